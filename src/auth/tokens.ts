@@ -1,0 +1,153 @@
+/** Credentials: long-lived API keys for backends and disposable tokens that must expire, both
+ * HS256 JWTs signed with the server's key (jose). A verified credential becomes a Grant. */
+import { createHash, randomBytes } from 'node:crypto';
+import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
+import type { Permission, Scope } from '../protocol/index.js';
+import type { AuthConfig } from '../core/config.js';
+import type { Clock } from '../core/clock.js';
+import { TidingsError, authenticationFailed, invalidArgument, permissionDenied } from '../core/errors.js';
+import { Permissions, parseScope } from './scopes.js';
+
+export type CredentialKind = 'api_key' | 'disposable';
+const KIND_CLAIM: Record<CredentialKind, string> = { api_key: 'key', disposable: 'dt' };
+const MAX_TOKEN_ID_LENGTH = 64;
+const ALGORITHM = 'HS256';
+
+/** What a verified credential allows. */
+export interface Grant {
+  kind: CredentialKind;
+  permissions: Permissions;
+  /** Set by whoever minted the token; stamped on every item this credential publishes. */
+  tokenId: string | undefined;
+  /** Unix ms; null for an API key minted without expiry. */
+  expiresAt: number | null;
+}
+
+export interface MintOptions {
+  scope: Scope;
+  /** Lifetime in seconds; null = never (API keys only). */
+  expiresInSec: number | null;
+  tokenId?: string;
+}
+
+export interface MintedCredential { token: string; expiresAt: number | null }
+
+/** Generates a fresh random signing key (base64url, 32 bytes). */
+export function generateSigningKey(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+interface VerificationKey { kid: string; secret: Uint8Array }
+
+/** Signs and verifies credentials with the configured keys (first signs; all verify, by `kid`). */
+export class TokenAuthority {
+  private readonly keys: VerificationKey[];
+
+  constructor(private readonly config: AuthConfig, signingKeys: readonly string[], private readonly clock: Clock) {
+    if (signingKeys.length === 0) throw new Error('TokenAuthority needs at least one signing key');
+    this.keys = signingKeys.map((k) => {
+      const secret = Buffer.from(k, 'base64url');
+      return { kid: createHash('sha256').update(secret).digest('base64url').slice(0, 12), secret };
+    });
+  }
+
+  mintDisposableToken(options: MintOptions): Promise<MintedCredential> {
+    if (options.expiresInSec === null) throw invalidArgument('a disposable token must expire (ExpiresIn.never() is for API keys)');
+    if (options.expiresInSec > this.config.maxTokenTtlSec) {
+      throw invalidArgument(`a disposable token may live at most ${this.config.maxTokenTtlSec} s`);
+    }
+    return this.mint('disposable', options);
+  }
+
+  mintApiKey(options: MintOptions): Promise<MintedCredential> {
+    return this.mint('api_key', options);
+  }
+
+  /** Mints a disposable token on behalf of `minter`, which must be an API key covering the scope. */
+  mintFor(minter: Grant, options: MintOptions): Promise<MintedCredential> {
+    if (minter.kind !== 'api_key') throw permissionDenied('only an API key can mint tokens; a disposable token cannot');
+    const scope = parseScope(options.scope, this.config.maxPermissions);
+    if (!minter.permissions.covers(scope.permissions)) throw permissionDenied('the requested scope is wider than the API key minting it');
+    if (minter.expiresAt !== null && options.expiresInSec !== null && this.clock.now() + options.expiresInSec * 1000 > minter.expiresAt) {
+      throw permissionDenied('a token cannot outlive the API key minting it');
+    }
+    return this.mintDisposableToken({ ...options, scope });
+  }
+
+  private async mint(kind: CredentialKind, options: MintOptions): Promise<MintedCredential> {
+    const scope = parseScope(options.scope, this.config.maxPermissions);
+    const { tokenId, expiresInSec } = options;
+    if (tokenId !== undefined && (typeof tokenId !== 'string' || tokenId.length === 0 || tokenId.length > MAX_TOKEN_ID_LENGTH)) {
+      throw invalidArgument(`tokenId must be 1..${MAX_TOKEN_ID_LENGTH} characters`);
+    }
+    if (expiresInSec !== null && (!Number.isFinite(expiresInSec) || expiresInSec <= 0)) {
+      throw invalidArgument('expiresIn must be a positive number of seconds');
+    }
+    const nowSec = Math.floor(this.clock.now() / 1000);
+    const key = this.keys[0]!;
+    const payload: JWTPayload & Record<string, unknown> = { tk: KIND_CLAIM[kind], perms: scope.permissions };
+    if (tokenId !== undefined) payload['tid'] = tokenId;
+    const jwt = new SignJWT(payload)
+      .setProtectedHeader({ alg: ALGORITHM, kid: key.kid, typ: 'JWT' })
+      .setIssuer(this.config.issuer)
+      .setAudience(this.config.issuer)
+      .setIssuedAt(nowSec)
+      .setJti(randomBytes(9).toString('base64url'));
+    let expiresAt: number | null = null;
+    if (expiresInSec !== null) {
+      const expSec = nowSec + Math.ceil(expiresInSec);
+      jwt.setExpirationTime(expSec);
+      expiresAt = expSec * 1000;
+    }
+    return { token: await jwt.sign(key.secret), expiresAt };
+  }
+
+  /** Verifies any credential; every failure is AUTHENTICATION_ERROR with a reason safe to show. */
+  async verify(token: unknown): Promise<Grant> {
+    if (typeof token !== 'string' || token.length === 0) throw authenticationFailed('a token is required');
+    if (token.length > 16 * 1024) throw authenticationFailed('token is too long');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, (header) => this.keyFor(header.kid), {
+        algorithms: [ALGORITHM],
+        issuer: this.config.issuer,
+        audience: this.config.issuer,
+        clockTolerance: this.config.clockToleranceSec,
+        currentDate: new Date(this.clock.now()),
+      }));
+    } catch (err) {
+      throw authenticationFailed(describeJoseError(err));
+    }
+    return this.toGrant(payload);
+  }
+
+  private keyFor(kid: string | undefined): Uint8Array {
+    const key = this.keys.find((k) => k.kid === kid);
+    if (!key) throw new joseErrors.JWSSignatureVerificationFailed('unknown signing key');
+    return key.secret;
+  }
+
+  private toGrant(payload: JWTPayload): Grant {
+    const kind = payload['tk'] === 'key' ? 'api_key' : payload['tk'] === 'dt' ? 'disposable' : undefined;
+    if (!kind) throw authenticationFailed('token is not a Tidings credential');
+    if (kind === 'disposable' && payload.exp === undefined) throw authenticationFailed('disposable token has no expiry');
+    let permissions: Permission[];
+    try {
+      permissions = parseScope({ permissions: payload['perms'] }, Number.MAX_SAFE_INTEGER).permissions;
+    } catch (err) {
+      throw authenticationFailed(`token scope is malformed: ${(err as TidingsError).message}`);
+    }
+    const tokenId = typeof payload['tid'] === 'string' ? payload['tid'] : undefined;
+    return { kind, permissions: new Permissions(permissions), tokenId, expiresAt: payload.exp === undefined ? null : payload.exp * 1000 };
+  }
+}
+
+function describeJoseError(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return 'token has expired';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    return err.claim === 'nbf' ? 'token is not valid yet' : `token claim "${err.claim}" is invalid`;
+  }
+  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) return 'token algorithm is not allowed';
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'token signature is invalid';
+  return 'token is malformed';
+}

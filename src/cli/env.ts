@@ -1,0 +1,70 @@
+/** Reads configuration from a JSON file and TIDINGS_* environment variables (env wins over file,
+ * flags win over env). Only documented variables are read (docs/configuration.md). */
+import { readFileSync } from 'node:fs';
+import type { DeepPartial, TidingsConfig } from '../core/config.js';
+
+type Patch = DeepPartial<TidingsConfig>;
+
+/** Environment variable -> config path, with how to parse it. */
+export const ENV_VARS: Record<string, { path: string; parse: 'int' | 'string' | 'bool' | 'list' }> = {
+  TIDINGS_HOST: { path: 'server.host', parse: 'string' },
+  TIDINGS_PORT: { path: 'server.port', parse: 'int' },
+  TIDINGS_DEV: { path: 'dev', parse: 'bool' },
+  TIDINGS_LOG_LEVEL: { path: 'logLevel', parse: 'string' },
+  TIDINGS_SIGNING_KEY: { path: 'auth.signingKeys', parse: 'list' },
+};
+
+export function readConfigFile(path: string): Patch {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Patch;
+  } catch (err) {
+    throw new Error(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv): Patch {
+  const patch: Record<string, unknown> = {};
+  for (const [name, { path, parse }] of Object.entries(ENV_VARS)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    setPath(patch, path, parseValue(name, raw, parse));
+  }
+  return patch as Patch;
+}
+
+function parseValue(name: string, raw: string, parse: 'int' | 'string' | 'bool' | 'list'): unknown {
+  switch (parse) {
+    case 'int': {
+      const n = Number(raw);
+      if (!Number.isInteger(n)) throw new Error(`${name} must be an integer`);
+      return n;
+    }
+    case 'bool':
+      if (!['1', '0', 'true', 'false'].includes(raw)) throw new Error(`${name} must be true or false`);
+      return raw === '1' || raw === 'true';
+    case 'list':
+      return raw.split(',').map((s) => s.trim()).filter(Boolean);
+    case 'string':
+      return raw;
+  }
+}
+
+export function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+  node[keys[keys.length - 1]!] = value;
+}
+
+/** Deep-merges config patches, later ones winning. */
+export function mergePatches(...patches: Patch[]): Patch {
+  const out: Record<string, unknown> = {};
+  const merge = (into: Record<string, unknown>, from: Record<string, unknown>) => {
+    for (const [k, v] of Object.entries(from)) {
+      if (v && typeof v === 'object' && !Array.isArray(v)) merge((into[k] ??= {}) as Record<string, unknown>, v as Record<string, unknown>);
+      else into[k] = v;
+    }
+  };
+  for (const p of patches) merge(out, p as Record<string, unknown>);
+  return out as Patch;
+}

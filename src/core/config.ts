@@ -1,0 +1,190 @@
+/** Every knob with its default, in one place. resolveConfig() merges partial input over DEFAULTS,
+ * validates (errors name the key path), and freezes. docs/configuration.md lists each key; a test
+ * checks that it does. Modules receive their own slice, never the whole config. */
+
+export interface ServerConfig {
+  /** Interface to bind. */
+  host: string;
+  /** TCP port; 0 picks a free one (read it back from the running server). */
+  port: number;
+  /** Largest WebSocket message accepted, bytes. Larger frames close the socket (uWS rule), so
+   * keep it above `topics.maxValueBytes` plus framing. */
+  maxFrameBytes: number;
+  /** Per-connection send buffer, bytes; past it the slow-consumer policy applies. */
+  maxBackpressureBytes: number;
+  /** Seconds without traffic before uWS drops a connection (pings are automatic). */
+  idleTimeoutSec: number;
+  /** A new connection must send `hello` within this many ms. */
+  helloTimeoutMs: number;
+  /** Heartbeat frame interval, ms. */
+  heartbeatMs: number;
+  /** Open connections at most; further upgrades are refused with HTTP 503. */
+  maxConnections: number;
+  /** Requests a connection may have in flight at once. */
+  maxPendingRequests: number;
+  /** Largest HTTP request body (POST /v1/tokens), bytes. */
+  maxHttpBodyBytes: number;
+}
+
+export interface AuthConfig {
+  /** HMAC secrets (base64url, ≥ 32 bytes once decoded). The first signs; all verify, so a key can
+   * be rotated by prepending the new one. Empty = dev mode generates an ephemeral one. */
+  signingKeys: string[];
+  /** JWT issuer and audience claim. */
+  issuer: string;
+  /** Longest lifetime a disposable token may have, seconds (Momento: 25 h). */
+  maxTokenTtlSec: number;
+  /** Clock skew tolerated when checking exp/nbf, seconds. */
+  clockToleranceSec: number;
+  /** How long before expiry a connection gets a `token_expiring` notice, ms. */
+  expiryNoticeMs: number;
+  /** Permissions a token may carry at most (Momento: 20). */
+  maxPermissions: number;
+}
+
+export interface TopicsConfig {
+  /** Largest published value, bytes. */
+  maxValueBytes: number;
+  /** Items kept per topic for resume. */
+  windowItems: number;
+  /** Bytes kept per topic for resume. */
+  windowBytes: number;
+  /** Bytes kept for resume across all topics; past it the oldest items anywhere are dropped first. */
+  windowTotalBytes: number;
+  /** A topic with no subscriber and no publish for this long is dropped; its next use starts a new page. */
+  idleTopicMs: number;
+  /** Live topics at most; creating one more fails with LIMIT_EXCEEDED_ERROR (topics_limit_exceeded). */
+  maxTopics: number;
+  /** Subscriptions one connection may hold. */
+  maxSubscriptionsPerConnection: number;
+}
+
+export interface TidingsConfig {
+  /** Dev mode: ephemeral signing key, an admin API key printed at start, the demo page. */
+  dev: boolean;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  server: ServerConfig;
+  auth: AuthConfig;
+  topics: TopicsConfig;
+}
+
+export const DEFAULTS: TidingsConfig = {
+  dev: false,
+  logLevel: 'info',
+  server: {
+    host: '127.0.0.1',
+    port: 8080,
+    maxFrameBytes: 1024 * 1024,
+    maxBackpressureBytes: 1024 * 1024,
+    idleTimeoutSec: 120,
+    helloTimeoutMs: 10_000,
+    heartbeatMs: 15_000,
+    maxConnections: 100_000,
+    maxPendingRequests: 256,
+    maxHttpBodyBytes: 64 * 1024,
+  },
+  auth: {
+    signingKeys: [],
+    issuer: 'tidings',
+    maxTokenTtlSec: 25 * 3600,
+    clockToleranceSec: 5,
+    expiryNoticeMs: 30_000,
+    maxPermissions: 20,
+  },
+  topics: {
+    maxValueBytes: 64 * 1024,
+    windowItems: 1000,
+    windowBytes: 1024 * 1024,
+    windowTotalBytes: 256 * 1024 * 1024,
+    idleTopicMs: 10 * 60_000,
+    maxTopics: 100_000,
+    maxSubscriptionsPerConnection: 1000,
+  },
+};
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends Array<infer U> ? U[] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+export class ConfigError extends Error {
+  constructor(readonly path: string, message: string) {
+    super(`config ${path}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Merges `input` over DEFAULTS, validates every key and freezes the result. Unknown keys are
+ * refused (a typo must not silently fall back to a default). */
+export function resolveConfig(input: DeepPartial<TidingsConfig> = {}): Readonly<TidingsConfig> {
+  const merged = mergeKnown(DEFAULTS, input, '') as TidingsConfig;
+  validate(merged);
+  return deepFreeze(merged);
+}
+
+function mergeKnown(base: unknown, patch: unknown, path: string): unknown {
+  if (patch === undefined) return structuredClone(base);
+  if (isPlainObject(base)) {
+    if (!isPlainObject(patch)) throw new ConfigError(path || '(root)', 'must be an object');
+    for (const key of Object.keys(patch)) {
+      if (!(key in base)) throw new ConfigError(join(path, key), 'unknown key');
+    }
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(base)) out[key] = mergeKnown(value, patch[key], join(path, key));
+    return out;
+  }
+  if (Array.isArray(base)) {
+    if (!Array.isArray(patch)) throw new ConfigError(path, 'must be an array');
+    return [...patch];
+  }
+  if (typeof patch !== typeof base) throw new ConfigError(path, `must be a ${typeof base}`);
+  return patch;
+}
+
+function validate(c: TidingsConfig): void {
+  if (!LOG_LEVELS.includes(c.logLevel)) throw new ConfigError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
+  const positive = (path: string, value: number, min = 1) => {
+    if (!Number.isFinite(value) || !Number.isInteger(value) || value < min) {
+      throw new ConfigError(path, `must be a finite integer ≥ ${min} (unbounded limits are refused)`);
+    }
+  };
+  positive('server.port', c.server.port, 0);
+  if (c.server.port > 65535) throw new ConfigError('server.port', 'must be ≤ 65535');
+  for (const key of ['maxFrameBytes', 'maxBackpressureBytes', 'idleTimeoutSec', 'helloTimeoutMs', 'heartbeatMs', 'maxConnections', 'maxPendingRequests', 'maxHttpBodyBytes'] as const) {
+    positive(`server.${key}`, c.server[key]);
+  }
+  if (c.server.idleTimeoutSec < 8) throw new ConfigError('server.idleTimeoutSec', 'must be ≥ 8 (uWS minimum)');
+  for (const key of ['maxTokenTtlSec', 'expiryNoticeMs', 'maxPermissions'] as const) positive(`auth.${key}`, c.auth[key]);
+  positive('auth.clockToleranceSec', c.auth.clockToleranceSec, 0);
+  c.auth.signingKeys.forEach((key, i) => {
+    if (typeof key !== 'string' || decodedLength(key) < 32) throw new ConfigError(`auth.signingKeys[${i}]`, 'must be base64url text of at least 32 bytes');
+  });
+  if (!c.dev && c.auth.signingKeys.length === 0) {
+    throw new ConfigError('auth.signingKeys', 'at least one signing key is required outside dev mode (set TIDINGS_SIGNING_KEY or use --dev)');
+  }
+  for (const key of ['maxValueBytes', 'windowItems', 'windowBytes', 'windowTotalBytes', 'idleTopicMs', 'maxTopics', 'maxSubscriptionsPerConnection'] as const) {
+    positive(`topics.${key}`, c.topics[key]);
+  }
+  if (c.topics.maxValueBytes + 4096 > c.server.maxFrameBytes) {
+    throw new ConfigError('topics.maxValueBytes', 'must leave 4 KiB of framing below server.maxFrameBytes');
+  }
+}
+
+function decodedLength(base64url: string): number {
+  return /^[A-Za-z0-9_-]+={0,2}$/.test(base64url) ? Buffer.from(base64url, 'base64url').length : 0;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function join(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,36 @@
+/** What a request handler is. Feature modules export a table of them (handlers/*.ts). */
+import type { GenericRequest } from '../protocol/index.js';
+import type { Clock } from '../core/clock.js';
+import type { TidingsConfig } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import type { TokenAuthority } from '../auth/tokens.js';
+import type { Engine } from './engine.js';
+import type { Session } from './session.js';
+
+export interface BrokerDeps {
+  config: Readonly<TidingsConfig>;
+  engine: Engine;
+  auth: TokenAuthority;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface RequestContext {
+  session: Session;
+  frame: GenericRequest;
+  /** Sends the ok reply immediately; the handler must then return REPLIED. Used where frames must
+   * follow the reply in order (a subscribe's replay). */
+  replyNow(result: unknown): void;
+}
+
+export const REPLIED = Symbol('replied');
+
+/** Returns the reply payload `r` (or REPLIED), or throws a TidingsError. */
+export type Handler = (ctx: RequestContext) => unknown;
+export type HandlerTable = Record<string, Handler>;
+
+/** Hooks handlers use to change connection-level state owned by the broker. */
+export interface SessionControl {
+  authenticate(session: Session, token: unknown): Promise<void>;
+  subscriptionEnded(session: Session, key: string): void;
+}

@@ -1,0 +1,59 @@
+/** pub / sub / unsub. */
+import { ErrorCode, LimitCause, type PublishResult, type SubscribeResult } from '../../protocol/index.js';
+import { TidingsError, limitExceeded, permissionDenied, failedPrecondition } from '../../core/errors.js';
+import { topicKey } from '../../topics/topic-registry.js';
+import { REPLIED, type BrokerDeps, type HandlerTable } from '../handler.js';
+import { nameField, optionalPosition, valueField } from '../validate.js';
+
+export function topicHandlers({ engine, config }: BrokerDeps): HandlerTable {
+  return {
+    async pub({ session, frame }): Promise<PublishResult> {
+      const cache = nameField(frame, 'cache', 'cache');
+      const topic = nameField(frame, 'topic', 'topic');
+      const value = valueField(frame, 'value', config.topics.maxValueBytes);
+      const grant = session.grant!;
+      if (!grant.permissions.allowsTopic('publish', cache, topic)) {
+        throw permissionDenied(`token may not publish to topic "${topic}" in cache "${cache}"`);
+      }
+      return engine.topics.publish(cache, topic, value, grant.tokenId);
+    },
+
+    async sub({ session, frame, replyNow }) {
+      const cache = nameField(frame, 'cache', 'cache');
+      const topic = nameField(frame, 'topic', 'topic');
+      const after = optionalPosition(frame, 'after');
+      if (!session.grant!.permissions.allowsTopic('subscribe', cache, topic)) {
+        throw permissionDenied(`token may not subscribe to topic "${topic}" in cache "${cache}"`);
+      }
+      const key = topicKey(cache, topic);
+      if (session.subscriptions.has(key)) throw new TidingsError(ErrorCode.ALREADY_EXISTS_ERROR, `already subscribed to topic "${topic}" in cache "${cache}"`);
+      if (session.subscriptions.size >= config.topics.maxSubscriptionsPerConnection) {
+        throw limitExceeded(LimitCause.SUBSCRIPTIONS, `a connection may hold at most ${config.topics.maxSubscriptionsPerConnection} subscriptions`);
+      }
+      // Reserve the slot before the engine call so two concurrent subscribes cannot both pass.
+      session.subscriptions.set(key, { cache, topic });
+      try {
+        await engine.topics.subscribe(cache, topic, after, {
+          accepted: (result: SubscribeResult) => replyNow(result),
+          send: (f) => { session.connection.send(f); },
+          attach: (k) => session.connection.attach(k),
+        });
+      } catch (err) {
+        session.subscriptions.delete(key);
+        throw err;
+      }
+      if (session.state === 'closed') engine.topics.unsubscribe(cache, topic);
+      return REPLIED;
+    },
+
+    unsub({ session, frame }) {
+      const cache = nameField(frame, 'cache', 'cache');
+      const topic = nameField(frame, 'topic', 'topic');
+      const key = topicKey(cache, topic);
+      if (!session.subscriptions.delete(key)) throw failedPrecondition(`not subscribed to topic "${topic}" in cache "${cache}"`);
+      session.connection.detach(key);
+      engine.topics.unsubscribe(cache, topic);
+      return {};
+    },
+  };
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+/** The `tidings` command: serve, token, api-key. */
+import { parseArgs } from 'node:util';
+import { ExpiresIn, PermissionScopes, type Scope } from './protocol/index.js';
+import { resolveConfig } from './core/config.js';
+import { systemClock } from './core/clock.js';
+import { TokenAuthority, generateSigningKey } from './auth/tokens.js';
+import { configFromEnv, mergePatches, readConfigFile, setPath } from './cli/env.js';
+import { createServer } from './server/app.js';
+import { defaultFeatures } from './features.js';
+
+const USAGE = `usage:
+  tidings serve [--port N] [--host H] [--config file.json] [--dev]
+      Start the broker. Without a signing key (TIDINGS_SIGNING_KEY or auth.signingKeys) it runs in
+      dev mode: ephemeral key, an admin API key printed here, the demo page at /.
+  tidings token --scope '<json>' [--expires-in SECONDS] [--token-id ID]
+      Mint a disposable token (needs TIDINGS_SIGNING_KEY). Scope JSON: {"permissions":[...]} (docs/tokens.md).
+  tidings api-key [--scope '<json>'] [--expires-in SECONDS] [--token-id ID]
+      Mint an API key (default scope: every cache and topic, read and write; never expires).
+  tidings signing-key
+      Print a fresh random signing key.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve': return serve(rest);
+    case 'token': return mint('token', rest);
+    case 'api-key': return mint('api-key', rest);
+    case 'signing-key': process.stdout.write(generateSigningKey() + '\n'); return 0;
+    case undefined: case '-h': case '--help': case 'help': process.stdout.write(USAGE + '\n'); return command ? 0 : 2;
+    default: process.stderr.write(`unknown command "${command}"\n${USAGE}\n`); return 2;
+  }
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args, strict: true,
+    options: { port: { type: 'string' }, host: { type: 'string' }, config: { type: 'string' }, dev: { type: 'boolean' } },
+  });
+  const flags: Record<string, unknown> = {};
+  if (values.port !== undefined) setPath(flags, 'server.port', Number(values.port));
+  if (values.host !== undefined) setPath(flags, 'server.host', values.host);
+  if (values.dev) flags['dev'] = true;
+  const patch = mergePatches(values.config ? readConfigFile(values.config) : {}, configFromEnv(process.env), flags);
+  // Embedded defaults: with no signing key at all, run in dev mode rather than refuse to start.
+  if (patch.dev === undefined && !(patch.auth?.signingKeys?.length)) patch.dev = true;
+  const server = await createServer({ config: patch }, defaultFeatures());
+  if (server.adminApiKey) {
+    process.stdout.write(
+      `\nTidings dev mode: ephemeral signing key; state is in memory.\n` +
+        `  demo page:     ${server.httpUrl}/\n  websocket:     ${server.wsUrl}\n` +
+        `  admin API key: ${server.adminApiKey}\n\n`,
+    );
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.logger.info({ signal }, 'shutting down');
+    void server.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  return new Promise<number>(() => {});
+}
+
+async function mint(kind: 'token' | 'api-key', args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args, strict: true,
+    options: { scope: { type: 'string' }, 'expires-in': { type: 'string' }, 'token-id': { type: 'string' }, config: { type: 'string' } },
+  });
+  const patch = mergePatches(values.config ? readConfigFile(values.config) : {}, configFromEnv(process.env));
+  const config = resolveConfig({ ...patch, dev: true });
+  if (config.auth.signingKeys.length === 0) {
+    process.stderr.write('set TIDINGS_SIGNING_KEY (or auth.signingKeys in --config) to the key the broker verifies with\n');
+    return 2;
+  }
+  const authority = new TokenAuthority(config.auth, config.auth.signingKeys, systemClock);
+  let scope: Scope;
+  if (values.scope !== undefined) {
+    try { scope = JSON.parse(values.scope) as Scope; } catch { process.stderr.write('--scope must be JSON\n'); return 2; }
+  } else if (kind === 'api-key') {
+    scope = PermissionScopes.allDataReadWrite();
+  } else {
+    process.stderr.write('--scope is required for a disposable token\n'); return 2;
+  }
+  const expires = values['expires-in'] !== undefined ? ExpiresIn.seconds(Number(values['expires-in'])) : kind === 'token' ? ExpiresIn.hours(1) : ExpiresIn.never();
+  const options = { scope, expiresInSec: expires.seconds(), ...(values['token-id'] !== undefined ? { tokenId: values['token-id'] } : {}) };
+  const minted = kind === 'token' ? await authority.mintDisposableToken(options) : await authority.mintApiKey(options);
+  process.stdout.write(minted.token + '\n');
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: Error) => { process.stderr.write(`tidings: ${err.message}\n`); process.exitCode = 1; },
+);

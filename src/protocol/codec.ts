@@ -1,0 +1,38 @@
+/** The one msgpack setup for both ends. Plain maps only (`useRecords: false`) so any MessagePack
+ * decoder can read our frames; decode failures become typed errors, never exceptions that escape. */
+import { Packr } from 'msgpackr';
+import type { ServerFrame, GenericRequest } from './frames.js';
+
+const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number', mapsAsObjects: true });
+
+export function encodeFrame(frame: ServerFrame | GenericRequest | object): Uint8Array {
+  return packr.pack(frame);
+}
+
+export class FrameDecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FrameDecodeError';
+  }
+}
+
+/** Decodes one frame into a plain object. Throws FrameDecodeError for anything that is not a single
+ * msgpack map (random bytes, arrays, scalars, trailing garbage). */
+export function decodeFrame(bytes: Uint8Array): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = packr.unpack(bytes);
+  } catch (err) {
+    throw new FrameDecodeError(`frame is not valid msgpack: ${(err as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
+    throw new FrameDecodeError('frame must be a msgpack map');
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Id of a request frame if it has a usable one, so even a refused request can be answered by id. */
+export function requestId(frame: Record<string, unknown>): number | null {
+  const id = frame['id'];
+  return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : null;
+}

@@ -1,0 +1,7 @@
+/** The protocol module: everything server and SDK share. No Node- or uWS-specific imports. */
+export * from './version.js';
+export * from './codes.js';
+export * from './names.js';
+export * from './permissions.js';
+export * from './frames.js';
+export * from './codec.js';

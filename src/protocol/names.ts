@@ -1,0 +1,28 @@
+/** Grammar of cache, topic and item-key names, checked by server and SDK alike. */
+export const MAX_NAME_BYTES = 255;
+
+/** Characters a name may not contain: control characters (U+0000–U+001F, U+007F). The server uses
+ * U+0000 internally to join cache and topic into one fan-out key, so it must never appear. */
+const FORBIDDEN = /[\u0000-\u001f\u007f]/;
+
+/** Returns a human reason why `name` is not a valid name, or undefined when it is. */
+export function nameProblem(kind: 'cache' | 'topic' | 'key' | 'topic pattern' | 'group', name: unknown): string | undefined {
+  if (typeof name !== 'string') return `${kind} name must be a string`;
+  if (name.length === 0 || name.trim().length === 0) return `${kind} name must not be blank`;
+  if (utf8Length(name) > MAX_NAME_BYTES) return `${kind} name must be at most ${MAX_NAME_BYTES} bytes of UTF-8`;
+  if (FORBIDDEN.test(name)) return `${kind} name must not contain control characters`;
+  return undefined;
+}
+
+/** UTF-8 length without allocating (the protocol module runs in browsers too: no Buffer). */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) { bytes += 4; i++; }
+    else bytes += 3;
+  }
+  return bytes;
+}

@@ -1,0 +1,98 @@
+/** Composition root: config -> logger, tokens, engine, broker -> uWS app listening on host:port. */
+import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
+import { PermissionScopes } from '../protocol/index.js';
+import { resolveConfig, type DeepPartial, type TidingsConfig } from '../core/config.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import { TokenAuthority, generateSigningKey } from '../auth/tokens.js';
+import { Broker } from '../engine/broker.js';
+import { MemoryEngine } from '../engine/memory-engine.js';
+import type { Engine } from '../engine/engine.js';
+import type { BrokerDeps, HandlerTable } from '../engine/handler.js';
+import { assertNativeUws } from './native.js';
+import { mountWebSocket } from './ws-handlers.js';
+import { mountHttpRoutes } from './http-routes.js';
+
+export interface CreateServerOptions {
+  config?: DeepPartial<TidingsConfig>;
+  clock?: Clock;
+  /** Defaults to a pino logger at config.logLevel on stdout. */
+  logger?: Logger;
+  /** Defaults to the memory engine. */
+  engine?: Engine;
+}
+
+export interface TidingsServer {
+  readonly config: Readonly<TidingsConfig>;
+  readonly port: number;
+  readonly host: string;
+  /** ws://host:port/v1/ws */
+  readonly wsUrl: string;
+  /** http://host:port */
+  readonly httpUrl: string;
+  readonly auth: TokenAuthority;
+  readonly broker: Broker;
+  readonly logger: Logger;
+  /** Dev mode only: an API key with every data permission, minted at start. */
+  readonly adminApiKey: string | undefined;
+  /** Tells every client, closes every connection and the listener. */
+  close(): Promise<void>;
+}
+
+/** Extension points for feature modules: extra request handlers and HTTP routes. */
+export interface ServerFeature {
+  handlers?(deps: BrokerDeps): HandlerTable;
+  routes?(app: TemplatedApp, deps: BrokerDeps & { server: () => TidingsServer }): void;
+}
+
+export async function createServer(options: CreateServerOptions = {}, features: ServerFeature[] = []): Promise<TidingsServer> {
+  assertNativeUws();
+  const config = resolveConfig(options.config);
+  const clock = options.clock ?? systemClock;
+  const log = options.logger ?? createLogger({ level: config.logLevel });
+  const signingKeys = config.auth.signingKeys.length > 0 ? config.auth.signingKeys : [generateSigningKey()];
+  const auth = new TokenAuthority(config.auth, signingKeys, clock);
+  const engine = options.engine ?? new MemoryEngine({ topics: config.topics, clock });
+  const deps: BrokerDeps = { config, engine, auth, clock, log };
+  const broker = new Broker(deps, features.flatMap((f) => (f.handlers ? [f.handlers(deps)] : [])));
+
+  const app = uWS.App();
+  mountWebSocket(app, broker, config.server, log);
+  mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes });
+  let server: TidingsServer | undefined;
+  for (const feature of features) feature.routes?.(app, { ...deps, server: () => server! });
+  app.any('/*', (res) => { res.writeStatus('404 Not Found').end('not found'); });
+  broker.start({ publish: (key, frame) => { app.publish(key, frame, true); } });
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(config.server.host, config.server.port, (socket) => {
+      if (socket) resolve(socket);
+      else reject(new Error(`could not listen on ${config.server.host}:${config.server.port} (in use or not permitted)`));
+    });
+  });
+  const port = uWS.us_socket_local_port(listenSocket);
+  const host = config.server.host;
+  const adminApiKey = config.dev
+    ? (await auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null, tokenId: 'admin' })).token
+    : undefined;
+  log.info({ host, port, dev: config.dev, engine: engine.constructor.name }, 'tidings listening');
+
+  let closing: Promise<void> | undefined;
+  server = {
+    config, port, host, auth, broker, adminApiKey, logger: log,
+    wsUrl: `ws://${host}:${port}/v1/ws`,
+    httpUrl: `http://${host}:${port}`,
+    close() {
+      closing ??= (async () => {
+        broker.shutdown();
+        uWS.us_listen_socket_close(listenSocket);
+        // close() drops idle keep-alive sockets too; it exists at runtime but not in this version's types.
+        (app as TemplatedApp & { close(): void }).close();
+        await broker.close();
+        log.info('tidings stopped');
+      })();
+      return closing;
+    },
+  };
+  return server;
+}

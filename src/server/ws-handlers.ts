@@ -1,0 +1,64 @@
+/** uWS WebSocket behaviour: upgrade (connection cap, subprotocol echo), open/message/close mapped
+ * onto the broker. The token never travels in the URL: it arrives in the first (hello) frame. */
+import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from 'uWebSockets.js';
+import uWS from 'uWebSockets.js';
+import { SUBPROTOCOL, WS_PATH } from '../protocol/index.js';
+import type { ServerConfig } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import type { Broker } from '../engine/broker.js';
+import type { Connection, Session } from '../engine/session.js';
+
+interface SocketData { session: Session | undefined; closed: boolean }
+
+export function mountWebSocket(app: TemplatedApp, broker: Broker, config: ServerConfig, log: Logger): void {
+  app.ws<SocketData>(WS_PATH, {
+    compression: uWS.DISABLED,
+    maxPayloadLength: config.maxFrameBytes,
+    maxBackpressure: config.maxBackpressureBytes,
+    // A subscriber that falls this far behind is closed; it reconnects and resumes from the window.
+    closeOnBackpressureLimit: 1,
+    idleTimeout: config.idleTimeoutSec,
+    sendPingsAutomatically: true,
+
+    upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
+      if (broker.sessions.size >= config.maxConnections) {
+        res.writeStatus('503 Service Unavailable').end('connection limit reached');
+        return;
+      }
+      const offered = req.getHeader('sec-websocket-protocol').split(',').map((p) => p.trim());
+      res.upgrade<SocketData>(
+        { session: undefined, closed: false },
+        req.getHeader('sec-websocket-key'),
+        offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : '',
+        req.getHeader('sec-websocket-extensions'),
+        context,
+      );
+    },
+
+    open(ws: WebSocket<SocketData>) {
+      const data = ws.getUserData();
+      const connection: Connection = {
+        send: (frame) => !data.closed && ws.send(frame, true) !== 2,
+        attach: (key) => { if (!data.closed) ws.subscribe(key); },
+        detach: (key) => { if (!data.closed) ws.unsubscribe(key); },
+        close: (code, reason) => { if (!data.closed) ws.end(code, reason); },
+      };
+      data.session = broker.open(connection);
+    },
+
+    message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) {
+      const session = ws.getUserData().session;
+      // uWS neuters `message` after this callback returns; the broker decodes synchronously.
+      if (session) broker.message(session, message, isBinary);
+    },
+
+    close(ws: WebSocket<SocketData>, code: number) {
+      const data = ws.getUserData();
+      data.closed = true;
+      if (data.session) {
+        log.debug({ conn: data.session.id, code }, 'connection closed');
+        broker.closed(data.session);
+      }
+    },
+  });
+}

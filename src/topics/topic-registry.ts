@@ -1,0 +1,98 @@
+/** Dynamic topics: created on first use, dropped when idle (no subscriber, no publish), bounded in
+ * count and in window bytes across all topics. A dropped topic comes back under a new page. */
+import { LimitCause } from '../protocol/index.js';
+import type { TopicsConfig } from '../core/config.js';
+import type { Clock } from '../core/clock.js';
+import { limitExceeded } from '../core/errors.js';
+import { Fifo } from './fifo.js';
+import { Topic, type WindowEntry } from './topic.js';
+
+/** Joins cache and topic into one fan-out key; names cannot contain U+0000 (protocol/names.ts). */
+export function topicKey(cache: string, topic: string): string {
+  return `${cache}\u0000${topic}`;
+}
+
+export class TopicRegistry {
+  private readonly topics = new Map<string, Topic>();
+  /** Every window entry in publish order, across topics, for the global byte budget. */
+  private readonly budgetQueue = new Fifo<{ topic: Topic; seq: number }>();
+  private totalWindowBytes = 0;
+  private liveEntries = 0;
+  private lastPage = 0;
+
+  constructor(private readonly config: TopicsConfig, private readonly clock: Clock) {}
+
+  get size(): number { return this.topics.size; }
+  get windowBytes(): number { return this.totalWindowBytes; }
+
+  get(cache: string, name: string): Topic | undefined {
+    return this.topics.get(topicKey(cache, name));
+  }
+
+  getOrCreate(cache: string, name: string): Topic {
+    const key = topicKey(cache, name);
+    let topic = this.topics.get(key);
+    if (topic) return topic;
+    if (this.topics.size >= this.config.maxTopics) {
+      this.sweep();
+      if (this.topics.size >= this.config.maxTopics) {
+        throw limitExceeded(LimitCause.TOPICS, `the server holds its maximum of ${this.config.maxTopics} live topics`);
+      }
+    }
+    topic = new Topic(key, cache, name, this.nextPage(), this.clock.now());
+    this.topics.set(key, topic);
+    return topic;
+  }
+
+  /** Records a published frame in the topic's window and enforces the per-topic and global bounds. */
+  record(topic: Topic, entry: WindowEntry): void {
+    const bytesBefore = topic.windowBytes;
+    const lengthBefore = topic.window.length;
+    topic.append(entry, this.config.windowItems, this.config.windowBytes);
+    this.totalWindowBytes += topic.windowBytes - bytesBefore;
+    this.liveEntries += topic.window.length - lengthBefore;
+    this.budgetQueue.push({ topic, seq: entry.seq });
+    topic.lastActive = this.clock.now();
+    while (this.totalWindowBytes > this.config.windowTotalBytes) {
+      const oldest = this.budgetQueue.shift();
+      if (!oldest) break;
+      const freed = oldest.topic.dropIfOldest(oldest.seq);
+      if (freed > 0) { this.totalWindowBytes -= freed; this.liveEntries--; }
+    }
+    // Entries for items a topic already dropped itself are stale; compact before they outnumber
+    // the live ones, so the queue stays proportional to what the windows hold.
+    if (this.budgetQueue.length > 2 * this.liveEntries + 1024) {
+      const live = [...this.budgetQueue].filter((e) => !this.isStale(e));
+      this.budgetQueue.clear();
+      for (const e of live) this.budgetQueue.push(e);
+    }
+  }
+
+  /** Drops topics idle past idleTopicMs. Returns how many were dropped. */
+  sweep(): number {
+    const cutoff = this.clock.now() - this.config.idleTopicMs;
+    let dropped = 0;
+    for (const [key, topic] of this.topics) {
+      if (topic.subscribers === 0 && topic.lastActive <= cutoff) {
+        this.totalWindowBytes -= topic.windowBytes;
+        this.liveEntries -= topic.window.length;
+        topic.window.clear();
+        topic.windowBytes = 0;
+        this.topics.delete(key);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  /** Pages only grow, also across restarts (they start from the wall clock). */
+  private nextPage(): number {
+    this.lastPage = Math.max(this.clock.now(), this.lastPage + 1);
+    return this.lastPage;
+  }
+
+  private isStale(entry: { topic: Topic; seq: number }): boolean {
+    const head = entry.topic.window.peek();
+    return !head || head.seq > entry.seq || this.topics.get(entry.topic.key) !== entry.topic;
+  }
+}

@@ -1,0 +1,22 @@
+/** Starts a real Tidings server on 127.0.0.1, port 0, quiet logs; closes it when the test ends. */
+import type { Test } from 'tap';
+import { createServer, defaultFeatures, generateSigningKey, type TidingsServer, type DeepPartial, type TidingsConfig, type Clock } from '../../src/index.js';
+
+export interface TestServerOptions { config?: DeepPartial<TidingsConfig>; clock?: Clock }
+
+export async function startServer(t: Test, options: TestServerOptions = {}): Promise<TidingsServer> {
+  const base: DeepPartial<TidingsConfig> = { logLevel: 'silent', server: { port: 0 }, auth: { signingKeys: [generateSigningKey()] } };
+  const config = deepMerge(base, options.config ?? {});
+  const server = await createServer({ config, ...(options.clock ? { clock: options.clock } : {}) }, defaultFeatures());
+  t.teardown(() => server.close());
+  return server;
+}
+
+function deepMerge<T>(a: T, b: DeepPartial<T>): T {
+  const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(b as Record<string, unknown>)) {
+    const prev = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' ? deepMerge(prev, v as never) : v;
+  }
+  return out as T;
+}
