@@ -137,18 +137,18 @@ export function parseScope(input: unknown, maxPermissions: number): Scope {
 function parsePermission(p: unknown, path: string): Permission {
   if (typeof p !== 'object' || p === null) throw invalidArgument(`${path} must be an object`);
   const { role, cache, item, topic } = p as Record<string, unknown>;
+  if (!(TOPIC_ROLES as readonly unknown[]).includes(role) && !(CACHE_ROLES as readonly unknown[]).includes(role)) {
+    throw invalidArgument(`${path}.role must be one of ${[...CACHE_ROLES, ...TOPIC_ROLES].join(', ')}`);
+  }
   const cacheSel = parseSelector(cache, `${path}.cache`, 'cache', ['name']) as CacheSelector;
   if ((TOPIC_ROLES as readonly unknown[]).includes(role)) {
     if (item !== undefined) throw invalidArgument(`${path}: a topic permission has no item selector`);
     const topicSel = parseSelector(topic, `${path}.topic`, 'topic', ['name', 'namePrefix', 'nameSuffix']) as TopicSelector;
     return { role: role as Permission['role'], cache: cacheSel, topic: topicSel } as Permission;
   }
-  if ((CACHE_ROLES as readonly unknown[]).includes(role)) {
-    if (topic !== undefined) throw invalidArgument(`${path}: a cache permission has no topic selector`);
-    const itemSel = item === undefined ? '*' : (parseSelector(item, `${path}.item`, 'key', ['key', 'keyPrefix']) as ItemSelector);
-    return { role: role as Permission['role'], cache: cacheSel, item: itemSel } as Permission;
-  }
-  throw invalidArgument(`${path}.role must be one of ${[...CACHE_ROLES, ...TOPIC_ROLES].join(', ')}`);
+  if (topic !== undefined) throw invalidArgument(`${path}: a cache permission has no topic selector`);
+  const itemSel = item === undefined ? '*' : (parseSelector(item, `${path}.item`, 'key', ['key', 'keyPrefix']) as ItemSelector);
+  return { role: role as Permission['role'], cache: cacheSel, item: itemSel } as Permission;
 }
 
 function parseSelector(value: unknown, path: string, kind: 'cache' | 'topic' | 'key', forms: string[]): unknown {

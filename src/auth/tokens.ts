@@ -51,7 +51,7 @@ export class TokenAuthority {
     });
   }
 
-  mintDisposableToken(options: MintOptions): Promise<MintedCredential> {
+  async mintDisposableToken(options: MintOptions): Promise<MintedCredential> {
     if (options.expiresInSec === null) throw invalidArgument('a disposable token must expire (ExpiresIn.never() is for API keys)');
     if (options.expiresInSec > this.config.maxTokenTtlSec) {
       throw invalidArgument(`a disposable token may live at most ${this.config.maxTokenTtlSec} s`);
@@ -64,7 +64,7 @@ export class TokenAuthority {
   }
 
   /** Mints a disposable token on behalf of `minter`, which must be an API key covering the scope. */
-  mintFor(minter: Grant, options: MintOptions): Promise<MintedCredential> {
+  async mintFor(minter: Grant, options: MintOptions): Promise<MintedCredential> {
     if (minter.kind !== 'api_key') throw permissionDenied('only an API key can mint tokens; a disposable token cannot');
     const scope = parseScope(options.scope, this.config.maxPermissions);
     if (!minter.permissions.covers(scope.permissions)) throw permissionDenied('the requested scope is wider than the API key minting it');

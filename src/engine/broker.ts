@@ -53,6 +53,10 @@ export class Broker {
       return this.replyError(session, null, badRequest((err as Error).message));
     }
     const id = requestId(frame);
+    const { maxFrameBytes } = this.deps.config.server;
+    if (data.byteLength > maxFrameBytes) {
+      return this.replyError(session, id, limitExceeded(LimitCause.FRAME_SIZE, `frame of ${data.byteLength} bytes is larger than ${maxFrameBytes}`));
+    }
     const op = frame['t'];
     if (id === null) return this.replyError(session, null, badRequest('request must carry an unsigned integer id'));
     if (typeof op !== 'string') return this.replyError(session, id, badRequest('request must carry a string t (the operation)'));

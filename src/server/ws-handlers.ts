@@ -13,7 +13,9 @@ interface SocketData { session: Session | undefined; closed: boolean }
 export function mountWebSocket(app: TemplatedApp, broker: Broker, config: ServerConfig, log: Logger): void {
   app.ws<SocketData>(WS_PATH, {
     compression: uWS.DISABLED,
-    maxPayloadLength: config.maxFrameBytes,
+    // Up to twice the limit is read so an oversized frame can still be answered with a typed error;
+    // past that uWS drops the connection (the client sees 1006).
+    maxPayloadLength: config.maxFrameBytes * 2,
     maxBackpressure: config.maxBackpressureBytes,
     // A subscriber that falls this far behind is closed; it reconnects and resumes from the window.
     closeOnBackpressureLimit: 1,

@@ -1,0 +1,78 @@
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { RawClient } from '../helpers/raw-client.js';
+import { generateSigningKey, TokenAuthority, resolveConfig } from '../../src/index.js';
+
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+
+t.test('cli - token and api-key mint credentials the server verifies', async (t) => {
+  const key = generateSigningKey();
+  const config = resolveConfig({ auth: { signingKeys: [key] } });
+  const authority = new TokenAuthority(config.auth, [key], { now: () => Date.now() });
+  const scope = JSON.stringify({ permissions: [{ role: 'subscribeonly', cache: 'chat', topic: 'lobby' }] });
+  const token = cli(['token', '--scope', scope, '--expires-in', '120', '--token-id', 'cli-user'], { TIDINGS_SIGNING_KEY: key });
+  t.equal(token.status, 0, token.stderr);
+  const grant = await authority.verify(token.stdout.trim());
+  t.equal(grant.kind, 'disposable');
+  t.equal(grant.tokenId, 'cli-user');
+  t.ok(grant.permissions.allowsTopic('subscribe', 'chat', 'lobby'));
+  t.notOk(grant.permissions.allowsTopic('publish', 'chat', 'lobby'));
+  t.ok(grant.expiresAt! > Date.now() + 100_000 && grant.expiresAt! <= Date.now() + 121_000);
+
+  const apiKey = cli(['api-key'], { TIDINGS_SIGNING_KEY: key });
+  t.equal(apiKey.status, 0, apiKey.stderr);
+  const keyGrant = await authority.verify(apiKey.stdout.trim());
+  t.equal(keyGrant.kind, 'api_key');
+  t.equal(keyGrant.expiresAt, null);
+
+  const noKey = cli(['token', '--scope', scope], { TIDINGS_SIGNING_KEY: '' });
+  t.equal(noKey.status, 2);
+  t.match(noKey.stderr, /TIDINGS_SIGNING_KEY/);
+  const badScope = cli(['token', '--scope', '{"permissions":[{"role":"root"}]}'], { TIDINGS_SIGNING_KEY: key });
+  t.equal(badScope.status, 1);
+  t.match(badScope.stderr, /role must be one of/);
+  t.equal(cli(['frobnicate']).status, 2);
+});
+
+t.test('cli - serve on embedded defaults starts dev mode and prints a working admin API key', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--port', '0'], {
+    env: { ...process.env, TIDINGS_SIGNING_KEY: '', TIDINGS_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  const lines = createInterface({ input: child.stdout! });
+  let wsUrl: string | undefined;
+  let adminKey: string | undefined;
+  const output: string[] = [];
+  for await (const line of lines) {
+    output.push(line);
+    wsUrl ??= /websocket:\s+(\S+)/.exec(line)?.[1];
+    adminKey ??= /admin API key:\s+(\S+)/.exec(line)?.[1];
+    if (wsUrl && adminKey) break;
+  }
+  t.ok(wsUrl && adminKey, 'prints the websocket URL and an admin key');
+  const logLines = output.filter((l) => l.startsWith('{'));
+  t.ok(logLines.every((l) => !l.includes(adminKey!)), 'the key is printed for the operator, never inside a log line');
+  const c = await RawClient.connect(wsUrl!);
+  const hello = await c.request({ t: 'hello', versions: [1], token: adminKey });
+  t.equal(hello['t'], 'ok');
+  await c.ok({ t: 'sub', cache: 'demo', topic: 'x' });
+  await c.ok({ t: 'pub', cache: 'demo', topic: 'x', value: 'it works' });
+  t.equal((await c.items(1))[0]!['value'], 'it works');
+  child.kill('SIGTERM');
+  const bye = await c.next((f) => f['t'] === 'bye');
+  t.match(bye, { code: 4000, reconnect: true }, 'SIGTERM tells clients the server is shutting down');
+  const code = await new Promise((resolve) => child.once('exit', (c) => resolve(c)));
+  t.equal(code, 0, 'exits cleanly');
+});
+
+t.test('cli - a config file and env vars configure serve; a bad config refuses to start', async (t) => {
+  const bad = cli(['serve', '--port', '0'], { TIDINGS_SIGNING_KEY: 'short' });
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /auth\.signingKeys\[0\]: must be base64url text of at least 32 bytes/);
+  const badPort = cli(['serve', '--port', 'abc', '--dev']);
+  t.equal(badPort.status, 1);
+  t.match(badPort.stderr, /server\.port/);
+});

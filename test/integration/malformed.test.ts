@@ -1,0 +1,111 @@
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { encode } from 'msgpackr';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { PermissionScopes, encodeFrame } from '../../src/index.js';
+
+const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
+
+t.test('malformed - undecodable and ill-typed frames get typed errors; the connection and server stay up', async (t) => {
+  const server = await startServer(t);
+  const c = await RawClient.open(server, await tokenFor(server, scope));
+  const errNull = () => c.next((f) => f['t'] === 'err' && f['id'] === null);
+
+  c.sendRaw(new Uint8Array([0xc1]));
+  t.match((await errNull())['e'], { code: 'BAD_REQUEST_ERROR' }, 'reserved msgpack byte');
+  c.sendRaw(new Uint8Array([0x92, 0x01]));
+  t.match((await errNull())['e'], { code: 'BAD_REQUEST_ERROR', message: /not valid msgpack/ }, 'truncated msgpack');
+  c.sendRaw(encode([1, 2, 3]));
+  t.match((await errNull())['e'], { code: 'BAD_REQUEST_ERROR', message: /map/ }, 'an array is not a frame');
+  c.sendRaw(encode('just a string'));
+  t.match((await errNull())['e'], { code: 'BAD_REQUEST_ERROR', message: /map/ }, 'a scalar is not a frame');
+  c.sendRaw('{"t":"pub"}');
+  t.match((await errNull())['e'], { code: 'BAD_REQUEST_ERROR', message: /binary/ }, 'text frames are refused');
+  c.sendRaw(encode({ t: 'pub', cache: 'chat' }));
+  t.match((await errNull())['e'], { code: 'BAD_REQUEST_ERROR', message: /id/ }, 'no id');
+  c.sendRaw(encode({ t: 'pub', id: -4 }));
+  t.match((await errNull())['e'], { code: 'BAD_REQUEST_ERROR', message: /id/ }, 'negative id');
+  for (let i = 0; i < 50; i++) c.sendRaw(randomBytes(1 + (i * 37) % 200));
+
+  const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+    [{ t: 42 }, 'BAD_REQUEST_ERROR', /string t/],
+    [{ t: 'frobnicate' }, 'BAD_REQUEST_ERROR', /unknown operation "frobnicate"/],
+    [{ t: 'pub', cache: 'chat', topic: 'x' }, 'INVALID_ARGUMENT_ERROR', /value must be a string/],
+    [{ t: 'pub', cache: 'chat', topic: 'x', value: 12 }, 'INVALID_ARGUMENT_ERROR', /value/],
+    [{ t: 'pub', cache: 'chat', topic: 'x', value: { a: 1 } }, 'INVALID_ARGUMENT_ERROR', /value/],
+    [{ t: 'pub', cache: 7, topic: 'x', value: 'v' }, 'INVALID_ARGUMENT_ERROR', /cache: cache name must be a string/],
+    [{ t: 'pub', cache: '', topic: 'x', value: 'v' }, 'INVALID_ARGUMENT_ERROR', /blank/],
+    [{ t: 'pub', cache: 'chat', topic: 'a\u0000b', value: 'v' }, 'INVALID_ARGUMENT_ERROR', /control characters/],
+    [{ t: 'pub', cache: 'chat', topic: 'y'.repeat(256), value: 'v' }, 'INVALID_ARGUMENT_ERROR', /255 bytes/],
+    [{ t: 'sub', cache: 'chat', topic: 'x', after: 'yesterday' }, 'INVALID_ARGUMENT_ERROR', /after/],
+    [{ t: 'sub', cache: 'chat', topic: 'x', after: { page: 1, seq: -1 } }, 'INVALID_ARGUMENT_ERROR', /seq/],
+    [{ t: 'hello', versions: [1], token: 'x' }, 'BAD_REQUEST_ERROR', /already/],
+  ];
+  for (const [frame, code, message] of cases) {
+    const reply = await c.request(frame);
+    t.match(reply, { t: 'err', e: { code, message } }, `${JSON.stringify(frame).slice(0, 60)} -> ${code}`);
+  }
+  const oversized = await c.request({ t: 'pub', cache: 'chat', topic: 'x', value: 'z'.repeat(server.config.topics.maxValueBytes + 1) });
+  t.match(oversized['e'], { code: 'LIMIT_EXCEEDED_ERROR', cause: 'value_size_limit_exceeded' });
+  const bigBinary = await c.request({ t: 'pub', cache: 'chat', topic: 'x', value: new Uint8Array(server.config.topics.maxValueBytes + 1) });
+  t.match(bigBinary['e'], { code: 'LIMIT_EXCEEDED_ERROR', cause: 'value_size_limit_exceeded' });
+
+  t.same(await c.ok({ t: 'ping' }), {}, 'the connection still works after all that');
+  t.equal(c.closed, undefined);
+});
+
+t.test('malformed - oversized frames: typed error up to twice the limit, dropped beyond; the server stays up', async (t) => {
+  const server = await startServer(t, { config: { server: { maxFrameBytes: 16 * 1024 }, topics: { maxValueBytes: 8 * 1024 } } });
+  const token = await tokenFor(server, scope);
+  const c = await RawClient.open(server, token);
+  const reply = await c.request({ t: 'pub', cache: 'chat', topic: 'x', value: 'q'.repeat(20 * 1024) });
+  t.match(reply, { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'frame_size_limit_exceeded' } });
+  c.sendRaw(encodeFrame({ t: 'pub', id: 1, cache: 'chat', topic: 'x', value: 'q'.repeat(40 * 1024) }));
+  const closed = await c.waitClosed();
+  t.equal(closed.code, 1006, 'past twice the limit the transport drops the connection');
+  const other = await RawClient.open(server, token);
+  t.same(await other.ok({ t: 'ping' }), {}, 'a new connection is served');
+});
+
+t.test('malformed - any request before hello is refused and the socket closed with 4502', async (t) => {
+  const server = await startServer(t);
+  const c = await RawClient.connect(server.wsUrl);
+  const reply = await c.request({ t: 'pub', cache: 'chat', topic: 'x', value: 'sneaky' });
+  t.match(reply['e'], { code: 'AUTHENTICATION_ERROR', message: /first frame must be hello/ });
+  t.match(await c.next((f) => f['t'] === 'bye'), { code: 4502, reconnect: false });
+  t.equal((await c.waitClosed()).code, 4502);
+});
+
+t.test('malformed - no common version: error, bye, close 4502', async (t) => {
+  const server = await startServer(t);
+  const c = await RawClient.connect(server.wsUrl);
+  const reply = await c.request({ t: 'hello', versions: [99], token: await tokenFor(server, scope) });
+  t.match(reply['e'], { code: 'BAD_REQUEST_ERROR', message: /no common protocol version/ });
+  t.equal((await c.waitClosed()).code, 4502);
+});
+
+t.test('malformed - no hello in time: bye and close 4001', async (t) => {
+  const server = await startServer(t, { config: { server: { helloTimeoutMs: 100 } } });
+  const c = await RawClient.connect(server.wsUrl);
+  t.match(await c.next((f) => f['t'] === 'bye'), { code: 4001, reconnect: true });
+  t.equal((await c.waitClosed()).code, 4001);
+});
+
+t.test('malformed - the subprotocol tidings.v1 is echoed when offered', async (t) => {
+  const server = await startServer(t);
+  const c = await RawClient.connect(server.wsUrl, ['tidings.v1']);
+  t.equal(c.ws.protocol, 'tidings.v1');
+  c.close();
+});
+
+t.test('malformed - too many requests in flight get LIMIT_EXCEEDED, not unbounded queues', async (t) => {
+  const server = await startServer(t, { config: { server: { maxPendingRequests: 2 } } });
+  const c = await RawClient.open(server, await tokenFor(server, scope));
+  // Token verification is asynchronous, so several `auth` requests are in flight together.
+  const token = await tokenFor(server, scope);
+  const replies = await Promise.all(Array.from({ length: 6 }, () => c.request({ t: 'auth', token })));
+  const limited = replies.filter((r) => r['t'] === 'err' && r['e']['cause'] === 'pending_requests_limit_exceeded');
+  t.ok(limited.length >= 1, `${limited.length} of 6 refused with pending_requests_limit_exceeded`);
+  t.ok(replies.some((r) => r['t'] === 'ok'), 'the others are served');
+});

@@ -1,0 +1,102 @@
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { PermissionScopes } from '../../src/index.js';
+
+const all = PermissionScopes.topicPublishSubscribe('chat', '*');
+
+t.test('pubsub - the server stamps the publisher tokenId and a client cannot spoof it', async (t) => {
+  const server = await startServer(t);
+  const alice = await RawClient.open(server, await tokenFor(server, all, { tokenId: 'alice' }));
+  const anon = await RawClient.open(server, await tokenFor(server, all));
+  const watcher = await RawClient.open(server, await tokenFor(server, all, { tokenId: 'watcher' }));
+  await watcher.ok({ t: 'sub', cache: 'chat', topic: 'r' });
+  await alice.ok({ t: 'pub', cache: 'chat', topic: 'r', value: 'from alice', tokenId: 'bob' });
+  await anon.ok({ t: 'pub', cache: 'chat', topic: 'r', value: 'from anon', tokenId: 'bob' });
+  const [a, b] = await watcher.items(2);
+  t.equal(a!['tokenId'], 'alice', 'stamped from the verified token, not the frame');
+  t.equal(b!['tokenId'], undefined, 'a token without tokenId publishes without one');
+  t.equal(b!['value'], 'from anon');
+});
+
+t.test('pubsub - 1:1, 1:N and N:N delivery, per-topic order', async (t) => {
+  const server = await startServer(t);
+  const token = await tokenFor(server, all);
+  const subs = await Promise.all([1, 2, 3].map(() => RawClient.open(server, token)));
+  for (const s of subs) await s.ok({ t: 'sub', cache: 'chat', topic: 'fan' });
+  const pubs = await Promise.all([1, 2].map(() => RawClient.open(server, token)));
+  // N:N: two publishers interleave 50 items each; every subscriber sees all 100 in one order.
+  const sent = pubs.flatMap((p, pi) => Array.from({ length: 50 }, (_, i) => p.ok({ t: 'pub', cache: 'chat', topic: 'fan', value: `p${pi}-${i}` })));
+  await Promise.all(sent);
+  const seen = await Promise.all(subs.map((s) => s.items(100)));
+  const first = seen[0]!.map((f) => f['value']);
+  for (const items of seen) {
+    t.same(items.map((f) => f['seq']), Array.from({ length: 100 }, (_, i) => i + 1), 'seq 1..100 in order');
+    t.same(items.map((f) => f['value']), first, 'same order for every subscriber');
+  }
+  for (const p of [0, 1]) {
+    const mine = first.filter((v) => String(v).startsWith(`p${p}-`));
+    t.same(mine, Array.from({ length: 50 }, (_, i) => `p${p}-${i}`), `publisher ${p}'s items keep their order`);
+  }
+  // 1:1 on another topic: only its subscriber gets it.
+  await subs[0]!.ok({ t: 'sub', cache: 'chat', topic: 'solo' });
+  await pubs[0]!.ok({ t: 'pub', cache: 'chat', topic: 'solo', value: 'just you' });
+  t.equal((await subs[0]!.items(1, (f) => f['topic'] === 'solo'))[0]!['value'], 'just you');
+  t.same(await subs[1]!.drain('item'), [], 'others get nothing from a topic they did not subscribe to');
+});
+
+t.test('pubsub - text stays text and binary stays bytes', async (t) => {
+  const server = await startServer(t);
+  const c = await RawClient.open(server, await tokenFor(server, all));
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'kinds' });
+  const bytes = new Uint8Array([0, 1, 2, 254, 255]);
+  await c.ok({ t: 'pub', cache: 'chat', topic: 'kinds', value: 'héllo ✓' });
+  await c.ok({ t: 'pub', cache: 'chat', topic: 'kinds', value: bytes });
+  await c.ok({ t: 'pub', cache: 'chat', topic: 'kinds', value: '' });
+  const [text, bin, empty] = await c.items(3);
+  t.equal(text!['value'], 'héllo ✓');
+  t.ok(bin!['value'] instanceof Uint8Array, 'binary arrives as bytes');
+  t.same([...bin!['value']], [...bytes]);
+  t.equal(empty!['value'], '', 'an empty text value is kept');
+});
+
+t.test('pubsub - topics are namespaced by cache', async (t) => {
+  const server = await startServer(t);
+  const c = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe('*', '*')));
+  await c.ok({ t: 'sub', cache: 'a', topic: 'x' });
+  await c.ok({ t: 'pub', cache: 'b', topic: 'x', value: 'other cache' });
+  await c.ok({ t: 'pub', cache: 'a', topic: 'x', value: 'mine' });
+  const [item] = await c.items(1);
+  t.match(item, { cache: 'a', topic: 'x', value: 'mine', seq: 1 });
+});
+
+t.test('pubsub - many subscriptions on one connection, each acknowledged or refused on its own', async (t) => {
+  const server = await startServer(t, { config: { topics: { maxSubscriptionsPerConnection: 3 } } });
+  const c = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicSubscribeOnly('chat', { namePrefix: 'ok-' })));
+  const replies = await Promise.all(['ok-1', 'no-2', 'ok-3', 'ok-1', 'ok-4', 'ok-5'].map((topic) => c.request({ t: 'sub', cache: 'chat', topic })));
+  t.same(replies.map((r) => r['t'] === 'ok' ? 'ok' : r['e']['code']), [
+    'ok', 'PERMISSION_ERROR', 'ok', 'ALREADY_EXISTS_ERROR', 'ok', 'LIMIT_EXCEEDED_ERROR',
+  ]);
+  t.equal(replies[5]!['e']['cause'], 'topic_subscriptions_limit_exceeded');
+  t.ok((await c.ok({ t: 'unsub', cache: 'chat', topic: 'ok-1' })), 'unsubscribe frees a slot');
+  t.equal((await c.request({ t: 'sub', cache: 'chat', topic: 'ok-5' }))['t'], 'ok');
+  const again = await c.request({ t: 'unsub', cache: 'chat', topic: 'ok-1' });
+  t.equal(again['e']['code'], 'FAILED_PRECONDITION_ERROR');
+});
+
+t.test('pubsub - unsubscribed topics stop delivering', async (t) => {
+  const server = await startServer(t);
+  const c = await RawClient.open(server, await tokenFor(server, all));
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'u' });
+  await c.ok({ t: 'unsub', cache: 'chat', topic: 'u' });
+  await c.ok({ t: 'pub', cache: 'chat', topic: 'u', value: 'after unsub' });
+  t.same(await c.drain('item'), []);
+});
+
+t.test('pubsub - heartbeats arrive on idle connections', async (t) => {
+  const server = await startServer(t, { config: { server: { heartbeatMs: 50 } } });
+  const c = await RawClient.open(server, await tokenFor(server, all));
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'quiet' });
+  const hb = await c.next((f) => f['t'] === 'hb', 2000);
+  t.same(hb, { t: 'hb' });
+});

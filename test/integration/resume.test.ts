@@ -1,0 +1,102 @@
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { ManualClock, PermissionScopes } from '../../src/index.js';
+
+const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
+
+async function publish(c: RawClient, topic: string, values: string[]): Promise<void> {
+  for (const value of values) await c.ok({ t: 'pub', cache: 'chat', topic, value });
+}
+
+t.test('resume - a subscriber that drops and comes back gets exactly the missed items', async (t) => {
+  const server = await startServer(t);
+  const token = await tokenFor(server, scope);
+  const pub = await RawClient.open(server, token);
+  const sub = await RawClient.open(server, token);
+  await sub.ok({ t: 'sub', cache: 'chat', topic: 'r' });
+  await publish(pub, 'r', ['1', '2', '3']);
+  const got = await sub.items(3);
+  const last = got.at(-1)!;
+  sub.close();
+  await sub.waitClosed();
+  await publish(pub, 'r', ['4', '5', '6', '7']);
+
+  const back = await RawClient.open(server, token);
+  const reply = await back.ok({ t: 'sub', cache: 'chat', topic: 'r', after: { page: last['page'], seq: last['seq'] } });
+  t.same(reply, { page: last['page'], seq: 7, replayed: 4 });
+  await pub.ok({ t: 'pub', cache: 'chat', topic: 'r', value: '8' });
+  const resumed = await back.items(5);
+  t.same(resumed.map((f) => f['value']), ['4', '5', '6', '7', '8'], 'missed items, then live, in order');
+  t.same(resumed.map((f) => f['seq']), [4, 5, 6, 7, 8]);
+  t.same(await back.drain('item'), [], 'no duplicates');
+  t.same(await back.drain('disc', 0), [], 'no discontinuity when the window covers the gap');
+});
+
+t.test('resume - up to date subscriber gets nothing replayed', async (t) => {
+  const server = await startServer(t);
+  const c = await RawClient.open(server, await tokenFor(server, scope));
+  const r = await c.ok({ t: 'pub', cache: 'chat', topic: 'x', value: 'a' });
+  const reply = await c.ok({ t: 'sub', cache: 'chat', topic: 'x', after: { page: r['page'], seq: r['seq'] } });
+  t.equal(reply['replayed'], 0);
+  t.same(await c.drain('item'), []);
+});
+
+t.test('resume - beyond the window gets a discontinuity, then what the window holds', async (t) => {
+  const server = await startServer(t, { config: { topics: { windowItems: 3 } } });
+  const c = await RawClient.open(server, await tokenFor(server, scope));
+  const first = await c.ok({ t: 'pub', cache: 'chat', topic: 'w', value: '1' });
+  await publish(c, 'w', ['2', '3', '4', '5', '6']);
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'w', after: { page: first['page'], seq: 1 } });
+  const disc = await c.next((f) => f['t'] === 'disc');
+  t.same(disc, { t: 'disc', cache: 'chat', topic: 'w', lastSeq: 1, newSeq: 4, page: first['page'] });
+  t.same((await c.items(3)).map((f) => f['value']), ['4', '5', '6']);
+});
+
+t.test('resume - a topic reset (idle drop) starts a new page and resuming reports it', async (t) => {
+  const clock = new ManualClock();
+  const server = await startServer(t, { clock, config: { topics: { idleTopicMs: 1000 } } });
+  const c = await RawClient.open(server, await tokenFor(server, scope, { expiresInSec: 3600 }));
+  const before = await c.ok({ t: 'pub', cache: 'chat', topic: 'idle', value: 'old' });
+  clock.advance(5000);
+  const engine = server.broker['deps'].engine as import('../../src/index.js').MemoryEngine;
+  t.equal(engine.topics.registry.sweep(), 1, 'the idle topic is dropped');
+  const after = await c.ok({ t: 'pub', cache: 'chat', topic: 'idle', value: 'new' });
+  t.equal(after['seq'], 1, 'numbering restarts');
+  t.ok(after['page'] > before['page'], 'under a larger page');
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'idle', after: { page: before['page'], seq: before['seq'] } });
+  t.same(await c.next((f) => f['t'] === 'disc'), { t: 'disc', cache: 'chat', topic: 'idle', lastSeq: 1, newSeq: 1, page: after['page'] });
+  t.same((await c.items(1)).map((f) => f['value']), ['new']);
+});
+
+t.test('resume - a topic with subscribers is never dropped as idle', async (t) => {
+  const clock = new ManualClock();
+  const server = await startServer(t, { clock, config: { topics: { idleTopicMs: 1000 } } });
+  const c = await RawClient.open(server, await tokenFor(server, scope, { expiresInSec: 3600 }));
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'kept' });
+  clock.advance(5000);
+  const engine = server.broker['deps'].engine as import('../../src/index.js').MemoryEngine;
+  t.equal(engine.topics.registry.sweep(), 0);
+});
+
+t.test('resume - page 0 asks for everything the window still has', async (t) => {
+  const server = await startServer(t);
+  const c = await RawClient.open(server, await tokenFor(server, scope));
+  const p = await c.ok({ t: 'pub', cache: 'chat', topic: 'all', value: 'a' });
+  await c.ok({ t: 'pub', cache: 'chat', topic: 'all', value: 'b' });
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'all', after: { page: 0, seq: 0 } });
+  t.same(await c.next((f) => f['t'] === 'disc'), { t: 'disc', cache: 'chat', topic: 'all', lastSeq: 0, newSeq: 1, page: p['page'] });
+  t.same((await c.items(2)).map((f) => f['value']), ['a', 'b']);
+});
+
+t.test('resume - the global window budget drops the oldest items first', async (t) => {
+  const server = await startServer(t, { config: { topics: { windowTotalBytes: 1500, windowBytes: 100_000 } } });
+  const c = await RawClient.open(server, await tokenFor(server, scope));
+  const big = 'x'.repeat(400);
+  const a = await c.ok({ t: 'pub', cache: 'chat', topic: 'A', value: big });
+  for (let i = 0; i < 6; i++) await c.ok({ t: 'pub', cache: 'chat', topic: 'B', value: big });
+  const engine = server.broker['deps'].engine as import('../../src/index.js').MemoryEngine;
+  t.ok(engine.topics.stats().windowBytes <= 1500, `window bytes ${engine.topics.stats().windowBytes} within budget`);
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'A', after: { page: a['page'], seq: 0 } });
+  t.match(await c.next((f) => f['t'] === 'disc'), { lastSeq: 0, newSeq: 2 }, "topic A's old item was evicted by B's newer ones");
+});

@@ -1,0 +1,192 @@
+import t from 'tap';
+import { SignJWT, UnsecuredJWT, decodeProtectedHeader } from 'jose';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { ManualClock, PermissionScopes, TokenAuthority, generateSigningKey, resolveConfig } from '../../src/index.js';
+
+const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
+
+async function helloError(url: string, token: unknown): Promise<{ error: Record<string, any>; close: number }> {
+  const c = await RawClient.connect(url);
+  const reply = await c.request({ t: 'hello', versions: [1], token });
+  const closed = await c.waitClosed();
+  return { error: reply['e'], close: closed.code };
+}
+
+t.test('tokens - forged, tampered, alg none, wrong key, expired and not-yet-valid tokens are refused', async (t) => {
+  const server = await startServer(t);
+  const good = await tokenFor(server, scope, { tokenId: 'alice' });
+  const [header, payload, signature] = good.split('.') as [string, string, string];
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+  const widened = Buffer.from(JSON.stringify({ ...claims, perms: PermissionScopes.allDataReadWrite().permissions })).toString('base64url');
+  const otherKey = new TokenAuthority(resolveConfig({ dev: true }).auth, [generateSigningKey()], { now: () => Date.now() });
+  const foreign = (await otherKey.mintDisposableToken({ scope, expiresInSec: 60 })).token;
+  const kid = decodeProtectedHeader(good).kid!;
+  const forgedSameKid = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid }).sign(new Uint8Array(32));
+  const none = new UnsecuredJWT(claims).encode();
+  const expiredAuthority = new TokenAuthority(server.config.auth, server.config.auth.signingKeys, { now: () => Date.now() - 3_600_000 });
+  const expired = (await expiredAuthority.mintDisposableToken({ scope, expiresInSec: 60 })).token;
+  const notYet = await new SignJWT({ ...claims, nbf: Math.floor(Date.now() / 1000) + 3600 })
+    .setProtectedHeader({ alg: 'HS256', kid }).sign(Buffer.from(server.config.auth.signingKeys[0]!, 'base64url'));
+
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['tampered scope', `${header}.${widened}.${signature}`, /signature is invalid/],
+    ['signed with another key', foreign, /signature is invalid/],
+    ['forged with a guessed key under the real kid', forgedSameKid, /signature is invalid/],
+    ['alg none', none, /algorithm is not allowed|malformed/],
+    ['expired', expired, /expired/],
+    ['not yet valid', notYet, /not valid yet/],
+    ['garbage', 'not-a-jwt', /malformed/],
+    ['empty', '', /required/],
+    ['missing', undefined, /required/],
+    ['not a string', 42, /required/],
+  ];
+  for (const [name, token, message] of cases) {
+    const { error, close } = await helloError(server.wsUrl, token);
+    t.match(error, { code: 'AUTHENTICATION_ERROR', message }, `${name}: AUTHENTICATION_ERROR`);
+    t.equal(close, 4500, `${name}: closed with 4500`);
+  }
+  const ok = await RawClient.open(server, good);
+  t.ok(ok, 'the untampered token still works');
+});
+
+t.test('tokens - a JWT signed by our key but not minted as a Tidings credential is refused', async (t) => {
+  const server = await startServer(t);
+  const key = Buffer.from(server.config.auth.signingKeys[0]!, 'base64url');
+  const kid = decodeProtectedHeader(await tokenFor(server, scope)).kid!;
+  const noKind = await new SignJWT({ perms: scope.permissions }).setProtectedHeader({ alg: 'HS256', kid })
+    .setIssuer('tidings').setAudience('tidings').setExpirationTime('1h').sign(key);
+  t.match((await helloError(server.wsUrl, noKind)).error, { code: 'AUTHENTICATION_ERROR', message: /not a Tidings credential/ });
+  const noExp = await new SignJWT({ tk: 'dt', perms: scope.permissions }).setProtectedHeader({ alg: 'HS256', kid })
+    .setIssuer('tidings').setAudience('tidings').sign(key);
+  t.match((await helloError(server.wsUrl, noExp)).error, { code: 'AUTHENTICATION_ERROR', message: /no expiry/ });
+  const badScope = await new SignJWT({ tk: 'dt', perms: [{ role: 'god', cache: '*' }] }).setProtectedHeader({ alg: 'HS256', kid })
+    .setIssuer('tidings').setAudience('tidings').setExpirationTime('1h').sign(key);
+  t.match((await helloError(server.wsUrl, badScope)).error, { code: 'AUTHENTICATION_ERROR', message: /scope is malformed/ });
+  const wrongAudience = await new SignJWT({ tk: 'dt', perms: scope.permissions }).setProtectedHeader({ alg: 'HS256', kid })
+    .setIssuer('tidings').setAudience('someone-else').setExpirationTime('1h').sign(key);
+  t.match((await helloError(server.wsUrl, wrongAudience)).error, { code: 'AUTHENTICATION_ERROR', message: /aud/ });
+});
+
+t.test('tokens - key rotation: tokens signed by any configured key verify; the first key signs', async (t) => {
+  const oldKey = generateSigningKey();
+  const newKey = generateSigningKey();
+  const before = await startServer(t, { config: { auth: { signingKeys: [oldKey] } } });
+  const oldToken = await tokenFor(before, scope);
+  const after = await startServer(t, { config: { auth: { signingKeys: [newKey, oldKey] } } });
+  t.ok(await RawClient.open(after, oldToken), 'a token from the old key still works');
+  const newToken = await tokenFor(after, scope);
+  const dropped = await startServer(t, { config: { auth: { signingKeys: [newKey] } } });
+  t.ok(await RawClient.open(dropped, newToken), 'new tokens are signed with the new key');
+  t.match((await helloError(dropped.wsUrl, oldToken)).error, { code: 'AUTHENTICATION_ERROR' }, 'the old key is retired');
+});
+
+t.test('tokens - minting rules: disposable tokens must expire within the maximum; tokenId at most 64 chars', async (t) => {
+  const server = await startServer(t, { config: { auth: { maxTokenTtlSec: 3600 } } });
+  await t.rejects(server.auth.mintDisposableToken({ scope, expiresInSec: null }), { code: 'INVALID_ARGUMENT_ERROR', message: /must expire/ });
+  await t.rejects(server.auth.mintDisposableToken({ scope, expiresInSec: 3601 }), { code: 'INVALID_ARGUMENT_ERROR', message: /at most 3600/ });
+  await t.rejects(server.auth.mintDisposableToken({ scope, expiresInSec: 0 }), { code: 'INVALID_ARGUMENT_ERROR' });
+  await t.rejects(server.auth.mintDisposableToken({ scope, expiresInSec: 60, tokenId: 'x'.repeat(65) }), { code: 'INVALID_ARGUMENT_ERROR', message: /64/ });
+  await t.rejects(server.auth.mintDisposableToken({ scope: { permissions: [] }, expiresInSec: 60 }), { code: 'INVALID_ARGUMENT_ERROR' });
+  const tooMany = { permissions: Array.from({ length: 21 }, () => scope.permissions[0]!) };
+  await t.rejects(server.auth.mintDisposableToken({ scope: tooMany, expiresInSec: 60 }), { code: 'INVALID_ARGUMENT_ERROR', message: /at most 20/ });
+  const key = await server.auth.mintApiKey({ scope, expiresInSec: null });
+  t.equal(key.expiresAt, null, 'API keys may never expire');
+});
+
+async function mintOverHttp(server: { httpUrl: string }, bearer: string | undefined, body: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${server.httpUrl}/v1/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: res.status, json: await res.json() };
+}
+
+t.test('tokens - POST /v1/tokens: API keys mint narrower tokens; disposable tokens cannot mint', async (t) => {
+  const server = await startServer(t);
+  const apiKey = (await server.auth.mintApiKey({ scope: PermissionScopes.topicPublishSubscribe('chat', '*'), expiresInSec: null })).token;
+  const narrow = { permissions: [{ role: 'subscribeonly', cache: 'chat', topic: { namePrefix: 'room-' } }] };
+
+  const minted = await mintOverHttp(server, apiKey, { scope: narrow, expiresInSeconds: 60, tokenId: 'carol' });
+  t.equal(minted.status, 201);
+  t.ok(Math.abs(minted.json.expiresAt - (Date.now() + 60_000)) < 5000, 'expiresAt is about a minute away');
+  const carol = await RawClient.open(server, minted.json.authToken);
+  t.equal((await carol.request({ t: 'sub', cache: 'chat', topic: 'room-1' }))['t'], 'ok', 'the minted token works within its scope');
+  t.match((await carol.request({ t: 'pub', cache: 'chat', topic: 'room-1', value: 'x' }))['e'], { code: 'PERMISSION_ERROR' });
+
+  const disposable = await tokenFor(server, PermissionScopes.allDataReadWrite());
+  const byToken = await mintOverHttp(server, disposable, { scope: narrow, expiresInSeconds: 60 });
+  t.equal(byToken.status, 403);
+  t.match(byToken.json.error, { code: 'PERMISSION_ERROR', message: /only an API key can mint/ });
+
+  const wider = await mintOverHttp(server, apiKey, { scope: PermissionScopes.allDataReadWrite(), expiresInSeconds: 60 });
+  t.equal(wider.status, 403);
+  t.match(wider.json.error, { code: 'PERMISSION_ERROR', message: /wider than the API key/ });
+
+  t.equal((await mintOverHttp(server, undefined, { scope: narrow, expiresInSeconds: 60 })).status, 401);
+  t.equal((await mintOverHttp(server, 'garbage', { scope: narrow, expiresInSeconds: 60 })).status, 401);
+  const badJson = await mintOverHttp(server, apiKey, '{nope');
+  t.equal(badJson.status, 400);
+  t.match(badJson.json.error, { code: 'INVALID_ARGUMENT_ERROR', message: /JSON/ });
+  const noExpiry = await mintOverHttp(server, apiKey, { scope: narrow });
+  t.match(noExpiry.json.error, { code: 'INVALID_ARGUMENT_ERROR', message: /expiresInSeconds/ });
+  const badRole = await mintOverHttp(server, apiKey, { scope: { permissions: [{ role: 'owner', cache: '*' }] }, expiresInSeconds: 60 });
+  t.match(badRole.json.error, { code: 'INVALID_ARGUMENT_ERROR', message: /role must be one of/ });
+  const huge = await mintOverHttp(server, apiKey, { scope: narrow, expiresInSeconds: 60, pad: 'p'.repeat(100_000) });
+  t.equal(huge.status, 429);
+  t.match(huge.json.error, { code: 'LIMIT_EXCEEDED_ERROR', cause: 'request_size_limit_exceeded' });
+});
+
+t.test('tokens - an API key opens a connection; its scope still applies', async (t) => {
+  const server = await startServer(t);
+  const key = (await server.auth.mintApiKey({ scope: PermissionScopes.topicSubscribeOnly('chat', '*'), expiresInSec: null, tokenId: 'backend' })).token;
+  const c = await RawClient.open(server, key);
+  t.equal((await c.request({ t: 'sub', cache: 'chat', topic: 'a' }))['t'], 'ok');
+  t.match((await c.request({ t: 'pub', cache: 'chat', topic: 'a', value: 'x' }))['e'], { code: 'PERMISSION_ERROR' });
+});
+
+t.test('tokens - an expiring connection is warned, then told and closed with 4501', async (t) => {
+  const server = await startServer(t, { config: { auth: { expiryNoticeMs: 1000, clockToleranceSec: 0 } } });
+  const c = await RawClient.open(server, await tokenFor(server, scope, { expiresInSec: 2 }));
+  t.match(await c.next((f) => f['t'] === 'notice', 3000), { kind: 'token_expiring', inMs: 1000 });
+  t.match(await c.next((f) => f['t'] === 'bye', 3000), { code: 4501, reason: 'token expired', reconnect: false });
+  t.equal((await c.waitClosed()).code, 4501);
+});
+
+t.test('tokens - in-band refresh keeps subscriptions and extends the connection', async (t) => {
+  const server = await startServer(t, { config: { auth: { expiryNoticeMs: 1000, clockToleranceSec: 0 } } });
+  const c = await RawClient.open(server, await tokenFor(server, scope, { expiresInSec: 2, tokenId: 'dave' }));
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'keep' });
+  await c.next((f) => f['t'] === 'notice', 3000);
+  const refreshed = await c.ok({ t: 'auth', token: await tokenFor(server, scope, { expiresInSec: 60, tokenId: 'dave' }) });
+  t.ok(refreshed['expiresAt'] > Date.now() + 50_000, 'new expiry reported');
+  t.same(refreshed['ended'], []);
+  await new Promise((r) => setTimeout(r, 2200));
+  t.equal(c.closed, undefined, 'still open after the first token expired');
+  await c.ok({ t: 'pub', cache: 'chat', topic: 'keep', value: 'still here' });
+  t.match((await c.items(1))[0], { value: 'still here', tokenId: 'dave' });
+});
+
+t.test('tokens - a refresh cannot change identity, and ends subscriptions the new scope drops', async (t) => {
+  const server = await startServer(t);
+  const c = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'erin' }));
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'a' });
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'b' });
+  const impostor = await c.request({ t: 'auth', token: await tokenFor(server, scope, { tokenId: 'mallory' }) });
+  t.match(impostor['e'], { code: 'AUTHENTICATION_ERROR', message: /same tokenId/ });
+  const narrower = await c.ok({ t: 'auth', token: await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', 'a'), { tokenId: 'erin' }) });
+  t.same(narrower['ended'], [{ cache: 'chat', topic: 'b' }]);
+  t.match(await c.next((f) => f['t'] === 'end'), { cache: 'chat', topic: 'b', e: { code: 'AUTHENTICATION_ERROR' } });
+  const bad = await c.request({ t: 'auth', token: 'garbage' });
+  t.match(bad['e'], { code: 'AUTHENTICATION_ERROR' });
+  t.equal(c.closed, undefined, 'a failed refresh leaves the connection on its current token');
+});
+
+t.test('tokens - verification uses the injected clock', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock });
+  const token = await tokenFor(server, scope, { expiresInSec: 60 });
+  clock.advance(120_000);
+  t.match((await helloError(server.wsUrl, token)).error, { code: 'AUTHENTICATION_ERROR', message: /expired/ });
+});

@@ -1,0 +1,54 @@
+import t from 'tap';
+import { Permissions, parseScope } from '../../src/auth/scopes.js';
+import { PermissionScopes } from '../../src/index.js';
+
+t.test('scopes - covers: minting may only narrow', async (t) => {
+  const key = new Permissions(PermissionScopes.combine(
+    PermissionScopes.topicNamePrefixPublishSubscribe('chat', 'room-'),
+    PermissionScopes.cacheKeyPrefixReadOnly('chat', 'history-'),
+  ).permissions);
+  const yes = [
+    PermissionScopes.topicPublishOnly('chat', 'room-1'),
+    PermissionScopes.topicSubscribeOnly('chat', { namePrefix: 'room-a' }),
+    PermissionScopes.cacheKeyReadOnly('chat', 'history-room-1'),
+    PermissionScopes.cacheKeyPrefixReadOnly('chat', 'history-x'),
+  ];
+  const no = [
+    PermissionScopes.topicPublishOnly('chat', 'lobby'),
+    PermissionScopes.topicPublishOnly('*', 'room-1'),
+    PermissionScopes.topicSubscribeOnly('chat', { namePrefix: 'room' }),
+    PermissionScopes.topicSubscribeOnly('chat', { nameSuffix: '-x' }),
+    PermissionScopes.cacheKeyReadWrite('chat', 'history-room-1'),
+    PermissionScopes.cacheReadOnly('chat'),
+  ];
+  for (const s of yes) t.ok(key.covers(s.permissions), `covers ${JSON.stringify(s.permissions)}`);
+  for (const s of no) t.notOk(key.covers(s.permissions), `does not cover ${JSON.stringify(s.permissions)}`);
+});
+
+t.test('scopes - suffix selectors cover narrower suffixes and matching names', async (t) => {
+  const p = new Permissions(PermissionScopes.topicSubscribeOnly('chat', { nameSuffix: '-input' }).permissions);
+  t.ok(p.allowsTopicSelector('subscribe', 'chat', { suffix: '-input' }));
+  t.ok(p.allowsTopicSelector('subscribe', 'chat', { suffix: 'room-input' }));
+  t.notOk(p.allowsTopicSelector('subscribe', 'chat', { suffix: 'input' }));
+  t.notOk(p.allowsTopicSelector('subscribe', 'chat', { all: true }));
+  t.notOk(p.allowsTopicSelector('publish', 'chat', { suffix: '-input' }));
+});
+
+t.test('scopes - parseScope refuses malformed grammar with the path named', async (t) => {
+  const bad: Array<[unknown, RegExp]> = [
+    [null, /permissions array/],
+    [{ permissions: 'all' }, /permissions array/],
+    [{ permissions: [] }, /at least one/],
+    [{ permissions: [7] }, /permissions\[0\] must be an object/],
+    [{ permissions: [{ role: 'readwrite' }] }, /permissions\[0\]\.cache/],
+    [{ permissions: [{ role: 'readwrite', cache: '*', topic: '*' }] }, /no topic selector/],
+    [{ permissions: [{ role: 'publishonly', cache: '*', item: '*' }] }, /no item selector/],
+    [{ permissions: [{ role: 'publishonly', cache: '*', topic: { namePrefix: '' } }] }, /non-empty/],
+    [{ permissions: [{ role: 'publishonly', cache: '*', topic: { regex: '.*' } }] }, /must be "\*"/],
+    [{ permissions: [{ role: 'readonly', cache: { name: '' } }] }, /blank/],
+  ];
+  for (const [input, message] of bad) {
+    t.throws(() => parseScope(input, 20), { code: 'INVALID_ARGUMENT_ERROR', message }, JSON.stringify(input));
+  }
+  t.same(parseScope({ permissions: [{ role: 'readonly', cache: 'c' }] }, 20), { permissions: [{ role: 'readonly', cache: 'c', item: '*' }] });
+});
