@@ -10,6 +10,7 @@ import type { Fanout } from './engine.js';
 import { REPLIED, type BrokerDeps, type HandlerTable, type RequestContext } from './handler.js';
 import { Session, type Connection } from './session.js';
 import { topicHandlers } from './handlers/topics.js';
+import { continueAllCatchUps } from './catch-up.js';
 
 /** Fan-out key every open connection is attached to for heartbeats. U+0001 cannot start a topic key. */
 export const HEARTBEAT_KEY = '\u0001hb';
@@ -94,6 +95,11 @@ export class Broker {
     }
   }
 
+  /** The connection's send buffer drained: continue backlogs that waited for room. */
+  drain(session: Session): void {
+    if (session.catchUps.size > 0) continueAllCatchUps(session, this.deps.engine.topics, this.deps.config.server.maxBackpressureBytes / 2);
+  }
+
   /** The transport closed: forget the session's subscriptions and timers. */
   closed(session: Session): void {
     if (session.state === 'closed') return;
@@ -101,6 +107,7 @@ export class Broker {
     session.clearTimers();
     for (const { cache, topic } of session.subscriptions.values()) this.deps.engine.topics.unsubscribe(cache, topic);
     session.subscriptions.clear();
+    session.catchUps.clear();
     this.sessions.delete(session);
   }
 
@@ -197,6 +204,7 @@ export class Broker {
     const ref = session.subscriptions.get(key);
     if (!ref) return;
     session.subscriptions.delete(key);
+    session.catchUps.delete(key);
     session.connection.detach(key);
     this.deps.engine.topics.unsubscribe(ref.cache, ref.topic);
     const end: SubscriptionEndFrame = { t: 'end', cache: ref.cache, topic: ref.topic, e: error };

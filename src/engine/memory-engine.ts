@@ -1,43 +1,52 @@
 /** Single-node engine: topics in process memory, fan-out through the local server. */
-import { encodeFrame, type ItemFrame, type Position, type PublishResult, type Value, type DiscontinuityFrame } from '../protocol/index.js';
+import { encodeFrame, type ItemFrame, type Position, type PublishResult, type Value } from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
-import type { TopicsConfig } from '../core/config.js';
+import { DEFAULTS, type StoreConfig, type TopicsConfig } from '../core/config.js';
+import { MemoryCacheStore } from '../store/memory-store.js';
 import { TopicRegistry } from '../topics/topic-registry.js';
-import type { Engine, Fanout, SubscriptionSink, TopicEngine } from './engine.js';
+import type { Engine, Fanout, TopicEngine, TopicStats, WindowRead } from './engine.js';
 
-export interface MemoryEngineOptions { topics: TopicsConfig; clock: Clock }
+export interface MemoryEngineOptions { topics: TopicsConfig; clock: Clock; store?: StoreConfig }
 
 class MemoryTopicEngine implements TopicEngine {
   readonly registry: TopicRegistry;
   fanout: Fanout | undefined;
+  private published = 0;
 
   constructor(private readonly config: TopicsConfig, private readonly clock: Clock) {
     this.registry = new TopicRegistry(config, clock);
   }
 
   async publish(cache: string, name: string, value: Value, tokenId: string | undefined): Promise<PublishResult> {
+    const { seq, page } = this.publishNow(cache, name, value, tokenId);
+    return { seq, page };
+  }
+
+  /** publish, synchronously: the cache store's pubAppend publishes and appends in one step. */
+  publishNow(cache: string, name: string, value: Value, tokenId: string | undefined): PublishResult & { ts: number } {
     const topic = this.registry.getOrCreate(cache, name);
     const seq = ++topic.seq;
+    this.published++;
     const item: ItemFrame = { t: 'item', cache, topic: name, value, seq, page: topic.page, ts: this.clock.now() };
     if (tokenId !== undefined) item.tokenId = tokenId;
     const frame = encodeFrame(item);
     this.registry.record(topic, { seq, frame });
     this.fanout!.publish(topic.key, frame);
-    return { seq, page: topic.page };
+    return { seq, page: topic.page, ts: item.ts };
   }
 
-  async subscribe(cache: string, name: string, after: Position | undefined, sink: SubscriptionSink): Promise<void> {
+  async subscribe(cache: string, name: string): Promise<Position> {
     const topic = this.registry.getOrCreate(cache, name);
-    const replay = topic.replayAfter(after);
     topic.subscribers++;
     topic.lastActive = this.clock.now();
-    sink.accepted({ page: topic.page, seq: topic.seq, replayed: replay.frames.length });
-    if (replay.gap) {
-      const disc: DiscontinuityFrame = { t: 'disc', cache, topic: name, lastSeq: replay.gap.lastSeq, newSeq: replay.gap.newSeq, page: topic.page };
-      sink.send(encodeFrame(disc));
-    }
-    for (const frame of replay.frames) sink.send(frame);
-    sink.attach(topic.key);
+    return { page: topic.page, seq: topic.seq };
+  }
+
+  read(cache: string, name: string, after: Position, maxBytes: number): WindowRead {
+    const topic = this.registry.get(cache, name);
+    // A subscribed topic is never dropped, so this only happens for a reader that never subscribed.
+    if (!topic) return { frames: [], next: after, caughtUp: true };
+    return topic.readAfter(after, maxBytes);
   }
 
   unsubscribe(cache: string, name: string): void {
@@ -48,18 +57,20 @@ class MemoryTopicEngine implements TopicEngine {
     }
   }
 
-  stats(): { topics: number; windowBytes: number } {
-    return { topics: this.registry.size, windowBytes: this.registry.windowBytes };
+  stats(): TopicStats {
+    return { topics: this.registry.size, windowBytes: this.registry.windowBytes, published: this.published };
   }
 }
 
 export class MemoryEngine implements Engine {
   readonly topics: MemoryTopicEngine;
+  readonly cache: MemoryCacheStore;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sweepInterval: number;
 
   constructor(options: MemoryEngineOptions) {
     this.topics = new MemoryTopicEngine(options.topics, options.clock);
+    this.cache = new MemoryCacheStore(options.store ?? DEFAULTS.store, options.clock, this.topics);
     this.sweepInterval = Math.min(options.topics.idleTopicMs, 60_000);
   }
 
@@ -67,9 +78,11 @@ export class MemoryEngine implements Engine {
     this.topics.fanout = fanout;
     this.sweepTimer = setInterval(() => this.topics.registry.sweep(), this.sweepInterval);
     this.sweepTimer.unref();
+    this.cache.start();
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    this.cache.close();
   }
 }

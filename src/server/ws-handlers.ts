@@ -41,6 +41,7 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
       const data = ws.getUserData();
       const connection: Connection = {
         send: (frame) => !data.closed && ws.send(frame, true) !== 2,
+        bufferedAmount: () => (data.closed ? 0 : ws.getBufferedAmount()),
         attach: (key) => { if (!data.closed) ws.subscribe(key); },
         detach: (key) => { if (!data.closed) ws.unsubscribe(key); },
         close: (code, reason) => { if (!data.closed) ws.end(code, reason); },
@@ -52,6 +53,11 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
       const session = ws.getUserData().session;
       // uWS neuters `message` after this callback returns; the broker decodes synchronously.
       if (session) broker.message(session, message, isBinary);
+    },
+
+    drain(ws: WebSocket<SocketData>) {
+      const session = ws.getUserData().session;
+      if (session) broker.drain(session);
     },
 
     close(ws: WebSocket<SocketData>, code: number) {

@@ -9,6 +9,9 @@ export class Fifo<T> {
 
   peek(): T | undefined { return this.items[this.head]; }
 
+  /** The item `index` places after the oldest one. */
+  at(index: number): T | undefined { return index < 0 ? undefined : this.items[this.head + index]; }
+
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head];

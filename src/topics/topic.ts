@@ -4,8 +4,16 @@ import { Fifo } from './fifo.js';
 
 export interface WindowEntry { seq: number; frame: Uint8Array }
 
-/** What a resuming subscriber must receive before live items: an optional discontinuity, then frames. */
-export interface Replay { gap?: { lastSeq: number; newSeq: number }; frames: Uint8Array[] }
+/** A slice of the window after some position: an optional gap notice, then frames in order. */
+export interface WindowRead {
+  /** Items between lastSeq and newSeq are no longer held (or were in another page). */
+  gap?: { lastSeq: number; newSeq: number };
+  frames: Uint8Array[];
+  /** Position of the last frame returned (or where the reader stands when none were). */
+  next: { page: number; seq: number };
+  /** True when `frames` reach the topic's newest item. */
+  caughtUp: boolean;
+}
 
 export class Topic {
   /** Sequence number of the newest item; 0 before the first publish. */
@@ -37,23 +45,32 @@ export class Topic {
     return entry.frame.byteLength;
   }
 
-  /** Items a subscriber that holds (page, seq) has missed; `after` undefined = live only. */
-  replayAfter(after: { page: number; seq: number } | undefined): Replay {
-    if (after === undefined) return { frames: [] };
+  /** Items after `after`, at most `maxBytes` of them (but always at least one when any is due).
+   * Window seqs are contiguous, so the start is found by index, not by scanning. */
+  readAfter(after: { page: number; seq: number }, maxBytes: number): WindowRead {
     const oldest = this.window.peek()?.seq ?? this.seq + 1;
-    if (after.page === this.page && after.seq <= this.seq) {
-      if (after.seq >= this.seq) return { frames: [] };
-      const from = after.seq + 1;
-      const frames = this.framesFrom(Math.max(from, oldest));
-      return oldest > from ? { gap: { lastSeq: after.seq, newSeq: oldest }, frames } : { frames };
+    let from = after.seq + 1;
+    let gap: WindowRead['gap'];
+    if (after.page !== this.page || after.seq > this.seq) {
+      // Another page (the topic was reset, or the reader never saw one), or a position from the future.
+      gap = { lastSeq: after.seq, newSeq: oldest };
+      from = oldest;
+    } else if (oldest > from) {
+      gap = { lastSeq: after.seq, newSeq: oldest };
+      from = oldest;
     }
-    // Another page (topic was reset, or the client never saw one), or a position from the future.
-    return { gap: { lastSeq: after.seq, newSeq: oldest }, frames: this.framesFrom(oldest) };
-  }
-
-  private framesFrom(seq: number): Uint8Array[] {
     const frames: Uint8Array[] = [];
-    for (const entry of this.window) if (entry.seq >= seq) frames.push(entry.frame);
-    return frames;
+    let bytes = 0;
+    let last = from - 1;
+    for (let i = from - oldest; ; i++) {
+      const entry = this.window.at(i);
+      if (!entry || (frames.length > 0 && bytes + entry.frame.byteLength > maxBytes)) break;
+      frames.push(entry.frame);
+      bytes += entry.frame.byteLength;
+      last = entry.seq;
+    }
+    const read: WindowRead = { frames, next: { page: this.page, seq: last }, caughtUp: last >= this.seq };
+    if (gap) read.gap = gap;
+    return read;
   }
 }

@@ -100,3 +100,18 @@ t.test('pubsub - heartbeats arrive on idle connections', async (t) => {
   const hb = await c.next((f) => f['t'] === 'hb', 2000);
   t.same(hb, { t: 'hb' });
 });
+
+t.test('pubsub - /metrics and /healthz report the live state', async (t) => {
+  const server = await startServer(t);
+  const c = await RawClient.open(server, await tokenFor(server, all));
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'm1' });
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'm2' });
+  await c.ok({ t: 'pub', cache: 'chat', topic: 'm1', value: 'x' });
+  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  t.match(text, /^tidings_connections 1$/m);
+  t.match(text, /^tidings_subscriptions 2$/m);
+  t.match(text, /^tidings_topics 2$/m);
+  t.match(text, /^tidings_published_items_total 1$/m);
+  t.same(await (await fetch(`${server.httpUrl}/healthz`)).json(), { status: 'ok' });
+  t.equal((await fetch(`${server.httpUrl}/nope`)).status, 404);
+});

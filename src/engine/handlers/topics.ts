@@ -1,5 +1,6 @@
 /** pub / sub / unsub. */
-import { ErrorCode, LimitCause, type PublishResult, type SubscribeResult } from '../../protocol/index.js';
+import { ErrorCode, LimitCause, type Position, type PublishResult, type SubscribeResult } from '../../protocol/index.js';
+import { continueCatchUp } from '../catch-up.js';
 import { TidingsError, limitExceeded, permissionDenied, failedPrecondition } from '../../core/errors.js';
 import { topicKey } from '../../topics/topic-registry.js';
 import { REPLIED, type BrokerDeps, type HandlerTable } from '../handler.js';
@@ -32,17 +33,22 @@ export function topicHandlers({ engine, config }: BrokerDeps): HandlerTable {
       }
       // Reserve the slot before the engine call so two concurrent subscribes cannot both pass.
       session.subscriptions.set(key, { cache, topic });
+      let position: Position;
       try {
-        await engine.topics.subscribe(cache, topic, after, {
-          accepted: (result: SubscribeResult) => replyNow(result),
-          send: (f) => { session.connection.send(f); },
-          attach: (k) => session.connection.attach(k),
-        });
+        position = await engine.topics.subscribe(cache, topic);
       } catch (err) {
         session.subscriptions.delete(key);
         throw err;
       }
-      if (session.state === 'closed') engine.topics.unsubscribe(cache, topic);
+      if (session.state === 'closed' || !session.subscriptions.has(key)) {
+        engine.topics.unsubscribe(cache, topic);
+        throw new TidingsError(ErrorCode.CANCELLED_ERROR, 'the subscription was cancelled while it was being set up');
+      }
+      replyNow({ page: position.page, seq: position.seq } satisfies SubscribeResult);
+      // Without `after`, start from the position just reported: anything published since is
+      // delivered too, so "live" has no hole between the reply and the attach.
+      session.catchUps.set(key, after ?? position);
+      continueCatchUp(session, key, engine.topics, config.server.maxBackpressureBytes / 2);
       return REPLIED;
     },
 
@@ -51,6 +57,7 @@ export function topicHandlers({ engine, config }: BrokerDeps): HandlerTable {
       const topic = nameField(frame, 'topic', 'topic');
       const key = topicKey(cache, topic);
       if (!session.subscriptions.delete(key)) throw failedPrecondition(`not subscribed to topic "${topic}" in cache "${cache}"`);
+      session.catchUps.delete(key);
       session.connection.detach(key);
       engine.topics.unsubscribe(cache, topic);
       return {};
