@@ -5,8 +5,8 @@ import { createLogger } from '../../src/core/logger.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 
 t.test('logging - structured lines with connection ids; tokens and keys never appear', async (t) => {
-  const lines: string[] = [];
-  const sink = new Writable({ write(chunk, _enc, done) { lines.push(...String(chunk).split('\n').filter(Boolean)); done(); } });
+  let written = '';
+  const sink = new Writable({ write(chunk, _enc, done) { written += String(chunk); done(); } });
   const signingKey = generateSigningKey();
   const server = await createServer(
     { config: { dev: true, server: { port: 0 }, auth: { signingKeys: [signingKey] } }, logger: createLogger({ level: 'trace', destination: sink }) },
@@ -26,6 +26,7 @@ t.test('logging - structured lines with connection ids; tokens and keys never ap
   c.close();
   await c.waitClosed();
   await new Promise((r) => setTimeout(r, 50));
+  const lines = written.split('\n').filter(Boolean);
 
   t.ok(lines.length >= 3, `${lines.length} log lines`);
   for (const line of lines) t.doesNotThrow(() => JSON.parse(line), 'each line is JSON');
