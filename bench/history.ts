@@ -1,0 +1,224 @@
+/** Chat-history throughput: append-and-cap (listPushBack with truncateFrontToSize 100) and
+ * fetch-last-100 (listFetch startIndex -100) over ONE WebSocket with many requests in flight,
+ * side by side with redis-server on the same machine (ioredis, one connection: a pipelined
+ * RPUSH + LTRIM per append, LRANGE -100 -1 per fetch). Each server runs in its own process on
+ * 127.0.0.1 (pinned to the same core when the machine has two or more); the client is this process.
+ * Every phase is a fixed number of operations; the reported figure is the median of `runs`.
+ *
+ * Runnable alone: `node --import tsx bench/history.ts [--ops N] [--fetch-ops N] [--window W] [--runs R]`. */
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import { Redis } from 'ioredis';
+import { encodeFrame, decodeFrame, PROTOCOL_VERSIONS, PermissionScopes } from '../src/protocol/index.js';
+import { TokenAuthority, generateSigningKey } from '../src/auth/tokens.js';
+import { DEFAULTS } from '../src/core/config.js';
+import { systemClock } from '../src/core/clock.js';
+import { cpuCount, cpuMs, freePort, hasCommand, spawnServer, stopProcess, type Spawned } from './lib/proc.js';
+import { median } from './lib/stats.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CACHE = 'bench';
+const CAP = 100;
+
+export interface HistoryBenchOptions {
+  /** Append operations per run (after the list is warm). */
+  appendOps?: number;
+  /** Fetch operations per run. */
+  fetchOps?: number;
+  /** Requests in flight on the one connection (Tidings allows server.maxPendingRequests, 256). */
+  window?: number;
+  /** Runs per system; the median is reported. */
+  runs?: number;
+  /** Bytes per appended message. */
+  valueBytes?: number;
+  /** Skip redis even when redis-server is installed. */
+  skipRedis?: boolean;
+  verbose?: boolean;
+}
+
+export interface SystemResult {
+  /** Median ops/s of append-and-cap. */
+  appendOpsPerSec: number;
+  /** Median ops/s of fetch-last-100. */
+  fetchOpsPerSec: number;
+  /** Server process CPU use during each phase, % of one core (near 100 = the server is the limit). */
+  appendServerCpuPct: number;
+  fetchServerCpuPct: number;
+  runs: Array<{ appendOpsPerSec: number; fetchOpsPerSec: number; appendServerCpuPct: number; fetchServerCpuPct: number }>;
+}
+
+export interface HistoryBenchResult {
+  options: Required<Omit<HistoryBenchOptions, 'skipRedis' | 'verbose'>>;
+  tidings: SystemResult;
+  /** null when redis-server is not installed (or skipped). */
+  redis: SystemResult | null;
+  note: string;
+}
+
+/** A system under test: connect once, then append / fetch one op at a time (promises). */
+interface Driver {
+  append(value: string): Promise<unknown>;
+  fetch(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export async function runHistoryBench(options: HistoryBenchOptions = {}): Promise<HistoryBenchResult> {
+  const o = {
+    appendOps: options.appendOps ?? 50_000,
+    fetchOps: options.fetchOps ?? 20_000,
+    window: Math.min(options.window ?? 128, DEFAULTS.server.maxPendingRequests),
+    runs: options.runs ?? 3,
+    valueBytes: options.valueBytes ?? 100,
+  };
+  const log = (m: string) => { if (options.verbose) process.stderr.write(`[history bench] ${m}\n`); };
+  const cpus = cpuCount() >= 2 ? '0' : undefined;
+
+  const tidings = await measureSystem('tidings', () => startTidings(cpus), o, log);
+  let redis: SystemResult | null = null;
+  if (!options.skipRedis && hasCommand('redis-server')) redis = await measureSystem('redis', () => startRedis(cpus), o, log);
+  else log('redis-server not found: Tidings only');
+  return {
+    options: o,
+    tidings,
+    redis,
+    note: `one client connection, ${o.window} requests in flight, ${o.valueBytes}-byte text values, list capped at ${CAP}; `
+      + `servers ${cpus ? 'pinned to CPU 0' : 'unpinned (one CPU)'}, client in the bench process; medians of ${o.runs} runs`,
+  };
+}
+
+interface Started { driver: Driver; pid: number; stop: () => Promise<void> }
+
+async function measureSystem(name: string, start: () => Promise<Started>, o: { appendOps: number; fetchOps: number; window: number; runs: number; valueBytes: number }, log: (m: string) => void): Promise<SystemResult> {
+  const runs: SystemResult['runs'] = [];
+  for (let run = 0; run < o.runs; run++) {
+    const { driver, pid, stop } = await start();
+    try {
+      const value = (i: number) => `${i}:`.padEnd(o.valueBytes, 'm');
+      await pipelined(Math.min(5_000, o.appendOps), o.window, (i) => driver.append(value(i))); // warm-up, fills the list
+      const cpu0 = cpuMs(pid);
+      const a = await pipelined(o.appendOps, o.window, (i) => driver.append(value(i)));
+      const cpu1 = cpuMs(pid);
+      const f = await pipelined(o.fetchOps, o.window, () => driver.fetch());
+      const cpu2 = cpuMs(pid);
+      runs.push({
+        appendOpsPerSec: Math.round(o.appendOps / a), fetchOpsPerSec: Math.round(o.fetchOps / f),
+        appendServerCpuPct: Math.round((cpu1 - cpu0) / (a * 10)), fetchServerCpuPct: Math.round((cpu2 - cpu1) / (f * 10)),
+      });
+      const r = runs.at(-1)!;
+      log(`${name} run ${run + 1}: append ${r.appendOpsPerSec} ops/s (server CPU ${r.appendServerCpuPct} %), fetch ${r.fetchOpsPerSec} ops/s (server CPU ${r.fetchServerCpuPct} %)`);
+    } finally {
+      await driver.close();
+      await stop();
+    }
+  }
+  return {
+    appendOpsPerSec: median(runs.map((r) => r.appendOpsPerSec)),
+    fetchOpsPerSec: median(runs.map((r) => r.fetchOpsPerSec)),
+    appendServerCpuPct: median(runs.map((r) => r.appendServerCpuPct)),
+    fetchServerCpuPct: median(runs.map((r) => r.fetchServerCpuPct)),
+    runs,
+  };
+}
+
+/** Runs `total` operations keeping `window` in flight; returns elapsed seconds. */
+async function pipelined(total: number, window: number, op: (i: number) => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  let sent = 0;
+  await new Promise<void>((resolve, reject) => {
+    let done = 0;
+    const next = (): void => {
+      if (sent >= total) return;
+      const i = sent++;
+      op(i).then(() => { if (++done === total) resolve(); else next(); }, reject);
+    };
+    for (let k = 0; k < Math.min(window, total); k++) next();
+  });
+  return (performance.now() - t0) / 1000;
+}
+
+// -- Tidings -------------------------------------------------------------------------------------
+
+async function startTidings(cpus: string | undefined): Promise<Started> {
+  const signingKey = generateSigningKey();
+  const port = await freePort();
+  const env = { ...process.env, TIDINGS_SIGNING_KEY: signingKey, TIDINGS_LOG_LEVEL: 'warn' };
+  const server: Spawned = await spawnServer(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port), '--host', '127.0.0.1'], { ready: { port }, env, cwd: ROOT, ...(cpus ? { cpus } : {}) });
+  const authority = new TokenAuthority(DEFAULTS.auth, [signingKey], systemClock);
+  const token = (await authority.mintDisposableToken({ scope: PermissionScopes.cacheKeyReadWrite(CACHE, 'history'), expiresInSec: 3600 })).token;
+  const socket = await BenchSocket.open(`ws://127.0.0.1:${port}/v1/ws`, token);
+  return {
+    driver: {
+      append: (value) => socket.request({ t: 'listPushBack', cache: CACHE, list: 'history', value, truncateFrontToSize: CAP }),
+      fetch: () => socket.request({ t: 'listFetch', cache: CACHE, list: 'history', startIndex: -CAP }),
+      close: async () => socket.close(),
+    },
+    pid: server.pid,
+    stop: () => stopProcess(server.child, 3000),
+  };
+}
+
+/** A minimal protocol client (no SDK): replies matched by id. */
+class BenchSocket {
+  private nextId = 1;
+  private readonly waiting = new Map<number, [(r: unknown) => void, (e: Error) => void]>();
+
+  private constructor(private readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer) => {
+      const f = decodeFrame(new Uint8Array(data));
+      const w = this.waiting.get(f['id'] as number);
+      if (!w) return;
+      this.waiting.delete(f['id'] as number);
+      if (f['t'] === 'ok') w[0](f['r']); else w[1](new Error(JSON.stringify(f['e'])));
+    });
+  }
+
+  static async open(url: string, token: string): Promise<BenchSocket> {
+    const ws = new WebSocket(url);
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+    const socket = new BenchSocket(ws);
+    await socket.request({ t: 'hello', versions: [...PROTOCOL_VERSIONS], token });
+    return socket;
+  }
+
+  request(frame: Record<string, unknown>): Promise<unknown> {
+    const id = this.nextId++;
+    this.ws.send(encodeFrame({ ...frame, id }));
+    return new Promise((resolve, reject) => { this.waiting.set(id, [resolve, reject]); });
+  }
+
+  close(): void { this.ws.close(); }
+}
+
+// -- Redis ---------------------------------------------------------------------------------------
+
+async function startRedis(cpus: string | undefined): Promise<Started> {
+  const port = await freePort();
+  const server = await spawnServer('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { ready: { port }, ...(cpus ? { cpus } : {}) });
+  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  await redis.connect();
+  return {
+    driver: {
+      // One pipelined round trip per append, like the common "RPUSH then LTRIM" recipe.
+      append: (value) => redis.pipeline().rpush('history', value).ltrim('history', -CAP, -1).exec(),
+      fetch: () => redis.lrange('history', -CAP, -1),
+      close: async () => { redis.disconnect(); },
+    },
+    pid: server.pid,
+    stop: () => stopProcess(server.child, 3000),
+  };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { values } = parseArgs({ options: { ops: { type: 'string' }, 'fetch-ops': { type: 'string' }, window: { type: 'string' }, runs: { type: 'string' }, 'no-redis': { type: 'boolean' } } });
+  const result = await runHistoryBench({
+    verbose: true,
+    ...(values.ops ? { appendOps: Number(values.ops) } : {}),
+    ...(values['fetch-ops'] ? { fetchOps: Number(values['fetch-ops']) } : {}),
+    ...(values.window ? { window: Number(values.window) } : {}),
+    ...(values.runs ? { runs: Number(values.runs) } : {}),
+    ...(values['no-redis'] ? { skipRedis: true } : {}),
+  });
+  console.log(JSON.stringify(result, null, 2));
+}

@@ -1,0 +1,81 @@
+/** The cache-data side of the engine: Momento-shaped lists and scalar items in named caches, plus
+ * pubAppend (publish + capped append as one step, for gapless chat history). The memory store
+ * implements it in process; a Redis engine would implement the same. Inputs arrive validated
+ * (names, value kinds, element sizes, TTL bounds); the store enforces what depends on stored state
+ * (item bytes, list length, store bytes) and answers misses as `undefined`.
+ * The memory store applies every change synchronously inside the call (the promise only carries
+ * the answer), which callers composing steps in one tick rely on (pubAppend, moderation). */
+import type { ListItem, PubAppendResult, Value } from '../protocol/index.js';
+
+export type { ListItem, PubAppendResult } from '../protocol/index.js';
+
+/** The TTL of a whole collection (Momento's CollectionTtl). */
+export interface CollectionTtl {
+  /** Milliseconds; undefined = the store's default TTL. */
+  ttlMs?: number | undefined;
+  /** true: every write resets the expiry to ttlMs. false: an existing collection keeps its expiry,
+   * a new one gets ttlMs. */
+  refresh: boolean;
+}
+
+/** Where a list element came from when pubAppend wrote it: the topic item it was published as. */
+export interface ElementOrigin {
+  page: number;
+  seq: number;
+  /** The publisher's tokenId; absent (undefined) when its token had none. */
+  tokenId?: string | undefined;
+  /** Server time of the publish, Unix ms (the item's `ts`). */
+  ts: number;
+}
+
+export interface PushOptions {
+  ttl: CollectionTtl;
+  /** Cut from the far end while the list is longer than this (front for back pushes, back for front
+   * pushes). */
+  truncateToSize?: number | undefined;
+}
+
+export interface Range { startIndex?: number | undefined; endIndex?: number | undefined }
+
+export interface StoreStats { items: number; bytes: number; maxBytes: number }
+
+export interface CacheEngine {
+  /** Appends values in order (listPushBack is one value, listConcatenateBack several); new length. */
+  listPushBack(cache: string, list: string, values: Value[], options: PushOptions): Promise<number>;
+  /** Prepends values keeping their order; new length. */
+  listPushFront(cache: string, list: string, values: Value[], options: PushOptions): Promise<number>;
+  /** undefined = Miss (no such list). */
+  listFetch(cache: string, list: string, range: Range): Promise<Value[] | undefined>;
+  listFetchWithMeta(cache: string, list: string, range: Range): Promise<ListItem[] | undefined>;
+  /** Keeps only the slice; a missing list is fine. `ttl` undefined leaves the expiry alone. */
+  listRetain(cache: string, list: string, range: Range, ttl: CollectionTtl | undefined): Promise<void>;
+  /** Removes every element equal to value (text equals the binary of its UTF-8). */
+  listRemoveValue(cache: string, list: string, value: Value): Promise<void>;
+  /** undefined = Miss. `length` is what remains. */
+  listPop(cache: string, list: string, end: 'back' | 'front'): Promise<{ value: Value; length: number } | undefined>;
+  listLength(cache: string, list: string): Promise<number | undefined>;
+
+  get(cache: string, key: string): Promise<Value | undefined>;
+  /** ttlMs undefined = the default TTL. Replaces whatever the key held (any type). */
+  set(cache: string, key: string, value: Value, ttlMs: number | undefined): Promise<void>;
+  delete(cache: string, key: string): Promise<void>;
+  /** Remaining ms of any item (scalar or list); undefined = Miss. */
+  itemGetTtl(cache: string, key: string): Promise<number | undefined>;
+  /** Sets a new TTL on an existing item; false = Miss. */
+  updateTtl(cache: string, key: string, ttlMs: number): Promise<boolean>;
+
+  /** Publishes `value` to the topic and appends it with its origin (page, seq, tokenId, ts) to the
+   * list, with nothing in between: a reader that fetches the list and subscribes after its last
+   * element's (page, seq) sees every later item exactly once. Limits are checked before publishing,
+   * so a refused append publishes nothing. */
+  pubAppend(cache: string, topic: string, list: string, value: Value, tokenId: string | undefined, options: PushOptions): Promise<PubAppendResult>;
+
+  /** Removes the element(s) pubAppend stored for topic item (page, seq) (moderators retracting a
+   * message); true when one was there. */
+  listRemoveOrigin(cache: string, list: string, origin: { page: number; seq: number }): Promise<boolean>;
+
+  stats(): StoreStats;
+  /** Starts background upkeep (expired-item sweeps); close() stops it. */
+  start(): void;
+  close(): void;
+}

@@ -1,0 +1,319 @@
+/** Cache data in process memory: one lru-cache over every cache, keyed `${cache}\u0000${key}`,
+ * bounded by footprint bytes (store.maxBytes) with least-recently-used eviction and per-item TTLs
+ * read from the injected Clock. Every operation runs synchronously inside its call, so each is
+ * atomic with respect to every other (and pubAppend's publish + append is one step). */
+import { LRUCache } from 'lru-cache';
+import { ErrorCode, LimitCause, type PublishResult, type Value } from '../protocol/index.js';
+import type { Clock } from '../core/clock.js';
+import type { StoreConfig } from '../core/config.js';
+import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
+import type {
+  CacheEngine, CollectionTtl, ElementOrigin, ListItem, PubAppendResult, PushOptions, Range, StoreStats,
+} from './cache-store.js';
+import { Deque } from './deque.js';
+import { equalTo, fetchRange, planPush, pushBack, pushFront, removeWhere, retainRange, type PushPlan } from './list-ops.js';
+import { ELEMENT_OVERHEAD, ENTRY_OVERHEAD, ORIGIN_OVERHEAD, SLOT_BYTES, flatText, measureText, ownValue } from './sizes.js';
+
+/** Publishes one item synchronously (the memory topic engine), so pubAppend can append in the same step. */
+export interface SyncPublisher {
+  publishNow(cache: string, topic: string, value: Value, tokenId: string | undefined): PublishResult & { ts: number };
+}
+
+interface Element {
+  v: Value;
+  /** Payload bytes of v. */
+  n: number;
+  /** Footprint bytes of this element, origin included. */
+  f: number;
+  /** Set by pubAppend. Always present (maybe undefined) so every element has one hidden class. */
+  o: ElementOrigin | undefined;
+}
+
+/** A list's mutable state. The LRU entry wrapping it is replaced on every write, because lru-cache
+ * recomputes an entry's size only when the stored object changes. */
+class ListState {
+  readonly items = new Deque<Element>();
+  payload = 0;
+  footprint = 0;
+
+  add(elements: readonly Element[], from = 0, to = elements.length): void {
+    for (let i = from; i < to; i++) { this.payload += elements[i]!.n; this.footprint += elements[i]!.f; }
+  }
+
+  remove(elements: readonly Element[]): void {
+    for (const e of elements) { this.payload -= e.n; this.footprint -= e.f; }
+  }
+}
+
+type Entry =
+  | { kind: 'scalar'; value: Value; payload: number; footprint: number }
+  | { kind: 'list'; state: ListState };
+
+export class MemoryCacheStore implements CacheEngine {
+  private readonly lru: LRUCache<string, Entry>;
+  private readonly caches: ReadonlySet<string> | undefined;
+  private readonly defaultTtlMs: number;
+  private purgeTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly config: StoreConfig, clock: Clock, private readonly publisher?: SyncPublisher) {
+    this.defaultTtlMs = config.defaultTtlSec * 1000;
+    this.caches = config.caches.length > 0 ? new Set(config.caches) : undefined;
+    this.lru = new LRUCache<string, Entry>({
+      maxSize: config.maxBytes,
+      sizeCalculation: (entry, key) => entryFootprint(entry, key),
+      ttl: this.defaultTtlMs,
+      // Read the clock on every staleness check: the default caches it for 1 ms of real time,
+      // which a test's ManualClock would outrun.
+      ttlResolution: 0,
+      perf: { now: () => clock.now() },
+      updateAgeOnGet: false,
+      allowStale: false,
+    });
+  }
+
+  start(): void {
+    this.purgeTimer = setInterval(() => this.lru.purgeStale(), this.config.purgeIntervalMs);
+    this.purgeTimer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.purgeTimer);
+    this.lru.clear();
+  }
+
+  stats(): StoreStats {
+    return { items: this.lru.size, bytes: this.lru.calculatedSize, maxBytes: this.config.maxBytes };
+  }
+
+  /** Expired items still in memory are dropped now (tests; the timer does it in production). */
+  purgeStale(): void {
+    this.lru.purgeStale();
+  }
+
+  // -- lists -------------------------------------------------------------------------------------
+
+  async listPushBack(cache: string, list: string, values: Value[], options: PushOptions): Promise<number> {
+    return this.push(cache, list, values.map((v) => element(v)), options, 'back');
+  }
+
+  async listPushFront(cache: string, list: string, values: Value[], options: PushOptions): Promise<number> {
+    return this.push(cache, list, values.map((v) => element(v)), options, 'front');
+  }
+
+  async listFetch(cache: string, list: string, range: Range): Promise<Value[] | undefined> {
+    const state = this.readList(cache, list);
+    return state && fetchRange(state.items, range.startIndex, range.endIndex).map((e) => e.v);
+  }
+
+  async listFetchWithMeta(cache: string, list: string, range: Range): Promise<ListItem[] | undefined> {
+    const state = this.readList(cache, list);
+    return state && fetchRange(state.items, range.startIndex, range.endIndex).map(withOrigin);
+  }
+
+  async listRetain(cache: string, list: string, range: Range, ttl: CollectionTtl): Promise<void> {
+    const k = this.key(cache, list);
+    const state = this.listAt(k, list);
+    if (!state) return;
+    state.remove(retainRange(state.items, range.startIndex, range.endIndex));
+    this.commitList(k, state, ttl, true);
+  }
+
+  async listRemoveValue(cache: string, list: string, value: Value): Promise<void> {
+    const k = this.key(cache, list);
+    const state = this.listAt(k, list);
+    if (!state) return;
+    const matches = equalTo(value);
+    const removed = removeWhere(state.items, (e) => matches(e.v));
+    if (removed.length === 0) return;
+    state.remove(removed);
+    this.commitList(k, state, undefined, true);
+  }
+
+  async listRemoveOrigin(cache: string, list: string, origin: { page: number; seq: number }): Promise<boolean> {
+    const k = this.key(cache, list);
+    const state = this.listAt(k, list);
+    if (!state) return false;
+    const removed = removeWhere(state.items, (e) => e.o !== undefined && e.o.seq === origin.seq && e.o.page === origin.page);
+    if (removed.length === 0) return false;
+    state.remove(removed);
+    this.commitList(k, state, undefined, true);
+    return true;
+  }
+
+  async listPop(cache: string, list: string, end: 'back' | 'front'): Promise<{ value: Value; length: number } | undefined> {
+    const k = this.key(cache, list);
+    const state = this.listAt(k, list);
+    if (!state) return undefined;
+    const e = (end === 'back' ? state.items.popBack() : state.items.popFront())!;
+    state.remove([e]);
+    this.commitList(k, state, undefined, true);
+    return { value: e.v, length: state.items.length };
+  }
+
+  async listLength(cache: string, list: string): Promise<number | undefined> {
+    return this.readList(cache, list)?.items.length;
+  }
+
+  // -- scalars -----------------------------------------------------------------------------------
+
+  async get(cache: string, key: string): Promise<Value | undefined> {
+    const entry = this.lru.get(this.key(cache, key));
+    if (entry && entry.kind !== 'scalar') throw wrongType(cache, key, 'list', 'scalar');
+    return entry?.value;
+  }
+
+  async set(cache: string, key: string, value: Value, ttlMs: number | undefined): Promise<void> {
+    const k = this.key(cache, key);
+    const { v, payload, footprint } = ownValue(value);
+    this.checkItem(key, measureText(key).utf8 + payload, ENTRY_OVERHEAD + measureText(k).heap + footprint);
+    this.lru.set(flatText(k), { kind: 'scalar', value: v, payload, footprint }, { ttl: ttlMs ?? this.defaultTtlMs });
+  }
+
+  async delete(cache: string, key: string): Promise<void> {
+    this.lru.delete(this.key(cache, key));
+  }
+
+  async itemGetTtl(cache: string, key: string): Promise<number | undefined> {
+    const k = this.key(cache, key);
+    if (this.lru.get(k) === undefined) return undefined;
+    return Math.max(0, Math.floor(this.lru.getRemainingTTL(k)));
+  }
+
+  async updateTtl(cache: string, key: string, ttlMs: number): Promise<boolean> {
+    const k = this.key(cache, key);
+    const entry = this.lru.get(k);
+    if (entry === undefined) return false;
+    this.lru.set(k, entry, { ttl: ttlMs });
+    return true;
+  }
+
+  // -- publish + append --------------------------------------------------------------------------
+
+  async pubAppend(cache: string, topic: string, list: string, value: Value, tokenId: string | undefined, options: PushOptions): Promise<PubAppendResult> {
+    if (!this.publisher) throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, 'pubAppend needs a topic engine in the same process');
+    const publisher = this.publisher;
+    const e = element(value, tokenId);
+    let published: PublishResult = { seq: 0, page: 0 };
+    // Publishing runs after every limit check and before the append; if it throws (e.g.
+    // topics_limit_exceeded) nothing is appended.
+    const length = this.push(cache, list, [e], options, 'back', () => {
+      const { seq, page, ts } = publisher.publishNow(cache, topic, value, tokenId);
+      published = { seq, page };
+      e.o = { page, seq, ts, tokenId };
+    });
+    return { ...published, length };
+  }
+
+  // -- internals ---------------------------------------------------------------------------------
+
+  private push(cache: string, list: string, elements: Element[], options: PushOptions, end: 'back' | 'front', beforeApply?: () => void): number {
+    const k = this.key(cache, list);
+    const state = this.listAt(k, list);
+    const target = state ?? new ListState();
+    const plan = this.planChecked(k, list, target, elements, options.truncateToSize, end);
+    beforeApply?.();
+    if (end === 'back') {
+      target.add(elements, plan.dropNew);
+      target.remove(pushBack(target.items, elements, options.truncateToSize, plan));
+    } else {
+      target.add(elements, 0, elements.length - plan.dropNew);
+      target.remove(pushFront(target.items, elements, options.truncateToSize, plan));
+    }
+    this.commitList(k, target, options.ttl, state !== undefined);
+    return target.items.length;
+  }
+
+  /** Plans a push and refuses it, before anything changes, when the result would break a limit. */
+  private planChecked(k: string, list: string, state: ListState, elements: readonly Element[], truncateToSize: number | undefined, end: 'back' | 'front'): PushPlan {
+    const plan = planPush(state.items.length, elements.length, truncateToSize);
+    if (plan.newLength > this.config.maxListLength) {
+      throw limitExceeded(LimitCause.LIST_LENGTH, `list "${list}" would hold ${plan.newLength} elements; at most ${this.config.maxListLength} are allowed`);
+    }
+    let payload = state.payload;
+    let footprint = state.footprint;
+    const length = state.items.length;
+    for (let i = 0; i < plan.dropExisting; i++) {
+      const gone = state.items.at(end === 'back' ? i : length - 1 - i);
+      payload -= gone.n;
+      footprint -= gone.f;
+    }
+    const keptFrom = end === 'back' ? plan.dropNew : 0;
+    const keptTo = end === 'back' ? elements.length : elements.length - plan.dropNew;
+    for (let i = keptFrom; i < keptTo; i++) { payload += elements[i]!.n; footprint += elements[i]!.f; }
+    // Capacity after the push is at most the larger of today's and the next power of two.
+    const slots = Math.max(state.items.capacity, nextPowerOfTwo(plan.newLength));
+    this.checkItem(list, measureText(list).utf8 + payload, ENTRY_OVERHEAD + measureText(k).heap + footprint + slots * SLOT_BYTES);
+    return plan;
+  }
+
+  private checkItem(key: string, payload: number, footprint: number): void {
+    if (payload > this.config.maxItemBytes) {
+      throw limitExceeded(LimitCause.ITEM_SIZE, `item "${key}" would be ${payload} bytes; at most ${this.config.maxItemBytes} are allowed`);
+    }
+    if (footprint > this.config.maxBytes) {
+      throw limitExceeded(LimitCause.ITEM_SIZE, `item "${key}" would take ${footprint} bytes of memory, more than the whole store (${this.config.maxBytes})`);
+    }
+  }
+
+  /** Stores the list under a fresh wrapper (so its size is recounted), or deletes it once empty. */
+  private commitList(k: string, state: ListState, ttl: CollectionTtl | undefined, existed: boolean): void {
+    if (state.items.length === 0) {
+      this.lru.delete(k);
+      return;
+    }
+    const keepExpiry = existed && (ttl === undefined || !ttl.refresh);
+    // A new entry keeps its key string: make it one that pins no decoded frame.
+    this.lru.set(existed ? k : flatText(k), { kind: 'list', state }, { ttl: ttl?.ttlMs ?? this.defaultTtlMs, noUpdateTTL: keepExpiry });
+  }
+
+  private readList(cache: string, list: string): ListState | undefined {
+    return this.listAt(this.key(cache, list), list);
+  }
+
+  /** The live list at `k` (an expired one is dropped by the get), or undefined. */
+  private listAt(k: string, list: string): ListState | undefined {
+    const entry = this.lru.get(k);
+    if (entry === undefined) return undefined;
+    if (entry.kind !== 'list') throw wrongType(k.slice(0, k.indexOf('\u0000')), list, 'scalar', 'list');
+    return entry.state;
+  }
+
+  /** The LRU key (flattened where an entry is created: see flatText). */
+  private key(cache: string, key: string): string {
+    if (this.caches && !this.caches.has(cache)) throw notFound(`cache "${cache}" does not exist`);
+    return `${cache}\u0000${key}`;
+  }
+}
+
+/** A list element owning its value. `origin` = true (with the publisher's tokenId) reserves the
+ * footprint of the origin pubAppend fills in once the publish has its (page, seq). */
+function element(value: Value, ...origin: [tokenId: string | undefined] | []): Element {
+  const { v, payload, footprint } = ownValue(value);
+  let f = ELEMENT_OVERHEAD + footprint;
+  if (origin.length > 0) f += ORIGIN_OVERHEAD + (origin[0] === undefined ? 0 : measureText(origin[0]).heap);
+  return { v, n: payload, f, o: undefined };
+}
+
+function withOrigin(e: Element): ListItem {
+  if (!e.o) return { value: e.v };
+  const item: ListItem = { value: e.v, page: e.o.page, seq: e.o.seq, ts: e.o.ts };
+  if (e.o.tokenId !== undefined) item.tokenId = e.o.tokenId;
+  return item;
+}
+
+/** Footprint of one LRU entry: the key string, the entry, and its value or elements and slots. */
+function entryFootprint(entry: Entry, key: string): number {
+  const base = ENTRY_OVERHEAD + measureText(key).heap;
+  if (entry.kind === 'scalar') return base + entry.footprint;
+  return base + entry.state.footprint + entry.state.items.capacity * SLOT_BYTES;
+}
+
+function nextPowerOfTwo(n: number): number {
+  let p = 4;
+  while (p < n) p *= 2;
+  return p;
+}
+
+function wrongType(cache: string, key: string, holds: string, wanted: string): TidingsError {
+  return new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, `key "${key}" in cache "${cache}" holds a ${holds}, not a ${wanted}`);
+}

@@ -1,0 +1,177 @@
+/** Lists and scalars over a real server and WebSocket: every request frame, its reply shape, its
+ * typed errors, and TTLs driven by a ManualClock (no sleeps). */
+import t, { type Test } from 'tap';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
+import { ManualClock, PermissionScopes, type TidingsServer } from '../../src/index.js';
+
+async function client(t: Test, server: TidingsServer): Promise<RawClient> {
+  const scope = PermissionScopes.combine(PermissionScopes.cacheReadWrite('app'), PermissionScopes.topicPublishSubscribe('app', '*'));
+  const c = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'alice' }));
+  t.teardown(() => c.close());
+  return c;
+}
+
+async function fails(c: RawClient, frame: Frame, code: string, cause?: string): Promise<Frame> {
+  const reply = await c.request(frame);
+  if (reply['t'] !== 'err') throw new Error(`${frame['t']} should fail with ${code}, got ${JSON.stringify(reply)}`);
+  if (reply['e'].code !== code || (cause !== undefined && reply['e'].cause !== cause)) {
+    throw new Error(`${frame['t']}: expected ${code}/${cause}, got ${JSON.stringify(reply['e'])}`);
+  }
+  return reply['e'];
+}
+
+t.test('list operations: requests, replies, misses', async (t) => {
+  const server = await startServer(t);
+  const c = await client(t, server);
+  const L = { cache: 'app', list: 'l' };
+  t.same(await c.ok({ t: 'listFetch', ...L }), { hit: false }, 'fetch of an absent list is a Miss');
+  t.same(await c.ok({ t: 'listLength', ...L }), { hit: false });
+  t.same(await c.ok({ t: 'listPopBack', ...L }), { hit: false });
+  t.same(await c.ok({ t: 'listPopFront', ...L }), { hit: false });
+  t.same(await c.ok({ t: 'listRetain', ...L, startIndex: 0, endIndex: 1 }), {}, 'retain of an absent list: Success');
+  t.same(await c.ok({ t: 'listRemoveValue', ...L, value: 'x' }), {}, 'remove from an absent list: Success');
+
+  t.same(await c.ok({ t: 'listConcatenateBack', ...L, values: ['1', '2', '3'] }), { length: 3 });
+  t.same(await c.ok({ t: 'listConcatenateBack', ...L, values: ['4', '5', '6'], truncateFrontToSize: 5 }), { length: 5 });
+  t.same(await c.ok({ t: 'listFetch', ...L }), { hit: true, values: ['2', '3', '4', '5', '6'] }, 'Momento docs example');
+  t.same(await c.ok({ t: 'listPushBack', ...L, value: '7', truncateFrontToSize: 5 }), { length: 5 });
+  t.same(await c.ok({ t: 'listPushFront', ...L, value: '0', truncateBackToSize: 5 }), { length: 5 });
+  t.same(await c.ok({ t: 'listConcatenateFront', ...L, values: ['a', 'b'] }), { length: 7 });
+  t.same(await c.ok({ t: 'listFetch', ...L }), { hit: true, values: ['a', 'b', '0', '3', '4', '5', '6'] });
+  t.same(await c.ok({ t: 'listFetch', ...L, startIndex: -3 }), { hit: true, values: ['4', '5', '6'] }, 'negative start = last 3');
+  t.same(await c.ok({ t: 'listFetch', ...L, startIndex: 1, endIndex: -4 }), { hit: true, values: ['b', '0'] });
+  t.same(await c.ok({ t: 'listFetch', ...L, startIndex: 100 }), { hit: true, values: [] }, 'out of range: empty Hit');
+  t.same(await c.ok({ t: 'listLength', ...L }), { hit: true, length: 7 });
+  t.same(await c.ok({ t: 'listPopFront', ...L }), { hit: true, value: 'a', length: 6 });
+  t.same(await c.ok({ t: 'listPopBack', ...L }), { hit: true, value: '6', length: 5 });
+  t.same(await c.ok({ t: 'listRetain', ...L, startIndex: 1, endIndex: 4 }), {});
+  t.same(await c.ok({ t: 'listFetch', ...L }), { hit: true, values: ['0', '3', '4'] });
+  await c.ok({ t: 'listConcatenateBack', ...L, values: ['3', Buffer.from('3'), 'x'] });
+  t.same(await c.ok({ t: 'listRemoveValue', ...L, value: '3' }), {});
+  t.same(await c.ok({ t: 'listFetch', ...L }), { hit: true, values: ['0', '4', 'x'] }, 'every equal element removed (text and its bytes)');
+
+  const bin = await c.ok({ t: 'listPushBack', cache: 'app', list: 'bin', value: new Uint8Array([0, 1, 255]) });
+  t.same(bin, { length: 1 });
+  const fetched = await c.ok({ t: 'listFetch', cache: 'app', list: 'bin' });
+  t.ok(fetched['values'][0] instanceof Uint8Array, 'a binary element comes back as binary');
+  t.same([...fetched['values'][0]], [0, 1, 255]);
+
+  await c.ok({ t: 'listPopBack', cache: 'app', list: 'bin' });
+  t.same(await c.ok({ t: 'listFetch', cache: 'app', list: 'bin' }), { hit: false }, 'an emptied list is a Miss');
+});
+
+t.test('scalars: get, set, delete and TTL with an injected clock', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock, config: { store: { defaultTtlSec: 60, maxTtlSec: 3600 }, moderation: { historyTtlSec: 3600 } } });
+  const c = await client(t, server);
+  const K = { cache: 'app', key: 'k' };
+  t.same(await c.ok({ t: 'get', ...K }), { hit: false });
+  t.same(await c.ok({ t: 'set', ...K, value: 'hello' }), {});
+  t.same(await c.ok({ t: 'get', ...K }), { hit: true, value: 'hello' });
+  t.same(await c.ok({ t: 'itemGetTtl', ...K }), { hit: true, remainingTtlMs: 60_000 }, 'default TTL');
+  t.same(await c.ok({ t: 'set', cache: 'app', key: 'b', value: new Uint8Array([7, 8]), ttlMs: 2000 }), {});
+  const b = await c.ok({ t: 'get', cache: 'app', key: 'b' });
+  t.ok(b['value'] instanceof Uint8Array, 'binary stays binary');
+  clock.advance(1500);
+  t.same(await c.ok({ t: 'itemGetTtl', cache: 'app', key: 'b' }), { hit: true, remainingTtlMs: 500 });
+  t.same(await c.ok({ t: 'updateTtl', cache: 'app', key: 'b', ttlMs: 10_000 }), { hit: true }, 'updateTtl: Set');
+  clock.advance(9_999);
+  t.same(await c.ok({ t: 'get', cache: 'app', key: 'b' }), { hit: true, value: new Uint8Array([7, 8]) });
+  clock.advance(2);
+  t.same(await c.ok({ t: 'get', cache: 'app', key: 'b' }), { hit: false }, 'expired');
+  t.same(await c.ok({ t: 'itemGetTtl', cache: 'app', key: 'b' }), { hit: false });
+  t.same(await c.ok({ t: 'updateTtl', cache: 'app', key: 'b', ttlMs: 1000 }), { hit: false }, 'updateTtl: Miss');
+  t.same(await c.ok({ t: 'delete', ...K }), {});
+  t.same(await c.ok({ t: 'get', ...K }), { hit: false });
+  t.same(await c.ok({ t: 'delete', ...K }), {}, 'delete of an absent key: Success');
+
+  // Collection TTL over the wire: refresh on by default, off with refreshTtl: false.
+  await c.ok({ t: 'listPushBack', cache: 'app', list: 'h', value: '1', ttlMs: 1000 });
+  clock.advance(600);
+  await c.ok({ t: 'listPushBack', cache: 'app', list: 'h', value: '2', ttlMs: 1000, refreshTtl: false });
+  t.same(await c.ok({ t: 'itemGetTtl', cache: 'app', key: 'h' }), { hit: true, remainingTtlMs: 400 }, 'refreshTtl false keeps the expiry');
+  await c.ok({ t: 'listPushBack', cache: 'app', list: 'h', value: '3', ttlMs: 1000 });
+  t.same(await c.ok({ t: 'itemGetTtl', cache: 'app', key: 'h' }), { hit: true, remainingTtlMs: 1000 }, 'a refreshing write resets it');
+  clock.advance(1001);
+  t.same(await c.ok({ t: 'listFetch', cache: 'app', list: 'h' }), { hit: false }, 'the list expired');
+});
+
+t.test('bad input and limits get typed errors naming the cause', async (t) => {
+  const server = await startServer(t, {
+    config: {
+      store: { maxElementBytes: 100, maxItemBytes: 300, maxListLength: 4, maxTtlSec: 60, defaultTtlSec: 30, caches: ['app'] },
+      moderation: { historyTtlSec: 60, historyLength: 4 },
+    },
+  });
+  const c = await client(t, server);
+  const L = { cache: 'app', list: 'l' };
+  await fails(c, { t: 'listPushBack', ...L, value: 'x'.repeat(101) }, 'LIMIT_EXCEEDED_ERROR', 'element_size_limit_exceeded');
+  await fails(c, { t: 'listConcatenateBack', ...L, values: ['ok', new Uint8Array(101)] }, 'LIMIT_EXCEEDED_ERROR', 'element_size_limit_exceeded');
+  await fails(c, { t: 'listConcatenateBack', ...L, values: ['1', '2', '3', '4', '5'] }, 'LIMIT_EXCEEDED_ERROR', 'list_length_limit_exceeded');
+  t.same(await c.ok({ t: 'listConcatenateBack', ...L, values: ['1', '2', '3', '4', '5'], truncateFrontToSize: 4 }), { length: 4 });
+  await fails(c, { t: 'listConcatenateBack', cache: 'app', list: 'big', values: ['x'.repeat(100), 'x'.repeat(100), 'x'.repeat(100)] }, 'LIMIT_EXCEEDED_ERROR', 'item_size_limit_exceeded');
+  await fails(c, { t: 'set', cache: 'app', key: 'k', value: 'x'.repeat(301) }, 'LIMIT_EXCEEDED_ERROR', 'item_size_limit_exceeded');
+  await fails(c, { t: 'set', cache: 'app', key: 'k', value: 'v', ttlMs: 60_001 }, 'LIMIT_EXCEEDED_ERROR', 'ttl_limit_exceeded');
+  await fails(c, { t: 'listPushBack', ...L, value: 'v', ttlMs: 61_000 }, 'LIMIT_EXCEEDED_ERROR', 'ttl_limit_exceeded');
+  await fails(c, { t: 'updateTtl', cache: 'app', key: 'l', ttlMs: 61_000 }, 'LIMIT_EXCEEDED_ERROR', 'ttl_limit_exceeded');
+  t.same(await c.ok({ t: 'set', cache: 'app', key: 'k', value: 'v', ttlMs: 60_000 }), {}, 'exactly maxTtlSec is fine');
+
+  const invalid: Frame[] = [
+    { t: 'set', cache: 'app', key: 'k', value: 'v', ttlMs: 0 },
+    { t: 'set', cache: 'app', key: 'k', value: 'v', ttlMs: 1.5 },
+    { t: 'set', cache: 'app', key: 'k', value: 12 },
+    { t: 'set', cache: 'app', key: '', value: 'v' },
+    { t: 'get', cache: 'app' },
+    { t: 'updateTtl', cache: 'app', key: 'k' },
+    { t: 'listPushBack', ...L },
+    { t: 'listPushBack', ...L, value: 'v', truncateFrontToSize: 0 },
+    { t: 'listPushBack', ...L, value: 'v', refreshTtl: 'yes' },
+    { t: 'listConcatenateBack', ...L, values: [] },
+    { t: 'listConcatenateBack', ...L, values: 'abc' },
+    { t: 'listFetch', ...L, startIndex: 0, endIndex: 0 },
+    { t: 'listFetch', ...L, startIndex: 3, endIndex: 1 },
+    { t: 'listFetch', ...L, startIndex: -1, endIndex: -2 },
+    { t: 'listFetch', ...L, startIndex: 'a' },
+    { t: 'listFetch', ...L, withMeta: 1 },
+    { t: 'listFetch', cache: 'app', list: 'bad\u0000name' },
+    { t: 'pubAppend', ...L, value: 'v' },
+  ];
+  for (const frame of invalid) await fails(c, frame, 'INVALID_ARGUMENT_ERROR');
+  t.pass(`${invalid.length} malformed requests refused with INVALID_ARGUMENT_ERROR`);
+
+  await c.ok({ t: 'set', cache: 'app', key: 's', value: 'scalar' });
+  await fails(c, { t: 'listPushBack', cache: 'app', list: 's', value: 'x' }, 'FAILED_PRECONDITION_ERROR');
+  await fails(c, { t: 'get', cache: 'app', key: 'l' }, 'FAILED_PRECONDITION_ERROR');
+  await fails(c, { t: 'get', cache: 'elsewhere', key: 'k' }, 'PERMISSION_ERROR');
+  const admin = await RawClient.open(server, await tokenFor(server, PermissionScopes.allDataReadWrite()));
+  t.teardown(() => admin.close());
+  await fails(admin, { t: 'get', cache: 'elsewhere', key: 'k' }, 'NOT_FOUND_ERROR');
+  t.same(await c.ok({ t: 'listFetch', ...L }), { hit: true, values: ['2', '3', '4', '5'] }, 'refused writes changed nothing');
+});
+
+t.test('pubAppend over the wire: item published, element stored with its origin', async (t) => {
+  const server = await startServer(t);
+  const c = await client(t, server);
+  const sub = await c.ok({ t: 'sub', cache: 'app', topic: 'room' });
+  const r = await c.ok({ t: 'pubAppend', cache: 'app', topic: 'room', list: 'room-history', value: 'hi', truncateFrontToSize: 2 });
+  t.same(r, { seq: 1, page: sub['page'], length: 1 });
+  const [item] = await c.items(1);
+  t.match(item, { t: 'item', cache: 'app', topic: 'room', value: 'hi', seq: 1, page: sub['page'], tokenId: 'alice' });
+  await c.ok({ t: 'pubAppend', cache: 'app', topic: 'room', list: 'room-history', value: new Uint8Array([2]), truncateFrontToSize: 2 });
+  const third = await c.ok({ t: 'pubAppend', cache: 'app', topic: 'room', list: 'room-history', value: 'three', truncateFrontToSize: 2 });
+  t.same(third, { seq: 3, page: sub['page'], length: 2 }, 'capped at 2');
+  const items = await c.items(2);
+  t.same(await c.ok({ t: 'listFetch', cache: 'app', list: 'room-history' }), { hit: true, values: [new Uint8Array([2]), 'three'] }, 'plain fetch stays Momento-exact');
+  t.same(await c.ok({ t: 'listFetch', cache: 'app', list: 'room-history', withMeta: true }), {
+    hit: true,
+    items: [
+      { value: new Uint8Array([2]), page: sub['page'], seq: 2, tokenId: 'alice', ts: items[0]!['ts'] },
+      { value: 'three', page: sub['page'], seq: 3, tokenId: 'alice', ts: items[1]!['ts'] },
+    ],
+  }, 'withMeta gives each element the (page, seq, tokenId, ts) of its item');
+  await c.ok({ t: 'listPushBack', cache: 'app', list: 'room-history', value: 'plain' });
+  const mixed = await c.ok({ t: 'listFetch', cache: 'app', list: 'room-history', withMeta: true, startIndex: -1 });
+  t.same(mixed, { hit: true, items: [{ value: 'plain' }] }, 'an element from a plain push has no origin');
+  await fails(c, { t: 'pubAppend', cache: 'app', topic: 'room', list: 'room-history', value: 'x'.repeat(70 * 1024) }, 'LIMIT_EXCEEDED_ERROR', 'value_size_limit_exceeded');
+});

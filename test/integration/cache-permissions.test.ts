@@ -1,0 +1,121 @@
+/** Cache permissions over a real server: role × cache × item selector (key, key prefix) against
+ * every cache operation, plus pubAppend's two permissions. */
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
+import { PermissionScopes, type Scope } from '../../src/index.js';
+
+type Need = 'read' | 'write' | 'both';
+
+/** One request per operation, on cache `c` and key/list `k`, and what it needs. */
+function operations(c: string, k: string): Array<[string, Frame, Need]> {
+  const L = { cache: c, list: k };
+  const K = { cache: c, key: k };
+  return [
+    ['listPushBack', { t: 'listPushBack', ...L, value: 'v' }, 'write'],
+    ['listPushFront', { t: 'listPushFront', ...L, value: 'v' }, 'write'],
+    ['listConcatenateBack', { t: 'listConcatenateBack', ...L, values: ['v'] }, 'write'],
+    ['listConcatenateFront', { t: 'listConcatenateFront', ...L, values: ['v'] }, 'write'],
+    ['listRetain', { t: 'listRetain', ...L, startIndex: 0 }, 'write'],
+    ['listRemoveValue', { t: 'listRemoveValue', ...L, value: 'nothing' }, 'write'],
+    ['listFetch', { t: 'listFetch', ...L }, 'read'],
+    ['listLength', { t: 'listLength', ...L }, 'read'],
+    ['listPopBack', { t: 'listPopBack', ...L }, 'both'],
+    ['listPopFront', { t: 'listPopFront', ...L }, 'both'],
+    ['itemGetTtl', { t: 'itemGetTtl', ...K }, 'read'],
+    ['updateTtl', { t: 'updateTtl', ...K, ttlMs: 60_000 }, 'write'],
+    ['delete', { t: 'delete', cache: c, key: `${k}-scalar` }, 'write'],
+    ['set', { t: 'set', cache: c, key: `${k}-scalar`, value: 'v' }, 'write'],
+    ['get', { t: 'get', cache: c, key: `${k}-scalar` }, 'read'],
+  ];
+}
+
+const allows = (role: string, need: Need) =>
+  role === 'readwrite' || (role === 'readonly' && need === 'read') || (role === 'writeonly' && need === 'write');
+
+t.test('role × cache × item selector over every cache operation', async (t) => {
+  const server = await startServer(t);
+  const admin = await RawClient.open(server, await tokenFor(server, PermissionScopes.allDataReadWrite()));
+  t.teardown(() => admin.close());
+
+  // [token name, scope, does it cover (cache, key)?, role]
+  const tokens: Array<[string, Scope, (cache: string, key: string) => boolean, string]> = [
+    ['readwrite cache app', PermissionScopes.cacheReadWrite('app'), (c) => c === 'app', 'readwrite'],
+    ['readonly cache app', PermissionScopes.cacheReadOnly('app'), (c) => c === 'app', 'readonly'],
+    ['writeonly cache app', PermissionScopes.cacheWriteOnly('app'), (c) => c === 'app', 'writeonly'],
+    ['readwrite key app/user-1', PermissionScopes.cacheKeyReadWrite('app', 'user-1'), (c, k) => c === 'app' && k === 'user-1', 'readwrite'],
+    ['readwrite prefix app/user-', PermissionScopes.cacheKeyPrefixReadWrite('app', 'user-'), (c, k) => c === 'app' && k.startsWith('user-'), 'readwrite'],
+    ['readonly prefix app/user-', PermissionScopes.cacheKeyPrefixReadOnly('app', 'user-'), (c, k) => c === 'app' && k.startsWith('user-'), 'readonly'],
+    ['writeonly key app/user-1', PermissionScopes.cacheKeyWriteOnly('app', 'user-1'), (c, k) => c === 'app' && k === 'user-1', 'writeonly'],
+    ['readwrite every cache', PermissionScopes.cacheReadWrite('*'), () => true, 'readwrite'],
+    ['topics only', PermissionScopes.topicPublishSubscribe('*', '*'), () => false, 'none'],
+  ];
+  const targets: Array<[string, string]> = [['app', 'user-1'], ['app', 'user-2'], ['app', 'other'], ['elsewhere', 'user-1']];
+
+  let checked = 0;
+  const wrong: string[] = [];
+  for (const [name, scope, covers, role] of tokens) {
+    const c = await RawClient.open(server, await tokenFor(server, scope));
+    for (const [cache, key] of targets) {
+      for (const [op, frame, need] of operations(cache, key)) {
+        // Give reads something to find and writes something to change.
+        await admin.ok({ t: 'listPushBack', cache, list: key, value: 'seed' });
+        await admin.ok({ t: 'set', cache, key: `${key}-scalar`, value: 'seed' });
+        const expected = covers(cache, (frame['list'] ?? frame['key']) as string) && allows(role, need);
+        const reply = await c.request(frame);
+        const got = reply['t'] === 'ok' ? 'ok' : reply['e'].code;
+        checked++;
+        if (got !== (expected ? 'ok' : 'PERMISSION_ERROR')) wrong.push(`${name}: ${op} on ${cache}/${key} gave ${got}, expected ${expected ? 'ok' : 'PERMISSION_ERROR'}`);
+      }
+    }
+    c.close();
+  }
+  t.same(wrong, [], `${checked} (token, operation, key) combinations allowed or refused as the role and selectors say`);
+});
+
+t.test('readonly cannot write, writeonly cannot read, and what writeonly gets back', async (t) => {
+  const server = await startServer(t);
+  const ro = await RawClient.open(server, await tokenFor(server, PermissionScopes.cacheReadOnly('app')));
+  const wo = await RawClient.open(server, await tokenFor(server, PermissionScopes.cacheWriteOnly('app')));
+  t.teardown(() => { ro.close(); wo.close(); });
+
+  const push = await ro.request({ t: 'listPushBack', cache: 'app', list: 'l', value: 'x' });
+  t.match(push, { t: 'err', e: { code: 'PERMISSION_ERROR', message: /may not write key "l" in cache "app"/ } });
+  t.same(await wo.ok({ t: 'listPushBack', cache: 'app', list: 'l', value: 'x' }), { length: 1 }, 'writeonly: the write succeeds and reports the length (documented choice)');
+  t.match(await wo.request({ t: 'listFetch', cache: 'app', list: 'l' }), { t: 'err', e: { code: 'PERMISSION_ERROR', message: /may not read/ } });
+  t.match(await wo.request({ t: 'listPopBack', cache: 'app', list: 'l' }), { t: 'err', e: { code: 'PERMISSION_ERROR' } }, 'pop returns a value: it needs read too');
+  t.same(await ro.ok({ t: 'listFetch', cache: 'app', list: 'l' }), { hit: true, values: ['x'] });
+  t.match(await ro.request({ t: 'listPopFront', cache: 'app', list: 'l' }), { t: 'err', e: { code: 'PERMISSION_ERROR' } }, 'pop removes: it needs write too');
+  t.same(await ro.ok({ t: 'listLength', cache: 'app', list: 'l' }), { hit: true, length: 1 }, 'refused pops removed nothing');
+});
+
+t.test('pubAppend needs publish on the topic and write on the list', async (t) => {
+  const server = await startServer(t);
+  const cases: Array<[string, Scope, boolean]> = [
+    ['publishonly + writeonly', PermissionScopes.combine(PermissionScopes.topicPublishOnly('chat', 'room'), PermissionScopes.cacheKeyWriteOnly('chat', 'room-history')), true],
+    ['publishsubscribe + readwrite', PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('chat', '*'), PermissionScopes.cacheReadWrite('chat')), true],
+    ['subscribeonly + readwrite', PermissionScopes.combine(PermissionScopes.topicSubscribeOnly('chat', 'room'), PermissionScopes.cacheReadWrite('chat')), false],
+    ['publishsubscribe + readonly', PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('chat', 'room'), PermissionScopes.cacheReadOnly('chat')), false],
+    ['publish on another topic + readwrite', PermissionScopes.combine(PermissionScopes.topicPublishOnly('chat', 'lobby'), PermissionScopes.cacheReadWrite('chat')), false],
+    ['publishsubscribe + write on another key', PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('chat', 'room'), PermissionScopes.cacheKeyWriteOnly('chat', 'other')), false],
+    ['cache only', PermissionScopes.cacheReadWrite('chat'), false],
+  ];
+  const watcher = await RawClient.open(server, await tokenFor(server, PermissionScopes.allDataReadWrite()));
+  t.teardown(() => watcher.close());
+  await watcher.ok({ t: 'sub', cache: 'chat', topic: 'room' });
+  let published = 0;
+  for (const [name, scope, allowed] of cases) {
+    const c = await RawClient.open(server, await tokenFor(server, scope));
+    const reply = await c.request({ t: 'pubAppend', cache: 'chat', topic: 'room', list: 'room-history', value: name });
+    if (allowed) {
+      t.match(reply, { t: 'ok', r: { seq: ++published } }, `${name}: allowed`);
+    } else {
+      t.match(reply, { t: 'err', e: { code: 'PERMISSION_ERROR' } }, `${name}: refused`);
+    }
+    c.close();
+  }
+  const items = await watcher.items(published);
+  t.same(items.map((i) => i['value']), cases.filter((c) => c[2]).map((c) => c[0]), 'only allowed pubAppends were published');
+  t.same((await watcher.ok({ t: 'listFetch', cache: 'chat', list: 'room-history' }))['values'], cases.filter((c) => c[2]).map((c) => c[0]), 'and only they were appended');
+  t.same(await watcher.drain('item', 100), [], 'no refused pubAppend leaked an item');
+});
