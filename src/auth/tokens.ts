@@ -1,12 +1,14 @@
 /** Credentials: long-lived API keys for backends and disposable tokens that must expire, both
  * HS256 JWTs signed with the server's key (jose). A verified credential becomes a Grant. */
 import { createHash, randomBytes } from 'node:crypto';
-import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
+import { SignJWT, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { Permission, Scope } from '../protocol/index.js';
 import type { AuthConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
 import { TidingsError, authenticationFailed, invalidArgument, permissionDenied } from '../core/errors.js';
 import { Permissions, parseScope } from './scopes.js';
+import { TokenRejected, verifyHs256, type Hs256Key } from './hs256.js';
 
 export type CredentialKind = 'api_key' | 'disposable';
 const KIND_CLAIM: Record<CredentialKind, string> = { api_key: 'key', disposable: 'dt' };
@@ -37,11 +39,10 @@ export function generateSigningKey(): string {
   return randomBytes(32).toString('base64url');
 }
 
-interface VerificationKey { kid: string; secret: Uint8Array }
-
 /** Signs and verifies credentials with the configured keys (first signs; all verify, by `kid`). */
 export class TokenAuthority {
-  private readonly keys: VerificationKey[];
+  private readonly keys: Hs256Key[];
+  private readonly permissionCache = new LRUCache<string, Permissions>({ max: 1024 });
 
   constructor(private readonly config: AuthConfig, signingKeys: readonly string[], private readonly clock: Clock) {
     if (signingKeys.length === 0) throw new Error('TokenAuthority needs at least one signing key');
@@ -108,46 +109,42 @@ export class TokenAuthority {
     if (token.length > 16 * 1024) throw authenticationFailed('token is too long');
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, (header) => this.keyFor(header.kid), {
-        algorithms: [ALGORITHM],
+      payload = verifyHs256(token, this.keys, {
         issuer: this.config.issuer,
         audience: this.config.issuer,
-        clockTolerance: this.config.clockToleranceSec,
-        currentDate: new Date(this.clock.now()),
-      }));
+        clockToleranceSec: this.config.clockToleranceSec,
+        nowMs: this.clock.now(),
+      });
     } catch (err) {
-      throw authenticationFailed(describeJoseError(err));
+      if (err instanceof TokenRejected) throw authenticationFailed(err.message);
+      throw err;
     }
     return this.toGrant(payload);
-  }
-
-  private keyFor(kid: string | undefined): Uint8Array {
-    const key = this.keys.find((k) => k.kid === kid);
-    if (!key) throw new joseErrors.JWSSignatureVerificationFailed('unknown signing key');
-    return key.secret;
   }
 
   private toGrant(payload: JWTPayload): Grant {
     const kind = payload['tk'] === 'key' ? 'api_key' : payload['tk'] === 'dt' ? 'disposable' : undefined;
     if (!kind) throw authenticationFailed('token is not a Tidings credential');
     if (kind === 'disposable' && payload.exp === undefined) throw authenticationFailed('disposable token has no expiry');
-    let permissions: Permission[];
-    try {
-      permissions = parseScope({ permissions: payload['perms'] }, Number.MAX_SAFE_INTEGER).permissions;
-    } catch (err) {
-      throw authenticationFailed(`token scope is malformed: ${(err as TidingsError).message}`);
-    }
     const tokenId = typeof payload['tid'] === 'string' ? payload['tid'] : undefined;
-    return { kind, permissions: new Permissions(permissions), tokenId, expiresAt: payload.exp === undefined ? null : payload.exp * 1000 };
+    return { kind, permissions: this.compiledPermissions(payload['perms']), tokenId, expiresAt: payload.exp === undefined ? null : payload.exp * 1000 };
   }
-}
 
-function describeJoseError(err: unknown): string {
-  if (err instanceof joseErrors.JWTExpired) return 'token has expired';
-  if (err instanceof joseErrors.JWTClaimValidationFailed) {
-    return err.claim === 'nbf' ? 'token is not valid yet' : `token claim "${err.claim}" is invalid`;
+  /** Many connections carry the same scope (every participant of a chat shape, every moderator):
+   * share one compiled, immutable Permissions per distinct scope instead of one per connection. */
+  private compiledPermissions(perms: unknown): Permissions {
+    const cacheKey = JSON.stringify(perms);
+    let compiled = this.permissionCache.get(cacheKey);
+    if (!compiled) {
+      let permissions: Permission[];
+      try {
+        permissions = parseScope({ permissions: perms }, Number.MAX_SAFE_INTEGER).permissions;
+      } catch (err) {
+        throw authenticationFailed(`token scope is malformed: ${(err as TidingsError).message}`);
+      }
+      compiled = new Permissions(permissions);
+      this.permissionCache.set(cacheKey, compiled);
+    }
+    return compiled;
   }
-  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) return 'token algorithm is not allowed';
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'token signature is invalid';
-  return 'token is malformed';
 }

@@ -3,10 +3,17 @@
 import type { Position, PublishResult, Value } from '../protocol/index.js';
 import type { WindowRead } from '../topics/topic.js';
 import type { CacheEngine } from '../store/cache-store.js';
+import type { ModerationEngine } from '../moderation/moderation-engine.js';
 
 /** Native fan-out: hands one encoded frame to every connection attached to `key` (uWS publish). */
 export interface Fanout {
   publish(key: string, frame: Uint8Array): void;
+}
+
+/** Fan-out key of one connection (attached at hello), to push to it by id: e.g. a moderator's
+ * `rejected` to the sender. U+0002 cannot start a topic key. */
+export function connectionKey(connectionId: string): string {
+  return `\u0002${connectionId}`;
 }
 
 /** Items read from a topic's recent-items window (see Topic.readAfter). */
@@ -16,8 +23,11 @@ export type { WindowRead } from '../topics/topic.js';
 export interface TopicStats { topics: number; windowBytes: number; published: number }
 
 export interface TopicEngine {
-  /** Stamps, records for resume and fans out one item. `tokenId` comes from the verified credential. */
-  publish(cache: string, topic: string, value: Value, tokenId: string | undefined): Promise<PublishResult>;
+  /** Stamps, records for resume and fans out one item. May complete synchronously (the memory engine
+   * does): the reply then leaves inside the uWS message callback, where uWS coalesces it with the
+   * connection's other writes into one syscall. `tokenId` comes from the verified credential;
+   * `origin` is the publishing connection's id (moderation tells it when its input is rejected). */
+  publish(cache: string, topic: string, value: Value, tokenId: string | undefined, origin?: string): PublishResult | Promise<PublishResult>;
   /** Counts one more subscriber of the topic (creating it) and returns its newest position. */
   subscribe(cache: string, topic: string): Promise<Position>;
   /** Recorded items after `after`, at most about `maxBytes`. Synchronous on purpose: a caller that
@@ -33,6 +43,10 @@ export interface Engine {
   readonly topics: TopicEngine;
   /** Lists and scalar items (src/store/cache-store.ts). */
   readonly cache: CacheEngine;
+  /** Moderator groups (src/moderation/). A publish to a topic matching a group's pattern is offered
+   * to the group inside `topics.publish`; `origin` (the publishing connection id) lets a rejection
+   * reach its sender. */
+  readonly groups: ModerationEngine;
   /** Connects the engine to the server's fan-out; called once before any request. */
   start(fanout: Fanout): void;
   close(): Promise<void>;

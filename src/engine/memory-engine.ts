@@ -1,29 +1,34 @@
 /** Single-node engine: topics in process memory, fan-out through the local server. */
 import { encodeFrame, type ItemFrame, type Position, type PublishResult, type Value } from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
-import { DEFAULTS, type StoreConfig, type TopicsConfig } from '../core/config.js';
+import { DEFAULTS, type ModerationConfig, type StoreConfig, type TopicsConfig } from '../core/config.js';
 import { MemoryCacheStore } from '../store/memory-store.js';
 import { TopicRegistry } from '../topics/topic-registry.js';
-import type { Engine, Fanout, TopicEngine, TopicStats, WindowRead } from './engine.js';
+import { MemoryModerationEngine } from '../moderation/memory-moderation.js';
+import { connectionKey, type Engine, type Fanout, type TopicEngine, type TopicStats, type WindowRead } from './engine.js';
 
-export interface MemoryEngineOptions { topics: TopicsConfig; clock: Clock; store?: StoreConfig }
+export interface MemoryEngineOptions { topics: TopicsConfig; clock: Clock; store?: StoreConfig; moderation?: ModerationConfig }
 
 class MemoryTopicEngine implements TopicEngine {
   readonly registry: TopicRegistry;
   fanout: Fanout | undefined;
+  /** Moderator groups: a publish to a matching input topic is acknowledged only once they took it. */
+  moderation: MemoryModerationEngine | undefined;
   private published = 0;
 
   constructor(private readonly config: TopicsConfig, private readonly clock: Clock) {
     this.registry = new TopicRegistry(config, clock);
   }
 
-  async publish(cache: string, name: string, value: Value, tokenId: string | undefined): Promise<PublishResult> {
-    const { seq, page } = this.publishNow(cache, name, value, tokenId);
+  publish(cache: string, name: string, value: Value, tokenId: string | undefined, origin?: string): PublishResult {
+    const { seq, page } = this.publishNow(cache, name, value, tokenId, origin);
     return { seq, page };
   }
 
   /** publish, synchronously: the cache store's pubAppend publishes and appends in one step. */
-  publishNow(cache: string, name: string, value: Value, tokenId: string | undefined): PublishResult & { ts: number } {
+  publishNow(cache: string, name: string, value: Value, tokenId: string | undefined, origin?: string): PublishResult & { ts: number } {
+    // Before anything changes: a moderator group with a full buffer refuses the publish.
+    const admission = this.moderation?.admit(cache, name, value);
     const topic = this.registry.getOrCreate(cache, name);
     const seq = ++topic.seq;
     this.published++;
@@ -32,7 +37,19 @@ class MemoryTopicEngine implements TopicEngine {
     const frame = encodeFrame(item);
     this.registry.record(topic, { seq, frame });
     this.fanout!.publish(topic.key, frame);
+    if (admission) this.moderation!.offer(admission, { cache, topic: name, value, tokenId, page: topic.page, seq, ts: item.ts, origin });
     return { seq, page: topic.page, ts: item.ts };
+  }
+
+  /** Records and fans out a non-item frame that takes the topic's next seq (a moderation
+   * `retract`), so resuming subscribers get it in order. `build` may throw to refuse first. */
+  stampNow(cache: string, name: string, build: (at: { page: number; seq: number; ts: number; lastSeq: number }) => object): PublishResult {
+    const topic = this.registry.getOrCreate(cache, name);
+    const frame = encodeFrame(build({ page: topic.page, seq: topic.seq + 1, ts: this.clock.now(), lastSeq: topic.seq }));
+    const seq = ++topic.seq;
+    this.registry.record(topic, { seq, frame });
+    this.fanout!.publish(topic.key, frame);
+    return { seq, page: topic.page };
   }
 
   async subscribe(cache: string, name: string): Promise<Position> {
@@ -65,24 +82,32 @@ class MemoryTopicEngine implements TopicEngine {
 export class MemoryEngine implements Engine {
   readonly topics: MemoryTopicEngine;
   readonly cache: MemoryCacheStore;
+  readonly groups: MemoryModerationEngine;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sweepInterval: number;
 
   constructor(options: MemoryEngineOptions) {
     this.topics = new MemoryTopicEngine(options.topics, options.clock);
     this.cache = new MemoryCacheStore(options.store ?? DEFAULTS.store, options.clock, this.topics);
+    this.groups = new MemoryModerationEngine(options.moderation ?? DEFAULTS.moderation, options.clock, {
+      cache: this.cache,
+      stampNow: (cache, topic, build) => this.topics.stampNow(cache, topic, build),
+      notify: (connectionId, frame) => this.topics.fanout!.publish(connectionKey(connectionId), frame),
+    });
+    this.topics.moderation = this.groups;
     this.sweepInterval = Math.min(options.topics.idleTopicMs, 60_000);
   }
 
   start(fanout: Fanout): void {
     this.topics.fanout = fanout;
-    this.sweepTimer = setInterval(() => this.topics.registry.sweep(), this.sweepInterval);
+    this.sweepTimer = setInterval(() => { this.topics.registry.sweep(); this.groups.sweep(); }, this.sweepInterval);
     this.sweepTimer.unref();
     this.cache.start();
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    this.groups.close();
     this.cache.close();
   }
 }

@@ -8,7 +8,7 @@ import { nameField, optionalPosition, valueField } from '../validate.js';
 
 export function topicHandlers({ engine, config }: BrokerDeps): HandlerTable {
   return {
-    async pub({ session, frame }): Promise<PublishResult> {
+    pub({ session, frame }): PublishResult | Promise<PublishResult> {
       const cache = nameField(frame, 'cache', 'cache');
       const topic = nameField(frame, 'topic', 'topic');
       const value = valueField(frame, 'value', config.topics.maxValueBytes);
@@ -16,7 +16,7 @@ export function topicHandlers({ engine, config }: BrokerDeps): HandlerTable {
       if (!grant.permissions.allowsTopic('publish', cache, topic)) {
         throw permissionDenied(`token may not publish to topic "${topic}" in cache "${cache}"`);
       }
-      return engine.topics.publish(cache, topic, value, grant.tokenId);
+      return engine.topics.publish(cache, topic, value, grant.tokenId, session.id);
     },
 
     async sub({ session, frame, replyNow }) {

@@ -1,0 +1,48 @@
+import t from 'tap';
+import { createHmac } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { verifyHs256, TokenRejected } from '../../../src/auth/hs256.js';
+
+const secret = new Uint8Array(32).fill(7);
+const keys = [{ kid: 'k1', secret }];
+const nowMs = 1_800_000_000_000;
+const rules = { issuer: 'tidings', audience: 'tidings', clockToleranceSec: 5, nowMs };
+const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+const sign = (header: unknown, payload: unknown, key = secret) => {
+  const input = `${b64(header)}.${b64(payload)}`;
+  return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
+};
+const claims = { iss: 'tidings', aud: 'tidings', exp: nowMs / 1000 + 60 };
+
+t.test('hs256 - accepts what jose mints, with the same claims', async (t) => {
+  const token = await new SignJWT({ x: 1 }).setProtectedHeader({ alg: 'HS256', kid: 'k1' })
+    .setIssuer('tidings').setAudience(['other', 'tidings']).setExpirationTime(nowMs / 1000 + 60).sign(secret);
+  t.match(verifyHs256(token, keys, rules), { x: 1, iss: 'tidings' });
+});
+
+t.test('hs256 - refuses every malformed or foreign shape with a safe reason', async (t) => {
+  const cases: Array<[string, string, RegExp]> = [
+    ['two parts', 'a.b', /malformed/],
+    ['four parts', 'a.b.c.d', /malformed/],
+    ['not base64url', 'a+b.c.d', /malformed/],
+    ['header not JSON', `${b64('nope')}.${b64(claims)}.x`, /malformed/],
+    ['header is an array', `${b64([1])}.${b64(claims)}.x`, /malformed/],
+    ['alg none, no signature', `${b64({ alg: 'none' })}.${b64(claims)}.`, /algorithm is not allowed/],
+    ['alg lowercase', sign({ alg: 'hs256', kid: 'k1' }, claims), /algorithm is not allowed/],
+    ['alg HS512', sign({ alg: 'HS512', kid: 'k1' }, claims), /algorithm is not allowed/],
+    ['alg RS256', sign({ alg: 'RS256', kid: 'k1' }, claims), /algorithm is not allowed/],
+    ['crit header', sign({ alg: 'HS256', kid: 'k1', crit: ['b64'] }, claims), /malformed/],
+    ['unknown kid', sign({ alg: 'HS256', kid: 'k9' }, claims), /signature is invalid/],
+    ['no kid', sign({ alg: 'HS256' }, claims), /signature is invalid/],
+    ['other key', sign({ alg: 'HS256', kid: 'k1' }, claims, new Uint8Array(32).fill(8)), /signature is invalid/],
+    ['truncated signature', sign({ alg: 'HS256', kid: 'k1' }, claims).slice(0, -3), /signature is invalid/],
+    ['payload not an object', sign({ alg: 'HS256', kid: 'k1' }, 'str'), /malformed/],
+    ['exp is a string', sign({ alg: 'HS256', kid: 'k1' }, { ...claims, exp: '9999999999' }), /"exp" is invalid/],
+    ['expired beyond tolerance', sign({ alg: 'HS256', kid: 'k1' }, { ...claims, exp: nowMs / 1000 - 6 }), /expired/],
+    ['not yet valid beyond tolerance', sign({ alg: 'HS256', kid: 'k1' }, { ...claims, nbf: nowMs / 1000 + 6 }), /not valid yet/],
+    ['wrong issuer', sign({ alg: 'HS256', kid: 'k1' }, { ...claims, iss: 'x' }), /"iss"/],
+    ['no audience', sign({ alg: 'HS256', kid: 'k1' }, { iss: 'tidings', exp: claims.exp }), /"aud"/],
+  ];
+  for (const [name, token, message] of cases) t.throws(() => verifyHs256(token, keys, rules), TokenRejected, name) && t.throws(() => verifyHs256(token, keys, rules), { message }, name);
+  t.ok(verifyHs256(sign({ alg: 'HS256', kid: 'k1' }, { ...claims, exp: nowMs / 1000 - 4 }), keys, rules), 'within the clock tolerance');
+});
