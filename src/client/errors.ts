@@ -1,0 +1,25 @@
+/** The SDK's error: one of the shared codes (src/protocol/codes.ts) plus a human message. */
+import { ErrorCode, type WireError } from '../protocol/index.js';
+
+export class TidingsClientError extends Error {
+  constructor(readonly code: ErrorCode, message: string, readonly limitCause?: string) {
+    super(message);
+    this.name = 'TidingsClientError';
+  }
+
+  static fromWire(e: WireError): TidingsClientError {
+    return new TidingsClientError(e.code, e.message, e.cause);
+  }
+
+  /** Momento-style accessor. */
+  errorCode(): ErrorCode { return this.code; }
+}
+
+export const connectionError = (message: string) => new TidingsClientError(ErrorCode.CONNECTION_ERROR, message);
+export const timeoutError = (message: string) => new TidingsClientError(ErrorCode.TIMEOUT_ERROR, message);
+export const cancelledError = (message: string) => new TidingsClientError(ErrorCode.CANCELLED_ERROR, message);
+
+export function asClientError(err: unknown): TidingsClientError {
+  if (err instanceof TidingsClientError) return err;
+  return new TidingsClientError(ErrorCode.CONNECTION_ERROR, err instanceof Error ? err.message : String(err));
+}

@@ -1,0 +1,122 @@
+/** Response shapes after Momento's SDK: every call resolves (never throws for a server error) to a
+ * Success / Hit / Miss / Error object with a `type` discriminant; `instanceof` works too. */
+import type { ErrorCode, Value } from '../protocol/index.js';
+import type { TidingsClientError } from './errors.js';
+
+/** Common Error response: Momento's errorCode() / message() / innerException(). */
+export class ErrorResponse {
+  readonly type = 'Error' as const;
+  readonly is_error = true;
+  constructor(readonly error: TidingsClientError) {}
+  errorCode(): ErrorCode { return this.error.code; }
+  message(): string { return this.error.message; }
+  /** For LIMIT_EXCEEDED_ERROR: which limit (e.g. value_size_limit_exceeded). */
+  limitCause(): string | undefined { return this.error.limitCause; }
+  innerException(): TidingsClientError { return this.error; }
+  toString(): string { return `${this.error.code}: ${this.error.message}`; }
+}
+
+/** Decodes a value both ways, like Momento's value()/valueString()/valueUint8Array(). */
+export function valueString(value: Value): string {
+  return typeof value === 'string' ? value : new TextDecoder().decode(value);
+}
+export function valueBytes(value: Value): Uint8Array {
+  return typeof value === 'string' ? new TextEncoder().encode(value) : value;
+}
+
+export namespace TopicPublish {
+  export class Success { readonly type = 'Success' as const; readonly is_success = true; constructor(readonly seq: number, readonly page: number) {} }
+  export class Error extends ErrorResponse {}
+  export type Response = Success | Error;
+}
+
+export namespace GenericWrite {
+  export class Success { readonly type = 'Success' as const; readonly is_success = true; }
+  export class Error extends ErrorResponse {}
+  export type Response = Success | Error;
+}
+
+export namespace ListWrite {
+  export class Success {
+    readonly type = 'Success' as const;
+    readonly is_success = true;
+    constructor(private readonly length: number) {}
+    listLength(): number { return this.length; }
+  }
+  export class Error extends ErrorResponse {}
+  export type Response = Success | Error;
+}
+
+/** A list element with where it came from, when it was written by pubAppend or a moderator. */
+export interface ListItemMeta { value: Value; page?: number; seq?: number; tokenId?: string; ts?: number }
+
+export namespace ListFetch {
+  export class Hit {
+    readonly type = 'Hit' as const;
+    readonly is_hit = true;
+    constructor(private readonly values: Value[], readonly items: ListItemMeta[] | undefined) {}
+    valueList(): Value[] { return this.values; }
+    valueListString(): string[] { return this.values.map(valueString); }
+    valueListUint8Array(): Uint8Array[] { return this.values.map(valueBytes); }
+    value(): Value[] { return this.values; }
+  }
+  export class Miss { readonly type = 'Miss' as const; readonly is_miss = true; value(): undefined { return undefined; } }
+  export class Error extends ErrorResponse { value(): undefined { return undefined; } }
+  export type Response = Hit | Miss | Error;
+}
+
+export namespace ValueRead {
+  export class Hit {
+    readonly type = 'Hit' as const;
+    readonly is_hit = true;
+    constructor(private readonly raw: Value) {}
+    value(): Value { return this.raw; }
+    valueString(): string { return valueString(this.raw); }
+    valueUint8Array(): Uint8Array { return valueBytes(this.raw); }
+  }
+  export class Miss { readonly type = 'Miss' as const; readonly is_miss = true; value(): undefined { return undefined; } }
+  export class Error extends ErrorResponse { value(): undefined { return undefined; } }
+  export type Response = Hit | Miss | Error;
+}
+
+export namespace ListLength {
+  export class Hit { readonly type = 'Hit' as const; readonly is_hit = true; constructor(private readonly n: number) {} length(): number { return this.n; } }
+  export class Miss { readonly type = 'Miss' as const; readonly is_miss = true; }
+  export class Error extends ErrorResponse {}
+  export type Response = Hit | Miss | Error;
+}
+
+export namespace ItemGetTtl {
+  export class Hit { readonly type = 'Hit' as const; readonly is_hit = true; constructor(private readonly ms: number) {} remainingTtlMillis(): number { return this.ms; } }
+  export class Miss { readonly type = 'Miss' as const; readonly is_miss = true; }
+  export class Error extends ErrorResponse {}
+  export type Response = Hit | Miss | Error;
+}
+
+export namespace UpdateTtl {
+  export class Set { readonly type = 'Set' as const; readonly is_set = true; }
+  export class Miss { readonly type = 'Miss' as const; readonly is_miss = true; }
+  export class Error extends ErrorResponse {}
+  export type Response = Set | Miss | Error;
+}
+
+export namespace PubAppend {
+  export class Success {
+    readonly type = 'Success' as const;
+    readonly is_success = true;
+    constructor(readonly seq: number, readonly page: number, private readonly length: number) {}
+    listLength(): number { return this.length; }
+  }
+  export class Error extends ErrorResponse {}
+  export type Response = Success | Error;
+}
+
+export namespace GenerateDisposableToken {
+  export class Success {
+    readonly type = 'Success' as const;
+    readonly is_success = true;
+    constructor(readonly authToken: string, readonly expiresAt: { epoch(): number; epochMillis(): number }) {}
+  }
+  export class Error extends ErrorResponse {}
+  export type Response = Success | Error;
+}

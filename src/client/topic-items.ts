@@ -1,0 +1,36 @@
+/** What a subscription hands the application, shaped like Momento's TopicItem & co. */
+import type { ItemFrame, Position, Value } from '../protocol/index.js';
+import { valueBytes, valueString } from './responses.js';
+
+export class TopicItem {
+  readonly type = 'Item' as const;
+  constructor(private readonly frame: ItemFrame) {}
+  value(): Value { return this.frame.value; }
+  valueString(): string { return valueString(this.frame.value); }
+  valueUint8Array(): Uint8Array { return valueBytes(this.frame.value); }
+  /** The publisher's token id, stamped by the server (undefined when its token had none). */
+  tokenId(): string | undefined { return this.frame.tokenId; }
+  sequenceNumber(): number { return this.frame.seq; }
+  sequencePage(): number { return this.frame.page; }
+  /** Server receive time, Unix ms. */
+  timestamp(): number { return this.frame.ts; }
+  position(): Position { return { page: this.frame.page, seq: this.frame.seq }; }
+}
+
+export class TopicDiscontinuity {
+  readonly type = 'Discontinuity' as const;
+  constructor(private readonly last: number, private readonly next: number, private readonly page: number) {}
+  lastSequenceNumber(): number { return this.last; }
+  newSequenceNumber(): number { return this.next; }
+  newSequencePage(): number { return this.page; }
+}
+
+export class TopicHeartbeat {
+  readonly type = 'Heartbeat' as const;
+}
+
+/** A moderator took down the item at `target` (it is gone from the history too). */
+export class TopicRetraction {
+  readonly type = 'Retraction' as const;
+  constructor(readonly target: Position, readonly reason: string | undefined, readonly tokenId: string | undefined) {}
+}

@@ -1,0 +1,51 @@
+/** Dev mode only: the demo chat page at / and a token route that plays the app backend, minting
+ * each visitor a chat-participant token (publish-only on `<room>-input`, subscribe-only on `<room>`,
+ * read-only on its history) with their name as tokenId. Never mounted outside dev mode. */
+import type { TemplatedApp } from 'uWebSockets.js';
+import { PermissionScopes, ErrorCode } from '../protocol/index.js';
+import { TidingsError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { TokenAuthority } from '../auth/tokens.js';
+import { jsonRoute } from './http-routes.js';
+import { readBody } from './http-body.js';
+import { serveFile } from './static-files.js';
+
+export const DEMO_CACHE = 'demo-chat';
+const NAME = /^[\p{L}\p{N} _.-]{1,32}$/u;
+const ROOM = /^[a-z0-9][a-z0-9-]{0,39}$/;
+const DEMO_FILES = new Set(['app.js', 'style.css', 'screenshot.png']);
+
+export interface DemoOptions { auth: TokenAuthority; log: Logger; tokenTtlSec: number }
+
+export function mountDemoRoutes(app: TemplatedApp, { auth, log, tokenTtlSec }: DemoOptions): void {
+  app.get('/', (res) => serveFile(res, 'demo/index.html', 'demo page missing'));
+  app.get('/demo/:file', (res, req) => {
+    const file = req.getParameter(0) ?? '';
+    if (!DEMO_FILES.has(file)) { res.writeStatus('404 Not Found').end('not found'); return; }
+    serveFile(res, `demo/${file}`, 'demo file missing');
+  });
+
+  /** Body: { name, room }. Answers { token, expiresAt, cache, room }. */
+  app.post('/dev/token', (res) => {
+    jsonRoute(res, log, async (aborted) => {
+      let request: { name?: unknown; room?: unknown };
+      try {
+        request = JSON.parse((await readBody(res, 4096, aborted)).toString('utf8')) as typeof request;
+      } catch {
+        throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'body must be JSON { name, room }');
+      }
+      const name = typeof request.name === 'string' ? request.name.trim() : '';
+      const room = typeof request.room === 'string' ? request.room.trim().toLowerCase() : '';
+      if (!NAME.test(name)) throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'name: 1 to 32 letters, digits, spaces, _ . or -');
+      if (!ROOM.test(room) || room.endsWith('-input')) {
+        throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'room: 1 to 40 lowercase letters, digits or -, not ending in -input');
+      }
+      const minted = await auth.mintDisposableToken({
+        scope: PermissionScopes.chatParticipant(DEMO_CACHE, room),
+        expiresInSec: tokenTtlSec,
+        tokenId: name,
+      });
+      return { status: '201 Created', body: { token: minted.token, expiresAt: minted.expiresAt, cache: DEMO_CACHE, room } };
+    });
+  });
+}
