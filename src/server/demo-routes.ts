@@ -25,10 +25,11 @@ export function mountDemoRoutes(app: TemplatedApp, { auth, log, tokenTtlSec }: D
     serveFile(res, `demo/${file}`, 'demo file missing');
   });
 
-  /** Body: { name, room }. Answers { token, expiresAt, cache, room }. */
+  /** Body: { name, room, spectator? }. Answers { token, expiresAt, cache, room }. A spectator may
+   * read and listen but not post (the page shows the PERMISSION_ERROR it gets when it tries). */
   app.post('/dev/token', (res) => {
     jsonRoute(res, log, async (aborted) => {
-      let request: { name?: unknown; room?: unknown };
+      let request: { name?: unknown; room?: unknown; spectator?: unknown };
       try {
         request = JSON.parse((await readBody(res, 4096, aborted)).toString('utf8')) as typeof request;
       } catch {
@@ -40,8 +41,10 @@ export function mountDemoRoutes(app: TemplatedApp, { auth, log, tokenTtlSec }: D
       if (!ROOM.test(room) || room.endsWith('-input')) {
         throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'room: 1 to 40 lowercase letters, digits or -, not ending in -input');
       }
+      const participant = PermissionScopes.chatParticipant(DEMO_CACHE, room);
+      const scope = request.spectator === true ? { permissions: participant.permissions.filter((p) => p.role !== 'publishonly') } : participant;
       const minted = await auth.mintDisposableToken({
-        scope: PermissionScopes.chatParticipant(DEMO_CACHE, room),
+        scope,
         expiresInSec: tokenTtlSec,
         tokenId: name,
       });

@@ -1,0 +1,173 @@
+// The demo chat: a browser client of the moderation-input pattern, using the SDK bundle the broker
+// serves. It asks the dev token route (standing in for an app backend) for a scoped token, loads
+// the room's history, subscribes from the last history item (no gap, no duplicate), and sends raw
+// input to <room>-input for the moderator.
+import { connect, ListFetch, TopicPublish } from '/sdk/tidings.js';
+
+const $ = (id) => document.getElementById(id);
+const state = { sdk: undefined, subscription: undefined, me: '', room: '', cache: '' };
+
+async function fetchToken(name, room, spectator) {
+  const res = await fetch('/dev/token', {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, room, spectator }),
+  });
+  const body = await res.json();
+  if (!res.ok) throw new Error(body.error?.message ?? `token request failed (${res.status})`);
+  return body;
+}
+
+function showStatus(status) {
+  const el = $('status');
+  el.dataset.state = status.state;
+  el.textContent = {
+    connecting: 'connecting…', open: 'connected',
+    reconnecting: `reconnecting${status.attempt > 1 ? ` (try ${status.attempt})` : ''}…`,
+    closed: `disconnected${status.error ? `: ${status.error.message}` : ''}`,
+  }[status.state];
+}
+
+function timeOf(ms) {
+  return ms ? new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
+}
+
+function addMessage({ author, text, ts, page, seq }) {
+  const li = document.createElement('li');
+  li.className = 'msg' + (author === state.me ? ' mine' : '');
+  if (seq !== undefined) { li.dataset.seq = String(seq); li.dataset.page = String(page); }
+  const meta = document.createElement('div');
+  meta.className = 'meta';
+  const who = document.createElement('span');
+  who.className = 'author';
+  who.textContent = author ?? 'anonymous';
+  const when = document.createElement('time');
+  when.textContent = timeOf(ts);
+  meta.append(who, when);
+  const body = document.createElement('div');
+  body.className = 'text';
+  body.textContent = text;
+  li.append(meta, body);
+  appendToList(li);
+}
+
+function addRejected(text, reason) {
+  const li = document.createElement('li');
+  li.className = 'msg rejected';
+  const body = document.createElement('div');
+  body.className = 'text';
+  body.textContent = text ?? '';
+  const why = document.createElement('div');
+  why.className = 'why';
+  why.textContent = `Not posted: ${reason}`;
+  li.append(body, why);
+  appendToList(li);
+}
+
+function addSystem(text) {
+  const li = document.createElement('li');
+  li.className = 'sys';
+  li.textContent = text;
+  appendToList(li);
+}
+
+function appendToList(li) {
+  const list = $('messages');
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  list.append(li);
+  if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+function notice(text) {
+  const el = $('notice');
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+// Inputs awaiting moderation, by their input (page, seq), so a rejection can show the text.
+const sent = new Map();
+
+async function join(name, room, spectator) {
+  const first = await fetchToken(name, room, spectator);
+  state.me = name; state.room = first.room; state.cache = first.cache;
+  state.sdk = connect({
+    url: location.origin,
+    token: first.token,
+    tokenProvider: async () => (await fetchToken(name, room, spectator)).token,
+  });
+  state.sdk.connection.onStatus(showStatus);
+  showStatus(state.sdk.connection.status);
+  state.sdk.connection.onPush((frame) => {
+    if (frame.t === 'rejected' && frame.topic === `${state.room}-input`) {
+      const key = `${frame.page}:${frame.seq}`;
+      addRejected(sent.get(key), frame.reason);
+      sent.delete(key);
+    }
+  });
+
+  $('join').hidden = true;
+  $('chat').hidden = false;
+  $('room-title').textContent = `#${state.room}`;
+  $('who').textContent = spectator ? `watching as ${name}` : `as ${name}`;
+  $('text').focus();
+
+  const history = await state.sdk.cache.listFetch(state.cache, state.room, { withMeta: true });
+  let resumeFrom;
+  if (history instanceof ListFetch.Hit) {
+    for (const item of history.items) {
+      addMessage({ author: item.tokenId, text: String(item.value), ts: item.ts, page: item.page, seq: item.seq });
+      if (item.seq !== undefined) resumeFrom = { page: item.page, seq: item.seq };
+    }
+  } else if (history.type === 'Error') {
+    notice(`History unavailable: ${history.message()}`);
+  }
+  if (!resumeFrom) addSystem(history instanceof ListFetch.Hit ? 'Start of the history' : 'No messages yet. Say hello!');
+
+  const sub = await state.sdk.topics.subscribe(state.cache, state.room, {
+    resumeFrom,
+    onItem: (item) => addMessage({ author: item.tokenId(), text: item.valueString(), ts: item.timestamp(), page: item.sequencePage(), seq: item.sequenceNumber() }),
+    onRetraction: (r) => document.querySelector(`.msg[data-page="${r.target.page}"][data-seq="${r.target.seq}"]`)?.remove(),
+    onDiscontinuity: () => addSystem('Some messages were missed while you were away'),
+    onError: (e) => notice(`Subscription ended: ${e.message()}`),
+  });
+  if (sub.type === 'Error') notice(`Cannot follow this room: ${sub.message()}`);
+  else state.subscription = sub;
+}
+
+$('join-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  $('join-error').textContent = '';
+  const button = ev.submitter ?? ev.target.querySelector('button');
+  button.disabled = true;
+  try {
+    await join($('name').value.trim(), $('room').value.trim().toLowerCase(), $('spectator').checked);
+  } catch (err) {
+    $('join-error').textContent = err.message;
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$('send-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const input = $('text');
+  const text = input.value;
+  if (!text.trim() || !state.sdk) return;
+  input.value = '';
+  notice('');
+  const result = await state.sdk.topics.publish(state.cache, `${state.room}-input`, text);
+  if (result instanceof TopicPublish.Success) sent.set(`${result.page}:${result.seq}`, text);
+  else {
+    notice(result.errorCode() === 'PERMISSION_ERROR'
+      ? `You cannot post in this room (${result.errorCode()}): ${result.message()}`
+      : `Not sent (${result.errorCode()}): ${result.message()}`);
+    input.value = text;
+  }
+});
+
+$('leave').addEventListener('click', () => {
+  state.sdk?.close();
+  state.sdk = undefined;
+  $('messages').replaceChildren();
+  notice('');
+  $('chat').hidden = true;
+  $('join').hidden = false;
+});
