@@ -1,6 +1,31 @@
 /** The feature modules a default server runs with (lists, moderation, demo page join here). */
 import type { ServerFeature } from './server/app.js';
+import { cacheHandlers } from './engine/handlers/cache.js';
+import { moderationHandlers } from './engine/handlers/moderation.js';
+import { mountSdkRoute } from './server/sdk-route.js';
+import { DEMO_CACHE, mountDemoRoutes } from './server/demo-routes.js';
+import { startDemoModerator } from './demo/demo-moderator.js';
+
+/** Lists, scalar items and pubAppend (docs/protocol.md, "Cache: lists and scalars"). */
+export const cacheFeature: ServerFeature = { handlers: cacheHandlers };
+
+/** Moderator groups, accept / reject / nack and retract (docs/moderation.md). */
+export const moderationFeature: ServerFeature = { handlers: moderationHandlers };
+
+/** The SDK as one ES module at /sdk/tidings.js, for pages without a build step. */
+export const sdkBundleFeature: ServerFeature = { routes: (app) => mountSdkRoute(app) };
+
+/** Dev mode only: the demo chat at /, its token route, and an in-process moderator. */
+export const demoFeature: ServerFeature = {
+  routes: (app, { config, auth, log }) => {
+    if (config.dev) mountDemoRoutes(app, { auth, log, tokenTtlSec: Math.min(3600, config.auth.maxTokenTtlSec) });
+  },
+  started: async (server) => {
+    if (!server.config.dev) return;
+    return startDemoModerator({ wsUrl: server.wsUrl, cache: DEMO_CACHE, auth: server.auth, log: server.logger });
+  },
+};
 
 export function defaultFeatures(): ServerFeature[] {
-  return [];
+  return [cacheFeature, moderationFeature, sdkBundleFeature, demoFeature];
 }

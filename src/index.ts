@@ -7,5 +7,6 @@ export { ManualClock, systemClock, type Clock } from './core/clock.js';
 export { TokenAuthority, generateSigningKey, type Grant, type MintOptions, type MintedCredential } from './auth/tokens.js';
 export { MemoryEngine } from './engine/memory-engine.js';
 export type { Engine, TopicEngine, Fanout, WindowRead } from './engine/engine.js';
+export type { CacheEngine, CollectionTtl, ElementOrigin, PushOptions, StoreStats } from './store/cache-store.js';
 export { isNativeUws, NativeBuildMissingError } from './server/native.js';
 export * from './protocol/index.js';

@@ -1,6 +1,7 @@
 /** Every knob with its default, in one place. resolveConfig() merges partial input over DEFAULTS,
  * validates (errors name the key path), and freezes. docs/configuration.md lists each key; a test
  * checks that it does. Modules receive their own slice, never the whole config. */
+import { nameProblem } from '../protocol/names.js';
 
 export interface ServerConfig {
   /** Interface to bind. */
@@ -59,6 +60,57 @@ export interface TopicsConfig {
   maxSubscriptionsPerConnection: number;
 }
 
+/** Cache data (lists and scalar items) in one LRU bounded by memory bytes. */
+export interface StoreConfig {
+  /** Memory the store may hold, bytes: keys, values and per-element/per-entry overhead (measured,
+   * src/store/sizes.ts). Past it the least recently used items are evicted. */
+  maxBytes: number;
+  /** Largest item (key + value, or key + all list elements), payload bytes (Momento: 5 MB). */
+  maxItemBytes: number;
+  /** Largest list element, bytes (Momento: 128 KB). */
+  maxElementBytes: number;
+  /** Elements a list may hold. */
+  maxListLength: number;
+  /** Longest TTL a write may ask for, seconds (Momento on-demand: 24 h). */
+  maxTtlSec: number;
+  /** TTL of a write that names none, seconds. */
+  defaultTtlSec: number;
+  /** How often expired items are swept from memory, ms (an expired item is never served either way). */
+  purgeIntervalMs: number;
+  /** Cache names that exist. Empty = every cache is created on first use; otherwise cache data
+   * operations on any other cache get NOT_FOUND_ERROR. */
+  caches: string[];
+}
+
+/** Moderator groups (docs/moderation.md): how items published to input topics wait for and reach
+ * moderators. */
+export interface ModerationConfig {
+  /** A delivery not settled (accept / reject / nack) within this many ms goes to another member. */
+  ackTimeoutMs: number;
+  /** Deliveries one member holds unsettled at most (a join may ask for fewer). */
+  maxInFlightPerMember: number;
+  /** Items a group holds not yet handed to a member (none connected, or all busy). Past it a publish
+   * to a matching input topic fails with LIMIT_EXCEEDED_ERROR (group_buffer_limit_exceeded). */
+  bufferItems: number;
+  /** Value bytes a group holds not yet handed to a member; same error past it. */
+  bufferBytes: number;
+  /** Deliveries of one item before it is given up (its sender gets `rejected`, by: server). */
+  maxAttempts: number;
+  /** A group with no member and no item for this long is forgotten (its pattern is no longer
+   * moderated). A group holding items is never forgotten. */
+  groupIdleMs: number;
+  /** Groups on the server at most. */
+  maxGroups: number;
+  /** Groups one connection may be a member of. */
+  maxGroupsPerConnection: number;
+  /** Elements an accepted item's history list keeps by default (an accept may name its own `keep`). */
+  historyLength: number;
+  /** TTL of a history list, seconds, refreshed on every accepted item; at most store.maxTtlSec. */
+  historyTtlSec: number;
+  /** Longest reject / retract reason, bytes of UTF-8. */
+  maxReasonBytes: number;
+}
+
 export interface TidingsConfig {
   /** Dev mode: ephemeral signing key, an admin API key printed at start, the demo page. */
   dev: boolean;
@@ -66,6 +118,8 @@ export interface TidingsConfig {
   server: ServerConfig;
   auth: AuthConfig;
   topics: TopicsConfig;
+  store: StoreConfig;
+  moderation: ModerationConfig;
 }
 
 export const DEFAULTS: TidingsConfig = {
@@ -99,6 +153,29 @@ export const DEFAULTS: TidingsConfig = {
     idleTopicMs: 10 * 60_000,
     maxTopics: 100_000,
     maxSubscriptionsPerConnection: 1000,
+  },
+  store: {
+    maxBytes: 256 * 1024 * 1024,
+    maxItemBytes: 5 * 1024 * 1024,
+    maxElementBytes: 128 * 1024,
+    maxListLength: 100_000,
+    maxTtlSec: 24 * 3600,
+    defaultTtlSec: 3600,
+    purgeIntervalMs: 60_000,
+    caches: [],
+  },
+  moderation: {
+    ackTimeoutMs: 30_000,
+    maxInFlightPerMember: 64,
+    bufferItems: 10_000,
+    bufferBytes: 16 * 1024 * 1024,
+    maxAttempts: 10,
+    groupIdleMs: 10 * 60_000,
+    maxGroups: 10_000,
+    maxGroupsPerConnection: 100,
+    historyLength: 100,
+    historyTtlSec: 24 * 3600,
+    maxReasonBytes: 1024,
   },
 };
 
@@ -167,6 +244,25 @@ function validate(c: TidingsConfig): void {
   if (c.topics.maxValueBytes + 4096 > c.server.maxFrameBytes) {
     throw new ConfigError('topics.maxValueBytes', 'must leave 4 KiB of framing below server.maxFrameBytes');
   }
+  validateStore(c.store, positive);
+  for (const key of ['ackTimeoutMs', 'maxInFlightPerMember', 'bufferItems', 'bufferBytes', 'maxAttempts', 'groupIdleMs', 'maxGroups', 'maxGroupsPerConnection', 'historyLength', 'historyTtlSec', 'maxReasonBytes'] as const) {
+    positive(`moderation.${key}`, c.moderation[key]);
+  }
+  if (c.moderation.historyTtlSec > c.store.maxTtlSec) throw new ConfigError('moderation.historyTtlSec', 'must be ≤ store.maxTtlSec');
+  if (c.moderation.historyLength > c.store.maxListLength) throw new ConfigError('moderation.historyLength', 'must be ≤ store.maxListLength');
+}
+
+function validateStore(s: StoreConfig, positive: (path: string, value: number, min?: number) => void): void {
+  for (const key of ['maxBytes', 'maxItemBytes', 'maxElementBytes', 'maxListLength', 'maxTtlSec', 'defaultTtlSec', 'purgeIntervalMs'] as const) {
+    positive(`store.${key}`, s[key]);
+  }
+  if (s.maxItemBytes > s.maxBytes) throw new ConfigError('store.maxItemBytes', 'must be ≤ store.maxBytes');
+  if (s.maxElementBytes > s.maxItemBytes) throw new ConfigError('store.maxElementBytes', 'must be ≤ store.maxItemBytes');
+  if (s.defaultTtlSec > s.maxTtlSec) throw new ConfigError('store.defaultTtlSec', 'must be ≤ store.maxTtlSec');
+  s.caches.forEach((name, i) => {
+    const problem = nameProblem('cache', name);
+    if (problem) throw new ConfigError(`store.caches[${i}]`, problem);
+  });
 }
 
 function decodedLength(base64url: string): number {

@@ -6,7 +6,7 @@ import {
   type ByeFrame, type ErrReply, type GenericRequest, type HelloResult, type AuthResult, type NoticeFrame, type OkReply, type SubscriptionEndFrame,
 } from '../protocol/index.js';
 import { TidingsError, authenticationFailed, badRequest, limitExceeded, toWireError } from '../core/errors.js';
-import type { Fanout } from './engine.js';
+import { connectionKey, type Fanout } from './engine.js';
 import { REPLIED, type BrokerDeps, type HandlerTable, type RequestContext } from './handler.js';
 import { Session, type Connection } from './session.js';
 import { topicHandlers } from './handlers/topics.js';
@@ -108,6 +108,8 @@ export class Broker {
     for (const { cache, topic } of session.subscriptions.values()) this.deps.engine.topics.unsubscribe(cache, topic);
     session.subscriptions.clear();
     session.catchUps.clear();
+    // Its unsettled moderation deliveries go to the other members of its groups.
+    this.deps.engine.groups.connectionClosed(session.id);
     this.sessions.delete(session);
   }
 
@@ -134,6 +136,8 @@ export class Broker {
       throw badRequest(`no common protocol version; this server speaks ${JSON.stringify([1])}`);
     }
     clearTimeout(session.timers.hello);
+    // Drop the spent Timeout (and its closure) now: an idle connection would hold it for life.
+    session.timers.hello = undefined;
     try {
       await this.authenticate(session, frame['token']);
     } catch (err) {
@@ -143,6 +147,7 @@ export class Broker {
     if ((session.state as Session['state']) === 'closed') throw new TidingsError(ErrorCode.CANCELLED_ERROR, 'connection closed');
     session.state = 'open';
     session.connection.attach(HEARTBEAT_KEY);
+    session.connection.attach(connectionKey(session.id));
     const { server, topics } = this.deps.config;
     this.deps.log.debug({ conn: session.id, kind: session.grant!.kind, tokenId: session.grant!.tokenId }, 'connection authenticated');
     return {

@@ -37,6 +37,8 @@ export const LimitCause = {
   CONNECTIONS: 'connections_limit_exceeded',
   TOPICS: 'topics_limit_exceeded',
   GROUP_BUFFER: 'group_buffer_limit_exceeded',
+  /** Too many moderation groups on the server, or memberships on one connection. */
+  GROUPS: 'groups_limit_exceeded',
 } as const;
 export type LimitCause = (typeof LimitCause)[keyof typeof LimitCause];
 

@@ -64,7 +64,8 @@ export interface ByeFrame { t: 'bye'; code: number; reason: string; reconnect: b
 export interface NoticeFrame { t: 'notice'; kind: 'token_expiring'; inMs: number }
 
 export type ServerFrame =
-  | OkReply | ErrReply | ItemFrame | DiscontinuityFrame | HeartbeatFrame | SubscriptionEndFrame | ByeFrame | NoticeFrame;
+  | OkReply | ErrReply | ItemFrame | DiscontinuityFrame | HeartbeatFrame | SubscriptionEndFrame | ByeFrame | NoticeFrame
+  | ModerationPush;
 
 // ---------------------------------------------------------------------------------------------
 // Reply payloads (`r`) of the core requests.
@@ -80,5 +81,136 @@ export interface HelloResult {
 }
 export interface AuthResult { expiresAt: number | null; tokenId?: string; ended: Array<{ cache: string; topic: string }> }
 export interface PublishResult { seq: number; page: number }
-/** The topic's position at subscribe time: the newest item is (page, seq); replayed items follow. */
-export interface SubscribeResult { page: number; seq: number; replayed: number }
+/** The topic's position at subscribe time: its newest item is (page, seq). Replayed items follow. */
+export interface SubscribeResult { page: number; seq: number }
+
+// ---------------------------------------------------------------------------------------------
+// Moderation (docs/protocol.md "Moderation"). A moderator joins a group on a topic pattern; each
+// item published to a matching input topic is handed to exactly one live member as a `delivery`,
+// which the member settles with accept, reject or nack.
+
+/** The topics a group consumes: every topic whose name ends (or starts) with the given text. The
+ * moderated output topic is the input name with that text removed (`room1-input` -> `room1`). */
+export type GroupPattern = { nameSuffix: string } | { namePrefix: string };
+
+export interface GroupJoinRequest { t: 'gsub'; id: number; cache: string; group: string; pattern: GroupPattern; maxInFlight?: number }
+export interface GroupLeaveRequest { t: 'gunsub'; id: number; cache: string; group: string }
+/** Publishes the (possibly transformed) value to the output topic, stamped with the original
+ * sender's tokenId, appends it to the output's history list, and acknowledges the delivery. */
+export interface AcceptRequest { t: 'accept'; id: number; delivery: number; value?: Value; keep?: number }
+/** Drops the item; the reason is pushed to the sender's connection as a `rejected` frame. */
+export interface RejectRequest { t: 'reject'; id: number; delivery: number; reason: string }
+/** Gives the item back unsettled, to be delivered again (to another member when there is one). */
+export interface NackRequest { t: 'nack'; id: number; delivery: number }
+/** Takes down an item published on a topic: removes it from the history list named like the topic
+ * and publishes a `retract` frame on the topic. */
+export interface RetractRequest { t: 'retract'; id: number; cache: string; topic: string; target: Position; reason?: string }
+
+/** One input item handed to one group member. Settle it with accept, reject or nack within the
+ * ack timeout, or it is delivered again elsewhere. */
+export interface DeliveryFrame {
+  t: 'delivery';
+  cache: string;
+  group: string;
+  /** The input topic the item was published to (e.g. `room1-input`). */
+  topic: string;
+  /** The topic an accepted item is published to (e.g. `room1`). */
+  output: string;
+  value: Value;
+  /** The sender token's tokenId, stamped by the server; the moderator cannot change it. */
+  tokenId?: string;
+  /** Position of the item in the input topic (the sender's `pub` reply names the same one). */
+  page: number;
+  seq: number;
+  ts: number;
+  /** Identifies this delivery for accept / reject / nack. */
+  delivery: number;
+  /** 1 on the first delivery, then one more per redelivery. */
+  attempt: number;
+}
+
+/** Pushed to the connection that published an input item which was not accepted. */
+export interface RejectedFrame {
+  t: 'rejected';
+  cache: string;
+  /** The input topic and the position the sender's `pub` reply returned. */
+  topic: string;
+  page: number;
+  seq: number;
+  reason: string;
+  /** `moderator`: a moderator rejected it; `server`: no moderator settled it within maxAttempts. */
+  by: 'moderator' | 'server';
+}
+
+/** Published on a topic (it takes the next seq, so resuming subscribers get it in order): the item
+ * at `target` was taken down. */
+export interface RetractFrame {
+  t: 'retract';
+  cache: string;
+  topic: string;
+  seq: number;
+  page: number;
+  ts: number;
+  target: Position;
+  reason?: string;
+  /** The retracting moderator's tokenId. */
+  tokenId?: string;
+}
+
+export type ModerationRequest = GroupJoinRequest | GroupLeaveRequest | AcceptRequest | RejectRequest | NackRequest | RetractRequest;
+export type ModerationPush = DeliveryFrame | RejectedFrame | RetractFrame;
+
+export interface GroupJoinResult { members: number; buffered: number }
+export interface GroupLeaveResult { requeued: number }
+export interface AcceptResult { page: number; seq: number }
+export interface RetractResult { page: number; seq: number; removed: boolean }
+
+// ---------------------------------------------------------------------------------------------
+// Cache data: lists and scalars (docs/protocol.md "Cache: lists and scalars"). Reads answer
+// `{ hit: true, ... }` or Miss; writes answer `{}` (Success), list writes `{ length }`.
+
+/** A collection TTL (Momento's CollectionTtl): ms (default store.defaultTtlSec) and whether a write
+ * resets it (default true). */
+export interface CollectionTtlFields { ttlMs?: number; refreshTtl?: boolean }
+interface ListTarget { id: number; cache: string; list: string }
+/** Momento's index rules: start inclusive, end exclusive, negatives from the end. */
+export interface ListRange { startIndex?: number; endIndex?: number }
+
+export interface ListPushBackRequest extends ListTarget, CollectionTtlFields { t: 'listPushBack'; value: Value; truncateFrontToSize?: number }
+export interface ListPushFrontRequest extends ListTarget, CollectionTtlFields { t: 'listPushFront'; value: Value; truncateBackToSize?: number }
+export interface ListConcatenateBackRequest extends ListTarget, CollectionTtlFields { t: 'listConcatenateBack'; values: Value[]; truncateFrontToSize?: number }
+export interface ListConcatenateFrontRequest extends ListTarget, CollectionTtlFields { t: 'listConcatenateFront'; values: Value[]; truncateBackToSize?: number }
+/** `withMeta: true` answers `items` (values with their pubAppend origin) instead of `values`. */
+export interface ListFetchRequest extends ListTarget, ListRange { t: 'listFetch'; withMeta?: boolean }
+export interface ListRetainRequest extends ListTarget, ListRange, CollectionTtlFields { t: 'listRetain' }
+export interface ListRemoveValueRequest extends ListTarget { t: 'listRemoveValue'; value: Value }
+export interface ListPopRequest extends ListTarget { t: 'listPopBack' | 'listPopFront' }
+export interface ListLengthRequest extends ListTarget { t: 'listLength' }
+export interface GetRequest { t: 'get'; id: number; cache: string; key: string }
+export interface SetRequest { t: 'set'; id: number; cache: string; key: string; value: Value; ttlMs?: number }
+export interface DeleteRequest { t: 'delete'; id: number; cache: string; key: string }
+export interface ItemGetTtlRequest { t: 'itemGetTtl'; id: number; cache: string; key: string }
+export interface UpdateTtlRequest { t: 'updateTtl'; id: number; cache: string; key: string; ttlMs: number }
+/** Publishes to `topic` and appends to `list` (same cache) in one step; see docs/history.md. */
+export interface PubAppendRequest extends ListTarget, CollectionTtlFields { t: 'pubAppend'; topic: string; value: Value; truncateFrontToSize?: number }
+
+export type CacheRequest =
+  | ListPushBackRequest | ListPushFrontRequest | ListConcatenateBackRequest | ListConcatenateFrontRequest | ListFetchRequest
+  | ListRetainRequest | ListRemoveValueRequest | ListPopRequest | ListLengthRequest
+  | GetRequest | SetRequest | DeleteRequest | ItemGetTtlRequest | UpdateTtlRequest | PubAppendRequest;
+
+export interface Miss { hit: false }
+/** Reply of every list write. */
+export interface ListWriteResult { length: number }
+/** A list element with the origin pubAppend recorded: the topic item it was published as. Elements
+ * from plain list writes have only `value`. */
+export interface ListItem { value: Value; page?: number; seq?: number; tokenId?: string; ts?: number }
+export type ListFetchResult = { hit: true; values: Value[] } | Miss;
+export type ListFetchWithMetaResult = { hit: true; items: ListItem[] } | Miss;
+export type ListPopResult = { hit: true; value: Value; length: number } | Miss;
+export type ListLengthResult = { hit: true; length: number } | Miss;
+export type GetResult = { hit: true; value: Value } | Miss;
+export type ItemGetTtlResult = { hit: true; remainingTtlMs: number } | Miss;
+/** `hit: true` = Momento's Set, `false` = Miss. */
+export interface UpdateTtlResult { hit: boolean }
+export interface PubAppendResult extends PublishResult { length: number }

@@ -26,6 +26,10 @@ export function isTopicPermission(p: Permission): p is TopicPermission {
   return (TOPIC_ROLES as readonly string[]).includes(p.role);
 }
 
+/** The input-topic suffix of the moderation pattern: clients publish to `room1-input`, the moderated
+ * result appears on `room1` (docs/moderation.md). */
+export const MODERATION_INPUT_SUFFIX = '-input';
+
 /** Builders shaped like Momento's PermissionScopes / DisposableTokenScopes. */
 export const PermissionScopes = {
   allDataReadWrite: (): Scope => ({
@@ -49,6 +53,34 @@ export const PermissionScopes = {
   topicNamePrefixPublishSubscribe: (cache: CacheSelector, namePrefix: string): Scope => ({ permissions: [{ role: 'publishsubscribe', cache, topic: { namePrefix } }] }),
   topicNamePrefixSubscribeOnly: (cache: CacheSelector, namePrefix: string): Scope => ({ permissions: [{ role: 'subscribeonly', cache, topic: { namePrefix } }] }),
   topicNamePrefixPublishOnly: (cache: CacheSelector, namePrefix: string): Scope => ({ permissions: [{ role: 'publishonly', cache, topic: { namePrefix } }] }),
+  /** A chat client in the moderation-input pattern (docs/moderation.md): may only publish raw input
+   * to `<chatId><inputSuffix>`, only subscribe to `<chatId>` (the moderated stream) and only read
+   * the history list `<chatId>`. It cannot publish to `<chatId>`, so it cannot skip the moderator.
+   * The chat id must not itself end with the input suffix (its stream would be another chat's input). */
+  chatParticipant: (cache: string, chatId: string, inputSuffix: string = MODERATION_INPUT_SUFFIX): Scope => {
+    if (chatId.length === 0 || inputSuffix.length === 0) throw new Error('chatParticipant needs a non-empty chat id and input suffix');
+    if (chatId.endsWith(inputSuffix)) throw new Error(`chat id "${chatId}" must not end with the input suffix "${inputSuffix}"`);
+    return {
+      permissions: [
+        { role: 'publishonly', cache: { name: cache }, topic: { name: chatId + inputSuffix } },
+        { role: 'subscribeonly', cache: { name: cache }, topic: { name: chatId } },
+        { role: 'readonly', cache: { name: cache }, item: { key: chatId } },
+      ],
+    };
+  },
+  /** A trusted moderator of every chat of `cache`: may join a group on the whole pattern
+   * `*<inputSuffix>` (subscribe on it), publish the moderated result to any topic of the cache and
+   * append to / remove from its history lists. */
+  moderator: (cache: string, inputSuffix: string = MODERATION_INPUT_SUFFIX): Scope => {
+    if (inputSuffix.length === 0) throw new Error('moderator needs a non-empty input suffix');
+    return {
+      permissions: [
+        { role: 'subscribeonly', cache: { name: cache }, topic: { nameSuffix: inputSuffix } },
+        { role: 'publishonly', cache: { name: cache }, topic: '*' },
+        { role: 'readwrite', cache: { name: cache }, item: '*' },
+      ],
+    };
+  },
   /** Union of several scopes. */
   combine: (...scopes: Scope[]): Scope => ({ permissions: scopes.flatMap((s) => s.permissions) }),
 } as const;

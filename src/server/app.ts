@@ -12,6 +12,7 @@ import type { BrokerDeps, HandlerTable } from '../engine/handler.js';
 import { assertNativeUws } from './native.js';
 import { mountWebSocket } from './ws-handlers.js';
 import { mountHttpRoutes } from './http-routes.js';
+import { mountMetrics } from './metrics.js';
 
 export interface CreateServerOptions {
   config?: DeepPartial<TidingsConfig>;
@@ -39,10 +40,12 @@ export interface TidingsServer {
   close(): Promise<void>;
 }
 
-/** Extension points for feature modules: extra request handlers and HTTP routes. */
+/** Extension points for feature modules: extra request handlers, HTTP routes, and work that runs
+ * once the server listens (its returned stop function runs first when the server closes). */
 export interface ServerFeature {
   handlers?(deps: BrokerDeps): HandlerTable;
-  routes?(app: TemplatedApp, deps: BrokerDeps & { server: () => TidingsServer }): void;
+  routes?(app: TemplatedApp, deps: BrokerDeps): void;
+  started?(server: TidingsServer): Promise<(() => Promise<void>) | void>;
 }
 
 export async function createServer(options: CreateServerOptions = {}, features: ServerFeature[] = []): Promise<TidingsServer> {
@@ -52,15 +55,15 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   const log = options.logger ?? createLogger({ level: config.logLevel });
   const signingKeys = config.auth.signingKeys.length > 0 ? config.auth.signingKeys : [generateSigningKey()];
   const auth = new TokenAuthority(config.auth, signingKeys, clock);
-  const engine = options.engine ?? new MemoryEngine({ topics: config.topics, clock });
+  const engine = options.engine ?? new MemoryEngine({ topics: config.topics, store: config.store, moderation: config.moderation, clock });
   const deps: BrokerDeps = { config, engine, auth, clock, log };
   const broker = new Broker(deps, features.flatMap((f) => (f.handlers ? [f.handlers(deps)] : [])));
 
   const app = uWS.App();
   mountWebSocket(app, broker, config.server, log);
   mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes });
-  let server: TidingsServer | undefined;
-  for (const feature of features) feature.routes?.(app, { ...deps, server: () => server! });
+  mountMetrics(app, broker, engine);
+  for (const feature of features) feature.routes?.(app, deps);
   app.any('/*', (res) => { res.writeStatus('404 Not Found').end('not found'); });
   broker.start({ publish: (key, frame) => { app.publish(key, frame, true); } });
 
@@ -78,12 +81,14 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   log.info({ host, port, dev: config.dev, engine: engine.constructor.name }, 'tidings listening');
 
   let closing: Promise<void> | undefined;
-  server = {
+  const stops: Array<() => Promise<void>> = [];
+  const server: TidingsServer = {
     config, port, host, auth, broker, adminApiKey, logger: log,
     wsUrl: `ws://${host}:${port}/v1/ws`,
     httpUrl: `http://${host}:${port}`,
     close() {
       closing ??= (async () => {
+        for (const stop of stops.splice(0).reverse()) await stop().catch((err: unknown) => log.error({ err }, 'feature stop failed'));
         broker.shutdown();
         uWS.us_listen_socket_close(listenSocket);
         // close() drops idle keep-alive sockets too; it exists at runtime but not in this version's types.
@@ -94,5 +99,9 @@ export async function createServer(options: CreateServerOptions = {}, features: 
       return closing;
     },
   };
+  for (const feature of features) {
+    const stop = await feature.started?.(server);
+    if (stop) stops.push(stop);
+  }
   return server;
 }

@@ -1,0 +1,168 @@
+/** A moderator in a few lines (docs/moderation.md): give it the cache, the input pattern and a
+ * function that returns accept (maybe with a transformed value) or reject (with a reason the
+ * sender receives). It joins the moderator group, and for each delivery asks the function, then
+ * accepts (the server publishes to the chat as the original sender, appends to the capped history
+ * and acknowledges, in one step) or rejects. It rejoins after every reconnect; deliveries the old
+ * connection held are handed out again by the server. */
+import {
+  ErrorCode, MODERATION_INPUT_SUFFIX,
+  type DeliveryFrame, type GroupJoinResult, type GroupPattern, type Position, type RetractResult, type Value,
+} from '../protocol/index.js';
+import { Connection } from './connection.js';
+import type { ConnectionOptions } from './options.js';
+
+/** What the helper needs from a connection: the SDK's Connection (src/client/connection.ts). */
+export interface ModeratorLink {
+  /** Sends a request (`t` and arguments, no id) and resolves with the reply's `r`; rejects with an
+   * error carrying `code` when the server answers `err`. */
+  request(frame: { t: string; [field: string]: unknown }): Promise<unknown>;
+  /** Every frame the server pushes (not replies); returns an unsubscribe function. */
+  onPush(listener: (frame: Record<string, unknown>) => void): () => void;
+  /** Called after each successful reconnect (hello done); returns an unsubscribe function. */
+  onReconnect(listener: () => void): () => void;
+}
+
+/** One input item to moderate. */
+export interface ModerationInput {
+  cache: string;
+  /** The chat (output topic) the item is for, e.g. `room1`. */
+  chat: string;
+  /** The input topic it was published to, e.g. `room1-input`. */
+  topic: string;
+  value: Value;
+  /** The sender, as stamped by the server from its token. */
+  tokenId: string | undefined;
+  /** The input item's position (what the sender's publish returned). */
+  page: number;
+  seq: number;
+  /** 1 on the first delivery; higher when another moderator timed out or went away. */
+  attempt: number;
+}
+
+/** accept: publish as is (`true`) or this value instead. reject: the reason the sender receives. */
+export type ModerationDecision = { accept: true | Value } | { reject: string };
+
+export interface ModeratorOptions {
+  /** An SDK Connection (with a token allowed to join the pattern: PermissionScopes.moderator). */
+  connection: ModeratorLink;
+  cache: string;
+  /** Default `{ nameSuffix: '-input' }`: every `<chat>-input` topic of the cache. */
+  pattern?: GroupPattern;
+  /** Group name; moderators with the same name share the load. Default `moderators`. */
+  group?: string;
+  /** Deliveries held at once (the server caps it at moderation.maxInFlightPerMember). */
+  maxInFlight?: number;
+  /** History elements kept per chat (default: the server's moderation.historyLength). */
+  keep?: number;
+  moderate(input: ModerationInput): ModerationDecision | Promise<ModerationDecision>;
+  /** A moderate() that threw, or a settle the server refused. The item is handed back (nack). */
+  onError?(error: unknown, input: ModerationInput | undefined): void;
+}
+
+export interface ModeratorStats { accepted: number; rejected: number; failed: number; joins: number }
+
+export class Moderator {
+  readonly stats: ModeratorStats = { accepted: 0, rejected: 0, failed: 0, joins: 0 };
+  private readonly cleanups: Array<() => void> = [];
+  private stopped = false;
+  private readonly group: string;
+  private readonly pattern: GroupPattern;
+
+  private constructor(private readonly options: ModeratorOptions) {
+    this.group = options.group ?? 'moderators';
+    this.pattern = options.pattern ?? { nameSuffix: MODERATION_INPUT_SUFFIX };
+  }
+
+  /** Joins the group on `options.connection` and starts moderating; resolves once the first join
+   * is accepted (rejects, e.g. PERMISSION_ERROR, when it is refused). */
+  static async start(options: ModeratorOptions): Promise<Moderator> {
+    const moderator = new Moderator(options);
+    const link = options.connection;
+    moderator.cleanups.push(link.onPush((frame) => {
+      if (frame['t'] === 'delivery' && frame['cache'] === options.cache && frame['group'] === moderator.group) {
+        void moderator.handle(frame as unknown as DeliveryFrame);
+      }
+    }));
+    moderator.cleanups.push(link.onReconnect(() => {
+      if (!moderator.stopped) moderator.join().catch((err) => options.onError?.(err, undefined));
+    }));
+    try {
+      await moderator.join();
+    } catch (err) {
+      for (const cleanup of moderator.cleanups.splice(0)) cleanup();
+      throw err;
+    }
+    return moderator;
+  }
+
+  /** Opens its own SDK Connection, then start(); stop() closes that connection too. */
+  static async connect(connection: ConnectionOptions, options: Omit<ModeratorOptions, 'connection'>): Promise<Moderator> {
+    const owned = new Connection(connection);
+    try {
+      const moderator = await Moderator.start({ ...options, connection: owned });
+      moderator.cleanups.push(() => owned.close());
+      return moderator;
+    } catch (err) {
+      owned.close();
+      throw err;
+    }
+  }
+
+  /** Takes down a published chat message: removed from the history, a `retract` on the chat. */
+  retract(chat: string, target: Position, reason?: string): Promise<RetractResult> {
+    const frame = { t: 'retract', cache: this.options.cache, topic: chat, target, ...(reason !== undefined ? { reason } : {}) };
+    return this.options.connection.request(frame) as Promise<RetractResult>;
+  }
+
+  /** Leaves the group (held deliveries go to the other members) and stops. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    try {
+      await this.options.connection.request({ t: 'gunsub', cache: this.options.cache, group: this.group });
+    } catch {
+      // Not a member any more (connection gone): the server already handed its items on.
+    }
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+  }
+
+  private async join(): Promise<GroupJoinResult> {
+    const frame = { t: 'gsub', cache: this.options.cache, group: this.group, pattern: this.pattern, ...(this.options.maxInFlight ? { maxInFlight: this.options.maxInFlight } : {}) };
+    const result = (await this.options.connection.request(frame)) as GroupJoinResult;
+    this.stats.joins++;
+    return result;
+  }
+
+  private async handle(d: DeliveryFrame): Promise<void> {
+    const input: ModerationInput = {
+      cache: d.cache, chat: d.output, topic: d.topic, value: d.value, tokenId: d.tokenId, page: d.page, seq: d.seq, attempt: d.attempt,
+    };
+    const link = this.options.connection;
+    let decision: ModerationDecision;
+    try {
+      decision = await this.options.moderate(input);
+    } catch (err) {
+      this.stats.failed++;
+      this.options.onError?.(err, input);
+      await link.request({ t: 'nack', delivery: d.delivery }).catch(() => {});
+      return;
+    }
+    try {
+      if ('reject' in decision) {
+        await link.request({ t: 'reject', delivery: d.delivery, reason: decision.reject });
+        this.stats.rejected++;
+      } else {
+        const frame: Record<string, unknown> = { t: 'accept', delivery: d.delivery };
+        if (decision.accept !== true) frame['value'] = decision.accept;
+        if (this.options.keep !== undefined) frame['keep'] = this.options.keep;
+        await link.request(frame as { t: string });
+        this.stats.accepted++;
+      }
+    } catch (err) {
+      this.stats.failed++;
+      // Timed out (another member has it now) or the connection dropped (it will be redelivered):
+      // the server keeps the item; nothing to undo here.
+      if ((err as { code?: string }).code !== ErrorCode.FAILED_PRECONDITION_ERROR) this.options.onError?.(err, input);
+    }
+  }
+}

@@ -1,0 +1,140 @@
+/** Moderation in process memory: the group registry plus the settle steps, each run synchronously
+ * inside its call so claim + publish + append + ack is one step for every other request. */
+import {
+  encodeFrame, utf8Length,
+  type AcceptResult, type GroupLeaveResult, type GroupPattern, type Position, type RejectedFrame, type RetractFrame, type RetractResult, type Value,
+} from '../protocol/index.js';
+import type { ModerationConfig } from '../core/config.js';
+import type { Clock } from '../core/clock.js';
+import { invalidArgument } from '../core/errors.js';
+import type { CacheEngine } from '../store/cache-store.js';
+import { GroupRegistry, type Admission, type GroupStats, type InputItem } from './group-registry.js';
+import type { GroupItem } from './group.js';
+import type { GroupMember, HeldDelivery, ModerationEngine } from './moderation-engine.js';
+import { parsePattern } from './pattern.js';
+
+/** What the memory engine lends moderation: same-process topic and list operations and a way to
+ * reach one connection. */
+export interface MemoryModerationBackend {
+  cache: Pick<CacheEngine, 'pubAppend' | 'listRemoveOrigin'>;
+  /** Records and fans out a non-item frame that takes the topic's next seq; `build` may throw to
+   * refuse before anything changes. `lastSeq` is the topic's newest seq before this one. */
+  stampNow(cache: string, topic: string, build: (at: { page: number; seq: number; ts: number; lastSeq: number }) => object): { page: number; seq: number };
+  /** Sends a frame to one connection (by id), wherever it is attached. */
+  notify(connectionId: string, frame: Uint8Array): void;
+}
+
+export class MemoryModerationEngine implements ModerationEngine {
+  readonly registry: GroupRegistry;
+
+  constructor(private readonly config: ModerationConfig, clock: Clock, private readonly backend: MemoryModerationBackend) {
+    this.registry = new GroupRegistry(config, clock, (item) => this.deadLetter(item));
+  }
+
+  // -- the publish hook (called by the memory topic engine around every publish) -------------------
+
+  /** Before a publish: the groups it feeds; throws group_buffer_limit_exceeded when one is full. */
+  admit(cache: string, topic: string, value: Value): Admission {
+    return this.registry.admit(cache, topic, typeof value === 'string' ? byteLengthOf(value) : value.byteLength);
+  }
+
+  /** After the publish, in the same tick: the groups take the stamped item. */
+  offer(admission: Admission, item: InputItem): void {
+    if (admission.length === 0) return;
+    // A binary value may be a view into the WebSocket message, reused once the handler returns.
+    const value = typeof item.value === 'string' ? item.value : new Uint8Array(item.value);
+    this.registry.offer(admission, { ...item, value }, typeof value === 'string' ? byteLengthOf(value) : value.byteLength);
+  }
+
+  // -- ModerationEngine ----------------------------------------------------------------------------
+
+  async join(cache: string, group: string, pattern: GroupPattern, member: GroupMember, maxInFlight: number): Promise<void> {
+    this.registry.join(cache, group, parsePattern(pattern), { id: member.id, deliver: (f) => member.deliver(f) }, maxInFlight, (r) => member.accepted(r));
+  }
+
+  async leave(memberId: string, cache: string, group: string): Promise<GroupLeaveResult> {
+    return { requeued: this.registry.leave(memberId, cache, group) };
+  }
+
+  async held(memberId: string, delivery: number): Promise<HeldDelivery | undefined> {
+    const held = this.registry.held(memberId, delivery);
+    if (!held) return undefined;
+    const { item } = held;
+    return { cache: item.cache, topic: item.topic, output: item.output, tokenId: item.tokenId };
+  }
+
+  async accept(memberId: string, delivery: number, value: Value | undefined, keep: number): Promise<AcceptResult> {
+    const { group, item } = this.registry.claim(memberId, delivery);
+    try {
+      // The sender's tokenId, never the moderator's: the item was stamped when it was published.
+      const result = await this.backend.cache.pubAppend(item.cache, item.output, item.output, value ?? item.value, item.tokenId, {
+        ttl: { ttlMs: this.config.historyTtlSec * 1000, refresh: true },
+        truncateToSize: keep,
+      });
+      group.settled('accepted');
+      return { page: result.page, seq: result.seq };
+    } catch (err) {
+      group.release(item);
+      throw err;
+    }
+  }
+
+  async reject(memberId: string, delivery: number, reason: string): Promise<void> {
+    const { group, item } = this.registry.claim(memberId, delivery);
+    group.settled('rejected');
+    this.tellSender(item, reason, 'moderator');
+  }
+
+  async nack(memberId: string, delivery: number): Promise<void> {
+    const { group, item } = this.registry.claim(memberId, delivery);
+    group.settled('nacked');
+    group.release(item);
+  }
+
+  async retract(cache: string, topic: string, target: Position, tokenId: string | undefined, reason: string | undefined): Promise<RetractResult> {
+    let removal: Promise<boolean> = Promise.resolve(false);
+    const at = this.backend.stampNow(cache, topic, ({ page, seq, ts, lastSeq }) => {
+      if (target.page > page || (target.page === page && target.seq > lastSeq)) {
+        throw invalidArgument(`target: topic "${topic}" has published no item at page ${target.page}, seq ${target.seq}`);
+      }
+      // The memory store removes synchronously inside the call (the promise only carries the answer),
+      // so the element goes in the same step as the retract is stamped: a reader never sees one without the other.
+      removal = this.backend.cache.listRemoveOrigin(cache, topic, target);
+      const frame: RetractFrame = { t: 'retract', cache, topic, seq, page, ts, target: { page: target.page, seq: target.seq } };
+      if (reason !== undefined) frame.reason = reason;
+      if (tokenId !== undefined) frame.tokenId = tokenId;
+      return frame;
+    });
+    return { page: at.page, seq: at.seq, removed: await removal };
+  }
+
+  connectionClosed(memberId: string): void {
+    this.registry.connectionClosed(memberId);
+  }
+
+  stats(): GroupStats[] {
+    return this.registry.stats();
+  }
+
+  sweep(): number {
+    return this.registry.sweep();
+  }
+
+  close(): void {
+    this.registry.close();
+  }
+
+  private deadLetter(item: GroupItem): void {
+    this.tellSender(item, `not moderated after ${item.attempts} delivery attempts`, 'server');
+  }
+
+  private tellSender(item: GroupItem, reason: string, by: RejectedFrame['by']): void {
+    if (item.origin === undefined) return;
+    const frame: RejectedFrame = { t: 'rejected', cache: item.cache, topic: item.topic, page: item.page, seq: item.seq, reason, by };
+    this.backend.notify(item.origin, encodeFrame(frame));
+  }
+}
+
+function byteLengthOf(text: string): number {
+  return utf8Length(text);
+}

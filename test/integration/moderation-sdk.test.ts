@@ -1,0 +1,154 @@
+/** The SDK's Moderator helper against a real server: it accepts (transformed) and rejects, the result
+ * carries the sender's identity into the chat and its history, it hands failed items back, rejoins
+ * after a reconnect without losing what it held, and takes messages down. */
+import t, { type Test } from 'tap';
+import WebSocket from 'ws';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { CloseCode, PermissionScopes, type TidingsServer } from '../../src/index.js';
+import { Connection, Moderator, TopicClient, type ModerationInput, type TopicItem, type TopicRetraction, type WebSocketConstructor } from '../../src/client/index.js';
+
+const CACHE = 'chat';
+
+/** Collects events and awaits a count of them with a deadline. */
+class Collector<T> {
+  readonly seen: T[] = [];
+  private waiters: Array<{ count: number; resolve: () => void }> = [];
+  push = (value: T): void => {
+    this.seen.push(value);
+    this.waiters = this.waiters.filter((w) => (this.seen.length >= w.count ? (w.resolve(), false) : true));
+  };
+  async count(count: number, timeoutMs = 5000): Promise<T[]> {
+    if (this.seen.length < count) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`only ${this.seen.length} of ${count} within ${timeoutMs} ms`)), timeoutMs);
+        this.waiters.push({ count, resolve: () => { clearTimeout(timer); resolve(); } });
+      });
+    }
+    return this.seen.slice(0, count);
+  }
+}
+
+async function sdkConnection(t: Test, server: TidingsServer, token: string): Promise<Connection> {
+  const connection = new Connection({ url: server.wsUrl, token, webSocket: WebSocket as unknown as WebSocketConstructor, reconnectBaseMs: 20, reconnectMaxMs: 100 });
+  t.teardown(() => connection.close());
+  await connection.ready();
+  return connection;
+}
+
+async function chatSubscriber(t: Test, server: TidingsServer, tokenId: string) {
+  const connection = await sdkConnection(t, server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room1'), { tokenId }));
+  const items = new Collector<TopicItem>();
+  const retractions = new Collector<TopicRetraction>();
+  const topics = new TopicClient({ connection });
+  const sub = await topics.subscribe(CACHE, 'room1', { onItem: items.push, onRetraction: retractions.push });
+  t.equal(sub.type, 'Subscription');
+  return { items, retractions };
+}
+
+async function moderatorConnection(t: Test, server: TidingsServer): Promise<Connection> {
+  return sdkConnection(t, server, await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: 'sdk-mod' }));
+}
+
+t.test('moderator helper - accept (transformed) and reject; the chat and its history show the sender', async (t) => {
+  const server = await startServer(t);
+  const moderator = await Moderator.start({
+    connection: await moderatorConnection(t, server),
+    cache: CACHE,
+    moderate: ({ value }) => (String(value).includes('darn') ? { reject: 'language' } : { accept: String(value).toUpperCase() }),
+  });
+  const bob = await chatSubscriber(t, server, 'bob');
+  const alice = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room1'), { tokenId: 'alice' }));
+
+  const bad = await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'darn' });
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'hello' });
+  const [item] = await bob.items.count(1);
+  t.equal(item!.valueString(), 'HELLO', 'transformed by the moderator');
+  t.equal(item!.tokenId(), 'alice', 'attributed to the sender, not the moderator');
+  t.match(await alice.next((f) => f['t'] === 'rejected'), { seq: bad['seq'], reason: 'language', by: 'moderator' });
+  const history = await alice.ok({ t: 'listFetch', cache: CACHE, list: 'room1', withMeta: true });
+  t.match(history['items'], [{ value: 'HELLO', tokenId: 'alice', page: item!.sequencePage(), seq: item!.sequenceNumber() }]);
+  t.same(moderator.stats, { accepted: 1, rejected: 1, failed: 0, joins: 1 });
+  await moderator.stop();
+  alice.close();
+});
+
+t.test('moderator helper - a moderate() that throws hands the item back; it is moderated on the next attempt', async (t) => {
+  const server = await startServer(t);
+  const errors = new Collector<unknown>();
+  const attempts: number[] = [];
+  await Moderator.start({
+    connection: await moderatorConnection(t, server),
+    cache: CACHE,
+    moderate: ({ attempt }) => {
+      attempts.push(attempt);
+      if (attempt === 1) throw new Error('classifier unavailable');
+      return { accept: true };
+    },
+    onError: errors.push,
+  });
+  const bob = await chatSubscriber(t, server, 'bob');
+  const alice = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room1'), { tokenId: 'alice' }));
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'retry me' });
+  t.equal((await bob.items.count(1))[0]!.valueString(), 'retry me');
+  t.match((await errors.count(1))[0], { message: 'classifier unavailable' });
+  t.same(attempts, [1, 2]);
+  alice.close();
+});
+
+t.test('moderator helper - rejoins after a reconnect; what it held and what came meanwhile is moderated once', async (t) => {
+  const server = await startServer(t);
+  const calls = new Collector<ModerationInput>();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const moderator = await Moderator.start({
+    connection: await moderatorConnection(t, server),
+    cache: CACHE,
+    moderate: async (input) => {
+      calls.push(input);
+      if (input.value === 'held' && input.attempt === 1) await gate; // still deciding when the link drops
+      return { accept: true };
+    },
+  });
+  const bob = await chatSubscriber(t, server, 'bob');
+  const alice = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room1'), { tokenId: 'alice' }));
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'held' });
+  await calls.count(1);
+
+  // The server drops the moderator's connection (4000: reconnect); its delivery goes back to the group.
+  const session = [...server.broker.sessions].find((s) => s.grant?.tokenId === 'sdk-mod')!;
+  server.broker.bye(session, CloseCode.SHUTDOWN, 'test: drop the moderator');
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'meanwhile' });
+
+  const values = (await bob.items.count(2)).map((i) => i.valueString()).sort();
+  t.same(values, ['held', 'meanwhile'], 'both moderated after the rejoin');
+  release(); // the stale decision on the old delivery is refused by the server, not published again
+  t.match(calls.seen.find((c) => c.value === 'held' && c.attempt === 2), { tokenId: 'alice' }, 'the held item came back as attempt 2');
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'after' });
+  t.equal((await bob.items.count(3))[2]!.valueString(), 'after');
+  t.equal(bob.items.seen.length, 3, 'nothing twice');
+  t.equal(moderator.stats.joins, 2, 'joined again after the reconnect');
+  alice.close();
+});
+
+t.test('moderator helper - retract takes a message down for subscribers and history', async (t) => {
+  const server = await startServer(t);
+  const moderator = await Moderator.start({ connection: await moderatorConnection(t, server), cache: CACHE, moderate: () => ({ accept: true }) });
+  const bob = await chatSubscriber(t, server, 'bob');
+  const alice = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room1'), { tokenId: 'alice' }));
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'regrettable' });
+  const [item] = await bob.items.count(1);
+  const r = await moderator.retract('room1', item!.position(), 'rule 3');
+  t.equal(r.removed, true);
+  const [retraction] = await bob.retractions.count(1);
+  t.same(retraction!.target, item!.position());
+  t.equal(retraction!.reason, 'rule 3');
+  t.same(await alice.ok({ t: 'listFetch', cache: CACHE, list: 'room1' }), { hit: false }, 'the only message is gone from history');
+  alice.close();
+});
+
+t.test('moderator helper - start() rejects when the token may not join the pattern', async (t) => {
+  const server = await startServer(t);
+  const connection = await sdkConnection(t, server, await tokenFor(server, PermissionScopes.topicSubscribeOnly(CACHE, 'room1-input')));
+  await t.rejects(Moderator.start({ connection, cache: CACHE, moderate: () => ({ accept: true }) }), { code: 'PERMISSION_ERROR' });
+});

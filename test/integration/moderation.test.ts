@@ -1,0 +1,334 @@
+/** The moderation-input pattern end to end over real sockets: token scopes, moderator groups
+ * (load sharing, death, ack timeout), accept / reject with the sender's identity, the no-moderator
+ * behaviour (bounded buffer, then group_buffer_limit_exceeded), and take-downs. */
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
+import { ManualClock, PermissionScopes, decodeFrame, type TidingsServer } from '../../src/index.js';
+
+const CACHE = 'chat';
+const SUFFIX = { nameSuffix: '-input' };
+
+/** A moderator over a raw socket: records every delivery and answers it with `policy` (if set). */
+class RawModerator {
+  readonly deliveries: Frame[] = [];
+  private waiters: Array<{ count: number; resolve: () => void }> = [];
+
+  constructor(readonly client: RawClient, public policy?: (d: Frame) => Frame | undefined) {
+    client.ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary) return;
+      const frame = decodeFrame(new Uint8Array(data));
+      if (frame['t'] !== 'delivery') return;
+      this.deliveries.push(frame);
+      this.waiters = this.waiters.filter((w) => (this.deliveries.length >= w.count ? (w.resolve(), false) : true));
+      const answer = this.policy?.(frame);
+      if (answer) client.send({ ...answer, delivery: frame['delivery'] });
+    });
+  }
+
+  static async join(server: TidingsServer, options: { tokenId?: string; group?: string; maxInFlight?: number; policy?: (d: Frame) => Frame | undefined } = {}): Promise<RawModerator> {
+    const client = await RawClient.open(server, await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: options.tokenId ?? 'mod' }));
+    const mod = new RawModerator(client, options.policy);
+    await client.ok({ t: 'gsub', cache: CACHE, group: options.group ?? 'mods', pattern: SUFFIX, ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}) });
+    return mod;
+  }
+
+  /** Resolves once `count` deliveries in total have arrived. */
+  received(count: number, timeoutMs = 5000): Promise<void> {
+    if (this.deliveries.length >= count) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${this.deliveries.length} of ${count} deliveries within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({ count, resolve: () => { clearTimeout(timer); resolve(); } });
+    });
+  }
+}
+
+const acceptAll = () => ({ t: 'accept' });
+
+async function participant(server: TidingsServer, tokenId: string, chat = 'room1'): Promise<RawClient> {
+  return RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, chat), { tokenId }));
+}
+
+const errOf = (reply: Frame) => (reply['t'] === 'err' ? reply['e'] : undefined);
+
+t.test('moderation - a chat participant token allows exactly the pattern', async (t) => {
+  const server = await startServer(t);
+  const alice = await participant(server, 'alice');
+  const denied = async (frame: Frame, what: string) => t.equal(errOf(await alice.request(frame))?.code, 'PERMISSION_ERROR', what);
+
+  await denied({ t: 'pub', cache: CACHE, topic: 'room1', value: 'skip the moderator' }, 'cannot publish to <chat>');
+  await denied({ t: 'sub', cache: CACHE, topic: 'room1-input' }, 'cannot subscribe to <chat>-input');
+  await denied({ t: 'listPushBack', cache: CACHE, list: 'room1', value: 'forged history' }, 'cannot write the history');
+  await denied({ t: 'pubAppend', cache: CACHE, topic: 'room1', list: 'room1', value: 'forged' }, 'cannot pubAppend to the chat');
+  await denied({ t: 'pub', cache: CACHE, topic: 'room2-input', value: 'x' }, 'cannot publish to another chat');
+  await denied({ t: 'sub', cache: CACHE, topic: 'room2' }, 'cannot subscribe to another chat');
+  await denied({ t: 'gsub', cache: CACHE, group: 'g', pattern: SUFFIX }, 'cannot join a moderator group');
+  await denied({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: 1, seq: 1 } }, 'cannot take messages down');
+
+  t.match(await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'hi' }), { seq: 1 }, 'may publish raw input');
+  t.match(await alice.ok({ t: 'sub', cache: CACHE, topic: 'room1' }), { seq: 0 }, 'may subscribe to the moderated stream');
+  t.same(await alice.ok({ t: 'listFetch', cache: CACHE, list: 'room1' }), { hit: false }, 'may read the history');
+
+  t.throws(() => PermissionScopes.chatParticipant(CACHE, 'a-input'), /must not end with/, 'a chat id may not look like an input topic');
+  alice.close();
+});
+
+t.test('moderation - accept publishes and appends as the original sender; a moderator cannot attribute to someone else', async (t) => {
+  const server = await startServer(t);
+  const mod = await RawModerator.join(server, { tokenId: 'mod-1' });
+  const other = await RawModerator.join(server, { tokenId: 'mod-2' });
+  const alice = await participant(server, 'alice');
+  const bob = await participant(server, 'bob');
+  await bob.ok({ t: 'sub', cache: CACHE, topic: 'room1' });
+
+  // Round-robin: the first item goes to the first member.
+  const sent = await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'hello' });
+  await mod.received(1);
+  const d = mod.deliveries[0]!;
+  t.match(d, { t: 'delivery', cache: CACHE, group: 'mods', topic: 'room1-input', output: 'room1', value: 'hello', tokenId: 'alice', page: sent['page'], seq: sent['seq'], attempt: 1 });
+  t.equal(other.deliveries.length, 0, 'only one member got it');
+
+  const spoof = await mod.client.request({ t: 'accept', delivery: d['delivery'], value: 'hi from bob', tokenId: 'bob' });
+  t.equal(errOf(spoof)?.code, 'INVALID_ARGUMENT_ERROR', 'an accept cannot name a tokenId');
+  const stolen = await other.client.request({ t: 'accept', delivery: d['delivery'], value: 'hijacked' });
+  t.equal(errOf(stolen)?.code, 'FAILED_PRECONDITION_ERROR', "another member cannot settle someone else's delivery");
+
+  const accepted = await mod.client.ok({ t: 'accept', delivery: d['delivery'], value: 'HELLO' });
+  const [item] = await bob.items(1);
+  t.match(item, { t: 'item', topic: 'room1', value: 'HELLO', tokenId: 'alice', page: accepted['page'], seq: accepted['seq'] }, 'transformed value, stamped with the sender');
+  const history = await bob.ok({ t: 'listFetch', cache: CACHE, list: 'room1', withMeta: true });
+  t.match(history['items'], [{ value: 'HELLO', tokenId: 'alice', page: accepted['page'], seq: accepted['seq'] }], 'history carries the same (page, seq, tokenId)');
+
+  const again = await mod.client.request({ t: 'accept', delivery: d['delivery'] });
+  t.equal(errOf(again)?.code, 'FAILED_PRECONDITION_ERROR', 'a delivery settles once');
+
+  // Publishing directly is stamped with the moderator's own identity, never the sender's.
+  await mod.client.ok({ t: 'pub', cache: CACHE, topic: 'room1', value: 'announcement' });
+  t.match((await bob.items(1))[0], { value: 'announcement', tokenId: 'mod-1' });
+  for (const c of [mod.client, other.client, alice, bob]) c.close();
+});
+
+t.test('moderation - two moderators share the load and each item is moderated exactly once', async (t) => {
+  const server = await startServer(t);
+  const m1 = await RawModerator.join(server, { tokenId: 'm1', policy: acceptAll });
+  const m2 = await RawModerator.join(server, { tokenId: 'm2', policy: acceptAll });
+  const alice = await participant(server, 'alice');
+  const bob = await participant(server, 'bob');
+  await bob.ok({ t: 'sub', cache: CACHE, topic: 'room1' });
+
+  const N = 60;
+  await Promise.all(Array.from({ length: N }, (_, i) => alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: `m${i}` })));
+  const items = await bob.items(N);
+  t.same(items.map((f) => f['value']).sort(), Array.from({ length: N }, (_, i) => `m${i}`).sort(), 'every input appears once on <chat>');
+  t.same(await bob.drain('item'), [], 'and nothing twice');
+  t.equal(m1.deliveries.length + m2.deliveries.length, N, 'exactly one delivery per item');
+  t.ok(m1.deliveries.length > 0 && m2.deliveries.length > 0, `both members worked (${m1.deliveries.length} / ${m2.deliveries.length})`);
+  const history = await bob.ok({ t: 'listFetch', cache: CACHE, list: 'room1' });
+  t.equal(history['values'].length, N, 'history holds each once');
+  for (const c of [m1.client, m2.client, alice, bob]) c.close();
+});
+
+t.test('moderation - a moderator killed with items in flight loses nothing: the survivor moderates each once', async (t) => {
+  const server = await startServer(t, { config: { moderation: { ackTimeoutMs: 60_000 } } });
+  const victim = await RawModerator.join(server, { tokenId: 'victim', maxInFlight: 5 });
+  const alice = await participant(server, 'alice');
+  const bob = await participant(server, 'bob');
+  await bob.ok({ t: 'sub', cache: CACHE, topic: 'room1' });
+
+  for (let i = 0; i < 5; i++) await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: `a${i}` });
+  await victim.received(5);
+  const survivor = await RawModerator.join(server, { tokenId: 'survivor', policy: acceptAll });
+  for (let i = 0; i < 5; i++) await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: `b${i}` });
+  await survivor.received(5);
+  t.equal(victim.deliveries.length, 5, 'the victim was full, so new items went to the survivor');
+
+  victim.client.ws.terminate(); // no close handshake, no ack: like a crashed process
+  await survivor.received(10);
+  const items = await bob.items(10);
+  t.same(items.map((f) => f['value']).sort(), [...['a0', 'a1', 'a2', 'a3', 'a4'], ...['b0', 'b1', 'b2', 'b3', 'b4']].sort(), 'all ten moderated');
+  t.same(await bob.drain('item'), [], 'none twice');
+  const redelivered = survivor.deliveries.filter((d) => String(d['value']).startsWith('a'));
+  t.same(redelivered.map((d) => d['attempt']), [2, 2, 2, 2, 2], 'the victim\'s items came back as second attempts');
+  t.ok(redelivered.every((d) => d['tokenId'] === 'alice'), 'still attributed to the sender');
+  for (const c of [survivor.client, alice, bob]) c.close();
+});
+
+t.test('moderation - a delivery not acknowledged in time goes to another member; the late accept is refused', async (t) => {
+  const server = await startServer(t, { config: { moderation: { ackTimeoutMs: 300 } } });
+  const slow = await RawModerator.join(server, { tokenId: 'slow' });
+  const fast = await RawModerator.join(server, { tokenId: 'fast' });
+  const alice = await participant(server, 'alice');
+  const bob = await participant(server, 'bob');
+  await bob.ok({ t: 'sub', cache: CACHE, topic: 'room1' });
+
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'one' });
+  await slow.received(1);
+  fast.policy = acceptAll;
+  await fast.received(1, 5000);
+  t.match(fast.deliveries[0], { value: 'one', attempt: 2 }, 'redelivered after the ack timeout');
+  t.match((await bob.items(1))[0], { value: 'one', tokenId: 'alice' });
+  const late = await slow.client.request({ t: 'accept', delivery: slow.deliveries[0]!['delivery'] });
+  t.equal(errOf(late)?.code, 'FAILED_PRECONDITION_ERROR', 'the timed-out member can no longer settle it');
+  t.same(await bob.drain('item'), [], 'moderated once');
+
+  // nack hands an item straight back; the other member gets it.
+  slow.policy = () => ({ t: 'nack' });
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'two' });
+  t.match((await bob.items(1))[0], { value: 'two' });
+  const toSlow = slow.deliveries.filter((d) => d['value'] === 'two');
+  const toFast = fast.deliveries.filter((d) => d['value'] === 'two');
+  t.equal(toFast.length, 1, 'accepted once, by the member that did not nack');
+  t.equal(toFast[0]!['attempt'], toSlow.length + 1, 'a nacked delivery counts as an attempt');
+  t.same(await bob.drain('item'), [], 'moderated once');
+  for (const c of [slow.client, fast.client, alice, bob]) c.close();
+});
+
+t.test('moderation - rejected input reaches its sender with the reason, never <chat> or its history', async (t) => {
+  const server = await startServer(t);
+  await RawModerator.join(server, {
+    policy: (d) => (String(d['value']).includes('darn') ? { t: 'reject', reason: 'profanity' } : { t: 'accept' }),
+  });
+  const alice = await participant(server, 'alice');
+  const bob = await participant(server, 'bob');
+  await bob.ok({ t: 'sub', cache: CACHE, topic: 'room1' });
+
+  const bad = await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'darn it' });
+  const rejected = await alice.next((f) => f['t'] === 'rejected');
+  t.same(rejected, { t: 'rejected', cache: CACHE, topic: 'room1-input', page: bad['page'], seq: bad['seq'], reason: 'profanity', by: 'moderator' });
+  t.same(await bob.drain('rejected'), [], 'only the sender is told');
+
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'nice day' });
+  const [item] = await bob.items(1);
+  t.equal(item!['value'], 'nice day', 'the first thing on <chat> is the clean message');
+  t.same((await bob.ok({ t: 'listFetch', cache: CACHE, list: 'room1' }))['values'], ['nice day'], 'history never saw the rejected one');
+});
+
+t.test('moderation - an item no member settles in maxAttempts is given up and its sender told', async (t) => {
+  const server = await startServer(t, { config: { moderation: { ackTimeoutMs: 150, maxAttempts: 2 } } });
+  const mute = await RawModerator.join(server);
+  const alice = await participant(server, 'alice');
+  const sent = await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'poison' });
+  const rejected = await alice.next((f) => f['t'] === 'rejected');
+  t.match(rejected, { topic: 'room1-input', seq: sent['seq'], by: 'server', reason: /2 delivery attempts/ });
+  t.same(mute.deliveries.map((d) => d['attempt']), [1, 2]);
+});
+
+t.test('moderation - a pattern subscription is refused unless the scope covers the whole pattern', async (t) => {
+  const server = await startServer(t);
+  let groups = 0;
+  const join = async (scope: Parameters<typeof tokenFor>[1], pattern: unknown, cache = CACHE, group = `g${groups++}`) => {
+    const c = await RawClient.open(server, await tokenFor(server, scope));
+    const reply = await c.request({ t: 'gsub', cache, group, pattern });
+    c.close();
+    return reply['t'] === 'ok' ? 'ok' : reply['e']['code'];
+  };
+  const suffixSub = PermissionScopes.topicSubscribeOnly(CACHE, { nameSuffix: '-input' });
+  t.equal(await join(suffixSub, SUFFIX, CACHE, 'same'), 'ok', 'the exact pattern');
+  t.equal(await join(PermissionScopes.topicSubscribeOnly(CACHE, '*'), { nameSuffix: 'x-input' }, CACHE, 'same'), 'FAILED_PRECONDITION_ERROR', 'a group keeps its pattern');
+  t.equal(await join(suffixSub, { nameSuffix: 'x-input' }, CACHE), 'ok', 'a narrower pattern');
+  t.equal(await join(suffixSub, { nameSuffix: 'input' }), 'PERMISSION_ERROR', 'a wider suffix');
+  t.equal(await join(suffixSub, { namePrefix: 'room' }), 'PERMISSION_ERROR', 'another shape');
+  t.equal(await join(suffixSub, SUFFIX, 'other'), 'PERMISSION_ERROR', 'another cache');
+  t.equal(await join(PermissionScopes.topicSubscribeOnly(CACHE, 'room1-input'), SUFFIX), 'PERMISSION_ERROR', 'one matching topic is not the pattern');
+  t.equal(await join(PermissionScopes.topicPublishOnly(CACHE, '*'), SUFFIX), 'PERMISSION_ERROR', 'publish-only does not allow consuming');
+  t.equal(await join(PermissionScopes.topicNamePrefixSubscribeOnly(CACHE, 'in-'), { namePrefix: 'in-' }), 'ok', 'prefix patterns too');
+  t.equal(await join(PermissionScopes.topicSubscribeOnly(CACHE, '*'), SUFFIX), 'ok', 'all topics covers any pattern');
+  for (const bad of [{ nameSuffix: '' }, { foo: 'x' }, { nameSuffix: 'a', namePrefix: 'b' }, 'x-input', null]) {
+    t.equal(await join(suffixSub, bad), 'INVALID_ARGUMENT_ERROR', `bad pattern ${JSON.stringify(bad)}`);
+  }
+});
+
+t.test('moderation - one moderator serves every chat of a cache and learns the chat from each item', async (t) => {
+  const server = await startServer(t);
+  const mod = await RawModerator.join(server, { policy: acceptAll });
+  const alice = await participant(server, 'alice', 'room1');
+  const carol = await participant(server, 'carol', 'lobby');
+  await alice.ok({ t: 'sub', cache: CACHE, topic: 'room1' });
+  await carol.ok({ t: 'sub', cache: CACHE, topic: 'lobby' });
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'in room1' });
+  await carol.ok({ t: 'pub', cache: CACHE, topic: 'lobby-input', value: 'in lobby' });
+  t.match((await alice.items(1))[0], { topic: 'room1', value: 'in room1', tokenId: 'alice' });
+  t.match((await carol.items(1))[0], { topic: 'lobby', value: 'in lobby', tokenId: 'carol' });
+  t.same(mod.deliveries.map((d) => [d['topic'], d['output']]).sort(), [['lobby-input', 'lobby'], ['room1-input', 'room1']]);
+  // A name whose output would itself be an input is not an input (no moderator loops).
+  const admin = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe(CACHE, '*')));
+  await mod.client.drain('delivery', 0);
+  await admin.ok({ t: 'pub', cache: CACHE, topic: 'x-input-input', value: 'not an input' });
+  await admin.ok({ t: 'pub', cache: CACHE, topic: '-input', value: 'blank output' });
+  t.same(await mod.client.drain('delivery'), [], 'neither is delivered');
+  t.equal(mod.deliveries.length, 2);
+});
+
+t.test('moderation - with no moderator: bounded buffering, then LIMIT_EXCEEDED to publishers; buffered items survive', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock, config: { moderation: { bufferItems: 3, groupIdleMs: 60_000 } } });
+  const first = await RawModerator.join(server);
+  await first.client.ok({ t: 'gunsub', cache: CACHE, group: 'mods' });
+  const alice = await participant(server, 'alice');
+  const bob = await participant(server, 'bob');
+  await bob.ok({ t: 'sub', cache: CACHE, topic: 'room1' });
+
+  for (let i = 0; i < 3; i++) await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: `kept${i}` });
+  const refused = await alice.request({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'too many' });
+  t.match(errOf(refused), { code: 'LIMIT_EXCEEDED_ERROR', cause: 'group_buffer_limit_exceeded', message: /no moderator/ });
+
+  clock.advance(10 * 60_000);
+  const stillRefused = await alice.request({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'later' });
+  t.equal(errOf(stillRefused)?.cause, 'group_buffer_limit_exceeded', 'a group holding items is never forgotten');
+
+  const second = await RawModerator.join(server, { policy: acceptAll });
+  await second.received(3);
+  t.same((await bob.items(3)).map((f) => f['value']), ['kept0', 'kept1', 'kept2'], 'what was acknowledged is moderated once a moderator comes');
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'flowing' });
+  t.match((await bob.items(1))[0], { value: 'flowing' });
+
+  // A memberless, empty group is forgotten after groupIdleMs: its pattern is no longer moderated.
+  second.client.close();
+  await second.client.waitClosed();
+  let probes = 0;
+  for (;;) {
+    const r = await alice.request({ t: 'pub', cache: CACHE, topic: 'room1-input', value: `probe${probes}` });
+    if (r['t'] === 'err') { t.equal(r['e']['cause'], 'group_buffer_limit_exceeded', 'memberless again: the buffer fills'); break; }
+    probes++;
+  }
+  t.ok(probes >= 3, `${probes} probes were buffered`);
+  const third = await RawModerator.join(server, { policy: acceptAll });
+  t.same((await bob.items(probes)).map((f) => f['value']), Array.from({ length: probes }, (_, i) => `probe${i}`));
+  t.same((await third.client.ok({ t: 'gunsub', cache: CACHE, group: 'mods' })), { requeued: 0 });
+  clock.advance(60_000);
+  for (let i = 0; i < 5; i++) await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: `unmoderated${i}` });
+  t.pass('after groupIdleMs the group is gone and publishes are no longer held');
+});
+
+t.test('moderation - a take-down removes the message from history and tells subscribers, live and resuming', async (t) => {
+  const server = await startServer(t);
+  const mod = await RawModerator.join(server, { tokenId: 'mod', policy: acceptAll });
+  const alice = await participant(server, 'alice');
+  const bob = await participant(server, 'bob');
+  const sub = await bob.ok({ t: 'sub', cache: CACHE, topic: 'room1' });
+
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'buy cheap stuff' });
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'hello all' });
+  const [spam, ok] = await bob.items(2);
+  t.equal(spam!['value'], 'buy cheap stuff');
+
+  const denied = await alice.request({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: spam!['seq'] } });
+  t.equal(errOf(denied)?.code, 'PERMISSION_ERROR', 'a participant cannot take messages down');
+  const future = await mod.client.request({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: 99 } });
+  t.equal(errOf(future)?.code, 'INVALID_ARGUMENT_ERROR', 'an item never published cannot be retracted');
+
+  const r = await mod.client.ok({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: spam!['seq'] }, reason: 'spam' });
+  t.same(r, { page: sub['page'], seq: 3, removed: true });
+  const notice = await bob.next((f) => f['t'] === 'retract');
+  t.match(notice, { t: 'retract', cache: CACHE, topic: 'room1', seq: 3, page: sub['page'], target: { page: spam!['page'], seq: spam!['seq'] }, reason: 'spam', tokenId: 'mod' });
+  const history = await bob.ok({ t: 'listFetch', cache: CACHE, list: 'room1', withMeta: true });
+  t.match(history['items'], [{ value: 'hello all', seq: ok!['seq'] }], 'only the good message remains');
+  t.equal(history['items'].length, 1);
+
+  // A subscriber resuming from before the take-down gets it in order.
+  const carol = await participant(server, 'carol');
+  await carol.ok({ t: 'sub', cache: CACHE, topic: 'room1', after: { page: sub['page'], seq: ok!['seq'] } });
+  t.match(await carol.next((f) => f['t'] === 'retract'), { seq: 3, target: { seq: spam!['seq'] } });
+  const again = await mod.client.ok({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: spam!['seq'] } });
+  t.equal(again['removed'], false, 'retracting twice finds nothing left to remove');
+});
