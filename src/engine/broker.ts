@@ -6,7 +6,7 @@ import {
   type ByeFrame, type ErrReply, type GenericRequest, type HelloResult, type AuthResult, type NoticeFrame, type OkReply, type SubscriptionEndFrame,
 } from '../protocol/index.js';
 import { TidingsError, authenticationFailed, badRequest, limitExceeded, toWireError } from '../core/errors.js';
-import { connectionKey, type Fanout } from './engine.js';
+import type { Fanout } from './engine.js';
 import { REPLIED, type BrokerDeps, type HandlerTable, type RequestContext } from './handler.js';
 import { Session, type Connection } from './session.js';
 import { topicHandlers } from './handlers/topics.js';
@@ -18,7 +18,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const HEARTBEAT_FRAME = encodeFrame({ t: 'hb' });
 
 export class Broker {
-  readonly sessions = new Set<Session>();
+  /** Open connections by id. */
+  readonly sessions = new Map<string, Session>();
   private readonly handlers: HandlerTable;
   private heartbeat: NodeJS.Timeout | undefined;
   private fanout: Fanout | undefined;
@@ -36,7 +37,7 @@ export class Broker {
 
   open(connection: Connection): Session {
     const session = new Session(randomBytes(8).toString('base64url'), connection);
-    this.sessions.add(session);
+    this.sessions.set(session.id, session);
     session.timers.hello = setTimeout(() => {
       if (session.state === 'awaiting_hello') this.bye(session, CloseCode.HELLO_TIMEOUT, 'no hello in time');
     }, this.deps.config.server.helloTimeoutMs);
@@ -110,13 +111,13 @@ export class Broker {
     session.catchUps.clear();
     // Its unsettled moderation deliveries go to the other members of its groups.
     this.deps.engine.groups.connectionClosed(session.id);
-    this.sessions.delete(session);
+    this.sessions.delete(session.id);
   }
 
   /** Tells every connection why it is being closed, then closes it (graceful shutdown). */
   shutdown(reason = 'server shutting down'): void {
     clearInterval(this.heartbeat);
-    for (const session of [...this.sessions]) this.bye(session, CloseCode.SHUTDOWN, reason);
+    for (const session of [...this.sessions.values()]) this.bye(session, CloseCode.SHUTDOWN, reason);
   }
 
   async close(): Promise<void> {
@@ -147,7 +148,6 @@ export class Broker {
     if ((session.state as Session['state']) === 'closed') throw new TidingsError(ErrorCode.CANCELLED_ERROR, 'connection closed');
     session.state = 'open';
     session.connection.attach(HEARTBEAT_KEY);
-    session.connection.attach(connectionKey(session.id));
     const { server, topics } = this.deps.config;
     this.deps.log.debug({ conn: session.id, kind: session.grant!.kind, tokenId: session.grant!.tokenId }, 'connection authenticated');
     return {

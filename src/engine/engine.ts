@@ -5,15 +5,11 @@ import type { WindowRead } from '../topics/topic.js';
 import type { CacheEngine } from '../store/cache-store.js';
 import type { ModerationEngine } from '../moderation/moderation-engine.js';
 
-/** Native fan-out: hands one encoded frame to every connection attached to `key` (uWS publish). */
+/** Native fan-out: hands one encoded frame to every connection attached to `key` (uWS publish),
+ * or to one connection by id (e.g. a moderator's `rejected` to the sender). */
 export interface Fanout {
   publish(key: string, frame: Uint8Array): void;
-}
-
-/** Fan-out key of one connection (attached at hello), to push to it by id: e.g. a moderator's
- * `rejected` to the sender. U+0002 cannot start a topic key. */
-export function connectionKey(connectionId: string): string {
-  return `\u0002${connectionId}`;
+  sendTo(connectionId: string, frame: Uint8Array): void;
 }
 
 /** Items read from a topic's recent-items window (see Topic.readAfter). */

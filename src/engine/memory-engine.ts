@@ -5,7 +5,7 @@ import { DEFAULTS, type ModerationConfig, type StoreConfig, type TopicsConfig } 
 import { MemoryCacheStore } from '../store/memory-store.js';
 import { TopicRegistry } from '../topics/topic-registry.js';
 import { MemoryModerationEngine } from '../moderation/memory-moderation.js';
-import { connectionKey, type Engine, type Fanout, type TopicEngine, type TopicStats, type WindowRead } from './engine.js';
+import { type Engine, type Fanout, type TopicEngine, type TopicStats, type WindowRead } from './engine.js';
 
 export interface MemoryEngineOptions { topics: TopicsConfig; clock: Clock; store?: StoreConfig; moderation?: ModerationConfig }
 
@@ -92,7 +92,7 @@ export class MemoryEngine implements Engine {
     this.groups = new MemoryModerationEngine(options.moderation ?? DEFAULTS.moderation, options.clock, {
       cache: this.cache,
       stampNow: (cache, topic, build) => this.topics.stampNow(cache, topic, build),
-      notify: (connectionId, frame) => this.topics.fanout!.publish(connectionKey(connectionId), frame),
+      notify: (connectionId, frame) => this.topics.fanout!.sendTo(connectionId, frame),
     });
     this.topics.moderation = this.groups;
     this.sweepInterval = Math.min(options.topics.idleTopicMs, 60_000);

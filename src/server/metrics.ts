@@ -11,7 +11,7 @@ export function mountMetrics(app: TemplatedApp, broker: Broker, engine: Engine):
   new Gauge({ name: 'tidings_connections', help: 'Open WebSocket connections', registers: [registry], collect() { this.set(broker.sessions.size); } });
   new Gauge({
     name: 'tidings_subscriptions', help: 'Topic subscriptions across all connections', registers: [registry],
-    collect() { let n = 0; for (const s of broker.sessions) n += s.subscriptions.size; this.set(n); },
+    collect() { let n = 0; for (const s of broker.sessions.values()) n += s.subscriptions.size; this.set(n); },
   });
   new Gauge({ name: 'tidings_topics', help: 'Live topics', registers: [registry], collect() { this.set(engine.topics.stats().topics); } });
   new Gauge({ name: 'tidings_window_bytes', help: 'Bytes held in recent-items windows', registers: [registry], collect() { this.set(engine.topics.stats().windowBytes); } });

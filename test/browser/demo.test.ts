@@ -82,7 +82,7 @@ t.test('demo - cutting the connection mid-conversation loses and duplicates noth
   await waitForMessages(ada, 1);
 
   // Cut every browser connection (the in-process moderator's too) while Bob keeps typing.
-  for (const session of [...server.broker.sessions]) session.connection.close(4000, 'test: connection cut');
+  for (const session of [...server.broker.sessions.values()]) session.connection.close(4000, 'test: connection cut');
   await send(bob, 'two');
   await send(bob, 'three');
   await ada.waitForSelector('#status[data-state="open"]');

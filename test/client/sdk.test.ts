@@ -61,7 +61,7 @@ t.test('sdk - many local subscribers of one topic share one server subscription'
   await topics.subscribe('chat', 'shared', { onItem: b.onItem });
   await topics.publish('chat', 'shared', 'x');
   await Promise.all([a.until(1), b.until(1)]);
-  const sessions = [...server.broker.sessions];
+  const sessions = [...server.broker.sessions.values()];
   t.equal(sessions[0]!.subscriptions.size, 1, 'one server-side subscription');
   (subA as TopicSubscribe.Subscription).unsubscribe();
   await topics.publish('chat', 'shared', 'y');
@@ -78,7 +78,7 @@ t.test('sdk - reconnect resumes every subscription with no loss and no duplicate
   const publisher = await client(t, server);
   for (let i = 1; i <= 5; i++) await publisher.topics.publish('chat', 'resume', `m${i}`);
   await got.until(5);
-  const subscriberSession = [...server.broker.sessions].find((s) => s.subscriptions.size > 0)!;
+  const subscriberSession = [...server.broker.sessions.values()].find((s) => s.subscriptions.size > 0)!;
   subscriberSession.connection.close(4000, 'test: drop the connection');
   for (let i = 6; i <= 10; i++) await publisher.topics.publish('chat', 'resume', `m${i}`);
   await got.until(10);

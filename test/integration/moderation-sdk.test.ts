@@ -116,7 +116,7 @@ t.test('moderator helper - rejoins after a reconnect; what it held and what came
   await calls.count(1);
 
   // The server drops the moderator's connection (4000: reconnect); its delivery goes back to the group.
-  const session = [...server.broker.sessions].find((s) => s.grant?.tokenId === 'sdk-mod')!;
+  const session = [...server.broker.sessions.values()].find((s) => s.grant?.tokenId === 'sdk-mod')!;
   server.broker.bye(session, CloseCode.SHUTDOWN, 'test: drop the moderator');
   await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'meanwhile' });
 

@@ -221,7 +221,7 @@ t.test('pubAppend: publishes, appends with origin, caps, and is refused whole', 
   const clock = new ManualClock();
   const engine = new MemoryEngine({ topics: DEFAULTS.topics, store: { ...DEFAULTS.store, maxListLength: 3, maxItemBytes: 200, maxElementBytes: 100 }, clock });
   const fanned: Array<Record<string, unknown>> = [];
-  engine.start({ publish: (_key, frame) => fanned.push(decodeFrame(frame)) });
+  engine.start({ publish: (_key, frame) => fanned.push(decodeFrame(frame)), sendTo: () => {} });
   t.teardown(() => engine.close());
   const store = engine.cache;
 
