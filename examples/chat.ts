@@ -1,0 +1,63 @@
+/** A chat participant from the command line: it gets a scoped token from the API key (the job of
+ * your backend), shows the room's history, sends each message argument to `<room>-input`, and prints
+ * what the moderator made of it: the message as published in `<room>`, or the rejection reason.
+ *
+ *   TIDINGS_URL=http://127.0.0.1:8080 TIDINGS_API_KEY=<key> node --import tsx examples/chat.ts --room room1 --name alice "hello" "a darn good day"
+ */
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { AuthClient, ExpiresIn, ListFetch, PermissionScopes, TopicPublish, connect, type WebSocketConstructor } from '../src/client/index.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { url: { type: 'string' }, 'api-key': { type: 'string' }, cache: { type: 'string' }, room: { type: 'string' }, name: { type: 'string' } },
+});
+const url = values.url ?? process.env['TIDINGS_URL'] ?? 'http://127.0.0.1:8080';
+const apiKey = values['api-key'] ?? process.env['TIDINGS_API_KEY'];
+const cache = values.cache ?? 'chat';
+const room = values.room ?? 'room1';
+const name = values.name ?? 'guest';
+if (!apiKey) {
+  process.stderr.write('set TIDINGS_API_KEY (or --api-key)\n');
+  process.exit(2);
+}
+
+const minted = await new AuthClient({ url, apiKey }).generateDisposableToken(PermissionScopes.chatParticipant(cache, room), ExpiresIn.minutes(10), { tokenId: name });
+if (minted.type === 'Error') {
+  process.stderr.write(`cannot get a token: ${minted.toString()}\n`);
+  process.exit(1);
+}
+const sdk = connect({ url, token: minted.authToken, webSocket: WebSocket as unknown as WebSocketConstructor });
+
+const history = await sdk.cache.listFetch(cache, room, { withMeta: true });
+let resumeFrom: { page: number; seq: number } | undefined;
+if (history instanceof ListFetch.Hit) {
+  for (const item of history.items ?? []) {
+    process.stdout.write(`history <${item.tokenId ?? '?'}> ${String(item.value)}\n`);
+    if (item.page !== undefined && item.seq !== undefined) resumeFrom = { page: item.page, seq: item.seq };
+  }
+}
+
+// Messages go one at a time; each is settled once: published in the room (it comes back on the
+// subscription, stamped with our name) or rejected (the server tells only us, with the reason).
+let settle: (() => void) | undefined;
+await sdk.topics.subscribe(cache, room, {
+  ...(resumeFrom ? { resumeFrom } : {}),
+  onItem: (item) => {
+    process.stdout.write(`<${item.tokenId() ?? '?'}> ${item.valueString()}\n`);
+    if (item.tokenId() === name) settle?.();
+  },
+});
+sdk.connection.onPush((frame) => {
+  if (frame['t'] !== 'rejected') return;
+  process.stdout.write(`rejected: ${frame['reason'] as string}\n`);
+  settle?.();
+});
+
+for (const text of positionals) {
+  const settled = new Promise<void>((resolve) => { settle = resolve; });
+  const sent = await sdk.topics.publish(cache, `${room}-input`, text);
+  if (sent instanceof TopicPublish.Error) process.stdout.write(`not sent: ${sent.toString()}\n`);
+  else await Promise.race([settled, new Promise((r) => setTimeout(r, 5000))]);
+}
+sdk.close();
