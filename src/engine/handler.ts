@@ -34,3 +34,9 @@ export interface SessionControl {
   authenticate(session: Session, token: unknown): Promise<void>;
   subscriptionEnded(session: Session, key: string): void;
 }
+
+/** Applies `f` to a value that may still be a promise, staying synchronous when it is not: the
+ * broker sends a synchronous result inside the uWS message callback, where uWS coalesces writes. */
+export function map<T, R>(value: T | Promise<T>, f: (value: T) => R): R | Promise<R> {
+  return value instanceof Promise ? value.then(f) : f(value);
+}

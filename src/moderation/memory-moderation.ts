@@ -7,7 +7,7 @@ import {
 import type { ModerationConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
 import { invalidArgument } from '../core/errors.js';
-import type { CacheEngine } from '../store/cache-store.js';
+import type { CacheEngine, Maybe } from '../store/cache-store.js';
 import { GroupRegistry, type Admission, type GroupStats, type InputItem } from './group-registry.js';
 import type { GroupItem } from './group.js';
 import type { GroupMember, HeldDelivery, ModerationEngine } from './moderation-engine.js';
@@ -92,7 +92,7 @@ export class MemoryModerationEngine implements ModerationEngine {
   }
 
   async retract(cache: string, topic: string, target: Position, tokenId: string | undefined, reason: string | undefined): Promise<RetractResult> {
-    let removal: Promise<boolean> = Promise.resolve(false);
+    let removal: Maybe<boolean> = false;
     const at = this.backend.stampNow(cache, topic, ({ page, seq, ts, lastSeq }) => {
       if (target.page > page || (target.page === page && target.seq > lastSeq)) {
         throw invalidArgument(`target: topic "${topic}" has published no item at page ${target.page}, seq ${target.seq}`);

@@ -3,11 +3,15 @@
  * implements it in process; a Redis engine would implement the same. Inputs arrive validated
  * (names, value kinds, element sizes, TTL bounds); the store enforces what depends on stored state
  * (item bytes, list length, store bytes) and answers misses as `undefined`.
- * The memory store applies every change synchronously inside the call (the promise only carries
- * the answer), which callers composing steps in one tick rely on (pubAppend, moderation). */
+ * Every method may answer synchronously (Maybe<T>); the memory store does, and applies every change
+ * inside the call, which callers composing steps in one tick rely on (pubAppend, moderation), and
+ * which lets the reply leave inside the uWS message callback, coalesced with other writes. */
 import type { ListItem, PubAppendResult, Value } from '../protocol/index.js';
 
 export type { ListItem, PubAppendResult } from '../protocol/index.js';
+
+/** A value now, or later (an engine with network round trips). */
+export type Maybe<T> = T | Promise<T>;
 
 /** The TTL of a whole collection (Momento's CollectionTtl). */
 export interface CollectionTtl {
@@ -41,38 +45,38 @@ export interface StoreStats { items: number; bytes: number; maxBytes: number }
 
 export interface CacheEngine {
   /** Appends values in order (listPushBack is one value, listConcatenateBack several); new length. */
-  listPushBack(cache: string, list: string, values: Value[], options: PushOptions): Promise<number>;
+  listPushBack(cache: string, list: string, values: Value[], options: PushOptions): Maybe<number>;
   /** Prepends values keeping their order; new length. */
-  listPushFront(cache: string, list: string, values: Value[], options: PushOptions): Promise<number>;
+  listPushFront(cache: string, list: string, values: Value[], options: PushOptions): Maybe<number>;
   /** undefined = Miss (no such list). */
-  listFetch(cache: string, list: string, range: Range): Promise<Value[] | undefined>;
-  listFetchWithMeta(cache: string, list: string, range: Range): Promise<ListItem[] | undefined>;
+  listFetch(cache: string, list: string, range: Range): Maybe<Value[] | undefined>;
+  listFetchWithMeta(cache: string, list: string, range: Range): Maybe<ListItem[] | undefined>;
   /** Keeps only the slice; a missing list is fine. `ttl` undefined leaves the expiry alone. */
-  listRetain(cache: string, list: string, range: Range, ttl: CollectionTtl | undefined): Promise<void>;
+  listRetain(cache: string, list: string, range: Range, ttl: CollectionTtl | undefined): Maybe<void>;
   /** Removes every element equal to value (text equals the binary of its UTF-8). */
-  listRemoveValue(cache: string, list: string, value: Value): Promise<void>;
+  listRemoveValue(cache: string, list: string, value: Value): Maybe<void>;
   /** undefined = Miss. `length` is what remains. */
-  listPop(cache: string, list: string, end: 'back' | 'front'): Promise<{ value: Value; length: number } | undefined>;
-  listLength(cache: string, list: string): Promise<number | undefined>;
+  listPop(cache: string, list: string, end: 'back' | 'front'): Maybe<{ value: Value; length: number } | undefined>;
+  listLength(cache: string, list: string): Maybe<number | undefined>;
 
-  get(cache: string, key: string): Promise<Value | undefined>;
+  get(cache: string, key: string): Maybe<Value | undefined>;
   /** ttlMs undefined = the default TTL. Replaces whatever the key held (any type). */
-  set(cache: string, key: string, value: Value, ttlMs: number | undefined): Promise<void>;
-  delete(cache: string, key: string): Promise<void>;
+  set(cache: string, key: string, value: Value, ttlMs: number | undefined): Maybe<void>;
+  delete(cache: string, key: string): Maybe<void>;
   /** Remaining ms of any item (scalar or list); undefined = Miss. */
-  itemGetTtl(cache: string, key: string): Promise<number | undefined>;
+  itemGetTtl(cache: string, key: string): Maybe<number | undefined>;
   /** Sets a new TTL on an existing item; false = Miss. */
-  updateTtl(cache: string, key: string, ttlMs: number): Promise<boolean>;
+  updateTtl(cache: string, key: string, ttlMs: number): Maybe<boolean>;
 
   /** Publishes `value` to the topic and appends it with its origin (page, seq, tokenId, ts) to the
    * list, with nothing in between: a reader that fetches the list and subscribes after its last
    * element's (page, seq) sees every later item exactly once. Limits are checked before publishing,
    * so a refused append publishes nothing. */
-  pubAppend(cache: string, topic: string, list: string, value: Value, tokenId: string | undefined, options: PushOptions): Promise<PubAppendResult>;
+  pubAppend(cache: string, topic: string, list: string, value: Value, tokenId: string | undefined, options: PushOptions): Maybe<PubAppendResult>;
 
   /** Removes the element(s) pubAppend stored for topic item (page, seq) (moderators retracting a
    * message); true when one was there. */
-  listRemoveOrigin(cache: string, list: string, origin: { page: number; seq: number }): Promise<boolean>;
+  listRemoveOrigin(cache: string, list: string, origin: { page: number; seq: number }): Maybe<boolean>;
 
   stats(): StoreStats;
   /** Starts background upkeep (expired-item sweeps); close() stops it. */

@@ -92,25 +92,25 @@ export class MemoryCacheStore implements CacheEngine {
 
   // -- lists -------------------------------------------------------------------------------------
 
-  async listPushBack(cache: string, list: string, values: Value[], options: PushOptions): Promise<number> {
+  listPushBack(cache: string, list: string, values: Value[], options: PushOptions): number {
     return this.push(cache, list, values.map((v) => element(v)), options, 'back');
   }
 
-  async listPushFront(cache: string, list: string, values: Value[], options: PushOptions): Promise<number> {
+  listPushFront(cache: string, list: string, values: Value[], options: PushOptions): number {
     return this.push(cache, list, values.map((v) => element(v)), options, 'front');
   }
 
-  async listFetch(cache: string, list: string, range: Range): Promise<Value[] | undefined> {
+  listFetch(cache: string, list: string, range: Range): Value[] | undefined {
     const state = this.readList(cache, list);
     return state && fetchRange(state.items, range.startIndex, range.endIndex).map((e) => e.v);
   }
 
-  async listFetchWithMeta(cache: string, list: string, range: Range): Promise<ListItem[] | undefined> {
+  listFetchWithMeta(cache: string, list: string, range: Range): ListItem[] | undefined {
     const state = this.readList(cache, list);
     return state && fetchRange(state.items, range.startIndex, range.endIndex).map(withOrigin);
   }
 
-  async listRetain(cache: string, list: string, range: Range, ttl: CollectionTtl): Promise<void> {
+  listRetain(cache: string, list: string, range: Range, ttl: CollectionTtl): void {
     const k = this.key(cache, list);
     const state = this.listAt(k, list);
     if (!state) return;
@@ -118,7 +118,7 @@ export class MemoryCacheStore implements CacheEngine {
     this.commitList(k, state, ttl, true);
   }
 
-  async listRemoveValue(cache: string, list: string, value: Value): Promise<void> {
+  listRemoveValue(cache: string, list: string, value: Value): void {
     const k = this.key(cache, list);
     const state = this.listAt(k, list);
     if (!state) return;
@@ -129,7 +129,7 @@ export class MemoryCacheStore implements CacheEngine {
     this.commitList(k, state, undefined, true);
   }
 
-  async listRemoveOrigin(cache: string, list: string, origin: { page: number; seq: number }): Promise<boolean> {
+  listRemoveOrigin(cache: string, list: string, origin: { page: number; seq: number }): boolean {
     const k = this.key(cache, list);
     const state = this.listAt(k, list);
     if (!state) return false;
@@ -140,7 +140,7 @@ export class MemoryCacheStore implements CacheEngine {
     return true;
   }
 
-  async listPop(cache: string, list: string, end: 'back' | 'front'): Promise<{ value: Value; length: number } | undefined> {
+  listPop(cache: string, list: string, end: 'back' | 'front'): { value: Value; length: number } | undefined {
     const k = this.key(cache, list);
     const state = this.listAt(k, list);
     if (!state) return undefined;
@@ -150,36 +150,36 @@ export class MemoryCacheStore implements CacheEngine {
     return { value: e.v, length: state.items.length };
   }
 
-  async listLength(cache: string, list: string): Promise<number | undefined> {
+  listLength(cache: string, list: string): number | undefined {
     return this.readList(cache, list)?.items.length;
   }
 
   // -- scalars -----------------------------------------------------------------------------------
 
-  async get(cache: string, key: string): Promise<Value | undefined> {
+  get(cache: string, key: string): Value | undefined {
     const entry = this.lru.get(this.key(cache, key));
     if (entry && entry.kind !== 'scalar') throw wrongType(cache, key, 'list', 'scalar');
     return entry?.value;
   }
 
-  async set(cache: string, key: string, value: Value, ttlMs: number | undefined): Promise<void> {
+  set(cache: string, key: string, value: Value, ttlMs: number | undefined): void {
     const k = this.key(cache, key);
     const { v, payload, footprint } = ownValue(value);
     this.checkItem(key, measureText(key).utf8 + payload, ENTRY_OVERHEAD + measureText(k).heap + footprint);
     this.lru.set(flatText(k), { kind: 'scalar', value: v, payload, footprint }, { ttl: ttlMs ?? this.defaultTtlMs });
   }
 
-  async delete(cache: string, key: string): Promise<void> {
+  delete(cache: string, key: string): void {
     this.lru.delete(this.key(cache, key));
   }
 
-  async itemGetTtl(cache: string, key: string): Promise<number | undefined> {
+  itemGetTtl(cache: string, key: string): number | undefined {
     const k = this.key(cache, key);
     if (this.lru.get(k) === undefined) return undefined;
     return Math.max(0, Math.floor(this.lru.getRemainingTTL(k)));
   }
 
-  async updateTtl(cache: string, key: string, ttlMs: number): Promise<boolean> {
+  updateTtl(cache: string, key: string, ttlMs: number): boolean {
     const k = this.key(cache, key);
     const entry = this.lru.get(k);
     if (entry === undefined) return false;
@@ -189,7 +189,7 @@ export class MemoryCacheStore implements CacheEngine {
 
   // -- publish + append --------------------------------------------------------------------------
 
-  async pubAppend(cache: string, topic: string, list: string, value: Value, tokenId: string | undefined, options: PushOptions): Promise<PubAppendResult> {
+  pubAppend(cache: string, topic: string, list: string, value: Value, tokenId: string | undefined, options: PushOptions): PubAppendResult {
     if (!this.publisher) throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, 'pubAppend needs a topic engine in the same process');
     const publisher = this.publisher;
     const e = element(value, tokenId);

@@ -9,10 +9,10 @@ import {
 } from '../../protocol/index.js';
 import { invalidArgument, limitExceeded, permissionDenied } from '../../core/errors.js';
 import type { StoreConfig } from '../../core/config.js';
-import type { CollectionTtl, Range } from '../../store/cache-store.js';
+import type { CollectionTtl, Maybe, Range } from '../../store/cache-store.js';
 import { rangeProblem } from '../../store/list-ops.js';
 import type { Session } from '../session.js';
-import type { BrokerDeps, HandlerTable } from '../handler.js';
+import { map, type BrokerDeps, type HandlerTable } from '../handler.js';
 import { nameField, optionalInt, valueField } from '../validate.js';
 
 type Frame = Record<string, unknown>;
@@ -37,110 +37,99 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
   };
 
   return {
-    async listPushBack({ session, frame }) {
+    listPushBack({ session, frame }) {
       const [cache, list] = target(session, frame, 'list', 'write');
       const value = fields.element(frame, 'value');
       const options = { ttl: fields.collectionTtl(frame), truncateToSize: fields.truncate(frame, 'truncateFrontToSize') };
-      return { length: await store.listPushBack(cache, list, [value], options) } satisfies ListWriteResult;
+      return map(store.listPushBack(cache, list, [value], options), (length): ListWriteResult => ({ length }));
     },
 
-    async listPushFront({ session, frame }) {
+    listPushFront({ session, frame }) {
       const [cache, list] = target(session, frame, 'list', 'write');
       const value = fields.element(frame, 'value');
       const options = { ttl: fields.collectionTtl(frame), truncateToSize: fields.truncate(frame, 'truncateBackToSize') };
-      return { length: await store.listPushFront(cache, list, [value], options) } satisfies ListWriteResult;
+      return map(store.listPushFront(cache, list, [value], options), (length): ListWriteResult => ({ length }));
     },
 
-    async listConcatenateBack({ session, frame }) {
+    listConcatenateBack({ session, frame }) {
       const [cache, list] = target(session, frame, 'list', 'write');
       const values = fields.elements(frame, 'values');
       const options = { ttl: fields.collectionTtl(frame), truncateToSize: fields.truncate(frame, 'truncateFrontToSize') };
-      return { length: await store.listPushBack(cache, list, values, options) } satisfies ListWriteResult;
+      return map(store.listPushBack(cache, list, values, options), (length): ListWriteResult => ({ length }));
     },
 
-    async listConcatenateFront({ session, frame }) {
+    listConcatenateFront({ session, frame }) {
       const [cache, list] = target(session, frame, 'list', 'write');
       const values = fields.elements(frame, 'values');
       const options = { ttl: fields.collectionTtl(frame), truncateToSize: fields.truncate(frame, 'truncateBackToSize') };
-      return { length: await store.listPushFront(cache, list, values, options) } satisfies ListWriteResult;
+      return map(store.listPushFront(cache, list, values, options), (length): ListWriteResult => ({ length }));
     },
 
-    async listFetch({ session, frame }) {
+    listFetch({ session, frame }) {
       const [cache, list] = target(session, frame, 'list', 'read');
       const range = fields.range(frame);
       const withMeta = fields.optionalBoolean(frame, 'withMeta') ?? false;
       if (withMeta) {
-        const items = await store.listFetchWithMeta(cache, list, range);
-        return (items ? { hit: true, items } : { hit: false }) satisfies ListFetchWithMetaResult;
+        return map(store.listFetchWithMeta(cache, list, range), (items) => (items ? { hit: true, items } : { hit: false }) satisfies ListFetchWithMetaResult);
       }
-      const values = await store.listFetch(cache, list, range);
-      return (values ? { hit: true, values } : { hit: false }) satisfies ListFetchResult;
+      return map(store.listFetch(cache, list, range), (values) => (values ? { hit: true, values } : { hit: false }) satisfies ListFetchResult);
     },
 
-    async listRetain({ session, frame }) {
+    listRetain({ session, frame }) {
       const [cache, list] = target(session, frame, 'list', 'write');
-      await store.listRetain(cache, list, fields.range(frame), fields.collectionTtl(frame));
-      return {};
+      return map(store.listRetain(cache, list, fields.range(frame), fields.collectionTtl(frame)), () => ({}));
     },
 
-    async listRemoveValue({ session, frame }) {
+    listRemoveValue({ session, frame }) {
       const [cache, list] = target(session, frame, 'list', 'write');
-      await store.listRemoveValue(cache, list, fields.element(frame, 'value'));
-      return {};
+      return map(store.listRemoveValue(cache, list, fields.element(frame, 'value')), () => ({}));
     },
 
-    async listPopBack({ session, frame }) {
+    listPopBack({ session, frame }) {
       const [cache, list] = target(session, frame, 'list', 'read', 'write');
-      const popped = await store.listPop(cache, list, 'back');
-      return (popped ? { hit: true, ...popped } : { hit: false }) satisfies ListPopResult;
+      return map(store.listPop(cache, list, 'back'), (popped) => (popped ? { hit: true, ...popped } : { hit: false }) satisfies ListPopResult);
     },
 
-    async listPopFront({ session, frame }) {
+    listPopFront({ session, frame }) {
       const [cache, list] = target(session, frame, 'list', 'read', 'write');
-      const popped = await store.listPop(cache, list, 'front');
-      return (popped ? { hit: true, ...popped } : { hit: false }) satisfies ListPopResult;
+      return map(store.listPop(cache, list, 'front'), (popped) => (popped ? { hit: true, ...popped } : { hit: false }) satisfies ListPopResult);
     },
 
-    async listLength({ session, frame }) {
+    listLength({ session, frame }) {
       const [cache, list] = target(session, frame, 'list', 'read');
-      const length = await store.listLength(cache, list);
-      return (length === undefined ? { hit: false } : { hit: true, length }) satisfies ListLengthResult;
+      return map(store.listLength(cache, list), (length) => (length === undefined ? { hit: false } : { hit: true, length }) satisfies ListLengthResult);
     },
 
-    async get({ session, frame }) {
+    get({ session, frame }) {
       const [cache, key] = target(session, frame, 'key', 'read');
-      const value = await store.get(cache, key);
-      return (value === undefined ? { hit: false } : { hit: true, value }) satisfies GetResult;
+      return map(store.get(cache, key), (value) => (value === undefined ? { hit: false } : { hit: true, value }) satisfies GetResult);
     },
 
-    async set({ session, frame }) {
+    set({ session, frame }) {
       const [cache, key] = target(session, frame, 'key', 'write');
       const value = valueField(frame, 'value', limits.maxItemBytes, LimitCause.ITEM_SIZE);
-      await store.set(cache, key, value, fields.ttl(frame, 'ttlMs'));
-      return {};
+      return map(store.set(cache, key, value, fields.ttl(frame, 'ttlMs')), () => ({}));
     },
 
-    async delete({ session, frame }) {
+    delete({ session, frame }) {
       const [cache, key] = target(session, frame, 'key', 'write');
-      await store.delete(cache, key);
-      return {};
+      return map(store.delete(cache, key), () => ({}));
     },
 
-    async itemGetTtl({ session, frame }) {
+    itemGetTtl({ session, frame }) {
       const [cache, key] = target(session, frame, 'key', 'read');
-      const remainingTtlMs = await store.itemGetTtl(cache, key);
-      return (remainingTtlMs === undefined ? { hit: false } : { hit: true, remainingTtlMs }) satisfies ItemGetTtlResult;
+      return map(store.itemGetTtl(cache, key), (remainingTtlMs) => (remainingTtlMs === undefined ? { hit: false } : { hit: true, remainingTtlMs }) satisfies ItemGetTtlResult);
     },
 
-    async updateTtl({ session, frame }) {
+    updateTtl({ session, frame }) {
       const [cache, key] = target(session, frame, 'key', 'write');
       const ttlMs = fields.ttl(frame, 'ttlMs');
       if (ttlMs === undefined) throw invalidArgument('ttlMs is required');
-      return { hit: await store.updateTtl(cache, key, ttlMs) } satisfies UpdateTtlResult;
+      return map(store.updateTtl(cache, key, ttlMs), (hit): UpdateTtlResult => ({ hit }));
     },
 
     /** Publish to `topic` and append to `list` (same cache) as one step; see docs/history.md. */
-    async pubAppend({ session, frame }): Promise<PubAppendResult> {
+    pubAppend({ session, frame }): Maybe<PubAppendResult> {
       const [cache, list] = target(session, frame, 'list', 'write');
       const topic = nameField(frame, 'topic', 'topic');
       const grant = session.grant!;

@@ -149,9 +149,9 @@ t.test('a key holds one type: the wrong kind of operation is FAILED_PRECONDITION
   const { store } = storeWith(t);
   await store.set('c', 's', 'scalar', undefined);
   await store.listPushBack('c', 'l', ['x'], { ttl: refresh });
-  await t.rejects(store.listPushBack('c', 's', ['x'], { ttl: refresh }), failure(ErrorCode.FAILED_PRECONDITION_ERROR));
-  await t.rejects(store.listFetch('c', 's', {}), failure(ErrorCode.FAILED_PRECONDITION_ERROR));
-  await t.rejects(store.get('c', 'l'), failure(ErrorCode.FAILED_PRECONDITION_ERROR));
+  await t.rejects(async () => store.listPushBack('c', 's', ['x'], { ttl: refresh }), failure(ErrorCode.FAILED_PRECONDITION_ERROR));
+  await t.rejects(async () => store.listFetch('c', 's', {}), failure(ErrorCode.FAILED_PRECONDITION_ERROR));
+  await t.rejects(async () => store.get('c', 'l'), failure(ErrorCode.FAILED_PRECONDITION_ERROR));
   t.equal(await store.itemGetTtl('c', 'l') !== undefined, true, 'itemGetTtl works on any type');
   await store.set('c', 'l', 'now a scalar', undefined);
   t.equal(await store.get('c', 'l'), 'now a scalar', 'set replaces a list');
@@ -163,15 +163,15 @@ t.test('configured caches: others are NOT_FOUND_ERROR', async (t) => {
   const { store } = storeWith(t, { caches: ['chat'] });
   await store.set('chat', 'k', 'v', undefined);
   t.equal(await store.get('chat', 'k'), 'v');
-  await t.rejects(store.get('nope', 'k'), failure(ErrorCode.NOT_FOUND_ERROR));
-  await t.rejects(store.listPushBack('nope', 'l', ['x'], { ttl: refresh }), failure(ErrorCode.NOT_FOUND_ERROR));
+  await t.rejects(async () => store.get('nope', 'k'), failure(ErrorCode.NOT_FOUND_ERROR));
+  await t.rejects(async () => store.listPushBack('nope', 'l', ['x'], { ttl: refresh }), failure(ErrorCode.NOT_FOUND_ERROR));
 });
 
 t.test('limits: list length and item bytes refuse the write and change nothing', async (t) => {
   const { store } = storeWith(t, { maxListLength: 5, maxItemBytes: 100, maxElementBytes: 50 });
   await store.listPushBack('c', 'l', ['1', '2', '3', '4', '5'], { ttl: refresh });
-  await t.rejects(store.listPushBack('c', 'l', ['6'], { ttl: refresh }), failure(ErrorCode.LIMIT_EXCEEDED_ERROR, LimitCause.LIST_LENGTH));
-  await t.rejects(store.listPushFront('c', 'l', ['0'], { ttl: refresh }), failure(ErrorCode.LIMIT_EXCEEDED_ERROR, LimitCause.LIST_LENGTH));
+  await t.rejects(async () => store.listPushBack('c', 'l', ['6'], { ttl: refresh }), failure(ErrorCode.LIMIT_EXCEEDED_ERROR, LimitCause.LIST_LENGTH));
+  await t.rejects(async () => store.listPushFront('c', 'l', ['0'], { ttl: refresh }), failure(ErrorCode.LIMIT_EXCEEDED_ERROR, LimitCause.LIST_LENGTH));
   t.same(await store.listFetch('c', 'l', {}), ['1', '2', '3', '4', '5'], 'unchanged after the refusals');
   t.equal(await store.listPushBack('c', 'l', ['6'], { ttl: refresh, truncateToSize: 5 }), 5, 'with truncation the same push fits');
   t.equal(await store.listPushBack('c', 'l', ['a', 'b', 'c', 'd', 'e', 'f', 'g'], { ttl: refresh, truncateToSize: 3 }), 3, 'a concatenation longer than the cap keeps its tail');
@@ -180,10 +180,10 @@ t.test('limits: list length and item bytes refuse the write and change nothing',
   // Item bytes = key + every element: 'big' (3) + 2 × 45 = 93 fits, a third does not.
   const e45 = 'x'.repeat(45);
   await store.listPushBack('c', 'big', [e45, e45], { ttl: refresh });
-  await t.rejects(store.listPushBack('c', 'big', [e45], { ttl: refresh }), failure(ErrorCode.LIMIT_EXCEEDED_ERROR, LimitCause.ITEM_SIZE));
+  await t.rejects(async () => store.listPushBack('c', 'big', [e45], { ttl: refresh }), failure(ErrorCode.LIMIT_EXCEEDED_ERROR, LimitCause.ITEM_SIZE));
   t.equal(await store.listLength('c', 'big'), 2, 'unchanged');
   t.equal(await store.listPushBack('c', 'big', [e45], { ttl: refresh, truncateToSize: 2 }), 2, 'fits once the front is cut');
-  await t.rejects(store.set('c', 'k', 'y'.repeat(100), undefined), failure(ErrorCode.LIMIT_EXCEEDED_ERROR, LimitCause.ITEM_SIZE), 'scalar: key + value over maxItemBytes');
+  await t.rejects(async () => store.set('c', 'k', 'y'.repeat(100), undefined), failure(ErrorCode.LIMIT_EXCEEDED_ERROR, LimitCause.ITEM_SIZE), 'scalar: key + value over maxItemBytes');
   await store.set('c', 'k', 'y'.repeat(99), undefined);
   t.equal((await store.get('c', 'k') as string).length, 99, 'key (1) + value (99) = 100 fits');
 });
@@ -240,10 +240,10 @@ t.test('pubAppend: publishes, appends with origin, caps, and is refused whole', 
   t.equal(fanned[1]!['ts'], (fanned[0]!['ts'] as number) + 5, 'ts is the item\'s server time');
 
   await store.listPushBack('chat', 'full', ['a', 'b', 'c'], { ttl: refresh });
-  await t.rejects(store.pubAppend('chat', 'room', 'full', 'd', 'alice', { ttl: refresh }), failure(ErrorCode.LIMIT_EXCEEDED_ERROR, LimitCause.LIST_LENGTH));
+  await t.rejects(async () => store.pubAppend('chat', 'room', 'full', 'd', 'alice', { ttl: refresh }), failure(ErrorCode.LIMIT_EXCEEDED_ERROR, LimitCause.LIST_LENGTH));
   t.equal(fanned.length, 3, 'a refused append published nothing');
   await store.set('chat', 'scalar', 'x', undefined);
-  await t.rejects(store.pubAppend('chat', 'room', 'scalar', 'd', 'alice', { ttl: refresh }), failure(ErrorCode.FAILED_PRECONDITION_ERROR));
+  await t.rejects(async () => store.pubAppend('chat', 'room', 'scalar', 'd', 'alice', { ttl: refresh }), failure(ErrorCode.FAILED_PRECONDITION_ERROR));
   t.equal(fanned.length, 3, 'wrong type: nothing published');
 
   t.equal(await store.listRemoveOrigin('chat', 'room-history', { page: first.page, seq: 2 }), true, 'remove by origin');
