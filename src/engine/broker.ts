@@ -38,7 +38,7 @@ export class Broker {
   open(connection: Connection): Session {
     const session = new Session(randomBytes(8).toString('base64url'), connection);
     this.sessions.set(session.id, session);
-    session.timers.hello = setTimeout(() => {
+    session.timer = setTimeout(() => {
       if (session.state === 'awaiting_hello') this.bye(session, CloseCode.HELLO_TIMEOUT, 'no hello in time');
     }, this.deps.config.server.helloTimeoutMs);
     return session;
@@ -98,17 +98,17 @@ export class Broker {
 
   /** The connection's send buffer drained: continue backlogs that waited for room. */
   drain(session: Session): void {
-    if (session.catchUps.size > 0) continueAllCatchUps(session, this.deps.engine.topics, this.deps.config.server.maxBackpressureBytes / 2);
+    if (session.catchUps?.size) continueAllCatchUps(session, this.deps.engine.topics, this.deps.config.server.maxBackpressureBytes / 2);
   }
 
-  /** The transport closed: forget the session's subscriptions and timers. */
+  /** The transport closed: forget the session's subscriptions and timer. */
   closed(session: Session): void {
     if (session.state === 'closed') return;
     session.state = 'closed';
-    session.clearTimers();
+    session.clearTimer();
     for (const { cache, topic } of session.subscriptions.values()) this.deps.engine.topics.unsubscribe(cache, topic);
     session.subscriptions.clear();
-    session.catchUps.clear();
+    session.catchUps = undefined;
     // Its unsettled moderation deliveries go to the other members of its groups.
     this.deps.engine.groups.connectionClosed(session.id);
     this.sessions.delete(session.id);
@@ -136,9 +136,8 @@ export class Broker {
       session.closeAfterReply = { code: CloseCode.PROTOCOL_VIOLATION, reason: 'no common protocol version' };
       throw badRequest(`no common protocol version; this server speaks ${JSON.stringify([1])}`);
     }
-    clearTimeout(session.timers.hello);
     // Drop the spent Timeout (and its closure) now: an idle connection would hold it for life.
-    session.timers.hello = undefined;
+    session.clearTimer();
     try {
       await this.authenticate(session, frame['token']);
     } catch (err) {
@@ -184,32 +183,31 @@ export class Broker {
     this.armExpiry(session);
   }
 
+  /** One timer at a time per connection: first the `token_expiring` notice, then the expiry. */
   private armExpiry(session: Session): void {
-    clearTimeout(session.timers.notice);
-    clearTimeout(session.timers.expiry);
+    session.clearTimer();
     const expiresAt = session.grant?.expiresAt;
     if (expiresAt === null || expiresAt === undefined) return;
-    const now = this.deps.clock.now();
-    const untilExpiry = expiresAt - now;
-    const noticeIn = untilExpiry - this.deps.config.auth.expiryNoticeMs;
-    if (noticeIn > 0 && noticeIn < MAX_TIMER_MS) {
-      session.timers.notice = setTimeout(() => {
-        const notice: NoticeFrame = { t: 'notice', kind: 'token_expiring', inMs: this.deps.config.auth.expiryNoticeMs };
-        session.connection.send(encodeFrame(notice));
-      }, noticeIn);
-    }
-    if (untilExpiry >= MAX_TIMER_MS) {
-      session.timers.expiry = setTimeout(() => this.armExpiry(session), MAX_TIMER_MS);
+    const untilNotice = expiresAt - this.deps.clock.now() - this.deps.config.auth.expiryNoticeMs;
+    if (untilNotice > 0) {
+      // Past the timer limit (an API key expiring in weeks), re-arm when the limit is reached.
+      session.timer = setTimeout(() => (untilNotice > MAX_TIMER_MS ? this.armExpiry(session) : this.noticeThenExpire(session, expiresAt)), Math.min(untilNotice, MAX_TIMER_MS));
     } else {
-      session.timers.expiry = setTimeout(() => this.bye(session, CloseCode.TOKEN_EXPIRED, 'token expired'), Math.max(0, untilExpiry));
+      session.timer = setTimeout(() => this.bye(session, CloseCode.TOKEN_EXPIRED, 'token expired'), Math.max(0, expiresAt - this.deps.clock.now()));
     }
+  }
+
+  private noticeThenExpire(session: Session, expiresAt: number): void {
+    const notice: NoticeFrame = { t: 'notice', kind: 'token_expiring', inMs: this.deps.config.auth.expiryNoticeMs };
+    session.connection.send(encodeFrame(notice));
+    session.timer = setTimeout(() => this.bye(session, CloseCode.TOKEN_EXPIRED, 'token expired'), Math.max(0, expiresAt - this.deps.clock.now()));
   }
 
   private endSubscription(session: Session, key: string, error: SubscriptionEndFrame['e']): void {
     const ref = session.subscriptions.get(key);
     if (!ref) return;
     session.subscriptions.delete(key);
-    session.catchUps.delete(key);
+    session.clearCatchUp(key);
     session.connection.detach(key);
     this.deps.engine.topics.unsubscribe(ref.cache, ref.topic);
     const end: SubscriptionEndFrame = { t: 'end', cache: ref.cache, topic: ref.topic, e: error };

@@ -9,13 +9,13 @@ import type { Session } from './session.js';
  * fan-out once caught up. Returns false when it stopped for room (call again on drain). */
 export function continueCatchUp(session: Session, key: string, topics: TopicEngine, bufferLimit: number): boolean {
   const ref = session.subscriptions.get(key);
-  let cursor: Position | undefined = session.catchUps.get(key);
+  let cursor: Position | undefined = session.catchUps?.get(key);
   if (!ref || !cursor) return true;
   const { connection } = session;
   for (;;) {
     const room = bufferLimit - connection.bufferedAmount();
     if (room <= 0) {
-      session.catchUps.set(key, cursor);
+      session.setCatchUp(key, cursor);
       return false;
     }
     const read = topics.read(ref.cache, ref.topic, cursor, room);
@@ -26,7 +26,7 @@ export function continueCatchUp(session: Session, key: string, topics: TopicEngi
     for (const frame of read.frames) connection.send(frame);
     cursor = read.next;
     if (read.caughtUp) {
-      session.catchUps.delete(key);
+      session.clearCatchUp(key);
       connection.attach(key);
       return true;
     }
@@ -35,7 +35,7 @@ export function continueCatchUp(session: Session, key: string, topics: TopicEngi
 
 /** Continues every pending catch-up of a session (on drain). */
 export function continueAllCatchUps(session: Session, topics: TopicEngine, bufferLimit: number): void {
-  for (const key of [...session.catchUps.keys()]) {
+  for (const key of [...(session.catchUps?.keys() ?? [])]) {
     if (!continueCatchUp(session, key, topics, bufferLimit)) return;
   }
 }

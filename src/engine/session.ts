@@ -22,19 +22,27 @@ export class Session {
   /** Fan-out key -> topic, for every topic this connection is subscribed to. */
   readonly subscriptions = new Map<string, SubscriptionRef>();
   /** Subscriptions still receiving their backlog, by fan-out key: the last position sent. They
-   * join live fan-out once caught up (engine/catch-up.ts). */
-  readonly catchUps = new Map<string, Position>();
+   * join live fan-out once caught up (engine/catch-up.ts). Created on first use: most connections
+   * never have one pending, and idle connections are most of a broker's memory. */
+  catchUps: Map<string, Position> | undefined;
   pending = 0;
   /** Set by a handler whose reply must be followed by closing the connection (failed hello). */
   closeAfterReply: { code: number; reason: string } | undefined;
-  timers: { hello?: NodeJS.Timeout; notice?: NodeJS.Timeout; expiry?: NodeJS.Timeout } = {};
+  /** The one pending timer: the hello deadline, then the token-expiry notice, then the expiry. */
+  timer: NodeJS.Timeout | undefined;
 
   constructor(readonly id: string, readonly connection: Connection) {}
 
-  clearTimers(): void {
-    clearTimeout(this.timers.hello);
-    clearTimeout(this.timers.notice);
-    clearTimeout(this.timers.expiry);
-    this.timers = {};
+  clearTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  setCatchUp(key: string, position: Position): void {
+    (this.catchUps ??= new Map()).set(key, position);
+  }
+
+  clearCatchUp(key: string): void {
+    this.catchUps?.delete(key);
   }
 }

@@ -47,7 +47,7 @@ export function topicHandlers({ engine, config }: BrokerDeps): HandlerTable {
       replyNow({ page: position.page, seq: position.seq } satisfies SubscribeResult);
       // Without `after`, start from the position just reported: anything published since is
       // delivered too, so "live" has no hole between the reply and the attach.
-      session.catchUps.set(key, after ?? position);
+      session.setCatchUp(key, after ?? position);
       continueCatchUp(session, key, engine.topics, config.server.maxBackpressureBytes / 2);
       return REPLIED;
     },
@@ -57,7 +57,7 @@ export function topicHandlers({ engine, config }: BrokerDeps): HandlerTable {
       const topic = nameField(frame, 'topic', 'topic');
       const key = topicKey(cache, topic);
       if (!session.subscriptions.delete(key)) throw failedPrecondition(`not subscribed to topic "${topic}" in cache "${cache}"`);
-      session.catchUps.delete(key);
+      session.clearCatchUp(key);
       session.connection.detach(key);
       engine.topics.unsubscribe(cache, topic);
       return {};
