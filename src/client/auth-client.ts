@@ -1,42 +1,73 @@
-/** Mints disposable tokens from an API key over HTTP (for backends), like Momento's AuthClient. */
-import { ErrorCode, type ExpiresIn, type Scope, type WireError } from '../protocol/index.js';
+/** Mints disposable tokens from an API key over HTTP (`POST /v1/tokens`), like Momento's
+ * AuthClient. For backends: the API key must never reach a browser. */
+import { ErrorCode, type ExpiresIn, type Scope, type WireError, isErrorCode } from '../protocol/index.js';
+import type { RequestOptions } from './connection.js';
 import { TidingsClientError } from './errors.js';
-import { GenerateDisposableToken } from './responses.js';
+import { GenerateDisposableToken, orThrow } from './responses.js';
 
 export interface AuthClientOptions {
-  /** The broker's HTTP base URL, e.g. http://127.0.0.1:8080 (a ws:// URL is accepted too). */
+  /** The broker's HTTP base URL, e.g. http://127.0.0.1:8080 (a ws://…/v1/ws URL is accepted too). */
   url: string;
   apiKey: string;
   /** fetch implementation (global fetch by default). */
   fetch?: typeof fetch;
+  /** Per-request timeout, ms (default 15 000). */
+  requestTimeoutMs?: number;
+  /** Throw errors instead of returning GenerateDisposableToken.Error. */
+  throwOnErrors?: boolean;
 }
 
 export class AuthClient {
   private readonly base: string;
   constructor(private readonly options: AuthClientOptions) {
+    if (!options?.url) throw new TypeError('options.url is required');
+    if (!options.apiKey) throw new TypeError('options.apiKey is required');
     this.base = options.url.replace(/^ws/, 'http').replace(/\/v1\/ws$/, '').replace(/\/$/, '');
   }
 
-  async generateDisposableToken(scope: Scope, expiresIn: ExpiresIn, options: { tokenId?: string } = {}): Promise<GenerateDisposableToken.Response> {
+  /** A token with `scope` (at most the API key's own) that expires; `tokenId` is stamped on
+   * everything its holder publishes. */
+  async generateDisposableToken(
+    scope: Scope, expiresIn: ExpiresIn, options: { tokenId?: string } & RequestOptions = {},
+  ): Promise<GenerateDisposableToken.Response> {
+    return orThrow(await this.mint(scope, expiresIn, options), this.options.throwOnErrors ?? false);
+  }
+
+  private async mint(scope: Scope, expiresIn: ExpiresIn, options: { tokenId?: string } & RequestOptions): Promise<GenerateDisposableToken.Response> {
+    const fail = (code: ErrorCode, message: string) => new GenerateDisposableToken.Error(new TidingsClientError(code, message));
     const seconds = expiresIn.seconds();
-    if (seconds === null) {
-      return new GenerateDisposableToken.Error(new TidingsClientError(ErrorCode.INVALID_ARGUMENT_ERROR, 'disposable tokens must expire'));
-    }
+    if (seconds === null) return fail(ErrorCode.INVALID_ARGUMENT_ERROR, 'disposable tokens must expire');
+    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? 15_000;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const signal = options.signal ?? options.abortSignal;
+    const onAbort = () => controller.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      if (signal?.aborted) return fail(ErrorCode.CANCELLED_ERROR, 'token request was cancelled');
       const res = await (this.options.fetch ?? fetch)(`${this.base}/v1/tokens`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.apiKey}` },
         body: JSON.stringify({ scope, expiresInSeconds: seconds, ...(options.tokenId !== undefined ? { tokenId: options.tokenId } : {}) }),
+        signal: controller.signal,
       });
-      const body = (await res.json()) as { authToken?: string; expiresAt?: number; error?: WireError };
-      if (!res.ok || !body.authToken) {
-        const e = body.error ?? { code: ErrorCode.INTERNAL_SERVER_ERROR, message: `HTTP ${res.status}` };
+      let body: { authToken?: string; expiresAt?: number; error?: WireError } = {};
+      try { body = (await res.json()) as typeof body; } catch { /* not JSON: reported below by status */ }
+      if (!res.ok || typeof body.authToken !== 'string' || typeof body.expiresAt !== 'number') {
+        const e = body.error && isErrorCode(body.error.code)
+          ? body.error
+          : { code: res.status >= 500 ? ErrorCode.SERVER_UNAVAILABLE : ErrorCode.INTERNAL_SERVER_ERROR, message: `POST /v1/tokens answered HTTP ${res.status}` };
         return new GenerateDisposableToken.Error(TidingsClientError.fromWire(e));
       }
-      const ms = body.expiresAt!;
-      return new GenerateDisposableToken.Success(body.authToken, { epoch: () => Math.floor(ms / 1000), epochMillis: () => ms });
+      const ms = body.expiresAt;
+      return new GenerateDisposableToken.Success(body.authToken, { epoch: () => Math.floor(ms / 1000), epochMillis: () => ms }, this.base);
     } catch (err) {
-      return new GenerateDisposableToken.Error(new TidingsClientError(ErrorCode.CONNECTION_ERROR, (err as Error).message));
+      if (signal?.aborted) return fail(ErrorCode.CANCELLED_ERROR, 'token request was cancelled');
+      if (controller.signal.aborted) return fail(ErrorCode.TIMEOUT_ERROR, `no answer from ${this.base}/v1/tokens within ${timeoutMs} ms`);
+      return fail(ErrorCode.CONNECTION_ERROR, `cannot reach ${this.base}/v1/tokens: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 }

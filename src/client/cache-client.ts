@@ -1,9 +1,10 @@
 /** Lists and scalar items, named and shaped like Momento's CacheClient. TTLs are seconds in the
  * API (as Momento's) and milliseconds on the wire. */
 import type { GetResult, ItemGetTtlResult, ListFetchResult, ListFetchWithMetaResult, ListLengthResult, ListPopResult, ListWriteResult, PubAppendResult, UpdateTtlResult, Value } from '../protocol/index.js';
+import { clientLink, type ClientOptions } from './client-options.js';
 import type { Connection, RequestOptions } from './connection.js';
-import { asClientError } from './errors.js';
-import { GenericWrite, ItemGetTtl, ListFetch, ListLength, ListWrite, PubAppend, UpdateTtl, ValueRead } from './responses.js';
+import { asClientError, type TidingsClientError } from './errors.js';
+import { GenericWrite, ItemGetTtl, ListFetch, ListLength, ListPop, ListWrite, PubAppend, UpdateTtl, ValueRead, orThrow } from './responses.js';
 
 /** Momento's CollectionTtl: the whole collection's TTL, refreshed on each write unless told not to. */
 export class CollectionTtl {
@@ -14,133 +15,144 @@ export class CollectionTtl {
   withRefreshTtlOnUpdates(): CollectionTtl { return new CollectionTtl(this.seconds, true); }
   withNoRefreshTtlOnUpdates(): CollectionTtl { return new CollectionTtl(this.seconds, false); }
   ttlSeconds(): number | null { return this.seconds; }
+  ttlMilliseconds(): number | null { return this.seconds === null ? null : this.seconds * 1000; }
   refreshTtl(): boolean { return this.refresh; }
-  /** @internal wire fields */
-  fields(): { ttlMs?: number; refreshTtl: boolean } {
-    return this.seconds === null ? { refreshTtl: this.refresh } : { ttlMs: this.seconds * 1000, refreshTtl: this.refresh };
+  /** @internal wire fields; `defaultSeconds` stands in for "the cache's TTL" when the client has one. */
+  fields(defaultSeconds?: number): { ttlMs?: number; refreshTtl: boolean } {
+    const seconds = this.seconds ?? defaultSeconds;
+    return seconds === undefined ? { refreshTtl: this.refresh } : { ttlMs: Math.round(seconds * 1000), refreshTtl: this.refresh };
   }
 }
 
 export interface ListWriteOptions extends RequestOptions { ttl?: CollectionTtl }
 export interface ListRangeOptions extends RequestOptions { startIndex?: number; endIndex?: number }
 
-export interface CacheClientOptions { connection: Connection }
+/** `{ connection }` to share one (see connect()), or connection options to open its own.
+ * `defaultTtlSeconds` (Momento's required client TTL) is optional here: without it, writes that
+ * name no TTL get the server's `store.defaultTtlSec`. */
+export type CacheClientOptions = ClientOptions & { defaultTtlSeconds?: number };
 
 export class CacheClient {
   readonly connection: Connection;
-  constructor(options: CacheClientOptions) { this.connection = options.connection; }
+  private readonly owned: boolean;
+  private readonly throwOnErrors: boolean;
+  private readonly defaultTtlSeconds: number | undefined;
 
-  listPushBack(cache: string, list: string, value: Value, options: ListWriteOptions & { truncateFrontToSize?: number } = {}): Promise<ListWrite.Response> {
-    return this.listWrite({ t: 'listPushBack', cache, list, value, ...opt('truncateFrontToSize', options.truncateFrontToSize) }, options);
+  constructor(options: CacheClientOptions) {
+    const link = clientLink(options);
+    this.connection = link.connection;
+    this.owned = link.owned;
+    this.throwOnErrors = link.throwOnErrors;
+    this.defaultTtlSeconds = options.defaultTtlSeconds;
+    if (this.defaultTtlSeconds !== undefined && !(this.defaultTtlSeconds > 0)) throw new TypeError('defaultTtlSeconds must be a positive number');
   }
-  listPushFront(cache: string, list: string, value: Value, options: ListWriteOptions & { truncateBackToSize?: number } = {}): Promise<ListWrite.Response> {
-    return this.listWrite({ t: 'listPushFront', cache, list, value, ...opt('truncateBackToSize', options.truncateBackToSize) }, options);
+
+  /** Closes the connection when this client opened it (a shared one stays open). */
+  close(): void {
+    if (this.owned) this.connection.close();
   }
-  listConcatenateBack(cache: string, list: string, values: Value[], options: ListWriteOptions & { truncateFrontToSize?: number } = {}): Promise<ListWrite.Response> {
-    return this.listWrite({ t: 'listConcatenateBack', cache, list, values, ...opt('truncateFrontToSize', options.truncateFrontToSize) }, options);
+
+  listPushBack(cacheName: string, listName: string, value: Value, options: ListWriteOptions & { truncateFrontToSize?: number } = {}): Promise<ListWrite.Response> {
+    return this.listWrite({ t: 'listPushBack', cache: cacheName, list: listName, value, ...opt('truncateFrontToSize', options.truncateFrontToSize) }, options);
   }
-  listConcatenateFront(cache: string, list: string, values: Value[], options: ListWriteOptions & { truncateBackToSize?: number } = {}): Promise<ListWrite.Response> {
-    return this.listWrite({ t: 'listConcatenateFront', cache, list, values, ...opt('truncateBackToSize', options.truncateBackToSize) }, options);
+  listPushFront(cacheName: string, listName: string, value: Value, options: ListWriteOptions & { truncateBackToSize?: number } = {}): Promise<ListWrite.Response> {
+    return this.listWrite({ t: 'listPushFront', cache: cacheName, list: listName, value, ...opt('truncateBackToSize', options.truncateBackToSize) }, options);
+  }
+  listConcatenateBack(cacheName: string, listName: string, values: Value[], options: ListWriteOptions & { truncateFrontToSize?: number } = {}): Promise<ListWrite.Response> {
+    return this.listWrite({ t: 'listConcatenateBack', cache: cacheName, list: listName, values, ...opt('truncateFrontToSize', options.truncateFrontToSize) }, options);
+  }
+  listConcatenateFront(cacheName: string, listName: string, values: Value[], options: ListWriteOptions & { truncateBackToSize?: number } = {}): Promise<ListWrite.Response> {
+    return this.listWrite({ t: 'listConcatenateFront', cache: cacheName, list: listName, values, ...opt('truncateBackToSize', options.truncateBackToSize) }, options);
   }
 
   /** `withMeta` adds, per element, the (page, seq, tokenId, ts) of the topic item it was published as
    * (pubAppend / moderated chats): subscribe with `resumeFrom` the last one to join without a gap. */
-  async listFetch(cache: string, list: string, options: ListRangeOptions & { withMeta?: boolean } = {}): Promise<ListFetch.Response> {
-    try {
-      const frame = { t: 'listFetch', cache, list, ...range(options), ...(options.withMeta ? { withMeta: true } : {}) };
-      const r = await this.connection.request<ListFetchResult | ListFetchWithMetaResult>(frame, options);
+  listFetch(cacheName: string, listName: string, options: ListRangeOptions & { withMeta?: boolean } = {}): Promise<ListFetch.Response> {
+    const frame = { t: 'listFetch', cache: cacheName, list: listName, ...range(options), ...(options.withMeta ? { withMeta: true } : {}) };
+    return this.call<ListFetchResult | ListFetchWithMetaResult, ListFetch.Response>(frame, options, (r) => {
       if (!r.hit) return new ListFetch.Miss();
       if ('items' in r) return new ListFetch.Hit(r.items.map((i) => i.value), r.items);
       return new ListFetch.Hit(r.values, undefined);
-    } catch (err) {
-      return new ListFetch.Error(asClientError(err));
-    }
+    }, (e) => new ListFetch.Error(e));
   }
 
-  listRetain(cache: string, list: string, options: ListRangeOptions & { ttl?: CollectionTtl } = {}): Promise<GenericWrite.Response> {
-    return this.write({ t: 'listRetain', cache, list, ...range(options), ...(options.ttl?.fields() ?? {}) }, options);
+  listRetain(cacheName: string, listName: string, options: ListRangeOptions & { ttl?: CollectionTtl } = {}): Promise<GenericWrite.Response> {
+    return this.write({ t: 'listRetain', cache: cacheName, list: listName, ...range(options), ...this.collectionTtl(options.ttl) }, options);
   }
-  listRemoveValue(cache: string, list: string, value: Value, options: RequestOptions = {}): Promise<GenericWrite.Response> {
-    return this.write({ t: 'listRemoveValue', cache, list, value }, options);
+  listRemoveValue(cacheName: string, listName: string, value: Value, options: RequestOptions = {}): Promise<GenericWrite.Response> {
+    return this.write({ t: 'listRemoveValue', cache: cacheName, list: listName, value }, options);
   }
-  listPopBack(cache: string, list: string, options: RequestOptions = {}): Promise<ValueRead.Response> {
-    return this.read({ t: 'listPopBack', cache, list }, options);
+  listPopBack(cacheName: string, listName: string, options: RequestOptions = {}): Promise<ListPop.Response> {
+    return this.pop({ t: 'listPopBack', cache: cacheName, list: listName }, options);
   }
-  listPopFront(cache: string, list: string, options: RequestOptions = {}): Promise<ValueRead.Response> {
-    return this.read({ t: 'listPopFront', cache, list }, options);
+  listPopFront(cacheName: string, listName: string, options: RequestOptions = {}): Promise<ListPop.Response> {
+    return this.pop({ t: 'listPopFront', cache: cacheName, list: listName }, options);
   }
-  async listLength(cache: string, list: string, options: RequestOptions = {}): Promise<ListLength.Response> {
-    try {
-      const r = await this.connection.request<ListLengthResult>({ t: 'listLength', cache, list }, options);
-      return r.hit ? new ListLength.Hit(r.length) : new ListLength.Miss();
-    } catch (err) {
-      return new ListLength.Error(asClientError(err));
-    }
+  listLength(cacheName: string, listName: string, options: RequestOptions = {}): Promise<ListLength.Response> {
+    return this.call<ListLengthResult, ListLength.Response>({ t: 'listLength', cache: cacheName, list: listName }, options,
+      (r) => (r.hit ? new ListLength.Hit(r.length) : new ListLength.Miss()), (e) => new ListLength.Error(e));
   }
 
-  get(cache: string, key: string, options: RequestOptions = {}): Promise<ValueRead.Response> {
-    return this.read({ t: 'get', cache, key }, options);
+  get(cacheName: string, key: string, options: RequestOptions = {}): Promise<ValueRead.Response> {
+    return this.call<GetResult, ValueRead.Response>({ t: 'get', cache: cacheName, key }, options,
+      (r) => (r.hit ? new ValueRead.Hit(r.value) : new ValueRead.Miss()), (e) => new ValueRead.Error(e));
   }
-  set(cache: string, key: string, value: Value, options: RequestOptions & { ttl?: number } = {}): Promise<GenericWrite.Response> {
-    return this.write({ t: 'set', cache, key, value, ...(options.ttl !== undefined ? { ttlMs: options.ttl * 1000 } : {}) }, options);
+  /** `ttl` in seconds (Momento's); default the client's defaultTtlSeconds, else the server's. */
+  set(cacheName: string, key: string, value: Value, options: RequestOptions & { ttl?: number } = {}): Promise<GenericWrite.Response> {
+    const ttl = options.ttl ?? this.defaultTtlSeconds;
+    return this.write({ t: 'set', cache: cacheName, key, value, ...(ttl !== undefined ? { ttlMs: Math.round(ttl * 1000) } : {}) }, options);
   }
-  delete(cache: string, key: string, options: RequestOptions = {}): Promise<GenericWrite.Response> {
-    return this.write({ t: 'delete', cache, key }, options);
+  delete(cacheName: string, key: string, options: RequestOptions = {}): Promise<GenericWrite.Response> {
+    return this.write({ t: 'delete', cache: cacheName, key }, options);
   }
-  async itemGetTtl(cache: string, key: string, options: RequestOptions = {}): Promise<ItemGetTtl.Response> {
-    try {
-      const r = await this.connection.request<ItemGetTtlResult>({ t: 'itemGetTtl', cache, key }, options);
-      return r.hit ? new ItemGetTtl.Hit(r.remainingTtlMs) : new ItemGetTtl.Miss();
-    } catch (err) {
-      return new ItemGetTtl.Error(asClientError(err));
-    }
+  itemGetTtl(cacheName: string, key: string, options: RequestOptions = {}): Promise<ItemGetTtl.Response> {
+    return this.call<ItemGetTtlResult, ItemGetTtl.Response>({ t: 'itemGetTtl', cache: cacheName, key }, options,
+      (r) => (r.hit ? new ItemGetTtl.Hit(r.remainingTtlMs) : new ItemGetTtl.Miss()), (e) => new ItemGetTtl.Error(e));
   }
-  /** `ttlMillis` as in Momento's updateTtl. */
-  async updateTtl(cache: string, key: string, ttlMillis: number, options: RequestOptions = {}): Promise<UpdateTtl.Response> {
-    try {
-      const r = await this.connection.request<UpdateTtlResult>({ t: 'updateTtl', cache, key, ttlMs: ttlMillis }, options);
-      return r.hit ? new UpdateTtl.Set() : new UpdateTtl.Miss();
-    } catch (err) {
-      return new UpdateTtl.Error(asClientError(err));
-    }
+  /** `ttlMilliseconds` as in Momento's updateTtl: Set, or Miss when the key does not exist. */
+  updateTtl(cacheName: string, key: string, ttlMilliseconds: number, options: RequestOptions = {}): Promise<UpdateTtl.Response> {
+    return this.call<UpdateTtlResult, UpdateTtl.Response>({ t: 'updateTtl', cache: cacheName, key, ttlMs: ttlMilliseconds }, options,
+      (r) => (r.hit ? new UpdateTtl.Set() : new UpdateTtl.Miss()), (e) => new UpdateTtl.Error(e));
   }
 
   /** Publishes to `topic` and appends to `list` in one step (docs/history.md). */
-  async pubAppend(cache: string, topic: string, list: string, value: Value, options: ListWriteOptions & { truncateFrontToSize?: number } = {}): Promise<PubAppend.Response> {
-    try {
-      const frame = { t: 'pubAppend', cache, topic, list, value, ...opt('truncateFrontToSize', options.truncateFrontToSize), ...(options.ttl?.fields() ?? {}) };
-      const r = await this.connection.request<PubAppendResult>(frame, options);
-      return new PubAppend.Success(r.seq, r.page, r.length);
-    } catch (err) {
-      return new PubAppend.Error(asClientError(err));
-    }
+  pubAppend(cacheName: string, topicName: string, listName: string, value: Value, options: ListWriteOptions & { truncateFrontToSize?: number } = {}): Promise<PubAppend.Response> {
+    const frame = { t: 'pubAppend', cache: cacheName, topic: topicName, list: listName, value, ...opt('truncateFrontToSize', options.truncateFrontToSize), ...this.collectionTtl(options.ttl) };
+    return this.call<PubAppendResult, PubAppend.Response>(frame, options, (r) => new PubAppend.Success(r.seq, r.page, r.length), (e) => new PubAppend.Error(e));
   }
 
-  private async listWrite(frame: Record<string, unknown> & { t: string }, options: ListWriteOptions): Promise<ListWrite.Response> {
+  // -- internals ---------------------------------------------------------------------------------
+
+  /** One request: the reply mapped to a response, any failure to an Error response (thrown instead
+   * with throwOnErrors). */
+  private async call<R, T>(frame: { t: string; [field: string]: unknown }, options: RequestOptions, ok: (r: R) => T, fail: (e: TidingsClientError) => T): Promise<T> {
+    let response: T;
     try {
-      const r = await this.connection.request<ListWriteResult>({ ...frame, ...(options.ttl?.fields() ?? {}) }, options);
-      return new ListWrite.Success(r.length);
+      response = ok(await this.connection.request<R>(frame, options));
     } catch (err) {
-      return new ListWrite.Error(asClientError(err));
+      response = fail(asClientError(err));
     }
+    return orThrow(response, this.throwOnErrors);
   }
 
-  private async write(frame: Record<string, unknown> & { t: string }, options: RequestOptions): Promise<GenericWrite.Response> {
-    try {
-      await this.connection.request(frame, options);
-      return new GenericWrite.Success();
-    } catch (err) {
-      return new GenericWrite.Error(asClientError(err));
-    }
+  private listWrite(frame: { t: string; [field: string]: unknown }, options: ListWriteOptions): Promise<ListWrite.Response> {
+    return this.call<ListWriteResult, ListWrite.Response>({ ...frame, ...this.collectionTtl(options.ttl) }, options,
+      (r) => new ListWrite.Success(r.length), (e) => new ListWrite.Error(e));
   }
 
-  private async read(frame: Record<string, unknown> & { t: string }, options: RequestOptions): Promise<ValueRead.Response> {
-    try {
-      const r = await this.connection.request<GetResult | ListPopResult>(frame, options);
-      return r.hit ? new ValueRead.Hit(r.value) : new ValueRead.Miss();
-    } catch (err) {
-      return new ValueRead.Error(asClientError(err));
-    }
+  private write(frame: { t: string; [field: string]: unknown }, options: RequestOptions): Promise<GenericWrite.Response> {
+    return this.call<unknown, GenericWrite.Response>(frame, options, () => new GenericWrite.Success(), (e) => new GenericWrite.Error(e));
+  }
+
+  private pop(frame: { t: string; [field: string]: unknown }, options: RequestOptions): Promise<ListPop.Response> {
+    return this.call<ListPopResult, ListPop.Response>(frame, options,
+      (r) => (r.hit ? new ListPop.Hit(r.value, r.length) : new ListPop.Miss()), (e) => new ListPop.Error(e));
+  }
+
+  /** Wire TTL fields for a collection write: the given CollectionTtl, else the client default. */
+  private collectionTtl(ttl: CollectionTtl | undefined): { ttlMs?: number; refreshTtl?: boolean } {
+    if (ttl) return ttl.fields(this.defaultTtlSeconds);
+    return this.defaultTtlSeconds === undefined ? {} : { ttlMs: Math.round(this.defaultTtlSeconds * 1000) };
   }
 }
 

@@ -1,29 +1,46 @@
 /** One WebSocket to the broker, shared by every client object: hello with a token, request/reply
- * correlation, a heartbeat watchdog, in-band token refresh, and reconnect with jittered backoff.
- * Requests made while disconnected wait in a bounded queue and go out once reconnected. */
+ * correlation by id, a heartbeat watchdog, in-band token refresh, and reconnect with jittered
+ * backoff. Requests made while disconnected wait in a bounded queue and go out once reconnected. */
 import {
   CloseCode, ErrorCode, PROTOCOL_VERSIONS, SUBPROTOCOL, decodeFrame, encodeFrame, shouldReconnect,
-  type HelloResult, type WireError,
+  type AuthResult, type HelloResult, type WireError,
 } from '../protocol/index.js';
 import { reconnectDelay } from './backoff.js';
 import { TidingsClientError, cancelledError, connectionError, timeoutError } from './errors.js';
 import { resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions, type WebSocketLike } from './options.js';
 
+/** The connection's lifecycle, as a discriminated union on `state`. */
 export type ConnectionStatus =
   | { state: 'connecting'; attempt: number }
   | { state: 'open'; connectionId: string; expiresAt: number | null }
   | { state: 'reconnecting'; attempt: number; inMs: number; lastClose: { code: number; reason: string } }
   | { state: 'closed'; reason: string; error?: TidingsClientError };
 
-export interface RequestOptions { timeoutMs?: number; signal?: AbortSignal }
+/** Outcome of one token refresh (tokenProvider + in-band `auth`). */
+export type TokenRefreshEvent = { ok: true; expiresAt: number | null } | { ok: false; error: TidingsClientError };
+
+export interface RequestOptions {
+  /** Overrides the connection's requestTimeoutMs for this call. */
+  timeoutMs?: number;
+  /** Cancels the call (CANCELLED_ERROR). */
+  signal?: AbortSignal;
+  /** Momento's name for `signal`. */
+  abortSignal?: AbortSignal;
+}
 type Frame = Record<string, unknown>;
+
+/** Close code the SDK reports for links it gives up on itself (watchdog, connect timeout): the
+ * code a browser reports for a connection that died without a close frame. */
+const LOCAL_ABORT = 1006;
+/** Reconnects with a fresh token after 4500/4501, at most this many times in a row. */
+const MAX_AUTH_RETRIES = 3;
 
 interface PendingRequest {
   frame: Frame;
+  /** Set once sent: the request id on the wire. */
+  id: number | undefined;
   resolve(result: unknown): void;
   reject(error: TidingsClientError): void;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  cleanup(): void;
 }
 
 export class Connection {
@@ -36,13 +53,18 @@ export class Connection {
   private readonly pushListeners = new Set<(frame: Frame) => void>();
   private readonly openListeners = new Set<(first: boolean) => void>();
   private readonly statusListeners = new Set<(status: ConnectionStatus) => void>();
+  private readonly refreshListeners = new Set<(event: TokenRefreshEvent) => void>();
   private token: string | undefined;
+  /** Expiry of `token` as the server reported it; undefined before the first hello. */
+  private tokenExpiresAt: number | null | undefined;
   private opened = 0;
   private attempt = 0;
+  private authRetries = 0;
   private closedByUser = false;
   private heartbeatMs = 15_000;
   private lastFrameAt = 0;
   private watchdog: ReturnType<typeof setInterval> | undefined;
+  private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshing: Promise<void> | undefined;
@@ -57,6 +79,8 @@ export class Connection {
 
   get status(): ConnectionStatus { return this.statusValue; }
   get requestTimeoutMs(): number { return this.options.requestTimeoutMs; }
+  /** Whether clients on this connection throw errors instead of returning Error responses. */
+  get throwOnErrors(): boolean { return this.options.throwOnErrors; }
 
   /** Listens for status changes; returns a function that stops listening. */
   onStatus(listener: (status: ConnectionStatus) => void): () => void {
@@ -81,36 +105,51 @@ export class Connection {
     return this.onOpen((first) => { if (!first) listener(); });
   }
 
+  /** Called after each token refresh attempt, successful or not. */
+  onTokenRefresh(listener: (event: TokenRefreshEvent) => void): () => void {
+    this.refreshListeners.add(listener);
+    return () => this.refreshListeners.delete(listener);
+  }
+
   /** Resolves once the connection is open (or rejects when it closes for good). */
   ready(timeoutMs = this.options.requestTimeoutMs): Promise<void> {
     return this.request({ t: 'ping' }, { timeoutMs }).then(() => undefined);
   }
 
-  /** Sends a request and resolves with the reply's `r`; rejects with a TidingsClientError. */
+  /** Sends a request and resolves with the reply's `r`; rejects with a TidingsClientError:
+   * the server's error, TIMEOUT_ERROR (sent, no reply in time: it may or may not have been
+   * applied), CONNECTION_ERROR (never sent, or the link dropped before the reply) or
+   * CANCELLED_ERROR (the signal fired). */
   request<R = unknown>(frame: { t: string; [field: string]: unknown }, options: RequestOptions = {}): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       if (this.statusValue.state === 'closed') return reject(connectionError(`connection is closed: ${this.statusValue.reason}`));
-      if (options.signal?.aborted) return reject(cancelledError('request was cancelled'));
-      const pending: PendingRequest = {
-        frame,
-        resolve: (r) => { pending.cleanup(); resolve(r as R); },
-        reject: (e) => { pending.cleanup(); reject(e); },
-        timer: undefined,
-        cleanup: () => {
-          clearTimeout(pending.timer);
-          options.signal?.removeEventListener('abort', onAbort);
+      const signal = options.signal ?? options.abortSignal;
+      if (signal?.aborted) return reject(cancelledError(`${frame.t} was cancelled before it was sent`));
+      const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
+      const settle = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (pending.id === undefined) {
           const i = this.queue.indexOf(pending);
           if (i >= 0) this.queue.splice(i, 1);
-          for (const [id, p] of this.inFlight) if (p === pending) this.inFlight.delete(id);
-        },
+        } else this.inFlight.delete(pending.id);
       };
-      const onAbort = () => pending.reject(cancelledError('request was cancelled'));
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
-      pending.timer = setTimeout(() => pending.reject(timeoutError(`no reply to ${frame.t} within ${timeoutMs} ms`)), timeoutMs);
+      const pending: PendingRequest = {
+        frame,
+        id: undefined,
+        resolve: (r) => { settle(); resolve(r as R); },
+        reject: (e) => { settle(); reject(e); },
+      };
+      const onAbort = () => pending.reject(cancelledError(`${frame.t} was cancelled${pending.id === undefined ? ' before it was sent' : ''}`));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(() => pending.reject(pending.id === undefined
+        ? connectionError(`not connected: ${frame.t} was not sent within ${timeoutMs} ms (it was not applied)`)
+        : timeoutError(`no reply to ${frame.t} within ${timeoutMs} ms; it may or may not have been applied`)), timeoutMs);
       if (this.statusValue.state === 'open') this.send(pending);
       else if (this.queue.length >= this.options.maxQueuedRequests) {
-        pending.reject(connectionError(`not connected, and ${this.options.maxQueuedRequests} requests are already waiting`));
+        pending.reject(connectionError(this.options.maxQueuedRequests === 0
+          ? `not connected (${this.statusValue.state}): ${frame.t} was not sent`
+          : `not connected (${this.statusValue.state}), and ${this.options.maxQueuedRequests} requests are already waiting: ${frame.t} was not sent`));
       } else this.queue.push(pending);
     });
   }
@@ -119,26 +158,56 @@ export class Connection {
   close(): void {
     if (this.closedByUser) return;
     this.closedByUser = true;
-    clearTimeout(this.reconnectTimer);
     const ws = this.ws;
     this.finish('closed by the client');
-    ws?.close(CloseCode.NORMAL, 'client closed');
+    try { ws?.close(CloseCode.NORMAL, 'client closed'); } catch { /* already closing */ }
   }
 
-  /** Fetches a fresh token from tokenProvider and swaps it in band. */
+  /** Fetches a fresh token from tokenProvider and swaps it in band (`auth`); subscriptions stay.
+   * Called by itself before expiry; rejects when the provider or the server refuses. */
   refreshToken(): Promise<void> {
-    this.refreshing ??= (async () => {
-      const provider = this.options.tokenProvider;
-      if (!provider) return;
-      const token = await provider();
-      const result = await this.request<{ expiresAt: number | null }>({ t: 'auth', token });
-      this.token = token;
-      this.scheduleRefresh(result.expiresAt);
-    })().finally(() => { this.refreshing = undefined; });
+    this.refreshing ??= this.doRefresh().finally(() => { this.refreshing = undefined; });
     return this.refreshing;
   }
 
   // -- internals ---------------------------------------------------------------------------------
+
+  private async doRefresh(): Promise<void> {
+    const provider = this.options.tokenProvider;
+    if (!provider) throw new TypeError('refreshToken() needs options.tokenProvider');
+    try {
+      const token = await provider();
+      if (this.statusValue.state !== 'open') {
+        // The next hello carries it.
+        this.token = token;
+        this.tokenExpiresAt = undefined;
+        return;
+      }
+      const result = await this.request<AuthResult>({ t: 'auth', token });
+      this.token = token;
+      this.tokenExpiresAt = result.expiresAt;
+      this.scheduleRefresh(result.expiresAt);
+      this.emitRefresh({ ok: true, expiresAt: result.expiresAt });
+    } catch (err) {
+      const error = err instanceof TidingsClientError ? err : new TidingsClientError(ErrorCode.AUTHENTICATION_ERROR, `token provider failed: ${(err as Error)?.message ?? String(err)}`);
+      this.emitRefresh({ ok: false, error });
+      // Try again halfway to the expiry; past it the server closes with 4501 and the reconnect
+      // asks the provider again.
+      const left = typeof this.tokenExpiresAt === 'number' ? this.tokenExpiresAt - Date.now() : 0;
+      if (left > 2000 && this.statusValue.state === 'open') this.armRefreshTimer(left / 2);
+      throw error;
+    }
+  }
+
+  /** Whether the current token outlives a notice that says "expires in `inMs`": it crossed a
+   * refresh that completed meanwhile. */
+  private refreshedSince(inMs: unknown): boolean {
+    return typeof inMs === 'number' && typeof this.tokenExpiresAt === 'number' && this.tokenExpiresAt - Date.now() > inMs + 5000;
+  }
+
+  private emitRefresh(event: TokenRefreshEvent): void {
+    for (const listener of [...this.refreshListeners]) listener(event);
+  }
 
   private setStatus(status: ConnectionStatus): void {
     this.statusValue = status;
@@ -148,56 +217,68 @@ export class Connection {
   private async connect(): Promise<void> {
     if (this.closedByUser) return;
     this.setStatus({ state: 'connecting', attempt: this.attempt });
-    try {
-      if (!this.token) this.token = await this.options.tokenProvider!();
-    } catch (err) {
-      return this.scheduleReconnect({ code: 0, reason: `token provider failed: ${(err as Error).message}` });
+    const provider = this.options.tokenProvider;
+    const stale = typeof this.tokenExpiresAt === 'number' && this.tokenExpiresAt - Date.now() < this.options.tokenRefreshMarginMs;
+    if (provider && (!this.token || stale)) {
+      try {
+        this.token = await provider();
+        this.tokenExpiresAt = undefined;
+      } catch (err) {
+        return this.scheduleReconnect({ code: 0, reason: `token provider failed: ${(err as Error)?.message ?? String(err)}` });
+      }
     }
     if (this.closedByUser) return;
     let ws: WebSocketLike;
     try {
-      ws = new this.options.webSocket(this.options.url, [SUBPROTOCOL]);
+      ws = this.options.openSocket(this.options.url, [SUBPROTOCOL]);
     } catch (err) {
-      return this.scheduleReconnect({ code: 0, reason: (err as Error).message });
+      // A bad URL or transport never gets better by retrying.
+      return this.finish(`cannot open a WebSocket to ${this.options.url}`, connectionError(`cannot open a WebSocket to ${this.options.url}: ${(err as Error).message}`));
     }
     this.ws = ws;
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => this.hello(ws);
-    ws.onmessage = (ev) => this.receive(ev.data);
+    ws.onmessage = (ev) => this.receive(ws, ev.data);
     ws.onerror = () => { /* a close event follows with the details */ };
     ws.onclose = (ev) => this.closed(ws, ev.code, ev.reason);
+    this.connectTimer = setTimeout(() => this.abandon(ws, `no connection within ${this.options.connectTimeoutMs} ms`), this.options.connectTimeoutMs);
   }
 
   private hello(ws: WebSocketLike): void {
+    if (ws !== this.ws) return;
     const id = this.nextId++;
-    const pending: PendingRequest = {
+    this.inFlight.set(id, {
       frame: { t: 'hello' },
+      id,
       resolve: (r) => this.opened_(ws, r as HelloResult),
-      reject: () => { /* the server follows a refused hello with bye + close; handled there */ },
-      timer: undefined,
-      cleanup: () => {},
-    };
-    this.inFlight.set(id, pending);
+      // The server follows a refused hello with bye + close; handled there.
+      reject: () => {},
+    });
     this.lastFrameAt = Date.now();
     ws.send(encodeFrame({ t: 'hello', id, versions: [...PROTOCOL_VERSIONS], token: this.token, client: this.options.clientName }));
   }
 
   private opened_(ws: WebSocketLike, hello: HelloResult): void {
     if (ws !== this.ws) return;
+    clearTimeout(this.connectTimer);
     const first = this.opened++ === 0;
     this.attempt = 0;
+    this.authRetries = 0;
     this.heartbeatMs = hello.heartbeatMs;
     this.lastFrameAt = Date.now();
     clearInterval(this.watchdog);
     this.watchdog = setInterval(() => this.checkHeartbeat(ws), Math.max(50, Math.round(this.heartbeatMs / 2)));
+    this.tokenExpiresAt = hello.expiresAt;
     this.scheduleRefresh(hello.expiresAt);
     this.setStatus({ state: 'open', connectionId: hello.connectionId, expiresAt: hello.expiresAt });
+    // Resubscriptions first (they resume from a position), then what waited in the queue.
     for (const listener of [...this.openListeners]) listener(first);
     for (const pending of this.queue.splice(0)) this.send(pending);
   }
 
   private send(pending: PendingRequest): void {
     const id = this.nextId++;
+    pending.id = id;
     this.inFlight.set(id, pending);
     try {
       this.ws!.send(encodeFrame({ ...pending.frame, id }));
@@ -206,47 +287,58 @@ export class Connection {
     }
   }
 
-  private receive(data: unknown): void {
+  private receive(ws: WebSocketLike, data: unknown): void {
+    if (ws !== this.ws || typeof data === 'string') return; // frames are binary; text is not ours
     this.lastFrameAt = Date.now();
     let frame: Frame;
     try {
-      frame = decodeFrame(new Uint8Array(data as ArrayBuffer));
+      frame = decodeFrame(data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Uint8Array));
     } catch {
-      return; // not ours to crash on; the server never sends undecodable frames
+      return; // the server never sends undecodable frames; nothing useful to do with one
     }
     const t = frame['t'];
     if ((t === 'ok' || t === 'err') && typeof frame['id'] === 'number') {
       const pending = this.inFlight.get(frame['id']);
-      if (!pending) return;
+      if (!pending) return; // timed out or cancelled meanwhile
       this.inFlight.delete(frame['id']);
       if (t === 'ok') pending.resolve(frame['r']);
       else pending.reject(TidingsClientError.fromWire(frame['e'] as WireError));
       return;
     }
     if (t === 'bye') this.lastBye = { code: frame['code'] as number, reason: frame['reason'] as string };
-    if (t === 'notice' && frame['kind'] === 'token_expiring') void this.refreshToken().catch(() => {});
+    if (t === 'notice' && frame['kind'] === 'token_expiring' && this.options.tokenProvider && !this.refreshedSince(frame['inMs'])) {
+      void this.refreshToken().catch(() => {});
+    }
     for (const listener of [...this.pushListeners]) listener(frame);
   }
 
   private checkHeartbeat(ws: WebSocketLike): void {
     if (ws !== this.ws) return;
-    if (Date.now() - this.lastFrameAt > this.heartbeatMs * this.options.heartbeatTimeoutFactor) {
-      // A dead link may never deliver a close event: drop it now and reconnect.
-      ws.onclose = null;
-      ws.onmessage = null;
-      try { ws.close(); } catch { /* already closing */ }
-      this.closed(ws, 4001, 'no heartbeat from the server');
+    const silentMs = Date.now() - this.lastFrameAt;
+    if (silentMs > this.heartbeatMs * this.options.heartbeatTimeoutFactor) {
+      this.abandon(ws, `no frame from the server for ${silentMs} ms (heartbeat every ${this.heartbeatMs} ms)`);
     }
+  }
+
+  /** Gives up on a link that may never deliver a close event (dead network): drop it, reconnect. */
+  private abandon(ws: WebSocketLike, reason: string): void {
+    if (ws !== this.ws) return;
+    ws.onclose = null;
+    ws.onmessage = null;
+    ws.onopen = null;
+    try { ws.close(); } catch { /* already closing */ }
+    this.closed(ws, LOCAL_ABORT, reason);
   }
 
   private closed(ws: WebSocketLike, code: number, reason: string): void {
     if (ws !== this.ws) return;
     this.ws = undefined;
+    clearTimeout(this.connectTimer);
     clearInterval(this.watchdog);
     clearTimeout(this.refreshTimer);
     const bye = this.lastBye;
     this.lastBye = undefined;
-    const why = { code, reason: bye?.reason ?? reason ?? '' };
+    const why = { code, reason: bye?.reason || reason || '' };
     for (const pending of [...this.inFlight.values()]) {
       pending.reject(connectionError(`connection closed before the reply (${why.code} ${why.reason}); the request may or may not have been applied`));
     }
@@ -254,18 +346,20 @@ export class Connection {
     if (this.closedByUser) return;
     if (shouldReconnect(code)) return this.scheduleReconnect(why);
     // 4500–4999: not with the same credential. A token provider can supply another one.
-    if (this.options.tokenProvider && (code === CloseCode.TOKEN_EXPIRED || code === CloseCode.AUTHENTICATION_FAILED) && this.attempt < 3) {
+    const authClose = code === CloseCode.TOKEN_EXPIRED || code === CloseCode.AUTHENTICATION_FAILED;
+    if (authClose && this.options.tokenProvider && this.authRetries < MAX_AUTH_RETRIES) {
+      this.authRetries++;
       this.token = undefined;
       return this.scheduleReconnect(why);
     }
-    const code_ = code === CloseCode.TOKEN_EXPIRED || code === CloseCode.AUTHENTICATION_FAILED ? ErrorCode.AUTHENTICATION_ERROR : ErrorCode.CONNECTION_ERROR;
-    this.finish(`server closed the connection: ${why.code} ${why.reason}`, new TidingsClientError(code_, why.reason || `closed with ${code}`));
+    const error = new TidingsClientError(authClose ? ErrorCode.AUTHENTICATION_ERROR : ErrorCode.CONNECTION_ERROR, why.reason || `closed with ${code}`);
+    this.finish(`server closed the connection: ${why.code} ${why.reason}`, error);
   }
 
   private scheduleReconnect(lastClose: { code: number; reason: string }): void {
     if (this.closedByUser) return;
     if (this.attempt >= this.options.maxReconnectAttempts) {
-      return this.finish(`gave up after ${this.attempt} reconnect attempts`, connectionError(lastClose.reason || 'cannot connect'));
+      return this.finish(`gave up after ${this.attempt} reconnect attempts`, connectionError(`cannot connect: ${lastClose.reason || `closed with ${lastClose.code}`}`));
     }
     const inMs = reconnectDelay(this.attempt, this.options.reconnectBaseMs, this.options.reconnectMaxMs);
     this.attempt++;
@@ -276,15 +370,26 @@ export class Connection {
   private scheduleRefresh(expiresAt: number | null): void {
     clearTimeout(this.refreshTimer);
     if (expiresAt === null || !this.options.tokenProvider) return;
-    const inMs = Math.max(0, expiresAt - Date.now() - this.options.tokenRefreshMarginMs);
-    if (inMs < 2 ** 31 - 1) this.refreshTimer = setTimeout(() => void this.refreshToken().catch(() => {}), inMs);
+    this.armRefreshTimer(expiresAt - Date.now() - this.options.tokenRefreshMarginMs);
+  }
+
+  private armRefreshTimer(inMs: number): void {
+    clearTimeout(this.refreshTimer);
+    // Longer than a timer can hold: the server's notice (or a reconnect) triggers it instead.
+    if (inMs < 2 ** 31 - 1) this.refreshTimer = setTimeout(() => void this.refreshToken().catch(() => {}), Math.max(0, inMs));
   }
 
   private finish(reason: string, error?: TidingsClientError): void {
     clearInterval(this.watchdog);
+    clearTimeout(this.connectTimer);
     clearTimeout(this.refreshTimer);
     clearTimeout(this.reconnectTimer);
+    const ws = this.ws;
     this.ws = undefined;
+    if (ws && !this.closedByUser) {
+      ws.onclose = null;
+      try { ws.close(); } catch { /* already closing */ }
+    }
     const failure = error ?? connectionError(reason);
     for (const pending of [...this.queue, ...this.inFlight.values()]) pending.reject(failure);
     this.queue.length = 0;

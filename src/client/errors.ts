@@ -13,6 +13,8 @@ export class TidingsClientError extends Error {
 
   /** Momento-style accessor. */
   errorCode(): ErrorCode { return this.code; }
+  /** Momento's SdkError accessor: the message with its code. */
+  wrappedErrorMessage(): string { return `${this.code}: ${this.message}`; }
 }
 
 export const connectionError = (message: string) => new TidingsClientError(ErrorCode.CONNECTION_ERROR, message);

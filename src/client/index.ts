@@ -1,18 +1,27 @@
-/** tidings/client: the SDK for browsers and Node. Shares only the protocol module with the server. */
+/** tidings/client: the SDK for browsers and Node. Shares only the protocol module with the server.
+ * Also served as one ES module at GET /sdk/tidings.js (scripts/build-sdk-bundle.mjs). */
 import { Connection } from './connection.js';
 import type { ConnectionOptions } from './options.js';
 import { TopicClient } from './topic-client.js';
 import { CacheClient } from './cache-client.js';
 
-export { Connection, type ConnectionStatus, type RequestOptions } from './connection.js';
-export { CONNECTION_DEFAULTS, type ConnectionOptions, type WebSocketConstructor, type WebSocketLike } from './options.js';
-export { TopicClient, TopicSubscription, TopicSubscribe, type SubscribeCallbacks, type SubscribeOptions } from './topic-client.js';
+export { Connection, type ConnectionStatus, type RequestOptions, type TokenRefreshEvent } from './connection.js';
+export {
+  CONNECTION_DEFAULTS, type ConnectionOptions, type WebSocketConstructor, type WebSocketFactory, type WebSocketLike,
+} from './options.js';
+export type { ClientOptions } from './client-options.js';
+export { TopicClient, type TopicClientOptions } from './topic-client.js';
+export { TopicSubscription, TopicSubscribe, type SubscribeCallbacks, type SubscribeOptions } from './subscription.js';
 export { TopicItem, TopicDiscontinuity, TopicHeartbeat, TopicRetraction } from './topic-items.js';
-export { CacheClient, CollectionTtl, type ListWriteOptions, type ListRangeOptions } from './cache-client.js';
+export { CacheClient, CollectionTtl, type CacheClientOptions, type ListWriteOptions, type ListRangeOptions } from './cache-client.js';
 export { AuthClient, type AuthClientOptions } from './auth-client.js';
 export { Moderator, type ModeratorLink, type ModeratorOptions, type ModerationInput, type ModerationDecision, type ModeratorStats } from './moderator.js';
 export { TidingsClientError } from './errors.js';
-export * from './responses.js';
+export {
+  ErrorResponse, TopicPublish, GenericWrite, ListWrite, ListFetch, ValueRead, ListPop, ListLength, ItemGetTtl, UpdateTtl, PubAppend,
+  GenerateDisposableToken, type ListItemMeta,
+} from './responses.js';
+export * from './momento-names.js';
 export { reconnectDelay } from './backoff.js';
 export {
   ErrorCode, CloseCode, LimitCause, ExpiresIn, PermissionScopes, AllCaches, AllTopics, AllCacheItems, MODERATION_INPUT_SUFFIX,
@@ -20,7 +29,15 @@ export {
 } from '../protocol/index.js';
 
 /** One connection with a topic client and a cache client on it: the usual starting point. */
-export function connect(options: ConnectionOptions): { connection: Connection; topics: TopicClient; cache: CacheClient; close(): void } {
-  const connection = new Connection(options);
-  return { connection, topics: new TopicClient({ connection }), cache: new CacheClient({ connection }), close: () => connection.close() };
+export function connect(options: ConnectionOptions & { defaultTtlSeconds?: number }): {
+  connection: Connection; topics: TopicClient; cache: CacheClient; close(): void;
+} {
+  const { defaultTtlSeconds, ...connectionOptions } = options;
+  const connection = new Connection(connectionOptions);
+  return {
+    connection,
+    topics: new TopicClient({ connection }),
+    cache: new CacheClient({ connection, ...(defaultTtlSeconds !== undefined ? { defaultTtlSeconds } : {}) }),
+    close: () => connection.close(),
+  };
 }

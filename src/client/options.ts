@@ -1,4 +1,4 @@
-/** Connection options and their defaults, in one place. */
+/** Connection options, their defaults (in one place) and the normalizer that checks them. */
 
 /** The subset of the WebSocket API the SDK uses: the browser's WebSocket and `ws` both provide it. */
 export interface WebSocketLike {
@@ -12,6 +12,9 @@ export interface WebSocketLike {
   close(code?: number, reason?: string): void;
 }
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+/** Opens a socket: for transports that need more than `new WebSocket(url, protocols)` (headers,
+ * agents, a proxy). */
+export type WebSocketFactory = (url: string, protocols: string[]) => WebSocketLike;
 
 export interface ConnectionOptions {
   /** ws://host:port/v1/ws (an http(s):// base URL is accepted and completed). */
@@ -21,10 +24,15 @@ export interface ConnectionOptions {
   /** Returns a fresh token. Called before the current one expires, and to reconnect after 4501;
    * the swap happens in band, so subscriptions survive it. */
   tokenProvider?: () => Promise<string>;
-  /** WebSocket implementation: globalThis.WebSocket in browsers; pass `ws`'s WebSocket in Node. */
+  /** WebSocket constructor: globalThis.WebSocket in browsers by default; in Node pass `ws`'s. */
   webSocket?: WebSocketConstructor;
-  /** Per-request timeout, ms. */
+  /** Alternative to `webSocket`: a function that opens the socket. Give one or the other. */
+  webSocketFactory?: WebSocketFactory;
+  /** Per-request timeout, ms (override per call with `{ timeoutMs }`). */
   requestTimeoutMs?: number;
+  /** Opening the socket plus the hello round trip must finish within this, else the attempt is
+   * abandoned and retried with backoff, ms. */
+  connectTimeoutMs?: number;
   /** Reconnect backoff: first delay, cap, both ms; each delay is jittered to 50–100 %. */
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
@@ -32,19 +40,38 @@ export interface ConnectionOptions {
   maxReconnectAttempts?: number;
   /** The link is declared dead after heartbeatMs × this factor without any frame. */
   heartbeatTimeoutFactor?: number;
-  /** Requests waiting for the connection (sent on (re)connect); more fail with CONNECTION_ERROR. */
+  /** Requests waiting for the connection (sent on (re)connect); more fail with CONNECTION_ERROR.
+   * 0 = never queue: every request made while disconnected fails at once. */
   maxQueuedRequests?: number;
   /** Refresh the token this long before it expires, ms. */
   tokenRefreshMarginMs?: number;
   /** Shown to the server in hello (e.g. "my-app/1.2"). */
   clientName?: string;
+  /** Throw the error (a TidingsClientError) instead of resolving to an Error response. Momento's
+   * `throwOnErrors`; clients built on this connection inherit it unless they set their own. */
+  throwOnErrors?: boolean;
 }
 
-export type ResolvedConnectionOptions = Required<Omit<ConnectionOptions, 'token' | 'tokenProvider' | 'webSocket'>> &
-  Pick<ConnectionOptions, 'token' | 'tokenProvider'> & { webSocket: WebSocketConstructor };
+export interface ResolvedConnectionOptions {
+  url: string;
+  token: string | undefined;
+  tokenProvider: (() => Promise<string>) | undefined;
+  openSocket: WebSocketFactory;
+  requestTimeoutMs: number;
+  connectTimeoutMs: number;
+  reconnectBaseMs: number;
+  reconnectMaxMs: number;
+  maxReconnectAttempts: number;
+  heartbeatTimeoutFactor: number;
+  maxQueuedRequests: number;
+  tokenRefreshMarginMs: number;
+  clientName: string;
+  throwOnErrors: boolean;
+}
 
 export const CONNECTION_DEFAULTS = {
   requestTimeoutMs: 15_000,
+  connectTimeoutMs: 10_000,
   reconnectBaseMs: 250,
   reconnectMaxMs: 10_000,
   maxReconnectAttempts: Infinity,
@@ -52,16 +79,50 @@ export const CONNECTION_DEFAULTS = {
   maxQueuedRequests: 1000,
   tokenRefreshMarginMs: 60_000,
   clientName: 'tidings-js',
+  throwOnErrors: false,
 } as const;
 
+/** Merges options over the defaults; a missing or contradictory option is a TypeError naming it. */
 export function resolveConnectionOptions(options: ConnectionOptions): ResolvedConnectionOptions {
-  const webSocket = options.webSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  if (!webSocket) throw new TypeError('no WebSocket implementation: pass options.webSocket (in Node: `import WebSocket from "ws"`)');
+  if (!options || typeof options.url !== 'string' || options.url === '') throw new TypeError('options.url is required (e.g. "https://broker.example")');
+  if (options.webSocket && options.webSocketFactory) throw new TypeError('give options.webSocket or options.webSocketFactory, not both');
   if (!options.token && !options.tokenProvider) throw new TypeError('give options.token or options.tokenProvider');
-  let url = options.url.replace(/^http/, 'ws');
-  if (!/\/v1\/ws$/.test(url)) url = url.replace(/\/$/, '') + '/v1/ws';
-  const merged = { ...CONNECTION_DEFAULTS, ...stripUndefined(options), url, webSocket };
-  return merged as ResolvedConnectionOptions;
+  const openSocket = options.webSocketFactory ?? constructorFactory(options.webSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket);
+  const merged = { ...CONNECTION_DEFAULTS, ...stripUndefined(options) };
+  for (const key of ['requestTimeoutMs', 'connectTimeoutMs', 'reconnectBaseMs', 'reconnectMaxMs', 'heartbeatTimeoutFactor', 'tokenRefreshMarginMs'] as const) {
+    if (!(typeof merged[key] === 'number' && merged[key] > 0)) throw new TypeError(`options.${key} must be a positive number`);
+  }
+  for (const key of ['maxReconnectAttempts', 'maxQueuedRequests'] as const) {
+    if (!(typeof merged[key] === 'number' && merged[key] >= 0)) throw new TypeError(`options.${key} must be a number ≥ 0`);
+  }
+  return {
+    url: websocketUrl(options.url),
+    token: options.token,
+    tokenProvider: options.tokenProvider,
+    openSocket,
+    requestTimeoutMs: merged.requestTimeoutMs,
+    connectTimeoutMs: merged.connectTimeoutMs,
+    reconnectBaseMs: merged.reconnectBaseMs,
+    reconnectMaxMs: Math.max(merged.reconnectMaxMs, merged.reconnectBaseMs),
+    maxReconnectAttempts: merged.maxReconnectAttempts,
+    heartbeatTimeoutFactor: merged.heartbeatTimeoutFactor,
+    maxQueuedRequests: merged.maxQueuedRequests,
+    tokenRefreshMarginMs: merged.tokenRefreshMarginMs,
+    clientName: merged.clientName,
+    throwOnErrors: merged.throwOnErrors,
+  };
+}
+
+/** http(s)://host[:port][/] -> ws(s)://host[:port]/v1/ws; a ws(s) URL ending in /v1/ws is kept. */
+export function websocketUrl(url: string): string {
+  let ws = url.replace(/^http/, 'ws');
+  if (!/\/v1\/ws$/.test(ws)) ws = ws.replace(/\/$/, '') + '/v1/ws';
+  return ws;
+}
+
+function constructorFactory(ctor: WebSocketConstructor | undefined): WebSocketFactory {
+  if (!ctor) throw new TypeError('no WebSocket implementation: pass options.webSocket (in Node: `import WebSocket from "ws"`)');
+  return (url, protocols) => new ctor(url, protocols);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

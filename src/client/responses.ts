@@ -3,6 +3,12 @@
 import type { ErrorCode, Value } from '../protocol/index.js';
 import type { TidingsClientError } from './errors.js';
 
+/** With `throwOnErrors`, an Error response is thrown (its TidingsClientError) instead of returned. */
+export function orThrow<R>(response: R, throwOnErrors: boolean): R {
+  if (throwOnErrors && response instanceof ErrorResponse) throw response.error;
+  return response;
+}
+
 /** Common Error response: Momento's errorCode() / message() / innerException(). */
 export class ErrorResponse {
   readonly type = 'Error' as const;
@@ -79,6 +85,20 @@ export namespace ValueRead {
   export type Response = Hit | Miss | Error;
 }
 
+/** listPopBack / listPopFront: a ValueRead whose Hit also says how many elements remain. */
+export namespace ListPop {
+  export class Hit extends ValueRead.Hit {
+    constructor(raw: Value, private readonly remaining: number) { super(raw); }
+    /** Elements left in the list after the pop. */
+    listLength(): number { return this.remaining; }
+  }
+  export const Miss = ValueRead.Miss;
+  export type Miss = ValueRead.Miss;
+  export const Error = ValueRead.Error;
+  export type Error = ValueRead.Error;
+  export type Response = Hit | Miss | Error;
+}
+
 export namespace ListLength {
   export class Hit { readonly type = 'Hit' as const; readonly is_hit = true; constructor(private readonly n: number) {} length(): number { return this.n; } }
   export class Miss { readonly type = 'Miss' as const; readonly is_miss = true; }
@@ -115,7 +135,7 @@ export namespace GenerateDisposableToken {
   export class Success {
     readonly type = 'Success' as const;
     readonly is_success = true;
-    constructor(readonly authToken: string, readonly expiresAt: { epoch(): number; epochMillis(): number }) {}
+    constructor(readonly authToken: string, readonly expiresAt: { epoch(): number; epochMillis(): number }, readonly endpoint: string) {}
   }
   export class Error extends ErrorResponse {}
   export type Response = Success | Error;

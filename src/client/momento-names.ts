@@ -1,0 +1,138 @@
+/** Momento's response names, so code written for @gomomento/sdk-web ports with an import change:
+ * `CacheGet.Hit`, `CacheListFetch.Miss`, `resp.type === CacheGetResponse.Hit`, ... Each is an
+ * alias of the SDK's own classes (responses.ts), so `instanceof` works with either name. */
+import { PermissionScopes } from '../protocol/index.js';
+import { GenericWrite, ItemGetTtl, ListFetch, ListLength, ListPop, ListWrite, UpdateTtl, ValueRead } from './responses.js';
+
+// -- `type` discriminants (Momento's string enums) ------------------------------------------------
+
+const SUCCESS = { Success: 'Success', Error: 'Error' } as const;
+const HIT = { Hit: 'Hit', Miss: 'Miss', Error: 'Error' } as const;
+type Success = (typeof SUCCESS)[keyof typeof SUCCESS];
+type Hit = (typeof HIT)[keyof typeof HIT];
+
+export const TopicPublishResponse = SUCCESS;
+export type TopicPublishResponse = Success;
+export const TopicSubscribeResponse = { Subscription: 'Subscription', Error: 'Error' } as const;
+export type TopicSubscribeResponse = (typeof TopicSubscribeResponse)[keyof typeof TopicSubscribeResponse];
+export const GenerateDisposableTokenResponse = SUCCESS;
+export type GenerateDisposableTokenResponse = Success;
+export const CacheGetResponse = HIT;
+export type CacheGetResponse = Hit;
+export const CacheSetResponse = SUCCESS;
+export type CacheSetResponse = Success;
+export const CacheDeleteResponse = SUCCESS;
+export type CacheDeleteResponse = Success;
+export const CacheListFetchResponse = HIT;
+export type CacheListFetchResponse = Hit;
+export const CacheListLengthResponse = HIT;
+export type CacheListLengthResponse = Hit;
+export const CacheListPopBackResponse = HIT;
+export type CacheListPopBackResponse = Hit;
+export const CacheListPopFrontResponse = HIT;
+export type CacheListPopFrontResponse = Hit;
+export const CacheListPushBackResponse = SUCCESS;
+export type CacheListPushBackResponse = Success;
+export const CacheListPushFrontResponse = SUCCESS;
+export type CacheListPushFrontResponse = Success;
+export const CacheListConcatenateBackResponse = SUCCESS;
+export type CacheListConcatenateBackResponse = Success;
+export const CacheListConcatenateFrontResponse = SUCCESS;
+export type CacheListConcatenateFrontResponse = Success;
+export const CacheListRemoveValueResponse = SUCCESS;
+export type CacheListRemoveValueResponse = Success;
+export const CacheListRetainResponse = SUCCESS;
+export type CacheListRetainResponse = Success;
+export const CacheItemGetTtlResponse = HIT;
+export type CacheItemGetTtlResponse = Hit;
+export const CacheUpdateTtlResponse = { Set: 'Set', Miss: 'Miss', Error: 'Error' } as const;
+export type CacheUpdateTtlResponse = (typeof CacheUpdateTtlResponse)[keyof typeof CacheUpdateTtlResponse];
+
+// -- response classes under Momento's names --------------------------------------------------------
+
+export namespace CacheGet {
+  export const Hit = ValueRead.Hit; export type Hit = ValueRead.Hit;
+  export const Miss = ValueRead.Miss; export type Miss = ValueRead.Miss;
+  export const Error = ValueRead.Error; export type Error = ValueRead.Error;
+  export type Response = ValueRead.Response;
+}
+export namespace CacheSet {
+  export const Success = GenericWrite.Success; export type Success = GenericWrite.Success;
+  export const Error = GenericWrite.Error; export type Error = GenericWrite.Error;
+  export type Response = GenericWrite.Response;
+}
+export namespace CacheDelete {
+  export const Success = GenericWrite.Success; export type Success = GenericWrite.Success;
+  export const Error = GenericWrite.Error; export type Error = GenericWrite.Error;
+  export type Response = GenericWrite.Response;
+}
+export namespace CacheListRetain {
+  export const Success = GenericWrite.Success; export type Success = GenericWrite.Success;
+  export const Error = GenericWrite.Error; export type Error = GenericWrite.Error;
+  export type Response = GenericWrite.Response;
+}
+export namespace CacheListRemoveValue {
+  export const Success = GenericWrite.Success; export type Success = GenericWrite.Success;
+  export const Error = GenericWrite.Error; export type Error = GenericWrite.Error;
+  export type Response = GenericWrite.Response;
+}
+export namespace CacheListPushBack {
+  export const Success = ListWrite.Success; export type Success = ListWrite.Success;
+  export const Error = ListWrite.Error; export type Error = ListWrite.Error;
+  export type Response = ListWrite.Response;
+}
+export namespace CacheListPushFront {
+  export const Success = ListWrite.Success; export type Success = ListWrite.Success;
+  export const Error = ListWrite.Error; export type Error = ListWrite.Error;
+  export type Response = ListWrite.Response;
+}
+export namespace CacheListConcatenateBack {
+  export const Success = ListWrite.Success; export type Success = ListWrite.Success;
+  export const Error = ListWrite.Error; export type Error = ListWrite.Error;
+  export type Response = ListWrite.Response;
+}
+export namespace CacheListConcatenateFront {
+  export const Success = ListWrite.Success; export type Success = ListWrite.Success;
+  export const Error = ListWrite.Error; export type Error = ListWrite.Error;
+  export type Response = ListWrite.Response;
+}
+export namespace CacheListFetch {
+  export const Hit = ListFetch.Hit; export type Hit = ListFetch.Hit;
+  export const Miss = ListFetch.Miss; export type Miss = ListFetch.Miss;
+  export const Error = ListFetch.Error; export type Error = ListFetch.Error;
+  export type Response = ListFetch.Response;
+}
+export namespace CacheListLength {
+  export const Hit = ListLength.Hit; export type Hit = ListLength.Hit;
+  export const Miss = ListLength.Miss; export type Miss = ListLength.Miss;
+  export const Error = ListLength.Error; export type Error = ListLength.Error;
+  export type Response = ListLength.Response;
+}
+export namespace CacheListPopBack {
+  export const Hit = ListPop.Hit; export type Hit = ListPop.Hit;
+  export const Miss = ListPop.Miss; export type Miss = ListPop.Miss;
+  export const Error = ListPop.Error; export type Error = ListPop.Error;
+  export type Response = ListPop.Response;
+}
+export namespace CacheListPopFront {
+  export const Hit = ListPop.Hit; export type Hit = ListPop.Hit;
+  export const Miss = ListPop.Miss; export type Miss = ListPop.Miss;
+  export const Error = ListPop.Error; export type Error = ListPop.Error;
+  export type Response = ListPop.Response;
+}
+export namespace CacheItemGetTtl {
+  export const Hit = ItemGetTtl.Hit; export type Hit = ItemGetTtl.Hit;
+  export const Miss = ItemGetTtl.Miss; export type Miss = ItemGetTtl.Miss;
+  export const Error = ItemGetTtl.Error; export type Error = ItemGetTtl.Error;
+  export type Response = ItemGetTtl.Response;
+}
+export namespace CacheUpdateTtl {
+  export const Set = UpdateTtl.Set; export type Set = UpdateTtl.Set;
+  export const Miss = UpdateTtl.Miss; export type Miss = UpdateTtl.Miss;
+  export const Error = UpdateTtl.Error; export type Error = UpdateTtl.Error;
+  export type Response = UpdateTtl.Response;
+}
+
+/** Momento's other names for the scope builders. */
+export const TokenScopes = PermissionScopes;
+export const DisposableTokenScopes = PermissionScopes;

@@ -1,0 +1,175 @@
+/** One server subscription and the local subscribers sharing it. It remembers the last (page, seq)
+ * delivered, resubscribes with `after` on every reconnect, and drops anything at or before that
+ * position, so each local subscriber sees every item once, in order, or an explicit discontinuity. */
+import { ErrorCode, type DiscontinuityFrame, type ItemFrame, type Position, type RetractFrame, type SubscribeResult } from '../protocol/index.js';
+import type { Connection } from './connection.js';
+import { cancelledError, type TidingsClientError } from './errors.js';
+import { ErrorResponse } from './responses.js';
+import { TopicDiscontinuity, TopicHeartbeat, TopicItem, TopicRetraction } from './topic-items.js';
+
+export interface SubscribeCallbacks {
+  onItem?(item: TopicItem): void;
+  /** Only for errors that end an established subscription (e.g. a refreshed token no longer
+   * allows it, or the connection closed for good). The subscription is already ended. */
+  onError?(error: TopicSubscribe.Error, subscription: TopicSubscription): void;
+  onDiscontinuity?(discontinuity: TopicDiscontinuity): void;
+  /** The server's heartbeat (every `heartbeatMs`), on every subscription of the connection. */
+  onHeartbeat?(heartbeat: TopicHeartbeat): void;
+  /** The connection dropped (once per outage); the subscription resumes by itself when it is back. */
+  onConnectionLost?(): void;
+  /** The subscription ended: unsubscribe(), or after onError. */
+  onSubscriptionEnd?(): void;
+  /** A moderator took an item down (docs/moderation.md). */
+  onRetraction?(retraction: TopicRetraction): void;
+}
+
+export interface SubscribeOptions extends SubscribeCallbacks {
+  /** Resume from a saved position (e.g. after a page reload): items after it are replayed, or a
+   * discontinuity says what the server no longer holds. Ignored when this connection already
+   * subscribes to the topic (the new subscriber joins the live stream). */
+  resumeFrom?: Position;
+  /** How long to wait for the server to confirm, ms (default: the connection's request timeout). */
+  timeoutMs?: number;
+  /** Gives up waiting for the confirmation (CANCELLED_ERROR). */
+  signal?: AbortSignal;
+  abortSignal?: AbortSignal;
+}
+
+export class TopicSubscription {
+  readonly type = 'Subscription' as const;
+  readonly is_subscribed_response = true;
+  /** @internal */
+  constructor(private readonly entry: TopicEntry, readonly callbacks: SubscribeCallbacks) {}
+  get cacheName(): string { return this.entry.cache; }
+  get topicName(): string { return this.entry.topic; }
+  get isSubscribed(): boolean { return this.entry.listeners.has(this) && this.entry.state !== 'ended'; }
+  /** The last position delivered (item or discontinuity): save it to resume after a reload. */
+  lastPosition(): Position | undefined { return this.entry.position && { ...this.entry.position }; }
+  unsubscribe(): void { this.entry.remove(this, true); }
+}
+
+export namespace TopicSubscribe {
+  export type Subscription = TopicSubscription;
+  export const Subscription = TopicSubscription;
+  export class Error extends ErrorResponse {}
+  export type Response = TopicSubscription | Error;
+}
+
+/** What an entry needs from its TopicClient. */
+export interface EntryOwner {
+  readonly connection: Connection;
+  forget(entry: TopicEntry): void;
+}
+
+/** Errors after which a subscription simply waits for the next connection. */
+const WAIT_FOR_RECONNECT = new Set<string>([ErrorCode.CONNECTION_ERROR, ErrorCode.SERVER_UNAVAILABLE]);
+
+export class TopicEntry {
+  readonly listeners = new Set<TopicSubscription>();
+  state: 'pending' | 'active' | 'ended' = 'pending';
+  position: Position | undefined;
+  private waiters: Array<(error?: TidingsClientError) => void> = [];
+  private inFlight = false;
+  private endError: TidingsClientError | undefined;
+
+  constructor(private readonly owner: EntryOwner, readonly cache: string, readonly topic: string) {}
+
+  get key(): string { return topicKey(this.cache, this.topic); }
+
+  /** Sends `sub` (with `after` once a position is known) when the connection is open. */
+  subscribe(): void {
+    const connection = this.owner.connection;
+    if (this.state === 'ended' || this.inFlight || connection.status.state !== 'open') return;
+    this.inFlight = true;
+    const frame = { t: 'sub', cache: this.cache, topic: this.topic, ...(this.position ? { after: this.position } : {}) };
+    connection.request<SubscribeResult>(frame).then(
+      (r) => {
+        this.inFlight = false;
+        if (this.state === 'ended') return;
+        this.position ??= { page: r.page, seq: r.seq };
+        this.state = 'active';
+        this.settle();
+      },
+      (err: TidingsClientError) => {
+        this.inFlight = false;
+        if (this.state === 'ended') return;
+        if (WAIT_FOR_RECONNECT.has(err.code)) return; // the next open sends it again
+        if (err.code === ErrorCode.TIMEOUT_ERROR) return this.subscribe(); // ask again; a late success shows as below
+        if (err.code === ErrorCode.ALREADY_EXISTS_ERROR && this.state === 'active') return; // an earlier attempt landed after all
+        this.end(err);
+      },
+    );
+  }
+
+  waitSettled(): Promise<TidingsClientError | undefined> {
+    if (this.state !== 'pending') return Promise.resolve(this.state === 'ended' ? this.endError : undefined);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Ends the subscription for every local subscriber (server `end`, refusal, connection closed).
+   * `quiet`: the application closed the connection itself, so no onError, only onSubscriptionEnd. */
+  end(error: TidingsClientError, quiet = false): void {
+    if (this.state === 'ended') return;
+    const wasActive = this.state === 'active';
+    this.state = 'ended';
+    this.endError = error;
+    this.owner.forget(this);
+    this.settle(error);
+    if (!wasActive) return;
+    for (const s of [...this.listeners]) {
+      if (!quiet) s.callbacks.onError?.(new TopicSubscribe.Error(error), s);
+      s.callbacks.onSubscriptionEnd?.();
+    }
+  }
+
+  item(frame: ItemFrame | RetractFrame): void {
+    const pos = this.position;
+    // Pages only grow; within a page, seq does. Anything at or before the position was delivered.
+    if (pos && (frame.page < pos.page || (frame.page === pos.page && frame.seq <= pos.seq))) return;
+    this.position = { page: frame.page, seq: frame.seq };
+    if (frame.t === 'retract') {
+      const retraction = new TopicRetraction(frame.target, frame.reason, frame.tokenId);
+      for (const s of [...this.listeners]) s.callbacks.onRetraction?.(retraction);
+      return;
+    }
+    const item = new TopicItem(frame);
+    for (const s of [...this.listeners]) s.callbacks.onItem?.(item);
+  }
+
+  discontinuity(frame: DiscontinuityFrame): void {
+    this.position = { page: frame.page, seq: frame.newSeq - 1 };
+    const d = new TopicDiscontinuity(frame.lastSeq, frame.newSeq, frame.page);
+    for (const s of [...this.listeners]) s.callbacks.onDiscontinuity?.(d);
+  }
+
+  heartbeat(hb: TopicHeartbeat): void {
+    for (const s of [...this.listeners]) s.callbacks.onHeartbeat?.(hb);
+  }
+
+  connectionLost(): void {
+    for (const s of [...this.listeners]) s.callbacks.onConnectionLost?.();
+  }
+
+  /** Detaches one local subscriber; the last one out ends the server subscription. */
+  remove(subscription: TopicSubscription, notify: boolean): void {
+    if (!this.listeners.delete(subscription)) return;
+    if (notify && this.state === 'active') subscription.callbacks.onSubscriptionEnd?.();
+    if (this.listeners.size > 0 || this.state === 'ended') return;
+    const wasSubscribed = this.state === 'active' || this.inFlight;
+    this.state = 'ended';
+    this.owner.forget(this);
+    this.settle(cancelledError('unsubscribed before the server confirmed'));
+    const connection = this.owner.connection;
+    if (wasSubscribed && connection.status.state === 'open') {
+      connection.request({ t: 'unsub', cache: this.cache, topic: this.topic }).catch(() => { /* gone with the connection */ });
+    }
+  }
+
+  private settle(error?: TidingsClientError): void {
+    for (const resolve of this.waiters.splice(0)) resolve(error);
+  }
+}
+
+export function topicKey(cache: string, topic: string): string {
+  return `${cache}\u0000${topic}`;
+}

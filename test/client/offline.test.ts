@@ -1,0 +1,91 @@
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { sdkFor, itemCollector, statusReached, chatScope, WS } from '../helpers/sdk.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { Connection, TopicClient, CacheClient, TopicPublish, TopicSubscribe, CacheGet } from '../../src/client/index.js';
+
+t.test('offline - publishes made while disconnected wait in a bounded queue and go out in order on reconnect', async (t) => {
+  const first = await startServer(t);
+  const port = first.port;
+  const signingKey = first.config.auth.signingKeys[0]!;
+  const token = (await first.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 300, tokenId: 'offline' })).token;
+  const watcher = await sdkFor(t, first);
+  await first.close();
+
+  const connection = new Connection({ url: `ws://127.0.0.1:${port}/v1/ws`, token, webSocket: WS, reconnectBaseMs: 20, reconnectMaxMs: 40, maxQueuedRequests: 3 });
+  t.teardown(() => connection.close());
+  const topics = new TopicClient({ connection });
+  const queued = ['q1', 'q2', 'q3'].map((v) => topics.publish('chat', 'later', v));
+  const overflow = await topics.publish('chat', 'later', 'q4');
+  t.ok(overflow instanceof TopicPublish.Error);
+  t.equal((overflow as TopicPublish.Error).errorCode(), 'CONNECTION_ERROR', 'a full queue refuses at once, never drops silently');
+  t.match((overflow as TopicPublish.Error).message(), /3 requests are already waiting/);
+
+  const second = await startServer(t, { config: { server: { port }, auth: { signingKeys: [signingKey] } } });
+  const got = itemCollector();
+  // The watcher reconnects to the new server on its own and subscribes from the start of the page.
+  await statusReached(watcher.connection, 'open');
+  await watcher.topics.subscribe('chat', 'later', { ...got.callbacks, resumeFrom: { page: 0, seq: 0 } });
+  const results = await Promise.all(queued);
+  t.ok(results.every((r) => r instanceof TopicPublish.Success), 'every queued publish was sent and acknowledged');
+  t.same(results.map((r) => (r as TopicPublish.Success).seq), [1, 2, 3], 'in the order they were made');
+  await got.items.until(3);
+  t.same(got.values(), ['q1', 'q2', 'q3']);
+  t.same(got.items.events.map((i) => i.tokenId()), ['offline', 'offline', 'offline']);
+  t.equal(second.port, port);
+});
+
+t.test('offline - maxQueuedRequests: 0 rejects every request made while disconnected', async (t) => {
+  const server = await startServer(t);
+  const port = server.port;
+  await server.close();
+  const token = 'unused-the-server-is-down';
+  const connection = new Connection({ url: `ws://127.0.0.1:${port}/v1/ws`, token, webSocket: WS, maxQueuedRequests: 0, reconnectBaseMs: 20 });
+  t.teardown(() => connection.close());
+  const cache = new CacheClient({ connection });
+  const res = await cache.get('chat', 'k');
+  t.ok(res instanceof CacheGet.Error);
+  t.equal((res as CacheGet.Error).errorCode(), 'CONNECTION_ERROR');
+  t.match((res as CacheGet.Error).message(), /not connected .*get was not sent/);
+});
+
+t.test('offline - a queued request that outlives its timeout fails as not sent; subscribe too', async (t) => {
+  const server = await startServer(t);
+  const port = server.port;
+  await server.close();
+  const connection = new Connection({ url: `ws://127.0.0.1:${port}/v1/ws`, token: 'x', webSocket: WS, requestTimeoutMs: 150, reconnectBaseMs: 20 });
+  t.teardown(() => connection.close());
+  const topics = new TopicClient({ connection });
+  const pub = await topics.publish('chat', 'x', 'y');
+  t.equal((pub as TopicPublish.Error).errorCode(), 'CONNECTION_ERROR');
+  t.match((pub as TopicPublish.Error).message(), /was not sent within 150 ms \(it was not applied\)/);
+  const sub = await topics.subscribe('chat', 'x', { timeoutMs: 100 });
+  t.ok(sub instanceof TopicSubscribe.Error);
+  t.equal((sub as TopicSubscribe.Error).errorCode(), 'CONNECTION_ERROR');
+  const controller = new AbortController();
+  const pending = topics.publish('chat', 'x', 'z', { signal: controller.signal, timeoutMs: 5000 });
+  controller.abort();
+  const cancelled = await pending;
+  t.equal((cancelled as TopicPublish.Error).errorCode(), 'CANCELLED_ERROR');
+  t.match((cancelled as TopicPublish.Error).message(), /before it was sent/);
+});
+
+t.test('offline - a request in flight when the link drops fails with CONNECTION_ERROR and is not resent', async (t) => {
+  const server = await startServer(t);
+  const proxy = await startTcpProxy(server.port);
+  t.teardown(() => proxy.close());
+  const sdk = await sdkFor(t, server, { url: `ws://127.0.0.1:${proxy.port}/v1/ws` });
+  await sdk.connection.ready();
+  proxy.freeze();
+  const inFlight = sdk.topics.publish('chat', 'room', 'maybe', { timeoutMs: 5000 });
+  const abortable = new AbortController();
+  const cancelled = sdk.cache.get('chat', 'k', { abortSignal: abortable.signal });
+  abortable.abort();
+  t.equal(((await cancelled) as CacheGet.Error).errorCode(), 'CANCELLED_ERROR', 'Momento\'s abortSignal works too');
+  proxy.reset();
+  const res = await inFlight;
+  t.equal((res as TopicPublish.Error).errorCode(), 'CONNECTION_ERROR');
+  t.match((res as TopicPublish.Error).message(), /may or may not have been applied/);
+  await statusReached(sdk.connection, 'open');
+  t.equal((await sdk.topics.publish('chat', 'room', 'next')).type, 'Success', 'the connection came back');
+});

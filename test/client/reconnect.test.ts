@@ -1,0 +1,131 @@
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { sdkFor, itemCollector, statusReached, collector, chatScope, WS } from '../helpers/sdk.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { Connection, TopicClient, TopicPublish, TopicSubscribe, type ConnectionStatus } from '../../src/client/index.js';
+
+t.test('reconnect - every subscription resumes after the server drops the socket, with no loss and no duplicate', async (t) => {
+  const server = await startServer(t);
+  const sdk = await sdkFor(t, server);
+  const publisher = await sdkFor(t, server, { tokenId: 'publisher' });
+  const rooms = ['a', 'b', 'c'];
+  const got = new Map(rooms.map((r) => [r, itemCollector()]));
+  let lost = 0;
+  for (const room of rooms) {
+    const sub = await sdk.topics.subscribe('chat', room, { ...got.get(room)!.callbacks, onConnectionLost: () => { lost++; } });
+    t.ok(sub instanceof TopicSubscribe.Subscription);
+  }
+  for (let i = 1; i <= 3; i++) for (const room of rooms) await publisher.topics.publish('chat', room, `${room}${i}`);
+  await Promise.all(rooms.map((r) => got.get(r)!.items.until(3)));
+
+  const subscriber = [...server.broker.sessions.values()].find((s) => s.subscriptions.size === rooms.length)!;
+  const reconnected = statusReached(sdk.connection, 'open', (s) => s.connectionId !== subscriber.id);
+  subscriber.connection.close(4000, 'test: drop the connection');
+  // Published while the subscriber is away (or resubscribing): the resume replays them.
+  for (let i = 4; i <= 6; i++) for (const room of rooms) await publisher.topics.publish('chat', room, `${room}${i}`);
+  await reconnected;
+  for (let i = 7; i <= 8; i++) for (const room of rooms) await publisher.topics.publish('chat', room, `${room}${i}`);
+  await Promise.all(rooms.map((r) => got.get(r)!.items.until(8)));
+  for (const room of rooms) {
+    t.same(got.get(room)!.values(), Array.from({ length: 8 }, (_, i) => `${room}${i + 1}`), `${room}: every item once, in order`);
+    t.same(got.get(room)!.gaps.events, [], `${room}: no discontinuity`);
+  }
+  t.equal(lost, rooms.length, 'onConnectionLost once per subscription for the one outage');
+  const sessions = [...server.broker.sessions.values()].filter((s) => s.subscriptions.size > 0);
+  t.equal(sessions.length, 1, 'still one connection for all subscriptions');
+});
+
+t.test('reconnect - a restarted server (new page) surfaces a discontinuity, then items flow again', async (t) => {
+  const first = await startServer(t);
+  const port = first.port;
+  const signingKey = first.config.auth.signingKeys[0]!;
+  const sdk = await sdkFor(t, first);
+  const got = itemCollector();
+  await sdk.topics.subscribe('chat', 'room', got.callbacks);
+  await sdk.topics.publish('chat', 'room', 'before');
+  await got.items.until(1);
+  const pageBefore = got.items.events[0]!.sequencePage();
+
+  const states = collector<ConnectionStatus['state']>();
+  sdk.connection.onStatus((s) => states.push(s.state));
+  await first.close();
+  await statusReached(sdk.connection, 'reconnecting');
+  const second = await startServer(t, { config: { server: { port }, auth: { signingKeys: [signingKey] } } });
+  await statusReached(sdk.connection, 'open');
+  await got.gaps.until(1);
+  const gap = got.gaps.events[0]!;
+  t.ok(gap.newSequencePage() > pageBefore, 'the discontinuity announces the new page');
+  t.equal(gap.lastSequenceNumber(), 1, 'the last item held (on the old page)');
+  t.equal(gap.newSequenceNumber(), 1, 'the new page starts at 1');
+
+  const publisher = await sdkFor(t, second, { tokenId: 'publisher' });
+  await publisher.topics.publish('chat', 'room', 'after');
+  await got.items.until(2);
+  t.same(got.values(), ['before', 'after']);
+  t.equal(got.items.events[1]!.sequencePage(), gap.newSequencePage());
+  t.equal(got.items.events[1]!.sequenceNumber(), 1);
+});
+
+t.test('reconnect - the heartbeat watchdog notices a dead link; a request on it times out; the subscription resumes', async (t) => {
+  const server = await startServer(t, { config: { server: { heartbeatMs: 100 } } });
+  const proxy = await startTcpProxy(server.port);
+  t.teardown(() => proxy.close());
+  const sdk = await sdkFor(t, server, { url: `ws://127.0.0.1:${proxy.port}/v1/ws` });
+  const heartbeats = collector<unknown>();
+  const got = itemCollector();
+  let lost = 0;
+  await sdk.topics.subscribe('chat', 'quiet', { ...got.callbacks, onHeartbeat: heartbeats.push, onConnectionLost: () => { lost++; } });
+  await heartbeats.until(2);
+  const publisher = await sdkFor(t, server, { tokenId: 'publisher' });
+  await publisher.topics.publish('chat', 'quiet', 'one');
+  await got.items.until(1);
+
+  proxy.freeze();
+  const silent = await sdk.topics.publish('chat', 'quiet', 'into the void', { timeoutMs: 100 });
+  t.ok(silent instanceof TopicPublish.Error);
+  t.equal((silent as TopicPublish.Error).errorCode(), 'TIMEOUT_ERROR', 'sent, no reply in time');
+  t.match((silent as TopicPublish.Error).message(), /may or may not have been applied/);
+  await publisher.topics.publish('chat', 'quiet', 'two');
+
+  const dropped = await statusReached(sdk.connection, 'reconnecting');
+  t.equal(dropped.lastClose.code, 1006);
+  t.match(dropped.lastClose.reason, /no frame from the server/);
+  await statusReached(sdk.connection, 'open');
+  t.equal(proxy.accepted, 2, 'a new connection was opened');
+  await publisher.topics.publish('chat', 'quiet', 'three');
+  await got.items.until(3);
+  t.same(got.values().filter((v) => v !== 'into the void'), ['one', 'two', 'three'], 'what was published during the dead spell is replayed');
+  t.equal(lost, 1);
+});
+
+t.test('reconnect - a link that never answers hello is abandoned after connectTimeoutMs and retried', async (t) => {
+  const server = await startServer(t);
+  const proxy = await startTcpProxy(server.port);
+  t.teardown(() => proxy.close());
+  proxy.blackhole(); // TCP connects, the WebSocket upgrade never completes
+  const token = (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 60 })).token;
+  const connection = new Connection({
+    url: `ws://127.0.0.1:${proxy.port}/v1/ws`, token, webSocket: WS, connectTimeoutMs: 150, reconnectBaseMs: 10, reconnectMaxMs: 20, maxReconnectAttempts: 2,
+  });
+  t.teardown(() => connection.close());
+  const closed = await statusReached(connection, 'closed', () => true, 5000);
+  t.equal(proxy.accepted, 3, 'the first try and two retries');
+  t.equal(closed.error?.code, 'CONNECTION_ERROR');
+  t.match(closed.reason, /gave up after 2 reconnect attempts/);
+  const late = await new TopicClient({ connection }).publish('chat', 'x', 'y');
+  t.equal((late as TopicPublish.Error).errorCode(), 'CONNECTION_ERROR', 'a closed connection refuses at once');
+});
+
+t.test('reconnect - a 4501 close without a token provider closes for good; subscriptions get onError', async (t) => {
+  const server = await startServer(t, { config: { auth: { expiryNoticeMs: 100, clockToleranceSec: 0 } } });
+  const token = (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 1, tokenId: 'short' })).token;
+  const sdk = await sdkFor(t, server, { token });
+  const errors = collector<string>();
+  const ended = collector<true>();
+  await sdk.topics.subscribe('chat', 'room', { onError: (e) => errors.push(e.errorCode()), onSubscriptionEnd: () => ended.push(true) });
+  const closed = await statusReached(sdk.connection, 'closed', () => true, 5000);
+  t.equal(closed.error?.code, 'AUTHENTICATION_ERROR');
+  t.match(closed.reason, /4501/);
+  t.same(await errors.until(1), ['AUTHENTICATION_ERROR']);
+  await ended.until(1);
+});

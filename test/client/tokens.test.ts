@@ -1,0 +1,124 @@
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { sdkFor, itemCollector, statusReached, collector, chatScope, until } from '../helpers/sdk.js';
+import {
+  AuthClient, ExpiresIn, GenerateDisposableToken, GenerateDisposableTokenResponse, PermissionScopes, TidingsClientError,
+  type ConnectionStatus, type TokenRefreshEvent,
+} from '../../src/client/index.js';
+
+t.test('tokens - tokenProvider refreshes in band before expiry; subscriptions survive the old token', async (t) => {
+  const server = await startServer(t, { config: { auth: { expiryNoticeMs: 500, clockToleranceSec: 0 } } });
+  let minted = 0;
+  let firstExpiresAt = 0;
+  const tokenProvider = async () => {
+    minted++;
+    const m = await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: minted === 1 ? 2 : 300, tokenId: 'refresher' });
+    if (minted === 1) firstExpiresAt = m.expiresAt!;
+    return m.token;
+  };
+  const sdk = await sdkFor(t, server, { tokenProvider, tokenRefreshMarginMs: 400 });
+  const got = itemCollector();
+  await sdk.topics.subscribe('chat', 'long', got.callbacks);
+  const statuses = collector<ConnectionStatus['state']>();
+  sdk.connection.onStatus((s) => statuses.push(s.state));
+  const refreshes = collector<TokenRefreshEvent>();
+  sdk.connection.onTokenRefresh(refreshes.push);
+
+  const [refresh] = await refreshes.until(1, 5000);
+  t.equal(refresh!.ok, true);
+  t.ok(refresh!.ok && refresh!.expiresAt! > firstExpiresAt + 60_000, 'the server took the fresh token');
+  t.equal(minted, 2, 'asked the provider once more');
+  await until(firstExpiresAt + 300); // past the first token's expiry: the server would have closed 4501
+  const publisher = await sdkFor(t, server, { tokenId: 'publisher' });
+  await publisher.topics.publish('chat', 'long', 'after the first token expired');
+  await got.items.until(1);
+  t.same(statuses.events, [], 'no reconnect: the token was swapped in band');
+});
+
+t.test('tokens - after a 4501 close the provider is asked again and every subscription resumes', async (t) => {
+  const server = await startServer(t, { config: { auth: { expiryNoticeMs: 300, clockToleranceSec: 0 } } });
+  let minted = 0;
+  // The in-band refresh is refused (another tokenId), so the first token runs out: close 4501.
+  const tokenProvider = async () => {
+    minted++;
+    return (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: minted === 1 ? 1 : 300, tokenId: minted === 1 ? 'first' : 'second' })).token;
+  };
+  const sdk = await sdkFor(t, server, { tokenProvider, tokenRefreshMarginMs: 200 });
+  const got = itemCollector();
+  await sdk.topics.subscribe('chat', 'room', got.callbacks);
+  const refreshes = collector<TokenRefreshEvent>();
+  sdk.connection.onTokenRefresh(refreshes.push);
+  const publisher = await sdkFor(t, server, { tokenId: 'publisher' });
+  await publisher.topics.publish('chat', 'room', 'before');
+  await got.items.until(1);
+
+  const [refused] = await refreshes.until(1, 5000);
+  t.equal(refused!.ok, false);
+  t.equal(!refused!.ok && refused!.error.code, 'AUTHENTICATION_ERROR', 'a refresh must keep the tokenId');
+  const dropped = await statusReached(sdk.connection, 'reconnecting', (s) => s.lastClose.code === 4501, 5000);
+  t.match(dropped.lastClose.reason, /expired/);
+  await publisher.topics.publish('chat', 'room', 'during');
+  await statusReached(sdk.connection, 'open');
+  await publisher.topics.publish('chat', 'room', 'after');
+  await got.items.until(3);
+  t.same(got.values(), ['before', 'during', 'after'], 'resumed with no loss and no duplicate');
+  t.same(got.items.events.map((i) => i.tokenId()), ['publisher', 'publisher', 'publisher']);
+});
+
+t.test('tokens - refreshToken() reports a refusal and keeps the connection', async (t) => {
+  const server = await startServer(t);
+  let n = 0;
+  const tokenProvider = async () => (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 300, tokenId: `user-${n++}` })).token;
+  const sdk = await sdkFor(t, server, { tokenProvider });
+  await sdk.connection.ready();
+  const error = await sdk.connection.refreshToken().then(() => undefined, (e: unknown) => e);
+  t.ok(error instanceof TidingsClientError);
+  t.equal((error as TidingsClientError).errorCode(), 'AUTHENTICATION_ERROR');
+  t.equal(sdk.connection.status.state, 'open');
+  t.equal((await sdk.cache.set('chat', 'k', 'v')).type, 'Success', 'still usable');
+});
+
+t.test('tokens - AuthClient mints disposable tokens over HTTP with an API key', async (t) => {
+  const server = await startServer(t, { config: { dev: true } });
+  t.ok(server.adminApiKey, 'dev mode has an admin key');
+  const auth = new AuthClient({ url: server.httpUrl, apiKey: server.adminApiKey! });
+  const ok = await auth.generateDisposableToken(PermissionScopes.topicSubscribeOnly('chat', 'a'), ExpiresIn.minutes(5), { tokenId: 'x' });
+  t.ok(ok instanceof GenerateDisposableToken.Success);
+  t.equal(ok.type, GenerateDisposableTokenResponse.Success);
+  if (ok.type === 'Success') {
+    t.ok(ok.expiresAt.epoch() > Date.now() / 1000 + 200 && ok.expiresAt.epoch() <= Date.now() / 1000 + 301);
+    t.equal(ok.endpoint, server.httpUrl);
+    const grant = await server.auth.verify(ok.authToken);
+    t.equal(grant.tokenId, 'x');
+    t.ok(grant.permissions.allowsTopic('subscribe', 'chat', 'a'));
+    t.notOk(grant.permissions.allowsTopic('publish', 'chat', 'a'));
+    // The minted token works on a connection.
+    const sdk = await sdkFor(t, server, { token: ok.authToken });
+    const sub = await sdk.topics.subscribe('chat', 'a');
+    t.equal(sub.type, 'Subscription');
+  }
+  const never = await auth.generateDisposableToken(chatScope, ExpiresIn.never());
+  t.equal(never.type === 'Error' && never.errorCode(), 'INVALID_ARGUMENT_ERROR');
+
+  const narrowKey = (await server.auth.mintApiKey({ scope: chatScope, expiresInSec: null })).token;
+  const narrow = new AuthClient({ url: server.wsUrl, apiKey: narrowKey });
+  const wider = await narrow.generateDisposableToken(PermissionScopes.allDataReadWrite(), ExpiresIn.minutes(5));
+  t.equal(wider.type === 'Error' && wider.errorCode(), 'PERMISSION_ERROR', 'a key cannot mint more than it holds');
+  const bad = await new AuthClient({ url: server.httpUrl, apiKey: 'not-a-key' }).generateDisposableToken(chatScope, ExpiresIn.minutes(1));
+  t.equal(bad.type === 'Error' && bad.errorCode(), 'AUTHENTICATION_ERROR');
+  const throwing = new AuthClient({ url: server.httpUrl, apiKey: 'not-a-key', throwOnErrors: true });
+  await t.rejects(throwing.generateDisposableToken(chatScope, ExpiresIn.minutes(1)), { code: 'AUTHENTICATION_ERROR' }, 'throwOnErrors throws');
+});
+
+t.test('tokens - AuthClient: an unreachable broker is a CONNECTION_ERROR, a cancelled call CANCELLED_ERROR', async (t) => {
+  const server = await startServer(t);
+  const port = server.port;
+  await server.close();
+  const auth = new AuthClient({ url: `http://127.0.0.1:${port}`, apiKey: 'k' });
+  const down = await auth.generateDisposableToken(chatScope, ExpiresIn.minutes(1));
+  t.equal(down.type === 'Error' && down.errorCode(), 'CONNECTION_ERROR');
+  const controller = new AbortController();
+  controller.abort();
+  const cancelled = await auth.generateDisposableToken(chatScope, ExpiresIn.minutes(1), { signal: controller.signal });
+  t.equal(cancelled.type === 'Error' && cancelled.errorCode(), 'CANCELLED_ERROR');
+});

@@ -1,0 +1,51 @@
+/** A TCP relay between a client and a real server, to make the network misbehave: `freeze()` stops
+ * relaying on the open connections without closing them (a dead link: no close event, no data),
+ * like a laptop lid closing or a NAT dropping its entry. New connections relay normally. */
+import net from 'node:net';
+
+export interface TcpProxy {
+  port: number;
+  /** Connections relayed so far. */
+  readonly accepted: number;
+  freeze(): void;
+  /** From now on, accept connections but relay nothing on them (a server that never answers). */
+  blackhole(): void;
+  /** Drops every open relay (both ends see the TCP connection close). */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Promise<TcpProxy> {
+  const pairs = new Set<{ client: net.Socket; upstream: net.Socket; frozen: boolean }>();
+  let accepted = 0;
+  let blackhole = false;
+  const server = net.createServer((client) => {
+    accepted++;
+    const upstream = net.connect(targetPort, host);
+    const pair = { client, upstream, frozen: blackhole };
+    pairs.add(pair);
+    client.on('data', (chunk) => { if (!pair.frozen) upstream.write(chunk); });
+    upstream.on('data', (chunk) => { if (!pair.frozen) client.write(chunk); });
+    const end = () => { pairs.delete(pair); client.destroy(); upstream.destroy(); };
+    client.on('close', () => { if (!pair.frozen) end(); });
+    upstream.on('close', () => { if (!pair.frozen) end(); });
+    client.on('error', () => {});
+    upstream.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    get accepted() { return accepted; },
+    freeze() { for (const pair of pairs) pair.frozen = true; },
+    blackhole() { blackhole = true; },
+    reset() {
+      for (const pair of pairs) { pair.client.destroy(); pair.upstream.destroy(); }
+      pairs.clear();
+    },
+    async close() {
+      for (const pair of pairs) { pair.client.destroy(); pair.upstream.destroy(); }
+      pairs.clear();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
