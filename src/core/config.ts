@@ -77,6 +77,9 @@ export interface StoreConfig {
   defaultTtlSec: number;
   /** How often expired items are swept from memory, ms (an expired item is never served either way). */
   purgeIntervalMs: number;
+  /** Bytes of encoded listFetch replies kept for re-use until the list changes (many clients joining
+   * a room fetch the same history); least recently used dropped first. 0 = off. */
+  fetchCacheBytes: number;
   /** Cache names that exist. Empty = every cache is created on first use; otherwise cache data
    * operations on any other cache get NOT_FOUND_ERROR. */
   caches: string[];
@@ -162,6 +165,7 @@ export const DEFAULTS: TidingsConfig = {
     maxTtlSec: 24 * 3600,
     defaultTtlSec: 3600,
     purgeIntervalMs: 60_000,
+    fetchCacheBytes: 16 * 1024 * 1024,
     caches: [],
   },
   moderation: {
@@ -256,6 +260,7 @@ function validateStore(s: StoreConfig, positive: (path: string, value: number, m
   for (const key of ['maxBytes', 'maxItemBytes', 'maxElementBytes', 'maxListLength', 'maxTtlSec', 'defaultTtlSec', 'purgeIntervalMs'] as const) {
     positive(`store.${key}`, s[key]);
   }
+  positive('store.fetchCacheBytes', s.fetchCacheBytes, 0);
   if (s.maxItemBytes > s.maxBytes) throw new ConfigError('store.maxItemBytes', 'must be ≤ store.maxBytes');
   if (s.maxElementBytes > s.maxItemBytes) throw new ConfigError('store.maxElementBytes', 'must be ≤ store.maxItemBytes');
   if (s.defaultTtlSec > s.maxTtlSec) throw new ConfigError('store.defaultTtlSec', 'must be ≤ store.maxTtlSec');

@@ -2,7 +2,7 @@
  * feature handlers, token expiry and refresh, heartbeats and shutdown. Knows nothing of uWS. */
 import { randomBytes } from 'node:crypto';
 import {
-  CloseCode, ErrorCode, LimitCause, decodeFrame, encodeFrame, negotiateVersion, requestId, shouldReconnect,
+  CloseCode, ErrorCode, EncodedResult, LimitCause, decodeFrame, encodeFrame, encodeOkWithRaw, negotiateVersion, requestId, shouldReconnect,
   type ByeFrame, type ErrReply, type GenericRequest, type HelloResult, type AuthResult, type NoticeFrame, type OkReply, type SubscriptionEndFrame,
 } from '../protocol/index.js';
 import { TidingsError, authenticationFailed, badRequest, limitExceeded, toWireError } from '../core/errors.js';
@@ -218,8 +218,12 @@ export class Broker {
 
   private replyOk(session: Session, id: number, result: unknown): void {
     if (session.state === 'closed') return;
-    const reply: OkReply = { t: 'ok', id, r: result ?? {} };
-    session.connection.send(encodeFrame(reply));
+    if (result instanceof EncodedResult) {
+      session.connection.send(encodeOkWithRaw(id, result.bytes));
+    } else {
+      const reply: OkReply = { t: 'ok', id, r: result ?? {} };
+      session.connection.send(encodeFrame(reply));
+    }
     this.closeIfAsked(session);
   }
 

@@ -31,6 +31,21 @@ export function decodeFrame(bytes: Uint8Array): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/** A reply payload (`r`) already encoded as msgpack, e.g. a cached list fetch. */
+export class EncodedResult {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** `{ t: 'ok', id, r }` with `r` spliced in as raw bytes: `r` is the map's last field, so the
+ * encoding of `r: null` ends in the nil byte, which the raw bytes replace. */
+export function encodeOkWithRaw(id: number, r: Uint8Array): Uint8Array {
+  const head = packr.pack({ t: 'ok', id, r: null });
+  const out = new Uint8Array(head.byteLength - 1 + r.byteLength);
+  out.set(head.subarray(0, head.byteLength - 1), 0);
+  out.set(r, head.byteLength - 1);
+  return out;
+}
+
 /** Id of a request frame if it has a usable one, so even a refused request can be answered by id. */
 export function requestId(frame: Record<string, unknown>): number | null {
   const id = frame['id'];

@@ -51,6 +51,9 @@ export interface CacheEngine {
   /** undefined = Miss (no such list). */
   listFetch(cache: string, list: string, range: Range): Maybe<Value[] | undefined>;
   listFetchWithMeta(cache: string, list: string, range: Range): Maybe<ListItem[] | undefined>;
+  /** Optional fast path: the reply payload of listFetch already encoded as msgpack
+   * (`{ hit: true, values }` or `{ hit: true, items }` with withMeta); undefined = Miss. */
+  listFetchEncoded?(cache: string, list: string, range: Range, withMeta: boolean): Maybe<Uint8Array | undefined>;
   /** Keeps only the slice; a missing list is fine. `ttl` undefined leaves the expiry alone. */
   listRetain(cache: string, list: string, range: Range, ttl: CollectionTtl | undefined): Maybe<void>;
   /** Removes every element equal to value (text equals the binary of its UTF-8). */

@@ -3,7 +3,7 @@
  * read from the injected Clock. Every operation runs synchronously inside its call, so each is
  * atomic with respect to every other (and pubAppend's publish + append is one step). */
 import { LRUCache } from 'lru-cache';
-import { ErrorCode, LimitCause, type PublishResult, type Value } from '../protocol/index.js';
+import { ErrorCode, LimitCause, encodeFrame, type PublishResult, type Value } from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
 import type { StoreConfig } from '../core/config.js';
 import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
@@ -33,6 +33,8 @@ interface Element {
  * recomputes an entry's size only when the stored object changes. */
 class ListState {
   readonly items = new Deque<Element>();
+  /** Changes on every committed write; keys the encoded-fetch cache. */
+  version = 0;
   payload = 0;
   footprint = 0;
 
@@ -54,10 +56,16 @@ export class MemoryCacheStore implements CacheEngine {
   private readonly caches: ReadonlySet<string> | undefined;
   private readonly defaultTtlMs: number;
   private purgeTimer: NodeJS.Timeout | undefined;
+  /** Encoded listFetch replies by list, version and range (store.fetchCacheBytes). */
+  private readonly encodedFetches: LRUCache<string, Uint8Array> | undefined;
+  private versions = 0;
 
   constructor(private readonly config: StoreConfig, clock: Clock, private readonly publisher?: SyncPublisher) {
     this.defaultTtlMs = config.defaultTtlSec * 1000;
     this.caches = config.caches.length > 0 ? new Set(config.caches) : undefined;
+    this.encodedFetches = config.fetchCacheBytes > 0
+      ? new LRUCache<string, Uint8Array>({ maxSize: config.fetchCacheBytes, sizeCalculation: (bytes, key) => bytes.byteLength + key.length * 2 + 64 })
+      : undefined;
     this.lru = new LRUCache<string, Entry>({
       maxSize: config.maxBytes,
       sizeCalculation: (entry, key) => entryFootprint(entry, key),
@@ -79,6 +87,7 @@ export class MemoryCacheStore implements CacheEngine {
   close(): void {
     clearInterval(this.purgeTimer);
     this.lru.clear();
+    this.encodedFetches?.clear();
   }
 
   stats(): StoreStats {
@@ -103,6 +112,23 @@ export class MemoryCacheStore implements CacheEngine {
   listFetch(cache: string, list: string, range: Range): Value[] | undefined {
     const state = this.readList(cache, list);
     return state && fetchRange(state.items, range.startIndex, range.endIndex).map((e) => e.v);
+  }
+
+  /** Encoding a fetch of 100 elements costs several times the fetch itself, and a room's history is
+   * fetched by every joiner between two writes: encode once per list version and range. */
+  listFetchEncoded(cache: string, list: string, range: Range, withMeta: boolean): Uint8Array | undefined {
+    const k = this.key(cache, list);
+    const state = this.listAt(k, list);
+    if (!state) return undefined;
+    const memoKey = `${k}\u0000${state.version}\u0000${range.startIndex ?? ''}\u0000${range.endIndex ?? ''}\u0000${withMeta ? 1 : 0}`;
+    let bytes = this.encodedFetches?.get(memoKey);
+    if (!bytes) {
+      const elements = fetchRange(state.items, range.startIndex, range.endIndex);
+      // A copy: the encoder's result is a view of a shared slab that a cached entry would pin.
+      bytes = new Uint8Array(encodeFrame(withMeta ? { hit: true, items: elements.map(withOrigin) } : { hit: true, values: elements.map((e) => e.v) }));
+      this.encodedFetches?.set(memoKey, bytes);
+    }
+    return bytes;
   }
 
   listFetchWithMeta(cache: string, list: string, range: Range): ListItem[] | undefined {
@@ -257,6 +283,7 @@ export class MemoryCacheStore implements CacheEngine {
 
   /** Stores the list under a fresh wrapper (so its size is recounted), or deletes it once empty. */
   private commitList(k: string, state: ListState, ttl: CollectionTtl | undefined, existed: boolean): void {
+    state.version = ++this.versions;
     if (state.items.length === 0) {
       this.lru.delete(k);
       return;

@@ -6,7 +6,7 @@ t.test('store config: documented defaults resolve', async (t) => {
   t.same(store, DEFAULTS.store);
   t.same(store, {
     maxBytes: 256 * 1024 * 1024, maxItemBytes: 5 * 1024 * 1024, maxElementBytes: 128 * 1024, maxListLength: 100_000,
-    maxTtlSec: 86_400, defaultTtlSec: 3600, purgeIntervalMs: 60_000, caches: [],
+    maxTtlSec: 86_400, defaultTtlSec: 3600, purgeIntervalMs: 60_000, fetchCacheBytes: 16 * 1024 * 1024, caches: [],
   });
   t.ok(Object.isFrozen(store.caches));
 });
@@ -21,6 +21,7 @@ t.test('store config: unbounded or inconsistent limits refuse to start, naming t
     [{ maxTtlSec: 0 }, /store\.maxTtlSec/],
     [{ defaultTtlSec: NaN }, /store\.defaultTtlSec/],
     [{ purgeIntervalMs: 0 }, /store\.purgeIntervalMs/],
+    [{ fetchCacheBytes: -1 }, /store\.fetchCacheBytes/],
     [{ maxBytes: 1000, maxItemBytes: 2000, maxElementBytes: 100 }, /store\.maxItemBytes: must be ≤ store\.maxBytes/],
     [{ maxElementBytes: 10 * 1024 * 1024 }, /store\.maxElementBytes: must be ≤ store\.maxItemBytes/],
     [{ defaultTtlSec: 100, maxTtlSec: 50 }, /store\.defaultTtlSec: must be ≤ store\.maxTtlSec/],
