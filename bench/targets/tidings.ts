@@ -17,10 +17,10 @@ const client: ClientAdapter = {
     const ws: RawWs = new RawWs(info.host, info.port, '/v1/ws', {
       onOpen() { ws.sendFrame(encodeFrame({ t: 'hello', id: nextId++, versions: [...PROTOCOL_VERSIONS], token })); },
       onData(buf, s, e) {
-        // A map header (msgpackr writes map16, de 00 NN; fixmap 8N also allowed), then key "t":
-        // an item frame continues a1 74 a4 "i".
+        // An item frame is an array (fixarray 97 or 98) starting with the string "i" (a1 69).
+        if ((buf[s] === 0x97 || buf[s] === 0x98) && buf[s + 1] === 0xa1 && buf[s + 2] === 0x69) return hooks.onItem(buf, s, e);
+        // Other frames are maps (msgpackr writes map16, de 00 NN; fixmap 8N also allowed), then key "t".
         const h = s + (buf[s] === 0xde ? 3 : 1);
-        if (buf[h + 3] === 0x69 && buf[h + 2] === 0xa4 && buf[h + 1] === 0x74) return hooks.onItem(buf, s, e);
         // Publish acks ("ok") and heartbeats ("hb") after setup carry nothing the bench needs.
         if (isReady && buf[h + 2] === 0xa2 && (buf[h + 3] === 0x6f || buf[h + 3] === 0x68)) return;
         const f = decodeFrame(buf.subarray(s, e));

@@ -70,6 +70,7 @@ export class TopicEntry {
   position: Position | undefined;
   private waiters: Array<(error?: TidingsClientError) => void> = [];
   private inFlight = false;
+  private recovering = false;
   private endError: TidingsClientError | undefined;
 
   constructor(private readonly owner: EntryOwner, readonly cache: string, readonly topic: string) {}
@@ -126,6 +127,7 @@ export class TopicEntry {
     const pos = this.position;
     // Pages only grow; within a page, seq does. Anything at or before the position was delivered.
     if (pos && (frame.page < pos.page || (frame.page === pos.page && frame.seq <= pos.seq))) return;
+    if (pos && frame.page === pos.page && frame.seq > pos.seq + 1) return this.recover();
     this.position = { page: frame.page, seq: frame.seq };
     if (frame.t === 'retract') {
       const retraction = new TopicRetraction(frame.target, frame.reason, frame.tokenId);
@@ -134,6 +136,22 @@ export class TopicEntry {
     }
     const item = new TopicItem(frame);
     for (const s of [...this.listeners]) s.callbacks.onItem?.(item);
+  }
+
+  /** A hole in the live stream without a `disc`: the server's WebSocket layer dropped items for a
+   * connection whose send buffer overflowed. Rather than skip them, resubscribe after the last item
+   * delivered; the server replays the rest from its window (or says `disc` if it no longer can).
+   * Items arriving meanwhile are dropped here and come again in the replay. */
+  private recover(): void {
+    const connection = this.owner.connection;
+    if (this.recovering || this.state !== 'active' || connection.status.state !== 'open') return;
+    this.recovering = true;
+    const done = () => { this.recovering = false; };
+    connection.request({ t: 'unsub', cache: this.cache, topic: this.topic }).catch(() => {});
+    connection.request({ t: 'sub', cache: this.cache, topic: this.topic, after: this.position }).then(done, (err: TidingsClientError) => {
+      done();
+      if (this.state !== 'ended' && !WAIT_FOR_RECONNECT.has(err.code) && err.code !== ErrorCode.TIMEOUT_ERROR) this.end(err);
+    });
   }
 
   discontinuity(frame: DiscontinuityFrame): void {

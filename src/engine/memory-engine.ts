@@ -1,5 +1,5 @@
 /** Single-node engine: topics in process memory, fan-out through the local server. */
-import { encodeFrame, type ItemFrame, type Position, type PublishResult, type Value } from '../protocol/index.js';
+import { encodeFrame, encodeItem, type ItemFrame, type Position, type PublishResult, type Value } from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
 import { DEFAULTS, type ModerationConfig, type StoreConfig, type TopicsConfig } from '../core/config.js';
 import { MemoryCacheStore } from '../store/memory-store.js';
@@ -34,7 +34,7 @@ class MemoryTopicEngine implements TopicEngine {
     this.published++;
     const item: ItemFrame = { t: 'item', cache, topic: name, value, seq, page: topic.page, ts: this.clock.now() };
     if (tokenId !== undefined) item.tokenId = tokenId;
-    const frame = encodeFrame(item);
+    const frame = encodeItem(item);
     this.registry.record(topic, { seq, frame });
     this.fanout!.publish(topic.key, frame);
     if (admission) this.moderation!.offer(admission, { cache, topic: name, value, tokenId, page: topic.page, seq, ts: item.ts, origin });

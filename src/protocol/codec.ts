@@ -1,12 +1,32 @@
 /** The one msgpack setup for both ends. Plain maps only (`useRecords: false`) so any MessagePack
  * decoder can read our frames; decode failures become typed errors, never exceptions that escape. */
 import { Packr } from 'msgpackr';
-import type { ServerFrame, GenericRequest } from './frames.js';
+import type { ServerFrame, GenericRequest, ItemFrame } from './frames.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number', mapsAsObjects: true });
 
 export function encodeFrame(frame: ServerFrame | GenericRequest | object): Uint8Array {
   return packr.pack(frame);
+}
+
+/** Tag of the array-shaped item frame. */
+export const ITEM_TAG = 'i';
+
+/** The item frame as an array: field names would be a third of a small item's bytes, and items
+ * are what a broker sends most (docs/protocol.md, "Pushes on a subscription"). */
+export function encodeItem(item: ItemFrame): Uint8Array {
+  const fields: unknown[] = [ITEM_TAG, item.cache, item.topic, item.value, item.seq, item.page, item.ts];
+  if (item.tokenId !== undefined) fields.push(item.tokenId);
+  return packr.pack(fields);
+}
+
+function itemFromArray(a: unknown[]): ItemFrame | undefined {
+  const [, cache, topic, value, seq, page, ts, tokenId] = a;
+  if (typeof cache !== 'string' || typeof topic !== 'string' || typeof seq !== 'number' || typeof page !== 'number' || typeof ts !== 'number') return undefined;
+  if (typeof value !== 'string' && !(value instanceof Uint8Array)) return undefined;
+  const item: ItemFrame = { t: 'item', cache, topic, value, seq, page, ts };
+  if (typeof tokenId === 'string') item.tokenId = tokenId;
+  return item;
 }
 
 export class FrameDecodeError extends Error {
@@ -24,6 +44,10 @@ export function decodeFrame(bytes: Uint8Array): Record<string, unknown> {
     value = packr.unpack(bytes);
   } catch (err) {
     throw new FrameDecodeError(`frame is not valid msgpack: ${(err as Error).message}`);
+  }
+  if (Array.isArray(value) && value[0] === ITEM_TAG) {
+    const item = itemFromArray(value);
+    if (item) return item as unknown as Record<string, unknown>;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
     throw new FrameDecodeError('frame must be a msgpack map');

@@ -32,7 +32,10 @@ export interface OkReply<R = unknown> { t: 'ok'; id: number; r: R }
 export interface WireError { code: ErrorCode; message: string; cause?: LimitCause | string }
 export interface ErrReply { t: 'err'; id: number | null; e: WireError }
 
-/** A published item, stamped by the server. Encoded once per publish and fanned out as is. */
+/** A published item, stamped by the server. Encoded once per publish and fanned out as is. On the
+ * wire it is the one frame that is an array, not a map, because it is the one sent to every
+ * subscriber: `["i", cache, topic, value, seq, page, ts, tokenId?]` (codec.ts encodes and decodes
+ * it; decodeFrame hands out this object shape). */
 export interface ItemFrame {
   t: 'item';
   cache: string;
