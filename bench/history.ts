@@ -9,9 +9,9 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
 import { Redis } from 'ioredis';
-import { encodeFrame, decodeFrame, PROTOCOL_VERSIONS, PermissionScopes } from '../src/protocol/index.js';
+import { PermissionScopes } from '../src/protocol/index.js';
+import { BenchSocket } from './lib/bench-socket.js';
 import { TokenAuthority, generateSigningKey } from '../src/auth/tokens.js';
 import { DEFAULTS } from '../src/core/config.js';
 import { systemClock } from '../src/core/clock.js';
@@ -160,37 +160,6 @@ async function startTidings(cpus: string | undefined): Promise<Started> {
 }
 
 /** A minimal protocol client (no SDK): replies matched by id. */
-class BenchSocket {
-  private nextId = 1;
-  private readonly waiting = new Map<number, [(r: unknown) => void, (e: Error) => void]>();
-
-  private constructor(private readonly ws: WebSocket) {
-    ws.on('message', (data: Buffer) => {
-      const f = decodeFrame(new Uint8Array(data));
-      const w = this.waiting.get(f['id'] as number);
-      if (!w) return;
-      this.waiting.delete(f['id'] as number);
-      if (f['t'] === 'ok') w[0](f['r']); else w[1](new Error(JSON.stringify(f['e'])));
-    });
-  }
-
-  static async open(url: string, token: string): Promise<BenchSocket> {
-    const ws = new WebSocket(url);
-    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
-    const socket = new BenchSocket(ws);
-    await socket.request({ t: 'hello', versions: [...PROTOCOL_VERSIONS], token });
-    return socket;
-  }
-
-  request(frame: Record<string, unknown>): Promise<unknown> {
-    const id = this.nextId++;
-    this.ws.send(encodeFrame({ ...frame, id }));
-    return new Promise((resolve, reject) => { this.waiting.set(id, [resolve, reject]); });
-  }
-
-  close(): void { this.ws.close(); }
-}
-
 // -- Redis ---------------------------------------------------------------------------------------
 
 async function startRedis(cpus: string | undefined): Promise<Started> {
