@@ -30,12 +30,15 @@ const SCENARIOS = ['fanout', 'many-topics', 'capacity', 'history', 'moderated', 
 type Scenario = (typeof SCENARIOS)[number];
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NOISY_FOREIGN_PCT = 25;
+/** Debian package of each peer that is not an npm dependency. */
+const APT_PACKAGE: Record<string, string> = { nats: 'nats-server', redis: 'redis-server', mosquitto: 'mosquitto' };
 
 const { values } = parseArgs({
   options: {
     full: { type: 'boolean' }, scenario: { type: 'string' }, target: { type: 'string' }, runs: { type: 'string' },
     out: { type: 'string' }, 'duration-ms': { type: 'string' }, subscribers: { type: 'string' }, connections: { type: 'string' },
     modes: { type: 'string' }, rate: { type: 'string' }, profile: { type: 'boolean' }, from: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    'no-install': { type: 'boolean' },
   },
 });
 if (values.help) {
@@ -72,6 +75,8 @@ const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOStr
 // Quick: fixed rate only where the latency target is read (fan-out 1 × 100); --full: everywhere.
 const modesFor = (scenario: string, subs: number): Array<'rate' | 'max'> =>
   explicitModes ?? (full || (scenario === 'fanout' && subs <= 100) ? ['rate', 'max'] : ['max']);
+
+installMissingPeers();
 
 const skipped: SuiteResult['skipped'] = [];
 const targets: Target[] = [];
@@ -191,4 +196,19 @@ if (outFile) {
 } else {
   process.stdout.write(renderReport(result, 'benchmarks.svg', '/nonexistent') + '\n');
   log(`raw results in ${relative(ROOT, rawFile)}; ${Math.round(result.durationSec)} s`);
+}
+
+/** The peers come from Debian's packages: as root with apt-get, install the missing ones first
+ * (--no-install to skip); otherwise they are reported as skipped with the reason. */
+function installMissingPeers(): void {
+  if (values['no-install'] || process.getuid?.() !== 0) return;
+  const packages = TARGETS.filter((t) => (!wanted || wanted.includes(t.name)) && t.unavailable() !== undefined && APT_PACKAGE[t.name])
+    .map((t) => APT_PACKAGE[t.name]!);
+  if (packages.length === 0) return;
+  log(`installing missing peers with apt-get: ${packages.join(' ')}`);
+  try {
+    execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${packages.join(' ')}`], { stdio: 'ignore', timeout: 300_000 });
+  } catch (err) {
+    log(`could not install ${packages.join(' ')}: ${(err as Error).message.split('\n')[0]}`);
+  }
 }
