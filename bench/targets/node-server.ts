@@ -9,9 +9,10 @@ import { bundlePath } from '../lib/bundle.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-export async function startNodeServer(script: string, name: string, options: StartOptions, env: NodeJS.ProcessEnv = {}): Promise<RunningTarget> {
+export async function startNodeServer(script: string, name: string, options: StartOptions, env: NodeJS.ProcessEnv = {}, shippedFlags: string[] = []): Promise<RunningTarget> {
+  // shippedFlags: the node flags the target runs with in production (Tidings' bin sets some).
   // BENCH_SERVER_NODE_ARGS adds node flags to the server (e.g. --perf-basic-prof for `perf`).
-  const nodeArgs = ['--expose-gc', ...(process.env['BENCH_SERVER_NODE_ARGS']?.split(' ').filter(Boolean) ?? [])];
+  const nodeArgs = ['--expose-gc', ...shippedFlags, ...(process.env['BENCH_SERVER_NODE_ARGS']?.split(' ').filter(Boolean) ?? [])];
   // Default profile names carry pid and thread id; the main thread is tid 0.
   if (options.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
   const spawned = await spawnServer(process.execPath, [...nodeArgs, await bundlePath(script.replace(/\.ts$/, '')), String(options.port)], {

@@ -54,6 +54,7 @@ export const tidings: Target = {
   describe: 'Tidings, memory engine, msgpack over WebSocket, token verified per connection',
   unavailable: () => undefined,
   version: () => `tidings ${packageVersion('tidings') === 'unknown' ? '0.1.0' : packageVersion('tidings')} (uWS.js ${packageVersion('uWebSockets.js')}, jose ${packageVersion('jose')}, msgpackr ${packageVersion('msgpackr')})`,
-  start: (options) => startNodeServer('tidings-server.ts', 'tidings', options, { BENCH_SIGNING_KEY: options.signingKey ?? '' }),
+  // The flags `tidings serve` runs with (src/main.ts shebang, `npm start`).
+  start: (options) => startNodeServer('tidings-server.ts', 'tidings', options, { BENCH_SIGNING_KEY: options.signingKey ?? '' }, ['--max-semi-space-size=2']),
   client,
 };
