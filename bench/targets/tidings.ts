@@ -55,6 +55,6 @@ export const tidings: Target = {
   unavailable: () => undefined,
   version: () => `tidings ${packageVersion('tidings') === 'unknown' ? '0.1.0' : packageVersion('tidings')} (uWS.js ${packageVersion('uWebSockets.js')}, jose ${packageVersion('jose')}, msgpackr ${packageVersion('msgpackr')})`,
   // The flags `tidings serve` runs with (src/main.ts shebang, `npm start`).
-  start: (options) => startNodeServer('tidings-server.ts', 'tidings', options, { BENCH_SIGNING_KEY: options.signingKey ?? '' }, ['--max-semi-space-size=2']),
+  start: (options) => startNodeServer('tidings-server.ts', 'tidings', options, { BENCH_SIGNING_KEY: options.signingKey ?? '' }, ['--max-semi-space-size=4']),
   client,
 };
