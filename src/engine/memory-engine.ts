@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.js';
 import { DEFAULTS, type ModerationConfig, type StoreConfig, type TopicsConfig } from '../core/config.js';
 import { MemoryCacheStore } from '../store/memory-store.js';
 import { TopicRegistry } from '../topics/topic-registry.js';
+import type { Topic } from '../topics/topic.js';
 import { MemoryModerationEngine } from '../moderation/memory-moderation.js';
 import { type Engine, type Fanout, type TopicEngine, type TopicStats, type WindowRead } from './engine.js';
 
@@ -21,8 +22,7 @@ class MemoryTopicEngine implements TopicEngine {
   }
 
   publish(cache: string, name: string, value: Value, tokenId: string | undefined, origin?: string): PublishResult {
-    const { seq, page } = this.publishNow(cache, name, value, tokenId, origin);
-    return { seq, page };
+    return this.publishNow(cache, name, value, tokenId, origin);
   }
 
   /** publish, synchronously: the cache store's pubAppend publishes and appends in one step. */
@@ -34,9 +34,7 @@ class MemoryTopicEngine implements TopicEngine {
     this.published++;
     const item: ItemFrame = { t: 'item', cache, topic: name, value, seq, page: topic.page, ts: this.clock.now() };
     if (tokenId !== undefined) item.tokenId = tokenId;
-    const frame = encodeItem(item);
-    this.registry.record(topic, { seq, frame });
-    this.fanout!.publish(topic.key, frame);
+    this.append(topic, seq, encodeItem(item));
     if (admission) this.moderation!.offer(admission, { cache, topic: name, value, tokenId, page: topic.page, seq, ts: item.ts, origin });
     return { seq, page: topic.page, ts: item.ts };
   }
@@ -47,9 +45,14 @@ class MemoryTopicEngine implements TopicEngine {
     const topic = this.registry.getOrCreate(cache, name);
     const frame = encodeFrame(build({ page: topic.page, seq: topic.seq + 1, ts: this.clock.now(), lastSeq: topic.seq }));
     const seq = ++topic.seq;
+    this.append(topic, seq, frame);
+    return { seq, page: topic.page };
+  }
+
+  /** Keeps the frame for resume and fans it out. */
+  private append(topic: Topic, seq: number, frame: Uint8Array): void {
     this.registry.record(topic, { seq, frame });
     this.fanout!.publish(topic.key, frame);
-    return { seq, page: topic.page };
   }
 
   async subscribe(cache: string, name: string): Promise<Position> {

@@ -34,16 +34,15 @@ export class MemoryModerationEngine implements ModerationEngine {
   // -- the publish hook (called by the memory topic engine around every publish) -------------------
 
   /** Before a publish: the groups it feeds; throws group_buffer_limit_exceeded when one is full. */
-  admit(cache: string, topic: string, value: Value): Admission {
-    return this.registry.admit(cache, topic, typeof value === 'string' ? byteLengthOf(value) : value.byteLength);
+  admit(cache: string, topic: string, value: Value): Admission | undefined {
+    return this.registry.admit(cache, topic, () => (typeof value === 'string' ? byteLengthOf(value) : value.byteLength));
   }
 
   /** After the publish, in the same tick: the groups take the stamped item. */
   offer(admission: Admission, item: InputItem): void {
-    if (admission.length === 0) return;
     // A binary value may be a view into the WebSocket message, reused once the handler returns.
     const value = typeof item.value === 'string' ? item.value : new Uint8Array(item.value);
-    this.registry.offer(admission, { ...item, value }, typeof value === 'string' ? byteLengthOf(value) : value.byteLength);
+    this.registry.offer(admission, { ...item, value });
   }
 
   // -- ModerationEngine ----------------------------------------------------------------------------

@@ -83,7 +83,8 @@ export interface HelloResult {
   limits: { maxFrameBytes: number; maxValueBytes: number; maxSubscriptions: number };
 }
 export interface AuthResult { expiresAt: number | null; tokenId?: string; ended: Array<{ cache: string; topic: string }> }
-export interface PublishResult { seq: number; page: number }
+/** Where a publish landed; `ts` (server time stamped on the item) is present on `pub` replies. */
+export interface PublishResult { seq: number; page: number; ts?: number }
 /** The topic's position at subscribe time: its newest item is (page, seq). Replayed items follow. */
 export interface SubscribeResult { page: number; seq: number }
 
