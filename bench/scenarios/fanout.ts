@@ -1,16 +1,10 @@
 /** Fan-out: one topic, N subscribers, one publisher. */
 import type { Target } from '../targets/types.js';
 import { runThroughput } from './throughput.js';
-import type { ThroughputRow } from './types.js';
+import type { PhaseOptions, ThroughputRow } from './types.js';
 
-export interface FanoutOptions {
+export interface FanoutOptions extends PhaseOptions {
   subscribers: number;
-  modes?: Array<'rate' | 'max'>;
-  rateDeliveries?: number;
-  durationMs?: number;
-  payloadBytes?: number;
-  run?: number;
-  cpuProfDir?: string;
 }
 
 export function runFanout(target: Target, o: FanoutOptions): Promise<ThroughputRow[]> {

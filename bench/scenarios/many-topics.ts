@@ -2,18 +2,12 @@
  * (T×S/perConn connections), the publisher cycles through the topics. */
 import type { Target } from '../targets/types.js';
 import { runThroughput } from './throughput.js';
-import type { ThroughputRow } from './types.js';
+import type { PhaseOptions, ThroughputRow } from './types.js';
 
-export interface ManyTopicsOptions {
+export interface ManyTopicsOptions extends PhaseOptions {
   topics?: number;
   subscribersPerTopic?: number;
   perConn?: number;
-  modes?: Array<'rate' | 'max'>;
-  rateDeliveries?: number;
-  durationMs?: number;
-  payloadBytes?: number;
-  run?: number;
-  cpuProfDir?: string;
 }
 
 export function runManyTopics(target: Target, o: ManyTopicsOptions = {}): Promise<ThroughputRow[]> {

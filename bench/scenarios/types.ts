@@ -52,3 +52,13 @@ export interface CapacityRow {
   probeMaxUs: number;
   error?: string;
 }
+
+/** What every throughput scenario takes besides its shape. */
+export interface PhaseOptions {
+  modes?: Array<'rate' | 'max'>;
+  rateDeliveries?: number;
+  durationMs?: number;
+  payloadBytes?: number;
+  run?: number;
+  cpuProfDir?: string;
+}
