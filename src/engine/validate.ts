@@ -42,9 +42,3 @@ export function optionalPosition(frame: Frame, field: string): Position | undefi
   if (page === undefined || seq === undefined) throw invalidArgument(`${field} must be { page, seq }`);
   return { page, seq };
 }
-
-export function stringField(frame: Frame, field: string): string {
-  const value = frame[field];
-  if (typeof value !== 'string' || value.length === 0) throw invalidArgument(`${field} must be a non-empty string`);
-  return value;
-}

@@ -42,11 +42,6 @@ export const LimitCause = {
 } as const;
 export type LimitCause = (typeof LimitCause)[keyof typeof LimitCause];
 
-/** Whether a client may retry a request that failed with this code, unchanged. */
-export function isRetryableCode(code: ErrorCode): boolean {
-  return code === ErrorCode.SERVER_UNAVAILABLE || code === ErrorCode.TIMEOUT_ERROR || code === ErrorCode.CONNECTION_ERROR;
-}
-
 /** WebSocket close codes. The range tells the client what to do (the idea is Centrifugo's):
  * 4000–4499: reconnect with backoff and resume; 4500–4999: do not reconnect with the same
  * credentials (a client with a token provider may fetch a new token, then reconnect). */
