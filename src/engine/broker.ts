@@ -10,7 +10,7 @@ import type { Fanout } from './engine.js';
 import { REPLIED, type BrokerDeps, type HandlerTable, type RequestContext } from './handler.js';
 import { Session, type Connection } from './session.js';
 import { topicHandlers } from './handlers/topics.js';
-import { continueAllCatchUps } from './catch-up.js';
+import { catchUpBufferLimit, continueAllCatchUps } from './catch-up.js';
 
 /** Fan-out key every open connection is attached to for heartbeats. U+0001 cannot start a topic key. */
 export const HEARTBEAT_KEY = '\u0001hb';
@@ -98,7 +98,7 @@ export class Broker {
 
   /** The connection's send buffer drained: continue backlogs that waited for room. */
   drain(session: Session): void {
-    if (session.catchUps?.size) continueAllCatchUps(session, this.deps.engine.topics, this.deps.config.server.maxBackpressureBytes / 2);
+    if (session.catchUps?.size) continueAllCatchUps(session, this.deps.engine.topics, catchUpBufferLimit(this.deps.config.server.maxBackpressureBytes));
   }
 
   /** The transport closed: forget the session's subscriptions and timer. */

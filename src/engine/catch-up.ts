@@ -5,6 +5,12 @@ import { encodeFrame, type DiscontinuityFrame, type Position } from '../protocol
 import type { TopicEngine } from './engine.js';
 import type { Session } from './session.js';
 
+/** Backlog is sent while less than this is queued: half the buffer, so live traffic of the
+ * connection's other subscriptions keeps room and the slow-consumer limit is never reached. */
+export function catchUpBufferLimit(maxBackpressureBytes: number): number {
+  return maxBackpressureBytes / 2;
+}
+
 /** Sends window items to one subscription while the send buffer has room; attaches it to the live
  * fan-out once caught up. Returns false when it stopped for room (call again on drain). */
 export function continueCatchUp(session: Session, key: string, topics: TopicEngine, bufferLimit: number): boolean {

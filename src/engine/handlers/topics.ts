@@ -1,6 +1,6 @@
 /** pub / sub / unsub. */
 import { ErrorCode, LimitCause, type Position, type PublishResult, type SubscribeResult } from '../../protocol/index.js';
-import { continueCatchUp } from '../catch-up.js';
+import { catchUpBufferLimit, continueCatchUp } from '../catch-up.js';
 import { TidingsError, limitExceeded, permissionDenied, failedPrecondition } from '../../core/errors.js';
 import { topicKey } from '../../topics/topic-registry.js';
 import { REPLIED, type BrokerDeps, type HandlerTable } from '../handler.js';
@@ -48,7 +48,7 @@ export function topicHandlers({ engine, config }: BrokerDeps): HandlerTable {
       // Without `after`, start from the position just reported: anything published since is
       // delivered too, so "live" has no hole between the reply and the attach.
       session.setCatchUp(key, after ?? position);
-      continueCatchUp(session, key, engine.topics, config.server.maxBackpressureBytes / 2);
+      continueCatchUp(session, key, engine.topics, catchUpBufferLimit(config.server.maxBackpressureBytes));
       return REPLIED;
     },
 
