@@ -1,11 +1,11 @@
 /** Topics, shaped like Momento's TopicClient: publish, and subscriptions that survive reconnects.
  * Local subscribers of one topic share one server subscription (subscription.ts). */
-import { ErrorCode, type DiscontinuityFrame, type ItemFrame, type PublishResult, type RetractFrame, type Value, type WireError } from '../protocol/index.js';
+import { ErrorCode, topicKey, type DiscontinuityFrame, type ItemFrame, type PublishResult, type RetractFrame, type Value, type WireError } from '../protocol/index.js';
 import { clientLink, type ClientOptions } from './client-options.js';
 import type { Connection, RequestOptions } from './connection.js';
 import { TidingsClientError, asClientError, cancelledError } from './errors.js';
 import { TopicPublish, orThrow } from './responses.js';
-import { TopicEntry, TopicSubscribe, TopicSubscription, topicKey, type SubscribeOptions } from './subscription.js';
+import { TopicEntry, TopicSubscribe, TopicSubscription, type SubscribeOptions } from './subscription.js';
 import { TopicHeartbeat } from './topic-items.js';
 
 export { TopicSubscribe, TopicSubscription, type SubscribeCallbacks, type SubscribeOptions } from './subscription.js';

@@ -14,6 +14,12 @@ export function nameProblem(kind: 'cache' | 'topic' | 'key' | 'topic pattern' | 
   return undefined;
 }
 
+/** One key for (cache, topic): the server's fan-out key and the SDK's subscription key. Names
+ * cannot contain U+0000, so the join is unambiguous. */
+export function topicKey(cache: string, topic: string): string {
+  return `${cache}\u0000${topic}`;
+}
+
 /** UTF-8 length without allocating (the protocol module runs in browsers too: no Buffer). */
 export function utf8Length(text: string): number {
   let bytes = 0;

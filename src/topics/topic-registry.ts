@@ -1,16 +1,11 @@
 /** Dynamic topics: created on first use, dropped when idle (no subscriber, no publish), bounded in
  * count and in window bytes across all topics. A dropped topic comes back under a new page. */
-import { LimitCause } from '../protocol/index.js';
+import { LimitCause, topicKey } from '../protocol/index.js';
 import type { TopicsConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
 import { limitExceeded } from '../core/errors.js';
 import { Fifo } from './fifo.js';
 import { Topic, type WindowEntry } from './topic.js';
-
-/** Joins cache and topic into one fan-out key; names cannot contain U+0000 (protocol/names.ts). */
-export function topicKey(cache: string, topic: string): string {
-  return `${cache}\u0000${topic}`;
-}
 
 export class TopicRegistry {
   private readonly topics = new Map<string, Topic>();

@@ -1,8 +1,7 @@
 /** pub / sub / unsub. */
-import { ErrorCode, LimitCause, type Position, type PublishResult, type SubscribeResult } from '../../protocol/index.js';
+import { ErrorCode, LimitCause, topicKey, type Position, type PublishResult, type SubscribeResult } from '../../protocol/index.js';
 import { catchUpBufferLimit, continueCatchUp } from '../catch-up.js';
 import { TidingsError, limitExceeded, permissionDenied, failedPrecondition } from '../../core/errors.js';
-import { topicKey } from '../../topics/topic-registry.js';
 import { REPLIED, type BrokerDeps, type HandlerTable } from '../handler.js';
 import { nameField, optionalPosition, valueField } from '../validate.js';
 
