@@ -1,42 +1,53 @@
 /** The per-connection protocol state machine: hello, request/reply correlation, dispatch to the
- * feature handlers, token expiry and refresh, heartbeats and shutdown. Knows nothing of uWS. */
-import { randomBytes } from 'node:crypto';
+ * feature handlers, token expiry and refresh, heartbeats and shutdown. Knows nothing of uWS.
+ * `message` is the WebSocket transport (msgpack frames in, msgpack frames out); `dispatch` is the
+ * transport-neutral way into every operation, for any transport that has an authenticated session. */
 import {
-  CloseCode, ErrorCode, EncodedResult, LimitCause, decodeFrame, encodeFrame, encodeOkWithRaw, negotiateVersion, requestId, shouldReconnect,
-  type ByeFrame, type ErrReply, type GenericRequest, type HelloResult, type AuthResult, type NoticeFrame, type OkReply, type SubscriptionEndFrame,
+  CloseCode, ErrorCode, LimitCause, SESSION_OPERATIONS, decodeFrame, encodeFrame, negotiateVersion, requestId, shouldReconnect,
+  type AuthResult, type ByeFrame, type GenericRequest, type HelloResult, type NoticeFrame, type OperationName, type ResultOf,
 } from '../protocol/index.js';
 import { TidingsError, authenticationFailed, badRequest, limitExceeded, toWireError } from '../core/errors.js';
+import type { Maybe } from '../core/maybe.js';
 import type { Fanout } from './engine.js';
-import { REPLIED, type BrokerDeps, type HandlerTable, type RequestContext } from './handler.js';
+import { REPLIED, type BrokerDeps, type Handler, type HandlerTable, type RequestContext } from './handler.js';
 import { Session, type Connection } from './session.js';
+import { Subscriptions } from './subscriptions.js';
+import { MsgpackReplies } from './replies.js';
 import { topicHandlers } from './handlers/topics.js';
 import { catchUpBufferLimit, continueAllCatchUps } from './catch-up.js';
 
 /** Fan-out key every open connection is attached to for heartbeats. U+0001 cannot start a topic key. */
 export const HEARTBEAT_KEY = '\u0001hb';
 const MAX_TIMER_MS = 2 ** 31 - 1;
-const HEARTBEAT_FRAME = encodeFrame({ t: 'hb' });
+
+type AnyHandler = (ctx: RequestContext) => unknown;
 
 export class Broker {
   /** Open connections by id. */
   readonly sessions = new Map<string, Session>();
+  /** The one path every subscription ends by; observers (presence, metrics) hook in here. */
+  readonly subscriptions: Subscriptions;
   private readonly handlers: HandlerTable;
+  /** hello, auth and ping: the WebSocket session's own operations, never dispatched by other transports. */
+  private readonly sessionHandlers: Record<string, AnyHandler>;
+  private readonly replies = new MsgpackReplies();
+  private readonly heartbeatFrame = encodeFrame({ t: 'hb' }).slice();
   private heartbeat: NodeJS.Timeout | undefined;
-  private fanout: Fanout | undefined;
 
   constructor(private readonly deps: BrokerDeps, extraHandlers: HandlerTable[] = []) {
-    this.handlers = Object.assign(Object.create(null) as HandlerTable, topicHandlers(deps), ...extraHandlers);
+    this.subscriptions = new Subscriptions(deps.engine.topics);
+    this.handlers = Object.assign(Object.create(null) as HandlerTable, topicHandlers(deps, this.subscriptions), ...extraHandlers);
+    this.sessionHandlers = { hello: (ctx) => this.hello(ctx), auth: (ctx) => this.auth(ctx), ping: () => ({}) };
   }
 
-  start(fanout: Fanout): void {
-    this.fanout = fanout;
-    this.deps.engine.start(fanout);
-    this.heartbeat = setInterval(() => fanout.publish(HEARTBEAT_KEY, HEARTBEAT_FRAME), this.deps.config.server.heartbeatMs);
+  async start(fanout: Fanout): Promise<void> {
+    await this.deps.engine.start(fanout);
+    this.heartbeat = setInterval(() => fanout.publish(HEARTBEAT_KEY, this.heartbeatFrame), this.deps.config.server.heartbeatMs);
     this.heartbeat.unref();
   }
 
   open(connection: Connection): Session {
-    const session = new Session(randomBytes(8).toString('base64url'), connection);
+    const session = new Session(this.deps.engine.newConnectionId(), connection);
     this.sessions.set(session.id, session);
     session.timer = setTimeout(() => {
       if (session.state === 'awaiting_hello') this.bye(session, CloseCode.HELLO_TIMEOUT, 'no hello in time');
@@ -48,6 +59,11 @@ export class Broker {
   message(session: Session, data: ArrayBuffer | Uint8Array, isBinary: boolean): void {
     if (session.state === 'closed') return;
     if (!isBinary) return this.replyError(session, null, badRequest('frames must be binary msgpack, not text'));
+    const { maxFrameBytes } = this.deps.config.server;
+    // Before decoding: decode cost must stay bounded by the size limit.
+    if (data.byteLength > maxFrameBytes) {
+      return this.replyError(session, null, limitExceeded(LimitCause.FRAME_SIZE, `frame of ${data.byteLength} bytes is larger than ${maxFrameBytes}`));
+    }
     let frame: Record<string, unknown>;
     try {
       frame = decodeFrame(data instanceof Uint8Array ? data : new Uint8Array(data));
@@ -55,10 +71,6 @@ export class Broker {
       return this.replyError(session, null, badRequest((err as Error).message));
     }
     const id = requestId(frame);
-    const { maxFrameBytes } = this.deps.config.server;
-    if (data.byteLength > maxFrameBytes) {
-      return this.replyError(session, id, limitExceeded(LimitCause.FRAME_SIZE, `frame of ${data.byteLength} bytes is larger than ${maxFrameBytes}`));
-    }
     const op = frame['t'];
     if (id === null) return this.replyError(session, null, badRequest('request must carry an unsigned integer id'));
     if (typeof op !== 'string') return this.replyError(session, id, badRequest('request must carry a string t (the operation)'));
@@ -66,34 +78,61 @@ export class Broker {
       this.replyError(session, id, authenticationFailed('the first frame must be hello'));
       return this.bye(session, CloseCode.PROTOCOL_VIOLATION, 'the first frame must be hello');
     }
-    if (session.pending >= this.deps.config.server.maxPendingRequests) {
-      return this.replyError(session, id, limitExceeded(LimitCause.PENDING_REQUESTS, `at most ${this.deps.config.server.maxPendingRequests} requests may be in flight`));
-    }
-    const handler = op === 'hello' ? this.hello : op === 'auth' ? this.auth : op === 'ping' ? () => ({}) : this.handlers[op];
-    if (!handler) return this.replyError(session, id, badRequest(`unknown operation "${op}"`));
-    session.pending++;
+    const request = frame as GenericRequest;
     let replied = false;
-    const ctx: RequestContext = {
-      session,
-      frame: frame as GenericRequest,
-      replyNow: (result) => { replied = true; this.replyOk(session, id, result); },
-    };
+    const replyNow = (result: unknown) => { replied = true; this.replyOk(session, id, result); };
     let outcome: unknown;
     try {
-      outcome = handler.call(this, ctx);
+      const sessionHandler = this.sessionHandlers[op];
+      outcome = sessionHandler ? this.invoke(session, sessionHandler, request, replyNow) : this.dispatch(session, request, replyNow);
     } catch (err) {
-      session.pending--;
       return this.replyError(session, id, err);
     }
     if (outcome instanceof Promise) {
       outcome.then(
-        (result) => { session.pending--; if (result !== REPLIED && !replied) this.replyOk(session, id, result); },
-        (err) => { session.pending--; if (!replied) this.replyError(session, id, err); else this.logUnexpected(session, err); },
+        (result) => { if (!replied) this.replyOk(session, id, result); },
+        (err) => { if (!replied) this.replyError(session, id, err); else this.logUnexpected(session, err); },
       );
-    } else {
-      session.pending--;
-      if (outcome !== REPLIED && !replied) this.replyOk(session, id, outcome);
+    } else if (!replied) this.replyOk(session, id, outcome);
+  }
+
+  /** Runs one operation for an authenticated session, whatever the transport: the same validation,
+   * permission checks, limits and engine calls. Answers the result, synchronously when the engine
+   * does; throws (or rejects with) a TidingsError. `replyNow`, when given, receives the result
+   * early where frames must follow the reply in order (a subscribe's replay); the returned value is
+   * then the same result. */
+  dispatch<K extends OperationName>(session: Session, request: GenericRequest & { t: K }, replyNow?: (result: ResultOf<K>) => void): Maybe<ResultOf<K>>;
+  dispatch(session: Session, request: GenericRequest, replyNow?: (result: unknown) => void): Maybe<unknown>;
+  dispatch(session: Session, request: GenericRequest, replyNow?: (result: unknown) => void): Maybe<unknown> {
+    if (session.state !== 'open') throw authenticationFailed('the session is not authenticated');
+    const handler = Object.hasOwn(this.handlers, request.t) ? this.handlers[request.t as OperationName] as AnyHandler | undefined : undefined;
+    if (!handler || SESSION_OPERATIONS.has(request.t)) throw badRequest(`unknown operation "${request.t}"`);
+    return this.invoke(session, handler, request, replyNow);
+  }
+
+  private invoke(session: Session, handler: AnyHandler, request: GenericRequest, early: ((result: unknown) => void) | undefined): Maybe<unknown> {
+    const { maxPendingRequests } = this.deps.config.server;
+    if (session.pending >= maxPendingRequests) {
+      throw limitExceeded(LimitCause.PENDING_REQUESTS, `at most ${maxPendingRequests} requests may be in flight`);
     }
+    let earlyResult: unknown;
+    const ctx: RequestContext = { session, frame: request, replyNow: (result) => { earlyResult = result; early?.(result); } };
+    session.pending++;
+    let outcome: unknown;
+    try {
+      outcome = handler(ctx);
+    } catch (err) {
+      session.pending--;
+      throw err;
+    }
+    if (outcome instanceof Promise) {
+      return outcome.then(
+        (result) => { session.pending--; return result === REPLIED ? earlyResult : result; },
+        (err) => { session.pending--; throw err; },
+      );
+    }
+    session.pending--;
+    return outcome === REPLIED ? earlyResult : outcome;
   }
 
   /** The connection's send buffer drained: continue backlogs that waited for room. */
@@ -101,14 +140,12 @@ export class Broker {
     if (session.catchUps?.size) continueAllCatchUps(session, this.deps.engine.topics, catchUpBufferLimit(this.deps.config.server.maxBackpressureBytes));
   }
 
-  /** The transport closed: forget the session's subscriptions and timer. */
+  /** The transport closed: every subscription ends, its moderation deliveries go elsewhere. */
   closed(session: Session): void {
     if (session.state === 'closed') return;
     session.state = 'closed';
     session.clearTimer();
-    for (const { cache, topic } of session.subscriptions.values()) this.deps.engine.topics.unsubscribe(cache, topic);
-    session.subscriptions.clear();
-    session.catchUps = undefined;
+    this.subscriptions.endAll(session);
     // Its unsettled moderation deliveries go to the other members of its groups.
     this.deps.engine.groups.connectionClosed(session.id);
     this.sessions.delete(session.id);
@@ -127,7 +164,7 @@ export class Broker {
 
   // -- connection-level requests -----------------------------------------------------------------
 
-  private async hello(ctx: RequestContext): Promise<HelloResult> {
+  private async hello(ctx: RequestContext<'hello'>): Promise<HelloResult> {
     const { session, frame } = ctx;
     if (session.state !== 'awaiting_hello') throw badRequest('hello was already sent on this connection');
     const versions = Array.isArray(frame['versions']) ? frame['versions'].filter((v): v is number => typeof v === 'number') : [];
@@ -160,14 +197,14 @@ export class Broker {
   }
 
   /** In-band refresh: a fresh credential replaces the old one; subscriptions it no longer covers end. */
-  private async auth(ctx: RequestContext): Promise<AuthResult> {
+  private async auth(ctx: RequestContext<'auth'>): Promise<AuthResult> {
     const { session, frame } = ctx;
     await this.authenticate(session, frame['token']);
     const ended: AuthResult['ended'] = [];
     for (const [key, ref] of session.subscriptions) {
       if (!session.grant!.permissions.allowsTopic('subscribe', ref.cache, ref.topic)) {
-        ended.push(ref);
-        this.endSubscription(session, key, authenticationFailed('the refreshed token no longer allows this subscription').toWire());
+        ended.push({ cache: ref.cache, topic: ref.topic });
+        this.subscriptions.end(session, key, authenticationFailed('the refreshed token no longer allows this subscription').toWire());
       }
     }
     return { expiresAt: session.grant!.expiresAt, ...(session.grant!.tokenId !== undefined ? { tokenId: session.grant!.tokenId } : {}), ended };
@@ -203,35 +240,18 @@ export class Broker {
     session.timer = setTimeout(() => this.bye(session, CloseCode.TOKEN_EXPIRED, 'token expired'), Math.max(0, expiresAt - this.deps.clock.now()));
   }
 
-  private endSubscription(session: Session, key: string, error: SubscriptionEndFrame['e']): void {
-    const ref = session.subscriptions.get(key);
-    if (!ref) return;
-    session.subscriptions.delete(key);
-    session.clearCatchUp(key);
-    session.connection.detach(key);
-    this.deps.engine.topics.unsubscribe(ref.cache, ref.topic);
-    const end: SubscriptionEndFrame = { t: 'end', cache: ref.cache, topic: ref.topic, e: error };
-    session.connection.send(encodeFrame(end));
-  }
-
   // -- replies -----------------------------------------------------------------------------------
 
   private replyOk(session: Session, id: number, result: unknown): void {
     if (session.state === 'closed') return;
-    if (result instanceof EncodedResult) {
-      session.connection.send(encodeOkWithRaw(id, result.bytes));
-    } else {
-      const reply: OkReply = { t: 'ok', id, r: result ?? {} };
-      session.connection.send(encodeFrame(reply));
-    }
+    session.connection.send(this.replies.ok(id, result));
     this.closeIfAsked(session);
   }
 
   private replyError(session: Session, id: number | null, err: unknown): void {
     if (!(err instanceof TidingsError)) this.logUnexpected(session, err);
     if (session.state === 'closed') return;
-    const reply: ErrReply = { t: 'err', id, e: toWireError(err) };
-    session.connection.send(encodeFrame(reply));
+    session.connection.send(this.replies.err(id, toWireError(err)));
     this.closeIfAsked(session);
   }
 

@@ -1,9 +1,36 @@
 /** The seam between the broker core and where topics and data live. The memory engine serves one
- * node; a Redis engine for several nodes implements the same interfaces (docs/architecture.md). */
+ * node; a networked engine (Redis) for several nodes implements the same interfaces. The contracts
+ * below are what the broker, the handlers and every transport rely on (docs/architecture.md,
+ * "Engine contracts"):
+ *
+ * 1. Buffer ownership. A binary `Value` handed to any engine method may be a view into the
+ *    transport's receive buffer, which is reused once the transport's callback returns. An engine
+ *    that keeps it, or uses it after an `await`, copies it first (synchronously, before awaiting).
+ * 2. Sequence numbers are contiguous integers per (topic, page), starting at 1: the SDK detects a
+ *    lost item by a jump, and windows index by seq. A networked engine assigns them atomically in
+ *    its backend (one script: increment, record, publish), never from stream auto-ids. A topic
+ *    whose state the backend lost comes back under a new, larger page, so readers see a `disc`,
+ *    never a silent gap.
+ * 3. `TopicEngine.read` is synchronous and reads a node-local window: a subscriber that sees
+ *    `caughtUp` attaches to the fan-out key in the same tick, so no item falls between the read and
+ *    the attach. A networked engine therefore keeps a local copy of each locally subscribed topic's
+ *    window (filled from the backend on `subscribe`, then fed by its subscription), and fans items
+ *    out locally from that copy, in seq order.
+ * 4. Connection ids come from `newConnectionId()` and are unique across every node of a cluster,
+ *    so `Fanout.sendTo` can route to a connection on another node.
+ * 5. Frames handed to `Fanout` are encoded once per item and own their bytes (never a view into an
+ *    encoder's shared buffer): windows keep them, and a view would pin the whole buffer.
+ * 6. `start()` may be asynchronous (connect, load scripts, subscribe); the server awaits it before
+ *    it listens. Limits that protect one process (connections, send buffers) stay per node; limits
+ *    on shared state (list length, store bytes) are the backend's. */
 import type { Position, PublishResult, Value } from '../protocol/index.js';
 import type { WindowRead } from '../topics/topic.js';
 import type { CacheEngine } from '../store/cache-store.js';
 import type { ModerationEngine } from '../moderation/moderation-engine.js';
+import type { PublishHook } from '../core/publish-hook.js';
+import type { Maybe } from '../core/maybe.js';
+
+export type { PublishHook, PublishedItem } from '../core/publish-hook.js';
 
 /** Native fan-out: hands one encoded frame to every connection attached to `key` (uWS publish),
  * or to one connection by id (e.g. a moderator's `rejected` to the sender). */
@@ -15,23 +42,29 @@ export interface Fanout {
 /** Items read from a topic's recent-items window (see Topic.readAfter). */
 export type { WindowRead } from '../topics/topic.js';
 
+/** Who subscribes: presence and per-subscriber bookkeeping key on it. */
+export interface Subscriber { connectionId: string; tokenId: string | undefined }
+
 /** Counters for metrics; read on scrape, never on the hot path. */
 export interface TopicStats { topics: number; windowBytes: number; published: number }
 
 export interface TopicEngine {
+  /** Runs `hook` around every publish from now on (register before start()). Hooks run in
+   * registration order; the first that throws refuses the publish. */
+  addPublishHook<A>(hook: PublishHook<A>): void;
   /** Stamps, records for resume and fans out one item. May complete synchronously (the memory engine
-   * does): the reply then leaves inside the uWS message callback, where uWS coalesces it with the
+   * does): the reply then leaves inside the transport's callback, where uWS coalesces it with the
    * connection's other writes into one syscall. `tokenId` comes from the verified credential;
    * `origin` is the publishing connection's id (moderation tells it when its input is rejected). */
-  publish(cache: string, topic: string, value: Value, tokenId: string | undefined, origin?: string): PublishResult | Promise<PublishResult>;
-  /** Counts one more subscriber of the topic (creating it) and returns its newest position. */
-  subscribe(cache: string, topic: string): Promise<Position>;
-  /** Recorded items after `after`, at most about `maxBytes`. Synchronous on purpose: a caller that
-   * sees `caughtUp` attaches to the fan-out key in the same tick, so no live item falls between
-   * the read and the attach (no gap, no duplicate). */
+  publish(cache: string, topic: string, value: Value, tokenId: string | undefined, origin?: string): Maybe<PublishResult>;
+  /** Counts one more subscriber of the topic (creating it, and for a networked engine making its
+   * local window current) and returns its newest position. */
+  subscribe(cache: string, topic: string, who: Subscriber): Promise<Position>;
+  /** Recorded items after `after`, at most about `maxBytes`, from the node-local window (contract 3). */
   read(cache: string, topic: string, after: Position, maxBytes: number): WindowRead;
-  /** Forgets one subscriber of the topic (the caller detaches it from the fan-out key). */
-  unsubscribe(cache: string, topic: string): void;
+  /** Forgets one subscriber of the topic (the caller detached it from the fan-out key). Called
+   * exactly once per successful `subscribe`, by the broker's one teardown path. */
+  unsubscribe(cache: string, topic: string, who: Subscriber): void;
   stats(): TopicStats;
 }
 
@@ -39,11 +72,11 @@ export interface Engine {
   readonly topics: TopicEngine;
   /** Lists and scalar items (src/store/cache-store.ts). */
   readonly cache: CacheEngine;
-  /** Moderator groups (src/moderation/). A publish to a topic matching a group's pattern is offered
-   * to the group inside `topics.publish`; `origin` (the publishing connection id) lets a rejection
-   * reach its sender. */
+  /** Moderator groups (src/moderation/), registered as a publish hook on `topics`. */
   readonly groups: ModerationEngine;
-  /** Connects the engine to the server's fan-out; called once before any request. */
-  start(fanout: Fanout): void;
+  /** An id for a new connection, unique across the cluster (contract 4). */
+  newConnectionId(): string;
+  /** Connects the engine to the server's fan-out; awaited once before any request (contract 6). */
+  start(fanout: Fanout): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,11 +1,15 @@
-/** What a request handler is. Feature modules export a table of them (handlers/*.ts). */
-import type { GenericRequest } from '../protocol/index.js';
+/** What a request handler is. Feature modules export a table of them (handlers/*.ts), typed by the
+ * protocol's one operations map: a handler for `pub` must return a PublishResult. */
+import type { GenericRequest, OperationName, ResultOf } from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
 import type { TidingsConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
+import type { Maybe } from '../core/maybe.js';
 import type { TokenAuthority } from '../auth/tokens.js';
 import type { Engine } from './engine.js';
 import type { Session } from './session.js';
+
+export { map } from '../core/maybe.js';
 
 export interface BrokerDeps {
   config: Readonly<TidingsConfig>;
@@ -15,28 +19,17 @@ export interface BrokerDeps {
   log: Logger;
 }
 
-export interface RequestContext {
+export interface RequestContext<K extends OperationName = OperationName> {
   session: Session;
+  /** The request as received: untrusted, so every field is checked (validate.ts) before use. */
   frame: GenericRequest;
   /** Sends the ok reply immediately; the handler must then return REPLIED. Used where frames must
-   * follow the reply in order (a subscribe's replay). */
-  replyNow(result: unknown): void;
+   * follow the reply in order (a subscribe's replay, a group join's first deliveries). */
+  replyNow(result: ResultOf<K>): void;
 }
 
 export const REPLIED = Symbol('replied');
 
-/** Returns the reply payload `r` (or REPLIED), or throws a TidingsError. */
-export type Handler = (ctx: RequestContext) => unknown;
-export type HandlerTable = Record<string, Handler>;
-
-/** Hooks handlers use to change connection-level state owned by the broker. */
-export interface SessionControl {
-  authenticate(session: Session, token: unknown): Promise<void>;
-  subscriptionEnded(session: Session, key: string): void;
-}
-
-/** Applies `f` to a value that may still be a promise, staying synchronous when it is not: the
- * broker sends a synchronous result inside the uWS message callback, where uWS coalesces writes. */
-export function map<T, R>(value: T | Promise<T>, f: (value: T) => R): R | Promise<R> {
-  return value instanceof Promise ? value.then(f) : f(value);
-}
+/** Returns the reply payload (or REPLIED), or throws a TidingsError. */
+export type Handler<K extends OperationName> = (ctx: RequestContext<K>) => Maybe<ResultOf<K> | typeof REPLIED>;
+export type HandlerTable = { [K in OperationName]?: Handler<K> };

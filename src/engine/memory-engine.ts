@@ -1,4 +1,5 @@
 /** Single-node engine: topics in process memory, fan-out through the local server. */
+import { randomBytes } from 'node:crypto';
 import { encodeFrame, encodeItem, type ItemFrame, type Position, type PublishResult, type Value } from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
 import { DEFAULTS, type ModerationConfig, type StoreConfig, type TopicsConfig } from '../core/config.js';
@@ -6,19 +7,33 @@ import { MemoryCacheStore } from '../store/memory-store.js';
 import { TopicRegistry } from '../topics/topic-registry.js';
 import type { Topic } from '../topics/topic.js';
 import { MemoryModerationEngine } from '../moderation/memory-moderation.js';
-import { type Engine, type Fanout, type TopicEngine, type TopicStats, type WindowRead } from './engine.js';
+import type { Engine, Fanout, PublishHook, Subscriber, TopicEngine, TopicStats, WindowRead } from './engine.js';
 
 export interface MemoryEngineOptions { topics: TopicsConfig; clock: Clock; store?: StoreConfig; moderation?: ModerationConfig }
 
 class MemoryTopicEngine implements TopicEngine {
   readonly registry: TopicRegistry;
-  fanout: Fanout | undefined;
-  /** Moderator groups: a publish to a matching input topic is acknowledged only once they took it. */
-  moderation: MemoryModerationEngine | undefined;
+  private fanout: Fanout | undefined;
+  private readonly hooks: PublishHook[] = [];
+  /** What each hook's admit returned for the publish in progress (publishes run one at a time,
+   * synchronously, so one array serves them all and a publish allocates nothing for it). */
+  private readonly admissions: unknown[] = [];
   private published = 0;
 
-  constructor(private readonly config: TopicsConfig, private readonly clock: Clock) {
+  constructor(config: TopicsConfig, private readonly clock: Clock) {
     this.registry = new TopicRegistry(config, clock);
+  }
+
+  addPublishHook<A>(hook: PublishHook<A>): void {
+    this.hooks.push(hook as PublishHook);
+  }
+
+  start(fanout: Fanout): void {
+    this.fanout = fanout;
+  }
+
+  sendTo(connectionId: string, frame: Uint8Array): void {
+    this.fanout!.sendTo(connectionId, frame);
   }
 
   publish(cache: string, name: string, value: Value, tokenId: string | undefined, origin?: string): PublishResult {
@@ -27,15 +42,28 @@ class MemoryTopicEngine implements TopicEngine {
 
   /** publish, synchronously: the cache store's pubAppend publishes and appends in one step. */
   publishNow(cache: string, name: string, value: Value, tokenId: string | undefined, origin?: string): PublishResult & { ts: number } {
-    // Before anything changes: a moderator group with a full buffer refuses the publish.
-    const admission = this.moderation?.admit(cache, name, value);
+    const { hooks, admissions } = this;
+    // Before anything changes: a hook (a moderator group with a full buffer) may refuse the publish.
+    let admitted = false;
+    for (let i = 0; i < hooks.length; i++) {
+      const admission = hooks[i]!.admit(cache, name, value);
+      admissions[i] = admission;
+      if (admission !== undefined) admitted = true;
+    }
     const topic = this.registry.getOrCreate(cache, name);
     const seq = ++topic.seq;
     this.published++;
     const item: ItemFrame = { t: 'item', cache, topic: name, value, seq, page: topic.page, ts: this.clock.now() };
     if (tokenId !== undefined) item.tokenId = tokenId;
     this.append(topic, seq, encodeItem(item));
-    if (admission) this.moderation!.offer(admission, { cache, topic: name, value, tokenId, page: topic.page, seq, ts: item.ts, origin });
+    if (admitted) {
+      const published = { cache, topic: name, value, tokenId, page: topic.page, seq, ts: item.ts, origin };
+      for (let i = 0; i < hooks.length; i++) {
+        const admission = admissions[i];
+        admissions[i] = undefined;
+        if (admission !== undefined) hooks[i]!.published(published, admission);
+      }
+    }
     return { seq, page: topic.page, ts: item.ts };
   }
 
@@ -49,13 +77,17 @@ class MemoryTopicEngine implements TopicEngine {
     return { seq, page: topic.page };
   }
 
-  /** Keeps the frame for resume and fans it out. */
-  private append(topic: Topic, seq: number, frame: Uint8Array): void {
+  /** Keeps the frame for resume and fans it out. The encoder returns a view into its shared,
+   * growing output buffer; the window keeps an exact copy, or one retained item would pin the
+   * whole buffer (after one 64 KiB publish, ~770 KiB), and windowTotalBytes would bound payload,
+   * not memory. The copy is fanned out too: uWS copies into each socket anyway. */
+  private append(topic: Topic, seq: number, encoded: Uint8Array): void {
+    const frame = encoded.slice();
     this.registry.record(topic, { seq, frame });
     this.fanout!.publish(topic.key, frame);
   }
 
-  async subscribe(cache: string, name: string): Promise<Position> {
+  async subscribe(cache: string, name: string, _who: Subscriber): Promise<Position> {
     const topic = this.registry.getOrCreate(cache, name);
     topic.subscribers++;
     topic.lastActive = this.clock.now();
@@ -69,7 +101,7 @@ class MemoryTopicEngine implements TopicEngine {
     return topic.readAfter(after, maxBytes);
   }
 
-  unsubscribe(cache: string, name: string): void {
+  unsubscribe(cache: string, name: string, _who: Subscriber): void {
     const topic = this.registry.get(cache, name);
     if (topic && topic.subscribers > 0) {
       topic.subscribers--;
@@ -93,16 +125,22 @@ export class MemoryEngine implements Engine {
     this.topics = new MemoryTopicEngine(options.topics, options.clock);
     this.cache = new MemoryCacheStore(options.store ?? DEFAULTS.store, options.clock, this.topics);
     this.groups = new MemoryModerationEngine(options.moderation ?? DEFAULTS.moderation, options.clock, {
-      cache: this.cache,
+      pubAppend: (...args) => this.cache.pubAppend(...args),
+      listRemoveOrigin: (...args) => this.cache.listRemoveOrigin(...args),
       stampNow: (cache, topic, build) => this.topics.stampNow(cache, topic, build),
-      notify: (connectionId, frame) => this.topics.fanout!.sendTo(connectionId, frame),
+      notify: (connectionId, frame) => this.topics.sendTo(connectionId, frame),
     });
-    this.topics.moderation = this.groups;
+    // A publish to an input topic is acknowledged only once every group it feeds took it.
+    this.topics.addPublishHook(this.groups);
     this.sweepInterval = Math.min(options.topics.idleTopicMs, 60_000);
   }
 
-  start(fanout: Fanout): void {
-    this.topics.fanout = fanout;
+  newConnectionId(): string {
+    return randomBytes(8).toString('base64url');
+  }
+
+  async start(fanout: Fanout): Promise<void> {
+    this.topics.start(fanout);
     this.sweepTimer = setInterval(() => { this.topics.registry.sweep(); this.groups.sweep(); }, this.sweepInterval);
     this.sweepTimer.unref();
     this.cache.start();

@@ -14,7 +14,12 @@ export interface Connection {
   close(code: number, reason: string): void;
 }
 
-export interface SubscriptionRef { cache: string; topic: string }
+export interface SubscriptionRef {
+  cache: string;
+  topic: string;
+  /** The engine counted this subscriber (its subscribe completed); teardown then releases it. */
+  engaged: boolean;
+}
 
 export class Session {
   state: 'awaiting_hello' | 'open' | 'closed' = 'awaiting_hello';

@@ -2,9 +2,10 @@
  * delivery id (to settle) and by member connection (to clean up when it closes). A group lives
  * while it has a member or holds an item; once it has had neither for `groupIdleMs` it is
  * forgotten, and its pattern is no longer moderated. */
-import { LimitCause, type Value } from '../protocol/index.js';
+import { LimitCause } from '../protocol/index.js';
 import type { ModerationConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
+import type { PublishedItem } from '../core/publish-hook.js';
 import { TidingsError, failedPrecondition, limitExceeded } from '../core/errors.js';
 import { ErrorCode } from '../protocol/index.js';
 import { ModerationGroup, type GroupCounters, type GroupHost, type GroupItem, type MemberSink } from './group.js';
@@ -12,18 +13,8 @@ import { outputOf, sameAffix, toWirePattern, type Affix } from './pattern.js';
 import type { GroupPattern } from '../protocol/index.js';
 
 /** What a publish to an input topic carries into the groups it feeds. */
-export interface InputItem {
-  cache: string;
-  topic: string;
-  value: Value;
-  tokenId: string | undefined;
-  page: number;
-  seq: number;
-  ts: number;
-  origin: string | undefined;
-}
+export type InputItem = PublishedItem;
 
-/** The groups one publish will be offered to, each with the output topic it feeds. */
 /** The groups a publish feeds, and the item's size (measured once, only when a group matches). */
 export interface Admission { groups: Array<{ group: ModerationGroup; output: string }>; bytes: number }
 
@@ -63,8 +54,8 @@ export class GroupRegistry {
   get size(): number { return this.groups.size; }
 
   /** The groups a publish of `bytes` to (cache, topic) feeds. Throws LIMIT_EXCEEDED_ERROR
-   * (group_buffer_limit_exceeded) when any of them cannot take it: then nothing is published. */
-  /** Runs on every publish: a cache without groups costs one map lookup and no allocation. */
+   * (group_buffer_limit_exceeded) when any of them cannot take it: then nothing is published.
+   * Runs on every publish: a cache without groups costs one map lookup and no allocation. */
   admit(cache: string, topic: string, sizeOf: () => number): Admission | undefined {
     const groups = this.byCache.get(cache);
     if (!groups) return undefined;

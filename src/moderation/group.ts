@@ -7,7 +7,7 @@
 import { encodeFrame, type DeliveryFrame, type Value } from '../protocol/index.js';
 import type { ModerationConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
-import { Fifo } from '../topics/fifo.js';
+import { Fifo } from '../lib/fifo.js';
 import type { Affix } from './pattern.js';
 
 /** An input item held by a group. */

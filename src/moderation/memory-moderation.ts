@@ -7,16 +7,21 @@ import {
 import type { ModerationConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
 import { invalidArgument } from '../core/errors.js';
-import type { CacheEngine, Maybe } from '../store/cache-store.js';
-import { GroupRegistry, type Admission, type GroupStats, type InputItem } from './group-registry.js';
+import type { Maybe } from '../core/maybe.js';
+import type { PublishHook, PublishedItem } from '../core/publish-hook.js';
+import { GroupRegistry, type Admission, type GroupStats } from './group-registry.js';
 import type { GroupItem } from './group.js';
 import type { GroupMember, HeldDelivery, ModerationEngine } from './moderation-engine.js';
 import { parsePattern } from './pattern.js';
 
 /** What the memory engine lends moderation: same-process topic and list operations and a way to
- * reach one connection. */
+ * reach one connection (functions, so moderation imports no sibling feature). */
 export interface MemoryModerationBackend {
-  cache: Pick<CacheEngine, 'pubAppend' | 'listRemoveOrigin'>;
+  /** The cache store's pubAppend: publish + capped append as one step. */
+  pubAppend(cache: string, topic: string, list: string, value: Value, tokenId: string | undefined,
+    options: { ttl: { ttlMs: number; refresh: boolean }; truncateToSize: number }): Maybe<{ page: number; seq: number }>;
+  /** The cache store's listRemoveOrigin: drops the element pubAppend stored for (page, seq). */
+  listRemoveOrigin(cache: string, list: string, origin: Position): Maybe<boolean>;
   /** Records and fans out a non-item frame that takes the topic's next seq; `build` may throw to
    * refuse before anything changes. `lastSeq` is the topic's newest seq before this one. */
   stampNow(cache: string, topic: string, build: (at: { page: number; seq: number; ts: number; lastSeq: number }) => object): { page: number; seq: number };
@@ -24,22 +29,22 @@ export interface MemoryModerationBackend {
   notify(connectionId: string, frame: Uint8Array): void;
 }
 
-export class MemoryModerationEngine implements ModerationEngine {
+export class MemoryModerationEngine implements ModerationEngine, PublishHook<Admission> {
   readonly registry: GroupRegistry;
 
   constructor(private readonly config: ModerationConfig, clock: Clock, private readonly backend: MemoryModerationBackend) {
     this.registry = new GroupRegistry(config, clock, (item) => this.deadLetter(item));
   }
 
-  // -- the publish hook (called by the memory topic engine around every publish) -------------------
+  // -- the publish hook: a pub to an input topic is acknowledged only once every group it feeds took it
 
   /** Before a publish: the groups it feeds; throws group_buffer_limit_exceeded when one is full. */
   admit(cache: string, topic: string, value: Value): Admission | undefined {
-    return this.registry.admit(cache, topic, () => (typeof value === 'string' ? byteLengthOf(value) : value.byteLength));
+    return this.registry.admit(cache, topic, () => (typeof value === 'string' ? utf8Length(value) : value.byteLength));
   }
 
   /** After the publish, in the same tick: the groups take the stamped item. */
-  offer(admission: Admission, item: InputItem): void {
+  published(item: PublishedItem, admission: Admission): void {
     // A binary value may be a view into the WebSocket message, reused once the handler returns.
     const value = typeof item.value === 'string' ? item.value : new Uint8Array(item.value);
     this.registry.offer(admission, { ...item, value });
@@ -66,7 +71,7 @@ export class MemoryModerationEngine implements ModerationEngine {
     const { group, item } = this.registry.claim(memberId, delivery);
     try {
       // The sender's tokenId, never the moderator's: the item was stamped when it was published.
-      const result = await this.backend.cache.pubAppend(item.cache, item.output, item.output, value ?? item.value, item.tokenId, {
+      const result = await this.backend.pubAppend(item.cache, item.output, item.output, value ?? item.value, item.tokenId, {
         ttl: { ttlMs: this.config.historyTtlSec * 1000, refresh: true },
         truncateToSize: keep,
       });
@@ -98,7 +103,7 @@ export class MemoryModerationEngine implements ModerationEngine {
       }
       // The memory store removes synchronously inside the call (the promise only carries the answer),
       // so the element goes in the same step as the retract is stamped: a reader never sees one without the other.
-      removal = this.backend.cache.listRemoveOrigin(cache, topic, target);
+      removal = this.backend.listRemoveOrigin(cache, topic, target);
       const frame: RetractFrame = { t: 'retract', cache, topic, seq, page, ts, target: { page: target.page, seq: target.seq } };
       if (reason !== undefined) frame.reason = reason;
       if (tokenId !== undefined) frame.tokenId = tokenId;
@@ -132,8 +137,4 @@ export class MemoryModerationEngine implements ModerationEngine {
     const frame: RejectedFrame = { t: 'rejected', cache: item.cache, topic: item.topic, page: item.page, seq: item.seq, reason, by };
     this.backend.notify(item.origin, encodeFrame(frame));
   }
-}
-
-function byteLengthOf(text: string): number {
-  return utf8Length(text);
 }

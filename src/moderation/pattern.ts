@@ -1,7 +1,6 @@
 /** Group patterns: which topics are a group's input, and which output topic each one feeds. */
 import { nameProblem, type GroupPattern } from '../protocol/index.js';
 import { invalidArgument } from '../core/errors.js';
-import type { NormalSelector } from '../auth/scopes.js';
 
 export type Affix = { suffix: string } | { prefix: string };
 
@@ -20,11 +19,6 @@ export function parsePattern(value: unknown): Affix {
 
 export function toWirePattern(affix: Affix): GroupPattern {
   return 'suffix' in affix ? { nameSuffix: affix.suffix } : { namePrefix: affix.prefix };
-}
-
-/** The selector a token must cover whole to join a group on this pattern. */
-export function toSelector(affix: Affix): NormalSelector {
-  return 'suffix' in affix ? { suffix: affix.suffix } : { prefix: affix.prefix };
 }
 
 export function sameAffix(a: Affix, b: Affix): boolean {

@@ -55,11 +55,6 @@ export function decodeFrame(bytes: Uint8Array): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** A reply payload (`r`) already encoded as msgpack, e.g. a cached list fetch. */
-export class EncodedResult {
-  constructor(readonly bytes: Uint8Array) {}
-}
-
 /** `{ t: 'ok', id, r }` with `r` spliced in as raw bytes: `r` is the map's last field, so the
  * encoding of `r: null` ends in the nil byte, which the raw bytes replace. */
 export function encodeOkWithRaw(id: number, r: Uint8Array): Uint8Array {

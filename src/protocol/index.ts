@@ -5,3 +5,4 @@ export * from './names.js';
 export * from './permissions.js';
 export * from './frames.js';
 export * from './codec.js';
+export * from './operations.js';

@@ -65,7 +65,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   mountMetrics(app, broker, engine);
   for (const feature of features) feature.routes?.(app, deps);
   app.any('/*', (res) => { res.writeStatus('404 Not Found').end('not found'); });
-  broker.start({
+  await broker.start({
     publish: (key, frame) => { app.publish(key, frame, true); },
     sendTo: (connectionId, frame) => { broker.sessions.get(connectionId)?.connection.send(frame); },
   });

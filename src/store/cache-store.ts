@@ -6,12 +6,11 @@
  * Every method may answer synchronously (Maybe<T>); the memory store does, and applies every change
  * inside the call, which callers composing steps in one tick rely on (pubAppend, moderation), and
  * which lets the reply leave inside the uWS message callback, coalesced with other writes. */
-import type { ListItem, PubAppendResult, Value } from '../protocol/index.js';
+import type { ListFetchResult, ListFetchWithMetaResult, ListItem, PubAppendResult, Value } from '../protocol/index.js';
+import type { Maybe } from '../core/maybe.js';
 
 export type { ListItem, PubAppendResult } from '../protocol/index.js';
-
-/** A value now, or later (an engine with network round trips). */
-export type Maybe<T> = T | Promise<T>;
+export type { Maybe } from '../core/maybe.js';
 
 /** The TTL of a whole collection (Momento's CollectionTtl). */
 export interface CollectionTtl {
@@ -51,9 +50,10 @@ export interface CacheEngine {
   /** undefined = Miss (no such list). */
   listFetch(cache: string, list: string, range: Range): Maybe<Value[] | undefined>;
   listFetchWithMeta(cache: string, list: string, range: Range): Maybe<ListItem[] | undefined>;
-  /** Optional fast path: the reply payload of listFetch already encoded as msgpack
-   * (`{ hit: true, values }` or `{ hit: true, items }` with withMeta); undefined = Miss. */
-  listFetchEncoded?(cache: string, list: string, range: Range, withMeta: boolean): Maybe<Uint8Array | undefined>;
+  /** Optional fast path: the whole listFetch reply (`{ hit: true, values }`, or `{ hit: true, items }`
+   * with withMeta), frozen and shared by every fetch of the same list version and range, so reply
+   * writers may cache its encoding by identity; undefined = Miss. */
+  listFetchResult?(cache: string, list: string, range: Range, withMeta: boolean): Maybe<Readonly<ListFetchResult | ListFetchWithMetaResult> | undefined>;
   /** Keeps only the slice; a missing list is fine. `ttl` undefined leaves the expiry alone. */
   listRetain(cache: string, list: string, range: Range, ttl: CollectionTtl | undefined): Maybe<void>;
   /** Removes every element equal to value (text equals the binary of its UTF-8). */

@@ -3,7 +3,7 @@
  * retain, remove-equal, value equality. No limits, TTLs or bytes here: the store plans with
  * planPush, checks its limits, then applies. */
 import type { Value } from '../protocol/index.js';
-import { Deque } from './deque.js';
+import { Deque } from '../lib/deque.js';
 
 /** Reason a (start, end) pair is refused, or undefined. Only same-sign pairs can be compared before
  * the length is known; there end must exceed start (Momento: "endIndex (exclusive) must be larger

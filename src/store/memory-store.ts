@@ -3,14 +3,14 @@
  * read from the injected Clock. Every operation runs synchronously inside its call, so each is
  * atomic with respect to every other (and pubAppend's publish + append is one step). */
 import { LRUCache } from 'lru-cache';
-import { ErrorCode, LimitCause, encodeFrame, type PublishResult, type Value } from '../protocol/index.js';
+import { ErrorCode, LimitCause, type ListFetchResult, type ListFetchWithMetaResult, type PublishResult, type Value } from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
 import type { StoreConfig } from '../core/config.js';
 import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
 import type {
   CacheEngine, CollectionTtl, ElementOrigin, ListItem, PubAppendResult, PushOptions, Range, StoreStats,
 } from './cache-store.js';
-import { Deque } from './deque.js';
+import { Deque } from '../lib/deque.js';
 import { equalTo, fetchRange, planPush, pushBack, pushFront, removeWhere, retainRange, type PushPlan } from './list-ops.js';
 import { ELEMENT_OVERHEAD, ENTRY_OVERHEAD, ORIGIN_OVERHEAD, SLOT_BYTES, flatText, measureText, ownValue } from './sizes.js';
 
@@ -56,15 +56,15 @@ export class MemoryCacheStore implements CacheEngine {
   private readonly caches: ReadonlySet<string> | undefined;
   private readonly defaultTtlMs: number;
   private purgeTimer: NodeJS.Timeout | undefined;
-  /** Encoded listFetch replies by list, version and range (store.fetchCacheBytes). */
-  private readonly encodedFetches: LRUCache<string, Uint8Array> | undefined;
+  /** listFetch replies by list, version and range (store.fetchCacheBytes), frozen so replies share them. */
+  private readonly fetchResults: LRUCache<string, SharedFetch> | undefined;
   private versions = 0;
 
   constructor(private readonly config: StoreConfig, clock: Clock, private readonly publisher?: SyncPublisher) {
     this.defaultTtlMs = config.defaultTtlSec * 1000;
     this.caches = config.caches.length > 0 ? new Set(config.caches) : undefined;
-    this.encodedFetches = config.fetchCacheBytes > 0
-      ? new LRUCache<string, Uint8Array>({ maxSize: config.fetchCacheBytes, sizeCalculation: (bytes, key) => bytes.byteLength + key.length * 2 + 64 })
+    this.fetchResults = config.fetchCacheBytes > 0
+      ? new LRUCache<string, SharedFetch>({ maxSize: config.fetchCacheBytes, sizeCalculation: (shared, key) => shared.bytes + key.length * 2 + 64 })
       : undefined;
     this.lru = new LRUCache<string, Entry>({
       maxSize: config.maxBytes,
@@ -87,7 +87,7 @@ export class MemoryCacheStore implements CacheEngine {
   close(): void {
     clearInterval(this.purgeTimer);
     this.lru.clear();
-    this.encodedFetches?.clear();
+    this.fetchResults?.clear();
   }
 
   stats(): StoreStats {
@@ -114,21 +114,25 @@ export class MemoryCacheStore implements CacheEngine {
     return state && fetchRange(state.items, range.startIndex, range.endIndex).map((e) => e.v);
   }
 
-  /** Encoding a fetch of 100 elements costs several times the fetch itself, and a room's history is
-   * fetched by every joiner between two writes: encode once per list version and range. */
-  listFetchEncoded(cache: string, list: string, range: Range, withMeta: boolean): Uint8Array | undefined {
+  /** A room's history is fetched by every joiner between two writes, and encoding a fetch of 100
+   * elements costs several times the fetch itself: one frozen reply per list version and range, which
+   * every reply shares and the msgpack reply writer encodes once (it caches encodings of frozen
+   * results by identity). */
+  listFetchResult(cache: string, list: string, range: Range, withMeta: boolean): Readonly<ListFetchResult | ListFetchWithMetaResult> | undefined {
     const k = this.key(cache, list);
     const state = this.listAt(k, list);
     if (!state) return undefined;
     const memoKey = `${k}\u0000${state.version}\u0000${range.startIndex ?? ''}\u0000${range.endIndex ?? ''}\u0000${withMeta ? 1 : 0}`;
-    let bytes = this.encodedFetches?.get(memoKey);
-    if (!bytes) {
+    let shared = this.fetchResults?.get(memoKey);
+    if (!shared) {
       const elements = fetchRange(state.items, range.startIndex, range.endIndex);
-      // A copy: the encoder's result is a view of a shared slab that a cached entry would pin.
-      bytes = new Uint8Array(encodeFrame(withMeta ? { hit: true, items: elements.map(withOrigin) } : { hit: true, values: elements.map((e) => e.v) }));
-      this.encodedFetches?.set(memoKey, bytes);
+      const result = withMeta ? { hit: true as const, items: elements.map(withOrigin) } : { hit: true as const, values: elements.map((e) => e.v) };
+      let bytes = 0;
+      for (const e of elements) bytes += e.n + SHARED_ELEMENT_BYTES;
+      shared = { result: deepFreeze(result), bytes: 2 * bytes };
+      this.fetchResults?.set(memoKey, shared);
     }
-    return bytes;
+    return shared.result;
   }
 
   listFetchWithMeta(cache: string, list: string, range: Range): ListItem[] | undefined {
@@ -319,6 +323,19 @@ function element(value: Value, ...origin: [tokenId: string | undefined] | []): E
   let f = ELEMENT_OVERHEAD + footprint;
   if (origin.length > 0) f += ORIGIN_OVERHEAD + (origin[0] === undefined ? 0 : measureText(origin[0]).heap);
   return { v, n: payload, f, o: undefined };
+}
+
+/** A memoized fetch reply and what it holds: the element array (values are shared with the list)
+ * plus, counted twice, the payload for the encoding the reply writer keeps beside it. */
+interface SharedFetch { result: Readonly<ListFetchResult | ListFetchWithMetaResult>; bytes: number }
+/** Per element of a shared fetch: an array slot, or a ListItem object with its fields. */
+const SHARED_ELEMENT_BYTES = 64;
+
+function deepFreeze<T extends { hit: true; values?: Value[]; items?: ListItem[] }>(result: T): T {
+  // Binary values are not frozen (typed arrays cannot be); nothing writes to them.
+  if (result.items) for (const item of result.items) Object.freeze(item);
+  Object.freeze(result.values ?? result.items);
+  return Object.freeze(result);
 }
 
 function withOrigin(e: Element): ListItem {

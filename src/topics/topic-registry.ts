@@ -4,7 +4,7 @@ import { LimitCause, topicKey } from '../protocol/index.js';
 import type { TopicsConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
 import { limitExceeded } from '../core/errors.js';
-import { Fifo } from './fifo.js';
+import { Fifo } from '../lib/fifo.js';
 import { Topic, type WindowEntry } from './topic.js';
 
 export class TopicRegistry {

@@ -1,6 +1,6 @@
 /** One live topic: its sequence position and the window of recent encoded item frames that lets a
  * subscriber resume from (page, seq). */
-import { Fifo } from './fifo.js';
+import { Fifo } from '../lib/fifo.js';
 
 export interface WindowEntry { seq: number; frame: Uint8Array }
 

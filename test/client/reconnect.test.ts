@@ -140,10 +140,10 @@ t.test('reconnect - a hole in the live stream (items dropped by the transport) i
   // Fault injection: items 4–6 are recorded in the window but never reach the socket, as when uWS
   // drops frames for a connection whose send buffer overflowed.
   const engine = server.broker['deps'].engine as import('../../src/index.js').MemoryEngine;
-  const fanout = engine.topics.fanout!;
-  engine.topics.fanout = { publish: () => {}, sendTo: () => {} };
+  const fanout = engine.topics['fanout'];
+  engine.topics['fanout'] = { publish: () => {}, sendTo: () => {} };
   for (const v of ['4', '5', '6']) engine.topics.publish('chat', 'holes', v, 'sdk-user');
-  engine.topics.fanout = fanout;
+  engine.topics['fanout'] = fanout;
   await sdk.topics.publish('chat', 'holes', '7');
   await got.items.until(7);
   t.same(got.values(), ['1', '2', '3', '4', '5', '6', '7'], 'the hole is refilled, in order, nothing twice');

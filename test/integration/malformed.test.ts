@@ -59,8 +59,9 @@ t.test('malformed - oversized frames: typed error up to twice the limit, dropped
   const server = await startServer(t, { config: { server: { maxFrameBytes: 16 * 1024 }, topics: { maxValueBytes: 8 * 1024 } } });
   const token = await tokenFor(server, scope);
   const c = await RawClient.open(server, token);
-  const reply = await c.request({ t: 'pub', cache: 'chat', topic: 'x', value: 'q'.repeat(20 * 1024) });
-  t.match(reply, { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'frame_size_limit_exceeded' } });
+  c.sendRaw(encodeFrame({ t: 'pub', id: 7, cache: 'chat', topic: 'x', value: 'q'.repeat(20 * 1024) }));
+  const reply = await c.next((f) => f['t'] === 'err');
+  t.match(reply, { t: 'err', id: null, e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'frame_size_limit_exceeded' } }, 'refused before decoding: no id');
   c.sendRaw(encodeFrame({ t: 'pub', id: 1, cache: 'chat', topic: 'x', value: 'q'.repeat(40 * 1024) }));
   const closed = await c.waitClosed();
   t.equal(closed.code, 1006, 'past twice the limit the transport drops the connection');

@@ -3,7 +3,7 @@
  * is checked against the token's cache permissions on (cache, key); reads need `read`, writes
  * `write`, pops both (they return and remove). Replies: `{ hit: false }` is Momento's Miss. */
 import {
-  EncodedResult, LimitCause,
+  LimitCause,
   type GetResult, type ItemGetTtlResult, type ListFetchResult, type ListFetchWithMetaResult, type ListLengthResult, type ListPopResult,
   type ListWriteResult, type PubAppendResult, type UpdateTtlResult, type Value,
 } from '../../protocol/index.js';
@@ -69,8 +69,8 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
       const [cache, list] = target(session, frame, 'list', 'read');
       const range = fields.range(frame);
       const withMeta = fields.optionalBoolean(frame, 'withMeta') ?? false;
-      if (store.listFetchEncoded) {
-        return map(store.listFetchEncoded(cache, list, range, withMeta), (bytes): EncodedResult | ListFetchResult => (bytes ? new EncodedResult(bytes) : { hit: false }));
+      if (store.listFetchResult) {
+        return map(store.listFetchResult(cache, list, range, withMeta), (shared) => shared ?? { hit: false });
       }
       if (withMeta) {
         return map(store.listFetchWithMeta(cache, list, range), (items) => (items ? { hit: true, items } : { hit: false }) satisfies ListFetchWithMetaResult);

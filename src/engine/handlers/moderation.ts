@@ -4,8 +4,8 @@
  * and retract need publish on the output topic and write on its history list. */
 import { utf8Length, type Value } from '../../protocol/index.js';
 import { failedPrecondition, invalidArgument, permissionDenied } from '../../core/errors.js';
-import { parsePattern, toSelector, toWirePattern, type Affix } from '../../moderation/pattern.js';
-import type { Permissions } from '../../auth/scopes.js';
+import { parsePattern, toWirePattern, type Affix } from '../../moderation/pattern.js';
+import type { NormalSelector, Permissions } from '../../auth/scopes.js';
 import { REPLIED, type BrokerDeps, type HandlerTable } from '../handler.js';
 import { nameField, optionalInt, optionalPosition, valueField } from '../validate.js';
 
@@ -36,7 +36,7 @@ export function moderationHandlers({ engine, config }: BrokerDeps): HandlerTable
   };
 
   return {
-    async gsub({ session, frame, replyNow }) {
+    async gsub({ session, frame, replyNow }): Promise<typeof REPLIED> {
       const cache = nameField(frame, 'cache', 'cache');
       const group = nameField(frame, 'group', 'group');
       const affix = parsePattern(frame['pattern']);
@@ -96,6 +96,11 @@ export function moderationHandlers({ engine, config }: BrokerDeps): HandlerTable
       return groups.retract(cache, topic, target, grant.tokenId, reason);
     },
   };
+}
+
+/** The selector a token must cover whole to join a group on this pattern. */
+function toSelector(affix: Affix): NormalSelector {
+  return 'suffix' in affix ? { suffix: affix.suffix } : { prefix: affix.prefix };
 }
 
 function describe(affix: Affix): string {

@@ -1,13 +1,14 @@
 /** pub / sub / unsub. */
-import { ErrorCode, LimitCause, topicKey, type Position, type PublishResult, type SubscribeResult } from '../../protocol/index.js';
+import { ErrorCode, LimitCause, topicKey, type Position } from '../../protocol/index.js';
 import { catchUpBufferLimit, continueCatchUp } from '../catch-up.js';
 import { TidingsError, limitExceeded, permissionDenied, failedPrecondition } from '../../core/errors.js';
 import { REPLIED, type BrokerDeps, type HandlerTable } from '../handler.js';
+import { subscriber, type Subscriptions } from '../subscriptions.js';
 import { nameField, optionalPosition, valueField } from '../validate.js';
 
-export function topicHandlers({ engine, config }: BrokerDeps): HandlerTable {
+export function topicHandlers({ engine, config }: BrokerDeps, subscriptions: Subscriptions): HandlerTable {
   return {
-    pub({ session, frame }): PublishResult | Promise<PublishResult> {
+    pub({ session, frame }) {
       const cache = nameField(frame, 'cache', 'cache');
       const topic = nameField(frame, 'topic', 'topic');
       const value = valueField(frame, 'value', config.topics.maxValueBytes);
@@ -18,7 +19,7 @@ export function topicHandlers({ engine, config }: BrokerDeps): HandlerTable {
       return engine.topics.publish(cache, topic, value, grant.tokenId, session.id);
     },
 
-    async sub({ session, frame, replyNow }) {
+    async sub({ session, frame, replyNow }): Promise<typeof REPLIED> {
       const cache = nameField(frame, 'cache', 'cache');
       const topic = nameField(frame, 'topic', 'topic');
       const after = optionalPosition(frame, 'after');
@@ -30,20 +31,18 @@ export function topicHandlers({ engine, config }: BrokerDeps): HandlerTable {
       if (session.subscriptions.size >= config.topics.maxSubscriptionsPerConnection) {
         throw limitExceeded(LimitCause.SUBSCRIPTIONS, `a connection may hold at most ${config.topics.maxSubscriptionsPerConnection} subscriptions`);
       }
-      // Reserve the slot before the engine call so two concurrent subscribes cannot both pass.
-      session.subscriptions.set(key, { cache, topic });
+      const ref = subscriptions.reserve(session, key, cache, topic);
       let position: Position;
       try {
-        position = await engine.topics.subscribe(cache, topic);
+        position = await engine.topics.subscribe(cache, topic, subscriber(session));
       } catch (err) {
-        session.subscriptions.delete(key);
+        subscriptions.end(session, key);
         throw err;
       }
-      if (session.state === 'closed' || !session.subscriptions.has(key)) {
-        engine.topics.unsubscribe(cache, topic);
+      if (!subscriptions.engage(session, key, ref)) {
         throw new TidingsError(ErrorCode.CANCELLED_ERROR, 'the subscription was cancelled while it was being set up');
       }
-      replyNow({ page: position.page, seq: position.seq } satisfies SubscribeResult);
+      replyNow({ page: position.page, seq: position.seq });
       // Without `after`, start from the position just reported: anything published since is
       // delivered too, so "live" has no hole between the reply and the attach.
       session.setCatchUp(key, after ?? position);
@@ -54,11 +53,7 @@ export function topicHandlers({ engine, config }: BrokerDeps): HandlerTable {
     unsub({ session, frame }) {
       const cache = nameField(frame, 'cache', 'cache');
       const topic = nameField(frame, 'topic', 'topic');
-      const key = topicKey(cache, topic);
-      if (!session.subscriptions.delete(key)) throw failedPrecondition(`not subscribed to topic "${topic}" in cache "${cache}"`);
-      session.clearCatchUp(key);
-      session.connection.detach(key);
-      engine.topics.unsubscribe(cache, topic);
+      if (!subscriptions.end(session, topicKey(cache, topic))) throw failedPrecondition(`not subscribed to topic "${topic}" in cache "${cache}"`);
       return {};
     },
   };

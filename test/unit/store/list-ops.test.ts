@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Deque } from '../../../src/store/deque.js';
+import { Deque } from '../../../src/lib/deque.js';
 import {
   equalTo, fetchRange, planPush, pushBack, pushFront, rangeProblem, removeWhere, resolveRange, retainRange, valuesEqual,
 } from '../../../src/store/list-ops.js';

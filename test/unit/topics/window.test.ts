@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Fifo } from '../../../src/topics/fifo.js';
+import { Fifo } from '../../../src/lib/fifo.js';
 import { Topic } from '../../../src/topics/topic.js';
 import { TopicRegistry } from '../../../src/topics/topic-registry.js';
 import { ManualClock, DEFAULTS } from '../../../src/index.js';

@@ -1,0 +1,73 @@
+/** The one way a subscription begins and the one way it ends. Unsubscribe, a refresh that narrows
+ * the token's scope, the server ending a subscription, a subscribe cancelled while it was being set
+ * up, and the connection closing all go through `end`, so the session, the catch-up state, the
+ * fan-out attachment, the engine's subscriber count and every observer (presence, per-subscription
+ * metrics) change together. */
+import { encodeFrame, type SubscriptionEndFrame, type WireError } from '../protocol/index.js';
+import type { Subscriber, TopicEngine } from './engine.js';
+import type { Session, SubscriptionRef } from './session.js';
+
+/** Sees every subscription that the engine counted start and end (exactly once each). */
+export interface SubscriptionObserver {
+  started?(session: Session, ref: SubscriptionRef): void;
+  ended?(session: Session, ref: SubscriptionRef): void;
+}
+
+export class Subscriptions {
+  private readonly observers: SubscriptionObserver[] = [];
+
+  constructor(private readonly topics: TopicEngine) {}
+
+  observe(observer: SubscriptionObserver): void {
+    this.observers.push(observer);
+  }
+
+  /** Holds the connection's slot for (cache, topic) before the engine is asked, so two concurrent
+   * subscribes cannot both pass the per-connection limit. */
+  reserve(session: Session, key: string, cache: string, topic: string): SubscriptionRef {
+    const ref: SubscriptionRef = { cache, topic, engaged: false };
+    session.subscriptions.set(key, ref);
+    return ref;
+  }
+
+  /** The engine counted the subscriber. Returns false (and releases the engine side) when the
+   * reservation ended while the engine was busy: the connection closed, or it unsubscribed. */
+  engage(session: Session, key: string, ref: SubscriptionRef): boolean {
+    if (session.state === 'closed' || session.subscriptions.get(key) !== ref) {
+      this.topics.unsubscribe(ref.cache, ref.topic, subscriber(session));
+      return false;
+    }
+    ref.engaged = true;
+    for (const o of this.observers) o.started?.(session, ref);
+    return true;
+  }
+
+  /** Ends one subscription; with `error`, tells the client why in an `end` frame. False when the
+   * connection had no such subscription. */
+  end(session: Session, key: string, error?: WireError): boolean {
+    const ref = session.subscriptions.get(key);
+    if (!ref) return false;
+    session.subscriptions.delete(key);
+    session.clearCatchUp(key);
+    session.connection.detach(key);
+    if (ref.engaged) {
+      this.topics.unsubscribe(ref.cache, ref.topic, subscriber(session));
+      for (const o of this.observers) o.ended?.(session, ref);
+    }
+    if (error) {
+      const end: SubscriptionEndFrame = { t: 'end', cache: ref.cache, topic: ref.topic, e: error };
+      session.connection.send(encodeFrame(end));
+    }
+    return true;
+  }
+
+  /** The connection closed: every subscription ends, silently. */
+  endAll(session: Session): void {
+    for (const key of [...session.subscriptions.keys()]) this.end(session, key);
+    session.catchUps = undefined;
+  }
+}
+
+export function subscriber(session: Session): Subscriber {
+  return { connectionId: session.id, tokenId: session.grant?.tokenId };
+}

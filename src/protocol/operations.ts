@@ -1,0 +1,60 @@
+/** The one typed map of operations: for each request `t`, the request frame and the reply payload
+ * (`r`). It types the server's handler table (engine/handler.ts) and the SDK's `request()`, so a
+ * handler that returns the wrong shape, or an SDK call that expects one, fails to compile.
+ * docs/protocol.md describes each operation; keep the three in step. */
+import type {
+  AcceptRequest, AcceptResult, AuthRequest, AuthResult, DeleteRequest, GetRequest, GetResult, GroupJoinRequest, GroupJoinResult,
+  GroupLeaveRequest, GroupLeaveResult, HelloRequest, HelloResult, ItemGetTtlRequest, ItemGetTtlResult, ListConcatenateBackRequest,
+  ListConcatenateFrontRequest, ListFetchRequest, ListFetchResult, ListFetchWithMetaResult, ListLengthRequest, ListLengthResult,
+  ListPopRequest, ListPopResult, ListPushBackRequest, ListPushFrontRequest, ListRemoveValueRequest, ListRetainRequest,
+  ListWriteResult, NackRequest, PingRequest, PubAppendRequest, PubAppendResult, PublishRequest, PublishResult, RejectRequest,
+  RetractRequest, RetractResult, SetRequest, SubscribeRequest, SubscribeResult, UnsubscribeRequest, UpdateTtlRequest, UpdateTtlResult,
+} from './frames.js';
+
+/** `{}`: Momento's Success with nothing to say. */
+export type Empty = Record<string, never>;
+
+export interface Operations {
+  // Connection-level: the WebSocket transport's session handshake and liveness.
+  hello: [HelloRequest, HelloResult];
+  auth: [AuthRequest, AuthResult];
+  ping: [PingRequest, Empty];
+  // Topics.
+  pub: [PublishRequest, PublishResult];
+  sub: [SubscribeRequest, SubscribeResult];
+  unsub: [UnsubscribeRequest, Empty];
+  // Cache: lists and scalars.
+  listPushBack: [ListPushBackRequest, ListWriteResult];
+  listPushFront: [ListPushFrontRequest, ListWriteResult];
+  listConcatenateBack: [ListConcatenateBackRequest, ListWriteResult];
+  listConcatenateFront: [ListConcatenateFrontRequest, ListWriteResult];
+  listFetch: [ListFetchRequest, ListFetchResult | ListFetchWithMetaResult];
+  listRetain: [ListRetainRequest, Empty];
+  listRemoveValue: [ListRemoveValueRequest, Empty];
+  listPopBack: [ListPopRequest & { t: 'listPopBack' }, ListPopResult];
+  listPopFront: [ListPopRequest & { t: 'listPopFront' }, ListPopResult];
+  listLength: [ListLengthRequest, ListLengthResult];
+  get: [GetRequest, GetResult];
+  set: [SetRequest, Empty];
+  delete: [DeleteRequest, Empty];
+  itemGetTtl: [ItemGetTtlRequest, ItemGetTtlResult];
+  updateTtl: [UpdateTtlRequest, UpdateTtlResult];
+  pubAppend: [PubAppendRequest, PubAppendResult];
+  // Moderation.
+  gsub: [GroupJoinRequest, GroupJoinResult];
+  gunsub: [GroupLeaveRequest, GroupLeaveResult];
+  accept: [AcceptRequest, AcceptResult];
+  reject: [RejectRequest, Empty];
+  nack: [NackRequest, Empty];
+  retract: [RetractRequest, RetractResult];
+}
+
+export type OperationName = keyof Operations;
+export type RequestOf<K extends OperationName> = Operations[K][0];
+export type ResultOf<K extends OperationName> = Operations[K][1];
+/** A request as a client builds it: the connection assigns `id`. */
+export type OutgoingRequest<K extends OperationName> = Omit<RequestOf<K>, 'id'> & { t: K };
+
+/** Operations that a transport without a WebSocket session (HTTP, gRPC) does not dispatch: they
+ * manage the session itself. */
+export const SESSION_OPERATIONS: ReadonlySet<string> = new Set<OperationName>(['hello', 'auth', 'ping']);
