@@ -55,6 +55,18 @@ export class Broker {
     return session;
   }
 
+  /** A session for a transport that authenticates each call itself (HTTP, gRPC, SSE): it verifies
+   * `token` (as `hello` would) and answers an open session to `dispatch` on. The transport calls
+   * `closed(session)` when it is done with it. Throws AUTHENTICATION_ERROR. */
+  async openAuthenticated(connection: Connection, token: unknown): Promise<Session> {
+    const grant = await this.deps.auth.verify(token);
+    const session = new Session(this.deps.engine.newConnectionId(), connection);
+    session.grant = grant;
+    session.state = 'open';
+    this.sessions.set(session.id, session);
+    return session;
+  }
+
   /** One WebSocket message. Never throws: every problem becomes an `err` frame or a close. */
   message(session: Session, data: ArrayBuffer | Uint8Array, isBinary: boolean): void {
     if (session.state === 'closed') return;
