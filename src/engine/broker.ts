@@ -64,6 +64,8 @@ export class Broker {
     session.grant = grant;
     session.state = 'open';
     this.sessions.set(session.id, session);
+    // A long-lived stream (SSE) gets the same expiry notice and close as a WebSocket.
+    this.armExpiry(session);
     return session;
   }
 
