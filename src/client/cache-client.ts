@@ -1,8 +1,8 @@
 /** Lists and scalar items, named and shaped like Momento's CacheClient. TTLs are seconds in the
  * API (as Momento's) and milliseconds on the wire. */
-import type { GetResult, ItemGetTtlResult, ListFetchResult, ListFetchWithMetaResult, ListLengthResult, ListPopResult, ListWriteResult, PubAppendResult, UpdateTtlResult, Value } from '../protocol/index.js';
+import type { ListItem, OperationName, ResultOf, Value } from '../protocol/index.js';
 import { clientLink, type ClientOptions } from './client-options.js';
-import type { Connection, RequestOptions } from './connection.js';
+import type { Connection, OutgoingFrame, RequestOptions } from './connection.js';
 import { asClientError, type TidingsClientError } from './errors.js';
 import { GenericWrite, ItemGetTtl, ListFetch, ListLength, ListPop, ListWrite, PubAppend, UpdateTtl, ValueRead, orThrow } from './responses.js';
 
@@ -68,10 +68,10 @@ export class CacheClient {
   /** `withMeta` adds, per element, the (page, seq, tokenId, ts) of the topic item it was published as
    * (pubAppend / moderated chats): subscribe with `resumeFrom` the last one to join without a gap. */
   listFetch(cacheName: string, listName: string, options: ListRangeOptions & { withMeta?: boolean } = {}): Promise<ListFetch.Response> {
-    const frame = { t: 'listFetch', cache: cacheName, list: listName, ...range(options), ...(options.withMeta ? { withMeta: true } : {}) };
-    return this.call<ListFetchResult | ListFetchWithMetaResult, ListFetch.Response>(frame, options, (r) => {
+    const frame = { t: 'listFetch' as const, cache: cacheName, list: listName, ...range(options), ...(options.withMeta ? { withMeta: true } : {}) };
+    return this.call(frame, options, (r) => {
       if (!r.hit) return new ListFetch.Miss();
-      if ('items' in r) return new ListFetch.Hit(r.items.map((i) => i.value), r.items);
+      if ('items' in r) return new ListFetch.Hit(r.items.map((i: ListItem) => i.value), r.items);
       return new ListFetch.Hit(r.values, undefined);
     }, (e) => new ListFetch.Error(e));
   }
@@ -89,12 +89,12 @@ export class CacheClient {
     return this.pop({ t: 'listPopFront', cache: cacheName, list: listName }, options);
   }
   listLength(cacheName: string, listName: string, options: RequestOptions = {}): Promise<ListLength.Response> {
-    return this.call<ListLengthResult, ListLength.Response>({ t: 'listLength', cache: cacheName, list: listName }, options,
+    return this.call({ t: 'listLength', cache: cacheName, list: listName }, options,
       (r) => (r.hit ? new ListLength.Hit(r.length) : new ListLength.Miss()), (e) => new ListLength.Error(e));
   }
 
   get(cacheName: string, key: string, options: RequestOptions = {}): Promise<ValueRead.Response> {
-    return this.call<GetResult, ValueRead.Response>({ t: 'get', cache: cacheName, key }, options,
+    return this.call({ t: 'get', cache: cacheName, key }, options,
       (r) => (r.hit ? new ValueRead.Hit(r.value) : new ValueRead.Miss()), (e) => new ValueRead.Error(e));
   }
   /** `ttl` in seconds (Momento's); default the client's defaultTtlSeconds, else the server's. */
@@ -106,46 +106,46 @@ export class CacheClient {
     return this.write({ t: 'delete', cache: cacheName, key }, options);
   }
   itemGetTtl(cacheName: string, key: string, options: RequestOptions = {}): Promise<ItemGetTtl.Response> {
-    return this.call<ItemGetTtlResult, ItemGetTtl.Response>({ t: 'itemGetTtl', cache: cacheName, key }, options,
+    return this.call({ t: 'itemGetTtl', cache: cacheName, key }, options,
       (r) => (r.hit ? new ItemGetTtl.Hit(r.remainingTtlMs) : new ItemGetTtl.Miss()), (e) => new ItemGetTtl.Error(e));
   }
   /** `ttlMilliseconds` as in Momento's updateTtl: Set, or Miss when the key does not exist. */
   updateTtl(cacheName: string, key: string, ttlMilliseconds: number, options: RequestOptions = {}): Promise<UpdateTtl.Response> {
-    return this.call<UpdateTtlResult, UpdateTtl.Response>({ t: 'updateTtl', cache: cacheName, key, ttlMs: ttlMilliseconds }, options,
+    return this.call({ t: 'updateTtl', cache: cacheName, key, ttlMs: ttlMilliseconds }, options,
       (r) => (r.hit ? new UpdateTtl.Set() : new UpdateTtl.Miss()), (e) => new UpdateTtl.Error(e));
   }
 
   /** Publishes to `topic` and appends to `list` in one step (docs/history.md). */
   pubAppend(cacheName: string, topicName: string, listName: string, value: Value, options: ListWriteOptions & { truncateFrontToSize?: number } = {}): Promise<PubAppend.Response> {
-    const frame = { t: 'pubAppend', cache: cacheName, topic: topicName, list: listName, value, ...opt('truncateFrontToSize', options.truncateFrontToSize), ...this.collectionTtl(options.ttl) };
-    return this.call<PubAppendResult, PubAppend.Response>(frame, options, (r) => new PubAppend.Success(r.seq, r.page, r.length), (e) => new PubAppend.Error(e));
+    const frame = { t: 'pubAppend' as const, cache: cacheName, topic: topicName, list: listName, value, ...opt('truncateFrontToSize', options.truncateFrontToSize), ...this.collectionTtl(options.ttl) };
+    return this.call(frame, options, (r) => new PubAppend.Success(r.seq, r.page, r.length), (e) => new PubAppend.Error(e));
   }
 
   // -- internals ---------------------------------------------------------------------------------
 
   /** One request: the reply mapped to a response, any failure to an Error response (thrown instead
    * with throwOnErrors). */
-  private async call<R, T>(frame: { t: string; [field: string]: unknown }, options: RequestOptions, ok: (r: R) => T, fail: (e: TidingsClientError) => T): Promise<T> {
-    let response: T;
+  private async call<K extends OperationName, Hit, Failed>(frame: OutgoingFrame<K>, options: RequestOptions, ok: (r: ResultOf<K>) => Hit, fail: (e: TidingsClientError) => Failed): Promise<Hit | Failed> {
+    let response: Hit | Failed;
     try {
-      response = ok(await this.connection.request<R>(frame, options));
+      response = ok(await this.connection.request(frame, options));
     } catch (err) {
       response = fail(asClientError(err));
     }
     return orThrow(response, this.throwOnErrors);
   }
 
-  private listWrite(frame: { t: string; [field: string]: unknown }, options: ListWriteOptions): Promise<ListWrite.Response> {
-    return this.call<ListWriteResult, ListWrite.Response>({ ...frame, ...this.collectionTtl(options.ttl) }, options,
+  private listWrite<K extends 'listPushBack' | 'listPushFront' | 'listConcatenateBack' | 'listConcatenateFront'>(frame: OutgoingFrame<K>, options: ListWriteOptions): Promise<ListWrite.Response> {
+    return this.call({ ...frame, ...this.collectionTtl(options.ttl) }, options,
       (r) => new ListWrite.Success(r.length), (e) => new ListWrite.Error(e));
   }
 
-  private write(frame: { t: string; [field: string]: unknown }, options: RequestOptions): Promise<GenericWrite.Response> {
-    return this.call<unknown, GenericWrite.Response>(frame, options, () => new GenericWrite.Success(), (e) => new GenericWrite.Error(e));
+  private write<K extends 'listRetain' | 'listRemoveValue' | 'set' | 'delete'>(frame: OutgoingFrame<K>, options: RequestOptions): Promise<GenericWrite.Response> {
+    return this.call(frame, options, () => new GenericWrite.Success(), (e) => new GenericWrite.Error(e));
   }
 
-  private pop(frame: { t: string; [field: string]: unknown }, options: RequestOptions): Promise<ListPop.Response> {
-    return this.call<ListPopResult, ListPop.Response>(frame, options,
+  private pop(frame: OutgoingFrame<'listPopBack'> | OutgoingFrame<'listPopFront'>, options: RequestOptions): Promise<ListPop.Response> {
+    return this.call(frame, options,
       (r) => (r.hit ? new ListPop.Hit(r.value, r.length) : new ListPop.Miss()), (e) => new ListPop.Error(e));
   }
 

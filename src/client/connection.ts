@@ -3,7 +3,7 @@
  * backoff. Requests made while disconnected wait in a bounded queue and go out once reconnected. */
 import {
   CloseCode, ErrorCode, PROTOCOL_VERSIONS, SUBPROTOCOL, decodeFrame, encodeFrame, shouldReconnect,
-  type AuthResult, type HelloResult, type WireError,
+  type AuthResult, type HelloResult, type OperationName, type RequestOf, type ResultOf, type WireError,
 } from '../protocol/index.js';
 import { reconnectDelay } from './backoff.js';
 import { TidingsClientError, cancelledError, connectionError, timeoutError } from './errors.js';
@@ -28,6 +28,8 @@ export interface RequestOptions {
   abortSignal?: AbortSignal;
 }
 type Frame = Record<string, unknown>;
+/** A request as the SDK builds it, typed by the protocol's operations map; the connection sets `id`. */
+export type OutgoingFrame<K extends OperationName> = { t: K } & Omit<RequestOf<K>, 'id' | 't'>;
 
 /** Close code the SDK reports for links it gives up on itself (watchdog, connect timeout): the
  * code a browser reports for a connection that died without a close frame. */
@@ -120,7 +122,8 @@ export class Connection {
    * the server's error, TIMEOUT_ERROR (sent, no reply in time: it may or may not have been
    * applied), CONNECTION_ERROR (never sent, or the link dropped before the reply) or
    * CANCELLED_ERROR (the signal fired). */
-  request<R = unknown>(frame: { t: string; [field: string]: unknown }, options: RequestOptions = {}): Promise<R> {
+  request<K extends OperationName>(frame: OutgoingFrame<K>, options: RequestOptions = {}): Promise<ResultOf<K>> {
+    type R = ResultOf<K>;
     return new Promise<R>((resolve, reject) => {
       if (this.statusValue.state === 'closed') return reject(connectionError(`connection is closed: ${this.statusValue.reason}`));
       const signal = options.signal ?? options.abortSignal;
@@ -183,7 +186,7 @@ export class Connection {
         this.tokenExpiresAt = undefined;
         return;
       }
-      const result = await this.request<AuthResult>({ t: 'auth', token });
+      const result = await this.request({ t: 'auth', token });
       this.token = token;
       this.tokenExpiresAt = result.expiresAt;
       this.scheduleRefresh(result.expiresAt);

@@ -82,8 +82,8 @@ export class TopicEntry {
     const connection = this.owner.connection;
     if (this.state === 'ended' || this.inFlight || connection.status.state !== 'open') return;
     this.inFlight = true;
-    const frame = { t: 'sub', cache: this.cache, topic: this.topic, ...(this.position ? { after: this.position } : {}) };
-    connection.request<SubscribeResult>(frame).then(
+    const frame = { t: 'sub' as const, cache: this.cache, topic: this.topic, ...(this.position ? { after: this.position } : {}) };
+    connection.request(frame).then(
       (r) => {
         this.inFlight = false;
         if (this.state === 'ended') return;

@@ -51,7 +51,7 @@ export class TopicClient {
   async publish(cacheName: string, topicName: string, value: Value, options?: RequestOptions): Promise<TopicPublish.Response> {
     let response: TopicPublish.Response;
     try {
-      const r = await this.connection.request<PublishResult>({ t: 'pub', cache: cacheName, topic: topicName, value }, options);
+      const r = await this.connection.request({ t: 'pub', cache: cacheName, topic: topicName, value }, options);
       response = new TopicPublish.Success(r.seq, r.page);
     } catch (err) {
       response = new TopicPublish.Error(asClientError(err));
