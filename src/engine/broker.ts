@@ -31,7 +31,7 @@ export class Broker {
   /** hello, auth and ping: the WebSocket session's own operations, never dispatched by other transports. */
   private readonly sessionHandlers: Record<string, AnyHandler>;
   private readonly replies = new MsgpackReplies();
-  private readonly heartbeatFrame = encodeFrame({ t: 'hb' }).slice();
+  private readonly heartbeatFrame = new Uint8Array(encodeFrame({ t: 'hb' }));
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: BrokerDeps, extraHandlers: HandlerTable[] = []) {

@@ -80,9 +80,10 @@ class MemoryTopicEngine implements TopicEngine {
   /** Keeps the frame for resume and fans it out. The encoder returns a view into its shared,
    * growing output buffer; the window keeps an exact copy, or one retained item would pin the
    * whole buffer (after one 64 KiB publish, ~770 KiB), and windowTotalBytes would bound payload,
-   * not memory. The copy is fanned out too: uWS copies into each socket anyway. */
+   * not memory. The copy is fanned out too: uWS copies into each socket anyway. (The encoder
+   * returns a Node Buffer, whose slice() is a view: the Uint8Array constructor copies.) */
   private append(topic: Topic, seq: number, encoded: Uint8Array): void {
-    const frame = encoded.slice();
+    const frame = new Uint8Array(encoded);
     this.registry.record(topic, { seq, frame });
     this.fanout!.publish(topic.key, frame);
   }

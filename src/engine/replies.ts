@@ -12,7 +12,7 @@ export class MsgpackReplies {
       let r = this.sharedEncodings.get(result);
       if (!r) {
         // A copy: the encoder's output is a view into its shared buffer, which a cached entry would pin.
-        r = encodeFrame(result).slice();
+        r = new Uint8Array(encodeFrame(result));
         this.sharedEncodings.set(result, r);
       }
       return encodeOkWithRaw(id, r);
