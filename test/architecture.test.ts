@@ -1,0 +1,72 @@
+/** The house rules of src/, checked rather than hoped for (docs/architecture.md, "Layers"):
+ * imports point down the layers, features never import each other, only server/ touches
+ * uWebSockets.js, and the client SDK shares nothing with the server but the protocol module. */
+import t from 'tap';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
+
+/** Layer of each folder of src/ (top-level files are the entry layer). A folder not named here is a
+ * feature: features sit between core and engine and may not import one another. */
+const LAYERS: Record<string, number> = { protocol: 0, lib: 0, core: 1, engine: 3, server: 4, '.': 5 };
+const FEATURE_LAYER = 2;
+const layerOf = (folder: string) => LAYERS[folder] ?? FEATURE_LAYER;
+
+interface Import { file: string; folder: string; specifier: string; target?: string; targetFolder?: string }
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sourceFiles(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+const folderOf = (path: string) => {
+  const parts = relative(SRC, path).split(sep);
+  return parts.length === 1 ? '.' : parts[0]!;
+};
+
+function importsOf(file: string): Import[] {
+  const text = readFileSync(file, 'utf8');
+  const found: Import[] = [];
+  const pattern = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g;
+  for (const m of text.matchAll(pattern)) {
+    const specifier = (m[1] ?? m[2] ?? m[3])!;
+    const entry: Import = { file: relative(SRC, file), folder: folderOf(file), specifier };
+    if (specifier.startsWith('.')) {
+      entry.target = resolve(dirname(file), specifier);
+      entry.targetFolder = folderOf(entry.target);
+    }
+    found.push(entry);
+  }
+  return found;
+}
+
+const all = sourceFiles(SRC).flatMap(importsOf);
+const internal = all.filter((i) => i.targetFolder !== undefined && i.targetFolder !== i.folder);
+
+t.test('the import scan sees the tree', async (t) => {
+  t.ok(all.length > 100, `${all.length} imports read`);
+  t.ok(internal.some((i) => i.folder === 'engine' && i.targetFolder === 'topics'), 'it recognises an engine -> feature import');
+});
+
+t.test('imports point down the layers; features never import each other', async (t) => {
+  const wrong = internal.filter((i) => i.folder !== 'client' && i.targetFolder !== 'client' && (
+    layerOf(i.targetFolder!) > layerOf(i.folder) ||
+    (layerOf(i.targetFolder!) === layerOf(i.folder) && i.targetFolder !== i.folder)));
+  t.same(wrong.map((i) => `${i.file} -> ${i.specifier}`), [], 'no upward or sideways import');
+});
+
+t.test('only server/ imports uWebSockets.js', async (t) => {
+  const wrong = all.filter((i) => i.specifier === 'uWebSockets.js' && i.folder !== 'server');
+  t.same(wrong.map((i) => i.file), []);
+});
+
+t.test('the client SDK imports only the protocol module, and no server code imports the SDK', async (t) => {
+  const fromClient = all.filter((i) => i.folder === 'client' && !(i.targetFolder === 'client' || i.targetFolder === 'protocol'));
+  t.same(fromClient.map((i) => `${i.file} -> ${i.specifier}`), [], 'client/ -> protocol/ only (and no packages of its own: it runs in browsers)');
+  const intoClient = all.filter((i) => i.targetFolder === 'client' && i.folder !== 'client' && i.file !== 'index.ts');
+  t.same(intoClient.map((i) => `${i.file} -> ${i.specifier}`), [], 'nothing on the server side imports client/');
+});
