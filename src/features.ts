@@ -12,7 +12,7 @@ export const cacheFeature: ServerFeature = { handlers: cacheHandlers };
 export const moderationFeature: ServerFeature = { handlers: moderationHandlers };
 
 /** The SDK as one ES module at /sdk/tidings.js, for pages without a build step. */
-export const sdkBundleFeature: ServerFeature = { routes: (app) => mountSdkRoute(app) };
+export const sdkBundleFeature: ServerFeature = { routes: (app, { config }) => mountSdkRoute(app, config.server.corsOrigins) };
 
 /** Dev mode only: the demo chat at / and its token route. Its moderator is an SDK client the CLI
  * starts in dev mode (src/cli/dev-moderator.ts), not part of the server. */

@@ -14,6 +14,7 @@ export const ENV_VARS: Record<string, { path: string; parse: 'int' | 'string' | 
   TIDINGS_DEV: { path: 'dev', parse: 'bool' },
   TIDINGS_LOG_LEVEL: { path: 'logLevel', parse: 'string' },
   TIDINGS_SIGNING_KEY: { path: 'auth.signingKeys', parse: 'list' },
+  TIDINGS_CORS_ORIGINS: { path: 'server.corsOrigins', parse: 'list' },
 };
 
 export function readConfigFile(path: string): Patch {
