@@ -20,6 +20,8 @@ const HEARTBEAT_FRAME = encodeFrame({ t: 'hb' });
 export class Broker {
   /** Open connections by id. */
   readonly sessions = new Map<string, Session>();
+  /** LIMIT_EXCEEDED_ERROR replies since start, by cause (metrics, admin dashboard). */
+  readonly limitEvents = new Map<string, number>();
   private readonly handlers: HandlerTable;
   private heartbeat: NodeJS.Timeout | undefined;
   private fanout: Fanout | undefined;
@@ -229,8 +231,10 @@ export class Broker {
 
   private replyError(session: Session, id: number | null, err: unknown): void {
     if (!(err instanceof TidingsError)) this.logUnexpected(session, err);
+    const e = toWireError(err);
+    if (e.code === ErrorCode.LIMIT_EXCEEDED_ERROR) this.limitEvents.set(e.cause ?? 'unknown', (this.limitEvents.get(e.cause ?? 'unknown') ?? 0) + 1);
     if (session.state === 'closed') return;
-    const reply: ErrReply = { t: 'err', id, e: toWireError(err) };
+    const reply: ErrReply = { t: 'err', id, e };
     session.connection.send(encodeFrame(reply));
     this.closeIfAsked(session);
   }

@@ -16,7 +16,19 @@ export interface Fanout {
 export type { WindowRead } from '../topics/topic.js';
 
 /** Counters for metrics; read on scrape, never on the hot path. */
-export interface TopicStats { topics: number; windowBytes: number; published: number }
+export interface TopicStats {
+  topics: number;
+  windowBytes: number;
+  published: number;
+  /** Item deliveries: each item counted once per subscriber of its topic when published. */
+  delivered: number;
+  /** Items dropped from resume windows: by a topic's own bounds (`perTopic`), by the total budget
+   * (`total`, the oldest anywhere), or with a whole idle topic (`idle`). */
+  windowEvictions: { perTopic: number; total: number; idle: number };
+}
+
+/** One live topic, for the admin dashboard (node-local; O(topics), never on the hot path). */
+export interface TopicActivity { cache: string; topic: string; page: number; seq: number; subscribers: number; windowBytes: number }
 
 export interface TopicEngine {
   /** Stamps, records for resume and fans out one item. May complete synchronously (the memory engine
@@ -33,6 +45,8 @@ export interface TopicEngine {
   /** Forgets one subscriber of the topic (the caller detaches it from the fan-out key). */
   unsubscribe(cache: string, topic: string): void;
   stats(): TopicStats;
+  /** Every live topic of this node. */
+  activity(): Iterable<TopicActivity>;
 }
 
 export interface Engine {

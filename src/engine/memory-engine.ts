@@ -6,7 +6,7 @@ import { MemoryCacheStore } from '../store/memory-store.js';
 import { TopicRegistry } from '../topics/topic-registry.js';
 import type { Topic } from '../topics/topic.js';
 import { MemoryModerationEngine } from '../moderation/memory-moderation.js';
-import { type Engine, type Fanout, type TopicEngine, type TopicStats, type WindowRead } from './engine.js';
+import { type Engine, type Fanout, type TopicActivity, type TopicEngine, type TopicStats, type WindowRead } from './engine.js';
 
 export interface MemoryEngineOptions { topics: TopicsConfig; clock: Clock; store?: StoreConfig; moderation?: ModerationConfig }
 
@@ -16,6 +16,7 @@ class MemoryTopicEngine implements TopicEngine {
   /** Moderator groups: a publish to a matching input topic is acknowledged only once they took it. */
   moderation: MemoryModerationEngine | undefined;
   private published = 0;
+  private delivered = 0;
 
   constructor(private readonly config: TopicsConfig, private readonly clock: Clock) {
     this.registry = new TopicRegistry(config, clock);
@@ -53,6 +54,7 @@ class MemoryTopicEngine implements TopicEngine {
   private append(topic: Topic, seq: number, frame: Uint8Array): void {
     this.registry.record(topic, { seq, frame });
     this.fanout!.publish(topic.key, frame);
+    this.delivered += topic.subscribers;
   }
 
   async subscribe(cache: string, name: string): Promise<Position> {
@@ -78,7 +80,14 @@ class MemoryTopicEngine implements TopicEngine {
   }
 
   stats(): TopicStats {
-    return { topics: this.registry.size, windowBytes: this.registry.windowBytes, published: this.published };
+    return {
+      topics: this.registry.size, windowBytes: this.registry.windowBytes, published: this.published, delivered: this.delivered,
+      windowEvictions: { ...this.registry.evictions },
+    };
+  }
+
+  *activity(): Iterable<TopicActivity> {
+    for (const t of this.registry.all()) yield { cache: t.cache, topic: t.name, page: t.page, seq: t.seq, subscribers: t.subscribers, windowBytes: t.windowBytes };
   }
 }
 
