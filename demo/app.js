@@ -5,11 +5,17 @@
 import { connect, ListFetch, TopicPublish } from '/sdk/tidings.js';
 
 const $ = (id) => document.getElementById(id);
-const state = { sdk: undefined, subscription: undefined, me: '', room: '', cache: '' };
+// `me` is this visitor's tokenId (`<name>#<random>`), unique even when two people pick one name.
+const state = { sdk: undefined, subscription: undefined, stopStatus: undefined, me: '', room: '', cache: '' };
 
-async function fetchToken(name, room, spectator) {
+/** The name part of a tokenId: the demo's token route mints `<name>#<6 hex>`. */
+function nameOf(tokenId) {
+  return tokenId ? tokenId.replace(/#[0-9a-f]{6}$/, '') : 'anonymous';
+}
+
+async function fetchToken(name, room, spectator, tokenId) {
   const res = await fetch('/dev/token', {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, room, spectator }),
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, room, spectator, tokenId }),
   });
   const body = await res.json();
   if (!res.ok) throw new Error(body.error?.message ?? `token request failed (${res.status})`);
@@ -20,7 +26,7 @@ function showStatus(status) {
   const el = $('status');
   el.dataset.state = status.state;
   el.textContent = {
-    connecting: 'connecting…', open: 'connected',
+    idle: 'not connected', connecting: 'connecting…', open: 'connected',
     reconnecting: `reconnecting${status.attempt > 1 ? ` (try ${status.attempt})` : ''}…`,
     closed: `disconnected${status.error ? `: ${status.error.message}` : ''}`,
   }[status.state];
@@ -31,6 +37,7 @@ function timeOf(ms) {
 }
 
 function addMessage({ author, text, ts, page, seq }) {
+  $('empty')?.remove();
   const li = document.createElement('li');
   li.className = 'msg' + (author === state.me ? ' mine' : '');
   if (seq !== undefined) { li.dataset.seq = String(seq); li.dataset.page = String(page); }
@@ -38,7 +45,8 @@ function addMessage({ author, text, ts, page, seq }) {
   meta.className = 'meta';
   const who = document.createElement('span');
   who.className = 'author';
-  who.textContent = author ?? 'anonymous';
+  who.textContent = nameOf(author);
+  if (author) who.title = author;
   const when = document.createElement('time');
   when.textContent = timeOf(ts);
   meta.append(who, when);
@@ -62,9 +70,10 @@ function addRejected(text, reason) {
   appendToList(li);
 }
 
-function addSystem(text) {
+function addSystem(text, id) {
   const li = document.createElement('li');
   li.className = 'sys';
+  if (id) li.id = id;
   li.textContent = text;
   appendToList(li);
 }
@@ -87,13 +96,14 @@ const sent = new Map();
 
 async function join(name, room, spectator) {
   const first = await fetchToken(name, room, spectator);
-  state.me = name; state.room = first.room; state.cache = first.cache;
+  state.me = first.tokenId; state.room = first.room; state.cache = first.cache;
   state.sdk = connect({
     url: location.origin,
     token: first.token,
-    tokenProvider: async () => (await fetchToken(name, room, spectator)).token,
+    // A refresh keeps the tokenId: the server refuses a refreshed token that changes identity.
+    tokenProvider: async () => (await fetchToken(name, room, spectator, first.tokenId)).token,
   });
-  state.sdk.connection.onStatus(showStatus);
+  state.stopStatus = state.sdk.connection.onStatus(showStatus);
   showStatus(state.sdk.connection.status);
   state.sdk.connection.onPush((frame) => {
     if (frame.t === 'rejected' && frame.topic === `${state.room}-input`) {
@@ -119,7 +129,7 @@ async function join(name, room, spectator) {
   } else if (history.type === 'Error') {
     notice(`History unavailable: ${history.message()}`);
   }
-  if (!resumeFrom) addSystem(history instanceof ListFetch.Hit ? 'Start of the history' : 'No messages yet. Say hello!');
+  if (!resumeFrom) addSystem(history instanceof ListFetch.Hit ? 'Start of the history' : 'No messages yet. Say hello!', 'empty');
 
   const sub = await state.sdk.topics.subscribe(state.cache, state.room, {
     resumeFrom,
@@ -164,8 +174,14 @@ $('send-form').addEventListener('submit', async (ev) => {
 });
 
 $('leave').addEventListener('click', () => {
+  // Leaving is not a failure: stop listening before closing, so the status does not turn red.
+  state.stopStatus?.();
+  state.stopStatus = undefined;
   state.sdk?.close();
   state.sdk = undefined;
+  state.subscription = undefined;
+  sent.clear();
+  showStatus({ state: 'idle' });
   $('messages').replaceChildren();
   notice('');
   $('chat').hidden = true;

@@ -1,8 +1,12 @@
 /** A chat participant from the command line: it gets a scoped token from the API key (the job of
  * your backend), shows the room's history, sends each message argument to `<room>-input`, and prints
  * what the moderator made of it: the message as published in `<room>`, or the rejection reason.
+ * Same cache and rooms as the demo page: what it sends shows up in the browser, and back.
  *
- *   TIDINGS_URL=http://127.0.0.1:8080 TIDINGS_API_KEY=<key> node --import tsx examples/chat.ts --room room1 --name alice "hello" "a darn good day"
+ *   TIDINGS_URL=http://127.0.0.1:8080 TIDINGS_API_KEY=<key> node --import tsx examples/chat.ts --room lobby --name alice "hello" "a darn good day"
+ *
+ * Flags: --url, --api-key, --cache (default chat), --room (default lobby), --name (default guest),
+ * --wait SECONDS (how long to wait for the moderator's answer to each message, default 5).
  */
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -10,17 +14,28 @@ import { AuthClient, ExpiresIn, ListFetch, PermissionScopes, TopicPublish, conne
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { url: { type: 'string' }, 'api-key': { type: 'string' }, cache: { type: 'string' }, room: { type: 'string' }, name: { type: 'string' } },
+  options: {
+    url: { type: 'string' }, 'api-key': { type: 'string' }, cache: { type: 'string' }, room: { type: 'string' }, name: { type: 'string' },
+    wait: { type: 'string' },
+  },
 });
 const url = values.url ?? process.env['TIDINGS_URL'] ?? 'http://127.0.0.1:8080';
 const apiKey = values['api-key'] ?? process.env['TIDINGS_API_KEY'];
 const cache = values.cache ?? 'chat';
-const room = values.room ?? 'room1';
+const room = values.room ?? 'lobby';
 const name = values.name ?? 'guest';
+const waitMs = Number(values.wait ?? 5) * 1000;
 if (!apiKey) {
-  process.stderr.write('set TIDINGS_API_KEY (or --api-key)\n');
+  process.stderr.write('set TIDINGS_API_KEY (or --api-key); `npm start` prints an admin API key\n');
   process.exit(2);
 }
+if (!(waitMs > 0)) {
+  process.stderr.write('--wait must be a positive number of seconds\n');
+  process.exit(2);
+}
+
+/** The demo page's visitors have tokenIds `<name>#<6 hex>`; show the name. */
+const nameOf = (tokenId: string | undefined) => tokenId?.replace(/#[0-9a-f]{6}$/, '') ?? '?';
 
 const minted = await new AuthClient({ url, apiKey }).generateDisposableToken(PermissionScopes.chatParticipant(cache, room), ExpiresIn.minutes(10), { tokenId: name });
 if (minted.type === 'Error') {
@@ -33,7 +48,7 @@ const history = await sdk.cache.listFetch(cache, room, { withMeta: true });
 let resumeFrom: { page: number; seq: number } | undefined;
 if (history instanceof ListFetch.Hit) {
   for (const item of history.items ?? []) {
-    process.stdout.write(`history <${item.tokenId ?? '?'}> ${String(item.value)}\n`);
+    process.stdout.write(`history <${nameOf(item.tokenId)}> ${String(item.value)}\n`);
     if (item.page !== undefined && item.seq !== undefined) resumeFrom = { page: item.page, seq: item.seq };
   }
 }
@@ -44,7 +59,7 @@ let settle: (() => void) | undefined;
 await sdk.topics.subscribe(cache, room, {
   ...(resumeFrom ? { resumeFrom } : {}),
   onItem: (item) => {
-    process.stdout.write(`<${item.tokenId() ?? '?'}> ${item.valueString()}\n`);
+    process.stdout.write(`<${nameOf(item.tokenId())}> ${item.valueString()}\n`);
     if (item.tokenId() === name) settle?.();
   },
 });
@@ -54,10 +69,24 @@ sdk.connection.onPush((frame) => {
   settle?.();
 });
 
+let exitCode = 0;
 for (const text of positionals) {
-  const settled = new Promise<void>((resolve) => { settle = resolve; });
+  const settled = new Promise<boolean>((resolve) => { settle = () => resolve(true); });
   const sent = await sdk.topics.publish(cache, `${room}-input`, text);
-  if (sent instanceof TopicPublish.Error) process.stdout.write(`not sent: ${sent.toString()}\n`);
-  else await Promise.race([settled, new Promise((r) => setTimeout(r, 5000))]);
+  if (sent instanceof TopicPublish.Error) {
+    process.stdout.write(`not sent: ${sent.toString()}\n`);
+    exitCode = 1;
+    continue;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const answered = await Promise.race([settled, new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), waitMs); })]);
+  // Cleared, or the process would stay alive until it fires.
+  clearTimeout(timer);
+  if (!answered) {
+    process.stdout.write(`no moderator answered within ${waitMs / 1000} s: is one running for cache "${cache}"? (\`npm start\` runs one; or examples/moderator.ts)\n`);
+    exitCode = 1;
+    break;
+  }
 }
 sdk.close();
+process.exitCode = exitCode;

@@ -1,16 +1,15 @@
-/** A runnable moderator for every chat of a cache (docs/moderation.md): a word filter (listed words
- * are masked) plus a length limit (longer messages are rejected, and the sender is told why).
+/** The chat moderator from a terminal: the same one the dev server runs for the demo page
+ * (demo/moderator.ts, rules in demo/rules.ts), in the same group, so starting one here shares the
+ * load with it; stop one and the others take over its items (docs/moderation.md).
  *
- *   tidings serve --dev                                   # prints an admin API key
- *   TIDINGS_URL=ws://127.0.0.1:8080/v1/ws TIDINGS_API_KEY=<key> node --import tsx examples/moderator.ts
+ *   TIDINGS_URL=http://127.0.0.1:8080 TIDINGS_API_KEY=<key> node --import tsx examples/moderator.ts
  *
  * Flags override the environment: --url, --api-key, --cache (default chat), --group (default
- * moderators), --max-length (default 500), --words (comma-separated; default a tiny sample list),
- * --quiet. Start several to share the load; stop one and the others take over its items. */
+ * moderators), --max-length (default 280), --words (comma-separated blocked words), --quiet.
+ * The key needs PermissionScopes.moderator(cache) (the dev server's admin API key has it). */
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
-import { Moderator, type ModerationDecision, type ModerationInput } from '../src/client/moderator.js';
-import type { WebSocketConstructor } from '../src/client/options.js';
+import { CHAT_CACHE, CHAT_GROUP, startChatModerator } from '../demo/moderator.js';
+import { CHAT_RULES } from '../demo/rules.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,52 +17,60 @@ const { values } = parseArgs({
     'max-length': { type: 'string' }, words: { type: 'string' }, quiet: { type: 'boolean' },
   },
 });
-const url = values.url ?? process.env['TIDINGS_URL'] ?? 'ws://127.0.0.1:8080/v1/ws';
+const url = values.url ?? process.env['TIDINGS_URL'] ?? 'http://127.0.0.1:8080';
 const apiKey = values['api-key'] ?? process.env['TIDINGS_API_KEY'];
-const cache = values.cache ?? process.env['TIDINGS_CACHE'] ?? 'chat';
-const group = values.group ?? 'moderators';
-const maxLength = Number(values['max-length'] ?? 500);
-const words = (values.words ?? 'darn,heck,frick').split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
+const cache = values.cache ?? CHAT_CACHE;
+const group = values.group ?? CHAT_GROUP;
+const maxLength = values['max-length'] !== undefined ? Number(values['max-length']) : CHAT_RULES.maxLength;
+const blockedWords = values.words !== undefined
+  ? values.words.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean)
+  : CHAT_RULES.blockedWords;
 const quiet = values.quiet ?? false;
 if (!apiKey) {
-  process.stderr.write('set TIDINGS_API_KEY (or --api-key) to a key with PermissionScopes.moderator(cache)\n');
+  process.stderr.write('set TIDINGS_API_KEY (or --api-key) to a key with PermissionScopes.moderator(cache); `npm start` prints one\n');
+  process.exit(2);
+}
+if (!Number.isInteger(maxLength) || maxLength < 1) {
+  process.stderr.write('--max-length must be a positive integer\n');
   process.exit(2);
 }
 
-const banned = words.length > 0 ? new RegExp(`\\b(${words.map(escapeRegExp).join('|')})\\b`, 'gi') : undefined;
-
-/** The policy: text only, trimmed, not empty, at most maxLength characters, listed words masked. */
-function moderate(input: ModerationInput): ModerationDecision {
-  if (typeof input.value !== 'string') return { reject: 'only text messages are allowed' };
-  const text = input.value.trim().replace(/\s+/g, ' ');
-  if (text.length === 0) return { reject: 'empty message' };
-  if ([...text].length > maxLength) return { reject: `messages are at most ${maxLength} characters` };
-  const clean = banned ? text.replace(banned, (w) => '*'.repeat(w.length)) : text;
-  if (!quiet) process.stdout.write(`${input.chat} <${input.tokenId ?? 'anonymous'}> ${clean}${clean !== text ? '  (filtered)' : ''}\n`);
-  return { accept: clean === input.value ? true : clean };
-}
-
-const moderator = await Moderator.connect(
-  { url, token: apiKey, webSocket: WebSocket as unknown as WebSocketConstructor, clientName: 'tidings-example-moderator' },
-  {
-    cache, group, moderate,
+// A wrong URL or a broker that is down: say so on every attempt, and give up after a few.
+const MAX_ATTEMPTS = 4;
+process.stdout.write(`connecting to ${url} …\n`);
+let running;
+try {
+  running = await startChatModerator({
+    url, token: apiKey, cache, group, rules: { maxLength, blockedWords },
+    clientName: 'tidings-example-moderator',
+    maxReconnectAttempts: MAX_ATTEMPTS,
+    onStatus: (status) => {
+      if (status.state === 'reconnecting') {
+        process.stderr.write(`cannot reach ${url} (${status.lastClose.reason || `close ${status.lastClose.code}`}); retry ${status.attempt}/${MAX_ATTEMPTS} in ${status.inMs} ms\n`);
+      }
+    },
+    onDecision: (input, decision) => {
+      if (quiet) return;
+      const verdict = 'reject' in decision ? `rejected: ${decision.reject}` : 'accepted';
+      process.stdout.write(`${input.chat} <${input.tokenId ?? 'anonymous'}> ${String(input.value)}  (${verdict})\n`);
+    },
     onError: (err, input) => process.stderr.write(`moderation error${input ? ` on ${input.topic} #${input.seq}` : ''}: ${(err as Error).message}\n`),
-  },
-);
-process.stdout.write(`joined group ${group} on ${cache} *-input (max ${maxLength} chars, ${words.length} filtered words)\n`);
+  });
+} catch (err) {
+  process.stderr.write(`moderator did not start: ${(err as Error).message}\n`);
+  process.exit(1);
+}
+process.stdout.write(`joined group ${group} on ${cache} *-input (max ${maxLength} chars, ${blockedWords.length} blocked words)\n`);
 
 let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
-  await moderator.stop();
+  const { moderator } = running;
+  await running.stop();
   const { accepted, rejected, failed } = moderator.stats;
   if (!quiet) process.stdout.write(`stopped: ${accepted} accepted, ${rejected} rejected, ${failed} failed\n`);
   process.exit(0);
 };
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}

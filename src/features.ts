@@ -3,8 +3,7 @@ import type { ServerFeature } from './server/app.js';
 import { cacheHandlers } from './engine/handlers/cache.js';
 import { moderationHandlers } from './engine/handlers/moderation.js';
 import { mountSdkRoute } from './server/sdk-route.js';
-import { DEMO_CACHE, mountDemoRoutes } from './server/demo-routes.js';
-import { startDemoModerator } from './demo/demo-moderator.js';
+import { mountDemoRoutes } from './server/demo-routes.js';
 
 /** Lists, scalar items and pubAppend (docs/protocol.md, "Cache: lists and scalars"). */
 export const cacheFeature: ServerFeature = { handlers: cacheHandlers };
@@ -13,16 +12,13 @@ export const cacheFeature: ServerFeature = { handlers: cacheHandlers };
 export const moderationFeature: ServerFeature = { handlers: moderationHandlers };
 
 /** The SDK as one ES module at /sdk/tidings.js, for pages without a build step. */
-export const sdkBundleFeature: ServerFeature = { routes: (app) => mountSdkRoute(app) };
+export const sdkBundleFeature: ServerFeature = { routes: (app, { config }) => mountSdkRoute(app, config.server.corsOrigins) };
 
-/** Dev mode only: the demo chat at /, its token route, and an in-process moderator. */
+/** Dev mode only: the demo chat at / and its token route. Its moderator is an SDK client the CLI
+ * starts in dev mode (src/cli/dev-moderator.ts), not part of the server. */
 export const demoFeature: ServerFeature = {
   routes: (app, { config, auth, log }) => {
     if (config.dev) mountDemoRoutes(app, { auth, log, tokenTtlSec: Math.min(3600, config.auth.maxTokenTtlSec) });
-  },
-  started: async (server) => {
-    if (!server.config.dev) return;
-    return startDemoModerator({ wsUrl: server.wsUrl, cache: DEMO_CACHE, auth: server.auth, log: server.logger });
   },
 };
 

@@ -13,11 +13,13 @@ import { TokenAuthority, generateSigningKey } from './auth/tokens.js';
 import { configFromEnv, mergePatches, readConfigFile, setPath } from './cli/env.js';
 import { createServer } from './server/app.js';
 import { defaultFeatures } from './features.js';
+import { startDevModerator } from './cli/dev-moderator.js';
 
 const USAGE = `usage:
   tidings serve [--port N] [--host H] [--config file.json] [--dev]
       Start the broker. Without a signing key (TIDINGS_SIGNING_KEY or auth.signingKeys) it runs in
-      dev mode: ephemeral key, an admin API key printed here, the demo page at /.
+      dev mode: ephemeral key, an admin API key printed here, the demo page at / and its moderator.
+      Port: --port, else TIDINGS_PORT, else PORT (what most hosts set), else 8080.
   tidings token --scope '<json>' [--expires-in SECONDS] [--token-id ID]
       Mint a disposable token (needs TIDINGS_SIGNING_KEY). Scope JSON: {"permissions":[...]} (docs/tokens.md).
   tidings api-key [--scope '<json>'] [--expires-in SECONDS] [--token-id ID]
@@ -40,8 +42,9 @@ async function main(argv: string[]): Promise<number> {
 async function serve(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args, strict: true,
-    options: { port: { type: 'string' }, host: { type: 'string' }, config: { type: 'string' }, dev: { type: 'boolean' } },
+    options: { port: { type: 'string' }, host: { type: 'string' }, config: { type: 'string' }, dev: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
+  if (values.help) { process.stdout.write(USAGE + '\n'); return 0; }
   const flags: Record<string, unknown> = {};
   if (values.port !== undefined) setPath(flags, 'server.port', Number(values.port));
   if (values.host !== undefined) setPath(flags, 'server.host', values.host);
@@ -50,19 +53,26 @@ async function serve(args: string[]): Promise<number> {
   // Embedded defaults: with no signing key at all, run in dev mode rather than refuse to start.
   if (patch.dev === undefined && !(patch.auth?.signingKeys?.length)) patch.dev = true;
   const server = await createServer({ config: patch }, defaultFeatures());
-  if (server.adminApiKey) {
-    process.stdout.write(
-      `\nTidings dev mode: ephemeral signing key; state is in memory.\n` +
-        `  demo page:     ${server.httpUrl}/\n  websocket:     ${server.wsUrl}\n` +
-        `  admin API key: ${server.adminApiKey}\n\n`,
-    );
+  let stopModerator: (() => Promise<void>) | undefined;
+  if (server.config.dev) {
+    try {
+      stopModerator = await startDevModerator(server);
+    } catch (err) {
+      server.logger.warn({ err }, 'the demo page will not moderate: the demo moderator did not start');
+    }
   }
+  process.stdout.write(server.adminApiKey
+    ? `\nTidings dev mode: ephemeral signing key; state is in memory.\n` +
+      `  demo page:     ${server.httpUrl}/\n  websocket:     ${server.wsUrl}\n` +
+      `  admin API key: ${server.adminApiKey}\n\n`
+    : `\nTidings listening on ${server.httpUrl} (websocket ${server.wsUrl}).\n` +
+      `  First API key: TIDINGS_SIGNING_KEY=<the same key> npx tidings api-key   (docs/tokens.md)\n\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     server.logger.info({ signal }, 'shutting down');
-    void server.close().then(() => process.exit(0));
+    void (stopModerator?.() ?? Promise.resolve()).catch(() => {}).then(() => server.close()).then(() => process.exit(0));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -72,8 +82,9 @@ async function serve(args: string[]): Promise<number> {
 async function mint(kind: 'token' | 'api-key', args: string[]): Promise<number> {
   const { values } = parseArgs({
     args, strict: true,
-    options: { scope: { type: 'string' }, 'expires-in': { type: 'string' }, 'token-id': { type: 'string' }, config: { type: 'string' } },
+    options: { scope: { type: 'string' }, 'expires-in': { type: 'string' }, 'token-id': { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
+  if (values.help) { process.stdout.write(USAGE + '\n'); return 0; }
   const patch = mergePatches(values.config ? readConfigFile(values.config) : {}, configFromEnv(process.env));
   const config = resolveConfig({ ...patch, dev: true });
   if (config.auth.signingKeys.length === 0) {

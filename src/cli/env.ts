@@ -7,11 +7,14 @@ type Patch = DeepPartial<TidingsConfig>;
 
 /** Environment variable -> config path, with how to parse it. */
 export const ENV_VARS: Record<string, { path: string; parse: 'int' | 'string' | 'bool' | 'list' }> = {
+  // The port most hosting platforms set. Listed before TIDINGS_PORT, which is read after it and wins.
+  PORT: { path: 'server.port', parse: 'int' },
   TIDINGS_HOST: { path: 'server.host', parse: 'string' },
   TIDINGS_PORT: { path: 'server.port', parse: 'int' },
   TIDINGS_DEV: { path: 'dev', parse: 'bool' },
   TIDINGS_LOG_LEVEL: { path: 'logLevel', parse: 'string' },
   TIDINGS_SIGNING_KEY: { path: 'auth.signingKeys', parse: 'list' },
+  TIDINGS_CORS_ORIGINS: { path: 'server.corsOrigins', parse: 'list' },
 };
 
 export function readConfigFile(path: string): Patch {

@@ -9,6 +9,24 @@ export function orThrow<R>(response: R, throwOnErrors: boolean): R {
   return response;
 }
 
+/** Base of every non-error response: prints its kind (and a short detail), like Momento's, instead
+ * of `[object Object]` in a template string or a log line. */
+export abstract class Outcome {
+  abstract readonly type: string;
+  /** A short description of what came back, after the kind. */
+  protected detail(): string | undefined { return undefined; }
+  toString(): string {
+    const detail = this.detail();
+    return detail === undefined ? this.type : `${this.type}: ${detail}`;
+  }
+}
+
+/** A value shortened for printing. */
+function preview(value: Value): string {
+  if (typeof value !== 'string') return `${value.byteLength} bytes`;
+  return value.length > 32 ? `${value.slice(0, 32)}…` : value;
+}
+
 /** Common Error response: Momento's errorCode() / message() / innerException(). */
 export class ErrorResponse {
   readonly type = 'Error' as const;
@@ -31,23 +49,29 @@ export function valueBytes(value: Value): Uint8Array {
 }
 
 export namespace TopicPublish {
-  export class Success { readonly type = 'Success' as const; readonly is_success = true; constructor(readonly seq: number, readonly page: number) {} }
+  export class Success extends Outcome {
+    readonly type = 'Success' as const;
+    readonly is_success = true;
+    constructor(readonly seq: number, readonly page: number) { super(); }
+    protected override detail(): string { return `seq ${this.seq}, page ${this.page}`; }
+  }
   export class Error extends ErrorResponse {}
   export type Response = Success | Error;
 }
 
 export namespace GenericWrite {
-  export class Success { readonly type = 'Success' as const; readonly is_success = true; }
+  export class Success extends Outcome { readonly type = 'Success' as const; readonly is_success = true; }
   export class Error extends ErrorResponse {}
   export type Response = Success | Error;
 }
 
 export namespace ListWrite {
-  export class Success {
+  export class Success extends Outcome {
     readonly type = 'Success' as const;
     readonly is_success = true;
-    constructor(private readonly length: number) {}
+    constructor(private readonly length: number) { super(); }
     listLength(): number { return this.length; }
+    protected override detail(): string { return `list length ${this.length}`; }
   }
   export class Error extends ErrorResponse {}
   export type Response = Success | Error;
@@ -57,30 +81,32 @@ export namespace ListWrite {
 export interface ListItemMeta { value: Value; page?: number; seq?: number; tokenId?: string; ts?: number }
 
 export namespace ListFetch {
-  export class Hit {
+  export class Hit extends Outcome {
     readonly type = 'Hit' as const;
     readonly is_hit = true;
-    constructor(private readonly values: Value[], readonly items: ListItemMeta[] | undefined) {}
+    constructor(private readonly values: Value[], readonly items: ListItemMeta[] | undefined) { super(); }
+    protected override detail(): string { return `${this.values.length} element${this.values.length === 1 ? '' : 's'}`; }
     valueList(): Value[] { return this.values; }
     valueListString(): string[] { return this.values.map(valueString); }
     valueListUint8Array(): Uint8Array[] { return this.values.map(valueBytes); }
     value(): Value[] { return this.values; }
   }
-  export class Miss { readonly type = 'Miss' as const; readonly is_miss = true; value(): undefined { return undefined; } }
+  export class Miss extends Outcome { readonly type = 'Miss' as const; readonly is_miss = true; value(): undefined { return undefined; } }
   export class Error extends ErrorResponse { value(): undefined { return undefined; } }
   export type Response = Hit | Miss | Error;
 }
 
 export namespace ValueRead {
-  export class Hit {
+  export class Hit extends Outcome {
     readonly type = 'Hit' as const;
     readonly is_hit = true;
-    constructor(private readonly raw: Value) {}
+    constructor(private readonly raw: Value) { super(); }
+    protected override detail(): string { return preview(this.raw); }
     value(): Value { return this.raw; }
     valueString(): string { return valueString(this.raw); }
     valueUint8Array(): Uint8Array { return valueBytes(this.raw); }
   }
-  export class Miss { readonly type = 'Miss' as const; readonly is_miss = true; value(): undefined { return undefined; } }
+  export class Miss extends Outcome { readonly type = 'Miss' as const; readonly is_miss = true; value(): undefined { return undefined; } }
   export class Error extends ErrorResponse { value(): undefined { return undefined; } }
   export type Response = Hit | Miss | Error;
 }
@@ -100,42 +126,57 @@ export namespace ListPop {
 }
 
 export namespace ListLength {
-  export class Hit { readonly type = 'Hit' as const; readonly is_hit = true; constructor(private readonly n: number) {} length(): number { return this.n; } }
-  export class Miss { readonly type = 'Miss' as const; readonly is_miss = true; }
+  export class Hit extends Outcome {
+    readonly type = 'Hit' as const;
+    readonly is_hit = true;
+    constructor(private readonly n: number) { super(); }
+    length(): number { return this.n; }
+    protected override detail(): string { return `length ${this.n}`; }
+  }
+  export class Miss extends Outcome { readonly type = 'Miss' as const; readonly is_miss = true; }
   export class Error extends ErrorResponse {}
   export type Response = Hit | Miss | Error;
 }
 
 export namespace ItemGetTtl {
-  export class Hit { readonly type = 'Hit' as const; readonly is_hit = true; constructor(private readonly ms: number) {} remainingTtlMillis(): number { return this.ms; } }
-  export class Miss { readonly type = 'Miss' as const; readonly is_miss = true; }
+  export class Hit extends Outcome {
+    readonly type = 'Hit' as const;
+    readonly is_hit = true;
+    constructor(private readonly ms: number) { super(); }
+    remainingTtlMillis(): number { return this.ms; }
+    protected override detail(): string { return `${this.ms} ms left`; }
+  }
+  export class Miss extends Outcome { readonly type = 'Miss' as const; readonly is_miss = true; }
   export class Error extends ErrorResponse {}
   export type Response = Hit | Miss | Error;
 }
 
 export namespace UpdateTtl {
-  export class Set { readonly type = 'Set' as const; readonly is_set = true; }
-  export class Miss { readonly type = 'Miss' as const; readonly is_miss = true; }
+  export class Set extends Outcome { readonly type = 'Set' as const; readonly is_set = true; }
+  export class Miss extends Outcome { readonly type = 'Miss' as const; readonly is_miss = true; }
   export class Error extends ErrorResponse {}
   export type Response = Set | Miss | Error;
 }
 
 export namespace PubAppend {
-  export class Success {
+  export class Success extends Outcome {
     readonly type = 'Success' as const;
     readonly is_success = true;
-    constructor(readonly seq: number, readonly page: number, private readonly length: number) {}
+    constructor(readonly seq: number, readonly page: number, private readonly length: number) { super(); }
     listLength(): number { return this.length; }
+    protected override detail(): string { return `seq ${this.seq}, page ${this.page}, list length ${this.length}`; }
   }
   export class Error extends ErrorResponse {}
   export type Response = Success | Error;
 }
 
 export namespace GenerateDisposableToken {
-  export class Success {
+  export class Success extends Outcome {
     readonly type = 'Success' as const;
     readonly is_success = true;
-    constructor(readonly authToken: string, readonly expiresAt: { epoch(): number; epochMillis(): number }, readonly endpoint: string) {}
+    constructor(readonly authToken: string, readonly expiresAt: { epoch(): number; epochMillis(): number }, readonly endpoint: string) { super(); }
+    // Never the token itself: responses end up in logs.
+    protected override detail(): string { return `token expiring at ${new Date(this.expiresAt.epochMillis()).toISOString()}`; }
   }
   export class Error extends ErrorResponse {}
   export type Response = Success | Error;

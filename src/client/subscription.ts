@@ -46,6 +46,7 @@ export class TopicSubscription {
   /** The last position delivered (item or discontinuity): save it to resume after a reload. */
   lastPosition(): Position | undefined { return this.entry.position && { ...this.entry.position }; }
   unsubscribe(): void { this.entry.remove(this, true); }
+  toString(): string { return `Subscription: ${this.entry.cache}/${this.entry.topic}`; }
 }
 
 export namespace TopicSubscribe {

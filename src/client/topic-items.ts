@@ -15,6 +15,8 @@ export class TopicItem {
   /** Server receive time, Unix ms. */
   timestamp(): number { return this.frame.ts; }
   position(): Position { return { page: this.frame.page, seq: this.frame.seq }; }
+  /** Momento's TopicItem prints its value. */
+  toString(): string { return this.valueString(); }
 }
 
 export class TopicDiscontinuity {

@@ -25,6 +25,9 @@ export interface ServerConfig {
   maxPendingRequests: number;
   /** Largest HTTP request body (POST /v1/tokens), bytes. */
   maxHttpBodyBytes: number;
+  /** Origins whose pages may load the SDK bundle (/sdk/tidings.js) cross-origin, e.g.
+   * `https://app.example`; `*` = any. Empty = only pages the broker serves itself. */
+  corsOrigins: string[];
 }
 
 export interface AuthConfig {
@@ -139,6 +142,7 @@ export const DEFAULTS: TidingsConfig = {
     maxConnections: 100_000,
     maxPendingRequests: 256,
     maxHttpBodyBytes: 64 * 1024,
+    corsOrigins: [],
   },
   auth: {
     signingKeys: [],
@@ -193,6 +197,8 @@ export class ConfigError extends Error {
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/** What a browser sends in `Origin`: scheme://host[:port], nothing after. */
+const ORIGIN = /^https?:\/\/[^/\s:]+(:\d{1,5})?$/;
 
 /** Merges `input` over DEFAULTS, validates every key and freezes the result. Unknown keys are
  * refused (a typo must not silently fall back to a default). */
@@ -234,6 +240,9 @@ function validate(c: TidingsConfig): void {
     positive(`server.${key}`, c.server[key]);
   }
   if (c.server.idleTimeoutSec < 8) throw new ConfigError('server.idleTimeoutSec', 'must be ≥ 8 (uWS minimum)');
+  c.server.corsOrigins.forEach((origin, i) => {
+    if (origin !== '*' && !ORIGIN.test(origin)) throw new ConfigError(`server.corsOrigins[${i}]`, 'must be "*" or an origin like https://app.example[:port] (scheme and host, no path)');
+  });
   for (const key of ['maxTokenTtlSec', 'expiryNoticeMs', 'maxPermissions'] as const) positive(`auth.${key}`, c.auth[key]);
   positive('auth.clockToleranceSec', c.auth.clockToleranceSec, 0);
   c.auth.signingKeys.forEach((key, i) => {

@@ -27,6 +27,8 @@ export class Broker {
   readonly sessions = new Map<string, Session>();
   /** The one path every subscription ends by; observers (presence, metrics) hook in here. */
   readonly subscriptions: Subscriptions;
+  /** LIMIT_EXCEEDED_ERROR replies since start, by cause (metrics, admin dashboard). */
+  readonly limitEvents = new Map<string, number>();
   private readonly handlers: HandlerTable;
   /** hello, auth and ping: the WebSocket session's own operations, never dispatched by other transports. */
   private readonly sessionHandlers: Record<string, AnyHandler>;
@@ -264,8 +266,10 @@ export class Broker {
 
   private replyError(session: Session, id: number | null, err: unknown): void {
     if (!(err instanceof TidingsError)) this.logUnexpected(session, err);
+    const e = toWireError(err);
+    if (e.code === ErrorCode.LIMIT_EXCEEDED_ERROR) this.limitEvents.set(e.cause ?? 'unknown', (this.limitEvents.get(e.cause ?? 'unknown') ?? 0) + 1);
     if (session.state === 'closed') return;
-    session.connection.send(this.replies.err(id, toWireError(err)));
+    session.connection.send(this.replies.err(id, e));
     this.closeIfAsked(session);
   }
 

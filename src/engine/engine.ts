@@ -46,7 +46,19 @@ export type { WindowRead } from '../topics/topic.js';
 export interface Subscriber { connectionId: string; tokenId: string | undefined }
 
 /** Counters for metrics; read on scrape, never on the hot path. */
-export interface TopicStats { topics: number; windowBytes: number; published: number }
+export interface TopicStats {
+  topics: number;
+  windowBytes: number;
+  published: number;
+  /** Item deliveries: each item counted once per subscriber of its topic when published. */
+  delivered: number;
+  /** Items dropped from resume windows: by a topic's own bounds (`perTopic`), by the total budget
+   * (`total`, the oldest anywhere), or with a whole idle topic (`idle`). */
+  windowEvictions: { perTopic: number; total: number; idle: number };
+}
+
+/** One live topic, for the admin dashboard (node-local; O(topics), never on the hot path). */
+export interface TopicActivity { cache: string; topic: string; page: number; seq: number; subscribers: number; windowBytes: number }
 
 export interface TopicEngine {
   /** Runs `hook` around every publish from now on (register before start()). Hooks run in
@@ -66,6 +78,8 @@ export interface TopicEngine {
    * exactly once per successful `subscribe`, by the broker's one teardown path. */
   unsubscribe(cache: string, topic: string, who: Subscriber): void;
   stats(): TopicStats;
+  /** Every live topic of this node. */
+  activity(): Iterable<TopicActivity>;
 }
 
 export interface Engine {

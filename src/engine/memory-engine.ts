@@ -7,7 +7,7 @@ import { MemoryCacheStore } from '../store/memory-store.js';
 import { TopicRegistry } from '../topics/topic-registry.js';
 import type { Topic } from '../topics/topic.js';
 import { MemoryModerationEngine } from '../moderation/memory-moderation.js';
-import type { Engine, Fanout, PublishHook, Subscriber, TopicEngine, TopicStats, WindowRead } from './engine.js';
+import type { Engine, Fanout, PublishHook, Subscriber, TopicActivity, TopicEngine, TopicStats, WindowRead } from './engine.js';
 
 export interface MemoryEngineOptions { topics: TopicsConfig; clock: Clock; store?: StoreConfig; moderation?: ModerationConfig }
 
@@ -19,6 +19,7 @@ class MemoryTopicEngine implements TopicEngine {
    * synchronously, so one array serves them all and a publish allocates nothing for it). */
   private readonly admissions: unknown[] = [];
   private published = 0;
+  private delivered = 0;
 
   constructor(config: TopicsConfig, private readonly clock: Clock) {
     this.registry = new TopicRegistry(config, clock);
@@ -86,6 +87,7 @@ class MemoryTopicEngine implements TopicEngine {
     const frame = new Uint8Array(encoded);
     this.registry.record(topic, { seq, frame });
     this.fanout!.publish(topic.key, frame);
+    this.delivered += topic.subscribers;
   }
 
   async subscribe(cache: string, name: string, _who: Subscriber): Promise<Position> {
@@ -111,7 +113,14 @@ class MemoryTopicEngine implements TopicEngine {
   }
 
   stats(): TopicStats {
-    return { topics: this.registry.size, windowBytes: this.registry.windowBytes, published: this.published };
+    return {
+      topics: this.registry.size, windowBytes: this.registry.windowBytes, published: this.published, delivered: this.delivered,
+      windowEvictions: { ...this.registry.evictions },
+    };
+  }
+
+  *activity(): Iterable<TopicActivity> {
+    for (const t of this.registry.all()) yield { cache: t.cache, topic: t.name, page: t.page, seq: t.seq, subscribers: t.subscribers, windowBytes: t.windowBytes };
   }
 }
 

@@ -13,6 +13,7 @@ import { assertNativeUws } from './native.js';
 import { mountWebSocket } from './ws-handlers.js';
 import { mountHttpRoutes } from './http-routes.js';
 import { mountMetrics } from './metrics.js';
+import { TransportCounters } from './transport-counters.js';
 
 export interface CreateServerOptions {
   config?: DeepPartial<TidingsConfig>;
@@ -33,6 +34,9 @@ export interface TidingsServer {
   readonly httpUrl: string;
   readonly auth: TokenAuthority;
   readonly broker: Broker;
+  readonly engine: Engine;
+  /** Transport events the broker never sees (cut-off connections, refused upgrades). */
+  readonly transport: TransportCounters;
   readonly logger: Logger;
   /** Dev mode only: an API key with every data permission, minted at start. */
   readonly adminApiKey: string | undefined;
@@ -60,9 +64,10 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   const broker = new Broker(deps, features.flatMap((f) => (f.handlers ? [f.handlers(deps)] : [])));
 
   const app = uWS.App();
-  mountWebSocket(app, broker, config.server, log);
+  const transport = new TransportCounters();
+  mountWebSocket(app, broker, config.server, log, transport);
   mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes });
-  mountMetrics(app, broker, engine);
+  mountMetrics(app, { broker, engine, transport, config });
   for (const feature of features) feature.routes?.(app, deps);
   app.any('/*', (res) => { res.writeStatus('404 Not Found').end('not found'); });
   await broker.start({
@@ -86,7 +91,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   let closing: Promise<void> | undefined;
   const stops: Array<() => Promise<void>> = [];
   const server: TidingsServer = {
-    config, port, host, auth, broker, adminApiKey, logger: log,
+    config, port, host, auth, broker, engine, transport, adminApiKey, logger: log,
     wsUrl: `ws://${host}:${port}/v1/ws`,
     httpUrl: `http://${host}:${port}`,
     close() {

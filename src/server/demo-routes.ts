@@ -1,6 +1,8 @@
 /** Dev mode only: the demo chat page at / and a token route that plays the app backend, minting
  * each visitor a chat-participant token (publish-only on `<room>-input`, subscribe-only on `<room>`,
- * read-only on its history) with their name as tokenId. Never mounted outside dev mode. */
+ * read-only on its history). Its tokenId is `<name>#<random>`: unique per visitor, so a page tells
+ * its own messages from another visitor's with the same name. Never mounted outside dev mode. */
+import { randomBytes } from 'node:crypto';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { PermissionScopes, ErrorCode } from '../protocol/index.js';
 import { TidingsError } from '../core/errors.js';
@@ -10,10 +12,11 @@ import { jsonRoute } from './http-routes.js';
 import { readBody } from './http-body.js';
 import { serveFile } from './static-files.js';
 
-export const DEMO_CACHE = 'demo-chat';
+/** The cache of the terminal examples too (demo/moderator.ts CHAT_CACHE): one room, two clients. */
+export const DEMO_CACHE = 'chat';
 const NAME = /^[\p{L}\p{N} _.-]{1,32}$/u;
 const ROOM = /^[a-z0-9][a-z0-9-]{0,39}$/;
-const DEMO_FILES = new Set(['app.js', 'style.css', 'screenshot.png']);
+const DEMO_FILES = new Set(['app.js', 'style.css']);
 
 export interface DemoOptions { auth: TokenAuthority; log: Logger; tokenTtlSec: number }
 
@@ -25,11 +28,12 @@ export function mountDemoRoutes(app: TemplatedApp, { auth, log, tokenTtlSec }: D
     serveFile(res, `demo/${file}`, 'demo file missing');
   });
 
-  /** Body: { name, room, spectator? }. Answers { token, expiresAt, cache, room }. A spectator may
-   * read and listen but not post (the page shows the PERMISSION_ERROR it gets when it tries). */
+  /** Body: { name, room, spectator?, tokenId? }. Answers { token, tokenId, expiresAt, cache, room }.
+   * A refresh sends back the tokenId it got (a connection keeps its identity across refreshes).
+   * A spectator may read and listen but not post (the page shows the PERMISSION_ERROR it gets). */
   app.post('/dev/token', (res) => {
     jsonRoute(res, log, async (aborted) => {
-      let request: { name?: unknown; room?: unknown; spectator?: unknown };
+      let request: { name?: unknown; room?: unknown; spectator?: unknown; tokenId?: unknown };
       try {
         request = JSON.parse((await readBody(res, 4096, aborted)).toString('utf8')) as typeof request;
       } catch {
@@ -43,12 +47,12 @@ export function mountDemoRoutes(app: TemplatedApp, { auth, log, tokenTtlSec }: D
       }
       const participant = PermissionScopes.chatParticipant(DEMO_CACHE, room);
       const scope = request.spectator === true ? { permissions: participant.permissions.filter((p) => p.role !== 'publishonly') } : participant;
-      const minted = await auth.mintDisposableToken({
-        scope,
-        expiresInSec: tokenTtlSec,
-        tokenId: name,
-      });
-      return { status: '201 Created', body: { token: minted.token, expiresAt: minted.expiresAt, cache: DEMO_CACHE, room } };
+      // The name is self-declared anyway (this route stands in for an app backend), so taking a
+      // tokenId back is no less safe than taking the name.
+      const again = typeof request.tokenId === 'string' && request.tokenId.startsWith(`${name}#`) && /^#[0-9a-f]{6}$/.test(request.tokenId.slice(name.length));
+      const tokenId = again ? request.tokenId as string : `${name}#${randomBytes(3).toString('hex')}`;
+      const minted = await auth.mintDisposableToken({ scope, expiresInSec: tokenTtlSec, tokenId });
+      return { status: '201 Created', body: { token: minted.token, tokenId, expiresAt: minted.expiresAt, cache: DEMO_CACHE, room } };
     });
   });
 }

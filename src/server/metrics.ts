@@ -1,26 +1,81 @@
 /** Prometheus metrics at GET /metrics, one registry per server. Gauges are computed on scrape from
- * broker and engine state, so the hot path pays nothing for them. */
+ * broker and engine state, so the hot path pays nothing for them. Counters kept elsewhere (engine,
+ * broker, transport) are mirrored on scrape. */
 import type { TemplatedApp } from 'uWebSockets.js';
 import { Registry, Gauge, Counter, collectDefaultMetrics } from 'prom-client';
 import type { Broker } from '../engine/broker.js';
 import type { Engine } from '../engine/engine.js';
+import type { TidingsConfig } from '../core/config.js';
+import type { TransportCounters } from './transport-counters.js';
 
-export function mountMetrics(app: TemplatedApp, broker: Broker, engine: Engine): void {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'tidings_process_' });
-  new Gauge({ name: 'tidings_connections', help: 'Open WebSocket connections', registers: [registry], collect() { this.set(broker.sessions.size); } });
-  new Gauge({
-    name: 'tidings_subscriptions', help: 'Topic subscriptions across all connections', registers: [registry],
-    collect() { let n = 0; for (const s of broker.sessions.values()) n += s.subscriptions.size; this.set(n); },
-  });
-  new Gauge({ name: 'tidings_topics', help: 'Live topics', registers: [registry], collect() { this.set(engine.topics.stats().topics); } });
-  new Gauge({ name: 'tidings_window_bytes', help: 'Bytes held in recent-items windows', registers: [registry], collect() { this.set(engine.topics.stats().windowBytes); } });
-  let lastPublished = 0;
+export interface MetricsSources { broker: Broker; engine: Engine; transport: TransportCounters; config: Readonly<TidingsConfig> }
+
+/** A counter whose value is kept elsewhere and read on scrape. */
+function mirroredCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(read()); } });
+}
+
+/** A labelled counter read on scrape: every label set with its current total. */
+function mirroredLabelledCounter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[], read: () => Array<[Record<L, string>, number]>): void {
   new Counter({
-    name: 'tidings_published_items_total', help: 'Items published since start', registers: [registry],
-    collect() { const now = engine.topics.stats().published; this.inc(now - lastPublished); lastPublished = now; },
+    name, help, labelNames, registers: [registry],
+    collect() { this.reset(); for (const [labels, value] of read()) this.inc(labels, value); },
   });
+}
 
+function gauge(registry: Registry, name: string, help: string, read: () => number): void {
+  new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+}
+
+export function createMetricsRegistry({ broker, engine, transport, config }: MetricsSources): Registry {
+  const registry = new Registry();
+  // prom-client's default metrics are already named process_* and nodejs_*: the prefix is ours only.
+  collectDefaultMetrics({ register: registry, prefix: 'tidings_' });
+
+  gauge(registry, 'tidings_connections', 'Open WebSocket connections', () => broker.sessions.size);
+  gauge(registry, 'tidings_connections_limit', 'server.maxConnections', () => config.server.maxConnections);
+  gauge(registry, 'tidings_subscriptions', 'Topic subscriptions across all connections', () => {
+    let n = 0;
+    for (const s of broker.sessions.values()) n += s.subscriptions.size;
+    return n;
+  });
+  gauge(registry, 'tidings_topics', 'Live topics', () => engine.topics.stats().topics);
+  gauge(registry, 'tidings_topics_limit', 'topics.maxTopics', () => config.topics.maxTopics);
+  mirroredCounter(registry, 'tidings_published_items_total', 'Items published since start', () => engine.topics.stats().published);
+  mirroredCounter(registry, 'tidings_delivered_items_total', 'Item deliveries (items times subscribers) since start', () => engine.topics.stats().delivered);
+
+  gauge(registry, 'tidings_window_bytes', 'Bytes held in resume windows', () => engine.topics.stats().windowBytes);
+  gauge(registry, 'tidings_window_limit_bytes', 'topics.windowTotalBytes', () => config.topics.windowTotalBytes);
+  mirroredLabelledCounter(registry, 'tidings_window_evictions_total', 'Items dropped from resume windows, by reason (per_topic: a topic\'s own bounds; total: the global budget; idle: an idle topic dropped)', ['reason'],
+    () => {
+      const e = engine.topics.stats().windowEvictions;
+      return [[{ reason: 'per_topic' }, e.perTopic], [{ reason: 'total' }, e.total], [{ reason: 'idle' }, e.idle]];
+    });
+
+  gauge(registry, 'tidings_store_items', 'Items (lists and scalars) in the cache store', () => engine.cache.stats().items);
+  gauge(registry, 'tidings_store_bytes', 'Bytes held by the cache store', () => engine.cache.stats().bytes);
+  gauge(registry, 'tidings_store_limit_bytes', 'store.maxBytes', () => engine.cache.stats().maxBytes);
+
+  gauge(registry, 'tidings_moderation_groups', 'Moderator groups', () => engine.groups.stats().length);
+  const groupGauge = (name: string, help: string, read: (g: ReturnType<Engine['groups']['stats']>[number]) => number) => new Gauge({
+    name, help, labelNames: ['cache', 'group'], registers: [registry],
+    collect() { this.reset(); for (const g of engine.groups.stats()) this.set({ cache: g.cache, group: g.group }, read(g)); },
+  });
+  groupGauge('tidings_moderation_group_members', 'Members of a moderator group', (g) => g.members);
+  groupGauge('tidings_moderation_group_buffered_items', 'Items a group holds not yet handed to a member', (g) => g.buffered);
+  groupGauge('tidings_moderation_group_in_flight_items', 'Items handed to members and not settled', (g) => g.inFlight);
+  mirroredLabelledCounter(registry, 'tidings_moderation_group_items_total', 'Items through a moderator group, by outcome', ['cache', 'group', 'outcome'],
+    () => engine.groups.stats().flatMap((g) => Object.entries(g.counters).map(([outcome, n]): [Record<'cache' | 'group' | 'outcome', string>, number] => [{ cache: g.cache, group: g.group, outcome }, n])));
+
+  mirroredLabelledCounter(registry, 'tidings_limit_exceeded_total', 'Requests refused with LIMIT_EXCEEDED_ERROR, by cause', ['cause'],
+    () => [...broker.limitEvents].map(([cause, n]): [Record<'cause', string>, number] => [{ cause }, n]));
+  mirroredCounter(registry, 'tidings_connections_cut_off_total', 'Connections ended with 1006: slow consumers cut off at server.maxBackpressureBytes, or dropped links', () => transport.cutOff);
+  mirroredCounter(registry, 'tidings_connections_refused_total', 'WebSocket upgrades refused at server.maxConnections', () => transport.refusedUpgrades);
+  return registry;
+}
+
+export function mountMetrics(app: TemplatedApp, sources: MetricsSources): void {
+  const registry = createMetricsRegistry(sources);
   app.get('/metrics', (res) => {
     let aborted = false;
     res.onAborted(() => { aborted = true; });

@@ -14,14 +14,21 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
-/** Streams one file to `res` (abort-safe, corked); 503 with `missingMessage` when it is absent. */
-export function serveFile(res: HttpResponse, relativePath: string, missingMessage: string): void {
+/** Streams one file to `res` (abort-safe, corked) with any extra `headers`; 503 with
+ * `missingMessage` when it is absent. */
+export function serveFile(res: HttpResponse, relativePath: string, missingMessage: string, headers: Record<string, string> = {}): void {
   let aborted = false;
   res.onAborted(() => { aborted = true; });
   const type = TYPES[relativePath.slice(relativePath.lastIndexOf('.'))] ?? 'application/octet-stream';
   readFile(new URL(relativePath, PACKAGE_ROOT)).then(
     (body) => {
-      if (!aborted) res.cork(() => { res.writeHeader('content-type', type).writeHeader('cache-control', 'no-cache').end(body); });
+      if (!aborted) {
+        res.cork(() => {
+          res.writeHeader('content-type', type).writeHeader('cache-control', 'no-cache');
+          for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+          res.end(body);
+        });
+      }
     },
     () => {
       if (!aborted) res.cork(() => { res.writeStatus('503 Service Unavailable').writeHeader('content-type', 'text/plain').end(missingMessage); });

@@ -7,6 +7,11 @@ import type { ServerConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { Broker } from '../engine/broker.js';
 import type { Connection, Session } from '../engine/session.js';
+import type { TransportCounters } from './transport-counters.js';
+
+/** Close code uWS reports for a connection that ended without a close frame (it uses it for a
+ * connection it closes at the backpressure limit too). */
+const ABNORMAL_CLOSURE = 1006;
 
 interface SocketData { session: Session | undefined; closed: boolean }
 
@@ -21,7 +26,7 @@ class UwsConnection implements Connection {
   close(code: number, reason: string): void { if (!this.data.closed) this.ws.end(code, reason); }
 }
 
-export function mountWebSocket(app: TemplatedApp, broker: Broker, config: ServerConfig, log: Logger): void {
+export function mountWebSocket(app: TemplatedApp, broker: Broker, config: ServerConfig, log: Logger, counters: TransportCounters): void {
   app.ws<SocketData>(WS_PATH, {
     compression: uWS.DISABLED,
     // Up to twice the limit is read so an oversized frame can still be answered with a typed error;
@@ -35,6 +40,7 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
 
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
       if (broker.sessions.size >= config.maxConnections) {
+        counters.refusedUpgrades++;
         res.writeStatus('503 Service Unavailable').end('connection limit reached');
         return;
       }
@@ -67,6 +73,7 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
     close(ws: WebSocket<SocketData>, code: number) {
       const data = ws.getUserData();
       data.closed = true;
+      if (code === ABNORMAL_CLOSURE) counters.cutOff++;
       if (data.session) {
         log.debug({ conn: data.session.id, code }, 'connection closed');
         broker.closed(data.session);

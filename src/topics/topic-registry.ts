@@ -12,6 +12,8 @@ export class TopicRegistry {
   /** Every window entry in publish order, across topics, for the global byte budget. */
   private readonly budgetQueue = new Fifo<{ topic: Topic; seq: number }>();
   private totalWindowBytes = 0;
+  /** Window items dropped since start, by why (metrics). */
+  readonly evictions = { perTopic: 0, total: 0, idle: 0 };
   private liveEntries = 0;
   private lastPage = 0;
 
@@ -19,6 +21,10 @@ export class TopicRegistry {
 
   get size(): number { return this.topics.size; }
   get windowBytes(): number { return this.totalWindowBytes; }
+
+  all(): IterableIterator<Topic> {
+    return this.topics.values();
+  }
 
   get(cache: string, name: string): Topic | undefined {
     return this.topics.get(topicKey(cache, name));
@@ -46,13 +52,14 @@ export class TopicRegistry {
     topic.append(entry, this.config.windowItems, this.config.windowBytes);
     this.totalWindowBytes += topic.windowBytes - bytesBefore;
     this.liveEntries += topic.window.length - lengthBefore;
+    this.evictions.perTopic += lengthBefore + 1 - topic.window.length;
     this.budgetQueue.push({ topic, seq: entry.seq });
     topic.lastActive = this.clock.now();
     while (this.totalWindowBytes > this.config.windowTotalBytes) {
       const oldest = this.budgetQueue.shift();
       if (!oldest) break;
       const freed = oldest.topic.dropIfOldest(oldest.seq);
-      if (freed > 0) { this.totalWindowBytes -= freed; this.liveEntries--; }
+      if (freed > 0) { this.totalWindowBytes -= freed; this.liveEntries--; this.evictions.total++; }
     }
     // Entries for items a topic already dropped itself are stale; compact before they outnumber
     // the live ones, so the queue stays proportional to what the windows hold.
@@ -71,6 +78,7 @@ export class TopicRegistry {
       if (topic.subscribers === 0 && topic.lastActive <= cutoff) {
         this.totalWindowBytes -= topic.windowBytes;
         this.liveEntries -= topic.window.length;
+        this.evictions.idle += topic.window.length;
         topic.window.clear();
         topic.windowBytes = 0;
         this.topics.delete(key);

@@ -1,19 +1,21 @@
 import t from 'tap';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
-import { buildSdkBundle, launchChromium } from '../helpers/browser.js';
+import { PHONE, DESKTOP, buildSdkBundle, launchChromium, screenshot, strictPage } from '../helpers/browser.js';
 import type { TidingsServer } from '../../src/index.js';
 
 buildSdkBundle();
 
-async function joinAs(browser: Browser, server: TidingsServer, name: string, room: string, options: { spectator?: boolean; mobile?: boolean } = {}): Promise<Page> {
-  const context = await browser.newContext(options.mobile ? { viewport: { width: 390, height: 780 } } : { viewport: { width: 1100, height: 800 } });
-  const page = await context.newPage();
-  page.on('pageerror', (err) => { throw err; });
+type Test = import('tap').Test;
+
+async function openDemo(t: Test, browser: Browser, server: TidingsServer, viewport = DESKTOP): Promise<Page> {
+  const page = await strictPage(t, browser, viewport);
   await page.goto(`${server.httpUrl}/`);
+  return page;
+}
+
+async function joinAs(t: Test, browser: Browser, server: TidingsServer, name: string, room: string, options: { spectator?: boolean; mobile?: boolean } = {}): Promise<Page> {
+  const page = await openDemo(t, browser, server, options.mobile ? PHONE : DESKTOP);
   await page.fill('#name', name);
   await page.fill('#room', room);
   if (options.spectator) await page.check('#spectator');
@@ -37,18 +39,47 @@ async function waitForMessages(page: Page, count: number): Promise<string[]> {
   return messages(page);
 }
 
+/** Whether the element is rendered and lies wholly inside the viewport horizontally. */
+async function onScreen(page: Page, selector: string): Promise<boolean> {
+  const box = await page.locator(selector).boundingBox();
+  const width = page.viewportSize()!.width;
+  return box !== null && box.width > 0 && box.x >= 0 && box.x + box.width <= width;
+}
+
+t.test('demo - the join page shows only the join card, on a desktop and on a phone, with a working room pattern', async (t) => {
+  const browser = await launchChromium(t);
+  if (!browser) return;
+  const server = await startServer(t, { config: { dev: true } });
+  for (const [viewport, name] of [[DESKTOP, 'demo-join'], [PHONE, 'demo-join-phone']] as const) {
+    const page = await openDemo(t, browser, server, viewport);
+    t.ok(await page.isVisible('#join'), `${name}: the join card is shown`);
+    t.notOk(await page.isVisible('#chat'), `${name}: the chat panel (Leave, Send) is not shown before joining`);
+    t.ok(await onScreen(page, '#join'), `${name}: the join card fits the screen`);
+    t.equal(await page.textContent('#status'), 'not connected');
+    await screenshot(page, name, name === 'demo-join' ? undefined : 'demo-join-mobile.png');
+  }
+  const page = await openDemo(t, browser, server);
+  await page.fill('#room', 'Not A Room');
+  t.ok(await page.$eval('#room', (el) => (el as HTMLInputElement).validity.patternMismatch), 'the room pattern compiles and refuses a bad name');
+  await page.fill('#room', 'room-2');
+  t.notOk(await page.$eval('#room', (el) => (el as HTMLInputElement).validity.patternMismatch), 'and accepts a good one');
+});
+
 t.test('demo - two people chat through the moderator; late joiners get history; rejections go to the sender only', async (t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
   const server = await startServer(t, { config: { dev: true } });
-  const ada = await joinAs(browser, server, 'Ada', 'lobby');
-  const bob = await joinAs(browser, server, 'Bob', 'lobby', { mobile: true });
+  const ada = await joinAs(t, browser, server, 'Ada', 'lobby');
+  t.match(await ada.textContent('#messages'), /No messages yet/, 'an empty room says so');
+  const bob = await joinAs(t, browser, server, 'Bob', 'lobby', { mobile: true });
 
   await send(ada, 'Hello Bob!');
   await send(bob, 'Hi   Ada,   nice to see you');
   const expected = ['Ada: Hello Bob!', 'Bob: Hi Ada, nice to see you'];
   t.same(await waitForMessages(ada, 2), expected, 'Ada sees both, authors stamped by the server, whitespace tidied by the moderator');
   t.same(await waitForMessages(bob, 2), expected, 'Bob sees the same');
+  t.notMatch(await ada.textContent('#messages'), /No messages yet/, '"No messages yet" goes once messages arrive');
+  t.same(await ada.$$eval('#messages .msg.mine .text', (els) => els.map((e) => e.textContent)), ['Hello Bob!'], 'only her own message is marked as hers');
 
   await send(ada, 'this is spam');
   await ada.waitForSelector('#messages .msg.rejected');
@@ -58,26 +89,46 @@ t.test('demo - two people chat through the moderator; late joiners get history; 
   t.equal(await bob.$$eval('#messages .msg.rejected', (els) => els.length), 0, 'Bob never sees the rejected text nor its notice');
   t.notOk((await messages(bob)).some((m) => m.includes('spam')));
 
-  const cleo = await joinAs(browser, server, 'Cleo', 'lobby');
+  const cleo = await joinAs(t, browser, server, 'Cleo', 'lobby');
   t.same(await waitForMessages(cleo, 3), [...expected, 'Ada: sorry about that'], 'a late joiner sees the history');
   await send(cleo, 'hi all');
   t.same((await waitForMessages(ada, 4)).at(-1), 'Cleo: hi all', 'and then chats live');
   t.same(await messages(cleo), [...expected, 'Ada: sorry about that', 'Cleo: hi all'], 'history and live meet with no duplicate');
 
-  if (process.env['UPDATE_SCREENSHOT'] === '1') {
-    await ada.screenshot({ path: 'docs/demo.png' });
-    await bob.screenshot({ path: 'docs/demo-mobile.png' });
-  } else {
-    await ada.screenshot({ path: join(mkdtempSync(join(tmpdir(), 'tidings-')), 'demo.png') });
-  }
+  await screenshot(ada, 'demo-joined', 'demo.png');
+  await screenshot(bob, 'demo-joined-phone', 'demo-mobile.png');
+  t.ok(await onScreen(bob, '#send'), 'on a phone the Send button fits the screen');
+
+  await ada.click('#leave');
+  t.ok(await ada.isVisible('#join'), 'after Leave the join card is back');
+  t.notOk(await ada.isVisible('#chat'), 'and the chat panel is gone');
+  t.equal(await ada.getAttribute('#status', 'data-state'), 'idle', 'leaving is not shown as a failure');
+  t.equal(await ada.textContent('#status'), 'not connected');
+  await screenshot(ada, 'demo-left');
+});
+
+t.test('demo - two visitors with the same name each see only their own messages as theirs', async (t) => {
+  const browser = await launchChromium(t);
+  if (!browser) return;
+  const server = await startServer(t, { config: { dev: true } });
+  const first = await joinAs(t, browser, server, 'Sam', 'twins');
+  const second = await joinAs(t, browser, server, 'Sam', 'twins');
+  await send(first, 'from the first Sam');
+  await waitForMessages(second, 1);
+  await send(second, 'from the second Sam');
+  await waitForMessages(first, 2);
+  const mine = (page: Page) => page.$$eval('#messages .msg.mine .text', (els) => els.map((e) => e.textContent));
+  t.same(await mine(first), ['from the first Sam']);
+  t.same(await mine(second), ['from the second Sam']);
+  t.same(await messages(first), ['Sam: from the first Sam', 'Sam: from the second Sam'], 'both show the name, not the tokenId suffix');
 });
 
 t.test('demo - cutting the connection mid-conversation loses and duplicates nothing', async (t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
   const server = await startServer(t, { config: { dev: true } });
-  const ada = await joinAs(browser, server, 'Ada', 'resilient');
-  const bob = await joinAs(browser, server, 'Bob', 'resilient');
+  const ada = await joinAs(t, browser, server, 'Ada', 'resilient');
+  const bob = await joinAs(t, browser, server, 'Bob', 'resilient');
   await send(bob, 'one');
   await waitForMessages(ada, 1);
 
@@ -98,7 +149,7 @@ t.test('demo - a spectator cannot post and is told why', async (t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
   const server = await startServer(t, { config: { dev: true } });
-  const viewer = await joinAs(browser, server, 'Vera', 'lobby', { spectator: true });
+  const viewer = await joinAs(t, browser, server, 'Vera', 'lobby', { spectator: true });
   await send(viewer, 'let me in');
   await viewer.waitForSelector('#notice:not([hidden])');
   t.match(await viewer.textContent('#notice'), /PERMISSION_ERROR/);
@@ -114,4 +165,10 @@ t.test('demo - the page, SDK bundle and token route are dev-only', async (t) => 
   const bad = await fetch(`${dev.httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ name: '', room: 'x-input' }) });
   t.equal(bad.status, 400);
   t.match((await bad.json()).error, { code: 'INVALID_ARGUMENT_ERROR' });
+  const minted = await (await fetch(`${dev.httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ name: 'Ada', room: 'lobby' }) })).json();
+  t.match(minted, { cache: 'chat', room: 'lobby', tokenId: /^Ada#[0-9a-f]{6}$/ }, 'the cache of the terminal examples; a tokenId unique per visitor');
+  const again = await (await fetch(`${dev.httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ name: 'Ada', room: 'lobby', tokenId: minted.tokenId }) })).json();
+  t.equal(again.tokenId, minted.tokenId, 'a refresh keeps its tokenId');
+  const other = await (await fetch(`${dev.httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ name: 'Eve', room: 'lobby', tokenId: minted.tokenId }) })).json();
+  t.not(other.tokenId, minted.tokenId, 'another name cannot take it');
 });

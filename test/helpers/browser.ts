@@ -1,11 +1,16 @@
 /** Real Chromium (Debian's) driven by playwright-core. Without the binary a test skips loudly on a
  * developer machine and fails under CI=true, where .ci/run installs it. */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import type { Test } from 'tap';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+/** Every screenshot a browser test takes lands here (gitignored), to be looked at. */
+export const SCREENSHOT_DIR = 'test-output/screenshots';
+export const DESKTOP = { width: 1100, height: 800 };
+export const PHONE = { width: 390, height: 780 };
 
 export async function launchChromium(t: Test): Promise<Browser | undefined> {
   if (!existsSync(CHROMIUM)) {
@@ -21,6 +26,31 @@ export async function launchChromium(t: Test): Promise<Browser | undefined> {
   });
   t.teardown(() => browser.close());
   return browser;
+}
+
+/** A page in its own context that fails the test on any console error or uncaught page error (a
+ * 404 for a favicon, an invalid `pattern`, a script exception): a page that logs errors is broken
+ * even when it looks right. */
+export async function strictPage(t: Test, browser: Browser, viewport = DESKTOP): Promise<Page> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on('console', (message) => {
+    if (message.type() === 'error') t.fail(`console error on ${page.url()}: ${message.text()}`);
+  });
+  page.on('pageerror', (err) => t.fail(`uncaught error on ${page.url()}: ${err.message}`));
+  // The browser's own teardown may have closed it already.
+  t.teardown(() => context.close().catch(() => {}));
+  return page;
+}
+
+/** Saves a screenshot under test-output/screenshots/ (and under docs/ with UPDATE_SCREENSHOT=1
+ * when `docsName` is given); returns the path. */
+export async function screenshot(page: Page, name: string, docsName?: string): Promise<string> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const path = join(SCREENSHOT_DIR, `${name}.png`);
+  await page.screenshot({ path });
+  if (docsName && process.env['UPDATE_SCREENSHOT'] === '1') await page.screenshot({ path: join('docs', docsName) });
+  return path;
 }
 
 /** Builds the SDK bundle the broker serves, so browser tests run the current source. */

@@ -1,6 +1,8 @@
-/** Starts a real Tidings server on 127.0.0.1, port 0, quiet logs; closes it when the test ends. */
+/** Starts a real Tidings server on 127.0.0.1, port 0, quiet logs; closes it when the test ends.
+ * In dev mode it also starts the demo moderator, as `tidings serve` does. */
 import type { Test } from 'tap';
 import { createServer, defaultFeatures, generateSigningKey, type TidingsServer, type DeepPartial, type TidingsConfig, type Clock } from '../../src/index.js';
+import { startDevModerator } from '../../src/cli/dev-moderator.js';
 
 export interface TestServerOptions { config?: DeepPartial<TidingsConfig>; clock?: Clock }
 
@@ -8,7 +10,11 @@ export async function startServer(t: Test, options: TestServerOptions = {}): Pro
   const base: DeepPartial<TidingsConfig> = { logLevel: 'silent', server: { port: 0 }, auth: { signingKeys: [generateSigningKey()] } };
   const config = deepMerge(base, options.config ?? {});
   const server = await createServer({ config, ...(options.clock ? { clock: options.clock } : {}) }, defaultFeatures());
-  t.teardown(() => server.close());
+  const stopModerator = server.config.dev ? await startDevModerator(server) : undefined;
+  t.teardown(async () => {
+    await stopModerator?.();
+    await server.close();
+  });
   return server;
 }
 

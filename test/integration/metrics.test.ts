@@ -1,0 +1,69 @@
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { PermissionScopes } from '../../src/index.js';
+
+const scrape = async (url: string) => (await fetch(`${url}/metrics`)).text();
+/** The value of one sample line, e.g. metric('tidings_topics') or metric('x{reason="idle"}'). */
+const metric = (text: string, sample: string) => {
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line === undefined ? undefined : Number(line.slice(sample.length + 1));
+};
+
+t.test('metrics - process metrics carry one prefix', async (t) => {
+  const server = await startServer(t);
+  const text = await scrape(server.httpUrl);
+  t.notMatch(text, /tidings_process_process_|tidings_process_nodejs_/, 'no doubled prefix');
+  t.match(text, /^tidings_process_cpu_user_seconds_total /m);
+  t.match(text, /^tidings_nodejs_heap_size_used_bytes /m);
+});
+
+t.test('metrics - deliveries, window evictions and bytes against their limits, the cache store', async (t) => {
+  const server = await startServer(t, { config: { topics: { windowItems: 3, windowTotalBytes: 64 * 1024 * 1024 }, store: { maxBytes: 32 * 1024 * 1024 } } });
+  const token = await tokenFor(server, PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('chat', '*'), PermissionScopes.cacheReadWrite('chat')));
+  const [a, b] = [await RawClient.open(server, token), await RawClient.open(server, token)];
+  await a.ok({ t: 'sub', cache: 'chat', topic: 'room' });
+  await b.ok({ t: 'sub', cache: 'chat', topic: 'room' });
+  for (let i = 0; i < 5; i++) await a.ok({ t: 'pub', cache: 'chat', topic: 'room', value: `m${i}` });
+  await a.ok({ t: 'listPushBack', cache: 'chat', list: 'history', value: 'hello' });
+  const text = await scrape(server.httpUrl);
+  t.equal(metric(text, 'tidings_published_items_total'), 5);
+  t.equal(metric(text, 'tidings_delivered_items_total'), 10, 'five items to two subscribers');
+  t.equal(metric(text, 'tidings_window_evictions_total{reason="per_topic"}'), 2, 'a 3-item window dropped the 2 oldest of 5');
+  t.equal(metric(text, 'tidings_window_evictions_total{reason="total"}'), 0);
+  t.ok(metric(text, 'tidings_window_bytes')! > 0);
+  t.equal(metric(text, 'tidings_window_limit_bytes'), 64 * 1024 * 1024);
+  t.equal(metric(text, 'tidings_store_limit_bytes'), 32 * 1024 * 1024);
+  t.ok(metric(text, 'tidings_store_bytes')! > 5, 'the list is counted in the store');
+  t.equal(metric(text, 'tidings_store_items'), 1);
+  t.equal(metric(text, 'tidings_connections_limit'), 100_000);
+});
+
+t.test('metrics - moderator groups, limit events and cut-off connections', async (t) => {
+  const server = await startServer(t, { config: { moderation: { bufferItems: 2 } } });
+  const moderator = await RawClient.open(server, await tokenFor(server, PermissionScopes.moderator('chat'), { tokenId: 'mod' }));
+  await moderator.ok({ t: 'gsub', cache: 'chat', group: 'mods', pattern: { nameSuffix: '-input' }, maxInFlight: 1 });
+  const user = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*')));
+  // One goes to the member (in flight), two wait in the buffer, the fourth is refused.
+  for (let i = 0; i < 3; i++) await user.ok({ t: 'pub', cache: 'chat', topic: 'room-input', value: `q${i}` });
+  const refused = await user.request({ t: 'pub', cache: 'chat', topic: 'room-input', value: 'one too many' });
+  t.match(refused, { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'group_buffer_limit_exceeded' } });
+  const big = await user.request({ t: 'pub', cache: 'chat', topic: 'x', value: 'v'.repeat(70 * 1024) });
+  t.match(big, { t: 'err', e: { cause: 'value_size_limit_exceeded' } });
+
+  let text = await scrape(server.httpUrl);
+  t.equal(metric(text, 'tidings_moderation_groups'), 1);
+  t.equal(metric(text, 'tidings_moderation_group_members{cache="chat",group="mods"}'), 1);
+  t.equal(metric(text, 'tidings_moderation_group_buffered_items{cache="chat",group="mods"}'), 2);
+  t.equal(metric(text, 'tidings_moderation_group_in_flight_items{cache="chat",group="mods"}'), 1);
+  t.equal(metric(text, 'tidings_moderation_group_items_total{cache="chat",group="mods",outcome="offered"}'), 3);
+  t.equal(metric(text, 'tidings_moderation_group_items_total{cache="chat",group="mods",outcome="refused"}'), 1);
+  t.equal(metric(text, 'tidings_limit_exceeded_total{cause="group_buffer_limit_exceeded"}'), 1);
+  t.equal(metric(text, 'tidings_limit_exceeded_total{cause="value_size_limit_exceeded"}'), 1);
+
+  t.equal(metric(text, 'tidings_connections_cut_off_total'), 0);
+  (user.ws as unknown as { terminate(): void }).terminate();
+  await new Promise((r) => setTimeout(r, 200));
+  text = await scrape(server.httpUrl);
+  t.equal(metric(text, 'tidings_connections_cut_off_total'), 1, 'a link dropped without a close frame counts');
+});
