@@ -11,6 +11,8 @@ import { REPLIED, type BrokerDeps, type HandlerTable, type RequestContext } from
 import { Session, type Connection } from './session.js';
 import { topicHandlers } from './handlers/topics.js';
 import { catchUpBufferLimit, continueAllCatchUps } from './catch-up.js';
+import { peekRequestId } from '../protocol/peek.js';
+import { IdentityLimits } from '../limits/identity-limits.js';
 
 /** Fan-out key every open connection is attached to for heartbeats. U+0001 cannot start a topic key. */
 export const HEARTBEAT_KEY = '\u0001hb';
@@ -23,8 +25,11 @@ export class Broker {
   private readonly handlers: HandlerTable;
   private heartbeat: NodeJS.Timeout | undefined;
   private fanout: Fanout | undefined;
+  /** Connections per tokenId and request rates (src/limits/). */
+  readonly limits: IdentityLimits;
 
   constructor(private readonly deps: BrokerDeps, extraHandlers: HandlerTable[] = []) {
+    this.limits = new IdentityLimits(deps.config.limits, deps.clock);
     this.handlers = Object.assign(Object.create(null) as HandlerTable, topicHandlers(deps), ...extraHandlers);
   }
 
@@ -48,17 +53,19 @@ export class Broker {
   message(session: Session, data: ArrayBuffer | Uint8Array, isBinary: boolean): void {
     if (session.state === 'closed') return;
     if (!isBinary) return this.replyError(session, null, badRequest('frames must be binary msgpack, not text'));
+    const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+    // Size first: decoding is the cost an oversized frame would impose. Before hello the limit is
+    // small and the connection is closed: an unauthenticated peer gets nothing more.
+    const { maxFrameBytes, maxPreHelloFrameBytes } = this.deps.config.server;
+    const maxBytes = session.state === 'awaiting_hello' ? maxPreHelloFrameBytes : maxFrameBytes;
+    if (bytes.byteLength > maxBytes) return this.frameTooLarge(session, bytes, maxBytes);
     let frame: Record<string, unknown>;
     try {
-      frame = decodeFrame(data instanceof Uint8Array ? data : new Uint8Array(data));
+      frame = decodeFrame(bytes);
     } catch (err) {
       return this.replyError(session, null, badRequest((err as Error).message));
     }
     const id = requestId(frame);
-    const { maxFrameBytes } = this.deps.config.server;
-    if (data.byteLength > maxFrameBytes) {
-      return this.replyError(session, id, limitExceeded(LimitCause.FRAME_SIZE, `frame of ${data.byteLength} bytes is larger than ${maxFrameBytes}`));
-    }
     const op = frame['t'];
     if (id === null) return this.replyError(session, null, badRequest('request must carry an unsigned integer id'));
     if (typeof op !== 'string') return this.replyError(session, id, badRequest('request must carry a string t (the operation)'));
@@ -71,6 +78,10 @@ export class Broker {
     }
     const handler = op === 'hello' ? this.hello : op === 'auth' ? this.auth : op === 'ping' ? () => ({}) : this.handlers[op];
     if (!handler) return this.replyError(session, id, badRequest(`unknown operation "${op}"`));
+    if (session.state === 'open') {
+      const refused = this.limits.admitRequest(session, session.grant?.tokenId);
+      if (refused) return this.replyError(session, id, refused);
+    }
     session.pending++;
     let replied = false;
     const ctx: RequestContext = {
@@ -96,6 +107,12 @@ export class Broker {
     }
   }
 
+  private frameTooLarge(session: Session, bytes: Uint8Array, maxBytes: number): void {
+    const error = limitExceeded(LimitCause.FRAME_SIZE, `frame of ${bytes.byteLength} bytes is larger than ${maxBytes}${session.state === 'awaiting_hello' ? ' (the limit before hello)' : ''}`);
+    if (session.state === 'awaiting_hello') session.closeAfterReply = { code: CloseCode.POLICY, reason: 'frame too large before hello' };
+    this.replyError(session, peekRequestId(bytes), error);
+  }
+
   /** The connection's send buffer drained: continue backlogs that waited for room. */
   drain(session: Session): void {
     if (session.catchUps?.size) continueAllCatchUps(session, this.deps.engine.topics, catchUpBufferLimit(this.deps.config.server.maxBackpressureBytes));
@@ -104,6 +121,7 @@ export class Broker {
   /** The transport closed: forget the session's subscriptions and timer. */
   closed(session: Session): void {
     if (session.state === 'closed') return;
+    if (session.state === 'open') this.limits.disconnect(session.grant?.tokenId);
     session.state = 'closed';
     session.clearTimer();
     for (const { cache, topic } of session.subscriptions.values()) this.deps.engine.topics.unsubscribe(cache, topic);
@@ -145,6 +163,16 @@ export class Broker {
       throw err;
     }
     if ((session.state as Session['state']) === 'closed') throw new TidingsError(ErrorCode.CANCELLED_ERROR, 'connection closed');
+    if (session.connection.authenticated?.() === false) {
+      session.closeAfterReply = { code: CloseCode.SERVER_FULL, reason: 'connection limit reached' };
+      throw limitExceeded(LimitCause.CONNECTIONS, 'the server holds its maximum of connections; retry later');
+    }
+    try {
+      this.limits.connect(session.grant!.tokenId);
+    } catch (err) {
+      session.closeAfterReply = { code: CloseCode.POLICY, reason: (err as Error).message };
+      throw err;
+    }
     session.state = 'open';
     session.connection.attach(HEARTBEAT_KEY);
     const { server, topics } = this.deps.config;
@@ -191,14 +219,16 @@ export class Broker {
     const untilNotice = expiresAt - this.deps.clock.now() - this.deps.config.auth.expiryNoticeMs;
     if (untilNotice > 0) {
       // Past the timer limit (an API key expiring in weeks), re-arm when the limit is reached.
-      session.timer = setTimeout(() => (untilNotice > MAX_TIMER_MS ? this.armExpiry(session) : this.noticeThenExpire(session, expiresAt)), Math.min(untilNotice, MAX_TIMER_MS));
+      session.timer = setTimeout(() => (untilNotice > MAX_TIMER_MS ? this.armExpiry(session) : this.noticeThenExpire(session, expiresAt, this.deps.config.auth.expiryNoticeMs)), Math.min(untilNotice, MAX_TIMER_MS));
     } else {
-      session.timer = setTimeout(() => this.bye(session, CloseCode.TOKEN_EXPIRED, 'token expired'), Math.max(0, expiresAt - this.deps.clock.now()));
+      // Already inside the notice period (e.g. at hello): notice at once, after the reply in flight.
+      session.timer = setTimeout(() => this.noticeThenExpire(session, expiresAt, Math.max(0, expiresAt - this.deps.clock.now())), 0);
     }
   }
 
-  private noticeThenExpire(session: Session, expiresAt: number): void {
-    const notice: NoticeFrame = { t: 'notice', kind: 'token_expiring', inMs: this.deps.config.auth.expiryNoticeMs };
+  private noticeThenExpire(session: Session, expiresAt: number, inMs: number): void {
+    if (session.state === 'closed') return;
+    const notice: NoticeFrame = { t: 'notice', kind: 'token_expiring', inMs };
     session.connection.send(encodeFrame(notice));
     session.timer = setTimeout(() => this.bye(session, CloseCode.TOKEN_EXPIRED, 'token expired'), Math.max(0, expiresAt - this.deps.clock.now()));
   }

@@ -1,4 +1,4 @@
-/** uWS WebSocket behaviour: upgrade (connection cap, subprotocol echo), open/message/close mapped
+/** uWS WebSocket behaviour: upgrade (admission: connection caps per state and per IP, subprotocol echo), open/message/close mapped
  * onto the broker. The token never travels in the URL: it arrives in the first (hello) frame. */
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from 'uWebSockets.js';
 import uWS from 'uWebSockets.js';
@@ -7,21 +7,28 @@ import type { ServerConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { Broker } from '../engine/broker.js';
 import type { Connection, Session } from '../engine/session.js';
+import { ConnectionAdmission, clientIp } from './admission.js';
 
-interface SocketData { session: Session | undefined; closed: boolean }
+interface SocketData { session: Session | undefined; closed: boolean; ip: string; authenticated: boolean }
 
 /** The broker's view of one uWS socket: one small object with prototype methods rather than five
  * closures per connection (idle connections are most of a broker's memory; see docs/benchmarks.md). */
 class UwsConnection implements Connection {
-  constructor(private readonly ws: WebSocket<SocketData>, private readonly data: SocketData) {}
+  constructor(private readonly ws: WebSocket<SocketData>, private readonly data: SocketData, private readonly admission: ConnectionAdmission) {}
   send(frame: Uint8Array): boolean { return !this.data.closed && this.ws.send(frame, true) !== 2; }
   bufferedAmount(): number { return this.data.closed ? 0 : this.ws.getBufferedAmount(); }
   attach(key: string): void { if (!this.data.closed) this.ws.subscribe(key); }
   detach(key: string): void { if (!this.data.closed) this.ws.unsubscribe(key); }
   close(code: number, reason: string): void { if (!this.data.closed) this.ws.end(code, reason); }
+  authenticated(): boolean {
+    if (this.data.closed || !this.admission.authenticate(this.data.ip)) return false;
+    this.data.authenticated = true;
+    return true;
+  }
 }
 
-export function mountWebSocket(app: TemplatedApp, broker: Broker, config: ServerConfig, log: Logger): void {
+export function mountWebSocket(app: TemplatedApp, broker: Broker, config: ServerConfig, log: Logger): ConnectionAdmission {
+  const admission = new ConnectionAdmission(config);
   app.ws<SocketData>(WS_PATH, {
     compression: uWS.DISABLED,
     // Up to twice the limit is read so an oversized frame can still be answered with a typed error;
@@ -34,13 +41,16 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
     sendPingsAutomatically: true,
 
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
-      if (broker.sessions.size >= config.maxConnections) {
-        res.writeStatus('503 Service Unavailable').end('connection limit reached');
+      const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
+      const ip = clientIp(peer, config.trustedProxyHeader === '' ? '' : req.getHeader(config.trustedProxyHeader));
+      const refusal = admission.check(ip);
+      if (refusal) {
+        res.writeStatus(refusal.status).end(refusal.message);
         return;
       }
       const offered = req.getHeader('sec-websocket-protocol').split(',').map((p) => p.trim());
       res.upgrade<SocketData>(
-        { session: undefined, closed: false },
+        { session: undefined, closed: false, ip, authenticated: false },
         req.getHeader('sec-websocket-key'),
         offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : '',
         req.getHeader('sec-websocket-extensions'),
@@ -50,7 +60,8 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
 
     open(ws: WebSocket<SocketData>) {
       const data = ws.getUserData();
-      data.session = broker.open(new UwsConnection(ws, data));
+      admission.opened(data.ip);
+      data.session = broker.open(new UwsConnection(ws, data, admission));
     },
 
     message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) {
@@ -67,10 +78,12 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
     close(ws: WebSocket<SocketData>, code: number) {
       const data = ws.getUserData();
       data.closed = true;
+      admission.closed(data.ip, data.authenticated);
       if (data.session) {
         log.debug({ conn: data.session.id, code }, 'connection closed');
         broker.closed(data.session);
       }
     },
   });
+  return admission;
 }
