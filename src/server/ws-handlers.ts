@@ -2,33 +2,43 @@
  * onto the broker. The token never travels in the URL: it arrives in the first (hello) frame. */
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from 'uWebSockets.js';
 import uWS from 'uWebSockets.js';
-import { SUBPROTOCOL, WS_PATH } from '../protocol/index.js';
+import { CloseCode, SUBPROTOCOL, WS_PATH } from '../protocol/index.js';
 import type { ServerConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { Broker } from '../engine/broker.js';
 import type { Connection, Session } from '../engine/session.js';
-import { ConnectionAdmission, clientIp } from './admission.js';
+import { ConnectionAdmission, clientIp, type PendingConnection } from './admission.js';
 
-interface SocketData { session: Session | undefined; closed: boolean; ip: string; authenticated: boolean }
+interface SocketData { session: Session | undefined; connection: UwsConnection | undefined; closed: boolean; ip: string; authenticated: boolean }
+
+/** What every connection of one server shares (one object, not a field each). */
+interface Edge { admission: ConnectionAdmission; broker: Broker }
 
 /** The broker's view of one uWS socket: one small object with prototype methods rather than five
  * closures per connection (idle connections are most of a broker's memory; see docs/benchmarks.md). */
-class UwsConnection implements Connection {
-  constructor(private readonly ws: WebSocket<SocketData>, private readonly data: SocketData, private readonly admission: ConnectionAdmission) {}
+class UwsConnection implements Connection, PendingConnection {
+  constructor(private readonly ws: WebSocket<SocketData>, private readonly data: SocketData, private readonly edge: Edge) {}
+  get ip(): string { return this.data.ip; }
   send(frame: Uint8Array): boolean { return !this.data.closed && this.ws.send(frame, true) !== 2; }
   bufferedAmount(): number { return this.data.closed ? 0 : this.ws.getBufferedAmount(); }
   attach(key: string): void { if (!this.data.closed) this.ws.subscribe(key); }
   detach(key: string): void { if (!this.data.closed) this.ws.unsubscribe(key); }
   close(code: number, reason: string): void { if (!this.data.closed) this.ws.end(code, reason); }
   authenticated(): boolean {
-    if (this.data.closed || !this.admission.authenticate(this.data.ip)) return false;
+    if (this.data.closed || !this.edge.admission.authenticate(this)) return false;
     this.data.authenticated = true;
     return true;
+  }
+  /** Admission needs the slot of this connection, still awaiting hello, for a newer one. */
+  evict(): void {
+    const session = this.data.session;
+    if (session) this.edge.broker.bye(session, CloseCode.HELLO_TIMEOUT, 'no hello in time (evicted: too many connections awaiting hello)');
   }
 }
 
 export function mountWebSocket(app: TemplatedApp, broker: Broker, config: ServerConfig, log: Logger): ConnectionAdmission {
   const admission = new ConnectionAdmission(config);
+  const edge: Edge = { admission, broker };
   app.ws<SocketData>(WS_PATH, {
     compression: uWS.DISABLED,
     // Up to twice the limit is read so an oversized frame can still be answered with a typed error;
@@ -50,7 +60,7 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
       }
       const offered = req.getHeader('sec-websocket-protocol').split(',').map((p) => p.trim());
       res.upgrade<SocketData>(
-        { session: undefined, closed: false, ip, authenticated: false },
+        { session: undefined, connection: undefined, closed: false, ip, authenticated: false },
         req.getHeader('sec-websocket-key'),
         offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : '',
         req.getHeader('sec-websocket-extensions'),
@@ -60,8 +70,10 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
 
     open(ws: WebSocket<SocketData>) {
       const data = ws.getUserData();
-      admission.opened(data.ip);
-      data.session = broker.open(new UwsConnection(ws, data, admission));
+      const connection = new UwsConnection(ws, data, edge);
+      data.connection = connection;
+      data.session = broker.open(connection);
+      admission.opened(connection);
     },
 
     message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) {
@@ -78,7 +90,7 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
     close(ws: WebSocket<SocketData>, code: number) {
       const data = ws.getUserData();
       data.closed = true;
-      admission.closed(data.ip, data.authenticated);
+      if (data.connection) admission.closed(data.connection, data.authenticated);
       if (data.session) {
         log.debug({ conn: data.session.id, code }, 'connection closed');
         broker.closed(data.session);
