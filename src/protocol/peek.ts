@@ -35,11 +35,12 @@ function readUint(bytes: Uint8Array, view: DataView, pos: number): number | null
   if (b === 0xcc && need(1)) return view.getUint8(pos + 1);
   if (b === 0xcd && need(2)) return view.getUint16(pos + 1);
   if (b === 0xce && need(4)) return view.getUint32(pos + 1);
-  if (b === 0xcf && need(8)) {
-    const n = Number(view.getBigUint64(pos + 1));
-    return Number.isSafeInteger(n) ? n : null;
-  }
-  return null;
+  let n: number | undefined;
+  if (b === 0xcf && need(8)) n = Number(view.getBigUint64(pos + 1));
+  // msgpackr writes integers past 32 bits as float64.
+  else if (b === 0xcb && need(8)) n = view.getFloat64(pos + 1);
+  else if (b === 0xca && need(4)) n = view.getFloat32(pos + 1);
+  return n !== undefined && Number.isSafeInteger(n) && n >= 0 ? n : null;
 }
 
 /** Position after the msgpack value at `pos` (containers included), or -1 when the bytes end,
