@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
-/** The `tidings` command: serve, token, api-key.
+/** The `tidings` command: serve, token, api-key, signing-key, revoke.
  * Node flag: a 4 MB young-generation semi-space (default 16 MB). A broker's long-lived state is
  * per-connection objects; with the default, V8 keeps up to ~48 MB of young generation committed
  * after a connect burst (about 2 KB per connection at 10,000). Measured in bench/: RSS growth per
@@ -25,7 +25,10 @@ const USAGE = `usage:
   tidings api-key [--scope '<json>'] [--expires-in SECONDS] [--token-id ID]
       Mint an API key (default scope: every cache and topic, read and write; never expires).
   tidings signing-key
-      Print a fresh random signing key.`;
+      Print a fresh random signing key.
+  tidings revoke (--token-id ID | --jti JTI | --token TOKEN) [--until UNIX_MS|never] [--url http://HOST:PORT]
+      Revoke credentials on a running server (POST /v1/revocations) with the admin API key in
+      TIDINGS_API_KEY. Open connections using them are closed. --url defaults to http://127.0.0.1:8080.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -34,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
     case 'token': return mint('token', rest);
     case 'api-key': return mint('api-key', rest);
     case 'signing-key': process.stdout.write(generateSigningKey() + '\n'); return 0;
+    case 'revoke': return revoke(rest);
     case undefined: case '-h': case '--help': case 'help': process.stdout.write(USAGE + '\n'); return command ? 0 : 2;
     default: process.stderr.write(`unknown command "${command}"\n${USAGE}\n`); return 2;
   }
@@ -104,6 +108,35 @@ async function mint(kind: 'token' | 'api-key', args: string[]): Promise<number> 
   const options = { scope, expiresInSec: expires.seconds(), ...(values['token-id'] !== undefined ? { tokenId: values['token-id'] } : {}) };
   const minted = kind === 'token' ? await authority.mintDisposableToken(options) : await authority.mintApiKey(options);
   process.stdout.write(minted.token + '\n');
+  return 0;
+}
+
+async function revoke(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args, strict: true,
+    options: { 'token-id': { type: 'string' }, jti: { type: 'string' }, token: { type: 'string' }, until: { type: 'string' }, url: { type: 'string' } },
+  });
+  // The key comes from the environment only: command lines are visible to every local user.
+  const apiKey = process.env['TIDINGS_API_KEY'];
+  if (!apiKey) { process.stderr.write('set TIDINGS_API_KEY to an admin API key of the server\n'); return 2; }
+  const body: Record<string, unknown> = {};
+  if (values['token-id'] !== undefined) body['tokenId'] = values['token-id'];
+  if (values.jti !== undefined) body['jti'] = values.jti;
+  if (values.token !== undefined) body['token'] = values.token;
+  if (Object.keys(body).length !== 1) { process.stderr.write(`name exactly one of --token-id, --jti, --token\n${USAGE}\n`); return 2; }
+  if (values.until !== undefined) {
+    const until = values.until === 'never' ? null : Number(values.until);
+    if (until !== null && !Number.isFinite(until)) { process.stderr.write('--until must be unix ms or "never"\n'); return 2; }
+    body['until'] = until;
+  }
+  const url = `${(values.url ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')}/v1/revocations`;
+  const response = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const reply = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string } };
+  if (!response.ok) {
+    process.stderr.write(`revoke failed: ${response.status} ${reply.error ? `${reply.error.code}: ${reply.error.message}` : ''}\n`);
+    return 1;
+  }
+  process.stdout.write(JSON.stringify(reply) + '\n');
   return 0;
 }
 

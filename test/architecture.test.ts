@@ -8,9 +8,11 @@ import { fileURLToPath } from 'node:url';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
 
-/** Layer of each folder of src/ (top-level files are the entry layer). A folder not named here is a
- * feature: features sit between core and engine and may not import one another. */
-const LAYERS: Record<string, number> = { protocol: 0, lib: 0, core: 1, engine: 3, server: 4, '.': 5 };
+/** Layer of each folder of src/ (top-level files and the CLI are the entry layer, whose parts may
+ * use each other). A folder not named here is a feature: features sit between core and engine and
+ * may not import one another. */
+const ENTRY = 5;
+const LAYERS: Record<string, number> = { protocol: 0, lib: 0, core: 1, engine: 3, server: 4, '.': ENTRY, cli: ENTRY };
 const FEATURE_LAYER = 2;
 const layerOf = (folder: string) => LAYERS[folder] ?? FEATURE_LAYER;
 
@@ -55,7 +57,7 @@ t.test('the import scan sees the tree', async (t) => {
 t.test('imports point down the layers; features never import each other', async (t) => {
   const wrong = internal.filter((i) => i.folder !== 'client' && i.targetFolder !== 'client' && (
     layerOf(i.targetFolder!) > layerOf(i.folder) ||
-    (layerOf(i.targetFolder!) === layerOf(i.folder) && i.targetFolder !== i.folder)));
+    (layerOf(i.targetFolder!) === layerOf(i.folder) && layerOf(i.folder) !== ENTRY)));
   t.same(wrong.map((i) => `${i.file} -> ${i.specifier}`), [], 'no upward or sideways import');
 });
 

@@ -9,6 +9,7 @@ import type { Clock } from '../core/clock.js';
 import { TidingsError, authenticationFailed, invalidArgument, permissionDenied } from '../core/errors.js';
 import { Permissions, parseScope } from './scopes.js';
 import { TokenRejected, verifyHs256, type Hs256Key } from './hs256.js';
+import { MemoryRevocationList, type Revocation, type RevocationList } from './revocation.js';
 
 export type CredentialKind = 'api_key' | 'disposable';
 const KIND_CLAIM: Record<CredentialKind, string> = { api_key: 'key', disposable: 'dt' };
@@ -23,6 +24,22 @@ export interface Grant {
   tokenId: string | undefined;
   /** Unix ms; null for an API key minted without expiry. */
   expiresAt: number | null;
+  /** The credential's JWT id (every credential minted here has one), for revocation. */
+  jti: string | undefined;
+  /** Unix ms (`iat`), for revocation by tokenId. */
+  issuedAt: number | undefined;
+}
+
+/** What to revoke: exactly one of `tokenId` (every credential carrying it issued up to now), `jti`
+ * (one credential) or `token` (one credential, given whole: its expiry is then known exactly). */
+export interface RevokeRequest {
+  tokenId?: string;
+  jti?: string;
+  token?: string;
+  /** Unix ms until which the entry is kept; null = forever. Default: the credential's own expiry
+   * when `token` is given, else now + auth.maxTokenTtlSec (+ clock tolerance), which covers every
+   * disposable token; pass it (or `token`) to revoke an API key that lives longer. */
+  until?: number | null;
 }
 
 export interface MintOptions {
@@ -44,7 +61,11 @@ export class TokenAuthority {
   private readonly keys: Hs256Key[];
   private readonly permissionCache = new LRUCache<string, Permissions>({ max: 1024 });
 
-  constructor(private readonly config: AuthConfig, signingKeys: readonly string[], private readonly clock: Clock) {
+  /** Revoked credentials; verify() refuses what it covers. */
+  readonly revocations: RevocationList;
+
+  constructor(private readonly config: AuthConfig, signingKeys: readonly string[], private readonly clock: Clock, revocations?: RevocationList) {
+    this.revocations = revocations ?? new MemoryRevocationList(config.maxRevocations, clock);
     if (signingKeys.length === 0) throw new Error('TokenAuthority needs at least one signing key');
     this.keys = signingKeys.map((k) => {
       const secret = Buffer.from(k, 'base64url');
@@ -119,7 +140,38 @@ export class TokenAuthority {
       if (err instanceof TokenRejected) throw authenticationFailed(err.message);
       throw err;
     }
-    return this.toGrant(payload);
+    const grant = this.toGrant(payload);
+    if (this.revocations.isRevoked(grant)) throw authenticationFailed('token has been revoked');
+    return grant;
+  }
+
+  /** Revokes credentials (RevokeRequest). Open connections using them are closed by whoever
+   * subscribes to `revocations` (the server does). */
+  async revoke(request: RevokeRequest): Promise<Revocation> {
+    const given = (['tokenId', 'jti', 'token'] as const).filter((k) => request[k] !== undefined);
+    if (given.length !== 1) throw invalidArgument('name exactly one of tokenId, jti and token');
+    const now = this.clock.now();
+    let until = request.until === undefined ? now + (this.config.maxTokenTtlSec + this.config.clockToleranceSec) * 1000 : request.until;
+    if (until !== null && (typeof until !== 'number' || !Number.isFinite(until))) throw invalidArgument('until must be unix ms or null');
+    const entry: Revocation = { revokedAt: now, until };
+    if (request.token !== undefined) {
+      if (typeof request.token !== 'string') throw invalidArgument('token must be a string');
+      // A token that no longer verifies (expired, foreign) needs no entry: it is refused anyway.
+      const grant = await this.verify(request.token);
+      if (grant.jti === undefined) throw invalidArgument('the token has no jti; revoke it by tokenId');
+      entry.jti = grant.jti;
+      if (request.until === undefined) until = grant.expiresAt === null ? null : grant.expiresAt + this.config.clockToleranceSec * 1000;
+      entry.until = until;
+    } else {
+      const key = request.tokenId ?? request.jti;
+      if (typeof key !== 'string' || key.length === 0 || key.length > MAX_TOKEN_ID_LENGTH) {
+        throw invalidArgument(`${request.tokenId !== undefined ? 'tokenId' : 'jti'} must be 1..${MAX_TOKEN_ID_LENGTH} characters`);
+      }
+      if (request.tokenId !== undefined) entry.tokenId = key;
+      else entry.jti = key;
+    }
+    await this.revocations.revoke(entry);
+    return entry;
   }
 
   private toGrant(payload: JWTPayload): Grant {
@@ -127,7 +179,11 @@ export class TokenAuthority {
     if (!kind) throw authenticationFailed('token is not a Tidings credential');
     if (kind === 'disposable' && payload.exp === undefined) throw authenticationFailed('disposable token has no expiry');
     const tokenId = typeof payload['tid'] === 'string' ? payload['tid'] : undefined;
-    return { kind, permissions: this.compiledPermissions(payload['perms']), tokenId, expiresAt: payload.exp === undefined ? null : payload.exp * 1000 };
+    return {
+      kind, permissions: this.compiledPermissions(payload['perms']), tokenId, expiresAt: payload.exp === undefined ? null : payload.exp * 1000,
+      jti: typeof payload.jti === 'string' ? payload.jti : undefined,
+      issuedAt: typeof payload.iat === 'number' ? payload.iat * 1000 : undefined,
+    };
   }
 
   /** Many connections carry the same scope (every participant of a chat shape, every moderator):

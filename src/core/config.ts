@@ -28,6 +28,39 @@ export interface ServerConfig {
   /** Origins whose pages may load the SDK bundle (/sdk/tidings.js) cross-origin, e.g.
    * `https://app.example`; `*` = any. Empty = only pages the broker serves itself. */
   corsOrigins: string[];
+  /** Largest frame accepted before `hello` succeeds, bytes. Larger ones are refused without being
+   * decoded and the connection is closed (4503): an unauthenticated peer cannot spend server CPU. */
+  maxPreHelloFrameBytes: number;
+  /** Connections awaiting `hello`, server-wide. They do not count towards `maxConnections`, so
+   * silent sockets cannot lock authenticated clients out; past this, upgrades get HTTP 503. */
+  maxPendingHellos: number;
+  /** Connections awaiting `hello` from one client IP; past it, upgrades get HTTP 429. */
+  maxPendingHellosPerIp: number;
+  /** Open connections (awaiting hello or not) from one client IP; past it, upgrades get HTTP 429. */
+  maxConnectionsPerIp: number;
+  /** Request header carrying the client IP set by a trusted reverse proxy (e.g. `x-forwarded-for`;
+   * its last entry is used). Empty = the socket's peer address. */
+  trustedProxyHeader: string;
+  /** Listen with SO_REUSEPORT so several processes can share the port. Off: a busy port is an
+   * error at start. */
+  reusePort: boolean;
+  /** Who may read GET /metrics: `apiKey` (an admin API key as bearer) or `open`. */
+  metricsAccess: 'apiKey' | 'open';
+}
+
+/** Per-identity limits: connections per tokenId and request rates (token buckets). */
+export interface LimitsConfig {
+  /** Open connections carrying the same tokenId; one more is refused at `hello` with
+   * LIMIT_EXCEEDED_ERROR (connections_limit_exceeded). Credentials without a tokenId are not counted. */
+  maxConnectionsPerTokenId: number;
+  /** Requests per second one connection may sustain (token bucket refill rate). */
+  connectionOpsPerSec: number;
+  /** Requests one connection may send in a burst (token bucket size). */
+  connectionOpsBurst: number;
+  /** Requests per second all connections of one tokenId may sustain together. */
+  tokenIdOpsPerSec: number;
+  /** Requests all connections of one tokenId may send in a burst. */
+  tokenIdOpsBurst: number;
 }
 
 export interface AuthConfig {
@@ -44,6 +77,9 @@ export interface AuthConfig {
   expiryNoticeMs: number;
   /** Permissions a token may carry at most (Momento: 20). */
   maxPermissions: number;
+  /** Revocation entries held at most; a revocation past it is refused (never evicted: that would
+   * silently un-revoke). Entries leave when the credentials they cover have expired. */
+  maxRevocations: number;
 }
 
 export interface TopicsConfig {
@@ -100,6 +136,8 @@ export interface ModerationConfig {
   bufferItems: number;
   /** Value bytes a group holds not yet handed to a member; same error past it. */
   bufferBytes: number;
+  /** Value bytes all groups together hold not yet handed to a member; same error past it. */
+  totalBufferBytes: number;
   /** Deliveries of one item before it is given up (its sender gets `rejected`, by: server). */
   maxAttempts: number;
   /** A group with no member and no item for this long is forgotten (its pattern is no longer
@@ -122,6 +160,7 @@ export interface TidingsConfig {
   dev: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   server: ServerConfig;
+  limits: LimitsConfig;
   auth: AuthConfig;
   topics: TopicsConfig;
   store: StoreConfig;
@@ -143,6 +182,20 @@ export const DEFAULTS: TidingsConfig = {
     maxPendingRequests: 256,
     maxHttpBodyBytes: 64 * 1024,
     corsOrigins: [],
+    maxPreHelloFrameBytes: 8 * 1024,
+    maxPendingHellos: 1000,
+    maxPendingHellosPerIp: 20,
+    maxConnectionsPerIp: 1000,
+    trustedProxyHeader: '',
+    reusePort: false,
+    metricsAccess: 'apiKey',
+  },
+  limits: {
+    maxConnectionsPerTokenId: 1000,
+    connectionOpsPerSec: 10_000,
+    connectionOpsBurst: 20_000,
+    tokenIdOpsPerSec: 50_000,
+    tokenIdOpsBurst: 100_000,
   },
   auth: {
     signingKeys: [],
@@ -151,6 +204,7 @@ export const DEFAULTS: TidingsConfig = {
     clockToleranceSec: 5,
     expiryNoticeMs: 30_000,
     maxPermissions: 20,
+    maxRevocations: 100_000,
   },
   topics: {
     maxValueBytes: 64 * 1024,
@@ -177,6 +231,7 @@ export const DEFAULTS: TidingsConfig = {
     maxInFlightPerMember: 64,
     bufferItems: 10_000,
     bufferBytes: 16 * 1024 * 1024,
+    totalBufferBytes: 256 * 1024 * 1024,
     maxAttempts: 10,
     groupIdleMs: 10 * 60_000,
     maxGroups: 10_000,
@@ -236,14 +291,23 @@ function validate(c: TidingsConfig): void {
   };
   positive('server.port', c.server.port, 0);
   if (c.server.port > 65535) throw new ConfigError('server.port', 'must be ≤ 65535');
-  for (const key of ['maxFrameBytes', 'maxBackpressureBytes', 'idleTimeoutSec', 'helloTimeoutMs', 'heartbeatMs', 'maxConnections', 'maxPendingRequests', 'maxHttpBodyBytes'] as const) {
+  for (const key of ['maxFrameBytes', 'maxBackpressureBytes', 'idleTimeoutSec', 'helloTimeoutMs', 'heartbeatMs', 'maxConnections', 'maxPendingRequests', 'maxHttpBodyBytes',
+    'maxPreHelloFrameBytes', 'maxPendingHellos', 'maxPendingHellosPerIp', 'maxConnectionsPerIp'] as const) {
     positive(`server.${key}`, c.server[key]);
+  }
+  if (c.server.maxPendingHellosPerIp > c.server.maxConnectionsPerIp) throw new ConfigError('server.maxPendingHellosPerIp', 'must be ≤ server.maxConnectionsPerIp');
+  if (c.server.trustedProxyHeader !== '' && !/^[a-z0-9-]+$/.test(c.server.trustedProxyHeader)) {
+    throw new ConfigError('server.trustedProxyHeader', 'must be a lower-case header name (e.g. x-forwarded-for) or empty');
+  }
+  if (!['apiKey', 'open'].includes(c.server.metricsAccess)) throw new ConfigError('server.metricsAccess', 'must be "apiKey" or "open"');
+  for (const key of ['maxConnectionsPerTokenId', 'connectionOpsPerSec', 'connectionOpsBurst', 'tokenIdOpsPerSec', 'tokenIdOpsBurst'] as const) {
+    positive(`limits.${key}`, c.limits[key]);
   }
   if (c.server.idleTimeoutSec < 8) throw new ConfigError('server.idleTimeoutSec', 'must be ≥ 8 (uWS minimum)');
   c.server.corsOrigins.forEach((origin, i) => {
     if (origin !== '*' && !ORIGIN.test(origin)) throw new ConfigError(`server.corsOrigins[${i}]`, 'must be "*" or an origin like https://app.example[:port] (scheme and host, no path)');
   });
-  for (const key of ['maxTokenTtlSec', 'expiryNoticeMs', 'maxPermissions'] as const) positive(`auth.${key}`, c.auth[key]);
+  for (const key of ['maxTokenTtlSec', 'expiryNoticeMs', 'maxPermissions', 'maxRevocations'] as const) positive(`auth.${key}`, c.auth[key]);
   positive('auth.clockToleranceSec', c.auth.clockToleranceSec, 0);
   c.auth.signingKeys.forEach((key, i) => {
     if (typeof key !== 'string' || decodedLength(key) < 32) throw new ConfigError(`auth.signingKeys[${i}]`, 'must be base64url text of at least 32 bytes');
@@ -257,10 +321,12 @@ function validate(c: TidingsConfig): void {
   if (c.topics.maxValueBytes + 4096 > c.server.maxFrameBytes) {
     throw new ConfigError('topics.maxValueBytes', 'must leave 4 KiB of framing below server.maxFrameBytes');
   }
+  if (c.server.maxPreHelloFrameBytes > c.server.maxFrameBytes) throw new ConfigError('server.maxPreHelloFrameBytes', 'must be ≤ server.maxFrameBytes');
   validateStore(c.store, positive);
-  for (const key of ['ackTimeoutMs', 'maxInFlightPerMember', 'bufferItems', 'bufferBytes', 'maxAttempts', 'groupIdleMs', 'maxGroups', 'maxGroupsPerConnection', 'historyLength', 'historyTtlSec', 'maxReasonBytes'] as const) {
+  for (const key of ['ackTimeoutMs', 'maxInFlightPerMember', 'bufferItems', 'bufferBytes', 'totalBufferBytes', 'maxAttempts', 'groupIdleMs', 'maxGroups', 'maxGroupsPerConnection', 'historyLength', 'historyTtlSec', 'maxReasonBytes'] as const) {
     positive(`moderation.${key}`, c.moderation[key]);
   }
+  if (c.moderation.bufferBytes > c.moderation.totalBufferBytes) throw new ConfigError('moderation.bufferBytes', 'must be ≤ moderation.totalBufferBytes');
   if (c.moderation.historyTtlSec > c.store.maxTtlSec) throw new ConfigError('moderation.historyTtlSec', 'must be ≤ store.maxTtlSec');
   if (c.moderation.historyLength > c.store.maxListLength) throw new ConfigError('moderation.historyLength', 'must be ≤ store.maxListLength');
 }

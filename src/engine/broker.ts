@@ -15,6 +15,8 @@ import { Subscriptions } from './subscriptions.js';
 import { MsgpackReplies } from './replies.js';
 import { topicHandlers } from './handlers/topics.js';
 import { catchUpBufferLimit, continueAllCatchUps } from './catch-up.js';
+import { peekRequestId } from '../protocol/peek.js';
+import { IdentityLimits } from '../limits/identity-limits.js';
 
 /** Fan-out key every open connection is attached to for heartbeats. U+0001 cannot start a topic key. */
 export const HEARTBEAT_KEY = '\u0001hb';
@@ -35,8 +37,11 @@ export class Broker {
   private readonly replies = new MsgpackReplies();
   private readonly heartbeatFrame = new Uint8Array(encodeFrame({ t: 'hb' }));
   private heartbeat: NodeJS.Timeout | undefined;
+  /** Connections per tokenId and request rates (src/limits/). */
+  readonly limits: IdentityLimits;
 
   constructor(private readonly deps: BrokerDeps, extraHandlers: HandlerTable[] = []) {
+    this.limits = new IdentityLimits(deps.config.limits, deps.clock);
     this.subscriptions = new Subscriptions(deps.engine.topics);
     this.handlers = Object.assign(Object.create(null) as HandlerTable, topicHandlers(deps, this.subscriptions), ...extraHandlers);
     this.sessionHandlers = { hello: (ctx) => this.hello(ctx), auth: (ctx) => this.auth(ctx), ping: () => ({}) };
@@ -75,14 +80,15 @@ export class Broker {
   message(session: Session, data: ArrayBuffer | Uint8Array, isBinary: boolean): void {
     if (session.state === 'closed') return;
     if (!isBinary) return this.replyError(session, null, badRequest('frames must be binary msgpack, not text'));
-    const { maxFrameBytes } = this.deps.config.server;
-    // Before decoding: decode cost must stay bounded by the size limit.
-    if (data.byteLength > maxFrameBytes) {
-      return this.replyError(session, null, limitExceeded(LimitCause.FRAME_SIZE, `frame of ${data.byteLength} bytes is larger than ${maxFrameBytes}`));
-    }
+    const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+    // Size first: decoding is the cost an oversized frame would impose. Before hello the limit is
+    // small and the connection is closed: an unauthenticated peer gets nothing more.
+    const { maxFrameBytes, maxPreHelloFrameBytes } = this.deps.config.server;
+    const maxBytes = session.state === 'awaiting_hello' ? maxPreHelloFrameBytes : maxFrameBytes;
+    if (bytes.byteLength > maxBytes) return this.frameTooLarge(session, bytes, maxBytes);
     let frame: Record<string, unknown>;
     try {
-      frame = decodeFrame(data instanceof Uint8Array ? data : new Uint8Array(data));
+      frame = decodeFrame(bytes);
     } catch (err) {
       return this.replyError(session, null, badRequest((err as Error).message));
     }
@@ -131,6 +137,10 @@ export class Broker {
     if (session.pending >= maxPendingRequests) {
       throw limitExceeded(LimitCause.PENDING_REQUESTS, `at most ${maxPendingRequests} requests may be in flight`);
     }
+    if (session.state === 'open') {
+      const refused = this.limits.admitRequest(session, session.grant?.tokenId);
+      if (refused) throw refused;
+    }
     let earlyResult: unknown;
     const ctx: RequestContext = { session, frame: request, replyNow: (result) => { earlyResult = result; early?.(result); } };
     session.pending++;
@@ -151,6 +161,12 @@ export class Broker {
     return outcome === REPLIED ? earlyResult : outcome;
   }
 
+  private frameTooLarge(session: Session, bytes: Uint8Array, maxBytes: number): void {
+    const error = limitExceeded(LimitCause.FRAME_SIZE, `frame of ${bytes.byteLength} bytes is larger than ${maxBytes}${session.state === 'awaiting_hello' ? ' (the limit before hello)' : ''}`);
+    if (session.state === 'awaiting_hello') session.closeAfterReply = { code: CloseCode.POLICY, reason: 'frame too large before hello' };
+    this.replyError(session, peekRequestId(bytes), error);
+  }
+
   /** The connection's send buffer drained: continue backlogs that waited for room. */
   drain(session: Session): void {
     if (session.catchUps?.size) continueAllCatchUps(session, this.deps.engine.topics, catchUpBufferLimit(this.deps.config.server.maxBackpressureBytes));
@@ -159,6 +175,7 @@ export class Broker {
   /** The transport closed: every subscription ends, its moderation deliveries go elsewhere. */
   closed(session: Session): void {
     if (session.state === 'closed') return;
+    if (session.state === 'open') this.limits.disconnect(session.grant?.tokenId);
     session.state = 'closed';
     session.clearTimer();
     this.subscriptions.endAll(session);
@@ -198,6 +215,16 @@ export class Broker {
       throw err;
     }
     if ((session.state as Session['state']) === 'closed') throw new TidingsError(ErrorCode.CANCELLED_ERROR, 'connection closed');
+    if (session.connection.authenticated?.() === false) {
+      session.closeAfterReply = { code: CloseCode.SERVER_FULL, reason: 'connection limit reached' };
+      throw limitExceeded(LimitCause.CONNECTIONS, 'the server holds its maximum of connections; retry later');
+    }
+    try {
+      this.limits.connect(session.grant!.tokenId);
+    } catch (err) {
+      session.closeAfterReply = { code: CloseCode.POLICY, reason: (err as Error).message };
+      throw err;
+    }
     session.state = 'open';
     session.connection.attach(HEARTBEAT_KEY);
     const { server, topics } = this.deps.config;
@@ -244,14 +271,16 @@ export class Broker {
     const untilNotice = expiresAt - this.deps.clock.now() - this.deps.config.auth.expiryNoticeMs;
     if (untilNotice > 0) {
       // Past the timer limit (an API key expiring in weeks), re-arm when the limit is reached.
-      session.timer = setTimeout(() => (untilNotice > MAX_TIMER_MS ? this.armExpiry(session) : this.noticeThenExpire(session, expiresAt)), Math.min(untilNotice, MAX_TIMER_MS));
+      session.timer = setTimeout(() => (untilNotice > MAX_TIMER_MS ? this.armExpiry(session) : this.noticeThenExpire(session, expiresAt, this.deps.config.auth.expiryNoticeMs)), Math.min(untilNotice, MAX_TIMER_MS));
     } else {
-      session.timer = setTimeout(() => this.bye(session, CloseCode.TOKEN_EXPIRED, 'token expired'), Math.max(0, expiresAt - this.deps.clock.now()));
+      // Already inside the notice period (e.g. at hello): notice at once, after the reply in flight.
+      session.timer = setTimeout(() => this.noticeThenExpire(session, expiresAt, Math.max(0, expiresAt - this.deps.clock.now())), 0);
     }
   }
 
-  private noticeThenExpire(session: Session, expiresAt: number): void {
-    const notice: NoticeFrame = { t: 'notice', kind: 'token_expiring', inMs: this.deps.config.auth.expiryNoticeMs };
+  private noticeThenExpire(session: Session, expiresAt: number, inMs: number): void {
+    if (session.state === 'closed') return;
+    const notice: NoticeFrame = { t: 'notice', kind: 'token_expiring', inMs };
     session.connection.send(encodeFrame(notice));
     session.timer = setTimeout(() => this.bye(session, CloseCode.TOKEN_EXPIRED, 'token expired'), Math.max(0, expiresAt - this.deps.clock.now()));
   }

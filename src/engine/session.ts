@@ -12,6 +12,9 @@ export interface Connection {
   attach(key: string): void;
   detach(key: string): void;
   close(code: number, reason: string): void;
+  /** `hello` succeeded: the edge moves it from "awaiting hello" to the authenticated count. False
+   * when the server already holds its maximum of authenticated connections (the hello is refused). */
+  authenticated?(): boolean;
 }
 
 export interface SubscriptionRef {

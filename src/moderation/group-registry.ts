@@ -36,6 +36,9 @@ export class GroupRegistry {
   private readonly deliveries = new Map<number, ModerationGroup>();
   private readonly memberships = new Map<string, Set<ModerationGroup>>();
   private nextDelivery = 1;
+  /** Value bytes buffered across all groups, bounded by totalBufferBytes (10,000 groups × 16 MiB
+   * each would otherwise be allowed). */
+  private bufferedBytes = 0;
   private readonly host: GroupHost;
 
   constructor(
@@ -48,10 +51,13 @@ export class GroupRegistry {
       track: (delivery, group) => { this.deliveries.set(delivery, group); },
       untrack: (delivery) => { this.deliveries.delete(delivery); },
       deadLetter,
+      buffered: (delta) => { this.bufferedBytes += delta; },
     };
   }
 
   get size(): number { return this.groups.size; }
+  /** Value bytes buffered across all groups. */
+  get totalBufferedBytes(): number { return this.bufferedBytes; }
 
   /** The groups a publish of `bytes` to (cache, topic) feeds. Throws LIMIT_EXCEEDED_ERROR
    * (group_buffer_limit_exceeded) when any of them cannot take it: then nothing is published.
@@ -71,6 +77,11 @@ export class GroupRegistry {
           LimitCause.GROUP_BUFFER,
           `moderator group "${group.name}" holds its maximum of unassigned items (${group.memberCount === 0 ? 'no moderator is connected' : 'moderators are behind'}); retry later`,
         );
+      }
+      // Every group the item feeds holds its own copy: all of them must fit the server-wide budget.
+      if (this.bufferedBytes + bytes * ((admission?.groups.length ?? 0) + 1) > this.config.totalBufferBytes) {
+        group.counters.refused++;
+        throw limitExceeded(LimitCause.GROUP_BUFFER, `moderator groups hold their server-wide maximum of ${this.config.totalBufferBytes} unassigned bytes; retry later`);
       }
       (admission ??= { groups: [], bytes }).groups.push({ group, output });
     }

@@ -45,6 +45,8 @@ export interface GroupHost {
   untrack(delivery: number): void;
   /** No member settled the item in maxAttempts deliveries. */
   deadLetter(item: GroupItem): void;
+  /** Buffered bytes of this group changed by `delta` (the registry bounds the sum over all groups). */
+  buffered(delta: number): void;
 }
 
 export type GroupLimits = Pick<ModerationConfig, 'ackTimeoutMs' | 'bufferItems' | 'bufferBytes' | 'maxAttempts'>;
@@ -119,6 +121,7 @@ export class ModerationGroup {
     this.counters.offered++;
     this.fresh.push(item);
     this.bufferedBytes += item.bytes;
+    this.host.buffered(item.bytes);
     this.pump();
   }
 
@@ -185,6 +188,7 @@ export class ModerationGroup {
         if (!member) break;
         queue.shift();
         this.bufferedBytes -= item.bytes;
+        this.host.buffered(-item.bytes);
         this.send(member, item);
       }
     } finally {
@@ -251,6 +255,7 @@ export class ModerationGroup {
     }
     this.retry.push(item);
     this.bufferedBytes += item.bytes;
+    this.host.buffered(item.bytes);
   }
 
   private touch(): void {

@@ -39,6 +39,8 @@ export const LimitCause = {
   GROUP_BUFFER: 'group_buffer_limit_exceeded',
   /** Too many moderation groups on the server, or memberships on one connection. */
   GROUPS: 'groups_limit_exceeded',
+  /** The server holds its maximum of revocation entries. */
+  REVOCATIONS: 'revocations_limit_exceeded',
 } as const;
 export type LimitCause = (typeof LimitCause)[keyof typeof LimitCause];
 
@@ -55,14 +57,18 @@ export const CloseCode = {
   SLOW_CONSUMER: 4002,
   /** Server-side failure; reconnecting may help. */
   INTERNAL: 4003,
+  /** The server holds its maximum of authenticated connections; reconnect with backoff. */
+  SERVER_FULL: 4004,
   /** Credential rejected at hello (bad signature, wrong kind, malformed). */
   AUTHENTICATION_FAILED: 4500,
   /** The token expired on an open connection and no fresh one arrived in time. */
   TOKEN_EXPIRED: 4501,
   /** The client broke the protocol (e.g. request before hello, no common version). */
   PROTOCOL_VIOLATION: 4502,
-  /** A connection limit refuses this client. */
+  /** A limit refuses this client (connections per tokenId, a frame too large before hello). */
   POLICY: 4503,
+  /** The credential was revoked; do not reconnect with it. */
+  REVOKED: 4504,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

@@ -1,10 +1,11 @@
 /** Composition root: config -> logger, tokens, engine, broker -> uWS app listening on host:port. */
 import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
-import { PermissionScopes } from '../protocol/index.js';
+import { CloseCode, PermissionScopes } from '../protocol/index.js';
 import { resolveConfig, type DeepPartial, type TidingsConfig } from '../core/config.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import { TokenAuthority, generateSigningKey } from '../auth/tokens.js';
+import { TokenAuthority, generateSigningKey, type RevokeRequest } from '../auth/tokens.js';
+import { covers, type Revocation, type RevocationList } from '../auth/revocation.js';
 import { Broker } from '../engine/broker.js';
 import { MemoryEngine } from '../engine/memory-engine.js';
 import type { Engine } from '../engine/engine.js';
@@ -22,6 +23,8 @@ export interface CreateServerOptions {
   logger?: Logger;
   /** Defaults to the memory engine. */
   engine?: Engine;
+  /** Revoked credentials; defaults to one in memory (this node only). */
+  revocations?: RevocationList;
 }
 
 export interface TidingsServer {
@@ -40,6 +43,9 @@ export interface TidingsServer {
   readonly logger: Logger;
   /** Dev mode only: an API key with every data permission, minted at start. */
   readonly adminApiKey: string | undefined;
+  /** Revokes credentials (docs/tokens.md, "Revocation"); open connections using them get `bye`
+   * 4504 and are closed before this resolves. */
+  revoke(request: RevokeRequest): Promise<Revocation>;
   /** Tells every client, closes every connection and the listener. */
   close(): Promise<void>;
 }
@@ -58,16 +64,22 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   const clock = options.clock ?? systemClock;
   const log = options.logger ?? createLogger({ level: config.logLevel });
   const signingKeys = config.auth.signingKeys.length > 0 ? config.auth.signingKeys : [generateSigningKey()];
-  const auth = new TokenAuthority(config.auth, signingKeys, clock);
+  const auth = new TokenAuthority(config.auth, signingKeys, clock, options.revocations);
   const engine = options.engine ?? new MemoryEngine({ topics: config.topics, store: config.store, moderation: config.moderation, clock });
   const deps: BrokerDeps = { config, engine, auth, clock, log };
   const broker = new Broker(deps, features.flatMap((f) => (f.handlers ? [f.handlers(deps)] : [])));
 
   const app = uWS.App();
   const transport = new TransportCounters();
-  mountWebSocket(app, broker, config.server, log, transport);
+  const admission = mountWebSocket(app, broker, config.server, log, transport);
   mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes });
-  mountMetrics(app, { broker, engine, transport, config });
+  mountMetrics(app, { broker, engine, transport, config, auth, log });
+  // Entries added here or (with a shared list) on another node close this node's connections.
+  const unsubscribeRevocations = auth.revocations.subscribe((entry) => {
+    for (const session of [...broker.sessions.values()]) {
+      if (session.grant && covers(entry, session.grant)) broker.bye(session, CloseCode.REVOKED, 'credential revoked');
+    }
+  });
   for (const feature of features) feature.routes?.(app, deps);
   app.any('/*', (res) => { res.writeStatus('404 Not Found').end('not found'); });
   await broker.start({
@@ -76,9 +88,19 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   });
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(config.server.host, config.server.port, (socket) => {
+    // uWS listens with SO_REUSEPORT unless told otherwise, and a second server on a busy port then
+    // starts and silently shares it: listen exclusively unless sharing was asked for.
+    // The (host, port, options, cb) form and the constant exist at runtime but not in this version's types.
+    const uws = uWS as typeof uWS & { LIBUS_LISTEN_EXCLUSIVE_PORT: number };
+    const listen = app.listen.bind(app) as unknown as (host: string, port: number, options: number, cb: (socket: us_listen_socket | false) => void) => void;
+    listen(config.server.host, config.server.port, config.server.reusePort ? 0 : uws.LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
       if (socket) resolve(socket);
-      else reject(new Error(`could not listen on ${config.server.host}:${config.server.port} (in use or not permitted)`));
+      else {
+        unsubscribeRevocations();
+        (app as TemplatedApp & { close(): void }).close();
+        void broker.close();
+        reject(new Error(`could not listen on ${config.server.host}:${config.server.port}: the port is in use (or not permitted); set server.reusePort to share it with another process`));
+      }
     });
   });
   const port = uWS.us_socket_local_port(listenSocket);
@@ -92,11 +114,13 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   const stops: Array<() => Promise<void>> = [];
   const server: TidingsServer = {
     config, port, host, auth, broker, engine, transport, adminApiKey, logger: log,
+    revoke: (request) => auth.revoke(request),
     wsUrl: `ws://${host}:${port}/v1/ws`,
     httpUrl: `http://${host}:${port}`,
     close() {
       closing ??= (async () => {
         for (const stop of stops.splice(0).reverse()) await stop().catch((err: unknown) => log.error({ err }, 'feature stop failed'));
+        unsubscribeRevocations();
         broker.shutdown();
         uWS.us_listen_socket_close(listenSocket);
         // close() drops idle keep-alive sockets too; it exists at runtime but not in this version's types.

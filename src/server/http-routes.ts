@@ -1,9 +1,9 @@
 /** HTTP routes: health and token minting. Every async reply is corked and abort-safe. */
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { ErrorCode, type WireError } from '../protocol/index.js';
-import { TidingsError, toWireError } from '../core/errors.js';
+import { ErrorCode, PermissionScopes, type WireError } from '../protocol/index.js';
+import { TidingsError, permissionDenied, toWireError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { TokenAuthority } from '../auth/tokens.js';
+import type { Grant, RevokeRequest, TokenAuthority } from '../auth/tokens.js';
 import { BodyTooLargeError, readBody } from './http-body.js';
 
 const STATUS: Partial<Record<string, string>> = {
@@ -17,16 +17,52 @@ const STATUS: Partial<Record<string, string>> = {
 
 export interface JsonReply { status: string; body: unknown }
 
+const ADMIN_PERMISSIONS = PermissionScopes.allDataReadWrite().permissions;
+
+/** The grant of an admin credential from an `Authorization: Bearer <API key>` header: an API key
+ * whose scope covers every cache and topic, read and write (what `tidings api-key` mints by
+ * default). Throws AUTHENTICATION_ERROR / PERMISSION_ERROR otherwise. */
+export async function requireAdmin(auth: TokenAuthority, authorization: string): Promise<Grant> {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+  if (!match) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send an admin API key as "Authorization: Bearer <key>"');
+  const grant = await auth.verify(match[1]);
+  if (grant.kind !== 'api_key' || !grant.permissions.covers(ADMIN_PERMISSIONS)) {
+    throw permissionDenied('this route needs an API key whose scope covers every cache and topic (read and write)');
+  }
+  return grant;
+}
+
+async function readJsonObject(res: HttpResponse, maxBodyBytes: number, aborted: () => boolean): Promise<Record<string, unknown>> {
+  let body: Buffer;
+  try {
+    body = await readBody(res, maxBodyBytes, aborted);
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) throw new TidingsError(ErrorCode.LIMIT_EXCEEDED_ERROR, err.message, 'request_size_limit_exceeded');
+    throw err;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'body must be JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+/** The JSON reply for a failed request: typed errors keep their code, anything else is logged. */
+export function errorReply(err: unknown, log: Logger): JsonReply {
+  if (!(err instanceof TidingsError)) log.error({ err }, 'http request failed');
+  const e: WireError = toWireError(err);
+  return { status: STATUS[e.code] ?? '500 Internal Server Error', body: { error: e } };
+}
+
 /** Runs an async JSON handler with abort tracking and a corked reply. */
 export function jsonRoute(res: HttpResponse, log: Logger, work: (aborted: () => boolean) => Promise<JsonReply>): void {
   let aborted = false;
   res.onAborted(() => { aborted = true; });
   work(() => aborted)
-    .catch((err): JsonReply => {
-      if (!(err instanceof TidingsError)) log.error({ err }, 'http request failed');
-      const e: WireError = toWireError(err);
-      return { status: STATUS[e.code] ?? '500 Internal Server Error', body: { error: e } };
-    })
+    .catch((err): JsonReply => errorReply(err, log))
     .then((reply) => {
       if (aborted) return;
       res.cork(() => {
@@ -71,6 +107,28 @@ export function mountHttpRoutes(app: TemplatedApp, deps: { auth: TokenAuthority;
         ...(request.tokenId !== undefined ? { tokenId: request.tokenId } : {}),
       });
       return { status: '201 Created', body: { authToken: minted.token, expiresAt: minted.expiresAt } };
+    });
+  });
+
+  /** Revoke credentials. Authorization: Bearer <admin API key>. Body: exactly one of { tokenId },
+   * { jti }, { token }, and optionally until (unix ms or null). Open connections using them are
+   * closed before the reply is sent. */
+  app.post('/v1/revocations', (res, req) => {
+    const authorization = req.getHeader('authorization');
+    jsonRoute(res, log, async (aborted) => {
+      const request = await readJsonObject(res, maxBodyBytes, aborted);
+      await requireAdmin(auth, authorization);
+      for (const key of ['tokenId', 'jti', 'token'] as const) {
+        if (request[key] !== undefined && typeof request[key] !== 'string') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, `${key} must be a string`);
+      }
+      if (request['until'] !== undefined && request['until'] !== null && typeof request['until'] !== 'number') {
+        throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'until must be unix ms or null');
+      }
+      const entry = await auth.revoke(request as RevokeRequest);
+      const body: Record<string, unknown> = { revokedAt: entry.revokedAt, until: entry.until };
+      if (entry.tokenId !== undefined) body['tokenId'] = entry.tokenId;
+      if (entry.jti !== undefined) body['jti'] = entry.jti;
+      return { status: '201 Created', body };
     });
   });
 }

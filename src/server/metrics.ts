@@ -6,9 +6,13 @@ import { Registry, Gauge, Counter, collectDefaultMetrics } from 'prom-client';
 import type { Broker } from '../engine/broker.js';
 import type { Engine } from '../engine/engine.js';
 import type { TidingsConfig } from '../core/config.js';
+import type { TokenAuthority } from '../auth/tokens.js';
+import type { Logger } from '../core/logger.js';
+import { errorReply, requireAdmin } from './http-routes.js';
 import type { TransportCounters } from './transport-counters.js';
 
-export interface MetricsSources { broker: Broker; engine: Engine; transport: TransportCounters; config: Readonly<TidingsConfig> }
+/** What the metrics read, and who may scrape: server.metricsAccess `apiKey` needs an admin API key as bearer. */
+export interface MetricsSources { broker: Broker; engine: Engine; transport: TransportCounters; config: Readonly<TidingsConfig>; auth: TokenAuthority; log: Logger }
 
 /** A counter whose value is kept elsewhere and read on scrape. */
 function mirroredCounter(registry: Registry, name: string, help: string, read: () => number): void {
@@ -76,11 +80,20 @@ export function createMetricsRegistry({ broker, engine, transport, config }: Met
 
 export function mountMetrics(app: TemplatedApp, sources: MetricsSources): void {
   const registry = createMetricsRegistry(sources);
-  app.get('/metrics', (res) => {
+  const access = { mode: sources.config.server.metricsAccess, auth: sources.auth, log: sources.log };
+  app.get('/metrics', (res, req) => {
     let aborted = false;
     res.onAborted(() => { aborted = true; });
-    void registry.metrics().then((text) => {
-      if (!aborted) res.cork(() => { res.writeHeader('content-type', registry.contentType).end(text); });
-    });
+    const authorization = access.mode === 'apiKey' ? req.getHeader('authorization') : '';
+    const allowed = access.mode === 'apiKey' ? requireAdmin(access.auth, authorization) : Promise.resolve();
+    void allowed.then(
+      () => registry.metrics().then((text) => {
+        if (!aborted) res.cork(() => { res.writeHeader('content-type', registry.contentType).end(text); });
+      }),
+      (err: unknown) => {
+        const reply = errorReply(err, access.log);
+        if (!aborted) res.cork(() => { res.writeStatus(reply.status).writeHeader('content-type', 'application/json').end(JSON.stringify(reply.body)); });
+      },
+    );
   });
 }

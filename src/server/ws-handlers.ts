@@ -1,8 +1,8 @@
-/** uWS WebSocket behaviour: upgrade (connection cap, subprotocol echo), open/message/close mapped
+/** uWS WebSocket behaviour: upgrade (admission: connection caps per state and per IP, subprotocol echo), open/message/close mapped
  * onto the broker. The token never travels in the URL: it arrives in the first (hello) frame. */
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from 'uWebSockets.js';
 import uWS from 'uWebSockets.js';
-import { SUBPROTOCOL, WS_PATH } from '../protocol/index.js';
+import { CloseCode, SUBPROTOCOL, WS_PATH } from '../protocol/index.js';
 import type { ServerConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { Broker } from '../engine/broker.js';
@@ -12,21 +12,38 @@ import type { TransportCounters } from './transport-counters.js';
 /** Close code uWS reports for a connection that ended without a close frame (it uses it for a
  * connection it closes at the backpressure limit too). */
 const ABNORMAL_CLOSURE = 1006;
+import { ConnectionAdmission, clientIp, type PendingConnection } from './admission.js';
 
-interface SocketData { session: Session | undefined; closed: boolean }
+interface SocketData { session: Session | undefined; connection: UwsConnection | undefined; closed: boolean; ip: string; authenticated: boolean }
+
+/** What every connection of one server shares (one object, not a field each). */
+interface Edge { admission: ConnectionAdmission; broker: Broker }
 
 /** The broker's view of one uWS socket: one small object with prototype methods rather than five
  * closures per connection (idle connections are most of a broker's memory; see docs/benchmarks.md). */
-class UwsConnection implements Connection {
-  constructor(private readonly ws: WebSocket<SocketData>, private readonly data: SocketData) {}
+class UwsConnection implements Connection, PendingConnection {
+  constructor(private readonly ws: WebSocket<SocketData>, private readonly data: SocketData, private readonly edge: Edge) {}
+  get ip(): string { return this.data.ip; }
   send(frame: Uint8Array): boolean { return !this.data.closed && this.ws.send(frame, true) !== 2; }
   bufferedAmount(): number { return this.data.closed ? 0 : this.ws.getBufferedAmount(); }
   attach(key: string): void { if (!this.data.closed) this.ws.subscribe(key); }
   detach(key: string): void { if (!this.data.closed) this.ws.unsubscribe(key); }
   close(code: number, reason: string): void { if (!this.data.closed) this.ws.end(code, reason); }
+  authenticated(): boolean {
+    if (this.data.closed || !this.edge.admission.authenticate(this)) return false;
+    this.data.authenticated = true;
+    return true;
+  }
+  /** Admission needs the slot of this connection, still awaiting hello, for a newer one. */
+  evict(): void {
+    const session = this.data.session;
+    if (session) this.edge.broker.bye(session, CloseCode.HELLO_TIMEOUT, 'no hello in time (evicted: too many connections awaiting hello)');
+  }
 }
 
-export function mountWebSocket(app: TemplatedApp, broker: Broker, config: ServerConfig, log: Logger, counters: TransportCounters): void {
+export function mountWebSocket(app: TemplatedApp, broker: Broker, config: ServerConfig, log: Logger, counters: TransportCounters): ConnectionAdmission {
+  const admission = new ConnectionAdmission(config);
+  const edge: Edge = { admission, broker };
   app.ws<SocketData>(WS_PATH, {
     compression: uWS.DISABLED,
     // Up to twice the limit is read so an oversized frame can still be answered with a typed error;
@@ -39,14 +56,17 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
     sendPingsAutomatically: true,
 
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
-      if (broker.sessions.size >= config.maxConnections) {
+      const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
+      const ip = clientIp(peer, config.trustedProxyHeader === '' ? '' : req.getHeader(config.trustedProxyHeader));
+      const refusal = admission.check(ip);
+      if (refusal) {
         counters.refusedUpgrades++;
-        res.writeStatus('503 Service Unavailable').end('connection limit reached');
+        res.writeStatus(refusal.status).end(refusal.message);
         return;
       }
       const offered = req.getHeader('sec-websocket-protocol').split(',').map((p) => p.trim());
       res.upgrade<SocketData>(
-        { session: undefined, closed: false },
+        { session: undefined, connection: undefined, closed: false, ip, authenticated: false },
         req.getHeader('sec-websocket-key'),
         offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : '',
         req.getHeader('sec-websocket-extensions'),
@@ -56,7 +76,10 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
 
     open(ws: WebSocket<SocketData>) {
       const data = ws.getUserData();
-      data.session = broker.open(new UwsConnection(ws, data));
+      const connection = new UwsConnection(ws, data, edge);
+      data.connection = connection;
+      data.session = broker.open(connection);
+      admission.opened(connection);
     },
 
     message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) {
@@ -74,10 +97,12 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
       const data = ws.getUserData();
       data.closed = true;
       if (code === ABNORMAL_CLOSURE) counters.cutOff++;
+      if (data.connection) admission.closed(data.connection, data.authenticated);
       if (data.session) {
         log.debug({ conn: data.session.id, code }, 'connection closed');
         broker.closed(data.session);
       }
     },
   });
+  return admission;
 }

@@ -26,8 +26,9 @@ export class RawClient {
     });
   }
 
-  static async connect(url: string, protocols?: string[]): Promise<RawClient> {
-    const ws = new WebSocket(url, protocols);
+  /** Connects; `headers` are sent with the upgrade (e.g. a proxy's x-forwarded-for). */
+  static async connect(url: string, protocols?: string[], headers?: Record<string, string>): Promise<RawClient> {
+    const ws = new WebSocket(url, protocols, headers ? { headers } : {});
     const client = new RawClient(ws);
     await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
     return client;

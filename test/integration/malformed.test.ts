@@ -61,7 +61,7 @@ t.test('malformed - oversized frames: typed error up to twice the limit, dropped
   const c = await RawClient.open(server, token);
   c.sendRaw(encodeFrame({ t: 'pub', id: 7, cache: 'chat', topic: 'x', value: 'q'.repeat(20 * 1024) }));
   const reply = await c.next((f) => f['t'] === 'err');
-  t.match(reply, { t: 'err', id: null, e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'frame_size_limit_exceeded' } }, 'refused before decoding: no id');
+  t.match(reply, { t: 'err', id: 7, e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'frame_size_limit_exceeded' } }, 'refused before decoding, answered by the id read from the raw bytes');
   c.sendRaw(encodeFrame({ t: 'pub', id: 1, cache: 'chat', topic: 'x', value: 'q'.repeat(40 * 1024) }));
   const closed = await c.waitClosed();
   t.equal(closed.code, 1006, 'past twice the limit the transport drops the connection');

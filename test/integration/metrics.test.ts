@@ -11,7 +11,7 @@ const metric = (text: string, sample: string) => {
 };
 
 t.test('metrics - process metrics carry one prefix', async (t) => {
-  const server = await startServer(t);
+  const server = await startServer(t, { config: { server: { metricsAccess: 'open' } } });
   const text = await scrape(server.httpUrl);
   t.notMatch(text, /tidings_process_process_|tidings_process_nodejs_/, 'no doubled prefix');
   t.match(text, /^tidings_process_cpu_user_seconds_total /m);
@@ -19,7 +19,7 @@ t.test('metrics - process metrics carry one prefix', async (t) => {
 });
 
 t.test('metrics - deliveries, window evictions and bytes against their limits, the cache store', async (t) => {
-  const server = await startServer(t, { config: { topics: { windowItems: 3, windowTotalBytes: 64 * 1024 * 1024 }, store: { maxBytes: 32 * 1024 * 1024 } } });
+  const server = await startServer(t, { config: { server: { metricsAccess: 'open' }, topics: { windowItems: 3, windowTotalBytes: 64 * 1024 * 1024 }, store: { maxBytes: 32 * 1024 * 1024 } } });
   const token = await tokenFor(server, PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('chat', '*'), PermissionScopes.cacheReadWrite('chat')));
   const [a, b] = [await RawClient.open(server, token), await RawClient.open(server, token)];
   await a.ok({ t: 'sub', cache: 'chat', topic: 'room' });
@@ -40,7 +40,7 @@ t.test('metrics - deliveries, window evictions and bytes against their limits, t
 });
 
 t.test('metrics - moderator groups, limit events and cut-off connections', async (t) => {
-  const server = await startServer(t, { config: { moderation: { bufferItems: 2 } } });
+  const server = await startServer(t, { config: { server: { metricsAccess: 'open' }, moderation: { bufferItems: 2 } } });
   const moderator = await RawClient.open(server, await tokenFor(server, PermissionScopes.moderator('chat'), { tokenId: 'mod' }));
   await moderator.ok({ t: 'gsub', cache: 'chat', group: 'mods', pattern: { nameSuffix: '-input' }, maxInFlight: 1 });
   const user = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*')));

@@ -107,7 +107,8 @@ t.test('pubsub - /metrics and /healthz report the live state', async (t) => {
   await c.ok({ t: 'sub', cache: 'chat', topic: 'm1' });
   await c.ok({ t: 'sub', cache: 'chat', topic: 'm2' });
   await c.ok({ t: 'pub', cache: 'chat', topic: 'm1', value: 'x' });
-  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  const admin = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
+  const text = await (await fetch(`${server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text();
   t.match(text, /^tidings_connections 1$/m);
   t.match(text, /^tidings_subscriptions 2$/m);
   t.match(text, /^tidings_topics 2$/m);

@@ -1,0 +1,183 @@
+/** Denial-of-service limits at the edge and per identity, over real sockets: connections awaiting
+ * hello, per-IP caps (through a trusted proxy header), the pre-hello frame limit, connections per
+ * tokenId, request rates, the server-wide moderation buffer, exclusive listening, /metrics access
+ * and the immediate token_expiring notice. */
+import t from 'tap';
+import { encodeFrame, ManualClock, PermissionScopes, createServer, defaultFeatures, generateSigningKey } from '../../src/index.js';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { createServer as createTcpServer } from 'node:net';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createTcpServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
+const hello = (token: string) => ({ t: 'hello', versions: [1], token });
+const from = (ip: string) => ({ 'x-forwarded-for': `203.0.113.250, ${ip}` });
+
+t.test('hardening - silent sockets cannot lock authenticated clients out', async (t) => {
+  const server = await startServer(t, {
+    config: { server: { maxConnections: 4, maxPendingHellos: 6, maxPendingHellosPerIp: 3, maxConnectionsPerIp: 5, trustedProxyHeader: 'x-forwarded-for' } },
+  });
+  const token = await tokenFor(server, scope);
+  // One attacker address: its fourth silent socket is refused; the proxy header's last entry counts.
+  const silent: RawClient[] = [];
+  for (let i = 0; i < 3; i++) silent.push(await RawClient.connect(server.wsUrl, undefined, from('10.0.0.1')));
+  await t.rejects(RawClient.connect(server.wsUrl, undefined, from('10.0.0.1')), /Unexpected server response: 429/, 'per-IP cap on connections awaiting hello');
+  // Many attacker addresses fill the server-wide cap: the next upgrade evicts the oldest silent socket.
+  for (let i = 2; i <= 4; i++) silent.push(await RawClient.connect(server.wsUrl, undefined, from(`10.0.0.${i}`)));
+  const evicted = silent[0]!;
+  const clients: RawClient[] = [];
+  for (let i = 0; i < 4; i++) {
+    const c = await RawClient.connect(server.wsUrl, undefined, from('192.0.2.7'));
+    t.equal((await c.request(hello(token)))['t'], 'ok', `authenticated client ${i + 1} of maxConnections (4) gets in`);
+    clients.push(c);
+  }
+  t.match(await evicted.next((f) => f['t'] === 'bye'), { code: 4001, reconnect: true }, 'the longest-waiting silent socket was evicted');
+  t.equal((await evicted.waitClosed()).code, 4001);
+  t.equal(server.broker.sessions.size, 4 + 5, 'four authenticated and five silent ones (one evicted; capped at 6 waiting)');
+  await t.rejects(RawClient.connect(server.wsUrl, undefined, from('192.0.2.8')), /Unexpected server response: 503/, 'maxConnections counts authenticated connections');
+  clients[0]!.close();
+  await clients[0]!.waitClosed();
+  await new Promise((r) => setTimeout(r, 50));
+  const late = await RawClient.connect(server.wsUrl, undefined, from('192.0.2.8'));
+  t.equal((await late.request(hello(token)))['t'], 'ok', 'a freed slot is usable again');
+  for (const c of [...silent, ...clients, late]) c.close();
+});
+
+t.test('hardening - per-IP connection cap, and maxConnections reached between upgrade and hello', async (t) => {
+  const server = await startServer(t, { config: { server: { maxConnections: 1, maxPendingHellosPerIp: 2, maxConnectionsPerIp: 2, trustedProxyHeader: 'x-forwarded-for' } } });
+  const token = await tokenFor(server, scope);
+  const a = await RawClient.connect(server.wsUrl, undefined, from('10.1.0.1'));
+  const b = await RawClient.connect(server.wsUrl, undefined, from('10.1.0.1'));
+  await t.rejects(RawClient.connect(server.wsUrl, undefined, from('10.1.0.1')), /Unexpected server response: 429/, 'third connection from one address');
+  t.equal((await a.request(hello(token)))['t'], 'ok');
+  const refused = await b.request(hello(token));
+  t.match(refused, { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'connections_limit_exceeded' } });
+  t.match(await b.next((f) => f['t'] === 'bye'), { code: 4004, reconnect: true });
+  t.equal((await b.waitClosed()).code, 4004);
+  a.close();
+});
+
+t.test('hardening - a large frame before hello is refused without being decoded', async (t) => {
+  const server = await startServer(t, { config: { server: { maxPreHelloFrameBytes: 1024 } } });
+  // A map declaring 4 entries: id, t, a 64 KiB binary, then the reserved byte 0xc1 as a key. Decoded,
+  // it would be BAD_REQUEST_ERROR (not msgpack); refused on size, it never is.
+  const head = encodeFrame({ id: 7, t: 'hello' });
+  const tail = [0xa3, 0x70, 0x61, 0x64, 0xc6, 0x00, 0x01, 0x00, 0x00]; // "pad": bin32 of 65536 bytes
+  const frame = new Uint8Array(head.length + tail.length + 65536 + 1);
+  frame.set(head, 0);
+  frame[0] = 0x84; // fixmap of 4 entries instead of 2
+  frame.set(tail, head.length);
+  frame[frame.length - 1] = 0xc1; // the fourth key: a byte msgpack never uses
+  const c = await RawClient.connect(server.wsUrl);
+  c.sendRaw(frame);
+  const reply = await c.next((f) => f['t'] === 'err');
+  t.match(reply, { id: 7, e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'frame_size_limit_exceeded', message: /before hello/ } }, 'answered by id, read without decoding');
+  t.match(await c.next((f) => f['t'] === 'bye'), { code: 4503, reconnect: false });
+  t.equal((await c.waitClosed()).code, 4503);
+  const ok = await RawClient.open(server, await tokenFor(server, scope));
+  const after = await ok.request({ t: 'pub', cache: 'chat', topic: 'x', value: 'y'.repeat(4096) });
+  t.equal(after['t'], 'ok', 'after hello the normal frame limit applies');
+  ok.close();
+});
+
+t.test('hardening - connections per tokenId, request rates per connection and per tokenId', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, {
+    clock,
+    config: { limits: { maxConnectionsPerTokenId: 2, connectionOpsPerSec: 1, connectionOpsBurst: 3, tokenIdOpsPerSec: 1, tokenIdOpsBurst: 5 } },
+  });
+  const alice = await tokenFor(server, scope, { tokenId: 'alice' });
+  const a1 = await RawClient.open(server, alice);
+  const a2 = await RawClient.open(server, alice);
+  const a3 = await RawClient.connect(server.wsUrl);
+  t.match(await a3.request(hello(alice)), { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'connections_limit_exceeded', message: /alice/ } });
+  t.equal((await a3.waitClosed()).code, 4503);
+
+  // The connection bucket (3) empties first on a1.
+  for (let i = 0; i < 3; i++) t.equal((await a1.request({ t: 'ping' }))['t'], 'ok');
+  t.match(await a1.request({ t: 'ping' }), { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'operations_rate_limit_exceeded', message: /this connection/ } });
+  // a2 has its own connection bucket but shares alice's (5, 3 spent): two more, then the tokenId's limit.
+  for (let i = 0; i < 2; i++) t.equal((await a2.request({ t: 'ping' }))['t'], 'ok');
+  t.match(await a2.request({ t: 'ping' }), { t: 'err', e: { cause: 'operations_rate_limit_exceeded', message: /tokenId "alice"/ } });
+  clock.advance(1000);
+  t.equal((await a2.request({ t: 'ping' }))['t'], 'ok', 'one second refills one request');
+  a1.close();
+  await a1.waitClosed();
+  await new Promise((r) => setTimeout(r, 50));
+  const again = await RawClient.open(server, alice);
+  t.ok(again, 'a closed connection frees its tokenId slot');
+  for (const c of [a2, again]) c.close();
+});
+
+t.test('hardening - the server-wide moderation buffer budget', async (t) => {
+  const server = await startServer(t, { config: { moderation: { bufferBytes: 100, totalBufferBytes: 150 } } });
+  const moderator = await RawClient.open(server, await tokenFor(server, PermissionScopes.combine(PermissionScopes.moderator('a'), PermissionScopes.moderator('b'))));
+  for (const cache of ['a', 'b']) {
+    await moderator.ok({ t: 'gsub', cache, group: 'mods', pattern: { nameSuffix: '-input' } });
+    await moderator.ok({ t: 'gunsub', cache, group: 'mods' });
+  }
+  const user = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe('*', '*')));
+  t.equal((await user.request({ t: 'pub', cache: 'a', topic: 'room-input', value: 'x'.repeat(80) }))['t'], 'ok', 'fits group a (80 of 100) and the server (80 of 150)');
+  const refused = await user.request({ t: 'pub', cache: 'b', topic: 'room-input', value: 'x'.repeat(80) });
+  t.match(refused, { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'group_buffer_limit_exceeded', message: /server-wide/ } }, 'fits group b alone, not the server');
+  t.equal((await user.request({ t: 'pub', cache: 'b', topic: 'room-input', value: 'x'.repeat(60) }))['t'], 'ok', 'a smaller one still fits');
+  moderator.close();
+  user.close();
+});
+
+t.test('hardening - a token with less than expiryNoticeMs left gets token_expiring right after hello', async (t) => {
+  const server = await startServer(t, { config: { auth: { expiryNoticeMs: 30_000 } } });
+  const c = await RawClient.connect(server.wsUrl);
+  const reply = await c.request(hello(await tokenFor(server, scope, { expiresInSec: 10 })));
+  t.equal(reply['t'], 'ok');
+  const notice = await c.next((f) => f['t'] === 'notice', 2000);
+  t.equal(notice['kind'], 'token_expiring');
+  t.ok(notice['inMs'] > 0 && notice['inMs'] <= 10_000, `inMs is what is left (${notice['inMs']})`);
+  c.close();
+});
+
+t.test('hardening - a second server on a busy port fails with a clear message; reusePort shares it', async (t) => {
+  // A fixed port: uWS cannot share a port the kernel picked for port 0 even with SO_REUSEPORT.
+  const port = await freePort();
+  const config = (reusePort: boolean) => ({ logLevel: 'silent' as const, server: { port, reusePort }, auth: { signingKeys: [generateSigningKey()] } });
+  const first = await createServer({ config: config(false) }, defaultFeatures());
+  t.teardown(() => first.close());
+  await t.rejects(createServer({ config: config(false) }, defaultFeatures()), /could not listen on 127\.0\.0\.1:\d+: the port is in use/);
+  t.equal((await fetch(`${first.httpUrl}/healthz`)).status, 200, 'the first server still serves');
+  await first.close();
+
+  const sharedPort = await freePort();
+  const shared = (k: boolean) => ({ ...config(k), server: { port: sharedPort, reusePort: k } });
+  const a = await createServer({ config: shared(true) }, defaultFeatures());
+  t.teardown(() => a.close());
+  const b = await createServer({ config: shared(true) }, defaultFeatures());
+  t.equal(b.port, a.port, 'both asked for sharing: the second starts');
+  await b.close();
+});
+
+t.test('hardening - /metrics needs an admin API key unless open', async (t) => {
+  const server = await startServer(t);
+  t.equal((await fetch(`${server.httpUrl}/metrics`)).status, 401);
+  const narrow = (await server.auth.mintApiKey({ scope, expiresInSec: null })).token;
+  const refused = await fetch(`${server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${narrow}` } });
+  t.equal(refused.status, 403);
+  t.match(await refused.json(), { error: { code: 'PERMISSION_ERROR' } });
+  const disposable = await tokenFor(server, PermissionScopes.allDataReadWrite());
+  t.equal((await fetch(`${server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${disposable}` } })).status, 403, 'a disposable token is not an API key');
+  const admin = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
+  const ok = await fetch(`${server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${admin}` } });
+  t.equal(ok.status, 200);
+  t.match(await ok.text(), /^tidings_connections 0$/m);
+  const open = await startServer(t, { config: { server: { metricsAccess: 'open' } } });
+  t.equal((await fetch(`${open.httpUrl}/metrics`)).status, 200);
+});

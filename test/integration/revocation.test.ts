@@ -1,0 +1,99 @@
+/** Revocation over real sockets: the HTTP route, the server API and the CLI; open connections
+ * using a revoked credential get `bye` 4504; revoked credentials are refused at hello and auth. */
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { ManualClock, PermissionScopes } from '../../src/index.js';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+
+const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
+const hello = (token: string) => ({ t: 'hello', versions: [1], token });
+
+function runCli(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+t.test('revocation', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock, config: { auth: { maxRevocations: 3 } } });
+  const admin = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null, tokenId: 'ops' })).token;
+  const post = (body: unknown, key = admin) => fetch(`${server.httpUrl}/v1/revocations`, {
+    method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) }, body: JSON.stringify(body),
+  });
+
+  t.test('by tokenId over HTTP: open connections closed with bye 4504, the token refused at hello', async (t) => {
+    const token = await tokenFor(server, scope, { tokenId: 'mallory' });
+    const mallory = await RawClient.open(server, token);
+    const mallory2 = await RawClient.open(server, token);
+    const bob = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'bob' }));
+    const res = await post({ tokenId: 'mallory' });
+    t.equal(res.status, 201);
+    t.match(await res.json(), { tokenId: 'mallory', revokedAt: clock.now(), until: clock.now() + (server.config.auth.maxTokenTtlSec + server.config.auth.clockToleranceSec) * 1000 });
+    for (const c of [mallory, mallory2]) {
+      t.match(await c.next((f) => f['t'] === 'bye'), { code: 4504, reconnect: false, reason: 'credential revoked' });
+      t.equal((await c.waitClosed()).code, 4504);
+    }
+    t.same(await bob.ok({ t: 'ping' }), {}, 'another tokenId is untouched');
+    const again = await RawClient.connect(server.wsUrl);
+    t.match(await again.request(hello(token)), { t: 'err', e: { code: 'AUTHENTICATION_ERROR', message: 'token has been revoked' } });
+    t.equal((await again.waitClosed()).code, 4500);
+    clock.advance(1000);
+    const fresh = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'mallory' }));
+    t.same(await fresh.ok({ t: 'ping' }), {}, 'a credential issued after the revocation (a second later) is accepted');
+    for (const c of [bob, fresh]) c.close();
+  });
+
+  t.test('by token (jti) through the server API; in-band auth with a revoked token is refused', async (t) => {
+    const first = await tokenFor(server, scope, { tokenId: 'carol' });
+    const second = await tokenFor(server, scope, { tokenId: 'carol' });
+    const a = await RawClient.open(server, first);
+    const b = await RawClient.open(server, second);
+    const entry = await server.revoke({ token: first });
+    t.ok(entry.jti, 'the entry names the token by jti');
+    t.ok(entry.until! > clock.now() && entry.until! <= clock.now() + 301_000 + 5000, 'kept until the token expires');
+    t.equal((await a.waitClosed()).code, 4504, 'the connection on that token is closed (before revoke() resolved)');
+    t.same(await b.ok({ t: 'ping' }), {}, 'another token of the same tokenId stays');
+    t.match(await b.request({ t: 'auth', token: first }), { t: 'err', e: { code: 'AUTHENTICATION_ERROR', message: 'token has been revoked' } });
+    t.same(await b.ok({ t: 'ping' }), {}, 'a refused refresh keeps the old credential');
+    b.close();
+  });
+
+  t.test('the HTTP route needs an admin API key and a well-formed body', async (t) => {
+    t.equal((await post({ tokenId: 'x' }, '')).status, 401);
+    const narrow = (await server.auth.mintApiKey({ scope, expiresInSec: null })).token;
+    t.equal((await post({ tokenId: 'x' }, narrow)).status, 403);
+    const bad = await post({ tokenId: 'x', jti: 'y' });
+    t.equal(bad.status, 400);
+    t.match(await bad.json(), { error: { code: 'INVALID_ARGUMENT_ERROR', message: /exactly one/ } });
+    t.equal((await post({ tokenId: 42 })).status, 400);
+  });
+
+  t.test('the CLI revokes over HTTP', async (t) => {
+    const dave = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'dave' }));
+    const run = await runCli(['revoke', '--token-id', 'dave', '--url', server.httpUrl], { TIDINGS_API_KEY: admin });
+    t.equal(run.status, 0, run.stderr);
+    t.match(JSON.parse(run.stdout), { tokenId: 'dave' });
+    t.equal((await dave.waitClosed()).code, 4504);
+    const noKey = await runCli(['revoke', '--token-id', 'dave', '--url', server.httpUrl], { TIDINGS_API_KEY: '' });
+    t.equal(noKey.status, 2);
+    t.match(noKey.stderr, /TIDINGS_API_KEY/);
+  });
+
+  t.test('the list is bounded: past auth.maxRevocations a revocation is refused; expired entries leave', async (t) => {
+    // mallory, carol's token and dave are held (3 of 3).
+    const full = await post({ tokenId: 'eve' });
+    t.equal(full.status, 429);
+    t.match(await full.json(), { error: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'revocations_limit_exceeded' } });
+    clock.advance((server.config.auth.maxTokenTtlSec + server.config.auth.clockToleranceSec) * 1000 + 1);
+    const later = await post({ tokenId: 'eve' });
+    t.equal(later.status, 201, 'once the covered credentials have expired their entries make room');
+    t.equal(server.auth.revocations.size, 1);
+  });
+});
