@@ -13,6 +13,13 @@ export interface ServerConfig {
   maxFrameBytes: number;
   /** Per-connection send buffer, bytes; past it the slow-consumer policy applies. */
   maxBackpressureBytes: number;
+  /** Hard per-connection send buffer limit of the transport: past it frames would be dropped and the
+   * connection closed (1006). Detaching at maxBackpressureBytes keeps every subscriber below it. */
+  sendBufferHardLimitBytes: number;
+  /** A subscriber detached for slowness that has not caught up within this gets bye + close 4002. */
+  slowConsumerTimeoutMs: number;
+  /** Graceful shutdown: how long to wait for send buffers to drain before closing anyway. */
+  shutdownGraceMs: number;
   /** Seconds without traffic before uWS drops a connection (pings are automatic). */
   idleTimeoutSec: number;
   /** A new connection must send `hello` within this many ms. */
@@ -175,6 +182,9 @@ export const DEFAULTS: TidingsConfig = {
     port: 8080,
     maxFrameBytes: 1024 * 1024,
     maxBackpressureBytes: 1024 * 1024,
+    sendBufferHardLimitBytes: 4 * 1024 * 1024,
+    slowConsumerTimeoutMs: 30_000,
+    shutdownGraceMs: 10_000,
     idleTimeoutSec: 120,
     helloTimeoutMs: 10_000,
     heartbeatMs: 15_000,
@@ -291,7 +301,7 @@ function validate(c: TidingsConfig): void {
   };
   positive('server.port', c.server.port, 0);
   if (c.server.port > 65535) throw new ConfigError('server.port', 'must be ≤ 65535');
-  for (const key of ['maxFrameBytes', 'maxBackpressureBytes', 'idleTimeoutSec', 'helloTimeoutMs', 'heartbeatMs', 'maxConnections', 'maxPendingRequests', 'maxHttpBodyBytes',
+  for (const key of ['maxFrameBytes', 'maxBackpressureBytes', 'sendBufferHardLimitBytes', 'slowConsumerTimeoutMs', 'idleTimeoutSec', 'helloTimeoutMs', 'heartbeatMs', 'maxConnections', 'maxPendingRequests', 'maxHttpBodyBytes',
     'maxPreHelloFrameBytes', 'maxPendingHellos', 'maxPendingHellosPerIp', 'maxConnectionsPerIp'] as const) {
     positive(`server.${key}`, c.server[key]);
   }
@@ -302,6 +312,10 @@ function validate(c: TidingsConfig): void {
   if (!['apiKey', 'open'].includes(c.server.metricsAccess)) throw new ConfigError('server.metricsAccess', 'must be "apiKey" or "open"');
   for (const key of ['maxConnectionsPerTokenId', 'connectionOpsPerSec', 'connectionOpsBurst', 'tokenIdOpsPerSec', 'tokenIdOpsBurst'] as const) {
     positive(`limits.${key}`, c.limits[key]);
+  }
+  positive('server.shutdownGraceMs', c.server.shutdownGraceMs, 0);
+  if (c.server.sendBufferHardLimitBytes < 2 * c.server.maxBackpressureBytes) {
+    throw new ConfigError('server.sendBufferHardLimitBytes', 'must be at least twice server.maxBackpressureBytes (room to detach a slow subscriber before frames would drop)');
   }
   if (c.server.idleTimeoutSec < 8) throw new ConfigError('server.idleTimeoutSec', 'must be ≥ 8 (uWS minimum)');
   c.server.corsOrigins.forEach((origin, i) => {

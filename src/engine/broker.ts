@@ -15,6 +15,7 @@ import { Subscriptions } from './subscriptions.js';
 import { MsgpackReplies } from './replies.js';
 import { topicHandlers } from './handlers/topics.js';
 import { catchUpBufferLimit, continueAllCatchUps } from './catch-up.js';
+import { SlowConsumers } from './slow-consumers.js';
 import { peekRequestId } from '../protocol/peek.js';
 import { IdentityLimits } from '../limits/identity-limits.js';
 
@@ -39,16 +40,30 @@ export class Broker {
   private heartbeat: NodeJS.Timeout | undefined;
   /** Connections per tokenId and request rates (src/limits/). */
   readonly limits: IdentityLimits;
+  /** Subscribers detached from live fan-out for slowness, catching up from the window. */
+  readonly slowConsumers: SlowConsumers;
+  /** Set once graceful shutdown began: new requests are refused with SERVER_UNAVAILABLE. */
+  private draining = false;
 
   constructor(private readonly deps: BrokerDeps, extraHandlers: HandlerTable[] = []) {
     this.limits = new IdentityLimits(deps.config.limits, deps.clock);
     this.subscriptions = new Subscriptions(deps.engine.topics);
     this.handlers = Object.assign(Object.create(null) as HandlerTable, topicHandlers(deps, this.subscriptions), ...extraHandlers);
     this.sessionHandlers = { hello: (ctx) => this.hello(ctx), auth: (ctx) => this.auth(ctx), ping: () => ({}) };
+    this.slowConsumers = new SlowConsumers({
+      sessions: this.sessions, topics: deps.engine.topics, config: deps.config.server, clock: deps.clock,
+      bye: (session, code, reason) => this.bye(session, code, reason),
+    });
   }
 
   async start(fanout: Fanout): Promise<void> {
-    await this.deps.engine.start(fanout);
+    // Every frame fanned out counts towards the next send-buffer scan (engine/slow-consumers.ts).
+    const slow = this.slowConsumers;
+    await this.deps.engine.start({
+      publish: (key, frame) => { fanout.publish(key, frame); slow.fannedOut(frame.byteLength); },
+      sendTo: (connectionId, frame) => fanout.sendTo(connectionId, frame),
+    });
+    slow.start();
     this.heartbeat = setInterval(() => fanout.publish(HEARTBEAT_KEY, this.heartbeatFrame), this.deps.config.server.heartbeatMs);
     this.heartbeat.unref();
   }
@@ -100,6 +115,7 @@ export class Broker {
       this.replyError(session, id, authenticationFailed('the first frame must be hello'));
       return this.bye(session, CloseCode.PROTOCOL_VIOLATION, 'the first frame must be hello');
     }
+    if (this.draining && op !== 'ping') return this.replyError(session, id, new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'the server is shutting down; retry after reconnecting'));
     const request = frame as GenericRequest;
     let replied = false;
     const replyNow = (result: unknown) => { replied = true; this.replyOk(session, id, result); };
@@ -169,7 +185,9 @@ export class Broker {
 
   /** The connection's send buffer drained: continue backlogs that waited for room. */
   drain(session: Session): void {
-    if (session.catchUps?.size) continueAllCatchUps(session, this.deps.engine.topics, catchUpBufferLimit(this.deps.config.server.maxBackpressureBytes));
+    if (!session.catchUps?.size) return;
+    continueAllCatchUps(session, this.deps.engine.topics, catchUpBufferLimit(this.deps.config.server.maxBackpressureBytes));
+    this.slowConsumers.drained(session);
   }
 
   /** The transport closed: every subscription ends, its moderation deliveries go elsewhere. */
@@ -178,20 +196,54 @@ export class Broker {
     if (session.state === 'open') this.limits.disconnect(session.grant?.tokenId);
     session.state = 'closed';
     session.clearTimer();
+    this.slowConsumers.closed(session);
     this.subscriptions.endAll(session);
     // Its unsettled moderation deliveries go to the other members of its groups.
     this.deps.engine.groups.connectionClosed(session.id);
     this.sessions.delete(session.id);
   }
 
-  /** Tells every connection why it is being closed, then closes it (graceful shutdown). */
-  shutdown(reason = 'server shutting down'): void {
+  /** Graceful shutdown: new requests are refused with SERVER_UNAVAILABLE (retryable); each
+   * connection gets `bye` 4000 (with its subscriptions' final positions) once its requests in flight
+   * are answered and its catch-ups sent, and is closed once its send buffer drained, so nothing
+   * acknowledged and queued is cut off. Past `graceMs` the rest are closed anyway. Resolves when
+   * every connection is closed. */
+  async shutdown(reason = 'server shutting down', graceMs = this.deps.config.server.shutdownGraceMs): Promise<void> {
+    this.draining = true;
     clearInterval(this.heartbeat);
-    for (const session of [...this.sessions.values()]) this.bye(session, CloseCode.SHUTDOWN, reason);
+    this.slowConsumers.stop();
+    const told = new Set<Session>();
+    // A wall-clock wait on purpose: it bounds how long a process takes to stop.
+    const deadline = Date.now() + graceMs;
+    for (;;) {
+      const late = Date.now() >= deadline;
+      for (const session of [...this.sessions.values()]) {
+        if (!told.has(session) && (late || (session.pending === 0 && !session.catchUps?.size))) {
+          told.add(session);
+          session.connection.send(encodeFrame(this.shutdownBye(session, reason)));
+        }
+        if (told.has(session) && (late || session.connection.bufferedAmount() === 0)) {
+          session.connection.close(CloseCode.SHUTDOWN, reason);
+          this.closed(session);
+        }
+      }
+      if (this.sessions.size === 0 || late) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  private shutdownBye(session: Session, reason: string): ByeFrame {
+    const ends: NonNullable<ByeFrame['ends']> = [];
+    for (const ref of session.subscriptions.values()) {
+      const position = this.deps.engine.topics.position(ref.cache, ref.topic);
+      if (position) ends.push({ cache: ref.cache, topic: ref.topic, page: position.page, seq: position.seq });
+    }
+    return { t: 'bye', code: CloseCode.SHUTDOWN, reason, reconnect: true, ends };
   }
 
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
+    this.slowConsumers.stop();
     await this.deps.engine.close();
   }
 

@@ -72,6 +72,9 @@ export interface TopicEngine {
   /** Counts one more subscriber of the topic (creating it, and for a networked engine making its
    * local window current) and returns its newest position. */
   subscribe(cache: string, topic: string, who: Subscriber): Promise<Position>;
+  /** The topic's newest position in the node-local window (what has been fanned out here), or
+   * undefined for a topic this node does not hold. Synchronous, like `read`. */
+  position(cache: string, topic: string): Position | undefined;
   /** Recorded items after `after`, at most about `maxBytes`, from the node-local window (contract 3). */
   read(cache: string, topic: string, after: Position, maxBytes: number): WindowRead;
   /** Forgets one subscriber of the topic (the caller detached it from the fan-out key). Called

@@ -97,6 +97,11 @@ class MemoryTopicEngine implements TopicEngine {
     return { page: topic.page, seq: topic.seq };
   }
 
+  position(cache: string, name: string): Position | undefined {
+    const topic = this.registry.get(cache, name);
+    return topic && { page: topic.page, seq: topic.seq };
+  }
+
   read(cache: string, name: string, after: Position, maxBytes: number): WindowRead {
     const topic = this.registry.get(cache, name);
     // A subscribed topic is never dropped, so this only happens for a reader that never subscribed.

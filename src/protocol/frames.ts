@@ -61,7 +61,15 @@ export interface HeartbeatFrame { t: 'hb' }
 export interface SubscriptionEndFrame { t: 'end'; cache: string; topic: string; e: WireError }
 
 /** Sent just before the server closes the connection; `reconnect` mirrors the close-code range. */
-export interface ByeFrame { t: 'bye'; code: number; reason: string; reconnect: boolean }
+export interface ByeFrame {
+  t: 'bye';
+  code: number;
+  reason: string;
+  reconnect: boolean;
+  /** On shutdown (4000): each subscription's topic position at the close, so a client that resumes
+   * on a new page (a restarted memory engine) knows how many items of the old one it missed. */
+  ends?: Array<{ cache: string; topic: string; page: number; seq: number }>;
+}
 
 /** Advance warning, e.g. the token expires in `inMs`; the client should send `auth`. */
 export interface NoticeFrame { t: 'notice'; kind: 'token_expiring'; inMs: number }

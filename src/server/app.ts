@@ -121,8 +121,9 @@ export async function createServer(options: CreateServerOptions = {}, features: 
       closing ??= (async () => {
         for (const stop of stops.splice(0).reverse()) await stop().catch((err: unknown) => log.error({ err }, 'feature stop failed'));
         unsubscribeRevocations();
-        broker.shutdown();
+        // Stop accepting first, then let every connection drain (server.shutdownGraceMs).
         uWS.us_listen_socket_close(listenSocket);
+        await broker.shutdown();
         // close() drops idle keep-alive sockets too; it exists at runtime but not in this version's types.
         (app as TemplatedApp & { close(): void }).close();
         await broker.close();

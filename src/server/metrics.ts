@@ -73,7 +73,14 @@ export function createMetricsRegistry({ broker, engine, transport, config }: Met
 
   mirroredLabelledCounter(registry, 'tidings_limit_exceeded_total', 'Requests refused with LIMIT_EXCEEDED_ERROR, by cause', ['cause'],
     () => [...broker.limitEvents].map(([cause, n]): [Record<'cause', string>, number] => [{ cause }, n]));
-  mirroredCounter(registry, 'tidings_connections_cut_off_total', 'Connections ended with 1006: slow consumers cut off at server.maxBackpressureBytes, or dropped links', () => transport.cutOff);
+  mirroredCounter(registry, 'tidings_connections_cut_off_total', 'Connections ended with 1006: dropped links, or a send buffer past server.sendBufferHardLimitBytes', () => transport.cutOff);
+  gauge(registry, 'tidings_send_buffer_bytes', 'Bytes queued in connection send buffers, all connections', () => {
+    let n = 0;
+    for (const s of broker.sessions.values()) n += s.connection.bufferedAmount();
+    return n;
+  });
+  gauge(registry, 'tidings_slow_consumers', 'Connections detached from live fan-out for slowness, catching up from the window', () => broker.slowConsumers.detached);
+  mirroredCounter(registry, 'tidings_slow_consumer_detaches_total', 'Times a subscriber passed server.maxBackpressureBytes and was detached to catch up from the window', () => broker.slowConsumers.detaches);
   mirroredCounter(registry, 'tidings_connections_refused_total', 'WebSocket upgrades refused at server.maxConnections', () => transport.refusedUpgrades);
   return registry;
 }

@@ -1,7 +1,7 @@
 /** Counts of transport events the broker never sees (metrics, admin dashboard). One per server. */
 export class TransportCounters {
-  /** Connections that ended with 1006 and no close frame: a slow consumer cut off at
-   * server.maxBackpressureBytes, or a link that dropped (uWS reports both alike). */
+  /** Connections that ended with 1006 and no close frame: a link that dropped, or a send buffer
+   * past server.sendBufferHardLimitBytes (uWS reports both alike). */
   cutOff = 0;
   /** WebSocket upgrades refused with 503 at server.maxConnections. */
   refusedUpgrades = 0;

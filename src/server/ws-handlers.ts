@@ -49,8 +49,9 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
     // Up to twice the limit is read so an oversized frame can still be answered with a typed error;
     // past that uWS drops the connection (the client sees 1006).
     maxPayloadLength: config.maxFrameBytes * 2,
-    maxBackpressure: config.maxBackpressureBytes,
-    // A subscriber that falls this far behind is closed; it reconnects and resumes from the window.
+    // The hard limit. Slow subscribers are detached well before it (engine/slow-consumers.ts); a
+    // connection that still gets here (a reply flood) is closed rather than have frames dropped.
+    maxBackpressure: config.sendBufferHardLimitBytes,
     closeOnBackpressureLimit: 1,
     idleTimeout: config.idleTimeoutSec,
     sendPingsAutomatically: true,

@@ -7,7 +7,8 @@ import { startDevModerator } from '../../src/cli/dev-moderator.js';
 export interface TestServerOptions { config?: DeepPartial<TidingsConfig>; clock?: Clock }
 
 export async function startServer(t: Test, options: TestServerOptions = {}): Promise<TidingsServer> {
-  const base: DeepPartial<TidingsConfig> = { logLevel: 'silent', server: { port: 0 }, auth: { signingKeys: [generateSigningKey()] } };
+  // A short shutdown grace: a test that leaves a client not reading should not hold its teardown.
+  const base: DeepPartial<TidingsConfig> = { logLevel: 'silent', server: { port: 0, shutdownGraceMs: 1000 }, auth: { signingKeys: [generateSigningKey()] } };
   const config = deepMerge(base, options.config ?? {});
   const server = await createServer({ config, ...(options.clock ? { clock: options.clock } : {}) }, defaultFeatures());
   const stopModerator = server.config.dev ? await startDevModerator(server) : undefined;

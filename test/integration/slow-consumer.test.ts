@@ -3,32 +3,92 @@ import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes } from '../../src/index.js';
 
-t.test('slow consumer - a subscriber that stops reading is cut off, never silently skipped, and resumes without a gap', async (t) => {
-  const server = await startServer(t, { config: { server: { maxBackpressureBytes: 64 * 1024 }, topics: { windowItems: 20_000, windowBytes: 32 * 1024 * 1024 } } });
+type Paused = { _socket: { pause(): void; resume(): void } };
+const pausable = (c: RawClient) => (c.ws as unknown as Paused)._socket;
+const metric = async (server: { httpUrl: string }, name: string) => {
+  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.split(' ')[1]);
+};
+
+t.test('slow consumer - a subscriber that stops reading is detached, catches up from the window when it reads again, and misses nothing', async (t) => {
+  const server = await startServer(t, { config: {
+    server: { maxBackpressureBytes: 64 * 1024, sendBufferHardLimitBytes: 256 * 1024, metricsAccess: 'open' },
+    topics: { windowItems: 20_000, windowBytes: 32 * 1024 * 1024 },
+  } });
   const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*'));
   const slow = await RawClient.open(server, token);
   await slow.ok({ t: 'sub', cache: 'chat', topic: 'firehose' });
-  const socket = (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-  socket.pause();
+  pausable(slow).pause();
   const pub = await RawClient.open(server, token);
   const payload = 'p'.repeat(1024);
   const total = 20_000;
   for (let i = 1; i <= total; i++) pub.send({ t: 'pub', cache: 'chat', topic: 'firehose', value: `${i}:${payload}` });
   await pub.ok({ t: 'ping' });
-  socket.resume();
-  const closed = await slow.waitClosed(10_000);
-  const received = slow.frames.filter((f) => f['t'] === 'item');
-  t.ok(received.length < total, `the slow subscriber was cut off after ${received.length} of ${total} items (close ${closed.code})`);
-  const seqs = received.map((f) => f['seq'] as number);
-  t.ok(seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!), 'what it received is in order');
-  // uWS may drop frames for a socket past its buffer limit before it closes it; a client sees the
-  // hole (a seq jump without a disc) and resumes after the last item it holds in sequence.
-  let contiguous = 0;
-  while (contiguous < seqs.length && seqs[contiguous] === contiguous + 1) contiguous++;
-  const back = await RawClient.open(server, token);
-  await back.ok({ t: 'sub', cache: 'chat', topic: 'firehose', after: { page: received[0]!['page'], seq: contiguous } });
-  const rest = await back.items(total - contiguous, () => true, 10_000);
-  t.same(rest.map((f) => f['seq']), Array.from({ length: total - contiguous }, (_, i) => contiguous + i + 1), 'resuming after the last contiguous item delivers exactly the rest');
+  t.ok((await metric(server, 'tidings_slow_consumer_detaches_total'))! >= 1, 'the subscriber was detached from live fan-out');
+  t.ok((await metric(server, 'tidings_send_buffer_bytes'))! <= 2 * 256 * 1024, 'its send buffer stayed under the hard limit (20 MB were published)');
+  pausable(slow).resume();
+  const items = await slow.items(total, () => true, 30_000);
+  t.same(items.map((f) => f['seq']), Array.from({ length: total }, (_, i) => i + 1), 'every item, in order, exactly once');
+  t.equal(slow.frames.filter((f) => f['t'] === 'disc').length, 0, 'no discontinuity: the window held everything');
+  t.equal(slow.closed, undefined, 'the connection stays open');
+  await pub.ok({ t: 'pub', cache: 'chat', topic: 'firehose', value: 'live again' });
+  const [live] = await slow.items(1, () => true, 5000);
+  t.equal(live!['seq'], total + 1, 'and it is live again');
+});
+
+t.test('slow consumer - 50 stalled subscribers: healthy ones get everything, send buffers stay bounded, the stalled get bye 4002 only past the deadline, and resume without loss', async (t) => {
+  const hard = 256 * 1024;
+  const timeoutMs = 5000;
+  const server = await startServer(t, { config: {
+    server: { maxBackpressureBytes: 64 * 1024, sendBufferHardLimitBytes: hard, slowConsumerTimeoutMs: timeoutMs, metricsAccess: 'open', maxPendingHellosPerIp: 100, maxConnectionsPerIp: 1000 },
+    topics: { windowItems: 20_000, windowBytes: 32 * 1024 * 1024 },
+  } });
+  const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*'));
+  const stalled = await Promise.all(Array.from({ length: 50 }, async () => {
+    const c = await RawClient.open(server, token);
+    await c.ok({ t: 'sub', cache: 'chat', topic: 'busy' });
+    pausable(c).pause();
+    return c;
+  }));
+  const healthy = await RawClient.open(server, token);
+  await healthy.ok({ t: 'sub', cache: 'chat', topic: 'busy' });
+  const pub = await RawClient.open(server, token);
+  const total = 20_000;
+  const payload = 'q'.repeat(200);
+  let maxBuffered = 0;
+  for (let i = 1; i <= total; i++) {
+    pub.send({ t: 'pub', cache: 'chat', topic: 'busy', value: `${i}:${payload}` });
+    if (i % 2000 === 0) {
+      await pub.ok({ t: 'ping' });
+      maxBuffered = Math.max(maxBuffered, (await metric(server, 'tidings_send_buffer_bytes'))!);
+    }
+  }
+  const detachedNow = await metric(server, 'tidings_slow_consumers');
+  const got = await healthy.items(total, () => true, 30_000);
+  t.same(got.map((f) => f['seq']), Array.from({ length: total }, (_, i) => i + 1), 'the healthy subscriber got every item in order');
+  t.ok(maxBuffered <= 50 * hard, `send buffers peaked at ${maxBuffered} bytes ≤ 50 × the hard limit (${50 * hard})`);
+  t.equal(detachedNow, 50, 'all 50 are detached, catching up (and none ended before its deadline)');
+  t.ok((await metric(server, 'tidings_slow_consumer_detaches_total'))! >= 50, 'each was detached');
+  // Past the deadline the server says bye 4002 and closes them.
+  const deadline = Date.now() + timeoutMs * 3 + 10_000;
+  while ((await metric(server, 'tidings_slow_consumers'))! > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  t.equal(await metric(server, 'tidings_slow_consumers'), 0, 'every stalled one was ended');
+  const sample = stalled.slice(0, 3);
+  for (const c of sample) pausable(c).resume();
+  for (const [n, c] of sample.entries()) {
+    const closed = await c.waitClosed(10_000);
+    t.equal(closed.code, 4002, `stalled ${n} closed with 4002`);
+    t.match(c.frames.find((f) => f['t'] === 'bye'), { code: 4002, reconnect: true }, `stalled ${n} got bye 4002 first`);
+    const items = c.frames.filter((f) => Array.isArray(f) || f['t'] === 'item');
+    const seqs = items.map((f) => f['seq'] as number);
+    t.same(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), `stalled ${n} holds 1..${seqs.length} with no hole`);
+    const back = await RawClient.open(server, token);
+    await back.ok({ t: 'sub', cache: 'chat', topic: 'busy', after: { page: got[0]!['page'], seq: seqs.length } });
+    const rest = await back.items(total - seqs.length, () => true, 20_000);
+    t.equal(rest.length, total - seqs.length, `stalled ${n} resumes with the other ${total - seqs.length}: every item delivered`);
+    back.ws.close();
+  }
 });
 
 t.test('slow consumer - a replay far larger than the send buffer is paced, not dropped', async (t) => {

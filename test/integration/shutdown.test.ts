@@ -1,0 +1,43 @@
+/** Graceful shutdown loses nothing acknowledged: a lagging subscriber still gets every queued item,
+ * then `bye` 4000 with its topics' final positions, then close 4000; new requests during the drain
+ * are refused with a retryable code. */
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { PermissionScopes } from '../../src/index.js';
+
+type Paused = { _socket: { pause(): void; resume(): void } };
+const pausable = (c: RawClient) => (c.ws as unknown as Paused)._socket;
+
+t.test('shutdown - a lagging subscriber gets every acknowledged item, then bye 4000 with its final positions', async (t) => {
+  const server = await startServer(t, { config: { server: { shutdownGraceMs: 15_000, maxBackpressureBytes: 8 * 1024 * 1024, sendBufferHardLimitBytes: 16 * 1024 * 1024 } } });
+  const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*'));
+  const lagging = await RawClient.open(server, token);
+  const sub = await lagging.ok({ t: 'sub', cache: 'chat', topic: 'news' });
+  pausable(lagging).pause();
+  const pub = await RawClient.open(server, token);
+  const total = 7000;
+  const payload = 'n'.repeat(1024);
+  const acked: number[] = [];
+  for (let i = 1; i <= total; i++) {
+    void pub.request({ t: 'pub', cache: 'chat', topic: 'news', value: `${i}:${payload}` }, 30_000).then((r) => { if (r['t'] === 'ok') acked.push(r['r'].seq as number); });
+  }
+  await pub.ok({ t: 'ping' });
+  t.equal(acked.length, total, 'every publish was acknowledged');
+
+  const closing = server.close();
+  await new Promise((r) => setTimeout(r, 300));
+  // The lagging connection is still open (draining): a request on it is refused, retryably.
+  const refusedId = lagging.send({ t: 'pub', cache: 'chat', topic: 'news', value: 'too late' });
+  await new Promise((r) => setTimeout(r, 100));
+  pausable(lagging).resume();
+  const closed = await lagging.waitClosed(20_000);
+  await closing;
+  const items = lagging.frames.filter((f) => f['t'] === 'item');
+  t.same(items.map((f) => f['seq']), Array.from({ length: total }, (_, i) => i + 1), `all ${total} acknowledged items arrived, in order`);
+  const bye = lagging.frames.find((f) => f['t'] === 'bye');
+  t.match(bye, { code: 4000, reconnect: true, ends: [{ cache: 'chat', topic: 'news', page: sub['page'], seq: total }] }, 'bye 4000 names the final position');
+  t.notOk(lagging.frames.slice(lagging.frames.indexOf(bye!)).some((f) => f['t'] === 'item'), 'no item after the bye');
+  t.match(lagging.frames.find((f) => f['id'] === refusedId), { t: 'err', e: { code: 'SERVER_UNAVAILABLE' } }, 'a request during the drain got a retryable refusal');
+  t.equal(closed.code, 4000, 'then close 4000, not 1006');
+});
