@@ -69,6 +69,8 @@ export class TopicEntry {
   readonly listeners = new Set<TopicSubscription>();
   state: 'pending' | 'active' | 'ended' = 'pending';
   position: Position | undefined;
+  /** The position at which the server last shut down with this topic (a shutdown `bye`). */
+  private previousPageEnd: Position | undefined;
   private waiters: Array<(error?: TidingsClientError) => void> = [];
   private inFlight = false;
   private recovering = false;
@@ -155,9 +157,19 @@ export class TopicEntry {
     });
   }
 
+  /** The server shut down with the topic at `end` (from its `bye`). */
+  pageEnded(end: Position): void {
+    this.previousPageEnd = { page: end.page, seq: end.seq };
+  }
+
   discontinuity(frame: DiscontinuityFrame): void {
+    // Onto a new page after a shutdown: the old page's final seq (from the bye) tells what was missed.
+    const ended = this.previousPageEnd;
+    const missed = ended && this.position && ended.page === this.position.page && frame.page !== ended.page
+      ? Math.max(0, ended.seq - this.position.seq) : undefined;
+    this.previousPageEnd = undefined;
     this.position = { page: frame.page, seq: frame.newSeq - 1 };
-    const d = new TopicDiscontinuity(frame.lastSeq, frame.newSeq, frame.page);
+    const d = new TopicDiscontinuity(frame.lastSeq, frame.newSeq, frame.page, missed);
     for (const s of [...this.listeners]) s.callbacks.onDiscontinuity?.(d);
   }
 

@@ -1,6 +1,6 @@
 /** Topics, shaped like Momento's TopicClient: publish, and subscriptions that survive reconnects.
  * Local subscribers of one topic share one server subscription (subscription.ts). */
-import { ErrorCode, topicKey, type DiscontinuityFrame, type ItemFrame, type PublishResult, type RetractFrame, type Value, type WireError } from '../protocol/index.js';
+import { ErrorCode, topicKey, type ByeFrame, type DiscontinuityFrame, type ItemFrame, type PublishResult, type RetractFrame, type Value, type WireError } from '../protocol/index.js';
 import { clientLink, type ClientOptions } from './client-options.js';
 import type { Connection, RequestOptions } from './connection.js';
 import { TidingsClientError, asClientError, cancelledError } from './errors.js';
@@ -121,6 +121,11 @@ export class TopicClient {
     if (t === 'hb') {
       const hb = new TopicHeartbeat();
       for (const entry of [...this.entries.values()]) if (entry.state === 'active') entry.heartbeat(hb);
+      return;
+    }
+    if (t === 'bye' && Array.isArray(frame['ends'])) {
+      // A shutdown: where each topic stood, so a resume on a new page can say what it missed.
+      for (const end of frame['ends'] as NonNullable<ByeFrame['ends']>) this.entries.get(topicKey(end.cache, end.topic))?.pageEnded(end);
       return;
     }
     if (t !== 'item' && t !== 'disc' && t !== 'end' && t !== 'retract') return;

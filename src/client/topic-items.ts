@@ -21,7 +21,10 @@ export class TopicItem {
 
 export class TopicDiscontinuity {
   readonly type = 'Discontinuity' as const;
-  constructor(private readonly last: number, private readonly next: number, private readonly page: number) {}
+  constructor(private readonly last: number, private readonly next: number, private readonly page: number, private readonly missedOnPrevious?: number) {}
+  /** After a server restart that started the topic on a new page: how many items of the old page
+   * were published after the last one received (from the shutdown's `bye`); undefined when unknown. */
+  missedFromPreviousPage(): number | undefined { return this.missedOnPrevious; }
   lastSequenceNumber(): number { return this.last; }
   newSequenceNumber(): number { return this.next; }
   newSequencePage(): number { return this.page; }
