@@ -2,7 +2,7 @@
  * correlation by id, a heartbeat watchdog, in-band token refresh, and reconnect with jittered
  * backoff. Requests made while disconnected wait in a bounded queue and go out once reconnected. */
 import {
-  CloseCode, ErrorCode, PROTOCOL_VERSIONS, SUBPROTOCOL, decodeFrame, encodeFrame, shouldReconnect,
+  CloseCode, ErrorCode, IDEMPOTENT_OPERATIONS, PROTOCOL_VERSIONS, SUBPROTOCOL, decodeFrame, encodeFrame, shouldReconnect,
   type AuthResult, type HelloResult, type OperationName, type RequestOf, type ResultOf, type WireError,
 } from '../protocol/index.js';
 import { reconnectDelay } from './backoff.js';
@@ -41,8 +41,19 @@ interface PendingRequest {
   frame: Frame;
   /** Set once sent: the request id on the wire. */
   id: number | undefined;
+  /** Sent at least once (an idempotent write waiting to be sent again after a reconnect). */
+  sent?: boolean;
   resolve(result: unknown): void;
   reject(error: TidingsClientError): void;
+}
+
+/** 128 random bits, URL-safe: an idempotency key no other request of this tokenId will share. */
+function randomKey(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  let key = '';
+  for (const b of bytes) key += b.toString(16).padStart(2, '0');
+  return key;
 }
 
 export class Connection {
@@ -122,8 +133,12 @@ export class Connection {
    * the server's error, TIMEOUT_ERROR (sent, no reply in time: it may or may not have been
    * applied), CONNECTION_ERROR (never sent, or the link dropped before the reply) or
    * CANCELLED_ERROR (the signal fired). */
-  request<K extends OperationName>(frame: OutgoingFrame<K>, options: RequestOptions = {}): Promise<ResultOf<K>> {
+  request<K extends OperationName>(outgoing: OutgoingFrame<K>, options: RequestOptions = {}): Promise<ResultOf<K>> {
     type R = ResultOf<K>;
+    // Writes a retry could apply twice carry a key: if the link drops before the reply, the request
+    // is sent again after reconnecting and the server answers the first result, never applies twice.
+    const frame: Frame = IDEMPOTENT_OPERATIONS.has(outgoing.t) && (outgoing as Frame)['idempotencyKey'] === undefined
+      ? { ...outgoing, idempotencyKey: randomKey() } : outgoing;
     return new Promise<R>((resolve, reject) => {
       if (this.statusValue.state === 'closed') return reject(connectionError(`connection is closed: ${this.statusValue.reason}`));
       const signal = options.signal ?? options.abortSignal;
@@ -145,7 +160,7 @@ export class Connection {
       };
       const onAbort = () => pending.reject(cancelledError(`${frame.t} was cancelled${pending.id === undefined ? ' before it was sent' : ''}`));
       signal?.addEventListener('abort', onAbort, { once: true });
-      const timer = setTimeout(() => pending.reject(pending.id === undefined
+      const timer = setTimeout(() => pending.reject(pending.id === undefined && !pending.sent
         ? connectionError(`not connected: ${frame.t} was not sent within ${timeoutMs} ms (it was not applied)`)
         : timeoutError(`no reply to ${frame.t} within ${timeoutMs} ms; it may or may not have been applied`)), timeoutMs);
       if (this.statusValue.state === 'open') this.send(pending);
@@ -342,10 +357,19 @@ export class Connection {
     const bye = this.lastBye;
     this.lastBye = undefined;
     const why = { code, reason: bye?.reason || reason || '' };
+    const retry: PendingRequest[] = [];
     for (const pending of [...this.inFlight.values()]) {
-      pending.reject(connectionError(`connection closed before the reply (${why.code} ${why.reason}); the request may or may not have been applied`));
+      if (pending.frame['idempotencyKey'] !== undefined && !this.closedByUser && shouldReconnect(code)) {
+        pending.id = undefined;
+        pending.sent = true;
+        retry.push(pending);
+      } else {
+        pending.reject(connectionError(`connection closed before the reply (${why.code} ${why.reason}); the request may or may not have been applied`));
+      }
     }
     this.inFlight.clear();
+    // Idempotent writes go out again first after reconnecting, in their original order.
+    this.queue.unshift(...retry);
     if (this.closedByUser) return;
     if (shouldReconnect(code)) return this.scheduleReconnect(why);
     // 4500–4999: not with the same credential. A token provider can supply another one.

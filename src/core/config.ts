@@ -20,6 +20,10 @@ export interface ServerConfig {
   slowConsumerTimeoutMs: number;
   /** Graceful shutdown: how long to wait for send buffers to drain before closing anyway. */
   shutdownGraceMs: number;
+  /** How long the first result of a write with an idempotencyKey is remembered. */
+  idempotencyWindowMs: number;
+  /** Idempotency keys remembered at most (least recently written dropped first). */
+  maxIdempotencyKeys: number;
   /** Seconds without traffic before uWS drops a connection (pings are automatic). */
   idleTimeoutSec: number;
   /** A new connection must send `hello` within this many ms. */
@@ -185,6 +189,8 @@ export const DEFAULTS: TidingsConfig = {
     sendBufferHardLimitBytes: 4 * 1024 * 1024,
     slowConsumerTimeoutMs: 30_000,
     shutdownGraceMs: 10_000,
+    idempotencyWindowMs: 120_000,
+    maxIdempotencyKeys: 100_000,
     idleTimeoutSec: 120,
     helloTimeoutMs: 10_000,
     heartbeatMs: 15_000,
@@ -301,7 +307,7 @@ function validate(c: TidingsConfig): void {
   };
   positive('server.port', c.server.port, 0);
   if (c.server.port > 65535) throw new ConfigError('server.port', 'must be ≤ 65535');
-  for (const key of ['maxFrameBytes', 'maxBackpressureBytes', 'sendBufferHardLimitBytes', 'slowConsumerTimeoutMs', 'idleTimeoutSec', 'helloTimeoutMs', 'heartbeatMs', 'maxConnections', 'maxPendingRequests', 'maxHttpBodyBytes',
+  for (const key of ['maxFrameBytes', 'maxBackpressureBytes', 'sendBufferHardLimitBytes', 'slowConsumerTimeoutMs', 'idempotencyWindowMs', 'maxIdempotencyKeys', 'idleTimeoutSec', 'helloTimeoutMs', 'heartbeatMs', 'maxConnections', 'maxPendingRequests', 'maxHttpBodyBytes',
     'maxPreHelloFrameBytes', 'maxPendingHellos', 'maxPendingHellosPerIp', 'maxConnectionsPerIp'] as const) {
     positive(`server.${key}`, c.server[key]);
   }

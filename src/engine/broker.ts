@@ -3,10 +3,10 @@
  * `message` is the WebSocket transport (msgpack frames in, msgpack frames out); `dispatch` is the
  * transport-neutral way into every operation, for any transport that has an authenticated session. */
 import {
-  CloseCode, ErrorCode, LimitCause, SESSION_OPERATIONS, decodeFrame, encodeFrame, negotiateVersion, requestId, shouldReconnect,
+  CloseCode, ErrorCode, IDEMPOTENT_OPERATIONS, LimitCause, SESSION_OPERATIONS, decodeFrame, encodeFrame, negotiateVersion, requestId, shouldReconnect,
   type AuthResult, type ByeFrame, type GenericRequest, type HelloResult, type NoticeFrame, type OperationName, type ResultOf,
 } from '../protocol/index.js';
-import { TidingsError, authenticationFailed, badRequest, limitExceeded, toWireError } from '../core/errors.js';
+import { TidingsError, authenticationFailed, badRequest, invalidArgument, limitExceeded, toWireError } from '../core/errors.js';
 import type { Maybe } from '../core/maybe.js';
 import type { Fanout } from './engine.js';
 import { REPLIED, type BrokerDeps, type Handler, type HandlerTable, type RequestContext } from './handler.js';
@@ -16,6 +16,7 @@ import { MsgpackReplies } from './replies.js';
 import { topicHandlers } from './handlers/topics.js';
 import { catchUpBufferLimit, continueAllCatchUps } from './catch-up.js';
 import { SlowConsumers } from './slow-consumers.js';
+import { IdempotentResults } from './idempotency.js';
 import { peekRequestId } from '../protocol/peek.js';
 import { IdentityLimits } from '../limits/identity-limits.js';
 
@@ -42,6 +43,8 @@ export class Broker {
   readonly limits: IdentityLimits;
   /** Subscribers detached from live fan-out for slowness, catching up from the window. */
   readonly slowConsumers: SlowConsumers;
+  /** First results of writes that carried an idempotencyKey (engine/idempotency.ts). */
+  readonly idempotent: IdempotentResults;
   /** Set once graceful shutdown began: new requests are refused with SERVER_UNAVAILABLE. */
   private draining = false;
 
@@ -50,6 +53,7 @@ export class Broker {
     this.subscriptions = new Subscriptions(deps.engine.topics);
     this.handlers = Object.assign(Object.create(null) as HandlerTable, topicHandlers(deps, this.subscriptions), ...extraHandlers);
     this.sessionHandlers = { hello: (ctx) => this.hello(ctx), auth: (ctx) => this.auth(ctx), ping: () => ({}) };
+    this.idempotent = new IdempotentResults(deps.config.server, deps.clock);
     this.slowConsumers = new SlowConsumers({
       sessions: this.sessions, topics: deps.engine.topics, config: deps.config.server, clock: deps.clock,
       bye: (session, code, reason) => this.bye(session, code, reason),
@@ -115,6 +119,7 @@ export class Broker {
       this.replyError(session, id, authenticationFailed('the first frame must be hello'));
       return this.bye(session, CloseCode.PROTOCOL_VIOLATION, 'the first frame must be hello');
     }
+    if (session.inFlightIds?.has(id)) return this.replyError(session, id, invalidArgument(`request id ${id} is still in flight on this connection; ids must be unique among pending requests`));
     if (this.draining && op !== 'ping') return this.replyError(session, id, new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'the server is shutting down; retry after reconnecting'));
     const request = frame as GenericRequest;
     let replied = false;
@@ -127,9 +132,11 @@ export class Broker {
       return this.replyError(session, id, err);
     }
     if (outcome instanceof Promise) {
+      const ids = (session.inFlightIds ??= new Set());
+      ids.add(id);
       outcome.then(
-        (result) => { if (!replied) this.replyOk(session, id, result); },
-        (err) => { if (!replied) this.replyError(session, id, err); else this.logUnexpected(session, err); },
+        (result) => { ids.delete(id); if (!replied) this.replyOk(session, id, result); },
+        (err) => { ids.delete(id); if (!replied) this.replyError(session, id, err); else this.logUnexpected(session, err); },
       );
     } else if (!replied) this.replyOk(session, id, outcome);
   }
@@ -145,6 +152,13 @@ export class Broker {
     if (session.state !== 'open') throw authenticationFailed('the session is not authenticated');
     const handler = Object.hasOwn(this.handlers, request.t) ? this.handlers[request.t as OperationName] as AnyHandler | undefined : undefined;
     if (!handler || SESSION_OPERATIONS.has(request.t)) throw badRequest(`unknown operation "${request.t}"`);
+    const key = request['idempotencyKey'];
+    if (key !== undefined && IDEMPOTENT_OPERATIONS.has(request.t)) {
+      // Per tokenId, so a retry on a new connection finds the first result; a credential without
+      // one is deduplicated per connection only.
+      const scope = session.grant!.tokenId !== undefined ? `t:${session.grant!.tokenId}` : `c:${session.id}`;
+      return this.idempotent.run(scope, request.t, key, () => this.invoke(session, handler, request, replyNow));
+    }
     return this.invoke(session, handler, request, replyNow);
   }
 

@@ -34,6 +34,9 @@ export class Session {
    * never have one pending, and idle connections are most of a broker's memory. */
   catchUps: Map<string, Position> | undefined;
   pending = 0;
+  /** Ids of this connection's requests still awaiting an asynchronous answer (created on first
+   * use): a new request may not reuse one. */
+  inFlightIds: Set<number> | undefined;
   /** Set by a handler whose reply must be followed by closing the connection (failed hello). */
   closeAfterReply: { code: number; reason: string } | undefined;
   /** The one pending timer: the hello deadline, then the token-expiry notice, then the expiry. */

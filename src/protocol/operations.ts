@@ -58,3 +58,10 @@ export type OutgoingRequest<K extends OperationName> = Omit<RequestOf<K>, 'id'> 
 /** Operations that a transport without a WebSocket session (HTTP, gRPC) does not dispatch: they
  * manage the session itself. */
 export const SESSION_OPERATIONS: ReadonlySet<string> = new Set<OperationName>(['hello', 'auth', 'ping']);
+
+/** Writes that a retry could apply twice: they accept an `idempotencyKey`, and the server answers a
+ * repeated key with the first result (docs/protocol.md, "Idempotent writes"). Reads, and writes
+ * that are idempotent by nature (set, delete), need none. */
+export const IDEMPOTENT_OPERATIONS: ReadonlySet<string> = new Set<OperationName>([
+  'pub', 'pubAppend', 'listPushBack', 'listPushFront', 'listConcatenateBack', 'listConcatenateFront',
+]);

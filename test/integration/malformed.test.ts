@@ -118,4 +118,13 @@ t.test('malformed - too many requests in flight get LIMIT_EXCEEDED, not unbounde
   const codes = replies.map((r) => (r['t'] === 'ok' ? 'ok' : r['e']['cause']));
   t.same(codes, ['ok', 'ok', 'pending_requests_limit_exceeded', 'pending_requests_limit_exceeded', 'pending_requests_limit_exceeded', 'pending_requests_limit_exceeded']);
   t.equal((await c.request({ t: 'pub', cache: 'chat', topic: 'x', value: 'later' }))['t'], 'ok', 'served again once the first ones are answered');
+
+  // An id still in flight may not be reused: the second request is refused, the first answered once.
+  c.send({ t: 'pub', id: 900, cache: 'chat', topic: 'x', value: 'first' });
+  c.send({ t: 'pub', id: 900, cache: 'chat', topic: 'x', value: 'second' });
+  const [a, b] = [await c.next((f) => f['id'] === 900), await c.next((f) => f['id'] === 900)];
+  t.match(a, { t: 'err', e: { code: 'INVALID_ARGUMENT_ERROR', message: /still in flight/ } }, 'the reuse is refused at once');
+  t.match(b, { t: 'ok' }, 'the first request gets its own answer');
+  await new Promise((r) => setTimeout(r, 120));
+  t.notOk(c.frames.some((f) => f['id'] === 900), 'and nothing more carries that id');
 });

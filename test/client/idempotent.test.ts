@@ -1,0 +1,49 @@
+/** Idempotent writes: a link cut between a publish being applied and its `ok` leaves no "maybe".
+ * The SDK sends the publish again after reconnecting with the same idempotency key; the server
+ * answers the first result, and subscribers get the item exactly once. */
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { sdkFor, itemCollector } from '../helpers/sdk.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { PermissionScopes, type PublishedItem } from '../../src/index.js';
+import { TopicPublish } from '../../src/client/index.js';
+
+t.test('idempotent - a publish whose reply was lost to a cut link is retried by the SDK and delivered exactly once', async (t) => {
+  const server = await startServer(t);
+  // Fault injection at the server's publish hook: after the first item to "cut" is stamped and fanned
+  // out, its publisher's connection drops, so the `ok` never reaches the SDK.
+  let cuts = 0;
+  server.broker['deps'].engine.topics.addPublishHook({
+    admit: (_cache, topic) => (topic === 'cut' && cuts === 0 ? true : undefined),
+    published: (item: PublishedItem) => { cuts++; server.broker.sessions.get(item.origin!)?.connection.close(4000, 'test: cut the link'); },
+  });
+  const watcher = await sdkFor(t, server, { tokenId: 'watcher' });
+  const got = itemCollector();
+  await watcher.topics.subscribe('chat', 'cut', got.callbacks);
+  const publisher = await sdkFor(t, server, { tokenId: 'publisher' });
+  await publisher.connection.ready();
+  const response = await publisher.topics.publish('chat', 'cut', 'once');
+  t.ok(response instanceof TopicPublish.Success, `the app sees success (${response})`);
+  t.equal(cuts, 1, 'the link was cut after the first attempt was applied');
+  await publisher.topics.publish('chat', 'cut', 'after');
+  await got.items.until(2);
+  t.same(got.values(), ['once', 'after'], 'the retried item arrived exactly once');
+});
+
+t.test('idempotent - the server answers a repeated key with the first result and applies nothing', async (t) => {
+  const server = await startServer(t);
+  const token = await tokenFor(server, PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('chat', '*'), PermissionScopes.cacheReadWrite('chat')), { tokenId: 'writer' });
+  const a = await RawClient.open(server, token);
+  const first = await a.ok({ t: 'pub', cache: 'chat', topic: 'k', value: 'x', idempotencyKey: 'k-1' });
+  const b = await RawClient.open(server, token);
+  t.same(await b.ok({ t: 'pub', cache: 'chat', topic: 'k', value: 'x', idempotencyKey: 'k-1' }), first, 'same answer on another connection of the same tokenId');
+  const next = await b.ok({ t: 'pub', cache: 'chat', topic: 'k', value: 'y', idempotencyKey: 'k-2' });
+  t.equal(next['seq'], first['seq'] + 1, 'the repeat took no seq');
+  const push = await a.ok({ t: 'listPushBack', cache: 'chat', list: 'l', value: 'v', idempotencyKey: 'l-1' });
+  t.same(await a.ok({ t: 'listPushBack', cache: 'chat', list: 'l', value: 'v', idempotencyKey: 'l-1' }), push, 'list pushes too');
+  t.same(await a.ok({ t: 'listLength', cache: 'chat', list: 'l' }), { hit: true, length: 1 }, 'applied once');
+  t.match(await a.request({ t: 'pub', cache: 'chat', topic: 'k', value: 'x', idempotencyKey: 42 }), { t: 'err', e: { code: 'INVALID_ARGUMENT_ERROR', message: /idempotencyKey/ } });
+  const anonymous = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*')));
+  const own = await anonymous.ok({ t: 'pub', cache: 'chat', topic: 'k', value: 'z', idempotencyKey: 'k-1' });
+  t.not(own['seq'], first['seq'], "another credential's key space is its own");
+});
