@@ -75,7 +75,7 @@ export class Broker {
   open(connection: Connection): Session {
     const session = new Session(this.deps.engine.newConnectionId(), connection);
     this.sessions.set(session.id, session);
-    session.timer = setTimeout(() => {
+    session.timer = this.deps.clock.setTimeout(() => {
       if (session.state === 'awaiting_hello') this.bye(session, CloseCode.HELLO_TIMEOUT, 'no hello in time');
     }, this.deps.config.server.helloTimeoutMs);
     return session;
@@ -209,7 +209,7 @@ export class Broker {
     if (session.state === 'closed') return;
     if (session.state === 'open') this.limits.disconnect(session.grant?.tokenId);
     session.state = 'closed';
-    session.clearTimer();
+    this.clearTimer(session);
     this.slowConsumers.closed(session);
     this.subscriptions.endAll(session);
     // Its unsettled moderation deliveries go to the other members of its groups.
@@ -273,7 +273,7 @@ export class Broker {
       throw badRequest(`no common protocol version; this server speaks ${JSON.stringify([1])}`);
     }
     // Drop the spent Timeout (and its closure) now: an idle connection would hold it for life.
-    session.clearTimer();
+    this.clearTimer(session);
     try {
       await this.authenticate(session, frame['token']);
     } catch (err) {
@@ -329,18 +329,23 @@ export class Broker {
     this.armExpiry(session);
   }
 
+  private clearTimer(session: Session): void {
+    this.deps.clock.clearTimeout(session.timer);
+    session.timer = undefined;
+  }
+
   /** One timer at a time per connection: first the `token_expiring` notice, then the expiry. */
   private armExpiry(session: Session): void {
-    session.clearTimer();
+    this.clearTimer(session);
     const expiresAt = session.grant?.expiresAt;
     if (expiresAt === null || expiresAt === undefined) return;
     const untilNotice = expiresAt - this.deps.clock.now() - this.deps.config.auth.expiryNoticeMs;
     if (untilNotice > 0) {
       // Past the timer limit (an API key expiring in weeks), re-arm when the limit is reached.
-      session.timer = setTimeout(() => (untilNotice > MAX_TIMER_MS ? this.armExpiry(session) : this.noticeThenExpire(session, expiresAt, this.deps.config.auth.expiryNoticeMs)), Math.min(untilNotice, MAX_TIMER_MS));
+      session.timer = this.deps.clock.setTimeout(() => (untilNotice > MAX_TIMER_MS ? this.armExpiry(session) : this.noticeThenExpire(session, expiresAt, this.deps.config.auth.expiryNoticeMs)), Math.min(untilNotice, MAX_TIMER_MS));
     } else {
       // Already inside the notice period (e.g. at hello): notice at once, after the reply in flight.
-      session.timer = setTimeout(() => this.noticeThenExpire(session, expiresAt, Math.max(0, expiresAt - this.deps.clock.now())), 0);
+      session.timer = this.deps.clock.setTimeout(() => this.noticeThenExpire(session, expiresAt, Math.max(0, expiresAt - this.deps.clock.now())), 0);
     }
   }
 
@@ -348,7 +353,7 @@ export class Broker {
     if (session.state === 'closed') return;
     const notice: NoticeFrame = { t: 'notice', kind: 'token_expiring', inMs };
     session.connection.send(encodeFrame(notice));
-    session.timer = setTimeout(() => this.bye(session, CloseCode.TOKEN_EXPIRED, 'token expired'), Math.max(0, expiresAt - this.deps.clock.now()));
+    session.timer = this.deps.clock.setTimeout(() => this.bye(session, CloseCode.TOKEN_EXPIRED, 'token expired'), Math.max(0, expiresAt - this.deps.clock.now()));
   }
 
   // -- replies -----------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 /** Per-connection state: who it is (grant), what it listens to, what it has in flight. */
 import type { Position } from '../protocol/index.js';
 import type { Grant } from '../auth/tokens.js';
+import type { TimerHandle } from '../core/clock.js';
 
 /** What the broker needs from a transport connection (the server implements it over uWS). */
 export interface Connection {
@@ -40,14 +41,10 @@ export class Session {
   /** Set by a handler whose reply must be followed by closing the connection (failed hello). */
   closeAfterReply: { code: number; reason: string } | undefined;
   /** The one pending timer: the hello deadline, then the token-expiry notice, then the expiry. */
-  timer: NodeJS.Timeout | undefined;
+  timer: TimerHandle | undefined;
 
   constructor(readonly id: string, readonly connection: Connection) {}
 
-  clearTimer(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-  }
 
   setCatchUp(key: string, position: Position): void {
     (this.catchUps ??= new Map()).set(key, position);

@@ -6,7 +6,7 @@
  * dead-lettered: its sender is told. */
 import { encodeFrame, type DeliveryFrame, type Value } from '../protocol/index.js';
 import type { ModerationConfig } from '../core/config.js';
-import type { Clock } from '../core/clock.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import { Fifo } from '../lib/fifo.js';
 import type { Affix } from './pattern.js';
 
@@ -61,7 +61,7 @@ interface InFlight {
   delivery: number;
   item: GroupItem;
   member: Member;
-  timer: NodeJS.Timeout;
+  timer: TimerHandle;
 }
 
 export interface GroupCounters {
@@ -173,7 +173,7 @@ export class ModerationGroup {
 
   /** Stops every ack timer (server shutdown). */
   close(): void {
-    for (const entry of this.inFlight.values()) clearTimeout(entry.timer);
+    for (const entry of this.inFlight.values()) this.clock.clearTimeout(entry.timer);
   }
 
   /** Hands buffered items to members with room, round-robin. */
@@ -215,8 +215,7 @@ export class ModerationGroup {
     item.attempts++;
     item.lastMember = member.sink.id;
     const delivery = this.host.nextDeliveryId();
-    const timer = setTimeout(() => this.expire(delivery), this.limits.ackTimeoutMs);
-    timer.unref();
+    const timer = this.clock.setTimeout(() => this.expire(delivery), this.limits.ackTimeoutMs);
     this.inFlight.set(delivery, { delivery, item, member, timer });
     member.inFlight.add(delivery);
     this.host.track(delivery, this);
@@ -241,7 +240,7 @@ export class ModerationGroup {
   }
 
   private drop(entry: InFlight): void {
-    clearTimeout(entry.timer);
+    this.clock.clearTimeout(entry.timer);
     this.inFlight.delete(entry.delivery);
     entry.member.inFlight.delete(entry.delivery);
     this.host.untrack(entry.delivery);

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { RawClient } from '../helpers/raw-client.js';
-import { generateSigningKey, TokenAuthority, resolveConfig } from '../../src/index.js';
+import { generateSigningKey, systemClock, TokenAuthority, resolveConfig } from '../../src/index.js';
 
 const cli = (args: string[], env: Record<string, string> = {}) =>
   spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
@@ -10,7 +10,7 @@ const cli = (args: string[], env: Record<string, string> = {}) =>
 t.test('cli - token and api-key mint credentials the server verifies', async (t) => {
   const key = generateSigningKey();
   const config = resolveConfig({ auth: { signingKeys: [key] } });
-  const authority = new TokenAuthority(config.auth, [key], { now: () => Date.now() });
+  const authority = new TokenAuthority(config.auth, [key], systemClock);
   const scope = JSON.stringify({ permissions: [{ role: 'subscribeonly', cache: 'chat', topic: 'lobby' }] });
   const token = cli(['token', '--scope', scope, '--expires-in', '120', '--token-id', 'cli-user'], { TIDINGS_SIGNING_KEY: key });
   t.equal(token.status, 0, token.stderr);

@@ -154,7 +154,8 @@ t.test('moderation - a moderator killed with items in flight loses nothing: the 
 });
 
 t.test('moderation - a delivery not acknowledged in time goes to another member; the late accept is refused', async (t) => {
-  const server = await startServer(t, { config: { moderation: { ackTimeoutMs: 300 } } });
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock, config: { moderation: { ackTimeoutMs: 60_000 } } });
   const slow = await RawModerator.join(server, { tokenId: 'slow' });
   const fast = await RawModerator.join(server, { tokenId: 'fast' });
   const alice = await participant(server, 'alice');
@@ -164,6 +165,10 @@ t.test('moderation - a delivery not acknowledged in time goes to another member;
   await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'one' });
   await slow.received(1);
   fast.policy = acceptAll;
+  clock.advance(59_000);
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(fast.deliveries.length, 0, 'not redelivered before the ack timeout');
+  clock.advance(1000);
   await fast.received(1, 5000);
   t.match(fast.deliveries[0], { value: 'one', attempt: 2 }, 'redelivered after the ack timeout');
   t.match((await bob.items(1))[0], { value: 'one', tokenId: 'alice' });
@@ -204,10 +209,15 @@ t.test('moderation - rejected input reaches its sender with the reason, never <c
 });
 
 t.test('moderation - an item no member settles in maxAttempts is given up and its sender told', async (t) => {
-  const server = await startServer(t, { config: { moderation: { ackTimeoutMs: 150, maxAttempts: 2 } } });
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock, config: { moderation: { ackTimeoutMs: 60_000, maxAttempts: 2 } } });
   const mute = await RawModerator.join(server);
   const alice = await participant(server, 'alice');
   const sent = await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'poison' });
+  await mute.received(1);
+  clock.advance(60_000);
+  await mute.received(2);
+  clock.advance(60_000);
   const rejected = await alice.next((f) => f['t'] === 'rejected');
   t.match(rejected, { topic: 'room1-input', seq: sent['seq'], by: 'server', reason: /2 delivery attempts/ });
   t.same(mute.deliveries.map((d) => d['attempt']), [1, 2]);
@@ -272,7 +282,7 @@ t.test('moderation - with no moderator: bounded buffering, then LIMIT_EXCEEDED t
   const refused = await alice.request({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'too many' });
   t.match(errOf(refused), { code: 'LIMIT_EXCEEDED_ERROR', cause: 'group_buffer_limit_exceeded', message: /no moderator/ });
 
-  clock.advance(10 * 60_000);
+  clock.advance(2 * 60_000); // past groupIdleMs, within the tokens' lifetime
   const stillRefused = await alice.request({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'later' });
   t.equal(errOf(stillRefused)?.cause, 'group_buffer_limit_exceeded', 'a group holding items is never forgotten');
 

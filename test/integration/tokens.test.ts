@@ -2,7 +2,7 @@ import t from 'tap';
 import { SignJWT, UnsecuredJWT, decodeProtectedHeader } from 'jose';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { ManualClock, PermissionScopes, TokenAuthority, generateSigningKey, resolveConfig } from '../../src/index.js';
+import { ManualClock, PermissionScopes, systemClock, TokenAuthority, generateSigningKey, resolveConfig } from '../../src/index.js';
 
 const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
 
@@ -19,12 +19,12 @@ t.test('tokens - forged, tampered, alg none, wrong key, expired and not-yet-vali
   const [header, payload, signature] = good.split('.') as [string, string, string];
   const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
   const widened = Buffer.from(JSON.stringify({ ...claims, perms: PermissionScopes.allDataReadWrite().permissions })).toString('base64url');
-  const otherKey = new TokenAuthority(resolveConfig({ dev: true }).auth, [generateSigningKey()], { now: () => Date.now() });
+  const otherKey = new TokenAuthority(resolveConfig({ dev: true }).auth, [generateSigningKey()], systemClock);
   const foreign = (await otherKey.mintDisposableToken({ scope, expiresInSec: 60 })).token;
   const kid = decodeProtectedHeader(good).kid!;
   const forgedSameKid = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid }).sign(new Uint8Array(32));
   const none = new UnsecuredJWT(claims).encode();
-  const expiredAuthority = new TokenAuthority(server.config.auth, server.config.auth.signingKeys, { now: () => Date.now() - 3_600_000 });
+  const expiredAuthority = new TokenAuthority(server.config.auth, server.config.auth.signingKeys, { ...systemClock, now: () => Date.now() - 3_600_000 });
   const expired = (await expiredAuthority.mintDisposableToken({ scope, expiresInSec: 60 })).token;
   const notYet = await new SignJWT({ ...claims, nbf: Math.floor(Date.now() / 1000) + 3600 })
     .setProtectedHeader({ alg: 'HS256', kid }).sign(Buffer.from(server.config.auth.signingKeys[0]!, 'base64url'));
@@ -147,22 +147,35 @@ t.test('tokens - an API key opens a connection; its scope still applies', async 
 });
 
 t.test('tokens - an expiring connection is warned, then told and closed with 4501', async (t) => {
-  const server = await startServer(t, { config: { auth: { expiryNoticeMs: 1000, clockToleranceSec: 0 } } });
-  const c = await RawClient.open(server, await tokenFor(server, scope, { expiresInSec: 2 }));
-  t.match(await c.next((f) => f['t'] === 'notice', 3000), { kind: 'token_expiring', inMs: 1000 });
+  // The server's clock is moved by hand: no waiting for the token to run out.
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock, config: { auth: { expiryNoticeMs: 30_000, clockToleranceSec: 0 } } });
+  const c = await RawClient.open(server, await tokenFor(server, scope, { expiresInSec: 60 }));
+  clock.advance(29_000);
+  await new Promise((r) => setTimeout(r, 50));
+  t.notOk(c.frames.some((f) => f['t'] === 'notice'), 'no notice before expiry minus expiryNoticeMs');
+  clock.advance(1000);
+  t.match(await c.next((f) => f['t'] === 'notice', 3000), { kind: 'token_expiring', inMs: 30_000 });
+  clock.advance(29_000);
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(c.closed, undefined, 'still open until the expiry itself');
+  clock.advance(1000);
   t.match(await c.next((f) => f['t'] === 'bye', 3000), { code: 4501, reason: 'token expired', reconnect: false });
   t.equal((await c.waitClosed()).code, 4501);
 });
 
 t.test('tokens - in-band refresh keeps subscriptions and extends the connection', async (t) => {
-  const server = await startServer(t, { config: { auth: { expiryNoticeMs: 1000, clockToleranceSec: 0 } } });
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock, config: { auth: { expiryNoticeMs: 1000, clockToleranceSec: 0 } } });
   const c = await RawClient.open(server, await tokenFor(server, scope, { expiresInSec: 2, tokenId: 'dave' }));
   await c.ok({ t: 'sub', cache: 'chat', topic: 'keep' });
+  clock.advance(1000);
   await c.next((f) => f['t'] === 'notice', 3000);
   const refreshed = await c.ok({ t: 'auth', token: await tokenFor(server, scope, { expiresInSec: 60, tokenId: 'dave' }) });
-  t.ok(refreshed['expiresAt'] > Date.now() + 50_000, 'new expiry reported');
+  t.ok(refreshed['expiresAt'] > clock.now() + 50_000, 'new expiry reported');
   t.same(refreshed['ended'], []);
-  await new Promise((r) => setTimeout(r, 2200));
+  clock.advance(2200);
+  await new Promise((r) => setTimeout(r, 50));
   t.equal(c.closed, undefined, 'still open after the first token expired');
   await c.ok({ t: 'pub', cache: 'chat', topic: 'keep', value: 'still here' });
   t.match((await c.items(1))[0], { value: 'still here', tokenId: 'dave' });
