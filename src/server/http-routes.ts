@@ -1,7 +1,7 @@
 /** HTTP routes: health and token minting. Every async reply is corked and abort-safe. */
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { ErrorCode, PermissionScopes, type WireError } from '../protocol/index.js';
-import { TidingsError, permissionDenied, toWireError } from '../core/errors.js';
+import { ErrorCode, LimitCause, PermissionScopes, type WireError } from '../protocol/index.js';
+import { TidingsError, limitExceeded, permissionDenied, toWireError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Grant, RevokeRequest, TokenAuthority } from '../auth/tokens.js';
 import { BodyTooLargeError, readBody } from './http-body.js';
@@ -37,7 +37,7 @@ async function readJsonObject(res: HttpResponse, maxBodyBytes: number, aborted: 
   try {
     body = await readBody(res, maxBodyBytes, aborted);
   } catch (err) {
-    if (err instanceof BodyTooLargeError) throw new TidingsError(ErrorCode.LIMIT_EXCEEDED_ERROR, err.message, 'request_size_limit_exceeded');
+    if (err instanceof BodyTooLargeError) throw limitExceeded(LimitCause.REQUEST_SIZE, err.message);
     throw err;
   }
   let value: unknown;
@@ -86,7 +86,7 @@ export function mountHttpRoutes(app: TemplatedApp, deps: { auth: TokenAuthority;
       try {
         body = await readBody(res, maxBodyBytes, aborted);
       } catch (err) {
-        if (err instanceof BodyTooLargeError) throw new TidingsError(ErrorCode.LIMIT_EXCEEDED_ERROR, err.message, 'request_size_limit_exceeded');
+        if (err instanceof BodyTooLargeError) throw limitExceeded(LimitCause.REQUEST_SIZE, err.message);
         throw err;
       }
       const match = /^Bearer\s+(\S+)$/i.exec(authorization);
