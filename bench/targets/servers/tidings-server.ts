@@ -4,8 +4,17 @@ import { announce, portArg } from './lifecycle.js';
 
 const signingKey = process.env['BENCH_SIGNING_KEY'];
 if (!signingKey) throw new Error('BENCH_SIGNING_KEY is required');
+// Every load-generator connection comes from 127.0.0.1 with one tokenId, and one publisher sends
+// as fast as it can: the per-IP, per-tokenId and rate limits (which protect a real deployment) are
+// lifted so the bench measures the broker, not its admission policy.
+const unlimited = 10_000_000;
 const server = await createServer(
-  { config: { logLevel: 'warn', server: { host: '127.0.0.1', port: portArg() }, auth: { signingKeys: [signingKey] } } },
+  { config: {
+    logLevel: 'warn',
+    server: { host: '127.0.0.1', port: portArg(), maxPendingHellos: unlimited, maxPendingHellosPerIp: unlimited, maxConnectionsPerIp: unlimited },
+    limits: { maxConnectionsPerTokenId: unlimited, connectionOpsPerSec: unlimited, connectionOpsBurst: unlimited, tokenIdOpsPerSec: unlimited, tokenIdOpsBurst: unlimited },
+    auth: { signingKeys: [signingKey] },
+  } },
   defaultFeatures(),
 );
 announce(server.port, () => server.close());
