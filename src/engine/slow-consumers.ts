@@ -9,7 +9,7 @@
  * Detection is bounded by bytes, not time: a socket's buffer grows by at most the bytes fanned out
  * since the last scan, so scanning every (hardLimit - highWater) / 2 bytes fanned out guarantees a
  * subscriber is detached before the transport's hard limit (where uWS would drop frames and close). */
-import { CloseCode, topicKey } from '../protocol/index.js';
+import { CloseCode } from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
 import type { ServerConfig } from '../core/config.js';
 import type { TopicEngine } from './engine.js';
@@ -81,7 +81,7 @@ export class SlowConsumers {
       const position = this.deps.topics.position(ref.cache, ref.topic);
       if (!position) continue;
       connection.detach(key);
-      session.setCatchUp(topicKey(ref.cache, ref.topic), position);
+      session.setCatchUp(key, position);
     }
     this.detachedAt.set(session, this.deps.clock.now());
     this.detaches++;
