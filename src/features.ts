@@ -1,9 +1,10 @@
-/** The feature modules a default server runs with (lists, moderation, demo page join here). */
+/** The feature modules a default server runs with (lists, moderation, demo page, admin dashboard). */
 import type { ServerFeature } from './server/app.js';
 import { cacheHandlers } from './engine/handlers/cache.js';
 import { moderationHandlers } from './engine/handlers/moderation.js';
 import { mountSdkRoute } from './server/sdk-route.js';
 import { mountDemoRoutes } from './server/demo-routes.js';
+import { adminFeature } from './server/admin/admin-feature.js';
 
 /** Lists, scalar items and pubAppend (docs/protocol.md, "Cache: lists and scalars"). */
 export const cacheFeature: ServerFeature = { handlers: cacheHandlers };
@@ -22,6 +23,7 @@ export const demoFeature: ServerFeature = {
   },
 };
 
+/** A fresh set per server: the admin feature holds per-server state (its stats sampler). */
 export function defaultFeatures(): ServerFeature[] {
-  return [cacheFeature, moderationFeature, sdkBundleFeature, demoFeature];
+  return [cacheFeature, moderationFeature, sdkBundleFeature, demoFeature, adminFeature()];
 }

@@ -15,6 +15,7 @@ export const ENV_VARS: Record<string, { path: string; parse: 'int' | 'string' | 
   TIDINGS_LOG_LEVEL: { path: 'logLevel', parse: 'string' },
   TIDINGS_SIGNING_KEY: { path: 'auth.signingKeys', parse: 'list' },
   TIDINGS_CORS_ORIGINS: { path: 'server.corsOrigins', parse: 'list' },
+  TIDINGS_ADMIN_TOKEN_IDS: { path: 'admin.tokenIds', parse: 'list' },
 };
 
 export function readConfigFile(path: string): Patch {

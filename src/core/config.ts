@@ -166,6 +166,16 @@ export interface ModerationConfig {
   maxReasonBytes: number;
 }
 
+/** The operators' dashboard at /admin (docs/operations.md). */
+export interface AdminConfig {
+  /** tokenIds of the API keys that may open it (mint one: `tidings api-key --token-id ops`). A
+   * disposable token never qualifies. Empty = the dashboard is off: /admin is 404 and `adminStats`
+   * is refused. */
+  tokenIds: string[];
+  /** Topics listed in the dashboard's "top topics by rate". */
+  topTopics: number;
+}
+
 export interface TidingsConfig {
   /** Dev mode: ephemeral signing key, an admin API key printed at start, the demo page. */
   dev: boolean;
@@ -176,6 +186,7 @@ export interface TidingsConfig {
   topics: TopicsConfig;
   store: StoreConfig;
   moderation: ModerationConfig;
+  admin: AdminConfig;
 }
 
 export const DEFAULTS: TidingsConfig = {
@@ -255,6 +266,10 @@ export const DEFAULTS: TidingsConfig = {
     historyLength: 100,
     historyTtlSec: 24 * 3600,
     maxReasonBytes: 1024,
+  },
+  admin: {
+    tokenIds: [],
+    topTopics: 10,
   },
 };
 
@@ -349,6 +364,11 @@ function validate(c: TidingsConfig): void {
   if (c.moderation.bufferBytes > c.moderation.totalBufferBytes) throw new ConfigError('moderation.bufferBytes', 'must be ≤ moderation.totalBufferBytes');
   if (c.moderation.historyTtlSec > c.store.maxTtlSec) throw new ConfigError('moderation.historyTtlSec', 'must be ≤ store.maxTtlSec');
   if (c.moderation.historyLength > c.store.maxListLength) throw new ConfigError('moderation.historyLength', 'must be ≤ store.maxListLength');
+  c.admin.tokenIds.forEach((id, i) => {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 64) throw new ConfigError(`admin.tokenIds[${i}]`, 'must be a tokenId of 1 to 64 characters');
+  });
+  positive('admin.topTopics', c.admin.topTopics);
+  if (c.admin.topTopics > 100) throw new ConfigError('admin.topTopics', 'must be ≤ 100');
 }
 
 function validateStore(s: StoreConfig, positive: (path: string, value: number, min?: number) => void): void {

@@ -23,6 +23,8 @@ export interface GroupStats {
   group: string;
   pattern: GroupPattern;
   members: number;
+  /** Each member connection with the deliveries it holds unsettled. */
+  memberLoad: Array<{ id: string; inFlight: number }>;
   buffered: number;
   inFlight: number;
   counters: GroupCounters;
@@ -171,7 +173,7 @@ export class GroupRegistry {
   stats(): GroupStats[] {
     return [...this.groups.values()].map((g) => ({
       cache: g.cache, group: g.name, pattern: toWirePattern(g.affix),
-      members: g.memberCount, buffered: g.buffered, inFlight: g.inFlightCount, counters: { ...g.counters },
+      members: g.memberCount, memberLoad: g.memberLoad(), buffered: g.buffered, inFlight: g.inFlightCount, counters: { ...g.counters },
     }));
   }
 

@@ -109,6 +109,10 @@ export class ModerationGroup {
   get buffered(): number { return this.retry.length + this.fresh.length; }
   get inFlightCount(): number { return this.inFlight.size; }
   hasMember(id: string): boolean { return this.members.has(id); }
+  /** Member connection ids with the deliveries each holds (admin dashboard). */
+  memberLoad(): Array<{ id: string; inFlight: number }> {
+    return [...this.members.values()].map((m) => ({ id: m.sink.id, inFlight: m.inFlight.size }));
+  }
 
   /** Whether one more item of `bytes` fits the buffer. Items in flight do not count: they are
    * bounded by members × maxInFlight. */

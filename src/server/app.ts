@@ -36,6 +36,7 @@ export interface TidingsServer {
   /** http://host:port */
   readonly httpUrl: string;
   readonly auth: TokenAuthority;
+  readonly clock: Clock;
   readonly broker: Broker;
   readonly engine: Engine;
   /** Transport events the broker never sees (cut-off connections, refused upgrades). */
@@ -113,7 +114,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   let closing: Promise<void> | undefined;
   const stops: Array<() => Promise<void>> = [];
   const server: TidingsServer = {
-    config, port, host, auth, broker, engine, transport, adminApiKey, logger: log,
+    config, port, host, auth, clock, broker, engine, transport, adminApiKey, logger: log,
     revoke: (request) => auth.revoke(request),
     wsUrl: `ws://${host}:${port}/v1/ws`,
     httpUrl: `http://${host}:${port}`,

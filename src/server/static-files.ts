@@ -14,13 +14,14 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
-/** Streams one file to `res` (abort-safe, corked) with any extra `headers`; 503 with
- * `missingMessage` when it is absent. */
-export function serveFile(res: HttpResponse, relativePath: string, missingMessage: string, headers: Record<string, string> = {}): void {
+/** Streams one file (a path from the package root, or a file URL) to `res` (abort-safe, corked)
+ * with any extra `headers`; 503 with `missingMessage` when it is absent. */
+export function serveFile(res: HttpResponse, file: string | URL, missingMessage: string, headers: Record<string, string> = {}): void {
   let aborted = false;
   res.onAborted(() => { aborted = true; });
-  const type = TYPES[relativePath.slice(relativePath.lastIndexOf('.'))] ?? 'application/octet-stream';
-  readFile(new URL(relativePath, PACKAGE_ROOT)).then(
+  const url = typeof file === 'string' ? new URL(file, PACKAGE_ROOT) : file;
+  const type = TYPES[url.pathname.slice(url.pathname.lastIndexOf('.'))] ?? 'application/octet-stream';
+  readFile(url).then(
     (body) => {
       if (!aborted) {
         res.cork(() => {

@@ -45,11 +45,11 @@ export async function strictPage(t: Test, browser: Browser, viewport = DESKTOP):
 
 /** Saves a screenshot under test-output/screenshots/ (and under docs/ with UPDATE_SCREENSHOT=1
  * when `docsName` is given); returns the path. */
-export async function screenshot(page: Page, name: string, docsName?: string): Promise<string> {
+export async function screenshot(page: Page, name: string, docsName?: string, options: { fullPage?: boolean } = {}): Promise<string> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const path = join(SCREENSHOT_DIR, `${name}.png`);
-  await page.screenshot({ path });
-  if (docsName && process.env['UPDATE_SCREENSHOT'] === '1') await page.screenshot({ path: join('docs', docsName) });
+  await page.screenshot({ path, ...options });
+  if (docsName && process.env['UPDATE_SCREENSHOT'] === '1') await page.screenshot({ path: join('docs', docsName), ...options });
   return path;
 }
 

@@ -1,0 +1,212 @@
+// The operator dashboard: an SDK client of the broker it watches. It signs in with the API key
+// typed into the page (kept in memory, sent only in the WebSocket hello), asks for `adminStats`
+// every second and draws the last two minutes with uPlot.
+import { connect } from '/sdk/tidings.js';
+import uPlot from '/admin/uplot.js';
+
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 1000;
+const POINTS = 120;
+
+const state = { sdk: undefined, timer: undefined, stopStatus: undefined, charts: [], series: undefined, previous: undefined };
+
+// -- formatting ----------------------------------------------------------------------------------
+
+const integer = new Intl.NumberFormat('en', { maximumFractionDigits: 0 });
+const decimal = new Intl.NumberFormat('en', { maximumFractionDigits: 1 });
+const num = (n) => (n >= 100 || Number.isInteger(n) ? integer.format(n) : decimal.format(n));
+function bytes(n) {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return `${i === 0 ? n : decimal.format(n)} ${units[i]}`;
+}
+const clock = (sec) => new Date(sec * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const percent = (part, whole) => (whole > 0 ? (100 * part) / whole : 0);
+const patternText = (p) => ('nameSuffix' in p ? `*${p.nameSuffix}` : 'namePrefix' in p ? `${p.namePrefix}*` : JSON.stringify(p));
+
+function setText(id, text) { $(id).textContent = text; }
+
+function cell(text, className) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function fillTable(bodyId, emptyId, rows) {
+  $(bodyId).replaceChildren(...rows.map((cells) => {
+    const tr = document.createElement('tr');
+    tr.append(...cells);
+    return tr;
+  }));
+  $(emptyId).hidden = rows.length > 0;
+}
+
+// -- charts ----------------------------------------------------------------------------------------
+
+const COLORS = ['#3b5bdb', '#e8590c', '#2b8a3e', '#ae3ec9'];
+
+function makeChart(el, labels, yFormat) {
+  const opts = {
+    width: Math.max(200, el.clientWidth),
+    height: 180,
+    legend: { live: false },
+    cursor: { show: false },
+    // A fixed two-minute window: the axis does not rescale while the first points arrive.
+    scales: { x: { time: true, range: (u, min, max) => [max - (POINTS * POLL_MS) / 1000, max] }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
+    axes: [
+      { stroke: '#6b7280', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#eef0f3' }, space: 70, values: (u, ticks) => ticks.map(clock) },
+      { stroke: '#6b7280', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#eef0f3' }, size: 56, values: (u, ticks) => ticks.map(yFormat) },
+    ],
+    series: [{}, ...labels.map((label, i) => ({ label, stroke: COLORS[i], width: 2, spanGaps: false, points: { show: false } }))],
+  };
+  return new uPlot(opts, [[], ...labels.map(() => [])], el);
+}
+
+function createCharts() {
+  const specs = [
+    ['c-conn', ['connections', 'subscriptions'], num],
+    ['c-rate', ['publishes/s', 'deliveries/s'], num],
+    ['c-mem', ['resume windows', 'cache store'], (v) => `${num(v)}%`],
+    ['c-events', ['limit events/s', 'cut off/s'], num],
+  ];
+  state.series = { t: [], values: specs.map(([, labels]) => labels.map(() => [])) };
+  state.charts = specs.map(([id, labels, format]) => makeChart($(id), labels, format));
+}
+
+function resizeCharts() {
+  for (const chart of state.charts) chart.setSize({ width: Math.max(200, chart.root.parentElement.clientWidth), height: 180 });
+}
+
+function pushPoint(stats) {
+  const s = state.series;
+  const previous = state.previous;
+  const seconds = previous ? Math.max(0.001, (stats.at - previous.at) / 1000) : 1;
+  const limitTotal = (x) => Object.values(x.limitEvents).reduce((a, b) => a + b, 0);
+  const rows = [
+    [stats.connections.open, stats.subscriptions],
+    [stats.rates?.publishes ?? null, stats.rates?.deliveries ?? null],
+    [percent(stats.window.bytes, stats.window.limit), percent(stats.store.bytes, stats.store.limit)],
+    previous ? [(limitTotal(stats) - limitTotal(previous)) / seconds, (stats.connections.cutOff - previous.connections.cutOff) / seconds] : [null, null],
+  ];
+  s.t.push(stats.at / 1000);
+  rows.forEach((values, chart) => values.forEach((v, i) => s.values[chart][i].push(v)));
+  if (s.t.length > POINTS) {
+    s.t.shift();
+    for (const chart of s.values) for (const line of chart) line.shift();
+  }
+  state.charts.forEach((chart, i) => chart.setData([s.t, ...s.values[i]]));
+  state.previous = stats;
+}
+
+// -- rendering -------------------------------------------------------------------------------------
+
+function render(stats) {
+  setText('t-connections', num(stats.connections.open));
+  setText('t-connections-sub', `of ${num(stats.connections.limit)}`);
+  setText('t-subscriptions', num(stats.subscriptions));
+  setText('t-topics', num(stats.topics.live));
+  setText('t-topics-sub', `of ${num(stats.topics.limit)}`);
+  setText('t-publishes', stats.rates ? num(stats.rates.publishes) : '…');
+  setText('t-published', `${num(stats.totals.published)} since start`);
+  setText('t-deliveries', stats.rates ? num(stats.rates.deliveries) : '…');
+  setText('t-delivered', `${num(stats.totals.delivered)} since start`);
+  setText('t-window', bytes(stats.window.bytes));
+  setText('t-window-sub', `of ${bytes(stats.window.limit)}`);
+  $('m-window').style.width = `${Math.min(100, percent(stats.window.bytes, stats.window.limit))}%`;
+  setText('t-store', bytes(stats.store.bytes));
+  setText('t-store-sub', `of ${bytes(stats.store.limit)} · ${num(stats.store.items)} items`);
+  $('m-store').style.width = `${Math.min(100, percent(stats.store.bytes, stats.store.limit))}%`;
+  setText('t-cutoff', num(stats.connections.cutOff));
+  setText('t-refused', `${num(stats.connections.refused)} refused at the limit`);
+  const limitEvents = Object.entries(stats.limitEvents).sort((a, b) => b[1] - a[1]);
+  setText('t-limits', num(limitEvents.reduce((sum, [, n]) => sum + n, 0)));
+  const ev = stats.window.evictions;
+  setText('t-evictions', `${num(ev.perTopic + ev.total + ev.idle)} window evictions`);
+
+  fillTable('groups', 'groups-empty', stats.groups.map((g) => [
+    cell(`${g.cache} / ${g.group}`),
+    cell(patternText(g.pattern), 'mono'),
+    cell(g.members.length ? g.members.map((m) => `${m.name} (${m.inFlight})`).join(', ') : 'none connected', g.members.length ? '' : 'warn'),
+    cell(num(g.buffered), 'num'), cell(num(g.inFlight), 'num'), cell(num(g.redelivered), 'num'),
+    cell(num(g.accepted), 'num'), cell(num(g.rejected), 'num'), cell(num(g.refused), g.refused ? 'num warn' : 'num'),
+  ]));
+  fillTable('top', 'top-empty', stats.topTopics.map((t) => [cell(`${t.cache} / ${t.topic}`), cell(num(t.perSecond), 'num'), cell(num(t.subscribers), 'num')]));
+  fillTable('limits', 'limits-empty', limitEvents.map(([cause, n]) => [cell(cause, 'mono'), cell(num(n), 'num')]));
+  pushPoint(stats);
+}
+
+function showStatus(text, kind) {
+  const el = $('status');
+  el.dataset.state = kind;
+  el.textContent = text;
+}
+
+// -- session -------------------------------------------------------------------------------------
+
+async function poll() {
+  if (!state.sdk) return;
+  try {
+    render(await state.sdk.connection.request({ t: 'adminStats' }));
+    showStatus('live', 'open');
+  } catch (err) {
+    if (err.code === 'PERMISSION_ERROR') return signOut(`This key may not open the dashboard: ${err.message}`);
+    showStatus(`no data: ${err.message}`, 'reconnecting');
+  }
+  if (state.sdk) state.timer = setTimeout(poll, POLL_MS);
+}
+
+async function signIn(key) {
+  const sdk = connect({ url: location.origin, token: key, maxReconnectAttempts: 20, clientName: 'tidings-admin' });
+  state.sdk = sdk;
+  state.stopStatus = sdk.connection.onStatus((status) => {
+    if (status.state === 'reconnecting') showStatus('reconnecting…', 'reconnecting');
+    // A refused hello (bad or expired key) closes for good.
+    if (status.state === 'closed' && state.sdk === sdk) signOut(status.error ? `Sign-in failed: ${status.error.message}` : 'Disconnected');
+  });
+  showStatus('connecting…', 'reconnecting');
+  // The first answer decides: stats on screen, or back to the sign-in card with the reason.
+  const first = await sdk.connection.request({ t: 'adminStats' });
+  if (state.sdk !== sdk) return;
+  $('login').hidden = true;
+  $('dashboard').hidden = false;
+  $('logout').hidden = false;
+  $('key').value = '';
+  createCharts();
+  render(first);
+  showStatus('live', 'open');
+  state.timer = setTimeout(poll, POLL_MS);
+}
+
+function signOut(reason) {
+  clearTimeout(state.timer);
+  state.stopStatus?.();
+  const sdk = state.sdk;
+  Object.assign(state, { sdk: undefined, timer: undefined, stopStatus: undefined, previous: undefined });
+  sdk?.close();
+  for (const chart of state.charts) chart.destroy();
+  state.charts = [];
+  $('dashboard').hidden = true;
+  $('logout').hidden = true;
+  $('login').hidden = false;
+  $('login-error').textContent = reason ?? '';
+  showStatus('not signed in', 'idle');
+}
+
+$('login-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  $('login-error').textContent = '';
+  const button = ev.submitter ?? ev.target.querySelector('button');
+  button.disabled = true;
+  try {
+    await signIn($('key').value.trim());
+  } catch (err) {
+    signOut(err.code === 'PERMISSION_ERROR' ? `This key may not open the dashboard: ${err.message}` : `Sign-in failed: ${err.message}`);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$('logout').addEventListener('click', () => signOut());
+new ResizeObserver(() => resizeCharts()).observe(document.body);

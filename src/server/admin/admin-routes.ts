@@ -1,0 +1,30 @@
+/** The dashboard's page and its static files: admin/ in the package, and uPlot (the charts) from
+ * its npm package. No credential ever travels here: the page asks for an API key and sends it in
+ * the WebSocket hello only. */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { serveFile } from '../static-files.js';
+
+const require = createRequire(import.meta.url);
+const UPLOT = {
+  'uplot.js': pathToFileURL(require.resolve('uplot/dist/uPlot.esm.js')),
+  'uplot.css': pathToFileURL(require.resolve('uplot/dist/uPlot.min.css')),
+} as const;
+const PAGE_FILES = new Set(['app.js', 'style.css']);
+/** A page that holds an admin key in memory: never framed, never leaking its URL onwards. */
+const HEADERS = { 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff' };
+
+export function mountAdminPage(app: TemplatedApp): void {
+  app.get('/admin', (res) => serveFile(res, 'admin/index.html', 'admin page missing', HEADERS));
+  app.get('/admin/:file', (res, req) => {
+    const file = req.getParameter(0) ?? '';
+    if (file in UPLOT) return serveFile(res, UPLOT[file as keyof typeof UPLOT], 'uplot missing', HEADERS);
+    if (PAGE_FILES.has(file)) return serveFile(res, `admin/${file}`, 'admin file missing', HEADERS);
+    notFound(res);
+  });
+}
+
+function notFound(res: HttpResponse): void {
+  res.writeStatus('404 Not Found').end('not found');
+}

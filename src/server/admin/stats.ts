@@ -1,0 +1,125 @@
+/** What the operators' dashboard shows (docs/operations.md), sampled from the running server. Rates
+ * are computed between successive samples; one sampler per server, sampling at most every
+ * `minIntervalMs`, so any number of open dashboards cost one sample per interval. */
+import type { Clock } from '../../core/clock.js';
+import type { TidingsConfig } from '../../core/config.js';
+import type { Broker } from '../../engine/broker.js';
+import type { Engine } from '../../engine/engine.js';
+import type { GroupPattern } from '../../protocol/index.js';
+import type { TransportCounters } from '../transport-counters.js';
+
+export interface StatsSources {
+  broker: Broker;
+  engine: Engine;
+  transport: TransportCounters;
+  config: Readonly<TidingsConfig>;
+  clock: Clock;
+}
+
+export interface AdminGroup {
+  cache: string;
+  group: string;
+  pattern: GroupPattern;
+  /** Members by tokenId (the connection id when its credential has none), with what each holds. */
+  members: Array<{ name: string; inFlight: number }>;
+  buffered: number;
+  inFlight: number;
+  redelivered: number;
+  accepted: number;
+  rejected: number;
+  timedOut: number;
+  deadLettered: number;
+  /** Publishes refused because the buffer was full. */
+  refused: number;
+}
+
+export interface AdminStats {
+  /** Sample time, Unix ms. */
+  at: number;
+  startedAt: number;
+  connections: { open: number; limit: number; cutOff: number; refused: number };
+  subscriptions: number;
+  topics: { live: number; limit: number };
+  /** Per second since the previous sample; null in the first one. */
+  rates: { publishes: number; deliveries: number } | null;
+  totals: { published: number; delivered: number };
+  window: { bytes: number; limit: number; evictions: { perTopic: number; total: number; idle: number } };
+  store: { items: number; bytes: number; limit: number };
+  groups: AdminGroup[];
+  /** LIMIT_EXCEEDED_ERROR replies since start, by cause. */
+  limitEvents: Record<string, number>;
+  /** Busiest topics since the previous sample (empty in the first one). */
+  topTopics: Array<{ cache: string; topic: string; perSecond: number; subscribers: number }>;
+}
+
+interface Previous { at: number; published: number; delivered: number; positions: Map<string, { page: number; seq: number }> }
+
+export class StatsSampler {
+  private previous: Previous | undefined;
+  private latest: AdminStats | undefined;
+  private readonly startedAt: number;
+
+  constructor(private readonly sources: StatsSources, private readonly minIntervalMs = 500) {
+    this.startedAt = sources.clock.now();
+  }
+
+  sample(): AdminStats {
+    const { broker, engine, transport, config, clock } = this.sources;
+    const at = clock.now();
+    if (this.latest && at - this.latest.at < this.minIntervalMs) return this.latest;
+    const topicStats = engine.topics.stats();
+    const previous = this.previous;
+    const seconds = previous ? Math.max(0.001, (at - previous.at) / 1000) : 0;
+
+    let subscriptions = 0;
+    for (const session of broker.sessions.values()) subscriptions += session.subscriptions.size;
+
+    // Positions of every topic: the next sample's rates are measured against them. Bounded by
+    // topics.maxTopics, and only kept while someone samples.
+    const positions = new Map<string, { page: number; seq: number }>();
+    const moving: AdminStats['topTopics'] = [];
+    for (const t of engine.topics.activity()) {
+      const key = `${t.cache}\u0000${t.topic}`;
+      positions.set(key, { page: t.page, seq: t.seq });
+      if (!previous) continue;
+      const before = previous.positions.get(key);
+      const items = before && before.page === t.page ? t.seq - before.seq : t.seq;
+      if (items > 0) moving.push({ cache: t.cache, topic: t.topic, perSecond: items / seconds, subscribers: t.subscribers });
+    }
+    moving.sort((a, b) => b.perSecond - a.perSecond);
+
+    const store = engine.cache.stats();
+    const stats: AdminStats = {
+      at,
+      startedAt: this.startedAt,
+      connections: { open: broker.sessions.size, limit: config.server.maxConnections, cutOff: transport.cutOff, refused: transport.refusedUpgrades },
+      subscriptions,
+      topics: { live: topicStats.topics, limit: config.topics.maxTopics },
+      rates: previous
+        ? { publishes: (topicStats.published - previous.published) / seconds, deliveries: (topicStats.delivered - previous.delivered) / seconds }
+        : null,
+      totals: { published: topicStats.published, delivered: topicStats.delivered },
+      window: { bytes: topicStats.windowBytes, limit: config.topics.windowTotalBytes, evictions: topicStats.windowEvictions },
+      store: { items: store.items, bytes: store.bytes, limit: store.maxBytes },
+      groups: engine.groups.stats().map((g) => ({
+        cache: g.cache,
+        group: g.group,
+        pattern: g.pattern,
+        members: g.memberLoad.map((m) => ({ name: broker.sessions.get(m.id)?.grant?.tokenId ?? m.id, inFlight: m.inFlight })),
+        buffered: g.buffered,
+        inFlight: g.inFlight,
+        redelivered: g.counters.redelivered,
+        accepted: g.counters.accepted,
+        rejected: g.counters.rejected,
+        timedOut: g.counters.timedOut,
+        deadLettered: g.counters.deadLettered,
+        refused: g.counters.refused,
+      })),
+      limitEvents: Object.fromEntries(broker.limitEvents),
+      topTopics: moving.slice(0, config.admin.topTopics),
+    };
+    this.previous = { at, published: topicStats.published, delivered: topicStats.delivered, positions };
+    this.latest = stats;
+    return stats;
+  }
+}
