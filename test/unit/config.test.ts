@@ -37,3 +37,25 @@ t.test('config - unknown keys, wrong types and unbounded limits are refused with
   ];
   for (const [input, message] of cases) t.throws(() => resolveConfig(input as never), { name: 'ConfigError', message }, JSON.stringify(input));
 });
+
+t.test('config - every environment variable the CLI reads is documented, with the key it sets', async (t) => {
+  const { ENV_VARS } = await import('../../src/cli/env.js');
+  const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+  for (const [name, { path }] of Object.entries(ENV_VARS)) {
+    t.match(doc, new RegExp(`\\| \`${name}\` \\| \`${path.replace('.', '\\.')}\``), `${name} -> ${path}`);
+  }
+});
+
+t.test('config - PORT sets the port unless TIDINGS_PORT does; bad numbers are refused by name', async (t) => {
+  const { configFromEnv } = await import('../../src/cli/env.js');
+  t.same(configFromEnv({ PORT: '3000' }), { server: { port: 3000 } });
+  t.same(configFromEnv({ PORT: '3000', TIDINGS_PORT: '4000' }), { server: { port: 4000 } });
+  t.throws(() => configFromEnv({ PORT: 'http' }), /PORT must be an integer/);
+  t.same(configFromEnv({ TIDINGS_ADMIN_TOKEN_IDS: 'ops, oncall' }), { admin: { tokenIds: ['ops', 'oncall'] } });
+});
+
+t.test('config - admin keys are checked', async (t) => {
+  t.throws(() => resolveConfig({ dev: true, admin: { tokenIds: [''] } }), { name: 'ConfigError', message: /admin\.tokenIds\[0\]/ });
+  t.throws(() => resolveConfig({ dev: true, admin: { topTopics: 0 } }), { name: 'ConfigError', message: /admin\.topTopics/ });
+  t.throws(() => resolveConfig({ dev: true, admin: { topTopics: 1000 } }), { name: 'ConfigError', message: /admin\.topTopics: must be ≤ 100/ });
+});
