@@ -1,0 +1,31 @@
+import t from 'tap';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+const lock = JSON.parse(readFileSync('package-lock.json', 'utf8'));
+
+t.test('manifest - package-lock.json agrees with package.json, so `npm install` leaves it unchanged', async (t) => {
+  const root = lock.packages[''];
+  t.same(root.dependencies, pkg.dependencies, 'dependencies');
+  t.same(root.devDependencies, pkg.devDependencies, 'devDependencies');
+  for (const name of Object.keys(pkg.devDependencies)) {
+    const entry = lock.packages[`node_modules/${name}`];
+    if (entry && !Object.hasOwn(pkg.dependencies, name)) t.equal(entry.dev, true, `${name} is a dev dependency in the lock too`);
+  }
+});
+
+t.test('manifest - server code never imports the SDK or ws (the demo moderator lives in demo/)', async (t) => {
+  const files = (dir: string): string[] => readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? files(path) : path.endsWith('.ts') ? [path] : [];
+  });
+  const offenders = files('src')
+    .filter((file) => !file.startsWith(join('src', 'client')))
+    .flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)\b[^'"]*['"]([^'"]+)['"]/gm)]
+      .map((m) => m[1]!)
+      .filter((spec) => spec === 'ws' || /(^|\/)client\//.test(spec))
+      .map((spec) => `${file} imports ${spec}`));
+  t.same(offenders, []);
+  t.notOk(Object.hasOwn(pkg.dependencies, 'ws'), 'ws is a dev dependency only');
+});
