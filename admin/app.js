@@ -53,8 +53,9 @@ function makeChart(el, labels, yFormat) {
     height: 180,
     legend: { live: false },
     cursor: { show: false },
-    // A fixed two-minute window: the axis does not rescale while the first points arrive.
-    scales: { x: { time: true, range: (u, min, max) => [max - (POINTS * POLL_MS) / 1000, max] }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
+    // The data so far, at least 10 s and at most the two minutes kept: lines fill the chart from the
+    // first seconds on, and the axis stops rescaling once two minutes are in.
+    scales: { x: { time: true, range: (u, min, max) => [max - Math.min((POINTS * POLL_MS) / 1000, Math.max(10, max - min)), max] }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
     axes: [
       { stroke: '#6b7280', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#eef0f3' }, space: 70, values: (u, ticks) => ticks.map(clock) },
       { stroke: '#6b7280', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#eef0f3' }, size: 56, values: (u, ticks) => ticks.map(yFormat) },
