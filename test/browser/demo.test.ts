@@ -1,69 +1,9 @@
 import t from 'tap';
-import type { Browser, Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
-import { PHONE, DESKTOP, buildSdkBundle, launchChromium, screenshot, strictPage } from '../helpers/browser.js';
-import type { TidingsServer } from '../../src/index.js';
+import { buildSdkBundle, launchChromium, screenshot } from '../helpers/browser.js';
+import { joinAs, messages, onScreen, send, waitForMessages } from '../helpers/demo-page.js';
 
 buildSdkBundle();
-
-type Test = import('tap').Test;
-
-async function openDemo(t: Test, browser: Browser, server: TidingsServer, viewport = DESKTOP): Promise<Page> {
-  const page = await strictPage(t, browser, viewport);
-  await page.goto(`${server.httpUrl}/`);
-  return page;
-}
-
-async function joinAs(t: Test, browser: Browser, server: TidingsServer, name: string, room: string, options: { spectator?: boolean; mobile?: boolean } = {}): Promise<Page> {
-  const page = await openDemo(t, browser, server, options.mobile ? PHONE : DESKTOP);
-  await page.fill('#name', name);
-  await page.fill('#room', room);
-  if (options.spectator) await page.check('#spectator');
-  await page.click('#join-form button[type=submit]');
-  await page.waitForSelector('#status[data-state="open"]');
-  return page;
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  await page.fill('#text', text);
-  await page.press('#text', 'Enter');
-}
-
-/** Texts of the accepted messages shown, with their authors. */
-function messages(page: Page): Promise<string[]> {
-  return page.$$eval('#messages .msg:not(.rejected)', (els) => els.map((el) => `${el.querySelector('.author')?.textContent}: ${el.querySelector('.text')?.textContent}`));
-}
-
-async function waitForMessages(page: Page, count: number): Promise<string[]> {
-  await page.waitForFunction((n) => document.querySelectorAll('#messages .msg:not(.rejected)').length >= n, count, { timeout: 10_000 });
-  return messages(page);
-}
-
-/** Whether the element is rendered and lies wholly inside the viewport horizontally. */
-async function onScreen(page: Page, selector: string): Promise<boolean> {
-  const box = await page.locator(selector).boundingBox();
-  const width = page.viewportSize()!.width;
-  return box !== null && box.width > 0 && box.x >= 0 && box.x + box.width <= width;
-}
-
-t.test('demo - the join page shows only the join card, on a desktop and on a phone, with a working room pattern', async (t) => {
-  const browser = await launchChromium(t);
-  if (!browser) return;
-  const server = await startServer(t, { config: { dev: true } });
-  for (const [viewport, name] of [[DESKTOP, 'demo-join'], [PHONE, 'demo-join-phone']] as const) {
-    const page = await openDemo(t, browser, server, viewport);
-    t.ok(await page.isVisible('#join'), `${name}: the join card is shown`);
-    t.notOk(await page.isVisible('#chat'), `${name}: the chat panel (Leave, Send) is not shown before joining`);
-    t.ok(await onScreen(page, '#join'), `${name}: the join card fits the screen`);
-    t.equal(await page.textContent('#status'), 'not connected');
-    await screenshot(page, name, name === 'demo-join' ? undefined : 'demo-join-mobile.png');
-  }
-  const page = await openDemo(t, browser, server);
-  await page.fill('#room', 'Not A Room');
-  t.ok(await page.$eval('#room', (el) => (el as HTMLInputElement).validity.patternMismatch), 'the room pattern compiles and refuses a bad name');
-  await page.fill('#room', 'room-2');
-  t.notOk(await page.$eval('#room', (el) => (el as HTMLInputElement).validity.patternMismatch), 'and accepts a good one');
-});
 
 t.test('demo - two people chat through the moderator; late joiners get history; rejections go to the sender only', async (t) => {
   const browser = await launchChromium(t);
@@ -105,22 +45,6 @@ t.test('demo - two people chat through the moderator; late joiners get history; 
   t.equal(await ada.getAttribute('#status', 'data-state'), 'idle', 'leaving is not shown as a failure');
   t.equal(await ada.textContent('#status'), 'not connected');
   await screenshot(ada, 'demo-left');
-});
-
-t.test('demo - two visitors with the same name each see only their own messages as theirs', async (t) => {
-  const browser = await launchChromium(t);
-  if (!browser) return;
-  const server = await startServer(t, { config: { dev: true } });
-  const first = await joinAs(t, browser, server, 'Sam', 'twins');
-  const second = await joinAs(t, browser, server, 'Sam', 'twins');
-  await send(first, 'from the first Sam');
-  await waitForMessages(second, 1);
-  await send(second, 'from the second Sam');
-  await waitForMessages(first, 2);
-  const mine = (page: Page) => page.$$eval('#messages .msg.mine .text', (els) => els.map((e) => e.textContent));
-  t.same(await mine(first), ['from the first Sam']);
-  t.same(await mine(second), ['from the second Sam']);
-  t.same(await messages(first), ['Sam: from the first Sam', 'Sam: from the second Sam'], 'both show the name, not the tokenId suffix');
 });
 
 t.test('demo - cutting the connection mid-conversation loses and duplicates nothing', async (t) => {

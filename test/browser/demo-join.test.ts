@@ -1,0 +1,62 @@
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Page } from 'playwright-core';
+import { startServer } from '../helpers/server.js';
+import { DESKTOP, PHONE, buildSdkBundle, launchChromium, screenshot } from '../helpers/browser.js';
+import { joinAs, messages, onScreen, openDemo, send, waitForMessages } from '../helpers/demo-page.js';
+
+buildSdkBundle();
+
+t.test('demo - the join page shows only the join card, on a desktop and on a phone, with a working room pattern', async (t) => {
+  const browser = await launchChromium(t);
+  if (!browser) return;
+  const server = await startServer(t, { config: { dev: true } });
+  for (const [viewport, name] of [[DESKTOP, 'demo-join'], [PHONE, 'demo-join-phone']] as const) {
+    const page = await openDemo(t, browser, server, viewport);
+    t.ok(await page.isVisible('#join'), `${name}: the join card is shown`);
+    t.notOk(await page.isVisible('#chat'), `${name}: the chat panel (Leave, Send) is not shown before joining`);
+    t.ok(await onScreen(page, '#join'), `${name}: the join card fits the screen`);
+    t.equal(await page.textContent('#status'), 'not connected');
+    await screenshot(page, name, name === 'demo-join' ? undefined : 'demo-join-mobile.png');
+  }
+  const page = await openDemo(t, browser, server);
+  await page.fill('#room', 'Not A Room');
+  t.ok(await page.$eval('#room', (el) => (el as HTMLInputElement).validity.patternMismatch), 'the room pattern compiles and refuses a bad name');
+  await page.fill('#room', 'room-2');
+  t.notOk(await page.$eval('#room', (el) => (el as HTMLInputElement).validity.patternMismatch), 'and accepts a good one');
+});
+
+t.test('demo - two visitors with the same name each see only their own messages as theirs', async (t) => {
+  const browser = await launchChromium(t);
+  if (!browser) return;
+  const server = await startServer(t, { config: { dev: true } });
+  const first = await joinAs(t, browser, server, 'Sam', 'twins');
+  const second = await joinAs(t, browser, server, 'Sam', 'twins');
+  await send(first, 'from the first Sam');
+  await waitForMessages(second, 1);
+  await send(second, 'from the second Sam');
+  await waitForMessages(first, 2);
+  const mine = (page: Page) => page.$$eval('#messages .msg.mine .text', (els) => els.map((e) => e.textContent));
+  t.same(await mine(first), ['from the first Sam']);
+  t.same(await mine(second), ['from the second Sam']);
+  t.same(await messages(first), ['Sam: from the first Sam', 'Sam: from the second Sam'], 'both show the name, not the tokenId suffix');
+});
+
+t.test('demo - one room from the terminal and the browser: examples/chat.ts and the page see each other', async (t) => {
+  const browser = await launchChromium(t);
+  if (!browser) return;
+  const server = await startServer(t, { config: { dev: true } });
+  const ada = await joinAs(t, browser, server, 'Ada', 'lobby');
+  const chat = (...args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'examples/chat.ts', '--room', 'lobby', ...args], {
+    env: { ...process.env, TIDINGS_URL: server.httpUrl, TIDINGS_API_KEY: server.adminApiKey }, timeout: 30_000,
+  });
+  const alice = await chat('--name', 'alice', 'hello   from the terminal');
+  t.match(alice.stdout, /^<alice> hello from the terminal$/m, 'the dev server\'s moderator answered the terminal');
+  t.same(await waitForMessages(ada, 1), ['alice: hello from the terminal'], 'the browser sees the terminal\'s message');
+  await send(ada, 'hello from the browser');
+  await waitForMessages(ada, 2);
+  const bob = await chat('--name', 'bob');
+  t.match(bob.stdout, /^history <Ada> hello from the browser$/m, 'the terminal sees the browser\'s message, by name');
+});
+
