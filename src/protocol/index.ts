@@ -6,3 +6,4 @@ export * from './permissions.js';
 export * from './frames.js';
 export * from './codec.js';
 export * from './operations.js';
+export * from './admin.js';

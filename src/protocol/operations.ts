@@ -10,6 +10,7 @@ import type {
   ListWriteResult, NackRequest, PingRequest, PubAppendRequest, PubAppendResult, PublishRequest, PublishResult, RejectRequest,
   RetractRequest, RetractResult, SetRequest, SubscribeRequest, SubscribeResult, UnsubscribeRequest, UpdateTtlRequest, UpdateTtlResult,
 } from './frames.js';
+import type { AdminStats, AdminStatsRequest } from './admin.js';
 
 /** `{}`: Momento's Success with nothing to say. */
 export type Empty = Record<string, never>;
@@ -47,6 +48,8 @@ export interface Operations {
   reject: [RejectRequest, Empty];
   nack: [NackRequest, Empty];
   retract: [RetractRequest, RetractResult];
+  // Operations: the dashboard's data (admin.tokenIds only; docs/operations.md).
+  adminStats: [AdminStatsRequest, AdminStats];
 }
 
 export type OperationName = keyof Operations;

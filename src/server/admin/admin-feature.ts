@@ -7,7 +7,8 @@ import type { AdminConfig } from '../../core/config.js';
 import type { Session } from '../../engine/session.js';
 import type { ServerFeature } from '../app.js';
 import { mountAdminPage } from './admin-routes.js';
-import { StatsSampler, type AdminStats } from './stats.js';
+import type { AdminStats } from '../../protocol/index.js';
+import { StatsSampler } from './stats.js';
 
 /** Only an API key (never a disposable token) whose tokenId is listed in admin.tokenIds. */
 export function requireDashboardKey(session: Session, admin: AdminConfig): void {

@@ -5,7 +5,7 @@ import type { Clock } from '../../core/clock.js';
 import type { TidingsConfig } from '../../core/config.js';
 import type { Broker } from '../../engine/broker.js';
 import type { Engine } from '../../engine/engine.js';
-import type { GroupPattern } from '../../protocol/index.js';
+import type { AdminStats } from '../../protocol/index.js';
 import type { TransportCounters } from '../transport-counters.js';
 
 export interface StatsSources {
@@ -14,42 +14,6 @@ export interface StatsSources {
   transport: TransportCounters;
   config: Readonly<TidingsConfig>;
   clock: Clock;
-}
-
-export interface AdminGroup {
-  cache: string;
-  group: string;
-  pattern: GroupPattern;
-  /** Members by tokenId (the connection id when its credential has none), with what each holds. */
-  members: Array<{ name: string; inFlight: number }>;
-  buffered: number;
-  inFlight: number;
-  redelivered: number;
-  accepted: number;
-  rejected: number;
-  timedOut: number;
-  deadLettered: number;
-  /** Publishes refused because the buffer was full. */
-  refused: number;
-}
-
-export interface AdminStats {
-  /** Sample time, Unix ms. */
-  at: number;
-  startedAt: number;
-  connections: { open: number; limit: number; cutOff: number; refused: number };
-  subscriptions: number;
-  topics: { live: number; limit: number };
-  /** Per second since the previous sample; null in the first one. */
-  rates: { publishes: number; deliveries: number } | null;
-  totals: { published: number; delivered: number };
-  window: { bytes: number; limit: number; evictions: { perTopic: number; total: number; idle: number } };
-  store: { items: number; bytes: number; limit: number };
-  groups: AdminGroup[];
-  /** LIMIT_EXCEEDED_ERROR replies since start, by cause. */
-  limitEvents: Record<string, number>;
-  /** Busiest topics since the previous sample (empty in the first one). */
-  topTopics: Array<{ cache: string; topic: string; perSecond: number; subscribers: number }>;
 }
 
 interface Previous { at: number; published: number; delivered: number; positions: Map<string, { page: number; seq: number }> }

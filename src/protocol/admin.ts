@@ -1,0 +1,41 @@
+/** The `adminStats` operation: what the operator dashboard (admin/app.js) asks the server for.
+ * Types only, shared by the server (src/server/admin/stats.ts) and the SDK's typed request(). */
+import type { GroupPattern } from './frames.js';
+
+export interface AdminStatsRequest { t: 'adminStats'; id: number }
+
+export interface AdminGroup {
+  cache: string;
+  group: string;
+  pattern: GroupPattern;
+  /** Members by tokenId (the connection id when its credential has none), with what each holds. */
+  members: Array<{ name: string; inFlight: number }>;
+  buffered: number;
+  inFlight: number;
+  redelivered: number;
+  accepted: number;
+  rejected: number;
+  timedOut: number;
+  deadLettered: number;
+  /** Publishes refused because the buffer was full. */
+  refused: number;
+}
+
+export interface AdminStats {
+  /** Sample time, Unix ms. */
+  at: number;
+  startedAt: number;
+  connections: { open: number; limit: number; cutOff: number; refused: number };
+  subscriptions: number;
+  topics: { live: number; limit: number };
+  /** Per second since the previous sample; null in the first one. */
+  rates: { publishes: number; deliveries: number } | null;
+  totals: { published: number; delivered: number };
+  window: { bytes: number; limit: number; evictions: { perTopic: number; total: number; idle: number } };
+  store: { items: number; bytes: number; limit: number };
+  groups: AdminGroup[];
+  /** LIMIT_EXCEEDED_ERROR replies since start, by cause. */
+  limitEvents: Record<string, number>;
+  /** Busiest topics since the previous sample (empty in the first one). */
+  topTopics: Array<{ cache: string; topic: string; perSecond: number; subscribers: number }>;
+}
