@@ -88,8 +88,9 @@ async function serveUntilListening(t: Test, args: string[], env: Record<string, 
     printed.push(line);
     if (/^\s*(First API key|admin API key):/.test(line)) break;
   }
-  const listening = printed.map((l) => (l.startsWith('{') ? JSON.parse(l) : undefined)).find((l) => l?.msg === 'tidings listening');
-  return { port: listening?.port as number | undefined, printed: printed.join('\n') };
+  // From the banner, not the log line: pino writes asynchronously, so the order of the two varies.
+  const port = /Tidings listening on http:\/\/[^:]+:(\d+)/.exec(printed.join('\n'))?.[1];
+  return { port: port === undefined ? undefined : Number(port), printed: printed.join('\n') };
 }
 
 t.test('cli - serve --help prints the usage; PORT is honoured, TIDINGS_PORT wins; production says how to mint the first key', async (t) => {

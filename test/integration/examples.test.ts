@@ -20,14 +20,15 @@ t.test('examples - the README chat flow: client -> <room>-input -> example moder
   for await (const line of createInterface({ input: moderator.stdout! })) if (/joined group/.test(line)) break;
 
   const chat = (name: string, ...messages: string[]) =>
-    run(process.execPath, ['--import', 'tsx', 'examples/chat.ts', '--room', 'room1', '--name', name, ...messages], { env: { ...env, TIDINGS_API_KEY: backendKey }, timeout: 30_000 });
+    run(process.execPath, ['--import', 'tsx', 'examples/chat.ts', '--room', 'room1', '--name', name, '--wait', '30', ...messages], { env: { ...env, TIDINGS_API_KEY: backendKey }, timeout: 60_000 });
 
   const started = Date.now();
   const alice = await chat('alice', 'hello   everyone', 'what a darn day', 'this message is far too long to pass');
   t.match(alice.stdout, /^<alice> hello everyone$/m, 'accepted, whitespace tidied, attributed to the sender');
   t.match(alice.stdout, /^rejected: the word "darn" is not allowed in this chat$/m, 'the shared chat rules refuse a blocked word');
   t.match(alice.stdout, /^rejected: the message is 36 characters long; the limit is 20$/m, 'the length limit rejects, and the sender is told why');
-  t.ok(Date.now() - started < 4000, 'the client exits as soon as its last message is settled (no timer left running)');
+  // A wait timer left running would hold the process for the 30 s of --wait.
+  t.ok(Date.now() - started < 25_000, 'the client exits as soon as its last message is settled (no timer left running)');
 
   const bob = await chat('bob');
   t.match(bob.stdout, /^history <alice> hello everyone\n?$/m, 'a later client reads the moderated history');
@@ -37,13 +38,11 @@ t.test('examples - the README chat flow: client -> <room>-input -> example moder
 t.test('examples - with no moderator the chat client says so and exits; a moderator on a wrong URL gives up loudly', async (t) => {
   const server = await startServer(t);
   const backendKey = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
-  const started = Date.now();
   const lonely = await run(process.execPath, ['--import', 'tsx', 'examples/chat.ts', '--wait', '0.5', 'anyone there?'], {
     env: { ...process.env, TIDINGS_URL: server.httpUrl, TIDINGS_API_KEY: backendKey }, timeout: 30_000,
   }).catch((err: { code: number; stdout: string }) => err);
   t.match(lonely.stdout, /no moderator answered within 0.5 s/, 'it says what is missing');
   t.equal((lonely as { code?: number }).code, 1, 'and exits with 1');
-  t.ok(Date.now() - started < 5000, 'promptly');
 
   // A port nothing listens on (the server's own port, after it closed).
   const dead = await startServer(t);
