@@ -70,7 +70,7 @@ function createCharts() {
     ['c-conn', ['connections', 'subscriptions'], num],
     ['c-rate', ['publishes/s', 'deliveries/s'], num],
     ['c-mem', ['resume windows', 'cache store'], (v) => `${num(v)}%`],
-    ['c-events', ['limit events/s', 'cut off/s'], num],
+    ['c-events', ['limit events/s', 'slow consumers/s', 'cut off/s'], num],
   ];
   state.series = { t: [], values: specs.map(([, labels]) => labels.map(() => [])) };
   state.charts = specs.map(([id, labels, format]) => makeChart($(id), labels, format));
@@ -89,7 +89,9 @@ function pushPoint(stats) {
     [stats.connections.open, stats.subscriptions],
     [stats.rates?.publishes ?? null, stats.rates?.deliveries ?? null],
     [percent(stats.window.bytes, stats.window.limit), percent(stats.store.bytes, stats.store.limit)],
-    previous ? [(limitTotal(stats) - limitTotal(previous)) / seconds, (stats.connections.cutOff - previous.connections.cutOff) / seconds] : [null, null],
+    previous
+      ? [(limitTotal(stats) - limitTotal(previous)) / seconds, (stats.slowConsumers.detaches - previous.slowConsumers.detaches) / seconds, (stats.connections.cutOff - previous.connections.cutOff) / seconds]
+      : [null, null, null],
   ];
   s.t.push(stats.at / 1000);
   rows.forEach((values, chart) => values.forEach((v, i) => s.values[chart][i].push(v)));
@@ -119,6 +121,8 @@ function render(stats) {
   setText('t-store', bytes(stats.store.bytes));
   setText('t-store-sub', `of ${bytes(stats.store.limit)} · ${num(stats.store.items)} items`);
   $('m-store').style.width = `${Math.min(100, percent(stats.store.bytes, stats.store.limit))}%`;
+  setText('t-slow', num(stats.slowConsumers.detaches));
+  setText('t-slow-sub', `${num(stats.slowConsumers.detached)} catching up now`);
   setText('t-cutoff', num(stats.connections.cutOff));
   setText('t-refused', `${num(stats.connections.refused)} refused at the limit`);
   const limitEvents = Object.entries(stats.limitEvents).sort((a, b) => b[1] - a[1]);

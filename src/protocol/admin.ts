@@ -25,7 +25,11 @@ export interface AdminStats {
   /** Sample time, Unix ms. */
   at: number;
   startedAt: number;
+  /** cutOff: ended with 1006 (dropped links, or past the send buffer's hard limit); refused: upgrades
+   * refused at the connection limit. */
   connections: { open: number; limit: number; cutOff: number; refused: number };
+  /** Connections detached from live fan-out for slowness now, and detaches since start. */
+  slowConsumers: { detached: number; detaches: number };
   subscriptions: number;
   topics: { live: number; limit: number };
   /** Per second since the previous sample; null in the first one. */

@@ -69,6 +69,7 @@ t.test('admin - the stats: rates and top topics between samples, groups with the
   t.match(stats.groups, [{ cache: 'chat', group: 'mods', pattern: { nameSuffix: '-input' }, members: [{ name: 'mod-1', inFlight: 1 }], buffered: 1, inFlight: 1, refused: 1 }]);
   t.same(stats.limitEvents, { group_buffer_limit_exceeded: 1 });
   t.equal(stats.subscriptions, 1);
+  t.same(stats.slowConsumers, { detached: 0, detaches: 0 });
   t.equal(stats.connections.open, 3);
   t.same(await sample(), stats, 'samples closer than the interval are shared, so many dashboards cost one sample');
 });

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes } from '../../src/index.js';
@@ -66,4 +67,13 @@ t.test('metrics - moderator groups, limit events and cut-off connections', async
   await new Promise((r) => setTimeout(r, 200));
   text = await scrape(server.httpUrl);
   t.equal(metric(text, 'tidings_connections_cut_off_total'), 1, 'a link dropped without a close frame counts');
+});
+
+t.test('metrics - every metric the server exports is documented in docs/operations.md', async (t) => {
+  const server = await startServer(t, { config: { server: { metricsAccess: 'open' } } });
+  const names = new Set([...(await scrape(server.httpUrl)).matchAll(/^# TYPE (tidings_\w+)/gm)].map((m) => m[1]!));
+  const doc = readFileSync('docs/operations.md', 'utf8');
+  const own = [...names].filter((n) => !/^tidings_(process|nodejs)_/.test(n));
+  t.ok(own.length >= 20, `${own.length} metrics of our own`);
+  for (const name of own) t.ok(doc.includes(`\`${name}`), `${name} is documented`);
 });

@@ -57,6 +57,7 @@ export class StatsSampler {
       at,
       startedAt: this.startedAt,
       connections: { open: broker.sessions.size, limit: config.server.maxConnections, cutOff: transport.cutOff, refused: transport.refusedUpgrades },
+      slowConsumers: { detached: broker.slowConsumers.detached, detaches: broker.slowConsumers.detaches },
       subscriptions,
       topics: { live: topicStats.topics, limit: config.topics.maxTopics },
       rates: previous
