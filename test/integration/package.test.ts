@@ -13,6 +13,9 @@ import { ensureBuilt } from '../helpers/build.js';
 import { PermissionScopes } from '../../src/index.js';
 
 const run = promisify(execFile);
+// The install copies ~130 MB; on a machine shared with other jobs that alone can pass the default
+// per-file timeout.
+t.setTimeout(240_000);
 const npm = (args: string[], cwd: string) => run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, timeout: 120_000 });
 
 t.test('package - the packed tarball installs in a scratch project; tidings/client imports, connects and type-checks', async (t) => {
