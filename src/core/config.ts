@@ -211,7 +211,7 @@ export const DEFAULTS: TidingsConfig = {
     corsOrigins: [],
     maxPreHelloFrameBytes: 8 * 1024,
     maxPendingHellos: 1000,
-    maxPendingHellosPerIp: 20,
+    maxPendingHellosPerIp: 100,
     maxConnectionsPerIp: 1000,
     trustedProxyHeader: '',
     reusePort: false,
