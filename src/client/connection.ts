@@ -373,7 +373,8 @@ export class Connection {
     if (this.closedByUser) return;
     if (shouldReconnect(code)) return this.scheduleReconnect(why);
     // 4500–4999: not with the same credential. A token provider can supply another one.
-    const authClose = code === CloseCode.TOKEN_EXPIRED || code === CloseCode.AUTHENTICATION_FAILED;
+    // After a revocation (4504) the provider is asked too: the app's backend decides whether to mint again.
+    const authClose = code === CloseCode.TOKEN_EXPIRED || code === CloseCode.AUTHENTICATION_FAILED || code === CloseCode.REVOKED;
     if (authClose && this.options.tokenProvider && this.authRetries < MAX_AUTH_RETRIES) {
       this.authRetries++;
       this.token = undefined;
