@@ -1,6 +1,7 @@
 /** Soak: a Tidings server process under churning, mixed load for minutes, its memory sampled after
  * forced full GCs, and the drift reported. Load: connections that open, subscribe to a few topics,
  * publish, write and read capped lists, resubscribe, then close and are replaced; all on 127.0.0.1.
+ * Topic windows and lists are filled to their caps before the clock starts.
  *
  *   node --import tsx bench/soak.ts [--minutes 3] [--clients 50] [--rate 500] [--sample-sec 10]
  *                                  [--topics 50] [--max-heap-drift-mb N]
@@ -72,6 +73,25 @@ const token = (await authority.mintDisposableToken({
   scope: PermissionScopes.combine(PermissionScopes.topicPublishSubscribe(CACHE, '*'), PermissionScopes.cacheReadWrite(CACHE)),
   expiresInSec: Math.ceil(minutes * 60) + 600, tokenId: 'soak',
 })).token;
+
+/** Fills every topic's recent-items window and every list to its cap first, so growth measured
+ * later is not the server's caches filling up (a 1000-item window at a few items per second per
+ * topic would otherwise fill for minutes and read as drift). */
+async function prefill(): Promise<void> {
+  const socket = await BenchSocket.open(url, token);
+  const requests: Array<Record<string, unknown>> = [];
+  for (let i = 0; i < topics; i++) {
+    for (let n = 0; n < DEFAULTS.topics.windowItems; n++) requests.push({ t: 'pub', cache: CACHE, topic: `t${i}`, value: 'x'.repeat(16 + rand(512)) });
+    for (let n = 0; n < 100; n++) {
+      requests.push({ t: 'listPushBack', cache: CACHE, list: `l${i}`, value: 'y'.repeat(16 + rand(256)), truncateFrontToSize: 100, ttlMs: 60_000 });
+      requests.push({ t: 'listPushBack', cache: CACHE, list: `t${i}`, value: 'z'.repeat(16 + rand(256)), truncateFrontToSize: 100, ttlMs: 60_000 });
+    }
+  }
+  for (let i = 0; i < requests.length; i += 500) await Promise.all(requests.slice(i, i + 500).map((r) => socket.request(r)));
+  socket.close();
+  process.stderr.write(`prefilled ${topics} topic windows and ${2 * topics} lists (${requests.length} requests)\n`);
+}
+await prefill();
 
 const startedAt = Date.now();
 const endAt = startedAt + minutes * 60_000;

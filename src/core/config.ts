@@ -30,7 +30,8 @@ export interface ServerConfig {
   helloTimeoutMs: number;
   /** Heartbeat frame interval, ms. */
   heartbeatMs: number;
-  /** Open connections at most; further upgrades are refused with HTTP 503. */
+  /** Authenticated connections at most; further upgrades are refused with HTTP 503. Connections
+   * awaiting hello are bounded separately (maxPendingHellos). */
   maxConnections: number;
   /** Requests a connection may have in flight at once. */
   maxPendingRequests: number;
