@@ -86,6 +86,8 @@ export class Broker {
    * `closed(session)` when it is done with it. Throws AUTHENTICATION_ERROR. */
   async openAuthenticated(connection: Connection, token: unknown): Promise<Session> {
     const grant = await this.deps.auth.verify(token);
+    // Counted per tokenId like a WebSocket (closed() uncounts every open session).
+    this.limits.connect(grant.tokenId);
     const session = new Session(this.deps.engine.newConnectionId(), connection);
     session.grant = grant;
     session.state = 'open';

@@ -72,7 +72,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
 
   const app = uWS.App();
   const transport = new TransportCounters();
-  const admission = mountWebSocket(app, broker, config.server, log, transport);
+  mountWebSocket(app, broker, config.server, log, transport);
   mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes });
   mountMetrics(app, { broker, engine, transport, config, auth, log });
   // Entries added here or (with a shared list) on another node close this node's connections.

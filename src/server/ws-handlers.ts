@@ -8,11 +8,11 @@ import type { Logger } from '../core/logger.js';
 import type { Broker } from '../engine/broker.js';
 import type { Connection, Session } from '../engine/session.js';
 import type { TransportCounters } from './transport-counters.js';
+import { ConnectionAdmission, clientIp, type PendingConnection } from './admission.js';
 
 /** Close code uWS reports for a connection that ended without a close frame (it uses it for a
  * connection it closes at the backpressure limit too). */
 const ABNORMAL_CLOSURE = 1006;
-import { ConnectionAdmission, clientIp, type PendingConnection } from './admission.js';
 
 interface SocketData { session: Session | undefined; connection: UwsConnection | undefined; closed: boolean; ip: string; authenticated: boolean }
 
