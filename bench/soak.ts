@@ -4,7 +4,7 @@
  * Topic windows and lists are filled to their caps before the clock starts.
  *
  *   node --import tsx bench/soak.ts [--minutes 3] [--clients 50] [--rate 500] [--sample-sec 10]
- *                                  [--topics 50] [--max-heap-drift-mb N]
+ *                                  [--topics 50] [--max-heap-drift-mb N] [--no-fetch-cache]
  *
  * Memory: every --sample-sec the server gets SIGUSR2 (bench/targets/servers/lifecycle.ts: a full GC,
  * then heap and RSS on stdout). The first fifth of the run is warm-up; drift is the last sample minus
@@ -26,11 +26,11 @@ const CACHE = 'soak';
 const { values } = parseArgs({
   options: {
     minutes: { type: 'string' }, clients: { type: 'string' }, rate: { type: 'string' }, 'sample-sec': { type: 'string' },
-    topics: { type: 'string' }, 'max-heap-drift-mb': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    topics: { type: 'string' }, 'max-heap-drift-mb': { type: 'string' }, 'no-fetch-cache': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
-  process.stdout.write('usage: node --import tsx bench/soak.ts [--minutes 3] [--clients 50] [--rate 500] [--sample-sec 10] [--topics 50] [--max-heap-drift-mb N]\n');
+  process.stdout.write('usage: node --import tsx bench/soak.ts [--minutes 3] [--clients 50] [--rate 500] [--sample-sec 10] [--topics 50] [--max-heap-drift-mb N] [--no-fetch-cache]\n');
   process.exit(0);
 }
 const bounded = (raw: string | undefined, fallback: number, min: number, max: number, flag: string): number => {
@@ -45,13 +45,14 @@ const sampleSec = bounded(values['sample-sec'], 10, 1, 3600, 'sample-sec');
 const topics = Math.round(bounded(values.topics, 50, 1, 100_000, 'topics'));
 const maxHeapDriftMb = values['max-heap-drift-mb'] === undefined ? undefined : bounded(values['max-heap-drift-mb'], 0, 0, 1e6, 'max-heap-drift-mb');
 
-interface Sample { atMs: number; heap: number; rss: number; connections: number; ops: number }
+interface Sample { atMs: number; heap: number; rss: number; connections: number; ops: number; windowBytes: number; storeBytes: number }
 
 const signingKey = generateSigningKey();
 const authority = new TokenAuthority({ ...DEFAULTS.auth, signingKeys: [signingKey] }, [signingKey], systemClock);
 const port = await freePort();
 const server = await spawnServer(process.execPath, ['--expose-gc', '--max-semi-space-size=4', '--import', 'tsx', 'bench/targets/servers/tidings-server.ts', String(port)], {
-  ready: /READY (\d+)/, cwd: ROOT, env: { ...process.env, BENCH_SIGNING_KEY: signingKey },
+  ready: /READY (\d+)/, cwd: ROOT,
+  env: { ...process.env, BENCH_SIGNING_KEY: signingKey, ...(values['no-fetch-cache'] ? { BENCH_STORE_JSON: '{"fetchCacheBytes":0}' } : {}) },
 });
 const url = `ws://127.0.0.1:${port}/v1/ws`;
 
@@ -60,6 +61,13 @@ const gcWaiters: Array<(m: { heap: number; rss: number }) => void> = [];
 server.child.stdout!.on('data', (d: Buffer) => {
   for (const match of d.toString().matchAll(/^GC \d+ heap=(\d+) external=\d+ rss=(\d+)/gm)) gcWaiters.shift()?.({ heap: Number(match[1]), rss: Number(match[2]) });
 });
+// Bounded state the server reports, to tell caches filling up from a leak.
+const adminKey = (await authority.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
+async function serverGauges(): Promise<{ windowBytes: number; storeBytes: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${adminKey}` } })).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { windowBytes: read('tidings_window_bytes'), storeBytes: read('tidings_store_bytes') };
+}
 const gcSample = () => new Promise<{ heap: number; rss: number }>((resolve) => { gcWaiters.push(resolve); server.child.kill('SIGUSR2'); });
 
 const stats = { ops: 0, errors: new Map<string, number>(), connects: 0, open: 0, pushes: 0 };
@@ -143,9 +151,9 @@ async function sampler(): Promise<void> {
   while (Date.now() < endAt) {
     await sleep(Math.min(sampleSec * 1000, Math.max(0, endAt - Date.now())));
     const m = await gcSample();
-    samples.push({ atMs: Date.now() - startedAt, heap: m.heap, rss: m.rss, connections: stats.open, ops: stats.ops });
+    samples.push({ atMs: Date.now() - startedAt, heap: m.heap, rss: m.rss, connections: stats.open, ops: stats.ops, ...(await serverGauges()) });
     const last = samples[samples.length - 1]!;
-    process.stderr.write(`[${(last.atMs / 1000).toFixed(0)} s] heap ${mb(last.heap)} MB, rss ${mb(last.rss)} MB, ops ${last.ops}, open ${last.connections}, connects ${stats.connects}, errors ${[...stats.errors.values()].reduce((a, b) => a + b, 0)}\n`);
+    process.stderr.write(`[${(last.atMs / 1000).toFixed(0)} s] heap ${mb(last.heap)} MB, rss ${mb(last.rss)} MB, windows ${mb(last.windowBytes)} MB, store ${mb(last.storeBytes)} MB, ops ${last.ops}, open ${last.connections}, connects ${stats.connects}, errors ${[...stats.errors.values()].reduce((a, b) => a + b, 0)}\n`);
   }
 }
 
@@ -164,7 +172,7 @@ process.stderr.write(`soak: ${minutes} min, ${clients} clients, ~${rate} ops/s, 
 try {
   await Promise.all([sampler(), ...Array.from({ length: clients }, () => slot())]);
   const final = await gcSample();
-  samples.push({ atMs: Date.now() - startedAt, heap: final.heap, rss: final.rss, connections: stats.open, ops: stats.ops });
+  samples.push({ atMs: Date.now() - startedAt, heap: final.heap, rss: final.rss, connections: stats.open, ops: stats.ops, ...(await serverGauges()) });
 } finally {
   const hwm = memoryKb(server.pid).hwmKb;
   await stopProcess(server.child);
@@ -180,7 +188,10 @@ const report = {
   errors: Object.fromEntries(stats.errors),
   heapMb: { afterWarmup: Number(mb(base.heap)), end: Number(mb(last.heap)), drift: Number(mb(last.heap - base.heap)), slopePerMin: Number(mb(slopePerMin(warm.map((s) => [s.atMs, s.heap])))) },
   rssMb: { afterWarmup: Number(mb(base.rss)), end: Number(mb(last.rss)), drift: Number(mb(last.rss - base.rss)), slopePerMin: Number(mb(slopePerMin(warm.map((s) => [s.atMs, s.rss])))) },
-  samples: samples.map((s) => ({ s: Math.round(s.atMs / 1000), heapMb: Number(mb(s.heap)), rssMb: Number(mb(s.rss)), open: s.connections, ops: s.ops })),
+  windowMb: { afterWarmup: Number(mb(base.windowBytes)), end: Number(mb(last.windowBytes)) },
+  storeMb: { afterWarmup: Number(mb(base.storeBytes)), end: Number(mb(last.storeBytes)) },
+  fetchCache: values['no-fetch-cache'] ? 'off' : `on (store.fetchCacheBytes ${mb(DEFAULTS.store.fetchCacheBytes)} MB, fills with stale list versions up to that bound)`,
+  samples: samples.map((s) => ({ s: Math.round(s.atMs / 1000), heapMb: Number(mb(s.heap)), rssMb: Number(mb(s.rss)), windowMb: Number(mb(s.windowBytes)), storeMb: Number(mb(s.storeBytes)), open: s.connections, ops: s.ops })),
 };
 process.stdout.write(JSON.stringify(report, null, 2) + '\n');
 if (maxHeapDriftMb !== undefined && report.heapMb.drift > maxHeapDriftMb) {

@@ -1,4 +1,5 @@
-/** Tidings with the memory engine and default features, quiet logs, the bench's signing key. */
+/** Tidings with the memory engine and default features, quiet logs, the bench's signing key.
+ * BENCH_STORE_JSON, when set, overrides `store` keys (the soak uses it to attribute memory drift). */
 import { createServer, defaultFeatures } from '../../../src/index.js';
 import { announce, portArg } from './lifecycle.js';
 
@@ -14,6 +15,7 @@ const server = await createServer(
     server: { host: '127.0.0.1', port: portArg(), maxPendingHellos: unlimited, maxPendingHellosPerIp: unlimited, maxConnectionsPerIp: unlimited },
     limits: { maxConnectionsPerTokenId: unlimited, connectionOpsPerSec: unlimited, connectionOpsBurst: unlimited, tokenIdOpsPerSec: unlimited, tokenIdOpsBurst: unlimited },
     auth: { signingKeys: [signingKey] },
+    ...(process.env['BENCH_STORE_JSON'] ? { store: JSON.parse(process.env['BENCH_STORE_JSON']) as Record<string, number> } : {}),
   } },
   defaultFeatures(),
 );
