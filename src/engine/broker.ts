@@ -128,7 +128,8 @@ export class Broker {
     const replyNow = (result: unknown) => { replied = true; this.replyOk(session, id, result); };
     let outcome: unknown;
     try {
-      const sessionHandler = this.sessionHandlers[op];
+      // Own properties only: `t: "valueOf"` must not find Object.prototype.valueOf (found by the fuzz test).
+      const sessionHandler = Object.hasOwn(this.sessionHandlers, op) ? this.sessionHandlers[op] : undefined;
       outcome = sessionHandler ? this.invoke(session, sessionHandler, request, replyNow) : this.dispatch(session, request, replyNow);
     } catch (err) {
       return this.replyError(session, id, err);

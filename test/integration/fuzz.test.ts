@@ -25,7 +25,11 @@ const number = fc.oneof(fc.integer({ min: -5, max: 5 }), fc.constantFrom(0, -1, 
 const value = fc.oneof(fc.string({ maxLength: 64 }), fc.uint8Array({ maxLength: 64 }), number, fc.constant(null), fc.boolean(), fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }));
 const field = fc.oneof(name, value, fc.dictionary(fc.string({ maxLength: 6 }), value, { maxKeys: 3 }));
 const request = fc.record({
-  t: fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...OPS) }, { weight: 1, arbitrary: fc.string({ maxLength: 8 }) }),
+  t: fc.oneof(
+    { weight: 5, arbitrary: fc.constantFrom(...OPS) }, { weight: 1, arbitrary: fc.string({ maxLength: 8 }) },
+    // Names every object inherits: a handler table must not find them (a long run found `valueOf`).
+    { weight: 1, arbitrary: fc.constantFrom('valueOf', 'toString', 'constructor', '__proto__', 'hasOwnProperty', 'isPrototypeOf') },
+  ),
   cache: name, topic: name, list: name, key: name, group: name, value, values: fc.array(value, { maxLength: 4 }),
   ttlMs: number, startIndex: number, endIndex: number, truncateFrontToSize: number, delivery: number, maxInFlight: number,
   after: fc.oneof(fc.record({ page: number, seq: number }), value), pattern: fc.oneof(fc.record({ nameSuffix: name }), fc.record({ namePrefix: name }), value),
