@@ -1,8 +1,7 @@
 /** Joining a chat without a gap or a duplicate: a publisher pubAppends continuously (many requests
  * in flight) while clients join by fetching the history list with its origins and subscribing
  * after the last element's (page, seq). Each must end up with one gapless, duplicate-free run. */
-import t from 'tap';
-import { startServer } from '../helpers/server.js';
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { PermissionScopes } from '../../src/index.js';
 
@@ -13,8 +12,9 @@ const where = { cache: 'chat', topic: 'room', list: 'room-history' };
 
 interface Joined { name: string; history: Frame[]; live: Frame[]; discs: Frame[]; subscribedAt: Frame; lastHeld: number }
 
-t.test('fetch + subscribe-after joins a busy chat with no gap and no duplicate', async (t) => {
-  const server = await startServer(t);
+// Built on pubAppend, which on Redis awaits the Redis topic engine (issue 10): memory only for now.
+testEachEngine('fetch + subscribe-after joins a busy chat with no gap and no duplicate', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const publisherToken = await tokenFor(server, PermissionScopes.combine(
     PermissionScopes.topicPublishOnly('chat', 'room'), PermissionScopes.cacheKeyWriteOnly('chat', 'room-history'),
   ), { tokenId: 'poster' });
@@ -109,4 +109,4 @@ t.test('fetch + subscribe-after joins a busy chat with no gap and no duplicate',
 
   const final = await publisher.request({ t: 'listFetch', cache: 'chat', list: 'room-history' });
   t.match(final, { t: 'err', e: { code: 'PERMISSION_ERROR' } }, 'the writeonly publisher cannot read the history');
-});
+}, ['memory']);

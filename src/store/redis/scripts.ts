@@ -57,6 +57,11 @@ local function payload(elements)
   return n
 end
 
+-- Lowers a list's payload count (never by '-0', which HINCRBY refuses as not an integer).
+local function shrink(n)
+  if n > 0 then redis.call('HINCRBY', M, 'b', 0 - n) end
+end
+
 local function expire(ttl)
   redis.call('HSET', M, 'x', ms(now + ttl))
   redis.call('PEXPIRE', K, ttl)
@@ -172,7 +177,7 @@ local removed = 0
 if from > 0 then removed = removed + payload(redis.call('LRANGE', K, 0, from - 1)) end
 if to < len then removed = removed + payload(redis.call('LRANGE', K, to, -1)) end
 redis.call('LTRIM', K, from, to - 1)
-redis.call('HINCRBY', M, 'b', -removed)
+shrink(removed)
 if ARGV[5] == '1' then expire(tonumber(ARGV[4])) end
 return {'ok'}`,
 
@@ -190,7 +195,7 @@ end
 if removed == 0 then return {'ok', 0} end
 for e in pairs(matching) do redis.call('LREM', K, 0, e) end
 if redis.call('LLEN', K) == 0 then redis.call('DEL', K, M)
-else redis.call('HINCRBY', M, 'b', -removed * #needle) end
+else shrink(removed * #needle) end
 return {'ok', removed}`,
 
   /** ARGV: now, page, seq (decimal). Removes the element(s) pubAppend stored for that item. */
@@ -208,7 +213,7 @@ end
 if removed == 0 then return {'ok', 0} end
 for e in pairs(matching) do redis.call('LREM', K, 0, e) end
 if redis.call('LLEN', K) == 0 then redis.call('DEL', K, M)
-else redis.call('HINCRBY', M, 'b', -bytes) end
+else shrink(bytes) end
 return {'ok', removed}`,
 
   /** ARGV: now, 'back' | 'front'. {'ok', element, length} */
@@ -220,7 +225,7 @@ local e
 if ARGV[2] == 'back' then e = redis.call('RPOP', K) else e = redis.call('LPOP', K) end
 local len = redis.call('LLEN', K)
 if len == 0 then redis.call('DEL', K, M)
-else redis.call('HINCRBY', M, 'b', -#value_of(e)) end
+else shrink(#value_of(e)) end
 return {'ok', e, len}`,
 
   /** ARGV: now. {'ok', length} */
