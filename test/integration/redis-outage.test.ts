@@ -4,9 +4,9 @@
  * (AOF, fsync always), killed with SIGKILL and restarted on the same port and directory. */
 import t, { type Test } from 'tap';
 import { startServer } from '../helpers/server.js';
-import { requireRedis, startRedis } from '../helpers/redis.js';
+import { freePort, requireRedis, startRedis } from '../helpers/redis.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
-import { PermissionScopes, type TidingsServer } from '../../src/index.js';
+import { PermissionScopes, createServer, generateSigningKey, type TidingsServer } from '../../src/index.js';
 
 const RETRYABLE = ['SERVER_UNAVAILABLE', 'TIMEOUT_ERROR'];
 
@@ -101,4 +101,13 @@ t.test('commands held while Redis is briefly away are sent, in order, when it re
   const replies = await Promise.all(held);
   t.same(replies.map((r) => r['r']), [{ length: 1 }, { length: 2 }, { length: 3 }], 'each held write applied once, in arrival order');
   t.same(await c.ok({ t: 'listFetch', cache: 'app', list: 'log' }), { hit: true, values: ['a', 'b', 'c'] });
+});
+
+t.test('a server whose Redis does not answer refuses to start, and says where it looked', async (t) => {
+  const port = await freePort(); // nothing listens there
+  await t.rejects(createServer({ config: {
+    logLevel: 'silent', engine: 'redis', server: { port: 0 }, auth: { signingKeys: [generateSigningKey()] },
+    redis: { url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 300 },
+  } }), { message: `Redis at 127.0.0.1:${port} did not answer within 300 ms (redis.connectTimeoutMs)` });
+  // Nothing is left running: tap would time this file out if a reconnect loop kept the process alive.
 });
