@@ -35,8 +35,12 @@ export class RedisEngine implements Engine {
     return new RedisEngine(local, connection);
   }
 
-  start(fanout: Fanout): void {
-    this.local.start(fanout);
+  newConnectionId(): string {
+    return this.local.newConnectionId();
+  }
+
+  async start(fanout: Fanout): Promise<void> {
+    await this.local.start(fanout);
   }
 
   async close(): Promise<void> {
