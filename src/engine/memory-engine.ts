@@ -4,17 +4,12 @@ import { encodeFrame, encodeItem, type ItemFrame, type Position, type PublishRes
 import type { Clock } from '../core/clock.js';
 import { DEFAULTS, type ModerationConfig, type StoreConfig, type TopicsConfig } from '../core/config.js';
 import { MemoryCacheStore } from '../store/memory-store.js';
-import type { CacheEngine } from '../store/cache-store.js';
 import { TopicRegistry } from '../topics/topic-registry.js';
 import type { Topic } from '../topics/topic.js';
 import { MemoryModerationEngine } from '../moderation/memory-moderation.js';
 import type { Engine, Fanout, PublishHook, Subscriber, TopicActivity, TopicEngine, TopicStats, WindowRead } from './engine.js';
 
-export interface MemoryEngineOptions {
-  topics: TopicsConfig; clock: Clock; store?: StoreConfig; moderation?: ModerationConfig;
-  /** Cache data elsewhere (the Redis store) instead of the in-process store. */
-  cache?: CacheEngine;
-}
+export interface MemoryEngineOptions { topics: TopicsConfig; clock: Clock; store?: StoreConfig; moderation?: ModerationConfig }
 
 class MemoryTopicEngine implements TopicEngine {
   readonly registry: TopicRegistry;
@@ -136,14 +131,14 @@ class MemoryTopicEngine implements TopicEngine {
 
 export class MemoryEngine implements Engine {
   readonly topics: MemoryTopicEngine;
-  readonly cache: CacheEngine;
+  readonly cache: MemoryCacheStore;
   readonly groups: MemoryModerationEngine;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sweepInterval: number;
 
   constructor(options: MemoryEngineOptions) {
     this.topics = new MemoryTopicEngine(options.topics, options.clock);
-    this.cache = options.cache ?? new MemoryCacheStore(options.store ?? DEFAULTS.store, options.clock, this.topics);
+    this.cache = new MemoryCacheStore(options.store ?? DEFAULTS.store, options.clock, this.topics);
     this.groups = new MemoryModerationEngine(options.moderation ?? DEFAULTS.moderation, options.clock, {
       pubAppend: (...args) => this.cache.pubAppend(...args),
       listRemoveOrigin: (...args) => this.cache.listRemoveOrigin(...args),

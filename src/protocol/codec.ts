@@ -1,7 +1,7 @@
 /** The one msgpack setup for both ends. Plain maps only (`useRecords: false`) so any MessagePack
  * decoder can read our frames; decode failures become typed errors, never exceptions that escape. */
 import { Packr } from 'msgpackr';
-import type { ServerFrame, GenericRequest, ItemFrame } from './frames.js';
+import type { ServerFrame, GenericRequest, ItemFrame, Value } from './frames.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number', mapsAsObjects: true });
 
@@ -18,6 +18,16 @@ export function encodeItem(item: ItemFrame): Uint8Array {
   const fields: unknown[] = [ITEM_TAG, item.cache, item.topic, item.value, item.seq, item.page, item.ts];
   if (item.tokenId !== undefined) fields.push(item.tokenId);
   return packr.pack(fields);
+}
+
+/** The item frame of encodeItem without seq, page and ts, for a backend that stamps those itself
+ * (the Redis engine's Lua script appends them, msgpack-encoded, between `head` and `tail`): `head`
+ * is the 7- or 8-element array header with tag, cache, topic and value; `tail` the tokenId or
+ * nothing. Both are copies the caller owns. */
+export function encodeItemParts(cache: string, topic: string, value: Value, tokenId: string | undefined): { head: Uint8Array; tail: Uint8Array } {
+  const head = packr.pack([ITEM_TAG, cache, topic, value]).slice();
+  head[0] = 0x90 | (tokenId === undefined ? 7 : 8); // fixarray of the whole item
+  return { head, tail: tokenId === undefined ? new Uint8Array(0) : packr.pack(tokenId).slice() };
 }
 
 function itemFromArray(a: unknown[]): ItemFrame | undefined {

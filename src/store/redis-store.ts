@@ -8,18 +8,25 @@
  *   own memory (docs/operations.md); a Redis out of memory refuses writes with SERVER_UNAVAILABLE;
  * - a Redis that is down or slow fails requests with SERVER_UNAVAILABLE or TIMEOUT_ERROR
  *   (connection.ts), both retryable;
- * - pubAppend needs the topic half in the same script, which arrives with the Redis topic engine;
- *   until then it is refused with FAILED_PRECONDITION_ERROR rather than done in two steps. */
+ * - pubAppend's topic half lives in the Redis topic engine (RedisPubAppender), which runs the list
+ *   append and the publish as one script; without one it is refused, never done in two steps. */
 import { ErrorCode, LimitCause, type PubAppendResult, type Value } from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
 import type { StoreConfig } from '../core/config.js';
 import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
 import type { RedisConnection } from '../redis/connection.js';
 import type { CacheEngine, CollectionTtl, ListItem, PushOptions, Range, StoreStats } from './cache-store.js';
-import { decodeItem, decodeValue, encodeValue, payloadBytes } from './redis/element.js';
+import { TEXT_TAG, decodeItem, decodeValue, encodeValue, payloadBytes } from './redis/element.js';
 import { SCRIPTS, type ScriptName } from './redis/scripts.js';
 
 type Reply = Array<Buffer | number | null>;
+
+/** The topic half of pubAppend: runs the list append described by `list` and the publish in one
+ * script (engine/redis/topic-engine.ts). `reply` is the list half's status reply; seq 0 = refused. */
+export interface RedisPubAppender {
+  pubAppend(cache: string, topic: string, value: Value, tokenId: string | undefined,
+    list: { listKeys: [string, string]; listArgs: Array<string | number | Uint8Array> }): Promise<{ seq: number; page: number; reply: Reply }>;
+}
 type ScriptCall = (k: string, m: string, ...argv: Array<string | number | Buffer>) => Promise<Reply>;
 
 export class RedisCacheStore implements CacheEngine {
@@ -31,6 +38,7 @@ export class RedisCacheStore implements CacheEngine {
     private readonly clock: Clock,
     private readonly connection: RedisConnection,
     private readonly keyPrefix: string,
+    private readonly appender?: RedisPubAppender,
   ) {
     this.defaultTtlMs = config.defaultTtlSec * 1000;
     this.caches = config.caches.length > 0 ? new Set(config.caches) : undefined;
@@ -128,10 +136,18 @@ export class RedisCacheStore implements CacheEngine {
 
   // -- publish + append --------------------------------------------------------------------------
 
-  async pubAppend(cache: string, _topic: string, list: string): Promise<PubAppendResult> {
-    this.keys(cache, list); // a cache that does not exist is still NOT_FOUND first
-    throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR,
-      'pubAppend is not available with engine "redis" yet: it needs the Redis topic engine to publish and append in one step');
+  async pubAppend(cache: string, topic: string, list: string, value: Value, tokenId: string | undefined, options: PushOptions): Promise<PubAppendResult> {
+    const listKeys = this.keys(cache, list);
+    if (!this.appender) throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, 'pubAppend needs a topic engine that can publish in the same step');
+    // Encoded (copied) before the first await; the element's origin header is built in the script.
+    const encoded = encodeValue(value);
+    const listArgs = [
+      this.ttlOf(options.ttl.ttlMs), options.ttl.refresh ? 1 : 0, options.truncateToSize ?? 0, this.config.maxListLength, this.config.maxItemBytes,
+      Buffer.byteLength(list, 'utf8'), encoded[0] === TEXT_TAG ? 'S' : 'B', encoded.subarray(1), tokenId === undefined ? 0 : 1, tokenId ?? '',
+    ];
+    const { seq, page, reply } = await this.appender.pubAppend(cache, topic, value, tokenId, { listKeys, listArgs });
+    this.refusal(reply, cache, list);
+    return { seq, page, length: Number(reply[1]) };
   }
 
   // -- internals ---------------------------------------------------------------------------------
@@ -155,6 +171,12 @@ export class RedisCacheStore implements CacheEngine {
     const [k, m] = this.keys(cache, key);
     const now = this.clock.now();
     const reply = await this.connection.run((redis) => (redis as unknown as Record<string, ScriptCall>)[`${name}Buffer`]!(k, m, now, ...argv));
+    this.refusal(reply, cache, key);
+    return reply;
+  }
+
+  /** Throws the typed error for a script's refusal status; returns for any other. */
+  private refusal(reply: Reply, cache: string, key: string): void {
     switch (status(reply)) {
       case 'wrongtype':
         throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, `key "${key}" in cache "${cache}" holds a ${String(reply[1])}, which this operation does not apply to`);
@@ -163,7 +185,6 @@ export class RedisCacheStore implements CacheEngine {
       case 'item_size':
         throw limitExceeded(LimitCause.ITEM_SIZE, `item "${key}" would be ${Number(reply[1])} bytes; at most ${this.config.maxItemBytes} are allowed`);
       default:
-        return reply;
     }
   }
 

@@ -12,6 +12,8 @@ import type { Value } from '../../protocol/index.js';
 import type { ElementOrigin, ListItem } from '../cache-store.js';
 
 const TEXT = 0x73; // 's'
+/** First byte of an encoded text value (element.ts format), for callers building elements. */
+export const TEXT_TAG = TEXT;
 const BINARY = 0x62; // 'b'
 const TEXT_WITH_ORIGIN = 0x53; // 'S'
 const BINARY_WITH_ORIGIN = 0x42; // 'B'

@@ -11,8 +11,9 @@
  * server's Clock exactly like the memory store's (tests drive them with a ManualClock). Redis's own
  * PEXPIRE, set to the same TTL, only returns the memory; an item past `x` is never served. */
 
-/** Shared by every script: the item's kind after lazy expiry, and the element format. */
-const PRELUDE = `
+/** Shared by every script: the item's kind after lazy expiry, and the element format. Exported
+ * for pubAppend's script, which appends with push() and publishes in the same script. */
+export const LIST_PRELUDE = `
 local K, M = KEYS[1], KEYS[2]
 local now = tonumber(ARGV[1])
 
@@ -145,13 +146,13 @@ end
 export const SCRIPTS = {
   /** ARGV: now, ttlMs, refresh (1/0), 'back' | 'front', truncate-to (0 = none), maxListLength,
    * maxItemBytes, key bytes, elements... */
-  tidingsListPush: `${PRELUDE}
+  tidingsListPush: `${LIST_PRELUDE}
 local elements = {}
 for i = 9, #ARGV do elements[#elements + 1] = ARGV[i] end
 return push(ARGV[4] == 'back', elements, tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))`,
 
   /** ARGV: now, start ('' = none), end ('' = none). {'ok', elements...} */
-  tidingsListFetch: `${PRELUDE}
+  tidingsListFetch: `${LIST_PRELUDE}
 local k = kind()
 if k == 'none' then return {'miss'} end
 if k ~= 'list' then return {'wrongtype', k} end
@@ -163,7 +164,7 @@ end
 return reply`,
 
   /** ARGV: now, start, end, ttlMs, refresh (1/0). */
-  tidingsListRetain: `${PRELUDE}
+  tidingsListRetain: `${LIST_PRELUDE}
 local k = kind()
 if k == 'none' then return {'ok'} end
 if k ~= 'list' then return {'wrongtype', k} end
@@ -183,7 +184,7 @@ return {'ok'}`,
 
   /** ARGV: now, value bytes. Removes every element whose payload equals them (text equals the
    * binary of its UTF-8, as in list-ops.ts valuesEqual). LREM keeps the list's TTL. */
-  tidingsListRemoveValue: `${PRELUDE}
+  tidingsListRemoveValue: `${LIST_PRELUDE}
 local k = kind()
 if k == 'none' then return {'ok', 0} end
 if k ~= 'list' then return {'wrongtype', k} end
@@ -199,7 +200,7 @@ else shrink(removed * #needle) end
 return {'ok', removed}`,
 
   /** ARGV: now, page, seq (decimal). Removes the element(s) pubAppend stored for that item. */
-  tidingsListRemoveOrigin: `${PRELUDE}
+  tidingsListRemoveOrigin: `${LIST_PRELUDE}
 local k = kind()
 if k == 'none' then return {'ok', 0} end
 if k ~= 'list' then return {'wrongtype', k} end
@@ -217,7 +218,7 @@ else shrink(bytes) end
 return {'ok', removed}`,
 
   /** ARGV: now, 'back' | 'front'. {'ok', element, length} */
-  tidingsListPop: `${PRELUDE}
+  tidingsListPop: `${LIST_PRELUDE}
 local k = kind()
 if k == 'none' then return {'miss'} end
 if k ~= 'list' then return {'wrongtype', k} end
@@ -229,21 +230,21 @@ else shrink(#value_of(e)) end
 return {'ok', e, len}`,
 
   /** ARGV: now. {'ok', length} */
-  tidingsListLength: `${PRELUDE}
+  tidingsListLength: `${LIST_PRELUDE}
 local k = kind()
 if k == 'none' then return {'miss'} end
 if k ~= 'list' then return {'wrongtype', k} end
 return {'ok', redis.call('LLEN', K)}`,
 
   /** ARGV: now. {'ok', encoded value} */
-  tidingsGet: `${PRELUDE}
+  tidingsGet: `${LIST_PRELUDE}
 local k = kind()
 if k == 'none' then return {'miss'} end
 if k ~= 'scalar' then return {'wrongtype', k} end
 return {'ok', redis.call('HGET', K, 'v')}`,
 
   /** ARGV: now, ttlMs, encoded value. Replaces whatever the key held. */
-  tidingsSet: `${PRELUDE}
+  tidingsSet: `${LIST_PRELUDE}
 local ttl = tonumber(ARGV[2])
 redis.call('DEL', K, M)
 redis.call('HSET', K, 'v', ARGV[3], 'x', ms(now + ttl))
@@ -251,7 +252,7 @@ redis.call('PEXPIRE', K, ttl)
 return {'ok'}`,
 
   /** ARGV: now. {'ok', remaining ms} */
-  tidingsItemGetTtl: `${PRELUDE}
+  tidingsItemGetTtl: `${LIST_PRELUDE}
 local k = kind()
 if k == 'none' then return {'miss'} end
 local x
@@ -259,7 +260,7 @@ if k == 'scalar' then x = redis.call('HGET', K, 'x') else x = redis.call('HGET',
 return {'ok', ms(tonumber(x) - now)}`,
 
   /** ARGV: now, ttlMs. */
-  tidingsUpdateTtl: `${PRELUDE}
+  tidingsUpdateTtl: `${LIST_PRELUDE}
 local k = kind()
 if k == 'none' then return {'miss'} end
 local ttl = tonumber(ARGV[2])
