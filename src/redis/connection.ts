@@ -27,6 +27,8 @@ export class RedisConnection {
   constructor(private readonly config: RedisConfig, private readonly log: Logger) {
     this.client = new Redis(config.url, {
       lazyConnect: true,
+      // Commands issued in one tick (publishes arriving together) leave in one write.
+      enableAutoPipelining: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,

@@ -151,7 +151,6 @@ testEachEngine('bad input and limits get typed errors naming the cause', async (
   t.same(await c.ok({ t: 'listFetch', ...L }), { hit: true, values: ['2', '3', '4', '5'] }, 'refused writes changed nothing');
 });
 
-// pubAppend publishes and appends in one step; on Redis that needs the Redis topic engine (issue 10).
 testEachEngine('pubAppend over the wire: item published, element stored with its origin', async (t, engine) => {
   const server = await startServer(t, { engine });
   const c = await client(t, server);
@@ -176,4 +175,4 @@ testEachEngine('pubAppend over the wire: item published, element stored with its
   const mixed = await c.ok({ t: 'listFetch', cache: 'app', list: 'room-history', withMeta: true, startIndex: -1 });
   t.same(mixed, { hit: true, items: [{ value: 'plain' }] }, 'an element from a plain push has no origin');
   await fails(c, { t: 'pubAppend', cache: 'app', topic: 'room', list: 'room-history', value: 'x'.repeat(70 * 1024) }, 'LIMIT_EXCEEDED_ERROR', 'value_size_limit_exceeded');
-}, ['memory']);
+});

@@ -88,7 +88,6 @@ testEachEngine('readonly cannot write, writeonly cannot read, and what writeonly
   t.same(await ro.ok({ t: 'listLength', cache: 'app', list: 'l' }), { hit: true, length: 1 }, 'refused pops removed nothing');
 });
 
-// pubAppend on Redis needs the Redis topic engine (issue 10): memory only for now.
 testEachEngine('pubAppend needs publish on the topic and write on the list', async (t, engine) => {
   const server = await startServer(t, { engine });
   const cases: Array<[string, Scope, boolean]> = [
@@ -118,4 +117,4 @@ testEachEngine('pubAppend needs publish on the topic and write on the list', asy
   t.same(items.map((i) => i['value']), cases.filter((c) => c[2]).map((c) => c[0]), 'only allowed pubAppends were published');
   t.same((await watcher.ok({ t: 'listFetch', cache: 'chat', list: 'room-history' }))['values'], cases.filter((c) => c[2]).map((c) => c[0]), 'and only they were appended');
   t.same(await watcher.drain('item', 100), [], 'no refused pubAppend leaked an item');
-}, ['memory']);
+});
