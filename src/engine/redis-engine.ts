@@ -28,7 +28,7 @@ export class RedisEngine implements Engine {
   private sweepTimer: NodeJS.Timeout | undefined;
 
   private constructor(config: Readonly<TidingsConfig>, clock: Clock, log: Logger, private readonly connection: RedisConnection) {
-    const subscriber = connection.client.duplicate({ lazyConnect: true });
+    const subscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false });
     subscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis subscriber connection error'));
     this.topics = new RedisTopicEngine(config.topics, clock, connection, subscriber, config.redis.keyPrefix, log);
     this.cache = new RedisCacheStore(config.store, clock, connection, `${config.redis.keyPrefix}${CACHE_NAMESPACE}`, this.topics);

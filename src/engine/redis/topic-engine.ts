@@ -77,8 +77,7 @@ export class RedisTopicEngine implements TopicEngine {
     this.fanout = fanout;
     this.subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
     this.subscriber.on('ready', () => {
-      // After a reconnect ioredis has subscribed again; what was published meanwhile is in Redis.
-      if (this.subscriberWasReady) for (const channel of this.channels.values()) this.reload(channel);
+      if (this.subscriberWasReady) this.resubscribed();
       this.subscriberWasReady = true;
     });
     await this.subscriber.connect();
@@ -187,6 +186,22 @@ export class RedisTopicEngine implements TopicEngine {
       this.subscriber.unsubscribe(channel.keys.channel).catch(() => {});
       throw err;
     }
+  }
+
+  /** After a reconnect: once the channels are subscribed again (ioredis resubscribes; the reply to
+   * this SUBSCRIBE comes after its own), reload every window: what was published meanwhile is in
+   * the recent-messages lists, and what is published from now on arrives as messages. */
+  private resubscribed(): void {
+    const channels = [...this.channels.values()];
+    if (channels.length === 0) return;
+    for (const channel of channels) channel.pending ??= [];
+    this.subscriber.subscribe(...channels.map((c) => c.keys.channel)).then(
+      () => { for (const channel of channels) { channel.pending = undefined; this.reload(channel); } },
+      (err: unknown) => {
+        for (const channel of channels) channel.pending = undefined;
+        this.log.debug({ err: (err as Error).message }, 'resubscribe failed; retried on the next reconnect');
+      },
+    );
   }
 
   /** Brings a loaded window up to date from Redis (after a seq jump, a new page, a reconnect). */
