@@ -12,7 +12,7 @@ import type { Clock } from '../core/clock.js';
 import type { TidingsConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { TidingsError } from '../core/errors.js';
-import { RedisConnection } from '../redis/connection.js';
+import { RedisConnection } from '../core/redis-connection.js';
 import { RedisCacheStore } from '../store/redis-store.js';
 import { MemoryModerationEngine } from '../moderation/memory-moderation.js';
 import type { Engine, Fanout } from './engine.js';

@@ -14,7 +14,7 @@ import { ErrorCode, LimitCause, type PubAppendResult, type Value } from '../prot
 import type { Clock } from '../core/clock.js';
 import type { StoreConfig } from '../core/config.js';
 import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
-import type { RedisConnection } from '../redis/connection.js';
+import type { RedisConnection } from '../core/redis-connection.js';
 import type { CacheEngine, CollectionTtl, ListItem, PushOptions, Range, StoreStats } from './cache-store.js';
 import { TEXT_TAG, decodeItem, decodeValue, encodeValue, payloadBytes } from './redis/element.js';
 import { SCRIPTS, type ScriptName } from './redis/scripts.js';

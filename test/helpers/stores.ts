@@ -7,7 +7,7 @@ import { createLogger } from '../../src/core/logger.js';
 import type { CacheEngine } from '../../src/store/cache-store.js';
 import { MemoryCacheStore } from '../../src/store/memory-store.js';
 import { RedisCacheStore } from '../../src/store/redis-store.js';
-import { RedisConnection } from '../../src/redis/connection.js';
+import { RedisConnection } from '../../src/core/redis-connection.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from './redis.js';
 import { ENGINES, type TestEngine } from './server.js';
 

@@ -15,10 +15,10 @@ import { encodeFrame, encodeItemParts, type DiscontinuityFrame, type Position, t
 import type { Clock } from '../../core/clock.js';
 import type { TopicsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
-import { rethrowTyped, type RedisConnection } from '../../redis/connection.js';
+import { rethrowTyped, type RedisConnection } from '../../core/redis-connection.js';
 import { TopicRegistry } from '../../topics/topic-registry.js';
 import type { Topic } from '../../topics/topic.js';
-import type { Fanout, PublishHook, Subscriber, TopicEngine, TopicStats, WindowRead } from '../engine.js';
+import type { Fanout, PublishHook, Subscriber, TopicActivity, TopicEngine, TopicStats, WindowRead } from '../engine.js';
 import { TOPIC_SCRIPTS } from './scripts.js';
 import { TopicKeys } from './keys.js';
 
@@ -53,6 +53,7 @@ export class RedisTopicEngine implements TopicEngine {
   private readonly hooks: PublishHook[] = [];
   private fanout: Fanout | undefined;
   private published = 0;
+  private delivered = 0;
   private touchTimer: NodeJS.Timeout | undefined;
   private subscriberWasReady = false;
 
@@ -146,8 +147,17 @@ export class RedisTopicEngine implements TopicEngine {
     if (channel) this.release(channel);
   }
 
+  /** `published` counts this node's publishes; `delivered` and the windows count what this node
+   * fanned out to its own subscribers (sum them over the nodes for the cluster). */
   stats(): TopicStats {
-    return { topics: this.registry.size, windowBytes: this.registry.windowBytes, published: this.published };
+    return {
+      topics: this.registry.size, windowBytes: this.registry.windowBytes, published: this.published, delivered: this.delivered,
+      windowEvictions: { ...this.registry.evictions },
+    };
+  }
+
+  *activity(): Iterable<TopicActivity> {
+    for (const t of this.registry.all()) yield { cache: t.cache, topic: t.name, page: t.page, seq: t.seq, subscribers: t.subscribers, windowBytes: t.windowBytes };
   }
 
   // -- internals ---------------------------------------------------------------------------------
@@ -268,7 +278,10 @@ export class RedisTopicEngine implements TopicEngine {
     if (m.seq <= topic.seq) return;
     topic.seq = m.seq;
     this.registry.record(topic, { seq: m.seq, frame: m.frame });
-    if (fanOut) this.fanout!.publish(topic.key, m.frame);
+    if (fanOut) {
+      this.delivered += topic.subscribers;
+      this.fanout!.publish(topic.key, m.frame);
+    }
   }
 
   /** Tells local subscribers that items (lastSeq, newSeq) are lost, in the window's own words. */

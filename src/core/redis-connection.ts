@@ -7,9 +7,9 @@
  * flight when the connection drops fail at once (maxRetriesPerRequest 0) and are never resent. */
 import { Redis } from 'ioredis';
 import { ErrorCode } from '../protocol/index.js';
-import type { RedisConfig } from '../core/config.js';
-import type { Logger } from '../core/logger.js';
-import { TidingsError } from '../core/errors.js';
+import type { RedisConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { TidingsError } from './errors.js';
 
 interface Held {
   run(): void;
