@@ -7,7 +7,10 @@ import { startServer } from '../helpers/server.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { Redis } from 'ioredis';
-import { PermissionScopes, type TidingsServer } from '../../src/index.js';
+import WebSocket from 'ws';
+import { PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
+import { sdkFor, itemCollector, statusReached } from '../helpers/sdk.js';
+import type { WebSocketLike } from '../../src/client/index.js';
 
 const scope = PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('chat', '*'), PermissionScopes.cacheReadWrite('chat'));
 
@@ -127,4 +130,47 @@ t.test('Redis restarts under live subscriptions: publishes in the outage are ref
   const items = await sub.items(1, () => true, 10_000);
   t.match(items, [{ value: 'after', seq: 2 }], 'the subscriber on the other node gets the next item: its node resubscribed by itself');
   t.same(await sub.drain('disc', 50), [], 'nothing was lost, so no disc');
+});
+
+t.test('a node dies under load: its SDK clients reconnect through the balancer to another node and resume, nothing lost', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('failover');
+  t.teardown(() => deletePrefix(url, prefix));
+  // One deployment: the same signing key on every node, so a token minted by one works on all.
+  const config = { auth: { signingKeys: [generateSigningKey()] } };
+  const nodes: TidingsServer[] = [];
+  for (let i = 0; i < 3; i++) nodes.push(await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config }));
+  const [a, b] = nodes as [TidingsServer, TidingsServer, TidingsServer];
+
+  // A stand-in for the load balancer: new connections go round-robin to the nodes still up.
+  const up = new Set(nodes);
+  let turn = 0;
+  const landed: TidingsServer[] = [];
+  const balancer = (_url: string, protocols: string[]) => {
+    const live = [...up];
+    const node = live[turn++ % live.length]!;
+    landed.push(node);
+    return new WebSocket(node.wsUrl, protocols) as unknown as WebSocketLike;
+  };
+  const subscriber = await sdkFor(t, b, { webSocket: undefined, webSocketFactory: balancer });
+  const { items, gaps, callbacks } = itemCollector();
+  await subscriber.topics.subscribe('chat', 'busy', callbacks);
+  const publisher = await client(t, b);
+
+  const N = 300;
+  const publishing = (async () => {
+    for (let i = 1; i <= N; i += 10) {
+      await Promise.all(Array.from({ length: 10 }, (_, k) => publisher.ok({ t: 'pub', cache: 'chat', topic: 'busy', value: `m${i + k}` })));
+    }
+  })();
+  await items.until(50, 10_000);
+  up.delete(a);
+  await a.close(); // its clients are told and reconnect through the balancer
+  await publishing;
+  await items.until(N, 10_000);
+  t.same(items.events.map((i) => i.valueString()), Array.from({ length: N }, (_, i) => `m${i + 1}`), `all ${N} items, in order, exactly once, across the failover`);
+  t.same(gaps.events, [], 'no discontinuity: the new node replayed the missed items from Redis');
+  await statusReached(subscriber.connection, 'open');
+  t.ok(landed[0] === a && landed.length >= 2 && landed.at(-1) !== a, `the subscriber started on node a and ended on another (${landed.map((n) => n.port).join(' -> ')})`);
 });
