@@ -134,6 +134,11 @@ export class RedisTopicEngine implements TopicEngine {
     return { page: topic.page, seq: topic.seq };
   }
 
+  position(cache: string, name: string): Position | undefined {
+    const topic = this.registry.get(cache, name);
+    return topic && { page: topic.page, seq: topic.seq };
+  }
+
   read(cache: string, name: string, after: Position, maxBytes: number): WindowRead {
     const topic = this.registry.get(cache, name);
     if (!topic) return { frames: [], next: after, caughtUp: true };
