@@ -2,8 +2,8 @@
  * items (docs/operations.md):
  * - topics: engine/redis/topic-engine.ts (seq assigned in Redis, one subscription per topic per
  *   node, node-local windows for synchronous reads and native fan-out);
- * - lists and scalar items: store/redis-store.ts; pubAppend runs the list append and the publish as
- *   one script through the topic engine;
+ * - lists and scalar items: store/redis-store.ts; pubAppend (and a moderator's retract) runs the
+ *   list change and the publish as one script through the topic engine;
  * - moderator groups stay per node for now: members, held items and acks live in the node the
  *   member is connected to, and only publishes through that node reach its groups. */
 import { randomBytes } from 'node:crypto';
@@ -36,9 +36,11 @@ export class RedisEngine implements Engine {
       pubAppend: (...args) => this.cache.pubAppend(...args),
       listRemoveOrigin: (...args) => this.cache.listRemoveOrigin(...args),
       stampNow: () => {
-        throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, 'retract is not available with engine "redis" yet');
+        // Unused: retract below does the whole take-down in one script.
+        throw new TidingsError(ErrorCode.INTERNAL_SERVER_ERROR, 'stampNow is not used with engine "redis"');
       },
       notify: (connectionId, frame) => this.topics.sendTo(connectionId, frame),
+      retract: (cache, topic, target, tokenId, reason) => this.topics.retract(cache, topic, target, tokenId, reason, this.cache.listKeys(cache, topic)),
     });
     // A publish to an input topic is acknowledged only once every group it feeds (on this node) took it.
     this.topics.addPublishHook(this.groups);

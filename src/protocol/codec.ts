@@ -30,6 +30,22 @@ export function encodeItemParts(cache: string, topic: string, value: Value, toke
   return { head, tail: tokenId === undefined ? new Uint8Array(0) : packr.pack(tokenId).slice() };
 }
 
+/** A map frame without the `stamped` keys a backend appends itself (the Redis engine's retract
+ * script adds seq, page and ts): the map header already counts them. An owned copy. */
+export function encodeFrameHead(frame: object, stamped: number): Uint8Array {
+  const head = packr.pack(frame).slice();
+  const keys = Object.keys(frame).length + stamped;
+  if (head[0] === 0xde) { // map16, what msgpackr writes for objects
+    head[1] = keys >> 8;
+    head[2] = keys & 0xff;
+  } else if ((head[0]! & 0xf0) === 0x80 && keys <= 15) {
+    head[0] = 0x80 | keys;
+  } else {
+    throw new Error('encodeFrameHead: the frame must encode as a map');
+  }
+  return head;
+}
+
 function itemFromArray(a: unknown[]): ItemFrame | undefined {
   const [, cache, topic, value, seq, page, ts, tokenId] = a;
   if (typeof cache !== 'string' || typeof topic !== 'string' || typeof seq !== 'number' || typeof page !== 'number' || typeof ts !== 'number') return undefined;

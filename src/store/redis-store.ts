@@ -192,6 +192,11 @@ export class RedisCacheStore implements CacheEngine {
     return ttlMs ?? this.defaultTtlMs;
   }
 
+  /** The Redis keys of a list, for a script that changes it together with a topic (retract). */
+  listKeys(cache: string, list: string): [string, string] {
+    return this.keys(cache, list);
+  }
+
   /** The item's key and its list-metadata key (scripts.ts); names cannot contain U+0000. */
   private keys(cache: string, key: string): [string, string] {
     if (this.caches && !this.caches.has(cache)) throw notFound(`cache "${cache}" does not exist`);

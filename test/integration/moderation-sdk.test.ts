@@ -145,7 +145,7 @@ testEachEngine('moderator helper - retract takes a message down for subscribers 
   t.equal(retraction!.reason, 'rule 3');
   t.same(await alice.ok({ t: 'listFetch', cache: CACHE, list: 'room1' }), { hit: false }, 'the only message is gone from history');
   alice.close();
-}, ['memory']); // retract on Redis is not implemented yet (docs/operations.md)
+});
 
 testEachEngine('moderator helper - start() rejects when the token may not join the pattern', async (t, engine) => {
   const server = await startServer(t, { engine });

@@ -341,4 +341,4 @@ testEachEngine('moderation - a take-down removes the message from history and te
   t.match(await carol.next((f) => f['t'] === 'retract'), { seq: 3, target: { seq: spam!['seq'] } });
   const again = await mod.client.ok({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: spam!['seq'] } });
   t.equal(again['removed'], false, 'retracting twice finds nothing left to remove');
-}, ['memory']); // retract on Redis is not implemented yet (docs/operations.md)
+});

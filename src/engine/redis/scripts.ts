@@ -32,11 +32,16 @@ local function topic_create(page, ttl)
   redis.call('PEXPIRE', T, ttl)
 end
 
--- Records item seq and publishes it; head/tail: the item frame around seq, page, ts.
-local function topic_publish(at, page, seq, created, head, tail, channel, keep, ttl)
+-- The item frame: the node's head and tail around seq, page and ts (codec.ts encodeItemParts).
+local function item_frame(head, tail, seq, page, at)
+  return head .. cmsgpack.pack(seq, page, at) .. tail
+end
+
+-- Records the frame that took seq and publishes it.
+local function topic_publish(page, seq, created, frame, channel, keep, ttl)
   if created then topic_create(page, ttl) end
   redis.call('HSET', T, 'seq', topic_ms(seq))
-  local message = topic_ms(seq) .. ' ' .. topic_ms(page) .. ' ' .. head .. cmsgpack.pack(seq, page, at) .. tail
+  local message = topic_ms(seq) .. ' ' .. topic_ms(page) .. ' ' .. frame
   redis.call('RPUSH', S, message)
   redis.call('LTRIM', S, -keep, -1)
   redis.call('PEXPIRE', T, ttl)
@@ -54,7 +59,7 @@ export const TOPIC_SCRIPTS = {
 ${topicPrelude(1)}
 local page, seq, created = topic_position(now)
 seq = seq + 1
-topic_publish(now, page, seq, created, ARGV[5], ARGV[6], ARGV[4], tonumber(ARGV[3]), tonumber(ARGV[2]))
+topic_publish(page, seq, created, item_frame(ARGV[5], ARGV[6], seq, page, now), ARGV[4], tonumber(ARGV[3]), tonumber(ARGV[2]))
 return {seq, page}`,
   },
 
@@ -90,8 +95,39 @@ if ARGV[10] == '1' then header = header .. ',' .. ARGV[11] end
 local element = ARGV[8] .. #header .. ':' .. header .. ARGV[9]
 local pushed = push(true, {element}, tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
 if pushed[1] ~= 'ok' then return pushed end
-topic_publish(now, page, seq, created, ARGV[15], ARGV[16], ARGV[14], tonumber(ARGV[13]), tonumber(ARGV[12]))
+topic_publish(page, seq, created, item_frame(ARGV[15], ARGV[16], seq, page, now), ARGV[14], tonumber(ARGV[13]), tonumber(ARGV[12]))
 return {'ok', pushed[2], seq, page}`,
+  },
+
+  /** A moderator's take-down as one step: checks the target was published, removes its element
+   * from the history list (list name = topic name), and stamps the `retract` frame with the topic's
+   * next seq. The node sends the frame as a msgpack map without seq, page and ts (`head`: its map
+   * header already counts them); the script appends them. KEYS: K, M (the list), T, S, P. ARGV: now,
+   * target page, target seq, topicTtlMs, keep, channel, head. Returns {'ok', seq, page, removed}
+   * or {'no_target'}. */
+  tidingsRetract: {
+    keys: 5,
+    lua: `${LIST_PRELUDE}
+${topicPrelude(3)}
+local page, seq, created = topic_position(now)
+local target_page, target_seq = tonumber(ARGV[2]), tonumber(ARGV[3])
+if created or target_page > page or (target_page == page and target_seq > seq) then return {'no_target'} end
+local removed = 0
+local k = kind()
+if k == 'list' then
+  local matching, bytes = {}, 0
+  for _, e in ipairs(redis.call('LRANGE', K, 0, -1)) do
+    local p, s = origin_of(e)
+    if p == ARGV[2] and s == ARGV[3] then matching[e] = true; removed = removed + 1; bytes = bytes + #value_of(e) end
+  end
+  for e in pairs(matching) do redis.call('LREM', K, 0, e) end
+  if removed > 0 then
+    if redis.call('LLEN', K) == 0 then redis.call('DEL', K, M) else shrink(bytes) end
+  end
+end
+seq = seq + 1
+topic_publish(page, seq, false, ARGV[7] .. cmsgpack.pack('seq', seq, 'page', page, 'ts', now), ARGV[6], tonumber(ARGV[5]), tonumber(ARGV[4]))
+return {'ok', seq, page, removed}`,
   },
 } as const;
 

@@ -11,11 +11,12 @@
  *   no longer holds is announced to local subscribers with a `disc`, never skipped silently. The
  *   subscription reconnects by itself and reloads every topic when it does. */
 import type { Redis } from 'ioredis';
-import { encodeFrame, encodeItemParts, type DiscontinuityFrame, type Position, type PublishResult, type Value } from '../../protocol/index.js';
+import { encodeFrame, encodeFrameHead, encodeItemParts, type DiscontinuityFrame, type Position, type PublishResult, type RetractResult, type Value } from '../../protocol/index.js';
 import type { Clock } from '../../core/clock.js';
 import type { TopicsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import { rethrowTyped, type RedisConnection } from '../../core/redis-connection.js';
+import { invalidArgument } from '../../core/errors.js';
 import { TopicRegistry } from '../../topics/topic-registry.js';
 import type { Topic } from '../../topics/topic.js';
 import type { Fanout, PublishHook, Subscriber, TopicActivity, TopicEngine, TopicStats, WindowRead } from '../engine.js';
@@ -111,6 +112,19 @@ export class RedisTopicEngine implements TopicEngine {
         this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail);
       return { seq: Number(reply[2] ?? 0), page: Number(reply[3] ?? 0), reply };
     });
+  }
+
+  /** A moderator's take-down in one script (scripts.ts tidingsRetract); `listKeys` name the
+   * topic's history list (the list pubAppend wrote, named like the topic). */
+  async retract(cache: string, name: string, target: Position, tokenId: string | undefined, reason: string | undefined, listKeys: [string, string]): Promise<RetractResult> {
+    const frame: Record<string, unknown> = { t: 'retract', cache, topic: name, target: { page: target.page, seq: target.seq } };
+    if (reason !== undefined) frame['reason'] = reason;
+    if (tokenId !== undefined) frame['tokenId'] = tokenId;
+    const keys = new TopicKeys(this.keyPrefix, cache, name);
+    const reply = await this.script('tidingsRetract', ...listKeys, keys.topic, keys.recent, keys.lastPage, this.clock.now(),
+      String(target.page), String(target.seq), this.config.idleTopicMs, this.config.windowItems, keys.channel, encodeFrameHead(frame, 3));
+    if (String(reply[0]) !== 'ok') throw invalidArgument(`target: topic "${name}" has published no item at page ${target.page}, seq ${target.seq}`);
+    return { seq: Number(reply[1]), page: Number(reply[2]), removed: Number(reply[3]) > 0 };
   }
 
   async subscribe(cache: string, name: string, _who: Subscriber): Promise<Position> {
