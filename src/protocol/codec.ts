@@ -25,15 +25,16 @@ export function encodeItem(item: ItemFrame): Uint8Array {
  * is the 7- or 8-element array header with tag, cache, topic and value; `tail` the tokenId or
  * nothing. Both are copies the caller owns. */
 export function encodeItemParts(cache: string, topic: string, value: Value, tokenId: string | undefined): { head: Uint8Array; tail: Uint8Array } {
-  const head = packr.pack([ITEM_TAG, cache, topic, value]).slice();
+  // Copies (the Uint8Array constructor; Buffer#slice would be a view into the encoder's buffer).
+  const head = new Uint8Array(packr.pack([ITEM_TAG, cache, topic, value]));
   head[0] = 0x90 | (tokenId === undefined ? 7 : 8); // fixarray of the whole item
-  return { head, tail: tokenId === undefined ? new Uint8Array(0) : packr.pack(tokenId).slice() };
+  return { head, tail: tokenId === undefined ? new Uint8Array(0) : new Uint8Array(packr.pack(tokenId)) };
 }
 
 /** A map frame without the `stamped` keys a backend appends itself (the Redis engine's retract
  * script adds seq, page and ts): the map header already counts them. An owned copy. */
 export function encodeFrameHead(frame: object, stamped: number): Uint8Array {
-  const head = packr.pack(frame).slice();
+  const head = new Uint8Array(packr.pack(frame));
   const keys = Object.keys(frame).length + stamped;
   if (head[0] === 0xde) { // map16, what msgpackr writes for objects
     head[1] = keys >> 8;

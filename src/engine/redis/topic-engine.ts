@@ -306,7 +306,7 @@ export class RedisTopicEngine implements TopicEngine {
   /** Tells local subscribers that items (lastSeq, newSeq) are lost, in the window's own words. */
   private announceGap(topic: Topic, lastSeq: number, newSeq: number): void {
     const disc: DiscontinuityFrame = { t: 'disc', cache: topic.cache, topic: topic.name, lastSeq, newSeq, page: topic.page };
-    this.fanout!.publish(topic.key, encodeFrame(disc).slice());
+    this.fanout!.publish(topic.key, new Uint8Array(encodeFrame(disc))); // owned (contract 5)
   }
 
   /** An empty window at the topic's page and seq (the window must stay contiguous). */
