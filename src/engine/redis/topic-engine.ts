@@ -338,7 +338,9 @@ export class RedisTopicEngine implements TopicEngine {
   }
 
   private script(name: keyof typeof TOPIC_SCRIPTS, ...args: Array<string | number | Uint8Array>): Promise<Reply> {
-    return this.connection.run((redis) => (redis as unknown as Record<string, ScriptCall>)[`${name}Buffer`]!(...args));
+    // ioredis sends a Buffer as bytes but any other Uint8Array as its String() ("1,2,3"): wrap them.
+    const argv = args.map((a) => (a instanceof Uint8Array && !Buffer.isBuffer(a) ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : a));
+    return this.connection.run((redis) => (redis as unknown as Record<string, ScriptCall>)[`${name}Buffer`]!(...argv));
   }
 }
 
