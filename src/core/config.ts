@@ -174,6 +174,8 @@ export interface AdminConfig {
   tokenIds: string[];
   /** Topics listed in the dashboard's "top topics by rate". */
   topTopics: number;
+}
+
 /** Where topics and cache data live: in this process, or in Redis shared by several nodes. */
 export type EngineKind = 'memory' | 'redis';
 
@@ -296,6 +298,7 @@ export const DEFAULTS: TidingsConfig = {
   admin: {
     tokenIds: [],
     topTopics: 10,
+  },
   redis: {
     url: 'redis://127.0.0.1:6379',
     keyPrefix: 'tidings:',

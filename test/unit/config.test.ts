@@ -65,6 +65,8 @@ t.test('config - admin keys are checked', async (t) => {
   t.throws(() => resolveConfig({ dev: true, admin: { tokenIds: [''] } }), { name: 'ConfigError', message: /admin\.tokenIds\[0\]/ });
   t.throws(() => resolveConfig({ dev: true, admin: { topTopics: 0 } }), { name: 'ConfigError', message: /admin\.topTopics/ });
   t.throws(() => resolveConfig({ dev: true, admin: { topTopics: 1000 } }), { name: 'ConfigError', message: /admin\.topTopics: must be ≤ 100/ });
+});
+
 t.test('config - the engine and its Redis come from TIDINGS_ENGINE and TIDINGS_REDIS_URL', async (t) => {
   const patch = configFromEnv({ TIDINGS_ENGINE: 'redis', TIDINGS_REDIS_URL: 'redis://10.0.0.5:6380/2', TIDINGS_REDIS_KEY_PREFIX: 'app1:' });
   t.same(patch, { engine: 'redis', redis: { url: 'redis://10.0.0.5:6380/2', keyPrefix: 'app1:' } });
