@@ -16,6 +16,9 @@ export const ENV_VARS: Record<string, { path: string; parse: 'int' | 'string' | 
   TIDINGS_SIGNING_KEY: { path: 'auth.signingKeys', parse: 'list' },
   TIDINGS_CORS_ORIGINS: { path: 'server.corsOrigins', parse: 'list' },
   TIDINGS_ADMIN_TOKEN_IDS: { path: 'admin.tokenIds', parse: 'list' },
+  TIDINGS_ENGINE: { path: 'engine', parse: 'string' },
+  TIDINGS_REDIS_URL: { path: 'redis.url', parse: 'string' },
+  TIDINGS_REDIS_KEY_PREFIX: { path: 'redis.keyPrefix', parse: 'string' },
 };
 
 export function readConfigFile(path: string): Patch {

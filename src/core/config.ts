@@ -177,9 +177,35 @@ export interface AdminConfig {
   topTopics: number;
 }
 
+/** Where topics and cache data live: in this process, or in Redis shared by several nodes. */
+export type EngineKind = 'memory' | 'redis';
+
+/** The Redis connection of the redis engine (docs/operations.md). Every wait is bounded: a command
+ * gets an answer, SERVER_UNAVAILABLE or TIMEOUT_ERROR within about queueTimeoutMs + commandTimeoutMs. */
+export interface RedisConfig {
+  /** redis://[user:password@]host:port[/db] or rediss:// for TLS. */
+  url: string;
+  /** Prepended to every key, so several deployments (or tests) can share one Redis. */
+  keyPrefix: string;
+  /** A connection attempt longer than this fails (and is retried with backoff); at start-up the
+   * server refuses to start when Redis has not answered within it. */
+  connectTimeoutMs: number;
+  /** A command sent and not answered within this fails with TIMEOUT_ERROR (it may have been applied). */
+  commandTimeoutMs: number;
+  /** First reconnect delay after the connection drops; doubles per attempt up to reconnectMaxMs. */
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  /** Commands held while Redis is unreachable, waiting for the connection to come back. Past it a
+   * command fails at once with SERVER_UNAVAILABLE (never queued unboundedly). */
+  maxQueuedCommands: number;
+  /** How long a held command waits for the connection; then SERVER_UNAVAILABLE, and it is never sent. */
+  queueTimeoutMs: number;
+}
+
 export interface TidingsConfig {
   /** Dev mode: ephemeral signing key, an admin API key printed at start, the demo page. */
   dev: boolean;
+  engine: EngineKind;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   server: ServerConfig;
   limits: LimitsConfig;
@@ -188,10 +214,12 @@ export interface TidingsConfig {
   store: StoreConfig;
   moderation: ModerationConfig;
   admin: AdminConfig;
+  redis: RedisConfig;
 }
 
 export const DEFAULTS: TidingsConfig = {
   dev: false,
+  engine: 'memory',
   logLevel: 'info',
   server: {
     host: '127.0.0.1',
@@ -272,6 +300,16 @@ export const DEFAULTS: TidingsConfig = {
     tokenIds: [],
     topTopics: 10,
   },
+  redis: {
+    url: 'redis://127.0.0.1:6379',
+    keyPrefix: 'tidings:',
+    connectTimeoutMs: 5000,
+    commandTimeoutMs: 2000,
+    reconnectMinMs: 50,
+    reconnectMaxMs: 2000,
+    maxQueuedCommands: 1000,
+    queueTimeoutMs: 1000,
+  },
 };
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends Array<infer U> ? U[] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -286,6 +324,7 @@ export class ConfigError extends Error {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 /** What a browser sends in `Origin`: scheme://host[:port], nothing after. */
 const ORIGIN = /^https?:\/\/[^/\s:]+(:\d{1,5})?$/;
+const ENGINES: readonly EngineKind[] = ['memory', 'redis'];
 
 /** Merges `input` over DEFAULTS, validates every key and freezes the result. Unknown keys are
  * refused (a typo must not silently fall back to a default). */
@@ -316,6 +355,7 @@ function mergeKnown(base: unknown, patch: unknown, path: string): unknown {
 
 function validate(c: TidingsConfig): void {
   if (!LOG_LEVELS.includes(c.logLevel)) throw new ConfigError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
+  if (!ENGINES.includes(c.engine)) throw new ConfigError('engine', `must be one of ${ENGINES.join(', ')}`);
   const positive = (path: string, value: number, min = 1) => {
     if (!Number.isFinite(value) || !Number.isInteger(value) || value < min) {
       throw new ConfigError(path, `must be a finite integer ≥ ${min} (unbounded limits are refused)`);
@@ -370,6 +410,17 @@ function validate(c: TidingsConfig): void {
   });
   positive('admin.topTopics', c.admin.topTopics);
   if (c.admin.topTopics > 100) throw new ConfigError('admin.topTopics', 'must be ≤ 100');
+  validateRedis(c.redis, positive);
+}
+
+function validateRedis(r: RedisConfig, positive: (path: string, value: number, min?: number) => void): void {
+  for (const key of ['connectTimeoutMs', 'commandTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs', 'queueTimeoutMs'] as const) positive(`redis.${key}`, r[key]);
+  positive('redis.maxQueuedCommands', r.maxQueuedCommands, 0);
+  if (r.reconnectMinMs > r.reconnectMaxMs) throw new ConfigError('redis.reconnectMinMs', 'must be ≤ redis.reconnectMaxMs');
+  let url: URL | undefined;
+  try { url = new URL(r.url); } catch { /* reported below */ }
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:')) throw new ConfigError('redis.url', 'must be a redis:// or rediss:// URL');
+  if (/[\u0000-\u001f\u007f]/.test(r.keyPrefix)) throw new ConfigError('redis.keyPrefix', 'must not contain control characters');
 }
 
 function validateStore(s: StoreConfig, positive: (path: string, value: number, min?: number) => void): void {

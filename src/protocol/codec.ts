@@ -1,7 +1,7 @@
 /** The one msgpack setup for both ends. Plain maps only (`useRecords: false`) so any MessagePack
  * decoder can read our frames; decode failures become typed errors, never exceptions that escape. */
 import { Packr } from 'msgpackr';
-import type { ServerFrame, GenericRequest, ItemFrame } from './frames.js';
+import type { ServerFrame, GenericRequest, ItemFrame, Value } from './frames.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number', mapsAsObjects: true });
 
@@ -18,6 +18,33 @@ export function encodeItem(item: ItemFrame): Uint8Array {
   const fields: unknown[] = [ITEM_TAG, item.cache, item.topic, item.value, item.seq, item.page, item.ts];
   if (item.tokenId !== undefined) fields.push(item.tokenId);
   return packr.pack(fields);
+}
+
+/** The item frame of encodeItem without seq, page and ts, for a backend that stamps those itself
+ * (the Redis engine's Lua script appends them, msgpack-encoded, between `head` and `tail`): `head`
+ * is the 7- or 8-element array header with tag, cache, topic and value; `tail` the tokenId or
+ * nothing. Both are copies the caller owns. */
+export function encodeItemParts(cache: string, topic: string, value: Value, tokenId: string | undefined): { head: Uint8Array; tail: Uint8Array } {
+  // Copies (the Uint8Array constructor; Buffer#slice would be a view into the encoder's buffer).
+  const head = new Uint8Array(packr.pack([ITEM_TAG, cache, topic, value]));
+  head[0] = 0x90 | (tokenId === undefined ? 7 : 8); // fixarray of the whole item
+  return { head, tail: tokenId === undefined ? new Uint8Array(0) : new Uint8Array(packr.pack(tokenId)) };
+}
+
+/** A map frame without the `stamped` keys a backend appends itself (the Redis engine's retract
+ * script adds seq, page and ts): the map header already counts them. An owned copy. */
+export function encodeFrameHead(frame: object, stamped: number): Uint8Array {
+  const head = new Uint8Array(packr.pack(frame));
+  const keys = Object.keys(frame).length + stamped;
+  if (head[0] === 0xde) { // map16, what msgpackr writes for objects
+    head[1] = keys >> 8;
+    head[2] = keys & 0xff;
+  } else if ((head[0]! & 0xf0) === 0x80 && keys <= 15) {
+    head[0] = 0x80 | keys;
+  } else {
+    throw new Error('encodeFrameHead: the frame must encode as a map');
+  }
+  return head;
 }
 
 function itemFromArray(a: unknown[]): ItemFrame | undefined {

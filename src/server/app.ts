@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '../core/logger.js';
 import { TokenAuthority, generateSigningKey, type RevokeRequest } from '../auth/tokens.js';
 import { covers, type Revocation, type RevocationList } from '../auth/revocation.js';
 import { Broker } from '../engine/broker.js';
-import { MemoryEngine } from '../engine/memory-engine.js';
+import { createEngine } from '../engine/select-engine.js';
 import type { Engine } from '../engine/engine.js';
 import type { BrokerDeps, HandlerTable } from '../engine/handler.js';
 import { assertNativeUws } from './native.js';
@@ -21,7 +21,7 @@ export interface CreateServerOptions {
   clock?: Clock;
   /** Defaults to a pino logger at config.logLevel on stdout. */
   logger?: Logger;
-  /** Defaults to the memory engine. */
+  /** Defaults to the engine config.engine names (memory unless configured). */
   engine?: Engine;
   /** Revoked credentials; defaults to one in memory (this node only). */
   revocations?: RevocationList;
@@ -66,7 +66,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   const log = options.logger ?? createLogger({ level: config.logLevel });
   const signingKeys = config.auth.signingKeys.length > 0 ? config.auth.signingKeys : [generateSigningKey()];
   const auth = new TokenAuthority(config.auth, signingKeys, clock, options.revocations);
-  const engine = options.engine ?? new MemoryEngine({ topics: config.topics, store: config.store, moderation: config.moderation, clock });
+  const engine = options.engine ?? await createEngine(config, clock, log);
   const deps: BrokerDeps = { config, engine, auth, clock, log };
   const broker = new Broker(deps, features.flatMap((f) => (f.handlers ? [f.handlers(deps)] : [])));
 

@@ -45,6 +45,43 @@ export class TopicRegistry {
     return topic;
   }
 
+  /** A local copy of a topic whose page a shared backend decides (the Redis topic engine): creates
+   * it, or replaces a copy of another page (the backend lost and restarted the topic) with an empty
+   * one that keeps its subscriber count. */
+  adopt(cache: string, name: string, page: number): Topic {
+    const old = this.get(cache, name);
+    if (old?.page === page) return old;
+    const topic = old ? new Topic(old.key, cache, name, page, this.clock.now()) : this.getOrCreateWithPage(cache, name, page);
+    if (old) {
+      topic.subscribers = old.subscribers;
+      this.forget(old);
+      this.topics.set(topic.key, topic);
+    }
+    return topic;
+  }
+
+  /** Drops a topic's local state now (a networked engine whose last local subscriber left). */
+  drop(cache: string, name: string): void {
+    const topic = this.get(cache, name);
+    if (topic) this.forget(topic);
+  }
+
+  private getOrCreateWithPage(cache: string, name: string, page: number): Topic {
+    const topic = this.getOrCreate(cache, name);
+    if (topic.page === page) return topic;
+    const adopted = new Topic(topic.key, cache, name, page, this.clock.now());
+    this.topics.set(topic.key, adopted);
+    return adopted;
+  }
+
+  private forget(topic: Topic): void {
+    this.totalWindowBytes -= topic.windowBytes;
+    this.liveEntries -= topic.window.length;
+    topic.window.clear();
+    topic.windowBytes = 0;
+    this.topics.delete(topic.key);
+  }
+
   /** Records a published frame in the topic's window and enforces the per-topic and global bounds. */
   record(topic: Topic, entry: WindowEntry): void {
     const bytesBefore = topic.windowBytes;

@@ -1,7 +1,7 @@
 /** Lists and scalars over a real server and WebSocket: every request frame, its reply shape, its
- * typed errors, and TTLs driven by a ManualClock (no sleeps). */
-import t, { type Test } from 'tap';
-import { startServer } from '../helpers/server.js';
+ * typed errors, and TTLs driven by a ManualClock (no sleeps). Each test runs on both engines. */
+import { type Test } from 'tap';
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { ManualClock, PermissionScopes, type TidingsServer } from '../../src/index.js';
 
@@ -21,8 +21,8 @@ async function fails(c: RawClient, frame: Frame, code: string, cause?: string): 
   return reply['e'];
 }
 
-t.test('list operations: requests, replies, misses', async (t) => {
-  const server = await startServer(t);
+testEachEngine('list operations: requests, replies, misses', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const c = await client(t, server);
   const L = { cache: 'app', list: 'l' };
   t.same(await c.ok({ t: 'listFetch', ...L }), { hit: false }, 'fetch of an absent list is a Miss');
@@ -61,9 +61,9 @@ t.test('list operations: requests, replies, misses', async (t) => {
   t.same(await c.ok({ t: 'listFetch', cache: 'app', list: 'bin' }), { hit: false }, 'an emptied list is a Miss');
 });
 
-t.test('scalars: get, set, delete and TTL with an injected clock', async (t) => {
+testEachEngine('scalars: get, set, delete and TTL with an injected clock', async (t, engine) => {
   const clock = new ManualClock(Date.now());
-  const server = await startServer(t, { clock, config: { store: { defaultTtlSec: 60, maxTtlSec: 3600 }, moderation: { historyTtlSec: 3600 } } });
+  const server = await startServer(t, { engine, clock, config: { store: { defaultTtlSec: 60, maxTtlSec: 3600 }, moderation: { historyTtlSec: 3600 } } });
   const c = await client(t, server);
   const K = { cache: 'app', key: 'k' };
   t.same(await c.ok({ t: 'get', ...K }), { hit: false });
@@ -97,8 +97,9 @@ t.test('scalars: get, set, delete and TTL with an injected clock', async (t) => 
   t.same(await c.ok({ t: 'listFetch', cache: 'app', list: 'h' }), { hit: false }, 'the list expired');
 });
 
-t.test('bad input and limits get typed errors naming the cause', async (t) => {
+testEachEngine('bad input and limits get typed errors naming the cause', async (t, engine) => {
   const server = await startServer(t, {
+    engine,
     config: {
       store: { maxElementBytes: 100, maxItemBytes: 300, maxListLength: 4, maxTtlSec: 60, defaultTtlSec: 30, caches: ['app'] },
       moderation: { historyTtlSec: 60, historyLength: 4 },
@@ -150,8 +151,8 @@ t.test('bad input and limits get typed errors naming the cause', async (t) => {
   t.same(await c.ok({ t: 'listFetch', ...L }), { hit: true, values: ['2', '3', '4', '5'] }, 'refused writes changed nothing');
 });
 
-t.test('pubAppend over the wire: item published, element stored with its origin', async (t) => {
-  const server = await startServer(t);
+testEachEngine('pubAppend over the wire: item published, element stored with its origin', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const c = await client(t, server);
   const sub = await c.ok({ t: 'sub', cache: 'app', topic: 'room' });
   const r = await c.ok({ t: 'pubAppend', cache: 'app', topic: 'room', list: 'room-history', value: 'hi', truncateFrontToSize: 2 });

@@ -1,7 +1,6 @@
 /** Cache permissions over a real server: role × cache × item selector (key, key prefix) against
  * every cache operation, plus pubAppend's two permissions. */
-import t from 'tap';
-import { startServer } from '../helpers/server.js';
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { PermissionScopes, type Scope } from '../../src/index.js';
 
@@ -33,8 +32,8 @@ function operations(c: string, k: string): Array<[string, Frame, Need]> {
 const allows = (role: string, need: Need) =>
   role === 'readwrite' || (role === 'readonly' && need === 'read') || (role === 'writeonly' && need === 'write');
 
-t.test('role × cache × item selector over every cache operation', async (t) => {
-  const server = await startServer(t);
+testEachEngine('role × cache × item selector over every cache operation', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const admin = await RawClient.open(server, await tokenFor(server, PermissionScopes.allDataReadWrite()));
   t.teardown(() => admin.close());
 
@@ -73,8 +72,8 @@ t.test('role × cache × item selector over every cache operation', async (t) =>
   t.same(wrong, [], `${checked} (token, operation, key) combinations allowed or refused as the role and selectors say`);
 });
 
-t.test('readonly cannot write, writeonly cannot read, and what writeonly gets back', async (t) => {
-  const server = await startServer(t);
+testEachEngine('readonly cannot write, writeonly cannot read, and what writeonly gets back', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const ro = await RawClient.open(server, await tokenFor(server, PermissionScopes.cacheReadOnly('app')));
   const wo = await RawClient.open(server, await tokenFor(server, PermissionScopes.cacheWriteOnly('app')));
   t.teardown(() => { ro.close(); wo.close(); });
@@ -89,8 +88,8 @@ t.test('readonly cannot write, writeonly cannot read, and what writeonly gets ba
   t.same(await ro.ok({ t: 'listLength', cache: 'app', list: 'l' }), { hit: true, length: 1 }, 'refused pops removed nothing');
 });
 
-t.test('pubAppend needs publish on the topic and write on the list', async (t) => {
-  const server = await startServer(t);
+testEachEngine('pubAppend needs publish on the topic and write on the list', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const cases: Array<[string, Scope, boolean]> = [
     ['publishonly + writeonly', PermissionScopes.combine(PermissionScopes.topicPublishOnly('chat', 'room'), PermissionScopes.cacheKeyWriteOnly('chat', 'room-history')), true],
     ['publishsubscribe + readwrite', PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('chat', '*'), PermissionScopes.cacheReadWrite('chat')), true],

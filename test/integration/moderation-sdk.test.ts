@@ -1,9 +1,9 @@
 /** The SDK's Moderator helper against a real server: it accepts (transformed) and rejects, the result
  * carries the sender's identity into the chat and its history, it hands failed items back, rejoins
  * after a reconnect without losing what it held, and takes messages down. */
-import t, { type Test } from 'tap';
+import { type Test } from 'tap';
 import WebSocket from 'ws';
-import { startServer } from '../helpers/server.js';
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { CloseCode, PermissionScopes, type TidingsServer } from '../../src/index.js';
 import { Connection, Moderator, TopicClient, type ModerationInput, type TopicItem, type TopicRetraction, type WebSocketConstructor } from '../../src/client/index.js';
@@ -50,8 +50,8 @@ async function moderatorConnection(t: Test, server: TidingsServer): Promise<Conn
   return sdkConnection(t, server, await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: 'sdk-mod' }));
 }
 
-t.test('moderator helper - accept (transformed) and reject; the chat and its history show the sender', async (t) => {
-  const server = await startServer(t);
+testEachEngine('moderator helper - accept (transformed) and reject; the chat and its history show the sender', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const moderator = await Moderator.start({
     connection: await moderatorConnection(t, server),
     cache: CACHE,
@@ -73,8 +73,8 @@ t.test('moderator helper - accept (transformed) and reject; the chat and its his
   alice.close();
 });
 
-t.test('moderator helper - a moderate() that throws hands the item back; it is moderated on the next attempt', async (t) => {
-  const server = await startServer(t);
+testEachEngine('moderator helper - a moderate() that throws hands the item back; it is moderated on the next attempt', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const errors = new Collector<unknown>();
   const attempts: number[] = [];
   await Moderator.start({
@@ -96,8 +96,8 @@ t.test('moderator helper - a moderate() that throws hands the item back; it is m
   alice.close();
 });
 
-t.test('moderator helper - rejoins after a reconnect; what it held and what came meanwhile is moderated once', async (t) => {
-  const server = await startServer(t);
+testEachEngine('moderator helper - rejoins after a reconnect; what it held and what came meanwhile is moderated once', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const calls = new Collector<ModerationInput>();
   let release!: () => void;
   const gate = new Promise<void>((r) => { release = r; });
@@ -131,8 +131,8 @@ t.test('moderator helper - rejoins after a reconnect; what it held and what came
   alice.close();
 });
 
-t.test('moderator helper - retract takes a message down for subscribers and history', async (t) => {
-  const server = await startServer(t);
+testEachEngine('moderator helper - retract takes a message down for subscribers and history', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const moderator = await Moderator.start({ connection: await moderatorConnection(t, server), cache: CACHE, moderate: () => ({ accept: true }) });
   const bob = await chatSubscriber(t, server, 'bob');
   const alice = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room1'), { tokenId: 'alice' }));
@@ -147,8 +147,8 @@ t.test('moderator helper - retract takes a message down for subscribers and hist
   alice.close();
 });
 
-t.test('moderator helper - start() rejects when the token may not join the pattern', async (t) => {
-  const server = await startServer(t);
+testEachEngine('moderator helper - start() rejects when the token may not join the pattern', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const connection = await sdkConnection(t, server, await tokenFor(server, PermissionScopes.topicSubscribeOnly(CACHE, 'room1-input')));
   await t.rejects(Moderator.start({ connection, cache: CACHE, moderate: () => ({ accept: true }) }), { code: 'PERMISSION_ERROR' });
 });

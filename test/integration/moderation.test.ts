@@ -1,8 +1,8 @@
 /** The moderation-input pattern end to end over real sockets: token scopes, moderator groups
  * (load sharing, death, ack timeout), accept / reject with the sender's identity, the no-moderator
  * behaviour (bounded buffer, then group_buffer_limit_exceeded), and take-downs. */
-import t from 'tap';
-import { startServer } from '../helpers/server.js';
+
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { ManualClock, PermissionScopes, decodeFrame, type TidingsServer } from '../../src/index.js';
 
@@ -51,8 +51,8 @@ async function participant(server: TidingsServer, tokenId: string, chat = 'room1
 
 const errOf = (reply: Frame) => (reply['t'] === 'err' ? reply['e'] : undefined);
 
-t.test('moderation - a chat participant token allows exactly the pattern', async (t) => {
-  const server = await startServer(t);
+testEachEngine('moderation - a chat participant token allows exactly the pattern', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const alice = await participant(server, 'alice');
   const denied = async (frame: Frame, what: string) => t.equal(errOf(await alice.request(frame))?.code, 'PERMISSION_ERROR', what);
 
@@ -73,8 +73,8 @@ t.test('moderation - a chat participant token allows exactly the pattern', async
   alice.close();
 });
 
-t.test('moderation - accept publishes and appends as the original sender; a moderator cannot attribute to someone else', async (t) => {
-  const server = await startServer(t);
+testEachEngine('moderation - accept publishes and appends as the original sender; a moderator cannot attribute to someone else', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const mod = await RawModerator.join(server, { tokenId: 'mod-1' });
   const other = await RawModerator.join(server, { tokenId: 'mod-2' });
   const alice = await participant(server, 'alice');
@@ -108,8 +108,8 @@ t.test('moderation - accept publishes and appends as the original sender; a mode
   for (const c of [mod.client, other.client, alice, bob]) c.close();
 });
 
-t.test('moderation - two moderators share the load and each item is moderated exactly once', async (t) => {
-  const server = await startServer(t);
+testEachEngine('moderation - two moderators share the load and each item is moderated exactly once', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const m1 = await RawModerator.join(server, { tokenId: 'm1', policy: acceptAll });
   const m2 = await RawModerator.join(server, { tokenId: 'm2', policy: acceptAll });
   const alice = await participant(server, 'alice');
@@ -128,8 +128,8 @@ t.test('moderation - two moderators share the load and each item is moderated ex
   for (const c of [m1.client, m2.client, alice, bob]) c.close();
 });
 
-t.test('moderation - a moderator killed with items in flight loses nothing: the survivor moderates each once', async (t) => {
-  const server = await startServer(t, { config: { moderation: { ackTimeoutMs: 60_000 } } });
+testEachEngine('moderation - a moderator killed with items in flight loses nothing: the survivor moderates each once', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { moderation: { ackTimeoutMs: 60_000 } } });
   const victim = await RawModerator.join(server, { tokenId: 'victim', maxInFlight: 5 });
   const alice = await participant(server, 'alice');
   const bob = await participant(server, 'bob');
@@ -153,9 +153,9 @@ t.test('moderation - a moderator killed with items in flight loses nothing: the 
   for (const c of [survivor.client, alice, bob]) c.close();
 });
 
-t.test('moderation - a delivery not acknowledged in time goes to another member; the late accept is refused', async (t) => {
+testEachEngine('moderation - a delivery not acknowledged in time goes to another member; the late accept is refused', async (t, engine) => {
   const clock = new ManualClock(Date.now());
-  const server = await startServer(t, { clock, config: { moderation: { ackTimeoutMs: 60_000 } } });
+  const server = await startServer(t, { engine, clock, config: { moderation: { ackTimeoutMs: 60_000 } } });
   const slow = await RawModerator.join(server, { tokenId: 'slow' });
   const fast = await RawModerator.join(server, { tokenId: 'fast' });
   const alice = await participant(server, 'alice');
@@ -188,8 +188,8 @@ t.test('moderation - a delivery not acknowledged in time goes to another member;
   for (const c of [slow.client, fast.client, alice, bob]) c.close();
 });
 
-t.test('moderation - rejected input reaches its sender with the reason, never <chat> or its history', async (t) => {
-  const server = await startServer(t);
+testEachEngine('moderation - rejected input reaches its sender with the reason, never <chat> or its history', async (t, engine) => {
+  const server = await startServer(t, { engine });
   await RawModerator.join(server, {
     policy: (d) => (String(d['value']).includes('darn') ? { t: 'reject', reason: 'profanity' } : { t: 'accept' }),
   });
@@ -208,9 +208,9 @@ t.test('moderation - rejected input reaches its sender with the reason, never <c
   t.same((await bob.ok({ t: 'listFetch', cache: CACHE, list: 'room1' }))['values'], ['nice day'], 'history never saw the rejected one');
 });
 
-t.test('moderation - an item no member settles in maxAttempts is given up and its sender told', async (t) => {
+testEachEngine('moderation - an item no member settles in maxAttempts is given up and its sender told', async (t, engine) => {
   const clock = new ManualClock(Date.now());
-  const server = await startServer(t, { clock, config: { moderation: { ackTimeoutMs: 60_000, maxAttempts: 2 } } });
+  const server = await startServer(t, { engine, clock, config: { moderation: { ackTimeoutMs: 60_000, maxAttempts: 2 } } });
   const mute = await RawModerator.join(server);
   const alice = await participant(server, 'alice');
   const sent = await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'poison' });
@@ -223,8 +223,8 @@ t.test('moderation - an item no member settles in maxAttempts is given up and it
   t.same(mute.deliveries.map((d) => d['attempt']), [1, 2]);
 });
 
-t.test('moderation - a pattern subscription is refused unless the scope covers the whole pattern', async (t) => {
-  const server = await startServer(t);
+testEachEngine('moderation - a pattern subscription is refused unless the scope covers the whole pattern', async (t, engine) => {
+  const server = await startServer(t, { engine });
   let groups = 0;
   const join = async (scope: Parameters<typeof tokenFor>[1], pattern: unknown, cache = CACHE, group = `g${groups++}`) => {
     const c = await RawClient.open(server, await tokenFor(server, scope));
@@ -248,8 +248,8 @@ t.test('moderation - a pattern subscription is refused unless the scope covers t
   }
 });
 
-t.test('moderation - one moderator serves every chat of a cache and learns the chat from each item', async (t) => {
-  const server = await startServer(t);
+testEachEngine('moderation - one moderator serves every chat of a cache and learns the chat from each item', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const mod = await RawModerator.join(server, { policy: acceptAll });
   const alice = await participant(server, 'alice', 'room1');
   const carol = await participant(server, 'carol', 'lobby');
@@ -269,9 +269,9 @@ t.test('moderation - one moderator serves every chat of a cache and learns the c
   t.equal(mod.deliveries.length, 2);
 });
 
-t.test('moderation - with no moderator: bounded buffering, then LIMIT_EXCEEDED to publishers; buffered items survive', async (t) => {
+testEachEngine('moderation - with no moderator: bounded buffering, then LIMIT_EXCEEDED to publishers; buffered items survive', async (t, engine) => {
   const clock = new ManualClock(Date.now());
-  const server = await startServer(t, { clock, config: { moderation: { bufferItems: 3, groupIdleMs: 60_000 } } });
+  const server = await startServer(t, { engine, clock, config: { moderation: { bufferItems: 3, groupIdleMs: 60_000 } } });
   const first = await RawModerator.join(server);
   await first.client.ok({ t: 'gunsub', cache: CACHE, group: 'mods' });
   const alice = await participant(server, 'alice');
@@ -310,8 +310,8 @@ t.test('moderation - with no moderator: bounded buffering, then LIMIT_EXCEEDED t
   t.pass('after groupIdleMs the group is gone and publishes are no longer held');
 });
 
-t.test('moderation - a take-down removes the message from history and tells subscribers, live and resuming', async (t) => {
-  const server = await startServer(t);
+testEachEngine('moderation - a take-down removes the message from history and tells subscribers, live and resuming', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const mod = await RawModerator.join(server, { tokenId: 'mod', policy: acceptAll });
   const alice = await participant(server, 'alice');
   const bob = await participant(server, 'bob');

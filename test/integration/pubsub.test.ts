@@ -1,12 +1,11 @@
-import t from 'tap';
-import { startServer } from '../helpers/server.js';
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes } from '../../src/index.js';
 
 const all = PermissionScopes.topicPublishSubscribe('chat', '*');
 
-t.test('pubsub - the server stamps the publisher tokenId and a client cannot spoof it', async (t) => {
-  const server = await startServer(t);
+testEachEngine('pubsub - the server stamps the publisher tokenId and a client cannot spoof it', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const alice = await RawClient.open(server, await tokenFor(server, all, { tokenId: 'alice' }));
   const anon = await RawClient.open(server, await tokenFor(server, all));
   const watcher = await RawClient.open(server, await tokenFor(server, all, { tokenId: 'watcher' }));
@@ -19,8 +18,8 @@ t.test('pubsub - the server stamps the publisher tokenId and a client cannot spo
   t.equal(b!['value'], 'from anon');
 });
 
-t.test('pubsub - 1:1, 1:N and N:N delivery, per-topic order', async (t) => {
-  const server = await startServer(t);
+testEachEngine('pubsub - 1:1, 1:N and N:N delivery, per-topic order', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const token = await tokenFor(server, all);
   const subs = await Promise.all([1, 2, 3].map(() => RawClient.open(server, token)));
   for (const s of subs) await s.ok({ t: 'sub', cache: 'chat', topic: 'fan' });
@@ -45,8 +44,8 @@ t.test('pubsub - 1:1, 1:N and N:N delivery, per-topic order', async (t) => {
   t.same(await subs[1]!.drain('item'), [], 'others get nothing from a topic they did not subscribe to');
 });
 
-t.test('pubsub - text stays text and binary stays bytes', async (t) => {
-  const server = await startServer(t);
+testEachEngine('pubsub - text stays text and binary stays bytes', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const c = await RawClient.open(server, await tokenFor(server, all));
   await c.ok({ t: 'sub', cache: 'chat', topic: 'kinds' });
   const bytes = new Uint8Array([0, 1, 2, 254, 255]);
@@ -60,8 +59,8 @@ t.test('pubsub - text stays text and binary stays bytes', async (t) => {
   t.equal(empty!['value'], '', 'an empty text value is kept');
 });
 
-t.test('pubsub - topics are namespaced by cache', async (t) => {
-  const server = await startServer(t);
+testEachEngine('pubsub - topics are namespaced by cache', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const c = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe('*', '*')));
   await c.ok({ t: 'sub', cache: 'a', topic: 'x' });
   await c.ok({ t: 'pub', cache: 'b', topic: 'x', value: 'other cache' });
@@ -70,8 +69,8 @@ t.test('pubsub - topics are namespaced by cache', async (t) => {
   t.match(item, { cache: 'a', topic: 'x', value: 'mine', seq: 1 });
 });
 
-t.test('pubsub - many subscriptions on one connection, each acknowledged or refused on its own', async (t) => {
-  const server = await startServer(t, { config: { topics: { maxSubscriptionsPerConnection: 3 } } });
+testEachEngine('pubsub - many subscriptions on one connection, each acknowledged or refused on its own', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { topics: { maxSubscriptionsPerConnection: 3 } } });
   const c = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicSubscribeOnly('chat', { namePrefix: 'ok-' })));
   const replies = await Promise.all(['ok-1', 'no-2', 'ok-3', 'ok-1', 'ok-4', 'ok-5'].map((topic) => c.request({ t: 'sub', cache: 'chat', topic })));
   t.same(replies.map((r) => r['t'] === 'ok' ? 'ok' : r['e']['code']), [
@@ -84,8 +83,8 @@ t.test('pubsub - many subscriptions on one connection, each acknowledged or refu
   t.equal(again['e']['code'], 'FAILED_PRECONDITION_ERROR');
 });
 
-t.test('pubsub - unsubscribed topics stop delivering', async (t) => {
-  const server = await startServer(t);
+testEachEngine('pubsub - unsubscribed topics stop delivering', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const c = await RawClient.open(server, await tokenFor(server, all));
   await c.ok({ t: 'sub', cache: 'chat', topic: 'u' });
   await c.ok({ t: 'unsub', cache: 'chat', topic: 'u' });
@@ -93,16 +92,16 @@ t.test('pubsub - unsubscribed topics stop delivering', async (t) => {
   t.same(await c.drain('item'), []);
 });
 
-t.test('pubsub - heartbeats arrive on idle connections', async (t) => {
-  const server = await startServer(t, { config: { server: { heartbeatMs: 50 } } });
+testEachEngine('pubsub - heartbeats arrive on idle connections', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { server: { heartbeatMs: 50 } } });
   const c = await RawClient.open(server, await tokenFor(server, all));
   await c.ok({ t: 'sub', cache: 'chat', topic: 'quiet' });
   const hb = await c.next((f) => f['t'] === 'hb', 2000);
   t.same(hb, { t: 'hb' });
 });
 
-t.test('pubsub - /metrics and /healthz report the live state', async (t) => {
-  const server = await startServer(t);
+testEachEngine('pubsub - /metrics and /healthz report the live state', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const c = await RawClient.open(server, await tokenFor(server, all));
   await c.ok({ t: 'sub', cache: 'chat', topic: 'm1' });
   await c.ok({ t: 'sub', cache: 'chat', topic: 'm2' });

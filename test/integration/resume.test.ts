@@ -1,5 +1,4 @@
-import t from 'tap';
-import { startServer } from '../helpers/server.js';
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { ManualClock, PermissionScopes } from '../../src/index.js';
 
@@ -9,8 +8,8 @@ async function publish(c: RawClient, topic: string, values: string[]): Promise<v
   for (const value of values) await c.ok({ t: 'pub', cache: 'chat', topic, value });
 }
 
-t.test('resume - a subscriber that drops and comes back gets exactly the missed items', async (t) => {
-  const server = await startServer(t);
+testEachEngine('resume - a subscriber that drops and comes back gets exactly the missed items', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const token = await tokenFor(server, scope);
   const pub = await RawClient.open(server, token);
   const sub = await RawClient.open(server, token);
@@ -33,8 +32,8 @@ t.test('resume - a subscriber that drops and comes back gets exactly the missed 
   t.same(await back.drain('disc', 0), [], 'no discontinuity when the window covers the gap');
 });
 
-t.test('resume - up to date subscriber gets nothing replayed', async (t) => {
-  const server = await startServer(t);
+testEachEngine('resume - up to date subscriber gets nothing replayed', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const c = await RawClient.open(server, await tokenFor(server, scope));
   const r = await c.ok({ t: 'pub', cache: 'chat', topic: 'x', value: 'a' });
   const reply = await c.ok({ t: 'sub', cache: 'chat', topic: 'x', after: { page: r['page'], seq: r['seq'] } });
@@ -42,8 +41,8 @@ t.test('resume - up to date subscriber gets nothing replayed', async (t) => {
   t.same(await c.drain('item'), []);
 });
 
-t.test('resume - beyond the window gets a discontinuity, then what the window holds', async (t) => {
-  const server = await startServer(t, { config: { topics: { windowItems: 3 } } });
+testEachEngine('resume - beyond the window gets a discontinuity, then what the window holds', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { topics: { windowItems: 3 } } });
   const c = await RawClient.open(server, await tokenFor(server, scope));
   const first = await c.ok({ t: 'pub', cache: 'chat', topic: 'w', value: '1' });
   await publish(c, 'w', ['2', '3', '4', '5', '6']);
@@ -53,34 +52,34 @@ t.test('resume - beyond the window gets a discontinuity, then what the window ho
   t.same((await c.items(3)).map((f) => f['value']), ['4', '5', '6']);
 });
 
-t.test('resume - a topic reset (idle drop) starts a new page and resuming reports it', async (t) => {
+testEachEngine('resume - a topic reset (idle drop) starts a new page and resuming reports it', async (t, engine) => {
   const clock = new ManualClock();
-  const server = await startServer(t, { clock, config: { topics: { idleTopicMs: 1000 } } });
+  const server = await startServer(t, { engine, clock, config: { topics: { idleTopicMs: 1000 } } });
   const c = await RawClient.open(server, await tokenFor(server, scope, { expiresInSec: 3600 }));
   const before = await c.ok({ t: 'pub', cache: 'chat', topic: 'idle', value: 'old' });
   clock.advance(5000);
-  const engine = server.broker['deps'].engine as import('../../src/index.js').MemoryEngine;
-  t.equal(engine.topics.registry.sweep(), 1, 'the idle topic is dropped');
+  const memory = server.broker['deps'].engine as import('../../src/index.js').MemoryEngine;
+  t.equal(memory.topics.registry.sweep(), 1, 'the idle topic is dropped');
   const after = await c.ok({ t: 'pub', cache: 'chat', topic: 'idle', value: 'new' });
   t.equal(after['seq'], 1, 'numbering restarts');
   t.ok(after['page'] > before['page'], 'under a larger page');
   await c.ok({ t: 'sub', cache: 'chat', topic: 'idle', after: { page: before['page'], seq: before['seq'] } });
   t.same(await c.next((f) => f['t'] === 'disc'), { t: 'disc', cache: 'chat', topic: 'idle', lastSeq: 1, newSeq: 1, page: after['page'] });
   t.same((await c.items(1)).map((f) => f['value']), ['new']);
-});
+}, ['memory']); // memory engine internals (sweep, global budget); the Redis counterpart: redis-topics.test.ts
 
-t.test('resume - a topic with subscribers is never dropped as idle', async (t) => {
+testEachEngine('resume - a topic with subscribers is never dropped as idle', async (t, engine) => {
   const clock = new ManualClock();
-  const server = await startServer(t, { clock, config: { topics: { idleTopicMs: 1000 } } });
+  const server = await startServer(t, { engine, clock, config: { topics: { idleTopicMs: 1000 } } });
   const c = await RawClient.open(server, await tokenFor(server, scope, { expiresInSec: 3600 }));
   await c.ok({ t: 'sub', cache: 'chat', topic: 'kept' });
   clock.advance(5000);
-  const engine = server.broker['deps'].engine as import('../../src/index.js').MemoryEngine;
-  t.equal(engine.topics.registry.sweep(), 0);
+  const memory = server.broker['deps'].engine as import('../../src/index.js').MemoryEngine;
+  t.equal(memory.topics.registry.sweep(), 0);
 });
 
-t.test('resume - page 0 asks for everything the window still has', async (t) => {
-  const server = await startServer(t);
+testEachEngine('resume - page 0 asks for everything the window still has', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const c = await RawClient.open(server, await tokenFor(server, scope));
   const p = await c.ok({ t: 'pub', cache: 'chat', topic: 'all', value: 'a' });
   await c.ok({ t: 'pub', cache: 'chat', topic: 'all', value: 'b' });
@@ -89,14 +88,14 @@ t.test('resume - page 0 asks for everything the window still has', async (t) => 
   t.same((await c.items(2)).map((f) => f['value']), ['a', 'b']);
 });
 
-t.test('resume - the global window budget drops the oldest items first', async (t) => {
-  const server = await startServer(t, { config: { topics: { windowTotalBytes: 1500, windowBytes: 100_000 } } });
+testEachEngine('resume - the global window budget drops the oldest items first', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { topics: { windowTotalBytes: 1500, windowBytes: 100_000 } } });
   const c = await RawClient.open(server, await tokenFor(server, scope));
   const big = 'x'.repeat(400);
   const a = await c.ok({ t: 'pub', cache: 'chat', topic: 'A', value: big });
   for (let i = 0; i < 6; i++) await c.ok({ t: 'pub', cache: 'chat', topic: 'B', value: big });
-  const engine = server.broker['deps'].engine as import('../../src/index.js').MemoryEngine;
-  t.ok(engine.topics.stats().windowBytes <= 1500, `window bytes ${engine.topics.stats().windowBytes} within budget`);
+  const memory = server.broker['deps'].engine as import('../../src/index.js').MemoryEngine;
+  t.ok(memory.topics.stats().windowBytes <= 1500, `window bytes ${memory.topics.stats().windowBytes} within budget`);
   await c.ok({ t: 'sub', cache: 'chat', topic: 'A', after: { page: a['page'], seq: 0 } });
   t.match(await c.next((f) => f['t'] === 'disc'), { lastSeq: 0, newSeq: 2 }, "topic A's old item was evicted by B's newer ones");
-});
+}, ['memory']); // memory engine internals (sweep, global budget); the Redis counterpart: redis-topics.test.ts

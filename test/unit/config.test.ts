@@ -1,6 +1,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { DEFAULTS, resolveConfig } from '../../src/index.js';
+import { configFromEnv } from '../../src/cli/env.js';
 
 function leafPaths(value: unknown, prefix = ''): string[] {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
@@ -34,6 +35,12 @@ t.test('config - unknown keys, wrong types and unbounded limits are refused with
     [{ dev: false }, /auth\.signingKeys: at least one signing key is required/],
     [{ dev: true, auth: { signingKeys: ['too-short'] } }, /auth\.signingKeys\[0\]/],
     [{ dev: true, auth: 'none' }, /auth: must be an object/],
+    [{ dev: true, engine: 'postgres' }, /engine: must be one of memory, redis/],
+    [{ dev: true, redis: { url: 'http://127.0.0.1:6379' } }, /redis\.url: must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ dev: true, redis: { url: 'not a url' } }, /redis\.url/],
+    [{ dev: true, redis: { reconnectMinMs: 5000, reconnectMaxMs: 100 } }, /redis\.reconnectMinMs: must be ≤ redis\.reconnectMaxMs/],
+    [{ dev: true, redis: { commandTimeoutMs: 0 } }, /redis\.commandTimeoutMs: must be a finite integer/],
+    [{ dev: true, redis: { maxQueuedCommands: Infinity } }, /redis\.maxQueuedCommands/],
   ];
   for (const [input, message] of cases) t.throws(() => resolveConfig(input as never), { name: 'ConfigError', message }, JSON.stringify(input));
 });
@@ -58,4 +65,13 @@ t.test('config - admin keys are checked', async (t) => {
   t.throws(() => resolveConfig({ dev: true, admin: { tokenIds: [''] } }), { name: 'ConfigError', message: /admin\.tokenIds\[0\]/ });
   t.throws(() => resolveConfig({ dev: true, admin: { topTopics: 0 } }), { name: 'ConfigError', message: /admin\.topTopics/ });
   t.throws(() => resolveConfig({ dev: true, admin: { topTopics: 1000 } }), { name: 'ConfigError', message: /admin\.topTopics: must be ≤ 100/ });
+});
+
+t.test('config - the engine and its Redis come from TIDINGS_ENGINE and TIDINGS_REDIS_URL', async (t) => {
+  const patch = configFromEnv({ TIDINGS_ENGINE: 'redis', TIDINGS_REDIS_URL: 'redis://10.0.0.5:6380/2', TIDINGS_REDIS_KEY_PREFIX: 'app1:' });
+  t.same(patch, { engine: 'redis', redis: { url: 'redis://10.0.0.5:6380/2', keyPrefix: 'app1:' } });
+  const config = resolveConfig({ dev: true, ...patch });
+  t.equal(config.engine, 'redis');
+  t.equal(config.redis.commandTimeoutMs, DEFAULTS.redis.commandTimeoutMs, 'the other redis keys keep their defaults');
+  t.equal(resolveConfig({ dev: true }).engine, 'memory', 'memory is the default engine');
 });

@@ -1,11 +1,14 @@
-/** The memory store through its CacheEngine interface, with a ManualClock (no sleeps). pubAppend
- * runs on a real MemoryEngine whose fan-out records what it was handed. */
+/** The cache stores through their CacheEngine interface, with a ManualClock (no sleeps): the
+ * Momento semantics run on both the memory and the Redis store (`[memory]` / `[redis]`); memory
+ * bounds, purging and pubAppend (on a real MemoryEngine whose fan-out records what it was handed)
+ * are the memory store's own. Redis-only behaviour: redis-store.test.ts. */
 import t, { type Test } from 'tap';
 import { DEFAULTS, type StoreConfig } from '../../../src/core/config.js';
 import { ManualClock } from '../../../src/core/clock.js';
 import { ErrorCode, LimitCause, decodeFrame } from '../../../src/protocol/index.js';
 import { MemoryCacheStore } from '../../../src/store/memory-store.js';
 import { MemoryEngine } from '../../../src/engine/memory-engine.js';
+import { storeWith as anyStoreWith, testEachStore } from '../../helpers/stores.js';
 
 const refresh = { refresh: true };
 
@@ -17,8 +20,8 @@ function storeWith(t: Test, config: Partial<StoreConfig> = {}, clock = new Manua
 
 const failure = (code: string, cause?: string) => (cause === undefined ? { code } : { code, cause_: cause });
 
-t.test('scalars: get / set / delete, misses, text and binary kept as sent', async (t) => {
-  const { store } = storeWith(t);
+testEachStore('scalars: get / set / delete, misses, text and binary kept as sent', async (t, engine) => {
+  const { store } = await anyStoreWith(t, engine);
   t.equal(await store.get('c', 'k'), undefined, 'miss before set');
   await store.set('c', 'k', 'hello', undefined);
   t.equal(await store.get('c', 'k'), 'hello');
@@ -36,8 +39,8 @@ t.test('scalars: get / set / delete, misses, text and binary kept as sent', asyn
   t.equal(await store.get('c', 'k'), 'v2', 'set replaces');
 });
 
-t.test('stored text is an exact copy, whatever its characters', async (t) => {
-  const { store } = storeWith(t);
+testEachStore('stored text is an exact copy, whatever its characters', async (t, engine) => {
+  const { store } = await anyStoreWith(t, engine);
   const texts = ['short', 'héllo wörld, Latin-1 only ÿ', '日本語のテキストです、長い文字列', 'emoji 😀😀😀 pairs and more', '\ud800 a lone surrogate, kept as is', 'x'.repeat(5000)];
   for (const [i, text] of texts.entries()) await store.set('c', `t${i}`, text, undefined);
   await store.listPushBack('c', 'l', texts, { ttl: refresh });
@@ -45,8 +48,8 @@ t.test('stored text is an exact copy, whatever its characters', async (t) => {
   t.same(await store.listFetch('c', 'l', {}), texts);
 });
 
-t.test('scalar TTL: default, explicit, itemGetTtl, updateTtl, expiry without sleeping', async (t) => {
-  const { store, clock } = storeWith(t, { defaultTtlSec: 60 });
+testEachStore('scalar TTL: default, explicit, itemGetTtl, updateTtl, expiry without sleeping', async (t, engine) => {
+  const { store, clock } = await anyStoreWith(t, engine, { defaultTtlSec: 60 });
   await store.set('c', 'default', 'x', undefined);
   await store.set('c', 'short', 'x', 1000);
   t.equal(await store.itemGetTtl('c', 'default'), 60_000);
@@ -76,8 +79,8 @@ t.test('expired items leave memory on purge even if never read again', async (t)
   t.same(store.stats(), { items: 0, bytes: 0, maxBytes: DEFAULTS.store.maxBytes });
 });
 
-t.test('lists: every operation, replies and misses', async (t) => {
-  const { store } = storeWith(t);
+testEachStore('lists: every operation, replies and misses', async (t, engine) => {
+  const { store } = await anyStoreWith(t, engine);
   t.equal(await store.listFetch('c', 'l', {}), undefined, 'fetch of an absent list: miss');
   t.equal(await store.listLength('c', 'l'), undefined, 'length of an absent list: miss');
   t.equal(await store.listPop('c', 'l', 'back'), undefined, 'pop of an absent list: miss');
@@ -119,8 +122,8 @@ t.test('lists: every operation, replies and misses', async (t) => {
   t.equal(await store.listLength('c', 'l'), undefined, 'emptied by retain: gone');
 });
 
-t.test('collection TTL: refresh on write, keep on write, untouched by pops and removes', async (t) => {
-  const { store, clock } = storeWith(t);
+testEachStore('collection TTL: refresh on write, keep on write, untouched by pops and removes', async (t, engine) => {
+  const { store, clock } = await anyStoreWith(t, engine);
   await store.listPushBack('c', 'r', ['1'], { ttl: { ttlMs: 1000, refresh: true } });
   clock.advance(800);
   await store.listPushBack('c', 'r', ['2'], { ttl: { ttlMs: 1000, refresh: true } });
@@ -145,8 +148,8 @@ t.test('collection TTL: refresh on write, keep on write, untouched by pops and r
   t.equal(await store.itemGetTtl('c', 'd'), DEFAULTS.store.defaultTtlSec * 1000, 'no ttlMs: the default TTL');
 });
 
-t.test('a key holds one type: the wrong kind of operation is FAILED_PRECONDITION_ERROR', async (t) => {
-  const { store } = storeWith(t);
+testEachStore('a key holds one type: the wrong kind of operation is FAILED_PRECONDITION_ERROR', async (t, engine) => {
+  const { store } = await anyStoreWith(t, engine);
   await store.set('c', 's', 'scalar', undefined);
   await store.listPushBack('c', 'l', ['x'], { ttl: refresh });
   await t.rejects(async () => store.listPushBack('c', 's', ['x'], { ttl: refresh }), failure(ErrorCode.FAILED_PRECONDITION_ERROR));
@@ -159,16 +162,16 @@ t.test('a key holds one type: the wrong kind of operation is FAILED_PRECONDITION
   t.equal(await store.listPushBack('c', 's', ['x'], { ttl: refresh }), 1, 'after delete the key is free');
 });
 
-t.test('configured caches: others are NOT_FOUND_ERROR', async (t) => {
-  const { store } = storeWith(t, { caches: ['chat'] });
+testEachStore('configured caches: others are NOT_FOUND_ERROR', async (t, engine) => {
+  const { store } = await anyStoreWith(t, engine, { caches: ['chat'] });
   await store.set('chat', 'k', 'v', undefined);
   t.equal(await store.get('chat', 'k'), 'v');
   await t.rejects(async () => store.get('nope', 'k'), failure(ErrorCode.NOT_FOUND_ERROR));
   await t.rejects(async () => store.listPushBack('nope', 'l', ['x'], { ttl: refresh }), failure(ErrorCode.NOT_FOUND_ERROR));
 });
 
-t.test('limits: list length and item bytes refuse the write and change nothing', async (t) => {
-  const { store } = storeWith(t, { maxListLength: 5, maxItemBytes: 100, maxElementBytes: 50 });
+testEachStore('limits: list length and item bytes refuse the write and change nothing', async (t, engine) => {
+  const { store } = await anyStoreWith(t, engine, { maxListLength: 5, maxItemBytes: 100, maxElementBytes: 50 });
   await store.listPushBack('c', 'l', ['1', '2', '3', '4', '5'], { ttl: refresh });
   await t.rejects(async () => store.listPushBack('c', 'l', ['6'], { ttl: refresh }), failure(ErrorCode.LIMIT_EXCEEDED_ERROR, LimitCause.LIST_LENGTH));
   await t.rejects(async () => store.listPushFront('c', 'l', ['0'], { ttl: refresh }), failure(ErrorCode.LIMIT_EXCEEDED_ERROR, LimitCause.LIST_LENGTH));

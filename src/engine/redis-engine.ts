@@ -1,0 +1,73 @@
+/** engine: "redis" — several nodes on one Redis behave as one broker for topics, lists and scalar
+ * items (docs/operations.md):
+ * - topics: engine/redis/topic-engine.ts (seq assigned in Redis, one subscription per topic per
+ *   node, node-local windows for synchronous reads and native fan-out);
+ * - lists and scalar items: store/redis-store.ts; pubAppend (and a moderator's retract) runs the
+ *   list change and the publish as one script through the topic engine;
+ * - moderator groups stay per node for now: members, held items and acks live in the node the
+ *   member is connected to, and only publishes through that node reach its groups. */
+import { randomBytes } from 'node:crypto';
+import { ErrorCode } from '../protocol/index.js';
+import type { Clock } from '../core/clock.js';
+import type { TidingsConfig } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import { TidingsError } from '../core/errors.js';
+import { RedisConnection } from '../core/redis-connection.js';
+import { RedisCacheStore } from '../store/redis-store.js';
+import { MemoryModerationEngine } from '../moderation/memory-moderation.js';
+import type { Engine, Fanout } from './engine.js';
+import { RedisTopicEngine } from './redis/topic-engine.js';
+
+/** Cache data lives under redis.keyPrefix + this (topics under `t:`, engine/redis/keys.ts). */
+export const CACHE_NAMESPACE = 'c:';
+
+export class RedisEngine implements Engine {
+  readonly topics: RedisTopicEngine;
+  readonly cache: RedisCacheStore;
+  readonly groups: MemoryModerationEngine;
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  private constructor(config: Readonly<TidingsConfig>, clock: Clock, log: Logger, private readonly connection: RedisConnection) {
+    const subscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false });
+    subscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis subscriber connection error'));
+    this.topics = new RedisTopicEngine(config.topics, clock, connection, subscriber, config.redis.keyPrefix, log);
+    this.cache = new RedisCacheStore(config.store, clock, connection, `${config.redis.keyPrefix}${CACHE_NAMESPACE}`, this.topics);
+    this.groups = new MemoryModerationEngine(config.moderation, clock, {
+      pubAppend: (...args) => this.cache.pubAppend(...args),
+      listRemoveOrigin: (...args) => this.cache.listRemoveOrigin(...args),
+      stampNow: () => {
+        // Unused: retract below does the whole take-down in one script.
+        throw new TidingsError(ErrorCode.INTERNAL_SERVER_ERROR, 'stampNow is not used with engine "redis"');
+      },
+      notify: (connectionId, frame) => this.topics.sendTo(connectionId, frame),
+      retract: (cache, topic, target, tokenId, reason) => this.topics.retract(cache, topic, target, tokenId, reason, this.cache.listKeys(cache, topic)),
+    });
+    // A publish to an input topic is acknowledged only once every group it feeds (on this node) took it.
+    this.topics.addPublishHook(this.groups);
+  }
+
+  /** Connects to Redis first: a server whose Redis does not answer refuses to start. */
+  static async connect(config: Readonly<TidingsConfig>, clock: Clock, log: Logger): Promise<RedisEngine> {
+    const connection = new RedisConnection(config.redis, log);
+    await connection.connect();
+    return new RedisEngine(config, clock, log, connection);
+  }
+
+  newConnectionId(): string {
+    // 16 random bytes: unique across every node without coordination.
+    return randomBytes(16).toString('base64url');
+  }
+
+  async start(fanout: Fanout): Promise<void> {
+    await this.topics.start(fanout);
+    this.sweepTimer = setInterval(() => this.groups.sweep(), 60_000);
+    this.sweepTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    this.groups.close();
+    await this.topics.close();
+    await this.connection.close();
+  }
+}

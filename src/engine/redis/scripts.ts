@@ -1,0 +1,134 @@
+/** The Lua scripts of the Redis topic engine. A publish is one script: it takes the topic's next
+ * seq (contiguous, engine.ts contract 2), builds the item frame (the node sends it without seq,
+ * page and ts; cmsgpack encodes those), appends the message to the topic's capped list of recent
+ * messages, refreshes the TTLs and PUBLISHes it. Redis runs scripts one at a time, so every node
+ * receives a topic's messages in seq order, and the list and the channel never disagree.
+ *
+ * Keys of a topic (engine/redis/keys.ts): T = HASH { page, seq }, S = LIST of recent messages,
+ * P = the deployment's last page handed out (pages only grow, also when Redis lost a topic).
+ * A message is `seq SP page SP frame`: nodes read (seq, page) without decoding the frame and fan
+ * the frame out as is (encoded once, cluster-wide). */
+import { LIST_PRELUDE } from '../../store/redis/scripts.js';
+
+/** Topic functions; `base` is the index of T in KEYS (P and S follow). */
+function topicPrelude(base: number): string {
+  return `
+local T, S, P = KEYS[${base}], KEYS[${base + 1}], KEYS[${base + 2}]
+local function topic_ms(n) return string.format('%.0f', n) end
+
+-- (page, seq, created): the topic's position, or a new page (after every page handed out so far)
+-- when Redis holds none: a new topic, an idle one that expired, or one Redis lost.
+local function topic_position(at)
+  local meta = redis.call('HMGET', T, 'page', 'seq')
+  if meta[1] then return tonumber(meta[1]), tonumber(meta[2]), false end
+  local last = tonumber(redis.call('GET', P) or '0')
+  return math.max(at, last + 1), 0, true
+end
+
+local function topic_create(page, ttl)
+  redis.call('SET', P, topic_ms(page))
+  redis.call('DEL', S)
+  redis.call('HSET', T, 'page', topic_ms(page), 'seq', 0)
+  redis.call('PEXPIRE', T, ttl)
+end
+
+-- The item frame: the node's head and tail around seq, page and ts (codec.ts encodeItemParts).
+local function item_frame(head, tail, seq, page, at)
+  return head .. cmsgpack.pack(seq, page, at) .. tail
+end
+
+-- Records the frame that took seq and publishes it.
+local function topic_publish(page, seq, created, frame, channel, keep, ttl)
+  if created then topic_create(page, ttl) end
+  redis.call('HSET', T, 'seq', topic_ms(seq))
+  local message = topic_ms(seq) .. ' ' .. topic_ms(page) .. ' ' .. frame
+  redis.call('RPUSH', S, message)
+  redis.call('LTRIM', S, -keep, -1)
+  redis.call('PEXPIRE', T, ttl)
+  redis.call('PEXPIRE', S, ttl)
+  redis.call('PUBLISH', channel, message)
+end
+`;
+}
+
+export const TOPIC_SCRIPTS = {
+  /** KEYS: T, S, P. ARGV: now, ttlMs, keep, channel, head, tail. Returns {seq, page}. */
+  tidingsTopicPublish: {
+    keys: 3,
+    lua: `local now = tonumber(ARGV[1])
+${topicPrelude(1)}
+local page, seq, created = topic_position(now)
+seq = seq + 1
+topic_publish(page, seq, created, item_frame(ARGV[5], ARGV[6], seq, page, now), ARGV[4], tonumber(ARGV[3]), tonumber(ARGV[2]))
+return {seq, page}`,
+  },
+
+  /** KEYS: T, S, P. ARGV: now, ttlMs. The topic's {page, seq, messages...}, creating it when Redis
+   * has none, so a subscriber learns its page before the first publish. */
+  tidingsTopicLoad: {
+    keys: 3,
+    lua: `local now = tonumber(ARGV[1])
+${topicPrelude(1)}
+local ttl = tonumber(ARGV[2])
+local page, seq, created = topic_position(now)
+if created then topic_create(page, ttl) end
+redis.call('PEXPIRE', T, ttl)
+redis.call('PEXPIRE', S, ttl)
+local reply = {page, seq}
+for _, m in ipairs(redis.call('LRANGE', S, 0, -1)) do reply[#reply + 1] = m end
+return reply`,
+  },
+
+  /** pubAppend as one step: the list append (store/redis/scripts.ts push, limits checked first: a
+   * refused append publishes nothing) and the publish, the element carrying the item's origin.
+   * KEYS: K, M (the list), T, S, P. ARGV: now, listTtlMs, refresh, truncate-to, maxListLength,
+   * maxItemBytes, key bytes, element tag ('S' | 'B'), value payload, has tokenId (1/0), tokenId,
+   * topicTtlMs, keep, channel, head, tail. Returns {'ok', length, seq, page} or a refusal. */
+  tidingsPubAppend: {
+    keys: 5,
+    lua: `${LIST_PRELUDE}
+${topicPrelude(3)}
+local page, seq, created = topic_position(now)
+seq = seq + 1
+local header = topic_ms(page) .. ',' .. topic_ms(seq) .. ',' .. topic_ms(now)
+if ARGV[10] == '1' then header = header .. ',' .. ARGV[11] end
+local element = ARGV[8] .. #header .. ':' .. header .. ARGV[9]
+local pushed = push(true, {element}, tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
+if pushed[1] ~= 'ok' then return pushed end
+topic_publish(page, seq, created, item_frame(ARGV[15], ARGV[16], seq, page, now), ARGV[14], tonumber(ARGV[13]), tonumber(ARGV[12]))
+return {'ok', pushed[2], seq, page}`,
+  },
+
+  /** A moderator's take-down as one step: checks the target was published, removes its element
+   * from the history list (list name = topic name), and stamps the `retract` frame with the topic's
+   * next seq. The node sends the frame as a msgpack map without seq, page and ts (`head`: its map
+   * header already counts them); the script appends them. KEYS: K, M (the list), T, S, P. ARGV: now,
+   * target page, target seq, topicTtlMs, keep, channel, head. Returns {'ok', seq, page, removed}
+   * or {'no_target'}. */
+  tidingsRetract: {
+    keys: 5,
+    lua: `${LIST_PRELUDE}
+${topicPrelude(3)}
+local page, seq, created = topic_position(now)
+local target_page, target_seq = tonumber(ARGV[2]), tonumber(ARGV[3])
+if created or target_page > page or (target_page == page and target_seq > seq) then return {'no_target'} end
+local removed = 0
+local k = kind()
+if k == 'list' then
+  local matching, bytes = {}, 0
+  for _, e in ipairs(redis.call('LRANGE', K, 0, -1)) do
+    local p, s = origin_of(e)
+    if p == ARGV[2] and s == ARGV[3] then matching[e] = true; removed = removed + 1; bytes = bytes + #value_of(e) end
+  end
+  for e in pairs(matching) do redis.call('LREM', K, 0, e) end
+  if removed > 0 then
+    if redis.call('LLEN', K) == 0 then redis.call('DEL', K, M) else shrink(bytes) end
+  end
+end
+seq = seq + 1
+topic_publish(page, seq, false, ARGV[7] .. cmsgpack.pack('seq', seq, 'page', page, 'ts', now), ARGV[6], tonumber(ARGV[5]), tonumber(ARGV[4]))
+return {'ok', seq, page, removed}`,
+  },
+} as const;
+
+export type TopicScriptName = keyof typeof TOPIC_SCRIPTS;

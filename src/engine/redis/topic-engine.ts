@@ -1,0 +1,352 @@
+/** Topics across nodes through Redis (engine.ts contracts 2 and 3).
+ *
+ * - publish: one Lua script per item (scripts.ts) takes the next seq, records the message in the
+ *   topic's capped list and PUBLISHes it; the reply is the item's (page, seq).
+ * - Each node subscribes once per topic that has local subscribers (not once per client) and keeps
+ *   a node-local window of it (topics/topic-registry.ts, the memory engine's windows and budgets),
+ *   filled from the recent-messages list on first use and then fed by the subscription, strictly in
+ *   seq order. Reads are synchronous from that window; local fan-out is native (Fanout).
+ * - A message with a seq jump (missed while the subscription was down) or another page (Redis lost
+ *   the topic) makes the node reload the list: what it still holds is replayed in order; what it
+ *   no longer holds is announced to local subscribers with a `disc`, never skipped silently. The
+ *   subscription reconnects by itself and reloads every topic when it does. */
+import type { Redis } from 'ioredis';
+import { encodeFrame, encodeFrameHead, encodeItemParts, type DiscontinuityFrame, type Position, type PublishResult, type RetractResult, type Value } from '../../protocol/index.js';
+import type { Clock } from '../../core/clock.js';
+import type { TopicsConfig } from '../../core/config.js';
+import type { Logger } from '../../core/logger.js';
+import { rethrowTyped, type RedisConnection } from '../../core/redis-connection.js';
+import { invalidArgument } from '../../core/errors.js';
+import { TopicRegistry } from '../../topics/topic-registry.js';
+import type { Topic } from '../../topics/topic.js';
+import type { Fanout, PublishHook, Subscriber, TopicActivity, TopicEngine, TopicStats, WindowRead } from '../engine.js';
+import { TOPIC_SCRIPTS } from './scripts.js';
+import { TopicKeys } from './keys.js';
+
+/** One message of a topic channel: `seq SP page SP frame`. */
+interface Message { seq: number; page: number; frame: Uint8Array }
+
+/** A topic this node subscribed to in Redis. */
+interface Channel {
+  cache: string;
+  name: string;
+  keys: TopicKeys;
+  /** Local subscribe calls in progress or active; the Redis subscription ends at 0. */
+  refs: number;
+  /** Resolves once the window is loaded; rejected when subscribing or loading failed. */
+  loaded: Promise<void>;
+  /** Messages that arrived while (re)loading, applied after it. */
+  pending: Message[] | undefined;
+}
+
+type Reply = Array<Buffer | number>;
+type ScriptCall = (...args: Array<string | number | Uint8Array>) => Promise<Reply>;
+
+export interface PubAppendStep {
+  /** Keys and ARGV (after now) of the list half, as RedisCacheStore prepares them. */
+  listKeys: [string, string];
+  listArgs: Array<string | number | Uint8Array>;
+}
+
+export class RedisTopicEngine implements TopicEngine {
+  readonly registry: TopicRegistry;
+  private readonly channels = new Map<string, Channel>();
+  private readonly hooks: PublishHook[] = [];
+  private fanout: Fanout | undefined;
+  private published = 0;
+  private delivered = 0;
+  private touchTimer: NodeJS.Timeout | undefined;
+  private subscriberWasReady = false;
+
+  constructor(
+    private readonly config: TopicsConfig,
+    private readonly clock: Clock,
+    private readonly connection: RedisConnection,
+    /** A second connection in subscriber mode (a connection with SUBSCRIBE can send nothing else). */
+    private readonly subscriber: Redis,
+    private readonly keyPrefix: string,
+    private readonly log: Logger,
+  ) {
+    this.registry = new TopicRegistry(config, clock);
+    for (const [name, { keys, lua }] of Object.entries(TOPIC_SCRIPTS)) connection.client.defineCommand(name, { numberOfKeys: keys, lua });
+  }
+
+  addPublishHook<A>(hook: PublishHook<A>): void {
+    this.hooks.push(hook as PublishHook);
+  }
+
+  async start(fanout: Fanout): Promise<void> {
+    this.fanout = fanout;
+    this.subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
+    this.subscriber.on('ready', () => {
+      if (this.subscriberWasReady) this.resubscribed();
+      this.subscriberWasReady = true;
+    });
+    await this.subscriber.connect();
+    // Subscribed topics stay alive in Redis while any node has subscribers, published to or not.
+    this.touchTimer = setInterval(() => this.touch(), Math.max(1000, Math.floor(this.config.idleTopicMs / 3)));
+    this.touchTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.touchTimer);
+    this.subscriber.disconnect();
+  }
+
+  sendTo(connectionId: string, frame: Uint8Array): void {
+    this.fanout!.sendTo(connectionId, frame);
+  }
+
+  publish(cache: string, name: string, value: Value, tokenId: string | undefined, origin?: string): Promise<PublishResult> {
+    return this.stamp(cache, name, value, tokenId, origin, async (keys, now, head, tail) => {
+      const [seq, page] = await this.script('tidingsTopicPublish', keys.topic, keys.recent, keys.lastPage, now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail);
+      return { seq: Number(seq), page: Number(page) };
+    });
+  }
+
+  /** pubAppend's topic half: the same hooks and stamping as publish, with the list half in the
+   * same script. Refusals of the list half come back as the reply (the caller maps them). */
+  pubAppend(cache: string, name: string, value: Value, tokenId: string | undefined, list: PubAppendStep): Promise<PublishResult & { reply: Reply }> {
+    return this.stamp(cache, name, value, tokenId, undefined, async (keys, now, head, tail) => {
+      const reply = await this.script('tidingsPubAppend', ...list.listKeys, keys.topic, keys.recent, keys.lastPage, now, ...list.listArgs,
+        this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail);
+      return { seq: Number(reply[2] ?? 0), page: Number(reply[3] ?? 0), reply };
+    });
+  }
+
+  /** A moderator's take-down in one script (scripts.ts tidingsRetract); `listKeys` name the
+   * topic's history list (the list pubAppend wrote, named like the topic). */
+  async retract(cache: string, name: string, target: Position, tokenId: string | undefined, reason: string | undefined, listKeys: [string, string]): Promise<RetractResult> {
+    const frame: Record<string, unknown> = { t: 'retract', cache, topic: name, target: { page: target.page, seq: target.seq } };
+    if (reason !== undefined) frame['reason'] = reason;
+    if (tokenId !== undefined) frame['tokenId'] = tokenId;
+    const keys = new TopicKeys(this.keyPrefix, cache, name);
+    const reply = await this.script('tidingsRetract', ...listKeys, keys.topic, keys.recent, keys.lastPage, this.clock.now(),
+      String(target.page), String(target.seq), this.config.idleTopicMs, this.config.windowItems, keys.channel, encodeFrameHead(frame, 3));
+    if (String(reply[0]) !== 'ok') throw invalidArgument(`target: topic "${name}" has published no item at page ${target.page}, seq ${target.seq}`);
+    return { seq: Number(reply[1]), page: Number(reply[2]), removed: Number(reply[3]) > 0 };
+  }
+
+  async subscribe(cache: string, name: string, _who: Subscriber): Promise<Position> {
+    const keys = new TopicKeys(this.keyPrefix, cache, name);
+    let channel = this.channels.get(keys.channel);
+    if (!channel) {
+      channel = { cache, name, keys, refs: 0, loaded: Promise.resolve(), pending: [] };
+      this.channels.set(keys.channel, channel);
+      channel.loaded = this.load(channel);
+    }
+    channel.refs++;
+    try {
+      await channel.loaded;
+    } catch (err) {
+      this.release(channel);
+      throw err;
+    }
+    const topic = this.registry.get(cache, name)!;
+    topic.subscribers++;
+    topic.lastActive = this.clock.now();
+    return { page: topic.page, seq: topic.seq };
+  }
+
+  position(cache: string, name: string): Position | undefined {
+    const topic = this.registry.get(cache, name);
+    return topic && { page: topic.page, seq: topic.seq };
+  }
+
+  read(cache: string, name: string, after: Position, maxBytes: number): WindowRead {
+    const topic = this.registry.get(cache, name);
+    if (!topic) return { frames: [], next: after, caughtUp: true };
+    return topic.readAfter(after, maxBytes);
+  }
+
+  unsubscribe(cache: string, name: string, _who: Subscriber): void {
+    const topic = this.registry.get(cache, name);
+    if (topic && topic.subscribers > 0) topic.subscribers--;
+    const channel = this.channels.get(new TopicKeys(this.keyPrefix, cache, name).channel);
+    if (channel) this.release(channel);
+  }
+
+  /** `published` counts this node's publishes; `delivered` and the windows count what this node
+   * fanned out to its own subscribers (sum them over the nodes for the cluster). */
+  stats(): TopicStats {
+    return {
+      topics: this.registry.size, windowBytes: this.registry.windowBytes, published: this.published, delivered: this.delivered,
+      windowEvictions: { ...this.registry.evictions },
+    };
+  }
+
+  *activity(): Iterable<TopicActivity> {
+    for (const t of this.registry.all()) yield { cache: t.cache, topic: t.name, page: t.page, seq: t.seq, subscribers: t.subscribers, windowBytes: t.windowBytes };
+  }
+
+  // -- internals ---------------------------------------------------------------------------------
+
+  /** Runs the publish hooks around one stamping script (a hook may refuse before anything is sent). */
+  private async stamp<R extends PublishResult>(cache: string, name: string, value: Value, tokenId: string | undefined, origin: string | undefined,
+    run: (keys: TopicKeys, now: number, head: Uint8Array, tail: Uint8Array) => Promise<R>): Promise<R> {
+    const { hooks } = this;
+    let admissions: unknown[] | undefined;
+    for (let i = 0; i < hooks.length; i++) {
+      const admission = hooks[i]!.admit(cache, name, value);
+      if (admission !== undefined) (admissions ??= [])[i] = admission;
+    }
+    // Encoded (copied) now: a binary value may be a view into the receive buffer (contract 1).
+    const { head, tail } = encodeItemParts(cache, name, value, tokenId);
+    const kept = admissions && typeof value !== 'string' ? new Uint8Array(value) : value;
+    const now = this.clock.now();
+    const result = await run(new TopicKeys(this.keyPrefix, cache, name), now, head, tail);
+    if (result.seq === 0) return result; // refused by the list half: nothing was published
+    this.published++;
+    if (admissions) {
+      const item = { cache, topic: name, value: kept, tokenId, page: result.page, seq: result.seq, ts: now, origin };
+      for (let i = 0; i < hooks.length; i++) if (admissions[i] !== undefined) hooks[i]!.published(item, admissions[i]);
+    }
+    return result;
+  }
+
+  /** Subscribes to the topic's channel, then loads its window: messages arriving in between wait in
+   * `pending`, so none is missed and none applied twice. */
+  private async load(channel: Channel): Promise<void> {
+    try {
+      await this.subscriber.subscribe(channel.keys.channel).catch(rethrowTyped);
+      await this.reloadNow(channel, false);
+    } catch (err) {
+      if (this.channels.get(channel.keys.channel) === channel) this.channels.delete(channel.keys.channel);
+      this.subscriber.unsubscribe(channel.keys.channel).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** After a reconnect: once the channels are subscribed again (ioredis resubscribes; the reply to
+   * this SUBSCRIBE comes after its own), reload every window: what was published meanwhile is in
+   * the recent-messages lists, and what is published from now on arrives as messages. */
+  private resubscribed(): void {
+    const channels = [...this.channels.values()];
+    if (channels.length === 0) return;
+    for (const channel of channels) channel.pending ??= [];
+    this.subscriber.subscribe(...channels.map((c) => c.keys.channel)).then(
+      () => { for (const channel of channels) { channel.pending = undefined; this.reload(channel); } },
+      (err: unknown) => {
+        for (const channel of channels) channel.pending = undefined;
+        this.log.debug({ err: (err as Error).message }, 'resubscribe failed; retried on the next reconnect');
+      },
+    );
+  }
+
+  /** Brings a loaded window up to date from Redis (after a seq jump, a new page, a reconnect). */
+  private reload(channel: Channel): void {
+    if (channel.pending) return; // a load is under way; it applies what arrives meanwhile
+    channel.pending = [];
+    this.reloadNow(channel, true).catch((err: unknown) => {
+      // Redis is away: the next message or reconnect tries again.
+      channel.pending = undefined;
+      this.log.debug({ err: (err as Error).message, topic: channel.name }, 'topic reload failed');
+    });
+  }
+
+  private async reloadNow(channel: Channel, announce: boolean): Promise<void> {
+    const { keys } = channel;
+    const reply = await this.script('tidingsTopicLoad', keys.topic, keys.recent, keys.lastPage, this.clock.now(), this.config.idleTopicMs);
+    if (this.channels.get(keys.channel) !== channel) return; // unsubscribed meanwhile
+    const page = Number(reply[0]);
+    const seq = Number(reply[1]);
+    const messages = (reply.slice(2) as Buffer[]).map(parseMessage);
+    let topic = this.registry.get(channel.cache, channel.name);
+    if (!topic || topic.page !== page) {
+      const before = topic;
+      topic = this.registry.adopt(channel.cache, channel.name, page);
+      if (before && announce) this.announceGap(topic, before.seq, messages[0]?.seq ?? seq + 1);
+    }
+    const first = messages[0]?.seq ?? seq + 1;
+    if (topic.seq + 1 < first && topic.seq > 0) {
+      // Items between what this node holds and what Redis still holds are gone.
+      topic = this.resetWindow(topic);
+      if (announce) this.announceGap(topic, topic.seq, first);
+    }
+    for (const m of messages) this.append(topic, m, announce);
+    if (seq > topic.seq) {
+      if (announce) this.announceGap(topic, topic.seq, seq + 1);
+      topic = this.resetWindow(topic);
+      topic.seq = seq;
+    }
+    const pending = channel.pending ?? [];
+    channel.pending = undefined;
+    for (const m of pending) this.apply(channel, m);
+  }
+
+  private onMessage(channelName: string, raw: Buffer): void {
+    const channel = this.channels.get(channelName);
+    if (!channel) return;
+    const message = parseMessage(raw);
+    if (channel.pending) channel.pending.push(message);
+    else this.apply(channel, message);
+  }
+
+  private apply(channel: Channel, m: Message): void {
+    const topic = this.registry.get(channel.cache, channel.name);
+    if (!topic || m.page < topic.page) return;
+    if (m.page > topic.page || m.seq > topic.seq + 1) {
+      this.reload(channel);
+      channel.pending?.push(m);
+      return;
+    }
+    this.append(topic, m, true);
+  }
+
+  private append(topic: Topic, m: Message, fanOut: boolean): void {
+    if (m.seq <= topic.seq) return;
+    topic.seq = m.seq;
+    this.registry.record(topic, { seq: m.seq, frame: m.frame });
+    if (fanOut) {
+      this.delivered += topic.subscribers;
+      this.fanout!.publish(topic.key, m.frame);
+    }
+  }
+
+  /** Tells local subscribers that items (lastSeq, newSeq) are lost, in the window's own words. */
+  private announceGap(topic: Topic, lastSeq: number, newSeq: number): void {
+    const disc: DiscontinuityFrame = { t: 'disc', cache: topic.cache, topic: topic.name, lastSeq, newSeq, page: topic.page };
+    this.fanout!.publish(topic.key, new Uint8Array(encodeFrame(disc))); // owned (contract 5)
+  }
+
+  /** An empty window at the topic's page and seq (the window must stay contiguous). */
+  private resetWindow(topic: Topic): Topic {
+    const { subscribers, seq, page } = topic;
+    this.registry.drop(topic.cache, topic.name);
+    const fresh = this.registry.adopt(topic.cache, topic.name, page);
+    fresh.subscribers = subscribers;
+    fresh.seq = seq;
+    return fresh;
+  }
+
+  private release(channel: Channel): void {
+    channel.refs--;
+    if (channel.refs > 0 || this.channels.get(channel.keys.channel) !== channel) return;
+    this.channels.delete(channel.keys.channel);
+    this.registry.drop(channel.cache, channel.name);
+    this.subscriber.unsubscribe(channel.keys.channel).catch(() => {});
+  }
+
+  private touch(): void {
+    if (this.channels.size === 0 || !this.connection.ready) return;
+    const pipeline = this.connection.client.pipeline();
+    for (const { keys } of this.channels.values()) {
+      pipeline.pexpire(keys.topic, this.config.idleTopicMs);
+      pipeline.pexpire(keys.recent, this.config.idleTopicMs);
+    }
+    pipeline.exec().catch(() => { /* the next round tries again */ });
+  }
+
+  private script(name: keyof typeof TOPIC_SCRIPTS, ...args: Array<string | number | Uint8Array>): Promise<Reply> {
+    // ioredis sends a Buffer as bytes but any other Uint8Array as its String() ("1,2,3"): wrap them.
+    const argv = args.map((a) => (a instanceof Uint8Array && !Buffer.isBuffer(a) ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : a));
+    return this.connection.run((redis) => (redis as unknown as Record<string, ScriptCall>)[`${name}Buffer`]!(...argv));
+  }
+}
+
+function parseMessage(raw: Buffer): Message {
+  const a = raw.indexOf(0x20);
+  const b = raw.indexOf(0x20, a + 1);
+  // A copy: the window keeps the frame, and a view would pin ioredis's read buffer (contract 5).
+  return { seq: Number(raw.toString('latin1', 0, a)), page: Number(raw.toString('latin1', a + 1, b)), frame: new Uint8Array(raw.subarray(b + 1)) };
+}

@@ -1,0 +1,214 @@
+/** Cache data in Redis, shared by every node of a deployment: the CacheEngine of cache-store.ts
+ * with the memory store's Momento semantics, limits and TTL rules. Each operation is one Lua
+ * script (scripts.ts): one round trip, atomic, and a refused write changes nothing. Values are
+ * stored with their kind and, for pubAppend, their topic origin (element.ts).
+ *
+ * What differs from the memory store, by design:
+ * - no LRU byte bound (store.maxBytes, store.fetchCacheBytes): Redis's maxmemory and its policy
+ *   own memory (docs/operations.md); a Redis out of memory refuses writes with SERVER_UNAVAILABLE;
+ * - a Redis that is down or slow fails requests with SERVER_UNAVAILABLE or TIMEOUT_ERROR
+ *   (connection.ts), both retryable;
+ * - pubAppend's topic half lives in the Redis topic engine (RedisPubAppender), which runs the list
+ *   append and the publish as one script; without one it is refused, never done in two steps. */
+import { ErrorCode, LimitCause, type PubAppendResult, type Value } from '../protocol/index.js';
+import type { Clock } from '../core/clock.js';
+import type { StoreConfig } from '../core/config.js';
+import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
+import type { RedisConnection } from '../core/redis-connection.js';
+import type { CacheEngine, CollectionTtl, ListItem, PushOptions, Range, StoreStats } from './cache-store.js';
+import { TEXT_TAG, decodeItem, decodeValue, encodeValue, payloadBytes } from './redis/element.js';
+import { SCRIPTS, type ScriptName } from './redis/scripts.js';
+
+type Reply = Array<Buffer | number | null>;
+
+/** The topic half of pubAppend: runs the list append described by `list` and the publish in one
+ * script (engine/redis/topic-engine.ts). `reply` is the list half's status reply; seq 0 = refused. */
+export interface RedisPubAppender {
+  pubAppend(cache: string, topic: string, value: Value, tokenId: string | undefined,
+    list: { listKeys: [string, string]; listArgs: Array<string | number | Uint8Array> }): Promise<{ seq: number; page: number; reply: Reply }>;
+}
+type ScriptCall = (k: string, m: string, ...argv: Array<string | number | Buffer>) => Promise<Reply>;
+
+export class RedisCacheStore implements CacheEngine {
+  private readonly caches: ReadonlySet<string> | undefined;
+  private readonly defaultTtlMs: number;
+
+  constructor(
+    private readonly config: StoreConfig,
+    private readonly clock: Clock,
+    private readonly connection: RedisConnection,
+    private readonly keyPrefix: string,
+    private readonly appender?: RedisPubAppender,
+  ) {
+    this.defaultTtlMs = config.defaultTtlSec * 1000;
+    this.caches = config.caches.length > 0 ? new Set(config.caches) : undefined;
+    for (const [name, lua] of Object.entries(SCRIPTS)) connection.client.defineCommand(name, { numberOfKeys: 2, lua });
+  }
+
+  start(): void {
+    // Nothing to sweep: Redis expires items itself.
+  }
+
+  close(): void {
+    // The engine owns the connection and closes it.
+  }
+
+  /** Redis holds the data and its memory bound (INFO memory), so this node counts nothing. */
+  stats(): StoreStats {
+    return { items: 0, bytes: 0, maxBytes: 0 };
+  }
+
+  // -- lists -------------------------------------------------------------------------------------
+
+  listPushBack(cache: string, list: string, values: Value[], options: PushOptions): Promise<number> {
+    return this.push(cache, list, values, options, 'back');
+  }
+
+  listPushFront(cache: string, list: string, values: Value[], options: PushOptions): Promise<number> {
+    return this.push(cache, list, values, options, 'front');
+  }
+
+  async listFetch(cache: string, list: string, range: Range): Promise<Value[] | undefined> {
+    const elements = await this.fetch(cache, list, range);
+    return elements?.map(decodeValue);
+  }
+
+  async listFetchWithMeta(cache: string, list: string, range: Range): Promise<ListItem[] | undefined> {
+    const elements = await this.fetch(cache, list, range);
+    return elements?.map(decodeItem);
+  }
+
+  async listRetain(cache: string, list: string, range: Range, ttl: CollectionTtl | undefined): Promise<void> {
+    const refresh = ttl?.refresh === true;
+    await this.script('tidingsListRetain', cache, list, bound(range.startIndex), bound(range.endIndex), this.ttlOf(ttl?.ttlMs), refresh ? 1 : 0);
+  }
+
+  async listRemoveValue(cache: string, list: string, value: Value): Promise<void> {
+    // The needle is the payload bytes: text compares equal to the binary of its UTF-8.
+    await this.script('tidingsListRemoveValue', cache, list, encodeValue(value).subarray(1));
+  }
+
+  async listRemoveOrigin(cache: string, list: string, origin: { page: number; seq: number }): Promise<boolean> {
+    const reply = await this.script('tidingsListRemoveOrigin', cache, list, String(origin.page), String(origin.seq));
+    return Number(reply[1]) > 0;
+  }
+
+  async listPop(cache: string, list: string, end: 'back' | 'front'): Promise<{ value: Value; length: number } | undefined> {
+    const reply = await this.script('tidingsListPop', cache, list, end);
+    if (status(reply) === 'miss') return undefined;
+    return { value: decodeValue(reply[1] as Buffer), length: Number(reply[2]) };
+  }
+
+  async listLength(cache: string, list: string): Promise<number | undefined> {
+    const reply = await this.script('tidingsListLength', cache, list);
+    return status(reply) === 'miss' ? undefined : Number(reply[1]);
+  }
+
+  // -- scalars -----------------------------------------------------------------------------------
+
+  async get(cache: string, key: string): Promise<Value | undefined> {
+    const reply = await this.script('tidingsGet', cache, key);
+    return status(reply) === 'miss' ? undefined : decodeValue(reply[1] as Buffer);
+  }
+
+  async set(cache: string, key: string, value: Value, ttlMs: number | undefined): Promise<void> {
+    const encoded = encodeValue(value);
+    const size = Buffer.byteLength(key, 'utf8') + payloadBytes(encoded);
+    if (size > this.config.maxItemBytes) {
+      throw limitExceeded(LimitCause.ITEM_SIZE, `item "${key}" would be ${size} bytes; at most ${this.config.maxItemBytes} are allowed`);
+    }
+    await this.script('tidingsSet', cache, key, this.ttlOf(ttlMs), encoded);
+  }
+
+  async delete(cache: string, key: string): Promise<void> {
+    const [k, m] = this.keys(cache, key);
+    await this.connection.run((redis) => redis.del(k, m));
+  }
+
+  async itemGetTtl(cache: string, key: string): Promise<number | undefined> {
+    const reply = await this.script('tidingsItemGetTtl', cache, key);
+    return status(reply) === 'miss' ? undefined : Math.max(0, Math.floor(Number(String(reply[1]))));
+  }
+
+  async updateTtl(cache: string, key: string, ttlMs: number): Promise<boolean> {
+    return status(await this.script('tidingsUpdateTtl', cache, key, ttlMs)) === 'ok';
+  }
+
+  // -- publish + append --------------------------------------------------------------------------
+
+  async pubAppend(cache: string, topic: string, list: string, value: Value, tokenId: string | undefined, options: PushOptions): Promise<PubAppendResult> {
+    const listKeys = this.keys(cache, list);
+    if (!this.appender) throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, 'pubAppend needs a topic engine that can publish in the same step');
+    // Encoded (copied) before the first await; the element's origin header is built in the script.
+    const encoded = encodeValue(value);
+    const listArgs = [
+      this.ttlOf(options.ttl.ttlMs), options.ttl.refresh ? 1 : 0, options.truncateToSize ?? 0, this.config.maxListLength, this.config.maxItemBytes,
+      Buffer.byteLength(list, 'utf8'), encoded[0] === TEXT_TAG ? 'S' : 'B', encoded.subarray(1), tokenId === undefined ? 0 : 1, tokenId ?? '',
+    ];
+    const { seq, page, reply } = await this.appender.pubAppend(cache, topic, value, tokenId, { listKeys, listArgs });
+    this.refusal(reply, cache, list);
+    return { seq, page, length: Number(reply[1]) };
+  }
+
+  // -- internals ---------------------------------------------------------------------------------
+
+  private async push(cache: string, list: string, values: Value[], options: PushOptions, end: 'back' | 'front'): Promise<number> {
+    // Encoded (and so copied) before the first await: binary values may be views into a frame.
+    const elements = values.map(encodeValue);
+    const reply = await this.script('tidingsListPush', cache, list,
+      this.ttlOf(options.ttl.ttlMs), options.ttl.refresh ? 1 : 0, end, options.truncateToSize ?? 0,
+      this.config.maxListLength, this.config.maxItemBytes, Buffer.byteLength(list, 'utf8'), ...elements);
+    return Number(reply[1]);
+  }
+
+  private async fetch(cache: string, list: string, range: Range): Promise<Buffer[] | undefined> {
+    const reply = await this.script('tidingsListFetch', cache, list, bound(range.startIndex), bound(range.endIndex));
+    return status(reply) === 'miss' ? undefined : (reply.slice(1) as Buffer[]);
+  }
+
+  /** Runs one script on (cache, key) with `now` first, and turns refusals into typed errors. */
+  private async script(name: ScriptName, cache: string, key: string, ...argv: Array<string | number | Buffer>): Promise<Reply> {
+    const [k, m] = this.keys(cache, key);
+    const now = this.clock.now();
+    const reply = await this.connection.run((redis) => (redis as unknown as Record<string, ScriptCall>)[`${name}Buffer`]!(k, m, now, ...argv));
+    this.refusal(reply, cache, key);
+    return reply;
+  }
+
+  /** Throws the typed error for a script's refusal status; returns for any other. */
+  private refusal(reply: Reply, cache: string, key: string): void {
+    switch (status(reply)) {
+      case 'wrongtype':
+        throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, `key "${key}" in cache "${cache}" holds a ${String(reply[1])}, which this operation does not apply to`);
+      case 'list_length':
+        throw limitExceeded(LimitCause.LIST_LENGTH, `list "${key}" would hold ${Number(reply[1])} elements; at most ${this.config.maxListLength} are allowed`);
+      case 'item_size':
+        throw limitExceeded(LimitCause.ITEM_SIZE, `item "${key}" would be ${Number(reply[1])} bytes; at most ${this.config.maxItemBytes} are allowed`);
+      default:
+    }
+  }
+
+  private ttlOf(ttlMs: number | undefined): number {
+    return ttlMs ?? this.defaultTtlMs;
+  }
+
+  /** The Redis keys of a list, for a script that changes it together with a topic (retract). */
+  listKeys(cache: string, list: string): [string, string] {
+    return this.keys(cache, list);
+  }
+
+  /** The item's key and its list-metadata key (scripts.ts); names cannot contain U+0000. */
+  private keys(cache: string, key: string): [string, string] {
+    if (this.caches && !this.caches.has(cache)) throw notFound(`cache "${cache}" does not exist`);
+    const k = `${this.keyPrefix}${cache}\u0000${key}`;
+    return [k, `${k}\u0000m`];
+  }
+}
+
+function status(reply: Reply): string {
+  return String(reply[0]);
+}
+
+function bound(index: number | undefined): string {
+  return index === undefined ? '' : String(index);
+}

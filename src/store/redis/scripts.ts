@@ -1,0 +1,276 @@
+/** The Lua scripts behind the Redis cache store. Each operation is one script: one round trip, and
+ * atomic (Redis runs a script alone), so a limit check and the write it guards cannot be split by
+ * another node's write, and a refused write changes nothing.
+ *
+ * Layout of one item (cache, key) under prefix P (see RedisCacheStore.keys):
+ *   KEYS[1] = P..cache..\0..key      a scalar: HASH { v = encoded value, x = expiry }
+ *                                    a list:   LIST of encoded elements (element.ts)
+ *   KEYS[2] = KEYS[1]..\0m           a list's HASH { b = payload bytes of its elements, x = expiry }
+ *
+ * Expiry: `x` is absolute Unix ms on the calling node's clock (ARGV[1] = now), so TTLs follow the
+ * server's Clock exactly like the memory store's (tests drive them with a ManualClock). Redis's own
+ * PEXPIRE, set to the same TTL, only returns the memory; an item past `x` is never served. */
+
+/** Shared by every script: the item's kind after lazy expiry, and the element format. Exported
+ * for pubAppend's script, which appends with push() and publishes in the same script. */
+export const LIST_PRELUDE = `
+local K, M = KEYS[1], KEYS[2]
+local now = tonumber(ARGV[1])
+
+local function ms(n) return string.format('%.0f', n) end
+
+-- 'none', 'scalar', 'list' or 'foreign'; an item past its expiry is deleted first.
+local function kind()
+  local t = redis.call('TYPE', K)['ok']
+  if t == 'none' then return 'none' end
+  local x
+  if t == 'hash' then x = redis.call('HGET', K, 'x')
+  elseif t == 'list' then x = redis.call('HGET', M, 'x')
+  else return 'foreign' end
+  if not x or tonumber(x) <= now then
+    redis.call('DEL', K, M)
+    return 'none'
+  end
+  if t == 'hash' then return 'scalar' end
+  return 'list'
+end
+
+-- The payload of an encoded element (element.ts): after the tag, or after tag, length, ':' and header.
+local function value_of(e)
+  local tag = string.sub(e, 1, 1)
+  if tag == 's' or tag == 'b' then return string.sub(e, 2) end
+  local digits = string.match(e, '^.(%d+):')
+  return string.sub(e, 3 + #digits + tonumber(digits))
+end
+
+-- page, seq (decimal strings) of an element pubAppend stored, or nil.
+local function origin_of(e)
+  local tag = string.sub(e, 1, 1)
+  if tag ~= 'S' and tag ~= 'B' then return nil end
+  local digits = string.match(e, '^.(%d+):')
+  local header = string.sub(e, 3 + #digits, 2 + #digits + tonumber(digits))
+  return string.match(header, '^(%d+),(%d+),')
+end
+
+local function payload(elements)
+  local n = 0
+  for _, e in ipairs(elements) do n = n + #value_of(e) end
+  return n
+end
+
+-- Lowers a list's payload count (never by '-0', which HINCRBY refuses as not an integer).
+local function shrink(n)
+  if n > 0 then redis.call('HINCRBY', M, 'b', 0 - n) end
+end
+
+local function expire(ttl)
+  redis.call('HSET', M, 'x', ms(now + ttl))
+  redis.call('PEXPIRE', K, ttl)
+  redis.call('PEXPIRE', M, ttl)
+end
+
+-- A list keeps its expiry: K may have been emptied and recreated, so copy M's back onto it.
+local function keep_expiry()
+  local pttl = redis.call('PTTL', M)
+  if pttl > 0 then redis.call('PEXPIRE', K, pttl) end
+end
+
+-- RPUSH / LPUSH in batches (unpack of very many arguments overflows Lua's C stack).
+local function push_all(cmd, elements)
+  local batch = {}
+  for i = 1, #elements do
+    batch[#batch + 1] = elements[i]
+    if #batch == 1000 then redis.call(cmd, K, unpack(batch)); batch = {} end
+  end
+  if #batch > 0 then redis.call(cmd, K, unpack(batch)) end
+end
+
+-- Python-style slice bounds of listFetch / listRetain (list-ops.ts resolveRange): [from, to).
+local function slice(len, s, e)
+  local function bound(i)
+    if i < 0 then i = len + i end
+    if i < 0 then return 0 end
+    if i > len then return len end
+    return i
+  end
+  local from, to = 0, len
+  if s ~= '' then from = bound(tonumber(s)) end
+  if e ~= '' then to = bound(tonumber(e)) end
+  if to < from then to = from end
+  return from, to
+end
+
+-- Appends (back) or prepends (front) elements, truncating the far end to trunc (0 = no cap),
+-- after checking the limits on the result; list-ops.ts planPush is the same plan.
+-- Returns {'ok', length} or {cause, amount} without changing anything.
+local function push(back, elements, ttl, refresh, trunc, max_len, max_item, key_bytes)
+  local k = kind()
+  if k ~= 'none' and k ~= 'list' then return {'wrongtype', k} end
+  local length = 0
+  if k == 'list' then length = redis.call('LLEN', K) end
+  local total = length + #elements
+  local drop = 0
+  if trunc > 0 and total > trunc then drop = total - trunc end
+  local drop_existing = math.min(drop, length)
+  local drop_new = drop - drop_existing
+  local new_length = total - drop
+  if new_length > max_len then return {'list_length', new_length} end
+  local bytes = 0
+  if k == 'list' then bytes = tonumber(redis.call('HGET', M, 'b') or '0') end
+  if drop_existing > 0 then
+    if back then bytes = bytes - payload(redis.call('LRANGE', K, 0, drop_existing - 1))
+    else bytes = bytes - payload(redis.call('LRANGE', K, -drop_existing, -1)) end
+  end
+  local kept = {}
+  if back then
+    for i = drop_new + 1, #elements do kept[#kept + 1] = elements[i] end
+  else
+    -- LPUSH a b c gives c b a: push the kept ones last first so they keep their order.
+    for i = #elements - drop_new, 1, -1 do kept[#kept + 1] = elements[i] end
+  end
+  bytes = bytes + payload(kept)
+  if key_bytes + bytes > max_item then return {'item_size', key_bytes + bytes} end
+  if drop_existing > 0 then
+    if back then redis.call('LTRIM', K, drop_existing, -1)
+    else redis.call('LTRIM', K, 0, -drop_existing - 1) end
+  end
+  if back then push_all('RPUSH', kept) else push_all('LPUSH', kept) end
+  redis.call('HSET', M, 'b', ms(bytes))
+  if k == 'list' and not refresh then keep_expiry() else expire(ttl) end
+  return {'ok', new_length}
+end
+`;
+
+/** One script per operation: ARGV[1] is always `now`. Replies are arrays whose first element is a
+ * status: 'ok', 'miss', 'wrongtype', or a limit ('list_length' / 'item_size', with the amount). */
+export const SCRIPTS = {
+  /** ARGV: now, ttlMs, refresh (1/0), 'back' | 'front', truncate-to (0 = none), maxListLength,
+   * maxItemBytes, key bytes, elements... */
+  tidingsListPush: `${LIST_PRELUDE}
+local elements = {}
+for i = 9, #ARGV do elements[#elements + 1] = ARGV[i] end
+return push(ARGV[4] == 'back', elements, tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))`,
+
+  /** ARGV: now, start ('' = none), end ('' = none). {'ok', elements...} */
+  tidingsListFetch: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'miss'} end
+if k ~= 'list' then return {'wrongtype', k} end
+local from, to = slice(redis.call('LLEN', K), ARGV[2], ARGV[3])
+local reply = {'ok'}
+if to > from then
+  for _, e in ipairs(redis.call('LRANGE', K, from, to - 1)) do reply[#reply + 1] = e end
+end
+return reply`,
+
+  /** ARGV: now, start, end, ttlMs, refresh (1/0). */
+  tidingsListRetain: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'ok'} end
+if k ~= 'list' then return {'wrongtype', k} end
+local len = redis.call('LLEN', K)
+local from, to = slice(len, ARGV[2], ARGV[3])
+if from == to then
+  redis.call('DEL', K, M)
+  return {'ok'}
+end
+local removed = 0
+if from > 0 then removed = removed + payload(redis.call('LRANGE', K, 0, from - 1)) end
+if to < len then removed = removed + payload(redis.call('LRANGE', K, to, -1)) end
+redis.call('LTRIM', K, from, to - 1)
+shrink(removed)
+if ARGV[5] == '1' then expire(tonumber(ARGV[4])) end
+return {'ok'}`,
+
+  /** ARGV: now, value bytes. Removes every element whose payload equals them (text equals the
+   * binary of its UTF-8, as in list-ops.ts valuesEqual). LREM keeps the list's TTL. */
+  tidingsListRemoveValue: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'ok', 0} end
+if k ~= 'list' then return {'wrongtype', k} end
+local needle = ARGV[2]
+local matching, removed = {}, 0
+for _, e in ipairs(redis.call('LRANGE', K, 0, -1)) do
+  if value_of(e) == needle then matching[e] = true; removed = removed + 1 end
+end
+if removed == 0 then return {'ok', 0} end
+for e in pairs(matching) do redis.call('LREM', K, 0, e) end
+if redis.call('LLEN', K) == 0 then redis.call('DEL', K, M)
+else shrink(removed * #needle) end
+return {'ok', removed}`,
+
+  /** ARGV: now, page, seq (decimal). Removes the element(s) pubAppend stored for that item. */
+  tidingsListRemoveOrigin: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'ok', 0} end
+if k ~= 'list' then return {'wrongtype', k} end
+local matching, removed, bytes = {}, 0, 0
+for _, e in ipairs(redis.call('LRANGE', K, 0, -1)) do
+  local page, seq = origin_of(e)
+  if page == ARGV[2] and seq == ARGV[3] then
+    matching[e] = true; removed = removed + 1; bytes = bytes + #value_of(e)
+  end
+end
+if removed == 0 then return {'ok', 0} end
+for e in pairs(matching) do redis.call('LREM', K, 0, e) end
+if redis.call('LLEN', K) == 0 then redis.call('DEL', K, M)
+else shrink(bytes) end
+return {'ok', removed}`,
+
+  /** ARGV: now, 'back' | 'front'. {'ok', element, length} */
+  tidingsListPop: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'miss'} end
+if k ~= 'list' then return {'wrongtype', k} end
+local e
+if ARGV[2] == 'back' then e = redis.call('RPOP', K) else e = redis.call('LPOP', K) end
+local len = redis.call('LLEN', K)
+if len == 0 then redis.call('DEL', K, M)
+else shrink(#value_of(e)) end
+return {'ok', e, len}`,
+
+  /** ARGV: now. {'ok', length} */
+  tidingsListLength: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'miss'} end
+if k ~= 'list' then return {'wrongtype', k} end
+return {'ok', redis.call('LLEN', K)}`,
+
+  /** ARGV: now. {'ok', encoded value} */
+  tidingsGet: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'miss'} end
+if k ~= 'scalar' then return {'wrongtype', k} end
+return {'ok', redis.call('HGET', K, 'v')}`,
+
+  /** ARGV: now, ttlMs, encoded value. Replaces whatever the key held. */
+  tidingsSet: `${LIST_PRELUDE}
+local ttl = tonumber(ARGV[2])
+redis.call('DEL', K, M)
+redis.call('HSET', K, 'v', ARGV[3], 'x', ms(now + ttl))
+redis.call('PEXPIRE', K, ttl)
+return {'ok'}`,
+
+  /** ARGV: now. {'ok', remaining ms} */
+  tidingsItemGetTtl: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'miss'} end
+local x
+if k == 'scalar' then x = redis.call('HGET', K, 'x') else x = redis.call('HGET', M, 'x') end
+return {'ok', ms(tonumber(x) - now)}`,
+
+  /** ARGV: now, ttlMs. */
+  tidingsUpdateTtl: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'miss'} end
+local ttl = tonumber(ARGV[2])
+if k == 'scalar' then
+  redis.call('HSET', K, 'x', ms(now + ttl))
+  redis.call('PEXPIRE', K, ttl)
+else
+  expire(ttl)
+end
+return {'ok'}`,
+} as const;
+
+export type ScriptName = keyof typeof SCRIPTS;

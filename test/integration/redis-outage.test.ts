@@ -1,0 +1,113 @@
+/** Redis goes away under a running server and comes back: cache requests fail with a retryable
+ * typed error while it is away (never hang, never queue without bound), nothing acknowledged is
+ * lost, nothing refused is applied later, and the server recovers by itself. Real redis-server
+ * (AOF, fsync always), killed with SIGKILL and restarted on the same port and directory. */
+import t, { type Test } from 'tap';
+import { startServer } from '../helpers/server.js';
+import { freePort, requireRedis, startRedis } from '../helpers/redis.js';
+import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
+import { PermissionScopes, createServer, generateSigningKey, type TidingsServer } from '../../src/index.js';
+
+const RETRYABLE = ['SERVER_UNAVAILABLE', 'TIMEOUT_ERROR'];
+
+async function client(t: Test, server: TidingsServer): Promise<RawClient> {
+  const c = await RawClient.open(server, await tokenFor(server, PermissionScopes.cacheReadWrite('app')));
+  t.teardown(() => c.close());
+  return c;
+}
+
+const push = (c: RawClient, value: string) => c.request({ t: 'listPushBack', cache: 'app', list: 'log', value });
+
+async function until<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await attempt();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+t.test('Redis killed mid-run: retryable errors, bounded queue, nothing acknowledged lost, recovery', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t, { aof: true });
+  const server = await startServer(t, {
+    engine: 'redis', redisUrl: redis.url,
+    config: { redis: { maxQueuedCommands: 4, queueTimeoutMs: 300, reconnectMinMs: 20, reconnectMaxMs: 100 } },
+  });
+  const c = await client(t, server);
+  const acked: string[] = [];
+  const refused: Array<{ value: string; code: string; message: string }> = [];
+  let n = 0;
+  const write = async () => {
+    const value = `v${n++}`;
+    const reply = await push(c, value);
+    if (reply['t'] === 'ok') acked.push(value);
+    else refused.push({ value, code: reply['e'].code, message: reply['e'].message });
+    return reply;
+  };
+
+  // Writes in flight (8 at a time) while Redis dies under them.
+  let loading = true;
+  const load = (async () => { while (loading) await Promise.all(Array.from({ length: 8 }, write)); })();
+  await until('some writes acknowledged', async () => (acked.length >= 40 ? true : undefined));
+  await redis.kill();
+  await until('writes refused', async () => (refused.length >= 8 ? true : undefined));
+  loading = false;
+  await load;
+  t.ok(refused.length > 0, `writes during the outage were refused (${refused.length} of ${n})`);
+  t.same(refused.filter((r) => !RETRYABLE.includes(r.code)), [], 'every refusal carries a retryable code');
+
+  // While Redis is away: a burst beyond redis.maxQueuedCommands is refused at once, the rest after
+  // redis.queueTimeoutMs; reads fail the same way.
+  const burst = await Promise.all(Array.from({ length: 10 }, write));
+  const codes = burst.map((r) => r['t'] === 'err' ? r['e'].code : 'ok');
+  t.same(codes, Array(10).fill('SERVER_UNAVAILABLE'), 'a burst while Redis is away: all SERVER_UNAVAILABLE');
+  const burstMessages = refused.slice(-10).map((r) => r.message);
+  t.equal(burstMessages.filter((m) => m.includes('redis.maxQueuedCommands')).length, 6, '6 of 10 over the bound of 4 were refused without waiting');
+  t.equal(burstMessages.filter((m) => m.includes('redis.queueTimeoutMs')).length, 4, 'the 4 held ones gave up after queueTimeoutMs, unsent');
+  t.match(await c.request({ t: 'get', cache: 'app', key: 'k' }), { t: 'err', e: { code: 'SERVER_UNAVAILABLE' } }, 'reads too');
+
+  await redis.start();
+  const after = await until('a write succeeds once Redis is back', async () => {
+    const reply = await write();
+    return reply['t'] === 'ok' ? reply : undefined;
+  });
+  t.match(after, { t: 'ok' }, 'the same connection works again: no reconnect by the client, no restart of the server');
+
+  const stored: string[] = (await c.ok({ t: 'listFetch', cache: 'app', list: 'log' }))['values'];
+  const storedSet = new Set(stored);
+  t.same(acked.filter((v) => !storedSet.has(v)), [], `all ${acked.length} acknowledged writes survived the kill (AOF, fsync always)`);
+  const neverSent = refused.filter((r) => r.message.includes('was not sent') || r.message.includes('redis.maxQueuedCommands'));
+  t.same(neverSent.filter((r) => storedSet.has(r.value)), [], `none of the ${neverSent.length} writes refused before sending was applied later`);
+  const order = stored.map((v) => Number(v.slice(1)));
+  t.same(order.filter((v, i) => i > 0 && v < order[i - 1]!), [], 'the list keeps the order the writes were sent in');
+});
+
+t.test('commands held while Redis is briefly away are sent, in order, when it returns', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t);
+  const server = await startServer(t, {
+    engine: 'redis', redisUrl: redis.url,
+    config: { redis: { maxQueuedCommands: 10, queueTimeoutMs: 10_000, reconnectMinMs: 20, reconnectMaxMs: 50 } },
+  });
+  const c = await client(t, server);
+  t.same(await c.ok({ t: 'listPushBack', cache: 'app', list: 'log', value: 'before' }), { length: 1 });
+  await redis.stop();
+  // Without AOF the restarted Redis is empty: the held writes start a new list.
+  const held: Array<Promise<Frame>> = ['a', 'b', 'c'].map((value) => push(c, value));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await redis.start();
+  const replies = await Promise.all(held);
+  t.same(replies.map((r) => r['r']), [{ length: 1 }, { length: 2 }, { length: 3 }], 'each held write applied once, in arrival order');
+  t.same(await c.ok({ t: 'listFetch', cache: 'app', list: 'log' }), { hit: true, values: ['a', 'b', 'c'] });
+});
+
+t.test('a server whose Redis does not answer refuses to start, and says where it looked', async (t) => {
+  const port = await freePort(); // nothing listens there
+  await t.rejects(createServer({ config: {
+    logLevel: 'silent', engine: 'redis', server: { port: 0 }, auth: { signingKeys: [generateSigningKey()] },
+    redis: { url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 300 },
+  } }), { message: `Redis at 127.0.0.1:${port} did not answer within 300 ms (redis.connectTimeoutMs)` });
+  // Nothing is left running: tap would time this file out if a reconnect loop kept the process alive.
+});

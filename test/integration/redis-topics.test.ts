@@ -1,0 +1,176 @@
+/** Three Tidings nodes on one Redis behave as one broker for topics: cross-node delivery in one
+ * order with the same (page, seq) everywhere, resume on another node than the one a client left,
+ * pubAppend history read anywhere, and a Redis that lost a topic (or restarted empty) shows as a
+ * new page with a `disc`, never a silent gap. Real servers on different ports, real redis-server. */
+import t, { type Test } from 'tap';
+import { startServer } from '../helpers/server.js';
+import { deletePrefix, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
+import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
+import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import { PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
+import { sdkFor, itemCollector, statusReached } from '../helpers/sdk.js';
+import type { WebSocketLike } from '../../src/client/index.js';
+
+const scope = PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('chat', '*'), PermissionScopes.cacheReadWrite('chat'));
+
+/** `n` nodes sharing one Redis and key prefix (one deployment). */
+async function cluster(t: Test, n: number, redisUrl?: string): Promise<{ nodes: TidingsServer[]; url: string; prefix: string }> {
+  const url = redisUrl ?? await sharedRedisUrl();
+  const prefix = uniquePrefix('nodes');
+  t.teardown(() => deletePrefix(url, prefix));
+  const nodes: TidingsServer[] = [];
+  for (let i = 0; i < n; i++) nodes.push(await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix }));
+  t.ok(new Set(nodes.map((s) => s.port)).size === n, `${n} nodes on ports ${nodes.map((s) => s.port).join(', ')}`);
+  return { nodes, url, prefix };
+}
+
+async function client(t: Test, server: TidingsServer, tokenId = 'alice'): Promise<RawClient> {
+  // Every node signs with its own key in these tests; a token for node X is minted by node X.
+  const c = await RawClient.open(server, await tokenFor(server, scope, { tokenId }));
+  t.teardown(() => c.close());
+  return c;
+}
+
+const pos = (f: Frame) => `${f['page']}:${f['seq']}`;
+
+t.test('cross-node delivery: exactly once, one order, the same (page, seq) on every node', async (t) => {
+  if (!requireRedis(t)) return;
+  const { nodes } = await cluster(t, 3);
+  const subs = await Promise.all(nodes.map((n) => client(t, n)));
+  for (const s of subs) await s.ok({ t: 'sub', cache: 'chat', topic: 'room' });
+  const pubs = [await client(t, nodes[0]!, 'pub-a'), await client(t, nodes[1]!, 'pub-b')];
+  const N = 60;
+  await Promise.all(pubs.map((p, k) => Promise.all(Array.from({ length: N }, (_, i) => p.ok({ t: 'pub', cache: 'chat', topic: 'room', value: `${k}-${i}` })))));
+  const received = await Promise.all(subs.map((s) => s.items(2 * N)));
+  t.same(received[0]!.map((f) => f['seq']), Array.from({ length: 2 * N }, (_, i) => i + 1), 'seq 1..120, contiguous');
+  for (let i = 1; i < 3; i++) {
+    t.same(received[i]!.map((f) => `${pos(f)} ${f['value']} ${f['tokenId']}`), received[0]!.map((f) => `${pos(f)} ${f['value']} ${f['tokenId']}`), `node ${i} saw the same items, order and positions as node 0`);
+  }
+  for (let k = 0; k < 2; k++) {
+    t.same(received[2]!.filter((f) => f['tokenId'] === `pub-${'ab'[k]}`).map((f) => f['value']), Array.from({ length: N }, (_, i) => `${k}-${i}`), `publisher ${k}'s items in its order`);
+  }
+  t.same(await subs[0]!.drain('item', 100), [], 'nothing twice');
+});
+
+t.test('resume on another node than the one the client left, and pubAppend history read anywhere', async (t) => {
+  if (!requireRedis(t)) return;
+  const { nodes: [a, b, c] } = await cluster(t, 3);
+  const writer = await client(t, b!);
+  const first = await client(t, a!);
+  await first.ok({ t: 'sub', cache: 'chat', topic: 'news' });
+  for (let i = 1; i <= 5; i++) await writer.ok({ t: 'pubAppend', cache: 'chat', topic: 'news', list: 'news-history', value: `n${i}`, truncateFrontToSize: 3 });
+  const seen = await first.items(5);
+  first.close();
+  for (let i = 6; i <= 9; i++) await writer.ok({ t: 'pubAppend', cache: 'chat', topic: 'news', list: 'news-history', value: `n${i}`, truncateFrontToSize: 3 });
+
+  const again = await client(t, c!);
+  const last = seen.at(-1)!;
+  await again.ok({ t: 'sub', cache: 'chat', topic: 'news', after: { page: last['page'], seq: last['seq'] } });
+  const replay = await again.items(4);
+  t.same(replay.map((f) => f['value']), ['n6', 'n7', 'n8', 'n9'], 'node c replays exactly what the client missed, from Redis');
+  t.same(await again.drain('disc', 50), [], 'no discontinuity');
+
+  const history = await (await client(t, a!)).ok({ t: 'listFetch', cache: 'chat', list: 'news-history', withMeta: true });
+  t.same(history['items'].map((e: Frame) => `${e['value']} ${pos(e)}`), replay.slice(1).map((f) => `${f['value']} ${pos(f)}`), 'the capped history on node a holds the last 3 items with their (page, seq)');
+  await writer.ok({ t: 'pubAppend', cache: 'chat', topic: 'news', list: 'news-history', value: 'n10', truncateFrontToSize: 3 });
+  const [live] = await again.items(1);
+  t.match(live, { value: 'n10', seq: 10 }, 'and live items keep coming on node c');
+});
+
+t.test('a topic Redis lost comes back under a new page: live subscribers and resumers get a disc', async (t) => {
+  if (!requireRedis(t)) return;
+  const { nodes: [a, b], url, prefix } = await cluster(t, 2);
+  const pub = await client(t, a!);
+  const live = await client(t, b!);
+  await live.ok({ t: 'sub', cache: 'chat', topic: 'lost' });
+  const before = await pub.ok({ t: 'pub', cache: 'chat', topic: 'lost', value: 'old' });
+  await live.items(1);
+
+  // What a Redis restart without persistence, or an eviction, does to one topic.
+  const redis = new Redis(url);
+  t.teardown(() => redis.disconnect());
+  await redis.del(`${prefix}t:chat\u0000lost`, `${prefix}t:chat\u0000lost\u0000s`);
+  const after = await pub.ok({ t: 'pub', cache: 'chat', topic: 'lost', value: 'new' });
+  t.equal(after['seq'], 1, 'numbering restarts');
+  t.ok(after['page'] > before['page'], 'under a larger page');
+  const disc = await live.next((f) => f['t'] === 'disc');
+  t.same(disc, { t: 'disc', cache: 'chat', topic: 'lost', lastSeq: 1, newSeq: 1, page: after['page'] }, 'the live subscriber is told before the new page\'s items');
+  t.match(await live.items(1), [{ value: 'new', seq: 1, page: after['page'] }]);
+
+  const resumer = await client(t, a!);
+  await resumer.ok({ t: 'sub', cache: 'chat', topic: 'lost', after: { page: before['page'], seq: before['seq'] } });
+  t.match(await resumer.next((f) => f['t'] === 'disc'), { lastSeq: 1, newSeq: 1, page: after['page'] }, 'a resume from the old page gets a disc too');
+  t.match(await resumer.items(1), [{ value: 'new' }]);
+});
+
+t.test('Redis restarts under live subscriptions: publishes in the outage are refused, subscriptions recover by themselves', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t, { aof: true });
+  const { nodes: [a, b] } = await cluster(t, 2, redis.url);
+  const pub = await client(t, a!);
+  const sub = await client(t, b!);
+  await sub.ok({ t: 'sub', cache: 'chat', topic: 'r' });
+  await pub.ok({ t: 'pub', cache: 'chat', topic: 'r', value: 'before' });
+  await sub.items(1);
+
+  await redis.kill();
+  const refused = await pub.request({ t: 'pub', cache: 'chat', topic: 'r', value: 'during' });
+  t.match(refused, { t: 'err', e: { code: 'SERVER_UNAVAILABLE' } }, 'a publish while Redis is down: retryable error, not acknowledged');
+  await redis.start();
+
+  let reply: Frame | undefined;
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    reply = await pub.request({ t: 'pub', cache: 'chat', topic: 'r', value: 'after' });
+    if (reply['t'] === 'ok') break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  t.match(reply, { t: 'ok', r: { seq: 2 } }, 'with AOF the topic keeps its page and seq across the restart');
+  const items = await sub.items(1, () => true, 10_000);
+  t.match(items, [{ value: 'after', seq: 2 }], 'the subscriber on the other node gets the next item: its node resubscribed by itself');
+  t.same(await sub.drain('disc', 50), [], 'nothing was lost, so no disc');
+});
+
+t.test('a node dies under load: its SDK clients reconnect through the balancer to another node and resume, nothing lost', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('failover');
+  t.teardown(() => deletePrefix(url, prefix));
+  // One deployment: the same signing key on every node, so a token minted by one works on all.
+  const config = { auth: { signingKeys: [generateSigningKey()] } };
+  const nodes: TidingsServer[] = [];
+  for (let i = 0; i < 3; i++) nodes.push(await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config }));
+  const [a, b] = nodes as [TidingsServer, TidingsServer, TidingsServer];
+
+  // A stand-in for the load balancer: new connections go round-robin to the nodes still up.
+  const up = new Set(nodes);
+  let turn = 0;
+  const landed: TidingsServer[] = [];
+  const balancer = (_url: string, protocols: string[]) => {
+    const live = [...up];
+    const node = live[turn++ % live.length]!;
+    landed.push(node);
+    return new WebSocket(node.wsUrl, protocols) as unknown as WebSocketLike;
+  };
+  const subscriber = await sdkFor(t, b, { webSocket: undefined, webSocketFactory: balancer });
+  const { items, gaps, callbacks } = itemCollector();
+  await subscriber.topics.subscribe('chat', 'busy', callbacks);
+  const publisher = await client(t, b);
+
+  const N = 300;
+  const publishing = (async () => {
+    for (let i = 1; i <= N; i += 10) {
+      await Promise.all(Array.from({ length: 10 }, (_, k) => publisher.ok({ t: 'pub', cache: 'chat', topic: 'busy', value: `m${i + k}` })));
+    }
+  })();
+  await items.until(50, 10_000);
+  up.delete(a);
+  await a.close(); // its clients are told and reconnect through the balancer
+  await publishing;
+  await items.until(N, 10_000);
+  t.same(items.events.map((i) => i.valueString()), Array.from({ length: N }, (_, i) => `m${i + 1}`), `all ${N} items, in order, exactly once, across the failover`);
+  t.same(gaps.events, [], 'no discontinuity: the new node replayed the missed items from Redis');
+  await statusReached(subscriber.connection, 'open');
+  t.ok(landed[0] === a && landed.length >= 2 && landed.at(-1) !== a, `the subscriber started on node a and ended on another (${landed.map((n) => n.port).join(' -> ')})`);
+});
