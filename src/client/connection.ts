@@ -8,11 +8,15 @@ import {
 import { reconnectDelay } from './backoff.js';
 import { TidingsClientError, cancelledError, connectionError, timeoutError } from './errors.js';
 import { resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions, type WebSocketLike } from './options.js';
+import { HttpStreamSocket } from './http-transport.js';
+
+/** What carries the connection right now. */
+export type TransportKind = 'websocket' | 'http';
 
 /** The connection's lifecycle, as a discriminated union on `state`. */
 export type ConnectionStatus =
   | { state: 'connecting'; attempt: number }
-  | { state: 'open'; connectionId: string; expiresAt: number | null }
+  | { state: 'open'; connectionId: string; expiresAt: number | null; transport: TransportKind }
   | { state: 'reconnecting'; attempt: number; inMs: number; lastClose: { code: number; reason: string } }
   | { state: 'closed'; reason: string; error?: TidingsClientError };
 
@@ -81,16 +85,23 @@ export class Connection {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshing: Promise<void> | undefined;
+  /** The link in use (or being opened) is the HTTP one. */
+  private useHttp: boolean;
+  /** The current link completed hello (a link that fails before that may be a blocked upgrade). */
+  private linkOpened = false;
   /** Why the server said it closes (from `bye`), kept for the close that follows. */
   private lastBye: { code: number; reason: string } | undefined;
 
   constructor(options: ConnectionOptions) {
     this.options = resolveConnectionOptions(options);
+    this.useHttp = !this.options.openSocket;
     this.token = options.token;
     void this.connect();
   }
 
   get status(): ConnectionStatus { return this.statusValue; }
+  /** The transport of the current (or next) link. */
+  get transport(): TransportKind { return this.useHttp ? 'http' : 'websocket'; }
   get requestTimeoutMs(): number { return this.options.requestTimeoutMs; }
   /** Whether clients on this connection throw errors instead of returning Error responses. */
   get throwOnErrors(): boolean { return this.options.throwOnErrors; }
@@ -247,8 +258,9 @@ export class Connection {
     }
     if (this.closedByUser) return;
     let ws: WebSocketLike;
+    this.linkOpened = false;
     try {
-      ws = this.options.openSocket(this.options.url, [SUBPROTOCOL]);
+      ws = this.useHttp ? new HttpStreamSocket(this.options.httpUrl, this.options.fetch!) : this.options.openSocket!(this.options.url, [SUBPROTOCOL]);
     } catch (err) {
       // A bad URL or transport never gets better by retrying.
       return this.finish(`cannot open a WebSocket to ${this.options.url}`, connectionError(`cannot open a WebSocket to ${this.options.url}: ${(err as Error).message}`));
@@ -280,6 +292,7 @@ export class Connection {
     if (ws !== this.ws) return;
     clearTimeout(this.connectTimer);
     const first = this.opened++ === 0;
+    this.linkOpened = true;
     this.attempt = 0;
     this.authRetries = 0;
     this.heartbeatMs = hello.heartbeatMs;
@@ -288,7 +301,7 @@ export class Connection {
     this.watchdog = setInterval(() => this.checkHeartbeat(ws), Math.max(50, Math.round(this.heartbeatMs / 2)));
     this.tokenExpiresAt = hello.expiresAt;
     this.scheduleRefresh(hello.expiresAt);
-    this.setStatus({ state: 'open', connectionId: hello.connectionId, expiresAt: hello.expiresAt });
+    this.setStatus({ state: 'open', connectionId: hello.connectionId, expiresAt: hello.expiresAt, transport: this.transport });
     // Resubscriptions first (they resume from a position), then what waited in the queue.
     for (const listener of [...this.openListeners]) listener(first);
     for (const pending of this.queue.splice(0)) this.send(pending);
@@ -371,6 +384,15 @@ export class Connection {
     // Idempotent writes go out again first after reconnecting, in their original order.
     this.queue.unshift(...retry);
     if (this.closedByUser) return;
+    if (shouldReconnect(code) && this.options.transport === 'auto' && this.options.openSocket && !this.linkOpened) {
+      // A link that died before hello: on WebSocket, likely an upgrade a proxy refuses; try SSE +
+      // HTTP at once. On HTTP, go back to WebSocket for the next attempt (with backoff).
+      this.useHttp = !this.useHttp;
+      if (this.useHttp) {
+        this.reconnectTimer = setTimeout(() => void this.connect(), 0);
+        return;
+      }
+    }
     if (shouldReconnect(code)) return this.scheduleReconnect(why);
     // 4500–4999: not with the same credential. A token provider can supply another one.
     // After a revocation (4504) the provider is asked too: the app's backend decides whether to mint again.

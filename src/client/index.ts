@@ -5,10 +5,11 @@ import type { ConnectionOptions } from './options.js';
 import { TopicClient } from './topic-client.js';
 import { CacheClient } from './cache-client.js';
 
-export { Connection, type ConnectionStatus, type RequestOptions, type TokenRefreshEvent } from './connection.js';
+export { Connection, type ConnectionStatus, type RequestOptions, type TokenRefreshEvent, type TransportKind } from './connection.js';
 export {
-  CONNECTION_DEFAULTS, type ConnectionOptions, type WebSocketConstructor, type WebSocketFactory, type WebSocketLike,
+  CONNECTION_DEFAULTS, type ConnectionOptions, type WebSocketConstructor, type WebSocketFactory, type WebSocketLike, type TransportMode, type FetchLike,
 } from './options.js';
+export { HttpStreamSocket } from './http-transport.js';
 export type { ClientOptions } from './client-options.js';
 export { TopicClient, type TopicClientOptions } from './topic-client.js';
 export { TopicSubscription, TopicSubscribe, type SubscribeCallbacks, type SubscribeOptions } from './subscription.js';

@@ -12,6 +12,14 @@ export interface WebSocketLike {
   close(code?: number, reason?: string): void;
 }
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+/** How the connection reaches the broker. `auto` tries WebSocket and falls back to SSE + HTTP
+ * (src/client/http-transport.ts) when the upgrade fails or is blocked; the other two force one. */
+export type TransportMode = 'auto' | 'websocket' | 'http';
+
+/** The subset of fetch the HTTP transport uses (browsers and Node 18+ have it globally). */
+export type { FetchLike } from './http-transport.js';
+import type { FetchLike } from './http-transport.js';
+
 /** Opens a socket: for transports that need more than `new WebSocket(url, protocols)` (headers,
  * agents, a proxy). */
 export type WebSocketFactory = (url: string, protocols: string[]) => WebSocketLike;
@@ -28,6 +36,12 @@ export interface ConnectionOptions {
   webSocket?: WebSocketConstructor;
   /** Alternative to `webSocket`: a function that opens the socket. Give one or the other. */
   webSocketFactory?: WebSocketFactory;
+  /** `auto` (default): WebSocket, falling back to SSE + HTTP when the upgrade fails (and straight
+   * to SSE + HTTP when no WebSocket implementation is available); `websocket` or `http` force one.
+   * The API, resume guarantees and errors are the same on both. */
+  transport?: TransportMode;
+  /** fetch for the HTTP transport: globalThis.fetch by default. */
+  fetch?: FetchLike;
   /** Per-request timeout, ms (override per call with `{ timeoutMs }`). */
   requestTimeoutMs?: number;
   /** Opening the socket plus the hello round trip must finish within this, else the attempt is
@@ -56,7 +70,12 @@ export interface ResolvedConnectionOptions {
   url: string;
   token: string | undefined;
   tokenProvider: (() => Promise<string>) | undefined;
-  openSocket: WebSocketFactory;
+  /** Undefined when the transport is `http`, or `auto` without a WebSocket implementation. */
+  openSocket: WebSocketFactory | undefined;
+  transport: TransportMode;
+  /** http(s)://host[:port], the base of the HTTP transport's routes. */
+  httpUrl: string;
+  fetch: FetchLike | undefined;
   requestTimeoutMs: number;
   connectTimeoutMs: number;
   reconnectBaseMs: number;
@@ -87,7 +106,13 @@ export function resolveConnectionOptions(options: ConnectionOptions): ResolvedCo
   if (!options || typeof options.url !== 'string' || options.url === '') throw new TypeError('options.url is required (e.g. "https://broker.example")');
   if (options.webSocket && options.webSocketFactory) throw new TypeError('give options.webSocket or options.webSocketFactory, not both');
   if (!options.token && !options.tokenProvider) throw new TypeError('give options.token or options.tokenProvider');
-  const openSocket = options.webSocketFactory ?? constructorFactory(options.webSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket);
+  const transport = options.transport ?? 'auto';
+  if (!['auto', 'websocket', 'http'].includes(transport)) throw new TypeError('options.transport must be "auto", "websocket" or "http"');
+  const ctor = options.webSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  const openSocket = transport === 'http' ? undefined
+    : options.webSocketFactory ?? (transport === 'auto' && !ctor ? undefined : constructorFactory(ctor));
+  const fetchImpl = options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch?.bind(globalThis);
+  if (!openSocket && !fetchImpl) throw new TypeError('no fetch for the HTTP transport: pass options.fetch');
   const merged = { ...CONNECTION_DEFAULTS, ...stripUndefined(options) };
   for (const key of ['requestTimeoutMs', 'connectTimeoutMs', 'reconnectBaseMs', 'reconnectMaxMs', 'heartbeatTimeoutFactor', 'tokenRefreshMarginMs'] as const) {
     if (!(typeof merged[key] === 'number' && merged[key] > 0)) throw new TypeError(`options.${key} must be a positive number`);
@@ -100,6 +125,9 @@ export function resolveConnectionOptions(options: ConnectionOptions): ResolvedCo
     token: options.token,
     tokenProvider: options.tokenProvider,
     openSocket,
+    transport,
+    httpUrl: httpBaseUrl(options.url),
+    fetch: fetchImpl,
     requestTimeoutMs: merged.requestTimeoutMs,
     connectTimeoutMs: merged.connectTimeoutMs,
     reconnectBaseMs: merged.reconnectBaseMs,
@@ -118,6 +146,11 @@ export function websocketUrl(url: string): string {
   let ws = url.replace(/^http/, 'ws');
   if (!/\/v1\/ws$/.test(ws)) ws = ws.replace(/\/$/, '') + '/v1/ws';
   return ws;
+}
+
+/** ws(s)://host[:port]/v1/ws or http(s)://host[:port][/] -> http(s)://host[:port]. */
+export function httpBaseUrl(url: string): string {
+  return url.replace(/^ws/, 'http').replace(/\/v1\/ws$/, '').replace(/\/$/, '');
 }
 
 function constructorFactory(ctor: WebSocketConstructor | undefined): WebSocketFactory {

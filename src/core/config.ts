@@ -35,10 +35,11 @@ export interface ServerConfig {
   maxConnections: number;
   /** Requests a connection may have in flight at once. */
   maxPendingRequests: number;
-  /** Largest HTTP request body (POST /v1/tokens), bytes. */
+  /** Largest HTTP request body (POST /v1/tokens and the HTTP API), bytes. */
   maxHttpBodyBytes: number;
-  /** Origins whose pages may load the SDK bundle (/sdk/tidings.js) cross-origin, e.g.
-   * `https://app.example`; `*` = any. Empty = only pages the broker serves itself. */
+  /** Origins whose pages may load the SDK bundle (/sdk/tidings.js), call the HTTP API and open
+   * streams cross-origin, e.g. `https://app.example`; `*` = any. Empty = CORS off: only pages the
+   * broker serves itself. */
   corsOrigins: string[];
   /** Largest frame accepted before `hello` succeeds, bytes. Larger ones are refused without being
    * decoded and the connection is closed (4503): an unauthenticated peer cannot spend server CPU. */
@@ -73,6 +74,24 @@ export interface LimitsConfig {
   tokenIdOpsPerSec: number;
   /** Requests all connections of one tokenId may send in a burst. */
   tokenIdOpsBurst: number;
+}
+
+/** The HTTP transports beside WebSocket (docs/http-api.md): the HTTP API, Server-Sent Events,
+ * long-poll and the SDK's SSE + HTTP fallback stream. */
+export interface HttpConfig {
+  /** How long a browser may cache a preflight answer, seconds. */
+  corsMaxAgeSec: number;
+  /** Lifetime of a one-use SSE ticket (what EventSource, which cannot send headers, puts in the
+   * URL instead of a credential), ms. */
+  ticketTtlMs: number;
+  /** Unused tickets held at most; minting one more fails with LIMIT_EXCEEDED_ERROR. */
+  maxTickets: number;
+  /** Reconnect delay an SSE stream tells EventSource (the `retry:` field), ms. */
+  sseRetryMs: number;
+  /** Longest a long-poll request waits for an item before answering empty, ms. */
+  longPollMaxWaitMs: number;
+  /** Largest request batch the SDK's fallback transport may POST at once, bytes. */
+  maxStreamPostBytes: number;
 }
 
 export interface AuthConfig {
@@ -209,6 +228,7 @@ export interface TidingsConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   server: ServerConfig;
   limits: LimitsConfig;
+  http: HttpConfig;
   auth: AuthConfig;
   topics: TopicsConfig;
   store: StoreConfig;
@@ -236,7 +256,7 @@ export const DEFAULTS: TidingsConfig = {
     heartbeatMs: 15_000,
     maxConnections: 100_000,
     maxPendingRequests: 256,
-    maxHttpBodyBytes: 64 * 1024,
+    maxHttpBodyBytes: 1024 * 1024,
     corsOrigins: [],
     maxPreHelloFrameBytes: 8 * 1024,
     maxPendingHellos: 1000,
@@ -252,6 +272,14 @@ export const DEFAULTS: TidingsConfig = {
     connectionOpsBurst: 20_000,
     tokenIdOpsPerSec: 50_000,
     tokenIdOpsBurst: 100_000,
+  },
+  http: {
+    corsMaxAgeSec: 600,
+    ticketTtlMs: 30_000,
+    maxTickets: 10_000,
+    sseRetryMs: 2000,
+    longPollMaxWaitMs: 30_000,
+    maxStreamPostBytes: 2 * 1024 * 1024,
   },
   auth: {
     signingKeys: [],
@@ -378,6 +406,10 @@ function validate(c: TidingsConfig): void {
   positive('server.shutdownGraceMs', c.server.shutdownGraceMs, 0);
   if (c.server.sendBufferHardLimitBytes < 2 * c.server.maxBackpressureBytes) {
     throw new ConfigError('server.sendBufferHardLimitBytes', 'must be at least twice server.maxBackpressureBytes (room to detach a slow subscriber before frames would drop)');
+  }
+  for (const key of ['corsMaxAgeSec', 'ticketTtlMs', 'maxTickets', 'sseRetryMs', 'longPollMaxWaitMs', 'maxStreamPostBytes'] as const) positive(`http.${key}`, c.http[key]);
+  if (c.http.maxStreamPostBytes < c.server.maxFrameBytes + 4) {
+    throw new ConfigError('http.maxStreamPostBytes', 'must hold at least one frame of server.maxFrameBytes (plus its 4-byte length)');
   }
   if (c.server.idleTimeoutSec < 8) throw new ConfigError('server.idleTimeoutSec', 'must be ≥ 8 (uWS minimum)');
   c.server.corsOrigins.forEach((origin, i) => {

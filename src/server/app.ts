@@ -15,6 +15,13 @@ import { mountWebSocket } from './ws-handlers.js';
 import { mountHttpRoutes } from './http-routes.js';
 import { mountMetrics } from './metrics.js';
 import { TransportCounters } from './transport-counters.js';
+import { Cors } from './http-common.js';
+import { mountHttpApi } from './http-api.js';
+import { JsFanout } from './js-fanout.js';
+import { mountLongPoll } from './long-poll.js';
+import { mountSdkStream } from './sdk-stream.js';
+import { mountSse } from './sse.js';
+import { TicketBook } from './tickets.js';
 
 export interface CreateServerOptions {
   config?: DeepPartial<TidingsConfig>;
@@ -72,8 +79,18 @@ export async function createServer(options: CreateServerOptions = {}, features: 
 
   const app = uWS.App();
   const transport = new TransportCounters();
-  mountWebSocket(app, broker, config.server, log, transport);
-  mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes });
+  const admission = mountWebSocket(app, broker, config.server, log, transport);
+  const cors = new Cors(config.server.corsOrigins, config.http.corsMaxAgeSec);
+  // SSE, long-poll and the SDK's HTTP stream cannot join uWS topics: they sit in this JS index,
+  // which every publish walks too.
+  const jsFanout = new JsFanout();
+  cors.mount(app);
+  mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes, cors });
+  mountHttpApi(app, { broker, log, cors, maxBodyBytes: config.server.maxHttpBodyBytes });
+  const tickets = new TicketBook(config.http.ticketTtlMs, config.http.maxTickets, clock);
+  mountSse(app, { broker, auth, fanout: jsFanout, tickets, cors, log, config });
+  mountLongPoll(app, { broker, fanout: jsFanout, cors, log, config });
+  mountSdkStream(app, { broker, fanout: jsFanout, cors, log, config, admission });
   mountMetrics(app, { broker, engine, transport, config, auth, log });
   // Entries added here or (with a shared list) on another node close this node's connections.
   const unsubscribeRevocations = auth.revocations.subscribe((entry) => {
@@ -84,7 +101,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   for (const feature of features) feature.routes?.(app, deps);
   app.any('/*', (res) => { res.writeStatus('404 Not Found').end('not found'); });
   await broker.start({
-    publish: (key, frame) => { app.publish(key, frame, true); },
+    publish: (key, frame) => { app.publish(key, frame, true); jsFanout.publish(key, frame); },
     sendTo: (connectionId, frame) => { broker.sessions.get(connectionId)?.connection.send(frame); },
   });
 

@@ -1,21 +1,13 @@
 /** HTTP routes: health and token minting. Every async reply is corked and abort-safe. */
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { ErrorCode, LimitCause, PermissionScopes, type WireError } from '../protocol/index.js';
-import { TidingsError, limitExceeded, permissionDenied, toWireError } from '../core/errors.js';
+import { ErrorCode, LimitCause, PermissionScopes } from '../protocol/index.js';
+import { TidingsError, limitExceeded, permissionDenied } from '../core/errors.js';
+import { jsonRoute, type Cors } from './http-common.js';
 import type { Logger } from '../core/logger.js';
 import type { Grant, RevokeRequest, TokenAuthority } from '../auth/tokens.js';
 import { BodyTooLargeError, readBody } from './http-body.js';
 
-const STATUS: Partial<Record<string, string>> = {
-  [ErrorCode.INVALID_ARGUMENT_ERROR]: '400 Bad Request',
-  [ErrorCode.BAD_REQUEST_ERROR]: '400 Bad Request',
-  [ErrorCode.AUTHENTICATION_ERROR]: '401 Unauthorized',
-  [ErrorCode.PERMISSION_ERROR]: '403 Forbidden',
-  [ErrorCode.NOT_FOUND_ERROR]: '404 Not Found',
-  [ErrorCode.LIMIT_EXCEEDED_ERROR]: '429 Too Many Requests',
-};
-
-export interface JsonReply { status: string; body: unknown }
+export { errorReply, jsonRoute, type JsonReply } from './http-common.js';
 
 const ADMIN_PERMISSIONS = PermissionScopes.allDataReadWrite().permissions;
 
@@ -50,29 +42,8 @@ async function readJsonObject(res: HttpResponse, maxBodyBytes: number, aborted: 
   return value as Record<string, unknown>;
 }
 
-/** The JSON reply for a failed request: typed errors keep their code, anything else is logged. */
-export function errorReply(err: unknown, log: Logger): JsonReply {
-  if (!(err instanceof TidingsError)) log.error({ err }, 'http request failed');
-  const e: WireError = toWireError(err);
-  return { status: STATUS[e.code] ?? '500 Internal Server Error', body: { error: e } };
-}
-
-/** Runs an async JSON handler with abort tracking and a corked reply. */
-export function jsonRoute(res: HttpResponse, log: Logger, work: (aborted: () => boolean) => Promise<JsonReply>): void {
-  let aborted = false;
-  res.onAborted(() => { aborted = true; });
-  work(() => aborted)
-    .catch((err): JsonReply => errorReply(err, log))
-    .then((reply) => {
-      if (aborted) return;
-      res.cork(() => {
-        res.writeStatus(reply.status).writeHeader('content-type', 'application/json').end(JSON.stringify(reply.body));
-      });
-    });
-}
-
-export function mountHttpRoutes(app: TemplatedApp, deps: { auth: TokenAuthority; log: Logger; maxBodyBytes: number }): void {
-  const { auth, log, maxBodyBytes } = deps;
+export function mountHttpRoutes(app: TemplatedApp, deps: { auth: TokenAuthority; log: Logger; maxBodyBytes: number; cors: Cors }): void {
+  const { auth, log, maxBodyBytes, cors } = deps;
 
   app.get('/healthz', (res) => {
     res.writeHeader('content-type', 'application/json').end('{"status":"ok"}');
@@ -81,6 +52,7 @@ export function mountHttpRoutes(app: TemplatedApp, deps: { auth: TokenAuthority;
   /** Mint a disposable token. Authorization: Bearer <API key>. Body: { scope, expiresInSeconds, tokenId? }. */
   app.post('/v1/tokens', (res, req) => {
     const authorization = req.getHeader('authorization');
+    const corsHeaders = cors.headers(req.getHeader('origin'));
     jsonRoute(res, log, async (aborted) => {
       let body: Buffer;
       try {
@@ -107,7 +79,7 @@ export function mountHttpRoutes(app: TemplatedApp, deps: { auth: TokenAuthority;
         ...(request.tokenId !== undefined ? { tokenId: request.tokenId } : {}),
       });
       return { status: '201 Created', body: { authToken: minted.token, expiresAt: minted.expiresAt } };
-    });
+    }, corsHeaders);
   });
 
   /** Revoke credentials. Authorization: Bearer <admin API key>. Body: exactly one of { tokenId },

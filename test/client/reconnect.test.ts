@@ -105,7 +105,8 @@ t.test('reconnect - a link that never answers hello is abandoned after connectTi
   proxy.blackhole(); // TCP connects, the WebSocket upgrade never completes
   const token = (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 60 })).token;
   const connection = new Connection({
-    url: `ws://127.0.0.1:${proxy.port}/v1/ws`, token, webSocket: WS, connectTimeoutMs: 150, reconnectBaseMs: 10, reconnectMaxMs: 20, maxReconnectAttempts: 2,
+    // WebSocket only: in `auto` each attempt also tries SSE + HTTP (test/client/http-transport.test.ts).
+    url: `ws://127.0.0.1:${proxy.port}/v1/ws`, token, webSocket: WS, transport: 'websocket', connectTimeoutMs: 150, reconnectBaseMs: 10, reconnectMaxMs: 20, maxReconnectAttempts: 2,
   });
   t.teardown(() => connection.close());
   const closed = await statusReached(connection, 'closed', () => true, 5000);

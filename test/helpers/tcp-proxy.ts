@@ -10,6 +10,9 @@ export interface TcpProxy {
   freeze(): void;
   /** From now on, accept connections but relay nothing on them (a server that never answers). */
   blackhole(): void;
+  /** From now on, answer any WebSocket upgrade request with 403 and close (a corporate proxy
+   * that breaks upgrades); plain HTTP still relays. */
+  refuseUpgrades(): void;
   /** Drops every open relay (both ends see the TCP connection close). */
   reset(): void;
   close(): Promise<void>;
@@ -19,12 +22,20 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket; frozen: boolean }>();
   let accepted = 0;
   let blackhole = false;
+  let refuseUpgrades = false;
   const server = net.createServer((client) => {
     accepted++;
     const upstream = net.connect(targetPort, host);
     const pair = { client, upstream, frozen: blackhole };
     pairs.add(pair);
-    client.on('data', (chunk) => { if (!pair.frozen) upstream.write(chunk); });
+    client.on('data', (chunk: Buffer) => {
+      if (refuseUpgrades && /\r\nupgrade:\s*websocket/i.test(chunk.toString('latin1'))) {
+        client.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+        upstream.destroy();
+        return;
+      }
+      if (!pair.frozen) upstream.write(chunk);
+    });
     upstream.on('data', (chunk) => { if (!pair.frozen) client.write(chunk); });
     const end = () => { pairs.delete(pair); client.destroy(); upstream.destroy(); };
     client.on('close', () => { if (!pair.frozen) end(); });
@@ -38,6 +49,7 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
     get accepted() { return accepted; },
     freeze() { for (const pair of pairs) pair.frozen = true; },
     blackhole() { blackhole = true; },
+    refuseUpgrades() { refuseUpgrades = true; },
     reset() {
       for (const pair of pairs) { pair.client.destroy(); pair.upstream.destroy(); }
       pairs.clear();

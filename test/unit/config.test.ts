@@ -41,6 +41,9 @@ t.test('config - unknown keys, wrong types and unbounded limits are refused with
     [{ dev: true, redis: { reconnectMinMs: 5000, reconnectMaxMs: 100 } }, /redis\.reconnectMinMs: must be ≤ redis\.reconnectMaxMs/],
     [{ dev: true, redis: { commandTimeoutMs: 0 } }, /redis\.commandTimeoutMs: must be a finite integer/],
     [{ dev: true, redis: { maxQueuedCommands: Infinity } }, /redis\.maxQueuedCommands/],
+    [{ dev: true, http: { ticketTtlMs: 0 } }, /http\.ticketTtlMs: must be a finite integer/],
+    [{ dev: true, http: { longPollMaxWaitMs: Infinity } }, /http\.longPollMaxWaitMs/],
+    [{ dev: true, http: { maxStreamPostBytes: 1024 } }, /http\.maxStreamPostBytes: must hold at least one frame/],
   ];
   for (const [input, message] of cases) t.throws(() => resolveConfig(input as never), { name: 'ConfigError', message }, JSON.stringify(input));
 });

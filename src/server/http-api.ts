@@ -1,0 +1,131 @@
+/** The HTTP API for backends (docs/http-api.md): publish with one POST, and every cache operation
+ * with a JSON body. Each call authenticates with its bearer credential and runs through
+ * `Broker.dispatch`, so validation, permissions, limits and publish hooks (moderation) are exactly
+ * the WebSocket ones. */
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { LimitCause, type GenericRequest, type OperationName, type Value } from '../protocol/index.js';
+import { invalidArgument, limitExceeded, notFound } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Broker } from '../engine/broker.js';
+import type { Connection } from '../engine/session.js';
+import { BodyTooLargeError, readBody } from './http-body.js';
+import { bearer, jsonRoute, type Cors, type JsonReply } from './http-common.js';
+import { fromJsonValue, toJsonValue } from './json-events.js';
+
+/** Operations a stateless call may run: every one that does not belong to a session (subscribe,
+ * moderator membership and settling are tied to a live connection). */
+export const HTTP_OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName>([
+  'pub', 'pubAppend', 'retract',
+  'listPushBack', 'listPushFront', 'listConcatenateBack', 'listConcatenateFront', 'listFetch', 'listRetain', 'listRemoveValue',
+  'listPopBack', 'listPopFront', 'listLength', 'get', 'set', 'delete', 'itemGetTtl', 'updateTtl',
+]);
+
+/** A per-call session's connection: nothing is ever pushed to a call that has already been answered. */
+class CallConnection implements Connection {
+  send(): boolean { return false; }
+  bufferedAmount(): number { return 0; }
+  attach(): void {}
+  detach(): void {}
+  close(): void {}
+}
+const CALL_CONNECTION = new CallConnection();
+
+export interface HttpApiDeps { broker: Broker; log: Logger; cors: Cors; maxBodyBytes: number }
+
+export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
+  const { broker, log, cors, maxBodyBytes } = deps;
+
+  /** Reads the body, authenticates, dispatches `build(body)` on a per-call session. */
+  const call = (res: HttpResponse, req: HttpRequest, build: (body: Buffer) => GenericRequest, shape: (result: unknown) => unknown) => {
+    const authorization = req.getHeader('authorization');
+    const corsHeaders = cors.headers(req.getHeader('origin'));
+    jsonRoute(res, log, async (aborted): Promise<JsonReply> => {
+      const body = await readBody(res, maxBodyBytes, aborted).catch((err: unknown) => {
+        if (err instanceof BodyTooLargeError) throw limitExceeded(LimitCause.REQUEST_SIZE, err.message);
+        throw err;
+      });
+      const token = bearer(authorization);
+      const request = build(body);
+      const session = await broker.openAuthenticated(CALL_CONNECTION, token);
+      try {
+        return { status: '200 OK', body: shape(await broker.dispatch(session, request)) };
+      } finally {
+        broker.closed(session);
+      }
+    }, corsHeaders);
+  };
+
+  app.post('/v1/topics/:cache/:topic', (res, req) => {
+    const cache = pathParameter(req, 0);
+    const topic = pathParameter(req, 1);
+    const contentType = req.getHeader('content-type');
+    call(res, req, (body) => ({ t: 'pub', id: 0, cache, topic, value: bodyValue(body, contentType) }), (r) => r);
+  });
+
+  app.post('/v1/cache/:cache/:operation', (res, req) => {
+    const cache = pathParameter(req, 0);
+    const operation = req.getParameter(1) ?? '';
+    call(res, req, (body) => {
+      if (!HTTP_OPERATIONS.has(operation as OperationName) || operation === 'pub') {
+        throw notFound(`no HTTP operation "${operation}"; see docs/http-api.md`);
+      }
+      return { ...jsonArguments(body), t: operation, id: 0, cache };
+    }, jsonResult);
+  });
+}
+
+function pathParameter(req: HttpRequest, index: number): string {
+  const raw = req.getParameter(index) ?? '';
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw; // name validation refuses it with a typed error
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A publish body: text/plain is text (UTF-8), application/octet-stream is bytes. */
+function bodyValue(body: Buffer, contentType: string): Value {
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/octet-stream') return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (type === 'text/plain' || type === '') {
+    try {
+      return utf8.decode(body);
+    } catch {
+      throw invalidArgument('a text/plain body must be valid UTF-8 (send bytes as application/octet-stream)');
+    }
+  }
+  throw invalidArgument(`unsupported content-type "${type}": send text/plain or application/octet-stream`);
+}
+
+/** A JSON body's named arguments; `value` and `values` may be `{ "base64": "…" }` for bytes. */
+function jsonArguments(body: Buffer): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = body.byteLength === 0 ? {} : JSON.parse(utf8.decode(body));
+  } catch {
+    throw invalidArgument('body must be a JSON object');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalidArgument('body must be a JSON object');
+  const args = { ...(parsed as Record<string, unknown>) };
+  // Fields the path names, or the transport owns, are not the body's to set.
+  delete args['t']; delete args['id']; delete args['cache'];
+  if ('value' in args) args['value'] = fromJsonValue(args['value'], 'value');
+  if ('values' in args) {
+    if (!Array.isArray(args['values'])) throw invalidArgument('values must be an array');
+    args['values'] = args['values'].map((v, i) => fromJsonValue(v, `values[${i}]`));
+  }
+  return args;
+}
+
+/** A result with its values made JSON-safe (binary as `{ "base64": "…" }`). */
+function jsonResult(result: unknown): unknown {
+  if (typeof result !== 'object' || result === null) return result;
+  const r = result as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...r };
+  if (r['value'] !== undefined) out['value'] = toJsonValue(r['value'] as Value);
+  if (Array.isArray(r['values'])) out['values'] = r['values'].map((v) => toJsonValue(v as Value));
+  if (Array.isArray(r['items'])) out['items'] = r['items'].map((item: Record<string, unknown>) => ({ ...item, value: toJsonValue(item['value'] as Value) }));
+  return out;
+}

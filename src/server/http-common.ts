@@ -1,0 +1,106 @@
+/** What the HTTP routes share: error code -> HTTP status, JSON replies (corked, abort-safe),
+ * bearer credentials, and CORS (off unless http.corsOrigins names origins). */
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { ErrorCode, LimitCause, type WireError } from '../protocol/index.js';
+import { TidingsError, authenticationFailed, toWireError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+
+const STATUS: Record<ErrorCode, string> = {
+  [ErrorCode.INVALID_ARGUMENT_ERROR]: '400 Bad Request',
+  [ErrorCode.BAD_REQUEST_ERROR]: '400 Bad Request',
+  [ErrorCode.AUTHENTICATION_ERROR]: '401 Unauthorized',
+  [ErrorCode.PERMISSION_ERROR]: '403 Forbidden',
+  [ErrorCode.NOT_FOUND_ERROR]: '404 Not Found',
+  [ErrorCode.ALREADY_EXISTS_ERROR]: '409 Conflict',
+  [ErrorCode.FAILED_PRECONDITION_ERROR]: '412 Precondition Failed',
+  [ErrorCode.LIMIT_EXCEEDED_ERROR]: '429 Too Many Requests',
+  [ErrorCode.TIMEOUT_ERROR]: '504 Gateway Timeout',
+  [ErrorCode.CANCELLED_ERROR]: '409 Conflict',
+  [ErrorCode.SERVER_UNAVAILABLE]: '503 Service Unavailable',
+  [ErrorCode.INTERNAL_SERVER_ERROR]: '500 Internal Server Error',
+  [ErrorCode.CONNECTION_ERROR]: '503 Service Unavailable',
+};
+/** Size limits are about the request, not its rate: 413 tells a client retrying will not help. */
+const SIZE_CAUSES: ReadonlySet<string> = new Set([
+  LimitCause.REQUEST_SIZE, LimitCause.VALUE_SIZE, LimitCause.ITEM_SIZE, LimitCause.ELEMENT_SIZE, LimitCause.FRAME_SIZE,
+]);
+
+export function httpStatus(e: WireError): string {
+  if (e.code === ErrorCode.LIMIT_EXCEEDED_ERROR && e.cause !== undefined && SIZE_CAUSES.has(e.cause)) return '413 Content Too Large';
+  return STATUS[e.code] ?? '500 Internal Server Error';
+}
+
+export interface JsonReply { status: string; body: unknown }
+
+/** `{ error: { code, message, cause } }` with its status; untyped errors are logged, never echoed. */
+export function errorReply(err: unknown, log: Logger): JsonReply {
+  if (!(err instanceof TidingsError)) log.error({ err }, 'http request failed');
+  const e = toWireError(err);
+  return { status: httpStatus(e), body: { error: e } };
+}
+
+/** Writes a JSON reply in one corked call (safe outside uWS callbacks). */
+export function writeJson(res: HttpResponse, reply: JsonReply, headers: Record<string, string> = {}): void {
+  res.cork(() => {
+    res.writeStatus(reply.status);
+    for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+    if (reply.status.startsWith('204')) res.end();
+    else res.writeHeader('content-type', 'application/json').end(JSON.stringify(reply.body));
+  });
+}
+
+/** The credential of `Authorization: Bearer <token>`; AUTHENTICATION_ERROR when absent or malformed. */
+export function bearer(authorization: string): string {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+  if (!match) throw authenticationFailed('send the credential as "Authorization: Bearer <token>"');
+  return match[1]!;
+}
+
+/** Cross-origin access for browser pages on other origins (server.corsOrigins, the list the SDK
+ * bundle route uses too). With no configured origin it adds no header and answers no preflight,
+ * so a deployment opts in explicitly. */
+export class Cors {
+  private readonly any: boolean;
+  private readonly origins: ReadonlySet<string>;
+
+  constructor(origins: readonly string[], private readonly maxAgeSec: number) {
+    this.any = origins.includes('*');
+    this.origins = new Set(origins);
+  }
+
+  get enabled(): boolean { return this.origins.size > 0; }
+
+  /** Headers for a response to a request from `origin` (the request's Origin header, '' if none). */
+  headers(origin: string): Record<string, string> {
+    if (!origin || !(this.any || this.origins.has(origin))) return {};
+    // Credentials travel in the Authorization header, never cookies: no Allow-Credentials.
+    return this.any ? { 'access-control-allow-origin': '*' } : { 'access-control-allow-origin': origin, vary: 'Origin' };
+  }
+
+  /** Answers preflights under /v1/ when CORS is on. */
+  mount(app: TemplatedApp): void {
+    if (!this.enabled) return;
+    app.options('/v1/*', (res, req) => {
+      const allowed = this.headers(req.getHeader('origin'));
+      if (!allowed['access-control-allow-origin']) {
+        res.writeStatus('403 Forbidden').end();
+        return;
+      }
+      res.writeStatus('204 No Content');
+      for (const [name, value] of Object.entries(allowed)) res.writeHeader(name, value);
+      res.writeHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
+      res.writeHeader('access-control-allow-headers', 'authorization, content-type, last-event-id, x-tidings-stream');
+      res.writeHeader('access-control-max-age', String(this.maxAgeSec));
+      res.end();
+    });
+  }
+}
+
+/** Runs async work behind a uWS response: abort tracking, typed errors, one corked JSON reply. */
+export function jsonRoute(res: HttpResponse, log: Logger, work: (aborted: () => boolean) => Promise<JsonReply>, headers: Record<string, string> = {}): void {
+  let aborted = false;
+  res.onAborted(() => { aborted = true; });
+  work(() => aborted)
+    .catch((err) => errorReply(err, log))
+    .then((reply) => { if (!aborted) writeJson(res, reply, headers); });
+}

@@ -1,0 +1,93 @@
+/** A long-lived streaming HTTP response (SSE) over uWS with a bounded send buffer, the HTTP
+ * counterpart of a WebSocket's backpressure: what the socket does not take is queued here, the
+ * queue is flushed when uWS reports the socket writable, and a write that would push the buffer
+ * past `limit` is refused so the caller can apply the slow-consumer policy (close; the client
+ * resumes from the window). */
+import type { HttpResponse } from 'uWebSockets.js';
+
+export class ResponseStream {
+  private queue: string[] = [];
+  private queuedBytes = 0;
+  /** Size of the last write uWS did not take at once: it holds (at most) that much itself. */
+  private heldByUws = 0;
+  private congested = false;
+  private ended = false;
+
+  /** `onDrain` runs once a congested stream has flushed; `onAborted` when the client went away. */
+  constructor(private readonly res: HttpResponse, private readonly limit: number, onDrain: () => void, onAborted: () => void) {
+    res.onAborted(() => {
+      this.ended = true;
+      this.queue = [];
+      onAborted();
+    });
+    res.onWritable(() => {
+      if (!this.congested || this.ended) return true;
+      const batch = this.queue.join('');
+      const bytes = this.queuedBytes;
+      this.queue = [];
+      this.queuedBytes = 0;
+      const ok = batch === '' || this.res.write(batch);
+      if (ok) {
+        this.congested = false;
+        this.heldByUws = 0;
+        onDrain();
+      } else this.heldByUws = bytes;
+      // Always true: false would stop uWS from draining its own buffer.
+      return true;
+    });
+  }
+
+  get open(): boolean { return !this.ended; }
+
+  /** Status, headers and the first text, in one corked write (so the client sees the stream open). */
+  begin(headers: Record<string, string>, first: string): void {
+    if (this.ended) return;
+    this.res.cork(() => {
+      this.res.writeStatus('200 OK');
+      for (const [name, value] of Object.entries(headers)) this.res.writeHeader(name, value);
+    });
+    this.write(first);
+  }
+
+  /** Queues `text`. False when the stream is closed or its buffer would pass the limit (nothing
+   * is queued then). */
+  write(text: string): boolean {
+    if (this.ended) return false;
+    const bytes = Buffer.byteLength(text);
+    if (this.congested) {
+      if (this.queuedBytes + this.heldByUws + bytes > this.limit) return false;
+      this.queue.push(text);
+      this.queuedBytes += bytes;
+      return true;
+    }
+    let ok = false;
+    this.res.cork(() => { ok = this.res.write(text); });
+    if (!ok) {
+      this.congested = true;
+      this.heldByUws = bytes;
+    }
+    return true;
+  }
+
+  /** Bytes written but not yet taken by the socket (an upper bound). */
+  bufferedAmount(): number {
+    return this.congested ? this.queuedBytes + this.heldByUws : 0;
+  }
+
+  /** Answers with something else instead (an error before the stream began), once. */
+  replaceWith(reply: () => void): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.queue = [];
+    reply();
+  }
+
+  /** Ends the response; what uWS already holds is still sent, the JS queue is dropped (a client
+   * ended this way resumes from its last event id). */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (!this.congested) this.queue = [];
+    this.res.cork(() => this.res.end());
+  }
+}

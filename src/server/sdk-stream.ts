@@ -1,0 +1,197 @@
+/** The SDK's fallback transport when WebSocket upgrades fail (a proxy that breaks them): the same
+ * protocol session as a WebSocket, carried by an SSE stream down and HTTP POSTs up (Centrifugo's
+ * "bidirectional emulation"). `GET /v1/stream` opens the session: its first event names a random
+ * stream id, then every server frame follows as one base64 `data:` line. `POST /v1/stream` with
+ * header `X-Tidings-Stream: <id>` carries request frames (each prefixed by its length, 4 bytes big
+ * endian), handed to `Broker.message` in order exactly as WebSocket messages are. The credential
+ * travels inside `hello`/`auth` frames in POST bodies, never in a URL; the stream id, an
+ * unguessable per-connection capability, travels in a header. */
+import { randomBytes } from 'node:crypto';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { CloseCode, ErrorCode, LimitCause } from '../protocol/index.js';
+import { TidingsError, invalidArgument, limitExceeded, notFound } from '../core/errors.js';
+import type { HttpConfig, ServerConfig } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import type { Broker } from '../engine/broker.js';
+import type { Connection, Session } from '../engine/session.js';
+import { BodyTooLargeError, readBody } from './http-body.js';
+import { errorReply, jsonRoute, writeJson, type Cors } from './http-common.js';
+import { SharedFrame, type JsFanout, type JsReceiver } from './js-fanout.js';
+import { ResponseStream } from './response-stream.js';
+import { clientIp, type ConnectionAdmission, type PendingConnection } from './admission.js';
+
+export interface SdkStreamDeps {
+  broker: Broker;
+  fanout: JsFanout;
+  cors: Cors;
+  log: Logger;
+  config: { server: ServerConfig; http: HttpConfig };
+  /** The WebSocket admission: a fallback stream is a connection like a WebSocket, under the same
+   * caps (server-wide, per IP, awaiting hello). */
+  admission: ConnectionAdmission;
+}
+
+const base64Event = (bytes: Uint8Array) => `data: ${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}\n\n`;
+
+class StreamConnection implements Connection, JsReceiver, PendingConnection {
+  session: Session | undefined;
+  private readonly attached = new Set<string>();
+  private admitted = false;
+  private released = false;
+
+  constructor(
+    readonly ip: string,
+    readonly stream: ResponseStream,
+    private readonly fanout: JsFanout,
+    private readonly admission: ConnectionAdmission,
+    private readonly onSlow: (c: StreamConnection) => void,
+    private readonly forget: () => void,
+  ) {}
+
+  /** `hello` succeeded: counted as authenticated, as a WebSocket is. */
+  authenticated(): boolean {
+    if (!this.stream.open || !this.admission.authenticate(this)) return false;
+    this.admitted = true;
+    return true;
+  }
+
+  /** Admission needs this slot (still awaiting hello) for a newer connection. */
+  evict(): void {
+    if (this.session) this.sessionBye(CloseCode.HELLO_TIMEOUT, 'no hello in time (evicted: too many connections awaiting hello)');
+  }
+
+  sessionBye: (code: number, reason: string) => void = () => {};
+
+  /** Gives the admission slot back, once, whichever way the stream ended. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.admission.closed(this, this.admitted);
+    this.forget();
+  }
+
+  send(frame: Uint8Array): boolean {
+    return this.write(base64Event(frame));
+  }
+
+  receive(frame: SharedFrame): void {
+    this.write(frame.as('b64', base64Event));
+  }
+
+  private write(text: string): boolean {
+    if (this.stream.write(text)) return true;
+    if (this.stream.open) this.onSlow(this);
+    return false;
+  }
+
+  bufferedAmount(): number { return this.stream.bufferedAmount(); }
+
+  attach(key: string): void {
+    if (!this.stream.open) return;
+    this.attached.add(key);
+    this.fanout.attach(key, this);
+  }
+
+  detach(key: string): void {
+    this.attached.delete(key);
+    this.fanout.detach(key, this);
+  }
+
+  detachAll(): void {
+    for (const key of this.attached) this.fanout.detach(key, this);
+    this.attached.clear();
+  }
+
+  /** A WebSocket close code has no place in HTTP: it travels as a last `close` event, which the
+   * SDK turns into the close event a WebSocket would have given it. */
+  close(code: number, reason: string): void {
+    this.detachAll();
+    this.stream.write(`event: close\ndata: ${JSON.stringify({ code, reason })}\n\n`);
+    this.stream.end();
+    this.release();
+  }
+}
+
+/** Splits a POST body into frames: each is a 4-byte big-endian length, then that many bytes. */
+export function splitFrames(body: Buffer): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  let at = 0;
+  while (at < body.byteLength) {
+    if (at + 4 > body.byteLength) throw invalidArgument('truncated frame length');
+    const length = body.readUInt32BE(at);
+    at += 4;
+    if (at + length > body.byteLength) throw invalidArgument('frame longer than the body');
+    frames.push(new Uint8Array(body.buffer, body.byteOffset + at, length));
+    at += length;
+  }
+  return frames;
+}
+
+export function mountSdkStream(app: TemplatedApp, deps: SdkStreamDeps): void {
+  const { broker, cors, log, config, admission } = deps;
+  const streams = new Map<string, StreamConnection>();
+
+  app.get('/v1/stream', (res: HttpResponse, req: HttpRequest) => {
+    const corsHeaders = cors.headers(req.getHeader('origin'));
+    const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
+    const ip = clientIp(peer, config.server.trustedProxyHeader === '' ? '' : req.getHeader(config.server.trustedProxyHeader));
+    const refusal = admission.check(ip);
+    if (refusal) {
+      const error = refusal.status.startsWith('503')
+        ? new TidingsError(ErrorCode.SERVER_UNAVAILABLE, refusal.message)
+        : limitExceeded(LimitCause.CONNECTIONS, refusal.message);
+      writeJson(res, errorReply(error, log), corsHeaders);
+      return;
+    }
+    const id = randomBytes(24).toString('base64url');
+    let connection: StreamConnection | undefined;
+    const gone = () => {
+      if (!connection) return;
+      connection.detachAll();
+      connection.release();
+      if (connection.session) broker.closed(connection.session);
+    };
+    // The transport's hard limit; slow subscribers are detached well before it (engine/slow-consumers.ts).
+    const stream = new ResponseStream(res, config.server.sendBufferHardLimitBytes, () => { if (connection?.session) broker.drain(connection.session); }, gone);
+    connection = new StreamConnection(ip, stream, deps.fanout, admission, (slow) => {
+      // Past the hard limit, as a WebSocket would be: close; the SDK reconnects and resumes.
+      log.debug({ conn: slow.session?.id }, 'sdk stream closed at the send buffer limit');
+      slow.detachAll();
+      slow.stream.end();
+      gone();
+    }, () => streams.delete(id));
+    admission.opened(connection);
+    streams.set(id, connection);
+    stream.begin({
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      'x-accel-buffering': 'no',
+      ...corsHeaders,
+    }, `event: open\ndata: ${JSON.stringify({ stream: id })}\n\n`);
+    // Opened like a WebSocket: the hello deadline runs, the first frame must be hello.
+    const session = broker.open(connection);
+    connection.session = session;
+    connection.sessionBye = (code, reason) => broker.bye(session, code, reason);
+  });
+
+  app.post('/v1/stream', (res: HttpResponse, req: HttpRequest) => {
+    const id = req.getHeader('x-tidings-stream');
+    const corsHeaders = cors.headers(req.getHeader('origin'));
+    jsonRoute(res, log, async (aborted) => {
+      const body = await readBody(res, config.http.maxStreamPostBytes, aborted).catch((err: unknown) => {
+        if (err instanceof BodyTooLargeError) throw limitExceeded(LimitCause.REQUEST_SIZE, err.message);
+        throw err;
+      });
+      const connection = streams.get(id);
+      if (!connection?.session || connection.session.state === 'closed') throw notFound('no such stream (it closed); open a new one');
+      const frames = splitFrames(body);
+      // Replies and pushes go down the stream, in order, as on a WebSocket.
+      for (const frame of frames) broker.message(connection.session, frame, true);
+      return { status: '204 No Content', body: null };
+    }, corsHeaders);
+  });
+
+  app.any('/v1/stream', (res) => {
+    res.writeStatus('405 Method Not Allowed').end();
+  });
+}

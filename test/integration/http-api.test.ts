@@ -1,0 +1,172 @@
+/** The HTTP API for backends over real HTTP: every operation, bearer credentials with scopes,
+ * typed errors with their statuses, body limits, malformed bodies, CORS, and moderation of an
+ * HTTP publish. */
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { PermissionScopes, type TidingsServer } from '../../src/index.js';
+
+const CACHE = 'chat';
+
+async function call(server: TidingsServer, path: string, token: string | undefined, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${server.httpUrl}${path}`, {
+    method: 'POST',
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+    body: (typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body)) as BodyInit,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+}
+const op = (server: TidingsServer, token: string | undefined, name: string, args: unknown) => call(server, `/v1/cache/${CACHE}/${name}`, token, args);
+
+t.test('http api', async (t) => {
+  const server = await startServer(t, { config: { topics: { maxValueBytes: 8 * 1024 }, server: { maxHttpBodyBytes: 32 * 1024 } } });
+  const all = await tokenFor(server, PermissionScopes.combine(PermissionScopes.topicPublishSubscribe(CACHE, '*'), PermissionScopes.cacheReadWrite(CACHE)), { tokenId: 'backend' });
+
+  t.test('publish: text and binary bodies, delivered to a WebSocket subscriber with the token id', async (t) => {
+    const sub = await RawClient.open(server, all);
+    t.teardown(() => sub.close());
+    await sub.ok({ t: 'sub', cache: CACHE, topic: 'news' });
+    const text = await call(server, `/v1/topics/${CACHE}/news`, all, 'héllo', { 'content-type': 'text/plain; charset=utf-8' });
+    t.equal(text.status, 200);
+    t.match(text.body, { page: Number, seq: 1, ts: Number });
+    const bin = await call(server, `/v1/topics/${CACHE}/news`, all, new Uint8Array([0, 1, 255]), { 'content-type': 'application/octet-stream' });
+    t.match(bin.body, { seq: 2 });
+    const items = await sub.items(2);
+    t.equal(items[0]!['value'], 'héllo');
+    t.same([...(items[1]!['value'] as Uint8Array)], [0, 1, 255], 'binary stays binary');
+    t.equal(items[0]!['tokenId'], 'backend', 'stamped with the credential\'s token id');
+    const encoded = await call(server, `/v1/topics/${CACHE}/a%20b`, all, 'x', { 'content-type': 'text/plain' });
+    t.equal(encoded.status, 200, 'percent-encoded names are decoded');
+  });
+
+  t.test('every cache operation, Momento-shaped results', async (t) => {
+    const steps: Array<[string, unknown, unknown]> = [
+      ['listPushBack', { list: 'l', value: 'b', truncateFrontToSize: 10 }, { length: 1 }],
+      ['listPushFront', { list: 'l', value: 'a' }, { length: 2 }],
+      ['listConcatenateBack', { list: 'l', values: ['c', { base64: 'AAE=' }] }, { length: 4 }],
+      ['listConcatenateFront', { list: 'l', values: ['z'] }, { length: 5 }],
+      ['listFetch', { list: 'l' }, { hit: true, values: ['z', 'a', 'b', 'c', { base64: 'AAE=' }] }],
+      ['listFetch', { list: 'l', startIndex: 1, endIndex: 3 }, { hit: true, values: ['a', 'b'] }],
+      ['listLength', { list: 'l' }, { hit: true, length: 5 }],
+      ['listPopFront', { list: 'l' }, { hit: true, value: 'z', length: 4 }],
+      ['listPopBack', { list: 'l' }, { hit: true, value: { base64: 'AAE=' }, length: 3 }],
+      ['listRemoveValue', { list: 'l', value: 'b' }, {}],
+      ['listRetain', { list: 'l', startIndex: 0, endIndex: 1 }, {}],
+      ['listFetch', { list: 'l' }, { hit: true, values: ['a'] }],
+      ['listFetch', { list: 'missing' }, { hit: false }],
+      ['set', { key: 'k', value: 'v', ttlMs: 60_000 }, {}],
+      ['get', { key: 'k' }, { hit: true, value: 'v' }],
+      ['set', { key: 'bin', value: { base64: 'AQID' } }, {}],
+      ['get', { key: 'bin' }, { hit: true, value: { base64: 'AQID' } }],
+      ['updateTtl', { key: 'k', ttlMs: 120_000 }, { hit: true }],
+      ['delete', { key: 'k' }, {}],
+      ['get', { key: 'k' }, { hit: false }],
+      ['itemGetTtl', { key: 'k' }, { hit: false }],
+      ['updateTtl', { key: 'k', ttlMs: 1000 }, { hit: false }],
+    ];
+    for (const [name, args, expected] of steps) {
+      const res = await op(server, all, name, args);
+      t.equal(res.status, 200, `${name} ${JSON.stringify(args)}`);
+      t.same(res.body, expected, `${name} answers ${JSON.stringify(expected)}`);
+    }
+    const ttl = await op(server, all, 'itemGetTtl', { key: 'bin' });
+    t.match(ttl.body, { hit: true, remainingTtlMs: Number });
+    const pa = await op(server, all, 'pubAppend', { topic: 'room', list: 'room-history', value: 'hi', truncateFrontToSize: 5 });
+    t.match(pa.body, { page: Number, seq: 1, length: 1 });
+    const meta = await op(server, all, 'listFetch', { list: 'room-history', withMeta: true });
+    t.match(meta.body, { hit: true, items: [{ value: 'hi', seq: 1, tokenId: 'backend' }] });
+  });
+
+  t.test('credentials and permissions', async (t) => {
+    const readOnly = await tokenFor(server, PermissionScopes.combine(PermissionScopes.cacheReadOnly(CACHE), PermissionScopes.topicSubscribeOnly(CACHE, '*')));
+    const pub = await call(server, `/v1/topics/${CACHE}/news`, readOnly, 'x', { 'content-type': 'text/plain' });
+    t.equal(pub.status, 403);
+    t.match(pub.body, { error: { code: 'PERMISSION_ERROR', message: /publish/ } });
+    t.match(await op(server, readOnly, 'set', { key: 'k', value: 'v' }), { status: 403, body: { error: { code: 'PERMISSION_ERROR' } } });
+    t.match(await op(server, readOnly, 'get', { key: 'k' }), { status: 200 }, 'reads are allowed');
+    const other = await call(server, `/v1/cache/other/get`, all, { key: 'k' });
+    t.match(other, { status: 403, body: { error: { code: 'PERMISSION_ERROR' } } }, 'another cache is out of scope');
+    t.match(await op(server, undefined, 'get', { key: 'k' }), { status: 401, body: { error: { code: 'AUTHENTICATION_ERROR' } } }, 'no credential');
+    t.match(await op(server, 'not-a-token', 'get', { key: 'k' }), { status: 401, body: { error: { code: 'AUTHENTICATION_ERROR' } } }, 'garbage credential');
+    const before = server.broker.sessions.size;
+    await Promise.all(Array.from({ length: 20 }, (_, i) => op(server, i % 2 ? all : readOnly, 'set', { key: 'k', value: 'v' })));
+    t.equal(server.broker.sessions.size, before, 'each call\'s session ends with the call, allowed or refused');
+  });
+
+  t.test('limits and malformed requests', async (t) => {
+    const big = await call(server, `/v1/topics/${CACHE}/news`, all, 'x'.repeat(9 * 1024), { 'content-type': 'text/plain' });
+    t.match(big, { status: 413, body: { error: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'value_size_limit_exceeded' } } });
+    const huge = await op(server, all, 'listConcatenateBack', { list: 'l', values: Array.from({ length: 100 }, () => 'y'.repeat(1000)) });
+    t.match(huge, { status: 413, body: { error: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'request_size_limit_exceeded' } } });
+    const cases: Array<[string, unknown, string, number]> = [
+      ['listPushBack', '{not json', 'INVALID_ARGUMENT_ERROR', 400],
+      ['listPushBack', '[1,2]', 'INVALID_ARGUMENT_ERROR', 400],
+      ['listPushBack', { list: 'l', value: { base64: '***' } }, 'INVALID_ARGUMENT_ERROR', 400],
+      ['listPushBack', { list: 'l', value: 42 }, 'INVALID_ARGUMENT_ERROR', 400],
+      ['listPushBack', { list: '', value: 'x' }, 'INVALID_ARGUMENT_ERROR', 400],
+      ['listConcatenateBack', { list: 'l', values: 'x' }, 'INVALID_ARGUMENT_ERROR', 400],
+      ['set', { key: 'k', value: 'v', ttlMs: -1 }, 'INVALID_ARGUMENT_ERROR', 400],
+      ['sub', { topic: 'x' }, 'NOT_FOUND_ERROR', 404],
+      ['hello', {}, 'NOT_FOUND_ERROR', 404],
+      ['constructor', {}, 'NOT_FOUND_ERROR', 404],
+    ];
+    for (const [name, body, code, status] of cases) {
+      const res = await op(server, all, name, body);
+      t.equal(res.status, status, `${name} ${JSON.stringify(body)} -> ${status}`);
+      t.equal(res.body.error.code, code);
+    }
+    const type = await call(server, `/v1/topics/${CACHE}/news`, all, '{}', { 'content-type': 'application/json' });
+    t.match(type, { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR', message: /content-type/ } } });
+    const badUtf8 = await call(server, `/v1/topics/${CACHE}/news`, all, new Uint8Array([0xff, 0xfe]), { 'content-type': 'text/plain' });
+    t.match(badUtf8, { status: 400, body: { error: { message: /UTF-8/ } } });
+    const badName = await call(server, `/v1/topics/${CACHE}/${'n'.repeat(300)}`, all, 'x', { 'content-type': 'text/plain' });
+    t.match(badName, { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR' } } });
+    t.equal((await fetch(`${server.httpUrl}/v1/topics/${CACHE}/news`)).status, 404, 'GET is not a route');
+  });
+
+  t.test('CORS is off by default', async (t) => {
+    const res = await call(server, `/v1/cache/${CACHE}/get`, all, { key: 'k' }, { origin: 'https://app.example' });
+    t.equal(res.headers.get('access-control-allow-origin'), null);
+    const pre = await fetch(`${server.httpUrl}/v1/cache/${CACHE}/get`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+    t.equal(pre.status, 404);
+  });
+});
+
+t.test('http api - CORS for configured origins', async (t) => {
+  const server = await startServer(t, { config: { server: { corsOrigins: ['https://app.example'] } } });
+  const token = await tokenFor(server, PermissionScopes.cacheReadWrite(CACHE));
+  const ok = await call(server, `/v1/cache/${CACHE}/get`, token, { key: 'k' }, { origin: 'https://app.example' });
+  t.equal(ok.headers.get('access-control-allow-origin'), 'https://app.example');
+  const err = await call(server, `/v1/cache/${CACHE}/get`, undefined, { key: 'k' }, { origin: 'https://app.example' });
+  t.equal(err.status, 401);
+  t.equal(err.headers.get('access-control-allow-origin'), 'https://app.example', 'errors carry CORS headers too, so the page can read them');
+  const other = await call(server, `/v1/cache/${CACHE}/get`, token, { key: 'k' }, { origin: 'https://evil.example' });
+  t.equal(other.headers.get('access-control-allow-origin'), null);
+  const pre = await fetch(`${server.httpUrl}/v1/cache/${CACHE}/get`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+  t.equal(pre.status, 204);
+  t.match(pre.headers.get('access-control-allow-headers'), /authorization/);
+  t.equal(pre.headers.get('access-control-max-age'), '600');
+  const bad = await fetch(`${server.httpUrl}/v1/cache/${CACHE}/get`, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });
+  t.equal(bad.status, 403);
+});
+
+t.test('http api - a publish over HTTP to an input topic goes through the moderators', async (t) => {
+  const server = await startServer(t);
+  const mod = await RawClient.open(server, await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: 'mod' }));
+  t.teardown(() => mod.close());
+  await mod.ok({ t: 'gsub', cache: CACHE, group: 'mods', pattern: { nameSuffix: '-input' } });
+  const reader = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicSubscribeOnly(CACHE, '*')));
+  t.teardown(() => reader.close());
+  await reader.ok({ t: 'sub', cache: CACHE, topic: 'room' });
+  const user = await tokenFor(server, PermissionScopes.topicPublishOnly(CACHE, 'room-input'), { tokenId: 'ada' });
+  const direct = await call(server, `/v1/topics/${CACHE}/room`, user, 'sneaky', { 'content-type': 'text/plain' });
+  t.equal(direct.status, 403, 'the user may not publish to the moderated output');
+  const res = await call(server, `/v1/topics/${CACHE}/room-input`, user, 'hello   world', { 'content-type': 'text/plain' });
+  t.equal(res.status, 200);
+  const delivery = await mod.next((f) => f['t'] === 'delivery');
+  t.match(delivery, { topic: 'room-input', output: 'room', value: 'hello   world', tokenId: 'ada' });
+  await mod.ok({ t: 'accept', delivery: delivery['delivery'], value: 'hello world' });
+  const [item] = await reader.items(1);
+  t.match(item, { topic: 'room', value: 'hello world', tokenId: 'ada' }, 'accepted, with the HTTP publisher\'s identity');
+});

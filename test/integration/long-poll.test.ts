@@ -1,0 +1,90 @@
+/** HTTP long-poll over real HTTP: a client polling at random intervals while items are published
+ * gets every item once, a poll waits up to its bound, and a cursor the window no longer covers
+ * yields a `disc`. */
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { tokenFor } from '../helpers/raw-client.js';
+import { PermissionScopes, type TidingsServer } from '../../src/index.js';
+
+const CACHE = 'feed';
+
+async function poll(server: TidingsServer, token: string, query: string) {
+  const res = await fetch(`${server.httpUrl}/v1/poll?cache=${CACHE}&${query}`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: res.status, body: await res.json() };
+}
+function publish(server: TidingsServer, token: string, topic: string, text: string) {
+  return fetch(`${server.httpUrl}/v1/topics/${CACHE}/${topic}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' }, body: text })
+    .then((r) => r.json());
+}
+
+t.test('long-poll', async (t) => {
+  const server = await startServer(t, { config: { topics: { windowItems: 10 } } });
+  const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe(CACHE, '*'));
+
+  t.test('a client polling at random intervals gets every item once, in order', async (t) => {
+    const topics = ['p1', 'p2'];
+    const total = 80;
+    // Where the client starts: a poll that answers at once with the current positions.
+    let cursor = (await poll(server, token, 'topic=p1&topic=p2&waitMs=0')).body.cursor as string;
+    const publisher = (async () => {
+      for (let i = 0; i < total; i++) {
+        await publish(server, token, topics[i % 2]!, `m${i}`);
+        if (Math.random() < 0.3) await new Promise((r) => setTimeout(r, Math.random() * 15));
+      }
+    })();
+    const got = new Map<string, number[]>(topics.map((x) => [x, []]));
+    let polls = 0;
+    let received = 0;
+    while (received < total) {
+      const { status, body } = await poll(server, token, `topic=p1&topic=p2&waitMs=2000&cursor=${cursor}`);
+      t.equal(status, 200);
+      polls++;
+      for (const e of body.events) {
+        if (e.type === 'item') { got.get(e.topic)!.push(e.seq); received++; }
+        else t.fail(`unexpected ${e.type} event`);
+      }
+      cursor = body.cursor;
+      if (polls > 1000) break;
+      await new Promise((r) => setTimeout(r, Math.random() * 20));
+    }
+    await publisher;
+    t.same(got.get('p1'), Array.from({ length: total / 2 }, (_, i) => i + 1), 'p1 complete, no duplicate');
+    t.same(got.get('p2'), Array.from({ length: total / 2 }, (_, i) => i + 1), 'p2 complete, no duplicate');
+    t.ok(polls > 1, `${polls} polls`);
+    const after = await poll(server, token, `topic=p1&topic=p2&waitMs=0&cursor=${cursor}`);
+    t.same(after.body.events, [], 'nothing is delivered twice afterwards');
+    t.equal(after.body.cursor, cursor);
+  });
+
+  t.test('an empty poll waits up to its bound; an item ends the wait early', async (t) => {
+    const first = await publish(server, token, 'quiet', 'x');
+    const cursor = `${first.page}:1`;
+    const started = Date.now();
+    const empty = await poll(server, token, `topic=quiet&cursor=${cursor}&waitMs=150`);
+    t.same(empty.body, { cursor, events: [] });
+    t.ok(Date.now() - started >= 140, 'it waited');
+    const waiting = poll(server, token, `topic=quiet&cursor=${cursor}&waitMs=10000`);
+    await new Promise((r) => setTimeout(r, 50));
+    await publish(server, token, 'quiet', 'y');
+    const got = await waiting;
+    t.match(got.body, { cursor: `${first.page}:2`, events: [{ type: 'item', value: 'y', seq: 2 }] });
+  });
+
+  t.test('a cursor the window no longer covers gives a disc, then the rest', async (t) => {
+    const first = await publish(server, token, 'busy', 'm1');
+    for (let i = 2; i <= 25; i++) await publish(server, token, 'busy', `m${i}`);
+    const { body } = await poll(server, token, `topic=busy&cursor=${first.page}:1&waitMs=0`);
+    t.same(body.events[0], { type: 'disc', cache: CACHE, topic: 'busy', lastSeq: 1, newSeq: 16, page: first.page });
+    t.same(body.events.slice(1).map((e: { seq: number }) => e.seq), [16, 17, 18, 19, 20, 21, 22, 23, 24, 25]);
+    t.equal(body.cursor, `${first.page}:25`);
+  });
+
+  t.test('errors', async (t) => {
+    t.match(await poll(server, 'junk', 'topic=a'), { status: 401, body: { error: { code: 'AUTHENTICATION_ERROR' } } });
+    const narrow = await tokenFor(server, PermissionScopes.topicSubscribeOnly(CACHE, 'a'));
+    t.match(await poll(server, narrow, 'topic=b&waitMs=0'), { status: 403, body: { error: { code: 'PERMISSION_ERROR' } } });
+    t.match(await poll(server, token, 'topic=a&cursor=nonsense'), { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR' } } });
+    t.match(await poll(server, token, 'topic=a&waitMs=-5'), { status: 400 });
+    t.equal(server.broker.sessions.size, 0, 'every poll\'s session ended');
+  });
+});

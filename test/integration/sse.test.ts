@@ -1,0 +1,189 @@
+/** Server-Sent Events from Node over real HTTP: live items on several topics, the binary marker,
+ * resume with Last-Event-ID (nothing lost, nothing doubled), `disc` when the window no longer
+ * covers the gap, heartbeats, tickets, refusals before the stream starts, and a slow reader. */
+import t from 'tap';
+import net from 'node:net';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { SseReader } from '../helpers/sse.js';
+import { PermissionScopes, type TidingsServer } from '../../src/index.js';
+
+const CACHE = 'feed';
+const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
+
+function publish(server: TidingsServer, token: string, topic: string, body: string | Uint8Array) {
+  return fetch(`${server.httpUrl}/v1/topics/${CACHE}/${topic}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': typeof body === 'string' ? 'text/plain' : 'application/octet-stream' },
+    body: body as BodyInit,
+  }).then(async (r) => { if (!r.ok) throw new Error(await r.text()); return r.json(); });
+}
+
+const sseUrl = (server: TidingsServer, topics: string[], extra = '') => `${server.httpUrl}/v1/sse?cache=${CACHE}${topics.map((x) => `&topic=${x}`).join('')}${extra}`;
+
+t.test('sse', async (t) => {
+  const server = await startServer(t, { config: { server: { heartbeatMs: 200 } } });
+  const token = await tokenFor(server, scope, { tokenId: 'writer' });
+  const auth = { authorization: `Bearer ${token}` };
+
+  t.test('live items on several topics; ids carry every topic\'s position; binary is marked', async (t) => {
+    const reader = await SseReader.open(sseUrl(server, ['a', 'b']), auth);
+    t.teardown(() => reader.close());
+    t.equal(reader.status, 200);
+    t.match(reader.headers.get('content-type'), /^text\/event-stream/);
+    await reader.until((r) => r.events.some((e) => e.event === 'ready'));
+    const ready = reader.events[0]!;
+    t.match(ready.json, { cache: CACHE, topics: [{ topic: 'a' }, { topic: 'b' }] });
+    const a1 = await publish(server, token, 'a', 'first');
+    const b1 = await publish(server, token, 'b', new Uint8Array([1, 2, 3]));
+    await reader.until((r) => r.items().length === 2);
+    const [ia, ib] = reader.items();
+    t.same(ia!.json, { cache: CACHE, topic: 'a', value: 'first', seq: 1, page: a1.page, ts: a1.ts, tokenId: 'writer' });
+    t.same(ib!.json.value, { base64: 'AQID' }, 'binary as { base64 }');
+    t.equal(ia!.id, `${a1.page}:1,${ready.json.topics[1].page}:${ready.json.topics[1].seq}`);
+    t.equal(ib!.id, `${a1.page}:1,${b1.page}:1`, 'the id is the position in every topic, in URL order');
+    await reader.until((r) => r.comments.includes('hb'), 2000);
+    t.pass('heartbeats arrive as comments');
+  });
+
+  t.test('resume with Last-Event-ID after a dropped connection: nothing lost, nothing doubled', async (t) => {
+    const topics = ['r1', 'r2'];
+    const seen = new Map<string, number[]>(topics.map((x) => [x, []]));
+    let reader = await SseReader.open(sseUrl(server, topics), auth);
+    const total = 60;
+    let published = 0;
+    const publisher = (async () => {
+      for (; published < total; published++) {
+        await publish(server, token, topics[published % 2]!, `m${published}`);
+        if (published % 7 === 0) await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const record = (r: SseReader) => { for (const e of r.items()) seen.get(e.json.topic)!.push(e.json.seq); };
+    for (let drop = 0; drop < 3; drop++) {
+      await reader.until((r) => r.items().length >= 3, 5000);
+      reader.close();
+      record(reader);
+      const lastId = reader.lastEventId;
+      reader = await SseReader.open(sseUrl(server, topics), { ...auth, 'last-event-id': lastId });
+    }
+    await publisher;
+    await reader.until((r) => r.items().length + [...seen.values()].reduce((n, s) => n + s.length, 0) >= total, 5000);
+    reader.close();
+    record(reader);
+    t.same(seen.get('r1'), Array.from({ length: total / 2 }, (_, i) => i + 1), 'r1: every seq once, in order');
+    t.same(seen.get('r2'), Array.from({ length: total / 2 }, (_, i) => i + 1), 'r2: every seq once, in order');
+    t.notOk(reader.events.some((e) => e.event === 'disc'), 'no discontinuity: the window covered each gap');
+  });
+
+  t.test('refusals before the stream starts', async (t) => {
+    const none = await SseReader.open(sseUrl(server, ['a']));
+    t.match(none, { status: 401, errorBody: { error: { code: 'AUTHENTICATION_ERROR' } } });
+    const inUrl = await SseReader.open(sseUrl(server, ['a'], `&token=${token}`));
+    t.match(inUrl, { status: 400, errorBody: { error: { code: 'INVALID_ARGUMENT_ERROR', message: /never put a credential in a URL/ } } });
+    const other = await tokenFor(server, PermissionScopes.topicSubscribeOnly(CACHE, 'a'));
+    const denied = await SseReader.open(sseUrl(server, ['a', 'secret']), { authorization: `Bearer ${other}` });
+    t.match(denied, { status: 403, errorBody: { error: { code: 'PERMISSION_ERROR', message: /secret/ } } });
+    const badId = await SseReader.open(sseUrl(server, ['a', 'b']), { ...auth, 'last-event-id': '1:2' });
+    t.match(badId, { status: 400, errorBody: { error: { code: 'INVALID_ARGUMENT_ERROR', message: /Last-Event-ID/ } } });
+    t.match(await SseReader.open(`${server.httpUrl}/v1/sse?topic=a`, auth), { status: 400 });
+    t.match(await SseReader.open(sseUrl(server, []), auth), { status: 400 });
+    t.match(await SseReader.open(sseUrl(server, ['a', 'a']), auth), { status: 400 });
+    await new Promise((r) => setTimeout(r, 50));
+    t.equal([...server.broker.sessions.values()].filter((s) => s.subscriptions.size > 0).length, 0, 'no session outlives a refusal');
+  });
+
+  t.test('tickets: one use, for EventSource; the credential never enters the URL', async (t) => {
+    const noAuth = await fetch(`${server.httpUrl}/v1/sse/tickets`, { method: 'POST' });
+    t.equal(noAuth.status, 401);
+    const res = await fetch(`${server.httpUrl}/v1/sse/tickets`, { method: 'POST', headers: auth });
+    t.equal(res.status, 201);
+    const { ticket, expiresAt } = await res.json();
+    t.ok(expiresAt > Date.now());
+    t.notOk(ticket.includes(token.slice(0, 20)), 'the ticket is not the token');
+    const first = await SseReader.open(sseUrl(server, ['a'], `&ticket=${ticket}`));
+    t.equal(first.status, 200);
+    first.close();
+    const again = await SseReader.open(sseUrl(server, ['a'], `&ticket=${ticket}`));
+    t.match(again, { status: 401, errorBody: { error: { code: 'AUTHENTICATION_ERROR', message: /ticket/ } } }, 'a ticket works once');
+  });
+});
+
+t.test('sse - disc when the window no longer covers the gap; expired tickets', async (t) => {
+  const server = await startServer(t, { config: { topics: { windowItems: 5 }, http: { ticketTtlMs: 50 } } });
+  const token = await tokenFor(server, scope);
+  const auth = { authorization: `Bearer ${token}` };
+  const reader = await SseReader.open(sseUrl(server, ['w']), auth);
+  const first = await publish(server, token, 'w', 'one');
+  await publish(server, token, 'w', 'two');
+  await reader.until((r) => r.items().length === 2);
+  reader.close();
+  for (let i = 3; i <= 20; i++) await publish(server, token, 'w', `n${i}`);
+  const back = await SseReader.open(sseUrl(server, ['w']), { ...auth, 'last-event-id': reader.lastEventId });
+  t.teardown(() => back.close());
+  await back.until((r) => r.items().length === 5);
+  const disc = back.events.find((e) => e.event === 'disc');
+  t.same(disc?.json, { cache: CACHE, topic: 'w', lastSeq: 2, newSeq: 16, page: first.page }, 'the gap is named');
+  t.same(back.items().map((e) => e.json.seq), [16, 17, 18, 19, 20], 'then what the window still holds');
+  t.ok(back.events.indexOf(disc!) < back.events.indexOf(back.items()[0]!), 'disc comes first');
+  t.equal(disc!.id, `${first.page}:15`, 'after a disc the id stands just before the first item that follows');
+
+  const { ticket } = await (await fetch(`${server.httpUrl}/v1/sse/tickets`, { method: 'POST', headers: auth })).json();
+  await new Promise((r) => setTimeout(r, 120));
+  t.match(await SseReader.open(sseUrl(server, ['w'], `&ticket=${ticket}`)), { status: 401 }, 'an expired ticket is refused');
+});
+
+t.test('sse - a reader that stops reading is closed as a slow consumer, with bounded memory', async (t) => {
+  const server = await startServer(t, { config: { server: { maxBackpressureBytes: 64 * 1024 }, topics: { windowItems: 20_000, windowBytes: 64 * 1024 * 1024 } } });
+  const token = await tokenFor(server, scope);
+  const socket = net.connect(server.port, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  socket.write(`GET /v1/sse?cache=${CACHE}&topic=flood HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nAccept: text/event-stream\r\n\r\n`);
+  const head = await new Promise<string>((r) => socket.once('data', (d) => r(d.toString())));
+  t.match(head, /^HTTP\/1\.1 200 OK/);
+  socket.pause(); // and never read again
+  const streams = () => [...server.broker.sessions.values()].filter((s) => s.subscriptions.size > 0).length;
+  t.equal(streams(), 1);
+  const pub = await RawClient.open(server, token);
+  t.teardown(() => { pub.close(); socket.destroy(); });
+  const payload = 'x'.repeat(1024);
+  for (let i = 0; i < 8000 && streams() > 0; i++) {
+    pub.send({ t: 'pub', cache: CACHE, topic: 'flood', value: payload });
+    if (i % 200 === 0) await pub.ok({ t: 'ping' });
+  }
+  await pub.ok({ t: 'ping' });
+  t.equal(streams(), 0, 'the stream was closed once its buffer passed the limit');
+  const fresh = await SseReader.open(sseUrl(server, ['flood'], ''), { authorization: `Bearer ${token}` });
+  t.teardown(() => fresh.close());
+  await fresh.until((r) => r.events.some((e) => e.event === 'ready'));
+  t.pass('the server keeps serving');
+});
+
+t.test('sse - a replay far larger than the send buffer is paced through it, not dropped', async (t) => {
+  const server = await startServer(t, { config: { server: { maxBackpressureBytes: 32 * 1024 }, topics: { windowItems: 5000, windowBytes: 32 * 1024 * 1024 } } });
+  const token = await tokenFor(server, scope);
+  const pub = await RawClient.open(server, token);
+  t.teardown(() => pub.close());
+  const first = await pub.ok({ t: 'pub', cache: CACHE, topic: 'backlog', value: 'first' });
+  for (let i = 2; i <= 3000; i++) pub.send({ t: 'pub', cache: CACHE, topic: 'backlog', value: `${i}:${'b'.repeat(500)}` });
+  await pub.ok({ t: 'ping' });
+  const reader = await SseReader.open(sseUrl(server, ['backlog']), { authorization: `Bearer ${token}`, 'last-event-id': `${first['page']}:1` });
+  t.teardown(() => reader.close());
+  // Live items published during the replay come after it, in order.
+  for (let i = 3001; i <= 3050; i++) pub.send({ t: 'pub', cache: CACHE, topic: 'backlog', value: `${i}` });
+  await reader.until((r) => r.items().length >= 3049, 20_000);
+  t.same(reader.items().map((e) => e.json.seq), Array.from({ length: 3049 }, (_, i) => i + 2), '2..3050, no gap, no duplicate');
+  t.notOk(reader.ended, 'the stream survived a 1.5 MB replay through a 32 KiB buffer');
+});
+
+t.test('sse - a stream does not outlive its credential: notice, then bye, then the stream ends', async (t) => {
+  const server = await startServer(t, { config: { auth: { expiryNoticeMs: 1000, clockToleranceSec: 0 } } });
+  const token = await tokenFor(server, scope, { expiresInSec: 2 });
+  const reader = await SseReader.open(sseUrl(server, ['a']), { authorization: `Bearer ${token}` });
+  t.teardown(() => reader.close());
+  await reader.until((r) => r.ended, 5000);
+  const names = reader.events.map((e) => e.event);
+  t.same(names, ['ready', 'notice', 'bye']);
+  t.match(reader.events[1]!.json, { kind: 'token_expiring' });
+  t.match(reader.events[2]!.json, { code: 4501, reconnect: false });
+  t.equal(server.broker.sessions.size, 0);
+});
