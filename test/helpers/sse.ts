@@ -11,6 +11,8 @@ export class SseReader {
   ended = false;
   private readonly abort = new AbortController();
   private waiters: Array<() => void> = [];
+  private resumeReading: (() => void) | undefined;
+  private pausedUntil: Promise<void> | undefined;
 
   private constructor(readonly status: number, readonly headers: Headers, readonly errorBody: any) {}
 
@@ -29,6 +31,9 @@ export class SseReader {
     let buffer = '';
     try {
       for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+        // While paused nothing more is read: the client's and the kernel's buffers fill, then the
+        // server's (a slow reader).
+        if (this.pausedUntil) await this.pausedUntil;
         buffer += decoder.decode(chunk, { stream: true });
         let end: number;
         while ((end = buffer.indexOf('\n\n')) >= 0) {
@@ -71,6 +76,16 @@ export class SseReader {
       if (left <= 0) throw new Error(`condition not met within ${ms} ms; got ${this.events.length} events: ${JSON.stringify(this.events.slice(-3))}`);
       await new Promise<void>((resolve) => { const timer = setTimeout(resolve, left); this.waiters.push(() => { clearTimeout(timer); resolve(); }); });
     }
+  }
+
+  /** Stops reading the stream (after the chunk in hand) until resume(). */
+  pause(): void {
+    this.pausedUntil ??= new Promise<void>((resolve) => { this.resumeReading = resolve; });
+  }
+
+  resume(): void {
+    this.pausedUntil = undefined;
+    this.resumeReading?.();
   }
 
   items(): SseEvent[] { return this.events.filter((e) => e.event === 'message'); }
