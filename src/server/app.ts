@@ -89,7 +89,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   mountHttpApi(app, { broker, log, cors, maxBodyBytes: config.server.maxHttpBodyBytes });
   const tickets = new TicketBook(config.http.ticketTtlMs, config.http.maxTickets, clock);
   mountSse(app, { broker, auth, fanout: jsFanout, tickets, cors, log, config });
-  mountLongPoll(app, { broker, fanout: jsFanout, cors, log, config });
+  mountLongPoll(app, { broker, fanout: jsFanout, cors, log, clock, config });
   mountSdkStream(app, { broker, fanout: jsFanout, cors, log, config, admission });
   mountMetrics(app, { broker, engine, transport, config, auth, log });
   // Entries added here or (with a shared list) on another node close this node's connections.

@@ -59,7 +59,9 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     const cache = pathParameter(req, 0);
     const topic = pathParameter(req, 1);
     const contentType = req.getHeader('content-type');
-    call(res, req, (body) => ({ t: 'pub', id: 0, cache, topic, value: bodyValue(body, contentType) }), (r) => r);
+    // The HTTP convention for a retry-safe POST; the same key as the protocol's idempotencyKey.
+    const idempotencyKey = req.getHeader('idempotency-key');
+    call(res, req, (body) => ({ t: 'pub', id: 0, cache, topic, value: bodyValue(body, contentType), ...(idempotencyKey ? { idempotencyKey } : {}) }), (r) => r);
   });
 
   app.post('/v1/cache/:cache/:operation', (res, req) => {

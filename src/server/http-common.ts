@@ -89,7 +89,7 @@ export class Cors {
       res.writeStatus('204 No Content');
       for (const [name, value] of Object.entries(allowed)) res.writeHeader(name, value);
       res.writeHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
-      res.writeHeader('access-control-allow-headers', 'authorization, content-type, last-event-id, x-tidings-stream');
+      res.writeHeader('access-control-allow-headers', 'authorization, content-type, idempotency-key, last-event-id, x-tidings-stream');
       res.writeHeader('access-control-max-age', String(this.maxAgeSec));
       res.end();
     });

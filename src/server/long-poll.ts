@@ -9,13 +9,14 @@ import { decodeFrame, ErrorCode, topicKey, type Position } from '../protocol/ind
 import { TidingsError, invalidArgument } from '../core/errors.js';
 import type { HttpConfig, ServerConfig, TopicsConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Broker } from '../engine/broker.js';
 import type { Connection, Session } from '../engine/session.js';
 import { bearer, errorReply, writeJson, type Cors } from './http-common.js';
 import type { JsFanout, JsReceiver, SharedFrame } from './js-fanout.js';
 import { formatCursor, jsonEvent, parseCursor } from './json-events.js';
 
-export interface LongPollDeps { broker: Broker; fanout: JsFanout; cors: Cors; log: Logger; config: { server: ServerConfig; http: HttpConfig; topics: TopicsConfig } }
+export interface LongPollDeps { broker: Broker; fanout: JsFanout; cors: Cors; log: Logger; clock: Clock; config: { server: ServerConfig; http: HttpConfig; topics: TopicsConfig } }
 
 /** A decoded JSON event, computed once per publish for every poller waiting on it. */
 function pollEvent(bytes: Uint8Array): { key: string; position: Position; event: Record<string, unknown> } | undefined {
@@ -77,7 +78,7 @@ class PollConnection implements Connection, JsReceiver {
 }
 
 export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
-  const { broker, cors, log, config } = deps;
+  const { broker, cors, log, clock, config } = deps;
 
   app.get('/v1/poll', (res: HttpResponse, req: HttpRequest) => {
     const query = new URLSearchParams(req.getQuery() ?? '');
@@ -87,12 +88,12 @@ export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
     const topics = query.getAll('topic');
     const poll = new PollConnection(topics.map((topic) => topicKey(cache, topic)), deps.fanout);
     let session: Session | undefined;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     let done = false;
     const finish = (reply: () => void) => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       poll.onEvent = undefined;
       poll.detachAll();
       if (session) broker.closed(session);
@@ -127,7 +128,7 @@ export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
         if (poll.events.length > 0 || waitMs === 0) return answer();
         // Answer on the next turn after the first event, so items published together leave together.
         poll.onEvent = () => { poll.onEvent = undefined; setImmediate(answer); };
-        timer = setTimeout(answer, Math.min(waitMs, config.http.longPollMaxWaitMs));
+        timer = clock.setTimeout(answer, Math.min(waitMs, config.http.longPollMaxWaitMs));
       } catch (err) {
         finish(() => writeJson(res, errorReply(err, log), corsHeaders));
       }

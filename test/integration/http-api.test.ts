@@ -36,6 +36,14 @@ t.test('http api', async (t) => {
     t.equal(items[0]!['value'], 'héllo');
     t.same([...(items[1]!['value'] as Uint8Array)], [0, 1, 255], 'binary stays binary');
     t.equal(items[0]!['tokenId'], 'backend', 'stamped with the credential\'s token id');
+    const key = { 'content-type': 'text/plain', 'idempotency-key': 'retry-1' };
+    const once = await call(server, `/v1/topics/${CACHE}/news`, all, 'once', key);
+    const again = await call(server, `/v1/topics/${CACHE}/news`, all, 'once', key);
+    t.same(again.body, once.body, 'a retry with the same Idempotency-Key answers the first result');
+    t.equal((await sub.items(1))[0]!['value'], 'once');
+    t.same(await sub.drain('item', 100), [], 'and publishes nothing more');
+    const pushed = await op(server, all, 'listPushBack', { list: 'idem', value: 'x', idempotencyKey: 'push-1' });
+    t.same(await op(server, all, 'listPushBack', { list: 'idem', value: 'x', idempotencyKey: 'push-1' }), pushed, 'JSON operations take idempotencyKey');
     const encoded = await call(server, `/v1/topics/${CACHE}/a%20b`, all, 'x', { 'content-type': 'text/plain' });
     t.equal(encoded.status, 200, 'percent-encoded names are decoded');
   });
