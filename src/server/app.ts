@@ -15,6 +15,9 @@ import { mountWebSocket } from './ws-handlers.js';
 import { mountHttpRoutes } from './http-routes.js';
 import { mountMetrics } from './metrics.js';
 import { TransportCounters } from './transport-counters.js';
+import { JsFanout } from './js-fanout.js';
+import { momentoServices, startMomentoListener, type MomentoListener, type MomentoService } from './grpc/listener.js';
+import { mountGrpcWeb } from './grpc/web.js';
 
 export interface CreateServerOptions {
   config?: DeepPartial<TidingsConfig>;
@@ -42,6 +45,8 @@ export interface TidingsServer {
   /** Transport events the broker never sees (cut-off connections, refused upgrades). */
   readonly transport: TransportCounters;
   readonly logger: Logger;
+  /** Port of the Momento-compatible gRPC listener; undefined when momento.enabled is off. */
+  readonly momentoPort: number | undefined;
   /** Dev mode only: an API key with every data permission, minted at start. */
   readonly adminApiKey: string | undefined;
   /** Revokes credentials (docs/tokens.md, "Revocation"); open connections using them get `bye`
@@ -73,8 +78,19 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   const app = uWS.App();
   const transport = new TransportCounters();
   mountWebSocket(app, broker, config.server, log, transport);
-  mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes });
+  // Known once the gRPC listener is bound (after the routes are mounted).
+  let momentoEndpoint: string | undefined;
+  mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes, momentoEndpoint: () => momentoEndpoint });
   mountMetrics(app, { broker, engine, transport, config, auth, log });
+  // Connections that are not uWS sockets (gRPC streams) are fanned out to from this index.
+  const jsFanout = new JsFanout();
+  // The Momento-compatible services: on their own HTTP/2 port (grpc-js), and as grpc-web-text on
+  // this HTTP/1.1 server for the web SDK. One set of handlers serves both.
+  let services: MomentoService[] = [];
+  if (config.momento.enabled) {
+    services = momentoServices({ broker, auth, config, log, fanout: jsFanout, endpoint: () => momentoEndpoint ?? `${config.server.host}:${config.momento.port}` });
+    mountGrpcWeb(app, services, { config, log });
+  }
   // Entries added here or (with a shared list) on another node close this node's connections.
   const unsubscribeRevocations = auth.revocations.subscribe((entry) => {
     for (const session of [...broker.sessions.values()]) {
@@ -84,7 +100,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   for (const feature of features) feature.routes?.(app, deps);
   app.any('/*', (res) => { res.writeStatus('404 Not Found').end('not found'); });
   await broker.start({
-    publish: (key, frame) => { app.publish(key, frame, true); },
+    publish: (key, frame) => { app.publish(key, frame, true); jsFanout.publish(key, frame); },
     sendTo: (connectionId, frame) => { broker.sessions.get(connectionId)?.connection.send(frame); },
   });
 
@@ -106,6 +122,19 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   });
   const port = uWS.us_socket_local_port(listenSocket);
   const host = config.server.host;
+  let momento: MomentoListener | undefined;
+  if (config.momento.enabled) {
+    try {
+      momento = await startMomentoListener(services, { config, log }, host, config.momento.port);
+      momentoEndpoint = config.momento.endpoint || `${host}:${momento.port}`;
+    } catch (err) {
+      unsubscribeRevocations();
+      uWS.us_listen_socket_close(listenSocket);
+      (app as TemplatedApp & { close(): void }).close();
+      await broker.close();
+      throw new Error(`could not start the gRPC listener on ${host}:${config.momento.port}: ${(err as Error).message}`);
+    }
+  }
   const adminApiKey = config.dev
     ? (await auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null, tokenId: 'admin' })).token
     : undefined;
@@ -114,7 +143,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   let closing: Promise<void> | undefined;
   const stops: Array<() => Promise<void>> = [];
   const server: TidingsServer = {
-    config, port, host, auth, clock, broker, engine, transport, adminApiKey, logger: log,
+    config, port, host, auth, clock, broker, engine, transport, adminApiKey, logger: log, momentoPort: momento?.port,
     revoke: (request) => auth.revoke(request),
     wsUrl: `ws://${host}:${port}/v1/ws`,
     httpUrl: `http://${host}:${port}`,
@@ -125,6 +154,8 @@ export async function createServer(options: CreateServerOptions = {}, features: 
         // Stop accepting first, then let every connection drain (server.shutdownGraceMs).
         uWS.us_listen_socket_close(listenSocket);
         await broker.shutdown();
+        // The broker's shutdown ended every Subscribe stream (UNAVAILABLE); now the gRPC listener.
+        await momento?.close();
         // close() drops idle keep-alive sockets too; it exists at runtime but not in this version's types.
         (app as TemplatedApp & { close(): void }).close();
         await broker.close();

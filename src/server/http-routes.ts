@@ -1,6 +1,6 @@
 /** HTTP routes: health and token minting. Every async reply is corked and abort-safe. */
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { ErrorCode, LimitCause, PermissionScopes, type WireError } from '../protocol/index.js';
+import { ErrorCode, LimitCause, PermissionScopes, encodeMomentoCredential, type WireError } from '../protocol/index.js';
 import { TidingsError, limitExceeded, permissionDenied, toWireError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Grant, RevokeRequest, TokenAuthority } from '../auth/tokens.js';
@@ -12,6 +12,7 @@ const STATUS: Partial<Record<string, string>> = {
   [ErrorCode.AUTHENTICATION_ERROR]: '401 Unauthorized',
   [ErrorCode.PERMISSION_ERROR]: '403 Forbidden',
   [ErrorCode.NOT_FOUND_ERROR]: '404 Not Found',
+  [ErrorCode.FAILED_PRECONDITION_ERROR]: '409 Conflict',
   [ErrorCode.LIMIT_EXCEEDED_ERROR]: '429 Too Many Requests',
 };
 
@@ -71,14 +72,22 @@ export function jsonRoute(res: HttpResponse, log: Logger, work: (aborted: () => 
     });
 }
 
-export function mountHttpRoutes(app: TemplatedApp, deps: { auth: TokenAuthority; log: Logger; maxBodyBytes: number }): void {
+export interface HttpRouteDeps {
+  auth: TokenAuthority;
+  log: Logger;
+  maxBodyBytes: number;
+  /** The endpoint for Momento-shaped tokens; undefined while the gRPC listener is off. */
+  momentoEndpoint(): string | undefined;
+}
+
+export function mountHttpRoutes(app: TemplatedApp, deps: HttpRouteDeps): void {
   const { auth, log, maxBodyBytes } = deps;
 
   app.get('/healthz', (res) => {
     res.writeHeader('content-type', 'application/json').end('{"status":"ok"}');
   });
 
-  /** Mint a disposable token. Authorization: Bearer <API key>. Body: { scope, expiresInSeconds, tokenId? }. */
+  /** Mint a disposable token. Authorization: Bearer <API key>. Body: { scope, expiresInSeconds, tokenId?, momento? }. */
   app.post('/v1/tokens', (res, req) => {
     const authorization = req.getHeader('authorization');
     jsonRoute(res, log, async (aborted) => {
@@ -92,7 +101,7 @@ export function mountHttpRoutes(app: TemplatedApp, deps: { auth: TokenAuthority;
       const match = /^Bearer\s+(\S+)$/i.exec(authorization);
       if (!match) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send the API key as "Authorization: Bearer <key>"');
       const minter = await auth.verify(match[1]);
-      let request: { scope?: unknown; expiresInSeconds?: unknown; tokenId?: unknown };
+      let request: { scope?: unknown; expiresInSeconds?: unknown; tokenId?: unknown; momento?: unknown };
       try {
         request = JSON.parse(body.toString('utf8')) as typeof request;
       } catch {
@@ -101,12 +110,19 @@ export function mountHttpRoutes(app: TemplatedApp, deps: { auth: TokenAuthority;
       if (typeof request !== 'object' || request === null) throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'body must be a JSON object');
       if (typeof request.expiresInSeconds !== 'number') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'expiresInSeconds must be a number');
       if (request.tokenId !== undefined && typeof request.tokenId !== 'string') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'tokenId must be a string');
+      if (request.momento !== undefined && typeof request.momento !== 'boolean') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'momento must be a boolean');
+      const endpoint = deps.momentoEndpoint();
+      if (request.momento && endpoint === undefined) {
+        throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, 'Momento-shaped tokens need the gRPC listener (momento.enabled)');
+      }
       const minted = await auth.mintFor(minter, {
         scope: request.scope as never,
         expiresInSec: request.expiresInSeconds,
         ...(request.tokenId !== undefined ? { tokenId: request.tokenId } : {}),
       });
-      return { status: '201 Created', body: { authToken: minted.token, expiresAt: minted.expiresAt } };
+      // momento: true answers the token in the form the official Momento SDKs take (fromDisposableToken).
+      const authToken = request.momento ? encodeMomentoCredential({ endpoint: endpoint!, apiKey: minted.token }) : minted.token;
+      return { status: '201 Created', body: { authToken, expiresAt: minted.expiresAt } };
     });
   });
 
