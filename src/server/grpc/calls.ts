@@ -3,13 +3,12 @@
 import type { Metadata, sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import type { GenericRequest, OperationName, ResultOf, Value } from '../../protocol/index.js';
 import { innerCredential } from '../../protocol/index.js';
-import { invalidArgument } from '../../core/errors.js';
+import { TidingsError, invalidArgument } from '../../core/errors.js';
 import type { TidingsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import type { TokenAuthority } from '../../auth/tokens.js';
 import type { Broker } from '../../engine/broker.js';
 import type { Connection, Session } from '../../engine/session.js';
-import { TidingsError } from '../../core/errors.js';
 import type { JsFanout } from '../js-fanout.js';
 import { toStatus } from './status.js';
 
