@@ -6,7 +6,7 @@
  * idle connection 3.85 → 1.89 KB; 2 MB saved no more memory and cost fan-out CPU under full load.
  * `npm start` passes it too. */
 import { parseArgs } from 'node:util';
-import { ExpiresIn, PermissionScopes, type Scope } from './protocol/index.js';
+import { ExpiresIn, PermissionScopes, encodeMomentoCredential, type Scope } from './protocol/index.js';
 import { resolveConfig } from './core/config.js';
 import { systemClock } from './core/clock.js';
 import { TokenAuthority, generateSigningKey } from './auth/tokens.js';
@@ -16,14 +16,17 @@ import { defaultFeatures } from './features.js';
 import { startDevModerator } from './cli/dev-moderator.js';
 
 const USAGE = `usage:
-  tidings serve [--port N] [--host H] [--config file.json] [--dev]
+  tidings serve [--port N] [--host H] [--momento-port N] [--config file.json] [--dev]
       Start the broker. Without a signing key (TIDINGS_SIGNING_KEY or auth.signingKeys) it runs in
       dev mode: ephemeral key, an admin API key printed here, the demo page at / and its moderator.
       Port: --port, else TIDINGS_PORT, else PORT (what most hosts set), else 8080.
-  tidings token --scope '<json>' [--expires-in SECONDS] [--token-id ID]
+      --momento-port also starts the Momento-compatible gRPC listener (docs/momento-compat.md).
+  tidings token --scope '<json>' [--expires-in SECONDS] [--token-id ID] [--momento]
       Mint a disposable token (needs TIDINGS_SIGNING_KEY). Scope JSON: {"permissions":[...]} (docs/tokens.md).
-  tidings api-key [--scope '<json>'] [--expires-in SECONDS] [--token-id ID]
+  tidings api-key [--scope '<json>'] [--expires-in SECONDS] [--token-id ID] [--momento]
       Mint an API key (default scope: every cache and topic, read and write; never expires).
+      --momento prints it in the form the official Momento SDKs accept: base64 {endpoint, api_key},
+      endpoint = momento.endpoint (TIDINGS_MOMENTO_ENDPOINT) or host:momento-port.
   tidings signing-key
       Print a fresh random signing key.
   tidings revoke (--token-id ID | --jti JTI | --token TOKEN) [--until UNIX_MS|never] [--url http://HOST:PORT]
@@ -46,10 +49,14 @@ async function main(argv: string[]): Promise<number> {
 async function serve(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args, strict: true,
-    options: { port: { type: 'string' }, host: { type: 'string' }, config: { type: 'string' }, dev: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { port: { type: 'string' }, host: { type: 'string' }, 'momento-port': { type: 'string' }, config: { type: 'string' }, dev: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) { process.stdout.write(USAGE + '\n'); return 0; }
   const flags: Record<string, unknown> = {};
+  if (values['momento-port'] !== undefined) {
+    setPath(flags, 'momento.port', Number(values['momento-port']));
+    setPath(flags, 'momento.enabled', true);
+  }
   if (values.port !== undefined) setPath(flags, 'server.port', Number(values.port));
   if (values.host !== undefined) setPath(flags, 'server.host', values.host);
   if (values.dev) flags['dev'] = true;
@@ -68,6 +75,7 @@ async function serve(args: string[]): Promise<number> {
   process.stdout.write(server.adminApiKey
     ? `\nTidings dev mode: ephemeral signing key; state is in memory.\n` +
       `  demo page:     ${server.httpUrl}/\n  websocket:     ${server.wsUrl}\n` +
+      (server.momentoPort !== undefined ? `  gRPC (Momento SDKs): ${server.host}:${server.momentoPort}\n` : '') +
       `  admin API key: ${server.adminApiKey}\n\n`
     : `\nTidings listening on ${server.httpUrl} (websocket ${server.wsUrl}).\n` +
       `  First API key: TIDINGS_SIGNING_KEY=<the same key> npx tidings api-key   (docs/tokens.md)\n\n`);
@@ -86,7 +94,7 @@ async function serve(args: string[]): Promise<number> {
 async function mint(kind: 'token' | 'api-key', args: string[]): Promise<number> {
   const { values } = parseArgs({
     args, strict: true,
-    options: { scope: { type: 'string' }, 'expires-in': { type: 'string' }, 'token-id': { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { scope: { type: 'string' }, 'expires-in': { type: 'string' }, 'token-id': { type: 'string' }, config: { type: 'string' }, momento: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) { process.stdout.write(USAGE + '\n'); return 0; }
   const patch = mergePatches(values.config ? readConfigFile(values.config) : {}, configFromEnv(process.env));
@@ -107,7 +115,10 @@ async function mint(kind: 'token' | 'api-key', args: string[]): Promise<number> 
   const expires = values['expires-in'] !== undefined ? ExpiresIn.seconds(Number(values['expires-in'])) : kind === 'token' ? ExpiresIn.hours(1) : ExpiresIn.never();
   const options = { scope, expiresInSec: expires.seconds(), ...(values['token-id'] !== undefined ? { tokenId: values['token-id'] } : {}) };
   const minted = kind === 'token' ? await authority.mintDisposableToken(options) : await authority.mintApiKey(options);
-  process.stdout.write(minted.token + '\n');
+  const printed = values.momento
+    ? encodeMomentoCredential({ endpoint: config.momento.endpoint || `${config.server.host}:${config.momento.port}`, apiKey: minted.token })
+    : minted.token;
+  process.stdout.write(printed + '\n');
   return 0;
 }
 

@@ -19,6 +19,8 @@ export const ENV_VARS: Record<string, { path: string; parse: 'int' | 'string' | 
   TIDINGS_ENGINE: { path: 'engine', parse: 'string' },
   TIDINGS_REDIS_URL: { path: 'redis.url', parse: 'string' },
   TIDINGS_REDIS_KEY_PREFIX: { path: 'redis.keyPrefix', parse: 'string' },
+  TIDINGS_MOMENTO_PORT: { path: 'momento.port', parse: 'int' },
+  TIDINGS_MOMENTO_ENDPOINT: { path: 'momento.endpoint', parse: 'string' },
 };
 
 export function readConfigFile(path: string): Patch {
@@ -36,6 +38,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Patch {
     if (raw === undefined || raw === '') continue;
     setPath(patch, path, parseValue(name, raw, parse));
   }
+  // Naming the gRPC port is asking for the listener (there is no separate "enable" variable).
+  if (env['TIDINGS_MOMENTO_PORT']) setPath(patch, 'momento.enabled', true);
   return patch as Patch;
 }
 

@@ -3,7 +3,8 @@
 import { ErrorCode, type ExpiresIn, type Scope, type WireError, isErrorCode } from '../protocol/index.js';
 import type { RequestOptions } from './connection.js';
 import { TidingsClientError } from './errors.js';
-import { GenerateDisposableToken, orThrow } from './responses.js';
+import { ExpiresAt, GenerateDisposableToken, orThrow } from './responses.js';
+import type { Configuration, CredentialProvider } from './momento-config.js';
 
 export interface AuthClientOptions {
   /** The broker's HTTP base URL, e.g. http://127.0.0.1:8080 (a ws://…/v1/ws URL is accepted too). */
@@ -17,9 +18,26 @@ export interface AuthClientOptions {
   throwOnErrors?: boolean;
 }
 
+/** Momento's shape: the API key and the broker URL come from the credential provider. */
+export interface MomentoStyleAuthOptions {
+  credentialProvider: CredentialProvider;
+  configuration?: Configuration;
+  fetch?: typeof fetch;
+}
+
 export class AuthClient {
   private readonly base: string;
-  constructor(private readonly options: AuthClientOptions) {
+  private readonly options: AuthClientOptions;
+  constructor(input: AuthClientOptions | MomentoStyleAuthOptions) {
+    const options: AuthClientOptions = input && 'credentialProvider' in input
+      ? {
+        url: input.credentialProvider.getCacheEndpoint() ?? '',
+        apiKey: input.credentialProvider.getAuthToken(),
+        ...(input.fetch ? { fetch: input.fetch } : {}),
+        ...(input.configuration ? { requestTimeoutMs: input.configuration.getClientTimeoutMillis(), throwOnErrors: input.configuration.getThrowOnErrors() } : {}),
+      }
+      : input;
+    this.options = options;
     if (!options?.url) throw new TypeError('options.url is required');
     if (!options.apiKey) throw new TypeError('options.apiKey is required');
     this.base = options.url.replace(/^ws/, 'http').replace(/\/v1\/ws$/, '').replace(/\/$/, '');
@@ -59,8 +77,7 @@ export class AuthClient {
           : { code: res.status >= 500 ? ErrorCode.SERVER_UNAVAILABLE : ErrorCode.INTERNAL_SERVER_ERROR, message: `POST /v1/tokens answered HTTP ${res.status}` };
         return new GenerateDisposableToken.Error(TidingsClientError.fromWire(e));
       }
-      const ms = body.expiresAt;
-      return new GenerateDisposableToken.Success(body.authToken, { epoch: () => Math.floor(ms / 1000), epochMillis: () => ms }, this.base);
+      return new GenerateDisposableToken.Success(body.authToken, ExpiresAt.fromEpochMillis(body.expiresAt), this.base);
     } catch (err) {
       if (signal?.aborted) return fail(ErrorCode.CANCELLED_ERROR, 'token request was cancelled');
       if (controller.signal.aborted) return fail(ErrorCode.TIMEOUT_ERROR, `no answer from ${this.base}/v1/tokens within ${timeoutMs} ms`);

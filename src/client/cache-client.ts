@@ -47,6 +47,11 @@ export class CacheClient {
     if (this.defaultTtlSeconds !== undefined && !(this.defaultTtlSeconds > 0)) throw new TypeError('defaultTtlSeconds must be a positive number');
   }
 
+  /** Momento's async factory; the connection opens lazily, so this is the constructor. */
+  static async create(options: CacheClientOptions): Promise<CacheClient> {
+    return new CacheClient(options);
+  }
+
   /** Closes the connection when this client opened it (a shared one stays open). */
   close(): void {
     if (this.owned) this.connection.close();

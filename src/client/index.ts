@@ -20,9 +20,14 @@ export { Moderator, type ModeratorLink, type ModeratorOptions, type ModerationIn
 export { TidingsClientError } from './errors.js';
 export {
   ErrorResponse, TopicPublish, GenericWrite, ListWrite, ListFetch, ValueRead, ListPop, ListLength, ItemGetTtl, UpdateTtl, PubAppend,
-  GenerateDisposableToken, type ListItemMeta,
+  GenerateDisposableToken, ExpiresAt, type ListItemMeta,
 } from './responses.js';
 export * from './momento-names.js';
+export {
+  Configuration, Configurations, TopicConfigurations, CredentialProvider, CacheRole, TopicRole, AllDataReadWrite, MomentoErrorCode, SdkError,
+  type CredentialProviderProps,
+} from './momento-config.js';
+export type { MomentoStyleOptions } from './client-options.js';
 export { reconnectDelay } from './backoff.js';
 export {
   ErrorCode, CloseCode, LimitCause, ExpiresIn, PermissionScopes, AllCaches, AllTopics, AllCacheItems, MODERATION_INPUT_SUFFIX,

@@ -170,11 +170,23 @@ export namespace PubAppend {
   export type Response = Success | Error;
 }
 
+/** Momento's ExpiresAt: when a credential expires (Unix seconds), or never. */
+export class ExpiresAt {
+  private constructor(private readonly unixSeconds: number | undefined) {}
+  static fromEpoch(epoch: number | undefined): ExpiresAt { return new ExpiresAt(epoch); }
+  static fromEpochMillis(ms: number | null): ExpiresAt { return new ExpiresAt(ms === null ? undefined : Math.floor(ms / 1000)); }
+  doesExpire(): boolean { return this.unixSeconds !== undefined; }
+  /** Unix seconds; a credential that never expires answers 0 (check doesExpire()). */
+  epoch(): number { return this.unixSeconds ?? 0; }
+  epochMillis(): number { return this.epoch() * 1000; }
+  toString(): string { return this.unixSeconds === undefined ? 'never' : new Date(this.unixSeconds * 1000).toISOString(); }
+}
+
 export namespace GenerateDisposableToken {
   export class Success extends Outcome {
     readonly type = 'Success' as const;
     readonly is_success = true;
-    constructor(readonly authToken: string, readonly expiresAt: { epoch(): number; epochMillis(): number }, readonly endpoint: string) { super(); }
+    constructor(readonly authToken: string, readonly expiresAt: ExpiresAt, readonly endpoint: string) { super(); }
     // Never the token itself: responses end up in logs.
     protected override detail(): string { return `token expiring at ${new Date(this.expiresAt.epochMillis()).toISOString()}`; }
   }

@@ -221,6 +221,32 @@ export interface RedisConfig {
   queueTimeoutMs: number;
 }
 
+/** The Momento-compatible gRPC listener (docs/momento-compat.md): the official Momento SDKs talk
+ * to it unmodified. Off by default; it is a second port with its own HTTP/2 server (grpc-js). */
+export interface MomentoConfig {
+  /** Start the gRPC listener (`tidings serve --momento-port N` turns it on). */
+  enabled: boolean;
+  /** TCP port of the gRPC listener; 0 picks a free one. It binds `server.host`. */
+  port: number;
+  /** The `endpoint` written into Momento-shaped credentials and disposable-token replies. The
+   * SDKs connect to `cache.<endpoint>` (TLS) unless given endpoint overrides. Empty = host:port of
+   * the listener (usable only with overrides; see docs/momento-compat.md). */
+  endpoint: string;
+  /** Largest gRPC message received, bytes (grpc-js refuses larger ones with RESOURCE_EXHAUSTED).
+   * Keep it above store.maxItemBytes so an item-size error is ours, typed, not a transport one. */
+  maxMessageBytes: number;
+  /** Concurrent Subscribe streams at most (each is one session; they count towards
+   * server.maxConnections too). Past it a Subscribe ends with RESOURCE_EXHAUSTED
+   * (topic_subscriptions_limit_exceeded). */
+  maxStreams: number;
+  /** A Subscribe stream whose unsent messages exceed this many bytes is ended with UNAVAILABLE; the
+   * SDK resubscribes and resumes from the topic window (the WebSocket slow-consumer rule). */
+  maxStreamBufferBytes: number;
+  /** A grpc-web Subscribe (the web SDK, one growing XHR response) is ended with OK after this many
+   * ms; the SDK resubscribes at once from its last position. Bounds the browser's response buffer. */
+  webStreamMaxMs: number;
+}
+
 export interface TidingsConfig {
   /** Dev mode: ephemeral signing key, an admin API key printed at start, the demo page. */
   dev: boolean;
@@ -235,6 +261,7 @@ export interface TidingsConfig {
   moderation: ModerationConfig;
   admin: AdminConfig;
   redis: RedisConfig;
+  momento: MomentoConfig;
 }
 
 export const DEFAULTS: TidingsConfig = {
@@ -338,6 +365,15 @@ export const DEFAULTS: TidingsConfig = {
     maxQueuedCommands: 1000,
     queueTimeoutMs: 1000,
   },
+  momento: {
+    enabled: false,
+    port: 8081,
+    endpoint: '',
+    maxMessageBytes: 6 * 1024 * 1024,
+    maxStreams: 10_000,
+    maxStreamBufferBytes: 1024 * 1024,
+    webStreamMaxMs: 120_000,
+  },
 };
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends Array<infer U> ? U[] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -435,6 +471,10 @@ function validate(c: TidingsConfig): void {
     positive(`moderation.${key}`, c.moderation[key]);
   }
   if (c.moderation.bufferBytes > c.moderation.totalBufferBytes) throw new ConfigError('moderation.bufferBytes', 'must be ≤ moderation.totalBufferBytes');
+  positive('momento.port', c.momento.port, 0);
+  if (c.momento.port > 65535) throw new ConfigError('momento.port', 'must be ≤ 65535');
+  for (const key of ['maxMessageBytes', 'maxStreams', 'maxStreamBufferBytes', 'webStreamMaxMs'] as const) positive(`momento.${key}`, c.momento[key]);
+  if (c.momento.maxMessageBytes <= c.store.maxItemBytes) throw new ConfigError('momento.maxMessageBytes', 'must be > store.maxItemBytes');
   if (c.moderation.historyTtlSec > c.store.maxTtlSec) throw new ConfigError('moderation.historyTtlSec', 'must be ≤ store.maxTtlSec');
   if (c.moderation.historyLength > c.store.maxListLength) throw new ConfigError('moderation.historyLength', 'must be ≤ store.maxListLength');
   c.admin.tokenIds.forEach((id, i) => {

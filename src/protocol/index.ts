@@ -7,3 +7,4 @@ export * from './frames.js';
 export * from './codec.js';
 export * from './operations.js';
 export * from './admin.js';
+export * from './momento-credential.js';

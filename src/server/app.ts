@@ -22,6 +22,9 @@ import { mountLongPoll } from './long-poll.js';
 import { mountSdkStream } from './sdk-stream.js';
 import { mountSse } from './sse.js';
 import { TicketBook } from './tickets.js';
+import { ConnectionFanout } from './connection-fanout.js';
+import { momentoServices, startMomentoListener, type MomentoListener, type MomentoService } from './grpc/listener.js';
+import { mountGrpcWeb } from './grpc/web.js';
 
 export interface CreateServerOptions {
   config?: DeepPartial<TidingsConfig>;
@@ -49,6 +52,8 @@ export interface TidingsServer {
   /** Transport events the broker never sees (cut-off connections, refused upgrades). */
   readonly transport: TransportCounters;
   readonly logger: Logger;
+  /** Port of the Momento-compatible gRPC listener; undefined when momento.enabled is off. */
+  readonly momentoPort: number | undefined;
   /** Dev mode only: an API key with every data permission, minted at start. */
   readonly adminApiKey: string | undefined;
   /** Revokes credentials (docs/tokens.md, "Revocation"); open connections using them get `bye`
@@ -85,13 +90,24 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   // which every publish walks too.
   const jsFanout = new JsFanout();
   cors.mount(app);
-  mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes, cors });
+  // Known once the gRPC listener is bound (after the routes are mounted).
+  let momentoEndpoint: string | undefined;
+  mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes, cors, momentoEndpoint: () => momentoEndpoint });
   mountHttpApi(app, { broker, log, cors, maxBodyBytes: config.server.maxHttpBodyBytes });
   const tickets = new TicketBook(config.http.ticketTtlMs, config.http.maxTickets, clock);
   mountSse(app, { broker, auth, fanout: jsFanout, tickets, cors, log, config });
   mountLongPoll(app, { broker, fanout: jsFanout, cors, log, clock, config });
   mountSdkStream(app, { broker, fanout: jsFanout, cors, log, config, admission });
   mountMetrics(app, { broker, engine, transport, config, auth, log });
+  // gRPC Subscribe streams are Connections that are not uWS sockets: fanned out to from this index.
+  const connectionFanout = new ConnectionFanout();
+  // The Momento-compatible services: on their own HTTP/2 port (grpc-js), and as grpc-web-text on
+  // this HTTP/1.1 server for the web SDK. One set of handlers serves both.
+  let services: MomentoService[] = [];
+  if (config.momento.enabled) {
+    services = momentoServices({ broker, auth, config, log, fanout: connectionFanout, endpoint: () => momentoEndpoint ?? `${config.server.host}:${config.momento.port}` });
+    mountGrpcWeb(app, services, { config, log });
+  }
   // Entries added here or (with a shared list) on another node close this node's connections.
   const unsubscribeRevocations = auth.revocations.subscribe((entry) => {
     for (const session of [...broker.sessions.values()]) {
@@ -101,7 +117,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   for (const feature of features) feature.routes?.(app, deps);
   app.any('/*', (res) => { res.writeStatus('404 Not Found').end('not found'); });
   await broker.start({
-    publish: (key, frame) => { app.publish(key, frame, true); jsFanout.publish(key, frame); },
+    publish: (key, frame) => { app.publish(key, frame, true); jsFanout.publish(key, frame); connectionFanout.publish(key, frame); },
     sendTo: (connectionId, frame) => { broker.sessions.get(connectionId)?.connection.send(frame); },
   });
 
@@ -123,6 +139,19 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   });
   const port = uWS.us_socket_local_port(listenSocket);
   const host = config.server.host;
+  let momento: MomentoListener | undefined;
+  if (config.momento.enabled) {
+    try {
+      momento = await startMomentoListener(services, { config, log }, host, config.momento.port);
+      momentoEndpoint = config.momento.endpoint || `${host}:${momento.port}`;
+    } catch (err) {
+      unsubscribeRevocations();
+      uWS.us_listen_socket_close(listenSocket);
+      (app as TemplatedApp & { close(): void }).close();
+      await broker.close();
+      throw new Error(`could not start the gRPC listener on ${host}:${config.momento.port}: ${(err as Error).message}`);
+    }
+  }
   const adminApiKey = config.dev
     ? (await auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null, tokenId: 'admin' })).token
     : undefined;
@@ -131,7 +160,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   let closing: Promise<void> | undefined;
   const stops: Array<() => Promise<void>> = [];
   const server: TidingsServer = {
-    config, port, host, auth, clock, broker, engine, transport, adminApiKey, logger: log,
+    config, port, host, auth, clock, broker, engine, transport, adminApiKey, logger: log, momentoPort: momento?.port,
     revoke: (request) => auth.revoke(request),
     wsUrl: `ws://${host}:${port}/v1/ws`,
     httpUrl: `http://${host}:${port}`,
@@ -142,6 +171,8 @@ export async function createServer(options: CreateServerOptions = {}, features: 
         // Stop accepting first, then let every connection drain (server.shutdownGraceMs).
         uWS.us_listen_socket_close(listenSocket);
         await broker.shutdown();
+        // The broker's shutdown ended every Subscribe stream (UNAVAILABLE); now the gRPC listener.
+        await momento?.close();
         // close() drops idle keep-alive sockets too; it exists at runtime but not in this version's types.
         (app as TemplatedApp & { close(): void }).close();
         await broker.close();

@@ -1,6 +1,6 @@
 /** HTTP routes: health and token minting. Every async reply is corked and abort-safe. */
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { ErrorCode, LimitCause, PermissionScopes } from '../protocol/index.js';
+import { ErrorCode, LimitCause, PermissionScopes, encodeMomentoCredential } from '../protocol/index.js';
 import { TidingsError, limitExceeded, permissionDenied } from '../core/errors.js';
 import { jsonRoute, type Cors } from './http-common.js';
 import type { Logger } from '../core/logger.js';
@@ -42,14 +42,23 @@ async function readJsonObject(res: HttpResponse, maxBodyBytes: number, aborted: 
   return value as Record<string, unknown>;
 }
 
-export function mountHttpRoutes(app: TemplatedApp, deps: { auth: TokenAuthority; log: Logger; maxBodyBytes: number; cors: Cors }): void {
+export interface HttpRouteDeps {
+  auth: TokenAuthority;
+  log: Logger;
+  maxBodyBytes: number;
+  cors: Cors;
+  /** The endpoint for Momento-shaped tokens; undefined while the gRPC listener is off. */
+  momentoEndpoint(): string | undefined;
+}
+
+export function mountHttpRoutes(app: TemplatedApp, deps: HttpRouteDeps): void {
   const { auth, log, maxBodyBytes, cors } = deps;
 
   app.get('/healthz', (res) => {
     res.writeHeader('content-type', 'application/json').end('{"status":"ok"}');
   });
 
-  /** Mint a disposable token. Authorization: Bearer <API key>. Body: { scope, expiresInSeconds, tokenId? }. */
+  /** Mint a disposable token. Authorization: Bearer <API key>. Body: { scope, expiresInSeconds, tokenId?, momento? }. */
   app.post('/v1/tokens', (res, req) => {
     const authorization = req.getHeader('authorization');
     const corsHeaders = cors.headers(req.getHeader('origin'));
@@ -64,7 +73,7 @@ export function mountHttpRoutes(app: TemplatedApp, deps: { auth: TokenAuthority;
       const match = /^Bearer\s+(\S+)$/i.exec(authorization);
       if (!match) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send the API key as "Authorization: Bearer <key>"');
       const minter = await auth.verify(match[1]);
-      let request: { scope?: unknown; expiresInSeconds?: unknown; tokenId?: unknown };
+      let request: { scope?: unknown; expiresInSeconds?: unknown; tokenId?: unknown; momento?: unknown };
       try {
         request = JSON.parse(body.toString('utf8')) as typeof request;
       } catch {
@@ -73,12 +82,19 @@ export function mountHttpRoutes(app: TemplatedApp, deps: { auth: TokenAuthority;
       if (typeof request !== 'object' || request === null) throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'body must be a JSON object');
       if (typeof request.expiresInSeconds !== 'number') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'expiresInSeconds must be a number');
       if (request.tokenId !== undefined && typeof request.tokenId !== 'string') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'tokenId must be a string');
+      if (request.momento !== undefined && typeof request.momento !== 'boolean') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'momento must be a boolean');
+      const endpoint = deps.momentoEndpoint();
+      if (request.momento && endpoint === undefined) {
+        throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, 'Momento-shaped tokens need the gRPC listener (momento.enabled)');
+      }
       const minted = await auth.mintFor(minter, {
         scope: request.scope as never,
         expiresInSec: request.expiresInSeconds,
         ...(request.tokenId !== undefined ? { tokenId: request.tokenId } : {}),
       });
-      return { status: '201 Created', body: { authToken: minted.token, expiresAt: minted.expiresAt } };
+      // momento: true answers the token in the form the official Momento SDKs take (fromDisposableToken).
+      const authToken = request.momento ? encodeMomentoCredential({ endpoint: endpoint!, apiKey: minted.token }) : minted.token;
+      return { status: '201 Created', body: { authToken, expiresAt: minted.expiresAt } };
     }, corsHeaders);
   });
 

@@ -1,10 +1,10 @@
 import t from 'tap';
 import {
-  GenerateDisposableToken, ItemGetTtl, ListFetch, ListLength, ListPop, ListWrite, PubAppend, TopicPublish, UpdateTtl, ValueRead, GenericWrite,
+  ExpiresAt, GenerateDisposableToken, ItemGetTtl, ListFetch, ListLength, ListPop, ListWrite, PubAppend, TopicPublish, UpdateTtl, ValueRead, GenericWrite,
 } from '../../../src/client/index.js';
 
 t.test('responses - every success, hit and miss prints its kind and a short detail, never [object Object]', async (t) => {
-  const expiresAt = { epoch: () => 1_800_000_000, epochMillis: () => 1_800_000_000_000 };
+  const expiresAt = ExpiresAt.fromEpoch(1_800_000_000);
   const cases: Array<[object, string]> = [
     [new TopicPublish.Success(3, 17), 'Success: seq 3, page 17'],
     [new GenericWrite.Success(), 'Success'],

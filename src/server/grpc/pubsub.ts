@@ -1,0 +1,189 @@
+/** cache_client.pubsub.Pubsub: Publish (unary) and Subscribe (server stream). A Subscribe stream is
+ * one session with one subscription, fed the same msgpack frames a WebSocket gets (reply, window
+ * replay, live fan-out through the JS fan-out index); each frame is translated to a
+ * _SubscriptionItem once, however many streams it goes to. */
+import { Metadata, status, type ServerWritableStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { pubsub } from '@gomomento/generated-types';
+import { common } from '@gomomento/generated-types/dist/common.js';
+import { CloseCode, ErrorCode, LimitCause, decodeFrame, type Position, type WireError } from '../../protocol/index.js';
+import { TidingsError, limitExceeded } from '../../core/errors.js';
+import { HEARTBEAT_KEY } from '../../engine/broker.js';
+import type { Connection, Session } from '../../engine/session.js';
+import { credentialOf, dispatch, unary, type GrpcDeps } from './calls.js';
+import { statusError, toStatus } from './status.js';
+
+const pb = pubsub.cache_client.pubsub;
+type SubscriptionRequest = InstanceType<typeof pb._SubscriptionRequest>;
+type Stream = ServerWritableStream<SubscriptionRequest, Uint8Array>;
+
+/** Translates broker frames to serialized _SubscriptionItems. Fan-out hands the same frame bytes to
+ * every stream in one synchronous walk, so remembering the last translation makes it once per item. */
+export class ItemTranslator {
+  private lastFrame: Uint8Array | undefined;
+  private lastResult: Translated = { kind: 'skip' };
+  private readonly heartbeatBytes = new pb._SubscriptionItem({ heartbeat: new pb._Heartbeat() }).serialize();
+
+  heartbeat(): Uint8Array {
+    return this.heartbeatBytes;
+  }
+
+  translate(frame: Uint8Array): Translated {
+    if (frame === this.lastFrame) return this.lastResult;
+    const result = this.translateOnce(decodeFrame(frame));
+    this.lastFrame = frame;
+    this.lastResult = result;
+    return result;
+  }
+
+  private translateOnce(f: Record<string, unknown>): Translated {
+    switch (f['t']) {
+      case 'item': {
+        const value = f['value'];
+        const item = new pb._TopicItem({
+          topic_sequence_number: f['seq'] as number,
+          sequence_page: f['page'] as number,
+          publisher_id: typeof f['tokenId'] === 'string' ? f['tokenId'] : '',
+          value: typeof value === 'string' ? new pb._TopicValue({ text: value }) : new pb._TopicValue({ binary: value as Uint8Array }),
+        });
+        return { kind: 'data', bytes: new pb._SubscriptionItem({ item }).serialize() };
+      }
+      case 'disc':
+        return {
+          kind: 'data',
+          bytes: new pb._SubscriptionItem({
+            discontinuity: new pb._Discontinuity({ last_topic_sequence: f['lastSeq'] as number, new_topic_sequence: f['newSeq'] as number, new_sequence_page: f['page'] as number }),
+          }).serialize(),
+        };
+      case 'hb':
+        return { kind: 'data', bytes: this.heartbeatBytes };
+      case 'end':
+        return { kind: 'end', error: f['e'] as WireError };
+      default:
+        // bye (followed by close), token notices, and frames Momento has no message for (a moderator's
+        // retract, moderation deliveries): nothing to send on this stream.
+        return { kind: 'skip' };
+    }
+  }
+}
+
+type Translated = { kind: 'data'; bytes: Uint8Array } | { kind: 'end'; error: WireError } | { kind: 'skip' };
+
+/** One Subscribe stream as a broker Connection. */
+class StreamConnection implements Connection {
+  private buffered = 0;
+  private readonly keys = new Set<string>();
+  ended = false;
+  session: Session | undefined;
+
+  constructor(private readonly call: Stream, private readonly deps: GrpcDeps, private readonly translator: ItemTranslator, private readonly onEnd: () => void) {}
+
+  send(frame: Uint8Array): boolean {
+    if (this.ended) return false;
+    const out = this.translator.translate(frame);
+    if (out.kind === 'data') return this.write(out.bytes);
+    if (out.kind === 'end') this.fail(toStatus(new TidingsError(out.error.code, out.error.message, out.error.cause)));
+    return true;
+  }
+
+  write(bytes: Uint8Array): boolean {
+    if (this.ended) return false;
+    if (this.buffered + bytes.byteLength > this.deps.config.momento.maxStreamBufferBytes) {
+      // The WebSocket slow-consumer rule: end it; the SDK resubscribes and resumes from the window.
+      this.fail({ code: status.UNAVAILABLE, details: 'subscriber fell too far behind; resubscribe to resume', metadata: new Metadata() });
+      return false;
+    }
+    this.buffered += bytes.byteLength;
+    this.call.write(bytes, () => {
+      this.buffered -= bytes.byteLength;
+      if (this.session?.catchUps?.size) this.deps.broker.drain(this.session);
+    });
+    return true;
+  }
+
+  heartbeat(): Uint8Array { return this.translator.heartbeat(); }
+
+  bufferedAmount(): number { return this.buffered; }
+
+  attach(key: string): void {
+    if (this.ended) return;
+    this.keys.add(key);
+    this.deps.fanout.attach(key, this);
+  }
+
+  detach(key: string): void {
+    this.keys.delete(key);
+    this.deps.fanout.detach(key, this);
+  }
+
+  /** The broker closes a session (token expired, shutdown): end the stream with the matching status. */
+  close(code: number): void {
+    if (code === CloseCode.TOKEN_EXPIRED || code === CloseCode.AUTHENTICATION_FAILED) this.fail(statusError(ErrorCode.AUTHENTICATION_ERROR, 'token expired'));
+    else this.fail({ code: status.UNAVAILABLE, details: code === CloseCode.SHUTDOWN ? 'server shutting down' : 'stream closed by the server', metadata: new Metadata() });
+  }
+
+  fail(error: { code: status; details: string; metadata: Metadata }): void {
+    if (this.ended) return;
+    this.cleanup();
+    this.call.emit('error', error);
+  }
+
+  /** Detaches from fan-out and releases the session; idempotent. */
+  cleanup(): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const key of this.keys) this.deps.fanout.detach(key, this);
+    this.keys.clear();
+    if (this.session) this.deps.broker.closed(this.session);
+    this.onEnd();
+  }
+}
+
+export function pubsubService(deps: GrpcDeps): UntypedServiceImplementation {
+  const translator = new ItemTranslator();
+  let streams = 0;
+  const { broker, config } = deps;
+
+  return {
+    Publish: (call: Parameters<typeof unary<InstanceType<typeof pb._PublishRequest>, unknown>>[1], callback: Parameters<typeof unary>[2]) =>
+      unary(deps, call, callback, async (session, r) => {
+        // Node SDK topic calls name the cache only in the body.
+        const value = r.value?.has_binary ? r.value.binary : r.value?.text ?? '';
+        await dispatch(deps, session, { t: 'pub', cache: r.cache_name, topic: r.topic, value });
+        return new common._Empty();
+      }),
+
+    Subscribe: (call: Stream) => {
+      if (streams >= config.momento.maxStreams || broker.sessions.size >= config.server.maxConnections) {
+        // The Node SDK reads no `err` trailer on a stream; it recognises this limit by "subscribers"
+        // in the details, as Momento words it.
+        call.emit('error', toStatus(limitExceeded(LimitCause.SUBSCRIPTIONS, `Too many subscribers (limit: ${config.momento.maxStreams} streams, momento.maxStreams)`)));
+        return;
+      }
+      streams++;
+      const connection = new StreamConnection(call, deps, translator, () => { streams--; });
+      call.on('cancelled', () => connection.cleanup());
+      call.on('error', () => connection.cleanup());
+      void subscribe(deps, call, connection).catch((err: unknown) => {
+        if (!(err instanceof TidingsError)) deps.log.error({ err }, 'grpc subscribe failed unexpectedly');
+        connection.fail(toStatus(err));
+      });
+    },
+  };
+}
+
+async function subscribe(deps: GrpcDeps, call: Stream, connection: StreamConnection): Promise<void> {
+  const session = await deps.broker.openAuthenticated(connection, credentialOf(call.metadata));
+  connection.session = session;
+  if (connection.ended) return deps.broker.closed(session);
+  const r = call.request;
+  // Momento's resume: the next number wanted (0 = live only) and the page it belongs to. Ours: the
+  // last position held. A page the topic no longer has (or 0) yields a discontinuity and the window.
+  const after: Position | undefined = r.resume_at_topic_sequence_number > 0 ? { page: r.sequence_page, seq: r.resume_at_topic_sequence_number - 1 } : undefined;
+  // subscribe() in the SDKs resolves on the first stream message: a heartbeat goes first, right
+  // with the broker's reply and before any replayed item. A refusal instead ends the stream with
+  // its status, which the SDK turns into TopicSubscribe.Error.
+  const request = { t: 'sub' as const, id: 0, cache: r.cache_name, topic: r.topic, ...(after ? { after } : {}) };
+  await deps.broker.dispatch(session, request, () => { connection.write(connection.heartbeat()); });
+  // Periodic heartbeats (server.heartbeatMs) keep a quiet stream alive past idle timeouts.
+  connection.attach(HEARTBEAT_KEY);
+}

@@ -1,0 +1,116 @@
+/** cache_client.Scs: scalar items and lists, each mapped onto the broker's operation of the same
+ * meaning. Keys and list names arrive as bytes and are UTF-8 decoded (the SDKs encode strings that
+ * way); values stay bytes. Methods not listed here are answered UNIMPLEMENTED by grpc-js. */
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import { cache } from '@gomomento/generated-types';
+import type { Value } from '../../protocol/index.js';
+import { cacheHeader, dispatch, toBytes, unary, utf8, type GrpcDeps } from './calls.js';
+
+const pb = cache.cache_client;
+
+/** Momento's CollectionTtl on the wire: ttl_milliseconds (0 = the server default) + refresh_ttl. */
+function collectionTtl(request: { ttl_milliseconds: number; refresh_ttl: boolean }): { ttlMs?: number; refreshTtl: boolean } {
+  return { ...(request.ttl_milliseconds > 0 ? { ttlMs: request.ttl_milliseconds } : {}), refreshTtl: request.refresh_ttl };
+}
+
+/** Index oneofs: unbounded or a number (negatives count from the end). */
+function range(request: { has_inclusive_start: boolean; inclusive_start: number; has_exclusive_end: boolean; exclusive_end: number }): { startIndex?: number; endIndex?: number } {
+  return {
+    ...(request.has_inclusive_start ? { startIndex: request.inclusive_start } : {}),
+    ...(request.has_exclusive_end ? { endIndex: request.exclusive_end } : {}),
+  };
+}
+
+/** 0 on the wire means "no truncation". */
+const truncate = (size: number): number | undefined => (size > 0 ? size : undefined);
+
+const values = (list: Value[]): Uint8Array[] => list.map(toBytes);
+
+export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
+  type Call<Req> = Parameters<typeof unary<Req, unknown>>[1];
+  type Callback = Parameters<typeof unary<unknown, unknown>>[2];
+  /** One Scs method: the cache from metadata, the rest from the body. */
+  const method = <Req, Res>(work: (session: Parameters<Parameters<typeof unary>[3]>[0], request: Req, cacheName: string) => Promise<Res>) =>
+    (call: Call<Req>, callback: Callback) => unary(deps, call, callback, (session, request) => work(session, request, cacheHeader(call.metadata)));
+
+  return {
+    Get: method(async (session, r: InstanceType<typeof pb._GetRequest>, c) => {
+      const result = await dispatch(deps, session, { t: 'get', cache: c, key: utf8(r.cache_key) });
+      return result.hit
+        ? new pb._GetResponse({ result: pb.ECacheResult.Hit, cache_body: toBytes(result.value) })
+        : new pb._GetResponse({ result: pb.ECacheResult.Miss });
+    }),
+
+    Set: method(async (session, r: InstanceType<typeof pb._SetRequest>, c) => {
+      await dispatch(deps, session, { t: 'set', cache: c, key: utf8(r.cache_key), value: r.cache_body, ...(r.ttl_milliseconds > 0 ? { ttlMs: r.ttl_milliseconds } : {}) });
+      return new pb._SetResponse({ result: pb.ECacheResult.Ok });
+    }),
+
+    Delete: method(async (session, r: InstanceType<typeof pb._DeleteRequest>, c) => {
+      await dispatch(deps, session, { t: 'delete', cache: c, key: utf8(r.cache_key) });
+      return new pb._DeleteResponse();
+    }),
+
+    ListPushBack: method(async (session, r: InstanceType<typeof pb._ListPushBackRequest>, c) => {
+      const { length } = await dispatch(deps, session, { t: 'listPushBack', cache: c, list: utf8(r.list_name), value: r.value, ...collectionTtl(r), truncateFrontToSize: truncate(r.truncate_front_to_size) });
+      return new pb._ListPushBackResponse({ list_length: length });
+    }),
+
+    ListPushFront: method(async (session, r: InstanceType<typeof pb._ListPushFrontRequest>, c) => {
+      const { length } = await dispatch(deps, session, { t: 'listPushFront', cache: c, list: utf8(r.list_name), value: r.value, ...collectionTtl(r), truncateBackToSize: truncate(r.truncate_back_to_size) });
+      return new pb._ListPushFrontResponse({ list_length: length });
+    }),
+
+    ListConcatenateBack: method(async (session, r: InstanceType<typeof pb._ListConcatenateBackRequest>, c) => {
+      const { length } = await dispatch(deps, session, { t: 'listConcatenateBack', cache: c, list: utf8(r.list_name), values: r.values, ...collectionTtl(r), truncateFrontToSize: truncate(r.truncate_front_to_size) });
+      return new pb._ListConcatenateBackResponse({ list_length: length });
+    }),
+
+    ListConcatenateFront: method(async (session, r: InstanceType<typeof pb._ListConcatenateFrontRequest>, c) => {
+      const { length } = await dispatch(deps, session, { t: 'listConcatenateFront', cache: c, list: utf8(r.list_name), values: r.values, ...collectionTtl(r), truncateBackToSize: truncate(r.truncate_back_to_size) });
+      return new pb._ListConcatenateFrontResponse({ list_length: length });
+    }),
+
+    ListFetch: method(async (session, r: InstanceType<typeof pb._ListFetchRequest>, c) => {
+      const result = await dispatch(deps, session, { t: 'listFetch', cache: c, list: utf8(r.list_name), ...range(r) });
+      if (!result.hit) return new pb._ListFetchResponse({ missing: new pb._ListFetchResponse._Missing() });
+      const list = 'values' in result ? result.values : result.items.map((i) => i.value);
+      return new pb._ListFetchResponse({ found: new pb._ListFetchResponse._Found({ values: values(list) }) });
+    }),
+
+    ListRetain: method(async (session, r: InstanceType<typeof pb._ListRetainRequest>, c) => {
+      await dispatch(deps, session, { t: 'listRetain', cache: c, list: utf8(r.list_name), ...range(r), ...collectionTtl(r) });
+      // The SDKs answer Success whatever the body holds; our store does not report the new length.
+      return new pb._ListRetainResponse();
+    }),
+
+    ListRemove: method(async (session, r: InstanceType<typeof pb._ListRemoveRequest>, c) => {
+      await dispatch(deps, session, { t: 'listRemoveValue', cache: c, list: utf8(r.list_name), value: r.all_elements_with_value });
+      return new pb._ListRemoveResponse();
+    }),
+
+    ListPopFront: method(async (session, r: InstanceType<typeof pb._ListPopFrontRequest>, c) => {
+      const result = await dispatch(deps, session, { t: 'listPopFront', cache: c, list: utf8(r.list_name) });
+      return result.hit
+        ? new pb._ListPopFrontResponse({ found: new pb._ListPopFrontResponse._Found({ front: toBytes(result.value), list_length: result.length }) })
+        : new pb._ListPopFrontResponse({ missing: new pb._ListPopFrontResponse._Missing() });
+    }),
+
+    ListPopBack: method(async (session, r: InstanceType<typeof pb._ListPopBackRequest>, c) => {
+      const result = await dispatch(deps, session, { t: 'listPopBack', cache: c, list: utf8(r.list_name) });
+      return result.hit
+        ? new pb._ListPopBackResponse({ found: new pb._ListPopBackResponse._Found({ back: toBytes(result.value), list_length: result.length }) })
+        : new pb._ListPopBackResponse({ missing: new pb._ListPopBackResponse._Missing() });
+    }),
+
+    ListLength: method(async (session, r: InstanceType<typeof pb._ListLengthRequest>, c) => {
+      const result = await dispatch(deps, session, { t: 'listLength', cache: c, list: utf8(r.list_name) });
+      return result.hit
+        ? new pb._ListLengthResponse({ found: new pb._ListLengthResponse._Found({ length: result.length }) })
+        : new pb._ListLengthResponse({ missing: new pb._ListLengthResponse._Missing() });
+    }),
+  };
+}
+
+/** The Scs methods this listener answers (docs/momento-compat.md lists them; a test checks both). */
+export const SCS_METHODS = ['Get', 'Set', 'Delete', 'ListPushBack', 'ListPushFront', 'ListConcatenateBack', 'ListConcatenateFront', 'ListFetch', 'ListRetain', 'ListRemove', 'ListPopFront', 'ListPopBack', 'ListLength'] as const;

@@ -1,0 +1,168 @@
+/** grpc-web-text for @gomomento/sdk-web on the uWS HTTP/1.1 server: the same service handlers as the
+ * HTTP/2 listener, behind a small framing shim. Requests and responses are base64 text; each message
+ * is a 5-byte-framed protobuf, each base64-encoded on its own; the status travels in a final 0x80
+ * trailer frame. A Subscribe is one long response the browser's XHR reads as it grows, so it is
+ * ended (OK) every momento.webStreamMaxMs and the SDK resubscribes from its last position. */
+import { EventEmitter } from 'node:events';
+import { Metadata, status, type ServiceDefinition, type StatusObject } from '@grpc/grpc-js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { TidingsConfig } from '../../core/config.js';
+import type { Logger } from '../../core/logger.js';
+import { BodyTooLargeError, readBody } from '../http-body.js';
+import type { MomentoService } from './listener.js';
+
+/** `Allow-Headers: *` does not cover `authorization`; every header the web SDK sends is listed. */
+const ALLOWED_HEADERS = 'authorization, cache, agent, runtime-version, read-concern, x-grpc-web, x-user-agent, grpc-timeout, content-type';
+const FORWARDED_METADATA = ['authorization', 'cache', 'agent', 'runtime-version', 'read-concern'];
+
+type Handler = (call: unknown, callback?: (err: Partial<StatusObject> | null, response?: unknown) => void) => void;
+interface Method { definition: ServiceDefinition[string]; handler: Handler | undefined }
+
+function frame(flag: number, payload: Uint8Array): string {
+  const out = Buffer.allocUnsafe(5 + payload.byteLength);
+  out[0] = flag;
+  out.writeUInt32BE(payload.byteLength, 1);
+  out.set(payload, 5);
+  return out.toString('base64');
+}
+
+function trailer(code: number, details: string, metadata: Metadata | null | undefined): string {
+  let text = `grpc-status:${code}\r\ngrpc-message:${encodeURIComponent(details)}\r\n`;
+  const err = metadata?.get('err')[0];
+  if (err !== undefined) text += `err:${String(err)}\r\n`;
+  return frame(0x80, Buffer.from(text, 'utf8'));
+}
+
+function cors(res: HttpResponse): void {
+  res.writeHeader('access-control-allow-origin', '*');
+  res.writeHeader('access-control-allow-methods', 'POST, OPTIONS');
+  res.writeHeader('access-control-allow-headers', ALLOWED_HEADERS);
+  res.writeHeader('access-control-expose-headers', 'grpc-status, grpc-message, err');
+  res.writeHeader('access-control-max-age', '600');
+}
+
+/** The response side of one grpc-web call: headers once, data frames, then the trailer. */
+class WebResponse {
+  private started = false;
+  ended = false;
+  private waiting: Array<() => void> = [];
+  constructor(private readonly res: HttpResponse) {}
+
+  private head(): void {
+    if (this.started) return;
+    this.started = true;
+    this.res.writeStatus('200 OK');
+    this.res.writeHeader('content-type', 'application/grpc-web-text+proto');
+    cors(this.res);
+  }
+
+  /** Writes one message; `done` runs once the socket took it (later under backpressure). */
+  message(bytes: Uint8Array, done?: () => void): void {
+    if (this.ended) return;
+    let ok = true;
+    this.res.cork(() => { this.head(); ok = this.res.write(frame(0, bytes)); });
+    if (!done) return;
+    if (ok) return done();
+    if (this.waiting.push(done) === 1) {
+      this.res.onWritable(() => {
+        for (const cb of this.waiting.splice(0)) cb();
+        return true;
+      });
+    }
+  }
+
+  finish(code: number, details: string, metadata?: Metadata | null): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.res.cork(() => { this.head(); this.res.end(trailer(code, details, metadata)); });
+  }
+}
+
+/** What the shared handlers read from a Subscribe call, over a grpc-web response. */
+class WebStream extends EventEmitter {
+  cancelled = false;
+  constructor(readonly request: unknown, readonly metadata: Metadata, private readonly path: string, private readonly out: WebResponse, private readonly serialize: (m: unknown) => Buffer) {
+    super();
+    // The handler ends a stream by emitting 'error' with its status (grpc-js's own convention).
+    this.on('error', (s: StatusObject) => out.finish(s.code, s.details, s.metadata));
+  }
+  write(message: unknown, done?: () => void): boolean {
+    this.out.message(this.serialize(message), done);
+    return !this.out.ended;
+  }
+  getPath(): string { return this.path; }
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.emit('cancelled');
+  }
+}
+
+export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps: { config: Readonly<TidingsConfig>; log: Logger }): void {
+  const { config, log } = deps;
+  const methods = new Map<string, Method>();
+  for (const service of services) {
+    for (const [name, definition] of Object.entries(service.definition)) {
+      methods.set(definition.path, { definition, handler: service.implementation[name] as Handler | undefined });
+    }
+  }
+  // Base64 inflates by 4/3: the body limit follows the gRPC message limit.
+  const maxBodyBytes = Math.ceil(((config.momento.maxMessageBytes + 5) * 4) / 3) + 4;
+
+  const route = (res: HttpResponse, req: HttpRequest) => {
+    const verb = req.getMethod().toLowerCase();
+    if (verb === 'options') {
+      res.writeStatus('204 No Content');
+      cors(res);
+      res.end();
+      return;
+    }
+    const path = req.getUrl();
+    const method = methods.get(path);
+    const metadata = new Metadata();
+    for (const name of FORWARDED_METADATA) {
+      const value = req.getHeader(name);
+      if (value) metadata.set(name, value);
+    }
+    const out = new WebResponse(res);
+    let aborted = false;
+    let onAbort: (() => void) | undefined;
+    res.onAborted(() => { aborted = true; out.ended = true; onAbort?.(); });
+    if (verb !== 'post' || !method) {
+      res.writeStatus(verb === 'post' ? '404 Not Found' : '405 Method Not Allowed');
+      cors(res);
+      res.end();
+      return;
+    }
+    readBody(res, maxBodyBytes, () => aborted).then((body) => {
+      if (aborted) return;
+      const bytes = Buffer.from(body.toString('latin1'), 'base64');
+      if (bytes.byteLength < 5 || bytes[0] !== 0 || bytes.readUInt32BE(1) > bytes.byteLength - 5) {
+        return out.finish(status.INVALID_ARGUMENT, 'malformed grpc-web request', null);
+      }
+      if (!method.handler) return out.finish(status.UNIMPLEMENTED, `${path} is not implemented`, null);
+      const request = method.definition.requestDeserialize(bytes.subarray(5, 5 + bytes.readUInt32BE(1)));
+      const serialize = (m: unknown) => method.definition.responseSerialize(m);
+      if (method.definition.responseStream) {
+        const stream = new WebStream(request, metadata, path, out, serialize);
+        const recycle = setTimeout(() => { stream.cancel(); out.finish(status.OK, 'OK'); }, config.momento.webStreamMaxMs);
+        stream.on('error', () => clearTimeout(recycle));
+        onAbort = () => { clearTimeout(recycle); stream.cancel(); };
+        method.handler(stream);
+        return;
+      }
+      method.handler({ request, metadata, getPath: () => path, cancelled: false }, (err, response) => {
+        if (aborted) return;
+        if (err) return out.finish(err.code ?? status.UNKNOWN, err.details ?? 'error', err.metadata);
+        out.message(serialize(response));
+        out.finish(status.OK, 'OK');
+      });
+    }, (err: unknown) => {
+      if (aborted) return;
+      if (err instanceof BodyTooLargeError) return out.finish(status.RESOURCE_EXHAUSTED, err.message, null);
+      log.error({ err, path }, 'grpc-web request failed');
+      out.finish(status.INTERNAL, 'internal server error', null);
+    });
+  };
+  for (const service of services) app.any(`/${service.name}/*`, route);
+}

@@ -1,0 +1,92 @@
+/** Conformance: AuthClient.generateDisposableToken of the official SDK against Tidings, then the
+ * minted token used by the SDK; and the Momento-shaped credentials the CLI prints. */
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import {
+  AllDataReadWrite, CacheGet, CredentialProvider, DisposableTokenScopes, ExpiresIn, GenerateDisposableToken, MomentoErrorCode, TopicPublish,
+} from '@gomomento/sdk';
+import { decodeMomentoCredential } from '../../src/index.js';
+import { apiKeyFor, errorCode, momentoClients, startMomentoServer } from '../helpers/momento.js';
+
+const run = promisify(execFile);
+
+t.test('momento tokens - generateDisposableToken mints a scoped token the SDK then uses', async (t) => {
+  const server = await startMomentoServer(t);
+  const admin = await momentoClients(t, server, await apiKeyFor(server));
+  const minted = await admin.auth.generateDisposableToken(
+    DisposableTokenScopes.topicPublishSubscribe('chat', 'room1'), ExpiresIn.minutes(5), { tokenId: 'user:bob' },
+  );
+  t.type(minted, GenerateDisposableToken.Success);
+  const success = minted as GenerateDisposableToken.Success;
+  t.ok(success.expiresAt.epoch() > Date.now() / 1000, 'expiresAt is in the future');
+  const inner = decodeMomentoCredential(success.authToken);
+  t.ok(inner, 'the SDK wraps our api_key and endpoint in its base64 form');
+  t.equal(inner!.endpoint, `127.0.0.1:${server.momentoPort}`);
+  const grant = await server.auth.verify(inner!.apiKey);
+  t.equal(grant.kind, 'disposable');
+  t.equal(grant.tokenId, 'user:bob');
+
+  const user = await momentoClients(t, server, inner!.apiKey);
+  t.type(await user.topics.publish('chat', 'room1', 'hi'), TopicPublish.Success);
+  t.equal(errorCode(await user.topics.publish('chat', 'room2', 'hi')), MomentoErrorCode.PERMISSION_ERROR);
+  t.equal(errorCode(await user.cache.get('chat', 'k')), MomentoErrorCode.PERMISSION_ERROR);
+
+  // AllDataReadWrite carries a function permission too; Tidings has no functions and ignores it.
+  const all = await admin.auth.generateDisposableToken(AllDataReadWrite, ExpiresIn.minutes(1));
+  t.type(all, GenerateDisposableToken.Success);
+  const allClient = await momentoClients(t, server, decodeMomentoCredential((all as GenerateDisposableToken.Success).authToken)!.apiKey);
+  t.type(await allClient.cache.get('chat', 'k'), CacheGet.Miss);
+  // A key prefix selector arrives as bytes on the wire.
+  const prefixed = await admin.auth.generateDisposableToken(DisposableTokenScopes.cacheKeyPrefixReadWrite('app', 'user-'), ExpiresIn.minutes(1));
+  const prefixClient = await momentoClients(t, server, decodeMomentoCredential((prefixed as GenerateDisposableToken.Success).authToken)!.apiKey);
+  t.type(await prefixClient.cache.get('app', 'user-1'), CacheGet.Miss);
+  t.equal(errorCode(await prefixClient.cache.get('app', 'admin-1')), MomentoErrorCode.PERMISSION_ERROR);
+});
+
+t.test('momento tokens - minting is refused for a disposable token, a wider scope, or an expiry past the limit', async (t) => {
+  const server = await startMomentoServer(t, { config: { auth: { maxTokenTtlSec: 3600 } } });
+  const narrowKey = await server.auth.mintApiKey({ scope: DisposableTokenScopes.topicPublishSubscribe('chat', 'room1') as never, expiresInSec: null });
+  const narrow = await momentoClients(t, server, narrowKey.token);
+  const wider = await narrow.auth.generateDisposableToken(DisposableTokenScopes.topicPublishSubscribe('chat', 'room2'), ExpiresIn.minutes(1));
+  t.equal(errorCode(wider), MomentoErrorCode.PERMISSION_ERROR);
+  const admin = await momentoClients(t, server, await apiKeyFor(server));
+  t.equal(errorCode(await admin.auth.generateDisposableToken(AllDataReadWrite, ExpiresIn.hours(2))), MomentoErrorCode.INVALID_ARGUMENT_ERROR);
+  const token = await server.auth.mintDisposableToken({ scope: { permissions: [{ role: 'publishsubscribe', cache: '*', topic: '*' }] }, expiresInSec: 60 });
+  const tokenClient = await momentoClients(t, server, token.token);
+  t.equal(errorCode(await tokenClient.auth.generateDisposableToken(AllDataReadWrite, ExpiresIn.minutes(1))), MomentoErrorCode.PERMISSION_ERROR);
+});
+
+t.test('momento tokens - the CLI prints Momento-shaped API keys and tokens the SDK accepts', async (t) => {
+  const server = await startMomentoServer(t);
+  const env = { ...process.env, TIDINGS_SIGNING_KEY: server.config.auth.signingKeys[0]!, TIDINGS_MOMENTO_ENDPOINT: `127.0.0.1:${server.momentoPort}` };
+  const cli = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env });
+  const key = (await cli(['api-key', '--momento', '--token-id', 'ops'])).stdout.trim();
+  const decoded = decodeMomentoCredential(key);
+  t.ok(decoded, 'standard base64 of {endpoint, api_key}');
+  t.equal(decoded!.endpoint, `127.0.0.1:${server.momentoPort}`);
+  t.doesNotThrow(() => CredentialProvider.fromString({ apiKey: key }), 'the SDK parses it without overrides too');
+  const token = (await cli(['token', '--momento', '--scope', '{"permissions":[{"role":"readonly","cache":"app"}]}', '--expires-in', '60'])).stdout.trim();
+  const client = await momentoClients(t, server, decodeMomentoCredential(token)!.apiKey);
+  t.type(await client.cache.get('app', 'k'), CacheGet.Miss);
+  t.equal(errorCode(await client.cache.set('app', 'k', 'v')), MomentoErrorCode.PERMISSION_ERROR);
+});
+
+t.test('momento tokens - POST /v1/tokens with momento: true answers a token fromDisposableToken accepts', async (t) => {
+  const server = await startMomentoServer(t);
+  const apiKey = await apiKeyFor(server);
+  const mint = (body: object) => fetch(`${server.httpUrl}/v1/tokens`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` }, body: JSON.stringify(body) });
+  const res = await mint({ scope: { permissions: [{ role: 'readwrite', cache: 'app' }] }, expiresInSeconds: 60, momento: true });
+  t.equal(res.status, 201);
+  const { authToken } = await res.json() as { authToken: string };
+  const endpoint = `127.0.0.1:${server.momentoPort}`;
+  const credentials = CredentialProvider.fromDisposableToken({
+    authToken, endpointOverrides: { cacheEndpoint: endpoint, controlEndpoint: endpoint, tokenEndpoint: endpoint, secureConnection: false },
+  });
+  const { CacheClient, Configurations, NoopMomentoLoggerFactory } = await import('@gomomento/sdk');
+  const cache = await CacheClient.create({ configuration: Configurations.Laptop.v1(new NoopMomentoLoggerFactory()), credentialProvider: credentials, defaultTtlSeconds: 60 });
+  t.teardown(() => cache.close());
+  await cache.set('app', 'k', 'v');
+  t.equal((await cache.get('app', 'k')).value(), 'v');
+  t.equal(errorCode(await cache.get('other', 'k')), MomentoErrorCode.PERMISSION_ERROR);
+});

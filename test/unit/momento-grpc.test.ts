@@ -1,0 +1,73 @@
+/** Units of the Momento-compatible listener that the SDK tests cannot see directly: one protobuf
+ * encoding per published item whatever the number of gRPC subscribers, the JS fan-out index, the
+ * Momento-shaped credential codec, the env wiring, and docs/momento-compat.md naming every method
+ * the listener answers. */
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { pubsub } from '@gomomento/generated-types';
+import { ItemTranslator } from '../../src/server/grpc/pubsub.js';
+import { ConnectionFanout } from '../../src/server/connection-fanout.js';
+import { SCS_METHODS } from '../../src/server/grpc/scs.js';
+import { CONTROL_METHODS } from '../../src/server/grpc/admin.js';
+import { configFromEnv } from '../../src/cli/env.js';
+import { decodeMomentoCredential, encodeItem, encodeMomentoCredential, innerCredential } from '../../src/index.js';
+import type { Connection } from '../../src/engine/session.js';
+
+t.test('ItemTranslator - a frame fanned out to many streams is translated once', async (t) => {
+  const translator = new ItemTranslator();
+  const frame = encodeItem({ t: 'item', cache: 'c', topic: 'x', value: 'hi', seq: 7, page: 3, ts: 1, tokenId: 'alice' });
+  const first = translator.translate(frame);
+  const again = translator.translate(frame);
+  t.equal(again, first, 'same translation object for the same frame bytes');
+  t.equal(first.kind, 'data');
+  const decoded = pubsub.cache_client.pubsub._SubscriptionItem.deserializeBinary((first as { bytes: Uint8Array }).bytes);
+  t.equal(decoded.item.topic_sequence_number, 7);
+  t.equal(decoded.item.sequence_page, 3);
+  t.equal(decoded.item.publisher_id, 'alice');
+  t.equal(decoded.item.value.text, 'hi');
+  const binary = translator.translate(encodeItem({ t: 'item', cache: 'c', topic: 'x', value: new Uint8Array([1, 2]), seq: 8, page: 3, ts: 1 }));
+  const decodedBinary = pubsub.cache_client.pubsub._SubscriptionItem.deserializeBinary((binary as { bytes: Uint8Array }).bytes);
+  t.same([...decodedBinary.item.value.binary], [1, 2], 'binary stays binary');
+  t.equal(decodedBinary.item.publisher_id, '', 'no tokenId: empty publisher_id');
+});
+
+t.test('ConnectionFanout - publishes to attached connections only, and forgets empty keys', async (t) => {
+  const fanout = new ConnectionFanout();
+  const got: string[] = [];
+  const conn = (name: string): Connection => ({
+    send: () => { got.push(name); return true; }, bufferedAmount: () => 0, attach: () => {}, detach: () => {}, close: () => {},
+  });
+  const a = conn('a');
+  const b = conn('b');
+  fanout.attach('k', a);
+  fanout.attach('k', b);
+  fanout.attach('other', b);
+  fanout.publish('k', new Uint8Array([1]));
+  t.same(got.sort(), ['a', 'b']);
+  fanout.detach('k', a);
+  fanout.detach('k', b);
+  t.equal(fanout.keys, 1, 'the emptied key is gone');
+  got.length = 0;
+  fanout.publish('k', new Uint8Array([1]));
+  t.same(got, []);
+});
+
+t.test('Momento-shaped credentials - round trip, the SDK rule (standard base64 with padding), passthrough of bare tokens', async (t) => {
+  const wrapped = encodeMomentoCredential({ endpoint: 'broker.example.com', apiKey: 'eyJ.a.b' });
+  t.match(wrapped, /^[A-Za-z0-9+/]+={0,2}$/);
+  t.same(decodeMomentoCredential(wrapped), { endpoint: 'broker.example.com', apiKey: 'eyJ.a.b' });
+  t.equal(innerCredential(wrapped), 'eyJ.a.b');
+  t.equal(innerCredential('eyJ.a.b'), 'eyJ.a.b', 'a bare Tidings JWT is used as is');
+  t.equal(decodeMomentoCredential(Buffer.from('{"endpoint":"x"}').toString('base64')), undefined, 'no api_key');
+  t.equal(decodeMomentoCredential('not base64!'), undefined);
+});
+
+t.test('TIDINGS_MOMENTO_PORT turns the listener on', async (t) => {
+  t.same(configFromEnv({ TIDINGS_MOMENTO_PORT: '9001', TIDINGS_MOMENTO_ENDPOINT: 'b.example' }), { momento: { port: 9001, endpoint: 'b.example', enabled: true } });
+  t.same(configFromEnv({}), {});
+});
+
+t.test('docs/momento-compat.md names every method the listener answers', async (t) => {
+  const doc = readFileSync(new URL('../../docs/momento-compat.md', import.meta.url), 'utf8');
+  for (const m of [...SCS_METHODS, ...CONTROL_METHODS, 'Publish', 'Subscribe', 'GenerateDisposableToken', 'Ping']) t.ok(doc.includes(`\`${m}\``), m);
+});
