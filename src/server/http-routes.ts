@@ -4,7 +4,7 @@ import { ErrorCode, LimitCause, PermissionScopes, type WireError } from '../prot
 import { TidingsError, limitExceeded, permissionDenied, toWireError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Grant, RevokeRequest, TokenAuthority } from '../auth/tokens.js';
-import { BodyTooLargeError, readBody } from './http-body.js';
+import { BodyTooLargeError, readBody, readJsonObject } from './http-body.js';
 
 const STATUS: Partial<Record<string, string>> = {
   [ErrorCode.INVALID_ARGUMENT_ERROR]: '400 Bad Request',
@@ -12,6 +12,7 @@ const STATUS: Partial<Record<string, string>> = {
   [ErrorCode.AUTHENTICATION_ERROR]: '401 Unauthorized',
   [ErrorCode.PERMISSION_ERROR]: '403 Forbidden',
   [ErrorCode.NOT_FOUND_ERROR]: '404 Not Found',
+  [ErrorCode.FAILED_PRECONDITION_ERROR]: '409 Conflict',
   [ErrorCode.LIMIT_EXCEEDED_ERROR]: '429 Too Many Requests',
 };
 
@@ -30,24 +31,6 @@ export async function requireAdmin(auth: TokenAuthority, authorization: string):
     throw permissionDenied('this route needs an API key whose scope covers every cache and topic (read and write)');
   }
   return grant;
-}
-
-async function readJsonObject(res: HttpResponse, maxBodyBytes: number, aborted: () => boolean): Promise<Record<string, unknown>> {
-  let body: Buffer;
-  try {
-    body = await readBody(res, maxBodyBytes, aborted);
-  } catch (err) {
-    if (err instanceof BodyTooLargeError) throw limitExceeded(LimitCause.REQUEST_SIZE, err.message);
-    throw err;
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'body must be JSON');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'body must be a JSON object');
-  return value as Record<string, unknown>;
 }
 
 /** The JSON reply for a failed request: typed errors keep their code, anything else is logged. */
