@@ -133,7 +133,7 @@ async function join(name, room, spectator) {
 
   // Who is here: the presence reply plus join/leave events (docs/presence.md).
   const here = new Set();
-  const showHere = () => { $('here').textContent = here.size ? `Here: ${[...here].sort().join(', ')}` : ''; };
+  const showHere = () => { $('here').textContent = here.size ? `Here: ${[...here].map(nameOf).sort().join(', ')}` : ''; };
   const sub = await state.sdk.topics.subscribe(state.cache, state.room, {
     presence: true,
     onJoin: (e) => { here.add(e.tokenId); showHere(); },
