@@ -25,6 +25,7 @@ interface Job { tokenId: string; subscription: PushSubscriptionJson; payload: st
 export class WebPushSender {
   private readonly queue: DeliveryQueue<Job>;
   private readonly collapser: BurstCollapser<{ tokenId: string; payload: PushPayload }>;
+  private closed = false;
 
   constructor(
     private readonly config: PushConfig,
@@ -44,7 +45,7 @@ export class WebPushSender {
 
   /** An item for a user who is away: one push per (user, topic) per collapse window. */
   notify(tokenId: string, cache: string, topic: string, item: ItemJson): void {
-    if (this.subscriptions.of(tokenId).length === 0) return;
+    if (this.closed || this.subscriptions.of(tokenId).length === 0) return;
     this.collapser.offer(`${tokenId}\u0000${cache}\u0000${topic}`, { tokenId, payload: { cache, topic, count: 1, item } });
   }
 
@@ -53,6 +54,7 @@ export class WebPushSender {
   }
 
   close(): void {
+    this.closed = true;
     this.collapser.close();
     this.queue.close();
   }
