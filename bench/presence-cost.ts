@@ -80,7 +80,13 @@ out.push(micro('1 topic, all members', 1, 100_000));
 out.push(micro('10,000 topics × 10', 10_000, 10));
 out.push('');
 
-const config = { logLevel: 'silent' as const, server: { port: 0 }, auth: { signingKeys: [generateSigningKey()] }, presence: { maxMembersPerTopic: C } };
+// All load comes from one address: lift the per-IP and rate limits that protect a real deployment.
+const unlimited = 10_000_000;
+const config = {
+  logLevel: 'silent' as const, auth: { signingKeys: [generateSigningKey()] }, presence: { maxMembersPerTopic: C },
+  server: { port: 0, maxPendingHellos: unlimited, maxPendingHellosPerIp: unlimited, maxConnectionsPerIp: unlimited },
+  limits: { maxConnectionsPerTokenId: unlimited, connectionOpsPerSec: unlimited, connectionOpsBurst: unlimited, tokenIdOpsPerSec: unlimited, tokenIdOpsBurst: unlimited },
+};
 const rows: string[] = [];
 for (const [label, features] of [['without presence', defaultFeatures().filter((f) => f !== presenceFeature)], ['with presence', defaultFeatures()]] as const) {
   const server = await createServer({ config }, [...features]);

@@ -47,6 +47,8 @@ for (const T of topicCounts) {
   const server = await createServer({
     config: {
       logLevel: 'silent', server: { port: 0 }, auth: { signingKeys: [generateSigningKey()] },
+      // One publisher as fast as it can: lift the rate limits that protect a real deployment.
+      limits: { connectionOpsPerSec: 10_000_000, connectionOpsBurst: 10_000_000, tokenIdOpsPerSec: 10_000_000, tokenIdOpsBurst: 10_000_000 },
       webhooks: { queueSize: N, maxInFlight: 8, endpoints: [{ name: 'bench', url: receiver.url, secret: 'bench-secret-0123456789', cache: 'bench', topicPrefix: '', events: ['item.published'] }] },
     },
   }, defaultFeatures());
