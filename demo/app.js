@@ -131,7 +131,13 @@ async function join(name, room, spectator) {
   }
   if (!resumeFrom) addSystem(history instanceof ListFetch.Hit ? 'Start of the history' : 'No messages yet. Say hello!', 'empty');
 
+  // Who is here: the presence reply plus join/leave events (docs/presence.md).
+  const here = new Set();
+  const showHere = () => { $('here').textContent = here.size ? `Here: ${[...here].map(nameOf).sort().join(', ')}` : ''; };
   const sub = await state.sdk.topics.subscribe(state.cache, state.room, {
+    presence: true,
+    onJoin: (e) => { here.add(e.tokenId); showHere(); },
+    onLeave: (e) => { here.delete(e.tokenId); showHere(); },
     resumeFrom,
     onItem: (item) => addMessage({ author: item.tokenId(), text: item.valueString(), ts: item.timestamp(), page: item.sequencePage(), seq: item.sequenceNumber() }),
     onRetraction: (r) => document.querySelector(`.msg[data-page="${r.target.page}"][data-seq="${r.target.seq}"]`)?.remove(),
@@ -140,7 +146,26 @@ async function join(name, room, spectator) {
   });
   if (sub.type === 'Error') notice(`Cannot follow this room: ${sub.message()}`);
   else state.subscription = sub;
+  const members = await state.sdk.topics.presence(state.cache, state.room);
+  if (members.type === 'Success') { for (const m of members.members) here.add(m.tokenId); showHere(); }
+  // Offer notifications where the browser has Web Push (docs/push.md).
+  $('notify').hidden = !('serviceWorker' in navigator && 'PushManager' in window);
 }
+
+/** Asks for notifications: subscribe this browser with the server's VAPID key, register it for
+ * this user and follow the room. Pushes come only while the user is not in the room. */
+async function enableNotifications() {
+  const key = await state.sdk.notify.vapidPublicKey();
+  if (key.type === 'Error') return notice(`Notifications unavailable: ${key.message()}`);
+  if ((await Notification.requestPermission()) !== 'granted') return notice('Notifications were not allowed');
+  const registration = await navigator.serviceWorker.register('/demo/sw.js', { scope: '/demo/' });
+  const subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key.publicKey });
+  const registered = await state.sdk.notify.registerPush(subscription.toJSON());
+  const followed = registered.type === 'Success' ? await state.sdk.notify.follow(state.cache, state.room) : registered;
+  notice(followed.type === 'Success' ? `You will be notified of #${state.room} while you are away` : `Notifications failed: ${followed.message()}`);
+}
+
+$('notify').addEventListener('click', () => enableNotifications().catch((err) => notice(`Notifications failed: ${err.message}`)));
 
 $('join-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();

@@ -5,12 +5,55 @@ import { moderationHandlers } from './engine/handlers/moderation.js';
 import { mountSdkRoute } from './server/sdk-route.js';
 import { mountDemoRoutes } from './server/demo-routes.js';
 import { adminFeature } from './server/admin/admin-feature.js';
+import { presenceHandlers } from './engine/handlers/presence.js';
+import { presenceTracking } from './engine/presence-tracking.js';
+import { bearer, dispatchRoute } from './server/http-dispatch.js';
+import { notifyHandlers } from './engine/handlers/notify.js';
+import { NotifyService } from './notify/notify-service.js';
+import { decodeSegment, mountNotifyRoutes } from './server/notify-routes.js';
+import { registerNotifyMetrics } from './server/notify-metrics.js';
 
 /** Lists, scalar items and pubAppend (docs/protocol.md, "Cache: lists and scalars"). */
 export const cacheFeature: ServerFeature = { handlers: cacheHandlers };
 
 /** Moderator groups, accept / reject / nack and retract (docs/moderation.md). */
 export const moderationFeature: ServerFeature = { handlers: moderationHandlers };
+
+/** Who is subscribed to a topic: the `presence` request, join/leave events for subscribers that
+ * ask, and GET /v1/presence/:cache/:topic (docs/presence.md). */
+export const presenceFeature: ServerFeature = {
+  handlers: presenceHandlers,
+  wire: (broker, { engine }) => broker.subscriptions.observe(presenceTracking(engine.presence)),
+  routes: (app, { log }, broker) => {
+    app.get('/v1/presence/:cache/:topic', (res, req) => {
+      const token = bearer(req);
+      const cache = decodeSegment(req.getParameter(0));
+      const topic = decodeSegment(req.getParameter(1));
+      dispatchRoute(res, token, broker, log, () => ({ t: 'presence', id: 0, cache, topic }));
+    });
+  },
+};
+
+/** Webhooks for the app's backend and Web Push for users who are away (docs/webhooks.md,
+ * docs/push.md). A factory: each server gets its own state. */
+export function notifyFeature(): ServerFeature {
+  let service: NotifyService | undefined;
+  const state = () => {
+    if (!service) throw new Error('notify feature used before setup');
+    return service;
+  };
+  return {
+    setup: ({ config, engine, clock, log }) => {
+      service = new NotifyService({ config, presence: engine.presence, clock, log });
+      engine.topics.addPublishHook(service.notifier);
+      engine.presence.observe((change) => state().notifier.presenceChanged(change));
+    },
+    handlers: ({ config }) => notifyHandlers(state(), config.push.allowInsecureEndpoints),
+    routes: (app, { auth, log, config }, broker) => mountNotifyRoutes(app, { broker, auth, log, maxBodyBytes: config.server.maxHttpBodyBytes, service: state() }),
+    metrics: (registry) => registerNotifyMetrics(registry, state()),
+    started: async () => async () => state().close(),
+  };
+}
 
 /** The SDK as one ES module at /sdk/tidings.js, for pages without a build step. */
 export const sdkBundleFeature: ServerFeature = { routes: (app, { config }) => mountSdkRoute(app, config.server.corsOrigins) };
@@ -25,5 +68,5 @@ export const demoFeature: ServerFeature = {
 
 /** A fresh set per server: the admin feature holds per-server state (its stats sampler). */
 export function defaultFeatures(): ServerFeature[] {
-  return [cacheFeature, moderationFeature, sdkBundleFeature, demoFeature, adminFeature()];
+  return [cacheFeature, moderationFeature, presenceFeature, notifyFeature(), sdkBundleFeature, demoFeature, adminFeature()];
 }

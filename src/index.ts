@@ -1,6 +1,6 @@
 /** Public server API. */
 export { createServer, type CreateServerOptions, type TidingsServer, type ServerFeature } from './server/app.js';
-export { defaultFeatures } from './features.js';
+export { defaultFeatures, cacheFeature, moderationFeature, presenceFeature, notifyFeature, sdkBundleFeature, demoFeature } from './features.js';
 export { DEFAULTS, resolveConfig, ConfigError, type TidingsConfig, type DeepPartial } from './core/config.js';
 export { TidingsError } from './core/errors.js';
 export { ManualClock, systemClock, type Clock } from './core/clock.js';
@@ -12,5 +12,7 @@ export type { CacheEngine, CollectionTtl, ElementOrigin, PushOptions, Range, Sto
 export type { ModerationEngine, GroupMember, HeldDelivery } from './moderation/moderation-engine.js';
 export type { GroupStats } from './moderation/group-registry.js';
 export type { SubscriptionObserver } from './engine/subscriptions.js';
+export type { PresenceEngine, PresenceChange, PresenceSubscriber } from './presence/presence.js';
+export { verify as verifyWebhookSignature, sign as signWebhook } from './notify/webhook-signature.js';
 export { isNativeUws, NativeBuildMissingError } from './server/native.js';
 export * from './protocol/index.js';

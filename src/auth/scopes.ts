@@ -2,11 +2,12 @@
  * action on (cache, name)? Permissions add up: any one match allows. */
 import {
   CACHE_ROLES, TOPIC_ROLES, isTopicPermission, nameProblem,
-  type CacheSelector, type ItemSelector, type Permission, type Scope, type TopicSelector,
+  type CacheSelector, type ItemSelector, type Permission, type Scope, type TopicPermission, type TopicSelector,
 } from '../protocol/index.js';
 import { invalidArgument } from '../core/errors.js';
 
-export type TopicAction = 'publish' | 'subscribe';
+/** `presence` is granted only by a topic permission with `presence: true` (docs/tokens.md). */
+export type TopicAction = 'publish' | 'subscribe' | 'presence';
 export type CacheAction = 'read' | 'write';
 
 const TOPIC_ROLE_ALLOWS: Record<string, readonly TopicAction[]> = {
@@ -19,6 +20,13 @@ const CACHE_ROLE_ALLOWS: Record<string, readonly CacheAction[]> = {
   readonly: ['read'],
   writeonly: ['write'],
 };
+
+/** The role's actions, plus `presence` when the permission asks for it. A minted token may ask for
+ * presence only where its minter has it (covers checks every action). */
+function topicActions(p: TopicPermission): readonly TopicAction[] {
+  const actions = TOPIC_ROLE_ALLOWS[p.role]!;
+  return p.presence === true ? [...actions, 'presence'] : actions;
+}
 
 /** A name matcher compiled from a selector. `covers` answers for a whole selector (used when minting
  * a narrower token from a key, and for pattern subscriptions). */
@@ -83,7 +91,7 @@ export class Permissions {
   constructor(readonly permissions: readonly Permission[]) {
     this.compiled = permissions.map((p) =>
       isTopicPermission(p)
-        ? { family: 'topic', actions: TOPIC_ROLE_ALLOWS[p.role]!, cache: matcher(normalizeCache(p.cache)), target: matcher(normalizeTopic(p.topic)) }
+        ? { family: 'topic', actions: topicActions(p), cache: matcher(normalizeCache(p.cache)), target: matcher(normalizeTopic(p.topic)) }
         : { family: 'cache', actions: CACHE_ROLE_ALLOWS[p.role]!, cache: matcher(normalizeCache(p.cache)), target: matcher(normalizeItem(p.item)) },
     );
   }
@@ -106,7 +114,7 @@ export class Permissions {
   covers(other: readonly Permission[]): boolean {
     return other.every((wanted) => {
       const family = isTopicPermission(wanted) ? 'topic' : 'cache';
-      const actions = isTopicPermission(wanted) ? TOPIC_ROLE_ALLOWS[wanted.role]! : CACHE_ROLE_ALLOWS[wanted.role]!;
+      const actions = isTopicPermission(wanted) ? topicActions(wanted) : CACHE_ROLE_ALLOWS[wanted.role]!;
       const cache = normalizeCache(wanted.cache);
       const target = isTopicPermission(wanted) ? normalizeTopic(wanted.topic) : normalizeItem(wanted.item);
       return actions.every((action) =>
@@ -136,7 +144,7 @@ export function parseScope(input: unknown, maxPermissions: number): Scope {
 
 function parsePermission(p: unknown, path: string): Permission {
   if (typeof p !== 'object' || p === null) throw invalidArgument(`${path} must be an object`);
-  const { role, cache, item, topic } = p as Record<string, unknown>;
+  const { role, cache, item, topic, presence } = p as Record<string, unknown>;
   if (!(TOPIC_ROLES as readonly unknown[]).includes(role) && !(CACHE_ROLES as readonly unknown[]).includes(role)) {
     throw invalidArgument(`${path}.role must be one of ${[...CACHE_ROLES, ...TOPIC_ROLES].join(', ')}`);
   }
@@ -144,9 +152,11 @@ function parsePermission(p: unknown, path: string): Permission {
   if ((TOPIC_ROLES as readonly unknown[]).includes(role)) {
     if (item !== undefined) throw invalidArgument(`${path}: a topic permission has no item selector`);
     const topicSel = parseSelector(topic, `${path}.topic`, 'topic', ['name', 'namePrefix', 'nameSuffix']) as TopicSelector;
-    return { role: role as Permission['role'], cache: cacheSel, topic: topicSel } as Permission;
+    if (presence !== undefined && typeof presence !== 'boolean') throw invalidArgument(`${path}.presence must be true or false`);
+    return { role: role as Permission['role'], cache: cacheSel, topic: topicSel, ...(presence === true ? { presence: true } : {}) } as Permission;
   }
   if (topic !== undefined) throw invalidArgument(`${path}: a cache permission has no topic selector`);
+  if (presence !== undefined) throw invalidArgument(`${path}: presence belongs to a topic permission`);
   const itemSel = item === undefined ? '*' : (parseSelector(item, `${path}.item`, 'key', ['key', 'keyPrefix']) as ItemSelector);
   return { role: role as Permission['role'], cache: cacheSel, item: itemSel } as Permission;
 }

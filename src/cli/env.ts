@@ -21,6 +21,9 @@ export const ENV_VARS: Record<string, { path: string; parse: 'int' | 'string' | 
   TIDINGS_REDIS_KEY_PREFIX: { path: 'redis.keyPrefix', parse: 'string' },
   TIDINGS_MOMENTO_PORT: { path: 'momento.port', parse: 'int' },
   TIDINGS_MOMENTO_ENDPOINT: { path: 'momento.endpoint', parse: 'string' },
+  TIDINGS_VAPID_PUBLIC_KEY: { path: 'push.vapidPublicKey', parse: 'string' },
+  TIDINGS_VAPID_PRIVATE_KEY: { path: 'push.vapidPrivateKey', parse: 'string' },
+  TIDINGS_VAPID_SUBJECT: { path: 'push.subject', parse: 'string' },
 };
 
 export function readConfigFile(path: string): Patch {

@@ -4,6 +4,7 @@ import { Connection } from './connection.js';
 import type { ConnectionOptions } from './options.js';
 import { TopicClient } from './topic-client.js';
 import { CacheClient } from './cache-client.js';
+import { NotifyClient } from './notify-client.js';
 
 export { Connection, type ConnectionStatus, type RequestOptions, type TokenRefreshEvent, type TransportKind } from './connection.js';
 export {
@@ -13,13 +14,14 @@ export { HttpStreamSocket } from './http-transport.js';
 export type { ClientOptions } from './client-options.js';
 export { TopicClient, type TopicClientOptions } from './topic-client.js';
 export { TopicSubscription, TopicSubscribe, type SubscribeCallbacks, type SubscribeOptions } from './subscription.js';
-export { TopicItem, TopicDiscontinuity, TopicHeartbeat, TopicRetraction } from './topic-items.js';
+export { TopicItem, TopicDiscontinuity, TopicHeartbeat, TopicRetraction, TopicPresenceEvent } from './topic-items.js';
 export { CacheClient, CollectionTtl, type CacheClientOptions, type ListWriteOptions, type ListRangeOptions } from './cache-client.js';
 export { AuthClient, type AuthClientOptions } from './auth-client.js';
+export { NotifyClient, PushKey, type PushSubscriptionJson } from './notify-client.js';
 export { Moderator, type ModeratorLink, type ModeratorOptions, type ModerationInput, type ModerationDecision, type ModeratorStats } from './moderator.js';
 export { TidingsClientError } from './errors.js';
 export {
-  ErrorResponse, TopicPublish, GenericWrite, ListWrite, ListFetch, ValueRead, ListPop, ListLength, ItemGetTtl, UpdateTtl, PubAppend,
+  ErrorResponse, TopicPublish, TopicPresence, GenericWrite, ListWrite, ListFetch, ValueRead, ListPop, ListLength, ItemGetTtl, UpdateTtl, PubAppend,
   GenerateDisposableToken, ExpiresAt, type ListItemMeta,
 } from './responses.js';
 export * from './momento-names.js';
@@ -36,7 +38,7 @@ export {
 
 /** One connection with a topic client and a cache client on it: the usual starting point. */
 export function connect(options: ConnectionOptions & { defaultTtlSeconds?: number }): {
-  connection: Connection; topics: TopicClient; cache: CacheClient; close(): void;
+  connection: Connection; topics: TopicClient; cache: CacheClient; notify: NotifyClient; close(): void;
 } {
   const { defaultTtlSeconds, ...connectionOptions } = options;
   const connection = new Connection(connectionOptions);
@@ -44,6 +46,7 @@ export function connect(options: ConnectionOptions & { defaultTtlSeconds?: numbe
     connection,
     topics: new TopicClient({ connection }),
     cache: new CacheClient({ connection, ...(defaultTtlSeconds !== undefined ? { defaultTtlSeconds } : {}) }),
+    notify: new NotifyClient({ connection }),
     close: () => connection.close(),
   };
 }

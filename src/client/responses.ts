@@ -59,6 +59,18 @@ export namespace TopicPublish {
   export type Response = Success | Error;
 }
 
+export namespace TopicPresence {
+  /** Users subscribed to the topic and their connection counts (0 = reconnecting within the
+   * server's leave grace); `untracked` counts connections of users past the server's bound. */
+  export class Success {
+    readonly type = 'Success' as const;
+    readonly is_success = true;
+    constructor(readonly members: ReadonlyArray<{ tokenId: string; connections: number }>, readonly untracked: number) {}
+  }
+  export class Error extends ErrorResponse {}
+  export type Response = Success | Error;
+}
+
 export namespace GenericWrite {
   export class Success extends Outcome { readonly type = 'Success' as const; readonly is_success = true; }
   export class Error extends ErrorResponse {}

@@ -5,7 +5,7 @@ import { ErrorCode, topicKey, type DiscontinuityFrame, type ItemFrame, type Posi
 import type { Connection } from './connection.js';
 import { cancelledError, type TidingsClientError } from './errors.js';
 import { ErrorResponse } from './responses.js';
-import { TopicDiscontinuity, TopicHeartbeat, TopicItem, TopicRetraction } from './topic-items.js';
+import { TopicDiscontinuity, TopicHeartbeat, TopicItem, TopicPresenceEvent, TopicRetraction } from './topic-items.js';
 
 export interface SubscribeCallbacks {
   onItem?(item: TopicItem): void;
@@ -21,6 +21,9 @@ export interface SubscribeCallbacks {
   onSubscriptionEnd?(): void;
   /** A moderator took an item down (docs/moderation.md). */
   onRetraction?(retraction: TopicRetraction): void;
+  /** A user joined / left the topic (needs `presence: true` and a token that may see presence). */
+  onJoin?(event: TopicPresenceEvent): void;
+  onLeave?(event: TopicPresenceEvent): void;
 }
 
 export interface SubscribeOptions extends SubscribeCallbacks {
@@ -30,6 +33,9 @@ export interface SubscribeOptions extends SubscribeCallbacks {
   resumeFrom?: Position;
   /** How long to wait for the server to confirm, ms (default: the connection's request timeout). */
   timeoutMs?: number;
+  /** Also receive the topic's join/leave events (onJoin / onLeave). The token needs the presence
+   * permission (docs/tokens.md), else the subscribe fails with PERMISSION_ERROR. */
+  presence?: boolean;
   /** Gives up waiting for the confirmation (CANCELLED_ERROR). */
   signal?: AbortSignal;
   abortSignal?: AbortSignal;
@@ -71,6 +77,8 @@ export class TopicEntry {
   position: Position | undefined;
   /** The position at which the server last shut down with this topic (a shutdown `bye`). */
   private previousPageEnd: Position | undefined;
+  /** Some local subscriber asked for join/leave events: every `sub` of this entry asks for them. */
+  presence = false;
   private waiters: Array<(error?: TidingsClientError) => void> = [];
   private inFlight = false;
   private recovering = false;
@@ -85,7 +93,7 @@ export class TopicEntry {
     const connection = this.owner.connection;
     if (this.state === 'ended' || this.inFlight || connection.status.state !== 'open') return;
     this.inFlight = true;
-    const frame = { t: 'sub' as const, cache: this.cache, topic: this.topic, ...(this.position ? { after: this.position } : {}) };
+    const frame = { t: 'sub' as const, cache: this.cache, topic: this.topic, ...(this.position ? { after: this.position } : {}), ...(this.presence ? { presence: true } : {}) };
     connection.request(frame).then(
       (r) => {
         this.inFlight = false;
@@ -146,12 +154,25 @@ export class TopicEntry {
    * delivered; the server replays the rest from its window (or says `disc` if it no longer can).
    * Items arriving meanwhile are dropped here and come again in the replay. */
   private recover(): void {
+    this.resubscribe();
+  }
+
+  /** A later local subscriber asks for join/leave events the server subscription lacks: subscribe
+   * again with them, after the last item delivered (nothing is lost; the server's leave grace
+   * hides the brief unsubscribe from other members). */
+  wantPresence(): void {
+    if (this.presence) return;
+    this.presence = true;
+    if (this.state === 'active') this.resubscribe();
+  }
+
+  private resubscribe(): void {
     const connection = this.owner.connection;
     if (this.recovering || this.state !== 'active' || connection.status.state !== 'open') return;
     this.recovering = true;
     const done = () => { this.recovering = false; };
     connection.request({ t: 'unsub', cache: this.cache, topic: this.topic }).catch(() => {});
-    connection.request({ t: 'sub', cache: this.cache, topic: this.topic, after: this.position }).then(done, (err: TidingsClientError) => {
+    connection.request({ t: 'sub', cache: this.cache, topic: this.topic, after: this.position, ...(this.presence ? { presence: true } : {}) }).then(done, (err: TidingsClientError) => {
       done();
       if (this.state !== 'ended' && !WAIT_FOR_RECONNECT.has(err.code) && err.code !== ErrorCode.TIMEOUT_ERROR) this.end(err);
     });
@@ -171,6 +192,11 @@ export class TopicEntry {
     this.position = { page: frame.page, seq: frame.newSeq - 1 };
     const d = new TopicDiscontinuity(frame.lastSeq, frame.newSeq, frame.page, missed);
     for (const s of [...this.listeners]) s.callbacks.onDiscontinuity?.(d);
+  }
+
+  presenceEvent(kind: 'join' | 'leave', tokenId: string): void {
+    const event = new TopicPresenceEvent(kind, tokenId);
+    for (const s of [...this.listeners]) (kind === 'join' ? s.callbacks.onJoin : s.callbacks.onLeave)?.(event);
   }
 
   heartbeat(hb: TopicHeartbeat): void {

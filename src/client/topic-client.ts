@@ -4,7 +4,7 @@ import { ErrorCode, topicKey, type ByeFrame, type DiscontinuityFrame, type ItemF
 import { clientLink, type ClientOptions } from './client-options.js';
 import type { Connection, RequestOptions } from './connection.js';
 import { TidingsClientError, asClientError, cancelledError } from './errors.js';
-import { TopicPublish, orThrow } from './responses.js';
+import { TopicPresence, TopicPublish, orThrow } from './responses.js';
 import { TopicEntry, TopicSubscribe, TopicSubscription, type SubscribeOptions } from './subscription.js';
 import { TopicHeartbeat } from './topic-items.js';
 
@@ -59,6 +59,19 @@ export class TopicClient {
     return orThrow(response, this.throwOnErrors);
   }
 
+  /** Who is subscribed to the topic now, by tokenId (docs/presence.md). Needs a token that may see
+   * presence there (PERMISSION_ERROR otherwise). */
+  async presence(cacheName: string, topicName: string, options?: RequestOptions): Promise<TopicPresence.Response> {
+    let response: TopicPresence.Response;
+    try {
+      const r = await this.connection.request({ t: 'presence', cache: cacheName, topic: topicName }, options);
+      response = new TopicPresence.Success(r.members, r.untracked);
+    } catch (err) {
+      response = new TopicPresence.Error(asClientError(err));
+    }
+    return orThrow(response, this.throwOnErrors);
+  }
+
   /** Resolves once the server accepted the subscription, or to TopicSubscribe.Error when it was
    * refused (PERMISSION_ERROR, ...), not confirmed in time (TIMEOUT_ERROR; CONNECTION_ERROR when
    * the connection was down the whole time) or cancelled. */
@@ -90,8 +103,11 @@ export class TopicClient {
     if (!entry) {
       entry = new TopicEntry(this, cache, topic);
       if (options.resumeFrom) entry.position = { page: options.resumeFrom.page, seq: options.resumeFrom.seq };
+      if (options.presence) entry.presence = true;
       this.entries.set(key, entry);
       entry.subscribe();
+    } else if (options.presence) {
+      entry.wantPresence();
     }
     const subscription = new TopicSubscription(entry, options);
     entry.listeners.add(subscription);
@@ -128,9 +144,10 @@ export class TopicClient {
       for (const end of frame['ends'] as NonNullable<ByeFrame['ends']>) this.entries.get(topicKey(end.cache, end.topic))?.pageEnded(end);
       return;
     }
-    if (t !== 'item' && t !== 'disc' && t !== 'end' && t !== 'retract') return;
+    if (t !== 'item' && t !== 'disc' && t !== 'end' && t !== 'retract' && t !== 'join' && t !== 'leave') return;
     const entry = this.entries.get(topicKey(frame['cache'] as string, frame['topic'] as string));
     if (!entry) return;
+    if (t === 'join' || t === 'leave') return entry.presenceEvent(t, frame['tokenId'] as string);
     if (t === 'item' || t === 'retract') entry.item(frame as unknown as ItemFrame | RetractFrame);
     else if (t === 'disc') entry.discontinuity(frame as unknown as DiscontinuityFrame);
     else entry.end(TidingsClientError.fromWire(frame['e'] as WireError));

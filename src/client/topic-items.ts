@@ -39,3 +39,10 @@ export class TopicRetraction {
   readonly type = 'Retraction' as const;
   constructor(readonly target: Position, readonly reason: string | undefined, readonly tokenId: string | undefined) {}
 }
+
+/** A user (tokenId) joined or left a topic (subscribe with `presence: true`). Not numbered and
+ * not replayed: after a reconnect, ask presence() again. */
+export class TopicPresenceEvent {
+  readonly type = 'PresenceEvent' as const;
+  constructor(readonly kind: 'join' | 'leave', readonly tokenId: string) {}
+}

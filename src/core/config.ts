@@ -247,6 +247,86 @@ export interface MomentoConfig {
   webStreamMaxMs: number;
 }
 
+/** Presence (docs/presence.md). */
+export interface PresenceConfig {
+  /** A user whose last connection on a topic left is still a member this long; a reconnect within
+   * it is not a leave (no leave, no join). 0 = leave at once. */
+  leaveGraceMs: number;
+  /** Users listed per topic at most; connections of further users are only counted (`untracked`). */
+  maxMembersPerTopic: number;
+}
+
+/** The events a webhook endpoint may ask for (docs/webhooks.md). */
+export const WEBHOOK_EVENTS = ['item.published', 'subscriber.joined', 'subscriber.left', 'item.undelivered'] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+/** One endpoint of the app's backend, from the config file (the admin route adds more at run time). */
+export interface WebhookEndpointConfig {
+  /** Unique per cache; names the endpoint in metrics and in the admin route. */
+  name: string;
+  /** http(s) URL the events are POSTed to. */
+  url: string;
+  /** HMAC-SHA256 key of the signature header, at least 16 characters. */
+  secret: string;
+  cache: string;
+  /** Topics whose name starts with this ('' = every topic of the cache). */
+  topicPrefix: string;
+  events: WebhookEvent[];
+}
+
+export interface WebhooksConfig {
+  endpoints: WebhookEndpointConfig[];
+  /** Endpoints at most (config file and admin route together). */
+  maxEndpoints: number;
+  /** Events waiting per endpoint at most; past it new events are dead-lettered (`queue_full`). */
+  queueSize: number;
+  /** Requests in flight per endpoint (each on a different topic: one topic's events go in order). */
+  maxInFlight: number;
+  /** Events of one topic sent together in one request at most. */
+  maxBatch: number;
+  /** A request not answered within this is a failed attempt. */
+  timeoutMs: number;
+  /** Attempts per event before it is dead-lettered (`attempts_exhausted`). */
+  maxAttempts: number;
+  /** First retry delay; doubled per attempt, with full jitter, up to backoffMaxMs. */
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+}
+
+/** Who follows which topics (for `item.undelivered` webhooks and Web Push). */
+export interface NotifyConfig {
+  /** Topics one tokenId may follow. */
+  maxFollowsPerToken: number;
+  /** Follows on the server at most (all tokenIds). */
+  maxFollows: number;
+}
+
+/** Web Push (docs/push.md). Empty VAPID keys: push is off (dev mode generates a pair). */
+export interface PushConfig {
+  /** VAPID key pair, base64url (the `web-push generate-vapid-keys` format). */
+  vapidPublicKey: string;
+  vapidPrivateKey: string;
+  /** Contact for the push service (RFC 8292 `sub`): a mailto: or https: URL. */
+  subject: string;
+  /** How long a push service keeps an undelivered message, seconds. */
+  ttlSec: number;
+  urgency: 'very-low' | 'low' | 'normal' | 'high';
+  /** At most one push per (subscription, topic) per this window; later items within it are
+   * collapsed into the next push (the newest is sent, with a count). */
+  collapseMs: number;
+  /** Push subscriptions (browsers) per tokenId. */
+  maxSubscriptionsPerToken: number;
+  /** Push subscriptions on the server at most. */
+  maxSubscriptions: number;
+  /** Pushes waiting to be sent at most; past it new ones are dropped and counted. */
+  queueSize: number;
+  maxInFlight: number;
+  timeoutMs: number;
+  maxAttempts: number;
+  /** Allow http:// push endpoints (tests and local push services only: real ones are https). */
+  allowInsecureEndpoints: boolean;
+}
+
 export interface TidingsConfig {
   /** Dev mode: ephemeral signing key, an admin API key printed at start, the demo page. */
   dev: boolean;
@@ -262,6 +342,10 @@ export interface TidingsConfig {
   admin: AdminConfig;
   redis: RedisConfig;
   momento: MomentoConfig;
+  presence: PresenceConfig;
+  webhooks: WebhooksConfig;
+  notify: NotifyConfig;
+  push: PushConfig;
 }
 
 export const DEFAULTS: TidingsConfig = {
@@ -374,6 +458,40 @@ export const DEFAULTS: TidingsConfig = {
     maxStreamBufferBytes: 1024 * 1024,
     webStreamMaxMs: 120_000,
   },
+  presence: {
+    leaveGraceMs: 5000,
+    maxMembersPerTopic: 1000,
+  },
+  webhooks: {
+    endpoints: [],
+    maxEndpoints: 100,
+    queueSize: 10_000,
+    maxInFlight: 8,
+    maxBatch: 100,
+    timeoutMs: 5000,
+    maxAttempts: 8,
+    backoffInitialMs: 500,
+    backoffMaxMs: 60_000,
+  },
+  notify: {
+    maxFollowsPerToken: 100,
+    maxFollows: 1_000_000,
+  },
+  push: {
+    vapidPublicKey: '',
+    vapidPrivateKey: '',
+    subject: 'mailto:admin@localhost',
+    ttlSec: 24 * 3600,
+    urgency: 'normal',
+    collapseMs: 10_000,
+    maxSubscriptionsPerToken: 10,
+    maxSubscriptions: 100_000,
+    queueSize: 10_000,
+    maxInFlight: 16,
+    timeoutMs: 10_000,
+    maxAttempts: 3,
+    allowInsecureEndpoints: false,
+  },
 };
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends Array<infer U> ? U[] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -475,6 +593,12 @@ function validate(c: TidingsConfig): void {
   if (c.momento.port > 65535) throw new ConfigError('momento.port', 'must be ≤ 65535');
   for (const key of ['maxMessageBytes', 'maxStreams', 'maxStreamBufferBytes', 'webStreamMaxMs'] as const) positive(`momento.${key}`, c.momento[key]);
   if (c.momento.maxMessageBytes <= c.store.maxItemBytes) throw new ConfigError('momento.maxMessageBytes', 'must be > store.maxItemBytes');
+  positive('presence.leaveGraceMs', c.presence.leaveGraceMs, 0);
+  positive('presence.maxMembersPerTopic', c.presence.maxMembersPerTopic);
+  validateWebhooks(c.webhooks, positive);
+  positive('notify.maxFollowsPerToken', c.notify.maxFollowsPerToken);
+  positive('notify.maxFollows', c.notify.maxFollows);
+  validatePush(c.push, positive);
   if (c.moderation.historyTtlSec > c.store.maxTtlSec) throw new ConfigError('moderation.historyTtlSec', 'must be ≤ store.maxTtlSec');
   if (c.moderation.historyLength > c.store.maxListLength) throw new ConfigError('moderation.historyLength', 'must be ≤ store.maxListLength');
   c.admin.tokenIds.forEach((id, i) => {
@@ -507,6 +631,49 @@ function validateStore(s: StoreConfig, positive: (path: string, value: number, m
     const problem = nameProblem('cache', name);
     if (problem) throw new ConfigError(`store.caches[${i}]`, problem);
   });
+}
+
+type Positive = (path: string, value: number, min?: number) => void;
+
+function validateWebhooks(w: WebhooksConfig, positive: Positive): void {
+  for (const key of ['maxEndpoints', 'queueSize', 'maxInFlight', 'maxBatch', 'timeoutMs', 'maxAttempts', 'backoffInitialMs', 'backoffMaxMs'] as const) positive(`webhooks.${key}`, w[key]);
+  if (w.backoffMaxMs < w.backoffInitialMs) throw new ConfigError('webhooks.backoffMaxMs', 'must be ≥ webhooks.backoffInitialMs');
+  if (w.endpoints.length > w.maxEndpoints) throw new ConfigError('webhooks.endpoints', `at most webhooks.maxEndpoints (${w.maxEndpoints})`);
+  const seen = new Set<string>();
+  w.endpoints.forEach((e, i) => {
+    const problem = webhookEndpointProblem(e);
+    if (problem) throw new ConfigError(`webhooks.endpoints[${i}]`, problem);
+    if (seen.has(`${e.cache}/${e.name}`)) throw new ConfigError(`webhooks.endpoints[${i}]`, `duplicate name "${e.name}" in cache "${e.cache}"`);
+    seen.add(`${e.cache}/${e.name}`);
+  });
+}
+
+/** Why an endpoint definition (config file or admin route) is unusable, or undefined. */
+export function webhookEndpointProblem(e: unknown): string | undefined {
+  if (!isPlainObject(e)) return 'must be an object { name, url, secret, cache, topicPrefix, events }';
+  const known = ['name', 'url', 'secret', 'cache', 'topicPrefix', 'events'];
+  const unknown = Object.keys(e).find((k) => !known.includes(k));
+  if (unknown) return `unknown key ${unknown}`;
+  if (typeof e['name'] !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(e['name'])) return 'name must be 1-64 of A-Z a-z 0-9 _ . -';
+  if (typeof e['url'] !== 'string' || !/^https?:\/\/[^\s]+$/.test(e['url']) || !URL.canParse(e['url'])) return 'url must be an http(s) URL';
+  if (typeof e['secret'] !== 'string' || e['secret'].length < 16 || e['secret'].length > 256) return 'secret must be 16 to 256 characters';
+  const cacheProblem = nameProblem('cache', e['cache']);
+  if (cacheProblem) return cacheProblem;
+  if (typeof e['topicPrefix'] !== 'string') return 'topicPrefix must be a string (\'\' = every topic)';
+  const events = e['events'];
+  if (!Array.isArray(events) || events.length === 0 || !events.every((ev) => (WEBHOOK_EVENTS as readonly unknown[]).includes(ev))) {
+    return `events must be a non-empty list of ${WEBHOOK_EVENTS.join(', ')}`;
+  }
+  return undefined;
+}
+
+const URGENCIES = ['very-low', 'low', 'normal', 'high'];
+
+function validatePush(p: PushConfig, positive: Positive): void {
+  for (const key of ['ttlSec', 'collapseMs', 'maxSubscriptionsPerToken', 'maxSubscriptions', 'queueSize', 'maxInFlight', 'timeoutMs', 'maxAttempts'] as const) positive(`push.${key}`, p[key]);
+  if (!URGENCIES.includes(p.urgency)) throw new ConfigError('push.urgency', `must be one of ${URGENCIES.join(', ')}`);
+  if ((p.vapidPublicKey === '') !== (p.vapidPrivateKey === '')) throw new ConfigError('push.vapidPrivateKey', 'set both VAPID keys or neither');
+  if (!/^(mailto:|https:)/.test(p.subject)) throw new ConfigError('push.subject', 'must be a mailto: or https: URL');
 }
 
 function decodedLength(base64url: string): number {

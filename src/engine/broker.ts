@@ -314,7 +314,9 @@ export class Broker {
     await this.authenticate(session, frame['token']);
     const ended: AuthResult['ended'] = [];
     for (const [key, ref] of session.subscriptions) {
-      if (!session.grant!.permissions.allowsTopic('subscribe', ref.cache, ref.topic)) {
+      // A subscription that streams join/leave events needs the presence right too.
+      const permissions = session.grant!.permissions;
+      if (!permissions.allowsTopic('subscribe', ref.cache, ref.topic) || (ref.presence && !permissions.allowsTopic('presence', ref.cache, ref.topic))) {
         ended.push({ cache: ref.cache, topic: ref.topic });
         this.subscriptions.end(session, key, authenticationFailed('the refreshed token no longer allows this subscription').toWire());
       }

@@ -28,6 +28,7 @@ import type { WindowRead } from '../topics/topic.js';
 import type { CacheEngine } from '../store/cache-store.js';
 import type { ModerationEngine } from '../moderation/moderation-engine.js';
 import type { PublishHook } from '../core/publish-hook.js';
+import type { PresenceEngine } from '../presence/presence.js';
 import type { Maybe } from '../core/maybe.js';
 
 export type { PublishHook, PublishedItem } from '../core/publish-hook.js';
@@ -91,6 +92,8 @@ export interface Engine {
   readonly cache: CacheEngine;
   /** Moderator groups (src/moderation/), registered as a publish hook on `topics`. */
   readonly groups: ModerationEngine;
+  /** Who is subscribed where, by tokenId (src/presence/); fed by the presence feature. */
+  readonly presence: PresenceEngine;
   /** An id for a new connection, unique across the cluster (contract 4). */
   newConnectionId(): string;
   /** Connects the engine to the server's fan-out; awaited once before any request (contract 6). */

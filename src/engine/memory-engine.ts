@@ -2,14 +2,15 @@
 import { randomBytes } from 'node:crypto';
 import { encodeFrame, encodeItem, type ItemFrame, type Position, type PublishResult, type Value } from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
-import { DEFAULTS, type ModerationConfig, type StoreConfig, type TopicsConfig } from '../core/config.js';
+import { DEFAULTS, type ModerationConfig, type PresenceConfig, type StoreConfig, type TopicsConfig } from '../core/config.js';
+import { MemoryPresence } from '../presence/memory-presence.js';
 import { MemoryCacheStore } from '../store/memory-store.js';
 import { TopicRegistry } from '../topics/topic-registry.js';
 import type { Topic } from '../topics/topic.js';
 import { MemoryModerationEngine } from '../moderation/memory-moderation.js';
 import type { Engine, Fanout, PublishHook, Subscriber, TopicActivity, TopicEngine, TopicStats, WindowRead } from './engine.js';
 
-export interface MemoryEngineOptions { topics: TopicsConfig; clock: Clock; store?: StoreConfig; moderation?: ModerationConfig }
+export interface MemoryEngineOptions { topics: TopicsConfig; clock: Clock; store?: StoreConfig; moderation?: ModerationConfig; presence?: PresenceConfig }
 
 class MemoryTopicEngine implements TopicEngine {
   readonly registry: TopicRegistry;
@@ -133,6 +134,7 @@ export class MemoryEngine implements Engine {
   readonly topics: MemoryTopicEngine;
   readonly cache: MemoryCacheStore;
   readonly groups: MemoryModerationEngine;
+  readonly presence: MemoryPresence;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sweepInterval: number;
 
@@ -147,6 +149,7 @@ export class MemoryEngine implements Engine {
     });
     // A publish to an input topic is acknowledged only once every group it feeds took it.
     this.topics.addPublishHook(this.groups);
+    this.presence = new MemoryPresence(options.presence ?? DEFAULTS.presence, options.clock);
     this.sweepInterval = Math.min(options.topics.idleTopicMs, 60_000);
   }
 
@@ -156,6 +159,7 @@ export class MemoryEngine implements Engine {
 
   async start(fanout: Fanout): Promise<void> {
     this.topics.start(fanout);
+    this.presence.start((key, frame) => fanout.publish(key, frame));
     this.sweepTimer = setInterval(() => { this.topics.registry.sweep(); this.groups.sweep(); }, this.sweepInterval);
     this.sweepTimer.unref();
     this.cache.start();
@@ -164,6 +168,7 @@ export class MemoryEngine implements Engine {
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
     this.groups.close();
+    this.presence.close();
     this.cache.close();
   }
 }

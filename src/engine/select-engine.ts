@@ -9,7 +9,7 @@ import { RedisEngine } from './redis-engine.js';
 export async function createEngine(config: Readonly<TidingsConfig>, clock: Clock, log: Logger): Promise<Engine> {
   switch (config.engine) {
     case 'memory':
-      return new MemoryEngine({ topics: config.topics, store: config.store, moderation: config.moderation, clock });
+      return new MemoryEngine({ topics: config.topics, store: config.store, moderation: config.moderation, presence: config.presence, clock });
     case 'redis':
       return RedisEngine.connect(config, clock, log);
   }

@@ -23,6 +23,8 @@ export interface SubscriptionRef {
   topic: string;
   /** The engine counted this subscriber (its subscribe completed); teardown then releases it. */
   engaged: boolean;
+  /** The subscriber asked for the topic's join/leave events (and may see presence). */
+  presence?: boolean;
 }
 
 export class Session {

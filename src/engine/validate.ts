@@ -42,3 +42,10 @@ export function optionalPosition(frame: Frame, field: string): Position | undefi
   if (page === undefined || seq === undefined) throw invalidArgument(`${field} must be { page, seq }`);
   return { page, seq };
 }
+
+export function optionalBool(frame: Frame, field: string): boolean | undefined {
+  const value = frame[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') throw invalidArgument(`${field} must be true or false`);
+  return value;
+}

@@ -41,6 +41,12 @@ export const LimitCause = {
   GROUPS: 'groups_limit_exceeded',
   /** The server holds its maximum of revocation entries. */
   REVOCATIONS: 'revocations_limit_exceeded',
+  /** Webhook endpoints on the server (webhooks.maxEndpoints). */
+  WEBHOOKS: 'webhooks_limit_exceeded',
+  /** Topics one tokenId follows, or follows on the server (notify.*). */
+  FOLLOWS: 'follows_limit_exceeded',
+  /** Push subscriptions of one tokenId, or on the server (push.*). */
+  PUSH_SUBSCRIPTIONS: 'push_subscriptions_limit_exceeded',
 } as const;
 export type LimitCause = (typeof LimitCause)[keyof typeof LimitCause];
 

@@ -16,7 +16,8 @@ export interface PingRequest { t: 'ping'; id: number }
 export interface PublishRequest { t: 'pub'; id: number; cache: string; topic: string; value: Value }
 /** Resume position: the last (page, seq) the client holds. */
 export interface Position { page: number; seq: number }
-export interface SubscribeRequest { t: 'sub'; id: number; cache: string; topic: string; after?: Position }
+/** `presence: true` also streams the topic's join/leave events (needs the presence permission). */
+export interface SubscribeRequest { t: 'sub'; id: number; cache: string; topic: string; after?: Position; presence?: boolean }
 export interface UnsubscribeRequest { t: 'unsub'; id: number; cache: string; topic: string }
 
 /** Requests added by feature modules (lists, scalars, moderation) share this shape: `t` is the
@@ -76,7 +77,7 @@ export interface NoticeFrame { t: 'notice'; kind: 'token_expiring'; inMs: number
 
 export type ServerFrame =
   | OkReply | ErrReply | ItemFrame | DiscontinuityFrame | HeartbeatFrame | SubscriptionEndFrame | ByeFrame | NoticeFrame
-  | ModerationPush;
+  | ModerationPush | PresenceEventFrame;
 
 // ---------------------------------------------------------------------------------------------
 // Reply payloads (`r`) of the core requests.
@@ -226,3 +227,33 @@ export type ItemGetTtlResult = { hit: true; remainingTtlMs: number } | Miss;
 /** `hit: true` = Momento's Set, `false` = Miss. */
 export interface UpdateTtlResult { hit: boolean }
 export interface PubAppendResult extends PublishResult { length: number }
+
+// ---------------------------------------------------------------------------------------------
+// Presence (docs/presence.md): who is subscribed to a topic, by tokenId.
+
+export interface PresenceRequest { t: 'presence'; id: number; cache: string; topic: string }
+/** One user (tokenId) subscribed to the topic, and over how many connections. `connections: 0`
+ * means its last connection left less than the leave grace ago (it may be reconnecting). */
+export interface PresenceMember { tokenId: string; connections: number }
+/** `members` is bounded by presence.maxMembersPerTopic; connections of users past that bound are
+ * only counted, in `untracked`. Subscribers whose token has no tokenId are not listed. */
+export interface PresenceResult { members: PresenceMember[]; untracked: number }
+
+/** A user joined or left a topic. Sent only to subscribers that asked (`sub` with presence: true);
+ * never takes a seq, never kept for resume: after a reconnect, ask `presence` again. */
+export interface PresenceEventFrame { t: 'join' | 'leave'; cache: string; topic: string; tokenId: string }
+
+// ---------------------------------------------------------------------------------------------
+// Reaching users who are away (docs/push.md, docs/webhooks.md). A user (tokenId) follows topics;
+// an item published to a followed topic while the user is not on it becomes an `item.undelivered`
+// webhook event and, with a registered push subscription, a Web Push message.
+
+export interface FollowRequest { t: 'follow'; id: number; cache: string; topic: string }
+export interface UnfollowRequest { t: 'unfollow'; id: number; cache: string; topic: string }
+/** A browser's PushSubscription.toJSON(), tied to the caller's tokenId. */
+export interface PushRegisterRequest { t: 'pushRegister'; id: number; subscription: { endpoint: string; keys: { p256dh: string; auth: string } } }
+export interface PushUnregisterRequest { t: 'pushUnregister'; id: number; endpoint: string }
+/** The server's VAPID public key (the browser's `applicationServerKey`). */
+export interface PushKeyRequest { t: 'pushKey'; id: number }
+export interface PushUnregisterResult { removed: boolean }
+export interface PushKeyResult { publicKey: string }

@@ -20,6 +20,13 @@ export function topicKey(cache: string, topic: string): string {
   return `${cache}\u0000${topic}`;
 }
 
+/** The fan-out key of a topic's join/leave events: beside the topic's own key, not on it, because
+ * native fan-out cannot filter per subscriber and these events go only to subscribers that asked
+ * for them and may see presence. U+0001 cannot appear in a name either. */
+export function presenceKey(cache: string, topic: string): string {
+  return `${cache}\u0000${topic}\u0001p`;
+}
+
 /** UTF-8 length without allocating (the protocol module runs in browsers too: no Buffer). */
 export function utf8Length(text: string): number {
   let bytes = 0;

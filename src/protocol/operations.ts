@@ -8,7 +8,8 @@ import type {
   ListConcatenateFrontRequest, ListFetchRequest, ListFetchResult, ListFetchWithMetaResult, ListLengthRequest, ListLengthResult,
   ListPopRequest, ListPopResult, ListPushBackRequest, ListPushFrontRequest, ListRemoveValueRequest, ListRetainRequest,
   ListWriteResult, NackRequest, PingRequest, PubAppendRequest, PubAppendResult, PublishRequest, PublishResult, RejectRequest,
-  RetractRequest, RetractResult, SetRequest, SubscribeRequest, SubscribeResult, UnsubscribeRequest, UpdateTtlRequest, UpdateTtlResult,
+  RetractRequest, RetractResult, PresenceRequest, PresenceResult, FollowRequest, UnfollowRequest, PushRegisterRequest,
+  PushUnregisterRequest, PushUnregisterResult, PushKeyRequest, PushKeyResult, SetRequest, SubscribeRequest, SubscribeResult, UnsubscribeRequest, UpdateTtlRequest, UpdateTtlResult,
 } from './frames.js';
 import type { AdminStats, AdminStatsRequest } from './admin.js';
 
@@ -50,6 +51,14 @@ export interface Operations {
   retract: [RetractRequest, RetractResult];
   // Operations: the dashboard's data (admin.tokenIds only; docs/operations.md).
   adminStats: [AdminStatsRequest, AdminStats];
+  // Presence.
+  presence: [PresenceRequest, PresenceResult];
+  // Notifications for users who are away.
+  follow: [FollowRequest, Empty];
+  unfollow: [UnfollowRequest, Empty];
+  pushRegister: [PushRegisterRequest, Empty];
+  pushUnregister: [PushUnregisterRequest, PushUnregisterResult];
+  pushKey: [PushKeyRequest, PushKeyResult];
 }
 
 export type OperationName = keyof Operations;

@@ -12,7 +12,10 @@ export type ItemSelector = '*' | string | { key: string } | { keyPrefix: string 
 export type TopicSelector = '*' | string | { name: string } | { namePrefix: string } | { nameSuffix: string };
 
 export interface CachePermission { role: CacheRole; cache: CacheSelector; item?: ItemSelector }
-export interface TopicPermission { role: TopicRole; cache: CacheSelector; topic: TopicSelector }
+/** `presence: true` also lets the holder see who is subscribed to the matching topics (the
+ * `presence` request and join/leave events, docs/presence.md). Off by default: a member list says
+ * more about other users than the items they publish. */
+export interface TopicPermission { role: TopicRole; cache: CacheSelector; topic: TopicSelector; presence?: boolean }
 export type Permission = CachePermission | TopicPermission;
 export interface Scope { permissions: Permission[] }
 
@@ -52,6 +55,9 @@ export const PermissionScopes = {
   topicPublishOnly: (cache: CacheSelector, topic: TopicSelector): Scope => ({ permissions: [{ role: 'publishonly', cache, topic }] }),
   topicNamePrefixPublishSubscribe: (cache: CacheSelector, namePrefix: string): Scope => ({ permissions: [{ role: 'publishsubscribe', cache, topic: { namePrefix } }] }),
   topicNamePrefixSubscribeOnly: (cache: CacheSelector, namePrefix: string): Scope => ({ permissions: [{ role: 'subscribeonly', cache, topic: { namePrefix } }] }),
+  /** Who is subscribed to matching topics (presence request, join/leave events); combine it with a
+   * subscribe permission to also receive the topic's items. */
+  topicPresence: (cache: CacheSelector, topic: TopicSelector): Scope => ({ permissions: [{ role: 'subscribeonly', cache, topic, presence: true }] }),
   topicNamePrefixPublishOnly: (cache: CacheSelector, namePrefix: string): Scope => ({ permissions: [{ role: 'publishonly', cache, topic: { namePrefix } }] }),
   /** A chat client in the moderation-input pattern (docs/moderation.md): may only publish raw input
    * to `<chatId><inputSuffix>`, only subscribe to `<chatId>` (the moderated stream) and only read

@@ -25,6 +25,7 @@ import { TicketBook } from './tickets.js';
 import { ConnectionFanout } from './connection-fanout.js';
 import { momentoServices, startMomentoListener, type MomentoListener, type MomentoService } from './grpc/listener.js';
 import { mountGrpcWeb } from './grpc/web.js';
+import type { Registry } from 'prom-client';
 
 export interface CreateServerOptions {
   config?: DeepPartial<TidingsConfig>;
@@ -63,11 +64,18 @@ export interface TidingsServer {
   close(): Promise<void>;
 }
 
-/** Extension points for feature modules: extra request handlers, HTTP routes, and work that runs
- * once the server listens (its returned stop function runs first when the server closes). */
+/** Extension points for feature modules, called in this order: `setup` (create the feature's state,
+ * register publish hooks: before anything can publish), `handlers` (extra request handlers),
+ * `wire` (the broker exists: observe subscriptions), `routes` (HTTP routes; `broker` serves routes
+ * that authenticate per call and dispatch), `metrics` (extra series on /metrics), and `started`,
+ * work that runs once the server listens (its returned stop function runs first when the server
+ * closes). All but `started` run before the server listens. */
 export interface ServerFeature {
+  setup?(deps: BrokerDeps): void;
   handlers?(deps: BrokerDeps): HandlerTable;
-  routes?(app: TemplatedApp, deps: BrokerDeps): void;
+  wire?(broker: Broker, deps: BrokerDeps): void;
+  routes?(app: TemplatedApp, deps: BrokerDeps, broker: Broker): void;
+  metrics?(registry: Registry): void;
   started?(server: TidingsServer): Promise<(() => Promise<void>) | void>;
 }
 
@@ -80,7 +88,9 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   const auth = new TokenAuthority(config.auth, signingKeys, clock, options.revocations);
   const engine = options.engine ?? await createEngine(config, clock, log);
   const deps: BrokerDeps = { config, engine, auth, clock, log };
+  for (const feature of features) feature.setup?.(deps);
   const broker = new Broker(deps, features.flatMap((f) => (f.handlers ? [f.handlers(deps)] : [])));
+  for (const feature of features) feature.wire?.(broker, deps);
 
   const app = uWS.App();
   const transport = new TransportCounters();
@@ -98,7 +108,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   mountSse(app, { broker, auth, fanout: jsFanout, tickets, cors, log, config });
   mountLongPoll(app, { broker, fanout: jsFanout, cors, log, clock, config });
   mountSdkStream(app, { broker, fanout: jsFanout, cors, log, config, admission });
-  mountMetrics(app, { broker, engine, transport, config, auth, log });
+  mountMetrics(app, { broker, engine, transport, config, auth, log, extra: features.flatMap((f) => (f.metrics ? [(registry: Registry) => f.metrics!(registry)] : [])) });
   // gRPC Subscribe streams are Connections that are not uWS sockets: fanned out to from this index.
   const connectionFanout = new ConnectionFanout();
   // The Momento-compatible services: on their own HTTP/2 port (grpc-js), and as grpc-web-text on
@@ -114,7 +124,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
       if (session.grant && covers(entry, session.grant)) broker.bye(session, CloseCode.REVOKED, 'credential revoked');
     }
   });
-  for (const feature of features) feature.routes?.(app, deps);
+  for (const feature of features) feature.routes?.(app, deps, broker);
   app.any('/*', (res) => { res.writeStatus('404 Not Found').end('not found'); });
   await broker.start({
     publish: (key, frame) => { app.publish(key, frame, true); jsFanout.publish(key, frame); connectionFanout.publish(key, frame); },

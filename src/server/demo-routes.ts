@@ -16,7 +16,7 @@ import { serveFile } from './static-files.js';
 export const DEMO_CACHE = 'chat';
 const NAME = /^[\p{L}\p{N} _.-]{1,32}$/u;
 const ROOM = /^[a-z0-9][a-z0-9-]{0,39}$/;
-const DEMO_FILES = new Set(['app.js', 'style.css']);
+const DEMO_FILES = new Set(['app.js', 'style.css', 'sw.js']);
 
 export interface DemoOptions { auth: TokenAuthority; log: Logger; tokenTtlSec: number }
 
@@ -45,7 +45,9 @@ export function mountDemoRoutes(app: TemplatedApp, { auth, log, tokenTtlSec }: D
       if (!ROOM.test(room) || room.endsWith('-input')) {
         throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'room: 1 to 40 lowercase letters, digits or -, not ending in -input');
       }
-      const participant = PermissionScopes.chatParticipant(DEMO_CACHE, room);
+      // Everyone in the demo may see who else is in the room (the presence right on the room).
+      const chat = PermissionScopes.chatParticipant(DEMO_CACHE, room);
+      const participant = { permissions: chat.permissions.map((p) => (p.role === 'subscribeonly' ? { ...p, presence: true } : p)) };
       const scope = request.spectator === true ? { permissions: participant.permissions.filter((p) => p.role !== 'publishonly') } : participant;
       // The name is self-declared anyway (this route stands in for an app backend), so taking a
       // tokenId back is no less safe than taking the name.

@@ -1,5 +1,7 @@
 /** Reads a bounded HTTP request body from a uWS response (abort-safe). */
 import type { HttpResponse } from 'uWebSockets.js';
+import { ErrorCode, LimitCause } from '../protocol/index.js';
+import { TidingsError, invalidArgument } from '../core/errors.js';
 
 export class BodyTooLargeError extends Error {}
 
@@ -31,4 +33,23 @@ export function readBody(res: HttpResponse, maxBytes: number, aborted: () => boo
       }
     });
   });
+}
+
+/** A bounded JSON object body, with typed errors (size limit, not JSON, not an object). */
+export async function readJsonObject(res: HttpResponse, maxBytes: number, aborted: () => boolean): Promise<Record<string, unknown>> {
+  let body: Buffer;
+  try {
+    body = await readBody(res, maxBytes, aborted);
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) throw new TidingsError(ErrorCode.LIMIT_EXCEEDED_ERROR, err.message, LimitCause.REQUEST_SIZE);
+    throw err;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw invalidArgument('body must be JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalidArgument('body must be a JSON object');
+  return parsed as Record<string, unknown>;
 }

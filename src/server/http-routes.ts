@@ -5,7 +5,7 @@ import { TidingsError, limitExceeded, permissionDenied } from '../core/errors.js
 import { jsonRoute, type Cors } from './http-common.js';
 import type { Logger } from '../core/logger.js';
 import type { Grant, RevokeRequest, TokenAuthority } from '../auth/tokens.js';
-import { BodyTooLargeError, readBody } from './http-body.js';
+import { BodyTooLargeError, readBody, readJsonObject } from './http-body.js';
 
 export { errorReply, jsonRoute, type JsonReply } from './http-common.js';
 
@@ -24,23 +24,6 @@ export async function requireAdmin(auth: TokenAuthority, authorization: string):
   return grant;
 }
 
-async function readJsonObject(res: HttpResponse, maxBodyBytes: number, aborted: () => boolean): Promise<Record<string, unknown>> {
-  let body: Buffer;
-  try {
-    body = await readBody(res, maxBodyBytes, aborted);
-  } catch (err) {
-    if (err instanceof BodyTooLargeError) throw limitExceeded(LimitCause.REQUEST_SIZE, err.message);
-    throw err;
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'body must be JSON');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'body must be a JSON object');
-  return value as Record<string, unknown>;
-}
 
 export interface HttpRouteDeps {
   auth: TokenAuthority;

@@ -12,7 +12,11 @@ import { errorReply, requireAdmin } from './http-routes.js';
 import type { TransportCounters } from './transport-counters.js';
 
 /** What the metrics read, and who may scrape: server.metricsAccess `apiKey` needs an admin API key as bearer. */
-export interface MetricsSources { broker: Broker; engine: Engine; transport: TransportCounters; config: Readonly<TidingsConfig>; auth: TokenAuthority; log: Logger }
+export interface MetricsSources {
+  broker: Broker; engine: Engine; transport: TransportCounters; config: Readonly<TidingsConfig>; auth: TokenAuthority; log: Logger;
+  /** Series of feature modules (ServerFeature.metrics). */
+  extra?: Array<(registry: Registry) => void>;
+}
 
 /** A counter whose value is kept elsewhere and read on scrape. */
 function mirroredCounter(registry: Registry, name: string, help: string, read: () => number): void {
@@ -31,8 +35,9 @@ function gauge(registry: Registry, name: string, help: string, read: () => numbe
   new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
 }
 
-export function createMetricsRegistry({ broker, engine, transport, config }: MetricsSources): Registry {
+export function createMetricsRegistry({ broker, engine, transport, config, extra = [] }: MetricsSources): Registry {
   const registry = new Registry();
+  for (const register of extra) register(registry);
   // prom-client's default metrics are already named process_* and nodejs_*: the prefix is ours only.
   collectDefaultMetrics({ register: registry, prefix: 'tidings_' });
 

@@ -52,3 +52,15 @@ t.test('scopes - parseScope refuses malformed grammar with the path named', asyn
   }
   t.same(parseScope({ permissions: [{ role: 'readonly', cache: 'c' }] }, 20), { permissions: [{ role: 'readonly', cache: 'c', item: '*' }] });
 });
+
+t.test('scopes - presence is a topic right that only a permission asking for it grants', async (t) => {
+  const seer = new Permissions(parseScope({ permissions: [{ role: 'subscribeonly', cache: 'chat', topic: { namePrefix: 'room-' }, presence: true }] }, 20).permissions);
+  const plain = new Permissions(parseScope({ permissions: [{ role: 'publishsubscribe', cache: '*', topic: '*' }] }, 20).permissions);
+  t.ok(seer.allowsTopic('presence', 'chat', 'room-1'));
+  t.notOk(seer.allowsTopic('presence', 'chat', 'lobby'));
+  t.notOk(plain.allowsTopic('presence', 'chat', 'room-1'), 'publishsubscribe on everything does not include presence');
+  t.notOk(plain.covers([{ role: 'subscribeonly', cache: 'chat', topic: 'room-1', presence: true }]), 'and cannot mint it');
+  t.ok(seer.covers([{ role: 'subscribeonly', cache: 'chat', topic: 'room-1', presence: true }]));
+  t.throws(() => parseScope({ permissions: [{ role: 'readonly', cache: 'chat', presence: true }] }, 20), /presence belongs to a topic permission/);
+  t.throws(() => parseScope({ permissions: [{ role: 'subscribeonly', cache: 'chat', topic: 'x', presence: 'yes' }] }, 20), /presence must be true or false/);
+});

@@ -4,7 +4,7 @@ import { catchUpBufferLimit, continueCatchUp } from '../catch-up.js';
 import { TidingsError, limitExceeded, permissionDenied, failedPrecondition } from '../../core/errors.js';
 import { REPLIED, type BrokerDeps, type HandlerTable } from '../handler.js';
 import { subscriber, type Subscriptions } from '../subscriptions.js';
-import { nameField, optionalPosition, valueField } from '../validate.js';
+import { nameField, optionalBool, optionalPosition, valueField } from '../validate.js';
 
 export function topicHandlers({ engine, config }: BrokerDeps, subscriptions: Subscriptions): HandlerTable {
   return {
@@ -23,8 +23,12 @@ export function topicHandlers({ engine, config }: BrokerDeps, subscriptions: Sub
       const cache = nameField(frame, 'cache', 'cache');
       const topic = nameField(frame, 'topic', 'topic');
       const after = optionalPosition(frame, 'after');
+      const presence = optionalBool(frame, 'presence');
       if (!session.grant!.permissions.allowsTopic('subscribe', cache, topic)) {
         throw permissionDenied(`token may not subscribe to topic "${topic}" in cache "${cache}"`);
+      }
+      if (presence && !session.grant!.permissions.allowsTopic('presence', cache, topic)) {
+        throw permissionDenied(`token may not see presence on topic "${topic}" in cache "${cache}"`);
       }
       const key = topicKey(cache, topic);
       if (session.subscriptions.has(key)) throw new TidingsError(ErrorCode.ALREADY_EXISTS_ERROR, `already subscribed to topic "${topic}" in cache "${cache}"`);
@@ -32,6 +36,7 @@ export function topicHandlers({ engine, config }: BrokerDeps, subscriptions: Sub
         throw limitExceeded(LimitCause.SUBSCRIPTIONS, `a connection may hold at most ${config.topics.maxSubscriptionsPerConnection} subscriptions`);
       }
       const ref = subscriptions.reserve(session, key, cache, topic);
+      if (presence) ref.presence = true;
       let position: Position;
       try {
         position = await engine.topics.subscribe(cache, topic, subscriber(session));

@@ -1,0 +1,51 @@
+/** follow / unfollow / pushRegister / pushUnregister / pushKey (docs/push.md). Everything is tied
+ * to the caller's tokenId, so a token without one cannot use them. */
+import { failedPrecondition, permissionDenied } from '../../core/errors.js';
+import type { NotifyService } from '../../notify/notify-service.js';
+import { parsePushSubscription } from '../../notify/push-subscriptions.js';
+import type { HandlerTable } from '../handler.js';
+import type { Session } from '../session.js';
+import { nameField } from '../validate.js';
+
+function tokenIdOf(session: Session): string {
+  const tokenId = session.grant!.tokenId;
+  if (tokenId === undefined) throw failedPrecondition('notifications are per user: the token needs a tokenId');
+  return tokenId;
+}
+
+export function notifyHandlers(service: NotifyService, allowInsecureEndpoints: boolean): HandlerTable {
+  const push = () => {
+    if (!service.push) throw failedPrecondition('Web Push is not configured on this server (push.vapidPublicKey)');
+    return service.push;
+  };
+  return {
+    follow({ session, frame }) {
+      const cache = nameField(frame, 'cache', 'cache');
+      const topic = nameField(frame, 'topic', 'topic');
+      // Following reveals items through notifications: only for topics the token may read.
+      if (!session.grant!.permissions.allowsTopic('subscribe', cache, topic)) {
+        throw permissionDenied(`token may not subscribe to topic "${topic}" in cache "${cache}", so it may not follow it`);
+      }
+      service.followers.follow(tokenIdOf(session), cache, topic);
+      return {};
+    },
+    unfollow({ session, frame }) {
+      const cache = nameField(frame, 'cache', 'cache');
+      const topic = nameField(frame, 'topic', 'topic');
+      service.followers.unfollow(tokenIdOf(session), cache, topic);
+      return {};
+    },
+    pushRegister({ session, frame }) {
+      push();
+      service.subscriptions.add(tokenIdOf(session), parsePushSubscription(frame['subscription'], allowInsecureEndpoints));
+      return {};
+    },
+    pushUnregister({ session, frame }) {
+      const endpoint = frame['endpoint'];
+      return { removed: typeof endpoint === 'string' && service.subscriptions.remove(tokenIdOf(session), endpoint) };
+    },
+    pushKey() {
+      return { publicKey: push().publicKey };
+    },
+  };
+}

@@ -1,0 +1,48 @@
+/** At most one emission per key per window: the first value goes out at once; values offered
+ * within the window replace each other, and the newest goes out when the window ends, with how
+ * many values it stands for. Used per (user, topic) so a busy room sends one push per window, not
+ * one per message. One timer per key with recent activity, dropped after a quiet window. */
+interface Burst<T> { timer: NodeJS.Timeout; pending: T | undefined; count: number }
+
+export class BurstCollapser<T> {
+  private readonly bursts = new Map<string, Burst<T>>();
+  collapsed = 0;
+
+  constructor(private readonly windowMs: number, private readonly emit: (key: string, value: T, count: number) => void) {}
+
+  offer(key: string, value: T): void {
+    const burst = this.bursts.get(key);
+    if (burst) {
+      if (burst.pending !== undefined) this.collapsed++;
+      burst.pending = value;
+      burst.count++;
+      return;
+    }
+    this.emit(key, value, 1);
+    this.bursts.set(key, { timer: this.arm(key), pending: undefined, count: 0 });
+  }
+
+  close(): void {
+    for (const burst of this.bursts.values()) clearTimeout(burst.timer);
+    this.bursts.clear();
+  }
+
+  get size(): number { return this.bursts.size; }
+
+  private arm(key: string): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      const burst = this.bursts.get(key)!;
+      if (burst.pending === undefined) {
+        this.bursts.delete(key);
+        return;
+      }
+      const { pending, count } = burst;
+      burst.pending = undefined;
+      burst.count = 0;
+      burst.timer = this.arm(key);
+      this.emit(key, pending, count);
+    }, this.windowMs);
+    timer.unref();
+    return timer;
+  }
+}

@@ -1,0 +1,52 @@
+/** Who follows which topics: the users to tell (by webhook `item.undelivered`, or Web Push) when an
+ * item is published to a topic while they are not on it. Keyed both ways: by topic for the
+ * publish path, by tokenId for the per-user bound. A Redis implementation keeps two sets. */
+import { LimitCause, topicKey } from '../protocol/index.js';
+import { limitExceeded } from '../core/errors.js';
+import type { NotifyConfig } from '../core/config.js';
+
+export interface Followers {
+  follow(tokenId: string, cache: string, topic: string): void;
+  unfollow(tokenId: string, cache: string, topic: string): void;
+  /** The tokenIds following the topic; undefined when none (the publish path's one lookup). */
+  of(cache: string, topic: string): ReadonlySet<string> | undefined;
+}
+
+export class MemoryFollowers implements Followers {
+  private readonly byTopic = new Map<string, Set<string>>();
+  private readonly byToken = new Map<string, Set<string>>();
+  private total = 0;
+
+  constructor(private readonly config: NotifyConfig) {}
+
+  follow(tokenId: string, cache: string, topic: string): void {
+    const key = topicKey(cache, topic);
+    let topics = this.byToken.get(tokenId);
+    if (topics?.has(key)) return;
+    if ((topics?.size ?? 0) >= this.config.maxFollowsPerToken) {
+      throw limitExceeded(LimitCause.FOLLOWS, `a tokenId may follow at most ${this.config.maxFollowsPerToken} topics`);
+    }
+    if (this.total >= this.config.maxFollows) throw limitExceeded(LimitCause.FOLLOWS, `the server holds at most ${this.config.maxFollows} follows`);
+    if (!topics) this.byToken.set(tokenId, (topics = new Set()));
+    topics.add(key);
+    let tokens = this.byTopic.get(key);
+    if (!tokens) this.byTopic.set(key, (tokens = new Set()));
+    tokens.add(tokenId);
+    this.total++;
+  }
+
+  unfollow(tokenId: string, cache: string, topic: string): void {
+    const key = topicKey(cache, topic);
+    const topics = this.byToken.get(tokenId);
+    if (!topics?.delete(key)) return;
+    if (topics.size === 0) this.byToken.delete(tokenId);
+    const tokens = this.byTopic.get(key)!;
+    tokens.delete(tokenId);
+    if (tokens.size === 0) this.byTopic.delete(key);
+    this.total--;
+  }
+
+  of(cache: string, topic: string): ReadonlySet<string> | undefined {
+    return this.byTopic.get(topicKey(cache, topic));
+  }
+}

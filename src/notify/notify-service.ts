@@ -1,0 +1,52 @@
+/** The notification feature's state, one per server: who follows what, push subscriptions, the
+ * webhook endpoints and the senders. Created before the server starts (it registers the publish
+ * hook), closed when it stops. */
+import webpush from 'web-push';
+import type { TidingsConfig } from '../core/config.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import { MemoryFollowers, type Followers } from './followers.js';
+import { MemoryPushSubscriptions, type PushSubscriptions } from './push-subscriptions.js';
+import { WebhookEndpoints } from './webhook-endpoints.js';
+import { WebPushSender, type VapidKeys } from './web-push-sender.js';
+import { Notifier, type PresenceLookup } from './notifier.js';
+
+export interface NotifyServiceOptions {
+  config: Readonly<TidingsConfig>;
+  presence: PresenceLookup;
+  clock: Clock;
+  log: Logger;
+}
+
+export class NotifyService {
+  readonly followers: Followers;
+  readonly subscriptions: PushSubscriptions;
+  readonly webhooks: WebhookEndpoints;
+  /** Undefined when no VAPID keys are configured (and not in dev mode): push is off. */
+  readonly push: WebPushSender | undefined;
+  readonly notifier: Notifier;
+
+  constructor({ config, presence, clock, log }: NotifyServiceOptions) {
+    this.followers = new MemoryFollowers(config.notify);
+    this.subscriptions = new MemoryPushSubscriptions(config.push);
+    this.webhooks = new WebhookEndpoints(config.webhooks, clock, log);
+    const vapid = vapidKeys(config);
+    this.push = vapid ? new WebPushSender(config.push, vapid, this.subscriptions, log) : undefined;
+    this.notifier = new Notifier(this.webhooks, this.followers, presence, this.push, clock);
+  }
+
+  close(): void {
+    this.webhooks.close();
+    this.push?.close();
+  }
+}
+
+/** Configured keys; in dev mode without keys, a fresh pair (browsers then need to subscribe again
+ * after each restart, which is fine for a demo). */
+function vapidKeys(config: Readonly<TidingsConfig>): VapidKeys | undefined {
+  const { vapidPublicKey, vapidPrivateKey, subject } = config.push;
+  if (vapidPublicKey !== '') return { publicKey: vapidPublicKey, privateKey: vapidPrivateKey, subject };
+  if (!config.dev) return undefined;
+  const generated = webpush.generateVAPIDKeys();
+  return { publicKey: generated.publicKey, privateKey: generated.privateKey, subject };
+}

@@ -1,0 +1,77 @@
+/** Web Push subscriptions (a browser's endpoint and keys), by the tokenId that registered them. */
+import { LimitCause } from '../protocol/index.js';
+import { invalidArgument, limitExceeded } from '../core/errors.js';
+
+/** The browser's PushSubscription.toJSON() shape. */
+export interface PushSubscriptionJson { endpoint: string; keys: { p256dh: string; auth: string } }
+
+export interface PushSubscriptions {
+  add(tokenId: string, subscription: PushSubscriptionJson): void;
+  /** Forgets the subscription with this endpoint; false when the tokenId had none. */
+  remove(tokenId: string, endpoint: string): boolean;
+  of(tokenId: string): readonly PushSubscriptionJson[];
+}
+
+export interface PushSubscriptionLimits { maxSubscriptionsPerToken: number; maxSubscriptions: number }
+
+export class MemoryPushSubscriptions implements PushSubscriptions {
+  private readonly byToken = new Map<string, Map<string, PushSubscriptionJson>>();
+  private total = 0;
+
+  constructor(private readonly limits: PushSubscriptionLimits) {}
+
+  add(tokenId: string, subscription: PushSubscriptionJson): void {
+    let subs = this.byToken.get(tokenId);
+    if (subs?.has(subscription.endpoint)) {
+      // The browser re-registered (keys may have rotated): replace in place.
+      subs.set(subscription.endpoint, subscription);
+      return;
+    }
+    if ((subs?.size ?? 0) >= this.limits.maxSubscriptionsPerToken) {
+      throw limitExceeded(LimitCause.PUSH_SUBSCRIPTIONS, `a tokenId may register at most ${this.limits.maxSubscriptionsPerToken} push subscriptions`);
+    }
+    if (this.total >= this.limits.maxSubscriptions) throw limitExceeded(LimitCause.PUSH_SUBSCRIPTIONS, `the server holds at most ${this.limits.maxSubscriptions} push subscriptions`);
+    if (!subs) this.byToken.set(tokenId, (subs = new Map()));
+    subs.set(subscription.endpoint, subscription);
+    this.total++;
+  }
+
+  remove(tokenId: string, endpoint: string): boolean {
+    const subs = this.byToken.get(tokenId);
+    if (!subs?.delete(endpoint)) return false;
+    if (subs.size === 0) this.byToken.delete(tokenId);
+    this.total--;
+    return true;
+  }
+
+  of(tokenId: string): readonly PushSubscriptionJson[] {
+    const subs = this.byToken.get(tokenId);
+    return subs ? [...subs.values()] : [];
+  }
+
+  get size(): number { return this.total; }
+}
+
+const MAX_ENDPOINT_LENGTH = 2048;
+
+/** Checks an untrusted PushSubscription JSON: an https endpoint (http only when allowed, for local
+ * push services in tests), a P-256 public key (65 bytes uncompressed) and a 16-byte auth secret,
+ * both base64url as browsers give them. */
+export function parsePushSubscription(input: unknown, allowInsecure: boolean): PushSubscriptionJson {
+  if (typeof input !== 'object' || input === null) throw invalidArgument('subscription must be a PushSubscription JSON object');
+  const { endpoint, keys } = input as Record<string, unknown>;
+  if (typeof endpoint !== 'string' || endpoint.length > MAX_ENDPOINT_LENGTH || !URL.canParse(endpoint)) {
+    throw invalidArgument(`subscription.endpoint must be a URL of at most ${MAX_ENDPOINT_LENGTH} characters`);
+  }
+  const protocol = new URL(endpoint).protocol;
+  if (protocol !== 'https:' && !(allowInsecure && protocol === 'http:')) throw invalidArgument('subscription.endpoint must be an https URL');
+  if (typeof keys !== 'object' || keys === null) throw invalidArgument('subscription.keys must be { p256dh, auth }');
+  const { p256dh, auth } = keys as Record<string, unknown>;
+  if (typeof p256dh !== 'string' || base64urlLength(p256dh) !== 65) throw invalidArgument('subscription.keys.p256dh must be a base64url P-256 public key (65 bytes)');
+  if (typeof auth !== 'string' || base64urlLength(auth) !== 16) throw invalidArgument('subscription.keys.auth must be a base64url 16-byte secret');
+  return { endpoint, keys: { p256dh, auth } };
+}
+
+function base64urlLength(text: string): number {
+  return /^[A-Za-z0-9_-]+={0,2}$/.test(text) ? Buffer.from(text, 'base64url').length : -1;
+}

@@ -1,0 +1,115 @@
+/** Web Push: an encrypted message (RFC 8291 aes128gcm) with a VAPID signature (RFC 8292) to each
+ * push subscription of a user who follows a topic and is not on it. The `web-push` library builds
+ * the request (encryption, VAPID JWT, TTL / Urgency / Topic headers); sending it is ours, through
+ * the bounded delivery queue, so retries, timeouts and the "gone" handling follow one policy. */
+import { createHash } from 'node:crypto';
+import webpush from 'web-push';
+import type { PushConfig } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import { BurstCollapser } from './burst-collapser.js';
+import { DeliveryQueue, type AttemptOutcome, type DeliveryStats } from './delivery-queue.js';
+import type { ItemJson } from './events.js';
+import type { PushSubscriptionJson, PushSubscriptions } from './push-subscriptions.js';
+
+export interface VapidKeys { publicKey: string; privateKey: string; subject: string }
+
+/** What the service worker receives (JSON). `count`: items this push stands for (bursts collapse). */
+export interface PushPayload { cache: string; topic: string; count: number; item: ItemJson; truncated?: true }
+
+/** Push services accept 4096 bytes of encrypted payload (RFC 8030 §7.2); aes128gcm adds 86 bytes
+ * of header, padding and tag around it. Past this the item's value is left out (`truncated`). */
+const MAX_PAYLOAD_BYTES = 3993;
+
+interface Job { tokenId: string; subscription: PushSubscriptionJson; payload: string; topicHeader: string }
+
+export class WebPushSender {
+  private readonly queue: DeliveryQueue<Job>;
+  private readonly collapser: BurstCollapser<{ tokenId: string; payload: PushPayload }>;
+  private closed = false;
+
+  constructor(
+    private readonly config: PushConfig,
+    private readonly vapid: VapidKeys,
+    private readonly subscriptions: PushSubscriptions,
+    private readonly log: Logger,
+  ) {
+    this.queue = new DeliveryQueue<Job>(
+      // One message per request: Web Push has no batches.
+      { queueSize: config.queueSize, maxBatch: 1, maxInFlight: config.maxInFlight, maxAttempts: config.maxAttempts, backoffInitialMs: 1000, backoffMaxMs: 30_000 },
+      ([job]) => this.send(job!),
+    );
+    this.collapser = new BurstCollapser(config.collapseMs, (_key, { tokenId, payload }, count) => this.enqueue(tokenId, { ...payload, count }));
+  }
+
+  get publicKey(): string { return this.vapid.publicKey; }
+
+  /** An item for a user who is away: one push per (user, topic) per collapse window. */
+  notify(tokenId: string, cache: string, topic: string, item: ItemJson): void {
+    if (this.closed || this.subscriptions.of(tokenId).length === 0) return;
+    this.collapser.offer(`${tokenId}\u0000${cache}\u0000${topic}`, { tokenId, payload: { cache, topic, count: 1, item } });
+  }
+
+  stats(): DeliveryStats & { collapsed: number } {
+    return { ...this.queue.snapshot(), collapsed: this.collapser.collapsed };
+  }
+
+  close(): void {
+    this.closed = true;
+    this.collapser.close();
+    this.queue.close();
+  }
+
+  private enqueue(tokenId: string, payload: PushPayload): void {
+    let json = JSON.stringify(payload);
+    if (Buffer.byteLength(json) > MAX_PAYLOAD_BYTES) {
+      const { value: _v, valueBase64: _b, ...rest } = payload.item;
+      json = JSON.stringify({ ...payload, item: rest, truncated: true });
+    }
+    // The push service keeps only the newest undelivered message per Topic header: a phone that
+    // was offline gets one notification per room, not a backlog. At most 32 base64url characters.
+    const topicHeader = createHash('sha256').update(`${payload.cache}\u0000${payload.topic}`).digest('base64url').slice(0, 32);
+    for (const subscription of this.subscriptions.of(tokenId)) {
+      // The lane is the subscription: one browser's pushes arrive in order.
+      this.queue.enqueue(subscription.endpoint, { tokenId, subscription, payload: json, topicHeader });
+    }
+  }
+
+  private async send(job: Job): Promise<AttemptOutcome> {
+    let request: webpush.RequestDetails;
+    try {
+      request = webpush.generateRequestDetails(job.subscription, job.payload, {
+        vapidDetails: { subject: this.vapid.subject, publicKey: this.vapid.publicKey, privateKey: this.vapid.privateKey },
+        TTL: this.config.ttlSec,
+        urgency: this.config.urgency,
+        topic: job.topicHeader,
+        contentEncoding: 'aes128gcm',
+      });
+    } catch (err) {
+      // A subscription whose keys cannot be used will never work.
+      this.log.warn({ err: (err as Error).message, tokenId: job.tokenId }, 'push subscription unusable: removed');
+      this.subscriptions.remove(job.tokenId, job.subscription.endpoint);
+      return 'reject';
+    }
+    try {
+      // fetch sets the length itself (and refuses a hand-set one in some versions).
+      const { 'Content-Length': _length, ...headers } = request.headers as Record<string, string>;
+      const res = await fetch(request.endpoint, {
+        method: 'POST',
+        headers,
+        body: request.body ? new Uint8Array(request.body) : null,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.config.timeoutMs),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.status >= 200 && res.status < 300) return 'delivered';
+      if (res.status === 404 || res.status === 410) {
+        // The browser unsubscribed or the subscription expired: it will never accept a push again.
+        this.subscriptions.remove(job.tokenId, job.subscription.endpoint);
+        return 'gone';
+      }
+      return res.status >= 500 || res.status === 429 || res.status === 408 ? 'retry' : 'reject';
+    } catch {
+      return 'retry';
+    }
+  }
+}

@@ -1,0 +1,127 @@
+/** The webhook endpoints of the server (config file + admin route) and their delivery queues. An
+ * event goes to every endpoint of its cache whose topic prefix and event list match; per endpoint
+ * it waits in the endpoint's bounded queue, in its topic's lane. */
+import { randomBytes } from 'node:crypto';
+import { LimitCause } from '../protocol/index.js';
+import { invalidArgument, limitExceeded, notFound } from '../core/errors.js';
+import { webhookEndpointProblem, type WebhookEndpointConfig, type WebhookEvent, type WebhooksConfig } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import { DeliveryQueue, type AttemptOutcome, type DeliveryStats } from './delivery-queue.js';
+import type { NotifyEvent } from './events.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, sign } from './webhook-signature.js';
+
+/** An endpoint as the admin route shows it: never the secret. */
+export type WebhookEndpointView = Omit<WebhookEndpointConfig, 'secret'>;
+
+interface Job { event: NotifyEvent; body: string }
+
+interface Endpoint {
+  config: WebhookEndpointConfig;
+  events: ReadonlySet<WebhookEvent>;
+  queue: DeliveryQueue<Job>;
+}
+
+const USER_AGENT = 'Tidings-Webhooks/1';
+
+export class WebhookEndpoints {
+  private readonly byCache = new Map<string, Map<string, Endpoint>>();
+  private count = 0;
+
+  constructor(private readonly config: WebhooksConfig, private readonly clock: { now(): number }, private readonly log: Logger) {
+    for (const endpoint of config.endpoints) this.put(endpoint);
+  }
+
+  /** Whether any endpoint of `cache` wants `type` events for `topic` (publish hooks ask first, so
+   * a publish nobody listens to costs one map lookup). */
+  wants(cache: string, topic: string, type: WebhookEvent): boolean {
+    const endpoints = this.byCache.get(cache);
+    if (!endpoints) return false;
+    for (const e of endpoints.values()) if (e.events.has(type) && topic.startsWith(e.config.topicPrefix)) return true;
+    return false;
+  }
+
+  /** Queues the event for every matching endpoint; never waits. */
+  emit(event: NotifyEvent): void {
+    const endpoints = this.byCache.get(event.cache);
+    if (!endpoints) return;
+    let body: string | undefined;
+    for (const e of endpoints.values()) {
+      if (!e.events.has(event.type) || !event.topic.startsWith(e.config.topicPrefix)) continue;
+      body ??= JSON.stringify(event);
+      if (!e.queue.enqueue(event.topic, { event, body })) this.log.warn({ webhook: e.config.name, cache: event.cache }, 'webhook queue full: event dead-lettered');
+    }
+  }
+
+  /** Adds or replaces an endpoint (a replaced endpoint's queued events are dropped). Answers the
+   * endpoint's secret (generated when none was given): the one time it is shown. */
+  put(input: Omit<WebhookEndpointConfig, 'secret'> & { secret?: string }): { secret: string } {
+    const config = { ...input, secret: input.secret ?? randomBytes(24).toString('base64url') } as WebhookEndpointConfig;
+    const problem = webhookEndpointProblem(config);
+    if (problem) throw invalidArgument(`webhook: ${problem}`);
+    let endpoints = this.byCache.get(config.cache);
+    const existing = endpoints?.get(config.name);
+    if (!existing && this.count >= this.config.maxEndpoints) {
+      throw limitExceeded(LimitCause.WEBHOOKS, `at most ${this.config.maxEndpoints} webhook endpoints`);
+    }
+    existing?.queue.close();
+    if (!existing) this.count++;
+    if (!endpoints) this.byCache.set(config.cache, (endpoints = new Map()));
+    endpoints.set(config.name, { config, events: new Set(config.events), queue: new DeliveryQueue(this.config, (job) => this.send(config, job)) });
+    return { secret: config.secret };
+  }
+
+  remove(cache: string, name: string): void {
+    const endpoints = this.byCache.get(cache);
+    const endpoint = endpoints?.get(name);
+    if (!endpoint) throw notFound(`no webhook "${name}" in cache "${cache}"`);
+    endpoint.queue.close();
+    endpoints!.delete(name);
+    if (endpoints!.size === 0) this.byCache.delete(cache);
+    this.count--;
+  }
+
+  list(cache: string): WebhookEndpointView[] {
+    return [...(this.byCache.get(cache)?.values() ?? [])].map(({ config: { secret: _secret, ...view } }) => view);
+  }
+
+  stats(): Array<{ endpoint: string; stats: DeliveryStats }> {
+    const out: Array<{ endpoint: string; stats: DeliveryStats }> = [];
+    for (const endpoints of this.byCache.values()) for (const e of endpoints.values()) out.push({ endpoint: `${e.config.cache}/${e.config.name}`, stats: e.queue.snapshot() });
+    return out;
+  }
+
+  close(): void {
+    for (const endpoints of this.byCache.values()) for (const e of endpoints.values()) e.queue.close();
+    this.byCache.clear();
+  }
+
+  /** One POST of `{ "events": [...] }`, oldest first. The timestamp is taken per attempt, so a retry
+   * is not refused as a replay. */
+  private async send(config: WebhookEndpointConfig, jobs: readonly Job[]): Promise<AttemptOutcome> {
+    const timestamp = this.clock.now();
+    // Each event was serialised once when it happened; a batch only joins them.
+    const body = `{"events":[${jobs.map((j) => j.body).join(',')}]}`;
+    try {
+      const res = await fetch(config.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': USER_AGENT,
+          [TIMESTAMP_HEADER]: String(timestamp),
+          [SIGNATURE_HEADER]: sign(config.secret, timestamp, body),
+        },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.config.timeoutMs),
+      });
+      // The body is not needed; reading it frees the connection for keep-alive reuse.
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.status >= 200 && res.status < 300) return 'delivered';
+      return res.status >= 500 || res.status === 408 || res.status === 429 ? 'retry' : 'reject';
+    } catch {
+      // Timeout, refused connection, reset: worth another attempt. The URL may carry credentials
+      // in its query, so it is not logged.
+      return 'retry';
+    }
+  }
+}

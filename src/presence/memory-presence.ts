@@ -1,0 +1,112 @@
+/** Single-node presence: per topic, a map tokenId -> connection count, bounded in members. */
+import { encodeFrame, presenceKey, topicKey, type PresenceEventFrame, type PresenceMember, type PresenceResult } from '../protocol/index.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { PresenceConfig } from '../core/config.js';
+import type { PresenceChange, PresenceEngine, PresenceSubscriber } from './presence.js';
+
+interface Member {
+  connections: number;
+  /** Set while the user has no connection left and is within the leave grace. */
+  leaving: TimerHandle | undefined;
+}
+
+interface TopicPresence {
+  cache: string;
+  topic: string;
+  members: Map<string, Member>;
+  /** Connections of users that arrived when `members` was full: counted, not listed, no events.
+   * Kept by connection id so a user tracked later is never decremented by an untracked connection. */
+  untracked: Set<string>;
+}
+
+export class MemoryPresence implements PresenceEngine {
+  private readonly topics = new Map<string, TopicPresence>();
+  private readonly listeners: Array<(change: PresenceChange) => void> = [];
+  private publish: ((key: string, frame: Uint8Array) => void) | undefined;
+
+  constructor(private readonly config: PresenceConfig, private readonly clock: Clock) {}
+
+  start(publish: (key: string, frame: Uint8Array) => void): void {
+    this.publish = publish;
+  }
+
+  observe(listener: (change: PresenceChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  add(cache: string, topic: string, who: PresenceSubscriber): void {
+    const key = topicKey(cache, topic);
+    let state = this.topics.get(key);
+    if (!state) {
+      state = { cache, topic, members: new Map(), untracked: new Set() };
+      this.topics.set(key, state);
+    }
+    const member = state.members.get(who.tokenId);
+    if (member) {
+      member.connections++;
+      // Back within the grace: the user never left, so nobody hears a leave or a join.
+      if (member.leaving) { this.clock.clearTimeout(member.leaving); member.leaving = undefined; }
+      return;
+    }
+    if (state.members.size >= this.config.maxMembersPerTopic) {
+      state.untracked.add(who.connectionId);
+      return;
+    }
+    state.members.set(who.tokenId, { connections: 1, leaving: undefined });
+    this.emit(state, 'join', who.tokenId);
+  }
+
+  remove(cache: string, topic: string, who: PresenceSubscriber): void {
+    const key = topicKey(cache, topic);
+    const state = this.topics.get(key);
+    if (!state) return;
+    if (state.untracked.delete(who.connectionId)) return this.dropIfEmpty(key, state);
+    const member = state.members.get(who.tokenId);
+    if (!member || member.connections === 0) return;
+    if (--member.connections > 0) return;
+    const { leaveGraceMs } = this.config;
+    if (leaveGraceMs === 0) return this.leave(key, state, who.tokenId);
+    // Through the clock: tests move time by hand, and clock timers never keep a process alive.
+    member.leaving = this.clock.setTimeout(() => this.leave(key, state, who.tokenId), leaveGraceMs);
+  }
+
+  members(cache: string, topic: string): PresenceResult {
+    const state = this.topics.get(topicKey(cache, topic));
+    if (!state) return { members: [], untracked: 0 };
+    const members: PresenceMember[] = [];
+    for (const [tokenId, m] of state.members) members.push({ tokenId, connections: m.connections });
+    return { members, untracked: state.untracked.size };
+  }
+
+  isPresent(cache: string, topic: string, tokenId: string): boolean {
+    return this.topics.get(topicKey(cache, topic))?.members.has(tokenId) ?? false;
+  }
+
+  close(): void {
+    for (const state of this.topics.values()) {
+      for (const member of state.members.values()) this.clock.clearTimeout(member.leaving);
+    }
+    this.topics.clear();
+  }
+
+  private leave(key: string, state: TopicPresence, tokenId: string): void {
+    const member = state.members.get(tokenId);
+    if (!member || member.connections > 0) return;
+    state.members.delete(tokenId);
+    this.emit(state, 'leave', tokenId);
+    this.dropIfEmpty(key, state);
+  }
+
+  private dropIfEmpty(key: string, state: TopicPresence): void {
+    if (state.members.size === 0 && state.untracked.size === 0 && this.topics.get(key) === state) this.topics.delete(key);
+  }
+
+  private emit(state: TopicPresence, kind: 'join' | 'leave', tokenId: string): void {
+    const frame: PresenceEventFrame = { t: kind, cache: state.cache, topic: state.topic, tokenId };
+    // Not on the topic's item key and without a seq: join/leave never take a window slot, so they
+    // neither evict items kept for resume nor look like a gap to the SDK.
+    this.publish?.(presenceKey(state.cache, state.topic), encodeFrame(frame).slice());
+    const change: PresenceChange = { kind, cache: state.cache, topic: state.topic, tokenId, ts: this.clock.now() };
+    for (const listener of this.listeners) listener(change);
+  }
+}

@@ -1,0 +1,42 @@
+/** Operations over HTTP: a route authenticates the call's bearer credential into a short-lived
+ * session and runs the same `Broker.dispatch` as the WebSocket (same validation, permissions,
+ * limits and error codes). The session has no socket: nothing is ever pushed to it. */
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { ErrorCode, type GenericRequest } from '../protocol/index.js';
+import { TidingsError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Broker } from '../engine/broker.js';
+import type { Connection } from '../engine/session.js';
+import { jsonRoute, type JsonReply } from './http-routes.js';
+
+const NO_SOCKET: Connection = {
+  send: () => false,
+  bufferedAmount: () => 0,
+  attach: () => {},
+  detach: () => {},
+  close: () => {},
+};
+
+/** The bearer credential of `Authorization: Bearer <token>`; read synchronously (uWS forbids
+ * touching `req` after the handler returns). */
+export function bearer(req: HttpRequest): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(req.getHeader('authorization'))?.[1];
+}
+
+/** Answers the operation `request` builds (from the path, or the body) as JSON: 200 with the result, or the error's status. */
+export function dispatchRoute(
+  res: HttpResponse, token: string | undefined, broker: Broker, log: Logger,
+  request: (aborted: () => boolean) => Promise<GenericRequest> | GenericRequest, status = '200 OK',
+): void {
+  jsonRoute(res, log, async (aborted): Promise<JsonReply> => {
+    // The body is read first (uWS delivers it only to a reader registered now), then checked.
+    const frame = await request(aborted);
+    if (token === undefined) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send the token as "Authorization: Bearer <token>"');
+    const session = await broker.openAuthenticated(NO_SOCKET, token);
+    try {
+      return { status, body: await broker.dispatch(session, frame) };
+    } finally {
+      broker.closed(session);
+    }
+  });
+}

@@ -1,0 +1,84 @@
+/** HTTP routes of the notification feature (docs/push.md, docs/webhooks.md): follows and push
+ * subscriptions for the caller's tokenId (the same operations as over WebSocket), the VAPID public
+ * key, and the admin routes for webhook endpoints. */
+import type { TemplatedApp } from 'uWebSockets.js';
+import { ErrorCode, PermissionScopes } from '../protocol/index.js';
+import { TidingsError, permissionDenied } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { TokenAuthority } from '../auth/tokens.js';
+import type { Broker } from '../engine/broker.js';
+import type { NotifyService } from '../notify/notify-service.js';
+import { bearer, dispatchRoute } from './http-dispatch.js';
+import { readJsonObject } from './http-body.js';
+import { jsonRoute } from './http-routes.js';
+
+export interface NotifyRouteDeps { broker: Broker; auth: TokenAuthority; log: Logger; maxBodyBytes: number; service: NotifyService }
+
+export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, maxBodyBytes, service }: NotifyRouteDeps): void {
+  const body = (res: Parameters<typeof readJsonObject>[0], aborted: () => boolean) => readJsonObject(res, maxBodyBytes, aborted);
+
+  app.post('/v1/follows', (res, req) => {
+    dispatchRoute(res, bearer(req), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'follow', id: 0 }));
+  });
+  app.del('/v1/follows', (res, req) => {
+    dispatchRoute(res, bearer(req), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'unfollow', id: 0 }));
+  });
+  app.post('/v1/push/subscriptions', (res, req) => {
+    dispatchRoute(res, bearer(req), broker, log, async (aborted) => ({ subscription: await body(res, aborted), t: 'pushRegister', id: 0 }), '201 Created');
+  });
+  app.del('/v1/push/subscriptions', (res, req) => {
+    dispatchRoute(res, bearer(req), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'pushUnregister', id: 0 }));
+  });
+  // Public by nature: every page that subscribes needs it before it has a token.
+  app.get('/v1/push/vapid-public-key', (res) => {
+    jsonRoute(res, log, async () => {
+      if (!service.push) throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, 'Web Push is not configured on this server');
+      return { status: '200 OK', body: { publicKey: service.push.publicKey } };
+    });
+  });
+
+  /** Admin: a webhook sees every event of its cache, so managing one needs a credential that may
+   * read and write everything in that cache (docs/webhooks.md). */
+  const admin = async (token: string | undefined, cache: string) => {
+    if (token === undefined) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send the API key as "Authorization: Bearer <key>"');
+    const grant = await auth.verify(token);
+    const needed = PermissionScopes.combine(PermissionScopes.cacheReadWrite(cache), PermissionScopes.topicPublishSubscribe(cache, '*'));
+    // An API key, as for the other admin routes: a disposable token is a client's, never a backend's.
+    if (grant.kind !== 'api_key' || !grant.permissions.covers(needed.permissions)) {
+      throw permissionDenied(`managing webhooks of cache "${cache}" needs an API key with readwrite and publishsubscribe on all of it`);
+    }
+  };
+  app.get('/v1/webhooks/:cache', (res, req) => {
+    const token = bearer(req);
+    const cache = decodeSegment(req.getParameter(0));
+    jsonRoute(res, log, async () => {
+      await admin(token, cache);
+      return { status: '200 OK', body: { endpoints: service.webhooks.list(cache) } };
+    });
+  });
+  app.put('/v1/webhooks/:cache/:name', (res, req) => {
+    const token = bearer(req);
+    const cache = decodeSegment(req.getParameter(0));
+    const name = decodeSegment(req.getParameter(1));
+    jsonRoute(res, log, async (aborted) => {
+      const input = await body(res, aborted);
+      await admin(token, cache);
+      const { secret } = service.webhooks.put({ ...input, cache, name } as never);
+      return { status: '200 OK', body: { name, cache, secret } };
+    });
+  });
+  app.del('/v1/webhooks/:cache/:name', (res, req) => {
+    const token = bearer(req);
+    const cache = decodeSegment(req.getParameter(0));
+    const name = decodeSegment(req.getParameter(1));
+    jsonRoute(res, log, async () => {
+      await admin(token, cache);
+      service.webhooks.remove(cache, name);
+      return { status: '200 OK', body: {} };
+    });
+  });
+}
+
+export function decodeSegment(segment: string | undefined): string {
+  try { return decodeURIComponent(segment ?? ''); } catch { return segment ?? ''; }
+}

@@ -1,0 +1,148 @@
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
+import type { Scope, TidingsServer } from '../../src/index.js';
+
+const CACHE = 'chat';
+const ROOM = 'room1';
+/** May subscribe to the room, see who is there and publish to it. */
+const member: Scope = { permissions: [{ role: 'publishsubscribe', cache: CACHE, topic: ROOM, presence: true }] };
+/** May subscribe and publish, but not see who is there. */
+const blind: Scope = { permissions: [{ role: 'publishsubscribe', cache: CACHE, topic: ROOM }] };
+
+async function join(server: TidingsServer, tokenId: string, options: { presence?: boolean; scope?: Scope } = {}): Promise<RawClient> {
+  const c = await RawClient.open(server, await tokenFor(server, options.scope ?? member, { tokenId }));
+  await c.ok({ t: 'sub', cache: CACHE, topic: ROOM, ...(options.presence ? { presence: true } : {}) });
+  return c;
+}
+
+const presenceEvent = (kind: 'join' | 'leave', tokenId: string) => (f: Frame) => f['t'] === kind && f['tokenId'] === tokenId && f['topic'] === ROOM;
+
+async function members(c: RawClient): Promise<Record<string, number>> {
+  const r = await c.ok({ t: 'presence', cache: CACHE, topic: ROOM });
+  return Object.fromEntries((r['members'] as Array<{ tokenId: string; connections: number }>).map((m) => [m.tokenId, m.connections]));
+}
+
+t.test('presence - two tabs of one user: one member with two connections, leaves only with the last tab', async (t) => {
+  const server = await startServer(t, { config: { presence: { leaveGraceMs: 150 } } });
+  const watcher = await join(server, 'watcher', { presence: true });
+  await watcher.next(presenceEvent('join', 'watcher'));
+  const tab1 = await join(server, 'alice');
+  await watcher.next(presenceEvent('join', 'alice'));
+  const tab2 = await join(server, 'alice');
+  t.same(await members(watcher), { watcher: 1, alice: 2 });
+  tab1.close();
+  await tab1.waitClosed();
+  await new Promise((r) => setTimeout(r, 300)); // past the grace: still no leave, one tab is open
+  t.same((await watcher.drain('leave', 0)), [], 'closing one of two tabs is not a leave');
+  t.same(await members(watcher), { watcher: 1, alice: 1 });
+  tab2.close();
+  const left = await watcher.next(presenceEvent('leave', 'alice'));
+  t.same(left, { t: 'leave', cache: CACHE, topic: ROOM, tokenId: 'alice' });
+  t.same(await members(watcher), { watcher: 1 });
+  t.same(await watcher.drain('join', 0), [], 'the second tab made no second join');
+  watcher.close();
+});
+
+t.test('presence - a reconnect within the grace is neither a leave nor a join', async (t) => {
+  const server = await startServer(t, { config: { presence: { leaveGraceMs: 800 } } });
+  const watcher = await join(server, 'watcher', { presence: true });
+  const bob = await join(server, 'bob');
+  await watcher.next(presenceEvent('join', 'bob'));
+  bob.close();
+  await bob.waitClosed();
+  // Within the grace the member is still listed, with no connection.
+  await new Promise((r) => setTimeout(r, 50));
+  t.same(await members(watcher), { watcher: 1, bob: 0 }, 'listed as reconnecting');
+  const again = await join(server, 'bob');
+  await new Promise((r) => setTimeout(r, 1100)); // past the original grace: the leave was cancelled
+  t.same(await watcher.drain('leave', 0), [], 'no leave');
+  t.same((await watcher.drain('join', 0)).filter((f) => f['tokenId'] === 'bob'), [], 'no second join');
+  t.same(await members(watcher), { watcher: 1, bob: 1 });
+  again.close();
+  watcher.close();
+});
+
+t.test('presence - unsubscribe is a leave; join/leave take no seq and reach only subscribers that asked', async (t) => {
+  const server = await startServer(t, { config: { presence: { leaveGraceMs: 0 } } });
+  const watcher = await join(server, 'watcher', { presence: true });
+  const quiet = await join(server, 'quiet');
+  const carol = await join(server, 'carol');
+  await watcher.next(presenceEvent('join', 'carol'));
+  await carol.ok({ t: 'unsub', cache: CACHE, topic: ROOM });
+  await watcher.next(presenceEvent('leave', 'carol'));
+  t.same(await members(watcher), { watcher: 1, quiet: 1 });
+  // Three joins and a leave happened; the first item is still seq 1, so none took a slot.
+  const pub = await quiet.ok({ t: 'pub', cache: CACHE, topic: ROOM, value: 'hi' });
+  t.equal(pub['seq'], 1);
+  const [item] = await watcher.items(1);
+  t.equal(item!['seq'], 1);
+  t.same(await quiet.drain('join', 100), [], 'a subscriber that did not ask gets no join events');
+  t.same(await quiet.drain('leave', 0), []);
+  // Presence is for subscribers with a tokenId: an anonymous subscriber is not listed.
+  const anon = await RawClient.open(server, (await server.auth.mintDisposableToken({ scope: member, expiresInSec: 60 })).token);
+  await anon.ok({ t: 'sub', cache: CACHE, topic: ROOM });
+  t.same(await members(watcher), { watcher: 1, quiet: 1 });
+  for (const c of [watcher, quiet, carol, anon]) c.close();
+});
+
+t.test('presence - a busy topic lists at most maxMembersPerTopic users and counts the rest', async (t) => {
+  const server = await startServer(t, { config: { presence: { leaveGraceMs: 0, maxMembersPerTopic: 5 } } });
+  const clients: RawClient[] = [];
+  for (let i = 0; i < 8; i++) clients.push(await join(server, `user${i}`, { presence: i === 0 }));
+  const r = await clients[0]!.ok({ t: 'presence', cache: CACHE, topic: ROOM });
+  t.equal(r['members'].length, 5, 'bounded');
+  t.equal(r['untracked'], 3, 'the others are counted');
+  const joins = await clients[0]!.drain('join', 100);
+  t.equal(joins.length, 5, 'no events for untracked users');
+  // An untracked connection leaving changes the count, never a tracked member.
+  clients[7]!.close();
+  await clients[7]!.waitClosed();
+  await new Promise((r) => setTimeout(r, 50));
+  const after = await clients[0]!.ok({ t: 'presence', cache: CACHE, topic: ROOM });
+  t.equal(after['untracked'], 2);
+  t.equal(after['members'].length, 5);
+  for (const c of clients) c.close();
+});
+
+t.test('presence - permission: a token without presence may not ask, over WebSocket or HTTP', async (t) => {
+  const server = await startServer(t);
+  const c = await RawClient.open(server, await tokenFor(server, blind, { tokenId: 'dave' }));
+  const ask = await c.request({ t: 'presence', cache: CACHE, topic: ROOM });
+  t.equal(ask['e']?.['code'], 'PERMISSION_ERROR');
+  const sub = await c.request({ t: 'sub', cache: CACHE, topic: ROOM, presence: true });
+  t.equal(sub['e']?.['code'], 'PERMISSION_ERROR', 'join/leave events need the permission too');
+  const bad = await c.request({ t: 'sub', cache: CACHE, topic: ROOM, presence: 'yes' });
+  t.equal(bad['e']?.['code'], 'INVALID_ARGUMENT_ERROR');
+  await c.ok({ t: 'sub', cache: CACHE, topic: ROOM });
+
+  const url = `${server.httpUrl}/v1/presence/${CACHE}/${ROOM}`;
+  const refused = await fetch(url, { headers: { authorization: `Bearer ${await tokenFor(server, blind, { tokenId: 'x' })}` } });
+  t.equal(refused.status, 403);
+  t.equal((await refused.json() as { error: { code: string } }).error.code, 'PERMISSION_ERROR');
+  const anonymous = await fetch(url);
+  t.equal(anonymous.status, 401);
+  const ok = await fetch(url, { headers: { authorization: `Bearer ${await tokenFor(server, member, { tokenId: 'erin' })}` } });
+  t.equal(ok.status, 200);
+  t.same(await ok.json(), { members: [{ tokenId: 'dave', connections: 1 }], untracked: 0 });
+  const other = await fetch(`${server.httpUrl}/v1/presence/${CACHE}/elsewhere`, { headers: { authorization: `Bearer ${await tokenFor(server, member, { tokenId: 'erin' })}` } });
+  t.equal(other.status, 403, 'presence on one topic is not presence on another');
+  // A minted token may ask for presence only where its minter has it.
+  const narrow = await server.auth.mintApiKey({ scope: blind, expiresInSec: null });
+  const mint = await fetch(`${server.httpUrl}/v1/tokens`, {
+    method: 'POST', headers: { authorization: `Bearer ${narrow.token}` },
+    body: JSON.stringify({ scope: member, expiresInSeconds: 60 }),
+  });
+  t.equal(mint.status, 403);
+  c.close();
+});
+
+t.test('presence - a refreshed token without the presence right ends a subscription that streams join/leave', async (t) => {
+  const server = await startServer(t);
+  const c = await join(server, 'fay', { presence: true });
+  const reply = await c.ok({ t: 'auth', token: await tokenFor(server, blind, { tokenId: 'fay' }) });
+  t.same(reply['ended'], [{ cache: CACHE, topic: ROOM }]);
+  const end = await c.next((f) => f['t'] === 'end');
+  t.equal(end['e']['code'], 'AUTHENTICATION_ERROR');
+  c.close();
+});

@@ -1,0 +1,127 @@
+import t from 'tap';
+import webpush from 'web-push';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { HttpReceiver } from '../helpers/http-receiver.js';
+import { browserSubscription, decrypt, verifyVapid } from '../helpers/push-service.js';
+import { sdkFor } from '../helpers/sdk.js';
+import { PermissionScopes } from '../../src/index.js';
+
+const CACHE = 'chat';
+const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
+
+t.test('web push', async (t) => {
+  const vapid = webpush.generateVAPIDKeys();
+  const server = await startServer(t, {
+    config: {
+      server: { metricsAccess: 'open' },
+      presence: { leaveGraceMs: 0 },
+      push: {
+        vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, subject: 'mailto:ops@example.com',
+        ttlSec: 600, urgency: 'high', collapseMs: 400, allowInsecureEndpoints: true,
+      },
+    },
+  });
+  const pushService = await HttpReceiver.start(t);
+  pushService.respond = () => ({ status: 201 });
+  const publisher = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'hank' }));
+
+  const key = await (await fetch(`${server.httpUrl}/v1/push/vapid-public-key`)).json() as { publicKey: string };
+  t.equal(key.publicKey, vapid.publicKey, 'the public key is served for applicationServerKey');
+
+  // A browser of gina's: registered and following through the SDK.
+  const gina = await sdkFor(t, server, { tokenId: 'gina', token: await tokenFor(server, scope, { tokenId: 'gina' }) });
+  const browser = browserSubscription(`${pushService.url}/push/gina-1`);
+  t.equal((await gina.notify.registerPush(browser.json)).type, 'Success');
+  t.equal((await gina.notify.follow(CACHE, 'room')).type, 'Success');
+  const sdkKey = await gina.notify.vapidPublicKey();
+  t.equal(sdkKey.type === 'Success' ? sdkKey.publicKey : undefined, vapid.publicKey);
+
+  t.test('an item for a follower who is away arrives encrypted, signed, with TTL / Urgency / Topic', async (t) => {
+    await publisher.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'are you there?' });
+    const [req] = await pushService.until(1);
+    t.equal(req!.path, '/push/gina-1');
+    t.equal(req!.headers['content-encoding'], 'aes128gcm');
+    t.equal(req!.headers['ttl'], '600');
+    t.equal(req!.headers['urgency'], 'high');
+    t.match(req!.headers['topic'], /^[A-Za-z0-9_-]{1,32}$/, 'a Topic header so the push service replaces, not piles up');
+    const claims = await verifyVapid(req!.headers, vapid.publicKey, pushService.url);
+    t.equal(claims.sub, 'mailto:ops@example.com');
+    t.ok(claims.exp! * 1000 > Date.now() && claims.exp! * 1000 <= Date.now() + 24 * 3600_000 + 60_000, 'expires within 24 h');
+    const payload = JSON.parse(decrypt(browser, req!.body)) as Record<string, any>;
+    t.match(payload, { cache: CACHE, topic: 'room', count: 1, item: { value: 'are you there?', tokenId: 'hank', seq: 1 } });
+  });
+
+  t.test('a burst collapses: the first item at once, the rest in one push with the newest and the count', async (t) => {
+    await new Promise((r) => setTimeout(r, 500)); // the first push's window is over
+    for (const v of ['one', 'two', 'three']) await publisher.ok({ t: 'pub', cache: CACHE, topic: 'room', value: v });
+    await pushService.until(3);
+    const payloads = pushService.received.slice(1).map((r) => JSON.parse(decrypt(browser, r.body)) as Record<string, any>);
+    t.match(payloads, [{ count: 1, item: { value: 'one' } }, { count: 2, item: { value: 'three' } }]);
+    await new Promise((r) => setTimeout(r, 600));
+    t.equal(pushService.received.length, 3, 'nothing else was sent');
+  });
+
+  t.test('no push while the follower is on the topic', async (t) => {
+    await new Promise((r) => setTimeout(r, 500)); // let the collapse window close
+    const tab = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'gina' }));
+    await tab.ok({ t: 'sub', cache: CACHE, topic: 'room' });
+    await publisher.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'seen live' });
+    await tab.items(1);
+    await new Promise((r) => setTimeout(r, 200));
+    t.equal(pushService.received.length, 3);
+    tab.close();
+    await tab.waitClosed();
+  });
+
+  t.test('410 from the push service removes the subscription', async (t) => {
+    await new Promise((r) => setTimeout(r, 500));
+    pushService.respond = () => ({ status: 410 });
+    await new Promise((r) => setTimeout(r, 50)); // gina's tab close has reached presence
+    await publisher.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'gone?' });
+    await pushService.until(4);
+    await new Promise((r) => setTimeout(r, 50));
+    t.equal(await gina.notify.unregisterPush(browser.json.endpoint), false, 'the server forgot it');
+    const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+    t.match(metrics, /^tidings_push_gone_total 1$/m);
+    t.match(metrics, /^tidings_push_sent_total 3$/m);
+    t.match(metrics, /^tidings_push_collapsed_total 1$/m);
+    await new Promise((r) => setTimeout(r, 500));
+    await publisher.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'nobody to push to' });
+    await new Promise((r) => setTimeout(r, 200));
+    t.equal(pushService.received.length, 4, 'no push to a removed subscription');
+  });
+
+  t.test('registration over HTTP, and what is refused', async (t) => {
+    const ivy = await tokenFor(server, scope, { tokenId: 'ivy' });
+    const post = (token: string | undefined, body: unknown) => fetch(`${server.httpUrl}/v1/push/subscriptions`, {
+      method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {}, body: JSON.stringify(body),
+    });
+    t.equal((await post(ivy, browserSubscription(`${pushService.url}/push/ivy`).json)).status, 201);
+    t.equal((await post(undefined, browserSubscription(`${pushService.url}/push/x`).json)).status, 401);
+    const badKey = await post(ivy, { endpoint: `${pushService.url}/push/ivy2`, keys: { p256dh: 'AAAA', auth: 'AAAA' } });
+    t.equal(badKey.status, 400);
+    const anonymous = (await server.auth.mintDisposableToken({ scope, expiresInSec: 60 })).token;
+    const noId = await post(anonymous, browserSubscription(`${pushService.url}/push/y`).json);
+    t.equal(noId.status, 409);
+    t.equal(((await noId.json()) as { error: { code: string } }).error.code, 'FAILED_PRECONDITION_ERROR', 'push is per user: a tokenId is needed');
+    const follow = await fetch(`${server.httpUrl}/v1/follows`, {
+      method: 'POST', headers: { authorization: `Bearer ${await tokenFor(server, PermissionScopes.topicPublishOnly(CACHE, '*'), { tokenId: 'ivy' })}` },
+      body: JSON.stringify({ cache: CACHE, topic: 'room' }),
+    });
+    t.equal(follow.status, 403, 'following needs the right to read the topic');
+  });
+
+  t.test('https only, unless allowed', async (t) => {
+    const strict = await startServer(t, { config: { push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey } } });
+    const c = await RawClient.open(strict, await tokenFor(strict, scope, { tokenId: 'jo' }));
+    const r = await c.request({ t: 'pushRegister', subscription: browserSubscription('http://127.0.0.1:1/push').json });
+    t.equal(r['e']?.['code'], 'INVALID_ARGUMENT_ERROR');
+    c.close();
+    const off = await startServer(t);
+    const d = await RawClient.open(off, await tokenFor(off, scope, { tokenId: 'jo' }));
+    const k = await d.request({ t: 'pushKey' });
+    t.equal(k['e']?.['code'], 'FAILED_PRECONDITION_ERROR', 'no VAPID keys outside dev mode: push is off');
+    d.close();
+  });
+});

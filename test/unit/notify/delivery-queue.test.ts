@@ -1,0 +1,49 @@
+import t from 'tap';
+import { DeliveryQueue, type AttemptOutcome } from '../../../src/notify/delivery-queue.js';
+import { BurstCollapser } from '../../../src/notify/burst-collapser.js';
+
+const limits = { queueSize: 5, maxBatch: 3, maxInFlight: 2, maxAttempts: 3, backoffInitialMs: 5, backoffMaxMs: 10 };
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+t.test('delivery queue - lanes keep order, batch what waited behind a request, run in parallel up to maxInFlight', async (t) => {
+  const calls: string[][] = [];
+  const gates: Array<() => void> = [];
+  const q = new DeliveryQueue<string>(limits, (jobs) => { calls.push([...jobs]); return new Promise<AttemptOutcome>((r) => gates.push(() => r('delivered'))); });
+  t.teardown(() => q.close());
+  q.enqueue('a', 'a1'); q.enqueue('a', 'a2'); q.enqueue('b', 'b1'); q.enqueue('a', 'a3'); q.enqueue('c', 'c1');
+  t.same(calls, [['a1'], ['b1']], 'a1 left at once, b1 beside it; the rest wait for a slot');
+  t.notOk(q.enqueue('a', 'a4'), 'the queue is full (5 jobs)');
+  t.equal(q.snapshot().deadLetters.queue_full, 1);
+  gates.shift()!();
+  await tick();
+  t.same(calls.at(-1), ['c1'], 'a freed slot goes to the lane that waited longest');
+  gates.shift()!();
+  await tick();
+  t.same(calls.at(-1), ['a2', 'a3'], 'what queued behind a1 goes as one batch, in order');
+  gates.splice(0).forEach((g) => g());
+  await tick();
+  t.match(q.snapshot(), { delivered: 5, queued: 0, inFlight: 0 });
+});
+
+t.test('delivery queue - retries with a backoff holding the lane, then dead-letters', async (t) => {
+  const calls: Array<[string, number]> = [];
+  const q = new DeliveryQueue<string>({ ...limits, maxBatch: 1 }, async ([job], attempt) => { calls.push([job!, attempt]); return job === 'bad' ? 'retry' : job === 'no' ? 'reject' : 'delivered'; }, () => 0.5);
+  t.teardown(() => q.close());
+  q.enqueue('x', 'bad'); q.enqueue('x', 'after'); q.enqueue('y', 'no');
+  while (q.snapshot().queued > 0) await tick(5);
+  t.same(calls.filter(([j]) => j !== 'no'), [['bad', 1], ['bad', 2], ['bad', 3], ['after', 1]], 'the lane waited for the retries');
+  t.match(q.snapshot(), { delivered: 1, failedAttempts: 3, deadLetters: { attempts_exhausted: 1, rejected: 1 } });
+});
+
+t.test('burst collapser - first at once, the rest as one with a count, quiet keys forgotten', async (t) => {
+  const out: Array<[string, string, number]> = [];
+  const c = new BurstCollapser<string>(30, (k, v, n) => out.push([k, v, n]));
+  t.teardown(() => c.close());
+  c.offer('k', 'v1'); c.offer('k', 'v2'); c.offer('k', 'v3'); c.offer('j', 'w1');
+  t.same(out, [['k', 'v1', 1], ['j', 'w1', 1]]);
+  await tick(45);
+  t.same(out.slice(2), [['k', 'v3', 2]]);
+  t.equal(c.collapsed, 1, 'v2 was folded into v3');
+  await tick(80);
+  t.equal(c.size, 0, 'no timer left for quiet keys');
+});
