@@ -12,7 +12,7 @@ const STATUS: Record<ErrorCode, string> = {
   [ErrorCode.PERMISSION_ERROR]: '403 Forbidden',
   [ErrorCode.NOT_FOUND_ERROR]: '404 Not Found',
   [ErrorCode.ALREADY_EXISTS_ERROR]: '409 Conflict',
-  [ErrorCode.FAILED_PRECONDITION_ERROR]: '412 Precondition Failed',
+  [ErrorCode.FAILED_PRECONDITION_ERROR]: '409 Conflict',
   [ErrorCode.LIMIT_EXCEEDED_ERROR]: '429 Too Many Requests',
   [ErrorCode.TIMEOUT_ERROR]: '504 Gateway Timeout',
   [ErrorCode.CANCELLED_ERROR]: '409 Conflict',

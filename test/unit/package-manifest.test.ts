@@ -9,10 +9,16 @@ t.test('manifest - package-lock.json agrees with package.json, so `npm install` 
   const root = lock.packages[''];
   t.same(root.dependencies, pkg.dependencies, 'dependencies');
   t.same(root.devDependencies, pkg.devDependencies, 'devDependencies');
+  // A dev dependency that a production dependency also needs (e.g. @types/node) is rightly not
+  // marked dev in the lock; every other one must be.
+  const neededInProduction = new Set(Object.entries(lock.packages as Record<string, { dev?: boolean; dependencies?: Record<string, string> }>)
+    .filter(([path, entry]) => path !== '' && !entry.dev)
+    .flatMap(([, entry]) => Object.keys(entry.dependencies ?? {})));
   for (const name of Object.keys(pkg.devDependencies)) {
     const entry = lock.packages[`node_modules/${name}`];
-    if (entry && !Object.hasOwn(pkg.dependencies, name)) t.equal(entry.dev, true, `${name} is a dev dependency in the lock too`);
+    if (entry && !Object.hasOwn(pkg.dependencies, name) && !neededInProduction.has(name)) t.equal(entry.dev, true, `${name} is a dev dependency in the lock too`);
   }
+  t.equal(lock.packages['node_modules/ws']?.dev, true, 'ws in particular is dev only');
 });
 
 t.test('manifest - server code never imports the SDK or ws (the demo moderator lives in demo/)', async (t) => {
