@@ -26,19 +26,31 @@ export interface JsReceiver {
 
 export class JsFanout {
   private readonly index = new Map<string, Set<JsReceiver>>();
+  /** The keys each receiver is attached to, so a closing connection detaches from all at once. */
+  private readonly keysOf = new Map<JsReceiver, Set<string>>();
 
   attach(key: string, receiver: JsReceiver): void {
     let set = this.index.get(key);
     if (!set) this.index.set(key, (set = new Set()));
     set.add(receiver);
+    let keys = this.keysOf.get(receiver);
+    if (!keys) this.keysOf.set(receiver, (keys = new Set()));
+    keys.add(key);
   }
 
   detach(key: string, receiver: JsReceiver): void {
+    const keys = this.keysOf.get(receiver);
+    if (keys?.delete(key) && keys.size === 0) this.keysOf.delete(receiver);
     const set = this.index.get(key);
     if (!set) return;
     set.delete(receiver);
     // An empty set per topic ever seen would grow without bound.
     if (set.size === 0) this.index.delete(key);
+  }
+
+  /** Detaches `receiver` from every key it is attached to (its connection ended). */
+  detachAll(receiver: JsReceiver): void {
+    for (const key of [...(this.keysOf.get(receiver) ?? [])]) this.detach(key, receiver);
   }
 
   /** Hands `frame` to every receiver attached to `key`. Cheap when none is (one Map lookup), so

@@ -38,7 +38,6 @@ class PollConnection implements Connection, JsReceiver {
   readonly events: Array<Record<string, unknown>> = [];
   private bytes = 0;
   private readonly indexOf = new Map<string, number>();
-  private readonly attached = new Set<string>();
   /** Set while waiting: called when the first event arrives. */
   onEvent: (() => void) | undefined;
 
@@ -68,12 +67,9 @@ class PollConnection implements Connection, JsReceiver {
   }
 
   bufferedAmount(): number { return this.bytes; }
-  attach(key: string): void { this.attached.add(key); this.fanout.attach(key, this); }
-  detach(key: string): void { this.attached.delete(key); this.fanout.detach(key, this); }
-  detachAll(): void {
-    for (const key of this.attached) this.fanout.detach(key, this);
-    this.attached.clear();
-  }
+  attach(key: string): void { this.fanout.attach(key, this); }
+  detach(key: string): void { this.fanout.detach(key, this); }
+  detachAll(): void { this.fanout.detachAll(this); }
   close(): void { this.detachAll(); }
 }
 

@@ -35,7 +35,6 @@ const base64Event = (bytes: Uint8Array) => `data: ${Buffer.from(bytes.buffer, by
 
 class StreamConnection implements Connection, JsReceiver, PendingConnection {
   session: Session | undefined;
-  private readonly attached = new Set<string>();
   private admitted = false;
   private released = false;
 
@@ -88,18 +87,15 @@ class StreamConnection implements Connection, JsReceiver, PendingConnection {
 
   attach(key: string): void {
     if (!this.stream.open) return;
-    this.attached.add(key);
     this.fanout.attach(key, this);
   }
 
   detach(key: string): void {
-    this.attached.delete(key);
     this.fanout.detach(key, this);
   }
 
   detachAll(): void {
-    for (const key of this.attached) this.fanout.detach(key, this);
-    this.attached.clear();
+    this.fanout.detachAll(this);
   }
 
   /** A WebSocket close code has no place in HTTP: it travels as a last `close` event, which the

@@ -58,7 +58,6 @@ class SseConnection implements Connection, JsReceiver {
   /** Position per topic, in URL order; the `id` of every positioned event. */
   readonly positions: Position[];
   private readonly indexOf = new Map<string, number>();
-  private readonly attached = new Set<string>();
   /** Frames that arrive while the stream is being set up, sent once every topic is subscribed. */
   private held: SharedFrame[] | undefined = [];
   private heldBytes = 0;
@@ -113,18 +112,15 @@ class SseConnection implements Connection, JsReceiver {
 
   attach(key: string): void {
     if (!this.stream.open) return;
-    this.attached.add(key);
     this.fanout.attach(key, this);
   }
 
   detach(key: string): void {
-    this.attached.delete(key);
     this.fanout.detach(key, this);
   }
 
   detachAll(): void {
-    for (const key of this.attached) this.fanout.detach(key, this);
-    this.attached.clear();
+    this.fanout.detachAll(this);
   }
 
   close(): void {

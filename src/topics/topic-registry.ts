@@ -5,7 +5,7 @@ import type { TopicsConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
 import { limitExceeded } from '../core/errors.js';
 import { Fifo } from '../lib/fifo.js';
-import { Topic, type WindowEntry } from './topic.js';
+import { Topic, type WindowEntry, type WindowRead } from './topic.js';
 
 export class TopicRegistry {
   private readonly topics = new Map<string, Topic>();
@@ -28,6 +28,19 @@ export class TopicRegistry {
 
   get(cache: string, name: string): Topic | undefined {
     return this.topics.get(topicKey(cache, name));
+  }
+
+  /** The topic's newest position, or undefined for a topic this node does not hold. */
+  position(cache: string, name: string): { page: number; seq: number } | undefined {
+    const topic = this.get(cache, name);
+    return topic && { page: topic.page, seq: topic.seq };
+  }
+
+  /** Window items after `after` (Topic.readAfter); a topic this node does not hold has none. */
+  read(cache: string, name: string, after: { page: number; seq: number }, maxBytes: number): WindowRead {
+    const topic = this.get(cache, name);
+    if (!topic) return { frames: [], next: after, caughtUp: true };
+    return topic.readAfter(after, maxBytes);
   }
 
   getOrCreate(cache: string, name: string): Topic {

@@ -149,14 +149,12 @@ export class RedisTopicEngine implements TopicEngine {
   }
 
   position(cache: string, name: string): Position | undefined {
-    const topic = this.registry.get(cache, name);
-    return topic && { page: topic.page, seq: topic.seq };
+    return this.registry.position(cache, name);
   }
 
   read(cache: string, name: string, after: Position, maxBytes: number): WindowRead {
-    const topic = this.registry.get(cache, name);
-    if (!topic) return { frames: [], next: after, caughtUp: true };
-    return topic.readAfter(after, maxBytes);
+    // A subscribed topic is never dropped, so a miss only happens for a reader that never subscribed.
+    return this.registry.read(cache, name, after, maxBytes);
   }
 
   unsubscribe(cache: string, name: string, _who: Subscriber): void {
