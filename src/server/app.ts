@@ -22,7 +22,6 @@ import { mountLongPoll } from './long-poll.js';
 import { mountSdkStream } from './sdk-stream.js';
 import { mountSse } from './sse.js';
 import { TicketBook } from './tickets.js';
-import { ConnectionFanout } from './connection-fanout.js';
 import { momentoServices, startMomentoListener, type MomentoListener, type MomentoService } from './grpc/listener.js';
 import { mountGrpcWeb } from './grpc/web.js';
 import type { Registry } from 'prom-client';
@@ -109,13 +108,11 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   mountLongPoll(app, { broker, fanout: jsFanout, cors, log, clock, config });
   mountSdkStream(app, { broker, fanout: jsFanout, cors, log, config, admission });
   mountMetrics(app, { broker, engine, transport, config, auth, log, extra: features.flatMap((f) => (f.metrics ? [(registry: Registry) => f.metrics!(registry)] : [])) });
-  // gRPC Subscribe streams are Connections that are not uWS sockets: fanned out to from this index.
-  const connectionFanout = new ConnectionFanout();
   // The Momento-compatible services: on their own HTTP/2 port (grpc-js), and as grpc-web-text on
   // this HTTP/1.1 server for the web SDK. One set of handlers serves both.
   let services: MomentoService[] = [];
   if (config.momento.enabled) {
-    services = momentoServices({ broker, auth, config, log, fanout: connectionFanout, endpoint: () => momentoEndpoint ?? `${config.server.host}:${config.momento.port}` });
+    services = momentoServices({ broker, auth, config, log, fanout: jsFanout, endpoint: () => momentoEndpoint ?? `${config.server.host}:${config.momento.port}` });
     mountGrpcWeb(app, services, { config, log });
   }
   // Entries added here or (with a shared list) on another node close this node's connections.
@@ -127,7 +124,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   for (const feature of features) feature.routes?.(app, deps, broker);
   app.any('/*', (res) => { res.writeStatus('404 Not Found').end('not found'); });
   await broker.start({
-    publish: (key, frame) => { app.publish(key, frame, true); jsFanout.publish(key, frame); connectionFanout.publish(key, frame); },
+    publish: (key, frame) => { app.publish(key, frame, true); jsFanout.publish(key, frame); },
     sendTo: (connectionId, frame) => { broker.sessions.get(connectionId)?.connection.send(frame); },
   });
 

@@ -6,12 +6,11 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { pubsub } from '@gomomento/generated-types';
 import { ItemTranslator } from '../../src/server/grpc/pubsub.js';
-import { ConnectionFanout } from '../../src/server/connection-fanout.js';
+import { JsFanout, type JsReceiver } from '../../src/server/js-fanout.js';
 import { SCS_METHODS } from '../../src/server/grpc/scs.js';
 import { CONTROL_METHODS } from '../../src/server/grpc/admin.js';
 import { configFromEnv } from '../../src/cli/env.js';
 import { decodeMomentoCredential, encodeItem, encodeMomentoCredential, innerCredential } from '../../src/index.js';
-import type { Connection } from '../../src/engine/session.js';
 
 t.test('ItemTranslator - a frame fanned out to many streams is translated once', async (t) => {
   const translator = new ItemTranslator();
@@ -31,12 +30,10 @@ t.test('ItemTranslator - a frame fanned out to many streams is translated once',
   t.equal(decodedBinary.item.publisher_id, '', 'no tokenId: empty publisher_id');
 });
 
-t.test('ConnectionFanout - publishes to attached connections only, and forgets empty keys', async (t) => {
-  const fanout = new ConnectionFanout();
+t.test('JsFanout - publishes to attached receivers only, and forgets empty keys', async (t) => {
+  const fanout = new JsFanout();
   const got: string[] = [];
-  const conn = (name: string): Connection => ({
-    send: () => { got.push(name); return true; }, bufferedAmount: () => 0, attach: () => {}, detach: () => {}, close: () => {},
-  });
+  const conn = (name: string): JsReceiver => ({ receive: () => { got.push(name); } });
   const a = conn('a');
   const b = conn('b');
   fanout.attach('k', a);
@@ -46,7 +43,7 @@ t.test('ConnectionFanout - publishes to attached connections only, and forgets e
   t.same(got.sort(), ['a', 'b']);
   fanout.detach('k', a);
   fanout.detach('k', b);
-  t.equal(fanout.keys, 1, 'the emptied key is gone');
+  t.equal(fanout.size, 1, 'the emptied key is gone');
   got.length = 0;
   fanout.publish('k', new Uint8Array([1]));
   t.same(got, []);

@@ -9,7 +9,7 @@ import type { Logger } from '../../core/logger.js';
 import type { TokenAuthority } from '../../auth/tokens.js';
 import type { Broker } from '../../engine/broker.js';
 import type { Connection, Session } from '../../engine/session.js';
-import type { ConnectionFanout } from '../connection-fanout.js';
+import type { JsFanout } from '../js-fanout.js';
 import { toStatus } from './status.js';
 
 export interface GrpcDeps {
@@ -17,7 +17,7 @@ export interface GrpcDeps {
   auth: TokenAuthority;
   config: Readonly<TidingsConfig>;
   log: Logger;
-  fanout: ConnectionFanout;
+  fanout: JsFanout;
   /** The endpoint written into disposable-token replies (momento.endpoint or host:port). */
   endpoint(): string;
 }

@@ -11,6 +11,7 @@ import { HEARTBEAT_KEY } from '../../engine/broker.js';
 import type { Connection, Session } from '../../engine/session.js';
 import { credentialOf, dispatch, unary, type GrpcDeps } from './calls.js';
 import { statusError, toStatus } from './status.js';
+import type { JsReceiver, SharedFrame } from '../js-fanout.js';
 
 const pb = pubsub.cache_client.pubsub;
 type SubscriptionRequest = InstanceType<typeof pb._SubscriptionRequest>;
@@ -69,13 +70,18 @@ export class ItemTranslator {
 type Translated = { kind: 'data'; bytes: Uint8Array } | { kind: 'end'; error: WireError } | { kind: 'skip' };
 
 /** One Subscribe stream as a broker Connection. */
-class StreamConnection implements Connection {
+class StreamConnection implements Connection, JsReceiver {
   private buffered = 0;
-  private readonly keys = new Set<string>();
   ended = false;
   session: Session | undefined;
 
   constructor(private readonly call: Stream, private readonly deps: GrpcDeps, private readonly translator: ItemTranslator, private readonly onEnd: () => void) {}
+
+  /** A live item from the fan-out index: every stream gets the same bytes, so the translator's
+   * per-frame memo builds the protobuf once per item. */
+  receive(shared: SharedFrame): void {
+    this.send(shared.bytes);
+  }
 
   send(frame: Uint8Array): boolean {
     if (this.ended) return false;
@@ -106,12 +112,10 @@ class StreamConnection implements Connection {
 
   attach(key: string): void {
     if (this.ended) return;
-    this.keys.add(key);
     this.deps.fanout.attach(key, this);
   }
 
   detach(key: string): void {
-    this.keys.delete(key);
     this.deps.fanout.detach(key, this);
   }
 
@@ -131,8 +135,7 @@ class StreamConnection implements Connection {
   cleanup(): void {
     if (this.ended) return;
     this.ended = true;
-    for (const key of this.keys) this.deps.fanout.detach(key, this);
-    this.keys.clear();
+    this.deps.fanout.detachAll(this);
     if (this.session) this.deps.broker.closed(this.session);
     this.onEnd();
   }
