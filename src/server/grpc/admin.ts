@@ -126,5 +126,3 @@ export function pingService(): UntypedServiceImplementation {
   const pb = ping.cache_client;
   return { Ping: (_call: unknown, callback: sendUnaryData<unknown>) => callback(null, new pb._PingResponse()) };
 }
-
-export const CONTROL_METHODS = ['CreateCache', 'ListCaches'] as const;

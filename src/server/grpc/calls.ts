@@ -10,7 +10,7 @@ import type { TokenAuthority } from '../../auth/tokens.js';
 import type { Broker } from '../../engine/broker.js';
 import type { Connection, Session } from '../../engine/session.js';
 import type { JsFanout } from '../js-fanout.js';
-import { toStatus } from './status.js';
+import { UnimplementedError, toStatus } from './status.js';
 
 export interface GrpcDeps {
   broker: Broker;
@@ -73,7 +73,7 @@ export function unary<Req, Res>(
   })().then(
     (response) => callback(null, response),
     (err: unknown) => {
-      if (!(err instanceof TidingsError)) deps.log.error({ err, path: call.getPath() }, 'grpc call failed unexpectedly');
+      if (!(err instanceof TidingsError) && !(err instanceof UnimplementedError)) deps.log.error({ err, path: call.getPath() }, 'grpc call failed unexpectedly');
       callback(toStatus(err));
     },
   );

@@ -1,12 +1,14 @@
 /** The Momento-compatible gRPC listener (docs/momento-compat.md): a grpc-js HTTP/2 server on its own
  * port, built from @gomomento/generated-types service definitions, every call going through
- * Broker.dispatch. Methods not implemented are answered UNIMPLEMENTED by grpc-js. */
-import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { cache, control, ping, pubsub, token } from '@gomomento/generated-types';
+ * Broker.dispatch. Methods not implemented are answered UNIMPLEMENTED with the reason (methods.ts). */
+import {
+  Metadata, Server, ServerCredentials, status, type sendUnaryData, type ServerWritableStream, type ServiceDefinition, type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import type { GrpcDeps } from './calls.js';
 import { scsService } from './scs.js';
 import { pubsubService } from './pubsub.js';
 import { controlService, pingService, tokenService } from './admin.js';
+import { MOMENTO_SERVICES, methodsOf, unimplementedMessage, type MomentoServiceSpec } from './methods.js';
 
 export interface MomentoListener {
   readonly port: number;
@@ -30,19 +32,36 @@ function withPreserializedStream(definition: ServiceDefinition, method: string):
  * listener and the grpc-web-text routes). */
 export interface MomentoService { name: string; definition: ServiceDefinition; implementation: UntypedServiceImplementation }
 
+/** Answers a method we do not implement: UNIMPLEMENTED with the reason (methods.ts), in the shape
+ * its call type expects (unary/client-streaming answer through the callback, streams by 'error'). */
+function unimplemented(spec: MomentoServiceSpec, method: string): (call: unknown, callback?: sendUnaryData<unknown>) => void {
+  const details = unimplementedMessage(spec, method);
+  const error = { code: status.UNIMPLEMENTED, details, metadata: new Metadata() };
+  return (call, callback) => {
+    if (callback) callback(error);
+    else (call as ServerWritableStream<unknown, unknown>).emit('error', error);
+  };
+}
+
+/** Every service of MOMENTO_SERVICES, with our handlers for the methods it answers and an explained
+ * UNIMPLEMENTED for the rest. Throws if the list and the handlers disagree (a startup bug). */
 export function momentoServices(deps: GrpcDeps): MomentoService[] {
-  const def = (d: unknown) => d as ServiceDefinition;
-  return [
-    { name: 'cache_client.Scs', definition: def(cache.cache_client.UnimplementedScsService.definition), implementation: scsService(deps) },
-    {
-      name: 'cache_client.pubsub.Pubsub',
-      definition: withPreserializedStream(def(pubsub.cache_client.pubsub.UnimplementedPubsubService.definition), 'Subscribe'),
-      implementation: pubsubService(deps),
-    },
-    { name: 'token.Token', definition: def(token.token.UnimplementedTokenService.definition), implementation: tokenService(deps) },
-    { name: 'control_client.ScsControl', definition: def(control.control_client.UnimplementedScsControlService.definition), implementation: controlService(deps) },
-    { name: 'cache_client.Ping', definition: def(ping.cache_client.UnimplementedPingService.definition), implementation: pingService() },
-  ];
+  const implementations: Record<string, UntypedServiceImplementation> = {
+    'cache_client.Scs': scsService(deps),
+    'cache_client.pubsub.Pubsub': pubsubService(deps),
+    'token.Token': tokenService(deps),
+    'control_client.ScsControl': controlService(deps),
+    'cache_client.Ping': pingService(),
+  };
+  return MOMENTO_SERVICES.map((spec) => {
+    const ours = implementations[spec.name] ?? {};
+    const implemented = Object.keys(ours).sort();
+    if (implemented.join() !== [...spec.answered].sort().join()) throw new Error(`${spec.name}: handlers (${implemented.join()}) differ from methods.ts (${spec.answered.join()})`);
+    const implementation: UntypedServiceImplementation = {};
+    for (const method of methodsOf(spec)) implementation[method] = (ours[method] ?? unimplemented(spec, method)) as UntypedServiceImplementation[string];
+    const definition = spec.name === 'cache_client.pubsub.Pubsub' ? withPreserializedStream(spec.definition, 'Subscribe') : spec.definition;
+    return { name: spec.name, definition, implementation };
+  });
 }
 
 export async function startMomentoListener(services: MomentoService[], deps: Pick<GrpcDeps, 'config' | 'log'>, host: string, port: number): Promise<MomentoListener> {

@@ -1,10 +1,12 @@
 /** cache_client.Scs: scalar items and lists, each mapped onto the broker's operation of the same
  * meaning. Keys and list names arrive as bytes and are UTF-8 decoded (the SDKs encode strings that
- * way); values stay bytes. Methods not listed here are answered UNIMPLEMENTED by grpc-js. */
+ * way); values stay bytes. Methods not here are answered UNIMPLEMENTED (methods.ts says why). */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { cache } from '@gomomento/generated-types';
 import type { Value } from '../../protocol/index.js';
 import { cacheHeader, dispatch, toBytes, unary, utf8, type GrpcDeps } from './calls.js';
+import { UnimplementedError } from './status.js';
+import { invalidArgument } from '../../core/errors.js';
 
 const pb = cache.cache_client;
 
@@ -49,6 +51,33 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
     Delete: method(async (session, r: InstanceType<typeof pb._DeleteRequest>, c) => {
       await dispatch(deps, session, { t: 'delete', cache: c, key: utf8(r.cache_key) });
       return new pb._DeleteResponse();
+    }),
+
+    // Existence is what itemGetTtl reports (any item, scalar or list, answers a TTL). Each key is
+    // its own read: the same permission check per key and one request of the rate limit each.
+    KeysExist: method(async (session, r: InstanceType<typeof pb._KeysExistRequest>, c) => {
+      const exists: boolean[] = [];
+      for (const key of r.cache_keys) exists.push((await dispatch(deps, session, { t: 'itemGetTtl', cache: c, key: utf8(key) })).hit);
+      return new pb._KeysExistResponse({ exists });
+    }),
+
+    ItemGetTtl: method(async (session, r: InstanceType<typeof pb._ItemGetTtlRequest>, c) => {
+      const result = await dispatch(deps, session, { t: 'itemGetTtl', cache: c, key: utf8(r.cache_key) });
+      return result.hit
+        ? new pb._ItemGetTtlResponse({ found: new pb._ItemGetTtlResponse._Found({ remaining_ttl_millis: result.remainingTtlMs }) })
+        : new pb._ItemGetTtlResponse({ missing: new pb._ItemGetTtlResponse._Missing() });
+    }),
+
+    // Momento's updateTtl (overwrite) is our updateTtl. increaseTtl/decreaseTtl ("only if longer /
+    // shorter") need a compare and set in one step, which the store does not offer (two steps
+    // would race on the Redis engine), so they are refused rather than approximated.
+    UpdateTtl: method(async (session, r: InstanceType<typeof pb._UpdateTtlRequest>, c) => {
+      if (r.update_ttl === 'none') throw invalidArgument('UpdateTtl needs a TTL');
+      if (r.update_ttl !== 'overwrite_to_milliseconds') {
+        throw new UnimplementedError('Tidings does not implement increaseTtl/decreaseTtl: the store has no atomic compare of TTLs; use updateTtl (docs/momento-compat.md)');
+      }
+      const { hit } = await dispatch(deps, session, { t: 'updateTtl', cache: c, key: utf8(r.cache_key), ttlMs: r.overwrite_to_milliseconds });
+      return hit ? new pb._UpdateTtlResponse({ set: new pb._UpdateTtlResponse._Set() }) : new pb._UpdateTtlResponse({ missing: new pb._UpdateTtlResponse._Missing() });
     }),
 
     ListPushBack: method(async (session, r: InstanceType<typeof pb._ListPushBackRequest>, c) => {
@@ -111,6 +140,3 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
     }),
   };
 }
-
-/** The Scs methods this listener answers (docs/momento-compat.md lists them; a test checks both). */
-export const SCS_METHODS = ['Get', 'Set', 'Delete', 'ListPushBack', 'ListPushFront', 'ListConcatenateBack', 'ListConcatenateFront', 'ListFetch', 'ListRetain', 'ListRemove', 'ListPopFront', 'ListPopBack', 'ListLength'] as const;

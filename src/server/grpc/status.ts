@@ -36,8 +36,13 @@ const LIMIT_WORDS: Partial<Record<string, string>> = {
   element_size_limit_exceeded: 'element size limit exceeded',
 };
 
+/** A request shape Tidings does not serve (a variant of an answered method): UNIMPLEMENTED, which
+ * the SDKs report as BAD_REQUEST_ERROR. Not a TidingsError: the WebSocket protocol has no such code. */
+export class UnimplementedError extends Error {}
+
 /** The status a thrown value ends a call with. Untyped errors become a bare INTERNAL (never echoed). */
 export function toStatus(err: unknown): StatusObject & Partial<ServiceError> {
+  if (err instanceof UnimplementedError) return { code: status.UNIMPLEMENTED, details: err.message, metadata: new Metadata(), message: err.message, name: 'UnimplementedError' };
   const wire = toWireError(err);
   const metadata = new Metadata();
   if (wire.cause !== undefined) metadata.set('err', wire.cause);
