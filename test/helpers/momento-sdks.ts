@@ -5,6 +5,7 @@
  * which both SDKs share, since each SDK has its own response classes. Typed with the Node SDK's
  * classes: the web SDK has the same methods. */
 import type { Test } from 'tap';
+import * as node from '@gomomento/sdk';
 import type { AuthClient, CacheClient, TopicClient } from '@gomomento/sdk';
 import * as web from '@gomomento/sdk-web';
 import { encodeMomentoCredential, type TidingsServer } from '../../src/index.js';
@@ -15,6 +16,8 @@ export interface SdkClients { cache: CacheClient; topics: TopicClient; auth: Aut
 
 export interface MomentoSdk {
   name: 'node-sdk' | 'web-sdk';
+  /** The SDK's own module, for values it compares by identity (AllDataReadWrite, ExpiresIn, scopes). */
+  lib: typeof node;
   /** Clients for a Tidings API key or token (unwrapped). */
   clients(t: Test, server: TidingsServer, credential: string): Promise<SdkClients>;
 }
@@ -23,11 +26,13 @@ const quietWeb = new web.NoopMomentoLoggerFactory();
 
 export const nodeSdk: MomentoSdk = {
   name: 'node-sdk',
+  lib: node,
   clients: async (t, server, credential) => momentoClients(t, server, credential),
 };
 
 export const webSdk: MomentoSdk = {
   name: 'web-sdk',
+  lib: web as unknown as typeof node,
   clients: async (_t, server, credential) => {
     installWebSdkGlobals();
     // The web SDK takes http:// URLs (and adds https:// to anything else); all three on the main port.

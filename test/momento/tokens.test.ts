@@ -8,41 +8,45 @@ import {
 } from '@gomomento/sdk';
 import { decodeMomentoCredential } from '../../src/index.js';
 import { apiKeyFor, errorCode, momentoClients, startMomentoServer } from '../helpers/momento.js';
+import { SDKS, kind } from '../helpers/momento-sdks.js';
 
 const run = promisify(execFile);
 
-t.test('momento tokens - generateDisposableToken mints a scoped token the SDK then uses', async (t) => {
-  const server = await startMomentoServer(t);
-  const admin = await momentoClients(t, server, await apiKeyFor(server));
-  const minted = await admin.auth.generateDisposableToken(
-    DisposableTokenScopes.topicPublishSubscribe('chat', 'room1'), ExpiresIn.minutes(5), { tokenId: 'user:bob' },
-  );
-  t.type(minted, GenerateDisposableToken.Success);
-  const success = minted as GenerateDisposableToken.Success;
-  t.ok(success.expiresAt.epoch() > Date.now() / 1000, 'expiresAt is in the future');
-  const inner = decodeMomentoCredential(success.authToken);
-  t.ok(inner, 'the SDK wraps our api_key and endpoint in its base64 form');
-  t.equal(inner!.endpoint, `127.0.0.1:${server.momentoPort}`);
-  const grant = await server.auth.verify(inner!.apiKey);
-  t.equal(grant.kind, 'disposable');
-  t.equal(grant.tokenId, 'user:bob');
+for (const sdk of SDKS) {
+  const { AllDataReadWrite, DisposableTokenScopes, ExpiresIn } = sdk.lib;
+  t.test(`${sdk.name} - generateDisposableToken mints a scoped token the SDK then uses`, async (t) => {
+    const server = await startMomentoServer(t);
+    const admin = await sdk.clients(t, server, await apiKeyFor(server));
+    const minted = await admin.auth.generateDisposableToken(
+      DisposableTokenScopes.topicPublishSubscribe('chat', 'room1'), ExpiresIn.minutes(5), { tokenId: 'user:bob' },
+    );
+    t.equal(kind(minted), 'Success');
+    const success = minted as GenerateDisposableToken.Success;
+    t.ok(success.expiresAt.epoch() > Date.now() / 1000, 'expiresAt is in the future');
+    const inner = decodeMomentoCredential(success.authToken);
+    t.ok(inner, 'the SDK wraps our api_key and endpoint in its base64 form');
+    t.equal(inner!.endpoint, `127.0.0.1:${server.momentoPort}`);
+    const grant = await server.auth.verify(inner!.apiKey);
+    t.equal(grant.kind, 'disposable');
+    t.equal(grant.tokenId, 'user:bob');
 
-  const user = await momentoClients(t, server, inner!.apiKey);
-  t.type(await user.topics.publish('chat', 'room1', 'hi'), TopicPublish.Success);
-  t.equal(errorCode(await user.topics.publish('chat', 'room2', 'hi')), MomentoErrorCode.PERMISSION_ERROR);
-  t.equal(errorCode(await user.cache.get('chat', 'k')), MomentoErrorCode.PERMISSION_ERROR);
+    const user = await sdk.clients(t, server, inner!.apiKey);
+    t.equal(kind(await user.topics.publish('chat', 'room1', 'hi')), 'Success');
+    t.equal(errorCode(await user.topics.publish('chat', 'room2', 'hi')), MomentoErrorCode.PERMISSION_ERROR);
+    t.equal(errorCode(await user.cache.get('chat', 'k')), MomentoErrorCode.PERMISSION_ERROR);
 
-  // AllDataReadWrite carries a function permission too; Tidings has no functions and ignores it.
-  const all = await admin.auth.generateDisposableToken(AllDataReadWrite, ExpiresIn.minutes(1));
-  t.type(all, GenerateDisposableToken.Success);
-  const allClient = await momentoClients(t, server, decodeMomentoCredential((all as GenerateDisposableToken.Success).authToken)!.apiKey);
-  t.type(await allClient.cache.get('chat', 'k'), CacheGet.Miss);
-  // A key prefix selector arrives as bytes on the wire.
-  const prefixed = await admin.auth.generateDisposableToken(DisposableTokenScopes.cacheKeyPrefixReadWrite('app', 'user-'), ExpiresIn.minutes(1));
-  const prefixClient = await momentoClients(t, server, decodeMomentoCredential((prefixed as GenerateDisposableToken.Success).authToken)!.apiKey);
-  t.type(await prefixClient.cache.get('app', 'user-1'), CacheGet.Miss);
-  t.equal(errorCode(await prefixClient.cache.get('app', 'admin-1')), MomentoErrorCode.PERMISSION_ERROR);
-});
+    // AllDataReadWrite carries a function permission too; Tidings has no functions and ignores it.
+    const all = await admin.auth.generateDisposableToken(AllDataReadWrite, ExpiresIn.minutes(1));
+    t.equal(kind(all), 'Success');
+    const allClient = await sdk.clients(t, server, decodeMomentoCredential((all as GenerateDisposableToken.Success).authToken)!.apiKey);
+    t.equal(kind(await allClient.cache.get('chat', 'k')), 'Miss');
+    // A key prefix selector arrives as bytes on the wire.
+    const prefixed = await admin.auth.generateDisposableToken(DisposableTokenScopes.cacheKeyPrefixReadWrite('app', 'user-'), ExpiresIn.minutes(1));
+    const prefixClient = await sdk.clients(t, server, decodeMomentoCredential((prefixed as GenerateDisposableToken.Success).authToken)!.apiKey);
+    t.equal(kind(await prefixClient.cache.get('app', 'user-1')), 'Miss');
+    t.equal(errorCode(await prefixClient.cache.get('app', 'admin-1')), MomentoErrorCode.PERMISSION_ERROR);
+  });
+}
 
 t.test('momento tokens - minting is refused for a disposable token, a wider scope, or an expiry past the limit', async (t) => {
   const server = await startMomentoServer(t, { config: { auth: { maxTokenTtlSec: 3600 } } });

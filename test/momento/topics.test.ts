@@ -1,12 +1,14 @@
-/** Conformance: the official @gomomento/sdk (Node, gRPC) against a real Tidings server, topics:
- * publish/subscribe, sequence numbers and pages, heartbeat-first subscribe, resume after a dropped
- * stream, discontinuity, permission errors, a token expiring mid-subscription, and interop with a
- * tidings/client subscriber and publisher on the WebSocket path. */
+/** Conformance: the official Momento SDKs (Node over gRPC, web over grpc-web-text under Node)
+ * against a real Tidings server, topics: publish/subscribe, sequence numbers and pages,
+ * heartbeat-first subscribe, resume after a dropped stream, discontinuity, permission errors, a
+ * token expiring mid-subscription, and interop with a tidings/client subscriber and publisher on the
+ * WebSocket path. Every case runs once per SDK (test/helpers/momento-sdks.ts). */
 import t from 'tap';
-import { MomentoErrorCode, TopicPublish, TopicSubscribe, type TopicDiscontinuity, type TopicItem } from '@gomomento/sdk';
+import { MomentoErrorCode, type TopicDiscontinuity, type TopicItem, type TopicSubscribe } from '@gomomento/sdk';
 import { CloseCode, PermissionScopes, type TidingsServer } from '../../src/index.js';
 import { collector, itemCollector, sdkFor } from '../helpers/sdk.js';
-import { apiKeyFor, errorCode, momentoClients, startMomentoServer } from '../helpers/momento.js';
+import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
+import { SDKS, kind } from '../helpers/momento-sdks.js';
 
 function subscriber() {
   const items = collector<TopicItem>();
@@ -33,123 +35,128 @@ function publishNow(server: TidingsServer, values: string[]): void {
   for (const v of values) void server.engine.topics.publish('chat', 'r', v, 'backend');
 }
 
-t.test('momento topics - text and binary items with sequence numbers, pages and the publisher tokenId', async (t) => {
-  const server = await startMomentoServer(t);
-  const { topics } = await momentoClients(t, server, await apiKeyFor(server, PermissionScopes.allDataReadWrite(), 'backend'));
-  const s = subscriber();
-  const sub = await topics.subscribe('chat', 'room1', s.options);
-  t.type(sub, TopicSubscribe.Subscription, 'subscribe resolves (the server sent a heartbeat first)');
-  t.type(await topics.publish('chat', 'room1', 'hello'), TopicPublish.Success);
-  t.type(await topics.publish('chat', 'room1', new Uint8Array([0, 255, 7])), TopicPublish.Success);
-  const [text, binary] = await s.items.until(2);
-  t.equal(text!.valueString(), 'hello');
-  t.equal(text!.sequenceNumber(), 1);
-  t.equal(text!.tokenId(), 'backend', 'publisher_id is the token id');
-  t.same([...binary!.valueUint8Array()], [0, 255, 7]);
-  t.equal(binary!.sequenceNumber(), 2);
-  (sub as TopicSubscribe.Subscription).unsubscribe();
-});
-
-t.test('momento topics - a dropped stream resumes from the window; past the window it reports a discontinuity', async (t) => {
-  const server = await startMomentoServer(t, { config: { topics: { windowItems: 3 } } });
-  const { topics } = await momentoClients(t, server, await apiKeyFor(server));
-  const s = subscriber();
-  const sub = await topics.subscribe('chat', 'r', s.options) as TopicSubscribe.Subscription;
-  await topics.publish('chat', 'r', 'a');
-  await s.items.until(1);
-  t.equal(dropStreams(server), 1);
-  // Published in the same tick, while the SDK waits to resubscribe (500 ms after UNAVAILABLE):
-  // replayed on resume. (Through the engine directly, so no resubscribe can land in between.)
-  publishNow(server, ['b', 'c']);
-  await s.items.until(3);
-  t.same(s.items.events.map((i) => i.valueString()), ['a', 'b', 'c'], 'nothing lost, nothing twice');
-  t.same(s.items.events.map((i) => i.sequenceNumber()), [1, 2, 3]);
-  t.ok(s.lost.events.length >= 1, 'onConnectionLost fired');
-  t.equal(s.gaps.events.length, 0, 'no discontinuity when the window covers the gap');
-
-  t.equal(dropStreams(server), 1);
-  publishNow(server, ['d', 'e', 'f', 'g', 'h']);
-  await s.items.until(6);
-  const [gap] = await s.gaps.until(1);
-  t.equal(gap!.lastSequenceNumber(), 3);
-  t.equal(gap!.newSequenceNumber(), 6, 'the window kept 3 items: 6, 7, 8');
-  t.same(s.items.events.slice(3).map((i) => i.valueString()), ['f', 'g', 'h']);
-  sub.unsubscribe();
-});
-
-t.test('momento topics - a new subscription (resume_at 0) is live-only', async (t) => {
-  const server = await startMomentoServer(t);
-  const { topics } = await momentoClients(t, server, await apiKeyFor(server));
-  await topics.publish('chat', 'fresh', 'x');
-  const s = subscriber();
-  const sub = await topics.subscribe('chat', 'fresh', s.options) as TopicSubscribe.Subscription;
-  await topics.publish('chat', 'fresh', 'y');
-  const [y] = await s.items.until(1);
-  t.equal(y!.valueString(), 'y', 'a new subscription is live-only (resume_at 0)');
-  t.equal(y!.sequenceNumber(), 2);
-  sub.unsubscribe();
-});
-
-t.test('momento topics - scoped tokens: publish-only and subscribe-only, refusals as the SDK reports them', async (t) => {
-  const server = await startMomentoServer(t);
-  const token = await server.auth.mintDisposableToken({
-    scope: PermissionScopes.combine(PermissionScopes.topicPublishOnly('chat', 'room1-input'), PermissionScopes.topicSubscribeOnly('chat', 'room1')),
-    expiresInSec: 60, tokenId: 'user:alice',
+for (const sdk of SDKS) {
+  t.test(`${sdk.name} - text and binary items with sequence numbers, pages and the publisher tokenId`, async (t) => {
+    const server = await startMomentoServer(t);
+    const { topics } = await sdk.clients(t, server, await apiKeyFor(server, PermissionScopes.allDataReadWrite(), 'backend'));
+    const s = subscriber();
+    const sub = await topics.subscribe('chat', 'room1', s.options);
+    t.equal(kind(sub), 'Subscription', 'subscribe resolves (the server sent a heartbeat first)');
+    t.equal(kind(await topics.publish('chat', 'room1', 'hello')), 'Success');
+    t.equal(kind(await topics.publish('chat', 'room1', new Uint8Array([0, 255, 7]))), 'Success');
+    const [text, binary] = await s.items.until(2);
+    t.equal(text!.valueString(), 'hello');
+    t.equal(text!.sequenceNumber(), 1);
+    t.equal(text!.tokenId(), 'backend', 'publisher_id is the token id');
+    t.same([...binary!.valueUint8Array()], [0, 255, 7]);
+    t.equal(binary!.sequenceNumber(), 2);
+    (sub as TopicSubscribe.Subscription).unsubscribe();
   });
-  const { topics } = await momentoClients(t, server, token.token);
-  t.type(await topics.publish('chat', 'room1-input', 'hi'), TopicPublish.Success);
-  t.equal(errorCode(await topics.publish('chat', 'room1', 'skip the moderator')), MomentoErrorCode.PERMISSION_ERROR);
-  const refused = await topics.subscribe('chat', 'room1-input', {});
-  t.type(refused, TopicSubscribe.Error, 'a refused subscribe resolves to TopicSubscribe.Error');
-  t.equal(errorCode(refused), MomentoErrorCode.PERMISSION_ERROR);
-  const ok = await topics.subscribe('chat', 'room1', {});
-  t.type(ok, TopicSubscribe.Subscription);
-  (ok as TopicSubscribe.Subscription).unsubscribe();
-});
 
-t.test('momento topics - a token expiring during a subscription ends it with AUTHENTICATION_ERROR (no retry)', async (t) => {
-  const server = await startMomentoServer(t, { config: { auth: { clockToleranceSec: 0 } } });
-  // Expiry lands 2–3 s out (whole seconds): after the subscribe, before the SDK's own ~5 s resubscribe.
-  const token = await server.auth.mintDisposableToken({ scope: PermissionScopes.topicSubscribeOnly('chat', 'room1'), expiresInSec: 3 });
-  const { topics } = await momentoClients(t, server, token.token);
-  const s = subscriber();
-  const sub = await topics.subscribe('chat', 'room1', s.options);
-  t.type(sub, TopicSubscribe.Subscription, `subscribed (${String(sub)})`);
-  const [error] = await s.errors.until(1, 8000);
-  t.equal(error!.errorCode(), MomentoErrorCode.AUTHENTICATION_ERROR);
-  t.equal((sub as TopicSubscribe.Subscription).isSubscribed, false);
-  t.equal([...server.broker.sessions.values()].filter((x) => x.subscriptions.size > 0).length, 0, 'the server released the stream');
-});
+  t.test(`${sdk.name} - a dropped stream resumes from the window; past the window it reports a discontinuity`, async (t) => {
+    const server = await startMomentoServer(t, { config: { topics: { windowItems: 3 } } });
+    const { topics } = await sdk.clients(t, server, await apiKeyFor(server));
+    const s = subscriber();
+    const sub = await topics.subscribe('chat', 'r', s.options) as TopicSubscribe.Subscription;
+    await topics.publish('chat', 'r', 'a');
+    await s.items.until(1);
+    t.equal(dropStreams(server), 1);
+    // Published in the same tick, while the SDK waits to resubscribe (500 ms after UNAVAILABLE):
+    // replayed on resume. (Through the engine directly, so no resubscribe can land in between.)
+    publishNow(server, ['b', 'c']);
+    await s.items.until(3);
+    t.same(s.items.events.map((i) => i.valueString()), ['a', 'b', 'c'], 'nothing lost, nothing twice');
+    t.same(s.items.events.map((i) => i.sequenceNumber()), [1, 2, 3]);
+    // The Node SDK sees UNAVAILABLE (onConnectionLost, resubscribe 500 ms later); over grpc-web the
+    // server ends the stream OK instead (the web SDK gives up on UNAVAILABLE) and it resubscribes at once.
+    if (sdk.name === 'node-sdk') t.ok(s.lost.events.length >= 1, 'onConnectionLost fired');
+    else t.equal(s.errors.events.length, 0, 'no error reached the web SDK’s caller');
+    t.equal(s.gaps.events.length, 0, 'no discontinuity when the window covers the gap');
 
-t.test('momento topics - interop: official SDK and tidings/client see the same items at the same (page, seq)', async (t) => {
-  const server = await startMomentoServer(t);
-  const { topics } = await momentoClients(t, server, await apiKeyFor(server, PermissionScopes.allDataReadWrite(), 'momento-user'));
-  const ours = await sdkFor(t, server, { tokenId: 'ws-user' });
-  const wsItems = itemCollector();
-  await ours.topics.subscribe('chat', 'mixed', wsItems.callbacks);
-  const s = subscriber();
-  const sub = await topics.subscribe('chat', 'mixed', s.options) as TopicSubscribe.Subscription;
-  await topics.publish('chat', 'mixed', 'from momento');
-  await ours.topics.publish('chat', 'mixed', 'from tidings');
-  const [m1, m2] = await s.items.until(2);
-  const [w1, w2] = await wsItems.items.until(2);
-  t.same([m1!.valueString(), m2!.valueString()], ['from momento', 'from tidings']);
-  t.same([w1!.valueString(), w2!.valueString()], ['from momento', 'from tidings']);
-  t.same([m1!.sequenceNumber(), m2!.sequenceNumber()], [w1!.sequenceNumber(), w2!.sequenceNumber()]);
-  t.ok(w1!.sequencePage() > 0, 'pages are non-zero (the JS SDK has no page accessor; resume uses it internally)');
-  t.same([m1!.tokenId(), m2!.tokenId()], ['momento-user', 'ws-user']);
-  t.same([w1!.tokenId(), w2!.tokenId()], ['momento-user', 'ws-user']);
-  sub.unsubscribe();
-});
+    t.equal(dropStreams(server), 1);
+    publishNow(server, ['d', 'e', 'f', 'g', 'h']);
+    await s.items.until(6);
+    const [gap] = await s.gaps.until(1);
+    t.equal(gap!.lastSequenceNumber(), 3);
+    t.equal(gap!.newSequenceNumber(), 6, 'the window kept 3 items: 6, 7, 8');
+    t.same(s.items.events.slice(3).map((i) => i.valueString()), ['f', 'g', 'h']);
+    sub.unsubscribe();
+  });
 
-t.test('momento topics - past momento.maxStreams a subscribe is refused as a subscription limit', async (t) => {
-  const server = await startMomentoServer(t, { config: { momento: { maxStreams: 1 } } });
-  const { topics } = await momentoClients(t, server, await apiKeyFor(server));
-  const first = await topics.subscribe('chat', 'a', {});
-  t.type(first, TopicSubscribe.Subscription);
-  const second = await topics.subscribe('chat', 'b', {});
-  t.type(second, TopicSubscribe.Error);
-  t.equal(errorCode(second), MomentoErrorCode.LIMIT_EXCEEDED_ERROR);
-  t.match((second as TopicSubscribe.Error).message(), /Topic subscriptions limit exceeded/);
-  (first as TopicSubscribe.Subscription).unsubscribe();
-});
+  t.test(`${sdk.name} - a new subscription (resume_at 0) is live-only`, async (t) => {
+    const server = await startMomentoServer(t);
+    const { topics } = await sdk.clients(t, server, await apiKeyFor(server));
+    await topics.publish('chat', 'fresh', 'x');
+    const s = subscriber();
+    const sub = await topics.subscribe('chat', 'fresh', s.options) as TopicSubscribe.Subscription;
+    await topics.publish('chat', 'fresh', 'y');
+    const [y] = await s.items.until(1);
+    t.equal(y!.valueString(), 'y', 'a new subscription is live-only (resume_at 0)');
+    t.equal(y!.sequenceNumber(), 2);
+    sub.unsubscribe();
+  });
+
+  t.test(`${sdk.name} - scoped tokens: publish-only and subscribe-only, refusals as the SDK reports them`, async (t) => {
+    const server = await startMomentoServer(t);
+    const token = await server.auth.mintDisposableToken({
+      scope: PermissionScopes.combine(PermissionScopes.topicPublishOnly('chat', 'room1-input'), PermissionScopes.topicSubscribeOnly('chat', 'room1')),
+      expiresInSec: 60, tokenId: 'user:alice',
+    });
+    const { topics } = await sdk.clients(t, server, token.token);
+    t.equal(kind(await topics.publish('chat', 'room1-input', 'hi')), 'Success');
+    t.equal(errorCode(await topics.publish('chat', 'room1', 'skip the moderator')), MomentoErrorCode.PERMISSION_ERROR);
+    const refused = await topics.subscribe('chat', 'room1-input', {});
+    t.equal(kind(refused), 'Error', 'a refused subscribe resolves to TopicSubscribe.Error');
+    t.equal(errorCode(refused), MomentoErrorCode.PERMISSION_ERROR);
+    const ok = await topics.subscribe('chat', 'room1', {});
+    t.equal(kind(ok), 'Subscription');
+    (ok as TopicSubscribe.Subscription).unsubscribe();
+  });
+
+  t.test(`${sdk.name} - a token expiring during a subscription ends it with AUTHENTICATION_ERROR (no retry)`, async (t) => {
+    const server = await startMomentoServer(t, { config: { auth: { clockToleranceSec: 0 } } });
+    // Expiry lands 2–3 s out (whole seconds): after the subscribe, before the SDK's own ~5 s resubscribe.
+    const token = await server.auth.mintDisposableToken({ scope: PermissionScopes.topicSubscribeOnly('chat', 'room1'), expiresInSec: 3 });
+    const { topics } = await sdk.clients(t, server, token.token);
+    const s = subscriber();
+    const sub = await topics.subscribe('chat', 'room1', s.options);
+    t.equal(kind(sub), 'Subscription', `subscribed (${String(sub)})`);
+    const [error] = await s.errors.until(1, 8000);
+    t.equal(error!.errorCode(), MomentoErrorCode.AUTHENTICATION_ERROR);
+    t.equal((sub as TopicSubscribe.Subscription).isSubscribed, false);
+    t.equal([...server.broker.sessions.values()].filter((x) => x.subscriptions.size > 0).length, 0, 'the server released the stream');
+  });
+
+  t.test(`${sdk.name} - interop: official SDK and tidings/client see the same items at the same (page, seq)`, async (t) => {
+    const server = await startMomentoServer(t);
+    const { topics } = await sdk.clients(t, server, await apiKeyFor(server, PermissionScopes.allDataReadWrite(), 'momento-user'));
+    const ours = await sdkFor(t, server, { tokenId: 'ws-user' });
+    const wsItems = itemCollector();
+    await ours.topics.subscribe('chat', 'mixed', wsItems.callbacks);
+    const s = subscriber();
+    const sub = await topics.subscribe('chat', 'mixed', s.options) as TopicSubscribe.Subscription;
+    await topics.publish('chat', 'mixed', 'from momento');
+    await ours.topics.publish('chat', 'mixed', 'from tidings');
+    const [m1, m2] = await s.items.until(2);
+    const [w1, w2] = await wsItems.items.until(2);
+    t.same([m1!.valueString(), m2!.valueString()], ['from momento', 'from tidings']);
+    t.same([w1!.valueString(), w2!.valueString()], ['from momento', 'from tidings']);
+    t.same([m1!.sequenceNumber(), m2!.sequenceNumber()], [w1!.sequenceNumber(), w2!.sequenceNumber()]);
+    t.ok(w1!.sequencePage() > 0, 'pages are non-zero (the JS SDK has no page accessor; resume uses it internally)');
+    t.same([m1!.tokenId(), m2!.tokenId()], ['momento-user', 'ws-user']);
+    t.same([w1!.tokenId(), w2!.tokenId()], ['momento-user', 'ws-user']);
+    sub.unsubscribe();
+  });
+
+  t.test(`${sdk.name} - past momento.maxStreams a subscribe is refused as a subscription limit`, async (t) => {
+    const server = await startMomentoServer(t, { config: { momento: { maxStreams: 1 } } });
+    const { topics } = await sdk.clients(t, server, await apiKeyFor(server));
+    const first = await topics.subscribe('chat', 'a', {});
+    t.equal(kind(first), 'Subscription');
+    const second = await topics.subscribe('chat', 'b', {});
+    t.equal(kind(second), 'Error');
+    t.equal(errorCode(second), MomentoErrorCode.LIMIT_EXCEEDED_ERROR);
+    t.match((second as TopicSubscribe.Error).message(), /Topic subscriptions limit exceeded/);
+    (first as TopicSubscribe.Subscription).unsubscribe();
+  });
+}

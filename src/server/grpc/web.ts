@@ -56,13 +56,15 @@ class WebResponse {
     cors(this.res);
   }
 
-  /** Writes one message; `done` runs once the socket took it (later under backpressure). */
+  /** Writes one message; `done` runs once the socket took it, never synchronously (as a grpc-js
+   * write callback): the Subscribe stream continues a replay from it, and a synchronous call would
+   * re-enter the replay while it is still sending the item just written. */
   message(bytes: Uint8Array, done?: () => void): void {
     if (this.ended) return;
     let ok = true;
     this.res.cork(() => { this.head(); ok = this.res.write(frame(0, bytes)); });
     if (!done) return;
-    if (ok) return done();
+    if (ok) return queueMicrotask(done);
     if (this.waiting.push(done) === 1) {
       this.res.onWritable(() => {
         for (const cb of this.waiting.splice(0)) cb();
@@ -84,7 +86,13 @@ class WebStream extends EventEmitter {
   constructor(readonly request: unknown, readonly metadata: Metadata, private readonly path: string, private readonly out: WebResponse, private readonly serialize: (m: unknown) => Buffer) {
     super();
     // The handler ends a stream by emitting 'error' with its status (grpc-js's own convention).
-    this.on('error', (s: StatusObject) => out.finish(s.code, s.details, s.metadata));
+    // The web SDK resubscribes (from its last position) after an OK end or a dropped connection,
+    // but treats UNAVAILABLE as final, unlike the Node SDK; so a stream the server ends for a
+    // retryable reason (slow consumer, shutdown) ends OK here, as the periodic recycle does.
+    this.on('error', (s: StatusObject) => {
+      if (s.code === status.UNAVAILABLE) out.finish(status.OK, 'OK');
+      else out.finish(s.code, s.details, s.metadata);
+    });
   }
   write(message: unknown, done?: () => void): boolean {
     this.out.message(this.serialize(message), done);
