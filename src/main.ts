@@ -78,6 +78,7 @@ async function serve(args: string[]): Promise<number> {
       (server.momentoPort !== undefined ? `  gRPC (Momento SDKs): ${server.host}:${server.momentoPort}\n` : '') +
       `  admin API key: ${server.adminApiKey}\n\n`
     : `\nTidings listening on ${server.httpUrl} (websocket ${server.wsUrl}).\n` +
+      (server.momentoPort !== undefined ? `  gRPC (Momento SDKs): ${server.host}:${server.momentoPort}\n` : '') +
       `  First API key: TIDINGS_SIGNING_KEY=<the same key> npx tidings api-key   (docs/tokens.md)\n\n`);
   let stopping = false;
   const stop = (signal: string) => {
