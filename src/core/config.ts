@@ -74,6 +74,10 @@ export interface LimitsConfig {
   tokenIdOpsPerSec: number;
   /** Requests all connections of one tokenId may send in a burst. */
   tokenIdOpsBurst: number;
+  /** Request buckets remembered for tokenIds with no open connection and for client addresses of
+   * gRPC calls, until they are full again (so closing and reopening, or one unary call after
+   * another, does not start from a full bucket); past this many the oldest are forgotten. */
+  maxIdleBuckets: number;
 }
 
 /** The HTTP transports beside WebSocket (docs/http-api.md): the HTTP API, Server-Sent Events,
@@ -383,6 +387,7 @@ export const DEFAULTS: TidingsConfig = {
     connectionOpsBurst: 20_000,
     tokenIdOpsPerSec: 50_000,
     tokenIdOpsBurst: 100_000,
+    maxIdleBuckets: 100_000,
   },
   http: {
     corsMaxAgeSec: 600,
@@ -554,7 +559,7 @@ function validate(c: TidingsConfig): void {
     throw new ConfigError('server.trustedProxyHeader', 'must be a lower-case header name (e.g. x-forwarded-for) or empty');
   }
   if (!['apiKey', 'open'].includes(c.server.metricsAccess)) throw new ConfigError('server.metricsAccess', 'must be "apiKey" or "open"');
-  for (const key of ['maxConnectionsPerTokenId', 'connectionOpsPerSec', 'connectionOpsBurst', 'tokenIdOpsPerSec', 'tokenIdOpsBurst'] as const) {
+  for (const key of ['maxConnectionsPerTokenId', 'connectionOpsPerSec', 'connectionOpsBurst', 'tokenIdOpsPerSec', 'tokenIdOpsBurst', 'maxIdleBuckets'] as const) {
     positive(`limits.${key}`, c.limits[key]);
   }
   positive('server.shutdownGraceMs', c.server.shutdownGraceMs, 0);

@@ -83,13 +83,16 @@ export class Broker {
 
   /** A session for a transport that authenticates each call itself (HTTP, gRPC, SSE): it verifies
    * `token` (as `hello` would) and answers an open session to `dispatch` on. The transport calls
-   * `closed(session)` when it is done with it. Throws AUTHENTICATION_ERROR. */
-  async openAuthenticated(connection: Connection, token: unknown): Promise<Session> {
+   * `closed(session)` when it is done with it. Throws AUTHENTICATION_ERROR. `rateKey`: the client
+   * address to charge per-connection request rates to, for transports whose every call is its own
+   * session (gRPC); without it the session is charged as a connection. */
+  async openAuthenticated(connection: Connection, token: unknown, rateKey?: string): Promise<Session> {
     const grant = await this.deps.auth.verify(token);
     // Counted per tokenId like a WebSocket (closed() uncounts every open session).
     this.limits.connect(grant.tokenId);
     const session = new Session(this.deps.engine.newConnectionId(), connection);
     session.grant = grant;
+    session.rateKey = rateKey;
     session.state = 'open';
     this.sessions.set(session.id, session);
     // A long-lived stream (SSE) gets the same expiry notice and close as a WebSocket.
@@ -171,7 +174,7 @@ export class Broker {
       throw limitExceeded(LimitCause.PENDING_REQUESTS, `at most ${maxPendingRequests} requests may be in flight`);
     }
     if (session.state === 'open') {
-      const refused = this.limits.admitRequest(session, session.grant?.tokenId);
+      const refused = this.limits.admitRequest(session.rateKey ?? session, session.grant?.tokenId);
       if (refused) throw refused;
     }
     let earlyResult: unknown;

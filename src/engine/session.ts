@@ -45,6 +45,10 @@ export class Session {
   /** The one pending timer: the hello deadline, then the token-expiry notice, then the expiry. */
   timer: TimerHandle | undefined;
 
+  /** Charged instead of this session for per-connection request rates: the client address of a
+   * transport whose every call is its own session (gRPC). */
+  rateKey: string | undefined;
+
   constructor(readonly id: string, readonly connection: Connection) {}
 
 

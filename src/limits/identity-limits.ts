@@ -1,6 +1,10 @@
 /** Limits per identity: connections per tokenId, and request rates per connection and per tokenId
  * (token buckets). The broker asks once per connection at `hello` and once per request. Per-tokenId
- * state lives only while that tokenId has an open connection, so it is bounded by connections. */
+ * state lives while that tokenId has an open connection, and its bucket after that until it is full
+ * again (reconnecting does not refill it). Callers with no connection of their own (gRPC calls) are
+ * charged per client address instead, remembered the same way. The remembered buckets are bounded
+ * by limits.maxIdleBuckets, oldest forgotten first (a forgotten one starts full: lenient, never
+ * stricter). */
 import { LimitCause } from '../protocol/index.js';
 import type { LimitsConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
@@ -13,6 +17,9 @@ export class IdentityLimits {
   private readonly byTokenId = new Map<string, TokenIdState>();
   /** Keyed by the connection object itself, so a closed connection's bucket goes with it. */
   private readonly byConnection = new WeakMap<object, TokenBucket>();
+  /** Buckets of tokenIds without open connections, and of client addresses; least recently used
+   * first (Map order: each use moves an entry to the end). */
+  private readonly idle = new Map<string, TokenBucket>();
 
   constructor(private readonly config: LimitsConfig, private readonly clock: Clock) {}
 
@@ -24,7 +31,9 @@ export class IdentityLimits {
       throw limitExceeded(LimitCause.CONNECTIONS, `at most ${this.config.maxConnectionsPerTokenId} connections may use tokenId "${tokenId}" at once`);
     }
     if (!state) {
-      state = { connections: 0, bucket: new TokenBucket({ perSec: this.config.tokenIdOpsPerSec, burst: this.config.tokenIdOpsBurst }, this.clock) };
+      const rested = this.idle.get(`t:${tokenId}`);
+      this.idle.delete(`t:${tokenId}`);
+      state = { connections: 0, bucket: rested ?? new TokenBucket({ perSec: this.config.tokenIdOpsPerSec, burst: this.config.tokenIdOpsBurst }, this.clock) };
       this.byTokenId.set(tokenId, state);
     }
     state.connections++;
@@ -35,7 +44,10 @@ export class IdentityLimits {
     if (tokenId === undefined) return;
     const state = this.byTokenId.get(tokenId);
     if (!state) return;
-    if (--state.connections <= 0) this.byTokenId.delete(tokenId);
+    if (--state.connections <= 0) {
+      this.byTokenId.delete(tokenId);
+      this.remember(`t:${tokenId}`, state.bucket);
+    }
   }
 
   /** Open connections counted for `tokenId`. */
@@ -43,16 +55,20 @@ export class IdentityLimits {
     return this.byTokenId.get(tokenId)?.connections ?? 0;
   }
 
-  /** Takes one request from the connection's and the tokenId's buckets; the refusal when either
-   * is empty (then neither is charged). */
-  admitRequest(connection: object, tokenId: string | undefined): TidingsError | undefined {
-    let own = this.byConnection.get(connection);
-    if (!own) {
-      own = new TokenBucket({ perSec: this.config.connectionOpsPerSec, burst: this.config.connectionOpsBurst }, this.clock);
-      this.byConnection.set(connection, own);
+  /** Takes one request from the connection's (or, given a string, the client address's) and the
+   * tokenId's buckets; the refusal when either is empty (then neither is charged). */
+  admitRequest(connection: object | string, tokenId: string | undefined): TidingsError | undefined {
+    const address = typeof connection === 'string' ? `a:${connection}` : undefined;
+    const own = address !== undefined ? this.idle.get(address) ?? this.newConnectionBucket() : this.connectionBucket(connection as object);
+    const taken = own.take();
+    if (address !== undefined) {
+      // Moved to the most recently used end (or kept for the first time, now that it is not full).
+      this.idle.delete(address);
+      this.remember(address, own);
     }
-    if (!own.take()) {
-      return limitExceeded(LimitCause.OPERATIONS_RATE, `this connection may send at most ${this.config.connectionOpsPerSec} requests per second (burst ${this.config.connectionOpsBurst})`);
+    if (!taken) {
+      const who = typeof connection === 'string' ? 'calls from this address' : 'this connection';
+      return limitExceeded(LimitCause.OPERATIONS_RATE, `${who} may send at most ${this.config.connectionOpsPerSec} requests per second (burst ${this.config.connectionOpsBurst})`);
     }
     const shared = tokenId === undefined ? undefined : this.byTokenId.get(tokenId);
     if (shared && !shared.bucket.take()) {
@@ -60,5 +76,33 @@ export class IdentityLimits {
       return limitExceeded(LimitCause.OPERATIONS_RATE, `connections of tokenId "${tokenId}" may send at most ${this.config.tokenIdOpsPerSec} requests per second together (burst ${this.config.tokenIdOpsBurst})`);
     }
     return undefined;
+  }
+
+  private newConnectionBucket(): TokenBucket {
+    return new TokenBucket({ perSec: this.config.connectionOpsPerSec, burst: this.config.connectionOpsBurst }, this.clock);
+  }
+
+  private connectionBucket(connection: object): TokenBucket {
+    let bucket = this.byConnection.get(connection);
+    if (!bucket) {
+      bucket = this.newConnectionBucket();
+      this.byConnection.set(connection, bucket);
+    }
+    return bucket;
+  }
+
+  /** Keeps a bucket that is not full (a full one is what a new bucket would be), forgetting from
+   * the least recently used end the ones that filled up meanwhile and any past the bound. */
+  private remember(key: string, bucket: TokenBucket): void {
+    if (!bucket.full()) this.idle.set(key, bucket);
+    for (const [oldest, b] of this.idle) {
+      if (this.idle.size <= this.config.maxIdleBuckets && !b.full()) break;
+      this.idle.delete(oldest);
+    }
+  }
+
+  /** Buckets remembered past their connection (for tests and metrics). */
+  get idleBuckets(): number {
+    return this.idle.size;
   }
 }

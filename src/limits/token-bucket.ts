@@ -32,6 +32,11 @@ export class TokenBucket {
     this.tokens = Math.min(this.rate.burst, this.tokens + n);
   }
 
+  /** Whether it holds `burst` tokens again: forgetting it then changes nothing. */
+  full(): boolean {
+    return this.available() >= this.rate.burst;
+  }
+
   /** Tokens available now (for tests and metrics). */
   available(): number {
     this.refill();

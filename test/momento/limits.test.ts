@@ -1,9 +1,13 @@
 /** Per-identity limits apply to gRPC calls as to WebSocket connections: a Subscribe stream or a call
- * in flight counts as a connection of its tokenId, and every call is charged to the tokenId's rate. */
+ * in flight counts as a connection of its tokenId, every call is charged to the tokenId's rate (whose
+ * bucket outlives the call), and to its client address's (limits.connectionOps*). */
 import t from 'tap';
 import { CacheGet, MomentoErrorCode, TopicSubscribe } from '@gomomento/sdk';
-import { PermissionScopes } from '../../src/index.js';
+import { cache } from '@gomomento/generated-types';
+import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceDefinition } from '@grpc/grpc-js';
+import { ManualClock, PermissionScopes } from '../../src/index.js';
 import { apiKeyFor, errorCode, momentoClients, startMomentoServer } from '../helpers/momento.js';
+import { SDKS, kind } from '../helpers/momento-sdks.js';
 
 t.test('momento limits - a Subscribe stream counts towards limits.maxConnectionsPerTokenId, and is released when it ends', async (t) => {
   const server = await startMomentoServer(t, { config: { limits: { maxConnectionsPerTokenId: 1 } } });
@@ -27,4 +31,53 @@ t.test('momento limits - while the tokenId holds a stream, its calls share the t
   const codes: string[] = [];
   for (let i = 0; i < 6; i++) codes.push(errorCode(await cache.get('chat', 'k')));
   t.ok(codes.includes(MomentoErrorCode.LIMIT_EXCEEDED_ERROR), `past the burst the rate limit answers (${codes.join(', ')})`);
+});
+
+for (const sdk of SDKS) {
+  t.test(`${sdk.name} - one unary call after another, with nothing open, still shares the tokenId’s rate; time refills it`, async (t) => {
+    const clock = new ManualClock(Date.now());
+    const server = await startMomentoServer(t, { clock, config: { limits: { tokenIdOpsPerSec: 1, tokenIdOpsBurst: 3 } } });
+    const { cache } = await sdk.clients(t, server, await apiKeyFor(server, PermissionScopes.allDataReadWrite(), 'carol'));
+    for (let i = 0; i < 3; i++) t.equal(kind(await cache.get('chat', 'k')), 'Miss', `call ${i + 1} of the burst`);
+    const refused = await cache.get('chat', 'k');
+    t.equal(errorCode(refused), MomentoErrorCode.LIMIT_EXCEEDED_ERROR);
+    t.match((refused as { message(): string }).message(), /rate limit exceeded/i, 'the SDK words it from the err trailer cause');
+    clock.advance(1000);
+    t.equal(kind(await cache.get('chat', 'k')), 'Miss', 'one more a second later');
+  });
+
+  t.test(`${sdk.name} - calls from one address share limits.connectionOps* whatever their tokenIds`, async (t) => {
+    const clock = new ManualClock(Date.now());
+    const server = await startMomentoServer(t, { clock, config: { limits: { connectionOpsPerSec: 1, connectionOpsBurst: 2 } } });
+    const a = await sdk.clients(t, server, await apiKeyFor(server, PermissionScopes.allDataReadWrite(), 'dave'));
+    const b = await sdk.clients(t, server, await apiKeyFor(server, PermissionScopes.allDataReadWrite(), 'erin'));
+    t.equal(kind(await a.cache.get('chat', 'k')), 'Miss');
+    t.equal(kind(await b.cache.get('chat', 'k')), 'Miss');
+    const refused = await a.cache.set('chat', 'k', 'v');
+    t.equal(errorCode(refused), MomentoErrorCode.LIMIT_EXCEEDED_ERROR);
+    t.match((refused as { toString(): string }).toString(), /calls from this address/);
+    clock.advance(1000);
+    t.equal(kind(await b.cache.get('chat', 'k')), 'Miss', 'a second later: allowed again, and the refused set wrote nothing');
+  });
+}
+
+t.test('momento limits - a refused call is RESOURCE_EXHAUSTED with err: operations_rate_limit_exceeded in the trailer', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startMomentoServer(t, { clock, config: { limits: { tokenIdOpsPerSec: 1, tokenIdOpsBurst: 1 } } });
+  const definition = cache.cache_client.UnimplementedScsService.definition as unknown as ServiceDefinition;
+  const Client = makeGenericClientConstructor(definition, 'Scs');
+  const client = new Client(`127.0.0.1:${server.momentoPort}`, credentials.createInsecure()) as unknown as Record<string, (...args: unknown[]) => unknown>;
+  t.teardown(() => (client as unknown as { close(): void }).close());
+  const metadata = new Metadata();
+  metadata.set('authorization', await apiKeyFor(server, PermissionScopes.allDataReadWrite(), 'frank'));
+  metadata.set('cache', 'chat');
+  const get = () => new Promise<{ code: number; details: string; metadata?: Metadata }>((resolve) => {
+    const request = new cache.cache_client._GetRequest({ cache_key: Buffer.from('k') });
+    client['Get']!(request, metadata, (err: { code: number; details: string; metadata: Metadata } | null) => resolve(err ?? { code: status.OK, details: '' }));
+  });
+  t.equal((await get()).code, status.OK);
+  const refused = await get();
+  t.equal(refused.code, status.RESOURCE_EXHAUSTED);
+  t.same(refused.metadata?.get('err'), ['operations_rate_limit_exceeded']);
+  t.match(refused.details, /tokenId "frank"/);
 });

@@ -10,6 +10,7 @@ import type { TokenAuthority } from '../../auth/tokens.js';
 import type { Broker } from '../../engine/broker.js';
 import type { Connection, Session } from '../../engine/session.js';
 import type { JsFanout } from '../js-fanout.js';
+import { clientIp } from '../admission.js';
 import { UnimplementedError, toStatus } from './status.js';
 
 export interface GrpcDeps {
@@ -56,6 +57,16 @@ export function toBytes(value: Value): Uint8Array {
   return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
 }
 
+/** The client address a call's requests are charged to (limits.connectionOps*: a gRPC call has no
+ * connection of its own in Tidings' sense; one HTTP/2 connection carries many calls, grpc-web opens
+ * a request per call). The last entry of server.trustedProxyHeader sent as metadata when configured,
+ * else the peer address without its port. grpc-web calls carry the address their HTTP request had. */
+export function callerAddress(call: { getPeer(): string; metadata: Metadata; address?: string }, trustedProxyHeader: string): string {
+  if (call.address !== undefined) return call.address;
+  const proxied = trustedProxyHeader === '' ? '' : header(call.metadata, trustedProxyHeader) ?? '';
+  return clientIp(call.getPeer().replace(/:\d+$/, ''), proxied);
+}
+
 /** Runs `work` with a session opened for this call's credential, closes it, and answers the call. */
 export function unary<Req, Res>(
   deps: GrpcDeps,
@@ -64,7 +75,7 @@ export function unary<Req, Res>(
   work: (session: Session, request: Req) => Res | Promise<Res>,
 ): void {
   void (async () => {
-    const session = await deps.broker.openAuthenticated(UNARY_CONNECTION, credentialOf(call.metadata));
+    const session = await deps.broker.openAuthenticated(UNARY_CONNECTION, credentialOf(call.metadata), callerAddress(call, deps.config.server.trustedProxyHeader));
     try {
       return await work(session, call.request);
     } finally {

@@ -9,6 +9,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { TidingsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import { BodyTooLargeError, readBody } from '../http-body.js';
+import { clientIp } from '../admission.js';
 import type { MomentoService } from './listener.js';
 
 /** `Allow-Headers: *` does not cover `authorization`; every header the web SDK sends is listed. */
@@ -83,7 +84,7 @@ class WebResponse {
 /** What the shared handlers read from a Subscribe call, over a grpc-web response. */
 class WebStream extends EventEmitter {
   cancelled = false;
-  constructor(readonly request: unknown, readonly metadata: Metadata, private readonly path: string, private readonly out: WebResponse, private readonly serialize: (m: unknown) => Buffer) {
+  constructor(readonly request: unknown, readonly metadata: Metadata, readonly address: string, private readonly path: string, private readonly out: WebResponse, private readonly serialize: (m: unknown) => Buffer) {
     super();
     // The handler ends a stream by emitting 'error' with its status (grpc-js's own convention).
     // The web SDK resubscribes (from its last position) after an OK end or a dropped connection,
@@ -99,6 +100,7 @@ class WebStream extends EventEmitter {
     return !this.out.ended;
   }
   getPath(): string { return this.path; }
+  getPeer(): string { return this.address; }
   cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
@@ -132,6 +134,9 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
       const value = req.getHeader(name);
       if (value) metadata.set(name, value);
     }
+    // The client address per-address request rates are charged to (grpc/calls.ts, callerAddress).
+    const { trustedProxyHeader } = config.server;
+    const address = clientIp(Buffer.from(res.getRemoteAddressAsText()).toString(), trustedProxyHeader === '' ? '' : req.getHeader(trustedProxyHeader));
     const out = new WebResponse(res);
     let aborted = false;
     let onAbort: (() => void) | undefined;
@@ -152,14 +157,14 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
       const request = method.definition.requestDeserialize(bytes.subarray(5, 5 + bytes.readUInt32BE(1)));
       const serialize = (m: unknown) => method.definition.responseSerialize(m);
       if (method.definition.responseStream) {
-        const stream = new WebStream(request, metadata, path, out, serialize);
+        const stream = new WebStream(request, metadata, address, path, out, serialize);
         const recycle = setTimeout(() => { stream.cancel(); out.finish(status.OK, 'OK'); }, config.momento.webStreamMaxMs);
         stream.on('error', () => clearTimeout(recycle));
         onAbort = () => { clearTimeout(recycle); stream.cancel(); };
         method.handler(stream);
         return;
       }
-      method.handler({ request, metadata, getPath: () => path, cancelled: false }, (err, response) => {
+      method.handler({ request, metadata, address, getPath: () => path, getPeer: () => address, cancelled: false }, (err, response) => {
         if (aborted) return;
         if (err) return out.finish(err.code ?? status.UNKNOWN, err.details ?? 'error', err.metadata);
         out.message(serialize(response));
