@@ -83,6 +83,31 @@ for (const sdk of SDKS) {
     sub.unsubscribe();
   });
 
+  t.test(`${sdk.name} - a moderator's retract is invisible: the next item skips its seq, with no discontinuity; a resume across a taken-down item delivers it`, async (t) => {
+    const server = await startMomentoServer(t);
+    const { topics } = await sdk.clients(t, server, await apiKeyFor(server));
+    const s = subscriber();
+    const sub = await topics.subscribe('chat', 'r', s.options) as TopicSubscribe.Subscription;
+    const retract = (seq: number) => server.engine.groups.retract('chat', 'r', { page: server.engine.topics.position('chat', 'r')!.page, seq }, 'moderator', 'spam');
+    publishNow(server, ['one']);
+    await s.items.until(1);
+    // Live: 'one' was delivered before it was taken down, and stays delivered; the retract takes seq 2.
+    await retract(1);
+    publishNow(server, ['two']);
+    await s.items.until(2);
+    t.same(s.items.events.map((i) => [i.valueString(), i.sequenceNumber()]), [['one', 1], ['two', 3]], 'seq 2 (the retract) is skipped');
+    // Resuming from before an item that was taken down meanwhile replays the item, not its retract.
+    t.equal(dropStreams(server), 1);
+    publishNow(server, ['bad']);
+    await retract(4);
+    publishNow(server, ['three']);
+    await s.items.until(4);
+    t.same(s.items.events.slice(2).map((i) => [i.valueString(), i.sequenceNumber()]), [['bad', 4], ['three', 6]]);
+    t.equal(s.gaps.events.length, 0, 'the SDK reports no discontinuity for a skipped seq');
+    t.equal(s.errors.events.length, 0);
+    sub.unsubscribe();
+  });
+
   t.test(`${sdk.name} - a new subscription (resume_at 0) is live-only`, async (t) => {
     const server = await startMomentoServer(t);
     const { topics } = await sdk.clients(t, server, await apiKeyFor(server));
