@@ -2,7 +2,7 @@
  * listener answers it. One list: the listener registers every service from it (a method we do not
  * answer gets an UNIMPLEMENTED with the reason below, not grpc-js's bare "not implemented"), a test
  * calls every method through a real listener, and docs/momento-compat.md's table is generated from
- * it (scripts/momento-methods-table.ts; test/unit/momento-methods.test.ts compares). */
+ * it (scripts/momento-methods-table.ts; test/unit/momento-grpc.test.ts compares). */
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { auth, cache, control, functions, leaderboard, ping, pubsub, token, webhook } from '@gomomento/generated-types';
 
@@ -17,8 +17,6 @@ export interface MomentoServiceSpec {
 }
 
 const def = (service: { definition: unknown }) => service.definition as ServiceDefinition;
-
-const ONLY_LISTS_AND_SCALARS = 'Tidings stores lists and scalar items only';
 
 export const MOMENTO_SERVICES: readonly MomentoServiceSpec[] = [
   {
@@ -36,7 +34,7 @@ export const MOMENTO_SERVICES: readonly MomentoServiceSpec[] = [
       { methods: ['GetBatch', 'SetBatch'], reason: 'batches are not implemented; send one Get or Set per key' },
       { methods: ['ItemGetType'], reason: 'the store has no type query (items are scalars or lists)' },
       { methods: ['ListErase'], reason: 'ListErase is not implemented; use ListRetain or Delete' },
-      { methods: '*', reason: `${ONLY_LISTS_AND_SCALARS}: no dictionaries, sets or sorted sets` },
+      { methods: '*', reason: 'Tidings stores lists and scalar items only: no dictionaries, sets or sorted sets' },
     ],
   },
   {
