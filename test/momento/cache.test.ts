@@ -1,7 +1,7 @@
 /** Conformance: the official Momento SDKs (Node over gRPC, web over grpc-web-text under Node) against
  * a real Tidings server, cache data. Every case runs once per SDK (test/helpers/momento-sdks.ts). */
 import t from 'tap';
-import { CollectionTtl, MomentoErrorCode, type CacheGet, type CacheItemGetTtl, type CacheKeysExist, type CacheKeyExists, type CacheListFetch, type CacheListLength, type CacheListPopBack, type CacheListPopFront, type CacheListPushBack, type CacheListConcatenateBack, type ListCaches } from '@gomomento/sdk';
+import { CollectionTtl, MomentoErrorCode, type CacheGet, type CacheGetBatch, type CacheSetBatch, type CacheItemGetTtl, type CacheKeysExist, type CacheKeyExists, type CacheListFetch, type CacheListLength, type CacheListPopBack, type CacheListPopFront, type CacheListPushBack, type CacheListConcatenateBack, type ListCaches } from '@gomomento/sdk';
 import { PermissionScopes } from '../../src/index.js';
 import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
 import { SDKS, kind } from '../helpers/momento-sdks.js';
@@ -26,6 +26,27 @@ for (const sdk of SDKS) {
     // Our limit, reported through the SDK's own error mapping (RESOURCE_EXHAUSTED + err trailer).
     const tooLong = await cache.set('app', 'k', 'v', { ttl: 25 * 3600 });
     t.equal(errorCode(tooLong), MomentoErrorCode.LIMIT_EXCEEDED_ERROR);
+  });
+
+  t.test(`${sdk.name} - getBatch/setBatch: one answer per key, in order; a key outside the scope fails the batch`, async (t) => {
+    const server = await startMomentoServer(t);
+    const { cache } = await sdk.clients(t, server, await apiKeyFor(server));
+    const set = await cache.setBatch('app', new Map([['b1', 'one'], ['b2', 'two']]), { ttl: 30 });
+    t.equal(kind(set), 'Success');
+    t.same((set as CacheSetBatch.Success).results().map(kind), ['Success', 'Success']);
+    const got = await cache.getBatch('app', ['b1', 'absent', 'b2']);
+    t.equal(kind(got), 'Success');
+    const results = (got as CacheGetBatch.Success).results();
+    t.same(results.map(kind), ['Hit', 'Miss', 'Hit']);
+    t.same(results.map((r) => r.value()), ['one', undefined, 'two']);
+    t.ok(((await cache.itemGetTtl('app', 'b1')) as CacheItemGetTtl.Hit).remainingTtlMillis() <= 30_000, 'setBatch applied the ttl');
+    const scoped = await server.auth.mintDisposableToken({ scope: PermissionScopes.cacheKeyPrefixReadOnly('app', 'b'), expiresInSec: 60 });
+    const { cache: reader } = await sdk.clients(t, server, scoped.token);
+    t.same(((await reader.getBatch('app', ['b1', 'b2'])) as CacheGetBatch.Success).results().map(kind), ['Hit', 'Hit']);
+    t.equal(errorCode(await reader.getBatch('app', ['b1', 'secret'])), MomentoErrorCode.PERMISSION_ERROR);
+    t.equal(errorCode(await reader.setBatch('app', new Map([['b1', 'x']]))), MomentoErrorCode.PERMISSION_ERROR);
+    t.equal(kind(await reader.get('app', 'b1')), 'Hit');
+    t.equal((await reader.get('app', 'b1')).value(), 'one', 'the refused batch wrote nothing');
   });
 
   t.test(`${sdk.name} - itemGetTtl, updateTtl, keysExist/keyExists on scalars and lists; increaseTtl is UNIMPLEMENTED`, async (t) => {

@@ -1,6 +1,6 @@
 /** What every gRPC handler shares: reading Momento's metadata, a per-call authenticated session,
  * and answering a unary call from broker.dispatch (or its typed error). */
-import type { Metadata, sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
+import type { Metadata, sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import type { GenericRequest, OperationName, ResultOf, Value } from '../../protocol/index.js';
 import { innerCredential } from '../../protocol/index.js';
 import { TidingsError, invalidArgument } from '../../core/errors.js';
@@ -86,6 +86,29 @@ export function unary<Req, Res>(
     (err: unknown) => {
       if (!(err instanceof TidingsError) && !(err instanceof UnimplementedError)) deps.log.error({ err, path: call.getPath() }, 'grpc call failed unexpectedly');
       callback(toStatus(err));
+    },
+  );
+}
+
+/** A server-streaming call that is a batch of unary answers (GetBatch, SetBatch): one session, `work`
+ * writes one message per item, then the stream ends OK; an error ends it with its status instead. */
+export function batchStream<Req>(
+  deps: GrpcDeps,
+  call: ServerWritableStream<Req, unknown>,
+  work: (session: Session, request: Req, write: (message: unknown) => void) => Promise<void>,
+): void {
+  void (async () => {
+    const session = await deps.broker.openAuthenticated(UNARY_CONNECTION, credentialOf(call.metadata), callerAddress(call, deps.config.server.trustedProxyHeader));
+    try {
+      await work(session, call.request, (message) => { if (!call.cancelled) call.write(message); });
+    } finally {
+      deps.broker.closed(session);
+    }
+  })().then(
+    () => call.end(),
+    (err: unknown) => {
+      if (!(err instanceof TidingsError) && !(err instanceof UnimplementedError)) deps.log.error({ err, path: call.getPath() }, 'grpc call failed unexpectedly');
+      call.emit('error', toStatus(err));
     },
   );
 }

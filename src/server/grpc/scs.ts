@@ -4,7 +4,8 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { cache } from '@gomomento/generated-types';
 import type { Value } from '../../protocol/index.js';
-import { cacheHeader, dispatch, toBytes, unary, utf8, type GrpcDeps } from './calls.js';
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { batchStream, cacheHeader, dispatch, toBytes, unary, utf8, type GrpcDeps } from './calls.js';
 import { UnimplementedError } from './status.js';
 import { invalidArgument } from '../../core/errors.js';
 
@@ -46,6 +47,26 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
     Set: method(async (session, r: InstanceType<typeof pb._SetRequest>, c) => {
       await dispatch(deps, session, { t: 'set', cache: c, key: utf8(r.cache_key), value: r.cache_body, ...(r.ttl_milliseconds > 0 ? { ttlMs: r.ttl_milliseconds } : {}) });
       return new pb._SetResponse({ result: pb.ECacheResult.Ok });
+    }),
+
+    // Batches are one Get / Set per item, answered in order on the stream. Each item is its own
+    // request (permission check and rate limit); any error ends the whole batch with its status.
+    GetBatch: (call: ServerWritableStream<InstanceType<typeof pb._GetBatchRequest>, unknown>) => batchStream(deps, call, async (session, r, write) => {
+      const c = cacheHeader(call.metadata);
+      for (const item of r.items) {
+        const result = await dispatch(deps, session, { t: 'get', cache: c, key: utf8(item.cache_key) });
+        write(result.hit
+          ? new pb._GetResponse({ result: pb.ECacheResult.Hit, cache_body: toBytes(result.value) })
+          : new pb._GetResponse({ result: pb.ECacheResult.Miss }));
+      }
+    }),
+
+    SetBatch: (call: ServerWritableStream<InstanceType<typeof pb._SetBatchRequest>, unknown>) => batchStream(deps, call, async (session, r, write) => {
+      const c = cacheHeader(call.metadata);
+      for (const item of r.items) {
+        await dispatch(deps, session, { t: 'set', cache: c, key: utf8(item.cache_key), value: item.cache_body, ...(item.ttl_milliseconds > 0 ? { ttlMs: item.ttl_milliseconds } : {}) });
+        write(new pb._SetResponse({ result: pb.ECacheResult.Ok }));
+      }
     }),
 
     Delete: method(async (session, r: InstanceType<typeof pb._DeleteRequest>, c) => {

@@ -101,6 +101,11 @@ class WebStream extends EventEmitter {
   }
   getPath(): string { return this.path; }
   getPeer(): string { return this.address; }
+  /** A stream the handler ends itself (a batch): OK. */
+  end(): void {
+    this.out.finish(status.OK, 'OK');
+    this.emit('ended');
+  }
   cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
@@ -160,6 +165,7 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
         const stream = new WebStream(request, metadata, address, path, out, serialize);
         const recycle = setTimeout(() => { stream.cancel(); out.finish(status.OK, 'OK'); }, config.momento.webStreamMaxMs);
         stream.on('error', () => clearTimeout(recycle));
+        stream.on('ended', () => clearTimeout(recycle));
         onAbort = () => { clearTimeout(recycle); stream.cancel(); };
         method.handler(stream);
         return;
