@@ -26,7 +26,7 @@ import { resolveConfig } from '../src/core/config.js';
 import { systemClock } from '../src/core/clock.js';
 import { TokenAuthority, generateSigningKey } from '../src/auth/tokens.js';
 import { LoadGen } from './lib/loadgen-handle.js';
-import { commandLine, cpuCount, freePort, hasCommand, spawnServer, stopProcess, type Spawned } from './lib/proc.js';
+import { commandLine, cpuCount, cpuMs, freePort, hasCommand, spawnServer, stopProcess, type Spawned } from './lib/proc.js';
 import { RAW_DIR } from './lib/bundle.js';
 import { median, percentileSorted } from './lib/stats.js';
 import { startNodeServer } from './targets/node-server.js';
@@ -79,6 +79,8 @@ interface Measured {
   rate: PhaseResult; max: PhaseResult;
   rtt: { ackP50: number; ackP99: number; deliveryP50: number; deliveryP99: number };
   opened: OpenResult;
+  /** Max phase: CPU µs per delivery of node 1, node 2, ..., then redis-server. */
+  split: number[];
 }
 
 async function startRedisServer(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
@@ -204,9 +206,13 @@ async function measure(config: Config, run: number, redis: { url: string; pid: n
     const phase = (s: PhaseSpec) => gen.call<PhaseResult>({ op: 'phase', spec: s }, s.durationMs + s.drainMs + 60_000);
     await phase(spec('rate', 1000)); // warm-up (JIT, Redis connections)
     const rate = await phase(spec('rate', DURATION));
+    // Where the CPU goes at full speed: each node and redis-server apart.
+    const pids = [...nodes.map((n) => n.pid), ...(config.redis && redis ? [redis.pid] : [])];
+    const before = pids.map(cpuMs);
     const max = await phase(spec('max', DURATION));
+    const split = pids.map((pid, i) => (cpuMs(pid) - before[i]!) * 1000 / Math.max(1, max.received));
     const rtt = await roundTrips(config, nodes, signingKey);
-    return { config: config.id, run, rate, max, rtt, opened };
+    return { config: config.id, run, rate, max, rtt, opened, split };
   } finally {
     await gen.stop();
     await Promise.all(nodes.map((n) => n.stop()));
@@ -237,7 +243,7 @@ for (let run = 1; run <= RUNS; run++) {
       if (profileDir) mkdirSync(profileDir, { recursive: true });
       const m = await measure(config, run, redis, profileDir);
       results.push(m);
-      console.error(`run ${run} ${config.label}: rate ${m.rate.serverCpuUsPerDelivery.toFixed(2)} µs/delivery, max ${Math.round(m.max.deliveriesPerSec)}/s at ${m.max.serverCpuUsPerDelivery.toFixed(2)} µs, ack p50 ${m.rtt.ackP50} µs, delivery p50 ${m.rtt.deliveryP50} µs, lost ${m.rate.lost + m.max.lost}`);
+      console.error(`run ${run} ${config.label}: rate ${m.rate.serverCpuUsPerDelivery.toFixed(2)} µs/delivery, max ${Math.round(m.max.deliveriesPerSec)}/s at ${m.max.serverCpuUsPerDelivery.toFixed(2)} µs, ack p50 ${m.rtt.ackP50} µs, delivery p50 ${m.rtt.deliveryP50} µs, lost ${m.rate.lost + m.max.lost}; max-phase µs/delivery by process ${m.split.map((x) => x.toFixed(2)).join(' + ')}`);
     }
   } finally {
     await redis?.stop();
@@ -255,6 +261,7 @@ const rows = CONFIGS.map((c) => {
     maxPerSec: med((m) => m.max.deliveriesPerSec), cpuMax: med((m) => m.max.serverCpuUsPerDelivery),
     ackP50: med((m) => m.rtt.ackP50), ackP99: med((m) => m.rtt.ackP99), delP50: med((m) => m.rtt.deliveryP50), delP99: med((m) => m.rtt.deliveryP99),
     lost: mine.reduce((a, m) => a + m.rate.lost + m.max.lost, 0),
+    split: (mine[0]?.split ?? []).map((_, i) => med((m) => m.split[i]!)),
   };
 });
 const base = rows.find((r) => r.label.startsWith('Tidings memory'))?.cpuRate;
@@ -267,6 +274,10 @@ const lines = [
   '| configuration | CPU µs/delivery (fixed rate) | × memory ×1 | delivery latency p50 / p99 ms (fixed rate) | max deliveries/s | CPU µs/delivery (max) | publish→ack p50 / p99 µs | publish→delivery p50 / p99 µs | lost |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map((r) => `| ${r.label} | ${f(r.cpuRate)} | ${base ? f(r.cpuRate / base) : '—'} | ${f(r.latP50 / 1000)} / ${f(r.latP99 / 1000)} | ${Math.round(r.maxPerSec).toLocaleString('en')} | ${f(r.cpuMax)} | ${f(r.ackP50, 0)} / ${f(r.ackP99, 0)}${r.label.startsWith('socket') ? ' ¹' : ''} | ${f(r.delP50, 0)} / ${f(r.delP99, 0)} | ${r.lost} |`),
+  '',
+  'Max phase, CPU µs per delivery by process (node 1 = the publisher\'s, …, then redis-server):',
+  '',
+  ...rows.map((r) => `- ${r.label}: ${r.split.map((x) => f(x)).join(' + ')}`),
   '',
   '¹ socket.io has no acknowledged publish through Redis: the bench server acks once the broadcast is handed to the adapter (not once Redis has it).',
   '',
