@@ -8,7 +8,7 @@
 import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import { startServer } from '../helpers/server.js';
-import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { HttpReceiver } from '../helpers/http-receiver.js';
 import { spawnNode } from '../helpers/child-node.js';
@@ -200,4 +200,31 @@ t.test('a node killed with SIGKILL: its members leave after presence.nodeTimeout
   const deadline = Date.now() + 5000;
   while ((await redis.scard(`${prefix}p:\u0000dead`)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   t.equal(await redis.exists(`${prefix}p:\u0000dead`), 0, 'and nothing of it is left to remove');
+});
+
+t.test('Redis restarts empty: every node notices on its next heartbeat and writes its members again', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t); // no persistence: a restart loses every key
+  const config: DeepPartial<TidingsConfig> = {
+    auth: { signingKeys: [generateSigningKey()] },
+    presence: { leaveGraceMs: 100, nodeTimeoutMs: 600 },
+    redis: { reconnectMinMs: 20, reconnectMaxMs: 100 },
+  };
+  const a = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: 'restart:', config });
+  const b = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: 'restart:', config });
+  const watcher = await join(t, a, 'watcher', 'room', true);
+  await join(t, b, 'gina', 'room');
+  await join(t, a, 'gina', 'room');
+  await until(watcher, 'room', { watcher: 1, gina: 2 });
+
+  await redis.stop();
+  await redis.start();
+  const deadline = Date.now() + 10_000;
+  let got: Awaited<ReturnType<typeof members>> | undefined;
+  while (Date.now() < deadline) {
+    got = await members(watcher, 'room').catch(() => undefined);
+    if (got && got.list['gina'] === 2 && got.list['watcher'] === 1) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.same(got?.list, { watcher: 1, gina: 2 }, 'both nodes rewrote their counts: the members are back, with their connections from both nodes');
 });
