@@ -17,6 +17,7 @@ const ENTRIES: Record<string, string> = {
   'bare-uws-server': '../targets/servers/bare-uws-server.ts',
   'ws-broker-server': '../targets/servers/ws-broker-server.ts',
   'socketio-server': '../targets/servers/socketio-server.ts',
+  'socketio-redis-server': '../targets/servers/socketio-redis-server.ts',
 };
 
 let built: Promise<void> | undefined;

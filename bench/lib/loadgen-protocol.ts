@@ -19,6 +19,8 @@ export function topicsFor(plan: SubscriptionPlan, index: number): string[] {
 
 export interface InitCommand {
   op: 'init'; target: string; info: TargetInfo; serverPid: number;
+  /** More processes whose CPU counts as the server's (other nodes, redis-server): summed. */
+  extraPids?: number[];
   /** Cores the server and this generator are pinned to (their /proc/stat lines are sampled), or -1. */
   serverCore: number;
   genCore: number;

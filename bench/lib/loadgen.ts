@@ -22,6 +22,7 @@ class Generator {
   private adapter: ClientAdapter | undefined;
   private info: TargetInfo | undefined;
   private serverPid = 0;
+  private extraPids: number[] = [];
   private serverCore = -1;
   private genCore = -1;
   private authority: TokenAuthority | undefined;
@@ -70,7 +71,15 @@ class Generator {
     this.lastCloseReason = reason;
   }
 
-  async init(target: string, info: TargetInfo, serverPid: number, serverCore: number, genCore: number): Promise<void> {
+  /** CPU of the server process(es), ms: every node and redis-server of a cluster run, summed. */
+  private serverCpuMs(): number {
+    let sum = cpuMs(this.serverPid);
+    for (const pid of this.extraPids) sum += cpuMs(pid);
+    return sum;
+  }
+
+  async init(target: string, info: TargetInfo, serverPid: number, serverCore: number, genCore: number, extraPids: number[] = []): Promise<void> {
+    this.extraPids = extraPids;
     this.serverCore = serverCore;
     this.genCore = genCore;
     const t = TARGETS.find((x) => x.name === target);
@@ -113,7 +122,8 @@ class Generator {
           hooks = { onItem: (b: Buffer, s: number, e: number) => { counts[slot]!++; shared.onItem(b, s, e); }, onClose: shared.onClose };
         }
         const token = tokens[local];
-        const conn = adapter.connect(info, { topics: topicsFor(cmd.plan, index), ...(token !== undefined ? { token } : {}) }, hooks);
+        const node = info.ports ? { ...info, port: info.ports[index % info.ports.length]! } : info;
+        const conn = adapter.connect(node, { topics: topicsFor(cmd.plan, index), ...(token !== undefined ? { token } : {}) }, hooks);
         let timer: NodeJS.Timeout | undefined;
         try {
           await Promise.race([conn.ready, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('connect timed out')), cmd.timeoutMs); })]);
@@ -159,7 +169,7 @@ class Generator {
       if (++topicIndex === topics.length) topicIndex = 0;
       published++;
     };
-    const srv0 = cpuMs(this.serverPid);
+    const srv0 = this.serverCpuMs();
     const core0 = coreTimes(this.serverCore);
     const genCore0 = coreTimes(this.genCore);
     const gen0 = process.cpuUsage();
@@ -201,7 +211,7 @@ class Generator {
     });
     const tPubEnd = nowUs();
     const genPub = process.cpuUsage(gen0);
-    const srvPub = cpuMs(this.serverPid);
+    const srvPub = this.serverCpuMs();
     const corePub = coreTimes(this.serverCore);
     const genCorePub = coreTimes(this.genCore);
 
@@ -216,7 +226,7 @@ class Generator {
       else if (now - lastProgress > spec.drainMs * 1000) break;
     }
     const lastDeliveryUs = this.lastItemUs;
-    const srv1 = cpuMs(this.serverPid);
+    const srv1 = this.serverCpuMs();
     const wallUs = Math.max(1, lastDeliveryUs - t0);
     const pubUs = Math.max(1, tPubEnd - t0);
     const serverCpuMs = srv1 - srv0;
@@ -280,7 +290,7 @@ const gen = new Generator();
 
 async function handle(cmd: Command): Promise<unknown> {
   switch (cmd.op) {
-    case 'init': return gen.init(cmd.target, cmd.info, cmd.serverPid, cmd.serverCore, cmd.genCore);
+    case 'init': return gen.init(cmd.target, cmd.info, cmd.serverPid, cmd.serverCore, cmd.genCore, cmd.extraPids);
     case 'open': return gen.open(cmd);
     case 'publisher': return gen.openPublisher();
     case 'phase': return gen.phase(cmd.spec);

@@ -6,6 +6,9 @@ export interface TargetInfo {
   name: string;
   host: string;
   port: number;
+  /** Several nodes of one deployment: subscriber connection i goes to ports[i % length]; the
+   * publisher stays on `port`. */
+  ports?: number[];
   /** Tidings: signing key the load generator mints per-connection tokens with. */
   signingKey?: string;
 }

@@ -258,6 +258,9 @@ export interface PresenceConfig {
   leaveGraceMs: number;
   /** Users listed per topic at most; connections of further users are only counted (`untracked`). */
   maxMembersPerTopic: number;
+  /** engine "redis": a node that has not renewed its heartbeat for this long is dead; any live node
+   * then removes its members (after leaveGraceMs). Nodes renew every nodeTimeoutMs / 3. */
+  nodeTimeoutMs: number;
 }
 
 /** The events a webhook endpoint may ask for (docs/webhooks.md). */
@@ -466,6 +469,7 @@ export const DEFAULTS: TidingsConfig = {
   presence: {
     leaveGraceMs: 5000,
     maxMembersPerTopic: 1000,
+    nodeTimeoutMs: 15_000,
   },
   webhooks: {
     endpoints: [],
@@ -600,6 +604,7 @@ function validate(c: TidingsConfig): void {
   if (c.momento.maxMessageBytes <= c.store.maxItemBytes) throw new ConfigError('momento.maxMessageBytes', 'must be > store.maxItemBytes');
   positive('presence.leaveGraceMs', c.presence.leaveGraceMs, 0);
   positive('presence.maxMembersPerTopic', c.presence.maxMembersPerTopic);
+  positive('presence.nodeTimeoutMs', c.presence.nodeTimeoutMs, 30);
   validateWebhooks(c.webhooks, positive);
   positive('notify.maxFollowsPerToken', c.notify.maxFollowsPerToken);
   positive('notify.maxFollows', c.notify.maxFollows);

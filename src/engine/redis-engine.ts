@@ -15,7 +15,7 @@ import { TidingsError } from '../core/errors.js';
 import { RedisConnection } from '../core/redis-connection.js';
 import { RedisCacheStore } from '../store/redis-store.js';
 import { MemoryModerationEngine } from '../moderation/memory-moderation.js';
-import { MemoryPresence } from '../presence/memory-presence.js';
+import { RedisPresence } from '../presence/redis-presence.js';
 import type { Engine, Fanout } from './engine.js';
 import { RedisTopicEngine } from './redis/topic-engine.js';
 
@@ -26,9 +26,8 @@ export class RedisEngine implements Engine {
   readonly topics: RedisTopicEngine;
   readonly cache: RedisCacheStore;
   readonly groups: MemoryModerationEngine;
-  /** Per node for now, like moderation: each node lists its own subscribers (docs/presence.md,
-   * "Several nodes", has the cluster-wide design). */
-  readonly presence: MemoryPresence;
+  /** Cluster-wide: every node's subscribers, join/leave once (docs/presence.md, "Several nodes"). */
+  readonly presence: RedisPresence;
   private sweepTimer: NodeJS.Timeout | undefined;
 
   private constructor(config: Readonly<TidingsConfig>, clock: Clock, log: Logger, private readonly connection: RedisConnection) {
@@ -48,7 +47,9 @@ export class RedisEngine implements Engine {
     });
     // A publish to an input topic is acknowledged only once every group it feeds (on this node) took it.
     this.topics.addPublishHook(this.groups);
-    this.presence = new MemoryPresence(config.presence, clock);
+    const presenceSubscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false });
+    presenceSubscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis presence subscriber connection error'));
+    this.presence = new RedisPresence(config.presence, clock, connection, presenceSubscriber, config.redis.keyPrefix, log);
   }
 
   /** Connects to Redis first: a server whose Redis does not answer refuses to start. */
@@ -66,6 +67,7 @@ export class RedisEngine implements Engine {
   async start(fanout: Fanout): Promise<void> {
     await this.topics.start(fanout);
     this.presence.start((key, frame) => fanout.publish(key, frame));
+    await this.presence.connect();
     this.sweepTimer = setInterval(() => this.groups.sweep(), 60_000);
     this.sweepTimer.unref();
   }
@@ -73,7 +75,7 @@ export class RedisEngine implements Engine {
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
     this.groups.close();
-    this.presence.close();
+    await this.presence.close();
     await this.topics.close();
     await this.connection.close();
   }

@@ -1,7 +1,7 @@
 /** Presence: which users (tokenIds) are subscribed to a topic right now, and how many connections
- * each has. The memory implementation serves one node; a Redis one (counts in a hash per topic,
- * join/leave decided by the backend so they fire once cluster-wide) implements the same interface.
- * docs/presence.md describes the semantics. */
+ * each has. MemoryPresence serves one node; RedisPresence (counts in Redis, join/leave decided by a
+ * script so they fire once cluster-wide) serves every node of a deployment. docs/presence.md
+ * describes the semantics. */
 import type { PresenceResult } from '../protocol/index.js';
 import type { Maybe } from '../core/maybe.js';
 
@@ -26,5 +26,5 @@ export interface PresenceEngine {
   observe(listener: (change: PresenceChange) => void): void;
   /** `publish` hands a join/leave frame to the topic's presence fan-out key (native fan-out). */
   start(publish: (key: string, frame: Uint8Array) => void): void;
-  close(): void;
+  close(): void | Promise<void>;
 }

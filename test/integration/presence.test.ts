@@ -1,5 +1,4 @@
-import t from 'tap';
-import { startServer } from '../helpers/server.js';
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import type { Scope, TidingsServer } from '../../src/index.js';
 
@@ -23,8 +22,8 @@ async function members(c: RawClient): Promise<Record<string, number>> {
   return Object.fromEntries((r['members'] as Array<{ tokenId: string; connections: number }>).map((m) => [m.tokenId, m.connections]));
 }
 
-t.test('presence - two tabs of one user: one member with two connections, leaves only with the last tab', async (t) => {
-  const server = await startServer(t, { config: { presence: { leaveGraceMs: 150 } } });
+testEachEngine('presence - two tabs of one user: one member with two connections, leaves only with the last tab', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { presence: { leaveGraceMs: 150 } } });
   const watcher = await join(server, 'watcher', { presence: true });
   await watcher.next(presenceEvent('join', 'watcher'));
   const tab1 = await join(server, 'alice');
@@ -44,8 +43,8 @@ t.test('presence - two tabs of one user: one member with two connections, leaves
   watcher.close();
 });
 
-t.test('presence - a reconnect within the grace is neither a leave nor a join', async (t) => {
-  const server = await startServer(t, { config: { presence: { leaveGraceMs: 800 } } });
+testEachEngine('presence - a reconnect within the grace is neither a leave nor a join', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { presence: { leaveGraceMs: 800 } } });
   const watcher = await join(server, 'watcher', { presence: true });
   const bob = await join(server, 'bob');
   await watcher.next(presenceEvent('join', 'bob'));
@@ -63,8 +62,8 @@ t.test('presence - a reconnect within the grace is neither a leave nor a join', 
   watcher.close();
 });
 
-t.test('presence - unsubscribe is a leave; join/leave take no seq and reach only subscribers that asked', async (t) => {
-  const server = await startServer(t, { config: { presence: { leaveGraceMs: 0 } } });
+testEachEngine('presence - unsubscribe is a leave; join/leave take no seq and reach only subscribers that asked', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { presence: { leaveGraceMs: 0 } } });
   const watcher = await join(server, 'watcher', { presence: true });
   const quiet = await join(server, 'quiet');
   const carol = await join(server, 'carol');
@@ -86,8 +85,8 @@ t.test('presence - unsubscribe is a leave; join/leave take no seq and reach only
   for (const c of [watcher, quiet, carol, anon]) c.close();
 });
 
-t.test('presence - a busy topic lists at most maxMembersPerTopic users and counts the rest', async (t) => {
-  const server = await startServer(t, { config: { presence: { leaveGraceMs: 0, maxMembersPerTopic: 5 } } });
+testEachEngine('presence - a busy topic lists at most maxMembersPerTopic users and counts the rest', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { presence: { leaveGraceMs: 0, maxMembersPerTopic: 5 } } });
   const clients: RawClient[] = [];
   for (let i = 0; i < 8; i++) clients.push(await join(server, `user${i}`, { presence: i === 0 }));
   const r = await clients[0]!.ok({ t: 'presence', cache: CACHE, topic: ROOM });
@@ -105,8 +104,8 @@ t.test('presence - a busy topic lists at most maxMembersPerTopic users and count
   for (const c of clients) c.close();
 });
 
-t.test('presence - permission: a token without presence may not ask, over WebSocket or HTTP', async (t) => {
-  const server = await startServer(t);
+testEachEngine('presence - permission: a token without presence may not ask, over WebSocket or HTTP', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const c = await RawClient.open(server, await tokenFor(server, blind, { tokenId: 'dave' }));
   const ask = await c.request({ t: 'presence', cache: CACHE, topic: ROOM });
   t.equal(ask['e']?.['code'], 'PERMISSION_ERROR');
@@ -137,8 +136,8 @@ t.test('presence - permission: a token without presence may not ask, over WebSoc
   c.close();
 });
 
-t.test('presence - a refreshed token without the presence right ends a subscription that streams join/leave', async (t) => {
-  const server = await startServer(t);
+testEachEngine('presence - a refreshed token without the presence right ends a subscription that streams join/leave', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const c = await join(server, 'fay', { presence: true });
   const reply = await c.ok({ t: 'auth', token: await tokenFor(server, blind, { tokenId: 'fay' }) });
   t.same(reply['ended'], [{ cache: CACHE, topic: ROOM }]);

@@ -1,5 +1,6 @@
 /** Tidings with the memory engine and default features, quiet logs, the bench's signing key.
- * BENCH_STORE_JSON, when set, overrides `store` keys (the soak uses it to attribute memory drift). */
+ * BENCH_STORE_JSON, when set, overrides `store` keys (the soak uses it to attribute memory drift).
+ * BENCH_REDIS_URL (and BENCH_REDIS_PREFIX) switch to the Redis engine: one node of a deployment. */
 import { createServer, defaultFeatures } from '../../../src/index.js';
 import { announce, portArg } from './lifecycle.js';
 
@@ -15,6 +16,7 @@ const server = await createServer(
     server: { host: '127.0.0.1', port: portArg(), maxPendingHellos: unlimited, maxPendingHellosPerIp: unlimited, maxConnectionsPerIp: unlimited },
     limits: { maxConnectionsPerTokenId: unlimited, connectionOpsPerSec: unlimited, connectionOpsBurst: unlimited, tokenIdOpsPerSec: unlimited, tokenIdOpsBurst: unlimited },
     auth: { signingKeys: [signingKey] },
+    ...(process.env['BENCH_REDIS_URL'] ? { engine: 'redis' as const, redis: { url: process.env['BENCH_REDIS_URL'], keyPrefix: process.env['BENCH_REDIS_PREFIX'] ?? 'bench:' } } : {}),
     ...(process.env['BENCH_STORE_JSON'] ? { store: JSON.parse(process.env['BENCH_STORE_JSON']) as Record<string, number> } : {}),
   } },
   defaultFeatures(),

@@ -1,0 +1,289 @@
+/** Issue 10's bench: fan-out across nodes through Redis, side by side in one run.
+ *
+ * Configurations (each run goes through all of them, in this order, so drift in the machine's load
+ * hits them alike; medians over --runs):
+ * - `memory ×1`: one Tidings node, memory engine (the baseline);
+ * - `redis ×1`, `redis ×2`, `redis ×3`: Tidings nodes on one redis-server, subscribers spread
+ *   round-robin over the nodes, the publisher on the first;
+ * - `socket.io+redis ×1/×2/×3`: socket.io 4 with @socket.io/redis-adapter, the same layout.
+ *
+ * Every server process (all nodes and redis-server) is pinned to core 0, the load generator to core
+ * 1; server CPU per delivery is the sum over all of them (utime + stime from /proc). Phases: a fixed
+ * rate (the same deliveries/s for every configuration: CPU per delivery compares cost) and as fast as
+ * possible (deliveries/s). Then the publish round trip, sequentially (no load): publish → ack and
+ * publish → delivery to a subscriber on the last node.
+ *
+ *   node --import tsx bench/redis-fanout.ts [--runs 3] [--subscribers 500] [--rate 100]
+ *     [--duration-ms 3000] [--rtt 300] [--configs memory,redis1,...] [--profile]
+ *
+ * Bounded: every phase is capped in time and messages; 127.0.0.1 only; every process is stopped. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { encodeFrame, decodeFrame, PROTOCOL_VERSIONS, PermissionScopes } from '../src/protocol/index.js';
+import { resolveConfig } from '../src/core/config.js';
+import { systemClock } from '../src/core/clock.js';
+import { TokenAuthority, generateSigningKey } from '../src/auth/tokens.js';
+import { LoadGen } from './lib/loadgen-handle.js';
+import { commandLine, cpuCount, cpuMs, freePort, hasCommand, spawnServer, stopProcess, type Spawned } from './lib/proc.js';
+import { RAW_DIR } from './lib/bundle.js';
+import { median, percentileSorted } from './lib/stats.js';
+import { startNodeServer } from './targets/node-server.js';
+import { BENCH_CACHE } from './targets/tidings.js';
+import { packageVersion } from './targets/versions.js';
+import type { RunningTarget } from './targets/types.js';
+import type { OpenResult, PhaseResult, PhaseSpec } from './lib/loadgen-protocol.js';
+import { machineInfo } from './lib/machine.js';
+
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    subscribers: { type: 'string', default: '500' },
+    rate: { type: 'string', default: '100' },
+    'duration-ms': { type: 'string', default: '3000' },
+    rtt: { type: 'string', default: '300' },
+    payload: { type: 'string', default: '64' },
+    configs: { type: 'string', default: 'memory,redis1,redis2,redis3,sio1,sio2,sio3' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+const RUNS = Math.min(9, Math.max(1, Number(args.runs)));
+const SUBSCRIBERS = Math.min(5000, Math.max(3, Number(args.subscribers)));
+const RATE = Math.min(10_000, Math.max(1, Number(args.rate)));
+const DURATION = Math.min(30_000, Math.max(500, Number(args['duration-ms'])));
+const RTT_COUNT = Math.min(5000, Math.max(10, Number(args.rtt)));
+const PAYLOAD = Math.max(24, Math.min(4096, Number(args.payload)));
+
+interface Config { id: string; label: string; kind: 'tidings' | 'socket.io'; nodes: number; redis: boolean }
+const ALL: Config[] = [
+  { id: 'memory', label: 'Tidings memory ×1', kind: 'tidings', nodes: 1, redis: false },
+  { id: 'redis1', label: 'Tidings redis ×1', kind: 'tidings', nodes: 1, redis: true },
+  { id: 'redis2', label: 'Tidings redis ×2', kind: 'tidings', nodes: 2, redis: true },
+  { id: 'redis3', label: 'Tidings redis ×3', kind: 'tidings', nodes: 3, redis: true },
+  { id: 'sio1', label: 'socket.io+redis ×1', kind: 'socket.io', nodes: 1, redis: true },
+  { id: 'sio2', label: 'socket.io+redis ×2', kind: 'socket.io', nodes: 2, redis: true },
+  { id: 'sio3', label: 'socket.io+redis ×3', kind: 'socket.io', nodes: 3, redis: true },
+];
+const CONFIGS = args.configs.split(',').map((id) => {
+  const c = ALL.find((x) => x.id === id);
+  if (!c) throw new Error(`unknown config ${id} (one of ${ALL.map((x) => x.id).join(', ')})`);
+  return c;
+});
+
+const SERVER_CPUS = cpuCount() >= 2 ? '0' : undefined;
+const GEN_CPUS = cpuCount() >= 2 ? (cpuCount() === 2 ? '1' : `1-${cpuCount() - 1}`) : undefined;
+
+interface Measured {
+  config: string; run: number;
+  rate: PhaseResult; max: PhaseResult;
+  rtt: { ackP50: number; ackP99: number; deliveryP50: number; deliveryP99: number };
+  opened: OpenResult;
+  /** Max phase: CPU µs per delivery of node 1, node 2, ..., then redis-server. */
+  split: number[];
+}
+
+async function startRedisServer(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const s: Spawned = await spawnServer('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { ...(SERVER_CPUS ? { cpus: SERVER_CPUS } : {}), ready: { port } });
+  return { url: `redis://127.0.0.1:${port}`, pid: s.pid, stop: () => stopProcess(s.child) };
+}
+
+async function startNodes(config: Config, redisUrl: string | undefined, signingKey: string, prefix: string, profileDir: string | undefined): Promise<RunningTarget[]> {
+  const nodes: RunningTarget[] = [];
+  for (let i = 0; i < config.nodes; i++) {
+    const port = await freePort();
+    const cpuProf = profileDir && i === 0 ? { cpuProfDir: profileDir } : {};
+    const options = { port, signingKey, ...(SERVER_CPUS ? { cpus: SERVER_CPUS } : {}), ...cpuProf };
+    if (config.kind === 'tidings') {
+      const env: NodeJS.ProcessEnv = { BENCH_SIGNING_KEY: signingKey, ...(config.redis ? { BENCH_REDIS_URL: redisUrl!, BENCH_REDIS_PREFIX: prefix } : {}) };
+      nodes.push(await startNodeServer('tidings-server.ts', 'tidings', options, env, ['--max-semi-space-size=4']));
+    } else {
+      nodes.push(await startNodeServer('socketio-redis-server.ts', 'socket.io', options, { BENCH_REDIS_URL: redisUrl! }));
+    }
+  }
+  return nodes;
+}
+
+/** Sequential publishes on node 0, one subscriber on the last node: publish → ack, publish → delivery (µs). */
+async function roundTrips(config: Config, nodes: RunningTarget[], signingKey: string): Promise<Measured['rtt']> {
+  const first = nodes[0]!.info.port;
+  const last = nodes.at(-1)!.info.port;
+  const acks: number[] = [];
+  const deliveries: number[] = [];
+  const now = () => Number(process.hrtime.bigint() / 1000n);
+  if (config.kind === 'tidings') {
+    const authority = new TokenAuthority(resolveConfig({ auth: { signingKeys: [signingKey] } }).auth, [signingKey], systemClock);
+    const token = (await authority.mintDisposableToken({ scope: PermissionScopes.topicPublishSubscribe(BENCH_CACHE, '*'), expiresInSec: 600 })).token;
+    const open = async (port: number) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ws`);
+      ws.binaryType = 'nodebuffer';
+      await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+      const frames: Array<(f: Record<string, unknown>) => boolean> = [];
+      ws.on('message', (data: Buffer) => {
+        const f = decodeFrame(data) as Record<string, unknown>;
+        const i = frames.findIndex((w) => w(f));
+        if (i >= 0) frames.splice(i, 1);
+      });
+      const wait = (match: (f: Record<string, unknown>) => boolean) => new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('round trip: no reply within 5 s')), 5000);
+        frames.push((f) => { if (!match(f)) return false; clearTimeout(timer); resolve(); return true; });
+      });
+      const hello = wait((f) => f['t'] === 'ok' && f['id'] === 1);
+      ws.send(encodeFrame({ t: 'hello', id: 1, versions: [...PROTOCOL_VERSIONS], token }));
+      await hello;
+      return { ws, wait };
+    };
+    const pub = await open(first);
+    const sub = await open(last);
+    const subscribed = sub.wait((f) => f['t'] === 'ok' && f['id'] === 2);
+    sub.ws.send(encodeFrame({ t: 'sub', id: 2, cache: BENCH_CACHE, topic: 'rtt' }));
+    await subscribed;
+    for (let i = 0; i < RTT_COUNT; i++) {
+      const id = 10 + i;
+      const t0 = now();
+      const acked = pub.wait((f) => f['t'] === 'ok' && f['id'] === id).then(() => acks.push(now() - t0));
+      const delivered = sub.wait((f) => f['t'] === 'item').then(() => deliveries.push(now() - t0));
+      pub.ws.send(encodeFrame({ t: 'pub', id, cache: BENCH_CACHE, topic: 'rtt', value: `v${i}` }));
+      await Promise.all([acked, delivered]);
+    }
+    pub.ws.close(); sub.ws.close();
+  } else {
+    const open = async (port: number) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`);
+      const waiters: Array<(text: string) => boolean> = [];
+      ws.on('message', (data: Buffer) => {
+        const text = data.toString();
+        if (text === '2') return ws.send('3');
+        if (text.startsWith('0')) return ws.send('40');
+        const i = waiters.findIndex((w) => w(text));
+        if (i >= 0) waiters.splice(i, 1);
+      });
+      const wait = (match: (text: string) => boolean) => new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('round trip: no reply within 5 s')), 5000);
+        waiters.push((text) => { if (!match(text)) return false; clearTimeout(timer); resolve(); return true; });
+      });
+      const connected = wait((text) => text.startsWith('40'));
+      await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+      await connected;
+      return { ws, wait };
+    };
+    const pub = await open(first);
+    const sub = await open(last);
+    const subscribed = sub.wait((text) => text.startsWith('430'));
+    sub.ws.send('420["sub","rtt"]');
+    await subscribed;
+    for (let i = 0; i < RTT_COUNT; i++) {
+      const id = 10 + i;
+      const t0 = now();
+      const acked = pub.wait((text) => text.startsWith(`43${id}`)).then(() => acks.push(now() - t0));
+      const delivered = sub.wait((text) => text.startsWith('42["m"')).then(() => deliveries.push(now() - t0));
+      pub.ws.send(`42${id}["pub","rtt","v${i}"]`);
+      await Promise.all([acked, delivered]);
+    }
+    pub.ws.close(); sub.ws.close();
+  }
+  const p = (xs: number[], q: number) => percentileSorted([...xs].sort((a, b) => a - b), q);
+  return { ackP50: p(acks, 0.5), ackP99: p(acks, 0.99), deliveryP50: p(deliveries, 0.5), deliveryP99: p(deliveries, 0.99) };
+}
+
+async function measure(config: Config, run: number, redis: { url: string; pid: number } | undefined, profileDir: string | undefined): Promise<Measured> {
+  const signingKey = generateSigningKey();
+  const prefix = `bench${run}${config.id}:`;
+  const nodes = await startNodes(config, redis?.url, signingKey, prefix, profileDir);
+  const gen = await LoadGen.start(GEN_CPUS);
+  try {
+    const extraPids = [...nodes.slice(1).map((n) => n.pid), ...(config.redis && redis ? [redis.pid] : [])];
+    const info = { ...nodes[0]!.info, ports: nodes.map((n) => n.info.port) };
+    await gen.call({ op: 'init', target: config.kind, info, serverPid: nodes[0]!.pid, extraPids, serverCore: SERVER_CPUS ? 0 : -1, genCore: GEN_CPUS ? 1 : -1 });
+    const opened = await gen.call<OpenResult>({ op: 'open', count: SUBSCRIBERS, firstIndex: 0, plan: { kind: 'single', topic: 'fan' }, concurrency: 32, timedStride: 10, distinctTokens: false, timeoutMs: 20_000 });
+    if (opened.failed > 0) throw new Error(`${config.label}: ${opened.failed} subscribers failed: ${opened.firstError}`);
+    await gen.call({ op: 'publisher' });
+    const spec = (mode: 'rate' | 'max', durationMs: number): PhaseSpec => ({
+      mode, rate: RATE, durationMs, maxMessages: Math.ceil((RATE * durationMs) / 1000) * (mode === 'max' ? 50 : 1) + 1,
+      topics: ['fan'], fanout: SUBSCRIBERS, payloadBytes: PAYLOAD, window: 16, drainMs: 3000,
+    });
+    const phase = (s: PhaseSpec) => gen.call<PhaseResult>({ op: 'phase', spec: s }, s.durationMs + s.drainMs + 60_000);
+    await phase(spec('rate', 1000)); // warm-up (JIT, Redis connections)
+    const rate = await phase(spec('rate', DURATION));
+    // Where the CPU goes at full speed: each node and redis-server apart.
+    const pids = [...nodes.map((n) => n.pid), ...(config.redis && redis ? [redis.pid] : [])];
+    const before = pids.map(cpuMs);
+    const max = await phase(spec('max', DURATION));
+    const split = pids.map((pid, i) => (cpuMs(pid) - before[i]!) * 1000 / Math.max(1, max.received));
+    const rtt = await roundTrips(config, nodes, signingKey);
+    return { config: config.id, run, rate, max, rtt, opened, split };
+  } finally {
+    await gen.stop();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+}
+
+function machineSummary(): string {
+  const m = machineInfo();
+  return `${m.cpuModel}, ${m.cores} cores, ${m.kernel}, Node ${m.node}, commit ${m.gitCommit}, ${m.date}`;
+}
+
+function loadAverage(): string {
+  return commandLine('cat', ['/proc/loadavg'])?.split(' ').slice(0, 3).join(' ') ?? '?';
+}
+
+const needsRedis = CONFIGS.some((c) => c.redis);
+if (needsRedis && !hasCommand('redis-server')) throw new Error('redis-server is not installed (apt-get install redis-server)');
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const profileRoot = args.profile ? join(RAW_DIR, 'profiles', `redis-fanout-${stamp}`) : undefined;
+const results: Measured[] = [];
+const loads: string[] = [loadAverage()];
+console.error(`redis-fanout: ${RUNS} runs × ${CONFIGS.map((c) => c.id).join(', ')}; ${SUBSCRIBERS} subscribers, ${RATE} msg/s (${RATE * SUBSCRIBERS} deliveries/s) for ${DURATION} ms; load ${loads[0]}`);
+for (let run = 1; run <= RUNS; run++) {
+  const redis = needsRedis ? await startRedisServer() : undefined;
+  try {
+    for (const config of CONFIGS) {
+      const profileDir = profileRoot ? join(profileRoot, `${config.id}-run${run}`) : undefined;
+      if (profileDir) mkdirSync(profileDir, { recursive: true });
+      const m = await measure(config, run, redis, profileDir);
+      results.push(m);
+      console.error(`run ${run} ${config.label}: rate ${m.rate.serverCpuUsPerDelivery.toFixed(2)} µs/delivery, max ${Math.round(m.max.deliveriesPerSec)}/s at ${m.max.serverCpuUsPerDelivery.toFixed(2)} µs, ack p50 ${m.rtt.ackP50} µs, delivery p50 ${m.rtt.deliveryP50} µs, lost ${m.rate.lost + m.max.lost}; max-phase µs/delivery by process ${m.split.map((x) => x.toFixed(2)).join(' + ')}`);
+    }
+  } finally {
+    await redis?.stop();
+  }
+  loads.push(loadAverage());
+}
+
+const rows = CONFIGS.map((c) => {
+  const mine = results.filter((r) => r.config === c.id);
+  const med = (f: (m: Measured) => number) => median(mine.map(f));
+  return {
+    label: c.label,
+    cpuRate: med((m) => m.rate.serverCpuUsPerDelivery),
+    latP50: med((m) => m.rate.latency.p50), latP99: med((m) => m.rate.latency.p99),
+    maxPerSec: med((m) => m.max.deliveriesPerSec), cpuMax: med((m) => m.max.serverCpuUsPerDelivery),
+    ackP50: med((m) => m.rtt.ackP50), ackP99: med((m) => m.rtt.ackP99), delP50: med((m) => m.rtt.deliveryP50), delP99: med((m) => m.rtt.deliveryP99),
+    lost: mine.reduce((a, m) => a + m.rate.lost + m.max.lost, 0),
+    split: (mine[0]?.split ?? []).map((_, i) => med((m) => m.split[i]!)),
+  };
+});
+const base = rows.find((r) => r.label.startsWith('Tidings memory'))?.cpuRate;
+const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+const lines = [
+  `Fan-out through Redis: ${SUBSCRIBERS} subscribers on one topic spread over the nodes, publisher on node 1, ${PAYLOAD}-byte payloads; medians of ${RUNS} runs.`,
+  `Fixed rate: ${RATE} msg/s = ${RATE * SUBSCRIBERS} deliveries/s for ${DURATION} ms. Server CPU = every node + redis-server, all pinned to core 0; load generator on core 1.`,
+  `Machine: ${machineSummary()};  load average before/after each run: ${loads.join(' → ')}.`,
+  '',
+  '| configuration | CPU µs/delivery (fixed rate) | × memory ×1 | delivery latency p50 / p99 ms (fixed rate) | max deliveries/s | CPU µs/delivery (max) | publish→ack p50 / p99 µs | publish→delivery p50 / p99 µs | lost |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.label} | ${f(r.cpuRate)} | ${base ? f(r.cpuRate / base) : '—'} | ${f(r.latP50 / 1000)} / ${f(r.latP99 / 1000)} | ${Math.round(r.maxPerSec).toLocaleString('en')} | ${f(r.cpuMax)} | ${f(r.ackP50, 0)} / ${f(r.ackP99, 0)}${r.label.startsWith('socket') ? ' ¹' : ''} | ${f(r.delP50, 0)} / ${f(r.delP99, 0)} | ${r.lost} |`),
+  '',
+  'Max phase, CPU µs per delivery by process (node 1 = the publisher\'s, …, then redis-server):',
+  '',
+  ...rows.map((r) => `- ${r.label}: ${r.split.map((x) => f(x)).join(' + ')}`),
+  '',
+  '¹ socket.io has no acknowledged publish through Redis: the bench server acks once the broadcast is handed to the adapter (not once Redis has it).',
+  '',
+  `Versions: Node ${process.version}, redis-server ${commandLine('redis-server', ['--version'])?.match(/v=([\d.]+)/)?.[1] ?? '?'}, ioredis ${packageVersion('ioredis')}, socket.io ${packageVersion('socket.io')}, @socket.io/redis-adapter ${packageVersion('@socket.io/redis-adapter')}.`,
+];
+mkdirSync(RAW_DIR, { recursive: true });
+writeFileSync(join(RAW_DIR, `redis-fanout-${stamp}.json`), JSON.stringify({ args, loads, results }, null, 2));
+if (profileRoot) lines.push('', `CPU profiles (node 1 of each configuration): ${profileRoot}`);
+console.log(lines.join('\n'));

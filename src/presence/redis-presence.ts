@@ -1,0 +1,288 @@
+/** Presence across nodes (engine "redis"): the same semantics as MemoryPresence, with the counts in
+ * Redis (redis-presence-scripts.ts has the keys) so every node lists every node's subscribers, and
+ * each join and leave is decided once, by a script, and published to every node.
+ *
+ * - Each node knows its own connections exactly (`local`); it writes "my count for (topic, tokenId)
+ *   is n" (idempotent), coalescing the changes of one tick. A write that fails (Redis away) is
+ *   retried on the next heartbeat; a node Redis forgot (declared dead, or Redis lost its data) takes
+ *   a new id and writes all its counts again.
+ * - The node whose write took a user's last connection away runs the leave when the grace ends; if
+ *   it dies meanwhile, any node's sweep finds the due leave in the `leaving` set.
+ * - Every node renews its heartbeat every nodeTimeoutMs / 3. A node silent for nodeTimeoutMs is
+ *   declared dead by the next sweep of a live node, which zeroes the dead node's counts; its users
+ *   then leave after the grace unless they reconnected (to any node) meanwhile.
+ * - Join/leave frames: every node subscribes once to the deployment's presence channel and fans
+ *   each event out natively to its local watchers; the presence observers (webhooks) run only on the
+ *   node whose script decided the event, so they fire once cluster-wide. */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { encodeFrame, presenceKey, type PresenceEventFrame, type PresenceMember, type PresenceResult } from '../protocol/index.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { PresenceConfig } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import type { RedisConnection } from '../core/redis-connection.js';
+import type { PresenceChange, PresenceEngine, PresenceSubscriber } from './presence.js';
+import { PRESENCE_SCRIPTS, type PresenceScriptName } from './redis-presence-scripts.js';
+
+/** Dead nodes claimed, due leaves and dead-node entries handled per sweep (the next sweep goes on). */
+const SWEEP_BATCH = 200;
+
+/** This node's connections of one user on one topic. */
+interface Local { cache: string; topic: string; tokenId: string; member: string; count: number; inFlight: number }
+
+export class RedisPresence implements PresenceEngine {
+  private readonly local = new Map<string, Local>();
+  /** Entries whose count changed since it was last written (or whose write failed). */
+  private readonly dirty = new Set<Local>();
+  private flushQueued = false;
+  private reincarnating: Promise<void> | undefined;
+  private readonly listeners: Array<(change: PresenceChange) => void> = [];
+  private readonly graceTimers = new Set<TimerHandle>();
+  private heartbeatTimer: TimerHandle | undefined;
+  private publish: ((key: string, frame: Uint8Array) => void) | undefined;
+  private nodeId = newNodeId();
+  private closed = false;
+  private readonly k: { prefix: string; leaving: string; nodes: string; dead: string; events: string };
+
+  constructor(
+    private readonly config: PresenceConfig,
+    private readonly clock: Clock,
+    private readonly connection: RedisConnection,
+    /** A connection of its own in subscriber mode, for the events channel. */
+    private readonly subscriber: Redis,
+    keyPrefix: string,
+    private readonly log: Logger,
+  ) {
+    const p = `${keyPrefix}p:`;
+    this.k = { prefix: p, leaving: `${p}\u0000leaving`, nodes: `${p}\u0000nodes`, dead: `${p}\u0000dead`, events: `${p}\u0000events` };
+    for (const [name, { keys, lua }] of Object.entries(PRESENCE_SCRIPTS)) connection.client.defineCommand(name, { numberOfKeys: keys, lua });
+  }
+
+  start(publish: (key: string, frame: Uint8Array) => void): void {
+    this.publish = publish;
+  }
+
+  /** Registers the node and subscribes to the events channel; awaited by the engine's start. */
+  async connect(): Promise<void> {
+    this.subscriber.on('message', (_channel: string, message: string) => this.onEvent(message));
+    await this.subscriber.connect();
+    await this.subscriber.subscribe(this.k.events);
+    await this.register();
+    this.scheduleHeartbeat();
+  }
+
+  observe(listener: (change: PresenceChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  add(cache: string, topic: string, who: PresenceSubscriber): void {
+    const member = memberOf(cache, topic, who.tokenId);
+    let entry = this.local.get(member);
+    if (!entry) {
+      entry = { cache, topic, tokenId: who.tokenId, member, count: 0, inFlight: 0 };
+      this.local.set(member, entry);
+    }
+    entry.count++;
+    this.markDirty(entry);
+  }
+
+  remove(cache: string, topic: string, who: PresenceSubscriber): void {
+    const entry = this.local.get(memberOf(cache, topic, who.tokenId));
+    if (!entry || entry.count === 0) return;
+    entry.count--;
+    this.markDirty(entry);
+  }
+
+  async members(cache: string, topic: string): Promise<PresenceResult> {
+    const keys = this.topicKeys(cache, topic);
+    const [hash, untracked] = await this.connection.run((r) => Promise.all([r.hgetall(keys.members), r.get(keys.untracked)]));
+    const members: PresenceMember[] = [];
+    for (const [tokenId, connections] of Object.entries(hash)) members.push({ tokenId, connections: Number(connections) });
+    return { members, untracked: Math.max(0, Number(untracked ?? 0)) };
+  }
+
+  async isPresent(cache: string, topic: string, tokenId: string): Promise<boolean> {
+    const { members } = this.topicKeys(cache, topic);
+    return (await this.connection.run((r) => r.hexists(members, tokenId))) === 1;
+  }
+
+  /** Writes what is pending, then leaves the cluster: the other nodes remove what this node still
+   * counts after the grace (its clients may be reconnecting to them). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.clock.clearTimeout(this.heartbeatTimer);
+    for (const timer of this.graceTimers) this.clock.clearTimeout(timer);
+    this.graceTimers.clear();
+    await this.flush();
+    await this.script('tidingsPresenceDepart', this.k.nodes, this.k.dead, this.nodeKey(this.nodeId), this.nodeId).catch(() => {});
+    this.subscriber.disconnect();
+  }
+
+  // -- writes ------------------------------------------------------------------------------------
+
+  private markDirty(entry: Local): void {
+    this.dirty.add(entry);
+    if (this.flushQueued || this.closed) return;
+    this.flushQueued = true;
+    // One write per (topic, user) per tick, however many connections of it came and went.
+    queueMicrotask(() => { this.flushQueued = false; void this.flush(); });
+  }
+
+  private flush(): Promise<unknown> {
+    const entries = [...this.dirty];
+    this.dirty.clear();
+    return Promise.all(entries.map((e) => this.write(e)));
+  }
+
+  private async write(entry: Local): Promise<void> {
+    const keys = this.topicKeys(entry.cache, entry.topic);
+    const node = this.nodeId;
+    entry.inFlight++;
+    try {
+      const [event, graceEnd] = await this.script('tidingsPresenceSet', keys.members, keys.untracked, this.k.leaving, this.nodeKey(node), this.k.events, this.k.nodes,
+        entry.cache, entry.topic, entry.tokenId, entry.count, this.clock.now(), this.config.leaveGraceMs, this.config.maxMembersPerTopic, node, 0) as [string, number];
+      if (event === 'buried') {
+        this.dirty.add(entry);
+        await this.reincarnate(node);
+        return;
+      }
+      if (event === 'join' || event === 'leave') this.changed(event, entry.cache, entry.topic, entry.tokenId);
+      if (Number(graceEnd) > 0 && !this.closed) this.leaveAfterGrace(entry.member, entry.cache, entry.topic, entry.tokenId, Number(graceEnd));
+    } catch (err) {
+      // Redis away or slow: the heartbeat writes the then-current count again.
+      this.dirty.add(entry);
+      this.log.debug({ err: (err as Error).message }, 'presence write failed; retried on the next heartbeat');
+    } finally {
+      entry.inFlight--;
+      // Forgotten only when nothing about it is pending: a later entry for the same user must not
+      // race a retry of this one.
+      if (entry.count === 0 && entry.inFlight === 0 && !this.dirty.has(entry) && this.local.get(entry.member) === entry) this.local.delete(entry.member);
+    }
+  }
+
+  /** Forgotten by the cluster (declared dead while slow or cut off, or Redis lost the data): a new
+   * id, so a sweep still burying the old one cannot remove what is written under the new one. */
+  private reincarnate(forgotten: string): Promise<void> {
+    if (this.nodeId !== forgotten) return this.reincarnating ?? this.flush().then(() => {});
+    this.nodeId = newNodeId();
+    this.log.warn({ node: this.nodeId }, 'presence: this node was forgotten by Redis; registering again and rewriting its counts');
+    this.reincarnating = (async () => {
+      // Whatever the old id still counts is removed by the sweeps like a dead node's.
+      await this.connection.run((r) => r.sadd(this.k.dead, forgotten)).catch(() => {});
+      await this.register();
+      for (const entry of this.local.values()) this.dirty.add(entry);
+      await this.flush();
+    })().finally(() => { this.reincarnating = undefined; });
+    return this.reincarnating;
+  }
+
+  private async register(): Promise<void> {
+    await this.connection.run((r) => r.zadd(this.k.nodes, this.clock.now(), this.nodeId));
+  }
+
+  // -- leaves, heartbeats and sweeps -------------------------------------------------------------
+
+  private leaveAfterGrace(member: string, cache: string, topic: string, tokenId: string, graceEnd: number): void {
+    const timer = this.clock.setTimeout(() => {
+      this.graceTimers.delete(timer);
+      void this.expire(member, cache, topic, tokenId);
+    }, Math.max(0, graceEnd - this.clock.now()));
+    this.graceTimers.add(timer);
+  }
+
+  private async expire(member: string, cache: string, topic: string, tokenId: string): Promise<void> {
+    const { members } = this.topicKeys(cache, topic);
+    const left = await this.script('tidingsPresenceExpire', members, this.k.leaving, this.k.events, member, tokenId, this.clock.now()).catch(() => 0);
+    if (Number(left) === 1) this.changed('leave', cache, topic, tokenId);
+  }
+
+  private scheduleHeartbeat(): void {
+    if (this.closed) return;
+    this.heartbeatTimer = this.clock.setTimeout(() => {
+      this.beat().catch((err: unknown) => this.log.debug({ err: (err as Error).message }, 'presence heartbeat failed'))
+        .finally(() => this.scheduleHeartbeat());
+    }, Math.max(10, Math.floor(this.config.nodeTimeoutMs / 3)));
+  }
+
+  private async beat(): Promise<void> {
+    const alive = await this.script('tidingsPresenceHeartbeat', this.k.nodes, this.nodeId, this.clock.now());
+    if (Number(alive) === 0) await this.reincarnate(this.nodeId);
+    else if (this.dirty.size > 0) await this.flush();
+    await this.sweep();
+  }
+
+  /** Due leaves whose node did not run them, and the counts of dead nodes. */
+  private async sweep(): Promise<void> {
+    const now = this.clock.now();
+    const due = await this.connection.run((r) => r.zrangebyscore(this.k.leaving, '-inf', now, 'LIMIT', 0, SWEEP_BATCH));
+    await Promise.all(due.map((member) => {
+      const [cache, topic, tokenId] = splitMember(member);
+      return this.expire(member, cache, topic, tokenId);
+    }));
+    const dead = await this.script('tidingsPresenceClaimDead', this.k.nodes, this.k.dead, now - this.config.nodeTimeoutMs, SWEEP_BATCH) as unknown as string[];
+    for (const node of dead) await this.bury(node);
+  }
+
+  /** Zeroes one batch of a dead node's counts; the node is forgotten once it counts nothing. */
+  private async bury(node: string): Promise<void> {
+    const nodeKey = this.nodeKey(node);
+    const [, flat] = await this.connection.run((r) => r.hscan(nodeKey, '0', 'COUNT', SWEEP_BATCH));
+    for (let i = 0; i < flat.length; i += 2) {
+      const [cache, topic, tokenId] = splitMember(flat[i]!);
+      const keys = this.topicKeys(cache, topic);
+      const [event, graceEnd] = await this.script('tidingsPresenceSet', keys.members, keys.untracked, this.k.leaving, nodeKey, this.k.events, this.k.nodes,
+        cache, topic, tokenId, 0, this.clock.now(), this.config.leaveGraceMs, this.config.maxMembersPerTopic, node, 1) as [string, number];
+      if (event === 'leave') this.changed('leave', cache, topic, tokenId);
+      if (Number(graceEnd) > 0) this.leaveAfterGrace(flat[i]!, cache, topic, tokenId, Number(graceEnd));
+    }
+    if (flat.length === 0) {
+      this.log.info({ node }, 'presence: removed the members of a node that stopped renewing its heartbeat');
+      await this.connection.run((r) => r.srem(this.k.dead, node));
+    }
+  }
+
+  // -- events ------------------------------------------------------------------------------------
+
+  /** Runs the observers on the one node that decided the event. */
+  private changed(kind: 'join' | 'leave', cache: string, topic: string, tokenId: string): void {
+    const change: PresenceChange = { kind, cache, topic, tokenId, ts: this.clock.now() };
+    for (const listener of this.listeners) listener(change);
+  }
+
+  /** Every node: one event from the channel, encoded once, fanned out to the local watchers. */
+  private onEvent(message: string): void {
+    const kind = message[0] === 'J' ? 'join' : 'leave';
+    const [cache, topic, tokenId] = splitMember(message.slice(1));
+    const frame: PresenceEventFrame = { t: kind, cache, topic, tokenId };
+    this.publish?.(presenceKey(cache, topic), encodeFrame(frame).slice());
+  }
+
+  private topicKeys(cache: string, topic: string): { members: string; untracked: string } {
+    const members = `${this.k.prefix}${cache}\u0000${topic}`;
+    return { members, untracked: `${members}\u0000u` };
+  }
+
+  private nodeKey(node: string): string {
+    return `${this.k.prefix}\u0000n:${node}`;
+  }
+
+  private script(name: PresenceScriptName, ...args: Array<string | number>): Promise<unknown> {
+    return this.connection.run((r) => (r as unknown as Record<string, (...a: Array<string | number>) => Promise<unknown>>)[name]!(...args));
+  }
+}
+
+function newNodeId(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+/** `<cache>\0<topic>\0<tokenId>`: cache and topic names cannot contain U+0000; a tokenId may. */
+function memberOf(cache: string, topic: string, tokenId: string): string {
+  return `${cache}\u0000${topic}\u0000${tokenId}`;
+}
+
+function splitMember(member: string): [string, string, string] {
+  const a = member.indexOf('\u0000');
+  const b = member.indexOf('\u0000', a + 1);
+  return [member.slice(0, a), member.slice(a + 1, b), member.slice(b + 1)];
+}

@@ -1,0 +1,230 @@
+/** Presence across nodes (engine "redis", docs/presence.md "Several nodes"): real nodes on one real
+ * redis-server. The `presence` request lists every node's subscribers; join/leave reach watchers on
+ * every node once; two tabs on two nodes leave with the last; a reconnect to another node within
+ * the grace is not a leave; the per-topic bound holds cluster-wide; webhooks and the "was this user
+ * present?" decision use the cluster's presence; and a node killed with SIGKILL has its members
+ * removed after presence.nodeTimeoutMs. Time for the grace goes through one ManualClock shared by
+ * the in-process nodes; the killed-node test uses short configured timeouts and waits for events. */
+import t, { type Test } from 'tap';
+import { Redis } from 'ioredis';
+import { startServer } from '../helpers/server.js';
+import { deletePrefix, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
+import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
+import { HttpReceiver } from '../helpers/http-receiver.js';
+import { spawnNode } from '../helpers/child-node.js';
+import { ManualClock, generateSigningKey, type DeepPartial, type Scope, type TidingsConfig, type TidingsServer } from '../../src/index.js';
+
+const CACHE = 'chat';
+const scope: Scope = { permissions: [{ role: 'publishsubscribe', cache: CACHE, topic: '*', presence: true }] };
+const GRACE = 5000;
+/** Long enough that no heartbeat is ever late under the manual clock: a node's death is tested apart. */
+const NODE_TIMEOUT = 60_000;
+/** Past the grace and at least one heartbeat (whose sweep runs due leaves a node did not). */
+const PAST_GRACE = GRACE + NODE_TIMEOUT / 3 + 1;
+
+interface Cluster { nodes: TidingsServer[]; clock: ManualClock; receiver: HttpReceiver }
+
+async function startCluster(t: Test): Promise<Cluster> {
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('presence');
+  t.teardown(() => deletePrefix(url, prefix));
+  const receiver = await HttpReceiver.start(t);
+  const clock = new ManualClock(Date.now());
+  // One deployment: one signing key, one config file (webhooks included) on every node.
+  const config: DeepPartial<TidingsConfig> = {
+    auth: { signingKeys: [generateSigningKey()] },
+    presence: { leaveGraceMs: GRACE, nodeTimeoutMs: NODE_TIMEOUT, maxMembersPerTopic: 4 },
+    webhooks: { endpoints: [{ name: 'backend', url: receiver.url, secret: 'a-secret-of-enough-length', cache: CACHE, topicPrefix: 'hooked', events: ['subscriber.joined', 'subscriber.left', 'item.undelivered'] }] },
+  };
+  const nodes: TidingsServer[] = [];
+  for (let i = 0; i < 3; i++) nodes.push(await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, clock, config }));
+  return { nodes, clock, receiver };
+}
+
+async function join(t: Test, node: TidingsServer, tokenId: string, topic: string, presence = false): Promise<RawClient> {
+  const c = await RawClient.open(node, await tokenFor(node, scope, { tokenId }));
+  t.teardown(() => c.close());
+  await c.ok({ t: 'sub', cache: CACHE, topic, ...(presence ? { presence: true } : {}) });
+  return c;
+}
+
+async function members(c: RawClient, topic: string): Promise<{ list: Record<string, number>; untracked: number }> {
+  const r = await c.ok({ t: 'presence', cache: CACHE, topic });
+  return { list: Object.fromEntries((r['members'] as Array<{ tokenId: string; connections: number }>).map((m) => [m.tokenId, m.connections])), untracked: r['untracked'] };
+}
+
+/** Asks until the reply matches: a write on one node reaches Redis a round trip after its ack. */
+async function until(c: RawClient, topic: string, want: Record<string, number>, untracked = 0): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const got = await members(c, topic);
+    if (JSON.stringify(sorted(got.list)) === JSON.stringify(sorted(want)) && got.untracked === untracked) return;
+    if (Date.now() > deadline) throw new Error(`presence of ${topic}: ${JSON.stringify(got)}, wanted ${JSON.stringify(want)} + ${untracked} untracked`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+const sorted = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+
+const event = (kind: string, tokenId: string) => (f: Frame) => f['t'] === kind && f['tokenId'] === tokenId;
+/** Presence events that arrived so far, as "join alice" lines. */
+const events = (c: RawClient) => Promise.all([c.drain('join', 0), c.drain('leave', 0)]).then(([j, l]) => [...j, ...l].map((f) => `${f['t']} ${f['tokenId']}`).sort());
+
+t.test('presence across three nodes on one Redis', async (t) => {
+  if (!requireRedis(t)) return;
+  const { nodes: [a, b, c], clock, receiver } = await startCluster(t);
+
+  t.test('the presence request lists every node\'s members; join/leave reach watchers on every node once; two tabs on two nodes leave with the last', async (t) => {
+    const wa = await join(t, a!, 'wa', 'room', true);
+    const wc = await join(t, c!, 'wc', 'room', true);
+    await wa.next(event('join', 'wc'));
+    await wc.next(event('join', 'wc'));
+    const tab1 = await join(t, a!, 'alice', 'room');
+    const tab2 = await join(t, b!, 'alice', 'room');
+    await until(wc, 'room', { wa: 1, wc: 1, alice: 2 });
+    t.same((await members(wa, 'room')).list, (await members(wc, 'room')).list, 'node a and node c answer alike');
+    // (Each watcher's join of wc was taken above.)
+    t.same(await events(wa), ['join alice', 'join wa'], 'watcher on node a: one join per user (alice has two tabs on two nodes)');
+    t.same(await events(wc), ['join alice'], 'watcher on node c: the same (wa joined before it watched)');
+
+    tab1.close();
+    await until(wa, 'room', { wa: 1, wc: 1, alice: 1 });
+    clock.advance(PAST_GRACE);
+    // A sentinel: every event goes through one Redis channel in order, so a wrong leave of alice
+    // (decided when the clock moved) would arrive before bob's join.
+    await join(t, b!, 'bob', 'room');
+    await wa.next(event('join', 'bob'));
+    await wc.next(event('join', 'bob'));
+    t.same(await events(wa), [], 'closing one of two tabs is not a leave');
+    t.same(await events(wc), []);
+
+    tab2.close();
+    await until(wa, 'room', { wa: 1, wc: 1, alice: 0, bob: 1 });
+    clock.advance(PAST_GRACE);
+    t.same(await wa.next(event('leave', 'alice')), { t: 'leave', cache: CACHE, topic: 'room', tokenId: 'alice' }, 'the last tab gone and the grace over: a leave on node a');
+    await wc.next(event('leave', 'alice'));
+    await until(wc, 'room', { wa: 1, wc: 1, bob: 1 });
+    await join(t, a!, 'sentinel', 'room');
+    await wc.next(event('join', 'sentinel'));
+    t.same(await events(wc), [], 'and exactly one on node c');
+  });
+
+  t.test('a reconnect to another node within the grace is neither a leave nor a join', async (t) => {
+    const watcher = await join(t, b!, 'watcher', 'lobby', true);
+    const first = await join(t, a!, 'carol', 'lobby');
+    await watcher.next(event('join', 'carol'));
+    first.close();
+    await until(watcher, 'lobby', { watcher: 1, carol: 0 });
+    await join(t, c!, 'carol', 'lobby');
+    await until(watcher, 'lobby', { watcher: 1, carol: 1 });
+    clock.advance(PAST_GRACE); // node a's grace timer fires: carol is back, so it does nothing
+    await join(t, a!, 'dan', 'lobby');
+    await watcher.next(event('join', 'dan'));
+    t.same(await events(watcher), ['join watcher'], 'no leave, no second join of carol');
+    await until(watcher, 'lobby', { watcher: 1, carol: 1, dan: 1 });
+  });
+
+  t.test('the per-topic bound holds cluster-wide: at most maxMembersPerTopic listed, the rest counted', async (t) => {
+    const clients: RawClient[] = [];
+    for (let i = 0; i < 6; i++) clients.push(await join(t, [a, b, c][i % 3]!, `u${i}`, 'busy', i === 0));
+    const r = await clients[0]!.ok({ t: 'presence', cache: CACHE, topic: 'busy' });
+    t.equal(r['members'].length, 4, 'four listed (the bound), whichever node they are on');
+    t.equal(r['untracked'], 2, 'two counted');
+    const listed = new Set((r['members'] as Array<{ tokenId: string }>).map((m) => m.tokenId));
+    const outsider = clients.findIndex((_, i) => !listed.has(`u${i}`));
+    clients[outsider]!.close();
+    await until(clients[0]!, 'busy', Object.fromEntries([...listed].map((id) => [id, 1])), 1);
+    t.pass('an untracked connection leaving lowers the count, never a listed member');
+    const joins = (await clients[0]!.drain('join', 0)).length;
+    t.equal(joins, 4, 'events only for the listed users');
+  });
+
+  t.test('webhooks fire once cluster-wide, and item.undelivered asks the cluster whether the follower is present', async (t) => {
+    const pub = await RawClient.open(a!, await tokenFor(a!, scope, { tokenId: 'publisher' }));
+    t.teardown(() => pub.close());
+    const erin = await tokenFor(a!, scope, { tokenId: 'erin' });
+    const follow = await fetch(`${a!.httpUrl}/v1/follows`, { method: 'POST', headers: { authorization: `Bearer ${erin}` }, body: JSON.stringify({ cache: CACHE, topic: 'hooked' }) });
+    t.equal(follow.status, 200, 'erin follows the topic (on node a)');
+    // Erin is subscribed on node c: node a's notifier must see her there.
+    const here = await RawClient.open(c!, await tokenFor(c!, scope, { tokenId: 'erin' }));
+    await here.ok({ t: 'sub', cache: CACHE, topic: 'hooked' });
+    const joined = await receiver.untilEvents(1);
+    t.match(joined, [{ type: 'subscriber.joined', tokenId: 'erin' }], 'one subscriber.joined, though all three nodes have the endpoint');
+    await pub.ok({ t: 'pub', cache: CACHE, topic: 'hooked', value: 'while erin is on node c' });
+    here.close();
+    await until(pub, 'hooked', { erin: 0 });
+    clock.advance(PAST_GRACE);
+    const left = await receiver.untilEvents(2);
+    t.match(left[1], { type: 'subscriber.left', tokenId: 'erin' });
+    await pub.ok({ t: 'pub', cache: CACHE, topic: 'hooked', value: 'while erin is away' });
+    const all = await receiver.untilEvents(3);
+    t.same(all.map((e) => [e['type'], e['tokenId']]), [['subscriber.joined', 'erin'], ['subscriber.left', 'erin'], ['item.undelivered', 'erin']],
+      'no item.undelivered while she was on another node; one once she had left');
+    t.equal(all[2]!['item']['value'], 'while erin is away');
+  });
+});
+
+t.test('a node killed with SIGKILL: its members leave after presence.nodeTimeoutMs (and the grace), users also on a live node stay', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('presence-kill');
+  t.teardown(() => deletePrefix(url, prefix));
+  const config: DeepPartial<TidingsConfig> = {
+    logLevel: 'silent',
+    auth: { signingKeys: [generateSigningKey()] },
+    presence: { leaveGraceMs: 100, nodeTimeoutMs: 600 },
+  };
+  const a = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config });
+  const doomed = await spawnNode(t, { ...config, engine: 'redis', redis: { url, keyPrefix: prefix }, server: { host: '127.0.0.1', port: 0 } });
+  const onDoomed = async (tokenId: string) => {
+    const c = await RawClient.open({ wsUrl: doomed.wsUrl } as TidingsServer, await tokenFor(a, scope, { tokenId }));
+    await c.ok({ t: 'sub', cache: CACHE, topic: 'room' });
+    return c;
+  };
+  const watcher = await join(t, a, 'watcher', 'room', true);
+  const ghost = await onDoomed('ghost');
+  const twoTabs = await onDoomed('frank');
+  await join(t, b, 'frank', 'room');
+  await until(watcher, 'room', { watcher: 1, ghost: 1, frank: 2 });
+
+  await doomed.kill();
+  ghost.close();
+  twoTabs.close();
+  t.same(await watcher.next(event('leave', 'ghost'), 15_000), { t: 'leave', cache: CACHE, topic: 'room', tokenId: 'ghost' }, 'the dead node\'s member left: a live node removed it');
+  await until(watcher, 'room', { watcher: 1, frank: 1 });
+  t.same(await events(watcher), ['join frank', 'join ghost', 'join watcher'], 'frank, also on a live node, did not leave');
+
+  const redis = new Redis(url);
+  t.teardown(() => redis.disconnect());
+  t.equal(await redis.zcard(`${prefix}p:\u0000nodes`), 2, 'the dead node is no longer registered');
+  const deadline = Date.now() + 5000;
+  while ((await redis.scard(`${prefix}p:\u0000dead`)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  t.equal(await redis.exists(`${prefix}p:\u0000dead`), 0, 'and nothing of it is left to remove');
+});
+
+t.test('Redis restarts empty: every node notices on its next heartbeat and writes its members again', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t); // no persistence: a restart loses every key
+  const config: DeepPartial<TidingsConfig> = {
+    auth: { signingKeys: [generateSigningKey()] },
+    presence: { leaveGraceMs: 100, nodeTimeoutMs: 600 },
+    redis: { reconnectMinMs: 20, reconnectMaxMs: 100 },
+  };
+  const a = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: 'restart:', config });
+  const b = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: 'restart:', config });
+  const watcher = await join(t, a, 'watcher', 'room', true);
+  await join(t, b, 'gina', 'room');
+  await join(t, a, 'gina', 'room');
+  await until(watcher, 'room', { watcher: 1, gina: 2 });
+
+  await redis.stop();
+  await redis.start();
+  const deadline = Date.now() + 10_000;
+  let got: Awaited<ReturnType<typeof members>> | undefined;
+  while (Date.now() < deadline) {
+    got = await members(watcher, 'room').catch(() => undefined);
+    if (got && got.list['gina'] === 2 && got.list['watcher'] === 1) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.same(got?.list, { watcher: 1, gina: 2 }, 'both nodes rewrote their counts: the members are back, with their connections from both nodes');
+});
