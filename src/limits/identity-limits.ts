@@ -5,16 +5,23 @@ import { LimitCause } from '../protocol/index.js';
 import type { LimitsConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
 import { limitExceeded, type TidingsError } from '../core/errors.js';
-import { TokenBucket } from './token-bucket.js';
+import { TokenBucket, type BucketRate } from './token-bucket.js';
 
 interface TokenIdState { connections: number; bucket: TokenBucket }
 
+/** Where a connection keeps its own request bucket (created on its first request). A field on the
+ * connection rather than a WeakMap entry: cheaper per idle connection, and it goes with it. */
+export interface RequestRateHolder { opsBucket: TokenBucket | undefined }
+
 export class IdentityLimits {
   private readonly byTokenId = new Map<string, TokenIdState>();
-  /** Keyed by the connection object itself, so a closed connection's bucket goes with it. */
-  private readonly byConnection = new WeakMap<object, TokenBucket>();
 
-  constructor(private readonly config: LimitsConfig, private readonly clock: Clock) {}
+  /** One rate object shared by every connection's bucket. */
+  private readonly connectionRate: BucketRate;
+
+  constructor(private readonly config: LimitsConfig, private readonly clock: Clock) {
+    this.connectionRate = { perSec: config.connectionOpsPerSec, burst: config.connectionOpsBurst };
+  }
 
   /** Counts one more open connection for `tokenId`; throws connections_limit_exceeded past the limit. */
   connect(tokenId: string | undefined): void {
@@ -45,12 +52,8 @@ export class IdentityLimits {
 
   /** Takes one request from the connection's and the tokenId's buckets; the refusal when either
    * is empty (then neither is charged). */
-  admitRequest(connection: object, tokenId: string | undefined): TidingsError | undefined {
-    let own = this.byConnection.get(connection);
-    if (!own) {
-      own = new TokenBucket({ perSec: this.config.connectionOpsPerSec, burst: this.config.connectionOpsBurst }, this.clock);
-      this.byConnection.set(connection, own);
-    }
+  admitRequest(connection: RequestRateHolder, tokenId: string | undefined): TidingsError | undefined {
+    const own = (connection.opsBucket ??= new TokenBucket(this.connectionRate, this.clock));
     if (!own.take()) {
       return limitExceeded(LimitCause.OPERATIONS_RATE, `this connection may send at most ${this.config.connectionOpsPerSec} requests per second (burst ${this.config.connectionOpsBurst})`);
     }
