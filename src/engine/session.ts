@@ -3,6 +3,7 @@ import type { Position } from '../protocol/index.js';
 import type { Grant } from '../auth/tokens.js';
 import type { TokenBucket } from '../limits/token-bucket.js';
 import type { DueKind } from './session-deadlines.js';
+import { SmallMap } from '../lib/small-map.js';
 
 /** What the broker needs from a transport connection (the server implements it over uWS). */
 export interface Connection {
@@ -32,7 +33,7 @@ export class Session {
   state: 'awaiting_hello' | 'open' | 'closed' = 'awaiting_hello';
   grant: Grant | undefined;
   /** Fan-out key -> topic, for every topic this connection is subscribed to. */
-  readonly subscriptions = new Map<string, SubscriptionRef>();
+  readonly subscriptions = new SmallMap<string, SubscriptionRef>();
   /** Subscriptions still receiving their backlog, by fan-out key: the last position sent. They
    * join live fan-out once caught up (engine/catch-up.ts). Created on first use: most connections
    * never have one pending, and idle connections are most of a broker's memory. */
