@@ -231,7 +231,6 @@ export class Broker {
   async shutdown(reason = 'server shutting down', graceMs = this.deps.config.server.shutdownGraceMs): Promise<void> {
     this.draining = true;
     clearInterval(this.heartbeat);
-    this.deadlines.stop();
     this.slowConsumers.stop();
     const told = new Set<Session>();
     // A wall-clock wait on purpose: it bounds how long a process takes to stop.
