@@ -144,7 +144,9 @@ async function startTidings(cpus: string | undefined): Promise<Started> {
   const signingKey = generateSigningKey();
   const port = await freePort();
   const env = { ...process.env, TIDINGS_SIGNING_KEY: signingKey, TIDINGS_LOG_LEVEL: 'warn' };
-  const server: Spawned = await spawnServer(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port), '--host', '127.0.0.1'], { ready: { port }, env, cwd: ROOT, ...(cpus ? { cpus } : {}) });
+  // BENCH_SERVER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=DIR`) as for the suite's Node servers.
+  const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const server: Spawned = await spawnServer(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port), '--host', '127.0.0.1'], { ready: { port }, env, cwd: ROOT, ...(cpus ? { cpus } : {}) });
   const authority = new TokenAuthority(DEFAULTS.auth, [signingKey], systemClock);
   const token = (await authority.mintDisposableToken({ scope: PermissionScopes.cacheKeyReadWrite(CACHE, 'history'), expiresInSec: 3600 })).token;
   const socket = await BenchSocket.open(`ws://127.0.0.1:${port}/v1/ws`, token);

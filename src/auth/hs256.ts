@@ -1,7 +1,8 @@
 /** HS256 JWT verification with node:crypto. jose's verify goes through WebCrypto and measured
  * ~115 µs of CPU per token here, against ~10 µs for this path, and a connect verifies one token.
- * Minting stays with jose. Only HS256 is accepted: the header's alg must be exactly "HS256". */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+ * Minting stays with jose. Only HS256 is accepted: the header's alg must be exactly "HS256".
+ * test/unit/auth/hs256.test.ts checks it against jose's jwtVerify on generated tokens. */
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 export interface Hs256Key { kid: string; secret: Uint8Array }
 export interface ClaimRules { issuer: string; audience: string; clockToleranceSec: number; nowMs: number }
@@ -10,34 +11,58 @@ export interface ClaimRules { issuer: string; audience: string; clockToleranceSe
 export class TokenRejected extends Error {}
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
+/** Distinct accepted headers remembered. A server's own tokens share one header per signing key,
+ * so a handful covers them; past this the memory is dropped and refilled (bounded either way). */
+const HEADER_CACHE_MAX = 32;
 
-export function verifyHs256(token: string, keys: readonly Hs256Key[], rules: ClaimRules): Record<string, unknown> {
-  const parts = token.split('.');
-  if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) throw new TokenRejected('token is malformed');
-  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-  const header = decodeJson(headerPart);
-  if (header['alg'] !== 'HS256') throw new TokenRejected('token algorithm is not allowed');
-  if (header['crit'] !== undefined) throw new TokenRejected('token is malformed');
-  const key = keys.find((k) => k.kid === header['kid']);
-  if (!key) throw new TokenRejected('token signature is invalid');
-  const expected = createHmac('sha256', key.secret).update(`${headerPart}.${payloadPart}`).digest();
-  const given = Buffer.from(signaturePart, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new TokenRejected('token signature is invalid');
+export class Hs256Verifier {
+  /** Each secret imported once as a KeyObject: createHmac with raw bytes imports it per call. */
+  private readonly keys: ReadonlyMap<string, KeyObject>;
+  /** Header segment -> its signing key, for headers that passed every header check. The segment's
+   * text determines the result, so a hit skips base64 decoding, JSON parsing and the checks. */
+  private readonly headers = new Map<string, KeyObject>();
 
-  const claims = decodeJson(payloadPart);
-  const nowSec = rules.nowMs / 1000;
-  const tolerance = rules.clockToleranceSec;
-  for (const claim of ['exp', 'nbf', 'iat'] as const) {
-    if (claims[claim] !== undefined && (typeof claims[claim] !== 'number' || !Number.isFinite(claims[claim]))) {
-      throw new TokenRejected(`token claim "${claim}" is invalid`);
-    }
+  constructor(keys: readonly Hs256Key[]) {
+    this.keys = new Map(keys.map((k) => [k.kid, createSecretKey(k.secret)]));
   }
-  if (typeof claims['exp'] === 'number' && claims['exp'] <= nowSec - tolerance) throw new TokenRejected('token has expired');
-  if (typeof claims['nbf'] === 'number' && claims['nbf'] > nowSec + tolerance) throw new TokenRejected('token is not valid yet');
-  if (claims['iss'] !== rules.issuer) throw new TokenRejected('token claim "iss" is invalid');
-  const aud = claims['aud'];
-  if (!(aud === rules.audience || (Array.isArray(aud) && aud.includes(rules.audience)))) throw new TokenRejected('token claim "aud" is invalid');
-  return claims;
+
+  verify(token: string, rules: ClaimRules): Record<string, unknown> {
+    const parts = token.split('.');
+    if (parts.length !== 3 || !B64URL.test(parts[0]!) || !B64URL.test(parts[1]!) || !B64URL.test(parts[2]!)) throw new TokenRejected('token is malformed');
+    const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+    const key = this.headers.get(headerPart) ?? this.headerKey(headerPart);
+    const expected = createHmac('sha256', key).update(`${headerPart}.${payloadPart}`).digest();
+    const given = Buffer.from(signaturePart, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new TokenRejected('token signature is invalid');
+
+    const claims = decodeJson(payloadPart);
+    const nowSec = rules.nowMs / 1000;
+    const tolerance = rules.clockToleranceSec;
+    for (const claim of ['exp', 'nbf', 'iat'] as const) {
+      if (claims[claim] !== undefined && (typeof claims[claim] !== 'number' || !Number.isFinite(claims[claim]))) {
+        throw new TokenRejected(`token claim "${claim}" is invalid`);
+      }
+    }
+    if (typeof claims['exp'] === 'number' && claims['exp'] <= nowSec - tolerance) throw new TokenRejected('token has expired');
+    if (typeof claims['nbf'] === 'number' && claims['nbf'] > nowSec + tolerance) throw new TokenRejected('token is not valid yet');
+    if (claims['iss'] !== rules.issuer) throw new TokenRejected('token claim "iss" is invalid');
+    const aud = claims['aud'];
+    if (!(aud === rules.audience || (Array.isArray(aud) && aud.includes(rules.audience)))) throw new TokenRejected('token claim "aud" is invalid');
+    return claims;
+  }
+
+  /** Checks a header segment not seen before and remembers it when it passes. */
+  private headerKey(headerPart: string): KeyObject {
+    const header = decodeJson(headerPart);
+    if (header['alg'] !== 'HS256') throw new TokenRejected('token algorithm is not allowed');
+    if (header['crit'] !== undefined) throw new TokenRejected('token is malformed');
+    const kid = header['kid'];
+    const key = typeof kid === 'string' ? this.keys.get(kid) : undefined;
+    if (!key) throw new TokenRejected('token signature is invalid');
+    if (this.headers.size >= HEADER_CACHE_MAX) this.headers.clear();
+    this.headers.set(headerPart, key);
+    return key;
+  }
 }
 
 function decodeJson(part: string): Record<string, unknown> {

@@ -8,7 +8,7 @@ import type { AuthConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
 import { TidingsError, authenticationFailed, invalidArgument, permissionDenied } from '../core/errors.js';
 import { Permissions, parseScope } from './scopes.js';
-import { TokenRejected, verifyHs256, type Hs256Key } from './hs256.js';
+import { Hs256Verifier, TokenRejected, type Hs256Key } from './hs256.js';
 import { MemoryRevocationList, type Revocation, type RevocationList } from './revocation.js';
 
 export type CredentialKind = 'api_key' | 'disposable';
@@ -59,6 +59,7 @@ export function generateSigningKey(): string {
 /** Signs and verifies credentials with the configured keys (first signs; all verify, by `kid`). */
 export class TokenAuthority {
   private readonly keys: Hs256Key[];
+  private readonly verifier: Hs256Verifier;
   private readonly permissionCache = new LRUCache<string, Permissions>({ max: 1024 });
 
   /** Revoked credentials; verify() refuses what it covers. */
@@ -71,6 +72,7 @@ export class TokenAuthority {
       const secret = Buffer.from(k, 'base64url');
       return { kid: createHash('sha256').update(secret).digest('base64url').slice(0, 12), secret };
     });
+    this.verifier = new Hs256Verifier(this.keys);
   }
 
   async mintDisposableToken(options: MintOptions): Promise<MintedCredential> {
@@ -124,13 +126,14 @@ export class TokenAuthority {
     return { token: await jwt.sign(key.secret), expiresAt };
   }
 
-  /** Verifies any credential; every failure is AUTHENTICATION_ERROR with a reason safe to show. */
-  async verify(token: unknown): Promise<Grant> {
+  /** Verifies any credential; every failure is AUTHENTICATION_ERROR with a reason safe to show.
+   * Synchronous (it throws), so `hello` answers without a promise chain per connect. */
+  verify(token: unknown): Grant {
     if (typeof token !== 'string' || token.length === 0) throw authenticationFailed('a token is required');
     if (token.length > 16 * 1024) throw authenticationFailed('token is too long');
     let payload: JWTPayload;
     try {
-      payload = verifyHs256(token, this.keys, {
+      payload = this.verifier.verify(token, {
         issuer: this.config.issuer,
         audience: this.config.issuer,
         clockToleranceSec: this.config.clockToleranceSec,

@@ -19,10 +19,10 @@ import { SlowConsumers } from './slow-consumers.js';
 import { IdempotentResults } from './idempotency.js';
 import { peekRequestId } from '../protocol/peek.js';
 import { IdentityLimits } from '../limits/identity-limits.js';
+import { SessionDeadlines, type DueKind } from './session-deadlines.js';
 
 /** Fan-out key every open connection is attached to for heartbeats. U+0001 cannot start a topic key. */
 export const HEARTBEAT_KEY = '\u0001hb';
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 type AnyHandler = (ctx: RequestContext) => unknown;
 
@@ -47,6 +47,8 @@ export class Broker {
   readonly idempotent: IdempotentResults;
   /** Set once graceful shutdown began: new requests are refused with SERVER_UNAVAILABLE. */
   private draining = false;
+  /** Hello and token-expiry deadlines of every session, on one timer. */
+  private readonly deadlines: SessionDeadlines;
 
   constructor(private readonly deps: BrokerDeps, extraHandlers: HandlerTable[] = []) {
     this.limits = new IdentityLimits(deps.config.limits, deps.clock);
@@ -54,6 +56,7 @@ export class Broker {
     this.handlers = Object.assign(Object.create(null) as HandlerTable, topicHandlers(deps, this.subscriptions), ...extraHandlers);
     this.sessionHandlers = { hello: (ctx) => this.hello(ctx), auth: (ctx) => this.auth(ctx), ping: () => ({}) };
     this.idempotent = new IdempotentResults(deps.config.server, deps.clock);
+    this.deadlines = new SessionDeadlines(deps.clock, (session, kind) => this.due(session, kind));
     this.slowConsumers = new SlowConsumers({
       sessions: this.sessions, topics: deps.engine.topics, config: deps.config.server, clock: deps.clock,
       bye: (session, code, reason) => this.bye(session, code, reason),
@@ -75,9 +78,7 @@ export class Broker {
   open(connection: Connection): Session {
     const session = new Session(this.deps.engine.newConnectionId(), connection);
     this.sessions.set(session.id, session);
-    session.timer = this.deps.clock.setTimeout(() => {
-      if (session.state === 'awaiting_hello') this.bye(session, CloseCode.HELLO_TIMEOUT, 'no hello in time');
-    }, this.deps.config.server.helloTimeoutMs);
+    this.deadlines.helloBy(session, this.deps.clock.now() + this.deps.config.server.helloTimeoutMs);
     return session;
   }
 
@@ -87,7 +88,7 @@ export class Broker {
    * address to charge per-connection request rates to, for transports whose every call is its own
    * session (gRPC); without it the session is charged as a connection. */
   async openAuthenticated(connection: Connection, token: unknown, rateKey?: string): Promise<Session> {
-    const grant = await this.deps.auth.verify(token);
+    const grant = this.deps.auth.verify(token);
     // Counted per tokenId like a WebSocket (closed() uncounts every open session).
     this.limits.connect(grant.tokenId);
     const session = new Session(this.deps.engine.newConnectionId(), connection);
@@ -140,9 +141,11 @@ export class Broker {
     if (outcome instanceof Promise) {
       const ids = (session.inFlightIds ??= new Set());
       ids.add(id);
+      // The set goes once empty: a connection that is idle after its subscribes holds none.
+      const settled = () => { if (ids.delete(id) && ids.size === 0 && session.inFlightIds === ids) session.inFlightIds = undefined; };
       outcome.then(
-        (result) => { ids.delete(id); if (!replied) this.replyOk(session, id, result); },
-        (err) => { ids.delete(id); if (!replied) this.replyError(session, id, err); else this.logUnexpected(session, err); },
+        (result) => { settled(); if (!replied) this.replyOk(session, id, result); },
+        (err) => { settled(); if (!replied) this.replyError(session, id, err); else this.logUnexpected(session, err); },
       );
     } else if (!replied) this.replyOk(session, id, outcome);
   }
@@ -215,7 +218,7 @@ export class Broker {
     if (session.state === 'closed') return;
     if (session.state === 'open') this.limits.disconnect(session.grant?.tokenId);
     session.state = 'closed';
-    this.clearTimer(session);
+    this.deadlines.cancel(session);
     this.slowConsumers.closed(session);
     this.subscriptions.endAll(session);
     // Its unsettled moderation deliveries go to the other members of its groups.
@@ -263,13 +266,15 @@ export class Broker {
 
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
+    this.deadlines.stop();
     this.slowConsumers.stop();
     await this.deps.engine.close();
   }
 
   // -- connection-level requests -----------------------------------------------------------------
 
-  private async hello(ctx: RequestContext<'hello'>): Promise<HelloResult> {
+  /** Synchronous (token verification is): no promise chain and no in-flight id set per connect. */
+  private hello(ctx: RequestContext<'hello'>): HelloResult {
     const { session, frame } = ctx;
     if (session.state !== 'awaiting_hello') throw badRequest('hello was already sent on this connection');
     const versions = Array.isArray(frame['versions']) ? frame['versions'].filter((v): v is number => typeof v === 'number') : [];
@@ -278,15 +283,13 @@ export class Broker {
       session.closeAfterReply = { code: CloseCode.PROTOCOL_VIOLATION, reason: 'no common protocol version' };
       throw badRequest(`no common protocol version; this server speaks ${JSON.stringify([1])}`);
     }
-    // Drop the spent Timeout (and its closure) now: an idle connection would hold it for life.
-    this.clearTimer(session);
+    this.deadlines.cancel(session);
     try {
-      await this.authenticate(session, frame['token']);
+      this.authenticate(session, frame['token']);
     } catch (err) {
       session.closeAfterReply = { code: CloseCode.AUTHENTICATION_FAILED, reason: (err as Error).message };
       throw err;
     }
-    if ((session.state as Session['state']) === 'closed') throw new TidingsError(ErrorCode.CANCELLED_ERROR, 'connection closed');
     if (session.connection.authenticated?.() === false) {
       session.closeAfterReply = { code: CloseCode.SERVER_FULL, reason: 'connection limit reached' };
       throw limitExceeded(LimitCause.CONNECTIONS, 'the server holds its maximum of connections; retry later');
@@ -312,9 +315,9 @@ export class Broker {
   }
 
   /** In-band refresh: a fresh credential replaces the old one; subscriptions it no longer covers end. */
-  private async auth(ctx: RequestContext<'auth'>): Promise<AuthResult> {
+  private auth(ctx: RequestContext<'auth'>): AuthResult {
     const { session, frame } = ctx;
-    await this.authenticate(session, frame['token']);
+    this.authenticate(session, frame['token']);
     const ended: AuthResult['ended'] = [];
     for (const [key, ref] of session.subscriptions) {
       // A subscription that streams join/leave events needs the presence right too.
@@ -327,8 +330,8 @@ export class Broker {
     return { expiresAt: session.grant!.expiresAt, ...(session.grant!.tokenId !== undefined ? { tokenId: session.grant!.tokenId } : {}), ended };
   }
 
-  private async authenticate(session: Session, token: unknown): Promise<void> {
-    const grant = await this.deps.auth.verify(token);
+  private authenticate(session: Session, token: unknown): void {
+    const grant = this.deps.auth.verify(token);
     if (session.grant && session.grant.tokenId !== grant.tokenId) {
       // Items are stamped with the tokenId; a refresh must not let a connection change identity.
       throw authenticationFailed('a refreshed token must carry the same tokenId');
@@ -337,31 +340,28 @@ export class Broker {
     this.armExpiry(session);
   }
 
-  private clearTimer(session: Session): void {
-    this.deps.clock.clearTimeout(session.timer);
-    session.timer = undefined;
-  }
-
-  /** One timer at a time per connection: first the `token_expiring` notice, then the expiry. */
+  /** One deadline at a time per connection: first the `token_expiring` notice, then the expiry. */
   private armExpiry(session: Session): void {
-    this.clearTimer(session);
+    this.deadlines.cancel(session);
     const expiresAt = session.grant?.expiresAt;
     if (expiresAt === null || expiresAt === undefined) return;
-    const untilNotice = expiresAt - this.deps.clock.now() - this.deps.config.auth.expiryNoticeMs;
-    if (untilNotice > 0) {
-      // Past the timer limit (an API key expiring in weeks), re-arm when the limit is reached.
-      session.timer = this.deps.clock.setTimeout(() => (untilNotice > MAX_TIMER_MS ? this.armExpiry(session) : this.noticeThenExpire(session, expiresAt, this.deps.config.auth.expiryNoticeMs)), Math.min(untilNotice, MAX_TIMER_MS));
-    } else {
-      // Already inside the notice period (e.g. at hello): notice at once, after the reply in flight.
-      session.timer = this.deps.clock.setTimeout(() => this.noticeThenExpire(session, expiresAt, Math.max(0, expiresAt - this.deps.clock.now())), 0);
-    }
+    // Already inside the notice period (e.g. at hello): the notice goes at once, on the deadline
+    // timer, so after the reply in flight.
+    this.deadlines.expireAt(session, Math.max(this.deps.clock.now(), expiresAt - this.deps.config.auth.expiryNoticeMs), 'notice');
   }
 
-  private noticeThenExpire(session: Session, expiresAt: number, inMs: number): void {
-    if (session.state === 'closed') return;
+  private due(session: Session, kind: DueKind): void {
+    if (kind === 'hello') {
+      if (session.state === 'awaiting_hello') this.bye(session, CloseCode.HELLO_TIMEOUT, 'no hello in time');
+      return;
+    }
+    const expiresAt = session.grant?.expiresAt;
+    if (session.state === 'closed' || expiresAt === null || expiresAt === undefined) return;
+    if (kind === 'expiry') return this.bye(session, CloseCode.TOKEN_EXPIRED, 'token expired');
+    const inMs = Math.min(this.deps.config.auth.expiryNoticeMs, Math.max(0, expiresAt - this.deps.clock.now()));
     const notice: NoticeFrame = { t: 'notice', kind: 'token_expiring', inMs };
     session.connection.send(encodeFrame(notice));
-    session.timer = this.deps.clock.setTimeout(() => this.bye(session, CloseCode.TOKEN_EXPIRED, 'token expired'), Math.max(0, expiresAt - this.deps.clock.now()));
+    this.deadlines.expireAt(session, expiresAt, 'expiry');
   }
 
   // -- replies -----------------------------------------------------------------------------------

@@ -1,5 +1,4 @@
 /** Single-node engine: topics in process memory, fan-out through the local server. */
-import { randomBytes } from 'node:crypto';
 import { encodeFrame, encodeItem, type ItemFrame, type Position, type PublishResult, type Value } from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
 import { DEFAULTS, type ModerationConfig, type PresenceConfig, type StoreConfig, type TopicsConfig } from '../core/config.js';
@@ -8,6 +7,7 @@ import { MemoryCacheStore } from '../store/memory-store.js';
 import { TopicRegistry } from '../topics/topic-registry.js';
 import type { Topic } from '../topics/topic.js';
 import { MemoryModerationEngine } from '../moderation/memory-moderation.js';
+import { RandomIds } from '../lib/random-ids.js';
 import type { Engine, Fanout, PublishHook, Subscriber, TopicActivity, TopicEngine, TopicStats, WindowRead } from './engine.js';
 
 export interface MemoryEngineOptions { topics: TopicsConfig; clock: Clock; store?: StoreConfig; moderation?: ModerationConfig; presence?: PresenceConfig }
@@ -133,6 +133,7 @@ export class MemoryEngine implements Engine {
   readonly groups: MemoryModerationEngine;
   readonly presence: MemoryPresence;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly ids = new RandomIds();
   private readonly sweepInterval: number;
 
   constructor(options: MemoryEngineOptions) {
@@ -151,7 +152,7 @@ export class MemoryEngine implements Engine {
   }
 
   newConnectionId(): string {
-    return randomBytes(8).toString('base64url');
+    return this.ids.next(8);
   }
 
   async start(fanout: Fanout): Promise<void> {

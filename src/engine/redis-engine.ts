@@ -6,7 +6,6 @@
  *   list change and the publish as one script through the topic engine;
  * - moderator groups stay per node for now: members, held items and acks live in the node the
  *   member is connected to, and only publishes through that node reach its groups. */
-import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
 import type { TidingsConfig } from '../core/config.js';
@@ -16,6 +15,7 @@ import { RedisConnection } from '../core/redis-connection.js';
 import { RedisCacheStore } from '../store/redis-store.js';
 import { MemoryModerationEngine } from '../moderation/memory-moderation.js';
 import { RedisPresence } from '../presence/redis-presence.js';
+import { RandomIds } from '../lib/random-ids.js';
 import type { Engine, Fanout } from './engine.js';
 import { RedisTopicEngine } from './redis/topic-engine.js';
 
@@ -29,6 +29,7 @@ export class RedisEngine implements Engine {
   /** Cluster-wide: every node's subscribers, join/leave once (docs/presence.md, "Several nodes"). */
   readonly presence: RedisPresence;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly ids = new RandomIds();
 
   private constructor(config: Readonly<TidingsConfig>, clock: Clock, log: Logger, private readonly connection: RedisConnection) {
     const subscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false });
@@ -61,7 +62,7 @@ export class RedisEngine implements Engine {
 
   newConnectionId(): string {
     // 16 random bytes: unique across every node without coordination.
-    return randomBytes(16).toString('base64url');
+    return this.ids.next(16);
   }
 
   async start(fanout: Fanout): Promise<void> {

@@ -1,7 +1,9 @@
 /** Per-connection state: who it is (grant), what it listens to, what it has in flight. */
 import type { Position } from '../protocol/index.js';
 import type { Grant } from '../auth/tokens.js';
-import type { TimerHandle } from '../core/clock.js';
+import type { TokenBucket } from '../limits/token-bucket.js';
+import type { DueKind } from './session-deadlines.js';
+import { SmallMap } from '../lib/small-map.js';
 
 /** What the broker needs from a transport connection (the server implements it over uWS). */
 export interface Connection {
@@ -31,19 +33,23 @@ export class Session {
   state: 'awaiting_hello' | 'open' | 'closed' = 'awaiting_hello';
   grant: Grant | undefined;
   /** Fan-out key -> topic, for every topic this connection is subscribed to. */
-  readonly subscriptions = new Map<string, SubscriptionRef>();
+  readonly subscriptions = new SmallMap<string, SubscriptionRef>();
   /** Subscriptions still receiving their backlog, by fan-out key: the last position sent. They
    * join live fan-out once caught up (engine/catch-up.ts). Created on first use: most connections
    * never have one pending, and idle connections are most of a broker's memory. */
   catchUps: Map<string, Position> | undefined;
   pending = 0;
+  /** This connection's request-rate bucket (limits/identity-limits.ts), from its first request. */
+  opsBucket: TokenBucket | undefined;
   /** Ids of this connection's requests still awaiting an asynchronous answer (created on first
    * use): a new request may not reuse one. */
   inFlightIds: Set<number> | undefined;
   /** Set by a handler whose reply must be followed by closing the connection (failed hello). */
   closeAfterReply: { code: number; reason: string } | undefined;
-  /** The one pending timer: the hello deadline, then the token-expiry notice, then the expiry. */
-  timer: TimerHandle | undefined;
+  /** The token-expiry deadline (unix ms) and what happens then, kept by the broker's
+   * SessionDeadlines (no Timeout per connection). */
+  dueAt: number | undefined;
+  dueKind: DueKind = 'notice';
 
   /** Charged instead of this session for per-connection request rates: the client address of a
    * transport whose every call is its own session (gRPC). */
@@ -51,12 +57,13 @@ export class Session {
 
   constructor(readonly id: string, readonly connection: Connection) {}
 
-
   setCatchUp(key: string, position: Position): void {
     (this.catchUps ??= new Map()).set(key, position);
   }
 
   clearCatchUp(key: string): void {
-    this.catchUps?.delete(key);
+    // Dropped once empty: every subscription starts with a catch-up, and an empty Map held by an
+    // idle connection for life is ~200 B.
+    if (this.catchUps?.delete(key) && this.catchUps.size === 0) this.catchUps = undefined;
   }
 }

@@ -9,19 +9,26 @@ import { LimitCause } from '../protocol/index.js';
 import type { LimitsConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
 import { limitExceeded, type TidingsError } from '../core/errors.js';
-import { TokenBucket } from './token-bucket.js';
+import { TokenBucket, type BucketRate } from './token-bucket.js';
 
 interface TokenIdState { connections: number; bucket: TokenBucket }
 
+/** Where a connection keeps its own request bucket (created on its first request). A field on the
+ * connection rather than a WeakMap entry: cheaper per idle connection, and it goes with it. */
+export interface RequestRateHolder { opsBucket: TokenBucket | undefined }
+
 export class IdentityLimits {
   private readonly byTokenId = new Map<string, TokenIdState>();
-  /** Keyed by the connection object itself, so a closed connection's bucket goes with it. */
-  private readonly byConnection = new WeakMap<object, TokenBucket>();
   /** Buckets of tokenIds without open connections, and of client addresses; least recently used
    * first (Map order: each use moves an entry to the end). */
   private readonly idle = new Map<string, TokenBucket>();
 
-  constructor(private readonly config: LimitsConfig, private readonly clock: Clock) {}
+  /** One rate object shared by every connection's bucket. */
+  private readonly connectionRate: BucketRate;
+
+  constructor(private readonly config: LimitsConfig, private readonly clock: Clock) {
+    this.connectionRate = { perSec: config.connectionOpsPerSec, burst: config.connectionOpsBurst };
+  }
 
   /** Counts one more open connection for `tokenId`; throws connections_limit_exceeded past the limit. */
   connect(tokenId: string | undefined): void {
@@ -57,9 +64,10 @@ export class IdentityLimits {
 
   /** Takes one request from the connection's (or, given a string, the client address's) and the
    * tokenId's buckets; the refusal when either is empty (then neither is charged). */
-  admitRequest(connection: object | string, tokenId: string | undefined): TidingsError | undefined {
+  admitRequest(connection: RequestRateHolder | string, tokenId: string | undefined): TidingsError | undefined {
     const address = typeof connection === 'string' ? `a:${connection}` : undefined;
-    const own = address !== undefined ? this.idle.get(address) ?? this.newConnectionBucket() : this.connectionBucket(connection as object);
+    const own = address !== undefined ? this.idle.get(address) ?? this.newConnectionBucket()
+      : ((connection as RequestRateHolder).opsBucket ??= this.newConnectionBucket());
     const taken = own.take();
     if (address !== undefined) {
       // Moved to the most recently used end (or kept for the first time, now that it is not full).
@@ -79,16 +87,7 @@ export class IdentityLimits {
   }
 
   private newConnectionBucket(): TokenBucket {
-    return new TokenBucket({ perSec: this.config.connectionOpsPerSec, burst: this.config.connectionOpsBurst }, this.clock);
-  }
-
-  private connectionBucket(connection: object): TokenBucket {
-    let bucket = this.byConnection.get(connection);
-    if (!bucket) {
-      bucket = this.newConnectionBucket();
-      this.byConnection.set(connection, bucket);
-    }
-    return bucket;
+    return new TokenBucket(this.connectionRate, this.clock);
   }
 
   /** Keeps a bucket that is not full (a full one is what a new bucket would be), forgetting from

@@ -9,6 +9,7 @@ import type { Broker } from '../engine/broker.js';
 import type { Connection, Session } from '../engine/session.js';
 import type { TransportCounters } from './transport-counters.js';
 import { ConnectionAdmission, clientIp, type PendingConnection } from './admission.js';
+import { Interner } from '../lib/interner.js';
 
 /** Close code uWS reports for a connection that ended without a close frame (it uses it for a
  * connection it closes at the backpressure limit too). */
@@ -44,6 +45,8 @@ class UwsConnection implements Connection, PendingConnection {
 export function mountWebSocket(app: TemplatedApp, broker: Broker, config: ServerConfig, log: Logger, counters: TransportCounters): ConnectionAdmission {
   const admission = new ConnectionAdmission(config);
   const edge: Edge = { admission, broker };
+  // Every connection holds its address for life; clients behind one address share one string.
+  const addresses = new Interner();
   app.ws<SocketData>(WS_PATH, {
     compression: uWS.DISABLED,
     // Up to twice the limit is read so an oversized frame can still be answered with a typed error;
@@ -58,7 +61,7 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
 
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
       const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
-      const ip = clientIp(peer, config.trustedProxyHeader === '' ? '' : req.getHeader(config.trustedProxyHeader));
+      const ip = addresses.intern(clientIp(peer, config.trustedProxyHeader === '' ? '' : req.getHeader(config.trustedProxyHeader)));
       const refusal = admission.check(ip);
       if (refusal) {
         counters.refusedUpgrades++;

@@ -4,9 +4,11 @@ import { catchUpBufferLimit, continueCatchUp } from '../catch-up.js';
 import { TidingsError, limitExceeded, permissionDenied, failedPrecondition } from '../../core/errors.js';
 import { REPLIED, type BrokerDeps, type HandlerTable } from '../handler.js';
 import { subscriber, type Subscriptions } from '../subscriptions.js';
+import { Interner } from '../../lib/interner.js';
 import { nameField, optionalBool, optionalPosition, valueField } from '../validate.js';
 
 export function topicHandlers({ engine, config }: BrokerDeps, subscriptions: Subscriptions): HandlerTable {
+  const names = new Interner();
   return {
     pub({ session, frame }) {
       const cache = nameField(frame, 'cache', 'cache');
@@ -20,8 +22,9 @@ export function topicHandlers({ engine, config }: BrokerDeps, subscriptions: Sub
     },
 
     async sub({ session, frame, replyNow }): Promise<typeof REPLIED> {
-      const cache = nameField(frame, 'cache', 'cache');
-      const topic = nameField(frame, 'topic', 'topic');
+      // Interned: an idle subscriber holds these strings for life, and most share them.
+      const cache = names.intern(nameField(frame, 'cache', 'cache'));
+      const topic = names.intern(nameField(frame, 'topic', 'topic'));
       const after = optionalPosition(frame, 'after');
       const presence = optionalBool(frame, 'presence');
       if (!session.grant!.permissions.allowsTopic('subscribe', cache, topic)) {
@@ -30,7 +33,7 @@ export function topicHandlers({ engine, config }: BrokerDeps, subscriptions: Sub
       if (presence && !session.grant!.permissions.allowsTopic('presence', cache, topic)) {
         throw permissionDenied(`token may not see presence on topic "${topic}" in cache "${cache}"`);
       }
-      const key = topicKey(cache, topic);
+      const key = names.intern(topicKey(cache, topic));
       if (session.subscriptions.has(key)) throw new TidingsError(ErrorCode.ALREADY_EXISTS_ERROR, `already subscribed to topic "${topic}" in cache "${cache}"`);
       if (session.subscriptions.size >= config.topics.maxSubscriptionsPerConnection) {
         throw limitExceeded(LimitCause.SUBSCRIPTIONS, `a connection may hold at most ${config.topics.maxSubscriptionsPerConnection} subscriptions`);

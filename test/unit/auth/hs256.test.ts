@@ -1,10 +1,14 @@
 import t from 'tap';
 import { createHmac } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { verifyHs256, TokenRejected } from '../../../src/auth/hs256.js';
+import { Hs256Verifier, TokenRejected } from '../../../src/auth/hs256.js';
 
 const secret = new Uint8Array(32).fill(7);
 const keys = [{ kid: 'k1', secret }];
+// One verifier for every case, so a header it remembered from an accepted token is reused by the
+// refused ones (a known header must never skip the signature or claim checks).
+const verifier = new Hs256Verifier(keys);
+const verifyHs256 = (token: string, _keys: typeof keys, r: typeof rules) => verifier.verify(token, r);
 const nowMs = 1_800_000_000_000;
 const rules = { issuer: 'tidings', audience: 'tidings', clockToleranceSec: 5, nowMs };
 const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
@@ -50,4 +54,40 @@ t.test('hs256 - refuses every malformed or foreign shape with a safe reason', as
     t.match((caught as Error).message, message, `${name}: says why`);
   }
   t.ok(verifyHs256(sign({ alg: 'HS256', kid: 'k1' }, { ...claims, exp: nowMs / 1000 - 4 }), keys, rules), 'within the clock tolerance');
+});
+
+t.test('hs256 - accepts and refuses exactly what jose jwtVerify does (generated tokens)', async (t) => {
+  const { jwtVerify } = await import('jose');
+  const fc = (await import('fast-check')).default;
+  const other = new Uint8Array(32).fill(9);
+  const nowSec = nowMs / 1000;
+  // Claims around the boundaries that matter: expiry and not-before within and beyond the tolerance.
+  const time = fc.oneof(fc.integer({ min: nowSec - 10, max: nowSec + 10 }), fc.constant('soon'), fc.constant(undefined));
+  // A well-formed token with claims near the time boundaries, then at most one other defect.
+  const token = fc.record({
+    typ: fc.constantFrom(undefined, 'JWT', 'at+jwt'),
+    aud: fc.constantFrom('tidings', ['x', 'tidings']),
+    exp: time, nbf: time, iat: time,
+    defect: fc.constantFrom('none', 'none', 'none', 'alg HS384', 'alg none', 'alg hs256', 'crit', 'iss', 'no iss', 'aud', 'no aud', 'key', 'signature', 'payload'),
+  });
+  let accepted = 0;
+  await fc.assert(fc.asyncProperty(token, async (g) => {
+    const d = g.defect;
+    const header: Record<string, unknown> = { alg: d.startsWith('alg ') ? d.slice(4) : 'HS256', kid: 'k1' };
+    if (g.typ !== undefined) header['typ'] = g.typ;
+    if (d === 'crit') header['crit'] = ['exp'];
+    const payload: Record<string, unknown> = { x: 1, iss: d === 'iss' ? 'other' : 'tidings', aud: d === 'aud' ? ['x'] : g.aud };
+    if (d === 'no iss') delete payload['iss'];
+    if (d === 'no aud') delete payload['aud'];
+    for (const k of ['exp', 'nbf', 'iat'] as const) if (g[k] !== undefined) payload[k] = g[k];
+    let jwt = sign(header, payload, d === 'key' ? other : secret);
+    if (d === 'signature') jwt = `${jwt.slice(0, -2)}${jwt.endsWith('AA') ? 'BA' : 'AA'}`;
+    if (d === 'payload') jwt = jwt.replace(/\.[^.]+\./, `.${b64({ ...payload, x: 2 })}.`);
+    const ours = (() => { try { return verifyHs256(jwt, keys, rules) !== undefined; } catch (err) { if (!(err instanceof TokenRejected)) throw err; return false; } })();
+    const theirs = await jwtVerify(jwt, secret, { algorithms: ['HS256'], issuer: 'tidings', audience: 'tidings', clockTolerance: 5, currentDate: new Date(nowMs) })
+      .then(() => true, () => false);
+    if (ours) accepted++;
+    return ours === theirs;
+  }), { numRuns: 400, seed: 16 });
+  t.ok(accepted > 0, `some generated tokens were accepted (${accepted}), so the property compared both outcomes`);
 });

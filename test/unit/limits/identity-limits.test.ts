@@ -4,14 +4,14 @@
 import t from 'tap';
 import { ManualClock } from '../../../src/index.js';
 import { DEFAULTS } from '../../../src/core/config.js';
-import { IdentityLimits } from '../../../src/limits/identity-limits.js';
+import { IdentityLimits, type RequestRateHolder } from '../../../src/limits/identity-limits.js';
 
 const config = { ...DEFAULTS.limits, connectionOpsPerSec: 1, connectionOpsBurst: 2, tokenIdOpsPerSec: 1, tokenIdOpsBurst: 2, maxIdleBuckets: 3 };
 
 t.test('identity limits - a tokenId that closes and reopens keeps its drained bucket until it refills', async (t) => {
   const clock = new ManualClock(0);
   const limits = new IdentityLimits(config, clock);
-  const session = (tokenId: string) => { limits.connect(tokenId); const c = {}; return { c, close: () => limits.disconnect(tokenId) }; };
+  const session = (tokenId: string) => { limits.connect(tokenId); const c: RequestRateHolder = { opsBucket: undefined }; return { c, close: () => limits.disconnect(tokenId) }; };
   for (let i = 0; i < 2; i++) {
     const s = session('alice');
     t.equal(limits.admitRequest(s.c, 'alice'), undefined, `request ${i + 1} of the burst`);

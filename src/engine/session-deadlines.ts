@@ -1,0 +1,134 @@
+/** Every connection's one pending deadline (hello, token-expiry notice, expiry) kept without a
+ * Timeout per connection: one clock timer for the earliest deadline of all. A Timeout with its
+ * closure was ~150 B held for the life of every idle connection, and arming and clearing one cost
+ * CPU on every connect (bench/analysis.md, "Connect, memory and history"). */
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Session } from './session.js';
+
+export type DueKind = 'hello' | 'notice' | 'expiry';
+/** Node's timers hold at most this long; a later deadline re-arms when it is reached. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class SessionDeadlines {
+  /** Hello deadlines. Every connection gets the same timeout, so insertion order is due order
+   * and the oldest entry is the next one due. */
+  private readonly hello = new Map<Session, number>();
+  /** Expiry deadlines by due time (unix ms). Tokens expire on whole seconds, so many sessions
+   * share one entry. */
+  private readonly buckets = new Map<number, Set<Session>>();
+  /** Min-heap of bucket times; a time whose bucket emptied stays until it comes up, then is skipped. */
+  private readonly times: number[] = [];
+  private timer: TimerHandle | undefined;
+  private timerAt = Infinity;
+
+  constructor(private readonly clock: Clock, private readonly onDue: (session: Session, kind: DueKind) => void) {}
+
+  /** `session` must say hello by `at`; `cancel` when it does. */
+  helloBy(session: Session, at: number): void {
+    this.hello.set(session, at);
+    this.wake(at);
+  }
+
+  /** The session's expiry deadline (replacing any it had). */
+  expireAt(session: Session, at: number, kind: 'notice' | 'expiry'): void {
+    this.cancel(session);
+    session.dueAt = at;
+    session.dueKind = kind;
+    let bucket = this.buckets.get(at);
+    if (!bucket) {
+      bucket = new Set();
+      this.buckets.set(at, bucket);
+      push(this.times, at);
+    }
+    bucket.add(session);
+    this.wake(at);
+  }
+
+  /** Drops whatever deadline the session has. */
+  cancel(session: Session): void {
+    this.hello.delete(session);
+    const at = session.dueAt;
+    if (at === undefined) return;
+    session.dueAt = undefined;
+    const bucket = this.buckets.get(at);
+    if (bucket && bucket.delete(session) && bucket.size === 0) this.buckets.delete(at);
+  }
+
+  stop(): void {
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  /** Deadlines pending (tests check none is left behind). */
+  get size(): number {
+    let n = this.hello.size;
+    for (const bucket of this.buckets.values()) n += bucket.size;
+    return n;
+  }
+
+  private wake(at: number): void {
+    if (at < this.timerAt) this.arm(at);
+  }
+
+  private arm(at: number): void {
+    this.clock.clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = this.clock.setTimeout(() => this.fire(), Math.min(MAX_TIMER_MS, Math.max(0, at - this.clock.now())));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = this.clock.now();
+    // Deleting the current entry while iterating a Map is safe; onDue may cancel others.
+    for (const [session, at] of this.hello) {
+      if (at > now) break;
+      this.hello.delete(session);
+      this.onDue(session, 'hello');
+    }
+    while (this.times.length > 0 && this.times[0]! <= now) {
+      const at = pop(this.times)!;
+      const bucket = this.buckets.get(at);
+      if (!bucket) continue;
+      this.buckets.delete(at);
+      for (const session of bucket) {
+        session.dueAt = undefined;
+        this.onDue(session, session.dueKind);
+      }
+    }
+    while (this.times.length > 0 && !this.buckets.has(this.times[0]!)) pop(this.times);
+    const nextHello = this.hello.values().next();
+    const next = Math.min(nextHello.done ? Infinity : nextHello.value, this.times[0] ?? Infinity);
+    if (next !== Infinity) this.arm(next);
+  }
+}
+
+function push(heap: number[], value: number): void {
+  let i = heap.push(value) - 1;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent]! <= value) break;
+    heap[i] = heap[parent]!;
+    i = parent;
+  }
+  heap[i] = value;
+}
+
+function pop(heap: number[]): number | undefined {
+  const top = heap[0];
+  const last = heap.pop();
+  if (heap.length === 0 || last === undefined) return top;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= heap.length) break;
+    const r = l + 1;
+    const child = r < heap.length && heap[r]! < heap[l]! ? r : l;
+    if (heap[child]! >= last) break;
+    heap[i] = heap[child]!;
+    i = child;
+  }
+  heap[i] = last;
+  return top;
+}
