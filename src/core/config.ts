@@ -178,8 +178,11 @@ export interface ModerationConfig {
   /** A group with no member and no item for this long is forgotten (its pattern is no longer
    * moderated). A group holding items is never forgotten. */
   groupIdleMs: number;
-  /** Groups on the server at most. */
+  /** Groups on the server at most (engine redis: in the deployment). */
   maxGroups: number;
+  /** engine redis: a node that has not refreshed its heartbeat in Redis for this long is taken for
+   * gone; its members leave their groups and the items they held go to other members. */
+  nodeTimeoutMs: number;
   /** Groups one connection may be a member of. */
   maxGroupsPerConnection: number;
   /** Elements an accepted item's history list keeps by default (an accept may name its own `keep`). */
@@ -438,6 +441,7 @@ export const DEFAULTS: TidingsConfig = {
     maxAttempts: 10,
     groupIdleMs: 10 * 60_000,
     maxGroups: 10_000,
+    nodeTimeoutMs: 10_000,
     maxGroupsPerConnection: 100,
     historyLength: 100,
     historyTtlSec: 24 * 3600,
@@ -594,7 +598,7 @@ function validate(c: TidingsConfig): void {
   }
   if (c.server.maxPreHelloFrameBytes > c.server.maxFrameBytes) throw new ConfigError('server.maxPreHelloFrameBytes', 'must be ≤ server.maxFrameBytes');
   validateStore(c.store, positive);
-  for (const key of ['ackTimeoutMs', 'maxInFlightPerMember', 'bufferItems', 'bufferBytes', 'totalBufferBytes', 'maxAttempts', 'groupIdleMs', 'maxGroups', 'maxGroupsPerConnection', 'historyLength', 'historyTtlSec', 'maxReasonBytes'] as const) {
+  for (const key of ['ackTimeoutMs', 'maxInFlightPerMember', 'bufferItems', 'bufferBytes', 'totalBufferBytes', 'maxAttempts', 'groupIdleMs', 'maxGroups', 'nodeTimeoutMs', 'maxGroupsPerConnection', 'historyLength', 'historyTtlSec', 'maxReasonBytes'] as const) {
     positive(`moderation.${key}`, c.moderation[key]);
   }
   if (c.moderation.bufferBytes > c.moderation.totalBufferBytes) throw new ConfigError('moderation.bufferBytes', 'must be ≤ moderation.totalBufferBytes');

@@ -4,20 +4,18 @@
  *   node, node-local windows for synchronous reads and native fan-out);
  * - lists and scalar items: store/redis-store.ts; pubAppend (and a moderator's retract) runs the
  *   list change and the publish as one script through the topic engine;
- * - moderator groups stay per node for now: members, held items and acks live in the node the
- *   member is connected to, and only publishes through that node reach its groups. */
-import { ErrorCode } from '../protocol/index.js';
+ * - moderator groups: engine/redis/moderation.ts (queues in Redis fed by the publish script, handed
+ *   out to members on any node, node loss detected by heartbeat). */
 import type { Clock } from '../core/clock.js';
 import type { TidingsConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
-import { TidingsError } from '../core/errors.js';
 import { RedisConnection } from '../core/redis-connection.js';
 import { RedisCacheStore } from '../store/redis-store.js';
-import { MemoryModerationEngine } from '../moderation/memory-moderation.js';
 import { RedisPresence } from '../presence/redis-presence.js';
 import { RandomIds } from '../lib/random-ids.js';
 import type { Engine, Fanout } from './engine.js';
 import { RedisTopicEngine } from './redis/topic-engine.js';
+import { RedisModeration } from './redis/moderation.js';
 
 /** Cache data lives under redis.keyPrefix + this (topics under `t:`, engine/redis/keys.ts). */
 export const CACHE_NAMESPACE = 'c:';
@@ -25,10 +23,9 @@ export const CACHE_NAMESPACE = 'c:';
 export class RedisEngine implements Engine {
   readonly topics: RedisTopicEngine;
   readonly cache: RedisCacheStore;
-  readonly groups: MemoryModerationEngine;
+  readonly groups: RedisModeration;
   /** Cluster-wide: every node's subscribers, join/leave once (docs/presence.md, "Several nodes"). */
   readonly presence: RedisPresence;
-  private sweepTimer: NodeJS.Timeout | undefined;
   private readonly ids = new RandomIds();
 
   private constructor(config: Readonly<TidingsConfig>, clock: Clock, log: Logger, private readonly connection: RedisConnection) {
@@ -36,18 +33,9 @@ export class RedisEngine implements Engine {
     subscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis subscriber connection error'));
     this.topics = new RedisTopicEngine(config.topics, clock, connection, subscriber, config.redis.keyPrefix, log);
     this.cache = new RedisCacheStore(config.store, clock, connection, `${config.redis.keyPrefix}${CACHE_NAMESPACE}`, this.topics);
-    this.groups = new MemoryModerationEngine(config.moderation, clock, {
-      pubAppend: (...args) => this.cache.pubAppend(...args),
-      listRemoveOrigin: (...args) => this.cache.listRemoveOrigin(...args),
-      stampNow: () => {
-        // Unused: retract below does the whole take-down in one script.
-        throw new TidingsError(ErrorCode.INTERNAL_SERVER_ERROR, 'stampNow is not used with engine "redis"');
-      },
-      notify: (connectionId, frame) => this.topics.sendTo(connectionId, frame),
-      retract: (cache, topic, target, tokenId, reason) => this.topics.retract(cache, topic, target, tokenId, reason, this.cache.listKeys(cache, topic)),
-    });
-    // A publish to an input topic is acknowledged only once every group it feeds (on this node) took it.
-    this.topics.addPublishHook(this.groups);
+    this.groups = new RedisModeration(config.moderation, clock, connection, subscriber, config.redis.keyPrefix, log, this.topics, this.cache);
+    // A publish to an input topic is acknowledged only once every group it feeds took it (one script).
+    this.topics.setFeed(this.groups);
     const presenceSubscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false });
     presenceSubscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis presence subscriber connection error'));
     this.presence = new RedisPresence(config.presence, clock, connection, presenceSubscriber, config.redis.keyPrefix, log);
@@ -67,15 +55,13 @@ export class RedisEngine implements Engine {
 
   async start(fanout: Fanout): Promise<void> {
     await this.topics.start(fanout);
+    await this.groups.start();
     this.presence.start((key, frame) => fanout.publish(key, frame));
     await this.presence.connect();
-    this.sweepTimer = setInterval(() => this.groups.sweep(), 60_000);
-    this.sweepTimer.unref();
   }
 
   async close(): Promise<void> {
-    clearInterval(this.sweepTimer);
-    this.groups.close();
+    await this.groups.close();
     await this.presence.close();
     await this.topics.close();
     await this.connection.close();

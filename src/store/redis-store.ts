@@ -25,8 +25,12 @@ type Reply = Array<Buffer | number | null>;
  * script (engine/redis/topic-engine.ts). `reply` is the list half's status reply; seq 0 = refused. */
 export interface RedisPubAppender {
   pubAppend(cache: string, topic: string, value: Value, tokenId: string | undefined,
-    list: { listKeys: [string, string]; listArgs: Array<string | number | Uint8Array> }): Promise<{ seq: number; page: number; reply: Reply }>;
+    list: { listKeys: [string, string]; listArgs: Array<string | number | Uint8Array>; guard?: PubAppendGuard | undefined }): Promise<{ seq: number; page: number; reply: Reply }>;
 }
+
+/** A step that must hold for the pubAppend to run, checked and settled in the same script (a
+ * moderator's accept: the node still holds the delivery). Refused: FAILED_PRECONDITION_ERROR. */
+export interface PubAppendGuard { keys: string[]; args: Array<string | number>; refusal: string }
 type ScriptCall = (k: string, m: string, ...argv: Array<string | number | Buffer>) => Promise<Reply>;
 
 export class RedisCacheStore implements CacheEngine {
@@ -136,7 +140,7 @@ export class RedisCacheStore implements CacheEngine {
 
   // -- publish + append --------------------------------------------------------------------------
 
-  async pubAppend(cache: string, topic: string, list: string, value: Value, tokenId: string | undefined, options: PushOptions): Promise<PubAppendResult> {
+  async pubAppend(cache: string, topic: string, list: string, value: Value, tokenId: string | undefined, options: PushOptions, guard?: PubAppendGuard): Promise<PubAppendResult> {
     const listKeys = this.keys(cache, list);
     if (!this.appender) throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, 'pubAppend needs a topic engine that can publish in the same step');
     // Encoded (copied) before the first await; the element's origin header is built in the script.
@@ -145,7 +149,8 @@ export class RedisCacheStore implements CacheEngine {
       this.ttlOf(options.ttl.ttlMs), options.ttl.refresh ? 1 : 0, options.truncateToSize ?? 0, this.config.maxListLength, this.config.maxItemBytes,
       Buffer.byteLength(list, 'utf8'), encoded[0] === TEXT_TAG ? 'S' : 'B', encoded.subarray(1), tokenId === undefined ? 0 : 1, tokenId ?? '',
     ];
-    const { seq, page, reply } = await this.appender.pubAppend(cache, topic, value, tokenId, { listKeys, listArgs });
+    const { seq, page, reply } = await this.appender.pubAppend(cache, topic, value, tokenId, { listKeys, listArgs, guard });
+    if (guard && status(reply) === 'not_held') throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, guard.refusal);
     this.refusal(reply, cache, list);
     return { seq, page, length: Number(reply[1]) };
   }

@@ -9,6 +9,7 @@
  * A message is `seq SP page SP frame`: nodes read (seq, page) without decoding the frame and fan
  * the frame out as is (encoded once, cluster-wide). */
 import { LIST_PRELUDE } from '../../store/redis/scripts.js';
+import { ACCEPT_GUARD, ACCEPT_SETTLE, FED_PUBLISH, GROUP_PRELUDE } from './moderation-scripts.js';
 
 /** Topic functions; `base` is the index of T in KEYS (P and S follow). */
 function topicPrelude(base: number): string {
@@ -63,6 +64,17 @@ topic_publish(page, seq, created, item_frame(ARGV[5], ARGV[6], seq, page, now), 
 return {seq, page}`,
   },
 
+  /** tidingsTopicPublish that also feeds the moderator groups the topic is an input of, checked
+   * and fed in the same step (moderation-scripts.ts FED_PUBLISH; KEYS and ARGV there). The number
+   * of keys varies: it is the first argument. */
+  tidingsTopicPublishFed: {
+    keys: undefined,
+    lua: `local now = tonumber(ARGV[1])
+${topicPrelude(1)}
+${GROUP_PRELUDE}
+${FED_PUBLISH}`,
+  },
+
   /** KEYS: T, S, P. ARGV: now, ttlMs. The topic's {page, seq, messages...}, creating it when Redis
    * has none, so a subscriber learns its page before the first publish. */
   tidingsTopicLoad: {
@@ -96,6 +108,28 @@ local element = ARGV[8] .. #header .. ':' .. header .. ARGV[9]
 local pushed = push(true, {element}, tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
 if pushed[1] ~= 'ok' then return pushed end
 topic_publish(page, seq, created, item_frame(ARGV[15], ARGV[16], seq, page, now), ARGV[14], tonumber(ARGV[13]), tonumber(ARGV[12]))
+return {'ok', pushed[2], seq, page}`,
+  },
+
+  /** A moderator's accept: tidingsPubAppend guarded by "this node still holds the delivery" and
+   * settling it in the same step, so an item is published at most once even when its node was
+   * taken for gone meanwhile. KEYS: K, M, T, S, P, B. ARGV: tidingsPubAppend's, item id, node.
+   * {'not_held'} or tidingsPubAppend's reply. */
+  tidingsModerationAccept: {
+    keys: 6,
+    lua: `${LIST_PRELUDE}
+${topicPrelude(3)}
+${GROUP_PRELUDE}
+${ACCEPT_GUARD}
+local page, seq, created = topic_position(now)
+seq = seq + 1
+local header = topic_ms(page) .. ',' .. topic_ms(seq) .. ',' .. topic_ms(now)
+if ARGV[10] == '1' then header = header .. ',' .. ARGV[11] end
+local element = ARGV[8] .. #header .. ':' .. header .. ARGV[9]
+local pushed = push(true, {element}, tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
+if pushed[1] ~= 'ok' then return pushed end
+topic_publish(page, seq, created, item_frame(ARGV[15], ARGV[16], seq, page, now), ARGV[14], tonumber(ARGV[13]), tonumber(ARGV[12]))
+${ACCEPT_SETTLE}
 return {'ok', pushed[2], seq, page}`,
   },
 

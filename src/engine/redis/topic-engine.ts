@@ -11,12 +11,12 @@
  *   no longer holds is announced to local subscribers with a `disc`, never skipped silently. The
  *   subscription reconnects by itself and reloads every topic when it does. */
 import type { Redis } from 'ioredis';
-import { encodeFrame, encodeFrameHead, encodeItemParts, type DiscontinuityFrame, type Position, type PublishResult, type RetractResult, type Value } from '../../protocol/index.js';
+import { ErrorCode, encodeFrame, encodeFrameHead, encodeItemParts, type DiscontinuityFrame, type Position, type PublishResult, type RetractResult, type Value } from '../../protocol/index.js';
 import type { Clock } from '../../core/clock.js';
 import type { TopicsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import { rethrowTyped, type RedisConnection } from '../../core/redis-connection.js';
-import { invalidArgument } from '../../core/errors.js';
+import { TidingsError, failedPrecondition, invalidArgument } from '../../core/errors.js';
 import { TopicRegistry } from '../../topics/topic-registry.js';
 import type { Topic } from '../../topics/topic.js';
 import type { Fanout, PublishHook, Subscriber, TopicActivity, TopicEngine, TopicStats, WindowRead } from '../engine.js';
@@ -39,14 +39,36 @@ interface Channel {
   pending: Message[] | undefined;
 }
 
-type Reply = Array<Buffer | number>;
+export type Reply = Array<Buffer | number>;
 type ScriptCall = (...args: Array<string | number | Uint8Array>) => Promise<Reply>;
 
 export interface PubAppendStep {
   /** Keys and ARGV (after now) of the list half, as RedisCacheStore prepares them. */
   listKeys: [string, string];
   listArgs: Array<string | number | Uint8Array>;
+  /** A moderator's accept: the same step, guarded by and settling one group delivery. */
+  guard?: PubAppendGuard | undefined;
 }
+
+/** Extra keys and trailing ARGV of tidingsModerationAccept. */
+export interface PubAppendGuard { keys: string[]; args: Array<string | number> }
+
+/** What moderator groups add to every publish (engine/redis/moderation.ts): the publish script
+ * checks the node's copy of the cache's group directory is current and feeds the groups the
+ * topic is an input of, in the same step, or refuses the publish when one is full. */
+export interface PublishFeed {
+  /** Synchronous, from the node's copy of the directory: the keys after T, S, P and the ARGV after
+   * the item's (scripts.ts tidingsTopicPublishFed). `value` is owned (a copy). */
+  plan(cache: string, topic: string, value: Value, tokenId: string | undefined, origin: string | undefined): FeedPlan;
+  /** Whether publishes to the topic feed a group, by the node's copy (pubAppend refuses them). */
+  feeds(cache: string, topic: string): boolean;
+  /** The script said the copy is out of date. */
+  reload(cache: string): Promise<void>;
+  /** Throws the typed error for a refusal reply ('full', 'total'). */
+  refused(cache: string, topic: string, plan: FeedPlan, reply: Reply): never;
+}
+
+export interface FeedPlan { keys: string[]; args: Array<string | number | Uint8Array>; groups: string[] }
 
 export class RedisTopicEngine implements TopicEngine {
   readonly registry: TopicRegistry;
@@ -57,6 +79,7 @@ export class RedisTopicEngine implements TopicEngine {
   private delivered = 0;
   private touchTimer: NodeJS.Timeout | undefined;
   private subscriberWasReady = false;
+  private feed: PublishFeed | undefined;
 
   constructor(
     private readonly config: TopicsConfig,
@@ -68,7 +91,14 @@ export class RedisTopicEngine implements TopicEngine {
     private readonly log: Logger,
   ) {
     this.registry = new TopicRegistry(config, clock);
-    for (const [name, { keys, lua }] of Object.entries(TOPIC_SCRIPTS)) connection.client.defineCommand(name, { numberOfKeys: keys, lua });
+    for (const [name, { keys, lua }] of Object.entries(TOPIC_SCRIPTS)) {
+      connection.client.defineCommand(name, keys === undefined ? { lua } : { numberOfKeys: keys, lua });
+    }
+  }
+
+  /** Moderator groups: every publish goes through their script from now on (register before start()). */
+  setFeed(feed: PublishFeed): void {
+    this.feed = feed;
   }
 
   addPublishHook<A>(hook: PublishHook<A>): void {
@@ -98,6 +128,23 @@ export class RedisTopicEngine implements TopicEngine {
   }
 
   publish(cache: string, name: string, value: Value, tokenId: string | undefined, origin?: string): Promise<PublishResult> {
+    const { feed } = this;
+    if (feed) {
+      // Owned now: a retry after a directory reload runs after an await (contract 1).
+      const owned = typeof value === 'string' ? value : new Uint8Array(value);
+      return this.stamp(cache, name, value, tokenId, origin, async (keys, now, head, tail) => {
+        for (let attempt = 1; ; attempt++) {
+          const plan = feed.plan(cache, name, owned, tokenId, origin);
+          const reply = await this.script('tidingsTopicPublishFed', 3 + plan.keys.length, keys.topic, keys.recent, keys.lastPage, ...plan.keys,
+            now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...plan.args);
+          const status = String(reply[0]);
+          if (status === 'stale' && attempt < 3) { await feed.reload(cache); continue; }
+          if (status === 'stale') throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'moderator groups of this cache kept changing; retry');
+          if (status === 'full' || status === 'total') feed.refused(cache, name, plan, reply);
+          return { seq: Number(reply[0]), page: Number(reply[1]) };
+        }
+      });
+    }
     return this.stamp(cache, name, value, tokenId, origin, async (keys, now, head, tail) => {
       const [seq, page] = await this.script('tidingsTopicPublish', keys.topic, keys.recent, keys.lastPage, now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail);
       return { seq: Number(seq), page: Number(page) };
@@ -107,9 +154,12 @@ export class RedisTopicEngine implements TopicEngine {
   /** pubAppend's topic half: the same hooks and stamping as publish, with the list half in the
    * same script. Refusals of the list half come back as the reply (the caller maps them). */
   pubAppend(cache: string, name: string, value: Value, tokenId: string | undefined, list: PubAppendStep): Promise<PublishResult & { reply: Reply }> {
+    // Groups are fed by publish only: a pubAppend to an input topic would skip its moderators.
+    if (this.feed?.feeds(cache, name)) throw failedPrecondition(`topic "${name}" is the input of a moderator group: publish to it with pub`);
+    const { guard } = list;
     return this.stamp(cache, name, value, tokenId, undefined, async (keys, now, head, tail) => {
-      const reply = await this.script('tidingsPubAppend', ...list.listKeys, keys.topic, keys.recent, keys.lastPage, now, ...list.listArgs,
-        this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail);
+      const reply = await this.script(guard ? 'tidingsModerationAccept' : 'tidingsPubAppend', ...list.listKeys, keys.topic, keys.recent, keys.lastPage,
+        ...(guard?.keys ?? []), now, ...list.listArgs, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...(guard?.args ?? []));
       return { seq: Number(reply[2] ?? 0), page: Number(reply[3] ?? 0), reply };
     });
   }

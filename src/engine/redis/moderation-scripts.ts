@@ -1,0 +1,255 @@
+/** Lua scripts of moderator groups in Redis (engine/redis/moderation.ts; docs/operations.md,
+ * "Moderator groups across nodes").
+ *
+ * Why lists and hashes rather than a Stream consumer group: an item handed back (nack, ack timeout,
+ * member or node gone) must go out again *ahead of* newer items and to any node, with its attempt
+ * count kept, and an `accept` must publish and settle in one step; a PEL owned by one consumer
+ * does neither without extra round trips. Each step below is one script, so every node sees a
+ * group change atomically.
+ *
+ * Keys of group (cache, name), B = `<prefix>m:<cache>\0<name>`:
+ *   B        HASH  pattern, next (item id counter), bytes (buffered value bytes), idle (since when)
+ *   B\0q     LIST  ids of buffered items, handed-back ones at the head, fresh ones at the tail
+ *   B\0i     HASH  id -> `page,seq,ts,bytes,output\0<msgpack {c,t,v,k?,o?}>`
+ *   B\0a     HASH  id -> deliveries so far
+ *   B\0l     HASH  id -> the member that had it last
+ *   B\0f     HASH  id -> the node holding it (in flight)
+ *   B\0m     HASH  member connection id -> its node
+ * and per deployment: D = `<prefix>m:<cache>` HASH group -> pattern, `\0v` -> directory version;
+ * `<prefix>m:\0groups` SET of every group's B; `<prefix>m:\0bytes` buffered bytes of all groups;
+ * `<prefix>m:\0node:<id>` a node's heartbeat (PX moderation.nodeTimeoutMs).
+ * Group scripts derive B's sub-keys from B (one Redis, not Redis Cluster: docs/operations.md). */
+
+export const GROUP_PRELUDE = `
+local function gk(B, s) return B .. '\\0' .. s end
+
+local function g_bytes_of(rec)
+  local _, _, b = string.find(rec, '^[^,]*,[^,]*,[^,]*,(%d+),')
+  return tonumber(b)
+end
+
+-- A group with no member, no buffered item and nothing in flight is idle since now.
+local function g_touch(B, now)
+  if redis.call('EXISTS', B) == 0 then return end
+  if redis.call('HLEN', gk(B, 'm')) == 0 and redis.call('LLEN', gk(B, 'q')) == 0 and redis.call('HLEN', gk(B, 'f')) == 0 then
+    redis.call('HSETNX', B, 'idle', string.format('%.0f', now))
+  else
+    redis.call('HDEL', B, 'idle')
+  end
+end
+
+local function g_expired(B, now, idle_ms)
+  local idle = redis.call('HGET', B, 'idle')
+  return idle and now - tonumber(idle) >= idle_ms
+end
+
+local function g_delete_item(B, id)
+  for _, s in ipairs({'i', 'a', 'l', 'f'}) do redis.call('HDEL', gk(B, s), id) end
+end
+
+local function g_forget(B, D, name, Gset, Gbytes)
+  local bytes = tonumber(redis.call('HGET', B, 'bytes') or '0')
+  if bytes > 0 then redis.call('DECRBY', Gbytes, bytes) end
+  redis.call('DEL', B, gk(B, 'q'), gk(B, 'i'), gk(B, 'a'), gk(B, 'l'), gk(B, 'f'), gk(B, 'm'))
+  redis.call('HDEL', D, name)
+  redis.call('HINCRBY', D, '\\0v', 1)
+  redis.call('SREM', Gset, B)
+end
+
+-- Puts an in-flight item back at the head of the queue, or gives it up after max_attempts
+-- deliveries (returns its record and attempts then). undo: the claim is cancelled, not an attempt.
+local function g_back(B, Gbytes, id, last, max_attempts, undo)
+  redis.call('HDEL', gk(B, 'f'), id)
+  local rec = redis.call('HGET', gk(B, 'i'), id)
+  if not rec then return nil end
+  local attempts
+  if undo then attempts = redis.call('HINCRBY', gk(B, 'a'), id, -1) else attempts = tonumber(redis.call('HGET', gk(B, 'a'), id) or '0') end
+  if not undo and attempts >= max_attempts then
+    g_delete_item(B, id)
+    return rec, attempts
+  end
+  redis.call('LPUSH', gk(B, 'q'), id)
+  if last ~= '' then redis.call('HSET', gk(B, 'l'), id, last) end
+  local b = g_bytes_of(rec)
+  redis.call('HINCRBY', B, 'bytes', b)
+  redis.call('INCRBY', Gbytes, b)
+  return nil
+end
+`;
+
+/** The feeding half of a publish to a topic (appended to the topic engine's publish script).
+ * KEYS after T, S, P: D, Gset, Gbytes, B1..Bn. ARGV after now, ttl, keep, channel, head, tail:
+ * [7] directory version the node planned with, [8] bufferItems, [9] bufferBytes,
+ * [10] totalBufferBytes, [11] groupIdleMs, [12] item bytes, [13] item blob, then per group name, output.
+ * Returns {seq, page}, {'stale'} (the node's copy of the directory is out of date: reload, retry),
+ * {'full', group index, members} or {'total'}; refused publishes change nothing. */
+export const FED_PUBLISH = `
+local D, Gset, Gbytes = KEYS[4], KEYS[5], KEYS[6]
+if (redis.call('HGET', D, '\\0v') or '') ~= ARGV[7] then return {'stale'} end
+local n = #KEYS - 6
+local bytes = tonumber(ARGV[12])
+for g = 1, n do
+  local B = KEYS[6 + g]
+  if g_expired(B, now, tonumber(ARGV[11])) then
+    g_forget(B, D, ARGV[12 + 2 * g], Gset, Gbytes)
+    return {'stale'}
+  end
+  if redis.call('LLEN', gk(B, 'q')) >= tonumber(ARGV[8]) or tonumber(redis.call('HGET', B, 'bytes') or '0') + bytes > tonumber(ARGV[9]) then
+    return {'full', g, redis.call('HLEN', gk(B, 'm'))}
+  end
+end
+if n > 0 and tonumber(redis.call('GET', Gbytes) or '0') + bytes * n > tonumber(ARGV[10]) then return {'total'} end
+local page, seq, created = topic_position(now)
+seq = seq + 1
+topic_publish(page, seq, created, item_frame(ARGV[5], ARGV[6], seq, page, now), ARGV[4], tonumber(ARGV[3]), tonumber(ARGV[2]))
+for g = 1, n do
+  local B = KEYS[6 + g]
+  local id = tostring(redis.call('HINCRBY', B, 'next', 1))
+  redis.call('HSET', gk(B, 'i'), id, topic_ms(page) .. ',' .. topic_ms(seq) .. ',' .. topic_ms(now) .. ',' .. ARGV[12] .. ',' .. ARGV[13 + 2 * g] .. '\\0' .. ARGV[13])
+  redis.call('RPUSH', gk(B, 'q'), id)
+  redis.call('HINCRBY', B, 'bytes', bytes)
+  redis.call('HDEL', B, 'idle')
+  redis.call('INCRBY', Gbytes, bytes)
+  redis.call('PUBLISH', B, 'w')
+end
+return {seq, page}`;
+
+/** An accepted delivery: pubAppend's body guarded by "this node still holds the item", and the
+ * item settled in the same step. KEYS: K, M, T, S, P, B; ARGV: pubAppend's, then item id, node. */
+export const ACCEPT_GUARD = `
+local B = KEYS[6]
+if redis.call('HGET', gk(B, 'f'), ARGV[17]) ~= ARGV[18] then return {'not_held'} end`;
+export const ACCEPT_SETTLE = `
+g_delete_item(B, ARGV[17])
+g_touch(B, now)`;
+
+export const GROUP_SCRIPTS = {
+  /** KEYS: D, Gset, Gbytes, B. ARGV: name, pattern, member, node, now, maxGroups, groupIdleMs.
+   * {'ok', members, buffered} | {'pattern', existing} | {'groups'} | {'exists'} */
+  tidingsGroupJoin: {
+    keys: 4,
+    lua: `${GROUP_PRELUDE}
+local D, Gset, Gbytes, B = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local now = tonumber(ARGV[5])
+local existing = redis.call('HGET', D, ARGV[1])
+if existing and g_expired(B, now, tonumber(ARGV[7])) then
+  g_forget(B, D, ARGV[1], Gset, Gbytes)
+  existing = false
+end
+if existing and existing ~= ARGV[2] then return {'pattern', existing} end
+if not existing then
+  if redis.call('SCARD', Gset) >= tonumber(ARGV[6]) then return {'groups'} end
+  redis.call('HSET', D, ARGV[1], ARGV[2])
+  redis.call('HINCRBY', D, '\\0v', 1)
+  redis.call('SADD', Gset, B)
+  redis.call('HSET', B, 'pattern', ARGV[2])
+end
+if redis.call('HEXISTS', gk(B, 'm'), ARGV[3]) == 1 then return {'exists'} end
+redis.call('HSET', gk(B, 'm'), ARGV[3], ARGV[4])
+redis.call('HDEL', B, 'idle')
+return {'ok', redis.call('HLEN', gk(B, 'm')), redis.call('LLEN', gk(B, 'q'))}`,
+  },
+
+  /** Takes up to `count` buffered items for this node, handed-back ones first.
+   * KEYS: B, Gbytes. ARGV: node, count. {id, attempts, lastMember, record}... */
+  tidingsGroupClaim: {
+    keys: 2,
+    lua: `${GROUP_PRELUDE}
+local B, Gbytes = KEYS[1], KEYS[2]
+local ids = redis.call('LPOP', gk(B, 'q'), tonumber(ARGV[2]))
+local reply = {}
+if not ids then return reply end
+local total = 0
+for _, id in ipairs(ids) do
+  local rec = redis.call('HGET', gk(B, 'i'), id)
+  if rec then
+    local attempts = redis.call('HINCRBY', gk(B, 'a'), id, 1)
+    redis.call('HSET', gk(B, 'f'), id, ARGV[1])
+    total = total + g_bytes_of(rec)
+    reply[#reply + 1] = id
+    reply[#reply + 1] = attempts
+    reply[#reply + 1] = redis.call('HGET', gk(B, 'l'), id) or ''
+    reply[#reply + 1] = rec
+  end
+end
+if total > 0 then
+  redis.call('HINCRBY', B, 'bytes', -total)
+  redis.call('DECRBY', Gbytes, total)
+end
+return reply`,
+  },
+
+  /** Hands items this node holds back to the group (nack, ack timeout, member gone, or a claim
+   * the node could not place: undo). KEYS: B, Gbytes. ARGV: node, now, maxAttempts, undo (1/0),
+   * last member ('' = none), ids... Returns the given-up items: {record, attempts}... */
+  tidingsGroupBack: {
+    keys: 2,
+    lua: `${GROUP_PRELUDE}
+local B, Gbytes = KEYS[1], KEYS[2]
+local dead = {}
+for i = #ARGV, 6, -1 do
+  local id = ARGV[i]
+  if redis.call('HGET', gk(B, 'f'), id) == ARGV[1] then
+    local rec, attempts = g_back(B, Gbytes, id, ARGV[5], tonumber(ARGV[3]), ARGV[4] == '1')
+    if rec then dead[#dead + 1] = rec; dead[#dead + 1] = attempts end
+  end
+end
+if #ARGV >= 6 then redis.call('PUBLISH', B, 'w') end
+g_touch(B, tonumber(ARGV[2]))
+return dead`,
+  },
+
+  /** Settles an item this node holds without publishing (reject). KEYS: B. ARGV: node, now, id.
+   * {'ok', record} | {'not_held'} */
+  tidingsGroupSettle: {
+    keys: 1,
+    lua: `${GROUP_PRELUDE}
+local B = KEYS[1]
+if redis.call('HGET', gk(B, 'f'), ARGV[3]) ~= ARGV[1] then return {'not_held'} end
+local rec = redis.call('HGET', gk(B, 'i'), ARGV[3])
+g_delete_item(B, ARGV[3])
+g_touch(B, tonumber(ARGV[2]))
+return {'ok', rec}`,
+  },
+
+  /** KEYS: B. ARGV: member, now. */
+  tidingsGroupLeave: {
+    keys: 1,
+    lua: `${GROUP_PRELUDE}
+local B = KEYS[1]
+redis.call('HDEL', gk(B, 'm'), ARGV[1])
+g_touch(B, tonumber(ARGV[2]))
+return 1`,
+  },
+
+  /** A node whose heartbeat expired is gone: its members leave and its items go back to the group.
+   * KEYS: B, Gbytes. ARGV: heartbeat key prefix, now, maxAttempts. The given-up items, as Back. */
+  tidingsGroupReap: {
+    keys: 2,
+    lua: `${GROUP_PRELUDE}
+local B, Gbytes = KEYS[1], KEYS[2]
+local alive = {}
+local function live(node)
+  if alive[node] == nil then alive[node] = redis.call('EXISTS', ARGV[1] .. node) == 1 end
+  return alive[node]
+end
+local members = redis.call('HGETALL', gk(B, 'm'))
+for i = 1, #members, 2 do
+  if not live(members[i + 1]) then redis.call('HDEL', gk(B, 'm'), members[i]) end
+end
+local dead, back = {}, false
+local held = redis.call('HGETALL', gk(B, 'f'))
+for i = 1, #held, 2 do
+  if not live(held[i + 1]) then
+    back = true
+    local rec, attempts = g_back(B, Gbytes, held[i], '', tonumber(ARGV[3]), false)
+    if rec then dead[#dead + 1] = rec; dead[#dead + 1] = attempts end
+  end
+end
+if back then redis.call('PUBLISH', B, 'w') end
+g_touch(B, tonumber(ARGV[2]))
+return dead`,
+  },
+} as const;
+
+export type GroupScriptName = keyof typeof GROUP_SCRIPTS;

@@ -1,0 +1,522 @@
+/** Moderator groups shared by every node on one Redis (docs/operations.md, "Moderator groups
+ * across nodes"): the ModerationEngine of moderation/moderation-engine.ts with the memory
+ * engine's rules (docs/moderation.md), its state in Redis (moderation-scripts.ts).
+ *
+ * - Publishing: every publish runs the topic engine's fed script (PublishFeed below). The node
+ *   names the groups the topic feeds from its copy of the cache's group directory; the script
+ *   checks the copy's version (a stale copy is reloaded and the publish retried), refuses the
+ *   publish when a group is full, and otherwise appends the item to each group's queue and rings
+ *   the group's channel, all in the publish's own step: a publish is acknowledged only once every
+ *   group took it.
+ * - Handing out: a node with members of a group listens on its channel and claims as many items
+ *   as its members have room for (one script: handed-back items first), then gives each to a
+ *   member round-robin, preferring one that did not have it last. Members, in-flight limits, ack
+ *   timers (on the Clock) and delivery ids are the node's own; Redis records which node holds
+ *   each item.
+ * - Settling: accept publishes, appends and settles in one script that first checks the node
+ *   still holds the item; reject settles; nack, an ack timeout, a member leaving or closing hand
+ *   the item back to the head of the queue (or give it up after maxAttempts, telling the sender
+ *   on whatever node it is connected to).
+ * - Node loss: each node refreshes a heartbeat key (PX moderation.nodeTimeoutMs); nodes with
+ *   members reap, every nodeTimeoutMs / 4, the items and members of nodes whose heartbeat expired. */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import {
+  ErrorCode, LimitCause, decodeFrame, encodeFrame, utf8Length,
+  type AcceptResult, type DeliveryFrame, type GroupLeaveResult, type GroupPattern, type Position, type RejectedFrame, type RetractResult, type Value,
+} from '../../protocol/index.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import type { ModerationConfig } from '../../core/config.js';
+import type { Logger } from '../../core/logger.js';
+import { TidingsError, failedPrecondition, limitExceeded } from '../../core/errors.js';
+import type { RedisConnection } from '../../core/redis-connection.js';
+import type { GroupMember, HeldDelivery, ModerationEngine } from '../../moderation/moderation-engine.js';
+import type { GroupStats } from '../../moderation/group-registry.js';
+import type { GroupCounters } from '../../moderation/group.js';
+import { outputOf, parsePattern, toWirePattern, type Affix } from '../../moderation/pattern.js';
+import type { RedisCacheStore } from '../../store/redis-store.js';
+import { GROUP_SCRIPTS, type GroupScriptName } from './moderation-scripts.js';
+import type { FeedPlan, PublishFeed, RedisTopicEngine, Reply } from './topic-engine.js';
+
+/** An item as a group holds it (moderation-scripts.ts, B\0i). */
+interface Item { cache: string; topic: string; output: string; value: Value; tokenId: string | undefined; origin: string | undefined; page: number; seq: number; ts: number }
+
+interface Member { id: string; sink: GroupMember; maxInFlight: number; held: Set<number> }
+
+interface Held { delivery: number; id: string; item: Item; member: Member; group: LocalGroup; timer: TimerHandle }
+
+/** A group this node has members of. */
+interface LocalGroup {
+  cache: string;
+  name: string;
+  /** B: the group's Redis key and wake channel. */
+  key: string;
+  affix: Affix;
+  members: Map<string, Member>;
+  order: Member[];
+  cursor: number;
+  claiming: boolean;
+  again: boolean;
+  buffered: number;
+  counters: GroupCounters;
+}
+
+interface Directory { version: string; groups: Map<string, Affix> }
+
+type ScriptCall = (...args: Array<string | number | Buffer>) => Promise<Reply>;
+
+const VERSION_FIELD = '\u0000v';
+
+export class RedisModeration implements ModerationEngine, PublishFeed {
+  /** This process's name in Redis (heartbeat, holder of in-flight items). */
+  readonly nodeId = randomBytes(9).toString('base64url');
+  private readonly directories = new Map<string, Directory>();
+  private readonly reloading = new Map<string, Promise<void>>();
+  private readonly groups = new Map<string, LocalGroup>();
+  private readonly memberships = new Map<string, Set<LocalGroup>>();
+  private readonly deliveries = new Map<number, Held>();
+  private nextDelivery = 1;
+  /** Hand-backs and leaves that failed while Redis was away, retried every tick. */
+  private readonly retries: Array<() => Promise<void>> = [];
+  private readonly pending = new Set<Promise<unknown>>();
+  private tick: NodeJS.Timeout | undefined;
+  private beaten = false;
+  private readonly groupSet: string;
+  private readonly totalBytes: string;
+  private readonly heartbeatPrefix: string;
+  private readonly direct: string;
+
+  constructor(
+    private readonly config: ModerationConfig,
+    private readonly clock: Clock,
+    private readonly connection: RedisConnection,
+    /** The topic engine's subscriber connection (wake channels and the direct channel). */
+    private readonly subscriber: Redis,
+    private readonly prefix: string,
+    private readonly log: Logger,
+    private readonly topics: RedisTopicEngine,
+    private readonly cache: RedisCacheStore,
+  ) {
+    this.groupSet = `${prefix}m:\u0000groups`;
+    this.totalBytes = `${prefix}m:\u0000bytes`;
+    this.heartbeatPrefix = `${prefix}m:\u0000node:`;
+    this.direct = `${prefix}m:\u0000direct`;
+    for (const [name, { keys, lua }] of Object.entries(GROUP_SCRIPTS)) connection.client.defineCommand(name, { numberOfKeys: keys, lua });
+  }
+
+  async start(): Promise<void> {
+    await this.heartbeat();
+    this.subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
+    // ioredis resubscribes after a reconnect; wake-ups sent meanwhile were missed, so claim now.
+    this.subscriber.on('ready', () => { for (const g of this.groups.values()) this.pump(g); });
+    await this.subscriber.subscribe(this.direct);
+    const every = Math.max(100, Math.floor(this.config.nodeTimeoutMs / 4));
+    this.tick = setInterval(() => { this.onTick().catch(() => { /* the next tick tries again */ }); }, every);
+    this.tick.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.tick);
+    for (const held of this.deliveries.values()) this.clock.clearTimeout(held.timer);
+    await Promise.allSettled([...this.pending]);
+    // Gone at once rather than after nodeTimeoutMs: other nodes reap what this one still holds.
+    await this.connection.run((r) => r.del(this.heartbeatKey(this.nodeId))).catch(() => {});
+  }
+
+  // -- PublishFeed: what every publish carries -----------------------------------------------------
+
+  plan(cache: string, topic: string, value: Value, tokenId: string | undefined, origin: string | undefined): FeedPlan {
+    const dir = this.directories.get(cache);
+    const keys = [this.directoryKey(cache), this.groupSet, this.totalBytes];
+    const fed: Array<{ name: string; output: string }> = [];
+    if (dir) {
+      for (const [name, affix] of dir.groups) {
+        const output = outputOf(affix, topic);
+        if (output !== undefined) fed.push({ name, output });
+      }
+    }
+    if (fed.length === 0) return { keys, args: [dir?.version ?? '', 0, 0, 0, 0, 0, ''], groups: [] };
+    const bytes = typeof value === 'string' ? utf8Length(value) : value.byteLength;
+    const blob: Record<string, unknown> = { c: cache, t: topic, v: value };
+    if (tokenId !== undefined) blob['k'] = tokenId;
+    if (origin !== undefined) blob['o'] = origin;
+    const c = this.config;
+    const args: Array<string | number | Uint8Array> = [dir!.version, c.bufferItems, c.bufferBytes, c.totalBufferBytes, c.groupIdleMs, bytes, encodeFrame(blob)];
+    for (const { name, output } of fed) {
+      keys.push(this.groupKey(cache, name));
+      args.push(name, output);
+    }
+    return { keys, args, groups: fed.map((f) => f.name) };
+  }
+
+  feeds(cache: string, topic: string): boolean {
+    const dir = this.directories.get(cache);
+    if (!dir) return false;
+    for (const affix of dir.groups.values()) if (outputOf(affix, topic) !== undefined) return true;
+    return false;
+  }
+
+  reload(cache: string): Promise<void> {
+    let loading = this.reloading.get(cache);
+    if (!loading) {
+      loading = this.connection.run((r) => r.hgetall(this.directoryKey(cache))).then((fields) => {
+        const groups = new Map<string, Affix>();
+        for (const [name, pattern] of Object.entries(fields)) {
+          if (name !== VERSION_FIELD) groups.set(name, parsePattern(JSON.parse(pattern)));
+        }
+        const version = fields[VERSION_FIELD] ?? '';
+        if (version === '' && groups.size === 0) this.directories.delete(cache);
+        else this.directories.set(cache, { version, groups });
+      }).finally(() => this.reloading.delete(cache));
+      this.reloading.set(cache, loading);
+    }
+    return loading;
+  }
+
+  refused(cache: string, _topic: string, plan: { groups: string[] }, reply: Reply): never {
+    if (String(reply[0]) === 'total') {
+      throw limitExceeded(LimitCause.GROUP_BUFFER, `moderator groups hold their deployment-wide maximum of ${this.config.totalBufferBytes} unassigned bytes; retry later`);
+    }
+    const name = plan.groups[Number(reply[1]) - 1] ?? '?';
+    const local = this.groups.get(this.groupKey(cache, name));
+    if (local) local.counters.refused++;
+    throw limitExceeded(
+      LimitCause.GROUP_BUFFER,
+      `moderator group "${name}" holds its maximum of unassigned items (${Number(reply[2]) === 0 ? 'no moderator is connected' : 'moderators are behind'}); retry later`,
+    );
+  }
+
+  // -- ModerationEngine ----------------------------------------------------------------------------
+
+  async join(cache: string, name: string, pattern: GroupPattern, sink: GroupMember, maxInFlight: number): Promise<void> {
+    const affix = parsePattern(pattern);
+    const key = this.groupKey(cache, name);
+    const mine = this.memberships.get(sink.id);
+    if ([...mine ?? []].some((g) => g.key === key)) throw new TidingsError(ErrorCode.ALREADY_EXISTS_ERROR, `already a member of group "${name}" in cache "${cache}"`);
+    if ((mine?.size ?? 0) >= this.config.maxGroupsPerConnection) {
+      throw limitExceeded(LimitCause.GROUPS, `a connection may be a member of at most ${this.config.maxGroupsPerConnection} groups`);
+    }
+    const wire = JSON.stringify(toWirePattern(affix));
+    const reply = await this.script('tidingsGroupJoin', this.directoryKey(cache), this.groupSet, this.totalBytes, key,
+      name, wire, sink.id, this.nodeId, this.clock.now(), this.config.maxGroups, this.config.groupIdleMs);
+    switch (String(reply[0])) {
+      case 'pattern': throw failedPrecondition(`group "${name}" in cache "${cache}" exists with another pattern (${String(reply[1])})`);
+      case 'groups': throw limitExceeded(LimitCause.GROUPS, `the deployment holds its maximum of ${this.config.maxGroups} groups`);
+      case 'exists': throw new TidingsError(ErrorCode.ALREADY_EXISTS_ERROR, `already a member of group "${name}" in cache "${cache}"`);
+      default:
+    }
+    let group = this.groups.get(key);
+    if (!group) {
+      group = {
+        cache, name, key, affix, members: new Map(), order: [], cursor: 0, claiming: false, again: false, buffered: Number(reply[2]),
+        counters: { offered: 0, delivered: 0, redelivered: 0, accepted: 0, rejected: 0, nacked: 0, timedOut: 0, deadLettered: 0, refused: 0 },
+      };
+      this.groups.set(key, group);
+      this.subscriber.subscribe(key).catch(() => { /* the tick claims meanwhile; ioredis resubscribes */ });
+    }
+    // The reply goes out before the first delivery.
+    sink.accepted({ members: Number(reply[1]), buffered: Number(reply[2]) });
+    const member: Member = { id: sink.id, sink, maxInFlight: Math.min(maxInFlight, this.config.maxInFlightPerMember), held: new Set() };
+    group.members.set(member.id, member);
+    group.order.push(member);
+    let set = mine;
+    if (!set) this.memberships.set(sink.id, (set = new Set()));
+    set.add(group);
+    // This node publishes to the group too: its directory copy learns the group now.
+    this.reload(cache).catch(() => {});
+    this.track(this.reap(group));
+    this.pump(group);
+  }
+
+  async leave(memberId: string, cache: string, name: string): Promise<GroupLeaveResult> {
+    const group = this.groups.get(this.groupKey(cache, name));
+    if (!group || !group.members.has(memberId)) throw failedPrecondition(`not a member of group "${name}" in cache "${cache}"`);
+    return { requeued: await this.removeMember(group, memberId) };
+  }
+
+  connectionClosed(memberId: string): void {
+    const groups = this.memberships.get(memberId);
+    if (!groups) return;
+    for (const group of [...groups]) this.track(this.removeMember(group, memberId));
+  }
+
+  async held(memberId: string, delivery: number): Promise<HeldDelivery | undefined> {
+    const held = this.deliveries.get(delivery);
+    if (!held || held.member.id !== memberId) return undefined;
+    return { cache: held.item.cache, topic: held.item.topic, output: held.item.output, tokenId: held.item.tokenId };
+  }
+
+  async accept(memberId: string, delivery: number, value: Value | undefined, keep: number): Promise<AcceptResult> {
+    const held = this.claimLocal(memberId, delivery);
+    const { item, group } = held;
+    try {
+      // The sender's tokenId, never the moderator's: the item was stamped when it was published.
+      const result = await this.cache.pubAppend(item.cache, item.output, item.output, value ?? item.value, item.tokenId, {
+        ttl: { ttlMs: this.config.historyTtlSec * 1000, refresh: true },
+        truncateToSize: keep,
+      }, {
+        keys: [group.key], args: [held.id, this.nodeId],
+        refusal: `delivery ${delivery} is no longer held by this node (it was handed to another member)`,
+      });
+      group.counters.accepted++;
+      return { page: result.page, seq: result.seq };
+    } catch (err) {
+      // Not settled (or, on a lost reply, perhaps settled: then the hand-back finds nothing to do).
+      this.track(this.handBack(group, [held.id], memberId));
+      throw err;
+    } finally {
+      this.pump(group);
+    }
+  }
+
+  async reject(memberId: string, delivery: number, reason: string): Promise<void> {
+    const held = this.claimLocal(memberId, delivery);
+    const { group } = held;
+    let reply: Reply;
+    try {
+      reply = await this.script('tidingsGroupSettle', group.key, this.nodeId, this.clock.now(), held.id);
+    } catch (err) {
+      this.track(this.handBack(group, [held.id], memberId));
+      throw err;
+    } finally {
+      this.pump(group);
+    }
+    if (String(reply[0]) !== 'ok') throw failedPrecondition(`delivery ${delivery} is no longer held by this node (it was handed to another member)`);
+    group.counters.rejected++;
+    this.tellSender(held.item, reason, 'moderator');
+  }
+
+  async nack(memberId: string, delivery: number): Promise<void> {
+    const held = this.claimLocal(memberId, delivery);
+    held.group.counters.nacked++;
+    await this.handBack(held.group, [held.id], memberId);
+  }
+
+  retract(cache: string, topic: string, target: Position, tokenId: string | undefined, reason: string | undefined): Promise<RetractResult> {
+    return this.topics.retract(cache, topic, target, tokenId, reason, this.cache.listKeys(cache, topic));
+  }
+
+  /** This node's view: its own members and deliveries, the group's buffered count as last seen,
+   * and its own counters (sum them over the nodes for the deployment). */
+  stats(): GroupStats[] {
+    return [...this.groups.values()].map((g) => ({
+      cache: g.cache, group: g.name, pattern: toWirePattern(g.affix), members: g.members.size,
+      memberLoad: g.order.map((m) => ({ id: m.id, inFlight: m.held.size })),
+      buffered: g.buffered, inFlight: g.order.reduce((n, m) => n + m.held.size, 0), counters: { ...g.counters },
+    }));
+  }
+
+  // -- handing out ---------------------------------------------------------------------------------
+
+  /** Claims as many items as the group's local members have room for, until the queue is empty. */
+  private pump(group: LocalGroup): void {
+    if (group.claiming) { group.again = true; return; }
+    let room = 0;
+    for (const m of group.order) room += Math.max(0, m.maxInFlight - m.held.size);
+    if (room === 0 || this.groups.get(group.key) !== group) return;
+    group.claiming = true;
+    group.again = false;
+    const claim = this.script('tidingsGroupClaim', group.key, this.totalBytes, this.nodeId, room).then((reply) => {
+      const unplaced: string[] = [];
+      for (let i = 0; i + 3 < reply.length; i += 4) {
+        const id = String(reply[i]);
+        if (!this.place(group, id, Number(reply[i + 1]), String(reply[i + 2]), reply[i + 3] as Buffer)) unplaced.push(id);
+      }
+      if (unplaced.length > 0) this.track(this.handBack(group, unplaced, '', true));
+      group.claiming = false;
+      if (group.again || reply.length / 4 >= room) this.pump(group);
+    }, (err: unknown) => {
+      group.claiming = false;
+      this.log.debug({ err: (err as Error).message, group: group.name }, 'moderation claim failed; the next tick retries');
+    });
+    this.track(claim);
+  }
+
+  /** Gives a claimed item to a member with room (false: none has room any more). */
+  private place(group: LocalGroup, id: string, attempts: number, last: string, record: Buffer): boolean {
+    const member = this.pick(group, last);
+    if (!member) return false;
+    const item = parseItem(record);
+    const delivery = this.nextDelivery++;
+    const timer = this.clock.setTimeout(() => this.expire(delivery), this.config.ackTimeoutMs);
+    this.deliveries.set(delivery, { delivery, id, item, member, group, timer });
+    member.held.add(delivery);
+    group.counters.delivered++;
+    if (attempts > 1) group.counters.redelivered++;
+    else group.counters.offered++;
+    const frame: DeliveryFrame = {
+      t: 'delivery', cache: item.cache, group: group.name, topic: item.topic, output: item.output, value: item.value,
+      page: item.page, seq: item.seq, ts: item.ts, delivery, attempt: attempts,
+    };
+    if (item.tokenId !== undefined) frame.tokenId = item.tokenId;
+    member.sink.deliver(encodeFrame(frame));
+    return true;
+  }
+
+  /** Round-robin among members with room, preferring one that did not have the item last. */
+  private pick(group: LocalGroup, last: string): Member | undefined {
+    const n = group.order.length;
+    let fallback: Member | undefined;
+    for (let i = 0; i < n; i++) {
+      const member = group.order[(group.cursor + i) % n]!;
+      if (member.held.size >= member.maxInFlight) continue;
+      if (member.id === last && n > 1) { fallback ??= member; continue; }
+      group.cursor = (group.cursor + i + 1) % n;
+      return member;
+    }
+    return fallback;
+  }
+
+  private claimLocal(memberId: string, delivery: number): Held {
+    const held = this.deliveries.get(delivery);
+    if (!held || held.member.id !== memberId) throw failedPrecondition(`delivery ${delivery} is not held by this connection (settled, timed out, or not its own)`);
+    this.drop(held);
+    return held;
+  }
+
+  private drop(held: Held): void {
+    this.clock.clearTimeout(held.timer);
+    this.deliveries.delete(held.delivery);
+    held.member.held.delete(held.delivery);
+  }
+
+  private expire(delivery: number): void {
+    const held = this.deliveries.get(delivery);
+    if (!held) return;
+    held.group.counters.timedOut++;
+    this.drop(held);
+    this.track(this.handBack(held.group, [held.id], held.member.id));
+  }
+
+  /** Puts items this node holds back at the head of the group's queue; retried until Redis takes it. */
+  private handBack(group: LocalGroup, ids: string[], last: string, undo = false): Promise<void> {
+    const run = async (): Promise<void> => {
+      const dead = await this.script('tidingsGroupBack', group.key, this.totalBytes, this.nodeId, this.clock.now(), this.config.maxAttempts, undo ? 1 : 0, last, ...ids);
+      this.deadLetters(group, dead);
+      this.pump(group);
+    };
+    return run().catch((err: unknown) => {
+      this.log.debug({ err: (err as Error).message, group: group.name }, 'moderation hand-back failed; retried');
+      this.retries.push(run);
+    });
+  }
+
+  private async removeMember(group: LocalGroup, memberId: string): Promise<number> {
+    const member = group.members.get(memberId);
+    if (!member) return 0;
+    group.members.delete(memberId);
+    group.order = group.order.filter((m) => m !== member);
+    const mine = this.memberships.get(memberId);
+    mine?.delete(group);
+    if (mine?.size === 0) this.memberships.delete(memberId);
+    const held = [...member.held].map((d) => this.deliveries.get(d)!);
+    for (const h of held) this.drop(h);
+    if (group.members.size === 0) {
+      this.groups.delete(group.key);
+      this.subscriber.unsubscribe(group.key).catch(() => {});
+    }
+    const leave = async (): Promise<void> => { await this.script('tidingsGroupLeave', group.key, memberId, this.clock.now()); };
+    if (held.length > 0) await this.handBack(group, held.map((h) => h.id), memberId);
+    await leave().catch(() => { this.retries.push(leave); });
+    // The others may take what this member had.
+    if (this.groups.get(group.key) === group) this.pump(group);
+    return held.length;
+  }
+
+  // -- node liveness -------------------------------------------------------------------------------
+
+  private async onTick(): Promise<void> {
+    await this.heartbeat();
+    for (const retry of this.retries.splice(0)) await retry().catch(() => { this.retries.push(retry); });
+    for (const group of [...this.groups.values()]) {
+      await this.reap(group);
+      this.pump(group);
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    const previous = await this.connection.run((r) => r.set(this.heartbeatKey(this.nodeId), '1', 'PX', this.config.nodeTimeoutMs, 'GET'));
+    if (previous === null && this.beaten) {
+      // Redis was away longer than nodeTimeoutMs: other nodes took this one for gone and reaped
+      // its members and items (a settle of those is refused). Register the members again.
+      this.log.warn({ node: this.nodeId }, 'moderation: this node was taken for gone; rejoining its members');
+      for (const group of this.groups.values()) {
+        for (const member of group.order) {
+          await this.script('tidingsGroupJoin', this.directoryKey(group.cache), this.groupSet, this.totalBytes, group.key,
+            group.name, JSON.stringify(toWirePattern(group.affix)), member.id, this.nodeId, this.clock.now(), this.config.maxGroups, this.config.groupIdleMs);
+        }
+      }
+    }
+    this.beaten = true;
+  }
+
+  private async reap(group: LocalGroup): Promise<void> {
+    try {
+      const dead = await this.script('tidingsGroupReap', group.key, this.totalBytes, this.heartbeatPrefix, this.clock.now(), this.config.maxAttempts);
+      this.deadLetters(group, dead);
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message, group: group.name }, 'moderation reap failed');
+    }
+  }
+
+  // -- senders -------------------------------------------------------------------------------------
+
+  private deadLetters(group: LocalGroup, dead: Reply): void {
+    for (let i = 0; i + 1 < dead.length; i += 2) {
+      group.counters.deadLettered++;
+      this.tellSender(parseItem(dead[i] as Buffer), `not moderated after ${Number(dead[i + 1])} delivery attempts`, 'server');
+    }
+  }
+
+  /** A `rejected` to the sender's connection, on whichever node it is: every node listens on the
+   * direct channel and hands the frame to the connection if it has it. */
+  private tellSender(item: Item, reason: string, by: RejectedFrame['by']): void {
+    if (item.origin === undefined) return;
+    const frame: RejectedFrame = { t: 'rejected', cache: item.cache, topic: item.topic, page: item.page, seq: item.seq, reason, by };
+    const message = Buffer.concat([Buffer.from(`${item.origin} `), encodeFrame(frame)]);
+    this.track(this.connection.run((r) => r.publish(this.direct, message)).catch(() => { /* best effort, like a closed connection */ }));
+  }
+
+  private onMessage(channel: string, message: Buffer): void {
+    if (channel === this.direct) {
+      const space = message.indexOf(0x20);
+      // A copy: the frame outlives ioredis's read buffer.
+      this.topics.sendTo(message.toString('latin1', 0, space), new Uint8Array(message.subarray(space + 1)));
+      return;
+    }
+    const group = this.groups.get(channel);
+    if (group) this.pump(group);
+  }
+
+  // -- internals -----------------------------------------------------------------------------------
+
+  private track(promise: Promise<unknown>): void {
+    this.pending.add(promise);
+    void promise.finally(() => this.pending.delete(promise));
+  }
+
+  private directoryKey(cache: string): string { return `${this.prefix}m:${cache}`; }
+  private groupKey(cache: string, name: string): string { return `${this.prefix}m:${cache}\u0000${name}`; }
+  private heartbeatKey(node: string): string { return `${this.heartbeatPrefix}${node}`; }
+
+  private script(name: GroupScriptName, ...args: Array<string | number>): Promise<Reply> {
+    return this.connection.run((redis) => (redis as unknown as Record<string, ScriptCall>)[`${name}Buffer`]!(...args));
+  }
+}
+
+/** `page,seq,ts,bytes,output\0<msgpack {c, t, v, k?, o?}>` (moderation-scripts.ts). */
+function parseItem(record: Buffer): Item {
+  const commas: number[] = [];
+  for (let i = 0; commas.length < 4; i++) if (record[i] === 0x2c) commas.push(i);
+  const nul = record.indexOf(0, commas[3]);
+  const head = record.toString('latin1', 0, commas[3]).split(',').map(Number);
+  const blob = decodeFrame(record.subarray(nul + 1));
+  const value = blob['v'];
+  return {
+    cache: String(blob['c']), topic: String(blob['t']), output: record.toString('utf8', commas[3]! + 1, nul),
+    value: typeof value === 'string' ? value : new Uint8Array(value as Uint8Array),
+    tokenId: typeof blob['k'] === 'string' ? blob['k'] : undefined,
+    origin: typeof blob['o'] === 'string' ? blob['o'] : undefined,
+    page: head[0]!, seq: head[1]!, ts: head[2]!,
+  };
+}
