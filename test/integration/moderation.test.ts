@@ -4,50 +4,9 @@
 
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
-import { ManualClock, PermissionScopes, decodeFrame, type TidingsServer } from '../../src/index.js';
+import { ManualClock, PermissionScopes } from '../../src/index.js';
 
-const CACHE = 'chat';
-const SUFFIX = { nameSuffix: '-input' };
-
-/** A moderator over a raw socket: records every delivery and answers it with `policy` (if set). */
-class RawModerator {
-  readonly deliveries: Frame[] = [];
-  private waiters: Array<{ count: number; resolve: () => void }> = [];
-
-  constructor(readonly client: RawClient, public policy?: (d: Frame) => Frame | undefined) {
-    client.ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!isBinary) return;
-      const frame = decodeFrame(new Uint8Array(data));
-      if (frame['t'] !== 'delivery') return;
-      this.deliveries.push(frame);
-      this.waiters = this.waiters.filter((w) => (this.deliveries.length >= w.count ? (w.resolve(), false) : true));
-      const answer = this.policy?.(frame);
-      if (answer) client.send({ ...answer, delivery: frame['delivery'] });
-    });
-  }
-
-  static async join(server: TidingsServer, options: { tokenId?: string; group?: string; maxInFlight?: number; policy?: (d: Frame) => Frame | undefined } = {}): Promise<RawModerator> {
-    const client = await RawClient.open(server, await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: options.tokenId ?? 'mod' }));
-    const mod = new RawModerator(client, options.policy);
-    await client.ok({ t: 'gsub', cache: CACHE, group: options.group ?? 'mods', pattern: SUFFIX, ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}) });
-    return mod;
-  }
-
-  /** Resolves once `count` deliveries in total have arrived. */
-  received(count: number, timeoutMs = 5000): Promise<void> {
-    if (this.deliveries.length >= count) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${this.deliveries.length} of ${count} deliveries within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push({ count, resolve: () => { clearTimeout(timer); resolve(); } });
-    });
-  }
-}
-
-const acceptAll = () => ({ t: 'accept' });
-
-async function participant(server: TidingsServer, tokenId: string, chat = 'room1'): Promise<RawClient> {
-  return RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, chat), { tokenId }));
-}
+import { CACHE, RawModerator, SUFFIX, acceptAll, participant } from '../helpers/moderator.js';
 
 const errOf = (reply: Frame) => (reply['t'] === 'err' ? reply['e'] : undefined);
 

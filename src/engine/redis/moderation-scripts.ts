@@ -150,8 +150,10 @@ redis.call('HDEL', B, 'idle')
 return {'ok', redis.call('HLEN', gk(B, 'm')), redis.call('LLEN', gk(B, 'q'))}`,
   },
 
-  /** Takes up to `count` buffered items for this node, handed-back ones first.
-   * KEYS: B, Gbytes. ARGV: node, count. {id, attempts, lastMember, record}... */
+  /** Takes up to `count` buffered items for this node, handed-back ones first. `sole` is the
+   * node's only member with room ('' when it has several): an item that member had last stays
+   * queued for another member of the group, wherever it is, while there is one.
+   * KEYS: B, Gbytes. ARGV: node, count, sole. {id, attempts, lastMember, record}... */
   tidingsGroupClaim: {
     keys: 2,
     lua: `${GROUP_PRELUDE}
@@ -159,19 +161,28 @@ local B, Gbytes = KEYS[1], KEYS[2]
 local ids = redis.call('LPOP', gk(B, 'q'), tonumber(ARGV[2]))
 local reply = {}
 if not ids then return reply end
+local sole = ARGV[3]
+local others = sole ~= '' and redis.call('HLEN', gk(B, 'm')) > 1
+local skipped = {}
 local total = 0
 for _, id in ipairs(ids) do
   local rec = redis.call('HGET', gk(B, 'i'), id)
   if rec then
-    local attempts = redis.call('HINCRBY', gk(B, 'a'), id, 1)
-    redis.call('HSET', gk(B, 'f'), id, ARGV[1])
-    total = total + g_bytes_of(rec)
-    reply[#reply + 1] = id
-    reply[#reply + 1] = attempts
-    reply[#reply + 1] = redis.call('HGET', gk(B, 'l'), id) or ''
-    reply[#reply + 1] = rec
+    local last = redis.call('HGET', gk(B, 'l'), id) or ''
+    if others and last == sole then
+      skipped[#skipped + 1] = id
+    else
+      local attempts = redis.call('HINCRBY', gk(B, 'a'), id, 1)
+      redis.call('HSET', gk(B, 'f'), id, ARGV[1])
+      total = total + g_bytes_of(rec)
+      reply[#reply + 1] = id
+      reply[#reply + 1] = attempts
+      reply[#reply + 1] = last
+      reply[#reply + 1] = rec
+    end
   end
 end
+for i = #skipped, 1, -1 do redis.call('LPUSH', gk(B, 'q'), skipped[i]) end
 if total > 0 then
   redis.call('HINCRBY', B, 'bytes', -total)
   redis.call('DECRBY', Gbytes, total)

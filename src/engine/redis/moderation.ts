@@ -312,11 +312,14 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   private pump(group: LocalGroup): void {
     if (group.claiming) { group.again = true; return; }
     let room = 0;
-    for (const m of group.order) room += Math.max(0, m.maxInFlight - m.held.size);
+    const withRoom: Member[] = [];
+    for (const m of group.order) {
+      if (m.held.size < m.maxInFlight) { room += m.maxInFlight - m.held.size; withRoom.push(m); }
+    }
     if (room === 0 || this.groups.get(group.key) !== group) return;
     group.claiming = true;
     group.again = false;
-    const claim = this.script('tidingsGroupClaim', group.key, this.totalBytes, this.nodeId, room).then((reply) => {
+    const claim = this.script('tidingsGroupClaim', group.key, this.totalBytes, this.nodeId, room, withRoom.length === 1 ? withRoom[0]!.id : '').then((reply) => {
       const unplaced: string[] = [];
       for (let i = 0; i + 3 < reply.length; i += 4) {
         const id = String(reply[i]);
@@ -324,7 +327,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
       }
       if (unplaced.length > 0) this.track(this.handBack(group, unplaced, '', true));
       group.claiming = false;
-      if (group.again || reply.length / 4 >= room) this.pump(group);
+      if (group.again || (reply.length > 0 && reply.length / 4 >= room)) this.pump(group);
     }, (err: unknown) => {
       group.claiming = false;
       this.log.debug({ err: (err as Error).message, group: group.name }, 'moderation claim failed; the next tick retries');
