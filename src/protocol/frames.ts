@@ -73,7 +73,12 @@ export interface ByeFrame {
 }
 
 /** Advance warning, e.g. the token expires in `inMs`; the client should send `auth`. */
-export interface NoticeFrame { t: 'notice'; kind: 'token_expiring'; inMs: number }
+export type NoticeFrame =
+  | { t: 'notice'; kind: 'token_expiring'; inMs: number }
+  /** Engine redis: this node lost its link to Redis, so live items of the topic stop for now
+   * (`topic_interrupted`), and got it back and caught up (`topic_resumed`; a `disc` before it if
+   * items were lost meanwhile). docs/protocol.md, the `notice` frames under `auth`. */
+  | { t: 'notice'; kind: 'topic_interrupted' | 'topic_resumed'; cache: string; topic: string };
 
 export type ServerFrame =
   | OkReply | ErrReply | ItemFrame | DiscontinuityFrame | HeartbeatFrame | SubscriptionEndFrame | ByeFrame | NoticeFrame

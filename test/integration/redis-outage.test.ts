@@ -111,3 +111,36 @@ t.test('a server whose Redis does not answer refuses to start, and says where it
   } }), { message: `Redis at 127.0.0.1:${port} did not answer within 300 ms (redis.connectTimeoutMs)` });
   // Nothing is left running: tap would time this file out if a reconnect loop kept the process alive.
 });
+
+t.test('subscribers are told while Redis is away: topic_interrupted, then a disc for what Redis lost, then topic_resumed', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t); // no persistence: a restart loses the topic
+  const prefix = `tidings-test:notice:${process.pid}:`;
+  const config = { redis: { reconnectMinMs: 20, reconnectMaxMs: 100 } };
+  const a = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, config });
+  const b = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, config });
+  const scope = PermissionScopes.topicPublishSubscribe('app', '*');
+  const pub = await RawClient.open(a, await tokenFor(a, scope));
+  const sub = await RawClient.open(b, await tokenFor(b, scope));
+  t.teardown(() => { pub.close(); sub.close(); });
+  await sub.ok({ t: 'sub', cache: 'app', topic: 'room' });
+  const before = await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'before' });
+  await sub.items(1);
+
+  await redis.stop();
+  t.same(await sub.next((f) => f['t'] === 'notice'), { t: 'notice', kind: 'topic_interrupted', cache: 'app', topic: 'room' }, 'the subscriber on node b is told live items stopped');
+  t.match(await pub.request({ t: 'pub', cache: 'app', topic: 'room', value: 'during' }), { t: 'err', e: { code: 'SERVER_UNAVAILABLE' } }, 'a publish meanwhile is refused, retryable');
+  await redis.start();
+
+  const first = await sub.next((f) => f['t'] === 'disc' || f['t'] === 'notice', 10_000);
+  t.match(first, { t: 'disc', cache: 'app', topic: 'room', lastSeq: 1 }, 'Redis came back empty: a disc first');
+  t.ok(first['page'] > before['page'], 'under a new page');
+  t.same(await sub.next((f) => f['t'] === 'notice', 10_000), { t: 'notice', kind: 'topic_resumed', cache: 'app', topic: 'room' }, 'then: live items flow again');
+  let reply: Frame | undefined;
+  for (let i = 0; i < 100 && reply?.['t'] !== 'ok'; i++) {
+    reply = await pub.request({ t: 'pub', cache: 'app', topic: 'room', value: 'after' });
+    if (reply['t'] !== 'ok') await new Promise((r) => setTimeout(r, 50));
+  }
+  t.match(await sub.items(1), [{ value: 'after', page: first['page'], seq: 1 }], 'the subscription recovered by itself, on the same connection');
+  t.same(await sub.drain('disc', 50), [], 'one disc only');
+});

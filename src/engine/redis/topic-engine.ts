@@ -11,7 +11,7 @@
  *   no longer holds is announced to local subscribers with a `disc`, never skipped silently. The
  *   subscription reconnects by itself and reloads every topic when it does. */
 import type { Redis } from 'ioredis';
-import { ErrorCode, encodeFrame, encodeFrameHead, encodeItemParts, type DiscontinuityFrame, type Position, type PublishResult, type RetractResult, type Value } from '../../protocol/index.js';
+import { ErrorCode, encodeFrame, encodeFrameHead, encodeItemParts, type DiscontinuityFrame, type NoticeFrame, type Position, type PublishResult, type RetractResult, type Value } from '../../protocol/index.js';
 import type { Clock } from '../../core/clock.js';
 import type { TopicsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
@@ -79,6 +79,9 @@ export class RedisTopicEngine implements TopicEngine {
   private delivered = 0;
   private touchTimer: NodeJS.Timeout | undefined;
   private subscriberWasReady = false;
+  /** The subscription link dropped and its topics were told (topic_interrupted). */
+  private interrupted = false;
+  private closing = false;
   private feed: PublishFeed | undefined;
 
   constructor(
@@ -112,6 +115,13 @@ export class RedisTopicEngine implements TopicEngine {
       if (this.subscriberWasReady) this.resubscribed();
       this.subscriberWasReady = true;
     });
+    // Subscribers are told when live items stop because Redis is away, and again once they flow.
+    this.subscriber.on('close', () => {
+      if (!this.subscriberWasReady || this.interrupted || this.closing) return;
+      this.interrupted = true;
+      this.log.warn('redis subscription lost; subscribers told (topic_interrupted), reconnecting');
+      for (const channel of this.channels.values()) this.notice(channel, 'topic_interrupted');
+    });
     await this.subscriber.connect();
     // Subscribed topics stay alive in Redis while any node has subscribers, published to or not.
     this.touchTimer = setInterval(() => this.touch(), Math.max(1000, Math.floor(this.config.idleTopicMs / 3)));
@@ -119,6 +129,7 @@ export class RedisTopicEngine implements TopicEngine {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.touchTimer);
     this.subscriber.disconnect();
   }
@@ -273,7 +284,14 @@ export class RedisTopicEngine implements TopicEngine {
     if (channels.length === 0) return;
     for (const channel of channels) channel.pending ??= [];
     this.subscriber.subscribe(...channels.map((c) => c.keys.channel)).then(
-      () => { for (const channel of channels) { channel.pending = undefined; this.reload(channel); } },
+      async () => {
+        const reloads = channels.map((channel) => { channel.pending = undefined; return this.reload(channel); });
+        const results = await Promise.all(reloads);
+        if (!this.interrupted || results.includes(false)) return; // a failed reload: the next reconnect or message retries
+        this.interrupted = false;
+        this.log.info('redis subscription back; subscribers caught up (topic_resumed)');
+        for (const channel of this.channels.values()) this.notice(channel, 'topic_resumed');
+      },
       (err: unknown) => {
         for (const channel of channels) channel.pending = undefined;
         this.log.debug({ err: (err as Error).message }, 'resubscribe failed; retried on the next reconnect');
@@ -281,14 +299,22 @@ export class RedisTopicEngine implements TopicEngine {
     );
   }
 
-  /** Brings a loaded window up to date from Redis (after a seq jump, a new page, a reconnect). */
-  private reload(channel: Channel): void {
-    if (channel.pending) return; // a load is under way; it applies what arrives meanwhile
+  private notice(channel: Channel, kind: 'topic_interrupted' | 'topic_resumed'): void {
+    const topic = this.registry.get(channel.cache, channel.name);
+    if (!topic) return;
+    const frame: NoticeFrame = { t: 'notice', kind, cache: channel.cache, topic: channel.name };
+    this.fanout!.publish(topic.key, new Uint8Array(encodeFrame(frame))); // owned (contract 5)
+  }
+
+  /** Brings a loaded window up to date from Redis (after a seq jump, a new page, a reconnect).
+   * Resolves false when it failed (Redis away: the next message or reconnect tries again). */
+  private reload(channel: Channel): Promise<boolean> {
+    if (channel.pending) return Promise.resolve(true); // a load is under way; it applies what arrives meanwhile
     channel.pending = [];
-    this.reloadNow(channel, true).catch((err: unknown) => {
-      // Redis is away: the next message or reconnect tries again.
+    return this.reloadNow(channel, true).then(() => true, (err: unknown) => {
       channel.pending = undefined;
       this.log.debug({ err: (err as Error).message, topic: channel.name }, 'topic reload failed');
+      return false;
     });
   }
 
