@@ -30,6 +30,7 @@ import type { ModerationEngine } from '../moderation/moderation-engine.js';
 import type { PublishHook } from '../core/publish-hook.js';
 import type { PresenceEngine } from '../presence/presence.js';
 import type { Maybe } from '../core/maybe.js';
+import type { RevocationList } from '../auth/revocation.js';
 
 export type { PublishHook, PublishedItem } from '../core/publish-hook.js';
 
@@ -94,6 +95,8 @@ export interface Engine {
   readonly groups: ModerationEngine;
   /** Who is subscribed where, by tokenId (src/presence/); fed by the presence feature. */
   readonly presence: PresenceEngine;
+  /** A revocation list shared by every node (engine redis); absent: each server keeps its own. */
+  readonly revocations?: RevocationList;
   /** An id for a new connection, unique across the cluster (contract 4). */
   newConnectionId(): string;
   /** Connects the engine to the server's fan-out; awaited once before any request (contract 6). */

@@ -16,6 +16,7 @@ import { RandomIds } from '../lib/random-ids.js';
 import type { Engine, Fanout } from './engine.js';
 import { RedisTopicEngine } from './redis/topic-engine.js';
 import { RedisModeration } from './redis/moderation.js';
+import { RedisRevocationList } from './redis/revocations.js';
 
 /** Cache data lives under redis.keyPrefix + this (topics under `t:`, engine/redis/keys.ts). */
 export const CACHE_NAMESPACE = 'c:';
@@ -24,6 +25,7 @@ export class RedisEngine implements Engine {
   readonly topics: RedisTopicEngine;
   readonly cache: RedisCacheStore;
   readonly groups: RedisModeration;
+  readonly revocations: RedisRevocationList;
   /** Cluster-wide: every node's subscribers, join/leave once (docs/presence.md, "Several nodes"). */
   readonly presence: RedisPresence;
   private readonly ids = new RandomIds();
@@ -36,6 +38,7 @@ export class RedisEngine implements Engine {
     this.groups = new RedisModeration(config.moderation, clock, connection, subscriber, config.redis.keyPrefix, log, this.topics, this.cache);
     // A publish to an input topic is acknowledged only once every group it feeds took it (one script).
     this.topics.setFeed(this.groups);
+    this.revocations = new RedisRevocationList(config.auth.maxRevocations, clock, connection, subscriber, config.redis.keyPrefix, this.groups.nodeId, log);
     const presenceSubscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false });
     presenceSubscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis presence subscriber connection error'));
     this.presence = new RedisPresence(config.presence, clock, connection, presenceSubscriber, config.redis.keyPrefix, log);
@@ -55,6 +58,7 @@ export class RedisEngine implements Engine {
 
   async start(fanout: Fanout): Promise<void> {
     await this.topics.start(fanout);
+    await this.revocations.start();
     await this.groups.start();
     this.presence.start((key, frame) => fanout.publish(key, frame));
     await this.presence.connect();

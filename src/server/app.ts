@@ -84,8 +84,15 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   const clock = options.clock ?? systemClock;
   const log = options.logger ?? createLogger({ level: config.logLevel });
   const signingKeys = config.auth.signingKeys.length > 0 ? config.auth.signingKeys : [generateSigningKey()];
-  const auth = new TokenAuthority(config.auth, signingKeys, clock, options.revocations);
   const engine = options.engine ?? await createEngine(config, clock, log);
+  // Engine redis shares revocations between nodes; otherwise this server keeps its own.
+  let auth: TokenAuthority;
+  try {
+    auth = new TokenAuthority(config.auth, signingKeys, clock, options.revocations ?? engine.revocations);
+  } catch (err) {
+    if (!options.engine) await engine.close();
+    throw err;
+  }
   const deps: BrokerDeps = { config, engine, auth, clock, log };
   for (const feature of features) feature.setup?.(deps);
   const broker = new Broker(deps, features.flatMap((f) => (f.handlers ? [f.handlers(deps)] : [])));

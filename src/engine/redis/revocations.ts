@@ -1,0 +1,139 @@
+/** The revocation list shared by every node on one Redis (auth/revocation.ts RevocationList;
+ * docs/operations.md, "What is shared"). Entries live in Redis, one hash per entry with a TTL to
+ * the end of the credentials it covers, indexed by a sorted set (score: that end) so a node loads
+ * them all at start and after a reconnect. Each node mirrors them in a MemoryRevocationList, so the
+ * check at every hello stays synchronous, and an entry added anywhere is PUBLISHed: every node
+ * adds it to its mirror and closes its own connections that use a covered credential. The bound
+ * (auth.maxRevocations) is the deployment's, checked in the script. */
+import type { Redis } from 'ioredis';
+import { LimitCause } from '../../protocol/index.js';
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import { limitExceeded } from '../../core/errors.js';
+import type { RedisConnection } from '../../core/redis-connection.js';
+import { MemoryRevocationList, type RevocableCredential, type Revocation, type RevocationList } from '../../auth/revocation.js';
+
+/** KEYS: index, entry. ARGV: now, revokedAt, until ('' = never), maxEntries, channel, kind (j|k), id,
+ * node. Merges with an entry already there (the later time, the longer life), then publishes
+ * `node kind revokedAt until id`. {'ok', revokedAt, until} | {'full'} */
+const REVOKE = `
+local I, K = KEYS[1], KEYS[2]
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', I, '-inf', now)
+local prev = redis.call('HMGET', K, 'revokedAt', 'until')
+local revoked_at, till = ARGV[2], ARGV[3]
+if prev[1] then
+  revoked_at = string.format('%.0f', math.max(tonumber(prev[1]), tonumber(revoked_at)))
+  if prev[2] == '' or till == '' then till = '' else till = string.format('%.0f', math.max(tonumber(prev[2]), tonumber(till))) end
+elseif redis.call('ZCARD', I) >= tonumber(ARGV[4]) then
+  return {'full'}
+end
+redis.call('HSET', K, 'revokedAt', revoked_at, 'until', till)
+if till == '' then
+  redis.call('PERSIST', K)
+  redis.call('ZADD', I, '+inf', K)
+else
+  redis.call('PEXPIRE', K, math.max(1, tonumber(till) - now))
+  redis.call('ZADD', I, till, K)
+end
+redis.call('PUBLISH', ARGV[5], ARGV[8] .. ' ' .. ARGV[6] .. ' ' .. revoked_at .. ' ' .. (till == '' and '-' or till) .. ' ' .. ARGV[7])
+return {'ok', revoked_at, till}`;
+
+/** KEYS: index. ARGV: now. Every live entry: {key, revokedAt, until}... */
+const LOAD = `
+local I = KEYS[1]
+redis.call('ZREMRANGEBYSCORE', I, '-inf', tonumber(ARGV[1]))
+local reply = {}
+for _, k in ipairs(redis.call('ZRANGE', I, 0, -1)) do
+  local e = redis.call('HMGET', k, 'revokedAt', 'until')
+  if e[1] then reply[#reply + 1] = k; reply[#reply + 1] = e[1]; reply[#reply + 1] = e[2] end
+end
+return reply`;
+
+type ScriptCall = (...args: Array<string | number>) => Promise<Array<string | number>>;
+
+export class RedisRevocationList implements RevocationList {
+  private readonly mirror: MemoryRevocationList;
+  private readonly index: string;
+  private readonly channel: string;
+  private readonly entryPrefix: string;
+  private wasReady = false;
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly clock: Clock,
+    private readonly connection: RedisConnection,
+    private readonly subscriber: Redis,
+    prefix: string,
+    private readonly nodeId: string,
+    private readonly log: Logger,
+  ) {
+    this.mirror = new MemoryRevocationList(maxEntries, clock);
+    this.index = `${prefix}r:\u0000index`;
+    this.channel = `${prefix}r:\u0000channel`;
+    this.entryPrefix = `${prefix}r:`;
+    connection.client.defineCommand('tidingsRevoke', { numberOfKeys: 2, lua: REVOKE });
+    connection.client.defineCommand('tidingsRevocationsLoad', { numberOfKeys: 1, lua: LOAD });
+  }
+
+  /** Subscribes, then loads (so an entry added in between arrives one way or the other). */
+  async start(): Promise<void> {
+    const channel = Buffer.from(this.channel);
+    this.subscriber.on('messageBuffer', (from: Buffer, message: Buffer) => { if (from.equals(channel)) this.onMessage(message.toString()); });
+    // Entries added while the link was down were not heard: load them all again.
+    this.subscriber.on('ready', () => {
+      if (this.wasReady) this.load().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'reloading revocations failed; retried on the next reconnect'));
+      this.wasReady = true;
+    });
+    if (this.subscriber.status === 'ready') this.wasReady = true;
+    await this.subscriber.subscribe(this.channel);
+    await this.load();
+  }
+
+  get size(): number { return this.mirror.size; }
+
+  async revoke(entry: Revocation): Promise<void> {
+    if ((entry.jti === undefined) === (entry.tokenId === undefined)) throw new TypeError('a revocation names exactly one of tokenId and jti');
+    const [kind, id] = entry.jti !== undefined ? ['j', entry.jti] : ['k', entry.tokenId!];
+    const reply = await this.connection.run((r) => (r as unknown as Record<string, ScriptCall>)['tidingsRevoke']!(
+      this.index, `${this.entryPrefix}${kind}:${id}`, this.clock.now(), entry.revokedAt, entry.until ?? '', this.maxEntries, this.channel, kind, id, this.nodeId));
+    if (String(reply[0]) === 'full') {
+      throw limitExceeded(LimitCause.REVOCATIONS, `the deployment holds its maximum of ${this.maxEntries} revocations (auth.maxRevocations); they leave as the credentials they cover expire`);
+    }
+    // Here at once (the caller expects it in force when this resolves); other nodes by the channel.
+    await this.mirror.revoke(entry);
+  }
+
+  isRevoked(credential: RevocableCredential): boolean {
+    return this.mirror.isRevoked(credential);
+  }
+
+  subscribe(listener: (entry: Revocation) => void): () => void {
+    return this.mirror.subscribe(listener);
+  }
+
+  private async load(): Promise<void> {
+    const reply = await this.connection.run((r) => (r as unknown as Record<string, ScriptCall>)['tidingsRevocationsLoad']!(this.index, this.clock.now()));
+    for (let i = 0; i + 2 < reply.length; i += 3) {
+      const key = String(reply[i]).slice(this.entryPrefix.length);
+      const until = String(reply[i + 2]);
+      this.apply(key[0]!, key.slice(2), Number(reply[i + 1]), until === '' ? null : Number(until));
+    }
+  }
+
+  private onMessage(message: string): void {
+    // `node kind revokedAt until id`: the id last, since it may contain spaces.
+    const parts = message.split(' ');
+    if (parts.length < 5 || parts[0] === this.nodeId) return;
+    this.apply(parts[1]!, parts.slice(4).join(' '), Number(parts[2]), parts[3] === '-' ? null : Number(parts[3]));
+  }
+
+  private apply(kind: string, id: string, revokedAt: number, until: number | null): void {
+    const entry: Revocation = kind === 'j' ? { jti: id, revokedAt, until } : { tokenId: id, revokedAt, until };
+    // Known already (a reload after a reconnect brings every entry again): no listener call, so
+    // connections are not walked once per entry.
+    if (this.mirror.isRevoked({ jti: entry.jti, tokenId: entry.tokenId, issuedAt: revokedAt })) return;
+    // The mirror's bound equals the deployment's, so a full mirror only means entries expiring now.
+    this.mirror.revoke(entry).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'revocation not mirrored'));
+  }
+}

@@ -1,0 +1,56 @@
+/** What nodes on one Redis share besides topics and data (docs/operations.md, "What is shared, and
+ * what is per node"): a credential revoked on node A is refused on node B and B's connections
+ * using it are closed; a node started later knows it too. Real nodes, real redis-server. */
+import t, { type Test } from 'tap';
+import { startServer } from '../helpers/server.js';
+import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
+
+const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
+const hello = (token: string) => ({ t: 'hello', versions: [1], token });
+
+async function deployment(t: Test) {
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('shared');
+  t.teardown(() => deletePrefix(url, prefix));
+  const config = { auth: { signingKeys: [generateSigningKey()] } };
+  const node = () => startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config });
+  return { node };
+}
+
+async function open(t: Test, server: TidingsServer, token: string): Promise<RawClient> {
+  const c = await RawClient.open(server, token);
+  t.teardown(() => c.close());
+  return c;
+}
+
+t.test('a credential revoked on node A: its connections on node B get bye 4504, and it is refused on B and on a node started later', async (t) => {
+  if (!requireRedis(t)) return;
+  const { node } = await deployment(t);
+  const [a, b] = [await node(), await node()];
+  const mallory = await tokenFor(a, scope, { tokenId: 'mallory' });
+  const bobToken = await tokenFor(a, scope, { tokenId: 'bob' });
+  const onB = await open(t, b, mallory);
+  const bob = await open(t, b, bobToken);
+
+  await a.revoke({ tokenId: 'mallory' });
+  t.match(await onB.next((f) => f['t'] === 'bye'), { code: 4504, reconnect: false, reason: 'credential revoked' }, 'the connection on node B is told');
+  t.equal((await onB.waitClosed()).code, 4504, 'and closed');
+  const again = await RawClient.connect(b.wsUrl);
+  t.teardown(() => again.close());
+  t.match(await again.request(hello(mallory)), { t: 'err', e: { code: 'AUTHENTICATION_ERROR', message: 'token has been revoked' } }, 'node B refuses it at hello');
+  t.match(await bob.ok({ t: 'ping' }), {}, 'another tokenId on node B is untouched');
+
+  // By one credential (jti), from node B this time; a node that starts afterwards loads both.
+  const first = await tokenFor(a, scope, { tokenId: 'carol' });
+  await b.revoke({ token: first });
+  const c = await node();
+  for (const [token, what] of [[mallory, 'by tokenId'], [first, 'by jti']] as const) {
+    const late = await RawClient.connect(c.wsUrl);
+    t.teardown(() => late.close());
+    t.match(await late.request(hello(token)), { t: 'err', e: { code: 'AUTHENTICATION_ERROR' } }, `a node started later refuses the one revoked ${what}`);
+  }
+  const second = await tokenFor(a, scope, { tokenId: 'carol' });
+  t.match(await (await open(t, a, second)).ok({ t: 'ping' }), {}, 'another credential of carol still works (revoked by jti only)');
+});
