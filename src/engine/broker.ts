@@ -166,7 +166,11 @@ export class Broker {
       // Per tokenId, so a retry on a new connection finds the first result; a credential without
       // one is deduplicated per connection only.
       const scope = session.grant!.tokenId !== undefined ? `t:${session.grant!.tokenId}` : `c:${session.id}`;
-      return this.idempotent.run(scope, request.t, key, () => this.invoke(session, handler, request, replyNow));
+      const shared = this.deps.engine.idempotency;
+      const apply = () => this.invoke(session, handler, request, replyNow);
+      // A networked engine also remembers the result in its backend, in the write's own step, so
+      // a retry that lands on another node is recognised too.
+      return this.idempotent.run(scope, request.t, key, shared ? () => shared.run(`${scope}\u0000${request.t}\u0000${String(key)}`, apply) : apply);
     }
     return this.invoke(session, handler, request, replyNow);
   }

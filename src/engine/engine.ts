@@ -31,6 +31,7 @@ import type { PublishHook } from '../core/publish-hook.js';
 import type { PresenceEngine } from '../presence/presence.js';
 import type { Maybe } from '../core/maybe.js';
 import type { RevocationList } from '../auth/revocation.js';
+import type { IdempotencyContext } from '../core/idempotency-key.js';
 
 export type { PublishHook, PublishedItem } from '../core/publish-hook.js';
 
@@ -95,6 +96,9 @@ export interface Engine {
   readonly groups: ModerationEngine;
   /** Who is subscribed where, by tokenId (src/presence/); fed by the presence feature. */
   readonly presence: PresenceEngine;
+  /** Engine redis: where the broker puts the idempotency key of the write being applied, so the
+   * write's script remembers its first result for every node (core/idempotency-key.ts). */
+  readonly idempotency?: IdempotencyContext;
   /** A revocation list shared by every node (engine redis); absent: each server keeps its own. */
   readonly revocations?: RevocationList;
   /** An id for a new connection, unique across the cluster (contract 4). */

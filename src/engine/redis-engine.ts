@@ -17,6 +17,7 @@ import type { Engine, Fanout } from './engine.js';
 import { RedisTopicEngine } from './redis/topic-engine.js';
 import { RedisModeration } from './redis/moderation.js';
 import { RedisRevocationList } from './redis/revocations.js';
+import { IdempotencyContext } from '../core/idempotency-key.js';
 
 /** Cache data lives under redis.keyPrefix + this (topics under `t:`, engine/redis/keys.ts). */
 export const CACHE_NAMESPACE = 'c:';
@@ -26,6 +27,7 @@ export class RedisEngine implements Engine {
   readonly cache: RedisCacheStore;
   readonly groups: RedisModeration;
   readonly revocations: RedisRevocationList;
+  readonly idempotency = new IdempotencyContext();
   /** Cluster-wide: every node's subscribers, join/leave once (docs/presence.md, "Several nodes"). */
   readonly presence: RedisPresence;
   private readonly ids = new RandomIds();
@@ -38,6 +40,13 @@ export class RedisEngine implements Engine {
     this.groups = new RedisModeration(config.moderation, clock, connection, subscriber, config.redis.keyPrefix, log, this.topics, this.cache);
     // A publish to an input topic is acknowledged only once every group it feeds took it (one script).
     this.topics.setFeed(this.groups);
+    // Idempotent writes are remembered in Redis, by the write's own script, for every node.
+    const idempotencyArgs = (): [string, number] => {
+      const key = this.idempotency.take();
+      return key === undefined ? ['', 0] : [`${config.redis.keyPrefix}i:${key}`, config.server.idempotencyWindowMs];
+    };
+    this.topics.setIdempotency(idempotencyArgs);
+    this.cache.idempotencyArgs = idempotencyArgs;
     this.revocations = new RedisRevocationList(config.auth.maxRevocations, clock, connection, subscriber, config.redis.keyPrefix, this.groups.nodeId, log);
     const presenceSubscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false });
     presenceSubscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis presence subscriber connection error'));

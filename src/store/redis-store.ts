@@ -36,6 +36,8 @@ type ScriptCall = (k: string, m: string, ...argv: Array<string | number | Buffer
 export class RedisCacheStore implements CacheEngine {
   private readonly caches: ReadonlySet<string> | undefined;
   private readonly defaultTtlMs: number;
+  /** The write's idempotency key and window as script ARGV ('' and 0 when none; core/idempotency-key.ts). */
+  idempotencyArgs: () => [string, number] = () => ['', 0];
 
   constructor(
     private readonly config: StoreConfig,
@@ -162,7 +164,7 @@ export class RedisCacheStore implements CacheEngine {
     const elements = values.map(encodeValue);
     const reply = await this.script('tidingsListPush', cache, list,
       this.ttlOf(options.ttl.ttlMs), options.ttl.refresh ? 1 : 0, end, options.truncateToSize ?? 0,
-      this.config.maxListLength, this.config.maxItemBytes, Buffer.byteLength(list, 'utf8'), ...elements);
+      this.config.maxListLength, this.config.maxItemBytes, Buffer.byteLength(list, 'utf8'), ...elements, ...this.idempotencyArgs());
     return Number(reply[1]);
   }
 

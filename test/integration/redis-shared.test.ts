@@ -54,3 +54,33 @@ t.test('a credential revoked on node A: its connections on node B get bye 4504, 
   const second = await tokenFor(a, scope, { tokenId: 'carol' });
   t.match(await (await open(t, a, second)).ok({ t: 'ping' }), {}, 'another credential of carol still works (revoked by jti only)');
 });
+
+t.test('an idempotent write retried on another node than its first attempt is answered, not applied twice', async (t) => {
+  if (!requireRedis(t)) return;
+  const { node } = await deployment(t);
+  const [a, b] = [await node(), await node()];
+  const all = PermissionScopes.combine(scope, PermissionScopes.cacheReadWrite('chat'));
+  // The same tokenId on both nodes: a client that reconnected elsewhere after a cut link.
+  const first = await open(t, a, await tokenFor(a, all, { tokenId: 'alice' }));
+  const retry = await open(t, b, await tokenFor(a, all, { tokenId: 'alice' }));
+  const watcher = await open(t, b, await tokenFor(a, all, { tokenId: 'watcher' }));
+  await watcher.ok({ t: 'sub', cache: 'chat', topic: 'room' });
+
+  const pub = { t: 'pub', cache: 'chat', topic: 'room', value: 'once', idempotencyKey: 'pub-1' };
+  const applied = await first.ok(pub);
+  t.same(await retry.ok(pub), applied, 'pub: node b answers what node a applied');
+  const pubAppend = { t: 'pubAppend', cache: 'chat', topic: 'room', list: 'history', value: 'kept', idempotencyKey: 'pa-1' };
+  const appended = await first.ok(pubAppend);
+  t.same(await retry.ok(pubAppend), appended, 'pubAppend too');
+  const push = { t: 'listPushBack', cache: 'chat', list: 'log', value: 'x', idempotencyKey: 'push-1' };
+  t.same(await retry.ok(push), { length: 1 }, 'a list push first applied on node b');
+  t.same(await first.ok(push), { length: 1 }, 'answered on node a');
+
+  t.same((await watcher.items(2)).map((f) => f['value']), ['once', 'kept'], 'subscribers got each item once');
+  t.same(await watcher.drain('item', 100), [], 'and nothing twice');
+  t.same(await watcher.ok({ t: 'listFetch', cache: 'chat', list: 'history' }), { hit: true, values: ['kept'] }, 'one history element');
+  t.same(await watcher.ok({ t: 'listFetch', cache: 'chat', list: 'log' }), { hit: true, values: ['x'] }, 'one list element');
+  t.match(await retry.ok({ ...pub, idempotencyKey: 'pub-2' }), { seq: applied['seq'] + 2 }, 'another key is another write');
+  const other = await open(t, b, await tokenFor(a, all, { tokenId: 'bob' }));
+  t.match(await other.ok(pub), { seq: applied['seq'] + 3 }, 'keys are per tokenId: bob\'s "pub-1" is his own');
+});

@@ -80,7 +80,8 @@ end
 /** The feeding half of a publish to a topic (appended to the topic engine's publish script).
  * KEYS after T, S, P: D, Gset, Gbytes, B1..Bn. ARGV after now, ttl, keep, channel, head, tail:
  * [7] directory version the node planned with, [8] bufferItems, [9] bufferBytes,
- * [10] totalBufferBytes, [11] groupIdleMs, [12] item bytes, [13] item blob, then per group name, output.
+ * [10] totalBufferBytes, [11] groupIdleMs, [12] item bytes, [13] item blob, then per group name,
+ * output, and last the idempotency key and its window (store/redis/scripts.ts idempotent()).
  * Returns {seq, page}, {'stale'} (the node's copy of the directory is out of date: reload, retry),
  * {'full', group index, members} or {'total'}; refused publishes change nothing. */
 export const FED_PUBLISH = `

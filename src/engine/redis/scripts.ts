@@ -8,7 +8,7 @@
  * P = the deployment's last page handed out (pages only grow, also when Redis lost a topic).
  * A message is `seq SP page SP frame`: nodes read (seq, page) without decoding the frame and fan
  * the frame out as is (encoded once, cluster-wide). */
-import { LIST_PRELUDE } from '../../store/redis/scripts.js';
+import { LIST_PRELUDE, idempotent } from '../../store/redis/scripts.js';
 import { ACCEPT_GUARD, ACCEPT_SETTLE, FED_PUBLISH, GROUP_PRELUDE } from './moderation-scripts.js';
 
 /** Topic functions; `base` is the index of T in KEYS (P and S follow). */
@@ -53,15 +53,16 @@ end
 }
 
 export const TOPIC_SCRIPTS = {
-  /** KEYS: T, S, P. ARGV: now, ttlMs, keep, channel, head, tail. Returns {seq, page}. */
+  /** KEYS: T, S, P. ARGV: now, ttlMs, keep, channel, head, tail, idempotency key, its window ms.
+   * Returns {seq, page} (+ 'dup' for a repeated idempotency key). */
   tidingsTopicPublish: {
     keys: 3,
     lua: `local now = tonumber(ARGV[1])
 ${topicPrelude(1)}
-local page, seq, created = topic_position(now)
+${idempotent(`local page, seq, created = topic_position(now)
 seq = seq + 1
 topic_publish(page, seq, created, item_frame(ARGV[5], ARGV[6], seq, page, now), ARGV[4], tonumber(ARGV[3]), tonumber(ARGV[2]))
-return {seq, page}`,
+return {seq, page}`, "type(reply[1]) == 'number'")}`,
   },
 
   /** tidingsTopicPublish that also feeds the moderator groups the topic is an input of, checked
@@ -72,7 +73,7 @@ return {seq, page}`,
     lua: `local now = tonumber(ARGV[1])
 ${topicPrelude(1)}
 ${GROUP_PRELUDE}
-${FED_PUBLISH}`,
+${idempotent(FED_PUBLISH, "type(reply[1]) == 'number'")}`,
   },
 
   /** KEYS: T, S, P. ARGV: now, ttlMs. The topic's {page, seq, messages...}, creating it when Redis
@@ -95,12 +96,13 @@ return reply`,
    * refused append publishes nothing) and the publish, the element carrying the item's origin.
    * KEYS: K, M (the list), T, S, P. ARGV: now, listTtlMs, refresh, truncate-to, maxListLength,
    * maxItemBytes, key bytes, element tag ('S' | 'B'), value payload, has tokenId (1/0), tokenId,
-   * topicTtlMs, keep, channel, head, tail. Returns {'ok', length, seq, page} or a refusal. */
+   * topicTtlMs, keep, channel, head, tail, idempotency key, its window ms. Returns
+   * {'ok', length, seq, page} (+ 'dup' for a repeated idempotency key) or a refusal. */
   tidingsPubAppend: {
     keys: 5,
     lua: `${LIST_PRELUDE}
 ${topicPrelude(3)}
-local page, seq, created = topic_position(now)
+${idempotent(`local page, seq, created = topic_position(now)
 seq = seq + 1
 local header = topic_ms(page) .. ',' .. topic_ms(seq) .. ',' .. topic_ms(now)
 if ARGV[10] == '1' then header = header .. ',' .. ARGV[11] end
@@ -108,7 +110,7 @@ local element = ARGV[8] .. #header .. ':' .. header .. ARGV[9]
 local pushed = push(true, {element}, tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
 if pushed[1] ~= 'ok' then return pushed end
 topic_publish(page, seq, created, item_frame(ARGV[15], ARGV[16], seq, page, now), ARGV[14], tonumber(ARGV[13]), tonumber(ARGV[12]))
-return {'ok', pushed[2], seq, page}`,
+return {'ok', pushed[2], seq, page}`, "reply[1] == 'ok'")}`,
   },
 
   /** A moderator's accept: tidingsPubAppend guarded by "this node still holds the delivery" and

@@ -83,6 +83,8 @@ export class RedisTopicEngine implements TopicEngine {
   private interrupted = false;
   private closing = false;
   private feed: PublishFeed | undefined;
+  /** The write's idempotency key and window as script ARGV ('' and 0 when none). */
+  private idempotencyArgs: () => [string, number] = () => ['', 0];
 
   constructor(
     private readonly config: TopicsConfig,
@@ -97,6 +99,11 @@ export class RedisTopicEngine implements TopicEngine {
     for (const [name, { keys, lua }] of Object.entries(TOPIC_SCRIPTS)) {
       connection.client.defineCommand(name, keys === undefined ? { lua } : { numberOfKeys: keys, lua });
     }
+  }
+
+  /** Idempotent writes remembered in Redis (core/idempotency-key.ts): the publish scripts take the key. */
+  setIdempotency(args: () => [string, number]): void {
+    this.idempotencyArgs = args;
   }
 
   /** Moderator groups: every publish goes through their script from now on (register before start()). */
@@ -140,6 +147,7 @@ export class RedisTopicEngine implements TopicEngine {
 
   publish(cache: string, name: string, value: Value, tokenId: string | undefined, origin?: string): Promise<PublishResult> {
     const { feed } = this;
+    const idem = this.idempotencyArgs();
     if (feed) {
       // Owned now: a retry after a directory reload runs after an await (contract 1).
       const owned = typeof value === 'string' ? value : new Uint8Array(value);
@@ -147,18 +155,18 @@ export class RedisTopicEngine implements TopicEngine {
         for (let attempt = 1; ; attempt++) {
           const plan = feed.plan(cache, name, owned, tokenId, origin);
           const reply = await this.script('tidingsTopicPublishFed', 3 + plan.keys.length, keys.topic, keys.recent, keys.lastPage, ...plan.keys,
-            now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...plan.args);
+            now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...plan.args, ...idem);
           const status = String(reply[0]);
           if (status === 'stale' && attempt < 3) { await feed.reload(cache); continue; }
           if (status === 'stale') throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'moderator groups of this cache kept changing; retry');
           if (status === 'full' || status === 'total') feed.refused(cache, name, plan, reply);
-          return { seq: Number(reply[0]), page: Number(reply[1]) };
+          return { seq: Number(reply[0]), page: Number(reply[1]), dup: reply[2] !== undefined };
         }
       });
     }
     return this.stamp(cache, name, value, tokenId, origin, async (keys, now, head, tail) => {
-      const [seq, page] = await this.script('tidingsTopicPublish', keys.topic, keys.recent, keys.lastPage, now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail);
-      return { seq: Number(seq), page: Number(page) };
+      const [seq, page, dup] = await this.script('tidingsTopicPublish', keys.topic, keys.recent, keys.lastPage, now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...idem);
+      return { seq: Number(seq), page: Number(page), dup: dup !== undefined };
     });
   }
 
@@ -168,10 +176,12 @@ export class RedisTopicEngine implements TopicEngine {
     // Groups are fed by publish only: a pubAppend to an input topic would skip its moderators.
     if (this.feed?.feeds(cache, name)) throw failedPrecondition(`topic "${name}" is the input of a moderator group: publish to it with pub`);
     const { guard } = list;
+    // A moderator's accept carries no idempotency key: its delivery settles once anyway.
+    const idem = guard ? [] : this.idempotencyArgs();
     return this.stamp(cache, name, value, tokenId, undefined, async (keys, now, head, tail) => {
       const reply = await this.script(guard ? 'tidingsModerationAccept' : 'tidingsPubAppend', ...list.listKeys, keys.topic, keys.recent, keys.lastPage,
-        ...(guard?.keys ?? []), now, ...list.listArgs, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...(guard?.args ?? []));
-      return { seq: Number(reply[2] ?? 0), page: Number(reply[3] ?? 0), reply };
+        ...(guard?.keys ?? []), now, ...list.listArgs, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...(guard?.args ?? []), ...idem);
+      return { seq: Number(reply[2] ?? 0), page: Number(reply[3] ?? 0), reply, dup: reply[4] !== undefined };
     });
   }
 
@@ -242,7 +252,7 @@ export class RedisTopicEngine implements TopicEngine {
 
   /** Runs the publish hooks around one stamping script (a hook may refuse before anything is sent). */
   private async stamp<R extends PublishResult>(cache: string, name: string, value: Value, tokenId: string | undefined, origin: string | undefined,
-    run: (keys: TopicKeys, now: number, head: Uint8Array, tail: Uint8Array) => Promise<R>): Promise<R> {
+    run: (keys: TopicKeys, now: number, head: Uint8Array, tail: Uint8Array) => Promise<R & { dup: boolean }>): Promise<R> {
     const { hooks } = this;
     let admissions: unknown[] | undefined;
     for (let i = 0; i < hooks.length; i++) {
@@ -253,8 +263,10 @@ export class RedisTopicEngine implements TopicEngine {
     const { head, tail } = encodeItemParts(cache, name, value, tokenId);
     const kept = admissions && typeof value !== 'string' ? new Uint8Array(value) : value;
     const now = this.clock.now();
-    const result = await run(new TopicKeys(this.keyPrefix, cache, name), now, head, tail);
+    const { dup, ...rest } = await run(new TopicKeys(this.keyPrefix, cache, name), now, head, tail);
+    const result = rest as unknown as R; // without `dup`, which must not reach the reply
     if (result.seq === 0) return result; // refused by the list half: nothing was published
+    if (dup) return result; // a repeated idempotent write: the first one ran the hooks
     this.published++;
     if (admissions) {
       const item = { cache, topic: name, value: kept, tokenId, page: result.page, seq: result.seq, ts: now, origin };

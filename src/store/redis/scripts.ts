@@ -143,13 +143,37 @@ end
 
 /** One script per operation: ARGV[1] is always `now`. Replies are arrays whose first element is a
  * status: 'ok', 'miss', 'wrongtype', or a limit ('list_length' / 'item_size', with the amount). */
+/** Wraps a write script's main part for idempotent writes (core/idempotency-key.ts): ARGV's last
+ * two are the write's idempotency key ('' = none) and how long to remember it, in ms. When the key
+ * is already there, the stored reply is answered, with 'dup' appended, and nothing runs again;
+ * otherwise the body runs, and a reply that `success` (a Lua expression on `reply`) accepts is
+ * stored under the key in the same step. So a retry on any node is answered, never applied twice. */
+export function idempotent(body: string, success: string): string {
+  return `
+local IDEM, IDEM_MS = ARGV[#ARGV - 1], ARGV[#ARGV]
+if IDEM ~= '' then
+  local prev = redis.call('GET', IDEM)
+  if prev then
+    local r = cjson.decode(prev)
+    r[#r + 1] = 'dup'
+    return r
+  end
+end
+local function body()
+${body}
+end
+local reply = body()
+if IDEM ~= '' and (${success}) then redis.call('SET', IDEM, cjson.encode(reply), 'PX', IDEM_MS) end
+return reply`;
+}
+
 export const SCRIPTS = {
   /** ARGV: now, ttlMs, refresh (1/0), 'back' | 'front', truncate-to (0 = none), maxListLength,
-   * maxItemBytes, key bytes, elements... */
+   * maxItemBytes, key bytes, elements..., idempotency key, its window ms (idempotent()). */
   tidingsListPush: `${LIST_PRELUDE}
-local elements = {}
-for i = 9, #ARGV do elements[#elements + 1] = ARGV[i] end
-return push(ARGV[4] == 'back', elements, tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))`,
+${idempotent(`local elements = {}
+for i = 9, #ARGV - 2 do elements[#elements + 1] = ARGV[i] end
+return push(ARGV[4] == 'back', elements, tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))`, "reply[1] == 'ok'")}`,
 
   /** ARGV: now, start ('' = none), end ('' = none). {'ok', elements...} */
   tidingsListFetch: `${LIST_PRELUDE}
