@@ -82,7 +82,7 @@ end
  * [7] directory version the node planned with, [8] bufferItems, [9] bufferBytes,
  * [10] totalBufferBytes, [11] groupIdleMs, [12] item bytes, [13] item blob, then per group name,
  * output, and last the idempotency key and its window (store/redis/scripts.ts idempotent()).
- * Returns {seq, page}, {'stale'} (the node's copy of the directory is out of date: reload, retry),
+ * Returns {seq, page, ts}, {'stale'} (the node's copy of the directory is out of date: reload, retry),
  * {'full', group index, members} or {'total'}; refused publishes change nothing. */
 export const FED_PUBLISH = `
 local D, Gset, Gbytes = KEYS[4], KEYS[5], KEYS[6]
@@ -113,7 +113,7 @@ for g = 1, n do
   redis.call('INCRBY', Gbytes, bytes)
   redis.call('PUBLISH', B, 'w')
 end
-return {seq, page}`;
+return {seq, page, now}`;
 
 /** An accepted delivery: pubAppend's body guarded by "this node still holds the item", and the
  * item settled in the same step. KEYS: K, M, T, S, P, B; ARGV: pubAppend's, then item id, node. */

@@ -54,7 +54,7 @@ end
 
 export const TOPIC_SCRIPTS = {
   /** KEYS: T, S, P. ARGV: now, ttlMs, keep, channel, head, tail, idempotency key, its window ms.
-   * Returns {seq, page} (+ 'dup' for a repeated idempotency key). */
+   * Returns {seq, page, ts} (+ 'dup' for a repeated idempotency key). */
   tidingsTopicPublish: {
     keys: 3,
     lua: `local now = tonumber(ARGV[1])
@@ -62,7 +62,7 @@ ${topicPrelude(1)}
 ${idempotent(`local page, seq, created = topic_position(now)
 seq = seq + 1
 topic_publish(page, seq, created, item_frame(ARGV[5], ARGV[6], seq, page, now), ARGV[4], tonumber(ARGV[3]), tonumber(ARGV[2]))
-return {seq, page}`, "type(reply[1]) == 'number'")}`,
+return {seq, page, now}`, "type(reply[1]) == 'number'")}`,
   },
 
   /** tidingsTopicPublish that also feeds the moderator groups the topic is an input of, checked

@@ -160,13 +160,14 @@ export class RedisTopicEngine implements TopicEngine {
           if (status === 'stale' && attempt < 3) { await feed.reload(cache); continue; }
           if (status === 'stale') throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'moderator groups of this cache kept changing; retry');
           if (status === 'full' || status === 'total') feed.refused(cache, name, plan, reply);
-          return { seq: Number(reply[0]), page: Number(reply[1]), dup: reply[2] !== undefined };
+          return { seq: Number(reply[0]), page: Number(reply[1]), ts: Number(reply[2]), dup: reply[3] !== undefined };
         }
       });
     }
     return this.stamp(cache, name, value, tokenId, origin, async (keys, now, head, tail) => {
-      const [seq, page, dup] = await this.script('tidingsTopicPublish', keys.topic, keys.recent, keys.lastPage, now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...idem);
-      return { seq: Number(seq), page: Number(page), dup: dup !== undefined };
+      const [seq, page, ts, dup] = await this.script('tidingsTopicPublish', keys.topic, keys.recent, keys.lastPage, now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...idem);
+      // ts: the item's, also for a repeated idempotent write (the first attempt's).
+      return { seq: Number(seq), page: Number(page), ts: Number(ts), dup: dup !== undefined };
     });
   }
 
