@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../helpers/server.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { tokenFor, type Frame, type RawClient } from '../helpers/raw-client.js';
+import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { CACHE, RawModerator, acceptAll, participant } from '../helpers/moderator.js';
-import { PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
+import { ManualClock, PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
 
 const NODE_TIMEOUT_MS = 1000;
 
@@ -166,4 +166,26 @@ t.test('a node killed with SIGKILL: after moderation.nodeTimeoutMs what its memb
   t.same(values(await bob.items(4)), range('k', 4), 'everything the dead node held was moderated by the survivor');
   t.same(survivor.deliveries.slice(1).map((d) => d['attempt']), [2, 2, 2], 'as second attempts');
   t.same(await bob.drain('item', 100), [], 'once each');
+});
+
+t.test('moderation.maxGroups bounds the deployment; idle groups are forgotten to make room', async (t) => {
+  if (!requireRedis(t)) return;
+  const clock = new ManualClock(Date.now());
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('maxgroups');
+  t.teardown(() => deletePrefix(url, prefix));
+  const config = { moderation: { maxGroups: 1, groupIdleMs: 60_000 } };
+  const [a, b] = [await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, clock, config }), await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, clock, config })];
+  const first = await moderator(t, a, { group: 'g1' });
+  const second = await moderator(t, b, { group: 'g1' });
+  t.pass('the group exists once for the deployment: joining it on node b makes no second group');
+  const c = await RawClient.open(b, await tokenFor(b, PermissionScopes.moderator(CACHE)));
+  t.teardown(() => c.close());
+  const g2 = { t: 'gsub', cache: CACHE, group: 'g2', pattern: { nameSuffix: 'x-input' } };
+  t.match(await c.request(g2), { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'groups_limit_exceeded' } }, 'a second group is refused on node b');
+  await first.client.ok({ t: 'gunsub', cache: CACHE, group: 'g1' });
+  await second.client.ok({ t: 'gunsub', cache: CACHE, group: 'g1' });
+  t.match(await c.request(g2), { t: 'err', e: { cause: 'groups_limit_exceeded' } }, 'an idle group still counts within groupIdleMs');
+  clock.advance(60_000);
+  t.match(await c.request(g2), { t: 'ok', r: { members: 1 } }, 'past groupIdleMs the idle group is forgotten and the new one fits');
 });

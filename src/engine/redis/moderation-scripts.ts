@@ -139,6 +139,15 @@ if existing and g_expired(B, now, tonumber(ARGV[7])) then
 end
 if existing and existing ~= ARGV[2] then return {'pattern', existing} end
 if not existing then
+  if redis.call('SCARD', Gset) >= tonumber(ARGV[6]) then
+    -- At the bound: forget idle groups first (O(groups), only here), as the memory engine does.
+    for _, b in ipairs(redis.call('SMEMBERS', Gset)) do
+      if g_expired(b, now, tonumber(ARGV[7])) then
+        local d, name = string.match(b, '^(.*)%z([^%z]*)$')
+        g_forget(b, d, name, Gset, Gbytes)
+      end
+    end
+  end
   if redis.call('SCARD', Gset) >= tonumber(ARGV[6]) then return {'groups'} end
   redis.call('HSET', D, ARGV[1], ARGV[2])
   redis.call('HINCRBY', D, '\\0v', 1)
