@@ -21,6 +21,9 @@ import { SCRIPTS, type ScriptName } from './redis/scripts.js';
 
 type Reply = Array<Buffer | number | null>;
 
+/** How old the Redis figures stats() answers may be. */
+const STATS_MAX_AGE_MS = 5000;
+
 /** The topic half of pubAppend: runs the list append described by `list` and the publish in one
  * script (engine/redis/topic-engine.ts). `reply` is the list half's status reply; seq 0 = refused. */
 export interface RedisPubAppender {
@@ -36,6 +39,9 @@ type ScriptCall = (k: string, m: string, ...argv: Array<string | number | Buffer
 export class RedisCacheStore implements CacheEngine {
   private readonly caches: ReadonlySet<string> | undefined;
   private readonly defaultTtlMs: number;
+  private lastStats: StoreStats = { items: 0, bytes: 0, maxBytes: 0 };
+  private statsAt = -Infinity;
+  private statsLoading = false;
   /** The write's idempotency key and window as script ARGV ('' and 0 when none; core/idempotency-key.ts). */
   idempotencyArgs: () => [string, number] = () => ['', 0];
 
@@ -49,6 +55,7 @@ export class RedisCacheStore implements CacheEngine {
     this.defaultTtlMs = config.defaultTtlSec * 1000;
     this.caches = config.caches.length > 0 ? new Set(config.caches) : undefined;
     for (const [name, lua] of Object.entries(SCRIPTS)) connection.client.defineCommand(name, { numberOfKeys: 2, lua });
+    this.refreshStats();
   }
 
   start(): void {
@@ -59,9 +66,25 @@ export class RedisCacheStore implements CacheEngine {
     // The engine owns the connection and closes it.
   }
 
-  /** Redis holds the data and its memory bound (INFO memory), so this node counts nothing. */
+  /** Redis holds the data and its bound, so these are Redis's own figures (docs/operations.md,
+   * metrics): keys in its database (DBSIZE: cache items, topics, groups, of every deployment
+   * sharing it), used_memory and maxmemory (INFO memory; 0 = no bound). Synchronous, so the last
+   * figures are answered and a refresh starts when they are older than STATS_MAX_AGE_MS. */
   stats(): StoreStats {
-    return { items: 0, bytes: 0, maxBytes: 0 };
+    if (this.clock.now() - this.statsAt >= STATS_MAX_AGE_MS) this.refreshStats();
+    return { ...this.lastStats };
+  }
+
+  private refreshStats(): void {
+    if (this.statsLoading || !this.connection.ready) return;
+    this.statsLoading = true;
+    this.statsAt = this.clock.now();
+    this.connection.run((r) => r.pipeline().dbsize().info('memory').exec()).then((results) => {
+      const items = Number(results?.[0]?.[1] ?? 0);
+      const info = String(results?.[1]?.[1] ?? '');
+      const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+      this.lastStats = { items, bytes: field('used_memory'), maxBytes: field('maxmemory') };
+    }, () => { /* Redis away: the last figures stay */ }).finally(() => { this.statsLoading = false; });
   }
 
   // -- lists -------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { startServer } from '../helpers/server.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
+import { ManualClock, PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
 
 const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
 const hello = (token: string) => ({ t: 'hello', versions: [1], token });
@@ -83,4 +83,23 @@ t.test('an idempotent write retried on another node than its first attempt is an
   t.match(await retry.ok({ ...pub, idempotencyKey: 'pub-2' }), { seq: applied['seq'] + 2 }, 'another key is another write');
   const other = await open(t, b, await tokenFor(a, all, { tokenId: 'bob' }));
   t.match(await other.ok(pub), { seq: applied['seq'] + 3 }, 'keys are per tokenId: bob\'s "pub-1" is his own');
+});
+
+t.test('/metrics with engine redis: the store figures are Redis\'s own (keys, used_memory, maxmemory)', async (t) => {
+  if (!requireRedis(t)) return;
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { engine: 'redis', clock, config: { server: { metricsAccess: 'open' } } });
+  const gauge = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+  const scrape = async () => (await fetch(`${server.httpUrl}/metrics`)).text();
+  const c = await open(t, server, await tokenFor(server, PermissionScopes.cacheReadWrite('chat')));
+  await c.ok({ t: 'listPushBack', cache: 'chat', list: 'l', value: 'x' });
+  clock.advance(5000); // the figures are refreshed when older than 5 s (on the Clock)
+  let text = await scrape();
+  for (let i = 0; i < 40 && !(gauge(text, 'tidings_store_items') >= 1); i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    text = await scrape();
+  }
+  t.ok(gauge(text, 'tidings_store_items') >= 1, `tidings_store_items counts the keys of its database (${gauge(text, 'tidings_store_items')})`);
+  t.ok(gauge(text, 'tidings_store_bytes') > 0, `tidings_store_bytes is Redis's used_memory (${gauge(text, 'tidings_store_bytes')})`);
+  t.ok(gauge(text, 'tidings_store_limit_bytes') >= 0, 'tidings_store_limit_bytes is maxmemory (0: no bound)');
 });
