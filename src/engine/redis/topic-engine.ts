@@ -23,6 +23,9 @@ import type { Fanout, PublishHook, Subscriber, TopicActivity, TopicEngine, Topic
 import { TOPIC_SCRIPTS } from './scripts.js';
 import { TopicKeys } from './keys.js';
 
+/** After a reconnect, how soon a failed window reload is tried again. */
+const RELOAD_RETRY_MS = 1000;
+
 /** One message of a topic channel: `seq SP page SP frame`. */
 interface Message { seq: number; page: number; frame: Uint8Array }
 
@@ -294,13 +297,18 @@ export class RedisTopicEngine implements TopicEngine {
    * the recent-messages lists, and what is published from now on arrives as messages. */
   private resubscribed(): void {
     const channels = [...this.channels.values()];
-    if (channels.length === 0) return;
+    if (channels.length === 0) { this.interrupted = false; return; }
     for (const channel of channels) channel.pending ??= [];
     this.subscriber.subscribe(...channels.map((c) => c.keys.channel)).then(
       async () => {
         const reloads = channels.map((channel) => { channel.pending = undefined; return this.reload(channel); });
         const results = await Promise.all(reloads);
-        if (!this.interrupted || results.includes(false)) return; // a failed reload: the next reconnect or message retries
+        if (results.includes(false)) {
+          // Redis answered the SUBSCRIBE but not the reload (its other connection is still away): again shortly.
+          if (!this.closing) setTimeout(() => this.resubscribed(), RELOAD_RETRY_MS).unref();
+          return;
+        }
+        if (!this.interrupted) return;
         this.interrupted = false;
         this.log.info('redis subscription back; subscribers caught up (topic_resumed)');
         for (const channel of this.channels.values()) this.notice(channel, 'topic_resumed');
