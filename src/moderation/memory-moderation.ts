@@ -27,10 +27,6 @@ export interface MemoryModerationBackend {
   stampNow(cache: string, topic: string, build: (at: { page: number; seq: number; ts: number; lastSeq: number }) => object): { page: number; seq: number };
   /** Sends a frame to one connection (by id), wherever it is attached. */
   notify(connectionId: string, frame: Uint8Array): void;
-  /** A take-down done by the backend in one step (a networked engine, where stampNow cannot be
-   * synchronous): check the target, remove its history element, stamp and publish the `retract`.
-   * When absent, retract uses stampNow and listRemoveOrigin. */
-  retract?(cache: string, topic: string, target: Position, tokenId: string | undefined, reason: string | undefined): Promise<RetractResult>;
 }
 
 export class MemoryModerationEngine implements ModerationEngine, PublishHook<Admission> {
@@ -100,7 +96,6 @@ export class MemoryModerationEngine implements ModerationEngine, PublishHook<Adm
   }
 
   async retract(cache: string, topic: string, target: Position, tokenId: string | undefined, reason: string | undefined): Promise<RetractResult> {
-    if (this.backend.retract) return this.backend.retract(cache, topic, target, tokenId, reason);
     let removal: Maybe<boolean> = false;
     const at = this.backend.stampNow(cache, topic, ({ page, seq, ts, lastSeq }) => {
       if (target.page > page || (target.page === page && target.seq > lastSeq)) {
