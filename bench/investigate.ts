@@ -4,6 +4,7 @@
  *   node --import tsx bench/investigate.ts --target tidings --scenario fanout --subscribers 1000 --mode max
  *   node --import tsx bench/investigate.ts --target tidings --scenario capacity --connections 10000
  *   node --import tsx bench/investigate.ts --target bare-uws --scenario many-topics --perf stat
+ *   node --import tsx bench/investigate.ts --target tidings --subscribers 100 --publisher single
  * Needs `perf` (linux-perf) and permission to attach (root, or kernel.perf_event_paranoid <= 1). */
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,12 +15,13 @@ import { targetByName } from './targets/index.js';
 import { sleep } from './lib/clock.js';
 import { hasCommand } from './lib/proc.js';
 import { RAW_DIR } from './lib/bundle.js';
+import { SINGLE_WINDOW } from './scenarios/throughput.js';
 
 const { values } = parseArgs({
   options: {
     target: { type: 'string', default: 'tidings' }, scenario: { type: 'string', default: 'fanout' }, subscribers: { type: 'string', default: '1000' },
     mode: { type: 'string', default: 'max' }, connections: { type: 'string', default: '10000' }, perf: { type: 'string', default: 'record' },
-    'duration-ms': { type: 'string', default: '3000' }, top: { type: 'string', default: '30' },
+    'duration-ms': { type: 'string', default: '3000' }, top: { type: 'string', default: '30' }, publisher: { type: 'string', default: 'batched' },
   },
 });
 if (!hasCommand('perf')) throw new Error('perf is not installed (apt-get install linux-perf)');
@@ -57,9 +59,11 @@ await withTarget(targetByName(name), { generators: capacity ? 2 : 1 }, async (s)
   const subs = many ? 1000 : Number(values.subscribers);
   const fanout = many ? 10 : subs;
   const topics = many ? Array.from({ length: 1000 }, (_, i) => `t${i}`) : ['fan'];
-  await s.open(subs, many ? { kind: 'spread', topics: 1000, perConn: 10 } : { kind: 'single', topic: 'fan' }, { timedStride: 40 });
-  await s.publisher();
-  const spec = { rate: 100_000 / fanout, maxMessages: 1e7, topics, fanout, payloadBytes: 64, window: Math.max(4, Math.min(200, Math.floor(5000 / fanout))), drainMs: 2000 };
+  const single = values.publisher === 'single';
+  await s.open(subs, many ? { kind: 'spread', topics: 1000, perConn: 10 } : { kind: 'single', topic: 'fan' }, { timedStride: 40, single });
+  await s.publisher(single);
+  const window = single ? SINGLE_WINDOW : Math.max(4, Math.min(200, Math.floor(5000 / fanout)));
+  const spec = { rate: 100_000 / fanout, maxMessages: 1e7, topics, fanout, payloadBytes: 64, window, publisher: single ? 'single' as const : 'batched' as const, drainMs: 2000 };
   await s.phase({ ...spec, mode: 'max', durationMs: 1000 }); // warm-up
   const perf = attach(s.server.pid);
   await sleep(300);

@@ -4,7 +4,7 @@
  *   npm run bench -- --scenario fanout --target tidings,bare-uws --runs 1   (prints, no docs/ write)
  * Options: --scenario fanout|many-topics|capacity|history|moderated|micro (comma list), --target
  * NAMES, --runs N, --out FILE, --duration-ms MS, --subscribers 100,1000, --connections N,
- * --modes rate,max, --rate DELIVERIES_PER_S, --profile (V8 CPU profile of the Tidings server),
+ * --modes rate,max, --rate DELIVERIES_PER_S, --publisher batched,single (fan-out regimes), --profile (V8 CPU profile of the Tidings server),
  * --from bench/results/raw/<time>.json (re-render the report from saved results, no run). */
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
@@ -38,7 +38,7 @@ const { values } = parseArgs({
     full: { type: 'boolean' }, scenario: { type: 'string' }, target: { type: 'string' }, runs: { type: 'string' },
     out: { type: 'string' }, 'duration-ms': { type: 'string' }, subscribers: { type: 'string' }, connections: { type: 'string' },
     modes: { type: 'string' }, rate: { type: 'string' }, profile: { type: 'boolean' }, from: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    'no-install': { type: 'boolean' },
+    'no-install': { type: 'boolean' }, publisher: { type: 'string' },
   },
 });
 if (values.help) {
@@ -69,6 +69,10 @@ const fanoutSubs = (values.subscribers ?? '100,1000').split(',').map(Number);
 const connections = Number(values.connections ?? (full ? 18_000 : 10_000));
 const rateDeliveries = Number(values.rate ?? 100_000);
 const explicitModes = values.modes?.split(',') as Array<'rate' | 'max'> | undefined;
+// Fan-out publisher regimes, reported side by side: `batched` (bursts, one write each) and
+// `single` (a `ws` package publisher, one message per write, 64 in flight, decoding subscribers).
+const publishers = (values.publisher ?? 'batched,single').split(',') as Array<'batched' | 'single'>;
+for (const p of publishers) if (p !== 'batched' && p !== 'single') throw new Error(`unknown publisher "${p}" (known: batched, single)`);
 const outFile = values.out ?? (custom ? undefined : 'docs/benchmarks.md');
 const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
@@ -118,9 +122,11 @@ for (let run = 1; run <= runs; run++) {
     for (const t of targets) {
       const label = `run ${run}/${runs} ${scenario} ${t.name}`;
       if (scenario === 'fanout') {
-        for (const subs of fanoutSubs) {
-          const p = profDir(t, `fanout-${subs}-run${run}`);
-          throughput.push(...await once(`${label} 1×${subs}`, () => runFanout(t, { subscribers: subs, modes: modesFor('fanout', subs), durationMs, rateDeliveries, run, ...(p ? { cpuProfDir: p } : {}) })));
+        for (const publisher of publishers) {
+          for (const subs of fanoutSubs) {
+            const p = profDir(t, `fanout-${subs}-${publisher}-run${run}`);
+            throughput.push(...await once(`${label} 1×${subs} ${publisher}`, () => runFanout(t, { subscribers: subs, publisher, modes: modesFor('fanout', subs), durationMs, rateDeliveries, run, ...(p ? { cpuProfDir: p } : {}) })));
+          }
         }
       } else if (scenario === 'many-topics') {
         const p = profDir(t, `many-topics-run${run}`);
@@ -162,7 +168,7 @@ if (profileBase) {
 
 const parameters: Record<string, string> = {
   'Phase length': `${durationMs} ms per measured phase, after an unmeasured 200 ms full-speed warm-up phase (JIT); drain up to 2 s`,
-  'Fan-out': `1 topic × ${fanoutSubs.join(' and × ')} subscribers`,
+  'Fan-out': `1 topic × ${fanoutSubs.join(' and × ')} subscribers; publisher regimes: ${publishers.join(', ')} (batched: bursts of half the in-flight window, each burst one write; single: a \`ws\` package publisher, one message per write, at most 64 messages in flight, subscribers decoding each message as an application would: msgpackr for Tidings, JSON.parse for socket.io, the peers' own stream parsers)`,
   'Many topics': '1,000 topics × 10 subscribers: 1,000 connections holding 10 subscriptions each; the publisher cycles through the topics',
   'Capacity': `${connections.toLocaleString('en-US')} connections on one topic, split over ${Math.max(1, Math.ceil(connections / 8000))} generator processes`,
 };

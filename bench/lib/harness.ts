@@ -28,9 +28,9 @@ export interface TargetSession {
   server: RunningTarget;
   gens: LoadGen[];
   /** Opens `total` subscriber connections split across the generators (in parallel). */
-  open(total: number, plan: SubscriptionPlan, options?: Partial<Pick<OpenCommand, 'concurrency' | 'timedStride' | 'distinctTokens' | 'timeoutMs' | 'countPerConn'>>): Promise<OpenResult & { perGenerator: OpenResult[] }>;
-  /** Opens the publisher connection on generator 0. */
-  publisher(): Promise<void>;
+  open(total: number, plan: SubscriptionPlan, options?: Partial<Pick<OpenCommand, 'concurrency' | 'timedStride' | 'distinctTokens' | 'timeoutMs' | 'countPerConn' | 'single'>>): Promise<OpenResult & { perGenerator: OpenResult[] }>;
+  /** Opens the publisher connection on generator 0 (`single`: a `ws` package client). */
+  publisher(single?: boolean): Promise<void>;
   /** Runs one measured phase on generator 0 (publisher and subscribers must live there). */
   phase(spec: PhaseSpec): Promise<PhaseResult>;
 }
@@ -55,7 +55,7 @@ export async function withTarget<T>(target: Target, options: HarnessOptions, bod
           const count = Math.max(0, Math.min(per, total - i * per));
           return g.call<OpenResult>({
             op: 'open', count, firstIndex: i * per, plan,
-            concurrency: o.concurrency ?? 64, timedStride: o.timedStride ?? 1, distinctTokens: o.distinctTokens ?? false, timeoutMs: o.timeoutMs ?? 20_000, ...(o.countPerConn ? { countPerConn: true } : {}),
+            concurrency: o.concurrency ?? 64, timedStride: o.timedStride ?? 1, distinctTokens: o.distinctTokens ?? false, timeoutMs: o.timeoutMs ?? 20_000, ...(o.countPerConn ? { countPerConn: true } : {}), ...(o.single ? { single: true } : {}),
           });
         }));
         const firstError = results.find((r) => r.firstError)?.firstError;
@@ -68,7 +68,7 @@ export async function withTarget<T>(target: Target, options: HarnessOptions, bod
           perGenerator: results,
         };
       },
-      publisher: () => gens[0]!.call({ op: 'publisher' }),
+      publisher: (single) => gens[0]!.call({ op: 'publisher', ...(single ? { single: true } : {}) }),
       phase: (spec) => gens[0]!.call<PhaseResult>({ op: 'phase', spec }, spec.durationMs + spec.drainMs + 60_000),
     };
     return await body(session);

@@ -39,8 +39,11 @@ export interface OpenCommand {
   timeoutMs: number;
   /** Keep a delivery count per connection (capacity probe: is every connection alive?). */
   countPerConn?: boolean;
+  /** Subscribers decode as an application would (the single-publisher regime; ConnectOptions). */
+  single?: boolean;
 }
-export interface PublisherCommand { op: 'publisher' }
+/** `single`: the publisher is a `ws` package client (ConnectOptions.single). */
+export interface PublisherCommand { op: 'publisher'; single?: boolean }
 export interface PhaseSpec {
   mode: 'rate' | 'max';
   /** Messages per second (rate mode). */
@@ -54,6 +57,9 @@ export interface PhaseSpec {
   payloadBytes: number;
   /** Max mode: messages in flight at most (published and not yet delivered everywhere). */
   window: number;
+  /** `batched`: bursts of half the window (max) or of what is due (rate), each burst one write;
+   * `single`: every publish its own message and its own write, topped up one by one. */
+  publisher: 'batched' | 'single';
   /** Give up waiting for stragglers after this long without progress. */
   drainMs: number;
 }

@@ -123,7 +123,7 @@ class Generator {
         }
         const token = tokens[local];
         const node = info.ports ? { ...info, port: info.ports[index % info.ports.length]! } : info;
-        const conn = adapter.connect(node, { topics: topicsFor(cmd.plan, index), ...(token !== undefined ? { token } : {}) }, hooks);
+        const conn = adapter.connect(node, { topics: topicsFor(cmd.plan, index), ...(token !== undefined ? { token } : {}), ...(cmd.single ? { single: true } : {}) }, hooks);
         let timer: NodeJS.Timeout | undefined;
         try {
           await Promise.race([conn.ready, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('connect timed out')), cmd.timeoutMs); })]);
@@ -142,8 +142,8 @@ class Generator {
     return { opened, failed, elapsedMs: (nowUs() - t0) / 1000, tokenMintMs, ...(firstError ? { firstError } : {}) };
   }
 
-  async openPublisher(): Promise<void> {
-    const conn = this.adapter!.connect(this.info!, { topics: [], ...(this.sharedToken ? { token: this.sharedToken } : {}) }, this.untimed);
+  async openPublisher(single: boolean): Promise<void> {
+    const conn = this.adapter!.connect(this.info!, { topics: [], ...(this.sharedToken ? { token: this.sharedToken } : {}), ...(single ? { single: true } : {}) }, this.untimed);
     await conn.ready;
     this.publisher = conn;
   }
@@ -180,8 +180,10 @@ class Generator {
     await new Promise<void>((resolve) => {
       let finished = false;
       const finish = () => { if (finished) return; finished = true; clearInterval(tick); this.pump = undefined; resolve(); };
+      const single = spec.publisher === 'single';
       const burst = (n: number) => {
         if (n <= 0) return;
+        if (single) { for (let i = 0; i < n; i++) publishOne(); return; } // one write each
         pub.cork();
         for (let i = 0; i < n; i++) publishOne();
         pub.uncork();
@@ -195,9 +197,10 @@ class Generator {
           burst(due - published);
         }, 1);
       } else {
-        // Publish in fixed batches of half the window, each batch one write: the server then
-        // reads a predictable number of requests per wake-up, so runs batch alike and compare.
-        const batch = Math.max(1, Math.ceil(spec.window / 2));
+        // Batched: publish in fixed batches of half the window, each batch one write, so the
+        // server reads a predictable number of requests per wake-up and runs compare. Single:
+        // top the window up one message (one write) at a time, as an application would.
+        const batch = single ? 1 : Math.max(1, Math.ceil(spec.window / 2));
         const pump = () => {
           if (nowUs() >= end || published >= spec.maxMessages) return finish();
           while (spec.window - (published - Math.floor(this.received / spec.fanout)) >= batch && published < spec.maxMessages) {
@@ -292,7 +295,7 @@ async function handle(cmd: Command): Promise<unknown> {
   switch (cmd.op) {
     case 'init': return gen.init(cmd.target, cmd.info, cmd.serverPid, cmd.serverCore, cmd.genCore, cmd.extraPids);
     case 'open': return gen.open(cmd);
-    case 'publisher': return gen.openPublisher();
+    case 'publisher': return gen.openPublisher(cmd.single ?? false);
     case 'phase': return gen.phase(cmd.spec);
     case 'burst': return gen.burst(cmd);
     case 'counter': return gen.counter(cmd.minPerConn);

@@ -4,6 +4,7 @@
  * general-purpose client library spends, which keeps the measurement about the server. */
 import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
 import { markChunk } from './clock.js';
 
 export interface RawHandlers {
@@ -57,7 +58,7 @@ const OP_PONG = 10;
 const ZERO_MASK = Buffer.alloc(4);
 
 /** A WebSocket client. Messages are delivered whole (servers here never fragment small frames). */
-export class RawWs extends RawBase {
+export class RawWs extends RawBase implements WsClient {
   private upgraded = false;
   private pending: Buffer | null = null;
 
@@ -155,4 +156,52 @@ export class StreamBuffer {
   keep(buf: Buffer, from: number): void {
     if (from < buf.length) this.rest = Buffer.from(buf.subarray(from)); // copy: small, and detaches the chunk
   }
+}
+
+/** What a target adapter needs from a WebSocket client; RawWs and LibWs both provide it. */
+export interface WsClient {
+  readonly closed: boolean;
+  sendFrame(payload: Buffer | Uint8Array, opcode?: number): void;
+  sendText(text: string): void;
+  cork(): void;
+  uncork(): void;
+  close(): void;
+}
+
+/** A WebSocket client on the `ws` package, as an application would use it: every send is its own
+ * socket write (ws frames and writes each message at once), masks with a random key, and parses
+ * with ws's own receiver. Used for the publisher of the "single" regime (one message per write). */
+export class LibWs implements WsClient {
+  private readonly ws: WebSocket;
+  closed = false;
+
+  constructor(host: string, port: number, path: string, private readonly handlers: RawHandlers, protocol?: string) {
+    this.ws = new WebSocket(`ws://${host}:${port}${path}`, protocol ? [protocol] : [], { perMessageDeflate: false });
+    this.ws.on('open', () => { (this.ws as unknown as { _socket: Socket })._socket.setNoDelay(true); handlers.onOpen(); });
+    this.ws.on('message', (data: Buffer, isBinary: boolean) => { markChunk(); handlers.onData(data, 0, data.length, isBinary ? OP_BINARY : OP_TEXT); });
+    this.ws.on('error', (err) => this.finish(err.message));
+    this.ws.on('close', (code) => this.finish(`closed (${code})`));
+  }
+
+  private finish(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ws.terminate();
+    this.handlers.onClose(reason);
+  }
+
+  /** Copies nothing: ws frames the payload at once (the caller may reuse it after the call). */
+  sendFrame(payload: Buffer | Uint8Array, opcode = OP_BINARY): void {
+    if (!this.closed) this.ws.send(payload, { binary: opcode === OP_BINARY });
+  }
+  sendText(text: string): void { if (!this.closed) this.ws.send(text); }
+  cork(): void {}
+  uncork(): void {}
+  close(): void { this.finish('closed by client'); }
+}
+
+/** A WebSocket client for a target: the `ws` package when `lib` (the single-publisher regime's
+ * publisher), else the hand-rolled RawWs. */
+export function openWs(lib: boolean | undefined, host: string, port: number, path: string, handlers: RawHandlers, protocol?: string): WsClient {
+  return lib ? new LibWs(host, port, path, handlers, protocol) : new RawWs(host, port, path, handlers, protocol);
 }

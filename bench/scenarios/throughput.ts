@@ -21,31 +21,39 @@ export interface ThroughputParams {
   payloadBytes: number;
   /** Max mode: deliveries in flight at most (window = this / fanout messages, 4..200). */
   inFlightDeliveries: number;
+  /** `single`: the single-publisher regime (ConnectOptions.single): a `ws` package publisher,
+   * one message per write, at most SINGLE_WINDOW messages in flight, subscribers decoding. */
+  publisher?: 'batched' | 'single';
   run: number;
   /** Unmeasured full-speed phase before the measured ones, ms (default 200). */
   warmupMs?: number;
   cpuProfDir?: string;
 }
 
+/** Messages in flight at most in the single-publisher regime, whatever the fan-out. */
+export const SINGLE_WINDOW = 64;
+
 export async function runThroughput(target: Target, p: ThroughputParams): Promise<ThroughputRow[]> {
   const base = { scenario: p.scenario, variant: p.variant, target: target.name, run: p.run, subscribers: p.subscribers, topics: p.topics.length };
   try {
     return await withTarget(target, p.cpuProfDir ? { cpuProfDir: p.cpuProfDir } : {}, async (s) => {
-      const opened = await s.open(p.subscribers, p.plan, { timedStride: Math.max(1, Math.ceil(p.subscribers / 25)) });
+      const single = p.publisher === 'single';
+      const publisher = single ? 'single' : 'batched';
+      const opened = await s.open(p.subscribers, p.plan, { timedStride: Math.max(1, Math.ceil(p.subscribers / 25)), single });
       if (opened.failed > 0) throw new Error(`${opened.failed} of ${p.subscribers} subscribers failed to connect: ${opened.firstError}`);
-      await s.publisher();
+      await s.publisher(single);
       const rows: ThroughputRow[] = [];
-      const window = Math.max(4, Math.min(200, Math.floor(p.inFlightDeliveries / p.fanout)));
+      const window = single ? SINGLE_WINDOW : Math.max(4, Math.min(200, Math.floor(p.inFlightDeliveries / p.fanout)));
       // Unmeasured warm-up at full speed: JIT-compiled servers (the Node ones) reach steady state
       // before the clock starts, as a long-running server would be.
-      await s.phase({ mode: 'max', rate: 1, durationMs: p.warmupMs ?? 200, maxMessages: 10_000_000, topics: p.topics, fanout: p.fanout, payloadBytes: p.payloadBytes, window, drainMs: 2000 });
+      await s.phase({ mode: 'max', rate: 1, durationMs: p.warmupMs ?? 200, maxMessages: 10_000_000, topics: p.topics, fanout: p.fanout, payloadBytes: p.payloadBytes, window, publisher, drainMs: 2000 });
       for (const mode of p.modes) {
         const rate = p.rateDeliveries / p.fanout;
         const result: PhaseResult = await s.phase({
           mode, rate, durationMs: p.durationMs,
           maxMessages: mode === 'rate' ? Math.ceil((rate * p.durationMs) / 1000) + 1 : 10_000_000,
           topics: p.topics, fanout: p.fanout, payloadBytes: p.payloadBytes,
-          window,
+          window, publisher,
           drainMs: 2000,
         });
         rows.push({ ...base, ...result, connectFailed: opened.failed });

@@ -3,7 +3,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RawWs, StreamBuffer } from '../lib/raw-socket.js';
+import { openWs, type WsClient, StreamBuffer } from '../lib/raw-socket.js';
 import { commandLine, hasCommand, spawnServer, stopProcess } from '../lib/proc.js';
 import type { ClientAdapter, Target } from './types.js';
 
@@ -12,12 +12,12 @@ const BINARY = '/usr/sbin/nats-server';
 const binary = () => (hasCommand('nats-server') ? 'nats-server' : BINARY);
 
 const client: ClientAdapter = {
-  connect(info, { topics }, hooks) {
+  connect(info, { topics, single }, hooks) {
     let settle!: { resolve: () => void; reject: (e: Error) => void };
     const ready = new Promise<void>((resolve, reject) => { settle = { resolve, reject }; });
     let isReady = false;
     const stream = new StreamBuffer();
-    const ws: RawWs = new RawWs(info.host, info.port, '/', {
+    const ws: WsClient = openWs(single && topics.length === 0, info.host, info.port, '/', {
       onOpen() {
         let setup = 'CONNECT {"verbose":false,"pedantic":false,"lang":"bench","version":"0","protocol":1,"echo":false}\r\n';
         topics.forEach((topic, i) => { setup += `SUB ${topic} ${i + 1}\r\n`; });

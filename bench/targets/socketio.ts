@@ -1,24 +1,29 @@
 /** socket.io 4 over its WebSocket transport; topics are rooms. Spoken raw (engine.io v4 text
  * packets): `40` connect, `42N["sub",topic]` acked by `43N[]`, `42["pub",topic,payload]`,
  * deliveries `42["m",payload]`, server ping `2` answered with `3`. */
-import { RawWs, WS_TEXT } from '../lib/raw-socket.js';
+import { openWs, type WsClient, WS_TEXT } from '../lib/raw-socket.js';
 import { startNodeServer } from './node-server.js';
 import { packageVersion } from './versions.js';
 import type { ClientAdapter, Target } from './types.js';
 
 const client: ClientAdapter = {
-  connect(info, { topics }, hooks) {
+  connect(info, { topics, single }, hooks) {
     let settle!: { resolve: () => void; reject: (e: Error) => void };
     const ready = new Promise<void>((resolve, reject) => { settle = { resolve, reject }; });
     let isReady = false;
     let acks = topics.length;
-    const ws: RawWs = new RawWs(info.host, info.port, '/socket.io/?EIO=4&transport=websocket', {
+    const ws: WsClient = openWs(single && topics.length === 0, info.host, info.port, '/socket.io/?EIO=4&transport=websocket', {
       onOpen() {},
       onData(buf, s, e, opcode) {
         if (opcode !== WS_TEXT) return;
         const c0 = buf[s];
         const c1 = buf[s + 1];
-        if (c0 === 0x34 && c1 === 0x32) return hooks.onItem(buf, s, e); // 42: event ("m")
+        if (c0 === 0x34 && c1 === 0x32) { // 42: event ("m")
+          if (!single) return hooks.onItem(buf, s, e);
+          // As an application would: parse the event's JSON and take the payload out.
+          const payload = Buffer.from((JSON.parse(buf.toString('utf8', s + 2, e)) as [string, string])[1], 'latin1');
+          return hooks.onItem(payload, 0, payload.length);
+        }
         if (c0 === 0x32 && e - s === 1) return ws.sendText('3'); // ping -> pong
         if (c0 === 0x30) return ws.sendText('40'); // engine.io open -> socket.io connect
         if (c0 === 0x34 && c1 === 0x30) { // 40: connected

@@ -1,15 +1,15 @@
 /** Client for the two bare servers (bare-uws, ws-broker): binary `s<topic>` subscribes (acked by a
  * text "s"), binary `p<len8><topic><payload>` publishes; a delivery is the payload bytes alone. */
-import { RawWs, WS_TEXT } from '../lib/raw-socket.js';
+import { openWs, type WsClient, WS_TEXT } from '../lib/raw-socket.js';
 import type { ClientAdapter } from './types.js';
 
 export const tinyProtocolClient: ClientAdapter = {
-  connect(info, { topics }, hooks) {
+  connect(info, { topics, single }, hooks) {
     let settle!: { resolve: () => void; reject: (e: Error) => void };
     const ready = new Promise<void>((resolve, reject) => { settle = { resolve, reject }; });
     let isReady = false;
     let acks = topics.length;
-    const ws: RawWs = new RawWs(info.host, info.port, '/ws', {
+    const ws: WsClient = openWs(single && topics.length === 0, info.host, info.port, '/ws', {
       onOpen() {
         ws.cork();
         for (const topic of topics) ws.sendFrame(Buffer.from(`s${topic}`, 'latin1'));

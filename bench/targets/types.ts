@@ -29,7 +29,15 @@ export interface ClientConn {
   close(): void;
 }
 
-export interface ConnectOptions { topics: readonly string[]; token?: string }
+export interface ConnectOptions {
+  topics: readonly string[];
+  token?: string;
+  /** The single-publisher regime: a publisher connection (no topics) is a `ws` package client
+   * (one socket write per message, as an application's would be) and subscribers decode each
+   * message the way an application would (msgpackr for Tidings, JSON.parse for socket.io; the
+   * peers' stream parsers already are their natural parsing). */
+  single?: boolean;
+}
 
 export interface ClientAdapter {
   connect(info: TargetInfo, options: ConnectOptions, hooks: ClientHooks): ClientConn;
