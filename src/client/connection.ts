@@ -2,7 +2,7 @@
  * correlation by id, a heartbeat watchdog, in-band token refresh, and reconnect with jittered
  * backoff. Requests made while disconnected wait in a bounded queue and go out once reconnected. */
 import {
-  CloseCode, ErrorCode, IDEMPOTENT_OPERATIONS, PROTOCOL_VERSIONS, SUBPROTOCOL, decodeFrame, encodeFrame, shouldReconnect,
+  CloseCode, ErrorCode, IDEMPOTENT_OPERATIONS, PROTOCOL_VERSIONS, SUBPROTOCOL, decodeFrames, encodeFrame, shouldReconnect,
   type AuthResult, type HelloResult, type OperationName, type RequestOf, type ResultOf, type WireError,
 } from '../protocol/index.js';
 import { reconnectDelay } from './backoff.js';
@@ -285,7 +285,8 @@ export class Connection {
       reject: () => {},
     });
     this.lastFrameAt = Date.now();
-    ws.send(encodeFrame({ t: 'hello', id, versions: [...PROTOCOL_VERSIONS], token: this.token, client: this.options.clientName }));
+    // batch: under load the server may send several pushes in one message (decodeFrames).
+    ws.send(encodeFrame({ t: 'hello', id, versions: [...PROTOCOL_VERSIONS], token: this.token, client: this.options.clientName, batch: true }));
   }
 
   private opened_(ws: WebSocketLike, hello: HelloResult): void {
@@ -321,12 +322,20 @@ export class Connection {
   private receive(ws: WebSocketLike, data: unknown): void {
     if (ws !== this.ws || typeof data === 'string') return; // frames are binary; text is not ours
     this.lastFrameAt = Date.now();
-    let frame: Frame;
+    let frames: Frame[];
     try {
-      frame = decodeFrame(data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Uint8Array));
+      // One frame, or the frames of a batch (asked for in hello), in order.
+      frames = decodeFrames(data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Uint8Array));
     } catch {
       return; // the server never sends undecodable frames; nothing useful to do with one
     }
+    for (const frame of frames) {
+      if (ws !== this.ws) return; // a listener dropped the link
+      this.handle(frame);
+    }
+  }
+
+  private handle(frame: Frame): void {
     const t = frame['t'];
     if ((t === 'ok' || t === 'err') && typeof frame['id'] === 'number') {
       const pending = this.inFlight.get(frame['id']);

@@ -30,6 +30,14 @@ export interface ServerConfig {
   helloTimeoutMs: number;
   /** Heartbeat frame interval, ms. */
   heartbeatMs: number;
+  /** Batches (docs/protocol.md): under load, a key whose frames were still held at the end of an
+   * event-loop iteration keeps them up to this many ms more, so more share one message and one
+   * send. 0 = flush at the end of every iteration. An idle key sends its first frame at once. */
+  batchDelayMs: number;
+  /** Items in one batch frame at most; a key holding this many sends them at once. 1 = no batches. */
+  batchMaxItems: number;
+  /** Bytes of held frames per key at most before they are sent at once (bounds a batch frame). */
+  batchMaxBytes: number;
   /** Authenticated connections at most; further upgrades are refused with HTTP 503. Connections
    * awaiting hello are bounded separately (maxPendingHellos). */
   maxConnections: number;
@@ -375,6 +383,9 @@ export const DEFAULTS: TidingsConfig = {
     idleTimeoutSec: 120,
     helloTimeoutMs: 10_000,
     heartbeatMs: 15_000,
+    batchDelayMs: 0,
+    batchMaxItems: 256,
+    batchMaxBytes: 64 * 1024,
     maxConnections: 100_000,
     maxPendingRequests: 256,
     maxHttpBodyBytes: 1024 * 1024,
@@ -559,9 +570,12 @@ function validate(c: TidingsConfig): void {
   positive('server.port', c.server.port, 0);
   if (c.server.port > 65535) throw new ConfigError('server.port', 'must be ≤ 65535');
   for (const key of ['maxFrameBytes', 'maxBackpressureBytes', 'sendBufferHardLimitBytes', 'slowConsumerTimeoutMs', 'idempotencyWindowMs', 'maxIdempotencyKeys', 'idleTimeoutSec', 'helloTimeoutMs', 'heartbeatMs', 'maxConnections', 'maxPendingRequests', 'maxHttpBodyBytes',
-    'maxPreHelloFrameBytes', 'maxPendingHellos', 'maxPendingHellosPerIp', 'maxConnectionsPerIp'] as const) {
+    'maxPreHelloFrameBytes', 'maxPendingHellos', 'maxPendingHellosPerIp', 'maxConnectionsPerIp', 'batchMaxItems', 'batchMaxBytes'] as const) {
     positive(`server.${key}`, c.server[key]);
   }
+  positive('server.batchDelayMs', c.server.batchDelayMs, 0);
+  if (c.server.batchDelayMs > 100) throw new ConfigError('server.batchDelayMs', 'must be ≤ 100 (it is added to delivery latency under load)');
+  if (c.server.batchMaxItems > 4096) throw new ConfigError('server.batchMaxItems', 'must be ≤ 4096');
   if (c.server.maxPendingHellosPerIp > c.server.maxConnectionsPerIp) throw new ConfigError('server.maxPendingHellosPerIp', 'must be ≤ server.maxConnectionsPerIp');
   if (c.server.trustedProxyHeader !== '' && !/^[a-z0-9-]+$/.test(c.server.trustedProxyHeader)) {
     throw new ConfigError('server.trustedProxyHeader', 'must be a lower-case header name (e.g. x-forwarded-for) or empty');

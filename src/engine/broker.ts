@@ -305,6 +305,8 @@ export class Broker {
       throw err;
     }
     session.state = 'open';
+    // Before the first attach: a batch-capable connection attaches to the batch keys.
+    const batch = frame['batch'] === true && session.connection.acceptBatches?.() === true;
     session.connection.attach(HEARTBEAT_KEY);
     const { server, topics } = this.deps.config;
     this.deps.log.debug({ conn: session.id, kind: session.grant!.kind, tokenId: session.grant!.tokenId }, 'connection authenticated');
@@ -315,6 +317,7 @@ export class Broker {
       ...(session.grant!.tokenId !== undefined ? { tokenId: session.grant!.tokenId } : {}),
       heartbeatMs: server.heartbeatMs,
       limits: { maxFrameBytes: server.maxFrameBytes, maxValueBytes: topics.maxValueBytes, maxSubscriptions: topics.maxSubscriptionsPerConnection },
+      ...(batch ? { batch: true as const } : {}),
     };
   }
 

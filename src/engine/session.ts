@@ -18,6 +18,9 @@ export interface Connection {
   /** `hello` succeeded: the edge moves it from "awaiting hello" to the authenticated count. False
    * when the server already holds its maximum of authenticated connections (the hello is refused). */
   authenticated?(): boolean;
+  /** The client asked for batch frames in `hello`; true when this transport sends them (then the
+   * connection attaches to its keys' batch variants). Absent: one frame per message. */
+  acceptBatches?(): boolean;
 }
 
 export interface SubscriptionRef {

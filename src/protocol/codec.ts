@@ -63,15 +63,35 @@ export class FrameDecodeError extends Error {
   }
 }
 
-/** Decodes one frame into a plain object. Throws FrameDecodeError for anything that is not a single
- * msgpack map (random bytes, arrays, scalars, trailing garbage). */
-export function decodeFrame(bytes: Uint8Array): Record<string, unknown> {
-  let value: unknown;
+/** Tag of the batch frame: `["b", frame, frame, ...]`, several server pushes in one message
+ * (docs/protocol.md, "Batches"); only sent to a connection that asked for it in `hello`. */
+export const BATCH_TAG = 'b';
+
+function unpack(bytes: Uint8Array): unknown {
   try {
-    value = packr.unpack(bytes);
+    return packr.unpack(bytes);
   } catch (err) {
     throw new FrameDecodeError(`frame is not valid msgpack: ${(err as Error).message}`);
   }
+}
+
+/** Decodes one message into the frames it carries, in order: one, or each of a batch's. Throws
+ * FrameDecodeError as decodeFrame does (for the message or any frame inside a batch). */
+export function decodeFrames(bytes: Uint8Array): Array<Record<string, unknown>> {
+  const value = unpack(bytes);
+  if (!Array.isArray(value) || value[0] !== BATCH_TAG) return [frameFrom(value)];
+  const frames: Array<Record<string, unknown>> = [];
+  for (let i = 1; i < value.length; i++) frames.push(frameFrom(value[i]));
+  return frames;
+}
+
+/** Decodes one frame into a plain object. Throws FrameDecodeError for anything that is not a single
+ * msgpack map (random bytes, arrays, scalars, trailing garbage). */
+export function decodeFrame(bytes: Uint8Array): Record<string, unknown> {
+  return frameFrom(unpack(bytes));
+}
+
+function frameFrom(value: unknown): Record<string, unknown> {
   if (Array.isArray(value) && value[0] === ITEM_TAG) {
     const item = itemFromArray(value);
     if (item) return item as unknown as Record<string, unknown>;

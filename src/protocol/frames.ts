@@ -9,7 +9,8 @@ export type Value = string | Uint8Array;
 // Client -> server requests. Every request carries `id` (a client-chosen unsigned integer, unique
 // among the connection's pending requests) and gets exactly one `ok` or `err` reply with that id.
 
-export interface HelloRequest { t: 'hello'; id: number; versions: number[]; token: string; client?: string }
+/** `batch: true` asks for `batch` frames (several pushes in one message, under load). */
+export interface HelloRequest { t: 'hello'; id: number; versions: number[]; token: string; client?: string; batch?: boolean }
 /** Swap the connection's credential for a fresh one without losing subscriptions. */
 export interface AuthRequest { t: 'auth'; id: number; token: string }
 export interface PingRequest { t: 'ping'; id: number }
@@ -95,6 +96,8 @@ export interface HelloResult {
   tokenId?: string;
   heartbeatMs: number;
   limits: { maxFrameBytes: number; maxValueBytes: number; maxSubscriptions: number };
+  /** Present (true) when the hello asked for batches and this connection will get them. */
+  batch?: true;
 }
 export interface AuthResult { expiresAt: number | null; tokenId?: string; ended: Array<{ cache: string; topic: string }> }
 /** Where a publish landed; `ts` (server time stamped on the item) is present on `pub` replies. */

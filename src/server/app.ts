@@ -12,6 +12,7 @@ import type { Engine } from '../engine/engine.js';
 import type { BrokerDeps, HandlerTable } from '../engine/handler.js';
 import { assertNativeUws } from './native.js';
 import { mountWebSocket } from './ws-handlers.js';
+import { NativeBatching } from './native-batching.js';
 import { mountHttpRoutes } from './http-routes.js';
 import { mountMetrics } from './metrics.js';
 import { TransportCounters } from './transport-counters.js';
@@ -100,7 +101,9 @@ export async function createServer(options: CreateServerOptions = {}, features: 
 
   const app = uWS.App();
   const transport = new TransportCounters();
-  const admission = mountWebSocket(app, broker, config.server, log, transport);
+  // Native fan-out coalesces under load (native-batching.ts); the JS fan-out sends at once.
+  const batching = new NativeBatching((key, frame) => { app.publish(key, frame, true); }, config.server, clock);
+  const admission = mountWebSocket(app, broker, config.server, log, transport, batching);
   const cors = new Cors(config.server.corsOrigins, config.http.corsMaxAgeSec);
   // SSE, long-poll and the SDK's HTTP stream cannot join uWS topics: they sit in this JS index,
   // which every publish walks too.
@@ -131,7 +134,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   for (const feature of features) feature.routes?.(app, deps, broker);
   app.any('/*', (res) => { res.writeStatus('404 Not Found').end('not found'); });
   await broker.start({
-    publish: (key, frame) => { app.publish(key, frame, true); jsFanout.publish(key, frame); },
+    publish: (key, frame) => { batching.send(key, frame); jsFanout.publish(key, frame); },
     sendTo: (connectionId, frame) => { broker.sessions.get(connectionId)?.connection.send(frame); },
   });
 
@@ -184,6 +187,8 @@ export async function createServer(options: CreateServerOptions = {}, features: 
         unsubscribeRevocations();
         // Stop accepting first, then let every connection drain (server.shutdownGraceMs).
         uWS.us_listen_socket_close(listenSocket);
+        // Held items before the bye frames, whose positions count them.
+        batching.flushAll();
         await broker.shutdown();
         // The broker's shutdown ended every Subscribe stream (UNAVAILABLE); now the gRPC listener.
         await momento?.close();

@@ -10,15 +10,17 @@ import type { Connection, Session } from '../engine/session.js';
 import type { TransportCounters } from './transport-counters.js';
 import { ConnectionAdmission, clientIp, type PendingConnection } from './admission.js';
 import { Interner } from '../lib/interner.js';
+import { batchKey, type NativeBatching } from './native-batching.js';
 
 /** Close code uWS reports for a connection that ended without a close frame (it uses it for a
  * connection it closes at the backpressure limit too). */
 const ABNORMAL_CLOSURE = 1006;
 
-interface SocketData { session: Session | undefined; connection: UwsConnection | undefined; closed: boolean; ip: string; authenticated: boolean }
+/** `batch`: the client asked for batch frames in `hello`; it attaches to the batch keys. */
+interface SocketData { session: Session | undefined; connection: UwsConnection | undefined; closed: boolean; ip: string; authenticated: boolean; batch: boolean }
 
 /** What every connection of one server shares (one object, not a field each). */
-interface Edge { admission: ConnectionAdmission; broker: Broker }
+interface Edge { admission: ConnectionAdmission; broker: Broker; batching: NativeBatching }
 
 /** The broker's view of one uWS socket: one small object with prototype methods rather than five
  * closures per connection (idle connections are most of a broker's memory; see docs/benchmarks.md). */
@@ -27,8 +29,23 @@ class UwsConnection implements Connection, PendingConnection {
   get ip(): string { return this.data.ip; }
   send(frame: Uint8Array): boolean { return !this.data.closed && this.ws.send(frame, true) !== 2; }
   bufferedAmount(): number { return this.data.closed ? 0 : this.ws.getBufferedAmount(); }
-  attach(key: string): void { if (!this.data.closed) this.ws.subscribe(key); }
-  detach(key: string): void { if (!this.data.closed) this.ws.unsubscribe(key); }
+  // Frames held for the key go out first, to the connections attached before this one
+  // (native-batching.ts): the attaching one has read them from the window, the detaching one
+  // catches up from the position that counts them.
+  attach(key: string): void {
+    if (this.data.closed) return;
+    this.edge.batching.flush(key);
+    this.ws.subscribe(this.data.batch ? batchKey(key) : key);
+  }
+  detach(key: string): void {
+    if (this.data.closed) return;
+    this.edge.batching.flush(key);
+    this.ws.unsubscribe(this.data.batch ? batchKey(key) : key);
+  }
+  acceptBatches(): boolean {
+    this.data.batch = true;
+    return true;
+  }
   close(code: number, reason: string): void { if (!this.data.closed) this.ws.end(code, reason); }
   authenticated(): boolean {
     if (this.data.closed || !this.edge.admission.authenticate(this)) return false;
@@ -42,9 +59,9 @@ class UwsConnection implements Connection, PendingConnection {
   }
 }
 
-export function mountWebSocket(app: TemplatedApp, broker: Broker, config: ServerConfig, log: Logger, counters: TransportCounters): ConnectionAdmission {
+export function mountWebSocket(app: TemplatedApp, broker: Broker, config: ServerConfig, log: Logger, counters: TransportCounters, batching: NativeBatching): ConnectionAdmission {
   const admission = new ConnectionAdmission(config);
-  const edge: Edge = { admission, broker };
+  const edge: Edge = { admission, broker, batching };
   // Every connection holds its address for life; clients behind one address share one string.
   const addresses = new Interner();
   app.ws<SocketData>(WS_PATH, {
@@ -70,7 +87,7 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
       }
       const offered = req.getHeader('sec-websocket-protocol').split(',').map((p) => p.trim());
       res.upgrade<SocketData>(
-        { session: undefined, connection: undefined, closed: false, ip, authenticated: false },
+        { session: undefined, connection: undefined, closed: false, ip, authenticated: false, batch: false },
         req.getHeader('sec-websocket-key'),
         offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : '',
         req.getHeader('sec-websocket-extensions'),

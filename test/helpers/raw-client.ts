@@ -1,24 +1,31 @@
 /** A protocol-level test client over a real WebSocket (`ws`): hand-made frames, replies by id,
  * and a queue of pushed frames to await with a deadline. No SDK involved. */
 import WebSocket from 'ws';
-import { encodeFrame, decodeFrame, PROTOCOL_VERSIONS, type Scope } from '../../src/protocol/index.js';
+import { encodeFrame, decodeFrames, PROTOCOL_VERSIONS, type Scope } from '../../src/protocol/index.js';
 import type { TidingsServer } from '../../src/index.js';
 
 export type Frame = Record<string, any>;
 
 export class RawClient {
   readonly frames: Frame[] = [];
+  hello: Frame | undefined;
   private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
   private nextId = 1;
   closed: { code: number; reason: string } | undefined;
   private closeWaiters: Array<(c: { code: number; reason: string }) => void> = [];
 
+  /** Frames per received message, in arrival order (a `batch` message carries several). */
+  readonly framesPerMessage: number[] = [];
+
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      const frame = isBinary ? decodeFrame(new Uint8Array(data)) : { t: 'text', data: data.toString() };
-      const i = this.waiters.findIndex((w) => w.match(frame));
-      if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(frame);
-      else this.frames.push(frame);
+      const frames = isBinary ? decodeFrames(new Uint8Array(data)) : [{ t: 'text', data: data.toString() }];
+      this.framesPerMessage.push(frames.length);
+      for (const frame of frames) {
+        const i = this.waiters.findIndex((w) => w.match(frame));
+        if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(frame);
+        else this.frames.push(frame);
+      }
     });
     ws.on('close', (code: number, reason: Buffer) => {
       this.closed = { code, reason: reason.toString() };
@@ -34,10 +41,12 @@ export class RawClient {
     return client;
   }
 
-  /** Connects and says hello with `token`; throws when the hello is refused. */
-  static async open(server: TidingsServer, token: string): Promise<RawClient> {
+  /** Connects and says hello with `token` (and `batch: true` when asked); throws when the hello
+   * is refused. The hello reply is kept in `hello`. */
+  static async open(server: TidingsServer, token: string, options: { batch?: boolean } = {}): Promise<RawClient> {
     const client = await RawClient.connect(server.wsUrl);
-    const reply = await client.request({ t: 'hello', versions: [...PROTOCOL_VERSIONS], token });
+    const reply = await client.request({ t: 'hello', versions: [...PROTOCOL_VERSIONS], token, ...(options.batch ? { batch: true } : {}) });
+    client.hello = reply['r'];
     if (reply['t'] !== 'ok') throw Object.assign(new Error(`hello refused: ${JSON.stringify(reply['e'])}`), { reply });
     return client;
   }

@@ -1,5 +1,6 @@
 /** Tidings with the memory engine and default features, quiet logs, the bench's signing key.
- * BENCH_STORE_JSON, when set, overrides `store` keys (the soak uses it to attribute memory drift).
+ * BENCH_STORE_JSON, when set, overrides `store` keys (the soak uses it to attribute memory drift);
+ * BENCH_SERVER_JSON overrides `server` keys (e.g. '{"batchDelayMs":1}' to price a batching knob).
  * BENCH_REDIS_URL (and BENCH_REDIS_PREFIX) switch to the Redis engine: one node of a deployment. */
 import { createServer, defaultFeatures } from '../../../src/index.js';
 import { announce, portArg } from './lifecycle.js';
@@ -13,7 +14,10 @@ const unlimited = 10_000_000;
 const server = await createServer(
   { config: {
     logLevel: 'warn',
-    server: { host: '127.0.0.1', port: portArg(), maxPendingHellos: unlimited, maxPendingHellosPerIp: unlimited, maxConnectionsPerIp: unlimited },
+    server: {
+      host: '127.0.0.1', port: portArg(), maxPendingHellos: unlimited, maxPendingHellosPerIp: unlimited, maxConnectionsPerIp: unlimited,
+      ...(process.env['BENCH_SERVER_JSON'] ? JSON.parse(process.env['BENCH_SERVER_JSON']) as Record<string, number> : {}),
+    },
     limits: { maxConnectionsPerTokenId: unlimited, connectionOpsPerSec: unlimited, connectionOpsBurst: unlimited, tokenIdOpsPerSec: unlimited, tokenIdOpsBurst: unlimited },
     auth: { signingKeys: [signingKey] },
     ...(process.env['BENCH_REDIS_URL'] ? { engine: 'redis' as const, redis: { url: process.env['BENCH_REDIS_URL'], keyPrefix: process.env['BENCH_REDIS_PREFIX'] ?? 'bench:' } } : {}),
