@@ -50,6 +50,8 @@ export interface TidingsServer {
   readonly clock: Clock;
   readonly broker: Broker;
   readonly engine: Engine;
+  /** WebSocket fan-out batching (native-batching.ts): batch frames sent and the items in them. */
+  readonly batching: { readonly stats: { readonly batches: number; readonly batchedItems: number } };
   /** Transport events the broker never sees (cut-off connections, refused upgrades). */
   readonly transport: TransportCounters;
   readonly logger: Logger;
@@ -177,7 +179,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   let closing: Promise<void> | undefined;
   const stops: Array<() => Promise<void>> = [];
   const server: TidingsServer = {
-    config, port, host, auth, clock, broker, engine, transport, adminApiKey, logger: log, momentoPort: momento?.port,
+    config, port, host, auth, clock, broker, engine, transport, batching, adminApiKey, logger: log, momentoPort: momento?.port,
     revoke: (request) => auth.revoke(request),
     wsUrl: `ws://${host}:${port}/v1/ws`,
     httpUrl: `http://${host}:${port}`,

@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import type { Socket } from 'node:net';
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { sdkFor, itemCollector } from '../helpers/sdk.js';
 import { PermissionScopes, encodeFrame } from '../../src/index.js';
 
 const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
@@ -72,4 +73,18 @@ testEachEngine('batching - a subscriber attaching while a burst is held gets eac
   t.same((await late.items(1)).map((f) => f['value']), ['after'], 'then live');
   t.same(await late.drain('item'), [], 'no duplicates');
   t.same(await watcher.drain('item', 0).then((x) => x.length), 1, 'the watcher got the live one too, once');
+});
+
+testEachEngine('batching - the SDK asks for batches and hands a burst to onItem one item at a time, in order', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const sdk = await sdkFor(t, server);
+  const { items, gaps, callbacks } = itemCollector();
+  await sdk.topics.subscribe('chat', 's', callbacks);
+  const pub = await RawClient.open(server, await tokenFor(server, scope));
+  oneWrite(pub, pubs('s', 1, BURST));
+  const got = await items.until(BURST);
+  t.same(got.map((i) => i.valueString()), Array.from({ length: BURST }, (_, i) => `v${i + 1}`), 'every item, in order');
+  t.same(got.map((i) => i.position().seq), Array.from({ length: BURST }, (_, i) => i + 1));
+  t.equal(gaps.events.length, 0, 'no discontinuity');
+  t.ok(server.batching.stats.batches > 0, 'the server sent batch frames to it');
 });
