@@ -58,8 +58,8 @@ export interface PhaseSpec {
   /** Max mode: messages in flight at most (published and not yet delivered everywhere). */
   window: number;
   /** `batched`: bursts of half the window (max) or of what is due (rate), each burst one write;
-   * `single`: every publish its own message and its own write, topped up one by one. */
-  publisher: 'batched' | 'single';
+   * `single`: every publish its own message and its own write, topped up one by one. Default batched. */
+  publisher?: 'batched' | 'single';
   /** Give up waiting for stragglers after this long without progress. */
   drainMs: number;
 }
