@@ -46,7 +46,10 @@ export interface SystemResult {
   /** Server process CPU use during each phase, % of one core (near 100 = the server is the limit). */
   appendServerCpuPct: number;
   fetchServerCpuPct: number;
-  runs: Array<{ appendOpsPerSec: number; fetchOpsPerSec: number; appendServerCpuPct: number; fetchServerCpuPct: number }>;
+  /** Server process CPU per operation, µs (survives a client-bound run better than ops/s). */
+  appendServerUsPerOp: number;
+  fetchServerUsPerOp: number;
+  runs: Array<{ appendOpsPerSec: number; fetchOpsPerSec: number; appendServerCpuPct: number; fetchServerCpuPct: number; appendServerUsPerOp: number; fetchServerUsPerOp: number }>;
 }
 
 export interface HistoryBenchResult {
@@ -105,9 +108,10 @@ async function measureSystem(name: string, start: () => Promise<Started>, o: { a
       runs.push({
         appendOpsPerSec: Math.round(o.appendOps / a), fetchOpsPerSec: Math.round(o.fetchOps / f),
         appendServerCpuPct: Math.round((cpu1 - cpu0) / (a * 10)), fetchServerCpuPct: Math.round((cpu2 - cpu1) / (f * 10)),
+        appendServerUsPerOp: round1(((cpu1 - cpu0) * 1000) / o.appendOps), fetchServerUsPerOp: round1(((cpu2 - cpu1) * 1000) / o.fetchOps),
       });
       const r = runs.at(-1)!;
-      log(`${name} run ${run + 1}: append ${r.appendOpsPerSec} ops/s (server CPU ${r.appendServerCpuPct} %), fetch ${r.fetchOpsPerSec} ops/s (server CPU ${r.fetchServerCpuPct} %)`);
+      log(`${name} run ${run + 1}: append ${r.appendOpsPerSec} ops/s (server CPU ${r.appendServerCpuPct} %, ${r.appendServerUsPerOp} µs/op), fetch ${r.fetchOpsPerSec} ops/s (server CPU ${r.fetchServerCpuPct} %, ${r.fetchServerUsPerOp} µs/op)`);
     } finally {
       await driver.close();
       await stop();
@@ -118,9 +122,13 @@ async function measureSystem(name: string, start: () => Promise<Started>, o: { a
     fetchOpsPerSec: median(runs.map((r) => r.fetchOpsPerSec)),
     appendServerCpuPct: median(runs.map((r) => r.appendServerCpuPct)),
     fetchServerCpuPct: median(runs.map((r) => r.fetchServerCpuPct)),
+    appendServerUsPerOp: median(runs.map((r) => r.appendServerUsPerOp)),
+    fetchServerUsPerOp: median(runs.map((r) => r.fetchServerUsPerOp)),
     runs,
   };
 }
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;
 
 /** Runs `total` operations keeping `window` in flight; returns elapsed seconds. */
 async function pipelined(total: number, window: number, op: (i: number) => Promise<unknown>): Promise<number> {

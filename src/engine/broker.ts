@@ -375,7 +375,8 @@ export class Broker {
 
   private replyOk(session: Session, id: number, result: unknown): void {
     if (session.state === 'closed') return;
-    session.connection.send(this.replies.ok(id, result));
+    const connection = session.connection;
+    connection.send(this.replies.ok(id, result, connection.sendsSynchronously === true));
     this.closeIfAsked(session);
   }
 

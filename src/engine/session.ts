@@ -9,6 +9,10 @@ import { SmallMap } from '../lib/small-map.js';
 export interface Connection {
   /** Queues one binary frame. Returns false when the frame was not accepted (backpressure). */
   send(frame: Uint8Array): boolean;
+  /** `send` copies the frame or writes it out before returning and keeps no reference to it, so the
+   * caller may overwrite the buffer right after (replies reuse one cached frame: engine/replies.ts).
+   * Absent (false) for a transport that queues the frame object itself. */
+  readonly sendsSynchronously?: boolean;
   /** Bytes queued for sending and not yet written to the socket. */
   bufferedAmount(): number;
   /** Attaches to / detaches from a native fan-out key. */

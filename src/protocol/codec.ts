@@ -112,6 +112,43 @@ export function encodeOkWithRaw(id: number, r: Uint8Array): Uint8Array {
   return out;
 }
 
+/** The `ok` frame of encodeOkWithRaw with its id in a fixed-width slot (msgpack uint32, which every
+ * decoder reads as the same number as the shortest encoding), so one encoded reply can be reused for
+ * every request id: see okTemplateSetId. A copy the caller owns. */
+export function encodeOkTemplate(r: Uint8Array): Uint8Array {
+  const out = new Uint8Array(OK_TEMPLATE_HEAD.byteLength + r.byteLength);
+  out.set(OK_TEMPLATE_HEAD, 0);
+  out.set(r, OK_TEMPLATE_HEAD.byteLength);
+  return out;
+}
+
+/** Largest id okTemplateSetId can write (the slot is a uint32). */
+export const OK_TEMPLATE_MAX_ID = 0xffffffff;
+
+/** Writes `id` (0..OK_TEMPLATE_MAX_ID) into the id slot of an encodeOkTemplate frame, in place. */
+export function okTemplateSetId(frame: Uint8Array, id: number): void {
+  frame[OK_TEMPLATE_ID_AT] = id >>> 24;
+  frame[OK_TEMPLATE_ID_AT + 1] = (id >>> 16) & 0xff;
+  frame[OK_TEMPLATE_ID_AT + 2] = (id >>> 8) & 0xff;
+  frame[OK_TEMPLATE_ID_AT + 3] = id & 0xff;
+}
+
+/** The `r` bytes of an encodeOkTemplate frame (a view). */
+export function okTemplateResult(frame: Uint8Array): Uint8Array {
+  return frame.subarray(OK_TEMPLATE_HEAD.byteLength);
+}
+
+// `{ t: 'ok', id: 0xffffffff, r: null }` without its last byte (the nil `r` replaces): the largest
+// uint32 makes msgpackr write the 0xce form, whose four bytes sit just before the `r` key (fixstr "r").
+const OK_TEMPLATE_HEAD = (() => {
+  const head = new Uint8Array(packr.pack({ t: 'ok', id: OK_TEMPLATE_MAX_ID, r: null }));
+  return head.subarray(0, head.byteLength - 1);
+})();
+const OK_TEMPLATE_ID_AT = OK_TEMPLATE_HEAD.byteLength - 2 - 4;
+if (OK_TEMPLATE_HEAD[OK_TEMPLATE_ID_AT - 1] !== 0xce || OK_TEMPLATE_HEAD[OK_TEMPLATE_HEAD.byteLength - 1] !== 0x72) {
+  throw new Error('unexpected msgpack layout of the ok reply header');
+}
+
 /** Id of a request frame if it has a usable one, so even a refused request can be answered by id. */
 export function requestId(frame: Record<string, unknown>): number | null {
   const id = frame['id'];

@@ -28,6 +28,9 @@ class UwsConnection implements Connection, PendingConnection {
   constructor(private readonly ws: WebSocket<SocketData>, private readonly data: SocketData, private readonly edge: Edge) {}
   get ip(): string { return this.data.ip; }
   send(frame: Uint8Array): boolean { return !this.data.closed && this.ws.send(frame, true) !== 2; }
+  /** uWS copies the message into the socket or its send buffer inside `send` (Connection). Must
+   * become false if `send` ever holds on to the frame (e.g. queues it for a later batch). */
+  get sendsSynchronously(): boolean { return true; }
   bufferedAmount(): number { return this.data.closed ? 0 : this.ws.getBufferedAmount(); }
   // Frames held for the key go out first, to the connections attached before this one
   // (native-batching.ts): the attaching one has read them from the window, the detaching one
