@@ -7,6 +7,9 @@
  *
  * Runnable alone: `node --import tsx bench/history.ts [--ops N] [--fetch-ops N] [--window W] [--runs R]`. */
 import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
@@ -154,7 +157,12 @@ async function startTidings(cpus: string | undefined): Promise<Started> {
   const env = { ...process.env, TIDINGS_SIGNING_KEY: signingKey, TIDINGS_LOG_LEVEL: 'warn' };
   // BENCH_SERVER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=DIR`) as for the suite's Node servers.
   const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const server: Spawned = await spawnServer(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port), '--host', '127.0.0.1'], { ready: { port }, env, cwd: ROOT, ...(cpus ? { cpus } : {}) });
+  // One connection sends well over the per-connection request rate a deployment allows: lift the
+  // rate limits (as bench/targets/servers/tidings-server.ts does) so the bench measures the store.
+  const unlimited = 10_000_000;
+  const configFile = join(tmpdir(), `tidings-history-bench-${process.pid}.json`);
+  writeFileSync(configFile, JSON.stringify({ limits: { connectionOpsPerSec: unlimited, connectionOpsBurst: unlimited, tokenIdOpsPerSec: unlimited, tokenIdOpsBurst: unlimited } }));
+  const server: Spawned = await spawnServer(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port), '--host', '127.0.0.1', '--config', configFile], { ready: { port }, env, cwd: ROOT, ...(cpus ? { cpus } : {}) });
   const authority = new TokenAuthority(DEFAULTS.auth, [signingKey], systemClock);
   const token = (await authority.mintDisposableToken({ scope: PermissionScopes.cacheKeyReadWrite(CACHE, 'history'), expiresInSec: 3600 })).token;
   const socket = await BenchSocket.open(`ws://127.0.0.1:${port}/v1/ws`, token);
