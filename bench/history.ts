@@ -162,7 +162,11 @@ async function startTidings(cpus: string | undefined): Promise<Started> {
   const unlimited = 10_000_000;
   const configFile = join(tmpdir(), `tidings-history-bench-${process.pid}.json`);
   writeFileSync(configFile, JSON.stringify({ limits: { connectionOpsPerSec: unlimited, connectionOpsBurst: unlimited, tokenIdOpsPerSec: unlimited, tokenIdOpsBurst: unlimited } }));
-  const server: Spawned = await spawnServer(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port), '--host', '127.0.0.1', '--config', configFile], { ready: { port }, env, cwd: ROOT, ...(cpus ? { cpus } : {}) });
+  // BENCH_TIDINGS_MAIN: a compiled main.js (`tsc -p tsconfig.build.json`), as deployed; tsx adds
+  // a `__name` call to every closure it creates (a few % of the fetch path's CPU).
+  const main = process.env['BENCH_TIDINGS_MAIN'];
+  const entry = main ? [main] : ['--import', 'tsx', 'src/main.ts'];
+  const server: Spawned = await spawnServer(process.execPath, [...nodeArgs, ...entry, 'serve', '--port', String(port), '--host', '127.0.0.1', '--config', configFile], { ready: { port }, env, cwd: ROOT, ...(cpus ? { cpus } : {}) });
   const authority = new TokenAuthority(DEFAULTS.auth, [signingKey], systemClock);
   const token = (await authority.mintDisposableToken({ scope: PermissionScopes.cacheKeyReadWrite(CACHE, 'history'), expiresInSec: 3600 })).token;
   const socket = await BenchSocket.open(`ws://127.0.0.1:${port}/v1/ws`, token);

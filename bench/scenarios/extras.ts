@@ -53,13 +53,13 @@ const f = (v: unknown, d = 0) => (typeof v === 'number' && Number.isFinite(v) ? 
 function renderHistory(result: unknown): string {
   const r = result as { options?: Record<string, unknown>; tidings?: Record<string, unknown>; redis?: Record<string, unknown> | null; note?: string };
   if (!r || typeof r !== 'object' || !r.tidings) return render(result);
-  const row = (name: string, x: Record<string, unknown>) => `| ${name} | ${f(x['appendOpsPerSec'])} | ${f(x['appendServerCpuPct'])} | ${f(x['fetchOpsPerSec'])} | ${f(x['fetchServerCpuPct'])} |`;
+  const row = (name: string, x: Record<string, unknown>) => `| ${name} | ${f(x['appendOpsPerSec'])} | ${f(x['appendServerCpuPct'])} | ${f(x['appendServerUsPerOp'], 1)} | ${f(x['fetchOpsPerSec'])} | ${f(x['fetchServerCpuPct'])} | ${f(x['fetchServerUsPerOp'], 1)} |`;
   return [
     `Run by \`bench/history.ts\` (its own method: one connection, requests pipelined; options ${JSON.stringify(r.options ?? {})}).`,
     '',
-    '| system | append+cap ops/s | server CPU % | fetch last 100 ops/s | server CPU % |', '|---|---:|---:|---:|---:|',
+    '| system | append+cap ops/s | server CPU % | server µs/op | fetch last 100 ops/s | server CPU % | server µs/fetch |', '|---|---:|---:|---:|---:|---:|---:|',
     row('**tidings**', r.tidings),
-    r.redis ? row('redis', r.redis) : '| redis | skipped (redis-server not installed) | | | |',
+    r.redis ? row('redis', r.redis) : '| redis | skipped (redis-server not installed) | | | | | |',
     ...(r.note ? ['', r.note] : []),
   ].join('\n');
 }
