@@ -7,7 +7,7 @@
  *
  * Runnable alone: `node --import tsx bench/history.ts [--ops N] [--fetch-ops N] [--window W] [--runs R]`. */
 import { fileURLToPath } from 'node:url';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -177,7 +177,7 @@ async function startTidings(cpus: string | undefined): Promise<Started> {
       close: async () => socket.close(),
     },
     pid: server.pid,
-    stop: () => stopProcess(server.child, 3000),
+    stop: async () => { await stopProcess(server.child, 3000); rmSync(configFile, { force: true }); },
   };
 }
 
