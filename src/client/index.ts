@@ -14,7 +14,7 @@ export { HttpStreamSocket } from './http-transport.js';
 export type { ClientOptions } from './client-options.js';
 export { TopicClient, type TopicClientOptions } from './topic-client.js';
 export { TopicSubscription, TopicSubscribe, type SubscribeCallbacks, type SubscribeOptions } from './subscription.js';
-export { TopicItem, TopicDiscontinuity, TopicHeartbeat, TopicRetraction, TopicPresenceEvent } from './topic-items.js';
+export { TopicItem, TopicDiscontinuity, TopicHeartbeat, TopicNotice, TopicRetraction, TopicPresenceEvent } from './topic-items.js';
 export { CacheClient, CollectionTtl, type CacheClientOptions, type ListWriteOptions, type ListRangeOptions } from './cache-client.js';
 export { AuthClient, type AuthClientOptions } from './auth-client.js';
 export { NotifyClient, PushKey, type PushSubscriptionJson } from './notify-client.js';

@@ -5,7 +5,7 @@ import { ErrorCode, topicKey, type DiscontinuityFrame, type ItemFrame, type Posi
 import type { Connection } from './connection.js';
 import { cancelledError, type TidingsClientError } from './errors.js';
 import { ErrorResponse } from './responses.js';
-import { TopicDiscontinuity, TopicHeartbeat, TopicItem, TopicPresenceEvent, TopicRetraction } from './topic-items.js';
+import { TopicDiscontinuity, TopicHeartbeat, TopicItem, TopicNotice, TopicPresenceEvent, TopicRetraction } from './topic-items.js';
 
 export interface SubscribeCallbacks {
   onItem?(item: TopicItem): void;
@@ -15,6 +15,10 @@ export interface SubscribeCallbacks {
   onDiscontinuity?(discontinuity: TopicDiscontinuity): void;
   /** The server's heartbeat (every `heartbeatMs`), on every subscription of the connection. */
   onHeartbeat?(heartbeat: TopicHeartbeat): void;
+  /** The server's shared store (engine `redis`) went away for this topic, or came back and the
+   * topic caught up (TopicNotice kind topic_interrupted / topic_resumed). The connection stays
+   * open; items resume by themselves. */
+  onNotice?(notice: TopicNotice): void;
   /** The connection dropped (once per outage); the subscription resumes by itself when it is back. */
   onConnectionLost?(): void;
   /** The subscription ended: unsubscribe(), or after onError. */
@@ -197,6 +201,11 @@ export class TopicEntry {
   presenceEvent(kind: 'join' | 'leave', tokenId: string): void {
     const event = new TopicPresenceEvent(kind, tokenId);
     for (const s of [...this.listeners]) (kind === 'join' ? s.callbacks.onJoin : s.callbacks.onLeave)?.(event);
+  }
+
+  notice(kind: TopicNotice['kind']): void {
+    const notice = new TopicNotice(kind, this.cache, this.topic);
+    for (const s of [...this.listeners]) s.callbacks.onNotice?.(notice);
   }
 
   heartbeat(hb: TopicHeartbeat): void {

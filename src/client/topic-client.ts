@@ -144,9 +144,11 @@ export class TopicClient {
       for (const end of frame['ends'] as NonNullable<ByeFrame['ends']>) this.entries.get(topicKey(end.cache, end.topic))?.pageEnded(end);
       return;
     }
-    if (t !== 'item' && t !== 'disc' && t !== 'end' && t !== 'retract' && t !== 'join' && t !== 'leave') return;
+    const notice = t === 'notice' && (frame['kind'] === 'topic_interrupted' || frame['kind'] === 'topic_resumed');
+    if (t !== 'item' && t !== 'disc' && t !== 'end' && t !== 'retract' && t !== 'join' && t !== 'leave' && !notice) return;
     const entry = this.entries.get(topicKey(frame['cache'] as string, frame['topic'] as string));
     if (!entry) return;
+    if (notice) return entry.notice(frame['kind'] as 'topic_interrupted' | 'topic_resumed');
     if (t === 'join' || t === 'leave') return entry.presenceEvent(t, frame['tokenId'] as string);
     if (t === 'item' || t === 'retract') entry.item(frame as unknown as ItemFrame | RetractFrame);
     else if (t === 'disc') entry.discontinuity(frame as unknown as DiscontinuityFrame);

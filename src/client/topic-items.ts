@@ -30,6 +30,17 @@ export class TopicDiscontinuity {
   newSequencePage(): number { return this.page; }
 }
 
+/** The server's link to its shared store (engine `redis`) dropped or came back, for this topic
+ * (docs/protocol.md, "notice"): `interrupted` means live items have stopped for now; `resumed`
+ * means they flow again and the subscription caught up (a discontinuity comes first if items were
+ * lost meanwhile). The connection stays open throughout: nothing to do, but a UI may say so. */
+export class TopicNotice {
+  readonly type = 'Notice' as const;
+  constructor(readonly kind: 'topic_interrupted' | 'topic_resumed', readonly cacheName: string, readonly topicName: string) {}
+  /** Live items stopped (kind topic_interrupted). */
+  isInterrupted(): boolean { return this.kind === 'topic_interrupted'; }
+}
+
 export class TopicHeartbeat {
   readonly type = 'Heartbeat' as const;
 }

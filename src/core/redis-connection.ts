@@ -27,7 +27,10 @@ export class RedisConnection {
   constructor(private readonly config: RedisConfig, private readonly log: Logger) {
     this.client = new Redis(config.url, {
       lazyConnect: true,
-      // Commands issued in one tick (publishes arriving together) leave in one write.
+      // Commands issued in one tick (publishes arriving together) leave in one write, and while
+      // one such batch awaits its replies the next ones gather (one batch in flight): that keeps
+      // publishes batched into Redis and PUBLISHes batched out of it to every node. Corking the
+      // socket per tick without auto-pipelining was measured and is worse (docs/benchmarks-redis.md).
       enableAutoPipelining: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,

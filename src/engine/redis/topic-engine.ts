@@ -440,8 +440,13 @@ export class RedisTopicEngine implements TopicEngine {
 }
 
 function parseMessage(raw: Buffer): Message {
-  const a = raw.indexOf(0x20);
-  const b = raw.indexOf(0x20, a + 1);
+  // seq and page are decimal digits (scripts.ts topic_ms): read in place, no strings per message.
+  const n = raw.length;
+  let i = 0;
+  let seq = 0;
+  for (; i < n && raw[i] !== 0x20; i++) seq = seq * 10 + (raw[i]! - 0x30);
+  let page = 0;
+  for (i++; i < n && raw[i] !== 0x20; i++) page = page * 10 + (raw[i]! - 0x30);
   // A copy: the window keeps the frame, and a view would pin ioredis's read buffer (contract 5).
-  return { seq: Number(raw.toString('latin1', 0, a)), page: Number(raw.toString('latin1', a + 1, b)), frame: new Uint8Array(raw.subarray(b + 1)) };
+  return { seq, page, frame: new Uint8Array(raw.subarray(i + 1)) };
 }
