@@ -160,7 +160,7 @@ export class TokenAuthority {
     if (request.token !== undefined) {
       if (typeof request.token !== 'string') throw invalidArgument('token must be a string');
       // A token that no longer verifies (expired, foreign) needs no entry: it is refused anyway.
-      const grant = await this.verify(request.token);
+      const grant = this.verify(request.token);
       if (grant.jti === undefined) throw invalidArgument('the token has no jti; revoke it by tokenId');
       entry.jti = grant.jti;
       if (request.until === undefined) until = grant.expiresAt === null ? null : grant.expiresAt + this.config.clockToleranceSec * 1000;

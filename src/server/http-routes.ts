@@ -17,7 +17,7 @@ const ADMIN_PERMISSIONS = PermissionScopes.allDataReadWrite().permissions;
 export async function requireAdmin(auth: TokenAuthority, authorization: string): Promise<Grant> {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization);
   if (!match) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send an admin API key as "Authorization: Bearer <key>"');
-  const grant = await auth.verify(match[1]);
+  const grant = auth.verify(match[1]);
   if (grant.kind !== 'api_key' || !grant.permissions.covers(ADMIN_PERMISSIONS)) {
     throw permissionDenied('this route needs an API key whose scope covers every cache and topic (read and write)');
   }
@@ -55,7 +55,7 @@ export function mountHttpRoutes(app: TemplatedApp, deps: HttpRouteDeps): void {
       }
       const match = /^Bearer\s+(\S+)$/i.exec(authorization);
       if (!match) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send the API key as "Authorization: Bearer <key>"');
-      const minter = await auth.verify(match[1]);
+      const minter = auth.verify(match[1]);
       let request: { scope?: unknown; expiresInSeconds?: unknown; tokenId?: unknown; momento?: unknown };
       try {
         request = JSON.parse(body.toString('utf8')) as typeof request;

@@ -41,7 +41,7 @@ export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, maxBod
    * read and write everything in that cache (docs/webhooks.md). */
   const admin = async (token: string | undefined, cache: string) => {
     if (token === undefined) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send the API key as "Authorization: Bearer <key>"');
-    const grant = await auth.verify(token);
+    const grant = auth.verify(token);
     const needed = PermissionScopes.combine(PermissionScopes.cacheReadWrite(cache), PermissionScopes.topicPublishSubscribe(cache, '*'));
     // An API key, as for the other admin routes: a disposable token is a client's, never a backend's.
     if (grant.kind !== 'api_key' || !grant.permissions.covers(needed.permissions)) {

@@ -70,7 +70,7 @@ export function tokenService(deps: GrpcDeps): UntypedServiceImplementation {
       // No authorization header here: the minting credential is the body's auth_token.
       void (async () => {
         const r = call.request;
-        const minter = await deps.auth.verify(innerCredential(r.auth_token));
+        const minter = deps.auth.verify(innerCredential(r.auth_token));
         const minted = await deps.auth.mintFor(minter, {
           scope: scopeFromMomento(r.has_permissions ? r.permissions : undefined),
           expiresInSec: r.expires?.valid_for_seconds ?? 0,
