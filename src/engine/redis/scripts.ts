@@ -52,6 +52,19 @@ end
 `;
 }
 
+/** The list append then the publish, shared by pubAppend and a moderator's accept (ARGV as
+ * tidingsPubAppend's); returns the refusal of the append, else falls through with `pushed`,
+ * `seq` and `page` set. */
+const PUB_APPEND_BODY = `local page, seq, created = topic_position(now)
+seq = seq + 1
+local header = topic_ms(page) .. ',' .. topic_ms(seq) .. ',' .. topic_ms(now)
+if ARGV[10] == '1' then header = header .. ',' .. ARGV[11] end
+local element = ARGV[8] .. #header .. ':' .. header .. ARGV[9]
+local pushed = push(true, {element}, tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
+if pushed[1] ~= 'ok' then return pushed end
+topic_publish(page, seq, created, item_frame(ARGV[15], ARGV[16], seq, page, now), ARGV[14], tonumber(ARGV[13]), tonumber(ARGV[12]))
+`;
+
 export const TOPIC_SCRIPTS = {
   /** KEYS: T, S, P. ARGV: now, ttlMs, keep, channel, head, tail, idempotency key, its window ms.
    * Returns {seq, page, ts} (+ 'dup' for a repeated idempotency key). */
@@ -102,15 +115,7 @@ return reply`,
     keys: 5,
     lua: `${LIST_PRELUDE}
 ${topicPrelude(3)}
-${idempotent(`local page, seq, created = topic_position(now)
-seq = seq + 1
-local header = topic_ms(page) .. ',' .. topic_ms(seq) .. ',' .. topic_ms(now)
-if ARGV[10] == '1' then header = header .. ',' .. ARGV[11] end
-local element = ARGV[8] .. #header .. ':' .. header .. ARGV[9]
-local pushed = push(true, {element}, tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
-if pushed[1] ~= 'ok' then return pushed end
-topic_publish(page, seq, created, item_frame(ARGV[15], ARGV[16], seq, page, now), ARGV[14], tonumber(ARGV[13]), tonumber(ARGV[12]))
-return {'ok', pushed[2], seq, page}`, "reply[1] == 'ok'")}`,
+${idempotent(`${PUB_APPEND_BODY}return {'ok', pushed[2], seq, page}`, "reply[1] == 'ok'")}`,
   },
 
   /** A moderator's accept: tidingsPubAppend guarded by "this node still holds the delivery" and
@@ -123,15 +128,7 @@ return {'ok', pushed[2], seq, page}`, "reply[1] == 'ok'")}`,
 ${topicPrelude(3)}
 ${GROUP_PRELUDE}
 ${ACCEPT_GUARD}
-local page, seq, created = topic_position(now)
-seq = seq + 1
-local header = topic_ms(page) .. ',' .. topic_ms(seq) .. ',' .. topic_ms(now)
-if ARGV[10] == '1' then header = header .. ',' .. ARGV[11] end
-local element = ARGV[8] .. #header .. ':' .. header .. ARGV[9]
-local pushed = push(true, {element}, tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
-if pushed[1] ~= 'ok' then return pushed end
-topic_publish(page, seq, created, item_frame(ARGV[15], ARGV[16], seq, page, now), ARGV[14], tonumber(ARGV[13]), tonumber(ARGV[12]))
-${ACCEPT_SETTLE}
+${PUB_APPEND_BODY}${ACCEPT_SETTLE}
 return {'ok', pushed[2], seq, page}`,
   },
 
