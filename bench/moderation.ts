@@ -126,9 +126,9 @@ export async function runModerationBench(options: ModerationBenchOptions = {}): 
 
 /** examples/moderator.ts in its own process; resolves once it reports that it joined. */
 function startModerator(url: string, apiKey: string, log: (m: string) => void): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/moderator.ts', '--quiet'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/moderator.ts', '--quiet', '--cache', CACHE], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TIDINGS_URL: url, TIDINGS_API_KEY: apiKey, TIDINGS_CACHE: CACHE },
+    env: { ...process.env, TIDINGS_URL: url, TIDINGS_API_KEY: apiKey },
   });
   let out = '';
   return new Promise((resolve, reject) => {
