@@ -119,7 +119,8 @@ t.test('reconnect - a link that never answers hello is abandoned after connectTi
 
 t.test('reconnect - a 4501 close without a token provider closes for good; subscriptions get onError', async (t) => {
   const server = await startServer(t, { config: { auth: { expiryNoticeMs: 100, clockToleranceSec: 0 } } });
-  const token = (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 1, tokenId: 'short' })).token;
+  // 2 s, not 1: exp is whole seconds, so a 1-second token can expire before hello (close 4500).
+  const token = (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 2, tokenId: 'short' })).token;
   const sdk = await sdkFor(t, server, { token });
   const errors = collector<string>();
   const ended = collector<true>();

@@ -38,10 +38,11 @@ t.test('tokens - tokenProvider refreshes in band before expiry; subscriptions su
 t.test('tokens - after a 4501 close the provider is asked again and every subscription resumes', async (t) => {
   const server = await startServer(t, { config: { auth: { expiryNoticeMs: 300, clockToleranceSec: 0 } } });
   let minted = 0;
-  // The in-band refresh is refused (another tokenId), so the first token runs out: close 4501.
+  // The in-band refresh is refused (another tokenId), so the first token runs out: close 4501. It
+  // lives 2 s: exp is whole seconds, so a 1-second token can expire before its hello is answered.
   const tokenProvider = async () => {
     minted++;
-    return (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: minted === 1 ? 1 : 300, tokenId: minted === 1 ? 'first' : 'second' })).token;
+    return (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: minted === 1 ? 2 : 300, tokenId: minted === 1 ? 'first' : 'second' })).token;
   };
   const sdk = await sdkFor(t, server, { tokenProvider, tokenRefreshMarginMs: 200 });
   const got = itemCollector();
