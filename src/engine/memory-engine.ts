@@ -92,10 +92,7 @@ class MemoryTopicEngine implements TopicEngine {
   }
 
   async subscribe(cache: string, name: string, _who: Subscriber): Promise<Position> {
-    const topic = this.registry.getOrCreate(cache, name);
-    topic.subscribers++;
-    topic.lastActive = this.clock.now();
-    return { page: topic.page, seq: topic.seq };
+    return this.registry.getOrCreate(cache, name).attach(this.clock.now());
   }
 
   position(cache: string, name: string): Position | undefined {
@@ -108,11 +105,7 @@ class MemoryTopicEngine implements TopicEngine {
   }
 
   unsubscribe(cache: string, name: string, _who: Subscriber): void {
-    const topic = this.registry.get(cache, name);
-    if (topic && topic.subscribers > 0) {
-      topic.subscribers--;
-      topic.lastActive = this.clock.now();
-    }
+    this.registry.get(cache, name)?.detach(this.clock.now());
   }
 
   stats(): TopicStats {

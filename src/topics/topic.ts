@@ -24,6 +24,20 @@ export class Topic {
 
   constructor(readonly key: string, readonly cache: string, readonly name: string, readonly page: number, public lastActive: number) {}
 
+  /** One more subscriber (the idle sweep keeps a topic with subscribers); where it stands now. */
+  attach(now: number): { page: number; seq: number } {
+    this.subscribers++;
+    this.lastActive = now;
+    return { page: this.page, seq: this.seq };
+  }
+
+  /** One subscriber fewer; the idle time counts from the last one leaving. */
+  detach(now: number): void {
+    if (this.subscribers === 0) return;
+    this.subscribers--;
+    this.lastActive = now;
+  }
+
   /** Appends an item frame; returns the entries dropped to respect the per-topic bounds. */
   append(entry: WindowEntry, maxItems: number, maxBytes: number): void {
     this.window.push(entry);

@@ -217,10 +217,7 @@ export class RedisTopicEngine implements TopicEngine {
       this.release(channel);
       throw err;
     }
-    const topic = this.registry.get(cache, name)!;
-    topic.subscribers++;
-    topic.lastActive = this.clock.now();
-    return { page: topic.page, seq: topic.seq };
+    return this.registry.get(cache, name)!.attach(this.clock.now());
   }
 
   position(cache: string, name: string): Position | undefined {
@@ -233,8 +230,7 @@ export class RedisTopicEngine implements TopicEngine {
   }
 
   unsubscribe(cache: string, name: string, _who: Subscriber): void {
-    const topic = this.registry.get(cache, name);
-    if (topic && topic.subscribers > 0) topic.subscribers--;
+    this.registry.get(cache, name)?.detach(this.clock.now());
     const channel = this.channels.get(new TopicKeys(this.keyPrefix, cache, name).channel);
     if (channel) this.release(channel);
   }
