@@ -81,6 +81,8 @@ interface Measured {
   opened: OpenResult;
   /** Max phase: CPU µs per delivery of node 1, node 2, ..., then redis-server. */
   split: number[];
+  /** The same for the fixed-rate phase. */
+  rateSplit: number[];
 }
 
 async function startRedisServer(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
@@ -205,14 +207,16 @@ async function measure(config: Config, run: number, redis: { url: string; pid: n
     });
     const phase = (s: PhaseSpec) => gen.call<PhaseResult>({ op: 'phase', spec: s }, s.durationMs + s.drainMs + 60_000);
     await phase(spec('rate', 1000)); // warm-up (JIT, Redis connections)
-    const rate = await phase(spec('rate', DURATION));
-    // Where the CPU goes at full speed: each node and redis-server apart.
+    // Where the CPU goes: each node and redis-server apart.
     const pids = [...nodes.map((n) => n.pid), ...(config.redis && redis ? [redis.pid] : [])];
+    const beforeRate = pids.map(cpuMs);
+    const rate = await phase(spec('rate', DURATION));
+    const rateSplit = pids.map((pid, i) => (cpuMs(pid) - beforeRate[i]!) * 1000 / Math.max(1, rate.received));
     const before = pids.map(cpuMs);
     const max = await phase(spec('max', DURATION));
     const split = pids.map((pid, i) => (cpuMs(pid) - before[i]!) * 1000 / Math.max(1, max.received));
     const rtt = await roundTrips(config, nodes, signingKey);
-    return { config: config.id, run, rate, max, rtt, opened, split };
+    return { config: config.id, run, rate, max, rtt, opened, split, rateSplit };
   } finally {
     await gen.stop();
     await Promise.all(nodes.map((n) => n.stop()));
@@ -243,7 +247,7 @@ for (let run = 1; run <= RUNS; run++) {
       if (profileDir) mkdirSync(profileDir, { recursive: true });
       const m = await measure(config, run, redis, profileDir);
       results.push(m);
-      console.error(`run ${run} ${config.label}: rate ${m.rate.serverCpuUsPerDelivery.toFixed(2)} µs/delivery, max ${Math.round(m.max.deliveriesPerSec)}/s at ${m.max.serverCpuUsPerDelivery.toFixed(2)} µs, ack p50 ${m.rtt.ackP50} µs, delivery p50 ${m.rtt.deliveryP50} µs, lost ${m.rate.lost + m.max.lost}; max-phase µs/delivery by process ${m.split.map((x) => x.toFixed(2)).join(' + ')}`);
+      console.error(`run ${run} ${config.label}: rate ${m.rate.serverCpuUsPerDelivery.toFixed(2)} µs/delivery, max ${Math.round(m.max.deliveriesPerSec)}/s at ${m.max.serverCpuUsPerDelivery.toFixed(2)} µs, ack p50 ${m.rtt.ackP50} µs, delivery p50 ${m.rtt.deliveryP50} µs, lost ${m.rate.lost + m.max.lost}; fixed-rate µs/delivery by process ${m.rateSplit.map((x) => x.toFixed(2)).join(' + ')}; max-phase µs/delivery by process ${m.split.map((x) => x.toFixed(2)).join(' + ')}`);
     }
   } finally {
     await redis?.stop();

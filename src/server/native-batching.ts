@@ -1,16 +1,19 @@
-/** Native (uWS) fan-out that coalesces under load, not at rest (docs/protocol.md, "Batches").
+/** Native (uWS) fan-out that coalesces every frame published to a key within one event-loop
+ * iteration (docs/protocol.md, "Batches").
  *
- * The first frame on a key with nothing pending goes out at once: an idle broker adds no delay.
- * It opens a short flush window for that key; frames published to the key while the window is
- * open are held and go out together when it closes: one `batch` frame to the connections that
- * negotiated batches in `hello`, and each frame on its own to older ones. A window closes at the
- * end of the event-loop iteration (setImmediate); with `server.batchDelayMs` > 0, a key that
- * still had frames held at that point (it is under load) keeps them until that deadline instead,
- * so more of them share one message and one send. A window that closes with nothing held ends,
- * and the key is idle again. Held frames are also flushed before any connection attaches to or
- * detaches from the key, so a subscriber never gets a frame twice (window replay + live) or loses
- * one (detached for catch-up): order and (page, seq) semantics are exactly those of one frame per
- * message. Only the uWS path batches; the JS fan-out (SSE, long-poll, gRPC) sends at once. */
+ * A frame published to a key is held until the end of the current iteration (setImmediate, which
+ * runs once the iteration's reads are handled): then everything held for the key goes out
+ * together: one `batch` frame to the connections that negotiated batches in `hello`, and each frame
+ * on its own to older ones. One frame alone goes out as itself. So a burst read in one wake-up costs
+ * one message and one send per subscriber (what bare uWS does for its own publishes of one
+ * iteration), and a frame on an idle key waits only for the rest of the iteration. Sending the
+ * first frame at once instead cost a second send per subscriber for every burst. With
+ * `server.batchDelayMs` > 0, a key that had frames in the previous iteration too (it is under load)
+ * keeps them until that deadline instead, so more of them share one message. Held frames are also
+ * flushed before any connection attaches to or detaches from the key, so a subscriber never gets a
+ * frame twice (window replay + live) or loses one (detached for catch-up): order and (page, seq)
+ * semantics are exactly those of one frame per message. Only the uWS path batches; the JS fan-out
+ * (SSE, long-poll, gRPC) sends at once. */
 import type { ServerConfig } from '../core/config.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 
@@ -41,8 +44,9 @@ export function encodeBatch(frames: readonly Uint8Array[], bytes: number): Uint8
 
 type BatchConfig = Pick<ServerConfig, 'batchDelayMs' | 'batchMaxItems' | 'batchMaxBytes'>;
 
-/** A key with a flush window open: the frames held for it, in publish order. */
-interface Window { held: Uint8Array[]; bytes: number; waiting: boolean }
+/** A key with a flush window open: the frames held for it, in publish order. `busy`: frames went
+ * out at the end of the previous iteration too (the key is under load). */
+interface Window { held: Uint8Array[]; bytes: number; waiting: boolean; busy: boolean }
 
 export class NativeBatching {
   private readonly open = new Map<string, Window>();
@@ -60,16 +64,14 @@ export class NativeBatching {
     private readonly nextTurn: (fn: () => void) => void = (fn) => { setImmediate(fn); },
   ) {}
 
-  /** Fans `frame` out on `key`: at once when the key is idle, else with the frames held for it. */
+  /** Fans `frame` out on `key` with whatever else the key gets in this iteration. */
   send(key: string, frame: Uint8Array): void {
-    const w = this.open.get(key);
+    if (this.config.batchMaxItems <= 1) { this.publishOne(key, frame); return; }
+    let w = this.open.get(key);
     if (w === undefined) {
-      this.publishOne(key, frame);
-      if (this.config.batchMaxItems > 1) {
-        this.open.set(key, { held: [], bytes: 0, waiting: false });
-        this.scheduleTurn();
-      }
-      return;
+      w = { held: [], bytes: 0, waiting: false, busy: false };
+      this.open.set(key, w);
+      this.scheduleTurn();
     }
     w.held.push(frame);
     w.bytes += frame.byteLength;
@@ -111,8 +113,8 @@ export class NativeBatching {
     this.nextTurn(this.endOfTurn);
   }
 
-  /** End of the iteration: idle windows close; held frames go out, or, with a delay configured,
-   * wait for the deadline (the key is under load). Open windows stay open one more turn. */
+  /** End of the iteration: idle windows close; held frames go out, or, with a delay configured and
+   * the key under load, wait for the deadline. Windows that sent stay open one more turn. */
   private readonly endOfTurn = (): void => {
     this.turnScheduled = false;
     const delay = this.config.batchDelayMs;
@@ -120,8 +122,9 @@ export class NativeBatching {
     for (const [key, w] of this.open) {
       if (w.waiting) continue; // the deadline sends it
       if (w.held.length === 0) { this.open.delete(key); continue; }
-      if (delay > 0) { w.waiting = true; this.armDeadline(delay); continue; }
+      if (delay > 0 && w.busy) { w.waiting = true; this.armDeadline(delay); continue; }
       this.release(key, w);
+      w.busy = true;
       again = true;
     }
     // Not while only deadlines are pending: a queued setImmediate makes the loop poll without

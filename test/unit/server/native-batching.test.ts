@@ -21,34 +21,38 @@ function rig(config: Partial<typeof DEFAULTS.server> = {}) {
 }
 const frame = (n: number) => new Uint8Array(encodeFrame({ t: 'x', n }));
 
-tap.test('an idle key sends at once, before any turn or timer', async (t) => {
-  const { batching, sent, got, clock } = rig({ batchDelayMs: 5 });
+tap.test('a frame on an idle key goes out at the end of the iteration, as itself, with no timer', async (t) => {
+  const { batching, sent, got, clock, endTurn } = rig({ batchDelayMs: 5 });
   batching.send('k', frame(1));
-  t.equal(sent.length, 2, 'published synchronously (plain and batch key)');
+  t.equal(sent.length, 0, 'held for the rest of the iteration');
+  endTurn();
   t.same(got('k'), [[1]]);
-  t.same(got(batchKey('k')), [[1]]);
-  t.equal(clock.pending, 0, 'no timer involved');
+  t.same(got(batchKey('k')), [[1]], 'one frame alone is not wrapped in a batch');
+  t.equal(clock.pending, 0, 'no timer involved: the delay applies under load only');
 });
 
-tap.test('a burst waits for the end of the iteration and goes out as one batch', async (t) => {
+tap.test('a burst read in one iteration goes out as one batch, first frame included', async (t) => {
   const { batching, got, endTurn, turns } = rig();
   batching.send('k', frame(1));
   batching.send('k', frame(2));
   batching.send('k', frame(3));
-  t.same(got(batchKey('k')), [[1]], 'held until the iteration ends');
+  t.same(got(batchKey('k')), [], 'held until the iteration ends');
   endTurn();
-  t.same(got(batchKey('k')), [[1], [2, 3]], 'one batch message with both');
+  t.same(got(batchKey('k')), [[1, 2, 3]], 'one batch message with all three: one send per subscriber');
   t.same(got('k'), [[1], [2], [3]], 'older clients: one frame per message');
   endTurn();
   t.equal(turns.length, 0, 'an iteration with nothing held closes the window');
   batching.send('k', frame(4));
-  t.same(got(batchKey('k')).at(-1), [4], 'idle again: at once');
+  endTurn();
+  t.same(got(batchKey('k')).at(-1), [4], 'idle again: at the end of the iteration');
 });
 
 tap.test('batchMaxItems and batchMaxBytes bound a batch', async (t) => {
-  const { batching, got } = rig({ batchMaxItems: 3 });
+  const { batching, got, endTurn } = rig({ batchMaxItems: 3 });
   for (let i = 1; i <= 4; i++) batching.send('k', frame(i));
-  t.same(got(batchKey('k')), [[1], [2, 3, 4]], 'sent as soon as 3 are held');
+  t.same(got(batchKey('k')), [[1, 2, 3]], 'sent as soon as 3 are held');
+  endTurn();
+  t.same(got(batchKey('k')), [[1, 2, 3], [4]]);
   const bytes = rig({ batchMaxBytes: 1 });
   bytes.batching.send('k', frame(1));
   bytes.batching.send('k', frame(2));
@@ -57,14 +61,15 @@ tap.test('batchMaxItems and batchMaxBytes bound a batch', async (t) => {
   off.batching.send('k', frame(1));
   off.batching.send('k', frame(2));
   t.same(off.got(batchKey('k')), [[1], [2]], 'batchMaxItems 1: never held');
+  t.equal(off.turns.length, 0, 'and no iteration hook');
 });
 
 tap.test('flush sends what is held for one key only', async (t) => {
   const { batching, got } = rig();
   for (const k of ['a', 'b']) { batching.send(k, frame(1)); batching.send(k, frame(2)); }
   batching.flush('a');
-  t.same(got(batchKey('a')), [[1], [2]]);
-  t.same(got(batchKey('b')), [[1]], 'b still held');
+  t.same(got(batchKey('a')), [[1, 2]]);
+  t.same(got(batchKey('b')), [], 'b still held');
 });
 
 tap.test('with batchDelayMs, a key under load holds until the deadline', async (t) => {
@@ -72,16 +77,20 @@ tap.test('with batchDelayMs, a key under load holds until the deadline', async (
   batching.send('k', frame(1));
   batching.send('k', frame(2));
   endTurn();
-  t.same(got(batchKey('k')), [[1]], 'still held after the iteration');
+  t.same(got(batchKey('k')), [[1, 2]], 'the first iteration of a burst is not delayed');
   batching.send('k', frame(3));
-  clock.advance(1);
-  t.same(got(batchKey('k')), [[1]], 'not before the deadline');
-  clock.advance(1);
-  t.same(got(batchKey('k')), [[1], [2, 3]], 'at the deadline, together');
   endTurn();
-  endTurn();
+  t.same(got(batchKey('k')), [[1, 2]], 'the key is under load: held past the iteration');
   batching.send('k', frame(4));
-  t.same(got(batchKey('k')).at(-1), [4], 'idle again: at once');
+  clock.advance(1);
+  t.same(got(batchKey('k')), [[1, 2]], 'not before the deadline');
+  clock.advance(1);
+  t.same(got(batchKey('k')), [[1, 2], [3, 4]], 'at the deadline, together');
+  endTurn();
+  endTurn();
+  batching.send('k', frame(5));
+  endTurn();
+  t.same(got(batchKey('k')).at(-1), [5], 'idle again: no deadline');
 });
 
 tap.test('property: every receiver gets every frame once, in order, whatever the timing', async () => {
