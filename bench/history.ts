@@ -20,6 +20,7 @@ import { DEFAULTS } from '../src/core/config.js';
 import { systemClock } from '../src/core/clock.js';
 import { cpuCount, cpuMs, freePort, hasCommand, spawnServer, stopProcess, type Spawned } from './lib/proc.js';
 import { median } from './lib/stats.js';
+import { startNodeServer } from './targets/node-server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CACHE = 'bench';
@@ -153,20 +154,8 @@ async function pipelined(total: number, window: number, op: (i: number) => Promi
 
 async function startTidings(cpus: string | undefined): Promise<Started> {
   const signingKey = generateSigningKey();
-  const port = await freePort();
-  const env = { ...process.env, TIDINGS_SIGNING_KEY: signingKey, TIDINGS_LOG_LEVEL: 'warn' };
-  // BENCH_SERVER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=DIR`) as for the suite's Node servers.
-  const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  // One connection sends well over the per-connection request rate a deployment allows: lift the
-  // rate limits (as bench/targets/servers/tidings-server.ts does) so the bench measures the store.
-  const unlimited = 10_000_000;
-  const configFile = join(tmpdir(), `tidings-history-bench-${process.pid}.json`);
-  writeFileSync(configFile, JSON.stringify({ limits: { connectionOpsPerSec: unlimited, connectionOpsBurst: unlimited, tokenIdOpsPerSec: unlimited, tokenIdOpsBurst: unlimited } }));
-  // BENCH_TIDINGS_MAIN: a compiled main.js (`tsc -p tsconfig.build.json`), as deployed; tsx adds
-  // a `__name` call to every closure it creates (a few % of the fetch path's CPU).
   const main = process.env['BENCH_TIDINGS_MAIN'];
-  const entry = main ? [main] : ['--import', 'tsx', 'src/main.ts'];
-  const server: Spawned = await spawnServer(process.execPath, [...nodeArgs, ...entry, 'serve', '--port', String(port), '--host', '127.0.0.1', '--config', configFile], { ready: { port }, env, cwd: ROOT, ...(cpus ? { cpus } : {}) });
+  const { port, pid, stop } = main ? await startCompiled(main, signingKey, cpus) : await startBundled(signingKey, cpus);
   const authority = new TokenAuthority(DEFAULTS.auth, [signingKey], systemClock);
   const token = (await authority.mintDisposableToken({ scope: PermissionScopes.cacheKeyReadWrite(CACHE, 'history'), expiresInSec: 3600 })).token;
   const socket = await BenchSocket.open(`ws://127.0.0.1:${port}/v1/ws`, token);
@@ -176,9 +165,32 @@ async function startTidings(cpus: string | undefined): Promise<Started> {
       fetch: () => socket.request({ t: 'listFetch', cache: CACHE, list: 'history', startIndex: -CAP }),
       close: async () => socket.close(),
     },
-    pid: server.pid,
-    stop: async () => { await stopProcess(server.child, 3000); rmSync(configFile, { force: true }); },
+    pid,
+    stop,
   };
+}
+
+/** The suite's Tidings server (bench/targets/servers/tidings-server.ts: memory engine, default
+ * store, the limits that protect a deployment lifted), run from its esbuild bundle like every other
+ * Node server of the bench: under tsx every closure creation would call esbuild's `__name`. */
+async function startBundled(signingKey: string, cpus: string | undefined): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+  const target = await startNodeServer('tidings-server.ts', 'tidings', { port: await freePort(), signingKey, ...(cpus ? { cpus } : {}) }, { BENCH_SIGNING_KEY: signingKey }, ['--max-semi-space-size=4']);
+  return { port: target.info.port, pid: target.pid, stop: () => target.stop() };
+}
+
+/** BENCH_TIDINGS_MAIN: a compiled main.js (`tsc -p tsconfig.build.json`), as deployed. */
+async function startCompiled(main: string, signingKey: string, cpus: string | undefined): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const env = { ...process.env, TIDINGS_SIGNING_KEY: signingKey, TIDINGS_LOG_LEVEL: 'warn' };
+  // BENCH_SERVER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=DIR`) as for the suite's Node servers.
+  const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  // One connection sends well over the per-connection request rate a deployment allows: lift the
+  // rate limits (as bench/targets/servers/tidings-server.ts does) so the bench measures the store.
+  const unlimited = 10_000_000;
+  const configFile = join(tmpdir(), `tidings-history-bench-${process.pid}.json`);
+  writeFileSync(configFile, JSON.stringify({ limits: { connectionOpsPerSec: unlimited, connectionOpsBurst: unlimited, tokenIdOpsPerSec: unlimited, tokenIdOpsBurst: unlimited } }));
+  const server: Spawned = await spawnServer(process.execPath, [...nodeArgs, main, 'serve', '--port', String(port), '--host', '127.0.0.1', '--config', configFile], { ready: { port }, env, cwd: ROOT, ...(cpus ? { cpus } : {}) });
+  return { port, pid: server.pid, stop: async () => { await stopProcess(server.child, 3000); rmSync(configFile, { force: true }); } };
 }
 
 /** A minimal protocol client (no SDK): replies matched by id. */

@@ -14,7 +14,7 @@
  * publish → delivery to a subscriber on the last node.
  *
  *   node --import tsx bench/redis-fanout.ts [--runs 3] [--subscribers 500] [--rate 100]
- *     [--duration-ms 3000] [--rtt 300] [--configs memory,redis1,...] [--profile]
+ *     [--duration-ms 3000] [--rtt 300] [--configs memory,redis1,...] [--profile] [--redis-core N]
  *
  * Bounded: every phase is capped in time and messages; 127.0.0.1 only; every process is stopped. */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -46,6 +46,9 @@ const { values: args } = parseArgs({
     payload: { type: 'string', default: '64' },
     configs: { type: 'string', default: 'memory,redis1,redis2,redis3,sio1,sio2,sio3' },
     profile: { type: 'boolean', default: false },
+    /** Pin redis-server to this core instead of the servers' core 0 (an experiment: what sharing one
+     * core with the nodes costs). Its CPU is still summed. */
+    'redis-core': { type: 'string' },
   },
 });
 const RUNS = Math.min(9, Math.max(1, Number(args.runs)));
@@ -72,6 +75,7 @@ const CONFIGS = args.configs.split(',').map((id) => {
 });
 
 const SERVER_CPUS = cpuCount() >= 2 ? '0' : undefined;
+const REDIS_CPUS = args['redis-core'] ?? SERVER_CPUS;
 const GEN_CPUS = cpuCount() >= 2 ? (cpuCount() === 2 ? '1' : `1-${cpuCount() - 1}`) : undefined;
 
 interface Measured {
@@ -87,7 +91,7 @@ interface Measured {
 
 async function startRedisServer(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
-  const s: Spawned = await spawnServer('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { ...(SERVER_CPUS ? { cpus: SERVER_CPUS } : {}), ready: { port } });
+  const s: Spawned = await spawnServer('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { ...(REDIS_CPUS ? { cpus: REDIS_CPUS } : {}), ready: { port } });
   return { url: `redis://127.0.0.1:${port}`, pid: s.pid, stop: () => stopProcess(s.child) };
 }
 

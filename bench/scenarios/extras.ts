@@ -2,7 +2,7 @@
  * bench/moderation.ts (runModerationBench, the moderated round trip). Absent = a "pending" row. */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { ExtraSection } from '../lib/report.js';
+import type { ExtraSection, TargetCheck } from '../lib/report.js';
 
 export interface ExtraOptions { full: boolean; quick: boolean; runs: number; targets: string[]; log: (line: string) => void }
 
@@ -25,7 +25,11 @@ export async function runExtra(name: ExtraName, options: ExtraOptions): Promise<
     if (typeof fn !== 'function') throw new Error(`bench/${hook.file.slice(3)} does not export ${hook.fn}`);
     // Their own option names; both accept a run count and ignore what they do not know.
     const result: unknown = await (fn as (o: object) => unknown)({ runs: options.runs, verbose: false });
-    return { title: hook.title, markdown: name === 'history' ? renderHistory(result) : name === 'moderated' ? renderModeration(result) : render(result) };
+    return {
+      title: hook.title,
+      markdown: name === 'history' ? renderHistory(result) : name === 'moderated' ? renderModeration(result) : render(result),
+      ...(name === 'history' ? { checks: historyChecks(result) } : {}),
+    };
   } catch (err) {
     return { title: hook.title, markdown: `| scenario | status |\n|---|---|\n| ${name} | failed: ${String((err as Error).message).split('\n')[0]!.replace(/\|/g, '/')} |` };
   }
@@ -62,6 +66,38 @@ function renderHistory(result: unknown): string {
     r.redis ? row('redis', r.redis) : '| redis | skipped (redis-server not installed) | | | | | |',
     ...(r.note ? ['', r.note] : []),
   ].join('\n');
+}
+
+type HistoryRun = { appendOpsPerSec: number; fetchOpsPerSec: number; fetchServerUsPerOp: number };
+
+/** Issue 16's history targets: fetch-last-100 at least redis-server's LRANGE (ops/s, and server CPU
+ * per fetch at most redis-server's), append+cap at least 1.3× redis-server's RPUSH+LTRIM. Ratios per
+ * run (run i of Tidings against run i of redis-server), the median shown with the range. */
+function historyChecks(result: unknown): TargetCheck[] {
+  const r = result as { tidings?: { runs?: HistoryRun[] } & HistoryRun; redis?: ({ runs?: HistoryRun[] } & HistoryRun) | null };
+  if (!r?.tidings || !r.redis) return [];
+  const t = r.tidings; const x = r.redis;
+  const perRun = (k: keyof HistoryRun) => (t.runs ?? []).map((run, i) => run[k] / (x.runs?.[i]?.[k] ?? NaN)).filter(Number.isFinite).sort((a, b) => a - b);
+  const describe = (ratios: number[]) => ratios.length === 0 ? '–' : `${ratios[Math.floor((ratios.length - 1) / 2)]!.toFixed(2)}× (runs: ${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)})`;
+  const mid = (ratios: number[]) => ratios.length === 0 ? NaN : ratios[Math.floor((ratios.length - 1) / 2)]!;
+  const fetchOps = perRun('fetchOpsPerSec');
+  const fetchCpu = perRun('fetchServerUsPerOp');
+  const appendOps = perRun('appendOpsPerSec');
+  const fetchMet = mid(fetchOps) >= 1 && mid(fetchCpu) <= 1;
+  return [
+    {
+      goal: 'history: fetch last 100 ≥ redis-server LRANGE (ops/s, and server CPU per fetch ≤ redis-server\'s)',
+      measured: `${f(t.fetchOpsPerSec)} vs ${f(x.fetchOpsPerSec)} ops/s, per-run ratio ${describe(fetchOps)}; server CPU ${f(t.fetchServerUsPerOp, 1)} vs ${f(x.fetchServerUsPerOp, 1)} µs per fetch, per-run ratio ${describe(fetchCpu)}`,
+      met: fetchOps.length ? fetchMet : undefined,
+      note: fetchMet ? '' : [mid(fetchOps) < 1 ? 'ops/s below redis' : '', mid(fetchCpu) > 1 ? `CPU per fetch over redis by ${((mid(fetchCpu) - 1) * 100).toFixed(0)}%` : ''].filter(Boolean).join('; '),
+    },
+    {
+      goal: 'history: append+cap ≥ 1.3× redis-server RPUSH+LTRIM (ops/s)',
+      measured: `${f(t.appendOpsPerSec)} vs ${f(x.appendOpsPerSec)} ops/s, per-run ratio ${describe(appendOps)}`,
+      met: appendOps.length ? mid(appendOps) >= 1.3 : undefined,
+      note: mid(appendOps) >= 1.3 ? '' : 'below 1.3×',
+    },
+  ];
 }
 
 /** bench/moderation.ts's ModerationBenchResult. */
