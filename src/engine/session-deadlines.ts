@@ -6,6 +6,12 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Session } from './session.js';
 
 export type DueKind = 'hello' | 'notice' | 'expiry';
+
+/** The sessions due at one time. A session points at its bucket rather than holding the time:
+ * unix ms is a separate 16-byte heap number per connection, a pointer is not. */
+export class DueBucket extends Set<Session> {
+  constructor(readonly at: number) { super(); }
+}
 /** Node's timers hold at most this long; a later deadline re-arms when it is reached. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -15,7 +21,7 @@ export class SessionDeadlines {
   private readonly hello = new Map<Session, number>();
   /** Expiry deadlines by due time (unix ms). Tokens expire on whole seconds, so many sessions
    * share one entry. */
-  private readonly buckets = new Map<number, Set<Session>>();
+  private readonly buckets = new Map<number, DueBucket>();
   /** Min-heap of bucket times; a time whose bucket emptied stays until it comes up, then is skipped. */
   private readonly times: number[] = [];
   private timer: TimerHandle | undefined;
@@ -32,26 +38,25 @@ export class SessionDeadlines {
   /** The session's expiry deadline (replacing any it had). */
   expireAt(session: Session, at: number, kind: 'notice' | 'expiry'): void {
     this.cancel(session);
-    session.dueAt = at;
     session.dueKind = kind;
     let bucket = this.buckets.get(at);
     if (!bucket) {
-      bucket = new Set();
+      bucket = new DueBucket(at);
       this.buckets.set(at, bucket);
       push(this.times, at);
     }
     bucket.add(session);
+    session.due = bucket;
     this.wake(at);
   }
 
   /** Drops whatever deadline the session has. */
   cancel(session: Session): void {
     this.hello.delete(session);
-    const at = session.dueAt;
-    if (at === undefined) return;
-    session.dueAt = undefined;
-    const bucket = this.buckets.get(at);
-    if (bucket && bucket.delete(session) && bucket.size === 0) this.buckets.delete(at);
+    const bucket = session.due;
+    if (bucket === undefined) return;
+    session.due = undefined;
+    if (bucket.delete(session) && bucket.size === 0 && this.buckets.get(bucket.at) === bucket) this.buckets.delete(bucket.at);
   }
 
   stop(): void {
@@ -93,7 +98,7 @@ export class SessionDeadlines {
       if (!bucket) continue;
       this.buckets.delete(at);
       for (const session of bucket) {
-        session.dueAt = undefined;
+        session.due = undefined;
         this.onDue(session, session.dueKind);
       }
     }

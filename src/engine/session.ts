@@ -1,8 +1,7 @@
 /** Per-connection state: who it is (grant), what it listens to, what it has in flight. */
 import type { Position } from '../protocol/index.js';
 import type { Grant } from '../auth/tokens.js';
-import type { TokenBucket } from '../limits/token-bucket.js';
-import type { DueKind } from './session-deadlines.js';
+import type { DueBucket, DueKind } from './session-deadlines.js';
 import { SmallMap } from '../lib/small-map.js';
 
 /** What the broker needs from a transport connection (the server implements it over uWS). */
@@ -46,16 +45,18 @@ export class Session {
    * never have one pending, and idle connections are most of a broker's memory. */
   catchUps: Map<string, Position> | undefined;
   pending = 0;
-  /** This connection's request-rate bucket (limits/identity-limits.ts), from its first request. */
-  opsBucket: TokenBucket | undefined;
+  /** This connection's request-rate bucket (limits/identity-limits.ts, RequestRateHolder):
+   * requests taken since it was last full, and when that was. */
+  opsTaken = 0;
+  opsFullAt: number | undefined = undefined;
   /** Ids of this connection's requests still awaiting an asynchronous answer (created on first
    * use): a new request may not reuse one. */
   inFlightIds: Set<number> | undefined;
   /** Set by a handler whose reply must be followed by closing the connection (failed hello). */
   closeAfterReply: { code: number; reason: string } | undefined;
-  /** The token-expiry deadline (unix ms) and what happens then, kept by the broker's
-   * SessionDeadlines (no Timeout per connection). */
-  dueAt: number | undefined;
+  /** The token-expiry deadline (the sessions due at its time) and what happens then, kept by the
+   * broker's SessionDeadlines (no Timeout per connection). */
+  due: DueBucket | undefined;
   dueKind: DueKind = 'notice';
 
   /** Charged instead of this session for per-connection request rates: the client address of a

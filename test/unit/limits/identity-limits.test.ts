@@ -11,7 +11,7 @@ const config = { ...DEFAULTS.limits, connectionOpsPerSec: 1, connectionOpsBurst:
 t.test('identity limits - a tokenId that closes and reopens keeps its drained bucket until it refills', async (t) => {
   const clock = new ManualClock(0);
   const limits = new IdentityLimits(config, clock);
-  const session = (tokenId: string) => { limits.connect(tokenId); const c: RequestRateHolder = { opsBucket: undefined }; return { c, close: () => limits.disconnect(tokenId) }; };
+  const session = (tokenId: string) => { limits.connect(tokenId); const c: RequestRateHolder = { opsTaken: 0, opsFullAt: undefined }; return { c, close: () => limits.disconnect(tokenId) }; };
   for (let i = 0; i < 2; i++) {
     const s = session('alice');
     t.equal(limits.admitRequest(s.c, 'alice'), undefined, `request ${i + 1} of the burst`);
