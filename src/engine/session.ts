@@ -26,13 +26,15 @@ export interface Connection {
   acceptBatches?(): boolean;
 }
 
+/** Once engaged, one frozen object shared by every connection subscribed to the topic the same way
+ * (engine/subscriptions.ts): never change an engaged ref. */
 export interface SubscriptionRef {
-  cache: string;
-  topic: string;
+  readonly cache: string;
+  readonly topic: string;
   /** The engine counted this subscriber (its subscribe completed); teardown then releases it. */
-  engaged: boolean;
+  readonly engaged: boolean;
   /** The subscriber asked for the topic's join/leave events (and may see presence). */
-  presence?: boolean;
+  readonly presence?: boolean;
 }
 
 export class Session {
