@@ -1,7 +1,7 @@
 /** Per-connection state: who it is (grant), what it listens to, what it has in flight. */
 import type { Position } from '../protocol/index.js';
 import type { Grant } from '../auth/tokens.js';
-import type { DueBucket, DueKind } from './session-deadlines.js';
+import type { DueBucket } from './session-deadlines.js';
 import { SmallMap } from '../lib/small-map.js';
 
 /** What the broker needs from a transport connection (the server implements it over uWS). */
@@ -56,10 +56,9 @@ export class Session {
   inFlightIds: Set<number> | undefined;
   /** Set by a handler whose reply must be followed by closing the connection (failed hello). */
   closeAfterReply: { code: number; reason: string } | undefined;
-  /** The token-expiry deadline (the sessions due at its time) and what happens then, kept by the
-   * broker's SessionDeadlines (no Timeout per connection). */
+  /** The token-expiry deadline and what happens then (the sessions due at its time for it), kept
+   * by the broker's SessionDeadlines (no Timeout per connection). */
   due: DueBucket | undefined;
-  dueKind: DueKind = 'notice';
 
   /** Charged instead of this session for per-connection request rates: the client address of a
    * transport whose every call is its own session (gRPC). */
