@@ -1,6 +1,6 @@
-/** SmallMap's `key` when it holds no inline entry (any real key, even undefined, differs from it);
- * a marker rather than a boolean field: one field less per connection. A key equals it only when
- * both are NONE, so comparing a key with it needs no separate check. */
+/** SmallMap's `key` when it holds no inline entry: a marker rather than a boolean field, one field
+ * less per connection. No real key (not even undefined) equals it, so `this.key === key` needs no
+ * separate emptiness check. */
 const NONE: unique symbol = Symbol('none');
 
 /** A Map for collections that almost always hold one entry (a connection's subscriptions): the
