@@ -83,9 +83,17 @@ if (values.child) {
       const name = type === 'object' || type === 'closure' || type === 'native' ? raw
         : type === 'string' || type === 'concatenated string' ? `(${type}) ${JSON.stringify(raw.slice(0, 16))}` : `(${type}) ${raw.slice(0, 40)}`;
       const key = `${type === 'closure' ? 'closure ' : ''}${name}`.slice(0, 60);
+      const size = snap.nodes[i + iSize]!;
       const e = by.get(key) ?? { count: 0, bytes: 0 };
-      e.count++; e.bytes += snap.nodes[i + iSize]!;
+      e.count++; e.bytes += size;
       by.set(key, e);
+      // Per-connection strings each have their own text (ids, token claims), so by name they fall
+      // below the listing's threshold; their total by type shows them.
+      if (type === 'string' || type === 'concatenated string' || type === 'sliced string') {
+        const t = by.get(`[all ${type}s]`) ?? { count: 0, bytes: 0 };
+        t.count++; t.bytes += size;
+        by.set(`[all ${type}s]`, t);
+      }
     }
     return by;
   };
@@ -100,11 +108,13 @@ if (values.child) {
   const afterFile = take();
   const before = summarize(beforeFile);
   const after = summarize(afterFile);
-  const rows = [...after].map(([k, a]) => {
+  let rows = [...after].map(([k, a]) => {
     const b = before.get(k) ?? { count: 0, bytes: 0 };
     return { k, count: (a.count - b.count) / n, bytes: (a.bytes - b.bytes) / n };
-  }).filter((r) => Math.abs(r.bytes) >= 1).sort((x, y) => y.bytes - x.bytes);
-  const total = rows.reduce((s, r) => s + r.bytes, 0);
+  });
+  // Over every name, so strings that differ per connection count too ("[all …]" rows restate them).
+  const total = rows.filter((r) => !r.k.startsWith('[')).reduce((s, r) => s + r.bytes, 0);
+  rows = rows.filter((r) => Math.abs(r.bytes) >= 1).sort((x, y) => y.bytes - x.bytes);
   console.log(`heap per connection (${n} connections, snapshot diff): ${total.toFixed(0)} B`);
   for (const r of rows.slice(0, Number(values.top))) console.log(`${r.bytes.toFixed(1).padStart(8)} B  ${r.count.toFixed(2).padStart(6)} objs  ${r.k}`);
   child.send('stop');

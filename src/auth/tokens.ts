@@ -16,18 +16,29 @@ const KIND_CLAIM: Record<CredentialKind, string> = { api_key: 'key', disposable:
 const MAX_TOKEN_ID_LENGTH = 64;
 const ALGORITHM = 'HS256';
 
-/** What a verified credential allows. */
-export interface Grant {
-  kind: CredentialKind;
-  permissions: Permissions;
-  /** Set by whoever minted the token; stamped on every item this credential publishes. */
-  tokenId: string | undefined;
+/** What a verified credential allows. Every open connection holds one for life, so its times are
+ * kept as the token's whole seconds: small integers, which V8 stores in the field itself, where
+ * unix ms would each be a separate 16-byte number (bench/analysis.md, "Connect, memory and
+ * history"). */
+export class Grant {
+  constructor(
+    readonly kind: CredentialKind,
+    readonly permissions: Permissions,
+    /** Set by whoever minted the token; stamped on every item this credential publishes. */
+    readonly tokenId: string | undefined,
+    /** `exp`, unix seconds; null for an API key minted without expiry. */
+    private readonly expSec: number | null,
+    /** The credential's JWT id (every credential minted here has one), for revocation. */
+    readonly jti: string | undefined,
+    /** `iat`, unix seconds. */
+    private readonly iatSec: number | undefined,
+  ) {}
+
   /** Unix ms; null for an API key minted without expiry. */
-  expiresAt: number | null;
-  /** The credential's JWT id (every credential minted here has one), for revocation. */
-  jti: string | undefined;
+  get expiresAt(): number | null { return this.expSec === null ? null : this.expSec * 1000; }
+
   /** Unix ms (`iat`), for revocation by tokenId. */
-  issuedAt: number | undefined;
+  get issuedAt(): number | undefined { return this.iatSec === undefined ? undefined : this.iatSec * 1000; }
 }
 
 /** What to revoke: exactly one of `tokenId` (every credential carrying it issued up to now), `jti`
@@ -182,11 +193,11 @@ export class TokenAuthority {
     if (!kind) throw authenticationFailed('token is not a Tidings credential');
     if (kind === 'disposable' && payload.exp === undefined) throw authenticationFailed('disposable token has no expiry');
     const tokenId = typeof payload['tid'] === 'string' ? payload['tid'] : undefined;
-    return {
-      kind, permissions: this.compiledPermissions(payload['perms']), tokenId, expiresAt: payload.exp === undefined ? null : payload.exp * 1000,
-      jti: typeof payload.jti === 'string' ? payload.jti : undefined,
-      issuedAt: typeof payload.iat === 'number' ? payload.iat * 1000 : undefined,
-    };
+    return new Grant(
+      kind, this.compiledPermissions(payload['perms']), tokenId, payload.exp === undefined ? null : payload.exp,
+      typeof payload.jti === 'string' ? payload.jti : undefined,
+      typeof payload.iat === 'number' ? payload.iat : undefined,
+    );
   }
 
   /** Many connections carry the same scope (every participant of a chat shape, every moderator):

@@ -6,6 +6,13 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Session } from './session.js';
 
 export type DueKind = 'hello' | 'notice' | 'expiry';
+
+/** The sessions due at one time for one thing. A session points at its bucket rather than holding
+ * the time and the kind: unix ms is a separate 16-byte heap number per connection, and the kind a
+ * field of its own; the pointer is one field. */
+export class DueBucket extends Set<Session> {
+  constructor(readonly at: number, readonly kind: 'notice' | 'expiry') { super(); }
+}
 /** Node's timers hold at most this long; a later deadline re-arms when it is reached. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -13,10 +20,11 @@ export class SessionDeadlines {
   /** Hello deadlines. Every connection gets the same timeout, so insertion order is due order
    * and the oldest entry is the next one due. */
   private readonly hello = new Map<Session, number>();
-  /** Expiry deadlines by due time (unix ms). Tokens expire on whole seconds, so many sessions
-   * share one entry. */
-  private readonly buckets = new Map<number, Set<Session>>();
-  /** Min-heap of bucket times; a time whose bucket emptied stays until it comes up, then is skipped. */
+  /** Expiry-notice and expiry deadlines by due time (unix ms). Tokens expire on whole seconds, so
+   * many sessions share one entry. */
+  private readonly buckets = { notice: new Map<number, DueBucket>(), expiry: new Map<number, DueBucket>() };
+  /** Min-heap of bucket times (a time with both kinds may be there twice); a time whose buckets
+   * emptied stays until it comes up, then is skipped. */
   private readonly times: number[] = [];
   private timer: TimerHandle | undefined;
   private timerAt = Infinity;
@@ -32,26 +40,26 @@ export class SessionDeadlines {
   /** The session's expiry deadline (replacing any it had). */
   expireAt(session: Session, at: number, kind: 'notice' | 'expiry'): void {
     this.cancel(session);
-    session.dueAt = at;
-    session.dueKind = kind;
-    let bucket = this.buckets.get(at);
+    const table = this.buckets[kind];
+    let bucket = table.get(at);
     if (!bucket) {
-      bucket = new Set();
-      this.buckets.set(at, bucket);
-      push(this.times, at);
+      bucket = new DueBucket(at, kind);
+      table.set(at, bucket);
+      if (!this.buckets[kind === 'notice' ? 'expiry' : 'notice'].has(at)) push(this.times, at);
     }
     bucket.add(session);
+    session.due = bucket;
     this.wake(at);
   }
 
   /** Drops whatever deadline the session has. */
   cancel(session: Session): void {
     this.hello.delete(session);
-    const at = session.dueAt;
-    if (at === undefined) return;
-    session.dueAt = undefined;
-    const bucket = this.buckets.get(at);
-    if (bucket && bucket.delete(session) && bucket.size === 0) this.buckets.delete(at);
+    const bucket = session.due;
+    if (bucket === undefined) return;
+    session.due = undefined;
+    const table = this.buckets[bucket.kind];
+    if (bucket.delete(session) && bucket.size === 0 && table.get(bucket.at) === bucket) table.delete(bucket.at);
   }
 
   stop(): void {
@@ -63,7 +71,7 @@ export class SessionDeadlines {
   /** Deadlines pending (tests check none is left behind). */
   get size(): number {
     let n = this.hello.size;
-    for (const bucket of this.buckets.values()) n += bucket.size;
+    for (const table of [this.buckets.notice, this.buckets.expiry]) for (const bucket of table.values()) n += bucket.size;
     return n;
   }
 
@@ -89,15 +97,17 @@ export class SessionDeadlines {
     }
     while (this.times.length > 0 && this.times[0]! <= now) {
       const at = pop(this.times)!;
-      const bucket = this.buckets.get(at);
-      if (!bucket) continue;
-      this.buckets.delete(at);
-      for (const session of bucket) {
-        session.dueAt = undefined;
-        this.onDue(session, session.dueKind);
+      for (const table of [this.buckets.notice, this.buckets.expiry]) {
+        const bucket = table.get(at);
+        if (!bucket) continue;
+        table.delete(at);
+        for (const session of bucket) {
+          session.due = undefined;
+          this.onDue(session, bucket.kind);
+        }
       }
     }
-    while (this.times.length > 0 && !this.buckets.has(this.times[0]!)) pop(this.times);
+    while (this.times.length > 0 && !this.buckets.notice.has(this.times[0]!) && !this.buckets.expiry.has(this.times[0]!)) pop(this.times);
     const nextHello = this.hello.values().next();
     const next = Math.min(nextHello.done ? Infinity : nextHello.value, this.times[0] ?? Infinity);
     if (next !== Infinity) this.arm(next);

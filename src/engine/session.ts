@@ -1,8 +1,7 @@
 /** Per-connection state: who it is (grant), what it listens to, what it has in flight. */
 import type { Position } from '../protocol/index.js';
 import type { Grant } from '../auth/tokens.js';
-import type { TokenBucket } from '../limits/token-bucket.js';
-import type { DueKind } from './session-deadlines.js';
+import type { DueBucket } from './session-deadlines.js';
 import { SmallMap } from '../lib/small-map.js';
 
 /** What the broker needs from a transport connection (the server implements it over uWS). */
@@ -27,13 +26,15 @@ export interface Connection {
   acceptBatches?(): boolean;
 }
 
+/** Once engaged, one frozen object shared by every connection subscribed to the topic the same way
+ * (engine/subscriptions.ts): never change an engaged ref. */
 export interface SubscriptionRef {
-  cache: string;
-  topic: string;
+  readonly cache: string;
+  readonly topic: string;
   /** The engine counted this subscriber (its subscribe completed); teardown then releases it. */
-  engaged: boolean;
+  readonly engaged: boolean;
   /** The subscriber asked for the topic's join/leave events (and may see presence). */
-  presence?: boolean;
+  readonly presence?: boolean;
 }
 
 export class Session {
@@ -46,17 +47,18 @@ export class Session {
    * never have one pending, and idle connections are most of a broker's memory. */
   catchUps: Map<string, Position> | undefined;
   pending = 0;
-  /** This connection's request-rate bucket (limits/identity-limits.ts), from its first request. */
-  opsBucket: TokenBucket | undefined;
+  /** This connection's request-rate bucket (limits/identity-limits.ts, RequestRateHolder):
+   * requests taken since it was last full, and when that was. */
+  opsTaken = 0;
+  opsFullAt: number | undefined = undefined;
   /** Ids of this connection's requests still awaiting an asynchronous answer (created on first
    * use): a new request may not reuse one. */
   inFlightIds: Set<number> | undefined;
   /** Set by a handler whose reply must be followed by closing the connection (failed hello). */
   closeAfterReply: { code: number; reason: string } | undefined;
-  /** The token-expiry deadline (unix ms) and what happens then, kept by the broker's
-   * SessionDeadlines (no Timeout per connection). */
-  dueAt: number | undefined;
-  dueKind: DueKind = 'notice';
+  /** The token-expiry deadline and what happens then (the sessions due at its time for it), kept
+   * by the broker's SessionDeadlines (no Timeout per connection). */
+  due: DueBucket | undefined;
 
   /** Charged instead of this session for per-connection request rates: the client address of a
    * transport whose every call is its own session (gRPC). */

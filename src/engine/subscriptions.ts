@@ -13,8 +13,16 @@ export interface SubscriptionObserver {
   ended?(session: Session, ref: SubscriptionRef): void;
 }
 
+/** Distinct engaged refs shared at most (per presence flag); past it the table starts over, and
+ * later subscribers simply do not share with earlier ones (as lib/interner.ts). */
+const MAX_SHARED_REFS = 4096;
+
 export class Subscriptions {
   private readonly observers: SubscriptionObserver[] = [];
+  /** Engaged refs by fan-out key, without and with presence. An engaged ref never changes, so every
+   * connection subscribed to a topic the same way holds one frozen object instead of its own copy
+   * (48 B held for life by every idle subscriber; bench/analysis.md, "Connect, memory and history"). */
+  private readonly engagedRefs = [new Map<string, SubscriptionRef>(), new Map<string, SubscriptionRef>()] as const;
 
   constructor(private readonly topics: TopicEngine) {}
 
@@ -24,8 +32,8 @@ export class Subscriptions {
 
   /** Holds the connection's slot for (cache, topic) before the engine is asked, so two concurrent
    * subscribes cannot both pass the per-connection limit. */
-  reserve(session: Session, key: string, cache: string, topic: string): SubscriptionRef {
-    const ref: SubscriptionRef = { cache, topic, engaged: false };
+  reserve(session: Session, key: string, cache: string, topic: string, presence: boolean): SubscriptionRef {
+    const ref: SubscriptionRef = presence ? { cache, topic, engaged: false, presence: true } : { cache, topic, engaged: false };
     session.subscriptions.set(key, ref);
     return ref;
   }
@@ -37,9 +45,23 @@ export class Subscriptions {
       this.topics.unsubscribe(ref.cache, ref.topic, subscriber(session));
       return false;
     }
-    ref.engaged = true;
-    for (const o of this.observers) o.started?.(session, ref);
+    const engaged = this.sharedEngaged(key, ref);
+    session.subscriptions.set(key, engaged);
+    for (const o of this.observers) o.started?.(session, engaged);
     return true;
+  }
+
+  /** The shared, frozen engaged form of `ref` (whose own identity only mattered until now: `engage`
+   * tells a reservation from a newer one for the same key by it). */
+  private sharedEngaged(key: string, ref: SubscriptionRef): SubscriptionRef {
+    const table = this.engagedRefs[ref.presence ? 1 : 0];
+    let shared = table.get(key);
+    if (!shared) {
+      if (table.size >= MAX_SHARED_REFS) table.clear();
+      shared = Object.freeze<SubscriptionRef>(ref.presence ? { cache: ref.cache, topic: ref.topic, engaged: true, presence: true } : { cache: ref.cache, topic: ref.topic, engaged: true });
+      table.set(key, shared);
+    }
+    return shared;
   }
 
   /** Ends one subscription; with `error`, tells the client why in an `end` frame. False when the

@@ -13,9 +13,14 @@ import { TokenBucket, type BucketRate } from './token-bucket.js';
 
 interface TokenIdState { connections: number; bucket: TokenBucket }
 
-/** Where a connection keeps its own request bucket (created on its first request). A field on the
- * connection rather than a WeakMap entry: cheaper per idle connection, and it goes with it. */
-export interface RequestRateHolder { opsBucket: TokenBucket | undefined }
+/** Where a connection keeps its own request bucket: two small integers on the connection instead of
+ * a TokenBucket object with two unix-ms numbers (~90 B held by every idle connection after its
+ * first request; bench/analysis.md, "Connect, memory and history"). The bucket was last full at
+ * `opsFullAt` (ms after the IdentityLimits started; a small integer, stored in the field itself,
+ * for the first 24 days, a heap number after that) and `opsTaken` requests were taken since,
+ * without it filling up again. That is the whole state of a token bucket: tokens now = burst −
+ * opsTaken + refill since `opsFullAt`, at most burst. A new connection starts with 0 taken (full). */
+export interface RequestRateHolder { opsTaken: number; opsFullAt: number | undefined }
 
 export class IdentityLimits {
   private readonly byTokenId = new Map<string, TokenIdState>();
@@ -25,9 +30,12 @@ export class IdentityLimits {
 
   /** One rate object shared by every connection's bucket. */
   private readonly connectionRate: BucketRate;
+  /** What a connection's `opsFullAt` counts from. */
+  private readonly epoch: number;
 
   constructor(private readonly config: LimitsConfig, private readonly clock: Clock) {
     this.connectionRate = { perSec: config.connectionOpsPerSec, burst: config.connectionOpsBurst };
+    this.epoch = clock.now();
   }
 
   /** Counts one more open connection for `tokenId`; throws connections_limit_exceeded past the limit. */
@@ -65,14 +73,17 @@ export class IdentityLimits {
   /** Takes one request from the connection's (or, given a string, the client address's) and the
    * tokenId's buckets; the refusal when either is empty (then neither is charged). */
   admitRequest(connection: RequestRateHolder | string, tokenId: string | undefined): TidingsError | undefined {
-    const address = typeof connection === 'string' ? `a:${connection}` : undefined;
-    const own = address !== undefined ? this.idle.get(address) ?? this.newConnectionBucket()
-      : ((connection as RequestRateHolder).opsBucket ??= this.newConnectionBucket());
-    const taken = own.take();
-    if (address !== undefined) {
+    let byAddress: TokenBucket | undefined;
+    let taken: boolean;
+    if (typeof connection === 'string') {
+      const address = `a:${connection}`;
+      byAddress = this.idle.get(address) ?? this.newConnectionBucket();
+      taken = byAddress.take();
       // Moved to the most recently used end (or kept for the first time, now that it is not full).
       this.idle.delete(address);
-      this.remember(address, own);
+      this.remember(address, byAddress);
+    } else {
+      taken = this.takeOwn(connection);
     }
     if (!taken) {
       const who = typeof connection === 'string' ? 'calls from this address' : 'this connection';
@@ -80,10 +91,33 @@ export class IdentityLimits {
     }
     const shared = tokenId === undefined ? undefined : this.byTokenId.get(tokenId);
     if (shared && !shared.bucket.take()) {
-      own.giveBack();
+      // Given back: the tokenId's refusal charges neither bucket.
+      if (byAddress) byAddress.giveBack();
+      else (connection as RequestRateHolder).opsTaken--;
       return limitExceeded(LimitCause.OPERATIONS_RATE, `connections of tokenId "${tokenId}" may send at most ${this.config.tokenIdOpsPerSec} requests per second together (burst ${this.config.tokenIdOpsBurst})`);
     }
     return undefined;
+  }
+
+  /** TokenBucket.take() on a connection's bucket as RequestRateHolder keeps it. */
+  private takeOwn(holder: RequestRateHolder): boolean {
+    const { burst, perSec } = this.connectionRate;
+    const now = this.clock.now() - this.epoch;
+    let taken = holder.opsTaken;
+    if (taken > 0) {
+      const elapsed = now - holder.opsFullAt!;
+      // Refilled what was taken: full again, the same as a new bucket. A clock stepping back past
+      // the last full time also starts full (TokenBucket refills nothing then; this state cannot
+      // tell how much had refilled before the step, and never draining is the safe side).
+      if (elapsed < 0 || (elapsed * perSec) / 1000 >= taken) taken = 0;
+      else if (burst - taken + (elapsed * perSec) / 1000 < 1) return false;
+    }
+    if (taken === 0) {
+      if (burst < 1) return false;
+      holder.opsFullAt = now;
+    }
+    holder.opsTaken = taken + 1;
+    return true;
   }
 
   private newConnectionBucket(): TokenBucket {

@@ -16,48 +16,63 @@ import { batchKey, type NativeBatching } from './native-batching.js';
  * connection it closes at the backpressure limit too). */
 const ABNORMAL_CLOSURE = 1006;
 
-/** `batch`: the client asked for batch frames in `hello`; it attaches to the batch keys. */
-interface SocketData { session: Session | undefined; connection: UwsConnection | undefined; closed: boolean; ip: string; authenticated: boolean; batch: boolean }
+/** What uWS keeps on each socket. uWS copies these onto the socket object itself (`getUserData()`
+ * returns the socket), in a property array of three slots: a fourth field would double it
+ * (bench/analysis.md, "Connect, memory and history"). The rest lives in UwsConnection. */
+interface SocketData { session: Session | undefined; connection: UwsConnection | undefined; ip: string }
 
 /** What every connection of one server shares (one object, not a field each). */
 interface Edge { admission: ConnectionAdmission; broker: Broker; batching: NativeBatching }
 
+/** UwsConnection's state bits, in one small integer rather than a field each. */
+const CLOSED = 1;
+/** Counted by admission as authenticated (its close then uncounts that). */
+const AUTHENTICATED = 2;
+/** The client asked for batch frames in `hello`; it attaches to the batch keys. */
+const BATCH = 4;
+
 /** The broker's view of one uWS socket: one small object with prototype methods rather than five
  * closures per connection (idle connections are most of a broker's memory; see docs/benchmarks.md). */
 class UwsConnection implements Connection, PendingConnection {
-  constructor(private readonly ws: WebSocket<SocketData>, private readonly data: SocketData, private readonly edge: Edge) {}
-  get ip(): string { return this.data.ip; }
-  send(frame: Uint8Array): boolean { return !this.data.closed && this.ws.send(frame, true) !== 2; }
+  private flags = 0;
+  constructor(private readonly ws: WebSocket<SocketData>, private readonly edge: Edge) {}
+  /** Read from the socket's own properties, which stay readable after it closed. */
+  get ip(): string { return this.ws.getUserData().ip; }
+  get closed(): boolean { return (this.flags & CLOSED) !== 0; }
+  get isAuthenticated(): boolean { return (this.flags & AUTHENTICATED) !== 0; }
+  /** uWS reported the close: the socket may no longer be used. */
+  markClosed(): void { this.flags |= CLOSED; }
+  send(frame: Uint8Array): boolean { return !this.closed && this.ws.send(frame, true) !== 2; }
   /** uWS copies the message into the socket or its send buffer inside `send` (Connection). Must
    * become false if `send` ever holds on to the frame (e.g. queues it for a later batch). */
   get sendsSynchronously(): boolean { return true; }
-  bufferedAmount(): number { return this.data.closed ? 0 : this.ws.getBufferedAmount(); }
+  bufferedAmount(): number { return this.closed ? 0 : this.ws.getBufferedAmount(); }
   // Frames held for the key go out first, to the connections attached before this one
   // (native-batching.ts): the attaching one has read them from the window, the detaching one
   // catches up from the position that counts them.
   attach(key: string): void {
-    if (this.data.closed) return;
+    if (this.closed) return;
     this.edge.batching.flush(key);
-    this.ws.subscribe(this.data.batch ? batchKey(key) : key);
+    this.ws.subscribe(this.flags & BATCH ? batchKey(key) : key);
   }
   detach(key: string): void {
-    if (this.data.closed) return;
+    if (this.closed) return;
     this.edge.batching.flush(key);
-    this.ws.unsubscribe(this.data.batch ? batchKey(key) : key);
+    this.ws.unsubscribe(this.flags & BATCH ? batchKey(key) : key);
   }
   acceptBatches(): boolean {
-    this.data.batch = true;
+    this.flags |= BATCH;
     return true;
   }
-  close(code: number, reason: string): void { if (!this.data.closed) this.ws.end(code, reason); }
+  close(code: number, reason: string): void { if (!this.closed) this.ws.end(code, reason); }
   authenticated(): boolean {
-    if (this.data.closed || !this.edge.admission.authenticate(this)) return false;
-    this.data.authenticated = true;
+    if (this.closed || !this.edge.admission.authenticate(this)) return false;
+    this.flags |= AUTHENTICATED;
     return true;
   }
   /** Admission needs the slot of this connection, still awaiting hello, for a newer one. */
   evict(): void {
-    const session = this.data.session;
+    const session = this.ws.getUserData().session;
     if (session) this.edge.broker.bye(session, CloseCode.HELLO_TIMEOUT, 'no hello in time (evicted: too many connections awaiting hello)');
   }
 }
@@ -90,7 +105,7 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
       }
       const offered = req.getHeader('sec-websocket-protocol').split(',').map((p) => p.trim());
       res.upgrade<SocketData>(
-        { session: undefined, connection: undefined, closed: false, ip, authenticated: false, batch: false },
+        { session: undefined, connection: undefined, ip },
         req.getHeader('sec-websocket-key'),
         offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : '',
         req.getHeader('sec-websocket-extensions'),
@@ -100,7 +115,7 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
 
     open(ws: WebSocket<SocketData>) {
       const data = ws.getUserData();
-      const connection = new UwsConnection(ws, data, edge);
+      const connection = new UwsConnection(ws, edge);
       data.connection = connection;
       data.session = broker.open(connection);
       admission.opened(connection);
@@ -119,9 +134,9 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
 
     close(ws: WebSocket<SocketData>, code: number) {
       const data = ws.getUserData();
-      data.closed = true;
+      data.connection?.markClosed();
       if (code === ABNORMAL_CLOSURE) counters.cutOff++;
-      if (data.connection) admission.closed(data.connection, data.authenticated);
+      if (data.connection) admission.closed(data.connection, data.connection.isAuthenticated);
       if (data.session) {
         log.debug({ conn: data.session.id, code }, 'connection closed');
         broker.closed(data.session);

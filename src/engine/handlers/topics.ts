@@ -38,8 +38,7 @@ export function topicHandlers({ engine, config }: BrokerDeps, subscriptions: Sub
       if (session.subscriptions.size >= config.topics.maxSubscriptionsPerConnection) {
         throw limitExceeded(LimitCause.SUBSCRIPTIONS, `a connection may hold at most ${config.topics.maxSubscriptionsPerConnection} subscriptions`);
       }
-      const ref = subscriptions.reserve(session, key, cache, topic);
-      if (presence) ref.presence = true;
+      const ref = subscriptions.reserve(session, key, cache, topic, presence === true);
       let position: Position;
       try {
         position = await engine.topics.subscribe(cache, topic, subscriber(session));

@@ -66,3 +66,21 @@ t.test('deadlines - a deadline set while one fires, and one past the timer limit
   clock.advance(5000);
   t.same(fired.at(-1), 'far:expiry', 're-armed and fired at its time');
 });
+
+t.test('deadlines - a notice and an expiry due at the same time each fire as their own kind', async (t) => {
+  const { clock, fired, deadlines, start } = setup();
+  const [a, b, c] = ['a', 'b', 'c'].map((id) => new Session(id, connection));
+  deadlines.expireAt(a!, start + 1000, 'notice');
+  deadlines.expireAt(b!, start + 1000, 'expiry');
+  deadlines.expireAt(c!, start + 1000, 'expiry');
+  deadlines.cancel(c!);
+  t.equal(deadlines.size, 2);
+  clock.advance(999);
+  t.same(fired, []);
+  clock.advance(1);
+  t.same(fired.sort(), [['a', 'notice', start + 1000], ['b', 'expiry', start + 1000]]);
+  t.equal(deadlines.size, 0);
+  deadlines.expireAt(a!, start + 2000, 'expiry');
+  clock.advance(1000);
+  t.same(fired.at(-1), ['a', 'expiry', start + 2000], 'a time reused after its buckets fired');
+});
