@@ -270,6 +270,7 @@ const rows = CONFIGS.map((c) => {
     ackP50: med((m) => m.rtt.ackP50), ackP99: med((m) => m.rtt.ackP99), delP50: med((m) => m.rtt.deliveryP50), delP99: med((m) => m.rtt.deliveryP99),
     lost: mine.reduce((a, m) => a + m.rate.lost + m.max.lost, 0),
     split: (mine[0]?.split ?? []).map((_, i) => med((m) => m.split[i]!)),
+    rateSplit: (mine[0]?.rateSplit ?? []).map((_, i) => med((m) => m.rateSplit[i]!)),
   };
 });
 const base = rows.find((r) => r.label.startsWith('Tidings memory'))?.cpuRate;
@@ -286,6 +287,10 @@ const lines = [
   'Max phase, CPU µs per delivery by process (node 1 = the publisher\'s, …, then redis-server):',
   '',
   ...rows.map((r) => `- ${r.label}: ${r.split.map((x) => f(x)).join(' + ')}`),
+  '',
+  'Fixed rate, the same split:',
+  '',
+  ...rows.map((r) => `- ${r.label}: ${r.rateSplit.map((x) => f(x)).join(' + ')}`),
   '',
   '¹ socket.io has no acknowledged publish through Redis: the bench server acks once the broadcast is handed to the adapter (not once Redis has it).',
   '',
