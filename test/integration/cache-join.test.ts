@@ -105,7 +105,10 @@ testEachEngine('fetch + subscribe-after joins a busy chat with no gap and no dup
     }
     if ((r.subscribedAt['seq'] as number) > r.lastHeld) raced++;
   }
-  t.ok(raced >= joinAt.length, `${raced} joiners had items published between their fetch and their subscribe`);
+  // Whether an item lands between a joiner's fetch and its subscribe is up to timing; the test only
+  // proves the join when that window was hit, so most joiners must have raced (each is checked above
+  // for gaps and duplicates either way). On a loaded machine one may not.
+  t.ok(raced >= joinAt.length - 2, `${raced} of ${joinAt.length} joiners had items published between their fetch and their subscribe`);
 
   const final = await publisher.request({ t: 'listFetch', cache: 'chat', list: 'room-history' });
   t.match(final, { t: 'err', e: { code: 'PERMISSION_ERROR' } }, 'the writeonly publisher cannot read the history');
