@@ -73,16 +73,25 @@ export interface TargetCheck { goal: string; measured: string; met: boolean | un
 
 /** Ratio a/b computed per run (the two targets ran back to back in each run), then the median and
  * the range across runs: steadier than a ratio of medians on a machine with other load. */
-export function pairedRatio<T extends { run: number; target: string; error?: string }>(rows: T[], a: string, b: string, f: (r: T) => number): { median: number; min: number; max: number; runs: number } {
+export function pairedRatio<T extends { run: number; target: string; error?: string }>(rows: T[], a: string, b: string, f: (r: T) => number): RatioSummary {
   const ratios: number[] = [];
   for (const run of new Set(rows.map((r) => r.run))) {
     const ra = rows.find((r) => r.run === run && r.target === a && !r.error);
     const rb = rows.find((r) => r.run === run && r.target === b && !r.error);
-    if (ra && rb) { const x = ratio(f(ra), f(rb)); if (Number.isFinite(x)) ratios.push(x); }
+    if (ra && rb) ratios.push(ratio(f(ra), f(rb)));
   }
-  return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), runs: ratios.length };
+  return summarizeRatios(ratios);
 }
-const fmtPaired = (p: { median: number; min: number; max: number; runs: number }) =>
+
+export interface RatioSummary { median: number; min: number; max: number; runs: number }
+
+/** Median and range of per-run ratios (the non-finite ones left out). */
+export function summarizeRatios(ratios: readonly number[]): RatioSummary {
+  const finite = ratios.filter(Number.isFinite);
+  return { median: median(finite), min: Math.min(...finite), max: Math.max(...finite), runs: finite.length };
+}
+
+export const fmtPaired = (p: RatioSummary) =>
   p.runs > 1 ? `${fmtRatio(p.median)} (runs: ${p.min.toFixed(2)}–${p.max.toFixed(2)})` : fmtRatio(p.median);
 
 export function targetChecks(s: SuiteResult): TargetCheck[] {

@@ -2,7 +2,7 @@
  * bench/moderation.ts (runModerationBench, the moderated round trip). Absent = a "pending" row. */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { ExtraSection, TargetCheck } from '../lib/report.js';
+import { fmtPaired, summarizeRatios, type ExtraSection, type TargetCheck } from '../lib/report.js';
 
 export interface ExtraOptions { full: boolean; quick: boolean; runs: number; targets: string[]; log: (line: string) => void }
 
@@ -77,25 +77,23 @@ function historyChecks(result: unknown): TargetCheck[] {
   const r = result as { tidings?: { runs?: HistoryRun[] } & HistoryRun; redis?: ({ runs?: HistoryRun[] } & HistoryRun) | null };
   if (!r?.tidings || !r.redis) return [];
   const t = r.tidings; const x = r.redis;
-  const perRun = (k: keyof HistoryRun) => (t.runs ?? []).map((run, i) => run[k] / (x.runs?.[i]?.[k] ?? NaN)).filter(Number.isFinite).sort((a, b) => a - b);
-  const describe = (ratios: number[]) => ratios.length === 0 ? '–' : `${ratios[Math.floor((ratios.length - 1) / 2)]!.toFixed(2)}× (runs: ${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)})`;
-  const mid = (ratios: number[]) => ratios.length === 0 ? NaN : ratios[Math.floor((ratios.length - 1) / 2)]!;
+  const perRun = (k: keyof HistoryRun) => summarizeRatios((t.runs ?? []).map((run, i) => run[k] / (x.runs?.[i]?.[k] ?? NaN)));
   const fetchOps = perRun('fetchOpsPerSec');
   const fetchCpu = perRun('fetchServerUsPerOp');
   const appendOps = perRun('appendOpsPerSec');
-  const fetchMet = mid(fetchOps) >= 1 && mid(fetchCpu) <= 1;
+  const fetchMet = fetchOps.median >= 1 && fetchCpu.median <= 1;
   return [
     {
       goal: 'history: fetch last 100 ≥ redis-server LRANGE (ops/s, and server CPU per fetch ≤ redis-server\'s)',
-      measured: `${f(t.fetchOpsPerSec)} vs ${f(x.fetchOpsPerSec)} ops/s, per-run ratio ${describe(fetchOps)}; server CPU ${f(t.fetchServerUsPerOp, 1)} vs ${f(x.fetchServerUsPerOp, 1)} µs per fetch, per-run ratio ${describe(fetchCpu)}`,
-      met: fetchOps.length ? fetchMet : undefined,
-      note: fetchMet ? '' : [mid(fetchOps) < 1 ? 'ops/s below redis' : '', mid(fetchCpu) > 1 ? `CPU per fetch over redis by ${((mid(fetchCpu) - 1) * 100).toFixed(0)}%` : ''].filter(Boolean).join('; '),
+      measured: `${f(t.fetchOpsPerSec)} vs ${f(x.fetchOpsPerSec)} ops/s, per-run ratio ${fmtPaired(fetchOps)}; server CPU ${f(t.fetchServerUsPerOp, 1)} vs ${f(x.fetchServerUsPerOp, 1)} µs per fetch, per-run ratio ${fmtPaired(fetchCpu)}`,
+      met: fetchOps.runs ? fetchMet : undefined,
+      note: fetchMet ? '' : [fetchOps.median < 1 ? 'ops/s below redis' : '', fetchCpu.median > 1 ? `CPU per fetch over redis by ${((fetchCpu.median - 1) * 100).toFixed(0)}%` : ''].filter(Boolean).join('; '),
     },
     {
       goal: 'history: append+cap ≥ 1.3× redis-server RPUSH+LTRIM (ops/s)',
-      measured: `${f(t.appendOpsPerSec)} vs ${f(x.appendOpsPerSec)} ops/s, per-run ratio ${describe(appendOps)}`,
-      met: appendOps.length ? mid(appendOps) >= 1.3 : undefined,
-      note: mid(appendOps) >= 1.3 ? '' : 'below 1.3×',
+      measured: `${f(t.appendOpsPerSec)} vs ${f(x.appendOpsPerSec)} ops/s, per-run ratio ${fmtPaired(appendOps)}`,
+      met: appendOps.runs ? appendOps.median >= 1.3 : undefined,
+      note: appendOps.median >= 1.3 ? '' : 'below 1.3×',
     },
   ];
 }
