@@ -9,18 +9,16 @@ import { LimitCause } from '../protocol/index.js';
 import type { LimitsConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
 import { limitExceeded, type TidingsError } from '../core/errors.js';
-import { TokenBucket, type BucketRate } from './token-bucket.js';
+import { TokenBucket, giveBackCompact, takeCompact, type BucketRate, type CompactBucket } from './token-bucket.js';
 
 interface TokenIdState { connections: number; bucket: TokenBucket }
 
 /** Where a connection keeps its own request bucket: two small integers on the connection instead of
  * a TokenBucket object with two unix-ms numbers (~90 B held by every idle connection after its
- * first request; bench/analysis.md, "Connect, memory and history"). The bucket was last full at
- * `opsFullAt` (ms after the IdentityLimits started; a small integer, stored in the field itself,
- * for the first 24 days, a heap number after that) and `opsTaken` requests were taken since,
- * without it filling up again. That is the whole state of a token bucket: tokens now = burst −
- * opsTaken + refill since `opsFullAt`, at most burst. A new connection starts with 0 taken (full). */
-export interface RequestRateHolder { opsTaken: number; opsFullAt: number | undefined }
+ * first request; bench/analysis.md, "Connect, memory and history"). Its time base is ms since the
+ * IdentityLimits started, so `opsFullAt` stays a small integer (stored in the field itself) for
+ * the first 24 days. A new connection starts with 0 taken (full). */
+export type RequestRateHolder = CompactBucket;
 
 export class IdentityLimits {
   private readonly byTokenId = new Map<string, TokenIdState>();
@@ -83,7 +81,7 @@ export class IdentityLimits {
       this.idle.delete(address);
       this.remember(address, byAddress);
     } else {
-      taken = this.takeOwn(connection);
+      taken = takeCompact(connection, this.connectionRate, this.clock.now() - this.epoch);
     }
     if (!taken) {
       const who = typeof connection === 'string' ? 'calls from this address' : 'this connection';
@@ -93,31 +91,10 @@ export class IdentityLimits {
     if (shared && !shared.bucket.take()) {
       // Given back: the tokenId's refusal charges neither bucket.
       if (byAddress) byAddress.giveBack();
-      else (connection as RequestRateHolder).opsTaken--;
+      else giveBackCompact(connection as RequestRateHolder);
       return limitExceeded(LimitCause.OPERATIONS_RATE, `connections of tokenId "${tokenId}" may send at most ${this.config.tokenIdOpsPerSec} requests per second together (burst ${this.config.tokenIdOpsBurst})`);
     }
     return undefined;
-  }
-
-  /** TokenBucket.take() on a connection's bucket as RequestRateHolder keeps it. */
-  private takeOwn(holder: RequestRateHolder): boolean {
-    const { burst, perSec } = this.connectionRate;
-    const now = this.clock.now() - this.epoch;
-    let taken = holder.opsTaken;
-    if (taken > 0) {
-      const elapsed = now - holder.opsFullAt!;
-      // Refilled what was taken: full again, the same as a new bucket. A clock stepping back past
-      // the last full time also starts full (TokenBucket refills nothing then; this state cannot
-      // tell how much had refilled before the step, and never draining is the safe side).
-      if (elapsed < 0 || (elapsed * perSec) / 1000 >= taken) taken = 0;
-      else if (burst - taken + (elapsed * perSec) / 1000 < 1) return false;
-    }
-    if (taken === 0) {
-      if (burst < 1) return false;
-      holder.opsFullAt = now;
-    }
-    holder.opsTaken = taken + 1;
-    return true;
   }
 
   private newConnectionBucket(): TokenBucket {

@@ -51,3 +51,33 @@ export class TokenBucket {
     this.tokens = Math.min(this.rate.burst, this.tokens + (elapsed * this.rate.perSec) / 1000);
   }
 }
+
+/** A token bucket kept as two small integers on its owner instead of an object (a connection's
+ * request bucket: held for life by every idle connection). It was last full at `opsFullAt` (ms on
+ * the caller's time base) and `opsTaken` tokens were taken since without it filling up again:
+ * tokens now = burst − opsTaken + refill since `opsFullAt`, at most burst. `opsTaken` 0 = full. */
+export interface CompactBucket { opsTaken: number; opsFullAt: number | undefined }
+
+/** TokenBucket.take() (one token) on a CompactBucket at time `now`. */
+export function takeCompact(bucket: CompactBucket, rate: BucketRate, now: number): boolean {
+  let taken = bucket.opsTaken;
+  if (taken > 0) {
+    const elapsed = now - bucket.opsFullAt!;
+    // Refilled what was taken: full again, the same as a new bucket. A clock stepping back past
+    // the last full time also starts full (TokenBucket refills nothing then; this state cannot
+    // tell how much had refilled before the step, and never draining is the safe side).
+    if (elapsed < 0 || (elapsed * rate.perSec) / 1000 >= taken) taken = 0;
+    else if (rate.burst - taken + (elapsed * rate.perSec) / 1000 < 1) return false;
+  }
+  if (taken === 0) {
+    if (rate.burst < 1) return false;
+    bucket.opsFullAt = now;
+  }
+  bucket.opsTaken = taken + 1;
+  return true;
+}
+
+/** TokenBucket.giveBack() (one token) on a CompactBucket that just took it. */
+export function giveBackCompact(bucket: CompactBucket): void {
+  bucket.opsTaken--;
+}
