@@ -14,7 +14,7 @@ const ADMIN_PERMISSIONS = PermissionScopes.allDataReadWrite().permissions;
 /** The grant of an admin credential from an `Authorization: Bearer <API key>` header: an API key
  * whose scope covers every cache and topic, read and write (what `tidings api-key` mints by
  * default). Throws AUTHENTICATION_ERROR / PERMISSION_ERROR otherwise. */
-export async function requireAdmin(auth: TokenAuthority, authorization: string): Promise<Grant> {
+export function requireAdmin(auth: TokenAuthority, authorization: string): Grant {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization);
   if (!match) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send an admin API key as "Authorization: Bearer <key>"');
   const grant = auth.verify(match[1]);
@@ -88,7 +88,7 @@ export function mountHttpRoutes(app: TemplatedApp, deps: HttpRouteDeps): void {
     const authorization = req.getHeader('authorization');
     jsonRoute(res, log, async (aborted) => {
       const request = await readJsonObject(res, maxBodyBytes, aborted);
-      await requireAdmin(auth, authorization);
+      requireAdmin(auth, authorization);
       for (const key of ['tokenId', 'jti', 'token'] as const) {
         if (request[key] !== undefined && typeof request[key] !== 'string') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, `${key} must be a string`);
       }

@@ -97,7 +97,8 @@ export function mountMetrics(app: TemplatedApp, sources: MetricsSources): void {
     let aborted = false;
     res.onAborted(() => { aborted = true; });
     const authorization = access.mode === 'apiKey' ? req.getHeader('authorization') : '';
-    const allowed = access.mode === 'apiKey' ? requireAdmin(access.auth, authorization) : Promise.resolve();
+    // A refused key rejects `allowed` (the executor's throw), answered by the error branch below.
+    const allowed = new Promise<unknown>((resolve) => { resolve(access.mode === 'apiKey' ? requireAdmin(access.auth, authorization) : undefined); });
     void allowed.then(
       () => registry.metrics().then((text) => {
         if (!aborted) res.cork(() => { res.writeHeader('content-type', registry.contentType).end(text); });
