@@ -15,6 +15,7 @@
  *
  *   node --import tsx bench/redis-fanout.ts [--runs 3] [--subscribers 500] [--rate 100]
  *     [--duration-ms 3000] [--rtt 300] [--configs memory,redis1,...] [--profile] [--redis-core N]
+ *     [--warm-ms 1000] [--per-node]
  *
  * Bounded: every phase is capped in time and messages; 127.0.0.1 only; every process is stopped. */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -49,13 +50,21 @@ const { values: args } = parseArgs({
     /** Pin redis-server to this core instead of the servers' core 0 (an experiment: what sharing one
      * core with the nodes costs). Its CPU is still summed. */
     'redis-core': { type: 'string' },
+    /** An as-fast-as-possible warm-up before the measured phases (0: none). */
+    'warm-ms': { type: 'string', default: '1000' },
+    /** --subscribers per node instead of in all: N nodes carry N times the subscribers of one node
+     * (the "N machines serve N times the subscribers" case), at the same messages/s. */
+    'per-node': { type: 'boolean', default: false },
   },
 });
 const RUNS = Math.min(9, Math.max(1, Number(args.runs)));
 const SUBSCRIBERS = Math.min(5000, Math.max(3, Number(args.subscribers)));
+const PER_NODE = args['per-node'];
+const subscribersOf = (c: Config) => (PER_NODE ? SUBSCRIBERS * c.nodes : SUBSCRIBERS);
 const RATE = Math.min(10_000, Math.max(1, Number(args.rate)));
 const DURATION = Math.min(30_000, Math.max(500, Number(args['duration-ms'])));
 const RTT_COUNT = Math.min(5000, Math.max(10, Number(args.rtt)));
+const WARM_MS = Math.min(10_000, Math.max(0, Number(args['warm-ms'])));
 const PAYLOAD = Math.max(24, Math.min(4096, Number(args.payload)));
 
 interface Config { id: string; label: string; kind: 'tidings' | 'socket.io'; nodes: number; redis: boolean }
@@ -202,15 +211,19 @@ async function measure(config: Config, run: number, redis: { url: string; pid: n
     const extraPids = [...nodes.slice(1).map((n) => n.pid), ...(config.redis && redis ? [redis.pid] : [])];
     const info = { ...nodes[0]!.info, ports: nodes.map((n) => n.info.port) };
     await gen.call({ op: 'init', target: config.kind, info, serverPid: nodes[0]!.pid, extraPids, serverCore: SERVER_CPUS ? 0 : -1, genCore: GEN_CPUS ? 1 : -1 });
-    const opened = await gen.call<OpenResult>({ op: 'open', count: SUBSCRIBERS, firstIndex: 0, plan: { kind: 'single', topic: 'fan' }, concurrency: 32, timedStride: 10, distinctTokens: false, timeoutMs: 20_000 });
+    const subscribers = subscribersOf(config);
+    const opened = await gen.call<OpenResult>({ op: 'open', count: subscribers, firstIndex: 0, plan: { kind: 'single', topic: 'fan' }, concurrency: 32, timedStride: 10, distinctTokens: false, timeoutMs: 20_000 });
     if (opened.failed > 0) throw new Error(`${config.label}: ${opened.failed} subscribers failed: ${opened.firstError}`);
     await gen.call({ op: 'publisher' });
     const spec = (mode: 'rate' | 'max', durationMs: number): PhaseSpec => ({
       mode, rate: RATE, durationMs, maxMessages: Math.ceil((RATE * durationMs) / 1000) * (mode === 'max' ? 50 : 1) + 1,
-      topics: ['fan'], fanout: SUBSCRIBERS, payloadBytes: PAYLOAD, window: 16, drainMs: 3000,
+      topics: ['fan'], fanout: subscribers, payloadBytes: PAYLOAD, window: 16, drainMs: 3000,
     });
     const phase = (s: PhaseSpec) => gen.call<PhaseResult>({ op: 'phase', spec: s }, s.durationMs + s.drainMs + 60_000);
-    await phase(spec('rate', 1000)); // warm-up (JIT, Redis connections)
+    // Warm-up, alike for every configuration: a server runs warm in production, and 100 messages at
+    // the fixed rate leave V8 compiling the Redis paths during the measurement (bench/analysis.md).
+    if (WARM_MS > 0) await phase(spec('max', WARM_MS));
+    await phase(spec('rate', 1000));
     // Where the CPU goes: each node and redis-server apart.
     const pids = [...nodes.map((n) => n.pid), ...(config.redis && redis ? [redis.pid] : [])];
     const beforeRate = pids.map(cpuMs);
@@ -242,7 +255,7 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const profileRoot = args.profile ? join(RAW_DIR, 'profiles', `redis-fanout-${stamp}`) : undefined;
 const results: Measured[] = [];
 const loads: string[] = [loadAverage()];
-console.error(`redis-fanout: ${RUNS} runs × ${CONFIGS.map((c) => c.id).join(', ')}; ${SUBSCRIBERS} subscribers, ${RATE} msg/s (${RATE * SUBSCRIBERS} deliveries/s) for ${DURATION} ms; load ${loads[0]}`);
+console.error(`redis-fanout: ${RUNS} runs × ${CONFIGS.map((c) => c.id).join(', ')}; ${SUBSCRIBERS} subscribers${PER_NODE ? ' per node' : ''}, ${RATE} msg/s for ${DURATION} ms; load ${loads[0]}`);
 for (let run = 1; run <= RUNS; run++) {
   const redis = needsRedis ? await startRedisServer() : undefined;
   try {
@@ -276,8 +289,10 @@ const rows = CONFIGS.map((c) => {
 const base = rows.find((r) => r.label.startsWith('Tidings memory'))?.cpuRate;
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
 const lines = [
-  `Fan-out through Redis: ${SUBSCRIBERS} subscribers on one topic spread over the nodes, publisher on node 1, ${PAYLOAD}-byte payloads; medians of ${RUNS} runs.`,
-  `Fixed rate: ${RATE} msg/s = ${RATE * SUBSCRIBERS} deliveries/s for ${DURATION} ms. Server CPU = every node + redis-server, all pinned to core 0; load generator on core 1.`,
+  PER_NODE
+    ? `Fan-out through Redis: ${SUBSCRIBERS} subscribers per node on one topic (N nodes: N × ${SUBSCRIBERS}), publisher on node 1, ${PAYLOAD}-byte payloads; medians of ${RUNS} runs; warm-up ${WARM_MS} ms as fast as possible.`
+    : `Fan-out through Redis: ${SUBSCRIBERS} subscribers on one topic spread over the nodes, publisher on node 1, ${PAYLOAD}-byte payloads; medians of ${RUNS} runs; warm-up ${WARM_MS} ms as fast as possible.`,
+  `Fixed rate: ${RATE} msg/s (${PER_NODE ? `${RATE * SUBSCRIBERS} deliveries/s per node` : `${RATE * SUBSCRIBERS} deliveries/s`}) for ${DURATION} ms. Server CPU = every node + redis-server, all pinned to core 0; load generator on core 1.`,
   `Machine: ${machineSummary()};  load average before/after each run: ${loads.join(' → ')}.`,
   '',
   '| configuration | CPU µs/delivery (fixed rate) | × memory ×1 | delivery latency p50 / p99 ms (fixed rate) | max deliveries/s | CPU µs/delivery (max) | publish→ack p50 / p99 µs | publish→delivery p50 / p99 µs | lost |',

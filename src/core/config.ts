@@ -234,6 +234,11 @@ export interface RedisConfig {
   maxQueuedCommands: number;
   /** How long a held command waits for the connection; then SERVER_UNAVAILABLE, and it is never sent. */
   queueTimeoutMs: number;
+  /** Publishes to one topic arriving in one event-loop iteration go to Redis as one script call of
+   * at most this many items (engine/redis/publish-batches.ts); 1 = every publish alone. */
+  publishBatchMaxItems: number;
+  /** ...and at most this many encoded bytes (an item bigger than this goes alone). */
+  publishBatchMaxBytes: number;
 }
 
 /** The Momento-compatible gRPC listener (docs/momento-compat.md): the official Momento SDKs talk
@@ -471,6 +476,8 @@ export const DEFAULTS: TidingsConfig = {
     reconnectMaxMs: 2000,
     maxQueuedCommands: 1000,
     queueTimeoutMs: 1000,
+    publishBatchMaxItems: 64,
+    publishBatchMaxBytes: 256 * 1024,
   },
   momento: {
     enabled: false,
@@ -640,6 +647,10 @@ function validate(c: TidingsConfig): void {
 function validateRedis(r: RedisConfig, positive: (path: string, value: number, min?: number) => void): void {
   for (const key of ['connectTimeoutMs', 'commandTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs', 'queueTimeoutMs'] as const) positive(`redis.${key}`, r[key]);
   positive('redis.maxQueuedCommands', r.maxQueuedCommands, 0);
+  positive('redis.publishBatchMaxItems', r.publishBatchMaxItems, 1);
+  // Lua's unpack() of one batch's messages is bounded by its C stack (LUAI_MAXCSTACK, 8000).
+  if (r.publishBatchMaxItems > 1000) throw new ConfigError('redis.publishBatchMaxItems', 'must be ≤ 1000');
+  positive('redis.publishBatchMaxBytes', r.publishBatchMaxBytes, 1);
   if (r.reconnectMinMs > r.reconnectMaxMs) throw new ConfigError('redis.reconnectMinMs', 'must be ≤ redis.reconnectMaxMs');
   let url: URL | undefined;
   try { url = new URL(r.url); } catch { /* reported below */ }

@@ -5,11 +5,17 @@
  * Instead this class holds at most `maxQueuedCommands` commands while Redis is away, each for at
  * most `queueTimeoutMs`; one that times out is dropped from the queue and never sent. Commands in
  * flight when the connection drops fail at once (maxRetriesPerRequest 0) and are never resent. */
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { ErrorCode } from '../protocol/index.js';
 import type { RedisConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { TidingsError } from './errors.js';
+
+/** A Lua script run by name; `keys` undefined: the caller passes the number of keys first. */
+interface LuaScript { sha: string; lua: string; keys: number | undefined }
+
+export type ScriptArg = string | number | Buffer;
 
 interface Held {
   run(): void;
@@ -23,15 +29,16 @@ export class RedisConnection {
   private readonly held = new Set<Held>();
   private closed = false;
   private wasReady = false;
+  private readonly scripts = new Map<string, LuaScript>();
 
   constructor(private readonly config: RedisConfig, private readonly log: Logger) {
     this.client = new Redis(config.url, {
       lazyConnect: true,
-      // Commands issued in one tick (publishes arriving together) leave in one write, and while
-      // one such batch awaits its replies the next ones gather (one batch in flight): that keeps
-      // publishes batched into Redis and PUBLISHes batched out of it to every node. Corking the
-      // socket per tick without auto-pipelining was measured and is worse (docs/benchmarks-redis.md).
-      enableAutoPipelining: true,
+      // Off: publishes are batched per topic by the topic engine (engine/redis/publish-batches.ts),
+      // which sends a whole iteration's batches in one write (inOneWrite). ioredis's auto-pipelining
+      // costs a Pipeline object, its promise and result arrays per tick, which measured ~20 µs per
+      // publish more (docs/benchmarks-redis.md, "Batched publishes").
+      enableAutoPipelining: false,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
@@ -42,6 +49,8 @@ export class RedisConnection {
     this.client.on('ready', () => {
       if (this.wasReady) log.info({ redis: this.where() }, 'redis connection back');
       this.wasReady = true;
+      // Loaded before anything else is sent on the new connection (Redis may have restarted empty).
+      for (const script of this.scripts.values()) this.load(script);
       this.flush();
     });
     this.client.on('close', () => {
@@ -93,6 +102,45 @@ export class RedisConnection {
     });
   }
 
+  /** Registers a Lua script, run with script(). Not ioredis's defineCommand: ioredis copies every
+   * defined command onto each Pipeline it makes, and auto-pipelining makes one per tick, so with
+   * ~30 scripts each call paid ~60 µs of property copies and garbage (bench/analysis.md). */
+  defineScript(name: string, lua: string, keys?: number): void {
+    const script = { sha: createHash('sha1').update(lua).digest('hex'), lua, keys };
+    this.scripts.set(name, script);
+    if (this.ready) this.load(script);
+  }
+
+  /** Runs a script defined with defineScript as EVALSHA (EVAL when Redis no longer has it, e.g.
+   * after SCRIPT FLUSH; NOSCRIPT means it did not run). Replies hold Buffers, or strings when
+   * `buffers` is false. Held and failed like run(). */
+  script<T = unknown>(name: string, args: ScriptArg[], buffers = true): Promise<T> {
+    const script = this.scripts.get(name);
+    if (!script) return Promise.reject(new Error(`Lua script ${name} is not defined`));
+    const numberOfKeys = script.keys ?? Number(args[0]);
+    if (script.keys === undefined) args = args.slice(1);
+    // ioredis has a Buffer-reply variant of every command; its typings omit those of EVAL and EVALSHA.
+    const suffix = buffers ? 'Buffer' : '';
+    return this.run((client) => {
+      const commands = client as unknown as Record<string, (...a: ScriptArg[]) => Promise<T>>;
+      return commands[`evalsha${suffix}`]!.call(client, script.sha, numberOfKeys, ...args).catch((err: unknown) => {
+        if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+        return commands[`eval${suffix}`]!.call(client, script.lua, numberOfKeys, ...args);
+      });
+    });
+  }
+
+  /** Commands `issue` sends (now, connected) leave in one socket write. */
+  inOneWrite(issue: () => void): void {
+    const { stream } = this.client;
+    stream.cork();
+    try {
+      issue();
+    } finally {
+      stream.uncork();
+    }
+  }
+
   get ready(): boolean {
     return this.client.status === 'ready';
   }
@@ -116,6 +164,10 @@ export class RedisConnection {
       held.run();
     }
     this.held.clear();
+  }
+
+  private load(script: LuaScript): void {
+    this.client.script('LOAD', script.lua).catch(() => { /* EVAL covers it (script()) */ });
   }
 
   private where(): string {

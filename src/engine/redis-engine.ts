@@ -35,7 +35,8 @@ export class RedisEngine implements Engine {
   private constructor(config: Readonly<TidingsConfig>, clock: Clock, log: Logger, private readonly connection: RedisConnection) {
     const subscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false });
     subscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis subscriber connection error'));
-    this.topics = new RedisTopicEngine(config.topics, clock, connection, subscriber, config.redis.keyPrefix, log);
+    this.topics = new RedisTopicEngine(config.topics, clock, connection, subscriber, config.redis.keyPrefix, log,
+      { maxItems: config.redis.publishBatchMaxItems, maxBytes: config.redis.publishBatchMaxBytes });
     this.cache = new RedisCacheStore(config.store, clock, connection, `${config.redis.keyPrefix}${CACHE_NAMESPACE}`, this.topics);
     this.groups = new RedisModeration(config.moderation, clock, connection, subscriber, config.redis.keyPrefix, log, this.topics, this.cache);
     // A publish to an input topic is acknowledged only once every group it feeds took it (one script).

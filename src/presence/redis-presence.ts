@@ -36,6 +36,9 @@ export class RedisPresence implements PresenceEngine {
   private readonly dirty = new Set<Local>();
   private flushQueued = false;
   private reincarnating: Promise<void> | undefined;
+  /** While a new node id is being registered: writes wait for it, since a write under an id Redis
+   * does not know yet is refused ('buried') and would start yet another reincarnation. */
+  private registering: Promise<void> | undefined;
   private readonly listeners: Array<(change: PresenceChange) => void> = [];
   private readonly graceTimers = new Set<TimerHandle>();
   private heartbeatTimer: TimerHandle | undefined;
@@ -55,7 +58,7 @@ export class RedisPresence implements PresenceEngine {
   ) {
     const p = `${keyPrefix}p:`;
     this.k = { prefix: p, leaving: `${p}\u0000leaving`, nodes: `${p}\u0000nodes`, dead: `${p}\u0000dead`, events: `${p}\u0000events` };
-    for (const [name, { keys, lua }] of Object.entries(PRESENCE_SCRIPTS)) connection.client.defineCommand(name, { numberOfKeys: keys, lua });
+    for (const [name, { keys, lua }] of Object.entries(PRESENCE_SCRIPTS)) connection.defineScript(name, lua, keys);
   }
 
   start(publish: (key: string, frame: Uint8Array) => void): void {
@@ -137,9 +140,10 @@ export class RedisPresence implements PresenceEngine {
 
   private async write(entry: Local): Promise<void> {
     const keys = this.topicKeys(entry.cache, entry.topic);
-    const node = this.nodeId;
     entry.inFlight++;
     try {
+      if (this.registering) await this.registering;
+      const node = this.nodeId;
       const [event, graceEnd] = await this.script('tidingsPresenceSet', keys.members, keys.untracked, this.k.leaving, this.nodeKey(node), this.k.events, this.k.nodes,
         entry.cache, entry.topic, entry.tokenId, entry.count, this.clock.now(), this.config.leaveGraceMs, this.config.maxMembersPerTopic, node, 0) as [string, number];
       if (event === 'buried') {
@@ -167,10 +171,14 @@ export class RedisPresence implements PresenceEngine {
     if (this.nodeId !== forgotten) return this.reincarnating ?? this.flush().then(() => {});
     this.nodeId = newNodeId();
     this.log.warn({ node: this.nodeId }, 'presence: this node was forgotten by Redis; registering again and rewriting its counts');
-    this.reincarnating = (async () => {
+    const registering = (async () => {
       // Whatever the old id still counts is removed by the sweeps like a dead node's.
       await this.connection.run((r) => r.sadd(this.k.dead, forgotten)).catch(() => {});
       await this.register();
+    })().finally(() => { if (this.registering === registering) this.registering = undefined; });
+    this.registering = registering;
+    this.reincarnating = (async () => {
+      await registering;
       for (const entry of this.local.values()) this.dirty.add(entry);
       await this.flush();
     })().finally(() => { this.reincarnating = undefined; });
@@ -268,7 +276,7 @@ export class RedisPresence implements PresenceEngine {
   }
 
   private script(name: PresenceScriptName, ...args: Array<string | number>): Promise<unknown> {
-    return this.connection.run((r) => (r as unknown as Record<string, (...a: Array<string | number>) => Promise<unknown>>)[name]!(...args));
+    return this.connection.script(name, args, false);
   }
 }
 

@@ -34,7 +34,6 @@ export interface RedisPubAppender {
 /** A step that must hold for the pubAppend to run, checked and settled in the same script (a
  * moderator's accept: the node still holds the delivery). Refused: FAILED_PRECONDITION_ERROR. */
 export interface PubAppendGuard { keys: string[]; args: Array<string | number>; refusal: string }
-type ScriptCall = (k: string, m: string, ...argv: Array<string | number | Buffer>) => Promise<Reply>;
 
 export class RedisCacheStore implements CacheEngine {
   private readonly caches: ReadonlySet<string> | undefined;
@@ -54,7 +53,7 @@ export class RedisCacheStore implements CacheEngine {
   ) {
     this.defaultTtlMs = config.defaultTtlSec * 1000;
     this.caches = config.caches.length > 0 ? new Set(config.caches) : undefined;
-    for (const [name, lua] of Object.entries(SCRIPTS)) connection.client.defineCommand(name, { numberOfKeys: 2, lua });
+    for (const [name, lua] of Object.entries(SCRIPTS)) connection.defineScript(name, lua, 2);
     this.refreshStats();
   }
 
@@ -200,7 +199,7 @@ export class RedisCacheStore implements CacheEngine {
   private async script(name: ScriptName, cache: string, key: string, ...argv: Array<string | number | Buffer>): Promise<Reply> {
     const [k, m] = this.keys(cache, key);
     const now = this.clock.now();
-    const reply = await this.connection.run((redis) => (redis as unknown as Record<string, ScriptCall>)[`${name}Buffer`]!(k, m, now, ...argv));
+    const reply = await this.connection.script<Reply>(name, [k, m, now, ...argv]);
     this.refusal(reply, cache, key);
     return reply;
   }

@@ -3,7 +3,7 @@
  * pubAppend history read anywhere, and a Redis that lost a topic (or restarted empty) shows as a
  * new page with a `disc`, never a silent gap. Real servers on different ports, real redis-server. */
 import t, { type Test } from 'tap';
-import { startServer } from '../helpers/server.js';
+import { startServer, type TestServerOptions } from '../helpers/server.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { Redis } from 'ioredis';
@@ -15,12 +15,12 @@ import type { WebSocketLike } from '../../src/client/index.js';
 const scope = PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('chat', '*'), PermissionScopes.cacheReadWrite('chat'));
 
 /** `n` nodes sharing one Redis and key prefix (one deployment). */
-async function cluster(t: Test, n: number, redisUrl?: string): Promise<{ nodes: TidingsServer[]; url: string; prefix: string }> {
+async function cluster(t: Test, n: number, redisUrl?: string, config: TestServerOptions['config'] = {}): Promise<{ nodes: TidingsServer[]; url: string; prefix: string }> {
   const url = redisUrl ?? await sharedRedisUrl();
   const prefix = uniquePrefix('nodes');
   t.teardown(() => deletePrefix(url, prefix));
   const nodes: TidingsServer[] = [];
-  for (let i = 0; i < n; i++) nodes.push(await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix }));
+  for (let i = 0; i < n; i++) nodes.push(await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config }));
   t.ok(new Set(nodes.map((s) => s.port)).size === n, `${n} nodes on ports ${nodes.map((s) => s.port).join(', ')}`);
   return { nodes, url, prefix };
 }
@@ -51,6 +51,50 @@ t.test('cross-node delivery: exactly once, one order, the same (page, seq) on ev
     t.same(received[2]!.filter((f) => f['tokenId'] === `pub-${'ab'[k]}`).map((f) => f['value']), Array.from({ length: N }, (_, i) => `${k}-${i}`), `publisher ${k}'s items in its order`);
   }
   t.same(await subs[0]!.drain('item', 100), [], 'nothing twice');
+});
+
+/** Items per channel message of a topic, as Redis publishes them (scripts.ts: a batch is `*` then
+ * `length SP message` per item). */
+function itemsPerMessage(raw: Buffer): number {
+  if (raw[0] !== 0x2a) return 1;
+  let count = 0;
+  for (let i = 1; i < raw.length; count++) {
+    const space = raw.indexOf(0x20, i);
+    i = space + 1 + Number(raw.subarray(i, space).toString());
+  }
+  return count;
+}
+
+t.test('publishes arriving together reach Redis as one batch (at most redis.publishBatchMaxItems), in order', async (t) => {
+  if (!requireRedis(t)) return;
+  const { nodes: [a, b], url, prefix } = await cluster(t, 2, undefined, { redis: { publishBatchMaxItems: 16 } });
+  const watcher = new Redis(url);
+  t.teardown(() => watcher.disconnect());
+  const perMessage: number[] = [];
+  watcher.on('messageBuffer', (_channel: Buffer, raw: Buffer) => perMessage.push(itemsPerMessage(raw)));
+  await watcher.subscribe(`${prefix}t:chat\u0000burst`);
+  const sub = await client(t, b!);
+  await sub.ok({ t: 'sub', cache: 'chat', topic: 'burst' });
+  const pub = await client(t, a!);
+  // One TCP write, so the node reads every frame in one event-loop iteration.
+  const socket = (pub.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+  socket.cork();
+  const acks = Array.from({ length: 40 }, (_, i) => pub.ok({ t: 'pub', cache: 'chat', topic: 'burst', value: `v${i}` }));
+  const appended = pub.ok({ t: 'pubAppend', cache: 'chat', topic: 'burst', list: 'burst-history', value: 'last' });
+  socket.uncork();
+  const replies = await Promise.all(acks);
+  t.same(replies.map((r) => r['seq']), Array.from({ length: 40 }, (_, i) => i + 1), 'acks carry seq 1..40 in the order sent');
+  t.equal((await appended)['seq'], 41, 'a pubAppend sent after them on the same connection is numbered after them');
+  const items = await sub.items(41);
+  t.same(items.map((f) => `${f['seq']} ${f['value']}`), [...Array.from({ length: 40 }, (_, i) => `${i + 1} v${i}`), '41 last'], 'the other node delivers all 41 in that order');
+  t.same(await sub.drain('disc', 50), [], 'no discontinuity');
+  t.equal(perMessage.reduce((x, y) => x + y, 0), 41, 'Redis published every item once');
+  t.ok(perMessage.length < 41 && Math.max(...perMessage) > 1, `fewer channel messages than items (${perMessage.join(', ')} items per message)`);
+  t.ok(Math.max(...perMessage) <= 16, 'no batch over redis.publishBatchMaxItems');
+
+  const resumer = await client(t, a!);
+  await resumer.ok({ t: 'sub', cache: 'chat', topic: 'burst', after: { page: items[0]!['page'], seq: 0 } });
+  t.same((await resumer.items(41)).map((f) => f['seq']), items.map((f) => f['seq']), 'a batch is kept item by item for replay');
 });
 
 t.test('resume on another node than the one the client left, and pubAppend history read anywhere', async (t) => {

@@ -63,7 +63,6 @@ interface LocalGroup {
 
 interface Directory { version: string; groups: Map<string, Affix> }
 
-type ScriptCall = (...args: Array<string | number | Buffer>) => Promise<Reply>;
 
 const VERSION_FIELD = '\u0000v';
 
@@ -101,7 +100,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     this.totalBytes = `${prefix}m:\u0000bytes`;
     this.heartbeatPrefix = `${prefix}m:\u0000node:`;
     this.direct = `${prefix}m:\u0000direct`;
-    for (const [name, { keys, lua }] of Object.entries(GROUP_SCRIPTS)) connection.client.defineCommand(name, { numberOfKeys: keys, lua });
+    for (const [name, { keys, lua }] of Object.entries(GROUP_SCRIPTS)) connection.defineScript(name, lua, keys);
   }
 
   async start(): Promise<void> {
@@ -147,6 +146,10 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
       args.push(name, output);
     }
     return { keys, args, groups: fed.map((f) => f.name) };
+  }
+
+  directory(cache: string): [key: string, version: string] {
+    return [this.directoryKey(cache), this.directories.get(cache)?.version ?? ''];
   }
 
   feeds(cache: string, topic: string): boolean {
@@ -503,7 +506,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   private heartbeatKey(node: string): string { return `${this.heartbeatPrefix}${node}`; }
 
   private script(name: GroupScriptName, ...args: Array<string | number>): Promise<Reply> {
-    return this.connection.run((redis) => (redis as unknown as Record<string, ScriptCall>)[`${name}Buffer`]!(...args));
+    return this.connection.script<Reply>(name, args);
   }
 }
 

@@ -50,7 +50,7 @@ for _, k in ipairs(redis.call('ZRANGE', I, 0, -1)) do
 end
 return reply`;
 
-type ScriptCall = (...args: Array<string | number>) => Promise<Array<string | number>>;
+type Reply = Array<string | number>;
 
 export class RedisRevocationList implements RevocationList {
   private readonly mirror: MemoryRevocationList;
@@ -72,8 +72,8 @@ export class RedisRevocationList implements RevocationList {
     this.index = `${prefix}r:\u0000index`;
     this.channel = `${prefix}r:\u0000channel`;
     this.entryPrefix = `${prefix}r:`;
-    connection.client.defineCommand('tidingsRevoke', { numberOfKeys: 2, lua: REVOKE });
-    connection.client.defineCommand('tidingsRevocationsLoad', { numberOfKeys: 1, lua: LOAD });
+    connection.defineScript('tidingsRevoke', REVOKE, 2);
+    connection.defineScript('tidingsRevocationsLoad', LOAD, 1);
   }
 
   /** Subscribes, then loads (so an entry added in between arrives one way or the other). */
@@ -95,8 +95,8 @@ export class RedisRevocationList implements RevocationList {
   async revoke(entry: Revocation): Promise<void> {
     if ((entry.jti === undefined) === (entry.tokenId === undefined)) throw new TypeError('a revocation names exactly one of tokenId and jti');
     const [kind, id] = entry.jti !== undefined ? ['j', entry.jti] : ['k', entry.tokenId!];
-    const reply = await this.connection.run((r) => (r as unknown as Record<string, ScriptCall>)['tidingsRevoke']!(
-      this.index, `${this.entryPrefix}${kind}:${id}`, this.clock.now(), entry.revokedAt, entry.until ?? '', this.maxEntries, this.channel, kind, id, this.nodeId));
+    const reply = await this.connection.script<Reply>('tidingsRevoke', [
+      this.index, `${this.entryPrefix}${kind}:${id}`, this.clock.now(), entry.revokedAt, entry.until ?? '', this.maxEntries, this.channel, kind, id, this.nodeId], false);
     if (String(reply[0]) === 'full') {
       throw limitExceeded(LimitCause.REVOCATIONS, `the deployment holds its maximum of ${this.maxEntries} revocations (auth.maxRevocations); they leave as the credentials they cover expire`);
     }
@@ -113,7 +113,7 @@ export class RedisRevocationList implements RevocationList {
   }
 
   private async load(): Promise<void> {
-    const reply = await this.connection.run((r) => (r as unknown as Record<string, ScriptCall>)['tidingsRevocationsLoad']!(this.index, this.clock.now()));
+    const reply = await this.connection.script<Reply>('tidingsRevocationsLoad', [this.index, this.clock.now()], false);
     for (let i = 0; i + 2 < reply.length; i += 3) {
       const key = String(reply[i]).slice(this.entryPrefix.length);
       const until = String(reply[i + 2]);

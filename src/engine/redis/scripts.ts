@@ -7,7 +7,8 @@
  * Keys of a topic (engine/redis/keys.ts): T = HASH { page, seq }, S = LIST of recent messages,
  * P = the deployment's last page handed out (pages only grow, also when Redis lost a topic).
  * A message is `seq SP page SP frame`: nodes read (seq, page) without decoding the frame and fan
- * the frame out as is (encoded once, cluster-wide). */
+ * the frame out as is (encoded once, cluster-wide). A channel message carrying several items
+ * (tidingsTopicPublishBatch) is `*` then, per item, `length SP message`; S holds one message per item. */
 import { LIST_PRELUDE, idempotent } from '../../store/redis/scripts.js';
 import { ACCEPT_GUARD, ACCEPT_SETTLE, FED_PUBLISH, GROUP_PRELUDE } from './moderation-scripts.js';
 
@@ -38,15 +39,22 @@ local function item_frame(head, tail, seq, page, at)
   return head .. cmsgpack.pack(seq, page, at) .. tail
 end
 
--- Records the frame that took seq and publishes it.
-local function topic_publish(page, seq, created, frame, channel, keep, ttl)
-  if created then topic_create(page, ttl) end
+local function topic_message(seq, page, frame) return topic_ms(seq) .. ' ' .. topic_ms(page) .. ' ' .. frame end
+
+-- Records messages that took seqs up to seq (S keeps the newest keep) and refreshes the TTLs.
+local function topic_record(seq, messages, keep, ttl)
   redis.call('HSET', T, 'seq', topic_ms(seq))
-  local message = topic_ms(seq) .. ' ' .. topic_ms(page) .. ' ' .. frame
-  redis.call('RPUSH', S, message)
+  redis.call('RPUSH', S, unpack(messages))
   redis.call('LTRIM', S, -keep, -1)
   redis.call('PEXPIRE', T, ttl)
   redis.call('PEXPIRE', S, ttl)
+end
+
+-- Records the frame that took seq and publishes it.
+local function topic_publish(page, seq, created, frame, channel, keep, ttl)
+  if created then topic_create(page, ttl) end
+  local message = topic_message(seq, page, frame)
+  topic_record(seq, {message}, keep, ttl)
   redis.call('PUBLISH', channel, message)
 end
 `;
@@ -76,6 +84,33 @@ ${idempotent(`local page, seq, created = topic_position(now)
 seq = seq + 1
 topic_publish(page, seq, created, item_frame(ARGV[5], ARGV[6], seq, page, now), ARGV[4], tonumber(ARGV[3]), tonumber(ARGV[2]))
 return {seq, page, now}`, "type(reply[1]) == 'number'")}`,
+  },
+
+  /** Several publishes to one topic in one step (engine/redis/publish-batches.ts): contiguous
+   * seqs, one append to S, one PUBLISH (a batch message when there are several). KEYS: T, S, P,
+   * and D (the cache's moderator-group directory, moderation-scripts.ts) when groups are in use.
+   * ARGV: now, ttlMs, keep, channel, the directory version the node checked (the topic feeds no
+   * group by that version), then head and tail per item. Returns {first seq, page, ts} or
+   * {'stale'} (the node's copy of the directory is out of date; nothing was published). */
+  tidingsTopicPublishBatch: {
+    keys: undefined,
+    lua: `local now = tonumber(ARGV[1])
+${topicPrelude(1)}
+if #KEYS == 4 and (redis.call('HGET', KEYS[4], '\\0v') or '') ~= ARGV[5] then return {'stale'} end
+local ttl, keep = tonumber(ARGV[2]), tonumber(ARGV[3])
+local page, seq, created = topic_position(now)
+if created then topic_create(page, ttl) end
+local first = seq + 1
+local messages, parts = {}, {}
+for i = 6, #ARGV, 2 do
+  seq = seq + 1
+  local message = topic_message(seq, page, item_frame(ARGV[i], ARGV[i + 1], seq, page, now))
+  messages[#messages + 1] = message
+  parts[#parts + 1] = #message .. ' ' .. message
+end
+topic_record(seq, messages, keep, ttl)
+if #messages == 1 then redis.call('PUBLISH', ARGV[4], messages[1]) else redis.call('PUBLISH', ARGV[4], '*' .. table.concat(parts)) end
+return {first, page, now}`,
   },
 
   /** tidingsTopicPublish that also feeds the moderator groups the topic is an input of, checked

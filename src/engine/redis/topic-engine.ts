@@ -1,7 +1,8 @@
 /** Topics across nodes through Redis (engine.ts contracts 2 and 3).
  *
- * - publish: one Lua script per item (scripts.ts) takes the next seq, records the message in the
- *   topic's capped list and PUBLISHes it; the reply is the item's (page, seq).
+ * - publish: one Lua script (scripts.ts) takes the next seq, records the message in the topic's
+ *   capped list and PUBLISHes it; the reply is the item's (page, seq). A topic's publishes of one
+ *   event-loop iteration share one script call and one channel message (publish-batches.ts).
  * - Each node subscribes once per topic that has local subscribers (not once per client) and keeps
  *   a node-local window of it (topics/topic-registry.ts, the memory engine's windows and budgets),
  *   filled from the recent-messages list on first use and then fed by the subscription, strictly in
@@ -22,6 +23,7 @@ import type { Topic } from '../../topics/topic.js';
 import type { Fanout, PublishHook, Subscriber, TopicActivity, TopicEngine, TopicStats, WindowRead } from '../engine.js';
 import { TOPIC_SCRIPTS } from './scripts.js';
 import { TopicKeys } from './keys.js';
+import { PublishBatches, type Batch, type BatchLimits } from './publish-batches.js';
 
 /** After a reconnect, how soon a failed window reload is tried again. */
 const RELOAD_RETRY_MS = 1000;
@@ -43,7 +45,6 @@ interface Channel {
 }
 
 export type Reply = Array<Buffer | number>;
-type ScriptCall = (...args: Array<string | number | Uint8Array>) => Promise<Reply>;
 
 export interface PubAppendStep {
   /** Keys and ARGV (after now) of the list half, as RedisCacheStore prepares them. */
@@ -65,6 +66,9 @@ export interface PublishFeed {
   plan(cache: string, topic: string, value: Value, tokenId: string | undefined, origin: string | undefined): FeedPlan;
   /** Whether publishes to the topic feed a group, by the node's copy (pubAppend refuses them). */
   feeds(cache: string, topic: string): boolean;
+  /** The directory's key and the version of the node's copy: a batch of publishes to a topic that
+   * feeds no group by that copy is checked against it (scripts.ts tidingsTopicPublishBatch). */
+  directory(cache: string): [key: string, version: string];
   /** The script said the copy is out of date. */
   reload(cache: string): Promise<void>;
   /** Throws the typed error for a refusal reply ('full', 'total'). */
@@ -72,6 +76,9 @@ export interface PublishFeed {
 }
 
 export interface FeedPlan { keys: string[]; args: Array<string | number | Uint8Array>; groups: string[] }
+
+/** What a batched publish needs to go alone through the group feed (after a stale directory). */
+interface Resend { value: Value; tokenId: string | undefined; origin: string | undefined }
 
 export class RedisTopicEngine implements TopicEngine {
   readonly registry: TopicRegistry;
@@ -86,6 +93,7 @@ export class RedisTopicEngine implements TopicEngine {
   private interrupted = false;
   private closing = false;
   private feed: PublishFeed | undefined;
+  private readonly batches: PublishBatches<Resend>;
   /** The write's idempotency key and window as script ARGV ('' and 0 when none). */
   private idempotencyArgs: () => [string, number] = () => ['', 0];
 
@@ -97,10 +105,15 @@ export class RedisTopicEngine implements TopicEngine {
     private readonly subscriber: Redis,
     private readonly keyPrefix: string,
     private readonly log: Logger,
+    batchLimits: BatchLimits,
   ) {
     this.registry = new TopicRegistry(config, clock);
+    this.batches = new PublishBatches(batchLimits, (batch) => this.sendBatch(batch), (sendAll) => {
+      if (connection.ready) connection.inOneWrite(sendAll);
+      else sendAll();
+    });
     for (const [name, { keys, lua }] of Object.entries(TOPIC_SCRIPTS)) {
-      connection.client.defineCommand(name, keys === undefined ? { lua } : { numberOfKeys: keys, lua });
+      connection.defineScript(name, lua, keys);
     }
   }
 
@@ -151,27 +164,71 @@ export class RedisTopicEngine implements TopicEngine {
   publish(cache: string, name: string, value: Value, tokenId: string | undefined, origin?: string): Promise<PublishResult> {
     const { feed } = this;
     const idem = this.idempotencyArgs();
-    if (feed) {
-      // Owned now: a retry after a directory reload runs after an await (contract 1).
-      const owned = typeof value === 'string' ? value : new Uint8Array(value);
-      return this.stamp(cache, name, value, tokenId, origin, async (keys, now, head, tail) => {
-        for (let attempt = 1; ; attempt++) {
-          const plan = feed.plan(cache, name, owned, tokenId, origin);
-          const reply = await this.script('tidingsTopicPublishFed', 3 + plan.keys.length, keys.topic, keys.recent, keys.lastPage, ...plan.keys,
-            now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...plan.args, ...idem);
-          const status = String(reply[0]);
-          if (status === 'stale' && attempt < 3) { await feed.reload(cache); continue; }
-          if (status === 'stale') throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'moderator groups of this cache kept changing; retry');
-          if (status === 'full' || status === 'total') feed.refused(cache, name, plan, reply);
-          return { seq: Number(reply[0]), page: Number(reply[1]), ts: Number(reply[2]), dup: reply[3] !== undefined };
-        }
-      });
+    // Owned now: a retry after a directory reload runs after an await (contract 1).
+    const owned = feed && typeof value !== 'string' ? new Uint8Array(value) : value;
+    if (idem[0] === '' && this.connection.ready && !feed?.feeds(cache, name)) {
+      // Gathered with the topic's other publishes of this iteration into one script call. While Redis
+      // is away publishes go alone, so each is held and bounded as one command (redis.maxQueuedCommands).
+      return this.stamp(cache, name, value, tokenId, origin, (keys, _now, head, tail) =>
+        this.batches.add(keys, cache, name, head, tail, { value: owned, tokenId, origin }));
     }
-    return this.stamp(cache, name, value, tokenId, origin, async (keys, now, head, tail) => {
+    return this.stamp(cache, name, value, tokenId, origin, (keys, now, head, tail) => this.publishAlone(keys, cache, name, owned, tokenId, origin, idem, now, head, tail));
+  }
+
+  /** One publish in its own script: through the group feed when groups are in use. */
+  private async publishAlone(keys: TopicKeys, cache: string, name: string, value: Value, tokenId: string | undefined, origin: string | undefined,
+    idem: [string, number], now: number, head: Uint8Array, tail: Uint8Array): Promise<Required<PublishResult> & { dup: boolean }> {
+    const { feed } = this;
+    this.batches.flush(keys.channel);
+    if (!feed) {
       const [seq, page, ts, dup] = await this.script('tidingsTopicPublish', keys.topic, keys.recent, keys.lastPage, now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...idem);
       // ts: the item's, also for a repeated idempotent write (the first attempt's).
       return { seq: Number(seq), page: Number(page), ts: Number(ts), dup: dup !== undefined };
+    }
+    for (let attempt = 1; ; attempt++) {
+      const plan = feed.plan(cache, name, value, tokenId, origin);
+      const reply = await this.script('tidingsTopicPublishFed', 3 + plan.keys.length, keys.topic, keys.recent, keys.lastPage, ...plan.keys,
+        now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...plan.args, ...idem);
+      const status = String(reply[0]);
+      if (status === 'stale' && attempt < 3) { await feed.reload(cache); continue; }
+      if (status === 'stale') throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'moderator groups of this cache kept changing; retry');
+      if (status === 'full' || status === 'total') feed.refused(cache, name, plan, reply);
+      return { seq: Number(reply[0]), page: Number(reply[1]), ts: Number(reply[2]), dup: reply[3] !== undefined };
+    }
+  }
+
+  /** One script call for a topic's gathered publishes (publish-batches.ts). */
+  private sendBatch(batch: Batch<Resend>): void {
+    const { keys, items } = batch;
+    const guard = this.feed?.directory(batch.cache);
+    const args: Array<string | number | Uint8Array> = [guard ? 4 : 3, keys.topic, keys.recent, keys.lastPage];
+    if (guard) args.push(guard[0]);
+    args.push(this.clock.now(), this.config.idleTopicMs, this.config.windowItems, keys.channel, guard?.[1] ?? '');
+    for (const item of items) args.push(item.head, item.tail);
+    this.script('tidingsTopicPublishBatch', ...args).then((reply) => {
+      if (String(reply[0]) === 'stale') return this.resendStale(batch);
+      const first = Number(reply[0]);
+      const page = Number(reply[1]);
+      const ts = Number(reply[2]);
+      for (let i = 0; i < items.length; i++) items[i]!.resolve({ seq: first + i, page, ts, dup: false });
+    }, (err: unknown) => {
+      for (const item of items) item.reject(err);
     });
+  }
+
+  /** A group was created or dropped on another node since this node's copy of the directory:
+   * nothing of the batch was published; each item goes again alone, in order, through the feed. */
+  private async resendStale(batch: Batch<Resend>): Promise<void> {
+    try {
+      await this.feed!.reload(batch.cache);
+    } catch (err) {
+      for (const item of batch.items) item.reject(err);
+      return;
+    }
+    for (const item of batch.items) {
+      const { value, tokenId, origin } = item.retry;
+      this.publishAlone(batch.keys, batch.cache, batch.topic, value, tokenId, origin, ['', 0], this.clock.now(), item.head, item.tail).then(item.resolve, item.reject);
+    }
   }
 
   /** pubAppend's topic half: the same hooks and stamping as publish, with the list half in the
@@ -183,6 +240,7 @@ export class RedisTopicEngine implements TopicEngine {
     // A moderator's accept carries no idempotency key: its delivery settles once anyway.
     const idem = guard ? [] : this.idempotencyArgs();
     return this.stamp(cache, name, value, tokenId, undefined, async (keys, now, head, tail) => {
+      this.batches.flush(keys.channel);
       const reply = await this.script(guard ? 'tidingsModerationAccept' : 'tidingsPubAppend', ...list.listKeys, keys.topic, keys.recent, keys.lastPage,
         ...(guard?.keys ?? []), now, ...list.listArgs, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...(guard?.args ?? []), ...idem);
       return { seq: Number(reply[2] ?? 0), page: Number(reply[3] ?? 0), reply, dup: reply[4] !== undefined };
@@ -196,6 +254,7 @@ export class RedisTopicEngine implements TopicEngine {
     if (reason !== undefined) frame['reason'] = reason;
     if (tokenId !== undefined) frame['tokenId'] = tokenId;
     const keys = new TopicKeys(this.keyPrefix, cache, name);
+    this.batches.flush(keys.channel);
     const reply = await this.script('tidingsRetract', ...listKeys, keys.topic, keys.recent, keys.lastPage, this.clock.now(),
       String(target.page), String(target.seq), this.config.idleTopicMs, this.config.windowItems, keys.channel, encodeFrameHead(frame, 3));
     if (String(reply[0]) !== 'ok') throw invalidArgument(`target: topic "${name}" has published no item at page ${target.page}, seq ${target.seq}`);
@@ -269,7 +328,7 @@ export class RedisTopicEngine implements TopicEngine {
     if (dup) return result; // a repeated idempotent write: the first one ran the hooks
     this.published++;
     if (admissions) {
-      const item = { cache, topic: name, value: kept, tokenId, page: result.page, seq: result.seq, ts: now, origin };
+      const item = { cache, topic: name, value: kept, tokenId, page: result.page, seq: result.seq, ts: result.ts ?? now, origin };
       for (let i = 0; i < hooks.length; i++) if (admissions[i] !== undefined) hooks[i]!.published(item, admissions[i]);
     }
     return result;
@@ -341,7 +400,7 @@ export class RedisTopicEngine implements TopicEngine {
     if (this.channels.get(keys.channel) !== channel) return; // unsubscribed meanwhile
     const page = Number(reply[0]);
     const seq = Number(reply[1]);
-    const messages = (reply.slice(2) as Buffer[]).map(parseMessage);
+    const messages = (reply.slice(2) as Buffer[]).map((raw) => parseMessage(raw, 0, raw.length));
     let topic = this.registry.get(channel.cache, channel.name);
     if (!topic || topic.page !== page) {
       const before = topic;
@@ -368,7 +427,18 @@ export class RedisTopicEngine implements TopicEngine {
   private onMessage(channelName: string, raw: Buffer): void {
     const channel = this.channels.get(channelName);
     if (!channel) return;
-    const message = parseMessage(raw);
+    if (raw[0] !== BATCH_MARK) return this.receive(channel, parseMessage(raw, 0, raw.length));
+    // A batch: `*` then `length SP message` per item (scripts.ts tidingsTopicPublishBatch).
+    for (let i = 1; i < raw.length;) {
+      let length = 0;
+      for (; raw[i] !== 0x20; i++) length = length * 10 + (raw[i]! - 0x30);
+      i++;
+      this.receive(channel, parseMessage(raw, i, i + length));
+      i += length;
+    }
+  }
+
+  private receive(channel: Channel, message: Message): void {
     if (channel.pending) channel.pending.push(message);
     else this.apply(channel, message);
   }
@@ -431,18 +501,22 @@ export class RedisTopicEngine implements TopicEngine {
   private script(name: keyof typeof TOPIC_SCRIPTS, ...args: Array<string | number | Uint8Array>): Promise<Reply> {
     // ioredis sends a Buffer as bytes but any other Uint8Array as its String() ("1,2,3"): wrap them.
     const argv = args.map((a) => (a instanceof Uint8Array && !Buffer.isBuffer(a) ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : a));
-    return this.connection.run((redis) => (redis as unknown as Record<string, ScriptCall>)[`${name}Buffer`]!(...argv));
+    return this.connection.script<Reply>(name, argv);
   }
 }
 
-function parseMessage(raw: Buffer): Message {
+/** `*`: a channel message carrying several items. */
+const BATCH_MARK = 0x2a;
+
+/** The message in raw[start, end). */
+function parseMessage(raw: Buffer, start: number, end: number): Message {
   // seq and page are decimal digits (scripts.ts topic_ms): read in place, no strings per message.
-  const n = raw.length;
-  let i = 0;
+  const n = end;
+  let i = start;
   let seq = 0;
   for (; i < n && raw[i] !== 0x20; i++) seq = seq * 10 + (raw[i]! - 0x30);
   let page = 0;
   for (i++; i < n && raw[i] !== 0x20; i++) page = page * 10 + (raw[i]! - 0x30);
   // A copy: the window keeps the frame, and a view would pin ioredis's read buffer (contract 5).
-  return { seq, page, frame: new Uint8Array(raw.subarray(i + 1)) };
+  return { seq, page, frame: new Uint8Array(raw.subarray(i + 1, end)) };
 }
