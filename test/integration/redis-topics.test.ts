@@ -97,6 +97,29 @@ t.test('publishes arriving together reach Redis as one batch (at most redis.publ
   t.same((await resumer.items(41)).map((f) => f['seq']), items.map((f) => f['seq']), 'a batch is kept item by item for replay');
 });
 
+t.test('a batch refused for an out-of-date group directory is published again, in order, nothing twice', async (t) => {
+  if (!requireRedis(t)) return;
+  const { nodes: [a, b], url, prefix } = await cluster(t, 2);
+  const sub = await client(t, b!);
+  await sub.ok({ t: 'sub', cache: 'chat', topic: 'stale' });
+  const pub = await client(t, a!);
+  await pub.ok({ t: 'pub', cache: 'chat', topic: 'stale', value: 'v0' });
+  // What a group created or dropped on another node does to this node's copy of the directory.
+  const redis = new Redis(url);
+  t.teardown(() => redis.disconnect());
+  await redis.hincrby(`${prefix}m:chat`, '\u0000v', 1);
+  const socket = (pub.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+  socket.cork();
+  const acks = Array.from({ length: 20 }, (_, i) => pub.ok({ t: 'pub', cache: 'chat', topic: 'stale', value: `v${i + 1}` }));
+  socket.uncork();
+  const later = await Promise.all(Array.from({ length: 5 }, (_, i) => pub.ok({ t: 'pub', cache: 'chat', topic: 'stale', value: `w${i}` })));
+  t.same((await Promise.all(acks)).map((r) => r['seq']), Array.from({ length: 20 }, (_, i) => i + 2), 'the refused batch got seq 2..21, in the order sent');
+  t.same(later.map((r) => r['seq']), [22, 23, 24, 25, 26], 'and publishes after it come after it');
+  const items = await sub.items(26);
+  t.same(items.map((f) => f['value']), ['v0', ...Array.from({ length: 20 }, (_, i) => `v${i + 1}`), 'w0', 'w1', 'w2', 'w3', 'w4'], 'delivered once each, in that order');
+  t.same(await sub.drain('item', 50), [], 'nothing twice');
+});
+
 t.test('resume on another node than the one the client left, and pubAppend history read anywhere', async (t) => {
   if (!requireRedis(t)) return;
   const { nodes: [a, b, c] } = await cluster(t, 3);

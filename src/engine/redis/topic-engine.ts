@@ -172,14 +172,16 @@ export class RedisTopicEngine implements TopicEngine {
       return this.stamp(cache, name, value, tokenId, origin, (keys, _now, head, tail) =>
         this.batches.add(keys, cache, name, head, tail, { value: owned, tokenId, origin }));
     }
-    return this.stamp(cache, name, value, tokenId, origin, (keys, now, head, tail) => this.publishAlone(keys, cache, name, owned, tokenId, origin, idem, now, head, tail));
+    return this.stamp(cache, name, value, tokenId, origin, (keys, now, head, tail) => {
+      this.batches.flush(keys.channel); // earlier publishes to the topic go first
+      return this.publishAlone(keys, cache, name, owned, tokenId, origin, idem, now, head, tail);
+    });
   }
 
   /** One publish in its own script: through the group feed when groups are in use. */
   private async publishAlone(keys: TopicKeys, cache: string, name: string, value: Value, tokenId: string | undefined, origin: string | undefined,
     idem: [string, number], now: number, head: Uint8Array, tail: Uint8Array): Promise<Required<PublishResult> & { dup: boolean }> {
     const { feed } = this;
-    this.batches.flush(keys.channel);
     if (!feed) {
       const [seq, page, ts, dup] = await this.script('tidingsTopicPublish', keys.topic, keys.recent, keys.lastPage, now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...idem);
       // ts: the item's, also for a repeated idempotent write (the first attempt's).
@@ -217,7 +219,9 @@ export class RedisTopicEngine implements TopicEngine {
   }
 
   /** A group was created or dropped on another node since this node's copy of the directory:
-   * nothing of the batch was published; each item goes again alone, in order, through the feed. */
+   * nothing of the batch was published; each item goes again alone, in order, through the feed.
+   * The topic's open batch (later publishes) is not sent first: it leaves at the end of the
+   * iteration, after these. */
   private async resendStale(batch: Batch<Resend>): Promise<void> {
     try {
       await this.feed!.reload(batch.cache);
