@@ -37,7 +37,7 @@ export class RedisConnection {
       // Off: publishes are batched per topic by the topic engine (engine/redis/publish-batches.ts),
       // which sends a whole iteration's batches in one write (inOneWrite). ioredis's auto-pipelining
       // costs a Pipeline object, its promise and result arrays per tick, which measured ~20 µs per
-      // publish more (docs/benchmarks-redis.md, "Batched publishes").
+      // publish more (bench/redis-publish-path.ts; docs/benchmarks-redis.md, first section).
       enableAutoPipelining: false,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -104,7 +104,8 @@ export class RedisConnection {
 
   /** Registers a Lua script, run with script(). Not ioredis's defineCommand: ioredis copies every
    * defined command onto each Pipeline it makes, and auto-pipelining makes one per tick, so with
-   * ~30 scripts each call paid ~60 µs of property copies and garbage (bench/analysis.md). */
+   * ~30 scripts each call paid ~10 µs of property copies and garbage (bench/redis-publish-path.ts;
+   * docs/benchmarks-redis.md, first section). */
   defineScript(name: string, lua: string, keys?: number): void {
     const script = { sha: createHash('sha1').update(lua).digest('hex'), lua, keys };
     this.scripts.set(name, script);

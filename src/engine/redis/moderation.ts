@@ -63,7 +63,6 @@ interface LocalGroup {
 
 interface Directory { version: string; groups: Map<string, Affix> }
 
-
 const VERSION_FIELD = '\u0000v';
 
 export class RedisModeration implements ModerationEngine, PublishFeed {
