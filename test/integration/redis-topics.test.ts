@@ -97,6 +97,20 @@ t.test('publishes arriving together reach Redis as one batch (at most redis.publ
   t.same((await resumer.items(41)).map((f) => f['seq']), items.map((f) => f['seq']), 'a batch is kept item by item for replay');
 });
 
+t.test('anything else PUBLISHed on a topic\'s channel is ignored: the node neither hangs nor crashes', async (t) => {
+  if (!requireRedis(t)) return;
+  const { nodes: [a, b], url, prefix } = await cluster(t, 2);
+  const sub = await client(t, b!);
+  await sub.ok({ t: 'sub', cache: 'chat', topic: 'junk' });
+  const redis = new Redis(url);
+  t.teardown(() => redis.disconnect());
+  for (const junk of ['*', '*12', '*5 1 1 x', '*999 1 1 abc', '*x y z', 'not a message', '']) await redis.publish(`${prefix}t:chat\u0000junk`, junk);
+  const pub = await client(t, a!);
+  await pub.ok({ t: 'pub', cache: 'chat', topic: 'junk', value: 'real' });
+  t.match(await sub.items(1), [{ value: 'real', seq: 1 }], 'the next real item is delivered');
+  t.same(await sub.drain('item', 50), [], 'and nothing made of the junk');
+});
+
 t.test('a batch refused for an out-of-date group directory is published again, in order, nothing twice', async (t) => {
   if (!requireRedis(t)) return;
   const { nodes: [a, b], url, prefix } = await cluster(t, 2);

@@ -432,11 +432,14 @@ export class RedisTopicEngine implements TopicEngine {
     const channel = this.channels.get(channelName);
     if (!channel) return;
     if (raw[0] !== BATCH_MARK) return this.receive(channel, parseMessage(raw, 0, raw.length));
-    // A batch: `*` then `length SP message` per item (scripts.ts tidingsTopicPublishBatch).
-    for (let i = 1; i < raw.length;) {
+    // A batch: `*` then `length SP message` per item (scripts.ts tidingsTopicPublishBatch). Bounds
+    // checked: anything else PUBLISHed on the channel must not hang or crash the node.
+    const n = raw.length;
+    for (let i = 1; i < n;) {
       let length = 0;
-      for (; raw[i] !== 0x20; i++) length = length * 10 + (raw[i]! - 0x30);
+      for (; i < n && raw[i] !== 0x20; i++) length = length * 10 + (raw[i]! - 0x30);
       i++;
+      if (!(length > 0) || i + length > n) return;
       this.receive(channel, parseMessage(raw, i, i + length));
       i += length;
     }
