@@ -425,7 +425,7 @@ export class RedisTopicEngine implements TopicEngine {
     }
     const pending = channel.pending ?? [];
     channel.pending = undefined;
-    for (const m of pending) this.apply(channel, m);
+    for (const m of pending) this.apply(channel, m, false);
   }
 
   private onMessage(channelName: string, raw: Buffer): void {
@@ -450,12 +450,15 @@ export class RedisTopicEngine implements TopicEngine {
     else this.apply(channel, message);
   }
 
-  private apply(channel: Channel, m: Message): void {
+  /** `requeue` false: `m` waited for a reload that did not bring the window up to it. It is not
+   * queued again (a real message is in the recent list the next reload reads; one that is not, e.g.
+   * junk PUBLISHed on the channel, would otherwise reload forever). */
+  private apply(channel: Channel, m: Message, requeue = true): void {
     const topic = this.registry.get(channel.cache, channel.name);
     if (!topic || m.page < topic.page) return;
     if (m.page > topic.page || m.seq > topic.seq + 1) {
       this.reload(channel);
-      channel.pending?.push(m);
+      if (requeue) channel.pending?.push(m);
       return;
     }
     this.append(topic, m, true);
