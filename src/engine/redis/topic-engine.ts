@@ -24,12 +24,10 @@ import type { Fanout, PublishHook, Subscriber, TopicActivity, TopicEngine, Topic
 import { TOPIC_SCRIPTS } from './scripts.js';
 import { TopicKeys } from './keys.js';
 import { PublishBatches, type Batch, type BatchLimits } from './publish-batches.js';
+import { forEachChannelItem, parseTopicMessage, type TopicMessage as Message } from './channel-messages.js';
 
 /** After a reconnect, how soon a failed window reload is tried again. */
 const RELOAD_RETRY_MS = 1000;
-
-/** One message of a topic channel: `seq SP page SP frame`. */
-interface Message { seq: number; page: number; frame: Uint8Array }
 
 /** A topic this node subscribed to in Redis. */
 interface Channel {
@@ -404,7 +402,7 @@ export class RedisTopicEngine implements TopicEngine {
     if (this.channels.get(keys.channel) !== channel) return; // unsubscribed meanwhile
     const page = Number(reply[0]);
     const seq = Number(reply[1]);
-    const messages = (reply.slice(2) as Buffer[]).map((raw) => parseMessage(raw, 0, raw.length));
+    const messages = (reply.slice(2) as Buffer[]).map((raw) => parseTopicMessage(raw));
     let topic = this.registry.get(channel.cache, channel.name);
     if (!topic || topic.page !== page) {
       const before = topic;
@@ -431,18 +429,7 @@ export class RedisTopicEngine implements TopicEngine {
   private onMessage(channelName: string, raw: Buffer): void {
     const channel = this.channels.get(channelName);
     if (!channel) return;
-    if (raw[0] !== BATCH_MARK) return this.receive(channel, parseMessage(raw, 0, raw.length));
-    // A batch: `*` then `length SP message` per item (scripts.ts tidingsTopicPublishBatch). Bounds
-    // checked: anything else PUBLISHed on the channel must not hang or crash the node.
-    const n = raw.length;
-    for (let i = 1; i < n;) {
-      let length = 0;
-      for (; i < n && raw[i] !== 0x20; i++) length = length * 10 + (raw[i]! - 0x30);
-      i++;
-      if (!(length > 0) || i + length > n) return;
-      this.receive(channel, parseMessage(raw, i, i + length));
-      i += length;
-    }
+    forEachChannelItem(raw, (message) => this.receive(channel, message));
   }
 
   private receive(channel: Channel, message: Message): void {
@@ -513,20 +500,4 @@ export class RedisTopicEngine implements TopicEngine {
     const argv = args.map((a) => (a instanceof Uint8Array && !Buffer.isBuffer(a) ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : a));
     return this.connection.script<Reply>(name, argv);
   }
-}
-
-/** `*`: a channel message carrying several items. */
-const BATCH_MARK = 0x2a;
-
-/** The message in raw[start, end). */
-function parseMessage(raw: Buffer, start: number, end: number): Message {
-  // seq and page are decimal digits (scripts.ts topic_ms): read in place, no strings per message.
-  const n = end;
-  let i = start;
-  let seq = 0;
-  for (; i < n && raw[i] !== 0x20; i++) seq = seq * 10 + (raw[i]! - 0x30);
-  let page = 0;
-  for (i++; i < n && raw[i] !== 0x20; i++) page = page * 10 + (raw[i]! - 0x30);
-  // A copy: the window keeps the frame, and a view would pin ioredis's read buffer (contract 5).
-  return { seq, page, frame: new Uint8Array(raw.subarray(i + 1, end)) };
 }
