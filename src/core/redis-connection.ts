@@ -131,8 +131,9 @@ export class RedisConnection {
     });
   }
 
-  /** Commands `issue` sends (now, connected) leave in one socket write. */
+  /** Commands `issue` sends leave in one socket write (when connected; held ones wait as ever). */
   inOneWrite(issue: () => void): void {
+    if (!this.ready) { issue(); return; }
     const { stream } = this.client;
     stream.cork();
     try {

@@ -6,6 +6,7 @@
 import { encodeFrame, type SubscriptionEndFrame, type WireError } from '../protocol/index.js';
 import type { Subscriber, TopicEngine } from './engine.js';
 import type { Session, SubscriptionRef } from './session.js';
+import { SharedValues } from '../lib/interner.js';
 
 /** Sees every subscription that the engine counted start and end (exactly once each). */
 export interface SubscriptionObserver {
@@ -13,16 +14,12 @@ export interface SubscriptionObserver {
   ended?(session: Session, ref: SubscriptionRef): void;
 }
 
-/** Distinct engaged refs shared at most (per presence flag); past it the table starts over, and
- * later subscribers simply do not share with earlier ones (as lib/interner.ts). */
-const MAX_SHARED_REFS = 4096;
-
 export class Subscriptions {
   private readonly observers: SubscriptionObserver[] = [];
   /** Engaged refs by fan-out key, without and with presence. An engaged ref never changes, so every
    * connection subscribed to a topic the same way holds one frozen object instead of its own copy
    * (48 B held for life by every idle subscriber; bench/analysis.md, "Connect, memory and history"). */
-  private readonly engagedRefs = [new Map<string, SubscriptionRef>(), new Map<string, SubscriptionRef>()] as const;
+  private readonly engagedRefs = [new SharedValues<SubscriptionRef>(), new SharedValues<SubscriptionRef>()] as const;
 
   constructor(private readonly topics: TopicEngine) {}
 
@@ -55,13 +52,8 @@ export class Subscriptions {
    * tells a reservation from a newer one for the same key by it). */
   private sharedEngaged(key: string, ref: SubscriptionRef): SubscriptionRef {
     const table = this.engagedRefs[ref.presence ? 1 : 0];
-    let shared = table.get(key);
-    if (!shared) {
-      if (table.size >= MAX_SHARED_REFS) table.clear();
-      shared = Object.freeze<SubscriptionRef>(ref.presence ? { cache: ref.cache, topic: ref.topic, engaged: true, presence: true } : { cache: ref.cache, topic: ref.topic, engaged: true });
-      table.set(key, shared);
-    }
-    return shared;
+    return table.get(key) ?? table.add(key, Object.freeze<SubscriptionRef>(ref.presence
+      ? { cache: ref.cache, topic: ref.topic, engaged: true, presence: true } : { cache: ref.cache, topic: ref.topic, engaged: true }));
   }
 
   /** Ends one subscription; with `error`, tells the client why in an `end` frame. False when the

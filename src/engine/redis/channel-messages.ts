@@ -18,7 +18,8 @@ export function parseTopicMessage(raw: Uint8Array, start = 0, end = raw.length):
   for (; i < end && raw[i] !== SPACE; i++) seq = seq * 10 + (raw[i]! - 0x30);
   let page = 0;
   for (i++; i < end && raw[i] !== SPACE; i++) page = page * 10 + (raw[i]! - 0x30);
-  return { seq, page, frame: new Uint8Array(raw.subarray(Math.min(i + 1, end), end)) };
+  // Uint8Array's slice (a copy in one allocation), not Buffer's (a view).
+  return { seq, page, frame: Uint8Array.prototype.slice.call(raw, Math.min(i + 1, end), end) };
 }
 
 /** Calls `each` for every item of a channel message, one or a batch; stops at the first malformed part. */

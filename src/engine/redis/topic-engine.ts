@@ -106,10 +106,7 @@ export class RedisTopicEngine implements TopicEngine {
     batchLimits: BatchLimits,
   ) {
     this.registry = new TopicRegistry(config, clock);
-    this.batches = new PublishBatches(batchLimits, (batch) => this.sendBatch(batch), (sendAll) => {
-      if (connection.ready) connection.inOneWrite(sendAll);
-      else sendAll();
-    });
+    this.batches = new PublishBatches(batchLimits, (batch) => this.sendBatch(batch), (sendAll) => connection.inOneWrite(sendAll));
     for (const [name, { keys, lua }] of Object.entries(TOPIC_SCRIPTS)) {
       connection.defineScript(name, lua, keys);
     }
