@@ -15,9 +15,10 @@
  *
  *   node --import tsx bench/redis-fanout.ts [--runs 3] [--subscribers 500] [--rate 100]
  *     [--duration-ms 3000] [--rtt 300] [--configs memory,redis1,...] [--profile] [--redis-core N]
- *     [--warm-ms 1000] [--per-node]
+ *     [--warm-ms 5000] [--per-node] [--perf-stat] [--perf-record]
  *
  * Bounded: every phase is capped in time and messages; 127.0.0.1 only; every process is stopped. */
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -50,11 +51,17 @@ const { values: args } = parseArgs({
     /** Pin redis-server to this core instead of the servers' core 0 (an experiment: what sharing one
      * core with the nodes costs). Its CPU is still summed. */
     'redis-core': { type: 'string' },
-    /** An as-fast-as-possible warm-up before the measured phases (0: none). */
-    'warm-ms': { type: 'string', default: '1000' },
+    /** An as-fast-as-possible warm-up before the measured phases (0: none). 5 s: after 1 s, TurboFan
+     * still compiled on the publisher's node during the max phase (perf: 14 % of its samples). */
+    'warm-ms': { type: 'string', default: '5000' },
     /** --subscribers per node instead of in all: N nodes carry N times the subscribers of one node
      * (the "N machines serve N times the subscribers" case), at the same messages/s. */
     'per-node': { type: 'boolean', default: false },
+    /** Count each server process's syscalls during the max phase (`perf stat`; Linux, root). */
+    'perf-stat': { type: 'boolean', default: false },
+    /** Sample each server process during the max phase (`perf record`, files under the results dir;
+     * run with BENCH_SERVER_NODE_ARGS=--perf-basic-prof to name JIT frames). */
+    'perf-record': { type: 'boolean', default: false },
   },
 });
 const RUNS = Math.min(9, Math.max(1, Number(args.runs)));
@@ -96,6 +103,33 @@ interface Measured {
   split: number[];
   /** The same for the fixed-rate phase. */
   rateSplit: number[];
+}
+
+const SYSCALLS = ['sendto', 'recvfrom', 'read', 'write', 'writev', 'epoll_pwait', 'epoll_wait'];
+/** `perf stat` counting (not sampling: cheap) the syscalls of one process until stopped. */
+function startSyscallCount(pid: number): { stop(): Promise<Record<string, number>> } {
+  const child = spawn('perf', ['stat', '-x', ',', '-p', String(pid), ...SYSCALLS.flatMap((n) => ['-e', `syscalls:sys_enter_${n}`])], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let text = '';
+  child.stderr.on('data', (d: Buffer) => { text += d.toString(); });
+  return {
+    stop: () => new Promise((resolve) => {
+      child.once('exit', () => {
+        const counts: Record<string, number> = {};
+        for (const line of text.split('\n')) {
+          const [n, , event] = line.split(',');
+          const name = event?.replace('syscalls:sys_enter_', '');
+          if (name && Number(n) > 0) counts[name] = Number(n);
+        }
+        resolve(counts);
+      });
+      child.kill('SIGINT');
+    }),
+  };
+}
+
+function startPerfRecord(pid: number, file: string): { stop(): Promise<void> } {
+  const child = spawn('perf', ['record', '-q', '-F', '2000', '-g', '-p', String(pid), '-o', file], { stdio: 'ignore' });
+  return { stop: () => new Promise((resolve) => { child.once('exit', () => resolve()); child.kill('SIGINT'); }) };
 }
 
 async function startRedisServer(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
@@ -230,9 +264,15 @@ async function measure(config: Config, run: number, redis: { url: string; pid: n
     const rate = await phase(spec('rate', DURATION));
     const rateSplit = pids.map((pid, i) => (cpuMs(pid) - beforeRate[i]!) * 1000 / Math.max(1, rate.received));
     const before = pids.map(cpuMs);
+    const counting = args['perf-stat'] ? pids.map(startSyscallCount) : [];
+    const sampling = args['perf-record'] ? pids.map((pid, i) => startPerfRecord(pid, join(RAW_DIR, `perf-${config.id}-run${run}-${i + 1}.data`))) : [];
     const max = await phase(spec('max', DURATION));
+    const syscalls = await Promise.all(counting.map((c) => c.stop()));
+    await Promise.all(sampling.map((c) => c.stop()));
     const split = pids.map((pid, i) => (cpuMs(pid) - before[i]!) * 1000 / Math.max(1, max.received));
     const rtt = await roundTrips(config, nodes, signingKey);
+    const perDelivery = (n: number) => (n / Math.max(1, max.received) * 1000).toFixed(1);
+    if (syscalls.length > 0) console.error(`${config.label} max phase, syscalls per 1000 deliveries by process: ${syscalls.map((c) => Object.entries(c).map(([k, n]) => `${k} ${perDelivery(n)}`).join(', ')).join(' | ')}`);
     return { config: config.id, run, rate, max, rtt, opened, split, rateSplit };
   } finally {
     await gen.stop();
@@ -264,7 +304,7 @@ for (let run = 1; run <= RUNS; run++) {
       if (profileDir) mkdirSync(profileDir, { recursive: true });
       const m = await measure(config, run, redis, profileDir);
       results.push(m);
-      console.error(`run ${run} ${config.label}: rate ${m.rate.serverCpuUsPerDelivery.toFixed(2)} µs/delivery, max ${Math.round(m.max.deliveriesPerSec)}/s at ${m.max.serverCpuUsPerDelivery.toFixed(2)} µs, ack p50 ${m.rtt.ackP50} µs, delivery p50 ${m.rtt.deliveryP50} µs, lost ${m.rate.lost + m.max.lost}; fixed-rate µs/delivery by process ${m.rateSplit.map((x) => x.toFixed(2)).join(' + ')}; max-phase µs/delivery by process ${m.split.map((x) => x.toFixed(2)).join(' + ')}`);
+      console.error(`run ${run} ${config.label}: rate ${m.rate.serverCpuUsPerDelivery.toFixed(2)} µs/delivery, max ${Math.round(m.max.deliveriesPerSec)}/s at ${m.max.serverCpuUsPerDelivery.toFixed(2)} µs, ack p50 ${m.rtt.ackP50} µs, delivery p50 ${m.rtt.deliveryP50} µs, lost ${m.rate.lost + m.max.lost}; fixed-rate µs/delivery by process ${m.rateSplit.map((x) => x.toFixed(2)).join(' + ')}; max-phase µs/delivery by process ${m.split.map((x) => x.toFixed(2)).join(' + ')}; max phase: server core busy ${Math.round(m.max.serverCoreBusyPct)} %, generator ${Math.round(m.max.genCpuPct)} %`);
     }
   } finally {
     await redis?.stop();

@@ -67,6 +67,9 @@ export interface ServerConfig {
   reusePort: boolean;
   /** Who may read GET /metrics: `apiKey` (an admin API key as bearer) or `open`. */
   metricsAccess: 'apiKey' | 'open';
+  /** How often the event-loop delay histogram (tidings_nodejs_eventloop_lag_*) samples, ms. Each
+   * sample wakes an idle process: prom-client's default, 10 ms, is 100 wake-ups a second. */
+  eventLoopMonitorMs: number;
 }
 
 /** Per-identity limits: connections per tokenId and request rates (token buckets). */
@@ -402,6 +405,7 @@ export const DEFAULTS: TidingsConfig = {
     trustedProxyHeader: '',
     reusePort: false,
     metricsAccess: 'apiKey',
+    eventLoopMonitorMs: 100,
   },
   limits: {
     maxConnectionsPerTokenId: 1000,
@@ -588,6 +592,8 @@ function validate(c: TidingsConfig): void {
     throw new ConfigError('server.trustedProxyHeader', 'must be a lower-case header name (e.g. x-forwarded-for) or empty');
   }
   if (!['apiKey', 'open'].includes(c.server.metricsAccess)) throw new ConfigError('server.metricsAccess', 'must be "apiKey" or "open"');
+  positive('server.eventLoopMonitorMs', c.server.eventLoopMonitorMs, 10);
+  if (c.server.eventLoopMonitorMs > 60_000) throw new ConfigError('server.eventLoopMonitorMs', 'must be ≤ 60000');
   for (const key of ['maxConnectionsPerTokenId', 'connectionOpsPerSec', 'connectionOpsBurst', 'tokenIdOpsPerSec', 'tokenIdOpsBurst', 'maxIdleBuckets'] as const) {
     positive(`limits.${key}`, c.limits[key]);
   }

@@ -39,7 +39,7 @@ export function createMetricsRegistry({ broker, engine, transport, config, extra
   const registry = new Registry();
   for (const register of extra) register(registry);
   // prom-client's default metrics are already named process_* and nodejs_*: the prefix is ours only.
-  collectDefaultMetrics({ register: registry, prefix: 'tidings_' });
+  collectDefaultMetrics({ register: registry, prefix: 'tidings_', eventLoopMonitoringPrecision: config.server.eventLoopMonitorMs });
 
   gauge(registry, 'tidings_connections', 'Open WebSocket connections', () => broker.sessions.size);
   gauge(registry, 'tidings_connections_limit', 'server.maxConnections', () => config.server.maxConnections);

@@ -8,6 +8,7 @@ import type { Test } from 'tap';
 import type { DeepPartial, TidingsConfig } from '../../src/index.js';
 
 export interface ChildNode {
+  pid: number;
   port: number;
   wsUrl: string;
   httpUrl: string;
@@ -28,7 +29,7 @@ export async function spawnNode(t: Test, config: DeepPartial<TidingsConfig>): Pr
     if (m) { port = Number(m[1]); break; }
   }
   if (port === undefined) throw new Error('the child node exited before it listened');
-  return { port, wsUrl: `ws://127.0.0.1:${port}/v1/ws`, httpUrl: `http://127.0.0.1:${port}`, kill };
+  return { pid: child.pid!, port, wsUrl: `ws://127.0.0.1:${port}/v1/ws`, httpUrl: `http://127.0.0.1:${port}`, kill };
 }
 
 if (process.env['TIDINGS_TEST_NODE_CONFIG'] && process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -44,6 +44,8 @@ t.test('config - unknown keys, wrong types and unbounded limits are refused with
     [{ dev: true, redis: { publishBatchMaxItems: 0 } }, /redis\.publishBatchMaxItems: must be a finite integer ≥ 1/],
     [{ dev: true, redis: { publishBatchMaxItems: 5000 } }, /redis\.publishBatchMaxItems: must be ≤ 1000/],
     [{ dev: true, redis: { publishBatchMaxBytes: 0 } }, /redis\.publishBatchMaxBytes/],
+    [{ dev: true, server: { eventLoopMonitorMs: 1 } }, /server\.eventLoopMonitorMs: must be a finite integer ≥ 10/],
+    [{ dev: true, server: { eventLoopMonitorMs: 120_000 } }, /server\.eventLoopMonitorMs: must be ≤ 60000/],
     [{ dev: true, http: { ticketTtlMs: 0 } }, /http\.ticketTtlMs: must be a finite integer/],
     [{ dev: true, http: { longPollMaxWaitMs: Infinity } }, /http\.longPollMaxWaitMs/],
     [{ dev: true, http: { maxStreamPostBytes: 1024 } }, /http\.maxStreamPostBytes: must hold at least one frame/],
