@@ -22,7 +22,7 @@ t.test('idle-wakeups - an idle node wakes a few times a second; 10 ms sampling w
     spawnNode(t, { dev: true, server: { port: 0 } }),
     spawnNode(t, { dev: true, server: { port: 0, eventLoopMonitorMs: 10 } }),
   ]);
-  const [q, s] = await Promise.all([idleWakeups(quiet.pid, 2000), idleWakeups(sampled.pid, 2000)]);
-  t.ok(q < 60, `the default node woke ${q} times in 2 s (fewer than 60)`);
-  t.ok(s > 100, `with eventLoopMonitorMs 10 the node woke ${s} times in 2 s: the count sees it`);
+  const [q, s] = await Promise.all([idleWakeups(quiet.pid, 3000), idleWakeups(sampled.pid, 3000)]);
+  t.ok(q < 90, `the default node woke ${q} times in 3 s (fewer than 90)`);
+  t.ok(s > 150, `with eventLoopMonitorMs 10 the node woke ${s} times in 3 s: the count sees it`);
 });
