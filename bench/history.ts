@@ -21,6 +21,7 @@ import { systemClock } from '../src/core/clock.js';
 import { cpuCount, cpuMs, freePort, hasCommand, spawnServer, stopProcess, type Spawned } from './lib/proc.js';
 import { median } from './lib/stats.js';
 import { startNodeServer } from './targets/node-server.js';
+import { TIDINGS_NODE_FLAGS } from './targets/tidings.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CACHE = 'bench';
@@ -174,7 +175,7 @@ async function startTidings(cpus: string | undefined): Promise<Started> {
  * store, the limits that protect a deployment lifted), run from its esbuild bundle like every other
  * Node server of the bench: under tsx every closure creation would call esbuild's `__name`. */
 async function startBundled(signingKey: string, cpus: string | undefined): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
-  const target = await startNodeServer('tidings-server.ts', 'tidings', { port: await freePort(), signingKey, ...(cpus ? { cpus } : {}) }, { BENCH_SIGNING_KEY: signingKey }, ['--max-semi-space-size=4']);
+  const target = await startNodeServer('tidings-server.ts', 'tidings', { port: await freePort(), signingKey, ...(cpus ? { cpus } : {}) }, { BENCH_SIGNING_KEY: signingKey }, TIDINGS_NODE_FLAGS);
   return { port: target.info.port, pid: target.pid, stop: () => target.stop() };
 }
 

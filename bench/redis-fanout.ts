@@ -32,7 +32,7 @@ import { commandLine, cpuCount, cpuMs, freePort, hasCommand, spawnServer, stopPr
 import { RAW_DIR } from './lib/bundle.js';
 import { median, percentileSorted } from './lib/stats.js';
 import { startNodeServer } from './targets/node-server.js';
-import { BENCH_CACHE } from './targets/tidings.js';
+import { BENCH_CACHE, TIDINGS_NODE_FLAGS } from './targets/tidings.js';
 import { packageVersion } from './targets/versions.js';
 import type { RunningTarget } from './targets/types.js';
 import type { OpenResult, PhaseResult, PhaseSpec } from './lib/loadgen-protocol.js';
@@ -71,15 +71,21 @@ const subscribersOf = (c: Config) => (PER_NODE ? SUBSCRIBERS * c.nodes : SUBSCRI
 const RATE = Math.min(10_000, Math.max(1, Number(args.rate)));
 const DURATION = Math.min(30_000, Math.max(500, Number(args['duration-ms'])));
 const RTT_COUNT = Math.min(5000, Math.max(10, Number(args.rtt)));
-const WARM_MS = Math.min(10_000, Math.max(0, Number(args['warm-ms'])));
+const WARM_MS = Math.min(60_000, Math.max(0, Number(args['warm-ms'])));
 const PAYLOAD = Math.max(24, Math.min(4096, Number(args.payload)));
 
-interface Config { id: string; label: string; kind: 'tidings' | 'socket.io'; nodes: number; redis: boolean }
+/** `defaultTiering`: Tidings nodes without the shipped --interrupt-budget (what it is worth). */
+interface Config { id: string; label: string; kind: 'tidings' | 'socket.io'; nodes: number; redis: boolean; defaultTiering?: boolean }
 const ALL: Config[] = [
   { id: 'memory', label: 'Tidings memory ×1', kind: 'tidings', nodes: 1, redis: false },
   { id: 'redis1', label: 'Tidings redis ×1', kind: 'tidings', nodes: 1, redis: true },
   { id: 'redis2', label: 'Tidings redis ×2', kind: 'tidings', nodes: 2, redis: true },
   { id: 'redis3', label: 'Tidings redis ×3', kind: 'tidings', nodes: 3, redis: true },
+  // Opt-in (--configs): the same without the shipped --interrupt-budget, V8's default tiering.
+  { id: 'memory-v8', label: 'Tidings memory ×1, default V8 tiering', kind: 'tidings', nodes: 1, redis: false, defaultTiering: true },
+  { id: 'redis1-v8', label: 'Tidings redis ×1, default V8 tiering', kind: 'tidings', nodes: 1, redis: true, defaultTiering: true },
+  { id: 'redis2-v8', label: 'Tidings redis ×2, default V8 tiering', kind: 'tidings', nodes: 2, redis: true, defaultTiering: true },
+  { id: 'redis3-v8', label: 'Tidings redis ×3, default V8 tiering', kind: 'tidings', nodes: 3, redis: true, defaultTiering: true },
   { id: 'sio1', label: 'socket.io+redis ×1', kind: 'socket.io', nodes: 1, redis: true },
   { id: 'sio2', label: 'socket.io+redis ×2', kind: 'socket.io', nodes: 2, redis: true },
   { id: 'sio3', label: 'socket.io+redis ×3', kind: 'socket.io', nodes: 3, redis: true },
@@ -146,7 +152,8 @@ async function startNodes(config: Config, redisUrl: string | undefined, signingK
     const options = { port, signingKey, ...(SERVER_CPUS ? { cpus: SERVER_CPUS } : {}), ...cpuProf };
     if (config.kind === 'tidings') {
       const env: NodeJS.ProcessEnv = { BENCH_SIGNING_KEY: signingKey, ...(config.redis ? { BENCH_REDIS_URL: redisUrl!, BENCH_REDIS_PREFIX: prefix } : {}) };
-      nodes.push(await startNodeServer('tidings-server.ts', 'tidings', options, env, ['--max-semi-space-size=4']));
+      const flags = config.defaultTiering ? TIDINGS_NODE_FLAGS.filter((f) => !f.startsWith('--interrupt-budget')) : TIDINGS_NODE_FLAGS;
+      nodes.push(await startNodeServer('tidings-server.ts', 'tidings', options, env, flags));
     } else {
       nodes.push(await startNodeServer('socketio-redis-server.ts', 'socket.io', options, { BENCH_REDIS_URL: redisUrl! }));
     }
@@ -326,7 +333,9 @@ const rows = CONFIGS.map((c) => {
     rateSplit: (mine[0]?.rateSplit ?? []).map((_, i) => med((m) => m.rateSplit[i]!)),
   };
 });
-const base = rows.find((r) => r.label.startsWith('Tidings memory'))?.cpuRate;
+const memoryRow = rows[CONFIGS.findIndex((c) => c.id === 'memory')] ?? rows.find((r) => r.label.startsWith('Tidings memory'));
+const base = memoryRow?.cpuRate;
+const baseMax = memoryRow?.cpuMax;
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
 const lines = [
   PER_NODE
@@ -335,9 +344,9 @@ const lines = [
   `Fixed rate: ${RATE} msg/s (${PER_NODE ? `${RATE * SUBSCRIBERS} deliveries/s per node` : `${RATE * SUBSCRIBERS} deliveries/s`}) for ${DURATION} ms. Server CPU = every node + redis-server, all pinned to core 0; load generator on core 1.`,
   `Machine: ${machineSummary()};  load average before/after each run: ${loads.join(' → ')}.`,
   '',
-  '| configuration | CPU µs/delivery (fixed rate) | × memory ×1 | delivery latency p50 / p99 ms (fixed rate) | max deliveries/s | CPU µs/delivery (max) | publish→ack p50 / p99 µs | publish→delivery p50 / p99 µs | lost |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.label} | ${f(r.cpuRate)} | ${base ? f(r.cpuRate / base) : '—'} | ${f(r.latP50 / 1000)} / ${f(r.latP99 / 1000)} | ${Math.round(r.maxPerSec).toLocaleString('en')} | ${f(r.cpuMax)} | ${f(r.ackP50, 0)} / ${f(r.ackP99, 0)}${r.label.startsWith('socket') ? ' ¹' : ''} | ${f(r.delP50, 0)} / ${f(r.delP99, 0)} | ${r.lost} |`),
+  '| configuration | CPU µs/delivery (fixed rate) | × memory ×1 | delivery latency p50 / p99 ms (fixed rate) | max deliveries/s | CPU µs/delivery (max) | × memory ×1 (max) | publish→ack p50 / p99 µs | publish→delivery p50 / p99 µs | lost |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.label} | ${f(r.cpuRate)} | ${base ? f(r.cpuRate / base) : '—'} | ${f(r.latP50 / 1000)} / ${f(r.latP99 / 1000)} | ${Math.round(r.maxPerSec).toLocaleString('en')} | ${f(r.cpuMax)} | ${baseMax ? f(r.cpuMax / baseMax) : '—'} | ${f(r.ackP50, 0)} / ${f(r.ackP99, 0)}${r.label.startsWith('socket') ? ' ¹' : ''} | ${f(r.delP50, 0)} / ${f(r.delP99, 0)} | ${r.lost} |`),
   '',
   'Max phase, CPU µs per delivery by process (node 1 = the publisher\'s, …, then redis-server):',
   '',

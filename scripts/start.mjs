@@ -22,7 +22,7 @@ if (Math.max(...sources.filter(existsSync).map(newest)) > built) {
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
 
-// Same Node flag as the `tidings` bin (src/main.ts explains it).
-const child = spawn(process.execPath, ['--max-semi-space-size=4', join(root, 'dist/main.js'), 'serve', ...process.argv.slice(2)], { stdio: 'inherit' });
+// Same Node flags as the `tidings` bin (src/main.ts explains them).
+const child = spawn(process.execPath, ['--max-semi-space-size=4', '--interrupt-budget=8000', join(root, 'dist/main.js'), 'serve', ...process.argv.slice(2)], { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => { process.exitCode = code ?? (signal ? 1 : 0); });

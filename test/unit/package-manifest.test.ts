@@ -35,3 +35,14 @@ t.test('manifest - server code never imports the SDK or ws (the demo moderator l
   t.same(offenders, []);
   t.notOk(Object.hasOwn(pkg.dependencies, 'ws'), 'ws is a dev dependency only');
 });
+
+t.test('manifest - the `tidings` bin, `npm start` and the bench run Node with the same flags', async (t) => {
+  const shebang = readFileSync('src/main.ts', 'utf8').split('\n')[0]!;
+  const binFlags = shebang.replace('#!/usr/bin/env -S node', '').trim().split(/\s+/);
+  t.ok(binFlags.includes('--interrupt-budget=8000') && binFlags.includes('--max-semi-space-size=4'), `bin: ${shebang}`);
+  const start = readFileSync('scripts/start.mjs', 'utf8');
+  const startFlags = /spawn\(process\.execPath, \[([^\]]*?), join\(root/.exec(start)?.[1]?.split(',').map((f) => f.trim().replace(/^'|'$/g, ''));
+  t.same(startFlags, binFlags, 'npm start');
+  const { TIDINGS_NODE_FLAGS } = await import('../../bench/targets/tidings.js');
+  t.same(TIDINGS_NODE_FLAGS, binFlags, 'bench');
+});
