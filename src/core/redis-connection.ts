@@ -15,7 +15,7 @@ import { TidingsError } from './errors.js';
 /** A Lua script run by name; `keys` undefined: the caller passes the number of keys first. */
 interface LuaScript { sha: string; lua: string; keys: number | undefined }
 
-export type ScriptArg = string | number | Buffer;
+export type ScriptArg = string | number | Uint8Array;
 
 interface Held {
   run(): void;
@@ -119,14 +119,16 @@ export class RedisConnection {
     const script = this.scripts.get(name);
     if (!script) return Promise.reject(new Error(`Lua script ${name} is not defined`));
     const numberOfKeys = script.keys ?? Number(args[0]);
-    if (script.keys === undefined) args = args.slice(1);
+    // ioredis sends a Buffer as bytes but any other Uint8Array as its String() ("1,2,3"): wrap them.
+    const argv = (script.keys === undefined ? args.slice(1) : args)
+      .map((a) => (a instanceof Uint8Array && !Buffer.isBuffer(a) ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : a));
     // ioredis has a Buffer-reply variant of every command; its typings omit those of EVAL and EVALSHA.
     const suffix = buffers ? 'Buffer' : '';
     return this.run((client) => {
       const commands = client as unknown as Record<string, (...a: ScriptArg[]) => Promise<T>>;
-      return commands[`evalsha${suffix}`]!.call(client, script.sha, numberOfKeys, ...args).catch((err: unknown) => {
+      return commands[`evalsha${suffix}`]!.call(client, script.sha, numberOfKeys, ...argv).catch((err: unknown) => {
         if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-        return commands[`eval${suffix}`]!.call(client, script.lua, numberOfKeys, ...args);
+        return commands[`eval${suffix}`]!.call(client, script.lua, numberOfKeys, ...argv);
       });
     });
   }

@@ -31,6 +31,13 @@ export function encodeItemParts(cache: string, topic: string, value: Value, toke
   return { head, tail: tokenId === undefined ? new Uint8Array(0) : new Uint8Array(packr.pack(tokenId)) };
 }
 
+/** The value inside encodeItemParts' `head` (read back only where the original is gone). */
+export function itemPartsValue(head: Uint8Array): Value {
+  const whole = Uint8Array.from(head);
+  whole[0] = 0x94; // the 4 elements head holds, not the whole item's count
+  return (packr.unpack(whole) as [string, string, string, Value])[3];
+}
+
 /** A map frame without the `stamped` keys a backend appends itself (the Redis engine's retract
  * script adds seq, page and ts): the map header already counts them. An owned copy. */
 export function encodeFrameHead(frame: object, stamped: number): Uint8Array {

@@ -12,11 +12,11 @@
  *   no longer holds is announced to local subscribers with a `disc`, never skipped silently. The
  *   subscription reconnects by itself and reloads every topic when it does. */
 import type { Redis } from 'ioredis';
-import { ErrorCode, encodeFrame, encodeFrameHead, encodeItemParts, type DiscontinuityFrame, type NoticeFrame, type Position, type PublishResult, type RetractResult, type Value } from '../../protocol/index.js';
+import { ErrorCode, encodeFrame, encodeFrameHead, encodeItemParts, itemPartsValue, type DiscontinuityFrame, type NoticeFrame, type Position, type PublishResult, type RetractResult, type Value } from '../../protocol/index.js';
 import type { Clock } from '../../core/clock.js';
 import type { TopicsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
-import { rethrowTyped, type RedisConnection } from '../../core/redis-connection.js';
+import { rethrowTyped, type RedisConnection, type ScriptArg } from '../../core/redis-connection.js';
 import { TidingsError, failedPrecondition, invalidArgument } from '../../core/errors.js';
 import { TopicRegistry } from '../../topics/topic-registry.js';
 import type { Topic } from '../../topics/topic.js';
@@ -75,8 +75,9 @@ export interface PublishFeed {
 
 export interface FeedPlan { keys: string[]; args: Array<string | number | Uint8Array>; groups: string[] }
 
-/** What a batched publish needs to go alone through the group feed (after a stale directory). */
-interface Resend { value: Value; tokenId: string | undefined; origin: string | undefined }
+/** What a batched publish needs to go alone through the group feed (after a stale directory); the
+ * value is read back from the item's encoded head then, so the hot path copies nothing more. */
+interface Resend { tokenId: string | undefined; origin: string | undefined }
 
 export class RedisTopicEngine implements TopicEngine {
   readonly registry: TopicRegistry;
@@ -159,14 +160,14 @@ export class RedisTopicEngine implements TopicEngine {
   publish(cache: string, name: string, value: Value, tokenId: string | undefined, origin?: string): Promise<PublishResult> {
     const { feed } = this;
     const idem = this.idempotencyArgs();
-    // Owned now: a retry after a directory reload runs after an await (contract 1).
-    const owned = feed && typeof value !== 'string' ? new Uint8Array(value) : value;
     if (idem[0] === '' && this.connection.ready && !feed?.feeds(cache, name)) {
       // Gathered with the topic's other publishes of this iteration into one script call. While Redis
       // is away publishes go alone, so each is held and bounded as one command (redis.maxQueuedCommands).
       return this.stamp(cache, name, value, tokenId, origin, (keys, _now, head, tail) =>
-        this.batches.add(keys, cache, name, head, tail, { value: owned, tokenId, origin }));
+        this.batches.add(keys, cache, name, head, tail, { tokenId, origin }));
     }
+    // Owned now: a retry after a directory reload runs after an await (contract 1).
+    const owned = feed && typeof value !== 'string' ? new Uint8Array(value) : value;
     return this.stamp(cache, name, value, tokenId, origin, (keys, now, head, tail) => {
       this.batches.flush(keys.channel); // earlier publishes to the topic go first
       return this.publishAlone(keys, cache, name, owned, tokenId, origin, idem, now, head, tail);
@@ -198,7 +199,7 @@ export class RedisTopicEngine implements TopicEngine {
   private sendBatch(batch: Batch<Resend>): void {
     const { keys, items } = batch;
     const guard = this.feed?.directory(batch.cache);
-    const args: Array<string | number | Uint8Array> = [guard ? 4 : 3, keys.topic, keys.recent, keys.lastPage];
+    const args: ScriptArg[] = [guard ? 4 : 3, keys.topic, keys.recent, keys.lastPage];
     if (guard) args.push(guard[0]);
     args.push(this.clock.now(), this.config.idleTopicMs, this.config.windowItems, keys.channel, guard?.[1] ?? '');
     for (const item of items) args.push(item.head, item.tail);
@@ -225,8 +226,8 @@ export class RedisTopicEngine implements TopicEngine {
       return;
     }
     for (const item of batch.items) {
-      const { value, tokenId, origin } = item.retry;
-      this.publishAlone(batch.keys, batch.cache, batch.topic, value, tokenId, origin, ['', 0], this.clock.now(), item.head, item.tail).then(item.resolve, item.reject);
+      const { tokenId, origin } = item.retry;
+      this.publishAlone(batch.keys, batch.cache, batch.topic, itemPartsValue(item.head), tokenId, origin, ['', 0], this.clock.now(), item.head, item.tail).then(item.resolve, item.reject);
     }
   }
 
@@ -492,9 +493,7 @@ export class RedisTopicEngine implements TopicEngine {
     pipeline.exec().catch(() => { /* the next round tries again */ });
   }
 
-  private script(name: keyof typeof TOPIC_SCRIPTS, ...args: Array<string | number | Uint8Array>): Promise<Reply> {
-    // ioredis sends a Buffer as bytes but any other Uint8Array as its String() ("1,2,3"): wrap them.
-    const argv = args.map((a) => (a instanceof Uint8Array && !Buffer.isBuffer(a) ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : a));
-    return this.connection.script<Reply>(name, argv);
+  private script(name: keyof typeof TOPIC_SCRIPTS, ...args: ScriptArg[]): Promise<Reply> {
+    return this.connection.script<Reply>(name, args);
   }
 }

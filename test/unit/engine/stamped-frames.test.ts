@@ -3,7 +3,7 @@
  * engine would have sent, for every value kind and with or without a tokenId. */
 import t from 'tap';
 import { Packr } from 'msgpackr';
-import { decodeFrame, encodeFrameHead, encodeItem, encodeItemParts, type ItemFrame } from '../../../src/protocol/index.js';
+import { decodeFrame, encodeFrameHead, encodeItem, encodeItemParts, itemPartsValue, type ItemFrame } from '../../../src/protocol/index.js';
 
 // What cmsgpack.pack(seq, page, ts) produces: the three numbers encoded back to back.
 const packr = new Packr({ useRecords: false });
@@ -18,6 +18,18 @@ t.test('an item finished by the script decodes like encodeItem', async (t) => {
       const { head, tail } = encodeItemParts('chat', 'room', value, tokenId);
       const stamped = Buffer.concat([head, numbers(item.seq, item.page, item.ts), tail]);
       t.same(decodeFrame(stamped), decodeFrame(encodeItem(item)), `${typeof value === 'string' ? `text(${value.length})` : `binary(${value.byteLength})`}, tokenId ${JSON.stringify(tokenId)}`);
+    }
+  }
+});
+
+t.test('the value is read back from an item head (a batch resent after a stale directory)', async (t) => {
+  for (const value of ['hello', '', 'ünï 😀', new Uint8Array([0, 1, 255]), new Uint8Array(0), 'x'.repeat(70_000)]) {
+    for (const tokenId of [undefined, 'alice']) {
+      const { head } = encodeItemParts('chat', 'room', value, tokenId);
+      const back = itemPartsValue(head);
+      if (typeof value === 'string') t.equal(back, value);
+      else t.same(Array.from(back as Uint8Array), Array.from(value), `binary(${value.byteLength})`);
+      t.equal(head[0], 0x90 | (tokenId === undefined ? 7 : 8), 'the head itself is left as it was');
     }
   }
 });
