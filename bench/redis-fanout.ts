@@ -114,7 +114,7 @@ interface Measured {
 const SYSCALLS = ['sendto', 'recvfrom', 'read', 'write', 'writev', 'epoll_pwait', 'epoll_wait'];
 /** `perf stat` counting (not sampling: cheap) the syscalls of one process until stopped. */
 function startSyscallCount(pid: number): { stop(): Promise<Record<string, number>> } {
-  const child = spawn('perf', ['stat', '-x', ',', '-p', String(pid), ...SYSCALLS.flatMap((n) => ['-e', `syscalls:sys_enter_${n}`])], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('perf', ['stat', '-x', ',', '-p', String(pid), '-e', 'context-switches', ...SYSCALLS.flatMap((n) => ['-e', `syscalls:sys_enter_${n}`])], { stdio: ['ignore', 'ignore', 'pipe'] });
   let text = '';
   child.stderr.on('data', (d: Buffer) => { text += d.toString(); });
   return {
@@ -268,7 +268,9 @@ async function measure(config: Config, run: number, redis: { url: string; pid: n
     // Where the CPU goes: each node and redis-server apart.
     const pids = [...nodes.map((n) => n.pid), ...(config.redis && redis ? [redis.pid] : [])];
     const beforeRate = pids.map(cpuMs);
+    const countingRate = args['perf-stat'] ? pids.map(startSyscallCount) : [];
     const rate = await phase(spec('rate', DURATION));
+    const syscallsRate = await Promise.all(countingRate.map((c) => c.stop()));
     const rateSplit = pids.map((pid, i) => (cpuMs(pid) - beforeRate[i]!) * 1000 / Math.max(1, rate.received));
     const before = pids.map(cpuMs);
     const counting = args['perf-stat'] ? pids.map(startSyscallCount) : [];
@@ -278,8 +280,12 @@ async function measure(config: Config, run: number, redis: { url: string; pid: n
     await Promise.all(sampling.map((c) => c.stop()));
     const split = pids.map((pid, i) => (cpuMs(pid) - before[i]!) * 1000 / Math.max(1, max.received));
     const rtt = await roundTrips(config, nodes, signingKey);
-    const perDelivery = (n: number) => (n / Math.max(1, max.received) * 1000).toFixed(1);
-    if (syscalls.length > 0) console.error(`${config.label} max phase, syscalls per 1000 deliveries by process: ${syscalls.map((c) => Object.entries(c).map(([k, n]) => `${k} ${perDelivery(n)}`).join(', ')).join(' | ')}`);
+    const perThousand = (n: number, of: number) => (n / Math.max(1, of) * 1000).toFixed(1);
+    const bySyscall = (counts: Array<Record<string, number>>, of: number) => counts.map((c) => Object.entries(c).map(([k, n]) => `${k} ${perThousand(n, of)}`).join(', ')).join(' | ');
+    if (syscalls.length > 0) {
+      console.error(`${config.label} fixed-rate phase, syscalls per 1000 deliveries by process: ${bySyscall(syscallsRate, rate.received)}`);
+      console.error(`${config.label} max phase, syscalls per 1000 deliveries by process: ${bySyscall(syscalls, max.received)}`);
+    }
     return { config: config.id, run, rate, max, rtt, opened, split, rateSplit };
   } finally {
     await gen.stop();

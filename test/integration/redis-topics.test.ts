@@ -165,6 +165,34 @@ t.test('resume on another node than the one the client left, and pubAppend histo
   t.match(live, { value: 'n10', seq: 10 }, 'and live items keep coming on node c');
 });
 
+t.test('the recent list is trimmed and its TTL refreshed in steps, yet a node loads exactly the newest windowItems and the topic outlives idleTopicMs', async (t) => {
+  if (!requireRedis(t)) return;
+  const keep = 16;
+  const idleTopicMs = 60_000;
+  const { nodes: [a, b], url, prefix } = await cluster(t, 2, undefined, { topics: { windowItems: keep, idleTopicMs } });
+  const writer = await client(t, a!);
+  const redis = new Redis(url);
+  t.teardown(() => redis.quit());
+  const [T, S] = [`${prefix}t:chat\u0000steps`, `${prefix}t:chat\u0000steps\u0000s`];
+  const lengths = new Set<number>();
+  let first: Frame | undefined;
+  for (let i = 1; i <= 3 * keep + 5; i++) {
+    const ack = await writer.ok({ t: 'pub', cache: 'chat', topic: 'steps', value: `v${i}` });
+    first ??= ack;
+    lengths.add(await redis.llen(S));
+    for (const key of [T, S]) {
+      const ttl = await redis.pttl(key);
+      if (ttl < idleTopicMs - 5_000 || ttl > idleTopicMs * 1.125) t.fail(`${key === T ? 'T' : 'S'} expires in ${ttl} ms after publish ${i}`);
+    }
+  }
+  t.ok(Math.max(...lengths) <= keep + 1 && Math.min(...[...lengths].filter((n) => n >= keep)) === keep, `the list stays within windowItems + windowItems/16 (lengths seen: ${[...lengths].sort((x, y) => x - y).join(', ')})`);
+  t.ok(await redis.llen(S) > keep, 'the list holds more than windowItems as node b loads it');
+  const reader = await client(t, b!);
+  await reader.ok({ t: 'sub', cache: 'chat', topic: 'steps', after: { page: first!['page'], seq: 0 } });
+  t.same(await reader.next((f) => f['t'] === 'disc'), { t: 'disc', cache: 'chat', topic: 'steps', lastSeq: 0, newSeq: 3 * keep + 5 - keep + 1, page: first!['page'] }, 'node b, loading from Redis, holds the newest windowItems');
+  t.same((await reader.items(keep)).map((f) => f['seq']), Array.from({ length: keep }, (_, i) => 2 * keep + 6 + i), 'and replays exactly them, in order');
+});
+
 t.test('a topic Redis lost comes back under a new page: live subscribers and resumers get a disc', async (t) => {
   if (!requireRedis(t)) return;
   const { nodes: [a, b], url, prefix } = await cluster(t, 2);

@@ -41,13 +41,18 @@ end
 
 local function topic_message(seq, page, frame) return topic_ms(seq) .. ' ' .. topic_ms(page) .. ' ' .. frame end
 
--- Records messages that took seqs up to seq (S keeps the newest keep) and refreshes the TTLs.
+-- Records messages that took seqs up to seq. Trimming and expiry are amortised, so that most
+-- publishes do neither: S is cut back to the newest keep once it holds keep/16 more (its readers
+-- take the newest keep), and T and S get ttl + ttl/8 once less than ttl is left (never less than
+-- ttl after a publish; S first, as a new S has no TTL).
 local function topic_record(seq, messages, keep, ttl)
   redis.call('HSET', T, 'seq', topic_ms(seq))
-  redis.call('RPUSH', S, unpack(messages))
-  redis.call('LTRIM', S, -keep, -1)
-  redis.call('PEXPIRE', T, ttl)
-  redis.call('PEXPIRE', S, ttl)
+  if redis.call('RPUSH', S, unpack(messages)) > keep + math.floor(keep / 16) then redis.call('LTRIM', S, -keep, -1) end
+  if redis.call('PTTL', S) < ttl then
+    local lease = ttl + math.floor(ttl / 8)
+    redis.call('PEXPIRE', T, lease)
+    redis.call('PEXPIRE', S, lease)
+  end
 end
 
 -- Records the frame that took seq and publishes it.
@@ -124,8 +129,8 @@ ${GROUP_PRELUDE}
 ${idempotent(FED_PUBLISH, "type(reply[1]) == 'number'")}`,
   },
 
-  /** KEYS: T, S, P. ARGV: now, ttlMs. The topic's {page, seq, messages...}, creating it when Redis
-   * has none, so a subscriber learns its page before the first publish. */
+  /** KEYS: T, S, P. ARGV: now, ttlMs, keep. The topic's {page, seq, its newest keep messages...},
+   * creating it when Redis has none, so a subscriber learns its page before the first publish. */
   tidingsTopicLoad: {
     keys: 3,
     lua: `local now = tonumber(ARGV[1])
@@ -136,7 +141,7 @@ if created then topic_create(page, ttl) end
 redis.call('PEXPIRE', T, ttl)
 redis.call('PEXPIRE', S, ttl)
 local reply = {page, seq}
-for _, m in ipairs(redis.call('LRANGE', S, 0, -1)) do reply[#reply + 1] = m end
+for _, m in ipairs(redis.call('LRANGE', S, -tonumber(ARGV[3]), -1)) do reply[#reply + 1] = m end
 return reply`,
   },
 

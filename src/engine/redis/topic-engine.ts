@@ -396,7 +396,7 @@ export class RedisTopicEngine implements TopicEngine {
 
   private async reloadNow(channel: Channel, announce: boolean): Promise<void> {
     const { keys } = channel;
-    const reply = await this.script('tidingsTopicLoad', keys.topic, keys.recent, keys.lastPage, this.clock.now(), this.config.idleTopicMs);
+    const reply = await this.script('tidingsTopicLoad', keys.topic, keys.recent, keys.lastPage, this.clock.now(), this.config.idleTopicMs, this.config.windowItems);
     if (this.channels.get(keys.channel) !== channel) return; // unsubscribed meanwhile
     const page = Number(reply[0]);
     const seq = Number(reply[1]);
