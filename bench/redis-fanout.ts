@@ -15,7 +15,7 @@
  *
  *   node --import tsx bench/redis-fanout.ts [--runs 3] [--subscribers 500] [--rate 100]
  *     [--duration-ms 3000] [--rtt 300] [--configs memory,redis1,...] [--profile] [--redis-core N]
- *     [--warm-ms 5000] [--per-node] [--perf-stat] [--perf-record]
+ *     [--warm-ms 5000] [--per-node] [--perf-stat] [--perf-record rate|max]
  *
  * Bounded: every phase is capped in time and messages; 127.0.0.1 only; every process is stopped. */
 import { spawn } from 'node:child_process';
@@ -43,6 +43,10 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '3' },
     subscribers: { type: 'string', default: '500' },
     rate: { type: 'string', default: '100' },
+    /** A second fixed-rate phase with the servers busy (0: none). At --rate every process sleeps
+     * between messages and each message pays every process's wake-up; at 600 msg/s the memory node
+     * is ~80 % busy, which is where capacity is decided. */
+    'busy-rate': { type: 'string', default: '600' },
     'duration-ms': { type: 'string', default: '3000' },
     rtt: { type: 'string', default: '300' },
     payload: { type: 'string', default: '64' },
@@ -61,7 +65,7 @@ const { values: args } = parseArgs({
     'perf-stat': { type: 'boolean', default: false },
     /** Sample each server process during the max phase (`perf record`, files under the results dir;
      * run with BENCH_SERVER_NODE_ARGS=--perf-basic-prof to name JIT frames). */
-    'perf-record': { type: 'boolean', default: false },
+    'perf-record': { type: 'string' },
   },
 });
 const RUNS = Math.min(9, Math.max(1, Number(args.runs)));
@@ -69,6 +73,7 @@ const SUBSCRIBERS = Math.min(5000, Math.max(3, Number(args.subscribers)));
 const PER_NODE = args['per-node'];
 const subscribersOf = (c: Config) => (PER_NODE ? SUBSCRIBERS * c.nodes : SUBSCRIBERS);
 const RATE = Math.min(10_000, Math.max(1, Number(args.rate)));
+const BUSY_RATE = Math.min(10_000, Math.max(0, Number(args['busy-rate'])));
 const DURATION = Math.min(30_000, Math.max(500, Number(args['duration-ms'])));
 const RTT_COUNT = Math.min(5000, Math.max(10, Number(args.rtt)));
 const WARM_MS = Math.min(60_000, Math.max(0, Number(args['warm-ms'])));
@@ -102,13 +107,14 @@ const GEN_CPUS = cpuCount() >= 2 ? (cpuCount() === 2 ? '1' : `1-${cpuCount() - 1
 
 interface Measured {
   config: string; run: number;
-  rate: PhaseResult; max: PhaseResult;
+  rate: PhaseResult; busy: PhaseResult | undefined; max: PhaseResult;
   rtt: { ackP50: number; ackP99: number; deliveryP50: number; deliveryP99: number };
   opened: OpenResult;
   /** Max phase: CPU µs per delivery of node 1, node 2, ..., then redis-server. */
   split: number[];
-  /** The same for the fixed-rate phase. */
+  /** The same for the fixed-rate phase and the busy one. */
   rateSplit: number[];
+  busySplit: number[];
 }
 
 const SYSCALLS = ['sendto', 'recvfrom', 'read', 'write', 'writev', 'epoll_pwait', 'epoll_wait'];
@@ -256,8 +262,8 @@ async function measure(config: Config, run: number, redis: { url: string; pid: n
     const opened = await gen.call<OpenResult>({ op: 'open', count: subscribers, firstIndex: 0, plan: { kind: 'single', topic: 'fan' }, concurrency: 32, timedStride: 10, distinctTokens: false, timeoutMs: 20_000 });
     if (opened.failed > 0) throw new Error(`${config.label}: ${opened.failed} subscribers failed: ${opened.firstError}`);
     await gen.call({ op: 'publisher' });
-    const spec = (mode: 'rate' | 'max', durationMs: number): PhaseSpec => ({
-      mode, rate: RATE, durationMs, maxMessages: Math.ceil((RATE * durationMs) / 1000) * (mode === 'max' ? 50 : 1) + 1,
+    const spec = (mode: 'rate' | 'max', durationMs: number, rate = RATE): PhaseSpec => ({
+      mode, rate, durationMs, maxMessages: Math.ceil((rate * durationMs) / 1000) * (mode === 'max' ? 50 : 1) + 1,
       topics: ['fan'], fanout: subscribers, payloadBytes: PAYLOAD, window: 16, drainMs: 3000,
     });
     const phase = (s: PhaseSpec) => gen.call<PhaseResult>({ op: 'phase', spec: s }, s.durationMs + s.drainMs + 60_000);
@@ -269,12 +275,17 @@ async function measure(config: Config, run: number, redis: { url: string; pid: n
     const pids = [...nodes.map((n) => n.pid), ...(config.redis && redis ? [redis.pid] : [])];
     const beforeRate = pids.map(cpuMs);
     const countingRate = args['perf-stat'] ? pids.map(startSyscallCount) : [];
+    const samplingRate = args['perf-record'] === 'rate' ? pids.map((pid, i) => startPerfRecord(pid, join(RAW_DIR, `perf-${config.id}-run${run}-${i + 1}-rate.data`))) : [];
     const rate = await phase(spec('rate', DURATION));
     const syscallsRate = await Promise.all(countingRate.map((c) => c.stop()));
+    await Promise.all(samplingRate.map((c) => c.stop()));
     const rateSplit = pids.map((pid, i) => (cpuMs(pid) - beforeRate[i]!) * 1000 / Math.max(1, rate.received));
+    const beforeBusy = pids.map(cpuMs);
+    const busy = BUSY_RATE > 0 ? await phase(spec('rate', DURATION, BUSY_RATE)) : undefined;
+    const busySplit = busy ? pids.map((pid, i) => (cpuMs(pid) - beforeBusy[i]!) * 1000 / Math.max(1, busy.received)) : [];
     const before = pids.map(cpuMs);
     const counting = args['perf-stat'] ? pids.map(startSyscallCount) : [];
-    const sampling = args['perf-record'] ? pids.map((pid, i) => startPerfRecord(pid, join(RAW_DIR, `perf-${config.id}-run${run}-${i + 1}.data`))) : [];
+    const sampling = args['perf-record'] === 'max' ? pids.map((pid, i) => startPerfRecord(pid, join(RAW_DIR, `perf-${config.id}-run${run}-${i + 1}.data`))) : [];
     const max = await phase(spec('max', DURATION));
     const syscalls = await Promise.all(counting.map((c) => c.stop()));
     await Promise.all(sampling.map((c) => c.stop()));
@@ -286,7 +297,7 @@ async function measure(config: Config, run: number, redis: { url: string; pid: n
       console.error(`${config.label} fixed-rate phase, syscalls per 1000 deliveries by process: ${bySyscall(syscallsRate, rate.received)}`);
       console.error(`${config.label} max phase, syscalls per 1000 deliveries by process: ${bySyscall(syscalls, max.received)}`);
     }
-    return { config: config.id, run, rate, max, rtt, opened, split, rateSplit };
+    return { config: config.id, run, rate, busy, max, rtt, opened, split, rateSplit, busySplit };
   } finally {
     await gen.stop();
     await Promise.all(nodes.map((n) => n.stop()));
@@ -317,7 +328,7 @@ for (let run = 1; run <= RUNS; run++) {
       if (profileDir) mkdirSync(profileDir, { recursive: true });
       const m = await measure(config, run, redis, profileDir);
       results.push(m);
-      console.error(`run ${run} ${config.label}: rate ${m.rate.serverCpuUsPerDelivery.toFixed(2)} µs/delivery, max ${Math.round(m.max.deliveriesPerSec)}/s at ${m.max.serverCpuUsPerDelivery.toFixed(2)} µs, ack p50 ${m.rtt.ackP50} µs, delivery p50 ${m.rtt.deliveryP50} µs, lost ${m.rate.lost + m.max.lost}; fixed-rate µs/delivery by process ${m.rateSplit.map((x) => x.toFixed(2)).join(' + ')}; max-phase µs/delivery by process ${m.split.map((x) => x.toFixed(2)).join(' + ')}; max phase: server core busy ${Math.round(m.max.serverCoreBusyPct)} %, generator ${Math.round(m.max.genCpuPct)} %`);
+      console.error(`run ${run} ${config.label}: rate ${m.rate.serverCpuUsPerDelivery.toFixed(2)} µs/delivery, busy ${m.busy?.serverCpuUsPerDelivery.toFixed(2) ?? '—'} µs/delivery, max ${Math.round(m.max.deliveriesPerSec)}/s at ${m.max.serverCpuUsPerDelivery.toFixed(2)} µs, ack p50 ${m.rtt.ackP50} µs, delivery p50 ${m.rtt.deliveryP50} µs, lost ${m.rate.lost + m.max.lost}; fixed-rate µs/delivery by process ${m.rateSplit.map((x) => x.toFixed(2)).join(' + ')}; max-phase µs/delivery by process ${m.split.map((x) => x.toFixed(2)).join(' + ')}; max phase: server core busy ${Math.round(m.max.serverCoreBusyPct)} %, generator ${Math.round(m.max.genCpuPct)} %`);
     }
   } finally {
     await redis?.stop();
@@ -331,28 +342,44 @@ const rows = CONFIGS.map((c) => {
   return {
     label: c.label,
     cpuRate: med((m) => m.rate.serverCpuUsPerDelivery),
+    cpuBusy: med((m) => m.busy?.serverCpuUsPerDelivery ?? NaN),
     latP50: med((m) => m.rate.latency.p50), latP99: med((m) => m.rate.latency.p99),
     maxPerSec: med((m) => m.max.deliveriesPerSec), cpuMax: med((m) => m.max.serverCpuUsPerDelivery),
     ackP50: med((m) => m.rtt.ackP50), ackP99: med((m) => m.rtt.ackP99), delP50: med((m) => m.rtt.deliveryP50), delP99: med((m) => m.rtt.deliveryP99),
-    lost: mine.reduce((a, m) => a + m.rate.lost + m.max.lost, 0),
+    lost: mine.reduce((a, m) => a + m.rate.lost + (m.busy?.lost ?? 0) + m.max.lost, 0),
     split: (mine[0]?.split ?? []).map((_, i) => med((m) => m.split[i]!)),
     rateSplit: (mine[0]?.rateSplit ?? []).map((_, i) => med((m) => m.rateSplit[i]!)),
+    busySplit: (mine[0]?.busySplit ?? []).map((_, i) => med((m) => m.busySplit[i]!)),
   };
 });
 const memoryRow = rows[CONFIGS.findIndex((c) => c.id === 'memory')] ?? rows.find((r) => r.label.startsWith('Tidings memory'));
 const base = memoryRow?.cpuRate;
 const baseMax = memoryRow?.cpuMax;
+const baseBusy = memoryRow?.cpuBusy;
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+
+/** Ratios within one run (the machine drifts between runs; a run's configurations ran minutes apart). */
+function perRunRatios(): string[] {
+  return CONFIGS.filter((c) => c.id !== 'memory').map((c) => {
+    const runs = results.filter((m) => m.config === c.id).map((m) => {
+      const mem = results.find((x) => x.config === 'memory' && x.run === m.run);
+      if (!mem) return '—';
+      const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? f(a / b) : '—');
+      return `${ratio(m.rate.serverCpuUsPerDelivery, mem.rate.serverCpuUsPerDelivery)} / ${ratio(m.busy?.serverCpuUsPerDelivery, mem.busy?.serverCpuUsPerDelivery)} / ${ratio(m.max.serverCpuUsPerDelivery, mem.max.serverCpuUsPerDelivery)}`;
+    });
+    return `- ${c.label}: ${runs.join('; ')}`;
+  });
+}
 const lines = [
   PER_NODE
     ? `Fan-out through Redis: ${SUBSCRIBERS} subscribers per node on one topic (N nodes: N × ${SUBSCRIBERS}), publisher on node 1, ${PAYLOAD}-byte payloads; medians of ${RUNS} runs; warm-up ${WARM_MS} ms as fast as possible.`
     : `Fan-out through Redis: ${SUBSCRIBERS} subscribers on one topic spread over the nodes, publisher on node 1, ${PAYLOAD}-byte payloads; medians of ${RUNS} runs; warm-up ${WARM_MS} ms as fast as possible.`,
-  `Fixed rate: ${RATE} msg/s (${PER_NODE ? `${RATE * SUBSCRIBERS} deliveries/s per node` : `${RATE * SUBSCRIBERS} deliveries/s`}) for ${DURATION} ms. Server CPU = every node + redis-server, all pinned to core 0; load generator on core 1.`,
+  `Fixed rate: ${RATE} msg/s (${PER_NODE ? `${RATE * SUBSCRIBERS} deliveries/s per node` : `${RATE * SUBSCRIBERS} deliveries/s`}) for ${DURATION} ms${BUSY_RATE > 0 ? `, then busy: ${BUSY_RATE} msg/s` : ''}. Server CPU = every node + redis-server, all pinned to core 0; load generator on core 1.`,
   `Machine: ${machineSummary()};  load average before/after each run: ${loads.join(' → ')}.`,
   '',
-  '| configuration | CPU µs/delivery (fixed rate) | × memory ×1 | delivery latency p50 / p99 ms (fixed rate) | max deliveries/s | CPU µs/delivery (max) | × memory ×1 (max) | publish→ack p50 / p99 µs | publish→delivery p50 / p99 µs | lost |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.label} | ${f(r.cpuRate)} | ${base ? f(r.cpuRate / base) : '—'} | ${f(r.latP50 / 1000)} / ${f(r.latP99 / 1000)} | ${Math.round(r.maxPerSec).toLocaleString('en')} | ${f(r.cpuMax)} | ${baseMax ? f(r.cpuMax / baseMax) : '—'} | ${f(r.ackP50, 0)} / ${f(r.ackP99, 0)}${r.label.startsWith('socket') ? ' ¹' : ''} | ${f(r.delP50, 0)} / ${f(r.delP99, 0)} | ${r.lost} |`),
+  '| configuration | CPU µs/delivery (fixed rate) | × memory ×1 | CPU µs/delivery (busy rate) | × memory ×1 (busy) | delivery latency p50 / p99 ms (fixed rate) | max deliveries/s | CPU µs/delivery (max) | × memory ×1 (max) | publish→ack p50 / p99 µs | publish→delivery p50 / p99 µs | lost |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.label} | ${f(r.cpuRate)} | ${base ? f(r.cpuRate / base) : '—'} | ${f(r.cpuBusy)} | ${baseBusy ? f(r.cpuBusy / baseBusy) : '—'} | ${f(r.latP50 / 1000)} / ${f(r.latP99 / 1000)} | ${Math.round(r.maxPerSec).toLocaleString('en')} | ${f(r.cpuMax)} | ${baseMax ? f(r.cpuMax / baseMax) : '—'} | ${f(r.ackP50, 0)} / ${f(r.ackP99, 0)}${r.label.startsWith('socket') ? ' ¹' : ''} | ${f(r.delP50, 0)} / ${f(r.delP99, 0)} | ${r.lost} |`),
   '',
   'Max phase, CPU µs per delivery by process (node 1 = the publisher\'s, …, then redis-server):',
   '',
@@ -361,7 +388,9 @@ const lines = [
   'Fixed rate, the same split:',
   '',
   ...rows.map((r) => `- ${r.label}: ${r.rateSplit.map((x) => f(x)).join(' + ')}`),
+  ...(BUSY_RATE > 0 ? ['', 'Busy rate, the same split:', '', ...rows.map((r) => `- ${r.label}: ${r.busySplit.map((x) => f(x)).join(' + ')}`)] : []),
   '',
+  ...(memoryRow ? ['Per run, × memory ×1 of the same run (fixed rate / busy rate / max):', '', ...perRunRatios(), ''] : []),
   '¹ socket.io has no acknowledged publish through Redis: the bench server acks once the broadcast is handed to the adapter (not once Redis has it).',
   '',
   `Versions: Node ${process.version}, redis-server ${commandLine('redis-server', ['--version'])?.match(/v=([\d.]+)/)?.[1] ?? '?'}, ioredis ${packageVersion('ioredis')}, socket.io ${packageVersion('socket.io')}, @socket.io/redis-adapter ${packageVersion('@socket.io/redis-adapter')}.`,
