@@ -8,14 +8,15 @@
  * - `socket.io+redis ×1/×2/×3`: socket.io 4 with @socket.io/redis-adapter, the same layout.
  *
  * Every server process (all nodes and redis-server) is pinned to core 0, the load generator to core
- * 1; server CPU per delivery is the sum over all of them (utime + stime from /proc). Phases: a fixed
- * rate (the same deliveries/s for every configuration: CPU per delivery compares cost) and as fast as
- * possible (deliveries/s). Then the publish round trip, sequentially (no load): publish → ack and
+ * 1; server CPU per delivery is the sum over all of them (utime + stime from /proc). Phases, after a
+ * warm-up: a fixed rate (the same deliveries/s for every configuration: CPU per delivery compares
+ * cost), a busy fixed rate (the same, with the servers busy) and as fast as possible (deliveries/s).
+ * Then the publish round trip, sequentially (no load): publish → ack and
  * publish → delivery to a subscriber on the last node.
  *
  *   node --import tsx bench/redis-fanout.ts [--runs 3] [--subscribers 500] [--rate 100]
  *     [--duration-ms 3000] [--rtt 300] [--configs memory,redis1,...] [--profile] [--redis-core N]
- *     [--warm-ms 5000] [--per-node] [--perf-stat] [--perf-record rate|max]
+ *     [--warm-ms 5000] [--no-rehearse] [--busy-rate 600] [--per-node] [--perf-stat] [--perf-record rate|max]
  *
  * Bounded: every phase is capped in time and messages; 127.0.0.1 only; every process is stopped. */
 import { spawn } from 'node:child_process';
@@ -58,15 +59,19 @@ const { values: args } = parseArgs({
     /** An as-fast-as-possible warm-up before the measured phases (0: none). 5 s: after 1 s, TurboFan
      * still compiled on the publisher's node during the max phase (perf: 14 % of its samples). */
     'warm-ms': { type: 'string', default: '5000' },
+    /** After the warm-up, run every measured phase once unmeasured (--no-rehearse: not). */
+    rehearse: { type: 'boolean', default: true },
     /** --subscribers per node instead of in all: N nodes carry N times the subscribers of one node
      * (the "N machines serve N times the subscribers" case), at the same messages/s. */
     'per-node': { type: 'boolean', default: false },
-    /** Count each server process's syscalls during the max phase (`perf stat`; Linux, root). */
+    /** Count each server process's syscalls and context switches during the fixed-rate and the max
+     * phase (`perf stat`; Linux, root). */
     'perf-stat': { type: 'boolean', default: false },
-    /** Sample each server process during the max phase (`perf record`, files under the results dir;
-     * run with BENCH_SERVER_NODE_ARGS=--perf-basic-prof to name JIT frames). */
+    /** `rate` or `max`: sample each server process during that phase (`perf record`, files under the
+     * results dir; run with BENCH_SERVER_NODE_ARGS=--perf-basic-prof-only-functions to name JIT frames). */
     'perf-record': { type: 'string' },
   },
+  allowNegative: true,
 });
 const RUNS = Math.min(9, Math.max(1, Number(args.runs)));
 const SUBSCRIBERS = Math.min(5000, Math.max(3, Number(args.subscribers)));
@@ -77,6 +82,7 @@ const BUSY_RATE = Math.min(10_000, Math.max(0, Number(args['busy-rate'])));
 const DURATION = Math.min(30_000, Math.max(500, Number(args['duration-ms'])));
 const RTT_COUNT = Math.min(5000, Math.max(10, Number(args.rtt)));
 const WARM_MS = Math.min(60_000, Math.max(0, Number(args['warm-ms'])));
+const REHEARSE = args.rehearse;
 const PAYLOAD = Math.max(24, Math.min(4096, Number(args.payload)));
 
 /** `defaultTiering`: Tidings nodes without the shipped --interrupt-budget (what it is worth). */
@@ -267,9 +273,17 @@ async function measure(config: Config, run: number, redis: { url: string; pid: n
       topics: ['fan'], fanout: subscribers, payloadBytes: PAYLOAD, window: 16, drainMs: 3000,
     });
     const phase = (s: PhaseSpec) => gen.call<PhaseResult>({ op: 'phase', spec: s }, s.durationMs + s.drainMs + 60_000);
-    // Warm-up, alike for every configuration: a server runs warm in production, and 100 messages at
-    // the fixed rate leave V8 compiling the Redis paths during the measurement (bench/analysis.md).
+    // Warm-up, alike for every configuration: a server runs warm in production. As fast as possible,
+    // then (--rehearse) every measured phase once unmeasured: each load shape has code paths of its
+    // own (one item per message at the fixed rate, batches when busy), and without a pass of each
+    // V8 was still compiling and deoptimising those during the measurement (--trace-opt: ~100 ms of
+    // TurboFan per Redis node in the 3 s fixed-rate phase, docs/benchmarks-redis.md).
     if (WARM_MS > 0) await phase(spec('max', WARM_MS));
+    if (REHEARSE) {
+      await phase(spec('rate', DURATION));
+      if (BUSY_RATE > 0) await phase(spec('rate', DURATION, BUSY_RATE));
+      await phase(spec('max', DURATION));
+    }
     await phase(spec('rate', 1000));
     // Where the CPU goes: each node and redis-server apart.
     const pids = [...nodes.map((n) => n.pid), ...(config.redis && redis ? [redis.pid] : [])];
