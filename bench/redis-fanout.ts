@@ -342,7 +342,7 @@ for (let run = 1; run <= RUNS; run++) {
       if (profileDir) mkdirSync(profileDir, { recursive: true });
       const m = await measure(config, run, redis, profileDir);
       results.push(m);
-      console.error(`run ${run} ${config.label}: rate ${m.rate.serverCpuUsPerDelivery.toFixed(2)} µs/delivery, busy ${m.busy?.serverCpuUsPerDelivery.toFixed(2) ?? '—'} µs/delivery, max ${Math.round(m.max.deliveriesPerSec)}/s at ${m.max.serverCpuUsPerDelivery.toFixed(2)} µs, ack p50 ${m.rtt.ackP50} µs, delivery p50 ${m.rtt.deliveryP50} µs, lost ${m.rate.lost + m.max.lost}; fixed-rate µs/delivery by process ${m.rateSplit.map((x) => x.toFixed(2)).join(' + ')}; max-phase µs/delivery by process ${m.split.map((x) => x.toFixed(2)).join(' + ')}; max phase: server core busy ${Math.round(m.max.serverCoreBusyPct)} %, generator ${Math.round(m.max.genCpuPct)} %`);
+      console.error(`run ${run} ${config.label}: rate ${m.rate.serverCpuUsPerDelivery.toFixed(2)} µs/delivery, busy ${m.busy?.serverCpuUsPerDelivery.toFixed(2) ?? '—'} µs/delivery, max ${Math.round(m.max.deliveriesPerSec)}/s at ${m.max.serverCpuUsPerDelivery.toFixed(2)} µs, ack p50 ${m.rtt.ackP50} µs, delivery p50 ${m.rtt.deliveryP50} µs, lost ${m.rate.lost + (m.busy?.lost ?? 0) + m.max.lost}; fixed-rate µs/delivery by process ${m.rateSplit.map((x) => x.toFixed(2)).join(' + ')}; max-phase µs/delivery by process ${m.split.map((x) => x.toFixed(2)).join(' + ')}; max phase: server core busy ${Math.round(m.max.serverCoreBusyPct)} %, generator ${Math.round(m.max.genCpuPct)} %`);
     }
   } finally {
     await redis?.stop();
@@ -372,7 +372,7 @@ const baseMax = memoryRow?.cpuMax;
 const baseBusy = memoryRow?.cpuBusy;
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
 
-/** Ratios within one run (the machine drifts between runs; a run's configurations ran minutes apart). */
+/** Ratios within one run: its configurations ran minutes apart, runs further apart, and the machine drifts. */
 function perRunRatios(): string[] {
   return CONFIGS.filter((c) => c.id !== 'memory').map((c) => {
     const runs = results.filter((m) => m.config === c.id).map((m) => {
@@ -386,8 +386,8 @@ function perRunRatios(): string[] {
 }
 const lines = [
   PER_NODE
-    ? `Fan-out through Redis: ${SUBSCRIBERS} subscribers per node on one topic (N nodes: N × ${SUBSCRIBERS}), publisher on node 1, ${PAYLOAD}-byte payloads; medians of ${RUNS} runs; warm-up ${WARM_MS} ms as fast as possible.`
-    : `Fan-out through Redis: ${SUBSCRIBERS} subscribers on one topic spread over the nodes, publisher on node 1, ${PAYLOAD}-byte payloads; medians of ${RUNS} runs; warm-up ${WARM_MS} ms as fast as possible.`,
+    ? `Fan-out through Redis: ${SUBSCRIBERS} subscribers per node on one topic (N nodes: N × ${SUBSCRIBERS}), publisher on node 1, ${PAYLOAD}-byte payloads; medians of ${RUNS} runs; warm-up ${WARM_MS} ms as fast as possible${REHEARSE ? ', then every measured phase once' : ''}.`
+    : `Fan-out through Redis: ${SUBSCRIBERS} subscribers on one topic spread over the nodes, publisher on node 1, ${PAYLOAD}-byte payloads; medians of ${RUNS} runs; warm-up ${WARM_MS} ms as fast as possible${REHEARSE ? ', then every measured phase once' : ''}.`,
   `Fixed rate: ${RATE} msg/s (${PER_NODE ? `${RATE * SUBSCRIBERS} deliveries/s per node` : `${RATE * SUBSCRIBERS} deliveries/s`}) for ${DURATION} ms${BUSY_RATE > 0 ? `, then busy: ${BUSY_RATE} msg/s` : ''}. Server CPU = every node + redis-server, all pinned to core 0; load generator on core 1.`,
   `Machine: ${machineSummary()};  load average before/after each run: ${loads.join(' → ')}.`,
   '',
