@@ -16,7 +16,7 @@
  *
  *   node --import tsx bench/redis-fanout.ts [--runs 3] [--subscribers 500] [--rate 100]
  *     [--duration-ms 3000] [--rtt 300] [--configs memory,redis1,...] [--profile] [--redis-core N]
- *     [--warm-ms 5000] [--no-rehearse] [--busy-rate 600] [--per-node] [--perf-stat] [--perf-record rate|max]
+ *     [--warm-ms 5000] [--no-rehearse] [--busy-rate 600] [--per-node] [--perf-stat] [--perf-record rate|busy|max]
  *
  * Bounded: every phase is capped in time and messages; 127.0.0.1 only; every process is stopped. */
 import { spawn } from 'node:child_process';
@@ -64,10 +64,10 @@ const { values: args } = parseArgs({
     /** --subscribers per node instead of in all: N nodes carry N times the subscribers of one node
      * (the "N machines serve N times the subscribers" case), at the same messages/s. */
     'per-node': { type: 'boolean', default: false },
-    /** Count each server process's syscalls and context switches during the fixed-rate and the max
-     * phase (`perf stat`; Linux, root). */
+    /** Count each server process's syscalls and context switches during every measured phase
+     * (`perf stat`; Linux, root). */
     'perf-stat': { type: 'boolean', default: false },
-    /** `rate` or `max`: sample each server process during that phase (`perf record`, files under the
+    /** `rate`, `busy` or `max`: sample each server process during that phase (`perf record`, files under the
      * results dir; run with BENCH_SERVER_NODE_ARGS=--perf-basic-prof-only-functions to name JIT frames). */
     'perf-record': { type: 'string' },
   },
@@ -287,30 +287,25 @@ async function measure(config: Config, run: number, redis: { url: string; pid: n
     await phase(spec('rate', 1000));
     // Where the CPU goes: each node and redis-server apart.
     const pids = [...nodes.map((n) => n.pid), ...(config.redis && redis ? [redis.pid] : [])];
-    const beforeRate = pids.map(cpuMs);
-    const countingRate = args['perf-stat'] ? pids.map(startSyscallCount) : [];
-    const samplingRate = args['perf-record'] === 'rate' ? pids.map((pid, i) => startPerfRecord(pid, join(RAW_DIR, `perf-${config.id}-run${run}-${i + 1}-rate.data`))) : [];
-    const rate = await phase(spec('rate', DURATION));
-    const syscallsRate = await Promise.all(countingRate.map((c) => c.stop()));
-    await Promise.all(samplingRate.map((c) => c.stop()));
-    const rateSplit = pids.map((pid, i) => (cpuMs(pid) - beforeRate[i]!) * 1000 / Math.max(1, rate.received));
-    const beforeBusy = pids.map(cpuMs);
-    const busy = BUSY_RATE > 0 ? await phase(spec('rate', DURATION, BUSY_RATE)) : undefined;
-    const busySplit = busy ? pids.map((pid, i) => (cpuMs(pid) - beforeBusy[i]!) * 1000 / Math.max(1, busy.received)) : [];
-    const before = pids.map(cpuMs);
-    const counting = args['perf-stat'] ? pids.map(startSyscallCount) : [];
-    const sampling = args['perf-record'] === 'max' ? pids.map((pid, i) => startPerfRecord(pid, join(RAW_DIR, `perf-${config.id}-run${run}-${i + 1}.data`))) : [];
-    const max = await phase(spec('max', DURATION));
-    const syscalls = await Promise.all(counting.map((c) => c.stop()));
-    await Promise.all(sampling.map((c) => c.stop()));
-    const split = pids.map((pid, i) => (cpuMs(pid) - before[i]!) * 1000 / Math.max(1, max.received));
+    /** One measured phase: CPU per delivery by process; with --perf-stat its syscalls (printed),
+     * with --perf-record <name> a `perf record` of each process. */
+    const measured = async (name: 'rate' | 'busy' | 'max', s: PhaseSpec): Promise<{ result: PhaseResult; split: number[] }> => {
+      const before = pids.map(cpuMs);
+      const counting = args['perf-stat'] ? pids.map(startSyscallCount) : [];
+      const sampling = args['perf-record'] === name ? pids.map((pid, i) => startPerfRecord(pid, join(RAW_DIR, `perf-${config.id}-run${run}-${i + 1}-${name}.data`))) : [];
+      const result = await phase(s);
+      const syscalls = await Promise.all(counting.map((c) => c.stop()));
+      await Promise.all(sampling.map((c) => c.stop()));
+      const per = (n: number) => (n / Math.max(1, result.received)) * 1000;
+      if (syscalls.length > 0) console.error(`${config.label} ${name} phase, syscalls per 1000 deliveries by process: ${syscalls.map((c) => Object.entries(c).map(([k, n]) => `${k} ${per(n).toFixed(1)}`).join(', ')).join(' | ')}`);
+      return { result, split: pids.map((pid, i) => per(cpuMs(pid) - before[i]!)) };
+    };
+    const { result: rate, split: rateSplit } = await measured('rate', spec('rate', DURATION));
+    const busyPhase = BUSY_RATE > 0 ? await measured('busy', spec('rate', DURATION, BUSY_RATE)) : undefined;
+    const { result: max, split } = await measured('max', spec('max', DURATION));
     const rtt = await roundTrips(config, nodes, signingKey);
-    const perThousand = (n: number, of: number) => (n / Math.max(1, of) * 1000).toFixed(1);
-    const bySyscall = (counts: Array<Record<string, number>>, of: number) => counts.map((c) => Object.entries(c).map(([k, n]) => `${k} ${perThousand(n, of)}`).join(', ')).join(' | ');
-    if (syscalls.length > 0) {
-      console.error(`${config.label} fixed-rate phase, syscalls per 1000 deliveries by process: ${bySyscall(syscallsRate, rate.received)}`);
-      console.error(`${config.label} max phase, syscalls per 1000 deliveries by process: ${bySyscall(syscalls, max.received)}`);
-    }
+    const busy = busyPhase?.result;
+    const busySplit = busyPhase?.split ?? [];
     return { config: config.id, run, rate, busy, max, rtt, opened, split, rateSplit, busySplit };
   } finally {
     await gen.stop();
