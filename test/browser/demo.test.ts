@@ -10,6 +10,8 @@ t.test('demo - two people chat through the moderator; late joiners get history; 
   if (!browser) return;
   const server = await startServer(t, { config: { dev: true } });
   const ada = await joinAs(t, browser, server, 'Ada', 'lobby');
+  // The page is open before its history arrives; the empty-room line follows the history fetch.
+  await ada.waitForSelector('#messages #empty');
   t.match(await ada.textContent('#messages'), /No messages yet/, 'an empty room says so');
   const bob = await joinAs(t, browser, server, 'Bob', 'lobby', { mobile: true });
 
