@@ -11,6 +11,7 @@ import type { TransportCounters } from './transport-counters.js';
 import { ConnectionAdmission, clientIp, type PendingConnection } from './admission.js';
 import { Interner } from '../lib/interner.js';
 import { batchKey, type NativeBatching } from './native-batching.js';
+import { WsOutbox, type HeldSocket } from './ws-outbox.js';
 
 /** Close code uWS reports for a connection that ended without a close frame (it uses it for a
  * connection it closes at the backpressure limit too). */
@@ -22,7 +23,7 @@ const ABNORMAL_CLOSURE = 1006;
 interface SocketData { session: Session | undefined; connection: UwsConnection | undefined; ip: string }
 
 /** What every connection of one server shares (one object, not a field each). */
-interface Edge { admission: ConnectionAdmission; broker: Broker; batching: NativeBatching }
+interface Edge { admission: ConnectionAdmission; broker: Broker; batching: NativeBatching; outbox: WsOutbox }
 
 /** UwsConnection's state bits, in one small integer rather than a field each. */
 const CLOSED = 1;
@@ -33,7 +34,7 @@ const BATCH = 4;
 
 /** The broker's view of one uWS socket: one small object with prototype methods rather than five
  * closures per connection (idle connections are most of a broker's memory; see docs/benchmarks.md). */
-class UwsConnection implements Connection, PendingConnection {
+class UwsConnection implements Connection, PendingConnection, HeldSocket {
   private flags = 0;
   constructor(private readonly ws: WebSocket<SocketData>, private readonly edge: Edge) {}
   /** Read from the socket's own properties, which stay readable after it closed. */
@@ -41,10 +42,23 @@ class UwsConnection implements Connection, PendingConnection {
   get closed(): boolean { return (this.flags & CLOSED) !== 0; }
   get isAuthenticated(): boolean { return (this.flags & AUTHENTICATED) !== 0; }
   /** uWS reported the close: the socket may no longer be used. */
-  markClosed(): void { this.flags |= CLOSED; }
-  send(frame: Uint8Array): boolean { return !this.closed && this.ws.send(frame, true) !== 2; }
-  /** uWS copies the message into the socket or its send buffer inside `send` (Connection). Must
-   * become false if `send` ever holds on to the frame (e.g. queues it for a later batch). */
+  markClosed(): void {
+    this.flags |= CLOSED;
+    this.edge.outbox.drop(this);
+  }
+  /** Outside a uWS callback the frame waits (copied) for the end of the microtask run (ws-outbox.ts). */
+  send(frame: Uint8Array): boolean {
+    if (this.closed) return false;
+    return !this.edge.outbox.sendsNow(this, frame) || this.ws.send(frame, true) !== 2;
+  }
+  writeHeld(frames: readonly Uint8Array[]): void {
+    if (this.closed) return;
+    if (frames.length === 1) { this.ws.send(frames[0]!, true); return; }
+    // A send past the hard backpressure limit closes the socket (its close callback runs inside).
+    this.ws.cork(() => { for (const frame of frames) if (!this.closed) this.ws.send(frame, true); });
+  }
+  /** The frame is used (copied into the socket, its send buffer or the outbox) before `send`
+   * returns (Connection). Must become false if `send` ever keeps the caller's frame itself. */
   get sendsSynchronously(): boolean { return true; }
   bufferedAmount(): number { return this.closed ? 0 : this.ws.getBufferedAmount(); }
   // Frames held for the key go out first, to the connections attached before this one
@@ -52,11 +66,13 @@ class UwsConnection implements Connection, PendingConnection {
   // catches up from the position that counts them.
   attach(key: string): void {
     if (this.closed) return;
+    this.edge.outbox.release(this);
     this.edge.batching.flush(key);
     this.ws.subscribe(this.flags & BATCH ? batchKey(key) : key);
   }
   detach(key: string): void {
     if (this.closed) return;
+    this.edge.outbox.release(this);
     this.edge.batching.flush(key);
     this.ws.unsubscribe(this.flags & BATCH ? batchKey(key) : key);
   }
@@ -64,7 +80,11 @@ class UwsConnection implements Connection, PendingConnection {
     this.flags |= BATCH;
     return true;
   }
-  close(code: number, reason: string): void { if (!this.closed) this.ws.end(code, reason); }
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.edge.outbox.release(this);
+    this.ws.end(code, reason);
+  }
   authenticated(): boolean {
     if (this.closed || !this.edge.admission.authenticate(this)) return false;
     this.flags |= AUTHENTICATED;
@@ -79,7 +99,8 @@ class UwsConnection implements Connection, PendingConnection {
 
 export function mountWebSocket(app: TemplatedApp, broker: Broker, config: ServerConfig, log: Logger, counters: TransportCounters, batching: NativeBatching): ConnectionAdmission {
   const admission = new ConnectionAdmission(config);
-  const edge: Edge = { admission, broker, batching };
+  const outbox = new WsOutbox();
+  const edge: Edge = { admission, broker, batching, outbox };
   // Every connection holds its address for life; clients behind one address share one string.
   const addresses = new Interner();
   app.ws<SocketData>(WS_PATH, {
@@ -114,22 +135,24 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
     },
 
     open(ws: WebSocket<SocketData>) {
-      const data = ws.getUserData();
-      const connection = new UwsConnection(ws, edge);
-      data.connection = connection;
-      data.session = broker.open(connection);
-      admission.opened(connection);
+      outbox.inCallback(() => {
+        const data = ws.getUserData();
+        const connection = new UwsConnection(ws, edge);
+        data.connection = connection;
+        data.session = broker.open(connection);
+        admission.opened(connection);
+      });
     },
 
     message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) {
       const session = ws.getUserData().session;
       // uWS neuters `message` after this callback returns; the broker decodes synchronously.
-      if (session) broker.message(session, message, isBinary);
+      if (session) outbox.inCallback(() => broker.message(session, message, isBinary));
     },
 
     drain(ws: WebSocket<SocketData>) {
       const session = ws.getUserData().session;
-      if (session) broker.drain(session);
+      if (session) outbox.inCallback(() => broker.drain(session));
     },
 
     close(ws: WebSocket<SocketData>, code: number) {
@@ -137,9 +160,10 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
       data.connection?.markClosed();
       if (code === ABNORMAL_CLOSURE) counters.cutOff++;
       if (data.connection) admission.closed(data.connection, data.connection.isAuthenticated);
-      if (data.session) {
-        log.debug({ conn: data.session.id, code }, 'connection closed');
-        broker.closed(data.session);
+      const session = data.session;
+      if (session) {
+        log.debug({ conn: session.id, code }, 'connection closed');
+        outbox.inCallback(() => broker.closed(session));
       }
     },
   });

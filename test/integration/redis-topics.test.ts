@@ -3,6 +3,7 @@
  * pubAppend history read anywhere, and a Redis that lost a topic (or restarted empty) shows as a
  * new page with a `disc`, never a silent gap. Real servers on different ports, real redis-server. */
 import t, { type Test } from 'tap';
+import { execFileSync } from 'node:child_process';
 import { startServer, type TestServerOptions } from '../helpers/server.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
@@ -33,6 +34,14 @@ async function client(t: Test, server: TidingsServer, tokenId = 'alice'): Promis
 }
 
 const pos = (f: Frame) => `${f['page']}:${f['seq']}`;
+
+/** TCP segments the local socket bound to `port` has received (`ss`, iproute2), data and acks. */
+function segmentsReceived(port: number): number {
+  const out = execFileSync('ss', ['-tinH', `sport = :${port}`], { encoding: 'utf8' });
+  const found = /segs_in:(\d+)/.exec(out);
+  if (!found) throw new Error(`ss shows no socket on local port ${port}: ${out}`);
+  return Number(found[1]);
+}
 
 t.test('cross-node delivery: exactly once, one order, the same (page, seq) on every node', async (t) => {
   if (!requireRedis(t)) return;
@@ -77,7 +86,8 @@ t.test('publishes arriving together reach Redis as one batch (at most redis.publ
   await sub.ok({ t: 'sub', cache: 'chat', topic: 'burst' });
   const pub = await client(t, a!);
   // One TCP write, so the node reads every frame in one event-loop iteration.
-  const socket = (pub.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+  const socket = (pub.ws as unknown as { _socket: { cork(): void; uncork(): void; localPort: number } })._socket;
+  const segmentsBefore = segmentsReceived(socket.localPort);
   socket.cork();
   const acks = Array.from({ length: 40 }, (_, i) => pub.ok({ t: 'pub', cache: 'chat', topic: 'burst', value: `v${i}` }));
   const appended = pub.ok({ t: 'pubAppend', cache: 'chat', topic: 'burst', list: 'burst-history', value: 'last' });
@@ -85,6 +95,10 @@ t.test('publishes arriving together reach Redis as one batch (at most redis.publ
   const replies = await Promise.all(acks);
   t.same(replies.map((r) => r['seq']), Array.from({ length: 40 }, (_, i) => i + 1), 'acks carry seq 1..40 in the order sent');
   t.equal((await appended)['seq'], 41, 'a pubAppend sent after them on the same connection is numbered after them');
+  // Sent outside uWS callbacks (from Redis replies), the 41 acks leave corked (server/ws-outbox.ts):
+  // a few TCP segments, not one each.
+  const segments = segmentsReceived(socket.localPort) - segmentsBefore;
+  t.ok(segments <= 8, `the 41 acks came in ${segments} TCP segments`);
   const items = await sub.items(41);
   t.same(items.map((f) => `${f['seq']} ${f['value']}`), [...Array.from({ length: 40 }, (_, i) => `${i + 1} v${i}`), '41 last'], 'the other node delivers all 41 in that order');
   t.same(await sub.drain('disc', 50), [], 'no discontinuity');

@@ -1,0 +1,71 @@
+/** Frames sent to WebSockets outside uWS callbacks, held for one microtask (queued by the first of
+ * them) and then written corked: one syscall per connection instead of one per frame. Continuations
+ * settled together (the publishes of one Redis reply) run before that microtask, so their replies
+ * share the write.
+ *
+ * Inside a uWS callback (open, message, drain, close) uWS corks the socket itself, so a burst of
+ * replies leaves in one write. Outside one (after a Redis reply, a token check, a timer) every send
+ * was its own syscall: a batch of 16 publishes acked from one Redis reply cost 16 `sendto`s on the
+ * publisher's connection. Held frames are copies (a frame may be a view into a shared encoder
+ * buffer), and a connection's held frames always leave before anything else is written to it: its
+ * later sends join them, and attaching, detaching or closing releases them first. */
+export interface HeldSocket {
+  /** Writes `frames` in order, corked. */
+  writeHeld(frames: readonly Uint8Array[]): void;
+}
+
+export class WsOutbox {
+  /** Depth of uWS callbacks on the stack (a callback may run inside another, e.g. close in end()). */
+  private depth = 0;
+  private readonly held = new Map<HeldSocket, Uint8Array[]>();
+  private scheduled = false;
+
+  /** Runs a uWS callback: sends made meanwhile go straight to the (corked) socket. */
+  inCallback<R>(fn: () => R): R {
+    this.depth++;
+    try {
+      return fn();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  /** Whether `socket` may write `frame` now; else a copy is held and written by the next release. */
+  sendsNow(socket: HeldSocket, frame: Uint8Array): boolean {
+    if (this.depth > 0 && (this.held.size === 0 || !this.held.has(socket))) return true;
+    const frames = this.held.get(socket);
+    const copy = new Uint8Array(frame);
+    if (frames) {
+      frames.push(copy);
+      return false;
+    }
+    this.held.set(socket, [copy]);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.releaseAll);
+    }
+    return false;
+  }
+
+  /** Writes what `socket` holds now (before it attaches, detaches or closes). */
+  release(socket: HeldSocket): void {
+    if (this.held.size === 0) return;
+    const frames = this.held.get(socket);
+    if (!frames) return;
+    this.held.delete(socket);
+    socket.writeHeld(frames);
+  }
+
+  /** Forgets what a closed socket holds. */
+  drop(socket: HeldSocket): void {
+    if (this.held.size > 0) this.held.delete(socket);
+  }
+
+  private readonly releaseAll = (): void => {
+    this.scheduled = false;
+    for (const [socket, frames] of this.held) {
+      this.held.delete(socket);
+      socket.writeHeld(frames);
+    }
+  };
+}
