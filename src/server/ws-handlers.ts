@@ -147,7 +147,14 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
     message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) {
       const session = ws.getUserData().session;
       // uWS neuters `message` after this callback returns; the broker decodes synchronously.
-      if (session) outbox.inCallback(() => broker.message(session, message, isBinary));
+      if (!session) return;
+      // The hot path: no closure per message (outbox.inCallback).
+      outbox.enter();
+      try {
+        broker.message(session, message, isBinary);
+      } finally {
+        outbox.leave();
+      }
     },
 
     drain(ws: WebSocket<SocketData>) {

@@ -20,13 +20,17 @@ export class WsOutbox {
   private readonly held = new Map<HeldSocket, Uint8Array[]>();
   private scheduled = false;
 
-  /** Runs a uWS callback: sends made meanwhile go straight to the (corked) socket. */
+  /** A uWS callback starts: sends made until `leave` go straight to the (corked) socket. */
+  enter(): void { this.depth++; }
+  leave(): void { this.depth--; }
+
+  /** Runs `fn` as a uWS callback (enter, leave). */
   inCallback<R>(fn: () => R): R {
-    this.depth++;
+    this.enter();
     try {
       return fn();
     } finally {
-      this.depth--;
+      this.leave();
     }
   }
 
