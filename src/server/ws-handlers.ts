@@ -46,7 +46,7 @@ class UwsConnection implements Connection, PendingConnection, HeldSocket {
     this.flags |= CLOSED;
     this.edge.outbox.drop(this);
   }
-  /** Outside a uWS callback the frame waits (copied) for the end of the microtask run (ws-outbox.ts). */
+  /** Outside a uWS callback the frame is held (copied) and written corked with the connection's other held frames (ws-outbox.ts). */
   send(frame: Uint8Array): boolean {
     if (this.closed) return false;
     return !this.edge.outbox.sendsNow(this, frame) || this.ws.send(frame, true) !== 2;
