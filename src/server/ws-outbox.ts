@@ -8,16 +8,23 @@
  * was its own syscall: a batch of 16 publishes acked from one Redis reply cost 16 `sendto`s on the
  * publisher's connection. Held frames are copies (a frame may be a view into a shared encoder
  * buffer), and a connection's held frames always leave before anything else is written to it: its
- * later sends join them, and attaching, detaching or closing releases them first. */
+ * later sends join them, and attaching, detaching or closing releases them first. A connection
+ * holds at most HELD_BYTES_MAX: past that its frames are written at once, so what the send buffer
+ * reports (bufferedAmount, which paces replays: engine/catch-up.ts) is never off by more. */
 export interface HeldSocket {
   /** Writes `frames` in order, corked. */
   writeHeld(frames: readonly Uint8Array[]): void;
 }
 
+/** uWS's cork buffer: held frames beyond it would not share one write anyway. */
+export const HELD_BYTES_MAX = 16 * 1024;
+
+interface Held { frames: Uint8Array[]; bytes: number }
+
 export class WsOutbox {
   /** Depth of uWS callbacks on the stack (a callback may run inside another, e.g. close in end()). */
   private depth = 0;
-  private readonly held = new Map<HeldSocket, Uint8Array[]>();
+  private readonly held = new Map<HeldSocket, Held>();
   private scheduled = false;
 
   /** A uWS callback starts: sends made until `leave` go straight to the (corked) socket. */
@@ -37,27 +44,28 @@ export class WsOutbox {
   /** Whether `socket` may write `frame` now; else a copy is held and written by the next release. */
   sendsNow(socket: HeldSocket, frame: Uint8Array): boolean {
     if (this.depth > 0 && (this.held.size === 0 || !this.held.has(socket))) return true;
-    const frames = this.held.get(socket);
-    const copy = new Uint8Array(frame);
-    if (frames) {
-      frames.push(copy);
-      return false;
+    let held = this.held.get(socket);
+    if (!held) {
+      held = { frames: [], bytes: 0 };
+      this.held.set(socket, held);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        queueMicrotask(this.releaseAll);
+      }
     }
-    this.held.set(socket, [copy]);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(this.releaseAll);
-    }
+    held.frames.push(new Uint8Array(frame));
+    held.bytes += frame.byteLength;
+    if (held.bytes >= HELD_BYTES_MAX) this.release(socket);
     return false;
   }
 
   /** Writes what `socket` holds now (before it attaches, detaches or closes). */
   release(socket: HeldSocket): void {
     if (this.held.size === 0) return;
-    const frames = this.held.get(socket);
-    if (!frames) return;
+    const held = this.held.get(socket);
+    if (!held) return;
     this.held.delete(socket);
-    socket.writeHeld(frames);
+    socket.writeHeld(held.frames);
   }
 
   /** Forgets what a closed socket holds. */
@@ -67,9 +75,6 @@ export class WsOutbox {
 
   private readonly releaseAll = (): void => {
     this.scheduled = false;
-    for (const [socket, frames] of this.held) {
-      this.held.delete(socket);
-      socket.writeHeld(frames);
-    }
+    for (const socket of this.held.keys()) this.release(socket);
   };
 }

@@ -2,7 +2,7 @@
  * microtask run and leave in one write per socket, in order, as copies; inside a callback they go
  * straight out unless the socket already holds frames; release and drop do what they say. */
 import tap from 'tap';
-import { WsOutbox, type HeldSocket } from '../../../src/server/ws-outbox.js';
+import { HELD_BYTES_MAX, WsOutbox, type HeldSocket } from '../../../src/server/ws-outbox.js';
 
 /** A socket that records each write (one array per writeHeld) and each direct send. */
 function socket(outbox: WsOutbox) {
@@ -76,4 +76,15 @@ tap.test('release writes a socket\'s frames now; drop forgets them', async (t) =
   await endOfMicrotasks();
   t.same(a.writes, [['a1']], 'nothing twice');
   t.same(b.writes, [], 'a dropped (closed) socket gets nothing');
+});
+
+tap.test('a socket holds at most HELD_BYTES_MAX: past that its frames are written at once, so its send buffer paces replays', async (t) => {
+  const outbox = new WsOutbox();
+  const a = socket(outbox);
+  const frame = 'x'.repeat(1000);
+  const perWrite = Math.ceil(HELD_BYTES_MAX / 1000);
+  for (let i = 0; i < 2 * perWrite + 3; i++) a.send(frame);
+  t.same(a.writes.map((w) => w.length), [perWrite, perWrite], 'written synchronously, HELD_BYTES_MAX at a time, in order');
+  await endOfMicrotasks();
+  t.same(a.writes.map((w) => w.length), [perWrite, perWrite, 3], 'the rest at the release');
 });
