@@ -114,7 +114,8 @@ export class NativeBatching {
   }
 
   /** End of the iteration: idle windows close; held frames go out, or, with a delay configured and
-   * the key under load, wait for the deadline. Windows that sent stay open one more turn. */
+   * the key under load, wait for the deadline. With a delay, windows that sent stay open one more
+   * turn (a frame in it means the key is busy); without one, they close. */
   private readonly endOfTurn = (): void => {
     this.turnScheduled = false;
     const delay = this.config.batchDelayMs;
@@ -124,6 +125,9 @@ export class NativeBatching {
       if (w.held.length === 0) { this.open.delete(key); continue; }
       if (delay > 0 && w.busy) { w.waiting = true; this.armDeadline(delay); continue; }
       this.release(key, w);
+      // Without a delay nothing asks whether the key is busy: close the window now. Keeping it open
+      // one more turn cost every node a second event-loop iteration per message (bench/redis-fanout.ts).
+      if (delay === 0) { this.open.delete(key); continue; }
       w.busy = true;
       again = true;
     }
