@@ -1,22 +1,26 @@
 /** Issue 10's bench: fan-out across nodes through Redis, side by side in one run.
  *
  * Configurations (each run goes through all of them, in this order, so drift in the machine's load
- * hits them alike; medians over --runs):
+ * hits them alike; medians over --runs; with --interleave N all of them are up at once and every
+ * phase is measured in N slices per configuration, taken in turns, which is what makes ratios
+ * between them precise on a VM whose speed drifts by ±20 % from one minute to the next):
  * - `memory ×1`: one Tidings node, memory engine (the baseline);
  * - `redis ×1`, `redis ×2`, `redis ×3`: Tidings nodes on one redis-server, subscribers spread
  *   round-robin over the nodes, the publisher on the first;
  * - `socket.io+redis ×1/×2/×3`: socket.io 4 with @socket.io/redis-adapter, the same layout.
  *
  * Every server process (all nodes and redis-server) is pinned to core 0, the load generator to core
- * 1; server CPU per delivery is the sum over all of them (utime + stime from /proc). Phases, after a
- * warm-up: a fixed rate (the same deliveries/s for every configuration: CPU per delivery compares
- * cost), a busy fixed rate (the same, with the servers busy) and as fast as possible (deliveries/s).
+ * 1; server CPU per delivery is the sum over all of them (the run time of all their threads, from
+ * the scheduler: /proc/<pid>/task/<tid>/schedstat). Phases, after a warm-up: a fixed rate (the same
+ * deliveries/s for every configuration: CPU per delivery compares cost), a busy fixed rate (the
+ * same, with the servers busy) and as fast as possible (deliveries/s).
  * Then the publish round trip, sequentially (no load): publish → ack and
  * publish → delivery to a subscriber on the last node.
  *
  *   node --import tsx bench/redis-fanout.ts [--runs 3] [--subscribers 500] [--rate 100]
  *     [--duration-ms 3000] [--rtt 300] [--configs memory,redis1,...] [--profile] [--redis-core N]
  *     [--warm-ms 5000] [--no-rehearse] [--busy-rate 600] [--per-node] [--perf-stat] [--perf-record rate|busy|max]
+ *     [--interleave N]
  *
  * Bounded: every phase is capped in time and messages; 127.0.0.1 only; every process is stopped. */
 import { spawn } from 'node:child_process';
@@ -29,7 +33,7 @@ import { resolveConfig } from '../src/core/config.js';
 import { systemClock } from '../src/core/clock.js';
 import { TokenAuthority, generateSigningKey } from '../src/auth/tokens.js';
 import { LoadGen } from './lib/loadgen-handle.js';
-import { commandLine, cpuCount, cpuMs, freePort, hasCommand, spawnServer, stopProcess, type Spawned } from './lib/proc.js';
+import { commandLine, cpuCount, freePort, runTimeUs, hasCommand, spawnServer, stopProcess, type Spawned } from './lib/proc.js';
 import { RAW_DIR } from './lib/bundle.js';
 import { median, percentileSorted } from './lib/stats.js';
 import { startNodeServer } from './targets/node-server.js';
@@ -70,6 +74,9 @@ const { values: args } = parseArgs({
     /** `rate`, `busy` or `max`: sample each server process during that phase (`perf record`, files under the
      * results dir; run with BENCH_SERVER_NODE_ARGS=--perf-basic-prof-only-functions to name JIT frames). */
     'perf-record': { type: 'string' },
+    /** Measure the configurations side by side: all up at once, each phase cut into this many
+     * slices per configuration taken in turns (1: one configuration after another, whole). */
+    interleave: { type: 'string', default: '1' },
   },
   allowNegative: true,
 });
@@ -84,6 +91,8 @@ const RTT_COUNT = Math.min(5000, Math.max(10, Number(args.rtt)));
 const WARM_MS = Math.min(60_000, Math.max(0, Number(args['warm-ms'])));
 const REHEARSE = args.rehearse;
 const PAYLOAD = Math.max(24, Math.min(4096, Number(args.payload)));
+const INTERLEAVE = Math.min(60, Math.max(1, Number(args.interleave)));
+if (INTERLEAVE > 1 && (args.profile || args['perf-stat'] || args['perf-record'])) throw new Error('--interleave measures in slices: run --profile, --perf-stat and --perf-record without it');
 
 /** `defaultTiering`: Tidings nodes without the shipped --interrupt-budget (what it is worth). */
 interface Config { id: string; label: string; kind: 'tidings' | 'socket.io'; nodes: number; redis: boolean; defaultTiering?: boolean }
@@ -121,6 +130,8 @@ interface Measured {
   /** The same for the fixed-rate phase and the busy one. */
   rateSplit: number[];
   busySplit: number[];
+  /** The fixed-rate phase's CPU µs per delivery in each slice (--interleave; one otherwise). */
+  rateSlices: number[];
 }
 
 const SYSCALLS = ['sendto', 'recvfrom', 'read', 'write', 'writev', 'epoll_pwait', 'epoll_wait'];
@@ -255,11 +266,30 @@ async function roundTrips(config: Config, nodes: RunningTarget[], signingKey: st
   return { ackP50: p(acks, 0.5), ackP99: p(acks, 0.99), deliveryP50: p(deliveries, 0.5), deliveryP99: p(deliveries, 0.99) };
 }
 
-async function measure(config: Config, run: number, redis: { url: string; pid: number } | undefined, profileDir: string | undefined): Promise<Measured> {
+/** One configuration's servers and load generator, warmed up and ready for measured phases. */
+interface Prepared {
+  config: Config;
+  run: number;
+  nodes: RunningTarget[];
+  signingKey: string;
+  opened: OpenResult;
+  /** Every server process: the nodes, then redis-server. */
+  pids: number[];
+  spec(mode: 'rate' | 'max', durationMs: number, rate?: number): PhaseSpec;
+  phase(s: PhaseSpec): Promise<PhaseResult>;
+  stop(): Promise<void>;
+}
+
+/** `phaseMs`: how long a measured phase (or slice) runs; the rehearsal runs each phase that long. */
+async function prepare(config: Config, run: number, redis: { url: string; pid: number } | undefined, profileDir: string | undefined, phaseMs: number): Promise<Prepared> {
   const signingKey = generateSigningKey();
   const prefix = `bench${run}${config.id}:`;
   const nodes = await startNodes(config, redis?.url, signingKey, prefix, profileDir);
   const gen = await LoadGen.start(GEN_CPUS);
+  const stop = async () => {
+    await gen.stop();
+    await Promise.all(nodes.map((n) => n.stop()));
+  };
   try {
     const extraPids = [...nodes.slice(1).map((n) => n.pid), ...(config.redis && redis ? [redis.pid] : [])];
     const info = { ...nodes[0]!.info, ports: nodes.map((n) => n.info.port) };
@@ -280,36 +310,122 @@ async function measure(config: Config, run: number, redis: { url: string; pid: n
     // TurboFan per Redis node in the 3 s fixed-rate phase, docs/benchmarks-redis.md).
     if (WARM_MS > 0) await phase(spec('max', WARM_MS));
     if (REHEARSE) {
-      await phase(spec('rate', DURATION));
-      if (BUSY_RATE > 0) await phase(spec('rate', DURATION, BUSY_RATE));
-      await phase(spec('max', DURATION));
+      await phase(spec('rate', phaseMs));
+      if (BUSY_RATE > 0) await phase(spec('rate', phaseMs, BUSY_RATE));
+      await phase(spec('max', phaseMs));
     }
     await phase(spec('rate', 1000));
     // Where the CPU goes: each node and redis-server apart.
     const pids = [...nodes.map((n) => n.pid), ...(config.redis && redis ? [redis.pid] : [])];
-    /** One measured phase: CPU per delivery by process; with --perf-stat its syscalls (printed),
-     * with --perf-record <name> a `perf record` of each process. */
-    const measured = async (name: 'rate' | 'busy' | 'max', s: PhaseSpec): Promise<{ result: PhaseResult; split: number[] }> => {
-      const before = pids.map(cpuMs);
-      const counting = args['perf-stat'] ? pids.map(startSyscallCount) : [];
-      const sampling = args['perf-record'] === name ? pids.map((pid, i) => startPerfRecord(pid, join(RAW_DIR, `perf-${config.id}-run${run}-${i + 1}-${name}.data`))) : [];
-      const result = await phase(s);
-      const syscalls = await Promise.all(counting.map((c) => c.stop()));
-      await Promise.all(sampling.map((c) => c.stop()));
-      const per = (n: number) => (n / Math.max(1, result.received)) * 1000;
-      if (syscalls.length > 0) console.error(`${config.label} ${name} phase, syscalls per 1000 deliveries by process: ${syscalls.map((c) => Object.entries(c).map(([k, n]) => `${k} ${per(n).toFixed(1)}`).join(', ')).join(' | ')}`);
-      return { result, split: pids.map((pid, i) => per(cpuMs(pid) - before[i]!)) };
-    };
-    const { result: rate, split: rateSplit } = await measured('rate', spec('rate', DURATION));
-    const busyPhase = BUSY_RATE > 0 ? await measured('busy', spec('rate', DURATION, BUSY_RATE)) : undefined;
-    const { result: max, split } = await measured('max', spec('max', DURATION));
-    const rtt = await roundTrips(config, nodes, signingKey);
-    const busy = busyPhase?.result;
-    const busySplit = busyPhase?.split ?? [];
-    return { config: config.id, run, rate, busy, max, rtt, opened, split, rateSplit, busySplit };
+    return { config, run, nodes, signingKey, opened, pids, spec, phase, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+type PhaseName = 'rate' | 'busy' | 'max';
+
+/** One measured phase: CPU per delivery by process (from each process's run time); with
+ * --perf-stat its syscalls (printed), with --perf-record <name> a `perf record` of each process. */
+async function measured(p: Prepared, name: PhaseName, s: PhaseSpec): Promise<{ result: PhaseResult; cpuUs: number[] }> {
+  const { pids, config, run } = p;
+  const before = pids.map(runTimeUs);
+  const counting = args['perf-stat'] ? pids.map(startSyscallCount) : [];
+  const sampling = args['perf-record'] === name ? pids.map((pid, i) => startPerfRecord(pid, join(RAW_DIR, `perf-${config.id}-run${run}-${i + 1}-${name}.data`))) : [];
+  const result = await p.phase(s);
+  const cpuUs = pids.map((pid, i) => runTimeUs(pid) - before[i]!);
+  const syscalls = await Promise.all(counting.map((c) => c.stop()));
+  await Promise.all(sampling.map((c) => c.stop()));
+  const per = (n: number) => (n / Math.max(1, result.received)) * 1000;
+  if (syscalls.length > 0) console.error(`${config.label} ${name} phase, syscalls per 1000 deliveries by process: ${syscalls.map((c) => Object.entries(c).map(([k, n]) => `${k} ${per(n).toFixed(1)}`).join(', ')).join(' | ')}`);
+  return { result, cpuUs };
+}
+
+/** A phase's spec by name. */
+function phaseSpec(p: Prepared, name: PhaseName, durationMs: number): PhaseSpec {
+  return name === 'max' ? p.spec('max', durationMs) : p.spec('rate', durationMs, name === 'busy' ? BUSY_RATE : RATE);
+}
+
+/** The phases to measure, in order. */
+const PHASES: PhaseName[] = BUSY_RATE > 0 ? ['rate', 'busy', 'max'] : ['rate', 'max'];
+
+/** A phase's result over its slices, its CPU per delivery by process, and per slice. */
+interface Combined { result: PhaseResult; split: number[]; sliceCpu: number[] }
+
+/** Slices of one phase added up: counts and CPU summed, rates over the summed time, latency
+ * percentiles the median of the slices' (an approximation, said in the report). */
+function combine(slices: Array<{ result: PhaseResult; cpuUs: number[] }>): Combined {
+  const sum = (f: (r: PhaseResult) => number) => slices.reduce((a, x) => a + f(x.result), 0);
+  const mean = (f: (r: PhaseResult) => number) => sum(f) / slices.length;
+  const med = (f: (r: PhaseResult) => number) => median(slices.map((x) => f(x.result)));
+  const received = sum((r) => r.received);
+  const wallMs = sum((r) => r.wallMs);
+  const cpuUs = slices[0]!.cpuUs.map((_, i) => slices.reduce((a, x) => a + x.cpuUs[i]!, 0));
+  const per = (us: number) => us / Math.max(1, received);
+  const first = slices[0]!.result;
+  const result: PhaseResult = {
+    ...first,
+    published: sum((r) => r.published), expected: sum((r) => r.expected), received, lost: sum((r) => r.lost), wallMs,
+    deliveriesPerSec: (received / Math.max(1, wallMs)) * 1000, publishedPerSec: (sum((r) => r.published) / Math.max(1, wallMs)) * 1000,
+    serverCpuMs: cpuUs.reduce((a, b) => a + b, 0) / 1000, serverCpuUsPerDelivery: per(cpuUs.reduce((a, b) => a + b, 0)),
+    serverCpuPct: mean((r) => r.serverCpuPct), genCpuPct: mean((r) => r.genCpuPct), serverCoreBusyPct: mean((r) => r.serverCoreBusyPct),
+    serverCoreSoftirqPct: mean((r) => r.serverCoreSoftirqPct), serverCoreForeignPct: mean((r) => r.serverCoreForeignPct), genCoreForeignPct: mean((r) => r.genCoreForeignPct),
+    latency: { samples: slices.reduce((a, x) => a + x.result.latency.samples, 0), p50: med((r) => r.latency.p50), p99: med((r) => r.latency.p99), p999: med((r) => r.latency.p999), max: Math.max(...slices.map((x) => x.result.latency.max)) },
+    closedUnexpectedly: sum((r) => r.closedUnexpectedly),
+  };
+  const sliceCpu = slices.map((x) => x.cpuUs.reduce((a, b) => a + b, 0) / Math.max(1, x.result.received));
+  return { result, split: cpuUs.map(per), sliceCpu };
+}
+
+async function finish(p: Prepared, phases: Map<PhaseName, Combined>): Promise<Measured> {
+  const rtt = await roundTrips(p.config, p.nodes, p.signingKey);
+  const rate = phases.get('rate')!;
+  const busy = phases.get('busy');
+  const max = phases.get('max')!;
+  return {
+    config: p.config.id, run: p.run, rate: rate.result, busy: busy?.result, max: max.result, rtt, opened: p.opened,
+    split: max.split, rateSplit: rate.split, busySplit: busy?.split ?? [], rateSlices: rate.sliceCpu,
+  };
+}
+
+/** The configurations one after another, each measured whole (the default). */
+async function measureInTurn(config: Config, run: number, redis: { url: string; pid: number } | undefined, profileDir: string | undefined): Promise<Measured> {
+  const p = await prepare(config, run, redis, profileDir, DURATION);
+  try {
+    const phases = new Map<PhaseName, Combined>();
+    for (const name of PHASES) phases.set(name, combine([await measured(p, name, phaseSpec(p, name, DURATION))]));
+    return await finish(p, phases);
   } finally {
-    await gen.stop();
-    await Promise.all(nodes.map((n) => n.stop()));
+    await p.stop();
+  }
+}
+
+/** --interleave N: every configuration up at once; each phase is cut into N slices per
+ * configuration, taken in rounds (one slice of each, the first of the round rotating), so drift in
+ * the machine's speed, which moves CPU per delivery by ±20 % within minutes here, hits every
+ * configuration alike. The servers of the configurations not being measured are idle. */
+async function measureInterleaved(run: number, redis: { url: string; pid: number } | undefined): Promise<Measured[]> {
+  const prepared: Prepared[] = [];
+  try {
+    const sliceMs = Math.max(500, Math.round(DURATION / INTERLEAVE));
+    for (const config of CONFIGS) prepared.push(await prepare(config, run, redis, undefined, sliceMs));
+    const phases = prepared.map(() => new Map<PhaseName, Combined>());
+    for (const name of PHASES) {
+      const slices = prepared.map(() => [] as Array<{ result: PhaseResult; cpuUs: number[] }>);
+      for (let round = 0; round < INTERLEAVE; round++) {
+        for (let k = 0; k < prepared.length; k++) {
+          const i = (round + k) % prepared.length;
+          slices[i]!.push(await measured(prepared[i]!, name, phaseSpec(prepared[i]!, name, sliceMs)));
+        }
+      }
+      prepared.forEach((_, i) => phases[i]!.set(name, combine(slices[i]!)));
+    }
+    const out: Measured[] = [];
+    for (let i = 0; i < prepared.length; i++) out.push(await finish(prepared[i]!, phases[i]!));
+    return out;
+  } finally {
+    for (const p of prepared) await p.stop();
   }
 }
 
@@ -332,12 +448,16 @@ console.error(`redis-fanout: ${RUNS} runs × ${CONFIGS.map((c) => c.id).join(', 
 for (let run = 1; run <= RUNS; run++) {
   const redis = needsRedis ? await startRedisServer() : undefined;
   try {
+    const measuredRun = INTERLEAVE > 1 ? await measureInterleaved(run, redis) : [];
     for (const config of CONFIGS) {
-      const profileDir = profileRoot ? join(profileRoot, `${config.id}-run${run}`) : undefined;
-      if (profileDir) mkdirSync(profileDir, { recursive: true });
-      const m = await measure(config, run, redis, profileDir);
+      let m = measuredRun.find((x) => x.config === config.id);
+      if (!m) {
+        const profileDir = profileRoot ? join(profileRoot, `${config.id}-run${run}`) : undefined;
+        if (profileDir) mkdirSync(profileDir, { recursive: true });
+        m = await measureInTurn(config, run, redis, profileDir);
+      }
       results.push(m);
-      console.error(`run ${run} ${config.label}: rate ${m.rate.serverCpuUsPerDelivery.toFixed(2)} µs/delivery, busy ${m.busy?.serverCpuUsPerDelivery.toFixed(2) ?? '—'} µs/delivery, max ${Math.round(m.max.deliveriesPerSec)}/s at ${m.max.serverCpuUsPerDelivery.toFixed(2)} µs, ack p50 ${m.rtt.ackP50} µs, delivery p50 ${m.rtt.deliveryP50} µs, lost ${m.rate.lost + (m.busy?.lost ?? 0) + m.max.lost}; fixed-rate µs/delivery by process ${m.rateSplit.map((x) => x.toFixed(2)).join(' + ')}; max-phase µs/delivery by process ${m.split.map((x) => x.toFixed(2)).join(' + ')}; max phase: server core busy ${Math.round(m.max.serverCoreBusyPct)} %, generator ${Math.round(m.max.genCpuPct)} %`);
+      console.error(`run ${run} ${config.label}: rate ${m.rate.serverCpuUsPerDelivery.toFixed(2)} µs/delivery, busy ${m.busy?.serverCpuUsPerDelivery.toFixed(2) ?? '—'} µs/delivery, max ${Math.round(m.max.deliveriesPerSec)}/s at ${m.max.serverCpuUsPerDelivery.toFixed(2)} µs, ack p50 ${m.rtt.ackP50} µs, delivery p50 ${m.rtt.deliveryP50} µs, lost ${m.rate.lost + (m.busy?.lost ?? 0) + m.max.lost}; fixed-rate µs/delivery by process ${m.rateSplit.map((x) => x.toFixed(2)).join(' + ')}; max-phase µs/delivery by process ${m.split.map((x) => x.toFixed(2)).join(' + ')}; max phase: server core busy ${Math.round(m.max.serverCoreBusyPct)} %, generator ${Math.round(m.max.genCpuPct)} %${m.rateSlices.length > 1 ? `; fixed rate by slice ${m.rateSlices.map((x) => x.toFixed(2)).join(' ')}` : ''}`);
     }
   } finally {
     await redis?.stop();
@@ -383,6 +503,7 @@ const lines = [
   PER_NODE
     ? `Fan-out through Redis: ${SUBSCRIBERS} subscribers per node on one topic (N nodes: N × ${SUBSCRIBERS}), publisher on node 1, ${PAYLOAD}-byte payloads; medians of ${RUNS} runs; warm-up ${WARM_MS} ms as fast as possible${REHEARSE ? ', then every measured phase once' : ''}.`
     : `Fan-out through Redis: ${SUBSCRIBERS} subscribers on one topic spread over the nodes, publisher on node 1, ${PAYLOAD}-byte payloads; medians of ${RUNS} runs; warm-up ${WARM_MS} ms as fast as possible${REHEARSE ? ', then every measured phase once' : ''}.`,
+  ...(INTERLEAVE > 1 ? [`Interleaved: every configuration up at once; each phase measured in ${INTERLEAVE} slices of ${Math.max(500, Math.round(DURATION / INTERLEAVE))} ms per configuration, taken in turns (latency percentiles: the median of the slices').`] : []),
   `Fixed rate: ${RATE} msg/s (${PER_NODE ? `${RATE * SUBSCRIBERS} deliveries/s per node` : `${RATE * SUBSCRIBERS} deliveries/s`}) for ${DURATION} ms${BUSY_RATE > 0 ? `, then busy: ${BUSY_RATE} msg/s` : ''}. Server CPU = every node + redis-server, all pinned to core 0; load generator on core 1.`,
   `Machine: ${machineSummary()};  load average before/after each run: ${loads.join(' → ')}.`,
   '',
