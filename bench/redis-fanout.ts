@@ -184,13 +184,23 @@ async function startNodes(config: Config, redisUrl: string | undefined, signingK
   return nodes;
 }
 
-/** Sequential publishes on node 0, one subscriber on the last node: publish → ack, publish → delivery (µs). */
-async function roundTrips(config: Config, nodes: RunningTarget[], signingKey: string): Promise<Measured['rtt']> {
+/** Sequential publishes on node 0, one subscriber on the last node: publish → ack, publish →
+ * delivery (µs). `one(i)` times publish number i; `close()` ends both connections. */
+interface RoundTrips { acks: number[]; deliveries: number[]; one(i: number): Promise<void>; close(): void }
+
+async function openRoundTrips(config: Config, nodes: RunningTarget[], signingKey: string): Promise<RoundTrips> {
   const first = nodes[0]!.info.port;
   const last = nodes.at(-1)!.info.port;
   const acks: number[] = [];
   const deliveries: number[] = [];
   const now = () => Number(process.hrtime.bigint() / 1000n);
+  /** Times one publish: `send` it, then wait for the ack and the delivery that `wait`ers match. */
+  const timed = async (send: () => void, acked: Promise<void>, delivered: Promise<void>, t0: number) => {
+    const a = acked.then(() => acks.push(now() - t0));
+    const d = delivered.then(() => deliveries.push(now() - t0));
+    send();
+    await Promise.all([a, d]);
+  };
   if (config.kind === 'tidings') {
     const authority = new TokenAuthority(resolveConfig({ auth: { signingKeys: [signingKey] } }).auth, [signingKey], systemClock);
     const token = (await authority.mintDisposableToken({ scope: PermissionScopes.topicPublishSubscribe(BENCH_CACHE, '*'), expiresInSec: 600 })).token;
@@ -218,50 +228,52 @@ async function roundTrips(config: Config, nodes: RunningTarget[], signingKey: st
     const subscribed = sub.wait((f) => f['t'] === 'ok' && f['id'] === 2);
     sub.ws.send(encodeFrame({ t: 'sub', id: 2, cache: BENCH_CACHE, topic: 'rtt' }));
     await subscribed;
-    for (let i = 0; i < RTT_COUNT; i++) {
-      const id = 10 + i;
-      const t0 = now();
-      const acked = pub.wait((f) => f['t'] === 'ok' && f['id'] === id).then(() => acks.push(now() - t0));
-      const delivered = sub.wait((f) => f['t'] === 'item').then(() => deliveries.push(now() - t0));
-      pub.ws.send(encodeFrame({ t: 'pub', id, cache: BENCH_CACHE, topic: 'rtt', value: `v${i}` }));
-      await Promise.all([acked, delivered]);
-    }
-    pub.ws.close(); sub.ws.close();
-  } else {
-    const open = async (port: number) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`);
-      const waiters: Array<(text: string) => boolean> = [];
-      ws.on('message', (data: Buffer) => {
-        const text = data.toString();
-        if (text === '2') return ws.send('3');
-        if (text.startsWith('0')) return ws.send('40');
-        const i = waiters.findIndex((w) => w(text));
-        if (i >= 0) waiters.splice(i, 1);
-      });
-      const wait = (match: (text: string) => boolean) => new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('round trip: no reply within 5 s')), 5000);
-        waiters.push((text) => { if (!match(text)) return false; clearTimeout(timer); resolve(); return true; });
-      });
-      const connected = wait((text) => text.startsWith('40'));
-      await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-      await connected;
-      return { ws, wait };
+    return {
+      acks, deliveries,
+      one: (i) => {
+        const id = 10 + i;
+        return timed(() => pub.ws.send(encodeFrame({ t: 'pub', id, cache: BENCH_CACHE, topic: 'rtt', value: `v${i}` })),
+          pub.wait((f) => f['t'] === 'ok' && f['id'] === id), sub.wait((f) => f['t'] === 'item'), now());
+      },
+      close: () => { pub.ws.close(); sub.ws.close(); },
     };
-    const pub = await open(first);
-    const sub = await open(last);
-    const subscribed = sub.wait((text) => text.startsWith('430'));
-    sub.ws.send('420["sub","rtt"]');
-    await subscribed;
-    for (let i = 0; i < RTT_COUNT; i++) {
-      const id = 10 + i;
-      const t0 = now();
-      const acked = pub.wait((text) => text.startsWith(`43${id}`)).then(() => acks.push(now() - t0));
-      const delivered = sub.wait((text) => text.startsWith('42["m"')).then(() => deliveries.push(now() - t0));
-      pub.ws.send(`42${id}["pub","rtt","v${i}"]`);
-      await Promise.all([acked, delivered]);
-    }
-    pub.ws.close(); sub.ws.close();
   }
+  const open = async (port: number) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`);
+    const waiters: Array<(text: string) => boolean> = [];
+    ws.on('message', (data: Buffer) => {
+      const text = data.toString();
+      if (text === '2') return ws.send('3');
+      if (text.startsWith('0')) return ws.send('40');
+      const i = waiters.findIndex((w) => w(text));
+      if (i >= 0) waiters.splice(i, 1);
+    });
+    const wait = (match: (text: string) => boolean) => new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('round trip: no reply within 5 s')), 5000);
+      waiters.push((text) => { if (!match(text)) return false; clearTimeout(timer); resolve(); return true; });
+    });
+    const connected = wait((text) => text.startsWith('40'));
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    await connected;
+    return { ws, wait };
+  };
+  const pub = await open(first);
+  const sub = await open(last);
+  const subscribed = sub.wait((text) => text.startsWith('430'));
+  sub.ws.send('420["sub","rtt"]');
+  await subscribed;
+  return {
+    acks, deliveries,
+    one: (i) => {
+      const id = 10 + i;
+      return timed(() => pub.ws.send(`42${id}["pub","rtt","v${i}"]`),
+        pub.wait((text) => text.startsWith(`43${id}`)), sub.wait((text) => text.startsWith('42["m"')), now());
+    },
+    close: () => { pub.ws.close(); sub.ws.close(); },
+  };
+}
+
+function roundTripSummary({ acks, deliveries }: RoundTrips): Measured['rtt'] {
   const p = (xs: number[], q: number) => percentileSorted([...xs].sort((a, b) => a - b), q);
   return { ackP50: p(acks, 0.5), ackP99: p(acks, 0.99), deliveryP50: p(deliveries, 0.5), deliveryP99: p(deliveries, 0.99) };
 }
@@ -378,8 +390,7 @@ function combine(slices: Array<{ result: PhaseResult; cpuUs: number[] }>): Combi
   return { result, split: cpuUs.map(per), sliceCpu };
 }
 
-async function finish(p: Prepared, phases: Map<PhaseName, Combined>): Promise<Measured> {
-  const rtt = await roundTrips(p.config, p.nodes, p.signingKey);
+function assemble(p: Prepared, phases: Map<PhaseName, Combined>, rtt: Measured['rtt']): Measured {
   const rate = phases.get('rate')!;
   const busy = phases.get('busy');
   const max = phases.get('max')!;
@@ -395,16 +406,20 @@ async function measureInTurn(config: Config, run: number, redis: { url: string; 
   try {
     const phases = new Map<PhaseName, Combined>();
     for (const name of PHASES) phases.set(name, combine([await measured(p, name, phaseSpec(p, name, DURATION))]));
-    return await finish(p, phases);
+    const rtt = await openRoundTrips(p.config, p.nodes, p.signingKey);
+    for (let i = 0; i < RTT_COUNT; i++) await rtt.one(i);
+    rtt.close();
+    return assemble(p, phases, roundTripSummary(rtt));
   } finally {
     await p.stop();
   }
 }
 
-/** --interleave N: every configuration up at once; each phase is cut into N slices per
- * configuration, taken in rounds (one slice of each, the first of the round rotating), so drift in
- * the machine's speed, which moves CPU per delivery by ±20 % within minutes here, hits every
- * configuration alike. The servers of the configurations not being measured are idle. */
+/** --interleave N: every configuration up at once; each phase, and the round trips, are cut into
+ * N slices per configuration, taken in rounds (one slice of each, the first of the round
+ * rotating), so drift in the machine's speed, which moves CPU per delivery by ±20 % within minutes
+ * here, hits every configuration alike. The servers of the configurations not being measured are
+ * idle. */
 async function measureInterleaved(run: number, redis: { url: string; pid: number } | undefined): Promise<Measured[]> {
   const prepared: Prepared[] = [];
   try {
@@ -421,9 +436,17 @@ async function measureInterleaved(run: number, redis: { url: string; pid: number
       }
       prepared.forEach((_, i) => phases[i]!.set(name, combine(slices[i]!)));
     }
-    const out: Measured[] = [];
-    for (let i = 0; i < prepared.length; i++) out.push(await finish(prepared[i]!, phases[i]!));
-    return out;
+    const trips: RoundTrips[] = [];
+    for (const p of prepared) trips.push(await openRoundTrips(p.config, p.nodes, p.signingKey));
+    const perSlice = Math.ceil(RTT_COUNT / INTERLEAVE);
+    for (let round = 0; round < INTERLEAVE; round++) {
+      for (let k = 0; k < trips.length; k++) {
+        const rt = trips[(round + k) % trips.length]!;
+        for (let i = round * perSlice; i < Math.min(RTT_COUNT, (round + 1) * perSlice); i++) await rt.one(i);
+      }
+    }
+    for (const rt of trips) rt.close();
+    return prepared.map((p, i) => assemble(p, phases[i]!, roundTripSummary(trips[i]!)));
   } finally {
     for (const p of prepared) await p.stop();
   }
@@ -469,6 +492,7 @@ const rows = CONFIGS.map((c) => {
   const mine = results.filter((r) => r.config === c.id);
   const med = (f: (m: Measured) => number) => median(mine.map(f));
   return {
+    id: c.id,
     label: c.label,
     cpuRate: med((m) => m.rate.serverCpuUsPerDelivery),
     cpuBusy: med((m) => m.busy?.serverCpuUsPerDelivery ?? NaN),
@@ -481,17 +505,26 @@ const rows = CONFIGS.map((c) => {
     busySplit: (mine[0]?.busySplit ?? []).map((_, i) => med((m) => m.busySplit[i]!)),
   };
 });
-const memoryRow = rows[CONFIGS.findIndex((c) => c.id === 'memory')] ?? rows.find((r) => r.label.startsWith('Tidings memory'));
-const base = memoryRow?.cpuRate;
-const baseMax = memoryRow?.cpuMax;
-const baseBusy = memoryRow?.cpuBusy;
+/** The baseline: `memory`, else another memory configuration (e.g. memory-v8). */
+const BASE_ID = (CONFIGS.find((c) => c.id === 'memory') ?? CONFIGS.find((c) => c.id.startsWith('memory')))?.id;
+const memoryRow = rows.find((r) => r.id === BASE_ID);
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+/** × memory ×1: the median over runs of the ratio within each run (the machine's speed moves
+ * between runs more than the ratio does). NaN without a memory configuration. */
+function ratioToMemory(config: string, value: (m: Measured) => number | undefined): number {
+  return median(results.filter((m) => m.config === config).map((m) => {
+    const mem = results.find((x) => x.config === BASE_ID && x.run === m.run);
+    const a = value(m);
+    const b = mem && value(mem);
+    return a !== undefined && b ? a / b : NaN;
+  }));
+}
 
 /** Ratios within one run: its configurations ran minutes apart, runs further apart, and the machine drifts. */
 function perRunRatios(): string[] {
-  return CONFIGS.filter((c) => c.id !== 'memory').map((c) => {
+  return CONFIGS.filter((c) => c.id !== BASE_ID).map((c) => {
     const runs = results.filter((m) => m.config === c.id).map((m) => {
-      const mem = results.find((x) => x.config === 'memory' && x.run === m.run);
+      const mem = results.find((x) => x.config === BASE_ID && x.run === m.run);
       if (!mem) return '—';
       const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? f(a / b) : '—');
       return `${ratio(m.rate.serverCpuUsPerDelivery, mem.rate.serverCpuUsPerDelivery)} / ${ratio(m.busy?.serverCpuUsPerDelivery, mem.busy?.serverCpuUsPerDelivery)} / ${ratio(m.max.serverCpuUsPerDelivery, mem.max.serverCpuUsPerDelivery)}`;
@@ -506,10 +539,11 @@ const lines = [
   ...(INTERLEAVE > 1 ? [`Interleaved: every configuration up at once; each phase measured in ${INTERLEAVE} slices of ${Math.max(500, Math.round(DURATION / INTERLEAVE))} ms per configuration, taken in turns (latency percentiles: the median of the slices').`] : []),
   `Fixed rate: ${RATE} msg/s (${PER_NODE ? `${RATE * SUBSCRIBERS} deliveries/s per node` : `${RATE * SUBSCRIBERS} deliveries/s`}) for ${DURATION} ms${BUSY_RATE > 0 ? `, then busy: ${BUSY_RATE} msg/s` : ''}. Server CPU = every node + redis-server, all pinned to core 0; load generator on core 1.`,
   `Machine: ${machineSummary()};  load average before/after each run: ${loads.join(' → ')}.`,
+  ...(memoryRow ? ['× memory ×1: the median over runs of the ratio within each run.'] : []),
   '',
   '| configuration | CPU µs/delivery (fixed rate) | × memory ×1 | CPU µs/delivery (busy rate) | × memory ×1 (busy) | delivery latency p50 / p99 ms (fixed rate) | max deliveries/s | CPU µs/delivery (max) | × memory ×1 (max) | publish→ack p50 / p99 µs | publish→delivery p50 / p99 µs | lost |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.label} | ${f(r.cpuRate)} | ${base ? f(r.cpuRate / base) : '—'} | ${f(r.cpuBusy)} | ${baseBusy ? f(r.cpuBusy / baseBusy) : '—'} | ${f(r.latP50 / 1000)} / ${f(r.latP99 / 1000)} | ${Math.round(r.maxPerSec).toLocaleString('en')} | ${f(r.cpuMax)} | ${baseMax ? f(r.cpuMax / baseMax) : '—'} | ${f(r.ackP50, 0)} / ${f(r.ackP99, 0)}${r.label.startsWith('socket') ? ' ¹' : ''} | ${f(r.delP50, 0)} / ${f(r.delP99, 0)} | ${r.lost} |`),
+  ...rows.map((r) => `| ${r.label} | ${f(r.cpuRate)} | ${f(ratioToMemory(r.id, (m) => m.rate.serverCpuUsPerDelivery))} | ${f(r.cpuBusy)} | ${f(ratioToMemory(r.id, (m) => m.busy?.serverCpuUsPerDelivery))} | ${f(r.latP50 / 1000)} / ${f(r.latP99 / 1000)} | ${Math.round(r.maxPerSec).toLocaleString('en')} | ${f(r.cpuMax)} | ${f(ratioToMemory(r.id, (m) => m.max.serverCpuUsPerDelivery))} | ${f(r.ackP50, 0)} / ${f(r.ackP99, 0)}${r.label.startsWith('socket') ? ' ¹' : ''} | ${f(r.delP50, 0)} / ${f(r.delP99, 0)} | ${r.lost} |`),
   '',
   'Max phase, CPU µs per delivery by process (node 1 = the publisher\'s, …, then redis-server):',
   '',
