@@ -400,12 +400,30 @@ function assemble(p: Prepared, phases: Map<PhaseName, Combined>, rtt: Measured['
   };
 }
 
+/** Waits until the processes are quiet: together they ran less than 2 % of a core over 100 ms
+ * (at most 60 s; a process still busy then is reported). A server driven past its capacity (socket.io
+ * at the busy rate) works through its backlog after its phase ends; without this, that backlog was
+ * measured as part of its next phase (socket.io's fixed rate: ~20 µs per delivery instead of ~11). */
+async function settle(pids: number[]): Promise<void> {
+  const total = () => pids.reduce((a, pid) => a + (runTimeUs(pid) || 0), 0);
+  for (let waited = 0; waited < 60_000; waited += 100) {
+    const before = total();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (total() - before < 2000) return;
+  }
+  console.error('settle: the servers were still busy after 60 s; measuring anyway');
+}
+
 /** The configurations one after another, each measured whole (the default). */
 async function measureInTurn(config: Config, run: number, redis: { url: string; pid: number } | undefined, profileDir: string | undefined): Promise<Measured> {
   const p = await prepare(config, run, redis, profileDir, DURATION);
   try {
     const phases = new Map<PhaseName, Combined>();
-    for (const name of PHASES) phases.set(name, combine([await measured(p, name, phaseSpec(p, name, DURATION))]));
+    for (const name of PHASES) {
+      await settle(p.pids);
+      phases.set(name, combine([await measured(p, name, phaseSpec(p, name, DURATION))]));
+    }
+    await settle(p.pids);
     const rtt = await openRoundTrips(p.config, p.nodes, p.signingKey);
     for (let i = 0; i < RTT_COUNT; i++) await rtt.one(i);
     rtt.close();
@@ -426,11 +444,13 @@ async function measureInterleaved(run: number, redis: { url: string; pid: number
     const sliceMs = Math.max(500, Math.round(DURATION / INTERLEAVE));
     for (const config of CONFIGS) prepared.push(await prepare(config, run, redis, undefined, sliceMs));
     const phases = prepared.map(() => new Map<PhaseName, Combined>());
+    const allPids = [...new Set(prepared.flatMap((p) => p.pids))];
     for (const name of PHASES) {
       const slices = prepared.map(() => [] as Array<{ result: PhaseResult; cpuUs: number[] }>);
       for (let round = 0; round < INTERLEAVE; round++) {
         for (let k = 0; k < prepared.length; k++) {
           const i = (round + k) % prepared.length;
+          await settle(allPids); // another configuration's backlog must not share the core with this slice
           slices[i]!.push(await measured(prepared[i]!, name, phaseSpec(prepared[i]!, name, sliceMs)));
         }
       }
@@ -442,6 +462,7 @@ async function measureInterleaved(run: number, redis: { url: string; pid: number
     for (let round = 0; round < INTERLEAVE; round++) {
       for (let k = 0; k < trips.length; k++) {
         const rt = trips[(round + k) % trips.length]!;
+        await settle(allPids);
         for (let i = round * perSlice; i < Math.min(RTT_COUNT, (round + 1) * perSlice); i++) await rt.one(i);
       }
     }
