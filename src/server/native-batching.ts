@@ -125,11 +125,9 @@ export class NativeBatching {
       if (w.held.length === 0) { this.open.delete(key); continue; }
       if (delay > 0 && w.busy) { w.waiting = true; this.armDeadline(delay); continue; }
       this.release(key, w);
-      // Without a delay nothing asks whether the key is busy: close the window now. Keeping it open
-      // one more turn cost every node a second event-loop iteration per message (bench/redis-fanout.ts).
-      if (delay === 0) { this.open.delete(key); continue; }
-      w.busy = true;
-      again = true;
+      // Only a delay asks whether the key is busy. Without one the window closes now: keeping it
+      // open one more turn cost every node a second event-loop iteration per message.
+      if (delay > 0) { w.busy = true; again = true; } else this.open.delete(key);
     }
     // Not while only deadlines are pending: a queued setImmediate makes the loop poll without
     // blocking, which would spin until the deadline.

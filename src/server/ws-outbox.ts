@@ -61,7 +61,6 @@ export class WsOutbox {
 
   /** Writes what `socket` holds now (before it attaches, detaches or closes). */
   release(socket: HeldSocket): void {
-    if (this.held.size === 0) return;
     const held = this.held.get(socket);
     if (!held) return;
     this.held.delete(socket);
@@ -70,7 +69,7 @@ export class WsOutbox {
 
   /** Forgets what a closed socket holds. */
   drop(socket: HeldSocket): void {
-    if (this.held.size > 0) this.held.delete(socket);
+    this.held.delete(socket);
   }
 
   private readonly releaseAll = (): void => {
