@@ -92,6 +92,8 @@ const WARM_MS = Math.min(60_000, Math.max(0, Number(args['warm-ms'])));
 const REHEARSE = args.rehearse;
 const PAYLOAD = Math.max(24, Math.min(4096, Number(args.payload)));
 const INTERLEAVE = Math.min(60, Math.max(1, Number(args.interleave)));
+/** How long one slice of a phase runs with --interleave. */
+const SLICE_MS = Math.max(500, Math.round(DURATION / INTERLEAVE));
 if (INTERLEAVE > 1 && (args.profile || args['perf-stat'] || args['perf-record'])) throw new Error('--interleave measures in slices: run --profile, --perf-stat and --perf-record without it');
 
 /** `defaultTiering`: Tidings nodes without the shipped --interrupt-budget (what it is worth). */
@@ -441,8 +443,7 @@ async function measureInTurn(config: Config, run: number, redis: { url: string; 
 async function measureInterleaved(run: number, redis: { url: string; pid: number } | undefined): Promise<Measured[]> {
   const prepared: Prepared[] = [];
   try {
-    const sliceMs = Math.max(500, Math.round(DURATION / INTERLEAVE));
-    for (const config of CONFIGS) prepared.push(await prepare(config, run, redis, undefined, sliceMs));
+    for (const config of CONFIGS) prepared.push(await prepare(config, run, redis, undefined, SLICE_MS));
     const phases = prepared.map(() => new Map<PhaseName, Combined>());
     const allPids = [...new Set(prepared.flatMap((p) => p.pids))];
     for (const name of PHASES) {
@@ -451,7 +452,7 @@ async function measureInterleaved(run: number, redis: { url: string; pid: number
         for (let k = 0; k < prepared.length; k++) {
           const i = (round + k) % prepared.length;
           await settle(allPids); // another configuration's backlog must not share the core with this slice
-          slices[i]!.push(await measured(prepared[i]!, name, phaseSpec(prepared[i]!, name, sliceMs)));
+          slices[i]!.push(await measured(prepared[i]!, name, phaseSpec(prepared[i]!, name, SLICE_MS)));
         }
       }
       prepared.forEach((_, i) => phases[i]!.set(name, combine(slices[i]!)));
@@ -557,7 +558,7 @@ const lines = [
   PER_NODE
     ? `Fan-out through Redis: ${SUBSCRIBERS} subscribers per node on one topic (N nodes: N × ${SUBSCRIBERS}), publisher on node 1, ${PAYLOAD}-byte payloads; medians of ${RUNS} runs; warm-up ${WARM_MS} ms as fast as possible${REHEARSE ? ', then every measured phase once' : ''}.`
     : `Fan-out through Redis: ${SUBSCRIBERS} subscribers on one topic spread over the nodes, publisher on node 1, ${PAYLOAD}-byte payloads; medians of ${RUNS} runs; warm-up ${WARM_MS} ms as fast as possible${REHEARSE ? ', then every measured phase once' : ''}.`,
-  ...(INTERLEAVE > 1 ? [`Interleaved: every configuration up at once; each phase measured in ${INTERLEAVE} slices of ${Math.max(500, Math.round(DURATION / INTERLEAVE))} ms per configuration, taken in turns (latency percentiles: the median of the slices').`] : []),
+  ...(INTERLEAVE > 1 ? [`Interleaved: every configuration up at once; each phase measured in ${INTERLEAVE} slices of ${SLICE_MS} ms per configuration, taken in turns (latency percentiles: the median of the slices').`] : []),
   `Fixed rate: ${RATE} msg/s (${PER_NODE ? `${RATE * SUBSCRIBERS} deliveries/s per node` : `${RATE * SUBSCRIBERS} deliveries/s`}) for ${DURATION} ms${BUSY_RATE > 0 ? `, then busy: ${BUSY_RATE} msg/s` : ''}. Server CPU = every node + redis-server, all pinned to core 0; load generator on core 1.`,
   `Machine: ${machineSummary()};  load average before/after each run: ${loads.join(' → ')}.`,
   ...(memoryRow ? ['× memory ×1: the median over runs of the ratio within each run.'] : []),
