@@ -37,7 +37,7 @@ export class RedisConnection {
       // Off: publishes are batched per topic by the topic engine (engine/redis/publish-batches.ts),
       // which sends a whole iteration's batches in one write (inOneWrite). ioredis's auto-pipelining
       // costs a Pipeline object, its promise and result arrays per tick, which measured ~20 µs per
-      // publish more (bench/redis-publish-path.ts; docs/benchmarks-redis.md, first section).
+      // publish more (bench/redis-publish-path.ts; docs/benchmarks-redis.md, "batched publishes").
       enableAutoPipelining: false,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -105,7 +105,7 @@ export class RedisConnection {
   /** Registers a Lua script, run with script(). Not ioredis's defineCommand: ioredis copies every
    * defined command onto each Pipeline it makes, and auto-pipelining makes one per tick, so with
    * ~30 scripts each call paid ~10 µs of property copies and garbage (bench/redis-publish-path.ts;
-   * docs/benchmarks-redis.md, first section). */
+   * docs/benchmarks-redis.md, "batched publishes"). */
   defineScript(name: string, lua: string, keys?: number): void {
     const script = { sha: createHash('sha1').update(lua).digest('hex'), lua, keys };
     this.scripts.set(name, script);
