@@ -33,7 +33,7 @@ import { resolveConfig } from '../src/core/config.js';
 import { systemClock } from '../src/core/clock.js';
 import { TokenAuthority, generateSigningKey } from '../src/auth/tokens.js';
 import { LoadGen } from './lib/loadgen-handle.js';
-import { commandLine, cpuCount, freePort, runTimeUs, hasCommand, spawnServer, stopProcess, type Spawned } from './lib/proc.js';
+import { commandLine, contextSwitches, cpuCount, freePort, runTimeUs, hasCommand, spawnServer, stopProcess, type Spawned } from './lib/proc.js';
 import { RAW_DIR } from './lib/bundle.js';
 import { median, percentileSorted } from './lib/stats.js';
 import { startNodeServer } from './targets/node-server.js';
@@ -344,14 +344,23 @@ type PhaseName = 'rate' | 'busy' | 'max';
  * --perf-stat its syscalls (printed), with --perf-record <name> a `perf record` of each process. */
 async function measured(p: Prepared, name: PhaseName, s: PhaseSpec): Promise<{ result: PhaseResult; cpuUs: number[] }> {
   const { pids, config, run } = p;
+  const switchesBefore = args['perf-stat'] ? pids.map(contextSwitches) : [];
   const before = pids.map(runTimeUs);
   const counting = args['perf-stat'] ? pids.map(startSyscallCount) : [];
   const sampling = args['perf-record'] === name ? pids.map((pid, i) => startPerfRecord(pid, join(RAW_DIR, `perf-${config.id}-run${run}-${i + 1}-${name}.data`))) : [];
   const result = await p.phase(s);
   const cpuUs = pids.map((pid, i) => runTimeUs(pid) - before[i]!);
+  const switchesAfter = switchesBefore.length > 0 ? pids.map(contextSwitches) : [];
   const syscalls = await Promise.all(counting.map((c) => c.stop()));
   await Promise.all(sampling.map((c) => c.stop()));
   const per = (n: number) => (n / Math.max(1, result.received)) * 1000;
+  if (switchesBefore.length > 0) {
+    // Per message: at a light rate every process sleeps between messages, so these count wake-ups
+    // (voluntary) and preemptions by another server process on the shared core (involuntary).
+    const messages = Math.max(1, result.received / s.fanout);
+    const perMessage = switchesAfter.map((now, i) => `${((now.voluntary - switchesBefore[i]!.voluntary) / messages).toFixed(2)} / ${((now.involuntary - switchesBefore[i]!.involuntary) / messages).toFixed(2)}`);
+    console.error(`${config.label} ${name} phase, context switches per message (voluntary / involuntary) by process: ${perMessage.join(' | ')}`);
+  }
   if (syscalls.length > 0) console.error(`${config.label} ${name} phase, syscalls per 1000 deliveries by process: ${syscalls.map((c) => Object.entries(c).map(([k, n]) => `${k} ${per(n).toFixed(1)}`).join(', ')).join(' | ')}`);
   return { result, cpuUs };
 }

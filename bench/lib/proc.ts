@@ -35,6 +35,22 @@ export function runTimeUs(pid: number): number {
   }
 }
 
+/** Context switches of a process's live threads so far: voluntary (it slept) and involuntary (it
+ * was preempted), from /proc/<pid>/task/<tid>/status. */
+export function contextSwitches(pid: number): { voluntary: number; involuntary: number } {
+  const sum = { voluntary: 0, involuntary: 0 };
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1');
+        sum.voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+        sum.involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      } catch { /* the thread ended */ }
+    }
+  } catch { /* the process ended */ }
+  return sum;
+}
+
 /** VmRSS and VmHWM of a process, in KiB. */
 export function memoryKb(pid: number): { rssKb: number; hwmKb: number } {
   try {
