@@ -344,17 +344,18 @@ type PhaseName = 'rate' | 'busy' | 'max';
  * --perf-stat its syscalls (printed), with --perf-record <name> a `perf record` of each process. */
 async function measured(p: Prepared, name: PhaseName, s: PhaseSpec): Promise<{ result: PhaseResult; cpuUs: number[] }> {
   const { pids, config, run } = p;
-  const switchesBefore = args['perf-stat'] ? pids.map(contextSwitches) : [];
+  const perfStat = args['perf-stat'];
+  const switchesBefore = perfStat ? pids.map(contextSwitches) : [];
   const before = pids.map(runTimeUs);
-  const counting = args['perf-stat'] ? pids.map(startSyscallCount) : [];
+  const counting = perfStat ? pids.map(startSyscallCount) : [];
   const sampling = args['perf-record'] === name ? pids.map((pid, i) => startPerfRecord(pid, join(RAW_DIR, `perf-${config.id}-run${run}-${i + 1}-${name}.data`))) : [];
   const result = await p.phase(s);
   const cpuUs = pids.map((pid, i) => runTimeUs(pid) - before[i]!);
-  const switchesAfter = switchesBefore.length > 0 ? pids.map(contextSwitches) : [];
+  const switchesAfter = perfStat ? pids.map(contextSwitches) : [];
   const syscalls = await Promise.all(counting.map((c) => c.stop()));
   await Promise.all(sampling.map((c) => c.stop()));
   const per = (n: number) => (n / Math.max(1, result.received)) * 1000;
-  if (switchesBefore.length > 0) {
+  if (perfStat) {
     // Per message: at a light rate every process sleeps between messages, so these count wake-ups
     // (voluntary) and preemptions by another server process on the shared core (involuntary).
     const messages = Math.max(1, result.received / s.fanout);

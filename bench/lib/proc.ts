@@ -26,12 +26,20 @@ export function cpuMs(pid: number): number {
 export function runTimeUs(pid: number): number {
   try {
     let ns = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try { ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]); } catch { /* the thread ended */ }
-    }
+    forEachThreadFile(pid, 'schedstat', (text) => { ns += Number(text.split(' ')[0]); });
     return ns / 1000;
   } catch {
     return cpuMs(pid) * 1000;
+  }
+}
+
+/** Calls `each` with /proc/<pid>/task/<tid>/<file> of every live thread; throws if the process is
+ * gone, skips a thread that ended meanwhile. */
+function forEachThreadFile(pid: number, file: string, each: (text: string) => void): void {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let text: string;
+    try { text = readFileSync(`/proc/${pid}/task/${tid}/${file}`, 'latin1'); } catch { continue; }
+    each(text);
   }
 }
 
@@ -40,13 +48,10 @@ export function runTimeUs(pid: number): number {
 export function contextSwitches(pid: number): { voluntary: number; involuntary: number } {
   const sum = { voluntary: 0, involuntary: 0 };
   try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1');
-        sum.voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-        sum.involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-      } catch { /* the thread ended */ }
-    }
+    forEachThreadFile(pid, 'status', (status) => {
+      sum.voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      sum.involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    });
   } catch { /* the process ended */ }
   return sum;
 }
