@@ -26,21 +26,24 @@ export function cpuMs(pid: number): number {
 export function runTimeUs(pid: number): number {
   try {
     let ns = 0;
-    forEachThreadFile(pid, 'schedstat', (text) => { ns += Number(text.split(' ')[0]); });
-    return ns / 1000;
+    const read = forEachThreadFile(pid, 'schedstat', (text) => { ns += Number(text.split(' ')[0]); });
+    return read > 0 ? ns / 1000 : cpuMs(pid) * 1000;
   } catch {
     return cpuMs(pid) * 1000;
   }
 }
 
-/** Calls `each` with /proc/<pid>/task/<tid>/<file> of every live thread; throws if the process is
- * gone, skips a thread that ended meanwhile. */
-function forEachThreadFile(pid: number, file: string, each: (text: string) => void): void {
+/** Calls `each` with /proc/<pid>/task/<tid>/<file> of every live thread and returns how many it
+ * read; throws if the process is gone, skips a thread that ended meanwhile (or lacks the file). */
+function forEachThreadFile(pid: number, file: string, each: (text: string) => void): number {
+  let read = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     let text: string;
     try { text = readFileSync(`/proc/${pid}/task/${tid}/${file}`, 'latin1'); } catch { continue; }
     each(text);
+    read++;
   }
+  return read;
 }
 
 /** Context switches of a process's live threads so far: voluntary (it slept) and involuntary (it
