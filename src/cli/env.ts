@@ -18,6 +18,7 @@ export const ENV_VARS: Record<string, { path: string; parse: 'int' | 'string' | 
   TIDINGS_ADMIN_TOKEN_IDS: { path: 'admin.tokenIds', parse: 'list' },
   TIDINGS_ENGINE: { path: 'engine', parse: 'string' },
   TIDINGS_REDIS_URL: { path: 'redis.url', parse: 'string' },
+  TIDINGS_REDIS_SHARDS: { path: 'redis.shards', parse: 'list' },
   TIDINGS_REDIS_KEY_PREFIX: { path: 'redis.keyPrefix', parse: 'string' },
   TIDINGS_MOMENTO_PORT: { path: 'momento.port', parse: 'int' },
   TIDINGS_MOMENTO_ENDPOINT: { path: 'momento.endpoint', parse: 'string' },

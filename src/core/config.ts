@@ -222,6 +222,10 @@ export type EngineKind = 'memory' | 'redis';
 export interface RedisConfig {
   /** redis://[user:password@]host:port[/db] or rediss:// for TLS. */
   url: string;
+  /** Two or more Redis URLs: each cache (its topics, lists, items, groups, presence) lives on one of
+   * them, chosen by a hash of its name, and `url` is not used. Every node must list the same
+   * shards in the same order. Empty: one Redis, `url`. */
+  shards: string[];
   /** Prepended to every key, so several deployments (or tests) can share one Redis. */
   keyPrefix: string;
   /** A connection attempt longer than this fails (and is retried with backoff); at start-up the
@@ -473,6 +477,7 @@ export const DEFAULTS: TidingsConfig = {
   },
   redis: {
     url: 'redis://127.0.0.1:6379',
+    shards: [],
     keyPrefix: 'tidings:',
     connectTimeoutMs: 5000,
     commandTimeoutMs: 2000,
@@ -658,10 +663,24 @@ function validateRedis(r: RedisConfig, positive: (path: string, value: number, m
   if (r.publishBatchMaxItems > 1000) throw new ConfigError('redis.publishBatchMaxItems', 'must be ≤ 1000');
   positive('redis.publishBatchMaxBytes', r.publishBatchMaxBytes, 1);
   if (r.reconnectMinMs > r.reconnectMaxMs) throw new ConfigError('redis.reconnectMinMs', 'must be ≤ redis.reconnectMaxMs');
-  let url: URL | undefined;
-  try { url = new URL(r.url); } catch { /* reported below */ }
-  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:')) throw new ConfigError('redis.url', 'must be a redis:// or rediss:// URL');
+  validateRedisUrl('redis.url', r.url);
+  if (!Array.isArray(r.shards)) throw new ConfigError('redis.shards', 'must be a list of Redis URLs');
+  if (r.shards.length === 1) throw new ConfigError('redis.shards', 'must list two or more Redis URLs (one Redis: redis.url)');
+  if (r.shards.length > MAX_REDIS_SHARDS) throw new ConfigError('redis.shards', `must list at most ${MAX_REDIS_SHARDS} Redis URLs`);
+  r.shards.forEach((shard, i) => validateRedisUrl(`redis.shards[${i}]`, shard));
+  // Databases of one server are not shards: they share its pub/sub channels.
+  const servers = r.shards.map((shard) => { const u = new URL(shard); return `${u.hostname}:${u.port || '6379'}`; });
+  if (new Set(servers).size !== servers.length) throw new ConfigError('redis.shards', 'must list each Redis server once (databases of one server share its channels)');
   if (/[\u0000-\u001f\u007f]/.test(r.keyPrefix)) throw new ConfigError('redis.keyPrefix', 'must not contain control characters');
+}
+
+/** Shards a deployment may name (each costs every node three connections). */
+const MAX_REDIS_SHARDS = 64;
+
+function validateRedisUrl(path: string, value: unknown): void {
+  let url: URL | undefined;
+  try { url = typeof value === 'string' ? new URL(value) : undefined; } catch { /* reported below */ }
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:')) throw new ConfigError(path, 'must be a redis:// or rediss:// URL');
 }
 
 function validateStore(s: StoreConfig, positive: (path: string, value: number, min?: number) => void): void {

@@ -22,23 +22,37 @@ import { IdempotencyContext } from '../core/idempotency-key.js';
 /** Cache data lives under redis.keyPrefix + this (topics under `t:`, engine/redis/keys.ts). */
 export const CACHE_NAMESPACE = 'c:';
 
+/** Where one engine sits among the deployment's Redis shards (engine/shards/); one Redis
+ * is shard 0 of 1. */
+export interface ShardPlacement {
+  url: string;
+  index: number;
+  count: number;
+  /** Shared by every shard of a node: the broker sets the key once, whichever shard takes it. */
+  idempotency: IdempotencyContext;
+}
+
 export class RedisEngine implements Engine {
   readonly topics: RedisTopicEngine;
   readonly cache: RedisCacheStore;
   readonly groups: RedisModeration;
-  readonly revocations: RedisRevocationList;
-  readonly idempotency = new IdempotencyContext();
+  /** On shard 0 only: one list for the whole deployment. */
+  readonly revocations: RedisRevocationList | undefined;
+  readonly idempotency: IdempotencyContext;
   /** Cluster-wide: every node's subscribers, join/leave once (docs/presence.md, "Several nodes"). */
   readonly presence: RedisPresence;
   private readonly ids = new RandomIds();
 
-  private constructor(config: Readonly<TidingsConfig>, clock: Clock, log: Logger, private readonly connection: RedisConnection) {
+  private constructor(config: Readonly<TidingsConfig>, clock: Clock, log: Logger, private readonly connection: RedisConnection, placement: ShardPlacement) {
+    this.idempotency = placement.idempotency;
     const subscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false });
     subscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis subscriber connection error'));
     this.topics = new RedisTopicEngine(config.topics, clock, connection, subscriber, config.redis.keyPrefix, log,
       { maxItems: config.redis.publishBatchMaxItems, maxBytes: config.redis.publishBatchMaxBytes });
     this.cache = new RedisCacheStore(config.store, clock, connection, `${config.redis.keyPrefix}${CACHE_NAMESPACE}`, this.topics);
-    this.groups = new RedisModeration(config.moderation, clock, connection, subscriber, config.redis.keyPrefix, log, this.topics, this.cache);
+    // Delivery ids of shard i are i+1, i+1+count, ...: unique on the node, and they name their shard.
+    this.groups = new RedisModeration(config.moderation, clock, connection, subscriber, config.redis.keyPrefix, log, this.topics, this.cache,
+      { first: placement.index + 1, step: placement.count });
     // A publish to an input topic is acknowledged only once every group it feeds took it (one script).
     this.topics.setFeed(this.groups);
     // Idempotent writes are remembered in Redis, by the write's own script, for every node.
@@ -48,17 +62,18 @@ export class RedisEngine implements Engine {
     };
     this.topics.setIdempotency(idempotencyArgs);
     this.cache.idempotencyArgs = idempotencyArgs;
-    this.revocations = new RedisRevocationList(config.auth.maxRevocations, clock, connection, subscriber, config.redis.keyPrefix, this.groups.nodeId, log);
+    this.revocations = placement.index > 0 ? undefined : new RedisRevocationList(config.auth.maxRevocations, clock, connection, subscriber, config.redis.keyPrefix, this.groups.nodeId, log);
     const presenceSubscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false });
     presenceSubscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis presence subscriber connection error'));
     this.presence = new RedisPresence(config.presence, clock, connection, presenceSubscriber, config.redis.keyPrefix, log);
   }
 
   /** Connects to Redis first: a server whose Redis does not answer refuses to start. */
-  static async connect(config: Readonly<TidingsConfig>, clock: Clock, log: Logger): Promise<RedisEngine> {
-    const connection = new RedisConnection(config.redis, log);
+  static async connect(config: Readonly<TidingsConfig>, clock: Clock, log: Logger,
+    placement: ShardPlacement = { url: config.redis.url, index: 0, count: 1, idempotency: new IdempotencyContext() }): Promise<RedisEngine> {
+    const connection = new RedisConnection({ ...config.redis, url: placement.url }, log);
     await connection.connect();
-    return new RedisEngine(config, clock, log, connection);
+    return new RedisEngine(config, clock, log, connection, placement);
   }
 
   newConnectionId(): string {
@@ -68,7 +83,7 @@ export class RedisEngine implements Engine {
 
   async start(fanout: Fanout): Promise<void> {
     await this.topics.start(fanout);
-    await this.revocations.start();
+    await this.revocations?.start();
     await this.groups.start();
     this.presence.start((key, frame) => fanout.publish(key, frame));
     await this.presence.connect();

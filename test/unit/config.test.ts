@@ -44,6 +44,10 @@ t.test('config - unknown keys, wrong types and unbounded limits are refused with
     [{ dev: true, redis: { publishBatchMaxItems: 0 } }, /redis\.publishBatchMaxItems: must be a finite integer ≥ 1/],
     [{ dev: true, redis: { publishBatchMaxItems: 5000 } }, /redis\.publishBatchMaxItems: must be ≤ 1000/],
     [{ dev: true, redis: { publishBatchMaxBytes: 0 } }, /redis\.publishBatchMaxBytes/],
+    [{ dev: true, redis: { shards: ['redis://10.0.0.5:6379'] } }, /redis\.shards: must list two or more Redis URLs/],
+    [{ dev: true, redis: { shards: ['redis://10.0.0.5:6379', 'http://10.0.0.6:6379'] } }, /redis\.shards\[1\]: must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ dev: true, redis: { shards: ['redis://10.0.0.5:6379/1', 'redis://10.0.0.5/2'] } }, /redis\.shards: must list each Redis server once/],
+    [{ dev: true, redis: { shards: Array.from({ length: 65 }, (_, i) => `redis://10.0.1.${i}:6379`) } }, /redis\.shards: must list at most 64/],
     [{ dev: true, server: { eventLoopMonitorMs: 1 } }, /server\.eventLoopMonitorMs: must be a finite integer ≥ 10/],
     [{ dev: true, server: { eventLoopMonitorMs: 120_000 } }, /server\.eventLoopMonitorMs: must be ≤ 60000/],
     [{ dev: true, http: { ticketTtlMs: 0 } }, /http\.ticketTtlMs: must be a finite integer/],
@@ -82,4 +86,11 @@ t.test('config - the engine and its Redis come from TIDINGS_ENGINE and TIDINGS_R
   t.equal(config.engine, 'redis');
   t.equal(config.redis.commandTimeoutMs, DEFAULTS.redis.commandTimeoutMs, 'the other redis keys keep their defaults');
   t.equal(resolveConfig({ dev: true }).engine, 'memory', 'memory is the default engine');
+});
+
+t.test('config - Redis shards come from TIDINGS_REDIS_SHARDS', async (t) => {
+  const patch = configFromEnv({ TIDINGS_ENGINE: 'redis', TIDINGS_REDIS_SHARDS: 'redis://10.0.0.5:6379, rediss://10.0.0.6:6380' });
+  t.same(patch, { engine: 'redis', redis: { shards: ['redis://10.0.0.5:6379', 'rediss://10.0.0.6:6380'] } });
+  t.same(resolveConfig({ dev: true, ...patch }).redis.shards, ['redis://10.0.0.5:6379', 'rediss://10.0.0.6:6380']);
+  t.same(resolveConfig({ dev: true }).redis.shards, [], 'one Redis (redis.url) by default');
 });

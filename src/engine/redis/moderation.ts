@@ -73,7 +73,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   private readonly groups = new Map<string, LocalGroup>();
   private readonly memberships = new Map<string, Set<LocalGroup>>();
   private readonly deliveries = new Map<number, Held>();
-  private nextDelivery = 1;
+  private nextDelivery: number;
   /** Hand-backs and leaves that failed while Redis was away, retried every tick. */
   private readonly retries: Array<() => Promise<void>> = [];
   private readonly pending = new Set<Promise<unknown>>();
@@ -94,7 +94,10 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     private readonly log: Logger,
     private readonly topics: RedisTopicEngine,
     private readonly cache: RedisCacheStore,
+    /** Delivery ids handed out: first, first + step, ... (a node on several shards keeps them apart). */
+    private readonly deliveryIds: { first: number; step: number } = { first: 1, step: 1 },
   ) {
+    this.nextDelivery = deliveryIds.first;
     this.groupSet = `${prefix}m:\u0000groups`;
     this.totalBytes = `${prefix}m:\u0000bytes`;
     this.heartbeatPrefix = `${prefix}m:\u0000node:`;
@@ -342,7 +345,8 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     const member = this.pick(group, last);
     if (!member) return false;
     const item = parseItem(record);
-    const delivery = this.nextDelivery++;
+    const delivery = this.nextDelivery;
+    this.nextDelivery += this.deliveryIds.step;
     const timer = this.clock.setTimeout(() => this.expire(delivery), this.config.ackTimeoutMs);
     this.deliveries.set(delivery, { delivery, id, item, member, group, timer });
     member.held.add(delivery);

@@ -1,0 +1,99 @@
+/** Lists and scalar items over several shards: each cache's items live on its shard. */
+import type { ListItem, PubAppendResult, Value } from '../../protocol/index.js';
+import type { Maybe } from '../../core/maybe.js';
+import type { CacheEngine, CollectionTtl, PushOptions, Range, StoreStats } from '../../store/cache-store.js';
+
+export class ShardedCache implements CacheEngine {
+  /** The fast path only when every shard has it (they are all one kind of store). */
+  readonly listFetchResult: CacheEngine['listFetchResult'];
+
+  constructor(private readonly shards: readonly CacheEngine[], private readonly of: (cache: string) => number) {
+    if (shards.every((s) => s.listFetchResult)) {
+      this.listFetchResult = (cache, list, range, withMeta) => this.on(cache).listFetchResult!(cache, list, range, withMeta);
+    }
+  }
+
+  private on(cache: string): CacheEngine {
+    return this.shards[this.of(cache)]!;
+  }
+
+  listPushBack(cache: string, list: string, values: Value[], options: PushOptions): Maybe<number> {
+    return this.on(cache).listPushBack(cache, list, values, options);
+  }
+
+  listPushFront(cache: string, list: string, values: Value[], options: PushOptions): Maybe<number> {
+    return this.on(cache).listPushFront(cache, list, values, options);
+  }
+
+  listFetch(cache: string, list: string, range: Range): Maybe<Value[] | undefined> {
+    return this.on(cache).listFetch(cache, list, range);
+  }
+
+  listFetchWithMeta(cache: string, list: string, range: Range): Maybe<ListItem[] | undefined> {
+    return this.on(cache).listFetchWithMeta(cache, list, range);
+  }
+
+  listRetain(cache: string, list: string, range: Range, ttl: CollectionTtl | undefined): Maybe<void> {
+    return this.on(cache).listRetain(cache, list, range, ttl);
+  }
+
+  listRemoveValue(cache: string, list: string, value: Value): Maybe<void> {
+    return this.on(cache).listRemoveValue(cache, list, value);
+  }
+
+  listPop(cache: string, list: string, end: 'back' | 'front'): Maybe<{ value: Value; length: number } | undefined> {
+    return this.on(cache).listPop(cache, list, end);
+  }
+
+  listLength(cache: string, list: string): Maybe<number | undefined> {
+    return this.on(cache).listLength(cache, list);
+  }
+
+  get(cache: string, key: string): Maybe<Value | undefined> {
+    return this.on(cache).get(cache, key);
+  }
+
+  set(cache: string, key: string, value: Value, ttlMs: number | undefined): Maybe<void> {
+    return this.on(cache).set(cache, key, value, ttlMs);
+  }
+
+  delete(cache: string, key: string): Maybe<void> {
+    return this.on(cache).delete(cache, key);
+  }
+
+  itemGetTtl(cache: string, key: string): Maybe<number | undefined> {
+    return this.on(cache).itemGetTtl(cache, key);
+  }
+
+  updateTtl(cache: string, key: string, ttlMs: number): Maybe<boolean> {
+    return this.on(cache).updateTtl(cache, key, ttlMs);
+  }
+
+  pubAppend(cache: string, topic: string, list: string, value: Value, tokenId: string | undefined, options: PushOptions): Maybe<PubAppendResult> {
+    return this.on(cache).pubAppend(cache, topic, list, value, tokenId, options);
+  }
+
+  listRemoveOrigin(cache: string, list: string, origin: { page: number; seq: number }): Maybe<boolean> {
+    return this.on(cache).listRemoveOrigin(cache, list, origin);
+  }
+
+  /** Summed over the shards; maxBytes too (store.maxBytes bounds each shard). */
+  stats(): StoreStats {
+    const total: StoreStats = { items: 0, bytes: 0, maxBytes: 0 };
+    for (const s of this.shards) {
+      const one = s.stats();
+      total.items += one.items;
+      total.bytes += one.bytes;
+      total.maxBytes += one.maxBytes;
+    }
+    return total;
+  }
+
+  start(): void {
+    for (const s of this.shards) s.start();
+  }
+
+  close(): void {
+    for (const s of this.shards) s.close();
+  }
+}
