@@ -151,11 +151,16 @@ function showStatus(text, kind) {
 // -- session -------------------------------------------------------------------------------------
 
 async function poll() {
-  if (!state.sdk) return;
+  const sdk = state.sdk;
+  if (!sdk) return;
   try {
-    render(await state.sdk.connection.request({ t: 'adminStats' }));
+    const stats = await sdk.connection.request({ t: 'adminStats' });
+    if (state.sdk !== sdk) return; // signed out meanwhile
+    render(stats);
     showStatus('live', 'open');
   } catch (err) {
+    // Signing out closes the connection, failing this request: the sign-in card's status stands.
+    if (state.sdk !== sdk) return;
     if (err.code === 'PERMISSION_ERROR') return signOut(`This key may not open the dashboard: ${err.message}`);
     showStatus(`no data: ${err.message}`, 'reconnecting');
   }
