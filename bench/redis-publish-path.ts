@@ -1,4 +1,5 @@
-/** The node's CPU per publish at the engine level, memory vs Redis engine: `engine.topics.publish`
+/** The node's CPU per publish at the engine level, memory vs Redis engine (one Redis, and two as
+ * shards: what routing by cache adds): `engine.topics.publish`
  * in bursts (as a loaded node gathers them), against a fresh redis-server, with one local
  * subscription so each item also comes back through the channel and into the window. No WebSocket,
  * no server: this prices the engine's publish path and its ioredis calls alone (the node's own CPU,
@@ -29,11 +30,20 @@ const COUNT = Math.min(500_000, Math.max(1000, Number(args.count)));
 const BURST = Math.min(64, Math.max(1, Number(args.burst)));
 
 if (!hasCommand('redis-server')) throw new Error('redis-server is not installed (apt-get install redis-server)');
-const port = await freePort();
-const redis = await spawnServer('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { ready: { port } });
+const startRedis = async () => {
+  const port = await freePort();
+  return { url: `redis://127.0.0.1:${port}`, ...await spawnServer('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { ready: { port } }) };
+};
+const redises = [await startRedis(), await startRedis()];
 
-async function cpuPerPublish(engineName: 'memory' | 'redis', run: number): Promise<number> {
-  const config = resolveConfig({ dev: true, engine: engineName, redis: { url: `redis://127.0.0.1:${port}`, keyPrefix: `path${run}:` } });
+type Variant = 'memory' | 'redis' | 'redis, 2 shards';
+const VARIANTS: Variant[] = ['memory', 'redis', 'redis, 2 shards'];
+
+async function cpuPerPublish(variant: Variant, run: number): Promise<number> {
+  const config = resolveConfig({
+    dev: true, engine: variant === 'memory' ? 'memory' : 'redis',
+    redis: { url: redises[0]!.url, shards: variant === 'redis, 2 shards' ? redises.map((r) => r.url) : [], keyPrefix: `path${run}:` },
+  });
   const engine = await createEngine(config, systemClock, pino({ level: 'silent' }) as never);
   let delivered = 0;
   await engine.start({ publish: () => { delivered++; }, sendTo: () => {} });
@@ -54,25 +64,24 @@ async function cpuPerPublish(engineName: 'memory' | 'redis', run: number): Promi
   for (let i = 0; i < 1000 && delivered < target; i++) await new Promise((resolve) => setTimeout(resolve, 1));
   const used = process.cpuUsage(before);
   await engine.close();
-  if (delivered < target) throw new Error(`${engineName}: ${target - delivered} items never came back`);
+  if (delivered < target) throw new Error(`${variant}: ${target - delivered} items never came back`);
   return (used.user + used.system) / COUNT;
 }
 
-const results: Record<'memory' | 'redis', number[]> = { memory: [], redis: [] };
+const results = new Map<Variant, number[]>(VARIANTS.map((v) => [v, []]));
 try {
   for (let run = 1; run <= RUNS; run++) {
-    for (const name of ['memory', 'redis'] as const) results[name].push(await cpuPerPublish(name, run));
+    for (const variant of VARIANTS) results.get(variant)!.push(await cpuPerPublish(variant, run));
   }
 } finally {
-  await stopProcess(redis.child);
+  await Promise.all(redises.map((r) => stopProcess(r.child)));
 }
-const line = (name: 'memory' | 'redis') => `| ${name} | ${median(results[name]).toFixed(1)} | ${results[name].map((x) => x.toFixed(1)).join(', ')} |`;
+const line = (variant: Variant) => `| ${variant} | ${median(results.get(variant)!).toFixed(1)} | ${results.get(variant)!.map((x) => x.toFixed(1)).join(', ')} |`;
 console.log([
   `Engine-level publish path, bursts of ${BURST}, ${COUNT} publishes per run, medians of ${RUNS} (Node ${process.version}).`,
   '',
   '| engine | node CPU µs per publish (receipt included) | runs |',
   '|---|---:|---|',
-  line('memory'),
-  line('redis'),
+  ...VARIANTS.map(line),
 ].join('\n'));
 process.exit(0);
