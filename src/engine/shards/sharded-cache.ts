@@ -77,15 +77,19 @@ export class ShardedCache implements CacheEngine {
     return this.on(cache).listRemoveOrigin(cache, list, origin);
   }
 
-  /** Summed over the shards; maxBytes too (store.maxBytes bounds each shard). */
+  /** Summed over the shards, each its own Redis's figures; maxBytes 0 (no bound) when any shard
+   * has none. */
   stats(): StoreStats {
     const total: StoreStats = { items: 0, bytes: 0, maxBytes: 0 };
+    let unbounded = false;
     for (const s of this.shards) {
       const one = s.stats();
       total.items += one.items;
       total.bytes += one.bytes;
       total.maxBytes += one.maxBytes;
+      unbounded ||= one.maxBytes === 0;
     }
+    if (unbounded) total.maxBytes = 0;
     return total;
   }
 
