@@ -3,7 +3,7 @@
  * chosen by rendezvous hashing of its name (rendezvous.ts). Nothing spans two caches, so every
  * atomic step (a publish with its moderation feed, pubAppend, a moderator's accept) stays within
  * one shard. The revocation list is the first shard's. */
-import { IdempotencyContext } from '../../core/idempotency-key.js';
+import type { IdempotencyContext } from '../../core/idempotency-key.js';
 import type { RevocationList } from '../../auth/revocation.js';
 import type { Engine, Fanout } from '../engine.js';
 import { shardOf } from './rendezvous.js';
