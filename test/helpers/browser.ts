@@ -43,6 +43,13 @@ export async function strictPage(t: Test, browser: Browser, viewport = DESKTOP):
   return page;
 }
 
+/** Tests run through tsx, whose esbuild keeps function names by wrapping inner functions in
+ * `__name(fn, "name")`. `page.evaluate(fn)` ships fn's transpiled source to the page, where that
+ * helper does not exist; this defines it there (call before evaluating such a function). */
+export async function defineNameHelper(page: Page): Promise<void> {
+  await page.addScriptTag({ content: 'globalThis.__name = (fn) => fn;' });
+}
+
 /** Saves a screenshot under test-output/screenshots/ (and under docs/ with UPDATE_SCREENSHOT=1
  * when `docsName` is given); returns the path. */
 export async function screenshot(page: Page, name: string, docsName?: string, options: { fullPage?: boolean } = {}): Promise<string> {
