@@ -20,7 +20,7 @@
  *   node --import tsx bench/redis-fanout.ts [--runs 3] [--subscribers 500] [--rate 100]
  *     [--duration-ms 3000] [--rtt 300] [--configs memory,redis1,...] [--profile] [--redis-core N]
  *     [--warm-ms 5000] [--no-rehearse] [--busy-rate 600] [--per-node] [--perf-stat] [--perf-record rate|busy|max]
- *     [--interleave N]
+ *     [--interleave N] [--alt-flags "--some-v8-flag" with configs memory-alt,redis2-alt,redis3-alt]
  *
  * Bounded: every phase is capped in time and messages; 127.0.0.1 only; every process is stopped. */
 import { spawn } from 'node:child_process';
@@ -77,6 +77,8 @@ const { values: args } = parseArgs({
     /** Measure the configurations side by side: all up at once, each phase cut into this many
      * slices per configuration taken in turns (1: one configuration after another, whole). */
     interleave: { type: 'string', default: '1' },
+    /** Node flags for the `-alt` configurations, after the shipped ones (a later V8 flag wins). */
+    'alt-flags': { type: 'string', default: '' },
   },
   allowNegative: true,
 });
@@ -96,8 +98,9 @@ const INTERLEAVE = Math.min(60, Math.max(1, Number(args.interleave)));
 const SLICE_MS = Math.max(500, Math.round(DURATION / INTERLEAVE));
 if (INTERLEAVE > 1 && (args.profile || args['perf-stat'] || args['perf-record'])) throw new Error('--interleave measures in slices: run --profile, --perf-stat and --perf-record without it');
 
-/** `defaultTiering`: Tidings nodes without the shipped --interrupt-budget (what it is worth). */
-interface Config { id: string; label: string; kind: 'tidings' | 'socket.io'; nodes: number; redis: boolean; defaultTiering?: boolean }
+/** `defaultTiering`: Tidings nodes without the shipped --interrupt-budget (what it is worth).
+ * `altFlags`: Tidings nodes with --alt-flags added to the shipped flags (what a flag would be worth). */
+interface Config { id: string; label: string; kind: 'tidings' | 'socket.io'; nodes: number; redis: boolean; defaultTiering?: boolean; altFlags?: boolean }
 const ALL: Config[] = [
   { id: 'memory', label: 'Tidings memory ×1', kind: 'tidings', nodes: 1, redis: false },
   { id: 'redis1', label: 'Tidings redis ×1', kind: 'tidings', nodes: 1, redis: true },
@@ -108,10 +111,15 @@ const ALL: Config[] = [
   { id: 'redis1-v8', label: 'Tidings redis ×1, default V8 tiering', kind: 'tidings', nodes: 1, redis: true, defaultTiering: true },
   { id: 'redis2-v8', label: 'Tidings redis ×2, default V8 tiering', kind: 'tidings', nodes: 2, redis: true, defaultTiering: true },
   { id: 'redis3-v8', label: 'Tidings redis ×3, default V8 tiering', kind: 'tidings', nodes: 3, redis: true, defaultTiering: true },
+  // Opt-in (--configs, with --alt-flags): the shipped flags plus --alt-flags.
+  { id: 'memory-alt', label: `Tidings memory ×1 + ${args['alt-flags']}`, kind: 'tidings', nodes: 1, redis: false, altFlags: true },
+  { id: 'redis2-alt', label: `Tidings redis ×2 + ${args['alt-flags']}`, kind: 'tidings', nodes: 2, redis: true, altFlags: true },
+  { id: 'redis3-alt', label: `Tidings redis ×3 + ${args['alt-flags']}`, kind: 'tidings', nodes: 3, redis: true, altFlags: true },
   { id: 'sio1', label: 'socket.io+redis ×1', kind: 'socket.io', nodes: 1, redis: true },
   { id: 'sio2', label: 'socket.io+redis ×2', kind: 'socket.io', nodes: 2, redis: true },
   { id: 'sio3', label: 'socket.io+redis ×3', kind: 'socket.io', nodes: 3, redis: true },
 ];
+const ALT_FLAGS = args['alt-flags'].split(' ').filter(Boolean);
 const CONFIGS = args.configs.split(',').map((id) => {
   const c = ALL.find((x) => x.id === id);
   if (!c) throw new Error(`unknown config ${id} (one of ${ALL.map((x) => x.id).join(', ')})`);
@@ -177,7 +185,8 @@ async function startNodes(config: Config, redisUrl: string | undefined, signingK
     const options = { port, signingKey, ...(SERVER_CPUS ? { cpus: SERVER_CPUS } : {}), ...cpuProf };
     if (config.kind === 'tidings') {
       const env: NodeJS.ProcessEnv = { BENCH_SIGNING_KEY: signingKey, ...(config.redis ? { BENCH_REDIS_URL: redisUrl!, BENCH_REDIS_PREFIX: prefix } : {}) };
-      const flags = config.defaultTiering ? TIDINGS_NODE_FLAGS.filter((f) => !f.startsWith('--interrupt-budget')) : TIDINGS_NODE_FLAGS;
+      const flags = config.defaultTiering ? TIDINGS_NODE_FLAGS.filter((f) => !f.startsWith('--interrupt-budget'))
+        : config.altFlags ? [...TIDINGS_NODE_FLAGS, ...ALT_FLAGS] : TIDINGS_NODE_FLAGS;
       nodes.push(await startNodeServer('tidings-server.ts', 'tidings', options, env, flags));
     } else {
       nodes.push(await startNodeServer('socketio-redis-server.ts', 'socket.io', options, { BENCH_REDIS_URL: redisUrl! }));
