@@ -20,7 +20,7 @@
  *   node --import tsx bench/redis-fanout.ts [--runs 3] [--subscribers 500] [--rate 100]
  *     [--duration-ms 3000] [--rtt 300] [--configs memory,redis1,...] [--profile] [--redis-core N]
  *     [--warm-ms 5000] [--no-rehearse] [--busy-rate 600] [--per-node] [--perf-stat] [--perf-record rate|busy|max]
- *     [--interleave N] [--alt-flags "--some-v8-flag" with configs memory-alt,redis2-alt,redis3-alt]
+ *     [--interleave N] [--alt-flags=--some-v8-flag, for the configs memory-alt,redis2-alt,redis3-alt]
  *
  * Bounded: every phase is capped in time and messages; 127.0.0.1 only; every process is stopped. */
 import { spawn } from 'node:child_process';
