@@ -3,7 +3,7 @@
  * backoff. Requests made while disconnected wait in a bounded queue and go out once reconnected. */
 import {
   CloseCode, ErrorCode, IDEMPOTENT_OPERATIONS, PROTOCOL_VERSIONS, SUBPROTOCOL, decodeFrames, encodeFrame, shouldReconnect,
-  type AuthResult, type HelloResult, type OperationName, type RequestOf, type ResultOf, type WireError,
+  type HelloResult, type OperationName, type RequestOf, type ResultOf, type WireError,
 } from '../protocol/index.js';
 import { reconnectDelay } from './backoff.js';
 import { TidingsClientError, cancelledError, connectionError, timeoutError } from './errors.js';

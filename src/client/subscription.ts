@@ -1,7 +1,7 @@
 /** One server subscription and the local subscribers sharing it. It remembers the last (page, seq)
  * delivered, resubscribes with `after` on every reconnect, and drops anything at or before that
  * position, so each local subscriber sees every item once, in order, or an explicit discontinuity. */
-import { ErrorCode, topicKey, type DiscontinuityFrame, type ItemFrame, type Position, type RetractFrame, type SubscribeResult } from '../protocol/index.js';
+import { ErrorCode, topicKey, type DiscontinuityFrame, type ItemFrame, type Position, type RetractFrame } from '../protocol/index.js';
 import type { Connection } from './connection.js';
 import { cancelledError, type TidingsClientError } from './errors.js';
 import { ErrorResponse } from './responses.js';

@@ -1,6 +1,6 @@
 /** Topics, shaped like Momento's TopicClient: publish, and subscriptions that survive reconnects.
  * Local subscribers of one topic share one server subscription (subscription.ts). */
-import { ErrorCode, topicKey, type ByeFrame, type DiscontinuityFrame, type ItemFrame, type PublishResult, type RetractFrame, type Value, type WireError } from '../protocol/index.js';
+import { ErrorCode, topicKey, type ByeFrame, type DiscontinuityFrame, type ItemFrame, type RetractFrame, type Value, type WireError } from '../protocol/index.js';
 import { clientLink, type ClientOptions } from './client-options.js';
 import type { Connection, RequestOptions } from './connection.js';
 import { TidingsClientError, asClientError, cancelledError } from './errors.js';

@@ -31,7 +31,7 @@ export class RedisConnection {
   private wasReady = false;
   private readonly scripts = new Map<string, LuaScript>();
 
-  constructor(private readonly config: RedisConfig, private readonly log: Logger) {
+  constructor(private readonly config: RedisConfig, log: Logger) {
     this.client = new Redis(config.url, {
       lazyConnect: true,
       // Off: publishes are batched per topic by the topic engine (engine/redis/publish-batches.ts),

@@ -9,7 +9,7 @@ import {
 import { TidingsError, authenticationFailed, badRequest, invalidArgument, limitExceeded, toWireError } from '../core/errors.js';
 import type { Maybe } from '../core/maybe.js';
 import type { Fanout } from './engine.js';
-import { REPLIED, type BrokerDeps, type Handler, type HandlerTable, type RequestContext } from './handler.js';
+import { REPLIED, type BrokerDeps, type HandlerTable, type RequestContext } from './handler.js';
 import { Session, type Connection } from './session.js';
 import { Subscriptions } from './subscriptions.js';
 import { MsgpackReplies } from './replies.js';

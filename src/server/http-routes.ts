@@ -1,5 +1,5 @@
 /** HTTP routes: health and token minting. Every async reply is corked and abort-safe. */
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, LimitCause, PermissionScopes, encodeMomentoCredential } from '../protocol/index.js';
 import { TidingsError, limitExceeded, permissionDenied } from '../core/errors.js';
 import { jsonRoute, type Cors } from './http-common.js';

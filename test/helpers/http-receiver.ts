@@ -1,6 +1,6 @@
 /** A local HTTP receiver for outbound calls (webhooks, a push service): records each request (raw
  * body, headers, arrival order) and answers with what the test's `respond` decides, possibly late. */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Received { path: string; headers: IncomingHttpHeaders; body: Buffer; text: string }
@@ -13,7 +13,7 @@ export class HttpReceiver {
   answered = 0;
   respond: (r: Received, index: number) => Reply = () => ({ status: 200 });
   private waiters: Array<{ n: number; resolve: () => void }> = [];
-  private constructor(private readonly server: Server, readonly url: string) {}
+  private constructor(readonly url: string) {}
 
   static async start(t: { teardown(fn: () => unknown): void }): Promise<HttpReceiver> {
     let receiver!: HttpReceiver;
@@ -34,7 +34,7 @@ export class HttpReceiver {
     server.keepAliveTimeout = 1000;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    receiver = new HttpReceiver(server, `http://127.0.0.1:${port}`);
+    receiver = new HttpReceiver(`http://127.0.0.1:${port}`);
     t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
     return receiver;
   }

@@ -4,7 +4,7 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import {
-  AllDataReadWrite, CacheGet, CredentialProvider, DisposableTokenScopes, ExpiresIn, GenerateDisposableToken, MomentoErrorCode, TopicPublish,
+  AllDataReadWrite, CacheGet, CredentialProvider, DisposableTokenScopes, ExpiresIn, GenerateDisposableToken, MomentoErrorCode,
 } from '@gomomento/sdk';
 import { decodeMomentoCredential } from '../../src/index.js';
 import { apiKeyFor, errorCode, momentoClients, startMomentoServer } from '../helpers/momento.js';

@@ -21,7 +21,7 @@ import { TidingsError, failedPrecondition, invalidArgument } from '../../core/er
 import { TopicRegistry } from '../../topics/topic-registry.js';
 import type { Topic } from '../../topics/topic.js';
 import type { Fanout, PublishHook, Subscriber, TopicActivity, TopicEngine, TopicStats, WindowRead } from '../engine.js';
-import { TOPIC_SCRIPTS } from './scripts.js';
+import { TOPIC_SCRIPTS, type TopicScriptName } from './scripts.js';
 import { TopicKeys } from './keys.js';
 import { PublishBatches, type Batch, type BatchLimits } from './publish-batches.js';
 import { forEachChannelItem, parseTopicMessage, type TopicMessage as Message } from './channel-messages.js';
@@ -493,7 +493,7 @@ export class RedisTopicEngine implements TopicEngine {
     pipeline.exec().catch(() => { /* the next round tries again */ });
   }
 
-  private script(name: keyof typeof TOPIC_SCRIPTS, ...args: ScriptArg[]): Promise<Reply> {
+  private script(name: TopicScriptName, ...args: ScriptArg[]): Promise<Reply> {
     return this.connection.script<Reply>(name, args);
   }
 }
