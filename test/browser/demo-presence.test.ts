@@ -1,13 +1,13 @@
 import t from 'tap';
 import type { Browser, Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
-import { buildSdkBundle, launchChromium } from '../helpers/browser.js';
+import { buildSdkBundle, launchChromium, newPage } from '../helpers/browser.js';
 import type { TidingsServer } from '../../src/index.js';
 
 buildSdkBundle();
 
 async function joinAs(browser: Browser, server: TidingsServer, name: string): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
+  const page = await newPage(browser);
   page.on('pageerror', (err) => { throw err; });
   await page.goto(`${server.httpUrl}/`);
   await page.fill('#name', name);

@@ -4,7 +4,7 @@
 import t from 'tap';
 import type { Browser, Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
-import { buildSdkBundle, launchChromium } from '../helpers/browser.js';
+import { buildSdkBundle, launchChromium, newPage } from '../helpers/browser.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes, type TidingsServer } from '../../src/index.js';
@@ -16,7 +16,7 @@ t.test('browser - EventSource with a one-use ticket: live items, resume through 
   if (!browser) return;
   const server = await startServer(t, { config: { http: { sseRetryMs: 50 } } });
   const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe('feed', '*'), { tokenId: 'writer' });
-  const page = await browser.newPage();
+  const page = await newPage(browser);
   page.on('pageerror', (err) => { throw err; });
   await page.goto(`${server.httpUrl}/healthz`);
   // The page's code: trade the token for a ticket, open EventSource; when the stream ends for good
@@ -54,7 +54,7 @@ t.test('browser - EventSource with a one-use ticket: live items, resume through 
 });
 
 async function joinAs(browser: Browser, url: string, name: string, room: string): Promise<Page> {
-  const page = await browser.newPage();
+  const page = await newPage(browser);
   page.on('pageerror', (err) => { throw err; });
   await page.goto(`${url}/`);
   await page.fill('#name', name);

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { build } from 'esbuild';
 import { PermissionScopes, encodeMomentoCredential } from '../../src/index.js';
-import { defineNameHelper, launchChromium } from '../helpers/browser.js';
+import { launchChromium, newPage } from '../helpers/browser.js';
 import { apiKeyFor, momentoClients, startMomentoServer } from '../helpers/momento.js';
 
 /** The web SDK as one script exposing `MomentoWeb`, built from the pinned package. */
@@ -23,12 +23,11 @@ t.test('momento web sdk in chromium - cache, tokens and topics over grpc-web-tex
   const server = await startMomentoServer(t, { config: { momento: { webStreamMaxMs: 1500 } } });
   const apiKey = await apiKeyFor(server);
   const scoped = await server.auth.mintDisposableToken({ scope: PermissionScopes.cacheReadOnly('app'), expiresInSec: 60 });
-  const page = await browser.newPage();
+  const page = await newPage(browser);
   const errors: Error[] = [];
   page.on('pageerror', (err) => errors.push(err));
   await page.setContent('<!doctype html><title>momento web sdk</title>');
   await page.addScriptTag({ content: await webSdkBundle() });
-  await defineNameHelper(page);
 
   const endpoint = server.httpUrl;
   const results = await page.evaluate(async ({ key, scopedKey, endpoint }) => {

@@ -28,26 +28,27 @@ export async function launchChromium(t: Test): Promise<Browser | undefined> {
   return browser;
 }
 
+/** A page in its own context. Tests run through tsx, whose esbuild keeps function names by
+ * wrapping inner functions in `__name(fn, "name")`; `page.evaluate(fn)` ships fn's transpiled source
+ * to the page, so every page gets that helper defined before its own scripts run. */
+export async function newPage(browser: Browser, viewport?: { width: number; height: number }): Promise<Page> {
+  const context = await browser.newContext(viewport ? { viewport } : {});
+  await context.addInitScript('globalThis.__name = (fn) => fn;');
+  return context.newPage();
+}
+
 /** A page in its own context that fails the test on any console error or uncaught page error (a
  * 404 for a favicon, an invalid `pattern`, a script exception): a page that logs errors is broken
  * even when it looks right. */
 export async function strictPage(t: Test, browser: Browser, viewport = DESKTOP): Promise<Page> {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
+  const page = await newPage(browser, viewport);
   page.on('console', (message) => {
     if (message.type() === 'error') t.fail(`console error on ${page.url()}: ${message.text()}`);
   });
   page.on('pageerror', (err) => t.fail(`uncaught error on ${page.url()}: ${err.message}`));
   // The browser's own teardown may have closed it already.
-  t.teardown(() => context.close().catch(() => {}));
+  t.teardown(() => page.context().close().catch(() => {}));
   return page;
-}
-
-/** Tests run through tsx, whose esbuild keeps function names by wrapping inner functions in
- * `__name(fn, "name")`. `page.evaluate(fn)` ships fn's transpiled source to the page, where that
- * helper does not exist; this defines it there (call before evaluating such a function). */
-export async function defineNameHelper(page: Page): Promise<void> {
-  await page.addScriptTag({ content: 'globalThis.__name = (fn) => fn;' });
 }
 
 /** Saves a screenshot under test-output/screenshots/ (and under docs/ with UPDATE_SCREENSHOT=1
