@@ -98,33 +98,38 @@ const INTERLEAVE = Math.min(60, Math.max(1, Number(args.interleave)));
 const SLICE_MS = Math.max(500, Math.round(DURATION / INTERLEAVE));
 if (INTERLEAVE > 1 && (args.profile || args['perf-stat'] || args['perf-record'])) throw new Error('--interleave measures in slices: run --profile, --perf-stat and --perf-record without it');
 
-/** `defaultTiering`: Tidings nodes without the shipped --interrupt-budget (what it is worth).
- * `altFlags`: Tidings nodes with --alt-flags added to the shipped flags (what a flag would be worth). */
-interface Config { id: string; label: string; kind: 'tidings' | 'socket.io'; nodes: number; redis: boolean; defaultTiering?: boolean; altFlags?: boolean }
+/** `nodeFlags`: a Tidings configuration's Node flags, when not the shipped ones. */
+interface Config { id: string; label: string; kind: 'tidings' | 'socket.io'; nodes: number; redis: boolean; nodeFlags?: string[] }
+/** Without the shipped --interrupt-budget: V8's default tiering (what the flag is worth). */
+const DEFAULT_TIERING = TIDINGS_NODE_FLAGS.filter((f) => !f.startsWith('--interrupt-budget'));
+/** The shipped flags plus --alt-flags (what a candidate flag would be worth; a later V8 flag wins). */
+const ALT_FLAGS = args['alt-flags'].split(' ').filter(Boolean);
+const WITH_ALT_FLAGS = [...TIDINGS_NODE_FLAGS, ...ALT_FLAGS];
 const ALL: Config[] = [
   { id: 'memory', label: 'Tidings memory ×1', kind: 'tidings', nodes: 1, redis: false },
   { id: 'redis1', label: 'Tidings redis ×1', kind: 'tidings', nodes: 1, redis: true },
   { id: 'redis2', label: 'Tidings redis ×2', kind: 'tidings', nodes: 2, redis: true },
   { id: 'redis3', label: 'Tidings redis ×3', kind: 'tidings', nodes: 3, redis: true },
   // Opt-in (--configs): the same without the shipped --interrupt-budget, V8's default tiering.
-  { id: 'memory-v8', label: 'Tidings memory ×1, default V8 tiering', kind: 'tidings', nodes: 1, redis: false, defaultTiering: true },
-  { id: 'redis1-v8', label: 'Tidings redis ×1, default V8 tiering', kind: 'tidings', nodes: 1, redis: true, defaultTiering: true },
-  { id: 'redis2-v8', label: 'Tidings redis ×2, default V8 tiering', kind: 'tidings', nodes: 2, redis: true, defaultTiering: true },
-  { id: 'redis3-v8', label: 'Tidings redis ×3, default V8 tiering', kind: 'tidings', nodes: 3, redis: true, defaultTiering: true },
+  { id: 'memory-v8', label: 'Tidings memory ×1, default V8 tiering', kind: 'tidings', nodes: 1, redis: false, nodeFlags: DEFAULT_TIERING },
+  { id: 'redis1-v8', label: 'Tidings redis ×1, default V8 tiering', kind: 'tidings', nodes: 1, redis: true, nodeFlags: DEFAULT_TIERING },
+  { id: 'redis2-v8', label: 'Tidings redis ×2, default V8 tiering', kind: 'tidings', nodes: 2, redis: true, nodeFlags: DEFAULT_TIERING },
+  { id: 'redis3-v8', label: 'Tidings redis ×3, default V8 tiering', kind: 'tidings', nodes: 3, redis: true, nodeFlags: DEFAULT_TIERING },
   // Opt-in (--configs, with --alt-flags): the shipped flags plus --alt-flags.
-  { id: 'memory-alt', label: `Tidings memory ×1 + ${args['alt-flags']}`, kind: 'tidings', nodes: 1, redis: false, altFlags: true },
-  { id: 'redis2-alt', label: `Tidings redis ×2 + ${args['alt-flags']}`, kind: 'tidings', nodes: 2, redis: true, altFlags: true },
-  { id: 'redis3-alt', label: `Tidings redis ×3 + ${args['alt-flags']}`, kind: 'tidings', nodes: 3, redis: true, altFlags: true },
+  { id: 'memory-alt', label: `Tidings memory ×1 + ${ALT_FLAGS.join(' ')}`, kind: 'tidings', nodes: 1, redis: false, nodeFlags: WITH_ALT_FLAGS },
+  { id: 'redis2-alt', label: `Tidings redis ×2 + ${ALT_FLAGS.join(' ')}`, kind: 'tidings', nodes: 2, redis: true, nodeFlags: WITH_ALT_FLAGS },
+  { id: 'redis3-alt', label: `Tidings redis ×3 + ${ALT_FLAGS.join(' ')}`, kind: 'tidings', nodes: 3, redis: true, nodeFlags: WITH_ALT_FLAGS },
   { id: 'sio1', label: 'socket.io+redis ×1', kind: 'socket.io', nodes: 1, redis: true },
   { id: 'sio2', label: 'socket.io+redis ×2', kind: 'socket.io', nodes: 2, redis: true },
   { id: 'sio3', label: 'socket.io+redis ×3', kind: 'socket.io', nodes: 3, redis: true },
 ];
-const ALT_FLAGS = args['alt-flags'].split(' ').filter(Boolean);
 const CONFIGS = args.configs.split(',').map((id) => {
   const c = ALL.find((x) => x.id === id);
   if (!c) throw new Error(`unknown config ${id} (one of ${ALL.map((x) => x.id).join(', ')})`);
   return c;
 });
+// An -alt configuration without --alt-flags would only measure the shipped one twice.
+if (ALT_FLAGS.length === 0 && CONFIGS.some((c) => c.id.endsWith('-alt'))) throw new Error('the -alt configurations need --alt-flags=...');
 
 const SERVER_CPUS = cpuCount() >= 2 ? '0' : undefined;
 const REDIS_CPUS = args['redis-core'] ?? SERVER_CPUS;
@@ -185,9 +190,7 @@ async function startNodes(config: Config, redisUrl: string | undefined, signingK
     const options = { port, signingKey, ...(SERVER_CPUS ? { cpus: SERVER_CPUS } : {}), ...cpuProf };
     if (config.kind === 'tidings') {
       const env: NodeJS.ProcessEnv = { BENCH_SIGNING_KEY: signingKey, ...(config.redis ? { BENCH_REDIS_URL: redisUrl!, BENCH_REDIS_PREFIX: prefix } : {}) };
-      const flags = config.defaultTiering ? TIDINGS_NODE_FLAGS.filter((f) => !f.startsWith('--interrupt-budget'))
-        : config.altFlags ? [...TIDINGS_NODE_FLAGS, ...ALT_FLAGS] : TIDINGS_NODE_FLAGS;
-      nodes.push(await startNodeServer('tidings-server.ts', 'tidings', options, env, flags));
+      nodes.push(await startNodeServer('tidings-server.ts', 'tidings', options, env, config.nodeFlags ?? TIDINGS_NODE_FLAGS));
     } else {
       nodes.push(await startNodeServer('socketio-redis-server.ts', 'socket.io', options, { BENCH_REDIS_URL: redisUrl! }));
     }
