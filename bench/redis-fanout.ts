@@ -21,7 +21,7 @@
  *     [--duration-ms 3000] [--rtt 300] [--configs memory,redis1,...] [--profile] [--redis-core N]
  *     [--warm-ms 5000] [--no-rehearse] [--busy-rate 600] [--per-node] [--perf-stat] [--perf-record rate|busy|max]
  *     [--interleave N] [--alt-flags=--some-v8-flag, for the configs memory-alt,redis2-alt,redis3-alt]
- *     [--redis-aof]
+ *     [--redis-aof everysec|always]
  *
  * Bounded: every phase is capped in time and messages; 127.0.0.1 only; every process is stopped. */
 import { spawn } from 'node:child_process';
@@ -81,10 +81,10 @@ const { values: args } = parseArgs({
     interleave: { type: 'string', default: '1' },
     /** Node flags for the `-alt` configurations, after the shipped ones (a later V8 flag wins). */
     'alt-flags': { type: 'string', default: '' },
-    /** redis-server with the append-only file docs/operations.md recommends (fsync every second)
-     * instead of no persistence. Automatic AOF rewrites are off: they run in a forked child whose
-     * CPU the bench would not count. */
-    'redis-aof': { type: 'boolean', default: false },
+    /** redis-server with the append-only file docs/operations.md describes, its fsync policy
+     * `everysec` (recommended) or `always`, instead of no persistence. Automatic AOF rewrites are
+     * off: they run in a forked child whose CPU the bench would not count. */
+    'redis-aof': { type: 'string' },
   },
   allowNegative: true,
 });
@@ -101,6 +101,7 @@ const REHEARSE = args.rehearse;
 const PAYLOAD = Math.max(24, Math.min(4096, Number(args.payload)));
 const INTERLEAVE = Math.min(60, Math.max(1, Number(args.interleave)));
 const REDIS_AOF = args['redis-aof'];
+if (REDIS_AOF !== undefined && REDIS_AOF !== 'everysec' && REDIS_AOF !== 'always') throw new Error('--redis-aof takes everysec or always');
 /** How long one slice of a phase runs with --interleave. */
 const SLICE_MS = Math.max(500, Math.round(DURATION / INTERLEAVE));
 if (INTERLEAVE > 1 && (args.profile || args['perf-stat'] || args['perf-record'])) throw new Error('--interleave measures in slices: run --profile, --perf-stat and --perf-record without it');
@@ -186,8 +187,8 @@ function startPerfRecord(pid: number, file: string): { stop(): Promise<void> } {
 async function startRedisServer(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const dir = REDIS_AOF ? mkdtempSync(join(tmpdir(), 'bench-redis-')) : undefined;
-  const persistence = dir
-    ? ['--appendonly', 'yes', '--appendfsync', 'everysec', '--auto-aof-rewrite-percentage', '0', '--dir', dir]
+  const persistence = REDIS_AOF && dir
+    ? ['--appendonly', 'yes', '--appendfsync', REDIS_AOF, '--auto-aof-rewrite-percentage', '0', '--dir', dir]
     : ['--appendonly', 'no'];
   const s: Spawned = await spawnServer('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--loglevel', 'warning'], { ...(REDIS_CPUS ? { cpus: REDIS_CPUS } : {}), ready: { port } });
   const stop = async () => {
@@ -596,7 +597,7 @@ const lines = [
     ? `Fan-out through Redis: ${SUBSCRIBERS} subscribers per node on one topic (N nodes: N × ${SUBSCRIBERS}), publisher on node 1, ${PAYLOAD}-byte payloads; medians of ${RUNS} runs; warm-up ${WARM_MS} ms as fast as possible${REHEARSE ? ', then every measured phase once' : ''}.`
     : `Fan-out through Redis: ${SUBSCRIBERS} subscribers on one topic spread over the nodes, publisher on node 1, ${PAYLOAD}-byte payloads; medians of ${RUNS} runs; warm-up ${WARM_MS} ms as fast as possible${REHEARSE ? ', then every measured phase once' : ''}.`,
   ...(INTERLEAVE > 1 ? [`Interleaved: every configuration up at once; each phase measured in ${INTERLEAVE} slices of ${SLICE_MS} ms per configuration, taken in turns (latency percentiles: the median of the slices').`] : []),
-  `Fixed rate: ${RATE} msg/s (${PER_NODE ? `${RATE * SUBSCRIBERS} deliveries/s per node` : `${RATE * SUBSCRIBERS} deliveries/s`}) for ${DURATION} ms${BUSY_RATE > 0 ? `, then busy: ${BUSY_RATE} msg/s` : ''}. Server CPU = every node + redis-server (${REDIS_AOF ? 'append-only file, fsync every second' : 'no persistence'}), all pinned to core 0; load generator on core 1.`,
+  `Fixed rate: ${RATE} msg/s (${PER_NODE ? `${RATE * SUBSCRIBERS} deliveries/s per node` : `${RATE * SUBSCRIBERS} deliveries/s`}) for ${DURATION} ms${BUSY_RATE > 0 ? `, then busy: ${BUSY_RATE} msg/s` : ''}. Server CPU = every node + redis-server (${REDIS_AOF ? `append-only file, appendfsync ${REDIS_AOF}` : 'no persistence'}), all pinned to core 0; load generator on core 1.`,
   `Machine: ${machineSummary()};  load average before/after each run: ${loads.join(' → ')}.`,
   ...(memoryRow ? ['× memory ×1: the median over runs of the ratio within each run.'] : []),
   '',
