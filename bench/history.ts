@@ -19,6 +19,7 @@ import { TokenAuthority, generateSigningKey } from '../src/auth/tokens.js';
 import { DEFAULTS } from '../src/core/config.js';
 import { systemClock } from '../src/core/clock.js';
 import { cpuCount, cpuMs, freePort, hasCommand, spawnServer, stopProcess, type Spawned } from './lib/proc.js';
+import { startRedisServer } from './lib/redis-server.js';
 import { median } from './lib/stats.js';
 import { startNodeServer } from './targets/node-server.js';
 import { TIDINGS_NODE_FLAGS } from './targets/tidings.js';
@@ -198,9 +199,8 @@ async function startCompiled(main: string, signingKey: string, cpus: string | un
 // -- Redis ---------------------------------------------------------------------------------------
 
 async function startRedis(cpus: string | undefined): Promise<Started> {
-  const port = await freePort();
-  const server = await spawnServer('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { ready: { port }, ...(cpus ? { cpus } : {}) });
-  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  const server = await startRedisServer({ cpus });
+  const redis = new Redis({ host: '127.0.0.1', port: server.port, lazyConnect: true, maxRetriesPerRequest: 0 });
   await redis.connect();
   return {
     driver: {
@@ -210,7 +210,7 @@ async function startRedis(cpus: string | undefined): Promise<Started> {
       close: async () => { redis.disconnect(); },
     },
     pid: server.pid,
-    stop: () => stopProcess(server.child, 3000),
+    stop: server.stop,
   };
 }
 

@@ -25,8 +25,7 @@
  *
  * Bounded: every phase is capped in time and messages; 127.0.0.1 only; every process is stopped. */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -35,8 +34,9 @@ import { resolveConfig } from '../src/core/config.js';
 import { systemClock } from '../src/core/clock.js';
 import { TokenAuthority, generateSigningKey } from '../src/auth/tokens.js';
 import { LoadGen } from './lib/loadgen-handle.js';
-import { commandLine, contextSwitches, cpuCount, freePort, runTimeUs, hasCommand, spawnServer, stopProcess, type Spawned } from './lib/proc.js';
+import { commandLine, contextSwitches, cpuCount, freePort, runTimeUs, hasCommand } from './lib/proc.js';
 import { RAW_DIR } from './lib/bundle.js';
+import { startRedisServer, type AofPolicy } from './lib/redis-server.js';
 import { median, percentileSorted } from './lib/stats.js';
 import { startNodeServer } from './targets/node-server.js';
 import { BENCH_CACHE, TIDINGS_NODE_FLAGS } from './targets/tidings.js';
@@ -100,8 +100,8 @@ const WARM_MS = Math.min(60_000, Math.max(0, Number(args['warm-ms'])));
 const REHEARSE = args.rehearse;
 const PAYLOAD = Math.max(24, Math.min(4096, Number(args.payload)));
 const INTERLEAVE = Math.min(60, Math.max(1, Number(args.interleave)));
-const REDIS_AOF = args['redis-aof'];
-if (REDIS_AOF !== undefined && REDIS_AOF !== 'everysec' && REDIS_AOF !== 'always') throw new Error('--redis-aof takes everysec or always');
+if (args['redis-aof'] !== undefined && args['redis-aof'] !== 'everysec' && args['redis-aof'] !== 'always') throw new Error('--redis-aof takes everysec or always');
+const REDIS_AOF: AofPolicy | undefined = args['redis-aof'];
 /** How long one slice of a phase runs with --interleave. */
 const SLICE_MS = Math.max(500, Math.round(DURATION / INTERLEAVE));
 if (INTERLEAVE > 1 && (args.profile || args['perf-stat'] || args['perf-record'])) throw new Error('--interleave measures in slices: run --profile, --perf-stat and --perf-record without it');
@@ -182,20 +182,6 @@ function startSyscallCount(pid: number): { stop(): Promise<Record<string, number
 function startPerfRecord(pid: number, file: string): { stop(): Promise<void> } {
   const child = spawn('perf', ['record', '-q', '-F', '2000', '-g', '-p', String(pid), '-o', file], { stdio: 'ignore' });
   return { stop: () => new Promise((resolve) => { child.once('exit', () => resolve()); child.kill('SIGINT'); }) };
-}
-
-async function startRedisServer(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const port = await freePort();
-  const dir = REDIS_AOF ? mkdtempSync(join(tmpdir(), 'bench-redis-')) : undefined;
-  const persistence = REDIS_AOF && dir
-    ? ['--appendonly', 'yes', '--appendfsync', REDIS_AOF, '--auto-aof-rewrite-percentage', '0', '--dir', dir]
-    : ['--appendonly', 'no'];
-  const s: Spawned = await spawnServer('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--loglevel', 'warning'], { ...(REDIS_CPUS ? { cpus: REDIS_CPUS } : {}), ready: { port } });
-  const stop = async () => {
-    await stopProcess(s.child);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  };
-  return { url: `redis://127.0.0.1:${port}`, pid: s.pid, stop };
 }
 
 async function startNodes(config: Config, redisUrl: string | undefined, signingKey: string, prefix: string, profileDir: string | undefined): Promise<RunningTarget[]> {
@@ -529,7 +515,7 @@ const results: Measured[] = [];
 const loads: string[] = [loadAverage()];
 console.error(`redis-fanout: ${RUNS} runs × ${CONFIGS.map((c) => c.id).join(', ')}; ${SUBSCRIBERS} subscribers${PER_NODE ? ' per node' : ''}, ${RATE} msg/s for ${DURATION} ms; load ${loads[0]}`);
 for (let run = 1; run <= RUNS; run++) {
-  const redis = needsRedis ? await startRedisServer() : undefined;
+  const redis = needsRedis ? await startRedisServer({ cpus: REDIS_CPUS, aof: REDIS_AOF }) : undefined;
   try {
     const measuredRun = INTERLEAVE > 1 ? await measureInterleaved(run, redis) : [];
     for (const config of CONFIGS) {

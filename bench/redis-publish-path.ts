@@ -15,7 +15,8 @@ import pino from 'pino';
 import { createEngine } from '../src/engine/select-engine.js';
 import { resolveConfig } from '../src/core/config.js';
 import { systemClock } from '../src/core/clock.js';
-import { freePort, hasCommand, spawnServer, stopProcess } from './lib/proc.js';
+import { hasCommand } from './lib/proc.js';
+import { startRedisServer } from './lib/redis-server.js';
 import { median } from './lib/stats.js';
 
 const { values: args } = parseArgs({
@@ -30,11 +31,7 @@ const COUNT = Math.min(500_000, Math.max(1000, Number(args.count)));
 const BURST = Math.min(64, Math.max(1, Number(args.burst)));
 
 if (!hasCommand('redis-server')) throw new Error('redis-server is not installed (apt-get install redis-server)');
-const startRedis = async () => {
-  const port = await freePort();
-  return { url: `redis://127.0.0.1:${port}`, ...await spawnServer('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { ready: { port } }) };
-};
-const redises = [await startRedis(), await startRedis()];
+const redises = [await startRedisServer(), await startRedisServer()];
 
 type Variant = 'memory' | 'redis' | 'redis, 2 shards';
 const VARIANTS: Variant[] = ['memory', 'redis', 'redis, 2 shards'];
@@ -74,7 +71,7 @@ try {
     for (const variant of VARIANTS) results.get(variant)!.push(await cpuPerPublish(variant, run));
   }
 } finally {
-  await Promise.all(redises.map((r) => stopProcess(r.child)));
+  await Promise.all(redises.map((r) => r.stop()));
 }
 const line = (variant: Variant) => `| ${variant} | ${median(results.get(variant)!).toFixed(1)} | ${results.get(variant)!.map((x) => x.toFixed(1)).join(', ')} |`;
 console.log([

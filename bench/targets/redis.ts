@@ -2,7 +2,8 @@
  * minimal RESP reader so the load generator costs the same per delivery as for the other targets. */
 import { Redis } from 'ioredis';
 import { RawTcp, StreamBuffer } from '../lib/raw-socket.js';
-import { commandLine, hasCommand, spawnServer, stopProcess } from '../lib/proc.js';
+import { commandLine, hasCommand } from '../lib/proc.js';
+import { startRedisServer } from '../lib/redis-server.js';
 import { packageVersion } from './versions.js';
 import type { ClientAdapter, ClientConn, Target } from './types.js';
 
@@ -98,11 +99,8 @@ export const redis: Target = {
   unavailable: () => (hasCommand('redis-server') ? undefined : 'redis-server not installed'),
   version: () => `${commandLine('redis-server', ['--version'])?.replace(/ sha=.*/, '') ?? 'redis unknown'} (ioredis ${packageVersion('ioredis')})`,
   async start({ port, cpus }) {
-    const spawned = await spawnServer('redis-server', [
-      '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no',
-      '--maxclients', '19000', '--loglevel', 'warning', '--daemonize', 'no',
-    ], { cpus, ready: { port } });
-    return { pid: spawned.pid, info: { name: 'redis', host: '127.0.0.1', port }, gc: async () => undefined, stop: () => stopProcess(spawned.child) };
+    const server = await startRedisServer({ port, cpus, args: ['--protected-mode', 'no', '--maxclients', '19000', '--daemonize', 'no'] });
+    return { pid: server.pid, info: { name: 'redis', host: '127.0.0.1', port }, gc: async () => undefined, stop: server.stop };
   },
   client,
 };
