@@ -73,8 +73,10 @@ export interface TopicEngine {
    * `origin` is the publishing connection's id (moderation tells it when its input is rejected). */
   publish(cache: string, topic: string, value: Value, tokenId: string | undefined, origin?: string): Maybe<PublishResult>;
   /** Counts one more subscriber of the topic (creating it, and for a networked engine making its
-   * local window current) and returns its newest position. */
-  subscribe(cache: string, topic: string, who: Subscriber): Promise<Position>;
+   * local window current) and returns its newest position. `after`: where the subscriber resumes
+   * from; a networked engine whose window has not reached it yet (another node delivered it)
+   * brings the window up to it first, rather than take it for a position from the future. */
+  subscribe(cache: string, topic: string, who: Subscriber, after?: Position): Promise<Position>;
   /** The topic's newest position in the node-local window (what has been fanned out here), or
    * undefined for a topic this node does not hold. Synchronous, like `read`. */
   position(cache: string, topic: string): Position | undefined;

@@ -41,7 +41,7 @@ export function topicHandlers({ engine, config }: BrokerDeps, subscriptions: Sub
       const ref = subscriptions.reserve(session, key, cache, topic, presence === true);
       let position: Position;
       try {
-        position = await engine.topics.subscribe(cache, topic, subscriber(session));
+        position = await engine.topics.subscribe(cache, topic, subscriber(session), after);
       } catch (err) {
         subscriptions.end(session, key);
         throw err;

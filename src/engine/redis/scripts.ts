@@ -129,14 +129,23 @@ ${GROUP_PRELUDE}
 ${idempotent(FED_PUBLISH, "type(reply[1]) == 'number'")}`,
   },
 
-  /** KEYS: T, S, P. ARGV: now, ttlMs, keep. The topic's {page, seq, its newest keep messages...},
-   * creating it when Redis has none, so a subscriber learns its page before the first publish. */
+  /** KEYS: T, S, P. ARGV: now, ttlMs, keep, the (page, seq) the node holds (0, 0 when none). The
+   * topic's {page, seq, its newest keep messages...}, creating it when Redis has none, so a
+   * subscriber learns its page before the first publish. A topic Redis holds at the page the node
+   * saw but at a smaller seq (Redis came back from an older snapshot, or a lagging replica took
+   * over) goes on under a new page: its next seqs would otherwise name items already delivered. A
+   * topic this step creates gets a page above the node's too (the lastPage key may be lost). */
   tidingsTopicLoad: {
     keys: 3,
     lua: `local now = tonumber(ARGV[1])
 ${topicPrelude(1)}
 local ttl = tonumber(ARGV[2])
+local known_page, known_seq = tonumber(ARGV[4] or '0'), tonumber(ARGV[5] or '0')
 local page, seq, created = topic_position(now)
+if not created and page == known_page and seq < known_seq then
+  page, seq, created = math.max(now, tonumber(redis.call('GET', P) or '0') + 1), 0, true
+end
+if created and page <= known_page then page = known_page + 1 end
 if created then topic_create(page, ttl) end
 redis.call('PEXPIRE', T, ttl)
 redis.call('PEXPIRE', S, ttl)
@@ -147,20 +156,25 @@ return reply`,
 
   /** pubAppend as one step: the list append (store/redis/scripts.ts push, limits checked first: a
    * refused append publishes nothing) and the publish, the element carrying the item's origin.
-   * KEYS: K, M (the list), T, S, P. ARGV: now, listTtlMs, refresh, truncate-to, maxListLength,
-   * maxItemBytes, key bytes, element tag ('S' | 'B'), value payload, has tokenId (1/0), tokenId,
-   * topicTtlMs, keep, channel, head, tail, idempotency key, its window ms. Returns
-   * {'ok', length, seq, page} (+ 'dup' for a repeated idempotency key) or a refusal. */
+   * KEYS (their number is the first argument): K, M (the list), T, S, P, and D (the cache's
+   * moderator-group directory) when groups are in use. ARGV: now, listTtlMs, refresh, truncate-to,
+   * maxListLength, maxItemBytes, key bytes, element tag ('S' | 'B'), value payload, has tokenId
+   * (1/0), tokenId, topicTtlMs, keep, channel, head, tail, the version of the node's copy of D by
+   * which the topic feeds no group, idempotency key, its window ms. Returns {'ok', length, seq,
+   * page} (+ 'dup' for a repeated idempotency key), {'stale'} (the copy is out of date: nothing was
+   * done) or a refusal. */
   tidingsPubAppend: {
-    keys: 5,
+    keys: undefined,
     lua: `${LIST_PRELUDE}
 ${topicPrelude(3)}
-${idempotent(`${PUB_APPEND_BODY}return {'ok', pushed[2], seq, page}`, "reply[1] == 'ok'")}`,
+${idempotent(`if #KEYS == 6 and (redis.call('HGET', KEYS[6], '\\0v') or '') ~= ARGV[17] then return {'stale'} end
+${PUB_APPEND_BODY}return {'ok', pushed[2], seq, page}`, "reply[1] == 'ok'")}`,
   },
 
   /** A moderator's accept: tidingsPubAppend guarded by "this node still holds the delivery" and
    * settling it in the same step, so an item is published at most once even when its node was
-   * taken for gone meanwhile. KEYS: K, M, T, S, P, B. ARGV: tidingsPubAppend's, item id, node.
+   * taken for gone meanwhile. KEYS: K, M, T, S, P, B. ARGV: tidingsPubAppend's first 16, then
+   * item id, node, claim tag.
    * {'not_held'} or tidingsPubAppend's reply. */
   tidingsModerationAccept: {
     keys: 6,

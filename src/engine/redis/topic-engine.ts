@@ -40,6 +40,8 @@ interface Channel {
   loaded: Promise<void>;
   /** Messages that arrived while (re)loading, applied after it. */
   pending: Message[] | undefined;
+  /** The reload under way, if any (reload()). */
+  reloading?: Promise<boolean> | undefined;
 }
 
 export type Reply = Array<Buffer | number>;
@@ -82,6 +84,9 @@ interface Resend { tokenId: string | undefined; origin: string | undefined }
 export class RedisTopicEngine implements TopicEngine {
   readonly registry: TopicRegistry;
   private readonly channels = new Map<string, Channel>();
+  /** Channels left whose UNSUBSCRIBE failed (the link was down): ioredis still lists them and
+   * subscribes them again on reconnect, so they are unsubscribed then. */
+  private readonly orphans = new Set<string>();
   private readonly hooks: PublishHook[] = [];
   private fanout: Fanout | undefined;
   private published = 0;
@@ -143,7 +148,8 @@ export class RedisTopicEngine implements TopicEngine {
     });
     await this.subscriber.connect();
     // Subscribed topics stay alive in Redis while any node has subscribers, published to or not.
-    this.touchTimer = setInterval(() => this.touch(), Math.max(1000, Math.floor(this.config.idleTopicMs / 3)));
+    // At most a third of the TTL apart (a floor above that would let a quiet topic's TTL end between touches).
+    this.touchTimer = setInterval(() => this.touch(), Math.max(10, Math.floor(this.config.idleTopicMs / 3)));
     this.touchTimer.unref();
   }
 
@@ -198,6 +204,10 @@ export class RedisTopicEngine implements TopicEngine {
   /** One script call for a topic's gathered publishes (publish-batches.ts). */
   private sendBatch(batch: Batch<Resend>): void {
     const { keys, items } = batch;
+    // Gathered while the node's copy of the directory said the topic feeds no group; the copy may
+    // have been reloaded since. The version sent below is the copy's now, so it must be judged by
+    // the copy now too: a topic that feeds a group by it goes through the feed, item by item.
+    if (this.feed?.feeds(batch.cache, batch.topic)) { this.sendAlone(batch); return; }
     const guard = this.feed?.directory(batch.cache);
     const args: ScriptArg[] = [guard ? 4 : 3, keys.topic, keys.recent, keys.lastPage];
     if (guard) args.push(guard[0]);
@@ -225,6 +235,11 @@ export class RedisTopicEngine implements TopicEngine {
       for (const item of batch.items) item.reject(err);
       return;
     }
+    this.sendAlone(batch);
+  }
+
+  /** Each item of the batch alone, in order, through the group feed. */
+  private sendAlone(batch: Batch<Resend>): void {
     for (const item of batch.items) {
       const { tokenId, origin } = item.retry;
       this.publishAlone(batch.keys, batch.cache, batch.topic, itemPartsValue(item.head), tokenId, origin, ['', 0], this.clock.now(), item.head, item.tail).then(item.resolve, item.reject);
@@ -235,15 +250,30 @@ export class RedisTopicEngine implements TopicEngine {
    * same script. Refusals of the list half come back as the reply (the caller maps them). */
   pubAppend(cache: string, name: string, value: Value, tokenId: string | undefined, list: PubAppendStep): Promise<PublishResult & { reply: Reply }> {
     // Groups are fed by publish only: a pubAppend to an input topic would skip its moderators.
-    if (this.feed?.feeds(cache, name)) throw failedPrecondition(`topic "${name}" is the input of a moderator group: publish to it with pub`);
+    const refuse = () => failedPrecondition(`topic "${name}" is the input of a moderator group: publish to it with pub`);
+    const { feed } = this;
+    if (feed?.feeds(cache, name)) throw refuse();
     const { guard } = list;
     // A moderator's accept carries no idempotency key: its delivery settles once anyway.
     const idem = guard ? [] : this.idempotencyArgs();
     return this.stamp(cache, name, value, tokenId, undefined, async (keys, now, head, tail) => {
       this.batches.flush(keys.channel);
-      const reply = await this.script(guard ? 'tidingsModerationAccept' : 'tidingsPubAppend', ...list.listKeys, keys.topic, keys.recent, keys.lastPage,
-        ...(guard?.keys ?? []), now, ...list.listArgs, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...(guard?.args ?? []), ...idem);
-      return { seq: Number(reply[2] ?? 0), page: Number(reply[3] ?? 0), reply, dup: reply[4] !== undefined };
+      for (let attempt = 1; ; attempt++) {
+        // The node's copy of the group directory may not know a group yet: the script checks its
+        // version (a stale copy is reloaded, then the refusal above asked again).
+        const directory = guard ? undefined : feed?.directory(cache);
+        const keyCount = guard ? [] : [directory ? 6 : 5];
+        const reply = await this.script(guard ? 'tidingsModerationAccept' : 'tidingsPubAppend', ...keyCount, ...list.listKeys, keys.topic, keys.recent, keys.lastPage,
+          ...(guard?.keys ?? (directory ? [directory[0]] : [])), now, ...list.listArgs, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail,
+          ...(guard?.args ?? [directory?.[1] ?? '']), ...idem);
+        if (String(reply[0]) === 'stale' && feed) {
+          if (attempt >= 3) throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'moderator groups of this cache kept changing; retry');
+          await feed.reload(cache);
+          if (feed.feeds(cache, name)) throw refuse();
+          continue;
+        }
+        return { seq: Number(reply[2] ?? 0), page: Number(reply[3] ?? 0), reply, dup: reply[4] !== undefined };
+      }
     });
   }
 
@@ -261,7 +291,7 @@ export class RedisTopicEngine implements TopicEngine {
     return { seq: Number(reply[1]), page: Number(reply[2]), removed: Number(reply[3]) > 0 };
   }
 
-  async subscribe(cache: string, name: string, _who: Subscriber): Promise<Position> {
+  async subscribe(cache: string, name: string, _who: Subscriber, after?: Position): Promise<Position> {
     const keys = new TopicKeys(this.keyPrefix, cache, name);
     let channel = this.channels.get(keys.channel);
     if (!channel) {
@@ -272,11 +302,23 @@ export class RedisTopicEngine implements TopicEngine {
     channel.refs++;
     try {
       await channel.loaded;
+      // A resume from a position this node's window has not reached: another node delivered it and
+      // this node's subscription is behind (slower, or reconnecting). Brought up to date from Redis
+      // first (a reload under way may predate the position: then one more), so that the resume is
+      // not taken for one from the future (a disc, a replay, then the same items again live).
+      for (let tries = 0; after && tries < 2 && this.behind(cache, name, after); tries++) {
+        await (channel.reloading ?? this.reload(channel));
+      }
     } catch (err) {
       this.release(channel);
       throw err;
     }
     return this.registry.get(cache, name)!.attach(this.clock.now());
+  }
+
+  private behind(cache: string, name: string, after: Position): boolean {
+    const topic = this.registry.get(cache, name);
+    return topic !== undefined && (after.page > topic.page || (after.page === topic.page && after.seq > topic.seq));
   }
 
   position(cache: string, name: string): Position | undefined {
@@ -342,7 +384,7 @@ export class RedisTopicEngine implements TopicEngine {
       await this.reloadNow(channel, false);
     } catch (err) {
       if (this.channels.get(channel.keys.channel) === channel) this.channels.delete(channel.keys.channel);
-      this.subscriber.unsubscribe(channel.keys.channel).catch(() => {});
+      this.leave(channel.keys.channel);
       throw err;
     }
   }
@@ -351,6 +393,9 @@ export class RedisTopicEngine implements TopicEngine {
    * this SUBSCRIBE comes after its own), reload every window: what was published meanwhile is in
    * the recent-messages lists, and what is published from now on arrives as messages. */
   private resubscribed(): void {
+    const orphans = [...this.orphans].filter((name) => !this.channels.has(name));
+    this.orphans.clear();
+    for (const name of orphans) this.leave(name);
     const channels = [...this.channels.values()];
     if (channels.length === 0) { this.interrupted = false; return; }
     for (const channel of channels) channel.pending ??= [];
@@ -385,18 +430,23 @@ export class RedisTopicEngine implements TopicEngine {
   /** Brings a loaded window up to date from Redis (after a seq jump, a new page, a reconnect).
    * Resolves false when it failed (Redis away: the next message or reconnect tries again). */
   private reload(channel: Channel): Promise<boolean> {
-    if (channel.pending) return Promise.resolve(true); // a load is under way; it applies what arrives meanwhile
+    if (channel.pending) return channel.reloading ?? Promise.resolve(true); // a load is under way; it applies what arrives meanwhile
     channel.pending = [];
-    return this.reloadNow(channel, true).then(() => true, (err: unknown) => {
+    const done = this.reloadNow(channel, true).then(() => true, (err: unknown) => {
       channel.pending = undefined;
       this.log.debug({ err: (err as Error).message, topic: channel.name }, 'topic reload failed');
       return false;
     });
+    channel.reloading = done;
+    void done.then(() => { if (channel.reloading === done) channel.reloading = undefined; });
+    return done;
   }
 
   private async reloadNow(channel: Channel, announce: boolean): Promise<void> {
     const { keys } = channel;
-    const reply = await this.script('tidingsTopicLoad', keys.topic, keys.recent, keys.lastPage, this.clock.now(), this.config.idleTopicMs, this.config.windowItems);
+    const known = this.registry.get(channel.cache, channel.name);
+    const reply = await this.script('tidingsTopicLoad', keys.topic, keys.recent, keys.lastPage, this.clock.now(), this.config.idleTopicMs, this.config.windowItems,
+      known?.page ?? 0, known?.seq ?? 0);
     if (this.channels.get(keys.channel) !== channel) return; // unsubscribed meanwhile
     const page = Number(reply[0]);
     const seq = Number(reply[1]);
@@ -440,8 +490,11 @@ export class RedisTopicEngine implements TopicEngine {
    * junk PUBLISHed on the channel, would otherwise reload forever). */
   private apply(channel: Channel, m: Message, requeue = true): void {
     const topic = this.registry.get(channel.cache, channel.name);
-    if (!topic || m.page < topic.page) return;
-    if (m.page > topic.page || m.seq > topic.seq + 1) {
+    if (!topic) return;
+    // Another page, larger or not: pages come from max(now, lastPage + 1), and a Redis that lost the
+    // topic with its lastPage key (FLUSHDB, eviction) may hand out a smaller one than the node holds.
+    // The reload announces it (a `disc`); a late message of a page already left costs one reload.
+    if (m.page !== topic.page || m.seq > topic.seq + 1) {
       this.reload(channel);
       if (requeue) channel.pending?.push(m);
       return;
@@ -480,7 +533,11 @@ export class RedisTopicEngine implements TopicEngine {
     if (channel.refs > 0 || this.channels.get(channel.keys.channel) !== channel) return;
     this.channels.delete(channel.keys.channel);
     this.registry.drop(channel.cache, channel.name);
-    this.subscriber.unsubscribe(channel.keys.channel).catch(() => {});
+    this.leave(channel.keys.channel);
+  }
+
+  private leave(name: string): void {
+    this.subscriber.unsubscribe(name).catch(() => { this.orphans.add(name); });
   }
 
   private touch(): void {

@@ -14,8 +14,8 @@ export class ShardedTopics implements TopicEngine {
     return this.shards[this.of(cache)]!.publish(cache, topic, value, tokenId, origin);
   }
 
-  subscribe(cache: string, topic: string, who: Subscriber): Promise<Position> {
-    return this.shards[this.of(cache)]!.subscribe(cache, topic, who);
+  subscribe(cache: string, topic: string, who: Subscriber, after?: Position): Promise<Position> {
+    return this.shards[this.of(cache)]!.subscribe(cache, topic, who, after);
   }
 
   position(cache: string, topic: string): Position | undefined {
