@@ -74,6 +74,12 @@ export class MemoryRevocationList implements RevocationList {
     for (const listener of this.listeners) listener(entry);
   }
 
+  /** Whether an entry here already covers `entry` whole: as late a revocation, as long a life. */
+  holds(entry: Revocation): boolean {
+    const known = entry.jti !== undefined ? this.byJti.get(entry.jti) : entry.tokenId !== undefined ? this.byTokenId.get(entry.tokenId) : undefined;
+    return known !== undefined && known.revokedAt >= entry.revokedAt && (known.until === null || (entry.until !== null && known.until >= entry.until));
+  }
+
   isRevoked(credential: RevocableCredential): boolean {
     if (this.size === 0) return false;
     return this.live(this.byJti, credential.jti, credential) || this.live(this.byTokenId, credential.tokenId, credential);

@@ -14,6 +14,9 @@
  *   B\0a     HASH  id -> deliveries so far
  *   B\0l     HASH  id -> the member that had it last
  *   B\0f     HASH  id -> the node holding it (in flight)
+ *   B\0c     HASH  id -> which claim of it that is (B's `claims` counter): a hand-back or settle
+ *                  names the claim, so a late or retried one of an earlier claim by the same node
+ *                  changes nothing
  *   B\0m     HASH  member connection id -> its node
  * and per deployment: D = `<prefix>m:<cache>` HASH group -> pattern, `\0v` -> directory version;
  * `<prefix>m:\0groups` SET of every group's B; `<prefix>m:\0bytes` buffered bytes of all groups;
@@ -44,22 +47,28 @@ local function g_expired(B, now, idle_ms)
 end
 
 local function g_delete_item(B, id)
-  for _, s in ipairs({'i', 'a', 'l', 'f'}) do redis.call('HDEL', gk(B, s), id) end
+  for _, s in ipairs({'i', 'a', 'l', 'f', 'c'}) do redis.call('HDEL', gk(B, s), id) end
 end
 
 local function g_forget(B, D, name, Gset, Gbytes)
   local bytes = tonumber(redis.call('HGET', B, 'bytes') or '0')
   if bytes > 0 then redis.call('DECRBY', Gbytes, bytes) end
-  redis.call('DEL', B, gk(B, 'q'), gk(B, 'i'), gk(B, 'a'), gk(B, 'l'), gk(B, 'f'), gk(B, 'm'))
+  redis.call('DEL', B, gk(B, 'q'), gk(B, 'i'), gk(B, 'a'), gk(B, 'l'), gk(B, 'f'), gk(B, 'c'), gk(B, 'm'))
   redis.call('HDEL', D, name)
   redis.call('HINCRBY', D, '\\0v', 1)
   redis.call('SREM', Gset, B)
+end
+
+-- Whether node holds item id under this claim (moderation.ts Held.tag).
+local function g_holds(B, id, node, claim)
+  return redis.call('HGET', gk(B, 'f'), id) == node and redis.call('HGET', gk(B, 'c'), id) == claim
 end
 
 -- Puts an in-flight item back at the head of the queue, or gives it up after max_attempts
 -- deliveries (returns its record and attempts then). undo: the claim is cancelled, not an attempt.
 local function g_back(B, Gbytes, id, last, max_attempts, undo)
   redis.call('HDEL', gk(B, 'f'), id)
+  redis.call('HDEL', gk(B, 'c'), id)
   local rec = redis.call('HGET', gk(B, 'i'), id)
   if not rec then return nil end
   local attempts
@@ -116,13 +125,40 @@ end
 return {seq, page, now}`;
 
 /** An accepted delivery: pubAppend's body guarded by "this node still holds the item", and the
- * item settled in the same step. KEYS: K, M, T, S, P, B; ARGV: pubAppend's, then item id, node. */
+ * item settled in the same step. KEYS: K, M, T, S, P, B; ARGV: pubAppend's, then item id, node, claim tag. */
 export const ACCEPT_GUARD = `
 local B = KEYS[6]
-if redis.call('HGET', gk(B, 'f'), ARGV[17]) ~= ARGV[18] then return {'not_held'} end`;
+if not g_holds(B, ARGV[17], ARGV[18], ARGV[19]) then return {'not_held'} end`;
 export const ACCEPT_SETTLE = `
 g_delete_item(B, ARGV[17])
 g_touch(B, now)`;
+
+/** Members of nodes whose heartbeat expired leave B, and the items those nodes held go back to
+ * its queue (the given-up ones are returned, as tidingsGroupBack's). */
+const GROUP_REAP = `
+local function g_reap(B, Gbytes, heartbeat_prefix, now, max_attempts)
+  local alive = {}
+  local function live(node)
+    if alive[node] == nil then alive[node] = redis.call('EXISTS', heartbeat_prefix .. node) == 1 end
+    return alive[node]
+  end
+  local members = redis.call('HGETALL', gk(B, 'm'))
+  for i = 1, #members, 2 do
+    if not live(members[i + 1]) then redis.call('HDEL', gk(B, 'm'), members[i]) end
+  end
+  local dead, back = {}, false
+  local held = redis.call('HGETALL', gk(B, 'f'))
+  for i = 1, #held, 2 do
+    if not live(held[i + 1]) then
+      back = true
+      local rec, attempts = g_back(B, Gbytes, held[i], '', max_attempts, false)
+      if rec then dead[#dead + 1] = rec; dead[#dead + 1] = attempts end
+    end
+  end
+  if back then redis.call('PUBLISH', B, 'w') end
+  g_touch(B, now)
+  return dead
+end`;
 
 export const GROUP_SCRIPTS = {
   /** KEYS: D, Gset, Gbytes, B. ARGV: name, pattern, member, node, now, maxGroups, groupIdleMs.
@@ -163,11 +199,15 @@ return {'ok', redis.call('HLEN', gk(B, 'm')), redis.call('LLEN', gk(B, 'q'))}`,
   /** Takes up to `count` buffered items for this node, handed-back ones first. `sole` is the
    * node's only member with room ('' when it has several): an item that member had last stays
    * queued for another member of the group, wherever it is, while there is one.
-   * KEYS: B, Gbytes. ARGV: node, count, sole. {id, attempts, lastMember, record}... */
+   * A node whose heartbeat (ARGV[4], its key) has expired claims nothing: other nodes take it for
+   * gone and would hand what it claims to members elsewhere; it renews the heartbeat and registers
+   * its members again first (moderation.ts heartbeat()).
+   * KEYS: B, Gbytes. ARGV: node, count, sole, heartbeat key. {id, attempts, lastMember, record, claim tag}... */
   tidingsGroupClaim: {
     keys: 2,
     lua: `${GROUP_PRELUDE}
 local B, Gbytes = KEYS[1], KEYS[2]
+if redis.call('EXISTS', ARGV[4]) == 0 then return {} end
 local ids = redis.call('LPOP', gk(B, 'q'), tonumber(ARGV[2]))
 local reply = {}
 if not ids then return reply end
@@ -183,12 +223,15 @@ for _, id in ipairs(ids) do
       skipped[#skipped + 1] = id
     else
       local attempts = redis.call('HINCRBY', gk(B, 'a'), id, 1)
+      local tag = tostring(redis.call('HINCRBY', B, 'claims', 1))
       redis.call('HSET', gk(B, 'f'), id, ARGV[1])
+      redis.call('HSET', gk(B, 'c'), id, tag)
       total = total + g_bytes_of(rec)
       reply[#reply + 1] = id
       reply[#reply + 1] = attempts
       reply[#reply + 1] = last
       reply[#reply + 1] = rec
+      reply[#reply + 1] = tag
     end
   end
 end
@@ -202,15 +245,15 @@ return reply`,
 
   /** Hands items this node holds back to the group (nack, ack timeout, member gone, or a claim
    * the node could not place: undo). KEYS: B, Gbytes. ARGV: node, now, maxAttempts, undo (1/0),
-   * last member ('' = none), ids... Returns the given-up items: {record, attempts}... */
+   * last member ('' = none), then id and claim tag pairs. Returns the given-up items: {record, attempts}... */
   tidingsGroupBack: {
     keys: 2,
     lua: `${GROUP_PRELUDE}
 local B, Gbytes = KEYS[1], KEYS[2]
 local dead = {}
-for i = #ARGV, 6, -1 do
+for i = #ARGV - 1, 6, -2 do
   local id = ARGV[i]
-  if redis.call('HGET', gk(B, 'f'), id) == ARGV[1] then
+  if g_holds(B, id, ARGV[1], ARGV[i + 1]) then
     local rec, attempts = g_back(B, Gbytes, id, ARGV[5], tonumber(ARGV[3]), ARGV[4] == '1')
     if rec then dead[#dead + 1] = rec; dead[#dead + 1] = attempts end
   end
@@ -220,13 +263,13 @@ g_touch(B, tonumber(ARGV[2]))
 return dead`,
   },
 
-  /** Settles an item this node holds without publishing (reject). KEYS: B. ARGV: node, now, id.
+  /** Settles an item this node holds without publishing (reject). KEYS: B. ARGV: node, now, id, claim tag.
    * {'ok', record} | {'not_held'} */
   tidingsGroupSettle: {
     keys: 1,
     lua: `${GROUP_PRELUDE}
 local B = KEYS[1]
-if redis.call('HGET', gk(B, 'f'), ARGV[3]) ~= ARGV[1] then return {'not_held'} end
+if not g_holds(B, ARGV[3], ARGV[1], ARGV[4]) then return {'not_held'} end
 local rec = redis.call('HGET', gk(B, 'i'), ARGV[3])
 g_delete_item(B, ARGV[3])
 g_touch(B, tonumber(ARGV[2]))
@@ -248,28 +291,25 @@ return 1`,
   tidingsGroupReap: {
     keys: 2,
     lua: `${GROUP_PRELUDE}
-local B, Gbytes = KEYS[1], KEYS[2]
-local alive = {}
-local function live(node)
-  if alive[node] == nil then alive[node] = redis.call('EXISTS', ARGV[1] .. node) == 1 end
-  return alive[node]
+${GROUP_REAP}
+return g_reap(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))`,
+  },
+
+  /** tidingsGroupReap over a page of every group in the deployment (SSCAN of Gset), so that a group
+   * whose members were all on nodes that died is reaped too (no live node has members to reap it),
+   * turns idle and is forgotten. KEYS: Gset, Gbytes. ARGV: cursor, page size, heartbeat key prefix,
+   * now, maxAttempts. {next cursor, then B and its given-up items (as Back) for each group with any} */
+  tidingsGroupSweep: {
+    keys: 2,
+    lua: `${GROUP_PRELUDE}
+${GROUP_REAP}
+local scan = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', tonumber(ARGV[2]))
+local reply = {scan[1]}
+for _, B in ipairs(scan[2]) do
+  local dead = g_reap(B, KEYS[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
+  if #dead > 0 then reply[#reply + 1] = B; reply[#reply + 1] = dead end
 end
-local members = redis.call('HGETALL', gk(B, 'm'))
-for i = 1, #members, 2 do
-  if not live(members[i + 1]) then redis.call('HDEL', gk(B, 'm'), members[i]) end
-end
-local dead, back = {}, false
-local held = redis.call('HGETALL', gk(B, 'f'))
-for i = 1, #held, 2 do
-  if not live(held[i + 1]) then
-    back = true
-    local rec, attempts = g_back(B, Gbytes, held[i], '', tonumber(ARGV[3]), false)
-    if rec then dead[#dead + 1] = rec; dead[#dead + 1] = attempts end
-  end
-end
-if back then redis.call('PUBLISH', B, 'w') end
-g_touch(B, tonumber(ARGV[2]))
-return dead`,
+return reply`,
   },
 } as const;
 

@@ -18,7 +18,10 @@
  *   the item back to the head of the queue (or give it up after maxAttempts, telling the sender
  *   on whatever node it is connected to).
  * - Node loss: each node refreshes a heartbeat key (PX moderation.nodeTimeoutMs); nodes with
- *   members reap, every nodeTimeoutMs / 4, the items and members of nodes whose heartbeat expired. */
+ *   members reap, every nodeTimeoutMs / 4, the items and members of nodes whose heartbeat expired,
+ *   and every node sweeps a page of all groups too (a group whose members all died has no live
+ *   node to reap it). A claim, hand-back or settle names its claim of the item (Held.tag), so a
+ *   late or retried one of an earlier claim changes nothing. */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import {
@@ -43,7 +46,10 @@ interface Item { cache: string; topic: string; output: string; value: Value; tok
 
 interface Member { id: string; sink: GroupMember; maxInFlight: number; held: Set<number> }
 
-interface Held { delivery: number; id: string; item: Item; member: Member; group: LocalGroup; timer: TimerHandle }
+interface Held { delivery: number; id: string; tag: string; item: Item; member: Member; group: LocalGroup; timer: TimerHandle }
+
+/** An item this node claimed: its id and which claim of it (moderation-scripts.ts B\0c). */
+type Claimed = [id: string, tag: string];
 
 /** A group this node has members of. */
 interface LocalGroup {
@@ -64,6 +70,9 @@ interface LocalGroup {
 interface Directory { version: string; groups: Map<string, Affix> }
 
 const VERSION_FIELD = '\u0000v';
+/** Groups of the deployment each tick's sweep looks at (SSCAN's hint): 10,000 groups (the default
+ * moderation.maxGroups) take ~160 ticks, under 7 min at the default nodeTimeoutMs. */
+const SWEEP_GROUPS_PER_TICK = 64;
 
 export class RedisModeration implements ModerationEngine, PublishFeed {
   /** This process's name in Redis (heartbeat, holder of in-flight items). */
@@ -79,6 +88,10 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   private readonly pending = new Set<Promise<unknown>>();
   private tick: NodeJS.Timeout | undefined;
   private beaten = false;
+  /** Taken for gone: members to register again (heartbeat()). */
+  private rejoining = false;
+  /** Where the sweep of every group goes on (SSCAN of groupSet; '0' starts over). */
+  private sweepCursor = '0';
   private readonly groupSet: string;
   private readonly totalBytes: string;
   private readonly heartbeatPrefix: string;
@@ -260,14 +273,14 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
         ttl: { ttlMs: this.config.historyTtlSec * 1000, refresh: true },
         truncateToSize: keep,
       }, {
-        keys: [group.key], args: [held.id, this.nodeId],
+        keys: [group.key], args: [held.id, this.nodeId, held.tag],
         refusal: `delivery ${delivery} is no longer held by this node (it was handed to another member)`,
       });
       group.counters.accepted++;
       return { page: result.page, seq: result.seq };
     } catch (err) {
       // Not settled (or, on a lost reply, perhaps settled: then the hand-back finds nothing to do).
-      this.track(this.handBack(group, [held.id], memberId));
+      this.track(this.handBack(group, [[held.id, held.tag]], memberId));
       throw err;
     } finally {
       this.pump(group);
@@ -279,9 +292,9 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     const { group } = held;
     let reply: Reply;
     try {
-      reply = await this.script('tidingsGroupSettle', group.key, this.nodeId, this.clock.now(), held.id);
+      reply = await this.script('tidingsGroupSettle', group.key, this.nodeId, this.clock.now(), held.id, held.tag);
     } catch (err) {
-      this.track(this.handBack(group, [held.id], memberId));
+      this.track(this.handBack(group, [[held.id, held.tag]], memberId));
       throw err;
     } finally {
       this.pump(group);
@@ -294,7 +307,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   async nack(memberId: string, delivery: number): Promise<void> {
     const held = this.claimLocal(memberId, delivery);
     held.group.counters.nacked++;
-    await this.handBack(held.group, [held.id], memberId);
+    await this.handBack(held.group, [[held.id, held.tag]], memberId);
   }
 
   retract(cache: string, topic: string, target: Position, tokenId: string | undefined, reason: string | undefined): Promise<RetractResult> {
@@ -324,15 +337,16 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     if (room === 0 || this.groups.get(group.key) !== group) return;
     group.claiming = true;
     group.again = false;
-    const claim = this.script('tidingsGroupClaim', group.key, this.totalBytes, this.nodeId, room, withRoom.length === 1 ? withRoom[0]!.id : '').then((reply) => {
-      const unplaced: string[] = [];
-      for (let i = 0; i + 3 < reply.length; i += 4) {
+    const claim = this.script('tidingsGroupClaim', group.key, this.totalBytes, this.nodeId, room, withRoom.length === 1 ? withRoom[0]!.id : '', this.heartbeatKey(this.nodeId)).then((reply) => {
+      const unplaced: Claimed[] = [];
+      for (let i = 0; i + 4 < reply.length; i += 5) {
         const id = String(reply[i]);
-        if (!this.place(group, id, Number(reply[i + 1]), String(reply[i + 2]), reply[i + 3] as Buffer)) unplaced.push(id);
+        const tag = String(reply[i + 4]);
+        if (!this.place(group, id, tag, Number(reply[i + 1]), String(reply[i + 2]), reply[i + 3] as Buffer)) unplaced.push([id, tag]);
       }
       if (unplaced.length > 0) this.track(this.handBack(group, unplaced, '', true));
       group.claiming = false;
-      if (group.again || (reply.length > 0 && reply.length / 4 >= room)) this.pump(group);
+      if (group.again || (reply.length > 0 && reply.length / 5 >= room)) this.pump(group);
     }, (err: unknown) => {
       group.claiming = false;
       this.log.debug({ err: (err as Error).message, group: group.name }, 'moderation claim failed; the next tick retries');
@@ -341,14 +355,14 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   }
 
   /** Gives a claimed item to a member with room (false: none has room any more). */
-  private place(group: LocalGroup, id: string, attempts: number, last: string, record: Buffer): boolean {
+  private place(group: LocalGroup, id: string, tag: string, attempts: number, last: string, record: Buffer): boolean {
     const member = this.pick(group, last);
     if (!member) return false;
     const item = parseItem(record);
     const delivery = this.nextDelivery;
     this.nextDelivery += this.deliveryIds.step;
     const timer = this.clock.setTimeout(() => this.expire(delivery), this.config.ackTimeoutMs);
-    this.deliveries.set(delivery, { delivery, id, item, member, group, timer });
+    this.deliveries.set(delivery, { delivery, id, tag, item, member, group, timer });
     member.held.add(delivery);
     group.counters.delivered++;
     if (attempts > 1) group.counters.redelivered++;
@@ -394,13 +408,13 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     if (!held) return;
     held.group.counters.timedOut++;
     this.drop(held);
-    this.track(this.handBack(held.group, [held.id], held.member.id));
+    this.track(this.handBack(held.group, [[held.id, held.tag]], held.member.id));
   }
 
   /** Puts items this node holds back at the head of the group's queue; retried until Redis takes it. */
-  private handBack(group: LocalGroup, ids: string[], last: string, undo = false): Promise<void> {
+  private handBack(group: LocalGroup, claims: Claimed[], last: string, undo = false): Promise<void> {
     const run = async (): Promise<void> => {
-      const dead = await this.script('tidingsGroupBack', group.key, this.totalBytes, this.nodeId, this.clock.now(), this.config.maxAttempts, undo ? 1 : 0, last, ...ids);
+      const dead = await this.script('tidingsGroupBack', group.key, this.totalBytes, this.nodeId, this.clock.now(), this.config.maxAttempts, undo ? 1 : 0, last, ...claims.flat());
       this.deadLetters(group, dead);
       this.pump(group);
     };
@@ -424,8 +438,12 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
       this.groups.delete(group.key);
       this.subscriber.unsubscribe(group.key).catch(() => {});
     }
-    const leave = async (): Promise<void> => { await this.script('tidingsGroupLeave', group.key, memberId, this.clock.now()); };
-    if (held.length > 0) await this.handBack(group, held.map((h) => h.id), memberId);
+    const leave = async (): Promise<void> => {
+      // A retry (Redis was away) after the connection joined the group again must not remove it.
+      if (this.groups.get(group.key)?.members.has(memberId)) return;
+      await this.script('tidingsGroupLeave', group.key, memberId, this.clock.now());
+    };
+    if (held.length > 0) await this.handBack(group, held.map((h): Claimed => [h.id, h.tag]), memberId);
     await leave().catch(() => { this.retries.push(leave); });
     // The others may take what this member had.
     if (this.groups.get(group.key) === group) this.pump(group);
@@ -441,6 +459,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
       await this.reap(group);
       this.pump(group);
     }
+    await this.sweep();
   }
 
   private async heartbeat(): Promise<void> {
@@ -449,14 +468,22 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
       // Redis was away longer than nodeTimeoutMs: other nodes took this one for gone and reaped
       // its members and items (a settle of those is refused). Register the members again.
       this.log.warn({ node: this.nodeId }, 'moderation: this node was taken for gone; rejoining its members');
-      for (const group of this.groups.values()) {
-        for (const member of group.order) {
+      this.rejoining = true;
+    }
+    this.beaten = true;
+    // Until every member is registered again: a rejoin cut short (Redis away again) goes on at the
+    // next tick, whose heartbeat then finds its key (a member already back answers 'exists').
+    if (this.rejoining) {
+      for (const group of [...this.groups.values()]) {
+        for (const member of [...group.order]) {
+          // Left meanwhile (its leave goes after this check, so never before the join): not again.
+          if (this.groups.get(group.key) !== group || !group.members.has(member.id)) continue;
           await this.script('tidingsGroupJoin', this.directoryKey(group.cache), this.groupSet, this.totalBytes, group.key,
             group.name, JSON.stringify(toWirePattern(group.affix)), member.id, this.nodeId, this.clock.now(), this.config.maxGroups, this.config.groupIdleMs);
         }
       }
+      this.rejoining = false;
     }
-    this.beaten = true;
   }
 
   private async reap(group: LocalGroup): Promise<void> {
@@ -468,11 +495,25 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     }
   }
 
+  /** A page of every group in the deployment per tick: reaps groups this node has no member of too,
+   * so that one whose members all died with their nodes turns idle and is forgotten. */
+  private async sweep(): Promise<void> {
+    try {
+      const reply = await this.script('tidingsGroupSweep', this.groupSet, this.totalBytes, this.sweepCursor, SWEEP_GROUPS_PER_TICK,
+        this.heartbeatPrefix, this.clock.now(), this.config.maxAttempts);
+      this.sweepCursor = String(reply[0]);
+      for (let i = 1; i + 1 < reply.length; i += 2) this.deadLetters(this.groups.get(String(reply[i])), reply[i + 1] as unknown as Reply);
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'moderation sweep failed');
+    }
+  }
+
   // -- senders -------------------------------------------------------------------------------------
 
-  private deadLetters(group: LocalGroup, dead: Reply): void {
+  /** `group`: undefined for a group this node has no member of (nothing to count). */
+  private deadLetters(group: LocalGroup | undefined, dead: Reply): void {
     for (let i = 0; i + 1 < dead.length; i += 2) {
-      group.counters.deadLettered++;
+      if (group) group.counters.deadLettered++;
       this.tellSender(parseItem(dead[i] as Buffer), `not moderated after ${Number(dead[i + 1])} delivery attempts`, 'server');
     }
   }

@@ -130,9 +130,9 @@ export class RedisRevocationList implements RevocationList {
 
   private apply(kind: string, id: string, revokedAt: number, until: number | null): void {
     const entry: Revocation = kind === 'j' ? { jti: id, revokedAt, until } : { tokenId: id, revokedAt, until };
-    // Known already (a reload after a reconnect brings every entry again): no listener call, so
-    // connections are not walked once per entry.
-    if (this.mirror.isRevoked({ jti: entry.jti, tokenId: entry.tokenId, issuedAt: revokedAt })) return;
+    // Known already, whole (a reload after a reconnect brings every entry again): no listener call,
+    // so connections are not walked once per entry. A widened entry (a longer until) is merged.
+    if (this.mirror.holds(entry)) return;
     // The mirror's bound equals the deployment's, so a full mirror only means entries expiring now.
     this.mirror.revoke(entry).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'revocation not mirrored'));
   }
