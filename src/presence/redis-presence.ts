@@ -235,7 +235,13 @@ export class RedisPresence implements PresenceEngine {
   /** Zeroes one batch of a dead node's counts; the node is forgotten once it counts nothing. */
   private async bury(node: string): Promise<void> {
     const nodeKey = this.nodeKey(node);
-    const [, flat] = await this.connection.run((r) => r.hscan(nodeKey, '0', 'COUNT', SWEEP_BATCH));
+    // HSCAN from 0 may answer an empty page (a run of emptied buckets) while entries remain: only
+    // cursor 0 means the scan saw everything, so page on within this sweep until a batch is found.
+    let cursor = '0';
+    let flat: string[] = [];
+    do {
+      [cursor, flat] = await this.connection.run((r) => r.hscan(nodeKey, cursor, 'COUNT', SWEEP_BATCH));
+    } while (flat.length === 0 && cursor !== '0');
     for (let i = 0; i < flat.length; i += 2) {
       const [cache, topic, tokenId] = splitMember(flat[i]!);
       const keys = this.topicKeys(cache, topic);

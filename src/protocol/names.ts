@@ -5,12 +5,17 @@ export const MAX_NAME_BYTES = 255;
  * U+0000 internally to join cache and topic into one fan-out key, so it must never appear. */
 const FORBIDDEN = /[\u0000-\u001f\u007f]/;
 
+/** A UTF-16 surrogate that is not half of a pair. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** Returns a human reason why `name` is not a valid name, or undefined when it is. */
 export function nameProblem(kind: 'cache' | 'topic' | 'key' | 'topic pattern' | 'group', name: unknown): string | undefined {
   if (typeof name !== 'string') return `${kind} name must be a string`;
   if (name.length === 0 || name.trim().length === 0) return `${kind} name must not be blank`;
   if (utf8Length(name) > MAX_NAME_BYTES) return `${kind} name must be at most ${MAX_NAME_BYTES} bytes of UTF-8`;
   if (FORBIDDEN.test(name)) return `${kind} name must not contain control characters`;
+  // A lone surrogate has no UTF-8: the Redis engine's keys (sent as UTF-8) would merge such names.
+  if (LONE_SURROGATE.test(name)) return `${kind} name must be well-formed Unicode (no lone surrogates)`;
   return undefined;
 }
 
@@ -34,7 +39,7 @@ export function utf8Length(text: string): number {
     const c = text.charCodeAt(i);
     if (c < 0x80) bytes += 1;
     else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) { bytes += 4; i++; }
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { bytes += 4; i++; }
     else bytes += 3;
   }
   return bytes;

@@ -4,6 +4,7 @@
  * planPush, checks its limits, then applies. */
 import type { Value } from '../protocol/index.js';
 import { Deque } from '../lib/deque.js';
+import { textBytes } from './text-bytes.js';
 
 /** Reason a (start, end) pair is refused, or undefined. Only same-sign pairs can be compared before
  * the length is known; there end must exceed start (Momento: "endIndex (exclusive) must be larger
@@ -76,13 +77,11 @@ export function removeWhere<T>(list: Deque<T>, matches: (item: T) => boolean): T
   return removed;
 }
 
-const encoder = new TextEncoder();
-
 /** Equality as Momento sees it: values are bytes, so text equals the binary of its UTF-8. */
 export function valuesEqual(a: Value, b: Value): boolean {
   if (typeof a === 'string' && typeof b === 'string') return a === b;
-  const x = typeof a === 'string' ? encoder.encode(a) : a;
-  const y = typeof b === 'string' ? encoder.encode(b) : b;
+  const x = typeof a === 'string' ? textBytes(a) : a;
+  const y = typeof b === 'string' ? textBytes(b) : b;
   if (x.byteLength !== y.byteLength) return false;
   for (let i = 0; i < x.byteLength; i++) if (x[i] !== y[i]) return false;
   return true;
@@ -93,7 +92,7 @@ export function equalTo(needle: Value): (value: Value) => boolean {
   let bytes: Uint8Array | undefined = typeof needle === 'string' ? undefined : needle;
   return (value) => {
     if (typeof value === 'string' && typeof needle === 'string') return value === needle;
-    bytes ??= encoder.encode(needle as string);
+    bytes ??= textBytes(needle as string);
     return valuesEqual(bytes, value);
   };
 }

@@ -10,6 +10,7 @@
  * Lua side of this format is `value_of` / `origin_of` in scripts.ts; keep the two in step. */
 import type { Value } from '../../protocol/index.js';
 import type { ElementOrigin, ListItem } from '../cache-store.js';
+import { isWellFormed, textBytes } from '../text-bytes.js';
 
 const TEXT = 0x73; // 's'
 /** First byte of an encoded text value (element.ts format), for callers building elements. */
@@ -23,7 +24,7 @@ const COLON = 0x3a;
  * reused once the handler returns, and the Redis command is written later. */
 export function encodeValue(value: Value): Buffer {
   if (typeof value === 'string') {
-    if (!(value as string & { isWellFormed(): boolean }).isWellFormed()) return wtf8(value);
+    if (!isWellFormed(value)) return Buffer.concat([Buffer.of(TEXT), textBytes(value)]);
     const out = Buffer.allocUnsafe(1 + Buffer.byteLength(value, 'utf8'));
     out[0] = TEXT;
     out.write(value, 1, 'utf8');
@@ -77,26 +78,7 @@ export function decodeItem(stored: Buffer): ListItem {
   return item;
 }
 
-/** Text that holds a lone surrogate (JS strings may; the memory store keeps them) as WTF-8: UTF-8
- * with each lone surrogate as its 3-byte form, so it comes back exactly and counts the same bytes
- * as the memory store's measureText. Valid UTF-8 never contains those byte sequences. */
-function wtf8(value: string): Buffer {
-  const bytes: number[] = [TEXT];
-  for (let i = 0; i < value.length; i++) {
-    let c = value.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < value.length) {
-      const low = value.charCodeAt(i + 1);
-      if (low >= 0xdc00 && low <= 0xdfff) { c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00); i++; }
-    }
-    if (c < 0x80) bytes.push(c);
-    else if (c < 0x800) bytes.push(0xc0 | (c >> 6), 0x80 | (c & 0x3f));
-    else if (c < 0x10000) bytes.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
-    else bytes.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 0x3f), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
-  }
-  return Buffer.from(bytes);
-}
-
-/** Decodes UTF-8 text from `start`, keeping WTF-8 lone surrogates (see wtf8). */
+/** Decodes UTF-8 text from `start`, keeping WTF-8 lone surrogates (store/text-bytes.ts). */
 function text(stored: Buffer, start: number): string {
   if (!hasSurrogate(stored, start)) return stored.toString('utf8', start);
   let out = '';

@@ -27,7 +27,7 @@ local function kind()
   if t == 'hash' then x = redis.call('HGET', K, 'x')
   elseif t == 'list' then x = redis.call('HGET', M, 'x')
   else return 'foreign' end
-  if not x or tonumber(x) <= now then
+  if not x or tonumber(x) < now then
     redis.call('DEL', K, M)
     return 'none'
   end

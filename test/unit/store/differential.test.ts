@@ -1,0 +1,80 @@
+/** The two stores agree: the same random operations (lists, scalars, TTLs, the clock, lone
+ * surrogates, limits) on the memory store and the Redis store give the same results and errors. */
+import t from 'tap';
+import fc from 'fast-check';
+import { ManualClock } from '../../../src/core/clock.js';
+import { storeWith } from '../../helpers/stores.js';
+import { requireRedis } from '../../helpers/redis.js';
+import type { CacheEngine } from '../../../src/store/cache-store.js';
+
+const keys = ['a', 'b', 'é'];
+const valueArb = fc.oneof(
+  fc.constantFrom('x', 'yy', '', 'zzz', 'é', 'x', '\uD800é', '\uD800', '\uDC00\uD800'),
+  fc.constantFrom(new Uint8Array([0x78]), new Uint8Array(0), new Uint8Array([1, 2]), new Uint8Array([0xef, 0xbf, 0xbd]), new Uint8Array([0xed, 0xa0, 0x80])),
+);
+const ttlArb = fc.record({ ttlMs: fc.option(fc.constantFrom(1000, 5000, 100000), { nil: undefined }), refresh: fc.boolean() });
+const idx = fc.option(fc.integer({ min: -5, max: 5 }), { nil: undefined });
+const opArb = fc.oneof(
+  fc.record({ op: fc.constant('pushBack'), k: fc.constantFrom(...keys), vs: fc.array(valueArb, { minLength: 1, maxLength: 4 }), ttl: ttlArb, trunc: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }) }),
+  fc.record({ op: fc.constant('pushFront'), k: fc.constantFrom(...keys), vs: fc.array(valueArb, { minLength: 1, maxLength: 4 }), ttl: ttlArb, trunc: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }) }),
+  fc.record({ op: fc.constant('fetch'), k: fc.constantFrom(...keys), s: idx, e: idx }),
+  fc.record({ op: fc.constant('retain'), k: fc.constantFrom(...keys), s: idx, e: idx, ttl: fc.option(ttlArb, { nil: undefined }) }),
+  fc.record({ op: fc.constant('removeValue'), k: fc.constantFrom(...keys), v: valueArb }),
+  fc.record({ op: fc.constant('pop'), k: fc.constantFrom(...keys), end: fc.constantFrom('back', 'front') }),
+  fc.record({ op: fc.constant('length'), k: fc.constantFrom(...keys) }),
+  fc.record({ op: fc.constant('get'), k: fc.constantFrom(...keys) }),
+  fc.record({ op: fc.constant('set'), k: fc.constantFrom(...keys), v: valueArb, ttl: fc.option(fc.constantFrom(1000, 5000, 100000), { nil: undefined }) }),
+  fc.record({ op: fc.constant('delete'), k: fc.constantFrom(...keys) }),
+  fc.record({ op: fc.constant('ttl'), k: fc.constantFrom(...keys) }),
+  fc.record({ op: fc.constant('updateTtl'), k: fc.constantFrom(...keys), ms: fc.constantFrom(1000, 5000, 100000) }),
+  fc.record({ op: fc.constant('advance'), ms: fc.constantFrom(1, 500, 999, 1000, 1001, 4000) }),
+);
+type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
+
+async function apply(s: CacheEngine, clock: ManualClock, o: Op): Promise<unknown> {
+  try {
+    const norm = (v: unknown): unknown => v instanceof Uint8Array ? { bin: [...v] } : Array.isArray(v) ? v.map(norm) : (v && typeof v === 'object') ? Object.fromEntries(Object.entries(v).map(([a, b]) => [a, norm(b)])) : v;
+    switch (o.op) {
+      case 'pushBack': return await s.listPushBack('c', o.k, o.vs, { ttl: o.ttl, truncateToSize: o.trunc });
+      case 'pushFront': return await s.listPushFront('c', o.k, o.vs, { ttl: o.ttl, truncateToSize: o.trunc });
+      case 'fetch': return norm(await s.listFetch('c', o.k, { startIndex: o.s, endIndex: o.e }));
+      case 'retain': return await s.listRetain('c', o.k, { startIndex: o.s, endIndex: o.e }, o.ttl);
+      case 'removeValue': return await s.listRemoveValue('c', o.k, o.v);
+      case 'pop': return norm(await s.listPop('c', o.k, o.end));
+      case 'length': return await s.listLength('c', o.k);
+      case 'get': return norm(await s.get('c', o.k));
+      case 'set': return await s.set('c', o.k, o.v, o.ttl);
+      case 'delete': return await s.delete('c', o.k);
+      case 'ttl': return await s.itemGetTtl('c', o.k);
+      case 'updateTtl': return await s.updateTtl('c', o.k, o.ms);
+      case 'advance': clock.advance(o.ms); return null;
+    }
+  } catch (e) { return { err: (e as { code?: string }).code, cause: (e as { cause_?: string }).cause_ }; }
+  return 'unknown';
+}
+
+t.test('memory and redis agree', async (t) => {
+  if (!requireRedis(t)) return;
+  const config = { maxListLength: 6, maxItemBytes: 14, maxElementBytes: 14 };
+  const mc = new ManualClock(); const rc = new ManualClock();
+  const m = await storeWith(t, 'memory', config, mc);
+  const r = await storeWith(t, 'redis', config, rc);
+  let n = 0;
+  await fc.assert(fc.asyncProperty(fc.array(opArb, { maxLength: 30 }), async (ops) => {
+    n++;
+    const tag = `r${n}`;
+    const mm = m.store; const rr = r.store;
+    const sc = (o: Op): Op => ('k' in o ? { ...o, k: `${tag}${o.k}` } : o);
+    const out: unknown[] = [];
+    for (const o0 of ops) {
+      const o = sc(o0);
+      const a = await apply(mm, mc, o);
+      const b = await apply(rr, rc, o);
+      out.push([o, a, b]);
+      if (JSON.stringify(a) !== JSON.stringify(b)) {
+        throw new Error(`diverged at ${JSON.stringify(o)}: memory=${JSON.stringify(a)} redis=${JSON.stringify(b)}\n${out.map((x) => JSON.stringify(x)).join('\n')}`);
+      }
+    }
+  }), { numRuns: 200 });
+  t.pass('no divergence in 200 random sequences of up to 30 operations');
+});
