@@ -7,6 +7,7 @@ import { MemoryCacheStore } from '../store/memory-store.js';
 import { TopicRegistry } from '../topics/topic-registry.js';
 import type { Topic } from '../topics/topic.js';
 import { MemoryModerationEngine } from '../moderation/memory-moderation.js';
+import { inputTopicRefusal } from '../moderation/pattern.js';
 import { RandomIds } from '../lib/random-ids.js';
 import type { Engine, Fanout, PublishHook, Subscriber, TopicActivity, TopicEngine, TopicStats, WindowRead } from './engine.js';
 
@@ -131,7 +132,13 @@ export class MemoryEngine implements Engine {
 
   constructor(options: MemoryEngineOptions) {
     this.topics = new MemoryTopicEngine(options.topics, options.clock);
-    this.cache = new MemoryCacheStore(options.store ?? DEFAULTS.store, options.clock, this.topics);
+    // pubAppend to a group's input topic is refused, as on the Redis engine (moderation/pattern.ts).
+    this.cache = new MemoryCacheStore(options.store ?? DEFAULTS.store, options.clock, {
+      publishNow: (cache, topic, value, tokenId) => {
+        if (this.groups.registry.feeds(cache, topic)) throw inputTopicRefusal(topic);
+        return this.topics.publishNow(cache, topic, value, tokenId);
+      },
+    });
     this.groups = new MemoryModerationEngine(options.moderation ?? DEFAULTS.moderation, options.clock, {
       pubAppend: (...args) => this.cache.pubAppend(...args),
       listRemoveOrigin: (...args) => this.cache.listRemoveOrigin(...args),

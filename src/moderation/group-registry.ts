@@ -181,6 +181,14 @@ export class GroupRegistry {
     for (const group of this.groups.values()) group.close();
   }
 
+  /** Whether publishes to the topic feed a live group. */
+  feeds(cache: string, topic: string): boolean {
+    const groups = this.byCache.get(cache);
+    if (!groups) return false;
+    for (const group of groups) if (outputOf(group.affix, topic) !== undefined && !this.expired(group)) return true;
+    return false;
+  }
+
   private expired(group: ModerationGroup): boolean {
     return group.idleSince !== undefined && this.clock.now() - group.idleSince >= this.config.groupIdleMs;
   }

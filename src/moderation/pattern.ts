@@ -1,6 +1,6 @@
 /** Group patterns: which topics are a group's input, and which output topic each one feeds. */
 import { nameProblem, type GroupPattern } from '../protocol/index.js';
-import { invalidArgument } from '../core/errors.js';
+import { failedPrecondition, invalidArgument, type TidingsError } from '../core/errors.js';
 
 export type Affix = { suffix: string } | { prefix: string };
 
@@ -38,4 +38,10 @@ export function outputOf(affix: Affix, topic: string): string | undefined {
   const output = 'suffix' in affix ? topic.slice(0, topic.length - affix.suffix.length) : topic.slice(affix.prefix.length);
   if (nameProblem('topic', output) !== undefined || matches(affix, output)) return undefined;
   return output;
+}
+
+/** A pubAppend (a user's, or an accept into an output topic) to a topic that is a group's input:
+ * groups are fed by `pub` only, and the append would keep the unmoderated item. Both engines. */
+export function inputTopicRefusal(topic: string): TidingsError {
+  return failedPrecondition(`topic "${topic}" is the input of a moderator group: publish to it with pub`);
 }

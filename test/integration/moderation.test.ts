@@ -67,6 +67,20 @@ testEachEngine('moderation - accept publishes and appends as the original sender
   for (const c of [mod.client, other.client, alice, bob]) c.close();
 });
 
+testEachEngine('moderation - pubAppend to an input topic is refused; nothing reaches the moderator or the list', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const mod = await RawModerator.join(server, { tokenId: 'mod' });
+  const writer = await RawClient.open(server, await tokenFor(server, PermissionScopes.allDataReadWrite(), { tokenId: 'w' }));
+  await writer.ok({ t: 'sub', cache: CACHE, topic: 'room1-input' });
+  const refused = await writer.request({ t: 'pubAppend', cache: CACHE, topic: 'room1-input', list: 'drafts', value: 'unmoderated' });
+  t.match(errOf(refused), { code: 'FAILED_PRECONDITION_ERROR', message: /input of a moderator group/ }, 'refused with the reason');
+  t.same(await writer.ok({ t: 'listFetch', cache: CACHE, list: 'drafts' }), { hit: false }, 'nothing appended');
+  t.same(await writer.drain('item', 200), [], 'nothing published');
+  t.equal(mod.deliveries.length, 0, 'nothing delivered to the moderator');
+  t.match(await writer.ok({ t: 'pubAppend', cache: CACHE, topic: 'room1-notes', list: 'drafts', value: 'fine' }), { seq: 1, length: 1 }, 'a topic no group reads is fine');
+  for (const c of [mod.client, writer]) c.close();
+});
+
 testEachEngine('moderation - two moderators share the load and each item is moderated exactly once', async (t, engine) => {
   const server = await startServer(t, { engine });
   const m1 = await RawModerator.join(server, { tokenId: 'm1', policy: acceptAll });

@@ -17,7 +17,8 @@ import type { Clock } from '../../core/clock.js';
 import type { TopicsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import { rethrowTyped, type RedisConnection, type ScriptArg } from '../../core/redis-connection.js';
-import { TidingsError, failedPrecondition, invalidArgument } from '../../core/errors.js';
+import { TidingsError, invalidArgument } from '../../core/errors.js';
+import { inputTopicRefusal } from '../../moderation/pattern.js';
 import { TopicRegistry } from '../../topics/topic-registry.js';
 import type { Topic } from '../../topics/topic.js';
 import type { Fanout, PublishHook, Subscriber, TopicActivity, TopicEngine, TopicStats, WindowRead } from '../engine.js';
@@ -250,7 +251,7 @@ export class RedisTopicEngine implements TopicEngine {
    * same script. Refusals of the list half come back as the reply (the caller maps them). */
   pubAppend(cache: string, name: string, value: Value, tokenId: string | undefined, list: PubAppendStep): Promise<PublishResult & { reply: Reply }> {
     // Groups are fed by publish only: a pubAppend to an input topic would skip its moderators.
-    const refuse = () => failedPrecondition(`topic "${name}" is the input of a moderator group: publish to it with pub`);
+    const refuse = () => inputTopicRefusal(name);
     const { feed } = this;
     if (feed?.feeds(cache, name)) throw refuse();
     const { guard } = list;
