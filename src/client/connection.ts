@@ -47,6 +47,10 @@ interface PendingRequest {
   id: number | undefined;
   /** Sent at least once (an idempotent write waiting to be sent again after a reconnect). */
   sent?: boolean;
+  /** The tokenId of the link it was last sent on. The server remembers idempotency keys per
+   * tokenId (per connection for a credential without one): only a link with the same tokenId
+   * recognises a resend. */
+  sentAs?: string | undefined;
   resolve(result: unknown): void;
   reject(error: TidingsClientError): void;
 }
@@ -91,6 +95,8 @@ export class Connection {
   private linkOpened = false;
   /** Why the server said it closes (from `bye`), kept for the close that follows. */
   private lastBye: { code: number; reason: string } | undefined;
+  /** The current link's tokenId (from its hello). */
+  private linkTokenId: string | undefined;
 
   constructor(options: ConnectionOptions) {
     this.options = resolveConnectionOptions(options);
@@ -301,16 +307,23 @@ export class Connection {
     clearInterval(this.watchdog);
     this.watchdog = setInterval(() => this.checkHeartbeat(ws), Math.max(50, Math.round(this.heartbeatMs / 2)));
     this.tokenExpiresAt = hello.expiresAt;
+    this.linkTokenId = hello.tokenId;
     this.scheduleRefresh(hello.expiresAt);
     this.setStatus({ state: 'open', connectionId: hello.connectionId, expiresAt: hello.expiresAt, transport: this.transport });
     // Resubscriptions first (they resume from a position), then what waited in the queue.
     for (const listener of [...this.openListeners]) listener(first);
-    for (const pending of this.queue.splice(0)) this.send(pending);
+    for (const pending of this.queue.splice(0)) {
+      // A write sent before under another tokenId (or none): this link would apply it again.
+      if (pending.sent && (pending.sentAs === undefined || pending.sentAs !== hello.tokenId)) {
+        pending.reject(connectionError(`the connection was lost before the reply to ${String(pending.frame['t'])}; it may or may not have been applied (the server can only recognise a resend for the same tokenId)`));
+      } else this.send(pending);
+    }
   }
 
   private send(pending: PendingRequest): void {
     const id = this.nextId++;
     pending.id = id;
+    pending.sentAs = this.linkTokenId;
     this.inFlight.set(id, pending);
     try {
       this.ws!.send(encodeFrame({ ...pending.frame, id }));

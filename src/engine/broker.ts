@@ -212,8 +212,9 @@ export class Broker {
 
   /** The connection's send buffer drained: continue backlogs that waited for room. */
   drain(session: Session): void {
-    if (!session.catchUps?.size) return;
-    continueAllCatchUps(session, this.deps.engine.topics, catchUpBufferLimit(this.deps.config.server.maxBackpressureBytes));
+    // Also without catch-ups: a detached connection whose catch-ups ended with their
+    // subscriptions (unsub, a narrowed refresh) is whole again too.
+    if (session.catchUps?.size) continueAllCatchUps(session, this.deps.engine.topics, catchUpBufferLimit(this.deps.config.server.maxBackpressureBytes));
     this.slowConsumers.drained(session);
   }
 

@@ -92,6 +92,8 @@ export class SlowConsumers {
     for (const [session, since] of this.detachedAt) {
       if (since > cutoff) continue;
       this.detachedAt.delete(session);
+      // Every subscription caught up (or ended) since: attached again, not slow.
+      if (!session.catchUps?.size) continue;
       this.deps.bye(session, CloseCode.SLOW_CONSUMER, `the connection could not take its items for ${this.deps.config.slowConsumerTimeoutMs} ms; resume from the last (page, seq)`);
     }
   }
