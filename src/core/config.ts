@@ -101,6 +101,8 @@ export interface HttpConfig {
   ticketTtlMs: number;
   /** Unused tickets held at most; minting one more fails with LIMIT_EXCEEDED_ERROR. */
   maxTickets: number;
+  /** Unused tickets one credential may hold at once, so one client cannot take them all. */
+  maxTicketsPerCredential: number;
   /** Reconnect delay an SSE stream tells EventSource (the `retry:` field), ms. */
   sseRetryMs: number;
   /** Longest a long-poll request waits for an item before answering empty, ms. */
@@ -423,6 +425,7 @@ export const DEFAULTS: TidingsConfig = {
     corsMaxAgeSec: 600,
     ticketTtlMs: 30_000,
     maxTickets: 10_000,
+    maxTicketsPerCredential: 100,
     sseRetryMs: 2000,
     longPollMaxWaitMs: 30_000,
     maxStreamPostBytes: 2 * 1024 * 1024,
@@ -606,7 +609,7 @@ function validate(c: TidingsConfig): void {
   if (c.server.sendBufferHardLimitBytes < 2 * c.server.maxBackpressureBytes) {
     throw new ConfigError('server.sendBufferHardLimitBytes', 'must be at least twice server.maxBackpressureBytes (room to detach a slow subscriber before frames would drop)');
   }
-  for (const key of ['corsMaxAgeSec', 'ticketTtlMs', 'maxTickets', 'sseRetryMs', 'longPollMaxWaitMs', 'maxStreamPostBytes'] as const) positive(`http.${key}`, c.http[key]);
+  for (const key of ['corsMaxAgeSec', 'ticketTtlMs', 'maxTickets', 'maxTicketsPerCredential', 'sseRetryMs', 'longPollMaxWaitMs', 'maxStreamPostBytes'] as const) positive(`http.${key}`, c.http[key]);
   if (c.http.maxStreamPostBytes < c.server.maxFrameBytes + 4) {
     throw new ConfigError('http.maxStreamPostBytes', 'must hold at least one frame of server.maxFrameBytes (plus its 4-byte length)');
   }

@@ -165,7 +165,11 @@ export class Broker {
     if (key !== undefined && IDEMPOTENT_OPERATIONS.has(request.t)) {
       // Per tokenId, so a retry on a new connection finds the first result; a credential without
       // one is deduplicated per connection only.
-      const scope = session.grant!.tokenId !== undefined ? `t:${session.grant!.tokenId}` : `c:${session.id}`;
+      // A transport whose every call is its own session (rateKey: HTTP API, gRPC) has no
+      // connection to deduplicate on: there a credential without tokenId is its own scope (jti).
+      const grant = session.grant!;
+      const scope = grant.tokenId !== undefined ? `t:${grant.tokenId}`
+        : session.rateKey !== undefined && grant.jti !== undefined ? `j:${grant.jti}` : `c:${session.id}`;
       const shared = this.deps.engine.idempotency;
       const apply = () => this.invoke(session, handler, request, replyNow);
       // A networked engine also remembers the result in its backend, in the write's own step, so

@@ -61,6 +61,19 @@ export class ConnectionAdmission {
     return true;
   }
 
+  /** An HTTP stream (SSE, a waiting long-poll) takes one of the `maxConnections` slots of
+   * authenticated connections; false when none is free. Give it back with release(). */
+  acquire(): boolean {
+    if (this.authenticatedCount >= this.limits.maxConnections) return false;
+    this.authenticatedCount++;
+    return true;
+  }
+
+  /** A slot taken by acquire() is free again. */
+  release(): void {
+    this.authenticatedCount--;
+  }
+
   /** A connection given to opened() closed. */
   closed(connection: PendingConnection, wasAuthenticated: boolean): void {
     if (wasAuthenticated) this.authenticatedCount--;

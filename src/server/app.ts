@@ -114,10 +114,10 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   // Known once the gRPC listener is bound (after the routes are mounted).
   let momentoEndpoint: string | undefined;
   mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes, cors, momentoEndpoint: () => momentoEndpoint });
-  mountHttpApi(app, { broker, log, cors, maxBodyBytes: config.server.maxHttpBodyBytes });
-  const tickets = new TicketBook(config.http.ticketTtlMs, config.http.maxTickets, clock);
-  mountSse(app, { broker, auth, fanout: jsFanout, tickets, cors, log, config });
-  mountLongPoll(app, { broker, fanout: jsFanout, cors, log, clock, config });
+  mountHttpApi(app, { broker, log, cors, maxBodyBytes: config.server.maxHttpBodyBytes, trustedProxyHeader: config.server.trustedProxyHeader });
+  const tickets = new TicketBook(config.http.ticketTtlMs, config.http.maxTickets, clock, config.http.maxTicketsPerCredential);
+  mountSse(app, { broker, auth, fanout: jsFanout, tickets, admission, cors, log, config });
+  mountLongPoll(app, { broker, fanout: jsFanout, admission, cors, log, clock, config });
   mountSdkStream(app, { broker, fanout: jsFanout, cors, log, config, admission });
   mountMetrics(app, { broker, engine, transport, config, auth, log, extra: features.flatMap((f) => (f.metrics ? [(registry: Registry) => f.metrics!(registry)] : [])) });
   // The Momento-compatible services: on their own HTTP/2 port (grpc-js), and as grpc-web-text on

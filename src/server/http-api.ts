@@ -11,6 +11,7 @@ import type { Connection } from '../engine/session.js';
 import { BodyTooLargeError, readBody } from './http-body.js';
 import { bearer, jsonRoute, type Cors, type JsonReply } from './http-common.js';
 import { fromJsonValue, toJsonValue } from './json-events.js';
+import { clientIp } from './admission.js';
 
 /** Operations a stateless call may run: every one that does not belong to a session (subscribe,
  * moderator membership and settling are tied to a live connection). */
@@ -30,15 +31,18 @@ class CallConnection implements Connection {
 }
 const CALL_CONNECTION = new CallConnection();
 
-export interface HttpApiDeps { broker: Broker; log: Logger; cors: Cors; maxBodyBytes: number }
+export interface HttpApiDeps { broker: Broker; log: Logger; cors: Cors; maxBodyBytes: number; trustedProxyHeader: string }
 
 export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
-  const { broker, log, cors, maxBodyBytes } = deps;
+  const { broker, log, cors, maxBodyBytes, trustedProxyHeader } = deps;
 
   /** Reads the body, authenticates, dispatches `build(body)` on a per-call session. */
   const call = (res: HttpResponse, req: HttpRequest, build: (body: Buffer) => GenericRequest, shape: (result: unknown) => unknown) => {
     const authorization = req.getHeader('authorization');
     const corsHeaders = cors.headers(req.getHeader('origin'));
+    // Every call is its own session: its request rate is charged to the client address (as for
+    // gRPC calls), else a fresh per-connection bucket per call would never run dry.
+    const rateKey = clientIp(Buffer.from(res.getRemoteAddressAsText()).toString(), trustedProxyHeader === '' ? '' : req.getHeader(trustedProxyHeader));
     jsonRoute(res, log, async (aborted): Promise<JsonReply> => {
       const body = await readBody(res, maxBodyBytes, aborted).catch((err: unknown) => {
         if (err instanceof BodyTooLargeError) throw limitExceeded(LimitCause.REQUEST_SIZE, err.message);
@@ -46,7 +50,7 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
       });
       const token = bearer(authorization);
       const request = build(body);
-      const session = await broker.openAuthenticated(CALL_CONNECTION, token);
+      const session = await broker.openAuthenticated(CALL_CONNECTION, token, rateKey);
       try {
         return { status: '200 OK', body: shape(await broker.dispatch(session, request)) };
       } finally {

@@ -5,8 +5,8 @@
  * resuming from the cursor, so a client polling at any pace gets every item once, or a `disc`
  * event when the window no longer covers the time it was away. */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { decodeFrame, ErrorCode, topicKey, type Position } from '../protocol/index.js';
-import { TidingsError, invalidArgument } from '../core/errors.js';
+import { CloseCode, decodeFrame, ErrorCode, topicKey, type Position } from '../protocol/index.js';
+import { TidingsError, authenticationFailed, invalidArgument } from '../core/errors.js';
 import type { HttpConfig, ServerConfig, TopicsConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
@@ -15,8 +15,9 @@ import type { Connection, Session } from '../engine/session.js';
 import { bearer, errorReply, writeJson, type Cors } from './http-common.js';
 import type { JsFanout, JsReceiver, SharedFrame } from './js-fanout.js';
 import { formatCursor, jsonEvent, parseCursor } from './json-events.js';
+import type { ConnectionAdmission } from './admission.js';
 
-export interface LongPollDeps { broker: Broker; fanout: JsFanout; cors: Cors; log: Logger; clock: Clock; config: { server: ServerConfig; http: HttpConfig; topics: TopicsConfig } }
+export interface LongPollDeps { broker: Broker; fanout: JsFanout; admission: ConnectionAdmission; cors: Cors; log: Logger; clock: Clock; config: { server: ServerConfig; http: HttpConfig; topics: TopicsConfig } }
 
 /** A decoded JSON event, computed once per publish for every poller waiting on it. */
 function pollEvent(bytes: Uint8Array): { key: string; position: Position; event: Record<string, unknown> } | undefined {
@@ -40,6 +41,8 @@ class PollConnection implements Connection, JsReceiver {
   private readonly indexOf = new Map<string, number>();
   /** Set while waiting: called when the first event arrives. */
   onEvent: (() => void) | undefined;
+  /** The broker closed the session (revoked or expired credential, shutdown, slow consumer). */
+  onClose: ((code: number, reason: string) => void) | undefined;
 
   constructor(keys: string[], private readonly fanout: JsFanout) {
     keys.forEach((key, i) => this.indexOf.set(key, i));
@@ -70,7 +73,10 @@ class PollConnection implements Connection, JsReceiver {
   attach(key: string): void { this.fanout.attach(key, this); }
   detach(key: string): void { this.fanout.detach(key, this); }
   detachAll(): void { this.fanout.detachAll(this); }
-  close(): void { this.detachAll(); }
+  close(code: number, reason: string): void {
+    this.detachAll();
+    this.onClose?.(code, reason);
+  }
 }
 
 export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
@@ -86,9 +92,12 @@ export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
     let session: Session | undefined;
     let timer: TimerHandle | undefined;
     let done = false;
+    /** Holds one of the server.maxConnections slots (admission) while set. */
+    let slot = false;
     const finish = (reply: () => void) => {
       if (done) return;
       done = true;
+      if (slot) { slot = false; deps.admission.release(); }
       clock.clearTimeout(timer);
       poll.onEvent = undefined;
       poll.detachAll();
@@ -97,6 +106,12 @@ export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
     };
     res.onAborted(() => finish(() => {}));
     const answer = () => finish(() => writeJson(res, { status: '200 OK', body: { cursor: formatCursor(poll.positions), events: poll.events } }, { 'cache-control': 'no-store', ...corsHeaders }));
+    // A poll is a connection while it waits: closed by the broker (revoked or expired credential,
+    // shutdown), it is answered now, not left to wait out its timer.
+    poll.onClose = (code, reason) => {
+      if (code === CloseCode.REVOKED || code === CloseCode.TOKEN_EXPIRED) finish(() => writeJson(res, errorReply(authenticationFailed(reason), log), corsHeaders));
+      else answer();
+    };
 
     void (async () => {
       try {
@@ -112,7 +127,9 @@ export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
         if (!Number.isInteger(waitMs) || waitMs < 0) throw invalidArgument('waitMs must be an integer ≥ 0');
         const token = bearer(authorization);
         // A waiting poll holds a session like a connection does, so it counts towards the cap.
-        if (broker.sessions.size >= config.server.maxConnections) throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'connection limit reached');
+        if (done) return;
+        if (!deps.admission.acquire()) throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'connection limit reached');
+        slot = true;
         const opened = await broker.openAuthenticated(poll, token);
         if (done) return void broker.closed(opened); // the client went away meanwhile
         session = opened;

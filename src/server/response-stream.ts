@@ -12,12 +12,15 @@ export class ResponseStream {
   private heldByUws = 0;
   private congested = false;
   private ended = false;
+  /** Runs once, when the stream ends whichever way (aborted, ended, replaced). */
+  onEnded: (() => void) | undefined;
 
   /** `onDrain` runs once a congested stream has flushed; `onAborted` when the client went away. */
   constructor(private readonly res: HttpResponse, private readonly limit: number, onDrain: () => void, onAborted: () => void) {
     res.onAborted(() => {
       this.ended = true;
       this.queue = [];
+      this.fireEnded();
       onAborted();
     });
     res.onWritable(() => {
@@ -79,15 +82,28 @@ export class ResponseStream {
     if (this.ended) return;
     this.ended = true;
     this.queue = [];
+    this.fireEnded();
     reply();
   }
 
-  /** Ends the response; what uWS already holds is still sent, the JS queue is dropped (a client
+  private fireEnded(): void {
+    const onEnded = this.onEnded;
+    this.onEnded = undefined;
+    onEnded?.();
+  }
+
+  /** Ends the response; the JS queue is dropped, and a congested socket is closed at once (a client
    * ended this way resumes from its last event id). */
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    if (!this.congested) this.queue = [];
-    this.res.cork(() => this.res.end());
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.fireEnded();
+    // A congested socket is not reading. Ended gracefully, its response would stay open with what
+    // uWS holds for it (up to the hard limit) for as long as the peer keeps the socket without
+    // reading (uWS sets no timeout on it), counted by no connection limit: close it instead.
+    if (this.congested) this.res.close();
+    else this.res.cork(() => this.res.end());
   }
 }

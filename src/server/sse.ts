@@ -17,12 +17,15 @@ import { SharedFrame, type JsFanout, type JsReceiver } from './js-fanout.js';
 import { formatCursor, jsonEvent, parseCursor } from './json-events.js';
 import { ResponseStream } from './response-stream.js';
 import type { TicketBook } from './tickets.js';
+import type { ConnectionAdmission } from './admission.js';
 
 export interface SseDeps {
   broker: Broker;
   auth: TokenAuthority;
   fanout: JsFanout;
   tickets: TicketBook;
+  /** The WebSocket admission: a stream holds one of the server.maxConnections slots. */
+  admission: ConnectionAdmission;
   cors: Cors;
   log: Logger;
   config: { server: ServerConfig; http: HttpConfig; topics: TopicsConfig };
@@ -179,7 +182,9 @@ export function mountSse(app: TemplatedApp, deps: SseDeps): void {
         const ticket = query.get('ticket');
         const token = authorization ? bearer(authorization) : ticket ? tickets.redeem(ticket) : undefined;
         if (token === undefined) throw authenticationFailed('send "Authorization: Bearer <token>", or a ticket (?ticket=…) from POST /v1/sse/tickets');
-        if (broker.sessions.size >= config.server.maxConnections) throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'connection limit reached');
+        if (!stream.open) return;
+        if (!deps.admission.acquire()) throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'connection limit reached');
+        stream.onEnded = () => deps.admission.release();
         session = await broker.openAuthenticated(conn, token);
         conn.session = session;
         for (let i = 0; i < topics.length; i++) {

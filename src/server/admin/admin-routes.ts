@@ -19,7 +19,7 @@ export function mountAdminPage(app: TemplatedApp): void {
   app.get('/admin', (res) => serveFile(res, 'admin/index.html', 'admin page missing', HEADERS));
   app.get('/admin/:file', (res, req) => {
     const file = req.getParameter(0) ?? '';
-    if (file in UPLOT) return serveFile(res, UPLOT[file as keyof typeof UPLOT], 'uplot missing', HEADERS);
+    if (Object.hasOwn(UPLOT, file)) return serveFile(res, UPLOT[file as keyof typeof UPLOT], 'uplot missing', HEADERS);
     if (PAGE_FILES.has(file)) return serveFile(res, `admin/${file}`, 'admin file missing', HEADERS);
     notFound(res);
   });

@@ -159,7 +159,13 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
         return out.finish(status.INVALID_ARGUMENT, 'malformed grpc-web request', null);
       }
       if (!method.handler) return out.finish(status.UNIMPLEMENTED, `${path} is not implemented`, null);
-      const request = method.definition.requestDeserialize(bytes.subarray(5, 5 + bytes.readUInt32BE(1)));
+      let request: unknown;
+      try {
+        request = method.definition.requestDeserialize(bytes.subarray(5, 5 + bytes.readUInt32BE(1)));
+      } catch {
+        // A throw here would be an unhandled rejection: the process would exit.
+        return out.finish(status.INVALID_ARGUMENT, 'malformed request message', null);
+      }
       const serialize = (m: unknown) => method.definition.responseSerialize(m);
       if (method.definition.responseStream) {
         const stream = new WebStream(request, metadata, address, path, out, serialize);
@@ -181,6 +187,10 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
       if (err instanceof BodyTooLargeError) return out.finish(status.RESOURCE_EXHAUSTED, err.message, null);
       log.error({ err, path }, 'grpc-web request failed');
       out.finish(status.INTERNAL, 'internal server error', null);
+    }).catch((err: unknown) => {
+      // A handler that threw: answered, never an unhandled rejection (which ends the process).
+      log.error({ err, path }, 'grpc-web request failed');
+      if (!aborted) out.finish(status.INTERNAL, 'internal server error', null);
     });
   };
   for (const service of services) app.any(`/${service.name}/*`, route);

@@ -1,0 +1,66 @@
+/** server.maxConnections counts the same across transports: SSE streams and waiting long-polls
+ * take a slot (docs/http-api.md), connections awaiting hello do not (docs/configuration.md), and
+ * every slot is given back however a stream or poll ends. */
+import t from 'tap';
+import { PermissionScopes } from '../../src/index.js';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { SseReader } from '../helpers/sse.js';
+
+const scope = PermissionScopes.topicPublishSubscribe('cap', '*');
+
+t.test('silent WebSockets awaiting hello do not lock SSE clients out of maxConnections', async (t) => {
+  const server = await startServer(t, { config: { server: { maxConnections: 2 } } });
+  const token = await tokenFor(server, scope);
+  const silent = [await RawClient.connect(server.wsUrl), await RawClient.connect(server.wsUrl)];
+  t.teardown(() => { for (const s of silent) s.close(); });
+  await new Promise((r) => setTimeout(r, 100));
+  const sse = await SseReader.open(`${server.httpUrl}/v1/sse?cache=cap&topic=a`, { authorization: `Bearer ${token}` });
+  t.teardown(() => sse.close());
+  t.equal(sse.status, 200, `an SSE stream is admitted while no authenticated connection is open (got ${sse.status} ${JSON.stringify(sse.errorBody)})`);
+});
+
+t.test('SSE streams count towards maxConnections for WebSocket hellos too', async (t) => {
+  const server = await startServer(t, { config: { server: { maxConnections: 2 } } });
+  const token = await tokenFor(server, scope);
+  const streams = [
+    await SseReader.open(`${server.httpUrl}/v1/sse?cache=cap&topic=a`, { authorization: `Bearer ${token}` }),
+    await SseReader.open(`${server.httpUrl}/v1/sse?cache=cap&topic=b`, { authorization: `Bearer ${token}` }),
+  ];
+  t.teardown(() => { for (const s of streams) s.close(); });
+  t.same(streams.map((s) => s.status), [200, 200]);
+  let admitted = true;
+  try {
+    const ws = await RawClient.open(server, token);
+    ws.close();
+  } catch { admitted = false; }
+  t.notOk(admitted, `a WebSocket is refused once SSE streams hold maxConnections (sessions now ${server.broker.sessions.size})`);
+});
+
+t.test('slots taken by SSE streams and long-polls are given back however they end', async (t) => {
+  const server = await startServer(t, { config: { server: { maxConnections: 1 } } });
+  const token = await tokenFor(server, scope);
+  const auth = { authorization: `Bearer ${token}` };
+  for (let i = 0; i < 3; i++) {
+    const sse = await SseReader.open(`${server.httpUrl}/v1/sse?cache=cap&topic=a`, auth);
+    t.equal(sse.status, 200, `stream ${i} admitted`);
+    sse.close();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const refused = await SseReader.open(`${server.httpUrl}/v1/sse?cache=cap&topic=a&topic=a`, auth);
+  t.equal(refused.status, 400, 'a refused stream');
+  for (let i = 0; i < 3; i++) {
+    const r = await fetch(`${server.httpUrl}/v1/poll?cache=cap&topic=a&waitMs=0`, { headers: auth });
+    t.equal(r.status, 200, `poll ${i} admitted`);
+    await r.arrayBuffer();
+  }
+  const aborted = new AbortController();
+  const p = fetch(`${server.httpUrl}/v1/poll?cache=cap&topic=a&waitMs=5000`, { headers: auth, signal: aborted.signal }).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 100));
+  aborted.abort();
+  await p;
+  await new Promise((r) => setTimeout(r, 100));
+  const ws = await RawClient.open(server, token);
+  t.pass('a WebSocket gets the slot afterwards');
+  ws.close();
+});

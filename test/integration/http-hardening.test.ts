@@ -1,0 +1,60 @@
+/** The HTTP side's credentials and limits: a waiting long-poll ends when its credential is revoked
+ * or expires; an Idempotency-Key holds for a credential without tokenId too; HTTP API calls are
+ * charged to their client address's request rate. */
+import t from 'tap';
+import { PermissionScopes } from '../../src/index.js';
+import { startServer } from '../helpers/server.js';
+import { tokenFor } from '../helpers/raw-client.js';
+
+const CACHE = 'rv';
+
+t.test('a waiting long-poll is closed when its credential is revoked (not left to time out with 200)', async (t) => {
+  const server = await startServer(t);
+  const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe(CACHE, '*'), { tokenId: 'poller' });
+  const started = Date.now();
+  const waiting = fetch(`${server.httpUrl}/v1/poll?cache=${CACHE}&topic=a&waitMs=3000`, { headers: { authorization: `Bearer ${token}` } })
+    .then(async (r) => ({ status: r.status, body: await r.json(), ms: Date.now() - started }));
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(server.broker.sessions.size, 1, 'the poll holds a session');
+  await server.revoke({ tokenId: 'poller' });
+  t.equal(server.broker.sessions.size, 0, 'its session was closed by the revocation');
+  const got = await waiting;
+  t.ok(got.ms < 1500, `the poll is answered when its session is closed, not at waitMs (${got.ms} ms)`);
+  t.equal(got.status, 401, 'answered as an authentication error, not as an ordinary empty poll');
+  t.match(got.body, { error: { code: 'AUTHENTICATION_ERROR' } });
+});
+
+t.test('a waiting long-poll is closed when its token expires', async (t) => {
+  const server = await startServer(t, { config: { auth: { expiryNoticeMs: 1000, clockToleranceSec: 0 } } });
+  const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe(CACHE, '*'), { expiresInSec: 2 });
+  const started = Date.now();
+  const got = await fetch(`${server.httpUrl}/v1/poll?cache=${CACHE}&topic=a&waitMs=10000`, { headers: { authorization: `Bearer ${token}` } })
+    .then(async (r) => ({ status: r.status, body: await r.json(), ms: Date.now() - started }));
+  t.ok(got.ms < 5000, `answered at expiry, not at waitMs (${got.ms} ms)`);
+  t.equal(got.status, 401);
+});
+
+t.test('HTTP Idempotency-Key with a credential that has no tokenId: a retry publishes nothing', async (t) => {
+  const server = await startServer(t);
+  const key = (await server.auth.mintApiKey({ scope: PermissionScopes.topicPublishSubscribe(CACHE, '*'), expiresInSec: null })).token;
+  const pub = () => fetch(`${server.httpUrl}/v1/topics/${CACHE}/idem`, {
+    method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'text/plain', 'idempotency-key': 'k-1' }, body: 'once',
+  }).then((r) => r.json());
+  const first = await pub();
+  const retry = await pub();
+  t.same(retry, first, 'the retry is answered with the first result');
+  const poll = await fetch(`${server.httpUrl}/v1/poll?cache=${CACHE}&topic=idem&waitMs=0&cursor=${first.page}:0`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.json());
+  t.equal(poll.events.length, 1, 'one item in history, not two');
+});
+
+t.test('HTTP API calls count towards the per-connection request rate (a credential without tokenId is not unlimited)', async (t) => {
+  const server = await startServer(t, { config: { limits: { connectionOpsPerSec: 1, connectionOpsBurst: 2 } } });
+  const key = (await server.auth.mintApiKey({ scope: PermissionScopes.topicPublishSubscribe(CACHE, '*'), expiresInSec: null })).token;
+  const statuses: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const r = await fetch(`${server.httpUrl}/v1/topics/${CACHE}/rate`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'text/plain' }, body: `m${i}` });
+    statuses.push(r.status);
+    await r.arrayBuffer();
+  }
+  t.ok(statuses.includes(429), `some of 10 back-to-back publishes are refused at 1/s burst 2: ${statuses.join(',')}`);
+});
