@@ -1,22 +1,28 @@
 /** Idempotent writes: a link cut between a publish being applied and its `ok` leaves no "maybe".
  * The SDK sends the publish again after reconnecting with the same idempotency key; the server
- * answers the first result, and subscribers get the item exactly once. */
+ * answers the first result, and subscribers get the item exactly once. For a token without
+ * tokenId (keys remembered per connection) the SDK does not resend: an honest "maybe" instead. */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
-import { sdkFor, itemCollector } from '../helpers/sdk.js';
+import { sdkFor, itemCollector, chatScope } from '../helpers/sdk.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { PermissionScopes, type PublishedItem } from '../../src/index.js';
+import { PermissionScopes, type PublishedItem, type TidingsServer } from '../../src/index.js';
 import { TopicPublish } from '../../src/client/index.js';
+
+/** Fault injection at the server's publish hook: after the first item to "cut" is stamped and
+ * fanned out, its publisher's connection drops, so the `ok` never reaches the SDK. */
+function cutAfterFirstPublish(server: TidingsServer): { count: number } {
+  const cuts = { count: 0 };
+  server.broker['deps'].engine.topics.addPublishHook({
+    admit: (_cache, topic) => (topic === 'cut' && cuts.count === 0 ? true : undefined),
+    published: (item: PublishedItem) => { cuts.count++; server.broker.sessions.get(item.origin!)?.connection.close(4000, 'test: cut the link'); },
+  });
+  return cuts;
+}
 
 t.test('idempotent - a publish whose reply was lost to a cut link is retried by the SDK and delivered exactly once', async (t) => {
   const server = await startServer(t);
-  // Fault injection at the server's publish hook: after the first item to "cut" is stamped and fanned
-  // out, its publisher's connection drops, so the `ok` never reaches the SDK.
-  let cuts = 0;
-  server.broker['deps'].engine.topics.addPublishHook({
-    admit: (_cache, topic) => (topic === 'cut' && cuts === 0 ? true : undefined),
-    published: (item: PublishedItem) => { cuts++; server.broker.sessions.get(item.origin!)?.connection.close(4000, 'test: cut the link'); },
-  });
+  const cuts = cutAfterFirstPublish(server);
   const watcher = await sdkFor(t, server, { tokenId: 'watcher' });
   const got = itemCollector();
   await watcher.topics.subscribe('chat', 'cut', got.callbacks);
@@ -24,7 +30,7 @@ t.test('idempotent - a publish whose reply was lost to a cut link is retried by 
   await publisher.connection.ready();
   const response = await publisher.topics.publish('chat', 'cut', 'once');
   t.ok(response instanceof TopicPublish.Success, `the app sees success (${response})`);
-  t.equal(cuts, 1, 'the link was cut after the first attempt was applied');
+  t.equal(cuts.count, 1, 'the link was cut after the first attempt was applied');
   await publisher.topics.publish('chat', 'cut', 'after');
   await got.items.until(2);
   t.same(got.values(), ['once', 'after'], 'the retried item arrived exactly once');
@@ -46,4 +52,24 @@ t.test('idempotent - the server answers a repeated key with the first result and
   const anonymous = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*')));
   const own = await anonymous.ok({ t: 'pub', cache: 'chat', topic: 'k', value: 'z', idempotencyKey: 'k-1' });
   t.not(own['seq'], first['seq'], "another credential's key space is its own");
+});
+
+t.test('idempotent - an SDK publish retried after a cut link is not duplicated for a token without tokenId', async (t) => {
+  const server = await startServer(t);
+  const cuts = cutAfterFirstPublish(server);
+  const watcher = await sdkFor(t, server, { tokenId: 'watcher' });
+  const got = itemCollector();
+  await watcher.topics.subscribe('chat', 'cut', got.callbacks);
+  const anonymous = (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 300 })).token;
+  const publisher = await sdkFor(t, server, { token: anonymous });
+  await publisher.connection.ready();
+  const response = await publisher.topics.publish('chat', 'cut', 'once');
+  // Either the first result, or an honest "maybe" (the server cannot deduplicate across links
+  // for a credential without tokenId): never a silent second copy.
+  t.ok(response instanceof TopicPublish.Success || response.toString().includes('may or may not'), `success or an honest maybe (${response})`);
+  t.equal(cuts.count, 1, 'the link was cut after the first attempt was applied');
+  await publisher.topics.publish('chat', 'cut', 'after');
+  await got.items.until(2);
+  await new Promise((r) => setTimeout(r, 200));
+  t.same(got.values(), ['once', 'after'], 'the retried item arrived exactly once');
 });
