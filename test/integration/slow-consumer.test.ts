@@ -1,7 +1,8 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { PermissionScopes } from '../../src/index.js';
+import { PermissionScopes, type DeepPartial } from '../../src/index.js';
+import type { ServerConfig } from '../../src/core/config.js';
 
 type Paused = { _socket: { pause(): void; resume(): void } };
 const pausable = (c: RawClient) => (c.ws as unknown as Paused)._socket;
@@ -11,20 +12,27 @@ const metric = async (server: { httpUrl: string }, name: string) => {
   return line === undefined ? undefined : Number(line.split(' ')[1]);
 };
 
-t.test('slow consumer - a subscriber that stops reading is detached, catches up from the window when it reads again, and misses nothing', async (t) => {
-  const server = await startServer(t, { config: {
-    server: { maxBackpressureBytes: 64 * 1024, sendBufferHardLimitBytes: 256 * 1024, metricsAccess: 'open' },
+/** A server whose window holds 20,000 items of 1 KiB, a subscriber of "firehose" that stopped
+ * reading, and those items published past its send buffer (64 KiB, hard limit 256 KiB). */
+async function floodStalledSubscriber(t: Test, server: DeepPartial<ServerConfig>) {
+  const started = await startServer(t, { config: {
+    server: { maxBackpressureBytes: 64 * 1024, sendBufferHardLimitBytes: 256 * 1024, ...server },
     topics: { windowItems: 20_000, windowBytes: 32 * 1024 * 1024 },
   } });
-  const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*'));
-  const slow = await RawClient.open(server, token);
+  const token = await tokenFor(started, PermissionScopes.topicPublishSubscribe('chat', '*'));
+  const slow = await RawClient.open(started, token);
   await slow.ok({ t: 'sub', cache: 'chat', topic: 'firehose' });
   pausable(slow).pause();
-  const pub = await RawClient.open(server, token);
+  const pub = await RawClient.open(started, token);
   const payload = 'p'.repeat(1024);
   const total = 20_000;
   for (let i = 1; i <= total; i++) pub.send({ t: 'pub', cache: 'chat', topic: 'firehose', value: `${i}:${payload}` });
   await pub.ok({ t: 'ping' });
+  return { server: started, slow, pub, total };
+}
+
+t.test('slow consumer - a subscriber that stops reading is detached, catches up from the window when it reads again, and misses nothing', async (t) => {
+  const { server, slow, pub, total } = await floodStalledSubscriber(t, { metricsAccess: 'open' });
   t.ok((await metric(server, 'tidings_slow_consumer_detaches_total'))! >= 1, 'the subscriber was detached from live fan-out');
   t.ok((await metric(server, 'tidings_send_buffer_bytes'))! <= 2 * 256 * 1024, 'its send buffer stayed under the hard limit (20 MB were published)');
   pausable(slow).resume();
@@ -108,18 +116,7 @@ t.test('slow consumer - a replay far larger than the send buffer is paced, not d
 });
 
 t.test('slow consumer - a connection that caught up (it left the busy topic) is not closed as a slow consumer', async (t) => {
-  const server = await startServer(t, { config: {
-    server: { maxBackpressureBytes: 64 * 1024, sendBufferHardLimitBytes: 256 * 1024, slowConsumerTimeoutMs: 1500 },
-    topics: { windowItems: 20_000, windowBytes: 32 * 1024 * 1024 },
-  } });
-  const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*'));
-  const slow = await RawClient.open(server, token);
-  await slow.ok({ t: 'sub', cache: 'chat', topic: 'firehose' });
-  pausable(slow).pause();
-  const pub = await RawClient.open(server, token);
-  const payload = 'p'.repeat(1024);
-  for (let i = 1; i <= 20_000; i++) pub.send({ t: 'pub', cache: 'chat', topic: 'firehose', value: `${i}:${payload}` });
-  await pub.ok({ t: 'ping' });
+  const { server, slow, pub } = await floodStalledSubscriber(t, { slowConsumerTimeoutMs: 1500 });
   t.equal(server.broker.slowConsumers.detached, 1, 'the stalled subscriber was detached');
   // It leaves the busy topic (its catch-up ends with the subscription) and reads again.
   const unsub = slow.send({ t: 'unsub', cache: 'chat', topic: 'firehose' });
