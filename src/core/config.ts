@@ -723,6 +723,9 @@ export function webhookEndpointProblem(e: unknown): string | undefined {
   if (unknown) return `unknown key ${unknown}`;
   if (typeof e['name'] !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(e['name'])) return 'name must be 1-64 of A-Z a-z 0-9 _ . -';
   if (typeof e['url'] !== 'string' || !/^https?:\/\/[^\s]+$/.test(e['url']) || !URL.canParse(e['url'])) return 'url must be an http(s) URL';
+  // fetch refuses a URL with user:password@: every delivery would fail.
+  const url = new URL(e['url']);
+  if (url.username !== '' || url.password !== '') return 'url must not contain user:password@ (put a credential in the path or query)';
   if (typeof e['secret'] !== 'string' || e['secret'].length < 16 || e['secret'].length > 256) return 'secret must be 16 to 256 characters';
   const cacheProblem = nameProblem('cache', e['cache']);
   if (cacheProblem) return cacheProblem;

@@ -34,12 +34,14 @@ export interface DeliveryStats {
 /** Sends a batch of one lane's jobs (oldest first) as one; must not throw (a throw counts as `retry`). */
 export type Attempt<J> = (jobs: readonly J[], attempt: number) => Promise<AttemptOutcome>;
 
-interface Lane<J> { key: string; jobs: Fifo<J> }
+interface Lane<J> { key: string; jobs: Fifo<J>; retry?: { batch: J[]; attempt: number } }
 
 export class DeliveryQueue<J> {
   private readonly lanes = new Map<string, Lane<J>>();
   /** Lanes with jobs and nothing in flight or waiting for a retry. */
   private readonly ready = new Fifo<Lane<J>>();
+  /** Lanes whose backoff is over, waiting for a free slot (served before `ready`: they are older). */
+  private readonly retries = new Fifo<Lane<J>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private queued = 0;
   private inFlight = 0;
@@ -87,11 +89,21 @@ export class DeliveryQueue<J> {
     this.timers.clear();
     this.lanes.clear();
     this.ready.clear();
+    this.retries.clear();
     this.queued = 0;
   }
 
   private pump(): void {
-    while (this.inFlight < this.limits.maxInFlight && this.ready.length > 0) {
+    while (this.inFlight < this.limits.maxInFlight && (this.retries.length > 0 || this.ready.length > 0)) {
+      if (this.retries.length > 0) {
+        // A retry takes a slot like any attempt: maxInFlight bounds the requests at the destination.
+        const lane = this.retries.shift()!;
+        const { batch, attempt } = lane.retry!;
+        lane.retry = undefined;
+        this.inFlight++;
+        void this.run(lane, batch, attempt);
+        continue;
+      }
       const lane = this.ready.shift()!;
       this.inFlight++;
       const batch: J[] = [];
@@ -116,8 +128,9 @@ export class DeliveryQueue<J> {
         const timer = setTimeout(() => {
           this.timers.delete(timer);
           if (this.closed) return;
-          this.inFlight++;
-          void this.run(lane, batch, attempt + 1);
+          lane.retry = { batch, attempt: attempt + 1 };
+          this.retries.push(lane);
+          this.pump();
         }, this.backoff(attempt));
         timer.unref();
         this.timers.add(timer);

@@ -63,7 +63,10 @@ export function parsePushSubscription(input: unknown, allowInsecure: boolean): P
   if (typeof endpoint !== 'string' || endpoint.length > MAX_ENDPOINT_LENGTH || !URL.canParse(endpoint)) {
     throw invalidArgument(`subscription.endpoint must be a URL of at most ${MAX_ENDPOINT_LENGTH} characters`);
   }
-  const protocol = new URL(endpoint).protocol;
+  const url = new URL(endpoint);
+  const protocol = url.protocol;
+  // fetch refuses a URL with user:password@: every push would fail and be retried.
+  if (url.username !== '' || url.password !== '') throw invalidArgument('subscription.endpoint must not contain user:password@');
   if (protocol !== 'https:' && !(allowInsecure && protocol === 'http:')) throw invalidArgument('subscription.endpoint must be an https URL');
   if (typeof keys !== 'object' || keys === null) throw invalidArgument('subscription.keys must be { p256dh, auth }');
   const { p256dh, auth } = keys as Record<string, unknown>;

@@ -7,6 +7,7 @@ import webpush from 'web-push';
 import type { PushConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { BurstCollapser } from './burst-collapser.js';
+import { discardBody } from './drain.js';
 import { DeliveryQueue, type AttemptOutcome, type DeliveryStats } from './delivery-queue.js';
 import type { ItemJson } from './events.js';
 import type { PushSubscriptionJson, PushSubscriptions } from './push-subscriptions.js';
@@ -100,7 +101,7 @@ export class WebPushSender {
         redirect: 'manual',
         signal: AbortSignal.timeout(this.config.timeoutMs),
       });
-      await res.arrayBuffer().catch(() => undefined);
+      await discardBody(res);
       if (res.status >= 200 && res.status < 300) return 'delivered';
       if (res.status === 404 || res.status === 410) {
         // The browser unsubscribed or the subscription expired: it will never accept a push again.

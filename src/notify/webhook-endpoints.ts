@@ -7,7 +7,8 @@ import { invalidArgument, limitExceeded, notFound } from '../core/errors.js';
 import { webhookEndpointProblem, type WebhookEndpointConfig, type WebhookEvent, type WebhooksConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { DeliveryQueue, type AttemptOutcome, type DeliveryStats } from './delivery-queue.js';
-import type { NotifyEvent } from './events.js';
+import { discardBody } from './drain.js';
+import type { ItemJson, NotifyEvent } from './events.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, sign } from './webhook-signature.js';
 
 /** An endpoint as the admin route shows it: never the secret. */
@@ -22,6 +23,20 @@ interface Endpoint {
 }
 
 const USER_AGENT = 'Tidings-Webhooks/1';
+
+/** An item's JSON, serialised once however many events carry it (one `item.undelivered` per away
+ * follower): each event's body joins its own fields to that one string instead of copying the
+ * value once per follower. */
+const itemBodies = new WeakMap<ItemJson, string>();
+
+function eventBody(event: NotifyEvent): string {
+  const { item, ...rest } = event;
+  if (!item) return JSON.stringify(event);
+  let itemBody = itemBodies.get(item);
+  if (itemBody === undefined) itemBodies.set(item, (itemBody = JSON.stringify(item)));
+  // Same text as JSON.stringify(event): `item` is the last field.
+  return `${JSON.stringify(rest).slice(0, -1)},"item":${itemBody}}`;
+}
 
 export class WebhookEndpoints {
   private readonly byCache = new Map<string, Map<string, Endpoint>>();
@@ -47,7 +62,7 @@ export class WebhookEndpoints {
     let body: string | undefined;
     for (const e of endpoints.values()) {
       if (!e.events.has(event.type) || !event.topic.startsWith(e.config.topicPrefix)) continue;
-      body ??= JSON.stringify(event);
+      body ??= eventBody(event);
       if (!e.queue.enqueue(event.topic, { event, body })) this.log.warn({ webhook: e.config.name, cache: event.cache }, 'webhook queue full: event dead-lettered');
     }
   }
@@ -115,7 +130,7 @@ export class WebhookEndpoints {
         signal: AbortSignal.timeout(this.config.timeoutMs),
       });
       // The body is not needed; reading it frees the connection for keep-alive reuse.
-      await res.arrayBuffer().catch(() => undefined);
+      await discardBody(res);
       if (res.status >= 200 && res.status < 300) return 'delivered';
       return res.status >= 500 || res.status === 408 || res.status === 429 ? 'retry' : 'reject';
     } catch {
