@@ -38,20 +38,22 @@ export const presenceFeature: ServerFeature = {
  * docs/push.md). A factory: each server gets its own state. */
 export function notifyFeature(): ServerFeature {
   let service: NotifyService | undefined;
+  let stopRevocations: (() => void) | undefined;
   const state = () => {
     if (!service) throw new Error('notify feature used before setup');
     return service;
   };
   return {
-    setup: ({ config, engine, clock, log }) => {
+    setup: ({ config, engine, auth, clock, log }) => {
       service = new NotifyService({ config, presence: engine.presence, clock, log });
       engine.topics.addPublishHook(service.notifier);
       engine.presence.observe((change) => state().notifier.presenceChanged(change));
+      stopRevocations = auth.revocations.subscribe(({ tokenId }) => { if (tokenId !== undefined) state().tokenIdRevoked(tokenId); });
     },
     handlers: ({ config }) => notifyHandlers(state(), config.push.allowInsecureEndpoints),
     routes: (app, { auth, log, config }, broker) => mountNotifyRoutes(app, { broker, auth, log, maxBodyBytes: config.server.maxHttpBodyBytes, service: state() }),
     metrics: (registry) => registerNotifyMetrics(registry, state()),
-    started: async () => async () => state().close(),
+    started: async () => async () => { stopRevocations?.(); state().close(); },
   };
 }
 

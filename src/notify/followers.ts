@@ -8,6 +8,8 @@ import type { NotifyConfig } from '../core/config.js';
 export interface Followers {
   follow(tokenId: string, cache: string, topic: string): void;
   unfollow(tokenId: string, cache: string, topic: string): void;
+  /** Drops every follow of the tokenId (its credentials were revoked). */
+  forget(tokenId: string): void;
   /** The tokenIds following the topic; undefined when none (the publish path's one lookup). */
   of(cache: string, topic: string): ReadonlySet<string> | undefined;
 }
@@ -44,6 +46,18 @@ export class MemoryFollowers implements Followers {
     tokens.delete(tokenId);
     if (tokens.size === 0) this.byTopic.delete(key);
     this.total--;
+  }
+
+  forget(tokenId: string): void {
+    const topics = this.byToken.get(tokenId);
+    if (!topics) return;
+    this.byToken.delete(tokenId);
+    for (const key of topics) {
+      const tokens = this.byTopic.get(key)!;
+      tokens.delete(tokenId);
+      if (tokens.size === 0) this.byTopic.delete(key);
+    }
+    this.total -= topics.size;
   }
 
   of(cache: string, topic: string): ReadonlySet<string> | undefined {

@@ -35,6 +35,13 @@ export class NotifyService {
     this.notifier = new Notifier(this.webhooks, this.followers, presence, this.push, clock);
   }
 
+  /** A revoked tokenId's follows and push subscriptions go with it: a leaked credential's push
+   * endpoint must not keep receiving the topics it followed. */
+  tokenIdRevoked(tokenId: string): void {
+    this.followers.forget(tokenId);
+    this.subscriptions.forget(tokenId);
+  }
+
   close(): void {
     this.webhooks.close();
     this.push?.close();

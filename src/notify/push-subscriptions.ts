@@ -9,6 +9,8 @@ export interface PushSubscriptions {
   add(tokenId: string, subscription: PushSubscriptionJson): void;
   /** Forgets the subscription with this endpoint; false when the tokenId had none. */
   remove(tokenId: string, endpoint: string): boolean;
+  /** Drops every subscription of the tokenId (its credentials were revoked). */
+  forget(tokenId: string): void;
   of(tokenId: string): readonly PushSubscriptionJson[];
 }
 
@@ -42,6 +44,13 @@ export class MemoryPushSubscriptions implements PushSubscriptions {
     if (subs.size === 0) this.byToken.delete(tokenId);
     this.total--;
     return true;
+  }
+
+  forget(tokenId: string): void {
+    const subs = this.byToken.get(tokenId);
+    if (!subs) return;
+    this.byToken.delete(tokenId);
+    this.total -= subs.size;
   }
 
   of(tokenId: string): readonly PushSubscriptionJson[] {
