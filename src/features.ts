@@ -7,7 +7,7 @@ import { mountDemoRoutes } from './server/demo-routes.js';
 import { adminFeature } from './server/admin/admin-feature.js';
 import { presenceHandlers } from './engine/handlers/presence.js';
 import { presenceTracking } from './engine/presence-tracking.js';
-import { bearer, dispatchRoute } from './server/http-dispatch.js';
+import { callerOf, dispatchRoute } from './server/http-dispatch.js';
 import { notifyHandlers } from './engine/handlers/notify.js';
 import { NotifyService } from './notify/notify-service.js';
 import { decodeSegment, mountNotifyRoutes } from './server/notify-routes.js';
@@ -24,12 +24,12 @@ export const moderationFeature: ServerFeature = { handlers: moderationHandlers }
 export const presenceFeature: ServerFeature = {
   handlers: presenceHandlers,
   wire: (broker, { engine }) => broker.subscriptions.observe(presenceTracking(engine.presence)),
-  routes: (app, { log }, broker) => {
+  routes: (app, { log, config }, broker) => {
     app.get('/v1/presence/:cache/:topic', (res, req) => {
-      const token = bearer(req);
+      const caller = callerOf(res, req, config);
       const cache = decodeSegment(req.getParameter(0));
       const topic = decodeSegment(req.getParameter(1));
-      dispatchRoute(res, token, broker, log, () => ({ t: 'presence', id: 0, cache, topic }));
+      dispatchRoute(res, caller, broker, log, () => ({ t: 'presence', id: 0, cache, topic }));
     });
   },
 };
@@ -51,7 +51,7 @@ export function notifyFeature(): ServerFeature {
       stopRevocations = auth.revocations.subscribe(({ tokenId }) => { if (tokenId !== undefined) state().tokenIdRevoked(tokenId); });
     },
     handlers: ({ config }) => notifyHandlers(state(), config.push.allowInsecureEndpoints),
-    routes: (app, { auth, log, config }, broker) => mountNotifyRoutes(app, { broker, auth, log, maxBodyBytes: config.server.maxHttpBodyBytes, service: state() }),
+    routes: (app, { auth, log, config }, broker) => mountNotifyRoutes(app, { broker, auth, log, config, maxBodyBytes: config.server.maxHttpBodyBytes, service: state() }),
     metrics: (registry) => registerNotifyMetrics(registry, state()),
     started: async () => async () => { stopRevocations?.(); state().close(); },
   };

@@ -28,10 +28,19 @@ export const ENV_VARS: Record<string, { path: string; parse: 'int' | 'string' | 
 };
 
 export function readConfigFile(path: string): Patch {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Patch;
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new Error(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as Patch;
+  } catch (err) {
+    // V8's message may quote the text around the error, which can be a secret (a signing key,
+    // a VAPID private key, a Redis password): name only the position.
+    const at = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw new Error(`cannot read config file ${path}: not valid JSON${at !== undefined ? ` (at position ${at})` : ''}`);
   }
 }
 

@@ -15,6 +15,9 @@ const OPEN = 1;
 const CLOSED = 3;
 /** What a browser reports for a connection that ended without a close frame. */
 const ABNORMAL = 1006;
+/** A POST limit for a server that does not name its own: http.maxStreamPostBytes is at least
+ * server.maxFrameBytes + 4, whose default is 1 MiB. */
+const DEFAULT_MAX_POST_BYTES = 1024 * 1024 + 4;
 
 export class HttpStreamSocket implements WebSocketLike {
   binaryType = 'arraybuffer';
@@ -28,6 +31,8 @@ export class HttpStreamSocket implements WebSocketLike {
   private streamId: string | undefined;
   private outbox: Uint8Array[] = [];
   private posting = false;
+  /** The server's http.maxStreamPostBytes (named in the `open` event): no POST is larger. */
+  private maxPostBytes = DEFAULT_MAX_POST_BYTES;
   /** The server's `close` event: the code a WebSocket close frame would have carried. */
   private closeFrame: { code: number; reason: string } | undefined;
 
@@ -38,6 +43,9 @@ export class HttpStreamSocket implements WebSocketLike {
 
   send(data: Uint8Array): void {
     if (this.readyState !== OPEN) throw new Error('the stream is not open');
+    // The server would refuse the POST carrying it (413) whatever else it held: the link would
+    // drop, and an idempotent request would be sent again after reconnecting, forever.
+    if (4 + data.byteLength > this.maxPostBytes) throw new Error(`a frame of ${data.byteLength} bytes is larger than the server takes in one POST (${this.maxPostBytes} bytes)`);
     this.outbox.push(data);
     if (!this.posting) void this.post();
   }
@@ -83,7 +91,9 @@ export class HttpStreamSocket implements WebSocketLike {
     if (name === 'message') {
       this.onmessage?.({ data: base64ToBytes(data).buffer });
     } else if (name === 'open') {
-      this.streamId = (JSON.parse(data) as { stream: string }).stream;
+      const open = JSON.parse(data) as { stream: string; maxPostBytes?: unknown };
+      this.streamId = open.stream;
+      if (typeof open.maxPostBytes === 'number' && open.maxPostBytes > 4) this.maxPostBytes = open.maxPostBytes;
       this.readyState = OPEN;
       this.onopen?.({});
     } else if (name === 'close') {
@@ -97,8 +107,11 @@ export class HttpStreamSocket implements WebSocketLike {
     this.posting = true;
     try {
       while (this.outbox.length > 0 && this.readyState === OPEN) {
-        const frames = this.outbox;
-        this.outbox = [];
+        // As many queued frames as fit in one POST (at least one: a frame is never split).
+        let size = 4 + this.outbox[0]!.byteLength;
+        let n = 1;
+        while (n < this.outbox.length && size + 4 + this.outbox[n]!.byteLength <= this.maxPostBytes) size += 4 + this.outbox[n++]!.byteLength;
+        const frames = this.outbox.splice(0, n);
         const res = await this.fetchImpl(`${this.baseUrl}/v1/stream`, {
           method: 'POST',
           headers: { 'content-type': 'application/octet-stream', 'x-tidings-stream': this.streamId! },

@@ -1,6 +1,6 @@
 /** What the HTTP routes share: error code -> HTTP status, JSON replies (corked, abort-safe),
  * bearer credentials, and CORS (off unless http.corsOrigins names origins). */
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, LimitCause, type WireError } from '../protocol/index.js';
 import { TidingsError, authenticationFailed, toWireError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -80,19 +80,23 @@ export class Cors {
   /** Answers preflights under /v1/ when CORS is on. */
   mount(app: TemplatedApp): void {
     if (!this.enabled) return;
-    app.options('/v1/*', (res, req) => {
-      const allowed = this.headers(req.getHeader('origin'));
-      if (!allowed['access-control-allow-origin']) {
-        res.writeStatus('403 Forbidden').end();
-        return;
-      }
-      res.writeStatus('204 No Content');
-      for (const [name, value] of Object.entries(allowed)) res.writeHeader(name, value);
-      res.writeHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
-      res.writeHeader('access-control-allow-headers', 'authorization, content-type, idempotency-key, last-event-id, x-tidings-stream');
-      res.writeHeader('access-control-max-age', String(this.maxAgeSec));
-      res.end();
-    });
+    app.options('/v1/*', (res, req) => this.preflight(res, req));
+  }
+
+  /** Answers one preflight (also for a route that handles every method itself, which a uWS
+   * `any` route does before the `options` wildcard above). */
+  preflight(res: HttpResponse, req: HttpRequest): void {
+    const allowed = this.headers(req.getHeader('origin'));
+    if (!allowed['access-control-allow-origin']) {
+      res.writeStatus('403 Forbidden').end();
+      return;
+    }
+    res.writeStatus('204 No Content');
+    for (const [name, value] of Object.entries(allowed)) res.writeHeader(name, value);
+    res.writeHeader('access-control-allow-methods', 'GET, POST, DELETE, OPTIONS');
+    res.writeHeader('access-control-allow-headers', 'authorization, content-type, idempotency-key, last-event-id, x-tidings-stream');
+    res.writeHeader('access-control-max-age', String(this.maxAgeSec));
+    res.end();
   }
 }
 

@@ -8,6 +8,8 @@ import type { Logger } from '../core/logger.js';
 import type { Broker } from '../engine/broker.js';
 import type { Connection } from '../engine/session.js';
 import { jsonRoute, type JsonReply } from './http-routes.js';
+import { Cors } from './http-common.js';
+import { clientIp } from './admission.js';
 
 const NO_SOCKET: Connection = {
   send: () => false,
@@ -23,20 +25,36 @@ export function bearer(req: HttpRequest): string | undefined {
   return /^Bearer\s+(\S+)$/i.exec(req.getHeader('authorization'))?.[1];
 }
 
+/** Who calls, read synchronously in the handler: the bearer credential, the client address its
+ * request rate is charged to (as for the HTTP API and gRPC calls: without it every call would get
+ * a fresh, full per-connection bucket), and the CORS headers its answer carries. */
+export interface Caller { token: string | undefined; rateKey: string; corsHeaders: Record<string, string> }
+
+export interface CallerConfig { server: { trustedProxyHeader: string; corsOrigins: string[] }; http: { corsMaxAgeSec: number } }
+
+export function callerOf(res: HttpResponse, req: HttpRequest, config: CallerConfig): Caller {
+  const proxyHeader = config.server.trustedProxyHeader;
+  return {
+    token: bearer(req),
+    rateKey: clientIp(Buffer.from(res.getRemoteAddressAsText()).toString(), proxyHeader === '' ? '' : req.getHeader(proxyHeader)),
+    corsHeaders: new Cors(config.server.corsOrigins, config.http.corsMaxAgeSec).headers(req.getHeader('origin')),
+  };
+}
+
 /** Answers the operation `request` builds (from the path, or the body) as JSON: 200 with the result, or the error's status. */
 export function dispatchRoute(
-  res: HttpResponse, token: string | undefined, broker: Broker, log: Logger,
+  res: HttpResponse, { token, rateKey, corsHeaders }: Caller, broker: Broker, log: Logger,
   request: (aborted: () => boolean) => Promise<GenericRequest> | GenericRequest, status = '200 OK',
 ): void {
   jsonRoute(res, log, async (aborted): Promise<JsonReply> => {
     // The body is read first (uWS delivers it only to a reader registered now), then checked.
     const frame = await request(aborted);
     if (token === undefined) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send the token as "Authorization: Bearer <token>"');
-    const session = await broker.openAuthenticated(NO_SOCKET, token);
+    const session = await broker.openAuthenticated(NO_SOCKET, token, rateKey);
     try {
       return { status, body: await broker.dispatch(session, frame) };
     } finally {
       broker.closed(session);
     }
-  });
+  }, corsHeaders);
 }

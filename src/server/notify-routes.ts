@@ -8,33 +8,34 @@ import type { Logger } from '../core/logger.js';
 import type { TokenAuthority } from '../auth/tokens.js';
 import type { Broker } from '../engine/broker.js';
 import type { NotifyService } from '../notify/notify-service.js';
-import { bearer, dispatchRoute } from './http-dispatch.js';
+import { bearer, callerOf, dispatchRoute, type CallerConfig } from './http-dispatch.js';
 import { readJsonObject } from './http-body.js';
 import { jsonRoute } from './http-routes.js';
 
-export interface NotifyRouteDeps { broker: Broker; auth: TokenAuthority; log: Logger; maxBodyBytes: number; service: NotifyService }
+export interface NotifyRouteDeps { broker: Broker; auth: TokenAuthority; log: Logger; config: CallerConfig; maxBodyBytes: number; service: NotifyService }
 
-export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, maxBodyBytes, service }: NotifyRouteDeps): void {
+export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, config, maxBodyBytes, service }: NotifyRouteDeps): void {
   const body = (res: Parameters<typeof readJsonObject>[0], aborted: () => boolean) => readJsonObject(res, maxBodyBytes, aborted);
 
   app.post('/v1/follows', (res, req) => {
-    dispatchRoute(res, bearer(req), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'follow', id: 0 }));
+    dispatchRoute(res, callerOf(res, req, config), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'follow', id: 0 }));
   });
   app.del('/v1/follows', (res, req) => {
-    dispatchRoute(res, bearer(req), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'unfollow', id: 0 }));
+    dispatchRoute(res, callerOf(res, req, config), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'unfollow', id: 0 }));
   });
   app.post('/v1/push/subscriptions', (res, req) => {
-    dispatchRoute(res, bearer(req), broker, log, async (aborted) => ({ subscription: await body(res, aborted), t: 'pushRegister', id: 0 }), '201 Created');
+    dispatchRoute(res, callerOf(res, req, config), broker, log, async (aborted) => ({ subscription: await body(res, aborted), t: 'pushRegister', id: 0 }), '201 Created');
   });
   app.del('/v1/push/subscriptions', (res, req) => {
-    dispatchRoute(res, bearer(req), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'pushUnregister', id: 0 }));
+    dispatchRoute(res, callerOf(res, req, config), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'pushUnregister', id: 0 }));
   });
   // Public by nature: every page that subscribes needs it before it has a token.
-  app.get('/v1/push/vapid-public-key', (res) => {
+  app.get('/v1/push/vapid-public-key', (res, req) => {
+    const { corsHeaders } = callerOf(res, req, config);
     jsonRoute(res, log, async () => {
       if (!service.push) throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, 'Web Push is not configured on this server');
       return { status: '200 OK', body: { publicKey: service.push.publicKey } };
-    });
+    }, corsHeaders);
   });
 
   /** Admin: a webhook sees every event of its cache, so managing one needs a credential that may

@@ -15,7 +15,7 @@ import type { Logger } from '../core/logger.js';
 import type { Broker } from '../engine/broker.js';
 import type { Connection, Session } from '../engine/session.js';
 import { BodyTooLargeError, readBody } from './http-body.js';
-import { errorReply, jsonRoute, writeJson, type Cors } from './http-common.js';
+import { errorReply, writeJson, type Cors, type JsonReply } from './http-common.js';
 import { SharedFrame, type JsFanout, type JsReceiver } from './js-fanout.js';
 import { ResponseStream } from './response-stream.js';
 import { clientIp, type ConnectionAdmission, type PendingConnection } from './admission.js';
@@ -35,6 +35,8 @@ const base64Event = (bytes: Uint8Array) => `data: ${Buffer.from(bytes.buffer, by
 
 class StreamConnection implements Connection, JsReceiver, PendingConnection {
   session: Session | undefined;
+  /** A POST body is being read for this stream. */
+  receiving = false;
   private admitted = false;
   private released = false;
 
@@ -163,7 +165,7 @@ export function mountSdkStream(app: TemplatedApp, deps: SdkStreamDeps): void {
       'cache-control': 'no-cache, no-transform',
       'x-accel-buffering': 'no',
       ...corsHeaders,
-    }, `event: open\ndata: ${JSON.stringify({ stream: id })}\n\n`);
+    }, `event: open\ndata: ${JSON.stringify({ stream: id, maxPostBytes: config.http.maxStreamPostBytes })}\n\n`);
     // Opened like a WebSocket: the hello deadline runs, the first frame must be hello.
     const session = broker.open(connection);
     connection.session = session;
@@ -173,21 +175,42 @@ export function mountSdkStream(app: TemplatedApp, deps: SdkStreamDeps): void {
   app.post('/v1/stream', (res: HttpResponse, req: HttpRequest) => {
     const id = req.getHeader('x-tidings-stream');
     const corsHeaders = cors.headers(req.getHeader('origin'));
-    jsonRoute(res, log, async (aborted) => {
-      const body = await readBody(res, config.http.maxStreamPostBytes, aborted).catch((err: unknown) => {
+    const refuse = (err: TidingsError) => writeJson(res, errorReply(err, log), corsHeaders);
+    const gone = () => notFound('no such stream (it closed); open a new one');
+    // Checked before the body is read: a stream id costs no credential (hello comes in a POST),
+    // so what a request may make the server hold must be bounded per stream, not per request.
+    const target = streams.get(id);
+    if (!target?.session || target.session.state === 'closed') return refuse(gone());
+    // The SDK posts one batch at a time: one body being read per stream, at most maxStreamPostBytes.
+    if (target.receiving) return refuse(limitExceeded(LimitCause.PENDING_REQUESTS, 'one POST at a time per stream'));
+    target.receiving = true;
+    let aborted = false;
+    res.onAborted(() => { aborted = true; target.receiving = false; });
+    const work = async (): Promise<JsonReply> => {
+      let body: Buffer;
+      try {
+        body = await readBody(res, config.http.maxStreamPostBytes, () => aborted);
+      } catch (err) {
         if (err instanceof BodyTooLargeError) throw limitExceeded(LimitCause.REQUEST_SIZE, err.message);
         throw err;
-      });
+      } finally {
+        target.receiving = false;
+      }
       const connection = streams.get(id);
-      if (!connection?.session || connection.session.state === 'closed') throw notFound('no such stream (it closed); open a new one');
+      if (!connection?.session || connection.session.state === 'closed') throw gone();
       const frames = splitFrames(body);
       // Replies and pushes go down the stream, in order, as on a WebSocket.
       for (const frame of frames) broker.message(connection.session, frame, true);
       return { status: '204 No Content', body: null };
-    }, corsHeaders);
+    };
+    work()
+      .catch((err: unknown) => errorReply(err, log))
+      .then((reply) => { if (!aborted) writeJson(res, reply, corsHeaders); });
   });
 
-  app.any('/v1/stream', (res) => {
+  app.any('/v1/stream', (res, req) => {
+    // This route wins over Cors.mount's OPTIONS /v1/*: a cross-origin POST (X-Tidings-Stream) is preflighted.
+    if (cors.enabled && req.getMethod().toLowerCase() === 'options') return cors.preflight(res, req);
     res.writeStatus('405 Method Not Allowed').end();
   });
 }
