@@ -2,7 +2,7 @@
  * and answering a unary call from broker.dispatch (or its typed error). */
 import type { Metadata, sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import type { GenericRequest, OperationName, ResultOf, Value } from '../../protocol/index.js';
-import { innerCredential } from '../../protocol/index.js';
+import { ErrorCode, innerCredential } from '../../protocol/index.js';
 import { TidingsError, invalidArgument } from '../../core/errors.js';
 import type { TidingsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
@@ -51,7 +51,17 @@ export function cacheHeader(metadata: Metadata): string {
   return cache;
 }
 
-export const utf8 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+/** Keys and list names arrive as bytes; Tidings' are text. Decoding with replacement would map
+ * distinct byte strings (0xff, 0xfe) to one key, so bytes that are not UTF-8 are refused. A
+ * leading BOM is kept: it is part of the name. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+export const utf8 = (bytes: Uint8Array): string => {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw invalidArgument('keys and list names must be valid UTF-8 (Tidings stores text names)');
+  }
+};
 
 export function toBytes(value: Value): Uint8Array {
   return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
@@ -95,12 +105,28 @@ export function unary<Req, Res>(
 export function batchStream<Req>(
   deps: GrpcDeps,
   call: ServerWritableStream<Req, unknown>,
-  work: (session: Session, request: Req, write: (message: unknown) => void) => Promise<void>,
+  work: (session: Session, request: Req, write: (message: unknown, bytes: number) => Promise<void>) => Promise<void>,
 ): void {
+  // A batch may name one large item many times: answers wait while more than
+  // momento.maxStreamBufferBytes is unsent, so a client that does not read costs a bounded amount.
+  const limit = deps.config.momento.maxStreamBufferBytes;
+  let unsent = 0;
+  let wake: (() => void) | undefined;
+  const wakeUp = () => { const w = wake; wake = undefined; w?.(); };
+  call.on('cancelled', wakeUp);
+  // A cancelled call stops the batch: the items left are neither run nor charged.
+  const cancelled = () => new TidingsError(ErrorCode.CANCELLED_ERROR, 'the call was cancelled');
+  const write = async (message: unknown, bytes: number) => {
+    if (call.cancelled) throw cancelled();
+    unsent += bytes;
+    call.write(message, () => { unsent -= bytes; wakeUp(); });
+    while (unsent > limit && !call.cancelled) await new Promise<void>((resolve) => { wake = resolve; });
+    if (call.cancelled) throw cancelled();
+  };
   void (async () => {
     const session = await deps.broker.openAuthenticated(UNARY_CONNECTION, credentialOf(call.metadata), callerAddress(call, deps.config.server.trustedProxyHeader));
     try {
-      await work(session, call.request, (message) => { if (!call.cancelled) call.write(message); });
+      await work(session, call.request, write);
     } finally {
       deps.broker.closed(session);
     }

@@ -68,6 +68,8 @@ export async function startMomentoListener(services: MomentoService[], deps: Pic
   const { config } = deps;
   const server = new Server({
     'grpc.max_receive_message_length': config.momento.maxMessageBytes,
+    // Without it Node advertises 2^32-1: one connection could hold any number of unread answers.
+    'grpc.max_concurrent_streams': config.momento.maxConcurrentStreamsPerConnection,
   });
   for (const service of services) server.addService(service.definition, service.implementation);
 

@@ -122,6 +122,8 @@ class StreamConnection implements Connection, JsReceiver {
   /** The broker closes a session (token expired, shutdown): end the stream with the matching status. */
   close(code: number): void {
     if (code === CloseCode.TOKEN_EXPIRED || code === CloseCode.AUTHENTICATION_FAILED) this.fail(statusError(ErrorCode.AUTHENTICATION_ERROR, 'token expired'));
+    // Not retryable: the SDKs stop on AUTHENTICATION_ERROR, as a WebSocket client does on 4504.
+    else if (code === CloseCode.REVOKED) this.fail(statusError(ErrorCode.AUTHENTICATION_ERROR, 'credential revoked'));
     else this.fail({ code: status.UNAVAILABLE, details: code === CloseCode.SHUTDOWN ? 'server shutting down' : 'stream closed by the server', metadata: new Metadata() });
   }
 

@@ -55,9 +55,10 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
       const c = cacheHeader(call.metadata);
       for (const item of r.items) {
         const result = await dispatch(deps, session, { t: 'get', cache: c, key: utf8(item.cache_key) });
-        write(result.hit
-          ? new pb._GetResponse({ result: pb.ECacheResult.Hit, cache_body: toBytes(result.value) })
-          : new pb._GetResponse({ result: pb.ECacheResult.Miss }));
+        const body = result.hit ? toBytes(result.value) : undefined;
+        await write(body
+          ? new pb._GetResponse({ result: pb.ECacheResult.Hit, cache_body: body })
+          : new pb._GetResponse({ result: pb.ECacheResult.Miss }), body?.byteLength ?? 0);
       }
     }),
 
@@ -65,7 +66,7 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
       const c = cacheHeader(call.metadata);
       for (const item of r.items) {
         await dispatch(deps, session, { t: 'set', cache: c, key: utf8(item.cache_key), value: item.cache_body, ...(item.ttl_milliseconds > 0 ? { ttlMs: item.ttl_milliseconds } : {}) });
-        write(new pb._SetResponse({ result: pb.ECacheResult.Ok }));
+        await write(new pb._SetResponse({ result: pb.ECacheResult.Ok }), 0);
       }
     }),
 

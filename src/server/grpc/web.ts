@@ -169,7 +169,10 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
       const serialize = (m: unknown) => method.definition.responseSerialize(m);
       if (method.definition.responseStream) {
         const stream = new WebStream(request, metadata, address, path, out, serialize);
-        const recycle = setTimeout(() => { stream.cancel(); out.finish(status.OK, 'OK'); }, config.momento.webStreamMaxMs);
+        // Only a Subscribe is recycled (the SDK resumes it); a batch ended OK early would be short.
+        const recycle = path === '/cache_client.pubsub.Pubsub/Subscribe'
+          ? setTimeout(() => { stream.cancel(); out.finish(status.OK, 'OK'); }, config.momento.webStreamMaxMs)
+          : undefined;
         stream.on('error', () => clearTimeout(recycle));
         stream.on('ended', () => clearTimeout(recycle));
         onAbort = () => { clearTimeout(recycle); stream.cancel(); };

@@ -1,0 +1,17 @@
+/** Keys and list names that are not valid UTF-8 are refused with INVALID_ARGUMENT: decoded with
+ * replacement they would collide (0xff and 0xfe both U+FFFD), and one key would read another's value. */
+import t from 'tap';
+import { MomentoErrorCode } from '@gomomento/sdk';
+import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
+import { SDKS, kind } from '../helpers/momento-sdks.js';
+
+for (const sdk of SDKS) {
+  t.test(`${sdk.name} - distinct binary keys never read each other's values`, async (t) => {
+    const server = await startMomentoServer(t);
+    const { cache } = await sdk.clients(t, server, await apiKeyFor(server));
+    const set = await cache.set('app', new Uint8Array([0xff]), 'secret-of-key-ff');
+    const got = await cache.get('app', new Uint8Array([0xfe]));
+    t.not((got as { valueString?: () => string }).valueString?.(), 'secret-of-key-ff', `get(0xfe) after set(0xff): ${kind(set)} then ${got.toString()}`);
+    if (kind(set) === 'Error') t.equal(errorCode(set), MomentoErrorCode.INVALID_ARGUMENT_ERROR, 'refused as an invalid argument');
+  });
+}

@@ -1,0 +1,60 @@
+/** The gRPC listener's edges: a Subscribe cancelled at once releases its session and stream slot; a
+ * malformed protobuf gets a typed status; a revoked credential ends its Subscribe UNAUTHENTICATED
+ * (final), not a retryable UNAVAILABLE. */
+import t from 'tap';
+import { cache, pubsub } from '@gomomento/generated-types';
+import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceDefinition } from '@grpc/grpc-js';
+import { PermissionScopes } from '../../src/index.js';
+import { apiKeyFor, startMomentoServer } from '../helpers/momento.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type AnyClient = Record<string, (...args: unknown[]) => any> & { close(): void };
+function client(port: number, def: unknown, name: string): AnyClient {
+  const Client = makeGenericClientConstructor(def as ServiceDefinition, name);
+  return new Client(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as AnyClient;
+}
+
+t.test('subscribe cancelled at once releases its session and stream slot', async (t) => {
+  const server = await startMomentoServer(t, { config: { momento: { maxStreams: 3 } } });
+  const key = await apiKeyFor(server);
+  const c = client(server.momentoPort!, pubsub.cache_client.pubsub.UnimplementedPubsubService.definition, 'Pubsub');
+  t.teardown(() => c.close());
+  const md = new Metadata(); md.set('authorization', key);
+  for (let i = 0; i < 10; i++) {
+    const call = c['Subscribe']!(new pubsub.cache_client.pubsub._SubscriptionRequest({ cache_name: 'chat', topic: 'r' }), md);
+    call.on('error', () => {}); call.on('data', () => {});
+    call.cancel();
+  }
+  await sleep(300);
+  t.equal(server.broker.sessions.size, 0, 'no session left');
+  const call = c['Subscribe']!(new pubsub.cache_client.pubsub._SubscriptionRequest({ cache_name: 'chat', topic: 'r' }), md);
+  const first = await new Promise<unknown>((resolve) => { call.on('data', (d: unknown) => resolve(d)); call.on('error', (e: unknown) => resolve(e)); });
+  t.notOk((first as { code?: number }).code, `subscribe works again: ${JSON.stringify((first as any)?.details ?? 'data')}`);
+  call.cancel();
+});
+
+t.test('malformed protobuf to Get -> typed status, server alive', async (t) => {
+  const server = await startMomentoServer(t);
+  const key = await apiKeyFor(server);
+  const def = cache.cache_client.UnimplementedScsService.definition as unknown as ServiceDefinition;
+  const raw = { ...def, Get: { ...def['Get']!, requestSerialize: (b: Buffer) => b } };
+  const c = client(server.momentoPort!, raw, 'Scs');
+  t.teardown(() => c.close());
+  const md = new Metadata(); md.set('authorization', key); md.set('cache', 'chat');
+  const err = await new Promise<any>((resolve) => c['Get']!(Buffer.from([0xff, 0xff, 0xff, 0x0f, 0x12]), md, (e: unknown) => resolve(e)));
+  t.ok(err && err.code !== status.OK, `status ${err?.code} ${err?.details}`);
+});
+
+t.test('a revoked credential ends its Subscribe stream UNAUTHENTICATED (not a retryable UNAVAILABLE)', async (t) => {
+  const server = await startMomentoServer(t);
+  const key = await apiKeyFor(server, PermissionScopes.allDataReadWrite(), 'mallory');
+  const c = client(server.momentoPort!, pubsub.cache_client.pubsub.UnimplementedPubsubService.definition, 'Pubsub');
+  t.teardown(() => c.close());
+  const md = new Metadata(); md.set('authorization', key);
+  const call = c['Subscribe']!(new pubsub.cache_client.pubsub._SubscriptionRequest({ cache_name: 'chat', topic: 'r' }), md);
+  const ended = new Promise<any>((resolve) => call.on('error', resolve));
+  await new Promise((resolve) => call.once('data', resolve));
+  await server.revoke({ tokenId: 'mallory' } as never);
+  const err = await ended;
+  t.equal(err.code, status.UNAUTHENTICATED, `ended with ${status[err.code]}: ${err.details}`);
+});
