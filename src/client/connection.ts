@@ -6,7 +6,7 @@ import {
   type HelloResult, type OperationName, type RequestOf, type ResultOf, type WireError,
 } from '../protocol/index.js';
 import { reconnectDelay } from './backoff.js';
-import { TidingsClientError, cancelledError, connectionError, timeoutError } from './errors.js';
+import { TidingsClientError, cancelledError, connectionError, guard, timeoutError } from './errors.js';
 import { resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions, type WebSocketLike } from './options.js';
 import { HttpStreamSocket } from './http-transport.js';
 
@@ -88,6 +88,8 @@ export class Connection {
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When refreshTimer fires (undefined when none is armed). */
+  private refreshDueAt: number | undefined;
   private refreshing: Promise<void> | undefined;
   /** The link in use (or being opened) is the HTTP one. */
   private useHttp: boolean;
@@ -97,6 +99,12 @@ export class Connection {
   private lastBye: { code: number; reason: string } | undefined;
   /** The current link's tokenId (from its hello). */
   private linkTokenId: string | undefined;
+  /** The server's frame limit (hello.limits.maxFrameBytes): a larger request is refused here, at
+   * once, instead of being sent (over 2× it the server drops the link, and the resend after the
+   * reconnect would drop it again, until the request's timeout). */
+  private maxFrameBytes: number | undefined;
+  /** Fail functions of tokenProvider calls under way: close() settles them. */
+  private readonly providerCalls = new Set<(error: Error) => void>();
 
   constructor(options: ConnectionOptions) {
     this.options = resolveConnectionOptions(options);
@@ -211,7 +219,7 @@ export class Connection {
     const provider = this.options.tokenProvider;
     if (!provider) throw new TypeError('refreshToken() needs options.tokenProvider');
     try {
-      const token = await provider();
+      const token = await this.callProvider(this.options.requestTimeoutMs);
       if (this.statusValue.state !== 'open') {
         // The next hello carries it.
         this.token = token;
@@ -240,13 +248,28 @@ export class Connection {
     return typeof inMs === 'number' && typeof this.tokenExpiresAt === 'number' && this.tokenExpiresAt - Date.now() > inMs + 5000;
   }
 
+  /** tokenProvider(), bounded: a provider that hangs fails after `timeoutMs` (and at close()), so
+   * neither a refresh nor a reconnect waits on it for ever. */
+  private callProvider(timeoutMs: number): Promise<string> {
+    const provider = this.options.tokenProvider!;
+    return new Promise<string>((resolve, reject) => {
+      const done = () => { clearTimeout(timer); this.providerCalls.delete(fail); };
+      const fail = (error: Error) => { done(); reject(error); };
+      const timer = setTimeout(() => fail(new Error(`no token within ${timeoutMs} ms`)), timeoutMs);
+      this.providerCalls.add(fail);
+      let token: Promise<string>;
+      try { token = Promise.resolve(provider()); } catch (err) { return fail(err as Error); }
+      token.then((value) => { done(); resolve(value); }, (err: Error) => fail(err));
+    });
+  }
+
   private emitRefresh(event: TokenRefreshEvent): void {
-    for (const listener of [...this.refreshListeners]) listener(event);
+    for (const listener of [...this.refreshListeners]) guard(() => listener(event));
   }
 
   private setStatus(status: ConnectionStatus): void {
     this.statusValue = status;
-    for (const listener of [...this.statusListeners]) listener(status);
+    for (const listener of [...this.statusListeners]) guard(() => listener(status));
   }
 
   private async connect(): Promise<void> {
@@ -256,7 +279,7 @@ export class Connection {
     const stale = typeof this.tokenExpiresAt === 'number' && this.tokenExpiresAt - Date.now() < this.options.tokenRefreshMarginMs;
     if (provider && (!this.token || stale)) {
       try {
-        this.token = await provider();
+        this.token = await this.callProvider(this.options.connectTimeoutMs);
         this.tokenExpiresAt = undefined;
       } catch (err) {
         return this.scheduleReconnect({ code: 0, reason: `token provider failed: ${(err as Error)?.message ?? String(err)}` });
@@ -308,10 +331,11 @@ export class Connection {
     this.watchdog = setInterval(() => this.checkHeartbeat(ws), Math.max(50, Math.round(this.heartbeatMs / 2)));
     this.tokenExpiresAt = hello.expiresAt;
     this.linkTokenId = hello.tokenId;
+    this.maxFrameBytes = typeof hello.limits?.maxFrameBytes === 'number' ? hello.limits.maxFrameBytes : undefined;
     this.scheduleRefresh(hello.expiresAt);
     this.setStatus({ state: 'open', connectionId: hello.connectionId, expiresAt: hello.expiresAt, transport: this.transport });
     // Resubscriptions first (they resume from a position), then what waited in the queue.
-    for (const listener of [...this.openListeners]) listener(first);
+    for (const listener of [...this.openListeners]) guard(() => listener(first));
     for (const pending of this.queue.splice(0)) {
       // A write sent before under another tokenId (or none): this link would apply it again.
       if (pending.sent && (pending.sentAs === undefined || pending.sentAs !== hello.tokenId)) {
@@ -322,11 +346,23 @@ export class Connection {
 
   private send(pending: PendingRequest): void {
     const id = this.nextId++;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeFrame({ ...pending.frame, id });
+    } catch (err) {
+      return pending.reject(connectionError(`send failed: ${(err as Error).message}`));
+    }
+    if (this.maxFrameBytes !== undefined && bytes.byteLength > this.maxFrameBytes) {
+      // Never sent (pending.id stays undefined): settle() takes it out of the queue if it was there.
+      return pending.reject(new TidingsClientError(ErrorCode.LIMIT_EXCEEDED_ERROR,
+        `${String(pending.frame['t'])} is a frame of ${bytes.byteLength} bytes, larger than the server's limit of ${this.maxFrameBytes} bytes (it was not sent)`,
+        'frame_size_limit_exceeded'));
+    }
     pending.id = id;
     pending.sentAs = this.linkTokenId;
     this.inFlight.set(id, pending);
     try {
-      this.ws!.send(encodeFrame({ ...pending.frame, id }));
+      this.ws!.send(bytes);
     } catch (err) {
       pending.reject(connectionError(`send failed: ${(err as Error).message}`));
     }
@@ -359,10 +395,14 @@ export class Connection {
       return;
     }
     if (t === 'bye') this.lastBye = { code: frame['code'] as number, reason: frame['reason'] as string };
-    if (t === 'notice' && frame['kind'] === 'token_expiring' && this.options.tokenProvider && !this.refreshedSince(frame['inMs'])) {
+    // Not when the SDK's own refresh is due before that expiry: a token living less than the
+    // server's expiryNoticeMs gets the notice at once after every `auth`, and refreshing on it
+    // would swap tokens in a tight loop.
+    if (t === 'notice' && frame['kind'] === 'token_expiring' && this.options.tokenProvider && !this.refreshedSince(frame['inMs'])
+      && !(this.refreshDueAt !== undefined && typeof frame['inMs'] === 'number' && this.refreshDueAt < Date.now() + frame['inMs'])) {
       void this.refreshToken().catch(() => {});
     }
-    for (const listener of [...this.pushListeners]) listener(frame);
+    for (const listener of [...this.pushListeners]) guard(() => listener(frame));
   }
 
   private checkHeartbeat(ws: WebSocketLike): void {
@@ -388,7 +428,7 @@ export class Connection {
     this.ws = undefined;
     clearTimeout(this.connectTimer);
     clearInterval(this.watchdog);
-    clearTimeout(this.refreshTimer);
+    this.clearRefreshTimer();
     const bye = this.lastBye;
     this.lastBye = undefined;
     const why = { code, reason: bye?.reason || reason || '' };
@@ -440,21 +480,32 @@ export class Connection {
   }
 
   private scheduleRefresh(expiresAt: number | null): void {
-    clearTimeout(this.refreshTimer);
+    this.clearRefreshTimer();
     if (expiresAt === null || !this.options.tokenProvider) return;
-    this.armRefreshTimer(expiresAt - Date.now() - this.options.tokenRefreshMarginMs);
+    // A token that lives less than twice the margin is refreshed halfway through its life (with
+    // the margin alone it would be due at once, again after every refresh: a tight loop).
+    const left = expiresAt - Date.now();
+    this.armRefreshTimer(Math.max(left - this.options.tokenRefreshMarginMs, left / 2));
   }
 
   private armRefreshTimer(inMs: number): void {
-    clearTimeout(this.refreshTimer);
+    this.clearRefreshTimer();
     // Longer than a timer can hold: the server's notice (or a reconnect) triggers it instead.
-    if (inMs < 2 ** 31 - 1) this.refreshTimer = setTimeout(() => void this.refreshToken().catch(() => {}), Math.max(0, inMs));
+    if (inMs < 2 ** 31 - 1) {
+      this.refreshDueAt = Date.now() + Math.max(0, inMs);
+      this.refreshTimer = setTimeout(() => { this.refreshDueAt = undefined; void this.refreshToken().catch(() => {}); }, Math.max(0, inMs));
+    }
+  }
+
+  private clearRefreshTimer(): void {
+    clearTimeout(this.refreshTimer);
+    this.refreshDueAt = undefined;
   }
 
   private finish(reason: string, error?: TidingsClientError): void {
     clearInterval(this.watchdog);
     clearTimeout(this.connectTimer);
-    clearTimeout(this.refreshTimer);
+    this.clearRefreshTimer();
     clearTimeout(this.reconnectTimer);
     const ws = this.ws;
     this.ws = undefined;
@@ -463,6 +514,7 @@ export class Connection {
       try { ws.close(); } catch { /* already closing */ }
     }
     const failure = error ?? connectionError(reason);
+    for (const fail of [...this.providerCalls]) fail(failure);
     for (const pending of [...this.queue, ...this.inFlight.values()]) pending.reject(failure);
     this.queue.length = 0;
     this.inFlight.clear();

@@ -25,3 +25,10 @@ export function asClientError(err: unknown): TidingsClientError {
   if (err instanceof TidingsClientError) return err;
   return new TidingsClientError(ErrorCode.CONNECTION_ERROR, err instanceof Error ? err.message : String(err));
 }
+
+/** Runs an application callback: if it throws, the error is re-thrown on its own (an uncaught
+ * error, as the app's own would be) instead of unwinding the SDK mid-delivery: other subscribers,
+ * the rest of a batched message and the SDK's bookkeeping carry on. */
+export function guard(fn: () => void): void {
+  try { fn(); } catch (err) { queueMicrotask(() => { throw err; }); }
+}

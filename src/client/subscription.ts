@@ -3,7 +3,7 @@
  * position, so each local subscriber sees every item once, in order, or an explicit discontinuity. */
 import { ErrorCode, topicKey, type DiscontinuityFrame, type ItemFrame, type Position, type RetractFrame } from '../protocol/index.js';
 import type { Connection } from './connection.js';
-import { cancelledError, type TidingsClientError } from './errors.js';
+import { cancelledError, guard, type TidingsClientError } from './errors.js';
 import { ErrorResponse } from './responses.js';
 import { TopicDiscontinuity, TopicHeartbeat, TopicItem, TopicNotice, TopicPresenceEvent, TopicRetraction } from './topic-items.js';
 
@@ -105,6 +105,8 @@ export class TopicEntry {
         this.position ??= { page: r.page, seq: r.seq };
         this.state = 'active';
         this.settle();
+        // A local subscriber asked for join/leave events while this `sub` (without them) was in flight.
+        if (this.presence && !frame.presence) this.resubscribe();
       },
       (err: TidingsClientError) => {
         this.inFlight = false;
@@ -133,8 +135,8 @@ export class TopicEntry {
     this.settle(error);
     if (!wasActive) return;
     for (const s of [...this.listeners]) {
-      if (!quiet) s.callbacks.onError?.(new TopicSubscribe.Error(error), s);
-      s.callbacks.onSubscriptionEnd?.();
+      if (!quiet) guard(() => s.callbacks.onError?.(new TopicSubscribe.Error(error), s));
+      guard(() => s.callbacks.onSubscriptionEnd?.());
     }
   }
 
@@ -146,11 +148,11 @@ export class TopicEntry {
     this.position = { page: frame.page, seq: frame.seq };
     if (frame.t === 'retract') {
       const retraction = new TopicRetraction(frame.target, frame.reason, frame.tokenId);
-      for (const s of [...this.listeners]) s.callbacks.onRetraction?.(retraction);
+      for (const s of [...this.listeners]) guard(() => s.callbacks.onRetraction?.(retraction));
       return;
     }
     const item = new TopicItem(frame);
-    for (const s of [...this.listeners]) s.callbacks.onItem?.(item);
+    for (const s of [...this.listeners]) guard(() => s.callbacks.onItem?.(item));
   }
 
   /** A hole in the live stream without a `disc`: the server's WebSocket layer dropped items for a
@@ -195,31 +197,31 @@ export class TopicEntry {
     this.previousPageEnd = undefined;
     this.position = { page: frame.page, seq: frame.newSeq - 1 };
     const d = new TopicDiscontinuity(frame.lastSeq, frame.newSeq, frame.page, missed);
-    for (const s of [...this.listeners]) s.callbacks.onDiscontinuity?.(d);
+    for (const s of [...this.listeners]) guard(() => s.callbacks.onDiscontinuity?.(d));
   }
 
   presenceEvent(kind: 'join' | 'leave', tokenId: string): void {
     const event = new TopicPresenceEvent(kind, tokenId);
-    for (const s of [...this.listeners]) (kind === 'join' ? s.callbacks.onJoin : s.callbacks.onLeave)?.(event);
+    for (const s of [...this.listeners]) guard(() => (kind === 'join' ? s.callbacks.onJoin : s.callbacks.onLeave)?.(event));
   }
 
   notice(kind: TopicNotice['kind']): void {
     const notice = new TopicNotice(kind, this.cache, this.topic);
-    for (const s of [...this.listeners]) s.callbacks.onNotice?.(notice);
+    for (const s of [...this.listeners]) guard(() => s.callbacks.onNotice?.(notice));
   }
 
   heartbeat(hb: TopicHeartbeat): void {
-    for (const s of [...this.listeners]) s.callbacks.onHeartbeat?.(hb);
+    for (const s of [...this.listeners]) guard(() => s.callbacks.onHeartbeat?.(hb));
   }
 
   connectionLost(): void {
-    for (const s of [...this.listeners]) s.callbacks.onConnectionLost?.();
+    for (const s of [...this.listeners]) guard(() => s.callbacks.onConnectionLost?.());
   }
 
   /** Detaches one local subscriber; the last one out ends the server subscription. */
   remove(subscription: TopicSubscription, notify: boolean): void {
     if (!this.listeners.delete(subscription)) return;
-    if (notify && this.state === 'active') subscription.callbacks.onSubscriptionEnd?.();
+    if (notify && this.state === 'active') guard(() => subscription.callbacks.onSubscriptionEnd?.());
     if (this.listeners.size > 0 || this.state === 'ended') return;
     const wasSubscribed = this.state === 'active' || this.inFlight;
     this.state = 'ended';

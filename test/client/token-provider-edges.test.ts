@@ -1,0 +1,49 @@
+/** Token refresh with short-lived tokens (no tight loop), and token providers that hang (every
+ * promise settles; a reconnect gives up as configured instead of "connecting" for ever). */
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { sdkFor, statusReached, chatScope } from '../helpers/sdk.js';
+
+t.test('a token living less than tokenRefreshMarginMs does not make the SDK refresh in a tight loop', async (t) => {
+  const server = await startServer(t);
+  let minted = 0;
+  const tokenProvider = async () => {
+    minted++;
+    return (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 30, tokenId: 'short' })).token;
+  };
+  const sdk = await sdkFor(t, server, { tokenProvider }); // default margin: 60 s > 30 s of life
+  await statusReached(sdk.connection, 'open');
+  await new Promise((r) => setTimeout(r, 1500));
+  t.ok(minted <= 3, `provider asked ${minted} times in 1.5 s of a 30 s token`);
+});
+
+t.test('refreshToken() settles even when the provider hangs and the app closes', async (t) => {
+  const server = await startServer(t);
+  let calls = 0;
+  const tokenProvider = async () => {
+    if (calls++ === 0) return (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 300, tokenId: 'hang' })).token;
+    return new Promise<string>(() => {}); // hangs
+  };
+  const sdk = await sdkFor(t, server, { tokenProvider, requestTimeoutMs: 500, connectTimeoutMs: 500 });
+  await statusReached(sdk.connection, 'open');
+  const refresh = sdk.connection.refreshToken();
+  let outcome = 'pending';
+  refresh.then(() => { outcome = 'resolved'; }, (e) => { outcome = `rejected ${e?.code}`; });
+  sdk.connection.close();
+  await new Promise((r) => setTimeout(r, 1500));
+  t.not(outcome, 'pending', `refreshToken() settled: ${outcome}`);
+});
+
+t.test('a provider that hangs on reconnect does not leave the connection "connecting" for ever', async (t) => {
+  const server = await startServer(t, { config: { auth: { clockToleranceSec: 0 } } });
+  let calls = 0;
+  const tokenProvider = async () => {
+    if (calls++ === 0) return (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 1, tokenId: 'hang2' })).token;
+    return new Promise<string>(() => {}); // hangs
+  };
+  const sdk = await sdkFor(t, server, { tokenProvider, requestTimeoutMs: 500, connectTimeoutMs: 500, maxReconnectAttempts: 2, tokenRefreshMarginMs: 1 });
+  await statusReached(sdk.connection, 'open');
+  // the token expires; the server closes 4501; the reconnect asks the provider, which hangs
+  const s = await statusReached(sdk.connection, 'closed', () => true, 6000).catch((e) => e as Error);
+  t.notOk(s instanceof Error, `the connection gives up instead of waiting for ever: ${s instanceof Error ? s.message : JSON.stringify(s)}`);
+});
