@@ -59,9 +59,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Patch {
 function parseValue(name: string, raw: string, parse: 'int' | 'string' | 'bool' | 'list'): unknown {
   switch (parse) {
     case 'int': {
-      const n = Number(raw);
-      if (!Number.isInteger(n)) throw new Error(`${name} must be an integer`);
-      return n;
+      // Number() reads '' and blanks as 0 (TIDINGS_PORT=" " would listen on a random port) and
+      // takes hex, binary and exponents: only decimal digits are an integer here.
+      const text = raw.trim();
+      if (!/^-?\d+$/.test(text)) throw new Error(`${name} must be an integer`);
+      return Number(text);
     }
     case 'bool':
       if (!['1', '0', 'true', 'false'].includes(raw)) throw new Error(`${name} must be true or false`);

@@ -619,6 +619,8 @@ function validate(c: TidingsConfig): void {
     throw new ConfigError('http.maxStreamPostBytes', 'must hold at least one frame of server.maxFrameBytes (plus its 4-byte length)');
   }
   if (c.server.idleTimeoutSec < 8) throw new ConfigError('server.idleTimeoutSec', 'must be ≥ 8 (uWS minimum)');
+  // uWS aborts the process (std::terminate) on a larger idleTimeout.
+  if (c.server.idleTimeoutSec > 960) throw new ConfigError('server.idleTimeoutSec', 'must be ≤ 960 (uWS maximum)');
   c.server.corsOrigins.forEach((origin, i) => {
     if (origin !== '*' && !ORIGIN.test(origin)) throw new ConfigError(`server.corsOrigins[${i}]`, 'must be "*" or an origin like https://app.example[:port] (scheme and host, no path)');
   });
@@ -661,6 +663,20 @@ function validate(c: TidingsConfig): void {
   positive('admin.topTopics', c.admin.topTopics);
   if (c.admin.topTopics > 100) throw new ConfigError('admin.topTopics', 'must be ≤ 100');
   validateRedis(c.redis, positive);
+  checkTimerRange(c, '');
+}
+
+/** Node's timers hold at most 2^31 - 1 ms; a longer delay fires after 1 ms instead (a 25-day
+ * leave grace would end at once, a 25-day purge interval would run every millisecond). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function checkTimerRange(node: unknown, path: string): void {
+  if (!isPlainObject(node)) return;
+  for (const [key, value] of Object.entries(node)) {
+    const at = join(path, key);
+    if (typeof value === 'number' && key.endsWith('Ms') && value > MAX_TIMER_MS) throw new ConfigError(at, `must be ≤ ${MAX_TIMER_MS} (the longest timer Node.js holds)`);
+    checkTimerRange(value, at);
+  }
 }
 
 function validateRedis(r: RedisConfig, positive: (path: string, value: number, min?: number) => void): void {

@@ -59,7 +59,21 @@ export class SessionDeadlines {
     if (bucket === undefined) return;
     session.due = undefined;
     const table = this.buckets[bucket.kind];
-    if (bucket.delete(session) && bucket.size === 0 && table.get(bucket.at) === bucket) table.delete(bucket.at);
+    if (bucket.delete(session) && bucket.size === 0 && table.get(bucket.at) === bucket) {
+      table.delete(bucket.at);
+      this.compactTimes();
+    }
+  }
+
+  /** Emptied times stay in the heap until they come up; connection churn (the same expiry time
+   * re-added after every close) would grow it without bound. Rebuild it from the live buckets once
+   * stale times outnumber them. */
+  private compactTimes(): void {
+    const live = this.buckets.notice.size + this.buckets.expiry.size;
+    if (this.times.length <= 2 * live + 64) return;
+    const at = new Set<number>([...this.buckets.notice.keys(), ...this.buckets.expiry.keys()]);
+    this.times.length = 0;
+    for (const time of [...at].sort((a, b) => a - b)) this.times.push(time); // sorted: a valid min-heap
   }
 
   stop(): void {

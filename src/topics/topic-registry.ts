@@ -16,6 +16,9 @@ export class TopicRegistry {
   readonly evictions = { perTopic: 0, total: 0, idle: 0 };
   private liveEntries = 0;
   private lastPage = 0;
+  /** No topic can be idle long enough to drop before this time (as of the last sweep): a full
+   * registry refuses new topics without scanning every topic on each refused publish. */
+  private nextSweepAt = -Infinity;
 
   constructor(private readonly config: TopicsConfig, private readonly clock: Clock) {}
 
@@ -48,7 +51,7 @@ export class TopicRegistry {
     let topic = this.topics.get(key);
     if (topic) return topic;
     if (this.topics.size >= this.config.maxTopics) {
-      this.sweep();
+      if (this.clock.now() >= this.nextSweepAt) this.sweep();
       if (this.topics.size >= this.config.maxTopics) {
         throw limitExceeded(LimitCause.TOPICS, `the server holds its maximum of ${this.config.maxTopics} live topics`);
       }
@@ -122,9 +125,13 @@ export class TopicRegistry {
 
   /** Drops topics idle past idleTopicMs. Returns how many were dropped. */
   sweep(): number {
-    const cutoff = this.clock.now() - this.config.idleTopicMs;
+    const now = this.clock.now();
+    const cutoff = now - this.config.idleTopicMs;
+    // A topic with subscribers now, or active later, goes idle no sooner than now + idleTopicMs.
+    let next = now + this.config.idleTopicMs;
     let dropped = 0;
     for (const [key, topic] of this.topics) {
+      if (topic.subscribers === 0 && topic.lastActive > cutoff) next = Math.min(next, topic.lastActive + this.config.idleTopicMs);
       if (topic.subscribers === 0 && topic.lastActive <= cutoff) {
         this.totalWindowBytes -= topic.windowBytes;
         this.liveEntries -= topic.window.length;
@@ -135,6 +142,7 @@ export class TopicRegistry {
         dropped++;
       }
     }
+    this.nextSweepAt = next;
     return dropped;
   }
 

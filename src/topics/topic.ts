@@ -4,6 +4,17 @@ import { Fifo } from '../lib/fifo.js';
 
 export interface WindowEntry { seq: number; frame: Uint8Array }
 
+/** Memory a window entry holds beyond its frame bytes: the entry object, the frame's own
+ * Uint8Array + ArrayBuffer, its slot here and its record in the registry's budget queue (measured
+ * on Node 20 x64: ~310 B). Counted so topics.windowBytes / windowTotalBytes bound memory, not
+ * payload: with small items the overhead is ten times the frame. */
+export const WINDOW_ENTRY_OVERHEAD = 320;
+
+/** Bytes a window entry is accounted for. */
+export function entryCost(entry: WindowEntry): number {
+  return entry.frame.byteLength + WINDOW_ENTRY_OVERHEAD;
+}
+
 /** A slice of the window after some position: an optional gap notice, then frames in order. */
 export interface WindowRead {
   /** Items between lastSeq and newSeq are no longer held (or were in another page). */
@@ -41,7 +52,7 @@ export class Topic {
   /** Appends an item frame; returns the entries dropped to respect the per-topic bounds. */
   append(entry: WindowEntry, maxItems: number, maxBytes: number): void {
     this.window.push(entry);
-    this.windowBytes += entry.frame.byteLength;
+    this.windowBytes += entryCost(entry);
     while (this.window.length > maxItems || (this.windowBytes > maxBytes && this.window.length > 1)) this.dropOldest();
   }
 
@@ -55,8 +66,9 @@ export class Topic {
   private dropOldest(): number {
     const entry = this.window.shift();
     if (!entry) return 0;
-    this.windowBytes -= entry.frame.byteLength;
-    return entry.frame.byteLength;
+    const cost = entryCost(entry);
+    this.windowBytes -= cost;
+    return cost;
   }
 
   /** Items after `after`, at most `maxBytes` of them (but always at least one when any is due).

@@ -6,7 +6,7 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { WindowFootprint } from '../../helpers/window-footprint.js';
+import type { TinyItemsFootprint, WindowFootprint } from '../../helpers/window-footprint.js';
 
 const run = promisify(execFile);
 const script = fileURLToPath(new URL('../../helpers/window-footprint.ts', import.meta.url));
@@ -20,4 +20,12 @@ t.test('windows after large publishes hold about what they account, within windo
   // What remains beyond the frames is the encoder's one live output buffer (under 1 MiB).
   t.ok(r.retainedArrayBuffers <= r.windowBytes + 1024 * 1024, `retained ${r.retainedArrayBuffers} bytes ≤ accounted + 1 MiB`);
   t.ok(r.retainedArrayBuffers <= r.windowTotalBytes, `retained ${r.retainedArrayBuffers} bytes ≤ windowTotalBytes ${r.windowTotalBytes}`);
+});
+
+t.test('windows full of tiny items hold about windowTotalBytes of memory, per-item overhead counted', async (t) => {
+  const { stdout } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', script, 'tiny', String(16 * 1024 * 1024)], { timeout: 120_000 });
+  const r = JSON.parse(stdout.trim()) as TinyItemsFootprint;
+  t.ok(r.accounted <= r.windowTotalBytes, `accounted ${r.accounted} bytes for ${r.items} items`);
+  // The 10,000 Topic objects and the budget queue's slack are not counted: allow 1.5x.
+  t.ok(r.retained <= 1.5 * r.windowTotalBytes, `retained ${r.retained} bytes = ${(r.retained / r.windowTotalBytes).toFixed(2)}x windowTotalBytes`);
 });
