@@ -7,7 +7,7 @@ import { mountDemoRoutes } from './server/demo-routes.js';
 import { adminFeature } from './server/admin/admin-feature.js';
 import { presenceHandlers } from './engine/handlers/presence.js';
 import { presenceTracking } from './engine/presence-tracking.js';
-import { callerOf, dispatchRoute } from './server/http-dispatch.js';
+import { callerReader, dispatchRoute } from './server/http-dispatch.js';
 import { notifyHandlers } from './engine/handlers/notify.js';
 import { NotifyService } from './notify/notify-service.js';
 import { decodeSegment, mountNotifyRoutes } from './server/notify-routes.js';
@@ -25,8 +25,9 @@ export const presenceFeature: ServerFeature = {
   handlers: presenceHandlers,
   wire: (broker, { engine }) => broker.subscriptions.observe(presenceTracking(engine.presence)),
   routes: (app, { log, config }, broker) => {
+    const callerOf = callerReader(config);
     app.get('/v1/presence/:cache/:topic', (res, req) => {
-      const caller = callerOf(res, req, config);
+      const caller = callerOf(res, req);
       const cache = decodeSegment(req.getParameter(0));
       const topic = decodeSegment(req.getParameter(1));
       dispatchRoute(res, caller, broker, log, () => ({ t: 'presence', id: 0, cache, topic }));

@@ -6,6 +6,7 @@
  * round trip; a silent socket never does), so even silent sockets from many addresses cannot
  * keep new clients out. All state is per server instance and bounded by open sockets (an IP's
  * entry leaves with its last connection). */
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ServerConfig } from '../core/config.js';
 
 export type AdmissionLimits = Pick<ServerConfig, 'maxConnections' | 'maxPendingHellos' | 'maxPendingHellosPerIp' | 'maxConnectionsPerIp'>;
@@ -101,4 +102,10 @@ export function clientIp(peer: string, proxyHeaderValue: string): string {
     if (last !== '') return last.slice(0, 64);
   }
   return peer;
+}
+
+/** The client address of a uWS request (clientIp of its peer and, when configured, the trusted
+ * proxy header); read synchronously, as uWS requires. */
+export function requestAddress(res: HttpResponse, req: HttpRequest, trustedProxyHeader: string): string {
+  return clientIp(Buffer.from(res.getRemoteAddressAsText()).toString(), trustedProxyHeader === '' ? '' : req.getHeader(trustedProxyHeader));
 }

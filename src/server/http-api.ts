@@ -11,7 +11,7 @@ import type { Connection } from '../engine/session.js';
 import { BodyTooLargeError, readBody } from './http-body.js';
 import { bearer, jsonRoute, type Cors, type JsonReply } from './http-common.js';
 import { fromJsonValue, toJsonValue } from './json-events.js';
-import { clientIp } from './admission.js';
+import { requestAddress } from './admission.js';
 
 /** Operations a stateless call may run: every one that does not belong to a session (subscribe,
  * moderator membership and settling are tied to a live connection). */
@@ -42,7 +42,7 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     const corsHeaders = cors.headers(req.getHeader('origin'));
     // Every call is its own session: its request rate is charged to the client address (as for
     // gRPC calls), else a fresh per-connection bucket per call would never run dry.
-    const rateKey = clientIp(Buffer.from(res.getRemoteAddressAsText()).toString(), trustedProxyHeader === '' ? '' : req.getHeader(trustedProxyHeader));
+    const rateKey = requestAddress(res, req, trustedProxyHeader);
     jsonRoute(res, log, async (aborted): Promise<JsonReply> => {
       const body = await readBody(res, maxBodyBytes, aborted).catch((err: unknown) => {
         if (err instanceof BodyTooLargeError) throw limitExceeded(LimitCause.REQUEST_SIZE, err.message);

@@ -9,7 +9,7 @@ import type { Broker } from '../engine/broker.js';
 import type { Connection } from '../engine/session.js';
 import { jsonRoute, type JsonReply } from './http-routes.js';
 import { Cors } from './http-common.js';
-import { clientIp } from './admission.js';
+import { requestAddress } from './admission.js';
 
 const NO_SOCKET: Connection = {
   send: () => false,
@@ -32,13 +32,13 @@ export interface Caller { token: string | undefined; rateKey: string; corsHeader
 
 export interface CallerConfig { server: { trustedProxyHeader: string; corsOrigins: string[] }; http: { corsMaxAgeSec: number } }
 
-export function callerOf(res: HttpResponse, req: HttpRequest, config: CallerConfig): Caller {
+export type CallerOf = (res: HttpResponse, req: HttpRequest) => Caller;
+
+/** Reads the Caller of a request, with the CORS policy built once for a set of routes. */
+export function callerReader(config: CallerConfig): CallerOf {
+  const cors = new Cors(config.server.corsOrigins, config.http.corsMaxAgeSec);
   const proxyHeader = config.server.trustedProxyHeader;
-  return {
-    token: bearer(req),
-    rateKey: clientIp(Buffer.from(res.getRemoteAddressAsText()).toString(), proxyHeader === '' ? '' : req.getHeader(proxyHeader)),
-    corsHeaders: new Cors(config.server.corsOrigins, config.http.corsMaxAgeSec).headers(req.getHeader('origin')),
-  };
+  return (res, req) => ({ token: bearer(req), rateKey: requestAddress(res, req, proxyHeader), corsHeaders: cors.headers(req.getHeader('origin')) });
 }
 
 /** Answers the operation `request` builds (from the path, or the body) as JSON: 200 with the result, or the error's status. */

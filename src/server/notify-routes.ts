@@ -8,7 +8,7 @@ import type { Logger } from '../core/logger.js';
 import type { TokenAuthority } from '../auth/tokens.js';
 import type { Broker } from '../engine/broker.js';
 import type { NotifyService } from '../notify/notify-service.js';
-import { bearer, callerOf, dispatchRoute, type CallerConfig } from './http-dispatch.js';
+import { bearer, callerReader, dispatchRoute, type CallerConfig } from './http-dispatch.js';
 import { readJsonObject } from './http-body.js';
 import { jsonRoute } from './http-routes.js';
 
@@ -16,22 +16,23 @@ export interface NotifyRouteDeps { broker: Broker; auth: TokenAuthority; log: Lo
 
 export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, config, maxBodyBytes, service }: NotifyRouteDeps): void {
   const body = (res: Parameters<typeof readJsonObject>[0], aborted: () => boolean) => readJsonObject(res, maxBodyBytes, aborted);
+  const callerOf = callerReader(config);
 
   app.post('/v1/follows', (res, req) => {
-    dispatchRoute(res, callerOf(res, req, config), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'follow', id: 0 }));
+    dispatchRoute(res, callerOf(res, req), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'follow', id: 0 }));
   });
   app.del('/v1/follows', (res, req) => {
-    dispatchRoute(res, callerOf(res, req, config), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'unfollow', id: 0 }));
+    dispatchRoute(res, callerOf(res, req), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'unfollow', id: 0 }));
   });
   app.post('/v1/push/subscriptions', (res, req) => {
-    dispatchRoute(res, callerOf(res, req, config), broker, log, async (aborted) => ({ subscription: await body(res, aborted), t: 'pushRegister', id: 0 }), '201 Created');
+    dispatchRoute(res, callerOf(res, req), broker, log, async (aborted) => ({ subscription: await body(res, aborted), t: 'pushRegister', id: 0 }), '201 Created');
   });
   app.del('/v1/push/subscriptions', (res, req) => {
-    dispatchRoute(res, callerOf(res, req, config), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'pushUnregister', id: 0 }));
+    dispatchRoute(res, callerOf(res, req), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'pushUnregister', id: 0 }));
   });
   // Public by nature: every page that subscribes needs it before it has a token.
   app.get('/v1/push/vapid-public-key', (res, req) => {
-    const { corsHeaders } = callerOf(res, req, config);
+    const { corsHeaders } = callerOf(res, req);
     jsonRoute(res, log, async () => {
       if (!service.push) throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, 'Web Push is not configured on this server');
       return { status: '200 OK', body: { publicKey: service.push.publicKey } };

@@ -18,7 +18,7 @@ import { BodyTooLargeError, readBody } from './http-body.js';
 import { errorReply, writeJson, type Cors, type JsonReply } from './http-common.js';
 import { SharedFrame, type JsFanout, type JsReceiver } from './js-fanout.js';
 import { ResponseStream } from './response-stream.js';
-import { clientIp, type ConnectionAdmission, type PendingConnection } from './admission.js';
+import { requestAddress, type ConnectionAdmission, type PendingConnection } from './admission.js';
 
 export interface SdkStreamDeps {
   broker: Broker;
@@ -131,8 +131,7 @@ export function mountSdkStream(app: TemplatedApp, deps: SdkStreamDeps): void {
 
   app.get('/v1/stream', (res: HttpResponse, req: HttpRequest) => {
     const corsHeaders = cors.headers(req.getHeader('origin'));
-    const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
-    const ip = clientIp(peer, config.server.trustedProxyHeader === '' ? '' : req.getHeader(config.server.trustedProxyHeader));
+    const ip = requestAddress(res, req, config.server.trustedProxyHeader);
     const refusal = admission.check(ip);
     if (refusal) {
       const error = refusal.status.startsWith('503')

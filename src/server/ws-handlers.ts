@@ -8,7 +8,7 @@ import type { Logger } from '../core/logger.js';
 import type { Broker } from '../engine/broker.js';
 import type { Connection, Session } from '../engine/session.js';
 import type { TransportCounters } from './transport-counters.js';
-import { ConnectionAdmission, clientIp, type PendingConnection } from './admission.js';
+import { ConnectionAdmission, requestAddress, type PendingConnection } from './admission.js';
 import { Interner } from '../lib/interner.js';
 import { batchKey, type NativeBatching } from './native-batching.js';
 import { WsOutbox, type HeldSocket } from './ws-outbox.js';
@@ -116,8 +116,7 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
     sendPingsAutomatically: true,
 
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
-      const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
-      const ip = addresses.intern(clientIp(peer, config.trustedProxyHeader === '' ? '' : req.getHeader(config.trustedProxyHeader)));
+      const ip = addresses.intern(requestAddress(res, req, config.trustedProxyHeader));
       const refusal = admission.check(ip);
       if (refusal) {
         counters.refusedUpgrades++;

@@ -9,7 +9,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { TidingsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import { BodyTooLargeError, readBody } from '../http-body.js';
-import { clientIp } from '../admission.js';
+import { requestAddress } from '../admission.js';
 import type { MomentoService } from './listener.js';
 
 /** `Allow-Headers: *` does not cover `authorization`; every header the web SDK sends is listed. */
@@ -140,8 +140,7 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
       if (value) metadata.set(name, value);
     }
     // The client address per-address request rates are charged to (grpc/calls.ts, callerAddress).
-    const { trustedProxyHeader } = config.server;
-    const address = clientIp(Buffer.from(res.getRemoteAddressAsText()).toString(), trustedProxyHeader === '' ? '' : req.getHeader(trustedProxyHeader));
+    const address = requestAddress(res, req, config.server.trustedProxyHeader);
     const out = new WebResponse(res);
     let aborted = false;
     let onAbort: (() => void) | undefined;
