@@ -74,10 +74,12 @@ export class MemoryRevocationList implements RevocationList {
     for (const listener of this.listeners) listener(entry);
   }
 
-  /** Whether an entry here already covers `entry` whole: as late a revocation, as long a life. */
+  /** Whether an entry here already covers `entry` whole: revoking it again would change nothing. */
   holds(entry: Revocation): boolean {
-    const known = entry.jti !== undefined ? this.byJti.get(entry.jti) : entry.tokenId !== undefined ? this.byTokenId.get(entry.tokenId) : undefined;
-    return known !== undefined && known.revokedAt >= entry.revokedAt && (known.until === null || (entry.until !== null && known.until >= entry.until));
+    const known = entry.jti !== undefined ? this.byJti.get(entry.jti) : this.byTokenId.get(entry.tokenId!);
+    if (known === undefined) return false;
+    const merged = merge(known, entry);
+    return merged.revokedAt === known.revokedAt && merged.until === known.until;
   }
 
   isRevoked(credential: RevocableCredential): boolean {

@@ -39,8 +39,14 @@ export function utf8Length(text: string): number {
     const c = text.charCodeAt(i);
     if (c < 0x80) bytes += 1;
     else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { bytes += 4; i++; }
+    else if (surrogatePairAt(text, i)) { bytes += 4; i++; }
     else bytes += 3;
   }
   return bytes;
+}
+
+/** Whether a high surrogate at `i` is followed by a low one (4 bytes of UTF-8 together); a lone
+ * surrogate is 3 (WTF-8, as the stores keep it). */
+export function surrogatePairAt(text: string, i: number): boolean {
+  return (text.charCodeAt(i) & 0xfc00) === 0xd800 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00;
 }

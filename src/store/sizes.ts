@@ -8,7 +8,7 @@
  * `node --expose-gc --import tsx test/helpers/store-footprint.ts`: retained bytes per stored
  * element/entry minus payload, rounded up. test/unit/store/byte-accounting.test.ts re-measures and
  * fails if real usage exceeds the estimate. */
-import type { Value } from '../protocol/index.js';
+import { surrogatePairAt, type Value } from '../protocol/index.js';
 
 /** V8 string header, rounded up to the 8-byte allocation granularity. */
 export const STRING_OVERHEAD = 24;
@@ -36,15 +36,11 @@ export function measureText(text: string): { utf8: number; wide: boolean; heap: 
     else {
       if (c > 0xff) wide = true;
       if (c < 0x800) utf8 += 2;
-      else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && isLowSurrogate(text.charCodeAt(i + 1))) { utf8 += 4; i++; }
+      else if (surrogatePairAt(text, i)) { utf8 += 4; i++; }
       else utf8 += 3;
     }
   }
   return { utf8, wide, heap: STRING_OVERHEAD + (wide ? 2 * text.length : text.length) };
-}
-
-function isLowSurrogate(c: number): boolean {
-  return c >= 0xdc00 && c <= 0xdfff;
 }
 
 /** Shorter strings are always copied when sliced (V8's SlicedString::kMinLength). */
