@@ -356,7 +356,13 @@ export interface PushConfig {
   maxSubscriptions: number;
   /** Pushes waiting to be sent at most; past it new ones are dropped and counted. */
   queueSize: number;
+  /** Pushes of one tokenId waiting or in flight at most (its share of queueSize): one user's dead
+   * endpoints cannot fill the queue for everyone. */
+  maxQueuedPerOwner: number;
   maxInFlight: number;
+  /** Requests of one tokenId in flight at most (its share of maxInFlight); free slots go to the
+   * tokenIds in turn, so one user's slow endpoints cannot hold every slot. */
+  maxInFlightPerOwner: number;
   timeoutMs: number;
   maxAttempts: number;
   /** Allow http:// push endpoints (tests and local push services only: real ones are https). */
@@ -535,7 +541,9 @@ export const DEFAULTS: TidingsConfig = {
     maxSubscriptionsPerToken: 10,
     maxSubscriptions: 100_000,
     queueSize: 10_000,
+    maxQueuedPerOwner: 100,
     maxInFlight: 16,
+    maxInFlightPerOwner: 4,
     timeoutMs: 10_000,
     maxAttempts: 3,
     allowInsecureEndpoints: false,
@@ -761,7 +769,7 @@ export function webhookEndpointProblem(e: unknown): string | undefined {
 const URGENCIES = ['very-low', 'low', 'normal', 'high'];
 
 function validatePush(p: PushConfig, positive: Positive): void {
-  for (const key of ['ttlSec', 'collapseMs', 'maxSubscriptionsPerToken', 'maxSubscriptions', 'queueSize', 'maxInFlight', 'timeoutMs', 'maxAttempts'] as const) positive(`push.${key}`, p[key]);
+  for (const key of ['ttlSec', 'collapseMs', 'maxSubscriptionsPerToken', 'maxSubscriptions', 'queueSize', 'maxQueuedPerOwner', 'maxInFlight', 'maxInFlightPerOwner', 'timeoutMs', 'maxAttempts'] as const) positive(`push.${key}`, p[key]);
   if (!URGENCIES.includes(p.urgency)) throw new ConfigError('push.urgency', `must be one of ${URGENCIES.join(', ')}`);
   if ((p.vapidPublicKey === '') !== (p.vapidPrivateKey === '')) throw new ConfigError('push.vapidPrivateKey', 'set both VAPID keys or neither');
   if (!/^(mailto:|https:)/.test(p.subject)) throw new ConfigError('push.subject', 'must be a mailto: or https: URL');

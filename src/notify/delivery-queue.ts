@@ -1,9 +1,15 @@
 /** A bounded outbound queue for one destination (a webhook endpoint, the push services): jobs in
  * lanes, one lane per topic, so a topic's jobs go out in order while different topics go out in
  * parallel (up to maxInFlight). A lane sends up to maxBatch of its waiting jobs in one attempt, so
- * a busy topic is not limited to one job per round trip. A failed attempt is retried after an exponential backoff with full
- * jitter, holding its lane (order beats latency); after maxAttempts the job is dead-lettered and
- * the lane moves on. Enqueueing never waits: a full queue dead-letters the new job (`queue_full`). */
+ * a busy topic is not limited to one job per round trip. A failed attempt is retried after an
+ * exponential backoff with full jitter, holding its lane (order beats latency); after maxAttempts
+ * the job is dead-lettered and the lane moves on. Enqueueing never waits: a full queue
+ * dead-letters the new job (`queue_full`).
+ *
+ * Lanes belong to an owner (Web Push: the user's tokenId; webhooks: one owner for all). Each owner
+ * holds at most maxQueuedPerOwner jobs and maxInFlightPerOwner attempts, and free slots go to the
+ * owners in turn, one attempt per turn: one owner's dead or slow destinations cannot fill the queue
+ * or every slot and starve everyone else's. */
 import { Fifo } from '../lib/fifo.js';
 
 /** What one attempt came to. `retry`: try again later (5xx, timeout, network); `reject`: the
@@ -17,9 +23,18 @@ export interface DeliveryLimits {
   /** Jobs of one lane sent together in one attempt (1 = one at a time). */
   maxBatch: number;
   maxInFlight: number;
+  /** Jobs one owner may have queued (waiting or in flight); unset: queueSize. */
+  maxQueuedPerOwner?: number;
+  /** Attempts of one owner in flight at once; unset: maxInFlight. */
+  maxInFlightPerOwner?: number;
   maxAttempts: number;
   backoffInitialMs: number;
   backoffMaxMs: number;
+}
+
+export interface DeliveryOptions {
+  /** Injected so tests can pin the jitter. */
+  random?: () => number;
 }
 
 export interface DeliveryStats {
@@ -34,15 +49,30 @@ export interface DeliveryStats {
 /** Sends a batch of one lane's jobs (oldest first) as one; must not throw (a throw counts as `retry`). */
 export type Attempt<J> = (jobs: readonly J[], attempt: number) => Promise<AttemptOutcome>;
 
-interface Lane<J> { key: string; jobs: Fifo<J>; retry?: { batch: J[]; attempt: number } }
+interface Lane<J> { key: string; owner: Owner<J>; jobs: Fifo<J>; retry?: { batch: J[]; attempt: number } }
+
+interface Owner<J> {
+  key: string;
+  lanes: Map<string, Lane<J>>;
+  /** Lanes with jobs and nothing in flight or waiting for a retry. */
+  ready: Fifo<Lane<J>>;
+  /** Lanes whose backoff is over, waiting for a free slot (served before `ready`: they are older). */
+  retries: Fifo<Lane<J>>;
+  queued: number;
+  inFlight: number;
+  /** In `turns` (at most once). */
+  waiting: boolean;
+}
+
+/** Owner of jobs enqueued without one (webhooks: the endpoint is the only owner). */
+const SOLE_OWNER = '';
 
 export class DeliveryQueue<J> {
-  private readonly lanes = new Map<string, Lane<J>>();
-  /** Lanes with jobs and nothing in flight or waiting for a retry. */
-  private readonly ready = new Fifo<Lane<J>>();
-  /** Lanes whose backoff is over, waiting for a free slot (served before `ready`: they are older). */
-  private readonly retries = new Fifo<Lane<J>>();
+  private readonly owners = new Map<string, Owner<J>>();
+  /** Owners with a lane to send and a slot of their own left, in turn order. */
+  private readonly turns = new Fifo<Owner<J>>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly random: () => number;
   private queued = 0;
   private inFlight = 0;
   private closed = false;
@@ -54,24 +84,32 @@ export class DeliveryQueue<J> {
   constructor(
     private readonly limits: DeliveryLimits,
     private readonly attempt: Attempt<J>,
-    /** Injected so tests can pin the jitter. */
-    private readonly random: () => number = Math.random,
-  ) {}
+    options: DeliveryOptions = {},
+  ) {
+    this.random = options.random ?? Math.random;
+  }
 
-  /** Queues `job` behind the lane's earlier jobs. False (and a `queue_full` dead letter) when the
-   * queue is full. O(1): runs inside a publish. */
-  enqueue(laneKey: string, job: J): boolean {
+  /** Queues `job` behind the earlier jobs of `owner`'s lane `laneKey`. False (and a `queue_full`
+   * dead letter) when the queue, or the owner's share of it, is full. O(1): runs inside a publish. */
+  enqueue(laneKey: string, job: J, ownerKey = SOLE_OWNER): boolean {
     if (this.closed) return false;
-    if (this.queued >= this.limits.queueSize) {
+    let owner = this.owners.get(ownerKey);
+    if (this.queued >= this.limits.queueSize || (owner?.queued ?? 0) >= (this.limits.maxQueuedPerOwner ?? Infinity)) {
       this.stats.deadLetters.queue_full++;
       return false;
     }
+    if (!owner) {
+      owner = { key: ownerKey, lanes: new Map(), ready: new Fifo(), retries: new Fifo(), queued: 0, inFlight: 0, waiting: false };
+      this.owners.set(ownerKey, owner);
+    }
     this.queued++;
-    let lane = this.lanes.get(laneKey);
+    owner.queued++;
+    let lane = owner.lanes.get(laneKey);
     if (!lane) {
-      lane = { key: laneKey, jobs: new Fifo() };
-      this.lanes.set(laneKey, lane);
-      this.ready.push(lane);
+      lane = { key: laneKey, owner, jobs: new Fifo() };
+      owner.lanes.set(laneKey, lane);
+      owner.ready.push(lane);
+      this.offerTurn(owner);
     }
     lane.jobs.push(job);
     this.pump();
@@ -87,29 +125,49 @@ export class DeliveryQueue<J> {
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    this.lanes.clear();
-    this.ready.clear();
-    this.retries.clear();
+    this.owners.clear();
+    this.turns.clear();
     this.queued = 0;
   }
 
+  /** Queues the owner for a slot if it has a lane to send and is under its own in-flight cap. */
+  private offerTurn(owner: Owner<J>): void {
+    if (owner.waiting || owner.inFlight >= (this.limits.maxInFlightPerOwner ?? Infinity)) return;
+    if (owner.retries.length === 0 && owner.ready.length === 0) return;
+    owner.waiting = true;
+    this.turns.push(owner);
+  }
+
   private pump(): void {
-    while (this.inFlight < this.limits.maxInFlight && (this.retries.length > 0 || this.ready.length > 0)) {
-      if (this.retries.length > 0) {
+    while (this.inFlight < this.limits.maxInFlight && this.turns.length > 0) {
+      const owner = this.turns.shift()!;
+      owner.waiting = false;
+      let lane: Lane<J>;
+      let batch: J[];
+      let attempt: number;
+      if (owner.retries.length > 0) {
         // A retry takes a slot like any attempt: maxInFlight bounds the requests at the destination.
-        const lane = this.retries.shift()!;
-        const { batch, attempt } = lane.retry!;
+        lane = owner.retries.shift()!;
+        ({ batch, attempt } = lane.retry!);
         lane.retry = undefined;
-        this.inFlight++;
-        void this.run(lane, batch, attempt);
-        continue;
+      } else {
+        lane = owner.ready.shift()!;
+        batch = this.batchOf(lane);
+        attempt = 1;
       }
-      const lane = this.ready.shift()!;
       this.inFlight++;
-      const batch: J[] = [];
-      for (let i = 0; i < this.limits.maxBatch && i < lane.jobs.length; i++) batch.push(lane.jobs.at(i)!);
-      void this.run(lane, batch, 1);
+      owner.inFlight++;
+      // One attempt per turn: the owner goes to the back, behind everyone else waiting.
+      this.offerTurn(owner);
+      void this.run(lane, batch, attempt);
     }
+  }
+
+  /** The lane's oldest jobs, up to maxBatch. */
+  private batchOf(lane: Lane<J>): J[] {
+    const batch: J[] = [];
+    for (let i = 0; i < this.limits.maxBatch && i < lane.jobs.length; i++) batch.push(lane.jobs.at(i)!);
+    return batch;
   }
 
   private async run(lane: Lane<J>, batch: J[], attempt: number): Promise<void> {
@@ -120,20 +178,25 @@ export class DeliveryQueue<J> {
       outcome = 'retry';
     }
     if (this.closed) return;
+    const owner = lane.owner;
+    this.inFlight--;
+    owner.inFlight--;
     if (outcome === 'retry') {
       this.stats.failedAttempts++;
       if (attempt < this.limits.maxAttempts) {
         // The lane stays held while it waits: a later job of the topic must not overtake this one.
-        this.inFlight--;
         const timer = setTimeout(() => {
           this.timers.delete(timer);
           if (this.closed) return;
           lane.retry = { batch, attempt: attempt + 1 };
-          this.retries.push(lane);
+          owner.retries.push(lane);
+          this.offerTurn(owner);
           this.pump();
         }, this.backoff(attempt));
         timer.unref();
         this.timers.add(timer);
+        // The owner's freed slot may serve its other lanes.
+        this.offerTurn(owner);
         this.pump();
         return;
       }
@@ -145,16 +208,20 @@ export class DeliveryQueue<J> {
     } else {
       this.stats.delivered += batch.length;
     }
-    this.inFlight--;
     this.finish(lane, batch.length);
   }
 
   /** The lane's head jobs are settled: the next ones may go. */
   private finish(lane: Lane<J>, settled: number): void {
+    const owner = lane.owner;
     for (let i = 0; i < settled; i++) lane.jobs.shift();
     this.queued -= settled;
-    if (lane.jobs.length > 0) this.ready.push(lane);
-    else this.lanes.delete(lane.key);
+    owner.queued -= settled;
+    if (lane.jobs.length > 0) owner.ready.push(lane);
+    else owner.lanes.delete(lane.key);
+    // An owner with nothing queued has no lane, no turn and nothing in flight: forget it.
+    if (owner.queued === 0) this.owners.delete(owner.key);
+    else this.offerTurn(owner);
     this.pump();
   }
 

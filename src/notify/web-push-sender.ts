@@ -35,8 +35,13 @@ export class WebPushSender {
     private readonly log: Logger,
   ) {
     this.queue = new DeliveryQueue<Job>(
-      // One message per request: Web Push has no batches.
-      { queueSize: config.queueSize, maxBatch: 1, maxInFlight: config.maxInFlight, maxAttempts: config.maxAttempts, backoffInitialMs: 1000, backoffMaxMs: 30_000 },
+      // One message per request: Web Push has no batches. Each tokenId is an owner with its own
+      // share of the queue and of the slots: one user's dead endpoints cannot starve the others.
+      {
+        queueSize: config.queueSize, maxQueuedPerOwner: config.maxQueuedPerOwner, maxBatch: 1,
+        maxInFlight: config.maxInFlight, maxInFlightPerOwner: config.maxInFlightPerOwner,
+        maxAttempts: config.maxAttempts, backoffInitialMs: 1000, backoffMaxMs: 30_000,
+      },
       ([job]) => this.send(job!),
     );
     this.collapser = new BurstCollapser(config.collapseMs, (_key, { tokenId, payload }, count) => this.enqueue(tokenId, { ...payload, count }));
@@ -70,8 +75,9 @@ export class WebPushSender {
     // was offline gets one notification per room, not a backlog. At most 32 base64url characters.
     const topicHeader = createHash('sha256').update(`${payload.cache}\u0000${payload.topic}`).digest('base64url').slice(0, 32);
     for (const subscription of this.subscriptions.of(tokenId)) {
-      // The lane is the subscription: one browser's pushes arrive in order.
-      this.queue.enqueue(subscription.endpoint, { tokenId, subscription, payload: json, topicHeader });
+      // The lane is the subscription: one browser's pushes arrive in order. A drop past the
+      // tokenId's share or the queue's size is counted (queue_full).
+      this.queue.enqueue(subscription.endpoint, { tokenId, subscription, payload: json, topicHeader }, tokenId);
     }
   }
 

@@ -11,6 +11,8 @@ export class HttpReceiver {
   readonly received: Received[] = [];
   /** Requests answered so far (by the receiver, not merely received). */
   answered = 0;
+  /** Requests whose connection closed before they were answered (the sender gave up on them). */
+  abandoned = 0;
   respond: (r: Received, index: number) => Reply = () => ({ status: 200 });
   private waiters: Array<{ n: number; resolve: () => void }> = [];
   private constructor(readonly url: string) {}
@@ -26,7 +28,9 @@ export class HttpReceiver {
         const index = receiver.received.push(r) - 1;
         const reply = receiver.respond(r, index);
         for (const w of [...receiver.waiters]) if (receiver.received.length >= w.n) { receiver.waiters.splice(receiver.waiters.indexOf(w), 1); w.resolve(); }
-        const answer = () => { if (!res.destroyed) { res.writeHead(reply.status).end(reply.body ?? ''); receiver.answered++; } };
+        let done = false;
+        res.on('close', () => { if (!done) receiver.abandoned++; });
+        const answer = () => { if (!res.destroyed) { done = true; res.writeHead(reply.status).end(reply.body ?? ''); receiver.answered++; } };
         const afterHold = () => (reply.delayMs ? setTimeout(answer, reply.delayMs) : answer());
         if (reply.hold) void reply.hold.then(afterHold); else afterHold();
       });

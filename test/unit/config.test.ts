@@ -53,6 +53,8 @@ t.test('config - unknown keys, wrong types and unbounded limits are refused with
     [{ dev: true, http: { ticketTtlMs: 0 } }, /http\.ticketTtlMs: must be a finite integer/],
     [{ dev: true, http: { longPollMaxWaitMs: Infinity } }, /http\.longPollMaxWaitMs/],
     [{ dev: true, http: { maxStreamPostBytes: 1024 } }, /http\.maxStreamPostBytes: must hold at least one frame/],
+    [{ dev: true, push: { maxQueuedPerOwner: 0 } }, /push\.maxQueuedPerOwner: must be a finite integer ≥ 1/],
+    [{ dev: true, push: { maxInFlightPerOwner: Infinity } }, /push\.maxInFlightPerOwner/],
   ];
   for (const [input, message] of cases) t.throws(() => resolveConfig(input as never), { name: 'ConfigError', message }, JSON.stringify(input));
 });

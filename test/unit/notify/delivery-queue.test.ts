@@ -27,12 +27,41 @@ t.test('delivery queue - lanes keep order, batch what waited behind a request, r
 
 t.test('delivery queue - retries with a backoff holding the lane, then dead-letters', async (t) => {
   const calls: Array<[string, number]> = [];
-  const q = new DeliveryQueue<string>({ ...limits, maxBatch: 1 }, async ([job], attempt) => { calls.push([job!, attempt]); return job === 'bad' ? 'retry' : job === 'no' ? 'reject' : 'delivered'; }, () => 0.5);
+  const q = new DeliveryQueue<string>({ ...limits, maxBatch: 1 }, async ([job], attempt) => { calls.push([job!, attempt]); return job === 'bad' ? 'retry' : job === 'no' ? 'reject' : 'delivered'; }, { random: () => 0.5 });
   t.teardown(() => q.close());
   q.enqueue('x', 'bad'); q.enqueue('x', 'after'); q.enqueue('y', 'no');
   while (q.snapshot().queued > 0) await tick(5);
   t.same(calls.filter(([j]) => j !== 'no'), [['bad', 1], ['bad', 2], ['bad', 3], ['after', 1]], 'the lane waited for the retries');
   t.match(q.snapshot(), { delivered: 1, failedAttempts: 3, deadLetters: { attempts_exhausted: 1, rejected: 1 } });
+});
+
+t.test('delivery queue - an owner is held to its share of the queue, and the slots go round the owners', async (t) => {
+  const calls: string[] = [];
+  const gates: Array<() => void> = [];
+  const q = new DeliveryQueue<string>({ ...limits, queueSize: 10, maxBatch: 1, maxInFlight: 3, maxQueuedPerOwner: 4, maxInFlightPerOwner: 2 }, ([job]) => {
+    calls.push(job!);
+    return new Promise<AttemptOutcome>((r) => gates.push(() => r('delivered')));
+  });
+  t.teardown(() => q.close());
+  const accepted = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'].map((job) => q.enqueue(job, job, 'alice'));
+  t.same(accepted, [true, true, true, true, false, false], 'alice queues 4, past her share new jobs are refused');
+  t.equal(q.snapshot().deadLetters.queue_full, 2, 'and counted');
+  t.same(calls, ['a1', 'a2'], 'alice holds at most 2 slots though 3 are free');
+  t.ok(q.enqueue('b1', 'b1', 'bob'), 'bob still has room in the queue');
+  t.ok(q.enqueue('b2', 'b2', 'bob'));
+  t.same(calls, ['a1', 'a2', 'b1'], 'bob takes the slot alice may not');
+  gates.shift()!(); // a1 done: bob waited for a slot before alice got back under her cap
+  await tick();
+  t.same(calls.slice(3), ['b2'], 'the freed slot goes to the owner whose turn came first');
+  gates.shift()!(); // a2 done
+  await tick();
+  t.same(calls.slice(4), ['a3'], 'then alice\'s turn');
+  gates.splice(0).forEach((g) => g());
+  await tick();
+  gates.splice(0).forEach((g) => g());
+  await tick();
+  t.same(calls.slice(5), ['a4']);
+  t.match(q.snapshot(), { delivered: 6, queued: 0, inFlight: 0 });
 });
 
 t.test('burst collapser - first at once, the rest as one with a count, quiet keys forgotten', async (t) => {
