@@ -320,6 +320,9 @@ export interface WebhooksConfig {
   maxInFlight: number;
   /** Events of one topic sent together in one request at most. */
   maxBatch: number;
+  /** Bytes of one request's body at most (receivers cap bodies; their 413 is final): a batch is cut
+   * before the event that would pass it. One event bigger than this still goes, alone. */
+  maxBatchBytes: number;
   /** A request not answered within this is a failed attempt. */
   timeoutMs: number;
   /** Attempts per event before it is dead-lettered (`attempts_exhausted`). */
@@ -522,6 +525,7 @@ export const DEFAULTS: TidingsConfig = {
     queueSize: 10_000,
     maxInFlight: 8,
     maxBatch: 100,
+    maxBatchBytes: 1024 * 1024,
     timeoutMs: 5000,
     maxAttempts: 8,
     backoffInitialMs: 500,
@@ -732,7 +736,7 @@ function validateStore(s: StoreConfig, positive: (path: string, value: number, m
 type Positive = (path: string, value: number, min?: number) => void;
 
 function validateWebhooks(w: WebhooksConfig, positive: Positive): void {
-  for (const key of ['maxEndpoints', 'queueSize', 'maxInFlight', 'maxBatch', 'timeoutMs', 'maxAttempts', 'backoffInitialMs', 'backoffMaxMs'] as const) positive(`webhooks.${key}`, w[key]);
+  for (const key of ['maxEndpoints', 'queueSize', 'maxInFlight', 'maxBatch', 'maxBatchBytes', 'timeoutMs', 'maxAttempts', 'backoffInitialMs', 'backoffMaxMs'] as const) positive(`webhooks.${key}`, w[key]);
   if (w.backoffMaxMs < w.backoffInitialMs) throw new ConfigError('webhooks.backoffMaxMs', 'must be ≥ webhooks.backoffInitialMs');
   if (w.endpoints.length > w.maxEndpoints) throw new ConfigError('webhooks.endpoints', `at most webhooks.maxEndpoints (${w.maxEndpoints})`);
   const seen = new Set<string>();

@@ -1,10 +1,10 @@
 /** A bounded outbound queue for one destination (a webhook endpoint, the push services): jobs in
  * lanes, one lane per topic, so a topic's jobs go out in order while different topics go out in
- * parallel (up to maxInFlight). A lane sends up to maxBatch of its waiting jobs in one attempt, so
- * a busy topic is not limited to one job per round trip. A failed attempt is retried after an
- * exponential backoff with full jitter, holding its lane (order beats latency); after maxAttempts
- * the job is dead-lettered and the lane moves on. Enqueueing never waits: a full queue
- * dead-letters the new job (`queue_full`).
+ * parallel (up to maxInFlight). A lane sends up to maxBatch of its waiting jobs (and at most
+ * maxBatchBytes of them) in one attempt, so a busy topic is not limited to one job per round trip.
+ * A failed attempt is retried after an exponential backoff with full jitter, holding its lane (order
+ * beats latency); after maxAttempts the job is dead-lettered and the lane moves on. Enqueueing
+ * never waits: a full queue dead-letters the new job (`queue_full`).
  *
  * Lanes belong to an owner (Web Push: the user's tokenId; webhooks: one owner for all). Each owner
  * holds at most maxQueuedPerOwner jobs and maxInFlightPerOwner attempts, and free slots go to the
@@ -22,6 +22,9 @@ export interface DeliveryLimits {
   queueSize: number;
   /** Jobs of one lane sent together in one attempt (1 = one at a time). */
   maxBatch: number;
+  /** Bytes of one batch at most, as `jobBytes` counts them; a job bigger than this alone still goes
+   * alone. Unset: no byte bound. */
+  maxBatchBytes?: number;
   maxInFlight: number;
   /** Jobs one owner may have queued (waiting or in flight); unset: queueSize. */
   maxQueuedPerOwner?: number;
@@ -32,9 +35,11 @@ export interface DeliveryLimits {
   backoffMaxMs: number;
 }
 
-export interface DeliveryOptions {
+export interface DeliveryOptions<J> {
   /** Injected so tests can pin the jitter. */
   random?: () => number;
+  /** A job's share of a batch, in the unit of maxBatchBytes. */
+  jobBytes?: (job: J) => number;
 }
 
 export interface DeliveryStats {
@@ -73,6 +78,7 @@ export class DeliveryQueue<J> {
   private readonly turns = new Fifo<Owner<J>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly random: () => number;
+  private readonly jobBytes: ((job: J) => number) | undefined;
   private queued = 0;
   private inFlight = 0;
   private closed = false;
@@ -84,9 +90,10 @@ export class DeliveryQueue<J> {
   constructor(
     private readonly limits: DeliveryLimits,
     private readonly attempt: Attempt<J>,
-    options: DeliveryOptions = {},
+    options: DeliveryOptions<J> = {},
   ) {
     this.random = options.random ?? Math.random;
+    this.jobBytes = options.jobBytes;
   }
 
   /** Queues `job` behind the earlier jobs of `owner`'s lane `laneKey`. False (and a `queue_full`
@@ -163,10 +170,18 @@ export class DeliveryQueue<J> {
     }
   }
 
-  /** The lane's oldest jobs, up to maxBatch. */
+  /** The lane's oldest jobs, up to maxBatch and maxBatchBytes (the first one goes whatever its size). */
   private batchOf(lane: Lane<J>): J[] {
-    const batch: J[] = [];
-    for (let i = 0; i < this.limits.maxBatch && i < lane.jobs.length; i++) batch.push(lane.jobs.at(i)!);
+    const first = lane.jobs.at(0)!;
+    const batch = [first];
+    const maxBytes = this.limits.maxBatchBytes ?? Infinity;
+    let bytes = this.jobBytes?.(first) ?? 0;
+    for (let i = 1; i < this.limits.maxBatch && i < lane.jobs.length; i++) {
+      const job = lane.jobs.at(i)!;
+      bytes += this.jobBytes?.(job) ?? 0;
+      if (bytes > maxBytes) break;
+      batch.push(job);
+    }
     return batch;
   }
 

@@ -14,7 +14,14 @@ import { SIGNATURE_HEADER, TIMESTAMP_HEADER, sign } from './webhook-signature.js
 /** An endpoint as the admin route shows it: never the secret. */
 export type WebhookEndpointView = Omit<WebhookEndpointConfig, 'secret'>;
 
-interface Job { event: NotifyEvent; body: string }
+/** `bytes`: the body's UTF-8 length and its separating comma, its share of a batch's body. */
+interface Job { event: NotifyEvent; body: string; bytes: number }
+
+/** A batch's body is `{"events":[` + the events joined by commas + `]}`. */
+const BATCH_OPEN = '{"events":[';
+const BATCH_CLOSE = ']}';
+/** The envelope's bytes less the one comma fewer than events (each job counts a comma). */
+const BATCH_ENVELOPE_BYTES = BATCH_OPEN.length + BATCH_CLOSE.length - 1;
 
 interface Endpoint {
   config: WebhookEndpointConfig;
@@ -26,16 +33,25 @@ const USER_AGENT = 'Tidings-Webhooks/1';
 
 /** An item's JSON, serialised once however many events carry it (one `item.undelivered` per away
  * follower): each event's body joins its own fields to that one string instead of copying the
- * value once per follower. */
-const itemBodies = new WeakMap<ItemJson, string>();
+ * value once per follower. Its UTF-8 length is kept beside it: measuring a joined body would
+ * flatten it into a copy. */
+const itemBodies = new WeakMap<ItemJson, { text: string; bytes: number }>();
 
-function eventBody(event: NotifyEvent): string {
+/** The event's JSON and its UTF-8 length. */
+function eventBody(event: NotifyEvent): { body: string; bytes: number } {
   const { item, ...rest } = event;
-  if (!item) return JSON.stringify(event);
+  if (!item) {
+    const body = JSON.stringify(event);
+    return { body, bytes: Buffer.byteLength(body) };
+  }
   let itemBody = itemBodies.get(item);
-  if (itemBody === undefined) itemBodies.set(item, (itemBody = JSON.stringify(item)));
+  if (itemBody === undefined) {
+    const text = JSON.stringify(item);
+    itemBodies.set(item, (itemBody = { text, bytes: Buffer.byteLength(text) }));
+  }
   // Same text as JSON.stringify(event): `item` is the last field.
-  return `${JSON.stringify(rest).slice(0, -1)},"item":${itemBody}}`;
+  const head = `${JSON.stringify(rest).slice(0, -1)},"item":`;
+  return { body: `${head}${itemBody.text}}`, bytes: Buffer.byteLength(head) + itemBody.bytes + 1 };
 }
 
 export class WebhookEndpoints {
@@ -59,11 +75,14 @@ export class WebhookEndpoints {
   emit(event: NotifyEvent): void {
     const endpoints = this.byCache.get(event.cache);
     if (!endpoints) return;
-    let body: string | undefined;
+    let job: Job | undefined;
     for (const e of endpoints.values()) {
       if (!e.events.has(event.type) || !event.topic.startsWith(e.config.topicPrefix)) continue;
-      body ??= eventBody(event);
-      if (!e.queue.enqueue(event.topic, { event, body })) this.log.warn({ webhook: e.config.name, cache: event.cache }, 'webhook queue full: event dead-lettered');
+      if (!job) {
+        const { body, bytes } = eventBody(event);
+        job = { event, body, bytes: bytes + 1 };
+      }
+      if (!e.queue.enqueue(event.topic, job)) this.log.warn({ webhook: e.config.name, cache: event.cache }, 'webhook queue full: event dead-lettered');
     }
   }
 
@@ -81,8 +100,14 @@ export class WebhookEndpoints {
     existing?.queue.close();
     if (!existing) this.count++;
     if (!endpoints) this.byCache.set(config.cache, (endpoints = new Map()));
-    endpoints.set(config.name, { config, events: new Set(config.events), queue: new DeliveryQueue(this.config, (job) => this.send(config, job)) });
+    endpoints.set(config.name, { config, events: new Set(config.events), queue: this.queueFor(config) });
     return { secret: config.secret };
+  }
+
+  /** Batches stay within maxBatchBytes of body, envelope included (a receiver's 413 is final). */
+  private queueFor(config: WebhookEndpointConfig): DeliveryQueue<Job> {
+    const limits = { ...this.config, maxBatchBytes: this.config.maxBatchBytes - BATCH_ENVELOPE_BYTES };
+    return new DeliveryQueue(limits, (jobs) => this.send(config, jobs), { jobBytes: (job) => job.bytes });
   }
 
   remove(cache: string, name: string): void {
@@ -115,7 +140,7 @@ export class WebhookEndpoints {
   private async send(config: WebhookEndpointConfig, jobs: readonly Job[]): Promise<AttemptOutcome> {
     const timestamp = this.clock.now();
     // Each event was serialised once when it happened; a batch only joins them.
-    const body = `{"events":[${jobs.map((j) => j.body).join(',')}]}`;
+    const body = `${BATCH_OPEN}${jobs.map((j) => j.body).join(',')}${BATCH_CLOSE}`;
     try {
       const res = await fetch(config.url, {
         method: 'POST',

@@ -55,6 +55,7 @@ t.test('config - unknown keys, wrong types and unbounded limits are refused with
     [{ dev: true, http: { maxStreamPostBytes: 1024 } }, /http\.maxStreamPostBytes: must hold at least one frame/],
     [{ dev: true, push: { maxQueuedPerOwner: 0 } }, /push\.maxQueuedPerOwner: must be a finite integer ≥ 1/],
     [{ dev: true, push: { maxInFlightPerOwner: Infinity } }, /push\.maxInFlightPerOwner/],
+    [{ dev: true, webhooks: { maxBatchBytes: 0 } }, /webhooks\.maxBatchBytes: must be a finite integer ≥ 1/],
   ];
   for (const [input, message] of cases) t.throws(() => resolveConfig(input as never), { name: 'ConfigError', message }, JSON.stringify(input));
 });

@@ -35,6 +35,20 @@ t.test('delivery queue - retries with a backoff holding the lane, then dead-lett
   t.match(q.snapshot(), { delivered: 1, failedAttempts: 3, deadLetters: { attempts_exhausted: 1, rejected: 1 } });
 });
 
+t.test('delivery queue - a batch stops before the job that would pass maxBatchBytes; an oversize job goes alone', async (t) => {
+  const calls: string[][] = [];
+  const gates: Array<() => void> = [];
+  const q = new DeliveryQueue<string>({ ...limits, queueSize: 10, maxBatch: 10, maxBatchBytes: 10 }, (jobs) => {
+    calls.push([...jobs]);
+    return new Promise<AttemptOutcome>((r) => gates.push(() => r('delivered')));
+  }, { jobBytes: (job) => job.length });
+  t.teardown(() => q.close());
+  for (const job of ['first', 'aaaa', 'bbbb', 'cc', 'dddddddddddd', 'e']) q.enqueue('x', job);
+  while (q.snapshot().queued > 0) { gates.splice(0).forEach((g) => g()); await tick(); }
+  t.same(calls, [['first'], ['aaaa', 'bbbb', 'cc'], ['dddddddddddd'], ['e']], 'cut at 10 bytes; the 12-byte job alone');
+  t.equal(q.snapshot().delivered, 6, 'every job once');
+});
+
 t.test('delivery queue - an owner is held to its share of the queue, and the slots go round the owners', async (t) => {
   const calls: string[] = [];
   const gates: Array<() => void> = [];
