@@ -52,7 +52,7 @@ export function notifyFeature(): ServerFeature {
       stopRevocations = auth.revocations.subscribe(({ tokenId }) => { if (tokenId !== undefined) state().tokenIdRevoked(tokenId); });
     },
     handlers: ({ config }) => notifyHandlers(state(), config.push.allowInsecureEndpoints),
-    routes: (app, { auth, log, config }, broker) => mountNotifyRoutes(app, { broker, auth, log, config, maxBodyBytes: config.server.maxHttpBodyBytes, service: state() }),
+    routes: (app, { auth, log, config }, broker, bodies) => mountNotifyRoutes(app, { broker, auth, log, config, maxBodyBytes: config.server.maxHttpBodyBytes, bodies, service: state() }),
     metrics: (registry) => registerNotifyMetrics(registry, state()),
     started: async () => async () => { stopRevocations?.(); state().close(); },
   };
@@ -64,8 +64,8 @@ export const sdkBundleFeature: ServerFeature = { routes: (app, { config }) => mo
 /** Dev mode only: the demo chat at / and its token route. Its moderator is an SDK client the CLI
  * starts in dev mode (src/cli/dev-moderator.ts), not part of the server. */
 export const demoFeature: ServerFeature = {
-  routes: (app, { config, auth, log }) => {
-    if (config.dev) mountDemoRoutes(app, { auth, log, tokenTtlSec: Math.min(3600, config.auth.maxTokenTtlSec) });
+  routes: (app, { config, auth, log }, _broker, bodies) => {
+    if (config.dev) mountDemoRoutes(app, { auth, log, tokenTtlSec: Math.min(3600, config.auth.maxTokenTtlSec), bodies });
   },
 };
 

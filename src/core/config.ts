@@ -45,6 +45,10 @@ export interface ServerConfig {
   maxPendingRequests: number;
   /** Largest HTTP request body (POST /v1/tokens and the HTTP API), bytes. */
   maxHttpBodyBytes: number;
+  /** Request-body bytes all HTTP requests together may have in flight (reserved by Content-Length,
+   * else as they arrive, until the request is answered); past it a request gets 503. Bounds what
+   * many slow uploads may make the server hold. */
+  maxInFlightBodyBytes: number;
   /** Origins whose pages may load the SDK bundle (/sdk/tidings.js), call the HTTP API and open
    * streams cross-origin, e.g. `https://app.example`; `*` = any. Empty = CORS off: only pages the
    * broker serves itself. */
@@ -416,6 +420,7 @@ export const DEFAULTS: TidingsConfig = {
     maxConnections: 100_000,
     maxPendingRequests: 256,
     maxHttpBodyBytes: 1024 * 1024,
+    maxInFlightBodyBytes: 64 * 1024 * 1024,
     corsOrigins: [],
     maxPreHelloFrameBytes: 8 * 1024,
     maxPendingHellos: 1000,
@@ -605,7 +610,7 @@ function validate(c: TidingsConfig): void {
   };
   positive('server.port', c.server.port, 0);
   if (c.server.port > 65535) throw new ConfigError('server.port', 'must be ≤ 65535');
-  for (const key of ['maxFrameBytes', 'maxBackpressureBytes', 'sendBufferHardLimitBytes', 'slowConsumerTimeoutMs', 'idempotencyWindowMs', 'maxIdempotencyKeys', 'idleTimeoutSec', 'helloTimeoutMs', 'heartbeatMs', 'maxConnections', 'maxPendingRequests', 'maxHttpBodyBytes',
+  for (const key of ['maxFrameBytes', 'maxBackpressureBytes', 'sendBufferHardLimitBytes', 'slowConsumerTimeoutMs', 'idempotencyWindowMs', 'maxIdempotencyKeys', 'idleTimeoutSec', 'helloTimeoutMs', 'heartbeatMs', 'maxConnections', 'maxPendingRequests', 'maxHttpBodyBytes', 'maxInFlightBodyBytes',
     'maxPreHelloFrameBytes', 'maxPendingHellos', 'maxPendingHellosPerIp', 'maxConnectionsPerIp', 'batchMaxItems', 'batchMaxBytes'] as const) {
     positive(`server.${key}`, c.server[key]);
   }
@@ -627,6 +632,10 @@ function validate(c: TidingsConfig): void {
     throw new ConfigError('server.sendBufferHardLimitBytes', 'must be at least twice server.maxBackpressureBytes (room to detach a slow subscriber before frames would drop)');
   }
   for (const key of ['corsMaxAgeSec', 'ticketTtlMs', 'maxTickets', 'maxTicketsPerCredential', 'sseRetryMs', 'longPollMaxWaitMs', 'maxStreamPostBytes'] as const) positive(`http.${key}`, c.http[key]);
+  // A body a route allows must fit in the budget alone, else it would get 503 however often retried.
+  if (c.server.maxInFlightBodyBytes < Math.max(c.server.maxHttpBodyBytes, c.http.maxStreamPostBytes)) {
+    throw new ConfigError('server.maxInFlightBodyBytes', 'must be ≥ server.maxHttpBodyBytes and http.maxStreamPostBytes');
+  }
   if (c.http.maxStreamPostBytes < c.server.maxFrameBytes + 4) {
     throw new ConfigError('http.maxStreamPostBytes', 'must hold at least one frame of server.maxFrameBytes (plus its 4-byte length)');
   }

@@ -82,6 +82,12 @@ export class Broker {
     return session;
   }
 
+  /** Throws AUTHENTICATION_ERROR unless `token` is a valid credential; opens nothing (an HTTP
+   * route checks it before reading a body). */
+  verifyCredential(token: unknown): void {
+    this.deps.auth.verify(token);
+  }
+
   /** A session for a transport that authenticates each call itself (HTTP, gRPC, SSE): it verifies
    * `token` (as `hello` would) and answers an open session to `dispatch` on. The transport calls
    * `closed(session)` when it is done with it. Throws AUTHENTICATION_ERROR. `rateKey`: the client

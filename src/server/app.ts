@@ -25,6 +25,7 @@ import { mountSse } from './sse.js';
 import { TicketBook } from './tickets.js';
 import { momentoServices, startMomentoListener, type MomentoListener, type MomentoService } from './grpc/listener.js';
 import { mountGrpcWeb } from './grpc/web.js';
+import { BodyBudget } from './body-budget.js';
 import type { Registry } from 'prom-client';
 
 export interface CreateServerOptions {
@@ -54,6 +55,8 @@ export interface TidingsServer {
   readonly batching: { readonly stats: { readonly batches: number; readonly batchedItems: number } };
   /** Transport events the broker never sees (cut-off connections, refused upgrades). */
   readonly transport: TransportCounters;
+  /** Request-body bytes in flight, within server.maxInFlightBodyBytes (body-budget.ts). */
+  readonly bodies: BodyBudget;
   readonly logger: Logger;
   /** Port of the Momento-compatible gRPC listener; undefined when momento.enabled is off. */
   readonly momentoPort: number | undefined;
@@ -69,14 +72,15 @@ export interface TidingsServer {
 /** Extension points for feature modules, called in this order: `setup` (create the feature's state,
  * register publish hooks: before anything can publish), `handlers` (extra request handlers),
  * `wire` (the broker exists: observe subscriptions), `routes` (HTTP routes; `broker` serves routes
- * that authenticate per call and dispatch), `metrics` (extra series on /metrics), and `started`,
+ * that authenticate per call and dispatch; `bodies`, the budget a route reads request bodies
+ * under), `metrics` (extra series on /metrics), and `started`,
  * work that runs once the server listens (its returned stop function runs first when the server
  * closes). All but `started` run before the server listens. */
 export interface ServerFeature {
   setup?(deps: BrokerDeps): void;
   handlers?(deps: BrokerDeps): HandlerTable;
   wire?(broker: Broker, deps: BrokerDeps): void;
-  routes?(app: TemplatedApp, deps: BrokerDeps, broker: Broker): void;
+  routes?(app: TemplatedApp, deps: BrokerDeps, broker: Broker, bodies: BodyBudget): void;
   metrics?(registry: Registry): void;
   started?(server: TidingsServer): Promise<(() => Promise<void>) | void>;
 }
@@ -113,19 +117,21 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   cors.mount(app);
   // Known once the gRPC listener is bound (after the routes are mounted).
   let momentoEndpoint: string | undefined;
-  mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes, cors, momentoEndpoint: () => momentoEndpoint });
-  mountHttpApi(app, { broker, log, cors, maxBodyBytes: config.server.maxHttpBodyBytes, trustedProxyHeader: config.server.trustedProxyHeader });
+  // Every route that reads a request body reads it within this one budget.
+  const bodies = new BodyBudget(config.server.maxInFlightBodyBytes);
+  mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes, bodies, cors, momentoEndpoint: () => momentoEndpoint });
+  mountHttpApi(app, { broker, log, cors, maxBodyBytes: config.server.maxHttpBodyBytes, bodies, trustedProxyHeader: config.server.trustedProxyHeader });
   const tickets = new TicketBook(config.http.ticketTtlMs, config.http.maxTickets, clock, config.http.maxTicketsPerCredential);
   mountSse(app, { broker, auth, fanout: jsFanout, tickets, admission, cors, log, config });
   mountLongPoll(app, { broker, fanout: jsFanout, admission, cors, log, clock, config });
-  mountSdkStream(app, { broker, fanout: jsFanout, cors, log, config, admission });
-  mountMetrics(app, { broker, engine, transport, config, auth, log, extra: features.flatMap((f) => (f.metrics ? [(registry: Registry) => f.metrics!(registry)] : [])) });
+  mountSdkStream(app, { broker, fanout: jsFanout, cors, log, config, admission, bodies });
+  mountMetrics(app, { broker, engine, transport, config, auth, log, bodies, extra: features.flatMap((f) => (f.metrics ? [(registry: Registry) => f.metrics!(registry)] : [])) });
   // The Momento-compatible services: on their own HTTP/2 port (grpc-js), and as grpc-web-text on
   // this HTTP/1.1 server for the web SDK. One set of handlers serves both.
   let services: MomentoService[] = [];
   if (config.momento.enabled) {
     services = momentoServices({ broker, auth, config, log, fanout: jsFanout, endpoint: () => momentoEndpoint ?? `${config.server.host}:${config.momento.port}` });
-    mountGrpcWeb(app, services, { config, log });
+    mountGrpcWeb(app, services, { config, log, bodies });
   }
   // Entries added here or (with a shared list) on another node close this node's connections.
   const unsubscribeRevocations = auth.revocations.subscribe((entry) => {
@@ -133,7 +139,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
       if (session.grant && covers(entry, session.grant)) broker.bye(session, CloseCode.REVOKED, 'credential revoked');
     }
   });
-  for (const feature of features) feature.routes?.(app, deps, broker);
+  for (const feature of features) feature.routes?.(app, deps, broker, bodies);
   app.any('/*', (res) => { res.writeStatus('404 Not Found').end('not found'); });
   await broker.start({
     publish: (key, frame) => { batching.send(key, frame); jsFanout.publish(key, frame); },
@@ -179,7 +185,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   let closing: Promise<void> | undefined;
   const stops: Array<() => Promise<void>> = [];
   const server: TidingsServer = {
-    config, port, host, auth, clock, broker, engine, transport, batching, adminApiKey, logger: log, momentoPort: momento?.port,
+    config, port, host, auth, clock, broker, engine, transport, bodies, batching, adminApiKey, logger: log, momentoPort: momento?.port,
     revoke: (request) => auth.revoke(request),
     wsUrl: `ws://${host}:${port}/v1/ws`,
     httpUrl: `http://${host}:${port}`,

@@ -9,7 +9,8 @@ import { TidingsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { TokenAuthority } from '../auth/tokens.js';
 import { jsonRoute } from './http-routes.js';
-import { readBody } from './http-body.js';
+import { readTypedBody } from './http-body.js';
+import type { BodyBudget } from './body-budget.js';
 import { serveFile } from './static-files.js';
 
 /** The cache of the terminal examples too (demo/moderator.ts CHAT_CACHE): one room, two clients. */
@@ -18,9 +19,9 @@ const NAME = /^[\p{L}\p{N} _.-]{1,32}$/u;
 const ROOM = /^[a-z0-9][a-z0-9-]{0,39}$/;
 const DEMO_FILES = new Set(['app.js', 'style.css', 'sw.js']);
 
-export interface DemoOptions { auth: TokenAuthority; log: Logger; tokenTtlSec: number }
+export interface DemoOptions { auth: TokenAuthority; log: Logger; tokenTtlSec: number; bodies: BodyBudget }
 
-export function mountDemoRoutes(app: TemplatedApp, { auth, log, tokenTtlSec }: DemoOptions): void {
+export function mountDemoRoutes(app: TemplatedApp, { auth, log, tokenTtlSec, bodies }: DemoOptions): void {
   app.get('/', (res) => serveFile(res, 'demo/index.html', 'demo page missing'));
   app.get('/demo/:file', (res, req) => {
     const file = req.getParameter(0) ?? '';
@@ -31,11 +32,13 @@ export function mountDemoRoutes(app: TemplatedApp, { auth, log, tokenTtlSec }: D
   /** Body: { name, room, spectator?, tokenId? }. Answers { token, tokenId, expiresAt, cache, room }.
    * A refresh sends back the tokenId it got (a connection keeps its identity across refreshes).
    * A spectator may read and listen but not post (the page shows the PERMISSION_ERROR it gets). */
-  app.post('/dev/token', (res) => {
+  app.post('/dev/token', (res, req) => {
+    const lease = bodies.lease(req);
     jsonRoute(res, log, async (aborted) => {
       let request: { name?: unknown; room?: unknown; spectator?: unknown; tokenId?: unknown };
+      const body = await readTypedBody(res, 4096, aborted, lease);
       try {
-        request = JSON.parse((await readBody(res, 4096, aborted)).toString('utf8')) as typeof request;
+        request = JSON.parse(body.toString('utf8')) as typeof request;
       } catch {
         throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'body must be JSON { name, room }');
       }
@@ -55,6 +58,6 @@ export function mountDemoRoutes(app: TemplatedApp, { auth, log, tokenTtlSec }: D
       const tokenId = again ? request.tokenId as string : `${name}#${randomBytes(3).toString('hex')}`;
       const minted = await auth.mintDisposableToken({ scope, expiresInSec: tokenTtlSec, tokenId });
       return { status: '201 Created', body: { token: minted.token, tokenId, expiresAt: minted.expiresAt, cache: DEMO_CACHE, room } };
-    });
+    }, {}, lease);
   });
 }

@@ -3,12 +3,13 @@
  * `Broker.dispatch`, so validation, permissions, limits and publish hooks (moderation) are exactly
  * the WebSocket ones. */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { LimitCause, type GenericRequest, type OperationName, type Value } from '../protocol/index.js';
-import { invalidArgument, limitExceeded, notFound } from '../core/errors.js';
+import { type GenericRequest, type OperationName, type Value } from '../protocol/index.js';
+import { invalidArgument, notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Broker } from '../engine/broker.js';
 import type { Connection } from '../engine/session.js';
-import { BodyTooLargeError, readBody } from './http-body.js';
+import { readTypedBody } from './http-body.js';
+import type { BodyBudget } from './body-budget.js';
 import { bearer, jsonRoute, type Cors, type JsonReply } from './http-common.js';
 import { fromJsonValue, toJsonValue } from './json-events.js';
 import { requestAddress } from './admission.js';
@@ -31,24 +32,26 @@ class CallConnection implements Connection {
 }
 const CALL_CONNECTION = new CallConnection();
 
-export interface HttpApiDeps { broker: Broker; log: Logger; cors: Cors; maxBodyBytes: number; trustedProxyHeader: string }
+export interface HttpApiDeps { broker: Broker; log: Logger; cors: Cors; maxBodyBytes: number; bodies: BodyBudget; trustedProxyHeader: string }
 
 export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
-  const { broker, log, cors, maxBodyBytes, trustedProxyHeader } = deps;
+  const { broker, log, cors, maxBodyBytes, bodies, trustedProxyHeader } = deps;
 
-  /** Reads the body, authenticates, dispatches `build(body)` on a per-call session. */
+  /** Checks the credential, reads the body, dispatches `build(body)` on a per-call session. */
   const call = (res: HttpResponse, req: HttpRequest, build: (body: Buffer) => GenericRequest, shape: (result: unknown) => unknown) => {
     const authorization = req.getHeader('authorization');
     const corsHeaders = cors.headers(req.getHeader('origin'));
     // Every call is its own session: its request rate is charged to the client address (as for
     // gRPC calls), else a fresh per-connection bucket per call would never run dry.
     const rateKey = requestAddress(res, req, trustedProxyHeader);
+    const lease = bodies.lease(req);
     jsonRoute(res, log, async (aborted): Promise<JsonReply> => {
-      const body = await readBody(res, maxBodyBytes, aborted).catch((err: unknown) => {
-        if (err instanceof BodyTooLargeError) throw limitExceeded(LimitCause.REQUEST_SIZE, err.message);
-        throw err;
-      });
+      // The credential before the body: an unauthenticated caller is answered without the server
+      // reading (or holding) its upload. openAuthenticated verifies it again once the body is in
+      // (it may have been revoked meanwhile).
       const token = bearer(authorization);
+      broker.verifyCredential(token);
+      const body = await readTypedBody(res, maxBodyBytes, aborted, lease);
       const request = build(body);
       const session = await broker.openAuthenticated(CALL_CONNECTION, token, rateKey);
       try {
@@ -56,7 +59,7 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
       } finally {
         broker.closed(session);
       }
-    }, corsHeaders);
+    }, corsHeaders, lease);
   };
 
   app.post('/v1/topics/:cache/:topic', (res, req) => {

@@ -4,6 +4,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, LimitCause, type WireError } from '../protocol/index.js';
 import { TidingsError, authenticationFailed, toWireError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { BodyLease } from './body-budget.js';
 
 const STATUS: Record<ErrorCode, string> = {
   [ErrorCode.INVALID_ARGUMENT_ERROR]: '400 Bad Request',
@@ -100,11 +101,16 @@ export class Cors {
   }
 }
 
-/** Runs async work behind a uWS response: abort tracking, typed errors, one corked JSON reply. */
-export function jsonRoute(res: HttpResponse, log: Logger, work: (aborted: () => boolean) => Promise<JsonReply>, headers: Record<string, string> = {}): void {
+/** Runs async work behind a uWS response: abort tracking, typed errors, one corked JSON reply.
+ * A route that reads a body passes its lease: released when the reply is written or the request
+ * aborted (an aborted body read never settles, so the abort is the only sign of its end). */
+export function jsonRoute(res: HttpResponse, log: Logger, work: (aborted: () => boolean) => Promise<JsonReply>, headers: Record<string, string> = {}, lease?: BodyLease): void {
   let aborted = false;
-  res.onAborted(() => { aborted = true; });
+  res.onAborted(() => { aborted = true; lease?.release(); });
   work(() => aborted)
     .catch((err) => errorReply(err, log))
-    .then((reply) => { if (!aborted) writeJson(res, reply, headers); });
+    .then((reply) => {
+      lease?.release();
+      if (!aborted) writeJson(res, reply, headers);
+    });
 }

@@ -10,6 +10,7 @@ import type { Connection } from '../engine/session.js';
 import { jsonRoute, type JsonReply } from './http-routes.js';
 import { Cors } from './http-common.js';
 import { requestAddress } from './admission.js';
+import type { BodyLease } from './body-budget.js';
 
 const NO_SOCKET: Connection = {
   send: () => false,
@@ -41,20 +42,25 @@ export function callerReader(config: CallerConfig): CallerOf {
   return (res, req) => ({ token: bearer(req), rateKey: requestAddress(res, req, proxyHeader), corsHeaders: cors.headers(req.getHeader('origin')) });
 }
 
-/** Answers the operation `request` builds (from the path, or the body) as JSON: 200 with the result, or the error's status. */
+/** Answers the operation `request` builds (from the path, or the body) as JSON: 200 with the
+ * result, or the error's status. A route that reads a body passes the lease it reads it under. */
 export function dispatchRoute(
   res: HttpResponse, { token, rateKey, corsHeaders }: Caller, broker: Broker, log: Logger,
-  request: (aborted: () => boolean) => Promise<GenericRequest> | GenericRequest, status = '200 OK',
+  request: (aborted: () => boolean) => Promise<GenericRequest> | GenericRequest, status = '200 OK', lease?: BodyLease,
 ): void {
   jsonRoute(res, log, async (aborted): Promise<JsonReply> => {
-    // The body is read first (uWS delivers it only to a reader registered now), then checked.
-    const frame = await request(aborted);
+    // The credential before the body: an unauthenticated caller is answered without the server
+    // reading (or holding) its upload. Synchronous, so `request` still registers its body reader
+    // before the handler returns (uWS delivers the body only to a reader registered then);
+    // openAuthenticated verifies again once the body is in (it may have been revoked meanwhile).
     if (token === undefined) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send the token as "Authorization: Bearer <token>"');
+    broker.verifyCredential(token);
+    const frame = await request(aborted);
     const session = await broker.openAuthenticated(NO_SOCKET, token, rateKey);
     try {
       return { status, body: await broker.dispatch(session, frame) };
     } finally {
       broker.closed(session);
     }
-  }, corsHeaders);
+  }, corsHeaders, lease);
 }

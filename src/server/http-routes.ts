@@ -1,11 +1,12 @@
 /** HTTP routes: health and token minting. Every async reply is corked and abort-safe. */
 import type { TemplatedApp } from 'uWebSockets.js';
-import { ErrorCode, LimitCause, PermissionScopes, encodeMomentoCredential } from '../protocol/index.js';
-import { TidingsError, limitExceeded, permissionDenied } from '../core/errors.js';
+import { ErrorCode, PermissionScopes, encodeMomentoCredential } from '../protocol/index.js';
+import { TidingsError, permissionDenied } from '../core/errors.js';
 import { jsonRoute, type Cors } from './http-common.js';
 import type { Logger } from '../core/logger.js';
 import type { Grant, RevokeRequest, TokenAuthority } from '../auth/tokens.js';
-import { BodyTooLargeError, readBody, readJsonObject } from './http-body.js';
+import { readJsonObject, readTypedBody } from './http-body.js';
+import type { BodyBudget } from './body-budget.js';
 
 export { errorReply, jsonRoute, type JsonReply } from './http-common.js';
 
@@ -29,13 +30,14 @@ export interface HttpRouteDeps {
   auth: TokenAuthority;
   log: Logger;
   maxBodyBytes: number;
+  bodies: BodyBudget;
   cors: Cors;
   /** The endpoint for Momento-shaped tokens; undefined while the gRPC listener is off. */
   momentoEndpoint(): string | undefined;
 }
 
 export function mountHttpRoutes(app: TemplatedApp, deps: HttpRouteDeps): void {
-  const { auth, log, maxBodyBytes, cors } = deps;
+  const { auth, log, maxBodyBytes, bodies, cors } = deps;
 
   app.get('/healthz', (res) => {
     res.writeHeader('content-type', 'application/json').end('{"status":"ok"}');
@@ -45,17 +47,14 @@ export function mountHttpRoutes(app: TemplatedApp, deps: HttpRouteDeps): void {
   app.post('/v1/tokens', (res, req) => {
     const authorization = req.getHeader('authorization');
     const corsHeaders = cors.headers(req.getHeader('origin'));
+    const lease = bodies.lease(req);
     jsonRoute(res, log, async (aborted) => {
-      let body: Buffer;
-      try {
-        body = await readBody(res, maxBodyBytes, aborted);
-      } catch (err) {
-        if (err instanceof BodyTooLargeError) throw limitExceeded(LimitCause.REQUEST_SIZE, err.message);
-        throw err;
-      }
+      // The credential before the body: an unauthenticated caller is answered without the server
+      // reading (or holding) any of its upload.
       const match = /^Bearer\s+(\S+)$/i.exec(authorization);
       if (!match) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send the API key as "Authorization: Bearer <key>"');
       const minter = auth.verify(match[1]);
+      const body = await readTypedBody(res, maxBodyBytes, aborted, lease);
       let request: { scope?: unknown; expiresInSeconds?: unknown; tokenId?: unknown; momento?: unknown };
       try {
         request = JSON.parse(body.toString('utf8')) as typeof request;
@@ -78,7 +77,7 @@ export function mountHttpRoutes(app: TemplatedApp, deps: HttpRouteDeps): void {
       // momento: true answers the token in the form the official Momento SDKs take (fromDisposableToken).
       const authToken = request.momento ? encodeMomentoCredential({ endpoint: endpoint!, apiKey: minted.token }) : minted.token;
       return { status: '201 Created', body: { authToken, expiresAt: minted.expiresAt } };
-    }, corsHeaders);
+    }, corsHeaders, lease);
   });
 
   /** Revoke credentials. Authorization: Bearer <admin API key>. Body: exactly one of { tokenId },
@@ -86,9 +85,11 @@ export function mountHttpRoutes(app: TemplatedApp, deps: HttpRouteDeps): void {
    * closed before the reply is sent. */
   app.post('/v1/revocations', (res, req) => {
     const authorization = req.getHeader('authorization');
+    const lease = bodies.lease(req);
     jsonRoute(res, log, async (aborted) => {
-      const request = await readJsonObject(res, maxBodyBytes, aborted);
+      // Credential and permission before the body (as for /v1/tokens).
       requireAdmin(auth, authorization);
+      const request = await readJsonObject(res, maxBodyBytes, aborted, lease);
       for (const key of ['tokenId', 'jti', 'token'] as const) {
         if (request[key] !== undefined && typeof request[key] !== 'string') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, `${key} must be a string`);
       }
@@ -100,6 +101,6 @@ export function mountHttpRoutes(app: TemplatedApp, deps: HttpRouteDeps): void {
       if (entry.tokenId !== undefined) body['tokenId'] = entry.tokenId;
       if (entry.jti !== undefined) body['jti'] = entry.jti;
       return { status: '201 Created', body };
-    });
+    }, {}, lease);
   });
 }

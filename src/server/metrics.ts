@@ -10,10 +10,11 @@ import type { TokenAuthority } from '../auth/tokens.js';
 import type { Logger } from '../core/logger.js';
 import { errorReply, requireAdmin } from './http-routes.js';
 import type { TransportCounters } from './transport-counters.js';
+import type { BodyBudget } from './body-budget.js';
 
 /** What the metrics read, and who may scrape: server.metricsAccess `apiKey` needs an admin API key as bearer. */
 export interface MetricsSources {
-  broker: Broker; engine: Engine; transport: TransportCounters; config: Readonly<TidingsConfig>; auth: TokenAuthority; log: Logger;
+  broker: Broker; engine: Engine; transport: TransportCounters; config: Readonly<TidingsConfig>; auth: TokenAuthority; log: Logger; bodies: BodyBudget;
   /** Series of feature modules (ServerFeature.metrics). */
   extra?: Array<(registry: Registry) => void>;
 }
@@ -35,7 +36,7 @@ function gauge(registry: Registry, name: string, help: string, read: () => numbe
   new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
 }
 
-export function createMetricsRegistry({ broker, engine, transport, config, extra = [] }: MetricsSources): Registry {
+export function createMetricsRegistry({ broker, engine, transport, config, bodies, extra = [] }: MetricsSources): Registry {
   const registry = new Registry();
   for (const register of extra) register(registry);
   // prom-client's default metrics are already named process_* and nodejs_*: the prefix is ours only.
@@ -87,6 +88,9 @@ export function createMetricsRegistry({ broker, engine, transport, config, extra
   gauge(registry, 'tidings_slow_consumers', 'Connections detached from live fan-out for slowness, catching up from the window', () => broker.slowConsumers.detached);
   mirroredCounter(registry, 'tidings_slow_consumer_detaches_total', 'Times a subscriber passed server.maxBackpressureBytes and was detached to catch up from the window', () => broker.slowConsumers.detaches);
   mirroredCounter(registry, 'tidings_connections_refused_total', 'WebSocket upgrades refused at server.maxConnections', () => transport.refusedUpgrades);
+  gauge(registry, 'tidings_http_body_bytes', 'HTTP request-body bytes reserved by requests in flight', () => bodies.inFlight);
+  gauge(registry, 'tidings_http_body_limit_bytes', 'server.maxInFlightBodyBytes', () => bodies.maxBytes);
+  mirroredCounter(registry, 'tidings_http_body_refused_total', 'HTTP requests refused with 503 at server.maxInFlightBodyBytes', () => bodies.refused);
   return registry;
 }
 

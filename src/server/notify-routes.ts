@@ -1,8 +1,8 @@
 /** HTTP routes of the notification feature (docs/push.md, docs/webhooks.md): follows and push
  * subscriptions for the caller's tokenId (the same operations as over WebSocket), the VAPID public
  * key, and the admin routes for webhook endpoints. */
-import type { TemplatedApp } from 'uWebSockets.js';
-import { ErrorCode, PermissionScopes } from '../protocol/index.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { ErrorCode, PermissionScopes, type GenericRequest } from '../protocol/index.js';
 import { TidingsError, permissionDenied } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { TokenAuthority } from '../auth/tokens.js';
@@ -11,25 +11,23 @@ import type { NotifyService } from '../notify/notify-service.js';
 import { bearer, callerReader, dispatchRoute, type CallerConfig } from './http-dispatch.js';
 import { readJsonObject } from './http-body.js';
 import { jsonRoute } from './http-routes.js';
+import type { BodyBudget } from './body-budget.js';
 
-export interface NotifyRouteDeps { broker: Broker; auth: TokenAuthority; log: Logger; config: CallerConfig; maxBodyBytes: number; service: NotifyService }
+export interface NotifyRouteDeps { broker: Broker; auth: TokenAuthority; log: Logger; config: CallerConfig; maxBodyBytes: number; bodies: BodyBudget; service: NotifyService }
 
-export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, config, maxBodyBytes, service }: NotifyRouteDeps): void {
-  const body = (res: Parameters<typeof readJsonObject>[0], aborted: () => boolean) => readJsonObject(res, maxBodyBytes, aborted);
+export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, config, maxBodyBytes, bodies, service }: NotifyRouteDeps): void {
   const callerOf = callerReader(config);
+  /** Dispatches the operation `build` makes of the JSON body (read after the credential is checked). */
+  const bodyRoute = (res: HttpResponse, req: HttpRequest, build: (body: Record<string, unknown>) => GenericRequest, status?: string) => {
+    const caller = callerOf(res, req);
+    const lease = bodies.lease(req);
+    dispatchRoute(res, caller, broker, log, async (aborted) => build(await readJsonObject(res, maxBodyBytes, aborted, lease)), status, lease);
+  };
 
-  app.post('/v1/follows', (res, req) => {
-    dispatchRoute(res, callerOf(res, req), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'follow', id: 0 }));
-  });
-  app.del('/v1/follows', (res, req) => {
-    dispatchRoute(res, callerOf(res, req), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'unfollow', id: 0 }));
-  });
-  app.post('/v1/push/subscriptions', (res, req) => {
-    dispatchRoute(res, callerOf(res, req), broker, log, async (aborted) => ({ subscription: await body(res, aborted), t: 'pushRegister', id: 0 }), '201 Created');
-  });
-  app.del('/v1/push/subscriptions', (res, req) => {
-    dispatchRoute(res, callerOf(res, req), broker, log, async (aborted) => ({ ...(await body(res, aborted)), t: 'pushUnregister', id: 0 }));
-  });
+  app.post('/v1/follows', (res, req) => bodyRoute(res, req, (body) => ({ ...body, t: 'follow', id: 0 })));
+  app.del('/v1/follows', (res, req) => bodyRoute(res, req, (body) => ({ ...body, t: 'unfollow', id: 0 })));
+  app.post('/v1/push/subscriptions', (res, req) => bodyRoute(res, req, (body) => ({ subscription: body, t: 'pushRegister', id: 0 }), '201 Created'));
+  app.del('/v1/push/subscriptions', (res, req) => bodyRoute(res, req, (body) => ({ ...body, t: 'pushUnregister', id: 0 })));
   // Public by nature: every page that subscribes needs it before it has a token.
   app.get('/v1/push/vapid-public-key', (res, req) => {
     const { corsHeaders } = callerOf(res, req);
@@ -41,7 +39,7 @@ export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, config
 
   /** Admin: a webhook sees every event of its cache, so managing one needs a credential that may
    * read and write everything in that cache (docs/webhooks.md). */
-  const admin = async (token: string | undefined, cache: string) => {
+  const admin = (token: string | undefined, cache: string) => {
     if (token === undefined) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send the API key as "Authorization: Bearer <key>"');
     const grant = auth.verify(token);
     const needed = PermissionScopes.combine(PermissionScopes.cacheReadWrite(cache), PermissionScopes.topicPublishSubscribe(cache, '*'));
@@ -54,7 +52,7 @@ export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, config
     const token = bearer(req);
     const cache = decodeSegment(req.getParameter(0));
     jsonRoute(res, log, async () => {
-      await admin(token, cache);
+      admin(token, cache);
       return { status: '200 OK', body: { endpoints: service.webhooks.list(cache) } };
     });
   });
@@ -62,19 +60,22 @@ export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, config
     const token = bearer(req);
     const cache = decodeSegment(req.getParameter(0));
     const name = decodeSegment(req.getParameter(1));
+    const lease = bodies.lease(req);
     jsonRoute(res, log, async (aborted) => {
-      const input = await body(res, aborted);
-      await admin(token, cache);
+      // Credential and permission before the body: a caller that may not is answered without the
+      // server reading its upload.
+      admin(token, cache);
+      const input = await readJsonObject(res, maxBodyBytes, aborted, lease);
       const { secret } = service.webhooks.put({ ...input, cache, name } as never);
       return { status: '200 OK', body: { name, cache, secret } };
-    });
+    }, {}, lease);
   });
   app.del('/v1/webhooks/:cache/:name', (res, req) => {
     const token = bearer(req);
     const cache = decodeSegment(req.getParameter(0));
     const name = decodeSegment(req.getParameter(1));
     jsonRoute(res, log, async () => {
-      await admin(token, cache);
+      admin(token, cache);
       service.webhooks.remove(cache, name);
       return { status: '200 OK', body: {} };
     });

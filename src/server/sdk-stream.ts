@@ -14,7 +14,8 @@ import type { HttpConfig, ServerConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { Broker } from '../engine/broker.js';
 import type { Connection, Session } from '../engine/session.js';
-import { BodyTooLargeError, readBody } from './http-body.js';
+import { readTypedBody } from './http-body.js';
+import type { BodyBudget } from './body-budget.js';
 import { errorReply, writeJson, type Cors, type JsonReply } from './http-common.js';
 import { SharedFrame, type JsFanout, type JsReceiver } from './js-fanout.js';
 import { ResponseStream } from './response-stream.js';
@@ -22,6 +23,8 @@ import { requestAddress, type ConnectionAdmission, type PendingConnection } from
 
 export interface SdkStreamDeps {
   broker: Broker;
+  /** The server's budget of request-body bytes in flight. */
+  bodies: BodyBudget;
   fanout: JsFanout;
   cors: Cors;
   log: Logger;
@@ -183,15 +186,13 @@ export function mountSdkStream(app: TemplatedApp, deps: SdkStreamDeps): void {
     // The SDK posts one batch at a time: one body being read per stream, at most maxStreamPostBytes.
     if (target.receiving) return refuse(limitExceeded(LimitCause.PENDING_REQUESTS, 'one POST at a time per stream'));
     target.receiving = true;
+    const lease = deps.bodies.lease(req);
     let aborted = false;
-    res.onAborted(() => { aborted = true; target.receiving = false; });
+    res.onAborted(() => { aborted = true; target.receiving = false; lease.release(); });
     const work = async (): Promise<JsonReply> => {
       let body: Buffer;
       try {
-        body = await readBody(res, config.http.maxStreamPostBytes, () => aborted);
-      } catch (err) {
-        if (err instanceof BodyTooLargeError) throw limitExceeded(LimitCause.REQUEST_SIZE, err.message);
-        throw err;
+        body = await readTypedBody(res, config.http.maxStreamPostBytes, () => aborted, lease);
       } finally {
         target.receiving = false;
       }
@@ -204,7 +205,10 @@ export function mountSdkStream(app: TemplatedApp, deps: SdkStreamDeps): void {
     };
     work()
       .catch((err: unknown) => errorReply(err, log))
-      .then((reply) => { if (!aborted) writeJson(res, reply, corsHeaders); });
+      .then((reply) => {
+        lease.release();
+        if (!aborted) writeJson(res, reply, corsHeaders);
+      });
   });
 
   app.any('/v1/stream', (res, req) => {

@@ -8,7 +8,8 @@ import { Metadata, status, type ServiceDefinition, type StatusObject } from '@gr
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { TidingsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
-import { BodyTooLargeError, readBody } from '../http-body.js';
+import { BodyBudgetError, BodyTooLargeError, readBody } from '../http-body.js';
+import type { BodyBudget } from '../body-budget.js';
 import { requestAddress } from '../admission.js';
 import type { MomentoService } from './listener.js';
 
@@ -113,8 +114,8 @@ class WebStream extends EventEmitter {
   }
 }
 
-export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps: { config: Readonly<TidingsConfig>; log: Logger }): void {
-  const { config, log } = deps;
+export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps: { config: Readonly<TidingsConfig>; log: Logger; bodies: BodyBudget }): void {
+  const { config, log, bodies } = deps;
   const methods = new Map<string, Method>();
   for (const service of services) {
     for (const [name, definition] of Object.entries(service.definition)) {
@@ -142,16 +143,20 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
     // The client address per-address request rates are charged to (grpc/calls.ts, callerAddress).
     const address = requestAddress(res, req, config.server.trustedProxyHeader);
     const out = new WebResponse(res);
-    let aborted = false;
-    let onAbort: (() => void) | undefined;
-    res.onAborted(() => { aborted = true; out.ended = true; onAbort?.(); });
     if (verb !== 'post' || !method) {
       res.writeStatus(verb === 'post' ? '404 Not Found' : '405 Method Not Allowed');
       cors(res);
       res.end();
       return;
     }
-    readBody(res, maxBodyBytes, () => aborted).then((body) => {
+    // Held while the body is read and decoded, not for a response stream that may last hours:
+    // from then on the request is a decoded message, bounded by momento.maxMessageBytes.
+    const lease = bodies.lease(req);
+    let aborted = false;
+    let onAbort: (() => void) | undefined;
+    res.onAborted(() => { aborted = true; out.ended = true; lease.release(); onAbort?.(); });
+    readBody(res, maxBodyBytes, () => aborted, lease).then((body) => {
+      lease.release();
       if (aborted) return;
       const bytes = Buffer.from(body.toString('latin1'), 'base64');
       if (bytes.byteLength < 5 || bytes[0] !== 0 || bytes.readUInt32BE(1) > bytes.byteLength - 5) {
@@ -185,8 +190,10 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
         out.finish(status.OK, 'OK');
       });
     }, (err: unknown) => {
+      lease.release();
       if (aborted) return;
       if (err instanceof BodyTooLargeError) return out.finish(status.RESOURCE_EXHAUSTED, err.message, null);
+      if (err instanceof BodyBudgetError) return out.finish(status.UNAVAILABLE, err.message, null);
       log.error({ err, path }, 'grpc-web request failed');
       out.finish(status.INTERNAL, 'internal server error', null);
     }).catch((err: unknown) => {
