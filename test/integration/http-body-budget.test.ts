@@ -8,6 +8,7 @@ import net from 'node:net';
 import { PermissionScopes } from '../../src/index.js';
 import type { TidingsServer } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
+import { eventually } from '../helpers/wait.js';
 
 const CACHE = 'bb';
 const MiB = 1024 * 1024;
@@ -33,12 +34,6 @@ function rawRequest(t: Test, server: TidingsServer, head: string, body = ''): Ra
  * never gets one: this turns that hang into a failed assertion). */
 function answerOrNone(request: RawRequest): Promise<string> {
   return Promise.race([request.answer, new Promise<string>((r) => { setTimeout(() => r('[no answer while the body was outstanding]'), 5000).unref(); })]);
-}
-
-/** Waits (bounded) until `condition` holds. */
-async function until(condition: () => boolean): Promise<boolean> {
-  for (let i = 0; i < 400 && !condition(); i++) await new Promise((r) => setTimeout(r, 25));
-  return condition();
 }
 
 const status = (answer: string) => answer.slice(0, answer.indexOf('\r\n'));
@@ -70,7 +65,7 @@ t.test('bodies in flight stay within server.maxInFlightBodyBytes; an aborted upl
   // Four authenticated publishes announcing 1 MiB (server.maxHttpBodyBytes) each, 10 bytes sent.
   const stalled = Array.from({ length: 4 }, () => rawRequest(t, server,
     `POST /v1/topics/${CACHE}/t HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: text/plain\r\nContent-Length: ${MiB}`, 'aaaaaaaaaa'));
-  t.ok(await until(() => server.bodies.inFlight === 4 * MiB), `four stalled uploads reserve their declared lengths: ${server.bodies.inFlight} bytes`);
+  t.ok(await eventually(() => server.bodies.inFlight === 4 * MiB), `four stalled uploads reserve their declared lengths: ${server.bodies.inFlight} bytes`);
 
   const refused = await publish('one more');
   t.equal(refused.status, 503, 'the next body finds no room');
@@ -81,7 +76,7 @@ t.test('bodies in flight stay within server.maxInFlightBodyBytes; an aborted upl
   t.match(metrics, /^tidings_http_body_refused_total 1$/m, 'and the refusal is counted');
 
   for (const { socket } of stalled) socket.destroy();
-  t.ok(await until(() => server.bodies.inFlight === 0), `aborted uploads give their bytes back: ${server.bodies.inFlight} bytes in flight`);
+  t.ok(await eventually(() => server.bodies.inFlight === 0), `aborted uploads give their bytes back: ${server.bodies.inFlight} bytes in flight`);
   const after = await publish('room again');
   t.equal(after.status, 200, 'a new request is served once the aborted uploads are gone');
   t.equal(server.bodies.inFlight, 0, 'and its share was given back with its answer');
@@ -95,7 +90,7 @@ t.test('a body without Content-Length reserves its bytes as they arrive', async 
   // Three chunked uploads left open: 40 + 1000 + 1000 KiB of the 2048 KiB budget.
   const small = rawRequest(t, server, head, chunk(40));
   const large = [rawRequest(t, server, head, chunk(1000)), rawRequest(t, server, head, chunk(1000))];
-  t.ok(await until(() => server.bodies.inFlight === 2040 * 1024), `reserved as received: ${server.bodies.inFlight} bytes`);
+  t.ok(await eventually(() => server.bodies.inFlight === 2040 * 1024), `reserved as received: ${server.bodies.inFlight} bytes`);
   // A fourth grows past the remaining 8 KiB: refused when its bytes arrive.
   const fourth = rawRequest(t, server, head, chunk(20));
   const answer = await answerOrNone(fourth);
@@ -107,7 +102,7 @@ t.test('a body without Content-Length reserves its bytes as they arrive', async 
   t.equal(status(await answerOrNone(small)), 'HTTP/1.1 200 OK', 'a completed upload is published');
   t.equal(server.bodies.inFlight, 2000 * 1024, 'a completed request gives its share back');
   for (const { socket } of large) socket.destroy();
-  t.ok(await until(() => server.bodies.inFlight === 0), 'and aborted ones too');
+  t.ok(await eventually(() => server.bodies.inFlight === 0), 'and aborted ones too');
 });
 
 t.test('a request\'s share is given back after 413, invalid JSON and a refusal by its handler', async (t) => {
@@ -145,7 +140,7 @@ t.test('the fallback stream\'s POST and gRPC-web read within the same budget and
   const id = /"stream":"([^"]+)"/.exec(new TextDecoder().decode((await stream.body!.getReader().read()).value))![1]!;
   const streamPost = rawRequest(t, server, `POST /v1/stream HTTP/1.1\r\nHost: x\r\nX-Tidings-Stream: ${id}\r\nContent-Length: ${2 * MiB}`, 'aaaa');
   const grpcPost = rawRequest(t, server, `POST /cache_client.Scs/Get HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc-web-text\r\nContent-Length: ${MiB}`, 'AAAA');
-  t.ok(await until(() => server.bodies.inFlight === 3 * MiB), `a stalled stream POST and a stalled gRPC-web call fill the budget: ${server.bodies.inFlight} bytes`);
+  t.ok(await eventually(() => server.bodies.inFlight === 3 * MiB), `a stalled stream POST and a stalled gRPC-web call fill the budget: ${server.bodies.inFlight} bytes`);
 
   const payload = Buffer.from([0x0f, 0x01]); // an invalid protobuf message: answered INVALID_ARGUMENT once read
   const grpcCall = () => fetch(`${server.httpUrl}/cache_client.Scs/Get`, {
@@ -155,7 +150,7 @@ t.test('the fallback stream\'s POST and gRPC-web read within the same budget and
 
   streamPost.socket.destroy();
   grpcPost.socket.destroy();
-  t.ok(await until(() => server.bodies.inFlight === 0), 'both aborted uploads gave their bytes back');
+  t.ok(await eventually(() => server.bodies.inFlight === 0), 'both aborted uploads gave their bytes back');
   t.equal(await grpcCall(), '3', 'a gRPC-web call is read (and answered) again');
   t.equal(server.bodies.inFlight, 0, 'and its share was given back once its body was read');
 });

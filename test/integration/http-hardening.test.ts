@@ -4,6 +4,7 @@
 import t from 'tap';
 import { PermissionScopes } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
+import { eventually } from '../helpers/wait.js';
 import { tokenFor } from '../helpers/raw-client.js';
 
 const CACHE = 'rv';
@@ -14,8 +15,7 @@ t.test('a waiting long-poll is closed when its credential is revoked (not left t
   const started = Date.now();
   const waiting = fetch(`${server.httpUrl}/v1/poll?cache=${CACHE}&topic=a&waitMs=3000`, { headers: { authorization: `Bearer ${token}` } })
     .then(async (r) => ({ status: r.status, body: await r.json(), ms: Date.now() - started }));
-  await new Promise((r) => setTimeout(r, 200));
-  t.equal(server.broker.sessions.size, 1, 'the poll holds a session');
+  t.ok(await eventually(() => server.broker.sessions.size === 1), 'the poll holds a session');
   await server.revoke({ tokenId: 'poller' });
   t.equal(server.broker.sessions.size, 0, 'its session was closed by the revocation');
   const got = await waiting;

@@ -8,20 +8,13 @@ import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { HttpReceiver } from '../helpers/http-receiver.js';
 import { browserSubscription, decrypt } from '../helpers/push-service.js';
+import { waitFor } from '../helpers/wait.js';
 import { PermissionScopes, type DeepPartial, type TidingsConfig, type TidingsServer } from '../../src/index.js';
 
 const CACHE = 'chat';
 const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
 /** push.maxSubscriptionsPerToken's default: A registers as many endpoints as it may. */
 const A_ENDPOINTS = 10;
-
-async function waitFor(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** A server where A's endpoints all hang (held open until the test ends; the push timeout is far
  * away) and B's one endpoint answers 201. A follows `aTopics`, B follows `b-room`. */

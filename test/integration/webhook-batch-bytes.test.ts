@@ -3,6 +3,7 @@
  * before the event that would pass the limit, and every event still arrives exactly once, in order.
  * One event bigger than the limit goes alone. */
 import t, { type Test } from 'tap';
+import { eventually } from '../helpers/wait.js';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { HttpReceiver } from '../helpers/http-receiver.js';
@@ -52,15 +53,10 @@ async function deliver(t: Test, maxBatchBytes: number | undefined, values: strin
   t.teardown(() => pub.close());
   for (const value of values) await pub.ok({ t: 'pub', cache: CACHE, topic: 'big', value });
   // Every event is queued (the first in flight, held) before the receiver lets the first one go.
-  const deadline = Date.now() + 10_000;
-  while (await queued(server) < values.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await eventually(async () => await queued(server) >= values.length);
   t.equal(await queued(server), values.length, 'all events queued behind the held request');
   release();
-  const settledBy = Date.now() + 20_000;
-  while (receiver.answered < receiver.received.length || await queued(server) > 0) {
-    if (Date.now() > settledBy) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await eventually(async () => receiver.answered >= receiver.received.length && await queued(server) === 0, 20_000);
   return { receiver, limit, statuses };
 }
 
