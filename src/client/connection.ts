@@ -1,6 +1,7 @@
 /** One WebSocket to the broker, shared by every client object: hello with a token, request/reply
  * correlation by id, a heartbeat watchdog, in-band token refresh, and reconnect with jittered
- * backoff. Requests made while disconnected wait in a bounded queue and go out once reconnected. */
+ * backoff. Requests made while disconnected wait in a queue bounded by count and bytes and go out
+ * once reconnected. */
 import {
   CloseCode, ErrorCode, IDEMPOTENT_OPERATIONS, PROTOCOL_VERSIONS, SUBPROTOCOL, decodeFrames, encodeFrame, shouldReconnect,
   type HelloResult, type OperationName, type RequestOf, type ResultOf, type WireError,
@@ -9,6 +10,7 @@ import { reconnectDelay } from './backoff.js';
 import { TidingsClientError, cancelledError, connectionError, guard, timeoutError } from './errors.js';
 import { resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions, type WebSocketLike } from './options.js';
 import { HttpStreamSocket } from './http-transport.js';
+import { RequestQueue, type QueueRefusal } from './request-queue.js';
 
 /** What carries the connection right now. */
 export type TransportKind = 'websocket' | 'http';
@@ -51,8 +53,16 @@ interface PendingRequest {
    * tokenId (per connection for a credential without one): only a link with the same tokenId
    * recognises a resend. */
   sentAs?: string | undefined;
+  /** Its encoded size (with the largest id), counted against maxQueuedBytes while it waits. */
+  bytes: number;
   resolve(result: unknown): void;
   reject(error: TidingsClientError): void;
+}
+
+/** A request's size as it waits in the queue: its encoded frame with the largest id (the real id
+ * is set when it is sent), so the bytes counted are never fewer than the bytes sent. */
+function queuedSize(frame: Frame): number {
+  return encodeFrame({ ...frame, id: Number.MAX_SAFE_INTEGER }).byteLength;
 }
 
 /** 128 random bits, URL-safe: an idempotency key no other request of this tokenId will share. */
@@ -70,7 +80,7 @@ export class Connection {
   private ws: WebSocketLike | undefined;
   private nextId = 1;
   private readonly inFlight = new Map<number, PendingRequest>();
-  private readonly queue: PendingRequest[] = [];
+  private readonly queue: RequestQueue<PendingRequest>;
   private readonly pushListeners = new Set<(frame: Frame) => void>();
   private readonly openListeners = new Set<(first: boolean) => void>();
   private readonly statusListeners = new Set<(status: ConnectionStatus) => void>();
@@ -108,6 +118,7 @@ export class Connection {
 
   constructor(options: ConnectionOptions) {
     this.options = resolveConnectionOptions(options);
+    this.queue = new RequestQueue({ maxRequests: this.options.maxQueuedRequests, maxBytes: this.options.maxQueuedBytes });
     this.useHttp = !this.options.openSocket;
     this.token = options.token;
     void this.connect();
@@ -117,6 +128,9 @@ export class Connection {
   /** The transport of the current (or next) link. */
   get transport(): TransportKind { return this.useHttp ? 'http' : 'websocket'; }
   get requestTimeoutMs(): number { return this.options.requestTimeoutMs; }
+  /** Requests waiting for the connection, and their encoded bytes (bounded by maxQueuedRequests
+   * and maxQueuedBytes). */
+  get queued(): { requests: number; bytes: number } { return { requests: this.queue.length, bytes: this.queue.bytes }; }
   /** Whether clients on this connection throw errors instead of returning Error responses. */
   get throwOnErrors(): boolean { return this.options.throwOnErrors; }
 
@@ -172,14 +186,13 @@ export class Connection {
       const settle = () => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        if (pending.id === undefined) {
-          const i = this.queue.indexOf(pending);
-          if (i >= 0) this.queue.splice(i, 1);
-        } else this.inFlight.delete(pending.id);
+        if (pending.id === undefined) this.queue.remove(pending);
+        else this.inFlight.delete(pending.id);
       };
       const pending: PendingRequest = {
         frame,
         id: undefined,
+        bytes: 0,
         resolve: (r) => { settle(); resolve(r as R); },
         reject: (e) => { settle(); reject(e); },
       };
@@ -188,13 +201,26 @@ export class Connection {
       const timer = setTimeout(() => pending.reject(pending.id === undefined && !pending.sent
         ? connectionError(`not connected: ${frame.t} was not sent within ${timeoutMs} ms (it was not applied)`)
         : timeoutError(`no reply to ${frame.t} within ${timeoutMs} ms; it may or may not have been applied`)), timeoutMs);
-      if (this.statusValue.state === 'open') this.send(pending);
-      else if (this.queue.length >= this.options.maxQueuedRequests) {
-        pending.reject(connectionError(this.options.maxQueuedRequests === 0
-          ? `not connected (${this.statusValue.state}): ${frame.t} was not sent`
-          : `not connected (${this.statusValue.state}), and ${this.options.maxQueuedRequests} requests are already waiting: ${frame.t} was not sent`));
-      } else this.queue.push(pending);
+      if (this.statusValue.state === 'open') return this.send(pending);
+      try {
+        pending.bytes = queuedSize(frame);
+      } catch (err) {
+        return pending.reject(connectionError(`send failed: ${(err as Error).message}`));
+      }
+      const refusal = this.queue.refusal(pending.bytes);
+      if (refusal) pending.reject(connectionError(`${this.queueFullReason(refusal, pending.bytes)}: ${frame.t} was not sent`));
+      else this.queue.push(pending, pending.bytes);
     });
+  }
+
+  /** Why the queue refuses a request of `bytes` (the start of a CONNECTION_ERROR message). */
+  private queueFullReason(refusal: QueueRefusal, bytes: number): string {
+    const state = `not connected (${this.statusValue.state})`;
+    if (refusal.bound === 'requests') {
+      return this.options.maxQueuedRequests === 0 ? state
+        : `${state}, and ${this.options.maxQueuedRequests} requests are already waiting`;
+    }
+    return `${state}, and the ${refusal.requests} requests waiting hold ${refusal.bytes} bytes: a frame of ${bytes} bytes would pass maxQueuedBytes (${this.options.maxQueuedBytes})`;
   }
 
   /** Closes for good: pending and queued requests fail with CONNECTION_ERROR. */
@@ -309,6 +335,7 @@ export class Connection {
     this.inFlight.set(id, {
       frame: { t: 'hello' },
       id,
+      bytes: 0,
       resolve: (r) => this.opened_(ws, r as HelloResult),
       // The server follows a refused hello with bye + close; handled there.
       reject: () => {},
@@ -336,7 +363,7 @@ export class Connection {
     this.setStatus({ state: 'open', connectionId: hello.connectionId, expiresAt: hello.expiresAt, transport: this.transport });
     // Resubscriptions first (they resume from a position), then what waited in the queue.
     for (const listener of [...this.openListeners]) guard(() => listener(first));
-    for (const pending of this.queue.splice(0)) {
+    for (const pending of this.queue.takeAll()) {
       // A write sent before under another tokenId (or none): this link would apply it again.
       if (pending.sent && (pending.sentAs === undefined || pending.sentAs !== hello.tokenId)) {
         pending.reject(connectionError(`the connection was lost before the reply to ${String(pending.frame['t'])}; it may or may not have been applied (the server can only recognise a resend for the same tokenId)`));
@@ -432,19 +459,28 @@ export class Connection {
     const bye = this.lastBye;
     this.lastBye = undefined;
     const why = { code, reason: bye?.reason || reason || '' };
-    const retry: PendingRequest[] = [];
+    const retry: Array<{ item: PendingRequest; bytes: number }> = [];
     for (const pending of [...this.inFlight.values()]) {
       if (pending.frame['idempotencyKey'] !== undefined && !this.closedByUser && shouldReconnect(code)) {
         pending.id = undefined;
         pending.sent = true;
-        retry.push(pending);
+        // It was encoded once already (send), so this cannot throw.
+        pending.bytes = queuedSize(pending.frame);
+        retry.push({ item: pending, bytes: pending.bytes });
       } else {
         pending.reject(connectionError(`connection closed before the reply (${why.code} ${why.reason}); the request may or may not have been applied`));
       }
     }
     this.inFlight.clear();
-    // Idempotent writes go out again first after reconnecting, in their original order.
-    this.queue.unshift(...retry);
+    // Idempotent writes go out again first after reconnecting, in their original order, within
+    // both queue bounds: the oldest that fit wait; from the first that does not, they fail now
+    // (sent once, so "maybe applied"), never dropped silently and never sent again.
+    const refused = this.queue.prependFitting(retry);
+    for (const pending of refused) {
+      pending.reject(connectionError(`connection closed before the reply (${why.code} ${why.reason}), and the queue is full `
+        + `(${this.queue.length} requests waiting hold ${this.queue.bytes} bytes; maxQueuedRequests ${this.options.maxQueuedRequests}, `
+        + `maxQueuedBytes ${this.options.maxQueuedBytes}): ${String(pending.frame['t'])} is not sent again; it may or may not have been applied`));
+    }
     if (this.closedByUser) return;
     if (shouldReconnect(code) && this.options.transport === 'auto' && this.options.openSocket && !this.linkOpened) {
       // A link that died before hello: on WebSocket, likely an upgrade a proxy refuses; try SSE +
@@ -515,8 +551,7 @@ export class Connection {
     }
     const failure = error ?? connectionError(reason);
     for (const fail of [...this.providerCalls]) fail(failure);
-    for (const pending of [...this.queue, ...this.inFlight.values()]) pending.reject(failure);
-    this.queue.length = 0;
+    for (const pending of [...this.queue.takeAll(), ...this.inFlight.values()]) pending.reject(failure);
     this.inFlight.clear();
     this.setStatus(error ? { state: 'closed', reason, error } : { state: 'closed', reason });
   }

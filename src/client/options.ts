@@ -57,6 +57,10 @@ export interface ConnectionOptions {
   /** Requests waiting for the connection (sent on (re)connect); more fail with CONNECTION_ERROR.
    * 0 = never queue: every request made while disconnected fails at once. */
   maxQueuedRequests?: number;
+  /** Bytes (encoded frames) the waiting requests may hold together; a request that would pass it
+   * fails at once with CONNECTION_ERROR, as for maxQueuedRequests. Idempotent writes queued again
+   * after a cut link count too. 0 = never queue. */
+  maxQueuedBytes?: number;
   /** Refresh the token this long before it expires, ms. */
   tokenRefreshMarginMs?: number;
   /** Shown to the server in hello (e.g. "my-app/1.2"). */
@@ -83,6 +87,7 @@ export interface ResolvedConnectionOptions {
   maxReconnectAttempts: number;
   heartbeatTimeoutFactor: number;
   maxQueuedRequests: number;
+  maxQueuedBytes: number;
   tokenRefreshMarginMs: number;
   clientName: string;
   throwOnErrors: boolean;
@@ -96,6 +101,8 @@ export const CONNECTION_DEFAULTS = {
   maxReconnectAttempts: Infinity,
   heartbeatTimeoutFactor: 2.5,
   maxQueuedRequests: 1000,
+  /** 8 MiB: a thousand requests of ~8 KB; bounds what an offline app holds in memory. */
+  maxQueuedBytes: 8 * 1024 * 1024,
   tokenRefreshMarginMs: 60_000,
   clientName: 'tidings-js',
   throwOnErrors: false,
@@ -117,7 +124,7 @@ export function resolveConnectionOptions(options: ConnectionOptions): ResolvedCo
   for (const key of ['requestTimeoutMs', 'connectTimeoutMs', 'reconnectBaseMs', 'reconnectMaxMs', 'heartbeatTimeoutFactor', 'tokenRefreshMarginMs'] as const) {
     if (!(typeof merged[key] === 'number' && merged[key] > 0)) throw new TypeError(`options.${key} must be a positive number`);
   }
-  for (const key of ['maxReconnectAttempts', 'maxQueuedRequests'] as const) {
+  for (const key of ['maxReconnectAttempts', 'maxQueuedRequests', 'maxQueuedBytes'] as const) {
     if (!(typeof merged[key] === 'number' && merged[key] >= 0)) throw new TypeError(`options.${key} must be a number ≥ 0`);
   }
   return {
@@ -135,6 +142,7 @@ export function resolveConnectionOptions(options: ConnectionOptions): ResolvedCo
     maxReconnectAttempts: merged.maxReconnectAttempts,
     heartbeatTimeoutFactor: merged.heartbeatTimeoutFactor,
     maxQueuedRequests: merged.maxQueuedRequests,
+    maxQueuedBytes: merged.maxQueuedBytes,
     tokenRefreshMarginMs: merged.tokenRefreshMarginMs,
     clientName: merged.clientName,
     throwOnErrors: merged.throwOnErrors,

@@ -1,7 +1,9 @@
 /** Idempotent writes: a link cut between a publish being applied and its `ok` leaves no "maybe".
  * The SDK sends the publish again after reconnecting with the same idempotency key; the server
  * answers the first result, and subscribers get the item exactly once. For a token without
- * tokenId (keys remembered per connection) the SDK does not resend: an honest "maybe" instead. */
+ * tokenId (keys remembered per connection) the SDK does not resend: an honest "maybe" instead.
+ * Writes waiting to be resent stay within the queue's count and byte bounds: those that do not fit
+ * fail with CONNECTION_ERROR and are never sent again. */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { sdkFor, itemCollector, chatScope } from '../helpers/sdk.js';
@@ -73,3 +75,49 @@ t.test('idempotent - an SDK publish retried after a cut link is not duplicated f
   await new Promise((r) => setTimeout(r, 200));
   t.same(got.values(), ['once', 'after'], 'the retried item arrived exactly once');
 });
+
+for (const bound of ['maxQueuedRequests', 'maxQueuedBytes'] as const) {
+  t.test(`idempotent - writes re-queued after a cut link stay within ${bound}; each settles once, none is applied twice`, async (t) => {
+    const server = await startServer(t);
+    const cuts = cutAfterFirstPublish(server);
+    const watcher = await sdkFor(t, server, { tokenId: 'watcher' });
+    const got = itemCollector();
+    await watcher.topics.subscribe('chat', 'cut', got.callbacks);
+    // Frames of ~4 KB: two fit in 10,000 bytes, as two fit in a count bound of 2.
+    const limits = bound === 'maxQueuedRequests' ? { maxQueuedRequests: 2 } : { maxQueuedBytes: 10_000 };
+    const publisher = await sdkFor(t, server, { tokenId: 'publisher', ...limits });
+    await publisher.connection.ready();
+    const highest = { requests: 0, bytes: 0 };
+    publisher.connection.onStatus(() => {
+      const q = publisher.connection.queued;
+      highest.requests = Math.max(highest.requests, q.requests);
+      highest.bytes = Math.max(highest.bytes, q.bytes);
+    });
+    const values = Array.from({ length: 6 }, (_, i) => `${i}`.padEnd(4000, 'v'));
+    const settled = values.map(() => 0);
+    // All six are in flight when the server cuts the link after applying the first.
+    const results = await Promise.all(values.map((v, i) => publisher.topics.publish('chat', 'cut', v, { timeoutMs: 10_000 })
+      .then((r) => { settled[i]!++; return r; })));
+    t.equal(cuts.count, 1, 'the link was cut after the first write was applied');
+    t.same(settled, values.map(() => 1), 'each promise settled once');
+    t.equal(highest.requests, 2, 'two writes waited to be sent again (seen at a status change)');
+    t.ok(highest.requests <= (limits.maxQueuedRequests ?? 1000), `the queue held at most ${highest.requests} requests`);
+    t.ok(highest.bytes <= (limits.maxQueuedBytes ?? 8 * 1024 * 1024), `the queue held at most ${highest.bytes} bytes`);
+    const ok = results.flatMap((r, i) => (r instanceof TopicPublish.Success ? [i] : []));
+    const refused = results.flatMap((r, i) => (r instanceof TopicPublish.Error ? [i] : []));
+    t.same(ok, [0, 1], 'the oldest writes that fit were sent again and acknowledged');
+    t.same(refused, [2, 3, 4, 5], 'the rest failed');
+    for (const i of refused) {
+      const error = results[i] as TopicPublish.Error;
+      t.equal(error.errorCode(), 'CONNECTION_ERROR');
+      t.match(error.message(), /the queue is full .*is not sent again; it may or may not have been applied/);
+    }
+    await publisher.topics.publish('chat', 'cut', 'after');
+    const items = await got.items.until(ok.length + 1);
+    const seen = got.values();
+    t.equal(seen.at(-1), 'after', 'every write before the marker has been delivered');
+    t.same(seen.slice(0, -1).filter((v) => ok.some((i) => values[i] === v)), ok.map((i) => values[i]), 'the acknowledged writes arrived exactly once, in order');
+    t.equal(new Set(seen).size, seen.length, 'no write arrived twice');
+    t.equal(items.length, seen.length);
+  });
+}

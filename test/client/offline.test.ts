@@ -1,3 +1,7 @@
+/** Offline requests: made while disconnected they wait in a queue bounded by count
+ * (maxQueuedRequests) and encoded bytes (maxQueuedBytes), go out in order on reconnect, and a
+ * request that does not fit, outlives its timeout or is cancelled fails with a typed error, never
+ * silently dropped. */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { sdkFor, itemCollector, statusReached, chatScope, WS } from '../helpers/sdk.js';
@@ -91,4 +95,51 @@ t.test('offline - in flight when the link drops: a publish is resent after recon
   t.equal(res.type, 'Success', `the publish went out again after the reconnect and succeeded (${res})`);
   await statusReached(sdk.connection, 'open');
   t.equal((await sdk.topics.publish('chat', 'room', 'next')).type, 'Success', 'the connection came back');
+});
+
+t.test('offline - maxQueuedBytes refuses a request whose frame would pass the byte bound, before the count bound is reached', async (t) => {
+  const first = await startServer(t);
+  const port = first.port;
+  const signingKey = first.config.auth.signingKeys[0]!;
+  const token = (await first.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 300, tokenId: 'offline-bytes' })).token;
+  const watcher = await sdkFor(t, first);
+  await first.close();
+
+  const maxQueuedRequests = 100;
+  const maxQueuedBytes = 50_000;
+  const connection = new Connection({ url: `ws://127.0.0.1:${port}/v1/ws`, token, webSocket: WS, reconnectBaseMs: 20, reconnectMaxMs: 40, maxQueuedRequests, maxQueuedBytes });
+  t.teardown(() => connection.close());
+  const topics = new TopicClient({ connection });
+  const big = (i: number) => `${i}`.padEnd(10_000, 'x');
+  const queued: Array<Promise<TopicPublish.Response>> = [];
+  let refused: TopicPublish.Response | undefined;
+  // Bounded: 10 frames of 10 KB pass 50,000 bytes whatever the framing costs.
+  for (let i = 0; i < 10 && !refused; i++) {
+    const before = connection.queued.requests;
+    const pending = topics.publish('chat', 'bytes', big(i));
+    if (connection.queued.requests === before) refused = await pending;
+    else queued.push(pending);
+    t.ok(connection.queued.bytes <= maxQueuedBytes, `the queue holds ${connection.queued.bytes} bytes, within maxQueuedBytes`);
+  }
+  t.ok(refused instanceof TopicPublish.Error, 'a frame that does not fit is refused');
+  const error = refused as TopicPublish.Error;
+  t.equal(error.errorCode(), 'CONNECTION_ERROR', 'the same typed error as a full count bound');
+  t.match(error.message(), /maxQueuedBytes \(50000\): pub was not sent/);
+  const frameBytes = Number(/a frame of (\d+) bytes/.exec(error.message())?.[1]);
+  t.ok(connection.queued.bytes + frameBytes > maxQueuedBytes, 'it was refused because it would pass the byte bound');
+  t.ok(queued.length >= 1 && connection.queued.requests === queued.length && queued.length < maxQueuedRequests, `the count bound was not reached (${queued.length} waiting)`);
+  const small = topics.publish('chat', 'bytes', 'small');
+  t.equal(connection.queued.requests, queued.length + 1, 'a frame that still fits is queued');
+  queued.push(small);
+
+  const second = await startServer(t, { config: { server: { port }, auth: { signingKeys: [signingKey] } } });
+  t.equal(second.port, port);
+  const got = itemCollector();
+  await statusReached(watcher.connection, 'open');
+  await watcher.topics.subscribe('chat', 'bytes', { ...got.callbacks, resumeFrom: { page: 0, seq: 0 } });
+  const results = await Promise.all(queued);
+  t.ok(results.every((r) => r instanceof TopicPublish.Success), 'every queued publish was sent and acknowledged');
+  await got.items.until(queued.length);
+  t.same(got.values(), [...queued.slice(0, -1).map((_, i) => big(i)), 'small'], 'the queued ones arrived in order; the refused one never');
+  t.same(connection.queued, { requests: 0, bytes: 0 }, 'the queue is empty once sent');
 });
