@@ -5,7 +5,7 @@
  * WebSocket path. Every case runs once per SDK (test/helpers/momento-sdks.ts). */
 import t from 'tap';
 import { MomentoErrorCode, type TopicDiscontinuity, type TopicItem, type TopicSubscribe } from '@gomomento/sdk';
-import { CloseCode, PermissionScopes, type TidingsServer } from '../../src/index.js';
+import { CloseCode, PermissionScopes, type Position, type TidingsServer } from '../../src/index.js';
 import { collector, itemCollector, sdkFor } from '../helpers/sdk.js';
 import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
 import { SDKS, kind } from '../helpers/momento-sdks.js';
@@ -88,19 +88,21 @@ for (const sdk of SDKS) {
     const { topics } = await sdk.clients(t, server, await apiKeyFor(server));
     const s = subscriber();
     const sub = await topics.subscribe('chat', 'r', s.options) as TopicSubscribe.Subscription;
-    const retract = (seq: number) => server.engine.groups.retract('chat', 'r', { page: server.engine.topics.position('chat', 'r')!.page, seq }, 'moderator', 'spam');
-    publishNow(server, ['one']);
+    // Targets come from the publishes' own results (what a backend sees), on either engine.
+    const publish = async (value: string) => server.engine.topics.publish('chat', 'r', value, 'backend');
+    const retract = (at: Position) => server.engine.groups.retract('chat', 'r', at, 'moderator', 'spam');
+    const one = await publish('one');
     await s.items.until(1);
     // Live: 'one' was delivered before it was taken down, and stays delivered; the retract takes seq 2.
-    await retract(1);
-    publishNow(server, ['two']);
+    t.match(await retract(one), { page: one.page, seq: 2, removed: false }, 'the retract is stamped seq 2');
+    await publish('two');
     await s.items.until(2);
     t.same(s.items.events.map((i) => [i.valueString(), i.sequenceNumber()]), [['one', 1], ['two', 3]], 'seq 2 (the retract) is skipped');
     // Resuming from before an item that was taken down meanwhile replays the item, not its retract.
     t.equal(dropStreams(server), 1);
-    publishNow(server, ['bad']);
-    await retract(4);
-    publishNow(server, ['three']);
+    const bad = await publish('bad');
+    t.match(await retract(bad), { page: bad.page, seq: 5 }, 'the retract is stamped seq 5');
+    await publish('three');
     await s.items.until(4);
     t.same(s.items.events.slice(2).map((i) => [i.valueString(), i.sequenceNumber()]), [['bad', 4], ['three', 6]]);
     t.equal(s.gaps.events.length, 0, 'the SDK reports no discontinuity for a skipped seq');
