@@ -8,7 +8,8 @@ import { generateSigningKey, type MemoryEngine } from '../../src/index.js';
 
 t.test('restart - after a graceful restart the discontinuity says how many items of the old page were missed', async (t) => {
   const signingKeys = [generateSigningKey()];
-  const first = await startServer(t, { config: { auth: { signingKeys } } });
+  // Memory engine on purpose: the fault injection replaces its fan-out, and its restart starts a new page.
+  const first = await startServer(t, { engine: 'memory', config: { auth: { signingKeys } } });
   const sdk = await sdkFor(t, first);
   const got = itemCollector();
   await sdk.topics.subscribe('chat', 'restart', got.callbacks);
@@ -25,7 +26,7 @@ t.test('restart - after a graceful restart the discontinuity says how many items
   const reconnecting = statusReached(sdk.connection, 'reconnecting', () => true, 10_000);
   await first.close();
   await reconnecting;
-  const second = await startServer(t, { config: { server: { port: first.port }, auth: { signingKeys } } });
+  const second = await startServer(t, { engine: 'memory', config: { server: { port: first.port }, auth: { signingKeys } } });
   const [gap] = await got.gaps.until(1, 10_000);
   t.equal(gap!.missedFromPreviousPage(), 3, 'items 3, 4 and 5 of the old page were missed, and the client is told');
   t.equal(gap!.lastSequenceNumber(), 2, 'it held seq 2');
