@@ -27,13 +27,16 @@ const quietWeb = new web.NoopMomentoLoggerFactory();
 export const nodeSdk: MomentoSdk = {
   name: 'node-sdk',
   lib: node,
-  clients: async (t, server, credential) => momentoClients(t, server, credential),
+  clients: async (t, server, credential) => {
+    const clients = await momentoClients(t, server, credential);
+    return { ...clients, topics: unsubscribedAtTeardown(t, clients.topics) };
+  },
 };
 
 export const webSdk: MomentoSdk = {
   name: 'web-sdk',
   lib: web as unknown as typeof node,
-  clients: async (_t, server, credential) => {
+  clients: async (t, server, credential) => {
     installWebSdkGlobals();
     // The web SDK takes http:// URLs (and adds https:// to anything else); all three on the main port.
     const endpoint = server.httpUrl;
@@ -44,9 +47,22 @@ export const webSdk: MomentoSdk = {
     const cache = new web.CacheClient({ configuration: web.Configurations.Laptop.v1(quietWeb), credentialProvider, defaultTtlSeconds: 60 });
     const topics = new web.TopicClient({ configuration: web.TopicConfigurations.Default.latest(quietWeb), credentialProvider });
     const auth = new web.AuthClient({ credentialProvider });
-    return { cache, topics, auth } as unknown as SdkClients;
+    return { cache, topics: unsubscribedAtTeardown(t, topics as unknown as TopicClient), auth } as unknown as SdkClients;
   },
 };
+
+/** Ends every subscription the case opened when it ends, passed or not: a live one keeps
+ * resubscribing to the stopped server and holds the file open until tap's timeout. */
+function unsubscribedAtTeardown(t: Test, topics: TopicClient): TopicClient {
+  const subscribe = topics.subscribe.bind(topics);
+  topics.subscribe = async (...args: Parameters<TopicClient['subscribe']>) => {
+    const response = await subscribe(...args);
+    const live = response as { unsubscribe?: () => void };
+    if (typeof live.unsubscribe === 'function') t.teardown(() => live.unsubscribe!());
+    return response;
+  };
+  return topics;
+}
 
 export const SDKS: readonly MomentoSdk[] = [nodeSdk, webSdk];
 
