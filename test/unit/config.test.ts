@@ -15,6 +15,20 @@ t.test('config - every key in DEFAULTS is documented in docs/configuration.md', 
   for (const path of leafPaths(DEFAULTS)) t.ok(doc.includes(`\`${path}\``), `${path} is documented`);
 });
 
+t.test('config - the default docs/configuration.md gives for each key is the one in DEFAULTS', async (t) => {
+  const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+  const keys = new Set(leafPaths(DEFAULTS));
+  const valueAt = (path: string) => path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], DEFAULTS);
+  let rows = 0;
+  // A key's row: | `path` | `default` (a readable form) | meaning |
+  for (const [, path, cell] of doc.matchAll(/^\| `([\w.]+)` \| `([^`]*)`[^|]*\|/gm)) {
+    if (!keys.has(path!)) continue;
+    rows++;
+    t.same(JSON.parse(cell!), valueAt(path!), `${path}: documented default ${cell}`);
+  }
+  t.equal(rows, keys.size, 'every key has a row with its default');
+});
+
 t.test('config - defaults resolve (in dev mode) and are frozen', async (t) => {
   const config = resolveConfig({ dev: true });
   t.equal(config.server.port, DEFAULTS.server.port);
