@@ -49,6 +49,10 @@ export interface ServerConfig {
    * else as they arrive, until the request is answered); past it a request gets 503. Bounds what
    * many slow uploads may make the server hold. */
   maxInFlightBodyBytes: number;
+  /** The share of maxInFlightBodyBytes one client address (as for maxConnectionsPerIp) may hold;
+   * past it its next body gets 503. Bodies read before any credential (gRPC-web, the fallback
+   * stream's POST) could otherwise let one address fill the whole budget with a few slow uploads. */
+  maxInFlightBodyBytesPerIp: number;
   /** Origins whose pages may load the SDK bundle (/sdk/tidings.js), call the HTTP API and open
    * streams cross-origin, e.g. `https://app.example`; `*` = any. Empty = CORS off: only pages the
    * broker serves itself. */
@@ -421,6 +425,7 @@ export const DEFAULTS: TidingsConfig = {
     maxPendingRequests: 256,
     maxHttpBodyBytes: 1024 * 1024,
     maxInFlightBodyBytes: 64 * 1024 * 1024,
+    maxInFlightBodyBytesPerIp: 16 * 1024 * 1024,
     corsOrigins: [],
     maxPreHelloFrameBytes: 8 * 1024,
     maxPendingHellos: 1000,
@@ -610,7 +615,7 @@ function validate(c: TidingsConfig): void {
   };
   positive('server.port', c.server.port, 0);
   if (c.server.port > 65535) throw new ConfigError('server.port', 'must be ≤ 65535');
-  for (const key of ['maxFrameBytes', 'maxBackpressureBytes', 'sendBufferHardLimitBytes', 'slowConsumerTimeoutMs', 'idempotencyWindowMs', 'maxIdempotencyKeys', 'idleTimeoutSec', 'helloTimeoutMs', 'heartbeatMs', 'maxConnections', 'maxPendingRequests', 'maxHttpBodyBytes', 'maxInFlightBodyBytes',
+  for (const key of ['maxFrameBytes', 'maxBackpressureBytes', 'sendBufferHardLimitBytes', 'slowConsumerTimeoutMs', 'idempotencyWindowMs', 'maxIdempotencyKeys', 'idleTimeoutSec', 'helloTimeoutMs', 'heartbeatMs', 'maxConnections', 'maxPendingRequests', 'maxHttpBodyBytes', 'maxInFlightBodyBytes', 'maxInFlightBodyBytesPerIp',
     'maxPreHelloFrameBytes', 'maxPendingHellos', 'maxPendingHellosPerIp', 'maxConnectionsPerIp', 'batchMaxItems', 'batchMaxBytes'] as const) {
     positive(`server.${key}`, c.server[key]);
   }
@@ -635,6 +640,9 @@ function validate(c: TidingsConfig): void {
   // A body a route allows must fit in the budget alone, else it would get 503 however often retried.
   if (c.server.maxInFlightBodyBytes < Math.max(c.server.maxHttpBodyBytes, c.http.maxStreamPostBytes)) {
     throw new ConfigError('server.maxInFlightBodyBytes', 'must be ≥ server.maxHttpBodyBytes and http.maxStreamPostBytes');
+  }
+  if (c.server.maxInFlightBodyBytesPerIp < Math.max(c.server.maxHttpBodyBytes, c.http.maxStreamPostBytes)) {
+    throw new ConfigError('server.maxInFlightBodyBytesPerIp', 'must be ≥ server.maxHttpBodyBytes and http.maxStreamPostBytes');
   }
   if (c.http.maxStreamPostBytes < c.server.maxFrameBytes + 4) {
     throw new ConfigError('http.maxStreamPostBytes', 'must hold at least one frame of server.maxFrameBytes (plus its 4-byte length)');

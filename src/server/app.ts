@@ -118,7 +118,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   // Known once the gRPC listener is bound (after the routes are mounted).
   let momentoEndpoint: string | undefined;
   // Every route that reads a request body reads it within this one budget.
-  const bodies = new BodyBudget(config.server.maxInFlightBodyBytes);
+  const bodies = new BodyBudget(config.server.maxInFlightBodyBytes, config.server.maxInFlightBodyBytesPerIp, config.server.trustedProxyHeader);
   mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes, bodies, cors, momentoEndpoint: () => momentoEndpoint });
   mountHttpApi(app, { broker, log, cors, maxBodyBytes: config.server.maxHttpBodyBytes, bodies, trustedProxyHeader: config.server.trustedProxyHeader });
   const tickets = new TicketBook(config.http.ticketTtlMs, config.http.maxTickets, clock, config.http.maxTicketsPerCredential);

@@ -33,7 +33,7 @@ export function mountDemoRoutes(app: TemplatedApp, { auth, log, tokenTtlSec, bod
    * A refresh sends back the tokenId it got (a connection keeps its identity across refreshes).
    * A spectator may read and listen but not post (the page shows the PERMISSION_ERROR it gets). */
   app.post('/dev/token', (res, req) => {
-    const lease = bodies.lease(req);
+    const lease = bodies.lease(res, req);
     jsonRoute(res, log, async (aborted) => {
       let request: { name?: unknown; room?: unknown; spectator?: unknown; tokenId?: unknown };
       const body = await readTypedBody(res, 4096, aborted, lease);

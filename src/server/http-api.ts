@@ -44,7 +44,7 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     // Every call is its own session: its request rate is charged to the client address (as for
     // gRPC calls), else a fresh per-connection bucket per call would never run dry.
     const rateKey = requestAddress(res, req, trustedProxyHeader);
-    const lease = bodies.lease(req);
+    const lease = bodies.lease(res, req);
     jsonRoute(res, log, async (aborted): Promise<JsonReply> => {
       // The credential before the body: an unauthenticated caller is answered without the server
       // reading (or holding) its upload. openAuthenticated verifies it again once the body is in

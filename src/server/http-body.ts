@@ -13,7 +13,9 @@ export class BodyBudgetError extends Error {}
  * still reading when the 413 arrives; past it the reply goes out at once and the upload is cut. */
 const DISCARD_FACTOR = 4;
 
-const noRoom = () => new BodyBudgetError('the server is reading as many request bodies as it may hold (server.maxInFlightBodyBytes); retry shortly');
+const noRoom = (lease: BodyLease) => new BodyBudgetError(lease.refusal === 'address'
+  ? 'this client address has as many request bodies in flight as it may (server.maxInFlightBodyBytesPerIp); retry shortly'
+  : 'the server is reading as many request bodies as it may hold (server.maxInFlightBodyBytes); retry shortly');
 
 /** Reads the body into memory `lease` accounts for: its declared length up front (at most
  * maxBytes: past it nothing is kept), else its bytes as they arrive. The caller releases the lease
@@ -22,7 +24,7 @@ export function readBody(res: HttpResponse, maxBytes: number, aborted: () => boo
   return new Promise((resolve, reject) => {
     // Refused before any byte is read; uWS discards a body no reader was registered for.
     if (lease.declaredBytes !== undefined && !lease.hold(Math.min(lease.declaredBytes, maxBytes))) {
-      reject(noRoom());
+      reject(noRoom(lease));
       return;
     }
     const chunks: Buffer[] = [];
@@ -42,7 +44,7 @@ export function readBody(res: HttpResponse, maxBytes: number, aborted: () => boo
       if (!lease.hold(size)) {
         settled = true;
         chunks.length = 0;
-        reject(noRoom());
+        reject(noRoom(lease));
         return;
       }
       // uWS reuses the chunk's memory after this callback: copy it.

@@ -47,7 +47,7 @@ export function mountHttpRoutes(app: TemplatedApp, deps: HttpRouteDeps): void {
   app.post('/v1/tokens', (res, req) => {
     const authorization = req.getHeader('authorization');
     const corsHeaders = cors.headers(req.getHeader('origin'));
-    const lease = bodies.lease(req);
+    const lease = bodies.lease(res, req);
     jsonRoute(res, log, async (aborted) => {
       // The credential before the body: an unauthenticated caller is answered without the server
       // reading (or holding) any of its upload.
@@ -85,7 +85,7 @@ export function mountHttpRoutes(app: TemplatedApp, deps: HttpRouteDeps): void {
    * closed before the reply is sent. */
   app.post('/v1/revocations', (res, req) => {
     const authorization = req.getHeader('authorization');
-    const lease = bodies.lease(req);
+    const lease = bodies.lease(res, req);
     jsonRoute(res, log, async (aborted) => {
       // Credential and permission before the body (as for /v1/tokens).
       requireAdmin(auth, authorization);

@@ -90,7 +90,7 @@ export function createMetricsRegistry({ broker, engine, transport, config, bodie
   mirroredCounter(registry, 'tidings_connections_refused_total', 'WebSocket upgrades refused at server.maxConnections', () => transport.refusedUpgrades);
   gauge(registry, 'tidings_http_body_bytes', 'HTTP request-body bytes reserved by requests in flight', () => bodies.inFlight);
   gauge(registry, 'tidings_http_body_limit_bytes', 'server.maxInFlightBodyBytes', () => bodies.maxBytes);
-  mirroredCounter(registry, 'tidings_http_body_refused_total', 'HTTP requests refused with 503 at server.maxInFlightBodyBytes', () => bodies.refused);
+  mirroredCounter(registry, 'tidings_http_body_refused_total', 'HTTP requests refused with 503 at server.maxInFlightBodyBytes or server.maxInFlightBodyBytesPerIp', () => bodies.refused);
   return registry;
 }
 

@@ -20,7 +20,7 @@ export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, config
   /** Dispatches the operation `build` makes of the JSON body (read after the credential is checked). */
   const bodyRoute = (res: HttpResponse, req: HttpRequest, build: (body: Record<string, unknown>) => GenericRequest, status?: string) => {
     const caller = callerOf(res, req);
-    const lease = bodies.lease(req);
+    const lease = bodies.lease(res, req);
     dispatchRoute(res, caller, broker, log, async (aborted) => build(await readJsonObject(res, maxBodyBytes, aborted, lease)), status, lease);
   };
 
@@ -60,7 +60,7 @@ export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, config
     const token = bearer(req);
     const cache = decodeSegment(req.getParameter(0));
     const name = decodeSegment(req.getParameter(1));
-    const lease = bodies.lease(req);
+    const lease = bodies.lease(res, req);
     jsonRoute(res, log, async (aborted) => {
       // Credential and permission before the body: a caller that may not is answered without the
       // server reading its upload.

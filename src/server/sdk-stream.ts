@@ -186,7 +186,7 @@ export function mountSdkStream(app: TemplatedApp, deps: SdkStreamDeps): void {
     // The SDK posts one batch at a time: one body being read per stream, at most maxStreamPostBytes.
     if (target.receiving) return refuse(limitExceeded(LimitCause.PENDING_REQUESTS, 'one POST at a time per stream'));
     target.receiving = true;
-    const lease = deps.bodies.lease(req);
+    const lease = deps.bodies.lease(res, req);
     let aborted = false;
     res.onAborted(() => { aborted = true; target.receiving = false; lease.release(); });
     const work = async (): Promise<JsonReply> => {

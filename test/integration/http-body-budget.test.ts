@@ -1,7 +1,8 @@
 /** What HTTP request bodies may make the server hold is bounded server-wide: a route that takes a
  * credential answers a missing or invalid one (401) without reading the body; all bodies in flight
- * together stay within server.maxInFlightBodyBytes (past it: 503 SERVER_UNAVAILABLE); and a
- * request's share is given back however it ends (answered, aborted, 413, invalid JSON, refused by
+ * together stay within server.maxInFlightBodyBytes (past it: 503 SERVER_UNAVAILABLE); one client
+ * address's bodies within server.maxInFlightBodyBytesPerIp, so one address (even unauthenticated,
+ * through gRPC-web) cannot take the room of others; and a request's share is given back however it ends (answered, aborted, 413, invalid JSON, refused by
  * its handler). */
 import t, { type Test } from 'tap';
 import net from 'node:net';
@@ -153,4 +154,48 @@ t.test('the fallback stream\'s POST and gRPC-web read within the same budget and
   t.ok(await eventually(() => server.bodies.inFlight === 0), 'both aborted uploads gave their bytes back');
   t.equal(await grpcCall(), '3', 'a gRPC-web call is read (and answered) again');
   t.equal(server.bodies.inFlight, 0, 'and its share was given back once its body was read');
+});
+
+t.test('one client address holds at most server.maxInFlightBodyBytesPerIp; other addresses still get room, and it gets room back when its uploads end', async (t) => {
+  // Two addresses simulated through the trusted proxy header (every socket here is 127.0.0.1).
+  const server = await startServer(t, {
+    config: { server: { maxInFlightBodyBytes: 8 * MiB, maxInFlightBodyBytesPerIp: 2 * MiB, trustedProxyHeader: 'x-forwarded-for' }, momento: { enabled: true, port: 0 } },
+  });
+  const key = (await server.auth.mintApiKey({ scope: PermissionScopes.topicPublishSubscribe(CACHE, '*'), expiresInSec: null })).token;
+  const from = (address: string) => `X-Forwarded-For: ${address}`;
+  const publish = (address: string, body: string) => fetch(`${server.httpUrl}/v1/topics/${CACHE}/t`, {
+    method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'text/plain', 'x-forwarded-for': address }, body,
+  }).then(async (r) => ({ status: r.status, body: await r.json() as Record<string, any> }));
+
+  // Address A: two gRPC-web calls (read before any credential) announcing 1 MiB each, 4 bytes sent.
+  const stalled = Array.from({ length: 2 }, () => rawRequest(t, server,
+    `POST /cache_client.Scs/Get HTTP/1.1\r\nHost: x\r\n${from('198.51.100.1')}\r\nContent-Type: application/grpc-web-text\r\nContent-Length: ${MiB}`, 'AAAA'));
+  t.ok(await eventually(() => server.bodies.inFlight === 2 * MiB), `address A's stalled uploads hold its share: ${server.bodies.inFlight} bytes`);
+
+  const refused = await publish('198.51.100.1', 'one more from A');
+  t.equal(refused.status, 503, 'A\'s next body finds no room in its share, with room left server-wide');
+  t.equal(refused.body['error']?.code, 'SERVER_UNAVAILABLE');
+  t.match(refused.body['error']?.message, /server\.maxInFlightBodyBytesPerIp/);
+  const payload = Buffer.from([0x0f, 0x01]); // an invalid protobuf message: answered INVALID_ARGUMENT once read
+  const grpcCall = (address: string) => fetch(`${server.httpUrl}/cache_client.Scs/Get`, {
+    method: 'POST', headers: { 'content-type': 'application/grpc-web-text', 'x-forwarded-for': address },
+    body: Buffer.concat([Buffer.from([0, 0, 0, 0, payload.length]), payload]).toString('base64'),
+  }).then(async (r) => r.headers.get('grpc-status') ?? /grpc-status:\s*(\d+)/.exec(Buffer.from(await r.text(), 'base64').toString('latin1'))?.[1]);
+  t.equal(await grpcCall('198.51.100.1'), '14', 'and so does an unauthenticated gRPC-web call from A (UNAVAILABLE)');
+  t.equal(await grpcCall('203.0.113.7'), '3', 'while one from address B is read (and answered)');
+
+  const other = await publish('203.0.113.7', 'from B');
+  t.equal(other.status, 200, 'address B is served meanwhile');
+  // B may fill a share of its own: its stalled uploads are held, not refused.
+  const fromB = Array.from({ length: 2 }, () => rawRequest(t, server,
+    `POST /v1/topics/${CACHE}/t HTTP/1.1\r\nHost: x\r\n${from('203.0.113.7')}\r\nAuthorization: Bearer ${key}\r\nContent-Type: text/plain\r\nContent-Length: ${MiB}`, 'b'));
+  t.ok(await eventually(() => server.bodies.inFlight === 4 * MiB), `B holds a share of its own: ${server.bodies.inFlight} bytes`);
+  t.equal(server.bodies.inFlightFrom('198.51.100.1'), 2 * MiB, 'A\'s share is counted apart');
+
+  for (const { socket } of stalled) socket.destroy();
+  t.ok(await eventually(() => server.bodies.inFlightFrom('198.51.100.1') === 0), 'A\'s aborted uploads gave its share back');
+  const again = await publish('198.51.100.1', 'A again');
+  t.equal(again.status, 200, 'A is served again once its uploads ended');
+  for (const { socket } of fromB) socket.destroy();
+  t.ok(await eventually(() => server.bodies.inFlight === 0), 'nothing is left reserved');
 });

@@ -72,6 +72,8 @@ t.test('config - unknown keys, wrong types and unbounded limits are refused with
     [{ dev: true, webhooks: { maxBatchBytes: 0 } }, /webhooks\.maxBatchBytes: must be a finite integer ≥ 1/],
     [{ dev: true, server: { maxInFlightBodyBytes: 0 } }, /server\.maxInFlightBodyBytes: must be a finite integer/],
     [{ dev: true, server: { maxInFlightBodyBytes: 1024 * 1024 } }, /server\.maxInFlightBodyBytes: must be ≥ server\.maxHttpBodyBytes and http\.maxStreamPostBytes/],
+    [{ dev: true, server: { maxInFlightBodyBytesPerIp: 1024 * 1024 } }, /server\.maxInFlightBodyBytesPerIp: must be ≥ server\.maxHttpBodyBytes and http\.maxStreamPostBytes/],
+    [{ dev: true, server: { maxInFlightBodyBytesPerIp: 0 } }, /server\.maxInFlightBodyBytesPerIp: must be a finite integer/],
   ];
   for (const [input, message] of cases) t.throws(() => resolveConfig(input as never), { name: 'ConfigError', message }, JSON.stringify(input));
 });

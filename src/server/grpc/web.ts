@@ -151,7 +151,7 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
     }
     // Held while the body is read and decoded, not for a response stream that may last hours:
     // from then on the request is a decoded message, bounded by momento.maxMessageBytes.
-    const lease = bodies.lease(req);
+    const lease = bodies.lease(res, req);
     let aborted = false;
     let onAbort: (() => void) | undefined;
     res.onAborted(() => { aborted = true; out.ended = true; lease.release(); onAbort?.(); });
