@@ -34,14 +34,17 @@ export function readConfigFile(path: string): Patch {
   } catch (err) {
     throw new Error(`cannot read config file ${path}: ${(err as Error).message}`);
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as Patch;
+    parsed = JSON.parse(text);
   } catch (err) {
     // V8's message may quote the text around the error, which can be a secret (a signing key,
     // a VAPID private key, a Redis password): name only the position.
     const at = /position (\d+)/.exec((err as Error).message)?.[1];
     throw new Error(`cannot read config file ${path}: not valid JSON${at !== undefined ? ` (at position ${at})` : ''}`);
   }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`cannot read config file ${path}: must be a JSON object`);
+  return parsed as Patch;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv): Patch {
@@ -78,19 +81,35 @@ function parseValue(name: string, raw: string, parse: 'int' | 'string' | 'bool' 
 export function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
   const keys = path.split('.');
   let node = target;
-  for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
-  node[keys[keys.length - 1]!] = value;
+  for (const key of keys.slice(0, -1)) node = childObject(node, key);
+  setOwn(node, keys[keys.length - 1]!, value);
 }
 
-/** Deep-merges config patches, later ones winning. */
+/** Deep-merges config patches, later ones winning. Keys are only ever own properties: a config
+ * file's "__proto__" must reach resolveConfig as the unknown key it is, not write to
+ * Object.prototype (which crashed the process on the next GC metric). */
 export function mergePatches(...patches: Patch[]): Patch {
   const out: Record<string, unknown> = {};
   const merge = (into: Record<string, unknown>, from: Record<string, unknown>) => {
     for (const [k, v] of Object.entries(from)) {
-      if (v && typeof v === 'object' && !Array.isArray(v)) merge((into[k] ??= {}) as Record<string, unknown>, v as Record<string, unknown>);
-      else into[k] = v;
+      if (v && typeof v === 'object' && !Array.isArray(v)) merge(childObject(into, k), v as Record<string, unknown>);
+      else setOwn(into, k, v);
     }
   };
   for (const p of patches) merge(out, p as Record<string, unknown>);
   return out as Patch;
+}
+
+/** `node[key]` as an own plain object, created when absent (never an inherited one). */
+function childObject(node: Record<string, unknown>, key: string): Record<string, unknown> {
+  const child = Object.hasOwn(node, key) ? node[key] : undefined;
+  if (child && typeof child === 'object' && !Array.isArray(child)) return child as Record<string, unknown>;
+  const created: Record<string, unknown> = {};
+  setOwn(node, key, created);
+  return created;
+}
+
+/** An own property even for "__proto__" (plain assignment would set the prototype). */
+function setOwn(node: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(node, key, { value, enumerable: true, writable: true, configurable: true });
 }

@@ -591,7 +591,8 @@ function mergeKnown(base: unknown, patch: unknown, path: string): unknown {
   if (isPlainObject(base)) {
     if (!isPlainObject(patch)) throw new ConfigError(path || '(root)', 'must be an object');
     for (const key of Object.keys(patch)) {
-      if (!(key in base)) throw new ConfigError(join(path, key), 'unknown key');
+      // Own keys only: `in` took "constructor", "toString" or "__proto__" for settings.
+      if (!Object.hasOwn(base, key)) throw new ConfigError(join(path, key), 'unknown key');
     }
     const out: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(base)) out[key] = mergeKnown(value, patch[key], join(path, key));
