@@ -26,6 +26,7 @@ import { TicketBook } from './tickets.js';
 import { momentoServices, startMomentoListener, type MomentoListener, type MomentoService } from './grpc/listener.js';
 import { mountGrpcWeb } from './grpc/web.js';
 import { BodyBudget } from './body-budget.js';
+import { endText } from './static-files.js';
 import type { Registry } from 'prom-client';
 
 export interface CreateServerOptions {
@@ -140,7 +141,9 @@ export async function createServer(options: CreateServerOptions = {}, features: 
     }
   });
   for (const feature of features) feature.routes?.(app, deps, broker, bodies);
-  app.any('/*', (res) => { res.writeStatus('404 Not Found').end('not found'); });
+  // HEAD answers never carry a body (static-files.ts getAndHead says why).
+  app.head('/*', (res) => endText(res, '404 Not Found', 'not found', true));
+  app.any('/*', (res) => endText(res, '404 Not Found', 'not found'));
   await broker.start({
     publish: (key, frame) => { batching.send(key, frame); jsFanout.publish(key, frame); },
     sendTo: (connectionId, frame) => { broker.sessions.get(connectionId)?.connection.send(frame); },

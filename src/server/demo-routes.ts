@@ -11,7 +11,7 @@ import type { TokenAuthority } from '../auth/tokens.js';
 import { jsonRoute } from './http-routes.js';
 import { readTypedBody } from './http-body.js';
 import type { BodyBudget } from './body-budget.js';
-import { serveFile } from './static-files.js';
+import { endText, getAndHead, serveFile } from './static-files.js';
 
 /** The cache of the terminal examples too (demo/moderator.ts CHAT_CACHE): one room, two clients. */
 export const DEMO_CACHE = 'chat';
@@ -22,11 +22,11 @@ const DEMO_FILES = new Set(['app.js', 'style.css', 'sw.js']);
 export interface DemoOptions { auth: TokenAuthority; log: Logger; tokenTtlSec: number; bodies: BodyBudget }
 
 export function mountDemoRoutes(app: TemplatedApp, { auth, log, tokenTtlSec, bodies }: DemoOptions): void {
-  app.get('/', (res) => serveFile(res, 'demo/index.html', 'demo page missing'));
-  app.get('/demo/:file', (res, req) => {
+  getAndHead(app, '/', (res, _req, head) => serveFile(res, 'demo/index.html', 'demo page missing', {}, head));
+  getAndHead(app, '/demo/:file', (res, req, head) => {
     const file = req.getParameter(0) ?? '';
-    if (!DEMO_FILES.has(file)) { res.writeStatus('404 Not Found').end('not found'); return; }
-    serveFile(res, `demo/${file}`, 'demo file missing');
+    if (!DEMO_FILES.has(file)) return endText(res, '404 Not Found', 'not found', head);
+    serveFile(res, `demo/${file}`, 'demo file missing', {}, head);
   });
 
   /** Body: { name, room, spectator?, tokenId? }. Answers { token, tokenId, expiresAt, cache, room }.

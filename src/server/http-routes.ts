@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger.js';
 import type { Grant, RevokeRequest, TokenAuthority } from '../auth/tokens.js';
 import { readJsonObject, readTypedBody } from './http-body.js';
 import type { BodyBudget } from './body-budget.js';
+import { endHead, getAndHead } from './static-files.js';
 
 export { errorReply, jsonRoute, type JsonReply } from './http-common.js';
 
@@ -39,8 +40,12 @@ export interface HttpRouteDeps {
 export function mountHttpRoutes(app: TemplatedApp, deps: HttpRouteDeps): void {
   const { auth, log, maxBodyBytes, bodies, cors } = deps;
 
-  app.get('/healthz', (res) => {
-    res.writeHeader('content-type', 'application/json').end('{"status":"ok"}');
+  // HEAD too: uptime checkers send it (static-files.ts getAndHead).
+  getAndHead(app, '/healthz', (res, _req, head) => {
+    const body = '{"status":"ok"}';
+    res.writeHeader('content-type', 'application/json');
+    if (head) endHead(res, body.length);
+    else res.end(body);
   });
 
   /** Mint a disposable token. Authorization: Bearer <API key>. Body: { scope, expiresInSeconds, tokenId?, momento? }. */

@@ -2,7 +2,7 @@
  * Pages of the origins in `server.corsOrigins` may load it cross-origin (`<script type=module>`
  * and `import()` need an Access-Control-Allow-Origin header for that). */
 import type { TemplatedApp } from 'uWebSockets.js';
-import { serveFile } from './static-files.js';
+import { getAndHead, serveFile } from './static-files.js';
 
 /** The CORS headers for a request from `origin` (the Origin header, '' when absent). */
 export function corsHeaders(allowed: readonly string[], origin: string): Record<string, string> {
@@ -14,6 +14,6 @@ export function corsHeaders(allowed: readonly string[], origin: string): Record<
 
 export function mountSdkRoute(app: TemplatedApp, corsOrigins: readonly string[]): void {
   const missing = 'SDK bundle not built: run `npm run build`';
-  app.get('/sdk/tidings.js', (res, req) => serveFile(res, 'dist/client/tidings.js', missing, corsHeaders(corsOrigins, req.getHeader('origin'))));
-  app.get('/sdk/tidings.js.map', (res, req) => serveFile(res, 'dist/client/tidings.js.map', missing, corsHeaders(corsOrigins, req.getHeader('origin'))));
+  getAndHead(app, '/sdk/tidings.js', (res, req, head) => serveFile(res, 'dist/client/tidings.js', missing, corsHeaders(corsOrigins, req.getHeader('origin')), head));
+  getAndHead(app, '/sdk/tidings.js.map', (res, req, head) => serveFile(res, 'dist/client/tidings.js.map', missing, corsHeaders(corsOrigins, req.getHeader('origin')), head));
 }

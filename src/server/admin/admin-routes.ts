@@ -3,8 +3,8 @@
  * the WebSocket hello only. */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { serveFile } from '../static-files.js';
+import type { TemplatedApp } from 'uWebSockets.js';
+import { endText, getAndHead, serveFile } from '../static-files.js';
 
 const require = createRequire(import.meta.url);
 const UPLOT = {
@@ -16,15 +16,11 @@ const PAGE_FILES = new Set(['app.js', 'style.css']);
 const HEADERS = { 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff' };
 
 export function mountAdminPage(app: TemplatedApp): void {
-  app.get('/admin', (res) => serveFile(res, 'admin/index.html', 'admin page missing', HEADERS));
-  app.get('/admin/:file', (res, req) => {
+  getAndHead(app, '/admin', (res, _req, head) => serveFile(res, 'admin/index.html', 'admin page missing', HEADERS, head));
+  getAndHead(app, '/admin/:file', (res, req, head) => {
     const file = req.getParameter(0) ?? '';
-    if (Object.hasOwn(UPLOT, file)) return serveFile(res, UPLOT[file as keyof typeof UPLOT], 'uplot missing', HEADERS);
-    if (PAGE_FILES.has(file)) return serveFile(res, `admin/${file}`, 'admin file missing', HEADERS);
-    notFound(res);
+    if (Object.hasOwn(UPLOT, file)) return serveFile(res, UPLOT[file as keyof typeof UPLOT], 'uplot missing', HEADERS, head);
+    if (PAGE_FILES.has(file)) return serveFile(res, `admin/${file}`, 'admin file missing', HEADERS, head);
+    endText(res, '404 Not Found', 'not found', head);
   });
-}
-
-function notFound(res: HttpResponse): void {
-  res.writeStatus('404 Not Found').end('not found');
 }
