@@ -145,7 +145,15 @@ async function revoke(args: string[]): Promise<number> {
     body['until'] = until;
   }
   const url = `${(values.url ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')}/v1/revocations`;
-  const response = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  let response: Response;
+  try {
+    response = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  } catch (err) {
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a TLS error) is its cause.
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    process.stderr.write(`revoke failed: cannot reach ${url} (${cause?.code ?? cause?.message ?? (err as Error).message})\n`);
+    return 1;
+  }
   const reply = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string } };
   if (!response.ok) {
     process.stderr.write(`revoke failed: ${response.status} ${reply.error ? `${reply.error.code}: ${reply.error.message}` : ''}\n`);
