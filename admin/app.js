@@ -88,7 +88,7 @@ function pushPoint(stats) {
   const rows = [
     [stats.connections.open, stats.subscriptions],
     [stats.rates?.publishes ?? null, stats.rates?.deliveries ?? null],
-    [percent(stats.window.bytes, stats.window.limit), percent(stats.store.bytes, stats.store.limit)],
+    [percent(stats.window.bytes, stats.window.limit), stats.store.limit > 0 ? percent(stats.store.bytes, stats.store.limit) : null],
     previous
       ? [(limitTotal(stats) - limitTotal(previous)) / seconds, (stats.slowConsumers.detaches - previous.slowConsumers.detaches) / seconds, (stats.connections.cutOff - previous.connections.cutOff) / seconds]
       : [null, null, null],
@@ -119,8 +119,11 @@ function render(stats) {
   setText('t-window-sub', `of ${bytes(stats.window.limit)}`);
   $('m-window').style.width = `${Math.min(100, percent(stats.window.bytes, stats.window.limit))}%`;
   setText('t-store', bytes(stats.store.bytes));
-  setText('t-store-sub', `of ${bytes(stats.store.limit)} · ${num(stats.store.items)} items`);
-  $('m-store').style.width = `${Math.min(100, percent(stats.store.bytes, stats.store.limit))}%`;
+  // A limit of 0 is no bound (Redis without maxmemory): nothing to measure against.
+  const storeBounded = stats.store.limit > 0;
+  setText('t-store-sub', `${storeBounded ? `of ${bytes(stats.store.limit)}` : 'no limit'} · ${num(stats.store.items)} items`);
+  $('m-store').parentElement.hidden = !storeBounded;
+  if (storeBounded) $('m-store').style.width = `${Math.min(100, percent(stats.store.bytes, stats.store.limit))}%`;
   setText('t-slow', num(stats.slowConsumers.detaches));
   setText('t-slow-sub', `${num(stats.slowConsumers.detached)} catching up now`);
   setText('t-cutoff', num(stats.connections.cutOff));
