@@ -97,15 +97,18 @@ const sent = new Map();
 async function join(name, room, spectator) {
   const first = await fetchToken(name, room, spectator);
   state.me = first.tokenId; state.room = first.room; state.cache = first.cache;
-  state.sdk = connect({
+  const sdk = connect({
     url: location.origin,
     token: first.token,
     // A refresh keeps the tokenId: the server refuses a refreshed token that changes identity.
     tokenProvider: async () => (await fetchToken(name, room, spectator, first.tokenId)).token,
   });
-  state.stopStatus = state.sdk.connection.onStatus(showStatus);
-  showStatus(state.sdk.connection.status);
-  state.sdk.connection.onPush((frame) => {
+  state.sdk = sdk;
+  // Leave (or a later join) may come while this one still awaits: its remaining steps then stop.
+  const left = () => state.sdk !== sdk;
+  state.stopStatus = sdk.connection.onStatus(showStatus);
+  showStatus(sdk.connection.status);
+  sdk.connection.onPush((frame) => {
     if (frame.t === 'rejected' && frame.topic === `${state.room}-input`) {
       const key = `${frame.page}:${frame.seq}`;
       addRejected(sent.get(key), frame.reason);
@@ -119,7 +122,8 @@ async function join(name, room, spectator) {
   $('who').textContent = spectator ? `watching as ${name}` : `as ${name}`;
   $('text').focus();
 
-  const history = await state.sdk.cache.listFetch(state.cache, state.room, { withMeta: true });
+  const history = await sdk.cache.listFetch(state.cache, state.room, { withMeta: true });
+  if (left()) return;
   let resumeFrom;
   if (history instanceof ListFetch.Hit) {
     for (const item of history.items) {
@@ -134,7 +138,7 @@ async function join(name, room, spectator) {
   // Who is here: the presence reply plus join/leave events (docs/presence.md).
   const here = new Set();
   const showHere = () => { $('here').textContent = here.size ? `Here: ${[...here].map(nameOf).sort().join(', ')}` : ''; };
-  const sub = await state.sdk.topics.subscribe(state.cache, state.room, {
+  const sub = await sdk.topics.subscribe(state.cache, state.room, {
     presence: true,
     onJoin: (e) => { here.add(e.tokenId); showHere(); },
     onLeave: (e) => { here.delete(e.tokenId); showHere(); },
@@ -142,11 +146,13 @@ async function join(name, room, spectator) {
     onItem: (item) => addMessage({ author: item.tokenId(), text: item.valueString(), ts: item.timestamp(), page: item.sequencePage(), seq: item.sequenceNumber() }),
     onRetraction: (r) => document.querySelector(`.msg[data-page="${r.target.page}"][data-seq="${r.target.seq}"]`)?.remove(),
     onDiscontinuity: () => addSystem('Some messages were missed while you were away'),
-    onError: (e) => notice(`Subscription ended: ${e.message()}`),
+    onError: (e) => { if (!left()) notice(`Subscription ended: ${e.message()}`); },
   });
+  if (left()) return;
   if (sub.type === 'Error') notice(`Cannot follow this room: ${sub.message()}`);
   else state.subscription = sub;
-  const members = await state.sdk.topics.presence(state.cache, state.room);
+  const members = await sdk.topics.presence(state.cache, state.room);
+  if (left()) return;
   if (members.type === 'Success') { for (const m of members.members) here.add(m.tokenId); showHere(); }
   // Offer notifications where the browser has Web Push (docs/push.md).
   $('notify').hidden = !('serviceWorker' in navigator && 'PushManager' in window);
@@ -208,6 +214,7 @@ $('leave').addEventListener('click', () => {
   sent.clear();
   showStatus({ state: 'idle' });
   $('messages').replaceChildren();
+  $('here').textContent = '';
   notice('');
   $('chat').hidden = true;
   $('join').hidden = false;
