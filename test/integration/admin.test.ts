@@ -28,6 +28,10 @@ t.test('admin - only an API key whose tokenId is listed may read the stats; the 
   t.equal(page.status, 200);
   t.match(page.headers.get('content-type'), /text\/html/);
   t.equal(page.headers.get('x-frame-options'), 'DENY', 'the page is never framed');
+  const csp = page.headers.get('content-security-policy') ?? '';
+  t.match(csp, /(^|; )script-src 'self'(;|$)/, 'the page runs only its own script files (the browser test proves the page works under it)');
+  t.notMatch(csp, /unsafe-inline|unsafe-eval/);
+  t.match(csp, /(^|; )default-src 'none'(;|$)/);
   const uplot = await fetch(`${server.httpUrl}/admin/uplot.js`);
   t.equal(uplot.status, 200);
   t.match(await uplot.text(), /export \{[^}]*as default/, 'uPlot is served as an ES module from its npm package');

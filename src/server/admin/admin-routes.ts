@@ -12,8 +12,16 @@ const UPLOT = {
   'uplot.css': pathToFileURL(require.resolve('uplot/dist/uPlot.min.css')),
 } as const;
 const PAGE_FILES = new Set(['app.js', 'style.css']);
-/** A page that holds an admin key in memory: never framed, never leaking its URL onwards. */
-const HEADERS = { 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff' };
+/** A page that holds an admin key in memory: never framed, never leaking its URL onwards, and
+ * running no script but its own files (an injected one could read the key): scripts and styles
+ * from this origin only, no inline ones; connections to this origin (the WebSocket: ws:/wss:, as
+ * `'self'` does not cover them in every browser); images only the inline icon. */
+const HEADERS = {
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src data:; connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+};
 
 export function mountAdminPage(app: TemplatedApp): void {
   getAndHead(app, '/admin', (res, _req, head) => serveFile(res, 'admin/index.html', 'admin page missing', HEADERS, head));
