@@ -17,6 +17,7 @@ import { configFromEnv, mergePatches, readConfigFile, setPath } from './cli/env.
 import { createServer } from './server/app.js';
 import { defaultFeatures } from './features.js';
 import { startDevModerator } from './cli/dev-moderator.js';
+import { hostPort } from './lib/host-port.js';
 
 const USAGE = `usage:
   tidings serve [--port N] [--host H] [--momento-port N] [--config file.json] [--dev]
@@ -78,10 +79,10 @@ async function serve(args: string[]): Promise<number> {
   process.stdout.write(server.adminApiKey
     ? `\nTidings dev mode: ephemeral signing key; state is in memory.\n` +
       `  demo page:     ${server.httpUrl}/\n  websocket:     ${server.wsUrl}\n` +
-      (server.momentoPort !== undefined ? `  gRPC (Momento SDKs): ${server.host}:${server.momentoPort}\n` : '') +
+      (server.momentoPort !== undefined ? `  gRPC (Momento SDKs): ${hostPort(server.host, server.momentoPort)}\n` : '') +
       `  admin API key: ${server.adminApiKey}\n\n`
     : `\nTidings listening on ${server.httpUrl} (websocket ${server.wsUrl}).\n` +
-      (server.momentoPort !== undefined ? `  gRPC (Momento SDKs): ${server.host}:${server.momentoPort}\n` : '') +
+      (server.momentoPort !== undefined ? `  gRPC (Momento SDKs): ${hostPort(server.host, server.momentoPort)}\n` : '') +
       `  First API key: TIDINGS_SIGNING_KEY=<the same key> npx tidings api-key   (docs/tokens.md)\n\n`);
   let stopping = false;
   const stop = (signal: string) => {
@@ -120,7 +121,7 @@ async function mint(kind: 'token' | 'api-key', args: string[]): Promise<number> 
   const options = { scope, expiresInSec: expires.seconds(), ...(values['token-id'] !== undefined ? { tokenId: values['token-id'] } : {}) };
   const minted = kind === 'token' ? await authority.mintDisposableToken(options) : await authority.mintApiKey(options);
   const printed = values.momento
-    ? encodeMomentoCredential({ endpoint: config.momento.endpoint || `${config.server.host}:${config.momento.port}`, apiKey: minted.token })
+    ? encodeMomentoCredential({ endpoint: config.momento.endpoint || hostPort(config.server.host, config.momento.port), apiKey: minted.token })
     : minted.token;
   process.stdout.write(printed + '\n');
   return 0;

@@ -614,6 +614,7 @@ function validate(c: TidingsConfig): void {
       throw new ConfigError(path, `must be a finite integer ≥ ${min} (unbounded limits are refused)`);
     }
   };
+  if (c.server.host.trim() === '') throw new ConfigError('server.host', 'must name an interface (127.0.0.1, 0.0.0.0, ::1, ::, or a host name)');
   positive('server.port', c.server.port, 0);
   if (c.server.port > 65535) throw new ConfigError('server.port', 'must be ≤ 65535');
   for (const key of ['maxFrameBytes', 'maxBackpressureBytes', 'sendBufferHardLimitBytes', 'slowConsumerTimeoutMs', 'idempotencyWindowMs', 'maxIdempotencyKeys', 'idleTimeoutSec', 'helloTimeoutMs', 'heartbeatMs', 'maxConnections', 'maxPendingRequests', 'maxHttpBodyBytes', 'maxInFlightBodyBytes', 'maxInFlightBodyBytesPerIp',

@@ -27,6 +27,7 @@ import { momentoServices, startMomentoListener, type MomentoListener, type Momen
 import { mountGrpcWeb } from './grpc/web.js';
 import { BodyBudget } from './body-budget.js';
 import { endText } from './static-files.js';
+import { hostPort } from '../lib/host-port.js';
 import type { Registry } from 'prom-client';
 
 export interface CreateServerOptions {
@@ -44,9 +45,9 @@ export interface TidingsServer {
   readonly config: Readonly<TidingsConfig>;
   readonly port: number;
   readonly host: string;
-  /** ws://host:port/v1/ws */
+  /** ws://host:port/v1/ws (an IPv6 host in brackets) */
   readonly wsUrl: string;
-  /** http://host:port */
+  /** http://host:port (an IPv6 host in brackets) */
   readonly httpUrl: string;
   readonly auth: TokenAuthority;
   readonly clock: Clock;
@@ -131,7 +132,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   // this HTTP/1.1 server for the web SDK. One set of handlers serves both.
   let services: MomentoService[] = [];
   if (config.momento.enabled) {
-    services = momentoServices({ broker, auth, config, log, fanout: jsFanout, endpoint: () => momentoEndpoint ?? `${config.server.host}:${config.momento.port}` });
+    services = momentoServices({ broker, auth, config, log, fanout: jsFanout, endpoint: () => momentoEndpoint ?? hostPort(config.server.host, config.momento.port) });
     mountGrpcWeb(app, services, { config, log, bodies });
   }
   // Entries added here or (with a shared list) on another node close this node's connections.
@@ -161,7 +162,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
         unsubscribeRevocations();
         (app as TemplatedApp & { close(): void }).close();
         void broker.close();
-        reject(new Error(`could not listen on ${config.server.host}:${config.server.port}: the port is in use (or not permitted); set server.reusePort to share it with another process`));
+        reject(new Error(`could not listen on ${hostPort(config.server.host, config.server.port)}: the port is in use (or not permitted); set server.reusePort to share it with another process`));
       }
     });
   });
@@ -171,13 +172,13 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   if (config.momento.enabled) {
     try {
       momento = await startMomentoListener(services, { config, log }, host, config.momento.port);
-      momentoEndpoint = config.momento.endpoint || `${host}:${momento.port}`;
+      momentoEndpoint = config.momento.endpoint || hostPort(host, momento.port);
     } catch (err) {
       unsubscribeRevocations();
       uWS.us_listen_socket_close(listenSocket);
       (app as TemplatedApp & { close(): void }).close();
       await broker.close();
-      throw new Error(`could not start the gRPC listener on ${host}:${config.momento.port}: ${(err as Error).message}`);
+      throw new Error(`could not start the gRPC listener on ${hostPort(host, config.momento.port)}: ${(err as Error).message}`);
     }
   }
   const adminApiKey = config.dev
@@ -190,8 +191,8 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   const server: TidingsServer = {
     config, port, host, auth, clock, broker, engine, transport, bodies, batching, adminApiKey, logger: log, momentoPort: momento?.port,
     revoke: (request) => auth.revoke(request),
-    wsUrl: `ws://${host}:${port}/v1/ws`,
-    httpUrl: `http://${host}:${port}`,
+    wsUrl: `ws://${hostPort(host, port)}/v1/ws`,
+    httpUrl: `http://${hostPort(host, port)}`,
     close() {
       closing ??= (async () => {
         for (const stop of stops.splice(0).reverse()) await stop().catch((err: unknown) => log.error({ err }, 'feature stop failed'));

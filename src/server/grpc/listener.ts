@@ -9,6 +9,7 @@ import { scsService } from './scs.js';
 import { pubsubService } from './pubsub.js';
 import { controlService, pingService, tokenService } from './admin.js';
 import { MOMENTO_SERVICES, methodsOf, unimplementedMessage, type MomentoServiceSpec } from './methods.js';
+import { hostPort } from '../../lib/host-port.js';
 
 export interface MomentoListener {
   readonly port: number;
@@ -75,7 +76,7 @@ export async function startMomentoListener(services: MomentoService[], deps: Pic
 
   // Plaintext: TLS belongs to a terminating proxy (docs/momento-compat.md, "TLS deployments").
   const boundPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    server.bindAsync(hostPort(host, port), ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
   });
   deps.log.info({ host, port: boundPort }, 'momento-compatible grpc listening');
   return {
