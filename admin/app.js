@@ -3,6 +3,7 @@
 // every second and draws the last two minutes with uPlot.
 import { connect } from '/sdk/tidings.js';
 import uPlot from '/admin/uplot.js';
+import { AXIS, axisNumber, bytes, clock, num, percent, tileNumber } from '/admin/format.js';
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 1000;
@@ -12,17 +13,6 @@ const state = { sdk: undefined, timer: undefined, stopStatus: undefined, charts:
 
 // -- formatting ----------------------------------------------------------------------------------
 
-const integer = new Intl.NumberFormat('en', { maximumFractionDigits: 0 });
-const decimal = new Intl.NumberFormat('en', { maximumFractionDigits: 1 });
-const num = (n) => (n >= 100 || Number.isInteger(n) ? integer.format(n) : decimal.format(n));
-function bytes(n) {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
-  return `${i === 0 ? n : decimal.format(n)} ${units[i]}`;
-}
-const clock = (sec) => new Date(sec * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-const percent = (part, whole) => (whole > 0 ? (100 * part) / whole : 0);
 const patternText = (p) => ('nameSuffix' in p ? `*${p.nameSuffix}` : 'namePrefix' in p ? `${p.namePrefix}*` : JSON.stringify(p));
 
 function setText(id, text) { $(id).textContent = text; }
@@ -58,7 +48,7 @@ function makeChart(el, labels, yFormat) {
     scales: { x: { time: true, range: (u, min, max) => [max - Math.min((POINTS * POLL_MS) / 1000, Math.max(10, max - min)), max] }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
     axes: [
       { stroke: '#6b7280', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#eef0f3' }, space: 70, values: (u, ticks) => ticks.map(clock) },
-      { stroke: '#6b7280', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#eef0f3' }, size: 56, values: (u, ticks) => ticks.map(yFormat) },
+      { stroke: '#6b7280', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#eef0f3', size: AXIS.ticks }, font: AXIS.font, gap: AXIS.gap, size: AXIS.size, values: (u, ticks) => ticks.map(yFormat) },
     ],
     series: [{}, ...labels.map((label, i) => ({ label, stroke: COLORS[i], width: 2, spanGaps: false, points: { show: false } }))],
   };
@@ -67,10 +57,10 @@ function makeChart(el, labels, yFormat) {
 
 function createCharts() {
   const specs = [
-    ['c-conn', ['connections', 'subscriptions'], num],
-    ['c-rate', ['publishes/s', 'deliveries/s'], num],
-    ['c-mem', ['resume windows', 'cache store'], (v) => `${num(v)}%`],
-    ['c-events', ['limit events/s', 'slow consumers/s', 'cut off/s'], num],
+    ['c-conn', ['connections', 'subscriptions'], axisNumber],
+    ['c-rate', ['publishes/s', 'deliveries/s'], axisNumber],
+    ['c-mem', ['resume windows', 'cache store'], (v) => `${axisNumber(v)}%`],
+    ['c-events', ['limit events/s', 'slow consumers/s', 'cut off/s'], axisNumber],
   ];
   state.series = { t: [], values: specs.map(([, labels]) => labels.map(() => [])) };
   state.charts = specs.map(([id, labels, format]) => makeChart($(id), labels, format));
@@ -106,14 +96,14 @@ function pushPoint(stats) {
 // -- rendering -------------------------------------------------------------------------------------
 
 function render(stats) {
-  setText('t-connections', num(stats.connections.open));
+  setText('t-connections', tileNumber(stats.connections.open));
   setText('t-connections-sub', `of ${num(stats.connections.limit)}`);
-  setText('t-subscriptions', num(stats.subscriptions));
-  setText('t-topics', num(stats.topics.live));
+  setText('t-subscriptions', tileNumber(stats.subscriptions));
+  setText('t-topics', tileNumber(stats.topics.live));
   setText('t-topics-sub', `of ${num(stats.topics.limit)}`);
-  setText('t-publishes', stats.rates ? num(stats.rates.publishes) : '…');
+  setText('t-publishes', stats.rates ? tileNumber(stats.rates.publishes) : '…');
   setText('t-published', `${num(stats.totals.published)} since start`);
-  setText('t-deliveries', stats.rates ? num(stats.rates.deliveries) : '…');
+  setText('t-deliveries', stats.rates ? tileNumber(stats.rates.deliveries) : '…');
   setText('t-delivered', `${num(stats.totals.delivered)} since start`);
   setText('t-window', bytes(stats.window.bytes));
   setText('t-window-sub', `of ${bytes(stats.window.limit)}`);
@@ -124,12 +114,12 @@ function render(stats) {
   setText('t-store-sub', `${storeBounded ? `of ${bytes(stats.store.limit)}` : 'no limit'} · ${num(stats.store.items)} items`);
   $('m-store').parentElement.hidden = !storeBounded;
   if (storeBounded) $('m-store').style.width = `${Math.min(100, percent(stats.store.bytes, stats.store.limit))}%`;
-  setText('t-slow', num(stats.slowConsumers.detaches));
+  setText('t-slow', tileNumber(stats.slowConsumers.detaches));
   setText('t-slow-sub', `${num(stats.slowConsumers.detached)} catching up now`);
-  setText('t-cutoff', num(stats.connections.cutOff));
+  setText('t-cutoff', tileNumber(stats.connections.cutOff));
   setText('t-refused', `${num(stats.connections.refused)} refused at the limit`);
   const limitEvents = Object.entries(stats.limitEvents).sort((a, b) => b[1] - a[1]);
-  setText('t-limits', num(limitEvents.reduce((sum, [, n]) => sum + n, 0)));
+  setText('t-limits', tileNumber(limitEvents.reduce((sum, [, n]) => sum + n, 0)));
   const ev = stats.window.evictions;
   setText('t-evictions', `${num(ev.perTopic + ev.total + ev.idle)} window evictions`);
 
