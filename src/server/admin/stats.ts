@@ -1,6 +1,7 @@
 /** What the operators' dashboard shows (docs/operations.md), sampled from the running server. Rates
  * are computed between successive samples; one sampler per server, sampling at most every
  * `minIntervalMs`, so any number of open dashboards cost one sample per interval. */
+import type { TimerHandle } from '../../core/clock.js';
 import type { Clock } from '../../core/clock.js';
 import type { TidingsConfig } from '../../core/config.js';
 import type { Broker } from '../../engine/broker.js';
@@ -18,9 +19,15 @@ export interface StatsSources {
 
 interface Previous { at: number; published: number; delivered: number; positions: Map<string, { page: number; seq: number }> }
 
+/** A previous sample older than this is no basis for a rate: the dashboard polls every second, and
+ * an average over the pause since the last one (an hour) is not "per second now". Past it, the
+ * positions of every topic are let go too. */
+export const RATE_BASIS_MS = 10_000;
+
 export class StatsSampler {
   private previous: Previous | undefined;
   private latest: AdminStats | undefined;
+  private forget: TimerHandle | undefined;
   private readonly startedAt: number;
 
   constructor(private readonly sources: StatsSources, private readonly minIntervalMs = 500) {
@@ -32,14 +39,14 @@ export class StatsSampler {
     const at = clock.now();
     if (this.latest && at - this.latest.at < this.minIntervalMs) return this.latest;
     const topicStats = engine.topics.stats();
-    const previous = this.previous;
+    const previous = this.previous && at - this.previous.at <= RATE_BASIS_MS ? this.previous : undefined;
     const seconds = previous ? Math.max(0.001, (at - previous.at) / 1000) : 0;
 
     let subscriptions = 0;
     for (const session of broker.sessions.values()) subscriptions += session.subscriptions.size;
 
     // Positions of every topic: the next sample's rates are measured against them. Bounded by
-    // topics.maxTopics, and only kept while someone samples.
+    // topics.maxTopics, and only kept while someone samples (`forget` below).
     const positions = new Map<string, { page: number; seq: number }>();
     const moving: AdminStats['topTopics'] = [];
     for (const t of engine.topics.activity()) {
@@ -85,6 +92,8 @@ export class StatsSampler {
     };
     this.previous = { at, published: topicStats.published, delivered: topicStats.delivered, positions };
     this.latest = stats;
+    clock.clearTimeout(this.forget);
+    this.forget = clock.setTimeout(() => { this.previous = undefined; this.latest = undefined; }, RATE_BASIS_MS + 1);
     return stats;
   }
 }
