@@ -4,6 +4,7 @@
 import { connect } from '/sdk/tidings.js';
 import uPlot from '/admin/uplot.js';
 import { AXIS, axisNumber, bytes, clock, num, percent, tileNumber } from '/admin/format.js';
+import { chartRows } from '/admin/points.js';
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 1000;
@@ -72,17 +73,7 @@ function resizeCharts() {
 
 function pushPoint(stats) {
   const s = state.series;
-  const previous = state.previous;
-  const seconds = previous ? Math.max(0.001, (stats.at - previous.at) / 1000) : 1;
-  const limitTotal = (x) => Object.values(x.limitEvents).reduce((a, b) => a + b, 0);
-  const rows = [
-    [stats.connections.open, stats.subscriptions],
-    [stats.rates?.publishes ?? null, stats.rates?.deliveries ?? null],
-    [percent(stats.window.bytes, stats.window.limit), stats.store.limit > 0 ? percent(stats.store.bytes, stats.store.limit) : null],
-    previous
-      ? [(limitTotal(stats) - limitTotal(previous)) / seconds, (stats.slowConsumers.detaches - previous.slowConsumers.detaches) / seconds, (stats.connections.cutOff - previous.connections.cutOff) / seconds]
-      : [null, null, null],
-  ];
+  const rows = chartRows(stats, state.previous);
   s.t.push(stats.at / 1000);
   rows.forEach((values, chart) => values.forEach((v, i) => s.values[chart][i].push(v)));
   if (s.t.length > POINTS) {
