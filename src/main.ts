@@ -13,7 +13,7 @@ import { ExpiresIn, PermissionScopes, encodeMomentoCredential, type Scope } from
 import { resolveConfig } from './core/config.js';
 import { systemClock } from './core/clock.js';
 import { TokenAuthority, generateSigningKey } from './auth/tokens.js';
-import { configFromEnv, mergePatches, readConfigFile, setPath } from './cli/env.js';
+import { configFromEnv, mergePatches, parseInteger, readConfigFile, setPath } from './cli/env.js';
 import { createServer } from './server/app.js';
 import { defaultFeatures } from './features.js';
 import { startDevModerator } from './cli/dev-moderator.js';
@@ -57,11 +57,14 @@ async function serve(args: string[]): Promise<number> {
   });
   if (values.help) { process.stdout.write(USAGE + '\n'); return 0; }
   const flags: Record<string, unknown> = {};
-  if (values['momento-port'] !== undefined) {
-    setPath(flags, 'momento.port', Number(values['momento-port']));
+  const momentoPort = integerFlag('--momento-port', values['momento-port']);
+  const port = integerFlag('--port', values.port);
+  if (momentoPort === null || port === null) return 2;
+  if (momentoPort !== undefined) {
+    setPath(flags, 'momento.port', momentoPort);
     setPath(flags, 'momento.enabled', true);
   }
-  if (values.port !== undefined) setPath(flags, 'server.port', Number(values.port));
+  if (port !== undefined) setPath(flags, 'server.port', port);
   if (values.host !== undefined) setPath(flags, 'server.host', values.host);
   if (values.dev) flags['dev'] = true;
   const patch = mergePatches(values.config ? readConfigFile(values.config) : {}, configFromEnv(process.env), flags);
@@ -96,6 +99,18 @@ async function serve(args: string[]): Promise<number> {
   return new Promise<number>(() => {});
 }
 
+/** An integer flag's value (undefined when absent); null, with the reason on stderr, when it is not
+ * decimal digits (cli/env.ts parseInteger says why Number() is not enough). */
+function integerFlag(flag: string, raw: string | undefined, what = 'an integer'): number | undefined | null {
+  if (raw === undefined) return undefined;
+  try {
+    return parseInteger(flag, raw);
+  } catch {
+    process.stderr.write(`${flag} must be ${what}\n`);
+    return null;
+  }
+}
+
 async function mint(kind: 'token' | 'api-key', args: string[]): Promise<number> {
   const { values } = parseArgs({
     args, strict: true,
@@ -117,7 +132,9 @@ async function mint(kind: 'token' | 'api-key', args: string[]): Promise<number> 
   } else {
     process.stderr.write('--scope is required for a disposable token\n'); return 2;
   }
-  const expires = values['expires-in'] !== undefined ? ExpiresIn.seconds(Number(values['expires-in'])) : kind === 'token' ? ExpiresIn.hours(1) : ExpiresIn.never();
+  const expiresIn = integerFlag('--expires-in', values['expires-in']);
+  if (expiresIn === null) return 2;
+  const expires = expiresIn !== undefined ? ExpiresIn.seconds(expiresIn) : kind === 'token' ? ExpiresIn.hours(1) : ExpiresIn.never();
   const options = { scope, expiresInSec: expires.seconds(), ...(values['token-id'] !== undefined ? { tokenId: values['token-id'] } : {}) };
   const minted = kind === 'token' ? await authority.mintDisposableToken(options) : await authority.mintApiKey(options);
   const printed = values.momento
@@ -141,9 +158,8 @@ async function revoke(args: string[]): Promise<number> {
   if (values.token !== undefined) body['token'] = values.token;
   if (Object.keys(body).length !== 1) { process.stderr.write(`name exactly one of --token-id, --jti, --token\n${USAGE}\n`); return 2; }
   if (values.until !== undefined) {
-    const until = values.until === 'never' ? null : Number(values.until);
-    if (until !== null && !Number.isFinite(until)) { process.stderr.write('--until must be unix ms or "never"\n'); return 2; }
-    body['until'] = until;
+    if (values.until !== 'never' && integerFlag('--until', values.until, 'unix ms or "never"') === null) return 2;
+    body['until'] = values.until === 'never' ? null : Number(values.until);
   }
   const url = `${(values.url ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')}/v1/revocations`;
   let response: Response;

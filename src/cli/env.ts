@@ -61,13 +61,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Patch {
 
 function parseValue(name: string, raw: string, parse: 'int' | 'string' | 'bool' | 'list'): unknown {
   switch (parse) {
-    case 'int': {
-      // Number() reads '' and blanks as 0 (TIDINGS_PORT=" " would listen on a random port) and
-      // takes hex, binary and exponents: only decimal digits are an integer here.
-      const text = raw.trim();
-      if (!/^-?\d+$/.test(text)) throw new Error(`${name} must be an integer`);
-      return Number(text);
-    }
+    case 'int': return parseInteger(name, raw);
     case 'bool':
       if (!['1', '0', 'true', 'false'].includes(raw)) throw new Error(`${name} must be true or false`);
       return raw === '1' || raw === 'true';
@@ -76,6 +70,15 @@ function parseValue(name: string, raw: string, parse: 'int' | 'string' | 'bool' 
     case 'string':
       return raw;
   }
+}
+
+/** Decimal digits (and a leading -) only. Number() reads '' and blanks as 0 (TIDINGS_PORT=" " or
+ * `--port "$UNSET"` would listen on a random port) and takes hex, binary and exponents. Shared by
+ * environment variables and command-line flags. */
+export function parseInteger(name: string, raw: string): number {
+  const text = raw.trim();
+  if (!/^-?\d+$/.test(text)) throw new Error(`${name} must be an integer`);
+  return Number(text);
 }
 
 export function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

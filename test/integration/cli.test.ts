@@ -73,7 +73,10 @@ t.test('cli - a config file and env vars configure serve; a bad config refuses t
   t.equal(bad.status, 1);
   t.match(bad.stderr, /auth\.signingKeys\[0\]: must be base64url text of at least 32 bytes/);
   const badPort = cli(['serve', '--port', 'abc', '--dev']);
-  t.equal(badPort.status, 1);
-  t.match(badPort.stderr, /server\.port/);
+  t.equal(badPort.status, 2, 'a usage error, like every malformed flag');
+  t.match(badPort.stderr, /--port must be an integer/);
+  const outOfRange = cli(['serve', '--port', '99999', '--dev']);
+  t.equal(outOfRange.status, 1);
+  t.match(outOfRange.stderr, /server\.port/, 'an integer out of range is the config check\'s');
 });
 

@@ -1,0 +1,27 @@
+/** Integer command-line flags take decimal digits only, like integer environment variables: an
+ * empty value (`--port "$UNSET"`), hex, exponents and fractions are refused naming the flag,
+ * instead of Number() reading '' as 0 (a random port) or '0x1F90' as 8080. */
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { generateSigningKey } from '../../src/index.js';
+
+const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  encoding: 'utf8', timeout: 30_000, env: { ...process.env, TIDINGS_SIGNING_KEY: generateSigningKey(), TIDINGS_API_KEY: 'k' },
+});
+const scope = JSON.stringify({ permissions: [{ role: 'readonly', cache: 'c' }] });
+
+t.test('cli - integer flags refuse what is not a decimal integer', async (t) => {
+  for (const raw of ['', ' ', '0x1F90', '1e3', '80.5']) {
+    for (const [flag, args] of [
+      ['--port', ['serve', '--port', raw]],
+      ['--momento-port', ['serve', '--port', '0', '--momento-port', raw]],
+      ['--expires-in', ['token', '--scope', scope, '--expires-in', raw]],
+      ['--until', ['revoke', '--token-id', 'x', '--url', 'http://127.0.0.1:1', '--until', raw]],
+    ] as const) {
+      const run = cli([...args]);
+      t.equal(run.status, 2, `${flag} ${JSON.stringify(raw)}`);
+      t.match(run.stderr, new RegExp(`^${flag} must be `), `${flag} ${JSON.stringify(raw)}: ${run.stderr.trim()}`);
+      t.equal(run.stdout, '', 'nothing started or minted');
+    }
+  }
+});
