@@ -10,7 +10,7 @@
  *   with the default it stayed in the baseline tier even after 30 s under load. */
 import { parseArgs } from 'node:util';
 import { ExpiresIn, PermissionScopes, encodeMomentoCredential, type Scope } from './protocol/index.js';
-import { resolveConfig } from './core/config.js';
+import { DEFAULTS, resolveConfig } from './core/config.js';
 import { systemClock } from './core/clock.js';
 import { TokenAuthority, generateSigningKey } from './auth/tokens.js';
 import { configFromEnv, mergePatches, parseInteger, readConfigFile, setPath } from './cli/env.js';
@@ -68,8 +68,18 @@ async function serve(args: string[]): Promise<number> {
   if (values.host !== undefined) setPath(flags, 'server.host', values.host);
   if (values.dev) flags['dev'] = true;
   const patch = mergePatches(values.config ? readConfigFile(values.config) : {}, configFromEnv(process.env), flags);
-  // Embedded defaults: with no signing key at all, run in dev mode rather than refuse to start.
-  if (patch.dev === undefined && !(patch.auth?.signingKeys?.length)) patch.dev = true;
+  // Embedded defaults: with no signing key at all, run in dev mode rather than refuse to start,
+  // on this machine only: dev mode mints tokens for anyone who asks (/dev/token) and prints an
+  // admin key, so a server others can reach must have a key, or ask for dev mode by name.
+  if (patch.dev === undefined && !(patch.auth?.signingKeys?.length)) {
+    const host = patch.server?.host ?? DEFAULTS.server.host;
+    if (!isLoopback(host)) {
+      process.stderr.write(`tidings: no signing key is set, and dev mode (an open token route, an admin key printed) is for this machine only; ` +
+        `set TIDINGS_SIGNING_KEY (npx tidings signing-key prints one) to serve on ${host}, or pass --dev to run dev mode there anyway\n`);
+      return 2;
+    }
+    patch.dev = true;
+  }
   const server = await createServer({ config: patch }, defaultFeatures());
   let stopModerator: (() => Promise<void>) | undefined;
   if (server.config.dev) {
@@ -97,6 +107,11 @@ async function serve(args: string[]): Promise<number> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   return new Promise<number>(() => {});
+}
+
+/** Whether `host` binds a loopback interface only (127.0.0.0/8, ::1, localhost). */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** An integer flag's value (undefined when absent); null, with the reason on stderr, when it is not

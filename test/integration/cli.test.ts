@@ -68,6 +68,22 @@ t.test('cli - serve on embedded defaults starts dev mode and prints a working ad
   t.equal(code, 0, 'exits cleanly');
 });
 
+t.test('cli - without a signing key, serve runs dev mode on a loopback host only; elsewhere it refuses unless --dev is given', async (t) => {
+  // Dev mode mints tokens for anyone (/dev/token) and prints an admin key: not implied for a server others can reach.
+  for (const [args, env] of [[['--host', '0.0.0.0'], {}], [[], { TIDINGS_HOST: '::' }]] as const) {
+    const refused = cli(['serve', '--port', '0', ...args], { TIDINGS_SIGNING_KEY: '', ...env });
+    t.equal(refused.status, 2, `refused: ${JSON.stringify({ args, env })}`);
+    t.match(refused.stderr, /no signing key.*TIDINGS_SIGNING_KEY.*--dev/s, 'says how to go on');
+  }
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--port', '0', '--host', '0.0.0.0', '--dev'], {
+    env: { ...process.env, TIDINGS_SIGNING_KEY: '', TIDINGS_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  let page: string | undefined;
+  for await (const line of createInterface({ input: child.stdout! })) if ((page = /demo page:\s+(\S+)/.exec(line)?.[1])) break;
+  t.ok(page, 'with --dev it serves dev mode on that host');
+});
+
 t.test('cli - a config file and env vars configure serve; a bad config refuses to start', async (t) => {
   const bad = cli(['serve', '--port', '0'], { TIDINGS_SIGNING_KEY: 'short' });
   t.equal(bad.status, 1);
