@@ -46,7 +46,7 @@ export function notifyFeature(): ServerFeature {
   };
   return {
     setup: ({ config, engine, auth, clock, log }) => {
-      service = new NotifyService({ config, presence: engine.presence, clock, log });
+      service = new NotifyService({ config, presence: engine.presence, shared: engine.notify, clock, log });
       engine.topics.addPublishHook(service.notifier);
       engine.presence.observe((change) => state().notifier.presenceChanged(change));
       stopRevocations = auth.revocations.subscribe(({ tokenId }) => { if (tokenId !== undefined) state().tokenIdRevoked(tokenId); });

@@ -28,6 +28,7 @@ import type { WindowRead } from '../topics/topic.js';
 import type { CacheEngine } from '../store/cache-store.js';
 import type { ModerationEngine } from '../moderation/moderation-engine.js';
 import type { PublishHook } from '../core/publish-hook.js';
+import type { SharedNotifyState } from '../notify/shared-state.js';
 import type { PresenceEngine } from '../presence/presence.js';
 import type { Maybe } from '../core/maybe.js';
 import type { RevocationList } from '../auth/revocation.js';
@@ -103,6 +104,9 @@ export interface Engine {
   readonly idempotency?: IdempotencyContext;
   /** A revocation list shared by every node (engine redis); absent: each server keeps its own. */
   readonly revocations?: RevocationList;
+  /** Follows and push subscriptions shared by every node (engine redis); absent: each server keeps
+   * its own in memory. */
+  readonly notify?: SharedNotifyState;
   /** An id for a new connection, unique across the cluster (contract 4). */
   newConnectionId(): string;
   /** Connects the engine to the server's fan-out; awaited once before any request (contract 6). */

@@ -5,7 +5,8 @@
  * - lists and scalar items: store/redis-store.ts; pubAppend (and a moderator's retract) runs the
  *   list change and the publish as one script through the topic engine;
  * - moderator groups: engine/redis/moderation.ts (queues in Redis fed by the publish script, handed
- *   out to members on any node, node loss detected by heartbeat). */
+ *   out to members on any node, node loss detected by heartbeat);
+ * - follows and push subscriptions: engine/redis/shared-*.ts (in Redis, mirrored on every node). */
 import type { Clock } from '../core/clock.js';
 import type { TidingsConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
@@ -17,6 +18,8 @@ import type { Engine, Fanout } from './engine.js';
 import { RedisTopicEngine } from './redis/topic-engine.js';
 import { RedisModeration } from './redis/moderation.js';
 import { RedisRevocationList } from './redis/revocations.js';
+import { RedisFollowers } from './redis/shared-followers.js';
+import { RedisPushSubscriptions } from './redis/shared-push-subscriptions.js';
 import { IdempotencyContext } from '../core/idempotency-key.js';
 
 /** Cache data lives under redis.keyPrefix + this (topics under `t:`, engine/redis/keys.ts). */
@@ -38,6 +41,8 @@ export class RedisEngine implements Engine {
   readonly groups: RedisModeration;
   /** On shard 0 only: one list for the whole deployment. */
   readonly revocations: RedisRevocationList | undefined;
+  /** On shard 0 only, like revocations: one set of follows and push subscriptions per deployment. */
+  readonly notify: { followers: RedisFollowers; subscriptions: RedisPushSubscriptions } | undefined;
   readonly idempotency: IdempotencyContext;
   /** Cluster-wide: every node's subscribers, join/leave once (docs/presence.md, "Several nodes"). */
   readonly presence: RedisPresence;
@@ -63,6 +68,10 @@ export class RedisEngine implements Engine {
     this.topics.setIdempotency(idempotencyArgs);
     this.cache.idempotencyArgs = idempotencyArgs;
     this.revocations = placement.index > 0 ? undefined : new RedisRevocationList(config.auth.maxRevocations, clock, connection, subscriber, config.redis.keyPrefix, this.groups.nodeId, log);
+    this.notify = placement.index > 0 ? undefined : {
+      followers: new RedisFollowers(config.notify, connection, subscriber, config.redis.keyPrefix, log),
+      subscriptions: new RedisPushSubscriptions(config.push, connection, subscriber, config.redis.keyPrefix, log),
+    };
     const presenceSubscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false });
     presenceSubscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis presence subscriber connection error'));
     this.presence = new RedisPresence(config.presence, clock, connection, presenceSubscriber, config.redis.keyPrefix, log);
@@ -84,6 +93,8 @@ export class RedisEngine implements Engine {
   async start(fanout: Fanout): Promise<void> {
     await this.topics.start(fanout);
     await this.revocations?.start();
+    await this.notify?.followers.start();
+    await this.notify?.subscriptions.start();
     await this.groups.start();
     this.presence.start((key, frame) => fanout.publish(key, frame));
     await this.presence.connect();

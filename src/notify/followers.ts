@@ -1,15 +1,18 @@
 /** Who follows which topics: the users to tell (by webhook `item.undelivered`, or Web Push) when an
  * item is published to a topic while they are not on it. Keyed both ways: by topic for the
- * publish path, by tokenId for the per-user bound. A Redis implementation keeps two sets. */
+ * publish path, by tokenId for the per-user bound. The Redis implementation
+ * (engine/redis/shared-followers.ts) stores them for every node and mirrors them in one of these. */
 import { LimitCause, topicKey } from '../protocol/index.js';
 import { limitExceeded } from '../core/errors.js';
 import type { NotifyConfig } from '../core/config.js';
+import type { Maybe } from '../core/maybe.js';
 
+/** Writes answer once the change is stored (a shared implementation: once Redis has it). */
 export interface Followers {
-  follow(tokenId: string, cache: string, topic: string): void;
-  unfollow(tokenId: string, cache: string, topic: string): void;
+  follow(tokenId: string, cache: string, topic: string): Maybe<void>;
+  unfollow(tokenId: string, cache: string, topic: string): Maybe<void>;
   /** Drops every follow of the tokenId (its credentials were revoked). */
-  forget(tokenId: string): void;
+  forget(tokenId: string): Maybe<void>;
   /** The tokenIds following the topic; undefined when none (the publish path's one lookup). */
   of(cache: string, topic: string): ReadonlySet<string> | undefined;
 }
@@ -63,4 +66,11 @@ export class MemoryFollowers implements Followers {
   of(cache: string, topic: string): ReadonlySet<string> | undefined {
     return this.byTopic.get(topicKey(cache, topic));
   }
+
+  /** Whether the tokenId follows the topic. */
+  has(tokenId: string, cache: string, topic: string): boolean {
+    return this.byToken.get(tokenId)?.has(topicKey(cache, topic)) ?? false;
+  }
+
+  get size(): number { return this.total; }
 }

@@ -10,10 +10,13 @@ import { MemoryPushSubscriptions, type PushSubscriptions } from './push-subscrip
 import { WebhookEndpoints } from './webhook-endpoints.js';
 import { WebPushSender, type VapidKeys } from './web-push-sender.js';
 import { Notifier, type PresenceLookup } from './notifier.js';
+import type { SharedNotifyState } from './shared-state.js';
 
 export interface NotifyServiceOptions {
   config: Readonly<TidingsConfig>;
   presence: PresenceLookup;
+  /** The engine's shared follows and push subscriptions (engine redis); else this server's own. */
+  shared?: SharedNotifyState | undefined;
   clock: Clock;
   log: Logger;
 }
@@ -26,9 +29,12 @@ export class NotifyService {
   readonly push: WebPushSender | undefined;
   readonly notifier: Notifier;
 
-  constructor({ config, presence, clock, log }: NotifyServiceOptions) {
-    this.followers = new MemoryFollowers(config.notify);
-    this.subscriptions = new MemoryPushSubscriptions(config.push);
+  private readonly log: Logger;
+
+  constructor({ config, presence, shared, clock, log }: NotifyServiceOptions) {
+    this.log = log;
+    this.followers = shared?.followers ?? new MemoryFollowers(config.notify);
+    this.subscriptions = shared?.subscriptions ?? new MemoryPushSubscriptions(config.push);
     this.webhooks = new WebhookEndpoints(config.webhooks, clock, log);
     const vapid = vapidKeys(config);
     this.push = vapid ? new WebPushSender(config.push, vapid, this.subscriptions, log) : undefined;
@@ -36,10 +42,13 @@ export class NotifyService {
   }
 
   /** A revoked tokenId's follows and push subscriptions go with it: a leaked credential's push
-   * endpoint must not keep receiving the topics it followed. */
+   * endpoint must not keep receiving the topics it followed. With shared state every node hears
+   * the revocation and removes them (the same idempotent removal; one that fails while Redis is
+   * away is done by the other nodes, and this node's copy forgets them at once regardless). */
   tokenIdRevoked(tokenId: string): void {
-    this.followers.forget(tokenId);
-    this.subscriptions.forget(tokenId);
+    for (const forgetting of [this.followers.forget(tokenId), this.subscriptions.forget(tokenId)]) {
+      if (forgetting instanceof Promise) forgetting.catch((err: unknown) => this.log.warn({ err: (err as Error).message, tokenId }, 'forgetting a revoked tokenId\'s notifications failed'));
+    }
   }
 
   close(): void {

@@ -1,16 +1,19 @@
 /** Web Push subscriptions (a browser's endpoint and keys), by the tokenId that registered them. */
 import { LimitCause } from '../protocol/index.js';
 import { invalidArgument, limitExceeded } from '../core/errors.js';
+import type { Maybe } from '../core/maybe.js';
 
 /** The browser's PushSubscription.toJSON() shape. */
 export interface PushSubscriptionJson { endpoint: string; keys: { p256dh: string; auth: string } }
 
+/** Writes answer once the change is stored (the Redis implementation,
+ * engine/redis/shared-push-subscriptions.ts: once Redis has it; it mirrors them in one of these). */
 export interface PushSubscriptions {
-  add(tokenId: string, subscription: PushSubscriptionJson): void;
+  add(tokenId: string, subscription: PushSubscriptionJson): Maybe<void>;
   /** Forgets the subscription with this endpoint; false when the tokenId had none. */
-  remove(tokenId: string, endpoint: string): boolean;
+  remove(tokenId: string, endpoint: string): Maybe<boolean>;
   /** Drops every subscription of the tokenId (its credentials were revoked). */
-  forget(tokenId: string): void;
+  forget(tokenId: string): Maybe<void>;
   of(tokenId: string): readonly PushSubscriptionJson[];
 }
 

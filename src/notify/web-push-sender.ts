@@ -81,6 +81,13 @@ export class WebPushSender {
     }
   }
 
+  /** Removes the job's subscription (everywhere, when the store is shared). A failed removal (Redis
+   * away) leaves it for the next push, whose answer removes it then. */
+  private forget(job: Job): void {
+    Promise.resolve(this.subscriptions.remove(job.tokenId, job.subscription.endpoint))
+      .catch((err: unknown) => this.log.warn({ err: (err as Error).message, tokenId: job.tokenId }, 'removing a gone push subscription failed'));
+  }
+
   private async send(job: Job): Promise<AttemptOutcome> {
     let request: webpush.RequestDetails;
     try {
@@ -94,7 +101,7 @@ export class WebPushSender {
     } catch (err) {
       // A subscription whose keys cannot be used will never work.
       this.log.warn({ err: (err as Error).message, tokenId: job.tokenId }, 'push subscription unusable: removed');
-      this.subscriptions.remove(job.tokenId, job.subscription.endpoint);
+      this.forget(job);
       return 'reject';
     }
     try {
@@ -111,7 +118,7 @@ export class WebPushSender {
       if (res.status >= 200 && res.status < 300) return 'delivered';
       if (res.status === 404 || res.status === 410) {
         // The browser unsubscribed or the subscription expired: it will never accept a push again.
-        this.subscriptions.remove(job.tokenId, job.subscription.endpoint);
+        this.forget(job);
         return 'gone';
       }
       return res.status >= 500 || res.status === 429 || res.status === 408 ? 'retry' : 'reject';

@@ -13,6 +13,9 @@ export interface TcpProxy {
   /** From now on, answer any WebSocket upgrade request with 403 and close (a corporate proxy
    * that breaks upgrades); plain HTTP still relays. */
   refuseUpgrades(): void;
+  /** Ends freeze() and blackhole(): the dead connections are closed (both ends see it) and new
+   * ones relay again, like a network that comes back. */
+  heal(): void;
   /** Drops every open relay (both ends see the TCP connection close). */
   reset(): void;
   close(): Promise<void>;
@@ -50,6 +53,10 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
     freeze() { for (const pair of pairs) pair.frozen = true; },
     blackhole() { blackhole = true; },
     refuseUpgrades() { refuseUpgrades = true; },
+    heal() {
+      blackhole = false;
+      for (const pair of [...pairs]) if (pair.frozen) { pairs.delete(pair); pair.client.destroy(); pair.upstream.destroy(); }
+    },
     reset() {
       for (const pair of pairs) { pair.client.destroy(); pair.upstream.destroy(); }
       pairs.clear();

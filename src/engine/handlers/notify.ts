@@ -3,7 +3,7 @@
 import { failedPrecondition, permissionDenied } from '../../core/errors.js';
 import type { NotifyService } from '../../notify/notify-service.js';
 import { parsePushSubscription } from '../../notify/push-subscriptions.js';
-import type { HandlerTable } from '../handler.js';
+import { map, type HandlerTable } from '../handler.js';
 import type { Session } from '../session.js';
 import { nameField } from '../validate.js';
 
@@ -26,23 +26,21 @@ export function notifyHandlers(service: NotifyService, allowInsecureEndpoints: b
       if (!session.grant!.permissions.allowsTopic('subscribe', cache, topic)) {
         throw permissionDenied(`token may not subscribe to topic "${topic}" in cache "${cache}", so it may not follow it`);
       }
-      service.followers.follow(tokenIdOf(session), cache, topic);
-      return {};
+      return map(service.followers.follow(tokenIdOf(session), cache, topic), () => ({}));
     },
     unfollow({ session, frame }) {
       const cache = nameField(frame, 'cache', 'cache');
       const topic = nameField(frame, 'topic', 'topic');
-      service.followers.unfollow(tokenIdOf(session), cache, topic);
-      return {};
+      return map(service.followers.unfollow(tokenIdOf(session), cache, topic), () => ({}));
     },
     pushRegister({ session, frame }) {
       push();
-      service.subscriptions.add(tokenIdOf(session), parsePushSubscription(frame['subscription'], allowInsecureEndpoints));
-      return {};
+      return map(service.subscriptions.add(tokenIdOf(session), parsePushSubscription(frame['subscription'], allowInsecureEndpoints)), () => ({}));
     },
     pushUnregister({ session, frame }) {
       const endpoint = frame['endpoint'];
-      return { removed: typeof endpoint === 'string' && service.subscriptions.remove(tokenIdOf(session), endpoint) };
+      if (typeof endpoint !== 'string') return { removed: false };
+      return map(service.subscriptions.remove(tokenIdOf(session), endpoint), (removed) => ({ removed }));
     },
     pushKey() {
       return { publicKey: push().publicKey };

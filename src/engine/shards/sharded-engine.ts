@@ -2,9 +2,11 @@
  * each cache, with its topics, lists, items, moderator groups and presence, lives on one shard,
  * chosen by rendezvous hashing of its name (rendezvous.ts). Nothing spans two caches, so every
  * atomic step (a publish with its moderation feed, pubAppend, a moderator's accept) stays within
- * one shard. The revocation list is the first shard's. */
+ * one shard. The revocation list and the notification state (follows, push subscriptions) are the
+ * first shard's. */
 import type { IdempotencyContext } from '../../core/idempotency-key.js';
 import type { RevocationList } from '../../auth/revocation.js';
+import type { SharedNotifyState } from '../../notify/shared-state.js';
 import type { Engine, Fanout } from '../engine.js';
 import { shardOf } from './rendezvous.js';
 import { ShardedTopics } from './sharded-topics.js';
@@ -18,6 +20,7 @@ export class ShardedEngine implements Engine {
   readonly groups: ShardedModeration;
   readonly presence: ShardedPresence;
   readonly revocations: RevocationList | undefined;
+  readonly notify: SharedNotifyState | undefined;
 
   /** `shards` in the configured order (every node must list them alike); they share `idempotency`. */
   constructor(private readonly shards: readonly Engine[], readonly idempotency: IdempotencyContext, maxGroupsPerConnection: number) {
@@ -27,6 +30,7 @@ export class ShardedEngine implements Engine {
     this.groups = new ShardedModeration(shards.map((s) => s.groups), of, maxGroupsPerConnection);
     this.presence = new ShardedPresence(shards.map((s) => s.presence), of);
     this.revocations = shards[0]!.revocations;
+    this.notify = shards[0]!.notify;
   }
 
   newConnectionId(): string {

@@ -1,0 +1,150 @@
+/** Web Push subscriptions stored in Redis for every node (notify/push-subscriptions.ts;
+ * docs/operations.md "Follows, push subscriptions and webhooks are shared"). Per tokenId a HASH
+ * endpoint -> `{"p256dh","auth"}`, an index SET of the tokenIds that have any, and the deployment's
+ * count; push.maxSubscriptionsPerToken and push.maxSubscriptions are checked by the write's own
+ * script. A write is acknowledged once Redis has it; each node mirrors every subscription in a
+ * MemoryPushSubscriptions (redis-mirror.ts), so whichever node takes a publish can push. A push
+ * service's 404/410 on any node removes the subscription here, hence everywhere. */
+import type { Redis } from 'ioredis';
+import { LimitCause } from '../../protocol/index.js';
+import type { Logger } from '../../core/logger.js';
+import { limitExceeded } from '../../core/errors.js';
+import type { RedisConnection } from '../../core/redis-connection.js';
+import { MemoryPushSubscriptions, type PushSubscriptionJson, type PushSubscriptionLimits, type PushSubscriptions } from '../../notify/push-subscriptions.js';
+import { RedisMirror } from './redis-mirror.js';
+
+/** KEYS: token hash, index, count. ARGV: endpoint, keys, tokenId, maxPerToken, max, channel, message.
+ * A known endpoint is replaced (the browser re-registered, its keys may have rotated). */
+const ADD = `
+local H, I, C = KEYS[1], KEYS[2], KEYS[3]
+if redis.call('HEXISTS', H, ARGV[1]) == 0 then
+  if redis.call('HLEN', H) >= tonumber(ARGV[4]) then return 'token' end
+  if tonumber(redis.call('GET', C) or '0') >= tonumber(ARGV[5]) then return 'full' end
+  redis.call('INCR', C)
+  redis.call('SADD', I, ARGV[3])
+end
+redis.call('HSET', H, ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[6], ARGV[7])
+return 'ok'`;
+
+/** KEYS: token hash, index, count. ARGV: endpoint, tokenId, channel, message. 1 | 0 */
+const REMOVE = `
+local H, I, C = KEYS[1], KEYS[2], KEYS[3]
+if redis.call('HDEL', H, ARGV[1]) == 0 then return 0 end
+redis.call('DECR', C)
+if redis.call('HLEN', H) == 0 then redis.call('SREM', I, ARGV[2]) end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1`;
+
+/** KEYS: token hash, index, count. ARGV: tokenId, channel, message. */
+const FORGET = `
+local H, I, C = KEYS[1], KEYS[2], KEYS[3]
+local n = redis.call('HLEN', H)
+if n == 0 then return 0 end
+redis.call('DEL', H)
+redis.call('DECRBY', C, n)
+redis.call('SREM', I, ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return n`;
+
+/** KEYS: index. ARGV: token hash prefix. {tokenId, endpoint, keys}... */
+const LOAD = `
+local reply = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local h = redis.call('HGETALL', ARGV[1] .. id)
+  for i = 1, #h, 2 do reply[#reply + 1] = id; reply[#reply + 1] = h[i]; reply[#reply + 1] = h[i + 1] end
+end
+return reply`;
+
+/** Announced changes: `["+", tokenId, subscription]`, `["-", tokenId, endpoint]`, `["x", tokenId]`. */
+type Change = ['+', string, PushSubscriptionJson] | ['-', string, string] | ['x', string];
+
+export class RedisPushSubscriptions implements PushSubscriptions {
+  private mirror: MemoryPushSubscriptions;
+  private readonly mirroring: RedisMirror;
+  private readonly tokenPrefix: string;
+  private readonly index: string;
+  private readonly count: string;
+
+  constructor(private readonly limits: PushSubscriptionLimits, private readonly connection: RedisConnection, subscriber: Redis, prefix: string, private readonly log: Logger) {
+    this.mirror = new MemoryPushSubscriptions(limits);
+    this.tokenPrefix = `${prefix}n:p:`;
+    this.index = `${prefix}n:\u0000p:tokens`;
+    this.count = `${prefix}n:\u0000p:count`;
+    connection.defineScript('tidingsPushAdd', ADD, 3);
+    connection.defineScript('tidingsPushRemove', REMOVE, 3);
+    connection.defineScript('tidingsPushForget', FORGET, 3);
+    connection.defineScript('tidingsPushLoad', LOAD, 1);
+    this.mirroring = new RedisMirror(connection, subscriber, `${prefix}n:\u0000p:channel`, 'tidingsPushLoad', () => [this.index, this.tokenPrefix],
+      { replace: (reply) => this.replace(reply), apply: (message) => this.onMessage(message) }, log, 'push subscriptions');
+  }
+
+  start(): Promise<void> { return this.mirroring.start(); }
+
+  async add(tokenId: string, subscription: PushSubscriptionJson): Promise<void> {
+    const reply = await this.connection.script<string>('tidingsPushAdd', [
+      this.tokenPrefix + tokenId, this.index, this.count, subscription.endpoint, JSON.stringify(subscription.keys), tokenId,
+      this.limits.maxSubscriptionsPerToken, this.limits.maxSubscriptions, this.mirroring.channel, JSON.stringify(['+', tokenId, subscription])], false);
+    if (reply === 'token') {
+      throw limitExceeded(LimitCause.PUSH_SUBSCRIPTIONS, `a tokenId may register at most ${this.limits.maxSubscriptionsPerToken} push subscriptions`);
+    }
+    if (reply === 'full') throw limitExceeded(LimitCause.PUSH_SUBSCRIPTIONS, `the deployment holds at most ${this.limits.maxSubscriptions} push subscriptions`);
+    // In force here at once; the other nodes hear it on the channel.
+    this.change(['+', tokenId, subscription]);
+  }
+
+  async remove(tokenId: string, endpoint: string): Promise<boolean> {
+    const removed = await this.connection.script<number>('tidingsPushRemove', [
+      this.tokenPrefix + tokenId, this.index, this.count, endpoint, tokenId, this.mirroring.channel, JSON.stringify(['-', tokenId, endpoint])], false);
+    this.change(['-', tokenId, endpoint]);
+    return Number(removed) === 1;
+  }
+
+  /** Out of this node's copy at once (a revoked credential's endpoints get nothing more from here
+   * even when Redis is away), then out of Redis. */
+  async forget(tokenId: string): Promise<void> {
+    this.mirror.forget(tokenId);
+    await this.connection.script('tidingsPushForget', [this.tokenPrefix + tokenId, this.index, this.count, tokenId, this.mirroring.channel, JSON.stringify(['x', tokenId])], false);
+  }
+
+  of(tokenId: string): readonly PushSubscriptionJson[] {
+    return this.mirror.of(tokenId);
+  }
+
+  /** Subscriptions in this node's copy. */
+  get size(): number { return this.mirror.size; }
+
+  private replace(reply: unknown[]): void {
+    const fresh = new MemoryPushSubscriptions(this.limits);
+    for (let i = 0; i + 2 < reply.length; i += 3) {
+      try {
+        const keys = JSON.parse(String(reply[i + 2])) as PushSubscriptionJson['keys'];
+        fresh.add(String(reply[i]), { endpoint: String(reply[i + 1]), keys });
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'a stored push subscription was not loaded');
+      }
+    }
+    this.mirror = fresh;
+  }
+
+  private onMessage(message: string): void {
+    let change: Change;
+    try {
+      change = JSON.parse(message) as Change;
+    } catch {
+      return;
+    }
+    this.change(change);
+  }
+
+  private change(change: Change): void {
+    try {
+      if (change[0] === 'x') this.mirror.forget(change[1]);
+      else if (change[0] === '-') this.mirror.remove(change[1], change[2]);
+      // The copy's bounds are the deployment's: full only for a moment; the next reload brings it.
+      else this.mirror.add(change[1], change[2]);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'a push subscription was not mirrored');
+    }
+  }
+}
