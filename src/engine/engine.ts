@@ -104,8 +104,8 @@ export interface Engine {
   readonly idempotency?: IdempotencyContext;
   /** A revocation list shared by every node (engine redis); absent: each server keeps its own. */
   readonly revocations?: RevocationList;
-  /** Follows and push subscriptions shared by every node (engine redis); absent: each server keeps
-   * its own in memory. */
+  /** Follows, push subscriptions and admin-added webhook endpoints shared by every node (engine
+   * redis); absent: each server keeps its own in memory. */
   readonly notify?: SharedNotifyState;
   /** An id for a new connection, unique across the cluster (contract 4). */
   newConnectionId(): string;

@@ -6,7 +6,8 @@
  *   list change and the publish as one script through the topic engine;
  * - moderator groups: engine/redis/moderation.ts (queues in Redis fed by the publish script, handed
  *   out to members on any node, node loss detected by heartbeat);
- * - follows and push subscriptions: engine/redis/shared-*.ts (in Redis, mirrored on every node). */
+ * - follows, push subscriptions, admin-added webhook endpoints: engine/redis/shared-*.ts (in Redis,
+ *   mirrored on every node). */
 import type { Clock } from '../core/clock.js';
 import type { TidingsConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
@@ -20,6 +21,7 @@ import { RedisModeration } from './redis/moderation.js';
 import { RedisRevocationList } from './redis/revocations.js';
 import { RedisFollowers } from './redis/shared-followers.js';
 import { RedisPushSubscriptions } from './redis/shared-push-subscriptions.js';
+import { RedisWebhookEndpoints } from './redis/shared-webhook-endpoints.js';
 import { IdempotencyContext } from '../core/idempotency-key.js';
 
 /** Cache data lives under redis.keyPrefix + this (topics under `t:`, engine/redis/keys.ts). */
@@ -41,8 +43,9 @@ export class RedisEngine implements Engine {
   readonly groups: RedisModeration;
   /** On shard 0 only: one list for the whole deployment. */
   readonly revocations: RedisRevocationList | undefined;
-  /** On shard 0 only, like revocations: one set of follows and push subscriptions per deployment. */
-  readonly notify: { followers: RedisFollowers; subscriptions: RedisPushSubscriptions } | undefined;
+  /** On shard 0 only, like revocations: one set of follows, push subscriptions and admin-added
+   * webhook endpoints per deployment. */
+  readonly notify: { followers: RedisFollowers; subscriptions: RedisPushSubscriptions; webhooks: RedisWebhookEndpoints } | undefined;
   readonly idempotency: IdempotencyContext;
   /** Cluster-wide: every node's subscribers, join/leave once (docs/presence.md, "Several nodes"). */
   readonly presence: RedisPresence;
@@ -71,6 +74,7 @@ export class RedisEngine implements Engine {
     this.notify = placement.index > 0 ? undefined : {
       followers: new RedisFollowers(config.notify, connection, subscriber, config.redis.keyPrefix, log),
       subscriptions: new RedisPushSubscriptions(config.push, connection, subscriber, config.redis.keyPrefix, log),
+      webhooks: new RedisWebhookEndpoints(config.webhooks.maxEndpoints, connection, subscriber, config.redis.keyPrefix, log),
     };
     const presenceSubscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false });
     presenceSubscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis presence subscriber connection error'));
@@ -95,6 +99,7 @@ export class RedisEngine implements Engine {
     await this.revocations?.start();
     await this.notify?.followers.start();
     await this.notify?.subscriptions.start();
+    await this.notify?.webhooks.start();
     await this.groups.start();
     this.presence.start((key, frame) => fanout.publish(key, frame));
     await this.presence.connect();

@@ -35,7 +35,7 @@ export class NotifyService {
     this.log = log;
     this.followers = shared?.followers ?? new MemoryFollowers(config.notify);
     this.subscriptions = shared?.subscriptions ?? new MemoryPushSubscriptions(config.push);
-    this.webhooks = new WebhookEndpoints(config.webhooks, clock, log);
+    this.webhooks = new WebhookEndpoints(config.webhooks, clock, log, shared?.webhooks);
     const vapid = vapidKeys(config);
     this.push = vapid ? new WebPushSender(config.push, vapid, this.subscriptions, log) : undefined;
     this.notifier = new Notifier(this.webhooks, this.followers, presence, this.push, clock);

@@ -1,15 +1,19 @@
 /** The webhook endpoints of the server (config file + admin route) and their delivery queues. An
  * event goes to every endpoint of its cache whose topic prefix and event list match; per endpoint
- * it waits in the endpoint's bounded queue, in its topic's lane. */
+ * it waits in the endpoint's bounded queue, in its topic's lane. With shared state (engine redis)
+ * the admin route's endpoints are stored for every node (SharedWebhookEndpoints) and this class
+ * follows what it announces; config-file endpoints are each node's own. */
 import { randomBytes } from 'node:crypto';
 import { LimitCause } from '../protocol/index.js';
 import { invalidArgument, limitExceeded, notFound } from '../core/errors.js';
 import { webhookEndpointProblem, type WebhookEndpointConfig, type WebhookEvent, type WebhooksConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
+import type { Maybe } from '../core/maybe.js';
 import { DeliveryQueue, type AttemptOutcome, type DeliveryStats } from './delivery-queue.js';
 import { discardBody } from './drain.js';
 import type { ItemJson, NotifyEvent } from './events.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, sign } from './webhook-signature.js';
+import type { SharedWebhookEndpoints, WebhookEndpointsListener } from './shared-state.js';
 
 /** An endpoint as the admin route shows it: never the secret. */
 export type WebhookEndpointView = Omit<WebhookEndpointConfig, 'secret'>;
@@ -25,6 +29,8 @@ const BATCH_ENVELOPE_BYTES = BATCH_OPEN.length + BATCH_CLOSE.length - 1;
 
 interface Endpoint {
   config: WebhookEndpointConfig;
+  /** From the shared store (engine redis), else from this node's config file or admin route. */
+  shared: boolean;
   events: ReadonlySet<WebhookEvent>;
   queue: DeliveryQueue<Job>;
 }
@@ -58,8 +64,9 @@ export class WebhookEndpoints {
   private readonly byCache = new Map<string, Map<string, Endpoint>>();
   private count = 0;
 
-  constructor(private readonly config: WebhooksConfig, private readonly clock: { now(): number }, private readonly log: Logger) {
-    for (const endpoint of config.endpoints) this.put(endpoint);
+  constructor(private readonly config: WebhooksConfig, private readonly clock: { now(): number }, private readonly log: Logger, private readonly shared?: SharedWebhookEndpoints) {
+    for (const endpoint of config.endpoints) this.install(endpoint, false);
+    shared?.observe(this.follower());
   }
 
   /** Whether any endpoint of `cache` wants `type` events for `topic` (publish hooks ask first, so
@@ -87,11 +94,22 @@ export class WebhookEndpoints {
   }
 
   /** Adds or replaces an endpoint (a replaced endpoint's queued events are dropped). Answers the
-   * endpoint's secret (generated when none was given): the one time it is shown. */
-  put(input: Omit<WebhookEndpointConfig, 'secret'> & { secret?: string }): { secret: string } {
+   * endpoint's secret (generated when none was given): the one time it is shown. Shared: once the
+   * store has it (then every node sends to it). */
+  put(input: Omit<WebhookEndpointConfig, 'secret'> & { secret?: string }): Maybe<{ secret: string }> {
     const config = { ...input, secret: input.secret ?? randomBytes(24).toString('base64url') } as WebhookEndpointConfig;
     const problem = webhookEndpointProblem(config);
     if (problem) throw invalidArgument(`webhook: ${problem}`);
+    if (this.shared) {
+      // Config-file endpoints are on every node: the shared ones get what is left of the bound.
+      const maxShared = Math.max(0, this.config.maxEndpoints - this.config.endpoints.length);
+      return this.shared.put({ ...config }, maxShared).then(() => ({ secret: config.secret }));
+    }
+    this.install(config, false);
+    return { secret: config.secret };
+  }
+
+  private install(config: WebhookEndpointConfig, shared: boolean): void {
     let endpoints = this.byCache.get(config.cache);
     const existing = endpoints?.get(config.name);
     if (!existing && this.count >= this.config.maxEndpoints) {
@@ -100,8 +118,32 @@ export class WebhookEndpoints {
     existing?.queue.close();
     if (!existing) this.count++;
     if (!endpoints) this.byCache.set(config.cache, (endpoints = new Map()));
-    endpoints.set(config.name, { config, events: new Set(config.events), queue: this.queueFor(config) });
-    return { secret: config.secret };
+    endpoints.set(config.name, { config, shared, events: new Set(config.events), queue: this.queueFor(config) });
+  }
+
+  /** Applies what the shared store announces. */
+  private follower(): WebhookEndpointsListener {
+    const put = (config: WebhookEndpointConfig) => {
+      const existing = this.byCache.get(config.cache)?.get(config.name);
+      // Unchanged (a reload brings every endpoint again): its queue is kept.
+      if (existing?.shared && JSON.stringify(existing.config) === JSON.stringify(config)) return;
+      try {
+        this.install(config, true);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, webhook: config.name, cache: config.cache }, 'shared webhook endpoint not installed');
+      }
+    };
+    return {
+      put,
+      remove: (cache, name) => { this.uninstall(cache, name); },
+      replace: (endpoints) => {
+        const keep = new Set(endpoints.map((e) => JSON.stringify([e.cache, e.name])));
+        for (const [cache, byName] of [...this.byCache]) {
+          for (const [name, e] of [...byName]) if (e.shared && !keep.has(JSON.stringify([cache, name]))) this.uninstall(cache, name);
+        }
+        for (const e of endpoints) put(e);
+      },
+    };
   }
 
   /** Batches stay within maxBatchBytes of body, envelope included (a receiver's 413 is final). */
@@ -110,14 +152,26 @@ export class WebhookEndpoints {
     return new DeliveryQueue(limits, (jobs) => this.send(config, jobs), { jobBytes: (job) => job.bytes });
   }
 
-  remove(cache: string, name: string): void {
+  /** Shared: out of the store (then every node drops it); a config-file endpoint is this node's. */
+  remove(cache: string, name: string): Maybe<void> {
+    if (!this.shared) {
+      if (!this.uninstall(cache, name)) throw notFound(`no webhook "${name}" in cache "${cache}"`);
+      return;
+    }
+    return this.shared.remove(cache, name).then((removed) => {
+      if (!this.uninstall(cache, name) && !removed) throw notFound(`no webhook "${name}" in cache "${cache}"`);
+    });
+  }
+
+  private uninstall(cache: string, name: string): boolean {
     const endpoints = this.byCache.get(cache);
     const endpoint = endpoints?.get(name);
-    if (!endpoint) throw notFound(`no webhook "${name}" in cache "${cache}"`);
+    if (!endpoint) return false;
     endpoint.queue.close();
     endpoints!.delete(name);
     if (endpoints!.size === 0) this.byCache.delete(cache);
     this.count--;
+    return true;
   }
 
   list(cache: string): WebhookEndpointView[] {

@@ -66,7 +66,7 @@ export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, config
       // server reading its upload.
       admin(token, cache);
       const input = await readJsonObject(res, maxBodyBytes, aborted, lease);
-      const { secret } = service.webhooks.put({ ...input, cache, name } as never);
+      const { secret } = await service.webhooks.put({ ...input, cache, name } as never);
       return { status: '200 OK', body: { name, cache, secret } };
     }, {}, lease);
   });
@@ -76,7 +76,7 @@ export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, config
     const name = decodeSegment(req.getParameter(1));
     jsonRoute(res, log, async () => {
       admin(token, cache);
-      service.webhooks.remove(cache, name);
+      await service.webhooks.remove(cache, name);
       return { status: '200 OK', body: {} };
     });
   });

@@ -1,11 +1,15 @@
-/** Follows and Web Push subscriptions are the deployment's, not a node's (engine "redis",
+/** Follows, Web Push subscriptions and webhook endpoints added through the admin route are the
+ * deployment's, not a node's (engine "redis",
  * docs/operations.md "Follows, push subscriptions and webhooks are shared"): real nodes on one
  * real redis-server. A follow or subscription registered on one node is notified by whichever node
  * takes the publish, exactly once; a push endpoint's 410 and a tokenId's revocation remove them on
  * every node; notify.maxFollowsPerToken / maxFollows and push.maxSubscriptionsPerToken hold across
  * nodes; they survive a restart of every node; with Redis away a follow or registration answers
  * SERVER_UNAVAILABLE (retryable) instead of an acknowledgement that would be lost, and a node whose
- * Redis link was cut loads what changed meanwhile once it is back. */
+ * Redis link was cut loads what changed meanwhile once it is back. An admin-added webhook endpoint
+ * is sent to by every node (signed with its one secret), once per event, counts against
+ * webhooks.maxEndpoints for the deployment, goes from every node when deleted on one, and survives
+ * a restart of every node. */
 import t, { type Test } from 'tap';
 import webpush from 'web-push';
 import { startServer } from '../helpers/server.js';
@@ -14,6 +18,7 @@ import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { HttpReceiver } from '../helpers/http-receiver.js';
 import { browserSubscription, decrypt, type BrowserSubscription } from '../helpers/push-service.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { verify } from '../../src/notify/webhook-signature.js';
 import { PermissionScopes, generateSigningKey, type DeepPartial, type TidingsConfig, type TidingsServer } from '../../src/index.js';
 
 const CACHE = 'chat';
@@ -42,7 +47,7 @@ async function deployment(t: Test, options: { redisUrl?: string; config?: DeepPa
     auth: { signingKeys: [generateSigningKey()] },
     presence: { leaveGraceMs: 0 },
     push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, collapseMs: 20, ...extra.push },
-    webhooks: { endpoints: [{ name: 'backend', url: hooks.url, secret: 'a-secret-of-enough-length', cache: CACHE, topicPrefix: '', events: ['item.undelivered'] }] },
+    webhooks: { ...extra.webhooks, endpoints: [{ name: 'backend', url: hooks.url, secret: 'a-secret-of-enough-length', cache: CACHE, topicPrefix: '', events: ['item.undelivered'] }] },
   };
   return {
     hooks, push, redisUrl,
@@ -85,6 +90,18 @@ async function settle(d: Deployment, via: RawClient, markerUser: string, marker:
   await until(`the marker reaches ${markerUser}`, () => undelivered(d, markerUser, marker).length > hooks && pushes(d, markerUser).length > sent);
   await new Promise((r) => setTimeout(r, 150));
 }
+
+async function putWebhook(node: TidingsServer, name: string, body: Record<string, unknown>): Promise<Response> {
+  const key = (await node.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
+  return fetch(`${node.httpUrl}/v1/webhooks/${CACHE}/${name}`, { method: 'PUT', headers: { authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+}
+
+async function webhookAdmin(node: TidingsServer, method: 'GET' | 'DELETE', path: string): Promise<Response> {
+  const key = (await node.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
+  return fetch(`${node.httpUrl}/v1/webhooks/${CACHE}${path}`, { method, headers: { authorization: `Bearer ${key}` } });
+}
+
+const listed = async (node: TidingsServer) => ((await (await webhookAdmin(node, 'GET', '')).json()) as { endpoints: Array<{ name: string }> }).endpoints.map((e) => e.name).sort();
 
 let syncs = 0;
 
@@ -233,6 +250,9 @@ t.test('follows and push subscriptions shared by every node on one Redis', async
     t.equal(follow?.code, 'SERVER_UNAVAILABLE', 'follow: SERVER_UNAVAILABLE, not an acknowledgement');
     const register = errorOf(await ginaA.request({ t: 'pushRegister', subscription: browserSubscription(`${d.push.url}/push/gina-2`).json }));
     t.equal(register?.code, 'SERVER_UNAVAILABLE', 'pushRegister: SERVER_UNAVAILABLE');
+    const put = await putWebhook(a, 'ops', { url: `${d.push.url}/ops`, topicPrefix: '', events: ['item.published'] });
+    t.equal(put.status, 503, 'PUT /v1/webhooks answers 503');
+    t.equal(((await put.json()) as { error: { code: string } }).error.code, 'SERVER_UNAVAILABLE');
     const res = await fetch(`${a.httpUrl}/v1/follows`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ cache: CACHE, topic: 'later' }) });
     t.equal(res.status, 503, 'POST /v1/follows answers 503');
     t.equal(((await res.json()) as { error: { code: string } }).error.code, 'SERVER_UNAVAILABLE');
@@ -280,5 +300,60 @@ t.test('follows and push subscriptions shared by every node on one Redis', async
     await hank.ok({ t: 'pub', cache: CACHE, topic: 'early', value: 'two' });
     await settle(d, hank, 'ivan', 'marker');
     t.equal(undelivered(d, 'gina', 'early').length, 1, 'the unfollow made while B was cut off holds on B');
+  });
+
+  t.test('a webhook endpoint added through the admin route is the deployment\'s', async (t) => {
+    const d = await deployment(t, { config: { webhooks: { maxEndpoints: 3 } } });
+    const [a, b, c] = [await d.node(), await d.node(), await d.node()];
+    // Received on the push receiver under their own paths (the config-file endpoint has the other).
+    const at = (path: string) => d.push.received.filter((r) => r.path === path);
+    const events = (path: string) => at(path).flatMap((r) => (JSON.parse(r.text) as { events: Array<Record<string, any>> }).events);
+    const put = await putWebhook(a, 'ops', { url: `${d.push.url}/ops`, topicPrefix: '', events: ['item.published'] });
+    t.equal(put.status, 200);
+    const { secret } = (await put.json()) as { secret: string };
+
+    // Every node sends to it once it has heard of it.
+    for (const [i, node] of [b, c].entries()) {
+      const pub = await client(t, node, 'hank');
+      let n = 0;
+      await until(`node ${i + 2} sends to the endpoint`, async () => {
+        await pub.request({ t: 'pub', cache: CACHE, topic: `probe-${i}`, value: `probe ${++n}` });
+        await new Promise((r) => setTimeout(r, 50));
+        return events('/ops').some((e) => e['topic'] === `probe-${i}`);
+      });
+    }
+    const viaB = await client(t, b, 'hank');
+    await viaB.ok({ t: 'pub', cache: CACHE, topic: 'once', value: 'one event' });
+    await until('the event', () => events('/ops').some((e) => e['topic'] === 'once'));
+    await viaB.ok({ t: 'pub', cache: CACHE, topic: 'after', value: 'marker' });
+    await until('the marker', () => events('/ops').some((e) => e['topic'] === 'after'));
+    await new Promise((r) => setTimeout(r, 150));
+    t.equal(events('/ops').filter((e) => e['topic'] === 'once').length, 1, 'one item.published event, from the publishing node');
+    const signed = at('/ops').find((r) => r.text.includes('"once"'))!;
+    t.ok(verify(secret, signed.text, signed.headers['tidings-timestamp'] as string, signed.headers['tidings-signature'] as string, Date.now()),
+      'node B signs with the secret node A answered');
+
+    t.equal((await putWebhook(b, 'ops2', { url: `${d.push.url}/ops2`, topicPrefix: '', events: ['item.published'] })).status, 200);
+    const third = await putWebhook(c, 'ops3', { url: `${d.push.url}/ops3`, topicPrefix: '', events: ['item.published'] });
+    t.equal(((await third.json()) as { error: { code: string } }).error.code, 'LIMIT_EXCEEDED_ERROR',
+      'a third admin endpoint is refused on another node (maxEndpoints 3, one in the config file)');
+    await until('every node lists both', async () => (await Promise.all([a, b, c].map(listed))).every((l) => JSON.stringify(l) === JSON.stringify(['backend', 'ops', 'ops2'])));
+
+    t.equal((await webhookAdmin(c, 'DELETE', '/ops')).status, 200, 'deleted on C');
+    await until('no node lists it', async () => (await Promise.all([a, b, c].map(listed))).every((l) => !l.includes('ops')));
+    for (const node of [a, b]) {
+      const pub = await client(t, node, 'hank');
+      const before = events('/ops2').length;
+      await pub.ok({ t: 'pub', cache: CACHE, topic: 'gone', value: 'x' });
+      await until('ops2 gets it', () => events('/ops2').length > before);
+    }
+    await new Promise((r) => setTimeout(r, 150));
+    t.equal(events('/ops').filter((e) => e['topic'] === 'gone').length, 0, 'no node sends to the deleted endpoint');
+
+    for (const node of [a, b, c]) await node.close();
+    const a2 = await d.node();
+    t.same(await listed(a2), ['backend', 'ops2'], 'a restarted node has the admin-added endpoint');
+    await (await client(t, a2, 'hank')).ok({ t: 'pub', cache: CACHE, topic: 'restarted', value: 'x' });
+    await until('sent after the restart', () => events('/ops2').some((e) => e['topic'] === 'restarted'));
   });
 });

@@ -1,0 +1,116 @@
+/** Webhook endpoints added through the admin route (PUT /v1/webhooks/:cache/:name), stored in Redis
+ * for every node (notify/shared-state.ts SharedWebhookEndpoints; docs/webhooks.md "Several nodes").
+ * One HASH `["cache","name"]` -> the endpoint's JSON (its secret included: every node signs with
+ * it); webhooks.maxEndpoints is checked by the write's script, so it holds across nodes. A write is
+ * acknowledged once Redis has it and announced; each node keeps a copy (redis-mirror.ts) and hands
+ * the changes to its WebhookEndpoints, which keeps the delivery queues. */
+import type { Redis } from 'ioredis';
+import { LimitCause } from '../../protocol/index.js';
+import type { WebhookEndpointConfig } from '../../core/config.js';
+import type { Logger } from '../../core/logger.js';
+import { limitExceeded } from '../../core/errors.js';
+import type { RedisConnection } from '../../core/redis-connection.js';
+import type { SharedWebhookEndpoints, WebhookEndpointsListener } from '../../notify/shared-state.js';
+import { RedisMirror } from './redis-mirror.js';
+
+/** KEYS: hash. ARGV: field, endpoint, max, channel, message. */
+const PUT = `
+local H = KEYS[1]
+if redis.call('HEXISTS', H, ARGV[1]) == 0 and redis.call('HLEN', H) >= tonumber(ARGV[3]) then return 'full' end
+redis.call('HSET', H, ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 'ok'`;
+
+/** KEYS: hash. ARGV: field, channel, message. 1 | 0 */
+const REMOVE = `
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1`;
+
+/** KEYS: hash. {field, endpoint}... */
+const LOAD = `return redis.call('HGETALL', KEYS[1])`;
+
+/** Announced changes: `["+", endpoint]`, `["-", cache, name]`. */
+type Change = ['+', WebhookEndpointConfig] | ['-', string, string];
+
+const keyOf = (cache: string, name: string) => JSON.stringify([cache, name]);
+
+export class RedisWebhookEndpoints implements SharedWebhookEndpoints {
+  /** The copy, by keyOf(cache, name); at most webhooks.maxEndpoints (the script's bound). */
+  private copy = new Map<string, WebhookEndpointConfig>();
+  private listener: WebhookEndpointsListener | undefined;
+  private readonly mirroring: RedisMirror;
+  private readonly hash: string;
+
+  constructor(private readonly maxEndpoints: number, private readonly connection: RedisConnection, subscriber: Redis, prefix: string, private readonly log: Logger) {
+    this.hash = `${prefix}n:\u0000w:endpoints`;
+    connection.defineScript('tidingsWebhookPut', PUT, 1);
+    connection.defineScript('tidingsWebhookRemove', REMOVE, 1);
+    connection.defineScript('tidingsWebhooksLoad', LOAD, 1);
+    this.mirroring = new RedisMirror(connection, subscriber, `${prefix}n:\u0000w:channel`, 'tidingsWebhooksLoad', () => [this.hash],
+      { replace: (reply) => this.replace(reply), apply: (message) => this.onMessage(message) }, log, 'webhook endpoints');
+  }
+
+  start(): Promise<void> { return this.mirroring.start(); }
+
+  observe(listener: WebhookEndpointsListener): void {
+    this.listener = listener;
+    listener.replace([...this.copy.values()]);
+  }
+
+  async put(endpoint: WebhookEndpointConfig, maxShared: number): Promise<void> {
+    const reply = await this.connection.script<string>('tidingsWebhookPut', [
+      this.hash, keyOf(endpoint.cache, endpoint.name), JSON.stringify(endpoint), maxShared, this.mirroring.channel, JSON.stringify(['+', endpoint])], false);
+    if (reply === 'full') throw limitExceeded(LimitCause.WEBHOOKS, `at most ${this.maxEndpoints} webhook endpoints in the deployment`);
+    // In force here at once; the other nodes hear it on the channel.
+    this.change(['+', endpoint]);
+  }
+
+  async remove(cache: string, name: string): Promise<boolean> {
+    const removed = await this.connection.script<number>('tidingsWebhookRemove', [this.hash, keyOf(cache, name), this.mirroring.channel, JSON.stringify(['-', cache, name])], false);
+    this.change(['-', cache, name]);
+    return Number(removed) === 1;
+  }
+
+  private replace(reply: unknown[]): void {
+    const fresh = new Map<string, WebhookEndpointConfig>();
+    for (let i = 0; i + 1 < reply.length && fresh.size < this.maxEndpoints; i += 2) {
+      try {
+        const endpoint = JSON.parse(String(reply[i + 1])) as WebhookEndpointConfig;
+        fresh.set(keyOf(endpoint.cache, endpoint.name), endpoint);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'a stored webhook endpoint was not loaded');
+      }
+    }
+    this.copy = fresh;
+    this.listener?.replace([...fresh.values()]);
+  }
+
+  private onMessage(message: string): void {
+    let change: Change;
+    try {
+      change = JSON.parse(message) as Change;
+    } catch {
+      return;
+    }
+    this.change(change);
+  }
+
+  private change(change: Change): void {
+    if (change[0] === '-') {
+      if (this.copy.delete(keyOf(change[1], change[2]))) this.listener?.remove(change[1], change[2]);
+      return;
+    }
+    const endpoint = change[1];
+    const key = keyOf(endpoint.cache, endpoint.name);
+    // The same endpoint again (this node's own change, heard back): its queue is kept.
+    const known = this.copy.get(key);
+    if (known !== undefined && JSON.stringify(known) === JSON.stringify(endpoint)) return;
+    if (known === undefined && this.copy.size >= this.maxEndpoints) {
+      this.log.warn({ webhook: endpoint.name, cache: endpoint.cache }, 'webhook endpoint not mirrored: the copy is full until the next reload');
+      return;
+    }
+    this.copy.set(key, endpoint);
+    this.listener?.put(endpoint);
+  }
+}
