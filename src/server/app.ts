@@ -162,7 +162,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
         unsubscribeRevocations();
         (app as TemplatedApp & { close(): void }).close();
         void broker.close();
-        reject(new Error(`could not listen on ${hostPort(config.server.host, config.server.port)}: the port is in use (or not permitted); set server.reusePort to share it with another process`));
+        reject(new Error(`could not listen on ${hostPort(config.server.host, config.server.port)}: the port is in use (or not permitted); pick another with --port or TIDINGS_PORT (server.reusePort shares it, for nodes of one deployment only)`));
       }
     });
   });
