@@ -795,6 +795,14 @@ function validatePush(p: PushConfig, positive: Positive): void {
   for (const key of ['ttlSec', 'collapseMs', 'maxSubscriptionsPerToken', 'maxSubscriptions', 'queueSize', 'maxQueuedPerOwner', 'maxInFlight', 'maxInFlightPerOwner', 'timeoutMs', 'maxAttempts'] as const) positive(`push.${key}`, p[key]);
   if (!URGENCIES.includes(p.urgency)) throw new ConfigError('push.urgency', `must be one of ${URGENCIES.join(', ')}`);
   if ((p.vapidPublicKey === '') !== (p.vapidPrivateKey === '')) throw new ConfigError('push.vapidPrivateKey', 'set both VAPID keys or neither');
+  // Checked here, as web-push checks them on every send: a bad key would otherwise fail each push
+  // as "subscription unusable" and remove every user's subscription. web-push refuses padding.
+  if (p.vapidPublicKey !== '' && (p.vapidPublicKey.includes('=') || decodedLength(p.vapidPublicKey) !== 65)) {
+    throw new ConfigError('push.vapidPublicKey', 'must be an uncompressed P-256 public key, 65 bytes as unpadded base64url (npx web-push generate-vapid-keys)');
+  }
+  if (p.vapidPrivateKey !== '' && (p.vapidPrivateKey.includes('=') || decodedLength(p.vapidPrivateKey) !== 32)) {
+    throw new ConfigError('push.vapidPrivateKey', 'must be a P-256 private key, 32 bytes as unpadded base64url (npx web-push generate-vapid-keys)');
+  }
   if (!/^(mailto:|https:)/.test(p.subject)) throw new ConfigError('push.subject', 'must be a mailto: or https: URL');
 }
 

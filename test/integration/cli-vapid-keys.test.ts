@@ -1,0 +1,36 @@
+/** VAPID keys are checked at startup: `tidings serve` with a malformed key pair refuses to start
+ * with one line naming the setting (never the key) and a non-zero exit, instead of starting and
+ * then failing every push (each failure would remove a user's push subscription). */
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import webpush from 'web-push';
+import { generateSigningKey } from '../../src/index.js';
+
+/** Runs `tidings serve` until it exits, or stops it (SIGKILL) once it says it is listening. */
+function serve(env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--port', '0'], {
+    env: { ...process.env, TIDINGS_SIGNING_KEY: generateSigningKey(), TIDINGS_VAPID_SUBJECT: 'mailto:ops@example.com', ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += String(d); if (/listening/.test(stdout)) child.kill('SIGKILL'); });
+  child.stderr.on('data', (d) => { stderr += String(d); });
+  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
+}
+
+t.test('cli - malformed VAPID keys refuse to start, naming the setting, never the key', async (t) => {
+  const good = webpush.generateVAPIDKeys();
+  const cases: Array<[string, Record<string, string>, RegExp, string]> = [
+    ['a private key that is not 32 bytes', { TIDINGS_VAPID_PUBLIC_KEY: good.publicKey, TIDINGS_VAPID_PRIVATE_KEY: 'notAVapidKeyButASecretSECRET' }, /push\.vapidPrivateKey/, 'notAVapidKeyButASecretSECRET'],
+    ['a public key that is not 65 bytes', { TIDINGS_VAPID_PUBLIC_KEY: good.privateKey, TIDINGS_VAPID_PRIVATE_KEY: good.privateKey }, /push\.vapidPublicKey/, good.privateKey],
+    ['keys with base64 padding', { TIDINGS_VAPID_PUBLIC_KEY: good.publicKey, TIDINGS_VAPID_PRIVATE_KEY: `${good.privateKey}=` }, /push\.vapidPrivateKey/, good.privateKey],
+  ];
+  for (const [name, env, setting, secret] of cases) {
+    const run = await serve(env);
+    t.equal(run.status, 1, `${name}: exit 1`);
+    t.match(run.stderr, setting, `${name}: the error names the setting`);
+    t.equal(run.stderr.trim().split('\n').length, 1, `${name}: one line, no stack trace`);
+    t.notOk(run.stderr.includes(secret.slice(0, 12)) || run.stdout.includes(secret.slice(0, 12)), `${name}: the key is not printed`);
+    t.notMatch(run.stdout, /listening/, `${name}: the server did not start`);
+  }
+});
