@@ -30,6 +30,8 @@ export class RedisConnection {
   private closed = false;
   private wasReady = false;
   private readonly scripts = new Map<string, LuaScript>();
+  /** The newest connection error, so a failed start says why (a wrong password is not "no answer"). */
+  private lastError: string | undefined;
 
   constructor(private readonly config: RedisConfig, log: Logger) {
     this.client = new Redis(config.url, {
@@ -57,14 +59,17 @@ export class RedisConnection {
       if (this.wasReady && !this.closed) log.warn({ redis: this.where() }, 'redis connection lost; reconnecting');
     });
     // Every failed reconnect attempt emits an error; the lost/back lines above say what matters.
-    this.client.on('error', (err: Error) => log.debug({ err: err.message, redis: this.where() }, 'redis connection error'));
+    this.client.on('error', (err: Error) => {
+      this.lastError = err.message;
+      log.debug({ err: err.message, redis: this.where() }, 'redis connection error');
+    });
   }
 
   /** Connects once; rejects (naming the host, never the password) when Redis has not answered
    * within connectTimeoutMs. Later drops reconnect by themselves. */
   async connect(): Promise<void> {
     const timeout = new Promise<never>((_, reject) => {
-      setTimeout(() => reject(new Error(`Redis at ${this.where()} did not answer within ${this.config.connectTimeoutMs} ms (redis.connectTimeoutMs)`)), this.config.connectTimeoutMs).unref();
+      setTimeout(() => reject(new Error(`Redis at ${this.where()} did not answer within ${this.config.connectTimeoutMs} ms (redis.connectTimeoutMs)${this.lastErrorSuffix()}`)), this.config.connectTimeoutMs).unref();
     });
     const ready = new Promise<void>((resolve) => {
       if (this.client.status === 'ready') resolve();
@@ -172,6 +177,19 @@ export class RedisConnection {
 
   private load(script: LuaScript): void {
     this.client.script('LOAD', script.lua).catch(() => { /* EVAL covers it (script()) */ });
+  }
+
+  /** `: <Redis's or the socket's reason>`, or nothing when there is none, or when it would show
+   * the URL's credentials (ioredis does not put them in messages; this makes sure). */
+  private lastErrorSuffix(): string {
+    const message = this.lastError?.split('\n')[0]?.slice(0, 200);
+    if (!message) return '';
+    let credentials: string[] = [];
+    try {
+      const url = new URL(this.config.url);
+      credentials = [url.username, url.password, decodeURIComponent(url.password)].filter((c) => c !== '');
+    } catch { /* where() says the url is unparsable */ }
+    return credentials.some((c) => message.includes(c)) ? '' : `: ${message}`;
   }
 
   private where(): string {

@@ -55,6 +55,8 @@ export interface RedisProcess {
 export interface StartRedisOptions {
   /** appendonly yes, appendfsync always: every acknowledged write is on disk. */
   aof?: boolean;
+  /** requirepass: clients must AUTH with it (`url` carries it as redis://:<password>@host:port). */
+  requirePass?: string;
 }
 
 /** A private redis-server on a free port; stopped when the test ends. */
@@ -65,9 +67,10 @@ export async function startRedis(t: Test, options: StartRedisOptions = {}): Prom
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
     '--appendonly', options.aof ? 'yes' : 'no', '--appendfsync', 'always',
     '--daemonize', 'no', '--loglevel', 'warning', '--logfile', '',
+    ...(options.requirePass !== undefined ? ['--requirepass', options.requirePass] : []),
   ];
   let child: ChildProcess | undefined;
-  const url = `redis://127.0.0.1:${port}`;
+  const url = options.requirePass !== undefined ? `redis://:${options.requirePass}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`;
   const halt = async (signal: NodeJS.Signals) => {
     const c = child;
     child = undefined;

@@ -1,0 +1,35 @@
+/** A server whose Redis refuses it (a wrong password) fails to start with one line that says why
+ * (Redis's own reason), and never shows the password it was given: `tidings serve` exits 1. */
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { generateSigningKey } from '../../src/index.js';
+import { requireRedis, startRedis } from '../helpers/redis.js';
+
+/** Runs `tidings serve` until it exits, or stops it (SIGKILL) once it says it is listening. */
+function serve(env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--port', '0'], { env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += String(d); if (/listening/.test(stdout)) child.kill('SIGKILL'); });
+  child.stderr.on('data', (d) => { stderr += String(d); });
+  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
+}
+
+t.test('cli - a wrong Redis password refuses to start, saying Redis refused it, never the password', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t, { requirePass: 'right-password-9f3a' });
+  const wrong = 'wrong-password-71c2e';
+  const run = await serve({
+    TIDINGS_SIGNING_KEY: generateSigningKey(), TIDINGS_ENGINE: 'redis', TIDINGS_LOG_LEVEL: 'trace',
+    TIDINGS_REDIS_URL: `redis://:${wrong}@127.0.0.1:${redis.port}`,
+  });
+  t.equal(run.status, 1, 'exit 1');
+  t.notMatch(run.stdout, /tidings listening/, 'the server did not start');
+  const lines = run.stderr.trim().split('\n');
+  t.equal(lines.length, 1, `one line: ${run.stderr.trim()}`);
+  t.match(lines[0], `Redis at 127.0.0.1:${redis.port}`, 'it names where it looked');
+  t.match(lines[0], /WRONGPASS|NOAUTH|password/i, 'it says Redis refused the credentials, not just that it did not answer');
+  for (const secret of [wrong, 'right-password-9f3a']) {
+    t.notOk(run.stderr.includes(secret) || run.stdout.includes(secret), 'no password in the output, at trace level either');
+  }
+});
