@@ -99,7 +99,11 @@ async function serve(args: string[]): Promise<number> {
       `  First API key: TIDINGS_SIGNING_KEY=<the same key> npx tidings api-key   (docs/tokens.md)\n\n`);
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // An operator who asks twice does not want to wait out server.shutdownGraceMs.
+      server.logger.warn({ signal }, 'second signal: exiting without finishing the drain');
+      process.exit(1);
+    }
     stopping = true;
     server.logger.info({ signal }, 'shutting down');
     void (stopModerator?.() ?? Promise.resolve()).catch(() => {}).then(() => server.close()).then(() => process.exit(0));
