@@ -803,7 +803,7 @@ function validatePush(p: PushConfig, positive: Positive): void {
   if (p.vapidPrivateKey !== '' && (p.vapidPrivateKey.includes('=') || decodedLength(p.vapidPrivateKey) !== 32)) {
     throw new ConfigError('push.vapidPrivateKey', 'must be a P-256 private key, 32 bytes as unpadded base64url (npx web-push generate-vapid-keys)');
   }
-  if (!/^(mailto:|https:)/.test(p.subject)) throw new ConfigError('push.subject', 'must be a mailto: or https: URL');
+  if (!/^(mailto:|https:)/.test(p.subject) || !URL.canParse(p.subject)) throw new ConfigError('push.subject', 'must be a mailto: or https: URL');
 }
 
 function decodedLength(base64url: string): number {

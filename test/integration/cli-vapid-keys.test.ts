@@ -1,4 +1,4 @@
-/** VAPID keys are checked at startup: `tidings serve` with a malformed key pair refuses to start
+/** VAPID settings are checked at startup: `tidings serve` with a malformed key pair or subject refuses to start
  * with one line naming the setting (never the key) and a non-zero exit, instead of starting and
  * then failing every push (each failure would remove a user's push subscription). */
 import t from 'tap';
@@ -18,12 +18,13 @@ function serve(env: Record<string, string>): Promise<{ status: number | null; st
   return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
 }
 
-t.test('cli - malformed VAPID keys refuse to start, naming the setting, never the key', async (t) => {
+t.test('cli - malformed VAPID keys or subject refuse to start, naming the setting, never the key', async (t) => {
   const good = webpush.generateVAPIDKeys();
   const cases: Array<[string, Record<string, string>, RegExp, string]> = [
     ['a private key that is not 32 bytes', { TIDINGS_VAPID_PUBLIC_KEY: good.publicKey, TIDINGS_VAPID_PRIVATE_KEY: 'notAVapidKeyButASecretSECRET' }, /push\.vapidPrivateKey/, 'notAVapidKeyButASecretSECRET'],
     ['a public key that is not 65 bytes', { TIDINGS_VAPID_PUBLIC_KEY: good.privateKey, TIDINGS_VAPID_PRIVATE_KEY: good.privateKey }, /push\.vapidPublicKey/, good.privateKey],
     ['keys with base64 padding', { TIDINGS_VAPID_PUBLIC_KEY: good.publicKey, TIDINGS_VAPID_PRIVATE_KEY: `${good.privateKey}=` }, /push\.vapidPrivateKey/, good.privateKey],
+    ['a subject that is not a URL', { TIDINGS_VAPID_PUBLIC_KEY: good.publicKey, TIDINGS_VAPID_PRIVATE_KEY: good.privateKey, TIDINGS_VAPID_SUBJECT: 'https://' }, /push\.subject/, good.privateKey],
   ];
   for (const [name, env, setting, secret] of cases) {
     const run = await serve(env);
