@@ -15,6 +15,7 @@ import { systemClock } from './core/clock.js';
 import { TokenAuthority, generateSigningKey } from './auth/tokens.js';
 import { configFromEnv, mergePatches, parseInteger, readConfigFile, setPath } from './cli/env.js';
 import { createServer } from './server/app.js';
+import { whenLogsWritten, type Logger } from './core/logger.js';
 import { defaultFeatures } from './features.js';
 import { startDevModerator } from './cli/dev-moderator.js';
 import { hostPort } from './lib/host-port.js';
@@ -102,11 +103,12 @@ async function serve(args: string[]): Promise<number> {
     if (stopping) {
       // An operator who asks twice does not want to wait out server.shutdownGraceMs.
       server.logger.warn({ signal }, 'second signal: exiting without finishing the drain');
-      process.exit(1);
+      exitAfterLogs(server.logger, 1);
+      return;
     }
     stopping = true;
     server.logger.info({ signal }, 'shutting down');
-    void (stopModerator?.() ?? Promise.resolve()).catch(() => {}).then(() => server.close()).then(() => process.exit(0));
+    void (stopModerator?.() ?? Promise.resolve()).catch(() => {}).then(() => server.close()).then(() => exitAfterLogs(server.logger, 0));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -128,6 +130,12 @@ function integerFlag(flag: string, raw: string | undefined, what = 'an integer')
     process.stderr.write(`${flag} must be ${what}\n`);
     return null;
   }
+}
+
+/** Exits once the log lines written so far are out (core/logger.ts, whenLogsWritten): exiting
+ * with one in flight to a stdout whose reader has gone would hang in pino's exit flush. */
+function exitAfterLogs(logger: Logger, code: number): void {
+  whenLogsWritten(logger, () => process.exit(code));
 }
 
 async function mint(kind: 'token' | 'api-key', args: string[]): Promise<number> {
