@@ -102,7 +102,9 @@ export class HttpStreamSocket implements WebSocketLike {
   }
 
   /** One POST at a time, carrying everything queued meanwhile: requests reach the server in the
-   * order they were sent, and a burst costs one round trip. */
+   * order they were sent, and a burst costs one round trip. The first POST carries hello alone
+   * (the Connection sends nothing else until hello is answered): before hello the server takes
+   * at most server.maxPreHelloFrameBytes + 4 bytes. */
   private async post(): Promise<void> {
     this.posting = true;
     try {

@@ -133,7 +133,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   let services: MomentoService[] = [];
   if (config.momento.enabled) {
     services = momentoServices({ broker, auth, config, log, fanout: jsFanout, endpoint: () => momentoEndpoint ?? hostPort(config.server.host, config.momento.port) });
-    mountGrpcWeb(app, services, { config, log, bodies });
+    mountGrpcWeb(app, services, { config, log, bodies, broker });
   }
   // Entries added here or (with a shared list) on another node close this node's connections.
   const unsubscribeRevocations = auth.revocations.subscribe((entry) => {

@@ -2,10 +2,11 @@
  * and each client address's share of it (server.maxInFlightBodyBytesPerIp). Each route bounds one
  * body (server.maxHttpBodyBytes, http.maxStreamPostBytes, ...), but not how many are read at once:
  * without a total, N slow uploads hold N times the per-route limit; without a share per address,
- * a few slow uploads from one address to a route that reads before any credential (gRPC-web, the
- * fallback stream's POST) hold the whole total, and every other client's body gets 503. One budget
- * per server; each request takes a lease that grows with its body and is released once, however
- * the request ends (answered, refused, aborted). An address's entry leaves with its last byte. */
+ * a few slow uploads from one address to a route that reads before any credential (gRPC-web's
+ * GenerateDisposableToken, whose credential is in the body) hold the whole total, and every other
+ * client's body gets 503. One budget per server; each request takes a lease that grows with its
+ * body and is released once, however the request ends (answered, refused, aborted). An address's
+ * entry leaves with its last byte. */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { requestAddress } from './admission.js';
 

@@ -128,6 +128,9 @@ export function splitFrames(body: Buffer): Uint8Array[] {
   return frames;
 }
 
+const preHelloTooLarge = (maxBytes: number) => limitExceeded(LimitCause.REQUEST_SIZE,
+  `a POST before hello carries the hello frame: at most ${maxBytes} bytes (server.maxPreHelloFrameBytes + 4)`);
+
 export function mountSdkStream(app: TemplatedApp, deps: SdkStreamDeps): void {
   const { broker, cors, log, config, admission } = deps;
   const streams = new Map<string, StreamConnection>();
@@ -185,14 +188,33 @@ export function mountSdkStream(app: TemplatedApp, deps: SdkStreamDeps): void {
     if (!target?.session || target.session.state === 'closed') return refuse(gone());
     // The SDK posts one batch at a time: one body being read per stream, at most maxStreamPostBytes.
     if (target.receiving) return refuse(limitExceeded(LimitCause.PENDING_REQUESTS, 'one POST at a time per stream'));
-    target.receiving = true;
+    // Before hello the stream has no credential: its POST carries the hello frame (the SDK sends
+    // nothing else until hello is answered), so it is bounded like a WebSocket's first frame, not
+    // by http.maxStreamPostBytes. A larger one is refused unread, and the stream closed as a
+    // WebSocket would be (4503): an unauthenticated peer gets nothing more.
+    const preHello = target.session.state === 'awaiting_hello';
+    const maxBytes = preHello ? config.server.maxPreHelloFrameBytes + 4 : config.http.maxStreamPostBytes;
     const lease = deps.bodies.lease(res, req);
+    if (preHello && lease.declaredBytes !== undefined && lease.declaredBytes > maxBytes) {
+      lease.release();
+      refuse(preHelloTooLarge(maxBytes));
+      target.sessionBye(CloseCode.POLICY, 'POST too large before hello');
+      return;
+    }
+    target.receiving = true;
     let aborted = false;
     res.onAborted(() => { aborted = true; target.receiving = false; lease.release(); });
     const work = async (): Promise<JsonReply> => {
       let body: Buffer;
       try {
-        body = await readTypedBody(res, config.http.maxStreamPostBytes, () => aborted, lease);
+        body = await readTypedBody(res, maxBytes, () => aborted, lease);
+      } catch (err) {
+        // A body without Content-Length found too large as it arrived: the same refusal.
+        if (preHello && err instanceof TidingsError && err.cause_ === LimitCause.REQUEST_SIZE) {
+          target.sessionBye(CloseCode.POLICY, 'POST too large before hello');
+          throw preHelloTooLarge(maxBytes);
+        }
+        throw err;
       } finally {
         target.receiving = false;
       }

@@ -2,11 +2,13 @@
  * credential answers a missing or invalid one (401) without reading the body; all bodies in flight
  * together stay within server.maxInFlightBodyBytes (past it: 503 SERVER_UNAVAILABLE); one client
  * address's bodies within server.maxInFlightBodyBytesPerIp, so one address (even unauthenticated,
- * through gRPC-web) cannot take the room of others; and a request's share is given back however it ends (answered, aborted, 413, invalid JSON, refused by
+ * through gRPC-web's GenerateDisposableToken, whose credential is in the body) cannot take the room
+ * of others; and a request's share is given back however it ends (answered, aborted, 413, invalid JSON, refused by
  * its handler). */
 import t, { type Test } from 'tap';
 import net from 'node:net';
 import { PermissionScopes } from '../../src/index.js';
+import { encodeFrame } from '../../src/protocol/index.js';
 import type { TidingsServer } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
 import { eventually } from '../helpers/wait.js';
@@ -135,17 +137,25 @@ t.test('a request\'s share is given back after 413, invalid JSON and a refusal b
 
 t.test('the fallback stream\'s POST and gRPC-web read within the same budget and give their share back', async (t) => {
   const server = await startServer(t, { config: { server: { maxInFlightBodyBytes: 3 * MiB }, momento: { enabled: true, port: 0 } } });
+  const key = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
   const ctl = new AbortController();
   t.teardown(() => ctl.abort());
   const stream = await fetch(`${server.httpUrl}/v1/stream`, { signal: ctl.signal });
   const id = /"stream":"([^"]+)"/.exec(new TextDecoder().decode((await stream.body!.getReader().read()).value))![1]!;
+  // The stream says hello first: before it, a POST is bounded by server.maxPreHelloFrameBytes.
+  const hello = encodeFrame({ t: 'hello', id: 1, versions: [1], token: key });
+  const framed = Buffer.alloc(4 + hello.byteLength);
+  framed.writeUInt32BE(hello.byteLength, 0);
+  framed.set(hello, 4);
+  const said = await fetch(`${server.httpUrl}/v1/stream`, { method: 'POST', headers: { 'x-tidings-stream': id }, body: framed });
+  t.equal(said.status, 204, 'the stream said hello');
   const streamPost = rawRequest(t, server, `POST /v1/stream HTTP/1.1\r\nHost: x\r\nX-Tidings-Stream: ${id}\r\nContent-Length: ${2 * MiB}`, 'aaaa');
-  const grpcPost = rawRequest(t, server, `POST /cache_client.Scs/Get HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc-web-text\r\nContent-Length: ${MiB}`, 'AAAA');
+  const grpcPost = rawRequest(t, server, `POST /cache_client.Scs/Get HTTP/1.1\r\nHost: x\r\nAuthorization: ${key}\r\nContent-Type: application/grpc-web-text\r\nContent-Length: ${MiB}`, 'AAAA');
   t.ok(await eventually(() => server.bodies.inFlight === 3 * MiB), `a stalled stream POST and a stalled gRPC-web call fill the budget: ${server.bodies.inFlight} bytes`);
 
   const payload = Buffer.from([0x0f, 0x01]); // an invalid protobuf message: answered INVALID_ARGUMENT once read
   const grpcCall = () => fetch(`${server.httpUrl}/cache_client.Scs/Get`, {
-    method: 'POST', headers: { 'content-type': 'application/grpc-web-text' }, body: Buffer.concat([Buffer.from([0, 0, 0, 0, payload.length]), payload]).toString('base64'),
+    method: 'POST', headers: { 'content-type': 'application/grpc-web-text', authorization: key }, body: Buffer.concat([Buffer.from([0, 0, 0, 0, payload.length]), payload]).toString('base64'),
   }).then(async (r) => r.headers.get('grpc-status') ?? /grpc-status:\s*(\d+)/.exec(Buffer.from(await r.text(), 'base64').toString('latin1'))?.[1]);
   t.equal(await grpcCall(), '14', 'a gRPC-web call finding no room is UNAVAILABLE');
 
@@ -167,9 +177,10 @@ t.test('one client address holds at most server.maxInFlightBodyBytesPerIp; other
     method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'text/plain', 'x-forwarded-for': address }, body,
   }).then(async (r) => ({ status: r.status, body: await r.json() as Record<string, any> }));
 
-  // Address A: two gRPC-web calls (read before any credential) announcing 1 MiB each, 4 bytes sent.
+  // Address A: two GenerateDisposableToken calls (their credential is in the body: read before
+  // any credential) announcing 1 MiB each, 4 bytes sent.
   const stalled = Array.from({ length: 2 }, () => rawRequest(t, server,
-    `POST /cache_client.Scs/Get HTTP/1.1\r\nHost: x\r\n${from('198.51.100.1')}\r\nContent-Type: application/grpc-web-text\r\nContent-Length: ${MiB}`, 'AAAA'));
+    `POST /token.Token/GenerateDisposableToken HTTP/1.1\r\nHost: x\r\n${from('198.51.100.1')}\r\nContent-Type: application/grpc-web-text\r\nContent-Length: ${MiB}`, 'AAAA'));
   t.ok(await eventually(() => server.bodies.inFlight === 2 * MiB), `address A's stalled uploads hold its share: ${server.bodies.inFlight} bytes`);
 
   const refused = await publish('198.51.100.1', 'one more from A');
@@ -178,10 +189,10 @@ t.test('one client address holds at most server.maxInFlightBodyBytesPerIp; other
   t.match(refused.body['error']?.message, /server\.maxInFlightBodyBytesPerIp/);
   const payload = Buffer.from([0x0f, 0x01]); // an invalid protobuf message: answered INVALID_ARGUMENT once read
   const grpcCall = (address: string) => fetch(`${server.httpUrl}/cache_client.Scs/Get`, {
-    method: 'POST', headers: { 'content-type': 'application/grpc-web-text', 'x-forwarded-for': address },
+    method: 'POST', headers: { 'content-type': 'application/grpc-web-text', 'x-forwarded-for': address, authorization: key },
     body: Buffer.concat([Buffer.from([0, 0, 0, 0, payload.length]), payload]).toString('base64'),
   }).then(async (r) => r.headers.get('grpc-status') ?? /grpc-status:\s*(\d+)/.exec(Buffer.from(await r.text(), 'base64').toString('latin1'))?.[1]);
-  t.equal(await grpcCall('198.51.100.1'), '14', 'and so does an unauthenticated gRPC-web call from A (UNAVAILABLE)');
+  t.equal(await grpcCall('198.51.100.1'), '14', 'and so does a gRPC-web call from A (UNAVAILABLE)');
   t.equal(await grpcCall('203.0.113.7'), '3', 'while one from address B is read (and answered)');
 
   const other = await publish('203.0.113.7', 'from B');

@@ -11,14 +11,21 @@ import type { Logger } from '../../core/logger.js';
 import { BodyBudgetError, BodyTooLargeError, readBody } from '../http-body.js';
 import type { BodyBudget } from '../body-budget.js';
 import { requestAddress } from '../admission.js';
+import type { Broker } from '../../engine/broker.js';
 import type { MomentoService } from './listener.js';
+import { credentialOf } from './calls.js';
+import { toStatus } from './status.js';
 
 /** `Allow-Headers: *` does not cover `authorization`; every header the web SDK sends is listed. */
 const ALLOWED_HEADERS = 'authorization, cache, agent, runtime-version, read-concern, x-grpc-web, x-user-agent, grpc-timeout, content-type';
 const FORWARDED_METADATA = ['authorization', 'cache', 'agent', 'runtime-version', 'read-concern'];
+/** Services whose calls carry no `authorization` credential: GenerateDisposableToken's is the
+ * body's auth_token, Ping has none. Every other call's credential is in its headers, checked
+ * before its body is read. */
+const NO_HEADER_CREDENTIAL = new Set(['token.Token', 'cache_client.Ping']);
 
 type Handler = (call: unknown, callback?: (err: Partial<StatusObject> | null, response?: unknown) => void) => void;
-interface Method { definition: ServiceDefinition[string]; handler: Handler | undefined }
+interface Method { definition: ServiceDefinition[string]; handler: Handler | undefined; headerCredential: boolean }
 
 function frame(flag: number, payload: Uint8Array): string {
   const out = Buffer.allocUnsafe(5 + payload.byteLength);
@@ -114,12 +121,12 @@ class WebStream extends EventEmitter {
   }
 }
 
-export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps: { config: Readonly<TidingsConfig>; log: Logger; bodies: BodyBudget }): void {
-  const { config, log, bodies } = deps;
+export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps: { config: Readonly<TidingsConfig>; log: Logger; bodies: BodyBudget; broker: Broker }): void {
+  const { config, log, bodies, broker } = deps;
   const methods = new Map<string, Method>();
   for (const service of services) {
     for (const [name, definition] of Object.entries(service.definition)) {
-      methods.set(definition.path, { definition, handler: service.implementation[name] as Handler | undefined });
+      methods.set(definition.path, { definition, handler: service.implementation[name] as Handler | undefined, headerCredential: !NO_HEADER_CREDENTIAL.has(service.name) });
     }
   }
   // Base64 inflates by 4/3: the body limit follows the gRPC message limit.
@@ -148,6 +155,18 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
       cors(res);
       res.end();
       return;
+    }
+    // The credential before the body: an unauthenticated call is answered UNAUTHENTICATED (as the
+    // handler would) without the server reading or holding its upload. Synchronous, so the body
+    // reader below is still registered before this handler returns (uWS requires it); the handler
+    // verifies again once the body is in (the credential may have been revoked meanwhile).
+    if (method.headerCredential) {
+      try {
+        broker.verifyCredential(credentialOf(metadata));
+      } catch (err) {
+        const s = toStatus(err);
+        return out.finish(s.code, s.details, s.metadata);
+      }
     }
     // Held while the body is read and decoded, not for a response stream that may last hours:
     // from then on the request is a decoded message, bounded by momento.maxMessageBytes.
