@@ -77,9 +77,13 @@ t.test('gRPC-web: with a valid credential the body is read; GenerateDisposableTo
   t.ok(await eventually(() => server.bodies.inFlight === 0), 'and given back when aborted');
 
   const token = rawRequest(t, server, `POST /token.Token/GenerateDisposableToken HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc-web-text\r\nContent-Length: ${MiB}`, 'AAAA');
-  t.ok(await eventually(() => server.bodies.inFlight === MiB), `GenerateDisposableToken carries its credential in the body: read within the budget (${server.bodies.inFlight} bytes)`);
+  t.ok(await eventually(() => server.bodies.inFlight === 64 * 1024), `GenerateDisposableToken carries its credential in the body: read first, but held to 64 KiB, not the cache writes' bound (${server.bodies.inFlight} bytes)`);
   token.socket.destroy();
   t.ok(await eventually(() => server.bodies.inFlight === 0), 'and given back when aborted');
+  const oversized = await fetch(`${server.httpUrl}/token.Token/GenerateDisposableToken`, {
+    method: 'POST', headers: { 'content-type': 'application/grpc-web-text', 'x-grpc-web': '1' }, body: 'A'.repeat(65 * 1024),
+  });
+  t.equal(oversized.headers.get('grpc-status') ?? grpcStatus(`\r\n\r\n${await oversized.text()}`), '8', 'a larger anonymous body is RESOURCE_EXHAUSTED');
 });
 
 /** Opens a fallback stream; returns its id and the text it has received so far (kept growing). */

@@ -23,6 +23,10 @@ const FORWARDED_METADATA = ['authorization', 'cache', 'agent', 'runtime-version'
  * body's auth_token, Ping has none. Every other call's credential is in its headers, checked
  * before its body is read. */
 const NO_HEADER_CREDENTIAL = new Set(['token.Token', 'cache_client.Ping']);
+/** Their bodies are read before any credential, so they are held to what they need (a token
+ * request is an API key and a scope of at most auth.maxPermissions; a ping is empty), not the
+ * multi-MiB bound of cache writes: an anonymous caller ties up at most this much per call. */
+const NO_HEADER_CREDENTIAL_MAX_BODY_BYTES = 64 * 1024;
 
 type Handler = (call: unknown, callback?: (err: Partial<StatusObject> | null, response?: unknown) => void) => void;
 interface Method { definition: ServiceDefinition[string]; handler: Handler | undefined; headerCredential: boolean }
@@ -174,7 +178,7 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
     let aborted = false;
     let onAbort: (() => void) | undefined;
     res.onAborted(() => { aborted = true; out.ended = true; lease.release(); onAbort?.(); });
-    readBody(res, maxBodyBytes, () => aborted, lease).then((body) => {
+    readBody(res, method.headerCredential ? maxBodyBytes : NO_HEADER_CREDENTIAL_MAX_BODY_BYTES, () => aborted, lease).then((body) => {
       lease.release();
       if (aborted) return;
       const bytes = Buffer.from(body.toString('latin1'), 'base64');
