@@ -155,14 +155,25 @@ export class RedisConnection {
   }
 
   async close(): Promise<void> {
+    this.failHeld();
+    if (this.client.status === 'ready') await this.client.quit().catch(() => this.client.disconnect());
+    else this.client.disconnect();
+  }
+
+  /** Drops the connection at once (after close(), or instead of waiting for its QUIT). Commands in
+   * flight fail as a lost connection; held ones fail as close() fails them. */
+  disconnect(): void {
+    this.failHeld();
+    this.client.disconnect();
+  }
+
+  private failHeld(): void {
     this.closed = true;
     for (const held of this.held) {
       clearTimeout(held.timer);
       held.fail(unavailable('the server is shutting down'));
     }
     this.held.clear();
-    if (this.client.status === 'ready') await this.client.quit().catch(() => this.client.disconnect());
-    else this.client.disconnect();
   }
 
   /** Sends every held command, in arrival order, within this tick (so later commands, which go

@@ -23,6 +23,8 @@ import { RedisFollowers } from './redis/shared-followers.js';
 import { RedisPushSubscriptions } from './redis/shared-push-subscriptions.js';
 import { RedisWebhookEndpoints } from './redis/shared-webhook-endpoints.js';
 import { IdempotencyContext } from '../core/idempotency-key.js';
+import { settleWithin } from './redis/goodbye.js';
+import type { Redis } from 'ioredis';
 
 /** Cache data lives under redis.keyPrefix + this (topics under `t:`, engine/redis/keys.ts). */
 export const CACHE_NAMESPACE = 'c:';
@@ -50,6 +52,11 @@ export class RedisEngine implements Engine {
   /** Cluster-wide: every node's subscribers, join/leave once (docs/presence.md, "Several nodes"). */
   readonly presence: RedisPresence;
   private readonly ids = new RandomIds();
+  /** The pub/sub connections beside `connection`: dropped at the end of close() whatever happened. */
+  private readonly subscribers: Redis[];
+  /** close(): how long the goodbye may take, and where it says it was cut short. */
+  private readonly goodbyeMs: number;
+  private readonly log: Logger;
 
   private constructor(config: Readonly<TidingsConfig>, clock: Clock, log: Logger, private readonly connection: RedisConnection, placement: ShardPlacement) {
     this.idempotency = placement.idempotency;
@@ -79,6 +86,11 @@ export class RedisEngine implements Engine {
     const presenceSubscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false });
     presenceSubscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis presence subscriber connection error'));
     this.presence = new RedisPresence(config.presence, clock, connection, presenceSubscriber, config.redis.keyPrefix, log);
+    this.subscribers = [subscriber, presenceSubscriber];
+    // After the drain (server.shutdownGraceMs) the goodbye gets one more command's time at most, and
+    // never more than the grace itself: a stop takes at most grace + min(commandTimeoutMs, grace).
+    this.goodbyeMs = Math.min(config.redis.commandTimeoutMs, config.server.shutdownGraceMs);
+    this.log = log;
   }
 
   /** Connects to Redis first: a server whose Redis does not answer refuses to start. */
@@ -105,10 +117,22 @@ export class RedisEngine implements Engine {
     await this.presence.connect();
   }
 
+  /** Hands back moderation claims, hands presence over and quits, all at once and within
+   * goodbyeMs (docs/operations.md, "Stopping"); what has not finished by then is cut off: the
+   * other nodes reap it after moderation.nodeTimeoutMs / presence's node timeout instead. */
   async close(): Promise<void> {
-    await this.groups.close();
-    await this.presence.close();
-    await this.topics.close();
-    await this.connection.close();
+    const started = Date.now();
+    const unfinished = await settleWithin({
+      moderation: this.groups.close(),
+      presence: this.presence.close(),
+      topics: this.topics.close(),
+    }, this.goodbyeMs);
+    // QUIT only when the rest got through: a Redis that did not answer those will not answer it.
+    if (unfinished.length === 0) unfinished.push(...await settleWithin({ quit: this.connection.close() }, this.goodbyeMs - (Date.now() - started)));
+    this.connection.disconnect();
+    for (const s of this.subscribers) s.disconnect();
+    if (unfinished.length > 0) {
+      this.log.warn({ unfinished, goodbyeMs: this.goodbyeMs }, 'redis goodbye cut short: Redis did not answer within min(redis.commandTimeoutMs, server.shutdownGraceMs)');
+    }
   }
 }

@@ -50,6 +50,10 @@ export interface RedisProcess {
   stop(): Promise<void>;
   /** SIGKILL: no shutdown work at all, like a crashed host. */
   kill(): Promise<void>;
+  /** SIGSTOP: connections stay open but nothing is answered (a frozen host); resume() undoes it. */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
 }
 
 export interface StartRedisOptions {
@@ -71,7 +75,9 @@ export async function startRedis(t: Test, options: StartRedisOptions = {}): Prom
   ];
   let child: ChildProcess | undefined;
   const url = options.requirePass !== undefined ? `redis://:${options.requirePass}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`;
+  let paused = false;
   const halt = async (signal: NodeJS.Signals) => {
+    if (paused) proc.resume(); // a stopped process would not act on SIGTERM
     const c = child;
     child = undefined;
     if (!c || c.exitCode !== null) return;
@@ -91,6 +97,15 @@ export async function startRedis(t: Test, options: StartRedisOptions = {}): Prom
     },
     stop: () => halt('SIGTERM'),
     kill: () => halt('SIGKILL'),
+    pause() {
+      if (!child || child.exitCode !== null) throw new Error('redis-server is not running');
+      child.kill('SIGSTOP');
+      paused = true;
+    },
+    resume() {
+      if (child && paused) child.kill('SIGCONT');
+      paused = false;
+    },
   };
   t.teardown(async () => {
     await proc.stop();
