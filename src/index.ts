@@ -7,7 +7,7 @@ export { ManualClock, systemClock, type Clock } from './core/clock.js';
 export { TokenAuthority, generateSigningKey, type Grant, type MintOptions, type MintedCredential } from './auth/tokens.js';
 export { MemoryEngine } from './engine/memory-engine.js';
 // What an out-of-tree engine implements (docs/architecture.md, "The engine seam and its contracts").
-export type { Engine, TopicEngine, TopicStats, Fanout, WindowRead, Subscriber, PublishHook, PublishedItem } from './engine/engine.js';
+export type { Engine, RedisLink, TopicEngine, TopicStats, Fanout, WindowRead, Subscriber, PublishHook, PublishedItem } from './engine/engine.js';
 export type { CacheEngine, CollectionTtl, ElementOrigin, PushOptions, Range, StoreStats, Maybe } from './store/cache-store.js';
 export type { ModerationEngine, GroupMember, HeldDelivery } from './moderation/moderation-engine.js';
 export type { GroupStats } from './moderation/group-registry.js';

@@ -11,6 +11,7 @@ import { ErrorCode } from '../protocol/index.js';
 import type { RedisConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { TidingsError } from './errors.js';
+import { RedisRefusedError, refusalOf, type RedisRefusalReason } from './redis-refusal.js';
 
 /** A Lua script run by name; `keys` undefined: the caller passes the number of keys first. */
 interface LuaScript { sha: string; lua: string; keys: number | undefined }
@@ -32,8 +33,13 @@ export class RedisConnection {
   private readonly scripts = new Map<string, LuaScript>();
   /** The newest connection error, so a failed start says why (a wrong password is not "no answer"). */
   private lastError: string | undefined;
+  /** Set while Redis refuses this node (wrong password, NOAUTH, ...): retrying will not help, so it
+   * is logged once as an error and shown in /metrics; cleared when a connection is ready again. */
+  private refusing: RedisRefusalReason | undefined;
+  /** While connect() waits: fails it at once on a refusal. */
+  private refuseStart: ((err: RedisRefusedError) => void) | undefined;
 
-  constructor(private readonly config: RedisConfig, log: Logger) {
+  constructor(private readonly config: RedisConfig, private readonly log: Logger) {
     this.client = new Redis(config.url, {
       lazyConnect: true,
       // Off: publishes are batched per topic by the topic engine (engine/redis/publish-batches.ts),
@@ -50,6 +56,7 @@ export class RedisConnection {
     });
     this.client.on('ready', () => {
       if (this.wasReady) log.info({ redis: this.where() }, 'redis connection back');
+      this.refusing = undefined;
       this.wasReady = true;
       // Loaded before anything else is sent on the new connection (Redis may have restarted empty).
       for (const script of this.scripts.values()) this.load(script);
@@ -61,7 +68,9 @@ export class RedisConnection {
     // Every failed reconnect attempt emits an error; the lost/back lines above say what matters.
     this.client.on('error', (err: Error) => {
       this.lastError = err.message;
-      log.debug({ err: err.message, redis: this.where() }, 'redis connection error');
+      const refusal = refusalOf(err.message);
+      if (refusal) this.refused(refusal);
+      else log.debug({ err: err.message, redis: this.where() }, 'redis connection error');
     });
   }
 
@@ -75,13 +84,49 @@ export class RedisConnection {
       if (this.client.status === 'ready') resolve();
       else this.client.once('ready', () => resolve());
     });
+    // Wrong credentials or database: no retry will fix them, so no waiting out the timeout.
+    const refused = new Promise<never>((_, reject) => { this.refuseStart = reject; });
     this.client.connect().catch(() => { /* retried by the retry strategy; the timeout reports */ });
     try {
-      await Promise.race([ready, timeout]);
+      await Promise.race([ready, timeout, refused]);
+      await Promise.race([this.probePermissions(), refused]);
     } catch (err) {
       this.client.disconnect();
       throw err;
+    } finally {
+      this.refuseStart = undefined;
     }
+  }
+
+  /** Why Redis refuses this node now (undefined: it does not), for /metrics. */
+  get refusal(): RedisRefusalReason | undefined {
+    return this.refusing;
+  }
+
+  /** An ACL user may log in yet lack what every node needs: EVALSHA (every write) and PUBLISH
+   * (fan-out between nodes). Asked once at start, with no effect: a script that does not exist
+   * (NOSCRIPT is the permitted answer) and a publish to a channel nobody listens to. */
+  private async probePermissions(): Promise<void> {
+    const probes: Array<Promise<unknown>> = [
+      this.client.evalsha('0'.repeat(40), 0),
+      this.client.publish(`${this.config.keyPrefix}\u0000probe`, ''),
+    ];
+    for (const probe of probes) {
+      await probe.catch((err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        if (refusalOf(message)) { this.lastError = message; this.refused(refusalOf(message)!); }
+        else if (!message.startsWith('NOSCRIPT')) throw err;
+      });
+    }
+  }
+
+  /** Fails a start at once; once running, says so once per reason (every reconnect attempt
+   * repeats it, at the usual backoff up to redis.reconnectMaxMs). */
+  private refused(reason: RedisRefusalReason): void {
+    const why = `Redis at ${this.where()} refused this node${this.lastErrorSuffix()} (check redis.url's user, password and database, and the user's ACL)`;
+    if (this.refuseStart) { this.refuseStart(new RedisRefusedError(reason, why)); return; }
+    if (this.refusing !== reason) this.log.error({ redis: this.where(), reason }, `${why}; reconnecting`);
+    this.refusing = reason;
   }
 
   /** Runs `command` now when connected, else holds it (bounded) until the connection is back.
@@ -226,7 +271,7 @@ export function rethrowTyped(err: unknown): never {
   if (message === 'Command timed out') {
     throw new TidingsError(ErrorCode.TIMEOUT_ERROR, 'Redis did not answer in time (redis.commandTimeoutMs); the write may have been applied');
   }
-  if (/^(OOM|LOADING|MASTERDOWN|READONLY|BUSY|TRYAGAIN|CLUSTERDOWN)\b/.test(message)) {
+  if (/^(OOM|LOADING|MASTERDOWN|READONLY|BUSY|TRYAGAIN|CLUSTERDOWN|NOPERM|NOAUTH)\b/.test(message)) {
     throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, `Redis refused the command: ${message.split('.')[0]}`);
   }
   if (err instanceof Error && err.name === 'ReplyError') throw err; // a bug of ours (bad script): INTERNAL, logged

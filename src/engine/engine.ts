@@ -91,6 +91,14 @@ export interface TopicEngine {
   activity(): Iterable<TopicActivity>;
 }
 
+/** One Redis server a node uses (shard `shard` of redis.shards; 0 with one Redis). */
+export interface RedisLink {
+  shard: number;
+  connected: boolean;
+  /** Set while Redis refuses this node: WRONGPASS, NOAUTH, NOPERM or DB (core/redis-refusal.ts). */
+  refusal: string | undefined;
+}
+
 export interface Engine {
   readonly topics: TopicEngine;
   /** Lists and scalar items (src/store/cache-store.ts). */
@@ -107,6 +115,8 @@ export interface Engine {
   /** Follows, push subscriptions and admin-added webhook endpoints shared by every node (engine
    * redis); absent: each server keeps its own in memory. */
   readonly notify?: SharedNotifyState;
+  /** Engine redis: each Redis connection's state, for /metrics (docs/operations.md). */
+  redisLinks?(): RedisLink[];
   /** An id for a new connection, unique across the cluster (contract 4). */
   newConnectionId(): string;
   /** Connects the engine to the server's fan-out; awaited once before any request (contract 6). */

@@ -15,7 +15,7 @@ import { RedisConnection } from '../core/redis-connection.js';
 import { RedisCacheStore } from '../store/redis-store.js';
 import { RedisPresence } from '../presence/redis-presence.js';
 import { RandomIds } from '../lib/random-ids.js';
-import type { Engine, Fanout } from './engine.js';
+import type { Engine, Fanout, RedisLink } from './engine.js';
 import { RedisTopicEngine } from './redis/topic-engine.js';
 import { RedisModeration } from './redis/moderation.js';
 import { RedisRevocationList } from './redis/revocations.js';
@@ -57,6 +57,7 @@ export class RedisEngine implements Engine {
   /** close(): how long the goodbye may take, and where it says it was cut short. */
   private readonly goodbyeMs: number;
   private readonly log: Logger;
+  private readonly shard: number;
 
   private constructor(config: Readonly<TidingsConfig>, clock: Clock, log: Logger, private readonly connection: RedisConnection, placement: ShardPlacement) {
     this.idempotency = placement.idempotency;
@@ -91,6 +92,11 @@ export class RedisEngine implements Engine {
     // never more than the grace itself: a stop takes at most grace + min(commandTimeoutMs, grace).
     this.goodbyeMs = Math.min(config.redis.commandTimeoutMs, config.server.shutdownGraceMs);
     this.log = log;
+    this.shard = placement.index;
+  }
+
+  redisLinks(): RedisLink[] {
+    return [{ shard: this.shard, connected: this.connection.ready, refusal: this.connection.refusal }];
   }
 
   /** Connects to Redis first: a server whose Redis does not answer refuses to start. */

@@ -66,6 +66,18 @@ export function createMetricsRegistry({ broker, engine, transport, config, bodie
   gauge(registry, 'tidings_store_bytes', 'Bytes held by the cache store', () => engine.cache.stats().bytes);
   gauge(registry, 'tidings_store_limit_bytes', 'store.maxBytes', () => engine.cache.stats().maxBytes);
 
+  if (engine.redisLinks) {
+    const links = engine.redisLinks.bind(engine);
+    new Gauge({
+      name: 'tidings_redis_connected', help: '1 while the connection to this Redis shard is ready, else 0', labelNames: ['shard'], registers: [registry],
+      collect() { this.reset(); for (const l of links()) this.set({ shard: String(l.shard) }, l.connected ? 1 : 0); },
+    });
+    new Gauge({
+      name: 'tidings_redis_refused', help: '1 while this Redis shard refuses the node (reason: WRONGPASS, NOAUTH, NOPERM, DB); fix redis.url or the ACL', labelNames: ['shard', 'reason'], registers: [registry],
+      collect() { this.reset(); for (const l of links()) if (l.refusal) this.set({ shard: String(l.shard), reason: l.refusal }, 1); },
+    });
+  }
+
   gauge(registry, 'tidings_moderation_groups', 'Moderator groups', () => engine.groups.stats().length);
   const groupGauge = (name: string, help: string, read: (g: ReturnType<Engine['groups']['stats']>[number]) => number) => new Gauge({
     name, help, labelNames: ['cache', 'group'], registers: [registry],

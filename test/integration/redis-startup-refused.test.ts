@@ -1,5 +1,5 @@
-/** A server whose Redis refuses it (a wrong password) fails to start with one line that says why
- * (Redis's own reason), and never shows the password it was given: `tidings serve` exits 1. */
+/** A server whose Redis refuses it (a wrong password) fails to start at once with one line that
+ * says why (Redis's own reason), and never shows the password it was given: `tidings serve` exits 1. */
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { generateSigningKey } from '../../src/index.js';
@@ -29,6 +29,7 @@ t.test('cli - a wrong Redis password refuses to start, saying Redis refused it, 
   t.equal(lines.length, 1, `one line: ${run.stderr.trim()}`);
   t.match(lines[0], `Redis at 127.0.0.1:${redis.port}`, 'it names where it looked');
   t.match(lines[0], /WRONGPASS|NOAUTH|password/i, 'it says Redis refused the credentials, not just that it did not answer');
+  t.notMatch(lines[0], /did not answer within/, 'it failed on the refusal, not after waiting out redis.connectTimeoutMs');
   for (const secret of [wrong, 'right-password-9f3a']) {
     t.notOk(run.stderr.includes(secret) || run.stdout.includes(secret), 'no password in the output, at trace level either');
   }

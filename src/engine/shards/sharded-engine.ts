@@ -7,7 +7,7 @@
 import type { IdempotencyContext } from '../../core/idempotency-key.js';
 import type { RevocationList } from '../../auth/revocation.js';
 import type { SharedNotifyState } from '../../notify/shared-state.js';
-import type { Engine, Fanout } from '../engine.js';
+import type { Engine, Fanout, RedisLink } from '../engine.js';
 import { shardOf } from './rendezvous.js';
 import { ShardedTopics } from './sharded-topics.js';
 import { ShardedCache } from './sharded-cache.js';
@@ -31,6 +31,10 @@ export class ShardedEngine implements Engine {
     this.presence = new ShardedPresence(shards.map((s) => s.presence), of);
     this.revocations = shards[0]!.revocations;
     this.notify = shards[0]!.notify;
+  }
+
+  redisLinks(): RedisLink[] {
+    return this.shards.flatMap((s) => s.redisLinks?.() ?? []);
   }
 
   newConnectionId(): string {
