@@ -35,6 +35,8 @@ t.test('Redis frozen: server.close() ends when the shutdown grace runs out, not 
   t.teardown(() => { mod.client.close(); alice.close(); });
 
   redis.pause();
+  // Not a latency bound: the budget is GRACE_MS, ten times shorter than this timer, so only a
+  // goodbye that waited for a command timeout (the old path) can let it fire first.
   let commandTimeoutFired = false;
   const commandTimer = setTimeout(() => { commandTimeoutFired = true; }, COMMAND_TIMEOUT_MS);
   await server.close();
