@@ -256,6 +256,9 @@ export interface RedisConfig {
   publishBatchMaxItems: number;
   /** ...and at most this many encoded bytes (an item bigger than this goes alone). */
   publishBatchMaxBytes: number;
+  /** A node loads the shared follows and push subscriptions (at start, after its link comes back)
+   * in script calls of about this many each, so Redis is never busy with the whole set at once. */
+  notifyLoadPageSize: number;
 }
 
 /** The Momento-compatible gRPC listener (docs/momento-compat.md): the official Momento SDKs talk
@@ -513,6 +516,7 @@ export const DEFAULTS: TidingsConfig = {
     queueTimeoutMs: 1000,
     publishBatchMaxItems: 64,
     publishBatchMaxBytes: 256 * 1024,
+    notifyLoadPageSize: 2000,
   },
   momento: {
     enabled: false,
@@ -716,6 +720,8 @@ function validateRedis(r: RedisConfig, positive: (path: string, value: number, m
   positive('redis.publishBatchMaxItems', r.publishBatchMaxItems, 1);
   // Lua's unpack() of one batch's messages is bounded by its C stack (LUAI_MAXCSTACK, 8000).
   if (r.publishBatchMaxItems > 1000) throw new ConfigError('redis.publishBatchMaxItems', 'must be ≤ 1000');
+  positive('redis.notifyLoadPageSize', r.notifyLoadPageSize, 1);
+  if (r.notifyLoadPageSize > 100_000) throw new ConfigError('redis.notifyLoadPageSize', 'must be ≤ 100000');
   positive('redis.publishBatchMaxBytes', r.publishBatchMaxBytes, 1);
   if (r.reconnectMinMs > r.reconnectMaxMs) throw new ConfigError('redis.reconnectMinMs', 'must be ≤ redis.reconnectMaxMs');
   validateRedisUrl('redis.url', r.url);

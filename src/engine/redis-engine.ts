@@ -80,8 +80,8 @@ export class RedisEngine implements Engine {
     this.cache.idempotencyArgs = idempotencyArgs;
     this.revocations = placement.index > 0 ? undefined : new RedisRevocationList(config.auth.maxRevocations, clock, connection, subscriber, config.redis.keyPrefix, this.groups.nodeId, log);
     this.notify = placement.index > 0 ? undefined : {
-      followers: new RedisFollowers(config.notify, connection, subscriber, config.redis.keyPrefix, log),
-      subscriptions: new RedisPushSubscriptions(config.push, connection, subscriber, config.redis.keyPrefix, log),
+      followers: new RedisFollowers(config.notify, connection, subscriber, config.redis.keyPrefix, log, config.redis.notifyLoadPageSize),
+      subscriptions: new RedisPushSubscriptions(config.push, connection, subscriber, config.redis.keyPrefix, log, config.redis.notifyLoadPageSize),
       webhooks: new RedisWebhookEndpoints(config.webhooks.maxEndpoints, connection, subscriber, config.redis.keyPrefix, log),
     };
     const presenceSubscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false });

@@ -112,7 +112,9 @@ export class WebhookEndpoints {
   private install(config: WebhookEndpointConfig, shared: boolean): void {
     let endpoints = this.byCache.get(config.cache);
     const existing = endpoints?.get(config.name);
-    if (!existing && this.count >= this.config.maxEndpoints) {
+    // A shared endpoint is bounded where it is stored (the store's script, for the deployment):
+    // refusing one here would leave this node without it for good (engine/redis/redis-mirror.ts).
+    if (!existing && !shared && this.count >= this.config.maxEndpoints) {
       throw limitExceeded(LimitCause.WEBHOOKS, `at most ${this.config.maxEndpoints} webhook endpoints`);
     }
     existing?.queue.close();

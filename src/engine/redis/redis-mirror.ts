@@ -1,23 +1,44 @@
-/** A node's full copy of a small data set stored in Redis (follows, push subscriptions, admin-added
+/** A node's full copy of a data set stored in Redis (follows, push subscriptions, admin-added
  * webhook endpoints; docs/operations.md "Follows, push subscriptions and webhooks are shared"). The
  * way revocations are shared (revocations.ts): every change is made by a script that also PUBLISHes
  * it; each node applies what it hears to its copy, and loads the whole set at start and again each
  * time its subscriber link comes back (changes made while it was away were not heard).
  *
- * A reload replaces the copy. Changes heard while the load is in flight are kept and applied on top
- * of the loaded set, in order: each is idempotent (add, remove, drop everything of a tokenId), and
- * the ones heard form a suffix of the changes, so replaying them over a snapshot taken somewhere in
- * that suffix ends in the state Redis has. At most MAX_HEARD_DURING_LOAD are kept; past that the load is
- * done once more. */
+ * The load is paged: one script call per page (SSCAN/HSCAN cursor, about `pageSize` entries), so
+ * Redis is never blocked for the whole set (1,000,000 follows in one script held every node's
+ * publishes for over a second, and its reply was one huge buffer). The pages are not one snapshot;
+ * the copy is still right, because:
+ * - The data set is a set of entries (tokenId, member); every change decides one entry (add,
+ *   remove) or every entry of one tokenId (drop); none depends on what else is there. So an entry's
+ *   state is that given by the last change touching it, whatever happened to the others.
+ * - Each page reads each tokenId it names in one script: the tokenId's entries as they were at that
+ *   page's instant, between the first page and the last.
+ * - We are subscribed before the first page runs and keep every change heard from just before it
+ *   (`heard`), then replay them, in order, over the union of the pages: the heard changes are a
+ *   suffix of all changes that covers everything from the first page on.
+ * - An entry touched by a heard change ends as the last such change leaves it (the replay applies
+ *   it last). An entry not touched since before the first page read the same on every page that
+ *   named its tokenId; its tokenId was named if it had an entry all along (the index holds exactly
+ *   the tokenIds that have entries, and a cursor scan returns every member present from its start
+ *   to its end, perhaps twice: a union takes that). A tokenId the scan missed had no entry at some
+ *   point after the first page, so each entry it has now was added by a heard change.
+ * So the copy ends as Redis is once the replay is done. The copy has no bound of its own (Redis's
+ * scripts keep the deployment's bounds): an add refused by a bound on the copy would be lost for
+ * good, and replayed or own changes can transiently sit on top of the ones a bound counted.
+ * At most MAX_HEARD_DURING_LOAD changes are kept; past that the load is done once more. */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../core/logger.js';
 import type { RedisConnection, ScriptArg } from '../../core/redis-connection.js';
 
-/** Changes kept while a load is in flight (a load takes one round trip; this is plenty). */
-const MAX_HEARD_DURING_LOAD = 10_000;
+/** Changes kept while a load is in flight (a page is one round trip; a load of 1,000,000 follows
+ * takes a few seconds). */
+const MAX_HEARD_DURING_LOAD = 100_000;
+
+/** What a load script answers: the cursor to go on from ('0': done) and the page's entries. */
+export type LoadPage = [cursor: string, entries: unknown[]];
 
 export interface MirrorTarget {
-  /** Replaces the copy with what a full load answered. */
+  /** Replaces the copy with the entries of every page of a full load, concatenated. */
   replace(reply: unknown[]): void;
   /** Applies one announced change. */
   apply(message: string): void;
@@ -37,7 +58,9 @@ export class RedisMirror {
     private readonly subscriber: Redis,
     readonly channel: string,
     private readonly loadScript: string,
+    /** The load script's arguments; the cursor and the page size follow them. */
     private readonly loadArgs: () => ScriptArg[],
+    private readonly pageSize: number,
     private readonly target: MirrorTarget,
     private readonly log: Logger,
     private readonly what: string,
@@ -80,8 +103,14 @@ export class RedisMirror {
     this.heard = [];
     this.overflowed = false;
     try {
-      const reply = await this.connection.script<unknown[]>(this.loadScript, this.loadArgs(), false);
-      this.target.replace(reply);
+      const entries: unknown[] = [];
+      let cursor = '0';
+      do {
+        const [next, page] = await this.connection.script<LoadPage>(this.loadScript, [...this.loadArgs(), cursor, this.pageSize], false);
+        for (const entry of page) entries.push(entry);
+        cursor = String(next);
+      } while (cursor !== '0');
+      this.target.replace(entries);
       for (const message of this.heard) this.target.apply(message);
       if (this.overflowed) this.again = true;
     } finally {

@@ -46,16 +46,26 @@ redis.call('SREM', I, ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return n`;
 
-/** KEYS: index. ARGV: token set prefix. {tokenId, member}... */
+/** One page of a load (redis-mirror.ts): the index scanned from a cursor until about `page size`
+ * follows are read, each tokenId's set whole. KEYS: index. ARGV: token set prefix, cursor, page size.
+ * {next cursor, {tokenId, member...}} */
 const LOAD = `
-local reply = {}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  for _, m in ipairs(redis.call('SMEMBERS', ARGV[1] .. id)) do reply[#reply + 1] = id; reply[#reply + 1] = m end
-end
-return reply`;
+local cursor, want, reply = ARGV[2], tonumber(ARGV[3]) * 2, {}
+repeat
+  local scan = redis.call('SSCAN', KEYS[1], cursor, 'COUNT', 10)
+  cursor = scan[1]
+  for _, id in ipairs(scan[2]) do
+    for _, m in ipairs(redis.call('SMEMBERS', ARGV[1] .. id)) do reply[#reply + 1] = id; reply[#reply + 1] = m end
+  end
+until cursor == '0' or #reply >= want
+return {cursor, reply}`;
 
 /** Announced changes: `["+", tokenId, cache, topic]`, `["-", tokenId, cache, topic]`, `["x", tokenId]`. */
 type Change = ['+' | '-', string, string, string] | ['x', string];
+
+/** The copy holds what Redis holds: the bounds are the write scripts' (redis-mirror.ts says why a
+ * bound on the copy would lose follows for good). */
+const UNBOUNDED: NotifyConfig = { maxFollowsPerToken: Number.POSITIVE_INFINITY, maxFollows: Number.POSITIVE_INFINITY };
 
 export class RedisFollowers implements Followers {
   private mirror: MemoryFollowers;
@@ -64,8 +74,9 @@ export class RedisFollowers implements Followers {
   private readonly index: string;
   private readonly count: string;
 
-  constructor(private readonly config: NotifyConfig, private readonly connection: RedisConnection, subscriber: Redis, prefix: string, private readonly log: Logger) {
-    this.mirror = new MemoryFollowers(config);
+  constructor(private readonly config: NotifyConfig, private readonly connection: RedisConnection, subscriber: Redis, prefix: string, private readonly log: Logger,
+    loadPageSize: number) {
+    this.mirror = new MemoryFollowers(UNBOUNDED);
     this.tokenPrefix = `${prefix}n:f:`;
     this.index = `${prefix}n:\u0000f:tokens`;
     this.count = `${prefix}n:\u0000f:count`;
@@ -73,7 +84,7 @@ export class RedisFollowers implements Followers {
     connection.defineScript('tidingsUnfollow', UNFOLLOW, 3);
     connection.defineScript('tidingsFollowsForget', FORGET, 3);
     connection.defineScript('tidingsFollowsLoad', LOAD, 1);
-    this.mirroring = new RedisMirror(connection, subscriber, `${prefix}n:\u0000f:channel`, 'tidingsFollowsLoad', () => [this.index, this.tokenPrefix],
+    this.mirroring = new RedisMirror(connection, subscriber, `${prefix}n:\u0000f:channel`, 'tidingsFollowsLoad', () => [this.index, this.tokenPrefix], loadPageSize,
       { replace: (reply) => this.replace(reply), apply: (message) => this.onMessage(message) }, log, 'follows');
   }
 
@@ -110,7 +121,7 @@ export class RedisFollowers implements Followers {
   get size(): number { return this.mirror.size; }
 
   private replace(reply: unknown[]): void {
-    const fresh = new MemoryFollowers(this.config);
+    const fresh = new MemoryFollowers(UNBOUNDED);
     for (let i = 0; i + 1 < reply.length; i += 2) {
       try {
         const [cache, topic] = JSON.parse(String(reply[i + 1])) as [string, string];
@@ -136,8 +147,6 @@ export class RedisFollowers implements Followers {
     try {
       if (change[0] === 'x') this.mirror.forget(change[1]);
       else if (change[0] === '-') this.mirror.unfollow(change[1], change[2], change[3]);
-      // The copy's bounds are the deployment's: full only for a moment (a follow heard before the
-      // unfollow that made room); the next reload brings it.
       else this.mirror.follow(change[1], change[2], change[3]);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'a follow was not mirrored');

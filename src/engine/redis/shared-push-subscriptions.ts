@@ -47,17 +47,27 @@ redis.call('SREM', I, ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return n`;
 
-/** KEYS: index. ARGV: token hash prefix. {tokenId, endpoint, keys}... */
+/** One page of a load (redis-mirror.ts): the index scanned from a cursor until about `page size`
+ * subscriptions are read, each tokenId's hash whole. KEYS: index. ARGV: token hash prefix, cursor,
+ * page size. {next cursor, {tokenId, endpoint, keys...}} */
 const LOAD = `
-local reply = {}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local h = redis.call('HGETALL', ARGV[1] .. id)
-  for i = 1, #h, 2 do reply[#reply + 1] = id; reply[#reply + 1] = h[i]; reply[#reply + 1] = h[i + 1] end
-end
-return reply`;
+local cursor, want, reply = ARGV[2], tonumber(ARGV[3]) * 3, {}
+repeat
+  local scan = redis.call('SSCAN', KEYS[1], cursor, 'COUNT', 10)
+  cursor = scan[1]
+  for _, id in ipairs(scan[2]) do
+    local h = redis.call('HGETALL', ARGV[1] .. id)
+    for i = 1, #h, 2 do reply[#reply + 1] = id; reply[#reply + 1] = h[i]; reply[#reply + 1] = h[i + 1] end
+  end
+until cursor == '0' or #reply >= want
+return {cursor, reply}`;
 
 /** Announced changes: `["+", tokenId, subscription]`, `["-", tokenId, endpoint]`, `["x", tokenId]`. */
 type Change = ['+', string, PushSubscriptionJson] | ['-', string, string] | ['x', string];
+
+/** The copy holds what Redis holds: the bounds are the write scripts' (redis-mirror.ts says why a
+ * bound on the copy would lose subscriptions for good). */
+const UNBOUNDED: PushSubscriptionLimits = { maxSubscriptionsPerToken: Number.POSITIVE_INFINITY, maxSubscriptions: Number.POSITIVE_INFINITY };
 
 export class RedisPushSubscriptions implements PushSubscriptions {
   private mirror: MemoryPushSubscriptions;
@@ -66,8 +76,9 @@ export class RedisPushSubscriptions implements PushSubscriptions {
   private readonly index: string;
   private readonly count: string;
 
-  constructor(private readonly limits: PushSubscriptionLimits, private readonly connection: RedisConnection, subscriber: Redis, prefix: string, private readonly log: Logger) {
-    this.mirror = new MemoryPushSubscriptions(limits);
+  constructor(private readonly limits: PushSubscriptionLimits, private readonly connection: RedisConnection, subscriber: Redis, prefix: string, private readonly log: Logger,
+    loadPageSize: number) {
+    this.mirror = new MemoryPushSubscriptions(UNBOUNDED);
     this.tokenPrefix = `${prefix}n:p:`;
     this.index = `${prefix}n:\u0000p:tokens`;
     this.count = `${prefix}n:\u0000p:count`;
@@ -75,7 +86,7 @@ export class RedisPushSubscriptions implements PushSubscriptions {
     connection.defineScript('tidingsPushRemove', REMOVE, 3);
     connection.defineScript('tidingsPushForget', FORGET, 3);
     connection.defineScript('tidingsPushLoad', LOAD, 1);
-    this.mirroring = new RedisMirror(connection, subscriber, `${prefix}n:\u0000p:channel`, 'tidingsPushLoad', () => [this.index, this.tokenPrefix],
+    this.mirroring = new RedisMirror(connection, subscriber, `${prefix}n:\u0000p:channel`, 'tidingsPushLoad', () => [this.index, this.tokenPrefix], loadPageSize,
       { replace: (reply) => this.replace(reply), apply: (message) => this.onMessage(message) }, log, 'push subscriptions');
   }
 
@@ -115,7 +126,7 @@ export class RedisPushSubscriptions implements PushSubscriptions {
   get size(): number { return this.mirror.size; }
 
   private replace(reply: unknown[]): void {
-    const fresh = new MemoryPushSubscriptions(this.limits);
+    const fresh = new MemoryPushSubscriptions(UNBOUNDED);
     for (let i = 0; i + 2 < reply.length; i += 3) {
       try {
         const keys = JSON.parse(String(reply[i + 2])) as PushSubscriptionJson['keys'];
@@ -141,7 +152,6 @@ export class RedisPushSubscriptions implements PushSubscriptions {
     try {
       if (change[0] === 'x') this.mirror.forget(change[1]);
       else if (change[0] === '-') this.mirror.remove(change[1], change[2]);
-      // The copy's bounds are the deployment's: full only for a moment; the next reload brings it.
       else this.mirror.add(change[1], change[2]);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'a push subscription was not mirrored');

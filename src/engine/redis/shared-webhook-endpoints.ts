@@ -27,8 +27,9 @@ if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1`;
 
-/** KEYS: hash. {field, endpoint}... */
-const LOAD = `return redis.call('HGETALL', KEYS[1])`;
+/** A load in one page (redis-mirror.ts): at most webhooks.maxEndpoints endpoints. KEYS: hash.
+ * ARGV: cursor, page size (unused). {'0', {field, endpoint...}} */
+const LOAD = `return {'0', redis.call('HGETALL', KEYS[1])}`;
 
 /** Announced changes: `["+", endpoint]`, `["-", cache, name]`. */
 type Change = ['+', WebhookEndpointConfig] | ['-', string, string];
@@ -36,7 +37,8 @@ type Change = ['+', WebhookEndpointConfig] | ['-', string, string];
 const keyOf = (cache: string, name: string) => JSON.stringify([cache, name]);
 
 export class RedisWebhookEndpoints implements SharedWebhookEndpoints {
-  /** The copy, by keyOf(cache, name); at most webhooks.maxEndpoints (the script's bound). */
+  /** The copy, by keyOf(cache, name): what Redis holds, no bound of its own (the put script's bound
+   * holds; a bound here would drop an endpoint for good: redis-mirror.ts). */
   private copy = new Map<string, WebhookEndpointConfig>();
   private listener: WebhookEndpointsListener | undefined;
   private readonly mirroring: RedisMirror;
@@ -47,7 +49,7 @@ export class RedisWebhookEndpoints implements SharedWebhookEndpoints {
     connection.defineScript('tidingsWebhookPut', PUT, 1);
     connection.defineScript('tidingsWebhookRemove', REMOVE, 1);
     connection.defineScript('tidingsWebhooksLoad', LOAD, 1);
-    this.mirroring = new RedisMirror(connection, subscriber, `${prefix}n:\u0000w:channel`, 'tidingsWebhooksLoad', () => [this.hash],
+    this.mirroring = new RedisMirror(connection, subscriber, `${prefix}n:\u0000w:channel`, 'tidingsWebhooksLoad', () => [this.hash], 1,
       { replace: (reply) => this.replace(reply), apply: (message) => this.onMessage(message) }, log, 'webhook endpoints');
   }
 
@@ -74,7 +76,7 @@ export class RedisWebhookEndpoints implements SharedWebhookEndpoints {
 
   private replace(reply: unknown[]): void {
     const fresh = new Map<string, WebhookEndpointConfig>();
-    for (let i = 0; i + 1 < reply.length && fresh.size < this.maxEndpoints; i += 2) {
+    for (let i = 0; i + 1 < reply.length; i += 2) {
       try {
         const endpoint = JSON.parse(String(reply[i + 1])) as WebhookEndpointConfig;
         fresh.set(keyOf(endpoint.cache, endpoint.name), endpoint);
@@ -106,10 +108,6 @@ export class RedisWebhookEndpoints implements SharedWebhookEndpoints {
     // The same endpoint again (this node's own change, heard back): its queue is kept.
     const known = this.copy.get(key);
     if (known !== undefined && JSON.stringify(known) === JSON.stringify(endpoint)) return;
-    if (known === undefined && this.copy.size >= this.maxEndpoints) {
-      this.log.warn({ webhook: endpoint.name, cache: endpoint.cache }, 'webhook endpoint not mirrored: the copy is full until the next reload');
-      return;
-    }
     this.copy.set(key, endpoint);
     this.listener?.put(endpoint);
   }
