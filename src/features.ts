@@ -49,7 +49,10 @@ export function notifyFeature(): ServerFeature {
       service = new NotifyService({ config, presence: engine.presence, shared: engine.notify, clock, log });
       engine.topics.addPublishHook(service.notifier);
       engine.presence.observe((change) => state().notifier.presenceChanged(change));
-      stopRevocations = auth.revocations.subscribe(({ tokenId }) => { if (tokenId !== undefined) state().tokenIdRevoked(tokenId); });
+      // Only as it is made: a revocation loaded later (a node starting, or back on Redis) would also
+      // remove what a newer credential of the tokenId followed since; the nodes that heard it have
+      // removed the older follows from the shared store already.
+      stopRevocations = auth.revocations.subscribe(({ tokenId }, loaded) => { if (tokenId !== undefined && !loaded) state().tokenIdRevoked(tokenId); });
     },
     handlers: ({ config }) => notifyHandlers(state(), config.push.allowInsecureEndpoints),
     routes: (app, { auth, log, config }, broker, bodies) => mountNotifyRoutes(app, { broker, auth, log, config, maxBodyBytes: config.server.maxHttpBodyBytes, bodies, service: state() }),

@@ -30,13 +30,17 @@ export interface RevocableCredential {
   issuedAt: number | undefined;
 }
 
+export type RevocationListener = (entry: Revocation, loaded: boolean) => void;
+
 export interface RevocationList {
   /** Adds an entry. Throws LIMIT_EXCEEDED_ERROR (revocations_limit_exceeded) when full. */
   revoke(entry: Revocation): Promise<void>;
   /** Whether a live entry covers the credential. Synchronous: it runs on every hello and auth. */
   isRevoked(credential: RevocableCredential): boolean;
-  /** Calls `listener` for every entry added from now on (here or, for a shared list, elsewhere). */
-  subscribe(listener: (entry: Revocation) => void): () => void;
+  /** Calls `listener` for every entry added from now on (here or, for a shared list, elsewhere).
+   * `loaded`: a shared list's entry this node did not hear when it was made, found by a (re)load,
+   * possibly long after: credentials issued since are not covered, and what they did stays. */
+  subscribe(listener: RevocationListener): () => void;
   /** Live entries. */
   readonly size: number;
 }
@@ -55,13 +59,14 @@ export function covers(entry: Revocation, credential: RevocableCredential): bool
 export class MemoryRevocationList implements RevocationList {
   private readonly byJti = new Map<string, Revocation>();
   private readonly byTokenId = new Map<string, Revocation>();
-  private readonly listeners = new Set<(entry: Revocation) => void>();
+  private readonly listeners = new Set<RevocationListener>();
 
   constructor(private readonly maxEntries: number, private readonly clock: Clock) {}
 
   get size(): number { return this.byJti.size + this.byTokenId.size; }
 
-  async revoke(entry: Revocation): Promise<void> {
+  /** `loaded`: told to the listeners (RevocationList.subscribe). */
+  async revoke(entry: Revocation, loaded = false): Promise<void> {
     if ((entry.jti === undefined) === (entry.tokenId === undefined)) throw new TypeError('a revocation names exactly one of tokenId and jti');
     const [map, key] = entry.jti !== undefined ? [this.byJti, entry.jti] : [this.byTokenId, entry.tokenId!];
     const previous = map.get(key);
@@ -71,7 +76,7 @@ export class MemoryRevocationList implements RevocationList {
     }
     // A repeated revocation widens the entry: the later time and the longer life win.
     map.set(key, previous ? merge(previous, entry) : { ...entry });
-    for (const listener of this.listeners) listener(entry);
+    for (const listener of this.listeners) listener(entry, loaded);
   }
 
   /** Whether an entry here already covers `entry` whole: revoking it again would change nothing. */
@@ -87,7 +92,7 @@ export class MemoryRevocationList implements RevocationList {
     return this.live(this.byJti, credential.jti, credential) || this.live(this.byTokenId, credential.tokenId, credential);
   }
 
-  subscribe(listener: (entry: Revocation) => void): () => void {
+  subscribe(listener: RevocationListener): () => void {
     this.listeners.add(listener);
     return () => { this.listeners.delete(listener); };
   }

@@ -5,7 +5,10 @@
  * another node keeps following and unfollowing during the load; and its copy takes what Redis
  * holds even past its own configured bounds (a node started with lower notify, push or webhooks
  * limits during a rolling config change, or one that hears a change while its own newer one is
- * already applied), so no follow, subscription or admin-added webhook endpoint is left out of it. */
+ * already applied), so no follow, subscription or admin-added webhook endpoint is left out of it.
+ * A tokenId's revocation removes what it followed and registered once: a node that loads the
+ * revocation later (at its start, or when its Redis link comes back) leaves alone what the tokenId
+ * followed and registered since with a credential issued after it. */
 import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import webpush from 'web-push';
@@ -153,5 +156,32 @@ t.test('a node\'s copy of the shared follows and subscriptions is what Redis hol
     t.equal(await putWebhook(a, 'w3'), 200, 'w3 added on a');
     await until('b installs w3', async () => (await listed(b)).length === 3);
     t.same(await listed(b), ['w1', 'w2', 'w3'], 'b has every endpoint Redis holds');
+  });
+
+  t.test('a node loading a tokenId revocation later keeps what a newer credential of that tokenId followed and registered', async (t) => {
+    const d = await deployment(t);
+    const a = await d.node();
+    const old = await RawClient.open(a, await tokenFor(a, scope, { tokenId: 'gina' }));
+    t.teardown(() => old.close());
+    await old.ok({ t: 'follow', cache: CACHE, topic: 'before' });
+    await a.revoke({ tokenId: 'gina' });
+    await until('the revocation removes the follow from Redis', async () => (await d.stored()).length === 0);
+    // A replacement credential (issued in a later second than the revocation) follows again.
+    await new Promise((r) => setTimeout(r, 1100));
+    const fresh = await RawClient.open(a, await tokenFor(a, scope, { tokenId: 'gina' }));
+    t.teardown(() => fresh.close());
+    await fresh.ok({ t: 'follow', cache: CACHE, topic: 'after' });
+    const browser = browserSubscription('http://127.0.0.1:9/push/gina');
+    await fresh.ok({ t: 'pushRegister', subscription: browser.json });
+    // A node starting now loads the revocation; anything it would remove for it is sent before its
+    // own later writes, on the same Redis connection: once one of those is acknowledged, it is done.
+    const b = await d.node();
+    const other = await RawClient.open(b, await tokenFor(b, scope, { tokenId: 'ivan' }));
+    t.teardown(() => other.close());
+    await other.ok({ t: 'follow', cache: CACHE, topic: 'marker' });
+    t.same(await d.stored(), ['gina chat/after', 'ivan chat/marker'], 'the newer credential\'s follow is still stored');
+    await until('a hears whatever b did', () => copyOf(a, ['marker']).length === 1);
+    t.same(copyOf(a, ['after']), ['gina chat/after'], 'and followed on the other node');
+    t.same(a.engine.notify!.subscriptions.of('gina').map((s) => s.endpoint), [browser.json.endpoint], 'the newer credential\'s push subscription is kept');
   });
 });

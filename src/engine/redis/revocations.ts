@@ -11,7 +11,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { limitExceeded } from '../../core/errors.js';
 import type { RedisConnection } from '../../core/redis-connection.js';
-import { MemoryRevocationList, type RevocableCredential, type Revocation, type RevocationList } from '../../auth/revocation.js';
+import { MemoryRevocationList, type RevocableCredential, type Revocation, type RevocationList, type RevocationListener } from '../../auth/revocation.js';
 
 /** KEYS: index, entry. ARGV: now, revokedAt, until ('' = never), maxEntries, channel, kind (j|k), id,
  * node. Merges with an entry already there (the later time, the longer life), then publishes
@@ -108,7 +108,7 @@ export class RedisRevocationList implements RevocationList {
     return this.mirror.isRevoked(credential);
   }
 
-  subscribe(listener: (entry: Revocation) => void): () => void {
+  subscribe(listener: RevocationListener): () => void {
     return this.mirror.subscribe(listener);
   }
 
@@ -117,7 +117,7 @@ export class RedisRevocationList implements RevocationList {
     for (let i = 0; i + 2 < reply.length; i += 3) {
       const key = String(reply[i]).slice(this.entryPrefix.length);
       const until = String(reply[i + 2]);
-      this.apply(key[0]!, key.slice(2), Number(reply[i + 1]), until === '' ? null : Number(until));
+      this.apply(key[0]!, key.slice(2), Number(reply[i + 1]), until === '' ? null : Number(until), true);
     }
   }
 
@@ -125,15 +125,16 @@ export class RedisRevocationList implements RevocationList {
     // `node kind revokedAt until id`: the id last, since it may contain spaces.
     const parts = message.split(' ');
     if (parts.length < 5 || parts[0] === this.nodeId) return;
-    this.apply(parts[1]!, parts.slice(4).join(' '), Number(parts[2]), parts[3] === '-' ? null : Number(parts[3]));
+    this.apply(parts[1]!, parts.slice(4).join(' '), Number(parts[2]), parts[3] === '-' ? null : Number(parts[3]), false);
   }
 
-  private apply(kind: string, id: string, revokedAt: number, until: number | null): void {
+  /** `loaded`: found by a load, not heard as it was made (RevocationList.subscribe). */
+  private apply(kind: string, id: string, revokedAt: number, until: number | null, loaded: boolean): void {
     const entry: Revocation = kind === 'j' ? { jti: id, revokedAt, until } : { tokenId: id, revokedAt, until };
     // Known already, whole (a reload after a reconnect brings every entry again): no listener call,
     // so connections are not walked once per entry. A widened entry (a longer until) is merged.
     if (this.mirror.holds(entry)) return;
     // The mirror's bound equals the deployment's, so a full mirror only means entries expiring now.
-    this.mirror.revoke(entry).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'revocation not mirrored'));
+    this.mirror.revoke(entry, loaded).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'revocation not mirrored'));
   }
 }
