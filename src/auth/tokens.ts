@@ -10,6 +10,7 @@ import { TidingsError, authenticationFailed, invalidArgument, permissionDenied }
 import { Permissions, parseScope } from './scopes.js';
 import { Hs256Verifier, TokenRejected, type Hs256Key } from './hs256.js';
 import { MemoryRevocationList, type Revocation, type RevocationList } from './revocation.js';
+import { isWellFormed } from '../store/text-bytes.js';
 
 export type CredentialKind = 'api_key' | 'disposable';
 const KIND_CLAIM: Record<CredentialKind, string> = { api_key: 'key', disposable: 'dt' };
@@ -115,6 +116,9 @@ export class TokenAuthority {
     if (tokenId !== undefined && (typeof tokenId !== 'string' || tokenId.length === 0 || tokenId.length > MAX_TOKEN_ID_LENGTH)) {
       throw invalidArgument(`tokenId must be 1..${MAX_TOKEN_ID_LENGTH} characters`);
     }
+    // A lone surrogate has no UTF-8: Redis keys and members (follows, push subscriptions,
+    // revocations) would hold U+FFFD instead, merging such tokenIds and renaming them on a reload.
+    if (tokenId !== undefined && !isWellFormed(tokenId)) throw invalidArgument('tokenId must be well-formed Unicode (no lone surrogates)');
     if (expiresInSec !== null && (!Number.isFinite(expiresInSec) || expiresInSec <= 0)) {
       throw invalidArgument('expiresIn must be a positive number of seconds');
     }

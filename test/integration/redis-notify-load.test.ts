@@ -8,7 +8,8 @@
  * already applied), so no follow, subscription or admin-added webhook endpoint is left out of it.
  * A tokenId's revocation removes what it followed and registered once: a node that loads the
  * revocation later (at its start, or when its Redis link comes back) leaves alone what the tokenId
- * followed and registered since with a credential issued after it. */
+ * followed and registered since with a credential issued after it. A tokenId is well-formed
+ * Unicode (a lone surrogate would be stored as U+FFFD, so a reload would rename it). */
 import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import webpush from 'web-push';
@@ -183,5 +184,14 @@ t.test('a node\'s copy of the shared follows and subscriptions is what Redis hol
     await until('a hears whatever b did', () => copyOf(a, ['marker']).length === 1);
     t.same(copyOf(a, ['after']), ['gina chat/after'], 'and followed on the other node');
     t.same(a.engine.notify!.subscriptions.of('gina').map((s) => s.endpoint), [browser.json.endpoint], 'the newer credential\'s push subscription is kept');
+  });
+
+  t.test('a tokenId with a lone surrogate is refused when minted (INVALID_ARGUMENT_ERROR)', async (t) => {
+    const d = await deployment(t);
+    const a = await d.node();
+    for (const tokenId of ['user-\ud800', '\udc00', 'a\udc00\ud800b']) {
+      await t.rejects(tokenFor(a, scope, { tokenId }), { code: 'INVALID_ARGUMENT_ERROR', message: /well-formed Unicode/ }, JSON.stringify(tokenId));
+    }
+    t.ok(await tokenFor(a, scope, { tokenId: 'user-\ud83d\ude00' }), 'a surrogate pair (an emoji) is fine');
   });
 });
