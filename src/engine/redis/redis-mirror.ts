@@ -119,13 +119,12 @@ export class RedisMirror {
   }
 
   private onMessage(message: string): void {
-    if (this.heard === undefined) {
-      this.target.apply(message);
-    } else if (this.heard.length < MAX_HEARD_DURING_LOAD) {
-      this.heard.push(message);
-    } else {
-      // Too many to keep: the next load will have them.
-      this.overflowed = true;
-    }
+    // In force at once, in the copy in use (a paged load takes a while; the loaded copy replaces it
+    // and gets the change again by the replay).
+    this.target.apply(message);
+    if (this.heard === undefined) return;
+    if (this.heard.length < MAX_HEARD_DURING_LOAD) this.heard.push(message);
+    // Too many to keep: the next load will have them.
+    else this.overflowed = true;
   }
 }
