@@ -49,10 +49,11 @@ export function notifyFeature(): ServerFeature {
       service = new NotifyService({ config, presence: engine.presence, shared: engine.notify, clock, log });
       engine.topics.addPublishHook(service.notifier);
       engine.presence.observe((change) => state().notifier.presenceChanged(change));
-      // Only as it is made: a revocation loaded later (a node starting, or back on Redis) would also
-      // remove what a newer credential of the tokenId followed since; the nodes that heard it have
-      // removed the older follows from the shared store already.
-      stopRevocations = auth.revocations.subscribe(({ tokenId }, loaded) => { if (tokenId !== undefined && !loaded) state().tokenIdRevoked(tokenId); });
+      // Not for a revocation older than this node (found when it starts): the nodes that heard it
+      // removed the follows already, and removing again would take what a newer credential of the
+      // tokenId followed since. A node back on Redis removes again: its connections may have used
+      // the revoked credentials while it did not hear.
+      stopRevocations = auth.revocations.subscribe(({ tokenId }, atStart) => { if (tokenId !== undefined && !atStart) state().tokenIdRevoked(tokenId); });
     },
     handlers: ({ config }) => notifyHandlers(state(), config.push.allowInsecureEndpoints),
     routes: (app, { auth, log, config }, broker, bodies) => mountNotifyRoutes(app, { broker, auth, log, config, maxBodyBytes: config.server.maxHttpBodyBytes, bodies, service: state() }),

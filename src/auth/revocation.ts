@@ -30,7 +30,7 @@ export interface RevocableCredential {
   issuedAt: number | undefined;
 }
 
-export type RevocationListener = (entry: Revocation, loaded: boolean) => void;
+export type RevocationListener = (entry: Revocation, atStart: boolean) => void;
 
 export interface RevocationList {
   /** Adds an entry. Throws LIMIT_EXCEEDED_ERROR (revocations_limit_exceeded) when full. */
@@ -38,8 +38,9 @@ export interface RevocationList {
   /** Whether a live entry covers the credential. Synchronous: it runs on every hello and auth. */
   isRevoked(credential: RevocableCredential): boolean;
   /** Calls `listener` for every entry added from now on (here or, for a shared list, elsewhere).
-   * `loaded`: a shared list's entry this node did not hear when it was made, found by a (re)load,
-   * possibly long after: credentials issued since are not covered, and what they did stays. */
+   * `atStart`: a shared list's entry made before this node started, found by its first load
+   * (possibly long after it was made): nothing this node did was covered by it, and credentials
+   * issued since, which it does not cover, may have acted (followed, registered) meanwhile. */
   subscribe(listener: RevocationListener): () => void;
   /** Live entries. */
   readonly size: number;
@@ -65,8 +66,8 @@ export class MemoryRevocationList implements RevocationList {
 
   get size(): number { return this.byJti.size + this.byTokenId.size; }
 
-  /** `loaded`: told to the listeners (RevocationList.subscribe). */
-  async revoke(entry: Revocation, loaded = false): Promise<void> {
+  /** `atStart`: told to the listeners (RevocationList.subscribe). */
+  async revoke(entry: Revocation, atStart = false): Promise<void> {
     if ((entry.jti === undefined) === (entry.tokenId === undefined)) throw new TypeError('a revocation names exactly one of tokenId and jti');
     const [map, key] = entry.jti !== undefined ? [this.byJti, entry.jti] : [this.byTokenId, entry.tokenId!];
     const previous = map.get(key);
@@ -76,7 +77,7 @@ export class MemoryRevocationList implements RevocationList {
     }
     // A repeated revocation widens the entry: the later time and the longer life win.
     map.set(key, previous ? merge(previous, entry) : { ...entry });
-    for (const listener of this.listeners) listener(entry, loaded);
+    for (const listener of this.listeners) listener(entry, atStart);
   }
 
   /** Whether an entry here already covers `entry` whole: revoking it again would change nothing. */

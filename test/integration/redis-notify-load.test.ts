@@ -6,9 +6,9 @@
  * holds even past its own configured bounds (a node started with lower notify, push or webhooks
  * limits during a rolling config change, or one that hears a change while its own newer one is
  * already applied), so no follow, subscription or admin-added webhook endpoint is left out of it.
- * A tokenId's revocation removes what it followed and registered once: a node that loads the
- * revocation later (at its start, or when its Redis link comes back) leaves alone what the tokenId
- * followed and registered since with a credential issued after it. A tokenId is well-formed
+ * A tokenId's revocation removes what it followed and registered as it is made: a node started
+ * later leaves alone what the tokenId followed and registered since with a credential issued
+ * after it. A tokenId is well-formed
  * Unicode (a lone surrogate would be stored as U+FFFD, so a reload would rename it). */
 import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
@@ -159,7 +159,7 @@ t.test('a node\'s copy of the shared follows and subscriptions is what Redis hol
     t.same(await listed(b), ['w1', 'w2', 'w3'], 'b has every endpoint Redis holds');
   });
 
-  t.test('a node loading a tokenId revocation later keeps what a newer credential of that tokenId followed and registered', async (t) => {
+  t.test('a node started after a tokenId revocation keeps what a newer credential of that tokenId followed and registered', async (t) => {
     const d = await deployment(t);
     const a = await d.node();
     const old = await RawClient.open(a, await tokenFor(a, scope, { tokenId: 'gina' }));

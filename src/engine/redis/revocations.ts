@@ -82,12 +82,12 @@ export class RedisRevocationList implements RevocationList {
     this.subscriber.on('messageBuffer', (from: Buffer, message: Buffer) => { if (from.equals(channel)) this.onMessage(message.toString()); });
     // Entries added while the link was down were not heard: load them all again.
     this.subscriber.on('ready', () => {
-      if (this.wasReady) this.load().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'reloading revocations failed; retried on the next reconnect'));
+      if (this.wasReady) this.load(false).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'reloading revocations failed; retried on the next reconnect'));
       this.wasReady = true;
     });
     if (this.subscriber.status === 'ready') this.wasReady = true;
     await this.subscriber.subscribe(this.channel);
-    await this.load();
+    await this.load(true);
   }
 
   get size(): number { return this.mirror.size; }
@@ -112,12 +112,15 @@ export class RedisRevocationList implements RevocationList {
     return this.mirror.subscribe(listener);
   }
 
-  private async load(): Promise<void> {
+  /** `atStart`: the entries are older than this node (RevocationList.subscribe); a reload after a
+   * reconnect finds the ones made while this node did not hear, which its connections may have
+   * gone on using. */
+  private async load(atStart: boolean): Promise<void> {
     const reply = await this.connection.script<Reply>('tidingsRevocationsLoad', [this.index, this.clock.now()], false);
     for (let i = 0; i + 2 < reply.length; i += 3) {
       const key = String(reply[i]).slice(this.entryPrefix.length);
       const until = String(reply[i + 2]);
-      this.apply(key[0]!, key.slice(2), Number(reply[i + 1]), until === '' ? null : Number(until), true);
+      this.apply(key[0]!, key.slice(2), Number(reply[i + 1]), until === '' ? null : Number(until), atStart);
     }
   }
 
@@ -128,13 +131,13 @@ export class RedisRevocationList implements RevocationList {
     this.apply(parts[1]!, parts.slice(4).join(' '), Number(parts[2]), parts[3] === '-' ? null : Number(parts[3]), false);
   }
 
-  /** `loaded`: found by a load, not heard as it was made (RevocationList.subscribe). */
-  private apply(kind: string, id: string, revokedAt: number, until: number | null, loaded: boolean): void {
+  /** `atStart`: found by the load at start (RevocationList.subscribe). */
+  private apply(kind: string, id: string, revokedAt: number, until: number | null, atStart: boolean): void {
     const entry: Revocation = kind === 'j' ? { jti: id, revokedAt, until } : { tokenId: id, revokedAt, until };
     // Known already, whole (a reload after a reconnect brings every entry again): no listener call,
     // so connections are not walked once per entry. A widened entry (a longer until) is merged.
     if (this.mirror.holds(entry)) return;
     // The mirror's bound equals the deployment's, so a full mirror only means entries expiring now.
-    this.mirror.revoke(entry, loaded).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'revocation not mirrored'));
+    this.mirror.revoke(entry, atStart).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'revocation not mirrored'));
   }
 }
