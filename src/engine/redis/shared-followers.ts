@@ -47,17 +47,18 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 return n`;
 
 /** One page of a load (redis-mirror.ts): the index scanned from a cursor until about `page size`
- * follows are read, each tokenId's set whole. KEYS: index. ARGV: token set prefix, cursor, page size.
- * {next cursor, {tokenId, member...}} */
+ * follows are read, or after `page size` scan steps (a sparse index), each tokenId's set whole.
+ * KEYS: index. ARGV: token set prefix, cursor, page size. {next cursor, {tokenId, ...}} */
 const LOAD = `
-local cursor, want, reply = ARGV[2], tonumber(ARGV[3]) * 2, {}
+local cursor, want, calls, reply = ARGV[2], tonumber(ARGV[3]) * 2, tonumber(ARGV[3]), {}
 repeat
+  calls = calls - 1
   local scan = redis.call('SSCAN', KEYS[1], cursor, 'COUNT', 10)
   cursor = scan[1]
   for _, id in ipairs(scan[2]) do
     for _, m in ipairs(redis.call('SMEMBERS', ARGV[1] .. id)) do reply[#reply + 1] = id; reply[#reply + 1] = m end
   end
-until cursor == '0' or #reply >= want
+until cursor == '0' or #reply >= want or calls == 0
 return {cursor, reply}`;
 
 /** Announced changes: `["+", tokenId, cache, topic]`, `["-", tokenId, cache, topic]`, `["x", tokenId]`. */

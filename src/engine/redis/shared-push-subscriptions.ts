@@ -48,18 +48,19 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 return n`;
 
 /** One page of a load (redis-mirror.ts): the index scanned from a cursor until about `page size`
- * subscriptions are read, each tokenId's hash whole. KEYS: index. ARGV: token hash prefix, cursor,
- * page size. {next cursor, {tokenId, endpoint, keys...}} */
+ * subscriptions are read, or after `page size` scan steps (a sparse index), each tokenId's hash whole.
+ * KEYS: index. ARGV: token hash prefix, cursor, page size. {next cursor, {tokenId, ...}} */
 const LOAD = `
-local cursor, want, reply = ARGV[2], tonumber(ARGV[3]) * 3, {}
+local cursor, want, calls, reply = ARGV[2], tonumber(ARGV[3]) * 3, tonumber(ARGV[3]), {}
 repeat
+  calls = calls - 1
   local scan = redis.call('SSCAN', KEYS[1], cursor, 'COUNT', 10)
   cursor = scan[1]
   for _, id in ipairs(scan[2]) do
     local h = redis.call('HGETALL', ARGV[1] .. id)
     for i = 1, #h, 2 do reply[#reply + 1] = id; reply[#reply + 1] = h[i]; reply[#reply + 1] = h[i + 1] end
   end
-until cursor == '0' or #reply >= want
+until cursor == '0' or #reply >= want or calls == 0
 return {cursor, reply}`;
 
 /** Announced changes: `["+", tokenId, subscription]`, `["-", tokenId, endpoint]`, `["x", tokenId]`. */
