@@ -16,20 +16,24 @@ export interface TcpProxy {
   /** Ends freeze() and blackhole(): the dead connections are closed (both ends see it) and new
    * ones relay again, like a network that comes back. */
   heal(): void;
+  /** From now on, keep what the server sends on the `index`-th connection accepted (0: the first)
+   * instead of relaying it: that connection's answers are late, the others' are not. */
+  hold(index: number): void;
+  /** Relays what hold() kept, and relays normally again. */
+  release(index: number): void;
   /** Drops every open relay (both ends see the TCP connection close). */
   reset(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Promise<TcpProxy> {
-  const pairs = new Set<{ client: net.Socket; upstream: net.Socket; frozen: boolean }>();
+  const pairs = new Set<{ client: net.Socket; upstream: net.Socket; frozen: boolean; index: number; held?: Buffer[] | undefined }>();
   let accepted = 0;
   let blackhole = false;
   let refuseUpgrades = false;
   const server = net.createServer((client) => {
-    accepted++;
     const upstream = net.connect(targetPort, host);
-    const pair = { client, upstream, frozen: blackhole };
+    const pair: { client: net.Socket; upstream: net.Socket; frozen: boolean; index: number; held?: Buffer[] | undefined } = { client, upstream, frozen: blackhole, index: accepted++ };
     pairs.add(pair);
     client.on('data', (chunk: Buffer) => {
       if (refuseUpgrades && /\r\nupgrade:\s*websocket/i.test(chunk.toString('latin1'))) {
@@ -39,7 +43,10 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
       }
       if (!pair.frozen) upstream.write(chunk);
     });
-    upstream.on('data', (chunk) => { if (!pair.frozen) client.write(chunk); });
+    upstream.on('data', (chunk: Buffer) => {
+      if (pair.held) pair.held.push(chunk);
+      else if (!pair.frozen) client.write(chunk);
+    });
     const end = () => { pairs.delete(pair); client.destroy(); upstream.destroy(); };
     client.on('close', () => { if (!pair.frozen) end(); });
     upstream.on('close', () => { if (!pair.frozen) end(); });
@@ -56,6 +63,16 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
     heal() {
       blackhole = false;
       for (const pair of [...pairs]) if (pair.frozen) { pairs.delete(pair); pair.client.destroy(); pair.upstream.destroy(); }
+    },
+    hold(index) {
+      for (const pair of pairs) if (pair.index === index) pair.held ??= [];
+    },
+    release(index) {
+      for (const pair of pairs) {
+        if (pair.index !== index || !pair.held) continue;
+        for (const chunk of pair.held) pair.client.write(chunk);
+        pair.held = undefined;
+      }
     },
     reset() {
       for (const pair of pairs) { pair.client.destroy(); pair.upstream.destroy(); }

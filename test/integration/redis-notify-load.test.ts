@@ -6,6 +6,7 @@
  * holds even past its own configured bounds (a node started with lower notify, push or webhooks
  * limits during a rolling config change, or one that hears a change while its own newer one is
  * already applied), so no follow, subscription or admin-added webhook endpoint is left out of it.
+ * A node's own change answered after later changes of other nodes were heard does not undo them.
  * A tokenId's revocation removes what it followed and registered as it is made: a node started
  * later leaves alone what the tokenId followed and registered since with a credential issued
  * after it. A tokenId is well-formed
@@ -17,6 +18,7 @@ import { startServer } from '../helpers/server.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { browserSubscription } from '../helpers/push-service.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { PermissionScopes, generateSigningKey, type DeepPartial, type TidingsConfig, type TidingsServer } from '../../src/index.js';
 
 const CACHE = 'chat';
@@ -33,8 +35,8 @@ async function deployment(t: Test) {
     auth: { signingKeys: [generateSigningKey()] },
     push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true },
   };
-  const node = (config: DeepPartial<TidingsConfig> = {}) => startServer(t, {
-    engine: 'redis', redisUrl, redisKeyPrefix: prefix,
+  const node = (config: DeepPartial<TidingsConfig> = {}, url = redisUrl) => startServer(t, {
+    engine: 'redis', redisUrl: url, redisKeyPrefix: prefix,
     config: { ...base, ...config, auth: base.auth, push: { ...base.push, ...config.push } },
   });
   /** What Redis holds: "tokenId cache/topic" of every follow. */
@@ -48,7 +50,7 @@ async function deployment(t: Test) {
     }
     return out.sort();
   };
-  return { node, stored };
+  return { node, stored, redisUrl };
 }
 
 /** "tokenId cache/topic" of every follow in `node`'s copy, for the given topics. */
@@ -193,5 +195,27 @@ t.test('a node\'s copy of the shared follows and subscriptions is what Redis hol
       await t.rejects(tokenFor(a, scope, { tokenId }), { code: 'INVALID_ARGUMENT_ERROR', message: /well-formed Unicode/ }, JSON.stringify(tokenId));
     }
     t.ok(await tokenFor(a, scope, { tokenId: 'user-\ud83d\ude00' }), 'a surrogate pair (an emoji) is fine');
+  });
+
+  t.test('a node\'s own follow, answered after a later unfollow was heard, does not undo the unfollow', async (t) => {
+    const d = await deployment(t);
+    const proxy = await startTcpProxy(Number(new URL(d.redisUrl).port));
+    t.teardown(() => proxy.close());
+    const a = await d.node({ redis: { commandTimeoutMs: 10_000 } }, `redis://127.0.0.1:${proxy.port}`);
+    const b = await d.node();
+    const ginaA = await RawClient.open(a, await tokenFor(a, scope, { tokenId: 'gina' }));
+    const ginaB = await RawClient.open(b, await tokenFor(b, scope, { tokenId: 'gina' }));
+    t.teardown(() => { ginaA.close(); ginaB.close(); });
+    // a's first Redis connection carries its commands: their answers come late, while its
+    // subscriber link hears every announcement at once.
+    proxy.hold(0);
+    const following = ginaA.request({ t: 'follow', cache: CACHE, topic: 'room' });
+    await until('a hears its own follow', () => copyOf(a, ['room']).length === 1);
+    await ginaB.ok({ t: 'unfollow', cache: CACHE, topic: 'room' });
+    await until('a hears the unfollow made after it', () => copyOf(a, ['room']).length === 0);
+    proxy.release(0);
+    t.equal((await following)['t'], 'ok', 'the follow is acknowledged');
+    t.same(await d.stored(), [], 'Redis holds no follow: the unfollow came last');
+    t.same(copyOf(a, ['room']), [], 'nor does a\'s copy');
   });
 });

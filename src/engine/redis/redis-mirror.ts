@@ -25,7 +25,15 @@
  * So the copy ends as Redis is once the replay is done. The copy has no bound of its own (Redis's
  * scripts keep the deployment's bounds): an add refused by a bound on the copy would be lost for
  * good, and replayed or own changes can transiently sit on top of the ones a bound counted.
- * At most MAX_HEARD_DURING_LOAD changes are kept; past that the load is done once more. */
+ * At most MAX_HEARD_DURING_LOAD changes are kept; past that the load is done once more.
+ *
+ * A node's own change is in force on it as soon as Redis answers, before it is heard (write()).
+ * The answer and the announcement come on two connections, in either order: once the change was
+ * heard, changes made after it may have been heard too, and applying it again then would undo them
+ * (an unfollow on another node, heard before our follow's answer, lost for good). So each message
+ * carries an id, and the answer applies the change only when it was not heard yet; hearing it
+ * later applies it again, in order. */
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../core/logger.js';
 import type { RedisConnection, ScriptArg } from '../../core/redis-connection.js';
@@ -52,6 +60,10 @@ export class RedisMirror {
   private reloading: Promise<void> | undefined;
   private again = false;
   private wasReady = false;
+  /** This node's own changes: `<tag>:<n>` ids, the ones sent and neither answered nor heard. */
+  private readonly tag = randomBytes(8).toString('hex');
+  private sequence = 0;
+  private readonly unheard = new Set<string>();
 
   constructor(
     private readonly connection: RedisConnection,
@@ -78,6 +90,20 @@ export class RedisMirror {
     if (this.subscriber.status === 'ready') this.wasReady = true;
     await this.subscriber.subscribe(this.channel);
     await this.reload();
+  }
+
+  /** Makes one of this node's changes: `send` publishes the message it is given. `unheard`: the
+   * change was not heard before the answer, so the caller applies it now (else it was applied, in
+   * order, when heard). */
+  async write<T>(change: string, send: (message: string) => Promise<T>): Promise<{ reply: T; unheard: boolean }> {
+    const id = `${this.tag}:${++this.sequence}`;
+    this.unheard.add(id);
+    try {
+      const reply = await send(`${id} ${change}`);
+      return { reply, unheard: this.unheard.has(id) };
+    } finally {
+      this.unheard.delete(id);
+    }
   }
 
   /** One load at a time; a reload asked for during one runs once it ends. */
@@ -118,7 +144,12 @@ export class RedisMirror {
     }
   }
 
-  private onMessage(message: string): void {
+  private onMessage(raw: string): void {
+    // `<id> <change>`
+    const space = raw.indexOf(' ');
+    if (space < 0) return;
+    this.unheard.delete(raw.slice(0, space));
+    const message = raw.slice(space + 1);
     // In force at once, in the copy in use (a paged load takes a while; the loaded copy replaces it
     // and gets the change again by the replay).
     this.target.apply(message);

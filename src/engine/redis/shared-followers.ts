@@ -61,7 +61,7 @@ repeat
 until cursor == '0' or #reply >= want or calls == 0
 return {cursor, reply}`;
 
-/** Announced changes: `["+", tokenId, cache, topic]`, `["-", tokenId, cache, topic]`, `["x", tokenId]`. */
+/** Announced changes (after the message id, redis-mirror.ts): `["+", tokenId, cache, topic]`, `["-", tokenId, cache, topic]`, `["x", tokenId]`. */
 type Change = ['+' | '-', string, string, string] | ['x', string];
 
 /** The copy holds what Redis holds: the bounds are the write scripts' (redis-mirror.ts says why a
@@ -92,26 +92,29 @@ export class RedisFollowers implements Followers {
   start(): Promise<void> { return this.mirroring.start(); }
 
   async follow(tokenId: string, cache: string, topic: string): Promise<void> {
-    const reply = await this.connection.script<string>('tidingsFollow', [
+    const change: Change = ['+', tokenId, cache, topic];
+    const { reply, unheard } = await this.mirroring.write(JSON.stringify(change), (message) => this.connection.script<string>('tidingsFollow', [
       this.tokenPrefix + tokenId, this.index, this.count, JSON.stringify([cache, topic]), tokenId,
-      this.config.maxFollowsPerToken, this.config.maxFollows, this.mirroring.channel, JSON.stringify(['+', tokenId, cache, topic])], false);
+      this.config.maxFollowsPerToken, this.config.maxFollows, this.mirroring.channel, message], false));
     if (reply === 'token') throw limitExceeded(LimitCause.FOLLOWS, `a tokenId may follow at most ${this.config.maxFollowsPerToken} topics`);
     if (reply === 'full') throw limitExceeded(LimitCause.FOLLOWS, `the deployment holds at most ${this.config.maxFollows} follows`);
-    // In force here at once; the other nodes hear it on the channel.
-    this.change(['+', tokenId, cache, topic]);
+    // In force here at once (unless heard already); the other nodes hear it on the channel.
+    if (unheard) this.change(change);
   }
 
   async unfollow(tokenId: string, cache: string, topic: string): Promise<void> {
-    await this.connection.script('tidingsUnfollow', [
-      this.tokenPrefix + tokenId, this.index, this.count, JSON.stringify([cache, topic]), tokenId, this.mirroring.channel, JSON.stringify(['-', tokenId, cache, topic])], false);
-    this.change(['-', tokenId, cache, topic]);
+    const change: Change = ['-', tokenId, cache, topic];
+    const { unheard } = await this.mirroring.write(JSON.stringify(change), (message) => this.connection.script('tidingsUnfollow', [
+      this.tokenPrefix + tokenId, this.index, this.count, JSON.stringify([cache, topic]), tokenId, this.mirroring.channel, message], false));
+    if (unheard) this.change(change);
   }
 
   /** Out of this node's copy at once (a revoked credential's follows stop here even when Redis is
    * away), then out of Redis. */
   async forget(tokenId: string): Promise<void> {
     this.mirror.forget(tokenId);
-    await this.connection.script('tidingsFollowsForget', [this.tokenPrefix + tokenId, this.index, this.count, tokenId, this.mirroring.channel, JSON.stringify(['x', tokenId])], false);
+    await this.mirroring.write(JSON.stringify(['x', tokenId]), (message) =>
+      this.connection.script('tidingsFollowsForget', [this.tokenPrefix + tokenId, this.index, this.count, tokenId, this.mirroring.channel, message], false));
   }
 
   of(cache: string, topic: string): ReadonlySet<string> | undefined {

@@ -63,7 +63,7 @@ repeat
 until cursor == '0' or #reply >= want or calls == 0
 return {cursor, reply}`;
 
-/** Announced changes: `["+", tokenId, subscription]`, `["-", tokenId, endpoint]`, `["x", tokenId]`. */
+/** Announced changes (after the message id, redis-mirror.ts): `["+", tokenId, subscription]`, `["-", tokenId, endpoint]`, `["x", tokenId]`. */
 type Change = ['+', string, PushSubscriptionJson] | ['-', string, string] | ['x', string];
 
 /** The copy holds what Redis holds: the bounds are the write scripts' (redis-mirror.ts says why a
@@ -94,21 +94,23 @@ export class RedisPushSubscriptions implements PushSubscriptions {
   start(): Promise<void> { return this.mirroring.start(); }
 
   async add(tokenId: string, subscription: PushSubscriptionJson): Promise<void> {
-    const reply = await this.connection.script<string>('tidingsPushAdd', [
+    const change: Change = ['+', tokenId, subscription];
+    const { reply, unheard } = await this.mirroring.write(JSON.stringify(change), (message) => this.connection.script<string>('tidingsPushAdd', [
       this.tokenPrefix + tokenId, this.index, this.count, subscription.endpoint, JSON.stringify(subscription.keys), tokenId,
-      this.limits.maxSubscriptionsPerToken, this.limits.maxSubscriptions, this.mirroring.channel, JSON.stringify(['+', tokenId, subscription])], false);
+      this.limits.maxSubscriptionsPerToken, this.limits.maxSubscriptions, this.mirroring.channel, message], false));
     if (reply === 'token') {
       throw limitExceeded(LimitCause.PUSH_SUBSCRIPTIONS, `a tokenId may register at most ${this.limits.maxSubscriptionsPerToken} push subscriptions`);
     }
     if (reply === 'full') throw limitExceeded(LimitCause.PUSH_SUBSCRIPTIONS, `the deployment holds at most ${this.limits.maxSubscriptions} push subscriptions`);
-    // In force here at once; the other nodes hear it on the channel.
-    this.change(['+', tokenId, subscription]);
+    // In force here at once (unless heard already); the other nodes hear it on the channel.
+    if (unheard) this.change(change);
   }
 
   async remove(tokenId: string, endpoint: string): Promise<boolean> {
-    const removed = await this.connection.script<number>('tidingsPushRemove', [
-      this.tokenPrefix + tokenId, this.index, this.count, endpoint, tokenId, this.mirroring.channel, JSON.stringify(['-', tokenId, endpoint])], false);
-    this.change(['-', tokenId, endpoint]);
+    const change: Change = ['-', tokenId, endpoint];
+    const { reply: removed, unheard } = await this.mirroring.write(JSON.stringify(change), (message) => this.connection.script<number>('tidingsPushRemove', [
+      this.tokenPrefix + tokenId, this.index, this.count, endpoint, tokenId, this.mirroring.channel, message], false));
+    if (unheard) this.change(change);
     return Number(removed) === 1;
   }
 
@@ -116,7 +118,8 @@ export class RedisPushSubscriptions implements PushSubscriptions {
    * even when Redis is away), then out of Redis. */
   async forget(tokenId: string): Promise<void> {
     this.mirror.forget(tokenId);
-    await this.connection.script('tidingsPushForget', [this.tokenPrefix + tokenId, this.index, this.count, tokenId, this.mirroring.channel, JSON.stringify(['x', tokenId])], false);
+    await this.mirroring.write(JSON.stringify(['x', tokenId]), (message) =>
+      this.connection.script('tidingsPushForget', [this.tokenPrefix + tokenId, this.index, this.count, tokenId, this.mirroring.channel, message], false));
   }
 
   of(tokenId: string): readonly PushSubscriptionJson[] {

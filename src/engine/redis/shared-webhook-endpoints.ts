@@ -31,7 +31,7 @@ return 1`;
  * ARGV: cursor, page size (unused). {'0', {field, endpoint...}} */
 const LOAD = `return {'0', redis.call('HGETALL', KEYS[1])}`;
 
-/** Announced changes: `["+", endpoint]`, `["-", cache, name]`. */
+/** Announced changes (after the message id, redis-mirror.ts): `["+", endpoint]`, `["-", cache, name]`. */
 type Change = ['+', WebhookEndpointConfig] | ['-', string, string];
 
 const keyOf = (cache: string, name: string) => JSON.stringify([cache, name]);
@@ -61,16 +61,19 @@ export class RedisWebhookEndpoints implements SharedWebhookEndpoints {
   }
 
   async put(endpoint: WebhookEndpointConfig, maxShared: number): Promise<void> {
-    const reply = await this.connection.script<string>('tidingsWebhookPut', [
-      this.hash, keyOf(endpoint.cache, endpoint.name), JSON.stringify(endpoint), maxShared, this.mirroring.channel, JSON.stringify(['+', endpoint])], false);
+    const change: Change = ['+', endpoint];
+    const { reply, unheard } = await this.mirroring.write(JSON.stringify(change), (message) => this.connection.script<string>('tidingsWebhookPut', [
+      this.hash, keyOf(endpoint.cache, endpoint.name), JSON.stringify(endpoint), maxShared, this.mirroring.channel, message], false));
     if (reply === 'full') throw limitExceeded(LimitCause.WEBHOOKS, `at most ${this.maxEndpoints} webhook endpoints in the deployment`);
-    // In force here at once; the other nodes hear it on the channel.
-    this.change(['+', endpoint]);
+    // In force here at once (unless heard already); the other nodes hear it on the channel.
+    if (unheard) this.change(change);
   }
 
   async remove(cache: string, name: string): Promise<boolean> {
-    const removed = await this.connection.script<number>('tidingsWebhookRemove', [this.hash, keyOf(cache, name), this.mirroring.channel, JSON.stringify(['-', cache, name])], false);
-    this.change(['-', cache, name]);
+    const change: Change = ['-', cache, name];
+    const { reply: removed, unheard } = await this.mirroring.write(JSON.stringify(change), (message) =>
+      this.connection.script<number>('tidingsWebhookRemove', [this.hash, keyOf(cache, name), this.mirroring.channel, message], false));
+    if (unheard) this.change(change);
     return Number(removed) === 1;
   }
 
