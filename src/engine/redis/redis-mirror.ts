@@ -5,9 +5,9 @@
  * time its subscriber link comes back (changes made while it was away were not heard).
  *
  * The load is paged: one script call per page (SSCAN/HSCAN cursor, about `pageSize` entries), so
- * Redis is never blocked for the whole set (1,000,000 follows in one script held every node's
- * publishes for over a second, and its reply was one huge buffer). The pages are not one snapshot;
- * the copy is still right, because:
+ * Redis is never blocked for the whole set (one script over 200,000 follows held Redis, hence every
+ * node's publishes, for ~200 ms, and answered one ~7 MB reply; 1,000,000 follows, the default
+ * bound, about five times that). The pages are not one snapshot; the copy is still right, because:
  * - The data set is a set of entries (tokenId, member); every change decides one entry (add,
  *   remove) or every entry of one tokenId (drop); none depends on what else is there. So an entry's
  *   state is that given by the last change touching it, whatever happened to the others.
@@ -25,7 +25,11 @@
  * So the copy ends as Redis is once the replay is done. The copy has no bound of its own (Redis's
  * scripts keep the deployment's bounds): an add refused by a bound on the copy would be lost for
  * good, and replayed or own changes can transiently sit on top of the ones a bound counted.
- * At most MAX_HEARD_DURING_LOAD changes are kept; past that the load is done once more.
+ * At most MAX_HEARD_DURING_LOAD changes are kept; past that the load is done once more. Heard
+ * changes also go to the copy in use at once (the load may take seconds).
+ * Known gap: after a reconnect, ioredis re-sends SUBSCRIBE as it emits 'ready', on the subscriber's
+ * own connection; the first page, on the command connection, may reach Redis before it, and a
+ * change in that window (one round trip) is not in the copy until the next reload.
  *
  * A node's own change is in force on it as soon as Redis answers, before it is heard (write()).
  * The answer and the announcement come on two connections, in either order: once the change was
