@@ -3,14 +3,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
-import type { Permission, Scope } from '../protocol/index.js';
+import { isWellFormed, type Permission, type Scope } from '../protocol/index.js';
 import type { AuthConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
 import { TidingsError, authenticationFailed, invalidArgument, permissionDenied } from '../core/errors.js';
 import { Permissions, parseScope } from './scopes.js';
 import { Hs256Verifier, TokenRejected, type Hs256Key } from './hs256.js';
 import { MemoryRevocationList, type Revocation, type RevocationList } from './revocation.js';
-import { isWellFormed } from '../store/text-bytes.js';
 
 export type CredentialKind = 'api_key' | 'disposable';
 const KIND_CLAIM: Record<CredentialKind, string> = { api_key: 'key', disposable: 'dt' };

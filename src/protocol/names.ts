@@ -5,8 +5,11 @@ export const MAX_NAME_BYTES = 255;
  * U+0000 internally to join cache and topic into one fan-out key, so it must never appear. */
 const FORBIDDEN = /[\u0000-\u001f\u007f]/;
 
-/** A UTF-16 surrogate that is not half of a pair. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** Whether `text` has no lone surrogate (so it has a UTF-8 form: Redis keys and protobuf strings
+ * carry UTF-8, and two texts differing only in lone surrogates would merge there). */
+export function isWellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
 
 /** Returns a human reason why `name` is not a valid name, or undefined when it is. */
 export function nameProblem(kind: 'cache' | 'topic' | 'key' | 'topic pattern' | 'group', name: unknown): string | undefined {
@@ -15,7 +18,7 @@ export function nameProblem(kind: 'cache' | 'topic' | 'key' | 'topic pattern' | 
   if (utf8Length(name) > MAX_NAME_BYTES) return `${kind} name must be at most ${MAX_NAME_BYTES} bytes of UTF-8`;
   if (FORBIDDEN.test(name)) return `${kind} name must not contain control characters`;
   // A lone surrogate has no UTF-8: the Redis engine's keys (sent as UTF-8) would merge such names.
-  if (LONE_SURROGATE.test(name)) return `${kind} name must be well-formed Unicode (no lone surrogates)`;
+  if (!isWellFormed(name)) return `${kind} name must be well-formed Unicode (no lone surrogates)`;
   return undefined;
 }
 

@@ -2,11 +2,9 @@
  * hold them) as its 3-byte form (WTF-8) rather than TextEncoder's U+FFFD, so that it comes back
  * exactly, counts what measureText counts, and compares the same in both stores. Valid UTF-8
  * never contains those byte sequences. */
-const encoder = new TextEncoder();
+import { isWellFormed } from '../protocol/index.js';
 
-export function isWellFormed(text: string): boolean {
-  return (text as string & { isWellFormed(): boolean }).isWellFormed();
-}
+const encoder = new TextEncoder();
 
 export function textBytes(text: string): Uint8Array {
   if (isWellFormed(text)) return encoder.encode(text);

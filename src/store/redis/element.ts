@@ -8,9 +8,9 @@
  *
  * `value` is the payload bytes: the limits count exactly these, as the memory store does. The
  * Lua side of this format is `value_of` / `origin_of` in scripts.ts; keep the two in step. */
-import type { Value } from '../../protocol/index.js';
+import { isWellFormed, type Value } from '../../protocol/index.js';
 import type { ElementOrigin, ListItem } from '../cache-store.js';
-import { isWellFormed, textBytes } from '../text-bytes.js';
+import { textBytes } from '../text-bytes.js';
 
 const TEXT = 0x73; // 's'
 /** First byte of an encoded text value (element.ts format), for callers building elements. */
