@@ -24,6 +24,8 @@ export class BodyBudget {
   get inFlight(): number { return this.used; }
   /** Body bytes reserved by requests in flight from the client address `address`. */
   inFlightFrom(address: string): number { return this.usedByAddress.get(address) ?? 0; }
+  /** Client addresses with body bytes in flight (an address's entry leaves with its last byte). */
+  get addresses(): number { return this.usedByAddress.size; }
   /** Bodies refused for want of room since start (either bound). */
   get refused(): number { return this.refusals; }
 
