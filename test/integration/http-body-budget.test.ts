@@ -177,9 +177,10 @@ t.test('one client address holds at most server.maxInFlightBodyBytesPerIp; other
     method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'text/plain', 'x-forwarded-for': address }, body,
   }).then(async (r) => ({ status: r.status, body: await r.json() as Record<string, any> }));
 
-  // Address A: two GenerateDisposableToken calls (their credential is in the body: read before
-  // any credential) announcing 1 MiB each, 4 bytes sent.
-  const stalled = Array.from({ length: 2 }, () => rawRequest(t, server,
+  // Address A: 32 GenerateDisposableToken calls (their credential is in the body: read before
+  // any credential) announcing 1 MiB each, 4 bytes sent; each is held to the 64 KiB such a call
+  // may take, so together they fill A's 2 MiB share.
+  const stalled = Array.from({ length: 32 }, () => rawRequest(t, server,
     `POST /token.Token/GenerateDisposableToken HTTP/1.1\r\nHost: x\r\n${from('198.51.100.1')}\r\nContent-Type: application/grpc-web-text\r\nContent-Length: ${MiB}`, 'AAAA'));
   t.ok(await eventually(() => server.bodies.inFlight === 2 * MiB), `address A's stalled uploads hold its share: ${server.bodies.inFlight} bytes`);
 
