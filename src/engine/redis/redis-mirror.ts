@@ -49,17 +49,18 @@ const MAX_HEARD_DURING_LOAD = 100_000;
 /** What a load script answers: the cursor to go on from ('0': done) and the page's entries. */
 export type LoadPage = [cursor: string, entries: unknown[]];
 
-export interface MirrorTarget {
+export interface MirrorTarget<Change> {
   /** Replaces the copy with the entries of every page of a full load, concatenated. */
   replace(reply: unknown[]): void;
   /** Applies one announced change. */
-  apply(message: string): void;
+  apply(change: Change): void;
 }
 
-export class RedisMirror {
+/** `Change`: what one announcement carries (JSON on the channel). */
+export class RedisMirror<Change> {
   private readonly channelBytes: Buffer;
   /** Changes heard during a load; undefined when none runs. */
-  private heard: string[] | undefined;
+  private heard: Change[] | undefined;
   private overflowed = false;
   private reloading: Promise<void> | undefined;
   private again = false;
@@ -77,7 +78,7 @@ export class RedisMirror {
     /** The load script's arguments; the cursor and the page size follow them. */
     private readonly loadArgs: () => ScriptArg[],
     private readonly pageSize: number,
-    private readonly target: MirrorTarget,
+    private readonly target: MirrorTarget<Change>,
     private readonly log: Logger,
     private readonly what: string,
   ) {
@@ -99,11 +100,11 @@ export class RedisMirror {
   /** Makes one of this node's changes: `send` publishes the message it is given. `unheard`: the
    * change was not heard before the answer, so the caller applies it now (else it was applied, in
    * order, when heard). */
-  async write<T>(change: string, send: (message: string) => Promise<T>): Promise<{ reply: T; unheard: boolean }> {
+  async write<T>(change: Change, send: (message: string) => Promise<T>): Promise<{ reply: T; unheard: boolean }> {
     const id = `${this.tag}:${++this.sequence}`;
     this.unheard.add(id);
     try {
-      const reply = await send(`${id} ${change}`);
+      const reply = await send(`${id} ${JSON.stringify(change)}`);
       return { reply, unheard: this.unheard.has(id) };
     } finally {
       this.unheard.delete(id);
@@ -141,7 +142,7 @@ export class RedisMirror {
         cursor = String(next);
       } while (cursor !== '0');
       this.target.replace(entries);
-      for (const message of this.heard) this.target.apply(message);
+      for (const change of this.heard) this.target.apply(change);
       if (this.overflowed) this.again = true;
     } finally {
       this.heard = undefined;
@@ -153,12 +154,17 @@ export class RedisMirror {
     const space = raw.indexOf(' ');
     if (space < 0) return;
     this.unheard.delete(raw.slice(0, space));
-    const message = raw.slice(space + 1);
+    let change: Change;
+    try {
+      change = JSON.parse(raw.slice(space + 1)) as Change;
+    } catch {
+      return;
+    }
     // In force at once, in the copy in use (a paged load takes a while; the loaded copy replaces it
     // and gets the change again by the replay).
-    this.target.apply(message);
+    this.target.apply(change);
     if (this.heard === undefined) return;
-    if (this.heard.length < MAX_HEARD_DURING_LOAD) this.heard.push(message);
+    if (this.heard.length < MAX_HEARD_DURING_LOAD) this.heard.push(change);
     // Too many to keep: the next load will have them.
     else this.overflowed = true;
   }

@@ -70,7 +70,7 @@ const UNBOUNDED: NotifyConfig = { maxFollowsPerToken: Number.POSITIVE_INFINITY, 
 
 export class RedisFollowers implements Followers {
   private mirror: MemoryFollowers;
-  private readonly mirroring: RedisMirror;
+  private readonly mirroring: RedisMirror<Change>;
   private readonly tokenPrefix: string;
   private readonly index: string;
   private readonly count: string;
@@ -86,14 +86,14 @@ export class RedisFollowers implements Followers {
     connection.defineScript('tidingsFollowsForget', FORGET, 3);
     connection.defineScript('tidingsFollowsLoad', LOAD, 1);
     this.mirroring = new RedisMirror(connection, subscriber, `${prefix}n:\u0000f:channel`, 'tidingsFollowsLoad', () => [this.index, this.tokenPrefix], loadPageSize,
-      { replace: (reply) => this.replace(reply), apply: (message) => this.onMessage(message) }, log, 'follows');
+      { replace: (reply) => this.replace(reply), apply: (change) => this.change(change) }, log, 'follows');
   }
 
   start(): Promise<void> { return this.mirroring.start(); }
 
   async follow(tokenId: string, cache: string, topic: string): Promise<void> {
     const change: Change = ['+', tokenId, cache, topic];
-    const { reply, unheard } = await this.mirroring.write(JSON.stringify(change), (message) => this.connection.script<string>('tidingsFollow', [
+    const { reply, unheard } = await this.mirroring.write(change, (message) => this.connection.script<string>('tidingsFollow', [
       this.tokenPrefix + tokenId, this.index, this.count, JSON.stringify([cache, topic]), tokenId,
       this.config.maxFollowsPerToken, this.config.maxFollows, this.mirroring.channel, message], false));
     if (reply === 'token') throw limitExceeded(LimitCause.FOLLOWS, `a tokenId may follow at most ${this.config.maxFollowsPerToken} topics`);
@@ -104,7 +104,7 @@ export class RedisFollowers implements Followers {
 
   async unfollow(tokenId: string, cache: string, topic: string): Promise<void> {
     const change: Change = ['-', tokenId, cache, topic];
-    const { unheard } = await this.mirroring.write(JSON.stringify(change), (message) => this.connection.script('tidingsUnfollow', [
+    const { unheard } = await this.mirroring.write(change, (message) => this.connection.script('tidingsUnfollow', [
       this.tokenPrefix + tokenId, this.index, this.count, JSON.stringify([cache, topic]), tokenId, this.mirroring.channel, message], false));
     if (unheard) this.change(change);
   }
@@ -113,7 +113,7 @@ export class RedisFollowers implements Followers {
    * away), then out of Redis. */
   async forget(tokenId: string): Promise<void> {
     this.mirror.forget(tokenId);
-    await this.mirroring.write(JSON.stringify(['x', tokenId]), (message) =>
+    await this.mirroring.write(['x', tokenId], (message) =>
       this.connection.script('tidingsFollowsForget', [this.tokenPrefix + tokenId, this.index, this.count, tokenId, this.mirroring.channel, message], false));
   }
 
@@ -135,16 +135,6 @@ export class RedisFollowers implements Followers {
       }
     }
     this.mirror = fresh;
-  }
-
-  private onMessage(message: string): void {
-    let change: Change;
-    try {
-      change = JSON.parse(message) as Change;
-    } catch {
-      return;
-    }
-    this.change(change);
   }
 
   private change(change: Change): void {

@@ -72,7 +72,7 @@ const UNBOUNDED: PushSubscriptionLimits = { maxSubscriptionsPerToken: Number.POS
 
 export class RedisPushSubscriptions implements PushSubscriptions {
   private mirror: MemoryPushSubscriptions;
-  private readonly mirroring: RedisMirror;
+  private readonly mirroring: RedisMirror<Change>;
   private readonly tokenPrefix: string;
   private readonly index: string;
   private readonly count: string;
@@ -88,14 +88,14 @@ export class RedisPushSubscriptions implements PushSubscriptions {
     connection.defineScript('tidingsPushForget', FORGET, 3);
     connection.defineScript('tidingsPushLoad', LOAD, 1);
     this.mirroring = new RedisMirror(connection, subscriber, `${prefix}n:\u0000p:channel`, 'tidingsPushLoad', () => [this.index, this.tokenPrefix], loadPageSize,
-      { replace: (reply) => this.replace(reply), apply: (message) => this.onMessage(message) }, log, 'push subscriptions');
+      { replace: (reply) => this.replace(reply), apply: (change) => this.change(change) }, log, 'push subscriptions');
   }
 
   start(): Promise<void> { return this.mirroring.start(); }
 
   async add(tokenId: string, subscription: PushSubscriptionJson): Promise<void> {
     const change: Change = ['+', tokenId, subscription];
-    const { reply, unheard } = await this.mirroring.write(JSON.stringify(change), (message) => this.connection.script<string>('tidingsPushAdd', [
+    const { reply, unheard } = await this.mirroring.write(change, (message) => this.connection.script<string>('tidingsPushAdd', [
       this.tokenPrefix + tokenId, this.index, this.count, subscription.endpoint, JSON.stringify(subscription.keys), tokenId,
       this.limits.maxSubscriptionsPerToken, this.limits.maxSubscriptions, this.mirroring.channel, message], false));
     if (reply === 'token') {
@@ -108,7 +108,7 @@ export class RedisPushSubscriptions implements PushSubscriptions {
 
   async remove(tokenId: string, endpoint: string): Promise<boolean> {
     const change: Change = ['-', tokenId, endpoint];
-    const { reply: removed, unheard } = await this.mirroring.write(JSON.stringify(change), (message) => this.connection.script<number>('tidingsPushRemove', [
+    const { reply: removed, unheard } = await this.mirroring.write(change, (message) => this.connection.script<number>('tidingsPushRemove', [
       this.tokenPrefix + tokenId, this.index, this.count, endpoint, tokenId, this.mirroring.channel, message], false));
     if (unheard) this.change(change);
     return Number(removed) === 1;
@@ -118,7 +118,7 @@ export class RedisPushSubscriptions implements PushSubscriptions {
    * even when Redis is away), then out of Redis. */
   async forget(tokenId: string): Promise<void> {
     this.mirror.forget(tokenId);
-    await this.mirroring.write(JSON.stringify(['x', tokenId]), (message) =>
+    await this.mirroring.write(['x', tokenId], (message) =>
       this.connection.script('tidingsPushForget', [this.tokenPrefix + tokenId, this.index, this.count, tokenId, this.mirroring.channel, message], false));
   }
 
@@ -140,16 +140,6 @@ export class RedisPushSubscriptions implements PushSubscriptions {
       }
     }
     this.mirror = fresh;
-  }
-
-  private onMessage(message: string): void {
-    let change: Change;
-    try {
-      change = JSON.parse(message) as Change;
-    } catch {
-      return;
-    }
-    this.change(change);
   }
 
   private change(change: Change): void {

@@ -41,7 +41,7 @@ export class RedisWebhookEndpoints implements SharedWebhookEndpoints {
    * holds; a bound here would drop an endpoint for good: redis-mirror.ts). */
   private copy = new Map<string, WebhookEndpointConfig>();
   private listener: WebhookEndpointsListener | undefined;
-  private readonly mirroring: RedisMirror;
+  private readonly mirroring: RedisMirror<Change>;
   private readonly hash: string;
 
   constructor(private readonly maxEndpoints: number, private readonly connection: RedisConnection, subscriber: Redis, prefix: string, private readonly log: Logger) {
@@ -50,7 +50,7 @@ export class RedisWebhookEndpoints implements SharedWebhookEndpoints {
     connection.defineScript('tidingsWebhookRemove', REMOVE, 1);
     connection.defineScript('tidingsWebhooksLoad', LOAD, 1);
     this.mirroring = new RedisMirror(connection, subscriber, `${prefix}n:\u0000w:channel`, 'tidingsWebhooksLoad', () => [this.hash], 1,
-      { replace: (reply) => this.replace(reply), apply: (message) => this.onMessage(message) }, log, 'webhook endpoints');
+      { replace: (reply) => this.replace(reply), apply: (change) => this.change(change) }, log, 'webhook endpoints');
   }
 
   start(): Promise<void> { return this.mirroring.start(); }
@@ -62,7 +62,7 @@ export class RedisWebhookEndpoints implements SharedWebhookEndpoints {
 
   async put(endpoint: WebhookEndpointConfig, maxShared: number): Promise<void> {
     const change: Change = ['+', endpoint];
-    const { reply, unheard } = await this.mirroring.write(JSON.stringify(change), (message) => this.connection.script<string>('tidingsWebhookPut', [
+    const { reply, unheard } = await this.mirroring.write(change, (message) => this.connection.script<string>('tidingsWebhookPut', [
       this.hash, keyOf(endpoint.cache, endpoint.name), JSON.stringify(endpoint), maxShared, this.mirroring.channel, message], false));
     if (reply === 'full') throw limitExceeded(LimitCause.WEBHOOKS, `at most ${this.maxEndpoints} webhook endpoints in the deployment`);
     // In force here at once (unless heard already); the other nodes hear it on the channel.
@@ -71,7 +71,7 @@ export class RedisWebhookEndpoints implements SharedWebhookEndpoints {
 
   async remove(cache: string, name: string): Promise<boolean> {
     const change: Change = ['-', cache, name];
-    const { reply: removed, unheard } = await this.mirroring.write(JSON.stringify(change), (message) =>
+    const { reply: removed, unheard } = await this.mirroring.write(change, (message) =>
       this.connection.script<number>('tidingsWebhookRemove', [this.hash, keyOf(cache, name), this.mirroring.channel, message], false));
     if (unheard) this.change(change);
     return Number(removed) === 1;
@@ -89,16 +89,6 @@ export class RedisWebhookEndpoints implements SharedWebhookEndpoints {
     }
     this.copy = fresh;
     this.listener?.replace([...fresh.values()]);
-  }
-
-  private onMessage(message: string): void {
-    let change: Change;
-    try {
-      change = JSON.parse(message) as Change;
-    } catch {
-      return;
-    }
-    this.change(change);
   }
 
   private change(change: Change): void {
