@@ -295,6 +295,10 @@ export class Connection {
 
   private setStatus(status: ConnectionStatus): void {
     this.statusValue = status;
+    this.emitStatus(status);
+  }
+
+  private emitStatus(status: ConnectionStatus): void {
     for (const listener of [...this.statusListeners]) guard(() => listener(status));
   }
 
@@ -360,7 +364,9 @@ export class Connection {
     this.linkTokenId = hello.tokenId;
     this.maxFrameBytes = typeof hello.limits?.maxFrameBytes === 'number' ? hello.limits.maxFrameBytes : undefined;
     this.scheduleRefresh(hello.expiresAt);
-    this.setStatus({ state: 'open', connectionId: hello.connectionId, expiresAt: hello.expiresAt, transport: this.transport });
+    // Open from here on (requests made now are sent, not queued), but status listeners hear it last.
+    const open: ConnectionStatus = { state: 'open', connectionId: hello.connectionId, expiresAt: hello.expiresAt, transport: this.transport };
+    this.statusValue = open;
     // Resubscriptions first (they resume from a position), then what waited in the queue.
     for (const listener of [...this.openListeners]) guard(() => listener(first));
     for (const pending of this.queue.takeAll()) {
@@ -369,6 +375,9 @@ export class Connection {
         pending.reject(connectionError(`the connection was lost before the reply to ${String(pending.frame['t'])}; it may or may not have been applied (the server can only recognise a resend for the same tokenId)`));
       } else this.send(pending);
     }
+    // Only now: a request a status listener makes on 'open' goes out behind the ones made before
+    // it, in the order they were made. Unless a listener above closed the connection meanwhile.
+    if (this.statusValue === open) this.emitStatus(open);
   }
 
   private send(pending: PendingRequest): void {
