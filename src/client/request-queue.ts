@@ -10,61 +10,69 @@ export interface QueueBounds {
 /** Why an entry does not fit: which bound it would pass, for the caller's error message. */
 export type QueueRefusal = { bound: 'requests' | 'bytes'; requests: number; bytes: number };
 
+/** Entries are held in an insertion-ordered Map keyed by the item itself: remove() (a request that
+ * timed out or was cancelled while waiting) is O(1) instead of a scan and splice of a list, which
+ * made thousands of queued requests timing out one by one quadratic. An item is queued at most
+ * once (each is its own object). */
 export class RequestQueue<T> {
-  private entries: Array<{ item: T; bytes: number }> = [];
+  private entries = new Map<T, number>();
   private byteTotal = 0;
 
   constructor(private readonly bounds: QueueBounds) {}
 
-  get length(): number { return this.entries.length; }
+  get length(): number { return this.entries.size; }
   get bytes(): number { return this.byteTotal; }
 
   /** Undefined when an entry of `bytes` fits behind what waits now; else the bound it would pass. */
   refusal(bytes: number): QueueRefusal | undefined {
-    const at = { requests: this.entries.length, bytes: this.byteTotal };
-    if (this.entries.length + 1 > this.bounds.maxRequests) return { bound: 'requests', ...at };
+    const at = { requests: this.entries.size, bytes: this.byteTotal };
+    if (this.entries.size + 1 > this.bounds.maxRequests) return { bound: 'requests', ...at };
     if (this.byteTotal + bytes > this.bounds.maxBytes) return { bound: 'bytes', ...at };
     return undefined;
   }
 
   /** Appends; the caller checked refusal() first. */
   push(item: T, bytes: number): void {
-    this.entries.push({ item, bytes });
+    this.entries.set(item, bytes);
     this.byteTotal += bytes;
   }
 
   /** Puts `items` ahead of what waits, in their order, as far as both bounds allow (counting what
    * already waits): returns the ones that did not fit, for the caller to fail. Older entries go
-   * first, so when some must be refused it is the newest. */
+   * first, so when some must be refused it is the newest. Rebuilds the map (a Map cannot insert at
+   * its front): once per dropped link, not per request. */
   prependFitting(items: ReadonlyArray<{ item: T; bytes: number }>): T[] {
-    const admitted: Array<{ item: T; bytes: number }> = [];
+    const admitted = new Map<T, number>();
     const refused: T[] = [];
-    let count = this.entries.length;
+    let count = this.entries.size;
     let total = this.byteTotal;
     for (const entry of items) {
       if (refused.length === 0 && count + 1 <= this.bounds.maxRequests && total + entry.bytes <= this.bounds.maxBytes) {
-        admitted.push(entry);
+        admitted.set(entry.item, entry.bytes);
         count++;
         total += entry.bytes;
       } else refused.push(entry.item); // once one is refused, later ones too: order is kept
     }
-    this.entries = [...admitted, ...this.entries];
+    if (admitted.size > 0) {
+      for (const [item, bytes] of this.entries) admitted.set(item, bytes);
+      this.entries = admitted;
+    }
     this.byteTotal = total;
     return refused;
   }
 
   remove(item: T): boolean {
-    const i = this.entries.findIndex((e) => e.item === item);
-    if (i < 0) return false;
-    this.byteTotal -= this.entries[i]!.bytes;
-    this.entries.splice(i, 1);
+    const bytes = this.entries.get(item);
+    if (bytes === undefined) return false;
+    this.byteTotal -= bytes;
+    this.entries.delete(item);
     return true;
   }
 
   /** Empties the queue, returning what waited in order. */
   takeAll(): T[] {
-    const items = this.entries.map((e) => e.item);
-    this.entries = [];
+    const items = [...this.entries.keys()];
+    this.entries = new Map();
     this.byteTotal = 0;
     return items;
   }
