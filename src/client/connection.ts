@@ -7,7 +7,7 @@ import {
   type HelloResult, type OperationName, type RequestOf, type ResultOf, type WireError,
 } from '../protocol/index.js';
 import { reconnectDelay } from './backoff.js';
-import { TidingsClientError, cancelledError, connectionError, guard, timeoutError } from './errors.js';
+import { TidingsClientError, cancelledError, connectionError, guard, queueFullError, timeoutError } from './errors.js';
 import { resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions, type WebSocketLike } from './options.js';
 import { HttpStreamSocket } from './http-transport.js';
 import { RequestQueue, type QueueRefusal } from './request-queue.js';
@@ -208,12 +208,13 @@ export class Connection {
         return pending.reject(connectionError(`send failed: ${(err as Error).message}`));
       }
       const refusal = this.queue.refusal(pending.bytes);
-      if (refusal) pending.reject(connectionError(`${this.queueFullReason(refusal, pending.bytes)}: ${frame.t} was not sent`));
+      if (refusal) pending.reject(queueFullError(`${this.queueFullReason(refusal, pending.bytes)}: ${frame.t} was not sent`));
       else this.queue.push(pending, pending.bytes);
     });
   }
 
-  /** Why the queue refuses a request of `bytes` (the start of a CONNECTION_ERROR message). */
+  /** Why the queue refuses a request of `bytes` (the start of a CONNECTION_ERROR message; its
+   * limitCause, client_queue_full, is what an app checks). */
   private queueFullReason(refusal: QueueRefusal, bytes: number): string {
     const state = `not connected (${this.statusValue.state})`;
     if (refusal.bound === 'requests') {
@@ -485,6 +486,8 @@ export class Connection {
     // both queue bounds: the oldest that fit wait; from the first that does not, they fail now
     // (sent once, so "maybe applied"), never dropped silently and never sent again.
     const refused = this.queue.prependFitting(retry);
+    // No client_queue_full cause here: these were sent once ("maybe applied"), and an app that
+    // retries on that cause would risk applying them twice.
     for (const pending of refused) {
       pending.reject(connectionError(`connection closed before the reply (${why.code} ${why.reason}), and the queue is full `
         + `(${this.queue.length} requests waiting hold ${this.queue.bytes} bytes; maxQueuedRequests ${this.options.maxQueuedRequests}, `

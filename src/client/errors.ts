@@ -17,7 +17,19 @@ export class TidingsClientError extends Error {
   wrappedErrorMessage(): string { return `${this.code}: ${this.message}`; }
 }
 
+/** Causes the SDK itself gives (the server never sends them; its LIMIT_EXCEEDED_ERROR causes are
+ * LimitCause), in `limitCause` like the server's, so an app tells them apart without the message. */
+export const ClientCause = {
+  /** CONNECTION_ERROR: not connected and the offline queue refused the request (maxQueuedRequests
+   * or maxQueuedBytes): never sent, so never applied; it can be made again once connected. */
+  QUEUE_FULL: 'client_queue_full',
+} as const;
+export type ClientCause = (typeof ClientCause)[keyof typeof ClientCause];
+
 export const connectionError = (message: string) => new TidingsClientError(ErrorCode.CONNECTION_ERROR, message);
+/** Still CONNECTION_ERROR (the cause is that the link is down; retrying once it is up works), with
+ * a cause that says the queue refused it rather than a link that dropped under it. */
+export const queueFullError = (message: string) => new TidingsClientError(ErrorCode.CONNECTION_ERROR, message, ClientCause.QUEUE_FULL);
 export const timeoutError = (message: string) => new TidingsClientError(ErrorCode.TIMEOUT_ERROR, message);
 export const cancelledError = (message: string) => new TidingsClientError(ErrorCode.CANCELLED_ERROR, message);
 

@@ -19,7 +19,7 @@ export { CacheClient, CollectionTtl, type CacheClientOptions, type ListWriteOpti
 export { AuthClient, type AuthClientOptions } from './auth-client.js';
 export { NotifyClient, PushKey, type PushSubscriptionJson } from './notify-client.js';
 export { Moderator, type ModeratorLink, type ModeratorOptions, type ModerationInput, type ModerationDecision, type ModeratorStats } from './moderator.js';
-export { TidingsClientError } from './errors.js';
+export { TidingsClientError, ClientCause } from './errors.js';
 export {
   ErrorResponse, TopicPublish, TopicPresence, GenericWrite, ListWrite, ListFetch, ValueRead, ListPop, ListLength, ItemGetTtl, UpdateTtl, PubAppend,
   GenerateDisposableToken, ExpiresAt, type ListItemMeta,

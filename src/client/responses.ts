@@ -34,7 +34,8 @@ export class ErrorResponse {
   constructor(readonly error: TidingsClientError) {}
   errorCode(): ErrorCode { return this.error.code; }
   message(): string { return this.error.message; }
-  /** For LIMIT_EXCEEDED_ERROR: which limit (e.g. value_size_limit_exceeded). */
+  /** For LIMIT_EXCEEDED_ERROR: which limit (e.g. value_size_limit_exceeded); for CONNECTION_ERROR,
+   * client_queue_full when the offline queue refused the request. */
   limitCause(): string | undefined { return this.error.limitCause; }
   innerException(): TidingsClientError { return this.error; }
   toString(): string { return `${this.error.code}: ${this.error.message}`; }

@@ -118,6 +118,7 @@ for (const bound of ['maxQueuedRequests', 'maxQueuedBytes'] as const) {
       const error = results[i] as TopicPublish.Error;
       t.equal(error.errorCode(), 'CONNECTION_ERROR');
       t.match(error.message(), /the queue is full .*is not sent again; it may or may not have been applied/);
+      t.equal(error.limitCause(), undefined, 'sent once, so a lost-link error ("maybe"), not the "was not sent" queue-full cause');
     }
     // Items arrive in seq order: once the marker is here, every write the server applied is too.
     // The refused ones may have been applied before the cut (the Redis engine runs the six at

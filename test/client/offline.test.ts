@@ -6,7 +6,7 @@ import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { sdkFor, itemCollector, statusReached, chatScope, WS } from '../helpers/sdk.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { Connection, TopicClient, CacheClient, TopicPublish, TopicSubscribe, CacheGet } from '../../src/client/index.js';
+import { Connection, TopicClient, CacheClient, TopicPublish, TopicSubscribe, CacheGet, ClientCause } from '../../src/client/index.js';
 
 t.test('offline - publishes made while disconnected wait in a bounded queue and go out in order on reconnect', async (t) => {
   const first = await startServer(t);
@@ -24,6 +24,8 @@ t.test('offline - publishes made while disconnected wait in a bounded queue and 
   t.ok(overflow instanceof TopicPublish.Error);
   t.equal((overflow as TopicPublish.Error).errorCode(), 'CONNECTION_ERROR', 'a full queue refuses at once, never drops silently');
   t.match((overflow as TopicPublish.Error).message(), /3 requests are already waiting/);
+  t.equal((overflow as TopicPublish.Error).limitCause(), 'client_queue_full', 'a cause tells "queue full, try later" from a lost link');
+  t.equal((overflow as TopicPublish.Error).innerException().limitCause, ClientCause.QUEUE_FULL);
 
   const second = await startServer(t, { config: { server: { port }, auth: { signingKeys: [signingKey] } } });
   const got = itemCollector();
@@ -51,6 +53,7 @@ t.test('offline - maxQueuedRequests: 0 rejects every request made while disconne
   t.ok(res instanceof CacheGet.Error);
   t.equal((res as CacheGet.Error).errorCode(), 'CONNECTION_ERROR');
   t.match((res as CacheGet.Error).message(), /not connected .*get was not sent/);
+  t.equal((res as CacheGet.Error).limitCause(), 'client_queue_full', 'a queue of size 0 refuses with the same cause');
 });
 
 t.test('offline - a queued request that outlives its timeout fails as not sent; subscribe too', async (t) => {
@@ -63,6 +66,7 @@ t.test('offline - a queued request that outlives its timeout fails as not sent; 
   const pub = await topics.publish('chat', 'x', 'y');
   t.equal((pub as TopicPublish.Error).errorCode(), 'CONNECTION_ERROR');
   t.match((pub as TopicPublish.Error).message(), /was not sent within 150 ms \(it was not applied\)/);
+  t.equal((pub as TopicPublish.Error).limitCause(), undefined, 'a request that waited and timed out was not refused by the queue: no cause');
   const sub = await topics.subscribe('chat', 'x', { timeoutMs: 100 });
   t.ok(sub instanceof TopicSubscribe.Error);
   t.equal((sub as TopicSubscribe.Error).errorCode(), 'CONNECTION_ERROR');
@@ -91,6 +95,7 @@ t.test('offline - in flight when the link drops: a publish is resent after recon
   const readRes = await read;
   t.equal((readRes as CacheGet.Error).errorCode(), 'CONNECTION_ERROR', 'a read in flight fails');
   t.match((readRes as CacheGet.Error).message(), /may or may not have been applied/);
+  t.equal((readRes as CacheGet.Error).limitCause(), undefined, 'a lost link has no cause');
   const res = await inFlight;
   t.equal(res.type, 'Success', `the publish went out again after the reconnect and succeeded (${res})`);
   await statusReached(sdk.connection, 'open');
@@ -125,6 +130,7 @@ t.test('offline - maxQueuedBytes refuses a request whose frame would pass the by
   const error = refused as TopicPublish.Error;
   t.equal(error.errorCode(), 'CONNECTION_ERROR', 'the same typed error as a full count bound');
   t.match(error.message(), /maxQueuedBytes \(50000\): pub was not sent/);
+  t.equal(error.limitCause(), 'client_queue_full', 'the same cause as a full count bound');
   const frameBytes = Number(/a frame of (\d+) bytes/.exec(error.message())?.[1]);
   t.ok(connection.queued.bytes + frameBytes > maxQueuedBytes, 'it was refused because it would pass the byte bound');
   t.ok(queued.length >= 1 && connection.queued.requests === queued.length && queued.length < maxQueuedRequests, `the count bound was not reached (${queued.length} waiting)`);
