@@ -11,6 +11,8 @@ import type { Logger } from '../core/logger.js';
 import { errorReply, requireAdmin } from './http-routes.js';
 import type { TransportCounters } from './transport-counters.js';
 import type { BodyBudget } from './body-budget.js';
+import type { GroupStats } from '../moderation/group-registry.js';
+import { groupScrapeReader, GROUP_OUTCOMES } from './group-metrics.js';
 
 /** What the metrics read, and who may scrape: server.metricsAccess `apiKey` needs an admin API key as bearer. */
 export interface MetricsSources {
@@ -78,16 +80,25 @@ export function createMetricsRegistry({ broker, engine, transport, config, bodie
     });
   }
 
-  gauge(registry, 'tidings_moderation_groups', 'Moderator groups', () => engine.groups.stats().length);
-  const groupGauge = (name: string, help: string, read: (g: ReturnType<Engine['groups']['stats']>[number]) => number) => new Gauge({
+  // Per-group series for the busiest server.metricsMaxGroups groups only; totals over all of them.
+  const groups = groupScrapeReader(() => engine.groups.stats(), config.server.metricsMaxGroups);
+  gauge(registry, 'tidings_moderation_groups', 'Moderator groups', () => groups().count);
+  gauge(registry, 'tidings_moderation_members', 'Members of all moderator groups', () => groups().totals.members);
+  gauge(registry, 'tidings_moderation_buffered_items', 'Items all moderator groups hold not yet handed to a member', () => groups().totals.buffered);
+  gauge(registry, 'tidings_moderation_in_flight_items', 'Items all moderator groups handed to members and not settled', () => groups().totals.inFlight);
+  mirroredLabelledCounter(registry, 'tidings_moderation_items_total', 'Items through all moderator groups since start, by outcome', ['outcome'],
+    () => GROUP_OUTCOMES.map((outcome): [Record<'outcome', string>, number] => [{ outcome }, groups().totals.counters[outcome]]));
+  const groupGauge = (name: string, help: string, read: (g: GroupStats) => number) => new Gauge({
     name, help, labelNames: ['cache', 'group'], registers: [registry],
-    collect() { this.reset(); for (const g of engine.groups.stats()) this.set({ cache: g.cache, group: g.group }, read(g)); },
+    collect() { this.reset(); for (const g of groups().busiest) this.set({ cache: g.cache, group: g.group }, read(g)); },
   });
-  groupGauge('tidings_moderation_group_members', 'Members of a moderator group', (g) => g.members);
-  groupGauge('tidings_moderation_group_buffered_items', 'Items a group holds not yet handed to a member', (g) => g.buffered);
-  groupGauge('tidings_moderation_group_in_flight_items', 'Items handed to members and not settled', (g) => g.inFlight);
-  mirroredLabelledCounter(registry, 'tidings_moderation_group_items_total', 'Items through a moderator group, by outcome', ['cache', 'group', 'outcome'],
-    () => engine.groups.stats().flatMap((g) => Object.entries(g.counters).map(([outcome, n]): [Record<'cache' | 'group' | 'outcome', string>, number] => [{ cache: g.cache, group: g.group, outcome }, n])));
+  const busiest = `(the ${config.server.metricsMaxGroups} groups with the most buffered + in-flight items: server.metricsMaxGroups)`;
+  groupGauge('tidings_moderation_group_members', `Members of a moderator group ${busiest}`, (g) => g.members);
+  groupGauge('tidings_moderation_group_buffered_items', `Items a group holds not yet handed to a member ${busiest}`, (g) => g.buffered);
+  groupGauge('tidings_moderation_group_in_flight_items', `Items handed to members and not settled ${busiest}`, (g) => g.inFlight);
+  // A group back in the top N shows its own cumulative counts: its series never goes down.
+  mirroredLabelledCounter(registry, 'tidings_moderation_group_items_total', `Items through a moderator group, by outcome ${busiest}`, ['cache', 'group', 'outcome'],
+    () => groups().busiest.flatMap((g) => GROUP_OUTCOMES.map((outcome): [Record<'cache' | 'group' | 'outcome', string>, number] => [{ cache: g.cache, group: g.group, outcome }, g.counters[outcome]])));
 
   mirroredLabelledCounter(registry, 'tidings_limit_exceeded_total', 'Requests refused with LIMIT_EXCEEDED_ERROR, by cause', ['cause'],
     () => [...broker.limitEvents].map(([cause, n]): [Record<'cause', string>, number] => [{ cause }, n]));

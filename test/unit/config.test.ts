@@ -64,6 +64,8 @@ t.test('config - unknown keys, wrong types and unbounded limits are refused with
     [{ dev: true, redis: { shards: Array.from({ length: 65 }, (_, i) => `redis://10.0.1.${i}:6379`) } }, /redis\.shards: must list at most 64/],
     [{ dev: true, server: { eventLoopMonitorMs: 1 } }, /server\.eventLoopMonitorMs: must be a finite integer ≥ 10/],
     [{ dev: true, server: { eventLoopMonitorMs: 120_000 } }, /server\.eventLoopMonitorMs: must be ≤ 60000/],
+    [{ dev: true, server: { metricsMaxGroups: -1 } }, /server\.metricsMaxGroups: must be a finite integer ≥ 0/],
+    [{ dev: true, server: { metricsMaxGroups: Infinity } }, /server\.metricsMaxGroups/],
     [{ dev: true, http: { ticketTtlMs: 0 } }, /http\.ticketTtlMs: must be a finite integer/],
     [{ dev: true, http: { longPollMaxWaitMs: Infinity } }, /http\.longPollMaxWaitMs/],
     [{ dev: true, http: { maxStreamPostBytes: 1024 } }, /http\.maxStreamPostBytes: must hold at least one frame/],
