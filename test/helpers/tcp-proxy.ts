@@ -21,19 +21,28 @@ export interface TcpProxy {
   hold(index: number): void;
   /** Relays what hold() kept, and relays normally again. */
   release(index: number): void;
+  /** On connections accepted from now on: the first one to send a chunk that `match` accepts has
+   * that chunk and everything it sends after it kept instead of relayed to the server (its
+   * requests have not reached the server; the answers to earlier ones still flow). Resolves with
+   * that connection's index. One at a time. */
+  holdRequests(match: (chunk: Buffer) => boolean): Promise<number>;
+  /** Relays what holdRequests() kept, in order, and relays normally again. */
+  releaseRequests(index: number): void;
   /** Drops every open relay (both ends see the TCP connection close). */
   reset(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Promise<TcpProxy> {
-  const pairs = new Set<{ client: net.Socket; upstream: net.Socket; frozen: boolean; index: number; held?: Buffer[] | undefined }>();
+  type Pair = { client: net.Socket; upstream: net.Socket; frozen: boolean; index: number; held?: Buffer[] | undefined; heldRequests?: Buffer[] | undefined };
+  const pairs = new Set<Pair>();
   let accepted = 0;
+  let requestHold: { from: number; match: (chunk: Buffer) => boolean; found: (index: number) => void } | undefined;
   let blackhole = false;
   let refuseUpgrades = false;
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, host);
-    const pair: { client: net.Socket; upstream: net.Socket; frozen: boolean; index: number; held?: Buffer[] | undefined } = { client, upstream, frozen: blackhole, index: accepted++ };
+    const pair: Pair = { client, upstream, frozen: blackhole, index: accepted++ };
     pairs.add(pair);
     client.on('data', (chunk: Buffer) => {
       if (refuseUpgrades && /\r\nupgrade:\s*websocket/i.test(chunk.toString('latin1'))) {
@@ -41,7 +50,13 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
         upstream.destroy();
         return;
       }
-      if (!pair.frozen) upstream.write(chunk);
+      if (requestHold && pair.index >= requestHold.from && !pair.heldRequests && requestHold.match(chunk)) {
+        pair.heldRequests = [];
+        requestHold.found(pair.index);
+        requestHold = undefined;
+      }
+      if (pair.heldRequests) pair.heldRequests.push(chunk);
+      else if (!pair.frozen) upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
       if (pair.held) pair.held.push(chunk);
@@ -72,6 +87,16 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
         if (pair.index !== index || !pair.held) continue;
         for (const chunk of pair.held) pair.client.write(chunk);
         pair.held = undefined;
+      }
+    },
+    holdRequests(match) {
+      return new Promise<number>((found) => { requestHold = { from: accepted, match, found }; });
+    },
+    releaseRequests(index) {
+      for (const pair of pairs) {
+        if (pair.index !== index || !pair.heldRequests) continue;
+        for (const chunk of pair.heldRequests) pair.upstream.write(chunk);
+        pair.heldRequests = undefined;
       }
     },
     reset() {

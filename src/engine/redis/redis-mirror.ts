@@ -27,9 +27,10 @@
  * good, and replayed or own changes can transiently sit on top of the ones a bound counted.
  * At most MAX_HEARD_DURING_LOAD changes are kept; past that the load is done once more. Heard
  * changes also go to the copy in use at once (the load may take seconds).
- * Known gap: after a reconnect, ioredis re-sends SUBSCRIBE as it emits 'ready', on the subscriber's
- * own connection; the first page, on the command connection, may reach Redis before it, and a
- * change in that window (one round trip) is not in the copy until the next reload.
+ * After a reconnect the load starts only once Redis has answered a SUBSCRIBE on the subscriber's
+ * new connection (after-resubscribe.ts): started at 'ready', its first page (on the command
+ * connection) could reach Redis before ioredis's re-sent SUBSCRIBE, and a change made between the
+ * two would be neither loaded nor heard.
  *
  * A node's own change is in force on it as soon as Redis answers, before it is heard (write()).
  * The answer and the announcement come on two connections, in either order: once the change was
@@ -41,6 +42,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../core/logger.js';
 import type { RedisConnection, ScriptArg } from '../../core/redis-connection.js';
+import { reloadAfterResubscribe } from './after-resubscribe.js';
 
 /** Changes kept while a load is in flight (a page is one round trip; a load of 1,000,000 follows
  * takes a few seconds). */
@@ -64,7 +66,6 @@ export class RedisMirror<Change> {
   private overflowed = false;
   private reloading: Promise<void> | undefined;
   private again = false;
-  private wasReady = false;
   /** This node's own changes: `<tag>:<n>` ids, the ones sent and neither answered nor heard. */
   private readonly tag = randomBytes(8).toString('hex');
   private sequence = 0;
@@ -88,11 +89,8 @@ export class RedisMirror<Change> {
   /** Subscribes, then loads (so a change made in between arrives one way or the other). */
   async start(): Promise<void> {
     this.subscriber.on('messageBuffer', (from: Buffer, message: Buffer) => { if (from.equals(this.channelBytes)) this.onMessage(message.toString()); });
-    this.subscriber.on('ready', () => {
-      if (this.wasReady) this.reload().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, `reloading ${this.what} failed; retried on the next reconnect`));
-      this.wasReady = true;
-    });
-    if (this.subscriber.status === 'ready') this.wasReady = true;
+    // After a reconnect: loaded again once the channel is subscribed on the new connection.
+    reloadAfterResubscribe(this.subscriber, this.channel, () => this.reload(), this.log, this.what);
     await this.subscriber.subscribe(this.channel);
     await this.reload();
   }

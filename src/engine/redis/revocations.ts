@@ -1,7 +1,8 @@
 /** The revocation list shared by every node on one Redis (auth/revocation.ts RevocationList;
  * docs/operations.md, "What is shared"). Entries live in Redis, one hash per entry with a TTL to
  * the end of the credentials it covers, indexed by a sorted set (score: that end) so a node loads
- * them all at start and after a reconnect. Each node mirrors them in a MemoryRevocationList, so the
+ * them all at start and after a reconnect (once its channel is subscribed again on the new
+ * connection: after-resubscribe.ts). Each node mirrors them in a MemoryRevocationList, so the
  * check at every hello stays synchronous, and an entry added anywhere is PUBLISHed: every node
  * adds it to its mirror and closes its own connections that use a covered credential. The bound
  * (auth.maxRevocations) is the deployment's, checked in the script. */
@@ -11,6 +12,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { limitExceeded } from '../../core/errors.js';
 import type { RedisConnection } from '../../core/redis-connection.js';
+import { reloadAfterResubscribe } from './after-resubscribe.js';
 import { MemoryRevocationList, type RevocableCredential, type Revocation, type RevocationList, type RevocationListener } from '../../auth/revocation.js';
 
 /** KEYS: index, entry. ARGV: now, revokedAt, until ('' = never), maxEntries, channel, kind (j|k), id,
@@ -57,7 +59,6 @@ export class RedisRevocationList implements RevocationList {
   private readonly index: string;
   private readonly channel: string;
   private readonly entryPrefix: string;
-  private wasReady = false;
 
   constructor(
     private readonly maxEntries: number,
@@ -80,12 +81,10 @@ export class RedisRevocationList implements RevocationList {
   async start(): Promise<void> {
     const channel = Buffer.from(this.channel);
     this.subscriber.on('messageBuffer', (from: Buffer, message: Buffer) => { if (from.equals(channel)) this.onMessage(message.toString()); });
-    // Entries added while the link was down were not heard: load them all again.
-    this.subscriber.on('ready', () => {
-      if (this.wasReady) this.load(false).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'reloading revocations failed; retried on the next reconnect'));
-      this.wasReady = true;
-    });
-    if (this.subscriber.status === 'ready') this.wasReady = true;
+    // Entries added while the link was down were not heard: load them all again, once the channel
+    // is subscribed on the new connection (after-resubscribe.ts: else an entry added in between
+    // is neither loaded nor heard, and the revoked credential goes on working on this node).
+    reloadAfterResubscribe(this.subscriber, this.channel, () => this.load(false), this.log, 'revocations');
     await this.subscriber.subscribe(this.channel);
     await this.load(true);
   }
