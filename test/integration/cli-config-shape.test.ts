@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSigningKey, resolveConfig } from '../../src/index.js';
+import { readConfigFile } from '../../src/cli/env.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tidings-config-shape-'));
 let n = 0;
@@ -18,27 +19,36 @@ function cliWith(json: string, command: string[]) {
   });
 }
 
-t.test('cli - a config file that is not a JSON object is refused, naming the file', async (t) => {
-  for (const json of ['null', '[1, 2]', '"text"', '7']) {
-    const run = cliWith(json, ['api-key']);
-    t.equal(run.status, 1, json);
-    t.match(run.stderr, /^tidings: cannot read config file .*: must be a JSON object\n$/, `${json}: ${run.stderr}`);
-    t.equal(run.stdout, '', 'nothing minted');
+/** The file as `tidings serve|api-key --config` reads it, then resolved: the error the CLI prints. */
+function configError(json: string): string | undefined {
+  const file = join(dir, `config-${n++}.json`);
+  writeFileSync(file, json);
+  try {
+    resolveConfig({ ...readConfigFile(file), dev: true });
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
   }
-});
+}
 
-t.test('cli - inherited key names in a config file are unknown keys, not prototype writes', async (t) => {
+t.test('cli - a config file that is not a JSON object, or names an inherited key, is refused in one line', async (t) => {
+  // Through the CLI once each: exit 1, one line, nothing minted (the rest below read the file as it does).
+  const notObject = cliWith('[1, 2]', ['api-key']);
+  t.equal(notObject.status, 1);
+  t.match(notObject.stderr, /^tidings: cannot read config file .*: must be a JSON object\n$/, notObject.stderr);
+  t.equal(notObject.stdout, '', 'nothing minted');
+  const proto = cliWith('{"__proto__": {"x": 1}}', ['api-key']);
+  t.equal(proto.status, 1);
+  t.equal(proto.stderr, 'tidings: config __proto__: unknown key\n');
+  t.equal(proto.stdout, '', 'nothing minted');
+
+  for (const json of ['null', '"text"', '7']) t.match(configError(json), /^cannot read config file .*: must be a JSON object$/, json);
   for (const [json, key] of [
-    ['{"__proto__": {"x": 1}}', '__proto__'],
     ['{"server": {"__proto__": {"port": 1}}}', 'server.__proto__'],
     ['{"constructor": {"name": "x"}}', 'constructor'],
     ['{"server": {"toString": 5}}', 'server.toString'],
-  ] as const) {
-    const run = cliWith(json, ['api-key']);
-    t.equal(run.status, 1, json);
-    t.equal(run.stderr, `tidings: config ${key}: unknown key\n`, json);
-    t.equal(run.stdout, '', 'nothing minted');
-  }
+  ] as const) t.equal(configError(json), `config ${key}: unknown key`, json);
+  t.equal(({} as Record<string, unknown>)['x'], undefined, 'Object.prototype untouched');
 });
 
 t.test('config - inherited key names passed in code are unknown keys too', async (t) => {

@@ -4,7 +4,8 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import webpush from 'web-push';
-import { generateSigningKey } from '../../src/index.js';
+import { generateSigningKey, resolveConfig } from '../../src/index.js';
+import { configFromEnv } from '../../src/cli/env.js';
 
 /** Runs `tidings serve` until it exits, or stops it (SIGKILL) once it says it is listening. */
 function serve(env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -26,12 +27,25 @@ t.test('cli - malformed VAPID keys or subject refuse to start, naming the settin
     ['keys with base64 padding', { TIDINGS_VAPID_PUBLIC_KEY: good.publicKey, TIDINGS_VAPID_PRIVATE_KEY: `${good.privateKey}=` }, /push\.vapidPrivateKey/, good.privateKey],
     ['a subject that is not a URL', { TIDINGS_VAPID_PUBLIC_KEY: good.publicKey, TIDINGS_VAPID_PRIVATE_KEY: good.privateKey, TIDINGS_VAPID_SUBJECT: 'https://' }, /push\.subject/, good.privateKey],
   ];
-  for (const [name, env, setting, secret] of cases) {
-    const run = await serve(env);
-    t.equal(run.status, 1, `${name}: exit 1`);
-    t.match(run.stderr, setting, `${name}: the error names the setting`);
-    t.equal(run.stderr.trim().split('\n').length, 1, `${name}: one line, no stack trace`);
-    t.notOk(run.stderr.includes(secret.slice(0, 12)) || run.stdout.includes(secret.slice(0, 12)), `${name}: the key is not printed`);
-    t.notMatch(run.stdout, /listening/, `${name}: the server did not start`);
+  // The first through `tidings serve` (exit 1, one line, nothing started); the others as serve
+  // reads the environment, the same check and message.
+  const [first, ...rest] = cases;
+  const [name, env, setting, secret] = first!;
+  const run = await serve(env);
+  t.equal(run.status, 1, `${name}: exit 1`);
+  t.match(run.stderr, setting, `${name}: the error names the setting`);
+  t.equal(run.stderr.trim().split('\n').length, 1, `${name}: one line, no stack trace`);
+  t.notOk(run.stderr.includes(secret.slice(0, 12)) || run.stdout.includes(secret.slice(0, 12)), `${name}: the key is not printed`);
+  t.notMatch(run.stdout, /listening/, `${name}: the server did not start`);
+  for (const [name, env, setting, secret] of rest) {
+    const environment = { TIDINGS_SIGNING_KEY: generateSigningKey(), TIDINGS_VAPID_SUBJECT: 'mailto:ops@example.com', ...env };
+    let message = '';
+    try {
+      resolveConfig(configFromEnv(environment));
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    t.match(message, setting, `${name}: refused, naming the setting`);
+    t.notOk(message.includes(secret.slice(0, 12)), `${name}: the key is not in the message`);
   }
 });
