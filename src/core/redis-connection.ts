@@ -13,6 +13,15 @@ import type { Logger } from './logger.js';
 import { TidingsError } from './errors.js';
 import { RedisRefusedError, refusalOf, type RedisRefusalReason } from './redis-refusal.js';
 
+/** Drops a subscriber connection for good. ioredis re-sends its SUBSCRIBEs when a connection
+ * becomes ready and never catches that promise: if the connection is dropped while its ready check
+ * is answered (a stop during a reconnect), the re-sent SUBSCRIBE is rejected, unhandled, and that
+ * ends the process. Turning the re-subscription off first means nothing is sent. */
+export function disconnectSubscriber(subscriber: Redis): void {
+  subscriber.options.autoResubscribe = false;
+  subscriber.disconnect();
+}
+
 /** A Lua script run by name; `keys` undefined: the caller passes the number of keys first. */
 interface LuaScript { sha: string; lua: string; keys: number | undefined }
 

@@ -11,7 +11,7 @@
 import type { Clock } from '../core/clock.js';
 import type { TidingsConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
-import { RedisConnection } from '../core/redis-connection.js';
+import { RedisConnection, disconnectSubscriber } from '../core/redis-connection.js';
 import { RedisCacheStore } from '../store/redis-store.js';
 import { RedisPresence } from '../presence/redis-presence.js';
 import { RandomIds } from '../lib/random-ids.js';
@@ -136,7 +136,7 @@ export class RedisEngine implements Engine {
     // QUIT only when the rest got through: a Redis that did not answer those will not answer it.
     if (unfinished.length === 0) unfinished.push(...await settleWithin({ quit: this.connection.close() }, this.goodbyeMs - (Date.now() - started)));
     this.connection.disconnect();
-    for (const s of this.subscribers) s.disconnect();
+    for (const s of this.subscribers) disconnectSubscriber(s);
     if (unfinished.length > 0) {
       this.log.warn({ unfinished, goodbyeMs: this.goodbyeMs }, 'redis goodbye cut short: Redis did not answer within min(redis.commandTimeoutMs, server.shutdownGraceMs)');
     }

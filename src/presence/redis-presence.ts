@@ -20,7 +20,7 @@ import { encodeFrame, presenceKey, type PresenceEventFrame, type PresenceMember,
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { PresenceConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
-import type { RedisConnection } from '../core/redis-connection.js';
+import { disconnectSubscriber, type RedisConnection } from '../core/redis-connection.js';
 import type { PresenceChange, PresenceEngine, PresenceSubscriber } from './presence.js';
 import { PRESENCE_SCRIPTS, type PresenceScriptName } from './redis-presence-scripts.js';
 
@@ -119,7 +119,7 @@ export class RedisPresence implements PresenceEngine {
     this.graceTimers.clear();
     await this.flush();
     await this.script('tidingsPresenceDepart', this.k.nodes, this.k.dead, this.nodeKey(this.nodeId), this.nodeId).catch(() => {});
-    this.subscriber.disconnect();
+    disconnectSubscriber(this.subscriber);
   }
 
   // -- writes ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import { ErrorCode, encodeFrame, encodeFrameHead, encodeItemParts, itemPartsValu
 import type { Clock } from '../../core/clock.js';
 import type { TopicsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
-import { rethrowTyped, type RedisConnection, type ScriptArg } from '../../core/redis-connection.js';
+import { disconnectSubscriber, rethrowTyped, type RedisConnection, type ScriptArg } from '../../core/redis-connection.js';
 import { TidingsError, invalidArgument } from '../../core/errors.js';
 import { inputTopicRefusal } from '../../moderation/pattern.js';
 import { TopicRegistry } from '../../topics/topic-registry.js';
@@ -157,7 +157,7 @@ export class RedisTopicEngine implements TopicEngine {
   async close(): Promise<void> {
     this.closing = true;
     clearInterval(this.touchTimer);
-    this.subscriber.disconnect();
+    disconnectSubscriber(this.subscriber);
   }
 
   sendTo(connectionId: string, frame: Uint8Array): void {
