@@ -162,6 +162,16 @@ export class TokenAuthority {
     return grant;
   }
 
+  /** A grant verify() answered moments ago, checked again for what can change meanwhile (an HTTP
+   * route verifies before reading the body and opens the session after): its expiry and
+   * revocation, not its signature again. Same errors as verify(). */
+  recheck(grant: Grant): Grant {
+    const exp = grant.expiresAt;
+    if (exp !== null && exp / 1000 <= this.clock.now() / 1000 - this.config.clockToleranceSec) throw authenticationFailed('token has expired');
+    if (this.revocations.isRevoked(grant)) throw authenticationFailed('token has been revoked');
+    return grant;
+  }
+
   /** Revokes credentials (RevokeRequest). Open connections using them are closed by whoever
    * subscribes to `revocations` (the server does). */
   async revoke(request: RevokeRequest): Promise<Revocation> {

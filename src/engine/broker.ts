@@ -11,6 +11,7 @@ import type { Maybe } from '../core/maybe.js';
 import type { Fanout } from './engine.js';
 import { REPLIED, type BrokerDeps, type HandlerTable, type RequestContext } from './handler.js';
 import { Session, type Connection } from './session.js';
+import { Grant } from '../auth/tokens.js';
 import { Subscriptions } from './subscriptions.js';
 import { MsgpackReplies } from './replies.js';
 import { topicHandlers } from './handlers/topics.js';
@@ -83,9 +84,9 @@ export class Broker {
   }
 
   /** Throws AUTHENTICATION_ERROR unless `token` is a valid credential; opens nothing (an HTTP
-   * route checks it before reading a body). */
-  verifyCredential(token: unknown): void {
-    this.deps.auth.verify(token);
+   * route checks it before reading a body, then opens its session with the grant). */
+  verifyCredential(token: unknown): Grant {
+    return this.deps.auth.verify(token);
   }
 
   /** A session for a transport that authenticates each call itself (HTTP, gRPC, SSE): it verifies
@@ -93,8 +94,10 @@ export class Broker {
    * `closed(session)` when it is done with it. Throws AUTHENTICATION_ERROR. `rateKey`: the client
    * address to charge per-connection request rates to, for transports whose every call is its own
    * session (gRPC); without it the session is charged as a connection. */
-  async openAuthenticated(connection: Connection, token: unknown, rateKey?: string): Promise<Session> {
-    const grant = this.deps.auth.verify(token);
+  async openAuthenticated(connection: Connection, credential: unknown, rateKey?: string): Promise<Session> {
+    // A grant verifyCredential answered before a body was read: only what can change since is
+    // checked again (expiry, revocation), not the signature.
+    const grant = credential instanceof Grant ? this.deps.auth.recheck(credential) : this.deps.auth.verify(credential);
     // Counted per tokenId like a WebSocket (closed() uncounts every open session).
     this.limits.connect(grant.tokenId);
     const session = new Session(this.deps.engine.newConnectionId(), connection);

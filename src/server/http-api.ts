@@ -47,13 +47,13 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     const lease = bodies.lease(res, req);
     jsonRoute(res, log, async (aborted): Promise<JsonReply> => {
       // The credential before the body: an unauthenticated caller is answered without the server
-      // reading (or holding) its upload. openAuthenticated verifies it again once the body is in
-      // (it may have been revoked meanwhile).
+      // reading (or holding) its upload; the session opens with that grant once the body is in,
+      // checked again for expiry and revocation meanwhile.
       const token = bearer(authorization);
-      broker.verifyCredential(token);
+      const grant = broker.verifyCredential(token);
       const body = await readTypedBody(res, maxBodyBytes, aborted, lease);
       const request = build(body);
-      const session = await broker.openAuthenticated(CALL_CONNECTION, token, rateKey);
+      const session = await broker.openAuthenticated(CALL_CONNECTION, grant, rateKey);
       try {
         return { status: '200 OK', body: shape(await broker.dispatch(session, request)) };
       } finally {

@@ -52,11 +52,12 @@ export function dispatchRoute(
     // The credential before the body: an unauthenticated caller is answered without the server
     // reading (or holding) its upload. Synchronous, so `request` still registers its body reader
     // before the handler returns (uWS delivers the body only to a reader registered then);
-    // openAuthenticated verifies again once the body is in (it may have been revoked meanwhile).
+    // the session opens with that grant once the body is in, checked again for expiry and
+    // revocation meanwhile.
     if (token === undefined) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send the token as "Authorization: Bearer <token>"');
-    broker.verifyCredential(token);
+    const grant = broker.verifyCredential(token);
     const frame = await request(aborted);
-    const session = await broker.openAuthenticated(NO_SOCKET, token, rateKey);
+    const session = await broker.openAuthenticated(NO_SOCKET, grant, rateKey);
     try {
       return { status, body: await broker.dispatch(session, frame) };
     } finally {

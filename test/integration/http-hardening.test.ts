@@ -1,7 +1,9 @@
 /** The HTTP side's credentials and limits: a waiting long-poll ends when its credential is revoked
- * or expires; an Idempotency-Key holds for a credential without tokenId too; HTTP API calls are
+ * or expires; a credential revoked while its request's body is still arriving is refused once the
+ * body is in; an Idempotency-Key holds for a credential without tokenId too; HTTP API calls are
  * charged to their client address's request rate. */
 import t from 'tap';
+import net from 'node:net';
 import { PermissionScopes } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
 import { eventually } from '../helpers/wait.js';
@@ -21,6 +23,28 @@ t.test('a waiting long-poll is closed when its credential is revoked (not left t
   const got = await waiting;
   t.equal(got.status, 401, `answered as an authentication error when its session closed, not as an empty poll at waitMs (${got.ms} ms)`);
   t.match(got.body, { error: { code: 'AUTHENTICATION_ERROR' } });
+});
+
+t.test('an HTTP API call whose credential is revoked while its body arrives is refused (401), nothing published', async (t) => {
+  const server = await startServer(t);
+  const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe(CACHE, '*'), { tokenId: 'uploader' });
+  const socket = net.connect(server.port, '127.0.0.1');
+  t.teardown(() => { socket.destroy(); });
+  let answer = '';
+  const answered = new Promise<void>((resolve) => { socket.on('data', (d) => { answer += String(d); if (answer.includes('\r\n\r\n')) resolve(); }); });
+  socket.write(`POST /v1/topics/${CACHE}/up HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nhello`);
+  t.ok(await eventually(() => server.bodies.inFlight === 10), 'the call was let in: its credential was valid, its body is being read');
+  await server.revoke({ tokenId: 'uploader' });
+  socket.write('world');
+  await answered;
+  t.match(answer, /^HTTP\/1\.1 401 /, `refused once the body was in: ${answer.split('\r\n')[0]}`);
+  t.match(answer, /AUTHENTICATION_ERROR/);
+  const key = (await server.auth.mintApiKey({ scope: PermissionScopes.topicPublishSubscribe(CACHE, '*'), expiresInSec: null })).token;
+  const auth = { authorization: `Bearer ${key}` };
+  const marker = await fetch(`${server.httpUrl}/v1/topics/${CACHE}/up`, { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: 'marker' }).then((r) => r.json());
+  t.equal(marker.seq, 1, 'the topic\'s first item is the one published after: the refused call published nothing');
+  const poll = await fetch(`${server.httpUrl}/v1/poll?cache=${CACHE}&topic=up&waitMs=0&cursor=${marker.page}:0`, { headers: auth }).then((r) => r.json());
+  t.equal(poll.events.length, 1, 'one item in the topic\'s history');
 });
 
 t.test('a waiting long-poll is closed when its token expires', async (t) => {
