@@ -22,6 +22,16 @@ export class BurstCollapser<T> {
     this.bursts.set(key, { timer: this.arm(key), pending: undefined, count: 0 });
   }
 
+  /** Forgets the bursts whose key starts with `prefix` (their pending values are never emitted).
+   * A scan of every burst: for rare events (a revocation), not the publish path. */
+  dropPrefix(prefix: string): void {
+    for (const [key, burst] of this.bursts) {
+      if (!key.startsWith(prefix)) continue;
+      clearTimeout(burst.timer);
+      this.bursts.delete(key);
+    }
+  }
+
   close(): void {
     for (const burst of this.bursts.values()) clearTimeout(burst.timer);
     this.bursts.clear();

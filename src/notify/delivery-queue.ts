@@ -9,14 +9,17 @@
  * Lanes belong to an owner (Web Push: the user's tokenId; webhooks: one owner for all). Each owner
  * holds at most maxQueuedPerOwner jobs and maxInFlightPerOwner attempts, and free slots go to the
  * owners in turn, one attempt per turn: one owner's dead or slow destinations cannot fill the queue
- * or every slot and starve everyone else's. */
+ * or every slot and starve everyone else's. An owner's jobs can be dropped at once (Web Push: its
+ * tokenId was revoked): queued ones and pending retries are dead-lettered, attempts in flight are
+ * aborted. */
 import { Fifo } from '../lib/fifo.js';
 
 /** What one attempt came to. `retry`: try again later (5xx, timeout, network); `reject`: the
  * destination refused it for good (a 4xx other than 408/429), dead-lettered at once; `gone`: the
  * destination no longer exists (Web Push 404/410), dropped without counting as a dead letter. */
 export type AttemptOutcome = 'delivered' | 'retry' | 'reject' | 'gone';
-export type DeadLetterReason = 'queue_full' | 'attempts_exhausted' | 'rejected';
+/** `revoked`: the owner's jobs were dropped by dropOwner (Web Push: its tokenId was revoked). */
+export type DeadLetterReason = 'queue_full' | 'attempts_exhausted' | 'rejected' | 'revoked';
 
 export interface DeliveryLimits {
   queueSize: number;
@@ -51,8 +54,9 @@ export interface DeliveryStats {
   deadLetters: Record<DeadLetterReason, number>;
 }
 
-/** Sends a batch of one lane's jobs (oldest first) as one; must not throw (a throw counts as `retry`). */
-export type Attempt<J> = (jobs: readonly J[], attempt: number) => Promise<AttemptOutcome>;
+/** Sends a batch of one lane's jobs (oldest first) as one; must not throw (a throw counts as `retry`).
+ * `signal` aborts when the owner's jobs are dropped: the request should stop at once. */
+export type Attempt<J> = (jobs: readonly J[], attempt: number, signal: AbortSignal) => Promise<AttemptOutcome>;
 
 interface Lane<J> { key: string; owner: Owner<J>; jobs: Fifo<J>; retry?: { batch: J[]; attempt: number } }
 
@@ -67,6 +71,10 @@ interface Owner<J> {
   inFlight: number;
   /** In `turns` (at most once). */
   waiting: boolean;
+  /** Its attempts in flight, to abort them when the owner is dropped. */
+  attempts: Set<AbortController>;
+  /** Dropped (dropOwner): its attempts still settling are forgotten, its retries not made. */
+  dropped: boolean;
 }
 
 /** Owner of jobs enqueued without one (webhooks: the endpoint is the only owner). */
@@ -84,7 +92,7 @@ export class DeliveryQueue<J> {
   private closed = false;
   readonly stats: DeliveryStats = {
     queued: 0, inFlight: 0, delivered: 0, gone: 0, failedAttempts: 0,
-    deadLetters: { queue_full: 0, attempts_exhausted: 0, rejected: 0 },
+    deadLetters: { queue_full: 0, attempts_exhausted: 0, rejected: 0, revoked: 0 },
   };
 
   constructor(
@@ -106,7 +114,7 @@ export class DeliveryQueue<J> {
       return false;
     }
     if (!owner) {
-      owner = { key: ownerKey, lanes: new Map(), ready: new Fifo(), retries: new Fifo(), queued: 0, inFlight: 0, waiting: false };
+      owner = { key: ownerKey, lanes: new Map(), ready: new Fifo(), retries: new Fifo(), queued: 0, inFlight: 0, waiting: false, attempts: new Set(), dropped: false };
       this.owners.set(ownerKey, owner);
     }
     this.queued++;
@@ -125,6 +133,27 @@ export class DeliveryQueue<J> {
 
   snapshot(): DeliveryStats {
     return { ...this.stats, queued: this.queued, inFlight: this.inFlight, deadLetters: { ...this.stats.deadLetters } };
+  }
+
+  /** Drops every job of `ownerKey` at once: waiting ones and those waiting for a retry are
+   * dead-lettered with `reason`, attempts in flight are aborted (and counted with them, whatever
+   * they would have come to). Jobs enqueued later for the key start afresh. Answers how many. */
+  dropOwner(ownerKey: string, reason: DeadLetterReason): number {
+    const owner = this.owners.get(ownerKey);
+    if (!owner) return 0;
+    this.owners.delete(ownerKey);
+    owner.dropped = true;
+    const dropped = owner.queued;
+    this.queued -= dropped;
+    owner.queued = 0;
+    this.stats.deadLetters[reason] += dropped;
+    owner.lanes.clear();
+    owner.ready.clear();
+    owner.retries.clear();
+    // Their slots come back as the aborted attempts settle (run()).
+    for (const controller of owner.attempts) controller.abort();
+    owner.attempts.clear();
+    return dropped;
   }
 
   /** Drops everything queued and stops retrying (server shutdown). */
@@ -149,6 +178,7 @@ export class DeliveryQueue<J> {
     while (this.inFlight < this.limits.maxInFlight && this.turns.length > 0) {
       const owner = this.turns.shift()!;
       owner.waiting = false;
+      if (owner.dropped) continue;
       let lane: Lane<J>;
       let batch: J[];
       let attempt: number;
@@ -186,15 +216,23 @@ export class DeliveryQueue<J> {
   }
 
   private async run(lane: Lane<J>, batch: J[], attempt: number): Promise<void> {
+    const owner = lane.owner;
+    const controller = new AbortController();
+    owner.attempts.add(controller);
     let outcome: AttemptOutcome;
     try {
-      outcome = await this.attempt(batch, attempt);
+      outcome = await this.attempt(batch, attempt, controller.signal);
     } catch {
       outcome = 'retry';
     }
     if (this.closed) return;
-    const owner = lane.owner;
     this.inFlight--;
+    if (owner.dropped) {
+      // Counted when dropped; only the slot is left to give back.
+      this.pump();
+      return;
+    }
+    owner.attempts.delete(controller);
     owner.inFlight--;
     if (outcome === 'retry') {
       this.stats.failedAttempts++;
@@ -202,7 +240,7 @@ export class DeliveryQueue<J> {
         // The lane stays held while it waits: a later job of the topic must not overtake this one.
         const timer = setTimeout(() => {
           this.timers.delete(timer);
-          if (this.closed) return;
+          if (this.closed || owner.dropped) return;
           lane.retry = { batch, attempt: attempt + 1 };
           owner.retries.push(lane);
           this.offerTurn(owner);

@@ -44,11 +44,16 @@ export class NotifyService {
   /** A revoked tokenId's follows and push subscriptions go with it: a leaked credential's push
    * endpoint must not keep receiving the topics it followed. With shared state every node hears
    * the revocation and removes them (the same idempotent removal; one that fails while Redis is
-   * away is done by the other nodes, and this node's copy forgets them at once regardless). */
+   * away is done by the other nodes, and this node's copy forgets them at once regardless). Its
+   * pushes already queued here are dropped and its requests in flight aborted: once the revocation
+   * is acknowledged, nothing more of it leaves this node. */
   tokenIdRevoked(tokenId: string): void {
     for (const forgetting of [this.followers.forget(tokenId), this.subscriptions.forget(tokenId)]) {
       if (forgetting instanceof Promise) forgetting.catch((err: unknown) => this.log.warn({ err: (err as Error).message, tokenId }, 'forgetting a revoked tokenId\'s notifications failed'));
     }
+    // After the copies forgot the subscriptions (synchronously): a burst emitted now finds none.
+    const dropped = this.push?.revoked(tokenId) ?? 0;
+    if (dropped > 0) this.log.info({ tokenId, dropped }, 'queued pushes of a revoked tokenId dropped');
   }
 
   close(): void {

@@ -42,7 +42,7 @@ export class WebPushSender {
         maxInFlight: config.maxInFlight, maxInFlightPerOwner: config.maxInFlightPerOwner,
         maxAttempts: config.maxAttempts, backoffInitialMs: 1000, backoffMaxMs: 30_000,
       },
-      ([job]) => this.send(job!),
+      ([job], _attempt, signal) => this.send(job!, signal),
     );
     this.collapser = new BurstCollapser(config.collapseMs, (_key, { tokenId, payload }, count) => this.enqueue(tokenId, { ...payload, count }));
   }
@@ -53,6 +53,14 @@ export class WebPushSender {
   notify(tokenId: string, cache: string, topic: string, item: ItemJson): void {
     if (this.closed || this.subscriptions.of(tokenId).length === 0) return;
     this.collapser.offer(`${tokenId}\u0000${cache}\u0000${topic}`, { tokenId, payload: { cache, topic, count: 1, item } });
+  }
+
+  /** The tokenId's credentials were revoked (its subscriptions are already forgotten): nothing more
+   * of it leaves. Its collapsed bursts are forgotten, its queued pushes and pending retries dropped
+   * and its requests in flight aborted, counted as dead letters `revoked`. Answers how many. */
+  revoked(tokenId: string): number {
+    this.collapser.dropPrefix(`${tokenId}\u0000`);
+    return this.queue.dropOwner(tokenId, 'revoked');
   }
 
   stats(): DeliveryStats & { collapsed: number } {
@@ -88,7 +96,7 @@ export class WebPushSender {
       .catch((err: unknown) => this.log.warn({ err: (err as Error).message, tokenId: job.tokenId }, 'removing a gone push subscription failed'));
   }
 
-  private async send(job: Job): Promise<AttemptOutcome> {
+  private async send(job: Job, dropped: AbortSignal): Promise<AttemptOutcome> {
     let request: webpush.RequestDetails;
     try {
       request = webpush.generateRequestDetails(job.subscription, job.payload, {
@@ -112,7 +120,7 @@ export class WebPushSender {
         headers,
         body: request.body ? new Uint8Array(request.body) : null,
         redirect: 'manual',
-        signal: AbortSignal.timeout(this.config.timeoutMs),
+        signal: AbortSignal.any([dropped, AbortSignal.timeout(this.config.timeoutMs)]),
       });
       await discardBody(res);
       if (res.status >= 200 && res.status < 300) return 'delivered';
