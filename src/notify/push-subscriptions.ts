@@ -1,4 +1,8 @@
-/** Web Push subscriptions (a browser's endpoint and keys), by the tokenId that registered them. */
+/** Web Push subscriptions (a browser's endpoint and keys), by the tokenId that registered them. An
+ * endpoint is one browser on one device, so it belongs to one tokenId: registering it under another
+ * tokenId moves it there (the latest registration wins), as a device changes hands when a user
+ * signs out and another signs in. Otherwise the device would get one push per tokenId that ever
+ * registered it, and each of them a share of the push queue (docs/push.md). */
 import { LimitCause } from '../protocol/index.js';
 import { invalidArgument, limitExceeded } from '../core/errors.js';
 import type { Maybe } from '../core/maybe.js';
@@ -9,6 +13,8 @@ export interface PushSubscriptionJson { endpoint: string; keys: { p256dh: string
 /** Writes answer once the change is stored (the Redis implementation,
  * engine/redis/shared-push-subscriptions.ts: once Redis has it; it mirrors them in one of these). */
 export interface PushSubscriptions {
+  /** Adds or replaces; an endpoint another tokenId holds moves to this one (counted against this
+   * tokenId's bound, not again against the total). */
   add(tokenId: string, subscription: PushSubscriptionJson): Maybe<void>;
   /** Forgets the subscription with this endpoint; false when the tokenId had none. */
   remove(tokenId: string, endpoint: string): Maybe<boolean>;
@@ -21,6 +27,8 @@ export interface PushSubscriptionLimits { maxSubscriptionsPerToken: number; maxS
 
 export class MemoryPushSubscriptions implements PushSubscriptions {
   private readonly byToken = new Map<string, Map<string, PushSubscriptionJson>>();
+  /** endpoint -> the tokenId holding it (one each). */
+  private readonly owners = new Map<string, string>();
   private total = 0;
 
   constructor(private readonly limits: PushSubscriptionLimits) {}
@@ -35,9 +43,13 @@ export class MemoryPushSubscriptions implements PushSubscriptions {
     if ((subs?.size ?? 0) >= this.limits.maxSubscriptionsPerToken) {
       throw limitExceeded(LimitCause.PUSH_SUBSCRIPTIONS, `a tokenId may register at most ${this.limits.maxSubscriptionsPerToken} push subscriptions`);
     }
-    if (this.total >= this.limits.maxSubscriptions) throw limitExceeded(LimitCause.PUSH_SUBSCRIPTIONS, `the server holds at most ${this.limits.maxSubscriptions} push subscriptions`);
+    const previous = this.owners.get(subscription.endpoint);
+    // A move takes the endpoint from its earlier owner: the total does not grow.
+    if (previous !== undefined) this.remove(previous, subscription.endpoint);
+    else if (this.total >= this.limits.maxSubscriptions) throw limitExceeded(LimitCause.PUSH_SUBSCRIPTIONS, `the server holds at most ${this.limits.maxSubscriptions} push subscriptions`);
     if (!subs) this.byToken.set(tokenId, (subs = new Map()));
     subs.set(subscription.endpoint, subscription);
+    this.owners.set(subscription.endpoint, tokenId);
     this.total++;
   }
 
@@ -45,6 +57,7 @@ export class MemoryPushSubscriptions implements PushSubscriptions {
     const subs = this.byToken.get(tokenId);
     if (!subs?.delete(endpoint)) return false;
     if (subs.size === 0) this.byToken.delete(tokenId);
+    this.owners.delete(endpoint);
     this.total--;
     return true;
   }
@@ -53,8 +66,12 @@ export class MemoryPushSubscriptions implements PushSubscriptions {
     const subs = this.byToken.get(tokenId);
     if (!subs) return;
     this.byToken.delete(tokenId);
+    for (const endpoint of subs.keys()) this.owners.delete(endpoint);
     this.total -= subs.size;
   }
+
+  /** The tokenId holding `endpoint`, if any. */
+  ownerOf(endpoint: string): string | undefined { return this.owners.get(endpoint); }
 
   of(tokenId: string): readonly PushSubscriptionJson[] {
     const subs = this.byToken.get(tokenId);

@@ -1,7 +1,8 @@
 /** Web Push subscriptions stored in Redis for every node (notify/push-subscriptions.ts;
  * docs/operations.md "Follows, push subscriptions and webhooks are shared"). Per tokenId a HASH
- * endpoint -> `{"p256dh","auth"}`, an index SET of the tokenIds that have any, and the deployment's
- * count; push.maxSubscriptionsPerToken and push.maxSubscriptions are checked by the write's own
+ * endpoint -> `{"p256dh","auth"}`, an index SET of the tokenIds that have any, a HASH endpoint ->
+ * the tokenId holding it (an endpoint belongs to one tokenId: a registration under another moves
+ * it, notify/push-subscriptions.ts), and the deployment's count; push.maxSubscriptionsPerToken and push.maxSubscriptions are checked by the write's own
  * script. A write is acknowledged once Redis has it; each node mirrors every subscription in a
  * MemoryPushSubscriptions (redis-mirror.ts), so whichever node takes a publish can push. A push
  * service's 404/410 on any node removes the subscription here, hence everywhere. */
@@ -13,34 +14,48 @@ import type { RedisConnection } from '../../core/redis-connection.js';
 import { MemoryPushSubscriptions, type PushSubscriptionJson, type PushSubscriptionLimits, type PushSubscriptions } from '../../notify/push-subscriptions.js';
 import { RedisMirror } from './redis-mirror.js';
 
-/** KEYS: token hash, index, count. ARGV: endpoint, keys, tokenId, maxPerToken, max, channel, message.
- * A known endpoint is replaced (the browser re-registered, its keys may have rotated). */
+/** KEYS: token hash, index, count, owners. ARGV: endpoint, keys, tokenId, maxPerToken, max, channel,
+ * message, token hash prefix. A known endpoint is replaced (the browser re-registered, its keys may
+ * have rotated); one another tokenId holds moves here (out of that tokenId's hash, the count
+ * unchanged), within this tokenId's bound. */
 const ADD = `
-local H, I, C = KEYS[1], KEYS[2], KEYS[3]
+local H, I, C, O = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if redis.call('HEXISTS', H, ARGV[1]) == 0 then
   if redis.call('HLEN', H) >= tonumber(ARGV[4]) then return 'token' end
-  if tonumber(redis.call('GET', C) or '0') >= tonumber(ARGV[5]) then return 'full' end
-  redis.call('INCR', C)
+  local previous = redis.call('HGET', O, ARGV[1])
+  local P = previous and (ARGV[8] .. previous)
+  if previous and previous ~= ARGV[3] and redis.call('HDEL', P, ARGV[1]) == 1 then
+    if redis.call('HLEN', P) == 0 then redis.call('SREM', I, previous) end
+  else
+    if tonumber(redis.call('GET', C) or '0') >= tonumber(ARGV[5]) then return 'full' end
+    redis.call('INCR', C)
+  end
   redis.call('SADD', I, ARGV[3])
 end
 redis.call('HSET', H, ARGV[1], ARGV[2])
+redis.call('HSET', O, ARGV[1], ARGV[3])
 redis.call('PUBLISH', ARGV[6], ARGV[7])
 return 'ok'`;
 
-/** KEYS: token hash, index, count. ARGV: endpoint, tokenId, channel, message. 1 | 0 */
+/** KEYS: token hash, index, count, owners. ARGV: endpoint, tokenId, channel, message. 1 | 0 */
 const REMOVE = `
-local H, I, C = KEYS[1], KEYS[2], KEYS[3]
+local H, I, C, O = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if redis.call('HDEL', H, ARGV[1]) == 0 then return 0 end
 redis.call('DECR', C)
+if redis.call('HGET', O, ARGV[1]) == ARGV[2] then redis.call('HDEL', O, ARGV[1]) end
 if redis.call('HLEN', H) == 0 then redis.call('SREM', I, ARGV[2]) end
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1`;
 
-/** KEYS: token hash, index, count. ARGV: tokenId, channel, message. */
+/** KEYS: token hash, index, count, owners. ARGV: tokenId, channel, message. */
 const FORGET = `
-local H, I, C = KEYS[1], KEYS[2], KEYS[3]
-local n = redis.call('HLEN', H)
+local H, I, C, O = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local endpoints = redis.call('HKEYS', H)
+local n = #endpoints
 if n == 0 then return 0 end
+for _, e in ipairs(endpoints) do
+  if redis.call('HGET', O, e) == ARGV[1] then redis.call('HDEL', O, e) end
+end
 redis.call('DEL', H)
 redis.call('DECRBY', C, n)
 redis.call('SREM', I, ARGV[1])
@@ -63,7 +78,8 @@ repeat
 until cursor == '0' or #reply >= want or calls == 0
 return {cursor, reply}`;
 
-/** Announced changes (after the message id, redis-mirror.ts): `["+", tokenId, subscription]`, `["-", tokenId, endpoint]`, `["x", tokenId]`. */
+/** Announced changes (after the message id, redis-mirror.ts): `["+", tokenId, subscription]` (a
+ * move too: the copy moves it as the script did), `["-", tokenId, endpoint]`, `["x", tokenId]`. */
 type Change = ['+', string, PushSubscriptionJson] | ['-', string, string] | ['x', string];
 
 /** The copy holds what Redis holds: the bounds are the write scripts' (redis-mirror.ts says why a
@@ -76,6 +92,7 @@ export class RedisPushSubscriptions implements PushSubscriptions {
   private readonly tokenPrefix: string;
   private readonly index: string;
   private readonly count: string;
+  private readonly owners: string;
 
   constructor(private readonly limits: PushSubscriptionLimits, private readonly connection: RedisConnection, subscriber: Redis, prefix: string, private readonly log: Logger,
     loadPageSize: number) {
@@ -83,9 +100,10 @@ export class RedisPushSubscriptions implements PushSubscriptions {
     this.tokenPrefix = `${prefix}n:p:`;
     this.index = `${prefix}n:\u0000p:tokens`;
     this.count = `${prefix}n:\u0000p:count`;
-    connection.defineScript('tidingsPushAdd', ADD, 3);
-    connection.defineScript('tidingsPushRemove', REMOVE, 3);
-    connection.defineScript('tidingsPushForget', FORGET, 3);
+    this.owners = `${prefix}n:\u0000p:owners`;
+    connection.defineScript('tidingsPushAdd', ADD, 4);
+    connection.defineScript('tidingsPushRemove', REMOVE, 4);
+    connection.defineScript('tidingsPushForget', FORGET, 4);
     connection.defineScript('tidingsPushLoad', LOAD, 1);
     this.mirroring = new RedisMirror(connection, subscriber, `${prefix}n:\u0000p:channel`, 'tidingsPushLoad', () => [this.index, this.tokenPrefix], loadPageSize,
       { replace: (reply) => this.replace(reply), apply: (change) => this.change(change) }, log, 'push subscriptions');
@@ -96,8 +114,8 @@ export class RedisPushSubscriptions implements PushSubscriptions {
   async add(tokenId: string, subscription: PushSubscriptionJson): Promise<void> {
     const change: Change = ['+', tokenId, subscription];
     const { reply, unheard } = await this.mirroring.write(change, (message) => this.connection.script<string>('tidingsPushAdd', [
-      this.tokenPrefix + tokenId, this.index, this.count, subscription.endpoint, JSON.stringify(subscription.keys), tokenId,
-      this.limits.maxSubscriptionsPerToken, this.limits.maxSubscriptions, this.mirroring.channel, message], false));
+      this.tokenPrefix + tokenId, this.index, this.count, this.owners, subscription.endpoint, JSON.stringify(subscription.keys), tokenId,
+      this.limits.maxSubscriptionsPerToken, this.limits.maxSubscriptions, this.mirroring.channel, message, this.tokenPrefix], false));
     if (reply === 'token') {
       throw limitExceeded(LimitCause.PUSH_SUBSCRIPTIONS, `a tokenId may register at most ${this.limits.maxSubscriptionsPerToken} push subscriptions`);
     }
@@ -109,7 +127,7 @@ export class RedisPushSubscriptions implements PushSubscriptions {
   async remove(tokenId: string, endpoint: string): Promise<boolean> {
     const change: Change = ['-', tokenId, endpoint];
     const { reply: removed, unheard } = await this.mirroring.write(change, (message) => this.connection.script<number>('tidingsPushRemove', [
-      this.tokenPrefix + tokenId, this.index, this.count, endpoint, tokenId, this.mirroring.channel, message], false));
+      this.tokenPrefix + tokenId, this.index, this.count, this.owners, endpoint, tokenId, this.mirroring.channel, message], false));
     if (unheard) this.change(change);
     return Number(removed) === 1;
   }
@@ -119,7 +137,7 @@ export class RedisPushSubscriptions implements PushSubscriptions {
   async forget(tokenId: string): Promise<void> {
     this.mirror.forget(tokenId);
     await this.mirroring.write(['x', tokenId], (message) =>
-      this.connection.script('tidingsPushForget', [this.tokenPrefix + tokenId, this.index, this.count, tokenId, this.mirroring.channel, message], false));
+      this.connection.script('tidingsPushForget', [this.tokenPrefix + tokenId, this.index, this.count, this.owners, tokenId, this.mirroring.channel, message], false));
   }
 
   of(tokenId: string): readonly PushSubscriptionJson[] {
