@@ -16,10 +16,13 @@ import { Fifo } from '../lib/fifo.js';
 
 /** What one attempt came to. `retry`: try again later (5xx, timeout, network); `reject`: the
  * destination refused it for good (a 4xx other than 408/429), dead-lettered at once; `gone`: the
- * destination no longer exists (Web Push 404/410), dropped without counting as a dead letter. */
-export type AttemptOutcome = 'delivered' | 'retry' | 'reject' | 'gone';
-/** `revoked`: the owner's jobs were dropped by dropOwner (Web Push: its tokenId was revoked). */
-export type DeadLetterReason = 'queue_full' | 'attempts_exhausted' | 'rejected' | 'revoked';
+ * destination no longer exists (Web Push 404/410), dropped without counting as a dead letter;
+ * `unregistered`: not sent, the destination is no longer the owner's (Web Push: unregistered or
+ * moved to another tokenId since the job was queued), dead-lettered. */
+export type AttemptOutcome = 'delivered' | 'retry' | 'reject' | 'gone' | 'unregistered';
+/** `revoked`: the owner's jobs were dropped by dropOwner (Web Push: its tokenId was revoked);
+ * `unregistered`: the attempt answered `unregistered`. */
+export type DeadLetterReason = 'queue_full' | 'attempts_exhausted' | 'rejected' | 'revoked' | 'unregistered';
 
 export interface DeliveryLimits {
   queueSize: number;
@@ -92,7 +95,7 @@ export class DeliveryQueue<J> {
   private closed = false;
   readonly stats: DeliveryStats = {
     queued: 0, inFlight: 0, delivered: 0, gone: 0, failedAttempts: 0,
-    deadLetters: { queue_full: 0, attempts_exhausted: 0, rejected: 0, revoked: 0 },
+    deadLetters: { queue_full: 0, attempts_exhausted: 0, rejected: 0, revoked: 0, unregistered: 0 },
   };
 
   constructor(
@@ -256,6 +259,8 @@ export class DeliveryQueue<J> {
       this.stats.deadLetters.attempts_exhausted += batch.length;
     } else if (outcome === 'reject') {
       this.stats.deadLetters.rejected += batch.length;
+    } else if (outcome === 'unregistered') {
+      this.stats.deadLetters.unregistered += batch.length;
     } else if (outcome === 'gone') {
       this.stats.gone += batch.length;
     } else {

@@ -97,6 +97,9 @@ export class WebPushSender {
   }
 
   private async send(job: Job, dropped: AbortSignal): Promise<AttemptOutcome> {
+    // Checked at each attempt, not only when queued: an endpoint unregistered, moved to another
+    // tokenId or forgotten (revoked, on any node) since must not get this tokenId's push.
+    if (!this.subscriptions.of(job.tokenId).some((s) => s.endpoint === job.subscription.endpoint)) return 'unregistered';
     let request: webpush.RequestDetails;
     try {
       request = webpush.generateRequestDetails(job.subscription, job.payload, {

@@ -2,7 +2,8 @@
  * another tokenId moves it there (the latest registration wins; the earlier owner's registration of
  * it is replaced). The device then gets one push per item, not one per tokenId that registered it;
  * a move counts against the new owner's push.maxSubscriptionsPerToken (refused past it, leaving the
- * endpoint where it was) but not again against push.maxSubscriptions. Engines memory and redis. */
+ * endpoint where it was) but not again against push.maxSubscriptions; the earlier owner's pushes
+ * still queued for it are not sent to it. Engines memory and redis. */
 import webpush from 'web-push';
 import type { Test } from 'tap';
 import { startServer, testEachEngine, type TestEngine } from '../helpers/server.js';
@@ -20,6 +21,7 @@ async function setup(t: Test, engine: TestEngine) {
   const server = await startServer(t, {
     engine,
     config: {
+      server: { metricsAccess: 'open' },
       presence: { leaveGraceMs: 0 },
       push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, collapseMs: 20, maxSubscriptionsPerToken: 2, maxSubscriptions: 3 },
     },
@@ -81,4 +83,29 @@ testEachEngine('a move past the new owner\'s bound is refused and leaves the end
   t.equal(refused?.code, 'LIMIT_EXCEEDED_ERROR', 'carol holds push.maxSubscriptionsPerToken (2) already');
   t.match(refused?.message, /at most 2 push subscriptions/);
   t.equal((await alice.ok({ t: 'pushUnregister', endpoint: device.json.endpoint }))['removed'], true, 'alice still holds the endpoint');
+});
+
+testEachEngine('pushes of the earlier owner still queued do not go to a moved endpoint', async (t, engine) => {
+  const { server, service, open } = await setup(t, engine);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => { release = resolve; });
+  t.teardown(() => release());
+  // Alice's first push is held open: her second waits behind it in the endpoint's lane.
+  service.respond = (_r, i) => (i === 0 ? { status: 201, hold: held } : { status: 201 });
+  const device = browserSubscription(`${service.url}/device`);
+  const alice = await open('alice');
+  await alice.ok({ t: 'pushRegister', subscription: device.json });
+  for (const topic of ['a-0', 'a-1']) await alice.ok({ t: 'follow', cache: CACHE, topic });
+  alice.close();
+  const publisher = await open('hank');
+  for (const topic of ['a-0', 'a-1']) await publisher.ok({ t: 'pub', cache: CACHE, topic, value: `for alice in ${topic}` });
+  await waitFor('alice\'s first push in flight', () => service.received.length === 1);
+
+  const bob = await open('bob');
+  await bob.ok({ t: 'pushRegister', subscription: device.json });
+  release();
+  const metrics = async () => await (await fetch(`${server.httpUrl}/metrics`)).text();
+  await waitFor('alice\'s queued push to be dropped', async () => /^tidings_push_dead_letters_total\{reason="unregistered"\} 1$/m.test(await metrics()), 5000);
+  t.equal(service.received.length, 1, 'the device, now bob\'s, got only the push that was in flight');
+  t.match(await metrics(), /^tidings_push_sent_total 1$/m);
 });
