@@ -55,7 +55,7 @@ export function notifyFeature(): ServerFeature {
       // the revoked credentials while it did not hear.
       stopRevocations = auth.revocations.subscribe(({ tokenId }, atStart) => { if (tokenId !== undefined && !atStart) state().tokenIdRevoked(tokenId); });
     },
-    handlers: ({ config }) => notifyHandlers(state(), config.push.allowInsecureEndpoints),
+    handlers: ({ config }) => notifyHandlers(state(), config.push),
     routes: (app, { auth, log, config }, broker, bodies) => mountNotifyRoutes(app, { broker, auth, log, config, maxBodyBytes: config.server.maxHttpBodyBytes, bodies, service: state() }),
     metrics: (registry) => registerNotifyMetrics(registry, state()),
     started: async () => async () => { stopRevocations?.(); state().close(); },

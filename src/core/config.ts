@@ -344,6 +344,9 @@ export interface WebhooksConfig {
   /** First retry delay; doubled per attempt, with full jitter, up to backoffMaxMs. */
   backoffInitialMs: number;
   backoffMaxMs: number;
+  /** Allow admin-route webhook URLs on this machine or internal addresses
+   * (notify/destination-policy.ts). Config-file endpoints are the operator's and always allowed. */
+  allowPrivateUrls: boolean;
 }
 
 /** Who follows which topics (for `item.undelivered` webhooks and Web Push). */
@@ -384,6 +387,9 @@ export interface PushConfig {
   maxAttempts: number;
   /** Allow http:// push endpoints (tests and local push services only: real ones are https). */
   allowInsecureEndpoints: boolean;
+  /** Allow push endpoints on this machine or internal addresses (notify/destination-policy.ts):
+   * local push services in tests only. A client chooses the endpoint the server POSTs to. */
+  allowPrivateEndpoints: boolean;
 }
 
 export interface TidingsConfig {
@@ -548,6 +554,7 @@ export const DEFAULTS: TidingsConfig = {
     maxAttempts: 8,
     backoffInitialMs: 500,
     backoffMaxMs: 60_000,
+    allowPrivateUrls: false,
   },
   notify: {
     maxFollowsPerToken: 100,
@@ -569,6 +576,7 @@ export const DEFAULTS: TidingsConfig = {
     timeoutMs: 10_000,
     maxAttempts: 3,
     allowInsecureEndpoints: false,
+    allowPrivateEndpoints: false,
   },
 };
 

@@ -6,6 +6,7 @@
 import { LimitCause } from '../protocol/index.js';
 import { invalidArgument, limitExceeded } from '../core/errors.js';
 import type { Maybe } from '../core/maybe.js';
+import { internalHostProblem } from './destination-policy.js';
 
 /** The browser's PushSubscription.toJSON() shape. */
 export interface PushSubscriptionJson { endpoint: string; keys: { p256dh: string; auth: string } }
@@ -85,8 +86,9 @@ const MAX_ENDPOINT_LENGTH = 2048;
 
 /** Checks an untrusted PushSubscription JSON: an https endpoint (http only when allowed, for local
  * push services in tests), a P-256 public key (65 bytes uncompressed) and a 16-byte auth secret,
- * both base64url as browsers give them. */
-export function parsePushSubscription(input: unknown, allowInsecure: boolean): PushSubscriptionJson {
+ * both base64url as browsers give them. Not on this machine or an internal address unless
+ * `allowPrivate` (destination-policy.ts): whoever holds a token chooses where the server POSTs. */
+export function parsePushSubscription(input: unknown, allowInsecure: boolean, allowPrivate = false): PushSubscriptionJson {
   if (typeof input !== 'object' || input === null) throw invalidArgument('subscription must be a PushSubscription JSON object');
   const { endpoint, keys } = input as Record<string, unknown>;
   if (typeof endpoint !== 'string' || endpoint.length > MAX_ENDPOINT_LENGTH || !URL.canParse(endpoint)) {
@@ -97,6 +99,8 @@ export function parsePushSubscription(input: unknown, allowInsecure: boolean): P
   // fetch refuses a URL with user:password@: every push would fail and be retried.
   if (url.username !== '' || url.password !== '') throw invalidArgument('subscription.endpoint must not contain user:password@');
   if (protocol !== 'https:' && !(allowInsecure && protocol === 'http:')) throw invalidArgument('subscription.endpoint must be an https URL');
+  const internal = allowPrivate ? undefined : internalHostProblem(url);
+  if (internal) throw invalidArgument(`subscription.endpoint must be a public push service: ${internal} (push.allowPrivateEndpoints)`);
   if (typeof keys !== 'object' || keys === null) throw invalidArgument('subscription.keys must be { p256dh, auth }');
   const { p256dh, auth } = keys as Record<string, unknown>;
   if (typeof p256dh !== 'string' || base64urlLength(p256dh) !== 65) throw invalidArgument('subscription.keys.p256dh must be a base64url P-256 public key (65 bytes)');

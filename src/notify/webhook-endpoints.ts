@@ -11,6 +11,7 @@ import type { Logger } from '../core/logger.js';
 import type { Maybe } from '../core/maybe.js';
 import { DeliveryQueue, type AttemptOutcome, type DeliveryStats } from './delivery-queue.js';
 import { discardBody } from './drain.js';
+import { internalHostProblem } from './destination-policy.js';
 import type { ItemJson, NotifyEvent } from './events.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, sign } from './webhook-signature.js';
 import type { SharedWebhookEndpoints, WebhookEndpointsListener } from './shared-state.js';
@@ -100,6 +101,9 @@ export class WebhookEndpoints {
     const config = { ...input, secret: input.secret ?? randomBytes(24).toString('base64url') } as WebhookEndpointConfig;
     const problem = webhookEndpointProblem(config);
     if (problem) throw invalidArgument(`webhook: ${problem}`);
+    // Only the admin route comes here: a cache's admin must not make the server POST inside its network.
+    const internal = this.config.allowPrivateUrls ? undefined : internalHostProblem(new URL(config.url));
+    if (internal) throw invalidArgument(`webhook: url must be a public address: ${internal} (webhooks.allowPrivateUrls)`);
     if (this.shared) {
       // Config-file endpoints are on every node: the shared ones get what is left of the bound.
       const maxShared = Math.max(0, this.config.maxEndpoints - this.config.endpoints.length);

@@ -23,7 +23,7 @@ async function setup(t: Test, engine: TestEngine) {
     config: {
       server: { metricsAccess: 'open' },
       presence: { leaveGraceMs: 0 },
-      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, collapseMs: 20, maxSubscriptionsPerToken: 2, maxSubscriptions: 3 },
+      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, collapseMs: 20, maxSubscriptionsPerToken: 2, maxSubscriptions: 3 },
     },
   });
   const service = await HttpReceiver.start(t);

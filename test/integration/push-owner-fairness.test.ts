@@ -24,7 +24,7 @@ async function setup(t: Test, push: DeepPartial<TidingsConfig['push']>, aTopics:
     config: {
       server: { metricsAccess: 'open' },
       presence: { leaveGraceMs: 0 },
-      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, timeoutMs: 120_000, ...push },
+      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, timeoutMs: 120_000, ...push },
     },
   });
   const aService = await HttpReceiver.start(t);

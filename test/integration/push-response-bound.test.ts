@@ -17,7 +17,7 @@ t.test('a push endpoint cannot make the server buffer an unbounded answer', asyn
   const server = await startServer(t, {
     config: {
       presence: { leaveGraceMs: 0 },
-      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, timeoutMs: 3000 },
+      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, timeoutMs: 3000 },
     },
   });
   const chunk = Buffer.alloc(1 << 20, 120);

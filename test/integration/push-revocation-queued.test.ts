@@ -26,7 +26,7 @@ t.test('a revoked tokenId\'s queued and in-flight pushes, and their retries, nev
       server: { metricsAccess: 'open' },
       presence: { leaveGraceMs: 0 },
       // One slot per user: the user's later pushes wait behind the one in flight.
-      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, timeoutMs: 120_000, maxInFlightPerOwner: 1 },
+      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, timeoutMs: 120_000, maxInFlightPerOwner: 1 },
     },
   });
   const service = await HttpReceiver.start(t);

@@ -15,7 +15,7 @@ const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
 t.test('a revoked credential stops getting notifications', async (t) => {
   const vapid = webpush.generateVAPIDKeys();
   const server = await startServer(t, {
-    config: { presence: { leaveGraceMs: 0 }, push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, collapseMs: 50 } },
+    config: { presence: { leaveGraceMs: 0 }, push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, collapseMs: 50 } },
   });
   const attacker = await HttpReceiver.start(t);
   attacker.respond = () => ({ status: 201 });

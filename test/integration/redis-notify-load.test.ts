@@ -33,7 +33,7 @@ async function deployment(t: Test) {
   const vapid = webpush.generateVAPIDKeys();
   const base: DeepPartial<TidingsConfig> = {
     auth: { signingKeys: [generateSigningKey()] },
-    push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true },
+    push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true },
   };
   const node = (config: DeepPartial<TidingsConfig> = {}, url = redisUrl) => startServer(t, {
     engine: 'redis', redisUrl: url, redisKeyPrefix: prefix,
@@ -152,9 +152,9 @@ t.test('a node\'s copy of the shared follows and subscriptions is what Redis hol
 
   t.test('a node with a lower webhooks.maxEndpoints still sends to every admin-added endpoint Redis holds', async (t) => {
     const d = await deployment(t);
-    const a = await d.node({ webhooks: { maxEndpoints: 3 } });
+    const a = await d.node({ webhooks: { allowPrivateUrls: true, maxEndpoints: 3 } });
     for (const name of ['w1', 'w2']) t.equal(await putWebhook(a, name), 200, `${name} added`);
-    const b = await d.node({ webhooks: { maxEndpoints: 1 } });
+    const b = await d.node({ webhooks: { allowPrivateUrls: true, maxEndpoints: 1 } });
     t.same(await listed(b), ['w1', 'w2'], 'b loads both');
     t.equal(await putWebhook(a, 'w3'), 200, 'w3 added on a');
     await until('b installs w3', async () => (await listed(b)).length === 3);

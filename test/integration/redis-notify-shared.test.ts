@@ -46,8 +46,8 @@ async function deployment(t: Test, options: { redisUrl?: string; config?: DeepPa
     ...extra,
     auth: { signingKeys: [generateSigningKey()] },
     presence: { leaveGraceMs: 0 },
-    push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, collapseMs: 20, ...extra.push },
-    webhooks: { ...extra.webhooks, endpoints: [{ name: 'backend', url: hooks.url, secret: 'a-secret-of-enough-length', cache: CACHE, topicPrefix: '', events: ['item.undelivered'] }] },
+    push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, collapseMs: 20, ...extra.push },
+    webhooks: { allowPrivateUrls: true, ...extra.webhooks, endpoints: [{ name: 'backend', url: hooks.url, secret: 'a-secret-of-enough-length', cache: CACHE, topicPrefix: '', events: ['item.undelivered'] }] },
   };
   return {
     hooks, push, redisUrl,
@@ -303,7 +303,7 @@ t.test('follows and push subscriptions shared by every node on one Redis', async
   });
 
   t.test('a webhook endpoint added through the admin route is the deployment\'s', async (t) => {
-    const d = await deployment(t, { config: { webhooks: { maxEndpoints: 3 } } });
+    const d = await deployment(t, { config: { webhooks: { allowPrivateUrls: true, maxEndpoints: 3 } } });
     const [a, b, c] = [await d.node(), await d.node(), await d.node()];
     // Received on the push receiver under their own paths (the config-file endpoint has the other).
     const at = (path: string) => d.push.received.filter((r) => r.path === path);

@@ -18,7 +18,7 @@ t.test('web push', async (t) => {
       presence: { leaveGraceMs: 0 },
       push: {
         vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, subject: 'mailto:ops@example.com',
-        ttlSec: 600, urgency: 'high', collapseMs: 400, allowInsecureEndpoints: true,
+        ttlSec: 600, urgency: 'high', collapseMs: 400, allowInsecureEndpoints: true, allowPrivateEndpoints: true,
       },
     },
   });

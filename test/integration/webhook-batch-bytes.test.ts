@@ -26,7 +26,7 @@ async function deliver(t: Test, maxBatchBytes: number | undefined, values: strin
   const server = await startServer(t, {
     config: {
       server: { metricsAccess: 'open' },
-      webhooks: {
+      webhooks: { allowPrivateUrls: true,
         timeoutMs: 30_000, maxAttempts: 2, backoffInitialMs: 20, backoffMaxMs: 40,
         ...(maxBatchBytes === undefined ? {} : { maxBatchBytes }),
         endpoints: [],

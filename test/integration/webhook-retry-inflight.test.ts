@@ -10,7 +10,7 @@ const CACHE = 'app';
 
 t.test('retries respect webhooks.maxInFlight', async (t) => {
   const server = await startServer(t, {
-    config: { webhooks: { timeoutMs: 2000, maxAttempts: 3, backoffInitialMs: 20, backoffMaxMs: 40, maxInFlight: 2, endpoints: [] } },
+    config: { webhooks: { allowPrivateUrls: true, timeoutMs: 2000, maxAttempts: 3, backoffInitialMs: 20, backoffMaxMs: 40, maxInFlight: 2, endpoints: [] } },
   });
   const receiver = await HttpReceiver.start(t);
   const seenTopics = new Set<string>();

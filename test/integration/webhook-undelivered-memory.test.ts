@@ -16,7 +16,7 @@ const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
 const FOLLOWERS = 2000;
 
 t.test('one publish does not copy its value once per away follower', async (t) => {
-  const server = await startServer(t, { config: { presence: { leaveGraceMs: 0 }, webhooks: { timeoutMs: 60_000, endpoints: [] } } });
+  const server = await startServer(t, { config: { presence: { leaveGraceMs: 0 }, webhooks: { allowPrivateUrls: true, timeoutMs: 60_000, endpoints: [] } } });
   const receiver = await HttpReceiver.start(t);
   receiver.respond = () => ({ status: 200, hold: new Promise<void>(() => {}) }); // a receiver that is down (hangs)
   const admin = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;

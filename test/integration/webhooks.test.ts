@@ -30,7 +30,7 @@ t.test('webhooks', async (t) => {
     config: {
       server: { metricsAccess: 'open' },
       presence: { leaveGraceMs: 0 },
-      webhooks: {
+      webhooks: { allowPrivateUrls: true,
         timeoutMs: 300, maxAttempts: 3, backoffInitialMs: 20, backoffMaxMs: 40, queueSize: 20, maxInFlight: 4,
         endpoints: [],
       },
@@ -41,7 +41,7 @@ t.test('webhooks', async (t) => {
   t.test('signed POSTs, in order, for a config-file endpoint', async (t) => {
     const receiver = await HttpReceiver.start(t);
     const configured = await startServer(t, {
-      config: { webhooks: { endpoints: [{ name: 'backend', url: `${receiver.url}/hook`, secret: SECRET, cache: CACHE, topicPrefix: 'orders', events: ['item.published'] }] } },
+      config: { webhooks: { allowPrivateUrls: true, endpoints: [{ name: 'backend', url: `${receiver.url}/hook`, secret: SECRET, cache: CACHE, topicPrefix: 'orders', events: ['item.published'] }] } },
     });
     const c = await RawClient.open(configured, await tokenFor(configured, writer, { tokenId: 'shop' }));
     for (let i = 1; i <= 3; i++) await c.ok({ t: 'pub', cache: CACHE, topic: 'orders-1', value: `order ${i}` });

@@ -13,7 +13,8 @@ function tokenIdOf(session: Session): string {
   return tokenId;
 }
 
-export function notifyHandlers(service: NotifyService, allowInsecureEndpoints: boolean): HandlerTable {
+/** `endpoints`: which push endpoints are accepted (push.allowInsecureEndpoints, push.allowPrivateEndpoints). */
+export function notifyHandlers(service: NotifyService, endpoints: { allowInsecureEndpoints: boolean; allowPrivateEndpoints: boolean }): HandlerTable {
   const push = () => {
     if (!service.push) throw failedPrecondition('Web Push is not configured on this server (push.vapidPublicKey)');
     return service.push;
@@ -35,7 +36,7 @@ export function notifyHandlers(service: NotifyService, allowInsecureEndpoints: b
     },
     pushRegister({ session, frame }) {
       push();
-      return map(service.subscriptions.add(tokenIdOf(session), parsePushSubscription(frame['subscription'], allowInsecureEndpoints)), () => ({}));
+      return map(service.subscriptions.add(tokenIdOf(session), parsePushSubscription(frame['subscription'], endpoints.allowInsecureEndpoints, endpoints.allowPrivateEndpoints)), () => ({}));
     },
     pushUnregister({ session, frame }) {
       const endpoint = frame['endpoint'];

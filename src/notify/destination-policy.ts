@@ -1,0 +1,30 @@
+/** Which hosts a URL chosen by someone other than the operator may name: a push endpoint (any
+ * token holder registers one) or a webhook added through the admin route (a cache's admin). The
+ * server POSTs to these URLs, so without a policy they could reach this machine or the internal
+ * network (an internal service, a cloud metadata endpoint at 169.254.169.254): server-side request
+ * forgery. Refused: `localhost` names and IP literals that are loopback, private, link-local,
+ * shared (CGNAT), unspecified, multicast or reserved. URL parsing has already normalised other
+ * spellings of an address (2130706433, 0x7f.1 are 127.0.0.1). A DNS name is not resolved here (its
+ * answer may change between this check and the request): keep the server's egress restricted too
+ * (docs/push.md, docs/webhooks.md "Security notes"). */
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+
+const INTERNAL = new BlockList();
+for (const [network, prefix] of [
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
+  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
+] as const) INTERNAL.addSubnet(network, prefix, 'ipv4');
+for (const [network, prefix] of [
+  // Unspecified and loopback, IPv4-mapped and -translated (any IPv4 behind them), unique local, link-local, multicast.
+  ['::', 127], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
+] as const) INTERNAL.addSubnet(network, prefix, 'ipv6');
+
+/** Why `url`'s host is not an acceptable destination, or undefined when it is. */
+export function internalHostProblem(url: URL): string | undefined {
+  const host = url.hostname.toLowerCase().replace(/\.$/, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) return `host ${host} is this machine`;
+  const address = host.startsWith('[') ? host.slice(1, -1) : host;
+  if (isIPv4(address) && INTERNAL.check(address, 'ipv4')) return `${address} is an internal (loopback, private, link-local or reserved) address`;
+  if (isIPv6(address) && INTERNAL.check(address, 'ipv6')) return `${address} is an internal (loopback, private, link-local or reserved) address`;
+  return undefined;
+}
