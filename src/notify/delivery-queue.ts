@@ -2,8 +2,8 @@
  * lanes, one lane per topic, so a topic's jobs go out in order while different topics go out in
  * parallel (up to maxInFlight). A lane sends up to maxBatch of its waiting jobs (and at most
  * maxBatchBytes of them) in one attempt, so a busy topic is not limited to one job per round trip.
- * A failed attempt is retried after an exponential backoff with full jitter, holding its lane (order
- * beats latency); after maxAttempts the job is dead-lettered and the lane moves on. Enqueueing
+ * A failed attempt is retried after an exponential backoff with full jitter, and not before the
+ * destination's Retry-After (up to the backoff cap), holding its lane (order beats latency); after maxAttempts the job is dead-lettered and the lane moves on. Enqueueing
  * never waits: a full queue dead-letters the new job (`queue_full`).
  *
  * Lanes belong to an owner (Web Push: the user's tokenId; webhooks: one owner for all). Each owner
@@ -57,9 +57,12 @@ export interface DeliveryStats {
   deadLetters: Record<DeadLetterReason, number>;
 }
 
+/** A `retry` not before `afterMs` (the destination's Retry-After); honoured up to backoffMaxMs. */
+export interface RetryLater { outcome: 'retry'; afterMs: number }
+
 /** Sends a batch of one lane's jobs (oldest first) as one; must not throw (a throw counts as `retry`).
  * `signal` aborts when the owner's jobs are dropped: the request should stop at once. */
-export type Attempt<J> = (jobs: readonly J[], attempt: number, signal: AbortSignal) => Promise<AttemptOutcome>;
+export type Attempt<J> = (jobs: readonly J[], attempt: number, signal: AbortSignal) => Promise<AttemptOutcome | RetryLater>;
 
 interface Lane<J> { key: string; owner: Owner<J>; jobs: Fifo<J>; retry?: { batch: J[]; attempt: number } }
 
@@ -223,8 +226,11 @@ export class DeliveryQueue<J> {
     const controller = new AbortController();
     owner.attempts.add(controller);
     let outcome: AttemptOutcome;
+    let notBeforeMs = 0;
     try {
-      outcome = await this.attempt(batch, attempt, controller.signal);
+      const result = await this.attempt(batch, attempt, controller.signal);
+      if (typeof result === 'string') outcome = result;
+      else ({ outcome, afterMs: notBeforeMs } = result);
     } catch {
       outcome = 'retry';
     }
@@ -248,7 +254,7 @@ export class DeliveryQueue<J> {
           owner.retries.push(lane);
           this.offerTurn(owner);
           this.pump();
-        }, this.backoff(attempt));
+        }, Math.max(this.backoff(attempt), Math.min(notBeforeMs, this.limits.backoffMaxMs)));
         timer.unref();
         this.timers.add(timer);
         // The owner's freed slot may serve its other lanes.

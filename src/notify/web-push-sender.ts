@@ -8,7 +8,8 @@ import type { PushConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { BurstCollapser } from './burst-collapser.js';
 import { discardBody } from './drain.js';
-import { DeliveryQueue, type AttemptOutcome, type DeliveryStats } from './delivery-queue.js';
+import { DeliveryQueue, type AttemptOutcome, type DeliveryStats, type RetryLater } from './delivery-queue.js';
+import { retryAfterMs } from './retry-after.js';
 import type { ItemJson } from './events.js';
 import type { PushSubscriptionJson, PushSubscriptions } from './push-subscriptions.js';
 
@@ -96,7 +97,7 @@ export class WebPushSender {
       .catch((err: unknown) => this.log.warn({ err: (err as Error).message, tokenId: job.tokenId }, 'removing a gone push subscription failed'));
   }
 
-  private async send(job: Job, dropped: AbortSignal): Promise<AttemptOutcome> {
+  private async send(job: Job, dropped: AbortSignal): Promise<AttemptOutcome | RetryLater> {
     // Checked at each attempt, not only when queued: an endpoint unregistered, moved to another
     // tokenId or forgotten (revoked, on any node) since must not get this tokenId's push.
     if (!this.subscriptions.of(job.tokenId).some((s) => s.endpoint === job.subscription.endpoint)) return 'unregistered';
@@ -132,7 +133,12 @@ export class WebPushSender {
         this.forget(job);
         return 'gone';
       }
-      return res.status >= 500 || res.status === 429 || res.status === 408 ? 'retry' : 'reject';
+      if (res.status >= 500 || res.status === 429 || res.status === 408) {
+        // Push services answer 429 with Retry-After (RFC 8030 §8.4): not asked again before then.
+        const afterMs = retryAfterMs(res.headers.get('retry-after'), Date.now());
+        return afterMs === undefined ? 'retry' : { outcome: 'retry', afterMs };
+      }
+      return 'reject';
     } catch {
       return 'retry';
     }

@@ -9,7 +9,8 @@ import { invalidArgument, limitExceeded, notFound } from '../core/errors.js';
 import { webhookEndpointProblem, type WebhookEndpointConfig, type WebhookEvent, type WebhooksConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { Maybe } from '../core/maybe.js';
-import { DeliveryQueue, type AttemptOutcome, type DeliveryStats } from './delivery-queue.js';
+import { DeliveryQueue, type AttemptOutcome, type DeliveryStats, type RetryLater } from './delivery-queue.js';
+import { retryAfterMs } from './retry-after.js';
 import { discardBody } from './drain.js';
 import { internalHostProblem } from './destination-policy.js';
 import type { ItemJson, NotifyEvent } from './events.js';
@@ -197,7 +198,7 @@ export class WebhookEndpoints {
 
   /** One POST of `{ "events": [...] }`, oldest first. The timestamp is taken per attempt, so a retry
    * is not refused as a replay. */
-  private async send(config: WebhookEndpointConfig, jobs: readonly Job[]): Promise<AttemptOutcome> {
+  private async send(config: WebhookEndpointConfig, jobs: readonly Job[]): Promise<AttemptOutcome | RetryLater> {
     const timestamp = this.clock.now();
     // Each event was serialised once when it happened; a batch only joins them.
     const body = `${BATCH_OPEN}${jobs.map((j) => j.body).join(',')}${BATCH_CLOSE}`;
@@ -217,7 +218,12 @@ export class WebhookEndpoints {
       // The body is not needed; reading it frees the connection for keep-alive reuse.
       await discardBody(res);
       if (res.status >= 200 && res.status < 300) return 'delivered';
-      return res.status >= 500 || res.status === 408 || res.status === 429 ? 'retry' : 'reject';
+      if (res.status >= 500 || res.status === 408 || res.status === 429) {
+        // A receiver that says when to come back (429, 503) is not asked again before then.
+        const afterMs = retryAfterMs(res.headers.get('retry-after'), this.clock.now());
+        return afterMs === undefined ? 'retry' : { outcome: 'retry', afterMs };
+      }
+      return 'reject';
     } catch {
       // Timeout, refused connection, reset: worth another attempt. The URL may carry credentials
       // in its query, so it is not logged.

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 
 export interface Received { path: string; headers: IncomingHttpHeaders; body: Buffer; text: string }
 /** Status to answer, and optionally a delay (ms) or `hold` (a promise the answer waits for). */
-export interface Reply { status: number; delayMs?: number; hold?: Promise<void>; body?: string }
+export interface Reply { status: number; delayMs?: number; hold?: Promise<void>; body?: string; headers?: Record<string, string> }
 
 export class HttpReceiver {
   readonly received: Received[] = [];
@@ -30,7 +30,7 @@ export class HttpReceiver {
         for (const w of [...receiver.waiters]) if (receiver.received.length >= w.n) { receiver.waiters.splice(receiver.waiters.indexOf(w), 1); w.resolve(); }
         let done = false;
         res.on('close', () => { if (!done) receiver.abandoned++; });
-        const answer = () => { if (!res.destroyed) { done = true; res.writeHead(reply.status).end(reply.body ?? ''); receiver.answered++; } };
+        const answer = () => { if (!res.destroyed) { done = true; res.writeHead(reply.status, reply.headers).end(reply.body ?? ''); receiver.answered++; } };
         const afterHold = () => (reply.delayMs ? setTimeout(answer, reply.delayMs) : answer());
         if (reply.hold) void reply.hold.then(afterHold); else afterHold();
       });
