@@ -3,7 +3,8 @@
  * docs/operations.md "Follows, push subscriptions and webhooks are shared"): real nodes on one
  * real redis-server. A follow or subscription registered on one node is notified by whichever node
  * takes the publish, exactly once; a push endpoint's 410 and a tokenId's revocation remove them on
- * every node; notify.maxFollowsPerToken / maxFollows and push.maxSubscriptionsPerToken hold across
+ * every node; an endpoint registered under another tokenId moves to it on every node (one push
+ * per item); notify.maxFollowsPerToken / maxFollows and push.maxSubscriptionsPerToken hold across
  * nodes; they survive a restart of every node; with Redis away a follow or registration answers
  * SERVER_UNAVAILABLE (retryable) instead of an acknowledgement that would be lost, and a node whose
  * Redis link was cut loads what changed meanwhile once it is back. An admin-added webhook endpoint
@@ -140,6 +141,25 @@ t.test('follows and push subscriptions shared by every node on one Redis', async
     t.equal(undelivered(d, 'gina', 'room')[0]!['item']['value'], 'are you there?');
     t.equal(pushes(d, 'gina').length, 1, 'one Web Push to gina\'s browser');
     t.match(decrypt(browser, pushes(d, 'gina')[0]!.body), /are you there\?/, 'the push decrypts to the item');
+  });
+
+  t.test('an endpoint registered under another tokenId on another node moves there for every node', async (t) => {
+    const d = await deployment(t);
+    const [a, b] = [await d.node(), await d.node()];
+    const device = browserSubscription(`${d.push.url}/push/device`);
+    const alice = await client(t, a, 'alice');
+    await alice.ok({ t: 'pushRegister', subscription: device.json });
+    await alice.ok({ t: 'follow', cache: CACHE, topic: 'room' });
+    const bob = await client(t, b, 'bob');
+    await bob.ok({ t: 'pushRegister', subscription: device.json });
+    await bob.ok({ t: 'follow', cache: CACHE, topic: 'room' });
+    await follower(t, d, b, 'ivan', ['marker']);
+    await sync(t, d, b, a);
+    const hank = await client(t, a, 'hank');
+    await hank.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'to the device' });
+    await settle(d, hank, 'ivan', 'marker');
+    t.equal(pushes(d, 'device').length, 1, 'node A, which saw alice register it, pushes once to the device (now bob\'s)');
+    t.equal((await alice.ok({ t: 'pushUnregister', endpoint: device.json.endpoint }))['removed'], false, 'alice no longer holds it');
   });
 
   t.test('a push endpoint\'s 410 removes the subscription on every node', async (t) => {
