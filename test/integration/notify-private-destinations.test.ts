@@ -2,12 +2,15 @@
  * webhook added through the admin route), may not name this machine or a private, link-local
  * (cloud metadata) or otherwise internal address: it is refused with INVALID_ARGUMENT_ERROR and a
  * message saying why, unless the operator allows it (push.allowPrivateEndpoints,
- * webhooks.allowPrivateUrls). A public https endpoint is still accepted. */
+ * webhooks.allowPrivateUrls). A public https endpoint is still accepted. A redirect is not a way
+ * around it: a receiver's 3xx is never followed (the event is dead-lettered as rejected). */
 import t from 'tap';
 import webpush from 'web-push';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { browserSubscription } from '../helpers/push-service.js';
+import { HttpReceiver } from '../helpers/http-receiver.js';
+import { waitFor } from '../helpers/wait.js';
 import { PermissionScopes, type DeepPartial, type TidingsConfig, type TidingsServer } from '../../src/index.js';
 
 const CACHE = 'chat';
@@ -69,4 +72,21 @@ t.test('webhook URLs on internal addresses are refused from the admin route', as
 t.test('webhooks.allowPrivateUrls lets an operator accept them', async (t) => {
   const s = await server(t, { webhooks: { allowPrivateUrls: true } });
   t.equal((await puttingWebhook(s, 'http://169.254.169.254/x')).status, 200);
+});
+
+t.test('a receiver\'s redirect is not followed', async (t) => {
+  const inside = await HttpReceiver.start(t);
+  const outside = await HttpReceiver.start(t);
+  outside.respond = () => ({ status: 307, headers: { location: `${inside.url}/internal-admin` } });
+  const s = await server(t, {
+    server: { metricsAccess: 'open' },
+    webhooks: { endpoints: [{ name: 'hook', url: `${outside.url}/hook`, secret: 'a-secret-of-enough-length', cache: CACHE, topicPrefix: '', events: ['item.published'] }] },
+  });
+  const pub = await RawClient.open(s, await tokenFor(s, PermissionScopes.topicPublishSubscribe(CACHE, '*'), { tokenId: 'p' }));
+  t.teardown(() => pub.close());
+  await pub.ok({ t: 'pub', cache: CACHE, topic: 'x', value: 'v' });
+  const rejected = async () => /^tidings_webhook_dead_letters_total\{endpoint="chat\/hook",reason="rejected"\} 1$/m.test(await (await fetch(`${s.httpUrl}/metrics`)).text());
+  await waitFor('the event to be dead-lettered as rejected', rejected, 5000);
+  t.equal(outside.received.length, 1, 'one request, not retried');
+  t.equal(inside.received.length, 0, 'the redirect target was never called');
 });
