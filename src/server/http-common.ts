@@ -2,7 +2,7 @@
  * bearer credentials, and CORS (off unless http.corsOrigins names origins). */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, LimitCause, type WireError } from '../protocol/index.js';
-import { TidingsError, authenticationFailed, toWireError } from '../core/errors.js';
+import { TidingsError, authenticationFailed, invalidArgument, toWireError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { BodyLease } from './body-budget.js';
 
@@ -48,6 +48,14 @@ export function writeJson(res: HttpResponse, reply: JsonReply, headers: Record<s
     if (reply.status.startsWith('204')) res.end();
     else res.writeHeader('content-type', 'application/json').end(JSON.stringify(reply.body));
   });
+}
+
+/** A credential in a URL ends up in proxy and server logs: a stream or poll naming one in its query
+ * is refused (INVALID_ARGUMENT_ERROR), even beside a valid header, so the mistake shows at once. */
+export function refuseCredentialInUrl(query: URLSearchParams): void {
+  if (query.has('token') || query.has('authToken')) {
+    throw invalidArgument('never put a credential in a URL: send "Authorization: Bearer <token>", or a ticket from POST /v1/sse/tickets');
+  }
 }
 
 /** The credential of `Authorization: Bearer <token>`; AUTHENTICATION_ERROR when absent or malformed. */

@@ -12,7 +12,7 @@ import type { Logger } from '../core/logger.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Broker } from '../engine/broker.js';
 import type { Connection, Session } from '../engine/session.js';
-import { bearer, errorReply, writeJson, type Cors } from './http-common.js';
+import { bearer, errorReply, refuseCredentialInUrl, writeJson, type Cors } from './http-common.js';
 import type { JsFanout, JsReceiver, SharedFrame } from './js-fanout.js';
 import { formatCursor, jsonEvent, parseCursor } from './json-events.js';
 import type { ConnectionAdmission } from './admission.js';
@@ -115,6 +115,7 @@ export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
 
     void (async () => {
       try {
+        refuseCredentialInUrl(query);
         if (query.getAll('cache').length !== 1) throw invalidArgument('name exactly one cache: ?cache=…');
         if (topics.length === 0) throw invalidArgument('name at least one topic: &topic=…');
         if (topics.length > config.topics.maxSubscriptionsPerConnection) throw invalidArgument(`at most ${config.topics.maxSubscriptionsPerConnection} topics per poll`);

@@ -12,7 +12,7 @@ import type { Logger } from '../core/logger.js';
 import type { TokenAuthority } from '../auth/tokens.js';
 import { HEARTBEAT_KEY, type Broker } from '../engine/broker.js';
 import type { Connection, Session } from '../engine/session.js';
-import { bearer, errorReply, jsonRoute, writeJson, type Cors } from './http-common.js';
+import { bearer, errorReply, jsonRoute, refuseCredentialInUrl, writeJson, type Cors } from './http-common.js';
 import { SharedFrame, type JsFanout, type JsReceiver } from './js-fanout.js';
 import { formatCursor, jsonEvent, parseCursor } from './json-events.js';
 import { ResponseStream } from './response-stream.js';
@@ -169,9 +169,7 @@ export function mountSse(app: TemplatedApp, deps: SseDeps): void {
     void (async () => {
       let session: Session | undefined;
       try {
-        if (query.has('token') || query.has('authToken')) {
-          throw invalidArgument('never put a credential in a URL: send "Authorization: Bearer <token>", or a ticket from POST /v1/sse/tickets');
-        }
+        refuseCredentialInUrl(query);
         if (query.getAll('cache').length !== 1) throw invalidArgument('name exactly one cache: ?cache=…');
         if (topics.length === 0) throw invalidArgument('name at least one topic: &topic=…');
         if (topics.length > config.topics.maxSubscriptionsPerConnection) throw invalidArgument(`at most ${config.topics.maxSubscriptionsPerConnection} topics per stream`);

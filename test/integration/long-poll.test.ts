@@ -1,6 +1,6 @@
 /** HTTP long-poll over real HTTP: a client polling at random intervals while items are published
  * gets every item once, a poll waits up to its bound, and a cursor the window no longer covers
- * yields a `disc`. */
+ * yields a `disc`. A credential in the poll's URL is refused, as on an SSE stream. */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { tokenFor } from '../helpers/raw-client.js';
@@ -85,6 +85,11 @@ t.test('long-poll', async (t) => {
     t.match(await poll(server, narrow, 'topic=b&waitMs=0'), { status: 403, body: { error: { code: 'PERMISSION_ERROR' } } });
     t.match(await poll(server, token, 'topic=a&cursor=nonsense'), { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR' } } });
     t.match(await poll(server, token, 'topic=a&waitMs=-5'), { status: 400 });
+    // Even beside a valid header: a credential in a URL ends up in proxy and server logs.
+    for (const name of ['token', 'authToken']) {
+      t.match(await poll(server, token, `topic=a&waitMs=0&${name}=${token}`),
+        { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR', message: /never put a credential in a URL/ } } }, `?${name}= is refused`);
+    }
     t.equal(server.broker.sessions.size, 0, 'every poll\'s session ended');
   });
 });
