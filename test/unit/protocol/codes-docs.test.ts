@@ -1,5 +1,6 @@
 /** docs/protocol.md is the contract: its error-code, limit-cause and close-code tables list exactly
- * what src/protocol/codes.ts defines, and a code the server never sends is marked reserved there. */
+ * what src/protocol/codes.ts defines, every error code the table does not call client side only is
+ * one the server sends, and a close code the server never sends is marked reserved there. */
 import t from 'tap';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +27,21 @@ const keyOf = (table: Record<string, unknown>, value: unknown) => Object.keys(ta
 t.test('the error-code table lists exactly the ErrorCode values', async (t) => {
   const rows = [...section('## Error codes').matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
   t.same(new Set(rows), new Set(Object.values(ErrorCode)));
+});
+
+t.test('every error code not marked client side only is sent by the server, and the client-only one is not', async (t) => {
+  const rows = [...section('## Error codes').matchAll(/^\| `([A-Z_]+)` \| (.*) \|$/gm)].map((m) => ({ code: m[1]!, text: m[2]! }));
+  // A code is sent when the server builds an error with it: `ErrorCode.X` outside a status table
+  // (`[ErrorCode.X]: ...`), or a call of the helper of src/core/errors.ts that builds it.
+  const helpers = [...readFileSync(join(root, 'src/core/errors.ts'), 'utf8').matchAll(/export const (\w+) = \([^)]*\) => new TidingsError\(ErrorCode\.(\w+)/g)];
+  const others = server.replace(/export const \w+ = \([^)]*\) => new TidingsError\(ErrorCode\.\w+/g, '');
+  const sent = (name: string) => new RegExp(`ErrorCode\\.${name}\\b(?!\\]\\s*:)`).test(others)
+    || helpers.some((h) => h[2] === name && new RegExp(`\\b${h[1]}\\(`).test(others));
+  t.equal(rows.length, Object.keys(ErrorCode).length, 'one row per code');
+  for (const { code, text } of rows) {
+    const clientOnly = /client side only/i.test(text);
+    t.equal(sent(keyOf(ErrorCode, code)), !clientOnly, `${code} is ${clientOnly ? 'never sent by the server (client side only)' : 'sent by the server'}`);
+  }
 });
 
 t.test('the limit causes listed are exactly the LimitCause values', async (t) => {
