@@ -1,0 +1,17 @@
+/** docs/configuration.md's "Flags:" list names exactly the flags `tidings serve` accepts. */
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+
+const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+const main = readFileSync(new URL('../../src/main.ts', import.meta.url), 'utf8');
+
+t.test('the flags documented for serve are the ones it parses', async (t) => {
+  const line = doc.split('\n').find((l) => l.startsWith('Flags:'));
+  t.ok(line, 'docs/configuration.md has a "Flags:" line');
+  const documented = new Set([...line!.matchAll(/`(--[a-z-]+)`/g)].map((m) => m[1]!));
+  const serve = main.slice(main.indexOf('async function serve('));
+  const options = serve.slice(serve.indexOf('options: {'), serve.indexOf('\n', serve.indexOf('options: {')));
+  const parsed = new Set([...options.matchAll(/'?([a-z][a-z-]*)'?: \{ type:/g)].map((m) => `--${m[1]!}`));
+  t.ok(parsed.size >= 5, `serve parses ${[...parsed].join(' ')}`);
+  t.same(documented, parsed);
+});
