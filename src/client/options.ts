@@ -124,6 +124,10 @@ export function resolveConnectionOptions(options: ConnectionOptions): ResolvedCo
   for (const key of ['requestTimeoutMs', 'connectTimeoutMs', 'reconnectBaseMs', 'reconnectMaxMs', 'heartbeatTimeoutFactor', 'tokenRefreshMarginMs'] as const) {
     if (!(typeof merged[key] === 'number' && merged[key] > 0)) throw new TypeError(`options.${key} must be a positive number`);
   }
+  // At most 1, an idle but healthy link would be declared dead before its next heartbeat is due.
+  if (!(merged.heartbeatTimeoutFactor > 1)) throw new TypeError('options.heartbeatTimeoutFactor must be larger than 1');
+  if (typeof merged.clientName !== 'string' || merged.clientName === '') throw new TypeError('options.clientName must be a non-empty string');
+  if (typeof merged.throwOnErrors !== 'boolean') throw new TypeError('options.throwOnErrors must be true or false');
   for (const key of ['maxReconnectAttempts', 'maxQueuedRequests', 'maxQueuedBytes'] as const) {
     if (!(typeof merged[key] === 'number' && merged[key] >= 0)) throw new TypeError(`options.${key} must be a number ≥ 0`);
   }

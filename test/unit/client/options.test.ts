@@ -1,0 +1,36 @@
+/** Connection options are checked when the client is built (docs/client.md: "Bad options are a
+ * TypeError naming the option"): a value the SDK could not work with never reaches a connection. */
+import t from 'tap';
+import WebSocket from 'ws';
+import { resolveConnectionOptions, type ConnectionOptions } from '../../../src/client/options.js';
+
+const base: ConnectionOptions = { url: 'http://127.0.0.1:1', token: 't', webSocket: WebSocket as never };
+const refusal = (patch: Record<string, unknown>) => {
+  try {
+    resolveConnectionOptions({ ...base, ...patch } as ConnectionOptions);
+    return undefined;
+  } catch (err) {
+    return err;
+  }
+};
+
+t.test('each bad value is a TypeError naming its option', async (t) => {
+  const bad: Array<[string, unknown]> = [
+    ['requestTimeoutMs', -1], ['connectTimeoutMs', 0], ['reconnectBaseMs', Number.NaN], ['reconnectMaxMs', '5'],
+    ['maxReconnectAttempts', -1], ['maxQueuedRequests', -1], ['maxQueuedBytes', -1], ['tokenRefreshMarginMs', 0],
+    // At most 1, a silent but healthy link would be declared dead before its next heartbeat is due.
+    ['heartbeatTimeoutFactor', 1], ['heartbeatTimeoutFactor', 0.5],
+    ['clientName', 5], ['clientName', ''], ['throwOnErrors', 'yes'], ['transport', 'carrier-pigeon'],
+  ];
+  for (const [option, value] of bad) {
+    const err = refusal({ [option]: value });
+    t.type(err, TypeError, `${option}: ${JSON.stringify(value)} is refused`);
+    t.match((err as Error | undefined)?.message, `options.${option}`, 'naming the option');
+  }
+});
+
+t.test('good values, and the defaults, are accepted', async (t) => {
+  t.equal(refusal({}), undefined, 'defaults');
+  t.equal(refusal({ heartbeatTimeoutFactor: 1.5, clientName: 'my-app/1.2', throwOnErrors: true, maxReconnectAttempts: Infinity, maxQueuedRequests: 0 }), undefined);
+  t.equal(resolveConnectionOptions({ ...base, heartbeatTimeoutFactor: 1.5 }).heartbeatTimeoutFactor, 1.5);
+});
