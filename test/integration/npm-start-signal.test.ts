@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { RawClient } from '../helpers/raw-client.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+// As `npm start` does, start.mjs first rebuilds dist/ when a source is newer than the build (a
+// checkout with local edits); after `npm ci` the build is fresh and it starts at once.
+t.setTimeout(180_000);
 
 t.test('one SIGINT to the process group of npm start drains the broker, once', async (t) => {
   const env = { ...process.env };
