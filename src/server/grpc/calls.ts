@@ -6,7 +6,7 @@ import { ErrorCode, innerCredential } from '../../protocol/index.js';
 import { TidingsError, invalidArgument } from '../../core/errors.js';
 import type { TidingsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
-import type { TokenAuthority } from '../../auth/tokens.js';
+import type { Grant, TokenAuthority } from '../../auth/tokens.js';
 import type { Broker } from '../../engine/broker.js';
 import type { Connection, Session } from '../../engine/session.js';
 import type { JsFanout } from '../js-fanout.js';
@@ -42,6 +42,13 @@ export function header(metadata: Metadata, name: string): string | undefined {
  * wrapper is unwrapped too, for hand-written clients that send the whole string. */
 export function credentialOf(metadata: Metadata): string {
   return innerCredential(header(metadata, 'authorization') ?? '');
+}
+
+/** What a call authenticates with: the Grant grpc-web verified from its `authorization` header
+ * before reading the body (openAuthenticated then only rechecks expiry and revocation), else the
+ * raw credential from metadata (native gRPC: verified once, when the session opens). */
+export function callCredential(call: { metadata: Metadata; grant?: Grant }): Grant | string {
+  return call.grant ?? credentialOf(call.metadata);
 }
 
 /** Scs calls name the cache in the `cache` metadata, not in the body. */
@@ -85,7 +92,7 @@ export function unary<Req, Res>(
   work: (session: Session, request: Req) => Res | Promise<Res>,
 ): void {
   void (async () => {
-    const session = await deps.broker.openAuthenticated(UNARY_CONNECTION, credentialOf(call.metadata), callerAddress(call, deps.config.server.trustedProxyHeader));
+    const session = await deps.broker.openAuthenticated(UNARY_CONNECTION, callCredential(call), callerAddress(call, deps.config.server.trustedProxyHeader));
     try {
       return await work(session, call.request);
     } finally {
@@ -124,7 +131,7 @@ export function batchStream<Req>(
     if (call.cancelled) throw cancelled();
   };
   void (async () => {
-    const session = await deps.broker.openAuthenticated(UNARY_CONNECTION, credentialOf(call.metadata), callerAddress(call, deps.config.server.trustedProxyHeader));
+    const session = await deps.broker.openAuthenticated(UNARY_CONNECTION, callCredential(call), callerAddress(call, deps.config.server.trustedProxyHeader));
     try {
       await work(session, call.request, write);
     } finally {

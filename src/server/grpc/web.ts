@@ -14,6 +14,7 @@ import { requestAddress } from '../admission.js';
 import type { Broker } from '../../engine/broker.js';
 import type { MomentoService } from './listener.js';
 import { credentialOf } from './calls.js';
+import type { Grant } from '../../auth/tokens.js';
 import { toStatus } from './status.js';
 
 /** `Allow-Headers: *` does not cover `authorization`; every header the web SDK sends is listed. */
@@ -96,7 +97,7 @@ class WebResponse {
 /** What the shared handlers read from a Subscribe call, over a grpc-web response. */
 class WebStream extends EventEmitter {
   cancelled = false;
-  constructor(readonly request: unknown, readonly metadata: Metadata, readonly address: string, private readonly path: string, private readonly out: WebResponse, private readonly serialize: (m: unknown) => Buffer) {
+  constructor(readonly request: unknown, readonly metadata: Metadata, readonly address: string, readonly grant: Grant | undefined, private readonly path: string, private readonly out: WebResponse, private readonly serialize: (m: unknown) => Buffer) {
     super();
     // The handler ends a stream by emitting 'error' with its status (grpc-js's own convention).
     // The web SDK resubscribes (from its last position) after an OK end or a dropped connection,
@@ -162,11 +163,13 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
     }
     // The credential before the body: an unauthenticated call is answered UNAUTHENTICATED (as the
     // handler would) without the server reading or holding its upload. Synchronous, so the body
-    // reader below is still registered before this handler returns (uWS requires it); the handler
-    // verifies again once the body is in (the credential may have been revoked meanwhile).
+    // reader below is still registered before this handler returns (uWS requires it). The handler
+    // opens its session with this Grant (calls.ts, callCredential): only expiry and revocation are
+    // checked again once the body is in, not the signature.
+    let grant: Grant | undefined;
     if (method.headerCredential) {
       try {
-        broker.verifyCredential(credentialOf(metadata));
+        grant = broker.verifyCredential(credentialOf(metadata));
       } catch (err) {
         const s = toStatus(err);
         return out.finish(s.code, s.details, s.metadata);
@@ -195,7 +198,7 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
       }
       const serialize = (m: unknown) => method.definition.responseSerialize(m);
       if (method.definition.responseStream) {
-        const stream = new WebStream(request, metadata, address, path, out, serialize);
+        const stream = new WebStream(request, metadata, address, grant, path, out, serialize);
         // Only a Subscribe is recycled (the SDK resumes it); a batch ended OK early would be short.
         const recycle = path === '/cache_client.pubsub.Pubsub/Subscribe'
           ? setTimeout(() => { stream.cancel(); out.finish(status.OK, 'OK'); }, config.momento.webStreamMaxMs)
@@ -206,7 +209,7 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
         method.handler(stream);
         return;
       }
-      method.handler({ request, metadata, address, getPath: () => path, getPeer: () => address, cancelled: false }, (err, response) => {
+      method.handler({ request, metadata, address, grant, getPath: () => path, getPeer: () => address, cancelled: false }, (err, response) => {
         if (aborted) return;
         if (err) return out.finish(err.code ?? status.UNKNOWN, err.details ?? 'error', err.metadata);
         out.message(serialize(response));
