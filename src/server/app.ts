@@ -201,9 +201,12 @@ export async function createServer(options: CreateServerOptions = {}, features: 
         uWS.us_listen_socket_close(listenSocket);
         // Held items before the bye frames, whose positions count them.
         batching.flushAll();
+        // The gRPC listener drains alongside the broker, within the same server.shutdownGraceMs:
+        // unary calls in flight are answered, and the broker's shutdown ends every Subscribe
+        // stream (UNAVAILABLE), so the listener stops once they are, not after a fixed wait.
+        const grpcStopped = momento?.close(config.server.shutdownGraceMs);
         await broker.shutdown();
-        // The broker's shutdown ended every Subscribe stream (UNAVAILABLE); now the gRPC listener.
-        await momento?.close();
+        await grpcStopped;
         // close() drops idle keep-alive sockets too; it exists at runtime but not in this version's types.
         (app as TemplatedApp & { close(): void }).close();
         await broker.close();

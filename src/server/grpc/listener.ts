@@ -13,7 +13,8 @@ import { hostPort } from '../../lib/host-port.js';
 
 export interface MomentoListener {
   readonly port: number;
-  close(): Promise<void>;
+  /** Stops accepting calls, lets those in flight finish, and cuts what is left after `graceMs`. */
+  close(graceMs: number): Promise<void>;
 }
 
 /** Subscribe writes items serialized once per publish (pubsub.ts); pass those bytes through. */
@@ -81,9 +82,11 @@ export async function startMomentoListener(services: MomentoService[], deps: Pic
   deps.log.info({ host, port: boundPort }, 'momento-compatible grpc listening');
   return {
     port: boundPort,
-    close: () => new Promise<void>((resolve) => {
-      // Streams were already ended by the broker's shutdown; give unary calls a moment, then force.
-      const force = setTimeout(() => server.forceShutdown(), 1000);
+    close: (graceMs) => new Promise<void>((resolve) => {
+      // New calls are refused at once; calls in flight are answered (a Subscribe is ended by the
+      // broker's shutdown), and the stop resolves as soon as the last one is: an idle listener
+      // stops at once. Whatever is still open after graceMs is cut.
+      const force = setTimeout(() => server.forceShutdown(), graceMs);
       server.tryShutdown(() => { clearTimeout(force); resolve(); });
     }),
   };
