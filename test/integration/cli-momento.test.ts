@@ -1,5 +1,7 @@
 /** `tidings serve --momento-port N` (and TIDINGS_MOMENTO_PORT) starts the Momento-compatible gRPC
- * listener: the official Node SDK pings, sets and gets through the process the CLI started. */
+ * listener: the official Node SDK pings, sets and gets through the process the CLI started. A
+ * --momento-port that is in use stops the start with one line on stderr, ours (naming the port,
+ * the flag and the variable), and exit code 1. */
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -65,4 +67,24 @@ t.test('cli - TIDINGS_MOMENTO_PORT does the same', async (t) => {
   const banner = await serve(t, ['--host', '127.0.0.1', '--port', String(http)], { TIDINGS_SIGNING_KEY: signingKey, TIDINGS_MOMENTO_PORT: String(grpc) });
   t.match(banner, `gRPC (Momento SDKs): 127.0.0.1:${grpc}`);
   await pingSetGet(t, signingKey, grpc);
+});
+
+t.test('cli - a --momento-port in use: our one error line on stderr, exit code 1', async (t) => {
+  const [http, grpc] = await freePorts(2) as [number, number];
+  const holder = await new Promise<Server>((resolve) => { const s = createServer().listen(grpc, '127.0.0.1', () => resolve(s)); });
+  t.teardown(() => new Promise((resolve) => holder.close(resolve)));
+  // Asynchronous: the holder must keep accepting while the child starts.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--host', '127.0.0.1', '--port', String(http), '--momento-port', String(grpc)], {
+    env: { ...process.env, TIDINGS_LOG_LEVEL: 'warn', TIDINGS_SIGNING_KEY: generateSigningKey() }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => { stderr += d; });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  t.equal(code, 1, 'the start failed');
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  t.match(lines, [new RegExp(`^tidings: could not start the gRPC listener on 127\\.0\\.0\\.1:${grpc}: the port is in use.*--momento-port.*TIDINGS_MOMENTO_PORT`)], `our line: ${JSON.stringify(stderr)}`);
+  t.equal(lines.length, 1, 'and nothing else (no grpc-js log line)');
+  t.notMatch(stderr, /No address added/, 'grpc-js printed nothing of its own');
 });

@@ -4,7 +4,10 @@
 import {
   Metadata, Server, ServerCredentials, status, type sendUnaryData, type ServerWritableStream, type ServiceDefinition, type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import type { GrpcDeps } from './calls.js';
+import { TidingsError } from '../../core/errors.js';
+import { ErrorCode } from '../../protocol/index.js';
 import { scsService } from './scs.js';
 import { pubsubService } from './pubsub.js';
 import { controlService, pingService, tokenService } from './admin.js';
@@ -66,6 +69,15 @@ export function momentoServices(deps: GrpcDeps): MomentoService[] {
   });
 }
 
+/** Why the gRPC port could not be bound, in words an operator acts on. */
+function bindError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  const where = hostPort(host, port);
+  if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
+    return new TidingsError(ErrorCode.SERVER_UNAVAILABLE, `the port is in use (or not permitted); pick another with --momento-port or TIDINGS_MOMENTO_PORT (${where}: ${err.code})`);
+  }
+  return new TidingsError(ErrorCode.SERVER_UNAVAILABLE, `${err.code ?? 'error'}: ${err.message}`);
+}
+
 export async function startMomentoListener(services: MomentoService[], deps: Pick<GrpcDeps, 'config' | 'log'>, host: string, port: number): Promise<MomentoListener> {
   const { config } = deps;
   const server = new Server({
@@ -76,8 +88,13 @@ export async function startMomentoListener(services: MomentoService[], deps: Pic
   for (const service of services) server.addService(service.definition, service.implementation);
 
   // Plaintext: TLS belongs to a terminating proxy (docs/momento-compat.md, "TLS deployments").
+  // The socket is ours, its connections handed to grpc-js: a bind failure is then our typed error
+  // alone (grpc-js's bindAsync prints a line of its own to stderr before it rejects).
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const socket = createNetServer((connection) => injector.injectConnection(connection));
   const boundPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(hostPort(host, port), ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    socket.once('error', (err: NodeJS.ErrnoException) => reject(bindError(err, host, port)));
+    socket.listen({ host, port, exclusive: true }, () => resolve((socket.address() as AddressInfo).port));
   });
   deps.log.info({ host, port: boundPort }, 'momento-compatible grpc listening');
   return {
@@ -86,6 +103,7 @@ export async function startMomentoListener(services: MomentoService[], deps: Pic
       // New calls are refused at once; calls in flight are answered (a Subscribe is ended by the
       // broker's shutdown), and the stop resolves as soon as the last one is: an idle listener
       // stops at once. Whatever is still open after graceMs is cut.
+      socket.close();
       const force = setTimeout(() => server.forceShutdown(), graceMs);
       server.tryShutdown(() => { clearTimeout(force); resolve(); });
     }),
