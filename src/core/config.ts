@@ -282,6 +282,10 @@ export interface MomentoConfig {
    * server.maxConnections too). Past it a Subscribe ends with RESOURCE_EXHAUSTED
    * (topic_subscriptions_limit_exceeded). */
   maxStreams: number;
+  /** TCP connections the gRPC listener holds at once; one past it is closed as it arrives. Each
+   * costs memory (an HTTP/2 session) even idle, and they are not sessions, so server.maxConnections
+   * does not bound them. */
+  maxConnections: number;
   /** Concurrent calls (HTTP/2 streams) one connection may have open, advertised to the client as
    * SETTINGS_MAX_CONCURRENT_STREAMS. Each holds its answer until the client reads it, so this
    * bounds what one connection that reads nothing can make the server hold. */
@@ -534,6 +538,7 @@ export const DEFAULTS: TidingsConfig = {
     endpoint: '',
     maxMessageBytes: 6 * 1024 * 1024,
     maxStreams: 10_000,
+    maxConnections: 10_000,
     maxConcurrentStreamsPerConnection: 100,
     maxStreamBufferBytes: 1024 * 1024,
     webStreamMaxMs: 120_000,
@@ -694,7 +699,7 @@ function validate(c: TidingsConfig): void {
   if (c.moderation.bufferBytes > c.moderation.totalBufferBytes) throw new ConfigError('moderation.bufferBytes', 'must be ≤ moderation.totalBufferBytes');
   positive('momento.port', c.momento.port, 0);
   if (c.momento.port > 65535) throw new ConfigError('momento.port', 'must be ≤ 65535');
-  for (const key of ['maxMessageBytes', 'maxStreams', 'maxConcurrentStreamsPerConnection', 'maxStreamBufferBytes', 'webStreamMaxMs'] as const) positive(`momento.${key}`, c.momento[key]);
+  for (const key of ['maxMessageBytes', 'maxStreams', 'maxConnections', 'maxConcurrentStreamsPerConnection', 'maxStreamBufferBytes', 'webStreamMaxMs'] as const) positive(`momento.${key}`, c.momento[key]);
   if (c.momento.maxMessageBytes <= c.store.maxItemBytes) throw new ConfigError('momento.maxMessageBytes', 'must be > store.maxItemBytes');
   positive('presence.leaveGraceMs', c.presence.leaveGraceMs, 0);
   positive('presence.maxMembersPerTopic', c.presence.maxMembersPerTopic);

@@ -92,6 +92,8 @@ export async function startMomentoListener(services: MomentoService[], deps: Pic
   // alone (grpc-js's bindAsync prints a line of its own to stderr before it rejects).
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   const socket = createNetServer((connection) => injector.injectConnection(connection));
+  // Node closes a connection past this as it arrives (idle HTTP/2 sessions cost memory too).
+  socket.maxConnections = config.momento.maxConnections;
   const boundPort = await new Promise<number>((resolve, reject) => {
     socket.once('error', (err: NodeJS.ErrnoException) => reject(bindError(err, host, port)));
     socket.listen({ host, port, exclusive: true }, () => resolve((socket.address() as AddressInfo).port));
