@@ -88,6 +88,8 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   private readonly pending = new Set<Promise<unknown>>();
   private tick: NodeJS.Timeout | undefined;
   private beaten = false;
+  /** start() subscribed: a 'ready' from now on is a reconnect's. */
+  private subscribedOnce = false;
   /** Taken for gone: members to register again (heartbeat()). */
   private rejoining = false;
   /** Where the sweep of every group goes on (SSCAN of groupSet; '0' starts over). */
@@ -121,12 +123,28 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   async start(): Promise<void> {
     await this.heartbeat();
     this.subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
-    // ioredis resubscribes after a reconnect; wake-ups sent meanwhile were missed, so claim now.
-    this.subscriber.on('ready', () => { for (const g of this.groups.values()) this.pump(g); });
+    // Wake-ups sent while the link was down were missed, so each group claims once its channel is
+    // subscribed again (after-resubscribe.ts: a claim sent at 'ready' may reach Redis before ioredis's
+    // re-sent SUBSCRIBE, and an item published between the two would wait for the tick).
+    const wasReady = this.subscriber.status === 'ready';
+    this.subscriber.on('ready', () => { if (wasReady || this.subscribedOnce) this.resubscribed(); });
     await this.subscriber.subscribe(this.direct);
+    this.subscribedOnce = true;
     const every = Math.max(100, Math.floor(this.config.nodeTimeoutMs / 4));
     this.tick = setInterval(() => { this.onTick().catch(() => { /* the next tick tries again */ }); }, every);
     this.tick.unref();
+  }
+
+  /** After a reconnect: SUBSCRIBE every group channel again (idempotent; its answer means ioredis's
+   * own re-sent one was taken too), then claim. If the link drops again first, the next 'ready'
+   * tries again; meanwhile the tick claims. */
+  private resubscribed(): void {
+    const groups = [...this.groups.values()];
+    if (groups.length === 0) return;
+    this.track(this.subscriber.subscribe(...groups.map((g) => g.key)).then(
+      () => { for (const g of groups) this.pump(g); },
+      (err: unknown) => this.log.debug({ err: (err as Error).message }, 'moderation: resubscribing group channels failed; the tick claims meanwhile'),
+    ));
   }
 
   async close(): Promise<void> {

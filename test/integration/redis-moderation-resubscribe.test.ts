@@ -1,0 +1,70 @@
+/** After its Redis subscriber link comes back, a node claims a moderator group's queue only once
+ * its subscription to the group's wake channel is active again on the new connection: an item
+ * published on another node while the re-sent SUBSCRIBE has not reached Redis yet is delivered to
+ * the node's member when the subscription is back, not left for the periodic claim tick (here
+ * nodeTimeoutMs is so long that the tick never fires within the test). The proxy holds the
+ * subscriber's SUBSCRIBE, so the window is made, not hoped for. */
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { CACHE, RawModerator, participant } from '../helpers/moderator.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { PermissionScopes, generateSigningKey, type DeepPartial, type TidingsConfig } from '../../src/index.js';
+
+/** Polls `done` (bounded): true once it holds, false if it did not within `ms`. */
+async function eventually(done: () => boolean | Promise<boolean>, ms = 6000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!(await done())) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+t.test('an item published while the re-sent SUBSCRIBE of a group channel is held reaches the member on the reconnected node', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('modresub');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const config: DeepPartial<TidingsConfig> = {
+    auth: { signingKeys: [generateSigningKey()] },
+    // commandTimeoutMs: the held SUBSCRIBE is answered late, not timed out.
+    redis: { connectTimeoutMs: 300, reconnectMaxMs: 200, commandTimeoutMs: 20_000 },
+    // The claim tick (every nodeTimeoutMs / 4) never comes within the test: only the wake-up can deliver.
+    moderation: { nodeTimeoutMs: 3_600_000, ackTimeoutMs: 3_600_000 },
+  };
+  const a = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config });
+  const b = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, config });
+  const mod = await RawModerator.join(b, { tokenId: 'mod' });
+  t.teardown(() => mod.client.close());
+  const alice = await participant(a, 'alice');
+  t.teardown(() => alice.close());
+  // Publishes to a topic no group takes: they show when B's command connection answers again.
+  const probe = await RawClient.open(b, await tokenFor(b, PermissionScopes.topicPublishSubscribe(CACHE, 'probe'), { tokenId: 'probe' }));
+  t.teardown(() => probe.close());
+
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'before' });
+  await mod.received(1);
+
+  // B's links drop; the subscriber's new connection keeps its SUBSCRIBE (of the group's channel
+  // among others) from Redis until released.
+  const channel = Buffer.from(`${prefix}m:${CACHE}\u0000mods`);
+  // RESP: ioredis names the command in lower case.
+  const held = proxy.holdRequests((chunk) => /\r\nsubscribe\r\n/i.test(chunk.toString('latin1')) && chunk.includes(channel));
+  proxy.reset();
+  const subscriberLink = await Promise.race([held, new Promise<undefined>((r) => setTimeout(r, 10_000, undefined))]);
+  if (subscriberLink === undefined) { t.fail('B\'s subscriber did not send its SUBSCRIBE again'); return; }
+  // B's command connection is back and has answered what B sent on it up to now (the claim, when
+  // B does not wait for its subscription).
+  t.ok(await eventually(async () => (await probe.request({ t: 'pub', cache: CACHE, topic: 'probe', value: 'p' }))['t'] === 'ok'), 'B publishes again');
+
+  // Published on A while B's SUBSCRIBE has not reached Redis: its wake-up is not heard by B.
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'during' });
+  proxy.releaseRequests(subscriberLink);
+
+  await mod.received(2, 8000).catch(() => {});
+  t.same(mod.deliveries.map((d) => d['value']), ['before', 'during'], 'the member on B got the item published during the window');
+});
