@@ -45,6 +45,11 @@ export class RedisConnection {
   /** Set while Redis refuses this node (wrong password, NOAUTH, ...): retrying will not help, so it
    * is logged once as an error and shown in /metrics; cleared when a connection is ready again. */
   private refusing: RedisRefusalReason | undefined;
+  /** Ready and confirmed in the configured database (see the 'ready' listener); false from the
+   * connection's close until the next confirmation. */
+  private selected = false;
+  /** While connect() waits: resolves it once the connection is usable. */
+  private onUsable: (() => void) | undefined;
   /** While connect() waits: fails it at once on a refusal. */
   private refuseStart: ((err: RedisRefusedError) => void) | undefined;
 
@@ -64,14 +69,21 @@ export class RedisConnection {
       retryStrategy: (attempt) => Math.min(config.reconnectMaxMs, config.reconnectMinMs * 2 ** Math.min(attempt - 1, 16)),
     });
     this.client.on('ready', () => {
-      if (this.wasReady) log.info({ redis: this.where() }, 'redis connection back');
-      this.refusing = undefined;
-      this.wasReady = true;
-      // Loaded before anything else is sent on the new connection (Redis may have restarted empty).
-      for (const script of this.scripts.values()) this.load(script);
-      this.flush();
+      const db = this.client.options.db ?? 0;
+      if (db === 0) { this.usable(); return; }
+      // ioredis SELECTs the database on each new connection but, when Redis refuses it (restarted
+      // with fewer `databases`), only emits an error and goes on in database 0: this node would
+      // then read and write another deployment's keys. So the database is confirmed first; a
+      // refusal keeps the connection unusable (held commands time out as SERVER_UNAVAILABLE,
+      // tidings_redis_refused{reason="DB"}) and reconnects at the usual backoff.
+      this.client.select(db).then(() => this.usable(), (err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        if (refusalOf(message) === 'DB') { this.lastError = message; this.refused('DB'); }
+        if (!this.closed && this.client.status === 'ready') this.client.disconnect(true);
+      });
     });
     this.client.on('close', () => {
+      this.selected = false;
       if (this.wasReady && !this.closed) log.warn({ redis: this.where() }, 'redis connection lost; reconnecting');
     });
     // Every failed reconnect attempt emits an error; the lost/back lines above say what matters.
@@ -83,6 +95,18 @@ export class RedisConnection {
     });
   }
 
+  /** The connection is ready and in the configured database: commands go out from now on. */
+  private usable(): void {
+    if (this.wasReady) this.log.info({ redis: this.where() }, 'redis connection back');
+    this.refusing = undefined;
+    this.wasReady = true;
+    this.selected = true;
+    // Loaded before anything else is sent on the new connection (Redis may have restarted empty).
+    for (const script of this.scripts.values()) this.load(script);
+    this.flush();
+    this.onUsable?.();
+  }
+
   /** Connects once; rejects (naming the host, never the password) when Redis has not answered
    * within connectTimeoutMs. Later drops reconnect by themselves. */
   async connect(): Promise<void> {
@@ -90,8 +114,8 @@ export class RedisConnection {
       setTimeout(() => reject(new Error(`Redis at ${this.where()} did not answer within ${this.config.connectTimeoutMs} ms (redis.connectTimeoutMs)${this.lastErrorSuffix()}`)), this.config.connectTimeoutMs).unref();
     });
     const ready = new Promise<void>((resolve) => {
-      if (this.client.status === 'ready') resolve();
-      else this.client.once('ready', () => resolve());
+      if (this.ready) resolve();
+      else this.onUsable = resolve;
     });
     // Wrong credentials or database: no retry will fix them, so no waiting out the timeout.
     const refused = new Promise<never>((_, reject) => { this.refuseStart = reject; });
@@ -104,6 +128,7 @@ export class RedisConnection {
       throw err;
     } finally {
       this.refuseStart = undefined;
+      this.onUsable = undefined;
     }
   }
 
@@ -141,7 +166,7 @@ export class RedisConnection {
   /** Runs `command` now when connected, else holds it (bounded) until the connection is back.
    * Redis and ioredis failures come back as TidingsErrors with stable codes. */
   run<T>(command: (client: Redis) => Promise<T>): Promise<T> {
-    if (this.client.status === 'ready' && this.held.size === 0) return command(this.client).catch(rethrowTyped);
+    if (this.ready && this.held.size === 0) return command(this.client).catch(rethrowTyped);
     if (this.closed) return Promise.reject(unavailable('the server is shutting down'));
     if (this.held.size >= this.config.maxQueuedCommands) {
       return Promise.reject(unavailable(`Redis is unreachable and ${this.held.size} commands already wait for it (redis.maxQueuedCommands)`));
@@ -157,7 +182,7 @@ export class RedisConnection {
       };
       this.held.add(held);
       // The connection may have come back between the status check and now.
-      if (this.client.status === 'ready') this.flush();
+      if (this.ready) this.flush();
     });
   }
 
@@ -205,7 +230,7 @@ export class RedisConnection {
   }
 
   get ready(): boolean {
-    return this.client.status === 'ready';
+    return this.selected && this.client.status === 'ready';
   }
 
   async close(): Promise<void> {

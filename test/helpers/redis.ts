@@ -44,8 +44,9 @@ export interface RedisProcess {
   readonly url: string;
   /** Where its AOF / RDB files live; survives stop() so start() finds them again. */
   readonly dir: string;
-  /** Starts it (again) on the same port and directory; resolves once it answers PING. */
-  start(): Promise<void>;
+  /** Starts it (again) on the same port and directory, with `extraArgs` (e.g. `--databases 1`) after
+   * the usual ones for this run only; resolves once it answers PING. */
+  start(extraArgs?: string[]): Promise<void>;
   /** SIGTERM and wait for the exit (Redis flushes the AOF on a clean shutdown). */
   stop(): Promise<void>;
   /** SIGKILL: no shutdown work at all, like a crashed host. */
@@ -87,9 +88,9 @@ export async function startRedis(t: Test, options: StartRedisOptions = {}): Prom
   };
   const proc: RedisProcess = {
     port, url, dir,
-    async start() {
+    async start(extraArgs: string[] = []) {
       if (child) return;
-      const c = spawn(BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      const c = spawn(BINARY, [...args, ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       c.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
       child = c;
