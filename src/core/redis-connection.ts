@@ -48,6 +48,10 @@ export class RedisConnection {
   /** Ready and confirmed in the configured database (see the 'ready' listener); false from the
    * connection's close until the next confirmation. */
   private selected = false;
+  /** While a command refusal is shown (commandRefused): the next check, and whether another
+   * command was refused since the last one. */
+  private recheck: NodeJS.Timeout | undefined;
+  private refusedSinceCheck = false;
   /** While connect() waits: resolves it once the connection is usable. */
   private onUsable: (() => void) | undefined;
   /** While connect() waits: fails it at once on a refusal. */
@@ -140,40 +144,75 @@ export class RedisConnection {
   /** An ACL user may log in yet lack what every node needs: EVALSHA (every write) and PUBLISH
    * (fan-out between nodes). Asked once at start, with no effect: a script that does not exist
    * (NOSCRIPT is the permitted answer) and a publish to a channel nobody listens to. */
-  private async probePermissions(): Promise<void> {
+  private async probePermissions(): Promise<boolean> {
     const probes: Array<Promise<unknown>> = [
       this.client.evalsha('0'.repeat(40), 0),
       this.client.publish(`${this.config.keyPrefix}\u0000probe`, ''),
     ];
+    let permitted = true;
     for (const probe of probes) {
       await probe.catch((err: unknown) => {
         const message = err instanceof Error ? err.message : String(err);
-        if (refusalOf(message)) { this.lastError = message; this.refused(refusalOf(message)!); }
+        if (refusalOf(message)) { permitted = false; this.lastError = message; this.refused(refusalOf(message)!, 'rechecking'); }
         else if (!message.startsWith('NOSCRIPT')) throw err;
       });
     }
+    return permitted;
   }
 
   /** Fails a start at once; once running, says so once per reason (every reconnect attempt
-   * repeats it, at the usual backoff up to redis.reconnectMaxMs). */
-  private refused(reason: RedisRefusalReason): void {
+   * repeats it, at the usual backoff up to redis.reconnectMaxMs). `next`: what the node does about it. */
+  private refused(reason: RedisRefusalReason, next: 'reconnecting' | 'rechecking' = 'reconnecting'): void {
     const why = `Redis at ${this.where()} refused this node${this.lastErrorSuffix()} (check redis.url's user, password and database, and the user's ACL)`;
     if (this.refuseStart) { this.refuseStart(new RedisRefusedError(reason, why)); return; }
-    if (this.refusing !== reason) this.log.error({ redis: this.where(), reason }, `${why}; reconnecting`);
+    if (this.refusing !== reason) this.log.error({ redis: this.where(), reason }, `${why}; ${next}`);
     this.refusing = reason;
+  }
+
+  /** A command refused on a connection that stays up (the ACL user changed while the node runs):
+   * shown like a refused reconnect (log once, tidings_redis_refused). Nothing reconnects here, so
+   * the node checks again every redis.reconnectMaxMs and clears it once a whole period passed
+   * without a refused command and the start's probes (EVALSHA, PUBLISH) pass. */
+  private commandRefused(err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    const reason = refusalOf(message);
+    if (reason !== 'NOPERM' && reason !== 'NOAUTH') return;
+    this.lastError = message;
+    this.refusedSinceCheck = true;
+    this.refused(reason, 'rechecking');
+    this.scheduleRecheck();
+  }
+
+  private scheduleRecheck(): void {
+    if (this.recheck || this.closed) return;
+    this.recheck = setTimeout(() => {
+      const refusedMeanwhile = this.refusedSinceCheck;
+      this.refusedSinceCheck = false;
+      const check = refusedMeanwhile || !this.ready ? Promise.resolve(false) : this.probePermissions().catch(() => false);
+      void check.then((permitted) => {
+        this.recheck = undefined;
+        // A reconnect since cleared it (or set another reason): that one's own handling stands.
+        if (this.refusing !== 'NOPERM' && this.refusing !== 'NOAUTH') return;
+        if (permitted && !this.refusedSinceCheck) {
+          this.refusing = undefined;
+          this.log.info({ redis: this.where() }, 'redis accepts this node\'s commands again');
+        } else this.scheduleRecheck();
+      });
+    }, this.config.reconnectMaxMs);
+    this.recheck.unref();
   }
 
   /** Runs `command` now when connected, else holds it (bounded) until the connection is back.
    * Redis and ioredis failures come back as TidingsErrors with stable codes. */
   run<T>(command: (client: Redis) => Promise<T>): Promise<T> {
-    if (this.ready && this.held.size === 0) return command(this.client).catch(rethrowTyped);
+    if (this.ready && this.held.size === 0) return command(this.client).catch((err: unknown) => { this.commandRefused(err); return rethrowTyped(err); });
     if (this.closed) return Promise.reject(unavailable('the server is shutting down'));
     if (this.held.size >= this.config.maxQueuedCommands) {
       return Promise.reject(unavailable(`Redis is unreachable and ${this.held.size} commands already wait for it (redis.maxQueuedCommands)`));
     }
     return new Promise<T>((resolve, reject) => {
       const held: Held = {
-        run: () => { command(this.client).catch(rethrowTyped).then(resolve, reject); },
+        run: () => { command(this.client).catch((err: unknown) => { this.commandRefused(err); return rethrowTyped(err); }).then(resolve, reject); },
         fail: reject,
         timer: setTimeout(() => {
           this.held.delete(held);
@@ -248,6 +287,7 @@ export class RedisConnection {
 
   private failHeld(): void {
     this.closed = true;
+    clearTimeout(this.recheck);
     for (const held of this.held) {
       clearTimeout(held.timer);
       held.fail(unavailable('the server is shutting down'));

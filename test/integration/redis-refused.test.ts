@@ -3,11 +3,14 @@
  * with a typed REDIS_REFUSED error naming Redis's reason, never the credentials, rather than after
  * redis.connectTimeoutMs. A running node that Redis starts refusing (password rotated) logs it once
  * as an error, shows it in /metrics (tidings_redis_refused, tidings_redis_connected), and recovers
- * by itself once Redis accepts it again. */
+ * by itself once Redis accepts it again; a command refused at runtime (NOPERM: the ACL user changed
+ * under a live connection) is answered SERVER_UNAVAILABLE and shown the same way until the ACL
+ * allows the node again. */
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
-import { createServer, generateSigningKey, type TidingsServer } from '../../src/index.js';
+import { createServer, generateSigningKey, PermissionScopes, type TidingsServer } from '../../src/index.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { createLogger } from '../../src/core/logger.js';
 import { requireRedis, startRedis, uniquePrefix } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
@@ -85,4 +88,36 @@ t.test('a running node that Redis starts refusing says so once, in the log and /
   await admin.config('SET', 'requirepass', PASSWORD);
   await waitFor('reconnected once the password is right again', async () => /tidings_redis_connected\{shard="0"\} 1/.test(await scrape()), 10_000);
   t.notMatch(await scrape(), /tidings_redis_refused\{/, 'no refusal shown any more');
+});
+
+t.test('a command refused at runtime (the ACL user lost a command) is shown as a refusal until the ACL allows it again', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t, { requirePass: PASSWORD });
+  const admin = new Redis(redis.url);
+  t.teardown(() => admin.disconnect());
+  await admin.call('ACL', 'SETUSER', 'node', 'on', '>node-pw-71', '~*', '&*', '+@all');
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk, _enc, done) { for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l)); done(); } });
+  const server = await start(`redis://node:node-pw-71@127.0.0.1:${redis.port}`,
+    { logger: createLogger({ level: 'info', destination: sink }), redis: { reconnectMinMs: 20, reconnectMaxMs: 100 } });
+  t.teardown(() => server.close());
+  const scrape = async () => (await fetch(`${server.httpUrl}/metrics`)).text();
+  const client = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*'), { tokenId: 'u' }));
+  t.teardown(() => client.close());
+  await client.ok({ t: 'pub', cache: 'chat', topic: 'room', value: 'before' });
+
+  // The connection stays up: Redis applies the ACL change to it at once, and nothing reconnects.
+  await admin.call('ACL', 'SETUSER', 'node', '-evalsha', '-eval');
+  t.match(await client.request({ t: 'pub', cache: 'chat', topic: 'room', value: 'denied' }), { t: 'err', e: { code: 'SERVER_UNAVAILABLE' } }, 'a publish gets a typed SERVER_UNAVAILABLE');
+  await waitFor('metric shows the refusal', async () => /tidings_redis_refused\{shard="0",reason="NOPERM"\} 1/.test(await scrape()), 5000);
+  t.match(await scrape(), /tidings_redis_connected\{shard="0"\} 1/, 'the connection itself is up');
+  const refusals = () => lines.filter((l) => /refused this node/.test(String(l['msg'])));
+  await client.request({ t: 'pub', cache: 'chat', topic: 'room', value: 'denied again' });
+  t.equal(refusals().length, 1, 'logged once, not per command');
+  t.equal(refusals()[0]!['reason'], 'NOPERM', 'with its reason');
+
+  await admin.call('ACL', 'SETUSER', 'node', '+@all');
+  await waitFor('the refusal is cleared once the ACL allows the node again', async () => !/tidings_redis_refused\{/.test(await scrape()), 5000);
+  await client.ok({ t: 'pub', cache: 'chat', topic: 'room', value: 'after' });
+  t.pass('publishes again');
 });
