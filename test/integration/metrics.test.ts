@@ -1,3 +1,6 @@
+/** /metrics exports what the server does (publishes, deliveries, window evictions, store figures,
+ * moderator groups, limit events, cut-off connections) under one prefix, each metric documented in
+ * docs/operations.md; on either engine (TIDINGS_TEST_ENGINE) except where a test pins one. */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { startServer } from '../helpers/server.js';
@@ -20,7 +23,7 @@ t.test('metrics - process metrics carry one prefix', async (t) => {
 });
 
 t.test('metrics - deliveries, window evictions and bytes against their limits, the cache store', async (t) => {
-  const server = await startServer(t, { config: { server: { metricsAccess: 'open' }, topics: { windowItems: 3, windowTotalBytes: 64 * 1024 * 1024 }, store: { maxBytes: 32 * 1024 * 1024 } } });
+  const server = await startServer(t, { config: { server: { metricsAccess: 'open' }, topics: { windowItems: 3, windowTotalBytes: 64 * 1024 * 1024 } } });
   const token = await tokenFor(server, PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('chat', '*'), PermissionScopes.cacheReadWrite('chat')));
   const [a, b] = [await RawClient.open(server, token), await RawClient.open(server, token)];
   await a.ok({ t: 'sub', cache: 'chat', topic: 'room' });
@@ -34,14 +37,28 @@ t.test('metrics - deliveries, window evictions and bytes against their limits, t
   t.equal(metric(text, 'tidings_window_evictions_total{reason="total"}'), 0);
   t.ok(metric(text, 'tidings_window_bytes')! > 0);
   t.equal(metric(text, 'tidings_window_limit_bytes'), 64 * 1024 * 1024);
-  t.equal(metric(text, 'tidings_store_limit_bytes'), 32 * 1024 * 1024);
   t.ok(metric(text, 'tidings_store_bytes')! > 5, 'the list is counted in the store');
-  t.equal(metric(text, 'tidings_store_items'), 1);
   t.equal(metric(text, 'tidings_connections_limit'), 100_000);
 });
 
+// Pinned to the memory engine: there the store figures are this node's own, against store.maxBytes;
+// with engine redis they are Redis's (DBSIZE of the shared database, used_memory, maxmemory:
+// docs/operations.md), so neither the exact count nor the limit is the test's to know.
+t.test('metrics - the memory store counts its items against store.maxBytes', async (t) => {
+  const server = await startServer(t, { engine: 'memory', config: { server: { metricsAccess: 'open' }, store: { maxBytes: 32 * 1024 * 1024 } } });
+  const token = await tokenFor(server, PermissionScopes.cacheReadWrite('chat'));
+  const a = await RawClient.open(server, token);
+  await a.ok({ t: 'listPushBack', cache: 'chat', list: 'history', value: 'hello' });
+  const text = await scrape(server.httpUrl);
+  t.equal(metric(text, 'tidings_store_limit_bytes'), 32 * 1024 * 1024);
+  t.equal(metric(text, 'tidings_store_items'), 1, 'one list');
+});
+
+// Pinned to the memory engine: its group figures are the deployment's. With engine redis each node
+// reports its own view (buffered as last seen by its claims, counters of what it handed out:
+// engine/redis/moderation.ts stats()), which the exact numbers below do not describe.
 t.test('metrics - moderator groups, limit events and cut-off connections', async (t) => {
-  const server = await startServer(t, { config: { server: { metricsAccess: 'open' }, moderation: { bufferItems: 2 } } });
+  const server = await startServer(t, { engine: 'memory', config: { server: { metricsAccess: 'open' }, moderation: { bufferItems: 2 } } });
   const moderator = await RawClient.open(server, await tokenFor(server, PermissionScopes.moderator('chat'), { tokenId: 'mod' }));
   await moderator.ok({ t: 'gsub', cache: 'chat', group: 'mods', pattern: { nameSuffix: '-input' }, maxInFlight: 1 });
   const user = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*')));
