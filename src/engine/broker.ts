@@ -256,6 +256,14 @@ export class Broker {
     const told = new Set<Session>();
     // A wall-clock wait on purpose: it bounds how long a process takes to stop.
     const deadline = Date.now() + graceMs;
+    // Engine redis: items acknowledged before the stop may still be on their way from Redis; the
+    // byes name final positions, so they wait for those (within the grace; Redis away: not at all).
+    const settle = this.deps.engine.topics.settle?.().catch(() => {});
+    if (settle) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([settle, new Promise((resolve) => { timer = setTimeout(resolve, graceMs); })]);
+      clearTimeout(timer);
+    }
     for (;;) {
       const late = Date.now() >= deadline;
       for (const session of [...this.sessions.values()]) {

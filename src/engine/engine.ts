@@ -81,6 +81,10 @@ export interface TopicEngine {
   /** The topic's newest position in the node-local window (what has been fanned out here), or
    * undefined for a topic this node does not hold. Synchronous, like `read`. */
   position(cache: string, topic: string): Position | undefined;
+  /** A networked engine: resolves once every item published (anywhere) before the call has reached
+   * this node's windows, so `position` names it (the graceful shutdown's `bye` does). Absent: the
+   * windows are always current (the memory engine fans out as it publishes). */
+  settle?(): Promise<void>;
   /** Recorded items after `after`, at most about `maxBytes`, from the node-local window (contract 3). */
   read(cache: string, topic: string, after: Position, maxBytes: number): WindowRead;
   /** Forgets one subscriber of the topic (the caller detached it from the fan-out key). Called

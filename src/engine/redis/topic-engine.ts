@@ -160,6 +160,15 @@ export class RedisTopicEngine implements TopicEngine {
     disconnectSubscriber(this.subscriber);
   }
 
+  /** Redis sends one connection's pushed messages and replies in order: once a PING sent now on the
+   * subscriber connection is answered, every message Redis published before it took the PING has
+   * been received and applied (onMessage is synchronous). Items whose message started a window
+   * reload are the exception: they arrive with the reload. */
+  async settle(): Promise<void> {
+    if (this.subscriber.status !== 'ready') return;
+    await this.subscriber.ping();
+  }
+
   sendTo(connectionId: string, frame: Uint8Array): void {
     this.fanout!.sendTo(connectionId, frame);
   }

@@ -22,6 +22,10 @@ export class ShardedTopics implements TopicEngine {
     return this.shards[this.of(cache)]!.position(cache, topic);
   }
 
+  async settle(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.settle?.()));
+  }
+
   read(cache: string, topic: string, after: Position, maxBytes: number): WindowRead {
     return this.shards[this.of(cache)]!.read(cache, topic, after, maxBytes);
   }
