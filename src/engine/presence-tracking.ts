@@ -11,12 +11,12 @@ export function presenceTracking(presence: PresenceEngine): SubscriptionObserver
     started(session, ref) {
       // Attach first: the subscriber hears its own join, so a member list built from the
       // `presence` reply plus events never misses the subscriber itself.
-      if (ref.presence) session.connection.attach(presenceKey(ref.cache, ref.topic));
+      if (ref.presence) { session.connection.attach(presenceKey(ref.cache, ref.topic)); presence.watch?.(ref.cache, ref.topic); }
       const tokenId = session.grant?.tokenId;
       if (tokenId !== undefined) presence.add(ref.cache, ref.topic, { connectionId: session.id, tokenId });
     },
     ended(session, ref) {
-      if (ref.presence) session.connection.detach(presenceKey(ref.cache, ref.topic));
+      if (ref.presence) { session.connection.detach(presenceKey(ref.cache, ref.topic)); presence.unwatch?.(ref.cache, ref.topic); }
       const tokenId = session.grant?.tokenId;
       if (tokenId !== undefined) presence.remove(ref.cache, ref.topic, { connectionId: session.id, tokenId });
     },

@@ -22,6 +22,11 @@ export interface PresenceEngine {
   members(cache: string, topic: string): Maybe<PresenceResult>;
   /** Whether the user is on the topic (a user within its leave grace counts as present). */
   isPresent(cache: string, topic: string, tokenId: string): Maybe<boolean>;
+  /** A local subscriber asked for the topic's join/leave events (`sub` with `presence: true`);
+   * unwatch once per watch when it stops. A networked engine uses it to tell its watchers what they
+   * missed while it could not hear the other nodes (RedisPresence: a presence sync). */
+  watch?(cache: string, topic: string): void;
+  unwatch?(cache: string, topic: string): void;
   /** Sees every join and leave (webhooks). */
   observe(listener: (change: PresenceChange) => void): void;
   /** `publish` hands a join/leave frame to the topic's presence fan-out key (native fan-out). */

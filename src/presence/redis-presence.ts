@@ -13,7 +13,11 @@
  *   then leave after the grace unless they reconnected (to any node) meanwhile.
  * - Join/leave frames: every node subscribes once to the deployment's presence channel and fans
  *   each event out natively to its local watchers; the presence observers (webhooks) run only on the
- *   node whose script decided the event, so they fire once cluster-wide. */
+ *   node whose script decided the event, so they fire once cluster-wide.
+ * - Presence sync: events published while a node's subscriber link is down are not heard. For each
+ *   topic its local subscribers watch, the node keeps the members as its watchers were told them;
+ *   once the events channel is subscribed again after a reconnect (after-resubscribe.ts), it reads
+ *   the members again and tells its watchers the differences as join/leave events. */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { encodeFrame, presenceKey, type PresenceEventFrame, type PresenceMember, type PresenceResult } from '../protocol/index.js';
@@ -23,15 +27,30 @@ import type { Logger } from '../core/logger.js';
 import { disconnectSubscriber, type RedisConnection } from '../core/redis-connection.js';
 import type { PresenceChange, PresenceEngine, PresenceSubscriber } from './presence.js';
 import { PRESENCE_SCRIPTS, type PresenceScriptName } from './redis-presence-scripts.js';
+import { reloadAfterResubscribe } from '../engine/redis/after-resubscribe.js';
 
 /** Dead nodes claimed, due leaves and dead-node entries handled per sweep (the next sweep goes on). */
 const SWEEP_BATCH = 200;
+
+/** A topic local subscribers watch (join/leave events): the members as its watchers were told them. */
+interface Watched {
+  cache: string;
+  topic: string;
+  refs: number;
+  known: Set<string>;
+  /** While a read of the members is under way: the events heard meanwhile, in order. */
+  queued: Array<['join' | 'leave', string]> | undefined;
+  /** The read under way (reads of one topic run one after another). */
+  loading: Promise<void>;
+}
 
 /** This node's connections of one user on one topic. */
 interface Local { cache: string; topic: string; tokenId: string; member: string; count: number; inFlight: number }
 
 export class RedisPresence implements PresenceEngine {
   private readonly local = new Map<string, Local>();
+  /** By `<cache>\0<topic>`; bounded by the topics this node's connections subscribe to. */
+  private readonly watched = new Map<string, Watched>();
   /** Entries whose count changed since it was last written (or whose write failed). */
   private readonly dirty = new Set<Local>();
   private flushQueued = false;
@@ -68,10 +87,69 @@ export class RedisPresence implements PresenceEngine {
   /** Registers the node and subscribes to the events channel; awaited by the engine's start. */
   async connect(): Promise<void> {
     this.subscriber.on('message', (_channel: string, message: string) => this.onEvent(message));
+    reloadAfterResubscribe(this.subscriber, this.k.events, () => this.sync(), this.log, 'presence of watched topics');
     await this.subscriber.connect();
     await this.subscriber.subscribe(this.k.events);
     await this.register();
     this.scheduleHeartbeat();
+  }
+
+  watch(cache: string, topic: string): void {
+    const key = `${cache}\u0000${topic}`;
+    const w = this.watched.get(key);
+    if (w) { w.refs++; return; }
+    const fresh: Watched = { cache, topic, refs: 1, known: new Set(), queued: undefined, loading: Promise.resolve() };
+    this.watched.set(key, fresh);
+    // Not announced: a new watcher asks `presence` for the members; this only sets what it knows.
+    this.read(fresh, false).catch(() => { /* known stays as the events built it; the next sync reads again */ });
+  }
+
+  unwatch(cache: string, topic: string): void {
+    const key = `${cache}\u0000${topic}`;
+    const w = this.watched.get(key);
+    if (w && --w.refs === 0) this.watched.delete(key);
+  }
+
+  /** After a reconnect: each watched topic's members read again, the differences told. */
+  private async sync(): Promise<void> {
+    const results = await Promise.allSettled([...this.watched.values()].map((w) => this.read(w, true)));
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    if (failed > 0) throw new Error(`${failed} watched topics could not be read`);
+  }
+
+  /** Reads the topic's members (after any read under way). `announce`: tells the watchers who
+   * joined or left since what they know, except users an event heard during the read already
+   * told them about (that event is newer than, or as new as, the read). */
+  private read(w: Watched, announce: boolean): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (this.watched.get(`${w.cache}\u0000${w.topic}`) !== w) return;
+      w.queued = [];
+      let listed: Set<string>;
+      try {
+        listed = new Set((await this.members(w.cache, w.topic)).members.map((m) => m.tokenId));
+      } catch (err) {
+        this.settleQueued(w);
+        throw err;
+      }
+      const told = new Set(w.queued.map(([, tokenId]) => tokenId));
+      if (announce) {
+        for (const tokenId of listed) if (!w.known.has(tokenId) && !told.has(tokenId)) this.tell('join', w.cache, w.topic, tokenId);
+        for (const tokenId of w.known) if (!listed.has(tokenId) && !told.has(tokenId)) this.tell('leave', w.cache, w.topic, tokenId);
+      }
+      w.known = listed;
+      this.settleQueued(w);
+    };
+    const next = w.loading.catch(() => {}).then(run);
+    w.loading = next;
+    return next;
+  }
+
+  private settleQueued(w: Watched): void {
+    for (const [kind, tokenId] of w.queued ?? []) {
+      if (kind === 'join') w.known.add(tokenId);
+      else w.known.delete(tokenId);
+    }
+    w.queued = undefined;
   }
 
   observe(listener: (change: PresenceChange) => void): void {
@@ -268,6 +346,16 @@ export class RedisPresence implements PresenceEngine {
   private onEvent(message: string): void {
     const kind = message[0] === 'J' ? 'join' : 'leave';
     const [cache, topic, tokenId] = splitMember(message.slice(1));
+    this.tell(kind, cache, topic, tokenId);
+    const w = this.watched.get(`${cache}\u0000${topic}`);
+    if (!w) return;
+    if (w.queued) w.queued.push([kind, tokenId]);
+    else if (kind === 'join') w.known.add(tokenId);
+    else w.known.delete(tokenId);
+  }
+
+  /** One join/leave frame to the topic's local watchers. */
+  private tell(kind: 'join' | 'leave', cache: string, topic: string, tokenId: string): void {
     const frame: PresenceEventFrame = { t: kind, cache, topic, tokenId };
     this.publish?.(presenceKey(cache, topic), encodeFrame(frame).slice());
   }

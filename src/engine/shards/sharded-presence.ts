@@ -22,6 +22,14 @@ export class ShardedPresence implements PresenceEngine {
     return this.shards[this.of(cache)]!.isPresent(cache, topic, tokenId);
   }
 
+  watch(cache: string, topic: string): void {
+    this.shards[this.of(cache)]!.watch?.(cache, topic);
+  }
+
+  unwatch(cache: string, topic: string): void {
+    this.shards[this.of(cache)]!.unwatch?.(cache, topic);
+  }
+
   observe(listener: (change: PresenceChange) => void): void {
     for (const s of this.shards) s.observe(listener);
   }

@@ -1,0 +1,68 @@
+/** Presence sync after a reconnect (engine redis): a join and a leave decided on another node
+ * while a node's presence subscriber link was down (its re-sent SUBSCRIBE held by the proxy, so the
+ * events are published before the node hears the channel again) still reach that node's watchers
+ * once the subscription is back: the node reads the members of the topics its clients watch again
+ * and tells them the differences; users already known are not announced twice. */
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { eventually } from '../helpers/wait.js';
+import { generateSigningKey, type DeepPartial, type Scope, type TidingsConfig } from '../../src/index.js';
+
+const CACHE = 'chat';
+const scope: Scope = { permissions: [{ role: 'publishsubscribe', cache: CACHE, topic: '*', presence: true }] };
+
+t.test('a join made while a node\'s presence subscription is down reaches its watcher after the reconnect', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('psync');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const config: DeepPartial<TidingsConfig> = {
+    auth: { signingKeys: [generateSigningKey()] },
+    // commandTimeoutMs: the held SUBSCRIBE is answered late, not timed out.
+    redis: { connectTimeoutMs: 300, reconnectMaxMs: 200, commandTimeoutMs: 20_000 },
+    // A leave is decided this long after the last connection went.
+    presence: { leaveGraceMs: 100 },
+  };
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, config });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config });
+  const open = async (node: typeof a, tokenId: string) => {
+    const c = await RawClient.open(node, await tokenFor(node, scope, { tokenId }));
+    t.teardown(() => c.close());
+    return c;
+  };
+  const watcher = await open(a, 'wanda');
+  await watcher.ok({ t: 'sub', cache: CACHE, topic: 'room', presence: true });
+  const early = await open(b, 'early');
+  await early.ok({ t: 'sub', cache: CACHE, topic: 'room' });
+  const events = (kind: string) => watcher.frames.filter((f) => f['t'] === kind).map((f) => String(f['tokenId'])).sort();
+  const joins = () => events('join');
+  t.ok(await eventually(() => joins().includes('early') && joins().includes('wanda'), 5000), 'the watcher hears joins while connected');
+
+  // A's links drop; its presence subscriber's new connection keeps its SUBSCRIBE from Redis until released.
+  const channel = Buffer.from(`${prefix}p:\u0000events`);
+  const held = proxy.holdRequests((chunk) => /\r\nsubscribe\r\n/i.test(chunk.toString('latin1')) && chunk.includes(channel));
+  proxy.reset();
+  const link = await Promise.race([held, new Promise<undefined>((r) => setTimeout(r, 10_000, undefined))]);
+  if (link === undefined) { t.fail('A\'s presence subscriber did not send its SUBSCRIBE again'); return; }
+
+  // Decided on B while A cannot hear the events channel.
+  const late = await open(b, 'late');
+  await late.ok({ t: 'sub', cache: CACHE, topic: 'room' });
+  early.close();
+  const probe = await open(b, 'probe');
+  const listed = async () => ((await probe.ok({ t: 'presence', cache: CACHE, topic: 'room' }))['members'] as Array<{ tokenId: string }>).map((m) => m.tokenId);
+  t.ok(await eventually(async () => { const m = await listed(); return m.includes('late') && !m.includes('early'); }, 5000),
+    'Redis counts the late member and no longer the early one');
+  t.same(events('leave'), [], 'the watcher has heard no leave yet');
+  proxy.releaseRequests(link);
+
+  t.ok(await eventually(() => joins().includes('late'), 8000), 'the watcher on A hears the join it missed');
+  t.ok(await eventually(() => events('leave').includes('early'), 8000), 'and the leave it missed');
+  t.same(joins(), ['early', 'late', 'wanda'], 'no one joins twice');
+  t.same(events('leave'), ['early'], 'no other leave');
+});
