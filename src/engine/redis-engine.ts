@@ -61,7 +61,11 @@ export class RedisEngine implements Engine {
 
   private constructor(config: Readonly<TidingsConfig>, clock: Clock, log: Logger, private readonly connection: RedisConnection, placement: ShardPlacement) {
     this.idempotency = placement.idempotency;
-    const subscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false });
+    // autoResubscribe off: ioredis re-sends a reconnected subscriber's SUBSCRIBEs without catching
+    // them, and one answered later than redis.commandTimeoutMs was an unhandled rejection, which
+    // ends the process. Each user of a subscriber subscribes its channels again on 'ready' itself,
+    // with a catch (topic-engine.ts, moderation.ts, after-resubscribe.ts).
+    const subscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false, autoResubscribe: false });
     subscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis subscriber connection error'));
     this.topics = new RedisTopicEngine(config.topics, clock, connection, subscriber, config.redis.keyPrefix, log,
       { maxItems: config.redis.publishBatchMaxItems, maxBytes: config.redis.publishBatchMaxBytes });
@@ -84,7 +88,7 @@ export class RedisEngine implements Engine {
       subscriptions: new RedisPushSubscriptions(config.push, connection, subscriber, config.redis.keyPrefix, log, config.redis.notifyLoadPageSize),
       webhooks: new RedisWebhookEndpoints(config.webhooks.maxEndpoints, connection, subscriber, config.redis.keyPrefix, log),
     };
-    const presenceSubscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false });
+    const presenceSubscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false, autoResubscribe: false });
     presenceSubscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis presence subscriber connection error'));
     this.presence = new RedisPresence(config.presence, clock, connection, presenceSubscriber, config.redis.keyPrefix, log);
     this.subscribers = [subscriber, presenceSubscriber];

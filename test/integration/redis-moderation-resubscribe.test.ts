@@ -3,7 +3,8 @@
  * published on another node while the re-sent SUBSCRIBE has not reached Redis yet is delivered to
  * the node's member when the subscription is back, not left for the periodic claim tick (here
  * nodeTimeoutMs is so long that the tick never fires within the test). The proxy holds the
- * subscriber's SUBSCRIBE, so the window is made, not hoped for. */
+ * subscriber's SUBSCRIBE, so the window is made, not hoped for. A SUBSCRIBE held past
+ * redis.commandTimeoutMs times out without ending the process. */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -67,4 +68,38 @@ t.test('an item published while the re-sent SUBSCRIBE of a group channel is held
 
   await mod.received(2, 8000).catch(() => {});
   t.same(mod.deliveries.map((d) => d['value']), ['before', 'during'], 'the member on B got the item published during the window');
+});
+
+t.test('a re-sent SUBSCRIBE answered later than redis.commandTimeoutMs does not end the process; the node goes on', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('modresub2');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const config: DeepPartial<TidingsConfig> = {
+    auth: { signingKeys: [generateSigningKey()] },
+    redis: { connectTimeoutMs: 300, reconnectMaxMs: 200, commandTimeoutMs: 300 },
+    moderation: { nodeTimeoutMs: 2000, ackTimeoutMs: 3_600_000 },
+  };
+  const a = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config });
+  const b = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, config });
+  const mod = await RawModerator.join(b, { tokenId: 'mod' });
+  t.teardown(() => mod.client.close());
+  const alice = await participant(a, 'alice');
+  t.teardown(() => alice.close());
+
+  const channel = Buffer.from(`${prefix}m:${CACHE}\u0000mods`);
+  const held = proxy.holdRequests((chunk) => /\r\nsubscribe\r\n/i.test(chunk.toString('latin1')) && chunk.includes(channel));
+  proxy.reset();
+  const link = await Promise.race([held, new Promise<undefined>((r) => setTimeout(r, 10_000, undefined))]);
+  if (link === undefined) { t.fail('B\'s subscriber did not send its SUBSCRIBE again'); return; }
+  // Held past commandTimeoutMs (300 ms): the SUBSCRIBE times out for whoever sent it.
+  await new Promise((r) => setTimeout(r, 1000));
+  proxy.releaseRequests(link);
+
+  // Still running: the member on B gets what is published on A (the tick claims it at the latest).
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'after' });
+  await mod.received(1, 8000).catch(() => {});
+  t.same(mod.deliveries.map((d) => d['value']), ['after'], 'the member on B got the item');
 });

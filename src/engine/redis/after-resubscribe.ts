@@ -1,13 +1,12 @@
 /** Runs a reload each time a subscriber connection comes back, once `channel` is subscribed again
  * on the new connection (redis-mirror.ts, revocations.ts).
  *
- * ioredis re-sends SUBSCRIBE for every channel as the new connection gets ready, then emits
- * 'ready' on the next tick; nothing tells when Redis took it. A reload started at 'ready' runs on
- * the command connection and may reach Redis first: a change published between the two is neither
- * in the loaded copy nor heard. So we send SUBSCRIBE once more (idempotent): Redis answers one
- * connection's commands in order, so its answer means ioredis's own one was taken too, and every
- * change published from then on is heard; the reload starts then. If the link drops again first,
- * the next 'ready' tries again. */
+ * The subscribers' automatic re-subscription is off (redis-engine.ts: ioredis left its rejection
+ * unhandled), so each user subscribes again on 'ready' itself. A reload started at 'ready' runs on
+ * the command connection and may reach Redis before the SUBSCRIBE: a change published between the
+ * two would be neither in the loaded copy nor heard. So the reload starts once Redis answered the
+ * SUBSCRIBE: every change published from then on is heard. If the link drops again first, the next
+ * 'ready' tries again. */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../core/logger.js';
 

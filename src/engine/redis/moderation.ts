@@ -135,13 +135,12 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     this.tick.unref();
   }
 
-  /** After a reconnect: SUBSCRIBE every group channel again (idempotent; its answer means ioredis's
-   * own re-sent one was taken too), then claim. If the link drops again first, the next 'ready'
+  /** After a reconnect: SUBSCRIBE the direct channel and every group channel again (ioredis does
+   * not: redis-engine.ts), then claim once Redis answered (from then on every wake-up is heard). If the link drops again first, the next 'ready'
    * tries again; meanwhile the tick claims. */
   private resubscribed(): void {
     const groups = [...this.groups.values()];
-    if (groups.length === 0) return;
-    this.track(this.subscriber.subscribe(...groups.map((g) => g.key)).then(
+    this.track(this.subscriber.subscribe(this.direct, ...groups.map((g) => g.key)).then(
       () => { for (const g of groups) this.pump(g); },
       (err: unknown) => this.log.debug({ err: (err as Error).message }, 'moderation: resubscribing group channels failed; the tick claims meanwhile'),
     ));
@@ -248,7 +247,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
         counters: { offered: 0, delivered: 0, redelivered: 0, accepted: 0, rejected: 0, nacked: 0, timedOut: 0, deadLettered: 0, refused: 0 },
       };
       this.groups.set(key, group);
-      this.subscriber.subscribe(key).catch(() => { /* the tick claims meanwhile; ioredis resubscribes */ });
+      this.subscriber.subscribe(key).catch(() => { /* the tick claims meanwhile; resubscribed() after the reconnect */ });
     }
     // The reply goes out before the first delivery.
     sink.accepted({ members: Number(reply[1]), buffered: Number(reply[2]) });

@@ -399,8 +399,8 @@ export class RedisTopicEngine implements TopicEngine {
     }
   }
 
-  /** After a reconnect: once the channels are subscribed again (ioredis resubscribes; the reply to
-   * this SUBSCRIBE comes after its own), reload every window: what was published meanwhile is in
+  /** After a reconnect: once the channels are subscribed again (this SUBSCRIBE: ioredis's own
+   * re-subscription is off, redis-engine.ts), reload every window: what was published meanwhile is in
    * the recent-messages lists, and what is published from now on arrives as messages. */
   private resubscribed(): void {
     const orphans = [...this.orphans].filter((name) => !this.channels.has(name));
