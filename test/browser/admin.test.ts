@@ -1,13 +1,20 @@
+/** The admin dashboard in Chromium: signed out, a refused key, then signed in with live charts fed
+ * over the SDK; big figures fit their tiles and axes; no negative rates across a server restart; a
+ * store without a limit reads "no limit" (guarantees stated above each test). One Chromium for the
+ * file, a browser context per page. */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
+import { requireRedis } from '../helpers/redis.js';
+import { sdkFor } from '../helpers/sdk.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { DESKTOP, PHONE, buildSdkBundle, launchChromium, screenshot, strictPage } from '../helpers/browser.js';
-import { PermissionScopes } from '../../src/index.js';
+import { DESKTOP, PHONE, buildSdkBundle, sharedChromium, screenshot, strictPage } from '../helpers/browser.js';
+import { PermissionScopes, decodeFrames, encodeFrame, type TidingsServer } from '../../src/index.js';
 
 buildSdkBundle();
+const chromium = sharedChromium();
 
 t.test('admin page - signed out, a refused key, then signed in with live charts fed over the SDK', async (t) => {
-  const browser = await launchChromium(t);
+  const browser = await chromium(t);
   if (!browser) return;
   const server = await startServer(t, { config: { dev: true, admin: { tokenIds: ['ops'] } } });
   const opsKey = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null, tokenId: 'ops' })).token;
@@ -77,4 +84,118 @@ t.test('admin page - signed out, a refused key, then signed in with live charts 
   // A poll in flight when signing out fails with "closed by the client"; it must not show that.
   await page.waitForTimeout(300);
   t.equal(await page.textContent('#status'), 'not signed in', 'and stays so once a poll in flight has failed');
+});
+
+/** The dashboard stays readable with big figures (a busy broker: millions of deliveries a second,
+ * 100,000 connections, terabytes): every tile's figure fits inside its tile, and every chart's
+ * y-axis label, for any magnitude up to 10^12, fits the room the axis leaves for it (wider labels
+ * were cut at the chart's left edge: "00,000"). */
+t.test('admin page - big figures fit their tiles and axes', async (t) => {
+  const browser = await chromium(t);
+  if (!browser) return;
+  const server = await startServer(t, { config: { admin: { tokenIds: ['ops'] } } });
+  const opsKey = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null, tokenId: 'ops' })).token;
+
+  for (const viewport of [DESKTOP, PHONE]) {
+    const page = await strictPage(t, browser, viewport);
+    // The stats a busy broker would send: the server's real replies, scaled up on the way.
+    let n = 0;
+    await page.routeWebSocket(/\/v1\/ws$/, (ws) => {
+      const upstream = ws.connectToServer();
+      upstream.onMessage((message) => {
+        const frames = typeof message === 'string' ? [] : decodeFrames(new Uint8Array(message));
+        const reply = frames.length === 1 ? frames[0] as { t?: string; r?: Record<string, any> } : undefined;
+        if (reply?.t !== 'ok' || !reply.r?.['connections']) return ws.send(message);
+        const r = reply.r;
+        const k = ++n;
+        r['connections'].open = 99_999; r['connections'].cutOff = 123_456_789; r['subscriptions'] = 7_654_321 * k;
+        r['rates'] = { publishes: 2_345_678.9 * k, deliveries: 1_234_567_890 * k };
+        r['totals'] = { published: 98_765_432_109, delivered: 987_654_321_098 };
+        r['window'].bytes = 3 * 1024 ** 4; r['window'].limit = 4 * 1024 ** 4;
+        ws.send(Buffer.from(encodeFrame(reply)));
+      });
+    });
+    await page.goto(`${server.httpUrl}/admin`);
+    await page.fill('#key', opsKey);
+    await page.click('#login-form button[type=submit]');
+    await page.waitForSelector('#dashboard:not([hidden])');
+    await page.waitForFunction(() => document.getElementById('t-deliveries')!.textContent !== '…', undefined, { timeout: 10_000 });
+    const label = viewport === PHONE ? 'phone' : 'desktop';
+    const overflowing = await page.$$eval('.tile', (tiles) => tiles.flatMap((tile) => {
+      const inner = tile.getBoundingClientRect().right - parseFloat(getComputedStyle(tile).paddingRight);
+      return Array.from(tile.children).filter((child) => child.getBoundingClientRect().right > inner + 0.5).map((child) => child.id || child.className);
+    }));
+    t.same(overflowing, [], `${label}: every tile's figures stay inside the tile`);
+    t.match(await page.textContent('#t-deliveries'), /^\d+(\.\d)?B$/, 'a billion deliveries a second reads 1.2B');
+    t.equal(await page.textContent('#t-connections'), '99,999', 'below a million, the exact figure');
+    await screenshot(page, `admin-big-numbers-${label}`, undefined, { fullPage: true });
+
+    if (viewport === DESKTOP) {
+      const tooWide = await page.evaluate(async () => {
+        const { AXIS, axisNumber } = await import('/admin/format.js' as string);
+        const context = document.createElement('canvas').getContext('2d')!;
+        context.font = AXIS.font;
+        const room = AXIS.size - AXIS.gap - AXIS.ticks;
+        const values = [0, 0.5, 1.5, 12, 99.5, 999, 9_999];
+        for (let e = 4; e <= 12; e++) for (const m of [1, 2.5, 5.55, 9.99]) values.push(m * 10 ** e);
+        return values.map((v) => axisNumber(v) as string).filter((text) => context.measureText(text).width > room);
+      });
+      t.same(tooWide, [], 'every y-axis label fits the axis');
+    }
+  }
+});
+
+/** The dashboard's per-second lines (limit events, slow consumers, cut-off links) are measured only
+ * between samples of the same server run: across a restart, or a reconnect to another node, the
+ * counters start again from 0 and the page draws no point rather than a negative rate. */
+const mintOpsKey = async (server: TidingsServer) => (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null, tokenId: 'ops' })).token;
+
+t.test('admin page - no negative rates across a server restart', async (t) => {
+  const browser = await chromium(t);
+  if (!browser) return;
+  const config = { admin: { tokenIds: ['ops'] } };
+  const before = await startServer(t, { config });
+  const after = await startServer(t, { config });
+  // Two limit events on the first run.
+  const user = await RawClient.open(before, await mintOpsKey(before));
+  for (let i = 0; i < 2; i++) await user.request({ t: 'pub', cache: 'c', topic: 't', value: 'x'.repeat(70 * 1024) });
+  const sample = async (server: TidingsServer) => (await sdkFor(t, server, { token: await mintOpsKey(server) })).connection.request({ t: 'adminStats' });
+  const first = await sample(before);
+  t.equal(Object.values(first.limitEvents as Record<string, number>).reduce((a, b) => a + b, 0), 2);
+  const sameRun = await new Promise((r) => setTimeout(r, 600)).then(() => sample(before));
+  const restarted = await sample(after);
+
+  const page = await strictPage(t, browser);
+  await page.goto(`${before.httpUrl}/admin`);
+  const rows = await page.evaluate(async ([previous, sameRun, restarted]) => {
+    const { chartRows } = await import('/admin/points.js' as string);
+    return { sameRun: chartRows(sameRun, previous)[3], restarted: chartRows(restarted, previous)[3] };
+  }, [first, sameRun, restarted]);
+  t.same(rows.sameRun, [0, 0, 0], 'the same run: rates from the difference');
+  t.same(rows.restarted, [null, null, null], 'another run: no point, not -2 limit events per second');
+});
+
+/** The dashboard shows a cache store with no bound as unbounded: on the Redis engine with no
+ * `maxmemory` the store's limit is 0 (docs/operations.md), which is "no limit", not "of 0 B", and
+ * no percentage of it is drawn. */
+t.test('admin page - a cache store without a limit reads "no limit"', async (t) => {
+  if (!requireRedis(t)) return;
+  const browser = await chromium(t);
+  if (!browser) return;
+  const server = await startServer(t, { engine: 'redis', config: { admin: { tokenIds: ['ops'] } } });
+  const opsKey = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null, tokenId: 'ops' })).token;
+  const stats = await server.engine.cache.stats();
+  t.equal(stats.maxBytes, 0, 'this Redis has no maxmemory');
+
+  const page = await strictPage(t, browser);
+  await page.goto(`${server.httpUrl}/admin`);
+  await page.fill('#key', opsKey);
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('#dashboard:not([hidden])');
+  t.match(await page.textContent('#t-store-sub'), /^no limit · \d+ items$/, 'the store tile says it has no limit');
+  t.notMatch(await page.textContent('#t-store-sub'), /of 0 B/);
+  t.equal(await page.getAttribute('#m-store', 'style'), null, 'no meter filled against a limit of 0');
+  t.equal(await page.evaluate(() => document.querySelector('#m-store')!.parentElement!.hidden), true, 'and no empty meter shown');
+  t.match(await page.textContent('#t-window-sub'), /^of 256 MiB$/, 'bounded figures keep their limit');
+  await screenshot(page, 'admin-unbounded-store');
 });

@@ -1,15 +1,20 @@
+/** Joining the demo room: the join page alone (desktop and phone) with a working room pattern;
+ * visitors with the same name told apart; the terminal example and the page in one room; and a
+ * Leave while the join is still loading (its own guarantee is stated above its test). One Chromium
+ * for the file, a browser context per page. */
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
-import { DESKTOP, PHONE, buildSdkBundle, launchChromium, screenshot } from '../helpers/browser.js';
+import { DESKTOP, PHONE, buildSdkBundle, sharedChromium, screenshot, strictPage } from '../helpers/browser.js';
 import { joinAs, messages, onScreen, openDemo, send, waitForMessages } from '../helpers/demo-page.js';
 
 buildSdkBundle();
+const chromium = sharedChromium();
 
 t.test('demo - the join page shows only the join card, on a desktop and on a phone, with a working room pattern', async (t) => {
-  const browser = await launchChromium(t);
+  const browser = await chromium(t);
   if (!browser) return;
   const server = await startServer(t, { config: { dev: true } });
   for (const [viewport, name] of [[DESKTOP, 'demo-join'], [PHONE, 'demo-join-phone']] as const) {
@@ -28,7 +33,7 @@ t.test('demo - the join page shows only the join card, on a desktop and on a pho
 });
 
 t.test('demo - two visitors with the same name each see only their own messages as theirs', async (t) => {
-  const browser = await launchChromium(t);
+  const browser = await chromium(t);
   if (!browser) return;
   const server = await startServer(t, { config: { dev: true } });
   const first = await joinAs(t, browser, server, 'Sam', 'twins');
@@ -44,7 +49,7 @@ t.test('demo - two visitors with the same name each see only their own messages 
 });
 
 t.test('demo - one room from the terminal and the browser: examples/chat.ts and the page see each other', async (t) => {
-  const browser = await launchChromium(t);
+  const browser = await chromium(t);
   if (!browser) return;
   const server = await startServer(t, { config: { dev: true } });
   const ada = await joinAs(t, browser, server, 'Ada', 'lobby');
@@ -60,3 +65,43 @@ t.test('demo - one room from the terminal and the browser: examples/chat.ts and 
   t.match(bob.stdout, /^history <Ada> hello from the browser$/m, 'the terminal sees the browser\'s message, by name');
 });
 
+/** Leaving the demo room while it is still loading ends that join quietly: the join card shows no
+ * error, its button is usable, and the next join (another room) is not touched by the first one's
+ * late steps. */
+t.test('demo - Leave while the history is loading, then join another room', async (t) => {
+  const browser = await chromium(t);
+  if (!browser) return;
+  const server = await startServer(t, { config: { dev: true } });
+  const page = await strictPage(t, browser);
+  // Hold every frame after hello on the first connection: the join waits on its history fetch.
+  let connections = 0;
+  await page.routeWebSocket(/\/v1\/ws$/, (ws) => {
+    const upstream = ws.connectToServer();
+    const first = ++connections === 1;
+    let frames = 0;
+    ws.onMessage((message) => { if (!first || ++frames === 1) upstream.send(message); });
+  });
+  await page.goto(`${server.httpUrl}/`);
+  await page.fill('#name', 'Ada');
+  await page.fill('#room', 'first');
+  await page.click('#join-form button[type=submit]');
+  await page.waitForSelector('#status[data-state="open"]');
+  await page.waitForSelector('#chat:not([hidden])');
+  t.equal(await page.isDisabled('#join-form button[type=submit]'), true, 'the join is still under way');
+
+  await page.click('#leave');
+  await page.waitForSelector('#join-form button[type=submit]:not([disabled])', { timeout: 10_000 });
+  t.equal(await page.textContent('#join-error'), '', 'no error on the join card');
+  t.equal(await page.isVisible('#join'), true);
+  t.equal(await page.getAttribute('#status', 'data-state'), 'idle');
+
+  await page.fill('#room', 'second');
+  await page.click('#join-form button[type=submit]');
+  await page.waitForSelector('#messages #empty');
+  await page.waitForSelector('#status[data-state="open"]');
+  await page.waitForFunction(() => document.querySelector('#here')?.textContent === 'Here: Ada', undefined, { timeout: 10_000 });
+  t.equal(await page.textContent('#room-title'), '#second');
+  t.equal(await page.isVisible('#notice'), false, 'no notice left over from the first room');
+  t.same(await page.$$eval('#messages li', (els) => els.map((e) => e.textContent)), ['No messages yet. Say hello!'], 'only the second room\'s own lines');
+  await screenshot(page, 'demo-second-room');
+});

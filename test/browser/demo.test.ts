@@ -1,12 +1,20 @@
-import t from 'tap';
+/** The demo chat in Chromium: two people chat through the moderator, late joiners get history,
+ * rejections reach the sender only; a cut connection loses and duplicates nothing; a spectator
+ * cannot post; the page and token route are dev-only; the room shows who is here; the room header
+ * is laid out on desktop and phone (guarantees stated above each test). One Chromium for the file,
+ * a browser context per page. */
+import t, { type Test } from 'tap';
+import type { Browser, Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
-import { buildSdkBundle, launchChromium, screenshot } from '../helpers/browser.js';
+import { buildSdkBundle, newPage, sharedChromium, screenshot } from '../helpers/browser.js';
+import type { TidingsServer } from '../../src/index.js';
 import { joinAs, messages, onScreen, send, waitForMessages } from '../helpers/demo-page.js';
 
 buildSdkBundle();
+const chromium = sharedChromium();
 
 t.test('demo - two people chat through the moderator; late joiners get history; rejections go to the sender only', async (t) => {
-  const browser = await launchChromium(t);
+  const browser = await chromium(t);
   if (!browser) return;
   const server = await startServer(t, { config: { dev: true } });
   const ada = await joinAs(t, browser, server, 'Ada', 'lobby');
@@ -50,7 +58,7 @@ t.test('demo - two people chat through the moderator; late joiners get history; 
 });
 
 t.test('demo - cutting the connection mid-conversation loses and duplicates nothing', async (t) => {
-  const browser = await launchChromium(t);
+  const browser = await chromium(t);
   if (!browser) return;
   const server = await startServer(t, { config: { dev: true } });
   const ada = await joinAs(t, browser, server, 'Ada', 'resilient');
@@ -72,7 +80,7 @@ t.test('demo - cutting the connection mid-conversation loses and duplicates noth
 });
 
 t.test('demo - a spectator cannot post and is told why', async (t) => {
-  const browser = await launchChromium(t);
+  const browser = await chromium(t);
   if (!browser) return;
   const server = await startServer(t, { config: { dev: true } });
   const viewer = await joinAs(t, browser, server, 'Vera', 'lobby', { spectator: true });
@@ -97,4 +105,63 @@ t.test('demo - the page, SDK bundle and token route are dev-only', async (t) => 
   t.equal(again.tokenId, minted.tokenId, 'a refresh keeps its tokenId');
   const other = await (await fetch(`${dev.httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ name: 'Eve', room: 'lobby', tokenId: minted.tokenId }) })).json();
   t.not(other.tokenId, minted.tokenId, 'another name cannot take it');
+});
+
+/** The room shows who is here (presence), and offers notifications where the browser has Web Push. */
+async function joinLobby(t: Test, browser: Browser, server: TidingsServer, name: string): Promise<Page> {
+  const page = await newPage(browser);
+  t.teardown(() => page.context().close().catch(() => {}));
+  page.on('pageerror', (err) => { throw err; });
+  await page.goto(`${server.httpUrl}/`);
+  await page.fill('#name', name);
+  await page.fill('#room', 'lobby');
+  await page.click('#join-form button[type=submit]');
+  await page.waitForSelector('#status[data-state="open"]');
+  return page;
+}
+
+const here = (page: Page, text: string) => page.waitForFunction((want) => document.querySelector('#here')?.textContent === want, text, { timeout: 10_000 });
+
+t.test('demo - the room shows who is here, and offers notifications', async (t) => {
+  const browser = await chromium(t);
+  if (!browser) return;
+  const server = await startServer(t, { config: { dev: true, presence: { leaveGraceMs: 0 } } });
+  const ada = await joinLobby(t, browser, server, 'Ada');
+  await here(ada, 'Here: Ada');
+  const bob = await joinLobby(t, browser, server, 'Bob');
+  await here(bob, 'Here: Ada, Bob');
+  await here(ada, 'Here: Ada, Bob');
+  t.pass('both see both');
+  await bob.click('#leave');
+  await here(ada, 'Here: Ada');
+  t.pass('Ada sees Bob leave');
+  t.equal(await ada.isVisible('#notify'), true, 'Chromium has Web Push: the page offers notifications');
+});
+
+/** The demo room's header and who-is-here line are laid out like the rest of the card, on a desktop
+ * and at phone width: the "Here:" line starts where the room title does (not at the card's edge),
+ * the header's buttons keep their labels on one line, and a room name of the longest allowed
+ * length fits the screen. */
+/** Left edge of an element's text (its box may include padding). */
+const textLeft = (page: Page, selector: string) => page.$eval(selector, (el) => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  return range.getBoundingClientRect().left;
+});
+const height = async (page: Page, selector: string) => (await page.locator(selector).boundingBox())!.height;
+
+t.test('demo - the room header and the who-is-here line, desktop and phone', async (t) => {
+  const browser = await chromium(t);
+  if (!browser) return;
+  const server = await startServer(t, { config: { dev: true } });
+  const room = 'a-room-name-of-forty-characters-exactly0';
+  for (const mobile of [false, true]) {
+    const page = await joinAs(t, browser, server, 'Ada', mobile ? room : 'lobby', { mobile });
+    await page.waitForFunction(() => document.querySelector('#here')?.textContent === 'Here: Ada', undefined, { timeout: 10_000 });
+    const label = mobile ? 'phone' : 'desktop';
+    t.ok(Math.abs(await textLeft(page, '#here') - await textLeft(page, '#room-title')) <= 1, `${label}: "Here:" lines up with the room title`);
+    t.equal(await height(page, '#notify'), await height(page, '#leave'), `${label}: "Notify me" on one line, like "Leave"`);
+    t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), `${label}: nothing wider than the screen`);
+    await screenshot(page, `demo-room-header-${label}`);
+  }
 });

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { Test } from 'tap';
+import tap, { type Test } from 'tap';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -19,13 +19,30 @@ export async function launchChromium(t: Test): Promise<Browser | undefined> {
     t.plan(0, `no chromium at ${CHROMIUM}`);
     return undefined;
   }
-  const browser = await chromium.launch({
+  const browser = await launch();
+  t.teardown(() => browser.close());
+  return browser;
+}
+
+function launch(): Promise<Browser> {
+  return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  t.teardown(() => browser.close());
-  return browser;
+}
+
+/** One Chromium for every test of a file: a launch costs seconds, and each test's pages still get
+ * browser contexts of their own (strictPage, newPage), which share no cookies, storage or cache.
+ * Call it once at the top of the file; each test calls the result with itself (it skips or fails
+ * like launchChromium without the binary). Closed when the file's tests are done. */
+export function sharedChromium(): (t: Test) => Promise<Browser | undefined> {
+  let launched: Promise<Browser> | undefined;
+  return async (t) => {
+    if (!existsSync(CHROMIUM)) return launchChromium(t);
+    launched ??= launch().then((browser) => { tap.teardown(() => browser.close()); return browser; });
+    return launched;
+  };
 }
 
 /** A page in its own context. Tests run through tsx, whose esbuild keeps function names by
