@@ -64,7 +64,7 @@ export class RedisEngine implements Engine {
     // autoResubscribe off: ioredis re-sends a reconnected subscriber's SUBSCRIBEs without catching
     // them, and one answered later than redis.commandTimeoutMs was an unhandled rejection, which
     // ends the process. Each user of a subscriber subscribes its channels again on 'ready' itself,
-    // with a catch (topic-engine.ts, moderation.ts, after-resubscribe.ts).
+    // with a catch (topic-engine.ts, moderation.ts, core/redis-resubscribe.ts).
     const subscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false, autoResubscribe: false });
     subscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis subscriber connection error'));
     this.topics = new RedisTopicEngine(config.topics, clock, connection, subscriber, config.redis.keyPrefix, log,

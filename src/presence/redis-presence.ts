@@ -16,7 +16,7 @@
  *   node whose script decided the event, so they fire once cluster-wide.
  * - Presence sync: events published while a node's subscriber link is down are not heard. For each
  *   topic its local subscribers watch, the node keeps the members as its watchers were told them;
- *   once the events channel is subscribed again after a reconnect (after-resubscribe.ts), it reads
+ *   once the events channel is subscribed again after a reconnect (core/redis-resubscribe.ts), it reads
  *   the members again and tells its watchers the differences as join/leave events. */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -27,7 +27,7 @@ import type { Logger } from '../core/logger.js';
 import { disconnectSubscriber, type RedisConnection } from '../core/redis-connection.js';
 import type { PresenceChange, PresenceEngine, PresenceSubscriber } from './presence.js';
 import { PRESENCE_SCRIPTS, type PresenceScriptName } from './redis-presence-scripts.js';
-import { reloadAfterResubscribe } from '../engine/redis/after-resubscribe.js';
+import { reloadAfterResubscribe } from '../core/redis-resubscribe.js';
 
 /** Dead nodes claimed, due leaves and dead-node entries handled per sweep (the next sweep goes on). */
 const SWEEP_BATCH = 200;

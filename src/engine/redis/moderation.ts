@@ -124,7 +124,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     await this.heartbeat();
     this.subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
     // Wake-ups sent while the link was down were missed, so each group claims once its channel is
-    // subscribed again (after-resubscribe.ts: a claim sent at 'ready' may reach Redis before ioredis's
+    // subscribed again (core/redis-resubscribe.ts: a claim sent at 'ready' may reach Redis before ioredis's
     // re-sent SUBSCRIBE, and an item published between the two would wait for the tick).
     const wasReady = this.subscriber.status === 'ready';
     this.subscriber.on('ready', () => { if (wasReady || this.subscribedOnce) this.resubscribed(); });

@@ -28,7 +28,7 @@
  * At most MAX_HEARD_DURING_LOAD changes are kept; past that the load is done once more. Heard
  * changes also go to the copy in use at once (the load may take seconds).
  * After a reconnect the load starts only once Redis has answered a SUBSCRIBE on the subscriber's
- * new connection (after-resubscribe.ts): started at 'ready', its first page (on the command
+ * new connection (core/redis-resubscribe.ts): started at 'ready', its first page (on the command
  * connection) could reach Redis before ioredis's re-sent SUBSCRIBE, and a change made between the
  * two would be neither loaded nor heard.
  *
@@ -42,7 +42,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../core/logger.js';
 import type { RedisConnection, ScriptArg } from '../../core/redis-connection.js';
-import { reloadAfterResubscribe } from './after-resubscribe.js';
+import { reloadAfterResubscribe } from '../../core/redis-resubscribe.js';
 
 /** Changes kept while a load is in flight (a page is one round trip; a load of 1,000,000 follows
  * takes a few seconds). */

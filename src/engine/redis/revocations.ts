@@ -2,7 +2,7 @@
  * docs/operations.md, "What is shared"). Entries live in Redis, one hash per entry with a TTL to
  * the end of the credentials it covers, indexed by a sorted set (score: that end) so a node loads
  * them all at start and after a reconnect (once its channel is subscribed again on the new
- * connection: after-resubscribe.ts). Each node mirrors them in a MemoryRevocationList, so the
+ * connection: core/redis-resubscribe.ts). Each node mirrors them in a MemoryRevocationList, so the
  * check at every hello stays synchronous, and an entry added anywhere is PUBLISHed: every node
  * adds it to its mirror and closes its own connections that use a covered credential. The bound
  * (auth.maxRevocations) is the deployment's, checked in the script. */
@@ -12,7 +12,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { limitExceeded } from '../../core/errors.js';
 import type { RedisConnection } from '../../core/redis-connection.js';
-import { reloadAfterResubscribe } from './after-resubscribe.js';
+import { reloadAfterResubscribe } from '../../core/redis-resubscribe.js';
 import { MemoryRevocationList, type RevocableCredential, type Revocation, type RevocationList, type RevocationListener } from '../../auth/revocation.js';
 
 /** KEYS: index, entry. ARGV: now, revokedAt, until ('' = never), maxEntries, channel, kind (j|k), id,
@@ -82,7 +82,7 @@ export class RedisRevocationList implements RevocationList {
     const channel = Buffer.from(this.channel);
     this.subscriber.on('messageBuffer', (from: Buffer, message: Buffer) => { if (from.equals(channel)) this.onMessage(message.toString()); });
     // Entries added while the link was down were not heard: load them all again, once the channel
-    // is subscribed on the new connection (after-resubscribe.ts: else an entry added in between
+    // is subscribed on the new connection (core/redis-resubscribe.ts: else an entry added in between
     // is neither loaded nor heard, and the revoked credential goes on working on this node).
     reloadAfterResubscribe(this.subscriber, this.channel, () => this.load(false), this.log, 'revocations');
     await this.subscriber.subscribe(this.channel);

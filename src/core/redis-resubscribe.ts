@@ -8,7 +8,7 @@
  * SUBSCRIBE: every change published from then on is heard. If the link drops again first, the next
  * 'ready' tries again. */
 import type { Redis } from 'ioredis';
-import type { Logger } from '../../core/logger.js';
+import type { Logger } from './logger.js';
 
 /** Registers the 'ready' listener; the first 'ready' (or a connection already ready) is the start's,
  * which subscribes and loads by itself. `what` names the copy in the log. */
