@@ -20,6 +20,7 @@ import { SlowConsumers } from './slow-consumers.js';
 import { IdempotentResults } from './idempotency.js';
 import { peekRequestId } from '../protocol/peek.js';
 import { IdentityLimits } from '../limits/identity-limits.js';
+import { helloFields } from './validate.js';
 import { SessionDeadlines, type DueKind } from './session-deadlines.js';
 
 /** Fan-out key every open connection is attached to for heartbeats. U+0001 cannot start a topic key. */
@@ -171,7 +172,8 @@ export class Broker {
     const handler = Object.hasOwn(this.handlers, request.t) ? this.handlers[request.t as OperationName] as AnyHandler | undefined : undefined;
     if (!handler || SESSION_OPERATIONS.has(request.t)) throw badRequest(`unknown operation "${request.t}"`);
     const key = request['idempotencyKey'];
-    if (key !== undefined && IDEMPOTENT_OPERATIONS.has(request.t)) {
+    // null is absent, as in every optional field (docs/protocol.md, "Frames").
+    if (key !== undefined && key !== null && IDEMPOTENT_OPERATIONS.has(request.t)) {
       // Per tokenId, so a retry on a new connection finds the first result; a credential without
       // one is deduplicated per connection only.
       // A transport whose every call is its own session (rateKey: HTTP API, gRPC) has no
@@ -303,8 +305,16 @@ export class Broker {
   private hello(ctx: RequestContext<'hello'>): HelloResult {
     const { session, frame } = ctx;
     if (session.state !== 'awaiting_hello') throw badRequest('hello was already sent on this connection');
-    const versions = Array.isArray(frame['versions']) ? frame['versions'].filter((v): v is number => typeof v === 'number') : [];
-    const version = negotiateVersion(versions);
+    let fields: ReturnType<typeof helloFields>;
+    try {
+      fields = helloFields(frame);
+    } catch (err) {
+      // A malformed hello is a protocol violation, like one with no common version: the same
+      // client would send it again, so it is told not to reconnect as is.
+      session.closeAfterReply = { code: CloseCode.PROTOCOL_VIOLATION, reason: 'malformed hello' };
+      throw err;
+    }
+    const version = negotiateVersion(fields.versions);
     if (version === undefined) {
       session.closeAfterReply = { code: CloseCode.PROTOCOL_VIOLATION, reason: 'no common protocol version' };
       throw badRequest(`no common protocol version; this server speaks ${JSON.stringify([1])}`);
@@ -328,10 +338,10 @@ export class Broker {
     }
     session.state = 'open';
     // Before the first attach: a batch-capable connection attaches to the batch keys.
-    const batch = frame['batch'] === true && session.connection.acceptBatches?.() === true;
+    const batch = fields.batch && session.connection.acceptBatches?.() === true;
     session.connection.attach(HEARTBEAT_KEY);
     const { server, topics } = this.deps.config;
-    this.deps.log.debug({ conn: session.id, kind: session.grant!.kind, tokenId: session.grant!.tokenId }, 'connection authenticated');
+    this.deps.log.debug({ conn: session.id, kind: session.grant!.kind, tokenId: session.grant!.tokenId, client: fields.client }, 'connection authenticated');
     return {
       version,
       connectionId: session.id,

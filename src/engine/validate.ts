@@ -43,6 +43,24 @@ export function optionalPosition(frame: Frame, field: string): Position | undefi
   return { page, seq };
 }
 
+/** An optional text field (null means absent, as for every optional field). */
+export function optionalString(frame: Frame, field: string): string | undefined {
+  const value = frame[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw invalidArgument(`${field} must be a string`);
+  return value;
+}
+
+/** The fields of `hello` other than the token (which the authority checks: a missing or non-string
+ * token is AUTHENTICATION_ERROR, docs/protocol.md). */
+export function helloFields(frame: Frame): { versions: number[]; client: string | undefined; batch: boolean } {
+  const versions = frame['versions'];
+  if (!Array.isArray(versions) || !versions.every((v) => Number.isInteger(v))) {
+    throw invalidArgument('versions must be an array of integers (the protocol versions the client speaks)');
+  }
+  return { versions, client: optionalString(frame, 'client'), batch: optionalBool(frame, 'batch') === true };
+}
+
 export function optionalBool(frame: Frame, field: string): boolean | undefined {
   const value = frame[field];
   if (value === undefined || value === null) return undefined;

@@ -23,7 +23,7 @@ export function moderationHandlers({ engine, config }: BrokerDeps): HandlerTable
 
   const reasonField = (frame: Frame, required: boolean): string | undefined => {
     const reason = frame['reason'];
-    if (reason === undefined && !required) return undefined;
+    if ((reason === undefined || reason === null) && !required) return undefined;
     if (typeof reason !== 'string' || reason.length === 0) throw invalidArgument('reason must be a non-empty string');
     if (utf8Length(reason) > limits.maxReasonBytes) throw invalidArgument(`reason must be at most ${limits.maxReasonBytes} bytes of UTF-8`);
     return reason;
@@ -65,7 +65,7 @@ export function moderationHandlers({ engine, config }: BrokerDeps): HandlerTable
       const delivery = deliveryField(frame);
       // The sender's identity is the server's to state, never the moderator's.
       if (frame['tokenId'] !== undefined) throw invalidArgument("tokenId is set by the server: an accepted item keeps its sender's tokenId");
-      const value = frame['value'] === undefined ? undefined : own(valueField(frame, 'value', config.topics.maxValueBytes));
+      const value = frame['value'] === undefined || frame['value'] === null ? undefined : own(valueField(frame, 'value', config.topics.maxValueBytes));
       const keep = optionalInt(frame, 'keep', 1, config.store.maxListLength) ?? limits.historyLength;
       const held = await groups.held(session.id, delivery);
       if (!held) throw failedPrecondition(`delivery ${delivery} is not held by this connection (settled, timed out, or not its own)`);

@@ -1,6 +1,6 @@
 /** follow / unfollow / pushRegister / pushUnregister / pushKey (docs/push.md). Everything is tied
  * to the caller's tokenId, so a token without one cannot use them. */
-import { failedPrecondition, permissionDenied } from '../../core/errors.js';
+import { failedPrecondition, invalidArgument, permissionDenied } from '../../core/errors.js';
 import type { NotifyService } from '../../notify/notify-service.js';
 import { parsePushSubscription } from '../../notify/push-subscriptions.js';
 import { map, type HandlerTable } from '../handler.js';
@@ -40,7 +40,7 @@ export function notifyHandlers(service: NotifyService, endpoints: { allowInsecur
     },
     pushUnregister({ session, frame }) {
       const endpoint = frame['endpoint'];
-      if (typeof endpoint !== 'string') return { removed: false };
+      if (typeof endpoint !== 'string') throw invalidArgument('endpoint must be a string (the push subscription\'s endpoint URL)');
       return map(service.subscriptions.remove(tokenIdOf(session), endpoint), (removed) => ({ removed }));
     },
     pushKey() {
