@@ -286,6 +286,13 @@ export interface MomentoConfig {
    * costs memory (an HTTP/2 session) even idle, and they are not sessions, so server.maxConnections
    * does not bound them. */
   maxConnections: number;
+  /** A connection that has not sent the HTTP/2 client preface and its SETTINGS frame within this
+   * many ms is closed: a silent socket would otherwise hold one of maxConnections for ever. */
+  openingTimeoutMs: number;
+  /** A connection with no call in flight for this many ms is closed with GOAWAY (grpc-js's
+   * grpc.max_connection_idle_ms); a client reconnects on its next call. A live Subscribe is a call
+   * in flight, so it keeps its connection. */
+  idleTimeoutMs: number;
   /** Concurrent calls (HTTP/2 streams) one connection may have open, advertised to the client as
    * SETTINGS_MAX_CONCURRENT_STREAMS. Each holds its answer until the client reads it, so this
    * bounds what one connection that reads nothing can make the server hold. */
@@ -539,6 +546,15 @@ export const DEFAULTS: TidingsConfig = {
     maxMessageBytes: 6 * 1024 * 1024,
     maxStreams: 10_000,
     maxConnections: 10_000,
+    // A real client sends its preface with the connection (grpc-js: right after TCP connect); 10 s
+    // covers a slow link, as TLS handshake timeouts do (envoy's listener filters: 15 s, nginx's
+    // client_header_timeout: 60 s for a whole request), yet frees a silent socket's slot soon.
+    openingTimeoutMs: 10_000,
+    // gRPC itself leaves max_connection_idle unlimited, but load balancers in front of it close idle
+    // connections after minutes (nginx's http2 idle: 3 min, AWS ALB: 350 s, envoy: 1 h): 5 min
+    // keeps an SDK's pooled connection between calls a few minutes apart, and returns a slot
+    // held by a client that went quiet. grpc-js clients reconnect transparently on the next call.
+    idleTimeoutMs: 300_000,
     maxConcurrentStreamsPerConnection: 100,
     maxStreamBufferBytes: 1024 * 1024,
     webStreamMaxMs: 120_000,
@@ -699,7 +715,7 @@ function validate(c: TidingsConfig): void {
   if (c.moderation.bufferBytes > c.moderation.totalBufferBytes) throw new ConfigError('moderation.bufferBytes', 'must be ≤ moderation.totalBufferBytes');
   positive('momento.port', c.momento.port, 0);
   if (c.momento.port > 65535) throw new ConfigError('momento.port', 'must be ≤ 65535');
-  for (const key of ['maxMessageBytes', 'maxStreams', 'maxConnections', 'maxConcurrentStreamsPerConnection', 'maxStreamBufferBytes', 'webStreamMaxMs'] as const) positive(`momento.${key}`, c.momento[key]);
+  for (const key of ['maxMessageBytes', 'maxStreams', 'maxConnections', 'openingTimeoutMs', 'idleTimeoutMs', 'maxConcurrentStreamsPerConnection', 'maxStreamBufferBytes', 'webStreamMaxMs'] as const) positive(`momento.${key}`, c.momento[key]);
   if (c.momento.maxMessageBytes <= c.store.maxItemBytes) throw new ConfigError('momento.maxMessageBytes', 'must be > store.maxItemBytes');
   positive('presence.leaveGraceMs', c.presence.leaveGraceMs, 0);
   positive('presence.maxMembersPerTopic', c.presence.maxMembersPerTopic);

@@ -13,6 +13,7 @@ import { pubsubService } from './pubsub.js';
 import { controlService, pingService, tokenService } from './admin.js';
 import { MOMENTO_SERVICES, methodsOf, unimplementedMessage, type MomentoServiceSpec } from './methods.js';
 import { hostPort } from '../../lib/host-port.js';
+import { closeUnlessOpened } from './opening-timeout.js';
 
 export interface MomentoListener {
   readonly port: number;
@@ -84,6 +85,9 @@ export async function startMomentoListener(services: MomentoService[], deps: Pic
     'grpc.max_receive_message_length': config.momento.maxMessageBytes,
     // Without it Node advertises 2^32-1: one connection could hold any number of unread answers.
     'grpc.max_concurrent_streams': config.momento.maxConcurrentStreamsPerConnection,
+    // No call in flight for this long: GOAWAY and close (grpc-js counts open streams per session,
+    // a Subscribe included, and starts counting at the session's creation).
+    'grpc.max_connection_idle_ms': config.momento.idleTimeoutMs,
   });
   for (const service of services) server.addService(service.definition, service.implementation);
 
@@ -91,7 +95,10 @@ export async function startMomentoListener(services: MomentoService[], deps: Pic
   // The socket is ours, its connections handed to grpc-js: a bind failure is then our typed error
   // alone (grpc-js's bindAsync prints a line of its own to stderr before it rejects).
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  const socket = createNetServer((connection) => injector.injectConnection(connection));
+  const socket = createNetServer((connection) => {
+    closeUnlessOpened(connection, config.momento.openingTimeoutMs);
+    injector.injectConnection(connection);
+  });
   // Node closes a connection past this as it arrives (idle HTTP/2 sessions cost memory too).
   socket.maxConnections = config.momento.maxConnections;
   const boundPort = await new Promise<number>((resolve, reject) => {

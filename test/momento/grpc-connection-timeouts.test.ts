@@ -1,0 +1,124 @@
+/** The gRPC listener frees the slots of connections that do nothing: one that never opens HTTP/2
+ * (no preface and SETTINGS) is closed after momento.openingTimeoutMs, one with no call in flight is
+ * closed with GOAWAY after momento.idleTimeoutMs and its grpc-js client's next call reconnects and
+ * succeeds; a connection carrying a live Subscribe stream is not idle and keeps delivering. With
+ * momento.maxConnections silent sockets open, a real client gets a slot once they are closed. */
+import t from 'tap';
+import net from 'node:net';
+import { cache, pubsub } from '@gomomento/generated-types';
+import { Metadata, credentials, makeGenericClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
+import { PermissionScopes } from '../../src/index.js';
+import { apiKeyFor, startMomentoServer } from '../helpers/momento.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait.js';
+
+const PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
+const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+const GOAWAY = 7;
+
+/** A raw TCP connection to the listener: the HTTP/2 frame types it received, and whether it closed. */
+async function rawConnection(port: number, send: 'nothing' | 'part of the preface' | 'preface') {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const state = { socket, types: [] as number[], closed: false };
+  let pending = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= 9) {
+      const length = pending.readUIntBE(0, 3);
+      if (pending.length < 9 + length) break;
+      state.types.push(pending[3]!);
+      pending = pending.subarray(9 + length);
+    }
+  });
+  socket.on('close', () => { state.closed = true; });
+  if (send === 'part of the preface') socket.write(PREFACE.slice(0, 10));
+  if (send === 'preface') { socket.write(PREFACE); socket.write(EMPTY_SETTINGS); }
+  return state;
+}
+
+type AnyClient = Record<string, (...args: unknown[]) => any> & { close(): void };
+function grpcClient(port: number, def: unknown, name: string): AnyClient {
+  const Client = makeGenericClientConstructor(def as ServiceDefinition, name);
+  return new Client(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as AnyClient;
+}
+const Scs = cache.cache_client.UnimplementedScsService.definition;
+const Pubsub = pubsub.cache_client.pubsub.UnimplementedPubsubService.definition;
+
+function get(client: AnyClient, key: string): Promise<unknown> {
+  const md = new Metadata(); md.set('authorization', key); md.set('cache', 'chat');
+  return new Promise((resolve) => client['Get']!(new cache.cache_client._GetRequest({ cache_key: Buffer.from('k') }), md, { deadline: Date.now() + 5000 }, resolve));
+}
+
+t.test('a connection that never opens HTTP/2 is closed; one that did is kept; the slots are freed', async (t) => {
+  const server = await startMomentoServer(t, { config: { momento: { maxConnections: 3, openingTimeoutMs: 300, idleTimeoutMs: 600_000 } } });
+  const opened = await rawConnection(server.momentoPort!, 'preface');
+  const silent = await rawConnection(server.momentoPort!, 'nothing');
+  const partial = await rawConnection(server.momentoPort!, 'part of the preface');
+  t.teardown(() => { for (const c of [opened, silent, partial]) c.socket.destroy(); });
+  await waitFor('the silent connection to be closed', () => silent.closed);
+  await waitFor('the half-preface connection to be closed', () => partial.closed);
+  // Connected first, so its opening deadline passed before the silent one's: it was checked and kept.
+  t.equal(opened.closed, false, 'the connection that sent its preface and SETTINGS is kept');
+  t.ok(opened.types.includes(4), 'and was answered with SETTINGS');
+
+  const key = await apiKeyFor(server);
+  const client = grpcClient(server.momentoPort!, Scs, 'Scs');
+  t.teardown(() => client.close());
+  t.equal(await get(client, key), null, 'a client takes a slot the silent sockets held, and its call is answered');
+});
+
+t.test('an idle connection gets GOAWAY and is closed; its grpc-js client reconnects on the next call', async (t) => {
+  const server = await startMomentoServer(t, { config: { momento: { openingTimeoutMs: 600_000, idleTimeoutMs: 300 } } });
+  const raw = await rawConnection(server.momentoPort!, 'preface');
+  t.teardown(() => raw.socket.destroy());
+  await waitFor('the idle raw connection to be closed', () => raw.closed);
+  t.ok(raw.types.includes(GOAWAY), `it was told GOAWAY first (frame types ${raw.types.join(',')})`);
+
+  const proxy = await startTcpProxy(server.momentoPort!);
+  t.teardown(() => proxy.close());
+  const key = await apiKeyFor(server);
+  const client = grpcClient(proxy.port, Scs, 'Scs');
+  t.teardown(() => client.close());
+  t.equal(await get(client, key), null, 'a first call is answered');
+  t.equal(proxy.accepted, 1, 'over one connection');
+  // The server closes it once idle; grpc-js notices the GOAWAY and leaves READY.
+  const channel = (client as unknown as { getChannel(): { getConnectivityState(connect: boolean): number } }).getChannel();
+  await waitFor('the client channel to leave READY after the GOAWAY', () => channel.getConnectivityState(false) !== 2);
+  t.equal(await get(client, key), null, 'the next call is answered too');
+  t.equal(proxy.accepted, 2, 'over a new connection');
+});
+
+t.test('a connection with a live Subscribe stream is not idle: it stays open and keeps delivering', async (t) => {
+  const server = await startMomentoServer(t, { config: { momento: { openingTimeoutMs: 600_000, idleTimeoutMs: 300 } } });
+  const key = await apiKeyFor(server);
+  const proxy = await startTcpProxy(server.momentoPort!);
+  t.teardown(() => proxy.close());
+  const client = grpcClient(proxy.port, Pubsub, 'Pubsub');
+  t.teardown(() => client.close());
+  const md = new Metadata(); md.set('authorization', key);
+  const call = client['Subscribe']!(new pubsub.cache_client.pubsub._SubscriptionRequest({ cache_name: 'chat', topic: 'room' }), md);
+  t.teardown(() => call.cancel());
+  const texts: string[] = [];
+  let ended: unknown;
+  call.on('data', (m: { item?: { value?: { text?: string } } }) => { if (m.item?.value?.text) texts.push(m.item.value.text); });
+  call.on('error', (e: unknown) => { ended = e; });
+  call.on('end', () => { ended ??= 'end'; });
+  await new Promise((resolve) => call.once('data', resolve));
+
+  // Two idle connections opened after the stream, closed one after the other: more than twice the
+  // idle timeout has passed for the stream's connection too.
+  for (let i = 0; i < 2; i++) {
+    const idle = await rawConnection(server.momentoPort!, 'preface');
+    t.teardown(() => idle.socket.destroy());
+    await waitFor('an idle connection opened meanwhile to be closed', () => idle.closed);
+  }
+  const publisher = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', 'room')));
+  t.teardown(() => publisher.close());
+  await publisher.ok({ t: 'pub', cache: 'chat', topic: 'room', value: 'still here' });
+  await waitFor('the item on the stream', () => texts.includes('still here'));
+  t.equal(ended, undefined, 'the stream never ended');
+  t.equal(proxy.accepted, 1, 'on its first and only connection');
+});
