@@ -4,13 +4,15 @@
  * a bad `hello` then gets `bye` and its documented close. Never a crash, a hang, or a request carried
  * out; the server keeps answering afterwards. Checked for every (frame, field, type) once, then with
  * random values (fast-check), against a real server over real WebSockets. `null` in an optional
- * field means "absent" (docs/protocol.md), so it is only a wrong type for required fields. */
-import t from 'tap';
+ * field means "absent" (docs/protocol.md), so it is only a wrong type for required fields. The SDK's
+ * HTTP fallback (/v1/stream) hands frames to the same checks and gets the same answers. */
+import t, { type Test } from 'tap';
 import fc from 'fast-check';
 import webpush from 'web-push';
-import { ErrorCode, PermissionScopes, PROTOCOL_VERSIONS } from '../../src/index.js';
+import { ErrorCode, PermissionScopes, PROTOCOL_VERSIONS, decodeFrames, encodeFrame } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
+import { waitFor } from '../helpers/wait.js';
 
 const RUNS = 200;
 
@@ -198,4 +200,62 @@ t.test('null in an optional field is the same as leaving it out: never an error 
   t.same(named, [], `${cases} optional fields accept null as absent`);
   t.same(await c.ok({ t: 'ping' }), {}, 'the connection still answers');
   c.close();
+});
+
+/** The SDK's HTTP fallback (GET /v1/stream down, POST /v1/stream up): frames, and the close event. */
+async function fallbackStream(t: Test, httpUrl: string) {
+  const ctl = new AbortController();
+  t.teardown(() => ctl.abort());
+  const reader = (await fetch(`${httpUrl}/v1/stream`, { signal: ctl.signal })).body!.getReader();
+  const frames: Frame[] = [];
+  const state = { id: '', frames, close: undefined as { code: number } | undefined };
+  let text = '';
+  void (async () => {
+    for (;;) {
+      const chunk = await reader.read().catch(() => ({ done: true, value: undefined }));
+      if (chunk.done) return;
+      text += new TextDecoder().decode(chunk.value);
+      let end: number;
+      while ((end = text.indexOf('\n\n')) >= 0) {
+        const event = text.slice(0, end);
+        text = text.slice(end + 2);
+        const data = /^data: (.*)$/m.exec(event)?.[1] ?? '';
+        if (event.startsWith('event: open')) state.id = (JSON.parse(data) as { stream: string }).stream;
+        else if (event.startsWith('event: close')) state.close = JSON.parse(data) as { code: number };
+        else frames.push(...decodeFrames(new Uint8Array(Buffer.from(data, 'base64'))));
+      }
+    }
+  })();
+  await waitFor('the stream id', () => state.id !== '');
+  const post = async (frame: Frame) => {
+    const bytes = encodeFrame(frame);
+    const body = Buffer.alloc(4 + bytes.byteLength);
+    body.writeUInt32BE(bytes.byteLength, 0);
+    body.set(bytes, 4);
+    const res = await fetch(`${httpUrl}/v1/stream`, { method: 'POST', headers: { 'x-tidings-stream': state.id }, body });
+    if (res.status !== 204) throw new Error(`POST answered ${res.status}`);
+  };
+  const reply = async (id: number): Promise<Frame> => {
+    await waitFor(`the reply to ${id}`, () => frames.some((f) => f['id'] === id));
+    return frames.find((f) => f['id'] === id)!;
+  };
+  return { state, post, reply };
+}
+
+t.test('the HTTP fallback shares the checks: a wrong-typed hello field closes 4502, a wrong-typed request field is INVALID_ARGUMENT_ERROR', async (t) => {
+  const server = await startServer(t);
+  const token = await tokenFor(server, PermissionScopes.combine(PermissionScopes.allDataReadWrite(), PermissionScopes.moderator('c')), { tokenId: 'poster' });
+  const bad = await fallbackStream(t, server.httpUrl);
+  await bad.post({ t: 'hello', id: 1, versions: [...PROTOCOL_VERSIONS], token, batch: 'yes' });
+  t.match(await bad.reply(1), { t: 'err', e: { code: ErrorCode.INVALID_ARGUMENT_ERROR, message: /batch/ } }, 'hello with batch: "yes" is refused naming batch');
+  await waitFor('the close event', () => bad.state.close !== undefined);
+  t.equal(bad.state.close!.code, 4502, 'and the stream is closed 4502');
+
+  const good = await fallbackStream(t, server.httpUrl);
+  await good.post({ t: 'hello', id: 1, versions: [...PROTOCOL_VERSIONS], token, client: 'fallback/1' });
+  t.match(await good.reply(1), { t: 'ok' }, 'a well-formed hello is accepted');
+  await good.post({ t: 'pushUnregister', id: 2, endpoint: 5 });
+  t.match(await good.reply(2), { t: 'err', e: { code: ErrorCode.INVALID_ARGUMENT_ERROR, message: /endpoint/ } }, 'pushUnregister with a numeric endpoint is refused naming it');
+  await good.post({ t: 'ping', id: 3 });
+  t.match(await good.reply(3), { t: 'ok' }, 'the stream still answers');
 });
