@@ -53,7 +53,7 @@ function get(client: AnyClient, key: string): Promise<unknown> {
 }
 
 t.test('a connection that never opens HTTP/2 is closed; one that did is kept; the slots are freed', async (t) => {
-  const server = await startMomentoServer(t, { config: { momento: { maxConnections: 3, openingTimeoutMs: 300, idleTimeoutMs: 600_000 } } });
+  const server = await startMomentoServer(t, { config: { momento: { maxConnections: 3, openingTimeoutMs: 1000, idleTimeoutMs: 600_000 } } });
   const opened = await rawConnection(server.momentoPort!, 'preface');
   const silent = await rawConnection(server.momentoPort!, 'nothing');
   const partial = await rawConnection(server.momentoPort!, 'part of the preface');
