@@ -110,3 +110,16 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
     },
   };
 }
+
+/** Drops every relay (Redis links reconnect through the proxy) and holds the reconnecting
+ * subscriber's SUBSCRIBE naming `channel` from Redis: resolves with that connection's index for
+ * releaseRequests(), or undefined when no such SUBSCRIBE came within `ms`. */
+export async function resetHoldingSubscribe(proxy: TcpProxy, channel: Buffer, ms = 10_000): Promise<number | undefined> {
+  // RESP: ioredis names the command in lower case.
+  const held = proxy.holdRequests((chunk) => /\r\nsubscribe\r\n/i.test(chunk.toString('latin1')) && chunk.includes(channel));
+  proxy.reset();
+  let timer: NodeJS.Timeout | undefined;
+  const link = await Promise.race([held, new Promise<undefined>((r) => { timer = setTimeout(r, ms, undefined); })]);
+  clearTimeout(timer);
+  return link;
+}

@@ -8,20 +8,11 @@
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { resetHoldingSubscribe, startTcpProxy } from '../helpers/tcp-proxy.js';
+import { eventually } from '../helpers/wait.js';
 import { CACHE, RawModerator, participant } from '../helpers/moderator.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes, generateSigningKey, type DeepPartial, type TidingsConfig } from '../../src/index.js';
-
-/** Polls `done` (bounded): true once it holds, false if it did not within `ms`. */
-async function eventually(done: () => boolean | Promise<boolean>, ms = 6000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!(await done())) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return true;
-}
 
 t.test('an item published while the re-sent SUBSCRIBE of a group channel is held reaches the member on the reconnected node', async (t) => {
   if (!requireRedis(t)) return;
@@ -53,10 +44,7 @@ t.test('an item published while the re-sent SUBSCRIBE of a group channel is held
   // B's links drop; the subscriber's new connection keeps its SUBSCRIBE (of the group's channel
   // among others) from Redis until released.
   const channel = Buffer.from(`${prefix}m:${CACHE}\u0000mods`);
-  // RESP: ioredis names the command in lower case.
-  const held = proxy.holdRequests((chunk) => /\r\nsubscribe\r\n/i.test(chunk.toString('latin1')) && chunk.includes(channel));
-  proxy.reset();
-  const subscriberLink = await Promise.race([held, new Promise<undefined>((r) => setTimeout(r, 10_000, undefined))]);
+  const subscriberLink = await resetHoldingSubscribe(proxy, channel);
   if (subscriberLink === undefined) { t.fail('B\'s subscriber did not send its SUBSCRIBE again'); return; }
   // B's command connection is back and has answered what B sent on it up to now (the claim, when
   // B does not wait for its subscription).
@@ -90,9 +78,7 @@ t.test('a re-sent SUBSCRIBE answered later than redis.commandTimeoutMs does not 
   t.teardown(() => alice.close());
 
   const channel = Buffer.from(`${prefix}m:${CACHE}\u0000mods`);
-  const held = proxy.holdRequests((chunk) => /\r\nsubscribe\r\n/i.test(chunk.toString('latin1')) && chunk.includes(channel));
-  proxy.reset();
-  const link = await Promise.race([held, new Promise<undefined>((r) => setTimeout(r, 10_000, undefined))]);
+  const link = await resetHoldingSubscribe(proxy, channel);
   if (link === undefined) { t.fail('B\'s subscriber did not send its SUBSCRIBE again'); return; }
   // Held past commandTimeoutMs (300 ms): the SUBSCRIBE times out for whoever sent it.
   await new Promise((r) => setTimeout(r, 1000));

@@ -7,7 +7,7 @@ import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { resetHoldingSubscribe, startTcpProxy } from '../helpers/tcp-proxy.js';
 import { eventually } from '../helpers/wait.js';
 import { generateSigningKey, type DeepPartial, type Scope, type TidingsConfig } from '../../src/index.js';
 
@@ -45,9 +45,7 @@ t.test('a join made while a node\'s presence subscription is down reaches its wa
 
   // A's links drop; its presence subscriber's new connection keeps its SUBSCRIBE from Redis until released.
   const channel = Buffer.from(`${prefix}p:\u0000events`);
-  const held = proxy.holdRequests((chunk) => /\r\nsubscribe\r\n/i.test(chunk.toString('latin1')) && chunk.includes(channel));
-  proxy.reset();
-  const link = await Promise.race([held, new Promise<undefined>((r) => setTimeout(r, 10_000, undefined))]);
+  const link = await resetHoldingSubscribe(proxy, channel);
   if (link === undefined) { t.fail('A\'s presence subscriber did not send its SUBSCRIBE again'); return; }
 
   // Decided on B while A cannot hear the events channel.

@@ -9,7 +9,8 @@ import { startServer } from '../helpers/server.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { HttpReceiver } from '../helpers/http-receiver.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { resetHoldingSubscribe, startTcpProxy } from '../helpers/tcp-proxy.js';
+import { eventually } from '../helpers/wait.js';
 import { PermissionScopes, generateSigningKey, type DeepPartial, type TidingsConfig, type TidingsServer } from '../../src/index.js';
 
 const CACHE = 'chat';
@@ -19,16 +20,6 @@ async function client(t: Test, node: TidingsServer, tokenId: string): Promise<Ra
   const c = await RawClient.open(node, await tokenFor(node, scope, { tokenId }));
   t.teardown(() => c.close());
   return c;
-}
-
-/** Polls `done` (bounded): true once it holds, false if it did not within `ms`. */
-async function eventually(done: () => boolean | Promise<boolean>, ms = 6000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!(await done())) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return true;
 }
 
 t.test('a change made while the re-sent SUBSCRIBE is held reaches the reconnected node', async (t) => {
@@ -57,10 +48,7 @@ t.test('a change made while the re-sent SUBSCRIBE is held reaches the reconnecte
   // B's links drop; the subscriber's new connection keeps its SUBSCRIBE (of, among others, the
   // revocation channel) from Redis until released.
   const channel = Buffer.from(`${prefix}r:\u0000channel`);
-  // RESP: ioredis names the command in lower case.
-  const held = proxy.holdRequests((chunk) => /\r\nsubscribe\r\n/i.test(chunk.toString('latin1')) && chunk.includes(channel));
-  proxy.reset();
-  const subscriberLink = await Promise.race([held, new Promise<undefined>((r) => setTimeout(r, 10_000, undefined))]);
+  const subscriberLink = await resetHoldingSubscribe(proxy, channel);
   if (subscriberLink === undefined) { t.fail('B\'s subscriber did not send its SUBSCRIBE again'); return; }
   // B's command connection is back and has answered what B sent on it up to now (the reload, when
   // B does not wait for its subscription).
