@@ -120,6 +120,10 @@ export class MemoryModerationEngine implements ModerationEngine, PublishHook<Adm
     return this.registry.stats();
   }
 
+  directoryCopies(): number {
+    return 0;
+  }
+
   sweep(): number {
     return this.registry.sweep();
   }

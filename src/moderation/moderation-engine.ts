@@ -38,4 +38,7 @@ export interface ModerationEngine {
   /** The connection closed: it leaves every group, its deliveries go to the others. */
   connectionClosed(memberId: string): void;
   stats(): GroupStats[];
+  /** Copies of caches' group directories this node holds (a shared engine's; 0 for one in process,
+   * whose groups are the directory). Bounded by moderation.maxGroups. */
+  directoryCopies(): number;
 }

@@ -83,6 +83,7 @@ export function createMetricsRegistry({ broker, engine, transport, config, bodie
   // Per-group series for the busiest server.metricsMaxGroups groups only; totals over all of them.
   const groups = groupScrapeReader(() => engine.groups.stats(), config.server.metricsMaxGroups);
   gauge(registry, 'tidings_moderation_groups', 'Moderator groups', () => groups().count);
+  gauge(registry, 'tidings_moderation_directory_copies', 'Copies of caches\' group directories this node holds (engine redis; at most moderation.maxGroups)', () => engine.groups.directoryCopies());
   gauge(registry, 'tidings_moderation_members', 'Members of all moderator groups', () => groups().totals.members);
   gauge(registry, 'tidings_moderation_buffered_items', 'Items all moderator groups hold not yet handed to a member', () => groups().totals.buffered);
   gauge(registry, 'tidings_moderation_in_flight_items', 'Items all moderator groups handed to members and not settled', () => groups().totals.inFlight);

@@ -18,8 +18,10 @@
  *                  names the claim, so a late or retried one of an earlier claim by the same node
  *                  changes nothing
  *   B\0m     HASH  member connection id -> its node
- * and per deployment: D = `<prefix>m:<cache>` HASH group -> pattern, `\0v` -> directory version;
- * `<prefix>m:\0groups` SET of every group's B; `<prefix>m:\0bytes` buffered bytes of all groups;
+ * and per deployment: D = `<prefix>m:<cache>` HASH group -> pattern, `\0v` -> directory version
+ * (deleted with its last group); `<prefix>m:\0groups` SET of every group's B;
+ * `<prefix>m:\0groups\0v` the counter directory versions come from (g_new_version);
+ * `<prefix>m:\0bytes` buffered bytes of all groups;
  * `<prefix>m:\0node:<id>` a node's heartbeat (PX moderation.nodeTimeoutMs).
  * Group scripts derive B's sub-keys from B (one Redis, not Redis Cluster: docs/operations.md). */
 
@@ -50,12 +52,24 @@ local function g_delete_item(B, id)
   for _, s in ipairs({'i', 'a', 'l', 'f', 'c'}) do redis.call('HDEL', gk(B, s), id) end
 end
 
+-- A directory changed: it gets a version never used before by any directory (a counter of the
+-- whole deployment; 'g' keeps it apart from the per-directory counts of earlier releases), so a
+-- directory gone with its last group and made again later cannot repeat a version a node still
+-- holds. A directory left with no group is deleted: nothing stays behind per cache.
+local function g_new_version(D, Gset)
+  if redis.call('HLEN', D) - redis.call('HEXISTS', D, '\\0v') == 0 then
+    redis.call('DEL', D)
+    return
+  end
+  redis.call('HSET', D, '\\0v', 'g' .. redis.call('INCR', Gset .. '\\0v'))
+end
+
 local function g_forget(B, D, name, Gset, Gbytes)
   local bytes = tonumber(redis.call('HGET', B, 'bytes') or '0')
   if bytes > 0 then redis.call('DECRBY', Gbytes, bytes) end
   redis.call('DEL', B, gk(B, 'q'), gk(B, 'i'), gk(B, 'a'), gk(B, 'l'), gk(B, 'f'), gk(B, 'c'), gk(B, 'm'))
   redis.call('HDEL', D, name)
-  redis.call('HINCRBY', D, '\\0v', 1)
+  g_new_version(D, Gset)
   redis.call('SREM', Gset, B)
 end
 
@@ -186,7 +200,7 @@ if not existing then
   end
   if redis.call('SCARD', Gset) >= tonumber(ARGV[6]) then return {'groups'} end
   redis.call('HSET', D, ARGV[1], ARGV[2])
-  redis.call('HINCRBY', D, '\\0v', 1)
+  g_new_version(D, Gset)
   redis.call('SADD', Gset, B)
   redis.call('HSET', B, 'pattern', ARGV[2])
 end

@@ -200,12 +200,29 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
           if (name !== VERSION_FIELD) groups.set(name, parsePattern(JSON.parse(pattern)));
         }
         const version = fields[VERSION_FIELD] ?? '';
-        if (version === '' && groups.size === 0) this.directories.delete(cache);
-        else this.directories.set(cache, { version, groups });
+        this.directories.delete(cache);
+        if (version !== '' || groups.size > 0) this.keepDirectory(cache, { version, groups });
       }).finally(() => this.reloading.delete(cache));
       this.reloading.set(cache, loading);
     }
     return loading;
+  }
+
+  /** Keeps a copy as the most recently loaded, forgetting the least recently loaded past
+   * moderation.maxGroups: a cache with groups has at least one, so the copies that count fit, and a
+   * forgotten one is only a 'stale' reply and a reload away (the scripts check the version; a
+   * node that published to many caches whose groups are gone since would otherwise keep them all). */
+  private keepDirectory(cache: string, dir: Directory): void {
+    this.directories.set(cache, dir);
+    for (const oldest of this.directories.keys()) {
+      if (this.directories.size <= this.config.maxGroups) break;
+      this.directories.delete(oldest);
+    }
+  }
+
+  /** Copies of group directories this node holds (tidings_moderation_directory_copies). */
+  directoryCopies(): number {
+    return this.directories.size;
   }
 
   refused(cache: string, _topic: string, plan: { groups: string[] }, reply: Reply): never {

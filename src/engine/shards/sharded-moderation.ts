@@ -66,6 +66,10 @@ export class ShardedModeration implements ModerationEngine {
     return this.shards.flatMap((s) => s.stats());
   }
 
+  directoryCopies(): number {
+    return this.shards.reduce((n, s) => n + s.directoryCopies(), 0);
+  }
+
   /** The shard that handed out `delivery`; any other id goes to shard 0, which answers "not held". */
   private holderOf(delivery: number): ModerationEngine {
     const index = Number.isSafeInteger(delivery) && delivery >= 1 ? (delivery - 1) % this.shards.length : 0;
