@@ -52,6 +52,7 @@ export function createMetricsRegistry({ broker, engine, transport, config, bodie
     return n;
   });
   gauge(registry, 'tidings_topics', 'Live topics', () => engine.topics.stats().topics);
+  gauge(registry, 'tidings_redis_channels', 'Engine redis: topic channels this node subscribes to in Redis, plus ones left while the link was down (unsubscribed once it is back)', () => engine.topics.stats().redisChannels ?? 0);
   gauge(registry, 'tidings_topics_limit', 'topics.maxTopics', () => config.topics.maxTopics);
   mirroredCounter(registry, 'tidings_published_items_total', 'Items published since start', () => engine.topics.stats().published);
   mirroredCounter(registry, 'tidings_delivered_items_total', 'Item deliveries (items times subscribers) since start', () => engine.topics.stats().delivered);

@@ -39,6 +39,9 @@ interface Channel {
   refs: number;
   /** Resolves once the window is loaded; rejected when subscribing or loading failed. */
   loaded: Promise<void>;
+  /** Redis confirmed the SUBSCRIBE: only then does ioredis list the channel (and subscribe it again
+   * after a reconnect), so only then can a failed UNSUBSCRIBE leave an orphan. */
+  subscribed?: boolean;
   /** Messages that arrived while (re)loading, applied after it. */
   pending: Message[] | undefined;
   /** The reload under way, if any (reload()). */
@@ -351,6 +354,7 @@ export class RedisTopicEngine implements TopicEngine {
   stats(): TopicStats {
     return {
       topics: this.registry.size, windowBytes: this.registry.windowBytes, published: this.published, delivered: this.delivered,
+      redisChannels: this.channels.size + this.orphans.size,
       windowEvictions: { ...this.registry.evictions },
     };
   }
@@ -391,10 +395,14 @@ export class RedisTopicEngine implements TopicEngine {
   private async load(channel: Channel): Promise<void> {
     try {
       await this.subscriber.subscribe(channel.keys.channel).catch(rethrowTyped);
+      channel.subscribed = true;
       await this.reloadNow(channel, false);
     } catch (err) {
       if (this.channels.get(channel.keys.channel) === channel) this.channels.delete(channel.keys.channel);
-      this.leave(channel.keys.channel);
+      // Unsubscribed anyway (a SUBSCRIBE that timed out may still be taken), but remembered as an
+      // orphan only when confirmed: subscribes refused while the link is down (one per topic name a
+      // client tries) would otherwise pile up in `orphans` for as long as the outage lasts.
+      this.leave(channel.keys.channel, channel.subscribed === true);
       throw err;
     }
   }
@@ -546,8 +554,8 @@ export class RedisTopicEngine implements TopicEngine {
     this.leave(channel.keys.channel);
   }
 
-  private leave(name: string): void {
-    this.subscriber.unsubscribe(name).catch(() => { this.orphans.add(name); });
+  private leave(name: string, listed = true): void {
+    this.subscriber.unsubscribe(name).catch(() => { if (listed) this.orphans.add(name); });
   }
 
   private touch(): void {

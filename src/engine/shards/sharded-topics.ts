@@ -45,6 +45,7 @@ export class ShardedTopics implements TopicEngine {
       total.windowEvictions.perTopic += one.windowEvictions.perTopic;
       total.windowEvictions.total += one.windowEvictions.total;
       total.windowEvictions.idle += one.windowEvictions.idle;
+      if (one.redisChannels !== undefined) total.redisChannels = (total.redisChannels ?? 0) + one.redisChannels;
     }
     return total;
   }
