@@ -2,7 +2,8 @@
  * moderator that joins and leaves a group in a new cache each time, thousands of times, leaves
  * Redis holding the keys of at most moderation.maxGroups groups (each cache's group directory goes
  * with its last group), and every node's copies of the directories stay under the same bound
- * (tidings_moderation_directory_copies). */
+ * (tidings_moderation_directory_copies). A directory made again after it went never repeats a
+ * version a node's stale copy holds, so that node's publish still reaches the new group. */
 import t from 'tap';
 import { Redis } from 'ioredis';
 import { startServer } from '../helpers/server.js';
@@ -72,4 +73,34 @@ t.test('joining and leaving a group in a new cache each time leaves at most maxG
   t.ok(all.length <= MAX_GROUPS * 10 + 10, `keys under the prefix after ${CACHES} caches: ${all.length}`);
   const copies = await metric(server.httpUrl, 'tidings_moderation_directory_copies');
   t.ok(copies <= MAX_GROUPS, `directory copies this node holds: ${copies} (at most moderation.maxGroups)`);
+});
+
+t.test('a directory made again after its last group went never repeats a version a node holds', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('churn-aba');
+  t.teardown(() => deletePrefix(url, prefix));
+  const clock = new ManualClock(Date.now());
+  const config = { auth: { signingKeys: [generateSigningKey()] }, moderation: { groupIdleMs: GROUP_IDLE_MS, maxGroups: 1 } };
+  const a = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config, clock });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config, clock });
+  const first = await RawClient.open(a, await tokenFor(a, ANY_CACHE_MODERATOR, { tokenId: 'first' }));
+  t.teardown(() => first.close());
+  // Node a loads the directory at the join: its copy names g1 (inputs *-input) under some version.
+  await first.ok({ t: 'gsub', cache: 'chat', group: 'g1', pattern: { nameSuffix: '-input' } });
+  await first.ok({ t: 'gunsub', cache: 'chat', group: 'g1' });
+  clock.advance(GROUP_IDLE_MS);
+
+  // On node b, at the bound: g1 is forgotten (the directory goes with it) and g2 makes it anew.
+  const second = await RawClient.open(b, await tokenFor(b, ANY_CACHE_MODERATOR, { tokenId: 'second' }));
+  t.teardown(() => second.close());
+  await second.ok({ t: 'gsub', cache: 'chat', group: 'g2', pattern: { nameSuffix: '-x-input' } });
+
+  // Node a's copy is stale (no g2): its publish must be found out and fed to g2, not published.
+  const user = await RawClient.open(a, await tokenFor(a, { permissions: [{ role: 'publishsubscribe', cache: 'chat', topic: '*' }] }, { tokenId: 'user' }));
+  t.teardown(() => user.close());
+  await user.ok({ t: 'sub', cache: 'chat', topic: 'room' });
+  await user.ok({ t: 'pub', cache: 'chat', topic: 'room-x-input', value: 'hello' });
+  const delivery = await second.next((f) => f['t'] === 'delivery');
+  t.match(delivery, { t: 'delivery', group: 'g2', topic: 'room-x-input', output: 'room', value: 'hello' }, 'node b\'s moderator got the item published on node a');
 });

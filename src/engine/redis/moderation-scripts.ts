@@ -52,16 +52,20 @@ local function g_delete_item(B, id)
   for _, s in ipairs({'i', 'a', 'l', 'f', 'c'}) do redis.call('HDEL', gk(B, s), id) end
 end
 
--- A directory changed: it gets a version never used before by any directory (a counter of the
--- whole deployment; 'g' keeps it apart from the per-directory counts of earlier releases), so a
--- directory gone with its last group and made again later cannot repeat a version a node still
--- holds. A directory left with no group is deleted: nothing stays behind per cache.
+-- A directory changed: it gets a version from one counter of the deployment, kept at or above
+-- every version a directory has had (earlier releases counted per directory), so a directory gone
+-- with its last group and made again later never repeats a version a node still holds. Still a
+-- number, as HINCRBY of earlier releases expects. A directory left with no group is deleted:
+-- nothing stays behind per cache.
 local function g_new_version(D, Gset)
+  local V = Gset .. '\\0v'
+  local cur = tonumber(redis.call('HGET', D, '\\0v') or '0')
+  if tonumber(redis.call('GET', V) or '0') < cur then redis.call('SET', V, string.format('%.0f', cur)) end
   if redis.call('HLEN', D) - redis.call('HEXISTS', D, '\\0v') == 0 then
     redis.call('DEL', D)
     return
   end
-  redis.call('HSET', D, '\\0v', 'g' .. redis.call('INCR', Gset .. '\\0v'))
+  redis.call('HSET', D, '\\0v', string.format('%.0f', redis.call('INCR', V)))
 end
 
 local function g_forget(B, D, name, Gset, Gbytes)
