@@ -4,9 +4,11 @@
  * network (an internal service, a cloud metadata endpoint at 169.254.169.254): server-side request
  * forgery. Refused: `localhost` names and IP literals that are loopback, private, link-local,
  * shared (CGNAT), unspecified, multicast or reserved. URL parsing has already normalised other
- * spellings of an address (2130706433, 0x7f.1 are 127.0.0.1). A DNS name is not resolved here (its
- * answer may change between this check and the request): keep the server's egress restricted too
- * (docs/push.md, docs/webhooks.md "Security notes"). */
+ * spellings of an address (2130706433, 0x7f.1 are 127.0.0.1). A DNS name is not resolved at
+ * registration (its answer may change before the request): publicOnlyLookup checks the addresses
+ * each connection is made to (outbound-post.ts). Keeping the server's egress restricted is still
+ * wise (docs/push.md, docs/webhooks.md "Security notes"). */
+import { lookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions } from 'node:dns';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 
 const INTERNAL = new BlockList();
@@ -23,8 +25,37 @@ for (const [network, prefix] of [
 export function internalHostProblem(url: URL): string | undefined {
   const host = url.hostname.toLowerCase().replace(/\.$/, '');
   if (host === 'localhost' || host.endsWith('.localhost')) return `host ${host} is this machine`;
-  const address = host.startsWith('[') ? host.slice(1, -1) : host;
+  return internalAddressProblem(host.startsWith('[') ? host.slice(1, -1) : host);
+}
+
+/** Why a resolved `address` may not be connected to, or undefined when it may. */
+export function internalAddressProblem(address: string): string | undefined {
   if (isIPv4(address) && INTERNAL.check(address, 'ipv4')) return `${address} is an internal (loopback, private, link-local or reserved) address`;
   if (isIPv6(address) && INTERNAL.check(address, 'ipv6')) return `${address} is an internal (loopback, private, link-local or reserved) address`;
   return undefined;
+}
+
+/** A refused connection: the destination's name resolved to an internal address. */
+export class InternalDestinationError extends Error {
+  readonly code = 'ERR_TIDINGS_INTERNAL_DESTINATION';
+}
+
+type LookupAnswer = string | Array<{ address: string; family: number }>;
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: LookupAnswer, family?: number) => void;
+
+/** A `net.connect` lookup that resolves like the default one and refuses the connection when any
+ * answer is internal. The check at registration (internalHostProblem) cannot see what a DNS name
+ * resolves to, or will resolve to at the time of the request; this runs for every new connection,
+ * on the very addresses it connects to. Refusing on any internal answer (not only the first) keeps
+ * a name with a public and an internal record from reaching the internal one on a retry. */
+export function publicOnlyLookup(hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback): void {
+  lookup(hostname, options as LookupAllOptions, (err, answer: LookupAnswer | LookupAddress[], family?: number) => {
+    if (err) return callback(err, '', family);
+    const addresses = typeof answer === 'string' ? [answer] : (answer as LookupAddress[]).map((a) => a.address);
+    for (const address of addresses) {
+      const problem = internalAddressProblem(address);
+      if (problem) return callback(new InternalDestinationError(`${hostname} resolves to ${problem}`), '', family);
+    }
+    callback(null, answer as LookupAnswer, family);
+  });
 }

@@ -7,7 +7,8 @@ import webpush from 'web-push';
 import type { PushConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { BurstCollapser } from './burst-collapser.js';
-import { discardBody } from './drain.js';
+import { InternalDestinationError } from './destination-policy.js';
+import { OutboundPoster } from './outbound-post.js';
 import { DeliveryQueue, type AttemptOutcome, type DeliveryStats, type RetryLater } from './delivery-queue.js';
 import { retryAfterMs } from './retry-after.js';
 import type { ItemJson } from './events.js';
@@ -28,6 +29,9 @@ export class WebPushSender {
   private readonly queue: DeliveryQueue<Job>;
   private readonly collapser: BurstCollapser<{ tokenId: string; payload: PushPayload }>;
   private closed = false;
+  /** Any token holder chooses an endpoint: no internal destination, by IP literal or by what its
+   * name resolves to when connecting, unless push.allowPrivateEndpoints. */
+  private readonly poster: OutboundPoster;
 
   constructor(
     private readonly config: PushConfig,
@@ -35,6 +39,7 @@ export class WebPushSender {
     private readonly subscriptions: PushSubscriptions,
     private readonly log: Logger,
   ) {
+    this.poster = new OutboundPoster(config.allowPrivateEndpoints);
     this.queue = new DeliveryQueue<Job>(
       // One message per request: Web Push has no batches. Each tokenId is an owner with its own
       // share of the queue and of the slots: one user's dead endpoints cannot starve the others.
@@ -72,6 +77,7 @@ export class WebPushSender {
     this.closed = true;
     this.collapser.close();
     this.queue.close();
+    this.poster.close();
   }
 
   private enqueue(tokenId: string, payload: PushPayload): void {
@@ -117,16 +123,10 @@ export class WebPushSender {
       return 'reject';
     }
     try {
-      // fetch sets the length itself (and refuses a hand-set one in some versions).
+      // The poster sets the length itself.
       const { 'Content-Length': _length, ...headers } = request.headers as Record<string, string>;
-      const res = await fetch(request.endpoint, {
-        method: 'POST',
-        headers,
-        body: request.body ? new Uint8Array(request.body) : null,
-        redirect: 'manual',
-        signal: AbortSignal.any([dropped, AbortSignal.timeout(this.config.timeoutMs)]),
-      });
-      await discardBody(res);
+      const res = await this.poster.post(request.endpoint, headers, request.body ? new Uint8Array(request.body) : null,
+        AbortSignal.any([dropped, AbortSignal.timeout(this.config.timeoutMs)]));
       if (res.status >= 200 && res.status < 300) return 'delivered';
       if (res.status === 404 || res.status === 410) {
         // The browser unsubscribed or the subscription expired: it will never accept a push again.
@@ -135,11 +135,16 @@ export class WebPushSender {
       }
       if (res.status >= 500 || res.status === 429 || res.status === 408) {
         // Push services answer 429 with Retry-After (RFC 8030 §8.4): not asked again before then.
-        const afterMs = retryAfterMs(res.headers.get('retry-after'), Date.now());
+        const afterMs = retryAfterMs(res.retryAfter, Date.now());
         return afterMs === undefined ? 'retry' : { outcome: 'retry', afterMs };
       }
       return 'reject';
-    } catch {
+    } catch (err) {
+      // An endpoint whose name resolves to an internal address stays refused: rejected, not retried.
+      if (err instanceof InternalDestinationError) {
+        this.log.warn({ tokenId: job.tokenId, reason: err.message }, 'push endpoint refused: internal address');
+        return 'reject';
+      }
       return 'retry';
     }
   }

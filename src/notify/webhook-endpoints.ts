@@ -11,8 +11,8 @@ import type { Logger } from '../core/logger.js';
 import type { Maybe } from '../core/maybe.js';
 import { DeliveryQueue, type AttemptOutcome, type DeliveryStats, type RetryLater } from './delivery-queue.js';
 import { retryAfterMs } from './retry-after.js';
-import { discardBody } from './drain.js';
-import { internalHostProblem } from './destination-policy.js';
+import { InternalDestinationError, internalHostProblem } from './destination-policy.js';
+import { OutboundPoster } from './outbound-post.js';
 import type { ItemJson, NotifyEvent } from './events.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, sign } from './webhook-signature.js';
 import type { SharedWebhookEndpoints, WebhookEndpointsListener } from './shared-state.js';
@@ -65,9 +65,15 @@ function eventBody(event: NotifyEvent): { body: string; bytes: number } {
 export class WebhookEndpoints {
   private readonly byCache = new Map<string, Map<string, Endpoint>>();
   private count = 0;
+  /** Config-file endpoints are the operator's: any destination. */
+  private readonly operatorPoster = new OutboundPoster(true);
+  /** Admin-route endpoints (a cache's admin chose the URL): no internal destination, by IP literal
+   * or by what a name resolves to when connecting, unless webhooks.allowPrivateUrls. */
+  private readonly adminPoster: OutboundPoster;
 
   constructor(private readonly config: WebhooksConfig, private readonly clock: { now(): number }, private readonly log: Logger, private readonly shared?: SharedWebhookEndpoints) {
-    for (const endpoint of config.endpoints) this.install(endpoint, false);
+    this.adminPoster = new OutboundPoster(config.allowPrivateUrls);
+    for (const endpoint of config.endpoints) this.install(endpoint, false, true);
     shared?.observe(this.follower());
   }
 
@@ -114,7 +120,8 @@ export class WebhookEndpoints {
     return { secret: config.secret };
   }
 
-  private install(config: WebhookEndpointConfig, shared: boolean): void {
+  /** `operator`: from the config file (sent to whatever it names). */
+  private install(config: WebhookEndpointConfig, shared: boolean, operator = false): void {
     let endpoints = this.byCache.get(config.cache);
     const existing = endpoints?.get(config.name);
     // A shared endpoint is bounded where it is stored (the store's script, for the deployment):
@@ -125,7 +132,7 @@ export class WebhookEndpoints {
     existing?.queue.close();
     if (!existing) this.count++;
     if (!endpoints) this.byCache.set(config.cache, (endpoints = new Map()));
-    endpoints.set(config.name, { config, shared, events: new Set(config.events), queue: this.queueFor(config) });
+    endpoints.set(config.name, { config, shared, events: new Set(config.events), queue: this.queueFor(config, operator ? this.operatorPoster : this.adminPoster) });
   }
 
   /** Applies what the shared store announces. */
@@ -154,9 +161,9 @@ export class WebhookEndpoints {
   }
 
   /** Batches stay within maxBatchBytes of body, envelope included (a receiver's 413 is final). */
-  private queueFor(config: WebhookEndpointConfig): DeliveryQueue<Job> {
+  private queueFor(config: WebhookEndpointConfig, poster: OutboundPoster): DeliveryQueue<Job> {
     const limits = { ...this.config, maxBatchBytes: this.config.maxBatchBytes - BATCH_ENVELOPE_BYTES };
-    return new DeliveryQueue(limits, (jobs) => this.send(config, jobs), { jobBytes: (job) => job.bytes });
+    return new DeliveryQueue(limits, (jobs) => this.send(config, poster, jobs), { jobBytes: (job) => job.bytes });
   }
 
   /** Shared: out of the store (then every node drops it); a config-file endpoint is this node's. */
@@ -194,39 +201,38 @@ export class WebhookEndpoints {
   close(): void {
     for (const endpoints of this.byCache.values()) for (const e of endpoints.values()) e.queue.close();
     this.byCache.clear();
+    this.operatorPoster.close();
+    this.adminPoster.close();
   }
 
   /** One POST of `{ "events": [...] }`, oldest first. The timestamp is taken per attempt, so a retry
    * is not refused as a replay. */
-  private async send(config: WebhookEndpointConfig, jobs: readonly Job[]): Promise<AttemptOutcome | RetryLater> {
+  private async send(config: WebhookEndpointConfig, poster: OutboundPoster, jobs: readonly Job[]): Promise<AttemptOutcome | RetryLater> {
     const timestamp = this.clock.now();
     // Each event was serialised once when it happened; a batch only joins them.
     const body = `${BATCH_OPEN}${jobs.map((j) => j.body).join(',')}${BATCH_CLOSE}`;
     try {
-      const res = await fetch(config.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': USER_AGENT,
-          [TIMESTAMP_HEADER]: String(timestamp),
-          [SIGNATURE_HEADER]: sign(config.secret, timestamp, body),
-        },
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.config.timeoutMs),
-      });
-      // The body is not needed; reading it frees the connection for keep-alive reuse.
-      await discardBody(res);
+      const res = await poster.post(config.url, {
+        'content-type': 'application/json',
+        'user-agent': USER_AGENT,
+        [TIMESTAMP_HEADER]: String(timestamp),
+        [SIGNATURE_HEADER]: sign(config.secret, timestamp, body),
+      }, body, AbortSignal.timeout(this.config.timeoutMs));
       if (res.status >= 200 && res.status < 300) return 'delivered';
       if (res.status >= 500 || res.status === 408 || res.status === 429) {
         // A receiver that says when to come back (429, 503) is not asked again before then.
-        const afterMs = retryAfterMs(res.headers.get('retry-after'), this.clock.now());
+        const afterMs = retryAfterMs(res.retryAfter, this.clock.now());
         return afterMs === undefined ? 'retry' : { outcome: 'retry', afterMs };
       }
       return 'reject';
-    } catch {
-      // Timeout, refused connection, reset: worth another attempt. The URL may carry credentials
-      // in its query, so it is not logged.
+    } catch (err) {
+      // An internal destination stays refused: dead-lettered as rejected, not retried. The URL
+      // may carry credentials in its query, so it is not logged; the message names only the host.
+      if (err instanceof InternalDestinationError) {
+        this.log.warn({ webhook: config.name, cache: config.cache, reason: err.message }, 'webhook destination refused: internal address');
+        return 'reject';
+      }
+      // Timeout, refused connection, reset: worth another attempt.
       return 'retry';
     }
   }

@@ -1,0 +1,66 @@
+/** One outbound POST (a webhook batch, a Web Push message) to a URL someone other than the operator
+ * may have chosen. node:http(s) rather than fetch: its `lookup` hook sees the addresses each new
+ * connection is made to, so a DNS name that resolves to this machine or the internal network is
+ * refused when connecting (destination-policy.ts publicOnlyLookup), not only an IP literal when
+ * registering. Redirects are never followed (node:http does not), and the answer's body is read
+ * and discarded up to a bound: the destination is not trusted to answer with a small one. */
+import http from 'node:http';
+import https from 'node:https';
+import { InternalDestinationError, internalHostProblem, publicOnlyLookup } from './destination-policy.js';
+
+export interface PostAnswer { status: number; retryAfter: string | null }
+
+/** What an answer's body is read up to (so its connection can be reused); past it, dropped. */
+const MAX_DISCARDED_BYTES = 64 * 1024;
+
+export class OutboundPoster {
+  /** Keep-alive pools, one per scheme: a busy endpoint reuses its connections. */
+  private readonly agents: { http: http.Agent; https: https.Agent };
+
+  /** `allowPrivate`: the operator allows internal destinations (its own endpoints, or a knob). */
+  constructor(private readonly allowPrivate: boolean) {
+    this.agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+  }
+
+  /** Rejects with InternalDestinationError when the destination is refused, with another error when
+   * the request failed (refused connection, reset, `signal` aborted or timed out). */
+  post(url: string, headers: Record<string, string>, body: Uint8Array | string | null, signal: AbortSignal): Promise<PostAnswer> {
+    const target = new URL(url);
+    const literal = this.allowPrivate ? undefined : internalHostProblem(target);
+    // An IP literal is connected to without a lookup: checked here (a subscription or endpoint
+    // stored by a node with another policy, or before the registration check existed).
+    if (literal) return Promise.reject(new InternalDestinationError(literal));
+    const secure = target.protocol === 'https:';
+    const payload = body === null ? undefined : typeof body === 'string' ? Buffer.from(body) : body;
+    return new Promise<PostAnswer>((resolve, reject) => {
+      const req = (secure ? https : http).request(target, {
+        method: 'POST',
+        agent: secure ? this.agents.https : this.agents.http,
+        headers: { ...headers, 'content-length': String(payload?.byteLength ?? 0) },
+        signal,
+        ...(this.allowPrivate ? {} : { lookup: publicOnlyLookup }),
+      }, (res) => {
+        const answer: PostAnswer = { status: res.statusCode ?? 0, retryAfter: headerValue(res.headers['retry-after']) };
+        let read = 0;
+        res.on('data', (chunk: Buffer) => {
+          read += chunk.byteLength;
+          if (read > MAX_DISCARDED_BYTES) res.destroy();
+        });
+        // The status is what matters: the answer counts however its body ends.
+        res.on('error', () => undefined);
+        res.on('close', () => resolve(answer));
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+}
+
+function headerValue(value: string | string[] | undefined): string | null {
+  return value === undefined ? null : Array.isArray(value) ? value[0] ?? null : value;
+}

@@ -1,0 +1,116 @@
+/** A DNS name is no way around the internal-destination policy: a webhook added through the admin
+ * route or a push endpoint registered by a token holder whose host name resolves to this machine
+ * (or any internal address) is accepted at registration (names are not resolved then) but never
+ * connected to: the address each connection is made to is checked, and the event is dead-lettered
+ * as rejected without a request reaching the internal receiver. webhooks.allowPrivateUrls and
+ * push.allowPrivateEndpoints still let an operator allow such destinations.
+ *
+ * The name used is one this machine already resolves to an internal address without any network:
+ * os.hostname() when /etc/hosts (or the resolver) maps it to loopback or a private address. */
+import t from 'tap';
+import webpush from 'web-push';
+import { hostname } from 'node:os';
+import { lookup } from 'node:dns/promises';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { browserSubscription } from '../helpers/push-service.js';
+import { HttpReceiver } from '../helpers/http-receiver.js';
+import { waitFor } from '../helpers/wait.js';
+import { PermissionScopes, type DeepPartial, type TidingsConfig, type TidingsServer } from '../../src/index.js';
+
+type Test = Parameters<typeof startServer>[0];
+
+const CACHE = 'chat';
+const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
+
+/** A name other than localhost resolving to an internal address that the receiver (127.0.0.1) also
+ * listens on, or undefined when this machine has none. */
+async function internalName(): Promise<string | undefined> {
+  const name = hostname().toLowerCase();
+  if (name === 'localhost' || name.endsWith('.localhost')) return undefined;
+  try {
+    const answers = await lookup(name, { all: true });
+    return answers.length > 0 && answers.every((a) => a.address.startsWith('127.')) ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function metric(s: TidingsServer, line: RegExp): Promise<boolean> {
+  return line.test(await (await fetch(`${s.httpUrl}/metrics`)).text());
+}
+
+async function withWebhook(t: Test, name: string, extra: DeepPartial<TidingsConfig>): Promise<{ s: TidingsServer; receiver: HttpReceiver }> {
+  const receiver = await HttpReceiver.start(t);
+  const s = await startServer(t, { config: { server: { metricsAccess: 'open' }, ...extra } });
+  const port = new URL(receiver.url).port;
+  const admin = (await s.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
+  const res = await fetch(`${s.httpUrl}/v1/webhooks/${CACHE}/hook`, {
+    method: 'PUT', headers: { authorization: `Bearer ${admin}` },
+    body: JSON.stringify({ url: `http://${name}:${port}/hook`, topicPrefix: '', events: ['item.published'] }),
+  });
+  t.equal(res.status, 200, 'a DNS name is accepted at registration');
+  const pub = await RawClient.open(s, await tokenFor(s, scope, { tokenId: 'p' }));
+  t.teardown(() => pub.close());
+  await pub.ok({ t: 'pub', cache: CACHE, topic: 'x', value: 'v' });
+  return { s, receiver };
+}
+
+t.test('destinations named by DNS', async (t) => {
+  const name = await internalName();
+  if (!name) {
+    t.plan(0, `no host name of this machine (${hostname()}) resolves to loopback without the network`);
+    return;
+  }
+  t.comment(`${name} resolves to loopback`);
+
+  t.test('a webhook whose host resolves to an internal address is never called', async (t) => {
+    const { s, receiver } = await withWebhook(t, name, {});
+    await waitFor('the event to be dead-lettered as rejected',
+      () => metric(s, /^tidings_webhook_dead_letters_total\{endpoint="chat\/hook",reason="rejected"\} 1$/m), 10_000);
+    t.equal(receiver.received.length, 0, 'no request reached the internal receiver');
+  });
+
+  t.test('webhooks.allowPrivateUrls lets it through', async (t) => {
+    const { receiver } = await withWebhook(t, name, { webhooks: { allowPrivateUrls: true } });
+    const [got] = await receiver.until(1, 10_000);
+    t.equal(got!.path, '/hook');
+  });
+
+  const pushServer = async (t: Test, allowPrivateEndpoints: boolean) => {
+    const vapid = webpush.generateVAPIDKeys();
+    const receiver = await HttpReceiver.start(t);
+    receiver.respond = () => ({ status: 201 });
+    const s = await startServer(t, {
+      config: {
+        server: { metricsAccess: 'open' },
+        presence: { leaveGraceMs: 0 },
+        push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints, collapseMs: 1 },
+      },
+    });
+    const endpoint = `http://${name}:${new URL(receiver.url).port}/p`;
+    const m = await RawClient.open(s, await tokenFor(s, scope, { tokenId: 'mallory' }));
+    await m.ok({ t: 'pushRegister', subscription: browserSubscription(endpoint).json });
+    await m.ok({ t: 'follow', cache: CACHE, topic: 'room' });
+    m.close();
+    const pub = await RawClient.open(s, await tokenFor(s, scope, { tokenId: 'hank' }));
+    t.teardown(() => pub.close());
+    // Mallory is away once her only connection has gone: each publish is a push for her.
+    await waitFor('mallory to be away', async () => {
+      await pub.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'hi' });
+      return (await metric(s, /^tidings_push_dead_letters_total\{reason="rejected"\} [1-9]/m)) || receiver.received.length > 0;
+    }, 10_000);
+    return { s, receiver };
+  };
+
+  t.test('a push endpoint whose host resolves to an internal address is never called', async (t) => {
+    const { s, receiver } = await pushServer(t, false);
+    t.ok(await metric(s, /^tidings_push_dead_letters_total\{reason="rejected"\} [1-9]/m), 'the push was dead-lettered as rejected');
+    t.equal(receiver.received.length, 0, 'no request reached the internal receiver');
+  });
+
+  t.test('push.allowPrivateEndpoints lets it through', async (t) => {
+    const { receiver } = await pushServer(t, true);
+    t.ok(receiver.received.length > 0, 'the push service got the push');
+  });
+});
