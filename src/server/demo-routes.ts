@@ -18,11 +18,22 @@ export const DEMO_CACHE = 'chat';
 const NAME = /^[\p{L}\p{N} _.-]{1,32}$/u;
 const ROOM = /^[a-z0-9][a-z0-9-]{0,39}$/;
 const DEMO_FILES = new Set(['app.js', 'style.css', 'sw.js']);
+/** The page shares its origin with /admin, where an operator types the admin key: a script
+ * injected here (markup from a chat message, a compromised dependency) could open /admin and read
+ * it. So the page runs no script but its own files: no inline script or handler, scripts, styles,
+ * the service worker and connections (fetch, the WebSocket: ws:/wss:, as `'self'` does not cover
+ * them in every browser) from this origin only; images only the inline icon; never framed. */
+const PAGE_HEADERS = {
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src data:; connect-src 'self' ws: wss:; worker-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+};
 
 export interface DemoOptions { auth: TokenAuthority; log: Logger; tokenTtlSec: number; bodies: BodyBudget }
 
 export function mountDemoRoutes(app: TemplatedApp, { auth, log, tokenTtlSec, bodies }: DemoOptions): void {
-  getAndHead(app, '/', (res, _req, head) => serveFile(res, 'demo/index.html', 'demo page missing', {}, head));
+  getAndHead(app, '/', (res, _req, head) => serveFile(res, 'demo/index.html', 'demo page missing', PAGE_HEADERS, head));
   getAndHead(app, '/demo/:file', (res, req, head) => {
     const file = req.getParameter(0) ?? '';
     if (!DEMO_FILES.has(file)) return endText(res, '404 Not Found', 'not found', head);
