@@ -1,0 +1,99 @@
+/** No secret reaches the log, on success or error paths, at the most verbose level: the signing key,
+ * the admin API key, an expired or foreign token presented over the WebSocket and the HTTP API, the
+ * VAPID private key while pushes fail (500) and are retried, a webhook's secret (config file and
+ * admin route) while its receiver answers 500, a credential in a webhook URL's query, and a webhook
+ * secret sent with a URL the admin route refuses. (Redis passwords: test/integration/redis-refused.) */
+import t from 'tap';
+import webpush from 'web-push';
+import { Writable } from 'node:stream';
+import { createServer, defaultFeatures, generateSigningKey, PermissionScopes } from '../../src/index.js';
+import { TokenAuthority } from '../../src/auth/tokens.js';
+import { createLogger } from '../../src/core/logger.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { browserSubscription } from '../helpers/push-service.js';
+import { HttpReceiver } from '../helpers/http-receiver.js';
+import { waitFor } from '../helpers/wait.js';
+
+const CACHE = 'chat';
+const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
+
+t.test('secrets never appear in the log, on error paths included', async (t) => {
+  let written = '';
+  const sink = new Writable({ write(chunk, _enc, done) { written += String(chunk); done(); } });
+  const receiver = await HttpReceiver.start(t);
+  receiver.respond = () => ({ status: 500, body: 'receiver exploded' });
+  const signingKey = generateSigningKey();
+  const vapid = webpush.generateVAPIDKeys();
+  const configSecret = 'config-webhook-secret-5c1f7a';
+  const querySecret = 'query-credential-8d2e4b';
+  const adminSecret = 'admin-webhook-secret-3b9d0e';
+  const refusedSecret = 'refused-webhook-secret-6a4c2f';
+  const server = await createServer({
+    config: {
+      dev: true,
+      server: { port: 0, shutdownGraceMs: 200 },
+      auth: { signingKeys: [signingKey] },
+      presence: { leaveGraceMs: 0 },
+      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, maxAttempts: 2, collapseMs: 1 },
+      webhooks: {
+        allowPrivateUrls: true, maxAttempts: 2, backoffInitialMs: 10, backoffMaxMs: 20,
+        endpoints: [{ name: 'cfg', url: `${receiver.url}/cfg?key=${querySecret}`, secret: configSecret, cache: CACHE, topicPrefix: '', events: ['item.published'] }],
+      },
+    },
+    logger: createLogger({ level: 'trace', destination: sink }),
+  }, defaultFeatures());
+  t.teardown(() => server.close());
+  const adminKey = server.adminApiKey!;
+
+  // Tokens that fail: one expired an hour ago (signed with the right key), one from another server.
+  const past = new TokenAuthority(server.config.auth, [signingKey], { now: () => Date.now() - 3_600_000 } as never);
+  const expired = (await past.mintDisposableToken({ scope, expiresInSec: 60, tokenId: 'late' })).token;
+  const foreign = (await new TokenAuthority(server.config.auth, [generateSigningKey()], { now: () => Date.now() } as never).mintApiKey({ scope, expiresInSec: null })).token;
+  for (const bad of [expired, foreign]) {
+    const c = await RawClient.connect(server.wsUrl);
+    t.equal((await c.request({ t: 'hello', versions: [1], token: bad }))['e']?.code, 'AUTHENTICATION_ERROR', 'a bad token is refused on the WebSocket');
+    c.close();
+    const res = await fetch(`${server.httpUrl}/v1/tokens`, { method: 'POST', headers: { authorization: `Bearer ${bad}` }, body: JSON.stringify({ scope, expiresInSeconds: 60 }) });
+    t.equal(res.status, 401, 'and on the HTTP API');
+    const pub = await fetch(`${server.httpUrl}/v1/topics/${CACHE}/room`, { method: 'POST', headers: { authorization: `Bearer ${bad}`, 'content-type': 'text/plain' }, body: 'x' });
+    t.equal(pub.status, 401, 'and on the publish route');
+  }
+
+  // Admin route: one webhook accepted, one refused (its URL has user:password@), both with secrets.
+  const put = (name: string, body: Record<string, unknown>) => fetch(`${server.httpUrl}/v1/webhooks/${CACHE}/${name}`, { method: 'PUT', headers: { authorization: `Bearer ${adminKey}` }, body: JSON.stringify(body) });
+  t.equal((await put('adm', { url: `${receiver.url}/adm`, secret: adminSecret, topicPrefix: '', events: ['item.published'] })).status, 200);
+  t.equal((await put('bad', { url: `http://user:${refusedSecret}@127.0.0.1:1/x`, secret: refusedSecret, topicPrefix: '', events: ['item.published'] })).status, 400);
+
+  // A push subscription and a follower who is away, so a publish is a push (answered 500, retried).
+  const m = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'mallory' }));
+  await m.ok({ t: 'pushRegister', subscription: browserSubscription(`${receiver.url}/push`).json });
+  await m.ok({ t: 'follow', cache: CACHE, topic: 'room' });
+  m.close();
+  await m.waitClosed();
+  const pub = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'hank' }));
+  t.teardown(() => pub.close());
+  const counts = () => ({
+    cfg: receiver.received.filter((r) => r.path.startsWith('/cfg')).length,
+    adm: receiver.received.filter((r) => r.path === '/adm').length,
+    push: receiver.received.filter((r) => r.path === '/push').length,
+  });
+  await waitFor('every destination to be tried twice (500, then the retry)', async () => {
+    const c = counts();
+    if (c.push === 0) await pub.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'hi' });
+    return c.cfg >= 2 && c.adm >= 2 && c.push >= 2;
+  }, 15_000);
+  await server.close();
+
+  const all = written;
+  t.ok(all.split('\n').filter(Boolean).length >= 3, 'lines were logged');
+  const secrets: Array<[string, string]> = [
+    ['signing key', signingKey], ['admin API key', adminKey], ['expired token', expired], ['foreign token', foreign],
+    ['VAPID private key', vapid.privateKey], ['config webhook secret', configSecret], ['webhook URL query credential', querySecret],
+    ['admin webhook secret', adminSecret], ['refused webhook secret', refusedSecret],
+  ];
+  for (const [name, secret] of secrets) {
+    t.notOk(all.includes(secret), `the ${name} never appears in the log`);
+    const signature = secret.split('.')[2];
+    if (signature) t.notOk(all.includes(signature), `nor the ${name}'s signature`);
+  }
+});
