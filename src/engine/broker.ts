@@ -10,7 +10,7 @@ import { TidingsError, authenticationFailed, badRequest, invalidArgument, limitE
 import type { Maybe } from '../core/maybe.js';
 import type { Fanout } from './engine.js';
 import { REPLIED, type BrokerDeps, type HandlerTable, type RequestContext } from './handler.js';
-import { Session, type Connection } from './session.js';
+import { Session, groupKey, type Connection } from './session.js';
 import { Grant } from '../auth/tokens.js';
 import { Subscriptions } from './subscriptions.js';
 import { MsgpackReplies } from './replies.js';
@@ -353,8 +353,9 @@ export class Broker {
     };
   }
 
-  /** In-band refresh: a fresh credential replaces the old one; subscriptions it no longer covers end. */
-  private auth(ctx: RequestContext<'auth'>): AuthResult {
+  /** In-band refresh: a fresh credential replaces the old one; subscriptions and moderator group
+   * memberships it no longer covers end. */
+  private auth(ctx: RequestContext<'auth'>): Maybe<AuthResult> {
     const { session, frame } = ctx;
     this.authenticate(session, frame['token']);
     const ended: AuthResult['ended'] = [];
@@ -366,7 +367,16 @@ export class Broker {
         this.subscriptions.end(session, key, authenticationFailed('the refreshed token no longer allows this subscription').toWire());
       }
     }
-    return { expiresAt: session.grant!.expiresAt, ...(session.grant!.tokenId !== undefined ? { tokenId: session.grant!.tokenId } : {}), ended };
+    const result: AuthResult = { expiresAt: session.grant!.expiresAt, ...(session.grant!.tokenId !== undefined ? { tokenId: session.grant!.tokenId } : {}), ended };
+    // A group hands its member every topic of its pattern: the pattern must still be covered whole.
+    const endedGroups = [...session.groups?.values() ?? []]
+      .filter((m) => !session.grant!.permissions.allowsTopicSelector('subscribe', m.cache, m.selector));
+    if (endedGroups.length === 0) return result;
+    for (const m of endedGroups) session.groups!.delete(groupKey(m.cache, m.group));
+    // Leaving hands the member's unsettled deliveries to the others. A membership already gone
+    // (its group ended meanwhile) needs no leave.
+    return Promise.all(endedGroups.map((m) => this.deps.engine.groups.leave(session.id, m.cache, m.group).catch(() => undefined)))
+      .then(() => ({ ...result, endedGroups: endedGroups.map(({ cache, group }) => ({ cache, group })) }));
   }
 
   private authenticate(session: Session, token: unknown): void {

@@ -1,6 +1,7 @@
 /** Per-connection state: who it is (grant), what it listens to, what it has in flight. */
 import type { Position } from '../protocol/index.js';
 import type { Grant } from '../auth/tokens.js';
+import type { NormalSelector } from '../auth/scopes.js';
 import type { DueBucket } from './session-deadlines.js';
 import { SmallMap } from '../lib/small-map.js';
 
@@ -37,11 +38,20 @@ export interface SubscriptionRef {
   readonly presence?: boolean;
 }
 
+/** The key of a membership in Session.groups. */
+export function groupKey(cache: string, group: string): string {
+  return `${cache}\u0000${group}`;
+}
+
 export class Session {
   state: 'awaiting_hello' | 'open' | 'closed' = 'awaiting_hello';
   grant: Grant | undefined;
   /** Fan-out key -> topic, for every topic this connection is subscribed to. */
   readonly subscriptions = new SmallMap<string, SubscriptionRef>();
+  /** Moderator groups this connection joined (gsub), by `cache\0group`, with the topics their
+   * pattern can match: an in-band refresh that no longer covers them ends the membership. Created
+   * on first join: most connections never moderate. */
+  groups: Map<string, { cache: string; group: string; selector: NormalSelector }> | undefined;
   /** Subscriptions still receiving their backlog, by fan-out key: the last position sent. They
    * join live fan-out once caught up (engine/catch-up.ts). Created on first use: most connections
    * never have one pending, and idle connections are most of a broker's memory. */

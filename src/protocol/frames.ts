@@ -99,7 +99,9 @@ export interface HelloResult {
   /** Present (true) when the hello asked for batches and this connection will get them. */
   batch?: true;
 }
-export interface AuthResult { expiresAt: number | null; tokenId?: string; ended: Array<{ cache: string; topic: string }> }
+/** `endedGroups`: moderator groups (gsub) the new credential no longer allows, left; present when
+ * there are any. */
+export interface AuthResult { expiresAt: number | null; tokenId?: string; ended: Array<{ cache: string; topic: string }>; endedGroups?: Array<{ cache: string; group: string }> }
 /** Where a publish landed; `ts` (server time stamped on the item) is present on `pub` replies. */
 export interface PublishResult { seq: number; page: number; ts?: number }
 /** The topic's position at subscribe time: its newest item is (page, seq). Replayed items follow. */

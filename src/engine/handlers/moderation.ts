@@ -8,6 +8,7 @@ import { parsePattern, toWirePattern, type Affix } from '../../moderation/patter
 import type { NormalSelector, Permissions } from '../../auth/scopes.js';
 import { REPLIED, type BrokerDeps, type HandlerTable } from '../handler.js';
 import { nameField, optionalInt, optionalPosition, valueField } from '../validate.js';
+import { groupKey } from '../session.js';
 
 type Frame = Record<string, unknown>;
 
@@ -42,7 +43,8 @@ export function moderationHandlers({ engine, config }: BrokerDeps): HandlerTable
       const affix = parsePattern(frame['pattern']);
       const maxInFlight = optionalInt(frame, 'maxInFlight', 1) ?? limits.maxInFlightPerMember;
       // A pattern subscription is allowed only when one permission covers every topic it can match.
-      if (!session.grant!.permissions.allowsTopicSelector('subscribe', cache, toSelector(affix))) {
+      const selector = toSelector(affix);
+      if (!session.grant!.permissions.allowsTopicSelector('subscribe', cache, selector)) {
         throw permissionDenied(`token may not subscribe to every topic ${describe(affix)} in cache "${cache}" (a group pattern must be covered whole)`);
       }
       await groups.join(cache, group, toWirePattern(affix), {
@@ -52,13 +54,16 @@ export function moderationHandlers({ engine, config }: BrokerDeps): HandlerTable
       }, maxInFlight);
       // The connection may have closed while the join was under way: leave again.
       if (session.state === 'closed') groups.connectionClosed(session.id);
+      else (session.groups ??= new Map()).set(groupKey(cache, group), { cache, group, selector });
       return REPLIED;
     },
 
     async gunsub({ session, frame }) {
       const cache = nameField(frame, 'cache', 'cache');
       const group = nameField(frame, 'group', 'group');
-      return groups.leave(session.id, cache, group);
+      const left = await groups.leave(session.id, cache, group);
+      session.groups?.delete(groupKey(cache, group));
+      return left;
     },
 
     async accept({ session, frame }) {

@@ -1,0 +1,43 @@
+/** A refreshed credential (`auth`) that no longer allows a moderator group's whole pattern ends that
+ * membership, as it ends subscriptions it no longer allows: the reply lists the group in
+ * `endedGroups`, the connection is no longer a member (gunsub: FAILED_PRECONDITION_ERROR), its
+ * unsettled delivery goes back to the group and on to another member, and no later input reaches it. */
+import { startServer, testEachEngine } from '../helpers/server.js';
+import { tokenFor, type Frame } from '../helpers/raw-client.js';
+import { PermissionScopes } from '../../src/index.js';
+import { CACHE, RawModerator, participant } from '../helpers/moderator.js';
+
+const errOf = (reply: Frame) => (reply['t'] === 'err' ? reply['e'] : undefined);
+
+testEachEngine('a refresh that narrows the scope ends the moderator group membership', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const mod = await RawModerator.join(server, { tokenId: 'mod' });
+  t.teardown(() => mod.client.close());
+  const alice = await participant(server, 'alice');
+  t.teardown(() => alice.close());
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'one' });
+  await mod.received(1);
+
+  // Same identity, but the new credential may only use another cache.
+  const narrower = await tokenFor(server, PermissionScopes.topicPublishSubscribe('elsewhere', '*'), { tokenId: 'mod' });
+  const refreshed = await mod.client.ok({ t: 'auth', token: narrower });
+  t.same(refreshed['ended'], [], 'it had no plain subscription');
+  t.same(refreshed['endedGroups'], [{ cache: CACHE, group: 'mods' }], 'the group membership is reported ended');
+
+  const other = await RawModerator.join(server, { tokenId: 'mod-2' });
+  t.teardown(() => other.client.close());
+  await other.received(1);
+  t.match(other.deliveries[0], { value: 'one' }, 'the unsettled delivery went to the remaining member');
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'two' });
+  await other.received(2);
+  t.match(other.deliveries[1], { value: 'two' });
+  t.equal(mod.deliveries.length, 1, 'nothing more reached the narrowed connection');
+  t.equal(errOf(await mod.client.request({ t: 'gunsub', cache: CACHE, group: 'mods' }))?.code, 'FAILED_PRECONDITION_ERROR', 'it is no longer a member');
+
+  // A refresh that still covers the pattern keeps the membership.
+  const stillMod = await RawModerator.join(server, { tokenId: 'mod-3', group: 'second' });
+  t.teardown(() => stillMod.client.close());
+  const same = await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: 'mod-3' });
+  t.same((await stillMod.client.ok({ t: 'auth', token: same }))['endedGroups'] ?? [], [], 'a covering refresh ends nothing');
+  t.equal((await stillMod.client.request({ t: 'gunsub', cache: CACHE, group: 'second' }))['t'], 'ok', 'still a member');
+});
