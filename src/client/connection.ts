@@ -23,7 +23,10 @@ export type ConnectionStatus =
   | { state: 'closed'; reason: string; error?: TidingsClientError };
 
 /** Outcome of one token refresh (tokenProvider + in-band `auth`). */
-export type TokenRefreshEvent = { ok: true; expiresAt: number | null } | { ok: false; error: TidingsClientError };
+/** `endedGroups`: moderator group memberships the new token no longer covers, ended by the server. */
+export type TokenRefreshEvent =
+  | { ok: true; expiresAt: number | null; endedGroups: Array<{ cache: string; group: string }> }
+  | { ok: false; error: TidingsClientError };
 
 export interface RequestOptions {
   /** Overrides the connection's requestTimeoutMs for this call. */
@@ -257,7 +260,7 @@ export class Connection {
       this.token = token;
       this.tokenExpiresAt = result.expiresAt;
       this.scheduleRefresh(result.expiresAt);
-      this.emitRefresh({ ok: true, expiresAt: result.expiresAt });
+      this.emitRefresh({ ok: true, expiresAt: result.expiresAt, endedGroups: result.endedGroups ?? [] });
     } catch (err) {
       const error = err instanceof TidingsClientError ? err : new TidingsClientError(ErrorCode.AUTHENTICATION_ERROR, `token provider failed: ${(err as Error)?.message ?? String(err)}`);
       this.emitRefresh({ ok: false, error });

@@ -9,6 +9,7 @@ import {
   type DeliveryFrame, type GroupJoinResult, type GroupPattern, type Position, type RetractResult, type Value,
 } from '../protocol/index.js';
 import { Connection } from './connection.js';
+import { TidingsClientError } from './errors.js';
 import type { ConnectionOptions } from './options.js';
 
 /** What the helper needs from a connection: the SDK's Connection (src/client/connection.ts). */
@@ -20,6 +21,9 @@ export interface ModeratorLink {
   onPush(listener: (frame: Record<string, unknown>) => void): () => void;
   /** Called after each successful reconnect (hello done); returns an unsubscribe function. */
   onReconnect(listener: () => void): () => void;
+  /** Called after each token refresh (the SDK's Connection has it): a refresh whose token no longer
+   * covers the group's pattern ends the membership on the server. */
+  onTokenRefresh?(listener: (event: { ok: boolean; endedGroups?: Array<{ cache: string; group: string }> }) => void): () => void;
 }
 
 /** One input item to moderate. */
@@ -55,7 +59,9 @@ export interface ModeratorOptions {
   /** History elements kept per chat (default: the server's moderation.historyLength). */
   keep?: number;
   moderate(input: ModerationInput): ModerationDecision | Promise<ModerationDecision>;
-  /** A moderate() that threw, or a settle the server refused. The item is handed back (nack). */
+  /** A moderate() that threw, or a settle the server refused (the item is handed back: nack); or,
+   * with no input, a rejoin refused, or a token refresh that ended the membership (PERMISSION_ERROR:
+   * the moderator has stopped). */
   onError?(error: unknown, input: ModerationInput | undefined): void;
 }
 
@@ -86,6 +92,16 @@ export class Moderator {
     moderator.cleanups.push(link.onReconnect(() => {
       if (!moderator.stopped) moderator.join().catch((err) => options.onError?.(err, undefined));
     }));
+    if (link.onTokenRefresh) {
+      moderator.cleanups.push(link.onTokenRefresh((event) => {
+        if (!event.ok || !event.endedGroups?.some((g) => g.cache === options.cache && g.group === moderator.group)) return;
+        // Not a member any more, and a rejoin with this token would be refused: stop, and say why
+        // (else it would wait for deliveries that never come).
+        moderator.stopped = true;
+        for (const cleanup of moderator.cleanups.splice(0)) cleanup();
+        options.onError?.(new TidingsClientError(ErrorCode.PERMISSION_ERROR, `the refreshed token no longer allows group "${moderator.group}"'s pattern: the moderator stopped`), undefined);
+      }));
+    }
     try {
       await moderator.join();
     } catch (err) {

@@ -1,6 +1,7 @@
 /** The SDK's Moderator helper against a real server: it accepts (transformed) and rejects, the result
  * carries the sender's identity into the chat and its history, it hands failed items back, rejoins
- * after a reconnect without losing what it held, and takes messages down. */
+ * after a reconnect without losing what it held, takes messages down, and stops (saying why) when a
+ * token refresh ends its membership. */
 import { type Test } from 'tap';
 import WebSocket from 'ws';
 import { startServer, testEachEngine } from '../helpers/server.js';
@@ -151,4 +152,29 @@ testEachEngine('moderator helper - start() rejects when the token may not join t
   const server = await startServer(t, { engine });
   const connection = await sdkConnection(t, server, await tokenFor(server, PermissionScopes.topicSubscribeOnly(CACHE, 'room1-input')));
   await t.rejects(Moderator.start({ connection, cache: CACHE, moderate: () => ({ accept: true }) }), { code: 'PERMISSION_ERROR' });
+});
+
+/** The helper hears a refresh that ends its membership: it stops and reports PERMISSION_ERROR with
+ * no input, rather than waiting for deliveries the server no longer sends it. */
+testEachEngine('moderator helper - a token refresh that no longer covers the pattern stops it, with PERMISSION_ERROR', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  // The provider's next token may only use another cache (same tokenId).
+  const narrower = await tokenFor(server, PermissionScopes.topicPublishSubscribe('elsewhere', '*'), { tokenId: 'sdk-mod' });
+  const connection = new Connection({
+    url: server.wsUrl, token: await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: 'sdk-mod' }),
+    tokenProvider: async () => narrower, webSocket: WebSocket as unknown as WebSocketConstructor,
+  });
+  t.teardown(() => connection.close());
+  await connection.ready();
+  const errors = new Collector<{ code: unknown; input: ModerationInput | undefined }>();
+  const moderator = await Moderator.start({
+    connection, cache: CACHE, moderate: () => ({ accept: true }),
+    onError: (err, input) => errors.push({ code: (err as { code?: unknown }).code, input }),
+  });
+  const refreshed = new Promise<unknown>((resolve) => { connection.onTokenRefresh(resolve); });
+  await connection.refreshToken();
+  t.match(await refreshed, { ok: true, endedGroups: [{ cache: CACHE, group: 'moderators' }] }, 'the refresh event lists the ended membership');
+  const [reported] = await errors.count(1);
+  t.same(reported, { code: 'PERMISSION_ERROR', input: undefined }, 'onError: PERMISSION_ERROR, no input');
+  t.equal(moderator.stats.joins, 1, 'it did not try to join again');
 });
