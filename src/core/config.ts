@@ -152,7 +152,9 @@ export interface TopicsConfig {
   windowTotalBytes: number;
   /** A topic with no subscriber and no publish for this long is dropped; its next use starts a new page. */
   idleTopicMs: number;
-  /** Live topics at most; creating one more fails with LIMIT_EXCEEDED_ERROR (topics_limit_exceeded). */
+  /** Live topics at most. One more takes the place of the least recently used topic without
+   * subscribers (its next use starts a new page); only when all have subscribers does it fail with
+   * LIMIT_EXCEEDED_ERROR (topics_limit_exceeded). Engine redis: a node's windows, never evicted. */
   maxTopics: number;
   /** Subscriptions one connection may hold. */
   maxSubscriptionsPerConnection: number;

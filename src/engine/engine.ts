@@ -59,6 +59,8 @@ export interface TopicStats {
   /** Items dropped from resume windows: by a topic's own bounds (`perTopic`), by the total budget
    * (`total`, the oldest anywhere), or with a whole idle topic (`idle`). */
   windowEvictions: { perTopic: number; total: number; idle: number };
+  /** Subscriber-less topics dropped to make room for a new one at topics.maxTopics. */
+  topicsEvicted: number;
   /** Engine redis: topic channels this node subscribes to in Redis, plus ones left while the link
    * was down (unsubscribed once it is back). At most one per topic with local subscribers, plus
    * those held when the link dropped. */

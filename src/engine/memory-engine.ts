@@ -112,7 +112,7 @@ class MemoryTopicEngine implements TopicEngine {
   stats(): TopicStats {
     return {
       topics: this.registry.size, windowBytes: this.registry.windowBytes, published: this.published, delivered: this.delivered,
-      windowEvictions: { ...this.registry.evictions },
+      windowEvictions: { ...this.registry.evictions }, topicsEvicted: this.registry.topicsEvicted,
     };
   }
 

@@ -54,12 +54,13 @@ export function createMetricsRegistry({ broker, engine, transport, config, bodie
   gauge(registry, 'tidings_topics', 'Live topics', () => engine.topics.stats().topics);
   gauge(registry, 'tidings_redis_channels', 'Engine redis: topic channels this node subscribes to in Redis, plus ones left while the link was down (unsubscribed once it is back)', () => engine.topics.stats().redisChannels ?? 0);
   gauge(registry, 'tidings_topics_limit', 'topics.maxTopics', () => config.topics.maxTopics);
+  mirroredCounter(registry, 'tidings_topics_evicted_total', 'Topics without subscribers dropped, least recently used first, to make room for a new topic at topics.maxTopics', () => engine.topics.stats().topicsEvicted);
   mirroredCounter(registry, 'tidings_published_items_total', 'Items published since start', () => engine.topics.stats().published);
   mirroredCounter(registry, 'tidings_delivered_items_total', 'Item deliveries (items times subscribers) since start', () => engine.topics.stats().delivered);
 
   gauge(registry, 'tidings_window_bytes', 'Bytes held in resume windows', () => engine.topics.stats().windowBytes);
   gauge(registry, 'tidings_window_limit_bytes', 'topics.windowTotalBytes', () => config.topics.windowTotalBytes);
-  mirroredLabelledCounter(registry, 'tidings_window_evictions_total', 'Items dropped from resume windows, by reason (per_topic: a topic\'s own bounds; total: the global budget; idle: an idle topic dropped)', ['reason'],
+  mirroredLabelledCounter(registry, 'tidings_window_evictions_total', 'Items dropped from resume windows, by reason (per_topic: a topic\'s own bounds; total: the global budget; idle: a topic without subscribers dropped, idle or to make room)', ['reason'],
     () => {
       const e = engine.topics.stats().windowEvictions;
       return [[{ reason: 'per_topic' }, e.perTopic], [{ reason: 'total' }, e.total], [{ reason: 'idle' }, e.idle]];

@@ -1,26 +1,43 @@
 /** Dynamic topics: created on first use, dropped when idle (no subscriber, no publish), bounded in
- * count and in window bytes across all topics. A dropped topic comes back under a new page. */
+ * count and in window bytes across all topics. A dropped topic comes back under a new page.
+ *
+ * At `maxTopics` the registry makes room as a cache would: it drops the least recently used topic
+ * that has no subscriber (idle-topics.ts), so one client publishing to many names cannot lock every
+ * other user out of new topics until `idleTopicMs` passes. Only when every topic has subscribers is
+ * a new one refused. A dropped topic's next use starts a new page: a subscriber resuming from the
+ * old page gets a `disc`, never a silent gap. */
 import { LimitCause, topicKey } from '../protocol/index.js';
 import type { TopicsConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
 import { limitExceeded } from '../core/errors.js';
 import { Fifo } from '../lib/fifo.js';
+import { IdleTopics } from './idle-topics.js';
 import { Topic, type WindowEntry, type WindowRead } from './topic.js';
+
+export interface TopicRegistryOptions {
+  /** Whether the registry itself drops subscriber-less topics (idle sweep, room at maxTopics).
+   * False for the Redis engine's node-local windows: each belongs to a Redis subscription the
+   * engine holds (a subscribe under way has no subscriber yet) and drops itself. Default true. */
+  dropsIdle?: boolean;
+}
 
 export class TopicRegistry {
   private readonly topics = new Map<string, Topic>();
+  /** Subscriber-less topics, least recently used first; undefined when the registry drops none. */
+  private readonly idle: IdleTopics | undefined;
   /** Every window entry in publish order, across topics, for the global byte budget. */
   private readonly budgetQueue = new Fifo<{ topic: Topic; seq: number }>();
   private totalWindowBytes = 0;
   /** Window items dropped since start, by why (metrics). */
   readonly evictions = { perTopic: 0, total: 0, idle: 0 };
+  /** Subscriber-less topics dropped to make room at maxTopics since start (metrics). */
+  topicsEvicted = 0;
   private liveEntries = 0;
   private lastPage = 0;
-  /** No topic can be idle long enough to drop before this time (as of the last sweep): a full
-   * registry refuses new topics without scanning every topic on each refused publish. */
-  private nextSweepAt = -Infinity;
 
-  constructor(private readonly config: TopicsConfig, private readonly clock: Clock) {}
+  constructor(private readonly config: TopicsConfig, private readonly clock: Clock, options: TopicRegistryOptions = {}) {
+    this.idle = options.dropsIdle === false ? undefined : new IdleTopics();
+  }
 
   get size(): number { return this.topics.size; }
   get windowBytes(): number { return this.totalWindowBytes; }
@@ -50,15 +67,33 @@ export class TopicRegistry {
     const key = topicKey(cache, name);
     let topic = this.topics.get(key);
     if (topic) return topic;
-    if (this.topics.size >= this.config.maxTopics) {
-      if (this.clock.now() >= this.nextSweepAt) this.sweep();
-      if (this.topics.size >= this.config.maxTopics) {
-        throw limitExceeded(LimitCause.TOPICS, `the server holds its maximum of ${this.config.maxTopics} live topics`);
-      }
-    }
-    topic = new Topic(key, cache, name, this.nextPage(), this.clock.now());
-    this.topics.set(key, topic);
+    if (this.topics.size >= this.config.maxTopics) this.makeRoom();
+    topic = new Topic(key, cache, name, this.nextPage(), this.clock.now(), this.idle);
+    this.place(topic);
     return topic;
+  }
+
+  /** Frees one slot: topics idle past idleTopicMs first, else the least recently used topic without
+   * subscribers; refuses when every topic has subscribers. */
+  private makeRoom(): void {
+    this.sweep();
+    if (this.topics.size < this.config.maxTopics) return;
+    const lru = this.idle?.oldest();
+    if (!lru) {
+      throw limitExceeded(LimitCause.TOPICS, `the server holds its maximum of ${this.config.maxTopics} live topics, each with subscribers`);
+    }
+    this.evictions.idle += lru.window.length;
+    this.topicsEvicted++;
+    this.forget(lru);
+  }
+
+  /** Puts `topic` in the table (replacing any other copy of its key) and in the idle list if it has
+   * no subscriber. */
+  private place(topic: Topic): void {
+    const old = this.topics.get(topic.key);
+    if (old) this.idle?.remove(old);
+    this.topics.set(topic.key, topic);
+    if (topic.subscribers === 0) this.idle?.touch(topic);
   }
 
   /** A local copy of a topic whose page a shared backend decides (the Redis topic engine): creates
@@ -67,11 +102,11 @@ export class TopicRegistry {
   adopt(cache: string, name: string, page: number): Topic {
     const old = this.get(cache, name);
     if (old?.page === page) return old;
-    const topic = old ? new Topic(old.key, cache, name, page, this.clock.now()) : this.getOrCreateWithPage(cache, name, page);
+    const topic = old ? new Topic(old.key, cache, name, page, this.clock.now(), this.idle) : this.getOrCreateWithPage(cache, name, page);
     if (old) {
       topic.subscribers = old.subscribers;
       this.forget(old);
-      this.topics.set(topic.key, topic);
+      this.place(topic);
     }
     return topic;
   }
@@ -85,8 +120,8 @@ export class TopicRegistry {
   private getOrCreateWithPage(cache: string, name: string, page: number): Topic {
     const topic = this.getOrCreate(cache, name);
     if (topic.page === page) return topic;
-    const adopted = new Topic(topic.key, cache, name, page, this.clock.now());
-    this.topics.set(topic.key, adopted);
+    const adopted = new Topic(topic.key, cache, name, page, this.clock.now(), this.idle);
+    this.place(adopted);
     return adopted;
   }
 
@@ -95,6 +130,7 @@ export class TopicRegistry {
     this.liveEntries -= topic.window.length;
     topic.window.clear();
     topic.windowBytes = 0;
+    this.idle?.remove(topic);
     this.topics.delete(topic.key);
   }
 
@@ -108,6 +144,7 @@ export class TopicRegistry {
     this.evictions.perTopic += lengthBefore + 1 - topic.window.length;
     this.budgetQueue.push({ topic, seq: entry.seq });
     topic.lastActive = this.clock.now();
+    if (topic.subscribers === 0 && this.idle && this.topics.get(topic.key) === topic) this.idle.touch(topic);
     while (this.totalWindowBytes > this.config.windowTotalBytes) {
       const oldest = this.budgetQueue.shift();
       if (!oldest) break;
@@ -123,26 +160,17 @@ export class TopicRegistry {
     }
   }
 
-  /** Drops topics idle past idleTopicMs. Returns how many were dropped. */
+  /** Drops topics idle past idleTopicMs. Returns how many were dropped. The idle list is in
+   * last-use order, so this stops at the first topic still in use: O(dropped), never a scan. */
   sweep(): number {
-    const now = this.clock.now();
-    const cutoff = now - this.config.idleTopicMs;
-    // A topic with subscribers now, or active later, goes idle no sooner than now + idleTopicMs.
-    let next = now + this.config.idleTopicMs;
+    if (!this.idle) return 0;
+    const cutoff = this.clock.now() - this.config.idleTopicMs;
     let dropped = 0;
-    for (const [key, topic] of this.topics) {
-      if (topic.subscribers === 0 && topic.lastActive > cutoff) next = Math.min(next, topic.lastActive + this.config.idleTopicMs);
-      if (topic.subscribers === 0 && topic.lastActive <= cutoff) {
-        this.totalWindowBytes -= topic.windowBytes;
-        this.liveEntries -= topic.window.length;
-        this.evictions.idle += topic.window.length;
-        topic.window.clear();
-        topic.windowBytes = 0;
-        this.topics.delete(key);
-        dropped++;
-      }
+    for (let topic = this.idle.oldest(); topic && topic.lastActive <= cutoff; topic = this.idle.oldest()) {
+      this.evictions.idle += topic.window.length;
+      this.forget(topic);
+      dropped++;
     }
-    this.nextSweepAt = next;
     return dropped;
   }
 

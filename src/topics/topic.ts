@@ -1,6 +1,7 @@
 /** One live topic: its sequence position and the window of recent encoded item frames that lets a
  * subscriber resume from (page, seq). */
 import { Fifo } from '../lib/fifo.js';
+import type { IdleTopics } from './idle-topics.js';
 
 export interface WindowEntry { seq: number; frame: Uint8Array }
 
@@ -33,11 +34,15 @@ export class Topic {
   windowBytes = 0;
   readonly window = new Fifo<WindowEntry>();
 
-  constructor(readonly key: string, readonly cache: string, readonly name: string, readonly page: number, public lastActive: number) {}
+  /** `idle`: the registry's list of subscriber-less topics this one joins and leaves as its
+   * subscribers come and go (none: the registry never drops topics to make room). */
+  constructor(readonly key: string, readonly cache: string, readonly name: string, readonly page: number, public lastActive: number,
+    private readonly idle?: IdleTopics) {}
 
-  /** One more subscriber (the idle sweep keeps a topic with subscribers); where it stands now. */
+  /** One more subscriber (neither the idle sweep nor a full registry drops a topic with
+   * subscribers); where it stands now. */
   attach(now: number): { page: number; seq: number } {
-    this.subscribers++;
+    if (this.subscribers++ === 0) this.idle?.remove(this);
     this.lastActive = now;
     return { page: this.page, seq: this.seq };
   }
@@ -47,6 +52,7 @@ export class Topic {
     if (this.subscribers === 0) return;
     this.subscribers--;
     this.lastActive = now;
+    if (this.subscribers === 0) this.idle?.touch(this);
   }
 
   /** Appends an item frame; returns the entries dropped to respect the per-topic bounds. */

@@ -115,7 +115,9 @@ export class RedisTopicEngine implements TopicEngine {
     private readonly log: Logger,
     batchLimits: BatchLimits,
   ) {
-    this.registry = new TopicRegistry(config, clock);
+    // Publishes never add to this registry (they go to Redis): it holds only topics with a local
+    // subscribe under way or active, so a full one refuses rather than drop another's window.
+    this.registry = new TopicRegistry(config, clock, { dropsIdle: false });
     this.batches = new PublishBatches(batchLimits, (batch) => this.sendBatch(batch), (sendAll) => connection.inOneWrite(sendAll));
     for (const [name, { keys, lua }] of Object.entries(TOPIC_SCRIPTS)) {
       connection.defineScript(name, lua, keys);
@@ -355,7 +357,7 @@ export class RedisTopicEngine implements TopicEngine {
     return {
       topics: this.registry.size, windowBytes: this.registry.windowBytes, published: this.published, delivered: this.delivered,
       redisChannels: this.channels.size + this.orphans.size,
-      windowEvictions: { ...this.registry.evictions },
+      windowEvictions: { ...this.registry.evictions }, topicsEvicted: this.registry.topicsEvicted,
     };
   }
 

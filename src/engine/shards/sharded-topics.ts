@@ -35,7 +35,7 @@ export class ShardedTopics implements TopicEngine {
   }
 
   stats(): TopicStats {
-    const total: TopicStats = { topics: 0, windowBytes: 0, published: 0, delivered: 0, windowEvictions: { perTopic: 0, total: 0, idle: 0 } };
+    const total: TopicStats = { topics: 0, windowBytes: 0, published: 0, delivered: 0, windowEvictions: { perTopic: 0, total: 0, idle: 0 }, topicsEvicted: 0 };
     for (const s of this.shards) {
       const one = s.stats();
       total.topics += one.topics;
@@ -45,6 +45,7 @@ export class ShardedTopics implements TopicEngine {
       total.windowEvictions.perTopic += one.windowEvictions.perTopic;
       total.windowEvictions.total += one.windowEvictions.total;
       total.windowEvictions.idle += one.windowEvictions.idle;
+      total.topicsEvicted += one.topicsEvicted;
       if (one.redisChannels !== undefined) total.redisChannels = (total.redisChannels ?? 0) + one.redisChannels;
     }
     return total;

@@ -92,15 +92,29 @@ t.test('registry - the global budget queue stays proportional to what windows ho
   t.equal(registry.windowBytes, 3 * (10 + 320), 'three 10-byte frames are held (with their entry overhead)');
 });
 
-t.test('registry - maxTopics is enforced after sweeping idle topics', async (t) => {
+t.test('registry - maxTopics is enforced by dropping subscriber-less topics, else refused', async (t) => {
   const clock = new ManualClock();
   const registry = new TopicRegistry({ ...DEFAULTS.topics, maxTopics: 2, idleTopicMs: 1000 }, clock);
-  registry.getOrCreate('c', 'a');
+  const a = registry.getOrCreate('c', 'a');
+  registry.record(a, { seq: ++a.seq, frame: frame(1) });
   const b = registry.getOrCreate('c', 'b');
-  b.subscribers = 1;
-  t.throws(() => registry.getOrCreate('c', 'c'), { code: 'LIMIT_EXCEEDED_ERROR', cause_: 'topics_limit_exceeded' });
-  clock.advance(2000);
-  t.ok(registry.getOrCreate('c', 'c'), 'an idle topic is swept to make room');
+  b.attach(clock.now());
+  t.ok(registry.getOrCreate('c', 'c'), 'the subscriber-less topic makes room');
+  t.notOk(registry.get('c', 'a'));
+  t.equal(registry.evictions.idle, 1, 'its window item counted as dropped with it');
+  t.equal(registry.topicsEvicted, 1);
+  registry.get('c', 'c')!.attach(clock.now());
+  t.throws(() => registry.getOrCreate('c', 'd'), { code: 'LIMIT_EXCEEDED_ERROR', cause_: 'topics_limit_exceeded' });
   t.equal(registry.size, 2);
-  t.ok(registry.get('c', 'b'), 'the subscribed topic stays');
+  t.ok(registry.get('c', 'b'), 'the subscribed topics stay');
+});
+
+t.test('registry - one that drops nothing itself (the Redis engine\'s windows) refuses at maxTopics', async (t) => {
+  const clock = new ManualClock();
+  const registry = new TopicRegistry({ ...DEFAULTS.topics, maxTopics: 1, idleTopicMs: 1000 }, clock, { dropsIdle: false });
+  registry.getOrCreate('c', 'a');
+  clock.advance(5000);
+  t.equal(registry.sweep(), 0, 'no idle sweep: the engine drops its windows itself');
+  t.throws(() => registry.getOrCreate('c', 'b'), { code: 'LIMIT_EXCEEDED_ERROR', cause_: 'topics_limit_exceeded' });
+  t.ok(registry.get('c', 'a'), 'a window being loaded (no subscriber yet) is not dropped');
 });
