@@ -3,6 +3,7 @@
  * same booleans (positions, timestamps, ids and the data already stored differ from run to run). */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
+import webpush from 'web-push';
 import { startServer } from '../helpers/server.js';
 import { tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes } from '../../src/index.js';
@@ -58,12 +59,16 @@ function difference(shown: unknown, actual: unknown, at = '$'): string {
 }
 
 t.test('the curl examples of docs/http-api.md answer what they show', async (t) => {
-  const server = await startServer(t);
+  // Web Push on, so the notification routes answer; their examples name public-looking push
+  // endpoints and webhook URLs that nothing here sends to (no item reaches a follower who is away).
+  const vapid = webpush.generateVAPIDKeys();
+  const server = await startServer(t, { config: { push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey } } });
   const token = await tokenFor(server, PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('chat', '*'), PermissionScopes.cacheReadWrite('chat')), { tokenId: 'backend' });
+  const apiKey = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
   const list = examples(readFileSync(new URL('../../docs/http-api.md', import.meta.url), 'utf8'));
-  t.ok(list.length >= 6, `${list.length} examples with their output`);
+  t.ok(list.length >= 15, `${list.length} examples with their output`);
   for (const example of list) {
-    const headers = Object.fromEntries(Object.entries(example.headers).map(([k, v]) => [k, v.replace('$TOKEN', token)]));
+    const headers = Object.fromEntries(Object.entries(example.headers).map(([k, v]) => [k, v.replace('$TOKEN', token).replace('$API_KEY', apiKey)]));
     // A poll that waits shows what arrives after its cursor: asked at once here.
     const path = example.path.replace(/waitMs=\d+/, 'waitMs=0');
     if (/cursor=/.test(path)) continue; // a cursor names positions of the run the doc was written from
