@@ -172,8 +172,10 @@ export class Broker {
     const handler = Object.hasOwn(this.handlers, request.t) ? this.handlers[request.t as OperationName] as AnyHandler | undefined : undefined;
     if (!handler || SESSION_OPERATIONS.has(request.t)) throw badRequest(`unknown operation "${request.t}"`);
     const key = request['idempotencyKey'];
-    // null is absent, as in every optional field (docs/protocol.md, "Frames").
-    if (key !== undefined && key !== null && IDEMPOTENT_OPERATIONS.has(request.t)) {
+    // null is absent, as in every optional field (docs/protocol.md, "Frames"). A key on a write
+    // that does not take one is refused, not ignored: its sender would retry it believing it safe.
+    if (key !== undefined && key !== null && !IDEMPOTENT_OPERATIONS.has(request.t)) throw idempotencyKeyNotTaken(request.t);
+    if (key !== undefined && key !== null) {
       // Per tokenId, so a retry on a new connection finds the first result; a credential without
       // one is deduplicated per connection only.
       // A transport whose every call is its own session (rateKey: HTTP API, gRPC) has no
@@ -448,4 +450,9 @@ export class Broker {
     session.connection.close(code, reason);
     this.closed(session);
   }
+}
+
+/** An idempotencyKey on an operation that does not deduplicate (docs/protocol.md, "Idempotent writes"). */
+function idempotencyKeyNotTaken(operation: string): TidingsError {
+  return invalidArgument(`idempotencyKey is not taken by "${operation}": only ${[...IDEMPOTENT_OPERATIONS].join(', ')} accept it (other writes are idempotent by nature or not deduplicated)`);
 }
