@@ -80,7 +80,8 @@ t.test('a re-sent SUBSCRIBE answered later than redis.commandTimeoutMs does not 
   const channel = Buffer.from(`${prefix}m:${CACHE}\u0000mods`);
   const link = await resetHoldingSubscribe(proxy, channel);
   if (link === undefined) { t.fail('B\'s subscriber did not send its SUBSCRIBE again'); return; }
-  // Held past commandTimeoutMs (300 ms): the SUBSCRIBE times out for whoever sent it.
+  // Held past commandTimeoutMs (300 ms): the SUBSCRIBE times out for whoever sent it. A fixed time on
+  // purpose: the timeout must elapse, and the process must survive it.
   await new Promise((r) => setTimeout(r, 1000));
   proxy.releaseRequests(link);
 

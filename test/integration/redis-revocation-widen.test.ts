@@ -20,6 +20,7 @@ t.test('a widened jti revocation is widened on every node', async (t) => {
 
   await a.revoke({ jti, until: Date.now() + 1000 });
   await a.revoke({ jti, until: null }); // widened: forever
+  // A fixed time on purpose: the clock must pass the first `until`, and nothing may be forgotten then.
   await new Promise((r) => setTimeout(r, 1500)); // past the first until
 
   const onA = await RawClient.open(a, token).then((c) => { c.close(); return 'accepted'; }, () => 'refused');

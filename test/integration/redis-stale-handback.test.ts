@@ -38,6 +38,8 @@ t.test('a timed-out nack retried later does not hand back an item held again', a
   await side.call('CLIENT', 'PAUSE', '300', 'ALL');
   const nack = await first.client.request({ t: 'nack', delivery: first.deliveries[0]!['delivery'] }, 5000);
   t.equal(nack['t'], 'ok', 'the nack is answered ok');
+  // A fixed time on purpose: the queued retry runs on a later tick (every nodeTimeoutMs / 4) and
+  // must change nothing, which no state shows; this covers the pause, the redelivery and two ticks.
   await new Promise((r) => setTimeout(r, 2500)); // the pause ends; X is redelivered; ticks run the retry
 
   const holders = mods.map((m) => m.deliveries.map((d) => `${d['value']}#${d['attempt']}`));

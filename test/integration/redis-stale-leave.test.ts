@@ -28,6 +28,8 @@ t.test('a late leave retry does not remove a member that joined again', async (t
   t.match(await mod.client.request({ t: 'gunsub', cache: CACHE, group: 'mods' }), { t: 'ok' }, 'gunsub answered (its leave timed out)');
   await new Promise((r) => setTimeout(r, 450));
   t.match(await mod.client.request({ t: 'gsub', cache: CACHE, group: 'mods', pattern: SUFFIX }), { t: 'ok' }, 'joined again');
+  // A fixed time on purpose: the retried leave runs on a tick and groupIdleMs passes, and the member
+  // must still be there afterwards, which no state shows.
   await new Promise((r) => setTimeout(r, 3000)); // a tick runs the retries; groupIdleMs passes
 
   await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'must be moderated' });
