@@ -17,8 +17,16 @@ import type { ItemJson, NotifyEvent } from './events.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, sign } from './webhook-signature.js';
 import type { SharedWebhookEndpoints, WebhookEndpointsListener } from './shared-state.js';
 
-/** An endpoint as the admin route shows it: never the secret. */
-export type WebhookEndpointView = Omit<WebhookEndpointConfig, 'secret'>;
+/** An endpoint as the admin route shows it: never the secret. `source` says who registered it:
+ * `admin` (this route: the caller's own URL, shown as given) or `config` (the operator's file: its
+ * URL may carry the operator's credential in the path or query, which a cache's admin must not
+ * read, so `url` is replaced by `REDACTED_URL` and only its `origin` is shown). */
+export type WebhookEndpointView = Omit<WebhookEndpointConfig, 'secret' | 'url'> & (
+  | { source: 'admin'; url: string }
+  | { source: 'config'; url: typeof REDACTED_URL; origin: string }
+);
+
+export const REDACTED_URL = '[redacted]';
 
 /** `bytes`: the body's UTF-8 length and its separating comma, its share of a batch's body. */
 interface Job { event: NotifyEvent; body: string; bytes: number }
@@ -31,6 +39,8 @@ const BATCH_ENVELOPE_BYTES = BATCH_OPEN.length + BATCH_CLOSE.length - 1;
 
 interface Endpoint {
   config: WebhookEndpointConfig;
+  /** From the config file: the operator's URL, never shown whole (WebhookEndpointView). */
+  operator: boolean;
   /** From the shared store (engine redis), else from this node's config file or admin route. */
   shared: boolean;
   events: ReadonlySet<WebhookEvent>;
@@ -132,7 +142,7 @@ export class WebhookEndpoints {
     existing?.queue.close();
     if (!existing) this.count++;
     if (!endpoints) this.byCache.set(config.cache, (endpoints = new Map()));
-    endpoints.set(config.name, { config, shared, events: new Set(config.events), queue: this.queueFor(config, operator ? this.operatorPoster : this.adminPoster) });
+    endpoints.set(config.name, { config, operator, shared, events: new Set(config.events), queue: this.queueFor(config, operator ? this.operatorPoster : this.adminPoster) });
   }
 
   /** Applies what the shared store announces. */
@@ -189,7 +199,9 @@ export class WebhookEndpoints {
   }
 
   list(cache: string): WebhookEndpointView[] {
-    return [...(this.byCache.get(cache)?.values() ?? [])].map(({ config: { secret: _secret, ...view } }) => view);
+    return [...(this.byCache.get(cache)?.values() ?? [])].map(({ operator, config: { secret: _secret, url, ...rest } }): WebhookEndpointView => (
+      operator ? { ...rest, source: 'config', url: REDACTED_URL, origin: new URL(url).origin } : { ...rest, source: 'admin', url }
+    ));
   }
 
   stats(): Array<{ endpoint: string; stats: DeliveryStats }> {

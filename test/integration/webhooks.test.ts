@@ -78,7 +78,7 @@ t.test('webhooks', async (t) => {
     const { secret } = await created.json() as { secret: string };
     t.ok(secret.length >= 16, 'a generated secret');
     const list = await (await fetch(`${server.httpUrl}/v1/webhooks/${CACHE}`, { headers: { authorization: `Bearer ${await adminKey(server)}` } })).json() as { endpoints: object[] };
-    t.same(list.endpoints, [{ name: 'x', url: receiver.url, cache: CACHE, topicPrefix: 'adm', events: ['item.published'] }], 'listed without its secret');
+    t.same(list.endpoints, [{ name: 'x', url: receiver.url, cache: CACHE, topicPrefix: 'adm', events: ['item.published'], source: 'admin' }], 'listed without its secret');
     await pub.ok({ t: 'pub', cache: CACHE, topic: 'adm1', value: 'v' });
     const [r] = await receiver.until(1);
     t.ok(verify(secret, r!.text, r!.headers['tidings-timestamp'] as string, r!.headers['tidings-signature'] as string, Date.now()));
