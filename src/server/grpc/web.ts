@@ -16,6 +16,7 @@ import type { MomentoService } from './listener.js';
 import { credentialOf } from './calls.js';
 import type { Grant } from '../../auth/tokens.js';
 import { toStatus } from './status.js';
+import { Cors } from '../http-common.js';
 
 /** `Allow-Headers: *` does not cover `authorization`; every header the web SDK sends is listed. */
 const ALLOWED_HEADERS = 'authorization, cache, agent, runtime-version, read-concern, x-grpc-web, x-user-agent, grpc-timeout, content-type';
@@ -47,12 +48,30 @@ function trailer(code: number, details: string, metadata: Metadata | null | unde
   return frame(0x80, Buffer.from(text, 'utf8'));
 }
 
-function cors(res: HttpResponse): void {
-  res.writeHeader('access-control-allow-origin', '*');
+/** CORS headers for an answer to `origin`, as the HTTP API decides them (server.corsOrigins): an
+ * origin not listed gets none, so its page cannot read the answer. */
+function corsHeaders(res: HttpResponse, cors: Cors, origin: string): boolean {
+  const allowed = cors.headers(origin);
+  if (!allowed['access-control-allow-origin']) return false;
+  for (const [name, value] of Object.entries(allowed)) res.writeHeader(name, value);
+  res.writeHeader('access-control-expose-headers', 'grpc-status, grpc-message, err');
+  return true;
+}
+
+/** A preflight: 204 with the methods and headers the web SDK needs for a listed origin, else 403
+ * (as the HTTP API's preflights). */
+function preflight(res: HttpResponse, cors: Cors, origin: string, maxAgeSec: number): void {
+  const allowed = cors.headers(origin);
+  if (!allowed['access-control-allow-origin']) {
+    res.writeStatus('403 Forbidden').end();
+    return;
+  }
+  res.writeStatus('204 No Content');
+  corsHeaders(res, cors, origin);
   res.writeHeader('access-control-allow-methods', 'POST, OPTIONS');
   res.writeHeader('access-control-allow-headers', ALLOWED_HEADERS);
-  res.writeHeader('access-control-expose-headers', 'grpc-status, grpc-message, err');
-  res.writeHeader('access-control-max-age', '600');
+  res.writeHeader('access-control-max-age', String(maxAgeSec));
+  res.end();
 }
 
 /** The response side of one grpc-web call: headers once, data frames, then the trailer. */
@@ -60,14 +79,14 @@ class WebResponse {
   private started = false;
   ended = false;
   private waiting: Array<() => void> = [];
-  constructor(private readonly res: HttpResponse) {}
+  constructor(private readonly res: HttpResponse, private readonly cors: Cors, private readonly origin: string) {}
 
   private head(): void {
     if (this.started) return;
     this.started = true;
     this.res.writeStatus('200 OK');
     this.res.writeHeader('content-type', 'application/grpc-web-text+proto');
-    cors(this.res);
+    corsHeaders(this.res, this.cors, this.origin);
   }
 
   /** Writes one message; `done` runs once the socket took it, never synchronously (as a grpc-js
@@ -136,15 +155,13 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
   }
   // Base64 inflates by 4/3: the body limit follows the gRPC message limit.
   const maxBodyBytes = Math.ceil(((config.momento.maxMessageBytes + 5) * 4) / 3) + 4;
+  // The same origins as the HTTP API on this port: an operator's list holds for both.
+  const cors = new Cors(config.server.corsOrigins, config.http.corsMaxAgeSec);
 
   const route = (res: HttpResponse, req: HttpRequest) => {
     const verb = req.getMethod().toLowerCase();
-    if (verb === 'options') {
-      res.writeStatus('204 No Content');
-      cors(res);
-      res.end();
-      return;
-    }
+    const origin = req.getHeader('origin');
+    if (verb === 'options') return preflight(res, cors, origin, config.http.corsMaxAgeSec);
     const path = req.getUrl();
     const method = methods.get(path);
     const metadata = new Metadata();
@@ -154,10 +171,10 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
     }
     // The client address per-address request rates are charged to (grpc/calls.ts, callerAddress).
     const address = requestAddress(res, req, config.server.trustedProxyHeader);
-    const out = new WebResponse(res);
+    const out = new WebResponse(res, cors, origin);
     if (verb !== 'post' || !method) {
       res.writeStatus(verb === 'post' ? '404 Not Found' : '405 Method Not Allowed');
-      cors(res);
+      corsHeaders(res, cors, origin);
       res.end();
       return;
     }
