@@ -205,6 +205,11 @@ export class TokenAuthority {
     const kind = payload['tk'] === 'key' ? 'api_key' : payload['tk'] === 'dt' ? 'disposable' : undefined;
     if (!kind) throw authenticationFailed('token is not a Tidings credential');
     if (kind === 'disposable' && payload.exp === undefined) throw authenticationFailed('disposable token has no expiry');
+    // Held at every verification, not only when minted: a limit the operator lowered takes effect
+    // for tokens already out (and a revocation by tokenId, kept for this long, covers them all).
+    if (kind === 'disposable' && payload.exp! > this.clock.now() / 1000 + this.config.maxTokenTtlSec + this.config.clockToleranceSec) {
+      throw authenticationFailed(`disposable token expires later than auth.maxTokenTtlSec (${this.config.maxTokenTtlSec} s) from now allows: mint a new one`);
+    }
     const tokenId = typeof payload['tid'] === 'string' ? payload['tid'] : undefined;
     return new Grant(
       kind, this.compiledPermissions(payload['perms']), tokenId, payload.exp === undefined ? null : payload.exp,
