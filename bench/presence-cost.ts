@@ -19,7 +19,7 @@ const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const heap = () => { gc(); gc(); return process.memoryUsage().heapUsed; };
 
 function micro(label: string, topics: number, perTopic: number): string {
-  const presence = new MemoryPresence({ leaveGraceMs: 0, maxMembersPerTopic: perTopic, nodeTimeoutMs: 15_000 }, systemClock);
+  const presence = new MemoryPresence({ leaveGraceMs: 0, maxMembersPerTopic: perTopic, maxPendingLeaves: Number.MAX_SAFE_INTEGER, nodeTimeoutMs: 15_000 }, systemClock);
   presence.start(() => {});
   const n = topics * perTopic;
   const before = heap();
@@ -32,7 +32,7 @@ function micro(label: string, topics: number, perTopic: number): string {
   const removeNs = Number(process.hrtime.bigint() - t0) / n;
   presence.close();
   // With a grace, each last-connection removal arms a timer: the usual case on a real close.
-  const graced = new MemoryPresence({ leaveGraceMs: 60_000, maxMembersPerTopic: perTopic, nodeTimeoutMs: 15_000 }, systemClock);
+  const graced = new MemoryPresence({ leaveGraceMs: 60_000, maxMembersPerTopic: perTopic, maxPendingLeaves: Number.MAX_SAFE_INTEGER, nodeTimeoutMs: 15_000 }, systemClock);
   graced.start(() => {});
   for (let i = 0; i < n; i++) graced.add('c', `t${i % topics}`, { connectionId: `conn${i}`, tokenId: `user${i}` });
   t0 = process.hrtime.bigint();

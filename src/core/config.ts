@@ -314,6 +314,9 @@ export interface PresenceConfig {
   leaveGraceMs: number;
   /** Users listed per topic at most; connections of further users are only counted (`untracked`). */
   maxMembersPerTopic: number;
+  /** engine "memory": members within their leave grace (one timer each) across all topics at most;
+   * past it a user whose last connection leaves leaves at once, without the grace. */
+  maxPendingLeaves: number;
   /** engine "redis": a node that has not renewed its heartbeat for this long is dead; any live node
    * then removes its members (after leaveGraceMs). Nodes renew every nodeTimeoutMs / 3. */
   nodeTimeoutMs: number;
@@ -564,6 +567,7 @@ export const DEFAULTS: TidingsConfig = {
   presence: {
     leaveGraceMs: 5000,
     maxMembersPerTopic: 1000,
+    maxPendingLeaves: 100_000,
     nodeTimeoutMs: 15_000,
   },
   webhooks: {
@@ -721,6 +725,7 @@ function validate(c: TidingsConfig): void {
   if (c.momento.maxMessageBytes <= c.store.maxItemBytes) throw new ConfigError('momento.maxMessageBytes', 'must be > store.maxItemBytes');
   positive('presence.leaveGraceMs', c.presence.leaveGraceMs, 0);
   positive('presence.maxMembersPerTopic', c.presence.maxMembersPerTopic);
+  positive('presence.maxPendingLeaves', c.presence.maxPendingLeaves, 0);
   positive('presence.nodeTimeoutMs', c.presence.nodeTimeoutMs, 30);
   validateWebhooks(c.webhooks, positive);
   positive('notify.maxFollowsPerToken', c.notify.maxFollowsPerToken);

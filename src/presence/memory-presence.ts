@@ -23,6 +23,8 @@ export class MemoryPresence implements PresenceEngine {
   private readonly topics = new Map<string, TopicPresence>();
   private readonly listeners: Array<(change: PresenceChange) => void> = [];
   private publish: ((key: string, frame: Uint8Array) => void) | undefined;
+  /** Members within their leave grace, each holding a timer: at most presence.maxPendingLeaves. */
+  private pending = 0;
 
   constructor(private readonly config: PresenceConfig, private readonly clock: Clock) {}
 
@@ -45,7 +47,7 @@ export class MemoryPresence implements PresenceEngine {
     if (member) {
       member.connections++;
       // Back within the grace: the user never left, so nobody hears a leave or a join.
-      if (member.leaving) { this.clock.clearTimeout(member.leaving); member.leaving = undefined; }
+      if (member.leaving) this.cancelLeave(member);
       return;
     }
     if (state.members.size >= this.config.maxMembersPerTopic) {
@@ -64,10 +66,17 @@ export class MemoryPresence implements PresenceEngine {
     const member = state.members.get(who.tokenId);
     if (!member || member.connections === 0) return;
     if (--member.connections > 0) return;
-    const { leaveGraceMs } = this.config;
-    if (leaveGraceMs === 0) return this.leave(key, state, who.tokenId);
+    const { leaveGraceMs, maxPendingLeaves } = this.config;
+    // A client churning subscriptions over many topics would otherwise leave one timer (and a
+    // member entry) per topic for a whole grace: past the bound, a leave is at once.
+    if (leaveGraceMs === 0 || this.pending >= maxPendingLeaves) return this.leave(key, state, who.tokenId);
+    this.pending++;
     // Through the clock: tests move time by hand, and clock timers never keep a process alive.
-    member.leaving = this.clock.setTimeout(() => this.leave(key, state, who.tokenId), leaveGraceMs);
+    member.leaving = this.clock.setTimeout(() => {
+      member.leaving = undefined;
+      this.pending--;
+      this.leave(key, state, who.tokenId);
+    }, leaveGraceMs);
   }
 
   members(cache: string, topic: string): PresenceResult {
@@ -78,15 +87,24 @@ export class MemoryPresence implements PresenceEngine {
     return { members, untracked: state.untracked.size };
   }
 
+  /** Members within their leave grace right now (the tidings_presence_pending_leaves gauge). */
+  pendingLeaves(): number { return this.pending; }
+
   isPresent(cache: string, topic: string, tokenId: string): boolean {
     return this.topics.get(topicKey(cache, topic))?.members.has(tokenId) ?? false;
   }
 
   close(): void {
     for (const state of this.topics.values()) {
-      for (const member of state.members.values()) this.clock.clearTimeout(member.leaving);
+      for (const member of state.members.values()) if (member.leaving) this.cancelLeave(member);
     }
     this.topics.clear();
+  }
+
+  private cancelLeave(member: Member): void {
+    this.clock.clearTimeout(member.leaving);
+    member.leaving = undefined;
+    this.pending--;
   }
 
   private leave(key: string, state: TopicPresence, tokenId: string): void {

@@ -27,6 +27,9 @@ export interface PresenceEngine {
    * missed while it could not hear the other nodes (RedisPresence: a presence sync). */
   watch?(cache: string, topic: string): void;
   unwatch?(cache: string, topic: string): void;
+  /** Members within their leave grace held by this node (MemoryPresence; a networked engine keeps
+   * them in its store and does not answer). */
+  pendingLeaves?(): number;
   /** Sees every join and leave (webhooks). */
   observe(listener: (change: PresenceChange) => void): void;
   /** `publish` hands a join/leave frame to the topic's presence fan-out key (native fan-out). */

@@ -12,7 +12,7 @@ t.test('presence churn: counts match open connections, maps empty when all leave
     fc.integer({ min: 1, max: 4 }), fc.constantFrom(0, 10),
     (ops, max, grace) => {
       const clock = new ManualClock();
-      const p = new MemoryPresence({ leaveGraceMs: grace, maxMembersPerTopic: max, nodeTimeoutMs: 15000 }, clock);
+      const p = new MemoryPresence({ leaveGraceMs: grace, maxMembersPerTopic: max, maxPendingLeaves: 100_000, nodeTimeoutMs: 15000 }, clock);
       const joined = new Map<string, number>();
       p.observe((c) => { const k = `${c.topic}/${c.tokenId}`; joined.set(k, (joined.get(k) ?? 0) + (c.kind === 'join' ? 1 : -1)); if ((joined.get(k)!) < 0 || joined.get(k)! > 1) throw new Error(`unbalanced ${c.kind} ${k}`); });
       const open: Array<{ conn: string; tok: string; topic: string }> = [];
