@@ -25,7 +25,7 @@ if (Math.max(...sources.filter(existsSync).map(newest)) > built) {
 // Same Node flags as the `tidings` bin (src/main.ts explains them).
 // The broker runs in a process group of its own, so it hears a signal exactly once, from here: a
 // terminal's Ctrl-C goes to the whole foreground group, and had the broker been in it, this
-// forwarded copy would be its second signal, which skips the graceful drain (src/main.ts).
+// forwarded copy would be its second signal, which skips the graceful drain (src/cli/main.ts).
 // stdin is not passed on: a process outside the terminal's foreground group must not read it.
 const child = spawn(process.execPath, ['--max-semi-space-size=4', '--interrupt-budget=8000', join(root, 'dist/main.js'), 'serve', ...process.argv.slice(2)],
   { stdio: ['ignore', 'inherit', 'inherit'], detached: true });

@@ -2,21 +2,20 @@
  * the key: `null`, an array, and keys every object inherits (`__proto__`, `constructor`,
  * `toString`), which must neither reach Object.prototype nor pass as known settings. */
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSigningKey, resolveConfig } from '../../src/index.js';
 import { readConfigFile } from '../../src/cli/env.js';
+import { cliInProcess } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tidings-config-shape-'));
 let n = 0;
 function cliWith(json: string, command: string[]) {
   const file = join(dir, `config-${n++}.json`);
   writeFileSync(file, json);
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...command, '--config', file], {
-    encoding: 'utf8', timeout: 30_000, env: { ...process.env, TIDINGS_SIGNING_KEY: generateSigningKey() },
-  });
+  // In process (test/helpers/cli.ts): exit code and output are all these cases observe.
+  return cliInProcess([...command, '--config', file], { TIDINGS_SIGNING_KEY: generateSigningKey() });
 }
 
 /** The file as `tidings serve|api-key --config` reads it, then resolved: the error the CLI prints. */
@@ -33,11 +32,11 @@ function configError(json: string): string | undefined {
 
 t.test('cli - a config file that is not a JSON object, or names an inherited key, is refused in one line', async (t) => {
   // Through the CLI once each: exit 1, one line, nothing minted (the rest below read the file as it does).
-  const notObject = cliWith('[1, 2]', ['api-key']);
+  const notObject = await cliWith('[1, 2]', ['api-key']);
   t.equal(notObject.status, 1);
   t.match(notObject.stderr, /^tidings: cannot read config file .*: must be a JSON object\n$/, notObject.stderr);
   t.equal(notObject.stdout, '', 'nothing minted');
-  const proto = cliWith('{"__proto__": {"x": 1}}', ['api-key']);
+  const proto = await cliWith('{"__proto__": {"x": 1}}', ['api-key']);
   t.equal(proto.status, 1);
   t.equal(proto.stderr, 'tidings: config __proto__: unknown key\n');
   t.equal(proto.stdout, '', 'nothing minted');

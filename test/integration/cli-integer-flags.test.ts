@@ -2,12 +2,11 @@
  * empty value (`--port "$UNSET"`), hex, exponents and fractions are refused naming the flag,
  * instead of Number() reading '' as 0 (a random port) or '0x1F90' as 8080. */
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import { generateSigningKey } from '../../src/index.js';
+import { cliInProcess } from '../helpers/cli.js';
 
-const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-  encoding: 'utf8', timeout: 30_000, env: { ...process.env, TIDINGS_SIGNING_KEY: generateSigningKey(), TIDINGS_API_KEY: 'k' },
-});
+// In process (test/helpers/cli.ts): exit code and output are all these cases observe.
+const cli = (args: string[]) => cliInProcess(args, { TIDINGS_SIGNING_KEY: generateSigningKey(), TIDINGS_API_KEY: 'k' });
 const scope = JSON.stringify({ permissions: [{ role: 'readonly', cache: 'c' }] });
 
 t.test('cli - integer flags refuse what is not a decimal integer', async (t) => {
@@ -21,7 +20,7 @@ t.test('cli - integer flags refuse what is not a decimal integer', async (t) => 
     ['--until', ' ', ['revoke', '--token-id', 'x', '--url', 'http://127.0.0.1:1', '--until', ' ']],
   ];
   for (const [flag, raw, args] of cases) {
-    const run = cli(args);
+    const run = await cli(args);
     t.equal(run.status, 2, `${flag} ${JSON.stringify(raw)}`);
     t.match(run.stderr, new RegExp(`^${flag} must be `), `${flag} ${JSON.stringify(raw)}: ${run.stderr.trim()}`);
     t.equal(run.stdout, '', 'nothing started or minted');

@@ -1,8 +1,8 @@
 /** `tidings revoke` against a server it cannot reach says which URL and why (exit 1), not just
  * "fetch failed". */
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { cliInProcess } from '../helpers/cli.js';
 
 t.test('cli revoke - an unreachable server: the URL and the cause', async (t) => {
   // A port that was just free: nothing listens on it.
@@ -10,9 +10,7 @@ t.test('cli revoke - an unreachable server: the URL and the cause', async (t) =>
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
   const port = (probe.address() as { port: number }).port;
   await new Promise((resolve) => probe.close(resolve));
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'revoke', '--token-id', 'dave', '--url', `http://127.0.0.1:${port}`], {
-    encoding: 'utf8', timeout: 30_000, env: { ...process.env, TIDINGS_API_KEY: 'k' },
-  });
+  const run = await cliInProcess(['revoke', '--token-id', 'dave', '--url', `http://127.0.0.1:${port}`], { TIDINGS_API_KEY: 'k' });
   t.equal(run.status, 1);
   t.equal(run.stderr, `revoke failed: cannot reach http://127.0.0.1:${port}/v1/revocations (ECONNREFUSED)\n`);
   t.equal(run.stdout, '');

@@ -1,10 +1,11 @@
+/** `tidings serve --help` (and every command's --help) prints the usage; the port comes from PORT,
+ * TIDINGS_PORT winning over it; a production start says how to mint the first key without printing
+ * the signing key. */
 import t, { type Test } from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { generateSigningKey } from '../../src/index.js';
-
-const cli = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+import { cliInProcess as cli } from '../helpers/cli.js';
 
 /** Starts `tidings serve` and resolves with the port it listens on and what it printed before. */
 async function serveUntilListening(t: Test, args: string[], env: Record<string, string>) {
@@ -23,11 +24,11 @@ async function serveUntilListening(t: Test, args: string[], env: Record<string, 
 }
 
 t.test('cli - serve --help prints the usage; PORT is honoured, TIDINGS_PORT wins; production says how to mint the first key', async (t) => {
-  const help = cli(['serve', '--help']);
+  const help = await cli(['serve', '--help']);
   t.equal(help.status, 0);
   t.match(help.stdout, /tidings serve \[--port N\]/);
   t.match(help.stdout, /PORT/);
-  t.equal(cli(['token', '--help']).status, 0, 'every command takes --help');
+  t.equal((await cli(['token', '--help'])).status, 0, 'every command takes --help');
 
   // Two distinct free ports: both held open while picking, so the OS cannot hand out one twice.
   const { createServer } = await import('node:net');

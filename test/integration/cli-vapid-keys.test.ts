@@ -2,21 +2,15 @@
  * with one line naming the setting (never the key) and a non-zero exit, instead of starting and
  * then failing every push (each failure would remove a user's push subscription). */
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import webpush from 'web-push';
 import { generateSigningKey, resolveConfig } from '../../src/index.js';
 import { configFromEnv } from '../../src/cli/env.js';
+import { cliInProcess } from '../helpers/cli.js';
 
-/** Runs `tidings serve` until it exits, or stops it (SIGKILL) once it says it is listening. */
-function serve(env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--port', '0'], {
-    env: { ...process.env, TIDINGS_SIGNING_KEY: generateSigningKey(), TIDINGS_VAPID_SUBJECT: 'mailto:ops@example.com', ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => { stdout += String(d); if (/listening/.test(stdout)) child.kill('SIGKILL'); });
-  child.stderr.on('data', (d) => { stderr += String(d); });
-  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
+/** Runs `tidings serve` in process (test/helpers/cli.ts) until it refuses; one that starts instead
+ * rejects after a bound, with what it printed. */
+function serve(env: Record<string, string>) {
+  return cliInProcess(['serve', '--port', '0'], { TIDINGS_SIGNING_KEY: generateSigningKey(), TIDINGS_VAPID_SUBJECT: 'mailto:ops@example.com', ...env });
 }
 
 t.test('cli - malformed VAPID keys or subject refuse to start, naming the setting, never the key', async (t) => {

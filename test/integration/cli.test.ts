@@ -1,18 +1,21 @@
+/** The `tidings` command: token and api-key mint credentials the server verifies; serve on embedded
+ * defaults runs dev mode on loopback only, prints a working admin key, and drains on SIGTERM (exit 0);
+ * bad flags and configs are refused with their exit codes. What only a process shows (the exit
+ * status, signals, a serve that starts) runs `tsx src/main.ts`; the rest runs the same code in
+ * process (test/helpers/cli.ts). */
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { RawClient } from '../helpers/raw-client.js';
+import { cliInProcess as cli, cliProcess } from '../helpers/cli.js';
 import { generateSigningKey, systemClock, TokenAuthority, resolveConfig } from '../../src/index.js';
-
-const cli = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
 
 t.test('cli - token and api-key mint credentials the server verifies', async (t) => {
   const key = generateSigningKey();
   const config = resolveConfig({ auth: { signingKeys: [key] } });
   const authority = new TokenAuthority(config.auth, [key], systemClock);
   const scope = JSON.stringify({ permissions: [{ role: 'subscribeonly', cache: 'chat', topic: 'lobby' }] });
-  const token = cli(['token', '--scope', scope, '--expires-in', '120', '--token-id', 'cli-user'], { TIDINGS_SIGNING_KEY: key });
+  const token = await cli(['token', '--scope', scope, '--expires-in', '120', '--token-id', 'cli-user'], { TIDINGS_SIGNING_KEY: key });
   t.equal(token.status, 0, token.stderr);
   const grant = await authority.verify(token.stdout.trim());
   t.equal(grant.kind, 'disposable');
@@ -21,19 +24,21 @@ t.test('cli - token and api-key mint credentials the server verifies', async (t)
   t.notOk(grant.permissions.allowsTopic('publish', 'chat', 'lobby'));
   t.ok(grant.expiresAt! > Date.now() + 100_000 && grant.expiresAt! <= Date.now() + 121_000);
 
-  const apiKey = cli(['api-key'], { TIDINGS_SIGNING_KEY: key });
+  const apiKey = await cli(['api-key'], { TIDINGS_SIGNING_KEY: key });
   t.equal(apiKey.status, 0, apiKey.stderr);
   const keyGrant = await authority.verify(apiKey.stdout.trim());
   t.equal(keyGrant.kind, 'api_key');
   t.equal(keyGrant.expiresAt, null);
 
-  const noKey = cli(['token', '--scope', scope], { TIDINGS_SIGNING_KEY: '' });
+  const noKey = await cli(['token', '--scope', scope], { TIDINGS_SIGNING_KEY: '' });
   t.equal(noKey.status, 2);
   t.match(noKey.stderr, /TIDINGS_SIGNING_KEY/);
-  const badScope = cli(['token', '--scope', '{"permissions":[{"role":"root"}]}'], { TIDINGS_SIGNING_KEY: key });
+  const badScope = await cli(['token', '--scope', '{"permissions":[{"role":"root"}]}'], { TIDINGS_SIGNING_KEY: key });
   t.equal(badScope.status, 1);
   t.match(badScope.stderr, /role must be one of/);
-  t.equal(cli(['frobnicate']).status, 2);
+  const unknown = cliProcess(['frobnicate']);
+  t.equal(unknown.status, 2, 'the process exits with the command\'s code');
+  t.match(unknown.stderr, /unknown command "frobnicate"/);
 });
 
 t.test('cli - serve on embedded defaults starts dev mode and prints a working admin API key', async (t) => {
@@ -71,7 +76,7 @@ t.test('cli - serve on embedded defaults starts dev mode and prints a working ad
 t.test('cli - without a signing key, serve runs dev mode on a loopback host only; elsewhere it refuses unless --dev is given', async (t) => {
   // Dev mode mints tokens for anyone (/dev/token) and prints an admin key: not implied for a server others can reach.
   for (const [args, env] of [[['--host', '0.0.0.0'], {}], [[], { TIDINGS_HOST: '::' }]] as const) {
-    const refused = cli(['serve', '--port', '0', ...args], { TIDINGS_SIGNING_KEY: '', ...env });
+    const refused = await cli(['serve', '--port', '0', ...args], { TIDINGS_SIGNING_KEY: '', ...env });
     t.equal(refused.status, 2, `refused: ${JSON.stringify({ args, env })}`);
     t.match(refused.stderr, /no signing key.*TIDINGS_SIGNING_KEY.*--dev/s, 'says how to go on');
   }
@@ -85,13 +90,13 @@ t.test('cli - without a signing key, serve runs dev mode on a loopback host only
 });
 
 t.test('cli - a config file and env vars configure serve; a bad config refuses to start', async (t) => {
-  const bad = cli(['serve', '--port', '0'], { TIDINGS_SIGNING_KEY: 'short' });
+  const bad = await cli(['serve', '--port', '0'], { TIDINGS_SIGNING_KEY: 'short' });
   t.equal(bad.status, 1);
   t.match(bad.stderr, /auth\.signingKeys\[0\]: must be base64url text of at least 32 bytes/);
-  const badPort = cli(['serve', '--port', 'abc', '--dev']);
+  const badPort = await cli(['serve', '--port', 'abc', '--dev']);
   t.equal(badPort.status, 2, 'a usage error, like every malformed flag');
   t.match(badPort.stderr, /--port must be an integer/);
-  const outOfRange = cli(['serve', '--port', '99999', '--dev']);
+  const outOfRange = await cli(['serve', '--port', '99999', '--dev']);
   t.equal(outOfRange.status, 1);
   t.match(outOfRange.stderr, /server\.port/, 'an integer out of range is the config check\'s');
 });

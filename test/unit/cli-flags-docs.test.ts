@@ -3,7 +3,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 
 const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
-const main = readFileSync(new URL('../../src/main.ts', import.meta.url), 'utf8');
+const main = readFileSync(new URL('../../src/cli/main.ts', import.meta.url), 'utf8');
 
 t.test('the flags documented for serve are the ones it parses', async (t) => {
   const line = doc.split('\n').find((l) => l.startsWith('Flags:'));
