@@ -42,9 +42,11 @@ if (process.env['TIDINGS_TEST_EXIT_URL']) {
   }
   console.log('DONE ' + Date.now());
 } else {
+  // One server for the file: each mode's script connects to it (or, 'down', to nothing) on its own.
+  const shared = startServer(t);
   for (const mode of ['open', 'http', 'down', 'hang']) {
     t.test(`the process exits after close() (${mode})`, async (t) => {
-      const server = await startServer(t);
+      const server = await shared;
       const { token } = await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 300, tokenId: 'exit' });
       const child = spawn(process.execPath, ['--import', 'tsx', self], {
         env: { ...process.env, TIDINGS_TEST_EXIT_URL: server.httpUrl, TIDINGS_TEST_EXIT_TOKEN: token, TIDINGS_TEST_EXIT_MODE: mode }, stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,24 +1,13 @@
 /** Revocation over real sockets: the HTTP route, the server API and the CLI; open connections
  * using a revoked credential get `bye` 4504; revoked credentials are refused at hello and auth. */
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { ManualClock, PermissionScopes } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { cliInProcess as runCli } from '../helpers/cli.js';
 
 const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
 const hello = (token: string) => ({ t: 'hello', versions: [1], token });
-
-function runCli(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 t.test('revocation', async (t) => {
   const clock = new ManualClock(Date.now());

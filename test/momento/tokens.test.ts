@@ -1,16 +1,13 @@
 /** Conformance: AuthClient.generateDisposableToken of the official SDK against Tidings, then the
  * minted token used by the SDK; and the Momento-shaped credentials the CLI prints. */
 import t from 'tap';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import {
   AllDataReadWrite, CacheGet, CredentialProvider, DisposableTokenScopes, ExpiresIn, GenerateDisposableToken, MomentoErrorCode,
 } from '@gomomento/sdk';
 import { decodeMomentoCredential } from '../../src/index.js';
 import { apiKeyFor, errorCode, momentoClients, startMomentoServer } from '../helpers/momento.js';
 import { SDKS, kind } from '../helpers/momento-sdks.js';
-
-const run = promisify(execFile);
+import { cliInProcess } from '../helpers/cli.js';
 
 for (const sdk of SDKS) {
   const { AllDataReadWrite, DisposableTokenScopes, ExpiresIn } = sdk.lib;
@@ -63,8 +60,13 @@ t.test('momento tokens - minting is refused for a disposable token, a wider scop
 
 t.test('momento tokens - the CLI prints Momento-shaped API keys and tokens the SDK accepts', async (t) => {
   const server = await startMomentoServer(t);
-  const env = { ...process.env, TIDINGS_SIGNING_KEY: server.config.auth.signingKeys[0]!, TIDINGS_MOMENTO_ENDPOINT: `127.0.0.1:${server.momentoPort}` };
-  const cli = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env });
+  const env = { TIDINGS_SIGNING_KEY: server.config.auth.signingKeys[0]!, TIDINGS_MOMENTO_ENDPOINT: `127.0.0.1:${server.momentoPort}` };
+  // In process (test/helpers/cli.ts): what the command prints is what this observes.
+  const cli = async (args: string[]) => {
+    const run = await cliInProcess(args, env);
+    t.equal(run.status, 0, `tidings ${args[0]}: ${run.stderr}`);
+    return run;
+  };
   const key = (await cli(['api-key', '--momento', '--token-id', 'ops'])).stdout.trim();
   const decoded = decodeMomentoCredential(key);
   t.ok(decoded, 'standard base64 of {endpoint, api_key}');
