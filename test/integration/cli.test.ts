@@ -2,13 +2,21 @@
  * defaults runs dev mode on loopback only, prints a working admin key, and drains on SIGTERM (exit 0);
  * bad flags and configs are refused with their exit codes. What only a process shows (the exit
  * status, signals, a serve that starts) runs `tsx src/main.ts`; the rest runs the same code in
- * process (test/helpers/cli.ts). */
+ * process (test/helpers/cli.ts). The refusals further down (integer flags, config files, VAPID
+ * settings, an unreachable revoke) state their own guarantees above their tests; each sits in a
+ * block of its own, with its helpers. */
 import t from 'tap';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import webpush from 'web-push';
 import { RawClient } from '../helpers/raw-client.js';
-import { cliInProcess as cli, cliProcess } from '../helpers/cli.js';
+import { cliInProcess, cliInProcess as cli, cliProcess } from '../helpers/cli.js';
 import { generateSigningKey, systemClock, TokenAuthority, resolveConfig } from '../../src/index.js';
+import { configFromEnv, readConfigFile } from '../../src/cli/env.js';
 
 t.test('cli - token and api-key mint credentials the server verifies', async (t) => {
   const key = generateSigningKey();
@@ -101,3 +109,154 @@ t.test('cli - a config file and env vars configure serve; a bad config refuses t
   t.match(outOfRange.stderr, /server\.port/, 'an integer out of range is the config check\'s');
 });
 
+/** Integer command-line flags take decimal digits only, like integer environment variables: an
+ * empty value (`--port "$UNSET"`), hex, exponents and fractions are refused naming the flag,
+ * instead of Number() reading '' as 0 (a random port) or '0x1F90' as 8080. */
+{
+  // In process (test/helpers/cli.ts): exit code and output are all these cases observe.
+  const cli = (args: string[]) => cliInProcess(args, { TIDINGS_SIGNING_KEY: generateSigningKey(), TIDINGS_API_KEY: 'k' });
+  const scope = JSON.stringify({ permissions: [{ role: 'readonly', cache: 'c' }] });
+
+  t.test('cli - integer flags refuse what is not a decimal integer', async (t) => {
+    // Each flag and each kind of bad value once (the value grammar itself is parseInteger's, unit
+    // tested in test/unit/env-integers.test.ts): what this proves is that every flag goes through it.
+    const cases: Array<[string, string, string[]]> = [
+      ['--port', '', ['serve', '--port', '']],
+      ['--port', '0x1F90', ['serve', '--port', '0x1F90']],
+      ['--momento-port', '1e3', ['serve', '--port', '0', '--momento-port', '1e3']],
+      ['--expires-in', '80.5', ['token', '--scope', scope, '--expires-in', '80.5']],
+      ['--until', ' ', ['revoke', '--token-id', 'x', '--url', 'http://127.0.0.1:1', '--until', ' ']],
+    ];
+    for (const [flag, raw, args] of cases) {
+      const run = await cli(args);
+      t.equal(run.status, 2, `${flag} ${JSON.stringify(raw)}`);
+      t.match(run.stderr, new RegExp(`^${flag} must be `), `${flag} ${JSON.stringify(raw)}: ${run.stderr.trim()}`);
+      t.equal(run.stdout, '', 'nothing started or minted');
+    }
+  });
+}
+
+/** A config file that is not valid JSON: the error names the file and the position, never its
+ * contents (V8's JSON.parse message quotes the text around the error, which can be a secret). */
+{
+  t.test('cli - a malformed config file: the error names the file, never its contents', async (t) => {
+    const key = generateSigningKey();
+    const file = join(mkdtempSync(join(tmpdir(), 'tidings-config-')), 'config.json');
+    writeFileSync(file, `{"auth": {"signingKeys": ["${key}",]}}`);
+    const run = await cliInProcess(['serve', '--config', file]);
+    t.equal(run.status, 1);
+    t.match(run.stderr, /cannot read config file/);
+    t.notOk(run.stderr.includes(key.slice(-6)), `no part of the signing key in: ${run.stderr.trim()}`);
+  });
+}
+
+/** A config file whose JSON is not an object of known keys is refused with a one-line error naming
+ * the key: `null`, an array, and keys every object inherits (`__proto__`, `constructor`,
+ * `toString`), which must neither reach Object.prototype nor pass as known settings. */
+{
+  const dir = mkdtempSync(join(tmpdir(), 'tidings-config-shape-'));
+  let n = 0;
+  function cliWith(json: string, command: string[]) {
+    const file = join(dir, `config-${n++}.json`);
+    writeFileSync(file, json);
+    // In process (test/helpers/cli.ts): exit code and output are all these cases observe.
+    return cliInProcess([...command, '--config', file], { TIDINGS_SIGNING_KEY: generateSigningKey() });
+  }
+
+  /** The file as `tidings serve|api-key --config` reads it, then resolved: the error the CLI prints. */
+  function configError(json: string): string | undefined {
+    const file = join(dir, `config-${n++}.json`);
+    writeFileSync(file, json);
+    try {
+      resolveConfig({ ...readConfigFile(file), dev: true });
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
+  t.test('cli - a config file that is not a JSON object, or names an inherited key, is refused in one line', async (t) => {
+    // Through the CLI once each: exit 1, one line, nothing minted (the rest below read the file as it does).
+    const notObject = await cliWith('[1, 2]', ['api-key']);
+    t.equal(notObject.status, 1);
+    t.match(notObject.stderr, /^tidings: cannot read config file .*: must be a JSON object\n$/, notObject.stderr);
+    t.equal(notObject.stdout, '', 'nothing minted');
+    const proto = await cliWith('{"__proto__": {"x": 1}}', ['api-key']);
+    t.equal(proto.status, 1);
+    t.equal(proto.stderr, 'tidings: config __proto__: unknown key\n');
+    t.equal(proto.stdout, '', 'nothing minted');
+
+    for (const json of ['null', '"text"', '7']) t.match(configError(json), /^cannot read config file .*: must be a JSON object$/, json);
+    for (const [json, key] of [
+      ['{"server": {"__proto__": {"port": 1}}}', 'server.__proto__'],
+      ['{"constructor": {"name": "x"}}', 'constructor'],
+      ['{"server": {"toString": 5}}', 'server.toString'],
+    ] as const) t.equal(configError(json), `config ${key}: unknown key`, json);
+    t.equal(({} as Record<string, unknown>)['x'], undefined, 'Object.prototype untouched');
+  });
+
+  t.test('config - inherited key names passed in code are unknown keys too', async (t) => {
+    t.throws(() => resolveConfig({ constructor: 1 } as never), { message: /constructor: unknown key/ });
+    t.throws(() => resolveConfig({ server: { hasOwnProperty: 1 } } as never), { message: /server\.hasOwnProperty: unknown key/ });
+    t.throws(() => resolveConfig(JSON.parse('{"__proto__": {"logLevel": "debug"}}')), { message: /__proto__: unknown key/ });
+    t.equal(({} as Record<string, unknown>)['x'], undefined, 'Object.prototype untouched');
+  });
+}
+
+/** VAPID settings are checked at startup: `tidings serve` with a malformed key pair or subject refuses to start
+ * with one line naming the setting (never the key) and a non-zero exit, instead of starting and
+ * then failing every push (each failure would remove a user's push subscription). */
+{
+  /** Runs `tidings serve` in process (test/helpers/cli.ts) until it refuses; one that starts instead
+   * rejects after a bound, with what it printed. */
+  function serve(env: Record<string, string>) {
+    return cliInProcess(['serve', '--port', '0'], { TIDINGS_SIGNING_KEY: generateSigningKey(), TIDINGS_VAPID_SUBJECT: 'mailto:ops@example.com', ...env });
+  }
+
+  t.test('cli - malformed VAPID keys or subject refuse to start, naming the setting, never the key', async (t) => {
+    const good = webpush.generateVAPIDKeys();
+    const cases: Array<[string, Record<string, string>, RegExp, string]> = [
+      ['a private key that is not 32 bytes', { TIDINGS_VAPID_PUBLIC_KEY: good.publicKey, TIDINGS_VAPID_PRIVATE_KEY: 'notAVapidKeyButASecretSECRET' }, /push\.vapidPrivateKey/, 'notAVapidKeyButASecretSECRET'],
+      ['a public key that is not 65 bytes', { TIDINGS_VAPID_PUBLIC_KEY: good.privateKey, TIDINGS_VAPID_PRIVATE_KEY: good.privateKey }, /push\.vapidPublicKey/, good.privateKey],
+      ['keys with base64 padding', { TIDINGS_VAPID_PUBLIC_KEY: good.publicKey, TIDINGS_VAPID_PRIVATE_KEY: `${good.privateKey}=` }, /push\.vapidPrivateKey/, good.privateKey],
+      ['a subject that is not a URL', { TIDINGS_VAPID_PUBLIC_KEY: good.publicKey, TIDINGS_VAPID_PRIVATE_KEY: good.privateKey, TIDINGS_VAPID_SUBJECT: 'https://' }, /push\.subject/, good.privateKey],
+    ];
+    // The first through `tidings serve` (exit 1, one line, nothing started); the others as serve
+    // reads the environment, the same check and message.
+    const [first, ...rest] = cases;
+    const [name, env, setting, secret] = first!;
+    const run = await serve(env);
+    t.equal(run.status, 1, `${name}: exit 1`);
+    t.match(run.stderr, setting, `${name}: the error names the setting`);
+    t.equal(run.stderr.trim().split('\n').length, 1, `${name}: one line, no stack trace`);
+    t.notOk(run.stderr.includes(secret.slice(0, 12)) || run.stdout.includes(secret.slice(0, 12)), `${name}: the key is not printed`);
+    t.notMatch(run.stdout, /listening/, `${name}: the server did not start`);
+    for (const [name, env, setting, secret] of rest) {
+      const environment = { TIDINGS_SIGNING_KEY: generateSigningKey(), TIDINGS_VAPID_SUBJECT: 'mailto:ops@example.com', ...env };
+      let message = '';
+      try {
+        resolveConfig(configFromEnv(environment));
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      t.match(message, setting, `${name}: refused, naming the setting`);
+      t.notOk(message.includes(secret.slice(0, 12)), `${name}: the key is not in the message`);
+    }
+  });
+}
+
+/** `tidings revoke` against a server it cannot reach says which URL and why (exit 1), not just
+ * "fetch failed". */
+{
+  t.test('cli revoke - an unreachable server: the URL and the cause', async (t) => {
+    // A port that was just free: nothing listens on it.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const run = await cliInProcess(['revoke', '--token-id', 'dave', '--url', `http://127.0.0.1:${port}`], { TIDINGS_API_KEY: 'k' });
+    t.equal(run.status, 1);
+    t.equal(run.stderr, `revoke failed: cannot reach http://127.0.0.1:${port}/v1/revocations (ECONNREFUSED)\n`);
+    t.equal(run.stdout, '');
+  });
+}
