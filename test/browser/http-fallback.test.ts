@@ -152,7 +152,8 @@ t.test('momento web sdk in chromium - cache, tokens and topics over grpc-web-tex
   const browser = await chromium(t);
   if (!browser) return;
   // Streams are recycled quickly here so the test sees the SDK resume across a recycle.
-  const server = await startMomentoServer(t, { config: { momento: { webStreamMaxMs: 1500 } } });
+  // The page (about:blank) is another origin than the server's: grpc-web honours server.corsOrigins.
+  const server = await startMomentoServer(t, { config: { momento: { webStreamMaxMs: 1500 }, server: { corsOrigins: ['*'] } } });
   const apiKey = await apiKeyFor(server);
   const scoped = await server.auth.mintDisposableToken({ scope: PermissionScopes.cacheReadOnly('app'), expiresInSec: 60 });
   const page = await newPage(browser);
