@@ -1,13 +1,14 @@
 /** With server.corsOrigins set, the presence, follows and push routes answer listed origins with
  * Access-Control-Allow-Origin, errors included (docs/http-api.md, "CORS"), and preflights allow
- * DELETE (DELETE /v1/follows, DELETE /v1/push/subscriptions). */
+ * DELETE (DELETE /v1/follows, DELETE /v1/push/subscriptions); the admin routes (webhooks,
+ * revocations) answer no origin: they are for backends. */
 import t from 'tap';
 import { PermissionScopes } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
 
 const ORIGIN = 'https://app.example';
 
-t.test('CORS on the presence and follows routes', async (t) => {
+t.test('CORS on the presence and follows routes, none on the admin routes', async (t) => {
   const server = await startServer(t, { config: { server: { corsOrigins: [ORIGIN] } } });
   const scope = { permissions: [{ role: 'publishsubscribe', cache: 'rv', topic: '*', presence: true }] };
   const key = (await server.auth.mintApiKey({ scope: scope as never, expiresInSec: null, tokenId: 'u1' })).token;
@@ -31,6 +32,17 @@ t.test('CORS on the presence and follows routes', async (t) => {
   const preflight = await fetch(`${server.httpUrl}/v1/follows`, { method: 'OPTIONS', headers: { origin: ORIGIN, 'access-control-request-method': 'DELETE' } });
   t.equal(preflight.status, 204);
   t.match(preflight.headers.get('access-control-allow-methods') ?? '', /DELETE/, 'the preflight allows DELETE (DELETE /v1/follows, /v1/push/subscriptions)');
-  await Promise.all([presence, follow, refused, vapid, preflight].map((r) => r.arrayBuffer()));
-  t.equal(PermissionScopes !== undefined, true);
+
+  // The admin routes are for backends: a listed origin's page gets no CORS header from them, so it
+  // cannot read their answers (a page should never hold an admin key).
+  const admin = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
+  const list = await fetch(`${server.httpUrl}/v1/webhooks/rv`, { headers: { authorization: `Bearer ${admin}`, origin: ORIGIN } });
+  t.equal(list.status, 200);
+  t.equal(list.headers.get('access-control-allow-origin'), null, 'GET /v1/webhooks/{cache}: no CORS header');
+  const revoke = await fetch(`${server.httpUrl}/v1/revocations`, {
+    method: 'POST', headers: { authorization: `Bearer ${admin}`, origin: ORIGIN, 'content-type': 'application/json' }, body: JSON.stringify({ tokenId: 'nobody' }),
+  });
+  t.equal(revoke.status, 201);
+  t.equal(revoke.headers.get('access-control-allow-origin'), null, 'POST /v1/revocations: no CORS header');
+  await Promise.all([presence, follow, refused, vapid, preflight, list, revoke].map((r) => r.arrayBuffer()));
 });
