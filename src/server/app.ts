@@ -23,8 +23,7 @@ import { mountLongPoll } from './long-poll.js';
 import { mountSdkStream } from './sdk-stream.js';
 import { mountSse } from './sse.js';
 import { TicketBook } from './tickets.js';
-import { momentoServices, startMomentoListener, type MomentoListener, type MomentoService } from './grpc/listener.js';
-import { mountGrpcWeb } from './grpc/web.js';
+import type { MomentoListener, MomentoService } from './grpc/listener.js';
 import { BodyBudget } from './body-budget.js';
 import { endText } from './static-files.js';
 import { hostPort } from '../lib/host-port.js';
@@ -131,8 +130,13 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   // The Momento-compatible services: on their own HTTP/2 port (grpc-js), and as grpc-web-text on
   // this HTTP/1.1 server for the web SDK. One set of handlers serves both.
   let services: MomentoService[] = [];
+  let startMomentoListener: typeof import('./grpc/listener.js').startMomentoListener | undefined;
   if (config.momento.enabled) {
-    services = momentoServices({ broker, auth, config, log, fanout: jsFanout, endpoint: () => momentoEndpoint ?? hostPort(config.server.host, config.momento.port) });
+    // Loaded only when enabled: grpc-js and Momento's generated types take ~0.4 s of CPU to load,
+    // which every start without them (the default) would pay.
+    const [listener, { mountGrpcWeb }] = await Promise.all([import('./grpc/listener.js'), import('./grpc/web.js')]);
+    startMomentoListener = listener.startMomentoListener;
+    services = listener.momentoServices({ broker, auth, config, log, fanout: jsFanout, endpoint: () => momentoEndpoint ?? hostPort(config.server.host, config.momento.port) });
     mountGrpcWeb(app, services, { config, log, bodies, broker });
   }
   // Entries added here or (with a shared list) on another node close this node's connections.
@@ -169,7 +173,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   const port = uWS.us_socket_local_port(listenSocket);
   const host = config.server.host;
   let momento: MomentoListener | undefined;
-  if (config.momento.enabled) {
+  if (startMomentoListener) {
     try {
       momento = await startMomentoListener(services, { config, log }, host, config.momento.port);
       momentoEndpoint = config.momento.endpoint || hostPort(host, momento.port);
