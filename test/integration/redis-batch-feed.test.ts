@@ -36,5 +36,6 @@ t.test('every publish acknowledged after a group exists is fed to it', async (t)
   const results = await Promise.all(acks);
   t.equal(results.length, acks.length, `${acks.length} publishes acknowledged`);
   await mod.received(acks.length, 5000).catch(() => {});
-  t.same(mod.deliveries.map((d) => d['value']).sort(), acks.map((_, i) => `v${i}`), 'each reached the moderator');
+  // Both sides sorted the same way (as strings: v10 before v2), whatever the count.
+  t.same(mod.deliveries.map((d) => d['value']).sort(), acks.map((_, i) => `v${i}`).sort(), 'each reached the moderator');
 });
