@@ -10,7 +10,7 @@ import { BurstCollapser } from './burst-collapser.js';
 import { InternalDestinationError } from './destination-policy.js';
 import { OutboundPoster } from './outbound-post.js';
 import { DeliveryQueue, type AttemptOutcome, type DeliveryStats, type RetryLater } from './delivery-queue.js';
-import { retryAfterMs } from './retry-after.js';
+import { outcomeOfAnswer } from './retry-after.js';
 import type { ItemJson } from './events.js';
 import type { PushSubscriptionJson, PushSubscriptions } from './push-subscriptions.js';
 
@@ -127,18 +127,12 @@ export class WebPushSender {
       const { 'Content-Length': _length, ...headers } = request.headers as Record<string, string>;
       const res = await this.poster.post(request.endpoint, headers, request.body ? new Uint8Array(request.body) : null,
         AbortSignal.any([dropped, AbortSignal.timeout(this.config.timeoutMs)]));
-      if (res.status >= 200 && res.status < 300) return 'delivered';
       if (res.status === 404 || res.status === 410) {
         // The browser unsubscribed or the subscription expired: it will never accept a push again.
         this.forget(job);
         return 'gone';
       }
-      if (res.status >= 500 || res.status === 429 || res.status === 408) {
-        // Push services answer 429 with Retry-After (RFC 8030 §8.4): not asked again before then.
-        const afterMs = retryAfterMs(res.retryAfter, Date.now());
-        return afterMs === undefined ? 'retry' : { outcome: 'retry', afterMs };
-      }
-      return 'reject';
+      return outcomeOfAnswer(res.status, res.retryAfter, Date.now());
     } catch (err) {
       // An endpoint whose name resolves to an internal address stays refused: rejected, not retried.
       if (err instanceof InternalDestinationError) {

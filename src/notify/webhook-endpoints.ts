@@ -10,7 +10,7 @@ import { webhookEndpointProblem, type WebhookEndpointConfig, type WebhookEvent, 
 import type { Logger } from '../core/logger.js';
 import type { Maybe } from '../core/maybe.js';
 import { DeliveryQueue, type AttemptOutcome, type DeliveryStats, type RetryLater } from './delivery-queue.js';
-import { retryAfterMs } from './retry-after.js';
+import { outcomeOfAnswer } from './retry-after.js';
 import { InternalDestinationError, internalHostProblem } from './destination-policy.js';
 import { OutboundPoster } from './outbound-post.js';
 import type { ItemJson, NotifyEvent } from './events.js';
@@ -230,13 +230,7 @@ export class WebhookEndpoints {
         [TIMESTAMP_HEADER]: String(timestamp),
         [SIGNATURE_HEADER]: sign(config.secret, timestamp, body),
       }, body, AbortSignal.timeout(this.config.timeoutMs));
-      if (res.status >= 200 && res.status < 300) return 'delivered';
-      if (res.status >= 500 || res.status === 408 || res.status === 429) {
-        // A receiver that says when to come back (429, 503) is not asked again before then.
-        const afterMs = retryAfterMs(res.retryAfter, this.clock.now());
-        return afterMs === undefined ? 'retry' : { outcome: 'retry', afterMs };
-      }
-      return 'reject';
+      return outcomeOfAnswer(res.status, res.retryAfter, this.clock.now());
     } catch (err) {
       // An internal destination stays refused: dead-lettered as rejected, not retried. The URL
       // may carry credentials in its query, so it is not logged; the message names only the host.
