@@ -202,17 +202,23 @@ export class RedisConnection {
     this.recheck.unref();
   }
 
+  /** A command's failure: a refusal is noted (commandRefused), and the error comes back typed. */
+  private readonly failed = (err: unknown): never => {
+    this.commandRefused(err);
+    return rethrowTyped(err);
+  };
+
   /** Runs `command` now when connected, else holds it (bounded) until the connection is back.
    * Redis and ioredis failures come back as TidingsErrors with stable codes. */
   run<T>(command: (client: Redis) => Promise<T>): Promise<T> {
-    if (this.ready && this.held.size === 0) return command(this.client).catch((err: unknown) => { this.commandRefused(err); return rethrowTyped(err); });
+    if (this.ready && this.held.size === 0) return command(this.client).catch(this.failed);
     if (this.closed) return Promise.reject(unavailable('the server is shutting down'));
     if (this.held.size >= this.config.maxQueuedCommands) {
       return Promise.reject(unavailable(`Redis is unreachable and ${this.held.size} commands already wait for it (redis.maxQueuedCommands)`));
     }
     return new Promise<T>((resolve, reject) => {
       const held: Held = {
-        run: () => { command(this.client).catch((err: unknown) => { this.commandRefused(err); return rethrowTyped(err); }).then(resolve, reject); },
+        run: () => { command(this.client).catch(this.failed).then(resolve, reject); },
         fail: reject,
         timer: setTimeout(() => {
           this.held.delete(held);
