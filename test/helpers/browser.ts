@@ -32,12 +32,16 @@ function launch(): Promise<Browser> {
   });
 }
 
-/** One Chromium for every test of a file: a launch costs seconds, and each test's pages still get
- * browser contexts of their own (strictPage, newPage), which share no cookies, storage or cache.
- * Call it once at the top of the file; each test calls the result with itself (it skips or fails
- * like launchChromium without the binary). Closed when the file's tests are done. */
+/** The process's one Chromium (see sharedChromium). */
+let launched: Promise<Browser> | undefined;
+
+/** One Chromium for every test of the process: a launch costs seconds (about 3 s of CPU), and each
+ * test's pages still get browser contexts of their own (strictPage, newPage), which share no
+ * cookies, storage or cache. The browser test modules run in one process
+ * (test/browser/chromium.test.ts), so they share it too. Call it once at the top of a module; each
+ * test calls the result with itself (it skips or fails like launchChromium without the binary).
+ * Closed when the process's tests are done. */
 export function sharedChromium(): (t: Test) => Promise<Browser | undefined> {
-  let launched: Promise<Browser> | undefined;
   return async (t) => {
     if (!existsSync(CHROMIUM)) return launchChromium(t);
     launched ??= launch().then((browser) => { tap.teardown(() => browser.close()); return browser; });
@@ -78,7 +82,12 @@ export async function screenshot(page: Page, name: string, docsName?: string, op
   return path;
 }
 
-/** Builds the SDK bundle the broker serves, so browser tests run the current source. */
+let bundled = false;
+
+/** Builds the SDK bundle the broker serves, so browser tests run the current source; once per
+ * process (the sources do not change during a run). */
 export function buildSdkBundle(): void {
+  if (bundled) return;
   execFileSync(process.execPath, ['scripts/build-sdk-bundle.mjs'], { stdio: 'inherit' });
+  bundled = true;
 }

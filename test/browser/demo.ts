@@ -2,7 +2,7 @@
  * rejections reach the sender only; a cut connection loses and duplicates nothing; a spectator
  * cannot post; the page and token route are dev-only; the room shows who is here; the room header
  * is laid out on desktop and phone; markup injected into the page runs no script (guarantees
- * stated above each test). One Chromium for the file, a browser context per page. */
+ * stated above each test). One Chromium for every browser test (chromium.test.ts runs this module), a browser context per page. */
 import t, { type Test } from 'tap';
 import type { Browser, Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
@@ -170,7 +170,7 @@ t.test('demo - the room header and the who-is-here line, desktop and phone', asy
  * key is typed), runs no script but its own files: markup injected into it (an inline script, an
  * event-handler attribute) does not run, the browser reports the attempt as a Content-Security-
  * Policy violation, and the page refuses to be framed. The demo itself keeps working under that
- * policy (test/browser/demo*.test.ts use pages that fail on any console error). */
+ * policy (test/browser/demo*.ts use pages that fail on any console error). */
 t.test('demo - markup injected into the page runs no script', async (t) => {
   const browser = await chromium(t);
   if (!browser) return;

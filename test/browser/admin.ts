@@ -1,7 +1,7 @@
 /** The admin dashboard in Chromium: signed out, a refused key, then signed in with live charts fed
  * over the SDK; big figures fit their tiles and axes; no negative rates across a server restart; a
- * store without a limit reads "no limit" (guarantees stated above each test). One Chromium for the
- * file, a browser context per page. */
+ * store without a limit reads "no limit" (guarantees stated above each test). One Chromium for every
+ * browser test (chromium.test.ts runs this module), a browser context per page. */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { requireRedis } from '../helpers/redis.js';

@@ -1,7 +1,7 @@
 /** Joining the demo room: the join page alone (desktop and phone) with a working room pattern;
  * visitors with the same name told apart; the terminal example and the page in one room; and a
  * Leave while the join is still loading (its own guarantee is stated above its test). One Chromium
- * for the file, a browser context per page. */
+ * for every browser test (chromium.test.ts runs this module), a browser context per page. */
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';

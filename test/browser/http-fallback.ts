@@ -2,8 +2,8 @@
  * stream, nothing lost or doubled), and the demo chat behind a proxy that refuses WebSocket
  * upgrades, working through the SDK's SSE + HTTP fallback with no change to the page; and that
  * fallback from a page on another allowed origin, and the official Momento web SDK over
- * grpc-web-text (each with its own guarantee stated above its test). One Chromium for the file, a
- * browser context per page. */
+ * grpc-web-text (each with its own guarantee stated above its test). One Chromium for every
+ * browser test (chromium.test.ts runs this module), a browser context per page. */
 import t, { type Test } from 'tap';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
