@@ -13,7 +13,11 @@ v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 const CACHE = 'app';
 const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
-const FOLLOWERS = 2000;
+// 500 away followers: a copy of the 60 KiB value per follower is 29 MiB, held once it is one (the
+// heap grew by -2..1 MiB here); 2000 followers proved no more and took 4x as long to follow.
+const FOLLOWERS = 500;
+/** Well under the 29 MiB of copies, well over the measured noise. */
+const HELD_ONCE_MB = 10;
 
 t.test('one publish does not copy its value once per away follower', async (t) => {
   const server = await startServer(t, { config: { presence: { leaveGraceMs: 0 }, webhooks: { allowPrivateUrls: true, timeoutMs: 60_000, endpoints: [] } } });
@@ -42,6 +46,6 @@ t.test('one publish does not copy its value once per away follower', async (t) =
   gc(); gc();
   const grewMb = Math.round((process.memoryUsage().heapUsed - before) / 2 ** 20);
   t.comment(`publish took ${tookMs} ms; heap grew by ${grewMb} MiB for ${FOLLOWERS} away followers of a 60 KiB item`);
-  t.ok(grewMb < 20, `the value is held once, not per follower; heap grew by ${grewMb} MiB`);
+  t.ok(grewMb < HELD_ONCE_MB, `the value is held once, not per follower; heap grew by ${grewMb} MiB`);
   pub.close();
 });
