@@ -11,6 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import { buildSdkBundle, sharedChromium, newPage } from '../helpers/browser.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait.js';
 import { tokenFor } from '../helpers/raw-client.js';
 import { build } from 'esbuild';
 import { apiKeyFor, momentoClients, startMomentoServer } from '../helpers/momento.js';
@@ -159,6 +160,9 @@ t.test('momento web sdk in chromium - cache, tokens and topics over grpc-web-tex
   const page = await newPage(browser);
   t.teardown(() => page.context().close().catch(() => {}));
   const errors: Error[] = [];
+  // Subscribe calls the page makes: a second one is the SDK resubscribing after a recycle.
+  let subscribes = 0;
+  page.on('request', (request) => { if (request.url().endsWith('/cache_client.pubsub.Pubsub/Subscribe')) subscribes++; });
   page.on('pageerror', (err) => errors.push(err));
   await page.setContent('<!doctype html><title>momento web sdk</title>');
   await page.addScriptTag({ content: await webSdkBundle() });
@@ -212,8 +216,10 @@ t.test('momento web sdk in chromium - cache, tokens and topics over grpc-web-tex
   await page.waitForFunction(() => (window as unknown as { items: unknown[] }).items.length >= 1, undefined, { timeout: 10_000 });
   const items = await page.evaluate(() => (window as unknown as { items: unknown[] }).items);
   t.same(items, [{ value: 'hello browser', seq: 1, tokenId: 'node-publisher' }]);
-  // Past momento.webStreamMaxMs the server ended the stream (OK); the SDK resubscribed from seq 1.
-  await new Promise((resolve) => setTimeout(resolve, 2000));
+  // Past momento.webStreamMaxMs the server ends the stream (OK); the SDK resubscribes from seq 1.
+  // Waited for (the page's second Subscribe call), not a fixed 2 s, which never checked it happened.
+  await waitFor('the SDK to resubscribe after the stream was recycled', () => subscribes >= 2);
+  t.pass('the SDK resubscribed after the server recycled its stream');
   await node.topics.publish('chat', 'room1', 'after the recycle');
   await page.waitForFunction(() => (window as unknown as { items: unknown[] }).items.length >= 2, undefined, { timeout: 10_000 });
   t.same((await page.evaluate(() => (window as unknown as { items: unknown[] }).items))[1], { value: 'after the recycle', seq: 2, tokenId: 'node-publisher' });
