@@ -7,61 +7,27 @@ import { fileURLToPath } from 'node:url';
 import { startServer } from '../helpers/server.js';
 import { chatScope } from '../helpers/sdk.js';
 
-const self = fileURLToPath(import.meta.url);
+const script = fileURLToPath(new URL('../helpers/exit-script.ts', import.meta.url));
 
-if (process.env['TIDINGS_TEST_EXIT_URL']) {
-  const { connect } = await import('../../src/client/index.js');
-  const WS = (await import('ws')).default as never;
-  const url = process.env['TIDINGS_TEST_EXIT_URL'];
-  const token = process.env['TIDINGS_TEST_EXIT_TOKEN']!;
-  const mode = process.env['TIDINGS_TEST_EXIT_MODE'];
-  if (mode === 'open') {
-    const sdk = connect({ url, token, webSocket: WS });
-    await sdk.topics.subscribe('chat', 'x', { onItem() {} });
-    await sdk.topics.publish('chat', 'x', 'hi');
-    await sdk.cache.set('chat', 'k', 'v').catch(() => {});
-    sdk.close();
-  } else if (mode === 'http') {
-    const sdk = connect({ url, token, transport: 'http' });
-    await sdk.topics.subscribe('chat', 'x', { onItem() {} });
-    await sdk.topics.publish('chat', 'x', 'hi');
-    sdk.close();
-  } else if (mode === 'down') {
-    const sdk = connect({ url: 'http://127.0.0.1:1', token, webSocket: WS });
-    const p = sdk.topics.publish('chat', 'x', 'queued');
-    void sdk.topics.subscribe('chat', 'x', { onItem() {} });
-    await new Promise((r) => setTimeout(r, 300));
-    sdk.close();
-    await p;
-  } else if (mode === 'hang') {
-    const sdk = connect({ url, tokenProvider: () => new Promise<string>(() => {}), webSocket: WS });
-    const p = sdk.topics.publish('chat', 'x', 'queued');
-    await new Promise((r) => setTimeout(r, 200));
-    sdk.close();
-    await p;
-  }
-  console.log('DONE ' + Date.now());
-} else {
-  // One server for the file: each mode's script connects to it (or, 'down', to nothing) on its own.
-  const shared = startServer(t);
-  for (const mode of ['open', 'http', 'down', 'hang']) {
-    t.test(`the process exits after close() (${mode})`, async (t) => {
-      const server = await shared;
-      const { token } = await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 300, tokenId: 'exit' });
-      const child = spawn(process.execPath, ['--import', 'tsx', self], {
-        env: { ...process.env, TIDINGS_TEST_EXIT_URL: server.httpUrl, TIDINGS_TEST_EXIT_TOKEN: token, TIDINGS_TEST_EXIT_MODE: mode }, stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let out = '';
-      child.stdout!.on('data', (d) => { out += d; });
-      const started = Date.now();
-      const code = await new Promise<number | string>((resolve) => {
-        const timer = setTimeout(() => { child.kill('SIGKILL'); resolve('killed after 20 s'); }, 20_000);
-        child.once('exit', (c) => { clearTimeout(timer); resolve(c ?? -1); });
-      });
-      t.match(out, /DONE/, 'the script ran to its end');
-      const done = Number(/DONE (\d+)/.exec(out)?.[1]);
-      t.equal(code, 0, `exited by itself (${Date.now() - started} ms)`);
-      t.comment(`exited ${Date.now() - done} ms after its last line`);
+// One server for the file: each mode's script connects to it (or, 'down', to nothing) on its own.
+const shared = startServer(t);
+for (const mode of ['open', 'http', 'down', 'hang']) {
+  t.test(`the process exits after close() (${mode})`, async (t) => {
+    const server = await shared;
+    const { token } = await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 300, tokenId: 'exit' });
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      env: { ...process.env, TIDINGS_TEST_EXIT_URL: server.httpUrl, TIDINGS_TEST_EXIT_TOKEN: token, TIDINGS_TEST_EXIT_MODE: mode }, stdio: ['ignore', 'pipe', 'inherit'],
     });
-  }
+    let out = '';
+    child.stdout!.on('data', (d) => { out += d; });
+    const started = Date.now();
+    const code = await new Promise<number | string>((resolve) => {
+      const timer = setTimeout(() => { child.kill('SIGKILL'); resolve('killed after 20 s'); }, 20_000);
+      child.once('exit', (c) => { clearTimeout(timer); resolve(c ?? -1); });
+    });
+    t.match(out, /DONE/, 'the script ran to its end');
+    const done = Number(/DONE (\d+)/.exec(out)?.[1]);
+    t.equal(code, 0, `exited by itself (${Date.now() - started} ms)`);
+    t.comment(`exited ${Date.now() - done} ms after its last line`);
+  });
 }
