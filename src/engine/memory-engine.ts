@@ -71,10 +71,13 @@ class MemoryTopicEngine implements TopicEngine {
   }
 
   /** Records and fans out a non-item frame that takes the topic's next seq (a moderation
-   * `retract`), so resuming subscribers get it in order. `build` may throw to refuse first. */
+   * `retract`), so resuming subscribers get it in order. `build` may throw to refuse first: it
+   * runs before a topic not held is created (on the page it would get), so a refusal leaves none. */
   stampNow(cache: string, name: string, build: (at: { page: number; seq: number; ts: number; lastSeq: number }) => object): PublishResult {
-    const topic = this.registry.getOrCreate(cache, name);
-    const frame = encodeFrame(build({ page: topic.page, seq: topic.seq + 1, ts: this.clock.now(), lastSeq: topic.seq }));
+    const held = this.registry.get(cache, name);
+    const page = held?.page ?? this.registry.peekPage();
+    const frame = encodeFrame(build({ page, seq: (held?.seq ?? 0) + 1, ts: this.clock.now(), lastSeq: held?.seq ?? 0 }));
+    const topic = held ?? this.registry.getOrCreate(cache, name, page);
     const seq = ++topic.seq;
     this.append(topic, seq, frame);
     return { seq, page: topic.page };

@@ -23,7 +23,8 @@ export interface MemoryModerationBackend {
   /** The cache store's listRemoveOrigin: drops the element pubAppend stored for (page, seq). */
   listRemoveOrigin(cache: string, list: string, origin: Position): Maybe<boolean>;
   /** Records and fans out a non-item frame that takes the topic's next seq; `build` may throw to
-   * refuse before anything changes. `lastSeq` is the topic's newest seq before this one. */
+   * refuse before anything changes (it must change nothing itself: the topic may be created after
+   * it). `lastSeq` is the topic's newest seq before this one. */
   stampNow(cache: string, topic: string, build: (at: { page: number; seq: number; ts: number; lastSeq: number }) => object): { page: number; seq: number };
   /** Sends a frame to one connection (by id), wherever it is attached. */
   notify(connectionId: string, frame: Uint8Array): void;
@@ -96,19 +97,18 @@ export class MemoryModerationEngine implements ModerationEngine, PublishHook<Adm
   }
 
   async retract(cache: string, topic: string, target: Position, tokenId: string | undefined, reason: string | undefined): Promise<RetractResult> {
-    let removal: Maybe<boolean> = false;
     const at = this.backend.stampNow(cache, topic, ({ page, seq, ts, lastSeq }) => {
       if (target.page > page || (target.page === page && target.seq > lastSeq)) {
         throw invalidArgument(`target: topic "${topic}" has published no item at page ${target.page}, seq ${target.seq}`);
       }
-      // The memory store removes synchronously inside the call (the promise only carries the answer),
-      // so the element goes in the same step as the retract is stamped: a reader never sees one without the other.
-      removal = this.backend.listRemoveOrigin(cache, topic, target);
       const frame: RetractFrame = { t: 'retract', cache, topic, seq, page, ts, target: { page: target.page, seq: target.seq } };
       if (reason !== undefined) frame.reason = reason;
       if (tokenId !== undefined) frame.tokenId = tokenId;
       return frame;
     });
+    // The memory store removes synchronously inside the call (the promise only carries the answer),
+    // and nothing runs between the stamp and here: a reader never sees one without the other.
+    const removal: Maybe<boolean> = this.backend.listRemoveOrigin(cache, topic, target);
     return { page: at.page, seq: at.seq, removed: await removal };
   }
 

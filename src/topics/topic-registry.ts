@@ -63,12 +63,14 @@ export class TopicRegistry {
     return topic.readAfter(after, maxBytes);
   }
 
-  getOrCreate(cache: string, name: string): Topic {
+  /** `page`: one peekPage() gave in the same synchronous step (the caller checked a request
+   * against it before creating anything); else the next page. */
+  getOrCreate(cache: string, name: string, page?: number): Topic {
     const key = topicKey(cache, name);
     let topic = this.topics.get(key);
     if (topic) return topic;
     if (this.topics.size >= this.config.maxTopics) this.makeRoom();
-    topic = new Topic(key, cache, name, this.nextPage(), this.clock.now(), this.idle);
+    topic = new Topic(key, cache, name, this.nextPage(page), this.clock.now(), this.idle);
     this.place(topic);
     return topic;
   }
@@ -175,8 +177,13 @@ export class TopicRegistry {
   }
 
   /** Pages only grow, also across restarts (they start from the wall clock). */
-  private nextPage(): number {
-    this.lastPage = Math.max(this.clock.now(), this.lastPage + 1);
+  /** The page a topic created now would start: after every page handed out (pages only grow). */
+  peekPage(): number {
+    return Math.max(this.clock.now(), this.lastPage + 1);
+  }
+
+  private nextPage(peeked?: number): number {
+    this.lastPage = peeked !== undefined && peeked > this.lastPage ? peeked : this.peekPage();
     return this.lastPage;
   }
 

@@ -315,3 +315,19 @@ testEachEngine('moderation - a take-down removes the message from history and te
   const again = await mod.client.ok({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: spam!['seq'] } });
   t.equal(again['removed'], false, 'retracting twice finds nothing left to remove');
 });
+
+testEachEngine('moderation - a refused take-down leaves no topic behind', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const mod = await RawModerator.join(server, { tokenId: 'mod' });
+  const topics = async () => {
+    const admin = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
+    const text = await (await fetch(`${server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text();
+    return Number(/^tidings_topics (\d+)$/m.exec(text)?.[1]);
+  };
+  // Targets on pages no topic has had yet, of topics never published.
+  for (const [i, page] of [Date.now() + 86_400_000, Number.MAX_SAFE_INTEGER].entries()) {
+    const refused = await mod.client.request({ t: 'retract', cache: CACHE, topic: `never${i}`, target: { page, seq: 1 } });
+    t.equal(errOf(refused)?.code, 'INVALID_ARGUMENT_ERROR', `page ${page}: nothing was published there to take down`);
+  }
+  t.equal(await topics(), 0, 'no per-topic state from refused requests');
+});
