@@ -91,7 +91,7 @@ function render(stats) {
   setText('t-connections-sub', `of ${num(stats.connections.limit)}`);
   setText('t-subscriptions', tileNumber(stats.subscriptions));
   setText('t-topics', tileNumber(stats.topics.live));
-  setText('t-topics-sub', `of ${num(stats.topics.limit)}`);
+  setText('t-topics-sub', `of ${num(stats.topics.limit)} · ${num(stats.topics.evicted)} evicted`);
   setText('t-publishes', stats.rates ? tileNumber(stats.rates.publishes) : '…');
   setText('t-published', `${num(stats.totals.published)} since start`);
   setText('t-deliveries', stats.rates ? tileNumber(stats.rates.deliveries) : '…');

@@ -31,7 +31,8 @@ export interface AdminStats {
   /** Connections detached from live fan-out for slowness now, and detaches since start. */
   slowConsumers: { detached: number; detaches: number };
   subscriptions: number;
-  topics: { live: number; limit: number };
+  /** evicted: subscriber-less topics dropped since start to make room at the limit. */
+  topics: { live: number; limit: number; evicted: number };
   /** Per second since the previous sample; null in the first one. */
   rates: { publishes: number; deliveries: number } | null;
   totals: { published: number; delivered: number };

@@ -12,11 +12,12 @@ import { PermissionScopes, decodeFrames, encodeFrame, type TidingsServer } from 
 
 buildSdkBundle();
 const chromium = sharedChromium();
+const MAX_TOPICS = 24;
 
 t.test('admin page - signed out, a refused key, then signed in with live charts fed over the SDK', async (t) => {
   const browser = await chromium(t);
   if (!browser) return;
-  const server = await startServer(t, { config: { dev: true, admin: { tokenIds: ['ops'] } } });
+  const server = await startServer(t, { config: { dev: true, admin: { tokenIds: ['ops'] }, topics: { maxTopics: MAX_TOPICS } } });
   const opsKey = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null, tokenId: 'ops' })).token;
   const otherKey = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null, tokenId: 'dev' })).token;
 
@@ -25,6 +26,8 @@ t.test('admin page - signed out, a refused key, then signed in with live charts 
   await moderator.ok({ t: 'gsub', cache: 'chat', group: 'moderators', pattern: { nameSuffix: '-input' }, maxInFlight: 1 });
   const user = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*'), { tokenId: 'load' }));
   await user.ok({ t: 'sub', cache: 'chat', topic: 'lobby' });
+  // More subscriber-less topics than the table holds: the oldest are evicted to make room.
+  for (let i = 0; i < MAX_TOPICS + 4; i++) await user.ok({ t: 'pub', cache: 'chat', topic: `burst-${i}`, value: 'x' });
   // One refused publish, to show up under limit events.
   user.send({ t: 'pub', cache: 'chat', topic: 'lobby', value: 'x'.repeat(70 * 1024) });
   let n = 0;
@@ -72,6 +75,7 @@ t.test('admin page - signed out, a refused key, then signed in with live charts 
   t.match(await page.textContent('#groups'), /chat \/ moderators.*mod-eu/s, 'the moderator group with its members by name');
   t.match(await page.textContent('#top'), /chat \/ lobby/, 'top topics by rate');
   t.match(await page.textContent('#limits'), /value_size_limit_exceeded\s*1/, 'limit events by cause');
+  t.match(await page.textContent('#t-topics-sub'), new RegExp(`^of ${MAX_TOPICS} · [1-9]\\d* evicted$`), 'topics evicted at topics.maxTopics, beside the limit');
   t.equal(await page.locator('.uplot').count(), 4, 'four uPlot charts');
   t.ok(await page.locator('#c-rate .uplot canvas').count() > 0, 'drawn on canvases');
   t.notOk(requests.some((url) => url.includes(opsKey) || url.includes('key=')), 'the key never appears in a URL');
@@ -112,6 +116,7 @@ t.test('admin page - big figures fit their tiles and axes', async (t) => {
         if (reply?.t !== 'ok' || !reply.r?.['connections']) return ws.send(message);
         const r = reply.r;
         const k = ++n;
+        r['topics'] = { live: 999_999, limit: 1_000_000, evicted: 987_654_321 };
         r['connections'].open = 99_999; r['connections'].cutOff = 123_456_789; r['subscriptions'] = 7_654_321 * k;
         r['rates'] = { publishes: 2_345_678.9 * k, deliveries: 1_234_567_890 * k };
         r['totals'] = { published: 98_765_432_109, delivered: 987_654_321_098 };

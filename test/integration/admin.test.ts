@@ -46,7 +46,7 @@ t.test('admin - only an API key whose tokenId is listed may read the stats; the 
 
   const ops = await sdkFor(t, server, { token: await adminKey(server, 'ops') });
   const stats = await ops.connection.request({ t: 'adminStats' });
-  t.match(stats, { connections: { open: 3, limit: 100_000 }, topics: { live: 0 }, rates: null, window: { limit: 256 * 1024 * 1024 } });
+  t.match(stats, { connections: { open: 3, limit: 100_000 }, topics: { live: 0, evicted: 0 }, rates: null, window: { limit: 256 * 1024 * 1024 } });
 });
 
 t.test('admin - the stats: rates and top topics between samples, groups with their members, limit events', async (t) => {

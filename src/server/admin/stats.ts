@@ -66,7 +66,7 @@ export class StatsSampler {
       connections: { open: broker.sessions.size, limit: config.server.maxConnections, cutOff: transport.cutOff, refused: transport.refusedUpgrades },
       slowConsumers: { detached: broker.slowConsumers.detached, detaches: broker.slowConsumers.detaches },
       subscriptions,
-      topics: { live: topicStats.topics, limit: config.topics.maxTopics },
+      topics: { live: topicStats.topics, limit: config.topics.maxTopics, evicted: topicStats.topicsEvicted },
       rates: previous
         ? { publishes: (topicStats.published - previous.published) / seconds, deliveries: (topicStats.delivered - previous.delivered) / seconds }
         : null,
