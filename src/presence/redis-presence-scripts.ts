@@ -17,7 +17,8 @@
 
 export const PRESENCE_SCRIPTS = {
   /** KEYS: M, U, L, C, E, N. ARGV: cache, topic, tokenId, n (this node's connections), now, graceMs,
-   * maxMembers, nodeId, burying (1: a live node zeroes a dead one's count; skip the liveness check).
+   * maxMembers, nodeId, burying (1: a live node zeroes a dead one's count; skip the liveness check),
+   * maxPendingLeaves (L's bound: past it a last connection leaving is a leave at once).
    * Returns {event, graceEnd}: event '' | 'join' | 'leave' | 'buried' (this node was declared
    * dead: it must take a new id and resync); graceEnd > 0 when the user's last connection left. */
   tidingsPresenceSet: {
@@ -61,7 +62,7 @@ elseif delta < 0 then
   if fromM > 0 and redis.call('HEXISTS', M, tokenId) == 1 then
     local left = redis.call('HINCRBY', M, tokenId, -fromM)
     if left <= 0 then
-      if grace == 0 then
+      if grace == 0 or (not redis.call('ZSCORE', L, member) and redis.call('ZCARD', L) >= tonumber(ARGV[10])) then
         redis.call('HDEL', M, tokenId)
         event = 'leave'
       else

@@ -59,7 +59,9 @@ export class RedisPresence implements PresenceEngine {
    * does not know yet is refused ('buried') and would start yet another reincarnation. */
   private registering: Promise<void> | undefined;
   private readonly listeners: Array<(change: PresenceChange) => void> = [];
-  private readonly graceTimers = new Set<TimerHandle>();
+  /** This node's timers for leave graces its writes started, by member: one per member (a newer
+   * grace replaces it), at most presence.maxPendingLeaves (past that, the sweeps run the leave). */
+  private readonly graceTimers = new Map<string, TimerHandle>();
   private heartbeatTimer: TimerHandle | undefined;
   private publish: ((key: string, frame: Uint8Array) => void) | undefined;
   private nodeId = newNodeId();
@@ -193,7 +195,7 @@ export class RedisPresence implements PresenceEngine {
     if (this.closed) return;
     this.closed = true;
     this.clock.clearTimeout(this.heartbeatTimer);
-    for (const timer of this.graceTimers) this.clock.clearTimeout(timer);
+    for (const timer of this.graceTimers.values()) this.clock.clearTimeout(timer);
     this.graceTimers.clear();
     await this.flush();
     await this.script('tidingsPresenceDepart', this.k.nodes, this.k.dead, this.nodeKey(this.nodeId), this.nodeId).catch(() => {});
@@ -222,8 +224,9 @@ export class RedisPresence implements PresenceEngine {
     try {
       if (this.registering) await this.registering;
       const node = this.nodeId;
+      const count = entry.count;
       const [event, graceEnd] = await this.script('tidingsPresenceSet', keys.members, keys.untracked, this.k.leaving, this.nodeKey(node), this.k.events, this.k.nodes,
-        entry.cache, entry.topic, entry.tokenId, entry.count, this.clock.now(), this.config.leaveGraceMs, this.config.maxMembersPerTopic, node, 0) as [string, number];
+        entry.cache, entry.topic, entry.tokenId, count, this.clock.now(), this.config.leaveGraceMs, this.config.maxMembersPerTopic, node, 0, this.config.maxPendingLeaves) as [string, number];
       if (event === 'buried') {
         this.dirty.add(entry);
         await this.reincarnate(node);
@@ -231,6 +234,7 @@ export class RedisPresence implements PresenceEngine {
       }
       if (event === 'join' || event === 'leave') this.changed(event, entry.cache, entry.topic, entry.tokenId);
       if (Number(graceEnd) > 0 && !this.closed) this.leaveAfterGrace(entry.member, entry.cache, entry.topic, entry.tokenId, Number(graceEnd));
+      else if (count > 0) this.cancelGraceTimer(entry.member);
     } catch (err) {
       // Redis away or slow: the heartbeat writes the then-current count again.
       this.dirty.add(entry);
@@ -270,12 +274,27 @@ export class RedisPresence implements PresenceEngine {
   // -- leaves, heartbeats and sweeps -------------------------------------------------------------
 
   private leaveAfterGrace(member: string, cache: string, topic: string, tokenId: string, graceEnd: number): void {
+    this.cancelGraceTimer(member);
+    // Redis bounds the pending leaves cluster-wide; this bounds the timers of one node whatever
+    // Redis holds. Without a timer the leave is run by a sweep once due (a heartbeat later).
+    if (this.graceTimers.size >= this.config.maxPendingLeaves) return;
     const timer = this.clock.setTimeout(() => {
-      this.graceTimers.delete(timer);
+      if (this.graceTimers.get(member) === timer) this.graceTimers.delete(member);
       void this.expire(member, cache, topic, tokenId);
     }, Math.max(0, graceEnd - this.clock.now()));
-    this.graceTimers.add(timer);
+    this.graceTimers.set(member, timer);
   }
+
+  /** The member is back (through this node): its leave is not due any more. */
+  private cancelGraceTimer(member: string): void {
+    const timer = this.graceTimers.get(member);
+    if (timer === undefined) return;
+    this.clock.clearTimeout(timer);
+    this.graceTimers.delete(member);
+  }
+
+  /** Leave graces this node holds a timer for (the tidings_presence_pending_leaves gauge). */
+  pendingLeaves(): number { return this.graceTimers.size; }
 
   private async expire(member: string, cache: string, topic: string, tokenId: string): Promise<void> {
     const { members } = this.topicKeys(cache, topic);
@@ -324,7 +343,7 @@ export class RedisPresence implements PresenceEngine {
       const [cache, topic, tokenId] = splitMember(flat[i]!);
       const keys = this.topicKeys(cache, topic);
       const [event, graceEnd] = await this.script('tidingsPresenceSet', keys.members, keys.untracked, this.k.leaving, nodeKey, this.k.events, this.k.nodes,
-        cache, topic, tokenId, 0, this.clock.now(), this.config.leaveGraceMs, this.config.maxMembersPerTopic, node, 1) as [string, number];
+        cache, topic, tokenId, 0, this.clock.now(), this.config.leaveGraceMs, this.config.maxMembersPerTopic, node, 1, this.config.maxPendingLeaves) as [string, number];
       if (event === 'leave') this.changed('leave', cache, topic, tokenId);
       if (Number(graceEnd) > 0) this.leaveAfterGrace(flat[i]!, cache, topic, tokenId, Number(graceEnd));
     }

@@ -55,7 +55,7 @@ export function createMetricsRegistry({ broker, engine, transport, config, bodie
   gauge(registry, 'tidings_redis_channels', 'Engine redis: topic channels this node subscribes to in Redis, plus ones left while the link was down (unsubscribed once it is back)', () => engine.topics.stats().redisChannels ?? 0);
   gauge(registry, 'tidings_topics_limit', 'topics.maxTopics', () => config.topics.maxTopics);
   mirroredCounter(registry, 'tidings_topics_evicted_total', 'Topics without subscribers dropped, least recently used first, to make room for a new topic at topics.maxTopics', () => engine.topics.stats().topicsEvicted);
-  gauge(registry, 'tidings_presence_pending_leaves', 'Presence members within their leave grace on this node (engine memory; bounded by presence.maxPendingLeaves)', () => engine.presence.pendingLeaves?.() ?? 0);
+  gauge(registry, 'tidings_presence_pending_leaves', 'Presence members within their leave grace on this node (engine redis: the grace timers it holds); bounded by presence.maxPendingLeaves', () => engine.presence.pendingLeaves?.() ?? 0);
   mirroredCounter(registry, 'tidings_published_items_total', 'Items published since start', () => engine.topics.stats().published);
   mirroredCounter(registry, 'tidings_delivered_items_total', 'Item deliveries (items times subscribers) since start', () => engine.topics.stats().delivered);
 
