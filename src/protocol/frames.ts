@@ -236,7 +236,8 @@ export type GetResult = { hit: true; value: Value } | Miss;
 export type ItemGetTtlResult = { hit: true; remainingTtlMs: number } | Miss;
 /** `hit: true` = Momento's Set, `false` = Miss. */
 export interface UpdateTtlResult { hit: boolean }
-export interface PubAppendResult extends PublishResult { length: number }
+/** Where the item landed, its ts (as a pub's reply) and the list's length. */
+export interface PubAppendResult extends PublishResult { ts: number; length: number }
 
 // ---------------------------------------------------------------------------------------------
 // Presence (docs/presence.md): who is subscribed to a topic, by tokenId.

@@ -223,12 +223,12 @@ export class MemoryCacheStore implements CacheEngine {
     if (!this.publisher) throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, 'pubAppend needs a topic engine in the same process');
     const publisher = this.publisher;
     const e = element(value, tokenId);
-    let published: PublishResult = { seq: 0, page: 0 };
+    let published: Required<PublishResult> = { seq: 0, page: 0, ts: 0 };
     // Publishing runs after every limit check and before the append; if it throws (e.g.
     // topics_limit_exceeded) nothing is appended.
     const length = this.push(cache, list, [e], options, 'back', () => {
       const { seq, page, ts } = publisher.publishNow(cache, topic, value, tokenId);
-      published = { seq, page };
+      published = { seq, page, ts };
       e.o = { page, seq, ts, tokenId };
     });
     return { ...published, length };

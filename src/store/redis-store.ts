@@ -28,7 +28,7 @@ const STATS_MAX_AGE_MS = 5000;
  * script (engine/redis/topic-engine.ts). `reply` is the list half's status reply; seq 0 = refused. */
 export interface RedisPubAppender {
   pubAppend(cache: string, topic: string, value: Value, tokenId: string | undefined,
-    list: { listKeys: [string, string]; listArgs: Array<string | number | Uint8Array>; guard?: PubAppendGuard | undefined }): Promise<{ seq: number; page: number; reply: Reply }>;
+    list: { listKeys: [string, string]; listArgs: Array<string | number | Uint8Array>; guard?: PubAppendGuard | undefined }): Promise<{ seq: number; page: number; ts: number; reply: Reply }>;
 }
 
 /** A step that must hold for the pubAppend to run, checked and settled in the same script (a
@@ -173,10 +173,10 @@ export class RedisCacheStore implements CacheEngine {
       this.ttlOf(options.ttl.ttlMs), options.ttl.refresh ? 1 : 0, options.truncateToSize ?? 0, this.config.maxListLength, this.config.maxItemBytes,
       Buffer.byteLength(list, 'utf8'), encoded[0] === TEXT_TAG ? 'S' : 'B', encoded.subarray(1), tokenId === undefined ? 0 : 1, tokenId ?? '',
     ];
-    const { seq, page, reply } = await this.appender.pubAppend(cache, topic, value, tokenId, { listKeys, listArgs, guard });
+    const { seq, page, ts, reply } = await this.appender.pubAppend(cache, topic, value, tokenId, { listKeys, listArgs, guard });
     if (guard && status(reply) === 'not_held') throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, guard.refusal);
     this.refusal(reply, cache, list);
-    return { seq, page, length: Number(reply[1]) };
+    return { seq, page, ts, length: Number(reply[1]) };
   }
 
   // -- internals ---------------------------------------------------------------------------------

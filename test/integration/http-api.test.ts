@@ -84,9 +84,10 @@ t.test('http api', async (t) => {
     const ttl = await op(server, all, 'itemGetTtl', { key: 'bin' });
     t.match(ttl.body, { hit: true, remainingTtlMs: Number });
     const pa = await op(server, all, 'pubAppend', { topic: 'room', list: 'room-history', value: 'hi', truncateFrontToSize: 5 });
-    t.match(pa.body, { page: Number, seq: 1, length: 1 });
+    t.same(Object.keys(pa.body).sort(), ['length', 'page', 'seq', 'ts'], "pubAppend answers where the item landed and its ts, as a pub does");
+    t.match(pa.body, { page: Number, seq: 1, ts: Number, length: 1 });
     const meta = await op(server, all, 'listFetch', { list: 'room-history', withMeta: true });
-    t.match(meta.body, { hit: true, items: [{ value: 'hi', seq: 1, tokenId: 'backend' }] });
+    t.match(meta.body, { hit: true, items: [{ value: 'hi', seq: 1, tokenId: 'backend', ts: pa.body.ts }] }, 'the ts the history element records');
   });
 
   t.test('credentials and permissions', async (t) => {

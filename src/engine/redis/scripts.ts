@@ -161,14 +161,14 @@ return reply`,
    * maxListLength, maxItemBytes, key bytes, element tag ('S' | 'B'), value payload, has tokenId
    * (1/0), tokenId, topicTtlMs, keep, channel, head, tail, the version of the node's copy of D by
    * which the topic feeds no group, idempotency key, its window ms. Returns {'ok', length, seq,
-   * page} (+ 'dup' for a repeated idempotency key), {'stale'} (the copy is out of date: nothing was
-   * done) or a refusal. */
+   * page, ts} (+ 'dup' for a repeated idempotency key), {'stale'} (the copy is out of date: nothing
+   * was done) or a refusal. */
   tidingsPubAppend: {
     keys: undefined,
     lua: `${LIST_PRELUDE}
 ${topicPrelude(3)}
 ${idempotent(`if #KEYS == 6 and (redis.call('HGET', KEYS[6], '\\0v') or '') ~= ARGV[17] then return {'stale'} end
-${PUB_APPEND_BODY}return {'ok', pushed[2], seq, page}`, "reply[1] == 'ok'")}`,
+${PUB_APPEND_BODY}return {'ok', pushed[2], seq, page, now}`, "reply[1] == 'ok'")}`,
   },
 
   /** A moderator's accept: tidingsPubAppend guarded by "this node still holds the delivery" and
@@ -183,7 +183,7 @@ ${topicPrelude(3)}
 ${GROUP_PRELUDE}
 ${ACCEPT_GUARD}
 ${PUB_APPEND_BODY}${ACCEPT_SETTLE}
-return {'ok', pushed[2], seq, page}`,
+return {'ok', pushed[2], seq, page, now}`,
   },
 
   /** A moderator's take-down as one step: checks the target was published, removes its element

@@ -263,7 +263,7 @@ export class RedisTopicEngine implements TopicEngine {
 
   /** pubAppend's topic half: the same hooks and stamping as publish, with the list half in the
    * same script. Refusals of the list half come back as the reply (the caller maps them). */
-  pubAppend(cache: string, name: string, value: Value, tokenId: string | undefined, list: PubAppendStep): Promise<PublishResult & { reply: Reply }> {
+  pubAppend(cache: string, name: string, value: Value, tokenId: string | undefined, list: PubAppendStep): Promise<Required<PublishResult> & { reply: Reply }> {
     // Groups are fed by publish only: a pubAppend to an input topic would skip its moderators.
     const refuse = () => inputTopicRefusal(name);
     const { feed } = this;
@@ -287,7 +287,11 @@ export class RedisTopicEngine implements TopicEngine {
           if (feed.feeds(cache, name)) throw refuse();
           continue;
         }
-        return { seq: Number(reply[2] ?? 0), page: Number(reply[3] ?? 0), reply, dup: reply[4] !== undefined };
+        // {'ok', length, seq, page, ts} (+ 'dup'); a repeat answered from a record an older node
+        // wrote has no ts: the repeat's own time stands in.
+        const dup = String(reply[reply.length - 1]) === 'dup';
+        const ts = reply.length - (dup ? 1 : 0) > 4 ? Number(reply[4]) : now;
+        return { seq: Number(reply[2] ?? 0), page: Number(reply[3] ?? 0), ts, reply, dup };
       }
     });
   }
