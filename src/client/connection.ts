@@ -56,8 +56,6 @@ interface PendingRequest {
    * tokenId (per connection for a credential without one): only a link with the same tokenId
    * recognises a resend. */
   sentAs?: string | undefined;
-  /** Its encoded size (with the largest id), counted against maxQueuedBytes while it waits. */
-  bytes: number;
   resolve(result: unknown): void;
   reject(error: TidingsClientError): void;
 }
@@ -195,7 +193,6 @@ export class Connection {
       const pending: PendingRequest = {
         frame,
         id: undefined,
-        bytes: 0,
         resolve: (r) => { settle(); resolve(r as R); },
         reject: (e) => { settle(); reject(e); },
       };
@@ -205,14 +202,16 @@ export class Connection {
         ? connectionError(`not connected: ${frame.t} was not sent within ${timeoutMs} ms (it was not applied)`)
         : timeoutError(`no reply to ${frame.t} within ${timeoutMs} ms; it may or may not have been applied`)), timeoutMs);
       if (this.statusValue.state === 'open') return this.send(pending);
+      // Its size is held by the queue alone, counted against maxQueuedBytes while it waits.
+      let bytes: number;
       try {
-        pending.bytes = queuedSize(frame);
+        bytes = queuedSize(frame);
       } catch (err) {
         return pending.reject(connectionError(`send failed: ${(err as Error).message}`));
       }
-      const refusal = this.queue.refusal(pending.bytes);
-      if (refusal) pending.reject(queueFullError(`${this.queueFullReason(refusal, pending.bytes)}: ${frame.t} was not sent`));
-      else this.queue.push(pending, pending.bytes);
+      const refusal = this.queue.refusal(bytes);
+      if (refusal) pending.reject(queueFullError(`${this.queueFullReason(refusal, bytes)}: ${frame.t} was not sent`));
+      else this.queue.push(pending, bytes);
     });
   }
 
@@ -343,7 +342,6 @@ export class Connection {
     this.inFlight.set(id, {
       frame: { t: 'hello' },
       id,
-      bytes: 0,
       resolve: (r) => this.opened_(ws, r as HelloResult),
       // The server follows a refused hello with bye + close; handled there.
       reject: () => {},
@@ -478,8 +476,7 @@ export class Connection {
         pending.id = undefined;
         pending.sent = true;
         // It was encoded once already (send), so this cannot throw.
-        pending.bytes = queuedSize(pending.frame);
-        retry.push({ item: pending, bytes: pending.bytes });
+        retry.push({ item: pending, bytes: queuedSize(pending.frame) });
       } else {
         pending.reject(connectionError(`connection closed before the reply (${why.code} ${why.reason}); the request may or may not have been applied`));
       }
