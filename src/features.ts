@@ -10,6 +10,7 @@ import { presenceTracking } from './engine/presence-tracking.js';
 import { callerReader, dispatchRoute } from './server/http-dispatch.js';
 import { notifyHandlers } from './engine/handlers/notify.js';
 import { NotifyService } from './notify/notify-service.js';
+import type { HostLookup } from './notify/destination-policy.js';
 import { decodeSegment, mountNotifyRoutes } from './server/notify-routes.js';
 import { registerNotifyMetrics } from './server/notify-metrics.js';
 
@@ -36,8 +37,9 @@ export const presenceFeature: ServerFeature = {
 };
 
 /** Webhooks for the app's backend and Web Push for users who are away (docs/webhooks.md,
- * docs/push.md). A factory: each server gets its own state. */
-export function notifyFeature(): ServerFeature {
+ * docs/push.md). A factory: each server gets its own state. `lookup` resolves destination host
+ * names (default node:dns lookup; the internal-destination policy checks its answers too). */
+export function notifyFeature(options: { lookup?: HostLookup } = {}): ServerFeature {
   let service: NotifyService | undefined;
   let stopRevocations: (() => void) | undefined;
   const state = () => {
@@ -46,7 +48,7 @@ export function notifyFeature(): ServerFeature {
   };
   return {
     setup: ({ config, engine, auth, clock, log }) => {
-      service = new NotifyService({ config, presence: engine.presence, shared: engine.notify, clock, log });
+      service = new NotifyService({ config, presence: engine.presence, shared: engine.notify, clock, log, lookup: options.lookup });
       engine.topics.addPublishHook(service.notifier);
       engine.presence.observe((change) => state().notifier.presenceChanged(change));
       // Not for a revocation older than this node (found when it starts): the nodes that heard it
@@ -74,6 +76,7 @@ export const demoFeature: ServerFeature = {
 };
 
 /** A fresh set per server: the admin feature holds per-server state (its stats sampler). */
-export function defaultFeatures(): ServerFeature[] {
-  return [cacheFeature, moderationFeature, presenceFeature, notifyFeature(), sdkBundleFeature, demoFeature, adminFeature()];
+/** `notify`: the notify feature's options (notifyFeature). */
+export function defaultFeatures(options: { notify?: Parameters<typeof notifyFeature>[0] } = {}): ServerFeature[] {
+  return [cacheFeature, moderationFeature, presenceFeature, notifyFeature(options.notify), sdkBundleFeature, demoFeature, adminFeature()];
 }

@@ -13,6 +13,7 @@ export type { ModerationEngine, GroupMember, HeldDelivery } from './moderation/m
 export type { GroupStats } from './moderation/group-registry.js';
 export type { SubscriptionObserver } from './engine/subscriptions.js';
 export type { PresenceEngine, PresenceChange, PresenceSubscriber } from './presence/presence.js';
+export type { HostLookup } from './notify/destination-policy.js';
 export { verify as verifyWebhookSignature, sign as signWebhook } from './notify/webhook-signature.js';
 export { isNativeUws, NativeBuildMissingError } from './server/native.js';
 export * from './protocol/index.js';

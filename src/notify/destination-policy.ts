@@ -43,19 +43,28 @@ export class InternalDestinationError extends Error {
 type LookupAnswer = string | Array<{ address: string; family: number }>;
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: LookupAnswer, family?: number) => void;
 
-/** A `net.connect` lookup that resolves like the default one and refuses the connection when any
- * answer is internal. The check at registration (internalHostProblem) cannot see what a DNS name
- * resolves to, or will resolve to at the time of the request; this runs for every new connection,
- * on the very addresses it connects to. Refusing on any internal answer (not only the first) keeps
- * a name with a public and an internal record from reaching the internal one on a retry. */
-export function publicOnlyLookup(hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback): void {
-  lookup(hostname, options as LookupAllOptions, (err, answer: LookupAnswer | LookupAddress[], family?: number) => {
-    if (err) return callback(err, '', family);
-    const addresses = typeof answer === 'string' ? [answer] : (answer as LookupAddress[]).map((a) => a.address);
-    for (const address of addresses) {
-      const problem = internalAddressProblem(address);
-      if (problem) return callback(new InternalDestinationError(`${hostname} resolves to ${problem}`), '', family);
-    }
-    callback(null, answer as LookupAnswer, family);
-  });
+/** Host names to addresses, all of them: node:dns `lookup` by default; the notify feature takes
+ * another (its `lookup` option), whose answers connectLookup checks all the same. */
+export type HostLookup = (hostname: string, options: LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
+/** A `net.connect` lookup that resolves with `resolve` and, unless `allowInternal`, refuses the
+ * connection when any answer is internal. The check at registration (internalHostProblem) cannot
+ * see what a DNS name resolves to, or will resolve to at the time of the request; this runs for
+ * every new connection, on the very addresses it connects to. Refusing on any internal answer (not
+ * only the first) keeps a name with a public and an internal record from reaching the internal one
+ * on a retry. */
+export function connectLookup(resolve: HostLookup = lookup, allowInternal = false): (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback) => void {
+  return (hostname, options, callback) => {
+    resolve(hostname, { ...options, all: true }, (err, answers) => {
+      if (err) return callback(err, '', undefined);
+      for (const { address } of allowInternal ? [] : answers) {
+        const problem = internalAddressProblem(address);
+        if (problem) return callback(new InternalDestinationError(`${hostname} resolves to ${problem}`), '', undefined);
+      }
+      if (options.all) return callback(null, answers);
+      const [first] = answers;
+      if (!first) return callback(Object.assign(new Error(`${hostname} resolved to no address`), { code: 'ENOTFOUND' }), '', undefined);
+      callback(null, first.address, first.family);
+    });
+  };
 }

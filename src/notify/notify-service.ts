@@ -11,6 +11,7 @@ import { WebhookEndpoints } from './webhook-endpoints.js';
 import { WebPushSender, type VapidKeys } from './web-push-sender.js';
 import { Notifier, type PresenceLookup } from './notifier.js';
 import type { SharedNotifyState } from './shared-state.js';
+import type { HostLookup } from './destination-policy.js';
 
 export interface NotifyServiceOptions {
   config: Readonly<TidingsConfig>;
@@ -19,6 +20,9 @@ export interface NotifyServiceOptions {
   shared?: SharedNotifyState | undefined;
   clock: Clock;
   log: Logger;
+  /** Host names of webhook and push destinations to addresses (default node:dns lookup); what it
+   * answers is checked against the internal-destination policy like any answer. */
+  lookup?: HostLookup | undefined;
 }
 
 export class NotifyService {
@@ -31,13 +35,13 @@ export class NotifyService {
 
   private readonly log: Logger;
 
-  constructor({ config, presence, shared, clock, log }: NotifyServiceOptions) {
+  constructor({ config, presence, shared, clock, log, lookup }: NotifyServiceOptions) {
     this.log = log;
     this.followers = shared?.followers ?? new MemoryFollowers(config.notify);
     this.subscriptions = shared?.subscriptions ?? new MemoryPushSubscriptions(config.push);
-    this.webhooks = new WebhookEndpoints(config.webhooks, clock, log, shared?.webhooks);
+    this.webhooks = new WebhookEndpoints(config.webhooks, clock, log, shared?.webhooks, lookup);
     const vapid = vapidKeys(config);
-    this.push = vapid ? new WebPushSender(config.push, vapid, this.subscriptions, log) : undefined;
+    this.push = vapid ? new WebPushSender(config.push, vapid, this.subscriptions, log, lookup) : undefined;
     this.notifier = new Notifier(this.webhooks, this.followers, presence, this.push, clock);
   }
 

@@ -6,7 +6,7 @@
  * and discarded up to a bound: the destination is not trusted to answer with a small one. */
 import http from 'node:http';
 import https from 'node:https';
-import { InternalDestinationError, internalHostProblem, publicOnlyLookup } from './destination-policy.js';
+import { InternalDestinationError, connectLookup, internalHostProblem, type HostLookup } from './destination-policy.js';
 
 export interface PostAnswer { status: number; retryAfter: string | null }
 
@@ -16,10 +16,14 @@ const MAX_DISCARDED_BYTES = 64 * 1024;
 export class OutboundPoster {
   /** Keep-alive pools, one per scheme: a busy endpoint reuses its connections. */
   private readonly agents: { http: http.Agent; https: https.Agent };
+  /** How a connection's host name is resolved: checked against the policy unless allowPrivate. */
+  private readonly lookup: ReturnType<typeof connectLookup>;
 
-  /** `allowPrivate`: the operator allows internal destinations (its own endpoints, or a knob). */
-  constructor(private readonly allowPrivate: boolean) {
+  /** `allowPrivate`: the operator allows internal destinations (its own endpoints, or a knob).
+   * `resolve`: host names to addresses (node:dns lookup unless the notify feature is given one). */
+  constructor(private readonly allowPrivate: boolean, resolve?: HostLookup) {
     this.agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+    this.lookup = connectLookup(resolve, allowPrivate);
   }
 
   /** Rejects with InternalDestinationError when the destination is refused, with another error when
@@ -38,7 +42,7 @@ export class OutboundPoster {
         agent: secure ? this.agents.https : this.agents.http,
         headers: { ...headers, 'content-length': String(payload?.byteLength ?? 0) },
         signal,
-        ...(this.allowPrivate ? {} : { lookup: publicOnlyLookup }),
+        lookup: this.lookup,
       }, (res) => {
         const answer: PostAnswer = { status: res.statusCode ?? 0, retryAfter: headerValue(res.headers['retry-after']) };
         let read = 0;

@@ -9,6 +9,7 @@ import type { Logger } from '../core/logger.js';
 import { BurstCollapser } from './burst-collapser.js';
 import { InternalDestinationError } from './destination-policy.js';
 import { OutboundPoster } from './outbound-post.js';
+import type { HostLookup } from './destination-policy.js';
 import { DeliveryQueue, type AttemptOutcome, type DeliveryStats, type RetryLater } from './delivery-queue.js';
 import { outcomeOfAnswer } from './retry-after.js';
 import type { ItemJson } from './events.js';
@@ -38,8 +39,9 @@ export class WebPushSender {
     private readonly vapid: VapidKeys,
     private readonly subscriptions: PushSubscriptions,
     private readonly log: Logger,
+    lookup?: HostLookup,
   ) {
-    this.poster = new OutboundPoster(config.allowPrivateEndpoints);
+    this.poster = new OutboundPoster(config.allowPrivateEndpoints, lookup);
     this.queue = new DeliveryQueue<Job>(
       // One message per request: Web Push has no batches. Each tokenId is an owner with its own
       // share of the queue and of the slots: one user's dead endpoints cannot starve the others.

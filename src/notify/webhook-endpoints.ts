@@ -13,6 +13,7 @@ import { DeliveryQueue, type AttemptOutcome, type DeliveryStats, type RetryLater
 import { outcomeOfAnswer } from './retry-after.js';
 import { InternalDestinationError, internalHostProblem } from './destination-policy.js';
 import { OutboundPoster } from './outbound-post.js';
+import type { HostLookup } from './destination-policy.js';
 import type { ItemJson, NotifyEvent } from './events.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, sign } from './webhook-signature.js';
 import type { SharedWebhookEndpoints, WebhookEndpointsListener } from './shared-state.js';
@@ -76,13 +77,14 @@ export class WebhookEndpoints {
   private readonly byCache = new Map<string, Map<string, Endpoint>>();
   private count = 0;
   /** Config-file endpoints are the operator's: any destination. */
-  private readonly operatorPoster = new OutboundPoster(true);
+  private readonly operatorPoster: OutboundPoster;
   /** Admin-route endpoints (a cache's admin chose the URL): no internal destination, by IP literal
    * or by what a name resolves to when connecting, unless webhooks.allowPrivateUrls. */
   private readonly adminPoster: OutboundPoster;
 
-  constructor(private readonly config: WebhooksConfig, private readonly clock: { now(): number }, private readonly log: Logger, private readonly shared?: SharedWebhookEndpoints) {
-    this.adminPoster = new OutboundPoster(config.allowPrivateUrls);
+  constructor(private readonly config: WebhooksConfig, private readonly clock: { now(): number }, private readonly log: Logger, private readonly shared?: SharedWebhookEndpoints, lookup?: HostLookup) {
+    this.operatorPoster = new OutboundPoster(true, lookup);
+    this.adminPoster = new OutboundPoster(config.allowPrivateUrls, lookup);
     for (const endpoint of config.endpoints) this.install(endpoint, false, true);
     shared?.observe(this.follower());
   }

@@ -3,7 +3,7 @@
  * TIDINGS_TEST_ENGINE, else memory) picks where data lives; a redis server gets a key prefix of its
  * own on the shared test Redis (helpers/redis.ts), deleted when the test ends. */
 import tap, { type Test } from 'tap';
-import { createServer, defaultFeatures, generateSigningKey, type TidingsServer, type DeepPartial, type TidingsConfig, type Clock } from '../../src/index.js';
+import { createServer, defaultFeatures, generateSigningKey, type TidingsServer, type DeepPartial, type TidingsConfig, type Clock, type ServerFeature } from '../../src/index.js';
 import { startDevModerator } from '../../src/cli/dev-moderator.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from './redis.js';
 
@@ -18,6 +18,8 @@ export interface TestServerOptions {
   redisUrl?: string;
   /** engine redis: this key prefix (servers that must share data, e.g. nodes or a restart). */
   redisKeyPrefix?: string;
+  /** Instead of defaultFeatures() (e.g. defaultFeatures with options of their own). */
+  features?: ServerFeature[];
 }
 
 export function defaultTestEngine(): TestEngine {
@@ -40,7 +42,7 @@ export async function startServer(t: Test, options: TestServerOptions = {}): Pro
     if (!options.redisKeyPrefix) cleanup = () => deletePrefix(url, keyPrefix);
   }
   const config = deepMerge(base, options.config ?? {});
-  const server = await createServer({ config, ...(options.clock ? { clock: options.clock } : {}) }, defaultFeatures());
+  const server = await createServer({ config, ...(options.clock ? { clock: options.clock } : {}) }, options.features ?? defaultFeatures());
   const stopModerator = server.config.dev ? await startDevModerator(server) : undefined;
   t.teardown(async () => {
     await stopModerator?.();
