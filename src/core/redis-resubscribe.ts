@@ -6,7 +6,10 @@
  * the command connection and may reach Redis before the SUBSCRIBE: a change published between the
  * two would be neither in the loaded copy nor heard. So the reload starts once Redis answered the
  * SUBSCRIBE: every change published from then on is heard. If the link drops again first, the next
- * 'ready' tries again. */
+ * 'ready' tries again. A subscribe or reload that fails while the link stays up (the command
+ * connection still down, a timeout, an error answer) is tried again at the connection's reconnect
+ * backoff (redis.reconnectMinMs doubling up to redis.reconnectMaxMs) until it succeeds: the link
+ * may never drop again, and the copy would stay behind until it did. */
 import type { Redis } from 'ioredis';
 import type { Logger } from './logger.js';
 
@@ -14,9 +17,29 @@ import type { Logger } from './logger.js';
  * which subscribes and loads by itself. `what` names the copy in the log. */
 export function reloadAfterResubscribe(subscriber: Redis, channel: string, reload: () => Promise<void>, log: Logger, what: string): void {
   let wasReady = subscriber.status === 'ready';
+  /** Counts the reconnects: the retries of an older one stop once a newer one starts over. */
+  let round = 0;
   subscriber.on('ready', () => {
     if (!wasReady) { wasReady = true; return; }
-    subscriber.subscribe(channel).then(reload).catch((err: unknown) =>
-      log.warn({ err: (err as Error).message }, `reloading ${what} failed; retried on the next reconnect`));
+    const mine = ++round;
+    const attempt = (n: number): void => {
+      subscriber.subscribe(channel).then(reload).catch((err: unknown) => {
+        if (mine !== round || subscriber.status === 'end') return;
+        const delay = retryDelay(subscriber, n);
+        // The first failure is worth a warning; the retries that follow, at most one per backoff, are not.
+        log[n === 1 ? 'warn' : 'debug']({ err: (err as Error).message, retryInMs: delay }, `reloading ${what} failed; trying again`);
+        setTimeout(() => {
+          // Not ready: the link dropped meanwhile, and its next 'ready' starts over.
+          if (mine === round && subscriber.status === 'ready') attempt(n + 1);
+        }, delay).unref();
+      });
+    };
+    attempt(1);
   });
+}
+
+/** The connection's own reconnect delay for attempt `n` (its retryStrategy, redis-connection.ts). */
+function retryDelay(subscriber: Redis, n: number): number {
+  const delay = subscriber.options.retryStrategy?.(n);
+  return typeof delay === 'number' && delay > 0 ? delay : 1000;
 }

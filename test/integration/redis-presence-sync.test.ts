@@ -5,7 +5,8 @@
  * and tells them the differences; users already known are not announced twice. */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
-import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { Redis } from 'ioredis';
+import { deletePrefix, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { resetHoldingSubscribe, startTcpProxy } from '../helpers/tcp-proxy.js';
 import { eventually } from '../helpers/wait.js';
@@ -63,4 +64,51 @@ t.test('a join made while a node\'s presence subscription is down reaches its wa
   t.ok(await eventually(() => events('leave').includes('early'), 8000), 'and the leave it missed');
   t.same(joins(), ['early', 'late', 'wanda'], 'no one joins twice');
   t.same(events('leave'), ['early'], 'no other leave');
+});
+
+/** The sync's read of the members fails (here: the topic's members key briefly holds another type,
+ * so Redis answers WRONGTYPE) while the link itself is fine: the node reads again, at the
+ * reconnect backoff, instead of waiting for a next reconnect that may never come. */
+t.test('a sync whose read fails is tried again until it succeeds', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t);
+  const prefix = uniquePrefix('psync');
+  const proxy = await startTcpProxy(redis.port);
+  t.teardown(() => proxy.close());
+  const config: DeepPartial<TidingsConfig> = {
+    auth: { signingKeys: [generateSigningKey()] },
+    redis: { connectTimeoutMs: 300, reconnectMaxMs: 200, commandTimeoutMs: 20_000 },
+    presence: { leaveGraceMs: 100 },
+  };
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, config });
+  const b = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, config });
+  const admin = new Redis(redis.url);
+  t.teardown(() => admin.disconnect());
+  const open = async (node: typeof a, tokenId: string) => {
+    const c = await RawClient.open(node, await tokenFor(node, scope, { tokenId }));
+    t.teardown(() => c.close());
+    return c;
+  };
+  const watcher = await open(a, 'wanda');
+  await watcher.ok({ t: 'sub', cache: CACHE, topic: 'room', presence: true });
+  const joins = () => watcher.frames.filter((f) => f['t'] === 'join').map((f) => String(f['tokenId'])).sort();
+  t.ok(await eventually(() => joins().includes('wanda'), 5000), 'the watcher hears its own join');
+
+  const link = await resetHoldingSubscribe(proxy, Buffer.from(`${prefix}p:\u0000events`));
+  if (link === undefined) { t.fail('A\'s presence subscriber did not send its SUBSCRIBE again'); return; }
+  const late = await open(b, 'late');
+  await late.ok({ t: 'sub', cache: CACHE, topic: 'room' });
+  const members = `${prefix}p:${CACHE}\u0000room`;
+  t.ok(await eventually(async () => (await admin.hexists(members, 'late')) === 1, 5000), 'Redis counts the late member');
+
+  // The members hash set aside, a string in its place: A's read after the reconnect fails.
+  const failedReads = async () => Number(/^errorstat_WRONGTYPE:count=(\d+)/m.exec(await admin.info('errorstats'))?.[1] ?? 0);
+  await admin.rename(members, `${members}:aside`);
+  await admin.set(members, 'not a hash');
+  proxy.releaseRequests(link);
+  t.ok(await eventually(async () => (await failedReads()) > 0, 8000), 'the sync read failed');
+  await admin.rename(`${members}:aside`, members); // in one step: a read never finds the key absent
+
+  t.ok(await eventually(() => joins().includes('late'), 8000), 'read again: the watcher on A hears the join it missed');
+  t.same(joins(), ['late', 'wanda'], 'no one joins twice');
 });
