@@ -8,6 +8,8 @@
  * entry leaves with its last connection). */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ServerConfig } from '../core/config.js';
+import { ErrorCode, LimitCause } from '../protocol/index.js';
+import { TidingsError, limitExceeded } from '../core/errors.js';
 
 export type AdmissionLimits = Pick<ServerConfig, 'maxConnections' | 'maxPendingHellos' | 'maxPendingHellosPerIp' | 'maxConnectionsPerIp'>;
 
@@ -62,17 +64,24 @@ export class ConnectionAdmission {
     return true;
   }
 
-  /** An HTTP stream (SSE, a waiting long-poll) takes one of the `maxConnections` slots of
-   * authenticated connections; false when none is free. Give it back with release(). */
-  acquire(): boolean {
-    if (this.authenticatedCount >= this.limits.maxConnections) return false;
+  /** An HTTP stream (SSE, a waiting long-poll) from `ip` takes one of the `maxConnections` slots
+   * of authenticated connections and one of its address's `maxConnectionsPerIp`, as a WebSocket
+   * does (without the latter, one address could hold every slot with streams); a TidingsError
+   * (and nothing taken) when either is full. Give it back with release(ip). */
+  acquire(ip: string): TidingsError | undefined {
+    if (this.authenticatedCount >= this.limits.maxConnections) return new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'connection limit reached (server.maxConnections)');
+    if ((this.openByIp.get(ip) ?? 0) >= this.limits.maxConnectionsPerIp) {
+      return limitExceeded(LimitCause.CONNECTIONS, `too many connections from this address (server.maxConnectionsPerIp: ${this.limits.maxConnectionsPerIp})`);
+    }
     this.authenticatedCount++;
-    return true;
+    bump(this.openByIp, ip, 1);
+    return undefined;
   }
 
-  /** A slot taken by acquire() is free again. */
-  release(): void {
+  /** A slot taken by acquire(ip) is free again. */
+  release(ip: string): void {
     this.authenticatedCount--;
+    bump(this.openByIp, ip, -1);
   }
 
   /** A connection given to opened() closed. */

@@ -5,8 +5,8 @@
  * resuming from the cursor, so a client polling at any pace gets every item once, or a `disc`
  * event when the window no longer covers the time it was away. */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { CloseCode, decodeFrame, ErrorCode, topicKey, type Position } from '../protocol/index.js';
-import { TidingsError, authenticationFailed, invalidArgument } from '../core/errors.js';
+import { CloseCode, decodeFrame, topicKey, type Position } from '../protocol/index.js';
+import { authenticationFailed, invalidArgument } from '../core/errors.js';
 import type { HttpConfig, ServerConfig, TopicsConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
@@ -15,7 +15,7 @@ import type { Connection, Session } from '../engine/session.js';
 import { bearer, errorReply, refuseCredentialInUrl, writeJson, type Cors } from './http-common.js';
 import type { JsFanout, JsReceiver, SharedFrame } from './js-fanout.js';
 import { formatCursor, jsonEvent, parseCursor } from './json-events.js';
-import type { ConnectionAdmission } from './admission.js';
+import { requestAddress, type ConnectionAdmission } from './admission.js';
 
 export interface LongPollDeps { broker: Broker; fanout: JsFanout; admission: ConnectionAdmission; cors: Cors; log: Logger; clock: Clock; config: { server: ServerConfig; http: HttpConfig; topics: TopicsConfig } }
 
@@ -86,6 +86,7 @@ export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
     const query = new URLSearchParams(req.getQuery() ?? '');
     const authorization = req.getHeader('authorization');
     const corsHeaders = cors.headers(req.getHeader('origin'));
+    const ip = requestAddress(res, req, config.server.trustedProxyHeader);
     const cache = query.get('cache') ?? '';
     const topics = query.getAll('topic');
     const poll = new PollConnection(topics.map((topic) => topicKey(cache, topic)), deps.fanout);
@@ -97,7 +98,7 @@ export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
     const finish = (reply: () => void) => {
       if (done) return;
       done = true;
-      if (slot) { slot = false; deps.admission.release(); }
+      if (slot) { slot = false; deps.admission.release(ip); }
       clock.clearTimeout(timer);
       poll.onEvent = undefined;
       poll.detachAll();
@@ -129,7 +130,8 @@ export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
         const token = bearer(authorization);
         // A waiting poll holds a session like a connection does, so it counts towards the cap.
         if (done) return;
-        if (!deps.admission.acquire()) throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'connection limit reached');
+        const refused = deps.admission.acquire(ip);
+        if (refused) throw refused;
         slot = true;
         const opened = await broker.openAuthenticated(poll, token);
         if (done) return void broker.closed(opened); // the client went away meanwhile

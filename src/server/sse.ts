@@ -5,8 +5,8 @@
  * credential comes in the Authorization header or as a one-use ticket (EventSource cannot send
  * headers); never as a token in the URL. */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { decodeFrame, ErrorCode, topicKey, type Position } from '../protocol/index.js';
-import { TidingsError, authenticationFailed, invalidArgument } from '../core/errors.js';
+import { decodeFrame, topicKey, type Position } from '../protocol/index.js';
+import { authenticationFailed, invalidArgument } from '../core/errors.js';
 import type { HttpConfig, ServerConfig, TopicsConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { TokenAuthority } from '../auth/tokens.js';
@@ -17,7 +17,7 @@ import { SharedFrame, type JsFanout, type JsReceiver } from './js-fanout.js';
 import { formatCursor, jsonEvent, parseCursor } from './json-events.js';
 import { ResponseStream } from './response-stream.js';
 import type { TicketBook } from './tickets.js';
-import type { ConnectionAdmission } from './admission.js';
+import { requestAddress, type ConnectionAdmission } from './admission.js';
 
 export interface SseDeps {
   broker: Broker;
@@ -152,6 +152,7 @@ export function mountSse(app: TemplatedApp, deps: SseDeps): void {
     const authorization = req.getHeader('authorization');
     const lastEventId = req.getHeader('last-event-id');
     const corsHeaders = cors.headers(req.getHeader('origin'));
+    const ip = requestAddress(res, req, config.server.trustedProxyHeader);
     const cache = query.get('cache') ?? '';
     const topics = query.getAll('topic');
     let connection: SseConnection | undefined;
@@ -181,8 +182,9 @@ export function mountSse(app: TemplatedApp, deps: SseDeps): void {
         const token = authorization ? bearer(authorization) : ticket ? tickets.redeem(ticket) : undefined;
         if (token === undefined) throw authenticationFailed('send "Authorization: Bearer <token>", or a ticket (?ticket=…) from POST /v1/sse/tickets');
         if (!stream.open) return;
-        if (!deps.admission.acquire()) throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'connection limit reached');
-        stream.onEnded = () => deps.admission.release();
+        const refused = deps.admission.acquire(ip);
+        if (refused) throw refused;
+        stream.onEnded = () => deps.admission.release(ip);
         session = await broker.openAuthenticated(conn, token);
         conn.session = session;
         for (let i = 0; i < topics.length; i++) {

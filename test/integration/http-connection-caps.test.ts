@@ -1,4 +1,4 @@
-/** server.maxConnections counts the same across transports: SSE streams and waiting long-polls
+/** server.maxConnections and server.maxConnectionsPerIp count the same across transports: SSE streams and waiting long-polls
  * take a slot (docs/http-api.md), connections awaiting hello do not (docs/configuration.md), and
  * every slot is given back however a stream or poll ends. */
 import t from 'tap';
@@ -6,6 +6,7 @@ import { PermissionScopes } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { SseReader } from '../helpers/sse.js';
+import { eventually } from '../helpers/wait.js';
 
 const scope = PermissionScopes.topicPublishSubscribe('cap', '*');
 
@@ -63,4 +64,29 @@ t.test('slots taken by SSE streams and long-polls are given back however they en
   const ws = await RawClient.open(server, token);
   t.pass('a WebSocket gets the slot afterwards');
   ws.close();
+});
+
+t.test('SSE streams and waiting long-polls count towards server.maxConnectionsPerIp with WebSockets; other addresses are served', async (t) => {
+  const server = await startServer(t, { config: { server: { maxConnectionsPerIp: 2, maxPendingHellosPerIp: 2, trustedProxyHeader: 'x-forwarded-for' } } });
+  const token = await tokenFor(server, scope);
+  const from = (ip: string) => ({ authorization: `Bearer ${token}`, 'x-forwarded-for': ip });
+  const sse = (ip: string) => SseReader.open(`${server.httpUrl}/v1/sse?cache=cap&topic=a`, from(ip));
+  const poll = async (ip: string) => {
+    const r = await fetch(`${server.httpUrl}/v1/poll?cache=cap&topic=a&waitMs=0`, { headers: from(ip) });
+    return { status: r.status, body: await r.json() };
+  };
+  const streams = [await sse('10.0.0.1'), await sse('10.0.0.1')];
+  t.teardown(() => { for (const s of streams) s.close(); });
+  t.same(streams.map((s) => s.status), [200, 200]);
+  const third = await sse('10.0.0.1');
+  t.match(third, { status: 429, errorBody: { error: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'connections_limit_exceeded', message: /server\.maxConnectionsPerIp/ } } },
+    'a third stream from the address is refused');
+  t.match(await poll('10.0.0.1'), { status: 429, body: { error: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'connections_limit_exceeded' } } }, 'a poll too');
+  await t.rejects(RawClient.connect(server.wsUrl, undefined, { 'x-forwarded-for': '10.0.0.1' }), /Unexpected server response: 429/, 'and a WebSocket');
+  const other = await sse('10.0.0.2');
+  t.teardown(() => other.close());
+  t.equal(other.status, 200, 'another address is served');
+  t.equal((await poll('10.0.0.2')).status, 200);
+  streams.pop()!.close();
+  t.ok(await eventually(async () => (await poll('10.0.0.1')).status === 200), 'a stream that ended gives its address\'s slot back');
 });
