@@ -133,7 +133,9 @@ export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
         const refused = deps.admission.acquire(ip);
         if (refused) throw refused;
         slot = true;
-        const opened = await broker.openAuthenticated(poll, token);
+        // Each poll is a new request, like an HTTP API call: its subscribes are charged to the
+        // client address's bucket (limits.connectionOps*), not a fresh per-session one.
+        const opened = await broker.openAuthenticated(poll, token, ip);
         if (done) return void broker.closed(opened); // the client went away meanwhile
         session = opened;
         for (let i = 0; i < topics.length && !done; i++) {

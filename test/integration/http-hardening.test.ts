@@ -80,3 +80,15 @@ t.test('HTTP API calls count towards the per-connection request rate (a credenti
   }
   t.ok(statuses.includes(429), `some of 10 back-to-back publishes are refused at 1/s burst 2: ${statuses.join(',')}`);
 });
+
+t.test('long-polls count towards the client address\'s request rate (a credential without tokenId is not unlimited)', async (t) => {
+  const server = await startServer(t, { config: { limits: { connectionOpsPerSec: 1, connectionOpsBurst: 2 } } });
+  const key = (await server.auth.mintApiKey({ scope: PermissionScopes.topicPublishSubscribe(CACHE, '*'), expiresInSec: null })).token;
+  const answers: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const r = await fetch(`${server.httpUrl}/v1/poll?cache=${CACHE}&topic=rate&waitMs=0`, { headers: { authorization: `Bearer ${key}` } });
+    const body = await r.json();
+    answers.push(`${r.status}${body.error ? ` ${body.error.cause}` : ''}`);
+  }
+  t.ok(answers.includes('429 operations_rate_limit_exceeded'), `some of 10 back-to-back polls are refused at 1/s burst 2: ${answers.join(',')}`);
+});
