@@ -1,9 +1,10 @@
 /** Composition root: config -> logger, tokens, engine, broker -> uWS app listening on host:port. */
-import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
+import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { CloseCode, PermissionScopes } from '../protocol/index.js';
 import { resolveConfig, type DeepPartial, type TidingsConfig } from '../core/config.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createLogger, type Logger } from '../core/logger.js';
+import { notFound } from '../core/errors.js';
 import { TokenAuthority, generateSigningKey, type RevokeRequest } from '../auth/tokens.js';
 import { covers, type Revocation, type RevocationList } from '../auth/revocation.js';
 import { Broker } from '../engine/broker.js';
@@ -16,7 +17,7 @@ import { NativeBatching } from './native-batching.js';
 import { mountHttpRoutes } from './http-routes.js';
 import { mountMetrics } from './metrics.js';
 import { TransportCounters } from './transport-counters.js';
-import { Cors } from './http-common.js';
+import { Cors, errorReply, writeJson } from './http-common.js';
 import { mountHttpApi } from './http-api.js';
 import { JsFanout } from './js-fanout.js';
 import { mountLongPoll } from './long-poll.js';
@@ -146,6 +147,12 @@ export async function createServer(options: CreateServerOptions = {}, features: 
     }
   });
   for (const feature of features) feature.routes?.(app, deps, broker, bodies);
+  // A client of the HTTP API reads every error from its JSON envelope, so a path or method under
+  // /v1/ that no route serves is a NOT_FOUND_ERROR too (HEAD and OPTIONS keep their own answers).
+  const noRoute = (res: HttpResponse, req: HttpRequest) => {
+    writeJson(res, errorReply(notFound(`no route ${req.getMethod().toUpperCase()} ${req.getUrl().slice(0, 200)}; see docs/http-api.md`), log), cors.headers(req.getHeader('origin')));
+  };
+  for (const method of ['get', 'post', 'put', 'del', 'patch'] as const) app[method]('/v1/*', noRoute);
   // HEAD answers never carry a body (static-files.ts getAndHead says why).
   app.head('/*', (res) => endText(res, '404 Not Found', 'not found', true));
   app.any('/*', (res) => endText(res, '404 Not Found', 'not found'));

@@ -134,7 +134,12 @@ t.test('http api', async (t) => {
     t.match(badUtf8, { status: 400, body: { error: { message: /UTF-8/ } } });
     const badName = await call(server, `/v1/topics/${CACHE}/${'n'.repeat(300)}`, all, 'x', { 'content-type': 'text/plain' });
     t.match(badName, { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR' } } });
-    t.equal((await fetch(`${server.httpUrl}/v1/topics/${CACHE}/news`)).status, 404, 'GET is not a route');
+    // A path or method the API does not have is answered in the API's error envelope too.
+    for (const [method, path] of [['GET', `/v1/topics/${CACHE}/news`], ['POST', '/v1/nothing'], ['DELETE', `/v1/cache/${CACHE}/get`], ['PUT', `/v1/cache/${CACHE}/get/more`]] as const) {
+      const res = await fetch(`${server.httpUrl}${path}`, { method, headers: { authorization: `Bearer ${all}` } });
+      t.equal(res.status, 404, `${method} ${path} is not a route`);
+      t.match(await res.json().catch(() => 'not JSON'), { error: { code: 'NOT_FOUND_ERROR', message: /docs\/http-api\.md/ } }, `${method} ${path}: a typed error`);
+    }
   });
 
   t.test('CORS is off by default', async (t) => {
