@@ -12,6 +12,8 @@ export class ResponseStream {
   private heldByUws = 0;
   private congested = false;
   private ended = false;
+  /** The status line is out: writes are body from now on. */
+  private begun = false;
   /** Runs once, when the stream ends whichever way (aborted, ended, replaced). */
   onEnded: (() => void) | undefined;
 
@@ -24,7 +26,19 @@ export class ResponseStream {
       onAborted();
     });
     res.onWritable(() => {
-      if (!this.congested || this.ended) return true;
+      if (!this.begun || this.ended) return true;
+      // With a writable handler registered, uWS sends what it holds only when written to: a
+      // handler that wrote nothing would leave the tail of the stream in uWS's buffer until the
+      // next event (or heartbeat). A comment line (every SSE parser skips it; it joins the next
+      // event's block) flushes that first; the queue follows only once uWS holds nothing, so
+      // uWS never holds more than one refused write (heldByUws stays an upper bound).
+      if (!this.res.write(':\n')) {
+        this.congested = true;
+        this.heldByUws += 2;
+        return true;
+      }
+      this.heldByUws = 0;
+      if (!this.congested) return true;
       const batch = this.queue.join('');
       const bytes = this.queuedBytes;
       this.queue = [];
@@ -32,10 +46,8 @@ export class ResponseStream {
       const ok = batch === '' || this.res.write(batch);
       if (ok) {
         this.congested = false;
-        this.heldByUws = 0;
         onDrain();
       } else this.heldByUws = bytes;
-      // Always true: false would stop uWS from draining its own buffer.
       return true;
     });
   }
@@ -45,6 +57,7 @@ export class ResponseStream {
   /** Status, headers and the first text, in one corked write (so the client sees the stream open). */
   begin(headers: Record<string, string>, first: string): void {
     if (this.ended) return;
+    this.begun = true;
     this.res.cork(() => {
       this.res.writeStatus('200 OK');
       for (const [name, value] of Object.entries(headers)) this.res.writeHeader(name, value);

@@ -6,6 +6,7 @@ import net from 'node:net';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { SseReader } from '../helpers/sse.js';
+import { waitFor } from '../helpers/wait.js';
 import { PermissionScopes, type TidingsServer } from '../../src/index.js';
 
 const CACHE = 'feed';
@@ -222,4 +223,29 @@ t.test('sse - a stream does not outlive its credential: notice, then bye, then t
   t.match(reader.events[1]!.json, { kind: 'token_expiring' });
   t.match(reader.events[2]!.json, { code: 4501, reconnect: false });
   t.equal(server.broker.sessions.size, 0);
+});
+
+t.test('sse - once a congested reader reads again, the last events arrive without waiting for another write', async (t) => {
+  // A heartbeat far away: nothing else writes to the stream after the last item.
+  const server = await startServer(t, { config: { server: { heartbeatMs: 600_000 } } });
+  const token = await tokenFor(server, scope);
+  const socket = net.connect(server.port, '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  await new Promise((r) => socket.once('connect', r));
+  let text = '';
+  socket.on('data', (d) => { text += d.toString(); });
+  socket.write(`GET /v1/sse?cache=${CACHE}&topic=tail HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+  await waitFor('the ready event', () => text.includes('event: ready'));
+  socket.pause();
+  const stream = [...server.broker.sessions.values()].find((s) => s.subscriptions.size > 0)!;
+  const pub = await RawClient.open(server, token);
+  t.teardown(() => pub.close());
+  // Publish until the server holds some of the stream (the socket took no more), then stop.
+  let last = 0;
+  while (stream.connection.bufferedAmount() === 0 && last < 20_000) await pub.ok({ t: 'pub', cache: CACHE, topic: 'tail', value: `${++last}:${'t'.repeat(8000)}` });
+  t.ok(stream.connection.bufferedAmount() > 0, `the stream is congested after ${last} items`);
+  t.equal(server.broker.slowConsumers.detached, 0, 'not a slow consumer: under server.maxBackpressureBytes');
+  socket.resume();
+  await waitFor(`item ${last}`, () => text.includes(`"seq":${last},`), 5000);
+  t.pass('every item arrived');
 });
