@@ -81,7 +81,9 @@ export class Cors {
 
   /** Headers for a response to a request from `origin` (the request's Origin header, '' if none). */
   headers(origin: string): Record<string, string> {
-    if (!origin || !(this.any || this.origins.has(origin))) return {};
+    // With a list, whether the answer allows its origin depends on the Origin header: caches must
+    // key on it for every answer, those without the header included (as the SDK bundle's route does).
+    if (!origin || !(this.any || this.origins.has(origin))) return this.enabled && !this.any ? { vary: 'Origin' } : {};
     // Credentials travel in the Authorization header, never cookies: no Allow-Credentials.
     return this.any ? { 'access-control-allow-origin': '*' } : { 'access-control-allow-origin': origin, vary: 'Origin' };
   }

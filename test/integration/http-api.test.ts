@@ -160,6 +160,11 @@ t.test('http api - CORS for configured origins', async (t) => {
   t.equal(err.headers.get('access-control-allow-origin'), 'https://app.example', 'errors carry CORS headers too, so the page can read them');
   const other = await call(server, `/v1/cache/${CACHE}/get`, token, { key: 'k' }, { origin: 'https://evil.example' });
   t.equal(other.headers.get('access-control-allow-origin'), null);
+  // Whether the answer carries the header depends on Origin: a shared cache must not hand this
+  // answer (without it) to a listed origin's page, nor the other way round.
+  t.match(other.headers.get('vary'), /Origin/, 'an unlisted origin\'s answer says it varies by Origin');
+  t.match((await call(server, `/v1/cache/${CACHE}/get`, token, { key: 'k' })).headers.get('vary'), /Origin/, 'so does one without an Origin');
+  t.match(ok.headers.get('vary'), /Origin/);
   const pre = await fetch(`${server.httpUrl}/v1/cache/${CACHE}/get`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
   t.equal(pre.status, 204);
   t.match(pre.headers.get('access-control-allow-headers'), /authorization/);
