@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import type { Scope, TidingsServer } from '../../src/index.js';
@@ -144,4 +145,28 @@ testEachEngine('presence - a refreshed token without the presence right ends a s
   const end = await c.next((f) => f['t'] === 'end');
   t.equal(end['e']['code'], 'AUTHENTICATION_ERROR');
   c.close();
+});
+
+testEachEngine('presence - an SSE stream or a waiting long-poll whose socket is killed (reset, never closed) leaves; a WebSocket too', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { presence: { leaveGraceMs: 0 } } });
+  const watcher = await join(server, 'watcher', { presence: true });
+  t.teardown(() => watcher.close());
+  const request = async (tokenId: string, path: string) => {
+    const socket = net.connect(server.port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${await tokenFor(server, member, { tokenId })}\r\n\r\n`);
+    return socket;
+  };
+  for (const [tokenId, path] of [['sse-user', `/v1/sse?cache=${CACHE}&topic=${ROOM}`], ['poll-user', `/v1/poll?cache=${CACHE}&topic=${ROOM}&waitMs=30000`]] as const) {
+    const socket = await request(tokenId, path);
+    await watcher.next(presenceEvent('join', tokenId));
+    socket.resetAndDestroy();
+    await watcher.next(presenceEvent('leave', tokenId));
+    t.same(await members(watcher), { watcher: 1 }, `${tokenId} left with its socket`);
+  }
+  const ws = await join(server, 'ws-user');
+  await watcher.next(presenceEvent('join', 'ws-user'));
+  (ws.ws as unknown as { _socket: net.Socket })._socket.resetAndDestroy();
+  await watcher.next(presenceEvent('leave', 'ws-user'));
+  t.same(await members(watcher), { watcher: 1 });
 });
