@@ -23,7 +23,7 @@ export const MOMENTO_SERVICES: readonly MomentoServiceSpec[] = [
     name: 'cache_client.Scs',
     definition: def(cache.cache_client.UnimplementedScsService),
     answered: [
-      'Get', 'GetBatch', 'Set', 'SetBatch', 'Delete', 'KeysExist', 'UpdateTtl', 'ItemGetTtl',
+      'Get', 'GetBatch', 'Set', 'SetBatch', 'Delete', 'KeysExist', 'UpdateTtl', 'ItemGetTtl', 'ItemGetType',
       'ListPushFront', 'ListPushBack', 'ListPopFront', 'ListPopBack', 'ListRemove', 'ListFetch', 'ListLength',
       'ListConcatenateFront', 'ListConcatenateBack', 'ListRetain',
     ],
@@ -31,7 +31,6 @@ export const MOMENTO_SERVICES: readonly MomentoServiceSpec[] = [
       { methods: ['SetIf', 'SetIfNotExists', 'SetIfHash'], reason: 'conditional writes need an atomic compare-and-set the store does not have' },
       { methods: ['Increment'], reason: 'the store has no atomic increment' },
       { methods: ['GetWithHash'], reason: 'the store keeps no value hashes' },
-      { methods: ['ItemGetType'], reason: 'the store has no type query (items are scalars or lists)' },
       { methods: ['ListErase'], reason: 'ListErase is not implemented; use ListRetain or Delete' },
       { methods: '*', reason: 'Tidings stores lists and scalar items only: no dictionaries, sets or sorted sets' },
     ],

@@ -7,7 +7,8 @@ import type { Value } from '../../protocol/index.js';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { batchStream, cacheHeader, dispatch, toBytes, unary, utf8, type GrpcDeps } from './calls.js';
 import { UnimplementedError } from './status.js';
-import { invalidArgument } from '../../core/errors.js';
+import { TidingsError, invalidArgument } from '../../core/errors.js';
+import { ErrorCode } from '../../protocol/index.js';
 
 const pb = cache.cache_client;
 
@@ -88,6 +89,21 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
       return result.hit
         ? new pb._ItemGetTtlResponse({ found: new pb._ItemGetTtlResponse._Found({ remaining_ttl_millis: result.remainingTtlMs }) })
         : new pb._ItemGetTtlResponse({ missing: new pb._ItemGetTtlResponse._Missing() });
+    }),
+
+    // The type without reading the value: listLength answers a list's length, a Miss, or, for a
+    // scalar, FAILED_PRECONDITION (the one refusal it has that a permission or limit check did not
+    // raise first). One store read, so the answer is the key's type at one instant on either engine.
+    ItemGetType: method(async (session, r: InstanceType<typeof pb._ItemGetTypeRequest>, c) => {
+      const Type = pb._ItemGetTypeResponse.ItemType;
+      const found = (item_type: number) => new pb._ItemGetTypeResponse({ found: new pb._ItemGetTypeResponse._Found({ item_type }) });
+      try {
+        const result = await dispatch(deps, session, { t: 'listLength', cache: c, list: utf8(r.cache_key) });
+        return result.hit ? found(Type.LIST) : new pb._ItemGetTypeResponse({ missing: new pb._ItemGetTypeResponse._Missing() });
+      } catch (err) {
+        if (err instanceof TidingsError && err.code === ErrorCode.FAILED_PRECONDITION_ERROR) return found(Type.SCALAR);
+        throw err;
+      }
     }),
 
     // Momento's updateTtl (overwrite) is our updateTtl. increaseTtl/decreaseTtl ("only if longer /
