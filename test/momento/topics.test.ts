@@ -4,10 +4,11 @@
  * token expiring mid-subscription, and interop with a tidings/client subscriber and publisher on the
  * WebSocket path. Every case runs once per SDK (test/helpers/momento-sdks.ts). */
 import t from 'tap';
-import { MomentoErrorCode, type TopicDiscontinuity, type TopicItem, type TopicSubscribe } from '@gomomento/sdk';
+import { MomentoErrorCode, NoopMomentoLoggerFactory, TopicClient, TopicConfigurations, type TopicDiscontinuity, type TopicItem, type TopicSubscribe } from '@gomomento/sdk';
 import { CloseCode, PermissionScopes, type Position, type TidingsServer } from '../../src/index.js';
+import type { Session } from '../../src/engine/session.js';
 import { collector, itemCollector, sdkFor } from '../helpers/sdk.js';
-import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
+import { apiKeyFor, credentialFor, errorCode, startMomentoServer } from '../helpers/momento.js';
 import { SDKS, kind } from '../helpers/momento-sdks.js';
 
 function subscriber() {
@@ -34,6 +35,34 @@ function dropStreams(server: TidingsServer): number {
 function publishNow(server: TidingsServer, values: string[]): void {
   for (const v of values) void server.engine.topics.publish('chat', 'r', v, 'backend');
 }
+
+/** The live Subscribe streams' sessions on the server. */
+function streamSessions(server: TidingsServer): Session[] {
+  return [...server.broker.sessions.values()].filter((s) => s.subscriptions.size > 0);
+}
+
+t.test('node-sdk - the first stream ends OK before the SDK’s deadline: no onConnectionLost, an immediate resubscribe, nothing lost', async (t) => {
+  const server = await startMomentoServer(t);
+  // The SDK's request timeout is the first stream's deadline (5 s by default); 2 s keeps this short.
+  const topics = new TopicClient({
+    configuration: TopicConfigurations.Default.latest(new NoopMomentoLoggerFactory()).withClientTimeoutMillis(2000),
+    credentialProvider: credentialFor(server, await apiKeyFor(server)),
+  });
+  const s = subscriber();
+  const heartbeats = collector<true>();
+  const sub = await topics.subscribe('chat', 'r', { ...s.options, onHeartbeat: () => heartbeats.push(true) }) as TopicSubscribe.Subscription;
+  t.teardown(() => sub.unsubscribe());
+  const [first] = streamSessions(server);
+  // Nothing was published, so the SDK resubscribes live-only: had it waited its 500 ms after a
+  // DEADLINE_EXCEEDED, an item published meanwhile would never reach it. Every stream starts with
+  // a heartbeat, sent once the subscription is in place.
+  await heartbeats.until(2, 5000);
+  t.ok(streamSessions(server).every((x) => x !== first), 'a new stream');
+  t.equal(s.lost.events.length, 0, 'the SDK saw no lost connection');
+  t.equal(s.errors.events.length, 0);
+  publishNow(server, ['after']);
+  t.same((await s.items.until(1)).map((i) => i.valueString()), ['after']);
+});
 
 for (const sdk of SDKS) {
   t.test(`${sdk.name} - text and binary items with sequence numbers, pages and the publisher tokenId`, async (t) => {
@@ -142,7 +171,8 @@ for (const sdk of SDKS) {
 
   t.test(`${sdk.name} - a token expiring during a subscription ends it with AUTHENTICATION_ERROR (no retry)`, async (t) => {
     const server = await startMomentoServer(t, { config: { auth: { clockToleranceSec: 0 } } });
-    // Expiry lands 2–3 s out (whole seconds): after the subscribe, before the SDK's own ~5 s resubscribe.
+    // Expiry lands 2–3 s out (whole seconds): after the subscribe, before the server ends the first
+    // stream (~4 s, ahead of the SDK's 5 s deadline) and the SDK resubscribes.
     const token = await server.auth.mintDisposableToken({ scope: PermissionScopes.topicSubscribeOnly('chat', 'room1'), expiresInSec: 3 });
     const { topics } = await sdk.clients(t, server, token.token);
     const s = subscriber();

@@ -69,11 +69,20 @@ export class ItemTranslator {
 
 type Translated = { kind: 'data'; bytes: Uint8Array } | { kind: 'end'; error: WireError } | { kind: 'skip' };
 
+/** @gomomento/sdk puts its request timeout (5 s by default) on a subscription's first stream as a
+ * gRPC deadline. Left to expire, it fires the app's onConnectionLost and the SDK resubscribes
+ * 500 ms later, live-only if no item had arrived yet: items published in that half second never
+ * reach the subscription. Ended OK this long before its deadline (a round trip's margin: the
+ * deadline was sent as a relative timeout), the stream is resubscribed at once, with no callback
+ * and no deadline (the SDK sets one on the first stream only), resuming from the last item. */
+export const DEADLINE_MARGIN_MS = 1000;
+
 /** One Subscribe stream as a broker Connection. */
 class StreamConnection implements Connection, JsReceiver {
   private buffered = 0;
   ended = false;
   session: Session | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly call: Stream, private readonly deps: GrpcDeps, private readonly translator: ItemTranslator, private readonly onEnd: () => void) {}
 
@@ -127,6 +136,18 @@ class StreamConnection implements Connection, JsReceiver {
     else this.fail({ code: status.UNAVAILABLE, details: code === CloseCode.SHUTDOWN ? 'server shutting down' : 'stream closed by the server', metadata: new Metadata() });
   }
 
+  /** Ends the stream OK (the SDKs resubscribe at once, from their last item) `DEADLINE_MARGIN_MS`
+   * before the call's deadline, if it has one. Real time: the deadline is the client's, not the
+   * broker's clock. */
+  endBeforeDeadline(deadline: number): void {
+    if (this.ended || !Number.isFinite(deadline)) return;
+    this.deadlineTimer = setTimeout(() => {
+      if (this.ended) return;
+      this.cleanup();
+      this.call.end();
+    }, Math.max(0, deadline - DEADLINE_MARGIN_MS - Date.now()));
+  }
+
   fail(error: { code: status; details: string; metadata: Metadata }): void {
     if (this.ended) return;
     this.cleanup();
@@ -137,6 +158,7 @@ class StreamConnection implements Connection, JsReceiver {
   cleanup(): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.deadlineTimer);
     this.deps.fanout.detachAll(this);
     if (this.session) this.deps.broker.closed(this.session);
     this.onEnd();
@@ -191,4 +213,8 @@ async function subscribe(deps: GrpcDeps, call: Stream, connection: StreamConnect
   await deps.broker.dispatch(session, request, () => { connection.write(connection.heartbeat()); });
   // Periodic heartbeats (server.heartbeatMs) keep a quiet stream alive past idle timeouts.
   connection.attach(HEARTBEAT_KEY);
+  // grpc-web streams have no deadline (their WebStream has no getDeadline): they are recycled by
+  // momento.webStreamMaxMs instead.
+  const deadline = (call as Partial<Pick<Stream, 'getDeadline'>>).getDeadline?.();
+  if (deadline !== undefined) connection.endBeforeDeadline(deadline instanceof Date ? deadline.getTime() : deadline);
 }
