@@ -470,9 +470,14 @@ export class Connection {
     const bye = this.lastBye;
     this.lastBye = undefined;
     const why = { code, reason: bye?.reason || reason || '' };
+    // 4500/4501/4504 with a tokenProvider reconnect too (with a fresh token, same tokenId): the
+    // writes in flight are sent again then, as after any other drop.
+    const authClose = code === CloseCode.TOKEN_EXPIRED || code === CloseCode.AUTHENTICATION_FAILED || code === CloseCode.REVOKED;
+    const authRetry = authClose && this.options.tokenProvider !== undefined && this.authRetries < MAX_AUTH_RETRIES;
+    const reconnects = !this.closedByUser && (shouldReconnect(code) || authRetry);
     const retry: Array<{ item: PendingRequest; bytes: number }> = [];
     for (const pending of [...this.inFlight.values()]) {
-      if (pending.frame['idempotencyKey'] !== undefined && !this.closedByUser && shouldReconnect(code)) {
+      if (pending.frame['idempotencyKey'] !== undefined && reconnects) {
         pending.id = undefined;
         pending.sent = true;
         // It was encoded once already (send), so this cannot throw.
@@ -506,8 +511,7 @@ export class Connection {
     if (shouldReconnect(code)) return this.scheduleReconnect(why);
     // 4500–4999: not with the same credential. A token provider can supply another one.
     // After a revocation (4504) the provider is asked too: the app's backend decides whether to mint again.
-    const authClose = code === CloseCode.TOKEN_EXPIRED || code === CloseCode.AUTHENTICATION_FAILED || code === CloseCode.REVOKED;
-    if (authClose && this.options.tokenProvider && this.authRetries < MAX_AUTH_RETRIES) {
+    if (authRetry) {
       this.authRetries++;
       this.token = undefined;
       return this.scheduleReconnect(why);

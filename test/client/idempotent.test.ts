@@ -15,7 +15,7 @@ import { TopicPublish } from '../../src/client/index.js';
  * fanned out, its publisher's connection drops, so the `ok` never reaches the SDK. Armed by the
  * first admission, not the first cut: the Redis engine admits the publishes in flight before the
  * first one is stamped, and only one of them may cut. */
-function cutAfterFirstPublish(server: TidingsServer): { count: number } {
+function cutAfterFirstPublish(server: TidingsServer, code = 4000, reason = 'test: cut the link'): { count: number } {
   const cuts = { count: 0 };
   let armed = true;
   server.broker['deps'].engine.topics.addPublishHook({
@@ -24,7 +24,7 @@ function cutAfterFirstPublish(server: TidingsServer): { count: number } {
       armed = false;
       return true;
     },
-    published: (item: PublishedItem) => { cuts.count++; server.broker.sessions.get(item.origin!)?.connection.close(4000, 'test: cut the link'); },
+    published: (item: PublishedItem) => { cuts.count++; server.broker.sessions.get(item.origin!)?.connection.close(code, reason); },
   });
   return cuts;
 }
@@ -40,6 +40,27 @@ t.test('idempotent - a publish whose reply was lost to a cut link is retried by 
   const response = await publisher.topics.publish('chat', 'cut', 'once');
   t.ok(response instanceof TopicPublish.Success, `the app sees success (${response})`);
   t.equal(cuts.count, 1, 'the link was cut after the first attempt was applied');
+  await publisher.topics.publish('chat', 'cut', 'after');
+  await got.items.until(2);
+  t.same(got.values(), ['once', 'after'], 'the retried item arrived exactly once');
+});
+
+t.test('idempotent - a publish in flight at a 4501 close (token expired) is sent again once the token provider gave a fresh token', async (t) => {
+  const server = await startServer(t);
+  const cuts = cutAfterFirstPublish(server, 4501, 'token expired');
+  const watcher = await sdkFor(t, server, { tokenId: 'watcher' });
+  const got = itemCollector();
+  await watcher.topics.subscribe('chat', 'cut', got.callbacks);
+  let minted = 0;
+  const tokenProvider = async () => { minted++; return (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 300, tokenId: 'publisher' })).token; };
+  const publisher = await sdkFor(t, server, { tokenProvider });
+  await publisher.connection.ready();
+  // The SDK reconnects after a 4501 with a token from the provider, as after a network drop: the
+  // write in flight is resent there, not failed as "maybe applied".
+  const response = await publisher.topics.publish('chat', 'cut', 'once');
+  t.ok(response instanceof TopicPublish.Success, `the app sees success (${response})`);
+  t.equal(cuts.count, 1, 'the link was closed with 4501 after the first attempt was applied');
+  t.equal(minted, 2, 'the reconnect asked the provider for a fresh token');
   await publisher.topics.publish('chat', 'cut', 'after');
   await got.items.until(2);
   t.same(got.values(), ['once', 'after'], 'the retried item arrived exactly once');
