@@ -112,7 +112,14 @@ export class TopicEntry {
         this.inFlight = false;
         if (this.state === 'ended') return;
         if (WAIT_FOR_RECONNECT.has(err.code)) return; // the next open sends it again
-        if (err.code === ErrorCode.TIMEOUT_ERROR) return this.subscribe(); // ask again; a late success shows as below
+        if (err.code === ErrorCode.TIMEOUT_ERROR) {
+          // The server may have taken it after all (its late reply is dropped): end that one first,
+          // else the new `sub` is refused ALREADY_EXISTS_ERROR while the server keeps the old one.
+          // Not when the link is gone (with it the server's subscription): a queued `unsub` would
+          // go out after the resubscription on the next link.
+          if (connection.status.state === 'open') connection.request({ t: 'unsub', cache: this.cache, topic: this.topic }).catch(() => {});
+          return this.subscribe();
+        }
         if (err.code === ErrorCode.ALREADY_EXISTS_ERROR && this.state === 'active') return; // an earlier attempt landed after all
         this.end(err);
       },

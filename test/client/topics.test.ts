@@ -1,6 +1,9 @@
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { sdkFor, itemCollector, collector, chatScope, WS } from '../helpers/sdk.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait.js';
+import { decodeFrame } from '../../src/protocol/index.js';
 import {
   TopicClient, TopicPublish, TopicPublishResponse, TopicSubscribe, TopicSubscribeResponse, TidingsClientError, PermissionScopes,
   type TopicItem,
@@ -143,6 +146,36 @@ t.test('topics - closing the connection ends subscriptions with onSubscriptionEn
   t.equal((sub as TopicSubscribe.Subscription).isSubscribed, false);
   const late = await sdk.topics.subscribe('chat', 'y');
   t.equal(late.type === 'Error' && late.errorCode(), 'CONNECTION_ERROR');
+});
+
+t.test('topics - a sub whose reply came after requestTimeoutMs is asked again without being refused as already subscribed', async (t) => {
+  const server = await startServer(t);
+  const proxy = await startTcpProxy(server.port);
+  t.teardown(() => proxy.close());
+  // The frames the SDK sends, read off a real socket.
+  const sent: string[] = [];
+  const webSocketFactory = (url: string, protocols: string[]) => {
+    const ws = new WS(url, protocols);
+    const send = ws.send.bind(ws);
+    ws.send = (data: Uint8Array) => { sent.push(String(decodeFrame(data)['t'])); send(data); };
+    return ws;
+  };
+  const token = (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 300, tokenId: 'slow-sub' })).token;
+  const sdk = await sdkFor(t, server, { url: `http://127.0.0.1:${proxy.port}`, token, webSocket: undefined, webSocketFactory, requestTimeoutMs: 200 });
+  await sdk.connection.ready();
+  // The server takes the first sub, but its reply is late: the SDK's sub request times out.
+  proxy.hold(0);
+  const got = itemCollector();
+  const pending = sdk.topics.subscribe('chat', 'late', { ...got.callbacks, timeoutMs: 10_000 });
+  await waitFor('the sub to be sent again', () => sent.filter((f) => f === 'sub').length >= 2);
+  proxy.release(0);
+  const sub = await pending;
+  t.ok(sub instanceof TopicSubscribe.Subscription, `subscribed (${sub})`);
+  const publisher = await sdkFor(t, server, { tokenId: 'publisher' });
+  await publisher.topics.publish('chat', 'late', 'one');
+  await publisher.topics.publish('chat', 'late', 'two');
+  await got.items.until(2);
+  t.same(got.values(), ['one', 'two'], 'items flow to the subscriber, once each');
 });
 
 t.test('topics - options are checked up front', async (t) => {
