@@ -164,9 +164,24 @@ export class Connection {
     return () => this.refreshListeners.delete(listener);
   }
 
-  /** Resolves once the connection is open (or rejects when it closes for good). */
+  /** Resolves once the connection is open and answered a ping; rejects with CONNECTION_ERROR when
+   * it is not open within `timeoutMs`, or with the connection's error when it closes for good. */
   ready(timeoutMs = this.options.requestTimeoutMs): Promise<void> {
-    return this.request({ t: 'ping' }, { timeoutMs }).then(() => undefined);
+    const ping = (ms: number) => this.request({ t: 'ping' }, { timeoutMs: ms }).then(() => undefined);
+    if (this.statusValue.state === 'open' || this.statusValue.state === 'closed') return ping(timeoutMs);
+    // Waits on the status, not in the request queue: ready() is no request of the app's, so a full
+    // queue (or maxQueuedRequests 0) does not refuse it, and it takes no room from the app's.
+    const started = Date.now();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { off(); reject(connectionError(`not connected within ${timeoutMs} ms`)); }, timeoutMs);
+      const off = this.onStatus((status) => {
+        if (status.state === 'closed') reject(status.error ?? connectionError(`connection is closed: ${status.reason}`));
+        else if (status.state === 'open') ping(Math.max(1, timeoutMs - (Date.now() - started))).then(resolve, reject);
+        else return;
+        clearTimeout(timer);
+        off();
+      });
+    });
   }
 
   /** Sends a request and resolves with the reply's `r`; rejects with a TidingsClientError:

@@ -149,3 +149,17 @@ t.test('offline - maxQueuedBytes refuses a request whose frame would pass the by
   t.same(got.values(), [...queued.slice(0, -1).map((_, i) => big(i)), 'small'], 'the queued ones arrived in order; the refused one never');
   t.same(connection.queued, { requests: 0, bytes: 0 }, 'the queue is empty once sent');
 });
+
+t.test('offline - ready() waits for the connection outside the queue: a full queue, or maxQueuedRequests 0, does not refuse it', async (t) => {
+  const server = await startServer(t);
+  const token = (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 300, tokenId: 'ready' })).token;
+  for (const maxQueuedRequests of [0, 1]) {
+    const connection = new Connection({ url: server.httpUrl, token, webSocket: WS, maxQueuedRequests });
+    t.teardown(() => connection.close());
+    // Still connecting: with a bound of 1, this publish fills the queue.
+    const queued = maxQueuedRequests > 0 ? new TopicClient({ connection }).publish('chat', 'ready', 'v') : undefined;
+    const ready = await connection.ready().then(() => 'open', (err: Error & { limitCause?: string }) => `${err.message} (${err.limitCause})`);
+    t.equal(ready, 'open', `maxQueuedRequests ${maxQueuedRequests}: resolves once open`);
+    if (queued) t.ok((await queued) instanceof TopicPublish.Success, 'the queued publish went out');
+  }
+});
