@@ -3,6 +3,7 @@
 import { ErrorCode, type ExpiresIn, type Scope, type WireError, isErrorCode } from '../protocol/index.js';
 import type { RequestOptions } from './connection.js';
 import { TidingsClientError } from './errors.js';
+import { timeoutProblem } from './options.js';
 import { ExpiresAt, GenerateDisposableToken, orThrow } from './responses.js';
 import type { Configuration, CredentialProvider } from './momento-config.js';
 
@@ -40,6 +41,7 @@ export class AuthClient {
     this.options = options;
     if (!options?.url) throw new TypeError('options.url is required');
     if (!options.apiKey) throw new TypeError('options.apiKey is required');
+    if (options.requestTimeoutMs !== undefined && timeoutProblem(options.requestTimeoutMs)) throw new TypeError(`options.requestTimeoutMs: ${timeoutProblem(options.requestTimeoutMs)}`);
     this.base = options.url.replace(/^ws/, 'http').replace(/\/v1\/ws$/, '').replace(/\/$/, '');
   }
 
@@ -56,6 +58,9 @@ export class AuthClient {
     const seconds = expiresIn.seconds();
     if (seconds === null) return fail(ErrorCode.INVALID_ARGUMENT_ERROR, 'disposable tokens must expire');
     const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? 15_000;
+    // Past 2^31 - 1 ms the timer would fire at once, not never.
+    const problem = timeoutProblem(timeoutMs);
+    if (problem) return fail(ErrorCode.INVALID_ARGUMENT_ERROR, problem);
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     const signal = options.signal ?? options.abortSignal;

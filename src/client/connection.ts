@@ -8,7 +8,7 @@ import {
 } from '../protocol/index.js';
 import { reconnectDelay } from './backoff.js';
 import { TidingsClientError, cancelledError, connectionError, guard, queueFullError, timeoutError } from './errors.js';
-import { resolveConnectionOptions, type ConnectionOptions, type ResolvedConnectionOptions, type WebSocketLike } from './options.js';
+import { resolveConnectionOptions, timeoutProblem, type ConnectionOptions, type ResolvedConnectionOptions, type WebSocketLike } from './options.js';
 import { HttpStreamSocket } from './http-transport.js';
 import { RequestQueue, type QueueRefusal } from './request-queue.js';
 
@@ -167,6 +167,8 @@ export class Connection {
   /** Resolves once the connection is open and answered a ping; rejects with CONNECTION_ERROR when
    * it is not open within `timeoutMs`, or with the connection's error when it closes for good. */
   ready(timeoutMs = this.options.requestTimeoutMs): Promise<void> {
+    const problem = timeoutProblem(timeoutMs);
+    if (problem) return Promise.reject(new TidingsClientError(ErrorCode.INVALID_ARGUMENT_ERROR, `ready(): ${problem}`));
     const ping = (ms: number) => this.request({ t: 'ping' }, { timeoutMs: ms }).then(() => undefined);
     if (this.statusValue.state === 'open' || this.statusValue.state === 'closed') return ping(timeoutMs);
     // Waits on the status, not in the request queue: ready() is no request of the app's, so a full
@@ -195,6 +197,9 @@ export class Connection {
     const frame: Frame = IDEMPOTENT_OPERATIONS.has(outgoing.t) && (outgoing as Frame)['idempotencyKey'] === undefined
       ? { ...outgoing, idempotencyKey: randomKey() } : outgoing;
     return new Promise<R>((resolve, reject) => {
+      // A timer cannot hold more than 2^31 - 1 ms: it would fire at once, not never.
+      const problem = options.timeoutMs === undefined ? undefined : timeoutProblem(options.timeoutMs);
+      if (problem) return reject(new TidingsClientError(ErrorCode.INVALID_ARGUMENT_ERROR, `${frame.t}: ${problem} (it was not sent)`));
       if (this.statusValue.state === 'closed') return reject(connectionError(`connection is closed: ${this.statusValue.reason}`));
       const signal = options.signal ?? options.abortSignal;
       if (signal?.aborted) return reject(cancelledError(`${frame.t} was cancelled before it was sent`));

@@ -93,6 +93,15 @@ export interface ResolvedConnectionOptions {
   throwOnErrors: boolean;
 }
 
+/** The longest delay a timer holds (Node and browsers): past it, setTimeout fires after ~1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Why a per-call `timeoutMs` cannot be used, or undefined when it can. */
+export function timeoutProblem(timeoutMs: unknown): string | undefined {
+  if (typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS) return undefined;
+  return `timeoutMs must be a positive number of ms, at most ${MAX_TIMER_MS}, not ${String(timeoutMs)}`;
+}
+
 export const CONNECTION_DEFAULTS = {
   requestTimeoutMs: 15_000,
   connectTimeoutMs: 10_000,
@@ -111,8 +120,15 @@ export const CONNECTION_DEFAULTS = {
 /** Merges options over the defaults; a missing or contradictory option is a TypeError naming it. */
 export function resolveConnectionOptions(options: ConnectionOptions): ResolvedConnectionOptions {
   if (!options || typeof options.url !== 'string' || options.url === '') throw new TypeError('options.url is required (e.g. "https://broker.example")');
+  // Anything else could never connect; over the HTTP transport it would be retried for ever.
+  if (!/^(https?|wss?):\/\/[^/]/i.test(options.url)) throw new TypeError(`options.url must be an absolute http(s):// or ws(s):// URL, not "${options.url}"`);
   if (options.webSocket && options.webSocketFactory) throw new TypeError('give options.webSocket or options.webSocketFactory, not both');
   if (!options.token && !options.tokenProvider) throw new TypeError('give options.token or options.tokenProvider');
+  // Wrong types here would fail on every connect attempt, retried for ever, not once here.
+  if (options.token !== undefined && typeof options.token !== 'string') throw new TypeError('options.token must be a string');
+  for (const key of ['tokenProvider', 'webSocket', 'webSocketFactory', 'fetch'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'function') throw new TypeError(`options.${key} must be a function`);
+  }
   const transport = options.transport ?? 'auto';
   if (!['auto', 'websocket', 'http'].includes(transport)) throw new TypeError('options.transport must be "auto", "websocket" or "http"');
   const ctor = options.webSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
@@ -123,6 +139,9 @@ export function resolveConnectionOptions(options: ConnectionOptions): ResolvedCo
   const merged = { ...CONNECTION_DEFAULTS, ...stripUndefined(options) };
   for (const key of ['requestTimeoutMs', 'connectTimeoutMs', 'reconnectBaseMs', 'reconnectMaxMs', 'heartbeatTimeoutFactor', 'tokenRefreshMarginMs'] as const) {
     if (!(typeof merged[key] === 'number' && merged[key] > 0)) throw new TypeError(`options.${key} must be a positive number`);
+  }
+  for (const key of ['requestTimeoutMs', 'connectTimeoutMs', 'reconnectBaseMs', 'reconnectMaxMs'] as const) {
+    if (merged[key] > MAX_TIMER_MS) throw new TypeError(`options.${key} must be at most ${MAX_TIMER_MS} ms (a longer timer fires at once)`);
   }
   // At most 1, an idle but healthy link would be declared dead before its next heartbeat is due.
   if (!(merged.heartbeatTimeoutFactor > 1)) throw new TypeError('options.heartbeatTimeoutFactor must be larger than 1');

@@ -7,6 +7,7 @@ import { TidingsClientError, asClientError, cancelledError } from './errors.js';
 import { TopicPresence, TopicPublish, orThrow } from './responses.js';
 import { TopicEntry, TopicSubscribe, TopicSubscription, type SubscribeOptions } from './subscription.js';
 import { TopicHeartbeat } from './topic-items.js';
+import { timeoutProblem } from './options.js';
 
 export { TopicSubscribe, TopicSubscription, type SubscribeCallbacks, type SubscribeOptions } from './subscription.js';
 
@@ -92,6 +93,8 @@ export class TopicClient {
   }
 
   private async subscribeOrError(cache: string, topic: string, options: SubscribeOptions): Promise<TopicSubscribe.Response> {
+    const problem = options.timeoutMs === undefined ? undefined : timeoutProblem(options.timeoutMs);
+    if (problem) return new TopicSubscribe.Error(new TidingsClientError(ErrorCode.INVALID_ARGUMENT_ERROR, `subscribe: ${problem}`));
     const status = this.connection.status;
     if (status.state === 'closed') {
       return new TopicSubscribe.Error(new TidingsClientError(ErrorCode.CONNECTION_ERROR, `connection is closed: ${status.reason}`));

@@ -163,3 +163,22 @@ t.test('offline - ready() waits for the connection outside the queue: a full que
     if (queued) t.ok((await queued) instanceof TopicPublish.Success, 'the queued publish went out');
   }
 });
+
+t.test('offline - a per-call timeoutMs a timer cannot hold (Infinity, past 2^31 - 1 ms) is refused, not turned into 1 ms', async (t) => {
+  const server = await startServer(t);
+  const port = server.port;
+  await server.close();
+  const connection = new Connection({ url: `ws://127.0.0.1:${port}/v1/ws`, token: 'x', webSocket: WS, reconnectBaseMs: 20 });
+  t.teardown(() => connection.close());
+  const topics = new TopicClient({ connection });
+  for (const timeoutMs of [Infinity, 2 ** 31, -1, Number.NaN]) {
+    const pub = await topics.publish('chat', 'x', 'y', { timeoutMs });
+    t.equal((pub as TopicPublish.Error).errorCode(), 'INVALID_ARGUMENT_ERROR', `publish, timeoutMs ${timeoutMs}: ${pub}`);
+    t.match((pub as TopicPublish.Error).message(), /timeoutMs/);
+    const sub = await topics.subscribe('chat', 'x', { timeoutMs });
+    t.equal((sub as TopicSubscribe.Error).errorCode(), 'INVALID_ARGUMENT_ERROR', `subscribe, timeoutMs ${timeoutMs}: ${sub}`);
+  }
+  const ready = await connection.ready(Infinity).then(() => 'open', (err: { code?: string }) => err.code);
+  t.equal(ready, 'INVALID_ARGUMENT_ERROR', 'ready(timeoutMs) too');
+  t.equal(connection.queued.requests, 0, 'nothing was queued');
+});

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { sdkFor, itemCollector, statusReached, collector, chatScope, until } from '../helpers/sdk.js';
 import {
   AuthClient, ExpiresIn, GenerateDisposableToken, GenerateDisposableTokenResponse, PermissionScopes, TidingsClientError,
@@ -122,4 +123,17 @@ t.test('tokens - AuthClient: an unreachable broker is a CONNECTION_ERROR, a canc
   controller.abort();
   const cancelled = await auth.generateDisposableToken(chatScope, ExpiresIn.minutes(1), { signal: controller.signal });
   t.equal(cancelled.type === 'Error' && cancelled.errorCode(), 'CANCELLED_ERROR');
+});
+
+t.test('tokens - AuthClient: a timeout a timer cannot hold is refused, not turned into 1 ms', async (t) => {
+  const server = await startServer(t);
+  const proxy = await startTcpProxy(server.port);
+  t.teardown(() => proxy.close());
+  proxy.blackhole(); // a broker that never answers: only the timeout ends the call
+  const auth = new AuthClient({ url: `http://127.0.0.1:${proxy.port}`, apiKey: 'k' });
+  for (const timeoutMs of [Infinity, 2 ** 31]) {
+    const res = await auth.generateDisposableToken(chatScope, ExpiresIn.minutes(1), { timeoutMs });
+    t.equal(res.type === 'Error' && res.errorCode(), 'INVALID_ARGUMENT_ERROR', `timeoutMs ${timeoutMs}: ${res}`);
+  }
+  t.throws(() => new AuthClient({ url: server.httpUrl, apiKey: 'k', requestTimeoutMs: Infinity }), /options\.requestTimeoutMs/);
 });

@@ -21,9 +21,16 @@ t.test('each bad value is a TypeError naming its option', async (t) => {
     // At most 1, a silent but healthy link would be declared dead before its next heartbeat is due.
     ['heartbeatTimeoutFactor', 1], ['heartbeatTimeoutFactor', 0.5],
     ['clientName', 5], ['clientName', ''], ['throwOnErrors', 'yes'], ['transport', 'carrier-pigeon'],
+    // Past 2^31 - 1 ms a timer fires after 1 ms (Node and browsers): every request would time out
+    // at once, every connect attempt be abandoned, the backoff turn into a tight loop.
+    ['requestTimeoutMs', 2 ** 31], ['connectTimeoutMs', Infinity], ['reconnectBaseMs', 2 ** 31], ['reconnectMaxMs', Infinity],
+    // Wrong types that would otherwise fail on every connect attempt, retried for ever.
+    ['tokenProvider', 'not a function'], ['token', 42], ['webSocket', {}], ['webSocketFactory', 'ws'], ['fetch', 'fetch'],
+    // Not an absolute http(s) or ws(s) URL: nothing could ever connect to it.
+    ['url', 'broker.example'], ['url', 'ftp://broker.example'], ['url', '/v1/ws'],
   ];
   for (const [option, value] of bad) {
-    const err = refusal({ [option]: value });
+    const err = refusal({ ...(option === 'webSocketFactory' ? { webSocket: undefined } : {}), [option]: value });
     t.type(err, TypeError, `${option}: ${JSON.stringify(value)} is refused`);
     t.match((err as Error | undefined)?.message, `options.${option}`, 'naming the option');
   }
@@ -31,6 +38,8 @@ t.test('each bad value is a TypeError naming its option', async (t) => {
 
 t.test('good values, and the defaults, are accepted', async (t) => {
   t.equal(refusal({}), undefined, 'defaults');
+  for (const url of ['https://broker.example', 'HTTP://127.0.0.1:8080/', 'wss://broker.example/v1/ws', 'ws://[::1]:80']) t.equal(refusal({ url }), undefined, url);
+  t.equal(refusal({ requestTimeoutMs: 2 ** 31 - 1, reconnectMaxMs: 2 ** 31 - 1, tokenRefreshMarginMs: Infinity }), undefined, 'the longest timer');
   t.equal(refusal({ heartbeatTimeoutFactor: 1.5, clientName: 'my-app/1.2', throwOnErrors: true, maxReconnectAttempts: Infinity, maxQueuedRequests: 0 }), undefined);
   t.equal(resolveConnectionOptions({ ...base, heartbeatTimeoutFactor: 1.5 }).heartbeatTimeoutFactor, 1.5);
 });
