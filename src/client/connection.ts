@@ -106,6 +106,11 @@ export class Connection {
   private useHttp: boolean;
   /** The current link completed hello (a link that fails before that may be a blocked upgrade). */
   private linkOpened = false;
+  /** When it did. The backoff starts over only after a link that stayed open a heartbeat interval:
+   * one dropped right after hello (a proxy or server that drops every connection, a replay that
+   * trips the slow-consumer limit) is one more failure in a row, else the SDK would reconnect every
+   * reconnectBaseMs for ever. */
+  private linkOpenedAt = 0;
   /** Why the server said it closes (from `bye`), kept for the close that follows. */
   private lastBye: { code: number; reason: string } | undefined;
   /** The current link's tokenId (from its hello). */
@@ -376,7 +381,7 @@ export class Connection {
     clearTimeout(this.connectTimer);
     const first = this.opened++ === 0;
     this.linkOpened = true;
-    this.attempt = 0;
+    this.linkOpenedAt = Date.now();
     this.authRetries = 0;
     this.heartbeatMs = hello.heartbeatMs;
     this.lastFrameAt = Date.now();
@@ -487,6 +492,7 @@ export class Connection {
     clearTimeout(this.connectTimer);
     clearInterval(this.watchdog);
     this.clearRefreshTimer();
+    if (this.linkOpened && Date.now() - this.linkOpenedAt >= this.heartbeatMs) this.attempt = 0;
     const bye = this.lastBye;
     this.lastBye = undefined;
     const why = { code, reason: bye?.reason || reason || '' };

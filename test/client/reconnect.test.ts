@@ -2,6 +2,7 @@ import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { sdkFor, itemCollector, statusReached, collector, chatScope, WS } from '../helpers/sdk.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait.js';
 import { Connection, TopicClient, TopicPublish, TopicSubscribe, type ConnectionStatus } from '../../src/client/index.js';
 
 t.test('reconnect - every subscription resumes after the server drops the socket, with no loss and no duplicate', async (t) => {
@@ -153,4 +154,35 @@ t.test('reconnect - a hole in the live stream (items dropped by the transport) i
   await sdk.topics.publish('chat', 'holes', '8');
   await got.items.until(8);
   t.equal(got.values().at(-1), '8', 'the subscription stays live afterwards');
+});
+
+t.test('reconnect - a link that drops right after hello does not reset the backoff; one that lived a heartbeat does', async (t) => {
+  const server = await startServer(t, { config: { server: { heartbeatMs: 100 } } });
+  const proxy = await startTcpProxy(server.port);
+  t.teardown(() => proxy.close());
+  const token = (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 60 })).token;
+  const connection = new Connection({ url: `ws://127.0.0.1:${proxy.port}/v1/ws`, token, webSocket: WS, transport: 'websocket', reconnectBaseMs: 5, reconnectMaxMs: 40 });
+  t.teardown(() => connection.close());
+  await statusReached(connection, 'open');
+  // A flapping link (a proxy or server that drops each connection once hello is done): without
+  // growing delays the SDK would reconnect every reconnectBaseMs for ever.
+  const attempts = collector<number>();
+  let flaps = 0;
+  const off = connection.onStatus((s) => {
+    if (s.state === 'reconnecting') attempts.push(s.attempt);
+    if (s.state === 'open' && flaps < 4) { flaps++; proxy.reset(); }
+  });
+  flaps++;
+  proxy.reset();
+  await attempts.until(4);
+  off();
+  t.same(attempts.events, [1, 2, 3, 4], 'each drop right after hello is one more failure in a row');
+  await statusReached(connection, 'open');
+  // Open for a heartbeat interval (two heartbeats arrived): a good link; the next drop starts over.
+  let heartbeats = 0;
+  connection.onPush((frame) => { if (frame['t'] === 'hb') heartbeats++; });
+  await waitFor('two heartbeats on the link', () => heartbeats >= 2);
+  const again = statusReached(connection, 'reconnecting');
+  proxy.reset();
+  t.equal((await again).attempt, 1, 'the backoff starts over after a good link');
 });
