@@ -17,7 +17,7 @@ export { TopicSubscription, TopicSubscribe, type SubscribeCallbacks, type Subscr
 export { TopicItem, TopicDiscontinuity, TopicHeartbeat, TopicNotice, TopicRetraction, TopicPresenceEvent } from './topic-items.js';
 export { CacheClient, CollectionTtl, type CacheClientOptions, type ListWriteOptions, type ListRangeOptions } from './cache-client.js';
 export { AuthClient, type AuthClientOptions } from './auth-client.js';
-export { NotifyClient, PushKey, type PushSubscriptionJson } from './notify-client.js';
+export { NotifyClient, PushKey, PushUnregister, type PushSubscriptionJson } from './notify-client.js';
 export { Moderator, type ModeratorLink, type ModeratorOptions, type ModerationInput, type ModerationDecision, type ModeratorStats } from './moderator.js';
 export { TidingsClientError, ClientCause } from './errors.js';
 export {

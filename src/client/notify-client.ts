@@ -15,6 +15,13 @@ export namespace PushKey {
   export type Response = Success | Error;
 }
 
+/** unregisterPush(): `removed` is true when the endpoint was registered (for this tokenId). */
+export namespace PushUnregister {
+  export class Success { readonly type = 'Success' as const; readonly is_success = true; constructor(readonly removed: boolean) {} }
+  export class Error extends ErrorResponse {}
+  export type Response = Success | Error;
+}
+
 export class NotifyClient {
   readonly connection: Connection;
   private readonly owned: boolean;
@@ -54,8 +61,14 @@ export class NotifyClient {
   }
 
   /** Resolves to whether a subscription with this endpoint was registered. */
-  async unregisterPush(endpoint: string, options?: RequestOptions): Promise<boolean> {
-    return (await this.connection.request({ t: 'pushUnregister', endpoint }, options)).removed;
+  async unregisterPush(endpoint: string, options?: RequestOptions): Promise<PushUnregister.Response> {
+    let response: PushUnregister.Response;
+    try {
+      response = new PushUnregister.Success((await this.connection.request({ t: 'pushUnregister', endpoint }, options)).removed);
+    } catch (err) {
+      response = new PushUnregister.Error(asClientError(err));
+    }
+    return orThrow(response, this.throwOnErrors);
   }
 
   close(): void {

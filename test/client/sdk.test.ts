@@ -119,6 +119,10 @@ t.test('sdk - refusals come back as typed Error responses', async (t) => {
   const big = await sdk.topics.publish('chat', 'only', 'x'.repeat(70_000));
   t.equal((big as TopicPublish.Error).errorCode(), 'LIMIT_EXCEEDED_ERROR', 'fields are validated before the scope');
   t.equal((big as TopicPublish.Error).limitCause(), 'value_size_limit_exceeded');
+  sdk.close();
+  // Every notify call too (docs/client.md, "Calls never throw for server or network errors").
+  const unregistered = await sdk.notify.unregisterPush('https://push.example/x').catch((err: Error) => `rejected: ${err.message}`);
+  t.equal(typeof unregistered === 'object' && unregistered.type === 'Error' && unregistered.errorCode(), 'CONNECTION_ERROR', `unregisterPush: ${String(unregistered)}`);
 });
 
 t.test('sdk - token refresh through tokenProvider keeps subscriptions', async (t) => {
