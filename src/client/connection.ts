@@ -175,7 +175,9 @@ export class Connection {
     const problem = timeoutProblem(timeoutMs);
     if (problem) return Promise.reject(new TidingsClientError(ErrorCode.INVALID_ARGUMENT_ERROR, `ready(): ${problem}`));
     const ping = (ms: number) => this.request({ t: 'ping' }, { timeoutMs: ms }).then(() => undefined);
-    if (this.statusValue.state === 'open' || this.statusValue.state === 'closed') return ping(timeoutMs);
+    const now = this.statusValue;
+    if (now.state === 'closed') return Promise.reject(now.error ?? connectionError(`connection is closed: ${now.reason}`));
+    if (now.state === 'open') return ping(timeoutMs);
     // Waits on the status, not in the request queue: ready() is no request of the app's, so a full
     // queue (or maxQueuedRequests 0) does not refuse it, and it takes no room from the app's.
     const started = Date.now();

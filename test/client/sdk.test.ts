@@ -225,6 +225,7 @@ t.test('sdk - a refused credential closes the connection for good with AUTHENTIC
   t.equal(closed.error?.code, 'AUTHENTICATION_ERROR');
   const topics = new TopicClient({ connection });
   t.equal(((await topics.publish('chat', 'x', 'y')) as TopicPublish.Error).errorCode(), 'CONNECTION_ERROR');
+  await t.rejects(connection.ready(), { code: 'AUTHENTICATION_ERROR' }, 'ready() says why the connection closed');
 });
 
 void CacheClient;
