@@ -66,6 +66,15 @@ function queuedSize(frame: Frame): number {
   return encodeFrame({ ...frame, id: Number.MAX_SAFE_INTEGER }).byteLength;
 }
 
+/** When the credential of a hello or auth reply expires by this device's clock: now + the
+ * server's expiresInMs, else (an older server) its expiresAt, which is right only when both clocks
+ * agree. A device clock ahead by more than a token's lifetime made every token look expired at
+ * once: the SDK refreshed in a loop, calling tokenProvider as fast as the round trips went. */
+function localExpiry(reply: { expiresAt: number | null; expiresInMs?: number }): number | null {
+  if (reply.expiresAt === null) return null;
+  return typeof reply.expiresInMs === 'number' ? Date.now() + reply.expiresInMs : reply.expiresAt;
+}
+
 /** 128 random bits, URL-safe: an idempotency key no other request of this tokenId will share. */
 function randomKey(): string {
   const bytes = new Uint8Array(16);
@@ -87,7 +96,8 @@ export class Connection {
   private readonly statusListeners = new Set<(status: ConnectionStatus) => void>();
   private readonly refreshListeners = new Set<(event: TokenRefreshEvent) => void>();
   private token: string | undefined;
-  /** Expiry of `token` as the server reported it; undefined before the first hello. */
+  /** Expiry of `token` by this device's clock (from the server's expiresInMs when it sends one, so
+   * a device clock that is off does not matter); undefined before the first hello. */
   private tokenExpiresAt: number | null | undefined;
   private opened = 0;
   private attempt = 0;
@@ -284,8 +294,8 @@ export class Connection {
       }
       const result = await this.request({ t: 'auth', token });
       this.token = token;
-      this.tokenExpiresAt = result.expiresAt;
-      this.scheduleRefresh(result.expiresAt);
+      this.tokenExpiresAt = localExpiry(result);
+      this.scheduleRefresh(this.tokenExpiresAt);
       this.emitRefresh({ ok: true, expiresAt: result.expiresAt, endedGroups: result.endedGroups ?? [] });
     } catch (err) {
       const error = err instanceof TidingsClientError ? err : new TidingsClientError(ErrorCode.AUTHENTICATION_ERROR, `token provider failed: ${(err as Error)?.message ?? String(err)}`);
@@ -389,10 +399,10 @@ export class Connection {
     this.lastFrameAt = Date.now();
     clearInterval(this.watchdog);
     this.watchdog = setInterval(() => this.checkHeartbeat(ws), Math.max(50, Math.round(this.heartbeatMs / 2)));
-    this.tokenExpiresAt = hello.expiresAt;
+    this.tokenExpiresAt = localExpiry(hello);
     this.linkTokenId = hello.tokenId;
     this.maxFrameBytes = typeof hello.limits?.maxFrameBytes === 'number' ? hello.limits.maxFrameBytes : undefined;
-    this.scheduleRefresh(hello.expiresAt);
+    this.scheduleRefresh(this.tokenExpiresAt);
     // Open from here on (requests made now are sent, not queued), but status listeners hear it last.
     const open: ConnectionStatus = { state: 'open', connectionId: hello.connectionId, expiresAt: hello.expiresAt, transport: this.transport };
     this.statusValue = open;

@@ -348,11 +348,18 @@ export class Broker {
       version,
       connectionId: session.id,
       expiresAt: session.grant!.expiresAt,
+      ...this.expiresIn(session.grant!.expiresAt),
       ...(session.grant!.tokenId !== undefined ? { tokenId: session.grant!.tokenId } : {}),
       heartbeatMs: server.heartbeatMs,
       limits: { maxFrameBytes: server.maxFrameBytes, maxValueBytes: topics.maxValueBytes, maxSubscriptions: topics.maxSubscriptionsPerConnection },
       ...(batch ? { batch: true as const } : {}),
     };
+  }
+
+  /** The credential's time left by this server's clock, for hello and auth replies: a client
+   * whose clock is off by more than a token's lifetime would otherwise refresh in a loop. */
+  private expiresIn(expiresAt: number | null): { expiresInMs?: number } {
+    return expiresAt === null ? {} : { expiresInMs: Math.max(0, expiresAt - this.deps.clock.now()) };
   }
 
   /** In-band refresh: a fresh credential replaces the old one; subscriptions and moderator group
@@ -369,7 +376,7 @@ export class Broker {
         this.subscriptions.end(session, key, authenticationFailed('the refreshed token no longer allows this subscription').toWire());
       }
     }
-    const result: AuthResult = { expiresAt: session.grant!.expiresAt, ...(session.grant!.tokenId !== undefined ? { tokenId: session.grant!.tokenId } : {}), ended };
+    const result: AuthResult = { expiresAt: session.grant!.expiresAt, ...this.expiresIn(session.grant!.expiresAt), ...(session.grant!.tokenId !== undefined ? { tokenId: session.grant!.tokenId } : {}), ended };
     // A group hands its member every topic of its pattern: the pattern must still be covered whole.
     const endedGroups = [...session.groups?.values() ?? []]
       .filter((m) => !session.grant!.permissions.allowsTopicSelector('subscribe', m.cache, m.selector));

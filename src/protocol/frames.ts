@@ -93,6 +93,9 @@ export interface HelloResult {
   connectionId: string;
   /** Unix ms when the credential expires; null for a non-expiring API key. */
   expiresAt: number | null;
+  /** Ms from this reply to that expiry, by the server's clock (present when expiresAt is not null):
+   * a client whose own clock is off times its refresh by this, not by expiresAt. */
+  expiresInMs?: number;
   tokenId?: string;
   heartbeatMs: number;
   limits: { maxFrameBytes: number; maxValueBytes: number; maxSubscriptions: number };
@@ -101,7 +104,7 @@ export interface HelloResult {
 }
 /** `endedGroups`: moderator groups (gsub) the new credential no longer allows, left; present when
  * there are any. */
-export interface AuthResult { expiresAt: number | null; tokenId?: string; ended: Array<{ cache: string; topic: string }>; endedGroups?: Array<{ cache: string; group: string }> }
+export interface AuthResult { expiresAt: number | null; expiresInMs?: number; tokenId?: string; ended: Array<{ cache: string; topic: string }>; endedGroups?: Array<{ cache: string; group: string }> }
 /** Where a publish landed; `ts` (server time stamped on the item) is present on `pub` replies. */
 export interface PublishResult { seq: number; page: number; ts?: number }
 /** The topic's position at subscribe time: its newest item is (page, seq). Replayed items follow. */

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { systemClock } from '../../src/index.js';
 import { sdkFor, itemCollector, statusReached, collector, chatScope, until } from '../helpers/sdk.js';
 import {
   AuthClient, ExpiresIn, GenerateDisposableToken, GenerateDisposableTokenResponse, PermissionScopes, TidingsClientError,
@@ -136,4 +137,19 @@ t.test('tokens - AuthClient: a timeout a timer cannot hold is refused, not turne
     t.equal(res.type === 'Error' && res.errorCode(), 'INVALID_ARGUMENT_ERROR', `timeoutMs ${timeoutMs}: ${res}`);
   }
   t.throws(() => new AuthClient({ url: server.httpUrl, apiKey: 'k', requestTimeoutMs: Infinity }), /options\.requestTimeoutMs/);
+});
+
+t.test('tokens - a device clock ahead of the server by more than the token lifetime does not make the SDK refresh in a loop', async (t) => {
+  // The server's clock is 10 minutes behind this process's: its 5-minute tokens look expired here.
+  const server = await startServer(t, { clock: { ...systemClock, now: () => Date.now() - 600_000 } });
+  let minted = 0;
+  const tokenProvider = async () => { minted++; return (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 300, tokenId: 'skewed' })).token; };
+  const sdk = await sdkFor(t, server, { tokenProvider });
+  await sdk.connection.ready();
+  const refreshes = collector<TokenRefreshEvent>();
+  sdk.connection.onTokenRefresh(refreshes.push);
+  await until(Date.now() + 300);
+  t.same(refreshes.events, [], 'no refresh within 300 ms of a token that has 5 minutes left');
+  t.equal(minted, 1, 'the provider was asked once');
+  t.equal(sdk.connection.status.state, 'open');
 });
