@@ -144,6 +144,8 @@ export class Connection {
   /** The transport of the current (or next) link. */
   get transport(): TransportKind { return this.useHttp ? 'http' : 'websocket'; }
   get requestTimeoutMs(): number { return this.options.requestTimeoutMs; }
+  /** The reconnect backoff's delay for `attempt` (0, 1, …): for requests the SDK retries itself. */
+  backoffDelay(attempt: number): number { return reconnectDelay(attempt, this.options.reconnectBaseMs, this.options.reconnectMaxMs); }
   /** Requests waiting for the connection, and their encoded bytes (bounded by maxQueuedRequests
    * and maxQueuedBytes). */
   get queued(): { requests: number; bytes: number } { return { requests: this.queue.length, bytes: this.queue.bytes }; }

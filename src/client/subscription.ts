@@ -86,6 +86,9 @@ export class TopicEntry {
   private waiters: Array<(error?: TidingsClientError) => void> = [];
   private inFlight = false;
   private recovering = false;
+  /** A `sub` refused SERVER_UNAVAILABLE on a link that stays open is asked again after a backoff. */
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retries = 0;
   private endError: TidingsClientError | undefined;
 
   constructor(private readonly owner: EntryOwner, readonly cache: string, readonly topic: string) {}
@@ -102,6 +105,7 @@ export class TopicEntry {
       (r) => {
         this.inFlight = false;
         if (this.state === 'ended') return;
+        this.retries = 0;
         this.position ??= { page: r.page, seq: r.seq };
         this.state = 'active';
         this.settle();
@@ -111,7 +115,14 @@ export class TopicEntry {
       (err: TidingsClientError) => {
         this.inFlight = false;
         if (this.state === 'ended') return;
-        if (WAIT_FOR_RECONNECT.has(err.code)) return; // the next open sends it again
+        if (WAIT_FOR_RECONNECT.has(err.code)) {
+          // The next open sends it again. But SERVER_UNAVAILABLE can come on a link that stays
+          // open (engine redis: Redis unreachable for now): then no open comes, and without asking
+          // again the subscription would wait for ever, silently (after a reconnect, it is already
+          // "active" for the app).
+          if (err.code === ErrorCode.SERVER_UNAVAILABLE && connection.status.state === 'open') this.retryLater();
+          return;
+        }
         if (err.code === ErrorCode.TIMEOUT_ERROR) {
           // The server may have taken it after all (its late reply is dropped): end that one first,
           // else the new `sub` is refused ALREADY_EXISTS_ERROR while the server keeps the old one.
@@ -126,6 +137,11 @@ export class TopicEntry {
     );
   }
 
+  private retryLater(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.subscribe(); }, this.owner.connection.backoffDelay(this.retries++));
+  }
+
   waitSettled(): Promise<TidingsClientError | undefined> {
     if (this.state !== 'pending') return Promise.resolve(this.state === 'ended' ? this.endError : undefined);
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -137,6 +153,7 @@ export class TopicEntry {
     if (this.state === 'ended') return;
     const wasActive = this.state === 'active';
     this.state = 'ended';
+    clearTimeout(this.retryTimer);
     this.endError = error;
     this.owner.forget(this);
     this.settle(error);
@@ -187,7 +204,10 @@ export class TopicEntry {
     connection.request({ t: 'unsub', cache: this.cache, topic: this.topic }).catch(() => {});
     connection.request({ t: 'sub', cache: this.cache, topic: this.topic, after: this.position, ...(this.presence ? { presence: true } : {}) }).then(done, (err: TidingsClientError) => {
       done();
-      if (this.state !== 'ended' && !WAIT_FOR_RECONNECT.has(err.code) && err.code !== ErrorCode.TIMEOUT_ERROR) this.end(err);
+      if (this.state === 'ended') return;
+      // Its unsub went through: on a link that stays open, ask again (as in subscribe()).
+      if (err.code === ErrorCode.SERVER_UNAVAILABLE && connection.status.state === 'open') return this.retryLater();
+      if (!WAIT_FOR_RECONNECT.has(err.code) && err.code !== ErrorCode.TIMEOUT_ERROR) this.end(err);
     });
   }
 
@@ -232,6 +252,7 @@ export class TopicEntry {
     if (this.listeners.size > 0 || this.state === 'ended') return;
     const wasSubscribed = this.state === 'active' || this.inFlight;
     this.state = 'ended';
+    clearTimeout(this.retryTimer);
     this.owner.forget(this);
     this.settle(cancelledError('unsubscribed before the server confirmed'));
     const connection = this.owner.connection;

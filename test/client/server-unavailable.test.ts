@@ -1,0 +1,48 @@
+/** A `sub` the server refuses with SERVER_UNAVAILABLE while the link stays open (engine redis:
+ * Redis unreachable for a moment) is asked again with backoff: no reconnect would come to send it
+ * again, so the subscription would otherwise never be made (or, after a reconnect, stay silently
+ * dead while the app takes it for active). */
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { requireRedis, sharedRedisUrl } from '../helpers/redis.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { sdkFor, itemCollector, WS } from '../helpers/sdk.js';
+import { waitFor } from '../helpers/wait.js';
+import { TopicSubscribe, type WebSocketLike } from '../../src/client/index.js';
+import { decodeFrames } from '../../src/protocol/index.js';
+
+t.test('a sub refused SERVER_UNAVAILABLE on an open link is asked again once the server can serve it', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startTcpProxy(Number(new URL(await sharedRedisUrl()).port));
+  t.teardown(() => redis.close());
+  const server = await startServer(t, {
+    engine: 'redis', redisUrl: `redis://127.0.0.1:${redis.port}`,
+    config: { redis: { commandTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50 } },
+  });
+  // The server's replies, read off the real socket.
+  const replies: Array<Record<string, unknown>> = [];
+  const webSocketFactory = (url: string, protocols: string[]) => {
+    const ws = new WS(url, protocols) as unknown as WebSocket;
+    ws.addEventListener('message', (ev: { data: unknown }) => { replies.push(...decodeFrames(new Uint8Array(ev.data as ArrayBuffer))); });
+    return ws as unknown as WebSocketLike;
+  };
+  const sdk = await sdkFor(t, server, { tokenId: 'subscriber', webSocket: undefined, webSocketFactory, reconnectBaseMs: 50, reconnectMaxMs: 200 });
+  await sdk.connection.ready();
+  // The server loses Redis (its link drops, new ones get nowhere); the SDK's WebSocket stays up.
+  redis.blackhole();
+  redis.reset();
+  const got = itemCollector();
+  const pending = sdk.topics.subscribe('chat', 'unavailable', { ...got.callbacks, timeoutMs: 10_000 });
+  let statusChanges = 0;
+  sdk.connection.onStatus(() => statusChanges++);
+  // The server answers SERVER_UNAVAILABLE after its commandTimeoutMs; then Redis comes back.
+  await waitFor('the sub refused SERVER_UNAVAILABLE', () => replies.some((f) => f['t'] === 'err' && (f['e'] as { code?: string })?.code === 'SERVER_UNAVAILABLE'));
+  redis.heal();
+  const sub = await pending;
+  t.ok(sub instanceof TopicSubscribe.Subscription, `subscribed once Redis was back (${sub})`);
+  t.equal(statusChanges, 0, 'on the same link: no reconnect was needed');
+  const publisher = await sdkFor(t, server, { tokenId: 'publisher' });
+  await publisher.topics.publish('chat', 'unavailable', 'live');
+  await got.items.until(1);
+  t.same(got.values(), ['live']);
+});
