@@ -100,6 +100,7 @@ export class TopicEntry {
     const connection = this.owner.connection;
     if (this.state === 'ended' || this.inFlight || connection.status.state !== 'open') return;
     this.inFlight = true;
+    clearTimeout(this.retryTimer); // this one asks already (e.g. sent on a reconnect's open)
     const frame = { t: 'sub' as const, cache: this.cache, topic: this.topic, ...(this.position ? { after: this.position } : {}), ...(this.presence ? { presence: true } : {}) };
     connection.request(frame).then(
       (r) => {
