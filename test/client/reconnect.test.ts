@@ -157,7 +157,7 @@ t.test('reconnect - a hole in the live stream (items dropped by the transport) i
 });
 
 t.test('reconnect - a link that drops right after hello does not reset the backoff; one that lived a heartbeat does', async (t) => {
-  const server = await startServer(t, { config: { server: { heartbeatMs: 100 } } });
+  const server = await startServer(t, { config: { server: { heartbeatMs: 500 } } });
   const proxy = await startTcpProxy(server.port);
   t.teardown(() => proxy.close());
   const token = (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 60 })).token;
