@@ -162,7 +162,7 @@ t.test('topics - a sub whose reply came after requestTimeoutMs is asked again wi
   };
   const token = (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 300, tokenId: 'slow-sub' })).token;
   const sdk = await sdkFor(t, server, { url: `http://127.0.0.1:${proxy.port}`, token, webSocket: undefined, webSocketFactory, requestTimeoutMs: 200 });
-  await sdk.connection.ready();
+  await sdk.connection.ready(10_000); // connecting may take longer than 200 ms on a loaded machine
   // The server takes the first sub, but its reply is late: the SDK's sub request times out.
   proxy.hold(0);
   const got = itemCollector();
