@@ -22,6 +22,9 @@ export class TopicClient {
   private readonly detach: Array<() => void>;
   /** onConnectionLost fires once per outage, not once per failed reconnect attempt. */
   private lostNotified = false;
+  /** close() was called: it stopped listening to the connection, so a subscription made now would
+   * never hear its items (on a shared connection, which stays open). */
+  private closed = false;
 
   constructor(options: TopicClientOptions) {
     const link = clientLink(options);
@@ -82,6 +85,7 @@ export class TopicClient {
 
   /** Ends every subscription of this client; closes the connection when the client opened it. */
   close(): void {
+    this.closed = true;
     for (const entry of [...this.entries.values()]) for (const s of [...entry.listeners]) s.unsubscribe();
     for (const off of this.detach.splice(0)) off();
     if (this.owned) this.connection.close();
@@ -95,6 +99,7 @@ export class TopicClient {
   private async subscribeOrError(cache: string, topic: string, options: SubscribeOptions): Promise<TopicSubscribe.Response> {
     const problem = options.timeoutMs === undefined ? undefined : timeoutProblem(options.timeoutMs);
     if (problem) return new TopicSubscribe.Error(new TidingsClientError(ErrorCode.INVALID_ARGUMENT_ERROR, `subscribe: ${problem}`));
+    if (this.closed) return new TopicSubscribe.Error(new TidingsClientError(ErrorCode.CONNECTION_ERROR, 'the TopicClient is closed'));
     const status = this.connection.status;
     if (status.state === 'closed') {
       return new TopicSubscribe.Error(new TidingsClientError(ErrorCode.CONNECTION_ERROR, `connection is closed: ${status.reason}`));

@@ -178,6 +178,18 @@ t.test('topics - a sub whose reply came after requestTimeoutMs is asked again wi
   t.same(got.values(), ['one', 'two'], 'items flow to the subscriber, once each');
 });
 
+t.test('topics - a closed TopicClient on a shared connection refuses to subscribe (it no longer hears the items)', async (t) => {
+  const server = await startServer(t);
+  const sdk = await sdkFor(t, server);
+  await sdk.connection.ready();
+  const topics = new TopicClient({ connection: sdk.connection });
+  topics.close();
+  const sub = await topics.subscribe('chat', 'after-close', { onItem: () => {} });
+  t.equal(sub.type === 'Error' && sub.errorCode(), 'CONNECTION_ERROR', `refused (${sub})`);
+  t.match(sub.toString(), /closed/);
+  t.equal(sdk.connection.status.state, 'open', 'the shared connection stays open');
+});
+
 t.test('topics - options are checked up front', async (t) => {
   t.throws(() => new TopicClient({ url: 'ws://127.0.0.1:1', webSocket: WS }), /token or options.tokenProvider/);
   t.throws(() => new TopicClient({ url: 'ws://127.0.0.1:1', token: 'x', webSocket: WS, webSocketFactory: (u) => new WS(u) }), /not both/);
