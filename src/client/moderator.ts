@@ -10,7 +10,8 @@ import {
 } from '../protocol/index.js';
 import { Connection } from './connection.js';
 import { TidingsClientError } from './errors.js';
-import type { ConnectionOptions } from './options.js';
+import { CONNECTION_DEFAULTS, type ConnectionOptions } from './options.js';
+import { reconnectDelay } from './backoff.js';
 
 /** What the helper needs from a connection: the SDK's Connection (src/client/connection.ts). */
 export interface ModeratorLink {
@@ -71,6 +72,7 @@ export class Moderator {
   readonly stats: ModeratorStats = { accepted: 0, rejected: 0, failed: 0, joins: 0 };
   private readonly cleanups: Array<() => void> = [];
   private stopped = false;
+  private rejoinTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly group: string;
   private readonly pattern: GroupPattern;
 
@@ -89,9 +91,8 @@ export class Moderator {
         void moderator.handle(frame as unknown as DeliveryFrame);
       }
     }));
-    moderator.cleanups.push(link.onReconnect(() => {
-      if (!moderator.stopped) moderator.join().catch((err) => options.onError?.(err, undefined));
-    }));
+    moderator.cleanups.push(link.onReconnect(() => moderator.rejoin(0)));
+    moderator.cleanups.push(() => clearTimeout(moderator.rejoinTimer));
     if (link.onTokenRefresh) {
       moderator.cleanups.push(link.onTokenRefresh((event) => {
         if (!event.ok || !event.endedGroups?.some((g) => g.cache === options.cache && g.group === moderator.group)) return;
@@ -140,6 +141,24 @@ export class Moderator {
       // Not a member any more (connection gone): the server already handed its items on.
     }
     for (const cleanup of this.cleanups.splice(0)) cleanup();
+  }
+
+  /** Joins again after a reconnect. A join refused for a reason that passes (the server's Redis
+   * away: TIMEOUT_ERROR, SERVER_UNAVAILABLE) is asked again with backoff: no other reconnect may
+   * come, and the moderator would sit out of its group, idle, with the input piling up. */
+  private rejoin(attempt: number): void {
+    clearTimeout(this.rejoinTimer);
+    if (this.stopped) return;
+    this.join().catch((err: { code?: string }) => {
+      if (this.stopped) return;
+      // A retry after a timed-out join that reached the server after all: a member already.
+      if (attempt > 0 && err?.code === ErrorCode.ALREADY_EXISTS_ERROR) return;
+      this.options.onError?.(err, undefined);
+      if (err?.code !== ErrorCode.TIMEOUT_ERROR && err?.code !== ErrorCode.SERVER_UNAVAILABLE) return;
+      const link = this.options.connection as Partial<Pick<Connection, 'backoffDelay'>>;
+      const delay = link.backoffDelay?.(attempt) ?? reconnectDelay(attempt, CONNECTION_DEFAULTS.reconnectBaseMs, CONNECTION_DEFAULTS.reconnectMaxMs);
+      this.rejoinTimer = setTimeout(() => this.rejoin(attempt + 1), delay);
+    });
   }
 
   private async join(): Promise<GroupJoinResult> {

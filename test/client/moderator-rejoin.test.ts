@@ -1,0 +1,49 @@
+/** The Moderator helper rejoins its group after a reconnect. When that join fails for a reason
+ * that passes (the server's Redis unreachable for a moment: TIMEOUT_ERROR or SERVER_UNAVAILABLE),
+ * it asks again with backoff instead of staying out of the group, silently idle, until the next
+ * reconnect. */
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { requireRedis, sharedRedisUrl } from '../helpers/redis.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { statusReached, WS } from '../helpers/sdk.js';
+import { waitFor } from '../helpers/wait.js';
+import { PermissionScopes } from '../../src/index.js';
+import { Connection, Moderator } from '../../src/client/index.js';
+
+t.test('a rejoin that fails while Redis is away is asked again; items are moderated once it is back', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startTcpProxy(Number(new URL(await sharedRedisUrl()).port));
+  t.teardown(() => redis.close());
+  const server = await startServer(t, {
+    engine: 'redis', redisUrl: `redis://127.0.0.1:${redis.port}`,
+    config: { redis: { commandTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50 } },
+  });
+  const token = await tokenFor(server, PermissionScopes.moderator('chat'), { tokenId: 'moderator' });
+  const connection = new Connection({ url: server.wsUrl, token, webSocket: WS, requestTimeoutMs: 1000, reconnectBaseMs: 20, reconnectMaxMs: 100 });
+  t.teardown(() => connection.close());
+  await connection.ready(10_000);
+  const errors: Array<{ code?: string }> = [];
+  const seen: string[] = [];
+  const moderator = await Moderator.start({
+    connection, cache: 'chat', onError: (err) => errors.push(err as { code?: string }),
+    moderate: ({ value }) => { seen.push(String(value)); return { accept: true }; },
+  });
+  t.teardown(() => moderator.stop());
+  // The server loses Redis, and the moderator's link drops: its rejoin cannot succeed for now.
+  redis.blackhole();
+  redis.reset();
+  const id = (connection.status as { connectionId: string }).connectionId;
+  server.broker.sessions.get(id)!.connection.close(4000, 'test: drop the link');
+  await statusReached(connection, 'reconnecting');
+  await waitFor('the rejoin to fail', () => errors.length > 0);
+  t.match(errors[0], { code: /TIMEOUT_ERROR|SERVER_UNAVAILABLE/ }, 'reported');
+  redis.heal();
+  const alice = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant('chat', 'room1'), { tokenId: 'alice' }));
+  t.teardown(() => alice.close());
+  await waitFor('a publish once Redis is back', async () => (await alice.request({ t: 'pub', cache: 'chat', topic: 'room1-input', value: 'hi' }))['t'] === 'ok');
+  await waitFor('the item moderated', () => seen.includes('hi'));
+  t.same(seen, ['hi'], 'the moderator is a member again, on the same link');
+  t.ok(moderator.stats.joins >= 2 || moderator.stats.accepted === 1, `rejoined (${JSON.stringify(moderator.stats)})`);
+});
