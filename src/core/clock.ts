@@ -1,6 +1,9 @@
 /** The only way server code reads time and sets its timeouts, so tests can inject a fake clock
  * and move it by hand instead of waiting in real time. */
 
+/** The longest delay a Node.js timer holds (2^31 - 1 ms, ~24.8 days): a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** What setTimeout returned; pass it back to clearTimeout. */
 export type TimerHandle = { readonly __timer: unique symbol } | object;
 

@@ -2,6 +2,7 @@
  * validates (errors name the key path), and freezes. docs/configuration.md lists each key; a test
  * checks that it does. Modules receive their own slice, never the whole config. */
 import { nameProblem } from '../protocol/names.js';
+import { MAX_TIMER_MS } from './clock.js';
 
 export interface ServerConfig {
   /** Interface to bind. */
@@ -744,7 +745,6 @@ function validate(c: TidingsConfig): void {
 
 /** Node's timers hold at most 2^31 - 1 ms; a longer delay fires after 1 ms instead (a 25-day
  * leave grace would end at once, a 25-day purge interval would run every millisecond). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function checkTimerRange(node: unknown, path: string): void {
   if (!isPlainObject(node)) return;

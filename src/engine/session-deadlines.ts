@@ -2,7 +2,7 @@
  * Timeout per connection: one clock timer for the earliest deadline of all. A Timeout with its
  * closure was ~150 B held for the life of every idle connection, and arming and clearing one cost
  * CPU on every connect (bench/analysis.md, "Connect, memory and history"). */
-import type { Clock, TimerHandle } from '../core/clock.js';
+import { MAX_TIMER_MS, type Clock, type TimerHandle } from '../core/clock.js';
 import type { Session } from './session.js';
 
 export type DueKind = 'hello' | 'notice' | 'expiry';
@@ -14,7 +14,6 @@ export class DueBucket extends Set<Session> {
   constructor(readonly at: number, readonly kind: 'notice' | 'expiry') { super(); }
 }
 /** Node's timers hold at most this long; a later deadline re-arms when it is reached. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class SessionDeadlines {
   /** Hello deadlines. Every connection gets the same timeout, so insertion order is due order
