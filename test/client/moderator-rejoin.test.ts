@@ -3,9 +3,7 @@
  * it asks again with backoff instead of staying out of the group, silently idle, until the next
  * reconnect. */
 import t from 'tap';
-import { startServer } from '../helpers/server.js';
-import { requireRedis, sharedRedisUrl } from '../helpers/redis.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { startServerOnProxiedRedis } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { statusReached, WS } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
@@ -13,13 +11,9 @@ import { PermissionScopes } from '../../src/index.js';
 import { Connection, Moderator } from '../../src/client/index.js';
 
 t.test('a rejoin that fails while Redis is away is asked again; items are moderated once it is back', async (t) => {
-  if (!requireRedis(t)) return;
-  const redis = await startTcpProxy(Number(new URL(await sharedRedisUrl()).port));
-  t.teardown(() => redis.close());
-  const server = await startServer(t, {
-    engine: 'redis', redisUrl: `redis://127.0.0.1:${redis.port}`,
-    config: { redis: { commandTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50 } },
-  });
+  const started = await startServerOnProxiedRedis(t);
+  if (!started) return;
+  const { server, redis } = started;
   const token = await tokenFor(server, PermissionScopes.moderator('chat'), { tokenId: 'moderator' });
   const connection = new Connection({ url: server.wsUrl, token, webSocket: WS, requestTimeoutMs: 1000, reconnectBaseMs: 20, reconnectMaxMs: 100 });
   t.teardown(() => connection.close());

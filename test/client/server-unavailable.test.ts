@@ -3,22 +3,16 @@
  * again, so the subscription would otherwise never be made (or, after a reconnect, stay silently
  * dead while the app takes it for active). */
 import t from 'tap';
-import { startServer } from '../helpers/server.js';
-import { requireRedis, sharedRedisUrl } from '../helpers/redis.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { startServerOnProxiedRedis } from '../helpers/server.js';
 import { sdkFor, itemCollector, WS } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
 import { TopicSubscribe, type WebSocketLike } from '../../src/client/index.js';
 import { decodeFrames } from '../../src/protocol/index.js';
 
 t.test('a sub refused SERVER_UNAVAILABLE on an open link is asked again once the server can serve it', async (t) => {
-  if (!requireRedis(t)) return;
-  const redis = await startTcpProxy(Number(new URL(await sharedRedisUrl()).port));
-  t.teardown(() => redis.close());
-  const server = await startServer(t, {
-    engine: 'redis', redisUrl: `redis://127.0.0.1:${redis.port}`,
-    config: { redis: { commandTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50 } },
-  });
+  const started = await startServerOnProxiedRedis(t);
+  if (!started) return;
+  const { server, redis } = started;
   // The server's replies, read off the real socket.
   const replies: Array<Record<string, unknown>> = [];
   const webSocketFactory = (url: string, protocols: string[]) => {

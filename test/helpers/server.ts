@@ -6,6 +6,7 @@ import tap, { type Test } from 'tap';
 import { createServer, defaultFeatures, generateSigningKey, type TidingsServer, type DeepPartial, type TidingsConfig, type Clock, type ServerFeature } from '../../src/index.js';
 import { startDevModerator } from '../../src/cli/dev-moderator.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from './redis.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 export type TestEngine = 'memory' | 'redis';
 export const ENGINES: readonly TestEngine[] = ['memory', 'redis'];
@@ -70,4 +71,18 @@ function deepMerge<T>(a: T, b: DeepPartial<T>): T {
     out[k] = v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' ? deepMerge(prev, v as never) : v;
   }
   return out as T;
+}
+
+/** A Redis-engine server whose link to the shared redis-server goes through a TCP proxy, so a
+ * test can blackhole, reset and heal it; short timeouts and reconnects, so an outage is noticed
+ * (and left) quickly. Undefined (and the test skipped) without redis-server. */
+export async function startServerOnProxiedRedis(t: Test): Promise<{ server: TidingsServer; redis: TcpProxy } | undefined> {
+  if (!requireRedis(t)) return undefined;
+  const redis = await startTcpProxy(Number(new URL(await sharedRedisUrl()).port));
+  t.teardown(() => redis.close());
+  const server = await startServer(t, {
+    engine: 'redis', redisUrl: `redis://127.0.0.1:${redis.port}`,
+    config: { redis: { commandTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50 } },
+  });
+  return { server, redis };
 }

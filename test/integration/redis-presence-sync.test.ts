@@ -3,7 +3,7 @@
  * events are published before the node hears the channel again) still reach that node's watchers
  * once the subscription is back: the node reads the members of the topics its clients watch again
  * and tells them the differences; users already known are not announced twice. */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startServer } from '../helpers/server.js';
 import { Redis } from 'ioredis';
 import { deletePrefix, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
@@ -15,11 +15,9 @@ import { generateSigningKey, type DeepPartial, type Scope, type TidingsConfig } 
 const CACHE = 'chat';
 const scope: Scope = { permissions: [{ role: 'publishsubscribe', cache: CACHE, topic: '*', presence: true }] };
 
-t.test('a join made while a node\'s presence subscription is down reaches its watcher after the reconnect', async (t) => {
-  if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('psync');
-  t.teardown(() => deletePrefix(url, prefix));
+/** Two nodes on the Redis at `url`: A through a TCP proxy (so a test can cut and hold its links),
+ * B directly; `open` connects a raw client with presence rights to either. */
+async function twoNodes(t: Test, url: string, prefix: string) {
   const proxy = await startTcpProxy(Number(new URL(url).port));
   t.teardown(() => proxy.close());
   const config: DeepPartial<TidingsConfig> = {
@@ -36,6 +34,15 @@ t.test('a join made while a node\'s presence subscription is down reaches its wa
     t.teardown(() => c.close());
     return c;
   };
+  return { a, b, proxy, open };
+}
+
+t.test('a join made while a node\'s presence subscription is down reaches its watcher after the reconnect', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('psync');
+  t.teardown(() => deletePrefix(url, prefix));
+  const { a, b, proxy, open } = await twoNodes(t, url, prefix);
   const watcher = await open(a, 'wanda');
   await watcher.ok({ t: 'sub', cache: CACHE, topic: 'room', presence: true });
   const early = await open(b, 'early');
@@ -73,22 +80,9 @@ t.test('a sync whose read fails is tried again until it succeeds', async (t) => 
   if (!requireRedis(t)) return;
   const redis = await startRedis(t);
   const prefix = uniquePrefix('psync');
-  const proxy = await startTcpProxy(redis.port);
-  t.teardown(() => proxy.close());
-  const config: DeepPartial<TidingsConfig> = {
-    auth: { signingKeys: [generateSigningKey()] },
-    redis: { connectTimeoutMs: 300, reconnectMaxMs: 200, commandTimeoutMs: 20_000 },
-    presence: { leaveGraceMs: 100 },
-  };
-  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, config });
-  const b = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, config });
+  const { a, b, proxy, open } = await twoNodes(t, redis.url, prefix);
   const admin = new Redis(redis.url);
   t.teardown(() => admin.disconnect());
-  const open = async (node: typeof a, tokenId: string) => {
-    const c = await RawClient.open(node, await tokenFor(node, scope, { tokenId }));
-    t.teardown(() => c.close());
-    return c;
-  };
   const watcher = await open(a, 'wanda');
   await watcher.ok({ t: 'sub', cache: CACHE, topic: 'room', presence: true });
   const joins = () => watcher.frames.filter((f) => f['t'] === 'join').map((f) => String(f['tokenId'])).sort();
