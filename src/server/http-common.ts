@@ -65,6 +65,15 @@ export function bearer(authorization: string): string {
   return match[1]!;
 }
 
+/** What a preflight allows: methods and request headers (`Allow-Headers: *` does not cover
+ * `authorization`, so each is listed). */
+export interface PreflightAllow { methods: string; headers: string }
+
+const API_PREFLIGHT: PreflightAllow = {
+  methods: 'GET, POST, DELETE, OPTIONS',
+  headers: 'authorization, content-type, idempotency-key, last-event-id, x-tidings-stream',
+};
+
 /** Cross-origin access for browser pages on other origins (server.corsOrigins, the list the SDK
  * bundle route uses too). With no configured origin it adds no header and answers no preflight,
  * so a deployment opts in explicitly. */
@@ -95,8 +104,9 @@ export class Cors {
   }
 
   /** Answers one preflight (also for a route that handles every method itself, which a uWS
-   * `any` route does before the `options` wildcard above). */
-  preflight(res: HttpResponse, req: HttpRequest): void {
+   * `any` route does before the `options` wildcard above): 204 with what `allow` lists for a
+   * listed origin, else 403. `allow` defaults to the HTTP API's methods and headers. */
+  preflight(res: HttpResponse, req: HttpRequest, allow: PreflightAllow = API_PREFLIGHT): void {
     const allowed = this.headers(req.getHeader('origin'));
     if (!allowed['access-control-allow-origin']) {
       res.writeStatus('403 Forbidden').end();
@@ -104,8 +114,8 @@ export class Cors {
     }
     res.writeStatus('204 No Content');
     for (const [name, value] of Object.entries(allowed)) res.writeHeader(name, value);
-    res.writeHeader('access-control-allow-methods', 'GET, POST, DELETE, OPTIONS');
-    res.writeHeader('access-control-allow-headers', 'authorization, content-type, idempotency-key, last-event-id, x-tidings-stream');
+    res.writeHeader('access-control-allow-methods', allow.methods);
+    res.writeHeader('access-control-allow-headers', allow.headers);
     res.writeHeader('access-control-max-age', String(this.maxAgeSec));
     res.end();
   }

@@ -50,28 +50,10 @@ function trailer(code: number, details: string, metadata: Metadata | null | unde
 
 /** CORS headers for an answer to `origin`, as the HTTP API decides them (server.corsOrigins): an
  * origin not listed gets none, so its page cannot read the answer. */
-function corsHeaders(res: HttpResponse, cors: Cors, origin: string): boolean {
+function corsHeaders(res: HttpResponse, cors: Cors, origin: string): void {
   const allowed = cors.headers(origin);
-  if (!allowed['access-control-allow-origin']) return false;
   for (const [name, value] of Object.entries(allowed)) res.writeHeader(name, value);
-  res.writeHeader('access-control-expose-headers', 'grpc-status, grpc-message, err');
-  return true;
-}
-
-/** A preflight: 204 with the methods and headers the web SDK needs for a listed origin, else 403
- * (as the HTTP API's preflights). */
-function preflight(res: HttpResponse, cors: Cors, origin: string, maxAgeSec: number): void {
-  const allowed = cors.headers(origin);
-  if (!allowed['access-control-allow-origin']) {
-    res.writeStatus('403 Forbidden').end();
-    return;
-  }
-  res.writeStatus('204 No Content');
-  corsHeaders(res, cors, origin);
-  res.writeHeader('access-control-allow-methods', 'POST, OPTIONS');
-  res.writeHeader('access-control-allow-headers', ALLOWED_HEADERS);
-  res.writeHeader('access-control-max-age', String(maxAgeSec));
-  res.end();
+  if (allowed['access-control-allow-origin']) res.writeHeader('access-control-expose-headers', 'grpc-status, grpc-message, err');
 }
 
 /** The response side of one grpc-web call: headers once, data frames, then the trailer. */
@@ -161,7 +143,7 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
   const route = (res: HttpResponse, req: HttpRequest) => {
     const verb = req.getMethod().toLowerCase();
     const origin = req.getHeader('origin');
-    if (verb === 'options') return preflight(res, cors, origin, config.http.corsMaxAgeSec);
+    if (verb === 'options') return cors.preflight(res, req, { methods: 'POST, OPTIONS', headers: ALLOWED_HEADERS });
     const path = req.getUrl();
     const method = methods.get(path);
     const metadata = new Metadata();
