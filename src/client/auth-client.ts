@@ -41,7 +41,8 @@ export class AuthClient {
     this.options = options;
     if (!options?.url) throw new TypeError('options.url is required');
     if (!options.apiKey) throw new TypeError('options.apiKey is required');
-    if (options.requestTimeoutMs !== undefined && timeoutProblem(options.requestTimeoutMs)) throw new TypeError(`options.requestTimeoutMs: ${timeoutProblem(options.requestTimeoutMs)}`);
+    const timeout = options.requestTimeoutMs === undefined ? undefined : timeoutProblem(options.requestTimeoutMs);
+    if (timeout) throw new TypeError(`options.requestTimeoutMs: ${timeout}`);
     this.base = options.url.replace(/^ws/, 'http').replace(/\/v1\/ws$/, '').replace(/\/$/, '');
   }
 
