@@ -217,13 +217,27 @@ export interface SetRequest { t: 'set'; id: number; cache: string; key: string; 
 export interface DeleteRequest { t: 'delete'; id: number; cache: string; key: string }
 export interface ItemGetTtlRequest { t: 'itemGetTtl'; id: number; cache: string; key: string }
 export interface UpdateTtlRequest { t: 'updateTtl'; id: number; cache: string; key: string; ttlMs: number }
+/** Adds `amount` (default 1, may be negative) to a base-10 integer item, or creates it holding
+ * `amount`; the item gets `ttlMs` as a `set` would. Momento's increment. */
+export interface IncrementRequest { t: 'increment'; id: number; cache: string; key: string; amount?: number; ttlMs?: number }
+/** Momento's SetIf conditions: `absent` (setIfAbsent / setIfNotExists), `present`, `equal`,
+ * `notEqual` (absent or different), `presentAndNotEqual`, `absentOrEqual`. */
+export type SetIfCondition = 'absent' | 'present' | 'equal' | 'notEqual' | 'presentAndNotEqual' | 'absentOrEqual';
+/** A `set` that applies only when `condition` holds; `compare` is the value the four comparing
+ * conditions compare the stored one to (and is refused with the other two). */
+export interface SetIfRequest { t: 'setIf'; id: number; cache: string; key: string; value: Value; condition: SetIfCondition; compare?: Value; ttlMs?: number }
+/** Erases `count` elements from `beginIndex` for each range (indices of the list before the erase),
+ * or the whole list when `ranges` is absent. Momento's ListErase. */
+export interface ListEraseRequest extends ListTarget { t: 'listErase'; ranges?: ListEraseRange[] }
+export interface ListEraseRange { beginIndex: number; count: number }
 /** Publishes to `topic` and appends to `list` (same cache) in one step; see docs/history.md. */
 export interface PubAppendRequest extends ListTarget, CollectionTtlFields { t: 'pubAppend'; topic: string; value: Value; truncateFrontToSize?: number }
 
 export type CacheRequest =
   | ListPushBackRequest | ListPushFrontRequest | ListConcatenateBackRequest | ListConcatenateFrontRequest | ListFetchRequest
   | ListRetainRequest | ListRemoveValueRequest | ListPopRequest | ListLengthRequest
-  | GetRequest | SetRequest | DeleteRequest | ItemGetTtlRequest | UpdateTtlRequest | PubAppendRequest;
+  | GetRequest | SetRequest | DeleteRequest | ItemGetTtlRequest | UpdateTtlRequest | PubAppendRequest
+  | IncrementRequest | SetIfRequest | ListEraseRequest;
 
 export interface Miss { hit: false }
 /** Reply of every list write. */
@@ -239,6 +253,12 @@ export type GetResult = { hit: true; value: Value } | Miss;
 export type ItemGetTtlResult = { hit: true; remainingTtlMs: number } | Miss;
 /** `hit: true` = Momento's Set, `false` = Miss. */
 export interface UpdateTtlResult { hit: boolean }
+/** The value after the increment. */
+export interface IncrementResult { value: number }
+/** `stored: true` = Momento's Stored, `false` = NotStored. */
+export interface SetIfResult { stored: boolean }
+/** The length left, or Miss when there was no list. */
+export type ListEraseResult = { hit: true; length: number } | Miss;
 /** Where the item landed, its ts (as a pub's reply) and the list's length. */
 export interface PubAppendResult extends PublishResult { ts: number; length: number }
 

@@ -10,6 +10,7 @@ import type {
   ListWriteResult, NackRequest, PingRequest, PubAppendRequest, PubAppendResult, PublishRequest, PublishResult, RejectRequest,
   RetractRequest, RetractResult, PresenceRequest, PresenceResult, FollowRequest, UnfollowRequest, PushRegisterRequest,
   PushUnregisterRequest, PushUnregisterResult, PushKeyRequest, PushKeyResult, SetRequest, SubscribeRequest, SubscribeResult, UnsubscribeRequest, UpdateTtlRequest, UpdateTtlResult,
+  IncrementRequest, IncrementResult, SetIfRequest, SetIfResult, ListEraseRequest, ListEraseResult,
 } from './frames.js';
 import type { AdminStats, AdminStatsRequest } from './admin.js';
 
@@ -41,6 +42,9 @@ export interface Operations {
   delete: [DeleteRequest, Empty];
   itemGetTtl: [ItemGetTtlRequest, ItemGetTtlResult];
   updateTtl: [UpdateTtlRequest, UpdateTtlResult];
+  increment: [IncrementRequest, IncrementResult];
+  setIf: [SetIfRequest, SetIfResult];
+  listErase: [ListEraseRequest, ListEraseResult];
   pubAppend: [PubAppendRequest, PubAppendResult];
   // Moderation.
   gsub: [GroupJoinRequest, GroupJoinResult];
@@ -71,9 +75,10 @@ export type OutgoingRequest<K extends OperationName> = Omit<RequestOf<K>, 'id'> 
  * manage the session itself. */
 export const SESSION_OPERATIONS: ReadonlySet<string> = new Set<OperationName>(['hello', 'auth', 'ping']);
 
-/** Writes that a retry could apply twice: they accept an `idempotencyKey`, and the server answers a
- * repeated key with the first result (docs/protocol.md, "Idempotent writes"). Reads, and writes
- * that are idempotent by nature (set, delete), need none. */
+/** Writes that a retry could apply twice, or answer differently: they accept an `idempotencyKey`,
+ * and the server answers a repeated key with the first result (docs/protocol.md, "Idempotent
+ * writes"). Reads, and writes that are idempotent by nature (set, delete), need none. A setIf
+ * applies at most once anyway, but its retry would answer "not stored" for a value it stored. */
 export const IDEMPOTENT_OPERATIONS: ReadonlySet<string> = new Set<OperationName>([
-  'pub', 'pubAppend', 'listPushBack', 'listPushFront', 'listConcatenateBack', 'listConcatenateFront',
+  'pub', 'pubAppend', 'listPushBack', 'listPushFront', 'listConcatenateBack', 'listConcatenateFront', 'increment', 'setIf',
 ]);

@@ -6,11 +6,13 @@
  * Every method may answer synchronously (Maybe<T>); the memory store does, and applies every change
  * inside the call, which callers composing steps in one tick rely on (pubAppend, moderation), and
  * which lets the reply leave inside the uWS message callback, coalesced with other writes. */
-import type { ListFetchResult, ListFetchWithMetaResult, ListItem, PubAppendResult, Value } from '../protocol/index.js';
+import type { ListEraseRange, ListFetchResult, ListFetchWithMetaResult, ListItem, PubAppendResult, Value } from '../protocol/index.js';
 import type { Maybe } from '../core/maybe.js';
+import type { StoreCondition } from './scalar-ops.js';
 
 export type { ListItem, PubAppendResult } from '../protocol/index.js';
 export type { Maybe } from '../core/maybe.js';
+export type { StoreCondition } from './scalar-ops.js';
 
 /** The TTL of a whole collection (Momento's CollectionTtl). */
 export interface CollectionTtl {
@@ -61,6 +63,10 @@ export interface CacheEngine {
   /** undefined = Miss. `length` is what remains. */
   listPop(cache: string, list: string, end: 'back' | 'front'): Maybe<{ value: Value; length: number } | undefined>;
   listLength(cache: string, list: string): Maybe<number | undefined>;
+  /** Removes the elements the ranges cover (indices of the list before the call; parts past its
+   * end are ignored), or every element when `ranges` is undefined; the length left, undefined =
+   * Miss. The expiry is left alone; an emptied list is deleted. */
+  listErase(cache: string, list: string, ranges: readonly ListEraseRange[] | undefined): Maybe<number | undefined>;
 
   get(cache: string, key: string): Maybe<Value | undefined>;
   /** ttlMs undefined = the default TTL. Replaces whatever the key held (any type). */
@@ -70,6 +76,12 @@ export interface CacheEngine {
   itemGetTtl(cache: string, key: string): Maybe<number | undefined>;
   /** Sets a new TTL on an existing item; false = Miss. */
   updateTtl(cache: string, key: string, ttlMs: number): Maybe<boolean>;
+  /** Adds `amount` to the integer the key holds (none = 0), stores the result as decimal text with
+   * ttlMs (undefined = the default) and answers it (scalar-ops.ts). */
+  increment(cache: string, key: string, amount: number, ttlMs: number | undefined): Maybe<number>;
+  /** Sets like set() when the condition holds on what the key holds now, in the same step; true =
+   * stored. The item-size limit applies whether or not it is stored. */
+  setIf(cache: string, key: string, value: Value, condition: StoreCondition, ttlMs: number | undefined): Maybe<boolean>;
 
   /** Publishes `value` to the topic and appends it with its origin (page, seq, tokenId, ts) to the
    * list, with nothing in between: a reader that fetches the list and subscribes after its last

@@ -68,6 +68,31 @@ export function retainRange<T>(list: Deque<T>, start?: number, end?: number): T[
   return [...all.slice(0, from), ...all.slice(to)];
 }
 
+/** listErase: removes the elements the ranges cover ([beginIndex, beginIndex + count) of the list
+ * as it was before the call; parts past its end are ignored), or every element when `ranges` is
+ * undefined; returns the removed ones. */
+export function eraseRanges<T>(list: Deque<T>, ranges: ReadonlyArray<{ beginIndex: number; count: number }> | undefined): T[] {
+  if (ranges === undefined) {
+    const all = list.slice();
+    list.replace([]);
+    return all;
+  }
+  const length = list.length;
+  const erase = new Uint8Array(length);
+  let any = false;
+  for (const { beginIndex, count } of ranges) {
+    const end = Math.min(length, beginIndex + count);
+    for (let i = beginIndex; i < end; i++) { erase[i] = 1; any = true; }
+  }
+  if (!any) return [];
+  const kept: T[] = [];
+  const removed: T[] = [];
+  let i = 0;
+  for (const item of list) (erase[i++] ? removed : kept).push(item);
+  list.replace(kept);
+  return removed;
+}
+
 /** listRemoveValue: removes every element matching; returns the removed ones. */
 export function removeWhere<T>(list: Deque<T>, matches: (item: T) => boolean): T[] {
   const kept: T[] = [];

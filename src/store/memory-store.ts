@@ -3,15 +3,16 @@
  * read from the injected Clock. Every operation runs synchronously inside its call, so each is
  * atomic with respect to every other (and pubAppend's publish + append is one step). */
 import { LRUCache } from 'lru-cache';
-import { ErrorCode, LimitCause, type ListFetchResult, type ListFetchWithMetaResult, type PublishResult, type Value } from '../protocol/index.js';
+import { ErrorCode, LimitCause, type ListEraseRange, type ListFetchResult, type ListFetchWithMetaResult, type PublishResult, type Value } from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
 import type { StoreConfig } from '../core/config.js';
 import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
 import type {
-  CacheEngine, CollectionTtl, ElementOrigin, ListItem, PubAppendResult, PushOptions, Range, StoreStats,
+  CacheEngine, CollectionTtl, ElementOrigin, ListItem, PubAppendResult, PushOptions, Range, StoreCondition, StoreStats,
 } from './cache-store.js';
 import { Deque } from '../lib/deque.js';
-import { equalTo, fetchRange, planPush, pushBack, pushFront, removeWhere, retainRange, type PushPlan } from './list-ops.js';
+import { equalTo, eraseRanges, fetchRange, planPush, pushBack, pushFront, removeWhere, retainRange, type PushPlan } from './list-ops.js';
+import { conditionHolds, incremented } from './scalar-ops.js';
 import { ELEMENT_OVERHEAD, ENTRY_OVERHEAD, ORIGIN_OVERHEAD, SLOT_BYTES, flatText, measureText, ownValue } from './sizes.js';
 
 /** Publishes one item synchronously (the memory topic engine), so pubAppend can append in the same step. */
@@ -184,6 +185,17 @@ export class MemoryCacheStore implements CacheEngine {
     return this.readList(cache, list)?.items.length;
   }
 
+  listErase(cache: string, list: string, ranges: readonly ListEraseRange[] | undefined): number | undefined {
+    const k = this.key(cache, list);
+    const state = this.listAt(k, list);
+    if (!state) return undefined;
+    const removed = eraseRanges(state.items, ranges);
+    if (removed.length === 0) return state.items.length;
+    state.remove(removed);
+    this.commitList(k, state, undefined, true);
+    return state.items.length;
+  }
+
   // -- scalars -----------------------------------------------------------------------------------
 
   get(cache: string, key: string): Value | undefined {
@@ -194,9 +206,27 @@ export class MemoryCacheStore implements CacheEngine {
 
   set(cache: string, key: string, value: Value, ttlMs: number | undefined): void {
     const k = this.key(cache, key);
-    const { v, payload, footprint } = ownValue(value);
-    this.checkItem(key, measureText(key).utf8 + payload, ENTRY_OVERHEAD + measureText(k).heap + footprint);
-    this.lru.set(flatText(k), { kind: 'scalar', value: v, payload, footprint }, { ttl: ttlMs ?? this.defaultTtlMs });
+    this.lru.set(flatText(k), this.scalarEntry(k, key, value), { ttl: ttlMs ?? this.defaultTtlMs });
+  }
+
+  increment(cache: string, key: string, amount: number, ttlMs: number | undefined): number {
+    const k = this.key(cache, key);
+    const held = this.lru.get(k);
+    if (held && held.kind !== 'scalar') throw wrongType(cache, key, 'list', 'scalar');
+    const next = incremented(cache, key, held?.value, amount);
+    this.lru.set(flatText(k), this.scalarEntry(k, key, next.toString()), { ttl: ttlMs ?? this.defaultTtlMs });
+    // Exact within ±2^53; beyond, the nearest double (the stored text stays exact).
+    return Number(next);
+  }
+
+  setIf(cache: string, key: string, value: Value, condition: StoreCondition, ttlMs: number | undefined): boolean {
+    const k = this.key(cache, key);
+    const entry = this.scalarEntry(k, key, value);
+    const held = this.lru.get(k);
+    const state = held === undefined ? { kind: 'none' as const } : held.kind === 'scalar' ? { kind: 'scalar' as const, value: held.value } : { kind: 'list' as const };
+    if (!conditionHolds(condition, state, () => wrongType(cache, key, 'list', 'scalar'))) return false;
+    this.lru.set(flatText(k), entry, { ttl: ttlMs ?? this.defaultTtlMs });
+    return true;
   }
 
   delete(cache: string, key: string): void {
@@ -235,6 +265,13 @@ export class MemoryCacheStore implements CacheEngine {
   }
 
   // -- internals ---------------------------------------------------------------------------------
+
+  /** A scalar entry owning `value`, refused (before anything changes) when it breaks a limit. */
+  private scalarEntry(k: string, key: string, value: Value): Entry {
+    const { v, payload, footprint } = ownValue(value);
+    this.checkItem(key, measureText(key).utf8 + payload, ENTRY_OVERHEAD + measureText(k).heap + footprint);
+    return { kind: 'scalar', value: v, payload, footprint };
+  }
 
   private push(cache: string, list: string, elements: Element[], options: PushOptions, end: 'back' | 'front', beforeApply?: () => void): number {
     const k = this.key(cache, list);

@@ -10,12 +10,13 @@
  *   (connection.ts), both retryable;
  * - pubAppend's topic half lives in the Redis topic engine (RedisPubAppender), which runs the list
  *   append and the publish as one script; without one it is refused, never done in two steps. */
-import { ErrorCode, LimitCause, type PubAppendResult, type Value } from '../protocol/index.js';
+import { ErrorCode, LimitCause, type ListEraseRange, type PubAppendResult, type Value } from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
 import type { StoreConfig } from '../core/config.js';
 import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
 import type { RedisConnection } from '../core/redis-connection.js';
-import type { CacheEngine, CollectionTtl, ListItem, PushOptions, Range, StoreStats } from './cache-store.js';
+import type { CacheEngine, CollectionTtl, ListItem, PushOptions, Range, StoreCondition, StoreStats } from './cache-store.js';
+import { COMPARING, notAnInteger, overflow } from './scalar-ops.js';
 import { TEXT_TAG, decodeItem, decodeValue, encodeValue, payloadBytes } from './redis/element.js';
 import { SCRIPTS, type ScriptName } from './redis/scripts.js';
 
@@ -132,6 +133,12 @@ export class RedisCacheStore implements CacheEngine {
     return status(reply) === 'miss' ? undefined : Number(reply[1]);
   }
 
+  async listErase(cache: string, list: string, ranges: readonly ListEraseRange[] | undefined): Promise<number | undefined> {
+    const pairs = ranges?.flatMap((r) => [r.beginIndex, r.count]) ?? [];
+    const reply = await this.script('tidingsListErase', cache, list, ranges === undefined ? 'all' : 'some', ...pairs);
+    return status(reply) === 'miss' ? undefined : Number(reply[1]);
+  }
+
   // -- scalars -----------------------------------------------------------------------------------
 
   async get(cache: string, key: string): Promise<Value | undefined> {
@@ -146,6 +153,27 @@ export class RedisCacheStore implements CacheEngine {
       throw limitExceeded(LimitCause.ITEM_SIZE, `item "${key}" would be ${size} bytes; at most ${this.config.maxItemBytes} are allowed`);
     }
     await this.script('tidingsSet', cache, key, this.ttlOf(ttlMs), encoded);
+  }
+
+  async increment(cache: string, key: string, amount: number, ttlMs: number | undefined): Promise<number> {
+    const reply = await this.script('tidingsIncrement', cache, key, this.ttlOf(ttlMs), BigInt(amount).toString(),
+      this.config.maxItemBytes, Buffer.byteLength(key, 'utf8'), ...this.idempotencyArgs());
+    if (status(reply) === 'not_integer') throw notAnInteger(cache, key);
+    if (status(reply) === 'overflow') throw overflow(cache, key);
+    return Number(String(reply[1]));
+  }
+
+  async setIf(cache: string, key: string, value: Value, condition: StoreCondition, ttlMs: number | undefined): Promise<boolean> {
+    // Encoded (and so copied) before the first await, as in set().
+    const encoded = encodeValue(value);
+    const size = Buffer.byteLength(key, 'utf8') + payloadBytes(encoded);
+    if (size > this.config.maxItemBytes) {
+      throw limitExceeded(LimitCause.ITEM_SIZE, `item "${key}" would be ${size} bytes; at most ${this.config.maxItemBytes} are allowed`);
+    }
+    // The stored payload is compared bytewise: text equals the binary of its UTF-8 (list-ops.ts valuesEqual).
+    const compare = COMPARING.has(condition.kind) ? encodeValue(condition.compare!).subarray(1) : '';
+    const reply = await this.script('tidingsSetIf', cache, key, this.ttlOf(ttlMs), condition.kind, encoded, compare, ...this.idempotencyArgs());
+    return Number(reply[1]) === 1;
   }
 
   async delete(cache: string, key: string): Promise<void> {

@@ -151,6 +151,71 @@ testEachEngine('bad input and limits get typed errors naming the cause', async (
   t.same(await c.ok({ t: 'listFetch', ...L }), { hit: true, values: ['2', '3', '4', '5'] }, 'refused writes changed nothing');
 });
 
+testEachEngine('increment, setIf and listErase over the wire: replies, TTLs, typed errors, idempotency keys', async (t, engine) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { engine, clock, config: { store: { defaultTtlSec: 60, maxTtlSec: 3600, maxItemBytes: 300, maxElementBytes: 100 }, moderation: { historyTtlSec: 3600 } } });
+  const c = await client(t, server);
+  const N = { cache: 'app', key: 'n' };
+  t.same(await c.ok({ t: 'increment', ...N }), { value: 1 }, 'amount defaults to 1');
+  t.same(await c.ok({ t: 'increment', ...N, amount: 41, ttlMs: 2000 }), { value: 42 });
+  t.same(await c.ok({ t: 'get', ...N }), { hit: true, value: '42' });
+  t.same(await c.ok({ t: 'itemGetTtl', ...N }), { hit: true, remainingTtlMs: 2000 }, 'the increment set the TTL');
+  t.same(await c.ok({ t: 'increment', ...N, amount: -50 }), { value: -8 });
+  t.same(await c.ok({ t: 'itemGetTtl', ...N }), { hit: true, remainingTtlMs: 60_000 }, 'no ttlMs: the default, as a set');
+  await c.ok({ t: 'set', cache: 'app', key: 'word', value: 'five' });
+  await fails(c, { t: 'increment', cache: 'app', key: 'word' }, 'FAILED_PRECONDITION_ERROR');
+  await c.ok({ t: 'set', cache: 'app', key: 'max', value: '9223372036854775807' });
+  await fails(c, { t: 'increment', cache: 'app', key: 'max' }, 'FAILED_PRECONDITION_ERROR');
+
+  const K = { cache: 'app', key: 'lock' };
+  t.same(await c.ok({ t: 'setIf', ...K, value: 'ada', condition: 'absent', ttlMs: 1000 }), { stored: true });
+  t.same(await c.ok({ t: 'setIf', ...K, value: 'bob', condition: 'absent' }), { stored: false });
+  t.same(await c.ok({ t: 'setIf', ...K, value: 'bob', condition: 'equal', compare: 'bob' }), { stored: false });
+  t.same(await c.ok({ t: 'setIf', ...K, value: 'ada2', condition: 'equal', compare: new TextEncoder().encode('ada'), ttlMs: 3000 }), { stored: true }, 'compare as bytes');
+  t.same(await c.ok({ t: 'setIf', ...K, value: 'x', condition: 'presentAndNotEqual', compare: 'ada2' }), { stored: false });
+  t.same(await c.ok({ t: 'setIf', ...K, value: 'y', condition: 'notEqual', compare: 'zzz', ttlMs: 500 }), { stored: true });
+  t.same(await c.ok({ t: 'get', ...K }), { hit: true, value: 'y' });
+  clock.advance(500);
+  t.same(await c.ok({ t: 'setIf', ...K, value: 'late', condition: 'absentOrEqual', compare: 'nope' }), { stored: false }, 'still there at its expiry instant');
+  clock.advance(1);
+  t.same(await c.ok({ t: 'setIf', ...K, value: 'late', condition: 'absentOrEqual', compare: 'nope' }), { stored: true }, 'expired: absent');
+  t.same(await c.ok({ t: 'setIf', cache: 'app', key: 'nobody', value: 'v', condition: 'present' }), { stored: false });
+  t.same(await c.ok({ t: 'get', cache: 'app', key: 'nobody' }), { hit: false });
+  await fails(c, { t: 'setIf', ...K, value: 'x'.repeat(301), condition: 'absent' }, 'LIMIT_EXCEEDED_ERROR', 'item_size_limit_exceeded');
+  await fails(c, { t: 'setIf', ...K, value: 'v', condition: 'absent', ttlMs: 3_600_001 }, 'LIMIT_EXCEEDED_ERROR', 'ttl_limit_exceeded');
+  await fails(c, { t: 'increment', ...N, ttlMs: 3_600_001 }, 'LIMIT_EXCEEDED_ERROR', 'ttl_limit_exceeded');
+
+  const L = { cache: 'app', list: 'l' };
+  t.same(await c.ok({ t: 'listErase', ...L }), { hit: false });
+  await c.ok({ t: 'listConcatenateBack', ...L, values: ['a', 'b', 'c', 'd'] });
+  t.same(await c.ok({ t: 'listErase', ...L, ranges: [{ beginIndex: 0, count: 1 }, { beginIndex: 2, count: 1 }] }), { hit: true, length: 2 });
+  t.same(await c.ok({ t: 'listFetch', ...L }), { hit: true, values: ['b', 'd'] });
+  t.same(await c.ok({ t: 'listErase', ...L }), { hit: true, length: 0 }, 'no ranges: all');
+  t.same(await c.ok({ t: 'listFetch', ...L }), { hit: false });
+
+  const invalid: Frame[] = [
+    { t: 'increment', ...N, amount: 1.5 },
+    { t: 'increment', ...N, amount: 2 ** 64 },
+    { t: 'increment', ...N, amount: '1' },
+    { t: 'setIf', ...K, value: 'v' },
+    { t: 'setIf', ...K, value: 'v', condition: 'sometimes' },
+    { t: 'setIf', ...K, value: 'v', condition: 'equal' },
+    { t: 'setIf', ...K, value: 'v', condition: 'absent', compare: 'v' },
+    { t: 'setIf', ...K, condition: 'absent' },
+    { t: 'listErase', ...L, ranges: [{ beginIndex: -1, count: 1 }] },
+    { t: 'listErase', ...L, ranges: [{ beginIndex: 0 }] },
+    { t: 'listErase', ...L, ranges: {} },
+  ];
+  for (const frame of invalid) await fails(c, frame, 'INVALID_ARGUMENT_ERROR');
+
+  // A retried increment or setIf with its idempotencyKey is answered, not applied again.
+  const first = await c.ok({ t: 'increment', cache: 'app', key: 'once', amount: 5, idempotencyKey: 'inc-1' });
+  t.same(await c.ok({ t: 'increment', cache: 'app', key: 'once', amount: 5, idempotencyKey: 'inc-1' }), first, 'the first answer');
+  t.same(await c.ok({ t: 'get', cache: 'app', key: 'once' }), { hit: true, value: '5' }, 'applied once');
+  t.same(await c.ok({ t: 'setIf', cache: 'app', key: 'own', value: 'v', condition: 'absent', idempotencyKey: 'own-1' }), { stored: true });
+  t.same(await c.ok({ t: 'setIf', cache: 'app', key: 'own', value: 'v', condition: 'absent', idempotencyKey: 'own-1' }), { stored: true }, 'the retry hears "stored", not "not stored"');
+});
+
 testEachEngine('pubAppend over the wire: item published, element stored with its origin', async (t, engine) => {
   const server = await startServer(t, { engine });
   const c = await client(t, server);

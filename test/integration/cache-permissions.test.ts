@@ -26,6 +26,10 @@ function operations(c: string, k: string): Array<[string, Frame, Need]> {
     ['delete', { t: 'delete', cache: c, key: `${k}-scalar` }, 'write'],
     ['set', { t: 'set', cache: c, key: `${k}-scalar`, value: 'v' }, 'write'],
     ['get', { t: 'get', cache: c, key: `${k}-scalar` }, 'read'],
+    // Momento's write-only role refuses increment (it returns the value) and conditional writes.
+    ['increment', { t: 'increment', cache: c, key: `${k}-n` }, 'both'],
+    ['setIf', { t: 'setIf', cache: c, key: `${k}-scalar`, value: 'v', condition: 'present' }, 'both'],
+    ['listErase', { t: 'listErase', ...L, ranges: [{ beginIndex: 0, count: 1 }] }, 'write'],
   ];
 }
 
@@ -86,6 +90,14 @@ testEachEngine('readonly cannot write, writeonly cannot read, and what writeonly
   t.same(await ro.ok({ t: 'listFetch', cache: 'app', list: 'l' }), { hit: true, values: ['x'] });
   t.match(await ro.request({ t: 'listPopFront', cache: 'app', list: 'l' }), { t: 'err', e: { code: 'PERMISSION_ERROR' } }, 'pop removes: it needs write too');
   t.same(await ro.ok({ t: 'listLength', cache: 'app', list: 'l' }), { hit: true, length: 1 }, 'refused pops removed nothing');
+
+  // Momento's write-only role: no increment (it returns the value), no conditional write.
+  t.match(await wo.request({ t: 'increment', cache: 'app', key: 'n' }), { t: 'err', e: { code: 'PERMISSION_ERROR', message: /may not read key "n"/ } });
+  t.match(await wo.request({ t: 'setIf', cache: 'app', key: 's', value: 'v', condition: 'absent' }), { t: 'err', e: { code: 'PERMISSION_ERROR', message: /may not read key "s"/ } });
+  t.match(await ro.request({ t: 'increment', cache: 'app', key: 'n' }), { t: 'err', e: { code: 'PERMISSION_ERROR', message: /may not write key "n"/ } });
+  t.match(await ro.request({ t: 'setIf', cache: 'app', key: 's', value: 'v', condition: 'absent' }), { t: 'err', e: { code: 'PERMISSION_ERROR', message: /may not write/ } });
+  t.same(await ro.ok({ t: 'get', cache: 'app', key: 'n' }), { hit: false }, 'the refused increment created nothing');
+  t.same(await ro.ok({ t: 'get', cache: 'app', key: 's' }), { hit: false }, 'the refused setIf stored nothing');
 });
 
 testEachEngine('pubAppend needs publish on the topic and write on the list', async (t, engine) => {

@@ -1,16 +1,20 @@
-/** Cache data requests: Momento-shaped lists (listPushBack ... listLength), scalar items (get, set,
- * delete, itemGetTtl, updateTtl) and pubAppend (publish + capped append in one step). Every request
- * is checked against the token's cache permissions on (cache, key); reads need `read`, writes
- * `write`, pops both (they return and remove). Replies: `{ hit: false }` is Momento's Miss. */
+/** Cache data requests: Momento-shaped lists (listPushBack ... listLength, listErase), scalar items
+ * (get, set, delete, itemGetTtl, updateTtl, increment, setIf) and pubAppend (publish + capped
+ * append in one step). Every request is checked against the token's cache permissions on (cache,
+ * key); reads need `read`, writes `write`; pops, increment and setIf both: pops return and remove,
+ * and Momento's write-only role refuses increment (it returns the value) and conditional writes
+ * (their answer tells what the key holds). Replies: `{ hit: false }` is Momento's Miss. */
 import {
   LimitCause,
   type GetResult, type ItemGetTtlResult, type ListFetchResult, type ListFetchWithMetaResult, type ListLengthResult, type ListPopResult,
   type ListWriteResult, type PubAppendResult, type UpdateTtlResult, type Value,
+  type IncrementResult, type ListEraseRange, type ListEraseResult, type SetIfCondition, type SetIfResult,
 } from '../../protocol/index.js';
 import { invalidArgument, limitExceeded, permissionDenied } from '../../core/errors.js';
 import type { StoreConfig } from '../../core/config.js';
-import type { CollectionTtl, Maybe, Range } from '../../store/cache-store.js';
+import type { CollectionTtl, Maybe, Range, StoreCondition } from '../../store/cache-store.js';
 import { rangeProblem } from '../../store/list-ops.js';
+import { COMPARING, INT64_MAX, INT64_MIN } from '../../store/scalar-ops.js';
 import type { Session } from '../session.js';
 import { map, type BrokerDeps, type HandlerTable } from '../handler.js';
 import { nameField, optionalInt, valueField } from '../validate.js';
@@ -19,6 +23,9 @@ type Frame = Record<string, unknown>;
 type Access = 'read' | 'write';
 
 const MAX_INDEX = 2 ** 31 - 1;
+/** Ranges one listErase may name (each costs a loop over the list in the store). */
+const MAX_ERASE_RANGES = 1000;
+const SET_IF_CONDITIONS: readonly SetIfCondition[] = ['absent', 'present', 'equal', 'notEqual', 'presentAndNotEqual', 'absentOrEqual'];
 
 export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
   const store = engine.cache;
@@ -103,6 +110,11 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
       return map(store.listLength(cache, list), (length) => (length === undefined ? { hit: false } : { hit: true, length }) satisfies ListLengthResult);
     },
 
+    listErase({ session, frame }) {
+      const [cache, list] = target(session, frame, 'list', 'write');
+      return map(store.listErase(cache, list, fields.eraseRanges(frame)), (length) => (length === undefined ? { hit: false } : { hit: true, length }) satisfies ListEraseResult);
+    },
+
     get({ session, frame }) {
       const [cache, key] = target(session, frame, 'key', 'read');
       return map(store.get(cache, key), (value) => (value === undefined ? { hit: false } : { hit: true, value }) satisfies GetResult);
@@ -129,6 +141,19 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
       const ttlMs = fields.ttl(frame, 'ttlMs');
       if (ttlMs === undefined) throw invalidArgument('ttlMs is required');
       return map(store.updateTtl(cache, key, ttlMs), (hit): UpdateTtlResult => ({ hit }));
+    },
+
+    increment({ session, frame }) {
+      const [cache, key] = target(session, frame, 'key', 'read', 'write');
+      const amount = fields.amount(frame);
+      return map(store.increment(cache, key, amount, fields.ttl(frame, 'ttlMs')), (value): IncrementResult => ({ value }));
+    },
+
+    setIf({ session, frame }) {
+      const [cache, key] = target(session, frame, 'key', 'read', 'write');
+      const value = valueField(frame, 'value', limits.maxItemBytes, LimitCause.ITEM_SIZE);
+      const condition = fields.condition(frame);
+      return map(store.setIf(cache, key, value, condition, fields.ttl(frame, 'ttlMs')), (stored): SetIfResult => ({ stored }));
     },
 
     /** Publish to `topic` and append to `list` (same cache) as one step; see docs/history.md. */
@@ -187,6 +212,46 @@ class StoreFields {
     const problem = rangeProblem(startIndex, endIndex);
     if (problem) throw invalidArgument(problem);
     return { startIndex, endIndex };
+  }
+
+  /** increment's amount: an integer (default 1) within 64 bits. */
+  amount(frame: Frame): number {
+    const value = frame['amount'];
+    if (value === undefined || value === null) return 1;
+    if (typeof value !== 'number' || !Number.isInteger(value) || BigInt(value) < INT64_MIN || BigInt(value) > INT64_MAX) {
+      throw invalidArgument('amount must be an integer (a signed 64-bit one)');
+    }
+    return value;
+  }
+
+  /** setIf's condition and, for the comparing ones, the value to compare to. */
+  condition(frame: Frame): StoreCondition {
+    const kind = frame['condition'];
+    if (typeof kind !== 'string' || !SET_IF_CONDITIONS.includes(kind as SetIfCondition)) {
+      throw invalidArgument(`condition must be one of ${SET_IF_CONDITIONS.join(', ')}`);
+    }
+    const condition = kind as SetIfCondition;
+    const absent = frame['compare'] === undefined || frame['compare'] === null;
+    if (!COMPARING.has(condition)) {
+      if (!absent) throw invalidArgument(`condition ${condition} compares no value: compare must be absent`);
+      return { kind: condition };
+    }
+    if (absent) throw invalidArgument(`condition ${condition} needs compare (the value to compare the stored one to)`);
+    return { kind: condition, compare: valueField(frame, 'compare', this.limits.maxItemBytes, LimitCause.ITEM_SIZE) };
+  }
+
+  /** listErase's ranges: absent = all; else at most MAX_ERASE_RANGES of { beginIndex, count ≥ 0 }. */
+  eraseRanges(frame: Frame): ListEraseRange[] | undefined {
+    const ranges = frame['ranges'];
+    if (ranges === undefined || ranges === null) return undefined;
+    if (!Array.isArray(ranges) || ranges.length > MAX_ERASE_RANGES) throw invalidArgument(`ranges must be an array of at most ${MAX_ERASE_RANGES} { beginIndex, count }`);
+    return ranges.map((r: unknown, i) => {
+      if (typeof r !== 'object' || r === null) throw invalidArgument(`ranges[${i}] must be { beginIndex, count }`);
+      const beginIndex = optionalInt(r as Frame, 'beginIndex', 0, MAX_INDEX);
+      const count = optionalInt(r as Frame, 'count', 0, MAX_INDEX);
+      if (beginIndex === undefined || count === undefined) throw invalidArgument(`ranges[${i}] must be { beginIndex, count }`);
+      return { beginIndex, count };
+    });
   }
 
   optionalBoolean(frame: Frame, field: string): boolean | undefined {

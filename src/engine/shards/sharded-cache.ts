@@ -1,7 +1,7 @@
 /** Lists and scalar items over several shards: each cache's items live on its shard. */
-import type { ListItem, PubAppendResult, Value } from '../../protocol/index.js';
+import type { ListEraseRange, ListItem, PubAppendResult, Value } from '../../protocol/index.js';
 import type { Maybe } from '../../core/maybe.js';
-import type { CacheEngine, CollectionTtl, PushOptions, Range, StoreStats } from '../../store/cache-store.js';
+import type { CacheEngine, CollectionTtl, PushOptions, Range, StoreCondition, StoreStats } from '../../store/cache-store.js';
 
 export class ShardedCache implements CacheEngine {
   /** The fast path only when every shard has it (they are all one kind of store). */
@@ -49,6 +49,10 @@ export class ShardedCache implements CacheEngine {
     return this.on(cache).listLength(cache, list);
   }
 
+  listErase(cache: string, list: string, ranges: readonly ListEraseRange[] | undefined): Maybe<number | undefined> {
+    return this.on(cache).listErase(cache, list, ranges);
+  }
+
   get(cache: string, key: string): Maybe<Value | undefined> {
     return this.on(cache).get(cache, key);
   }
@@ -67,6 +71,14 @@ export class ShardedCache implements CacheEngine {
 
   updateTtl(cache: string, key: string, ttlMs: number): Maybe<boolean> {
     return this.on(cache).updateTtl(cache, key, ttlMs);
+  }
+
+  increment(cache: string, key: string, amount: number, ttlMs: number | undefined): Maybe<number> {
+    return this.on(cache).increment(cache, key, amount, ttlMs);
+  }
+
+  setIf(cache: string, key: string, value: Value, condition: StoreCondition, ttlMs: number | undefined): Maybe<boolean> {
+    return this.on(cache).setIf(cache, key, value, condition, ttlMs);
   }
 
   pubAppend(cache: string, topic: string, list: string, value: Value, tokenId: string | undefined, options: PushOptions): Maybe<PubAppendResult> {

@@ -275,6 +275,95 @@ redis.call('HSET', K, 'v', ARGV[3], 'x', ms(now + ttl))
 redis.call('PEXPIRE', K, ttl)
 return {'ok'}`,
 
+  /** ARGV: now, ttlMs, amount (decimal), maxItemBytes, key bytes, idempotency key, its window ms.
+   * {'ok', value (decimal)}, {'not_integer'}, {'overflow'}. The rules of scalar-ops.ts: a base-10
+   * integer (sign, ASCII digits) within 64 bits, stored back as decimal text with the TTL. Lua's
+   * numbers are doubles, so the sum is Redis's own exact 64-bit INCRBY, on M as a scratch string
+   * (M is a list's metadata key: a scalar has none) deleted in the same step. */
+  tidingsIncrement: `${LIST_PRELUDE}
+${idempotent(`local k = kind()
+if k ~= 'none' and k ~= 'scalar' then return {'wrongtype', k} end
+local current = '0'
+if k == 'scalar' then
+  local sign, digits = string.match(string.sub(redis.call('HGET', K, 'v'), 2), '^([+-]?)([0-9]+)$')
+  if not digits or #digits > 40 then return {'not_integer'} end
+  digits = string.match(digits, '^0*(.-)$')
+  if digits == '' then current = '0' elseif sign == '-' then current = '-' .. digits else current = digits end
+  if #digits > 19 then return {'not_integer'} end
+end
+redis.call('SET', M, current)
+local r = redis.pcall('INCRBY', M, ARGV[3])
+local value = redis.call('GET', M)
+redis.call('DEL', M)
+if type(r) == 'table' and r.err then
+  if string.find(r.err, 'overflow') then return {'overflow'} end
+  return {'not_integer'}
+end
+if tonumber(ARGV[5]) + #value > tonumber(ARGV[4]) then return {'item_size', tonumber(ARGV[5]) + #value} end
+local ttl = tonumber(ARGV[2])
+redis.call('HSET', K, 'v', 's' .. value, 'x', ms(now + ttl))
+redis.call('PEXPIRE', K, ttl)
+return {'ok', value}`, "reply[1] == 'ok'")}`,
+
+  /** ARGV: now, ttlMs, condition (SetIfCondition), encoded value, payload bytes to compare ('' when
+   * the condition compares none), idempotency key, its window ms. {'ok', 1 stored | 0 not}. The
+   * rules of scalar-ops.ts conditionHolds: presence is any item, a comparison needs a scalar. */
+  tidingsSetIf: `${LIST_PRELUDE}
+${idempotent(`local k = kind()
+if k == 'foreign' then return {'wrongtype', k} end
+local cond = ARGV[3]
+local holds
+if cond == 'absent' then holds = k == 'none'
+elseif cond == 'present' then holds = k ~= 'none'
+else
+  if k == 'list' then return {'wrongtype', k} end
+  local equal = k == 'scalar' and string.sub(redis.call('HGET', K, 'v'), 2) == ARGV[5]
+  if cond == 'equal' then holds = equal
+  elseif cond == 'notEqual' then holds = not equal
+  elseif cond == 'presentAndNotEqual' then holds = k == 'scalar' and not equal
+  elseif cond == 'absentOrEqual' then holds = k == 'none' or equal
+  else return redis.error_reply('unknown setIf condition') end
+end
+if not holds then return {'ok', 0} end
+local ttl = tonumber(ARGV[2])
+redis.call('DEL', K, M)
+redis.call('HSET', K, 'v', ARGV[4], 'x', ms(now + ttl))
+redis.call('PEXPIRE', K, ttl)
+return {'ok', 1}`, "reply[1] == 'ok'")}`,
+
+  /** ARGV: now, 'all' | 'some', then begin, count pairs. {'ok', length} or {'miss'}. Indices are
+   * the list's before the call (list-ops.ts eraseRanges); the expiry stays. */
+  tidingsListErase: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'miss'} end
+if k ~= 'list' then return {'wrongtype', k} end
+if ARGV[2] == 'all' then
+  redis.call('DEL', K, M)
+  return {'ok', 0}
+end
+local len = redis.call('LLEN', K)
+local erase = {}
+local any = false
+for i = 3, #ARGV - 1, 2 do
+  local from = tonumber(ARGV[i])
+  local to = math.min(len, from + tonumber(ARGV[i + 1]))
+  for j = from, to - 1 do erase[j] = true; any = true end
+end
+if not any then return {'ok', len} end
+local kept, removed = {}, 0
+for j, e in ipairs(redis.call('LRANGE', K, 0, -1)) do
+  if erase[j - 1] then removed = removed + #value_of(e) else kept[#kept + 1] = e end
+end
+if #kept == 0 then
+  redis.call('DEL', K, M)
+  return {'ok', 0}
+end
+redis.call('DEL', K)
+push_all('RPUSH', kept)
+keep_expiry()
+shrink(removed)
+return {'ok', #kept}`,
+
   /** ARGV: now. {'ok', remaining ms} */
   tidingsItemGetTtl: `${LIST_PRELUDE}
 local k = kind()

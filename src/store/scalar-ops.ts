@@ -1,0 +1,74 @@
+/** Momento's increment and conditional-set semantics as pure functions, shared by the memory store
+ * (which applies them) and the Redis store (whose Lua scripts in redis/scripts.ts are the same
+ * rules; keep the two in step):
+ * - increment adds to a value that is a base-10 integer (optional sign, ASCII digits, as UTF-8 text
+ *   or bytes) within a signed 64-bit range; a missing key starts from 0; the result is stored as
+ *   its decimal text. Anything else stored, or a result outside 64 bits: FAILED_PRECONDITION_ERROR;
+ * - setIf stores only when its condition holds on what the key holds now. Presence is any item;
+ *   a condition that compares values needs a scalar there (a list: FAILED_PRECONDITION_ERROR). */
+import type { SetIfCondition, Value } from '../protocol/index.js';
+import { failedPrecondition } from '../core/errors.js';
+import { valuesEqual } from './list-ops.js';
+
+export const INT64_MIN = -(2n ** 63n);
+export const INT64_MAX = 2n ** 63n - 1n;
+/** Longer than any 64-bit integer in decimal, even with sign and leading zeros kept short: a
+ * bigger stored value is refused without parsing it whole. */
+const MAX_INTEGER_TEXT = 40;
+const INTEGER = /^[+-]?[0-9]+$/;
+
+/** The stored value as a 64-bit integer, or undefined when it is not one. */
+export function parseInteger(value: Value): bigint | undefined {
+  let text: string;
+  if (typeof value === 'string') {
+    text = value;
+  } else {
+    if (value.byteLength > MAX_INTEGER_TEXT) return undefined;
+    text = String.fromCharCode(...value);
+  }
+  if (text.length > MAX_INTEGER_TEXT || !INTEGER.test(text)) return undefined;
+  const n = BigInt(text);
+  return n < INT64_MIN || n > INT64_MAX ? undefined : n;
+}
+
+/** `current` (undefined = no item) plus `amount`, or the FAILED_PRECONDITION_ERROR Momento answers. */
+export function incremented(cache: string, key: string, current: Value | undefined, amount: number): bigint {
+  const base = current === undefined ? 0n : parseInteger(current);
+  if (base === undefined) throw notAnInteger(cache, key);
+  const next = base + BigInt(amount);
+  if (next < INT64_MIN || next > INT64_MAX) throw overflow(cache, key);
+  return next;
+}
+
+export function notAnInteger(cache: string, key: string) {
+  return failedPrecondition(`key "${key}" in cache "${cache}" does not hold a base-10 integer of at most 64 bits, so it cannot be incremented`);
+}
+
+export function overflow(cache: string, key: string) {
+  return failedPrecondition(`incrementing key "${key}" in cache "${cache}" would leave the signed 64-bit range`);
+}
+
+/** A setIf condition with the value it compares to (for equal, notEqual, presentAndNotEqual,
+ * absentOrEqual). */
+export interface StoreCondition { kind: SetIfCondition; compare?: Value | undefined }
+
+/** Conditions that compare the stored value (and so need a scalar at the key). */
+export const COMPARING: ReadonlySet<SetIfCondition> = new Set<SetIfCondition>(['equal', 'notEqual', 'presentAndNotEqual', 'absentOrEqual']);
+
+/** Whether `condition` holds for what the key holds: nothing, a scalar value, or a list. */
+export function conditionHolds(condition: StoreCondition, held: { kind: 'none' } | { kind: 'scalar'; value: Value } | { kind: 'list' }, wrongType: () => Error): boolean {
+  switch (condition.kind) {
+    case 'absent': return held.kind === 'none';
+    case 'present': return held.kind !== 'none';
+    default:
+  }
+  if (held.kind === 'list') throw wrongType();
+  const equal = held.kind === 'scalar' && valuesEqual(held.value, condition.compare!);
+  switch (condition.kind) {
+    case 'equal': return equal;
+    case 'notEqual': return !equal;
+    case 'presentAndNotEqual': return held.kind === 'scalar' && !equal;
+    case 'absentOrEqual': return held.kind === 'none' || equal;
+    default: throw new Error(`unknown setIf condition ${String(condition.kind)}`);
+  }
+}
