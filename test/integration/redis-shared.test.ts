@@ -75,6 +75,13 @@ t.test('an idempotent write retried on another node than its first attempt is an
   const push = { t: 'listPushBack', cache: 'chat', list: 'log', value: 'x', idempotencyKey: 'push-1' };
   t.same(await retry.ok(push), { length: 1 }, 'a list push first applied on node b');
   t.same(await first.ok(push), { length: 1 }, 'answered on node a');
+  const increment = { t: 'increment', cache: 'chat', key: 'visits', amount: 5, idempotencyKey: 'inc-1' };
+  t.same(await first.ok(increment), { value: 5 }, 'an increment on node a');
+  t.same(await retry.ok(increment), { value: 5 }, 'its retry on node b is answered, not added again');
+  const lock = { t: 'setIf', cache: 'chat', key: 'lock', value: 'alice', condition: 'absent', idempotencyKey: 'lock-1' };
+  t.same(await first.ok(lock), { stored: true });
+  t.same(await retry.ok(lock), { stored: true }, 'a setIf retried elsewhere hears its own "stored"');
+  t.same(await watcher.ok({ t: 'get', cache: 'chat', key: 'visits' }), { hit: true, value: '5' }, 'one increment applied');
 
   t.same((await watcher.items(2)).map((f) => f['value']), ['once', 'kept'], 'subscribers got each item once');
   t.same(await watcher.drain('item', 100), [], 'and nothing twice');
