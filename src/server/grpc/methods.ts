@@ -23,15 +23,12 @@ export const MOMENTO_SERVICES: readonly MomentoServiceSpec[] = [
     name: 'cache_client.Scs',
     definition: def(cache.cache_client.UnimplementedScsService),
     answered: [
-      'Get', 'GetBatch', 'Set', 'SetBatch', 'Delete', 'KeysExist', 'UpdateTtl', 'ItemGetTtl', 'ItemGetType',
-      'ListPushFront', 'ListPushBack', 'ListPopFront', 'ListPopBack', 'ListRemove', 'ListFetch', 'ListLength',
+      'Get', 'GetBatch', 'Set', 'SetBatch', 'SetIf', 'SetIfNotExists', 'Delete', 'KeysExist', 'Increment', 'UpdateTtl', 'ItemGetTtl', 'ItemGetType',
+      'ListPushFront', 'ListPushBack', 'ListPopFront', 'ListPopBack', 'ListErase', 'ListRemove', 'ListFetch', 'ListLength',
       'ListConcatenateFront', 'ListConcatenateBack', 'ListRetain',
     ],
     notAnswered: [
-      { methods: ['SetIf', 'SetIfNotExists', 'SetIfHash'], reason: 'conditional writes need an atomic compare-and-set the store does not have' },
-      { methods: ['Increment'], reason: 'the store has no atomic increment' },
-      { methods: ['GetWithHash'], reason: 'the store keeps no value hashes' },
-      { methods: ['ListErase'], reason: 'ListErase is not implemented; use ListRetain or Delete' },
+      { methods: ['GetWithHash', 'SetIfHash'], reason: 'the store keeps no value hashes' },
       { methods: '*', reason: 'Tidings stores lists and scalar items only: no dictionaries, sets or sorted sets' },
     ],
   },

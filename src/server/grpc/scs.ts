@@ -3,7 +3,7 @@
  * way); values stay bytes. Methods not here are answered UNIMPLEMENTED (methods.ts says why). */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { cache } from '@gomomento/generated-types';
-import type { Value } from '../../protocol/index.js';
+import type { SetIfCondition, Value } from '../../protocol/index.js';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { batchStream, cacheHeader, dispatch, toBytes, unary, utf8, type GrpcDeps } from './calls.js';
 import { UnimplementedError } from './status.js';
@@ -29,6 +29,22 @@ function range(request: { has_inclusive_start: boolean; inclusive_start: number;
 const truncate = (size: number): number | undefined => (size > 0 ? size : undefined);
 
 const values = (list: Value[]): Uint8Array[] => list.map(toBytes);
+
+/** SetIf's condition oneof as our setIf fields (condition + compare). */
+function setIfCondition(r: InstanceType<typeof pb._SetIfRequest>): { condition: SetIfCondition; compare?: Uint8Array } {
+  switch (r.condition) {
+    case 'absent': return { condition: 'absent' };
+    case 'present': return { condition: 'present' };
+    case 'equal': return { condition: 'equal', compare: r.equal.value_to_check };
+    case 'not_equal': return { condition: 'notEqual', compare: r.not_equal.value_to_check };
+    case 'present_and_not_equal': return { condition: 'presentAndNotEqual', compare: r.present_and_not_equal.value_to_check };
+    case 'absent_or_equal': return { condition: 'absentOrEqual', compare: r.absent_or_equal.value_to_check };
+    default: throw invalidArgument('SetIf needs a condition');
+  }
+}
+
+/** ttl_milliseconds 0 = the server default, as for Set. */
+const ttlOf = (ms: number): { ttlMs?: number } => (ms > 0 ? { ttlMs: ms } : {});
 
 export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
   type Call<Req> = Parameters<typeof unary<Req, unknown>>[1];
@@ -69,6 +85,26 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
         await dispatch(deps, session, { t: 'set', cache: c, key: utf8(item.cache_key), value: item.cache_body, ...(item.ttl_milliseconds > 0 ? { ttlMs: item.ttl_milliseconds } : {}) });
         await write(new pb._SetResponse({ result: pb.ECacheResult.Ok }), 0);
       }
+    }),
+
+    // The reply's int64 is exact within ±2^53, as the official JS SDKs read it; the stored text
+    // is exact over the whole 64-bit range.
+    Increment: method(async (session, r: InstanceType<typeof pb._IncrementRequest>, c) => {
+      const { value } = await dispatch(deps, session, { t: 'increment', cache: c, key: utf8(r.cache_key), amount: r.amount, ...ttlOf(r.ttl_milliseconds) });
+      return new pb._IncrementResponse({ value });
+    }),
+
+    // The JS SDKs send every setIf* (setIfNotExists too) as SetIf; other SDKs still use SetIfNotExists.
+    SetIf: method(async (session, r: InstanceType<typeof pb._SetIfRequest>, c) => {
+      const { stored } = await dispatch(deps, session, { t: 'setIf', cache: c, key: utf8(r.cache_key), value: r.cache_body, ...setIfCondition(r), ...ttlOf(r.ttl_milliseconds) });
+      return stored ? new pb._SetIfResponse({ stored: new pb._SetIfResponse._Stored() }) : new pb._SetIfResponse({ not_stored: new pb._SetIfResponse._NotStored() });
+    }),
+
+    SetIfNotExists: method(async (session, r: InstanceType<typeof pb._SetIfNotExistsRequest>, c) => {
+      const { stored } = await dispatch(deps, session, { t: 'setIf', cache: c, key: utf8(r.cache_key), value: r.cache_body, condition: 'absent', ...ttlOf(r.ttl_milliseconds) });
+      return stored
+        ? new pb._SetIfNotExistsResponse({ stored: new pb._SetIfNotExistsResponse._Stored() })
+        : new pb._SetIfNotExistsResponse({ not_stored: new pb._SetIfNotExistsResponse._NotStored() });
     }),
 
     Delete: method(async (session, r: InstanceType<typeof pb._DeleteRequest>, c) => {
@@ -168,6 +204,15 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
       return result.hit
         ? new pb._ListPopBackResponse({ found: new pb._ListPopBackResponse._Found({ back: toBytes(result.value), list_length: result.length }) })
         : new pb._ListPopBackResponse({ missing: new pb._ListPopBackResponse._Missing() });
+    }),
+
+    ListErase: method(async (session, r: InstanceType<typeof pb._ListEraseRequest>, c) => {
+      if (r.erase === 'none') throw invalidArgument('ListErase needs `all` or `some` ranges');
+      const ranges = r.erase === 'some' ? { ranges: r.some.ranges.map((range) => ({ beginIndex: range.begin_index, count: range.count })) } : {};
+      const result = await dispatch(deps, session, { t: 'listErase', cache: c, list: utf8(r.list_name), ...ranges });
+      return result.hit
+        ? new pb._ListEraseResponse({ found: new pb._ListEraseResponse._Found({ list_length: result.length }) })
+        : new pb._ListEraseResponse({ missing: new pb._ListEraseResponse._Missing() });
     }),
 
     ListLength: method(async (session, r: InstanceType<typeof pb._ListLengthRequest>, c) => {

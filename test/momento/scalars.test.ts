@@ -1,0 +1,121 @@
+/** Conformance: increment and the setIf* family through the official Momento SDKs (Node over gRPC,
+ * web over grpc-web-text), on both engines; SetIfNotExists and ListErase, which the JS SDKs never
+ * send (they use SetIf; ListErase has no JS method), through a plain gRPC client of the generated
+ * service. Semantics as Momento's (docs/momento-compat.md). */
+import { MomentoErrorCode, type CacheIncrement } from '@gomomento/sdk';
+import { cache as generatedCache } from '@gomomento/generated-types';
+import { common } from '@gomomento/generated-types/dist/common.js';
+import { Metadata, credentials, makeGenericClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
+import { PermissionScopes } from '../../src/index.js';
+import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
+import { SDKS, kind } from '../helpers/momento-sdks.js';
+import { testEachEngine } from '../helpers/server.js';
+
+const pb = generatedCache.cache_client;
+
+for (const sdk of SDKS) {
+  testEachEngine(`${sdk.name} - increment: counters from 0, stored as text, FAILED_PRECONDITION on a non-integer, TTL`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine });
+    const { cache } = await sdk.clients(t, server, await apiKeyFor(server));
+    const value = (r: unknown) => (r as CacheIncrement.Success).valueNumber();
+    t.equal(value(await cache.increment('app', 'n')), 1, 'amount defaults to 1');
+    t.equal(value(await cache.increment('app', 'n', 41)), 42);
+    t.equal(value(await cache.increment('app', 'n', -1042)), -1000);
+    t.equal((await cache.get('app', 'n')).value(), '-1000', 'stored as decimal text');
+    t.equal(value(await cache.increment('app', 'zero', 0)), 0, 'the SDK reads an int64 of 0 as absent: Success(0)');
+    await cache.set('app', 'ten', '10');
+    t.equal(value(await cache.increment('app', 'ten', 90)), 100);
+    await cache.set('app', 'word', 'abcxyz');
+    const refused = await cache.increment('app', 'word', 1);
+    t.equal(errorCode(refused), MomentoErrorCode.FAILED_PRECONDITION_ERROR, 'Momento: FAILED_PRECONDITION on a non-integer');
+    await cache.set('app', 'max', '9223372036854775807');
+    t.equal(errorCode(await cache.increment('app', 'max', 1)), MomentoErrorCode.FAILED_PRECONDITION_ERROR, 'past the signed 64-bit range');
+    await cache.increment('app', 'ttl', 1, { ttl: 5 });
+    const ttl = await cache.itemGetTtl('app', 'ttl');
+    t.ok((ttl as { remainingTtlMillis(): number }).remainingTtlMillis() <= 5000, 'the increment\'s ttl applies');
+    t.equal(errorCode(await cache.increment('app', 'n', 1, { ttl: 25 * 3600 })), MomentoErrorCode.LIMIT_EXCEEDED_ERROR, 'store.maxTtlSec applies');
+  });
+
+  testEachEngine(`${sdk.name} - setIfAbsent, setIfNotExists, setIfPresent, setIfEqual, setIfNotEqual, setIfPresentAndNotEqual, setIfAbsentOrEqual`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine });
+    const { cache } = await sdk.clients(t, server, await apiKeyFor(server));
+    const value = async (key: string) => (await cache.get('app', key)).value();
+
+    t.equal(kind(await cache.setIfAbsent('app', 'a', 'first')), 'Stored');
+    t.equal(kind(await cache.setIfAbsent('app', 'a', 'second')), 'NotStored');
+    t.equal(await value('a'), 'first');
+    t.equal(kind(await cache.setIfNotExists('app', 'b', 'first')), 'Stored');
+    t.equal(kind(await cache.setIfNotExists('app', 'b', 'second')), 'NotStored');
+    t.equal(kind(await cache.setIfPresent('app', 'nobody', 'x')), 'NotStored');
+    t.equal(await value('nobody'), undefined, 'nothing created');
+    t.equal(kind(await cache.setIfPresent('app', 'a', 'replaced')), 'Stored');
+    t.equal(kind(await cache.setIfEqual('app', 'a', 'cas-1', 'wrong')), 'NotStored');
+    t.equal(kind(await cache.setIfEqual('app', 'a', 'cas-1', 'replaced')), 'Stored');
+    t.equal(kind(await cache.setIfEqual('app', 'missing', 'x', 'x')), 'NotStored');
+    t.equal(kind(await cache.setIfNotEqual('app', 'a', 'y', 'cas-1')), 'NotStored');
+    t.equal(kind(await cache.setIfNotEqual('app', 'a', 'ne', 'other')), 'Stored');
+    t.equal(kind(await cache.setIfNotEqual('app', 'c', 'new', 'whatever')), 'Stored', 'notEqual holds on a missing key');
+    t.equal(kind(await cache.setIfPresentAndNotEqual('app', 'd', 'x', 'y')), 'NotStored', 'presentAndNotEqual: missing');
+    t.equal(kind(await cache.setIfPresentAndNotEqual('app', 'a', 'x', 'ne')), 'NotStored', 'presentAndNotEqual: equal');
+    t.equal(kind(await cache.setIfPresentAndNotEqual('app', 'a', 'pne', 'zzz')), 'Stored');
+    t.equal(kind(await cache.setIfAbsentOrEqual('app', 'e', 'x', 'y')), 'Stored', 'absentOrEqual: missing');
+    t.equal(kind(await cache.setIfAbsentOrEqual('app', 'a', 'x', 'zzz')), 'NotStored', 'absentOrEqual: different');
+    t.equal(kind(await cache.setIfAbsentOrEqual('app', 'a', 'aoe', 'pne')), 'Stored');
+    t.equal(await value('a'), 'aoe');
+    const bytes = new Uint8Array([0, 255, 7]);
+    t.equal(kind(await cache.setIfAbsent('app', 'bin', bytes, { ttl: 30 })), 'Stored');
+    t.equal(kind(await cache.setIfEqual('app', 'bin', 'text', bytes)), 'Stored', 'binary compares bytewise');
+    t.ok((await cache.itemGetTtl('app', 'bin') as { remainingTtlMillis(): number }).remainingTtlMillis() > 30_000, 'the stored value got the client default TTL (60 s), not the old one');
+
+    await cache.listPushBack('app', 'list', 'x');
+    t.equal(errorCode(await cache.setIfEqual('app', 'list', 'v', 'x')), MomentoErrorCode.FAILED_PRECONDITION_ERROR, 'a comparison on a list');
+    t.equal(kind(await cache.setIfAbsent('app', 'list', 'v')), 'NotStored', 'a list is present');
+  });
+
+  testEachEngine(`${sdk.name} - the write-only role may not increment nor setIf; read-only neither`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine });
+    const { cache: writer } = await sdk.clients(t, server, await apiKeyFor(server, PermissionScopes.cacheWriteOnly('app')));
+    const { cache: reader } = await sdk.clients(t, server, await apiKeyFor(server, PermissionScopes.cacheReadOnly('app')));
+    for (const client of [writer, reader]) {
+      t.equal(errorCode(await client.increment('app', 'n', 1)), MomentoErrorCode.PERMISSION_ERROR);
+      t.equal(errorCode(await client.setIfAbsent('app', 'k', 'v')), MomentoErrorCode.PERMISSION_ERROR);
+      t.equal(errorCode(await client.setIfNotExists('app', 'k', 'v')), MomentoErrorCode.PERMISSION_ERROR);
+      t.equal(errorCode(await client.setIfEqual('app', 'k', 'v', 'w')), MomentoErrorCode.PERMISSION_ERROR);
+    }
+    t.equal(kind(await writer.set('app', 'k', 'plain')), 'Success', 'a plain set is a write-only write');
+    t.equal((await reader.get('app', 'n')).value(), undefined, 'the refused increments created nothing');
+  });
+}
+
+testEachEngine('grpc - SetIfNotExists and ListErase, which the JS SDKs do not send', async (t, engine) => {
+  const server = await startMomentoServer(t, { engine });
+  const metadata = new Metadata();
+  metadata.set('authorization', await apiKeyFor(server));
+  metadata.set('cache', 'app');
+  const definition = pb.UnimplementedScsService.definition as unknown as ServiceDefinition;
+  const Client = makeGenericClientConstructor(definition, 'cache_client.Scs');
+  const client = new Client(`127.0.0.1:${server.momentoPort}`, credentials.createInsecure()) as unknown as Record<string, (...args: unknown[]) => void>;
+  t.teardown(() => (client as unknown as { close(): void }).close());
+  const call = <R>(method: string, request: unknown) => new Promise<R>((resolve, reject) => {
+    client[method]!(request, metadata, (err: Error | null, reply: R) => (err ? reject(err) : resolve(reply)));
+  });
+  const bytes = (s: string) => new TextEncoder().encode(s);
+
+  const first = await call<InstanceType<typeof pb._SetIfNotExistsResponse>>('SetIfNotExists', new pb._SetIfNotExistsRequest({ cache_key: bytes('k'), cache_body: bytes('one'), ttl_milliseconds: 10_000 }));
+  t.equal(first.result, 'stored');
+  const second = await call<InstanceType<typeof pb._SetIfNotExistsResponse>>('SetIfNotExists', new pb._SetIfNotExistsRequest({ cache_key: bytes('k'), cache_body: bytes('two') }));
+  t.equal(second.result, 'not_stored');
+
+  const push = new pb._ListConcatenateBackRequest({ list_name: bytes('l'), values: ['a', 'b', 'c', 'd', 'e'].map(bytes), ttl_milliseconds: 60_000, refresh_ttl: true });
+  await call('ListConcatenateBack', push);
+  const some = new pb._ListEraseRequest({ list_name: bytes('l'), some: new pb._ListEraseRequest._ListRanges({ ranges: [new pb._ListRange({ begin_index: 1, count: 2 }), new pb._ListRange({ begin_index: 4, count: 9 })] }) });
+  const erased = await call<InstanceType<typeof pb._ListEraseResponse>>('ListErase', some);
+  t.equal(erased.list, 'found');
+  t.equal(erased.found.list_length, 2);
+  const fetched = await call<InstanceType<typeof pb._ListFetchResponse>>('ListFetch', new pb._ListFetchRequest({ list_name: bytes('l'), unbounded_start: new common._Unbounded(), unbounded_end: new common._Unbounded() }));
+  t.same(fetched.found.values.map((v) => new TextDecoder().decode(v)), ['a', 'd']);
+  const all = await call<InstanceType<typeof pb._ListEraseResponse>>('ListErase', new pb._ListEraseRequest({ list_name: bytes('l'), all: new pb._ListEraseRequest._All() }));
+  t.equal(all.found.list_length, 0);
+  const missing = await call<InstanceType<typeof pb._ListEraseResponse>>('ListErase', new pb._ListEraseRequest({ list_name: bytes('l'), all: new pb._ListEraseRequest._All() }));
+  t.equal(missing.list, 'missing', 'the erased list is gone');
+});
