@@ -19,7 +19,7 @@ import { requestAddress } from './admission.js';
 export const HTTP_OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName>([
   'pub', 'pubAppend', 'retract',
   'listPushBack', 'listPushFront', 'listConcatenateBack', 'listConcatenateFront', 'listFetch', 'listRetain', 'listRemoveValue',
-  'listPopBack', 'listPopFront', 'listLength', 'get', 'set', 'delete', 'itemGetTtl', 'updateTtl',
+  'listPopBack', 'listPopFront', 'listLength', 'listErase', 'get', 'set', 'delete', 'itemGetTtl', 'updateTtl', 'increment', 'setIf',
 ]);
 
 /** A per-call session's connection: nothing is ever pushed to a call that has already been answered. */
@@ -108,7 +108,7 @@ function bodyValue(body: Buffer, contentType: string): Value {
   throw invalidArgument(`unsupported content-type "${type}": send text/plain or application/octet-stream`);
 }
 
-/** A JSON body's named arguments; `value` and `values` may be `{ "base64": "…" }` for bytes. */
+/** A JSON body's named arguments; `value`, `values` and `compare` may be `{ "base64": "…" }` for bytes. */
 function jsonArguments(body: Buffer): Record<string, unknown> {
   let parsed: unknown;
   try {
@@ -121,6 +121,7 @@ function jsonArguments(body: Buffer): Record<string, unknown> {
   // Fields the path names, or the transport owns, are not the body's to set.
   delete args['t']; delete args['id']; delete args['cache'];
   if ('value' in args) args['value'] = fromJsonValue(args['value'], 'value');
+  if ('compare' in args && args['compare'] !== null) args['compare'] = fromJsonValue(args['compare'], 'compare');
   if ('values' in args) {
     if (!Array.isArray(args['values'])) throw invalidArgument('values must be an array');
     args['values'] = args['values'].map((v, i) => fromJsonValue(v, `values[${i}]`));
@@ -133,7 +134,8 @@ function jsonResult(result: unknown): unknown {
   if (typeof result !== 'object' || result === null) return result;
   const r = result as Record<string, unknown>;
   const out: Record<string, unknown> = { ...r };
-  if (r['value'] !== undefined) out['value'] = toJsonValue(r['value'] as Value);
+  // increment's `value` is a number, already JSON.
+  if (r['value'] !== undefined && typeof r['value'] !== 'number') out['value'] = toJsonValue(r['value'] as Value);
   if (Array.isArray(r['values'])) out['values'] = r['values'].map((v) => toJsonValue(v as Value));
   if (Array.isArray(r['items'])) out['items'] = r['items'].map((item: Record<string, unknown>) => ({ ...item, value: toJsonValue(item['value'] as Value) }));
   return out;

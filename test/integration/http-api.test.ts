@@ -75,6 +75,15 @@ t.test('http api', async (t) => {
       ['get', { key: 'k' }, { hit: false }],
       ['itemGetTtl', { key: 'k' }, { hit: false }],
       ['updateTtl', { key: 'k', ttlMs: 1000 }, { hit: false }],
+      ['increment', { key: 'n' }, { value: 1 }],
+      ['increment', { key: 'n', amount: -3, ttlMs: 60_000 }, { value: -2 }],
+      ['get', { key: 'n' }, { hit: true, value: '-2' }],
+      ['setIf', { key: 'bin', value: 'text', condition: 'equal', compare: { base64: 'AQID' } }, { stored: true }],
+      ['setIf', { key: 'bin', value: 'again', condition: 'absent', compare: null }, { stored: false }],
+      ['get', { key: 'bin' }, { hit: true, value: 'text' }],
+      ['listConcatenateBack', { list: 'e', values: ['1', '2', '3'] }, { length: 3 }],
+      ['listErase', { list: 'e', ranges: [{ beginIndex: 1, count: 1 }] }, { hit: true, length: 2 }],
+      ['listErase', { list: 'e' }, { hit: true, length: 0 }],
     ];
     for (const [name, args, expected] of steps) {
       const res = await op(server, all, name, args);
@@ -97,6 +106,11 @@ t.test('http api', async (t) => {
     t.match(pub.body, { error: { code: 'PERMISSION_ERROR', message: /publish/ } });
     t.match(await op(server, readOnly, 'set', { key: 'k', value: 'v' }), { status: 403, body: { error: { code: 'PERMISSION_ERROR' } } });
     t.match(await op(server, readOnly, 'get', { key: 'k' }), { status: 200 }, 'reads are allowed');
+    const writeOnly = await tokenFor(server, PermissionScopes.cacheWriteOnly(CACHE));
+    t.match(await op(server, writeOnly, 'increment', { key: 'wo' }), { status: 403, body: { error: { code: 'PERMISSION_ERROR', message: /may not read/ } } }, 'writeonly: no increment (Momento)');
+    t.match(await op(server, writeOnly, 'setIf', { key: 'wo', value: 'v', condition: 'absent' }), { status: 403 }, 'writeonly: no conditional write');
+    await op(server, all, 'set', { key: 'word', value: 'five' });
+    t.match(await op(server, all, 'increment', { key: 'word' }), { status: 409, body: { error: { code: 'FAILED_PRECONDITION_ERROR' } } }, 'not an integer: 409');
     const other = await call(server, `/v1/cache/other/get`, all, { key: 'k' });
     t.match(other, { status: 403, body: { error: { code: 'PERMISSION_ERROR' } } }, 'another cache is out of scope');
     t.match(await op(server, undefined, 'get', { key: 'k' }), { status: 401, body: { error: { code: 'AUTHENTICATION_ERROR' } } }, 'no credential');
