@@ -1,10 +1,10 @@
 /** Lists and scalar items, named and shaped like Momento's CacheClient. TTLs are seconds in the
  * API (as Momento's) and milliseconds on the wire. */
-import type { ListItem, OperationName, ResultOf, Value } from '../protocol/index.js';
+import type { ListEraseRange, ListItem, OperationName, ResultOf, SetIfCondition, Value } from '../protocol/index.js';
 import { clientLink, type ClientOptions } from './client-options.js';
 import type { Connection, OutgoingFrame, RequestOptions } from './connection.js';
 import { asClientError, type TidingsClientError } from './errors.js';
-import { GenericWrite, ItemGetTtl, ListFetch, ListLength, ListPop, ListWrite, PubAppend, UpdateTtl, ValueRead, orThrow } from './responses.js';
+import { ConditionalWrite, GenericWrite, Increment, ItemGetTtl, ListErase, ListFetch, ListLength, ListPop, ListWrite, PubAppend, UpdateTtl, ValueRead, orThrow } from './responses.js';
 
 /** Momento's CollectionTtl: the whole collection's TTL, refreshed on each write unless told not to. */
 export class CollectionTtl {
@@ -26,6 +26,8 @@ export class CollectionTtl {
 
 export interface ListWriteOptions extends RequestOptions { ttl?: CollectionTtl }
 export interface ListRangeOptions extends RequestOptions { startIndex?: number; endIndex?: number }
+/** Momento's scalar write options: `ttl` in seconds (default the client's, else the server's). */
+export interface ScalarWriteOptions extends RequestOptions { ttl?: number }
 
 /** `{ connection }` to share one (see connect()), or connection options to open its own.
  * `defaultTtlSeconds` (Momento's required client TTL) is optional here: without it, writes that
@@ -93,6 +95,12 @@ export class CacheClient {
   listPopFront(cacheName: string, listName: string, options: RequestOptions = {}): Promise<ListPop.Response> {
     return this.pop({ t: 'listPopFront', cache: cacheName, list: listName }, options);
   }
+  /** Momento's ListErase: removes `count` elements from `beginIndex` per range (indices of the list
+   * before the call), or the whole list without `ranges`; Success with the length left, or Miss. */
+  listErase(cacheName: string, listName: string, options: RequestOptions & { ranges?: ListEraseRange[] } = {}): Promise<ListErase.Response> {
+    return this.call({ t: 'listErase', cache: cacheName, list: listName, ...(options.ranges ? { ranges: options.ranges } : {}) }, options,
+      (r) => (r.hit ? new ListErase.Success(r.length) : new ListErase.Miss()), (e) => new ListErase.Error(e));
+  }
   listLength(cacheName: string, listName: string, options: RequestOptions = {}): Promise<ListLength.Response> {
     return this.call({ t: 'listLength', cache: cacheName, list: listName }, options,
       (r) => (r.hit ? new ListLength.Hit(r.length) : new ListLength.Miss()), (e) => new ListLength.Error(e));
@@ -107,6 +115,40 @@ export class CacheClient {
     const ttl = options.ttl ?? this.defaultTtlSeconds;
     return this.write({ t: 'set', cache: cacheName, key, value, ...(ttl !== undefined ? { ttlMs: Math.round(ttl * 1000) } : {}) }, options);
   }
+  /** Momento's increment: adds `amount` (default 1) to the base-10 integer the key holds (a missing
+   * key starts from 0) and answers the new value; a key holding anything else is an Error with
+   * FAILED_PRECONDITION_ERROR. Sets the item's TTL, as set does. Needs read and write on the key. */
+  increment(cacheName: string, key: string, amount = 1, options: ScalarWriteOptions = {}): Promise<Increment.Response> {
+    return this.call({ t: 'increment', cache: cacheName, key, amount, ...this.ttlField(options.ttl) }, options,
+      (r) => new Increment.Success(r.value), (e) => new Increment.Error(e));
+  }
+
+  /** Momento's conditional sets: each stores `value` only when its condition holds on what the key
+   * holds, in one step; Stored or NotStored. Need read and write on the key. */
+  setIfAbsent(cacheName: string, key: string, value: Value, options: ScalarWriteOptions = {}): Promise<ConditionalWrite.Response> {
+    return this.setIf(cacheName, key, value, 'absent', undefined, options);
+  }
+  /** The same as setIfAbsent (Momento's older name). */
+  setIfNotExists(cacheName: string, key: string, value: Value, options: ScalarWriteOptions = {}): Promise<ConditionalWrite.Response> {
+    return this.setIf(cacheName, key, value, 'absent', undefined, options);
+  }
+  setIfPresent(cacheName: string, key: string, value: Value, options: ScalarWriteOptions = {}): Promise<ConditionalWrite.Response> {
+    return this.setIf(cacheName, key, value, 'present', undefined, options);
+  }
+  setIfEqual(cacheName: string, key: string, value: Value, equal: Value, options: ScalarWriteOptions = {}): Promise<ConditionalWrite.Response> {
+    return this.setIf(cacheName, key, value, 'equal', equal, options);
+  }
+  /** Stores when the key is absent or holds a value other than `notEqual`. */
+  setIfNotEqual(cacheName: string, key: string, value: Value, notEqual: Value, options: ScalarWriteOptions = {}): Promise<ConditionalWrite.Response> {
+    return this.setIf(cacheName, key, value, 'notEqual', notEqual, options);
+  }
+  setIfPresentAndNotEqual(cacheName: string, key: string, value: Value, notEqual: Value, options: ScalarWriteOptions = {}): Promise<ConditionalWrite.Response> {
+    return this.setIf(cacheName, key, value, 'presentAndNotEqual', notEqual, options);
+  }
+  setIfAbsentOrEqual(cacheName: string, key: string, value: Value, equal: Value, options: ScalarWriteOptions = {}): Promise<ConditionalWrite.Response> {
+    return this.setIf(cacheName, key, value, 'absentOrEqual', equal, options);
+  }
+
   delete(cacheName: string, key: string, options: RequestOptions = {}): Promise<GenericWrite.Response> {
     return this.write({ t: 'delete', cache: cacheName, key }, options);
   }
@@ -152,6 +194,17 @@ export class CacheClient {
   private pop(frame: OutgoingFrame<'listPopBack'> | OutgoingFrame<'listPopFront'>, options: RequestOptions): Promise<ListPop.Response> {
     return this.call(frame, options,
       (r) => (r.hit ? new ListPop.Hit(r.value, r.length) : new ListPop.Miss()), (e) => new ListPop.Error(e));
+  }
+
+  private setIf(cacheName: string, key: string, value: Value, condition: SetIfCondition, compare: Value | undefined, options: ScalarWriteOptions): Promise<ConditionalWrite.Response> {
+    const frame = { t: 'setIf' as const, cache: cacheName, key, value, condition, ...(compare !== undefined ? { compare } : {}), ...this.ttlField(options.ttl) };
+    return this.call(frame, options, (r) => (r.stored ? new ConditionalWrite.Stored() : new ConditionalWrite.NotStored()), (e) => new ConditionalWrite.Error(e));
+  }
+
+  /** A scalar write's ttlMs: `ttl` seconds, else the client default, else none (the server's). */
+  private ttlField(ttl: number | undefined): { ttlMs?: number } {
+    const seconds = ttl ?? this.defaultTtlSeconds;
+    return seconds === undefined ? {} : { ttlMs: Math.round(seconds * 1000) };
   }
 
   /** Wire TTL fields for a collection write: the given CollectionTtl, else the client default. */

@@ -15,13 +15,14 @@ export type { ClientOptions } from './client-options.js';
 export { TopicClient, type TopicClientOptions } from './topic-client.js';
 export { TopicSubscription, TopicSubscribe, type SubscribeCallbacks, type SubscribeOptions } from './subscription.js';
 export { TopicItem, TopicDiscontinuity, TopicHeartbeat, TopicNotice, TopicRetraction, TopicPresenceEvent } from './topic-items.js';
-export { CacheClient, CollectionTtl, type CacheClientOptions, type ListWriteOptions, type ListRangeOptions } from './cache-client.js';
+export { CacheClient, CollectionTtl, type CacheClientOptions, type ListWriteOptions, type ListRangeOptions, type ScalarWriteOptions } from './cache-client.js';
 export { AuthClient, type AuthClientOptions } from './auth-client.js';
 export { NotifyClient, PushKey, PushUnregister, type PushSubscriptionJson } from './notify-client.js';
 export { Moderator, type ModeratorLink, type ModeratorOptions, type ModerationInput, type ModerationDecision, type ModeratorStats } from './moderator.js';
 export { TidingsClientError, ClientCause } from './errors.js';
 export {
   ErrorResponse, TopicPublish, TopicPresence, GenericWrite, ListWrite, ListFetch, ValueRead, ListPop, ListLength, ItemGetTtl, UpdateTtl, PubAppend,
+  Increment, ConditionalWrite, ListErase,
   GenerateDisposableToken, ExpiresAt, type ListItemMeta,
 } from './responses.js';
 export * from './momento-names.js';

@@ -2,7 +2,7 @@
  * `CacheGet.Hit`, `CacheListFetch.Miss`, `resp.type === CacheGetResponse.Hit`, ... Each is an
  * alias of the SDK's own classes (responses.ts), so `instanceof` works with either name. */
 import { PermissionScopes } from '../protocol/index.js';
-import { GenericWrite, ItemGetTtl, ListFetch, ListLength, ListPop, ListWrite, UpdateTtl, ValueRead } from './responses.js';
+import { ConditionalWrite, GenericWrite, Increment, ItemGetTtl, ListFetch, ListLength, ListPop, ListWrite, UpdateTtl, ValueRead } from './responses.js';
 
 // -- `type` discriminants (Momento's string enums) ------------------------------------------------
 
@@ -47,6 +47,24 @@ export const CacheItemGetTtlResponse = HIT;
 export type CacheItemGetTtlResponse = Hit;
 export const CacheUpdateTtlResponse = { Set: 'Set', Miss: 'Miss', Error: 'Error' } as const;
 export type CacheUpdateTtlResponse = (typeof CacheUpdateTtlResponse)[keyof typeof CacheUpdateTtlResponse];
+export const CacheIncrementResponse = SUCCESS;
+export type CacheIncrementResponse = Success;
+const STORED = { Stored: 'Stored', NotStored: 'NotStored', Error: 'Error' } as const;
+type Stored = (typeof STORED)[keyof typeof STORED];
+export const CacheSetIfAbsentResponse = STORED;
+export type CacheSetIfAbsentResponse = Stored;
+export const CacheSetIfNotExistsResponse = STORED;
+export type CacheSetIfNotExistsResponse = Stored;
+export const CacheSetIfPresentResponse = STORED;
+export type CacheSetIfPresentResponse = Stored;
+export const CacheSetIfEqualResponse = STORED;
+export type CacheSetIfEqualResponse = Stored;
+export const CacheSetIfNotEqualResponse = STORED;
+export type CacheSetIfNotEqualResponse = Stored;
+export const CacheSetIfPresentAndNotEqualResponse = STORED;
+export type CacheSetIfPresentAndNotEqualResponse = Stored;
+export const CacheSetIfAbsentOrEqualResponse = STORED;
+export type CacheSetIfAbsentOrEqualResponse = Stored;
 
 // -- response classes under Momento's names --------------------------------------------------------
 
@@ -131,6 +149,55 @@ export namespace CacheUpdateTtl {
   export const Miss = UpdateTtl.Miss; export type Miss = UpdateTtl.Miss;
   export const Error = UpdateTtl.Error; export type Error = UpdateTtl.Error;
   export type Response = UpdateTtl.Response;
+}
+
+export namespace CacheIncrement {
+  export const Success = Increment.Success; export type Success = Increment.Success;
+  export const Error = Increment.Error; export type Error = Increment.Error;
+  export type Response = Increment.Response;
+}
+// The setIf* family: one response class set, under each of Momento's names.
+export namespace CacheSetIfAbsent {
+  export const Stored = ConditionalWrite.Stored; export type Stored = ConditionalWrite.Stored;
+  export const NotStored = ConditionalWrite.NotStored; export type NotStored = ConditionalWrite.NotStored;
+  export const Error = ConditionalWrite.Error; export type Error = ConditionalWrite.Error;
+  export type Response = ConditionalWrite.Response;
+}
+export namespace CacheSetIfNotExists {
+  export const Stored = ConditionalWrite.Stored; export type Stored = ConditionalWrite.Stored;
+  export const NotStored = ConditionalWrite.NotStored; export type NotStored = ConditionalWrite.NotStored;
+  export const Error = ConditionalWrite.Error; export type Error = ConditionalWrite.Error;
+  export type Response = ConditionalWrite.Response;
+}
+export namespace CacheSetIfPresent {
+  export const Stored = ConditionalWrite.Stored; export type Stored = ConditionalWrite.Stored;
+  export const NotStored = ConditionalWrite.NotStored; export type NotStored = ConditionalWrite.NotStored;
+  export const Error = ConditionalWrite.Error; export type Error = ConditionalWrite.Error;
+  export type Response = ConditionalWrite.Response;
+}
+export namespace CacheSetIfEqual {
+  export const Stored = ConditionalWrite.Stored; export type Stored = ConditionalWrite.Stored;
+  export const NotStored = ConditionalWrite.NotStored; export type NotStored = ConditionalWrite.NotStored;
+  export const Error = ConditionalWrite.Error; export type Error = ConditionalWrite.Error;
+  export type Response = ConditionalWrite.Response;
+}
+export namespace CacheSetIfNotEqual {
+  export const Stored = ConditionalWrite.Stored; export type Stored = ConditionalWrite.Stored;
+  export const NotStored = ConditionalWrite.NotStored; export type NotStored = ConditionalWrite.NotStored;
+  export const Error = ConditionalWrite.Error; export type Error = ConditionalWrite.Error;
+  export type Response = ConditionalWrite.Response;
+}
+export namespace CacheSetIfPresentAndNotEqual {
+  export const Stored = ConditionalWrite.Stored; export type Stored = ConditionalWrite.Stored;
+  export const NotStored = ConditionalWrite.NotStored; export type NotStored = ConditionalWrite.NotStored;
+  export const Error = ConditionalWrite.Error; export type Error = ConditionalWrite.Error;
+  export type Response = ConditionalWrite.Response;
+}
+export namespace CacheSetIfAbsentOrEqual {
+  export const Stored = ConditionalWrite.Stored; export type Stored = ConditionalWrite.Stored;
+  export const NotStored = ConditionalWrite.NotStored; export type NotStored = ConditionalWrite.NotStored;
+  export const Error = ConditionalWrite.Error; export type Error = ConditionalWrite.Error;
+  export type Response = ConditionalWrite.Response;
 }
 
 /** Momento's other names for the scope builders. */

@@ -171,6 +171,42 @@ export namespace UpdateTtl {
   export type Response = Set | Miss | Error;
 }
 
+/** increment: the value after it. */
+export namespace Increment {
+  export class Success extends Outcome {
+    readonly type = 'Success' as const;
+    readonly is_success = true;
+    constructor(private readonly n: number) { super(); }
+    value(): number { return this.n; }
+    valueNumber(): number { return this.n; }
+    protected override detail(): string { return `value: ${this.n}`; }
+  }
+  export class Error extends ErrorResponse { value(): undefined { return undefined; } }
+  export type Response = Success | Error;
+}
+
+/** setIf* / setIfNotExists: Momento's Stored / NotStored. */
+export namespace ConditionalWrite {
+  export class Stored extends Outcome { readonly type = 'Stored' as const; readonly is_stored = true; }
+  export class NotStored extends Outcome { readonly type = 'NotStored' as const; readonly is_not_stored = true; }
+  export class Error extends ErrorResponse {}
+  export type Response = Stored | NotStored | Error;
+}
+
+/** listErase: the length left, or Miss when there was no list. */
+export namespace ListErase {
+  export class Success extends Outcome {
+    readonly type = 'Success' as const;
+    readonly is_success = true;
+    constructor(private readonly length: number) { super(); }
+    listLength(): number { return this.length; }
+    protected override detail(): string { return `list length ${this.length}`; }
+  }
+  export class Miss extends Outcome { readonly type = 'Miss' as const; readonly is_miss = true; }
+  export class Error extends ErrorResponse {}
+  export type Response = Success | Miss | Error;
+}
+
 export namespace PubAppend {
   export class Success extends Outcome {
     readonly type = 'Success' as const;

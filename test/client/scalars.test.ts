@@ -1,0 +1,95 @@
+/** The SDK's CacheClient: increment, the setIf* family and listErase under Momento's names, against
+ * a real server on both engines; and an increment whose reply was lost with a cut link, which the
+ * SDK sends again with its idempotency key so it is counted once. */
+import { startServer, testEachEngine } from '../helpers/server.js';
+import { sdkFor } from '../helpers/sdk.js';
+import {
+  CacheIncrement, CacheIncrementResponse, CacheSetIfAbsent, CacheSetIfAbsentResponse, CacheSetIfNotExists, CacheSetIfPresent,
+  CacheSetIfEqual, CacheSetIfNotEqual, CacheSetIfPresentAndNotEqual, CacheSetIfAbsentOrEqual, ConditionalWrite, ErrorCode, Increment,
+  ListErase, PermissionScopes,
+} from '../../src/client/index.js';
+import type { TidingsServer } from '../../src/index.js';
+
+testEachEngine('cache - increment with Momento names: counters, TTL, FAILED_PRECONDITION on a non-integer', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const { cache } = await sdkFor(t, server);
+  const first = await cache.increment('chat', 'visits');
+  t.ok(first instanceof CacheIncrement.Success && first instanceof Increment.Success, 'both names, one class');
+  t.equal(first.type, CacheIncrementResponse.Success);
+  t.equal((first as CacheIncrement.Success).valueNumber(), 1);
+  t.equal(((await cache.increment('chat', 'visits', 41, { ttl: 5 })) as CacheIncrement.Success).value(), 42);
+  t.equal(String(await cache.increment('chat', 'visits', -2)), 'Success: value: 40');
+  t.equal((await cache.get('chat', 'visits')).value(), '40', 'stored as decimal text');
+  await cache.set('chat', 'word', 'five');
+  const refused = await cache.increment('chat', 'word');
+  t.ok(refused instanceof CacheIncrement.Error);
+  t.equal((refused as CacheIncrement.Error).errorCode(), ErrorCode.FAILED_PRECONDITION_ERROR);
+  t.equal((refused as CacheIncrement.Error).value(), undefined);
+  await cache.increment('chat', 'short', 1, { ttl: 5 });
+  t.ok(((await cache.itemGetTtl('chat', 'short')) as { remainingTtlMillis(): number }).remainingTtlMillis() <= 5000, 'ttl in seconds');
+});
+
+testEachEngine('cache - setIfAbsent, setIfNotExists, setIfPresent, setIfEqual, setIfNotEqual, setIfPresentAndNotEqual, setIfAbsentOrEqual', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const { cache } = await sdkFor(t, server);
+  const stored = await cache.setIfAbsent('chat', 'lock', 'ada', { ttl: 30 });
+  t.ok(stored instanceof CacheSetIfAbsent.Stored && stored instanceof ConditionalWrite.Stored);
+  t.equal(stored.type, CacheSetIfAbsentResponse.Stored);
+  t.ok((await cache.setIfAbsent('chat', 'lock', 'bob')) instanceof CacheSetIfAbsent.NotStored);
+  t.ok((await cache.setIfNotExists('chat', 'lock', 'bob')) instanceof CacheSetIfNotExists.NotStored);
+  t.ok((await cache.setIfPresent('chat', 'nobody', 'x')) instanceof CacheSetIfPresent.NotStored);
+  t.ok((await cache.setIfEqual('chat', 'lock', 'ada-2', 'ada')) instanceof CacheSetIfEqual.Stored);
+  t.ok((await cache.setIfNotEqual('chat', 'lock', 'x', 'ada-2')) instanceof CacheSetIfNotEqual.NotStored);
+  t.ok((await cache.setIfPresentAndNotEqual('chat', 'lock', 'ada-3', 'other')) instanceof CacheSetIfPresentAndNotEqual.Stored);
+  t.ok((await cache.setIfAbsentOrEqual('chat', 'lock', 'x', 'other')) instanceof CacheSetIfAbsentOrEqual.NotStored);
+  t.ok((await cache.setIfAbsentOrEqual('chat', 'fresh', new Uint8Array([1]), 'other')) instanceof CacheSetIfAbsentOrEqual.Stored);
+  t.equal((await cache.get('chat', 'lock')).value(), 'ada-3');
+  t.equal(String(await cache.setIfAbsent('chat', 'lock', 'y')), 'NotStored');
+
+  const { cache: writer } = await sdkFor(t, server, { token: (await server.auth.mintDisposableToken({ scope: PermissionScopes.cacheWriteOnly('chat'), expiresInSec: 60 })).token });
+  const denied = await writer.setIfAbsent('chat', 'other', 'v');
+  t.ok(denied instanceof ConditionalWrite.Error && denied.errorCode() === ErrorCode.PERMISSION_ERROR, 'write-only: no conditional write (Momento)');
+  const noCount = await writer.increment('chat', 'visits');
+  t.ok(noCount instanceof Increment.Error && noCount.errorCode() === ErrorCode.PERMISSION_ERROR, 'write-only: no increment (Momento)');
+});
+
+testEachEngine('cache - listErase: ranges, all, a miss', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const { cache } = await sdkFor(t, server);
+  t.ok((await cache.listErase('chat', 'none')) instanceof ListErase.Miss);
+  await cache.listConcatenateBack('chat', 'l', ['a', 'b', 'c', 'd']);
+  const some = await cache.listErase('chat', 'l', { ranges: [{ beginIndex: 0, count: 2 }] });
+  t.equal(some instanceof ListErase.Success && some.listLength(), 2);
+  t.same(((await cache.listFetch('chat', 'l')) as { valueList(): unknown[] }).valueList(), ['c', 'd']);
+  t.equal(String(await cache.listErase('chat', 'l')), 'Success: list length 0');
+});
+
+/** Closes the connections of `tokenId` right after the store applied an increment: its reply is
+ * lost with the link, as when a network cut falls between the two. Once. */
+function cutAfterFirstIncrement(server: TidingsServer, tokenId: string): { count: number; closed: number } {
+  const cuts = { count: 0, closed: 0 };
+  const store = server.broker['deps'].engine.cache;
+  const increment = store.increment.bind(store);
+  store.increment = (...args) => {
+    const result = increment(...args);
+    if (cuts.count++ === 0) {
+      const cut = () => { for (const session of server.broker.sessions.values()) if (session.grant?.tokenId === tokenId) { cuts.closed++; session.connection.close(4000, 'test: cut the link'); } };
+      if (result instanceof Promise) return result.then((v) => { cut(); return v; });
+      cut();
+    }
+    return result;
+  };
+  return cuts;
+}
+
+testEachEngine('cache - an increment whose reply was lost to a cut link is sent again and counted once', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const cuts = cutAfterFirstIncrement(server, 'counter');
+  const { cache, connection } = await sdkFor(t, server, { tokenId: 'counter' });
+  await connection.ready();
+  const response = await cache.increment('chat', 'once', 5);
+  t.equal(cuts.closed, 1, 'the link was cut after the increment was applied');
+  t.equal(cuts.count, 1, 'the store applied it once: the resent request was answered with the first result');
+  t.equal((response as CacheIncrement.Success).valueNumber(), 5, `the app sees the first result (${response})`);
+  t.equal((await cache.get('chat', 'once')).value(), '5', 'counted once');
+});
