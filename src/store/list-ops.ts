@@ -77,18 +77,26 @@ export function eraseRanges<T>(list: Deque<T>, ranges: ReadonlyArray<{ beginInde
     list.replace([]);
     return all;
   }
+  // Coverage counts by difference array: linear in the list plus the ranges, however they overlap.
   const length = list.length;
-  const erase = new Uint8Array(length);
+  const cover = new Int32Array(length + 1);
   let any = false;
   for (const { beginIndex, count } of ranges) {
     const end = Math.min(length, beginIndex + count);
-    for (let i = beginIndex; i < end; i++) { erase[i] = 1; any = true; }
+    if (beginIndex >= end) continue;
+    cover[beginIndex]!++;
+    cover[end]!--;
+    any = true;
   }
   if (!any) return [];
   const kept: T[] = [];
   const removed: T[] = [];
+  let depth = 0;
   let i = 0;
-  for (const item of list) (erase[i++] ? removed : kept).push(item);
+  for (const item of list) {
+    depth += cover[i++]!;
+    (depth > 0 ? removed : kept).push(item);
+  }
   list.replace(kept);
   return removed;
 }

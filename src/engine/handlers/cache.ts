@@ -23,8 +23,6 @@ type Frame = Record<string, unknown>;
 type Access = 'read' | 'write';
 
 const MAX_INDEX = 2 ** 31 - 1;
-/** Ranges one listErase may name (each costs a loop over the list in the store). */
-const MAX_ERASE_RANGES = 1000;
 const SET_IF_CONDITIONS: readonly SetIfCondition[] = ['absent', 'present', 'equal', 'notEqual', 'presentAndNotEqual', 'absentOrEqual'];
 
 export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
@@ -240,11 +238,12 @@ class StoreFields {
     return { kind: condition, compare: valueField(frame, 'compare', this.limits.maxItemBytes, LimitCause.ITEM_SIZE) };
   }
 
-  /** listErase's ranges: absent = all; else at most MAX_ERASE_RANGES of { beginIndex, count ≥ 0 }. */
+  /** listErase's ranges: absent = all; else an array of { beginIndex, count ≥ 0 } (as many as the
+   * frame holds: the store's work is linear in the list plus the ranges). */
   eraseRanges(frame: Frame): ListEraseRange[] | undefined {
     const ranges = frame['ranges'];
     if (ranges === undefined || ranges === null) return undefined;
-    if (!Array.isArray(ranges) || ranges.length > MAX_ERASE_RANGES) throw invalidArgument(`ranges must be an array of at most ${MAX_ERASE_RANGES} { beginIndex, count }`);
+    if (!Array.isArray(ranges)) throw invalidArgument('ranges must be an array of { beginIndex, count }');
     return ranges.map((r: unknown, i) => {
       if (typeof r !== 'object' || r === null) throw invalidArgument(`ranges[${i}] must be { beginIndex, count }`);
       const beginIndex = optionalInt(r as Frame, 'beginIndex', 0, MAX_INDEX);

@@ -285,8 +285,10 @@ ${idempotent(`local k = kind()
 if k ~= 'none' and k ~= 'scalar' then return {'wrongtype', k} end
 local current = '0'
 if k == 'scalar' then
-  local sign, digits = string.match(string.sub(redis.call('HGET', K, 'v'), 2), '^([+-]?)([0-9]+)$')
-  if not digits or #digits > 40 then return {'not_integer'} end
+  local raw = string.sub(redis.call('HGET', K, 'v'), 2)
+  if #raw > 40 then return {'not_integer'} end
+  local sign, digits = string.match(raw, '^([+-]?)([0-9]+)$')
+  if not digits then return {'not_integer'} end
   digits = string.match(digits, '^0*(.-)$')
   if digits == '' then current = '0' elseif sign == '-' then current = '-' .. digits else current = digits end
   if #digits > 19 then return {'not_integer'} end
@@ -342,17 +344,23 @@ if ARGV[2] == 'all' then
   return {'ok', 0}
 end
 local len = redis.call('LLEN', K)
-local erase = {}
+-- Coverage counts by difference array (list-ops.ts eraseRanges): linear however ranges overlap.
+local cover = {}
 local any = false
 for i = 3, #ARGV - 1, 2 do
   local from = tonumber(ARGV[i])
   local to = math.min(len, from + tonumber(ARGV[i + 1]))
-  for j = from, to - 1 do erase[j] = true; any = true end
+  if from < to then
+    cover[from] = (cover[from] or 0) + 1
+    cover[to] = (cover[to] or 0) - 1
+    any = true
+  end
 end
 if not any then return {'ok', len} end
-local kept, removed = {}, 0
+local kept, removed, depth = {}, 0, 0
 for j, e in ipairs(redis.call('LRANGE', K, 0, -1)) do
-  if erase[j - 1] then removed = removed + #value_of(e) else kept[#kept + 1] = e end
+  depth = depth + (cover[j - 1] or 0)
+  if depth > 0 then removed = removed + #value_of(e) else kept[#kept + 1] = e end
 end
 if #kept == 0 then
   redis.call('DEL', K, M)
