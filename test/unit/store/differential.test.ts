@@ -28,6 +28,14 @@ const opArb = fc.oneof(
   fc.record({ op: fc.constant('ttl'), k: fc.constantFrom(...keys) }),
   fc.record({ op: fc.constant('updateTtl'), k: fc.constantFrom(...keys), ms: fc.constantFrom(1000, 5000, 100000) }),
   fc.record({ op: fc.constant('advance'), ms: fc.constantFrom(1, 500, 999, 1000, 1001, 4000) }),
+  // Counters: integers (text or bytes, signs, leading zeros, the 64-bit edges) and not-integers.
+  fc.record({ op: fc.constant('setCounter'), k: fc.constantFrom(...keys), v: fc.constantFrom('7', '-3', '+07', '-0', '9223372036854775807', '-9223372036854775808', '1.5', ' 1', 'x'), bin: fc.boolean() }),
+  fc.record({ op: fc.constant('increment'), k: fc.constantFrom(...keys), by: fc.constantFrom(0, 1, -1, 5, -9, 2 ** 53 - 1), ttl: fc.option(fc.constantFrom(1000, 5000), { nil: undefined }) }),
+  fc.record({
+    op: fc.constant('setIf'), k: fc.constantFrom(...keys), v: valueArb, ttl: fc.option(fc.constantFrom(1000, 5000), { nil: undefined }),
+    kind: fc.constantFrom('absent', 'present', 'equal', 'notEqual', 'presentAndNotEqual', 'absentOrEqual'), compare: valueArb,
+  }),
+  fc.record({ op: fc.constant('erase'), k: fc.constantFrom(...keys), ranges: fc.option(fc.array(fc.record({ beginIndex: fc.integer({ min: 0, max: 7 }), count: fc.integer({ min: 0, max: 4 }) }), { maxLength: 3 }), { nil: undefined }) }),
 );
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -48,6 +56,10 @@ async function apply(s: CacheEngine, clock: ManualClock, o: Op): Promise<unknown
       case 'ttl': return await s.itemGetTtl('c', o.k);
       case 'updateTtl': return await s.updateTtl('c', o.k, o.ms);
       case 'advance': clock.advance(o.ms); return null;
+      case 'setCounter': return await s.set('c', o.k, o.bin ? new TextEncoder().encode(o.v) : o.v, undefined);
+      case 'increment': return await s.increment('c', o.k, o.by, o.ttl);
+      case 'setIf': return await s.setIf('c', o.k, o.v, o.kind === 'absent' || o.kind === 'present' ? { kind: o.kind } : { kind: o.kind, compare: o.compare }, o.ttl);
+      case 'erase': return await s.listErase('c', o.k, o.ranges);
     }
   } catch (e) { return { err: (e as { code?: string }).code, cause: (e as { cause_?: string }).cause_ }; }
   return 'unknown';
