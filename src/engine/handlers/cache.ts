@@ -23,6 +23,7 @@ type Frame = Record<string, unknown>;
 type Access = 'read' | 'write';
 
 const MAX_INDEX = 2 ** 31 - 1;
+const MAX_UINT32 = 2 ** 32 - 1;
 const SET_IF_CONDITIONS: readonly SetIfCondition[] = ['absent', 'present', 'equal', 'notEqual', 'presentAndNotEqual', 'absentOrEqual'];
 
 export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
@@ -246,8 +247,9 @@ class StoreFields {
     if (!Array.isArray(ranges)) throw invalidArgument('ranges must be an array of { beginIndex, count }');
     return ranges.map((r: unknown, i) => {
       if (typeof r !== 'object' || r === null) throw invalidArgument(`ranges[${i}] must be { beginIndex, count }`);
-      const beginIndex = optionalInt(r as Frame, 'beginIndex', 0, MAX_INDEX);
-      const count = optionalInt(r as Frame, 'count', 0, MAX_INDEX);
+      // Momento's ListRange fields are uint32: a count of 2^32 - 1 means "to the end".
+      const beginIndex = optionalInt(r as Frame, 'beginIndex', 0, MAX_UINT32);
+      const count = optionalInt(r as Frame, 'count', 0, MAX_UINT32);
       if (beginIndex === undefined || count === undefined) throw invalidArgument(`ranges[${i}] must be { beginIndex, count }`);
       return { beginIndex, count };
     });

@@ -164,6 +164,7 @@ testEachStore('listErase: ranges of the list before the call, all, a miss; the e
   t.equal(await store.listErase('c', 'l', [{ beginIndex: 1, count: 1 }, { beginIndex: 1, count: 1 }]), 2, 'overlapping ranges erase once');
   t.same(await store.listFetch('c', 'l', {}), ['0', '4']);
   t.equal(await store.listErase('c', 'l', [{ beginIndex: 9, count: 3 }, { beginIndex: 0, count: 0 }]), 2, 'past the end and empty: nothing');
+  t.equal(await store.listErase('c', 'l', [{ beginIndex: 2 ** 32 - 1, count: 2 ** 32 - 1 }]), 2, 'uint32 bounds: past the end');
   t.equal(await store.listErase('c', 'l', []), 2, 'no ranges: nothing');
   const many = Array.from({ length: 5000 }, () => ({ beginIndex: 0, count: 1 }));
   t.equal(await store.listErase('c', 'l', many), 1, 'many overlapping ranges: one element erased');
