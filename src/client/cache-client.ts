@@ -4,7 +4,7 @@ import type { ListEraseRange, ListItem, OperationName, ResultOf, SetIfCondition,
 import { clientLink, type ClientOptions } from './client-options.js';
 import type { Connection, OutgoingFrame, RequestOptions } from './connection.js';
 import { asClientError, type TidingsClientError } from './errors.js';
-import { ConditionalWrite, GenericWrite, Increment, ItemGetTtl, ListErase, ListFetch, ListLength, ListPop, ListWrite, PubAppend, UpdateTtl, ValueRead, orThrow } from './responses.js';
+import { ChangeTtl, ConditionalWrite, GenericWrite, Increment, ItemGetTtl, ListErase, ListFetch, ListLength, ListPop, ListWrite, PubAppend, UpdateTtl, ValueRead, orThrow } from './responses.js';
 
 /** Momento's CollectionTtl: the whole collection's TTL, refreshed on each write unless told not to. */
 export class CollectionTtl {
@@ -115,6 +115,16 @@ export class CacheClient {
     const ttl = options.ttl ?? this.defaultTtlSeconds;
     return this.write({ t: 'set', cache: cacheName, key, value, ...(ttl !== undefined ? { ttlMs: Math.round(ttl * 1000) } : {}) }, options);
   }
+  /** Momento's increaseTtl: sets the TTL to `ttlMilliseconds` only when that is longer than the
+   * item has left (NotSet otherwise; Miss when absent). Needs read and write on the key. */
+  increaseTtl(cacheName: string, key: string, ttlMilliseconds: number, options: RequestOptions = {}): Promise<ChangeTtl.Response> {
+    return this.changeTtl({ t: 'increaseTtl', cache: cacheName, key, ttlMs: ttlMilliseconds }, options);
+  }
+  /** Momento's decreaseTtl: the same, only when shorter. */
+  decreaseTtl(cacheName: string, key: string, ttlMilliseconds: number, options: RequestOptions = {}): Promise<ChangeTtl.Response> {
+    return this.changeTtl({ t: 'decreaseTtl', cache: cacheName, key, ttlMs: ttlMilliseconds }, options);
+  }
+
   /** Momento's increment: adds `amount` (default 1) to the base-10 integer the key holds (a missing
    * key starts from 0) and answers the new value; a key holding anything else is an Error with
    * FAILED_PRECONDITION_ERROR. Sets the item's TTL, as set does. Needs read and write on the key. */
@@ -194,6 +204,11 @@ export class CacheClient {
   private pop(frame: OutgoingFrame<'listPopBack'> | OutgoingFrame<'listPopFront'>, options: RequestOptions): Promise<ListPop.Response> {
     return this.call(frame, options,
       (r) => (r.hit ? new ListPop.Hit(r.value, r.length) : new ListPop.Miss()), (e) => new ListPop.Error(e));
+  }
+
+  private changeTtl(frame: OutgoingFrame<'increaseTtl'> | OutgoingFrame<'decreaseTtl'>, options: RequestOptions): Promise<ChangeTtl.Response> {
+    return this.call(frame, options,
+      (r) => (!r.hit ? new ChangeTtl.Miss() : r.set ? new ChangeTtl.Set() : new ChangeTtl.NotSet()), (e) => new ChangeTtl.Error(e));
   }
 
   private setIf(cacheName: string, key: string, value: Value, condition: SetIfCondition, compare: Value | undefined, options: ScalarWriteOptions): Promise<ConditionalWrite.Response> {

@@ -2,7 +2,7 @@
  * `CacheGet.Hit`, `CacheListFetch.Miss`, `resp.type === CacheGetResponse.Hit`, ... Each is an
  * alias of the SDK's own classes (responses.ts), so `instanceof` works with either name. */
 import { PermissionScopes } from '../protocol/index.js';
-import { ConditionalWrite, GenericWrite, Increment, ItemGetTtl, ListFetch, ListLength, ListPop, ListWrite, UpdateTtl, ValueRead } from './responses.js';
+import { ChangeTtl, ConditionalWrite, GenericWrite, Increment, ItemGetTtl, ListFetch, ListLength, ListPop, ListWrite, UpdateTtl, ValueRead } from './responses.js';
 
 // -- `type` discriminants (Momento's string enums) ------------------------------------------------
 
@@ -47,6 +47,11 @@ export const CacheItemGetTtlResponse = HIT;
 export type CacheItemGetTtlResponse = Hit;
 export const CacheUpdateTtlResponse = { Set: 'Set', Miss: 'Miss', Error: 'Error' } as const;
 export type CacheUpdateTtlResponse = (typeof CacheUpdateTtlResponse)[keyof typeof CacheUpdateTtlResponse];
+const CHANGE_TTL = { Set: 'Set', NotSet: 'NotSet', Miss: 'Miss', Error: 'Error' } as const;
+export const CacheIncreaseTtlResponse = CHANGE_TTL;
+export type CacheIncreaseTtlResponse = (typeof CHANGE_TTL)[keyof typeof CHANGE_TTL];
+export const CacheDecreaseTtlResponse = CHANGE_TTL;
+export type CacheDecreaseTtlResponse = (typeof CHANGE_TTL)[keyof typeof CHANGE_TTL];
 export const CacheIncrementResponse = SUCCESS;
 export type CacheIncrementResponse = Success;
 const STORED = { Stored: 'Stored', NotStored: 'NotStored', Error: 'Error' } as const;
@@ -151,6 +156,20 @@ export namespace CacheUpdateTtl {
   export type Response = UpdateTtl.Response;
 }
 
+export namespace CacheIncreaseTtl {
+  export const Set = ChangeTtl.Set; export type Set = ChangeTtl.Set;
+  export const NotSet = ChangeTtl.NotSet; export type NotSet = ChangeTtl.NotSet;
+  export const Miss = ChangeTtl.Miss; export type Miss = ChangeTtl.Miss;
+  export const Error = ChangeTtl.Error; export type Error = ChangeTtl.Error;
+  export type Response = ChangeTtl.Response;
+}
+export namespace CacheDecreaseTtl {
+  export const Set = ChangeTtl.Set; export type Set = ChangeTtl.Set;
+  export const NotSet = ChangeTtl.NotSet; export type NotSet = ChangeTtl.NotSet;
+  export const Miss = ChangeTtl.Miss; export type Miss = ChangeTtl.Miss;
+  export const Error = ChangeTtl.Error; export type Error = ChangeTtl.Error;
+  export type Response = ChangeTtl.Response;
+}
 export namespace CacheIncrement {
   export const Success = Increment.Success; export type Success = Increment.Success;
   export const Error = Increment.Error; export type Error = Increment.Error;

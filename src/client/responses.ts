@@ -171,6 +171,15 @@ export namespace UpdateTtl {
   export type Response = Set | Miss | Error;
 }
 
+/** increaseTtl / decreaseTtl: Set, NotSet (the new TTL was not longer / shorter) or Miss. */
+export namespace ChangeTtl {
+  export class Set extends Outcome { readonly type = 'Set' as const; readonly is_set = true; }
+  export class NotSet extends Outcome { readonly type = 'NotSet' as const; readonly is_not_set = true; }
+  export class Miss extends Outcome { readonly type = 'Miss' as const; readonly is_miss = true; }
+  export class Error extends ErrorResponse {}
+  export type Response = Set | NotSet | Miss | Error;
+}
+
 /** increment: the value after it. */
 export namespace Increment {
   export class Success extends Outcome {

@@ -217,6 +217,9 @@ export interface SetRequest { t: 'set'; id: number; cache: string; key: string; 
 export interface DeleteRequest { t: 'delete'; id: number; cache: string; key: string }
 export interface ItemGetTtlRequest { t: 'itemGetTtl'; id: number; cache: string; key: string }
 export interface UpdateTtlRequest { t: 'updateTtl'; id: number; cache: string; key: string; ttlMs: number }
+/** Momento's increaseTtl / decreaseTtl: sets the remaining TTL to `ttlMs` only when that is longer
+ * (increase) or shorter (decrease) than what the item has left. */
+export interface ChangeTtlRequest { t: 'increaseTtl' | 'decreaseTtl'; id: number; cache: string; key: string; ttlMs: number }
 /** Adds `amount` (default 1, may be negative) to a base-10 integer item, or creates it holding
  * `amount`; the item gets `ttlMs` as a `set` would. Momento's increment. */
 export interface IncrementRequest { t: 'increment'; id: number; cache: string; key: string; amount?: number; ttlMs?: number }
@@ -237,7 +240,7 @@ export type CacheRequest =
   | ListPushBackRequest | ListPushFrontRequest | ListConcatenateBackRequest | ListConcatenateFrontRequest | ListFetchRequest
   | ListRetainRequest | ListRemoveValueRequest | ListPopRequest | ListLengthRequest
   | GetRequest | SetRequest | DeleteRequest | ItemGetTtlRequest | UpdateTtlRequest | PubAppendRequest
-  | IncrementRequest | SetIfRequest | ListEraseRequest;
+  | IncrementRequest | SetIfRequest | ListEraseRequest | ChangeTtlRequest;
 
 export interface Miss { hit: false }
 /** Reply of every list write. */
@@ -253,6 +256,8 @@ export type GetResult = { hit: true; value: Value } | Miss;
 export type ItemGetTtlResult = { hit: true; remainingTtlMs: number } | Miss;
 /** `hit: true` = Momento's Set, `false` = Miss. */
 export interface UpdateTtlResult { hit: boolean }
+/** Momento's Set (`set: true`), NotSet (`set: false`: the condition did not hold) or Miss. */
+export type ChangeTtlResult = { hit: true; set: boolean } | Miss;
 /** The value after the increment. */
 export interface IncrementResult { value: number }
 /** `stored: true` = Momento's Stored, `false` = NotStored. */

@@ -10,7 +10,7 @@ import type {
   ListWriteResult, NackRequest, PingRequest, PubAppendRequest, PubAppendResult, PublishRequest, PublishResult, RejectRequest,
   RetractRequest, RetractResult, PresenceRequest, PresenceResult, FollowRequest, UnfollowRequest, PushRegisterRequest,
   PushUnregisterRequest, PushUnregisterResult, PushKeyRequest, PushKeyResult, SetRequest, SubscribeRequest, SubscribeResult, UnsubscribeRequest, UpdateTtlRequest, UpdateTtlResult,
-  IncrementRequest, IncrementResult, SetIfRequest, SetIfResult, ListEraseRequest, ListEraseResult,
+  IncrementRequest, IncrementResult, ChangeTtlRequest, ChangeTtlResult, SetIfRequest, SetIfResult, ListEraseRequest, ListEraseResult,
 } from './frames.js';
 import type { AdminStats, AdminStatsRequest } from './admin.js';
 
@@ -42,6 +42,8 @@ export interface Operations {
   delete: [DeleteRequest, Empty];
   itemGetTtl: [ItemGetTtlRequest, ItemGetTtlResult];
   updateTtl: [UpdateTtlRequest, UpdateTtlResult];
+  increaseTtl: [ChangeTtlRequest & { t: 'increaseTtl' }, ChangeTtlResult];
+  decreaseTtl: [ChangeTtlRequest & { t: 'decreaseTtl' }, ChangeTtlResult];
   increment: [IncrementRequest, IncrementResult];
   setIf: [SetIfRequest, SetIfResult];
   listErase: [ListEraseRequest, ListEraseResult];

@@ -19,7 +19,7 @@ import { requestAddress } from './admission.js';
 export const HTTP_OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName>([
   'pub', 'pubAppend', 'retract',
   'listPushBack', 'listPushFront', 'listConcatenateBack', 'listConcatenateFront', 'listFetch', 'listRetain', 'listRemoveValue',
-  'listPopBack', 'listPopFront', 'listLength', 'listErase', 'get', 'set', 'delete', 'itemGetTtl', 'updateTtl', 'increment', 'setIf',
+  'listPopBack', 'listPopFront', 'listLength', 'listErase', 'get', 'set', 'delete', 'itemGetTtl', 'updateTtl', 'increaseTtl', 'decreaseTtl', 'increment', 'setIf',
 ]);
 
 /** A per-call session's connection: nothing is ever pushed to a call that has already been answered. */

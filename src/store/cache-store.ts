@@ -76,6 +76,9 @@ export interface CacheEngine {
   itemGetTtl(cache: string, key: string): Maybe<number | undefined>;
   /** Sets a new TTL on an existing item; false = Miss. */
   updateTtl(cache: string, key: string, ttlMs: number): Maybe<boolean>;
+  /** Sets a new TTL on an existing item only when it is longer ('increase') or shorter
+   * ('decrease') than the item's remaining TTL, in the same step; 'miss' when there is no item. */
+  changeTtl(cache: string, key: string, ttlMs: number, only: 'increase' | 'decrease'): Maybe<'set' | 'notSet' | 'miss'>;
   /** Adds `amount` to the integer the key holds (none = 0), stores the result as decimal text with
    * ttlMs (undefined = the default) and answers it (scalar-ops.ts). */
   increment(cache: string, key: string, amount: number, ttlMs: number | undefined): Maybe<number>;

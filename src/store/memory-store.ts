@@ -209,6 +209,16 @@ export class MemoryCacheStore implements CacheEngine {
     this.lru.set(flatText(k), this.scalarEntry(k, key, value), { ttl: ttlMs ?? this.defaultTtlMs });
   }
 
+  changeTtl(cache: string, key: string, ttlMs: number, only: 'increase' | 'decrease'): 'set' | 'notSet' | 'miss' {
+    const k = this.key(cache, key);
+    const entry = this.lru.get(k);
+    if (entry === undefined) return 'miss';
+    const remaining = Math.max(0, Math.floor(this.lru.getRemainingTTL(k)));
+    if (only === 'increase' ? ttlMs <= remaining : ttlMs >= remaining) return 'notSet';
+    this.lru.set(k, entry, { ttl: ttlMs });
+    return 'set';
+  }
+
   increment(cache: string, key: string, amount: number, ttlMs: number | undefined): number {
     const k = this.key(cache, key);
     const held = this.lru.get(k);

@@ -155,6 +155,11 @@ export class RedisCacheStore implements CacheEngine {
     await this.script('tidingsSet', cache, key, this.ttlOf(ttlMs), encoded);
   }
 
+  async changeTtl(cache: string, key: string, ttlMs: number, only: 'increase' | 'decrease'): Promise<'set' | 'notSet' | 'miss'> {
+    const reply = await this.script('tidingsChangeTtl', cache, key, ttlMs, only);
+    return status(reply) === 'miss' ? 'miss' : Number(reply[1]) === 1 ? 'set' : 'notSet';
+  }
+
   async increment(cache: string, key: string, amount: number, ttlMs: number | undefined): Promise<number> {
     const reply = await this.script('tidingsIncrement', cache, key, this.ttlOf(ttlMs), BigInt(amount).toString(),
       this.config.maxItemBytes, Buffer.byteLength(key, 'utf8'), ...this.idempotencyArgs());

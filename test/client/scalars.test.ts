@@ -6,7 +6,7 @@ import { sdkFor } from '../helpers/sdk.js';
 import {
   CacheIncrement, CacheIncrementResponse, CacheSetIfAbsent, CacheSetIfAbsentResponse, CacheSetIfNotExists, CacheSetIfPresent,
   CacheSetIfEqual, CacheSetIfNotEqual, CacheSetIfPresentAndNotEqual, CacheSetIfAbsentOrEqual, ConditionalWrite, ErrorCode, Increment,
-  ListErase, PermissionScopes,
+  ListErase, PermissionScopes, CacheIncreaseTtl, CacheDecreaseTtl, CacheIncreaseTtlResponse, ChangeTtl,
 } from '../../src/client/index.js';
 import type { TidingsServer } from '../../src/index.js';
 
@@ -51,6 +51,20 @@ testEachEngine('cache - setIfAbsent, setIfNotExists, setIfPresent, setIfEqual, s
   t.ok(denied instanceof ConditionalWrite.Error && denied.errorCode() === ErrorCode.PERMISSION_ERROR, 'write-only: no conditional write (Momento)');
   const noCount = await writer.increment('chat', 'visits');
   t.ok(noCount instanceof Increment.Error && noCount.errorCode() === ErrorCode.PERMISSION_ERROR, 'write-only: no increment (Momento)');
+});
+
+testEachEngine('cache - increaseTtl / decreaseTtl: Set, NotSet, Miss', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const { cache } = await sdkFor(t, server);
+  await cache.set('chat', 'k', 'v', { ttl: 10 });
+  const longer = await cache.increaseTtl('chat', 'k', 60_000);
+  t.ok(longer instanceof CacheIncreaseTtl.Set && longer instanceof ChangeTtl.Set, 'both names, one class');
+  t.equal(longer.type, CacheIncreaseTtlResponse.Set);
+  t.ok((await cache.increaseTtl('chat', 'k', 1000)) instanceof CacheIncreaseTtl.NotSet);
+  t.ok((await cache.decreaseTtl('chat', 'k', 120_000)) instanceof CacheDecreaseTtl.NotSet);
+  t.ok((await cache.decreaseTtl('chat', 'k', 1000)) instanceof CacheDecreaseTtl.Set);
+  t.ok((await cache.increaseTtl('chat', 'absent', 1000)) instanceof CacheIncreaseTtl.Miss);
+  t.equal(String(await cache.decreaseTtl('chat', 'absent', 1000)), 'Miss');
 });
 
 testEachEngine('cache - listErase: ranges, all, a miss', async (t, engine) => {

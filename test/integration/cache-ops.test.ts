@@ -82,6 +82,14 @@ testEachEngine('scalars: get, set, delete and TTL with an injected clock', async
   t.same(await c.ok({ t: 'get', cache: 'app', key: 'b' }), { hit: false }, 'expired');
   t.same(await c.ok({ t: 'itemGetTtl', cache: 'app', key: 'b' }), { hit: false });
   t.same(await c.ok({ t: 'updateTtl', cache: 'app', key: 'b', ttlMs: 1000 }), { hit: false }, 'updateTtl: Miss');
+  t.same(await c.ok({ t: 'increaseTtl', cache: 'app', key: 'b', ttlMs: 1000 }), { hit: false }, 'increaseTtl: Miss');
+  await c.ok({ t: 'set', cache: 'app', key: 'c', value: 'v', ttlMs: 2000 });
+  t.same(await c.ok({ t: 'increaseTtl', cache: 'app', key: 'c', ttlMs: 2000 }), { hit: true, set: false }, 'increaseTtl to the same: NotSet');
+  t.same(await c.ok({ t: 'increaseTtl', cache: 'app', key: 'c', ttlMs: 3000 }), { hit: true, set: true }, 'increaseTtl: Set');
+  t.same(await c.ok({ t: 'decreaseTtl', cache: 'app', key: 'c', ttlMs: 500 }), { hit: true, set: true }, 'decreaseTtl: Set');
+  t.same(await c.ok({ t: 'itemGetTtl', cache: 'app', key: 'c' }), { hit: true, remainingTtlMs: 500 });
+  await fails(c, { t: 'increaseTtl', cache: 'app', key: 'c' }, 'INVALID_ARGUMENT_ERROR');
+  await fails(c, { t: 'increaseTtl', cache: 'app', key: 'c', ttlMs: 3_600_001 }, 'LIMIT_EXCEEDED_ERROR', 'ttl_limit_exceeded');
   t.same(await c.ok({ t: 'delete', ...K }), {});
   t.same(await c.ok({ t: 'get', ...K }), { hit: false });
   t.same(await c.ok({ t: 'delete', ...K }), {}, 'delete of an absent key: Success');

@@ -30,6 +30,8 @@ function operations(c: string, k: string): Array<[string, Frame, Need]> {
     ['increment', { t: 'increment', cache: c, key: `${k}-n` }, 'both'],
     ['setIf', { t: 'setIf', cache: c, key: `${k}-scalar`, value: 'v', condition: 'present' }, 'both'],
     ['listErase', { t: 'listErase', ...L, ranges: [{ beginIndex: 0, count: 1 }] }, 'write'],
+    ['increaseTtl', { t: 'increaseTtl', ...K, ttlMs: 120_000 }, 'both'],
+    ['decreaseTtl', { t: 'decreaseTtl', ...K, ttlMs: 1000 }, 'both'],
   ];
 }
 

@@ -17,6 +17,7 @@ const NOT_TAKEN: Frame[] = [
   { t: 'set', cache: 'chat', key: 'k', value: 'changed' },
   { t: 'delete', cache: 'chat', key: 'k' },
   { t: 'updateTtl', cache: 'chat', key: 'k', ttlMs: 1000 },
+  { t: 'decreaseTtl', cache: 'chat', key: 'k', ttlMs: 1000 },
   { t: 'listPopBack', cache: 'chat', list: 'l' },
   { t: 'listPopFront', cache: 'chat', list: 'l' },
   { t: 'listRemoveValue', cache: 'chat', list: 'l', value: 'a' },

@@ -49,7 +49,7 @@ for (const sdk of SDKS) {
     t.equal((await reader.get('app', 'b1')).value(), 'one', 'the refused batch wrote nothing');
   });
 
-  t.test(`${sdk.name} - itemGetTtl, updateTtl, keysExist/keyExists on scalars and lists; increaseTtl is UNIMPLEMENTED`, async (t) => {
+  t.test(`${sdk.name} - itemGetTtl, updateTtl, keysExist/keyExists on scalars and lists; increaseTtl / decreaseTtl`, async (t) => {
     const server = await startMomentoServer(t);
     const { cache } = await sdk.clients(t, server, await apiKeyFor(server));
     await cache.set('app', 'k', 'v', { ttl: 60 });
@@ -75,10 +75,16 @@ for (const sdk of SDKS) {
     t.equal((await cache.keyExists('app', 'k') as CacheKeyExists.Success).exists(), true);
     t.equal((await cache.keyExists('app', 'absent') as CacheKeyExists.Success).exists(), false);
 
-    const increase = await cache.increaseTtl('app', 'k', 100_000);
-    t.equal(errorCode(increase), MomentoErrorCode.BAD_REQUEST_ERROR, 'UNIMPLEMENTED, not approximated');
-    t.match((increase as { message(): string }).message(), /increaseTtl\/decreaseTtl/);
-    t.equal(errorCode(await cache.decreaseTtl('app', 'k', 1000)), MomentoErrorCode.BAD_REQUEST_ERROR);
+    t.equal(kind(await cache.increaseTtl('app', 'k', 100_000)), 'Set', 'longer than the ≤ 5 s left');
+    t.ok((await cache.itemGetTtl('app', 'k') as CacheItemGetTtl.Hit).remainingTtlMillis() > 60_000, 'lengthened');
+    t.equal(kind(await cache.increaseTtl('app', 'k', 1000)), 'NotSet', 'not an increase');
+    t.equal(kind(await cache.decreaseTtl('app', 'k', 200_000)), 'NotSet', 'not a decrease');
+    t.equal(kind(await cache.decreaseTtl('app', 'l', 1000)), 'Set', 'a list\'s TTL too');
+    t.ok((await cache.itemGetTtl('app', 'l') as CacheItemGetTtl.Hit).remainingTtlMillis() <= 1000, 'shortened');
+    t.equal(kind(await cache.increaseTtl('app', 'absent', 1000)), 'Miss');
+    t.equal(kind(await cache.decreaseTtl('app', 'absent', 1000)), 'Miss');
+    const { cache: writer } = await sdk.clients(t, server, await apiKeyFor(server, PermissionScopes.cacheWriteOnly('app')));
+    t.equal(errorCode(await writer.increaseTtl('app', 'k', 200_000)), MomentoErrorCode.PERMISSION_ERROR, 'write-only: NotSet would tell the TTL');
   });
 
   // @gomomento/sdk-web 1.118.0 reads itemGetType's reply before its status: any error answer (it

@@ -8,7 +8,7 @@ import {
   LimitCause,
   type GetResult, type ItemGetTtlResult, type ListFetchResult, type ListFetchWithMetaResult, type ListLengthResult, type ListPopResult,
   type ListWriteResult, type PubAppendResult, type UpdateTtlResult, type Value,
-  type IncrementResult, type ListEraseRange, type ListEraseResult, type SetIfCondition, type SetIfResult,
+  type ChangeTtlResult, type IncrementResult, type ListEraseRange, type ListEraseResult, type SetIfCondition, type SetIfResult,
 } from '../../protocol/index.js';
 import { invalidArgument, limitExceeded, permissionDenied } from '../../core/errors.js';
 import type { StoreConfig } from '../../core/config.js';
@@ -142,6 +142,18 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
       return map(store.updateTtl(cache, key, ttlMs), (hit): UpdateTtlResult => ({ hit }));
     },
 
+    // Read and write, as updateTtl needs write: Momento's write-only role answers no state, and
+    // whether the TTL was changed tells how long the item had left.
+    increaseTtl({ session, frame }) {
+      const [cache, key] = target(session, frame, 'key', 'read', 'write');
+      return map(store.changeTtl(cache, key, fields.requiredTtl(frame), 'increase'), changeTtlResult);
+    },
+
+    decreaseTtl({ session, frame }) {
+      const [cache, key] = target(session, frame, 'key', 'read', 'write');
+      return map(store.changeTtl(cache, key, fields.requiredTtl(frame), 'decrease'), changeTtlResult);
+    },
+
     increment({ session, frame }) {
       const [cache, key] = target(session, frame, 'key', 'read', 'write');
       const amount = fields.amount(frame);
@@ -171,6 +183,10 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
   };
 }
 
+function changeTtlResult(outcome: 'set' | 'notSet' | 'miss'): ChangeTtlResult {
+  return outcome === 'miss' ? { hit: false } : { hit: true, set: outcome === 'set' };
+}
+
 /** Field parsing for cache requests; failures are typed errors naming the field. */
 class StoreFields {
   constructor(private readonly limits: StoreConfig) {}
@@ -194,6 +210,13 @@ class StoreFields {
       throw limitExceeded(LimitCause.TTL, `${field} may be at most ${this.limits.maxTtlSec * 1000} ms (store.maxTtlSec)`);
     }
     return value;
+  }
+
+  /** ttlMs that must be there (updateTtl, increaseTtl, decreaseTtl). */
+  requiredTtl(frame: Frame): number {
+    const ttlMs = this.ttl(frame, 'ttlMs');
+    if (ttlMs === undefined) throw invalidArgument('ttlMs is required');
+    return ttlMs;
   }
 
   collectionTtl(frame: Frame): CollectionTtl {

@@ -73,6 +73,10 @@ export class ShardedCache implements CacheEngine {
     return this.on(cache).updateTtl(cache, key, ttlMs);
   }
 
+  changeTtl(cache: string, key: string, ttlMs: number, only: 'increase' | 'decrease'): Maybe<'set' | 'notSet' | 'miss'> {
+    return this.on(cache).changeTtl(cache, key, ttlMs, only);
+  }
+
   increment(cache: string, key: string, amount: number, ttlMs: number | undefined): Maybe<number> {
     return this.on(cache).increment(cache, key, amount, ttlMs);
   }

@@ -6,7 +6,6 @@ import { cache } from '@gomomento/generated-types';
 import type { SetIfCondition, Value } from '../../protocol/index.js';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { batchStream, cacheHeader, dispatch, toBytes, unary, utf8, type GrpcDeps } from './calls.js';
-import { UnimplementedError } from './status.js';
 import { TidingsError, invalidArgument } from '../../core/errors.js';
 import { ErrorCode } from '../../protocol/index.js';
 
@@ -142,16 +141,26 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
       }
     }),
 
-    // Momento's updateTtl (overwrite) is our updateTtl. increaseTtl/decreaseTtl ("only if longer /
-    // shorter") need a compare and set in one step, which the store does not offer (two steps
-    // would race on the Redis engine), so they are refused rather than approximated.
+    // Momento's updateTtl (overwrite) is our updateTtl; increaseTtl / decreaseTtl ("only if longer
+    // / shorter", compared and set in one step) are ours of the same names.
     UpdateTtl: method(async (session, r: InstanceType<typeof pb._UpdateTtlRequest>, c) => {
-      if (r.update_ttl === 'none') throw invalidArgument('UpdateTtl needs a TTL');
-      if (r.update_ttl !== 'overwrite_to_milliseconds') {
-        throw new UnimplementedError('Tidings does not implement increaseTtl/decreaseTtl: the store has no atomic compare of TTLs; use updateTtl (docs/momento-compat.md)');
+      const Res = pb._UpdateTtlResponse;
+      const key = utf8(r.cache_key);
+      switch (r.update_ttl) {
+        case 'overwrite_to_milliseconds': {
+          const { hit } = await dispatch(deps, session, { t: 'updateTtl', cache: c, key, ttlMs: r.overwrite_to_milliseconds });
+          return hit ? new Res({ set: new Res._Set() }) : new Res({ missing: new Res._Missing() });
+        }
+        case 'increase_to_milliseconds':
+        case 'decrease_to_milliseconds': {
+          const t = r.update_ttl === 'increase_to_milliseconds' ? 'increaseTtl' as const : 'decreaseTtl' as const;
+          const ttlMs = t === 'increaseTtl' ? r.increase_to_milliseconds : r.decrease_to_milliseconds;
+          const result = await dispatch(deps, session, { t, cache: c, key, ttlMs });
+          if (!result.hit) return new Res({ missing: new Res._Missing() });
+          return result.set ? new Res({ set: new Res._Set() }) : new Res({ not_set: new Res._NotSet() });
+        }
+        default: throw invalidArgument('UpdateTtl needs a TTL');
       }
-      const { hit } = await dispatch(deps, session, { t: 'updateTtl', cache: c, key: utf8(r.cache_key), ttlMs: r.overwrite_to_milliseconds });
-      return hit ? new pb._UpdateTtlResponse({ set: new pb._UpdateTtlResponse._Set() }) : new pb._UpdateTtlResponse({ missing: new pb._UpdateTtlResponse._Missing() });
     }),
 
     ListPushBack: method(async (session, r: InstanceType<typeof pb._ListPushBackRequest>, c) => {

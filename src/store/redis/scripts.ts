@@ -372,6 +372,24 @@ keep_expiry()
 shrink(removed)
 return {'ok', #kept}`,
 
+  /** ARGV: now, ttlMs, 'increase' | 'decrease'. {'ok', 1 set | 0 not} or {'miss'}: the TTL is set
+   * only when longer (shorter) than the remaining one, compared as itemGetTtl reports it. */
+  tidingsChangeTtl: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'miss'} end
+local x
+if k == 'scalar' then x = redis.call('HGET', K, 'x') else x = redis.call('HGET', M, 'x') end
+local remaining = tonumber(x) - now
+local ttl = tonumber(ARGV[2])
+if (ARGV[3] == 'increase' and ttl <= remaining) or (ARGV[3] == 'decrease' and ttl >= remaining) then return {'ok', 0} end
+if k == 'scalar' then
+  redis.call('HSET', K, 'x', ms(now + ttl))
+  redis.call('PEXPIRE', K, ttl)
+else
+  expire(ttl)
+end
+return {'ok', 1}`,
+
   /** ARGV: now. {'ok', remaining ms} */
   tidingsItemGetTtl: `${LIST_PRELUDE}
 local k = kind()

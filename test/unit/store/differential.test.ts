@@ -35,6 +35,7 @@ const opArb = fc.oneof(
     op: fc.constant('setIf'), k: fc.constantFrom(...keys), v: valueArb, ttl: fc.option(fc.constantFrom(1000, 5000), { nil: undefined }),
     kind: fc.constantFrom('absent', 'present', 'equal', 'notEqual', 'presentAndNotEqual', 'absentOrEqual'), compare: valueArb,
   }),
+  fc.record({ op: fc.constant('changeTtl'), k: fc.constantFrom(...keys), ms: fc.constantFrom(1, 1000, 4000, 5000, 100000), only: fc.constantFrom('increase', 'decrease') }),
   fc.record({ op: fc.constant('erase'), k: fc.constantFrom(...keys), ranges: fc.option(fc.array(fc.record({ beginIndex: fc.integer({ min: 0, max: 7 }), count: fc.integer({ min: 0, max: 4 }) }), { maxLength: 3 }), { nil: undefined }) }),
 );
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
@@ -59,6 +60,7 @@ async function apply(s: CacheEngine, clock: ManualClock, o: Op): Promise<unknown
       case 'setCounter': return await s.set('c', o.k, o.bin ? new TextEncoder().encode(o.v) : o.v, undefined);
       case 'increment': return await s.increment('c', o.k, o.by, o.ttl);
       case 'setIf': return await s.setIf('c', o.k, o.v, o.kind === 'absent' || o.kind === 'present' ? { kind: o.kind } : { kind: o.kind, compare: o.compare }, o.ttl);
+      case 'changeTtl': return await s.changeTtl('c', o.k, o.ms, o.only);
       case 'erase': return await s.listErase('c', o.k, o.ranges);
     }
   } catch (e) { return { err: (e as { code?: string }).code, cause: (e as { cause_?: string }).cause_ }; }

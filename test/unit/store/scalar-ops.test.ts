@@ -200,3 +200,23 @@ testEachStore('listErase lowers the list\'s byte count: the item limit sees the 
   t.equal(await store.listPushBack('c', 'p', ['zzzzzzzz'], { ttl }), 2, 'room again after the erase');
   t.same(await store.listFetch('c', 'p', {}), ['yyyyyyyy', 'zzzzzzzz']);
 });
+
+testEachStore('changeTtl: only a longer (increase) or shorter (decrease) TTL is set; equal is not; lists too', async (t, engine) => {
+  const { store, clock } = await storeWith(t, engine);
+  t.equal(await store.changeTtl('c', 'none', 1000, 'increase'), 'miss');
+  await store.set('c', 's', 'v', 5000);
+  clock.advance(1000);
+  t.equal(await store.changeTtl('c', 's', 4000, 'increase'), 'notSet', 'equal to the 4000 left: no increase');
+  t.equal(await store.changeTtl('c', 's', 4000, 'decrease'), 'notSet', 'nor a decrease');
+  t.equal(await store.changeTtl('c', 's', 4001, 'increase'), 'set');
+  t.equal(await store.itemGetTtl('c', 's'), 4001);
+  t.equal(await store.changeTtl('c', 's', 10_000, 'decrease'), 'notSet');
+  t.equal(await store.changeTtl('c', 's', 10, 'decrease'), 'set');
+  t.equal(await store.itemGetTtl('c', 's'), 10);
+  t.equal(await store.get('c', 's'), 'v', 'the value is untouched');
+  await store.listPushBack('c', 'l', ['a'], { ttl: { ttlMs: 1000, refresh: true } });
+  t.equal(await store.changeTtl('c', 'l', 9000, 'increase'), 'set');
+  t.equal(await store.itemGetTtl('c', 'l'), 9000);
+  clock.advance(9001);
+  t.equal(await store.changeTtl('c', 'l', 9000, 'increase'), 'miss', 'expired');
+});
