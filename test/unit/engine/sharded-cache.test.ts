@@ -30,6 +30,13 @@ t.test('sharded cache - each operation lands on its cache\'s shard, and reads fi
   t.equal(shards[second[1]]!.get(first[0], 'k'), undefined, 'and not on shard 1');
   t.same(shards[second[1]]!.get(second[0], 'k'), 'v-chat', 'chat is on shard 1');
   t.equal(shards[first[1]]!.get(second[0], 'k'), undefined, 'and not on shard 0');
+  // increment, setIf, changeTtl and listErase route by cache too.
+  t.equal(router.increment('beta', 'n', 2, undefined), 2);
+  t.equal(router.setIf('beta', 'lock', 'me', { kind: 'absent' }, undefined), true);
+  t.equal(router.changeTtl('beta', 'lock', 10, 'decrease'), 'set');
+  t.equal(router.listErase('beta', 'l', [{ beginIndex: 0, count: 1 }]), 1);
+  t.same([shards[0]!.get('beta', 'n'), shards[0]!.get('beta', 'lock'), shards[0]!.itemGetTtl('beta', 'lock'), shards[0]!.listLength('beta', 'l')], ['2', 'me', 10, 1], 'on beta\'s shard');
+  t.same([shards[1]!.get('beta', 'n'), shards[1]!.get('beta', 'lock')], [undefined, undefined], 'not on the other');
   t.equal(typeof router.listFetchResult, 'function', 'the fetch fast path is kept when every shard has it');
   t.same(router.listFetchResult!('chat', 'l', {}, false), { hit: true, values: ['a', 'b'] });
 });
