@@ -1,0 +1,38 @@
+/** The remembered results of idempotent writes are bounded (server.maxIdempotencyKeys), but one
+ * credential writing many keys must not push out another's: a user whose reply was lost and who
+ * retries within the window must not have the write applied twice because someone else wrote a
+ * burst of keys meanwhile. Past the bound, the credential holding the most keys loses its oldest.
+ * Against a real server over real WebSockets, both engines (Redis keeps every result itself). */
+import { PermissionScopes } from '../../src/index.js';
+import { startServer, testEachEngine } from '../helpers/server.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+
+const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
+
+testEachEngine('a burst of idempotency keys from one tokenId does not evict another tokenId\'s', async (t, engine) => {
+  const max = 40;
+  const server = await startServer(t, { engine, config: { server: { maxIdempotencyKeys: max } } });
+  const victim = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'victim' }));
+  const flooder = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'flooder' }));
+  const flooderWithout = await RawClient.open(server, await tokenFor(server, scope));
+  t.teardown(() => { victim.close(); flooder.close(); flooderWithout.close(); });
+
+  const first = await victim.ok({ t: 'pub', cache: 'chat', topic: 'room', value: 'once', idempotencyKey: 'v-1' });
+  // Ten times the bound, from a tokenId and from a credential without one (keys per connection).
+  for (let i = 0; i < 5 * max; i++) {
+    flooder.send({ t: 'pub', cache: 'chat', topic: 'noise', value: 'n', idempotencyKey: `f-${i}` });
+    flooderWithout.send({ t: 'pub', cache: 'chat', topic: 'noise-w', value: 'n', idempotencyKey: `w-${i}` });
+  }
+  const newest = await flooder.ok({ t: 'pub', cache: 'chat', topic: 'noise', value: 'n', idempotencyKey: 'f-newest' });
+  await flooderWithout.ok({ t: 'ping' });
+
+  // The victim's retry (its reply was "lost") is answered with the first result, not applied again.
+  const retry = await victim.ok({ t: 'pub', cache: 'chat', topic: 'room', value: 'once', idempotencyKey: 'v-1' });
+  t.same(retry, first, 'the retry gets the first result');
+  const next = await victim.ok({ t: 'pub', cache: 'chat', topic: 'room', value: 'next' });
+  t.equal(next['seq'], first['seq'] + 1, 'the retry made no second item');
+
+  // The flooder's own recent keys still deduplicate: it loses its oldest, not its newest.
+  t.same(await flooder.ok({ t: 'pub', cache: 'chat', topic: 'noise', value: 'n', idempotencyKey: 'f-newest' }), newest, 'its newest key is still remembered');
+  if (engine === 'memory') t.ok(server.broker.idempotent.size <= max, `at most ${max} remembered (${server.broker.idempotent.size})`);
+});
