@@ -7,26 +7,33 @@ import type { HttpResponse } from 'uWebSockets.js';
 
 export class ResponseStream {
   private queue: string[] = [];
+  /** end() was called on a congested stream: what is queued still goes out, then the response ends. */
+  private ending: NodeJS.Timeout | undefined;
   private queuedBytes = 0;
   /** Size of the last write uWS did not take at once: it holds (at most) that much itself. */
   private heldByUws = 0;
   private congested = false;
   private ended = false;
+  /** The response is no longer ours to touch: ended, closed, aborted or replaced. */
+  private done = false;
   /** The status line is out: writes are body from now on. */
   private begun = false;
   /** Runs once, when the stream ends whichever way (aborted, ended, replaced). */
   onEnded: (() => void) | undefined;
 
-  /** `onDrain` runs once a congested stream has flushed; `onAborted` when the client went away. */
-  constructor(private readonly res: HttpResponse, private readonly limit: number, onDrain: () => void, onAborted: () => void) {
+  /** `onDrain` runs once a congested stream has flushed; `onAborted` when the client went away;
+   * `graceMs` is how long end() waits for a congested socket to take what is still queued. */
+  constructor(private readonly res: HttpResponse, private readonly limit: number, onDrain: () => void, onAborted: () => void, private readonly graceMs = 0) {
     res.onAborted(() => {
       this.ended = true;
+      this.done = true;
+      this.stopEnding();
       this.queue = [];
       this.fireEnded();
       onAborted();
     });
     res.onWritable(() => {
-      if (!this.begun || this.ended) return true;
+      if (!this.begun || this.done) return true;
       // With a writable handler registered, uWS sends what it holds only when written to: a
       // handler that wrote nothing would leave the tail of the stream in uWS's buffer until the
       // next event (or heartbeat). A comment line (every SSE parser skips it; it joins the next
@@ -44,10 +51,12 @@ export class ResponseStream {
       this.queue = [];
       this.queuedBytes = 0;
       const ok = batch === '' || this.res.write(batch);
-      if (ok) {
+      if (!ok) this.heldByUws = bytes;
+      else if (this.ending) this.finishEnding();
+      else {
         this.congested = false;
         onDrain();
-      } else this.heldByUws = bytes;
+      }
       return true;
     });
   }
@@ -94,6 +103,7 @@ export class ResponseStream {
   replaceWith(reply: () => void): void {
     if (this.ended) return;
     this.ended = true;
+    this.done = true;
     this.queue = [];
     this.fireEnded();
     reply();
@@ -105,11 +115,30 @@ export class ResponseStream {
     onEnded?.();
   }
 
-  /** Ends the response; the JS queue is dropped, and a congested socket is closed at once (a client
-   * ended this way resumes from its last event id). */
+  /** Ends the response. A stream that is not congested ends at once. A congested one keeps what is
+   * queued (its last events: a `bye`, the fallback stream's `close`), sends it as the socket takes
+   * it and then ends; a socket that has not taken it all within `graceMs` is closed (its reader
+   * resumes from its last event id). `onEnded` runs once the socket is done, so whatever counts the
+   * stream (a connection slot) holds it until then. Nothing more can be written from now on. */
   end(): void {
     if (this.ended) return;
     this.ended = true;
+    if (!this.congested || this.graceMs <= 0) return this.close();
+    this.ending = setTimeout(() => {
+      this.ending = undefined;
+      this.close();
+    }, this.graceMs);
+    // A closing server closes the socket itself (onAborted clears this): no reason to wait for it.
+    this.ending.unref();
+  }
+
+  /** Ends the response at once: the JS queue is dropped, and a congested socket is closed (a
+   * stream past its send-buffer limit, whose reader is not reading). */
+  close(): void {
+    if (this.done) return;
+    this.ended = true;
+    this.done = true;
+    this.stopEnding();
     this.queue = [];
     this.queuedBytes = 0;
     this.fireEnded();
@@ -118,5 +147,19 @@ export class ResponseStream {
     // reading (uWS sets no timeout on it), counted by no connection limit: close it instead.
     if (this.congested) this.res.close();
     else this.res.cork(() => this.res.end());
+  }
+
+  /** The queue went out behind the last write uWS held: end the response normally. */
+  private finishEnding(): void {
+    this.done = true;
+    this.stopEnding();
+    this.congested = false;
+    this.fireEnded();
+    this.res.end();
+  }
+
+  private stopEnding(): void {
+    clearTimeout(this.ending);
+    this.ending = undefined;
   }
 }

@@ -108,8 +108,9 @@ class StreamConnection implements Connection, JsReceiver, PendingConnection {
   close(code: number, reason: string): void {
     this.detachAll();
     this.stream.write(`event: close\ndata: ${JSON.stringify({ code, reason })}\n\n`);
+    // The slot is given back once the stream's socket is done (a congested one may take its last
+    // events first: ResponseStream.end).
     this.stream.end();
-    this.release();
   }
 }
 
@@ -155,14 +156,15 @@ export function mountSdkStream(app: TemplatedApp, deps: SdkStreamDeps): void {
       if (connection.session) broker.closed(connection.session);
     };
     // The transport's hard limit; slow subscribers are detached well before it (engine/slow-consumers.ts).
-    const stream = new ResponseStream(res, config.server.sendBufferHardLimitBytes, () => { if (connection?.session) broker.drain(connection.session); }, gone);
+    const stream = new ResponseStream(res, config.server.sendBufferHardLimitBytes, () => { if (connection?.session) broker.drain(connection.session); }, gone, config.server.shutdownGraceMs);
     connection = new StreamConnection(ip, stream, deps.fanout, admission, (slow) => {
       // Past the hard limit, as a WebSocket would be: close; the SDK reconnects and resumes.
       log.debug({ conn: slow.session?.id }, 'sdk stream closed at the send buffer limit');
       slow.detachAll();
-      slow.stream.end();
+      slow.stream.close();
       gone();
     }, () => streams.delete(id));
+    stream.onEnded = () => connection?.release();
     admission.opened(connection);
     streams.set(id, connection);
     stream.begin({

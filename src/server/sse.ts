@@ -159,11 +159,13 @@ export function mountSse(app: TemplatedApp, deps: SseDeps): void {
     // The transport's hard limit; slow subscribers are detached well before it (engine/slow-consumers.ts).
     const stream = new ResponseStream(res, config.server.sendBufferHardLimitBytes,
       () => { if (connection?.session) broker.drain(connection.session); },
-      () => { if (connection) { connection.detachAll(); if (connection.session) broker.closed(connection.session); } });
+      () => { if (connection) { connection.detachAll(); if (connection.session) broker.closed(connection.session); } },
+      config.server.shutdownGraceMs);
     connection = new SseConnection(stream, topics.map((topic) => topicKey(cache, topic)), deps.fanout, (slow) => {
       // Past the hard limit, as a WebSocket would be: close; the client resumes from its last event id.
       log.debug({ conn: slow.session?.id }, 'sse stream closed at the send buffer limit');
-      slow.close();
+      slow.detachAll();
+      slow.stream.close();
       if (slow.session) broker.closed(slow.session);
     });
     const conn = connection;
