@@ -180,13 +180,14 @@ export function mountSse(app: TemplatedApp, deps: SseDeps): void {
         const resumeText = lastEventId || query.get('lastEventId') || '';
         const resume = resumeText ? parseCursor(resumeText, topics.length) : undefined;
         if (resumeText && !resume) throw invalidArgument('Last-Event-ID must be the id of an event of a stream on the same topics (<page>:<seq>, comma-separated)');
-        const ticket = query.get('ticket');
-        const token = authorization ? bearer(authorization) : ticket ? tickets.redeem(ticket) : undefined;
-        if (token === undefined) throw authenticationFailed('send "Authorization: Bearer <token>", or a ticket (?ticket=…) from POST /v1/sse/tickets');
         if (!stream.open) return;
+        // A slot first: a stream refused for room (retryable) must not spend its one-use ticket.
         const refused = deps.admission.acquire(ip);
         if (refused) throw refused;
         stream.onEnded = () => deps.admission.release(ip);
+        const ticket = query.get('ticket');
+        const token = authorization ? bearer(authorization) : ticket ? tickets.redeem(ticket) : undefined;
+        if (token === undefined) throw authenticationFailed('send "Authorization: Bearer <token>", or a ticket (?ticket=…) from POST /v1/sse/tickets');
         session = await broker.openAuthenticated(conn, token);
         conn.session = session;
         for (let i = 0; i < topics.length; i++) {

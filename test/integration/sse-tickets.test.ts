@@ -5,6 +5,8 @@ import t from 'tap';
 import { PermissionScopes } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
 import { tokenFor } from '../helpers/raw-client.js';
+import { SseReader } from '../helpers/sse.js';
+import { waitFor } from '../helpers/wait.js';
 
 t.test('one credential cannot take every SSE ticket of the server', async (t) => {
   const server = await startServer(t, { config: {
@@ -18,4 +20,24 @@ t.test('one credential cannot take every SSE ticket of the server', async (t) =>
   for (let i = 0; i < 60; i++) got.push(await ticket(mallory));
   t.equal(got.filter((s) => s === 201).length, 5, `mallory holds at most maxTicketsPerCredential unused tickets (${got.filter((s) => s === 201).length} of 60 issued)`);
   t.equal(await ticket(alice), 201, 'another user still gets a ticket');
+});
+
+t.test('a ticket whose stream is refused for room (server.maxConnections) is not spent: it opens the stream once there is room', async (t) => {
+  const server = await startServer(t, { config: { server: { maxConnections: 1 } } });
+  const token = await tokenFor(server, PermissionScopes.topicSubscribeOnly('feed', '*'));
+  const url = `${server.httpUrl}/v1/sse?cache=feed&topic=news`;
+  const first = await SseReader.open(url, { authorization: `Bearer ${token}` });
+  t.teardown(() => first.close());
+  t.equal(first.status, 200, 'one stream takes the only slot');
+  const { ticket } = await (await fetch(`${server.httpUrl}/v1/sse/tickets`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).json();
+  const refused = await SseReader.open(`${url}&ticket=${ticket}`);
+  t.equal(refused.status, 503, 'no room: refused SERVER_UNAVAILABLE (retryable)');
+  first.close();
+  await waitFor('the first stream to end', () => server.broker.sessions.size === 0);
+  const second = await SseReader.open(`${url}&ticket=${ticket}`);
+  t.teardown(() => second.close());
+  t.equal(second.status, 200, 'the same ticket opens the stream now');
+  await second.until((r) => r.events.some((e) => e.event === 'ready'));
+  second.close();
+  t.equal((await SseReader.open(`${url}&ticket=${ticket}`)).status, 401, 'and is spent by it');
 });
