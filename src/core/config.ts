@@ -89,6 +89,12 @@ export interface LimitsConfig {
   /** Open connections carrying the same tokenId; one more is refused at `hello` with
    * LIMIT_EXCEEDED_ERROR (connections_limit_exceeded). Credentials without a tokenId are not counted. */
   maxConnectionsPerTokenId: number;
+  /** Topic subscriptions all connections and streams of one tokenId may hold together on this node;
+   * one more is refused with LIMIT_EXCEEDED_ERROR (topic_subscriptions_limit_exceeded). Without it
+   * one user could open maxConnectionsPerTokenId connections of maxSubscriptionsPerConnection each
+   * and pin every one of topics.maxTopics, so no one else could use a new topic. Credentials
+   * without a tokenId are not counted. */
+  maxSubscriptionsPerTokenId: number;
   /** Requests per second one connection may sustain (token bucket refill rate). */
   connectionOpsPerSec: number;
   /** Requests one connection may send in a burst (token bucket size). */
@@ -468,6 +474,7 @@ export const DEFAULTS: TidingsConfig = {
   },
   limits: {
     maxConnectionsPerTokenId: 1000,
+    maxSubscriptionsPerTokenId: 10_000,
     connectionOpsPerSec: 10_000,
     connectionOpsBurst: 20_000,
     tokenIdOpsPerSec: 50_000,
@@ -676,7 +683,7 @@ function validate(c: TidingsConfig): void {
   positive('server.eventLoopMonitorMs', c.server.eventLoopMonitorMs, 10);
   if (c.server.eventLoopMonitorMs > 60_000) throw new ConfigError('server.eventLoopMonitorMs', 'must be ≤ 60000');
   positive('server.metricsMaxGroups', c.server.metricsMaxGroups, 0);
-  for (const key of ['maxConnectionsPerTokenId', 'connectionOpsPerSec', 'connectionOpsBurst', 'tokenIdOpsPerSec', 'tokenIdOpsBurst', 'maxIdleBuckets'] as const) {
+  for (const key of ['maxConnectionsPerTokenId', 'maxSubscriptionsPerTokenId', 'connectionOpsPerSec', 'connectionOpsBurst', 'tokenIdOpsPerSec', 'tokenIdOpsBurst', 'maxIdleBuckets'] as const) {
     positive(`limits.${key}`, c.limits[key]);
   }
   positive('server.shutdownGraceMs', c.server.shutdownGraceMs, 0);

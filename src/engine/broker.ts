@@ -54,7 +54,7 @@ export class Broker {
 
   constructor(private readonly deps: BrokerDeps, extraHandlers: HandlerTable[] = []) {
     this.limits = new IdentityLimits(deps.config.limits, deps.clock);
-    this.subscriptions = new Subscriptions(deps.engine.topics);
+    this.subscriptions = new Subscriptions(deps.engine.topics, this.limits);
     this.handlers = Object.assign(Object.create(null) as HandlerTable, topicHandlers(deps, this.subscriptions), ...extraHandlers);
     this.sessionHandlers = { hello: (ctx) => this.hello(ctx), auth: (ctx) => this.auth(ctx), ping: () => ({}) };
     this.idempotent = new IdempotentResults(deps.config.server, deps.clock);

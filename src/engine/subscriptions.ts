@@ -14,6 +14,12 @@ export interface SubscriptionObserver {
   ended?(session: Session, ref: SubscriptionRef): void;
 }
 
+/** Subscriptions per tokenId (limits/identity-limits.ts); `subscribe` throws past the bound. */
+export interface SubscriptionCount {
+  subscribe(tokenId: string | undefined): void;
+  unsubscribe(tokenId: string | undefined): void;
+}
+
 export class Subscriptions {
   private readonly observers: SubscriptionObserver[] = [];
   /** Engaged refs by fan-out key, without and with presence. An engaged ref never changes, so every
@@ -21,15 +27,17 @@ export class Subscriptions {
    * (48 B held for life by every idle subscriber; bench/analysis.md, "Connect, memory and history"). */
   private readonly engagedRefs = [new SharedValues<SubscriptionRef>(), new SharedValues<SubscriptionRef>()] as const;
 
-  constructor(private readonly topics: TopicEngine) {}
+  /** `perTokenId` counts every subscription by its tokenId (limits.maxSubscriptionsPerTokenId). */
+  constructor(private readonly topics: TopicEngine, private readonly perTokenId: SubscriptionCount) {}
 
   observe(observer: SubscriptionObserver): void {
     this.observers.push(observer);
   }
 
   /** Holds the connection's slot for (cache, topic) before the engine is asked, so two concurrent
-   * subscribes cannot both pass the per-connection limit. */
+   * subscribes cannot both pass the per-connection limit; throws past the tokenId's. */
   reserve(session: Session, key: string, cache: string, topic: string, presence: boolean): SubscriptionRef {
+    this.perTokenId.subscribe(session.grant?.tokenId);
     const ref: SubscriptionRef = presence ? { cache, topic, engaged: false, presence: true } : { cache, topic, engaged: false };
     session.subscriptions.set(key, ref);
     return ref;
@@ -62,6 +70,7 @@ export class Subscriptions {
     const ref = session.subscriptions.get(key);
     if (!ref) return false;
     session.subscriptions.delete(key);
+    this.perTokenId.unsubscribe(session.grant?.tokenId);
     session.clearCatchUp(key);
     session.connection.detach(key);
     if (ref.engaged) {

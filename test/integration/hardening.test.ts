@@ -119,6 +119,38 @@ t.test('hardening - connections per tokenId, request rates per connection and pe
   for (const c of [a2, again]) c.close();
 });
 
+t.test('hardening - subscriptions per tokenId: one user cannot pin every topic of the server by opening many connections', async (t) => {
+  const server = await startServer(t, { config: { topics: { maxSubscriptionsPerConnection: 4 }, limits: { maxSubscriptionsPerTokenId: 6 } } });
+  const mallory = await tokenFor(server, scope, { tokenId: 'mallory' });
+  const [m1, m2] = [await RawClient.open(server, mallory), await RawClient.open(server, mallory)];
+  const alice = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'alice' }));
+  const anonymous = await RawClient.open(server, await tokenFor(server, scope));
+  t.teardown(() => { for (const c of [m1, m2, alice, anonymous]) c.close(); });
+  for (let i = 0; i < 4; i++) await m1.ok({ t: 'sub', cache: 'chat', topic: `m1-${i}` });
+  for (let i = 0; i < 2; i++) await m2.ok({ t: 'sub', cache: 'chat', topic: `m2-${i}` });
+  t.match(await m2.request({ t: 'sub', cache: 'chat', topic: 'm2-2' }), { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'topic_subscriptions_limit_exceeded', message: /tokenId "mallory"/ } }, 'the tokenId\'s seventh subscription is refused, on any of its connections');
+  for (let i = 0; i < 4; i++) await alice.ok({ t: 'sub', cache: 'chat', topic: `m1-${i}` });
+  t.pass('another tokenId subscribes as before');
+  for (let i = 0; i < 4; i++) await anonymous.ok({ t: 'sub', cache: 'chat', topic: `a-${i}` });
+  t.pass('a credential without tokenId has only the per-connection bound');
+  await m1.ok({ t: 'unsub', cache: 'chat', topic: 'm1-0' });
+  await m2.ok({ t: 'sub', cache: 'chat', topic: 'm2-2' });
+  t.pass('an unsubscribe gives the slot back');
+  t.match(await m2.request({ t: 'sub', cache: 'chat', topic: 'm2-3' }), { t: 'err', e: { cause: 'topic_subscriptions_limit_exceeded' } });
+  m1.close();
+  await m1.waitClosed();
+  await new Promise((r) => setTimeout(r, 50));
+  await m2.ok({ t: 'sub', cache: 'chat', topic: 'm2-3' });
+  t.pass('a closed connection gives its subscriptions back');
+  // Over SSE the streams of the tokenId count too.
+  const sse = await fetch(`${server.httpUrl}/v1/sse?cache=chat&topic=s-1&topic=s-2&topic=s-3`, { headers: { authorization: `Bearer ${mallory}` } });
+  t.match({ status: sse.status, ...(await sse.json()) }, { status: 429, error: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'topic_subscriptions_limit_exceeded' } }, 'an SSE stream past the tokenId\'s bound is refused');
+  const m3 = await RawClient.open(server, mallory);
+  t.teardown(() => m3.close());
+  for (let i = 0; i < 2; i++) await m3.ok({ t: 'sub', cache: 'chat', topic: `m3-${i}` });
+  t.pass('and the subscriptions it made before the refusal were given back');
+});
+
 t.test('hardening - the server-wide moderation buffer budget', async (t) => {
   const server = await startServer(t, { config: { moderation: { bufferBytes: 100, totalBufferBytes: 150 } } });
   const moderator = await RawClient.open(server, await tokenFor(server, PermissionScopes.combine(PermissionScopes.moderator('a'), PermissionScopes.moderator('b'))));
