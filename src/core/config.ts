@@ -95,6 +95,11 @@ export interface LimitsConfig {
    * and pin every one of topics.maxTopics, so no one else could use a new topic. Credentials
    * without a tokenId are not counted. */
   maxSubscriptionsPerTokenId: number;
+  /** Moderator group memberships all connections of one tokenId may hold together on this node;
+   * one more `gsub` is refused with LIMIT_EXCEEDED_ERROR (groups_limit_exceeded). Without it one
+   * user could take every one of moderation.maxGroups through many connections. Credentials
+   * without a tokenId are not counted. */
+  maxGroupsPerTokenId: number;
   /** Requests per second one connection may sustain (token bucket refill rate). */
   connectionOpsPerSec: number;
   /** Requests one connection may send in a burst (token bucket size). */
@@ -475,6 +480,7 @@ export const DEFAULTS: TidingsConfig = {
   limits: {
     maxConnectionsPerTokenId: 1000,
     maxSubscriptionsPerTokenId: 10_000,
+    maxGroupsPerTokenId: 1000,
     connectionOpsPerSec: 10_000,
     connectionOpsBurst: 20_000,
     tokenIdOpsPerSec: 50_000,
@@ -683,7 +689,7 @@ function validate(c: TidingsConfig): void {
   positive('server.eventLoopMonitorMs', c.server.eventLoopMonitorMs, 10);
   if (c.server.eventLoopMonitorMs > 60_000) throw new ConfigError('server.eventLoopMonitorMs', 'must be ≤ 60000');
   positive('server.metricsMaxGroups', c.server.metricsMaxGroups, 0);
-  for (const key of ['maxConnectionsPerTokenId', 'maxSubscriptionsPerTokenId', 'connectionOpsPerSec', 'connectionOpsBurst', 'tokenIdOpsPerSec', 'tokenIdOpsBurst', 'maxIdleBuckets'] as const) {
+  for (const key of ['maxConnectionsPerTokenId', 'maxSubscriptionsPerTokenId', 'maxGroupsPerTokenId', 'connectionOpsPerSec', 'connectionOpsBurst', 'tokenIdOpsPerSec', 'tokenIdOpsBurst', 'maxIdleBuckets'] as const) {
     positive(`limits.${key}`, c.limits[key]);
   }
   positive('server.shutdownGraceMs', c.server.shutdownGraceMs, 0);

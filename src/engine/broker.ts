@@ -19,7 +19,7 @@ import { catchUpBufferLimit, continueAllCatchUps } from './catch-up.js';
 import { SlowConsumers } from './slow-consumers.js';
 import { IdempotentResults } from './idempotency.js';
 import { peekRequestId } from '../protocol/peek.js';
-import { IdentityLimits } from '../limits/identity-limits.js';
+import type { IdentityLimits } from '../limits/identity-limits.js';
 import { helloFields } from './validate.js';
 import { SessionDeadlines, type DueKind } from './session-deadlines.js';
 
@@ -53,7 +53,7 @@ export class Broker {
   private readonly deadlines: SessionDeadlines;
 
   constructor(private readonly deps: BrokerDeps, extraHandlers: HandlerTable[] = []) {
-    this.limits = new IdentityLimits(deps.config.limits, deps.clock);
+    this.limits = deps.limits;
     this.subscriptions = new Subscriptions(deps.engine.topics, this.limits);
     this.handlers = Object.assign(Object.create(null) as HandlerTable, topicHandlers(deps, this.subscriptions), ...extraHandlers);
     this.sessionHandlers = { hello: (ctx) => this.hello(ctx), auth: (ctx) => this.auth(ctx), ping: () => ({}) };
@@ -238,7 +238,10 @@ export class Broker {
   /** The transport closed: every subscription ends, its moderation deliveries go elsewhere. */
   closed(session: Session): void {
     if (session.state === 'closed') return;
-    if (session.state === 'open') this.limits.disconnect(session.grant?.tokenId);
+    if (session.state === 'open') {
+      if (session.groups?.size) this.limits.leaveGroups(session.grant?.tokenId, session.groups.size);
+      this.limits.disconnect(session.grant?.tokenId);
+    }
     session.state = 'closed';
     this.deadlines.cancel(session);
     this.slowConsumers.closed(session);
@@ -382,6 +385,7 @@ export class Broker {
       .filter((m) => !session.grant!.permissions.allowsTopicSelector('subscribe', m.cache, m.selector));
     if (endedGroups.length === 0) return result;
     for (const m of endedGroups) session.groups!.delete(groupKey(m.cache, m.group));
+    this.limits.leaveGroups(session.grant!.tokenId, endedGroups.length);
     // Leaving hands the member's unsettled deliveries to the others. A membership already gone
     // (its group ended meanwhile) needs no leave.
     return Promise.all(endedGroups.map((m) => this.deps.engine.groups.leave(session.id, m.cache, m.group).catch(() => undefined)))

@@ -8,6 +8,7 @@ import type { Maybe } from '../core/maybe.js';
 import type { TokenAuthority } from '../auth/tokens.js';
 import type { Engine } from './engine.js';
 import type { Session } from './session.js';
+import type { IdentityLimits } from '../limits/identity-limits.js';
 
 export { map } from '../core/maybe.js';
 
@@ -17,6 +18,8 @@ export interface BrokerDeps {
   auth: TokenAuthority;
   clock: Clock;
   log: Logger;
+  /** Connections, subscriptions and group memberships per tokenId, and request rates (src/limits/). */
+  limits: IdentityLimits;
 }
 
 export interface RequestContext<K extends OperationName = OperationName> {

@@ -1,4 +1,4 @@
-/** Limits per identity: connections and subscriptions per tokenId, and request rates per connection and per tokenId
+/** Limits per identity: connections, subscriptions and group memberships per tokenId, and request rates per connection and per tokenId
  * (token buckets). The broker asks once per connection at `hello` and once per request. Per-tokenId
  * state lives while that tokenId has an open connection, and its bucket after that until it is full
  * again (reconnecting does not refill it). Callers with no connection of their own (gRPC calls) are
@@ -11,7 +11,7 @@ import type { Clock } from '../core/clock.js';
 import { limitExceeded, type TidingsError } from '../core/errors.js';
 import { TokenBucket, giveBackCompact, takeCompact, type BucketRate, type CompactBucket } from './token-bucket.js';
 
-interface TokenIdState { connections: number; subscriptions: number; bucket: TokenBucket }
+interface TokenIdState { connections: number; subscriptions: number; groups: number; bucket: TokenBucket }
 
 /** Where a connection keeps its own request bucket: two small integers on the connection instead of
  * a TokenBucket object with two unix-ms numbers (~90 B held by every idle connection after its
@@ -46,7 +46,7 @@ export class IdentityLimits {
     if (!state) {
       const rested = this.idle.get(`t:${tokenId}`);
       this.idle.delete(`t:${tokenId}`);
-      state = { connections: 0, subscriptions: 0, bucket: rested ?? new TokenBucket({ perSec: this.config.tokenIdOpsPerSec, burst: this.config.tokenIdOpsBurst }, this.clock) };
+      state = { connections: 0, subscriptions: 0, groups: 0, bucket: rested ?? new TokenBucket({ perSec: this.config.tokenIdOpsPerSec, burst: this.config.tokenIdOpsBurst }, this.clock) };
       this.byTokenId.set(tokenId, state);
     }
     state.connections++;
@@ -78,6 +78,23 @@ export class IdentityLimits {
   unsubscribe(tokenId: string | undefined): void {
     const state = tokenId === undefined ? undefined : this.byTokenId.get(tokenId);
     if (state && state.subscriptions > 0) state.subscriptions--;
+  }
+
+  /** Counts one more moderator group membership of a connection of `tokenId`; throws
+   * groups_limit_exceeded past limits.maxGroupsPerTokenId. */
+  joinGroup(tokenId: string | undefined): void {
+    const state = tokenId === undefined ? undefined : this.byTokenId.get(tokenId);
+    if (!state) return;
+    if (state.groups >= this.config.maxGroupsPerTokenId) {
+      throw limitExceeded(LimitCause.GROUPS, `connections of tokenId "${tokenId}" may be members of at most ${this.config.maxGroupsPerTokenId} groups together`);
+    }
+    state.groups++;
+  }
+
+  /** `count` memberships counted by joinGroup() ended. */
+  leaveGroups(tokenId: string | undefined, count = 1): void {
+    const state = tokenId === undefined ? undefined : this.byTokenId.get(tokenId);
+    if (state) state.groups = Math.max(0, state.groups - count);
   }
 
   /** Open connections counted for `tokenId`. */

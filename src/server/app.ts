@@ -29,6 +29,7 @@ import { BodyBudget } from './body-budget.js';
 import { endText } from './static-files.js';
 import { hostPort } from '../lib/host-port.js';
 import type { Registry } from 'prom-client';
+import { IdentityLimits } from '../limits/identity-limits.js';
 
 export interface CreateServerOptions {
   config?: DeepPartial<TidingsConfig>;
@@ -102,7 +103,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
     if (!options.engine) await engine.close();
     throw err;
   }
-  const deps: BrokerDeps = { config, engine, auth, clock, log };
+  const deps: BrokerDeps = { config, engine, auth, clock, log, limits: new IdentityLimits(config.limits, clock) };
   for (const feature of features) feature.setup?.(deps);
   const broker = new Broker(deps, features.flatMap((f) => (f.handlers ? [f.handlers(deps)] : [])));
   for (const feature of features) feature.wire?.(broker, deps);

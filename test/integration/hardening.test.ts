@@ -151,6 +151,27 @@ t.test('hardening - subscriptions per tokenId: one user cannot pin every topic o
   t.pass('and the subscriptions it made before the refusal were given back');
 });
 
+t.test('hardening - moderator group memberships per tokenId: one user cannot take every group of the server', async (t) => {
+  const server = await startServer(t, { config: { moderation: { maxGroupsPerConnection: 3 }, limits: { maxGroupsPerTokenId: 4 } } });
+  const mallory = await tokenFor(server, scope, { tokenId: 'mallory' });
+  const [m1, m2] = [await RawClient.open(server, mallory), await RawClient.open(server, mallory)];
+  const alice = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'alice' }));
+  t.teardown(() => { for (const c of [m1, m2, alice]) c.close(); });
+  const gsub = (c: RawClient, group: string) => c.request({ t: 'gsub', cache: 'chat', group, pattern: { nameSuffix: `-${group}` } });
+  for (let i = 0; i < 3; i++) t.equal((await gsub(m1, `a${i}`))['t'], 'ok');
+  t.equal((await gsub(m2, 'b0'))['t'], 'ok');
+  t.match(await gsub(m2, 'b1'), { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'groups_limit_exceeded', message: /tokenId "mallory"/ } }, 'the tokenId\'s fifth membership is refused, on any of its connections');
+  t.equal((await gsub(alice, 'a0'))['t'], 'ok', 'another tokenId joins as before');
+  await m1.ok({ t: 'gunsub', cache: 'chat', group: 'a0' });
+  t.match(await gsub(m2, 'b0'), { t: 'err', e: { code: 'ALREADY_EXISTS_ERROR' } }, 'a join refused for another reason counts nothing');
+  t.equal((await gsub(m2, 'b1'))['t'], 'ok', 'a gunsub gives the slot back');
+  t.match(await gsub(m2, 'b2'), { t: 'err', e: { cause: 'groups_limit_exceeded' } });
+  m1.close();
+  await m1.waitClosed();
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal((await gsub(m2, 'b2'))['t'], 'ok', 'a closed connection gives its memberships back');
+});
+
 t.test('hardening - the server-wide moderation buffer budget', async (t) => {
   const server = await startServer(t, { config: { moderation: { bufferBytes: 100, totalBufferBytes: 150 } } });
   const moderator = await RawClient.open(server, await tokenFor(server, PermissionScopes.combine(PermissionScopes.moderator('a'), PermissionScopes.moderator('b'))));

@@ -12,7 +12,7 @@ import { groupKey } from '../session.js';
 
 type Frame = Record<string, unknown>;
 
-export function moderationHandlers({ engine, config }: BrokerDeps): HandlerTable {
+export function moderationHandlers({ engine, config, limits: identity }: BrokerDeps): HandlerTable {
   const limits = config.moderation;
   const groups = engine.groups;
 
@@ -47,14 +47,24 @@ export function moderationHandlers({ engine, config }: BrokerDeps): HandlerTable
       if (!session.grant!.permissions.allowsTopicSelector('subscribe', cache, selector)) {
         throw permissionDenied(`token may not subscribe to every topic ${describe(affix)} in cache "${cache}" (a group pattern must be covered whole)`);
       }
-      await groups.join(cache, group, toWirePattern(affix), {
-        id: session.id,
-        accepted: (result) => replyNow(result),
-        deliver: (f) => { session.connection.send(f); },
-      }, maxInFlight);
+      // Counted for the tokenId before the join (two joins at once cannot both pass the bound).
+      const tokenId = session.grant!.tokenId;
+      identity.joinGroup(tokenId);
+      try {
+        await groups.join(cache, group, toWirePattern(affix), {
+          id: session.id,
+          accepted: (result) => replyNow(result),
+          deliver: (f) => { session.connection.send(f); },
+        }, maxInFlight);
+      } catch (err) {
+        identity.leaveGroups(tokenId);
+        throw err;
+      }
       // The connection may have closed while the join was under way: leave again.
-      if (session.state === 'closed') groups.connectionClosed(session.id);
-      else (session.groups ??= new Map()).set(groupKey(cache, group), { cache, group, selector });
+      if (session.state === 'closed') {
+        groups.connectionClosed(session.id);
+        identity.leaveGroups(tokenId);
+      } else (session.groups ??= new Map()).set(groupKey(cache, group), { cache, group, selector });
       return REPLIED;
     },
 
@@ -62,7 +72,7 @@ export function moderationHandlers({ engine, config }: BrokerDeps): HandlerTable
       const cache = nameField(frame, 'cache', 'cache');
       const group = nameField(frame, 'group', 'group');
       const left = await groups.leave(session.id, cache, group);
-      session.groups?.delete(groupKey(cache, group));
+      if (session.groups?.delete(groupKey(cache, group))) identity.leaveGroups(session.grant!.tokenId);
       return left;
     },
 
