@@ -17,6 +17,11 @@ const selectors: Array<[string, CacheSelector, TopicSelector, Array<[string, str
   ['topic as string', 'chat', 'lobby', [['chat', 'lobby']], [['chat', 'Lobby']]],
   ['topic name prefix', 'chat', { namePrefix: 'room-' }, [['chat', 'room-1'], ['chat', 'room-']], [['chat', 'room'], ['chat', 'xroom-1']]],
   ['topic name suffix', 'chat', { nameSuffix: '-input' }, [['chat', 'r1-input']], [['chat', 'r1-input2'], ['chat', 'r1']]],
+  // Names are opaque text matched exactly: "*" in the object form is one name, not a wildcard; no
+  // path meaning for "..", no folding of look-alikes (Cyrillic о, full-width ＊), case or spaces.
+  ['names "*" in the object form', { name: '*' }, { name: '*' }, [['*', '*']], [['chat', '*'], ['*', 'x'], ['*', '\uff0a']]],
+  ['a name with ".." and look-alikes', 'chat', { name: 'room..1' }, [['chat', 'room..1']], [['chat', 'room.1'], ['chat', 'r\u043e\u043em..1'], ['chat', 'room..1 '], ['chat', 'room/../1']]],
+  ['a prefix of 4-byte characters at the 255-byte edge', 'chat', { namePrefix: '\u{1F600}'.repeat(63) }, [['chat', `${'\u{1F600}'.repeat(63)}abc`]], [['chat', `${'\u{1F600}'.repeat(62)}abcd`]]],
 ];
 
 t.test('permissions - every topic role × selector kind, allowed and refused with the exact code', async (t) => {
