@@ -1,7 +1,7 @@
 /** Reads configuration from a JSON file and TIDINGS_* environment variables (env wins over file,
  * flags win over env). Only documented variables are read (docs/configuration.md). */
 import { readFileSync } from 'node:fs';
-import type { DeepPartial, TidingsConfig } from '../core/config.js';
+import { DEFAULTS, type DeepPartial, type TidingsConfig } from '../core/config.js';
 
 type Patch = DeepPartial<TidingsConfig>;
 
@@ -48,6 +48,8 @@ export function readConfigFile(path: string): Patch {
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv): Patch {
+  const problem = unreadVariableProblem(env);
+  if (problem) throw new Error(problem);
   const patch: Record<string, unknown> = {};
   for (const [name, { path, parse }] of Object.entries(ENV_VARS)) {
     const raw = env[name];
@@ -57,6 +59,60 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Patch {
   // Naming the gRPC port is asking for the listener (there is no separate "enable" variable).
   if (env['TIDINGS_MOMENTO_PORT']) setPath(patch, 'momento.enabled', true);
   return patch as Patch;
+}
+
+/** TIDINGS_ variables the CLI reads besides ENV_VARS (`tidings revoke`'s key). */
+const OTHER_VARS = new Set(['TIDINGS_API_KEY']);
+
+/** Why a TIDINGS_ variable that is not read looks like a mistake, or undefined. A misspelt name
+ * (TIDINGS_SIGNNG_KEY) or one named after a config key (TIDINGS_SERVER_MAX_CONNECTIONS) would
+ * otherwise be ignored without a word: a server in dev mode, or on a default limit. Other
+ * TIDINGS_ names (an app's own, like the examples' TIDINGS_URL) are left alone. */
+export function unreadVariableProblem(env: NodeJS.ProcessEnv): string | undefined {
+  const known = Object.keys(ENV_VARS).filter((name) => name.startsWith('TIDINGS_'));
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('TIDINGS_') || Object.hasOwn(ENV_VARS, name) || OTHER_VARS.has(name)) continue;
+    const key = CONFIG_SHAPED.get(name);
+    // Short names get one edit: TIDINGS_KEY is two from TIDINGS_DEV, and likely an app's own.
+    const near = key
+      ? known.find((k) => ENV_VARS[k]!.path === key)
+      : known.find((k) => editDistance(name, k) <= (name.length - 'TIDINGS_'.length <= 5 ? 1 : 2));
+    if (near) return `${name} is not a variable Tidings reads; did you mean ${near}? (docs/configuration.md lists the variables)`;
+    if (key) return `${name} is not a variable Tidings reads; set ${key} in the --config file (docs/configuration.md lists the variables)`;
+  }
+  return undefined;
+}
+
+/** TIDINGS_SECTION_KEY for every config key, and TIDINGS_KEY for the keys of more than one word
+ * (one-word ones, like `url`, are too likely an app's own name), mapped to the key's path. */
+const CONFIG_SHAPED: ReadonlyMap<string, string> = (() => {
+  const snake = (camel: string) => camel.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+  const names = new Map<string, string>();
+  const visit = (node: unknown, path: string[]) => {
+    if (node && typeof node === 'object' && !Array.isArray(node)) {
+      for (const [k, v] of Object.entries(node)) visit(v, [...path, k]);
+      return;
+    }
+    const key = path[path.length - 1]!;
+    names.set(`TIDINGS_${path.map(snake).join('_')}`, path.join('.'));
+    if (/[A-Z]/.test(key) && !names.has(`TIDINGS_${snake(key)}`)) names.set(`TIDINGS_${snake(key)}`, path.join('.'));
+  };
+  visit(DEFAULTS, []);
+  return names;
+})();
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and swaps of
+ * neighbours (TIDINGS_PROT is one from TIDINGS_PORT). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
 }
 
 function parseValue(name: string, raw: string, parse: 'int' | 'string' | 'bool' | 'list'): unknown {
@@ -95,7 +151,12 @@ export function mergePatches(...patches: Patch[]): Patch {
   const out: Record<string, unknown> = {};
   const merge = (into: Record<string, unknown>, from: Record<string, unknown>) => {
     for (const [k, v] of Object.entries(from)) {
-      if (v && typeof v === 'object' && !Array.isArray(v)) merge(childObject(into, k), v as Record<string, unknown>);
+      if (v && typeof v === 'object' && !Array.isArray(v)) {
+        // A config file's `"server": []` stays for resolveConfig to name, not replaced by a flag's `server.port`.
+        const held = Object.hasOwn(into, k) ? into[k] : undefined;
+        if (held !== undefined && (held === null || typeof held !== 'object' || Array.isArray(held))) continue;
+        merge(childObject(into, k), v as Record<string, unknown>);
+      }
       else setOwn(into, k, v);
     }
   };

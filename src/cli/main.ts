@@ -84,8 +84,9 @@ async function serve(io: CliIo, args: string[]): Promise<number> {
   // on this machine only: dev mode mints tokens for anyone who asks (/dev/token) and prints an
   // admin key, so a server others can reach must have a key, or ask for dev mode by name.
   if (patch.dev === undefined && !(patch.auth?.signingKeys?.length)) {
-    const host = patch.server?.host ?? DEFAULTS.server.host;
-    if (!isLoopback(host)) {
+    const host: unknown = patch.server?.host ?? DEFAULTS.server.host;
+    // A host that is no host at all ('', a number) is the config check's to name, below.
+    if (typeof host === 'string' && host.trim() !== '' && !isLoopback(host)) {
       io.stderr.write(`tidings: no signing key is set, and dev mode (an open token route, an admin key printed) is for this machine only; ` +
         `set TIDINGS_SIGNING_KEY (npx tidings signing-key prints one) to serve on ${host}, or pass --dev to run dev mode there anyway\n`);
       return 2;

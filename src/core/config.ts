@@ -678,6 +678,12 @@ function validate(c: TidingsConfig): void {
     'maxPreHelloFrameBytes', 'maxPendingHellos', 'maxPendingHellosPerIp', 'maxConnectionsPerIp', 'batchMaxItems', 'batchMaxBytes'] as const) {
     positive(`server.${key}`, c.server[key]);
   }
+  // uWS reads its payload limit (twice this) and its send-buffer limit as 32-bit integers: 2^32
+  // wrapped to 0, and every WebSocket was closed at its first frame.
+  if (c.server.maxFrameBytes > MAX_FRAME_BYTES) throw new ConfigError('server.maxFrameBytes', `must be ≤ ${MAX_FRAME_BYTES} (512 MiB)`);
+  if (c.server.sendBufferHardLimitBytes > MAX_SEND_BUFFER_BYTES) throw new ConfigError('server.sendBufferHardLimitBytes', `must be ≤ ${MAX_SEND_BUFFER_BYTES} (1 GiB)`);
+  // Its LRU allocates every slot up front (about 30 bytes each): 10^9 ran out of memory at start.
+  if (c.server.maxIdempotencyKeys > MAX_IDEMPOTENCY_KEYS) throw new ConfigError('server.maxIdempotencyKeys', `must be ≤ ${MAX_IDEMPOTENCY_KEYS}`);
   positive('server.batchDelayMs', c.server.batchDelayMs, 0);
   if (c.server.batchDelayMs > 100) throw new ConfigError('server.batchDelayMs', 'must be ≤ 100 (it is added to delivery latency under load)');
   if (c.server.batchMaxItems > 4096) throw new ConfigError('server.batchMaxItems', 'must be ≤ 4096');
@@ -736,6 +742,8 @@ function validate(c: TidingsConfig): void {
   positive('momento.port', c.momento.port, 0);
   if (c.momento.port > 65535) throw new ConfigError('momento.port', 'must be ≤ 65535');
   for (const key of ['maxMessageBytes', 'maxStreams', 'maxConnections', 'openingTimeoutMs', 'idleTimeoutMs', 'maxConcurrentStreamsPerConnection', 'maxStreamBufferBytes', 'webStreamMaxMs'] as const) positive(`momento.${key}`, c.momento[key]);
+  // Node's HTTP/2 refuses a larger SETTINGS value by throwing at the first connection.
+  if (c.momento.maxConcurrentStreamsPerConnection > 0xffff_ffff) throw new ConfigError('momento.maxConcurrentStreamsPerConnection', 'must be ≤ 4294967295 (the largest HTTP/2 setting)');
   if (c.momento.maxMessageBytes <= c.store.maxItemBytes) throw new ConfigError('momento.maxMessageBytes', 'must be > store.maxItemBytes');
   positive('presence.leaveGraceMs', c.presence.leaveGraceMs, 0);
   positive('presence.maxMembersPerTopic', c.presence.maxMembersPerTopic);
@@ -753,6 +761,11 @@ function validate(c: TidingsConfig): void {
   positive('admin.topTopics', c.admin.topTopics);
   if (c.admin.topTopics > 100) throw new ConfigError('admin.topTopics', 'must be ≤ 100');
   validateRedis(c.redis, positive);
+  // The memory engine never reads them: a node meant to share a Redis would run alone, unsaid.
+  if (c.engine === 'memory') {
+    if (c.redis.shards.length > 0) throw new ConfigError('redis.shards', 'is set, but engine is "memory", which uses no Redis: set engine "redis" (TIDINGS_ENGINE=redis) too, or leave it out');
+    if (c.redis.url !== DEFAULTS.redis.url) throw new ConfigError('redis.url', 'is set, but engine is "memory", which uses no Redis: set engine "redis" (TIDINGS_ENGINE=redis) too, or leave it out');
+  }
   checkTimerRange(c, '');
 }
 
@@ -788,6 +801,10 @@ function validateRedis(r: RedisConfig, positive: (path: string, value: number, m
   if (new Set(servers).size !== servers.length) throw new ConfigError('redis.shards', 'must list each Redis server once (databases of one server share its channels)');
   if (/[\u0000-\u001f\u007f]/.test(r.keyPrefix)) throw new ConfigError('redis.keyPrefix', 'must not contain control characters');
 }
+
+const MAX_FRAME_BYTES = 512 * 1024 * 1024;
+const MAX_SEND_BUFFER_BYTES = 1024 * 1024 * 1024;
+const MAX_IDEMPOTENCY_KEYS = 10_000_000;
 
 /** Shards a deployment may name (each costs every node three connections). */
 const MAX_REDIS_SHARDS = 64;

@@ -1,0 +1,73 @@
+/** `tidings serve` refuses at start, exit 1 and one line naming the setting, what would otherwise be
+ * silently ignored (a misspelt environment variable, Redis settings with the memory engine, a wrong
+ * type hidden by a flag) or break the running server (limits past what uWebSockets.js, HTTP/2 or
+ * the LRU behind the idempotency window hold: every WebSocket closed at once, a crash with a stack
+ * at the first gRPC connection, a fatal out-of-memory at start). Run in process
+ * (test/helpers/cli.ts): every case is refused before anything listens. */
+import t, { type Test } from 'tap';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliInProcess } from '../helpers/cli.js';
+import { generateSigningKey } from '../../src/index.js';
+
+const folder = mkdtempSync(join(tmpdir(), 'tidings-refusals-'));
+let files = 0;
+function configFile(config: unknown): string {
+  const file = join(folder, `config-${files++}.json`);
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+/** A serve that is refused: exit 1, nothing printed on stdout, stderr matching `pattern`. */
+async function refused(t: Test, args: string[], env: Record<string, string>, pattern: RegExp): Promise<void> {
+  const run = await cliInProcess(['serve', '--port', '0', ...args], { TIDINGS_LOG_LEVEL: 'silent', ...env });
+  t.equal(run.status, 1, `${args.join(' ')} ${JSON.stringify(env)}: exit 1 (${run.stderr.trim()})`);
+  t.match(run.stderr, pattern);
+  t.notMatch(run.stderr, /\n\s+at /, 'one line, no stack');
+  t.equal(run.stdout, '', 'nothing started');
+}
+
+t.test('a misspelt TIDINGS_ variable is refused, naming the variable it resembles', async (t) => {
+  await refused(t, [], { TIDINGS_SIGNNG_KEY: generateSigningKey() }, /^tidings: TIDINGS_SIGNNG_KEY is not a variable Tidings reads; did you mean TIDINGS_SIGNING_KEY\?/);
+  await refused(t, [], { TIDINGS_REDIS_SHARD: 'redis://10.0.0.5:6379,redis://10.0.0.6:6379' }, /TIDINGS_REDIS_SHARD .*did you mean TIDINGS_REDIS_SHARDS\?/);
+  await refused(t, [], { TIDINGS_PROT: '9000' }, /TIDINGS_PROT .*did you mean TIDINGS_PORT\?/);
+});
+
+t.test('a variable named after a config key is refused, naming the key to set in the config file', async (t) => {
+  await refused(t, [], { TIDINGS_SERVER_MAX_CONNECTIONS: '10' }, /TIDINGS_SERVER_MAX_CONNECTIONS is not a variable Tidings reads; set server\.maxConnections in the --config file/);
+  await refused(t, [], { TIDINGS_MAX_CONNECTIONS_PER_IP: '10' }, /TIDINGS_MAX_CONNECTIONS_PER_IP .*server\.maxConnectionsPerIp/);
+});
+
+t.test('other TIDINGS_ variables (an app\'s own, the examples\' and revoke\'s) are left alone', async (t) => {
+  const key = generateSigningKey();
+  const run = await cliInProcess(['api-key'], {
+    TIDINGS_SIGNING_KEY: key, TIDINGS_URL: 'http://127.0.0.1:8080', TIDINGS_TOKEN: 'x', TIDINGS_API_KEY: 'y', TIDINGS_MY_APP_SETTING: 'z',
+  });
+  t.equal(run.status, 0, run.stderr);
+  t.match(run.stdout, /^ey/);
+});
+
+t.test('Redis settings with the memory engine are refused rather than ignored', async (t) => {
+  await refused(t, [], { TIDINGS_REDIS_URL: 'redis://10.0.0.5:6379' }, /config redis\.url: .*engine is "memory".*TIDINGS_ENGINE=redis/);
+  await refused(t, ['--config', configFile({ redis: { shards: ['redis://10.0.0.5:6379', 'redis://10.0.0.6:6379'] } })], {}, /config redis\.shards: .*engine is "memory"/);
+});
+
+t.test('a section of the wrong type is refused even when a flag sets one of its keys', async (t) => {
+  await refused(t, ['--config', configFile({ server: [{ maxConnections: 10 }] })], {}, /config server: must be an object/);
+});
+
+t.test('an empty server.host is refused by the config check, not taken for a remote host', async (t) => {
+  await refused(t, ['--config', configFile({ server: { host: '' } })], {}, /config server\.host: must name an interface/);
+});
+
+t.test('limits past what the transports and the idempotency LRU hold are refused by name', async (t) => {
+  const big = { maxInFlightBodyBytes: 2 ** 34, maxInFlightBodyBytesPerIp: 2 ** 34 };
+  // uWS reads its payload limit (twice maxFrameBytes) as a 32-bit integer: 2^32 became 0.
+  await refused(t, ['--config', configFile({ server: { maxFrameBytes: 2 ** 31, ...big }, http: { maxStreamPostBytes: 2 ** 31 + 4 } })], {}, /config server\.maxFrameBytes: must be ≤ 536870912/);
+  await refused(t, ['--config', configFile({ server: { sendBufferHardLimitBytes: 2 ** 32 } })], {}, /config server\.sendBufferHardLimitBytes: must be ≤ 1073741824/);
+  // Node's HTTP/2 threw ERR_HTTP2_INVALID_SETTING_VALUE at the first gRPC connection, ending the process.
+  await refused(t, ['--config', configFile({ momento: { maxConcurrentStreamsPerConnection: 2 ** 32 } })], {}, /config momento\.maxConcurrentStreamsPerConnection: must be ≤ 4294967295/);
+  // lru-cache allocates its slots up front: 10^9 was a fatal out-of-memory at start, 5 * 10^9 "Invalid array length".
+  await refused(t, ['--config', configFile({ server: { maxIdempotencyKeys: 5e9 } })], {}, /config server\.maxIdempotencyKeys: must be ≤ 10000000/);
+});
