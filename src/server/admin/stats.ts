@@ -54,7 +54,11 @@ export class StatsSampler {
       positions.set(key, { page: t.page, seq: t.seq });
       if (!previous) continue;
       const before = previous.positions.get(key);
-      const items = before && before.page === t.page ? t.seq - before.seq : t.seq;
+      // On one page, the difference; a page begun since the previous sample (a new topic, or one
+      // started again) holds only what came after it. A topic on an older page that was not here
+      // then (engine redis: loaded, whole history and all, for its first local subscriber) has no
+      // basis yet: its seq is not what the last second published.
+      const items = before && before.page === t.page ? t.seq - before.seq : t.page >= previous.at ? t.seq : 0;
       if (items > 0) moving.push({ cache: t.cache, topic: t.topic, perSecond: items / seconds, subscribers: t.subscribers });
     }
     moving.sort((a, b) => b.perSecond - a.perSecond);
