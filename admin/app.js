@@ -87,6 +87,8 @@ function pushPoint(stats) {
 // -- rendering -------------------------------------------------------------------------------------
 
 function render(stats) {
+  $('dashboard').removeAttribute('data-stale');
+  $('stale').hidden = true;
   setText('t-connections', tileNumber(stats.connections.open));
   setText('t-connections-sub', `of ${num(stats.connections.limit)}`);
   setText('t-subscriptions', tileNumber(stats.subscriptions));
@@ -102,7 +104,7 @@ function render(stats) {
   setText('t-store', bytes(stats.store.bytes));
   // A limit of 0 is no bound (Redis without maxmemory): nothing to measure against.
   const storeBounded = stats.store.limit > 0;
-  setText('t-store-sub', `${storeBounded ? `of ${bytes(stats.store.limit)}` : 'no limit'} · ${num(stats.store.items)} items`);
+  setText('t-store-sub', `${storeBounded ? `of ${bytes(stats.store.limit)}` : 'no limit'} · ${num(stats.store.items)} ${stats.store.items === 1 ? 'item' : 'items'}`);
   $('m-store').parentElement.hidden = !storeBounded;
   if (storeBounded) $('m-store').style.width = `${Math.min(100, percent(stats.store.bytes, stats.store.limit))}%`;
   setText('t-slow', tileNumber(stats.slowConsumers.detaches));
@@ -130,6 +132,12 @@ function showStatus(text, kind) {
   const el = $('status');
   el.dataset.state = kind;
   el.textContent = text;
+  // Figures on screen while the server does not answer are its last ones, not current: say so.
+  if (kind === 'reconnecting' && state.previous) {
+    $('dashboard').dataset.stale = 'true';
+    $('stale').textContent = `Not live: the figures below are from ${clock(state.previous.at / 1000)}, when the server last answered.`;
+    $('stale').hidden = false;
+  }
 }
 
 // -- session -------------------------------------------------------------------------------------

@@ -208,3 +208,91 @@ t.test('admin page - a cache store without a limit reads "no limit"', async (t) 
   t.match(await page.textContent('#t-window-sub'), /^of 256 MiB$/, 'bounded figures keep their limit');
   await screenshot(page, 'admin-unbounded-store');
 });
+
+/** Every figure the dashboard shows is the server's own: each tile against GET /metrics scraped at
+ * the same moment (nothing moving), and against the activity the test made. Its empty state says
+ * so in words ("No moderator groups.", "1 item", not "1 items"), and when the server goes away the
+ * page says the figures are no longer live rather than keep showing them as current. */
+t.test('admin page - every figure matches /metrics; the empty, loaded and server-gone states', async (t) => {
+  const browser = await chromium(t);
+  if (!browser) return;
+  const server = await startServer(t, { config: { admin: { tokenIds: ['ops'] }, server: { metricsAccess: 'open' }, topics: { maxTopics: 4 } } });
+  const opsKey = await mintOpsKey(server);
+  const page = await strictPage(t, browser, DESKTOP);
+  await page.goto(`${server.httpUrl}/admin`);
+  await page.fill('#key', opsKey);
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('#dashboard:not([hidden])');
+  const text = (id: string) => page.textContent(`#${id}`).then((s) => (s ?? '').trim());
+
+  // Empty: nothing but the dashboard's own connection.
+  t.equal(await text('t-connections'), '1', 'the dashboard\'s own connection');
+  t.equal(await text('t-topics'), '0');
+  t.equal(await text('t-store-sub'), 'of 256 MiB · 0 items');
+  for (const id of ['groups-empty', 'top-empty', 'limits-empty']) t.ok(await page.isVisible(`#${id}`), `${id} shown`);
+  await screenshot(page, 'admin-empty', undefined, { fullPage: true });
+
+  // Known activity: two subscribers of one topic, 5 publishes to it and 5 topics more than
+  // topics.maxTopics, one item in the cache, one refused publish.
+  const token = await mintOpsKey(server);
+  const [a, b] = [await RawClient.open(server, token), await RawClient.open(server, token)];
+  await a.ok({ t: 'sub', cache: 'c', topic: 'room' });
+  await b.ok({ t: 'sub', cache: 'c', topic: 'room' });
+  for (let i = 0; i < 5; i++) await a.ok({ t: 'pub', cache: 'c', topic: 'room', value: `m${i}` });
+  for (let i = 0; i < 5; i++) await a.ok({ t: 'pub', cache: 'c', topic: `burst-${i}`, value: 'x' });
+  await a.ok({ t: 'set', cache: 'c', key: 'k', value: 'v' });
+  t.match(await a.request({ t: 'pub', cache: 'c', topic: 'room', value: 'x'.repeat(70 * 1024) }), { t: 'err', e: { cause: 'value_size_limit_exceeded' } });
+  await a.items(5); await b.items(5);
+  // Two polls after the last of it (both samples see it all, and the rates have come down to 0).
+  await page.waitForFunction(() => document.getElementById('t-published')!.textContent === '10 since start', undefined, { timeout: 10_000 });
+  const at = await page.evaluate(() => document.getElementById('status')!.textContent);
+  t.equal(at, 'live');
+  await page.waitForFunction(() => document.getElementById('t-publishes')!.textContent === '0', undefined, { timeout: 10_000 });
+
+  const metrics = new Map<string, number>();
+  for (const line of (await (await fetch(`${server.httpUrl}/metrics`)).text()).split('\n')) {
+    const m = /^(tidings_[a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m) metrics.set(m[1]! + (m[2] ?? ''), (metrics.get(m[1]! + (m[2] ?? '')) ?? 0) + Number(m[3]));
+  }
+  const sum = (prefix: string) => [...metrics].filter(([k]) => k === prefix || k.startsWith(`${prefix}{`)).reduce((s, [, v]) => s + v, 0);
+  const n = (v: number) => v.toLocaleString('en');
+  const bytes = async (v: number) => page.evaluate(async (v) => (await import('/admin/format.js' as string)).bytes(v), v);
+
+  t.equal(await text('t-connections'), n(sum('tidings_connections')), 'connections: tidings_connections');
+  t.equal(sum('tidings_connections'), 3, '= the dashboard and the two clients');
+  t.equal(await text('t-connections-sub'), `of ${n(sum('tidings_connections_limit'))}`);
+  t.equal(await text('t-subscriptions'), n(sum('tidings_subscriptions')), 'subscriptions: tidings_subscriptions');
+  t.equal(sum('tidings_subscriptions'), 2);
+  t.equal(await text('t-topics'), n(sum('tidings_topics')), 'topics: tidings_topics');
+  t.equal(sum('tidings_topics'), 4, 'at topics.maxTopics');
+  t.equal(await text('t-topics-sub'), `of ${n(sum('tidings_topics_limit'))} · ${n(sum('tidings_topics_evicted_total'))} evicted`);
+  t.equal(sum('tidings_topics_evicted_total'), 2, 'six topics in four places');
+  t.equal(await text('t-published'), `${n(sum('tidings_published_items_total'))} since start`, 'published: tidings_published_items_total');
+  t.equal(await text('t-delivered'), `${n(sum('tidings_delivered_items_total'))} since start`, 'delivered: tidings_delivered_items_total');
+  t.equal(sum('tidings_delivered_items_total'), 10, '5 items to 2 subscribers');
+  t.equal(await text('t-window'), await bytes(sum('tidings_window_bytes')), 'resume windows: tidings_window_bytes');
+  t.equal(await text('t-window-sub'), `of ${await bytes(sum('tidings_window_limit_bytes'))}`);
+  t.equal(await text('t-store'), await bytes(sum('tidings_store_bytes')), 'cache store: tidings_store_bytes');
+  t.equal(await text('t-store-sub'), `of ${await bytes(sum('tidings_store_limit_bytes'))} · 1 item`, 'one item, singular');
+  t.equal(sum('tidings_store_items'), 1);
+  t.equal(await text('t-slow'), n(sum('tidings_slow_consumer_detaches_total')));
+  t.equal(await text('t-slow-sub'), `${n(sum('tidings_slow_consumers'))} catching up now`);
+  t.equal(await text('t-cutoff'), n(sum('tidings_connections_cut_off_total')));
+  t.equal(await text('t-refused'), `${n(sum('tidings_connections_refused_total'))} refused at the limit`);
+  t.equal(await text('t-limits'), n(sum('tidings_limit_exceeded_total')), 'limit events: tidings_limit_exceeded_total');
+  t.equal(sum('tidings_limit_exceeded_total'), 1);
+  t.equal(await text('t-evictions'), `${n(sum('tidings_window_evictions_total'))} window evictions`);
+  t.match(await text('limits'), /value_size_limit_exceeded\s*1/);
+  await screenshot(page, 'admin-loaded', undefined, { fullPage: true });
+
+  // The server goes away: the figures are marked as no longer live. (Chromium logs each refused
+  // reconnect as a console error: expected from here on; uncaught page errors still fail.)
+  page.removeAllListeners('console');
+  await server.close();
+  await page.waitForFunction(() => document.getElementById('status')!.dataset['state'] !== 'open', undefined, { timeout: 10_000 });
+  t.not(await page.getAttribute('#status', 'data-state'), 'open', 'the status no longer says live');
+  t.equal(await page.getAttribute('#dashboard', 'data-stale'), 'true', 'the figures are marked stale');
+  t.match(await text('stale'), /^Not live: the figures below are from .+, when the server last answered\.$/);
+  await screenshot(page, 'admin-server-gone', undefined, { fullPage: true });
+  await page.context().close();
+});
