@@ -44,6 +44,12 @@ export async function runCli(io: CliIo): Promise<number> {
   try {
     return await command(io);
   } catch (err) {
+    // A flag parseArgs refuses (unknown, missing its value, a stray argument) is a usage error,
+    // exit 2 like a malformed integer flag; 1 stays for a configuration or a run that failed.
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`tidings: ${(err as Error).message} (tidings --help lists the commands and flags)\n`);
+      return 2;
+    }
     io.stderr.write(`tidings: ${(err as Error).message}\n`);
     return 1;
   }

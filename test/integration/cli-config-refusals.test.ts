@@ -71,3 +71,20 @@ t.test('limits past what the transports and the idempotency LRU hold are refused
   // lru-cache allocates its slots up front: 10^9 was a fatal out-of-memory at start, 5 * 10^9 "Invalid array length".
   await refused(t, ['--config', configFile({ server: { maxIdempotencyKeys: 5e9 } })], {}, /config server\.maxIdempotencyKeys: must be ≤ 10000000/);
 });
+
+t.test('a malformed command line is a usage error (exit 2) like a malformed integer flag, whatever the command', async (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [['serve', '--prot', '9'], /Unknown option '--prot'/],
+    [['serve', 'extra'], /Unexpected argument 'extra'/],
+    [['serve', '--config'], /'--config <value>' argument missing/],
+    [['api-key', '--dev'], /Unknown option '--dev'/],
+    [['revoke', '--user', 'x'], /Unknown option '--user'/],
+  ];
+  for (const [args, pattern] of cases) {
+    const run = await cliInProcess(args, { TIDINGS_SIGNING_KEY: generateSigningKey(), TIDINGS_API_KEY: 'k' });
+    t.equal(run.status, 2, `${args.join(' ')}: ${run.stderr.trim()}`);
+    t.match(run.stderr, pattern);
+    t.match(run.stderr, /tidings --help/, 'points at the usage');
+    t.equal(run.stdout, '');
+  }
+});
