@@ -26,8 +26,11 @@ function cell(text, className) {
 }
 
 function fillTable(bodyId, emptyId, rows) {
+  // Each cell carries its column's name: a table that stacks on a phone labels its cells with it.
+  const headings = [...$(bodyId).closest('table').querySelectorAll('thead th')].map((th) => th.textContent);
   $(bodyId).replaceChildren(...rows.map((cells) => {
     const tr = document.createElement('tr');
+    cells.forEach((td, i) => { td.dataset.label = headings[i] ?? ''; });
     tr.append(...cells);
     return tr;
   }));

@@ -84,7 +84,10 @@ t.test('admin page - signed out, a refused key, then signed in with live charts 
   await page.setViewportSize(PHONE);
   await page.waitForTimeout(300);
   t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), 'on a phone nothing is wider than the screen');
-  await screenshot(page, 'admin-dashboard-phone');
+  t.ok(await page.evaluate(() => { const card = document.getElementById('groups-table')!.closest('.card')!; return card.scrollWidth <= card.clientWidth + 1; }),
+    'and the groups table fits its card: no column cut off at its edge');
+  t.equal(await page.getAttribute('#groups tr td:nth-child(3)', 'data-label'), 'members', 'each figure labelled by its column');
+  await screenshot(page, 'admin-dashboard-phone', undefined, { fullPage: true });
 
   await page.click('#logout');
   t.ok(await page.isVisible('#login'), 'signing out returns to the sign-in card');
