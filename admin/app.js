@@ -41,11 +41,19 @@ function fillTable(bodyId, emptyId, rows) {
 
 const COLORS = ['#3b5bdb', '#e8590c', '#2b8a3e', '#ae3ec9'];
 
+function lonePoint(u, seriesIdx) {
+  const values = u.data[seriesIdx];
+  let shown = 0;
+  for (let i = 0; i < values.length && shown < 2; i++) if (values[i] != null) shown++;
+  return shown === 1;
+}
+
 function makeChart(el, labels, yFormat) {
   const opts = {
     width: Math.max(200, el.clientWidth),
     height: 180,
     legend: { live: false },
+    padding: [null, AXIS.right, null, null],
     cursor: { show: false },
     // The data so far, at least 10 s and at most the two minutes kept: lines fill the chart from the
     // first seconds on, and the axis stops rescaling once two minutes are in.
@@ -54,7 +62,9 @@ function makeChart(el, labels, yFormat) {
       { stroke: '#6b7280', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#eef0f3' }, space: 70, values: (u, ticks) => ticks.map(clock) },
       { stroke: '#6b7280', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#eef0f3', size: AXIS.ticks }, font: AXIS.font, gap: AXIS.gap, size: AXIS.size, values: (u, ticks) => ticks.map(yFormat) },
     ],
-    series: [{}, ...labels.map((label, i) => ({ label, stroke: COLORS[i], width: 2, spanGaps: false, points: { show: false } }))],
+    // A line needs two points: a lone one (the first rate, a point between gaps) is drawn as a dot,
+    // not left invisible.
+    series: [{}, ...labels.map((label, i) => ({ label, stroke: COLORS[i], width: 2, spanGaps: false, points: { show: lonePoint, size: 6 } }))],
   };
   return new uPlot(opts, [[], ...labels.map(() => [])], el);
 }

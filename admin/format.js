@@ -14,10 +14,12 @@ export const tileNumber = (n) => (Math.abs(n) >= 1e6 ? compact.format(n) : num(n
 /** A chart's y-axis label: 9,999 then 10K, 1.2M (the axis leaves AXIS.size - gap - ticks px). */
 export const axisNumber = (n) => (Math.abs(n) >= 1e4 ? compact.format(n) : num(n));
 
-/** The y-axes: uPlot's default font, sized for the widest axisNumber. */
+/** The y-axes: uPlot's default font, sized for the widest axisNumber. `right`: the room right of
+ * the plot, half the widest clock label, since a tick at the right edge centres its time on it
+ * (without it "03:06:35 PM" was cut to "03:06:35 P"). */
 export const AXIS = {
   font: '12px system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", sans-serif',
-  size: 56, gap: 5, ticks: 10,
+  size: 56, gap: 5, ticks: 10, right: 30,
 };
 
 export function bytes(n) {
@@ -27,5 +29,6 @@ export function bytes(n) {
   return `${i === 0 ? n : decimal.format(n)} ${units[i]}`;
 }
 
-export const clock = (sec) => new Date(sec * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+/** 15:06:35: 24-hour, so a label is as short in every locale (no AM/PM). */
+export const clock = (sec) => new Date(sec * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 export const percent = (part, whole) => (whole > 0 ? (100 * part) / whole : 0);

@@ -12,6 +12,9 @@ import { PermissionScopes, decodeFrames, encodeFrame, type TidingsServer } from 
 
 buildSdkBundle();
 const chromium = sharedChromium();
+// Run alone (`node --import tsx test/browser/admin.ts`) the module took ~30 s on a busy machine, tap's
+// default for a whole file; chromium.test.ts sets its own, longer, after importing this.
+t.setTimeout(120_000);
 const MAX_TOPICS = 24;
 
 t.test('admin page - signed out, a refused key, then signed in with live charts fed over the SDK', async (t) => {
@@ -153,6 +156,15 @@ t.test('admin page - big figures fit their tiles and axes', async (t) => {
         return values.map((v) => axisNumber(v) as string).filter((text) => context.measureText(text).width > room);
       });
       t.same(tooWide, [], 'every y-axis label fits the axis');
+      const clockFits = await page.evaluate(async () => {
+        const { AXIS, clock } = await import('/admin/format.js' as string);
+        const context = document.createElement('canvas').getContext('2d')!;
+        context.font = AXIS.font;
+        // The widest digits, at the chart's right edge: half the label must fit the room there.
+        return [0, 1, 2].map((h) => context.measureText(clock(new Date(2026, 0, 1, 10 + h * 8, 58, 58).getTime() / 1000) as string).width / 2)
+          .every((half) => half <= AXIS.right);
+      });
+      t.ok(clockFits, 'a time at the x-axis\'s right edge is not cut off');
     }
   }
 });
