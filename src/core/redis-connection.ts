@@ -54,8 +54,8 @@ export class RedisConnection {
   private refusedSinceCheck = false;
   /** While connect() waits: resolves it once the connection is usable. */
   private onUsable: (() => void) | undefined;
-  /** While connect() waits: fails it at once on a refusal. */
-  private refuseStart: ((err: RedisRefusedError) => void) | undefined;
+  /** While connect() waits: fails it at once on a refusal or a certificate it does not trust. */
+  private refuseStart: ((err: Error) => void) | undefined;
 
   constructor(private readonly config: RedisConfig, private readonly log: Logger) {
     this.client = new Redis(config.url, {
@@ -93,6 +93,13 @@ export class RedisConnection {
     // Every failed reconnect attempt emits an error; the lost/back lines above say what matters.
     this.client.on('error', (err: Error) => {
       this.lastError = err.message;
+      // No retry fixes a certificate: a start fails at once instead of after connectTimeoutMs as
+      // "did not answer" (a running node keeps retrying: the certificate may be replaced).
+      if (this.refuseStart && UNTRUSTED_CERTIFICATE.has((err as NodeJS.ErrnoException).code ?? '')) {
+        this.refuseStart(new Error(`Redis at ${this.where()} presented a TLS certificate this node does not trust: ${err.message} ` +
+          '(one from a CA of your own: NODE_EXTRA_CA_CERTS=/path/to/ca.pem; docs/operations.md, "Redis settings")'));
+        return;
+      }
       const refusal = refusalOf(err.message);
       if (refusal) this.refused(refusal);
       else log.debug({ err: err.message, redis: this.where() }, 'redis connection error');
@@ -337,6 +344,10 @@ export class RedisConnection {
     }
   }
 }
+
+/** Node's codes for a TLS peer certificate that does not verify. */
+const UNTRUSTED_CERTIFICATE = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
 
 function unavailable(message: string): TidingsError {
   return new TidingsError(ErrorCode.SERVER_UNAVAILABLE, message);
