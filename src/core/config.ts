@@ -634,6 +634,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** What a browser sends in `Origin`: scheme://host[:port], nothing after. */
 const ORIGIN = /^https?:\/\/[^/\s:]+(:\d{1,5})?$/;
 const ENGINES: readonly EngineKind[] = ['memory', 'redis'];
+/** A host name or IPv4 address, or a bracketed IPv6 one, with an optional port. */
+const MOMENTO_ENDPOINT = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 /** Merges `input` over DEFAULTS, validates every key and freezes the result. Unknown keys are
  * refused (a typo must not silently fall back to a default). */
@@ -739,6 +741,10 @@ function validate(c: TidingsConfig): void {
     positive(`moderation.${key}`, c.moderation[key]);
   }
   if (c.moderation.bufferBytes > c.moderation.totalBufferBytes) throw new ConfigError('moderation.bufferBytes', 'must be ≤ moderation.totalBufferBytes');
+  // The SDKs connect to cache.<endpoint> (and control., token.): a scheme or a path makes a name no one resolves.
+  if (c.momento.endpoint !== '' && !MOMENTO_ENDPOINT.test(c.momento.endpoint)) {
+    throw new ConfigError('momento.endpoint', 'must be a host name or host:port, no scheme or path (broker.example.com, 127.0.0.1:8081, [::1]:8081), or empty');
+  }
   positive('momento.port', c.momento.port, 0);
   if (c.momento.port > 65535) throw new ConfigError('momento.port', 'must be ≤ 65535');
   for (const key of ['maxMessageBytes', 'maxStreams', 'maxConnections', 'openingTimeoutMs', 'idleTimeoutMs', 'maxConcurrentStreamsPerConnection', 'maxStreamBufferBytes', 'webStreamMaxMs'] as const) positive(`momento.${key}`, c.momento[key]);

@@ -88,3 +88,14 @@ t.test('a malformed command line is a usage error (exit 2) like a malformed inte
     t.equal(run.stdout, '');
   }
 });
+
+t.test('a momento.endpoint the SDKs cannot prefix with cache. is refused (a URL, a path, spaces)', async (t) => {
+  for (const endpoint of ['https://broker.example.com', 'broker.example.com/grpc', 'a b']) {
+    await refused(t, [], { TIDINGS_MOMENTO_ENDPOINT: endpoint }, /config momento\.endpoint: must be a host name or host:port/);
+  }
+  for (const endpoint of ['broker.example.com', '127.0.0.1:8081', '[::1]:8081']) {
+    const run = await cliInProcess(['api-key', '--momento'], { TIDINGS_SIGNING_KEY: generateSigningKey(), TIDINGS_MOMENTO_ENDPOINT: endpoint });
+    t.equal(run.status, 0, `${endpoint}: ${run.stderr}`);
+    t.equal(JSON.parse(Buffer.from(run.stdout.trim(), 'base64').toString())['endpoint'], endpoint);
+  }
+});
