@@ -15,9 +15,9 @@ const USAGE = `usage:
       dev mode: ephemeral key, an admin API key printed here, the demo page at / and its moderator.
       Port: --port, else TIDINGS_PORT, else PORT (what most hosts set), else 8080.
       --momento-port also starts the Momento-compatible gRPC listener (docs/momento-compat.md).
-  tidings token --scope '<json>' [--expires-in SECONDS] [--token-id ID] [--momento]
-      Mint a disposable token (needs TIDINGS_SIGNING_KEY). Scope JSON: {"permissions":[...]} (docs/tokens.md).
-  tidings api-key [--scope '<json>'] [--expires-in SECONDS] [--token-id ID] [--momento]
+  tidings token --scope '<json>' [--expires-in SECONDS] [--token-id ID] [--momento] [--config file.json]
+      Mint a disposable token (needs TIDINGS_SIGNING_KEY, or auth.signingKeys in --config). Scope JSON: {"permissions":[...]} (docs/tokens.md).
+  tidings api-key [--scope '<json>'] [--expires-in SECONDS] [--token-id ID] [--momento] [--config file.json]
       Mint an API key (default scope: every cache and topic, read and write; never expires).
       --momento prints it in the form the official Momento SDKs accept: base64 {endpoint, api_key},
       endpoint = momento.endpoint (TIDINGS_MOMENTO_ENDPOINT) or host:momento-port.
