@@ -672,6 +672,8 @@ function validate(c: TidingsConfig): void {
     if (!Number.isFinite(value) || !Number.isInteger(value) || value < min) {
       throw new ConfigError(path, `must be a finite integer ≥ ${min} (unbounded limits are refused)`);
     }
+    // Past 2^53 integers are not exact, and past 10^21 they print as 1e+21 (a header, a Redis argument).
+    if (value > Number.MAX_SAFE_INTEGER) throw new ConfigError(path, `must be ≤ ${Number.MAX_SAFE_INTEGER} (2^53 - 1)`);
   };
   if (c.server.host.trim() === '') throw new ConfigError('server.host', 'must name an interface (127.0.0.1, 0.0.0.0, ::1, ::, or a host name)');
   positive('server.port', c.server.port, 0);

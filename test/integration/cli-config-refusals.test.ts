@@ -70,6 +70,9 @@ t.test('limits past what the transports and the idempotency LRU hold are refused
   await refused(t, ['--config', configFile({ momento: { maxConcurrentStreamsPerConnection: 2 ** 32 } })], {}, /config momento\.maxConcurrentStreamsPerConnection: must be ≤ 4294967295/);
   // lru-cache allocates its slots up front: 10^9 was a fatal out-of-memory at start, 5 * 10^9 "Invalid array length".
   await refused(t, ['--config', configFile({ server: { maxIdempotencyKeys: 5e9 } })], {}, /config server\.maxIdempotencyKeys: must be ≤ 10000000/);
+  // 1e300 is an integer to JavaScript, and printed "Access-Control-Max-Age: 1e+300".
+  await refused(t, ['--config', configFile({ http: { corsMaxAgeSec: 1e300 } })], {}, /config http\.corsMaxAgeSec: must be ≤ 9007199254740991/);
+  await refused(t, ['--config', configFile({ server: { maxConnections: 2 ** 60 } })], {}, /config server\.maxConnections: must be ≤ 9007199254740991/);
 });
 
 t.test('a malformed command line is a usage error (exit 2) like a malformed integer flag, whatever the command', async (t) => {
