@@ -772,7 +772,9 @@ function validate(c: TidingsConfig): void {
   // The memory engine never reads them: a node meant to share a Redis would run alone, unsaid.
   if (c.engine === 'memory') {
     if (c.redis.shards.length > 0) throw new ConfigError('redis.shards', 'is set, but engine is "memory", which uses no Redis: set engine "redis" (TIDINGS_ENGINE=redis) too, or leave it out');
-    if (c.redis.url !== DEFAULTS.redis.url) throw new ConfigError('redis.url', 'is set, but engine is "memory", which uses no Redis: set engine "redis" (TIDINGS_ENGINE=redis) too, or leave it out');
+    for (const key of ['url', 'keyPrefix'] as const) {
+      if (c.redis[key] !== DEFAULTS.redis[key]) throw new ConfigError(`redis.${key}`, 'is set, but engine is "memory", which uses no Redis: set engine "redis" (TIDINGS_ENGINE=redis) too, or leave it out');
+    }
   }
   checkTimerRange(c, '');
 }

@@ -50,6 +50,7 @@ t.test('other TIDINGS_ variables (an app\'s own, the examples\' and revoke\'s) a
 
 t.test('Redis settings with the memory engine are refused rather than ignored', async (t) => {
   await refused(t, [], { TIDINGS_REDIS_URL: 'redis://10.0.0.5:6379' }, /config redis\.url: .*engine is "memory".*TIDINGS_ENGINE=redis/);
+  await refused(t, [], { TIDINGS_REDIS_KEY_PREFIX: 'app1:' }, /config redis\.keyPrefix: .*engine is "memory"/);
   await refused(t, ['--config', configFile({ redis: { shards: ['redis://10.0.0.5:6379', 'redis://10.0.0.6:6379'] } })], {}, /config redis\.shards: .*engine is "memory"/);
 });
 
