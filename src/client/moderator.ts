@@ -195,9 +195,13 @@ export class Moderator {
       }
     } catch (err) {
       this.stats.failed++;
-      // Timed out (another member has it now) or the connection dropped (it will be redelivered):
-      // the server keeps the item; nothing to undo here.
-      if ((err as { code?: string }).code !== ErrorCode.FAILED_PRECONDITION_ERROR) this.options.onError?.(err, input);
+      // FAILED_PRECONDITION: not held any more (timed out, another member has it now): nothing to undo.
+      if ((err as { code?: string }).code === ErrorCode.FAILED_PRECONDITION_ERROR) return;
+      this.options.onError?.(err, input);
+      // Refused while still held (a reason or value past the server's limits, a token that may not
+      // publish the chat): hand it back now rather than hold a slot until ackTimeoutMs. When the
+      // server already took it back (failed publish, dropped link), the nack is refused: harmless.
+      await link.request({ t: 'nack', delivery: d.delivery }).catch(() => {});
     }
   }
 }

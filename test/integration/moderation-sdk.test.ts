@@ -6,7 +6,7 @@ import { type Test } from 'tap';
 import WebSocket from 'ws';
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { CloseCode, PermissionScopes, type TidingsServer } from '../../src/index.js';
+import { CloseCode, ManualClock, PermissionScopes, type TidingsServer } from '../../src/index.js';
 import { Connection, Moderator, TopicClient, type ModerationInput, type TopicItem, type TopicRetraction, type WebSocketConstructor } from '../../src/client/index.js';
 
 const CACHE = 'chat';
@@ -177,4 +177,32 @@ testEachEngine('moderator helper - a token refresh that no longer covers the pat
   const [reported] = await errors.count(1);
   t.same(reported, { code: 'PERMISSION_ERROR', input: undefined }, 'onError: PERMISSION_ERROR, no input');
   t.equal(moderator.stats.joins, 1, 'it did not try to join again');
+});
+
+/** A decision the server refuses while the delivery stays held (a reason past maxReasonBytes, a
+ * transformed value past maxValueBytes) is handed back at once, as onError's doc says, instead of
+ * sitting in the moderator's in-flight slots until ackTimeoutMs (30 s by default, per attempt). */
+testEachEngine('moderator helper - a settle the server refuses hands the item back at once', async (t, engine) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { engine, clock, config: { moderation: { maxReasonBytes: 16 } } });
+  const errors = new Collector<unknown>();
+  const attempts: number[] = [];
+  const moderator = await Moderator.start({
+    connection: await moderatorConnection(t, server),
+    cache: CACHE,
+    moderate: ({ attempt }) => {
+      attempts.push(attempt);
+      return attempt === 1 ? { reject: 'a reason much longer than sixteen bytes' } : { accept: true };
+    },
+    onError: errors.push,
+  });
+  const bob = await chatSubscriber(t, server, 'bob');
+  const alice = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room1'), { tokenId: 'alice' }));
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'long reason' });
+  t.match((await errors.count(1))[0], { code: 'INVALID_ARGUMENT_ERROR' }, 'the refusal is reported');
+  // The clock stands still: no ack timeout can hand it back, only the helper.
+  t.equal((await bob.items.count(1))[0]!.valueString(), 'long reason', 'moderated on the next attempt');
+  t.same(attempts, [1, 2]);
+  t.match(moderator.stats, { accepted: 1, failed: 1 });
+  alice.close();
 });
