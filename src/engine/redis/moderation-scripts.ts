@@ -180,7 +180,7 @@ end`;
 
 export const GROUP_SCRIPTS = {
   /** KEYS: D, Gset, Gbytes, B. ARGV: name, pattern, member, node, now, maxGroups, groupIdleMs.
-   * {'ok', members, buffered} | {'pattern', existing} | {'groups'} | {'exists'} */
+   * {'ok', members, buffered} | {'pattern', existing} | {'groups'} | {'exists', members, buffered} */
   tidingsGroupJoin: {
     keys: 4,
     lua: `${GROUP_PRELUDE}
@@ -208,7 +208,7 @@ if not existing then
   redis.call('SADD', Gset, B)
   redis.call('HSET', B, 'pattern', ARGV[2])
 end
-if redis.call('HEXISTS', gk(B, 'm'), ARGV[3]) == 1 then return {'exists'} end
+if redis.call('HEXISTS', gk(B, 'm'), ARGV[3]) == 1 then return {'exists', redis.call('HLEN', gk(B, 'm')), redis.call('LLEN', gk(B, 'q'))} end
 redis.call('HSET', gk(B, 'm'), ARGV[3], ARGV[4])
 redis.call('HDEL', B, 'idle')
 return {'ok', redis.call('HLEN', gk(B, 'm')), redis.call('LLEN', gk(B, 'q'))}`,

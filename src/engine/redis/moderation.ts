@@ -83,6 +83,11 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   private readonly memberships = new Map<string, Set<LocalGroup>>();
   private readonly deliveries = new Map<number, Held>();
   private nextDelivery: number;
+  /** Joins whose script failed (a timeout: Redis may have run it all the same), by member, with the
+   * groups' keys: the tick removes the member from those groups in Redis unless it joined since. */
+  private readonly unsureJoins = new Map<string, Set<string>>();
+  /** `member\0key` of joins awaiting their script (never cleaned up under them: see unsureJoins). */
+  private readonly joining = new Set<string>();
   /** Hand-backs and leaves that failed while Redis was away, retried every tick. */
   private readonly retries: Array<() => Promise<void>> = [];
   private readonly pending = new Set<Promise<unknown>>();
@@ -249,12 +254,33 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
       throw limitExceeded(LimitCause.GROUPS, `a connection may be a member of at most ${this.config.maxGroupsPerConnection} groups`);
     }
     const wire = JSON.stringify(toWirePattern(affix));
-    const reply = await this.script('tidingsGroupJoin', this.directoryKey(cache), this.groupSet, this.totalBytes, key,
-      name, wire, sink.id, this.nodeId, this.clock.now(), this.config.maxGroups, this.config.groupIdleMs);
+    // Before the script is sent: a cleanup of an earlier failed join sent from now on would come after it.
+    this.unsureJoins.get(sink.id)?.delete(key);
+    const joining = `${sink.id}\u0000${key}`;
+    this.joining.add(joining);
+    let reply: Reply;
+    try {
+      reply = await this.script('tidingsGroupJoin', this.directoryKey(cache), this.groupSet, this.totalBytes, key,
+        name, wire, sink.id, this.nodeId, this.clock.now(), this.config.maxGroups, this.config.groupIdleMs);
+      this.joining.delete(joining);
+    } catch (err) {
+      this.joining.delete(joining);
+      // Redis may have run it after the timeout: the tick takes the member out again (onTick), so
+      // it is not listed there as a member no node delivers to.
+      let unsure = this.unsureJoins.get(sink.id);
+      if (!unsure) this.unsureJoins.set(sink.id, (unsure = new Set()));
+      unsure.add(key);
+      throw err;
+    }
     switch (String(reply[0])) {
       case 'pattern': throw failedPrecondition(`group "${name}" in cache "${cache}" exists with another pattern (${String(reply[1])})`);
       case 'groups': throw limitExceeded(LimitCause.GROUPS, `the deployment holds its maximum of ${this.config.maxGroups} groups`);
-      case 'exists': throw new TidingsError(ErrorCode.ALREADY_EXISTS_ERROR, `already a member of group "${name}" in cache "${cache}"`);
+      case 'exists':
+        // Connection ids are unique to the deployment: Redis lists this connection because an earlier
+        // join of it ran there after this node stopped waiting. It becomes the member it asked to be
+        // (the same connection joining twice at once is refused: the first one is a member by now).
+        if (this.groups.get(key)?.members.has(sink.id)) throw new TidingsError(ErrorCode.ALREADY_EXISTS_ERROR, `already a member of group "${name}" in cache "${cache}"`);
+        break;
       default:
     }
     let group = this.groups.get(key);
@@ -489,11 +515,31 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   private async onTick(): Promise<void> {
     await this.heartbeat();
     for (const retry of this.retries.splice(0)) await retry().catch(() => { this.retries.push(retry); });
+    this.leaveUnsureJoins();
     for (const group of [...this.groups.values()]) {
       await this.reap(group);
       this.pump(group);
     }
     await this.sweep();
+  }
+
+  /** Takes the members of failed joins out of those groups in Redis, unless they joined since (a
+   * join clears its entry before its script is sent, and each leave is sent in the same step as
+   * its check, so a leave never overtakes a later join). One that fails is tried at the next tick. */
+  private leaveUnsureJoins(): void {
+    for (const [member, keys] of [...this.unsureJoins]) {
+      this.unsureJoins.delete(member);
+      for (const key of keys) {
+        // A member now, or joining again (that join is unsure in turn if it fails).
+        if (this.groups.get(key)?.members.has(member) || this.joining.has(`${member}\u0000${key}`)) continue;
+        this.track(this.script('tidingsGroupLeave', key, member, this.clock.now()).catch(() => {
+          // A join of the member sent meanwhile cleared nothing here: it is retried only while still unsure.
+          let unsure = this.unsureJoins.get(member);
+          if (!unsure) this.unsureJoins.set(member, (unsure = new Set()));
+          unsure.add(key);
+        }));
+      }
+    }
   }
 
   private async heartbeat(): Promise<void> {
