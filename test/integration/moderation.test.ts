@@ -331,3 +331,23 @@ testEachEngine('moderation - a refused take-down leaves no topic behind', async 
   }
   t.equal(await topics(), 0, 'no per-topic state from refused requests');
 });
+
+/** Requests of one connection may be answered in any order, but a gunsub sent after a gsub leaves
+ * the group that gsub joins, on both engines (the Moderator helper's stop() can follow a rejoin
+ * still under way): else the connection stays a member that no one reads, and every item handed to
+ * it waits for ackTimeoutMs. */
+testEachEngine('moderation - a gunsub sent right after a gsub leaves the group', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const steady = await RawModerator.join(server, { tokenId: 'steady', policy: acceptAll });
+  const quitter = await RawClient.open(server, await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: 'quitter' }));
+  const joined = quitter.request({ t: 'gsub', cache: CACHE, group: 'mods', pattern: SUFFIX });
+  const left = quitter.request({ t: 'gunsub', cache: CACHE, group: 'mods' });
+  t.match(await joined, { t: 'ok', r: { members: 2 } });
+  t.match(await left, { t: 'ok', r: { requeued: 0 } }, 'the gunsub left what the gsub joined');
+  const alice = await participant(server, 'alice');
+  for (let i = 0; i < 4; i++) await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: `m${i}` });
+  await steady.received(4);
+  t.same(await quitter.drain('delivery', 0), [], 'nothing was handed to the connection that left');
+  t.same(server.engine.groups.stats()[0]!.members, 1);
+  for (const c of [steady.client, quitter, alice]) c.close();
+});

@@ -86,8 +86,9 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   /** Joins whose script failed (a timeout: Redis may have run it all the same), by member, with the
    * groups' keys: the tick removes the member from those groups in Redis unless it joined since. */
   private readonly unsureJoins = new Map<string, Set<string>>();
-  /** `member\0key` of joins awaiting their script (never cleaned up under them: see unsureJoins). */
-  private readonly joining = new Set<string>();
+  /** Joins awaiting their script, by `member\0key`: a leave of the same waits for it (as the memory
+   * engine's, where a join is done when its request is), and no cleanup runs under it (unsureJoins). */
+  private readonly joining = new Map<string, Promise<Reply>>();
   /** Hand-backs and leaves that failed while Redis was away, retried every tick. */
   private readonly retries: Array<() => Promise<void>> = [];
   private readonly pending = new Set<Promise<unknown>>();
@@ -257,14 +258,15 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     // Before the script is sent: a cleanup of an earlier failed join sent from now on would come after it.
     this.unsureJoins.get(sink.id)?.delete(key);
     const joining = `${sink.id}\u0000${key}`;
-    this.joining.add(joining);
+    const script = this.script('tidingsGroupJoin', this.directoryKey(cache), this.groupSet, this.totalBytes, key,
+      name, wire, sink.id, this.nodeId, this.clock.now(), this.config.maxGroups, this.config.groupIdleMs);
+    this.joining.set(joining, script);
     let reply: Reply;
     try {
-      reply = await this.script('tidingsGroupJoin', this.directoryKey(cache), this.groupSet, this.totalBytes, key,
-        name, wire, sink.id, this.nodeId, this.clock.now(), this.config.maxGroups, this.config.groupIdleMs);
-      this.joining.delete(joining);
+      reply = await script;
+      if (this.joining.get(joining) === script) this.joining.delete(joining);
     } catch (err) {
-      this.joining.delete(joining);
+      if (this.joining.get(joining) === script) this.joining.delete(joining);
       // Redis may have run it after the timeout: the tick takes the member out again (onTick), so
       // it is not listed there as a member no node delivers to.
       let unsure = this.unsureJoins.get(sink.id);
@@ -307,7 +309,10 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   }
 
   async leave(memberId: string, cache: string, name: string): Promise<GroupLeaveResult> {
-    const group = this.groups.get(this.groupKey(cache, name));
+    const key = this.groupKey(cache, name);
+    // A join of the same sent before: leave what it joins (its continuation runs before this one's).
+    await this.joining.get(`${memberId}\u0000${key}`)?.catch(() => undefined);
+    const group = this.groups.get(key);
     if (!group || !group.members.has(memberId)) throw failedPrecondition(`not a member of group "${name}" in cache "${cache}"`);
     return { requeued: await this.removeMember(group, memberId) };
   }
