@@ -47,9 +47,16 @@ export function moderationHandlers({ engine, config, limits: identity }: BrokerD
       if (!session.grant!.permissions.allowsTopicSelector('subscribe', cache, selector)) {
         throw permissionDenied(`token may not subscribe to every topic ${describe(affix)} in cache "${cache}" (a group pattern must be covered whole)`);
       }
-      // Counted for the tokenId before the join (two joins at once cannot both pass the bound).
+      // Counted for the tokenId before the join (two joins at once cannot both pass the bound), and
+      // listed before it is done (engine redis: a round trip): a refresh meanwhile that no longer
+      // covers the pattern ends it (its leave waits for the join), as it would a finished one. The
+      // count follows the listing: whoever takes the entry out (a refresh, the close) uncounts it.
       const tokenId = session.grant!.tokenId;
       identity.joinGroup(tokenId);
+      const key = groupKey(cache, group);
+      const memberships = (session.groups ??= new Map());
+      const entry = memberships.has(key) ? undefined : { cache, group, selector };
+      if (entry) memberships.set(key, entry);
       try {
         await groups.join(cache, group, toWirePattern(affix), {
           id: session.id,
@@ -57,14 +64,15 @@ export function moderationHandlers({ engine, config, limits: identity }: BrokerD
           deliver: (f) => { session.connection.send(f); },
         }, maxInFlight);
       } catch (err) {
-        identity.leaveGroups(tokenId);
+        const stillListed = entry !== undefined && memberships.get(key) === entry;
+        if (stillListed) memberships.delete(key);
+        if (!entry || (stillListed && session.state !== 'closed')) identity.leaveGroups(tokenId);
         throw err;
       }
-      // The connection may have closed while the join was under way: leave again.
-      if (session.state === 'closed') {
-        groups.connectionClosed(session.id);
-        identity.leaveGroups(tokenId);
-      } else (session.groups ??= new Map()).set(groupKey(cache, group), { cache, group, selector });
+      // An already-listed membership's second join counted nothing lasting.
+      if (!entry) identity.leaveGroups(tokenId);
+      // The connection may have closed while the join was under way (the close uncounted the entry): leave again.
+      if (session.state === 'closed') groups.connectionClosed(session.id);
       return REPLIED;
     },
 
