@@ -175,7 +175,7 @@ export class Moderator {
     const link = this.options.connection;
     let decision: ModerationDecision;
     try {
-      decision = await this.options.moderate(input);
+      decision = checkDecision(await this.options.moderate(input));
     } catch (err) {
       this.stats.failed++;
       this.options.onError?.(err, input);
@@ -204,4 +204,15 @@ export class Moderator {
       await link.request({ t: 'nack', delivery: d.delivery }).catch(() => {});
     }
   }
+}
+
+/** Chats fail closed: anything but `{ accept: true | value }` or `{ reject: reason }` (a JS moderate()
+ * returning `{}` or nothing) is an error, handed back like a throw, never an accept of the raw input. */
+function checkDecision(decision: unknown): ModerationDecision {
+  if (typeof decision === 'object' && decision !== null) {
+    const d = decision as Record<string, unknown>;
+    if ('reject' in d) { if (typeof d['reject'] === 'string') return decision as ModerationDecision; }
+    else if (d['accept'] === true || typeof d['accept'] === 'string' || d['accept'] instanceof Uint8Array) return decision as ModerationDecision;
+  }
+  throw new TidingsClientError(ErrorCode.INVALID_ARGUMENT_ERROR, 'moderate() must return { accept: true | value } or { reject: reason }');
 }

@@ -206,3 +206,25 @@ testEachEngine('moderator helper - a settle the server refuses hands the item ba
   t.match(moderator.stats, { accepted: 1, failed: 1 });
   alice.close();
 });
+
+/** Chats fail closed: a decision that is neither `{ accept }` nor `{ reject }` (a JS moderate()
+ * that returns `{}`, `{ accept: undefined }`, nothing) is an error, not an accept of the raw input. */
+testEachEngine('moderator helper - a decision that is neither accept nor reject publishes nothing; the item is handed back', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const errors = new Collector<unknown>();
+  const bad: unknown[] = [{}, { accept: undefined }, undefined, { accept: null }];
+  await Moderator.start({
+    connection: await moderatorConnection(t, server),
+    cache: CACHE,
+    moderate: ({ attempt }) => (attempt <= bad.length ? bad[attempt - 1] as never : { accept: 'checked' }),
+    onError: errors.push,
+  });
+  const bob = await chatSubscriber(t, server, 'bob');
+  const alice = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room1'), { tokenId: 'alice' }));
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'raw input' });
+  const [item] = await bob.items.count(1);
+  t.equal(item!.valueString(), 'checked', 'only the decided value reached the chat');
+  t.equal(bob.items.seen.length, 1);
+  t.match(await errors.count(bad.length), bad.map(() => ({ code: 'INVALID_ARGUMENT_ERROR' })), 'each bad decision is reported');
+  alice.close();
+});
