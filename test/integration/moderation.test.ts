@@ -351,3 +351,13 @@ testEachEngine('moderation - a gunsub sent right after a gsub leaves the group',
   t.same(server.engine.groups.stats()[0]!.members, 1);
   for (const c of [steady.client, quitter, alice]) c.close();
 });
+
+testEachEngine('moderation - maxGroupsPerConnection holds for gsubs sent at once', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { moderation: { maxGroupsPerConnection: 2 } } });
+  const client = await RawClient.open(server, await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: 'greedy' }));
+  const replies = await Promise.all(Array.from({ length: 5 }, (_, i) => client.request({ t: 'gsub', cache: CACHE, group: `g${i}`, pattern: SUFFIX })));
+  t.equal(replies.filter((r) => r['t'] === 'ok').length, 2, 'two joined');
+  t.ok(replies.filter((r) => r['t'] === 'err').every((r) => r['e']['cause'] === 'groups_limit_exceeded'), 'the rest refused');
+  t.equal(server.engine.groups.stats().reduce((n, g) => n + g.members, 0), 2, 'two memberships');
+  client.close();
+});

@@ -89,6 +89,9 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   /** Joins awaiting their script, by `member\0key`: a leave of the same waits for it (as the memory
    * engine's, where a join is done when its request is), and no cleanup runs under it (unsureJoins). */
   private readonly joining = new Map<string, Promise<Reply>>();
+  /** Joins under way per member: they count against maxGroupsPerConnection, so gsubs sent at once
+   * cannot pass it together. */
+  private readonly joinsUnderWay = new Map<string, number>();
   /** Hand-backs and leaves that failed while Redis was away, retried every tick. */
   private readonly retries: Array<() => Promise<void>> = [];
   private readonly pending = new Set<Promise<unknown>>();
@@ -251,7 +254,8 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     const key = this.groupKey(cache, name);
     const mine = this.memberships.get(sink.id);
     if ([...mine ?? []].some((g) => g.key === key)) throw new TidingsError(ErrorCode.ALREADY_EXISTS_ERROR, `already a member of group "${name}" in cache "${cache}"`);
-    if ((mine?.size ?? 0) >= this.config.maxGroupsPerConnection) {
+    const underWay = this.joinsUnderWay.get(sink.id) ?? 0;
+    if ((mine?.size ?? 0) + underWay >= this.config.maxGroupsPerConnection) {
       throw limitExceeded(LimitCause.GROUPS, `a connection may be a member of at most ${this.config.maxGroupsPerConnection} groups`);
     }
     const wire = JSON.stringify(toWirePattern(affix));
@@ -261,12 +265,19 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     const script = this.script('tidingsGroupJoin', this.directoryKey(cache), this.groupSet, this.totalBytes, key,
       name, wire, sink.id, this.nodeId, this.clock.now(), this.config.maxGroups, this.config.groupIdleMs);
     this.joining.set(joining, script);
+    this.joinsUnderWay.set(sink.id, underWay + 1);
+    const done = (): void => {
+      if (this.joining.get(joining) === script) this.joining.delete(joining);
+      const left = (this.joinsUnderWay.get(sink.id) ?? 1) - 1;
+      if (left > 0) this.joinsUnderWay.set(sink.id, left);
+      else this.joinsUnderWay.delete(sink.id);
+    };
     let reply: Reply;
     try {
       reply = await script;
-      if (this.joining.get(joining) === script) this.joining.delete(joining);
+      done();
     } catch (err) {
-      if (this.joining.get(joining) === script) this.joining.delete(joining);
+      done();
       // Redis may have run it after the timeout: the tick takes the member out again (onTick), so
       // it is not listed there as a member no node delivers to.
       let unsure = this.unsureJoins.get(sink.id);
