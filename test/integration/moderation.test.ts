@@ -7,6 +7,7 @@ import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { ManualClock, PermissionScopes } from '../../src/index.js';
 
 import { CACHE, RawModerator, SUFFIX, acceptAll, participant } from '../helpers/moderator.js';
+import { waitFor } from '../helpers/wait.js';
 
 const errOf = (reply: Frame) => (reply['t'] === 'err' ? reply['e'] : undefined);
 
@@ -360,4 +361,24 @@ testEachEngine('moderation - maxGroupsPerConnection holds for gsubs sent at once
   t.ok(replies.filter((r) => r['t'] === 'err').every((r) => r['e']['cause'] === 'groups_limit_exceeded'), 'the rest refused');
   t.equal(server.engine.groups.stats().reduce((n, g) => n + g.members, 0), 2, 'two memberships');
   client.close();
+});
+
+/** tidings_moderation_buffered_items (and the dashboard) read stats().buffered: it must follow the
+ * group's queue as it grows and drains (engine redis: as the node last saw it, within a tick of
+ * nodeTimeoutMs / 4), not stay at what it was when the node's first member joined. */
+testEachEngine('moderation - a group\'s buffered count follows its backlog, growing and draining', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { moderation: { nodeTimeoutMs: 1000 } } });
+  const mod = await RawModerator.join(server, { maxInFlight: 1 });
+  const alice = await participant(server, 'alice');
+  const buffered = () => server.engine.groups.stats()[0]?.buffered;
+  for (let i = 0; i < 4; i++) await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: `m${i}` });
+  await mod.received(1);
+  await waitFor('3 buffered behind the busy member', () => buffered() === 3, 5000).catch(() => {});
+  t.equal(buffered(), 3, 'the backlog is shown');
+  mod.policy = acceptAll;
+  mod.client.send({ t: 'accept', delivery: mod.deliveries[0]!['delivery'] });
+  await mod.received(4);
+  await waitFor('the backlog drained', () => buffered() === 0, 5000).catch(() => {});
+  t.equal(buffered(), 0, 'and its draining');
+  for (const c of [mod.client, alice]) c.close();
 });

@@ -220,7 +220,8 @@ return {'ok', redis.call('HLEN', gk(B, 'm')), redis.call('LLEN', gk(B, 'q'))}`,
    * A node whose heartbeat (ARGV[4], its key) has expired claims nothing: other nodes take it for
    * gone and would hand what it claims to members elsewhere; it renews the heartbeat and registers
    * its members again first (moderation.ts heartbeat()).
-   * KEYS: B, Gbytes. ARGV: node, count, sole, heartbeat key. {id, attempts, lastMember, record, claim tag}... */
+   * KEYS: B, Gbytes. ARGV: node, count, sole, heartbeat key. {id, attempts, lastMember, record, claim tag}...
+   * then the number of items still queued (the node's stats; absent when the heartbeat expired). */
   tidingsGroupClaim: {
     keys: 2,
     lua: `${GROUP_PRELUDE}
@@ -228,7 +229,7 @@ local B, Gbytes = KEYS[1], KEYS[2]
 if redis.call('EXISTS', ARGV[4]) == 0 then return {} end
 local ids = redis.call('LPOP', gk(B, 'q'), tonumber(ARGV[2]))
 local reply = {}
-if not ids then return reply end
+if not ids then return {0} end
 local sole = ARGV[3]
 local others = sole ~= '' and redis.call('HLEN', gk(B, 'm')) > 1
 local skipped = {}
@@ -258,6 +259,7 @@ if total > 0 then
   redis.call('HINCRBY', B, 'bytes', -total)
   redis.call('DECRBY', Gbytes, total)
 end
+reply[#reply + 1] = redis.call('LLEN', gk(B, 'q'))
 return reply`,
   },
 
@@ -305,12 +307,16 @@ return 1`,
   },
 
   /** A node whose heartbeat expired is gone: its members leave and its items go back to the group.
-   * KEYS: B, Gbytes. ARGV: heartbeat key prefix, now, maxAttempts. The given-up items, as Back. */
+   * KEYS: B, Gbytes. ARGV: heartbeat key prefix, now, maxAttempts. The given-up items, as Back,
+   * then the number of items queued (the node's stats: refreshed every tick even while its members
+   * have no room to claim). */
   tidingsGroupReap: {
     keys: 2,
     lua: `${GROUP_PRELUDE}
 ${GROUP_REAP}
-return g_reap(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))`,
+local dead = g_reap(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
+dead[#dead + 1] = redis.call('LLEN', gk(KEYS[1], 'q'))
+return dead`,
   },
 
   /** tidingsGroupReap over a page of every group in the deployment (SSCAN of Gset), so that a group

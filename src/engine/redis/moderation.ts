@@ -415,6 +415,9 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     group.again = false;
     const claim = this.script('tidingsGroupClaim', group.key, this.totalBytes, this.nodeId, room, withRoom.length === 1 ? withRoom[0]!.id : '', this.heartbeatKey(this.nodeId)).then((reply) => {
       const unplaced: Claimed[] = [];
+      const claimed = Math.floor(reply.length / 5);
+      // Then the queue's length, unless the node was taken for gone (nothing claimed, nothing said).
+      if (reply.length % 5 === 1) group.buffered = Number(reply[reply.length - 1]);
       for (let i = 0; i + 4 < reply.length; i += 5) {
         const id = String(reply[i]);
         const tag = String(reply[i + 4]);
@@ -422,7 +425,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
       }
       if (unplaced.length > 0) this.track(this.handBack(group, unplaced, '', true));
       group.claiming = false;
-      if (group.again || (reply.length > 0 && reply.length / 5 >= room)) this.pump(group);
+      if (group.again || (claimed > 0 && claimed >= room)) this.pump(group);
     }, (err: unknown) => {
       group.claiming = false;
       this.log.debug({ err: (err as Error).message, group: group.name }, 'moderation claim failed; the next tick retries');
@@ -584,8 +587,9 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
 
   private async reap(group: LocalGroup): Promise<void> {
     try {
-      const dead = await this.script('tidingsGroupReap', group.key, this.totalBytes, this.heartbeatPrefix, this.clock.now(), this.config.maxAttempts);
-      this.deadLetters(group, dead);
+      const reply = await this.script('tidingsGroupReap', group.key, this.totalBytes, this.heartbeatPrefix, this.clock.now(), this.config.maxAttempts);
+      group.buffered = Number(reply[reply.length - 1]);
+      this.deadLetters(group, reply.slice(0, -1));
     } catch (err) {
       this.log.debug({ err: (err as Error).message, group: group.name }, 'moderation reap failed');
     }
