@@ -196,7 +196,8 @@ export class Moderator {
     } catch (err) {
       this.stats.failed++;
       // FAILED_PRECONDITION: not held any more (timed out, another member has it now): nothing to undo.
-      if ((err as { code?: string }).code === ErrorCode.FAILED_PRECONDITION_ERROR) return;
+      // Stopped: it left the group (the server handed its items on) and maybe closed its connection.
+      if ((err as { code?: string }).code === ErrorCode.FAILED_PRECONDITION_ERROR || this.stopped) return;
       this.options.onError?.(err, input);
       // Refused while still held (a reason or value past the server's limits, a token that may not
       // publish the chat): hand it back now rather than hold a slot until ackTimeoutMs. When the

@@ -5,6 +5,7 @@
 import { type Test } from 'tap';
 import WebSocket from 'ws';
 import { startServer, testEachEngine } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { CloseCode, ManualClock, PermissionScopes, type TidingsServer } from '../../src/index.js';
 import { Connection, Moderator, TopicClient, type ModerationInput, type TopicItem, type TopicRetraction, type WebSocketConstructor } from '../../src/client/index.js';
@@ -226,5 +227,27 @@ testEachEngine('moderator helper - a decision that is neither accept nor reject 
   t.equal(item!.valueString(), 'checked', 'only the decided value reached the chat');
   t.equal(bob.items.seen.length, 1);
   t.match(await errors.count(bad.length), bad.map(() => ({ code: 'INVALID_ARGUMENT_ERROR' })), 'each bad decision is reported');
+  alice.close();
+});
+
+/** stop() leaves the group (what the helper held goes to the other members): a decision that
+ * finishes afterwards is dropped quietly, not reported to onError as a failure of the stopped helper. */
+testEachEngine('moderator helper - a decision finishing after stop() is not reported as an error', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const errors = new Collector<unknown>();
+  const started = new Collector<ModerationInput>();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const moderator = await Moderator.connect(
+    { url: server.wsUrl, token: await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: 'sdk-mod' }), webSocket: WebSocket as unknown as WebSocketConstructor },
+    { cache: CACHE, moderate: async (input) => { started.push(input); await gate; return { accept: true }; }, onError: errors.push },
+  );
+  const alice = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room1'), { tokenId: 'alice' }));
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'late decision' });
+  await started.count(1);
+  await moderator.stop();
+  release();
+  await waitFor('the late settle to be refused', () => moderator.stats.failed === 1);
+  t.same(errors.seen, [], 'nothing reported');
   alice.close();
 });
