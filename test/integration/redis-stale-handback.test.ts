@@ -7,6 +7,7 @@ import { startServer } from '../helpers/server.js';
 import { requireRedis, startRedis, uniquePrefix } from '../helpers/redis.js';
 import { CACHE, RawModerator, participant } from '../helpers/moderator.js';
 import { generateSigningKey } from '../../src/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 t.test('a timed-out nack retried later does not hand back an item held again', async (t) => {
   if (!requireRedis(t)) return;
@@ -27,7 +28,7 @@ t.test('a timed-out nack retried later does not hand back an item held again', a
   const alice = await participant(node, 'alice');
   t.teardown(() => alice.close());
   await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'X' });
-  await new Promise((r) => setTimeout(r, 300));
+  await waitFor('X delivered', () => mods.some((m) => m.deliveries.length === 1));
   const first = mods.find((m) => m.deliveries.length === 1)!;
   t.ok(first, 'one member got X');
 
