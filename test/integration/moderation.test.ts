@@ -382,3 +382,20 @@ testEachEngine('moderation - a group\'s buffered count follows its backlog, grow
   t.equal(buffered(), 0, 'and its draining');
   for (const c of [mod.client, alice]) c.close();
 });
+
+/** A group forgotten after groupIdleMs no longer moderates its pattern (docs/moderation.md): its
+ * input is an ordinary topic again, for pubAppend too. Engine redis: a node's copy of the group
+ * directory lists the group until something touches it, and it refused the pubAppend from it. */
+testEachEngine('moderation - pubAppend to the input of a group forgotten when idle is an ordinary pubAppend', async (t, engine) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { engine, clock, config: { moderation: { groupIdleMs: 60_000 } } });
+  const mod = await RawModerator.join(server);
+  await mod.client.ok({ t: 'gunsub', cache: CACHE, group: 'mods' });
+  const writer = await RawClient.open(server, await tokenFor(server, PermissionScopes.allDataReadWrite(), { tokenId: 'w', expiresInSec: 3600 }));
+  const pubAppend = { t: 'pubAppend', cache: CACHE, topic: 'room1-input', list: 'notes', value: new Uint8Array([1, 2, 3]) };
+  t.equal(errOf(await writer.request(pubAppend))?.code, 'FAILED_PRECONDITION_ERROR', 'refused while the group lives (memberless, within groupIdleMs)');
+  clock.advance(60_000);
+  t.match(await writer.ok(pubAppend), { seq: 1, length: 1 }, 'taken once the group is forgotten');
+  t.same((await writer.ok({ t: 'listFetch', cache: CACHE, list: 'notes' }))['values'], [new Uint8Array([1, 2, 3])], 'the value as sent');
+  for (const c of [mod.client, writer]) c.close();
+});

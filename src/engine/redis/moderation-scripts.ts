@@ -296,6 +296,25 @@ g_touch(B, tonumber(ARGV[2]))
 return {'ok', rec}`,
   },
 
+  /** Forgets those of the groups B1..Bn idle past groupIdleMs: a pubAppend to their input, refused
+   * by the node's copy of the directory, is not refused for a forgotten group (as with the memory
+   * engine). KEYS (count given): D, Gset, Gbytes, B1..Bn. ARGV: now, groupIdleMs, name1..namen.
+   * Returns how many it forgot. */
+  tidingsGroupExpire: {
+    keys: undefined,
+    lua: `${GROUP_PRELUDE}
+local D, Gset, Gbytes = KEYS[1], KEYS[2], KEYS[3]
+local now, idle_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
+local forgotten = 0
+for g = 4, #KEYS do
+  if g_expired(KEYS[g], now, idle_ms) then
+    g_forget(KEYS[g], D, ARGV[g - 1], Gset, Gbytes)
+    forgotten = forgotten + 1
+  end
+end
+return forgotten`,
+  },
+
   /** KEYS: B. ARGV: member, now. */
   tidingsGroupLeave: {
     keys: 1,

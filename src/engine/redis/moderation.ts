@@ -200,6 +200,17 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     return false;
   }
 
+  async feedsLive(cache: string, topic: string): Promise<boolean> {
+    const dir = this.directories.get(cache);
+    const names = dir ? [...dir.groups].filter(([, affix]) => outputOf(affix, topic) !== undefined).map(([name]) => name) : [];
+    if (names.length === 0) return false;
+    const forgotten = await this.connection.script<number>('tidingsGroupExpire', [3 + names.length, this.directoryKey(cache), this.groupSet, this.totalBytes,
+      ...names.map((n) => this.groupKey(cache, n)), this.clock.now(), this.config.groupIdleMs, ...names]);
+    if (Number(forgotten) === 0) return true;
+    await this.reload(cache);
+    return this.feeds(cache, topic);
+  }
+
   reload(cache: string): Promise<void> {
     let loading = this.reloading.get(cache);
     if (!loading) {

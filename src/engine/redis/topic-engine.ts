@@ -70,6 +70,9 @@ export interface PublishFeed {
   plan(cache: string, topic: string, value: Value, tokenId: string | undefined, origin: string | undefined): FeedPlan;
   /** Whether publishes to the topic feed a group, by the node's copy (pubAppend refuses them). */
   feeds(cache: string, topic: string): boolean;
+  /** feeds(), after forgetting the groups it names that were idle past groupIdleMs (a copy keeps
+   * them until something touches them): what a refusal is decided on. */
+  feedsLive(cache: string, topic: string): Promise<boolean>;
   /** The directory's key and the version of the node's copy: a batch of publishes to a topic that
    * feeds no group by that copy is checked against it (scripts.ts tidingsTopicPublishBatch). */
   directory(cache: string): [key: string, version: string];
@@ -267,7 +270,21 @@ export class RedisTopicEngine implements TopicEngine {
     // Groups are fed by publish only: a pubAppend to an input topic would skip its moderators.
     const refuse = () => inputTopicRefusal(name);
     const { feed } = this;
-    if (feed?.feeds(cache, name)) throw refuse();
+    if (feed?.feeds(cache, name)) {
+      // A group idle past groupIdleMs is forgotten first: its input is an ordinary topic again.
+      // A copy: a binary value may be a view into the receive buffer, reused across the await (contract 1).
+      const owned = typeof value === 'string' ? value : new Uint8Array(value);
+      return feed.feedsLive(cache, name).then((feeds) => {
+        if (feeds) throw refuse();
+        return this.pubAppendUnfed(cache, name, owned, tokenId, list);
+      });
+    }
+    return this.pubAppendUnfed(cache, name, value, tokenId, list);
+  }
+
+  private pubAppendUnfed(cache: string, name: string, value: Value, tokenId: string | undefined, list: PubAppendStep): Promise<Required<PublishResult> & { reply: Reply }> {
+    const refuse = () => inputTopicRefusal(name);
+    const { feed } = this;
     const { guard } = list;
     // A moderator's accept carries no idempotency key: its delivery settles once anyway.
     const idem = guard ? [] : this.idempotencyArgs();
@@ -284,7 +301,7 @@ export class RedisTopicEngine implements TopicEngine {
         if (String(reply[0]) === 'stale' && feed) {
           if (attempt >= 3) throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'moderator groups of this cache kept changing; retry');
           await feed.reload(cache);
-          if (feed.feeds(cache, name)) throw refuse();
+          if (feed.feeds(cache, name) && await feed.feedsLive(cache, name)) throw refuse();
           continue;
         }
         // {'ok', length, seq, page, ts} (+ 'dup'); a repeat answered from a record an older node
