@@ -563,7 +563,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
         // A member now, or joining again (that join is unsure in turn if it fails).
         if (this.groups.get(key)?.members.has(member) || this.joining.has(`${member}\u0000${key}`)) continue;
         this.track(this.script('tidingsGroupLeave', key, member, this.clock.now()).catch(() => {
-          // A join of the member sent meanwhile cleared nothing here: it is retried only while still unsure.
+          // Redis away: again at the next tick, skipped there if the member joined or is joining meanwhile.
           let unsure = this.unsureJoins.get(member);
           if (!unsure) this.unsureJoins.set(member, (unsure = new Set()));
           unsure.add(key);
