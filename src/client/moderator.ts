@@ -5,7 +5,7 @@
  * and acknowledges, in one step) or rejects. It rejoins after every reconnect; deliveries the old
  * connection held are handed out again by the server. */
 import {
-  ErrorCode, MODERATION_INPUT_SUFFIX,
+  ErrorCode, LimitCause, MODERATION_INPUT_SUFFIX,
   type DeliveryFrame, type GroupJoinResult, type GroupPattern, type Position, type RetractResult, type Value,
 } from '../protocol/index.js';
 import { Connection } from './connection.js';
@@ -144,17 +144,18 @@ export class Moderator {
   }
 
   /** Joins again after a reconnect. A join refused for a reason that passes (the server's Redis
-   * away: TIMEOUT_ERROR, SERVER_UNAVAILABLE) is asked again with backoff: no other reconnect may
-   * come, and the moderator would sit out of its group, idle, with the input piling up. */
+   * away: TIMEOUT_ERROR, SERVER_UNAVAILABLE; the tokenId's request budget spent: the operations
+   * rate or in-flight limit) is asked again with backoff: no other reconnect may come, and the
+   * moderator would sit out of its group, idle, with the input piling up. */
   private rejoin(attempt: number): void {
     clearTimeout(this.rejoinTimer);
     if (this.stopped) return;
-    this.join().catch((err: { code?: string }) => {
+    this.join().catch((err: { code?: string; limitCause?: string }) => {
       if (this.stopped) return;
       // A retry after a timed-out join that reached the server after all: a member already.
       if (attempt > 0 && err?.code === ErrorCode.ALREADY_EXISTS_ERROR) return;
       this.options.onError?.(err, undefined);
-      if (err?.code !== ErrorCode.TIMEOUT_ERROR && err?.code !== ErrorCode.SERVER_UNAVAILABLE) return;
+      if (!passes(err)) return;
       const link = this.options.connection as Partial<Pick<Connection, 'backoffDelay'>>;
       const delay = link.backoffDelay?.(attempt) ?? reconnectDelay(attempt, CONNECTION_DEFAULTS.reconnectBaseMs, CONNECTION_DEFAULTS.reconnectMaxMs);
       this.rejoinTimer = setTimeout(() => this.rejoin(attempt + 1), delay);
@@ -205,6 +206,12 @@ export class Moderator {
       await link.request({ t: 'nack', delivery: d.delivery }).catch(() => {});
     }
   }
+}
+
+/** Whether a refused join may succeed if asked again later (Moderator.rejoin). */
+function passes(err: { code?: string; limitCause?: string } | undefined): boolean {
+  if (err?.code === ErrorCode.TIMEOUT_ERROR || err?.code === ErrorCode.SERVER_UNAVAILABLE) return true;
+  return err?.code === ErrorCode.LIMIT_EXCEEDED_ERROR && (err.limitCause === LimitCause.OPERATIONS_RATE || err.limitCause === LimitCause.PENDING_REQUESTS);
 }
 
 /** Chats fail closed: anything but `{ accept: true | value }` or `{ reject: reason }` (a JS moderate()

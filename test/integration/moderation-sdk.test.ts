@@ -251,3 +251,27 @@ testEachEngine('moderator helper - a decision finishing after stop() is not repo
   t.same(errors.seen, [], 'nothing reported');
   alice.close();
 });
+
+/** A rejoin refused because the moderator's tokenId spent its request budget (operations_rate
+ * limit: say, its own burst of accepts just before the link dropped) passes like a Redis outage:
+ * it is asked again with backoff, else the helper sits out of its group, idle, until some later
+ * reconnect, with the input piling up. */
+testEachEngine('moderator helper - a rejoin refused by the request rate limit is asked again', async (t, engine) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { engine, clock, config: { limits: { tokenIdOpsPerSec: 1, tokenIdOpsBurst: 5 } } });
+  const errors = new Collector<{ code?: string; limitCause?: string }>();
+  const moderator = await Moderator.start({ connection: await moderatorConnection(t, server), cache: CACHE, moderate: () => ({ accept: true }), onError: errors.push });
+  // Another connection of the same tokenId spends what is left of the budget (the clock stands still).
+  const spender = await RawClient.open(server, await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: 'sdk-mod' }));
+  while ((await spender.request({ t: 'listFetch', cache: CACHE, list: 'x' }))['t'] === 'ok');
+  const session = [...server.broker.sessions.values()].find((s) => s.grant?.tokenId === 'sdk-mod' && s.groups?.size)!;
+  server.broker.bye(session, CloseCode.SHUTDOWN, 'test: drop the moderator');
+  t.match((await errors.count(1))[0], { code: 'LIMIT_EXCEEDED_ERROR', limitCause: 'operations_rate_limit_exceeded' }, 'the rejoin is refused and reported');
+  clock.advance(10_000); // the budget refills
+  await waitFor('the rejoin', () => moderator.stats.joins === 2);
+  const bob = await chatSubscriber(t, server, 'bob');
+  const alice = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room1'), { tokenId: 'alice' }));
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'after the refusal' });
+  t.equal((await bob.items.count(1))[0]!.valueString(), 'after the refusal', 'moderated: a member again');
+  for (const c of [spender, alice]) c.close();
+});
