@@ -188,8 +188,9 @@ return {'ok', pushed[2], seq, page, now}`,
 
   /** A moderator's take-down as one step: checks the target was published, removes its element
    * from the history list (list name = topic name), and stamps the `retract` frame with the topic's
-   * next seq. The node sends the frame as a msgpack map without seq, page and ts (`head`: its map
-   * header already counts them); the script appends them. KEYS: K, M (the list), T, S, P. ARGV: now,
+   * next seq; a topic Redis no longer holds starts a new page with it. The node sends the frame as
+   * a msgpack map without seq, page and ts (`head`: its map header already counts them); the
+   * script appends them. KEYS: K, M (the list), T, S, P. ARGV: now,
    * target page, target seq, topicTtlMs, keep, channel, head. Returns {'ok', seq, page, removed}
    * or {'no_target'}. */
   tidingsRetract: {
@@ -198,7 +199,9 @@ return {'ok', pushed[2], seq, page, now}`,
 ${topicPrelude(3)}
 local page, seq, created = topic_position(now)
 local target_page, target_seq = tonumber(ARGV[2]), tonumber(ARGV[3])
-if created or target_page > page or (target_page == page and target_seq > seq) then return {'no_target'} end
+-- A topic Redis no longer holds (expired while idle) is checked against the page it would get, as
+-- the memory engine does: an earlier page's item may still be in the history list.
+if target_page > page or (target_page == page and target_seq > seq) then return {'no_target'} end
 local removed = 0
 local k = kind()
 if k == 'list' then
@@ -213,7 +216,7 @@ if k == 'list' then
   end
 end
 seq = seq + 1
-topic_publish(page, seq, false, ARGV[7] .. cmsgpack.pack('seq', seq, 'page', page, 'ts', now), ARGV[6], tonumber(ARGV[5]), tonumber(ARGV[4]))
+topic_publish(page, seq, created, ARGV[7] .. cmsgpack.pack('seq', seq, 'page', page, 'ts', now), ARGV[6], tonumber(ARGV[5]), tonumber(ARGV[4]))
 return {'ok', seq, page, removed}`,
   },
 } as const;

@@ -1,0 +1,246 @@
+/** The memory and Redis engines answer alike: a model-based property test (fast-check) runs the SAME
+ * random sequence of operations against a memory-engine server and a Redis-engine server (real
+ * redis-server), over real WebSockets (raw protocol) and, for keysExist, the official Momento SDK
+ * over gRPC, and compares every answer: results, Hit / Miss, lengths, TTLs, positions, replayed
+ * frames, and error codes with their causes (messages may be worded differently).
+ *
+ * Covered: list push / concatenate at both ends with truncation, pops, fetch with slices (negative,
+ * out of range) with and without meta, retain, remove value, length; set / get / delete with TTLs,
+ * updateTtl, itemGetTtl, keysExist; the item-size, element-size and list-length limits; publish,
+ * pubAppend, retract (also on a topic that expired meanwhile), resume from a (page, seq); the clock.
+ * Not covered, by design: store.maxBytes (the memory store's LRU bound; Redis's maxmemory governs
+ * the Redis engine instead, docs/operations.md "Memory").
+ *
+ * Pages differ between servers only by value: each server's pages are numbered in order of first
+ * appearance within a run. Both servers run on ManualClocks moved together, so ts and TTLs match
+ * exactly. A failure is shrunk to a minimal sequence; keep it below as a regression case.
+ * TIDINGS_PARITY_RUNS sets the number of sequences (default small for CI). */
+import t, { type Test } from 'tap';
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import type { CacheClient, CacheKeysExist } from '@gomomento/sdk';
+import { ManualClock, PermissionScopes, type MemoryEngine, type TidingsServer } from '../../src/index.js';
+import { TopicKeys } from '../../src/engine/redis/keys.js';
+import { startServer } from '../helpers/server.js';
+import { requireRedis } from '../helpers/redis.js';
+import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
+import { apiKeyFor, momentoClients } from '../helpers/momento.js';
+
+const RUNS = Number(process.env['TIDINGS_PARITY_RUNS'] ?? 60);
+const CACHE = 'c';
+const START = 1_800_000_000_000;
+
+const config = {
+  store: { maxListLength: 6, maxItemBytes: 40, maxElementBytes: 12, maxTtlSec: 3600, defaultTtlSec: 600 },
+  topics: { maxValueBytes: 12, windowItems: 4, idleTopicMs: 20 * 3600_000 },
+  moderation: { historyTtlSec: 3600, historyLength: 6 },
+  momento: { enabled: true, port: 0 },
+};
+
+// Keys shared by lists, scalars and history lists (pubAppend writes the list named like its topic).
+const keys = ['a', 'b', 't'];
+const topics = ['t', 'u'];
+const value = fc.oneof(
+  fc.constantFrom('x', 'yy', '', 'é', 'zzzzzzzzzz', 'w'.repeat(13)),
+  fc.constantFrom(new Uint8Array([0x78]), new Uint8Array(0), new Uint8Array([0xc3, 0xa9]), new Uint8Array(13)),
+);
+const ttlMs = fc.option(fc.constantFrom(1000, 5000, 100_000, 0, 1.5, 3600_001), { nil: undefined });
+const index = fc.option(fc.integer({ min: -8, max: 8 }), { nil: undefined });
+const k = fc.constantFrom(...keys);
+const topic = fc.constantFrom(...topics);
+/** A position one server saw in this run, by index (taken modulo how many it saw), shifted. */
+const position = fc.record({ i: fc.nat(20), seqShift: fc.constantFrom<number>(0, 0, -1, 1, 5), pageShift: fc.constantFrom<number>(0, 0, 0, -1, 1) });
+
+const op = fc.oneof(
+  fc.record({ op: fc.constant('push' as const), end: fc.constantFrom('back', 'front'), k, vs: fc.array(value, { minLength: 1, maxLength: 3 }), concat: fc.boolean(), ttlMs, refresh: fc.option(fc.boolean(), { nil: undefined }), trunc: fc.option(fc.integer({ min: 0, max: 7 }), { nil: undefined }) }),
+  fc.record({ op: fc.constant('pop' as const), end: fc.constantFrom('back', 'front'), k }),
+  fc.record({ op: fc.constant('fetch' as const), k, s: index, e: index, withMeta: fc.boolean() }),
+  fc.record({ op: fc.constant('retain' as const), k, s: index, e: index, ttlMs, refresh: fc.option(fc.boolean(), { nil: undefined }) }),
+  fc.record({ op: fc.constant('removeValue' as const), k, v: value }),
+  fc.record({ op: fc.constant('length' as const), k }),
+  fc.record({ op: fc.constant('set' as const), k, v: value, ttlMs }),
+  fc.record({ op: fc.constant('get' as const), k }),
+  fc.record({ op: fc.constant('delete' as const), k }),
+  fc.record({ op: fc.constant('itemGetTtl' as const), k }),
+  fc.record({ op: fc.constant('updateTtl' as const), k, ms: fc.constantFrom(1000, 5000, 100_000, 0) }),
+  fc.record({ op: fc.constant('keysExist' as const), ks: fc.uniqueArray(k, { minLength: 1, maxLength: 3 }) }),
+  fc.record({ op: fc.constant('advance' as const), ms: fc.constantFrom(1, 999, 1000, 1001, 4000) }),
+  fc.record({ op: fc.constant('pub' as const), topic, v: value }),
+  fc.record({ op: fc.constant('pubAppend' as const), topic, v: value, ttlMs, trunc: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }) }),
+  fc.record({ op: fc.constant('retract' as const), topic, target: position }),
+  fc.record({ op: fc.constant('resume' as const), topic, from: fc.option(position, { nil: undefined }) }),
+  fc.record({ op: fc.constant('expire' as const), topic }),
+);
+type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
+
+/** One engine under test: a server on its own ManualClock, a raw WebSocket client, a Momento SDK client. */
+interface Side {
+  name: 'memory' | 'redis';
+  server: TidingsServer;
+  clock: ManualClock;
+  client: RawClient;
+  momento: CacheClient;
+  /** Engine redis: a client of its Redis, to expire a topic as Redis does (its keys' PEXPIRE). */
+  redis?: Redis;
+  /** Positions this server answered in the current run, in order. */
+  positions: Array<{ page: number; seq: number }>;
+  /** Its pages in the current run, by order of first appearance. */
+  pages: Map<number, number>;
+}
+
+async function side(tt: Test, name: 'memory' | 'redis'): Promise<Side> {
+  const clock = new ManualClock(START);
+  const server = await startServer(tt, { engine: name, clock, config });
+  const scope = PermissionScopes.allDataReadWrite();
+  const client = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'p', expiresInSec: 24 * 3600 }));
+  tt.teardown(() => client.close());
+  const { cache: momento } = await momentoClients(tt, server, await apiKeyFor(server, scope));
+  const s: Side = { name, server, clock, client, momento, positions: [], pages: new Map() };
+  if (name === 'redis') {
+    s.redis = new Redis(server.config.redis.url);
+    tt.teardown(() => { s.redis!.disconnect(); });
+  }
+  return s;
+}
+
+/** What a reply or a pushed frame says, with this server's pages numbered and binaries spelled out. */
+function normalize(s: Side, v: unknown, key?: string): unknown {
+  if (v instanceof Uint8Array) return { bin: [...v] };
+  if (Array.isArray(v)) return v.map((x) => normalize(s, x));
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    // Keys sorted: the order of a map's fields is no part of the contract.
+    for (const [k2, x] of Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) out[k2] = normalize(s, x, k2);
+    return out;
+  }
+  if (key === 'page' && typeof v === 'number' && v > 0) {
+    if (!s.pages.has(v)) s.pages.set(v, s.pages.size + 1);
+    return `P${s.pages.get(v)}`;
+  }
+  return v;
+}
+
+function remember(s: Side, reply: Frame): void {
+  const r = reply['r'] as Frame | undefined;
+  if (reply['t'] === 'ok' && r && typeof r['page'] === 'number' && typeof r['seq'] === 'number') s.positions.push({ page: r['page'], seq: r['seq'] });
+}
+
+/** A reply as compared: the result, or the error's code and cause. */
+function answer(s: Side, reply: Frame): unknown {
+  remember(s, reply);
+  if (reply['t'] === 'ok') return normalize(s, { ok: reply['r'] });
+  const e = reply['e'] as { code: string; cause?: string };
+  return { err: e.code, ...(e.cause ? { cause: e.cause } : {}) };
+}
+
+function pick(s: Side, p: { i: number; seqShift: number; pageShift: number }): { page: number; seq: number } {
+  const base = s.positions.length === 0 ? { page: 1, seq: 1 } : s.positions[p.i % s.positions.length]!;
+  return { page: Math.max(1, base.page + p.pageShift), seq: Math.max(1, base.seq + p.seqShift) };
+}
+
+async function apply(s: Side, o: Op, tag: string): Promise<unknown> {
+  const c = s.client;
+  const ttl = (ms: number | undefined) => (ms === undefined ? {} : { ttlMs: ms });
+  switch (o.op) {
+    case 'push': {
+      const single = !o.concat && o.vs.length === 1;
+      const t = single ? (o.end === 'back' ? 'listPushBack' : 'listPushFront') : (o.end === 'back' ? 'listConcatenateBack' : 'listConcatenateFront');
+      const trunc = o.trunc === undefined ? {} : { [o.end === 'back' ? 'truncateFrontToSize' : 'truncateBackToSize']: o.trunc };
+      const refresh = o.refresh === undefined ? {} : { refreshTtl: o.refresh };
+      return answer(s, await c.request({ t, cache: CACHE, list: tag + o.k, ...(single ? { value: o.vs[0] } : { values: o.vs }), ...ttl(o.ttlMs), ...refresh, ...trunc }));
+    }
+    case 'pop': return answer(s, await c.request({ t: o.end === 'back' ? 'listPopBack' : 'listPopFront', cache: CACHE, list: tag + o.k }));
+    case 'fetch': return answer(s, await c.request({ t: 'listFetch', cache: CACHE, list: tag + o.k, startIndex: o.s, endIndex: o.e, withMeta: o.withMeta }));
+    case 'retain': {
+      const refresh = o.refresh === undefined ? {} : { refreshTtl: o.refresh };
+      return answer(s, await c.request({ t: 'listRetain', cache: CACHE, list: tag + o.k, startIndex: o.s, endIndex: o.e, ...ttl(o.ttlMs), ...refresh }));
+    }
+    case 'removeValue': return answer(s, await c.request({ t: 'listRemoveValue', cache: CACHE, list: tag + o.k, value: o.v }));
+    case 'length': return answer(s, await c.request({ t: 'listLength', cache: CACHE, list: tag + o.k }));
+    case 'set': return answer(s, await c.request({ t: 'set', cache: CACHE, key: tag + o.k, value: o.v, ...ttl(o.ttlMs) }));
+    case 'get': return answer(s, await c.request({ t: 'get', cache: CACHE, key: tag + o.k }));
+    case 'delete': return answer(s, await c.request({ t: 'delete', cache: CACHE, key: tag + o.k }));
+    case 'itemGetTtl': return answer(s, await c.request({ t: 'itemGetTtl', cache: CACHE, key: tag + o.k }));
+    case 'updateTtl': return answer(s, await c.request({ t: 'updateTtl', cache: CACHE, key: tag + o.k, ttlMs: o.ms }));
+    case 'keysExist': {
+      const r = await s.momento.keysExist(CACHE, o.ks.map((x) => tag + x));
+      const exists = (r as CacheKeysExist.Success).exists?.();
+      return exists ?? { err: (r as unknown as { errorCode(): string }).errorCode() };
+    }
+    case 'advance': s.clock.advance(o.ms); return null;
+    case 'pub': return answer(s, await c.request({ t: 'pub', cache: CACHE, topic: tag + o.topic, value: o.v }));
+    case 'pubAppend': {
+      const trunc = o.trunc === undefined ? {} : { truncateFrontToSize: o.trunc };
+      return answer(s, await c.request({ t: 'pubAppend', cache: CACHE, topic: tag + o.topic, list: tag + o.topic, value: o.v, ...ttl(o.ttlMs), ...trunc }));
+    }
+    case 'retract': return answer(s, await c.request({ t: 'retract', cache: CACHE, topic: tag + o.topic, target: pick(s, o.target), reason: 'r' }));
+    case 'resume': {
+      // The catch-up is sent right after the sub reply, in the same step: the unsub reply follows it.
+      const name = tag + o.topic;
+      const sub = answer(s, await c.request({ t: 'sub', cache: CACHE, topic: name, ...(o.from ? { after: pick(s, o.from) } : {}) }));
+      const unsub = answer(s, await c.request({ t: 'unsub', cache: CACHE, topic: name }));
+      const frames = c.frames.filter((f) => f['topic'] === name && ['item', 'retract', 'disc'].includes(f['t']));
+      c.frames.splice(0);
+      return { sub, frames: frames.map((f) => normalize(s, f)), unsub };
+    }
+    case 'expire': {
+      // A topic unused past topics.idleTopicMs: the memory engine's sweep drops it; Redis expires its keys.
+      const name = tag + o.topic;
+      if (s.redis) {
+        const keys = new TopicKeys(s.server.config.redis.keyPrefix, CACHE, name);
+        await s.redis.del(keys.topic, keys.recent);
+      } else {
+        (s.server.broker['deps'].engine as MemoryEngine).topics.registry.drop(CACHE, name);
+      }
+      return null;
+    }
+  }
+}
+
+let run = 0;
+
+/** Runs `ops` on both sides under a fresh key prefix; returns the first divergence, if any. */
+async function compare(sides: [Side, Side], ops: Op[]): Promise<string | undefined> {
+  const tag = `r${++run}`;
+  for (const s of sides) { s.positions = []; s.pages = new Map(); }
+  const log: string[] = [];
+  for (const o of ops) {
+    const [a, b] = [await apply(sides[0], o, tag), await apply(sides[1], o, tag)];
+    log.push(`${JSON.stringify(o)} -> ${JSON.stringify(a)}`);
+    if (JSON.stringify(a) !== JSON.stringify(b)) {
+      return `diverged at ${JSON.stringify(o)}:\n  memory: ${JSON.stringify(a)}\n  redis:  ${JSON.stringify(b)}\nafter:\n  ${log.slice(0, -1).join('\n  ')}`;
+    }
+  }
+  return undefined;
+}
+
+t.test('engine parity - the same random operations get the same answers from memory and Redis', async (t) => {
+  if (!requireRedis(t)) return;
+  const sides: [Side, Side] = [await side(t, 'memory'), await side(t, 'redis')];
+
+  t.test('regression sequences', async (t) => {
+    const at = (i: number, seqShift = 0, pageShift = 0) => ({ i, seqShift, pageShift });
+    const cases: Array<[string, Op[]]> = [
+      // Redis refused a retract on a topic it did not hold (INVALID_ARGUMENT_ERROR); memory stamped it
+      // on the page the topic would get, as docs/protocol.md says (only a later page or seq is refused).
+      ['retract on a topic never published', [{ op: 'retract', topic: 't', target: at(0) }]],
+      ['retract on a topic that expired meanwhile: the history element still goes', [
+        { op: 'pubAppend', topic: 't', v: 'x', ttlMs: undefined, trunc: undefined },
+        { op: 'expire', topic: 't' },
+        { op: 'retract', topic: 't', target: at(0) },
+        { op: 'fetch', k: 't', s: undefined, e: undefined, withMeta: true },
+        { op: 'resume', topic: 't', from: at(0) },
+        { op: 'retract', topic: 't', target: at(1, 1) },
+      ]],
+    ];
+    for (const [name, ops] of cases) t.equal(await compare(sides, ops), undefined, name);
+  });
+
+  t.test('random sequences', async (t) => {
+    const out = await fc.check(fc.asyncProperty(fc.array(op, { maxLength: 25 }), async (ops) => (await compare(sides, ops)) === undefined), { numRuns: RUNS });
+    if (!out.failed) { t.pass(`${RUNS} random sequences of up to 25 operations`); return; }
+    // The shrunk sequence, run once more for its report.
+    const [ops] = out.counterexample!;
+    t.fail(`shrunk to ${ops.length} operations (seed ${out.seed}, path ${out.counterexamplePath}): ${await compare(sides, ops) ?? 'passed when run again'}`);
+  });
+});
