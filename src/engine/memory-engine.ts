@@ -145,6 +145,8 @@ export class MemoryEngine implements Engine {
     this.groups = new MemoryModerationEngine(options.moderation ?? DEFAULTS.moderation, options.clock, {
       pubAppend: (...args) => this.cache.pubAppend(...args),
       listRemoveOrigin: (...args) => this.cache.listRemoveOrigin(...args),
+      // A read: it throws for a key holding a scalar and changes nothing else.
+      checkList: (cache, list) => { this.cache.listLength(cache, list); },
       stampNow: (cache, topic, build) => this.topics.stampNow(cache, topic, build),
       notify: (connectionId, frame) => this.topics.sendTo(connectionId, frame),
     });

@@ -22,6 +22,8 @@ export interface MemoryModerationBackend {
     options: { ttl: { ttlMs: number; refresh: boolean }; truncateToSize: number }): Maybe<{ page: number; seq: number }>;
   /** The cache store's listRemoveOrigin: drops the element pubAppend stored for (page, seq). */
   listRemoveOrigin(cache: string, list: string, origin: Position): Maybe<boolean>;
+  /** Throws FAILED_PRECONDITION_ERROR when `list` holds a scalar; changes nothing. */
+  checkList(cache: string, list: string): void;
   /** Records and fans out a non-item frame that takes the topic's next seq; `build` may throw to
    * refuse before anything changes (it must change nothing itself: the topic may be created after
    * it). `lastSeq` is the topic's newest seq before this one. */
@@ -101,6 +103,8 @@ export class MemoryModerationEngine implements ModerationEngine, PublishHook<Adm
       if (target.page > page || (target.page === page && target.seq > lastSeq)) {
         throw invalidArgument(`target: topic "${topic}" has published no item at page ${target.page}, seq ${target.seq}`);
       }
+      // Checked before anything is published: a history key holding a scalar refuses the whole step.
+      this.backend.checkList(cache, topic);
       const frame: RetractFrame = { t: 'retract', cache, topic, seq, page, ts, target: { page: target.page, seq: target.seq } };
       if (reason !== undefined) frame.reason = reason;
       if (tokenId !== undefined) frame.tokenId = tokenId;

@@ -232,6 +232,14 @@ t.test('engine parity - the same random operations get the same answers from mem
         { op: 'resume', topic: 't', from: at(0) },
         { op: 'retract', topic: 't', target: at(1, 1) },
       ]],
+      // The history key holds a scalar: memory published the retract, then answered
+      // FAILED_PRECONDITION_ERROR; Redis published it and answered removed: false. Now both refuse
+      // and publish nothing (the resume replays no retract).
+      ['retract with a scalar at the history key', [
+        { op: 'set', k: 't', v: 'x', ttlMs: undefined },
+        { op: 'retract', topic: 't', target: at(0) },
+        { op: 'resume', topic: 't', from: { i: 0, seqShift: -1, pageShift: -1 } },
+      ]],
     ];
     for (const [name, ops] of cases) t.equal(await compare(sides, ops), undefined, name);
   });

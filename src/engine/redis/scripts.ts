@@ -191,8 +191,8 @@ return {'ok', pushed[2], seq, page, now}`,
    * next seq; a topic Redis no longer holds starts a new page with it. The node sends the frame as
    * a msgpack map without seq, page and ts (`head`: its map header already counts them); the
    * script appends them. KEYS: K, M (the list), T, S, P. ARGV: now,
-   * target page, target seq, topicTtlMs, keep, channel, head. Returns {'ok', seq, page, removed}
-   * or {'no_target'}. */
+   * target page, target seq, topicTtlMs, keep, channel, head. Returns {'ok', seq, page, removed},
+   * {'no_target'} or {'wrongtype', kind} (the list's key holds a scalar: nothing was done). */
   tidingsRetract: {
     keys: 5,
     lua: `${LIST_PRELUDE}
@@ -204,6 +204,7 @@ local target_page, target_seq = tonumber(ARGV[2]), tonumber(ARGV[3])
 if target_page > page or (target_page == page and target_seq > seq) then return {'no_target'} end
 local removed = 0
 local k = kind()
+if k ~= 'none' and k ~= 'list' then return {'wrongtype', k} end
 if k == 'list' then
   local matching, bytes = {}, 0
   for _, e in ipairs(redis.call('LRANGE', K, 0, -1)) do
