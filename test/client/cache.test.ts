@@ -1,5 +1,4 @@
-import t from 'tap';
-import { startServer } from '../helpers/server.js';
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { sdkFor, itemCollector } from '../helpers/sdk.js';
 import {
   CacheClient, CollectionTtl, PermissionScopes, CacheGet, CacheGetResponse, CacheSet, CacheDelete, CacheListFetch, CacheListFetchResponse,
@@ -7,8 +6,8 @@ import {
   CacheListConcatenateFront, CacheListRetain, CacheListRemoveValue, CacheItemGetTtl, CacheUpdateTtl, ListFetch, PubAppend, ValueRead,
 } from '../../src/client/index.js';
 
-t.test('cache - list operations with Momento names and semantics', async (t) => {
-  const server = await startServer(t);
+testEachEngine('cache - list operations with Momento names and semantics', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const { cache } = await sdkFor(t, server);
   t.ok((await cache.listConcatenateBack('chat', 'l', ['1', '2', '3'])) instanceof CacheListConcatenateBack.Success);
   const cut = await cache.listConcatenateBack('chat', 'l', ['4', '5', '6'], { truncateFrontToSize: 5 });
@@ -42,8 +41,8 @@ t.test('cache - list operations with Momento names and semantics', async (t) => 
   t.equal(miss.value(), undefined, 'value() is undefined on a Miss');
 });
 
-t.test('cache - scalars, TTLs, and defaultTtlSeconds', async (t) => {
-  const server = await startServer(t);
+testEachEngine('cache - scalars, TTLs, and defaultTtlSeconds', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const { connection } = await sdkFor(t, server);
   const cache = new CacheClient({ connection, defaultTtlSeconds: 30 });
   t.ok((await cache.set('chat', 'k', 'v')) instanceof CacheSet.Success);
@@ -70,8 +69,8 @@ t.test('cache - scalars, TTLs, and defaultTtlSeconds', async (t) => {
   t.throws(() => new CacheClient({ connection, defaultTtlSeconds: 0 }), /defaultTtlSeconds/);
 });
 
-t.test('cache - pubAppend and withMeta: join a chat without a gap', async (t) => {
-  const server = await startServer(t);
+testEachEngine('cache - pubAppend and withMeta: join a chat without a gap', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const { cache, topics } = await sdkFor(t, server);
   for (const v of ['m1', 'm2', 'm3']) t.ok((await cache.pubAppend('chat', 'room', 'room', v, { truncateFrontToSize: 2 })) instanceof PubAppend.Success);
   const history = await cache.listFetch('chat', 'room', { withMeta: true });
@@ -87,8 +86,8 @@ t.test('cache - pubAppend and withMeta: join a chat without a gap', async (t) =>
   t.same(got.values(), ['m4'], 'exactly what came after the history');
 });
 
-t.test('cache - permission errors are Error responses', async (t) => {
-  const server = await startServer(t);
+testEachEngine('cache - permission errors are Error responses', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const token = (await server.auth.mintDisposableToken({ scope: PermissionScopes.cacheReadOnly('chat'), expiresInSec: 60 })).token;
   const { cache } = await sdkFor(t, server, { token });
   const res = await cache.set('chat', 'k', 'v');

@@ -4,8 +4,7 @@
  * tokenId (keys remembered per connection) the SDK does not resend: an honest "maybe" instead.
  * Writes waiting to be resent stay within the queue's count and byte bounds: those that do not fit
  * fail with CONNECTION_ERROR and are never sent again. */
-import t from 'tap';
-import { startServer } from '../helpers/server.js';
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { sdkFor, itemCollector, chatScope } from '../helpers/sdk.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes, type PublishedItem, type TidingsServer } from '../../src/index.js';
@@ -29,8 +28,8 @@ function cutAfterFirstPublish(server: TidingsServer, code = 4000, reason = 'test
   return cuts;
 }
 
-t.test('idempotent - a publish whose reply was lost to a cut link is retried by the SDK and delivered exactly once', async (t) => {
-  const server = await startServer(t);
+testEachEngine('idempotent - a publish whose reply was lost to a cut link is retried by the SDK and delivered exactly once', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const cuts = cutAfterFirstPublish(server);
   const watcher = await sdkFor(t, server, { tokenId: 'watcher' });
   const got = itemCollector();
@@ -45,8 +44,8 @@ t.test('idempotent - a publish whose reply was lost to a cut link is retried by 
   t.same(got.values(), ['once', 'after'], 'the retried item arrived exactly once');
 });
 
-t.test('idempotent - a publish in flight at a 4501 close (token expired) is sent again once the token provider gave a fresh token', async (t) => {
-  const server = await startServer(t);
+testEachEngine('idempotent - a publish in flight at a 4501 close (token expired) is sent again once the token provider gave a fresh token', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const cuts = cutAfterFirstPublish(server, 4501, 'token expired');
   const watcher = await sdkFor(t, server, { tokenId: 'watcher' });
   const got = itemCollector();
@@ -66,8 +65,8 @@ t.test('idempotent - a publish in flight at a 4501 close (token expired) is sent
   t.same(got.values(), ['once', 'after'], 'the retried item arrived exactly once');
 });
 
-t.test('idempotent - the server answers a repeated key with the first result and applies nothing', async (t) => {
-  const server = await startServer(t);
+testEachEngine('idempotent - the server answers a repeated key with the first result and applies nothing', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const token = await tokenFor(server, PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('chat', '*'), PermissionScopes.cacheReadWrite('chat')), { tokenId: 'writer' });
   const a = await RawClient.open(server, token);
   const first = await a.ok({ t: 'pub', cache: 'chat', topic: 'k', value: 'x', idempotencyKey: 'k-1' });
@@ -84,8 +83,8 @@ t.test('idempotent - the server answers a repeated key with the first result and
   t.not(own['seq'], first['seq'], "another credential's key space is its own");
 });
 
-t.test('idempotent - an SDK publish retried after a cut link is not duplicated for a token without tokenId', async (t) => {
-  const server = await startServer(t);
+testEachEngine('idempotent - an SDK publish retried after a cut link is not duplicated for a token without tokenId', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const cuts = cutAfterFirstPublish(server);
   const watcher = await sdkFor(t, server, { tokenId: 'watcher' });
   const got = itemCollector();
@@ -105,8 +104,8 @@ t.test('idempotent - an SDK publish retried after a cut link is not duplicated f
 });
 
 for (const bound of ['maxQueuedRequests', 'maxQueuedBytes'] as const) {
-  t.test(`idempotent - writes re-queued after a cut link stay within ${bound}; each settles once, none is applied twice`, async (t) => {
-    const server = await startServer(t);
+  testEachEngine(`idempotent - writes re-queued after a cut link stay within ${bound}; each settles once, none is applied twice`, async (t, engine) => {
+    const server = await startServer(t, { engine });
     const cuts = cutAfterFirstPublish(server);
     const watcher = await sdkFor(t, server, { tokenId: 'watcher' });
     const got = itemCollector();

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startServer } from '../helpers/server.js';
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { sdkFor, itemCollector, collector, chatScope, WS } from '../helpers/sdk.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
@@ -9,8 +9,8 @@ import {
   type TopicItem,
 } from '../../src/client/index.js';
 
-t.test('topics - many subscriptions share one connection; each gets only its own items', async (t) => {
-  const server = await startServer(t);
+testEachEngine('topics - many subscriptions share one connection; each gets only its own items', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const sdk = await sdkFor(t, server);
   const rooms = Array.from({ length: 20 }, (_, i) => `room-${i}`);
   const got = new Map(rooms.map((r) => [r, itemCollector()]));
@@ -32,8 +32,8 @@ t.test('topics - many subscriptions share one connection; each gets only its own
   t.equal([...server.broker.sessions.values()][0]!.subscriptions.size, rooms.length, 'one server subscription per topic');
 });
 
-t.test('topics - local subscribers of one topic share one server subscription, even when they subscribe at once', async (t) => {
-  const server = await startServer(t);
+testEachEngine('topics - local subscribers of one topic share one server subscription, even when they subscribe at once', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const sdk = await sdkFor(t, server);
   const a = itemCollector();
   const b = itemCollector();
@@ -61,8 +61,8 @@ t.test('topics - local subscribers of one topic share one server subscription, e
   t.equal(session.subscriptions.size, 0, 'the last one out ends the server subscription');
 });
 
-t.test('topics - resumeFrom replays only what came after the saved position', async (t) => {
-  const server = await startServer(t);
+testEachEngine('topics - resumeFrom replays only what came after the saved position', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const sdk = await sdkFor(t, server);
   const published = [];
   for (const v of ['a', 'b', 'c', 'd']) published.push((await sdk.topics.publish('chat', 'saved', v)) as TopicPublish.Success);
@@ -75,8 +75,8 @@ t.test('topics - resumeFrom replays only what came after the saved position', as
   t.same(got.gaps.events, []);
 });
 
-t.test('topics - refusals are typed Error responses (or thrown with throwOnErrors)', async (t) => {
-  const server = await startServer(t);
+testEachEngine('topics - refusals are typed Error responses (or thrown with throwOnErrors)', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const token = (await server.auth.mintDisposableToken({ scope: PermissionScopes.topicSubscribeOnly('chat', 'news'), expiresInSec: 60 })).token;
   const sdk = await sdkFor(t, server, { token });
   const pub = await sdk.topics.publish('chat', 'news', 'nope');
@@ -99,8 +99,8 @@ t.test('topics - refusals are typed Error responses (or thrown with throwOnError
   t.equal((await strict.subscribe('chat', 'news')).type, 'Subscription', 'successes are returned as usual');
 });
 
-t.test('topics - a refreshed token that no longer allows a subscription ends it with onError', async (t) => {
-  const server = await startServer(t);
+testEachEngine('topics - a refreshed token that no longer allows a subscription ends it with onError', async (t, engine) => {
+  const server = await startServer(t, { engine });
   let narrow = false;
   const tokenProvider = async () => (await server.auth.mintDisposableToken({
     scope: narrow ? PermissionScopes.topicPublishSubscribe('chat', 'kept') : chatScope, expiresInSec: 300, tokenId: 'same',
@@ -123,8 +123,8 @@ t.test('topics - a refreshed token that no longer allows a subscription ends it 
   await kept.items.until(1);
 });
 
-t.test('topics - a TopicClient built from connection options owns its connection', async (t) => {
-  const server = await startServer(t);
+testEachEngine('topics - a TopicClient built from connection options owns its connection', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const token = (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 60 })).token;
   const topics = new TopicClient({ url: server.httpUrl, token, webSocket: WS });
   const items = collector<TopicItem>();
@@ -136,8 +136,8 @@ t.test('topics - a TopicClient built from connection options owns its connection
   t.equal(((await topics.publish('chat', 'own', 'late')) as TopicPublish.Error).errorCode(), 'CONNECTION_ERROR');
 });
 
-t.test('topics - closing the connection ends subscriptions with onSubscriptionEnd, not onError', async (t) => {
-  const server = await startServer(t);
+testEachEngine('topics - closing the connection ends subscriptions with onSubscriptionEnd, not onError', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const sdk = await sdkFor(t, server);
   const events = collector<string>();
   const sub = await sdk.topics.subscribe('chat', 'x', { onError: (e) => events.push(`error ${e.errorCode()}`), onSubscriptionEnd: () => events.push('end') });
@@ -148,8 +148,8 @@ t.test('topics - closing the connection ends subscriptions with onSubscriptionEn
   t.equal(late.type === 'Error' && late.errorCode(), 'CONNECTION_ERROR');
 });
 
-t.test('topics - a sub whose reply came after requestTimeoutMs is asked again without being refused as already subscribed', async (t) => {
-  const server = await startServer(t);
+testEachEngine('topics - a sub whose reply came after requestTimeoutMs is asked again without being refused as already subscribed', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const proxy = await startTcpProxy(server.port);
   t.teardown(() => proxy.close());
   // The frames the SDK sends, read off a real socket.
@@ -178,8 +178,8 @@ t.test('topics - a sub whose reply came after requestTimeoutMs is asked again wi
   t.same(got.values(), ['one', 'two'], 'items flow to the subscriber, once each');
 });
 
-t.test('topics - a closed TopicClient on a shared connection refuses to subscribe (it no longer hears the items)', async (t) => {
-  const server = await startServer(t);
+testEachEngine('topics - a closed TopicClient on a shared connection refuses to subscribe (it no longer hears the items)', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const sdk = await sdkFor(t, server);
   await sdk.connection.ready();
   const topics = new TopicClient({ connection: sdk.connection });
@@ -196,8 +196,8 @@ t.test('topics - options are checked up front', async (t) => {
   t.throws(() => new TopicClient({ url: 'ws://127.0.0.1:1', token: 'x', webSocket: WS, requestTimeoutMs: 0 }), /requestTimeoutMs/);
 });
 
-t.test('topics - webSocketFactory opens the socket', async (t) => {
-  const server = await startServer(t);
+testEachEngine('topics - webSocketFactory opens the socket', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const opened: string[] = [];
   const token = (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 60 })).token;
   const sdk = await sdkFor(t, server, { token, webSocket: undefined, webSocketFactory: (url, protocols) => { opened.push(`${url} ${protocols.join()}`); return new WS(url, protocols); } });

@@ -4,13 +4,14 @@ import t from 'tap';
 import { CollectionTtl, MomentoErrorCode, type CacheGet, type CacheGetBatch, type CacheSetBatch, type CacheItemGetTtl, type CacheItemGetType, type CacheKeysExist, type CacheKeyExists, type CacheListFetch, type CacheListLength, type CacheListPopBack, type CacheListPopFront, type CacheListPushBack, type CacheListConcatenateBack, type ListCaches } from '@gomomento/sdk';
 import { PermissionScopes } from '../../src/index.js';
 import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
+import { testEachEngine } from '../helpers/server.js';
 import { SDKS, kind } from '../helpers/momento-sdks.js';
 
 for (const sdk of SDKS) {
   const clientsFor = (server: Parameters<typeof sdk.clients>[1], credential: string) => sdk.clients(t, server, credential);
 
-  t.test(`${sdk.name} - get/set/delete: hit, miss, binary values, TTL`, async (t) => {
-    const server = await startMomentoServer(t);
+  testEachEngine(`${sdk.name} - get/set/delete: hit, miss, binary values, TTL`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine });
     const { cache } = await sdk.clients(t, server, await apiKeyFor(server));
     t.equal(kind(await cache.get('app', 'nope')), 'Miss');
     t.equal(kind(await cache.set('app', 'greeting', 'hello')), 'Success');
@@ -28,8 +29,8 @@ for (const sdk of SDKS) {
     t.equal(errorCode(tooLong), MomentoErrorCode.LIMIT_EXCEEDED_ERROR);
   });
 
-  t.test(`${sdk.name} - getBatch/setBatch: one answer per key, in order; a key outside the scope fails the batch`, async (t) => {
-    const server = await startMomentoServer(t);
+  testEachEngine(`${sdk.name} - getBatch/setBatch: one answer per key, in order; a key outside the scope fails the batch`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine });
     const { cache } = await sdk.clients(t, server, await apiKeyFor(server));
     const set = await cache.setBatch('app', new Map([['b1', 'one'], ['b2', 'two']]), { ttl: 30 });
     t.equal(kind(set), 'Success');
@@ -49,8 +50,8 @@ for (const sdk of SDKS) {
     t.equal((await reader.get('app', 'b1')).value(), 'one', 'the refused batch wrote nothing');
   });
 
-  t.test(`${sdk.name} - itemGetTtl, updateTtl, keysExist/keyExists on scalars and lists; increaseTtl / decreaseTtl`, async (t) => {
-    const server = await startMomentoServer(t);
+  testEachEngine(`${sdk.name} - itemGetTtl, updateTtl, keysExist/keyExists on scalars and lists; increaseTtl / decreaseTtl`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine });
     const { cache } = await sdk.clients(t, server, await apiKeyFor(server));
     await cache.set('app', 'k', 'v', { ttl: 60 });
     await cache.listPushBack('app', 'l', 'x', { ttl: CollectionTtl.of(30) });
@@ -90,8 +91,8 @@ for (const sdk of SDKS) {
   // @gomomento/sdk-web 1.118.0 reads itemGetType's reply before its status: any error answer (it
   // was UNIMPLEMENTED, always) throws inside grpc-web's callback and the call never resolves. So
   // only the Node SDK is shown a refusal.
-  t.test(`${sdk.name} - itemGetType: SCALAR, LIST, or Miss`, async (t) => {
-    const server = await startMomentoServer(t);
+  testEachEngine(`${sdk.name} - itemGetType: SCALAR, LIST, or Miss`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine });
     const { cache } = await sdk.clients(t, server, await apiKeyFor(server));
     await cache.set('app', 'k', 'v');
     await cache.listPushBack('app', 'l', 'x');
@@ -106,8 +107,8 @@ for (const sdk of SDKS) {
     if (sdk.name === 'node-sdk') t.equal(errorCode(await reader.itemGetType('app', 'l')), MomentoErrorCode.PERMISSION_ERROR, 'checked against the scope');
   });
 
-  t.test(`${sdk.name} - every list method, with truncation, indices, TTL and misses`, async (t) => {
-    const server = await startMomentoServer(t);
+  testEachEngine(`${sdk.name} - every list method, with truncation, indices, TTL and misses`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine });
     const { cache } = await sdk.clients(t, server, await apiKeyFor(server));
     t.equal(kind(await cache.listFetch('app', 'l')), 'Miss');
     t.equal(kind(await cache.listLength('app', 'l')), 'Miss');
@@ -145,8 +146,8 @@ for (const sdk of SDKS) {
     t.same((await cache.listFetch('app', 'l')).value(), ['0']);
   });
 
-  t.test(`${sdk.name} - a scoped disposable token: allowed keys work, others are PERMISSION_ERROR`, async (t) => {
-    const server = await startMomentoServer(t);
+  testEachEngine(`${sdk.name} - a scoped disposable token: allowed keys work, others are PERMISSION_ERROR`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine });
     const admin = await clientsFor(server, await apiKeyFor(server));
     const scoped = await server.auth.mintDisposableToken({ scope: PermissionScopes.cacheKeyPrefixReadOnly('app', 'public-'), expiresInSec: 60 });
     const { cache } = await clientsFor(server, scoped.token);
@@ -165,8 +166,8 @@ for (const sdk of SDKS) {
     t.equal(errorCode(await stranger.get('app', 'public-1')), MomentoErrorCode.AUTHENTICATION_ERROR);
   });
 
-  t.test(`${sdk.name} - control plane: createCache reports existing caches, listCaches the configured ones`, async (t) => {
-    const server = await startMomentoServer(t, { config: { store: { caches: ['app', 'chat'] } } });
+  testEachEngine(`${sdk.name} - control plane: createCache reports existing caches, listCaches the configured ones`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine, config: { store: { caches: ['app', 'chat'] } } });
     const { cache } = await sdk.clients(t, server, await apiKeyFor(server));
     t.equal(kind(await cache.createCache('app')), 'AlreadyExists');
     const refused = await cache.createCache('other');
@@ -190,8 +191,8 @@ for (const sdk of SDKS) {
     t.equal(errorCode(await tokenClient.listCaches()), MomentoErrorCode.PERMISSION_ERROR);
   });
 
-  t.test(`${sdk.name} - limit errors carry Momento’s err trailer cause, which the SDK turns into its message`, async (t) => {
-    const server = await startMomentoServer(t, { config: { store: { maxElementBytes: 1024 } } });
+  testEachEngine(`${sdk.name} - limit errors carry Momento’s err trailer cause, which the SDK turns into its message`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine, config: { store: { maxElementBytes: 1024 } } });
     const { cache } = await sdk.clients(t, server, await apiKeyFor(server));
     const big = await cache.listPushBack('app', 'l', 'x'.repeat(2000));
     t.equal(errorCode(big), MomentoErrorCode.LIMIT_EXCEEDED_ERROR);
