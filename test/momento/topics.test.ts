@@ -2,13 +2,15 @@
  * against a real Tidings server, topics: publish/subscribe, sequence numbers and pages,
  * heartbeat-first subscribe, resume after a dropped stream, discontinuity, permission errors, a
  * token expiring mid-subscription, and interop with a tidings/client subscriber and publisher on the
- * WebSocket path. Every case runs once per SDK (test/helpers/momento-sdks.ts). */
+ * WebSocket path. Every case runs once per SDK (test/helpers/momento-sdks.ts); the cases about
+ * items, pages, resume and retracts once per engine too. */
 import t from 'tap';
 import { MomentoErrorCode, NoopMomentoLoggerFactory, TopicClient, TopicConfigurations, type TopicDiscontinuity, type TopicItem, type TopicSubscribe } from '@gomomento/sdk';
 import { CloseCode, PermissionScopes, type Position, type TidingsServer } from '../../src/index.js';
 import type { Session } from '../../src/engine/session.js';
 import { collector, itemCollector, sdkFor } from '../helpers/sdk.js';
 import { apiKeyFor, credentialFor, errorCode, startMomentoServer } from '../helpers/momento.js';
+import { testEachEngine } from '../helpers/server.js';
 import { SDKS, kind } from '../helpers/momento-sdks.js';
 
 function subscriber() {
@@ -65,8 +67,8 @@ t.test('node-sdk - the first stream ends OK before the SDK’s deadline: no onCo
 });
 
 for (const sdk of SDKS) {
-  t.test(`${sdk.name} - text and binary items with sequence numbers, pages and the publisher tokenId`, async (t) => {
-    const server = await startMomentoServer(t);
+  testEachEngine(`${sdk.name} - text and binary items with sequence numbers, pages and the publisher tokenId`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine });
     const { topics } = await sdk.clients(t, server, await apiKeyFor(server, PermissionScopes.allDataReadWrite(), 'backend'));
     const s = subscriber();
     const sub = await topics.subscribe('chat', 'room1', s.options);
@@ -82,8 +84,8 @@ for (const sdk of SDKS) {
     (sub as TopicSubscribe.Subscription).unsubscribe();
   });
 
-  t.test(`${sdk.name} - a dropped stream resumes from the window; past the window it reports a discontinuity`, async (t) => {
-    const server = await startMomentoServer(t, { config: { topics: { windowItems: 3 } } });
+  testEachEngine(`${sdk.name} - a dropped stream resumes from the window; past the window it reports a discontinuity`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine, config: { topics: { windowItems: 3 } } });
     const { topics } = await sdk.clients(t, server, await apiKeyFor(server));
     const s = subscriber();
     const sub = await topics.subscribe('chat', 'r', s.options) as TopicSubscribe.Subscription;
@@ -112,8 +114,8 @@ for (const sdk of SDKS) {
     sub.unsubscribe();
   });
 
-  t.test(`${sdk.name} - a moderator's retract is invisible: the next item skips its seq, with no discontinuity; a resume across a taken-down item delivers it`, async (t) => {
-    const server = await startMomentoServer(t);
+  testEachEngine(`${sdk.name} - a moderator's retract is invisible: the next item skips its seq, with no discontinuity; a resume across a taken-down item delivers it`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine });
     const { topics } = await sdk.clients(t, server, await apiKeyFor(server));
     const s = subscriber();
     const sub = await topics.subscribe('chat', 'r', s.options) as TopicSubscribe.Subscription;
@@ -139,8 +141,8 @@ for (const sdk of SDKS) {
     sub.unsubscribe();
   });
 
-  t.test(`${sdk.name} - a new subscription (resume_at 0) is live-only`, async (t) => {
-    const server = await startMomentoServer(t);
+  testEachEngine(`${sdk.name} - a new subscription (resume_at 0) is live-only`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine });
     const { topics } = await sdk.clients(t, server, await apiKeyFor(server));
     await topics.publish('chat', 'fresh', 'x');
     const s = subscriber();
@@ -184,8 +186,8 @@ for (const sdk of SDKS) {
     t.equal([...server.broker.sessions.values()].filter((x) => x.subscriptions.size > 0).length, 0, 'the server released the stream');
   });
 
-  t.test(`${sdk.name} - interop: official SDK and tidings/client see the same items at the same (page, seq)`, async (t) => {
-    const server = await startMomentoServer(t);
+  testEachEngine(`${sdk.name} - interop: official SDK and tidings/client see the same items at the same (page, seq)`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine });
     const { topics } = await sdk.clients(t, server, await apiKeyFor(server, PermissionScopes.allDataReadWrite(), 'momento-user'));
     const ours = await sdkFor(t, server, { tokenId: 'ws-user' });
     const wsItems = itemCollector();
