@@ -99,12 +99,13 @@ export class MemoryModerationEngine implements ModerationEngine, PublishHook<Adm
   }
 
   async retract(cache: string, topic: string, target: Position, tokenId: string | undefined, reason: string | undefined): Promise<RetractResult> {
+    // First, as on the Redis engine: a cache without data (store.caches) or a history key holding a
+    // scalar refuses the whole step; nothing runs between this check and the stamp.
+    this.backend.checkList(cache, topic);
     const at = this.backend.stampNow(cache, topic, ({ page, seq, ts, lastSeq }) => {
       if (target.page > page || (target.page === page && target.seq > lastSeq)) {
         throw invalidArgument(`target: topic "${topic}" has published no item at page ${target.page}, seq ${target.seq}`);
       }
-      // Checked before anything is published: a history key holding a scalar refuses the whole step.
-      this.backend.checkList(cache, topic);
       const frame: RetractFrame = { t: 'retract', cache, topic, seq, page, ts, target: { page: target.page, seq: target.seq } };
       if (reason !== undefined) frame.reason = reason;
       if (tokenId !== undefined) frame.tokenId = tokenId;

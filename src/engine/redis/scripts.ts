@@ -197,14 +197,14 @@ return {'ok', pushed[2], seq, page, now}`,
     keys: 5,
     lua: `${LIST_PRELUDE}
 ${topicPrelude(3)}
+local k = kind()
+if k ~= 'none' and k ~= 'list' then return {'wrongtype', k} end
 local page, seq, created = topic_position(now)
 local target_page, target_seq = tonumber(ARGV[2]), tonumber(ARGV[3])
 -- A topic Redis no longer holds (expired while idle) is checked against the page it would get, as
 -- the memory engine does: an earlier page's item may still be in the history list.
 if target_page > page or (target_page == page and target_seq > seq) then return {'no_target'} end
 local removed = 0
-local k = kind()
-if k ~= 'none' and k ~= 'list' then return {'wrongtype', k} end
 if k == 'list' then
   local matching, bytes = {}, 0
   for _, e in ipairs(redis.call('LRANGE', K, 0, -1)) do
