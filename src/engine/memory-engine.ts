@@ -137,10 +137,10 @@ export class MemoryEngine implements Engine {
     this.topics = new MemoryTopicEngine(options.topics, options.clock);
     // pubAppend to a group's input topic is refused, as on the Redis engine (moderation/pattern.ts).
     this.cache = new MemoryCacheStore(options.store ?? DEFAULTS.store, options.clock, {
-      publishNow: (cache, topic, value, tokenId) => {
+      checkTopic: (cache, topic) => {
         if (this.groups.registry.feeds(cache, topic)) throw inputTopicRefusal(topic);
-        return this.topics.publishNow(cache, topic, value, tokenId);
       },
+      publishNow: (cache, topic, value, tokenId) => this.topics.publishNow(cache, topic, value, tokenId),
     });
     this.groups = new MemoryModerationEngine(options.moderation ?? DEFAULTS.moderation, options.clock, {
       pubAppend: (...args) => this.cache.pubAppend(...args),

@@ -17,6 +17,10 @@ import { ELEMENT_OVERHEAD, ENTRY_OVERHEAD, ORIGIN_OVERHEAD, SLOT_BYTES, flatText
 
 /** Publishes one item synchronously (the memory topic engine), so pubAppend can append in the same step. */
 export interface SyncPublisher {
+  /** Throws when pubAppend may not publish to `topic` at all (a moderator group's input): checked
+   * before the list's state, as the Redis engine does, so the refusal does not depend on it.
+   * Absent: every topic may be. */
+  checkTopic?(cache: string, topic: string): void;
   publishNow(cache: string, topic: string, value: Value, tokenId: string | undefined): PublishResult & { ts: number };
 }
 
@@ -262,6 +266,8 @@ export class MemoryCacheStore implements CacheEngine {
   pubAppend(cache: string, topic: string, list: string, value: Value, tokenId: string | undefined, options: PushOptions): PubAppendResult {
     if (!this.publisher) throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, 'pubAppend needs a topic engine in the same process');
     const publisher = this.publisher;
+    this.key(cache, list); // NOT_FOUND_ERROR first, as for every cache operation
+    publisher.checkTopic?.(cache, topic);
     const e = element(value, tokenId);
     let published: Required<PublishResult> = { seq: 0, page: 0, ts: 0 };
     // Publishing runs after every limit check and before the append; if it throws (e.g.

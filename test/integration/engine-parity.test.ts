@@ -44,9 +44,10 @@ const config = {
 };
 
 // Keys shared by lists, scalars and history lists (pubAppend writes the list named like its topic).
-const keys = ['a', 't'];
-// `x:t` is topic t of cache x, which has no cache data (store.caches).
-const topics = ['t', 'u', 'x:t'];
+const keys = ['a', 't', 'in1'];
+// `x:t` is topic t of cache x, which has no cache data (store.caches); in1 is an input topic once
+// the run's moderator group (pattern: prefix `in`) exists.
+const topics = ['t', 'u', 'x:t', 'in1'];
 // Mostly values that fit; now and then one past maxElementBytes / maxValueBytes (12 bytes).
 const value = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom('x', 'yy', '', 'é', 'zzzzzzzzzz', 'x') },
@@ -92,6 +93,7 @@ const op = fc.oneof(
   // A subscription that stays: live items, retracts and discs are compared after every operation.
   sometimes(fc.record({ op: fc.constant('sub' as const), topic, from: fc.option(position, { nil: undefined }) })),
   sometimes(fc.record({ op: fc.constant('unsub' as const), topic })),
+  sometimes(fc.record({ op: fc.constant('gsub' as const) })),
 );
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 
@@ -103,6 +105,10 @@ interface Side {
   client: RawClient;
   /** A client whose token has no tokenId: its items and history elements carry none. */
   anonymous: RawClient;
+  /** A moderator: joins the run's group (gsub); its deliveries are not compared. */
+  moderator: RawClient;
+  /** Whether the moderator is in the current run's group. */
+  joined: boolean;
   momento: CacheClient;
   /** Engine redis: a client of its Redis, to expire a topic as Redis does (its keys' PEXPIRE). */
   redis?: Redis;
@@ -120,9 +126,10 @@ async function side(tt: Test, name: 'memory' | 'redis'): Promise<Side> {
   const scope = PermissionScopes.allDataReadWrite();
   const client = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'p', expiresInSec: 24 * 3600 }));
   const anonymous = await RawClient.open(server, await tokenFor(server, scope, { expiresInSec: 24 * 3600 }));
-  tt.teardown(() => { client.close(); anonymous.close(); });
+  const moderator = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'mod', expiresInSec: 24 * 3600 }));
+  tt.teardown(() => { client.close(); anonymous.close(); moderator.close(); });
   const { cache: momento } = await momentoClients(tt, server, await apiKeyFor(server, scope));
-  const s: Side = { name, server, clock, client, anonymous, momento, positions: [], pages: new Map(), subs: new Set() };
+  const s: Side = { name, server, clock, client, anonymous, moderator, joined: false, momento, positions: [], pages: new Map(), subs: new Set() };
   if (name === 'redis') {
     s.redis = new Redis(server.config.redis.url);
     tt.teardown(() => { s.redis!.disconnect(); });
@@ -207,6 +214,11 @@ async function apply(s: Side, o: Op, tag: string): Promise<unknown> {
     case 'resume': // subscribe from a position, take the catch-up (drain), leave
       return { sub: await subscribe(s, where(tag, o.topic), o.from), unsub: await unsubscribe(s, where(tag, o.topic)) };
     case 'sub': return subscribe(s, where(tag, o.topic), o.from);
+    case 'gsub': {
+      const reply = await s.moderator.request({ t: 'gsub', cache: CACHE, group: `${tag}g`, pattern: { namePrefix: `${tag}in` } });
+      if (reply['t'] === 'ok') s.joined = true;
+      return answer(s, reply);
+    }
     case 'unsub': return unsubscribe(s, where(tag, o.topic));
     case 'expire': {
       // A topic unused past topics.idleTopicMs: the memory engine's sweep drops it; Redis expires its keys.
@@ -270,7 +282,12 @@ async function compare(sides: [Side, Side], ops: Op[]): Promise<string | undefin
       await unsubscribe(s, { cache, topic });
     }
   }
-  for (const s of sides) await drain(s);
+  for (const s of sides) {
+    if (s.joined) await s.moderator.ok({ t: 'gunsub', cache: CACHE, group: `${tag}g` });
+    s.joined = false;
+    s.moderator.frames.splice(0);
+    await drain(s);
+  }
   return undefined;
 }
 
@@ -321,6 +338,14 @@ t.test('engine parity - the same random operations get the same answers from mem
         { op: 'set', k: 't', v: 'x', ttlMs: undefined },
         { op: 'pub', topic: 't', v: 'x', idem: undefined, anonymous: false },
         { op: 'retract', topic: 't', target: at(0, 0, 1) },
+      ]],
+      ['pubAppend to an input topic whose list is full', [
+        { op: 'gsub' },
+        { op: 'push', end: 'back', k: 'in1', vs: ['x', 'x', 'x'], concat: true, ttlMs: undefined, refresh: undefined, trunc: undefined, idem: undefined },
+        { op: 'push', end: 'back', k: 'in1', vs: ['x', 'x'], concat: true, ttlMs: undefined, refresh: undefined, trunc: undefined, idem: undefined },
+        { op: 'pubAppend', topic: 'in1', v: 'x', ttlMs: undefined, trunc: undefined, idem: undefined, anonymous: false },
+        { op: 'set', k: 'in1', v: 'x', ttlMs: undefined },
+        { op: 'pubAppend', topic: 'in1', v: 'x', ttlMs: undefined, trunc: undefined, idem: undefined, anonymous: false },
       ]],
     ];
     for (const [name, ops] of cases) t.equal(await compare(sides, ops), undefined, name);
