@@ -147,6 +147,7 @@ export class RedisCacheStore implements CacheEngine {
   }
 
   async set(cache: string, key: string, value: Value, ttlMs: number | undefined): Promise<void> {
+    this.keys(cache, key); // NOT_FOUND_ERROR before the size, as for every cache operation
     const encoded = encodeValue(value);
     const size = Buffer.byteLength(key, 'utf8') + payloadBytes(encoded);
     if (size > this.config.maxItemBytes) {
