@@ -2,7 +2,7 @@
  * typed errors with their statuses, body limits, malformed bodies, CORS, and moderation of an
  * HTTP publish. */
 import t from 'tap';
-import { startServer } from '../helpers/server.js';
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes, type TidingsServer } from '../../src/index.js';
 
@@ -19,8 +19,8 @@ async function call(server: TidingsServer, path: string, token: string | undefin
 }
 const op = (server: TidingsServer, token: string | undefined, name: string, args: unknown) => call(server, `/v1/cache/${CACHE}/${name}`, token, args);
 
-t.test('http api', async (t) => {
-  const server = await startServer(t, { config: { topics: { maxValueBytes: 8 * 1024 }, server: { maxHttpBodyBytes: 32 * 1024 } } });
+testEachEngine('http api', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { topics: { maxValueBytes: 8 * 1024 }, server: { maxHttpBodyBytes: 32 * 1024 } } });
   const all = await tokenFor(server, PermissionScopes.combine(PermissionScopes.topicPublishSubscribe(CACHE, '*'), PermissionScopes.cacheReadWrite(CACHE)), { tokenId: 'backend' });
 
   t.test('publish: text and binary bodies, delivered to a WebSocket subscriber with the token id', async (t) => {
@@ -191,8 +191,8 @@ t.test('http api - CORS for configured origins', async (t) => {
   t.equal(bad.status, 403);
 });
 
-t.test('http api - a publish over HTTP to an input topic goes through the moderators', async (t) => {
-  const server = await startServer(t);
+testEachEngine('http api - a publish over HTTP to an input topic goes through the moderators', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const mod = await RawClient.open(server, await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: 'mod' }));
   t.teardown(() => mod.close());
   await mod.ok({ t: 'gsub', cache: CACHE, group: 'mods', pattern: { nameSuffix: '-input' } });

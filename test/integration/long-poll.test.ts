@@ -1,8 +1,7 @@
 /** HTTP long-poll over real HTTP: a client polling at random intervals while items are published
  * gets every item once, a poll waits up to its bound, and a cursor the window no longer covers
  * yields a `disc`. A credential in the poll's URL is refused, as on an SSE stream. */
-import t from 'tap';
-import { startServer } from '../helpers/server.js';
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes, type TidingsServer } from '../../src/index.js';
 
@@ -17,8 +16,8 @@ function publish(server: TidingsServer, token: string, topic: string, text: stri
     .then((r) => r.json());
 }
 
-t.test('long-poll', async (t) => {
-  const server = await startServer(t, { config: { topics: { windowItems: 10 } } });
+testEachEngine('long-poll', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { topics: { windowItems: 10 } } });
   const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe(CACHE, '*'));
 
   t.test('a client polling at random intervals gets every item once, in order', async (t) => {
