@@ -3,7 +3,7 @@
  * covers the gap, heartbeats, tickets, refusals before the stream starts, and a slow reader. */
 import t from 'tap';
 import net from 'node:net';
-import { startServer } from '../helpers/server.js';
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { SseReader } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait.js';
@@ -22,8 +22,8 @@ function publish(server: TidingsServer, token: string, topic: string, body: stri
 
 const sseUrl = (server: TidingsServer, topics: string[], extra = '') => `${server.httpUrl}/v1/sse?cache=${CACHE}${topics.map((x) => `&topic=${x}`).join('')}${extra}`;
 
-t.test('sse', async (t) => {
-  const server = await startServer(t, { config: { server: { heartbeatMs: 200 } } });
+testEachEngine('sse', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { server: { heartbeatMs: 200 } } });
   const token = await tokenFor(server, scope, { tokenId: 'writer' });
   const auth = { authorization: `Bearer ${token}` };
 
@@ -109,8 +109,8 @@ t.test('sse', async (t) => {
   });
 });
 
-t.test('sse - disc when the window no longer covers the gap; expired tickets', async (t) => {
-  const server = await startServer(t, { config: { topics: { windowItems: 5 }, http: { ticketTtlMs: 50 } } });
+testEachEngine('sse - disc when the window no longer covers the gap; expired tickets', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { topics: { windowItems: 5 }, http: { ticketTtlMs: 50 } } });
   const token = await tokenFor(server, scope);
   const auth = { authorization: `Bearer ${token}` };
   const reader = await SseReader.open(sseUrl(server, ['w']), auth);
@@ -133,6 +133,8 @@ t.test('sse - disc when the window no longer covers the gap; expired tickets', a
   t.match(await SseReader.open(sseUrl(server, ['w'], `&ticket=${ticket}`)), { status: 401 }, 'an expired ticket is refused');
 });
 
+// The cases below are about the transport's buffers and run on memory only: they send publishes
+// without awaiting each, which the Redis engine (asynchronous replies) bounds by server.maxPendingRequests.
 t.test('sse - a reader that stops reading is detached, caught up from the window when it reads again, and misses nothing', async (t) => {
   const server = await startServer(t, { config: {
     server: { maxBackpressureBytes: 64 * 1024, sendBufferHardLimitBytes: 256 * 1024 },
