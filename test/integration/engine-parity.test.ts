@@ -37,7 +37,8 @@ const config = {
   store: { caches: ['c'], maxListLength: 5, maxItemBytes: 24, maxElementBytes: 12, maxTtlSec: 3600, defaultTtlSec: 600 },
   // Each window item counts its frame + 320 B: about three fit in windowBytes, four in windowItems.
   topics: { maxValueBytes: 12, windowItems: 4, windowBytes: 1300, idleTopicMs: 20 * 3600_000 },
-  moderation: { historyTtlSec: 3600, historyLength: 5 },
+  // Deliveries are never taken back for want of an answer while a run lasts.
+  moderation: { historyTtlSec: 3600, historyLength: 5, ackTimeoutMs: 3600_000 },
   momento: { enabled: true, port: 0 },
   // Kept in Redis by Redis's own clock, in memory by the server's: longer than a run moves the clock.
   server: { idempotencyWindowMs: 3600_000 },
@@ -46,10 +47,11 @@ const config = {
 // Keys shared by lists, scalars and history lists (pubAppend writes the list named like its topic).
 // `x:longkey` is a key of cache x, which has no cache data (store.caches); with a 13-byte value
 // a long key is past store.maxItemBytes.
-const keys = ['a', 't', 'in1', 'longkey', 'x:longkey'];
-// `x:t` is topic t of cache x, which has no cache data (store.caches); in1 is an input topic once
-// the run's moderator group (pattern: prefix `in`) exists.
-const topics = ['t', 'u', 'x:t', 'in1'];
+const keys = ['a', 't', 'u', 'in:u', 'longkey', 'x:longkey'];
+// `x:t` is topic t of cache x, which has no cache data (store.caches). `in:u` is the input topic of
+// u once the run's moderator group exists: its pattern is the prefix `<run>in`, the topic
+// `<run>in<run>u`, whose output (topic and history list) is `<run>u`.
+const topics = ['t', 'u', 'x:t', 'in:u'];
 // Mostly values that fit; now and then one past maxElementBytes / maxValueBytes (12 bytes).
 const value = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom('x', 'yy', '', 'é', 'zzzzzzzzzz', 'x') },
@@ -85,7 +87,7 @@ const op = fc.oneof(
   sometimes(fc.record({ op: fc.constant('delete' as const), k })),
   sometimes(fc.record({ op: fc.constant('itemGetTtl' as const), k })),
   sometimes(fc.record({ op: fc.constant('updateTtl' as const), k, ms: fc.constantFrom(1000, 5000, 100_000, 0) })),
-  sometimes(fc.record({ op: fc.constant('keysExist' as const), ks: fc.uniqueArray(fc.constantFrom('a', 't', 'in1', 'b'), { minLength: 1, maxLength: 3 }) })),
+  sometimes(fc.record({ op: fc.constant('keysExist' as const), ks: fc.uniqueArray(fc.constantFrom('a', 't', 'u', 'b'), { minLength: 1, maxLength: 3 }) })),
   sometimes(fc.record({ op: fc.constant('advance' as const), ms: fc.constantFrom(1, 999, 1000, 1001, 4000) })),
   sometimes(fc.record({ op: fc.constant('pub' as const), topic, v: value, idem, anonymous: fc.boolean() })),
   often(fc.record({ op: fc.constant('pubAppend' as const), topic, v: value, ttlMs, trunc: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }), idem, anonymous: fc.boolean() })),
@@ -96,6 +98,8 @@ const op = fc.oneof(
   sometimes(fc.record({ op: fc.constant('sub' as const), topic, from: fc.option(position, { nil: undefined }) })),
   sometimes(fc.record({ op: fc.constant('unsub' as const), topic })),
   sometimes(fc.record({ op: fc.constant('gsub' as const) })),
+  // The moderator settles the oldest delivery it holds: accept (maybe edited, maybe with keep) or reject.
+  sometimes(fc.record({ op: fc.constant('settle' as const), accept: fc.boolean(), edit: fc.option(value, { nil: undefined }), keep: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }) })),
 );
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 
@@ -111,6 +115,8 @@ interface Side {
   moderator: RawClient;
   /** Whether the moderator is in the current run's group. */
   joined: boolean;
+  /** Items the group took (pubs to its input acknowledged) and the moderator has not settled. */
+  unsettled: number;
   momento: CacheClient;
   /** Engine redis: a client of its Redis, to expire a topic as Redis does (its keys' PEXPIRE). */
   redis?: Redis;
@@ -118,6 +124,8 @@ interface Side {
   positions: Array<{ page: number; seq: number }>;
   /** Its pages in the current run, by order of first appearance. */
   pages: Map<number, number>;
+  /** Idempotency keys acknowledged in the current run (a repeat feeds no group again). */
+  keysUsed: Set<string>;
   /** Topics (`cache/topic`) its client is subscribed to now. */
   subs: Set<string>;
 }
@@ -131,7 +139,7 @@ async function side(tt: Test, name: 'memory' | 'redis'): Promise<Side> {
   const moderator = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'mod', expiresInSec: 24 * 3600 }));
   tt.teardown(() => { client.close(); anonymous.close(); moderator.close(); });
   const { cache: momento } = await momentoClients(tt, server, await apiKeyFor(server, scope));
-  const s: Side = { name, server, clock, client, anonymous, moderator, joined: false, momento, positions: [], pages: new Map(), subs: new Set() };
+  const s: Side = { name, server, clock, client, anonymous, moderator, joined: false, unsettled: 0, momento, positions: [], pages: new Map(), subs: new Set(), keysUsed: new Set() };
   if (name === 'redis') {
     s.redis = new Redis(server.config.redis.url);
     tt.teardown(() => { s.redis!.disconnect(); });
@@ -207,7 +215,13 @@ async function apply(s: Side, o: Op, tag: string): Promise<unknown> {
       return exists ?? { err: (r as unknown as { errorCode(): string }).errorCode() };
     }
     case 'advance': s.clock.advance(o.ms); return null;
-    case 'pub': return answer(s, await (o.anonymous ? s.anonymous : c).request({ t: 'pub', ...where(tag, o.topic), value: o.v, ...key(o.idem) }));
+    case 'pub': {
+      const reply = await (o.anonymous ? s.anonymous : c).request({ t: 'pub', ...where(tag, o.topic), value: o.v, ...key(o.idem) });
+      const used = `${o.anonymous ? 'anonymous' : 'p'} ${o.idem}`;
+      if (reply['t'] === 'ok' && s.joined && o.topic === 'in:u' && !(o.idem && s.keysUsed.has(used))) s.unsettled++;
+      if (reply['t'] === 'ok' && o.idem) s.keysUsed.add(used);
+      return answer(s, reply);
+    }
     case 'pubAppend': {
       const trunc = o.trunc === undefined ? {} : { truncateFrontToSize: o.trunc };
       return answer(s, await (o.anonymous ? s.anonymous : c).request({ t: 'pubAppend', ...where(tag, o.topic), list: where(tag, o.topic).topic, value: o.v, ...ttl(o.ttlMs), ...trunc, ...key(o.idem) }));
@@ -216,6 +230,18 @@ async function apply(s: Side, o: Op, tag: string): Promise<unknown> {
     case 'resume': // subscribe from a position, take the catch-up (drain), leave
       return { sub: await subscribe(s, where(tag, o.topic), o.from), unsub: await unsubscribe(s, where(tag, o.topic)) };
     case 'sub': return subscribe(s, where(tag, o.topic), o.from);
+    case 'settle': {
+      // The group hands items out in order; the Redis engine does so asynchronously: wait for one.
+      if (s.unsettled === 0) return 'nothing to settle';
+      const d = await s.moderator.next((f) => f['t'] === 'delivery' && f['group'] === `${tag}g`, 5000);
+      const { delivery: id, ...delivered } = d;
+      const settle = o.accept
+        ? { t: 'accept', delivery: id, ...(o.edit === undefined ? {} : { value: o.edit }), ...(o.keep === undefined ? {} : { keep: o.keep }) }
+        : { t: 'reject', delivery: id, reason: 'no' };
+      const reply = await s.moderator.request(settle);
+      if (reply['t'] === 'ok') s.unsettled--;
+      return { delivered: normalize(s, delivered), reply: answer(s, reply) };
+    }
     case 'gsub': {
       const reply = await s.moderator.request({ t: 'gsub', cache: CACHE, group: `${tag}g`, pattern: { namePrefix: `${tag}in` } });
       if (reply['t'] === 'ok') s.joined = true;
@@ -239,12 +265,15 @@ async function apply(s: Side, o: Op, tag: string): Promise<unknown> {
 
 /** The cache and the run's name of a key of the model, as request fields. */
 function item(tag: string, k: string, field: 'list' | 'key'): Record<string, string> {
-  return k.startsWith('x:') ? { cache: 'x', [field]: tag + k.slice(2) } : { cache: CACHE, [field]: tag + k };
+  const { cache, topic } = where(tag, k);
+  return { cache, [field]: topic };
 }
 
-/** The cache and the run's name of a topic of the model. */
+/** The cache and the run's name of a topic (or key) of the model. */
 function where(tag: string, topic: string): { cache: string; topic: string } {
-  return topic.startsWith('x:') ? { cache: 'x', topic: tag + topic.slice(2) } : { cache: CACHE, topic: tag + topic };
+  if (topic.startsWith('x:')) return { cache: 'x', topic: tag + topic.slice(2) };
+  if (topic.startsWith('in:')) return { cache: CACHE, topic: `${tag}in${tag}${topic.slice(3)}` };
+  return { cache: CACHE, topic: tag + topic };
 }
 
 async function subscribe(s: Side, at: { cache: string; topic: string }, from: Shifted | undefined): Promise<unknown> {
@@ -273,29 +302,30 @@ let run = 0;
 /** Runs `ops` on both sides under a fresh key prefix; returns the first divergence, if any. */
 async function compare(sides: [Side, Side], ops: Op[]): Promise<string | undefined> {
   const tag = `r${String(++run).padStart(5, '0')}`; // one width: item sizes count the key
-  for (const s of sides) { s.positions = []; s.pages = new Map(); }
+  for (const s of sides) { s.positions = []; s.pages = new Map(); s.keysUsed = new Set(); s.unsettled = 0; }
   const log: string[] = [];
-  for (const o of ops) {
-    const [a, b] = [await step(sides[0], o, tag), await step(sides[1], o, tag)];
-    log.push(`${JSON.stringify(o)} -> ${JSON.stringify(a)}`);
-    if (JSON.stringify(a) !== JSON.stringify(b)) {
-      return `diverged at ${JSON.stringify(o)}:\n  memory: ${JSON.stringify(a)}\n  redis:  ${JSON.stringify(b)}\nafter:\n  ${log.slice(0, -1).join('\n  ')}`;
+  try {
+    for (const o of ops) {
+      const [a, b] = [await step(sides[0], o, tag), await step(sides[1], o, tag)];
+      log.push(`${JSON.stringify(o)} -> ${JSON.stringify(a)}`);
+      if (JSON.stringify(a) !== JSON.stringify(b)) {
+        return `diverged at ${JSON.stringify(o)}:\n  memory: ${JSON.stringify(a)}\n  redis:  ${JSON.stringify(b)}\nafter:\n  ${log.slice(0, -1).join('\n  ')}`;
+      }
+    }
+    return undefined;
+  } finally {
+    // Leave what the run subscribed and joined, whatever happened, so that the next run starts clean.
+    for (const s of sides) {
+      for (const sub of [...s.subs]) {
+        const [cache, topic] = sub.split('/') as [string, string];
+        await unsubscribe(s, { cache, topic });
+      }
+      if (s.joined) await s.moderator.request({ t: 'gunsub', cache: CACHE, group: `${tag}g` });
+      s.joined = false;
+      s.moderator.frames.splice(0);
+      await drain(s);
     }
   }
-  // Leave what the run subscribed, on both sides alike.
-  for (const s of sides) {
-    for (const sub of [...s.subs]) {
-      const [cache, topic] = sub.split('/') as [string, string];
-      await unsubscribe(s, { cache, topic });
-    }
-  }
-  for (const s of sides) {
-    if (s.joined) await s.moderator.ok({ t: 'gunsub', cache: CACHE, group: `${tag}g` });
-    s.joined = false;
-    s.moderator.frames.splice(0);
-    await drain(s);
-  }
-  return undefined;
 }
 
 /** One operation's answer, with the topic frames it brought when anything is subscribed. */
@@ -348,16 +378,28 @@ t.test('engine parity - the same random operations get the same answers from mem
       ]],
       ['pubAppend to an input topic whose list is full', [
         { op: 'gsub' },
-        { op: 'push', end: 'back', k: 'in1', vs: ['x', 'x', 'x'], concat: true, ttlMs: undefined, refresh: undefined, trunc: undefined, idem: undefined },
-        { op: 'push', end: 'back', k: 'in1', vs: ['x', 'x'], concat: true, ttlMs: undefined, refresh: undefined, trunc: undefined, idem: undefined },
-        { op: 'pubAppend', topic: 'in1', v: 'x', ttlMs: undefined, trunc: undefined, idem: undefined, anonymous: false },
-        { op: 'set', k: 'in1', v: 'x', ttlMs: undefined },
-        { op: 'pubAppend', topic: 'in1', v: 'x', ttlMs: undefined, trunc: undefined, idem: undefined, anonymous: false },
+        { op: 'push', end: 'back', k: 'in:u', vs: ['x', 'x', 'x'], concat: true, ttlMs: undefined, refresh: undefined, trunc: undefined, idem: undefined },
+        { op: 'push', end: 'back', k: 'in:u', vs: ['x', 'x'], concat: true, ttlMs: undefined, refresh: undefined, trunc: undefined, idem: undefined },
+        { op: 'pubAppend', topic: 'in:u', v: 'x', ttlMs: undefined, trunc: undefined, idem: undefined, anonymous: false },
+        { op: 'set', k: 'in:u', v: 'x', ttlMs: undefined },
+        { op: 'pubAppend', topic: 'in:u', v: 'x', ttlMs: undefined, trunc: undefined, idem: undefined, anonymous: false },
       ]],
       // An item past store.maxItemBytes in a cache without cache data: memory answered
       // NOT_FOUND_ERROR, Redis item_size_limit_exceeded (it measured before naming the key).
       ['set of a too large item in a cache without cache data', [
         { op: 'set', k: 'x:longkey', v: 'w'.repeat(13), ttlMs: undefined },
+      ]],
+      ['moderated: accept into the history, a refused accept hands the item back', [
+        { op: 'gsub' },
+        { op: 'pub', topic: 'in:u', v: 'x', idem: undefined, anonymous: false },
+        { op: 'pub', topic: 'in:u', v: 'yy', idem: undefined, anonymous: true },
+        { op: 'settle', accept: true, edit: 'é', keep: 2 },
+        { op: 'set', k: 'u', v: 'x', ttlMs: undefined },
+        { op: 'settle', accept: true, edit: undefined, keep: undefined },
+        { op: 'delete', k: 'u' },
+        { op: 'settle', accept: true, edit: undefined, keep: undefined },
+        { op: 'fetch', k: 'u', s: undefined, e: undefined, withMeta: true },
+        { op: 'settle', accept: false, edit: undefined, keep: undefined },
       ]],
     ];
     for (const [name, ops] of cases) t.equal(await compare(sides, ops), undefined, name);
