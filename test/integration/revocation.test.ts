@@ -1,17 +1,16 @@
 /** Revocation over real sockets: the HTTP route, the server API and the CLI; open connections
  * using a revoked credential get `bye` 4504; revoked credentials are refused at hello and auth. */
-import t from 'tap';
 import { ManualClock, PermissionScopes } from '../../src/index.js';
-import { startServer } from '../helpers/server.js';
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { cliInProcess as runCli } from '../helpers/cli.js';
 
 const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
 const hello = (token: string) => ({ t: 'hello', versions: [1], token });
 
-t.test('revocation', async (t) => {
+testEachEngine('revocation', async (t, engine) => {
   const clock = new ManualClock(Date.now());
-  const server = await startServer(t, { clock, config: { auth: { maxRevocations: 3 } } });
+  const server = await startServer(t, { engine, clock, config: { auth: { maxRevocations: 3 } } });
   const admin = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null, tokenId: 'ops' })).token;
   const post = (body: unknown, key = admin) => fetch(`${server.httpUrl}/v1/revocations`, {
     method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) }, body: JSON.stringify(body),

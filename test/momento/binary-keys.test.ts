@@ -1,14 +1,14 @@
 /** Keys and list names that are not valid UTF-8 are refused with INVALID_ARGUMENT: decoded with
  * replacement they would collide (0xff and 0xfe both U+FFFD), and one key would read another's value.
  * So are keys past 255 bytes or with control characters (Tidings' name grammar). */
-import t from 'tap';
 import { MomentoErrorCode } from '@gomomento/sdk';
 import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
+import { testEachEngine } from '../helpers/server.js';
 import { SDKS, kind } from '../helpers/momento-sdks.js';
 
 for (const sdk of SDKS) {
-  t.test(`${sdk.name} - distinct binary keys never read each other's values`, async (t) => {
-    const server = await startMomentoServer(t);
+  testEachEngine(`${sdk.name} - distinct binary keys never read each other's values`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine });
     const { cache } = await sdk.clients(t, server, await apiKeyFor(server));
     const set = await cache.set('app', new Uint8Array([0xff]), 'secret-of-key-ff');
     const got = await cache.get('app', new Uint8Array([0xfe]));
