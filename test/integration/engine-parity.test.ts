@@ -91,7 +91,7 @@ const op = fc.oneof(
   sometimes(fc.record({ op: fc.constant('advance' as const), ms: fc.constantFrom(1, 999, 1000, 1001, 4000) })),
   sometimes(fc.record({ op: fc.constant('pub' as const), topic, v: value, idem, anonymous: fc.boolean() })),
   often(fc.record({ op: fc.constant('pubAppend' as const), topic, v: value, ttlMs, trunc: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }), idem, anonymous: fc.boolean() })),
-  sometimes(fc.record({ op: fc.constant('retract' as const), topic, target: position })),
+  sometimes(fc.record({ op: fc.constant('retract' as const), topic, target: position, anonymous: fc.boolean() })),
   sometimes(fc.record({ op: fc.constant('resume' as const), topic, from: fc.option(position, { nil: undefined }) })),
   sometimes(fc.record({ op: fc.constant('expire' as const), topic })),
   // A subscription that stays: live items, retracts and discs are compared after every operation.
@@ -226,7 +226,7 @@ async function apply(s: Side, o: Op, tag: string): Promise<unknown> {
       const trunc = o.trunc === undefined ? {} : { truncateFrontToSize: o.trunc };
       return answer(s, await (o.anonymous ? s.anonymous : c).request({ t: 'pubAppend', ...where(tag, o.topic), list: where(tag, o.topic).topic, value: o.v, ...ttl(o.ttlMs), ...trunc, ...key(o.idem) }));
     }
-    case 'retract': return answer(s, await c.request({ t: 'retract', ...where(tag, o.topic), target: pick(s, o.target), reason: 'r' }));
+    case 'retract': return answer(s, await (o.anonymous ? s.anonymous : c).request({ t: 'retract', ...where(tag, o.topic), target: pick(s, o.target), reason: 'r' }));
     case 'resume': // subscribe from a position, take the catch-up (drain), leave
       return { sub: await subscribe(s, where(tag, o.topic), o.from), unsub: await unsubscribe(s, where(tag, o.topic)) };
     case 'sub': return subscribe(s, where(tag, o.topic), o.from);
@@ -344,21 +344,21 @@ t.test('engine parity - the same random operations get the same answers from mem
     const cases: Array<[string, Op[]]> = [
       // Redis refused a retract on a topic it did not hold (INVALID_ARGUMENT_ERROR); memory stamped it
       // on the page the topic would get, as docs/protocol.md says (only a later page or seq is refused).
-      ['retract on a topic never published', [{ op: 'retract', topic: 't', target: at(0) }]],
+      ['retract on a topic never published', [{ op: 'retract', topic: 't', target: at(0), anonymous: false }]],
       ['retract on a topic that expired meanwhile: the history element still goes', [
         { op: 'pubAppend', topic: 't', v: 'x', ttlMs: undefined, trunc: undefined, idem: undefined, anonymous: false },
         { op: 'expire', topic: 't' },
-        { op: 'retract', topic: 't', target: at(0) },
+        { op: 'retract', topic: 't', target: at(0), anonymous: false },
         { op: 'fetch', k: 't', s: undefined, e: undefined, withMeta: true },
         { op: 'resume', topic: 't', from: at(0) },
-        { op: 'retract', topic: 't', target: at(1, 1) },
+        { op: 'retract', topic: 't', target: at(1, 1), anonymous: false },
       ]],
       // The history key holds a scalar: memory published the retract, then answered
       // FAILED_PRECONDITION_ERROR; Redis published it and answered removed: false. Now both refuse
       // and publish nothing (the resume replays no retract).
       ['retract with a scalar at the history key', [
         { op: 'set', k: 't', v: 'x', ttlMs: undefined },
-        { op: 'retract', topic: 't', target: at(0) },
+        { op: 'retract', topic: 't', target: at(0), anonymous: false },
         { op: 'resume', topic: 't', from: { i: 0, seqShift: -1, pageShift: -1 } },
       ]],
       // Cache x has no cache data: memory published the retract, then answered NOT_FOUND_ERROR from
@@ -366,15 +366,15 @@ t.test('engine parity - the same random operations get the same answers from mem
       // INVALID_ARGUMENT_ERROR where Redis answered NOT_FOUND_ERROR. Now both: NOT_FOUND_ERROR,
       // then FAILED_PRECONDITION_ERROR (a scalar at the history key), then the target.
       ['retract in a cache without cache data', [
-        { op: 'retract', topic: 'x:t', target: at(0) },
+        { op: 'retract', topic: 'x:t', target: at(0), anonymous: false },
         { op: 'pub', topic: 'x:t', v: 'x', idem: undefined, anonymous: false },
-        { op: 'retract', topic: 'x:t', target: at(0, 0, 1) },
+        { op: 'retract', topic: 'x:t', target: at(0, 0, 1), anonymous: false },
         { op: 'resume', topic: 'x:t', from: at(0, -1, -1) },
       ]],
       ['retract with a scalar at the history key and a target on a later page', [
         { op: 'set', k: 't', v: 'x', ttlMs: undefined },
         { op: 'pub', topic: 't', v: 'x', idem: undefined, anonymous: false },
-        { op: 'retract', topic: 't', target: at(0, 0, 1) },
+        { op: 'retract', topic: 't', target: at(0, 0, 1), anonymous: false },
       ]],
       ['pubAppend to an input topic whose list is full', [
         { op: 'gsub' },
