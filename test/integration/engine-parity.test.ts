@@ -1,21 +1,25 @@
 /** The memory and Redis engines answer alike: a model-based property test (fast-check) runs the SAME
- * random sequence of operations against a memory-engine server and a Redis-engine server (real
- * redis-server), over real WebSockets (raw protocol) and, for keysExist, the official Momento SDK
- * over gRPC, and compares every answer: results, Hit / Miss, lengths, TTLs, positions, replayed
- * frames, and error codes with their causes (messages may be worded differently).
+ * random sequence of operations against a memory-engine server, a Redis-engine server (real
+ * redis-server) and a Redis-engine server on two shards (redis.shards), over real WebSockets (raw
+ * protocol) and, for keysExist, the official Momento SDK over gRPC, and compares every answer:
+ * results, Hit / Miss, lengths, TTLs, positions, replayed and live frames, and error codes with
+ * their causes (messages may be worded differently).
  *
  * Covered: list push / concatenate at both ends with truncation, pops, fetch with slices (negative,
  * out of range) with and without meta, retain, remove value, length; set / get / delete with TTLs,
- * updateTtl, itemGetTtl, keysExist; the item-size, element-size and list-length limits; publish,
- * pubAppend, retract (also on a topic that expired meanwhile), resume from a (page, seq), live
- * subscriptions (items, retracts, discs), idempotency keys, tokens with and without a tokenId,
- * the per-topic window bounds; the clock.
+ * updateTtl, itemGetTtl, keysExist; the item-size, element-size and list-length limits; a cache not
+ * in store.caches; publish, pubAppend, retract (also on a topic that expired meanwhile), resume from
+ * a (page, seq), live subscriptions (items, retracts, discs), idempotency keys, tokens with and
+ * without a tokenId, the per-topic window bounds; a moderator group (its input refusing pubAppend,
+ * accept into the history, reject); the clock.
  * Not covered, by design: store.maxBytes (the memory store's LRU bound; Redis's maxmemory governs
- * the Redis engine instead, docs/operations.md "Memory").
+ * the Redis engine instead, docs/operations.md "Memory"), and node-local bounds (topics.maxTopics,
+ * topics.windowTotalBytes, server.maxPendingRequests).
  *
- * Pages differ between servers only by value: each server's pages are numbered in order of first
- * appearance within a run. Both servers run on ManualClocks moved together, so ts and TTLs match
- * exactly. A failure is shrunk to a minimal sequence; keep it below as a regression case.
+ * Pages are compared by order, per topic: each server's pages of one topic are numbered in order of
+ * first appearance within a run (values differ between servers, and between topics on two shards).
+ * The servers run on ManualClocks moved together, so ts and TTLs match exactly. A failure is shrunk
+ * to a minimal sequence; keep it below as a regression case.
  * TIDINGS_PARITY_RUNS sets the number of sequences (default small for CI). */
 import t, { type Test } from 'tap';
 import fc from 'fast-check';
@@ -24,12 +28,15 @@ import type { CacheClient, CacheKeysExist } from '@gomomento/sdk';
 import { ManualClock, PermissionScopes, type MemoryEngine, type TidingsServer } from '../../src/index.js';
 import { TopicKeys } from '../../src/engine/redis/keys.js';
 import { startServer } from '../helpers/server.js';
-import { requireRedis } from '../helpers/redis.js';
+import { requireRedis, startRedis } from '../helpers/redis.js';
+import { shardOf } from '../../src/engine/shards/rendezvous.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { apiKeyFor, momentoClients } from '../helpers/momento.js';
 
 const RUNS = Number(process.env['TIDINGS_PARITY_RUNS'] ?? 80);
 const CACHE = 'c';
+/** A cache without cache data; with two Redis shards it lives on the other one than CACHE. */
+const OTHER = 'b';
 const START = 1_800_000_000_000;
 
 const config = {
@@ -105,7 +112,7 @@ type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 
 /** One engine under test: a server on its own ManualClock, a raw WebSocket client, a Momento SDK client. */
 interface Side {
-  name: 'memory' | 'redis';
+  name: Engine;
   server: TidingsServer;
   clock: ManualClock;
   client: RawClient;
@@ -119,54 +126,73 @@ interface Side {
   unsettled: number;
   momento: CacheClient;
   /** Engine redis: a client of its Redis, to expire a topic as Redis does (its keys' PEXPIRE). */
-  redis?: Redis;
+  redisFor?: (cache: string) => Redis;
   /** Positions this server answered in the current run, in order. */
-  positions: Array<{ page: number; seq: number }>;
-  /** Its pages in the current run, by order of first appearance. */
-  pages: Map<number, number>;
+  positions: Map<string, Array<{ page: number; seq: number }>>;
+  /** Its pages in the current run, per topic (`cache/topic`), by order of first appearance: pages
+   * order one topic's incarnations, and two topics may share a value (on two Redis shards). */
+  pages: Map<string, Map<number, number>>;
+  /** The topic (or the history list named like it) the current operation is about. */
+  context: string;
   /** Idempotency keys acknowledged in the current run (a repeat feeds no group again). */
   keysUsed: Set<string>;
   /** Topics (`cache/topic`) its client is subscribed to now. */
   subs: Set<string>;
 }
 
-async function side(tt: Test, name: 'memory' | 'redis'): Promise<Side> {
+type Engine = 'memory' | 'redis' | 'redis, 2 shards';
+
+async function side(tt: Test, name: Engine): Promise<Side> {
   const clock = new ManualClock(START);
-  const server = await startServer(tt, { engine: name, clock, config });
+  const shards = name === 'redis, 2 shards' ? await Promise.all([startRedis(tt), startRedis(tt)]) : undefined;
+  const server = await startServer(tt, {
+    engine: name === 'memory' ? 'memory' : 'redis', clock,
+    config: shards ? { ...config, redis: { shards: shards.map((r) => r.url) } } : config,
+    ...(shards ? { redisUrl: shards[0]!.url } : {}),
+  });
   const scope = PermissionScopes.allDataReadWrite();
   const client = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'p', expiresInSec: 24 * 3600 }));
   const anonymous = await RawClient.open(server, await tokenFor(server, scope, { expiresInSec: 24 * 3600 }));
   const moderator = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'mod', expiresInSec: 24 * 3600 }));
   tt.teardown(() => { client.close(); anonymous.close(); moderator.close(); });
   const { cache: momento } = await momentoClients(tt, server, await apiKeyFor(server, scope));
-  const s: Side = { name, server, clock, client, anonymous, moderator, joined: false, unsettled: 0, momento, positions: [], pages: new Map(), subs: new Set(), keysUsed: new Set() };
-  if (name === 'redis') {
-    s.redis = new Redis(server.config.redis.url);
-    tt.teardown(() => { s.redis!.disconnect(); });
+  const s: Side = { name, server, clock, client, anonymous, moderator, joined: false, unsettled: 0, momento, positions: new Map(), pages: new Map(), context: '', subs: new Set(), keysUsed: new Set() };
+  if (name !== 'memory') {
+    const clients = (shards?.map((r) => r.url) ?? [server.config.redis.url]).map((url) => new Redis(url));
+    s.redisFor = (cache) => clients[shardOf(cache, clients.length)]!;
+    tt.teardown(() => { for (const c of clients) c.disconnect(); });
   }
   return s;
 }
 
 /** What a reply or a pushed frame says, with this server's pages numbered and binaries spelled out. */
-function normalize(s: Side, v: unknown, key?: string): unknown {
+function normalize(s: Side, v: unknown, key?: string, context = s.context): unknown {
   if (v instanceof Uint8Array) return { bin: [...v] };
-  if (Array.isArray(v)) return v.map((x) => normalize(s, x));
+  if (Array.isArray(v)) return v.map((x) => normalize(s, x, undefined, context));
   if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    // A frame names its topic (a delivery: the input topic its position is on).
+    if (typeof o['cache'] === 'string' && typeof o['topic'] === 'string') context = `${o['cache']}/${o['topic']}`;
     const out: Record<string, unknown> = {};
     // Keys sorted: the order of a map's fields is no part of the contract.
-    for (const [k2, x] of Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) out[k2] = normalize(s, x, k2);
+    for (const [k2, x] of Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) out[k2] = normalize(s, x, k2, context);
     return out;
   }
   if (key === 'page' && typeof v === 'number' && v > 0) {
-    if (!s.pages.has(v)) s.pages.set(v, s.pages.size + 1);
-    return `P${s.pages.get(v)}`;
+    let pages = s.pages.get(context);
+    if (!pages) s.pages.set(context, pages = new Map());
+    if (!pages.has(v)) pages.set(v, pages.size + 1);
+    return `P${pages.get(v)}`;
   }
   return v;
 }
 
 function remember(s: Side, reply: Frame): void {
   const r = reply['r'] as Frame | undefined;
-  if (reply['t'] === 'ok' && r && typeof r['page'] === 'number' && typeof r['seq'] === 'number') s.positions.push({ page: r['page'], seq: r['seq'] });
+  if (reply['t'] !== 'ok' || !r || typeof r['page'] !== 'number' || typeof r['seq'] !== 'number') return;
+  let positions = s.positions.get(s.context);
+  if (!positions) s.positions.set(s.context, positions = []);
+  positions.push({ page: r['page'], seq: r['seq'] });
 }
 
 /** A reply as compared: the result, or the error's code and cause. */
@@ -180,14 +206,19 @@ function answer(s: Side, reply: Frame): unknown {
 type Shifted = { i: number; seqShift: number; pageShift: number };
 
 function pick(s: Side, p: Shifted): { page: number; seq: number } {
-  const base = s.positions.length === 0 ? { page: 1, seq: 1 } : s.positions[p.i % s.positions.length]!;
+  // Positions of the operation's own topic: page values compare only within one topic.
+  const positions = s.positions.get(s.context) ?? [];
+  const base = positions.length === 0 ? { page: 1, seq: 1 } : positions[p.i % positions.length]!;
   return { page: Math.max(1, base.page + p.pageShift), seq: Math.max(1, base.seq + p.seqShift) };
 }
 
 async function apply(s: Side, o: Op, tag: string): Promise<unknown> {
   const c = s.client;
   const ttl = (ms: number | undefined) => (ms === undefined ? {} : { ttlMs: ms });
-  const key = (i: string | undefined) => (i === undefined ? {} : { idempotencyKey: tag + i });
+  const about = 'k' in o ? where(tag, o.k) : 'topic' in o ? where(tag, o.topic) : undefined;
+  s.context = about ? `${about.cache}/${about.topic}` : '';
+  // A key of its own per target: a repeat elsewhere would be answered another topic's position.
+  const key = (i: string | undefined) => (i === undefined ? {} : { idempotencyKey: `${i}:${s.context}` });
   switch (o.op) {
     case 'push': {
       const single = !o.concat && o.vs.length === 1;
@@ -240,6 +271,7 @@ async function apply(s: Side, o: Op, tag: string): Promise<unknown> {
         : { t: 'reject', delivery: id, reason: 'no' };
       const reply = await s.moderator.request(settle);
       if (reply['t'] === 'ok') s.unsettled--;
+      s.context = `${CACHE}/${String(d['output'])}`;
       return { delivered: normalize(s, delivered), reply: answer(s, reply) };
     }
     case 'gsub': {
@@ -252,9 +284,9 @@ async function apply(s: Side, o: Op, tag: string): Promise<unknown> {
       // A topic unused past topics.idleTopicMs: the memory engine's sweep drops it; Redis expires its keys.
       const { cache, topic: name } = where(tag, o.topic);
       if (s.subs.has(`${cache}/${name}`)) return null; // a topic with subscribers never goes idle
-      if (s.redis) {
+      if (s.redisFor) {
         const keys = new TopicKeys(s.server.config.redis.keyPrefix, cache, name);
-        await s.redis.del(keys.topic, keys.recent);
+        await s.redisFor(cache).del(keys.topic, keys.recent);
       } else {
         (s.server.broker['deps'].engine as MemoryEngine).topics.registry.drop(cache, name);
       }
@@ -271,7 +303,7 @@ function item(tag: string, k: string, field: 'list' | 'key'): Record<string, str
 
 /** The cache and the run's name of a topic (or key) of the model. */
 function where(tag: string, topic: string): { cache: string; topic: string } {
-  if (topic.startsWith('x:')) return { cache: 'x', topic: tag + topic.slice(2) };
+  if (topic.startsWith('x:')) return { cache: OTHER, topic: tag + topic.slice(2) };
   if (topic.startsWith('in:')) return { cache: CACHE, topic: `${tag}in${tag}${topic.slice(3)}` };
   return { cache: CACHE, topic: tag + topic };
 }
@@ -300,16 +332,18 @@ async function drain(s: Side): Promise<unknown[]> {
 let run = 0;
 
 /** Runs `ops` on both sides under a fresh key prefix; returns the first divergence, if any. */
-async function compare(sides: [Side, Side], ops: Op[]): Promise<string | undefined> {
+async function compare(sides: Side[], ops: Op[]): Promise<string | undefined> {
   const tag = `r${String(++run).padStart(5, '0')}`; // one width: item sizes count the key
-  for (const s of sides) { s.positions = []; s.pages = new Map(); s.keysUsed = new Set(); s.unsettled = 0; }
+  for (const s of sides) { s.positions = new Map(); s.pages = new Map(); s.keysUsed = new Set(); s.unsettled = 0; }
   const log: string[] = [];
   try {
     for (const o of ops) {
-      const [a, b] = [await step(sides[0], o, tag), await step(sides[1], o, tag)];
-      log.push(`${JSON.stringify(o)} -> ${JSON.stringify(a)}`);
-      if (JSON.stringify(a) !== JSON.stringify(b)) {
-        return `diverged at ${JSON.stringify(o)}:\n  memory: ${JSON.stringify(a)}\n  redis:  ${JSON.stringify(b)}\nafter:\n  ${log.slice(0, -1).join('\n  ')}`;
+      const answers: string[] = [];
+      for (const s of sides) answers.push(JSON.stringify(await step(s, o, tag)));
+      log.push(`${JSON.stringify(o)} -> ${answers[0]}`);
+      if (answers.some((a) => a !== answers[0])) {
+        const each = sides.map((s, i) => `  ${s.name}: ${answers[i]}`).join('\n');
+        return `diverged at ${JSON.stringify(o)}:\n${each}\nafter:\n  ${log.slice(0, -1).join('\n  ')}`;
       }
     }
     return undefined;
@@ -337,7 +371,7 @@ async function step(s: Side, o: Op, tag: string): Promise<unknown> {
 
 t.test('engine parity - the same random operations get the same answers from memory and Redis', async (t) => {
   if (!requireRedis(t)) return;
-  const sides: [Side, Side] = [await side(t, 'memory'), await side(t, 'redis')];
+  const sides = [await side(t, 'memory'), await side(t, 'redis'), await side(t, 'redis, 2 shards')];
 
   t.test('regression sequences', async (t) => {
     const at = (i: number, seqShift = 0, pageShift = 0) => ({ i, seqShift, pageShift });
@@ -406,10 +440,15 @@ t.test('engine parity - the same random operations get the same answers from mem
   });
 
   t.test('random sequences', async (t) => {
-    const out = await fc.check(fc.asyncProperty(fc.array(op, { minLength: 4, maxLength: 30 }), async (ops) => (await compare(sides, ops)) === undefined), { numRuns: RUNS });
+    let last: string | undefined; // the divergence the shrunk sequence showed, should it not recur
+    const out = await fc.check(fc.asyncProperty(fc.array(op, { minLength: 4, maxLength: 30 }), async (ops) => {
+      const failure = await compare(sides, ops);
+      if (failure !== undefined) last = failure;
+      return failure === undefined;
+    }), { numRuns: RUNS });
     if (!out.failed) { t.pass(`${RUNS} random sequences of 4 to 30 operations`); return; }
-    // The shrunk sequence, run once more for its report.
     const [ops] = out.counterexample!;
-    t.fail(`shrunk to ${ops.length} operations (seed ${out.seed}, path ${out.counterexamplePath}): ${await compare(sides, ops) ?? 'passed when run again'}`);
+    const again = await compare(sides, ops);
+    t.fail(`shrunk to ${ops.length} operations (seed ${out.seed}, path ${out.counterexamplePath}): ${again ?? `passed when run again; it had: ${last}`}`);
   });
 });
