@@ -242,7 +242,7 @@ export class RedisCacheStore implements CacheEngine {
   private refusal(reply: Reply, cache: string, key: string): void {
     switch (status(reply)) {
       case 'wrongtype':
-        throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, `key "${key}" in cache "${cache}" holds a ${String(reply[1])}, which this operation does not apply to`);
+        throw wrongType(cache, key, String(reply[1]));
       case 'list_length':
         throw limitExceeded(LimitCause.LIST_LENGTH, `list "${key}" would hold ${Number(reply[1])} elements; at most ${this.config.maxListLength} are allowed`);
       case 'item_size':
@@ -266,6 +266,14 @@ export class RedisCacheStore implements CacheEngine {
     const k = `${this.keyPrefix}${cache}\u0000${key}`;
     return [k, `${k}\u0000m`];
   }
+}
+
+/** The refusal of an operation on a key of the other kind, in the memory store's (documented) words. */
+export function wrongType(cache: string, key: string, held: string): TidingsError {
+  const other = held === 'list' ? 'scalar' : held === 'scalar' ? 'list' : undefined;
+  return new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, other
+    ? `key "${key}" in cache "${cache}" holds a ${held}, not a ${other}`
+    : `key "${key}" in cache "${cache}" holds a ${held}, which this operation does not apply to`);
 }
 
 function status(reply: Reply): string {

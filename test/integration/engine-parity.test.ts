@@ -3,7 +3,7 @@
  * redis-server) and a Redis-engine server on two shards (redis.shards), over real WebSockets (raw
  * protocol) and, for keysExist, the official Momento SDK over gRPC, and compares every answer:
  * results, Hit / Miss, lengths, TTLs, positions, replayed and live frames, and error codes with
- * their causes (messages may be worded differently).
+ * their causes, with their messages where those name no server-specific number.
  *
  * Covered: list push / concatenate at both ends with truncation, pops, fetch with slices (negative,
  * out of range) with and without meta, retain, remove value, length; set / get / delete with TTLs,
@@ -199,8 +199,10 @@ function remember(s: Side, reply: Frame): void {
 function answer(s: Side, reply: Frame): unknown {
   remember(s, reply);
   if (reply['t'] === 'ok') return normalize(s, { ok: reply['r'] });
-  const e = reply['e'] as { code: string; cause?: string };
-  return { err: e.code, ...(e.cause ? { cause: e.cause } : {}) };
+  const e = reply['e'] as { code: string; cause?: string; message: string };
+  // Messages too where they name no number that differs between servers (pages, sizes in memory).
+  const worded = e.code === 'FAILED_PRECONDITION_ERROR' || e.code === 'NOT_FOUND_ERROR' || e.code === 'ALREADY_EXISTS_ERROR';
+  return { err: e.code, ...(e.cause ? { cause: e.cause } : {}), ...(worded ? { message: e.message } : {}) };
 }
 
 type Shifted = { i: number; seqShift: number; pageShift: number };

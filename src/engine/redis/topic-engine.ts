@@ -17,7 +17,8 @@ import type { Clock } from '../../core/clock.js';
 import type { TopicsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import { disconnectSubscriber, rethrowTyped, type RedisConnection, type ScriptArg } from '../../core/redis-connection.js';
-import { TidingsError, failedPrecondition, invalidArgument } from '../../core/errors.js';
+import { TidingsError, invalidArgument } from '../../core/errors.js';
+import { wrongType } from '../../store/redis-store.js';
 import { inputTopicRefusal } from '../../moderation/pattern.js';
 import { TopicRegistry } from '../../topics/topic-registry.js';
 import type { Topic } from '../../topics/topic.js';
@@ -323,7 +324,7 @@ export class RedisTopicEngine implements TopicEngine {
     this.batches.flush(keys.channel);
     const reply = await this.script('tidingsRetract', ...listKeys, keys.topic, keys.recent, keys.lastPage, this.clock.now(),
       String(target.page), String(target.seq), this.config.idleTopicMs, this.config.windowItems, keys.channel, encodeFrameHead(frame, 3));
-    if (String(reply[0]) === 'wrongtype') throw failedPrecondition(`key "${name}" in cache "${cache}" holds a ${String(reply[1])}, which this operation does not apply to`);
+    if (String(reply[0]) === 'wrongtype') throw wrongType(cache, name, String(reply[1]));
     if (String(reply[0]) !== 'ok') throw invalidArgument(`target: topic "${name}" has published no item at page ${target.page}, seq ${target.seq}`);
     return { seq: Number(reply[1]), page: Number(reply[2]), removed: Number(reply[3]) > 0 };
   }
