@@ -35,7 +35,10 @@ const opArb = fc.oneof(
     op: fc.constant('setIf'), k: fc.constantFrom(...keys), v: valueArb, ttl: fc.option(fc.constantFrom(1000, 5000), { nil: undefined }),
     kind: fc.constantFrom('absent', 'present', 'equal', 'notEqual', 'presentAndNotEqual', 'absentOrEqual'), compare: valueArb,
   }),
-  fc.record({ op: fc.constant('changeTtl'), k: fc.constantFrom(...keys), ms: fc.constantFrom(1, 1000, 4000, 5000, 100000), only: fc.constantFrom('increase', 'decrease') }),
+  // No TTL under 1000 ms: Redis's PEXPIRE runs on the real clock, so a 1 ms TTL really removes the
+  // key while the ManualClocks stand still (a false divergence); decrease-to-1000 then advance 999
+  // reaches the same almost-expired state.
+  fc.record({ op: fc.constant('changeTtl'), k: fc.constantFrom(...keys), ms: fc.constantFrom(1000, 4000, 5000, 100000), only: fc.constantFrom('increase', 'decrease') }),
   fc.record({ op: fc.constant('erase'), k: fc.constantFrom(...keys), ranges: fc.option(fc.array(fc.record({ beginIndex: fc.integer({ min: 0, max: 7 }), count: fc.integer({ min: 0, max: 4 }) }), { maxLength: 3 }), { nil: undefined }) }),
 );
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
