@@ -69,6 +69,21 @@ local function expire(ttl)
   redis.call('PEXPIRE', M, ttl)
 end
 
+-- The expiry of a live item of kind k: a scalar keeps it in K, a list in M.
+local function expiry_of(k)
+  if k == 'scalar' then return redis.call('HGET', K, 'x') end
+  return redis.call('HGET', M, 'x')
+end
+
+local function set_expiry(k, ttl)
+  if k == 'scalar' then
+    redis.call('HSET', K, 'x', ms(now + ttl))
+    redis.call('PEXPIRE', K, ttl)
+  else
+    expire(ttl)
+  end
+end
+
 -- A list keeps its expiry: K may have been emptied and recreated, so copy M's back onto it.
 local function keep_expiry()
   local pttl = redis.call('PTTL', M)
@@ -377,38 +392,23 @@ return {'ok', #kept}`,
   tidingsChangeTtl: `${LIST_PRELUDE}
 local k = kind()
 if k == 'none' then return {'miss'} end
-local x
-if k == 'scalar' then x = redis.call('HGET', K, 'x') else x = redis.call('HGET', M, 'x') end
-local remaining = tonumber(x) - now
+local remaining = tonumber(expiry_of(k)) - now
 local ttl = tonumber(ARGV[2])
 if (ARGV[3] == 'increase' and ttl <= remaining) or (ARGV[3] == 'decrease' and ttl >= remaining) then return {'ok', 0} end
-if k == 'scalar' then
-  redis.call('HSET', K, 'x', ms(now + ttl))
-  redis.call('PEXPIRE', K, ttl)
-else
-  expire(ttl)
-end
+set_expiry(k, ttl)
 return {'ok', 1}`,
 
   /** ARGV: now. {'ok', remaining ms} */
   tidingsItemGetTtl: `${LIST_PRELUDE}
 local k = kind()
 if k == 'none' then return {'miss'} end
-local x
-if k == 'scalar' then x = redis.call('HGET', K, 'x') else x = redis.call('HGET', M, 'x') end
-return {'ok', ms(tonumber(x) - now)}`,
+return {'ok', ms(tonumber(expiry_of(k)) - now)}`,
 
   /** ARGV: now, ttlMs. */
   tidingsUpdateTtl: `${LIST_PRELUDE}
 local k = kind()
 if k == 'none' then return {'miss'} end
-local ttl = tonumber(ARGV[2])
-if k == 'scalar' then
-  redis.call('HSET', K, 'x', ms(now + ttl))
-  redis.call('PEXPIRE', K, ttl)
-else
-  expire(ttl)
-end
+set_expiry(k, tonumber(ARGV[2]))
 return {'ok'}`,
 } as const;
 
