@@ -1,4 +1,5 @@
-/** pino factory. Token, key and secret fields are redacted wherever they appear, so a credential
+/** pino factory. Token, key and secret fields are redacted wherever they appear (and a failed Redis
+ * command's arguments dropped from logged errors), so a credential
  * can never reach a log line even if a caller logs a whole request or config object. */
 import { pino, type Logger, type LoggerOptions } from 'pino';
 
@@ -9,11 +10,35 @@ export const REDACTED_PATHS = [
   'authorization', '*.authorization', 'headers.authorization', 'secret', '*.secret', 'authToken', '*.authToken',
 ];
 
+/** pino's error serializer, minus the arguments of a failed Redis command. ioredis puts them on
+ * its errors (`command: { name, args }`), and a script's arguments carry what it writes: a webhook
+ * secret, a push subscription's keys, cache values. Redis refusing a write (NOREPLICAS, MISCONF)
+ * reaches the log as such an error. The command's name stays: it says which write failed. */
+export function serializeError(err: unknown): unknown {
+  const serialized = pino.stdSerializers.err(err as Error);
+  if (typeof serialized === 'object' && serialized !== null) dropCommandArgs(serialized as Record<string, unknown>, Object.getPrototypeOf(serialized) as object, 0);
+  return serialized;
+}
+
+/** Replaces `command` by its name in a serialized error and the errors serialized inside it (they
+ * share its prototype); any other value is the caller's own object, never changed. */
+function dropCommandArgs(error: Record<string, unknown>, proto: object, depth: number): void {
+  const command = error['command'];
+  if (typeof command === 'object' && command !== null && 'args' in command) error['command'] = { name: (command as { name?: unknown }).name };
+  if (depth >= 8) return;
+  for (const value of Object.values(error)) {
+    for (const nested of Array.isArray(value) ? value : [value]) {
+      if (typeof nested === 'object' && nested !== null && Object.getPrototypeOf(nested) === proto) dropCommandArgs(nested as Record<string, unknown>, proto, depth + 1);
+    }
+  }
+}
+
 export function createLogger(options: { level: string; destination?: pino.DestinationStream }): Logger {
   const config: LoggerOptions = {
     level: options.level,
     base: { service: 'tidings' },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    serializers: { err: serializeError },
   };
   return options.destination ? pino(config, options.destination) : pino(config);
 }
