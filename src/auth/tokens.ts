@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { isWellFormed, type Permission, type Scope } from '../protocol/index.js';
+import { ErrorCode, innerCredential, isWellFormed, type Permission, type Scope } from '../protocol/index.js';
 import type { AuthConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
 import { TidingsError, authenticationFailed, invalidArgument, permissionDenied } from '../core/errors.js';
@@ -143,6 +143,13 @@ export class TokenAuthority {
   /** Verifies any credential; every failure is AUTHENTICATION_ERROR with a reason safe to show.
    * Synchronous (it throws), so `hello` answers without a promise chain per connect. */
   verify(token: unknown): Grant {
+    const grant = this.verifySigned(token);
+    if (this.revocations.isRevoked(grant)) throw authenticationFailed('token has been revoked');
+    return grant;
+  }
+
+  /** verify() without the revocation check. */
+  private verifySigned(token: unknown): Grant {
     if (typeof token !== 'string' || token.length === 0) throw authenticationFailed('a token is required');
     if (token.length > 16 * 1024) throw authenticationFailed('token is too long');
     let payload: JWTPayload;
@@ -157,9 +164,7 @@ export class TokenAuthority {
       if (err instanceof TokenRejected) throw authenticationFailed(err.message);
       throw err;
     }
-    const grant = this.toGrant(payload);
-    if (this.revocations.isRevoked(grant)) throw authenticationFailed('token has been revoked');
-    return grant;
+    return this.toGrant(payload);
   }
 
   /** A grant verify() answered moments ago, checked again for what can change meanwhile (an HTTP
@@ -183,8 +188,17 @@ export class TokenAuthority {
     const entry: Revocation = { revokedAt: now, until };
     if (request.token !== undefined) {
       if (typeof request.token !== 'string') throw invalidArgument('token must be a string');
-      // A token that no longer verifies (expired, foreign) needs no entry: it is refused anyway.
-      const grant = this.verify(request.token);
+      let grant: Grant;
+      try {
+        // A leaked credential may be in the form the Momento SDKs take (`momento: true`): the token
+        // inside is revoked. One revoked already is revoked again (the entry widens or stays).
+        grant = this.verifySigned(innerCredential(request.token));
+      } catch (err) {
+        // A token that no longer verifies (expired, foreign) needs no entry: it is refused anyway.
+        // The caller's own credential is fine, so this is a bad argument, not a failed login.
+        if (err instanceof TidingsError && err.code === ErrorCode.AUTHENTICATION_ERROR) throw invalidArgument(`the token needs no revocation, it is refused already: ${err.message}`);
+        throw err;
+      }
       if (grant.jti === undefined) throw invalidArgument('the token has no jti; revoke it by tokenId');
       entry.jti = grant.jti;
       if (request.until === undefined) until = grant.expiresAt === null ? null : grant.expiresAt + this.config.clockToleranceSec * 1000;

@@ -1,6 +1,6 @@
 /** Revocation over real sockets: the HTTP route, the server API and the CLI; open connections
  * using a revoked credential get `bye` 4504; revoked credentials are refused at hello and auth. */
-import { ManualClock, PermissionScopes } from '../../src/index.js';
+import { ManualClock, PermissionScopes, encodeMomentoCredential } from '../../src/index.js';
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { cliInProcess as runCli } from '../helpers/cli.js';
@@ -83,5 +83,23 @@ testEachEngine('revocation', async (t, engine) => {
     const later = await post({ tokenId: 'eve' });
     t.equal(later.status, 201, 'once the covered credentials have expired their entries make room');
     t.equal(server.auth.revocations.size, 1);
+  });
+
+  t.test('by token: a Momento-shaped credential is revoked by the token inside; again is no error; one that no longer verifies is a bad argument', async (t) => {
+    const token = await tokenFor(server, scope, { tokenId: 'frank' });
+    const frank = await RawClient.open(server, token);
+    // What POST /v1/tokens with "momento": true and `tidings token --momento` hand out: the form
+    // a leaked credential is found in.
+    const res = await post({ token: encodeMomentoCredential({ endpoint: '127.0.0.1:1', apiKey: token }) });
+    t.equal(res.status, 201, 'revoked');
+    t.match(await res.json(), { jti: String });
+    t.equal((await frank.waitClosed()).code, 4504, 'its connection is closed');
+    const again = await post({ token });
+    t.equal(again.status, 201, 'revoking a revoked token again is accepted (the entry stays as it is)');
+    const shortLived = await tokenFor(server, scope, { tokenId: 'grace', expiresInSec: 1 });
+    clock.advance((1 + server.config.auth.clockToleranceSec) * 1000 + 1);
+    const expired = await post({ token: shortLived });
+    t.equal(expired.status, 400, "the admin's own key is fine: not 401");
+    t.match(await expired.json(), { error: { code: 'INVALID_ARGUMENT_ERROR', message: /token has expired/ } });
   });
 });
