@@ -12,8 +12,8 @@ export const REDACTED_PATHS = [
 
 /** pino's error serializer, minus the arguments of a failed Redis command. ioredis puts them on
  * its errors (`command: { name, args }`), and a script's arguments carry what it writes: a webhook
- * secret, a push subscription's keys, cache values. Redis refusing a write (NOREPLICAS, MISCONF)
- * reaches the log as such an error. The command's name stays: it says which write failed. */
+ * secret, a push subscription's keys, cache values. An unexpected Redis error (a script meeting a
+ * key of another type, written there by something else) reaches the log as such an error. The command's name stays: it says which write failed. */
 export function serializeError(err: unknown): unknown {
   const serialized = pino.stdSerializers.err(err as Error);
   if (typeof serialized === 'object' && serialized !== null) dropCommandArgs(serialized as Record<string, unknown>, Object.getPrototypeOf(serialized) as object, 0);

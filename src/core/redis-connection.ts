@@ -362,7 +362,9 @@ export function rethrowTyped(err: unknown): never {
   if (message === 'Command timed out') {
     throw new TidingsError(ErrorCode.TIMEOUT_ERROR, 'Redis did not answer in time (redis.commandTimeoutMs); the write may have been applied');
   }
-  if (/^(OOM|LOADING|MASTERDOWN|READONLY|BUSY|TRYAGAIN|CLUSTERDOWN|NOPERM|NOAUTH)\b/.test(message)) {
+  // Redis refusing for its own state, retryable once it changes: NOREPLICAS (min-replicas-to-write
+  // with a replica lagging or gone) and MISCONF (a failed snapshot with stop-writes-on-bgsave-error).
+  if (/^(OOM|LOADING|MASTERDOWN|READONLY|BUSY|TRYAGAIN|CLUSTERDOWN|NOPERM|NOAUTH|NOREPLICAS|MISCONF)\b/.test(message)) {
     throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, `Redis refused the command: ${message.split('.')[0]}`);
   }
   if (err instanceof Error && err.name === 'ReplyError') throw err; // a bug of ours (bad script): INTERNAL, logged

@@ -121,3 +121,24 @@ t.test('a command refused at runtime (the ACL user lost a command) is shown as a
   await client.ok({ t: 'pub', cache: 'chat', topic: 'room', value: 'after' });
   t.pass('publishes again');
 });
+
+t.test('a write Redis refuses for want of replicas (min-replicas-to-write) is SERVER_UNAVAILABLE, retryable, not an internal error', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t);
+  const admin = new Redis(redis.url);
+  t.teardown(() => admin.disconnect());
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk, _enc, done) { for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l)); done(); } });
+  const server = await start(redis.url, { logger: createLogger({ level: 'info', destination: sink }) });
+  t.teardown(() => server.close());
+  const client = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*'), { tokenId: 'u' }));
+  t.teardown(() => client.close());
+
+  // A deployment whose replica lags (or is gone) past min-replicas-max-lag: Redis refuses writes.
+  await admin.config('SET', 'min-replicas-to-write', '1');
+  t.match(await client.request({ t: 'pub', cache: 'chat', topic: 'room', value: 'x' }), { t: 'err', e: { code: 'SERVER_UNAVAILABLE', message: /NOREPLICAS/ } }, 'a publish is refused, saying why');
+  t.notOk(lines.some((l) => l['level'] === 50), 'nothing logged as an unexpected error');
+  await admin.config('SET', 'min-replicas-to-write', '0');
+  await client.ok({ t: 'pub', cache: 'chat', topic: 'room', value: 'y' });
+  t.pass('writes again once Redis accepts them');
+});
