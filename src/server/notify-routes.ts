@@ -5,7 +5,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, PermissionScopes, type GenericRequest } from '../protocol/index.js';
 import { TidingsError, permissionDenied } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { TokenAuthority } from '../auth/tokens.js';
+import type { Grant, TokenAuthority } from '../auth/tokens.js';
 import type { Broker } from '../engine/broker.js';
 import type { NotifyService } from '../notify/notify-service.js';
 import { bearer, callerReader, dispatchRoute, type CallerConfig } from './http-dispatch.js';
@@ -39,13 +39,26 @@ export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, config
 
   /** Admin: a webhook sees every event of its cache, so managing one needs a credential that may
    * read and write everything in that cache (docs/webhooks.md). */
-  const admin = (token: string | undefined, cache: string) => {
+  const admin = (token: string | undefined, cache: string): Grant => {
     if (token === undefined) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send the API key as "Authorization: Bearer <key>"');
     const grant = auth.verify(token);
     const needed = PermissionScopes.combine(PermissionScopes.cacheReadWrite(cache), PermissionScopes.topicPublishSubscribe(cache, '*'));
     // An API key, as for the other admin routes: a disposable token is a client's, never a backend's.
     if (grant.kind !== 'api_key' || !grant.permissions.covers(needed.permissions)) {
       throw permissionDenied(`managing webhooks of cache "${cache}" needs an API key with readwrite and publishsubscribe on all of it`);
+    }
+    return grant;
+  };
+  /** Join and leave events say who is subscribed: the presence right (docs/tokens.md), which read
+   * and write on everything do not include. An endpoint sending them needs it on every topic it
+   * covers, or it would hand a key what the key may not ask for itself. */
+  const presenceFor = (grant: Grant, cache: string, input: Record<string, unknown>) => {
+    const events = input['events'];
+    if (!Array.isArray(events) || !events.some((e) => e === 'subscriber.joined' || e === 'subscriber.left')) return;
+    const prefix = typeof input['topicPrefix'] === 'string' ? input['topicPrefix'] : '';
+    const topic = prefix === '' ? '*' : { namePrefix: prefix };
+    if (!grant.permissions.covers(PermissionScopes.topicPresence({ name: cache }, topic).permissions)) {
+      throw permissionDenied(`subscriber.joined / subscriber.left events need an API key with presence on ${prefix === '' ? 'every topic' : `every topic starting with "${prefix}"`} of cache "${cache}"`);
     }
   };
   app.get('/v1/webhooks/:cache', (res, req) => {
@@ -64,8 +77,9 @@ export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, config
     jsonRoute(res, log, async (aborted) => {
       // Credential and permission before the body: a caller that may not is answered without the
       // server reading its upload.
-      admin(token, cache);
+      const grant = admin(token, cache);
       const input = await readJsonObject(res, maxBodyBytes, aborted, lease);
+      presenceFor(grant, cache, input);
       const { secret } = await service.webhooks.put({ ...input, cache, name } as never);
       return { status: '200 OK', body: { name, cache, secret } };
     }, {}, lease);

@@ -165,7 +165,18 @@ t.test('webhooks', async (t) => {
 
   t.test('subscriber joined / left, and item.undelivered for a follower who is away', async (t) => {
     const receiver = await HttpReceiver.start(t);
-    await putWebhook(server, 'people', { url: receiver.url, secret: SECRET, topicPrefix: 'room', events: ['subscriber.joined', 'subscriber.left', 'item.undelivered'] });
+    const people = { url: receiver.url, secret: SECRET, topicPrefix: 'room', events: ['subscriber.joined', 'subscriber.left', 'item.undelivered'] };
+    // Who is subscribed is the presence right (docs/tokens.md), which read and write on every item
+    // and topic do not include: the endpoint would hand it to a key that may not ask for it.
+    const refused = await putWebhook(server, 'people', people);
+    t.equal(refused.status, 403, 'an admin key without presence may not have join/leave events sent');
+    t.match(await refused.json(), { error: { code: 'PERMISSION_ERROR', message: /presence/ } });
+    const elsewhere = PermissionScopes.combine(PermissionScopes.allDataReadWrite(), PermissionScopes.topicPresence(CACHE, { namePrefix: 'lobby' }));
+    const lobbyOnly = (await server.auth.mintApiKey({ scope: elsewhere, expiresInSec: null })).token;
+    t.equal((await putWebhook(server, 'people', people, lobbyOnly)).status, 403, 'nor one with presence on other topics only');
+    const seer = PermissionScopes.combine(PermissionScopes.allDataReadWrite(), PermissionScopes.topicPresence(CACHE, { namePrefix: 'room' }));
+    const withPresence = (await server.auth.mintApiKey({ scope: seer, expiresInSec: null })).token;
+    t.equal((await putWebhook(server, 'people', people, withPresence)).status, 200, 'a key with presence on the endpoint\'s topics may');
     const frank = await tokenFor(server, writer, { tokenId: 'frank' });
     const follow = await fetch(`${server.httpUrl}/v1/follows`, { method: 'POST', headers: { authorization: `Bearer ${frank}` }, body: JSON.stringify({ cache: CACHE, topic: 'room9' }) });
     t.equal(follow.status, 200);
