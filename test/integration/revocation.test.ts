@@ -3,7 +3,9 @@
 import { ManualClock, PermissionScopes, encodeMomentoCredential } from '../../src/index.js';
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { SseReader } from '../helpers/sse.js';
 import { cliInProcess as runCli } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 
 const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
 const hello = (token: string) => ({ t: 'hello', versions: [1], token });
@@ -101,5 +103,21 @@ testEachEngine('revocation', async (t, engine) => {
     const expired = await post({ token: shortLived });
     t.equal(expired.status, 400, "the admin's own key is fine: not 401");
     t.match(await expired.json(), { error: { code: 'INVALID_ARGUMENT_ERROR', message: /token has expired/ } });
+  });
+
+  t.test('an open SSE stream and a waiting long-poll on a revoked credential end at once', async (t) => {
+    const token = await tokenFor(server, scope, { tokenId: 'ivan' });
+    const auth = { authorization: `Bearer ${token}` };
+    const sse = await SseReader.open(`${server.httpUrl}/v1/sse?cache=chat&topic=quiet`, auth);
+    t.teardown(() => sse.close());
+    await sse.until((r) => r.events.some((e) => e.event === 'ready'));
+    const poll = fetch(`${server.httpUrl}/v1/poll?cache=chat&topic=quiet&waitMs=60000`, { headers: auth });
+    await waitFor('the poll to wait', () => [...server.broker.sessions.values()].filter((s) => s.grant?.tokenId === 'ivan').length === 2);
+    await server.revoke({ tokenId: 'ivan' });
+    const answer = await poll;
+    t.equal(answer.status, 401, 'the poll is answered at once');
+    t.match(await answer.json(), { error: { code: 'AUTHENTICATION_ERROR', message: 'credential revoked' } });
+    await sse.until((r) => r.ended);
+    t.match(sse.events.at(-1), { event: 'bye', json: { code: 4504, reconnect: false } }, 'the stream says why, then ends');
   });
 });
