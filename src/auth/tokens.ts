@@ -184,7 +184,11 @@ export class TokenAuthority {
     if (given.length !== 1) throw invalidArgument('name exactly one of tokenId, jti and token');
     const now = this.clock.now();
     let until = request.until === undefined ? now + (this.config.maxTokenTtlSec + this.config.clockToleranceSec) * 1000 : request.until;
-    if (until !== null && (typeof until !== 'number' || !Number.isFinite(until))) throw invalidArgument('until must be unix ms or null');
+    // Whole ms (Redis keeps the entry that long) and later than now: a time already past (seconds
+    // given for ms) would revoke nothing while answering success.
+    if (until !== null && (typeof until !== 'number' || !Number.isSafeInteger(until) || until <= now)) {
+      throw invalidArgument('until must be unix ms (a whole number) later than now, or null');
+    }
     const entry: Revocation = { revokedAt: now, until };
     if (request.token !== undefined) {
       if (typeof request.token !== 'string') throw invalidArgument('token must be a string');

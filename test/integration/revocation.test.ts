@@ -63,6 +63,14 @@ testEachEngine('revocation', async (t, engine) => {
     t.equal(bad.status, 400);
     t.match(await bad.json(), { error: { code: 'INVALID_ARGUMENT_ERROR', message: /exactly one/ } });
     t.equal((await post({ tokenId: 42 })).status, 400);
+    // until is unix ms: a fraction or a number past any date is no time Redis can keep an entry
+    // until (it answered 500 there, while memory took it), and a time already past (seconds given
+    // for ms) would revoke nothing while answering 201.
+    for (const until of [clock.now() + 60_000.5, 1e300, Math.floor(clock.now() / 1000), clock.now()]) {
+      const res = await post({ tokenId: 'x', until });
+      t.equal(res.status, 400, `until ${until} is refused`);
+      t.match(await res.json(), { error: { code: 'INVALID_ARGUMENT_ERROR', message: /until/ } });
+    }
   });
 
   t.test('the CLI revokes over HTTP', async (t) => {
