@@ -218,13 +218,25 @@ export class TopicEntry {
   }
 
   discontinuity(frame: DiscontinuityFrame): void {
+    const pos = this.position;
+    let lastSeq = frame.lastSeq;
+    if (pos && frame.page === pos.page && lastSeq !== pos.seq) {
+      // A replay's disc counted from an older `after` than this entry's position: a resubscribe on
+      // an open connection sends the position of that moment, and items already on their way
+      // arrive before the server takes the `sub`. Only what lies past the position was missed;
+      // when nothing does, the disc is stale: taking the position back would deliver the replayed
+      // items twice. (A disc counted from the position itself may take it back: the position was
+      // one the topic never reached.)
+      if (frame.newSeq <= pos.seq + 1) return;
+      lastSeq = pos.seq;
+    }
     // Onto a new page after a shutdown: the old page's final seq (from the bye) tells what was missed.
     const ended = this.previousPageEnd;
     const missed = ended && this.position && ended.page === this.position.page && frame.page !== ended.page
       ? Math.max(0, ended.seq - this.position.seq) : undefined;
     this.previousPageEnd = undefined;
     this.position = { page: frame.page, seq: frame.newSeq - 1 };
-    const d = new TopicDiscontinuity(frame.lastSeq, frame.newSeq, frame.page, missed);
+    const d = new TopicDiscontinuity(lastSeq, frame.newSeq, frame.page, missed);
     for (const s of [...this.listeners]) guard(() => s.callbacks.onDiscontinuity?.(d));
   }
 
