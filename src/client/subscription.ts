@@ -169,7 +169,9 @@ export class TopicEntry {
     const pos = this.position;
     // Pages only grow; within a page, seq does. Anything at or before the position was delivered.
     if (pos && (frame.page < pos.page || (frame.page === pos.page && frame.seq <= pos.seq))) return;
-    if (pos && frame.page === pos.page && frame.seq > pos.seq + 1) return this.recover();
+    // A jump in seq, or a newer page that no `disc` announced (the server announces every page
+    // change with one): frames were lost.
+    if (pos && (frame.page > pos.page || frame.seq > pos.seq + 1)) return this.recover();
     this.position = { page: frame.page, seq: frame.seq };
     if (frame.t === 'retract') {
       const retraction = new TopicRetraction(frame.target, frame.reason, frame.tokenId);
@@ -180,8 +182,8 @@ export class TopicEntry {
     for (const s of [...this.listeners]) guard(() => s.callbacks.onItem?.(item));
   }
 
-  /** A hole in the live stream without a `disc`: the server's WebSocket layer dropped items for a
-   * connection whose send buffer overflowed. Rather than skip them, resubscribe after the last item
+  /** A hole in the live stream without a `disc` (a seq jump, or a new page with no `disc` first):
+   * the server's WebSocket layer dropped frames for a connection whose send buffer overflowed. Rather than skip them, resubscribe after the last item
    * delivered; the server replays the rest from its window (or says `disc` if it no longer can).
    * Items arriving meanwhile are dropped here and come again in the replay. */
   private recover(): void {

@@ -156,6 +156,29 @@ t.test('reconnect - a hole in the live stream (items dropped by the transport) i
   t.equal(got.values().at(-1), '8', 'the subscription stays live afterwards');
 });
 
+t.test('reconnect - a newer page without the disc that announces it is a hole too: the SDK resumes and reports the discontinuity', async (t) => {
+  const server = await startServer(t);
+  const sdk = await sdkFor(t, server);
+  const got = itemCollector();
+  await sdk.topics.subscribe('chat', 'reset', got.callbacks);
+  for (const v of ['1', '2', '3']) await sdk.topics.publish('chat', 'reset', v);
+  const first = (await got.items.until(3))[0]!.sequencePage();
+  // Fault injection: the topic restarts under a new page (as a dropped topic does) and its disc and
+  // first two items never reach the socket, as when uWS drops frames for an overflowing connection.
+  const engine = server.broker['deps'].engine as import('../../src/index.js').MemoryEngine;
+  const fanout = engine.topics['fanout'];
+  engine.topics['fanout'] = { publish: () => {}, sendTo: () => {} };
+  engine.topics.registry.drop('chat', 'reset');
+  engine.topics.registry.getOrCreate('chat', 'reset').attach(Date.now()); // its subscriber, as on the old page
+  for (const v of ['a', 'b']) engine.topics.publish('chat', 'reset', v, 'sdk-user');
+  engine.topics['fanout'] = fanout;
+  await sdk.topics.publish('chat', 'reset', 'c');
+  await waitFor('item c', () => got.values().includes('c'));
+  t.same(got.values(), ['1', '2', '3', 'a', 'b', 'c'], 'the new page from its start, in order, nothing twice');
+  t.same(got.gaps.events.map((d) => [d.lastSequenceNumber(), d.newSequenceNumber(), d.newSequencePage() > first]), [[3, 1, true]],
+    'one discontinuity, from seq 3 of the old page to seq 1 of the new one');
+});
+
 t.test('reconnect - a link that drops right after hello does not reset the backoff; one that lived a heartbeat does', async (t) => {
   const server = await startServer(t, { config: { server: { heartbeatMs: 500 } } });
   const proxy = await startTcpProxy(server.port);
