@@ -7,9 +7,11 @@
  * Random sequences publish (alone, in bursts that the Redis engine sends as one batch and that
  * overflow the window, or as pubAppend to a capped history), retract, subscribe subscribers on
  * random nodes (fresh, from their last position, from a stale position they saw, from a position
- * the topic never reached, or joining from the history list `withMeta`), disconnect them, and
- * move the clocks past topics.idleTopicMs so that topics without subscribers are forgotten (the
- * memory engine's sweep; Redis's TTL, done by deleting the keys). After every operation each
+ * the topic never reached, or joining from the history list `withMeta`), disconnect them, run an
+ * SDK subscriber (src/client) whose link drops (it reconnects and resumes by itself) or that comes
+ * back on another node with `resumeFrom`, and move the clocks past topics.idleTopicMs so that
+ * topics without subscribers are forgotten (the memory engine's sweep; Redis's TTL, done by
+ * deleting the keys). After every operation each
  * subscriber's frames are checked against a model of what was acknowledged:
  * - every item or retract is the acknowledged one at its (page, seq), and comes right after the
  *   previous position: seq + 1 in the same page, else right after a `disc` that says where;
@@ -29,8 +31,11 @@ import { startServer } from '../helpers/server.js';
 import { requireRedis, sharedRedisUrl, startRedis, uniquePrefix, deletePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { eventually } from '../helpers/wait.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { WS } from '../helpers/sdk.js';
+import { connect, type TopicSubscription } from '../../src/client/index.js';
 
-const RUNS = Number(process.env['TIDINGS_DELIVERY_RUNS'] ?? 12);
+const RUNS = Number(process.env['TIDINGS_DELIVERY_RUNS'] ?? 30);
 const START = 1_800_000_000_000;
 /** Short enough that the clock moves past it many times within the tokens' day; Redis's real TTL
  * (the same ms) outlasts a run. */
@@ -53,6 +58,8 @@ interface Deployment {
   nodes: TidingsServer[];
   clocks: ManualClock[];
   publishers: RawClient[];
+  /** A relay to each node, for the SDK subscriber: its reset() drops the SDK's link. */
+  proxies: TcpProxy[];
   /** Forgets a topic idle past idleTopicMs, as the engine would. */
   forget(cache: string, topic: string): Promise<void>;
 }
@@ -86,7 +93,13 @@ async function deployment(tt: Test, name: 'memory' | 'redis, 2 nodes' | 'redis, 
     tt.teardown(() => c.close());
     publishers.push(c);
   }
-  return { name, nodes, clocks, publishers, forget };
+  const proxies: TcpProxy[] = [];
+  for (const n of nodes) {
+    const proxy = await startTcpProxy(Number(new URL(n.httpUrl).port));
+    tt.teardown(() => proxy.close());
+    proxies.push(proxy);
+  }
+  return { name, nodes, clocks, publishers, proxies, forget };
 }
 
 // -- operations -----------------------------------------------------------------------------------
@@ -102,6 +115,9 @@ const op = fc.oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant('sub' as const), who: fc.nat(SUBSCRIBERS - 1), topic: topicIndex, node, from, stale: fc.nat(30) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('leave' as const), who: fc.nat(SUBSCRIBERS - 1), close: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('idle' as const) }) },
+  // The SDK subscriber: subscribes (resuming from its saved position on a new connection), its
+  // link drops (it reconnects and resumes by itself), or it unsubscribes and closes.
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('sdk' as const), action: fc.constantFrom('sub', 'sub', 'drop', 'drop', 'leave'), topic: topicIndex, node }) },
 );
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 
@@ -133,11 +149,27 @@ interface Subscriber {
   seen: Map<number, Position[]>;
 }
 
+type SdkEvent =
+  | { t: 'item'; page: number; seq: number; value: string }
+  | { t: 'retract'; target: Position }
+  | { t: 'disc'; lastSeq: number; newSeq: number; page: number };
+
+/** A subscriber through the SDK (src/client), on one node through a relay that can drop its link. */
+interface SdkSubscriber {
+  sdk: ReturnType<typeof connect> | undefined;
+  node: number;
+  topic: number | undefined;
+  subscription: TopicSubscription | undefined;
+  events: SdkEvent[];
+  at: Position | undefined;
+}
+
 const pos = (p: Position) => `${p.page}/${p.seq}`;
 
 class Run {
   readonly topics: TopicModel[];
   readonly subs: Subscriber[] = [];
+  readonly sdk: SdkSubscriber = { sdk: undefined, node: 0, topic: undefined, subscription: undefined, events: [], at: undefined };
   readonly log: string[] = [];
 
   constructor(readonly d: Deployment, readonly tag: string) {
@@ -178,7 +210,54 @@ class Run {
   }
 
   subscribersOf(topic: number): number {
-    return this.subs.filter((s) => s.subscribed && s.topic === topic).length;
+    return this.subs.filter((s) => s.subscribed && s.topic === topic).length + (this.sdk.subscription && this.sdk.topic === topic ? 1 : 0);
+  }
+
+  /** Subscribers the node should count on the topic. */
+  subscribersOn(node: number, topic: number): number {
+    return this.subs.filter((x) => x.subscribed && x.node === node && x.topic === topic).length
+      + (this.sdk.subscription && this.sdk.node === node && this.sdk.topic === topic ? 1 : 0);
+  }
+
+  /** Checks what the SDK subscriber delivered since the last look, as check() does for frames. */
+  checkSdk(): void {
+    const s = this.sdk;
+    if (s.topic === undefined || !s.at) return;
+    const m = this.topics[s.topic]!;
+    for (const e of s.events.splice(0)) {
+      const here: Position = s.at;
+      if (e.t === 'disc') {
+        const say = `the SDK subscriber at ${pos(here)} reported a discontinuity ${JSON.stringify(e)} (topic at ${m.page}/${m.seq})`;
+        if (e.lastSeq !== here.seq) this.fail(`${say}: lastSequenceNumber is not its position`);
+        if (e.page !== m.page) this.fail(`${say}: not the topic's current page`);
+        if (e.page === here.page && e.newSeq <= here.seq + 1) this.fail(`${say}: it skips nothing`);
+        const firstSkipped = e.page === here.page ? here.seq + 1 : 1;
+        if (e.newSeq - 1 >= firstSkipped && e.newSeq - 1 > m.seq - GUARANTEED && e.newSeq - 1 >= 1) this.fail(`${say}: skips seq ${e.newSeq - 1}, which the window holds`);
+        s.at = { page: e.page, seq: e.newSeq - 1 };
+        checked.discs++;
+        continue;
+      }
+      // A retraction carries no position of its own: it takes the next one.
+      const at = e.t === 'item' ? { page: e.page, seq: e.seq } : { page: here.page, seq: here.seq + 1 };
+      const say = `the SDK subscriber at ${pos(here)} delivered ${e.t} ${pos(at)}`;
+      if (at.page !== here.page || at.seq !== here.seq + 1) this.fail(`${say}: not the next position (a gap, a duplicate or a page change without discontinuity)`);
+      const expected = m.frames.get(pos(at));
+      if (!expected || expected.kind !== e.t) this.fail(`${say}: the topic has ${expected ? `a ${expected.kind}` : 'nothing acknowledged'} there`);
+      if (e.t === 'item' && expected.kind === 'item' && e.value !== expected.value) this.fail(`${say}: value ${e.value}, acknowledged ${expected.value}`);
+      if (e.t === 'retract' && expected.kind === 'retract' && pos(e.target) !== pos(expected.target)) this.fail(`${say}: target ${pos(e.target)}`);
+      s.at = at;
+      checked.sdk++;
+    }
+  }
+
+  /** The node holds the SDK's current connection, subscribed: its link is back and it resubscribed. */
+  sdkAttached(): boolean {
+    const s = this.sdk;
+    const status = s.sdk?.connection.status;
+    if (!s.subscription || status?.state !== 'open') return false;
+    const m = this.topics[s.topic!]!;
+    const session = this.d.nodes[s.node]!.broker.sessions.get(status.connectionId);
+    return [...(session?.subscriptions.values() ?? [])].some((r) => r.engaged && r.cache === m.cache && r.topic === m.topic);
   }
 
   /** Checks the frames a subscriber got since the last look. */
@@ -236,10 +315,15 @@ class Run {
         await s.client!.ok({ t: 'ping' });
         this.check(s, i);
       }
-      return this.subs.every((s) => !s.subscribed || caughtUp(s));
+      this.checkSdk();
+      const sdk = this.sdk;
+      const sdkCaughtUp = !sdk.subscription || (this.sdkAttached() && sdk.at !== undefined && caughtUp({ ...sdk, subscribed: true } as unknown as Subscriber)
+        && pos(sdk.subscription.lastPosition()!) === pos(sdk.at));
+      return sdkCaughtUp && this.subs.every((s) => !s.subscribed || caughtUp(s));
     };
     if (await eventually(look, 3000)) return;
     const behind = this.subs.map((s, i) => (s.subscribed && !caughtUp(s) ? `subscriber ${i} at ${s.at && pos(s.at)} on node ${s.node}, topic at ${this.topics[s.topic!]!.page}/${this.topics[s.topic!]!.seq}` : '')).filter(Boolean);
+    if (this.sdk.subscription) behind.push(`the SDK subscriber at ${this.sdk.at && pos(this.sdk.at)} (its lastPosition ${JSON.stringify(this.sdk.subscription.lastPosition())}, attached: ${this.sdkAttached()}) on node ${this.sdk.node}, topic at ${this.topics[this.sdk.topic!]!.page}/${this.topics[this.sdk.topic!]!.seq}`);
     this.fail(`not caught up (a silent gap at the end): ${behind.join('; ')}`);
   }
 
@@ -322,9 +406,63 @@ class Run {
         if (!s.subscribed) return;
         s.subscribed = false;
         // The node ended the subscription (a close reaches it after the client saw it).
-        const left = this.subs.filter((x) => x.subscribed && x.node === n && x.topic === s.topic).length;
+        const left = this.subscribersOn(n, s.topic!);
         const activity = () => [...d.nodes[n]!.engine.topics.activity()].find((a) => a.cache === m!.cache && a.topic === m!.topic)?.subscribers ?? 0;
         if (!await eventually(() => activity() === left, 3000)) this.fail(`node ${n} still counts ${activity()} subscribers of ${m!.topic}, not ${left}`);
+        break;
+      }
+      case 'sdk': {
+        const s = this.sdk;
+        if (o.action === 'sub') {
+          if (s.subscription) return;
+          const topic = s.topic ?? o.topic;
+          const m = this.topics[topic]!;
+          const n = o.node % d.nodes.length;
+          const token = await tokenFor(d.nodes[n]!, scope, { tokenId: 'sdk', expiresInSec: 24 * 3600 });
+          s.sdk = connect({ url: `http://127.0.0.1:${d.proxies[n]!.port}`, webSocket: WS, token, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+          s.node = n;
+          s.topic = topic;
+          const resumeFrom = s.at;
+          const r = await s.sdk.topics.subscribe(m.cache, m.topic, {
+            ...(resumeFrom ? { resumeFrom } : {}),
+            onItem: (i) => s.events.push({ t: 'item', page: i.sequencePage(), seq: i.sequenceNumber(), value: i.valueString() }),
+            onRetraction: (r) => s.events.push({ t: 'retract', target: r.target }),
+            onDiscontinuity: (x) => s.events.push({ t: 'disc', lastSeq: x.lastSequenceNumber(), newSeq: x.newSequenceNumber(), page: x.newSequencePage() }),
+          });
+          if (r.type !== 'Subscription') this.fail(`the SDK's subscribe failed: ${String(r)}`);
+          s.subscription = r;
+          if (!resumeFrom) {
+            // Nothing is published while it subscribes: its position is the reply's.
+            const at = r.lastPosition()!;
+            this.subscribedAt(m, at as unknown as Frame);
+            s.at = at;
+          } else if (m.page === undefined) {
+            // It created the topic (the reply, which the SDK keeps to itself, named the new page).
+            this.subscribedAt(m, d.nodes[n]!.engine.topics.position(m.cache, m.topic) as unknown as Frame);
+          }
+          this.log.push(`  (SDK subscriber on node ${n} from ${resumeFrom ? pos(resumeFrom) : '-'})`);
+          checked.subs++;
+        } else if (o.action === 'drop') {
+          if (!s.subscription) return;
+          const before = s.sdk!.connection.status;
+          d.proxies[s.node]!.reset();
+          // Back when the node holds its new connection, subscribed again.
+          const old = before.state === 'open' ? before.connectionId : undefined;
+          const back = () => this.sdkAttached() && (s.sdk!.connection.status as { connectionId?: string }).connectionId !== old;
+          if (!await eventually(back, 3000)) this.fail(`the SDK did not reconnect and resubscribe (status ${JSON.stringify(s.sdk!.connection.status)})`);
+        } else {
+          if (!s.subscription) return;
+          this.checkSdk();
+          s.subscription.unsubscribe();
+          s.subscription = undefined;
+          s.sdk!.close();
+          s.sdk = undefined;
+          const m = this.topics[s.topic!]!;
+          const n = s.node;
+          const left = this.subscribersOn(n, s.topic!);
+          const activity = () => [...d.nodes[n]!.engine.topics.activity()].find((a) => a.cache === m.cache && a.topic === m.topic)?.subscribers ?? 0;
+          if (!await eventually(() => activity() === left, 3000)) this.fail(`node ${n} still counts ${activity()} subscribers of ${m.topic}, not ${left}`);
+        }
         break;
       }
       case 'idle': {
@@ -342,6 +480,7 @@ class Run {
   }
 
   async close(): Promise<void> {
+    this.sdk.sdk?.close();
     for (const s of this.subs) {
       s.client?.close();
       if (s.client) await s.client.waitClosed().catch(() => {});
@@ -351,7 +490,7 @@ class Run {
 
 let runs = 0;
 /** What the runs checked, so that a pass says something. */
-const checked = { items: 0, retracts: 0, discs: 0, subs: 0, pages: 0 };
+const checked = { items: 0, retracts: 0, discs: 0, subs: 0, pages: 0, sdk: 0 };
 
 /** Runs `ops` on `d`; the first breach of the contract, if any. */
 async function runOps(d: Deployment, ops: Op[]): Promise<string | undefined> {
