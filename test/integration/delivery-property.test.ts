@@ -112,7 +112,7 @@ const op = fc.oneof(
   { weight: 6, arbitrary: fc.record({ op: fc.constant('pub' as const), topic: topicIndex, node, v: value, append: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('burst' as const), topic: topicIndex, node, n: fc.integer({ min: 2, max: WINDOW_ITEMS + 2 }), v: value }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('retract' as const), topic: topicIndex, node, target: fc.nat(30) }) },
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('sub' as const), who: fc.nat(SUBSCRIBERS - 1), topic: topicIndex, node, from, stale: fc.nat(30) }) },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant('sub' as const), who: fc.nat(SUBSCRIBERS - 1), topic: topicIndex, node, from, stale: fc.nat(30), batch: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('leave' as const), who: fc.nat(SUBSCRIBERS - 1), close: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('idle' as const) }) },
   // The SDK subscriber: subscribes (resuming from its saved position on a new connection), its
@@ -364,7 +364,8 @@ class Run {
         const m = this.topics[topic]!;
         const n = o.node % d.nodes.length;
         if (s.client && s.node !== n) { s.client.close(); s.client = undefined; }
-        s.client ??= await RawClient.open(d.nodes[n]!, await tokenFor(d.nodes[n]!, scope, { tokenId: `s${o.who}`, expiresInSec: 24 * 3600 }));
+        // With batches or without (docs/protocol.md "Batches": the same frames, in the same order).
+        s.client ??= await RawClient.open(d.nodes[n]!, await tokenFor(d.nodes[n]!, scope, { tokenId: `s${o.who}`, expiresInSec: 24 * 3600 }), { batch: o.batch });
         s.node = n;
         s.topic = topic;
         let after: Position | undefined;
