@@ -37,3 +37,19 @@ t.test('sdk resubscribe - a replay disc about items delivered in flight neither 
   t.same(items.events, ['1', '2', '3', '4', '5', '6'], 'every item once, in order');
   t.same(gaps.map((d) => [d.lastSequenceNumber(), d.newSequenceNumber()]), [], 'no discontinuity: nothing was lost');
 });
+
+t.test('sdk resubscribe - a disc counted from the position itself still takes it back (a resumeFrom the topic never reached)', async (t) => {
+  const server = await startServer(t);
+  const token = (await server.auth.mintDisposableToken({ scope: roomScope, expiresInSec: 300, tokenId: 'dan' })).token;
+  const dan = await sdkFor(t, server, { token });
+  for (const v of ['1', '2', '3']) await dan.topics.publish('chat', 'room2', v);
+  const { page } = server.engine.topics.position('chat', 'room2')!;
+  const items = collector<string>();
+  const gaps: TopicDiscontinuity[] = [];
+  // Seq 9 of the current page does not exist yet: the server says so (a disc from 9 to the window's
+  // start) and replays what it holds.
+  await dan.topics.subscribe('chat', 'room2', { resumeFrom: { page, seq: 9 }, onItem: (i) => items.push(i.valueString()), onDiscontinuity: (d) => gaps.push(d) });
+  await items.until(3);
+  t.same(items.events, ['1', '2', '3'], 'the window, in order');
+  t.same(gaps.map((d) => [d.lastSequenceNumber(), d.newSequenceNumber(), d.newSequencePage()]), [[9, 1, page]], 'after a disc from the position given');
+});
