@@ -112,6 +112,8 @@ const op = fc.oneof(
   { weight: 6, arbitrary: fc.record({ op: fc.constant('pub' as const), topic: topicIndex, node, v: value, append: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('burst' as const), topic: topicIndex, node, n: fc.integer({ min: 2, max: WINDOW_ITEMS + 2 }), v: value }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('retract' as const), topic: topicIndex, node, target: fc.nat(30) }) },
+  // Publishes on every node at once (with Redis: batches of two nodes interleaved by Redis).
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('race' as const), topic: topicIndex, n: fc.integer({ min: 2, max: 6 }) }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant('sub' as const), who: fc.nat(SUBSCRIBERS - 1), topic: topicIndex, node, from, stale: fc.nat(30), batch: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('leave' as const), who: fc.nat(SUBSCRIBERS - 1), close: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('idle' as const) }) },
@@ -347,6 +349,15 @@ class Run {
         const values = Array.from({ length: o.n }, (_, i) => `${o.v}${m.acked.length}.${i}`);
         const replies = await Promise.all(values.map((v) => c.ok({ t: 'pub', cache: m.cache, topic: m.topic, value: v })));
         for (const [i, r] of replies.entries()) this.stamped(m, r, { kind: 'item', value: values[i]! });
+        break;
+      }
+      case 'race': {
+        const m = this.topics[o.topic]!;
+        const values = Array.from({ length: o.n }, (_, i) => `r${m.acked.length}.${i}`);
+        const replies = await Promise.all(values.map((v, i) => d.publishers[i % d.nodes.length]!.ok({ t: 'pub', cache: m.cache, topic: m.topic, value: v })));
+        // Acknowledged in any order across nodes: the model takes them in the order of their seqs.
+        const acked = replies.map((r, i) => ({ r, v: values[i]! })).sort((a, b) => Number(a.r['seq']) - Number(b.r['seq']));
+        for (const { r, v } of acked) this.stamped(m, r, { kind: 'item', value: v });
         break;
       }
       case 'retract': {
