@@ -46,7 +46,7 @@ const WINDOW_BYTES = 1800;
  * last 3 items of a page are always held (4 when they are small). */
 const GUARANTEED = Math.min(WINDOW_ITEMS, Math.floor(WINDOW_BYTES / 600));
 const config = { topics: { windowItems: WINDOW_ITEMS, windowBytes: WINDOW_BYTES, idleTopicMs: IDLE_MS } };
-const scope = PermissionScopes.allDataReadWrite();
+const scope = PermissionScopes.combine(PermissionScopes.allDataReadWrite(), PermissionScopes.topicPresence('*', '*'));
 /** Two caches: on two shards they live on different Redis servers (checked below). */
 const TOPICS = [{ cache: 'c', topic: 't' }, { cache: 'b', topic: 'u' }] as const;
 const SUBSCRIBERS = 3;
@@ -118,8 +118,11 @@ const op = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('leave' as const), who: fc.nat(SUBSCRIBERS - 1), close: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('idle' as const) }) },
   // The SDK subscriber: subscribes (resuming from its saved position on a new connection), its
-  // link drops (it reconnects and resumes by itself), or it unsubscribes and closes.
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('sdk' as const), action: fc.constantFrom('sub', 'sub', 'drop', 'drop', 'leave'), topic: topicIndex, node }) },
+  // link drops (it reconnects and resumes by itself), it unsubscribes and closes, or it publishes
+  // and, before their items reach it, a second local subscriber asks for presence (the SDK
+  // resubscribes on the open connection from the position it had then: a replay overlapping
+  // live delivery).
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('sdk' as const), action: fc.constantFrom('sub', 'sub', 'drop', 'drop', 'leave', 'upgrade'), topic: topicIndex, node, n: fc.integer({ min: 1, max: WINDOW_ITEMS + 2 }) }) },
 );
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 
@@ -162,6 +165,8 @@ interface SdkSubscriber {
   node: number;
   topic: number | undefined;
   subscription: TopicSubscription | undefined;
+  /** The second local subscriber (presence: true), if it was added. */
+  watcher: TopicSubscription | undefined;
   events: SdkEvent[];
   at: Position | undefined;
 }
@@ -171,7 +176,7 @@ const pos = (p: Position) => `${p.page}/${p.seq}`;
 class Run {
   readonly topics: TopicModel[];
   readonly subs: Subscriber[] = [];
-  readonly sdk: SdkSubscriber = { sdk: undefined, node: 0, topic: undefined, subscription: undefined, events: [], at: undefined };
+  readonly sdk: SdkSubscriber = { sdk: undefined, node: 0, topic: undefined, subscription: undefined, watcher: undefined, events: [], at: undefined };
   readonly log: string[] = [];
 
   constructor(readonly d: Deployment, readonly tag: string) {
@@ -454,6 +459,20 @@ class Run {
           }
           this.log.push(`  (SDK subscriber on node ${n} from ${resumeFrom ? pos(resumeFrom) : '-'})`);
           checked.subs++;
+        } else if (o.action === 'upgrade') {
+          if (!s.subscription || s.watcher) return;
+          const m = this.topics[s.topic!]!;
+          const values = Array.from({ length: o.n }, (_, i) => `u${m.acked.length}.${i}`);
+          const published = values.map((v) => s.sdk!.topics.publish(m.cache, m.topic, v));
+          const watcher = s.sdk!.topics.subscribe(m.cache, m.topic, { presence: true });
+          const replies = await Promise.all(published);
+          const acked = replies.map((r, i) => ({ r, v: values[i]! }));
+          if (acked.some(({ r }) => r.type !== 'Success')) this.fail(`an SDK publish failed: ${acked.map(({ r }) => String(r)).join(', ')}`);
+          acked.sort((a, b) => (a.r as { seq: number }).seq - (b.r as { seq: number }).seq);
+          for (const { r, v } of acked) this.stamped(m, r as unknown as Frame, { kind: 'item', value: v });
+          const w = await watcher;
+          if (w.type !== 'Subscription') this.fail(`the presence subscribe failed: ${String(w)}`);
+          s.watcher = w;
         } else if (o.action === 'drop') {
           if (!s.subscription) return;
           const before = s.sdk!.connection.status;
@@ -466,7 +485,9 @@ class Run {
           if (!s.subscription) return;
           this.checkSdk();
           s.subscription.unsubscribe();
+          s.watcher?.unsubscribe();
           s.subscription = undefined;
+          s.watcher = undefined;
           s.sdk!.close();
           s.sdk = undefined;
           const m = this.topics[s.topic!]!;
