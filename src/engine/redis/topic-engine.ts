@@ -345,7 +345,11 @@ export class RedisTopicEngine implements TopicEngine {
       // first (a reload under way may predate the position: then one more), so that the resume is
       // not taken for one from the future (a disc, a replay, then the same items again live).
       for (let tries = 0; after && tries < 2 && this.behind(cache, name, after); tries++) {
-        await (channel.reloading ?? this.reload(channel));
+        // Redis did not answer: serving it now would take the position for one from the future
+        // (a false disc, then items the client holds). Retryable, as any sub while Redis is away.
+        if (!await (channel.reloading ?? this.reload(channel))) {
+          throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, `this node cannot reach Redis to catch up with topic "${name}" to the resume position; retry`);
+        }
       }
     } catch (err) {
       this.release(channel);
@@ -442,25 +446,35 @@ export class RedisTopicEngine implements TopicEngine {
     const channels = [...this.channels.values()];
     if (channels.length === 0) { this.interrupted = false; return; }
     for (const channel of channels) channel.pending ??= [];
-    this.subscriber.subscribe(...channels.map((c) => c.keys.channel)).then(
+    const reloaded = this.subscriber.subscribe(...channels.map((c) => c.keys.channel)).then(
       async () => {
         const reloads = channels.map((channel) => { channel.pending = undefined; return this.reload(channel); });
         const results = await Promise.all(reloads);
         if (results.includes(false)) {
           // Redis answered the SUBSCRIBE but not the reload (its other connection is still away): again shortly.
           if (!this.closing) setTimeout(() => this.resubscribed(), RELOAD_RETRY_MS).unref();
-          return;
+          return results;
         }
-        if (!this.interrupted) return;
+        if (!this.interrupted) return results;
         this.interrupted = false;
         this.log.info('redis subscription back; subscribers caught up (topic_resumed)');
         for (const channel of this.channels.values()) this.notice(channel, 'topic_resumed');
+        return results;
       },
       (err: unknown) => {
         for (const channel of channels) channel.pending = undefined;
         this.log.debug({ err: (err as Error).message }, 'resubscribe failed; retried on the next reconnect');
+        return undefined;
       },
     );
+    // Until its reload begins, a channel's reload is this one: a resume that must wait for the
+    // window to catch up waits for it (reload() would otherwise answer at once, with nothing done).
+    channels.forEach((channel, i) => {
+      if (channel.reloading) return;
+      const waiting = reloaded.then((results) => results?.[i] ?? false);
+      channel.reloading = waiting;
+      void waiting.then(() => { if (channel.reloading === waiting) channel.reloading = undefined; });
+    });
   }
 
   private notice(channel: Channel, kind: 'topic_interrupted' | 'topic_resumed'): void {
