@@ -183,9 +183,10 @@ export class TopicEntry {
   }
 
   /** A hole in the live stream without a `disc` (a seq jump, or a new page with no `disc` first):
-   * the server's WebSocket layer dropped frames for a connection whose send buffer overflowed. Rather than skip them, resubscribe after the last item
-   * delivered; the server replays the rest from its window (or says `disc` if it no longer can).
-   * Items arriving meanwhile are dropped here and come again in the replay. */
+   * the server's WebSocket layer dropped frames for a connection whose send buffer overflowed.
+   * Rather than skip them, resubscribe after the last item delivered; the server replays the rest
+   * from its window (or says `disc` if it no longer can). Items arriving meanwhile are dropped
+   * here and come again in the replay. */
   private recover(): void {
     this.resubscribe();
   }
