@@ -12,13 +12,32 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { AuthClient, ExpiresIn, ListFetch, PermissionScopes, TopicPublish, connect, type WebSocketConstructor } from '../src/client/index.js';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    url: { type: 'string' }, 'api-key': { type: 'string' }, cache: { type: 'string' }, room: { type: 'string' }, name: { type: 'string' },
-    wait: { type: 'string' },
-  },
-});
+const USAGE = `usage: node --import tsx examples/chat.ts [--room lobby] [--name guest] [MESSAGE...]
+  Shows the room's history, sends each MESSAGE to <room>-input and prints what the moderator made of it.
+  TIDINGS_URL (or --url): the broker, default http://127.0.0.1:8080
+  TIDINGS_API_KEY (or --api-key): an API key to mint the participant's token (\`npm start\` prints one)
+  --cache (default chat), --room (default lobby), --name (default guest),
+  --wait SECONDS: how long to wait for the moderator's answer to each message (default 5)
+`;
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' }, 'api-key': { type: 'string' }, cache: { type: 'string' }, room: { type: 'string' }, name: { type: 'string' },
+      wait: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (err) {
+  // parseArgs's own error (an unknown flag, a flag without its value) is the whole story.
+  process.stderr.write(`${(err as Error).message} (--help lists the flags)\n`);
+  process.exit(2);
+}
+const { values, positionals } = parsed;
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 const url = values.url ?? process.env['TIDINGS_URL'] ?? 'http://127.0.0.1:8080';
 const apiKey = values['api-key'] ?? process.env['TIDINGS_API_KEY'];
 const cache = values.cache ?? 'chat';

@@ -11,12 +11,31 @@ import { parseArgs } from 'node:util';
 import { CHAT_CACHE, CHAT_GROUP, startChatModerator } from '../demo/moderator.js';
 import { CHAT_RULES } from '../demo/rules.js';
 
-const { values } = parseArgs({
-  options: {
-    url: { type: 'string' }, 'api-key': { type: 'string' }, cache: { type: 'string' }, group: { type: 'string' },
-    'max-length': { type: 'string' }, words: { type: 'string' }, quiet: { type: 'boolean' },
-  },
-});
+const USAGE = `usage: node --import tsx examples/moderator.ts [--max-length 280] [--words a,b] [--quiet]
+  Joins the chat's moderator group on every <room>-input topic and applies the demo's rules.
+  TIDINGS_URL (or --url): the broker, default http://127.0.0.1:8080
+  TIDINGS_API_KEY (or --api-key): a key with PermissionScopes.moderator(cache) (\`npm start\` prints one)
+  --cache (default chat), --group (default moderators), --max-length (default 280),
+  --words (comma-separated blocked words), --quiet (no line per decision)
+`;
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      url: { type: 'string' }, 'api-key': { type: 'string' }, cache: { type: 'string' }, group: { type: 'string' },
+      'max-length': { type: 'string' }, words: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (err) {
+  // parseArgs's own error (an unknown flag, a flag without its value, a stray argument) is the whole story.
+  process.stderr.write(`${(err as Error).message} (--help lists the flags)\n`);
+  process.exit(2);
+}
+const { values } = parsed;
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 const url = values.url ?? process.env['TIDINGS_URL'] ?? 'http://127.0.0.1:8080';
 const apiKey = values['api-key'] ?? process.env['TIDINGS_API_KEY'];
 const cache = values.cache ?? CHAT_CACHE;

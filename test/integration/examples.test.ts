@@ -55,3 +55,16 @@ t.test('examples - with no moderator the chat client says so and exits; a modera
   t.match((lost as { stderr: string }).stderr, new RegExp(`cannot reach ${deadUrl.replace(/[./]/g, '\\$&')}.*retry 1/4`), 'it prints every failed attempt');
   t.match((lost as { stderr: string }).stderr, /moderator did not start: /, 'and why it gave up');
 });
+
+t.test('examples - --help prints the usage; a flag they do not know is a one-line error, not a stack trace', async (t) => {
+  for (const example of ['examples/chat.ts', 'examples/moderator.ts']) {
+    const help = await run(process.execPath, ['--import', 'tsx', example, '--help'], { timeout: 30_000 });
+    t.match(help.stdout, /^usage: node --import tsx examples\/\w+\.ts /, `${example} --help: the usage`);
+    t.match(help.stdout, /TIDINGS_API_KEY/, `${example} --help names the API key it needs`);
+    const bad = await run(process.execPath, ['--import', 'tsx', example, '--romm', 'lobby'], { timeout: 30_000 })
+      .catch((err: { code: number; stdout: string; stderr: string }) => err);
+    t.equal((bad as { code?: number }).code, 2, `${example} --romm: exit code 2`);
+    t.match((bad as { stderr: string }).stderr, /Unknown option '--romm'.*--help/, 'says what is wrong and where the flags are listed');
+    t.notMatch((bad as { stderr: string }).stderr, /\n\s+at /, 'no stack trace');
+  }
+});
