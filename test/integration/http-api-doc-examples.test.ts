@@ -69,6 +69,8 @@ t.test('the curl examples of docs/http-api.md answer what they show', async (t) 
   t.ok(list.length >= 15, `${list.length} examples with their output`);
   for (const example of list) {
     const headers = Object.fromEntries(Object.entries(example.headers).map(([k, v]) => [k, v.replace('$TOKEN', token).replace('$API_KEY', apiKey)]));
+    // What curl sends with -d or --data-binary and no Content-Type of the example's own.
+    if (example.body !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
     // A poll that waits shows what arrives after its cursor: asked at once here.
     const path = example.path.replace(/waitMs=\d+/, 'waitMs=0');
     if (/cursor=/.test(path)) continue; // a cursor names positions of the run the doc was written from
