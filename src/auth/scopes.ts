@@ -28,6 +28,15 @@ function topicActions(p: TopicPermission): readonly TopicAction[] {
   return p.presence === true ? [...actions, 'presence'] : actions;
 }
 
+/** A permission in words, for messages: `subscribeonly on topic room-* of cache chat`. */
+export function describePermission(p: Permission): string {
+  const name = (s: NormalSelector) => ('all' in s ? '*' : 'name' in s ? s.name : 'prefix' in s ? `${s.prefix}*` : `*${s.suffix}`);
+  const cache = name(normalizeCache(p.cache));
+  if (isTopicPermission(p)) return `${p.role} on topic ${name(normalizeTopic(p.topic))} of cache ${cache}`;
+  const item = normalizeItem(p.item);
+  return 'all' in item ? `${p.role} on cache ${cache}` : `${p.role} on item ${name(item)} of cache ${cache}`;
+}
+
 /** A name matcher compiled from a selector. `covers` answers for a whole selector (used when minting
  * a narrower token from a key, and for pattern subscriptions). */
 interface NameMatcher {
@@ -112,15 +121,23 @@ export class Permissions {
 
   /** True when every permission of `other` is covered by one of ours (minting may only narrow). */
   covers(other: readonly Permission[]): boolean {
-    return other.every((wanted) => {
+    return this.uncovered(other) === undefined;
+  }
+
+  /** The first permission of `other` (its index) with an action none of ours covers, so a refusal
+   * can say which; undefined when `covers(other)`. */
+  uncovered(other: readonly Permission[]): { index: number; action: TopicAction | CacheAction } | undefined {
+    for (const [index, wanted] of other.entries()) {
       const family = isTopicPermission(wanted) ? 'topic' : 'cache';
       const actions = isTopicPermission(wanted) ? topicActions(wanted) : CACHE_ROLE_ALLOWS[wanted.role]!;
       const cache = normalizeCache(wanted.cache);
       const target = isTopicPermission(wanted) ? normalizeTopic(wanted.topic) : normalizeItem(wanted.item);
-      return actions.every((action) =>
-        this.compiled.some((p) => p.family === family && p.actions.includes(action) && p.cache.covers(cache) && p.target.covers(target)),
+      const action = actions.find((a) =>
+        !this.compiled.some((p) => p.family === family && p.actions.includes(a) && p.cache.covers(cache) && p.target.covers(target)),
       );
-    });
+      if (action !== undefined) return { index, action };
+    }
+    return undefined;
   }
 
   private allows(family: 'topic' | 'cache', action: string, cache: string, name: string): boolean {

@@ -7,7 +7,7 @@ import { ErrorCode, innerCredential, isWellFormed, type Permission, type Scope }
 import type { AuthConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
 import { TidingsError, authenticationFailed, invalidArgument, permissionDenied } from '../core/errors.js';
-import { Permissions, parseScope } from './scopes.js';
+import { Permissions, describePermission, parseScope } from './scopes.js';
 import { Hs256Verifier, TokenRejected, type Hs256Key } from './hs256.js';
 import { MemoryRevocationList, type Revocation, type RevocationList } from './revocation.js';
 
@@ -102,7 +102,16 @@ export class TokenAuthority {
   async mintFor(minter: Grant, options: MintOptions): Promise<MintedCredential> {
     if (minter.kind !== 'api_key') throw permissionDenied('only an API key can mint tokens; a disposable token cannot');
     const scope = parseScope(options.scope, this.config.maxPermissions);
-    if (!minter.permissions.covers(scope.permissions)) throw permissionDenied('the requested scope is wider than the API key minting it');
+    const missing = minter.permissions.uncovered(scope.permissions);
+    if (missing) {
+      // Name the permission and the right, so the backend knows what to narrow (or what the key lacks).
+      const permission = scope.permissions[missing.index]!;
+      const verb = missing.action === 'presence' ? 'see presence' : missing.action;
+      const hint = missing.action === 'presence'
+        ? ': presence is a right of its own, which a key has only where a permission of its scope says "presence": true (docs/tokens.md)'
+        : '';
+      throw permissionDenied(`the requested scope is wider than the API key minting it: permissions[${missing.index}] (${describePermission(permission)}) asks to ${verb}, which the key does not allow${hint}`);
+    }
     if (minter.expiresAt !== null && options.expiresInSec !== null && this.clock.now() + options.expiresInSec * 1000 > minter.expiresAt) {
       throw permissionDenied('a token cannot outlive the API key minting it');
     }

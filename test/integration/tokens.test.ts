@@ -123,6 +123,14 @@ t.test('tokens - POST /v1/tokens: API keys mint narrower tokens; disposable toke
   const wider = await mintOverHttp(server, apiKey, { scope: PermissionScopes.allDataReadWrite(), expiresInSeconds: 60 });
   t.equal(wider.status, 403);
   t.match(wider.json.error, { code: 'PERMISSION_ERROR', message: /wider than the API key/ });
+  t.match(wider.json.error.message, /permissions\[0\] \(readwrite on cache \*\) asks to read, which the key does not allow/, 'the refusal names the first permission the key does not cover');
+
+  // An admin key (every cache and topic, read and write: the dev server's, `tidings api-key`'s
+  // default) has no presence right, so a token asking for one is wider: the refusal says what to do.
+  const admin = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
+  const seeing = await mintOverHttp(server, admin, { scope: { permissions: [{ role: 'subscribeonly', cache: 'chat', topic: 'room-1', presence: true }] }, expiresInSeconds: 60 });
+  t.equal(seeing.status, 403);
+  t.match(seeing.json.error.message, /permissions\[0\] \(subscribeonly on topic room-1 of cache chat\) asks to see presence, which the key does not allow: .*"presence": true/, 'presence: the key needs it too, and the message says so');
 
   t.equal((await mintOverHttp(server, undefined, { scope: narrow, expiresInSeconds: 60 })).status, 401);
   t.equal((await mintOverHttp(server, 'garbage', { scope: narrow, expiresInSeconds: 60 })).status, 401);
