@@ -726,7 +726,7 @@ function validate(c: TidingsConfig): void {
   for (const key of ['maxTokenTtlSec', 'expiryNoticeMs', 'maxPermissions', 'maxRevocations'] as const) positive(`auth.${key}`, c.auth[key]);
   positive('auth.clockToleranceSec', c.auth.clockToleranceSec, 0);
   c.auth.signingKeys.forEach((key, i) => {
-    if (typeof key !== 'string' || decodedLength(key) < 32) throw new ConfigError(`auth.signingKeys[${i}]`, 'must be base64url text of at least 32 bytes');
+    if (typeof key !== 'string' || decodedLength(key) < 32) throw new ConfigError(`auth.signingKeys[${i}]`, 'must be base64url text of at least 32 bytes (`tidings signing-key` prints one)');
   });
   if (!c.dev && c.auth.signingKeys.length === 0) {
     throw new ConfigError('auth.signingKeys', 'at least one signing key is required outside dev mode (set TIDINGS_SIGNING_KEY or use --dev)');

@@ -101,6 +101,7 @@ t.test('cli - a config file and env vars configure serve; a bad config refuses t
   const bad = await cli(['serve', '--port', '0'], { TIDINGS_SIGNING_KEY: 'short' });
   t.equal(bad.status, 1);
   t.match(bad.stderr, /auth\.signingKeys\[0\]: must be base64url text of at least 32 bytes/);
+  t.match(bad.stderr, /`tidings signing-key` prints one/, 'and says where a good one comes from');
   const badPort = await cli(['serve', '--port', 'abc', '--dev']);
   t.equal(badPort.status, 2, 'a usage error, like every malformed flag');
   t.match(badPort.stderr, /--port must be an integer/);
