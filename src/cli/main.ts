@@ -68,6 +68,13 @@ async function command(io: CliIo): Promise<number> {
   }
 }
 
+/** The dev banner's dashboard line: /admin answers 404 until admin.tokenIds names a key, so say how. */
+function devDashboard(httpUrl: string, tokenIds: readonly string[]): string {
+  if (tokenIds.includes('admin')) return `${httpUrl}/admin (paste the admin API key)`;
+  if (tokenIds.length > 0) return `${httpUrl}/admin (an API key of tokenId ${tokenIds.join(', ')}; not the admin API key below)`;
+  return 'off: TIDINGS_ADMIN_TOKEN_IDS=admin turns it on for the admin API key';
+}
+
 async function serve(io: CliIo, args: string[]): Promise<number> {
   const { values } = parseArgs({
     args, strict: true,
@@ -117,6 +124,7 @@ async function serve(io: CliIo, args: string[]): Promise<number> {
     ? `\nTidings dev mode: ephemeral signing key; state is in memory.\n` +
       `  demo page:     ${server.httpUrl}/\n  websocket:     ${server.wsUrl}\n` +
       (server.momentoPort !== undefined ? `  gRPC (Momento SDKs): ${hostPort(server.host, server.momentoPort)}\n` : '') +
+      `  dashboard:     ${devDashboard(server.httpUrl, server.config.admin.tokenIds)}\n` +
       `  admin API key: ${server.adminApiKey}\n\n`
     : `\nTidings listening on ${server.httpUrl} (websocket ${server.wsUrl}).\n` +
       (server.momentoPort !== undefined ? `  gRPC (Momento SDKs): ${hostPort(server.host, server.momentoPort)}\n` : '') +

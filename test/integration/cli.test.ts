@@ -302,4 +302,11 @@ t.test('cli - a config file and env vars configure serve; a bad config refuses t
     const both = await serveUntilListening(t, [], { PORT: String(a), TIDINGS_PORT: String(b), TIDINGS_SIGNING_KEY: signingKey });
     t.equal(both.port, b, 'TIDINGS_PORT wins over PORT');
   });
+
+  t.test('cli - the dev banner says where the dashboard is, or how to turn it on', async (t) => {
+    const off = await serveUntilListening(t, ['--port', '0'], { TIDINGS_SIGNING_KEY: '', TIDINGS_ADMIN_TOKEN_IDS: '' });
+    t.match(off.printed, /^\s*dashboard:\s+off: TIDINGS_ADMIN_TOKEN_IDS=admin turns it on for the admin API key$/m, 'off by default, and how to turn it on');
+    const on = await serveUntilListening(t, ['--port', '0'], { TIDINGS_SIGNING_KEY: '', TIDINGS_ADMIN_TOKEN_IDS: 'admin' });
+    t.match(on.printed, /^\s*dashboard:\s+http:\/\/127\.0\.0\.1:\d+\/admin \(paste the admin API key\)$/m, 'on: its URL');
+  });
 }
