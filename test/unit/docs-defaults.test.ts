@@ -25,7 +25,16 @@ t.test('defaults quoted beside their key match DEFAULTS', async (t) => {
   for (const file of files) {
     const text = readFileSync(new URL(file, root), 'utf8').replace(/\s*\n\s*/g, ' ');
     const pattern = /`([a-z]+\.[a-zA-Z]+)`(?: \((?:default )?|, (?:default )?)(\d{1,3}(?:[ ,]\d{3})+|\d+(?:\.\d+)?)(?: ?(KiB|MiB|GiB|ms|s|min|h))?(?=[),;:])/g;
-    for (const [, path, number, unit] of text.matchAll(pattern)) {
+    // Also a few words between the key and an explicit "(default …)" ("`moderation.bufferItems`
+    // items (default 10 000)", "**`moderation.ackTimeoutMs`** (default 30 s)"), and "(1 h by default)".
+    const apart = /`([a-z]+\.[a-zA-Z]+)`(?:\*\*)?(?: [a-z>]+(?: \d+)?)? {1,3}\((?:default (\d{1,3}(?:[ ,]\d{3})+|\d+(?:\.\d+)?)(?: ?(KiB|MiB|GiB|ms|s|min|h))?|(\d{1,3}(?:[ ,]\d{3})+|\d+(?:\.\d+)?)(?: ?(KiB|MiB|GiB|ms|s|min|h))? by default)\)/g;
+    const near = [...text.matchAll(pattern)];
+    const seen = new Set(near.map((m) => m.index));
+    const found = [
+      ...near.map(([, path, number, unit]) => [path, number, unit] as const),
+      ...[...text.matchAll(apart)].filter((m) => !seen.has(m.index)).map(([, path, n1, u1, n2, u2]) => [path, n1 ?? n2, u1 ?? u2] as const),
+    ];
+    for (const [path, number, unit] of found) {
       const value = valueAt(path!);
       if (typeof value !== 'number') continue;
       quoted++;
