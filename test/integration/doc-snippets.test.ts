@@ -60,7 +60,6 @@ function compile(snippet: Snippet, driver: string): string {
 }
 
 type Context = Record<string, unknown>;
-// eslint-disable-next-line @typescript-eslint/no-empty-function
 const AsyncFunction = (async () => {}).constructor as new (...args: string[]) => (...values: unknown[]) => Promise<void>;
 
 async function run(snippet: Snippet, driver: string, context: Context): Promise<void> {
