@@ -32,7 +32,7 @@ export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, config
   app.get('/v1/push/vapid-public-key', (res, req) => {
     const { corsHeaders } = callerOf(res, req);
     jsonRoute(res, log, async () => {
-      if (!service.push) throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, 'Web Push is not configured on this server');
+      if (!service.push) throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, 'Web Push is not configured on this server (push.vapidPublicKey)');
       return { status: '200 OK', body: { publicKey: service.push.publicKey } };
     }, corsHeaders);
   });

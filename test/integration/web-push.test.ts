@@ -123,6 +123,10 @@ t.test('web push', async (t) => {
     const d = await RawClient.open(off, await tokenFor(off, scope, { tokenId: 'jo' }));
     const k = await d.request({ t: 'pushKey' });
     t.equal(k['e']?.['code'], 'FAILED_PRECONDITION_ERROR', 'no VAPID keys outside dev mode: push is off');
+    t.match(k['e']?.['message'], /not configured.*push\.vapidPublicKey/, 'naming the key that turns it on');
     d.close();
+    const overHttp = await fetch(`${off.httpUrl}/v1/push/vapid-public-key`);
+    t.equal(overHttp.status, 409);
+    t.match(((await overHttp.json()) as { error: { message: string } }).error.message, /not configured.*push\.vapidPublicKey/, 'over HTTP too');
   });
 });
