@@ -61,7 +61,12 @@ async function command(io: CliIo): Promise<number> {
     case 'serve': return serve(io, rest);
     case 'token': return mint(io, 'token', rest);
     case 'api-key': return mint(io, 'api-key', rest);
-    case 'signing-key': io.stdout.write(generateSigningKey() + '\n'); return 0;
+    case 'signing-key': {
+      // Flags as for every command: --help prints the usage (not a key), anything else is a usage error.
+      const { values } = parseArgs({ args: rest, strict: true, options: { help: { type: 'boolean', short: 'h' } } });
+      io.stdout.write((values.help ? USAGE : generateSigningKey()) + '\n');
+      return 0;
+    }
     case 'revoke': return revoke(io, rest);
     case undefined: case '-h': case '--help': case 'help': io.stdout.write(USAGE + '\n'); return command ? 0 : 2;
     default: io.stderr.write(`unknown command "${command}"\n${USAGE}\n`); return 2;
@@ -205,8 +210,9 @@ async function mint(io: CliIo, kind: 'token' | 'api-key', args: string[]): Promi
 async function revoke(io: CliIo, args: string[]): Promise<number> {
   const { values } = parseArgs({
     args, strict: true,
-    options: { 'token-id': { type: 'string' }, jti: { type: 'string' }, token: { type: 'string' }, until: { type: 'string' }, url: { type: 'string' } },
+    options: { 'token-id': { type: 'string' }, jti: { type: 'string' }, token: { type: 'string' }, until: { type: 'string' }, url: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
+  if (values.help) { io.stdout.write(USAGE + '\n'); return 0; }
   // The key comes from the environment only: command lines are visible to every local user.
   const apiKey = io.env['TIDINGS_API_KEY'];
   if (!apiKey) { io.stderr.write('set TIDINGS_API_KEY to an admin API key of the server\n'); return 2; }

@@ -287,7 +287,11 @@ t.test('cli - a config file and env vars configure serve; a bad config refuses t
     t.equal(help.status, 0);
     t.match(help.stdout, /tidings serve \[--port N\]/);
     t.match(help.stdout, /PORT/);
-    t.equal((await cli(['token', '--help'])).status, 0, 'every command takes --help');
+    for (const command of ['token', 'api-key', 'signing-key', 'revoke']) {
+      const help = await cli([command, '--help']);
+      t.equal(help.status, 0, `${command} --help`);
+      t.match(help.stdout, /^usage:/, `${command} --help prints the usage`);
+    }
 
     // Two distinct free ports: both held open while picking, so the OS cannot hand out one twice.
     const { createServer } = await import('node:net');
