@@ -15,3 +15,11 @@ t.test('the flags documented for serve are the ones it parses', async (t) => {
   t.ok(parsed.size >= 5, `serve parses ${[...parsed].join(' ')}`);
   t.same(documented, parsed);
 });
+
+t.test('every flag a command parses is in the usage text (tidings --help)', async (t) => {
+  const usage = main.slice(main.indexOf('const USAGE = `'), main.indexOf('`;', main.indexOf('const USAGE = `')));
+  const parsed = new Set([...main.matchAll(/options: \{([^\n]*)\}/g)].flatMap((m) => [...m[1]!.matchAll(/'?([a-z][a-z-]*)'?: \{ type:/g)].map((f) => `--${f[1]!}`)));
+  parsed.delete('--help');
+  t.ok(parsed.size >= 10, `the commands parse ${[...parsed].join(' ')}`);
+  for (const flag of parsed) t.ok(usage.includes(flag), `${flag} is in the usage`);
+});
