@@ -260,6 +260,11 @@ export interface RedisConfig {
   connectTimeoutMs: number;
   /** A command sent and not answered within this fails with TIMEOUT_ERROR (it may have been applied). */
   commandTimeoutMs: number;
+  /** A connection on which Redis sends nothing for this long while replies are awaited is taken
+   * for dead and reconnected: a link that went silent without closing (a frozen host, a dropped NAT
+   * entry, a failover behind one address) is otherwise kept for good. Subscriber connections are
+   * PINGed every commandTimeoutMs so that theirs is noticed too. */
+  linkTimeoutMs: number;
   /** First reconnect delay after the connection drops; doubles per attempt up to reconnectMaxMs. */
   reconnectMinMs: number;
   reconnectMaxMs: number;
@@ -550,6 +555,7 @@ export const DEFAULTS: TidingsConfig = {
     keyPrefix: 'tidings:',
     connectTimeoutMs: 5000,
     commandTimeoutMs: 2000,
+    linkTimeoutMs: 5000,
     reconnectMinMs: 50,
     reconnectMaxMs: 2000,
     maxQueuedCommands: 1000,
@@ -792,7 +798,7 @@ function checkTimerRange(node: unknown, path: string): void {
 }
 
 function validateRedis(r: RedisConfig, positive: (path: string, value: number, min?: number) => void): void {
-  for (const key of ['connectTimeoutMs', 'commandTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs', 'queueTimeoutMs'] as const) positive(`redis.${key}`, r[key]);
+  for (const key of ['connectTimeoutMs', 'commandTimeoutMs', 'linkTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs', 'queueTimeoutMs'] as const) positive(`redis.${key}`, r[key]);
   positive('redis.maxQueuedCommands', r.maxQueuedCommands, 0);
   positive('redis.publishBatchMaxItems', r.publishBatchMaxItems, 1);
   // Lua's unpack() of one batch's messages is bounded by its C stack (LUAI_MAXCSTACK, 8000).

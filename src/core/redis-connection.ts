@@ -22,6 +22,19 @@ export function disconnectSubscriber(subscriber: Redis): void {
   subscriber.disconnect();
 }
 
+/** A subscriber connection only receives, so a link that went silent without closing (a frozen
+ * host, a dropped NAT entry, a failover behind the same address) would never be noticed: no close,
+ * its topics' subscribers never told, nothing heard again. A PING every `everyMs` while it is ready
+ * gives the connection's socketTimeout (RedisConnection) a reply to wait for: unanswered, the link
+ * is dropped and reconnects like any other. Returns the stop. */
+export function heartbeatSubscriber(subscriber: Redis, everyMs: number): () => void {
+  const timer = setInterval(() => {
+    if (subscriber.status === 'ready') subscriber.ping().catch(() => { /* the socket timeout drops the link */ });
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** A Lua script run by name; `keys` undefined: the caller passes the number of keys first. */
 interface LuaScript { sha: string; lua: string; keys: number | undefined }
 
@@ -69,6 +82,14 @@ export class RedisConnection {
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       commandTimeout: config.commandTimeoutMs,
+      // A link on which nothing arrives for linkTimeoutMs while replies are awaited is dropped and
+      // reconnected (SERVER_UNAVAILABLE for what was in flight). Without it a link that went silent
+      // without closing (frozen host, dropped NAT entry, failover behind one address) was kept for
+      // good: every command timed out and stayed in ioredis's queue awaiting a reply, without
+      // bound, and a reconnect's ready check that was never answered waited forever. Longer than
+      // commandTimeoutMs: a Redis that is only slow keeps its connections (its late answers come).
+      // Copied by duplicate(): the subscriber connections get it too (heartbeatSubscriber).
+      socketTimeout: config.linkTimeoutMs,
       connectTimeout: config.connectTimeoutMs,
       retryStrategy: (attempt) => Math.min(config.reconnectMaxMs, config.reconnectMinMs * 2 ** Math.min(attempt - 1, 16)),
     });

@@ -11,7 +11,7 @@
 import type { Clock } from '../core/clock.js';
 import type { TidingsConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
-import { RedisConnection, disconnectSubscriber } from '../core/redis-connection.js';
+import { RedisConnection, disconnectSubscriber, heartbeatSubscriber } from '../core/redis-connection.js';
 import { RedisCacheStore } from '../store/redis-store.js';
 import { RedisPresence } from '../presence/redis-presence.js';
 import { RandomIds } from '../lib/random-ids.js';
@@ -58,6 +58,8 @@ export class RedisEngine implements Engine {
   private readonly goodbyeMs: number;
   private readonly log: Logger;
   private readonly shard: number;
+  private readonly heartbeatMs: number;
+  private stopHeartbeats: Array<() => void> = [];
 
   private constructor(config: Readonly<TidingsConfig>, clock: Clock, log: Logger, private readonly connection: RedisConnection, placement: ShardPlacement) {
     this.idempotency = placement.idempotency;
@@ -97,6 +99,7 @@ export class RedisEngine implements Engine {
     this.goodbyeMs = Math.min(config.redis.commandTimeoutMs, config.server.shutdownGraceMs);
     this.log = log;
     this.shard = placement.index;
+    this.heartbeatMs = config.redis.commandTimeoutMs;
   }
 
   redisLinks(): RedisLink[] {
@@ -125,6 +128,8 @@ export class RedisEngine implements Engine {
     await this.groups.start();
     this.presence.start((key, frame) => fanout.publish(key, frame));
     await this.presence.connect();
+    // A silent subscriber link is noticed within about two command timeouts (heartbeatSubscriber).
+    this.stopHeartbeats = this.subscribers.map((s) => heartbeatSubscriber(s, this.heartbeatMs));
   }
 
   /** Hands back moderation claims, hands presence over and quits, all at once and within
@@ -132,6 +137,7 @@ export class RedisEngine implements Engine {
    * other nodes reap it after moderation.nodeTimeoutMs / presence's node timeout instead. */
   async close(): Promise<void> {
     const started = Date.now();
+    for (const stop of this.stopHeartbeats) stop();
     const unfinished = await settleWithin({
       moderation: this.groups.close(),
       presence: this.presence.close(),

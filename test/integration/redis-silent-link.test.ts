@@ -1,0 +1,52 @@
+/** A node's link to Redis goes silent without closing (a frozen host, a NAT or firewall that
+ * dropped its entry, a failover to a new host behind the same address): no RST, no close event,
+ * nothing answered; new connections work. The node must notice by itself, tell its subscribers
+ * (topic_interrupted), reconnect, and recover (the items published meanwhile, topic_resumed),
+ * without the link ever being closed for it. Before, it stayed on the dead connections for good:
+ * every command timed out (and stayed in ioredis's queue of commands awaiting a reply, without
+ * bound), and its subscribers heard nothing. */
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { waitFor } from '../helpers/wait.js';
+import { PermissionScopes } from '../../src/index.js';
+
+t.test('a silent link to Redis is dropped and reconnected: subscribers told, nothing missed, writes work again', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('silent');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  // a: through the proxy, short timeouts; b: straight to Redis, publishing while a is cut off.
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { redis: { commandTimeoutMs: 300, linkTimeoutMs: 500, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
+  const scope = PermissionScopes.topicPublishSubscribe('app', '*');
+  const sub = await RawClient.open(a, await tokenFor(a, scope));
+  const pubA = await RawClient.open(a, await tokenFor(a, scope));
+  const pubB = await RawClient.open(b, await tokenFor(b, scope));
+  t.teardown(() => { sub.close(); pubA.close(); pubB.close(); });
+  await sub.ok({ t: 'sub', cache: 'app', topic: 'room' });
+  await pubB.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'before' });
+  t.match(await sub.items(1), [{ value: 'before', seq: 1 }]);
+
+  proxy.freeze(); // every open link goes silent; new connections relay
+  t.same(await sub.next((f) => f['t'] === 'notice', 10_000), { t: 'notice', kind: 'topic_interrupted', cache: 'app', topic: 'room' },
+    'the subscriber is told live items stopped, though no link was closed');
+  await pubB.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'during' });
+
+  // Node a's own writes work again on a new connection, by itself (nothing heals the old ones).
+  let last: Record<string, unknown> = {};
+  await waitFor('a publish on node a succeeds again', async () => {
+    last = await pubA.request({ t: 'pub', cache: 'app', topic: 'room', value: 'from-a' });
+    if (last['t'] === 'err') t.ok(['TIMEOUT_ERROR', 'SERVER_UNAVAILABLE'].includes((last['e'] as { code: string }).code), `retryable: ${JSON.stringify(last['e'])}`);
+    return last['t'] === 'ok';
+  }, 10_000);
+  const items = await sub.items(2, () => true, 10_000);
+  t.match(items, [{ value: 'during', seq: 2 }, { value: 'from-a', seq: 3 }], 'what was published meanwhile came, in order, then the new one');
+  t.same(await sub.next((f) => f['t'] === 'notice', 10_000), { t: 'notice', kind: 'topic_resumed', cache: 'app', topic: 'room' });
+  t.same(await sub.drain('disc', 50), [], 'nothing was lost: no disc');
+});
