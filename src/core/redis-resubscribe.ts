@@ -39,7 +39,7 @@ export function reloadAfterResubscribe(subscriber: Redis, channel: string, reloa
 }
 
 /** The connection's own reconnect delay for attempt `n` (its retryStrategy, redis-connection.ts). */
-function retryDelay(subscriber: Redis, n: number): number {
+export function retryDelay(subscriber: Redis, n: number): number {
   const delay = subscriber.options.retryStrategy?.(n);
   return typeof delay === 'number' && delay > 0 ? delay : 1000;
 }

@@ -17,6 +17,7 @@ import type { Clock } from '../../core/clock.js';
 import type { TopicsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import { disconnectSubscriber, rethrowTyped, type RedisConnection, type ScriptArg } from '../../core/redis-connection.js';
+import { retryDelay } from '../../core/redis-resubscribe.js';
 import { TidingsError, invalidArgument } from '../../core/errors.js';
 import { wrongType } from '../../store/redis-store.js';
 import { inputTopicRefusal } from '../../moderation/pattern.js';
@@ -101,6 +102,9 @@ export class RedisTopicEngine implements TopicEngine {
   private delivered = 0;
   private touchTimer: NodeJS.Timeout | undefined;
   private subscriberWasReady = false;
+  /** Counts the subscriber's reconnects: a retry of an older one's re-subscription stops once a
+   * newer one starts over. */
+  private resubscribeRound = 0;
   /** The subscription link dropped and its topics were told (topic_interrupted). */
   private interrupted = false;
   private closing = false;
@@ -440,6 +444,14 @@ export class RedisTopicEngine implements TopicEngine {
    * re-subscription is off, redis-engine.ts), reload every window: what was published meanwhile is in
    * the recent-messages lists, and what is published from now on arrives as messages. */
   private resubscribed(): void {
+    this.resubscribe(++this.resubscribeRound, 1);
+  }
+
+  /** One attempt of resubscribed(); a SUBSCRIBE that fails while the link stays up (answered after
+   * redis.commandTimeoutMs, an error answer) is tried again at the connection's reconnect backoff:
+   * no reconnect may ever come to do it, and until it succeeds the windows are not reloaded, so
+   * what was published while the link was down reached nobody and topic_resumed never came. */
+  private resubscribe(round: number, attempt: number): void {
     const orphans = [...this.orphans].filter((name) => !this.channels.has(name));
     this.orphans.clear();
     for (const name of orphans) this.leave(name);
@@ -463,7 +475,12 @@ export class RedisTopicEngine implements TopicEngine {
       },
       (err: unknown) => {
         for (const channel of channels) channel.pending = undefined;
-        this.log.debug({ err: (err as Error).message }, 'resubscribe failed; retried on the next reconnect');
+        if (this.closing || round !== this.resubscribeRound || this.subscriber.status !== 'ready') return undefined; // the next 'ready' starts over
+        const delay = retryDelay(this.subscriber, attempt);
+        this.log.debug({ err: (err as Error).message, retryInMs: delay }, 'resubscribe failed; trying again');
+        setTimeout(() => {
+          if (!this.closing && round === this.resubscribeRound && this.subscriber.status === 'ready') this.resubscribe(round, attempt + 1);
+        }, delay).unref();
         return undefined;
       },
     );
