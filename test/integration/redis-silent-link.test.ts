@@ -7,7 +7,7 @@
  * bound), and its subscribers heard nothing. */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
-import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
@@ -49,4 +49,34 @@ t.test('a silent link to Redis is dropped and reconnected: subscribers told, not
   t.match(items, [{ value: 'during', seq: 2 }, { value: 'from-a', seq: 3 }], 'what was published meanwhile came, in order, then the new one');
   t.same(await sub.next((f) => f['t'] === 'notice', 10_000), { t: 'notice', kind: 'topic_resumed', cache: 'app', topic: 'room' });
   t.same(await sub.drain('disc', 50), [], 'nothing was lost: no disc');
+});
+
+t.test('a frozen Redis (SIGSTOP): every request answered typed, the commands awaiting a reply do not pile up, all recovers on SIGCONT', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t);
+  const a = await startServer(t, { engine: 'redis', redisUrl: redis.url,
+    config: { redis: { commandTimeoutMs: 300, linkTimeoutMs: 500, queueTimeoutMs: 300, maxQueuedCommands: 20, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const scope = PermissionScopes.combine(PermissionScopes.cacheReadWrite('app'), PermissionScopes.topicPublishSubscribe('app', '*'));
+  const sub = await RawClient.open(a, await tokenFor(a, scope));
+  const writers = await Promise.all([1, 2, 3].map(async () => RawClient.open(a, await tokenFor(a, scope))));
+  t.teardown(() => { sub.close(); for (const w of writers) w.close(); });
+  await sub.ok({ t: 'sub', cache: 'app', topic: 'room' });
+  // ioredis's queue of commands sent and awaiting a reply (white-box: what a frozen link made grow).
+  const awaiting = (): number => (a as unknown as { engine: { cache: { connection: { client: { commandQueue: { length: number } } } } } }).engine.cache.connection.client.commandQueue.length;
+
+  redis.pause();
+  const codes = new Set<string>();
+  const writes = writers.flatMap((w, i) => Array.from({ length: 20 }, (_, j) =>
+    w.request(j % 2 ? { t: 'pub', cache: 'app', topic: 'room', value: `${i}.${j}` } : { t: 'listPushBack', cache: 'app', list: 'l', value: `${i}.${j}` })
+      .then((r) => codes.add(r['t'] === 'err' ? r['e'].code : 'ok'))));
+  await Promise.all(writes);
+  t.same([...codes].filter((c) => c !== 'SERVER_UNAVAILABLE' && c !== 'TIMEOUT_ERROR'), [], `every write answered with a retryable error (${[...codes]}), none acknowledged`);
+  t.match(await sub.next((f) => f['t'] === 'notice', 10_000), { kind: 'topic_interrupted' }, 'the subscriber is told');
+  await waitFor('the frozen link dropped, with the commands awaiting its replies', () => awaiting() === 0, 10_000);
+
+  redis.resume();
+  t.match(await sub.next((f) => f['t'] === 'notice', 10_000), { kind: 'topic_resumed' }, 'back by itself');
+  const w = writers[0]!;
+  await waitFor('a publish succeeds again', async () => (await w.request({ t: 'pub', cache: 'app', topic: 'room', value: 'after' }))['t'] === 'ok');
+  t.match(await sub.next((f) => f['t'] === 'item' && f['value'] === 'after'), { value: 'after' }, 'live again');
 });
