@@ -348,11 +348,15 @@ export class RedisTopicEngine implements TopicEngine {
       // this node's subscription is behind (slower, or reconnecting). Brought up to date from Redis
       // first (a reload under way may predate the position: then one more), so that the resume is
       // not taken for one from the future (a disc, a replay, then the same items again live).
+      // A reload that failed (Redis unreachable from this node) leaves the window behind: the resume
+      // is refused, retryable, rather than answered as one from the future (a `disc` naming items the
+      // client has, and the window's old items again). One that succeeded and is still behind is a
+      // position Redis never reached (or lost): that is the future, answered with a `disc`. A window
+      // waiting for its re-sent SUBSCRIBE waits for that resubscription's reload (resubscribe() sets
+      // `reloading`); pending without one cannot catch up yet either.
       for (let tries = 0; after && tries < 2 && this.behind(cache, name, after); tries++) {
-        // Redis did not answer: serving it now would take the position for one from the future
-        // (a false disc, then items the client holds). Retryable, as any sub while Redis is away.
-        if (!await (channel.reloading ?? this.reload(channel))) {
-          throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, `this node cannot reach Redis to catch up with topic "${name}" to the resume position; retry`);
+        if (!await (channel.reloading ?? (channel.pending ? Promise.resolve(false) : this.reload(channel)))) {
+          throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, `this node cannot reach Redis to catch up to the resume position (page ${after.page}, seq ${after.seq}) it is behind; retry`);
         }
       }
     } catch (err) {
