@@ -48,6 +48,9 @@ interface Channel {
   pending: Message[] | undefined;
   /** The reload under way, if any (reload()). */
   reloading?: Promise<boolean> | undefined;
+  /** After a failed reload: the next try (retryReload()), and how many failed in a row. */
+  retry?: NodeJS.Timeout | undefined;
+  failedReloads?: number;
 }
 
 export type Reply = Array<Buffer | number>;
@@ -510,14 +513,30 @@ export class RedisTopicEngine implements TopicEngine {
   private reload(channel: Channel): Promise<boolean> {
     if (channel.pending) return channel.reloading ?? Promise.resolve(true); // a load is under way; it applies what arrives meanwhile
     channel.pending = [];
-    const done = this.reloadNow(channel, true).then(() => true, (err: unknown) => {
+    const done = this.reloadNow(channel, true).then(() => { channel.failedReloads = 0; return true; }, (err: unknown) => {
       channel.pending = undefined;
       this.log.debug({ err: (err as Error).message, topic: channel.name }, 'topic reload failed');
+      this.retryReload(channel);
       return false;
     });
     channel.reloading = done;
     void done.then(() => { if (channel.reloading === done) channel.reloading = undefined; });
     return done;
+  }
+
+  /** A failed reload leaves the window out of step, and the messages that showed it were dropped
+   * with it: nothing else may ever reload it while the link stays up (a quiet topic sends no next
+   * message). So it is tried again at the connection's reconnect backoff while the topic is served
+   * and its subscription is up (a link that drops reloads every window once back: resubscribed()). */
+  private retryReload(channel: Channel): void {
+    if (channel.retry || this.closing) return;
+    channel.failedReloads = (channel.failedReloads ?? 0) + 1;
+    channel.retry = setTimeout(() => {
+      channel.retry = undefined;
+      if (this.closing || this.channels.get(channel.keys.channel) !== channel || this.subscriber.status !== 'ready') return;
+      void this.reload(channel);
+    }, retryDelay(this.subscriber, channel.failedReloads));
+    channel.retry.unref();
   }
 
   private async reloadNow(channel: Channel, announce: boolean): Promise<void> {
