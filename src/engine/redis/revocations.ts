@@ -100,7 +100,8 @@ export class RedisRevocationList implements RevocationList {
       throw limitExceeded(LimitCause.REVOCATIONS, `the deployment holds its maximum of ${this.maxEntries} revocations (auth.maxRevocations); they leave as the credentials they cover expire`);
     }
     // Here at once (the caller expects it in force when this resolves); other nodes by the channel.
-    await this.mirror.revoke(entry);
+    // This node hears it there too (onMessage), maybe first: then it is held already.
+    if (!this.mirror.holds(entry)) await this.mirror.revoke(entry);
   }
 
   isRevoked(credential: RevocableCredential): boolean {
@@ -124,9 +125,11 @@ export class RedisRevocationList implements RevocationList {
   }
 
   private onMessage(message: string): void {
-    // `node kind revokedAt until id`: the id last, since it may contain spaces.
+    // `node kind revokedAt until id`: the id last, since it may contain spaces. This node's own
+    // entries too: a revoke whose answer was lost (TIMEOUT_ERROR, yet run and published) is in
+    // force here only through this; one it mirrored already is skipped (apply: holds).
     const parts = message.split(' ');
-    if (parts.length < 5 || parts[0] === this.nodeId) return;
+    if (parts.length < 5) return;
     this.apply(parts[1]!, parts.slice(4).join(' '), Number(parts[2]), parts[3] === '-' ? null : Number(parts[3]), false);
   }
 
