@@ -282,20 +282,27 @@ export class RedisTopicEngine implements TopicEngine {
       // A group idle past groupIdleMs is forgotten first: its input is an ordinary topic again.
       // A copy: a binary value may be a view into the receive buffer, reused across the await (contract 1).
       const owned = typeof value === 'string' ? value : new Uint8Array(value);
+      // The idempotency key is taken now: after the await it is gone (core/idempotency-key.ts),
+      // and the write would be deduplicated on this node only.
+      const idem = this.pubAppendIdempotency(list);
       return feed.feedsLive(cache, name).then((feeds) => {
         if (feeds) throw refuse();
-        return this.pubAppendUnfed(cache, name, owned, tokenId, list);
+        return this.pubAppendUnfed(cache, name, owned, tokenId, list, idem);
       });
     }
-    return this.pubAppendUnfed(cache, name, value, tokenId, list);
+    return this.pubAppendUnfed(cache, name, value, tokenId, list, this.pubAppendIdempotency(list));
   }
 
-  private pubAppendUnfed(cache: string, name: string, value: Value, tokenId: string | undefined, list: PubAppendStep): Promise<Required<PublishResult> & { reply: Reply }> {
+  /** A moderator's accept carries no idempotency key: its delivery settles once anyway. */
+  private pubAppendIdempotency(list: PubAppendStep): Array<string | number> {
+    return list.guard ? [] : this.idempotencyArgs();
+  }
+
+  private pubAppendUnfed(cache: string, name: string, value: Value, tokenId: string | undefined, list: PubAppendStep,
+    idem: Array<string | number>): Promise<Required<PublishResult> & { reply: Reply }> {
     const refuse = () => inputTopicRefusal(name);
     const { feed } = this;
     const { guard } = list;
-    // A moderator's accept carries no idempotency key: its delivery settles once anyway.
-    const idem = guard ? [] : this.idempotencyArgs();
     return this.stamp(cache, name, value, tokenId, undefined, async (keys, now, head, tail) => {
       this.batches.flush(keys.channel);
       for (let attempt = 1; ; attempt++) {
