@@ -22,6 +22,17 @@ export function disconnectSubscriber(subscriber: Redis): void {
   subscriber.disconnect();
 }
 
+/** ioredis's socketTimeout timer outlives the connection it watched: a link that closed (Redis
+ * restarted, a reset) with replies still awaited left it running, and when it fired it destroyed
+ * the next connection, a healthy one, with whatever was in flight on it. Cleared at each close. */
+export function clearSocketTimerOnClose(client: Redis): void {
+  client.on('close', () => {
+    const internals = client as unknown as { socketTimeoutTimer?: NodeJS.Timeout };
+    clearTimeout(internals.socketTimeoutTimer);
+    internals.socketTimeoutTimer = undefined;
+  });
+}
+
 /** A subscriber connection only receives, so a link that went silent without closing (a frozen
  * host, a dropped NAT entry, a failover behind the same address) would never be noticed: no close,
  * its topics' subscribers never told, nothing heard again. A PING every `everyMs` while it is ready
@@ -93,6 +104,7 @@ export class RedisConnection {
       connectTimeout: config.connectTimeoutMs,
       retryStrategy: (attempt) => Math.min(config.reconnectMaxMs, config.reconnectMinMs * 2 ** Math.min(attempt - 1, 16)),
     });
+    clearSocketTimerOnClose(this.client);
     this.client.on('ready', () => {
       const db = this.client.options.db ?? 0;
       if (db === 0) { this.usable(); return; }

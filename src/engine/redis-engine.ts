@@ -11,7 +11,7 @@
 import type { Clock } from '../core/clock.js';
 import type { TidingsConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
-import { RedisConnection, disconnectSubscriber, heartbeatSubscriber } from '../core/redis-connection.js';
+import { RedisConnection, clearSocketTimerOnClose, disconnectSubscriber, heartbeatSubscriber } from '../core/redis-connection.js';
 import { RedisCacheStore } from '../store/redis-store.js';
 import { RedisPresence } from '../presence/redis-presence.js';
 import { RandomIds } from '../lib/random-ids.js';
@@ -69,6 +69,7 @@ export class RedisEngine implements Engine {
     // with a catch (topic-engine.ts, moderation.ts, core/redis-resubscribe.ts).
     const subscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false, autoResubscribe: false });
     subscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis subscriber connection error'));
+    clearSocketTimerOnClose(subscriber);
     this.topics = new RedisTopicEngine(config.topics, clock, connection, subscriber, config.redis.keyPrefix, log,
       { maxItems: config.redis.publishBatchMaxItems, maxBytes: config.redis.publishBatchMaxBytes });
     this.cache = new RedisCacheStore(config.store, clock, connection, `${config.redis.keyPrefix}${CACHE_NAMESPACE}`, this.topics);
@@ -92,6 +93,7 @@ export class RedisEngine implements Engine {
     };
     const presenceSubscriber = connection.client.duplicate({ lazyConnect: true, enableAutoPipelining: false, autoResubscribe: false });
     presenceSubscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis presence subscriber connection error'));
+    clearSocketTimerOnClose(presenceSubscriber);
     this.presence = new RedisPresence(config.presence, clock, connection, presenceSubscriber, config.redis.keyPrefix, log);
     this.subscribers = [subscriber, presenceSubscriber];
     // After the drain (server.shutdownGraceMs) the goodbye gets one more command's time at most, and

@@ -80,3 +80,28 @@ t.test('a frozen Redis (SIGSTOP): every request answered typed, the commands awa
   await waitFor('a publish succeeds again', async () => (await w.request({ t: 'pub', cache: 'app', topic: 'room', value: 'after' }))['t'] === 'ok');
   t.match(await sub.next((f) => f['t'] === 'item' && f['value'] === 'after'), { value: 'after' }, 'live again');
 });
+
+t.test('a link that closed with replies awaited: the connection that replaces it is kept', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('relink');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const LINK_TIMEOUT_MS = 600;
+  // a's first connection through the proxy is its command connection (connected before the others).
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { redis: { commandTimeoutMs: 200, linkTimeoutMs: LINK_TIMEOUT_MS, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const c = await RawClient.open(a, await tokenFor(a, PermissionScopes.cacheReadWrite('app')));
+  t.teardown(() => c.close());
+  const links = proxy.accepted; // the command connection and the two subscriber connections
+  proxy.hold(0);
+  t.match(await c.request({ t: 'get', cache: 'app', key: 'k' }), { t: 'err', e: { code: 'TIMEOUT_ERROR' } }, 'a reply awaited on the command connection');
+  proxy.reset(); // it closes (as when Redis restarts) before linkTimeoutMs ran out
+  await waitFor('every link reconnected', () => proxy.accepted === 2 * links);
+  // ioredis's socket timer of the closed link ran on and dropped the new, healthy connection when it
+  // fired (the time passing is what is waited for).
+  await new Promise((r) => setTimeout(r, 2 * LINK_TIMEOUT_MS));
+  t.equal(proxy.accepted, 2 * links, 'no connection dropped since');
+  t.match(await c.request({ t: 'get', cache: 'app', key: 'k' }), { t: 'ok' });
+});
