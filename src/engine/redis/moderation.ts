@@ -33,6 +33,7 @@ import type { ModerationConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import { TidingsError, failedPrecondition, limitExceeded } from '../../core/errors.js';
 import type { RedisConnection } from '../../core/redis-connection.js';
+import { retryDelay } from '../../core/redis-resubscribe.js';
 import type { GroupMember, HeldDelivery, ModerationEngine } from '../../moderation/moderation-engine.js';
 import type { GroupStats } from '../../moderation/group-registry.js';
 import type { GroupCounters } from '../../moderation/group.js';
@@ -97,6 +98,11 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   private readonly pending = new Set<Promise<unknown>>();
   private tick: NodeJS.Timeout | undefined;
   private beaten = false;
+  /** Counts the subscriber's reconnects: a retry of an older one's re-subscription stops once a
+   * newer one starts over. */
+  private resubscribeRound = 0;
+  /** close() ran: nothing is tried again. */
+  private closed = false;
   /** start() subscribed: a 'ready' from now on is a reconnect's. */
   private subscribedOnce = false;
   /** Taken for gone: members to register again (heartbeat()). */
@@ -148,14 +154,30 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
    * not: redis-engine.ts), then claim once Redis answered (from then on every wake-up is heard). If the link drops again first, the next 'ready'
    * tries again; meanwhile the tick claims. */
   private resubscribed(): void {
+    this.resubscribe(++this.resubscribeRound, 1);
+  }
+
+  /** One attempt of resubscribed(). One that fails while the link stays up (answered after
+   * redis.commandTimeoutMs, an error answer) is tried again at the connection's reconnect backoff:
+   * no reconnect may come to do it, and until it succeeds the groups do not claim what was queued
+   * while the link was down (the tick does, nodeTimeoutMs / 4 later). */
+  private resubscribe(round: number, attempt: number): void {
     const groups = [...this.groups.values()];
     this.track(this.subscriber.subscribe(this.direct, ...groups.map((g) => g.key)).then(
       () => { for (const g of groups) this.pump(g); },
-      (err: unknown) => this.log.debug({ err: (err as Error).message }, 'moderation: resubscribing group channels failed; the tick claims meanwhile'),
+      (err: unknown) => {
+        if (this.closed || round !== this.resubscribeRound || this.subscriber.status !== 'ready') return; // the next 'ready' starts over
+        const delay = retryDelay(this.subscriber, attempt);
+        this.log.debug({ err: (err as Error).message, retryInMs: delay }, 'moderation: resubscribing group channels failed; trying again');
+        setTimeout(() => {
+          if (!this.closed && round === this.resubscribeRound && this.subscriber.status === 'ready') this.resubscribe(round, attempt + 1);
+        }, delay).unref();
+      },
     ));
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.tick);
     for (const held of this.deliveries.values()) this.clock.clearTimeout(held.timer);
     await Promise.allSettled([...this.pending]);
