@@ -236,18 +236,39 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   reload(cache: string): Promise<void> {
     let loading = this.reloading.get(cache);
     if (!loading) {
-      loading = this.connection.run((r) => r.hgetall(this.directoryKey(cache))).then((fields) => {
-        const groups = new Map<string, Affix>();
-        for (const [name, pattern] of Object.entries(fields)) {
-          if (name !== VERSION_FIELD) groups.set(name, parsePattern(JSON.parse(pattern)));
-        }
-        const version = fields[VERSION_FIELD] ?? '';
-        this.directories.delete(cache);
-        if (version !== '' || groups.size > 0) this.keepDirectory(cache, { version, groups });
+      loading = this.loadDirectory(cache).then(async () => {
+        if (!this.lostLocalGroup(cache)) return;
+        // Redis no longer lists a group this node has members of: it came back empty (restarted
+        // without persistence) or reaped this node while it was cut off. Its members are registered
+        // again first (as the heartbeat does once it finds its key gone): with the copy alone the
+        // publish asking would take the input for an ordinary topic, acknowledged and read by no one.
+        this.rejoining = true;
+        await this.heartbeat();
+        await this.loadDirectory(cache);
       }).finally(() => this.reloading.delete(cache));
       this.reloading.set(cache, loading);
     }
     return loading;
+  }
+
+  private async loadDirectory(cache: string): Promise<void> {
+    const fields = await this.connection.run((r) => r.hgetall(this.directoryKey(cache)));
+    const groups = new Map<string, Affix>();
+    for (const [name, pattern] of Object.entries(fields)) {
+      if (name !== VERSION_FIELD) groups.set(name, parsePattern(JSON.parse(pattern)));
+    }
+    const version = fields[VERSION_FIELD] ?? '';
+    this.directories.delete(cache);
+    if (version !== '' || groups.size > 0) this.keepDirectory(cache, { version, groups });
+  }
+
+  /** A group of `cache` with members on this node that the loaded copy of the directory lacks. */
+  private lostLocalGroup(cache: string): boolean {
+    const listed = this.directories.get(cache)?.groups;
+    for (const group of this.groups.values()) {
+      if (group.cache === cache && group.members.size > 0 && !listed?.has(group.name)) return true;
+    }
+    return false;
   }
 
   /** Keeps a copy as the most recently loaded, forgetting the least recently loaded past
