@@ -164,7 +164,11 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   private resubscribe(round: number, attempt: number): void {
     const groups = [...this.groups.values()];
     this.track(this.subscriber.subscribe(this.direct, ...groups.map((g) => g.key)).then(
-      () => { for (const g of groups) this.pump(g); },
+      // The heartbeat first, not at the next tick: a Redis that came back empty (or took this node
+      // for gone) lists none of its members until they are registered again, and meanwhile every
+      // node publishes to their groups' inputs as to ordinary topics; and a claim before the
+      // heartbeat is renewed gets nothing.
+      () => this.heartbeat().catch(() => { /* the tick tries again */ }).then(() => { for (const g of groups) this.pump(g); }),
       (err: unknown) => {
         if (this.closed || round !== this.resubscribeRound || this.subscriber.status !== 'ready') return; // the next 'ready' starts over
         const delay = retryDelay(this.subscriber, attempt);
