@@ -114,6 +114,11 @@ export class RedisPresence implements PresenceEngine {
 
   /** After a reconnect: each watched topic's members read again, the differences told. */
   private async sync(): Promise<void> {
+    // Redis may have forgotten this node (it came back empty, or took the node for dead while it was
+    // cut off): its counts are written again first, not at the next heartbeat, else the read lists
+    // none of its members and every watcher is told they left (and joined again a heartbeat later).
+    const alive = await this.script('tidingsPresenceHeartbeat', this.k.nodes, this.nodeId, this.clock.now());
+    if (Number(alive) === 0) await this.reincarnate(this.nodeId);
     const results = await Promise.allSettled([...this.watched.values()].map((w) => this.read(w, true)));
     const failed = results.filter((r) => r.status === 'rejected').length;
     if (failed > 0) throw new Error(`${failed} watched topics could not be read`);
