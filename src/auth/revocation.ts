@@ -88,6 +88,14 @@ export class MemoryRevocationList implements RevocationList {
     return merged.revokedAt === known.revokedAt && merged.until === known.until;
   }
 
+  /** The entries whose credentials may still be valid. */
+  *entries(): Iterable<Revocation> {
+    const now = this.clock.now();
+    for (const map of [this.byJti, this.byTokenId]) {
+      for (const entry of map.values()) if (entry.until === null || entry.until > now) yield entry;
+    }
+  }
+
   isRevoked(credential: RevocableCredential): boolean {
     if (this.size === 0) return false;
     return this.live(this.byJti, credential.jti, credential) || this.live(this.byTokenId, credential.tokenId, credential);

@@ -93,9 +93,7 @@ export class RedisRevocationList implements RevocationList {
 
   async revoke(entry: Revocation): Promise<void> {
     if ((entry.jti === undefined) === (entry.tokenId === undefined)) throw new TypeError('a revocation names exactly one of tokenId and jti');
-    const [kind, id] = entry.jti !== undefined ? ['j', entry.jti] : ['k', entry.tokenId!];
-    const reply = await this.connection.script<Reply>('tidingsRevoke', [
-      this.index, `${this.entryPrefix}${kind}:${id}`, this.clock.now(), entry.revokedAt, entry.until ?? '', this.maxEntries, this.channel, kind, id, this.nodeId], false);
+    const reply = await this.store(entry);
     if (String(reply[0]) === 'full') {
       throw limitExceeded(LimitCause.REVOCATIONS, `the deployment holds its maximum of ${this.maxEntries} revocations (auth.maxRevocations); they leave as the credentials they cover expire`);
     }
@@ -108,6 +106,13 @@ export class RedisRevocationList implements RevocationList {
     return this.mirror.isRevoked(credential);
   }
 
+  /** Writes (merges) the entry into Redis and publishes it (REVOKE). */
+  private store(entry: Revocation): Promise<Reply> {
+    const [kind, id] = entry.jti !== undefined ? ['j', entry.jti] : ['k', entry.tokenId!];
+    return this.connection.script<Reply>('tidingsRevoke', [
+      this.index, `${this.entryPrefix}${kind}:${id}`, this.clock.now(), entry.revokedAt, entry.until ?? '', this.maxEntries, this.channel, kind, id, this.nodeId], false);
+  }
+
   subscribe(listener: RevocationListener): () => void {
     return this.mirror.subscribe(listener);
   }
@@ -117,10 +122,28 @@ export class RedisRevocationList implements RevocationList {
    * gone on using. */
   private async load(atStart: boolean): Promise<void> {
     const reply = await this.connection.script<Reply>('tidingsRevocationsLoad', [this.index, this.clock.now()], false);
+    const loaded = new Set<string>();
     for (let i = 0; i + 2 < reply.length; i += 3) {
       const key = String(reply[i]).slice(this.entryPrefix.length);
+      loaded.add(key);
       const until = String(reply[i + 2]);
       this.apply(key[0]!, key.slice(2), Number(reply[i + 1]), until === '' ? null : Number(until), atStart);
+    }
+    if (!atStart) await this.restore(loaded);
+  }
+
+  /** After a reconnect: entries this node holds that Redis no longer has (it came back empty, or
+   * from an older snapshot) are written back. Nothing removes a live entry on purpose (none is
+   * ever evicted: that would silently un-revoke, docs/tokens.md), so a missing one was lost, and
+   * without this a node started from now on would accept the revoked credential. A write that
+   * fails fails the reload, which is tried again (core/redis-resubscribe.ts). */
+  private async restore(loaded: Set<string>): Promise<void> {
+    const missing = [...this.mirror.entries()].filter((e) => !loaded.has(e.jti !== undefined ? `j:${e.jti}` : `k:${e.tokenId}`));
+    if (missing.length === 0) return;
+    this.log.warn({ entries: missing.length }, 'revocations missing in Redis (it lost data); writing them back');
+    for (const entry of missing) {
+      const reply = await this.store(entry);
+      if (String(reply[0]) === 'full') { this.log.error({ max: this.maxEntries }, 'revocations could not all be written back: auth.maxRevocations reached'); return; }
     }
   }
 
