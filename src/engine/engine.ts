@@ -91,6 +91,10 @@ export interface TopicEngine {
    * this node's windows, so `position` names it (the graceful shutdown's `bye` does). Absent: the
    * windows are always current (the memory engine fans out as it publishes). */
   settle?(): Promise<void>;
+  /** A networked engine: the node's link carrying the topic's live items is down (its subscribers
+   * were sent `topic_interrupted`, and get `topic_resumed` once it is back). A new subscriber is
+   * told too. Absent: never. */
+  liveInterrupted?(cache: string, topic: string): boolean;
   /** Recorded items after `after`, at most about `maxBytes`, from the node-local window (contract 3). */
   read(cache: string, topic: string, after: Position, maxBytes: number): WindowRead;
   /** Forgets one subscriber of the topic (the caller detached it from the fan-out key). Called

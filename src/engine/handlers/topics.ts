@@ -1,5 +1,5 @@
 /** pub / sub / unsub. */
-import { ErrorCode, LimitCause, topicKey, type Position } from '../../protocol/index.js';
+import { ErrorCode, LimitCause, encodeFrame, topicKey, type Position } from '../../protocol/index.js';
 import { catchUpBufferLimit, continueCatchUp } from '../catch-up.js';
 import { TidingsError, limitExceeded, permissionDenied, failedPrecondition } from '../../core/errors.js';
 import { REPLIED, type BrokerDeps, type HandlerTable } from '../handler.js';
@@ -50,6 +50,8 @@ export function topicHandlers({ engine, config }: BrokerDeps, subscriptions: Sub
         throw new TidingsError(ErrorCode.CANCELLED_ERROR, 'the subscription was cancelled while it was being set up');
       }
       replyNow({ page: position.page, seq: position.seq });
+      // Joined while the node's link to Redis is down: told, as the subscribers it had then were.
+      if (engine.topics.liveInterrupted?.(cache, topic)) session.connection.send(encodeFrame({ t: 'notice', kind: 'topic_interrupted', cache, topic }));
       // Without `after`, start from the position just reported: anything published since is
       // delivered too, so "live" has no hole between the reply and the attach.
       session.setCatchUp(key, after ?? position);

@@ -381,6 +381,10 @@ export class RedisTopicEngine implements TopicEngine {
     return topic !== undefined && (after.page > topic.page || (after.page === topic.page && after.seq > topic.seq));
   }
 
+  liveInterrupted(): boolean {
+    return this.interrupted;
+  }
+
   position(cache: string, name: string): Position | undefined {
     return this.registry.position(cache, name);
   }

@@ -26,6 +26,10 @@ export class ShardedTopics implements TopicEngine {
     await Promise.all(this.shards.map((s) => s.settle?.()));
   }
 
+  liveInterrupted(cache: string, topic: string): boolean {
+    return this.shards[this.of(cache)]!.liveInterrupted?.(cache, topic) ?? false;
+  }
+
   read(cache: string, topic: string, after: Position, maxBytes: number): WindowRead {
     return this.shards[this.of(cache)]!.read(cache, topic, after, maxBytes);
   }
