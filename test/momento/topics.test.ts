@@ -6,7 +6,8 @@
  * items, pages, resume and retracts once per engine too. */
 import t from 'tap';
 import { MomentoErrorCode, NoopMomentoLoggerFactory, TopicClient, TopicConfigurations, type TopicDiscontinuity, type TopicItem, type TopicSubscribe } from '@gomomento/sdk';
-import { CloseCode, PermissionScopes, type Position, type TidingsServer } from '../../src/index.js';
+import { CloseCode, ManualClock, PermissionScopes, type MemoryEngine, type Position, type TidingsServer } from '../../src/index.js';
+import { waitFor } from '../helpers/wait.js';
 import type { Session } from '../../src/engine/session.js';
 import { collector, itemCollector, sdkFor } from '../helpers/sdk.js';
 import { apiKeyFor, credentialFor, errorCode, startMomentoServer } from '../helpers/momento.js';
@@ -109,8 +110,43 @@ for (const sdk of SDKS) {
     await s.items.until(6);
     const [gap] = await s.gaps.until(1);
     t.equal(gap!.lastSequenceNumber(), 3);
-    t.equal(gap!.newSequenceNumber(), 6, 'the window kept 3 items: 6, 7, 8');
+    t.equal(gap!.newSequenceNumber(), 5, 'the window kept 3 items: 6, 7, 8, which resume after 5');
     t.same(s.items.events.slice(3).map((i) => i.valueString()), ['f', 'g', 'h']);
+    sub.unsubscribe();
+  });
+
+  t.test(`${sdk.name} - a stream ending right after a discontinuity (a topic reset announced, its first item not yet sent) loses nothing`, async (t) => {
+    const clock = new ManualClock(Date.now());
+    const server = await startMomentoServer(t, { clock, config: { topics: { idleTopicMs: 1000 } } });
+    const { topics } = await sdk.clients(t, server, await apiKeyFor(server));
+    const s = subscriber();
+    const sub = await topics.subscribe('chat', 'r', s.options) as TopicSubscribe.Subscription;
+    await topics.publish('chat', 'r', 'a');
+    await s.items.until(1);
+    // The stream drops and, with no subscriber left, the idle topic is reset (same tick, so no
+    // resubscribe lands in between): the resume from the old page gets a discontinuity announcing
+    // the new, still empty page; its first item does not exist yet.
+    t.equal(dropStreams(server), 1);
+    clock.advance(5000);
+    t.equal((server.engine as MemoryEngine).topics.registry.sweep(), 1, 'the idle topic is dropped');
+    const [reset] = await s.gaps.until(1);
+    const page = reset!.newSequencePage();
+    t.not(page, 0);
+    // The stream ends before that first item reaches the SDK (a network drop, a stream recycled),
+    // and it is published during the resubscribe's round trip.
+    await waitFor('the resubscribed stream', () => streamSessions(server).length === 1);
+    t.equal(dropStreams(server), 1);
+    publishNow(server, ['b']);
+    await waitFor('the stream resubscribed again', () => streamSessions(server).length === 1);
+    publishNow(server, ['c']);
+    await waitFor('item c', () => s.items.events.some((i) => i.valueString() === 'c'));
+    t.same(s.items.events.map((i) => i.valueString()), ['a', 'b', 'c'], 'the acknowledged item b is delivered');
+    t.same(s.items.events.slice(1).map((i) => i.sequenceNumber()), [1, 2], 'numbered from 1 in the new page');
+    // Momento's new_topic_sequence is the number after which items resume: the SDK stores it as
+    // its last seen and resumes from the next one.
+    t.equal(reset!.lastSequenceNumber(), 1);
+    t.equal(reset!.newSequenceNumber(), 0, 'items resume after 0: the new page starts at 1');
+    t.equal(s.gaps.events.length, 1, 'one discontinuity, for the reset');
     sub.unsubscribe();
   });
 

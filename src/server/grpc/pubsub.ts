@@ -50,10 +50,13 @@ export class ItemTranslator {
         return { kind: 'data', bytes: new pb._SubscriptionItem({ item }).serialize() };
       }
       case 'disc':
+        // Ours names the next item (newSeq); Momento's new_topic_sequence is the number "after which
+        // items resume", and both SDKs store it as their last seen and resume from it + 1. Sent as
+        // newSeq, a stream ending before item newSeq arrived would resume past it: lost silently.
         return {
           kind: 'data',
           bytes: new pb._SubscriptionItem({
-            discontinuity: new pb._Discontinuity({ last_topic_sequence: f['lastSeq'] as number, new_topic_sequence: f['newSeq'] as number, new_sequence_page: f['page'] as number }),
+            discontinuity: new pb._Discontinuity({ last_topic_sequence: f['lastSeq'] as number, new_topic_sequence: (f['newSeq'] as number) - 1, new_sequence_page: f['page'] as number }),
           }).serialize(),
         };
       case 'hb':
