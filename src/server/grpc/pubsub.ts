@@ -29,6 +29,15 @@ export class ItemTranslator {
     return this.heartbeatBytes;
   }
 
+  /** The discontinuity Momento sends a subscription that has no page yet, naming the topic's page
+   * and its newest number (items follow after it). Both SDKs keep it as their position, so a
+   * stream ending before the first item resumes from there instead of live-only. */
+  positionAnnouncement(at: { page: number; seq: number }): Uint8Array {
+    return new pb._SubscriptionItem({
+      discontinuity: new pb._Discontinuity({ last_topic_sequence: 0, new_topic_sequence: at.seq, new_sequence_page: at.page }),
+    }).serialize();
+  }
+
   translate(frame: Uint8Array): Translated {
     if (frame === this.lastFrame) return this.lastResult;
     const result = this.translateOnce(decodeFrame(frame));
@@ -120,6 +129,8 @@ class StreamConnection implements Connection, JsReceiver {
   }
 
   heartbeat(): Uint8Array { return this.translator.heartbeat(); }
+
+  positionAnnouncement(at: { page: number; seq: number }): Uint8Array { return this.translator.positionAnnouncement(at); }
 
   bufferedAmount(): number { return this.buffered; }
 
@@ -217,7 +228,13 @@ async function subscribe(deps: GrpcDeps, call: Stream, connection: StreamConnect
   // with the broker's reply and before any replayed item. A refusal instead ends the stream with
   // its status, which the SDK turns into TopicSubscribe.Error.
   const request = { t: 'sub' as const, id: 0, cache: r.cache_name, topic: r.topic, ...(after ? { after } : {}) };
-  await deps.broker.dispatch(session, request, () => { connection.write(connection.heartbeat()); });
+  await deps.broker.dispatch(session, request, (at) => {
+    connection.write(connection.heartbeat());
+    // A live-only subscription (resume_at 0) is told where it starts, as Momento does: otherwise an
+    // SDK that has had no item yet resubscribes live-only after a stream end (the Node SDK's first
+    // stream ends before its deadline), missing what was published during the round trip.
+    if (!after) connection.write(connection.positionAnnouncement(at));
+  });
   // Periodic heartbeats (server.heartbeatMs) keep a quiet stream alive past idle timeouts.
   connection.attach(HEARTBEAT_KEY);
   // grpc-web streams have no deadline (their WebStream has no getDeadline): they are recycled by
