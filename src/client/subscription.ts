@@ -1,7 +1,7 @@
 /** One server subscription and the local subscribers sharing it. It remembers the last (page, seq)
  * delivered, resubscribes with `after` on every reconnect, and drops anything at or before that
  * position, so each local subscriber sees every item once, in order, or an explicit discontinuity. */
-import { ErrorCode, topicKey, type DiscontinuityFrame, type ItemFrame, type Position, type RetractFrame } from '../protocol/index.js';
+import { ErrorCode, LimitCause, topicKey, type DiscontinuityFrame, type ItemFrame, type Position, type RetractFrame } from '../protocol/index.js';
 import type { Connection } from './connection.js';
 import { cancelledError, guard, type TidingsClientError } from './errors.js';
 import { ErrorResponse } from './responses.js';
@@ -75,6 +75,17 @@ export interface EntryOwner {
 /** Errors after which a subscription simply waits for the next connection. */
 const WAIT_FOR_RECONNECT = new Set<string>([ErrorCode.CONNECTION_ERROR, ErrorCode.SERVER_UNAVAILABLE]);
 
+/** How long a resubscription refused with topic_subscriptions_limit_exceeded is asked again: the
+ * slots may be held by this client's own previous, half-open connection until the server drops it
+ * (server.idleTimeoutSec, at most 960 s, what uWebSockets.js allows). Past that, the limit is real. */
+const LIMIT_RETRY_MS = 960_000;
+
+/** A resubscription refused because the server still counts the subscriptions of a link it has not
+ * yet seen die. */
+function heldByOldLink(err: TidingsClientError): boolean {
+  return err.code === ErrorCode.LIMIT_EXCEEDED_ERROR && err.limitCause === LimitCause.SUBSCRIPTIONS;
+}
+
 export class TopicEntry {
   readonly listeners = new Set<TopicSubscription>();
   state: 'pending' | 'active' | 'ended' = 'pending';
@@ -89,6 +100,8 @@ export class TopicEntry {
   /** A `sub` refused SERVER_UNAVAILABLE on a link that stays open is asked again after a backoff. */
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
+  /** When a resubscription was first refused by the subscriptions limit (see LIMIT_RETRY_MS). */
+  private limitedSince: number | undefined;
   private endError: TidingsClientError | undefined;
 
   constructor(private readonly owner: EntryOwner, readonly cache: string, readonly topic: string) {}
@@ -107,6 +120,7 @@ export class TopicEntry {
         this.inFlight = false;
         if (this.state === 'ended') return;
         this.retries = 0;
+        this.limitedSince = undefined;
         this.position ??= { page: r.page, seq: r.seq };
         this.state = 'active';
         this.settle();
@@ -133,9 +147,22 @@ export class TopicEntry {
           return this.subscribe();
         }
         if (err.code === ErrorCode.ALREADY_EXISTS_ERROR && this.state === 'active') return; // an earlier attempt landed after all
+        if (this.limitRetry(err)) return;
         this.end(err);
       },
     );
+  }
+
+  /** A resubscription (the app holds this subscription already; never a first subscribe, which
+   * reports the refusal) refused by the subscriptions limit right after a reconnect: the previous
+   * link may be half-open, its subscriptions still counted until the server notices. Ask again with
+   * the backoff until its slots are freed, for LIMIT_RETRY_MS at most. */
+  private limitRetry(err: TidingsClientError): boolean {
+    if (this.state !== 'active' || !heldByOldLink(err) || this.owner.connection.status.state !== 'open') return false;
+    this.limitedSince ??= Date.now();
+    if (Date.now() - this.limitedSince > LIMIT_RETRY_MS) return false;
+    this.retryLater();
+    return true;
   }
 
   private retryLater(): void {
