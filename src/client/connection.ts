@@ -3,7 +3,7 @@
  * backoff. Requests made while disconnected wait in a queue bounded by count and bytes and go out
  * once reconnected. */
 import {
-  CloseCode, ErrorCode, IDEMPOTENT_OPERATIONS, PROTOCOL_VERSIONS, SUBPROTOCOL, decodeFrames, encodeFrame, shouldReconnect,
+  CloseCode, ErrorCode, IDEMPOTENT_OPERATIONS, UnavailableCause, PROTOCOL_VERSIONS, SUBPROTOCOL, decodeFrames, encodeFrame, shouldReconnect,
   type HelloResult, type OperationName, type RequestOf, type ResultOf, type WireError,
 } from '../protocol/index.js';
 import { reconnectDelay } from './backoff.js';
@@ -468,7 +468,7 @@ export class Connection {
       if (!pending) return; // timed out or cancelled meanwhile
       this.inFlight.delete(frame['id']);
       if (t === 'ok') pending.resolve(frame['r']);
-      else pending.reject(TidingsClientError.fromWire(frame['e'] as WireError));
+      else if (!this.requeueDrained(pending, frame['e'] as WireError)) pending.reject(TidingsClientError.fromWire(frame['e'] as WireError));
       return;
     }
     if (t === 'bye') this.lastBye = { code: frame['code'] as number, reason: frame['reason'] as string };
@@ -480,6 +480,19 @@ export class Connection {
       void this.refreshToken().catch(() => {});
     }
     for (const listener of [...this.pushListeners]) guard(() => listener(frame));
+  }
+
+  /** A request the server refused because it is draining for a shutdown was not applied, and the
+   * link closes right after: it waits in the queue for the reconnect, as one made a moment later
+   * would, instead of failing with an error the app can only answer by sending it again. False
+   * (the app gets the error) when it is another refusal or the queue has no room for it. */
+  private requeueDrained(pending: PendingRequest, e: WireError): boolean {
+    if (e?.code !== ErrorCode.SERVER_UNAVAILABLE || e.cause !== UnavailableCause.SHUTTING_DOWN || this.closedByUser) return false;
+    const bytes = queuedSize(pending.frame);
+    if (this.queue.refusal(bytes)) return false;
+    pending.id = undefined;
+    this.queue.push(pending, bytes);
+    return true;
   }
 
   private checkHeartbeat(ws: WebSocketLike): void {

@@ -3,7 +3,7 @@
  * `message` is the WebSocket transport (msgpack frames in, msgpack frames out); `dispatch` is the
  * transport-neutral way into every operation, for any transport that has an authenticated session. */
 import {
-  CloseCode, ErrorCode, IDEMPOTENT_OPERATIONS, LimitCause, SESSION_OPERATIONS, decodeFrame, encodeFrame, negotiateVersion, requestId, shouldReconnect,
+  CloseCode, ErrorCode, IDEMPOTENT_OPERATIONS, LimitCause, SESSION_OPERATIONS, UnavailableCause, decodeFrame, encodeFrame, negotiateVersion, requestId, shouldReconnect,
   type AuthResult, type ByeFrame, type GenericRequest, type HelloResult, type NoticeFrame, type OperationName, type ResultOf,
 } from '../protocol/index.js';
 import { TidingsError, authenticationFailed, badRequest, invalidArgument, limitExceeded, toWireError } from '../core/errors.js';
@@ -136,7 +136,7 @@ export class Broker {
       return this.bye(session, CloseCode.PROTOCOL_VIOLATION, 'the first frame must be hello');
     }
     if (session.inFlightIds?.has(id)) return this.replyError(session, id, invalidArgument(`request id ${id} is still in flight on this connection; ids must be unique among pending requests`));
-    if (this.draining && op !== 'ping') return this.replyError(session, id, new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'the server is shutting down; retry after reconnecting'));
+    if (this.draining && op !== 'ping') return this.replyError(session, id, new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'the server is shutting down; retry after reconnecting', UnavailableCause.SHUTTING_DOWN));
     const request = frame as GenericRequest;
     let replied = false;
     const replyNow = (result: unknown) => { replied = true; this.replyOk(session, id, result); };

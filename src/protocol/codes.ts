@@ -50,6 +50,13 @@ export const LimitCause = {
 } as const;
 export type LimitCause = (typeof LimitCause)[keyof typeof LimitCause];
 
+/** Why a SERVER_UNAVAILABLE was sent, when the client can act on it (in the error's `cause`). */
+export const UnavailableCause = {
+  /** The server is draining for a graceful shutdown: the request was not applied, and the link
+   * closes (4000) once the requests in flight are answered; send it again after reconnecting. */
+  SHUTTING_DOWN: 'server_shutting_down',
+} as const;
+
 /** WebSocket close codes. The range tells the client what to do (the idea is Centrifugo's):
  * 4000–4499: reconnect with backoff and resume; 4500–4999: do not reconnect with the same
  * credentials (a client with a token provider may fetch a new token, then reconnect). */

@@ -45,6 +45,6 @@ testEachEngine('shutdown - a lagging subscriber gets every acknowledged item, th
   const bye = lagging.frames.find((f) => f['t'] === 'bye');
   t.match(bye, { code: 4000, reconnect: true, ends: [{ cache: 'chat', topic: 'news', page: sub['page'], seq: total }] }, 'bye 4000 names the final position');
   t.notOk(lagging.frames.slice(lagging.frames.indexOf(bye!)).some((f) => f['t'] === 'item'), 'no item after the bye');
-  t.match(lagging.frames.find((f) => f['id'] === refusedId), { t: 'err', e: { code: 'SERVER_UNAVAILABLE' } }, 'a request during the drain got a retryable refusal');
+  t.match(lagging.frames.find((f) => f['id'] === refusedId), { t: 'err', e: { code: 'SERVER_UNAVAILABLE', cause: 'server_shutting_down' } }, 'a request during the drain got a retryable refusal');
   t.equal(closed.code, 4000, 'then close 4000, not 1006');
 });
