@@ -1,0 +1,390 @@
+/** Faults on a node's link to the (shared) Redis, made with a TCP proxy between the node and
+ * Redis: replies lost after a script ran, a re-sent SUBSCRIBE answered past the command timeout,
+ * a reload that timed out, a link cut while clients subscribe or resume. One file (one process)
+ * for what were nine: each case below has its own servers, proxy and key prefix, and leaves
+ * nothing behind, so they do not disturb each other. */
+import t, { type Test } from 'tap';
+import { Redis } from 'ioredis';
+import { startServer } from '../helpers/server.js';
+import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { resetHoldingSubscribe, startTcpProxy } from '../helpers/tcp-proxy.js';
+import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
+import { CACHE, RawModerator, participant } from '../helpers/moderator.js';
+import { eventually, waitFor } from '../helpers/wait.js';
+import { TopicKeys } from '../../src/engine/redis/keys.js';
+import { PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
+
+const COMMAND_TIMEOUT_MS = 300;
+
+/** A moderator's accept (publish, append and settle in one script) whose reply was lost with the
+ * link: the item is published once, its delivery is settled (the node's hand-back after the error
+ * finds nothing to hand back), a retried accept is refused rather than published again, and no
+ * member gets the item again. The proxy keeps Redis's answers on the node's command connection. */
+t.test('an accept whose reply was lost: published once, settled, not handed out again', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('acceptcut');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const base = { auth: { signingKeys: [generateSigningKey()] }, moderation: { ackTimeoutMs: 60_000 } };
+  // a's first connection through the proxy is its command connection (connected before the others).
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { ...base, redis: { commandTimeoutMs: 200, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: base });
+  const mod = await RawModerator.join(a, { tokenId: 'first' });
+  const alice = await participant(b, 'alice');
+  const viewer = await participant(b, 'viewer');
+  t.teardown(() => { mod.client.close(); alice.close(); viewer.close(); });
+  await viewer.ok({ t: 'sub', cache: CACHE, topic: 'room1' });
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'hello' });
+  await mod.received(1);
+  const delivery = mod.deliveries[0]!['delivery'];
+
+  proxy.hold(0);
+  t.match(await mod.client.request({ t: 'accept', delivery }), { t: 'err', e: { code: /^(TIMEOUT_ERROR|SERVER_UNAVAILABLE)$/ } }, 'node a could not tell');
+  proxy.release(0);
+
+  t.match(await viewer.items(1), [{ value: 'hello', tokenId: 'alice' }], 'published');
+  t.match(await mod.client.request({ t: 'accept', delivery }), { t: 'err', e: { code: 'FAILED_PRECONDITION_ERROR' } }, 'a retried accept is refused');
+  // Another member, on another node, has room: nothing is handed to it.
+  const other = await RawModerator.join(b, { tokenId: 'second' });
+  t.teardown(() => other.client.close());
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'next' });
+  await Promise.race([mod.received(2), other.received(1)]);
+  const handed = [...mod.deliveries.slice(1), ...other.deliveries].map((d) => d['value']);
+  t.same(handed, ['next'], 'the next item is handed out, not the accepted one again');
+  t.same(await viewer.drain('item', 100), [], 'published once');
+});
+
+/** A revocation whose reply was lost on the way back from Redis (the script ran and published it;
+ * the node that asked got TIMEOUT_ERROR): it is in force on every node, the asking one included.
+ * Before, the asking node ignored its own node's message on the revocation channel (it mirrors its
+ * own entries once the script answers, which here it never did), so the revoked credential went
+ * on working on exactly that node, and its open connections stayed, until its subscriber link
+ * happened to reconnect. The proxy keeps Redis's answers on that node's command connection. */
+t.test('a revocation that ran in Redis but whose reply was lost is in force on the asking node too', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('revlost');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const auth = { signingKeys: [generateSigningKey()] };
+  // a's first connection through the proxy is its command connection (connected before the others).
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { auth, redis: { commandTimeoutMs: 200, linkTimeoutMs: 10_000 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: { auth } });
+  const token = await tokenFor(a, PermissionScopes.topicPublishSubscribe('app', '*'), { tokenId: 'rita' });
+  const opens = (node: TidingsServer) => RawClient.open(node, token).then((c) => { c.close(); return true; }, () => false);
+  const open = await RawClient.open(a, token);
+  t.teardown(() => open.close());
+
+  proxy.hold(0);
+  await t.rejects(a.revoke({ tokenId: 'rita' }), { code: 'TIMEOUT_ERROR' }, 'node a could not tell');
+  proxy.release(0);
+
+  t.ok(await eventually(async () => !(await opens(b))), 'node b refuses rita');
+  t.ok(await eventually(async () => !(await opens(a))), 'node a refuses rita too');
+  await open.waitClosed();
+  t.pass('and closed rita\'s open connection on node a');
+});
+
+/** An idempotent write whose reply was lost with the link to Redis (the script ran, its answer
+ * never came back), retried after the link is back, on the same node or on another one: applied
+ * once, and the retry hears the first result (docs/protocol.md, "Idempotent writes"). The proxy
+ * keeps Redis's answers on node a's command connection, so "ran but unanswered" is made, not hoped
+ * for; the link is then taken for dead (redis.linkTimeoutMs) and reconnects. */
+const RETRYABLE = /^(TIMEOUT_ERROR|SERVER_UNAVAILABLE)$/;
+
+async function idempotentSetup(t: Test) {
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('idemcut');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const auth = { signingKeys: [generateSigningKey()] };
+  // a's first connection through the proxy is its command connection (connected before the others).
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { auth, redis: { commandTimeoutMs: 200, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: { auth } });
+  const scope = PermissionScopes.combine(PermissionScopes.cacheReadWrite('app'), PermissionScopes.topicPublishSubscribe('app', '*'));
+  const open = async (node: TidingsServer) => {
+    const c = await RawClient.open(node, await tokenFor(node, scope, { tokenId: 'writer' }));
+    t.teardown(() => c.close());
+    return c;
+  };
+  const onA = await open(a);
+  const onB = await open(b);
+  const watcher = await open(b);
+  return { proxy, onA, onB, watcher };
+}
+
+/** Sends `frame` on node a with Redis's answers kept from it: a retryable error, though Redis ran it. */
+async function lostReply(t: Test, proxy: Awaited<ReturnType<typeof idempotentSetup>>['proxy'], onA: RawClient, frame: Frame): Promise<void> {
+  proxy.hold(0);
+  const reply = await onA.request(frame);
+  t.match(reply, { t: 'err', e: { code: RETRYABLE } }, `node a could not tell: ${JSON.stringify(reply['e'])}`);
+  proxy.release(0);
+}
+
+for (const retryOn of ['a', 'b'] as const) {
+  t.test(`pubAppend and listPushBack whose replies were lost, retried on node ${retryOn}: applied once`, async (t) => {
+    if (!requireRedis(t)) return;
+    const { proxy, onA, onB, watcher } = await idempotentSetup(t);
+    const retrier = retryOn === 'a' ? onA : onB;
+    await watcher.ok({ t: 'sub', cache: 'app', topic: 'room' });
+    const first = await onA.ok({ t: 'pubAppend', cache: 'app', topic: 'room', list: 'history', value: 'zero' });
+
+    const append = { t: 'pubAppend', cache: 'app', topic: 'room', list: 'history', value: 'one', idempotencyKey: 'append-1' };
+    await lostReply(t, proxy, onA, append);
+    const push = { t: 'listPushBack', cache: 'app', list: 'log', value: 'x', idempotencyKey: 'push-1' };
+    await lostReply(t, proxy, onA, push);
+
+    // Retried once the node can reach Redis again (a's link reconnects by itself).
+    let again: Frame = {};
+    await waitFor('the retry is answered ok', async () => (again = await retrier.request(append))['t'] === 'ok');
+    t.match(again['r'], { seq: first['seq'] + 1, page: first['page'], length: 2 }, 'the retry hears the first result');
+    t.match(await retrier.ok(push), { length: 1 }, 'the list push too');
+    t.match(await onB.ok({ t: 'listFetch', cache: 'app', list: 'history' }), { values: ['zero', 'one'] }, 'one element appended');
+    t.match(await onB.ok({ t: 'listFetch', cache: 'app', list: 'log' }), { values: ['x'] }, 'one element pushed');
+    t.match(await watcher.items(2), [{ value: 'zero' }, { value: 'one', seq: first['seq'] + 1 }]);
+    t.same(await watcher.drain('item', 100), [], 'one item published');
+  });
+}
+
+/** An idempotent pubAppend to a topic that was the input of a moderator group now idle past
+ * moderation.groupIdleMs (the node's copy still names the group: it asks Redis first, then goes
+ * on as for an ordinary topic). The write's idempotency key must still reach Redis, so that a
+ * retry on another node is answered, not applied again (docs/protocol.md, "Idempotent writes").
+ * Before, the key was taken after that await, when it was no longer there: the write was
+ * deduplicated on its own node only. */
+const GROUP_IDLE_MS = 100;
+
+t.test('an idempotent pubAppend to the input of an idle group, retried on another node: applied once', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('idemidle');
+  t.teardown(() => deletePrefix(url, prefix));
+  const config = { auth: { signingKeys: [generateSigningKey()] }, moderation: { groupIdleMs: GROUP_IDLE_MS } };
+  const a = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config });
+  const mod = await RawModerator.join(a);
+  t.teardown(() => mod.client.close());
+  await mod.client.ok({ t: 'gunsub', cache: 'chat', group: 'mods' });
+  // The group goes idle (the time passing is what is waited for).
+  await new Promise((r) => setTimeout(r, 3 * GROUP_IDLE_MS));
+
+  const scope = PermissionScopes.combine(PermissionScopes.cacheReadWrite('chat'), PermissionScopes.topicPublishSubscribe('chat', '*'));
+  const open = async (node: TidingsServer) => { const c = await RawClient.open(node, await tokenFor(node, scope, { tokenId: 'writer' })); t.teardown(() => c.close()); return c; };
+  const onA = await open(a);
+  const onB = await open(b);
+  const write = { t: 'pubAppend', cache: 'chat', topic: 'room1-input', list: 'room1-input', value: 'once', idempotencyKey: 'k-1' };
+  const first = await onA.ok(write);
+  const retry = await onB.ok(write);
+  t.same(retry, first, 'the retry on node b hears the first result');
+  t.same((await onB.ok({ t: 'listFetch', cache: 'chat', list: 'room1-input' }))['values'], ['once'], 'one element');
+});
+
+/** A node's re-sent SUBSCRIBE (after its subscriber link dropped) answered later than
+ * redis.commandTimeoutMs, on a link that stays up: the node must still catch its subscribers up
+ * (the items published meanwhile, then topic_resumed), by itself. Before, a failed re-subscription
+ * waited for the next reconnect, which a link that stays up never brings: the items published
+ * while the link was down reached nobody until some later publish happened to reveal the gap,
+ * and topic_resumed never came. The proxy holds the SUBSCRIBE, so the late answer is made, not
+ * hoped for. */
+t.test('a re-sent SUBSCRIBE answered after the command timeout: subscribers still caught up and told', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('resubto');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  // a: through the proxy; its link is taken for dead only after linkTimeoutMs, well after the
+  // SUBSCRIBE's answer comes. b: straight to Redis.
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
+  const scope = PermissionScopes.topicPublishSubscribe('app', '*');
+  const sub = await RawClient.open(a, await tokenFor(a, scope));
+  const pub = await RawClient.open(b, await tokenFor(b, scope));
+  t.teardown(() => { sub.close(); pub.close(); });
+  await sub.ok({ t: 'sub', cache: 'app', topic: 'room' });
+  await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'before' });
+  t.match(await sub.items(1), [{ value: 'before', seq: 1 }]);
+
+  const link = await resetHoldingSubscribe(proxy, Buffer.from(new TopicKeys(prefix, 'app', 'room').channel));
+  if (link === undefined) { t.fail('node a did not send its SUBSCRIBE again'); return; }
+  t.match(await sub.next((f) => f['t'] === 'notice'), { kind: 'topic_interrupted' });
+  await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'during' });
+  // The held SUBSCRIBE times out on node a (the time passing is what is waited for).
+  await new Promise((r) => setTimeout(r, 3 * COMMAND_TIMEOUT_MS));
+  proxy.releaseRequests(link);
+
+  t.match(await sub.items(1, () => true, 10_000), [{ value: 'during', seq: 2 }], 'the item published meanwhile came, with no later publish');
+  t.match(await sub.next((f) => f['t'] === 'notice', 10_000), { kind: 'topic_resumed' }, 'and topic_resumed');
+  await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'after' });
+  t.match(await sub.items(1), [{ value: 'after', seq: 3 }], 'live again');
+  t.same(await sub.drain('disc', 50), [], 'nothing lost');
+});
+
+/** A node's re-sent SUBSCRIBE of its moderator groups' channels (after its subscriber link dropped)
+ * answered later than redis.commandTimeoutMs, on a link that stays up: the items queued while the
+ * link was down must still reach the node's members at once, not after the next tick
+ * (moderation.nodeTimeoutMs / 4). Before, the failed re-subscription waited for the next reconnect,
+ * which such a link never brings, and the claim that follows it never ran. The proxy holds the
+ * SUBSCRIBE, so the late answer is made, not hoped for. */
+t.test('a re-sent group SUBSCRIBE answered after the command timeout: the queued item is delivered without waiting for the tick', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('modresubto');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  // A tick far beyond the waits below: only the claim after the re-subscription can deliver.
+  const base = { auth: { signingKeys: [generateSigningKey()] }, moderation: { nodeTimeoutMs: 120_000, ackTimeoutMs: 120_000 } };
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { ...base, redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: base });
+  const mod = await RawModerator.join(a);
+  const alice = await participant(b, 'alice');
+  t.teardown(() => { mod.client.close(); alice.close(); });
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'before' });
+  await mod.received(1);
+  await mod.client.ok({ t: 'accept', delivery: mod.deliveries[0]!['delivery'] });
+
+  const link = await resetHoldingSubscribe(proxy, Buffer.from(`${prefix}m:${CACHE}\u0000mods`));
+  if (link === undefined) { t.fail('node a did not send its SUBSCRIBE again'); return; }
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'during' });
+  // The held SUBSCRIBE times out on node a (the time passing is what is waited for).
+  await new Promise((r) => setTimeout(r, 3 * COMMAND_TIMEOUT_MS));
+  proxy.releaseRequests(link);
+
+  await mod.received(2, 5000);
+  t.match(mod.deliveries[1], { value: 'during' }, 'the item queued meanwhile reached the member');
+});
+
+/** A node reloads a topic's window from Redis when a live message shows it is out of step (another
+ * page: Redis lost the topic, e.g. evicted under maxmemory; a seq jump). When that reload fails
+ * (Redis slow to answer on the node's command connection, while its subscription flows), the
+ * node must try again by itself: the message that showed the gap was dropped with the failed
+ * reload, and before, nothing reached the subscribers until some later publish revealed the gap
+ * again. The proxy keeps Redis's answers on the node's command connection past its command
+ * timeout, so the failed reload is made, not hoped for. */
+t.test('a reload that failed is tried again: the topic Redis lost is announced and its new items come, with no later publish', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('reloadretry');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  // a's first connection through the proxy is its command connection (connected before the others).
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 10_000 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
+  const side = new Redis(url);
+  t.teardown(() => side.disconnect());
+  const scope = PermissionScopes.topicPublishSubscribe('app', '*');
+  const sub = await RawClient.open(a, await tokenFor(a, scope));
+  const pub = await RawClient.open(b, await tokenFor(b, scope));
+  t.teardown(() => { sub.close(); pub.close(); });
+  await sub.ok({ t: 'sub', cache: 'app', topic: 'room' });
+  const first = await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'one' });
+  await sub.items(1);
+
+  // Redis loses the topic; node a's command connection answers late from now on.
+  const keys = new TopicKeys(prefix, 'app', 'room');
+  await side.del(keys.topic, keys.recent, keys.lastPage);
+  proxy.hold(0);
+  const second = await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'two' });
+  t.not(second['page'], first['page'], 'the publish started a new page');
+  // Node a's reload, started by that message, times out (the time passing is what is waited for).
+  await new Promise((r) => setTimeout(r, 3 * COMMAND_TIMEOUT_MS));
+  proxy.release(0);
+
+  t.match(await sub.next((f) => f['t'] === 'disc', 10_000), { lastSeq: 1, page: second['page'] }, 'the loss is announced');
+  t.match(await sub.items(1, () => true, 10_000), [{ value: 'two', page: second['page'], seq: 1 }], 'and the new item comes');
+});
+
+/** A client that subscribes, on a node whose link to Redis is down, to a topic the node still
+ * serves from its window (another local subscriber keeps it) is told at once that live items have
+ * stopped (`topic_interrupted`, docs/protocol.md), like the subscribers the node had when the link
+ * dropped, and hears `topic_resumed` with them. Before, it got only the `topic_resumed`: between
+ * the two it took a silent topic for a live one. */
+t.test('a subscriber that joins while the link is down is told it is interrupted, then resumed', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('subint');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { redis: { commandTimeoutMs: 300, linkTimeoutMs: 500, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const scope = PermissionScopes.topicPublishSubscribe('app', '*');
+  const first = await RawClient.open(a, await tokenFor(a, scope));
+  const late = await RawClient.open(a, await tokenFor(a, scope));
+  t.teardown(() => { first.close(); late.close(); });
+  await first.ok({ t: 'sub', cache: 'app', topic: 'room' });
+
+  proxy.blackhole();
+  proxy.reset();
+  t.match(await first.next((f) => f['t'] === 'notice'), { kind: 'topic_interrupted' });
+  await late.ok({ t: 'sub', cache: 'app', topic: 'room' });
+  t.same(await late.next((f) => f['t'] === 'notice'), { t: 'notice', kind: 'topic_interrupted', cache: 'app', topic: 'room' }, 'told at once');
+
+  proxy.heal();
+  t.match(await late.next((f) => f['t'] === 'notice', 10_000), { kind: 'topic_resumed' }, 'then resumed');
+  t.match(await first.next((f) => f['t'] === 'notice', 10_000), { kind: 'topic_resumed' });
+});
+
+/** A client resumes (`sub` with `after`) on a node whose window is behind that position (another
+ * node delivered it: e.g. the client's node died and it moved) while that node cannot reach Redis
+ * to catch up. The node must refuse the resume with a retryable error, not take the position for
+ * one from the future: that answered `ok`, a `disc` naming items the client already had, and the
+ * window's old items again (then, once the link was back, the rest a second time). */
+t.test('a resume ahead of a node cut off from Redis: refused retryable, then served exactly once the link is back', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('ahead');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const auth = { signingKeys: [generateSigningKey()] };
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { auth, redis: { commandTimeoutMs: 300, linkTimeoutMs: 500, queueTimeoutMs: 200, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: { auth } });
+  const scope = PermissionScopes.topicPublishSubscribe('app', '*');
+  const open = async (node: typeof a) => { const c = await RawClient.open(node, await tokenFor(node, scope)); t.teardown(() => c.close()); return c; };
+  const stay = await open(a); // keeps node a's window of the topic
+  const mover = await open(b);
+  const pub = await open(b);
+  await stay.ok({ t: 'sub', cache: 'app', topic: 'room' });
+  await mover.ok({ t: 'sub', cache: 'app', topic: 'room' });
+  await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'one' });
+  await stay.items(1);
+  await mover.items(1);
+
+  // Node a is cut off from Redis; the mover's node goes on delivering.
+  proxy.blackhole();
+  proxy.reset();
+  await stay.next((f) => f['t'] === 'notice' && f['kind'] === 'topic_interrupted');
+  await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'two' });
+  await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'three' });
+  const last = (await mover.items(2))[1]!;
+  const position = { page: last['page'], seq: last['seq'] };
+  mover.close();
+
+  // The mover comes to node a with its position.
+  const moved = await open(a);
+  const reply = await moved.request({ t: 'sub', cache: 'app', topic: 'room', after: position });
+  t.match(reply, { t: 'err', e: { code: 'SERVER_UNAVAILABLE' } }, `refused, retryable: ${JSON.stringify(reply)}`);
+  t.same(moved.frames.filter((f) => f['t'] === 'disc' || f['t'] === 'item'), [], 'no disc, no replay of what it had');
+
+  proxy.heal();
+  let again: Frame = {};
+  await waitFor('the resume is served once node a reaches Redis', async () => (again = await moved.request({ t: 'sub', cache: 'app', topic: 'room', after: position }))['t'] === 'ok');
+  t.match(again['r'], position, 'from where it was');
+  await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'four' });
+  t.match(await moved.items(1), [{ value: 'four', seq: position.seq + 1 }], 'the next item, and nothing before it');
+  t.same(moved.frames.filter((f) => f['t'] === 'disc'), [], 'no disc');
+});
