@@ -37,7 +37,8 @@ t.test('a Redis that rolled a topic back: no reused (page, seq), no silent loss'
     if (reply['t'] === 'ok') break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  await new Promise((resolve) => setTimeout(resolve, 1500)); // node b resubscribed and reloaded
+  // Node b resubscribed and reloaded: it says so to its subscriber.
+  await sub.next((f) => f['t'] === 'notice' && f['kind'] === 'topic_resumed', 10_000);
   const r2 = await pub.ok({ t: 'pub', cache: 'chat', topic: 'rb', value: 'b2' });
   const r1 = reply!['r'] as Frame;
   const old = new Set(seen.map((f) => `${f['page']}:${f['seq']}`));
