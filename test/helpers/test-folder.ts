@@ -5,10 +5,11 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-/** Imports each test file under `folder` (a file: URL ending in '/'); answers how many. */
-export async function importTestFiles(folder: URL): Promise<number> {
+/** Imports each test file under `folder` (a file: URL ending in '/'), but those named in `except`
+ * (paths relative to the folder); answers how many. */
+export async function importTestFiles(folder: URL, except: readonly string[] = []): Promise<number> {
   const root = fileURLToPath(folder);
-  const files = (readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith('.test.ts')).sort();
+  const files = (readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith('.test.ts') && !except.includes(f)).sort();
   for (const file of files) await import(pathToFileURL(join(root, file)).href);
   return files.length;
 }
