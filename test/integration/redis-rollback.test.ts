@@ -1,6 +1,8 @@
 /** Redis coming back with an older state of a topic (an RDB snapshot, appendfsync everysec after a
- * host crash, a failover to a lagging replica): the topic goes on under a new page, so no (page,
- * seq) subscribers saw names another item, and they get the new items or a disc, never nothing. */
+ * host crash, a failover to a lagging replica): once a node has reloaded the topic it goes on under
+ * a new page, so no later (page, seq) names an item subscribers saw, and they get the new items or
+ * a disc, never nothing. The first publish may race that reload and be acknowledged at a reused
+ * position (docs/operations.md says so): only b2, after node b said topic_resumed, is checked. */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { requireRedis, startRedis, uniquePrefix } from '../helpers/redis.js';
