@@ -7,7 +7,9 @@
  * inside the call, which callers composing steps in one tick rely on (pubAppend, moderation), and
  * which lets the reply leave inside the uWS message callback, coalesced with other writes. */
 import type { ListEraseRange, ListFetchResult, ListFetchWithMetaResult, ListItem, PubAppendResult, Value } from '../protocol/index.js';
+import { ErrorCode } from '../protocol/index.js';
 import type { Maybe } from '../core/maybe.js';
+import { TidingsError } from '../core/errors.js';
 import type { StoreCondition } from './scalar-ops.js';
 
 export type { ListItem, PubAppendResult } from '../protocol/index.js';
@@ -100,4 +102,13 @@ export interface CacheEngine {
   /** Starts background upkeep (expired-item sweeps); close() stops it. */
   start(): void;
   close(): void;
+}
+
+/** The refusal of an operation on a key holding the other kind of item (docs/protocol.md's words),
+ * the same on every store. `held`: 'scalar', 'list', or (Redis) a key some other program wrote. */
+export function wrongKind(cache: string, key: string, held: string): TidingsError {
+  const other = held === 'list' ? 'scalar' : held === 'scalar' ? 'list' : undefined;
+  return new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, other
+    ? `key "${key}" in cache "${cache}" holds a ${held}, not a ${other}`
+    : `key "${key}" in cache "${cache}" holds a ${held}, which this operation does not apply to`);
 }

@@ -7,8 +7,9 @@ import { ErrorCode, LimitCause, type ListEraseRange, type ListFetchResult, type 
 import type { Clock } from '../core/clock.js';
 import type { StoreConfig } from '../core/config.js';
 import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
-import type {
-  CacheEngine, CollectionTtl, ElementOrigin, ListItem, PubAppendResult, PushOptions, Range, StoreCondition, StoreStats,
+import {
+  wrongKind,
+  type CacheEngine, type CollectionTtl, type ElementOrigin, type ListItem, type PubAppendResult, type PushOptions, type Range, type StoreCondition, type StoreStats,
 } from './cache-store.js';
 import { Deque } from '../lib/deque.js';
 import { equalTo, eraseRanges, fetchRange, planPush, pushBack, pushFront, removeWhere, retainRange, type PushPlan } from './list-ops.js';
@@ -204,7 +205,7 @@ export class MemoryCacheStore implements CacheEngine {
 
   get(cache: string, key: string): Value | undefined {
     const entry = this.lru.get(this.key(cache, key));
-    if (entry && entry.kind !== 'scalar') throw wrongType(cache, key, 'list', 'scalar');
+    if (entry && entry.kind !== 'scalar') throw wrongKind(cache, key, 'list');
     return entry?.value;
   }
 
@@ -226,7 +227,7 @@ export class MemoryCacheStore implements CacheEngine {
   increment(cache: string, key: string, amount: number, ttlMs: number | undefined): number {
     const k = this.key(cache, key);
     const held = this.lru.get(k);
-    if (held && held.kind !== 'scalar') throw wrongType(cache, key, 'list', 'scalar');
+    if (held && held.kind !== 'scalar') throw wrongKind(cache, key, 'list');
     const next = incremented(cache, key, held?.value, amount);
     this.lru.set(flatText(k), this.scalarEntry(k, key, next.toString()), { ttl: ttlMs ?? this.defaultTtlMs });
     // Exact within ±2^53; beyond, the nearest double (the stored text stays exact).
@@ -238,7 +239,7 @@ export class MemoryCacheStore implements CacheEngine {
     const entry = this.scalarEntry(k, key, value);
     const held = this.lru.get(k);
     const state = held === undefined ? { kind: 'none' as const } : held.kind === 'scalar' ? { kind: 'scalar' as const, value: held.value } : { kind: 'list' as const };
-    if (!conditionHolds(condition, state, () => wrongType(cache, key, 'list', 'scalar'))) return false;
+    if (!conditionHolds(condition, state, () => wrongKind(cache, key, 'list'))) return false;
     this.lru.set(flatText(k), entry, { ttl: ttlMs ?? this.defaultTtlMs });
     return true;
   }
@@ -358,7 +359,7 @@ export class MemoryCacheStore implements CacheEngine {
   private listAt(k: string, list: string): ListState | undefined {
     const entry = this.lru.get(k);
     if (entry === undefined) return undefined;
-    if (entry.kind !== 'list') throw wrongType(k.slice(0, k.indexOf('\u0000')), list, 'scalar', 'list');
+    if (entry.kind !== 'list') throw wrongKind(k.slice(0, k.indexOf('\u0000')), list, 'scalar');
     return entry.state;
   }
 
@@ -411,6 +412,3 @@ function nextPowerOfTwo(n: number): number {
   return p;
 }
 
-function wrongType(cache: string, key: string, holds: string, wanted: string): TidingsError {
-  return new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, `key "${key}" in cache "${cache}" holds a ${holds}, not a ${wanted}`);
-}

@@ -15,7 +15,7 @@ import type { Clock } from '../core/clock.js';
 import type { StoreConfig } from '../core/config.js';
 import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
 import type { RedisConnection } from '../core/redis-connection.js';
-import type { CacheEngine, CollectionTtl, ListItem, PushOptions, Range, StoreCondition, StoreStats } from './cache-store.js';
+import { wrongKind, type CacheEngine, type CollectionTtl, type ListItem, type PushOptions, type Range, type StoreCondition, type StoreStats } from './cache-store.js';
 import { COMPARING, notAnInteger, overflow } from './scalar-ops.js';
 import { TEXT_TAG, decodeItem, decodeValue, encodeValue, payloadBytes } from './redis/element.js';
 import { SCRIPTS, type ScriptName } from './redis/scripts.js';
@@ -242,7 +242,7 @@ export class RedisCacheStore implements CacheEngine {
   private refusal(reply: Reply, cache: string, key: string): void {
     switch (status(reply)) {
       case 'wrongtype':
-        throw wrongType(cache, key, String(reply[1]));
+        throw wrongKind(cache, key, String(reply[1]));
       case 'list_length':
         throw limitExceeded(LimitCause.LIST_LENGTH, `list "${key}" would hold ${Number(reply[1])} elements; at most ${this.config.maxListLength} are allowed`);
       case 'item_size':
@@ -266,14 +266,6 @@ export class RedisCacheStore implements CacheEngine {
     const k = `${this.keyPrefix}${cache}\u0000${key}`;
     return [k, `${k}\u0000m`];
   }
-}
-
-/** The refusal of an operation on a key of the other kind, in the memory store's (documented) words. */
-export function wrongType(cache: string, key: string, held: string): TidingsError {
-  const other = held === 'list' ? 'scalar' : held === 'scalar' ? 'list' : undefined;
-  return new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, other
-    ? `key "${key}" in cache "${cache}" holds a ${held}, not a ${other}`
-    : `key "${key}" in cache "${cache}" holds a ${held}, which this operation does not apply to`);
 }
 
 function status(reply: Reply): string {
