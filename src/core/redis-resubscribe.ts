@@ -24,18 +24,24 @@ export function reloadAfterResubscribe(subscriber: Redis, channel: string, reloa
     const mine = ++round;
     const attempt = (n: number): void => {
       subscriber.subscribe(channel).then(reload).catch((err: unknown) => {
-        if (mine !== round || subscriber.status === 'end') return;
-        const delay = retryDelay(subscriber, n);
+        const delay = retryWhileReady(subscriber, n, () => mine === round, () => attempt(n + 1));
         // The first failure is worth a warning; the retries that follow, at most one per backoff, are not.
-        log[n === 1 ? 'warn' : 'debug']({ err: (err as Error).message, retryInMs: delay }, `reloading ${what} failed; trying again`);
-        setTimeout(() => {
-          // Not ready: the link dropped meanwhile, and its next 'ready' starts over.
-          if (mine === round && subscriber.status === 'ready') attempt(n + 1);
-        }, delay).unref();
+        if (delay !== undefined) log[n === 1 ? 'warn' : 'debug']({ err: (err as Error).message, retryInMs: delay }, `reloading ${what} failed; trying again`);
       });
     };
     attempt(1);
   });
+}
+
+/** After attempt `n` failed while the subscriber link stays up: runs `again` at the connection's
+ * reconnect backoff, unless `current()` no longer holds by then (a newer reconnect started over,
+ * the user closed) or the link dropped meanwhile (its next 'ready' starts over). The delay, or
+ * undefined when nothing was scheduled. */
+export function retryWhileReady(subscriber: Redis, n: number, current: () => boolean, again: () => void): number | undefined {
+  if (!current() || subscriber.status !== 'ready') return undefined;
+  const delay = retryDelay(subscriber, n);
+  setTimeout(() => { if (current() && subscriber.status === 'ready') again(); }, delay).unref();
+  return delay;
 }
 
 /** The connection's own reconnect delay for attempt `n` (its retryStrategy, redis-connection.ts). */

@@ -33,7 +33,7 @@ import type { ModerationConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import { TidingsError, failedPrecondition, limitExceeded } from '../../core/errors.js';
 import type { RedisConnection } from '../../core/redis-connection.js';
-import { retryDelay } from '../../core/redis-resubscribe.js';
+import { retryWhileReady } from '../../core/redis-resubscribe.js';
 import type { GroupMember, HeldDelivery, ModerationEngine } from '../../moderation/moderation-engine.js';
 import type { GroupStats } from '../../moderation/group-registry.js';
 import type { GroupCounters } from '../../moderation/group.js';
@@ -170,12 +170,8 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
       // heartbeat is renewed gets nothing.
       () => this.heartbeat().catch(() => { /* the tick tries again */ }).then(() => { for (const g of groups) this.pump(g); }),
       (err: unknown) => {
-        if (this.closed || round !== this.resubscribeRound || this.subscriber.status !== 'ready') return; // the next 'ready' starts over
-        const delay = retryDelay(this.subscriber, attempt);
-        this.log.debug({ err: (err as Error).message, retryInMs: delay }, 'moderation: resubscribing group channels failed; trying again');
-        setTimeout(() => {
-          if (!this.closed && round === this.resubscribeRound && this.subscriber.status === 'ready') this.resubscribe(round, attempt + 1);
-        }, delay).unref();
+        const delay = retryWhileReady(this.subscriber, attempt, () => !this.closed && round === this.resubscribeRound, () => this.resubscribe(round, attempt + 1));
+        if (delay !== undefined) this.log.debug({ err: (err as Error).message, retryInMs: delay }, 'moderation: resubscribing group channels failed; trying again');
       },
     ));
   }

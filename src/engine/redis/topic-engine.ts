@@ -17,7 +17,7 @@ import type { Clock } from '../../core/clock.js';
 import type { TopicsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import { disconnectSubscriber, rethrowTyped, type RedisConnection, type ScriptArg } from '../../core/redis-connection.js';
-import { retryDelay } from '../../core/redis-resubscribe.js';
+import { retryDelay, retryWhileReady } from '../../core/redis-resubscribe.js';
 import { TidingsError, invalidArgument } from '../../core/errors.js';
 import { wrongKind } from '../../store/cache-store.js';
 import { inputTopicRefusal } from '../../moderation/pattern.js';
@@ -363,9 +363,9 @@ export class RedisTopicEngine implements TopicEngine {
       // client has, and the window's old items again). One that succeeded and is still behind is a
       // position Redis never reached (or lost): that is the future, answered with a `disc`. A window
       // waiting for its re-sent SUBSCRIBE waits for that resubscription's reload (resubscribe() sets
-      // `reloading`); pending without one cannot catch up yet either.
+      // `reloading`).
       for (let tries = 0; after && tries < 2 && this.behind(cache, name, after); tries++) {
-        if (!await (channel.reloading ?? (channel.pending ? Promise.resolve(false) : this.reload(channel)))) {
+        if (!await (channel.reloading ?? this.reload(channel))) {
           throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, `this node cannot reach Redis to catch up to the resume position (page ${after.page}, seq ${after.seq}) it is behind; retry`);
         }
       }
@@ -493,12 +493,8 @@ export class RedisTopicEngine implements TopicEngine {
       },
       (err: unknown) => {
         for (const channel of channels) channel.pending = undefined;
-        if (this.closing || round !== this.resubscribeRound || this.subscriber.status !== 'ready') return undefined; // the next 'ready' starts over
-        const delay = retryDelay(this.subscriber, attempt);
-        this.log.debug({ err: (err as Error).message, retryInMs: delay }, 'resubscribe failed; trying again');
-        setTimeout(() => {
-          if (!this.closing && round === this.resubscribeRound && this.subscriber.status === 'ready') this.resubscribe(round, attempt + 1);
-        }, delay).unref();
+        const delay = retryWhileReady(this.subscriber, attempt, () => !this.closing && round === this.resubscribeRound, () => this.resubscribe(round, attempt + 1));
+        if (delay !== undefined) this.log.debug({ err: (err as Error).message, retryInMs: delay }, 'resubscribe failed; trying again');
         return undefined;
       },
     );
@@ -522,7 +518,10 @@ export class RedisTopicEngine implements TopicEngine {
   /** Brings a loaded window up to date from Redis (after a seq jump, a new page, a reconnect).
    * Resolves false when it failed (Redis away: the next message or reconnect tries again). */
   private reload(channel: Channel): Promise<boolean> {
-    if (channel.pending) return channel.reloading ?? Promise.resolve(true); // a load is under way; it applies what arrives meanwhile
+    // A load is under way (it applies what arrives meanwhile): that reload, or false when there is
+    // none to wait for (the first load, a resubscription still waiting for its SUBSCRIBE): the
+    // window is not caught up yet.
+    if (channel.pending) return channel.reloading ?? Promise.resolve(false);
     channel.pending = [];
     const done = this.reloadNow(channel, true).then(() => { channel.failedReloads = 0; return true; }, (err: unknown) => {
       channel.pending = undefined;
