@@ -48,3 +48,14 @@ export async function participant(server: TidingsServer, tokenId: string, chat =
   return RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, chat), { tokenId }));
 }
 
+/** A moderator in group "mods" on `modNode` and participant alice on `pubNode` (closed at teardown),
+ * once one input went through (published by alice, delivered, accepted): the group is live. */
+export async function liveGroup(t: { teardown(fn: () => void): void }, modNode: TidingsServer, pubNode = modNode): Promise<{ mod: RawModerator; alice: RawClient }> {
+  const mod = await RawModerator.join(modNode);
+  const alice = await participant(pubNode, 'alice');
+  t.teardown(() => { mod.client.close(); alice.close(); });
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'before' });
+  await mod.received(1);
+  await mod.client.ok({ t: 'accept', delivery: mod.deliveries[0]!['delivery'] });
+  return { mod, alice };
+}

@@ -7,7 +7,7 @@ import t from 'tap';
 import { Redis } from 'ioredis';
 import { startServer } from '../helpers/server.js';
 import { requireRedis, startRedis, uniquePrefix, type RedisProcess } from '../helpers/redis.js';
-import { CACHE, RawModerator, participant } from '../helpers/moderator.js';
+import { CACHE, liveGroup } from '../helpers/moderator.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { eventually, waitFor } from '../helpers/wait.js';
 import { PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
@@ -28,12 +28,7 @@ t.test('after Redis came back empty, a publish to a group\'s input reaches its m
   // A tick far beyond the waits below: only what the publish itself does counts.
   const a = await startServer(t, { engine: 'redis', redisUrl: redis.url,
     config: { redis: { reconnectMinMs: 10, reconnectMaxMs: 50 }, moderation: { nodeTimeoutMs: 120_000, ackTimeoutMs: 120_000 } } });
-  const mod = await RawModerator.join(a);
-  const alice = await participant(a, 'alice');
-  t.teardown(() => { mod.client.close(); alice.close(); });
-  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'before' });
-  await mod.received(1);
-  await mod.client.ok({ t: 'accept', delivery: mod.deliveries[0]!['delivery'] });
+  const { mod, alice } = await liveGroup(t, a);
 
   await redis.stop();
   await redis.start();
@@ -60,12 +55,7 @@ t.test('after Redis came back empty, a node registers its members again as soon 
   const config = { auth: { signingKeys: [generateSigningKey()] }, redis: { reconnectMinMs: 10, reconnectMaxMs: 50 }, moderation: { nodeTimeoutMs: 120_000, ackTimeoutMs: 120_000 } };
   const a = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, config });
   const b = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, config });
-  const mod = await RawModerator.join(a);
-  const alice = await participant(b, 'alice');
-  t.teardown(() => { mod.client.close(); alice.close(); });
-  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'before' });
-  await mod.received(1);
-  await mod.client.ok({ t: 'accept', delivery: mod.deliveries[0]!['delivery'] });
+  const { mod, alice } = await liveGroup(t, a, b);
 
   await redis.stop();
   await redis.start();

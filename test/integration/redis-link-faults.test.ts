@@ -9,7 +9,7 @@ import { startServer } from '../helpers/server.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { resetHoldingSubscribe, startTcpProxy } from '../helpers/tcp-proxy.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
-import { CACHE, RawModerator, participant } from '../helpers/moderator.js';
+import { CACHE, RawModerator, liveGroup, participant } from '../helpers/moderator.js';
 import { eventually, waitFor } from '../helpers/wait.js';
 import { TopicKeys } from '../../src/engine/redis/keys.js';
 import { PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
@@ -246,12 +246,7 @@ t.test('a re-sent group SUBSCRIBE answered after the command timeout: the queued
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { ...base, redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
   const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: base });
-  const mod = await RawModerator.join(a);
-  const alice = await participant(b, 'alice');
-  t.teardown(() => { mod.client.close(); alice.close(); });
-  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'before' });
-  await mod.received(1);
-  await mod.client.ok({ t: 'accept', delivery: mod.deliveries[0]!['delivery'] });
+  const { mod, alice } = await liveGroup(t, a, b);
 
   const link = await resetHoldingSubscribe(proxy, Buffer.from(`${prefix}m:${CACHE}\u0000mods`));
   if (link === undefined) { t.fail('node a did not send its SUBSCRIBE again'); return; }
