@@ -1,6 +1,7 @@
 /** The house rules of src/, checked rather than hoped for (docs/architecture.md, "Layers"):
  * imports point down the layers, features never import each other, only server/ touches
- * uWebSockets.js, and the client SDK shares nothing with the server but the protocol module. */
+ * uWebSockets.js, the client SDK shares nothing with the server but the protocol module, and that
+ * module imports no package but msgpackr (it runs in browsers inside the SDK bundle). */
 import t from 'tap';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -71,4 +72,11 @@ t.test('the client SDK imports only the protocol module, and no server code impo
   t.same(fromClient.map((i) => `${i.file} -> ${i.specifier}`), [], 'client/ -> protocol/ only (and no packages of its own: it runs in browsers)');
   const intoClient = all.filter((i) => i.targetFolder === 'client' && i.folder !== 'client' && i.file !== 'index.ts');
   t.same(intoClient.map((i) => `${i.file} -> ${i.specifier}`), [], 'nothing on the server side imports client/');
+});
+
+t.test('the protocol module imports no package but msgpackr, nothing of Node', async (t) => {
+  // It is bundled into the browser SDK (scripts/build-sdk-bundle.mjs): a node: built-in or a server
+  // package there would break every page, which no Node-side test would notice.
+  const wrong = all.filter((i) => i.folder === 'protocol' && i.targetFolder === undefined && i.specifier !== 'msgpackr');
+  t.same(wrong.map((i) => `${i.file} -> ${i.specifier}`), []);
 });
