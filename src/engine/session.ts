@@ -7,8 +7,9 @@ import { SmallMap } from '../lib/small-map.js';
 
 /** What the broker needs from a transport connection (the server implements it over uWS). */
 export interface Connection {
-  /** Queues one binary frame. Returns false when the frame was not accepted (backpressure). */
-  send(frame: Uint8Array): boolean;
+  /** Queues one binary frame. A transport past its hard send-buffer limit, or closed, drops it; the
+   * broker learns of a slow connection from bufferedAmount(), not from here. */
+  send(frame: Uint8Array): void;
   /** `send` copies the frame or writes it out before returning and keeps no reference to it, so the
    * caller may overwrite the buffer right after (replies reuse one cached frame: engine/replies.ts).
    * Absent (false) for a transport that queues the frame object itself. */

@@ -64,7 +64,7 @@ export const CloseCode = {
   NORMAL: 1000,
   /** Server is shutting down or restarting. */
   SHUTDOWN: 4000,
-  /** No hello (or no pong-equivalent activity) in time. */
+  /** No hello in time (server.helloTimeoutMs), or evicted while awaiting it (too many connections awaiting hello). */
   HELLO_TIMEOUT: 4001,
   /** The connection fell too far behind; resume from the last (page, seq). */
   SLOW_CONSUMER: 4002,

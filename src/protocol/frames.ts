@@ -1,4 +1,5 @@
-/** Every frame on the wire. One msgpack map per WebSocket binary message; `t` names the frame.
+/** Every frame on the wire. One msgpack map per WebSocket binary message, `t` naming the frame, except
+ * the item push and the batch frame, arrays tagged "i" and "b" (codec.ts).
  * docs/protocol.md is the normative description; keep the two in step. */
 import type { ErrorCode, LimitCause } from './codes.js';
 

@@ -55,7 +55,7 @@ export class Topic {
     if (this.subscribers === 0) this.idle?.touch(this);
   }
 
-  /** Appends an item frame; returns the entries dropped to respect the per-topic bounds. */
+  /** Appends an item frame, dropping the oldest entries past the per-topic bounds (always keeping the new one). */
   append(entry: WindowEntry, maxItems: number, maxBytes: number): void {
     this.window.push(entry);
     this.windowBytes += entryCost(entry);
