@@ -2,15 +2,13 @@
  * delivery id (to settle) and by member connection (to clean up when it closes). A group lives
  * while it has a member or holds an item; once it has had neither for `groupIdleMs` it is
  * forgotten, and its pattern is no longer moderated. */
-import { LimitCause } from '../protocol/index.js';
+import { ErrorCode, LimitCause, type GroupPattern } from '../protocol/index.js';
 import type { ModerationConfig } from '../core/config.js';
 import type { Clock } from '../core/clock.js';
 import type { PublishedItem } from '../core/publish-hook.js';
 import { TidingsError, failedPrecondition, limitExceeded } from '../core/errors.js';
-import { ErrorCode } from '../protocol/index.js';
 import { ModerationGroup, type GroupCounters, type GroupHost, type GroupItem, type MemberSink } from './group.js';
 import { outputOf, sameAffix, toWirePattern, type Affix } from './pattern.js';
-import type { GroupPattern } from '../protocol/index.js';
 
 /** What a publish to an input topic carries into the groups it feeds. */
 export type InputItem = PublishedItem;
