@@ -3,7 +3,7 @@
  * `message` is the WebSocket transport (msgpack frames in, msgpack frames out); `dispatch` is the
  * transport-neutral way into every operation, for any transport that has an authenticated session. */
 import {
-  CloseCode, ErrorCode, IDEMPOTENT_OPERATIONS, LimitCause, SESSION_OPERATIONS, UnavailableCause, decodeFrame, encodeFrame, negotiateVersion, requestId, shouldReconnect,
+  CloseCode, ErrorCode, IDEMPOTENT_OPERATIONS, LimitCause, SESSION_OPERATIONS, UnavailableCause, decodeFrame, encodeFrame, negotiateVersion, PROTOCOL_VERSIONS, requestId, shouldReconnect,
   type AuthResult, type ByeFrame, type GenericRequest, type HelloResult, type NoticeFrame, type OperationName, type ResultOf,
 } from '../protocol/index.js';
 import { TidingsError, authenticationFailed, badRequest, invalidArgument, limitExceeded, toWireError } from '../core/errors.js';
@@ -322,7 +322,7 @@ export class Broker {
     const version = negotiateVersion(fields.versions);
     if (version === undefined) {
       session.closeAfterReply = { code: CloseCode.PROTOCOL_VIOLATION, reason: 'no common protocol version' };
-      throw badRequest(`no common protocol version; this server speaks ${JSON.stringify([1])}`);
+      throw badRequest(`no common protocol version; this server speaks ${JSON.stringify(PROTOCOL_VERSIONS)}`);
     }
     this.deadlines.cancel(session);
     try {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { encode } from 'msgpackr';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { PermissionScopes, encodeFrame, createServer, defaultFeatures, MemoryEngine, resolveConfig, systemClock } from '../../src/index.js';
+import { PROTOCOL_VERSIONS, PermissionScopes, encodeFrame, createServer, defaultFeatures, MemoryEngine, resolveConfig, systemClock } from '../../src/index.js';
 
 const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
 
@@ -83,6 +83,7 @@ t.test('malformed - no common version: error, bye, close 4502', async (t) => {
   const c = await RawClient.connect(server.wsUrl);
   const reply = await c.request({ t: 'hello', versions: [99], token: await tokenFor(server, scope) });
   t.match(reply['e'], { code: 'BAD_REQUEST_ERROR', message: /no common protocol version/ });
+  t.ok(String(reply['e']['message']).endsWith(`this server speaks ${JSON.stringify(PROTOCOL_VERSIONS)}`), 'the message names the versions the server speaks');
   t.equal((await c.waitClosed()).code, 4502);
 });
 
