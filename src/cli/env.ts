@@ -62,7 +62,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Patch {
 }
 
 /** TIDINGS_ variables the CLI reads besides ENV_VARS (`tidings revoke`'s key). */
-const OTHER_VARS = new Set(['TIDINGS_API_KEY']);
+const OTHER_VARS: ReadonlySet<string> = new Set(['TIDINGS_API_KEY']);
 
 /** Why a TIDINGS_ variable that is not read looks like a mistake, or undefined. A misspelt name
  * (TIDINGS_SIGNNG_KEY) or one named after a config key (TIDINGS_SERVER_MAX_CONNECTIONS) would

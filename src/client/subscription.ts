@@ -73,7 +73,7 @@ export interface EntryOwner {
 }
 
 /** Errors after which a subscription simply waits for the next connection. */
-const WAIT_FOR_RECONNECT = new Set<string>([ErrorCode.CONNECTION_ERROR, ErrorCode.SERVER_UNAVAILABLE]);
+const WAIT_FOR_RECONNECT: ReadonlySet<string> = new Set<string>([ErrorCode.CONNECTION_ERROR, ErrorCode.SERVER_UNAVAILABLE]);
 
 /** How long a resubscription refused with topic_subscriptions_limit_exceeded is asked again: the
  * slots may be held by this client's own previous, half-open connection until the server drops it

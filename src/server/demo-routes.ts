@@ -17,7 +17,7 @@ import { endText, getAndHead, serveFile } from './static-files.js';
 export const DEMO_CACHE = 'chat';
 const NAME = /^[\p{L}\p{N} _.-]{1,32}$/u;
 const ROOM = /^[a-z0-9][a-z0-9-]{0,39}$/;
-const DEMO_FILES = new Set(['app.js', 'style.css', 'sw.js']);
+const DEMO_FILES: ReadonlySet<string> = new Set(['app.js', 'style.css', 'sw.js']);
 /** The page shares its origin with /admin, where an operator types the admin key: a script
  * injected here (markup from a chat message, a compromised dependency) could open /admin and read
  * it. So the page runs no script but its own files: no inline script or handler, scripts, styles,

@@ -11,7 +11,7 @@ const UPLOT = {
   'uplot.js': pathToFileURL(require.resolve('uplot/dist/uPlot.esm.js')),
   'uplot.css': pathToFileURL(require.resolve('uplot/dist/uPlot.min.css')),
 } as const;
-const PAGE_FILES = new Set(['app.js', 'format.js', 'points.js', 'style.css']);
+const PAGE_FILES: ReadonlySet<string> = new Set(['app.js', 'format.js', 'points.js', 'style.css']);
 /** A page that holds an admin key in memory: never framed, never leaking its URL onwards, and
  * running no script but its own files (an injected one could read the key): scripts and styles
  * from this origin only, no inline ones; connections to this origin (the WebSocket: ws:/wss:, as

@@ -24,7 +24,7 @@ const FORWARDED_METADATA = ['authorization', 'cache', 'agent', 'runtime-version'
 /** Services whose calls carry no `authorization` credential: GenerateDisposableToken's is the
  * body's auth_token, Ping has none. Every other call's credential is in its headers, checked
  * before its body is read. */
-const NO_HEADER_CREDENTIAL = new Set(['token.Token', 'cache_client.Ping']);
+const NO_HEADER_CREDENTIAL: ReadonlySet<string> = new Set(['token.Token', 'cache_client.Ping']);
 /** Their bodies are read before any credential, so they are held to what they need (a token
  * request is an API key and a scope of at most auth.maxPermissions; a ping is empty), not the
  * multi-MiB bound of cache writes: an anonymous caller ties up at most this much per call. */
