@@ -1,7 +1,8 @@
 /** The house rules of src/, checked rather than hoped for (docs/architecture.md, "Layers"):
  * imports point down the layers, features never import each other, only server/ touches
  * uWebSockets.js, the client SDK shares nothing with the server but the protocol module, and that
- * module imports no package but msgpackr (it runs in browsers inside the SDK bundle). */
+ * module imports no package but msgpackr (it runs in browsers inside the SDK bundle), and no module
+ * holds mutable state of its own. */
 import t from 'tap';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -79,4 +80,15 @@ t.test('the protocol module imports no package but msgpackr, nothing of Node', a
   // package there would break every page, which no Node-side test would notice.
   const wrong = all.filter((i) => i.folder === 'protocol' && i.targetFolder === undefined && i.specifier !== 'msgpackr');
   t.same(wrong.map((i) => `${i.file} -> ${i.specifier}`), []);
+});
+
+t.test('no module-level mutable state: no top-level let/var, no top-level Map/Set that is not read-only', async (t) => {
+  // Everything lives in the instances createServer() builds, so one process runs two servers that
+  // share nothing (docs/architecture.md). A lookup table is declared ReadonlySet/ReadonlyMap, which
+  // says it is one and lets the compiler hold it to that.
+  const pattern = /^(?:export\s+)?(?:(?:let|var)\s+(\w+)|const\s+(\w+)\s*(?::\s*([^=]+))?=\s*new\s+(?:Map|Set|WeakMap|WeakSet)\b)/gm;
+  const found = sourceFiles(SRC).flatMap((file) => [...readFileSync(file, 'utf8').matchAll(pattern)]
+    .filter((m) => m[1] !== undefined || !/^\s*Readonly(?:Set|Map)</.test(m[3] ?? ''))
+    .map((m) => `${relative(SRC, file)}: ${m[1] ?? m[2]}`));
+  t.same(found, []);
 });

@@ -49,14 +49,11 @@ interface Endpoint {
 
 const USER_AGENT = 'Tidings-Webhooks/1';
 
-/** An item's JSON, serialised once however many events carry it (one `item.undelivered` per away
- * follower): each event's body joins its own fields to that one string instead of copying the
- * value once per follower. Its UTF-8 length is kept beside it: measuring a joined body would
- * flatten it into a copy. */
-const itemBodies = new WeakMap<ItemJson, { text: string; bytes: number }>();
+/** Each item's JSON and its UTF-8 length, by item (WebhookEndpoints.itemBodies says why). */
+type ItemBodies = WeakMap<ItemJson, { text: string; bytes: number }>;
 
 /** The event's JSON and its UTF-8 length. */
-function eventBody(event: NotifyEvent): { body: string; bytes: number } {
+function eventBody(event: NotifyEvent, itemBodies: ItemBodies): { body: string; bytes: number } {
   const { item, ...rest } = event;
   if (!item) {
     const body = JSON.stringify(event);
@@ -75,6 +72,11 @@ function eventBody(event: NotifyEvent): { body: string; bytes: number } {
 export class WebhookEndpoints {
   private readonly byCache = new Map<string, Map<string, Endpoint>>();
   private count = 0;
+  /** An item's JSON, serialised once however many events carry it (one `item.undelivered` per away
+   * follower): each event's body joins its own fields to that one string instead of copying the
+   * value once per follower. Its UTF-8 length is kept beside it: measuring a joined body would
+   * flatten it into a copy. */
+  private readonly itemBodies: ItemBodies = new WeakMap();
   /** Config-file endpoints are the operator's: any destination. */
   private readonly operatorPoster: OutboundPoster;
   /** Admin-route endpoints (a cache's admin chose the URL): no internal destination, by IP literal
@@ -105,7 +107,7 @@ export class WebhookEndpoints {
     for (const e of endpoints.values()) {
       if (!e.events.has(event.type) || !event.topic.startsWith(e.config.topicPrefix)) continue;
       if (!job) {
-        const { body, bytes } = eventBody(event);
+        const { body, bytes } = eventBody(event, this.itemBodies);
         job = { event, body, bytes: bytes + 1 };
       }
       if (!e.queue.enqueue(event.topic, job)) this.log.warn({ webhook: e.config.name, cache: event.cache }, 'webhook queue full: event dead-lettered');
