@@ -146,7 +146,12 @@ export class TokenAuthority {
       jwt.setExpirationTime(expSec);
       expiresAt = expSec * 1000;
     }
-    return { token: await jwt.sign(key.secret), expiresAt };
+    const token = await jwt.sign(key.secret);
+    // Verification refuses a longer token: minting it would hand out a credential that never works.
+    if (token.length > this.config.maxTokenBytes) {
+      throw invalidArgument(`the scope makes a credential of ${token.length} bytes, over auth.maxTokenBytes (${this.config.maxTokenBytes}): use fewer or shorter permissions`);
+    }
+    return { token, expiresAt };
   }
 
   /** Verifies any credential; every failure is AUTHENTICATION_ERROR with a reason safe to show.
@@ -160,7 +165,7 @@ export class TokenAuthority {
   /** verify() without the revocation check. */
   private verifySigned(token: unknown): Grant {
     if (typeof token !== 'string' || token.length === 0) throw authenticationFailed('a token is required');
-    if (token.length > 16 * 1024) throw authenticationFailed('token is too long');
+    if (token.length > this.config.maxTokenBytes) throw authenticationFailed(`token is too long (over auth.maxTokenBytes, ${this.config.maxTokenBytes})`);
     let payload: JWTPayload;
     try {
       payload = this.verifier.verify(token, {

@@ -151,6 +151,9 @@ export interface AuthConfig {
   /** Revocation entries held at most; a revocation past it is refused (never evicted: that would
    * silently un-revoke). Entries leave when the credentials they cover have expired. */
   maxRevocations: number;
+  /** Longest credential (the signed token, characters) verified at all, and minted: a scope that
+   * would make a longer one is refused at mint rather than handed out unusable. */
+  maxTokenBytes: number;
 }
 
 export interface TopicsConfig {
@@ -509,6 +512,7 @@ export const DEFAULTS: TidingsConfig = {
     expiryNoticeMs: 30_000,
     maxPermissions: 20,
     maxRevocations: 100_000,
+    maxTokenBytes: 16 * 1024,
   },
   topics: {
     maxValueBytes: 64 * 1024,
@@ -729,7 +733,7 @@ function validate(c: TidingsConfig): void {
   c.server.corsOrigins.forEach((origin, i) => {
     if (origin !== '*' && !ORIGIN.test(origin)) throw new ConfigError(`server.corsOrigins[${i}]`, 'must be "*" or an origin like https://app.example[:port] (scheme and host, no path)');
   });
-  for (const key of ['maxTokenTtlSec', 'expiryNoticeMs', 'maxPermissions', 'maxRevocations'] as const) positive(`auth.${key}`, c.auth[key]);
+  for (const key of ['maxTokenTtlSec', 'expiryNoticeMs', 'maxPermissions', 'maxRevocations', 'maxTokenBytes'] as const) positive(`auth.${key}`, c.auth[key]);
   positive('auth.clockToleranceSec', c.auth.clockToleranceSec, 0);
   c.auth.signingKeys.forEach((key, i) => {
     if (typeof key !== 'string' || decodedLength(key) < 32) throw new ConfigError(`auth.signingKeys[${i}]`, 'must be base64url text of at least 32 bytes (`tidings signing-key` prints one)');
