@@ -43,7 +43,7 @@ export type OutgoingFrame<K extends OperationName> = { t: K } & Omit<RequestOf<K
 /** Close code the SDK reports for links it gives up on itself (watchdog, connect timeout): the
  * code a browser reports for a connection that died without a close frame. */
 const LOCAL_ABORT = 1006;
-/** Reconnects with a fresh token after 4500/4501, at most this many times in a row. */
+/** Reconnects with a fresh token after 4500/4501/4504 (refused, expired, revoked), at most this many times in a row. */
 const MAX_AUTH_RETRIES = 3;
 
 interface PendingRequest {
@@ -381,7 +381,7 @@ export class Connection {
     this.inFlight.set(id, {
       frame: { t: 'hello' },
       id,
-      resolve: (r) => this.opened_(ws, r as HelloResult),
+      resolve: (r) => this.helloAccepted(ws, r as HelloResult),
       // The server follows a refused hello with bye + close; handled there.
       reject: () => {},
     });
@@ -390,7 +390,7 @@ export class Connection {
     ws.send(encodeFrame({ t: 'hello', id, versions: [...PROTOCOL_VERSIONS], token: this.token, client: this.options.clientName, batch: true }));
   }
 
-  private opened_(ws: WebSocketLike, hello: HelloResult): void {
+  private helloAccepted(ws: WebSocketLike, hello: HelloResult): void {
     if (ws !== this.ws) return;
     clearTimeout(this.connectTimer);
     const first = this.opened++ === 0;
