@@ -1,6 +1,8 @@
 /** Every knob with its default, in one place. resolveConfig() merges partial input over DEFAULTS,
  * validates (errors name the key path), and freezes. docs/configuration.md lists each key; a test
- * checks that it does. Modules receive their own slice, never the whole config. */
+ * checks that it does. A module that owns one concern (a store, a registry, a limiter) receives its
+ * own slice; only code that composes several (the server, engine selection, the broker and its
+ * handlers, a feature's setup) reads the whole config. */
 import { nameProblem } from '../protocol/names.js';
 import { MAX_TIMER_MS } from './clock.js';
 

@@ -1,5 +1,5 @@
 /** What the HTTP routes share: error code -> HTTP status, JSON replies (corked, abort-safe),
- * bearer credentials, and CORS (off unless http.corsOrigins names origins). */
+ * bearer credentials, and CORS (off unless server.corsOrigins names origins). */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, LimitCause, type WireError } from '../protocol/index.js';
 import { TidingsError, authenticationFailed, invalidArgument, toWireError } from '../core/errors.js';
