@@ -56,8 +56,6 @@ export class GroupRegistry {
   }
 
   get size(): number { return this.groups.size; }
-  /** Value bytes buffered across all groups. */
-  get totalBufferedBytes(): number { return this.bufferedBytes; }
 
   /** The groups a publish of `bytes` to (cache, topic) feeds. Throws LIMIT_EXCEEDED_ERROR
    * (group_buffer_limit_exceeded) when any of them cannot take it: then nothing is published.

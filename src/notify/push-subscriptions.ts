@@ -71,9 +71,6 @@ export class MemoryPushSubscriptions implements PushSubscriptions {
     this.total -= subs.size;
   }
 
-  /** The tokenId holding `endpoint`, if any. */
-  ownerOf(endpoint: string): string | undefined { return this.owners.get(endpoint); }
-
   of(tokenId: string): readonly PushSubscriptionJson[] {
     const subs = this.byToken.get(tokenId);
     return subs ? [...subs.values()] : [];
