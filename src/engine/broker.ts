@@ -328,7 +328,7 @@ export class Broker {
     try {
       this.authenticate(session, frame['token']);
     } catch (err) {
-      session.closeAfterReply = { code: CloseCode.AUTHENTICATION_FAILED, reason: (err as Error).message };
+      session.closeAfterReply = { code: CloseCode.AUTHENTICATION_FAILED, reason: toWireError(err).message };
       throw err;
     }
     if (session.connection.authenticated?.() === false) {
@@ -338,7 +338,7 @@ export class Broker {
     try {
       this.limits.connect(session.grant!.tokenId);
     } catch (err) {
-      session.closeAfterReply = { code: CloseCode.POLICY, reason: (err as Error).message };
+      session.closeAfterReply = { code: CloseCode.POLICY, reason: toWireError(err).message };
       throw err;
     }
     session.state = 'open';

@@ -2,7 +2,8 @@ import t from 'tap';
 import { SignJWT, UnsecuredJWT, decodeProtectedHeader } from 'jose';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { ManualClock, PermissionScopes, systemClock, TokenAuthority, generateSigningKey, resolveConfig } from '../../src/index.js';
+import { ManualClock, PermissionScopes, systemClock, TokenAuthority, generateSigningKey, resolveConfig, createServer, defaultFeatures } from '../../src/index.js';
+import { MemoryRevocationList } from '../../src/auth/revocation.js';
 
 const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
 
@@ -210,4 +211,24 @@ t.test('tokens - verification uses the injected clock', async (t) => {
   const token = await tokenFor(server, scope, { expiresInSec: 60 });
   clock.advance(120_000);
   t.match((await helloError(server.wsUrl, token)).error, { code: 'AUTHENTICATION_ERROR', message: /expired/ });
+});
+
+t.test('tokens - an untyped failure while checking a hello is answered INTERNAL_SERVER_ERROR, and its text is in neither the bye nor the close reason', async (t) => {
+  // A revocation list (a plug-in seam: CreateServerOptions.revocations) failing in a way nothing typed.
+  class FailingRevocations extends MemoryRevocationList {
+    override isRevoked(): boolean { throw new Error('revocation store said: password=hunter2'); }
+  }
+  const server = await createServer({
+    config: { logLevel: 'silent', server: { port: 0 }, auth: { signingKeys: [generateSigningKey()] } },
+    revocations: new FailingRevocations(10, systemClock),
+  }, defaultFeatures());
+  t.teardown(() => server.close());
+  const c = await RawClient.connect(server.wsUrl);
+  const reply = await c.request({ t: 'hello', versions: [1], token: await tokenFor(server, scope) });
+  t.match(reply['e'], { code: 'INTERNAL_SERVER_ERROR', message: 'internal server error' });
+  const bye = await c.next((f) => f['t'] === 'bye');
+  const closed = await c.waitClosed();
+  t.notMatch(String(bye['reason']), /hunter2/, 'not in the bye frame');
+  t.notMatch(closed.reason, /hunter2/, 'not in the close reason');
+  t.equal(bye['reason'], 'internal server error', 'which say what the reply said');
 });
