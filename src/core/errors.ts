@@ -1,12 +1,12 @@
 /** The server's one error type. Handlers throw it; the edge turns it into a wire `err` frame.
  * Anything else thrown is logged and answered as INTERNAL_SERVER_ERROR, never echoed. */
-import { ErrorCode, type LimitCause, type WireError } from '../protocol/index.js';
+import { ErrorCode, type LimitCause, type UnavailableCause, type WireError } from '../protocol/index.js';
 
 export class TidingsError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly cause_?: LimitCause | string,
+    readonly cause_?: LimitCause | UnavailableCause,
   ) {
     super(message);
     this.name = 'TidingsError';

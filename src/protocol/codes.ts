@@ -56,6 +56,7 @@ export const UnavailableCause = {
    * closes (4000) once the requests in flight are answered; send it again after reconnecting. */
   SHUTTING_DOWN: 'server_shutting_down',
 } as const;
+export type UnavailableCause = (typeof UnavailableCause)[keyof typeof UnavailableCause];
 
 /** WebSocket close codes. The range tells the client what to do (the idea is Centrifugo's):
  * 4000–4499: reconnect with backoff and resume; 4500–4999: do not reconnect with the same

@@ -109,7 +109,8 @@ class StreamConnection implements Connection, JsReceiver {
     if (this.ended) return false;
     const out = this.translator.translate(frame);
     if (out.kind === 'data') return this.write(out.bytes);
-    if (out.kind === 'end') this.fail(toStatus(new TidingsError(out.error.code, out.error.message, out.error.cause)));
+    // Our own end frame (subscriptions.ts): its cause is one of ours, though WireError types it loosely for the SDK.
+    if (out.kind === 'end') this.fail(toStatus(new TidingsError(out.error.code, out.error.message, out.error.cause as TidingsError['cause_'])));
     return true;
   }
 
