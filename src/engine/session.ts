@@ -28,6 +28,16 @@ export interface Connection {
   acceptBatches?(): boolean;
 }
 
+/** The connection of a session that only dispatches (an HTTP API or gRPC call, answered by its
+ * reply): nothing is ever pushed to it, so it holds nothing and sends nothing. */
+export const DISPATCH_ONLY: Connection = Object.freeze({
+  send: () => {},
+  bufferedAmount: () => 0,
+  attach: () => {},
+  detach: () => {},
+  close: () => {},
+});
+
 /** Once engaged, one frozen object shared by every connection subscribed to the topic the same way
  * (engine/subscriptions.ts): never change an engaged ref. */
 export interface SubscriptionRef {

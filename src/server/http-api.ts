@@ -7,7 +7,7 @@ import { type GenericRequest, type OperationName, type Value } from '../protocol
 import { invalidArgument, notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Broker } from '../engine/broker.js';
-import type { Connection } from '../engine/session.js';
+import { DISPATCH_ONLY } from '../engine/session.js';
 import { readTypedBody } from './http-body.js';
 import type { BodyBudget } from './body-budget.js';
 import { bearer, jsonRoute, type Cors, type JsonReply } from './http-common.js';
@@ -21,16 +21,6 @@ export const HTTP_OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName
   'listPushBack', 'listPushFront', 'listConcatenateBack', 'listConcatenateFront', 'listFetch', 'listRetain', 'listRemoveValue',
   'listPopBack', 'listPopFront', 'listLength', 'listErase', 'get', 'set', 'delete', 'itemGetTtl', 'updateTtl', 'increaseTtl', 'decreaseTtl', 'increment', 'setIf',
 ]);
-
-/** A per-call session's connection: nothing is ever pushed to a call that has already been answered. */
-class CallConnection implements Connection {
-  send(): boolean { return false; }
-  bufferedAmount(): number { return 0; }
-  attach(): void {}
-  detach(): void {}
-  close(): void {}
-}
-const CALL_CONNECTION = new CallConnection();
 
 export interface HttpApiDeps { broker: Broker; log: Logger; cors: Cors; maxBodyBytes: number; bodies: BodyBudget; trustedProxyHeader: string }
 
@@ -53,7 +43,7 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
       const grant = broker.verifyCredential(token);
       const body = await readTypedBody(res, maxBodyBytes, aborted, lease);
       const request = build(body);
-      const session = await broker.openAuthenticated(CALL_CONNECTION, grant, rateKey);
+      const session = await broker.openAuthenticated(DISPATCH_ONLY, grant, rateKey);
       try {
         return { status: '200 OK', body: shape(await broker.dispatch(session, request)) };
       } finally {

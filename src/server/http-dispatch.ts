@@ -6,19 +6,11 @@ import { ErrorCode, type GenericRequest } from '../protocol/index.js';
 import { TidingsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Broker } from '../engine/broker.js';
-import type { Connection } from '../engine/session.js';
+import { DISPATCH_ONLY } from '../engine/session.js';
 import { jsonRoute, type JsonReply } from './http-routes.js';
 import { Cors } from './http-common.js';
 import { requestAddress } from './admission.js';
 import type { BodyLease } from './body-budget.js';
-
-const NO_SOCKET: Connection = {
-  send: () => false,
-  bufferedAmount: () => 0,
-  attach: () => {},
-  detach: () => {},
-  close: () => {},
-};
 
 /** The bearer credential of `Authorization: Bearer <token>`; read synchronously (uWS forbids
  * touching `req` after the handler returns). */
@@ -57,7 +49,7 @@ export function dispatchRoute(
     if (token === undefined) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send the token as "Authorization: Bearer <token>"');
     const grant = broker.verifyCredential(token);
     const frame = await request(aborted);
-    const session = await broker.openAuthenticated(NO_SOCKET, grant, rateKey);
+    const session = await broker.openAuthenticated(DISPATCH_ONLY, grant, rateKey);
     try {
       return { status, body: await broker.dispatch(session, frame) };
     } finally {

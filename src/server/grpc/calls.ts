@@ -8,7 +8,7 @@ import type { TidingsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import type { Grant, TokenAuthority } from '../../auth/tokens.js';
 import type { Broker } from '../../engine/broker.js';
-import type { Connection, Session } from '../../engine/session.js';
+import { DISPATCH_ONLY, type Session } from '../../engine/session.js';
 import type { JsFanout } from '../js-fanout.js';
 import { clientIp } from '../admission.js';
 import { UnimplementedError, toStatus } from './status.js';
@@ -22,15 +22,6 @@ export interface GrpcDeps {
   /** The endpoint written into disposable-token replies (momento.endpoint or host:port). */
   endpoint(): string;
 }
-
-/** A unary call never receives frames: its session only dispatches. */
-const UNARY_CONNECTION: Connection = {
-  send: () => true,
-  bufferedAmount: () => 0,
-  attach: () => {},
-  detach: () => {},
-  close: () => {},
-};
 
 export function header(metadata: Metadata, name: string): string | undefined {
   const value = metadata.get(name)[0];
@@ -92,7 +83,7 @@ export function unary<Req, Res>(
   work: (session: Session, request: Req) => Res | Promise<Res>,
 ): void {
   void (async () => {
-    const session = await deps.broker.openAuthenticated(UNARY_CONNECTION, callCredential(call), callerAddress(call, deps.config.server.trustedProxyHeader));
+    const session = await deps.broker.openAuthenticated(DISPATCH_ONLY, callCredential(call), callerAddress(call, deps.config.server.trustedProxyHeader));
     try {
       return await work(session, call.request);
     } finally {
@@ -131,7 +122,7 @@ export function batchStream<Req>(
     if (call.cancelled) throw cancelled();
   };
   void (async () => {
-    const session = await deps.broker.openAuthenticated(UNARY_CONNECTION, callCredential(call), callerAddress(call, deps.config.server.trustedProxyHeader));
+    const session = await deps.broker.openAuthenticated(DISPATCH_ONLY, callCredential(call), callerAddress(call, deps.config.server.trustedProxyHeader));
     try {
       await work(session, call.request, write);
     } finally {
