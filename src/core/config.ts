@@ -423,6 +423,10 @@ export interface PushConfig {
   maxInFlightPerOwner: number;
   timeoutMs: number;
   maxAttempts: number;
+  /** First retry delay; doubled per attempt, with full jitter, up to backoffMaxMs (which also caps
+   * how long a Retry-After is honoured). */
+  backoffInitialMs: number;
+  backoffMaxMs: number;
   /** Allow http:// push endpoints (tests and local push services only: real ones are https). */
   allowInsecureEndpoints: boolean;
   /** Allow push endpoints on this machine or internal addresses (notify/destination-policy.ts):
@@ -628,6 +632,8 @@ export const DEFAULTS: TidingsConfig = {
     maxInFlightPerOwner: 4,
     timeoutMs: 10_000,
     maxAttempts: 3,
+    backoffInitialMs: 1000,
+    backoffMaxMs: 30_000,
     allowInsecureEndpoints: false,
     allowPrivateEndpoints: false,
   },
@@ -891,7 +897,8 @@ export function webhookEndpointProblem(e: unknown): string | undefined {
 const URGENCIES = ['very-low', 'low', 'normal', 'high'];
 
 function validatePush(p: PushConfig, positive: Positive): void {
-  for (const key of ['ttlSec', 'collapseMs', 'maxSubscriptionsPerToken', 'maxSubscriptions', 'queueSize', 'maxQueuedPerOwner', 'maxInFlight', 'maxInFlightPerOwner', 'timeoutMs', 'maxAttempts'] as const) positive(`push.${key}`, p[key]);
+  for (const key of ['ttlSec', 'collapseMs', 'maxSubscriptionsPerToken', 'maxSubscriptions', 'queueSize', 'maxQueuedPerOwner', 'maxInFlight', 'maxInFlightPerOwner', 'timeoutMs', 'maxAttempts', 'backoffInitialMs', 'backoffMaxMs'] as const) positive(`push.${key}`, p[key]);
+  if (p.backoffMaxMs < p.backoffInitialMs) throw new ConfigError('push.backoffMaxMs', 'must be ≥ push.backoffInitialMs');
   if (!URGENCIES.includes(p.urgency)) throw new ConfigError('push.urgency', `must be one of ${URGENCIES.join(', ')}`);
   if ((p.vapidPublicKey === '') !== (p.vapidPrivateKey === '')) throw new ConfigError('push.vapidPrivateKey', 'set both VAPID keys or neither');
   // Checked here, as web-push checks them on every send: a bad key would otherwise fail each push

@@ -47,7 +47,7 @@ export class WebPushSender {
       {
         queueSize: config.queueSize, maxQueuedPerOwner: config.maxQueuedPerOwner, maxBatch: 1,
         maxInFlight: config.maxInFlight, maxInFlightPerOwner: config.maxInFlightPerOwner,
-        maxAttempts: config.maxAttempts, backoffInitialMs: 1000, backoffMaxMs: 30_000,
+        maxAttempts: config.maxAttempts, backoffInitialMs: config.backoffInitialMs, backoffMaxMs: config.backoffMaxMs,
       },
       ([job], _attempt, signal) => this.send(job!, signal),
     );

@@ -130,3 +130,27 @@ t.test('web push', async (t) => {
     t.match(((await overHttp.json()) as { error: { message: string } }).error.message, /not configured.*push\.vapidPublicKey/, 'over HTTP too');
   });
 });
+
+t.test('web push - push.backoffMaxMs caps the wait a push service asks for (Retry-After), so the retry comes on the knob', async (t) => {
+  const vapid = webpush.generateVAPIDKeys();
+  // An hour asked for, capped to 1 ms by the knob: the retry follows at once (a fixed 30 s cap would hold it).
+  const server = await startServer(t, {
+    config: {
+      presence: { leaveGraceMs: 0 },
+      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, backoffInitialMs: 1, backoffMaxMs: 1, maxAttempts: 2 },
+    },
+  });
+  const pushService = await HttpReceiver.start(t);
+  pushService.respond = (_r, index) => (index === 0 ? { status: 503, headers: { 'retry-after': '3600' } } : { status: 201 });
+  const kim = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'kim' }));
+  await kim.ok({ t: 'pushRegister', subscription: browserSubscription(`${pushService.url}/push/kim`).json });
+  await kim.ok({ t: 'follow', cache: CACHE, topic: 'room' });
+  kim.close();
+  await kim.waitClosed();
+  const publisher = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'hank' }));
+  await publisher.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'again' });
+  const [first, second] = await pushService.until(2);
+  t.equal(first!.path, '/push/kim');
+  t.equal(second!.path, '/push/kim', 'the refused push was sent again');
+  publisher.close();
+});
