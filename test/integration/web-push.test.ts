@@ -102,6 +102,11 @@ t.test('web push', async (t) => {
     t.equal((await post(undefined, browserSubscription(`${pushService.url}/push/x`).json)).status, 401);
     const badKey = await post(ivy, { endpoint: `${pushService.url}/push/ivy2`, keys: { p256dh: 'AAAA', auth: 'AAAA' } });
     t.equal(badKey.status, 400);
+    const longEndpoint = browserSubscription(`${pushService.url}/push/${'e'.repeat(2049 - `${pushService.url}/push/`.length)}`).json;
+    const tooLong = await post(ivy, longEndpoint);
+    t.equal(tooLong.status, 400, 'an endpoint over 2048 characters (docs/push.md) is refused');
+    t.match(((await tooLong.json()) as { error: { message: string } }).error.message, /at most 2048 characters/);
+    t.equal((await post(ivy, { ...longEndpoint, endpoint: longEndpoint.endpoint.slice(0, 2048) })).status, 201, 'one of 2048 is taken');
     const anonymous = (await server.auth.mintDisposableToken({ scope, expiresInSec: 60 })).token;
     const noId = await post(anonymous, browserSubscription(`${pushService.url}/push/y`).json);
     t.equal(noId.status, 409);
