@@ -46,3 +46,20 @@ t.test('manifest - the `tidings` bin, `npm start` and the bench run Node with th
   const { TIDINGS_NODE_FLAGS } = await import('../../bench/targets/tidings.js');
   t.same(TIDINGS_NODE_FLAGS, binFlags, 'bench');
 });
+
+t.test('manifest - every package the server code imports is a production dependency', async (t) => {
+  // A devDependency is missing from an install of the published package: an import of one (even a
+  // lazy one, like the Redis engine's) fails there, and no test in this checkout would notice.
+  const files = (dir: string): string[] => readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? files(path) : path.endsWith('.ts') ? [path] : [];
+  });
+  const packageOf = (spec: string) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+  const imported = new Set(files('src').flatMap((file) => [...readFileSync(file, 'utf8')
+    .matchAll(/^\s*(?:import|export)\b[^'";]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm)]
+    .map((m) => (m[1] ?? m[2])!)
+    .filter((spec) => !spec.startsWith('.') && !spec.startsWith('node:'))
+    .map(packageOf)));
+  t.ok(imported.has('msgpackr') && imported.has('uWebSockets.js'), 'the scan sees the imports');
+  t.same([...imported].filter((name) => !Object.hasOwn(pkg.dependencies, name)).sort(), []);
+});
