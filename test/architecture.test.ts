@@ -1,8 +1,8 @@
 /** The house rules of src/, checked rather than hoped for (docs/architecture.md, "Layers"):
  * imports point down the layers, features never import each other, only server/ touches
- * uWebSockets.js, the client SDK shares nothing with the server but the protocol module, and that
- * module imports no package but msgpackr (it runs in browsers inside the SDK bundle), and no module
- * holds mutable state of its own. */
+ * uWebSockets.js, only core/logger.ts makes loggers (pino), the client SDK shares nothing with the
+ * server but the protocol module, that module imports no package but msgpackr (it runs in browsers
+ * inside the SDK bundle), and no module holds mutable state of its own. */
 import t from 'tap';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -65,6 +65,13 @@ t.test('imports point down the layers; features never import each other', async 
 
 t.test('only server/ imports uWebSockets.js', async (t) => {
   const wrong = all.filter((i) => i.specifier === 'uWebSockets.js' && i.folder !== 'server');
+  t.same(wrong.map((i) => i.file), []);
+});
+
+t.test('only core/logger.ts imports pino', async (t) => {
+  // Its redaction (token, key, secret fields; a failed Redis command's arguments) is what keeps
+  // credentials out of logs: a logger made anywhere else would log them.
+  const wrong = all.filter((i) => (i.specifier === 'pino' || i.specifier.startsWith('pino/')) && i.file !== join('core', 'logger.ts'));
   t.same(wrong.map((i) => i.file), []);
 });
 
