@@ -1,4 +1,5 @@
-/** The feature modules a default server runs with (lists, moderation, demo page, admin dashboard). */
+/** The feature modules a default server runs with: cache, moderation, presence, notify, the SDK
+ * bundle, the demo page (dev mode) and the admin dashboard. */
 import type { ServerFeature } from './server/app.js';
 import { cacheHandlers } from './engine/handlers/cache.js';
 import { moderationHandlers } from './engine/handlers/moderation.js';
@@ -75,8 +76,8 @@ export const demoFeature: ServerFeature = {
   },
 };
 
-/** A fresh set per server: the admin feature holds per-server state (its stats sampler). */
-/** `notify`: the notify feature's options (notifyFeature). */
+/** A fresh set per server: the notify and admin features hold per-server state. `notify`: the
+ * notify feature's options (notifyFeature). */
 export function defaultFeatures(options: { notify?: Parameters<typeof notifyFeature>[0] } = {}): ServerFeature[] {
   return [cacheFeature, moderationFeature, presenceFeature, notifyFeature(options.notify), sdkBundleFeature, demoFeature, adminFeature()];
 }

@@ -22,8 +22,8 @@ export type ConnectionStatus =
   | { state: 'reconnecting'; attempt: number; inMs: number; lastClose: { code: number; reason: string } }
   | { state: 'closed'; reason: string; error?: TidingsClientError };
 
-/** Outcome of one token refresh (tokenProvider + in-band `auth`). */
-/** `endedGroups`: moderator group memberships the new token no longer covers, ended by the server. */
+/** Outcome of one token refresh (tokenProvider + in-band `auth`). `endedGroups`: moderator group
+ * memberships the new token no longer covers, ended by the server. */
 export type TokenRefreshEvent =
   | { ok: true; expiresAt: number | null; endedGroups: Array<{ cache: string; group: string }> }
   | { ok: false; error: TidingsClientError };

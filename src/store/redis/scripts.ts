@@ -156,8 +156,6 @@ local function push(back, elements, ttl, refresh, trunc, max_len, max_item, key_
 end
 `;
 
-/** One script per operation: ARGV[1] is always `now`. Replies are arrays whose first element is a
- * status: 'ok', 'miss', 'wrongtype', or a limit ('list_length' / 'item_size', with the amount). */
 /** Wraps a write script's main part for idempotent writes (core/idempotency-key.ts): ARGV's last
  * two are the write's idempotency key ('' = none) and how long to remember it, in ms. When the key
  * is already there, the stored reply is answered, with 'dup' appended, and nothing runs again;
@@ -182,6 +180,8 @@ if IDEM ~= '' and (${success}) then redis.call('SET', IDEM, cjson.encode(reply),
 return reply`;
 }
 
+/** One script per operation: ARGV[1] is always `now`. Replies are arrays whose first element is a
+ * status: 'ok', 'miss', 'wrongtype', or a limit ('list_length' / 'item_size', with the amount). */
 export const SCRIPTS = {
   /** ARGV: now, ttlMs, refresh (1/0), 'back' | 'front', truncate-to (0 = none), maxListLength,
    * maxItemBytes, key bytes, elements..., idempotency key, its window ms (idempotent()). */
