@@ -100,6 +100,8 @@ export class TopicEntry {
   /** A `sub` refused SERVER_UNAVAILABLE on a link that stays open is asked again after a backoff. */
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
+  /** The `after` of the last `sub` sent: a replay's `disc` counts from it (see discontinuity()). */
+  private sentAfter: Position | undefined;
   /** When a resubscription was first refused by the subscriptions limit (see LIMIT_RETRY_MS). */
   private limitedSince: number | undefined;
   private endError: TidingsClientError | undefined;
@@ -115,6 +117,7 @@ export class TopicEntry {
     this.inFlight = true;
     clearTimeout(this.retryTimer); // this one asks already (e.g. sent on a reconnect's open)
     const frame = { t: 'sub' as const, cache: this.cache, topic: this.topic, ...(this.position ? { after: this.position } : {}), ...(this.presence ? { presence: true } : {}) };
+    this.sentAfter = this.position;
     connection.request(frame).then(
       (r) => {
         this.inFlight = false;
@@ -233,6 +236,7 @@ export class TopicEntry {
     this.recovering = true;
     const done = () => { this.recovering = false; };
     connection.request({ t: 'unsub', cache: this.cache, topic: this.topic }).catch(() => {});
+    this.sentAfter = this.position;
     connection.request({ t: 'sub', cache: this.cache, topic: this.topic, after: this.position, ...(this.presence ? { presence: true } : {}) }).then(done, (err: TidingsClientError) => {
       done();
       if (this.state === 'ended') return;
@@ -250,13 +254,16 @@ export class TopicEntry {
   discontinuity(frame: DiscontinuityFrame): void {
     const pos = this.position;
     let lastSeq = frame.lastSeq;
-    if (pos && frame.page === pos.page && lastSeq !== pos.seq) {
+    // Only a disc counted from the position itself may take it back (the position was one the
+    // topic never reached): the last `sub` sent it. A replay's lastSeq is its `after`'s seq, which
+    // across a page change is an older page's and may equal the new position's seq by chance.
+    const fromPosition = pos !== undefined && lastSeq === pos.seq && this.sentAfter?.page === pos.page && this.sentAfter.seq === pos.seq;
+    if (pos && frame.page === pos.page && !fromPosition) {
       // A replay's disc counted from an older `after` than this entry's position: a resubscribe on
       // an open connection sends the position of that moment, and items already on their way
       // arrive before the server takes the `sub`. Only what lies past the position was missed;
       // when nothing does, the disc is stale: taking the position back would deliver the replayed
-      // items twice. (A disc counted from the position itself may take it back: the position was
-      // one the topic never reached.)
+      // items twice.
       if (frame.newSeq <= pos.seq + 1) return;
       lastSeq = pos.seq;
     }

@@ -8,7 +8,8 @@ import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { collector, sdkFor } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
-import { PermissionScopes, type TopicDiscontinuity } from '../../src/client/index.js';
+import WebSocket from 'ws';
+import { PermissionScopes, type TopicDiscontinuity, type WebSocketLike } from '../../src/client/index.js';
 
 const roomScope = PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('chat', '*'), PermissionScopes.topicPresence('chat', { namePrefix: 'room' }));
 
@@ -52,4 +53,30 @@ t.test('sdk resubscribe - a disc counted from the position itself still takes it
   await items.until(3);
   t.same(items.events, ['1', '2', '3'], 'the window, in order');
   t.same(gaps.map((d) => [d.lastSequenceNumber(), d.newSequenceNumber(), d.newSequencePage()]), [[9, 1, page]], 'after a disc from the position given');
+});
+
+t.test('sdk resubscribe - across a page change, a replay disc whose lastSeq equals the new position is still stale', async (t) => {
+  const server = await startServer(t);
+  const token = (await server.auth.mintDisposableToken({ scope: roomScope, expiresInSec: 300, tokenId: 'erin' })).token;
+  // One message per tick, as browsers deliver them (ws's default hands a whole TCP read over in one
+  // tick): the first `sub`'s reply is taken, and the resubscription sent, before its replay is read.
+  const erin = await sdkFor(t, server, { token, webSocket: undefined, webSocketFactory: (url, protocols) => new WebSocket(url, protocols, { allowSynchronousEvents: false }) as unknown as WebSocketLike });
+  const values = ['1', '2', '3', '4', '5'];
+  for (const v of values) await erin.topics.publish('chat', 'room3', v);
+  const { page } = server.engine.topics.position('chat', 'room3')!;
+  const items = collector<string>();
+  const gaps: TopicDiscontinuity[] = [];
+  // Resumed from seq 5 of an older page: the first `sub` (without presence) gets a disc onto the
+  // current page and its five items. The second subscriber's presence makes the SDK resubscribe
+  // once that `sub` is confirmed, still after (older page, 5), while the replay is on its way: by
+  // the time the second replay's disc (lastSeq 5) arrives, the position is (page, 5).
+  const first = erin.topics.subscribe('chat', 'room3', { resumeFrom: { page: page - 1, seq: values.length }, onItem: (i) => items.push(i.valueString()), onDiscontinuity: (d) => gaps.push(d) });
+  const second = erin.topics.subscribe('chat', 'room3', { presence: true });
+  t.equal((await first).type, 'Subscription');
+  t.equal((await second).type, 'Subscription');
+  // Sent after the resubscription's unsub and sub on the one connection: item 6 follows its replay.
+  await erin.topics.publish('chat', 'room3', '6');
+  await waitFor('item 6', () => items.events.includes('6'));
+  t.same(items.events, [...values, '6'], 'every item once, in order');
+  t.same(gaps.map((d) => [d.lastSequenceNumber(), d.newSequenceNumber(), d.newSequencePage()]), [[5, 1, page]], 'one discontinuity, onto the new page');
 });
