@@ -157,9 +157,10 @@ export class TopicEntry {
   }
 
   /** A resubscription (the app holds this subscription already; never a first subscribe, which
-   * reports the refusal) refused by the subscriptions limit right after a reconnect: the previous
-   * link may be half-open, its subscriptions still counted until the server notices. Ask again with
-   * the backoff until its slots are freed, for LIMIT_RETRY_MS at most. */
+   * reports the refusal) refused by the subscriptions limit, after a reconnect or on the open link
+   * (a presence upgrade, a gap recovery): the previous link may be half-open, its subscriptions
+   * still counted until the server notices. Ask again with the backoff until its slots are freed,
+   * for LIMIT_RETRY_MS at most. */
   private limitRetry(err: TidingsClientError): boolean {
     if (this.state !== 'active' || !heldByOldLink(err) || this.owner.connection.status.state !== 'open') return false;
     this.limitedSince ??= Date.now();
@@ -242,6 +243,7 @@ export class TopicEntry {
       if (this.state === 'ended') return;
       // Its unsub went through: on a link that stays open, ask again (as in subscribe()).
       if (err.code === ErrorCode.SERVER_UNAVAILABLE && connection.status.state === 'open') return this.retryLater();
+      if (this.limitRetry(err)) return;
       if (!WAIT_FOR_RECONNECT.has(err.code) && err.code !== ErrorCode.TIMEOUT_ERROR) this.end(err);
     });
   }
