@@ -263,7 +263,7 @@ export interface RedisConfig {
   /** A connection attempt longer than this fails (and is retried with backoff); at start-up the
    * server refuses to start when Redis has not answered within it. */
   connectTimeoutMs: number;
-  /** A command sent and not answered within this fails with TIMEOUT_ERROR (it may have been applied). */
+  /** A command sent and not answered within this fails with TIMEOUT_ERROR (a write may have been applied). */
   commandTimeoutMs: number;
   /** A connection on which Redis sends nothing for this long while replies are awaited is taken
    * for dead and reconnected: a link that went silent without closing (a frozen host, a dropped NAT

@@ -243,22 +243,24 @@ export class RedisConnection {
   }
 
   /** A command's failure: a refusal is noted (commandRefused), and the error comes back typed. */
-  private readonly failed = (err: unknown): never => {
+  private failed(err: unknown, access: RedisAccess): never {
     this.commandRefused(err);
-    return rethrowTyped(err);
-  };
+    return rethrowTyped(err, access);
+  }
 
   /** Runs `command` now when connected, else holds it (bounded) until the connection is back.
-   * Redis and ioredis failures come back as TidingsErrors with stable codes. */
-  run<T>(command: (client: Redis) => Promise<T>): Promise<T> {
-    if (this.ready && this.held.size === 0) return command(this.client).catch(this.failed);
+   * Redis and ioredis failures come back as TidingsErrors with stable codes; `access` says what a
+   * timed-out one may have done (rethrowTyped). */
+  run<T>(command: (client: Redis) => Promise<T>, access: RedisAccess = 'command'): Promise<T> {
+    const failed = (err: unknown): never => this.failed(err, access);
+    if (this.ready && this.held.size === 0) return command(this.client).catch(failed);
     if (this.closed) return Promise.reject(unavailable('the server is shutting down'));
     if (this.held.size >= this.config.maxQueuedCommands) {
       return Promise.reject(unavailable(`Redis is unreachable and ${this.held.size} commands already wait for it (redis.maxQueuedCommands)`));
     }
     return new Promise<T>((resolve, reject) => {
       const held: Held = {
-        run: () => { command(this.client).catch(this.failed).then(resolve, reject); },
+        run: () => { command(this.client).catch(failed).then(resolve, reject); },
         fail: reject,
         timer: setTimeout(() => {
           this.held.delete(held);
@@ -284,7 +286,7 @@ export class RedisConnection {
   /** Runs a script defined with defineScript as EVALSHA (EVAL when Redis no longer has it, e.g.
    * after SCRIPT FLUSH; NOSCRIPT means it did not run). Replies hold Buffers, or strings when
    * `buffers` is false. Held and failed like run(). */
-  script<T = unknown>(name: string, args: ScriptArg[], buffers = true): Promise<T> {
+  script<T = unknown>(name: string, args: ScriptArg[], buffers = true, access: RedisAccess = 'command'): Promise<T> {
     const script = this.scripts.get(name);
     if (!script) return Promise.reject(new Error(`Lua script ${name} is not defined`));
     const numberOfKeys = script.keys ?? Number(args[0]);
@@ -299,7 +301,7 @@ export class RedisConnection {
         if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
         return commands[`eval${suffix}`]!.call(client, script.lua, numberOfKeys, ...argv);
       });
-    });
+    }, access);
   }
 
   /** Commands `issue` sends leave in one socket write (when connected; held ones wait as ever). */
@@ -386,14 +388,25 @@ function unavailable(message: string): TidingsError {
   return new TidingsError(ErrorCode.SERVER_UNAVAILABLE, message);
 }
 
+/** What a command does, for what its timeout may have done: a `read` changes nothing, a `write`
+ * may have been applied; `command` (the default) for the node's own upkeep, which may do either. */
+export type RedisAccess = 'read' | 'write' | 'command';
+
+const TIMED_OUT: Record<RedisAccess, string> = {
+  read: 'the read changed nothing and may be asked again',
+  write: 'the write may have been applied',
+  command: 'the command may have been applied',
+};
+
 /** ioredis and Redis failures as typed errors. Both retryable codes say whether the command may
  * have been applied: SERVER_UNAVAILABLE when it was never sent or the connection dropped under it,
- * TIMEOUT_ERROR when Redis may have applied it but its answer did not come back in time. */
-export function rethrowTyped(err: unknown): never {
+ * TIMEOUT_ERROR when Redis may have applied it (unless it is a read) but its answer did not come
+ * back in time. */
+export function rethrowTyped(err: unknown, access: RedisAccess = 'command'): never {
   if (err instanceof TidingsError) throw err;
   const message = err instanceof Error ? err.message : String(err);
   if (message === 'Command timed out') {
-    throw new TidingsError(ErrorCode.TIMEOUT_ERROR, 'Redis did not answer in time (redis.commandTimeoutMs); the write may have been applied');
+    throw new TidingsError(ErrorCode.TIMEOUT_ERROR, `Redis did not answer in time (redis.commandTimeoutMs); ${TIMED_OUT[access]}`);
   }
   // Redis refusing for its own state, retryable once it changes: NOREPLICAS (min-replicas-to-write
   // with a replica lagging or gone) and MISCONF (a failed snapshot with stop-writes-on-bgsave-error).

@@ -22,6 +22,9 @@ import { SCRIPTS, type ScriptName } from './redis/scripts.js';
 
 type Reply = Array<Buffer | number | null>;
 
+/** The scripts that change nothing: a timed-out one says so (core/redis-connection.ts). */
+const READS: ReadonlySet<ScriptName> = new Set(['tidingsGet', 'tidingsListFetch', 'tidingsListLength', 'tidingsItemGetTtl']);
+
 /** How old the Redis figures stats() answers may be. */
 const STATS_MAX_AGE_MS = 5000;
 
@@ -184,7 +187,7 @@ export class RedisCacheStore implements CacheEngine {
 
   async delete(cache: string, key: string): Promise<void> {
     const [k, m] = this.keys(cache, key);
-    await this.connection.run((redis) => redis.del(k, m));
+    await this.connection.run((redis) => redis.del(k, m), 'write');
   }
 
   async itemGetTtl(cache: string, key: string): Promise<number | undefined> {
@@ -233,7 +236,7 @@ export class RedisCacheStore implements CacheEngine {
   private async script(name: ScriptName, cache: string, key: string, ...argv: Array<string | number | Buffer>): Promise<Reply> {
     const [k, m] = this.keys(cache, key);
     const now = this.clock.now();
-    const reply = await this.connection.script<Reply>(name, [k, m, now, ...argv]);
+    const reply = await this.connection.script<Reply>(name, [k, m, now, ...argv], true, READS.has(name) ? 'read' : 'write');
     this.refusal(reply, cache, key);
     return reply;
   }

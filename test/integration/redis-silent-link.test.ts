@@ -96,7 +96,10 @@ t.test('a link that closed with replies awaited: the connection that replaces it
   t.teardown(() => c.close());
   const links = proxy.accepted; // the command connection and the two subscriber connections
   proxy.hold(0);
-  t.match(await c.request({ t: 'get', cache: 'app', key: 'k' }), { t: 'err', e: { code: 'TIMEOUT_ERROR' } }, 'a reply awaited on the command connection');
+  const [read, write] = await Promise.all([c.request({ t: 'get', cache: 'app', key: 'k' }), c.request({ t: 'set', cache: 'app', key: 'k', value: 'v' })]);
+  t.match(read, { t: 'err', e: { code: 'TIMEOUT_ERROR', message: /the read changed nothing/ } }, 'a reply awaited on the command connection: a read says so');
+  t.notMatch(read, { e: { message: /may have been applied/ } }, 'a read is not said to have written');
+  t.match(write, { t: 'err', e: { code: 'TIMEOUT_ERROR', message: /the write may have been applied/ } }, 'a write may have been applied');
   proxy.reset(); // it closes (as when Redis restarts) before linkTimeoutMs ran out
   await waitFor('every link reconnected', () => proxy.accepted === 2 * links);
   // ioredis's socket timer of the closed link ran on and dropped the new, healthy connection when it

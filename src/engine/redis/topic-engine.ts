@@ -658,6 +658,7 @@ export class RedisTopicEngine implements TopicEngine {
   }
 
   private script(name: TopicScriptName, ...args: ScriptArg[]): Promise<Reply> {
-    return this.connection.script<Reply>(name, args);
+    // A load only reads what clients see (a page it starts is the one the next load returns).
+    return this.connection.script<Reply>(name, args, true, name === 'tidingsTopicLoad' ? 'read' : 'write');
   }
 }
