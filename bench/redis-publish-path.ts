@@ -40,7 +40,7 @@ async function cpuPerPublish(variant: Variant, run: number): Promise<number> {
   const config = resolveConfig({
     dev: true, engine: variant === 'memory' ? 'memory' : 'redis',
     // The memory engine refuses Redis settings it would not use.
-    ...(variant === 'memory' ? {} : { redis: { url: redises[0]!.url, shards: variant === 'redis, 2 shards' ? redises.map((r) => r.url) : [], keyPrefix: `path${run}:` } }),
+    ...(variant === 'memory' ? {} : { redis: { ...(variant === 'redis, 2 shards' ? { shards: redises.map((r) => r.url) } : { url: redises[0]!.url }), keyPrefix: `path${run}:` } }),
   });
   const engine = await createEngine(config, systemClock, pino({ level: 'silent' }) as never);
   let delivered = 0;

@@ -824,6 +824,10 @@ function validateRedis(r: RedisConfig, positive: (path: string, value: number, m
   if (r.shards.length === 1) throw new ConfigError('redis.shards', 'must list two or more Redis URLs (one Redis: redis.url)');
   if (r.shards.length > MAX_REDIS_SHARDS) throw new ConfigError('redis.shards', `must list at most ${MAX_REDIS_SHARDS} Redis URLs`);
   r.shards.forEach((shard, i) => validateRedisUrl(`redis.shards[${i}]`, shard));
+  // Shards replace the url: a node given both would leave that Redis out, unsaid.
+  if (r.shards.length > 0 && r.url !== DEFAULTS.redis.url) {
+    throw new ConfigError('redis.url', 'is set, but so is redis.shards, which replaces it: list that Redis among redis.shards (TIDINGS_REDIS_SHARDS) and leave redis.url (TIDINGS_REDIS_URL) out');
+  }
   // Databases of one server are not shards: they share its pub/sub channels.
   const servers = r.shards.map((shard) => { const u = new URL(shard); return `${u.hostname}:${u.port || '6379'}`; });
   if (new Set(servers).size !== servers.length) throw new ConfigError('redis.shards', 'must list each Redis server once (databases of one server share its channels)');

@@ -38,7 +38,8 @@ export async function startServer(t: Test, options: TestServerOptions = {}): Pro
     const url = options.redisUrl ?? await sharedRedisUrl();
     const keyPrefix = options.redisKeyPrefix ?? uniquePrefix();
     base.engine = 'redis';
-    base.redis = { url, keyPrefix };
+    // redis.shards replaces redis.url (which may not be set with it); `url` still names the Redis to clean.
+    base.redis = { ...(options.config?.redis?.shards ? {} : { url }), keyPrefix };
     // A prefix of its own is this server's alone: delete its keys once it is closed.
     if (!options.redisKeyPrefix) cleanup = () => deletePrefix(url, keyPrefix);
   }

@@ -62,6 +62,7 @@ t.test('config - unknown keys, wrong types and unbounded limits are refused with
     [{ dev: true, redis: { shards: ['redis://10.0.0.5:6379', 'http://10.0.0.6:6379'] } }, /redis\.shards\[1\]: must be a redis:\/\/ or rediss:\/\/ URL/],
     [{ dev: true, redis: { shards: ['redis://10.0.0.5:6379/1', 'redis://10.0.0.5/2'] } }, /redis\.shards: must list each Redis server once/],
     [{ dev: true, redis: { shards: Array.from({ length: 65 }, (_, i) => `redis://10.0.1.${i}:6379`) } }, /redis\.shards: must list at most 64/],
+    [{ dev: true, engine: 'redis', redis: { url: 'redis://10.0.0.4:6379', shards: ['redis://10.0.0.5:6379', 'redis://10.0.0.6:6379'] } }, /redis\.url: is set, but so is redis\.shards, which replaces it/],
     [{ dev: true, server: { eventLoopMonitorMs: 1 } }, /server\.eventLoopMonitorMs: must be a finite integer ≥ 10/],
     [{ dev: true, server: { eventLoopMonitorMs: 120_000 } }, /server\.eventLoopMonitorMs: must be ≤ 60000/],
     [{ dev: true, server: { metricsMaxGroups: -1 } }, /server\.metricsMaxGroups: must be a finite integer ≥ 0/],
