@@ -6,6 +6,7 @@
  * most `queueTimeoutMs`; one that times out is dropped from the queue and never sent. Commands in
  * flight when the connection drops fail at once (maxRetriesPerRequest 0) and are never resent. */
 import { createHash } from 'node:crypto';
+import { TLSSocket } from 'node:tls';
 import { Redis } from 'ioredis';
 import { ErrorCode } from '../protocol/index.js';
 import type { RedisConfig } from './config.js';
@@ -155,7 +156,10 @@ export class RedisConnection {
    * within connectTimeoutMs. Later drops reconnect by themselves. */
   async connect(): Promise<void> {
     const timeout = new Promise<never>((_, reject) => {
-      setTimeout(() => reject(new Error(`Redis at ${this.where()} did not answer within ${this.config.connectTimeoutMs} ms (redis.connectTimeoutMs)${this.lastErrorSuffix()}`)), this.config.connectTimeoutMs).unref();
+      setTimeout(() => reject(new Error(this.tlsIncomplete()
+        ? `Redis at ${this.where()} accepted the connection but did not complete a TLS handshake within ${this.config.connectTimeoutMs} ms (redis.connectTimeoutMs): ` +
+          'rediss:// needs a port where Redis speaks TLS (its tls-port); for a plain-text port use redis://'
+        : `Redis at ${this.where()} did not answer within ${this.config.connectTimeoutMs} ms (redis.connectTimeoutMs)${this.lastErrorSuffix()}`)), this.config.connectTimeoutMs).unref();
     });
     const ready = new Promise<void>((resolve) => {
       if (this.ready) resolve();
@@ -174,6 +178,14 @@ export class RedisConnection {
       this.refuseStart = undefined;
       this.onUsable = undefined;
     }
+  }
+
+  /** The TCP connection came up but TLS did not: still handshaking, or dropped before it was done.
+   * A plain-text Redis port takes the TLS hello for the start of a command and never answers it. */
+  private tlsIncomplete(): boolean {
+    const stream: unknown = this.client.stream;
+    const handshaking = stream instanceof TLSSocket && !stream.connecting && !stream.destroyed && this.client.status === 'connecting';
+    return handshaking || (this.lastError ?? '').includes('before secure TLS connection was established');
   }
 
   /** Why Redis refuses this node now (undefined: it does not), for /metrics. */
