@@ -130,7 +130,7 @@ export class CacheClient {
    * FAILED_PRECONDITION_ERROR. Sets the item's TTL, as set does. Needs read and write on the key. */
   increment(cacheName: string, key: string, amount = 1, options: ScalarWriteOptions = {}): Promise<Increment.Response> {
     return this.call({ t: 'increment', cache: cacheName, key, amount, ...this.ttlField(options.ttl) }, options,
-      (r) => new Increment.Success(r.value), (e) => new Increment.Error(e));
+      (r) => new Increment.Success(r.value, r.exact), (e) => new Increment.Error(e));
   }
 
   /** Momento's conditional sets: each stores `value` only when its condition holds on what the key

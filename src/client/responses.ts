@@ -185,10 +185,14 @@ export namespace Increment {
   export class Success extends Outcome {
     readonly type = 'Success' as const;
     readonly is_success = true;
-    constructor(private readonly n: number) { super(); }
+    /** `exact`: the decimal text the server sends past ±(2^53 − 1), where `n` is approximate. */
+    constructor(private readonly n: number, private readonly exact?: string) { super(); }
+    /** A number, as Momento's SDKs answer: exact within ±(2^53 − 1), the nearest double beyond. */
     value(): number { return this.n; }
     valueNumber(): number { return this.n; }
-    protected override detail(): string { return `value: ${this.n}`; }
+    /** Exact over the whole signed 64-bit range. */
+    valueBigInt(): bigint { return this.exact === undefined ? BigInt(this.n) : BigInt(this.exact); }
+    protected override detail(): string { return `value: ${this.exact ?? this.n}`; }
   }
   export class Error extends ErrorResponse { value(): undefined { return undefined; } }
   export type Response = Success | Error;

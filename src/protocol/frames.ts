@@ -259,8 +259,9 @@ export type ItemGetTtlResult = { hit: true; remainingTtlMs: number } | Miss;
 export interface UpdateTtlResult { hit: boolean }
 /** Momento's Set (`set: true`), NotSet (`set: false`: the condition did not hold) or Miss. */
 export type ChangeTtlResult = { hit: true; set: boolean } | Miss;
-/** The value after the increment. */
-export interface IncrementResult { value: number }
+/** The value after the increment. `value` is a number, exact within ±(2^53 − 1); beyond, it is the
+ * nearest double and `exact` holds the value's decimal text (absent otherwise). */
+export interface IncrementResult { value: number; exact?: string }
 /** `stored: true` = Momento's Stored, `false` = NotStored. */
 export interface SetIfResult { stored: boolean }
 /** The length left, or Miss when there was no list. */

@@ -82,8 +82,8 @@ export interface CacheEngine {
    * ('decrease') than the item's remaining TTL, in the same step; 'miss' when there is no item. */
   changeTtl(cache: string, key: string, ttlMs: number, only: 'increase' | 'decrease'): Maybe<'set' | 'notSet' | 'miss'>;
   /** Adds `amount` to the integer the key holds (none = 0), stores the result as decimal text with
-   * ttlMs (undefined = the default) and answers it (scalar-ops.ts). */
-  increment(cache: string, key: string, amount: number, ttlMs: number | undefined): Maybe<number>;
+   * ttlMs (undefined = the default) and answers it, exact over the 64-bit range (scalar-ops.ts). */
+  increment(cache: string, key: string, amount: number, ttlMs: number | undefined): Maybe<bigint>;
   /** Sets like set() when the condition holds on what the key holds now, in the same step; true =
    * stored. The item-size limit applies whether or not it is stored. */
   setIf(cache: string, key: string, value: Value, condition: StoreCondition, ttlMs: number | undefined): Maybe<boolean>;

@@ -224,14 +224,13 @@ export class MemoryCacheStore implements CacheEngine {
     return 'set';
   }
 
-  increment(cache: string, key: string, amount: number, ttlMs: number | undefined): number {
+  increment(cache: string, key: string, amount: number, ttlMs: number | undefined): bigint {
     const k = this.key(cache, key);
     const held = this.lru.get(k);
     if (held && held.kind !== 'scalar') throw wrongKind(cache, key, 'list');
     const next = incremented(cache, key, held?.value, amount);
     this.lru.set(flatText(k), this.scalarEntry(k, key, next.toString()), { ttl: ttlMs ?? this.defaultTtlMs });
-    // Exact within ±2^53; beyond, the nearest double (the stored text stays exact).
-    return Number(next);
+    return next;
   }
 
   setIf(cache: string, key: string, value: Value, condition: StoreCondition, ttlMs: number | undefined): boolean {

@@ -164,12 +164,12 @@ export class RedisCacheStore implements CacheEngine {
     return status(reply) === 'miss' ? 'miss' : Number(reply[1]) === 1 ? 'set' : 'notSet';
   }
 
-  async increment(cache: string, key: string, amount: number, ttlMs: number | undefined): Promise<number> {
+  async increment(cache: string, key: string, amount: number, ttlMs: number | undefined): Promise<bigint> {
     const reply = await this.script('tidingsIncrement', cache, key, this.ttlOf(ttlMs), BigInt(amount).toString(),
       this.config.maxItemBytes, Buffer.byteLength(key, 'utf8'), ...this.idempotencyArgs());
     if (status(reply) === 'not_integer') throw notAnInteger(cache, key);
     if (status(reply) === 'overflow') throw overflow(cache, key);
-    return Number(String(reply[1]));
+    return BigInt(String(reply[1]));
   }
 
   async setIf(cache: string, key: string, value: Value, condition: StoreCondition, ttlMs: number | undefined): Promise<boolean> {

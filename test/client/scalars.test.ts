@@ -29,6 +29,20 @@ testEachEngine('cache - increment with Momento names: counters, TTL, FAILED_PREC
   t.ok(((await cache.itemGetTtl('chat', 'short')) as { remainingTtlMillis(): number }).remainingTtlMillis() <= 5000, 'ttl in seconds');
 });
 
+testEachEngine('cache - increment past 2^53: value() is the nearest number, valueBigInt() exact, over the whole 64-bit range', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const { cache } = await sdkFor(t, server);
+  await cache.set('chat', 'big', '9007199254740993');
+  const big = await cache.increment('chat', 'big', 2);
+  t.ok(big instanceof Increment.Success);
+  t.equal((big as Increment.Success).valueBigInt(), 9007199254740995n, 'exact');
+  t.equal((big as Increment.Success).value(), Number(9007199254740995n), 'a number, the nearest double');
+  t.equal(String(big), 'Success: value: 9007199254740995');
+  await cache.set('chat', 'max', '9223372036854775806');
+  t.equal(((await cache.increment('chat', 'max')) as Increment.Success).valueBigInt(), 2n ** 63n - 1n, 'INT64_MAX');
+  t.equal(((await cache.increment('chat', 'small', -41)) as Increment.Success).valueBigInt(), -41n, 'within 2^53 from the number');
+});
+
 testEachEngine('cache - setIfAbsent, setIfNotExists, setIfPresent, setIfEqual, setIfNotEqual, setIfPresentAndNotEqual, setIfAbsentOrEqual', async (t, engine) => {
   const server = await startServer(t, { engine });
   const { cache } = await sdkFor(t, server);

@@ -2,14 +2,16 @@
  * web over grpc-web-text), on both engines; SetIfNotExists and ListErase, which the JS SDKs never
  * send (they use SetIf; ListErase has no JS method), through a plain gRPC client of the generated
  * service. Semantics as Momento's (docs/momento-compat.md). */
+import type { Test } from 'tap';
 import { MomentoErrorCode, type CacheIncrement } from '@gomomento/sdk';
 import { cache as generatedCache } from '@gomomento/generated-types';
 import { common } from '@gomomento/generated-types/dist/common.js';
 import { Metadata, credentials, makeGenericClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
+import { BinaryReader } from 'google-protobuf';
 import { PermissionScopes } from '../../src/index.js';
 import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
 import { SDKS, kind } from '../helpers/momento-sdks.js';
-import { testEachEngine } from '../helpers/server.js';
+import { testEachEngine, type TestEngine } from '../helpers/server.js';
 
 const pb = generatedCache.cache_client;
 
@@ -87,19 +89,26 @@ for (const sdk of SDKS) {
   });
 }
 
-testEachEngine('grpc - SetIfNotExists and ListErase, which the JS SDKs do not send', async (t, engine) => {
+/** A plain gRPC client of the generated Scs service on cache `app`; `call` resolves with the reply
+ * the definition deserializes (`edit` may swap a method's deserializer). */
+async function scsClient(t: Test, engine: TestEngine, edit: (definition: ServiceDefinition) => ServiceDefinition = (d) => d) {
   const server = await startMomentoServer(t, { engine });
   const metadata = new Metadata();
   metadata.set('authorization', await apiKeyFor(server));
   metadata.set('cache', 'app');
-  const definition = pb.UnimplementedScsService.definition as unknown as ServiceDefinition;
+  const definition = edit(pb.UnimplementedScsService.definition as unknown as ServiceDefinition);
   const Client = makeGenericClientConstructor(definition, 'cache_client.Scs');
   const client = new Client(`127.0.0.1:${server.momentoPort}`, credentials.createInsecure()) as unknown as Record<string, (...args: unknown[]) => void>;
   t.teardown(() => (client as unknown as { close(): void }).close());
-  const call = <R>(method: string, request: unknown) => new Promise<R>((resolve, reject) => {
+  return <R>(method: string, request: unknown) => new Promise<R>((resolve, reject) => {
     client[method]!(request, metadata, (err: Error | null, reply: R) => (err ? reject(err) : resolve(reply)));
   });
-  const bytes = (s: string) => new TextEncoder().encode(s);
+}
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+testEachEngine('grpc - SetIfNotExists and ListErase, which the JS SDKs do not send', async (t, engine) => {
+  const call = await scsClient(t, engine);
 
   const first = await call<InstanceType<typeof pb._SetIfNotExistsResponse>>('SetIfNotExists', new pb._SetIfNotExistsRequest({ cache_key: bytes('k'), cache_body: bytes('one'), ttl_milliseconds: 10_000 }));
   t.equal(first.result, 'stored');
@@ -118,4 +127,24 @@ testEachEngine('grpc - SetIfNotExists and ListErase, which the JS SDKs do not se
   t.equal(all.found.list_length, 0);
   const missing = await call<InstanceType<typeof pb._ListEraseResponse>>('ListErase', new pb._ListEraseRequest({ list_name: bytes('l'), all: new pb._ListEraseRequest._All() }));
   t.equal(missing.list, 'missing', 'the erased list is gone');
+});
+
+testEachEngine('grpc - Increment answers the exact int64 past 2^53 (the JS SDKs read it as a number; other SDKs read it whole)', async (t, engine) => {
+  // The reply's bytes as sent: the generated class would read the int64 back as a JS number.
+  const call = await scsClient(t, engine, (d) => ({ ...d, Increment: { ...d['Increment']!, responseDeserialize: (b: Buffer) => b } }));
+  const increment = async (key: string, amount: number) => {
+    const reader = new BinaryReader(await call<Buffer>('Increment', new pb._IncrementRequest({ cache_key: bytes(key), amount })));
+    let value = '0';
+    while (reader.nextField()) {
+      if (reader.getFieldNumber() === 1) value = reader.readInt64String();
+      else reader.skipField();
+    }
+    return value;
+  };
+  const set = (key: string, value: string) => call('Set', new pb._SetRequest({ cache_key: bytes(key), cache_body: bytes(value), ttl_milliseconds: 60_000 }));
+  await set('big', '9007199254740993');
+  t.equal(await increment('big', 2), '9007199254740995', 'past 2^53: exact');
+  await set('low', '-9223372036854775807');
+  t.equal(await increment('low', -1), '-9223372036854775808', 'INT64_MIN: exact');
+  t.equal(await increment('small', 41), '41', 'within 2^53 as before');
 });

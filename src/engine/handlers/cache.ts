@@ -157,7 +157,7 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
     increment({ session, frame }) {
       const [cache, key] = target(session, frame, 'key', 'read', 'write');
       const amount = fields.amount(frame);
-      return map(store.increment(cache, key, amount, fields.ttl(frame, 'ttlMs')), (value): IncrementResult => ({ value }));
+      return map(store.increment(cache, key, amount, fields.ttl(frame, 'ttlMs')), incrementResult);
     },
 
     setIf({ session, frame }) {
@@ -185,6 +185,12 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
 
 function changeTtlResult(outcome: 'set' | 'notSet' | 'miss'): ChangeTtlResult {
   return outcome === 'miss' ? { hit: false } : { hit: true, set: outcome === 'set' };
+}
+
+/** A msgpack or JSON number holds a sum past ±(2^53 − 1) only approximately: then `exact` too. */
+function incrementResult(sum: bigint): IncrementResult {
+  const value = Number(sum);
+  return Number.isSafeInteger(value) ? { value } : { value, exact: sum.toString() };
 }
 
 /** Field parsing for cache requests; failures are typed errors naming the field. */

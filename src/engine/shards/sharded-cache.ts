@@ -77,7 +77,7 @@ export class ShardedCache implements CacheEngine {
     return this.on(cache).changeTtl(cache, key, ttlMs, only);
   }
 
-  increment(cache: string, key: string, amount: number, ttlMs: number | undefined): Maybe<number> {
+  increment(cache: string, key: string, amount: number, ttlMs: number | undefined): Maybe<bigint> {
     return this.on(cache).increment(cache, key, amount, ttlMs);
   }
 

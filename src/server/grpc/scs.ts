@@ -3,6 +3,7 @@
  * way); values stay bytes. Methods not here are answered UNIMPLEMENTED (methods.ts says why). */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { cache } from '@gomomento/generated-types';
+import { BinaryWriter } from 'google-protobuf';
 import type { SetIfCondition, Value } from '../../protocol/index.js';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { batchStream, cacheHeader, dispatch, toBytes, unary, utf8, type GrpcDeps } from './calls.js';
@@ -10,6 +11,22 @@ import { TidingsError, invalidArgument } from '../../core/errors.js';
 import { ErrorCode } from '../../protocol/index.js';
 
 const pb = cache.cache_client;
+
+/** The generated class writes its int64 from a JS number, the nearest double past ±2^53: this one
+ * writes the exact decimal text (what IncrementResult.exact holds there). */
+class ExactIncrementResponse extends pb._IncrementResponse {
+  constructor(private readonly exact: string) {
+    super({ value: Number(exact) });
+  }
+
+  override serialize(): Uint8Array;
+  override serialize(w: BinaryWriter): void;
+  override serialize(w?: BinaryWriter): Uint8Array | void {
+    const writer = w ?? new BinaryWriter();
+    writer.writeInt64String(1, this.exact);
+    if (!w) return writer.getResultBuffer();
+  }
+}
 
 /** Momento's CollectionTtl on the wire: ttl_milliseconds (0 = the server default) + refresh_ttl. */
 function collectionTtl(request: { ttl_milliseconds: number; refresh_ttl: boolean }): { ttlMs?: number; refreshTtl: boolean } {
@@ -86,11 +103,10 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
       }
     }),
 
-    // The reply's int64 is exact within ±2^53, as the official JS SDKs read it; the stored text
-    // is exact over the whole 64-bit range.
+    // The reply's int64 is exact over the whole range (the official JS SDKs read it as a number).
     Increment: method(async (session, r: InstanceType<typeof pb._IncrementRequest>, c) => {
-      const { value } = await dispatch(deps, session, { t: 'increment', cache: c, key: utf8(r.cache_key), amount: r.amount, ...ttlOf(r.ttl_milliseconds) });
-      return new pb._IncrementResponse({ value });
+      const { value, exact } = await dispatch(deps, session, { t: 'increment', cache: c, key: utf8(r.cache_key), amount: r.amount, ...ttlOf(r.ttl_milliseconds) });
+      return exact === undefined ? new pb._IncrementResponse({ value }) : new ExactIncrementResponse(exact);
     }),
 
     // The JS SDKs send every setIf* (setIfNotExists too) as SetIf; other SDKs still use SetIfNotExists.

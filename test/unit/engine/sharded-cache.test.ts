@@ -31,7 +31,7 @@ t.test('sharded cache - each operation lands on its cache\'s shard, and reads fi
   t.same(shards[second[1]]!.get(second[0], 'k'), 'v-chat', 'chat is on shard 1');
   t.equal(shards[first[1]]!.get(second[0], 'k'), undefined, 'and not on shard 0');
   // increment, setIf, changeTtl and listErase route by cache too.
-  t.equal(router.increment('beta', 'n', 2, undefined), 2);
+  t.equal(router.increment('beta', 'n', 2, undefined), 2n);
   t.equal(router.setIf('beta', 'lock', 'me', { kind: 'absent' }, undefined), true);
   t.equal(router.changeTtl('beta', 'lock', 10, 'decrease'), 'set');
   t.equal(router.listErase('beta', 'l', [{ beginIndex: 0, count: 1 }]), 1);

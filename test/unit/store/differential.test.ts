@@ -61,7 +61,7 @@ async function apply(s: CacheEngine, clock: ManualClock, o: Op): Promise<unknown
       case 'updateTtl': return await s.updateTtl('c', o.k, o.ms);
       case 'advance': clock.advance(o.ms); return null;
       case 'setCounter': return await s.set('c', o.k, o.bin ? new TextEncoder().encode(o.v) : o.v, undefined);
-      case 'increment': return await s.increment('c', o.k, o.by, o.ttl);
+      case 'increment': return String(await s.increment('c', o.k, o.by, o.ttl)); // a bigint: JSON has none
       case 'setIf': return await s.setIf('c', o.k, o.v, o.kind === 'absent' || o.kind === 'present' ? { kind: o.kind } : { kind: o.kind, compare: o.compare }, o.ttl);
       case 'changeTtl': return await s.changeTtl('c', o.k, o.ms, o.only);
       case 'erase': return await s.listErase('c', o.k, o.ranges);

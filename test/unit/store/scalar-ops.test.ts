@@ -19,25 +19,25 @@ async function failure(run: () => unknown): Promise<string> {
 
 testEachStore('increment: a missing key starts from 0, the result is stored as decimal text', async (t, engine) => {
   const { store } = await storeWith(t, engine);
-  t.equal(await store.increment('c', 'n', 1, undefined), 1);
-  t.equal(await store.increment('c', 'n', 41, undefined), 42);
-  t.equal(await store.increment('c', 'n', -1042, undefined), -1000);
+  t.equal(await store.increment('c', 'n', 1, undefined), 1n);
+  t.equal(await store.increment('c', 'n', 41, undefined), 42n);
+  t.equal(await store.increment('c', 'n', -1042, undefined), -1000n);
   t.equal(await store.get('c', 'n'), '-1000', 'get answers the decimal text');
-  t.equal(await store.increment('c', 'zero', 0, undefined), 0, 'amount 0 on a missing key creates 0');
+  t.equal(await store.increment('c', 'zero', 0, undefined), 0n, 'amount 0 on a missing key creates 0');
   t.equal(await store.get('c', 'zero'), '0');
 });
 
 testEachStore('increment: a stored base-10 integer (text or bytes, sign, leading zeros) is added to', async (t, engine) => {
   const { store } = await storeWith(t, engine);
   await store.set('c', 'text', '10', undefined);
-  t.equal(await store.increment('c', 'text', 90, undefined), 100);
+  t.equal(await store.increment('c', 'text', 90, undefined), 100n);
   await store.set('c', 'bytes', new TextEncoder().encode('-7'), undefined);
-  t.equal(await store.increment('c', 'bytes', 2, undefined), -5);
+  t.equal(await store.increment('c', 'bytes', 2, undefined), -5n);
   await store.set('c', 'plus', '+007', undefined);
-  t.equal(await store.increment('c', 'plus', 1, undefined), 8);
+  t.equal(await store.increment('c', 'plus', 1, undefined), 8n);
   t.equal(await store.get('c', 'plus'), '8', 'stored back canonical');
   await store.set('c', 'negzero', '-0', undefined);
-  t.equal(await store.increment('c', 'negzero', 0, undefined), 0);
+  t.equal(await store.increment('c', 'negzero', 0, undefined), 0n);
 });
 
 testEachStore('increment: anything but a 64-bit integer is FAILED_PRECONDITION and left unchanged', async (t, engine) => {
@@ -66,8 +66,8 @@ testEachStore('increment: the 64-bit range is exact at its ends and overflow is 
   t.equal(await store.get('c', 'min'), '-9223372036854775808', 'INT64_MIN stored exactly');
   t.equal(await failure(() => store.increment('c', 'min', -1, undefined)), ErrorCode.FAILED_PRECONDITION_ERROR, 'past INT64_MIN');
   await store.set('c', 'big', '9007199254740993', undefined);
-  await store.increment('c', 'big', 2, undefined);
-  t.equal(await store.get('c', 'big'), '9007199254740995', 'beyond 2^53 the stored text stays exact');
+  t.equal(await store.increment('c', 'big', 2, undefined), 9007199254740995n, 'beyond 2^53 the answer is exact');
+  t.equal(await store.get('c', 'big'), '9007199254740995', 'and so is the stored text');
 });
 
 testEachStore('increment: every increment sets the TTL, as a set does', async (t, engine) => {
@@ -81,7 +81,7 @@ testEachStore('increment: every increment sets the TTL, as a set does', async (t
   await store.increment('c', 'n', 1, undefined);
   t.equal(await store.itemGetTtl('c', 'n'), 3_600_000, 'no TTL = the store default');
   clock.advance(3_600_001);
-  t.equal(await store.increment('c', 'n', 5, undefined), 5, 'an expired counter starts again from 0');
+  t.equal(await store.increment('c', 'n', 5, undefined), 5n, 'an expired counter starts again from 0');
 });
 
 testEachStore('setIf: each condition on a missing key, an equal and a different scalar', async (t, engine) => {
@@ -185,7 +185,7 @@ testEachStore('listErase: ranges of the list before the call, all, a miss; the e
 testEachStore('increment and setIf are one step each: concurrent calls lose no update, one absent-set wins', async (t, engine) => {
   const { store } = await storeWith(t, engine);
   const results = await Promise.all(Array.from({ length: 40 }, () => store.increment('c', 'n', 1, undefined)));
-  t.same([...results].sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i + 1), 'every increment saw its own value');
+  t.same([...results].map(Number).sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i + 1), 'every increment saw its own value');
   t.equal(await store.get('c', 'n'), '40');
   const stored = await Promise.all(Array.from({ length: 20 }, (_, i) => store.setIf('c', 'lock', `owner-${i}`, { kind: 'absent' }, undefined)));
   t.equal(stored.filter(Boolean).length, 1, 'exactly one setIfAbsent stored');
