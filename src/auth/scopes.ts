@@ -5,6 +5,7 @@ import {
   type CacheSelector, type ItemSelector, type Permission, type Scope, type TopicPermission, type TopicSelector,
 } from '../protocol/index.js';
 import { invalidArgument } from '../core/errors.js';
+import { SharedValues } from '../lib/interner.js';
 
 /** `presence` is granted only by a topic permission with `presence: true` (docs/tokens.md). */
 export type TopicAction = 'publish' | 'subscribe' | 'presence';
@@ -145,6 +146,31 @@ export class Permissions {
       if (p.family === family && p.actions.includes(action) && p.cache.matches(cache) && p.target.matches(name)) return true;
     }
     return false;
+  }
+}
+
+/** The topics a credential may subscribe to, as a scope of its own: its topic permissions whose
+ * role allows subscribing, each as `subscribeonly` without `presence`. What a push subscription
+ * keeps of the credential that registered it (docs/push.md), so a push reaches it only for a topic
+ * that credential could have subscribed to. One compiled copy per distinct list: the subscriptions
+ * registered with tokens of one shape share it. */
+export class SubscribeScopes {
+  private readonly shared = new SharedValues<Permissions>(1024);
+
+  /** `permissions`: a credential's (or a stored subscribe scope, which comes back unchanged). */
+  of(permissions: readonly Permission[]): Permissions {
+    const subscribe: TopicPermission[] = [];
+    for (const p of permissions) {
+      if (isTopicPermission(p) && TOPIC_ROLE_ALLOWS[p.role]!.includes('subscribe')) subscribe.push({ role: 'subscribeonly', cache: p.cache, topic: p.topic });
+    }
+    const key = JSON.stringify(subscribe);
+    return this.shared.get(key) ?? this.shared.add(key, new Permissions(subscribe));
+  }
+
+  /** A stored subscribe scope (its permissions, as JSON gave them back), checked and compiled;
+   * throws INVALID_ARGUMENT_ERROR when it is not one. */
+  parse(stored: unknown): Permissions {
+    return this.of(parseScope({ permissions: stored }, Number.MAX_SAFE_INTEGER).permissions);
   }
 }
 

@@ -412,6 +412,9 @@ export interface PushConfig {
   maxSubscriptionsPerToken: number;
   /** Push subscriptions on the server at most. */
   maxSubscriptions: number;
+  /** Bytes (JSON) of the topic permissions a subscription keeps of the token that registered it:
+   * it is pushed only topics they allow subscribing to. A token with more is refused. */
+  maxScopeBytes: number;
   /** Pushes waiting to be sent at most; past it new ones are dropped and counted. */
   queueSize: number;
   /** Pushes of one tokenId waiting or in flight at most (its share of queueSize): one user's dead
@@ -626,6 +629,7 @@ export const DEFAULTS: TidingsConfig = {
     collapseMs: 10_000,
     maxSubscriptionsPerToken: 10,
     maxSubscriptions: 100_000,
+    maxScopeBytes: 4096,
     queueSize: 10_000,
     maxQueuedPerOwner: 100,
     maxInFlight: 16,
@@ -901,7 +905,7 @@ export function webhookEndpointProblem(e: unknown): string | undefined {
 const URGENCIES = ['very-low', 'low', 'normal', 'high'];
 
 function validatePush(p: PushConfig, positive: Positive): void {
-  for (const key of ['ttlSec', 'collapseMs', 'maxSubscriptionsPerToken', 'maxSubscriptions', 'queueSize', 'maxQueuedPerOwner', 'maxInFlight', 'maxInFlightPerOwner', 'timeoutMs', 'maxAttempts', 'backoffInitialMs', 'backoffMaxMs'] as const) positive(`push.${key}`, p[key]);
+  for (const key of ['ttlSec', 'collapseMs', 'maxSubscriptionsPerToken', 'maxSubscriptions', 'maxScopeBytes', 'queueSize', 'maxQueuedPerOwner', 'maxInFlight', 'maxInFlightPerOwner', 'timeoutMs', 'maxAttempts', 'backoffInitialMs', 'backoffMaxMs'] as const) positive(`push.${key}`, p[key]);
   if (p.backoffMaxMs < p.backoffInitialMs) throw new ConfigError('push.backoffMaxMs', 'must be ≥ push.backoffInitialMs');
   if (!URGENCIES.includes(p.urgency)) throw new ConfigError('push.urgency', `must be one of ${URGENCIES.join(', ')}`);
   if ((p.vapidPublicKey === '') !== (p.vapidPrivateKey === '')) throw new ConfigError('push.vapidPrivateKey', 'set both VAPID keys or neither');

@@ -2,42 +2,59 @@
  * endpoint is one browser on one device, so it belongs to one tokenId: registering it under another
  * tokenId moves it there (the latest registration wins), as a device changes hands when a user
  * signs out and another signs in. Otherwise the device would get one push per tokenId that ever
- * registered it, and each of them a share of the push queue (docs/push.md). */
+ * registered it, and each of them a share of the push queue (docs/push.md).
+ *
+ * A tokenId is only a name: any API key may mint a token carrying any tokenId. So each
+ * subscription keeps the scope of the credential that registered it (the latest registration's),
+ * and is pushed only topics that scope may subscribe to: a token minted as "alice" by a key of
+ * another cache gets none of alice's pushes of topics it could not read itself. */
 import { LimitCause } from '../protocol/index.js';
 import { invalidArgument, limitExceeded } from '../core/errors.js';
+import type { Permission } from '../protocol/index.js';
 import type { Maybe } from '../core/maybe.js';
 import { internalHostProblem } from './destination-policy.js';
 
 /** The browser's PushSubscription.toJSON() shape. */
 export interface PushSubscriptionJson { endpoint: string; keys: { p256dh: string; auth: string } }
 
+/** The topics a subscription may be pushed: those the credential that registered it may subscribe
+ * to (the auth feature's compiled subscribe scope fits: SubscribeScopes). */
+export interface PushScope {
+  /** Stored with the subscription (engine redis), to be compiled again where it is loaded. */
+  readonly permissions: readonly Permission[];
+  allowsTopic(action: 'subscribe', cache: string, topic: string): boolean;
+}
+
+/** A registered subscription: the browser's, and the scope it is pushed within. */
+export interface PushRegistration extends PushSubscriptionJson { scope: PushScope }
+
 /** Writes answer once the change is stored (the Redis implementation,
  * engine/redis/shared-push-subscriptions.ts: once Redis has it; it mirrors them in one of these). */
 export interface PushSubscriptions {
-  /** Adds or replaces; an endpoint another tokenId holds moves to this one (counted against this
-   * tokenId's bound, not again against the total). */
-  add(tokenId: string, subscription: PushSubscriptionJson): Maybe<void>;
+  /** Adds or replaces (keys and scope); an endpoint another tokenId holds moves to this one
+   * (counted against this tokenId's bound, not again against the total). */
+  add(tokenId: string, subscription: PushRegistration): Maybe<void>;
   /** Forgets the subscription with this endpoint; false when the tokenId had none. */
   remove(tokenId: string, endpoint: string): Maybe<boolean>;
   /** Drops every subscription of the tokenId (its credentials were revoked). */
   forget(tokenId: string): Maybe<void>;
-  of(tokenId: string): readonly PushSubscriptionJson[];
+  of(tokenId: string): readonly PushRegistration[];
 }
 
 export interface PushSubscriptionLimits { maxSubscriptionsPerToken: number; maxSubscriptions: number }
 
 export class MemoryPushSubscriptions implements PushSubscriptions {
-  private readonly byToken = new Map<string, Map<string, PushSubscriptionJson>>();
+  private readonly byToken = new Map<string, Map<string, PushRegistration>>();
   /** endpoint -> the tokenId holding it (one each). */
   private readonly owners = new Map<string, string>();
   private total = 0;
 
   constructor(private readonly limits: PushSubscriptionLimits) {}
 
-  add(tokenId: string, subscription: PushSubscriptionJson): void {
+  add(tokenId: string, subscription: PushRegistration): void {
     let subs = this.byToken.get(tokenId);
     if (subs?.has(subscription.endpoint)) {
-      // The browser re-registered (keys may have rotated): replace in place.
+      // The browser re-registered (keys may have rotated, the token's scope changed): replace in place.
       subs.set(subscription.endpoint, subscription);
       return;
     }
@@ -71,7 +88,7 @@ export class MemoryPushSubscriptions implements PushSubscriptions {
     this.total -= subs.size;
   }
 
-  of(tokenId: string): readonly PushSubscriptionJson[] {
+  of(tokenId: string): readonly PushRegistration[] {
     const subs = this.byToken.get(tokenId);
     return subs ? [...subs.values()] : [];
   }

@@ -23,7 +23,7 @@ export interface PushPayload { cache: string; topic: string; count: number; item
  * of header, padding and tag around it. Past this the item's value is left out (`truncated`). */
 const MAX_PAYLOAD_BYTES = 3993;
 
-interface Job { tokenId: string; subscription: PushSubscriptionJson; payload: string; topicHeader: string }
+interface Job { tokenId: string; subscription: PushSubscriptionJson; cache: string; topic: string; payload: string; topicHeader: string }
 
 export class WebPushSender {
   private readonly queue: DeliveryQueue<Job>;
@@ -56,9 +56,10 @@ export class WebPushSender {
 
   get publicKey(): string { return this.vapid.publicKey; }
 
-  /** An item for a user who is away: one push per (user, topic) per collapse window. */
+  /** An item for a user who is away: one push per (user, topic) per collapse window, to each of
+   * the user's subscriptions whose scope may subscribe to the topic. */
   notify(tokenId: string, cache: string, topic: string, item: ItemJson): void {
-    if (this.closed || this.subscriptions.of(tokenId).length === 0) return;
+    if (this.closed || !this.subscriptions.of(tokenId).some((s) => s.scope.allowsTopic('subscribe', cache, topic))) return;
     this.collapser.offer(`${tokenId}\u0000${cache}\u0000${topic}`, { tokenId, payload: { cache, topic, count: 1, item } });
   }
 
@@ -90,10 +91,14 @@ export class WebPushSender {
     // The push service keeps only the newest undelivered message per Topic header: a phone that
     // was offline gets one notification per room, not a backlog. At most 32 base64url characters.
     const topicHeader = createHash('sha256').update(`${payload.cache}\u0000${payload.topic}`).digest('base64url').slice(0, 32);
-    for (const subscription of this.subscriptions.of(tokenId)) {
+    const { cache, topic } = payload;
+    for (const { endpoint, keys, scope } of this.subscriptions.of(tokenId)) {
+      // Registered by a credential that may not read the topic (another key's token carrying this
+      // tokenId): not its push.
+      if (!scope.allowsTopic('subscribe', cache, topic)) continue;
       // The lane is the subscription: one browser's pushes arrive in order. A drop past the
       // tokenId's share or the queue's size is counted (queue_full).
-      this.queue.enqueue(subscription.endpoint, { tokenId, subscription, payload: json, topicHeader }, tokenId);
+      this.queue.enqueue(endpoint, { tokenId, subscription: { endpoint, keys }, cache, topic, payload: json, topicHeader }, tokenId);
     }
   }
 
@@ -106,8 +111,10 @@ export class WebPushSender {
 
   private async send(job: Job, dropped: AbortSignal): Promise<AttemptOutcome | RetryLater> {
     // Checked at each attempt, not only when queued: an endpoint unregistered, moved to another
-    // tokenId or forgotten (revoked, on any node) since must not get this tokenId's push.
-    if (!this.subscriptions.of(job.tokenId).some((s) => s.endpoint === job.subscription.endpoint)) return 'unregistered';
+    // tokenId, forgotten (revoked, on any node) or registered again with a scope that does not
+    // cover the topic since must not get this push.
+    const current = this.subscriptions.of(job.tokenId).find((s) => s.endpoint === job.subscription.endpoint);
+    if (!current?.scope.allowsTopic('subscribe', job.cache, job.topic)) return 'unregistered';
     let request: webpush.RequestDetails;
     try {
       request = webpush.generateRequestDetails(job.subscription, job.payload, {

@@ -45,7 +45,8 @@ export const LimitCause = {
   WEBHOOKS: 'webhooks_limit_exceeded',
   /** Topics one tokenId follows, or follows on the server (notify.*). */
   FOLLOWS: 'follows_limit_exceeded',
-  /** Push subscriptions of one tokenId, or on the server (push.*). */
+  /** Push subscriptions of one tokenId, or on the server (push.*); a registering token's scope
+   * past push.maxScopeBytes. */
   PUSH_SUBSCRIPTIONS: 'push_subscriptions_limit_exceeded',
 } as const;
 export type LimitCause = (typeof LimitCause)[keyof typeof LimitCause];

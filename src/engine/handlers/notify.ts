@@ -1,6 +1,8 @@
 /** follow / unfollow / pushRegister / pushUnregister / pushKey (docs/push.md). Everything is tied
  * to the caller's tokenId, so a token without one cannot use them. */
-import { failedPrecondition, invalidArgument, permissionDenied } from '../../core/errors.js';
+import { LimitCause, utf8Length } from '../../protocol/index.js';
+import { failedPrecondition, invalidArgument, limitExceeded, permissionDenied } from '../../core/errors.js';
+import { SubscribeScopes } from '../../auth/scopes.js';
 import type { NotifyService } from '../../notify/notify-service.js';
 import { parsePushSubscription } from '../../notify/push-subscriptions.js';
 import { map, type HandlerTable } from '../handler.js';
@@ -13,8 +15,10 @@ function tokenIdOf(session: Session): string {
   return tokenId;
 }
 
-/** `endpoints`: which push endpoints are accepted (push.allowInsecureEndpoints, push.allowPrivateEndpoints). */
-export function notifyHandlers(service: NotifyService, endpoints: { allowInsecureEndpoints: boolean; allowPrivateEndpoints: boolean }): HandlerTable {
+/** `limits`: which push endpoints are accepted (push.allowInsecureEndpoints,
+ * push.allowPrivateEndpoints) and how large a scope a subscription keeps (push.maxScopeBytes). */
+export function notifyHandlers(service: NotifyService, limits: { allowInsecureEndpoints: boolean; allowPrivateEndpoints: boolean; maxScopeBytes: number }): HandlerTable {
+  const scopes = new SubscribeScopes();
   const push = () => {
     if (!service.push) throw failedPrecondition('Web Push is not configured on this server (push.vapidPublicKey)');
     return service.push;
@@ -36,7 +40,17 @@ export function notifyHandlers(service: NotifyService, endpoints: { allowInsecur
     },
     pushRegister({ session, frame }) {
       push();
-      return map(service.subscriptions.add(tokenIdOf(session), parsePushSubscription(frame['subscription'], endpoints.allowInsecureEndpoints, endpoints.allowPrivateEndpoints)), () => ({}));
+      const tokenId = tokenIdOf(session);
+      const subscription = parsePushSubscription(frame['subscription'], limits.allowInsecureEndpoints, limits.allowPrivateEndpoints);
+      // The subscription is pushed only what this credential may subscribe to: the tokenId alone
+      // says nothing of who minted the token (docs/push.md).
+      const scope = scopes.of(session.grant!.permissions.permissions);
+      if (scope.permissions.length === 0) throw permissionDenied('token may subscribe to no topic, so a push subscription registered with it would receive nothing');
+      const bytes = utf8Length(JSON.stringify(scope.permissions));
+      if (bytes > limits.maxScopeBytes) {
+        throw limitExceeded(LimitCause.PUSH_SUBSCRIPTIONS, `a push subscription keeps the topic permissions of the token that registers it, at most ${limits.maxScopeBytes} bytes of them (push.maxScopeBytes); this token's take ${bytes}`);
+      }
+      return map(service.subscriptions.add(tokenId, { ...subscription, scope }), () => ({}));
     },
     pushUnregister({ session, frame }) {
       const endpoint = frame['endpoint'];

@@ -1,6 +1,7 @@
 /** Web Push subscriptions stored in Redis for every node (notify/push-subscriptions.ts;
  * docs/operations.md "Follows, push subscriptions and webhooks are shared"). Per tokenId a HASH
- * endpoint -> `{"p256dh","auth"}`, an index SET of the tokenIds that have any, a HASH endpoint ->
+ * endpoint -> `{"keys":{"p256dh","auth"},"scope":[...]}` (the scope: the registering credential's
+ * subscribe permissions, which the subscription is pushed within), an index SET of the tokenIds that have any, a HASH endpoint ->
  * the tokenId holding it (an endpoint belongs to one tokenId: a registration under another moves
  * it, notify/push-subscriptions.ts), and the deployment's count; push.maxSubscriptionsPerToken and push.maxSubscriptions are checked by the write's own
  * script. A write is acknowledged once Redis has it; each node mirrors every subscription in a
@@ -11,7 +12,10 @@ import { LimitCause } from '../../protocol/index.js';
 import type { Logger } from '../../core/logger.js';
 import { limitExceeded } from '../../core/errors.js';
 import type { RedisConnection } from '../../core/redis-connection.js';
-import { MemoryPushSubscriptions, type PushSubscriptionJson, type PushSubscriptionLimits, type PushSubscriptions } from '../../notify/push-subscriptions.js';
+import { SubscribeScopes } from '../../auth/scopes.js';
+import {
+  MemoryPushSubscriptions, type PushRegistration, type PushSubscriptionJson, type PushSubscriptionLimits, type PushSubscriptions,
+} from '../../notify/push-subscriptions.js';
 import { RedisMirror } from './redis-mirror.js';
 
 /** KEYS: token hash, index, count, owners. ARGV: endpoint, keys, tokenId, maxPerToken, max, channel,
@@ -78,9 +82,13 @@ repeat
 until cursor == '0' or #reply >= want or calls == 0
 return {cursor, reply}`;
 
-/** Announced changes (after the message id, redis-mirror.ts): `["+", tokenId, subscription]` (a
- * move too: the copy moves it as the script did), `["-", tokenId, endpoint]`, `["x", tokenId]`. */
-type Change = ['+', string, PushSubscriptionJson] | ['-', string, string] | ['x', string];
+/** Announced changes (after the message id, redis-mirror.ts): `["+", tokenId, subscription, scope]`
+ * (a move too: the copy moves it as the script did; `scope`: the subscribe permissions),
+ * `["-", tokenId, endpoint]`, `["x", tokenId]`. */
+type Change = ['+', string, PushSubscriptionJson, unknown] | ['-', string, string] | ['x', string];
+
+/** What the token hash holds per endpoint. */
+interface Stored { keys: PushSubscriptionJson['keys']; scope: unknown }
 
 /** The copy holds what Redis holds: the bounds are the write scripts' (redis-mirror.ts says why a
  * bound on the copy would lose subscriptions for good). */
@@ -93,6 +101,7 @@ export class RedisPushSubscriptions implements PushSubscriptions {
   private readonly index: string;
   private readonly count: string;
   private readonly owners: string;
+  private readonly scopes = new SubscribeScopes();
 
   constructor(private readonly limits: PushSubscriptionLimits, private readonly connection: RedisConnection, subscriber: Redis, prefix: string, private readonly log: Logger,
     loadPageSize: number) {
@@ -111,10 +120,11 @@ export class RedisPushSubscriptions implements PushSubscriptions {
 
   start(): Promise<void> { return this.mirroring.start(); }
 
-  async add(tokenId: string, subscription: PushSubscriptionJson): Promise<void> {
-    const change: Change = ['+', tokenId, subscription];
+  async add(tokenId: string, { endpoint, keys, scope }: PushRegistration): Promise<void> {
+    const change: Change = ['+', tokenId, { endpoint, keys }, scope.permissions];
+    const stored: Stored = { keys, scope: scope.permissions };
     const { reply, unheard } = await this.mirroring.write(change, (message) => this.connection.script<string>('tidingsPushAdd', [
-      this.tokenPrefix + tokenId, this.index, this.count, this.owners, subscription.endpoint, JSON.stringify(subscription.keys), tokenId,
+      this.tokenPrefix + tokenId, this.index, this.count, this.owners, endpoint, JSON.stringify(stored), tokenId,
       this.limits.maxSubscriptionsPerToken, this.limits.maxSubscriptions, this.mirroring.channel, message, this.tokenPrefix], false));
     if (reply === 'token') {
       throw limitExceeded(LimitCause.PUSH_SUBSCRIPTIONS, `a tokenId may register at most ${this.limits.maxSubscriptionsPerToken} push subscriptions`);
@@ -140,7 +150,7 @@ export class RedisPushSubscriptions implements PushSubscriptions {
       this.connection.script('tidingsPushForget', [this.tokenPrefix + tokenId, this.index, this.count, this.owners, tokenId, this.mirroring.channel, message], false));
   }
 
-  of(tokenId: string): readonly PushSubscriptionJson[] {
+  of(tokenId: string): readonly PushRegistration[] {
     return this.mirror.of(tokenId);
   }
 
@@ -151,8 +161,10 @@ export class RedisPushSubscriptions implements PushSubscriptions {
     const fresh = new MemoryPushSubscriptions(UNBOUNDED);
     for (let i = 0; i + 2 < reply.length; i += 3) {
       try {
-        const keys = JSON.parse(String(reply[i + 2])) as PushSubscriptionJson['keys'];
-        fresh.add(String(reply[i]), { endpoint: String(reply[i + 1]), keys });
+        // One stored before subscriptions kept a scope has none: not loaded, so it gets nothing
+        // until the page registers it again (which replaces it).
+        const { keys, scope } = JSON.parse(String(reply[i + 2])) as Stored;
+        fresh.add(String(reply[i]), { endpoint: String(reply[i + 1]), keys, scope: this.scopes.parse(scope) });
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'a stored push subscription was not loaded');
       }
@@ -164,7 +176,7 @@ export class RedisPushSubscriptions implements PushSubscriptions {
     try {
       if (change[0] === 'x') this.mirror.forget(change[1]);
       else if (change[0] === '-') this.mirror.remove(change[1], change[2]);
-      else this.mirror.add(change[1], change[2]);
+      else this.mirror.add(change[1], { ...change[2], scope: this.scopes.parse(change[3]) });
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'a push subscription was not mirrored');
     }
