@@ -6,16 +6,22 @@
  * follows (made under her name, in its own cache) do not reach her browser either. Engines memory
  * and redis; with redis the scope must survive Redis: heard on the channel by a node that was up,
  * and loaded by a node started afterwards. Everything goes through the HTTP and WebSocket routes a
- * backend and a browser use. */
+ * backend and a browser use. Registering again with a narrower token narrows what is pushed, queued pushes included; a token that may
+ * subscribe to nothing, or whose scope is past push.maxScopeBytes, is refused; a subscription
+ * stored (engine redis) before subscriptions kept a scope is not loaded, with one warning per load,
+ * until it is registered again. */
+import tap, { type Test } from 'tap';
 import webpush from 'web-push';
-import type { Test } from 'tap';
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
 import { startServer, testEachEngine, type TestEngine } from '../helpers/server.js';
-import { uniquePrefix, deletePrefix, sharedRedisUrl } from '../helpers/redis.js';
+import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { createLogger } from '../../src/core/logger.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { HttpReceiver } from '../helpers/http-receiver.js';
 import { browserSubscription, decrypt, type BrowserSubscription } from '../helpers/push-service.js';
 import { eventually, waitFor } from '../helpers/wait.js';
-import { PermissionScopes, generateSigningKey, type DeepPartial, type Scope, type TidingsConfig, type TidingsServer } from '../../src/index.js';
+import { PermissionScopes, createServer, defaultFeatures, generateSigningKey, type DeepPartial, type Scope, type TidingsConfig, type TidingsServer } from '../../src/index.js';
 
 /** Nodes of one deployment: with memory one server three times; with redis three nodes on one
  * prefix, the third started only when asked (after the registrations). */
@@ -155,3 +161,54 @@ testEachEngine('a token that may subscribe to nothing, or whose scope is past pu
   t.match(tooLarge?.message, /push\.maxScopeBytes/);
   t.equal(await register(PermissionScopes.topicSubscribeOnly('chat', '*')), undefined, 'a token that may subscribe registers');
 }, ['memory']);
+
+tap.test('subscriptions stored before they kept a scope are not loaded, with one warning, and work once registered again [redis]', async (t) => {
+  if (!requireRedis(t)) return;
+  const redisUrl = await sharedRedisUrl();
+  const prefix = uniquePrefix('push-old');
+  t.teardown(() => deletePrefix(redisUrl, prefix));
+  const push = await HttpReceiver.start(t);
+  push.respond = () => ({ status: 201 });
+  // What an earlier version stored (docs/operations.md, "Keys"): per tokenId endpoint -> its keys only.
+  const old = ['u0', 'u1', 'u2'].map((u) => ({ tokenId: u, browser: browserSubscription(`${push.url}/push/${u}`) }));
+  const redis = new Redis(redisUrl);
+  t.teardown(() => redis.quit());
+  for (const { tokenId, browser } of old) {
+    await redis.hset(`${prefix}n:p:${tokenId}`, browser.json.endpoint, JSON.stringify(browser.json.keys));
+    await redis.sadd(`${prefix}n:\u0000p:tokens`, tokenId);
+    await redis.hset(`${prefix}n:\u0000p:owners`, browser.json.endpoint, tokenId);
+  }
+  await redis.set(`${prefix}n:\u0000p:count`, old.length);
+
+  let written = '';
+  const sink = new Writable({ write(chunk, _enc, done) { written += String(chunk); done(); } });
+  const vapid = webpush.generateVAPIDKeys();
+  const server = await createServer({
+    config: {
+      engine: 'redis', redis: { url: redisUrl, keyPrefix: prefix },
+      server: { port: 0, shutdownGraceMs: 200 }, auth: { signingKeys: [generateSigningKey()] }, presence: { leaveGraceMs: 0 },
+      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true },
+    },
+    logger: createLogger({ level: 'warn', destination: sink }),
+  }, defaultFeatures());
+  t.teardown(() => server.close());
+
+  const lines = written.split('\n').filter((l) => l.includes('push subscription'));
+  t.equal(lines.length, 1, 'one warning for the load, not one per subscription');
+  t.match(JSON.parse(lines[0]!), { skipped: 3, reason: /permissions array/ });
+  for (const { browser } of old) t.notOk(written.includes(browser.json.keys.auth), 'no auth secret in the log');
+
+  const token = (tokenId: string) => server.auth.mintDisposableToken({ scope: PermissionScopes.topicPublishSubscribe('chat', '*'), expiresInSec: 300, tokenId }).then((m) => m.token);
+  const u0 = await open(t, server, await token('u0'));
+  await u0.ok({ t: 'pushRegister', subscription: old[0]!.browser.json });
+  await u0.ok({ t: 'follow', cache: 'chat', topic: 'room' });
+  u0.close();
+  const u1 = await open(t, server, await token('u1'));
+  await u1.ok({ t: 'follow', cache: 'chat', topic: 'room' });
+  u1.close();
+  const hank = await open(t, server, await token('hank'));
+  await hank.ok({ t: 'pub', cache: 'chat', topic: 'room', value: 'hello' });
+  await waitFor('u0\'s push', () => push.received.some((r) => r.path === '/push/u0'));
+  t.match(decrypt(old[0]!.browser, push.received.find((r) => r.path === '/push/u0')!.body), /hello/, 'registered again: pushed');
+  t.notOk(await eventually(() => push.received.some((r) => r.path === '/push/u1'), 500), 'not registered again: no push');
+});

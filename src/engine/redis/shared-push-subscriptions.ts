@@ -10,7 +10,7 @@
 import type { Redis } from 'ioredis';
 import { LimitCause } from '../../protocol/index.js';
 import type { Logger } from '../../core/logger.js';
-import { limitExceeded } from '../../core/errors.js';
+import { TidingsError, limitExceeded } from '../../core/errors.js';
 import type { RedisConnection } from '../../core/redis-connection.js';
 import { SubscribeScopes } from '../../auth/scopes.js';
 import {
@@ -157,19 +157,26 @@ export class RedisPushSubscriptions implements PushSubscriptions {
   /** Subscriptions in this node's copy. */
   get size(): number { return this.mirror.size; }
 
+  /** One stored before subscriptions kept a scope has none: it is not loaded, so it gets nothing
+   * until the page registers it again (which replaces it). Those skipped are logged once per load,
+   * not once each: a deployment upgrading has one per subscription, and every node loads them at
+   * each start and reconnect. */
   private replace(reply: unknown[]): void {
     const fresh = new MemoryPushSubscriptions(UNBOUNDED);
+    let skipped = 0;
+    let reason: string | undefined;
     for (let i = 0; i + 2 < reply.length; i += 3) {
       try {
-        // One stored before subscriptions kept a scope has none: not loaded, so it gets nothing
-        // until the page registers it again (which replaces it).
         const { keys, scope } = JSON.parse(String(reply[i + 2])) as Stored;
         fresh.add(String(reply[i]), { endpoint: String(reply[i + 1]), keys, scope: this.scopes.parse(scope) });
       } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'a stored push subscription was not loaded');
+        skipped++;
+        // Ours say what is wrong; a JSON parse error's may quote the stored keys.
+        reason ??= err instanceof TidingsError ? err.message : (err as Error).name;
       }
     }
     this.mirror = fresh;
+    if (skipped > 0) this.log.warn({ skipped, reason }, 'stored push subscriptions not loaded (no scope, or malformed): they get no push until registered again');
   }
 
   private change(change: Change): void {
