@@ -45,7 +45,15 @@ interface Endpoint {
   shared: boolean;
   events: ReadonlySet<WebhookEvent>;
   queue: DeliveryQueue<Job>;
+  /** Events refused by the full queue since the last warning about it, and when that was. */
+  unlogged: number;
+  loggedFullAt: number | undefined;
 }
+
+/** A full queue is warned of at most this often per endpoint (with how many events it refused):
+ * every refused event is counted in the metrics, and a line each would flood the log for as long
+ * as a busy endpoint's receiver is down. */
+const FULL_WARNING_INTERVAL_MS = 60_000;
 
 const USER_AGENT = 'Tidings-Webhooks/1';
 
@@ -110,8 +118,17 @@ export class WebhookEndpoints {
         const { body, bytes } = eventBody(event, this.itemBodies);
         job = { event, body, bytes: bytes + 1 };
       }
-      if (!e.queue.enqueue(event.topic, job)) this.log.warn({ webhook: e.config.name, cache: event.cache }, 'webhook queue full: event dead-lettered');
+      if (!e.queue.enqueue(event.topic, job)) this.queueFull(e);
     }
+  }
+
+  private queueFull(e: Endpoint): void {
+    e.unlogged++;
+    const now = this.clock.now();
+    if (e.loggedFullAt !== undefined && now - e.loggedFullAt < FULL_WARNING_INTERVAL_MS) return;
+    this.log.warn({ webhook: e.config.name, cache: e.config.cache, deadLettered: e.unlogged }, 'webhook queue full: events dead-lettered (warned at most once a minute per endpoint)');
+    e.unlogged = 0;
+    e.loggedFullAt = now;
   }
 
   /** Adds or replaces an endpoint (a replaced endpoint's queued events are dropped). Answers the
@@ -145,7 +162,10 @@ export class WebhookEndpoints {
     existing?.queue.close();
     if (!existing) this.count++;
     if (!endpoints) this.byCache.set(config.cache, (endpoints = new Map()));
-    endpoints.set(config.name, { config, operator, shared, events: new Set(config.events), queue: this.queueFor(config, operator ? this.operatorPoster : this.adminPoster) });
+    endpoints.set(config.name, {
+      config, operator, shared, events: new Set(config.events), queue: this.queueFor(config, operator ? this.operatorPoster : this.adminPoster),
+      unlogged: 0, loggedFullAt: undefined,
+    });
   }
 
   /** Applies what the shared store announces. */

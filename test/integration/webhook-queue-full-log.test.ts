@@ -1,0 +1,52 @@
+/** A webhook endpoint whose receiver is down fills its queue (webhooks.queueSize); every event past
+ * it is dead-lettered and counted (tidings_webhook_dead_letters_total{reason="queue_full"}), but
+ * warned of at most once a minute per endpoint, with how many were refused since: a line per event
+ * flooded the log for as long as the receiver stayed down. The server's clock is a manual one, so
+ * "a minute later" is exact. */
+import t from 'tap';
+import { Writable } from 'node:stream';
+import { createServer, defaultFeatures, generateSigningKey, ManualClock, PermissionScopes } from '../../src/index.js';
+import { createLogger } from '../../src/core/logger.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { HttpReceiver } from '../helpers/http-receiver.js';
+
+t.test('a full webhook queue is warned of once a minute, with a count, not once per event', async (t) => {
+  const receiver = await HttpReceiver.start(t);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => { release = resolve; });
+  t.teardown(() => release());
+  receiver.respond = () => ({ status: 200, hold: held });
+  let written = '';
+  const sink = new Writable({ write(chunk, _enc, done) { written += String(chunk); done(); } });
+  const clock = new ManualClock(Date.now());
+  const server = await createServer({
+    config: {
+      server: { port: 0, shutdownGraceMs: 200, metricsAccess: 'open' },
+      auth: { signingKeys: [generateSigningKey()] },
+      webhooks: {
+        queueSize: 3, timeoutMs: 60_000,
+        endpoints: [{ name: 'down', url: `${receiver.url}/hook`, secret: 'a-secret-of-enough-length', cache: 'app', topicPrefix: '', events: ['item.published'] }],
+      },
+    },
+    clock,
+    logger: createLogger({ level: 'warn', destination: sink }),
+  }, defaultFeatures());
+  t.teardown(() => server.close());
+  const pub = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe('app', '*'), { tokenId: 'p' }));
+  t.teardown(() => pub.close());
+  const warnings = () => written.split('\n').filter((l) => l.includes('webhook queue full')).map((l) => JSON.parse(l) as { webhook: string; deadLettered: number });
+  const deadLettered = async () => Number(/^tidings_webhook_dead_letters_total\{endpoint="app\/down",reason="queue_full"\} (\d+)$/m.exec(await (await fetch(`${server.httpUrl}/metrics`)).text())?.[1]);
+
+  // One topic: one request held in flight, two more queued, then the queue (3) is full.
+  for (let i = 0; i < 23; i++) await pub.ok({ t: 'pub', cache: 'app', topic: 'orders', value: `o${i}` });
+  t.equal(await deadLettered(), 20, 'every refused event is counted');
+  t.same(warnings(), [{ ...warnings()[0], webhook: 'down', deadLettered: 1 }], 'one warning, at the first refused event');
+
+  clock.advance(59_999);
+  await pub.ok({ t: 'pub', cache: 'app', topic: 'orders', value: 'within the minute' });
+  t.equal(warnings().length, 1, 'none more within the minute');
+  clock.advance(1);
+  for (let i = 0; i < 5; i++) await pub.ok({ t: 'pub', cache: 'app', topic: 'orders', value: `later ${i}` });
+  t.equal(await deadLettered(), 26);
+  t.same(warnings().map((w) => w.deadLettered), [1, 21], 'a minute later, one more, counting the events refused since the last one (19 + 1 + this one)');
+});
