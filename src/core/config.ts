@@ -368,6 +368,8 @@ export interface WebhooksConfig {
   maxEndpoints: number;
   /** Events waiting per endpoint at most; past it new events are dead-lettered (`queue_full`). */
   queueSize: number;
+  /** Bytes (JSON) of the events waiting or in flight per endpoint at most; past it likewise. */
+  maxQueuedBytes: number;
   /** Requests in flight per endpoint (each on a different topic: one topic's events go in order). */
   maxInFlight: number;
   /** Events of one topic sent together in one request at most. */
@@ -607,6 +609,7 @@ export const DEFAULTS: TidingsConfig = {
     endpoints: [],
     maxEndpoints: 100,
     queueSize: 10_000,
+    maxQueuedBytes: 64 * 1024 * 1024,
     maxInFlight: 8,
     maxBatch: 100,
     maxBatchBytes: 1024 * 1024,
@@ -868,7 +871,7 @@ function validateStore(s: StoreConfig, positive: (path: string, value: number, m
 type Positive = (path: string, value: number, min?: number) => void;
 
 function validateWebhooks(w: WebhooksConfig, positive: Positive): void {
-  for (const key of ['maxEndpoints', 'queueSize', 'maxInFlight', 'maxBatch', 'maxBatchBytes', 'timeoutMs', 'maxAttempts', 'backoffInitialMs', 'backoffMaxMs'] as const) positive(`webhooks.${key}`, w[key]);
+  for (const key of ['maxEndpoints', 'queueSize', 'maxQueuedBytes', 'maxInFlight', 'maxBatch', 'maxBatchBytes', 'timeoutMs', 'maxAttempts', 'backoffInitialMs', 'backoffMaxMs'] as const) positive(`webhooks.${key}`, w[key]);
   if (w.backoffMaxMs < w.backoffInitialMs) throw new ConfigError('webhooks.backoffMaxMs', 'must be ≥ webhooks.backoffInitialMs');
   if (w.endpoints.length > w.maxEndpoints) throw new ConfigError('webhooks.endpoints', `at most webhooks.maxEndpoints (${w.maxEndpoints})`);
   const seen = new Set<string>();

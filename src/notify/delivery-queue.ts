@@ -4,7 +4,8 @@
  * maxBatchBytes of them) in one attempt, so a busy topic is not limited to one job per round trip.
  * A failed attempt is retried after an exponential backoff with full jitter, and not before the
  * destination's Retry-After (up to the backoff cap), holding its lane (order beats latency); after maxAttempts the job is dead-lettered and the lane moves on. Enqueueing
- * never waits: a full queue dead-letters the new job (`queue_full`).
+ * never waits: a full queue (queueSize jobs, or maxQueuedBytes of them) dead-letters the new job
+ * (`queue_full`).
  *
  * Lanes belong to an owner (Web Push: the user's tokenId; webhooks: one owner for all). Each owner
  * holds at most maxQueuedPerOwner jobs and maxInFlightPerOwner attempts, and free slots go to the
@@ -26,6 +27,8 @@ export type DeadLetterReason = 'queue_full' | 'attempts_exhausted' | 'rejected' 
 
 export interface DeliveryLimits {
   queueSize: number;
+  /** Bytes of the jobs waiting or in flight, as `jobBytes` counts them; unset: no byte bound. */
+  maxQueuedBytes?: number;
   /** Jobs of one lane sent together in one attempt (1 = one at a time). */
   maxBatch: number;
   /** Bytes of one batch at most, as `jobBytes` counts them; a job bigger than this alone still goes
@@ -74,6 +77,7 @@ interface Owner<J> {
   /** Lanes whose backoff is over, waiting for a free slot (served before `ready`: they are older). */
   retries: Fifo<Lane<J>>;
   queued: number;
+  queuedBytes: number;
   inFlight: number;
   /** In `turns` (at most once). */
   waiting: boolean;
@@ -94,6 +98,7 @@ export class DeliveryQueue<J> {
   private readonly random: () => number;
   private readonly jobBytes: ((job: J) => number) | undefined;
   private queued = 0;
+  private queuedBytes = 0;
   private inFlight = 0;
   private closed = false;
   readonly stats: DeliveryStats = {
@@ -115,16 +120,20 @@ export class DeliveryQueue<J> {
   enqueue(laneKey: string, job: J, ownerKey = SOLE_OWNER): boolean {
     if (this.closed) return false;
     let owner = this.owners.get(ownerKey);
-    if (this.queued >= this.limits.queueSize || (owner?.queued ?? 0) >= (this.limits.maxQueuedPerOwner ?? Infinity)) {
+    const bytes = this.jobBytes?.(job) ?? 0;
+    if (this.queued >= this.limits.queueSize || (owner?.queued ?? 0) >= (this.limits.maxQueuedPerOwner ?? Infinity)
+      || this.queuedBytes + bytes > (this.limits.maxQueuedBytes ?? Infinity)) {
       this.stats.deadLetters.queue_full++;
       return false;
     }
     if (!owner) {
-      owner = { key: ownerKey, lanes: new Map(), ready: new Fifo(), retries: new Fifo(), queued: 0, inFlight: 0, waiting: false, attempts: new Set(), dropped: false };
+      owner = { key: ownerKey, lanes: new Map(), ready: new Fifo(), retries: new Fifo(), queued: 0, queuedBytes: 0, inFlight: 0, waiting: false, attempts: new Set(), dropped: false };
       this.owners.set(ownerKey, owner);
     }
     this.queued++;
+    this.queuedBytes += bytes;
     owner.queued++;
+    owner.queuedBytes += bytes;
     let lane = owner.lanes.get(laneKey);
     if (!lane) {
       lane = { key: laneKey, owner, jobs: new Fifo() };
@@ -151,7 +160,9 @@ export class DeliveryQueue<J> {
     owner.dropped = true;
     const dropped = owner.queued;
     this.queued -= dropped;
+    this.queuedBytes -= owner.queuedBytes;
     owner.queued = 0;
+    owner.queuedBytes = 0;
     this.stats.deadLetters[reason] += dropped;
     owner.lanes.clear();
     owner.ready.clear();
@@ -170,6 +181,7 @@ export class DeliveryQueue<J> {
     this.owners.clear();
     this.turns.clear();
     this.queued = 0;
+    this.queuedBytes = 0;
   }
 
   /** Queues the owner for a slot if it has a lane to send and is under its own in-flight cap. */
@@ -278,7 +290,12 @@ export class DeliveryQueue<J> {
   /** The lane's head jobs are settled: the next ones may go. */
   private finish(lane: Lane<J>, settled: number): void {
     const owner = lane.owner;
-    for (let i = 0; i < settled; i++) lane.jobs.shift();
+    for (let i = 0; i < settled; i++) {
+      const job = lane.jobs.shift()!;
+      const bytes = this.jobBytes?.(job) ?? 0;
+      this.queuedBytes -= bytes;
+      owner.queuedBytes -= bytes;
+    }
     this.queued -= settled;
     owner.queued -= settled;
     if (lane.jobs.length > 0) owner.ready.push(lane);

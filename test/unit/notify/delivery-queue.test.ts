@@ -90,3 +90,18 @@ t.test('burst collapser - first at once, the rest as one with a count, quiet key
   await tick(80);
   t.equal(c.size, 0, 'no timer left for quiet keys');
 });
+
+t.test('delivery queue - maxQueuedBytes bounds the bytes waiting or in flight; settled and dropped jobs free theirs', async (t) => {
+  const gates: Array<() => void> = [];
+  const q = new DeliveryQueue<string>({ ...limits, queueSize: 100, maxBatch: 1, maxInFlight: 1, maxQueuedBytes: 10 }, () =>
+    new Promise<AttemptOutcome>((r) => gates.push(() => r('delivered'))), { jobBytes: (job) => job.length });
+  t.teardown(() => q.close());
+  t.same(['aaaa', 'bbbb', 'cc', 'd'].map((job) => q.enqueue('x', job, 'alice')), [true, true, true, false], '4 + 4 + 2 bytes fit in 10, one more does not');
+  t.equal(q.snapshot().deadLetters.queue_full, 1);
+  gates.shift()!();
+  await tick();
+  t.ok(q.enqueue('x', 'eeee', 'alice'), 'the delivered job\'s 4 bytes are free again');
+  t.notOk(q.enqueue('y', 'f', 'bob'), 'the bound is the queue\'s, whoever enqueues');
+  t.equal(q.dropOwner('alice', 'revoked'), 3);
+  t.ok(q.enqueue('y', '0123456789', 'bob'), 'an owner\'s dropped jobs free their bytes');
+});
