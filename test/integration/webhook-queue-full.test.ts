@@ -4,7 +4,7 @@
  * (tidings_webhook_dead_letters_total{reason="queue_full"}), but warned of at most once a minute
  * per endpoint, with how many were refused since: a line per event flooded the log for as long as
  * the receiver stayed down (a manual clock makes "a minute later" exact). */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Writable } from 'node:stream';
 import { createServer, defaultFeatures, generateSigningKey, ManualClock, PermissionScopes } from '../../src/index.js';
 import { createLogger } from '../../src/core/logger.js';
@@ -12,12 +12,18 @@ import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { HttpReceiver } from '../helpers/http-receiver.js';
 import { startServer } from '../helpers/server.js';
 
-t.test('a full webhook queue is warned of once a minute, with a count, not once per event', async (t) => {
+/** A receiver that answers nothing until `release`: the endpoint's first request stays in flight. */
+async function heldReceiver(t: Test): Promise<{ receiver: HttpReceiver; release: () => void }> {
   const receiver = await HttpReceiver.start(t);
   let release!: () => void;
   const held = new Promise<void>((resolve) => { release = resolve; });
   t.teardown(() => release());
   receiver.respond = () => ({ status: 200, hold: held });
+  return { receiver, release };
+}
+
+t.test('a full webhook queue is warned of once a minute, with a count, not once per event', async (t) => {
+  const { receiver } = await heldReceiver(t);
   let written = '';
   const sink = new Writable({ write(chunk, _enc, done) { written += String(chunk); done(); } });
   const clock = new ManualClock(Date.now());
@@ -54,11 +60,7 @@ t.test('a full webhook queue is warned of once a minute, with a count, not once 
 });
 
 t.test('an endpoint queues at most webhooks.maxQueuedBytes of events', async (t) => {
-  const receiver = await HttpReceiver.start(t);
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => { release = resolve; });
-  t.teardown(() => release());
-  receiver.respond = () => ({ status: 200, hold: held });
+  const { receiver, release } = await heldReceiver(t);
   const server = await startServer(t, {
     config: {
       server: { metricsAccess: 'open' },
