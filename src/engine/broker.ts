@@ -22,6 +22,7 @@ import { peekRequestId } from '../protocol/peek.js';
 import type { IdentityLimits } from '../limits/identity-limits.js';
 import { helloFields } from './validate.js';
 import { SessionDeadlines, type DueKind } from './session-deadlines.js';
+import { Refusals } from './refusals.js';
 
 /** Fan-out key every open connection is attached to for heartbeats. U+0001 cannot start a topic key. */
 export const HEARTBEAT_KEY = '\u0001hb';
@@ -33,8 +34,8 @@ export class Broker {
   readonly sessions = new Map<string, Session>();
   /** The one path every subscription ends by; observers (presence, metrics) hook in here. */
   readonly subscriptions: Subscriptions;
-  /** LIMIT_EXCEEDED_ERROR replies since start, by cause (metrics, admin dashboard). */
-  readonly limitEvents = new Map<string, number>();
+  /** Error replies by code and cause, closes by code, on every transport (metrics, admin dashboard). */
+  readonly refusals = new Refusals();
   private readonly handlers: HandlerTable;
   /** hello, auth and ping: the WebSocket session's own operations, never dispatched by other transports. */
   private readonly sessionHandlers: Record<string, AnyHandler>;
@@ -87,7 +88,11 @@ export class Broker {
   /** Throws AUTHENTICATION_ERROR unless `token` is a valid credential; opens nothing (an HTTP
    * route checks it before reading a body, then opens its session with the grant). */
   verifyCredential(token: unknown): Grant {
-    return this.deps.auth.verify(token);
+    try {
+      return this.deps.auth.verify(token);
+    } catch (err) {
+      throw this.counted(err);
+    }
   }
 
   /** A session for a transport that authenticates each call itself (HTTP, gRPC, SSE): it verifies
@@ -98,7 +103,12 @@ export class Broker {
   async openAuthenticated(connection: Connection, credential: unknown, rateKey?: string): Promise<Session> {
     // A grant verifyCredential answered before a body was read: only what can change since is
     // checked again (expiry, revocation), not the signature.
-    const grant = credential instanceof Grant ? this.deps.auth.recheck(credential) : this.deps.auth.verify(credential);
+    let grant: Grant;
+    try {
+      grant = credential instanceof Grant ? this.deps.auth.recheck(credential) : this.deps.auth.verify(credential);
+    } catch (err) {
+      throw this.counted(err);
+    }
     // Counted per tokenId like a WebSocket (closed() uncounts every open session).
     this.limits.connect(grant.tokenId);
     const session = new Session(this.deps.engine.newConnectionId(), connection);
@@ -144,7 +154,7 @@ export class Broker {
     try {
       // Own properties only: `t: "valueOf"` must not find Object.prototype.valueOf (found by the fuzz test).
       const sessionHandler = Object.hasOwn(this.sessionHandlers, op) ? this.sessionHandlers[op] : undefined;
-      outcome = sessionHandler ? this.invoke(session, sessionHandler, request, replyNow) : this.dispatch(session, request, replyNow);
+      outcome = sessionHandler ? this.invoke(session, sessionHandler, request, replyNow) : this.run(session, request, replyNow);
     } catch (err) {
       return this.replyError(session, id, err);
     }
@@ -168,6 +178,23 @@ export class Broker {
   dispatch<K extends OperationName>(session: Session, request: GenericRequest & { t: K }, replyNow?: (result: ResultOf<K>) => void): Maybe<ResultOf<K>>;
   dispatch(session: Session, request: GenericRequest, replyNow?: (result: unknown) => void): Maybe<unknown>;
   dispatch(session: Session, request: GenericRequest, replyNow?: (result: unknown) => void): Maybe<unknown> {
+    // The WebSocket counts its refusals where it replies (replyError), these transports here.
+    let outcome: Maybe<unknown>;
+    try {
+      outcome = this.run(session, request, replyNow);
+    } catch (err) {
+      throw this.counted(err);
+    }
+    return outcome instanceof Promise ? outcome.catch((err: unknown) => { throw this.counted(err); }) : outcome;
+  }
+
+  /** A refusal of a transport other than the WebSocket, counted; answers the error to rethrow. */
+  private counted(err: unknown): unknown {
+    this.refusals.refused(toWireError(err));
+    return err;
+  }
+
+  private run(session: Session, request: GenericRequest, replyNow?: (result: unknown) => void): Maybe<unknown> {
     if (session.state !== 'open') throw authenticationFailed('the session is not authenticated');
     const handler = Object.hasOwn(this.handlers, request.t) ? this.handlers[request.t as OperationName] as AnyHandler | undefined : undefined;
     if (!handler || SESSION_OPERATIONS.has(request.t)) throw badRequest(`unknown operation "${request.t}"`);
@@ -438,7 +465,7 @@ export class Broker {
   private replyError(session: Session, id: number | null, err: unknown): void {
     if (!(err instanceof TidingsError)) this.logUnexpected(session, err);
     const e = toWireError(err);
-    if (e.code === ErrorCode.LIMIT_EXCEEDED_ERROR) this.limitEvents.set(e.cause ?? 'unknown', (this.limitEvents.get(e.cause ?? 'unknown') ?? 0) + 1);
+    this.refusals.refused(e);
     if (session.state === 'closed') return;
     session.connection.send(this.replies.err(id, e));
     this.closeIfAsked(session);
@@ -459,6 +486,7 @@ export class Broker {
     const bye: ByeFrame = { t: 'bye', code, reason, reconnect: shouldReconnect(code) };
     session.connection.send(encodeFrame(bye));
     session.connection.close(code, reason);
+    this.refusals.closed(code);
     this.closed(session);
   }
 }

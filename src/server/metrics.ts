@@ -104,8 +104,13 @@ export function createMetricsRegistry({ broker, engine, transport, config, bodie
   mirroredLabelledCounter(registry, 'tidings_moderation_group_items_total', `Items through a moderator group, by outcome ${busiest}`, ['cache', 'group', 'outcome'],
     () => groups().busiest.flatMap((g) => GROUP_OUTCOMES.map((outcome): [Record<'cache' | 'group' | 'outcome', string>, number] => [{ cache: g.cache, group: g.group, outcome }, g.counters[outcome]])));
 
-  mirroredLabelledCounter(registry, 'tidings_limit_exceeded_total', 'Requests refused with LIMIT_EXCEEDED_ERROR, by cause', ['cause'],
-    () => [...broker.limitEvents].map(([cause, n]): [Record<'cause', string>, number] => [{ cause }, n]));
+  const { refusals } = broker;
+  mirroredLabelledCounter(registry, 'tidings_request_errors_total', 'Requests answered with an error, by code, on every transport (WebSocket, HTTP, SSE, gRPC)', ['code'],
+    () => [...refusals.byCode].map(([code, n]): [Record<'code', string>, number] => [{ code }, n]));
+  mirroredLabelledCounter(registry, 'tidings_limit_exceeded_total', 'Requests refused with LIMIT_EXCEEDED_ERROR, by cause, on every transport', ['cause'],
+    () => [...refusals.limitCauses].map(([cause, n]): [Record<'cause', string>, number] => [{ cause }, n]));
+  mirroredLabelledCounter(registry, 'tidings_connections_closed_total', 'Connections (WebSocket, SSE, gRPC subscription) the server ended, by close code (slow_consumer, token_expired, revoked, ...); shutdown closes not counted', ['reason'],
+    () => [...refusals.closes].map(([reason, n]): [Record<'reason', string>, number] => [{ reason }, n]));
   mirroredCounter(registry, 'tidings_connections_cut_off_total', 'Connections ended with 1006: dropped links, or a send buffer past server.sendBufferHardLimitBytes', () => transport.cutOff);
   gauge(registry, 'tidings_send_buffer_bytes', 'Bytes queued in connection send buffers, all connections', () => {
     let n = 0;

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes } from '../../src/index.js';
+import { apiKeyFor, errorCode, momentoClients, startMomentoServer } from '../helpers/momento.js';
 
 const scrape = async (url: string) => (await fetch(`${url}/metrics`)).text();
 /** The value of one sample line, e.g. metric('tidings_topics') or metric('x{reason="idle"}'). */
@@ -93,4 +94,33 @@ t.test('metrics - every metric the server exports is documented in docs/operatio
   const own = [...names].filter((n) => !/^tidings_(process|nodejs)_/.test(n));
   t.ok(own.length >= 20, `${own.length} metrics of our own`);
   for (const name of own) t.ok(doc.includes(`\`${name}`), `${name} is documented`);
+});
+
+// Every transport's refusals reach the same counters, each once: the WebSocket counts where it
+// replies, HTTP and gRPC where the broker verifies their credential or runs their operation.
+t.test('metrics - errors by code and limits by cause on every transport, and server-side closes by reason', async (t) => {
+  const server = await startMomentoServer(t, { config: { server: { metricsAccess: 'open', helloTimeoutMs: 300 } } });
+  const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
+  const ws = await RawClient.open(server, await tokenFor(server, scope));
+  t.match(await ws.request({ t: 'pub', cache: 'chat', topic: 'x', value: 'v'.repeat(70 * 1024) }), { e: { cause: 'value_size_limit_exceeded' } });
+  t.match(await ws.request({ t: 'pub', cache: 'other', topic: 'x', value: 'v' }), { e: { code: 'PERMISSION_ERROR' } });
+
+  const key = await apiKeyFor(server, scope);
+  const post = (cache: string, bearer: string, body: string) => fetch(`${server.httpUrl}/v1/topics/${cache}/x`, { method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'text/plain' }, body });
+  t.equal((await post('other', key, 'v')).status, 403, 'HTTP: a cache outside the scope');
+  t.equal((await post('chat', 'not-a-token', 'v')).status, 401, 'HTTP: a credential that is none');
+  t.equal((await post('chat', key, 'v'.repeat(70 * 1024))).status, 413, 'HTTP: a value too large');
+
+  const { topics } = await momentoClients(t, server, key);
+  t.equal(errorCode(await topics.publish('other', 'x', 'v')), 'PERMISSION_ERROR', 'gRPC: a cache outside the scope');
+
+  const silent = await RawClient.connect(server.wsUrl);
+  t.equal((await silent.waitClosed()).code, 4001, 'no hello in time: closed by the server');
+
+  const text = await scrape(server.httpUrl);
+  t.equal(metric(text, 'tidings_request_errors_total{code="PERMISSION_ERROR"}'), 3, 'WebSocket, HTTP and gRPC');
+  t.equal(metric(text, 'tidings_request_errors_total{code="AUTHENTICATION_ERROR"}'), 1);
+  t.equal(metric(text, 'tidings_request_errors_total{code="LIMIT_EXCEEDED_ERROR"}'), 2);
+  t.equal(metric(text, 'tidings_limit_exceeded_total{cause="value_size_limit_exceeded"}'), 2, 'WebSocket and HTTP');
+  t.equal(metric(text, 'tidings_connections_closed_total{reason="hello_timeout"}'), 1);
 });

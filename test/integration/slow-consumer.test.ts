@@ -82,6 +82,7 @@ t.test('slow consumer - 50 stalled subscribers: healthy ones get everything, sen
   const deadline = Date.now() + timeoutMs * 3 + 10_000;
   while ((await metric(server, 'tidings_slow_consumers'))! > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   t.equal(await metric(server, 'tidings_slow_consumers'), 0, 'every stalled one was ended');
+  t.equal(await metric(server, 'tidings_connections_closed_total{reason="slow_consumer"}'), 50, 'each close counted once, by its reason');
   const sample = stalled.slice(0, 3);
   for (const c of sample) pausable(c).resume();
   for (const [n, c] of sample.entries()) {

@@ -91,7 +91,7 @@ export class StatsSampler {
         deadLettered: g.counters.deadLettered,
         refused: g.counters.refused,
       })),
-      limitEvents: Object.fromEntries(broker.limitEvents),
+      limitEvents: Object.fromEntries(broker.refusals.limitCauses),
       topTopics: moving.slice(0, config.admin.topTopics),
     };
     this.previous = { at, published: topicStats.published, delivered: topicStats.delivered, positions };

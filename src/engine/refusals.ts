@@ -1,0 +1,28 @@
+/** Tallies of what the server refused and why, for /metrics and the dashboard: error replies by
+ * code (every transport), LIMIT_EXCEEDED_ERROR by cause, and the connections it closed by close
+ * code. Keys come from the protocol's own enums, never from a client: the label sets stay bounded. */
+import { CloseCode, ErrorCode, type WireError } from '../protocol/index.js';
+
+const CLOSE_NAMES = new Map<number, string>(Object.entries(CloseCode).map(([name, code]) => [code, name.toLowerCase()]));
+
+export class Refusals {
+  /** Error replies since start, by code. */
+  readonly byCode = new Map<ErrorCode, number>();
+  /** LIMIT_EXCEEDED_ERROR replies since start, by cause. */
+  readonly limitCauses = new Map<string, number>();
+  /** Connections the server closed (a `bye`) since start, by close code name (`slow_consumer`, ...). */
+  readonly closes = new Map<string, number>();
+
+  refused(e: WireError): void {
+    bump(this.byCode, e.code);
+    if (e.code === ErrorCode.LIMIT_EXCEEDED_ERROR) bump(this.limitCauses, e.cause ?? 'unknown');
+  }
+
+  closed(code: number): void {
+    bump(this.closes, CLOSE_NAMES.get(code) ?? 'other');
+  }
+}
+
+function bump<K>(counts: Map<K, number>, key: K): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
