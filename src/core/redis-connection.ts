@@ -64,6 +64,8 @@ export class RedisConnection {
   private readonly held = new Set<Held>();
   private closed = false;
   private wasReady = false;
+  /** Times the connection came back after being lost, since start (tidings_redis_reconnects_total). */
+  reconnects = 0;
   private readonly scripts = new Map<string, LuaScript>();
   /** The newest connection error, so a failed start says why (a wrong password is not "no answer"). */
   private lastError: string | undefined;
@@ -142,7 +144,10 @@ export class RedisConnection {
 
   /** The connection is ready and in the configured database: commands go out from now on. */
   private usable(): void {
-    if (this.wasReady) this.log.info({ redis: this.where() }, 'redis connection back');
+    if (this.wasReady) {
+      this.reconnects++;
+      this.log.info({ redis: this.where() }, 'redis connection back');
+    }
     this.refusing = undefined;
     this.wasReady = true;
     this.selected = true;
@@ -330,6 +335,19 @@ export class RedisConnection {
 
   get ready(): boolean {
     return this.selected && this.client.status === 'ready';
+  }
+
+  /** A PING's round trip in seconds, for /metrics; undefined while the link is not ready or the
+   * PING fails (bounded by redis.commandTimeoutMs). */
+  async pingSeconds(): Promise<number | undefined> {
+    if (!this.ready) return undefined;
+    const start = process.hrtime.bigint();
+    try {
+      await this.client.ping();
+    } catch {
+      return undefined;
+    }
+    return Number(process.hrtime.bigint() - start) / 1e9;
   }
 
   async close(): Promise<void> {

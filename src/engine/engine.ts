@@ -111,6 +111,10 @@ export interface RedisLink {
   connected: boolean;
   /** Set while Redis refuses this node: WRONGPASS, NOAUTH, NOPERM or DB (core/redis-refusal.ts). */
   refusal: string | undefined;
+  /** Times the link came back after being lost, since start. */
+  reconnects: number;
+  /** A PING's round trip now, in seconds; undefined while the link is down. */
+  pingSeconds(): Promise<number | undefined>;
 }
 
 export interface Engine {

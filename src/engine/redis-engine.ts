@@ -105,7 +105,8 @@ export class RedisEngine implements Engine {
   }
 
   redisLinks(): RedisLink[] {
-    return [{ shard: this.shard, connected: this.connection.ready, refusal: this.connection.refusal }];
+    const { connection } = this;
+    return [{ shard: this.shard, connected: connection.ready, refusal: connection.refusal, reconnects: connection.reconnects, pingSeconds: () => connection.pingSeconds() }];
   }
 
   /** Connects to Redis first: a server whose Redis does not answer refuses to start. */

@@ -81,6 +81,17 @@ export function createMetricsRegistry({ broker, engine, transport, config, bodie
       name: 'tidings_redis_refused', help: '1 while this Redis shard refuses the node (reason: WRONGPASS, NOAUTH, NOPERM, DB); fix redis.url or the ACL', labelNames: ['shard', 'reason'], registers: [registry],
       collect() { this.reset(); for (const l of links()) if (l.refusal) this.set({ shard: String(l.shard), reason: l.refusal }, 1); },
     });
+    mirroredLabelledCounter(registry, 'tidings_redis_reconnects_total', 'Times the connection to this Redis shard came back after it was lost', ['shard'],
+      () => links().map((l): [Record<'shard', string>, number] => [{ shard: String(l.shard) }, l.reconnects]));
+    new Gauge({
+      name: 'tidings_redis_ping_seconds', help: 'Round trip of a PING sent to this Redis shard at scrape time; no sample while the link is down', labelNames: ['shard'], registers: [registry],
+      async collect() {
+        this.reset();
+        const all = links();
+        const times = await Promise.all(all.map((l) => l.pingSeconds()));
+        all.forEach((l, i) => { if (times[i] !== undefined) this.set({ shard: String(l.shard) }, times[i]); });
+      },
+    });
   }
 
   // Per-group series for the busiest server.metricsMaxGroups groups only; totals over all of them.

@@ -6,6 +6,9 @@ import { readFileSync } from 'node:fs';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes } from '../../src/index.js';
+import { requireRedis, sharedRedisUrl } from '../helpers/redis.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait.js';
 import { apiKeyFor, errorCode, momentoClients, startMomentoServer } from '../helpers/momento.js';
 
 const scrape = async (url: string) => (await fetch(`${url}/metrics`)).text();
@@ -123,4 +126,30 @@ t.test('metrics - errors by code and limits by cause on every transport, and ser
   t.equal(metric(text, 'tidings_request_errors_total{code="LIMIT_EXCEEDED_ERROR"}'), 2);
   t.equal(metric(text, 'tidings_limit_exceeded_total{cause="value_size_limit_exceeded"}'), 2, 'WebSocket and HTTP');
   t.equal(metric(text, 'tidings_connections_closed_total{reason="hello_timeout"}'), 1);
+});
+
+// The node's own link (through a proxy that makes it fail): a reconnect counted once per return,
+// and a PING's round trip while the link answers, no sample while it does not.
+t.test('metrics - engine redis: the link\'s reconnects and PING round trip', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const server = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, config: {
+    server: { metricsAccess: 'open' }, redis: { commandTimeoutMs: 200, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 },
+  } });
+  let text = await scrape(server.httpUrl);
+  t.equal(metric(text, 'tidings_redis_reconnects_total{shard="0"}'), 0);
+  t.ok(metric(text, 'tidings_redis_ping_seconds{shard="0"}')! > 0, 'a PING round trip while the link answers');
+
+  proxy.reset();
+  await waitFor('the link to come back', async () => metric(await scrape(server.httpUrl), 'tidings_redis_reconnects_total{shard="0"}') === 1);
+  await waitFor('the link to be ready', async () => metric(await scrape(server.httpUrl), 'tidings_redis_connected{shard="0"}') === 1);
+  proxy.freeze();
+  text = await scrape(server.httpUrl);
+  t.equal(metric(text, 'tidings_redis_ping_seconds{shard="0"}'), undefined, 'no PING sample while the link does not answer');
+  proxy.heal();
+  await waitFor('the link to come back again', async () => metric(await scrape(server.httpUrl), 'tidings_redis_connected{shard="0"}') === 1
+    && metric(await scrape(server.httpUrl), 'tidings_redis_ping_seconds{shard="0"}') !== undefined);
+  t.equal(metric(await scrape(server.httpUrl), 'tidings_redis_reconnects_total{shard="0"}'), 2, 'each return counted once');
 });
