@@ -5,8 +5,8 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { PermissionScopes } from '../../src/index.js';
-import { requireRedis, sharedRedisUrl } from '../helpers/redis.js';
+import { PermissionScopes, generateSigningKey } from '../../src/index.js';
+import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 import { apiKeyFor, errorCode, momentoClients, startMomentoServer } from '../helpers/momento.js';
@@ -152,4 +152,30 @@ t.test('metrics - engine redis: the link\'s reconnects and PING round trip', asy
   await waitFor('the link to come back again', async () => metric(await scrape(server.httpUrl), 'tidings_redis_connected{shard="0"}') === 1
     && metric(await scrape(server.httpUrl), 'tidings_redis_ping_seconds{shard="0"}') !== undefined);
   t.equal(metric(await scrape(server.httpUrl), 'tidings_redis_reconnects_total{shard="0"}'), 2, 'each return counted once');
+});
+
+// docs/operations.md: on engine redis each node reports its own view. A publish through node a to
+// subscribers on a and b: a counts the publish, each counts its own deliveries, both hold the topic.
+t.test('metrics - engine redis: each node counts its own publishes and deliveries', async (t) => {
+  if (!requireRedis(t)) return;
+  const prefix = uniquePrefix('metricsnodes');
+  const url = await sharedRedisUrl();
+  t.teardown(() => deletePrefix(url, prefix));
+  const config = { server: { metricsAccess: 'open' as const }, auth: { signingKeys: [generateSigningKey()] } };
+  const a = await startServer(t, { engine: 'redis', redisKeyPrefix: prefix, config });
+  const b = await startServer(t, { engine: 'redis', redisKeyPrefix: prefix, config });
+  const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
+  const [onA, onB, otherB] = [await RawClient.open(a, await tokenFor(a, scope)), await RawClient.open(b, await tokenFor(b, scope)), await RawClient.open(b, await tokenFor(b, scope))];
+  for (const c of [onA, onB, otherB]) await c.ok({ t: 'sub', cache: 'chat', topic: 'room' });
+  await onA.ok({ t: 'pub', cache: 'chat', topic: 'room', value: 'hi' });
+  await onB.items(1);
+  await otherB.items(1);
+  await onA.items(1);
+  const [ta, tb] = [await scrape(a.httpUrl), await scrape(b.httpUrl)];
+  t.equal(metric(ta, 'tidings_published_items_total'), 1, 'node a: the publish made through it');
+  t.equal(metric(tb, 'tidings_published_items_total'), 0, 'node b: none made through it');
+  t.equal(metric(ta, 'tidings_delivered_items_total'), 1, 'node a: its one subscriber');
+  t.equal(metric(tb, 'tidings_delivered_items_total'), 2, 'node b: its two subscribers');
+  t.equal(metric(ta, 'tidings_topics'), 1, 'both nodes hold the topic');
+  t.equal(metric(tb, 'tidings_topics'), 1);
 });
