@@ -129,6 +129,7 @@ function render(stats) {
   const ev = stats.window.evictions;
   setText('t-evictions', `${num(ev.perTopic + ev.total + ev.idle)} window evictions`);
 
+  setText('groups-title', stats.groupCount > stats.groups.length ? `Moderator groups: the busiest ${num(stats.groups.length)} of ${num(stats.groupCount)}` : 'Moderator groups');
   fillTable('groups', 'groups-empty', stats.groups.map((g) => [
     cell(`${g.cache} / ${g.group}`),
     cell(patternText(g.pattern), 'mono'),

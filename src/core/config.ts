@@ -244,6 +244,9 @@ export interface AdminConfig {
   tokenIds: string[];
   /** Topics listed in the dashboard's "top topics by rate". */
   topTopics: number;
+  /** Moderator groups listed in the dashboard (those with the most buffered + in-flight items):
+   * each sample carries every listed group with its members, sent every second. */
+  topGroups: number;
 }
 
 /** Where topics and cache data live: in this process, or in Redis shared by several nodes. */
@@ -563,6 +566,7 @@ export const DEFAULTS: TidingsConfig = {
   admin: {
     tokenIds: [],
     topTopics: 10,
+    topGroups: 50,
   },
   redis: {
     url: 'redis://127.0.0.1:6379',
@@ -793,6 +797,8 @@ function validate(c: TidingsConfig): void {
   });
   positive('admin.topTopics', c.admin.topTopics);
   if (c.admin.topTopics > 100) throw new ConfigError('admin.topTopics', 'must be ≤ 100');
+  positive('admin.topGroups', c.admin.topGroups);
+  if (c.admin.topGroups > 1000) throw new ConfigError('admin.topGroups', 'must be ≤ 1000');
   validateRedis(c.redis, positive);
   // The memory engine never reads them: a node meant to share a Redis would run alone, unsaid.
   if (c.engine === 'memory') {

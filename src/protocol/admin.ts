@@ -38,7 +38,10 @@ export interface AdminStats {
   totals: { published: number; delivered: number };
   window: { bytes: number; limit: number; evictions: { perTopic: number; total: number; idle: number } };
   store: { items: number; bytes: number; limit: number };
+  /** The admin.topGroups groups holding the most buffered + in-flight items. */
   groups: AdminGroup[];
+  /** Moderator groups in all (this node's view with engine redis). */
+  groupCount: number;
   /** LIMIT_EXCEEDED_ERROR replies since start, by cause. */
   limitEvents: Record<string, number>;
   /** Busiest topics since the previous sample (empty in the first one). */

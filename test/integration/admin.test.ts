@@ -77,3 +77,19 @@ t.test('admin - the stats: rates and top topics between samples, groups with the
   t.equal(stats.connections.open, 3);
   t.same(await sample(), stats, 'samples closer than the interval are shared, so many dashboards cost one sample');
 });
+
+// Every group, with every member, went into each second's sample: with moderation.maxGroups
+// (10,000) groups the dashboard got megabytes a second and a table it could not draw.
+t.test('admin - the stats list the busiest admin.topGroups groups and count them all', async (t) => {
+  const server = await startServer(t, { engine: 'memory', config: { admin: { tokenIds: ['ops'], topGroups: 2 } } });
+  const ops = await sdkFor(t, server, { token: await adminKey(server, 'ops') });
+  const moderator = await RawClient.open(server, await tokenFor(server, PermissionScopes.moderator('chat'), { tokenId: 'mod' }));
+  for (const group of ['a', 'b', 'c', 'd']) await moderator.ok({ t: 'gsub', cache: 'chat', group, pattern: { nameSuffix: `-${group}-input` }, maxInFlight: 1 });
+  const user = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*')));
+  // c holds three items (one in flight, two buffered), b one, a and d none.
+  for (let i = 0; i < 3; i++) await user.ok({ t: 'pub', cache: 'chat', topic: 'room-c-input', value: `c${i}` });
+  await user.ok({ t: 'pub', cache: 'chat', topic: 'room-b-input', value: 'b' });
+  const stats = await ops.connection.request({ t: 'adminStats' });
+  t.equal(stats.groupCount, 4, 'every group counted');
+  t.same(stats.groups.map((g) => g.group), ['c', 'b'], 'the two holding the most, busiest first');
+});

@@ -8,6 +8,7 @@ import type { Broker } from '../../engine/broker.js';
 import type { Engine } from '../../engine/engine.js';
 import type { AdminStats } from '../../protocol/index.js';
 import type { TransportCounters } from '../transport-counters.js';
+import { busiestGroups } from '../group-metrics.js';
 
 export interface StatsSources {
   broker: Broker;
@@ -64,6 +65,7 @@ export class StatsSampler {
     moving.sort((a, b) => b.perSecond - a.perSecond);
 
     const store = engine.cache.stats();
+    const groupStats = engine.groups.stats();
     const stats: AdminStats = {
       at,
       startedAt: this.startedAt,
@@ -77,7 +79,8 @@ export class StatsSampler {
       totals: { published: topicStats.published, delivered: topicStats.delivered },
       window: { bytes: topicStats.windowBytes, limit: config.topics.windowTotalBytes, evictions: topicStats.windowEvictions },
       store: { items: store.items, bytes: store.bytes, limit: store.maxBytes },
-      groups: engine.groups.stats().map((g) => ({
+      groupCount: groupStats.length,
+      groups: busiestGroups(groupStats, config.admin.topGroups).map((g) => ({
         cache: g.cache,
         group: g.group,
         pattern: g.pattern,
