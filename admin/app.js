@@ -102,6 +102,14 @@ function pushPoint(stats) {
 function render(stats) {
   $('dashboard').removeAttribute('data-stale');
   $('stale').hidden = true;
+  $('scope').hidden = stats.engine.kind !== 'redis';
+  const down = stats.engine.redisLinks.filter((l) => !l.connected);
+  $('redis-down').hidden = down.length === 0;
+  if (down.length) {
+    const which = stats.engine.redisLinks.length > 1 ? `shard ${down.map((l) => l.shard).join(', ')} of Redis is` : 'Redis is';
+    const refused = down.filter((l) => l.refusal).map((l) => l.refusal);
+    setText('redis-down', `This node's link to ${which} down${refused.length ? ` (refused: ${[...new Set(refused)].join(', ')}; check redis.url or the ACL)` : ''}: its requests that need Redis answer SERVER_UNAVAILABLE until the link is back.`);
+  }
   setText('t-connections', tileNumber(stats.connections.open));
   setText('t-connections-sub', `of ${num(stats.connections.limit)}`);
   setText('t-subscriptions', tileNumber(stats.subscriptions));

@@ -24,6 +24,9 @@ export interface AdminGroup {
 export interface AdminStats {
   /** Sample time, Unix ms. */
   at: number;
+  /** The engine; with `redis` the figures are this node's (docs/operations.md), with its links to
+   * Redis (one per shard) and why one refuses it (WRONGPASS, NOAUTH, NOPERM, DB). */
+  engine: { kind: 'memory' | 'redis'; redisLinks: Array<{ shard: number; connected: boolean; refusal?: string }> };
   startedAt: number;
   /** cutOff: ended with 1006 (dropped links, or past the send buffer's hard limit); refused: upgrades
    * refused at the connection limit. */

@@ -4,7 +4,8 @@
  * browser test (chromium.test.ts runs this module), a browser context per page. */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
-import { requireRedis } from '../helpers/redis.js';
+import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { sdkFor } from '../helpers/sdk.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { DESKTOP, PHONE, buildSdkBundle, sharedChromium, screenshot, strictPage } from '../helpers/browser.js';
@@ -245,6 +246,8 @@ t.test('admin page - every figure matches /metrics; the empty, loaded and server
   t.equal(await text('t-topics'), '0');
   t.equal(await text('t-store-sub'), 'of 256 MiB · 0 items');
   for (const id of ['groups-empty', 'top-empty', 'limits-empty']) t.ok(await page.isVisible(`#${id}`), `${id} shown`);
+  t.equal(await page.isVisible('#scope'), server.config.engine === 'redis', 'the "this node\'s figures" note only with engine redis');
+  t.notOk(await page.isVisible('#redis-down'), 'no link-down warning');
   await screenshot(page, 'admin-empty', undefined, { fullPage: true });
 
   // Known activity: two subscribers of one topic, 5 publishes to it and 5 topics more than
@@ -310,4 +313,48 @@ t.test('admin page - every figure matches /metrics; the empty, loaded and server
   t.match(await text('stale'), /^Not live: the figures below are from .+, when the server last answered\.$/);
   await screenshot(page, 'admin-server-gone', undefined, { fullPage: true });
   await page.context().close();
+});
+
+/** Engine redis with two nodes: the dashboard on node a says its figures are that node's (they are:
+ * its connections, not b's), lists the busiest admin.topGroups groups of all, and, when a's link to
+ * Redis is down, says so and what it means until the link is back. */
+t.test('admin page - engine redis, two nodes: this node\'s view, the busiest groups, a link down', async (t) => {
+  if (!requireRedis(t)) return;
+  const browser = await chromium(t);
+  if (!browser) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('adminnodes');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const config = { admin: { tokenIds: ['ops'], topGroups: 2 }, redis: { commandTimeoutMs: 300, linkTimeoutMs: 600, reconnectMinMs: 20, reconnectMaxMs: 100 } };
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, config });
+  const b = await startServer(t, { engine: 'redis', redisKeyPrefix: prefix, config: { ...config, auth: { signingKeys: a.config.auth.signingKeys } } });
+  const moderator = await RawClient.open(a, await tokenFor(a, PermissionScopes.moderator('chat'), { tokenId: 'mod-a' }));
+  for (const group of ['alpha', 'beta', 'gamma']) await moderator.ok({ t: 'gsub', cache: 'chat', group, pattern: { nameSuffix: `-${group}-input` }, maxInFlight: 1 });
+  const onB = await Promise.all([0, 1, 2].map(async () => RawClient.open(b, await tokenFor(b, PermissionScopes.topicPublishSubscribe('chat', '*')))));
+  t.teardown(() => { moderator.close(); for (const c of onB) c.close(); });
+  await onB[0]!.ok({ t: 'pub', cache: 'chat', topic: 'room-gamma-input', value: 'g' });
+
+  const page = await strictPage(t, browser, DESKTOP);
+  await page.goto(`${a.httpUrl}/admin`);
+  await page.fill('#key', await mintOpsKey(a));
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('#dashboard:not([hidden])');
+  await page.waitForFunction(() => /busiest 2 of 3/.test(document.getElementById('groups-title')!.textContent ?? ''), undefined, { timeout: 10_000 });
+  t.ok(await page.isVisible('#scope'), 'engine redis: the page says the figures are this node\'s');
+  t.equal((await page.textContent('#t-connections'))?.trim(), '2', 'they are: the moderator and the dashboard on a, not the three on b');
+  t.match(await page.textContent('#groups'), /gamma/, 'the group holding an item is among the two listed');
+  t.notOk(await page.isVisible('#redis-down'));
+  await screenshot(page, 'admin-redis-node', undefined, { fullPage: true });
+
+  proxy.reset();
+  proxy.blackhole();
+  await page.waitForSelector('#redis-down:not([hidden])', { timeout: 10_000 });
+  t.match(await page.textContent('#redis-down'), /This node's link to Redis is down: .*SERVER_UNAVAILABLE/, 'a link down is said, with what it means');
+  t.equal(await page.textContent('#status'), 'live', 'the page itself is still live: the node answers');
+  await screenshot(page, 'admin-redis-link-down');
+  proxy.heal();
+  await page.waitForSelector('#redis-down', { state: 'hidden', timeout: 15_000 });
+  t.pass('the warning goes once the link is back');
 });

@@ -69,6 +69,10 @@ export class StatsSampler {
     const stats: AdminStats = {
       at,
       startedAt: this.startedAt,
+      engine: {
+        kind: config.engine,
+        redisLinks: (engine.redisLinks?.() ?? []).map((l) => ({ shard: l.shard, connected: l.connected, ...(l.refusal ? { refusal: l.refusal } : {}) })),
+      },
       connections: { open: broker.sessions.size, limit: config.server.maxConnections, cutOff: transport.cutOff, refused: transport.refusedUpgrades },
       slowConsumers: { detached: broker.slowConsumers.detached, detaches: broker.slowConsumers.detaches },
       subscriptions,
