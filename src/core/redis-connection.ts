@@ -401,12 +401,17 @@ export class RedisConnection {
   }
 
   private where(): string {
-    try {
-      const url = new URL(this.config.url);
-      return `${url.hostname}:${url.port || 6379}`;
-    } catch {
-      return '(unparsable url)';
-    }
+    return redisHostPort(this.config.url);
+  }
+}
+
+/** host:port of a Redis URL, for logs and errors: never its user or password. */
+export function redisHostPort(redisUrl: string): string {
+  try {
+    const url = new URL(redisUrl);
+    return `${url.hostname}:${url.port || 6379}`;
+  } catch {
+    return '(unparsable url)';
   }
 }
 

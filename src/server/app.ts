@@ -18,6 +18,7 @@ import { mountHttpRoutes } from './http-routes.js';
 import { mountMetrics } from './metrics.js';
 import { TransportCounters } from './transport-counters.js';
 import { Cors, errorReply, writeJson } from './http-common.js';
+import { startupFields } from './startup-log.js';
 import { mountHttpApi } from './http-api.js';
 import { JsFanout } from './js-fanout.js';
 import { mountLongPoll } from './long-poll.js';
@@ -196,7 +197,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   const adminApiKey = config.dev
     ? (await auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null, tokenId: 'admin' })).token
     : undefined;
-  log.info({ host, port, dev: config.dev, engine: engine.constructor.name }, 'tidings listening');
+  log.info(startupFields(config, { host, port, momentoPort: momento?.port }), 'tidings listening');
 
   let closing: Promise<void> | undefined;
   const stops: Array<() => Promise<void>> = [];

@@ -17,6 +17,7 @@ import { HttpReceiver } from '../helpers/http-receiver.js';
 import { waitFor } from '../helpers/wait.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { Redis } from 'ioredis';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 const CACHE = 'chat';
 const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
@@ -147,4 +148,64 @@ t.test('secrets in the arguments of a script Redis refuses never reach the log',
     t.notOk(written.includes(secret), `the ${name} never appears in the log`);
   }
   t.match(written, /"command":\{"name":"evalsha"\}/, 'which command failed is still logged');
+});
+
+/** At trace, engine redis with a password in the Redis URL (an ACL user), its link through a proxy
+ * that drops it once: neither the password nor a message's payload reaches the log, whatever the
+ * path (published, stored, refused as too large, refused by permission, a malformed frame or HTTP
+ * body carrying it). The startup line says what the operator needs: the engine, the Redis host and
+ * port (not the URL), and the settings that differ from their defaults. */
+t.test('the Redis URL password and message payloads never reach the log; the startup line says what runs', async (t) => {
+  if (!requireRedis(t)) return;
+  let written = '';
+  const sink = new Writable({ write(chunk, _enc, done) { written += String(chunk); done(); } });
+  const url = await sharedRedisUrl();
+  const keyPrefix = uniquePrefix('logurl');
+  t.teardown(() => deletePrefix(url, keyPrefix));
+  const user = `ops-log-${Math.random().toString(36).slice(2, 8)}`;
+  const password = `redis-url-password-${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new Redis(url);
+  await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, '~*', '&*', '+@all');
+  t.teardown(async () => { await admin.call('ACL', 'DELUSER', user); admin.disconnect(); });
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const server = await createServer({
+    config: {
+      dev: true, engine: 'redis',
+      redis: { url: `redis://${user}:${password}@127.0.0.1:${proxy.port}`, keyPrefix, reconnectMinMs: 10, reconnectMaxMs: 50 },
+      server: { port: 0, shutdownGraceMs: 200, maxConnections: 5000 },
+      auth: { signingKeys: [generateSigningKey()] },
+    },
+    logger: createLogger({ level: 'trace', destination: sink }),
+  }, defaultFeatures());
+  t.teardown(() => server.close());
+
+  const payload = 'payload-never-logged-2f9c1d';
+  const token = await tokenFor(server, PermissionScopes.combine(scope, PermissionScopes.cacheReadWrite(CACHE)), { tokenId: 'pat' });
+  const c = await RawClient.open(server, token);
+  t.teardown(() => c.close());
+  await c.ok({ t: 'sub', cache: CACHE, topic: 'room' });
+  await c.ok({ t: 'pub', cache: CACHE, topic: 'room', value: payload });
+  await c.ok({ t: 'listPushBack', cache: CACHE, list: 'history', value: payload });
+  t.match(await c.request({ t: 'pub', cache: CACHE, topic: 'room', value: payload.repeat(3000) }), { e: { code: 'LIMIT_EXCEEDED_ERROR' } });
+  t.match(await c.request({ t: 'pub', cache: 'elsewhere', topic: 'room', value: payload }), { e: { code: 'PERMISSION_ERROR' } });
+  c.ws.send(`{"t":"pub","value":"${payload}"}`); // text, not msgpack: refused
+  const post = (path: string, body: string, type = 'application/json') => fetch(`${server.httpUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': type }, body });
+  t.equal((await post(`/v1/topics/${CACHE}/room`, payload, 'text/plain')).status, 200);
+  t.equal((await post(`/v1/cache/${CACHE}/listPushBack`, `{"list":"history","value":"${payload}`)).status, 400, 'a malformed JSON body carrying the payload');
+  t.equal((await post(`/v1/cache/${CACHE}/setValue`, JSON.stringify({ key: 'k', value: payload }))).status >= 200, true);
+
+  // The link drops (and comes back): lost/back lines name the Redis, never its credentials.
+  proxy.reset();
+  await waitFor('the link to be lost and back', () => written.includes('redis connection back'));
+  await c.ok({ t: 'pub', cache: CACHE, topic: 'room', value: payload });
+  await server.close();
+
+  const lines = written.split('\n').filter(Boolean);
+  for (const line of lines) t.doesNotThrow(() => JSON.parse(line), 'each line is one JSON object');
+  t.notOk(written.includes(password), 'the Redis password never appears');
+  t.notOk(written.includes(payload), 'no payload appears');
+  t.notOk(written.includes(token.split('.')[2]!), 'nor the token');
+  const startup = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['msg'] === 'tidings listening');
+  t.match(startup, { engine: 'redis', redis: [`127.0.0.1:${proxy.port}`], dev: true, changed: { 'server.maxConnections': 5000, 'redis.reconnectMinMs': 10 } }, 'the startup line: engine, Redis host, changed settings');
 });
