@@ -232,6 +232,8 @@ t.test('hardening - /metrics needs an admin API key unless open', async (t) => {
   const ok = await fetch(`${server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${admin}` } });
   t.equal(ok.status, 200);
   t.match(await ok.text(), /^tidings_connections 0$/m);
+  await server.revoke({ token: admin });
+  t.equal((await fetch(`${server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).status, 401, 'a revoked admin key no longer scrapes');
   const open = await startServer(t, { config: { server: { metricsAccess: 'open' } } });
   t.equal((await fetch(`${open.httpUrl}/metrics`)).status, 200);
 });
