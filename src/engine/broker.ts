@@ -26,6 +26,8 @@ import { Refusals } from './refusals.js';
 
 /** Fan-out key every open connection is attached to for heartbeats. U+0001 cannot start a topic key. */
 export const HEARTBEAT_KEY = '\u0001hb';
+/** The `op` of a refusal counted before any operation: an HTTP or gRPC call's credential. */
+const CREDENTIAL_CHECK = 'credential';
 
 type AnyHandler = (ctx: RequestContext) => unknown;
 
@@ -35,7 +37,7 @@ export class Broker {
   /** The one path every subscription ends by; observers (presence, metrics) hook in here. */
   readonly subscriptions: Subscriptions;
   /** Error replies by code and cause, closes by code, on every transport (metrics, admin dashboard). */
-  readonly refusals = new Refusals();
+  readonly refusals: Refusals;
   private readonly handlers: HandlerTable;
   /** hello, auth and ping: the WebSocket session's own operations, never dispatched by other transports. */
   private readonly sessionHandlers: Record<string, AnyHandler>;
@@ -58,6 +60,7 @@ export class Broker {
     this.subscriptions = new Subscriptions(deps.engine.topics, this.limits);
     this.handlers = Object.assign(Object.create(null) as HandlerTable, topicHandlers(deps, this.subscriptions), ...extraHandlers);
     this.sessionHandlers = { hello: (ctx) => this.hello(ctx), auth: (ctx) => this.auth(ctx), ping: () => ({}) };
+    this.refusals = new Refusals([...Object.keys(this.handlers), ...Object.keys(this.sessionHandlers), CREDENTIAL_CHECK]);
     this.idempotent = new IdempotentResults(deps.config.server, deps.clock);
     this.deadlines = new SessionDeadlines(deps.clock, (session, kind) => this.due(session, kind));
     this.slowConsumers = new SlowConsumers({
@@ -142,11 +145,11 @@ export class Broker {
     if (id === null) return this.replyError(session, null, badRequest('request must carry an unsigned integer id'));
     if (typeof op !== 'string') return this.replyError(session, id, badRequest('request must carry a string t (the operation)'));
     if (session.state === 'awaiting_hello' && op !== 'hello') {
-      this.replyError(session, id, authenticationFailed('the first frame must be hello'));
+      this.replyError(session, id, authenticationFailed('the first frame must be hello'), op);
       return this.bye(session, CloseCode.PROTOCOL_VIOLATION, 'the first frame must be hello');
     }
-    if (session.inFlightIds?.has(id)) return this.replyError(session, id, invalidArgument(`request id ${id} is still in flight on this connection; ids must be unique among pending requests`));
-    if (this.draining && op !== 'ping') return this.replyError(session, id, new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'the server is shutting down; retry after reconnecting', UnavailableCause.SHUTTING_DOWN));
+    if (session.inFlightIds?.has(id)) return this.replyError(session, id, invalidArgument(`request id ${id} is still in flight on this connection; ids must be unique among pending requests`), op);
+    if (this.draining && op !== 'ping') return this.replyError(session, id, new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'the server is shutting down; retry after reconnecting', UnavailableCause.SHUTTING_DOWN), op);
     const request = frame as GenericRequest;
     let replied = false;
     const replyNow = (result: unknown) => { replied = true; this.replyOk(session, id, result); };
@@ -156,7 +159,7 @@ export class Broker {
       const sessionHandler = Object.hasOwn(this.sessionHandlers, op) ? this.sessionHandlers[op] : undefined;
       outcome = sessionHandler ? this.invoke(session, sessionHandler, request, replyNow) : this.run(session, request, replyNow);
     } catch (err) {
-      return this.replyError(session, id, err);
+      return this.replyError(session, id, err, op);
     }
     if (outcome instanceof Promise) {
       const ids = (session.inFlightIds ??= new Set());
@@ -165,7 +168,7 @@ export class Broker {
       const settled = () => { if (ids.delete(id) && ids.size === 0 && session.inFlightIds === ids) session.inFlightIds = undefined; };
       outcome.then(
         (result) => { settled(); if (!replied) this.replyOk(session, id, result); },
-        (err) => { settled(); if (!replied) this.replyError(session, id, err); else this.logUnexpected(session, err); },
+        (err) => { settled(); if (!replied) this.replyError(session, id, err, op); else this.logUnexpected(session, err); },
       );
     } else if (!replied) this.replyOk(session, id, outcome);
   }
@@ -183,14 +186,14 @@ export class Broker {
     try {
       outcome = this.run(session, request, replyNow);
     } catch (err) {
-      throw this.counted(err);
+      throw this.counted(err, request.t);
     }
-    return outcome instanceof Promise ? outcome.catch((err: unknown) => { throw this.counted(err); }) : outcome;
+    return outcome instanceof Promise ? outcome.catch((err: unknown) => { throw this.counted(err, request.t); }) : outcome;
   }
 
   /** A refusal of a transport other than the WebSocket, counted; answers the error to rethrow. */
-  private counted(err: unknown): unknown {
-    this.refusals.refused(toWireError(err));
+  private counted(err: unknown, op: string = CREDENTIAL_CHECK): unknown {
+    this.refusals.refused(toWireError(err), op);
     return err;
   }
 
@@ -462,10 +465,11 @@ export class Broker {
     this.closeIfAsked(session);
   }
 
-  private replyError(session: Session, id: number | null, err: unknown): void {
+  /** `op`: the request's operation, once the frame named one (counted only if it is one we serve). */
+  private replyError(session: Session, id: number | null, err: unknown, op?: string): void {
     if (!(err instanceof TidingsError)) this.logUnexpected(session, err);
     const e = toWireError(err);
-    this.refusals.refused(e);
+    this.refusals.refused(e, op);
     if (session.state === 'closed') return;
     session.connection.send(this.replies.err(id, e));
     this.closeIfAsked(session);

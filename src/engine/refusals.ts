@@ -1,20 +1,29 @@
 /** Tallies of what the server refused and why, for /metrics and the dashboard: error replies by
- * code (every transport), LIMIT_EXCEEDED_ERROR by cause, and the connections it closed by close
- * code. Keys come from the protocol's own enums, never from a client: the label sets stay bounded. */
+ * operation and code (every transport), LIMIT_EXCEEDED_ERROR by cause, and the connections it closed
+ * by close code. Keys come from the protocol's own enums and the operations the server serves, never
+ * from a client (an operation it does not serve is `unknown`): the label sets stay bounded. */
 import { CloseCode, ErrorCode, type WireError } from '../protocol/index.js';
 
 const CLOSE_NAMES = new Map<number, string>(Object.entries(CloseCode).map(([name, code]) => [code, name.toLowerCase()]));
 
 export class Refusals {
-  /** Error replies since start, by code. */
-  readonly byCode = new Map<ErrorCode, number>();
+  /** Error replies since start, by `op\u0000code`. */
+  readonly byOpAndCode = new Map<string, number>();
   /** LIMIT_EXCEEDED_ERROR replies since start, by cause. */
   readonly limitCauses = new Map<string, number>();
   /** Connections the server closed (a `bye`) since start, by close code name (`slow_consumer`, ...). */
   readonly closes = new Map<string, number>();
 
-  refused(e: WireError): void {
-    bump(this.byCode, e.code);
+  /** `operations`: the names an `op` may be counted under. */
+  private readonly operations: ReadonlySet<string>;
+
+  constructor(operations: Iterable<string>) {
+    this.operations = new Set(operations);
+  }
+
+  /** `op`: the request's operation; absent (a frame that named none) or not served: `unknown`. */
+  refused(e: WireError, op?: string): void {
+    bump(this.byOpAndCode, `${op !== undefined && this.operations.has(op) ? op : 'unknown'}\u0000${e.code}`);
     if (e.code === ErrorCode.LIMIT_EXCEEDED_ERROR) bump(this.limitCauses, e.cause ?? 'unknown');
   }
 

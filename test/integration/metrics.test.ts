@@ -107,6 +107,7 @@ t.test('metrics - errors by code and limits by cause on every transport, and ser
   const ws = await RawClient.open(server, await tokenFor(server, scope));
   t.match(await ws.request({ t: 'pub', cache: 'chat', topic: 'x', value: 'v'.repeat(70 * 1024) }), { e: { cause: 'value_size_limit_exceeded' } });
   t.match(await ws.request({ t: 'pub', cache: 'other', topic: 'x', value: 'v' }), { e: { code: 'PERMISSION_ERROR' } });
+  t.match(await ws.request({ t: 'no-such-op-7c1e', cache: 'chat' }), { e: { code: 'BAD_REQUEST_ERROR' } }, 'an operation the server does not serve');
 
   const key = await apiKeyFor(server, scope);
   const post = (cache: string, bearer: string, body: string) => fetch(`${server.httpUrl}/v1/topics/${cache}/x`, { method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'text/plain' }, body });
@@ -121,9 +122,11 @@ t.test('metrics - errors by code and limits by cause on every transport, and ser
   t.equal((await silent.waitClosed()).code, 4001, 'no hello in time: closed by the server');
 
   const text = await scrape(server.httpUrl);
-  t.equal(metric(text, 'tidings_request_errors_total{code="PERMISSION_ERROR"}'), 3, 'WebSocket, HTTP and gRPC');
-  t.equal(metric(text, 'tidings_request_errors_total{code="AUTHENTICATION_ERROR"}'), 1);
-  t.equal(metric(text, 'tidings_request_errors_total{code="LIMIT_EXCEEDED_ERROR"}'), 2);
+  t.equal(metric(text, 'tidings_request_errors_total{op="pub",code="PERMISSION_ERROR"}'), 3, 'publishes refused over WebSocket, HTTP and gRPC');
+  t.equal(metric(text, 'tidings_request_errors_total{op="credential",code="AUTHENTICATION_ERROR"}'), 1, 'the HTTP call\'s credential');
+  t.equal(metric(text, 'tidings_request_errors_total{op="pub",code="LIMIT_EXCEEDED_ERROR"}'), 2);
+  t.equal(metric(text, 'tidings_request_errors_total{op="unknown",code="BAD_REQUEST_ERROR"}'), 1, 'an operation not served is counted as unknown');
+  t.notMatch(text, /no-such-op-7c1e/, 'never as a label of its own');
   t.equal(metric(text, 'tidings_limit_exceeded_total{cause="value_size_limit_exceeded"}'), 2, 'WebSocket and HTTP');
   t.equal(metric(text, 'tidings_connections_closed_total{reason="hello_timeout"}'), 1);
 });
