@@ -182,3 +182,26 @@ t.test('metrics - engine redis: each node counts its own publishes and deliverie
   t.equal(metric(ta, 'tidings_topics'), 1, 'both nodes hold the topic');
   t.equal(metric(tb, 'tidings_topics'), 1);
 });
+
+// Topic, cache and tokenId names, and operation names a client makes up, are never labels: a
+// second round of the same activity under 100 new names adds no series.
+t.test('metrics - client-chosen names never become series', async (t) => {
+  const server = await startServer(t, { config: { server: { metricsAccess: 'open' } } });
+  const series = (text: string) => text.split('\n').filter((l) => l.startsWith('tidings_') && !/^tidings_(process|nodejs)_/.test(l)).length;
+  const round = async (tag: string, names: number) => {
+    for (let i = 0; i < names; i++) {
+      const c = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe(`cache-${tag}-${i}`, '*'), { tokenId: `user-${tag}-${i}` }));
+      await c.ok({ t: 'sub', cache: `cache-${tag}-${i}`, topic: `topic-${tag}-${i}` });
+      await c.ok({ t: 'pub', cache: `cache-${tag}-${i}`, topic: `topic-${tag}-${i}`, value: 'v' });
+      t.match(await c.request({ t: `op-${tag}-${i}` }), { e: { code: 'BAD_REQUEST_ERROR' } });
+      t.match(await c.request({ t: 'pub', cache: `other-${tag}-${i}`, topic: 'x', value: 'v' }), { e: { code: 'PERMISSION_ERROR' } });
+      c.close();
+      await c.waitClosed();
+    }
+    return scrape(server.httpUrl);
+  };
+  const first = await round('a', 1);
+  const second = await round('b', 100);
+  t.equal(series(second), series(first), `${series(first)} series after one name of each kind, as many after 100 more`);
+  t.notMatch(second, /-b-\d/, 'no name of the second round appears');
+});
