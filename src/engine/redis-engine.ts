@@ -11,7 +11,7 @@
 import type { Clock } from '../core/clock.js';
 import type { TidingsConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
-import { RedisConnection, clearSocketTimerOnClose, disconnectSubscriber, heartbeatSubscriber } from '../core/redis-connection.js';
+import { RedisConnection, clearSocketTimerOnClose, disconnectSubscriber, heartbeatSubscriber, redisHostPort } from '../core/redis-connection.js';
 import { RedisCacheStore } from '../store/redis-store.js';
 import { RedisPresence } from '../presence/redis-presence.js';
 import { RandomIds } from '../lib/random-ids.js';
@@ -61,7 +61,9 @@ export class RedisEngine implements Engine {
   private readonly heartbeatMs: number;
   private stopHeartbeats: Array<() => void> = [];
 
-  private constructor(config: Readonly<TidingsConfig>, clock: Clock, log: Logger, private readonly connection: RedisConnection, placement: ShardPlacement) {
+  private constructor(config: Readonly<TidingsConfig>, clock: Clock, nodeLog: Logger, private readonly connection: RedisConnection, placement: ShardPlacement) {
+    // Every line about this Redis names it (host:port, never the URL): with shards, which one.
+    const log = nodeLog.child({ redis: redisHostPort(placement.url) });
     this.idempotency = placement.idempotency;
     // autoResubscribe off: ioredis re-sends a reconnected subscriber's SUBSCRIBEs without catching
     // them, and one answered later than redis.commandTimeoutMs was an unhandled rejection, which
