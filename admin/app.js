@@ -147,6 +147,9 @@ function render(stats) {
   ]));
   fillTable('top', 'top-empty', stats.topTopics.map((t) => [cell(`${t.cache} / ${t.topic}`), cell(num(t.perSecond), 'num'), cell(num(t.subscribers), 'num')]));
   fillTable('limits', 'limits-empty', limitEvents.map(([cause, n]) => [cell(cause, 'mono'), cell(num(n), 'num')]));
+  fillTable('errors', 'errors-empty', stats.errors.map((e) => [cell(e.op, 'mono'), cell(e.code, 'mono'), cell(num(e.count), 'num')]));
+  const closes = Object.entries(stats.closes).sort((a, b) => b[1] - a[1]);
+  fillTable('closes', 'closes-empty', closes.map(([reason, n]) => [cell(reason.replaceAll('_', ' ')), cell(num(n), 'num')]));
   pushPoint(stats);
 }
 

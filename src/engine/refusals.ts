@@ -27,6 +27,14 @@ export class Refusals {
     if (e.code === ErrorCode.LIMIT_EXCEEDED_ERROR) bump(this.limitCauses, e.cause ?? 'unknown');
   }
 
+  /** Error replies by operation and code, most first. */
+  errors(): Array<{ op: string; code: string; count: number }> {
+    return [...this.byOpAndCode].map(([key, count]) => {
+      const [op = '', code = ''] = key.split('\u0000');
+      return { op, code, count };
+    }).sort((a, b) => b.count - a.count);
+  }
+
   closed(code: number): void {
     bump(this.closes, CLOSE_NAMES.get(code) ?? 'other');
   }

@@ -47,6 +47,10 @@ export interface AdminStats {
   groupCount: number;
   /** LIMIT_EXCEEDED_ERROR replies since start, by cause. */
   limitEvents: Record<string, number>;
+  /** Error replies since start, by operation and code, on every transport (most first). */
+  errors: Array<{ op: string; code: string; count: number }>;
+  /** Connections the server ended since start, by close code name (slow_consumer, revoked, ...). */
+  closes: Record<string, number>;
   /** Busiest topics since the previous sample (empty in the first one). */
   topTopics: Array<{ cache: string; topic: string; perSecond: number; subscribers: number }>;
 }

@@ -117,10 +117,7 @@ export function createMetricsRegistry({ broker, engine, transport, config, bodie
 
   const { refusals } = broker;
   mirroredLabelledCounter(registry, 'tidings_request_errors_total', 'Requests answered with an error, by operation (pub, sub, listPushBack, ...; credential: an HTTP or gRPC call\'s credential) and code, on every transport (WebSocket, HTTP, SSE, gRPC)', ['op', 'code'],
-    () => [...refusals.byOpAndCode].map(([key, n]): [Record<'op' | 'code', string>, number] => {
-      const [op = '', code = ''] = key.split('\u0000');
-      return [{ op, code }, n];
-    }));
+    () => refusals.errors().map(({ op, code, count }): [Record<'op' | 'code', string>, number] => [{ op, code }, count]));
   mirroredLabelledCounter(registry, 'tidings_limit_exceeded_total', 'Requests refused with LIMIT_EXCEEDED_ERROR, by cause, on every transport', ['cause'],
     () => [...refusals.limitCauses].map(([cause, n]): [Record<'cause', string>, number] => [{ cause }, n]));
   mirroredLabelledCounter(registry, 'tidings_connections_closed_total', 'Connections (WebSocket, SSE, gRPC subscription) the server ended, by close code (slow_consumer, token_expired, revoked, ...); shutdown closes not counted', ['reason'],

@@ -79,6 +79,11 @@ t.test('admin page - signed out, a refused key, then signed in with live charts 
   t.match(await page.textContent('#groups'), /chat \/ moderators.*mod-eu/s, 'the moderator group with its members by name');
   t.match(await page.textContent('#top'), /chat \/ lobby/, 'top topics by rate');
   t.match(await page.textContent('#limits'), /value_size_limit_exceeded\s*1/, 'limit events by cause');
+  const errors = await page.textContent('#errors');
+  t.match(errors, /adminStats\s*PERMISSION_ERROR\s*1/, 'refused requests: the key not listed in admin.tokenIds');
+  t.match(errors, /hello\s*AUTHENTICATION_ERROR\s*1/, 'the malformed key');
+  t.match(errors, /pub\s*LIMIT_EXCEEDED_ERROR\s*1/, 'the publish too large');
+  t.match(await page.textContent('#closes'), /authentication failed\s*1/, 'connections the server ended: the malformed key\'s');
   t.match(await page.textContent('#t-topics-sub'), new RegExp(`^of ${MAX_TOPICS} · [1-9]\\d* evicted$`), 'topics evicted at topics.maxTopics, beside the limit');
   t.equal(await page.locator('.uplot').count(), 4, 'four uPlot charts');
   t.ok(await page.locator('#c-rate .uplot canvas').count() > 0, 'drawn on canvases');
@@ -301,6 +306,10 @@ t.test('admin page - every figure matches /metrics; the empty, loaded and server
   t.equal(sum('tidings_limit_exceeded_total'), 1);
   t.equal(await text('t-evictions'), `${n(sum('tidings_window_evictions_total'))} window evictions`);
   t.match(await text('limits'), /value_size_limit_exceeded\s*1/);
+  t.match(await text('errors'), /^pub\s*LIMIT_EXCEEDED_ERROR\s*1$/, 'refused requests: tidings_request_errors_total by operation and code');
+  t.equal(metrics.get('tidings_request_errors_total{op="pub",code="LIMIT_EXCEEDED_ERROR"}'), 1);
+  t.ok(await page.isVisible('#closes-empty'), 'no connection ended by the server yet');
+  t.equal(sum('tidings_connections_closed_total'), 0);
   await screenshot(page, 'admin-loaded', undefined, { fullPage: true });
 
   // The server goes away: the figures are marked as no longer live. (Chromium logs each refused

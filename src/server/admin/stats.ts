@@ -99,6 +99,8 @@ export class StatsSampler {
         refused: g.counters.refused,
       })),
       limitEvents: Object.fromEntries(broker.refusals.limitCauses),
+      errors: broker.refusals.errors(),
+      closes: Object.fromEntries(broker.refusals.closes),
       topTopics: moving.slice(0, config.admin.topTopics),
     };
     this.previous = { at, published: topicStats.published, delivered: topicStats.delivered, positions };
