@@ -25,6 +25,22 @@ function cell(text, className) {
   return td;
 }
 
+/** Gives each `<section data-table="id" data-empty="...">` card its table body (#id) and the line
+ * shown while it is empty (#id-empty). */
+function tableCards() {
+  for (const card of document.querySelectorAll('section[data-table]')) {
+    const body = document.createElement('tbody');
+    body.id = card.dataset.table;
+    card.querySelector('table').append(body);
+    const empty = document.createElement('p');
+    empty.id = `${card.dataset.table}-empty`;
+    empty.className = 'muted empty';
+    empty.textContent = card.dataset.empty;
+    card.append(empty);
+  }
+}
+tableCards();
+
 function fillTable(bodyId, emptyId, rows) {
   // Each cell carries its column's name: a table that stacks on a phone labels its cells with it.
   const headings = [...$(bodyId).closest('table').querySelectorAll('thead th')].map((th) => th.textContent);
