@@ -14,6 +14,15 @@ export interface ServerConfig {
   /** Largest WebSocket message accepted, bytes. Larger frames close the socket (uWS rule), so
    * keep it above `topics.maxValueBytes` plus framing. */
   maxFrameBytes: number;
+  /** Values one request may hold at most (every MessagePack value of a frame, containers and map
+   * keys included; every JSON value of an HTTP body): decoding costs per value, so a frame of
+   * empty maps would cost many times its size in CPU. Counted before decoding; past it the
+   * request is refused undecoded (LIMIT_EXCEEDED_ERROR, request_elements_limit_exceeded). At
+   * least store.maxListLength + 64, so a list of maxListLength values fits in one concatenate. */
+  maxRequestElements: number;
+  /** Containers (maps, arrays, objects) one request may nest at most; deeper is refused undecoded
+   * (LIMIT_EXCEEDED_ERROR, request_depth_limit_exceeded). No operation needs more than 4. */
+  maxRequestDepth: number;
   /** Per-connection send buffer, bytes; past it the slow-consumer policy applies. */
   maxBackpressureBytes: number;
   /** Hard per-connection send buffer limit of the transport: past it frames would be dropped and the
@@ -106,6 +115,11 @@ export interface LimitsConfig {
   connectionOpsPerSec: number;
   /** Requests one connection may send in a burst (token bucket size). */
   connectionOpsBurst: number;
+  /** A request of more values than this (server.maxRequestElements counts them) is charged one
+   * more request per this many values, to the connection's and the tokenId's buckets, before it is
+   * decoded: the rates bound decoding work, not only the number of requests. Ordinary requests
+   * (a few dozen values) cost one; none costs more than a full bucket holds. */
+  requestElementsPerOp: number;
   /** Requests per second all connections of one tokenId may sustain together. */
   tokenIdOpsPerSec: number;
   /** Requests all connections of one tokenId may send in a burst. */
@@ -471,6 +485,8 @@ export const DEFAULTS: TidingsConfig = {
     host: '127.0.0.1',
     port: 8080,
     maxFrameBytes: 1024 * 1024,
+    maxRequestElements: 102_400,
+    maxRequestDepth: 32,
     maxBackpressureBytes: 1024 * 1024,
     sendBufferHardLimitBytes: 4 * 1024 * 1024,
     slowConsumerTimeoutMs: 30_000,
@@ -505,6 +521,7 @@ export const DEFAULTS: TidingsConfig = {
     maxGroupsPerTokenId: 1000,
     connectionOpsPerSec: 10_000,
     connectionOpsBurst: 20_000,
+    requestElementsPerOp: 32,
     tokenIdOpsPerSec: 50_000,
     tokenIdOpsBurst: 100_000,
     maxIdleBuckets: 100_000,
@@ -708,7 +725,7 @@ function validate(c: TidingsConfig): void {
   positive('server.port', c.server.port, 0);
   if (c.server.port > 65535) throw new ConfigError('server.port', 'must be ≤ 65535');
   for (const key of ['maxFrameBytes', 'maxBackpressureBytes', 'sendBufferHardLimitBytes', 'slowConsumerTimeoutMs', 'idempotencyWindowMs', 'maxIdempotencyKeys', 'idleTimeoutSec', 'helloTimeoutMs', 'heartbeatMs', 'maxConnections', 'maxPendingRequests', 'maxHttpBodyBytes', 'maxInFlightBodyBytes', 'maxInFlightBodyBytesPerIp',
-    'maxPreHelloFrameBytes', 'maxPendingHellos', 'maxPendingHellosPerIp', 'maxConnectionsPerIp', 'batchMaxItems', 'batchMaxBytes'] as const) {
+    'maxPreHelloFrameBytes', 'maxPendingHellos', 'maxPendingHellosPerIp', 'maxConnectionsPerIp', 'batchMaxItems', 'batchMaxBytes', 'maxRequestElements', 'maxRequestDepth'] as const) {
     positive(`server.${key}`, c.server[key]);
   }
   // uWS reads its payload limit (twice this) and its send-buffer limit as 32-bit integers: 2^32
@@ -728,7 +745,7 @@ function validate(c: TidingsConfig): void {
   positive('server.eventLoopMonitorMs', c.server.eventLoopMonitorMs, 10);
   if (c.server.eventLoopMonitorMs > 60_000) throw new ConfigError('server.eventLoopMonitorMs', 'must be ≤ 60000');
   positive('server.metricsMaxGroups', c.server.metricsMaxGroups, 0);
-  for (const key of ['maxConnectionsPerTokenId', 'maxSubscriptionsPerTokenId', 'maxGroupsPerTokenId', 'connectionOpsPerSec', 'connectionOpsBurst', 'tokenIdOpsPerSec', 'tokenIdOpsBurst', 'maxIdleBuckets'] as const) {
+  for (const key of ['maxConnectionsPerTokenId', 'maxSubscriptionsPerTokenId', 'maxGroupsPerTokenId', 'connectionOpsPerSec', 'connectionOpsBurst', 'requestElementsPerOp', 'tokenIdOpsPerSec', 'tokenIdOpsBurst', 'maxIdleBuckets'] as const) {
     positive(`limits.${key}`, c.limits[key]);
   }
   positive('server.shutdownGraceMs', c.server.shutdownGraceMs, 0);
@@ -768,6 +785,9 @@ function validate(c: TidingsConfig): void {
   }
   if (c.server.maxPreHelloFrameBytes > c.server.maxFrameBytes) throw new ConfigError('server.maxPreHelloFrameBytes', 'must be ≤ server.maxFrameBytes');
   validateStore(c.store, positive);
+  // A list of maxListLength values, with the fields around it, must fit in one concatenate.
+  if (c.server.maxRequestElements < c.store.maxListLength + 64) throw new ConfigError('server.maxRequestElements', 'must be ≥ store.maxListLength + 64');
+  if (c.server.maxRequestDepth < 4) throw new ConfigError('server.maxRequestDepth', 'must be ≥ 4 (listErase ranges nest 3 deep)');
   for (const key of ['ackTimeoutMs', 'maxInFlightPerMember', 'bufferItems', 'bufferBytes', 'totalBufferBytes', 'maxAttempts', 'groupIdleMs', 'maxGroups', 'nodeTimeoutMs', 'maxGroupsPerConnection', 'historyLength', 'historyTtlSec', 'maxReasonBytes'] as const) {
     positive(`moderation.${key}`, c.moderation[key]);
   }

@@ -18,7 +18,8 @@ import { topicHandlers } from './handlers/topics.js';
 import { catchUpBufferLimit, continueAllCatchUps } from './catch-up.js';
 import { SlowConsumers } from './slow-consumers.js';
 import { IdempotentResults } from './idempotency.js';
-import { peekRequestId } from '../protocol/peek.js';
+import { frameShape, peekRequestId } from '../protocol/peek.js';
+import { requestOps, shapeRefusal } from '../core/request-shape.js';
 import type { IdentityLimits } from '../limits/identity-limits.js';
 import { helloFields } from './validate.js';
 import { SessionDeadlines, type DueKind } from './session-deadlines.js';
@@ -134,6 +135,13 @@ export class Broker {
     const { maxFrameBytes, maxPreHelloFrameBytes } = this.deps.config.server;
     const maxBytes = session.state === 'awaiting_hello' ? maxPreHelloFrameBytes : maxFrameBytes;
     if (bytes.byteLength > maxBytes) return this.frameTooLarge(session, bytes, maxBytes);
+    // Then its values, counted from the headers: decoding costs per value, not per byte.
+    const { server } = this.deps.config;
+    const shape = frameShape(bytes, server.maxRequestElements, server.maxRequestDepth);
+    if (shape.problem) return this.refuseUndecoded(session, bytes, shapeRefusal(shape.problem, server), 'frame refused before hello');
+    const overRate = this.chargeElements(session, shape.elements);
+    // The frame's values are counted, so a walk to its id is bounded by them.
+    if (overRate) return this.replyError(session, peekRequestId(bytes, shape.elements), overRate);
     let frame: Record<string, unknown>;
     try {
       frame = decodeFrame(bytes);
@@ -171,6 +179,17 @@ export class Broker {
         (err) => { settled(); if (!replied) this.replyError(session, id, err, op); else this.logUnexpected(session, err); },
       );
     } else if (!replied) this.replyOk(session, id, outcome);
+  }
+
+  /** Charges a request of `elements` values (counted before it is decoded) the requests it costs
+   * beyond the one every request is charged when it runs (limits.requestElementsPerOp), so the
+   * request rates bound decoding work too; the refusal when the buckets lack them. */
+  chargeElements(session: Session, elements: number): TidingsError | undefined {
+    const { requestElementsPerOp, connectionOpsBurst, tokenIdOpsBurst } = this.deps.config.limits;
+    // At most what a full bucket holds, so the largest request can always pass on one.
+    const ops = Math.min(requestOps(elements, requestElementsPerOp), connectionOpsBurst, tokenIdOpsBurst);
+    if (ops <= 1 || session.state !== 'open') return undefined;
+    return this.limits.admitRequest(session.rateKey ?? session, session.grant?.tokenId, ops - 1);
   }
 
   /** Runs one operation for an authenticated session, whatever the transport: the same validation,
@@ -253,7 +272,13 @@ export class Broker {
 
   private frameTooLarge(session: Session, bytes: Uint8Array, maxBytes: number): void {
     const error = limitExceeded(LimitCause.FRAME_SIZE, `frame of ${bytes.byteLength} bytes is larger than ${maxBytes}${session.state === 'awaiting_hello' ? ' (the limit before hello)' : ''}`);
-    if (session.state === 'awaiting_hello') session.closeAfterReply = { code: CloseCode.POLICY, reason: 'frame too large before hello' };
+    this.refuseUndecoded(session, bytes, error, 'frame too large before hello');
+  }
+
+  /** Answers a frame refused before it was decoded, by the id its headers name if any. Before
+   * hello the connection is closed too: an unauthenticated peer gets nothing more. */
+  private refuseUndecoded(session: Session, bytes: Uint8Array, error: TidingsError, reasonBeforeHello: string): void {
+    if (session.state === 'awaiting_hello') session.closeAfterReply = { code: CloseCode.POLICY, reason: reasonBeforeHello };
     this.replyError(session, peekRequestId(bytes), error);
   }
 

@@ -102,30 +102,31 @@ export class IdentityLimits {
     return this.byTokenId.get(tokenId)?.connections ?? 0;
   }
 
-  /** Takes one request from the connection's (or, given a string, the client address's) and the
-   * tokenId's buckets; the refusal when either is empty (then neither is charged). */
-  admitRequest(connection: RequestRateHolder | string, tokenId: string | undefined): TidingsError | undefined {
+  /** Takes `ops` requests (one, unless a large request is charged more: limits.requestElementsPerOp)
+   * from the connection's (or, given a string, the client address's) and the tokenId's buckets;
+   * the refusal when either lacks them (then neither is charged). */
+  admitRequest(connection: RequestRateHolder | string, tokenId: string | undefined, ops = 1): TidingsError | undefined {
     let byAddress: TokenBucket | undefined;
     let taken: boolean;
     if (typeof connection === 'string') {
       const address = `a:${connection}`;
       byAddress = this.idle.get(address) ?? this.newConnectionBucket();
-      taken = byAddress.take();
+      taken = byAddress.take(ops);
       // Moved to the most recently used end (or kept for the first time, now that it is not full).
       this.idle.delete(address);
       this.remember(address, byAddress);
     } else {
-      taken = takeCompact(connection, this.connectionRate, this.clock.now() - this.epoch);
+      taken = takeCompact(connection, this.connectionRate, this.clock.now() - this.epoch, ops);
     }
     if (!taken) {
       const who = typeof connection === 'string' ? 'calls from this address' : 'this connection';
       return limitExceeded(LimitCause.OPERATIONS_RATE, `${who} may send at most ${this.config.connectionOpsPerSec} requests per second (burst ${this.config.connectionOpsBurst})`);
     }
     const shared = tokenId === undefined ? undefined : this.byTokenId.get(tokenId);
-    if (shared && !shared.bucket.take()) {
+    if (shared && !shared.bucket.take(ops)) {
       // Given back: the tokenId's refusal charges neither bucket.
-      if (byAddress) byAddress.giveBack();
-      else giveBackCompact(connection as RequestRateHolder);
+      if (byAddress) byAddress.giveBack(ops);
+      else giveBackCompact(connection as RequestRateHolder, ops);
       return limitExceeded(LimitCause.OPERATIONS_RATE, `connections of tokenId "${tokenId}" may send at most ${this.config.tokenIdOpsPerSec} requests per second together (burst ${this.config.tokenIdOpsBurst})`);
     }
     return undefined;

@@ -58,8 +58,8 @@ export class TokenBucket {
  * tokens now = burst − opsTaken + refill since `opsFullAt`, at most burst. `opsTaken` 0 = full. */
 export interface CompactBucket { opsTaken: number; opsFullAt: number | undefined }
 
-/** TokenBucket.take() (one token) on a CompactBucket at time `now`. */
-export function takeCompact(bucket: CompactBucket, rate: BucketRate, now: number): boolean {
+/** TokenBucket.take(n) on a CompactBucket at time `now`. */
+export function takeCompact(bucket: CompactBucket, rate: BucketRate, now: number, n = 1): boolean {
   let taken = bucket.opsTaken;
   if (taken > 0) {
     const elapsed = now - bucket.opsFullAt!;
@@ -67,17 +67,17 @@ export function takeCompact(bucket: CompactBucket, rate: BucketRate, now: number
     // the last full time also starts full (TokenBucket refills nothing then; this state cannot
     // tell how much had refilled before the step, and never draining is the safe side).
     if (elapsed < 0 || (elapsed * rate.perSec) / 1000 >= taken) taken = 0;
-    else if (rate.burst - taken + (elapsed * rate.perSec) / 1000 < 1) return false;
+    else if (rate.burst - taken + (elapsed * rate.perSec) / 1000 < n) return false;
   }
   if (taken === 0) {
-    if (rate.burst < 1) return false;
+    if (rate.burst < n) return false;
     bucket.opsFullAt = now;
   }
-  bucket.opsTaken = taken + 1;
+  bucket.opsTaken = taken + n;
   return true;
 }
 
-/** TokenBucket.giveBack() (one token) on a CompactBucket that just took it. */
-export function giveBackCompact(bucket: CompactBucket): void {
-  bucket.opsTaken--;
+/** TokenBucket.giveBack(n) on a CompactBucket that just took them. */
+export function giveBackCompact(bucket: CompactBucket, n = 1): void {
+  bucket.opsTaken -= n;
 }

@@ -29,6 +29,10 @@ export const LimitCause = {
   VALUE_SIZE: 'value_size_limit_exceeded',
   ITEM_SIZE: 'item_size_limit_exceeded',
   ELEMENT_SIZE: 'element_size_limit_exceeded',
+  /** More values in one request than server.maxRequestElements (counted before decoding). */
+  REQUEST_ELEMENTS: 'request_elements_limit_exceeded',
+  /** Containers nested deeper in one request than server.maxRequestDepth. */
+  REQUEST_DEPTH: 'request_depth_limit_exceeded',
   LIST_LENGTH: 'list_length_limit_exceeded',
   TTL: 'ttl_limit_exceeded',
   SUBSCRIPTIONS: 'topic_subscriptions_limit_exceeded',

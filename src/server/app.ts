@@ -123,8 +123,8 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   let momentoEndpoint: string | undefined;
   // Every route that reads a request body reads it within this one budget.
   const bodies = new BodyBudget(config.server.maxInFlightBodyBytes, config.server.maxInFlightBodyBytesPerIp, config.server.trustedProxyHeader);
-  mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes, bodies, cors, momentoEndpoint: () => momentoEndpoint });
-  mountHttpApi(app, { broker, log, cors, maxBodyBytes: config.server.maxHttpBodyBytes, bodies, trustedProxyHeader: config.server.trustedProxyHeader });
+  mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes, shape: config.server, bodies, cors, momentoEndpoint: () => momentoEndpoint });
+  mountHttpApi(app, { broker, log, cors, maxBodyBytes: config.server.maxHttpBodyBytes, shape: config.server, bodies, trustedProxyHeader: config.server.trustedProxyHeader });
   const tickets = new TicketBook(config.http.ticketTtlMs, config.http.maxTickets, clock, config.http.maxTicketsPerCredential);
   mountSse(app, { broker, auth, fanout: jsFanout, tickets, admission, cors, log, config });
   mountLongPoll(app, { broker, fanout: jsFanout, admission, cors, log, clock, config });

@@ -5,10 +5,12 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { type GenericRequest, type OperationName, type Value } from '../protocol/index.js';
 import { invalidArgument, notFound } from '../core/errors.js';
+import type { RequestShapeLimits } from '../core/request-shape.js';
 import type { Logger } from '../core/logger.js';
 import type { Broker } from '../engine/broker.js';
 import { DISPATCH_ONLY } from '../engine/session.js';
 import { readTypedBody } from './http-body.js';
+import { parseJsonObject } from './json-body.js';
 import type { BodyBudget } from './body-budget.js';
 import { bearer, jsonRoute, type Cors, type JsonReply } from './http-common.js';
 import { fromJsonValue, toJsonValue } from './json-events.js';
@@ -22,13 +24,14 @@ export const HTTP_OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName
   'listPopBack', 'listPopFront', 'listLength', 'listErase', 'get', 'set', 'delete', 'itemGetTtl', 'updateTtl', 'increaseTtl', 'decreaseTtl', 'increment', 'setIf',
 ]);
 
-export interface HttpApiDeps { broker: Broker; log: Logger; cors: Cors; maxBodyBytes: number; bodies: BodyBudget; trustedProxyHeader: string }
+export interface HttpApiDeps { broker: Broker; log: Logger; cors: Cors; maxBodyBytes: number; shape: RequestShapeLimits; bodies: BodyBudget; trustedProxyHeader: string }
 
 export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
-  const { broker, log, cors, maxBodyBytes, bodies, trustedProxyHeader } = deps;
+  const { broker, log, cors, maxBodyBytes, shape, bodies, trustedProxyHeader } = deps;
 
-  /** Checks the credential, reads the body, dispatches `build(body)` on a per-call session. */
-  const call = (res: HttpResponse, req: HttpRequest, build: (body: Buffer) => GenericRequest, shape: (result: unknown) => unknown) => {
+  /** Checks the credential, reads the body, dispatches the request `build(body)` makes of it on a
+   * per-call session, charged for the values it holds (`elements`) as a frame of them would be. */
+  const call = (res: HttpResponse, req: HttpRequest, build: (body: Buffer) => { request: GenericRequest; elements: number }, shapeResult: (result: unknown) => unknown) => {
     const authorization = req.getHeader('authorization');
     const corsHeaders = cors.headers(req.getHeader('origin'));
     // Every call is its own session: its request rate is charged to the client address (as for
@@ -42,10 +45,12 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
       const token = bearer(authorization);
       const grant = broker.verifyCredential(token);
       const body = await readTypedBody(res, maxBodyBytes, aborted, lease);
-      const request = build(body);
+      const { request, elements } = build(body);
       const session = await broker.openAuthenticated(DISPATCH_ONLY, grant, rateKey);
       try {
-        return { status: '200 OK', body: shape(await broker.dispatch(session, request)) };
+        const overRate = broker.chargeElements(session, elements);
+        if (overRate) throw overRate;
+        return { status: '200 OK', body: shapeResult(await broker.dispatch(session, request)) };
       } finally {
         broker.closed(session);
       }
@@ -58,7 +63,7 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     const contentType = req.getHeader('content-type');
     // The HTTP convention for a retry-safe POST; the same key as the protocol's idempotencyKey.
     const idempotencyKey = req.getHeader('idempotency-key');
-    call(res, req, (body) => ({ t: 'pub', id: 0, cache, topic, value: bodyValue(body, contentType), ...(idempotencyKey ? { idempotencyKey } : {}) }), (r) => r);
+    call(res, req, (body) => ({ request: { t: 'pub', id: 0, cache, topic, value: bodyValue(body, contentType), ...(idempotencyKey ? { idempotencyKey } : {}) }, elements: 1 }), (r) => r);
   });
 
   app.post('/v1/cache/:cache/:operation', (res, req) => {
@@ -68,7 +73,8 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
       if (!HTTP_OPERATIONS.has(operation as OperationName) || operation === 'pub') {
         throw notFound(`no HTTP operation "${operation}"; see docs/http-api.md`);
       }
-      return { ...jsonArguments(body), t: operation, id: 0, cache };
+      const { args, elements } = jsonArguments(body, shape);
+      return { request: { ...args, t: operation, id: 0, cache }, elements };
     }, jsonResult);
   });
 }
@@ -98,16 +104,11 @@ function bodyValue(body: Buffer, contentType: string): Value {
   throw invalidArgument(`unsupported content-type "${type}": send text/plain or application/octet-stream`);
 }
 
-/** A JSON body's named arguments; `value`, `values` and `compare` may be `{ "base64": "…" }` for bytes. */
-function jsonArguments(body: Buffer): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = body.byteLength === 0 ? {} : JSON.parse(utf8.decode(body));
-  } catch {
-    throw invalidArgument('body must be a JSON object');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalidArgument('body must be a JSON object');
-  const args = { ...(parsed as Record<string, unknown>) };
+/** A JSON body's named arguments, and the values it holds; `value`, `values` and `compare` may be
+ * `{ "base64": "…" }` for bytes. */
+function jsonArguments(body: Buffer, shape: RequestShapeLimits): { args: Record<string, unknown>; elements: number } {
+  const { value: parsed, elements } = parseJsonObject(body, shape, true);
+  const args = { ...parsed };
   // Fields the path names, or the transport owns, are not the body's to set.
   delete args['t']; delete args['id']; delete args['cache'];
   if ('value' in args) args['value'] = fromJsonValue(args['value'], 'value');
@@ -116,7 +117,7 @@ function jsonArguments(body: Buffer): Record<string, unknown> {
     if (!Array.isArray(args['values'])) throw invalidArgument('values must be an array');
     args['values'] = args['values'].map((v, i) => fromJsonValue(v, `values[${i}]`));
   }
-  return args;
+  return { args, elements };
 }
 
 /** A result with its values made JSON-safe (binary as `{ "base64": "…" }`). */

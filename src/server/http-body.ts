@@ -2,8 +2,10 @@
  * budget of body bytes in flight (body-budget.ts). */
 import type { HttpResponse } from 'uWebSockets.js';
 import { ErrorCode, LimitCause } from '../protocol/index.js';
-import { TidingsError, invalidArgument } from '../core/errors.js';
+import { TidingsError } from '../core/errors.js';
+import type { RequestShapeLimits } from '../core/request-shape.js';
 import type { BodyLease } from './body-budget.js';
+import { parseJsonObject } from './json-body.js';
 
 export class BodyTooLargeError extends Error {}
 /** The server-wide budget of body bytes in flight has no room for this body. */
@@ -69,15 +71,8 @@ export function readTypedBody(res: HttpResponse, maxBytes: number, aborted: () =
   return readBody(res, maxBytes, aborted, lease).catch((err: unknown) => { throw typedBodyError(err); });
 }
 
-/** A bounded JSON object body, with typed errors (size limit, budget, not JSON, not an object). */
-export async function readJsonObject(res: HttpResponse, maxBytes: number, aborted: () => boolean, lease: BodyLease): Promise<Record<string, unknown>> {
-  const body = await readTypedBody(res, maxBytes, aborted, lease);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw invalidArgument('body must be JSON');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalidArgument('body must be a JSON object');
-  return parsed as Record<string, unknown>;
+/** A bounded JSON object body, with typed errors (size limit, budget, not UTF-8, past the shape
+ * limits, not JSON, not an object: json-body.ts). */
+export async function readJsonObject(res: HttpResponse, maxBytes: number, aborted: () => boolean, lease: BodyLease, shape: RequestShapeLimits): Promise<Record<string, unknown>> {
+  return parseJsonObject(await readTypedBody(res, maxBytes, aborted, lease), shape).value;
 }

@@ -23,7 +23,7 @@ const STATUS: Record<ErrorCode, string> = {
 };
 /** Size limits are about the request, not its rate: 413 tells a client retrying will not help. */
 const SIZE_CAUSES: ReadonlySet<string> = new Set([
-  LimitCause.REQUEST_SIZE, LimitCause.VALUE_SIZE, LimitCause.ITEM_SIZE, LimitCause.ELEMENT_SIZE, LimitCause.FRAME_SIZE,
+  LimitCause.REQUEST_SIZE, LimitCause.VALUE_SIZE, LimitCause.ITEM_SIZE, LimitCause.ELEMENT_SIZE, LimitCause.FRAME_SIZE, LimitCause.REQUEST_ELEMENTS, LimitCause.REQUEST_DEPTH,
 ]);
 
 export function httpStatus(e: WireError): string {

@@ -4,6 +4,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { ErrorCode, type GenericRequest } from '../protocol/index.js';
 import { TidingsError } from '../core/errors.js';
+import type { RequestShapeLimits } from '../core/request-shape.js';
 import type { Logger } from '../core/logger.js';
 import type { Broker } from '../engine/broker.js';
 import { DISPATCH_ONLY } from '../engine/session.js';
@@ -23,7 +24,7 @@ export function bearer(req: HttpRequest): string | undefined {
  * a fresh, full per-connection bucket), and the CORS headers its answer carries. */
 export interface Caller { token: string | undefined; rateKey: string; corsHeaders: Record<string, string> }
 
-export interface CallerConfig { server: { trustedProxyHeader: string; corsOrigins: string[] }; http: { corsMaxAgeSec: number } }
+export interface CallerConfig { server: RequestShapeLimits & { trustedProxyHeader: string; corsOrigins: string[] }; http: { corsMaxAgeSec: number } }
 
 export type CallerOf = (res: HttpResponse, req: HttpRequest) => Caller;
 

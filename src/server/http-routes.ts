@@ -7,6 +7,8 @@ import type { Logger } from '../core/logger.js';
 import type { Grant, RevokeRequest, TokenAuthority } from '../auth/tokens.js';
 import { readJsonObject, readTypedBody } from './http-body.js';
 import type { BodyBudget } from './body-budget.js';
+import type { RequestShapeLimits } from '../core/request-shape.js';
+import { parseJsonObject } from './json-body.js';
 import { endHead, getAndHead } from './static-files.js';
 
 export { errorReply, jsonRoute, type JsonReply } from './http-common.js';
@@ -31,6 +33,8 @@ export interface HttpRouteDeps {
   auth: TokenAuthority;
   log: Logger;
   maxBodyBytes: number;
+  /** What a JSON body may hold (server.maxRequestElements, server.maxRequestDepth). */
+  shape: RequestShapeLimits;
   bodies: BodyBudget;
   cors: Cors;
   /** The endpoint for Momento-shaped tokens; undefined while the gRPC listener is off. */
@@ -60,13 +64,7 @@ export function mountHttpRoutes(app: TemplatedApp, deps: HttpRouteDeps): void {
       if (!match) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send the API key as "Authorization: Bearer <key>"');
       const minter = auth.verify(match[1]);
       const body = await readTypedBody(res, maxBodyBytes, aborted, lease);
-      let request: { scope?: unknown; expiresInSeconds?: unknown; tokenId?: unknown; momento?: unknown };
-      try {
-        request = JSON.parse(body.toString('utf8')) as typeof request;
-      } catch {
-        throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'body must be JSON');
-      }
-      if (typeof request !== 'object' || request === null) throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'body must be a JSON object');
+      const request: { scope?: unknown; expiresInSeconds?: unknown; tokenId?: unknown; momento?: unknown } = parseJsonObject(body, deps.shape).value;
       if (typeof request.expiresInSeconds !== 'number') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'expiresInSeconds must be a number');
       if (request.tokenId !== undefined && typeof request.tokenId !== 'string') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'tokenId must be a string');
       if (request.momento !== undefined && typeof request.momento !== 'boolean') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'momento must be a boolean');
@@ -94,7 +92,7 @@ export function mountHttpRoutes(app: TemplatedApp, deps: HttpRouteDeps): void {
     jsonRoute(res, log, async (aborted) => {
       // Credential and permission before the body (as for /v1/tokens).
       requireAdmin(auth, authorization);
-      const request = await readJsonObject(res, maxBodyBytes, aborted, lease);
+      const request = await readJsonObject(res, maxBodyBytes, aborted, lease, deps.shape);
       for (const key of ['tokenId', 'jti', 'token'] as const) {
         if (request[key] !== undefined && typeof request[key] !== 'string') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, `${key} must be a string`);
       }

@@ -21,7 +21,7 @@ export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, config
   const bodyRoute = (res: HttpResponse, req: HttpRequest, build: (body: Record<string, unknown>) => GenericRequest, status?: string) => {
     const caller = callerOf(res, req);
     const lease = bodies.lease(res, req);
-    dispatchRoute(res, caller, broker, log, async (aborted) => build(await readJsonObject(res, maxBodyBytes, aborted, lease)), status, lease);
+    dispatchRoute(res, caller, broker, log, async (aborted) => build(await readJsonObject(res, maxBodyBytes, aborted, lease, config.server)), status, lease);
   };
 
   app.post('/v1/follows', (res, req) => bodyRoute(res, req, (body) => ({ ...body, t: 'follow', id: 0 })));
@@ -78,7 +78,7 @@ export function mountNotifyRoutes(app: TemplatedApp, { broker, auth, log, config
       // Credential and permission before the body: a caller that may not is answered without the
       // server reading its upload.
       const grant = admin(token, cache);
-      const input = await readJsonObject(res, maxBodyBytes, aborted, lease);
+      const input = await readJsonObject(res, maxBodyBytes, aborted, lease, config.server);
       presenceFor(grant, cache, input);
       const { secret } = await service.webhooks.put({ ...input, cache, name } as never);
       return { status: '200 OK', body: { name, cache, secret } };

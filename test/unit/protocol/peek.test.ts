@@ -1,7 +1,8 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { encodeFrame } from '../../../src/index.js';
-import { peekRequestId } from '../../../src/protocol/peek.js';
+import { frameShape, peekRequestId } from '../../../src/protocol/peek.js';
+import { DEFAULTS } from '../../../src/core/config.js';
 
 const runs = Number(process.env['TIDINGS_FUZZ_RUNS'] ?? 300);
 
@@ -32,4 +33,38 @@ t.test('peekRequestId - never throws on arbitrary bytes and has no id to offer f
   t.equal(peekRequestId(encodeFrame({ id: 2 ** 40 })), 2 ** 40);
   const truncated = encodeFrame({ t: 'x', pad: 'y'.repeat(100), id: 3 }).subarray(0, 20);
   t.equal(peekRequestId(truncated), null, 'a length prefix past the end is not trusted');
+});
+
+/** Values of a decoded msgpack value as frameShape counts them: each container, key and scalar. */
+const valuesOf = (v: unknown): number => Array.isArray(v) ? 1 + v.reduce((n: number, e) => n + valuesOf(e), 0)
+  : v !== null && typeof v === 'object' && !(v instanceof Uint8Array) ? 1 + Object.values(v).reduce((n: number, e) => n + 1 + valuesOf(e), 0) : 1;
+const depthOf = (v: unknown): number => Array.isArray(v) ? 1 + Math.max(0, ...v.map(depthOf))
+  : v !== null && typeof v === 'object' && !(v instanceof Uint8Array) ? 1 + Math.max(0, ...Object.values(v).map(depthOf)) : 0;
+
+t.test('frameShape - counts every value and nesting level of any frame, and refuses exactly past the limits', async (t) => {
+  const { tree } = fc.letrec((tie) => ({
+    tree: fc.oneof({ depthSize: 'small' }, tie('leaf'), fc.array(tie('tree'), { maxLength: 4 }), fc.dictionary(fc.string({ maxLength: 4 }), tie('tree'), { maxKeys: 4 })),
+    leaf: fc.oneof(fc.string(), fc.uint8Array({ maxLength: 300 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null)),
+  }));
+  fc.assert(fc.property(tree, (value) => {
+    const bytes = encodeFrame(value as object);
+    const elements = valuesOf(value);
+    const depth = depthOf(value);
+    return frameShape(bytes, 1e6, 64).elements === elements
+      && frameShape(bytes, elements, depth).elements === elements
+      && frameShape(bytes, elements - 1, 64).problem === 'elements'
+      && (depth === 0 || frameShape(bytes, 1e6, depth - 1).problem === 'depth');
+  }), { numRuns: runs });
+  t.same(frameShape(new Uint8Array([0x82, 0xa1, 0x74, 0xd6, 0xff, 0, 0, 0, 1, 0xc0, 0xc0]), 100, 8), { problem: 'ext' }, 'an ext type (a timestamp) is refused');
+});
+
+t.test('frameShape - the largest legitimate request fits the default limits; a 1 MiB frame of empty maps does not', async (t) => {
+  const { maxRequestElements, maxRequestDepth } = DEFAULTS.server;
+  const values = Array.from({ length: DEFAULTS.store.maxListLength }, (_, i) => `v${i}`);
+  const concatenate = encodeFrame({ t: 'listConcatenateBack', id: 1, cache: 'c', list: 'l', values });
+  t.ok(concatenate.byteLength <= DEFAULTS.server.maxFrameBytes, 'it fits in a frame');
+  t.equal(frameShape(concatenate, maxRequestElements, maxRequestDepth).elements, 11 + values.length);
+  const maps = new Uint8Array(DEFAULTS.server.maxFrameBytes).fill(0x80);
+  maps.set([0xdd, 0x00, 0x0f, 0xff, 0xfb]);
+  t.same(frameShape(maps, maxRequestElements, maxRequestDepth), { problem: 'elements' });
 });

@@ -1,0 +1,125 @@
+/** Hostile input must cost little (docs/operations.md, "What hostile input costs"): a request's
+ * values are counted from its headers before it is decoded (server.maxRequestElements,
+ * server.maxRequestDepth, no MessagePack ext types), a large one is charged to the request rates
+ * by its values (limits.requestElementsPerOp), and an HTTP JSON body must be UTF-8. Over real
+ * WebSockets and HTTP against one server, on a small scale: store.maxListLength 1000 (so
+ * maxRequestElements may be 1064), a connection bucket of 70 requests refilled at 40 a second on a
+ * manual clock. */
+import t from 'tap';
+import { ManualClock, PermissionScopes, encodeFrame } from '../../src/index.js';
+import { startServer } from '../helpers/server.js';
+import { RawClient, tokenFor } from '../helpers/raw-client.js';
+
+const CACHE = 'app';
+const LIST_MAX = 1000;
+const MAX_ELEMENTS = LIST_MAX + 64;
+const clock = new ManualClock(Date.now());
+const server = await startServer(t, {
+  clock,
+  config: {
+    store: { maxListLength: LIST_MAX },
+    server: { maxRequestElements: MAX_ELEMENTS, maxRequestDepth: 8 },
+    limits: { connectionOpsPerSec: 40, connectionOpsBurst: 70 },
+  },
+});
+const scope = PermissionScopes.combine(PermissionScopes.cacheReadWrite(CACHE), PermissionScopes.topicPublishSubscribe(CACHE, '*'));
+const token = await tokenFor(server, scope);
+const apiKey = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
+
+/** `{ id, t, cache, list, values: <values> }` with `values` spliced in as raw msgpack. */
+function concatenateWith(id: number, list: string, values: Uint8Array): Uint8Array {
+  const head = encodeFrame({ id, t: 'listConcatenateBack', cache: CACHE, list, values: null });
+  const frame = new Uint8Array(head.length - 1 + values.length);
+  frame.set(head.subarray(0, head.length - 1), 0); // without the nil that `values` replaces
+  frame.set(values, head.length - 1);
+  return frame;
+}
+/** An array32 of `count` empty maps, then 0xc1 (a byte MessagePack never uses): decoded, the frame
+ * would be refused as not MessagePack, with no id; refused by its count, it never is. */
+function emptyMaps(count: number): Uint8Array {
+  const bytes = new Uint8Array(5 + count + 1).fill(0x80);
+  bytes[0] = 0xdd;
+  new DataView(bytes.buffer).setUint32(1, count + 1);
+  bytes[5 + count] = 0xc1;
+  return bytes;
+}
+const values = (n: number) => Array.from({ length: n }, (_, i) => `v${i}`);
+
+t.test('a frame of more values than server.maxRequestElements is refused undecoded; the connection stays usable', async (t) => {
+  const c = await RawClient.open(server, token);
+  c.sendRaw(concatenateWith(9, 'maps', emptyMaps(2 * MAX_ELEMENTS)));
+  const reply = await c.next((f) => f['t'] === 'err');
+  t.match(reply, { id: 9, e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'request_elements_limit_exceeded', message: new RegExp(`more than ${MAX_ELEMENTS} values`) } },
+    'refused by its count (decoded, the 0xc1 at its end would have made it BAD_REQUEST_ERROR with id null)');
+  t.same(await c.ok({ t: 'ping' }), {}, 'the connection is still served');
+  t.same(await c.ok({ t: 'listLength', cache: CACHE, list: 'maps' }), { hit: false }, 'nothing was written');
+  c.close();
+});
+
+t.test('a frame nesting deeper than server.maxRequestDepth is refused undecoded', async (t) => {
+  const c = await RawClient.open(server, token);
+  // Nine nested one-element arrays under the top-level map (ten deep), the last holding 0xc1.
+  const nested = new Uint8Array([...new Array(9).fill(0x91), 0xc1]);
+  c.sendRaw(concatenateWith(10, 'deep', nested));
+  t.match(await c.next((f) => f['t'] === 'err'), { id: 10, e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'request_depth_limit_exceeded', message: /more than 8 maps or arrays deep/ } });
+  t.same(await c.ok({ t: 'ping' }), {});
+  c.close();
+});
+
+t.test('a MessagePack ext type is refused as BAD_REQUEST_ERROR, not decoded (msgpackr would make a Date of -1)', async (t) => {
+  const c = await RawClient.open(server, token);
+  const head = encodeFrame({ id: 11, t: 'pub', cache: CACHE, topic: 'x', value: null });
+  const timestamp32 = [0xd6, 0xff, 0x00, 0x00, 0x00, 0x01];
+  c.sendRaw(new Uint8Array([...head.subarray(0, head.length - 1), ...timestamp32]));
+  t.match(await c.next((f) => f['t'] === 'err'), { id: 11, e: { code: 'BAD_REQUEST_ERROR', message: /ext types are not part of the protocol/ } });
+  t.same(await c.ok({ t: 'ping' }), {});
+  c.close();
+});
+
+t.test('before hello, a frame refused for its shape closes the connection (4503)', async (t) => {
+  const c = await RawClient.connect(server.wsUrl);
+  const head = encodeFrame({ id: 1, t: 'hello', versions: [1], token, client: null });
+  c.sendRaw(new Uint8Array([...head.subarray(0, head.length - 1), 0xd4, 0x01, 0x00]));
+  t.match(await c.next((f) => f['t'] === 'err'), { id: 1, e: { code: 'BAD_REQUEST_ERROR' } });
+  t.equal((await c.waitClosed()).code, 4503);
+});
+
+t.test('a concatenate of store.maxListLength values fits; large requests are charged by their values', async (t) => {
+  const c = await RawClient.open(server, token);
+  // 1 map + 5 keys + 4 scalars + the array + 1000 values = 1011 values: 32 requests of the 70
+  // (limits.requestElementsPerOp 32).
+  for (const list of ['full1', 'full2']) {
+    t.same(await c.ok({ t: 'listConcatenateBack', cache: CACHE, list, values: values(LIST_MAX) }), { length: LIST_MAX }, `${list}: the largest legitimate request passes`);
+  }
+  const refused = await c.request({ t: 'listConcatenateBack', cache: CACHE, list: 'full3', values: values(LIST_MAX) });
+  t.match(refused, { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'operations_rate_limit_exceeded' } }, 'the third finds 6 of the 32 requests it costs');
+  t.same(await c.ok({ t: 'listLength', cache: CACHE, list: 'full3' }), { hit: false }, 'and was not carried out');
+  t.same(await c.ok({ t: 'ping' }), {}, 'a small request still passes: it costs one');
+  clock.advance(1000);
+  t.same(await c.ok({ t: 'listConcatenateBack', cache: CACHE, list: 'full3', values: values(LIST_MAX) }), { length: LIST_MAX }, 'a second refills 40: enough again');
+  c.close();
+});
+
+const post = (path: string, body: Uint8Array | string, key = apiKey) =>
+  fetch(`${server.httpUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body as BodyInit });
+
+t.test('HTTP JSON bodies: invalid UTF-8 is refused, not replaced; the shape limits apply before parsing', async (t) => {
+  // {"tokenId":"<0xff>"}: decoded leniently it would revoke the tokenId "\ufffd".
+  const invalid = new Uint8Array([...Buffer.from('{"tokenId":"'), 0xff, ...Buffer.from('"}')]);
+  for (const path of ['/v1/revocations', '/v1/follows', `/v1/cache/${CACHE}/listLength`]) {
+    const r = await post(path, invalid);
+    t.equal(r.status, 400, path);
+    t.match(await r.json(), { error: { code: 'INVALID_ARGUMENT_ERROR', message: /not UTF-8/ } }, `${path}: typed refusal`);
+  }
+  const deep = await post(`/v1/cache/${CACHE}/listLength`, `{"list":"l","x":${'['.repeat(20)}${']'.repeat(20)}}`);
+  t.equal(deep.status, 413);
+  t.match(await deep.json(), { error: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'request_depth_limit_exceeded' } });
+  const many = await post(`/v1/cache/${CACHE}/listConcatenateBack`, JSON.stringify({ list: 'h', values: values(LIST_MAX + 100) }));
+  t.equal(many.status, 413);
+  t.match(await many.json(), { error: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'request_elements_limit_exceeded' } });
+  const full = await post(`/v1/cache/${CACHE}/listConcatenateBack`, JSON.stringify({ list: 'h', values: values(LIST_MAX) }));
+  t.equal(full.status, 200, 'a concatenate of store.maxListLength values passes');
+  t.same(await full.json(), { length: LIST_MAX });
+  const tokens = await post('/v1/tokens', JSON.stringify({ scope: 'x', expiresInSeconds: 60, pad: [[[[[[[[[[]]]]]]]]]] }));
+  t.equal(tokens.status, 413, 'POST /v1/tokens too');
+});
