@@ -2,13 +2,15 @@
  * values are counted from its headers before it is decoded (server.maxRequestElements,
  * server.maxRequestDepth, no MessagePack ext types), a large one is charged to the request rates
  * by its values (limits.requestElementsPerOp), and an HTTP JSON body must be UTF-8. Over real
- * WebSockets and HTTP against one server, on a small scale: store.maxListLength 1000 (so
+ * WebSockets, HTTP and gRPC against one server, on a small scale: store.maxListLength 1000 (so
  * maxRequestElements may be 1064), a connection bucket of 70 requests refilled at 40 a second on a
  * manual clock. */
 import t from 'tap';
 import { ManualClock, PermissionScopes, encodeFrame } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { Client, Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
+import { cache as momentoCache } from '@gomomento/generated-types';
 
 const CACHE = 'app';
 const LIST_MAX = 1000;
@@ -20,6 +22,7 @@ const server = await startServer(t, {
     store: { maxListLength: LIST_MAX },
     server: { maxRequestElements: MAX_ELEMENTS, maxRequestDepth: 8 },
     limits: { connectionOpsPerSec: 40, connectionOpsBurst: 70 },
+    momento: { enabled: true, port: 0 },
   },
 });
 const scope = PermissionScopes.combine(PermissionScopes.cacheReadWrite(CACHE), PermissionScopes.topicPublishSubscribe(CACHE, '*'));
@@ -122,4 +125,33 @@ t.test('HTTP JSON bodies: invalid UTF-8 is refused, not replaced; the shape limi
   t.same(await full.json(), { length: LIST_MAX });
   const tokens = await post('/v1/tokens', JSON.stringify({ scope: 'x', expiresInSeconds: 60, pad: [[[[[[[[[[]]]]]]]]]] }));
   t.equal(tokens.status, 413, 'POST /v1/tokens too');
+});
+
+t.test('gRPC: a message of more top-level fields than server.maxRequestElements is refused undecoded; large ones are charged by their fields', async (t) => {
+  const client = new Client(`127.0.0.1:${server.momentoPort!}`, credentials.createInsecure());
+  t.teardown(() => client.close());
+  const metadata = new Metadata();
+  metadata.set('authorization', apiKey);
+  metadata.set('cache', CACHE);
+  const call = (message: Uint8Array) => new Promise<ServiceError | null>((resolve) => {
+    client.makeUnaryRequest('/cache_client.Scs/ListConcatenateBack', (b: Uint8Array) => Buffer.from(b), (b: Buffer) => b, message, metadata, (err) => resolve(err));
+  });
+  const concatenate = (list: string) => new momentoCache.cache_client._ListConcatenateBackRequest({
+    list_name: Buffer.from(list), values: values(LIST_MAX).map((v) => Buffer.from(v)), ttl_milliseconds: 60_000,
+  }).serializeBinary();
+  // Field 2 (values) empty, twice the limit, then field 1 with wire type 7: decoded, the message
+  // would fail as malformed (INTERNAL); counted, it never is.
+  const empties = new Uint8Array([...new Array(2 * MAX_ELEMENTS).fill([0x12, 0x00]).flat(), 0x0f, 0x01]);
+  const refused = await call(empties);
+  t.equal(refused?.code, 8, 'RESOURCE_EXHAUSTED');
+  t.equal(refused?.metadata.get('err')[0], 'request_elements_limit_exceeded');
+  clock.advance(2000); // the caller address's bucket full again (70)
+  t.equal(await call(concatenate('g1')), null, 'a concatenate of store.maxListLength values passes (32 requests)');
+  t.equal(await call(concatenate('g2')), null, 'twice (64)');
+  const overRate = await call(concatenate('g3'));
+  t.equal(overRate?.metadata.get('err')[0], 'operations_rate_limit_exceeded', 'the third finds 6 of the 32 it costs');
+  const c = await RawClient.open(server, token);
+  t.same(await c.ok({ t: 'listLength', cache: CACHE, list: 'g3' }), { hit: false }, 'and was not carried out');
+  t.same(await c.ok({ t: 'listLength', cache: CACHE, list: 'g2' }), { hit: true, length: LIST_MAX });
+  c.close();
 });

@@ -14,6 +14,7 @@ import { controlService, pingService, tokenService } from './admin.js';
 import { MOMENTO_SERVICES, methodsOf, unimplementedMessage, type MomentoServiceSpec } from './methods.js';
 import { hostPort } from '../../lib/host-port.js';
 import { closeUnlessOpened } from './opening-timeout.js';
+import { shapeGuarded } from './message-shape.js';
 
 export interface MomentoListener {
   readonly port: number;
@@ -50,7 +51,8 @@ function unimplemented(spec: MomentoServiceSpec, method: string): (call: unknown
 }
 
 /** Every service of MOMENTO_SERVICES, with our handlers for the methods it answers and an explained
- * UNIMPLEMENTED for the rest. Throws if the list and the handlers disagree (a startup bug). */
+ * UNIMPLEMENTED for the rest, each behind the request-shape limits (message-shape.ts). Throws if
+ * the list and the handlers disagree (a startup bug). */
 export function momentoServices(deps: GrpcDeps): MomentoService[] {
   const implementations: Record<string, UntypedServiceImplementation> = {
     'cache_client.Scs': scsService(deps),
@@ -64,8 +66,14 @@ export function momentoServices(deps: GrpcDeps): MomentoService[] {
     const implemented = Object.keys(ours).sort();
     if (implemented.join() !== [...spec.answered].sort().join()) throw new Error(`${spec.name}: handlers (${implemented.join()}) differ from methods.ts (${spec.answered.join()})`);
     const implementation: UntypedServiceImplementation = {};
-    for (const method of methodsOf(spec)) implementation[method] = (ours[method] ?? unimplemented(spec, method)) as UntypedServiceImplementation[string];
-    const definition = spec.name === 'cache_client.pubsub.Pubsub' ? withPreserializedStream(spec.definition, 'Subscribe') : spec.definition;
+    const methods: Record<string, ServiceDefinition[string]> = { ...spec.definition };
+    for (const method of methodsOf(spec)) {
+      const guarded = shapeGuarded(spec.definition[method]!, (ours[method] ?? unimplemented(spec, method)) as UntypedServiceImplementation[string], deps);
+      implementation[method] = guarded.handler;
+      methods[method] = guarded.definition;
+    }
+    const guardedDefinition: ServiceDefinition = methods;
+    const definition = spec.name === 'cache_client.pubsub.Pubsub' ? withPreserializedStream(guardedDefinition, 'Subscribe') : guardedDefinition;
     return { name: spec.name, definition, implementation };
   });
 }

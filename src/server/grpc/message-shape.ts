@@ -1,0 +1,85 @@
+/** The request-shape limits (core/request-shape.ts) for protobuf request messages: a message's
+ * top-level fields are counted from their tags before google-protobuf decodes it, since decoding
+ * costs per field (a repeated bytes field of empty elements, two bytes each, costs the decoder a
+ * new Uint8Array per two bytes: ~7x what a list of real values costs per byte). Fields inside
+ * nested messages are not counted (a length-delimited field may as well be bytes): the repeated
+ * fields of the methods Tidings answers are all top-level. */
+import type { MethodDefinition, ServerUnaryCall, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
+import type { FrameShape } from '../../protocol/peek.js';
+import { requestOps, shapeRefusal, type RequestShapeLimits } from '../../core/request-shape.js';
+import type { TidingsError } from '../../core/errors.js';
+import type { GrpcDeps } from './calls.js';
+import { callerAddress } from './calls.js';
+import { toStatus } from './status.js';
+
+/** The fields (groups' start and end tags included) at the top level of a protobuf message, and
+ * how deep its groups nest, read from the tags alone; stops at the first limit passed. A message
+ * that is truncated or invalid is left to the decoder, which fails on it within the same bounds. */
+export function protobufShape(bytes: Uint8Array, maxFields: number, maxDepth: number): FrameShape {
+  let fields = 0;
+  let depth = 0;
+  let pos = 0;
+  // A varint at `pos`: its value (only tags and lengths are read, < 2^32 when valid), pos moved past it.
+  const varint = (): number => {
+    let value = 0;
+    for (let shift = 0; shift < 64 && pos < bytes.length; shift += 7) {
+      const b = bytes[pos++]!;
+      if (shift < 32) value += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return value;
+    }
+    return -1;
+  };
+  while (pos < bytes.length) {
+    const tag = varint();
+    if (tag < 0) break;
+    if (++fields > maxFields) return { problem: 'elements' };
+    const wireType = tag % 8;
+    if (wireType === 0) { if (varint() < 0) break; }
+    else if (wireType === 1) pos += 8;
+    else if (wireType === 2) { const length = varint(); if (length < 0) break; pos += length; }
+    else if (wireType === 5) pos += 4;
+    else if (wireType === 3) { if (++depth > maxDepth) return { problem: 'depth' }; }
+    else if (wireType === 4) depth--;
+    else break;
+  }
+  return { elements: fields };
+}
+
+/** Stands in for a decoded request refused for its shape; the method's guard answers it. */
+class RefusedMessage {
+  constructor(readonly error: TidingsError) {}
+}
+
+type Handler = UntypedServiceImplementation[string];
+type Call = Pick<ServerUnaryCall<unknown, unknown>, 'request' | 'getPeer' | 'metadata'> & { address?: string; emit(event: 'error', err: unknown): boolean };
+
+/** One method with the shape limits in front: its deserializer counts the message first (a
+ * refused one is never decoded), its handler answers a refused message with the typed status and
+ * charges a large one to the caller address's request bucket by its fields
+ * (limits.requestElementsPerOp), as a WebSocket frame of as many values would be. */
+export function shapeGuarded(definition: MethodDefinition<unknown, unknown>, handler: Handler, deps: Pick<GrpcDeps, 'broker' | 'config'>): { definition: MethodDefinition<unknown, unknown>; handler: Handler } {
+  const limits: RequestShapeLimits = deps.config.server;
+  const fieldsOf = new WeakMap<object, number>();
+  const requestDeserialize = (bytes: Buffer): unknown => {
+    const shape = protobufShape(bytes, limits.maxRequestElements, limits.maxRequestDepth);
+    if (shape.problem) return new RefusedMessage(shapeRefusal(shape.problem, limits));
+    const message = definition.requestDeserialize(bytes);
+    if (typeof message === 'object' && message !== null) fieldsOf.set(message, shape.elements);
+    return message;
+  };
+  const refusal = (call: Call): TidingsError | undefined => {
+    if (call.request instanceof RefusedMessage) return call.request.error;
+    const fields = typeof call.request === 'object' && call.request !== null ? fieldsOf.get(call.request) ?? 0 : 0;
+    const { requestElementsPerOp, connectionOpsBurst } = deps.config.limits;
+    const ops = Math.min(requestOps(fields, requestElementsPerOp), connectionOpsBurst);
+    // The one request every call costs is charged when it runs; its tokenId is not known yet.
+    return ops > 1 ? deps.broker.limits.admitRequest(callerAddress(call, deps.config.server.trustedProxyHeader), undefined, ops - 1) : undefined;
+  };
+  const guarded = (call: Call, callback?: sendUnaryData<unknown>) => {
+    const refused = refusal(call);
+    if (!refused) return (handler as (call: Call, callback?: sendUnaryData<unknown>) => void)(call, callback);
+    if (callback) callback(toStatus(refused));
+    else call.emit('error', toStatus(refused));
+  };
+  return { definition: { ...definition, requestDeserialize }, handler: guarded as unknown as Handler };
+}
