@@ -34,6 +34,8 @@ export const LimitCause = {
   /** Containers nested deeper in one request than server.maxRequestDepth. */
   REQUEST_DEPTH: 'request_depth_limit_exceeded',
   LIST_LENGTH: 'list_length_limit_exceeded',
+  /** A dictionary would hold more than store.maxDictionaryFields fields. */
+  DICTIONARY_FIELDS: 'dictionary_fields_limit_exceeded',
   TTL: 'ttl_limit_exceeded',
   SUBSCRIPTIONS: 'topic_subscriptions_limit_exceeded',
   PENDING_REQUESTS: 'pending_requests_limit_exceeded',

@@ -234,6 +234,25 @@ export interface SetIfRequest { t: 'setIf'; id: number; cache: string; key: stri
  * or the whole list when `ranges` is absent. Momento's ListErase. */
 export interface ListEraseRequest extends ListTarget { t: 'listErase'; ranges?: ListEraseRange[] }
 export interface ListEraseRange { beginIndex: number; count: number }
+/** What a key holds (Momento's ItemGetType). */
+export type ItemType = 'scalar' | 'list' | 'dictionary';
+export interface ItemGetTypeRequest { t: 'itemGetType'; id: number; cache: string; key: string }
+
+// Dictionaries (Momento's): text fields, each with a value kept as sent; the TTL is the whole
+// dictionary's (CollectionTtl), as a list's.
+interface DictionaryTarget { id: number; cache: string; dictionary: string }
+/** One field of a dictionary and its value. */
+export interface DictionaryItem { field: string; value: Value }
+/** Sets every field to its value (a later item of the same field wins), creating the dictionary. */
+export interface DictionarySetFieldsRequest extends DictionaryTarget, CollectionTtlFields { t: 'dictionarySetFields'; items: DictionaryItem[] }
+export interface DictionaryGetFieldsRequest extends DictionaryTarget { t: 'dictionaryGetFields'; fields: string[] }
+export interface DictionaryFetchRequest extends DictionaryTarget { t: 'dictionaryFetch' }
+/** Adds `amount` (default 1) to the base-10 integer a field holds (none = 0), as `increment` does. */
+export interface DictionaryIncrementRequest extends DictionaryTarget, CollectionTtlFields { t: 'dictionaryIncrement'; field: string; amount?: number }
+/** Removes the fields, or every field (the dictionary) when `fields` is absent. */
+export interface DictionaryRemoveFieldsRequest extends DictionaryTarget { t: 'dictionaryRemoveFields'; fields?: string[] }
+export interface DictionaryLengthRequest extends DictionaryTarget { t: 'dictionaryLength' }
+
 /** Publishes to `topic` and appends to `list` (same cache) in one step; see docs/history.md. */
 export interface PubAppendRequest extends ListTarget, CollectionTtlFields { t: 'pubAppend'; topic: string; value: Value; truncateFrontToSize?: number }
 
@@ -241,7 +260,9 @@ export type CacheRequest =
   | ListPushBackRequest | ListPushFrontRequest | ListConcatenateBackRequest | ListConcatenateFrontRequest | ListFetchRequest
   | ListRetainRequest | ListRemoveValueRequest | ListPopRequest | ListLengthRequest
   | GetRequest | SetRequest | DeleteRequest | ItemGetTtlRequest | UpdateTtlRequest | PubAppendRequest
-  | IncrementRequest | SetIfRequest | ListEraseRequest | ChangeTtlRequest;
+  | IncrementRequest | SetIfRequest | ListEraseRequest | ChangeTtlRequest | ItemGetTypeRequest
+  | DictionarySetFieldsRequest | DictionaryGetFieldsRequest | DictionaryFetchRequest | DictionaryIncrementRequest
+  | DictionaryRemoveFieldsRequest | DictionaryLengthRequest;
 
 export interface Miss { hit: false }
 /** Reply of every list write. */
@@ -266,6 +287,14 @@ export interface IncrementResult { value: number; exact?: string }
 export interface SetIfResult { stored: boolean }
 /** The length left, or Miss when there was no list. */
 export type ListEraseResult = { hit: true; length: number } | Miss;
+export type ItemGetTypeResult = { hit: true; type: ItemType } | Miss;
+/** Each field's value in the order asked, `null` where the dictionary lacks that field (Momento's
+ * per-field Miss); Miss when there is no dictionary. */
+export type DictionaryGetFieldsResult = { hit: true; values: Array<Value | null> } | Miss;
+export type DictionaryFetchResult = { hit: true; items: DictionaryItem[] } | Miss;
+export type DictionaryLengthResult = { hit: true; length: number } | Miss;
+/** The field's value after the increment. */
+export interface DictionaryIncrementResult { value: number }
 /** Where the item landed, its ts (as a pub's reply) and the list's length. */
 export interface PubAppendResult extends PublishResult { ts: number; length: number }
 

@@ -1,4 +1,4 @@
-/** The cache-data side of the engine: Momento-shaped lists and scalar items in named caches, plus
+/** The cache-data side of the engine: Momento-shaped lists, dictionaries and scalar items in named caches, plus
  * pubAppend (publish + capped append as one step, for gapless chat history). The memory store
  * implements it in process; a Redis engine would implement the same. Inputs arrive validated
  * (names, value kinds, element sizes, TTL bounds); the store enforces what depends on stored state
@@ -6,13 +6,13 @@
  * Every method may answer synchronously (Maybe<T>); the memory store does, and applies every change
  * inside the call, which callers composing steps in one tick rely on (pubAppend, moderation), and
  * which lets the reply leave inside the uWS message callback, coalesced with other writes. */
-import type { ListEraseRange, ListFetchResult, ListFetchWithMetaResult, ListItem, PubAppendResult, Value } from '../protocol/index.js';
-import { ErrorCode } from '../protocol/index.js';
+import type { DictionaryItem, ItemType, ListEraseRange, ListFetchResult, ListFetchWithMetaResult, ListItem, PubAppendResult, Value } from '../protocol/index.js';
+import { ErrorCode, LimitCause } from '../protocol/index.js';
 import type { Maybe } from '../core/maybe.js';
-import { TidingsError } from '../core/errors.js';
+import { TidingsError, limitExceeded } from '../core/errors.js';
 import type { StoreCondition } from './scalar-ops.js';
 
-export type { ListItem, PubAppendResult } from '../protocol/index.js';
+export type { DictionaryItem, ItemType, ListItem, PubAppendResult } from '../protocol/index.js';
 export type { Maybe } from '../core/maybe.js';
 export type { StoreCondition } from './scalar-ops.js';
 
@@ -70,6 +70,25 @@ export interface CacheEngine {
    * Miss. The expiry is left alone; an emptied list is deleted. */
   listErase(cache: string, list: string, ranges: readonly ListEraseRange[] | undefined): Maybe<number | undefined>;
 
+  /** Sets each field to its value (a later item of the same field wins), creating the dictionary;
+   * the TTL as a list push's. */
+  dictionarySetFields(cache: string, dictionary: string, items: readonly DictionaryItem[], ttl: CollectionTtl): Maybe<void>;
+  /** Each field's value in order (undefined = no such field); undefined = Miss (no dictionary). */
+  dictionaryGetFields(cache: string, dictionary: string, fields: readonly string[]): Maybe<Array<Value | undefined> | undefined>;
+  /** Every field; undefined = Miss. */
+  dictionaryFetch(cache: string, dictionary: string): Maybe<DictionaryItem[] | undefined>;
+  /** increment() on one field (none = 0), stored as decimal text; creates the dictionary; the TTL
+   * as dictionarySetFields'. */
+  dictionaryIncrement(cache: string, dictionary: string, field: string, amount: number, ttl: CollectionTtl): Maybe<number>;
+  /** Removes the fields (undefined: every field, so the dictionary); the expiry is left alone; an
+   * emptied dictionary is deleted. */
+  dictionaryRemoveFields(cache: string, dictionary: string, fields: readonly string[] | undefined): Maybe<void>;
+  /** Fields held; undefined = Miss. */
+  dictionaryLength(cache: string, dictionary: string): Maybe<number | undefined>;
+
+  /** What the key holds, at one instant; undefined = Miss. */
+  itemGetType(cache: string, key: string): Maybe<ItemType | undefined>;
+
   get(cache: string, key: string): Maybe<Value | undefined>;
   /** ttlMs undefined = the default TTL. Replaces whatever the key held (any type). */
   set(cache: string, key: string, value: Value, ttlMs: number | undefined): Maybe<void>;
@@ -104,11 +123,16 @@ export interface CacheEngine {
   close(): void;
 }
 
-/** The refusal of an operation on a key holding the other kind of item (docs/protocol.md's words),
- * the same on every store. `held`: 'scalar', 'list', or (Redis) a key some other program wrote. */
-export function wrongKind(cache: string, key: string, held: string): TidingsError {
-  const other = held === 'list' ? 'scalar' : held === 'scalar' ? 'list' : undefined;
-  return new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, other
-    ? `key "${key}" in cache "${cache}" holds a ${held}, not a ${other}`
-    : `key "${key}" in cache "${cache}" holds a ${held}, which this operation does not apply to`);
+/** The refusal of an operation on a key holding another kind of item (docs/protocol.md's words),
+ * the same on every store. `held`: 'scalar', 'list', 'dictionary', or (Redis) a key some other
+ * program wrote. */
+export function wrongKind(cache: string, key: string, held: string, wanted: ItemType): TidingsError {
+  return new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, held === 'foreign'
+    ? `key "${key}" in cache "${cache}" holds a ${held}, which this operation does not apply to`
+    : `key "${key}" in cache "${cache}" holds a ${held}, not a ${wanted}`);
+}
+
+/** The refusal of a dictionary write that would leave more than store.maxDictionaryFields fields. */
+export function tooManyFields(dictionary: string, count: number, max: number): TidingsError {
+  return limitExceeded(LimitCause.DICTIONARY_FIELDS, `dictionary "${dictionary}" would hold ${count} fields; at most ${max} are allowed`);
 }

@@ -1,20 +1,20 @@
-/** Cache data in process memory: one lru-cache over every cache, keyed `${cache}\u0000${key}`,
+/** Cache data (scalars, lists, dictionaries) in process memory: one lru-cache over every cache, keyed `${cache}\u0000${key}`,
  * bounded by footprint bytes (store.maxBytes) with least-recently-used eviction and per-item TTLs
  * read from the injected Clock. Every operation runs synchronously inside its call, so each is
  * atomic with respect to every other (and pubAppend's publish + append is one step). */
 import { LRUCache } from 'lru-cache';
-import { ErrorCode, LimitCause, type ListEraseRange, type ListFetchResult, type ListFetchWithMetaResult, type PublishResult, type Value } from '../protocol/index.js';
+import { ErrorCode, LimitCause, type DictionaryItem, type ItemType, type ListEraseRange, type ListFetchResult, type ListFetchWithMetaResult, type PublishResult, type Value } from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
 import type { StoreConfig } from '../core/config.js';
 import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
 import {
-  wrongKind,
+  tooManyFields, wrongKind,
   type CacheEngine, type CollectionTtl, type ElementOrigin, type ListItem, type PubAppendResult, type PushOptions, type Range, type StoreCondition, type StoreStats,
 } from './cache-store.js';
 import { Deque } from '../lib/deque.js';
 import { equalTo, eraseRanges, fetchRange, planPush, pushBack, pushFront, removeWhere, retainRange, type PushPlan } from './list-ops.js';
 import { conditionHolds, incremented } from './scalar-ops.js';
-import { ELEMENT_OVERHEAD, ENTRY_OVERHEAD, ORIGIN_OVERHEAD, SLOT_BYTES, flatText, measureText, ownValue } from './sizes.js';
+import { DICTIONARY_FIELD_OVERHEAD, ELEMENT_OVERHEAD, ENTRY_OVERHEAD, ORIGIN_OVERHEAD, SLOT_BYTES, flatText, measureText, ownValue } from './sizes.js';
 
 /** Publishes one item synchronously (the memory topic engine), so pubAppend can append in the same step. */
 export interface SyncPublisher {
@@ -53,9 +53,42 @@ class ListState {
   }
 }
 
+/** A dictionary field's value. */
+interface FieldValue {
+  v: Value;
+  /** Payload bytes of the field name plus v. */
+  n: number;
+  /** Footprint bytes of the map entry, the field name and v. */
+  f: number;
+}
+
+/** A dictionary's mutable state; replaced in its LRU wrapper on every write, as a list's. */
+class DictionaryState {
+  readonly fields = new Map<string, FieldValue>();
+  payload = 0;
+  footprint = 0;
+
+  put(field: string, value: FieldValue): void {
+    const old = this.fields.get(field);
+    if (old) { this.payload -= old.n; this.footprint -= old.f; }
+    this.fields.set(field, value);
+    this.payload += value.n;
+    this.footprint += value.f;
+  }
+
+  remove(field: string): void {
+    const old = this.fields.get(field);
+    if (!old) return;
+    this.fields.delete(field);
+    this.payload -= old.n;
+    this.footprint -= old.f;
+  }
+}
+
 type Entry =
   | { kind: 'scalar'; value: Value; payload: number; footprint: number }
-  | { kind: 'list'; state: ListState };
+  | { kind: 'list'; state: ListState }
+  | { kind: 'dictionary'; state: DictionaryState };
 
 export class MemoryCacheStore implements CacheEngine {
   private readonly lru: LRUCache<string, Entry>;
@@ -201,11 +234,64 @@ export class MemoryCacheStore implements CacheEngine {
     return state.items.length;
   }
 
+  // -- dictionaries ------------------------------------------------------------------------------
+
+  dictionarySetFields(cache: string, dictionary: string, items: readonly DictionaryItem[], ttl: CollectionTtl): void {
+    const k = this.key(cache, dictionary);
+    const state = this.dictionaryAt(k, cache, dictionary);
+    const next = new Map<string, FieldValue>();
+    for (const { field, value } of items) next.set(field, fieldValue(field, value));
+    this.checkDictionary(k, dictionary, state, next);
+    const target = state ?? new DictionaryState();
+    for (const [field, value] of next) target.put(flatText(field), value);
+    this.commitDictionary(k, target, ttl, state !== undefined);
+  }
+
+  dictionaryGetFields(cache: string, dictionary: string, fields: readonly string[]): Array<Value | undefined> | undefined {
+    const state = this.dictionaryAt(this.key(cache, dictionary), cache, dictionary);
+    return state && fields.map((field) => state.fields.get(field)?.v);
+  }
+
+  dictionaryFetch(cache: string, dictionary: string): DictionaryItem[] | undefined {
+    const state = this.dictionaryAt(this.key(cache, dictionary), cache, dictionary);
+    return state && [...state.fields].map(([field, { v }]) => ({ field, value: v }));
+  }
+
+  dictionaryIncrement(cache: string, dictionary: string, field: string, amount: number, ttl: CollectionTtl): number {
+    const k = this.key(cache, dictionary);
+    const state = this.dictionaryAt(k, cache, dictionary);
+    const sum = incremented(cache, dictionary, state?.fields.get(field)?.v, amount, field);
+    const value = fieldValue(field, sum.toString());
+    this.checkDictionary(k, dictionary, state, new Map([[field, value]]));
+    const target = state ?? new DictionaryState();
+    target.put(flatText(field), value);
+    this.commitDictionary(k, target, ttl, state !== undefined);
+    // Exact within ±2^53, as increment().
+    return Number(sum);
+  }
+
+  dictionaryRemoveFields(cache: string, dictionary: string, fields: readonly string[] | undefined): void {
+    const k = this.key(cache, dictionary);
+    const state = this.dictionaryAt(k, cache, dictionary);
+    const removed = fields ?? (state ? [...state.fields.keys()] : []);
+    if (!state || !removed.some((field) => state.fields.has(field))) return;
+    for (const field of removed) state.remove(field);
+    this.commitDictionary(k, state, undefined, true);
+  }
+
+  dictionaryLength(cache: string, dictionary: string): number | undefined {
+    return this.dictionaryAt(this.key(cache, dictionary), cache, dictionary)?.fields.size;
+  }
+
+  itemGetType(cache: string, key: string): ItemType | undefined {
+    return this.lru.get(this.key(cache, key))?.kind;
+  }
+
   // -- scalars -----------------------------------------------------------------------------------
 
   get(cache: string, key: string): Value | undefined {
     const entry = this.lru.get(this.key(cache, key));
-    if (entry && entry.kind !== 'scalar') throw wrongKind(cache, key, 'list');
+    if (entry && entry.kind !== 'scalar') throw wrongKind(cache, key, entry.kind, 'scalar');
     return entry?.value;
   }
 
@@ -227,7 +313,7 @@ export class MemoryCacheStore implements CacheEngine {
   increment(cache: string, key: string, amount: number, ttlMs: number | undefined): bigint {
     const k = this.key(cache, key);
     const held = this.lru.get(k);
-    if (held && held.kind !== 'scalar') throw wrongKind(cache, key, 'list');
+    if (held && held.kind !== 'scalar') throw wrongKind(cache, key, held.kind, 'scalar');
     const next = incremented(cache, key, held?.value, amount);
     this.lru.set(flatText(k), this.scalarEntry(k, key, next.toString()), { ttl: ttlMs ?? this.defaultTtlMs });
     return next;
@@ -237,8 +323,8 @@ export class MemoryCacheStore implements CacheEngine {
     const k = this.key(cache, key);
     const entry = this.scalarEntry(k, key, value);
     const held = this.lru.get(k);
-    const state = held === undefined ? { kind: 'none' as const } : held.kind === 'scalar' ? { kind: 'scalar' as const, value: held.value } : { kind: 'list' as const };
-    if (!conditionHolds(condition, state, () => wrongKind(cache, key, 'list'))) return false;
+    const state = held === undefined ? { kind: 'none' as const } : held.kind === 'scalar' ? { kind: 'scalar' as const, value: held.value } : { kind: held.kind };
+    if (!conditionHolds(condition, state, () => wrongKind(cache, key, state.kind, 'scalar'))) return false;
     this.lru.set(flatText(k), entry, { ttl: ttlMs ?? this.defaultTtlMs });
     return true;
   }
@@ -338,6 +424,42 @@ export class MemoryCacheStore implements CacheEngine {
     }
   }
 
+  /** Refuses, before anything changes, a dictionary write of `next` fields that would break a limit. */
+  private checkDictionary(k: string, dictionary: string, state: DictionaryState | undefined, next: ReadonlyMap<string, FieldValue>): void {
+    let count = state?.fields.size ?? 0;
+    let payload = state?.payload ?? 0;
+    let footprint = state?.footprint ?? 0;
+    for (const [field, value] of next) {
+      const old = state?.fields.get(field);
+      if (old) { payload -= old.n; footprint -= old.f; } else count++;
+      payload += value.n;
+      footprint += value.f;
+    }
+    if (count > this.config.maxDictionaryFields) {
+      throw tooManyFields(dictionary, count, this.config.maxDictionaryFields);
+    }
+    this.checkItem(dictionary, measureText(dictionary).utf8 + payload, ENTRY_OVERHEAD + measureText(k).heap + footprint);
+  }
+
+  /** Stores the dictionary under a fresh wrapper (so its size is recounted), or deletes it once
+   * empty; the TTL as commitList's. */
+  private commitDictionary(k: string, state: DictionaryState, ttl: CollectionTtl | undefined, existed: boolean): void {
+    if (state.fields.size === 0) {
+      this.lru.delete(k);
+      return;
+    }
+    const keepExpiry = existed && (ttl === undefined || !ttl.refresh);
+    this.lru.set(existed ? k : flatText(k), { kind: 'dictionary', state }, { ttl: ttl?.ttlMs ?? this.defaultTtlMs, noUpdateTTL: keepExpiry });
+  }
+
+  /** The live dictionary at `k`, or undefined; another kind there is FAILED_PRECONDITION_ERROR. */
+  private dictionaryAt(k: string, cache: string, dictionary: string): DictionaryState | undefined {
+    const entry = this.lru.get(k);
+    if (entry === undefined) return undefined;
+    if (entry.kind !== 'dictionary') throw wrongKind(cache, dictionary, entry.kind, 'dictionary');
+    return entry.state;
+  }
+
   /** Stores the list under a fresh wrapper (so its size is recounted), or deletes it once empty. */
   private commitList(k: string, state: ListState, ttl: CollectionTtl | undefined, existed: boolean): void {
     state.version = ++this.versions;
@@ -358,7 +480,7 @@ export class MemoryCacheStore implements CacheEngine {
   private listAt(k: string, list: string): ListState | undefined {
     const entry = this.lru.get(k);
     if (entry === undefined) return undefined;
-    if (entry.kind !== 'list') throw wrongKind(k.slice(0, k.indexOf('\u0000')), list, 'scalar');
+    if (entry.kind !== 'list') throw wrongKind(k.slice(0, k.indexOf('\u0000')), list, entry.kind, 'list');
     return entry.state;
   }
 
@@ -376,6 +498,13 @@ function element(value: Value, ...origin: [tokenId: string | undefined] | []): E
   let f = ELEMENT_OVERHEAD + footprint;
   if (origin.length > 0) f += ORIGIN_OVERHEAD + (origin[0] === undefined ? 0 : measureText(origin[0]).heap);
   return { v, n: payload, f, o: undefined };
+}
+
+/** A dictionary field's value owning its memory, with the field name's share of payload and footprint. */
+function fieldValue(field: string, value: Value): FieldValue {
+  const { v, payload, footprint } = ownValue(value);
+  const name = measureText(field);
+  return { v, n: name.utf8 + payload, f: DICTIONARY_FIELD_OVERHEAD + name.heap + footprint };
 }
 
 /** A memoized fetch reply and what it holds: the element array (values are shared with the list)
@@ -402,6 +531,7 @@ function withOrigin(e: Element): ListItem {
 function entryFootprint(entry: Entry, key: string): number {
   const base = ENTRY_OVERHEAD + measureText(key).heap;
   if (entry.kind === 'scalar') return base + entry.footprint;
+  if (entry.kind === 'dictionary') return base + entry.state.footprint;
   return base + entry.state.footprint + entry.state.items.capacity * SLOT_BYTES;
 }
 

@@ -1,4 +1,4 @@
-/** Cache data in Redis, shared by every node of a deployment: the CacheEngine of cache-store.ts
+/** Cache data (scalars, lists, dictionaries) in Redis, shared by every node of a deployment: the CacheEngine of cache-store.ts
  * with the memory store's Momento semantics, limits and TTL rules. Each operation is one Lua
  * script (scripts.ts): one round trip, atomic, and a refused write changes nothing. Values are
  * stored with their kind and, for pubAppend, their topic origin (element.ts).
@@ -10,12 +10,12 @@
  *   (connection.ts), both retryable;
  * - pubAppend's topic half lives in the Redis topic engine (RedisPubAppender), which runs the list
  *   append and the publish as one script; without one it is refused, never done in two steps. */
-import { ErrorCode, LimitCause, type ListEraseRange, type PubAppendResult, type Value } from '../protocol/index.js';
+import { ErrorCode, LimitCause, type DictionaryItem, type ItemType, type ListEraseRange, type PubAppendResult, type Value } from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
 import type { StoreConfig } from '../core/config.js';
 import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
 import type { RedisConnection } from '../core/redis-connection.js';
-import { wrongKind, type CacheEngine, type CollectionTtl, type ListItem, type PushOptions, type Range, type StoreCondition, type StoreStats } from './cache-store.js';
+import { tooManyFields, wrongKind, type CacheEngine, type CollectionTtl, type ListItem, type PushOptions, type Range, type StoreCondition, type StoreStats } from './cache-store.js';
 import { COMPARING, notAnInteger, overflow } from './scalar-ops.js';
 import { TEXT_TAG, decodeItem, decodeValue, encodeValue, payloadBytes } from './redis/element.js';
 import { SCRIPTS, type ScriptName } from './redis/scripts.js';
@@ -23,7 +23,7 @@ import { SCRIPTS, type ScriptName } from './redis/scripts.js';
 type Reply = Array<Buffer | number | null>;
 
 /** The scripts that change nothing: a timed-out one says so (core/redis-connection.ts). */
-const READS: ReadonlySet<ScriptName> = new Set(['tidingsGet', 'tidingsListFetch', 'tidingsListLength', 'tidingsItemGetTtl']);
+const READS: ReadonlySet<ScriptName> = new Set(['tidingsGet', 'tidingsListFetch', 'tidingsListLength', 'tidingsItemGetTtl', 'tidingsDictionaryGet', 'tidingsDictionaryFetch', 'tidingsDictionaryLength', 'tidingsItemGetType']);
 
 /** How old the Redis figures stats() answers may be. */
 const STATS_MAX_AGE_MS = 5000;
@@ -142,6 +142,51 @@ export class RedisCacheStore implements CacheEngine {
     return status(reply) === 'miss' ? undefined : Number(reply[1]);
   }
 
+  // -- dictionaries ------------------------------------------------------------------------------
+
+  async dictionarySetFields(cache: string, dictionary: string, items: readonly DictionaryItem[], ttl: CollectionTtl): Promise<void> {
+    // Encoded (and so copied) before the first await, as list elements are.
+    const pairs = items.flatMap(({ field, value }) => [encodeValue(field), encodeValue(value)]);
+    await this.script('tidingsDictionarySet', cache, dictionary, this.ttlOf(ttl.ttlMs), ttl.refresh ? 1 : 0,
+      this.config.maxDictionaryFields, this.config.maxItemBytes, Buffer.byteLength(dictionary, 'utf8'), ...pairs);
+  }
+
+  async dictionaryGetFields(cache: string, dictionary: string, fields: readonly string[]): Promise<Array<Value | undefined> | undefined> {
+    const reply = await this.script('tidingsDictionaryGet', cache, dictionary, ...fields.map(encodeValue));
+    if (status(reply) === 'miss') return undefined;
+    return reply.slice(1).map((stored) => (stored === null ? undefined : decodeValue(stored as Buffer)));
+  }
+
+  async dictionaryFetch(cache: string, dictionary: string): Promise<DictionaryItem[] | undefined> {
+    const reply = await this.script('tidingsDictionaryFetch', cache, dictionary);
+    if (status(reply) === 'miss') return undefined;
+    const items: DictionaryItem[] = [];
+    for (let i = 1; i < reply.length; i += 2) items.push({ field: decodeValue(reply[i] as Buffer) as string, value: decodeValue(reply[i + 1] as Buffer) });
+    return items;
+  }
+
+  async dictionaryIncrement(cache: string, dictionary: string, field: string, amount: number, ttl: CollectionTtl): Promise<number> {
+    const reply = await this.script('tidingsDictionaryIncrement', cache, dictionary, this.ttlOf(ttl.ttlMs), ttl.refresh ? 1 : 0, encodeValue(field),
+      BigInt(amount).toString(), this.config.maxDictionaryFields, this.config.maxItemBytes, Buffer.byteLength(dictionary, 'utf8'), ...this.idempotencyArgs());
+    if (status(reply) === 'not_integer') throw notAnInteger(cache, dictionary, field);
+    if (status(reply) === 'overflow') throw overflow(cache, dictionary, field);
+    return Number(String(reply[1]));
+  }
+
+  async dictionaryRemoveFields(cache: string, dictionary: string, fields: readonly string[] | undefined): Promise<void> {
+    await this.script('tidingsDictionaryRemove', cache, dictionary, fields === undefined ? 'all' : 'some', ...(fields ?? []).map(encodeValue));
+  }
+
+  async dictionaryLength(cache: string, dictionary: string): Promise<number | undefined> {
+    const reply = await this.script('tidingsDictionaryLength', cache, dictionary);
+    return status(reply) === 'miss' ? undefined : Number(reply[1]);
+  }
+
+  async itemGetType(cache: string, key: string): Promise<ItemType | undefined> {
+    const reply = await this.script('tidingsItemGetType', cache, key);
+    return status(reply) === 'miss' ? undefined : String(reply[1]) as ItemType;
+  }
+
   // -- scalars -----------------------------------------------------------------------------------
 
   async get(cache: string, key: string): Promise<Value | undefined> {
@@ -212,7 +257,7 @@ export class RedisCacheStore implements CacheEngine {
     ];
     const { seq, page, ts, reply } = await this.appender.pubAppend(cache, topic, value, tokenId, { listKeys, listArgs, guard });
     if (guard && status(reply) === 'not_held') throw new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, guard.refusal);
-    this.refusal(reply, cache, list);
+    this.refusal(reply, cache, list, 'list');
     return { seq, page, ts, length: Number(reply[1]) };
   }
 
@@ -237,17 +282,20 @@ export class RedisCacheStore implements CacheEngine {
     const [k, m] = this.keys(cache, key);
     const now = this.clock.now();
     const reply = await this.connection.script<Reply>(name, [k, m, now, ...argv], true, READS.has(name) ? 'read' : 'write');
-    this.refusal(reply, cache, key);
+    this.refusal(reply, cache, key, name.startsWith('tidingsList') ? 'list' : name.startsWith('tidingsDictionary') ? 'dictionary' : 'scalar');
     return reply;
   }
 
-  /** Throws the typed error for a script's refusal status; returns for any other. */
-  private refusal(reply: Reply, cache: string, key: string): void {
+  /** Throws the typed error for a script's refusal status; returns for any other. `wanted`: the
+   * kind of item the operation applies to. */
+  private refusal(reply: Reply, cache: string, key: string, wanted: ItemType): void {
     switch (status(reply)) {
       case 'wrongtype':
-        throw wrongKind(cache, key, String(reply[1]));
+        throw wrongKind(cache, key, String(reply[1]), wanted);
       case 'list_length':
         throw limitExceeded(LimitCause.LIST_LENGTH, `list "${key}" would hold ${Number(reply[1])} elements; at most ${this.config.maxListLength} are allowed`);
+      case 'dictionary_fields':
+        throw tooManyFields(key, Number(reply[1]), this.config.maxDictionaryFields);
       case 'item_size':
         throw limitExceeded(LimitCause.ITEM_SIZE, `item "${key}" would be ${Number(reply[1])} bytes; at most ${this.config.maxItemBytes} are allowed`);
       default:

@@ -5,7 +5,7 @@
  *   or bytes) within a signed 64-bit range; a missing key starts from 0; the result is stored as
  *   its decimal text. Anything else stored, or a result outside 64 bits: FAILED_PRECONDITION_ERROR;
  * - setIf stores only when its condition holds on what the key holds now. Presence is any item;
- *   a condition that compares values needs a scalar there (a list: FAILED_PRECONDITION_ERROR). */
+ *   a condition that compares values needs a scalar there (a collection: FAILED_PRECONDITION_ERROR). */
 import type { SetIfCondition, Value } from '../protocol/index.js';
 import { failedPrecondition } from '../core/errors.js';
 import { valuesEqual } from './list-ops.js';
@@ -31,21 +31,25 @@ export function parseInteger(value: Value): bigint | undefined {
   return n < INT64_MIN || n > INT64_MAX ? undefined : n;
 }
 
-/** `current` (undefined = no item) plus `amount`, or the FAILED_PRECONDITION_ERROR Momento answers. */
-export function incremented(cache: string, key: string, current: Value | undefined, amount: number): bigint {
+/** `current` (undefined = no item) plus `amount`, or the FAILED_PRECONDITION_ERROR Momento answers.
+ * `field`: the dictionary field at `key` that is incremented (dictionaryIncrement), if any. */
+export function incremented(cache: string, key: string, current: Value | undefined, amount: number, field?: string): bigint {
   const base = current === undefined ? 0n : parseInteger(current);
-  if (base === undefined) throw notAnInteger(cache, key);
+  if (base === undefined) throw notAnInteger(cache, key, field);
   const next = base + BigInt(amount);
-  if (next < INT64_MIN || next > INT64_MAX) throw overflow(cache, key);
+  if (next < INT64_MIN || next > INT64_MAX) throw overflow(cache, key, field);
   return next;
 }
 
-export function notAnInteger(cache: string, key: string) {
-  return failedPrecondition(`key "${key}" in cache "${cache}" does not hold a base-10 integer of at most 64 bits, so it cannot be incremented`);
+const what = (cache: string, key: string, field: string | undefined) =>
+  field === undefined ? `key "${key}" in cache "${cache}"` : `field "${field}" of dictionary "${key}" in cache "${cache}"`;
+
+export function notAnInteger(cache: string, key: string, field?: string) {
+  return failedPrecondition(`${what(cache, key, field)} does not hold a base-10 integer of at most 64 bits, so it cannot be incremented`);
 }
 
-export function overflow(cache: string, key: string) {
-  return failedPrecondition(`incrementing key "${key}" in cache "${cache}" would leave the signed 64-bit range`);
+export function overflow(cache: string, key: string, field?: string) {
+  return failedPrecondition(`incrementing ${what(cache, key, field)} would leave the signed 64-bit range`);
 }
 
 /** A setIf condition with the value it compares to (for equal, notEqual, presentAndNotEqual,
@@ -56,13 +60,13 @@ export interface StoreCondition { kind: SetIfCondition; compare?: Value | undefi
 export const COMPARING: ReadonlySet<SetIfCondition> = new Set<SetIfCondition>(['equal', 'notEqual', 'presentAndNotEqual', 'absentOrEqual']);
 
 /** Whether `condition` holds for what the key holds: nothing, a scalar value, or a list. */
-export function conditionHolds(condition: StoreCondition, held: { kind: 'none' } | { kind: 'scalar'; value: Value } | { kind: 'list' }, wrongType: () => Error): boolean {
+export function conditionHolds(condition: StoreCondition, held: { kind: 'none' } | { kind: 'scalar'; value: Value } | { kind: 'list' | 'dictionary' }, wrongType: () => Error): boolean {
   switch (condition.kind) {
     case 'absent': return held.kind === 'none';
     case 'present': return held.kind !== 'none';
     default:
   }
-  if (held.kind === 'list') throw wrongType();
+  if (held.kind === 'list' || held.kind === 'dictionary') throw wrongType();
   const equal = held.kind === 'scalar' && valuesEqual(held.value, condition.compare!);
   switch (condition.kind) {
     case 'equal': return equal;

@@ -20,6 +20,9 @@ export const ELEMENT_OVERHEAD = 72;
 /** An element's origin object { page, seq, ts, tokenId } with page and ts boxed as heap numbers
  * (tokenId string counted separately). */
 export const ORIGIN_OVERHEAD = 96;
+/** One dictionary field: its share of the Map's hash table (3 slots per entry and a bucket per
+ * two, at up to twice the count just after it grows) plus the { v, n, f } object holding the value. */
+export const DICTIONARY_FIELD_OVERHEAD = 100;
 /** Per deque slot (a pointer); the deque's capacity is counted, not its length. */
 export const SLOT_BYTES = 8;
 /** One LRU entry: key-map entry, the entry wrapper object, LRU bookkeeping slots, list state. */

@@ -338,7 +338,7 @@ export class RedisTopicEngine implements TopicEngine {
     this.batches.flush(keys.channel);
     const reply = await this.script('tidingsRetract', ...listKeys, keys.topic, keys.recent, keys.lastPage, this.clock.now(),
       String(target.page), String(target.seq), this.config.idleTopicMs, this.config.windowItems, keys.channel, encodeFrameHead(frame, 3));
-    if (String(reply[0]) === 'wrongtype') throw wrongKind(cache, name, String(reply[1]));
+    if (String(reply[0]) === 'wrongtype') throw wrongKind(cache, name, String(reply[1]), 'list');
     if (String(reply[0]) !== 'ok') throw invalidArgument(`target: topic "${name}" has published no item at page ${target.page}, seq ${target.seq}`);
     return { seq: Number(reply[1]), page: Number(reply[2]), removed: Number(reply[3]) > 0 };
   }

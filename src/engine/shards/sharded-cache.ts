@@ -1,5 +1,5 @@
-/** Lists and scalar items over several shards: each cache's items live on its shard. */
-import type { ListEraseRange, ListItem, PubAppendResult, Value } from '../../protocol/index.js';
+/** Lists, dictionaries and scalar items over several shards: each cache's items live on its shard. */
+import type { DictionaryItem, ItemType, ListEraseRange, ListItem, PubAppendResult, Value } from '../../protocol/index.js';
 import type { Maybe } from '../../core/maybe.js';
 import type { CacheEngine, CollectionTtl, PushOptions, Range, StoreCondition, StoreStats } from '../../store/cache-store.js';
 
@@ -43,6 +43,34 @@ export class ShardedCache implements CacheEngine {
 
   listPop(cache: string, list: string, end: 'back' | 'front'): Maybe<{ value: Value; length: number } | undefined> {
     return this.on(cache).listPop(cache, list, end);
+  }
+
+  dictionarySetFields(cache: string, dictionary: string, items: readonly DictionaryItem[], ttl: CollectionTtl): Maybe<void> {
+    return this.on(cache).dictionarySetFields(cache, dictionary, items, ttl);
+  }
+
+  dictionaryGetFields(cache: string, dictionary: string, fields: readonly string[]): Maybe<Array<Value | undefined> | undefined> {
+    return this.on(cache).dictionaryGetFields(cache, dictionary, fields);
+  }
+
+  dictionaryFetch(cache: string, dictionary: string): Maybe<DictionaryItem[] | undefined> {
+    return this.on(cache).dictionaryFetch(cache, dictionary);
+  }
+
+  dictionaryIncrement(cache: string, dictionary: string, field: string, amount: number, ttl: CollectionTtl): Maybe<number> {
+    return this.on(cache).dictionaryIncrement(cache, dictionary, field, amount, ttl);
+  }
+
+  dictionaryRemoveFields(cache: string, dictionary: string, fields: readonly string[] | undefined): Maybe<void> {
+    return this.on(cache).dictionaryRemoveFields(cache, dictionary, fields);
+  }
+
+  dictionaryLength(cache: string, dictionary: string): Maybe<number | undefined> {
+    return this.on(cache).dictionaryLength(cache, dictionary);
+  }
+
+  itemGetType(cache: string, key: string): Maybe<ItemType | undefined> {
+    return this.on(cache).itemGetType(cache, key);
   }
 
   listLength(cache: string, list: string): Maybe<number | undefined> {

@@ -5,7 +5,11 @@
  * Layout of one item (cache, key) under prefix P (see RedisCacheStore.keys):
  *   KEYS[1] = P..cache..\0..key      a scalar: HASH { v = encoded value, x = expiry }
  *                                    a list:   LIST of encoded elements (element.ts)
- *   KEYS[2] = KEYS[1]..\0m           a list's HASH { b = payload bytes of its elements, x = expiry }
+ *                                    a dictionary: HASH { encoded field name = encoded value }
+ *                                      (an encoded name starts with its tag 's', so it is never
+ *                                      'x': a hash without 'x' is a dictionary)
+ *   KEYS[2] = KEYS[1]..\0m           a list's or dictionary's HASH { b = payload bytes of its
+ *                                      elements (fields: name and value), x = expiry }
  *
  * Expiry: `x` is absolute Unix ms on the calling node's clock (ARGV[1] = now), so TTLs follow the
  * server's Clock exactly like the memory store's (tests drive them with a ManualClock). Redis's own
@@ -19,20 +23,21 @@ local now = tonumber(ARGV[1])
 
 local function ms(n) return string.format('%.0f', n) end
 
--- 'none', 'scalar', 'list' or 'foreign'; an item past its expiry is deleted first.
+-- 'none', 'scalar', 'list', 'dictionary' or 'foreign'; an item past its expiry is deleted first.
 local function kind()
   local t = redis.call('TYPE', K)['ok']
   if t == 'none' then return 'none' end
-  local x
-  if t == 'hash' then x = redis.call('HGET', K, 'x')
-  elseif t == 'list' then x = redis.call('HGET', M, 'x')
+  local x, k
+  if t == 'hash' then
+    x, k = redis.call('HGET', K, 'x'), 'scalar'
+    if not x then x, k = redis.call('HGET', M, 'x'), 'dictionary' end
+  elseif t == 'list' then x, k = redis.call('HGET', M, 'x'), 'list'
   else return 'foreign' end
   if not x or tonumber(x) < now then
     redis.call('DEL', K, M)
     return 'none'
   end
-  if t == 'hash' then return 'scalar' end
-  return 'list'
+  return k
 end
 
 -- The payload of an encoded element (element.ts): after the tag, or after tag, length, ':' and header.
@@ -69,7 +74,7 @@ local function expire(ttl)
   redis.call('PEXPIRE', M, ttl)
 end
 
--- The expiry of a live item of kind k: a scalar keeps it in K, a list in M.
+-- The expiry of a live item of kind k: a scalar keeps it in K, a list or dictionary in M.
 local function expiry_of(k)
   if k == 'scalar' then return redis.call('HGET', K, 'x') end
   return redis.call('HGET', M, 'x')
@@ -98,6 +103,66 @@ local function push_all(cmd, elements)
     if #batch == 1000 then redis.call(cmd, K, unpack(batch)); batch = {} end
   end
   if #batch > 0 then redis.call(cmd, K, unpack(batch)) end
+end
+
+-- The base-10 integer a stored payload holds, as INCRBY / HINCRBY take it (no '+', no leading
+-- zeros), or nil when it holds none (scalar-ops.ts parseInteger: sign, ASCII digits, 64 bits).
+local function integer_text(raw)
+  if #raw > 40 then return nil end
+  local sign, digits = string.match(raw, '^([+-]?)([0-9]+)$')
+  if not digits then return nil end
+  digits = string.match(digits, '^0*(.-)$')
+  if #digits > 19 then return nil end
+  if digits == '' then return '0' end
+  if sign == '-' then return '-' .. digits end
+  return digits
+end
+
+-- current + amount (decimal strings) or nil and 'overflow' / 'not_integer'. Lua's numbers are
+-- doubles, so the sum is Redis's own exact 64-bit HINCRBY, on a scratch field of M removed in the
+-- same step (a scalar has no M: it goes away with its last field).
+local function add_integer(current, amount)
+  redis.call('HSET', M, 'i', current)
+  local r = redis.pcall('HINCRBY', M, 'i', amount)
+  local value = redis.call('HGET', M, 'i')
+  redis.call('HDEL', M, 'i')
+  if type(r) == 'table' and r.err then
+    if string.find(r.err, 'overflow') then return nil, 'overflow' end
+    return nil, 'not_integer'
+  end
+  return value
+end
+
+-- Sets encoded field/value pairs on the dictionary of kind k ('none' or 'dictionary'; a later
+-- pair of the same field wins) after checking the limits on the result; the TTL as push's.
+-- Returns {'ok'} or {cause, amount} without changing anything.
+local function dict_set(k, items, ttl, refresh, max_fields, max_item, key_bytes)
+  local count, bytes = 0, 0
+  if k == 'dictionary' then
+    count = redis.call('HLEN', K)
+    bytes = tonumber(redis.call('HGET', M, 'b') or '0')
+  end
+  local next = {}
+  for i = 1, #items, 2 do
+    local f, v = items[i], items[i + 1]
+    local old = next[f]
+    if old == nil and k == 'dictionary' then old = redis.call('HGET', K, f) end
+    if old then bytes = bytes - (#f - 1) - (#old - 1) else count = count + 1 end
+    bytes = bytes + (#f - 1) + (#v - 1)
+    next[f] = v
+  end
+  if count > max_fields then return {'dictionary_fields', count} end
+  if key_bytes + bytes > max_item then return {'item_size', key_bytes + bytes} end
+  local batch = {}
+  for f, v in pairs(next) do
+    batch[#batch + 1] = f
+    batch[#batch + 1] = v
+    if #batch == 1000 then redis.call('HSET', K, unpack(batch)); batch = {} end
+  end
+  if #batch > 0 then redis.call('HSET', K, unpack(batch)) end
+  redis.call('HSET', M, 'b', ms(bytes))
+  if k ~= 'dictionary' or refresh then expire(ttl) end
+  return {'ok'}
 end
 
 -- Python-style slice bounds of listFetch / listRetain (list-ops.ts resolveRange): [from, to).
@@ -292,30 +357,17 @@ return {'ok'}`,
 
   /** ARGV: now, ttlMs, amount (decimal), maxItemBytes, key bytes, idempotency key, its window ms.
    * {'ok', value (decimal)}, {'not_integer'}, {'overflow'}. The rules of scalar-ops.ts: a base-10
-   * integer (sign, ASCII digits) within 64 bits, stored back as decimal text with the TTL. Lua's
-   * numbers are doubles, so the sum is Redis's own exact 64-bit INCRBY, on M as a scratch string
-   * (M is a list's metadata key: a scalar has none) deleted in the same step. */
+   * integer (sign, ASCII digits) within 64 bits, stored back as decimal text with the TTL. */
   tidingsIncrement: `${LIST_PRELUDE}
 ${idempotent(`local k = kind()
 if k ~= 'none' and k ~= 'scalar' then return {'wrongtype', k} end
 local current = '0'
 if k == 'scalar' then
-  local raw = string.sub(redis.call('HGET', K, 'v'), 2)
-  if #raw > 40 then return {'not_integer'} end
-  local sign, digits = string.match(raw, '^([+-]?)([0-9]+)$')
-  if not digits then return {'not_integer'} end
-  digits = string.match(digits, '^0*(.-)$')
-  if digits == '' then current = '0' elseif sign == '-' then current = '-' .. digits else current = digits end
-  if #digits > 19 then return {'not_integer'} end
+  current = integer_text(string.sub(redis.call('HGET', K, 'v'), 2))
+  if not current then return {'not_integer'} end
 end
-redis.call('SET', M, current)
-local r = redis.pcall('INCRBY', M, ARGV[3])
-local value = redis.call('GET', M)
-redis.call('DEL', M)
-if type(r) == 'table' and r.err then
-  if string.find(r.err, 'overflow') then return {'overflow'} end
-  return {'not_integer'}
-end
+local value, problem = add_integer(current, ARGV[3])
+if not value then return {problem} end
 if tonumber(ARGV[5]) + #value > tonumber(ARGV[4]) then return {'item_size', tonumber(ARGV[5]) + #value} end
 local ttl = tonumber(ARGV[2])
 redis.call('HSET', K, 'v', 's' .. value, 'x', ms(now + ttl))
@@ -333,7 +385,7 @@ local holds
 if cond == 'absent' then holds = k == 'none'
 elseif cond == 'present' then holds = k ~= 'none'
 else
-  if k == 'list' then return {'wrongtype', k} end
+  if k ~= 'none' and k ~= 'scalar' then return {'wrongtype', k} end
   local equal = k == 'scalar' and string.sub(redis.call('HGET', K, 'v'), 2) == ARGV[5]
   if cond == 'equal' then holds = equal
   elseif cond == 'notEqual' then holds = not equal
@@ -397,6 +449,89 @@ local ttl = tonumber(ARGV[2])
 if (ARGV[3] == 'increase' and ttl <= remaining) or (ARGV[3] == 'decrease' and ttl >= remaining) then return {'ok', 0} end
 set_expiry(k, ttl)
 return {'ok', 1}`,
+
+  /** ARGV: now, ttlMs, refresh (1/0), maxDictionaryFields, maxItemBytes, key bytes, then encoded
+   * field, encoded value pairs. {'ok'} */
+  tidingsDictionarySet: `${LIST_PRELUDE}
+local k = kind()
+if k ~= 'none' and k ~= 'dictionary' then return {'wrongtype', k} end
+local items = {}
+for i = 7, #ARGV do items[#items + 1] = ARGV[i] end
+return dict_set(k, items, tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))`,
+
+  /** ARGV: now, encoded fields... {'ok', encoded value or nil per field} */
+  tidingsDictionaryGet: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'miss'} end
+if k ~= 'dictionary' then return {'wrongtype', k} end
+local reply = {'ok'}
+for i = 2, #ARGV do reply[#reply + 1] = redis.call('HGET', K, ARGV[i]) end
+return reply`,
+
+  /** ARGV: now. {'ok', encoded field, encoded value, ...} */
+  tidingsDictionaryFetch: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'miss'} end
+if k ~= 'dictionary' then return {'wrongtype', k} end
+local reply = {'ok'}
+for _, e in ipairs(redis.call('HGETALL', K)) do reply[#reply + 1] = e end
+return reply`,
+
+  /** ARGV: now, ttlMs, refresh (1/0), encoded field, amount (decimal), maxDictionaryFields,
+   * maxItemBytes, key bytes, idempotency key, its window ms. {'ok', value (decimal)},
+   * {'not_integer'}, {'overflow'}: tidingsIncrement's rules on one field. */
+  tidingsDictionaryIncrement: `${LIST_PRELUDE}
+${idempotent(`local k = kind()
+if k ~= 'none' and k ~= 'dictionary' then return {'wrongtype', k} end
+local current = '0'
+if k == 'dictionary' then
+  local held = redis.call('HGET', K, ARGV[4])
+  if held then
+    current = integer_text(string.sub(held, 2))
+    if not current then return {'not_integer'} end
+  end
+end
+local value, problem = add_integer(current, ARGV[5])
+if not value then return {problem} end
+local r = dict_set(k, {ARGV[4], 's' .. value}, tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
+if r[1] ~= 'ok' then return r end
+return {'ok', value}`, "reply[1] == 'ok'")}`,
+
+  /** ARGV: now, 'all' | 'some', encoded fields... The expiry stays; an emptied dictionary is
+   * deleted. {'ok'} */
+  tidingsDictionaryRemove: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'ok'} end
+if k ~= 'dictionary' then return {'wrongtype', k} end
+if ARGV[2] == 'all' then
+  redis.call('DEL', K, M)
+  return {'ok'}
+end
+local removed = 0
+for i = 3, #ARGV do
+  local old = redis.call('HGET', K, ARGV[i])
+  if old then
+    removed = removed + (#ARGV[i] - 1) + (#old - 1)
+    redis.call('HDEL', K, ARGV[i])
+  end
+end
+if redis.call('EXISTS', K) == 0 then redis.call('DEL', M)
+else shrink(removed) end
+return {'ok'}`,
+
+  /** ARGV: now. {'ok', fields} */
+  tidingsDictionaryLength: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'miss'} end
+if k ~= 'dictionary' then return {'wrongtype', k} end
+return {'ok', redis.call('HLEN', K)}`,
+
+  /** ARGV: now. {'ok', 'scalar' | 'list' | 'dictionary'} */
+  tidingsItemGetType: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'miss'} end
+if k == 'foreign' then return {'wrongtype', k} end
+return {'ok', k}`,
 
   /** ARGV: now. {'ok', remaining ms} */
   tidingsItemGetTtl: `${LIST_PRELUDE}

@@ -1,5 +1,5 @@
-/** The two stores agree: the same random operations (lists, scalars, TTLs, the clock, lone
- * surrogates, limits) on the memory store and the Redis store give the same results and errors. */
+/** The two stores agree: the same random operations (lists, dictionaries, scalars, TTLs, the clock,
+ * lone surrogates, limits) on the memory store and the Redis store give the same results and errors. */
 import t from 'tap';
 import fc from 'fast-check';
 import { ManualClock } from '../../../src/core/clock.js';
@@ -12,6 +12,7 @@ const valueArb = fc.oneof(
   fc.constantFrom('x', 'yy', '', 'zzz', 'é', 'x', '\uD800é', '\uD800', '\uDC00\uD800'),
   fc.constantFrom(new Uint8Array([0x78]), new Uint8Array(0), new Uint8Array([1, 2]), new Uint8Array([0xef, 0xbf, 0xbd]), new Uint8Array([0xed, 0xa0, 0x80])),
 );
+const fieldArb = fc.constantFrom('f', 'g', 'é', '');
 const ttlArb = fc.record({ ttlMs: fc.option(fc.constantFrom(1000, 5000, 100000), { nil: undefined }), refresh: fc.boolean() });
 const idx = fc.option(fc.integer({ min: -5, max: 5 }), { nil: undefined });
 const opArb = fc.oneof(
@@ -40,6 +41,14 @@ const opArb = fc.oneof(
   // reaches the same almost-expired state.
   fc.record({ op: fc.constant('changeTtl'), k: fc.constantFrom(...keys), ms: fc.constantFrom(1000, 4000, 5000, 100000), only: fc.constantFrom('increase', 'decrease') }),
   fc.record({ op: fc.constant('erase'), k: fc.constantFrom(...keys), ranges: fc.option(fc.array(fc.record({ beginIndex: fc.integer({ min: 0, max: 7 }), count: fc.integer({ min: 0, max: 4 }) }), { maxLength: 3 }), { nil: undefined }) }),
+  // Dictionaries: fields set (counters among the values), read, incremented, removed, on the same keys.
+  fc.record({ op: fc.constant('dictSet'), k: fc.constantFrom(...keys), items: fc.array(fc.record({ field: fieldArb, value: fc.oneof(valueArb, fc.constantFrom('7', '+07', '9223372036854775807', 'x')) }), { minLength: 1, maxLength: 3 }), ttl: ttlArb }),
+  fc.record({ op: fc.constant('dictGet'), k: fc.constantFrom(...keys), fields: fc.array(fieldArb, { minLength: 1, maxLength: 3 }) }),
+  fc.record({ op: fc.constant('dictFetch'), k: fc.constantFrom(...keys) }),
+  fc.record({ op: fc.constant('dictIncrement'), k: fc.constantFrom(...keys), field: fieldArb, by: fc.constantFrom(0, 1, -1, 5), ttl: ttlArb }),
+  fc.record({ op: fc.constant('dictRemove'), k: fc.constantFrom(...keys), fields: fc.option(fc.array(fieldArb, { minLength: 1, maxLength: 3 }), { nil: undefined, freq: 5 }) }),
+  fc.record({ op: fc.constant('dictLength'), k: fc.constantFrom(...keys) }),
+  fc.record({ op: fc.constant('type'), k: fc.constantFrom(...keys) }),
 );
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -65,6 +74,13 @@ async function apply(s: CacheEngine, clock: ManualClock, o: Op): Promise<unknown
       case 'setIf': return await s.setIf('c', o.k, o.v, o.kind === 'absent' || o.kind === 'present' ? { kind: o.kind } : { kind: o.kind, compare: o.compare }, o.ttl);
       case 'changeTtl': return await s.changeTtl('c', o.k, o.ms, o.only);
       case 'erase': return await s.listErase('c', o.k, o.ranges);
+      case 'dictSet': return await s.dictionarySetFields('c', o.k, o.items, o.ttl);
+      case 'dictGet': return norm(await s.dictionaryGetFields('c', o.k, o.fields));
+      case 'dictFetch': return norm((await s.dictionaryFetch('c', o.k))?.sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0)));
+      case 'dictIncrement': return await s.dictionaryIncrement('c', o.k, o.field, o.by, o.ttl);
+      case 'dictRemove': return await s.dictionaryRemoveFields('c', o.k, o.fields);
+      case 'dictLength': return await s.dictionaryLength('c', o.k);
+      case 'type': return await s.itemGetType('c', o.k);
     }
   } catch (e) { return { err: (e as { code?: string }).code, cause: (e as { cause_?: string }).cause_ }; }
   return 'unknown';
@@ -72,7 +88,7 @@ async function apply(s: CacheEngine, clock: ManualClock, o: Op): Promise<unknown
 
 t.test('memory and redis agree', async (t) => {
   if (!requireRedis(t)) return;
-  const config = { maxListLength: 6, maxItemBytes: 14, maxElementBytes: 14 };
+  const config = { maxListLength: 6, maxDictionaryFields: 2, maxItemBytes: 14, maxElementBytes: 14 };
   const mc = new ManualClock(); const rc = new ManualClock();
   const m = await storeWith(t, 'memory', config, mc);
   const r = await storeWith(t, 'redis', config, rc);
