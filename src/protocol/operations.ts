@@ -11,6 +11,9 @@ import type {
   RetractRequest, RetractResult, PresenceRequest, PresenceResult, FollowRequest, UnfollowRequest, PushRegisterRequest,
   PushUnregisterRequest, PushUnregisterResult, PushKeyRequest, PushKeyResult, SetRequest, SubscribeRequest, SubscribeResult, UnsubscribeRequest, UpdateTtlRequest, UpdateTtlResult,
   IncrementRequest, IncrementResult, ChangeTtlRequest, ChangeTtlResult, SetIfRequest, SetIfResult, ListEraseRequest, ListEraseResult,
+  ItemGetTypeRequest, ItemGetTypeResult, DictionarySetFieldsRequest, DictionaryGetFieldsRequest, DictionaryGetFieldsResult,
+  DictionaryFetchRequest, DictionaryFetchResult, DictionaryIncrementRequest, DictionaryIncrementResult,
+  DictionaryRemoveFieldsRequest, DictionaryLengthRequest, DictionaryLengthResult,
 } from './frames.js';
 import type { AdminStats, AdminStatsRequest } from './admin.js';
 
@@ -47,6 +50,14 @@ export interface Operations {
   increment: [IncrementRequest, IncrementResult];
   setIf: [SetIfRequest, SetIfResult];
   listErase: [ListEraseRequest, ListEraseResult];
+  itemGetType: [ItemGetTypeRequest, ItemGetTypeResult];
+  // Cache: dictionaries.
+  dictionarySetFields: [DictionarySetFieldsRequest, Empty];
+  dictionaryGetFields: [DictionaryGetFieldsRequest, DictionaryGetFieldsResult];
+  dictionaryFetch: [DictionaryFetchRequest, DictionaryFetchResult];
+  dictionaryIncrement: [DictionaryIncrementRequest, DictionaryIncrementResult];
+  dictionaryRemoveFields: [DictionaryRemoveFieldsRequest, Empty];
+  dictionaryLength: [DictionaryLengthRequest, DictionaryLengthResult];
   pubAppend: [PubAppendRequest, PubAppendResult];
   // Moderation.
   gsub: [GroupJoinRequest, GroupJoinResult];
@@ -83,4 +94,5 @@ export const SESSION_OPERATIONS: ReadonlySet<string> = new Set<OperationName>(['
  * applies at most once anyway, but its retry would answer "not stored" for a value it stored. */
 export const IDEMPOTENT_OPERATIONS: ReadonlySet<string> = new Set<OperationName>([
   'pub', 'pubAppend', 'listPushBack', 'listPushFront', 'listConcatenateBack', 'listConcatenateFront', 'increment', 'setIf',
+  'dictionaryIncrement',
 ]);

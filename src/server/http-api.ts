@@ -22,6 +22,7 @@ export const HTTP_OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName
   'pub', 'pubAppend', 'retract',
   'listPushBack', 'listPushFront', 'listConcatenateBack', 'listConcatenateFront', 'listFetch', 'listRetain', 'listRemoveValue',
   'listPopBack', 'listPopFront', 'listLength', 'listErase', 'get', 'set', 'delete', 'itemGetTtl', 'updateTtl', 'increaseTtl', 'decreaseTtl', 'increment', 'setIf',
+  'itemGetType', 'dictionarySetFields', 'dictionaryGetFields', 'dictionaryFetch', 'dictionaryIncrement', 'dictionaryRemoveFields', 'dictionaryLength',
 ]);
 
 export interface HttpApiDeps { broker: Broker; log: Logger; cors: Cors; maxBodyBytes: number; shape: RequestShapeLimits; bodies: BodyBudget; trustedProxyHeader: string }
@@ -104,8 +105,8 @@ function bodyValue(body: Buffer, contentType: string): Value {
   throw invalidArgument(`unsupported content-type "${type}": send text/plain or application/octet-stream`);
 }
 
-/** A JSON body's named arguments, and the values it holds; `value`, `values` and `compare` may be
- * `{ "base64": "…" }` for bytes. */
+/** A JSON body's named arguments, and the values it holds; `value`, `values`, `compare` and each
+ * `items[i].value` may be `{ "base64": "…" }` for bytes. */
 function jsonArguments(body: Buffer, shape: RequestShapeLimits): { args: Record<string, unknown>; elements: number } {
   const { value: parsed, elements } = parseJsonObject(body, shape, true);
   const args = { ...parsed };
@@ -117,6 +118,11 @@ function jsonArguments(body: Buffer, shape: RequestShapeLimits): { args: Record<
     if (!Array.isArray(args['values'])) throw invalidArgument('values must be an array');
     args['values'] = args['values'].map((v, i) => fromJsonValue(v, `values[${i}]`));
   }
+  if (Array.isArray(args['items'])) {
+    args['items'] = args['items'].map((item: unknown, i) => (typeof item === 'object' && item !== null && 'value' in item
+      ? { ...item, value: fromJsonValue(item.value, `items[${i}].value`) }
+      : item));
+  }
   return { args, elements };
 }
 
@@ -127,7 +133,8 @@ function jsonResult(result: unknown): unknown {
   const out: Record<string, unknown> = { ...r };
   // increment's `value` is a number, already JSON.
   if (r['value'] !== undefined && typeof r['value'] !== 'number') out['value'] = toJsonValue(r['value'] as Value);
-  if (Array.isArray(r['values'])) out['values'] = r['values'].map((v) => toJsonValue(v as Value));
+  // dictionaryGetFields answers null for a field the dictionary lacks.
+  if (Array.isArray(r['values'])) out['values'] = r['values'].map((v) => (v === null ? null : toJsonValue(v as Value)));
   if (Array.isArray(r['items'])) out['items'] = r['items'].map((item: Record<string, unknown>) => ({ ...item, value: toJsonValue(item['value'] as Value) }));
   return out;
 }

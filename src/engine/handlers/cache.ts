@@ -1,14 +1,18 @@
-/** Cache data requests: Momento-shaped lists (listPushBack ... listLength, listErase), scalar items
- * (get, set, delete, itemGetTtl, updateTtl, increment, setIf) and pubAppend (publish + capped
- * append in one step). Every request is checked against the token's cache permissions on (cache,
- * key); reads need `read`, writes `write`; pops, increment and setIf both: pops return and remove,
- * and Momento's write-only role refuses increment (it returns the value) and conditional writes
- * (their answer tells what the key holds). Replies: `{ hit: false }` is Momento's Miss. */
+/** Cache data requests: Momento-shaped lists (listPushBack ... listLength, listErase), dictionaries
+ * (dictionarySetFields ... dictionaryLength), scalar items (get, set, delete, itemGetTtl,
+ * itemGetType, updateTtl, increment, setIf) and pubAppend (publish + capped append in one step).
+ * Every request is checked against the token's cache permissions on (cache, key); reads need
+ * `read`, writes `write`; pops, increments and setIf both: pops return and remove, and Momento's
+ * write-only role refuses increments (they return the value) and conditional writes (their answer
+ * tells what the key holds). Replies: `{ hit: false }` is Momento's Miss. */
 import {
   LimitCause,
   type GetResult, type ItemGetTtlResult, type ListFetchResult, type ListFetchWithMetaResult, type ListLengthResult, type ListPopResult,
   type ListWriteResult, type PubAppendResult, type UpdateTtlResult, type Value,
   type ChangeTtlResult, type IncrementResult, type ListEraseRange, type ListEraseResult, type SetIfCondition, type SetIfResult,
+  type DictionaryFetchResult, type DictionaryGetFieldsResult, type DictionaryIncrementResult, type DictionaryItem, type DictionaryLengthResult,
+  type ItemGetTypeResult,
+  isWellFormed, utf8Length,
 } from '../../protocol/index.js';
 import { invalidArgument, limitExceeded, permissionDenied } from '../../core/errors.js';
 import type { StoreConfig } from '../../core/config.js';
@@ -31,8 +35,8 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
   const limits = config.store;
   const fields = new StoreFields(limits);
 
-  /** Parses cache + key (field `list` or `key`) and checks the token may do every access given. */
-  const target = (session: Session, frame: Frame, keyField: 'list' | 'key', ...access: Access[]): [string, string] => {
+  /** Parses cache + key (field `list`, `dictionary` or `key`) and checks the token may do every access given. */
+  const target = (session: Session, frame: Frame, keyField: 'list' | 'dictionary' | 'key', ...access: Access[]): [string, string] => {
     const cache = nameField(frame, 'cache', 'cache');
     const key = nameField(frame, keyField, 'key');
     const permissions = session.grant!.permissions;
@@ -112,6 +116,44 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
     listErase({ session, frame }) {
       const [cache, list] = target(session, frame, 'list', 'write');
       return map(store.listErase(cache, list, fields.eraseRanges(frame)), (length) => (length === undefined ? { hit: false } : { hit: true, length }) satisfies ListEraseResult);
+    },
+
+    dictionarySetFields({ session, frame }) {
+      const [cache, dictionary] = target(session, frame, 'dictionary', 'write');
+      return map(store.dictionarySetFields(cache, dictionary, fields.dictionaryItems(frame), fields.collectionTtl(frame)), () => ({}));
+    },
+
+    dictionaryGetFields({ session, frame }) {
+      const [cache, dictionary] = target(session, frame, 'dictionary', 'read');
+      return map(store.dictionaryGetFields(cache, dictionary, fields.fieldNames(frame)),
+        (values) => (values ? { hit: true, values: values.map((v) => v ?? null) } : { hit: false }) satisfies DictionaryGetFieldsResult);
+    },
+
+    dictionaryFetch({ session, frame }) {
+      const [cache, dictionary] = target(session, frame, 'dictionary', 'read');
+      return map(store.dictionaryFetch(cache, dictionary), (items) => (items ? { hit: true, items } : { hit: false }) satisfies DictionaryFetchResult);
+    },
+
+    dictionaryIncrement({ session, frame }) {
+      const [cache, dictionary] = target(session, frame, 'dictionary', 'read', 'write');
+      const field = fields.fieldName(frame['field'], 'field');
+      return map(store.dictionaryIncrement(cache, dictionary, field, fields.amount(frame), fields.collectionTtl(frame)), (value): DictionaryIncrementResult => ({ value }));
+    },
+
+    dictionaryRemoveFields({ session, frame }) {
+      const [cache, dictionary] = target(session, frame, 'dictionary', 'write');
+      const names = frame['fields'] === undefined || frame['fields'] === null ? undefined : fields.fieldNames(frame);
+      return map(store.dictionaryRemoveFields(cache, dictionary, names), () => ({}));
+    },
+
+    dictionaryLength({ session, frame }) {
+      const [cache, dictionary] = target(session, frame, 'dictionary', 'read');
+      return map(store.dictionaryLength(cache, dictionary), (length) => (length === undefined ? { hit: false } : { hit: true, length }) satisfies DictionaryLengthResult);
+    },
+
+    itemGetType({ session, frame }) {
+      const [cache, key] = target(session, frame, 'key', 'read');
+      return map(store.itemGetType(cache, key), (type) => (type === undefined ? { hit: false } : { hit: true, type }) satisfies ItemGetTypeResult);
     },
 
     get({ session, frame }) {
@@ -205,6 +247,37 @@ class StoreFields {
     const values = frame[field];
     if (!Array.isArray(values) || values.length === 0) throw invalidArgument(`${field} must be a non-empty array of values`);
     return values.map((v, i) => valueField({ [`${field}[${i}]`]: v }, `${field}[${i}]`, this.limits.maxElementBytes, LimitCause.ELEMENT_SIZE));
+  }
+
+  /** A dictionary field name: text without lone surrogates (it has a UTF-8 form, as the SDKs and
+   * Redis carry it), at most store.maxElementBytes of it. */
+  fieldName(value: unknown, field: string): string {
+    if (typeof value !== 'string') throw invalidArgument(`${field} must be a string (a dictionary field name)`);
+    if (!isWellFormed(value)) throw invalidArgument(`${field} must be well-formed Unicode (no lone surrogates)`);
+    if (utf8Length(value) > this.limits.maxElementBytes) throw limitExceeded(LimitCause.ELEMENT_SIZE, `${field} is larger than ${this.limits.maxElementBytes} bytes`);
+    return value;
+  }
+
+  /** `fields`: a non-empty array of field names. */
+  fieldNames(frame: Frame): string[] {
+    const names = frame['fields'];
+    if (!Array.isArray(names) || names.length === 0) throw invalidArgument('fields must be a non-empty array of field names');
+    return names.map((name, i) => this.fieldName(name, `fields[${i}]`));
+  }
+
+  /** dictionarySetFields' `items`: a non-empty array of { field, value }, each pair one element
+   * (name plus value at most store.maxElementBytes). */
+  dictionaryItems(frame: Frame): DictionaryItem[] {
+    const items = frame['items'];
+    if (!Array.isArray(items) || items.length === 0) throw invalidArgument('items must be a non-empty array of { field, value }');
+    return items.map((item: unknown, i) => {
+      if (typeof item !== 'object' || item === null) throw invalidArgument(`items[${i}] must be { field, value }`);
+      const field = this.fieldName((item as Frame)['field'], `items[${i}].field`);
+      const value = valueField({ [`items[${i}].value`]: (item as Frame)['value'] }, `items[${i}].value`, this.limits.maxElementBytes, LimitCause.ELEMENT_SIZE);
+      const bytes = utf8Length(field) + (typeof value === 'string' ? utf8Length(value) : value.byteLength);
+      if (bytes > this.limits.maxElementBytes) throw limitExceeded(LimitCause.ELEMENT_SIZE, `items[${i}]: field and value are ${bytes} bytes, more than ${this.limits.maxElementBytes}`);
+      return { field, value };
+    });
   }
 
   /** A TTL in ms: a positive integer, at most store.maxTtlSec. */

@@ -49,7 +49,7 @@ export function cacheHeader(metadata: Metadata): string {
   return cache;
 }
 
-/** Keys and list names arrive as bytes; Tidings' are text. Decoding with replacement would map
+/** Keys, list and dictionary names and dictionary fields arrive as bytes; Tidings' are text. Decoding with replacement would map
  * distinct byte strings (0xff, 0xfe) to one key, so bytes that are not UTF-8 are refused. A
  * leading BOM is kept: it is part of the name. */
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -57,7 +57,7 @@ export const utf8 = (bytes: Uint8Array): string => {
   try {
     return strictUtf8.decode(bytes);
   } catch {
-    throw invalidArgument('keys and list names must be valid UTF-8 (Tidings stores text names)');
+    throw invalidArgument('keys, collection names and dictionary fields must be valid UTF-8 (Tidings stores text names)');
   }
 };
 

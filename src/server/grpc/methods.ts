@@ -24,12 +24,13 @@ export const MOMENTO_SERVICES: readonly MomentoServiceSpec[] = [
     definition: def(cache.cache_client.UnimplementedScsService),
     answered: [
       'Get', 'GetBatch', 'Set', 'SetBatch', 'SetIf', 'SetIfNotExists', 'Delete', 'KeysExist', 'Increment', 'UpdateTtl', 'ItemGetTtl', 'ItemGetType',
+      'DictionaryGet', 'DictionaryFetch', 'DictionarySet', 'DictionaryIncrement', 'DictionaryDelete', 'DictionaryLength',
       'ListPushFront', 'ListPushBack', 'ListPopFront', 'ListPopBack', 'ListErase', 'ListRemove', 'ListFetch', 'ListLength',
       'ListConcatenateFront', 'ListConcatenateBack', 'ListRetain',
     ],
     notAnswered: [
       { methods: ['GetWithHash', 'SetIfHash'], reason: 'the store keeps no value hashes' },
-      { methods: '*', reason: 'Tidings stores lists and scalar items only: no dictionaries, sets or sorted sets' },
+      { methods: '*', reason: 'Tidings stores scalar items, lists and dictionaries only: no sets or sorted sets' },
     ],
   },
   {

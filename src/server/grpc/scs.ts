@@ -1,14 +1,14 @@
-/** cache_client.Scs: scalar items and lists, each mapped onto the broker's operation of the same
- * meaning. Keys and list names arrive as bytes and are UTF-8 decoded (the SDKs encode strings that
- * way); values stay bytes. Methods not here are answered UNIMPLEMENTED (methods.ts says why). */
+/** cache_client.Scs: scalar items, lists and dictionaries, each mapped onto the broker's operation
+ * of the same meaning. Keys, list and dictionary names and dictionary fields arrive as bytes and are
+ * UTF-8 decoded (the SDKs encode strings that way); values stay bytes. Methods not here are
+ * answered UNIMPLEMENTED (methods.ts says why). */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { cache } from '@gomomento/generated-types';
 import { BinaryWriter } from 'google-protobuf';
-import type { SetIfCondition, Value } from '../../protocol/index.js';
+import type { ItemType, SetIfCondition, Value } from '../../protocol/index.js';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { batchStream, cacheHeader, dispatch, toBytes, unary, utf8, type GrpcDeps } from './calls.js';
-import { TidingsError, invalidArgument } from '../../core/errors.js';
-import { ErrorCode } from '../../protocol/index.js';
+import { invalidArgument } from '../../core/errors.js';
 
 const pb = cache.cache_client;
 
@@ -58,6 +58,13 @@ function setIfCondition(r: InstanceType<typeof pb._SetIfRequest>): { condition: 
     default: throw invalidArgument('SetIf needs a condition');
   }
 }
+
+/** Our item kinds as Momento's ItemType. */
+const ITEM_TYPES: Record<ItemType, number> = {
+  scalar: pb._ItemGetTypeResponse.ItemType.SCALAR,
+  list: pb._ItemGetTypeResponse.ItemType.LIST,
+  dictionary: pb._ItemGetTypeResponse.ItemType.DICTIONARY,
+};
 
 /** ttl_milliseconds 0 = the server default, as for Set. */
 const ttlOf = (ms: number): { ttlMs?: number } => (ms > 0 ? { ttlMs: ms } : {});
@@ -142,19 +149,10 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
         : new pb._ItemGetTtlResponse({ missing: new pb._ItemGetTtlResponse._Missing() });
     }),
 
-    // The type without reading the value: listLength answers a list's length, a Miss, or, for a
-    // scalar, FAILED_PRECONDITION (the one refusal it has that a permission or limit check did not
-    // raise first). One store read, so the answer is the key's type at one instant on either engine.
     ItemGetType: method(async (session, r: InstanceType<typeof pb._ItemGetTypeRequest>, c) => {
-      const Type = pb._ItemGetTypeResponse.ItemType;
-      const found = (item_type: number) => new pb._ItemGetTypeResponse({ found: new pb._ItemGetTypeResponse._Found({ item_type }) });
-      try {
-        const result = await dispatch(deps, session, { t: 'listLength', cache: c, list: utf8(r.cache_key) });
-        return result.hit ? found(Type.LIST) : new pb._ItemGetTypeResponse({ missing: new pb._ItemGetTypeResponse._Missing() });
-      } catch (err) {
-        if (err instanceof TidingsError && err.code === ErrorCode.FAILED_PRECONDITION_ERROR) return found(Type.SCALAR);
-        throw err;
-      }
+      const result = await dispatch(deps, session, { t: 'itemGetType', cache: c, key: utf8(r.cache_key) });
+      if (!result.hit) return new pb._ItemGetTypeResponse({ missing: new pb._ItemGetTypeResponse._Missing() });
+      return new pb._ItemGetTypeResponse({ found: new pb._ItemGetTypeResponse._Found({ item_type: ITEM_TYPES[result.type] }) });
     }),
 
     // Momento's updateTtl (overwrite) is our updateTtl; increaseTtl / decreaseTtl ("only if longer
@@ -238,6 +236,49 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
       return result.hit
         ? new pb._ListEraseResponse({ found: new pb._ListEraseResponse._Found({ list_length: result.length }) })
         : new pb._ListEraseResponse({ missing: new pb._ListEraseResponse._Missing() });
+    }),
+
+    DictionarySet: method(async (session, r: InstanceType<typeof pb._DictionarySetRequest>, c) => {
+      const items = r.items.map((item) => ({ field: utf8(item.field), value: item.value }));
+      await dispatch(deps, session, { t: 'dictionarySetFields', cache: c, dictionary: utf8(r.dictionary_name), items, ...collectionTtl(r) });
+      return new pb._DictionarySetResponse();
+    }),
+
+    DictionaryGet: method(async (session, r: InstanceType<typeof pb._DictionaryGetRequest>, c) => {
+      const Res = pb._DictionaryGetResponse;
+      const result = await dispatch(deps, session, { t: 'dictionaryGetFields', cache: c, dictionary: utf8(r.dictionary_name), fields: r.fields.map(utf8) });
+      if (!result.hit) return new Res({ missing: new Res._Missing() });
+      const items = result.values.map((value) => (value === null
+        ? new Res._DictionaryGetResponsePart({ result: pb.ECacheResult.Miss })
+        : new Res._DictionaryGetResponsePart({ result: pb.ECacheResult.Hit, cache_body: toBytes(value) })));
+      return new Res({ found: new Res._Found({ items }) });
+    }),
+
+    DictionaryFetch: method(async (session, r: InstanceType<typeof pb._DictionaryFetchRequest>, c) => {
+      const Res = pb._DictionaryFetchResponse;
+      const result = await dispatch(deps, session, { t: 'dictionaryFetch', cache: c, dictionary: utf8(r.dictionary_name) });
+      if (!result.hit) return new Res({ missing: new Res._Missing() });
+      const items = result.items.map(({ field, value }) => new pb._DictionaryFieldValuePair({ field: toBytes(field), value: toBytes(value) }));
+      return new Res({ found: new Res._Found({ items }) });
+    }),
+
+    DictionaryIncrement: method(async (session, r: InstanceType<typeof pb._DictionaryIncrementRequest>, c) => {
+      const { value } = await dispatch(deps, session, { t: 'dictionaryIncrement', cache: c, dictionary: utf8(r.dictionary_name), field: utf8(r.field), amount: r.amount, ...collectionTtl(r) });
+      return new pb._DictionaryIncrementResponse({ value });
+    }),
+
+    // `some` removes the fields named; `all` the whole dictionary (our request without fields).
+    DictionaryDelete: method(async (session, r: InstanceType<typeof pb._DictionaryDeleteRequest>, c) => {
+      if (r.delete === 'none') throw invalidArgument('DictionaryDelete needs `some` fields or `all`');
+      const fields = r.delete === 'some' ? { fields: r.some.fields.map(utf8) } : {};
+      await dispatch(deps, session, { t: 'dictionaryRemoveFields', cache: c, dictionary: utf8(r.dictionary_name), ...fields });
+      return new pb._DictionaryDeleteResponse();
+    }),
+
+    DictionaryLength: method(async (session, r: InstanceType<typeof pb._DictionaryLengthRequest>, c) => {
+      const Res = pb._DictionaryLengthResponse;
+      const result = await dispatch(deps, session, { t: 'dictionaryLength', cache: c, dictionary: utf8(r.dictionary_name) });
+      return result.hit ? new Res({ found: new Res._Found({ length: result.length }) }) : new Res({ missing: new Res._Missing() });
     }),
 
     ListLength: method(async (session, r: InstanceType<typeof pb._ListLengthRequest>, c) => {

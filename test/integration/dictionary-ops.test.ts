@@ -1,0 +1,66 @@
+/** Dictionaries over a real server: the WebSocket frames (docs/protocol.md "Dictionaries"), their
+ * replies, typed errors and TTLs with a ManualClock, and the same operations through the HTTP API
+ * with JSON values. One server per engine. */
+import { startServer, testEachEngine } from '../helpers/server.js';
+import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
+import { ManualClock, PermissionScopes } from '../../src/index.js';
+
+testEachEngine('dictionaries over WebSocket and HTTP: replies, misses, errors, TTL', async (t, engine) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { engine, clock, config: { store: { maxDictionaryFields: 3, maxElementBytes: 64, defaultTtlSec: 60 } } });
+  const token = await tokenFor(server, PermissionScopes.cacheReadWrite('app'), { tokenId: 'alice' });
+  const c = await RawClient.open(server, token);
+  t.teardown(() => c.close());
+  const D = { cache: 'app', dictionary: 'user-1' };
+  const fails = async (frame: Frame, code: string, cause?: string): Promise<void> => {
+    const reply = await c.request(frame);
+    t.equal(reply['t'], 'err', `${String(frame['t'])} is refused`);
+    t.match(reply['e'], cause === undefined ? { code } : { code, cause }, `${String(frame['t'])}: ${code} ${cause ?? ''}`);
+  };
+
+  t.same(await c.ok({ t: 'dictionaryFetch', ...D }), { hit: false }, 'no dictionary: Miss');
+  t.same(await c.ok({ t: 'dictionaryGetFields', ...D, fields: ['name'] }), { hit: false });
+  t.same(await c.ok({ t: 'dictionaryLength', ...D }), { hit: false });
+  t.same(await c.ok({ t: 'itemGetType', cache: 'app', key: 'user-1' }), { hit: false });
+
+  t.same(await c.ok({ t: 'dictionarySetFields', ...D, items: [{ field: 'name', value: 'Ada' }, { field: 'avatar', value: new Uint8Array([0, 255]) }], ttlMs: 10_000 }), {});
+  const got = await c.ok({ t: 'dictionaryGetFields', ...D, fields: ['name', 'age', 'avatar'] });
+  t.same(got['values'].slice(0, 2), ['Ada', null], 'per field: the value, or null for a field it lacks');
+  t.ok(got['values'][2] instanceof Uint8Array, 'a binary value comes back as binary');
+  t.same(await c.ok({ t: 'dictionaryIncrement', ...D, field: 'visits', amount: 4, idempotencyKey: 'k-1' }), { value: 4 });
+  t.same(await c.ok({ t: 'dictionaryIncrement', ...D, field: 'visits', amount: 4, idempotencyKey: 'k-1' }), { value: 4 }, 'a retried increment is applied once');
+  t.same(await c.ok({ t: 'dictionaryLength', ...D }), { hit: true, length: 3 });
+  t.same(await c.ok({ t: 'itemGetType', cache: 'app', key: 'user-1' }), { hit: true, type: 'dictionary' });
+  t.same(await c.ok({ t: 'itemGetTtl', cache: 'app', key: 'user-1' }), { hit: true, remainingTtlMs: 60_000 }, 'the increment refreshed the TTL to the default');
+
+  await fails({ t: 'dictionaryIncrement', ...D, field: 'name' }, 'FAILED_PRECONDITION_ERROR');
+  await fails({ t: 'dictionarySetFields', ...D, items: [{ field: 'a', value: '1' }] }, 'LIMIT_EXCEEDED_ERROR', 'dictionary_fields_limit_exceeded');
+  await fails({ t: 'dictionarySetFields', ...D, items: [{ field: 'f'.repeat(40), value: 'v'.repeat(30) }] }, 'LIMIT_EXCEEDED_ERROR', 'element_size_limit_exceeded');
+  await fails({ t: 'dictionarySetFields', ...D, items: [] }, 'INVALID_ARGUMENT_ERROR');
+  await fails({ t: 'dictionarySetFields', ...D, items: [{ field: 1, value: 'v' }] }, 'INVALID_ARGUMENT_ERROR');
+  await fails({ t: 'listFetch', cache: 'app', list: 'user-1' }, 'FAILED_PRECONDITION_ERROR');
+  await c.ok({ t: 'set', cache: 'app', key: 'plain', value: 'v' });
+  await fails({ t: 'dictionaryFetch', cache: 'app', dictionary: 'plain' }, 'FAILED_PRECONDITION_ERROR');
+
+  // The same dictionary through the HTTP API: JSON values, binary as { base64 }.
+  const http = async (operation: string, body: object): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const r = await fetch(`${server.httpUrl}/v1/cache/app/${operation}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: r.status, json: await r.json() as Record<string, unknown> };
+  };
+  t.same((await http('dictionaryGetFields', { dictionary: 'user-1', fields: ['avatar', 'age'] })).json, { hit: true, values: [{ base64: 'AP8=' }, null] });
+  t.same((await http('dictionarySetFields', { dictionary: 'user-1', items: [{ field: 'avatar', value: { base64: 'AQI=' } }] })).json, {});
+  const fetched = (await http('dictionaryFetch', { dictionary: 'user-1' })).json as { items: Array<{ field: string; value: unknown }> };
+  t.same(fetched.items.find((i) => i.field === 'avatar'), { field: 'avatar', value: { base64: 'AQI=' } }, 'set over HTTP, read back over HTTP');
+  t.equal((await http('dictionaryIncrement', { dictionary: 'user-1', field: 'name' })).status, 409, 'a non-integer field: 409 FAILED_PRECONDITION');
+  t.same((await http('dictionaryRemoveFields', { dictionary: 'user-1', fields: ['avatar', 'visits'] })).json, {});
+  t.same(await c.ok({ t: 'dictionaryFetch', ...D }), { hit: true, items: [{ field: 'name', value: 'Ada' }] }, 'WebSocket sees the HTTP writes');
+
+  await c.ok({ t: 'dictionarySetFields', ...D, items: [{ field: 'x', value: '1' }], ttlMs: 9000, refreshTtl: false });
+  clock.advance(59_000);
+  t.same(await c.ok({ t: 'dictionaryLength', ...D }), { hit: true, length: 2 }, 'refreshTtl false kept the expiry (1 s left)');
+  clock.advance(1001);
+  t.same(await c.ok({ t: 'dictionaryFetch', ...D }), { hit: false }, 'expired');
+  await c.ok({ t: 'dictionarySetFields', ...D, items: [{ field: 'x', value: '1' }] });
+  t.same(await c.ok({ t: 'dictionaryRemoveFields', ...D }), {}, 'no fields: the whole dictionary');
+  t.same(await c.ok({ t: 'dictionaryLength', ...D }), { hit: false });
+});

@@ -1,0 +1,87 @@
+/** Conformance: Momento's dictionaries through the official SDKs (Node over gRPC, web over
+ * grpc-web-text) against a real Tidings server on both engines: per-field Hit / Miss, fetch,
+ * increment, removes, length, the collection TTL, the item type, wrong-type and permission errors. */
+import { CollectionTtl, MomentoErrorCode, type CacheDictionaryFetch, type CacheDictionaryGetField, type CacheDictionaryGetFields, type CacheDictionaryIncrement, type CacheDictionaryLength, type CacheItemGetTtl, type CacheItemGetType, type CacheKeysExist } from '@gomomento/sdk';
+import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
+import { testEachEngine } from '../helpers/server.js';
+import { SDKS, kind } from '../helpers/momento-sdks.js';
+
+for (const sdk of SDKS) {
+  testEachEngine(`${sdk.name} - dictionaries: set, get per field, fetch, increment, remove, length, type, TTL`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine });
+    const { cache } = await sdk.clients(t, server, await apiKeyFor(server));
+    t.equal(kind(await cache.dictionaryFetch('app', 'user-1')), 'Miss', 'no dictionary: Miss');
+    t.equal(kind(await cache.dictionaryGetField('app', 'user-1', 'name')), 'Miss');
+    t.equal(kind(await cache.dictionaryLength('app', 'user-1')), 'Miss');
+
+    t.equal(kind(await cache.dictionarySetField('app', 'user-1', 'name', 'Ada', { ttl: CollectionTtl.of(30) })), 'Success');
+    const avatar = new Uint8Array([0, 255, 7]);
+    t.equal(kind(await cache.dictionarySetFields('app', 'user-1', new Map<string, string | Uint8Array>([['city', 'Paris'], ['avatar', avatar]]))), 'Success');
+    const name = await cache.dictionaryGetField('app', 'user-1', 'name');
+    t.equal(kind(name), 'Hit');
+    t.equal((name as CacheDictionaryGetField.Hit).valueString(), 'Ada');
+    // The SDK echoes the field it asked for; the web SDK's is its base64 form (docs/momento-compat.md).
+    if (sdk.name === 'node-sdk') t.equal((name as CacheDictionaryGetField.Hit).fieldString(), 'name');
+    t.equal(kind(await cache.dictionaryGetField('app', 'user-1', 'age')), 'Miss', 'a missing field of a live dictionary: Miss');
+
+    const some = await cache.dictionaryGetFields('app', 'user-1', ['city', 'age', 'name']);
+    t.equal(kind(some), 'Hit');
+    t.same((some as CacheDictionaryGetFields.Hit).responses.map(kind), ['Hit', 'Miss', 'Hit'], 'per field, in the order asked');
+    t.same((some as CacheDictionaryGetFields.Hit).valueRecord(), { city: 'Paris', name: 'Ada' });
+
+    const all = await cache.dictionaryFetch('app', 'user-1');
+    t.equal(kind(all), 'Hit');
+    t.same((all as CacheDictionaryFetch.Hit).valueMapStringUint8Array().get('avatar'), avatar, 'binary values come back as sent');
+    t.same(Object.keys((all as CacheDictionaryFetch.Hit).valueRecord()).sort(), ['avatar', 'city', 'name']);
+    t.equal(((await cache.dictionaryLength('app', 'user-1')) as CacheDictionaryLength.Hit).length(), 3);
+
+    t.equal(((await cache.dictionaryIncrement('app', 'user-1', 'visits', 5)) as CacheDictionaryIncrement.Success).value(), 5, 'a missing field starts from 0');
+    t.equal(((await cache.dictionaryIncrement('app', 'user-1', 'visits', -2)) as CacheDictionaryIncrement.Success).value(), 3);
+    t.equal(((await cache.dictionaryGetField('app', 'user-1', 'visits')) as CacheDictionaryGetField.Hit).valueString(), '3', 'stored as decimal text');
+    t.equal(errorCode(await cache.dictionaryIncrement('app', 'user-1', 'city', 1)), MomentoErrorCode.FAILED_PRECONDITION_ERROR, 'a non-integer field: FAILED_PRECONDITION');
+
+    t.equal(((await cache.itemGetType('app', 'user-1')) as CacheItemGetType.Hit).itemType(), sdk.lib.ItemType.DICTIONARY);
+    t.same(((await cache.keysExist('app', ['user-1', 'user-2'])) as CacheKeysExist.Success).exists(), [true, false], 'a dictionary exists');
+    const ttl = ((await cache.itemGetTtl('app', 'user-1')) as CacheItemGetTtl.Hit).remainingTtlMillis();
+    t.ok(ttl > 30_000 && ttl <= 60_000, `the default CollectionTtl (client's 60 s, refreshed) replaced the 30 s: ${ttl}`);
+    await cache.dictionarySetField('app', 'user-1', 'name', 'Ada L.', { ttl: CollectionTtl.of(10).withNoRefreshTtlOnUpdates() });
+    t.ok(((await cache.itemGetTtl('app', 'user-1')) as CacheItemGetTtl.Hit).remainingTtlMillis() > 10_000, 'refreshTtl false: the existing expiry stays');
+
+    t.equal(kind(await cache.dictionaryRemoveField('app', 'user-1', 'avatar')), 'Success');
+    t.equal(kind(await cache.dictionaryRemoveFields('app', 'user-1', ['city', 'never-there'])), 'Success');
+    t.same(Object.keys(((await cache.dictionaryFetch('app', 'user-1')) as CacheDictionaryFetch.Hit).valueRecord()).sort(), ['name', 'visits']);
+    await cache.dictionaryRemoveFields('app', 'user-1', ['name', 'visits']);
+    t.equal(kind(await cache.dictionaryFetch('app', 'user-1')), 'Miss', 'emptied: gone');
+  });
+
+  testEachEngine(`${sdk.name} - dictionaries: one kind per key, read / write roles as Momento's, the field limit`, async (t, engine) => {
+    const server = await startMomentoServer(t, { engine, config: { store: { maxDictionaryFields: 2 } } });
+    const { cache } = await sdk.clients(t, server, await apiKeyFor(server));
+    await cache.set('app', 'scalar', '1');
+    await cache.listPushBack('app', 'list', 'x');
+    await cache.dictionarySetField('app', 'room', 'topic', 'chat');
+    t.equal(errorCode(await cache.dictionaryFetch('app', 'list')), MomentoErrorCode.FAILED_PRECONDITION_ERROR, 'a list is no dictionary');
+    t.equal(errorCode(await cache.dictionarySetField('app', 'scalar', 'f', 'v')), MomentoErrorCode.FAILED_PRECONDITION_ERROR, 'nor is a scalar');
+    t.equal(errorCode(await cache.listFetch('app', 'room')), MomentoErrorCode.FAILED_PRECONDITION_ERROR, 'a dictionary is no list');
+    t.equal(errorCode(await cache.get('app', 'room')), MomentoErrorCode.FAILED_PRECONDITION_ERROR, 'nor a scalar');
+    t.equal(((await cache.itemGetType('app', 'list')) as CacheItemGetType.Hit).itemType(), sdk.lib.ItemType.LIST);
+    t.equal(((await cache.itemGetType('app', 'scalar')) as CacheItemGetType.Hit).itemType(), sdk.lib.ItemType.SCALAR);
+
+    const limit = await cache.dictionarySetFields('app', 'room', { a: '1', b: '2' });
+    t.equal(errorCode(limit), MomentoErrorCode.LIMIT_EXCEEDED_ERROR, 'three fields past a limit of two');
+    t.equal(((await cache.dictionaryLength('app', 'room')) as CacheDictionaryLength.Hit).length(), 1, 'the refused write changed nothing');
+
+    const scope = (role: 'readonly' | 'writeonly') => server.auth.mintDisposableToken({ scope: { permissions: [{ role, cache: 'app' }] }, expiresInSec: 60 });
+    const { cache: reader } = await sdk.clients(t, server, (await scope('readonly')).token);
+    t.equal(kind(await reader.dictionaryGetField('app', 'room', 'topic')), 'Hit', 'readonly reads');
+    t.equal(kind(await reader.dictionaryFetch('app', 'room')), 'Hit');
+    t.equal(errorCode(await reader.dictionarySetField('app', 'room', 'topic', 'x')), MomentoErrorCode.PERMISSION_ERROR, 'readonly may not set');
+    t.equal(errorCode(await reader.dictionaryRemoveField('app', 'room', 'topic')), MomentoErrorCode.PERMISSION_ERROR, 'nor remove');
+    const { cache: writer } = await sdk.clients(t, server, (await scope('writeonly')).token);
+    t.equal(kind(await writer.dictionarySetField('app', 'room', 'topic', 'news')), 'Success', 'writeonly sets');
+    t.equal(errorCode(await writer.dictionaryGetField('app', 'room', 'topic')), MomentoErrorCode.PERMISSION_ERROR, 'writeonly may not read');
+    t.equal(errorCode(await writer.dictionaryIncrement('app', 'room', 'n', 1)), MomentoErrorCode.PERMISSION_ERROR, 'nor increment: it returns the value');
+    t.equal(((await cache.dictionaryGetField('app', 'room', 'topic')) as CacheDictionaryGetField.Hit).valueString(), 'news');
+    t.equal(kind(await cache.dictionaryGetField('app', 'room', 'n')), 'Miss', 'the refused increment wrote nothing');
+  });
+}
