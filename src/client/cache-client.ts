@@ -1,10 +1,13 @@
-/** Lists and scalar items, named and shaped like Momento's CacheClient. TTLs are seconds in the
+/** Lists, dictionaries and scalar items, named and shaped like Momento's CacheClient. TTLs are seconds in the
  * API (as Momento's) and milliseconds on the wire. */
-import type { ListEraseRange, ListItem, OperationName, ResultOf, SetIfCondition, Value } from '../protocol/index.js';
+import type { DictionaryItem, ListEraseRange, ListItem, OperationName, ResultOf, SetIfCondition, Value } from '../protocol/index.js';
 import { clientLink, type ClientOptions } from './client-options.js';
 import type { Connection, OutgoingFrame, RequestOptions } from './connection.js';
 import { asClientError, type TidingsClientError } from './errors.js';
-import { ChangeTtl, ConditionalWrite, GenericWrite, Increment, ItemGetTtl, ListErase, ListFetch, ListLength, ListPop, ListWrite, PubAppend, UpdateTtl, ValueRead, orThrow } from './responses.js';
+import {
+  ChangeTtl, ConditionalWrite, DictionaryFetch, DictionaryGetField, DictionaryGetFields, GenericWrite, Increment, ItemGetTtl, ItemGetType, ItemType, ListErase,
+  ListFetch, ListLength, ListPop, ListWrite, PubAppend, UpdateTtl, ValueRead, orThrow,
+} from './responses.js';
 
 /** Momento's CollectionTtl: the whole collection's TTL, refreshed on each write unless told not to. */
 export class CollectionTtl {
@@ -106,6 +109,53 @@ export class CacheClient {
       (r) => (r.hit ? new ListLength.Hit(r.length) : new ListLength.Miss()), (e) => new ListLength.Error(e));
   }
 
+  /** Momento's dictionarySetField(s): sets each field (text) to its value, creating the dictionary;
+   * `ttl` as for list writes. Success / Error. */
+  dictionarySetField(cacheName: string, dictionaryName: string, field: string, value: Value, options: ListWriteOptions = {}): Promise<GenericWrite.Response> {
+    return this.dictionarySetFields(cacheName, dictionaryName, [[field, value]], options);
+  }
+  dictionarySetFields(cacheName: string, dictionaryName: string, elements: Map<string, Value> | Record<string, Value> | Array<[string, Value]>, options: ListWriteOptions = {}): Promise<GenericWrite.Response> {
+    const pairs = elements instanceof Map ? [...elements] : Array.isArray(elements) ? elements : Object.entries(elements);
+    const items: DictionaryItem[] = pairs.map(([field, value]) => ({ field, value }));
+    return this.write({ t: 'dictionarySetFields', cache: cacheName, dictionary: dictionaryName, items, ...this.collectionTtl(options.ttl) }, options);
+  }
+  /** Hit with the field's value, Miss when the dictionary or the field is absent. */
+  dictionaryGetField(cacheName: string, dictionaryName: string, field: string, options: RequestOptions = {}): Promise<DictionaryGetField.Response> {
+    return this.call({ t: 'dictionaryGetFields', cache: cacheName, dictionary: dictionaryName, fields: [field] }, options,
+      (r) => (r.hit && r.values[0] !== null && r.values[0] !== undefined ? new DictionaryGetField.Hit(r.values[0], field) : new DictionaryGetField.Miss(field)),
+      (e) => new DictionaryGetField.Error(e));
+  }
+  /** Hit with a response per field (`responses`), Miss when there is no dictionary. */
+  dictionaryGetFields(cacheName: string, dictionaryName: string, fields: string[], options: RequestOptions = {}): Promise<DictionaryGetFields.Response> {
+    return this.call({ t: 'dictionaryGetFields', cache: cacheName, dictionary: dictionaryName, fields }, options,
+      (r) => (r.hit ? new DictionaryGetFields.Hit(fields, r.values) : new DictionaryGetFields.Miss()), (e) => new DictionaryGetFields.Error(e));
+  }
+  dictionaryFetch(cacheName: string, dictionaryName: string, options: RequestOptions = {}): Promise<DictionaryFetch.Response> {
+    return this.call({ t: 'dictionaryFetch', cache: cacheName, dictionary: dictionaryName }, options,
+      (r) => (r.hit ? new DictionaryFetch.Hit(r.items.map((i) => [i.field, i.value] as const)) : new DictionaryFetch.Miss()), (e) => new DictionaryFetch.Error(e));
+  }
+  /** increment on one field (a missing dictionary or field starts from 0); `ttl` as for list
+   * writes. Needs read and write on the key. */
+  dictionaryIncrement(cacheName: string, dictionaryName: string, field: string, amount = 1, options: ListWriteOptions = {}): Promise<Increment.Response> {
+    return this.call({ t: 'dictionaryIncrement', cache: cacheName, dictionary: dictionaryName, field, amount, ...this.collectionTtl(options.ttl) }, options,
+      (r) => new Increment.Success(r.value), (e) => new Increment.Error(e));
+  }
+  dictionaryRemoveField(cacheName: string, dictionaryName: string, field: string, options: RequestOptions = {}): Promise<GenericWrite.Response> {
+    return this.dictionaryRemoveFields(cacheName, dictionaryName, [field], options);
+  }
+  dictionaryRemoveFields(cacheName: string, dictionaryName: string, fields: string[], options: RequestOptions = {}): Promise<GenericWrite.Response> {
+    return this.write({ t: 'dictionaryRemoveFields', cache: cacheName, dictionary: dictionaryName, fields }, options);
+  }
+  dictionaryLength(cacheName: string, dictionaryName: string, options: RequestOptions = {}): Promise<ListLength.Response> {
+    return this.call({ t: 'dictionaryLength', cache: cacheName, dictionary: dictionaryName }, options,
+      (r) => (r.hit ? new ListLength.Hit(r.length) : new ListLength.Miss()), (e) => new ListLength.Error(e));
+  }
+  /** Hit with `itemType()` (`ItemType.SCALAR`, `LIST`, `DICTIONARY`), or Miss. */
+  itemGetType(cacheName: string, key: string, options: RequestOptions = {}): Promise<ItemGetType.Response> {
+    return this.call({ t: 'itemGetType', cache: cacheName, key }, options,
+      (r) => (r.hit ? new ItemGetType.Hit(ITEM_TYPES[r.type]) : new ItemGetType.Miss()), (e) => new ItemGetType.Error(e));
+  }
+
   get(cacheName: string, key: string, options: RequestOptions = {}): Promise<ValueRead.Response> {
     return this.call({ t: 'get', cache: cacheName, key }, options,
       (r) => (r.hit ? new ValueRead.Hit(r.value) : new ValueRead.Miss()), (e) => new ValueRead.Error(e));
@@ -197,7 +247,7 @@ export class CacheClient {
       (r) => new ListWrite.Success(r.length), (e) => new ListWrite.Error(e));
   }
 
-  private write<K extends 'listRetain' | 'listRemoveValue' | 'set' | 'delete'>(frame: OutgoingFrame<K>, options: RequestOptions): Promise<GenericWrite.Response> {
+  private write<K extends 'listRetain' | 'listRemoveValue' | 'set' | 'delete' | 'dictionarySetFields' | 'dictionaryRemoveFields'>(frame: OutgoingFrame<K>, options: RequestOptions): Promise<GenericWrite.Response> {
     return this.call(frame, options, () => new GenericWrite.Success(), (e) => new GenericWrite.Error(e));
   }
 
@@ -228,6 +278,8 @@ export class CacheClient {
     return this.defaultTtlSeconds === undefined ? {} : { ttlMs: Math.round(this.defaultTtlSeconds * 1000) };
   }
 }
+
+const ITEM_TYPES = { scalar: ItemType.SCALAR, list: ItemType.LIST, dictionary: ItemType.DICTIONARY } as const;
 
 function opt<K extends string>(key: K, value: number | undefined): Partial<Record<K, number>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, number>);

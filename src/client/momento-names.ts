@@ -222,3 +222,30 @@ export namespace CacheSetIfAbsentOrEqual {
 /** Momento's other names for the scope builders. */
 export const TokenScopes = PermissionScopes;
 export const DisposableTokenScopes = PermissionScopes;
+
+// Dictionaries and itemGetType: the SDK's classes under Momento's names.
+export {
+  DictionaryFetch as CacheDictionaryFetch, DictionaryGetField as CacheDictionaryGetField, DictionaryGetFields as CacheDictionaryGetFields,
+  GenericWrite as CacheDictionarySetField, GenericWrite as CacheDictionarySetFields, GenericWrite as CacheDictionaryRemoveField,
+  GenericWrite as CacheDictionaryRemoveFields, Increment as CacheDictionaryIncrement, ListLength as CacheDictionaryLength, ItemGetType as CacheItemGetType,
+} from './responses.js';
+export const CacheDictionaryFetchResponse = HIT;
+export type CacheDictionaryFetchResponse = Hit;
+export const CacheDictionaryGetFieldResponse = HIT;
+export type CacheDictionaryGetFieldResponse = Hit;
+export const CacheDictionaryGetFieldsResponse = HIT;
+export type CacheDictionaryGetFieldsResponse = Hit;
+export const CacheDictionaryLengthResponse = HIT;
+export type CacheDictionaryLengthResponse = Hit;
+export const CacheDictionarySetFieldResponse = SUCCESS;
+export type CacheDictionarySetFieldResponse = Success;
+export const CacheDictionarySetFieldsResponse = SUCCESS;
+export type CacheDictionarySetFieldsResponse = Success;
+export const CacheDictionaryIncrementResponse = SUCCESS;
+export type CacheDictionaryIncrementResponse = Success;
+export const CacheDictionaryRemoveFieldResponse = SUCCESS;
+export type CacheDictionaryRemoveFieldResponse = Success;
+export const CacheDictionaryRemoveFieldsResponse = SUCCESS;
+export type CacheDictionaryRemoveFieldsResponse = Success;
+export const CacheItemGetTypeResponse = HIT;
+export type CacheItemGetTypeResponse = Hit;

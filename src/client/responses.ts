@@ -232,6 +232,82 @@ export namespace PubAppend {
   export type Response = Success | Error;
 }
 
+/** dictionaryGetField: a ValueRead whose responses also name the field asked for. */
+export namespace DictionaryGetField {
+  export class Hit extends ValueRead.Hit {
+    constructor(raw: Value, private readonly field: string) { super(raw); }
+    fieldString(): string { return this.field; }
+    fieldUint8Array(): Uint8Array { return valueBytes(this.field); }
+  }
+  export class Miss extends ValueRead.Miss {
+    constructor(private readonly field: string) { super(); }
+    fieldString(): string { return this.field; }
+  }
+  export const Error = ValueRead.Error;
+  export type Error = ValueRead.Error;
+  export type Response = Hit | Miss | Error;
+}
+
+/** Fields and values as Momento's dictionary Hits offer them: text or bytes, as a Map or a Record. */
+abstract class FieldValues extends Outcome {
+  readonly type = 'Hit' as const;
+  readonly is_hit = true;
+  constructor(protected readonly entries: ReadonlyArray<readonly [string, Value]>) { super(); }
+  protected override detail(): string { return `${this.entries.length} field${this.entries.length === 1 ? '' : 's'}`; }
+  valueMap(): Map<string, string> { return this.valueMapStringString(); }
+  valueMapStringString(): Map<string, string> { return new Map(this.entries.map(([f, v]) => [f, valueString(v)])); }
+  valueMapStringUint8Array(): Map<string, Uint8Array> { return new Map(this.entries.map(([f, v]) => [f, valueBytes(v)])); }
+  valueRecord(): Record<string, string> { return Object.fromEntries(this.valueMapStringString()); }
+  valueRecordStringString(): Record<string, string> { return this.valueRecord(); }
+  valueRecordStringUint8Array(): Record<string, Uint8Array> { return Object.fromEntries(this.valueMapStringUint8Array()); }
+  value(): Record<string, string> { return this.valueRecord(); }
+}
+
+/** dictionaryFetch: every field, or Miss when there is no dictionary. */
+export namespace DictionaryFetch {
+  export class Hit extends FieldValues {
+    /** The fields and values as sent (text or bytes). */
+    items(): Array<{ field: string; value: Value }> { return this.entries.map(([field, value]) => ({ field, value })); }
+  }
+  export class Miss extends Outcome { readonly type = 'Miss' as const; readonly is_miss = true; value(): undefined { return undefined; } }
+  export class Error extends ErrorResponse { value(): undefined { return undefined; } }
+  export type Response = Hit | Miss | Error;
+}
+
+/** dictionaryGetFields: one dictionaryGetField response per field asked (`responses`); the maps
+ * and records hold the fields found. Miss when there is no dictionary. */
+export namespace DictionaryGetFields {
+  export class Hit extends FieldValues {
+    readonly responses: Array<DictionaryGetField.Hit | DictionaryGetField.Miss>;
+    constructor(fields: readonly string[], values: ReadonlyArray<Value | null>) {
+      super(fields.flatMap((field, i) => (values[i] === null || values[i] === undefined ? [] : [[field, values[i]!] as const])));
+      this.responses = fields.map((field, i) => (values[i] === null || values[i] === undefined ? new DictionaryGetField.Miss(field) : new DictionaryGetField.Hit(values[i]!, field)));
+    }
+  }
+  export const Miss = DictionaryFetch.Miss;
+  export type Miss = DictionaryFetch.Miss;
+  export const Error = DictionaryFetch.Error;
+  export type Error = DictionaryFetch.Error;
+  export type Response = Hit | Miss | Error;
+}
+
+/** Momento's ItemType, as itemGetType's Hit answers it. */
+export const ItemType = { SCALAR: 'SCALAR', DICTIONARY: 'DICTIONARY', LIST: 'LIST' } as const;
+export type ItemType = (typeof ItemType)[keyof typeof ItemType];
+
+export namespace ItemGetType {
+  export class Hit extends Outcome {
+    readonly type = 'Hit' as const;
+    readonly is_hit = true;
+    constructor(private readonly item: ItemType) { super(); }
+    itemType(): ItemType { return this.item; }
+    protected override detail(): string { return this.item; }
+  }
+  export class Miss extends Outcome { readonly type = 'Miss' as const; readonly is_miss = true; }
+  export class Error extends ErrorResponse {}
+  export type Response = Hit | Miss | Error;
+}
+
 /** Momento's ExpiresAt: when a credential expires (Unix seconds), or never. */
 export class ExpiresAt {
   private constructor(private readonly unixSeconds: number | undefined) {}
