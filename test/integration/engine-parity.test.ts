@@ -7,7 +7,8 @@
  *
  * Covered: list push / concatenate at both ends with truncation, pops, fetch with slices (negative,
  * out of range) with and without meta, retain, remove value, length; set / get / delete with TTLs,
- * updateTtl, itemGetTtl, keysExist; the item-size, element-size and list-length limits; a cache not
+ * updateTtl, itemGetTtl, keysExist, itemGetType; dictionaries (set, get, fetch, increment, remove,
+ * length) on the same keys; the item-size, element-size, list-length and dictionary-field limits; a cache not
  * in store.caches; publish, pubAppend, retract (also on a topic that expired meanwhile), resume from
  * a (page, seq), live subscriptions (items, retracts, discs), idempotency keys, tokens with and
  * without a tokenId, the per-topic window bounds; a moderator group (its input refusing pubAppend,
@@ -41,7 +42,7 @@ const START = 1_800_000_000_000;
 
 const config = {
   // Cache data exists in cache c only (NOT_FOUND_ERROR elsewhere); topics exist in every cache.
-  store: { caches: ['c'], maxListLength: 5, maxItemBytes: 24, maxElementBytes: 12, maxTtlSec: 3600, defaultTtlSec: 600 },
+  store: { caches: ['c'], maxListLength: 5, maxDictionaryFields: 3, maxItemBytes: 24, maxElementBytes: 12, maxTtlSec: 3600, defaultTtlSec: 600 },
   // Each window item counts its frame + 320 B: about three fit in windowBytes, four in windowItems.
   topics: { maxValueBytes: 12, windowItems: 4, windowBytes: 1300, idleTopicMs: 20 * 3600_000 },
   // Deliveries are never taken back for want of an answer while a run lasts.
@@ -95,6 +96,13 @@ const op = fc.oneof(
   sometimes(fc.record({ op: fc.constant('itemGetTtl' as const), k })),
   sometimes(fc.record({ op: fc.constant('updateTtl' as const), k, ms: fc.constantFrom(1000, 5000, 100_000, 0) })),
   sometimes(fc.record({ op: fc.constant('keysExist' as const), ks: fc.uniqueArray(fc.constantFrom('a', 't', 'u', 'b'), { minLength: 1, maxLength: 3 }) })),
+  sometimes(fc.record({ op: fc.constant('itemGetType' as const), k })),
+  sometimes(fc.record({ op: fc.constant('dictSet' as const), k, items: fc.array(fc.record({ field: fc.constantFrom('f', 'g', 'é', 'h'), value: fc.oneof(value, fc.constantFrom('7', '-2', '+0')) }), { minLength: 1, maxLength: 3 }), ttlMs, refresh: fc.option(fc.boolean(), { nil: undefined }) })),
+  sometimes(fc.record({ op: fc.constant('dictGet' as const), k, fields: fc.array(fc.constantFrom('f', 'g', 'é', 'h'), { minLength: 1, maxLength: 3 }) })),
+  sometimes(fc.record({ op: fc.constant('dictFetch' as const), k })),
+  sometimes(fc.record({ op: fc.constant('dictIncrement' as const), k, field: fc.constantFrom('f', 'g', 'n'), by: fc.constantFrom(1, -3, 0), ttlMs, idem })),
+  sometimes(fc.record({ op: fc.constant('dictRemove' as const), k, fields: fc.option(fc.array(fc.constantFrom('f', 'g', 'é', 'n'), { minLength: 1, maxLength: 2 }), { nil: undefined, freq: 4 }) })),
+  sometimes(fc.record({ op: fc.constant('dictLength' as const), k })),
   sometimes(fc.record({ op: fc.constant('advance' as const), ms: fc.constantFrom(1, 999, 1000, 1001, 4000) })),
   sometimes(fc.record({ op: fc.constant('pub' as const), topic, v: value, idem, anonymous: fc.boolean() })),
   often(fc.record({ op: fc.constant('pubAppend' as const), topic, v: value, ttlMs, trunc: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }), idem, anonymous: fc.boolean() })),
@@ -247,6 +255,22 @@ async function apply(s: Side, o: Op, tag: string): Promise<unknown> {
       const exists = (r as CacheKeysExist.Success).exists?.();
       return exists ?? { err: (r as unknown as { errorCode(): string }).errorCode() };
     }
+    case 'itemGetType': return answer(s, await c.request({ t: 'itemGetType', ...item(tag, o.k, 'key') }));
+    case 'dictSet': {
+      const refresh = o.refresh === undefined ? {} : { refreshTtl: o.refresh };
+      return answer(s, await c.request({ t: 'dictionarySetFields', ...item(tag, o.k, 'dictionary'), items: o.items, ...ttl(o.ttlMs), ...refresh }));
+    }
+    case 'dictGet': return answer(s, await c.request({ t: 'dictionaryGetFields', ...item(tag, o.k, 'dictionary'), fields: o.fields }));
+    case 'dictFetch': {
+      // Fields come in no particular order (docs/protocol.md): compared sorted.
+      const reply = await c.request({ t: 'dictionaryFetch', ...item(tag, o.k, 'dictionary') });
+      const items = (reply['r'] as { items?: Array<{ field: string }> } | undefined)?.items;
+      items?.sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0));
+      return answer(s, reply);
+    }
+    case 'dictIncrement': return answer(s, await c.request({ t: 'dictionaryIncrement', ...item(tag, o.k, 'dictionary'), field: o.field, amount: o.by, ...ttl(o.ttlMs), ...key(o.idem) }));
+    case 'dictRemove': return answer(s, await c.request({ t: 'dictionaryRemoveFields', ...item(tag, o.k, 'dictionary'), ...(o.fields ? { fields: o.fields } : {}) }));
+    case 'dictLength': return answer(s, await c.request({ t: 'dictionaryLength', ...item(tag, o.k, 'dictionary') }));
     case 'advance': s.clock.advance(o.ms); return null;
     case 'pub': {
       const reply = await (o.anonymous ? s.anonymous : c).request({ t: 'pub', ...where(tag, o.topic), value: o.v, ...key(o.idem) });
@@ -298,7 +322,7 @@ async function apply(s: Side, o: Op, tag: string): Promise<unknown> {
 }
 
 /** The cache and the run's name of a key of the model, as request fields. */
-function item(tag: string, k: string, field: 'list' | 'key'): Record<string, string> {
+function item(tag: string, k: string, field: 'list' | 'key' | 'dictionary'): Record<string, string> {
   const { cache, topic } = where(tag, k);
   return { cache, [field]: topic };
 }
