@@ -53,7 +53,7 @@ t.test('a presence resubscription on the open link refused by the limit is retri
   const { server, proxy, sdk, got, errors, sub, publisher, limited } = await halfOpenSubscriber(t);
   // The resubscription after the reconnect is refused and asked again. Meanwhile a second local
   // subscriber asks for presence: the SDK sends unsub + sub on the open link, refused as well.
-  const refusals = () => server.broker.limitEvents.get(LimitCause.SUBSCRIPTIONS) ?? 0;
+  const refusals = () => server.broker.refusals.limitCauses.get(LimitCause.SUBSCRIPTIONS) ?? 0;
   await waitFor('the resubscription refused', () => refusals() >= 1);
   const before = refusals();
   t.equal((await sdk.topics.subscribe('chat', 'room', { presence: true })).type, 'Subscription');
