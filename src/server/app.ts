@@ -39,7 +39,8 @@ export interface CreateServerOptions {
   logger?: Logger;
   /** Defaults to the engine config.engine names (memory unless configured). */
   engine?: Engine;
-  /** Revoked credentials; defaults to one in memory (this node only). */
+  /** Revoked credentials; defaults to the engine's (engine redis: shared by every node), else one
+   * in memory for this node only. */
   revocations?: RevocationList;
 }
 
