@@ -31,7 +31,7 @@ export class TopicDiscontinuity {
 }
 
 /** The server's link to its shared store (engine `redis`) dropped or came back, for this topic
- * (docs/protocol.md, "notice"): `interrupted` means live items have stopped for now; `resumed`
+ * (docs/protocol.md, "Connection lifecycle": `notice`): `interrupted` means live items have stopped for now; `resumed`
  * means they flow again and the subscription caught up (a discontinuity comes first if items were
  * lost meanwhile). The connection stays open throughout: nothing to do, but a UI may say so. */
 export class TopicNotice {

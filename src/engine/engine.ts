@@ -1,7 +1,7 @@
 /** The seam between the broker core and where topics and data live. The memory engine serves one
  * node; a networked engine (Redis) for several nodes implements the same interfaces. The contracts
  * below are what the broker, the handlers and every transport rely on (docs/architecture.md,
- * "Engine contracts"):
+ * "The engine seam and its contracts"):
  *
  * 1. Buffer ownership. A binary `Value` handed to any engine method may be a view into the
  *    transport's receive buffer, which is reused once the transport's callback returns. An engine

@@ -7,7 +7,7 @@
  * spellings of an address (2130706433, 0x7f.1 are 127.0.0.1). A DNS name is not resolved at
  * registration (its answer may change before the request): publicOnlyLookup checks the addresses
  * each connection is made to (outbound-post.ts). Keeping the server's egress restricted is still
- * wise (docs/push.md, docs/webhooks.md "Security notes"). */
+ * wise (docs/push.md "Security notes", docs/webhooks.md "Delivery": internal addresses). */
 import { lookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions } from 'node:dns';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 
