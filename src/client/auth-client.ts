@@ -3,7 +3,7 @@
 import { ErrorCode, type ExpiresIn, type Scope, type WireError, isErrorCode } from '../protocol/index.js';
 import type { RequestOptions } from './connection.js';
 import { TidingsClientError } from './errors.js';
-import { timeoutProblem } from './options.js';
+import { CONNECTION_DEFAULTS, timeoutProblem } from './options.js';
 import { ExpiresAt, GenerateDisposableToken, orThrow } from './responses.js';
 import type { Configuration, CredentialProvider } from './momento-config.js';
 
@@ -58,7 +58,7 @@ export class AuthClient {
     const fail = (code: ErrorCode, message: string) => new GenerateDisposableToken.Error(new TidingsClientError(code, message));
     const seconds = expiresIn.seconds();
     if (seconds === null) return fail(ErrorCode.INVALID_ARGUMENT_ERROR, 'disposable tokens must expire');
-    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? 15_000;
+    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? CONNECTION_DEFAULTS.requestTimeoutMs;
     // Past 2^31 - 1 ms the timer would fire at once, not never.
     const problem = timeoutProblem(timeoutMs);
     if (problem) return fail(ErrorCode.INVALID_ARGUMENT_ERROR, problem);
