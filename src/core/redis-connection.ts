@@ -222,7 +222,8 @@ export class RedisConnection {
   private refused(reason: RedisRefusalReason, next: 'reconnecting' | 'rechecking' = 'reconnecting'): void {
     const why = `Redis at ${this.where()} refused this node${this.lastErrorSuffix()} (check redis.url's user, password and database, and the user's ACL)`;
     if (this.refuseStart) { this.refuseStart(new RedisRefusedError(reason, why)); return; }
-    if (this.refusing !== reason) this.log.error({ redis: this.where(), reason }, `${why}; ${next}`);
+    // One fixed msg per event (what varies is in the fields), so log queries can match it.
+    if (this.refusing !== reason) this.log.error({ redis: this.where(), reason, detail: this.lastErrorSuffix().slice(2) || undefined, next }, 'redis refused this node (check redis.url\'s user, password and database, and the user\'s ACL)');
     this.refusing = reason;
   }
 

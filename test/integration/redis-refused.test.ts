@@ -83,6 +83,7 @@ t.test('a running node that Redis starts refusing says so once, in the log and /
   t.equal(refusals().length, 1, 'one error line for the refusal');
   t.equal(refusals()[0]!['level'], 50, 'at error level');
   t.equal(refusals()[0]!['reason'], 'WRONGPASS');
+  t.match(refusals()[0], { msg: /^redis refused this node \(check redis\.url/, redis: `127.0.0.1:${redis.port}`, detail: /^WRONGPASS/, next: 'reconnecting' }, 'a fixed msg; what varies is in fields');
   t.notOk(JSON.stringify(lines).includes(PASSWORD), 'no password in the log');
 
   await admin.config('SET', 'requirepass', PASSWORD);
