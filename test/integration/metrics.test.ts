@@ -205,3 +205,34 @@ t.test('metrics - client-chosen names never become series', async (t) => {
   t.equal(series(second), series(first), `${series(first)} series after one name of each kind, as many after 100 more`);
   t.notMatch(second, /-b-\d/, 'no name of the second round appears');
 });
+
+// Items node a missed while its link was down reach its subscriber when the link is back (the
+// reload), each once: counted once as a delivery, not again when the late pub/sub message arrives.
+t.test('metrics - engine redis: deliveries across a lost link are counted once', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('metricsrelink');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const config = { server: { metricsAccess: 'open' as const }, auth: { signingKeys: [generateSigningKey()] }, redis: { commandTimeoutMs: 200, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } };
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, config });
+  const b = await startServer(t, { engine: 'redis', redisKeyPrefix: prefix, config });
+  const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
+  const sub = await RawClient.open(a, await tokenFor(a, scope));
+  const pub = await RawClient.open(b, await tokenFor(b, scope));
+  t.teardown(() => { sub.close(); pub.close(); });
+  await sub.ok({ t: 'sub', cache: 'chat', topic: 'room' });
+  await pub.ok({ t: 'pub', cache: 'chat', topic: 'room', value: 'before' });
+  await sub.items(1);
+
+  proxy.freeze();
+  for (const value of ['gap-1', 'gap-2', 'gap-3']) await pub.ok({ t: 'pub', cache: 'chat', topic: 'room', value });
+  proxy.heal();
+  await waitFor('node a to be back', async () => metric(await scrape(a.httpUrl), 'tidings_redis_reconnects_total{shard="0"}')! >= 1);
+  await pub.ok({ t: 'pub', cache: 'chat', topic: 'room', value: 'after' });
+  const items = await sub.items(4);
+  t.same(items.map((f) => f['value']), ['gap-1', 'gap-2', 'gap-3', 'after'], 'every item once, in order');
+  t.same(await sub.drain('item', 200), [], 'none twice');
+  t.equal(metric(await scrape(a.httpUrl), 'tidings_delivered_items_total'), 5, 'five deliveries counted, each once');
+});
