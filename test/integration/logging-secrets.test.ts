@@ -21,6 +21,7 @@ import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 const CACHE = 'chat';
 const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
+const PAYLOAD = 'item-payload-never-logged-8e4a0b';
 
 t.test('secrets never appear in the log, on error paths included', async (t) => {
   let written = '';
@@ -84,7 +85,7 @@ t.test('secrets never appear in the log, on error paths included', async (t) => 
   });
   await waitFor('every destination to be tried twice (500, then the retry)', async () => {
     const c = counts();
-    if (c.push === 0) await pub.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'hi' });
+    if (c.push === 0) await pub.ok({ t: 'pub', cache: CACHE, topic: 'room', value: PAYLOAD });
     return c.cfg >= 2 && c.adm >= 2 && c.push >= 2;
   }, 15_000);
   await server.close();
@@ -95,6 +96,7 @@ t.test('secrets never appear in the log, on error paths included', async (t) => 
     ['signing key', signingKey], ['admin API key', adminKey], ['expired token', expired], ['foreign token', foreign],
     ['VAPID private key', vapid.privateKey], ['config webhook secret', configSecret], ['webhook URL query credential', querySecret],
     ['admin webhook secret', adminSecret], ['refused webhook secret', refusedSecret],
+    ['payload of the item the webhooks and pushes that failed carried', PAYLOAD],
   ];
   for (const [name, secret] of secrets) {
     t.notOk(all.includes(secret), `the ${name} never appears in the log`);
@@ -180,7 +182,7 @@ t.test('the Redis URL password and message payloads never reach the log; the sta
   }, defaultFeatures());
   t.teardown(() => server.close());
 
-  const payload = 'payload-never-logged-2f9c1d';
+  const payload = PAYLOAD;
   const token = await tokenFor(server, PermissionScopes.combine(scope, PermissionScopes.cacheReadWrite(CACHE)), { tokenId: 'pat' });
   const c = await RawClient.open(server, token);
   t.teardown(() => c.close());
