@@ -4,7 +4,7 @@
  * from a client (an operation it does not serve is `unknown`): the label sets stay bounded. */
 import { CloseCode, ErrorCode, type WireError } from '../protocol/index.js';
 
-const CLOSE_NAMES = new Map<number, string>(Object.entries(CloseCode).map(([name, code]) => [code, name.toLowerCase()]));
+const CLOSE_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(CloseCode).map(([name, code]) => [code, name.toLowerCase()]));
 
 export class Refusals {
   /** Error replies since start, by `op\u0000code`. */

@@ -15,6 +15,7 @@ import { assertNativeUws } from './native.js';
 import { mountWebSocket } from './ws-handlers.js';
 import { NativeBatching } from './native-batching.js';
 import { mountHttpRoutes } from './http-routes.js';
+import { mountReadiness } from './readiness.js';
 import { mountMetrics } from './metrics.js';
 import { TransportCounters } from './transport-counters.js';
 import { Cors, errorReply, writeJson } from './http-common.js';
@@ -125,6 +126,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   // Every route that reads a request body reads it within this one budget.
   const bodies = new BodyBudget(config.server.maxInFlightBodyBytes, config.server.maxInFlightBodyBytesPerIp, config.server.trustedProxyHeader);
   mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes, shape: config.server, bodies, cors, momentoEndpoint: () => momentoEndpoint });
+  mountReadiness(app, engine);
   mountHttpApi(app, { broker, log, cors, maxBodyBytes: config.server.maxHttpBodyBytes, shape: config.server, bodies, trustedProxyHeader: config.server.trustedProxyHeader });
   const tickets = new TicketBook(config.http.ticketTtlMs, config.http.maxTickets, clock, config.http.maxTicketsPerCredential);
   mountSse(app, { broker, auth, fanout: jsFanout, tickets, admission, cors, log, config });

@@ -1,6 +1,7 @@
 /** /metrics exports what the server does (publishes, deliveries, window evictions, store figures,
  * moderator groups, limit events, cut-off connections) under one prefix, each metric documented in
- * docs/operations.md; on either engine (TIDINGS_TEST_ENGINE) except where a test pins one. */
+ * docs/operations.md; on either engine (TIDINGS_TEST_ENGINE) except where a test pins one. Also
+ * /readyz, the other thing an operator's tooling polls (it shares this file's Redis-proxy setup). */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { startServer } from '../helpers/server.js';
@@ -235,4 +236,34 @@ t.test('metrics - engine redis: deliveries across a lost link are counted once',
   t.same(items.map((f) => f['value']), ['gap-1', 'gap-2', 'gap-3', 'after'], 'every item once, in order');
   t.same(await sub.drain('item', 200), [], 'none twice');
   t.equal(metric(await scrape(a.httpUrl), 'tidings_delivered_items_total'), 5, 'five deliveries counted, each once');
+});
+
+// /readyz follows the node's link to Redis (a proxy drops it and keeps new connections unanswered),
+// while /healthz, a liveness check, stays 200.
+t.test('readyz - 503 with the reason while the node\'s link to Redis is down, 200 once it is back', async (t) => {
+  const memory = await startServer(t, { engine: 'memory' });
+  const ready = await fetch(`${memory.httpUrl}/readyz`);
+  t.equal(ready.status, 200, 'engine memory: always ready');
+  t.same(await ready.json(), { status: 'ready' });
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const server = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, config: {
+    redis: { commandTimeoutMs: 200, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 },
+  } });
+  t.equal((await fetch(`${server.httpUrl}/readyz`)).status, 200);
+  proxy.reset();
+  proxy.blackhole();
+  await waitFor('not ready', async () => (await fetch(`${server.httpUrl}/readyz`)).status === 503);
+  const down = await fetch(`${server.httpUrl}/readyz`);
+  t.equal(down.status, 503, 'the link is down: not ready');
+  t.same(await down.json(), { status: 'not_ready', reasons: ['redis shard 0 is not connected'] });
+  t.equal((await fetch(`${server.httpUrl}/healthz`)).status, 200, 'still alive');
+  const head = await fetch(`${server.httpUrl}/readyz`, { method: 'HEAD' });
+  t.equal(head.status, 503, 'HEAD answers as GET');
+  t.equal(await head.text(), '');
+  proxy.heal();
+  await waitFor('ready again', async () => (await fetch(`${server.httpUrl}/readyz`)).status === 200);
+  t.pass('ready once the link is back');
 });
