@@ -2,7 +2,7 @@
  * within the window replace each other, and the newest goes out when the window ends, with how
  * many values it stands for. Used per (user, topic) so a busy room sends one push per window, not
  * one per message. One timer per key with recent activity, dropped after a quiet window. */
-interface Burst<T> { timer: NodeJS.Timeout; pending: T | undefined; count: number }
+interface Burst<T> { owner: string; timer: NodeJS.Timeout; pending: T | undefined; count: number }
 
 export class BurstCollapser<T> {
   private readonly bursts = new Map<string, Burst<T>>();
@@ -10,7 +10,8 @@ export class BurstCollapser<T> {
 
   constructor(private readonly windowMs: number, private readonly emit: (key: string, value: T, count: number) => void) {}
 
-  offer(key: string, value: T): void {
+  /** `owner`: whose burst it is (Web Push: the tokenId), for dropOwner. */
+  offer(owner: string, key: string, value: T): void {
     const burst = this.bursts.get(key);
     if (burst) {
       if (burst.pending !== undefined) this.collapsed++;
@@ -19,14 +20,15 @@ export class BurstCollapser<T> {
       return;
     }
     this.emit(key, value, 1);
-    this.bursts.set(key, { timer: this.arm(key), pending: undefined, count: 0 });
+    this.bursts.set(key, { owner, timer: this.arm(key), pending: undefined, count: 0 });
   }
 
-  /** Forgets the bursts whose key starts with `prefix` (their pending values are never emitted).
-   * A scan of every burst: for rare events (a revocation), not the publish path. */
-  dropPrefix(prefix: string): void {
+  /** Forgets the owner's bursts (their pending values are never emitted). Matched exactly, not by a
+   * key prefix: a tokenId may contain the keys' separator. A scan of every burst: for rare events
+   * (a revocation), not the publish path. */
+  dropOwner(owner: string): void {
     for (const [key, burst] of this.bursts) {
-      if (!key.startsWith(prefix)) continue;
+      if (burst.owner !== owner) continue;
       clearTimeout(burst.timer);
       this.bursts.delete(key);
     }

@@ -60,14 +60,14 @@ export class WebPushSender {
    * the user's subscriptions whose scope may subscribe to the topic. */
   notify(tokenId: string, cache: string, topic: string, item: ItemJson): void {
     if (this.closed || !this.subscriptions.of(tokenId).some((s) => s.scope.allowsTopic('subscribe', cache, topic))) return;
-    this.collapser.offer(`${tokenId}\u0000${cache}\u0000${topic}`, { tokenId, payload: { cache, topic, count: 1, item } });
+    this.collapser.offer(tokenId, `${tokenId}\u0000${cache}\u0000${topic}`, { tokenId, payload: { cache, topic, count: 1, item } });
   }
 
   /** The tokenId's credentials were revoked (its subscriptions are already forgotten): nothing more
    * of it leaves. Its collapsed bursts are forgotten, its queued pushes and pending retries dropped
    * and its requests in flight aborted, counted as dead letters `revoked`. Answers how many. */
   revoked(tokenId: string): number {
-    this.collapser.dropPrefix(`${tokenId}\u0000`);
+    this.collapser.dropOwner(tokenId);
     return this.queue.dropOwner(tokenId, 'revoked');
   }
 

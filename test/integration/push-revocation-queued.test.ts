@@ -1,7 +1,9 @@
 /** Once a tokenId's revocation is acknowledged, no push to that user's subscriptions leaves the
  * server: pushes already queued for it, its pending retries and its request in flight (aborted) are
  * dropped and counted (tidings_push_dead_letters_total{reason="revoked"}), and the queue's slots go
- * on serving the other users. Against a local receiver playing the push service. */
+ * on serving the other users; another tokenId's collapsed pushes stay, even one whose name starts
+ * with the revoked one and U+0000 (the collapse keys' separator). Against a local receiver playing
+ * the push service. */
 import t from 'tap';
 import webpush from 'web-push';
 import { startServer } from '../helpers/server.js';
@@ -64,4 +66,31 @@ t.test('a revoked tokenId\'s queued and in-flight pushes, and their retries, nev
   const more = await eventually(() => service.received.filter((r) => r.path === '/user-17').length > 1, 2500);
   t.notOk(more, `nothing more reaches the revoked user's endpoint (got ${service.received.filter((r) => r.path === '/user-17').length} requests)`);
   t.equal(await metric(server, /^tidings_push_sent_total (\d+)$/m), '1', 'only bob\'s push was sent');
+});
+
+t.test('revoking a tokenId keeps the collapsed pushes of a tokenId that starts with its name and U+0000', async (t) => {
+  const vapid = webpush.generateVAPIDKeys();
+  const server = await startServer(t, {
+    config: {
+      presence: { leaveGraceMs: 0 },
+      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, collapseMs: 300 },
+    },
+  });
+  const service = await HttpReceiver.start(t);
+  service.respond = () => ({ status: 201 });
+  // A tokenId may hold any well-formed Unicode (docs/tokens.md), U+0000 included.
+  const other = browserSubscription(`${service.url}/other`);
+  const c = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'user-17\u0000b' }));
+  await c.ok({ t: 'pushRegister', subscription: other.json });
+  await c.ok({ t: 'follow', cache: CACHE, topic: 'room' });
+  c.close();
+  const publisher = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'hank' }));
+  t.teardown(() => publisher.close());
+  await publisher.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'first, at once' });
+  await waitFor('the first push', () => service.received.length === 1);
+  // Within the collapse window: held, to go when it ends.
+  await publisher.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'second, collapsed' });
+  await server.revoke({ tokenId: 'user-17' });
+  await waitFor('the collapsed push, once the window ends', () => service.received.length === 2, 5000);
+  t.match(JSON.parse(decrypt(other, service.received[1]!.body)), { item: { value: 'second, collapsed' } }, 'user-17\'s revocation did not drop it');
 });

@@ -82,7 +82,7 @@ t.test('burst collapser - first at once, the rest as one with a count, quiet key
   const out: Array<[string, string, number]> = [];
   const c = new BurstCollapser<string>(30, (k, v, n) => out.push([k, v, n]));
   t.teardown(() => c.close());
-  c.offer('k', 'v1'); c.offer('k', 'v2'); c.offer('k', 'v3'); c.offer('j', 'w1');
+  c.offer('o', 'k', 'v1'); c.offer('o', 'k', 'v2'); c.offer('o', 'k', 'v3'); c.offer('o', 'j', 'w1');
   t.same(out, [['k', 'v1', 1], ['j', 'w1', 1]]);
   await tick(45);
   t.same(out.slice(2), [['k', 'v3', 2]]);
