@@ -9,7 +9,7 @@ import webpush from 'web-push';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { HttpReceiver } from '../helpers/http-receiver.js';
-import { browserSubscription, decrypt } from '../helpers/push-service.js';
+import { browserSubscription, decrypt, type BrowserSubscription } from '../helpers/push-service.js';
 import { eventually, waitFor } from '../helpers/wait.js';
 import { PermissionScopes, type TidingsServer } from '../../src/index.js';
 
@@ -17,20 +17,32 @@ const CACHE = 'chat';
 const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
 const ROOMS = ['room-0', 'room-1', 'room-2'];
 
+/** A user who registers one browser at `${service.url}/${path}`, follows `topics`, and leaves. */
+async function follower(server: TidingsServer, service: HttpReceiver, tokenId: string, path: string, topics: readonly string[]): Promise<BrowserSubscription> {
+  const browser = browserSubscription(`${service.url}/${path}`);
+  const c = await RawClient.open(server, await tokenFor(server, scope, { tokenId }));
+  await c.ok({ t: 'pushRegister', subscription: browser.json });
+  for (const topic of topics) await c.ok({ t: 'follow', cache: CACHE, topic });
+  c.close();
+  return browser;
+}
+
 async function metric(server: TidingsServer, line: RegExp): Promise<string | undefined> {
   return line.exec(await (await fetch(`${server.httpUrl}/metrics`)).text())?.[1];
 }
 
+const vapid = webpush.generateVAPIDKeys();
+const server = await startServer(t, {
+  config: {
+    server: { metricsAccess: 'open' },
+    presence: { leaveGraceMs: 0 },
+    // One slot per user: the user's later pushes wait behind the one in flight. Every item of the
+    // first case is on a topic of its own, so the collapse window matters to the second only.
+    push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, timeoutMs: 120_000, maxInFlightPerOwner: 1, collapseMs: 300 },
+  },
+});
+
 t.test('a revoked tokenId\'s queued and in-flight pushes, and their retries, never leave', async (t) => {
-  const vapid = webpush.generateVAPIDKeys();
-  const server = await startServer(t, {
-    config: {
-      server: { metricsAccess: 'open' },
-      presence: { leaveGraceMs: 0 },
-      // One slot per user: the user's later pushes wait behind the one in flight.
-      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, timeoutMs: 120_000, maxInFlightPerOwner: 1 },
-    },
-  });
   const service = await HttpReceiver.start(t);
   let release!: () => void;
   const held = new Promise<void>((resolve) => { release = resolve; });
@@ -38,15 +50,8 @@ t.test('a revoked tokenId\'s queued and in-flight pushes, and their retries, nev
   service.respond = (r) => (r.path === '/user-17' && service.received.filter((x) => x.path === '/user-17').length === 1 ? { status: 500, hold: held } : { status: 201 });
   t.teardown(() => release());
 
-  const user = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'user-17' }));
-  await user.ok({ t: 'pushRegister', subscription: browserSubscription(`${service.url}/user-17`).json });
-  for (const topic of ROOMS) await user.ok({ t: 'follow', cache: CACHE, topic });
-  user.close();
-  const bob = browserSubscription(`${service.url}/bob`);
-  const b = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'bob' }));
-  await b.ok({ t: 'pushRegister', subscription: bob.json });
-  await b.ok({ t: 'follow', cache: CACHE, topic: 'bob-room' });
-  b.close();
+  await follower(server, service, 'user-17', 'user-17', ROOMS);
+  const bob = await follower(server, service, 'bob', 'bob', ['bob-room']);
 
   const publisher = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'hank' }));
   t.teardown(() => publisher.close());
@@ -69,21 +74,10 @@ t.test('a revoked tokenId\'s queued and in-flight pushes, and their retries, nev
 });
 
 t.test('revoking a tokenId keeps the collapsed pushes of a tokenId that starts with its name and U+0000', async (t) => {
-  const vapid = webpush.generateVAPIDKeys();
-  const server = await startServer(t, {
-    config: {
-      presence: { leaveGraceMs: 0 },
-      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, collapseMs: 300 },
-    },
-  });
   const service = await HttpReceiver.start(t);
   service.respond = () => ({ status: 201 });
   // A tokenId may hold any well-formed Unicode (docs/tokens.md), U+0000 included.
-  const other = browserSubscription(`${service.url}/other`);
-  const c = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'user-17\u0000b' }));
-  await c.ok({ t: 'pushRegister', subscription: other.json });
-  await c.ok({ t: 'follow', cache: CACHE, topic: 'room' });
-  c.close();
+  const other = await follower(server, service, 'user-17\u0000b', 'other', ['room']);
   const publisher = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'hank' }));
   t.teardown(() => publisher.close());
   await publisher.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'first, at once' });
