@@ -44,8 +44,8 @@ export const SCENARIOS: Record<string, { count: number; fill: Fill }> = {
   'list wide text 20 ch x100': { count: 2_000, fill: async (s, n) => { for (let i = 0; i < n; i++) for (let j = 0; j < 100; j++) await s.listPushBack('c', `list-${i}`, [wide(j, 20)], { ttl }); } },
   'list binary 32 B x100': { count: 2_000, fill: async (s, n) => { for (let i = 0; i < n; i++) for (let j = 0; j < 100; j++) await s.listPushBack('c', `list-${i}`, [bytes(j, 32)], { ttl }); } },
   'list capped text 20 B x100 of 300': { count: 2_000, fill: async (s, n) => { for (let i = 0; i < n; i++) for (let j = 0; j < 300; j++) await s.listPushBack('c', `list-${i}`, [text(j, 20)], { ttl, truncateToSize: 100 }); } },
-  'dictionary text 20 B x100': { count: 2_000, fill: async (s, n) => { for (let i = 0; i < n; i++) for (let j = 0; j < 100; j++) await s.dictionarySetFields('c', `dict-${i}`, [{ field: wire(`field-${j}`) as string, value: text(j, 20) }], ttl); } },
-  'dictionary binary 32 B x100 by 10': { count: 2_000, fill: async (s, n) => { for (let i = 0; i < n; i++) for (let j = 0; j < 100; j += 10) await s.dictionarySetFields('c', `dict-${i}`, Array.from({ length: 10 }, (_, k) => ({ field: wire(`f${j + k}`) as string, value: bytes(j + k, 32) })), ttl); } },
+  // Fields set ten at a time, values text and binary in turn.
+  'dictionary 20 B x100': { count: 1_000, fill: async (s, n) => { for (let i = 0; i < n; i++) for (let j = 0; j < 100; j += 10) await s.dictionarySetFields('c', `dict-${i}`, Array.from({ length: 10 }, (_, k) => ({ field: wire(`field-${j + k}`) as string, value: (j + k) % 2 ? text(j + k, 20) : bytes(j + k, 20) })), ttl); } },
   'pubAppend text 40 B x100': { count: 2_000, fill: async (s, n) => { for (let i = 0; i < n; i++) for (let j = 0; j < 100; j++) await s.pubAppend('c', `room-${i}`, `hist-${i}`, text(j, 40), `user-${j % 7}`, { ttl }); } },
 };
 

@@ -2,6 +2,8 @@
  * grpc-web-text) against a real Tidings server on both engines: per-field Hit / Miss, fetch,
  * increment, removes, length, the collection TTL, the item type, wrong-type and permission errors. */
 import { CollectionTtl, MomentoErrorCode, type CacheDictionaryFetch, type CacheDictionaryGetField, type CacheDictionaryGetFields, type CacheDictionaryIncrement, type CacheDictionaryLength, type CacheItemGetTtl, type CacheItemGetType, type CacheKeysExist } from '@gomomento/sdk';
+import { cache } from '@gomomento/generated-types';
+import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceDefinition } from '@grpc/grpc-js';
 import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
 import { testEachEngine } from '../helpers/server.js';
 import { SDKS, kind } from '../helpers/momento-sdks.js';
@@ -85,3 +87,28 @@ for (const sdk of SDKS) {
     t.equal(kind(await cache.dictionaryGetField('app', 'room', 'n')), 'Miss', 'the refused increment wrote nothing');
   });
 }
+
+// What no JS SDK method sends: DictionaryDelete's `all` and no choice at all, and field bytes that
+// are not UTF-8. A plain grpc-js client of the Scs service, both engines.
+testEachEngine('grpc - DictionaryDelete all / none, and non-UTF-8 field bytes', async (t, engine) => {
+  const server = await startMomentoServer(t, { engine });
+  const Client = makeGenericClientConstructor(cache.cache_client.UnimplementedScsService.definition as ServiceDefinition, 'cache_client.Scs');
+  const client = new Client(`127.0.0.1:${server.momentoPort}`, credentials.createInsecure()) as unknown as Record<string, (...args: unknown[]) => void>;
+  t.teardown(() => (client as unknown as { close(): void }).close());
+  const metadata = new Metadata();
+  metadata.set('authorization', await apiKeyFor(server));
+  metadata.set('cache', 'app');
+  const call = <R>(method: string, request: unknown) => new Promise<{ code: number; reply?: R }>((resolve) => {
+    client[method]!(request, metadata, { deadline: Date.now() + 5000 }, (e: { code: number } | null, reply: R) => resolve(e ? { code: e.code } : { code: status.OK, reply }));
+  });
+  const pb = cache.cache_client;
+  const name = Buffer.from('d');
+  const pair = (field: string) => new pb._DictionaryFieldValuePair({ field: Buffer.from(field), value: Buffer.from('v') });
+  t.equal((await call('DictionarySet', new pb._DictionarySetRequest({ dictionary_name: name, items: [pair('a'), pair('b')] }))).code, status.OK);
+  t.equal((await call('DictionaryDelete', new pb._DictionaryDeleteRequest({ dictionary_name: name }))).code, status.INVALID_ARGUMENT, 'neither some nor all');
+  const bad = new pb._DictionaryGetRequest({ dictionary_name: name, fields: [new Uint8Array([0xff])] });
+  t.equal((await call('DictionaryGet', bad)).code, status.INVALID_ARGUMENT, 'a field that is not UTF-8');
+  t.equal((await call<InstanceType<typeof pb._DictionaryLengthResponse>>('DictionaryLength', new pb._DictionaryLengthRequest({ dictionary_name: name }))).reply?.found.length, 2, 'nothing removed meanwhile');
+  t.equal((await call('DictionaryDelete', new pb._DictionaryDeleteRequest({ dictionary_name: name, all: new pb._DictionaryDeleteRequest.All() }))).code, status.OK);
+  t.equal((await call<InstanceType<typeof pb._DictionaryLengthResponse>>('DictionaryLength', new pb._DictionaryLengthRequest({ dictionary_name: name }))).reply?.dictionary, 'missing', '`all` removed the dictionary');
+});
