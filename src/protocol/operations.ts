@@ -29,7 +29,7 @@ export interface Operations {
   pub: [PublishRequest, PublishResult];
   sub: [SubscribeRequest, SubscribeResult];
   unsub: [UnsubscribeRequest, Empty];
-  // Cache: lists and scalars.
+  // Cache: lists and scalars (and itemGetType, for any kind).
   listPushBack: [ListPushBackRequest, ListWriteResult];
   listPushFront: [ListPushFrontRequest, ListWriteResult];
   listConcatenateBack: [ListConcatenateBackRequest, ListWriteResult];
