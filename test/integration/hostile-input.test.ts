@@ -9,6 +9,8 @@ import t from 'tap';
 import { ManualClock, PermissionScopes, encodeFrame } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { SseReader } from '../helpers/sse.js';
+import { decodeFrame } from '../../src/protocol/index.js';
 import { Client, Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
 import { cache as momentoCache } from '@gomomento/generated-types';
 
@@ -101,6 +103,24 @@ t.test('a concatenate of store.maxListLength values fits; large requests are cha
   clock.advance(1000);
   t.same(await c.ok({ t: 'listConcatenateBack', cache: CACHE, list: 'full3', values: values(LIST_MAX) }), { length: LIST_MAX }, 'a second refills 40: enough again');
   c.close();
+});
+
+t.test('the SDK fallback stream: frames in a POST /v1/stream get the same refusals, and the stream keeps serving', async (t) => {
+  const stream = await SseReader.open(`${server.httpUrl}/v1/stream`);
+  t.teardown(() => stream.close());
+  await stream.until((r) => r.events.some((e) => e.event === 'open'));
+  const id = stream.events.find((e) => e.event === 'open')!.json.stream as string;
+  const frames = () => stream.events.filter((e) => e.event === 'message').map((e) => decodeFrame(Buffer.from(e.data, 'base64')));
+  const postFrames = async (...bodies: Uint8Array[]) => {
+    const body = Buffer.concat(bodies.flatMap((b) => { const length = Buffer.alloc(4); length.writeUInt32BE(b.byteLength); return [length, Buffer.from(b)]; }));
+    t.equal((await fetch(`${server.httpUrl}/v1/stream`, { method: 'POST', headers: { 'x-tidings-stream': id }, body })).status, 204);
+  };
+  await postFrames(encodeFrame({ t: 'hello', id: 1, versions: [1], token }));
+  await stream.until(() => frames().some((f) => f['id'] === 1));
+  await postFrames(concatenateWith(2, 'stream-maps', emptyMaps(2 * MAX_ELEMENTS)), encodeFrame({ t: 'ping', id: 3 }));
+  await stream.until(() => frames().some((f) => f['id'] === 3));
+  t.match(frames().find((f) => f['id'] === 2), { t: 'err', e: { cause: 'request_elements_limit_exceeded' } });
+  t.match(frames().find((f) => f['id'] === 3), { t: 'ok' }, 'the next frame of the same POST is served');
 });
 
 const post = (path: string, body: Uint8Array | string, key = apiKey) =>
