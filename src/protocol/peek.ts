@@ -18,10 +18,10 @@ export function peekRequestId(bytes: Uint8Array, maxSteps = MAX_STEPS): number |
   const budget = { steps: maxSteps };
   for (let i = 0; i < entries; i++) {
     const isId = bytes[pos] === 0xa2 && bytes[pos + 1] === 0x69 /* i */ && bytes[pos + 2] === 0x64 /* d */;
-    pos = walk(bytes, view, pos, budget, Infinity);
+    pos = walk(bytes, pos, budget, Infinity);
     if (pos < 0) return null;
     if (isId) return readUint(bytes, view, pos);
-    pos = walk(bytes, view, pos, budget, Infinity);
+    pos = walk(bytes, pos, budget, Infinity);
     if (pos < 0) return null;
   }
   return null;
@@ -57,9 +57,8 @@ export type FrameShape = { elements: number; problem?: undefined } | { problem: 
  * never uses, and which msgpackr would turn into dates or its own records) are refused. A frame
  * that is truncated or invalid is left to the decoder, which fails on it within the same bounds. */
 export function frameShape(bytes: Uint8Array, maxElements: number, maxDepth: number): FrameShape {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const budget = { steps: maxElements };
-  const end = walk(bytes, view, 0, budget, maxDepth);
+  const end = walk(bytes, 0, budget, maxDepth);
   if (end === PAST_DEPTH) return { problem: 'depth' };
   if (end === EXT) return { problem: 'ext' };
   if (end === OUT_OF_STEPS) return { problem: 'elements' };
@@ -75,7 +74,7 @@ const EXT = -4;
 /** Position after the msgpack value at `pos` (containers included), or -1 when the bytes end or
  * are invalid, -2 when the step budget runs out, -3 when containers nest deeper than `maxDepth`,
  * -4 at an ext type. One step per value header. */
-function walk(bytes: Uint8Array, view: DataView, pos: number, budget: { steps: number }, maxDepth: number): number {
+function walk(bytes: Uint8Array, pos: number, budget: { steps: number }, maxDepth: number): number {
   // Values still to read in each open container, innermost last.
   const open: number[] = [];
   for (;;) {
@@ -91,9 +90,9 @@ function walk(bytes: Uint8Array, view: DataView, pos: number, budget: { steps: n
     else if (b <= 0xbf) next = pos + 1 + (b & 0x1f);
     else {
       switch (b) {
-        case 0xc4: case 0xd9: { const n = lengthAt(bytes, view, pos, 1); next = n < 0 ? INVALID : pos + 2 + n; break; }
-        case 0xc5: case 0xda: { const n = lengthAt(bytes, view, pos, 2); next = n < 0 ? INVALID : pos + 3 + n; break; }
-        case 0xc6: case 0xdb: { const n = lengthAt(bytes, view, pos, 4); next = n < 0 ? INVALID : pos + 5 + n; break; }
+        case 0xc4: case 0xd9: { const n = lengthAt(bytes, pos, 1); next = n < 0 ? INVALID : pos + 2 + n; break; }
+        case 0xc5: case 0xda: { const n = lengthAt(bytes, pos, 2); next = n < 0 ? INVALID : pos + 3 + n; break; }
+        case 0xc6: case 0xdb: { const n = lengthAt(bytes, pos, 4); next = n < 0 ? INVALID : pos + 5 + n; break; }
         case 0xc7: case 0xc8: case 0xc9: case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: return EXT;
         case 0xca: next = pos + 5; break;
         case 0xcb: next = pos + 9; break;
@@ -101,10 +100,10 @@ function walk(bytes: Uint8Array, view: DataView, pos: number, budget: { steps: n
         case 0xcd: case 0xd1: next = pos + 3; break;
         case 0xce: case 0xd2: next = pos + 5; break;
         case 0xcf: case 0xd3: next = pos + 9; break;
-        case 0xdc: { holds = lengthAt(bytes, view, pos, 2); if (holds < 0) return INVALID; next = pos + 3; break; }
-        case 0xdd: { holds = lengthAt(bytes, view, pos, 4); if (holds < 0) return INVALID; next = pos + 5; break; }
-        case 0xde: { const n = lengthAt(bytes, view, pos, 2); if (n < 0) return INVALID; holds = 2 * n; next = pos + 3; break; }
-        case 0xdf: { const n = lengthAt(bytes, view, pos, 4); if (n < 0) return INVALID; holds = 2 * n; next = pos + 5; break; }
+        case 0xdc: { holds = lengthAt(bytes, pos, 2); if (holds < 0) return INVALID; next = pos + 3; break; }
+        case 0xdd: { holds = lengthAt(bytes, pos, 4); if (holds < 0) return INVALID; next = pos + 5; break; }
+        case 0xde: { const n = lengthAt(bytes, pos, 2); if (n < 0) return INVALID; holds = 2 * n; next = pos + 3; break; }
+        case 0xdf: { const n = lengthAt(bytes, pos, 4); if (n < 0) return INVALID; holds = 2 * n; next = pos + 5; break; }
         default: return INVALID; // 0xc1 is never used
       }
     }
@@ -119,7 +118,9 @@ function walk(bytes: Uint8Array, view: DataView, pos: number, budget: { steps: n
 }
 
 /** The `size`-byte big-endian length after the header byte at `pos`, or -1 past the end. */
-function lengthAt(bytes: Uint8Array, view: DataView, pos: number, size: 1 | 2 | 4): number {
+function lengthAt(bytes: Uint8Array, pos: number, size: 1 | 2 | 4): number {
   if (pos + 1 + size > bytes.length) return INVALID;
-  return size === 1 ? view.getUint8(pos + 1) : size === 2 ? view.getUint16(pos + 1) : view.getUint32(pos + 1);
+  let n = 0;
+  for (let i = 1; i <= size; i++) n = n * 256 + bytes[pos + i]!;
+  return n;
 }
