@@ -12,7 +12,7 @@ export type RequestShapeLimits = Pick<ServerConfig, 'maxRequestElements' | 'maxR
 export function shapeRefusal(problem: FrameShapeProblem, limits: RequestShapeLimits): TidingsError {
   if (problem === 'elements') return limitExceeded(LimitCause.REQUEST_ELEMENTS, `the request holds more than ${limits.maxRequestElements} values (server.maxRequestElements); it was not decoded`);
   if (problem === 'depth') return limitExceeded(LimitCause.REQUEST_DEPTH, `the request nests more than ${limits.maxRequestDepth} maps or arrays deep (server.maxRequestDepth); it was not decoded`);
-  return badRequest('MessagePack ext types are not part of the protocol (values are str or bin)');
+  return badRequest('MessagePack ext types are not part of the protocol (values are str or bin; only msgpackr\'s undefined, fixext 1 of type 0, is read, as absent)');
 }
 
 /** Requests a request of `elements` values is charged: one per `perOp` values, at least one. */

@@ -54,7 +54,8 @@ export type FrameShape = { elements: number; problem?: undefined } | { problem: 
  * decoding costs per element (an empty map costs the decoder a new object per byte), so a frame
  * of a legal size could cost far more than its bytes suggest. The walk stops as soon as a limit is
  * passed: its own cost is bounded by the limits, not the frame. Ext types (which the protocol
- * never uses, and which msgpackr would turn into dates or its own records) are refused. A frame
+ * never uses, and which msgpackr would turn into dates or its own records) are refused, but for
+ * msgpackr's `undefined`, which an SDK built on it writes for a field left undefined. A frame
  * that is truncated or invalid is left to the decoder, which fails on it within the same bounds. */
 export function frameShape(bytes: Uint8Array, maxElements: number, maxDepth: number): FrameShape {
   const budget = { steps: maxElements };
@@ -93,7 +94,10 @@ function walk(bytes: Uint8Array, pos: number, budget: { steps: number }, maxDept
         case 0xc4: case 0xd9: { const n = lengthAt(bytes, pos, 1); next = n < 0 ? INVALID : pos + 2 + n; break; }
         case 0xc5: case 0xda: { const n = lengthAt(bytes, pos, 2); next = n < 0 ? INVALID : pos + 3 + n; break; }
         case 0xc6: case 0xdb: { const n = lengthAt(bytes, pos, 4); next = n < 0 ? INVALID : pos + 5 + n; break; }
-        case 0xc7: case 0xc8: case 0xc9: case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: return EXT;
+        // msgpackr writes `undefined` as fixext 1 of type 0 (an absent field to the server): a
+        // scalar. Every other ext type is refused.
+        case 0xd4: if (bytes[pos + 1] !== 0 || bytes[pos + 2] !== 0) return EXT; next = pos + 3; break;
+        case 0xc7: case 0xc8: case 0xc9: case 0xd5: case 0xd6: case 0xd7: case 0xd8: return EXT;
         case 0xca: next = pos + 5; break;
         case 0xcb: next = pos + 9; break;
         case 0xcc: case 0xd0: next = pos + 2; break;

@@ -56,6 +56,8 @@ t.test('frameShape - counts every value and nesting level of any frame, and refu
       && (depth === 0 || frameShape(bytes, 1e6, depth - 1).problem === 'depth');
   }), { numRuns: runs });
   t.same(frameShape(new Uint8Array([0x82, 0xa1, 0x74, 0xd6, 0xff, 0, 0, 0, 1, 0xc0, 0xc0]), 100, 8), { problem: 'ext' }, 'an ext type (a timestamp) is refused');
+  t.same(frameShape(encodeFrame({ t: 'pub', ttl: undefined }), 100, 8), { elements: 5 }, 'but msgpackr\'s undefined (d4 00 00) is a scalar');
+  t.same(frameShape(new Uint8Array([0x81, 0xa1, 0x74, 0xd4, 0x01, 0x00]), 100, 8), { problem: 'ext' }, 'as no other fixext 1 is');
 });
 
 t.test('frameShape - the largest legitimate request fits the default limits; a 1 MiB frame of empty maps does not', async (t) => {
