@@ -118,7 +118,7 @@ export interface LimitsConfig {
   /** A request of more values than this (server.maxRequestElements counts them) is charged one
    * more request per this many values, to the connection's and the tokenId's buckets, before it is
    * decoded: the rates bound decoding work, not only the number of requests. Ordinary requests
-   * (a few dozen values) cost one; none costs more than a full bucket holds. */
+   * (fewer than 32 values) cost one; none costs more than a full bucket holds. */
   requestElementsPerOp: number;
   /** Requests per second all connections of one tokenId may sustain together. */
   tokenIdOpsPerSec: number;
