@@ -5,10 +5,9 @@ import { TidingsError, permissionDenied } from '../core/errors.js';
 import { jsonRoute, type Cors } from './http-common.js';
 import type { Logger } from '../core/logger.js';
 import type { Grant, RevokeRequest, TokenAuthority } from '../auth/tokens.js';
-import { readJsonObject, readTypedBody } from './http-body.js';
+import { readJsonObject } from './http-body.js';
 import type { BodyBudget } from './body-budget.js';
 import type { RequestShapeLimits } from '../core/request-shape.js';
-import { parseJsonObject } from './json-body.js';
 import { endHead, getAndHead } from './static-files.js';
 
 export { errorReply, jsonRoute, type JsonReply } from './http-common.js';
@@ -63,8 +62,7 @@ export function mountHttpRoutes(app: TemplatedApp, deps: HttpRouteDeps): void {
       const match = /^Bearer\s+(\S+)$/i.exec(authorization);
       if (!match) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send the API key as "Authorization: Bearer <key>"');
       const minter = auth.verify(match[1]);
-      const body = await readTypedBody(res, maxBodyBytes, aborted, lease);
-      const request: { scope?: unknown; expiresInSeconds?: unknown; tokenId?: unknown; momento?: unknown } = parseJsonObject(body, deps.shape).value;
+      const request: { scope?: unknown; expiresInSeconds?: unknown; tokenId?: unknown; momento?: unknown } = await readJsonObject(res, maxBodyBytes, aborted, lease, deps.shape);
       if (typeof request.expiresInSeconds !== 'number') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'expiresInSeconds must be a number');
       if (request.tokenId !== undefined && typeof request.tokenId !== 'string') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'tokenId must be a string');
       if (request.momento !== undefined && typeof request.momento !== 'boolean') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'momento must be a boolean');
