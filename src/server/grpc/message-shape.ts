@@ -8,8 +8,7 @@ import type { MethodDefinition, ServerUnaryCall, UntypedServiceImplementation, s
 import type { FrameShape } from '../../protocol/peek.js';
 import { requestOps, shapeRefusal, type RequestShapeLimits } from '../../core/request-shape.js';
 import type { TidingsError } from '../../core/errors.js';
-import type { GrpcDeps } from './calls.js';
-import { callerAddress } from './calls.js';
+import { callerAddress, type GrpcDeps } from './calls.js';
 import { toStatus } from './status.js';
 
 /** The fields (groups' start and end tags included) at the top level of a protobuf message, and
