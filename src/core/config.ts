@@ -72,6 +72,10 @@ export interface ServerConfig {
   /** Largest frame accepted before `hello` succeeds, bytes. Larger ones are refused without being
    * decoded and the connection is closed (4503): an unauthenticated peer cannot spend server CPU. */
   maxPreHelloFrameBytes: number;
+  /** Values a frame may hold before `hello` succeeds (a hello holds about 15): as
+   * maxRequestElements, for a peer with no credential yet; a frame past it is refused undecoded
+   * and the connection closed (4503). */
+  maxPreHelloRequestElements: number;
   /** Connections awaiting `hello`, server-wide. They do not count towards `maxConnections`, so
    * silent sockets cannot lock authenticated clients out; past this, upgrades get HTTP 503. */
   maxPendingHellos: number;
@@ -508,6 +512,7 @@ export const DEFAULTS: TidingsConfig = {
     maxInFlightBodyBytesPerIp: 16 * 1024 * 1024,
     corsOrigins: [],
     maxPreHelloFrameBytes: 8 * 1024,
+    maxPreHelloRequestElements: 256,
     maxPendingHellos: 1000,
     maxPendingHellosPerIp: 100,
     maxConnectionsPerIp: 1000,
@@ -728,7 +733,7 @@ function validate(c: TidingsConfig): void {
   positive('server.port', c.server.port, 0);
   if (c.server.port > 65535) throw new ConfigError('server.port', 'must be ≤ 65535');
   for (const key of ['maxFrameBytes', 'maxBackpressureBytes', 'sendBufferHardLimitBytes', 'slowConsumerTimeoutMs', 'idempotencyWindowMs', 'maxIdempotencyKeys', 'idleTimeoutSec', 'helloTimeoutMs', 'heartbeatMs', 'maxConnections', 'maxPendingRequests', 'maxHttpBodyBytes', 'maxInFlightBodyBytes', 'maxInFlightBodyBytesPerIp',
-    'maxPreHelloFrameBytes', 'maxPendingHellos', 'maxPendingHellosPerIp', 'maxConnectionsPerIp', 'batchMaxItems', 'batchMaxBytes', 'maxRequestElements', 'maxRequestDepth'] as const) {
+    'maxPreHelloFrameBytes', 'maxPendingHellos', 'maxPendingHellosPerIp', 'maxConnectionsPerIp', 'batchMaxItems', 'batchMaxBytes', 'maxRequestElements', 'maxRequestDepth', 'maxPreHelloRequestElements'] as const) {
     positive(`server.${key}`, c.server[key]);
   }
   // uWS reads its payload limit (twice this) and its send-buffer limit as 32-bit integers: 2^32
@@ -790,6 +795,9 @@ function validate(c: TidingsConfig): void {
   validateStore(c.store, positive);
   // A list of maxListLength values, with the fields around it, must fit in one concatenate.
   if (c.server.maxRequestElements < c.store.maxListLength + 64) throw new ConfigError('server.maxRequestElements', 'must be ≥ store.maxListLength + 64');
+  if (c.server.maxPreHelloRequestElements < 32 || c.server.maxPreHelloRequestElements > c.server.maxRequestElements) {
+    throw new ConfigError('server.maxPreHelloRequestElements', 'must be ≥ 32 (a hello holds about 15 values) and ≤ server.maxRequestElements');
+  }
   if (c.server.maxRequestDepth < 4) throw new ConfigError('server.maxRequestDepth', 'must be ≥ 4 (listErase ranges nest 3 deep)');
   for (const key of ['ackTimeoutMs', 'maxInFlightPerMember', 'bufferItems', 'bufferBytes', 'totalBufferBytes', 'maxAttempts', 'groupIdleMs', 'maxGroups', 'nodeTimeoutMs', 'maxGroupsPerConnection', 'historyLength', 'historyTtlSec', 'maxReasonBytes'] as const) {
     positive(`moderation.${key}`, c.moderation[key]);

@@ -8,9 +8,10 @@ import { TidingsError, badRequest, limitExceeded } from './errors.js';
 
 export type RequestShapeLimits = Pick<ServerConfig, 'maxRequestElements' | 'maxRequestDepth'>;
 
-/** The typed refusal of a request refused for its shape. */
-export function shapeRefusal(problem: FrameShapeProblem, limits: RequestShapeLimits): TidingsError {
-  if (problem === 'elements') return limitExceeded(LimitCause.REQUEST_ELEMENTS, `the request holds more than ${limits.maxRequestElements} values (server.maxRequestElements); it was not decoded`);
+/** The typed refusal of a request refused for its shape; `elementsKey` names the limit on values
+ * that applied (`limits.maxRequestElements` holds its value). */
+export function shapeRefusal(problem: FrameShapeProblem, limits: RequestShapeLimits, elementsKey = 'server.maxRequestElements'): TidingsError {
+  if (problem === 'elements') return limitExceeded(LimitCause.REQUEST_ELEMENTS, `the request holds more than ${limits.maxRequestElements} values (${elementsKey}); it was not decoded`);
   if (problem === 'depth') return limitExceeded(LimitCause.REQUEST_DEPTH, `the request nests more than ${limits.maxRequestDepth} maps or arrays deep (server.maxRequestDepth); it was not decoded`);
   return badRequest('MessagePack ext types are not part of the protocol (values are str or bin; only msgpackr\'s undefined, fixext 1 of type 0, is read, as absent)');
 }

@@ -137,8 +137,14 @@ export class Broker {
     if (bytes.byteLength > maxBytes) return this.frameTooLarge(session, bytes, maxBytes);
     // Then its values, counted from the headers: decoding costs per value, not per byte.
     const { server } = this.deps.config;
-    const shape = frameShape(bytes, server.maxRequestElements, server.maxRequestDepth);
-    if (shape.problem) return this.refuseUndecoded(session, bytes, shapeRefusal(shape.problem, server), 'frame refused before hello');
+    const beforeHello = session.state === 'awaiting_hello';
+    const maxElements = beforeHello ? server.maxPreHelloRequestElements : server.maxRequestElements;
+    const shape = frameShape(bytes, maxElements, server.maxRequestDepth);
+    if (shape.problem) {
+      const limits = { maxRequestElements: maxElements, maxRequestDepth: server.maxRequestDepth };
+      const refusal = shapeRefusal(shape.problem, limits, beforeHello ? 'server.maxPreHelloRequestElements, the limit before hello' : undefined);
+      return this.refuseUndecoded(session, bytes, refusal, 'frame refused before hello');
+    }
     const overRate = this.chargeElements(session, shape.elements);
     // The frame's values are counted, so a walk to its id is bounded by them.
     if (overRate) return this.replyError(session, peekRequestId(bytes, shape.elements), overRate);

@@ -87,6 +87,13 @@ t.test('before hello, a frame refused for its shape closes the connection (4503)
   c.sendRaw(new Uint8Array([...head.subarray(0, head.length - 1), 0xd4, 0x01, 0x00]));
   t.match(await c.next((f) => f['t'] === 'err'), { id: 1, e: { code: 'BAD_REQUEST_ERROR' } });
   t.equal((await c.waitClosed()).code, 4503);
+  // A hello of 300 empty maps (1.5 KiB, within server.maxPreHelloFrameBytes) passes
+  // server.maxPreHelloRequestElements (256): refused unread, as the 0xc1 at its end shows.
+  const padded = await RawClient.connect(server.wsUrl);
+  const hello = encodeFrame({ id: 2, t: 'hello', versions: [1], token, pad: null });
+  padded.sendRaw(new Uint8Array([...hello.subarray(0, hello.length - 1), ...emptyMaps(300)]));
+  t.match(await padded.next((f) => f['t'] === 'err'), { id: 2, e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'request_elements_limit_exceeded', message: /more than 256 values \(server.maxPreHelloRequestElements/ } });
+  t.equal((await padded.waitClosed()).code, 4503);
 });
 
 t.test('a concatenate of store.maxListLength values fits; large requests are charged by their values', async (t) => {
