@@ -159,7 +159,9 @@ async function join(name, room, spectator) {
 }
 
 /** Asks for notifications: subscribe this browser with the server's VAPID key, register it for
- * this user and follow the room. Pushes come only while the user is not in the room. */
+ * this user and follow the room. Pushes come only while the user is not in the room. The demo's
+ * token covers one room, and a push subscription is pushed only what the token that registered
+ * it may read (docs/push.md): enabling another room moves this browser's notifications there. */
 async function enableNotifications() {
   const key = await state.sdk.notify.vapidPublicKey();
   if (key.type === 'Error') return notice(`Notifications unavailable: ${key.message()}`);
@@ -168,7 +170,7 @@ async function enableNotifications() {
   const subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key.publicKey });
   const registered = await state.sdk.notify.registerPush(subscription.toJSON());
   const followed = registered.type === 'Success' ? await state.sdk.notify.follow(state.cache, state.room) : registered;
-  notice(followed.type === 'Success' ? `You will be notified of #${state.room} while you are away` : `Notifications failed: ${followed.message()}`);
+  notice(followed.type === 'Success' ? `You will be notified of #${state.room} while you are away (one room at a time in this demo: the last you enabled)` : `Notifications failed: ${followed.message()}`);
 }
 
 $('notify').addEventListener('click', () => enableNotifications().catch((err) => notice(`Notifications failed: ${err.message}`)));
