@@ -150,7 +150,7 @@ export class CacheClient {
     return this.call({ t: 'dictionaryLength', cache: cacheName, dictionary: dictionaryName }, options,
       (r) => (r.hit ? new ListLength.Hit(r.length) : new ListLength.Miss()), (e) => new ListLength.Error(e));
   }
-  /** Hit with `itemType()` (`ItemType.SCALAR`, `LIST`, `DICTIONARY`), or Miss. */
+  /** Hit with `itemType()` (`ItemType.SCALAR`, `LIST`, `DICTIONARY`, `SET`), or Miss. */
   itemGetType(cacheName: string, key: string, options: RequestOptions = {}): Promise<ItemGetType.Response> {
     return this.call({ t: 'itemGetType', cache: cacheName, key }, options,
       (r) => (r.hit ? new ItemGetType.Hit(ITEM_TYPES[r.type]) : new ItemGetType.Miss()), (e) => new ItemGetType.Error(e));
@@ -279,7 +279,7 @@ export class CacheClient {
   }
 }
 
-const ITEM_TYPES = { scalar: ItemType.SCALAR, list: ItemType.LIST, dictionary: ItemType.DICTIONARY } as const;
+const ITEM_TYPES = { scalar: ItemType.SCALAR, list: ItemType.LIST, dictionary: ItemType.DICTIONARY, set: ItemType.SET } as const;
 
 function opt<K extends string>(key: K, value: number | undefined): Partial<Record<K, number>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, number>);

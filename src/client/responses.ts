@@ -292,7 +292,7 @@ export namespace DictionaryGetFields {
 }
 
 /** Momento's ItemType, as itemGetType's Hit answers it. */
-export const ItemType = { SCALAR: 'SCALAR', DICTIONARY: 'DICTIONARY', LIST: 'LIST' } as const;
+export const ItemType = { SCALAR: 'SCALAR', DICTIONARY: 'DICTIONARY', SET: 'SET', LIST: 'LIST' } as const;
 export type ItemType = (typeof ItemType)[keyof typeof ItemType];
 
 export namespace ItemGetType {

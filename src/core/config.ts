@@ -195,19 +195,21 @@ export interface TopicsConfig {
   maxSubscriptionsPerConnection: number;
 }
 
-/** Cache data (lists, dictionaries and scalar items) in one LRU bounded by memory bytes. */
+/** Cache data (lists, dictionaries, sets and scalar items) in one LRU bounded by memory bytes. */
 export interface StoreConfig {
   /** Memory the store may hold, bytes: keys, values and per-element/per-entry overhead (measured,
    * src/store/sizes.ts). Past it the least recently used items are evicted. */
   maxBytes: number;
   /** Largest item (key + value, or key + all list elements), payload bytes (Momento: 5 MB). */
   maxItemBytes: number;
-  /** Largest list element, or dictionary field plus its value, bytes (Momento: 128 KB). */
+  /** Largest list or set element, or dictionary field plus its value, bytes (Momento: 128 KB). */
   maxElementBytes: number;
   /** Elements a list may hold. */
   maxListLength: number;
   /** Fields a dictionary may hold. */
   maxDictionaryFields: number;
+  /** Elements a set may hold. */
+  maxSetElements: number;
   /** Longest TTL a write may ask for, seconds (Momento on-demand: 24 h). */
   maxTtlSec: number;
   /** TTL of a write that names none, seconds. */
@@ -567,6 +569,7 @@ export const DEFAULTS: TidingsConfig = {
     maxElementBytes: 128 * 1024,
     maxListLength: 100_000,
     maxDictionaryFields: 100_000,
+    maxSetElements: 100_000,
     maxTtlSec: 24 * 3600,
     defaultTtlSec: 3600,
     purgeIntervalMs: 60_000,
@@ -892,7 +895,7 @@ function validateRedisUrl(path: string, value: unknown): void {
 }
 
 function validateStore(s: StoreConfig, positive: (path: string, value: number, min?: number) => void): void {
-  for (const key of ['maxBytes', 'maxItemBytes', 'maxElementBytes', 'maxListLength', 'maxDictionaryFields', 'maxTtlSec', 'defaultTtlSec', 'purgeIntervalMs'] as const) {
+  for (const key of ['maxBytes', 'maxItemBytes', 'maxElementBytes', 'maxListLength', 'maxDictionaryFields', 'maxSetElements', 'maxTtlSec', 'defaultTtlSec', 'purgeIntervalMs'] as const) {
     positive(`store.${key}`, s[key]);
   }
   positive('store.fetchCacheBytes', s.fetchCacheBytes, 0);

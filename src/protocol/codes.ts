@@ -36,6 +36,8 @@ export const LimitCause = {
   LIST_LENGTH: 'list_length_limit_exceeded',
   /** A dictionary would hold more than store.maxDictionaryFields fields. */
   DICTIONARY_FIELDS: 'dictionary_fields_limit_exceeded',
+  /** A set would hold more than store.maxSetElements elements. */
+  SET_ELEMENTS: 'set_elements_limit_exceeded',
   TTL: 'ttl_limit_exceeded',
   SUBSCRIPTIONS: 'topic_subscriptions_limit_exceeded',
   PENDING_REQUESTS: 'pending_requests_limit_exceeded',

@@ -235,7 +235,7 @@ export interface SetIfRequest { t: 'setIf'; id: number; cache: string; key: stri
 export interface ListEraseRequest extends ListTarget { t: 'listErase'; ranges?: ListEraseRange[] }
 export interface ListEraseRange { beginIndex: number; count: number }
 /** What a key holds (Momento's ItemGetType). */
-export type ItemType = 'scalar' | 'list' | 'dictionary';
+export type ItemType = 'scalar' | 'list' | 'dictionary' | 'set';
 export interface ItemGetTypeRequest { t: 'itemGetType'; id: number; cache: string; key: string }
 
 // Dictionaries (Momento's): text fields, each with a value kept as sent; the TTL is the whole

@@ -1,4 +1,4 @@
-/** The cache-data side of the engine: Momento-shaped lists, dictionaries and scalar items in named caches, plus
+/** The cache-data side of the engine: Momento-shaped lists, dictionaries, sets and scalar items in named caches, plus
  * pubAppend (publish + capped append as one step, for gapless chat history). The memory store
  * implements it in process; a Redis engine would implement the same. Inputs arrive validated
  * (names, value kinds, element sizes, TTL bounds); the store enforces what depends on stored state
@@ -86,6 +86,24 @@ export interface CacheEngine {
   /** Fields held; undefined = Miss. */
   dictionaryLength(cache: string, dictionary: string): Maybe<number | undefined>;
 
+  /** Adds the elements, compared as bytes (text as its UTF-8: a set holds bytes), creating the
+   * set; the TTL as a list push's. */
+  setAddElements(cache: string, set: string, elements: readonly Value[], ttl: CollectionTtl): Maybe<void>;
+  /** Removes the elements (undefined: every element, so the set); the expiry is left alone; an
+   * emptied set is deleted. */
+  setRemoveElements(cache: string, set: string, elements: readonly Value[] | undefined): Maybe<void>;
+  /** Every element, in no order; undefined = Miss. */
+  setFetch(cache: string, set: string): Maybe<Uint8Array[] | undefined>;
+  /** Whether the set holds each element, in order; undefined = Miss. */
+  setContainsElements(cache: string, set: string, elements: readonly Value[]): Maybe<boolean[] | undefined>;
+  /** Elements held; undefined = Miss. */
+  setLength(cache: string, set: string): Maybe<number | undefined>;
+  /** Removes and returns min(count, length) elements chosen at random; the expiry is left alone;
+   * an emptied set is deleted. undefined = Miss. */
+  setPop(cache: string, set: string, count: number): Maybe<Uint8Array[] | undefined>;
+  /** min(limit, length) distinct elements chosen at random, none removed; undefined = Miss. */
+  setSample(cache: string, set: string, limit: number): Maybe<Uint8Array[] | undefined>;
+
   /** What the key holds, at one instant; undefined = Miss. */
   itemGetType(cache: string, key: string): Maybe<ItemType | undefined>;
 
@@ -124,7 +142,7 @@ export interface CacheEngine {
 }
 
 /** The refusal of an operation on a key holding another kind of item (docs/protocol.md's words),
- * the same on every store. `held`: 'scalar', 'list', 'dictionary', or (Redis) a key some other
+ * the same on every store. `held`: 'scalar', 'list', 'dictionary', 'set', or (Redis) a key some other
  * program wrote. */
 export function wrongKind(cache: string, key: string, held: string, wanted: ItemType): TidingsError {
   return new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, held === 'foreign'
@@ -135,4 +153,9 @@ export function wrongKind(cache: string, key: string, held: string, wanted: Item
 /** The refusal of a dictionary write that would leave more than store.maxDictionaryFields fields. */
 export function tooManyFields(dictionary: string, count: number, max: number): TidingsError {
   return limitExceeded(LimitCause.DICTIONARY_FIELDS, `dictionary "${dictionary}" would hold ${count} fields; at most ${max} are allowed`);
+}
+
+/** The refusal of a set write that would leave more than store.maxSetElements elements. */
+export function tooManyElements(set: string, count: number, max: number): TidingsError {
+  return limitExceeded(LimitCause.SET_ELEMENTS, `set "${set}" would hold ${count} elements; at most ${max} are allowed`);
 }

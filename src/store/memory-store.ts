@@ -1,4 +1,4 @@
-/** Cache data (scalars, lists, dictionaries) in process memory: one lru-cache over every cache, keyed `${cache}\u0000${key}`,
+/** Cache data (scalars, lists, dictionaries, sets) in process memory: one lru-cache over every cache, keyed `${cache}\u0000${key}`,
  * bounded by footprint bytes (store.maxBytes) with least-recently-used eviction and per-item TTLs
  * read from the injected Clock. Every operation runs synchronously inside its call, so each is
  * atomic with respect to every other (and pubAppend's publish + append is one step). */
@@ -8,13 +8,14 @@ import type { Clock } from '../core/clock.js';
 import type { StoreConfig } from '../core/config.js';
 import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
 import {
-  tooManyFields, wrongKind,
+  tooManyElements, tooManyFields, wrongKind,
   type CacheEngine, type CollectionTtl, type ElementOrigin, type ListItem, type PubAppendResult, type PushOptions, type Range, type StoreCondition, type StoreStats,
 } from './cache-store.js';
 import { Deque } from '../lib/deque.js';
 import { equalTo, eraseRanges, fetchRange, planPush, pushBack, pushFront, removeWhere, retainRange, type PushPlan } from './list-ops.js';
 import { conditionHolds, incremented } from './scalar-ops.js';
-import { DICTIONARY_FIELD_OVERHEAD, ELEMENT_OVERHEAD, ENTRY_OVERHEAD, ORIGIN_OVERHEAD, SLOT_BYTES, flatText, measureText, ownValue } from './sizes.js';
+import { DICTIONARY_FIELD_OVERHEAD, ELEMENT_OVERHEAD, ENTRY_OVERHEAD, ORIGIN_OVERHEAD, SET_ELEMENT_OVERHEAD, SLOT_BYTES, flatText, measureText, ownValue } from './sizes.js';
+import { textBytes } from './text-bytes.js';
 
 /** Publishes one item synchronously (the memory topic engine), so pubAppend can append in the same step. */
 export interface SyncPublisher {
@@ -85,10 +86,36 @@ class DictionaryState {
   }
 }
 
+/** A set's mutable state: each element's bytes as a one-byte (latin1) string, which is both the
+ * membership key and, at one heap byte per element byte, the cheapest way to keep them. Replaced
+ * in its LRU wrapper on every write, as a list's. */
+class SetState {
+  readonly members = new Set<string>();
+  payload = 0;
+  footprint = 0;
+
+  add(member: string): void {
+    if (this.members.has(member)) return;
+    this.members.add(member);
+    this.payload += member.length;
+    this.footprint += memberFootprint(member);
+  }
+
+  remove(member: string): void {
+    if (!this.members.delete(member)) return;
+    this.payload -= member.length;
+    this.footprint -= memberFootprint(member);
+  }
+}
+
 type Entry =
   | { kind: 'scalar'; value: Value; payload: number; footprint: number }
   | { kind: 'list'; state: ListState }
-  | { kind: 'dictionary'; state: DictionaryState };
+  | { kind: 'dictionary'; state: DictionaryState }
+  | { kind: 'set'; state: SetState };
+
+type CollectionEntry = Extract<Entry, { kind: 'dictionary' | 'set' }>;
+interface CollectionStates { dictionary: DictionaryState; set: SetState }
 
 export class MemoryCacheStore implements CacheEngine {
   private readonly lru: LRUCache<string, Entry>;
@@ -238,49 +265,109 @@ export class MemoryCacheStore implements CacheEngine {
 
   dictionarySetFields(cache: string, dictionary: string, items: readonly DictionaryItem[], ttl: CollectionTtl): void {
     const k = this.key(cache, dictionary);
-    const state = this.dictionaryAt(k, cache, dictionary);
+    const state = this.collectionAt('dictionary', k, cache, dictionary);
     const next = new Map<string, FieldValue>();
     for (const { field, value } of items) next.set(field, fieldValue(field, value));
     this.checkDictionary(k, dictionary, state, next);
     const target = state ?? new DictionaryState();
     for (const [field, value] of next) target.put(flatText(field), value);
-    this.commitDictionary(k, target, ttl, state !== undefined);
+    this.commitCollection(k, { kind: 'dictionary', state: target }, target.fields.size, ttl, state !== undefined);
   }
 
   dictionaryGetFields(cache: string, dictionary: string, fields: readonly string[]): Array<Value | undefined> | undefined {
-    const state = this.dictionaryAt(this.key(cache, dictionary), cache, dictionary);
+    const state = this.collectionAt('dictionary', this.key(cache, dictionary), cache, dictionary);
     return state && fields.map((field) => state.fields.get(field)?.v);
   }
 
   dictionaryFetch(cache: string, dictionary: string): DictionaryItem[] | undefined {
-    const state = this.dictionaryAt(this.key(cache, dictionary), cache, dictionary);
+    const state = this.collectionAt('dictionary', this.key(cache, dictionary), cache, dictionary);
     return state && [...state.fields].map(([field, { v }]) => ({ field, value: v }));
   }
 
   dictionaryIncrement(cache: string, dictionary: string, field: string, amount: number, ttl: CollectionTtl): number {
     const k = this.key(cache, dictionary);
-    const state = this.dictionaryAt(k, cache, dictionary);
+    const state = this.collectionAt('dictionary', k, cache, dictionary);
     const sum = incremented(cache, dictionary, state?.fields.get(field)?.v, amount, field);
     const value = fieldValue(field, sum.toString());
     this.checkDictionary(k, dictionary, state, new Map([[field, value]]));
     const target = state ?? new DictionaryState();
     target.put(flatText(field), value);
-    this.commitDictionary(k, target, ttl, state !== undefined);
+    this.commitCollection(k, { kind: 'dictionary', state: target }, target.fields.size, ttl, state !== undefined);
     // Exact within ±2^53, as increment().
     return Number(sum);
   }
 
   dictionaryRemoveFields(cache: string, dictionary: string, fields: readonly string[] | undefined): void {
     const k = this.key(cache, dictionary);
-    const state = this.dictionaryAt(k, cache, dictionary);
+    const state = this.collectionAt('dictionary', k, cache, dictionary);
     const removed = fields ?? (state ? [...state.fields.keys()] : []);
     if (!state || !removed.some((field) => state.fields.has(field))) return;
     for (const field of removed) state.remove(field);
-    this.commitDictionary(k, state, undefined, true);
+    this.commitCollection(k, { kind: 'dictionary', state }, state.fields.size, undefined, true);
   }
 
   dictionaryLength(cache: string, dictionary: string): number | undefined {
-    return this.dictionaryAt(this.key(cache, dictionary), cache, dictionary)?.fields.size;
+    return this.collectionAt('dictionary', this.key(cache, dictionary), cache, dictionary)?.fields.size;
+  }
+
+  // -- sets --------------------------------------------------------------------------------------
+
+  setAddElements(cache: string, set: string, elements: readonly Value[], ttl: CollectionTtl): void {
+    const k = this.key(cache, set);
+    const state = this.collectionAt('set', k, cache, set);
+    const added = new Set<string>();
+    for (const e of elements) {
+      const member = memberOf(e);
+      if (!state?.members.has(member)) added.add(member);
+    }
+    let payload = state?.payload ?? 0;
+    let footprint = state?.footprint ?? 0;
+    for (const member of added) { payload += member.length; footprint += memberFootprint(member); }
+    const count = (state?.members.size ?? 0) + added.size;
+    if (count > this.config.maxSetElements) throw tooManyElements(set, count, this.config.maxSetElements);
+    this.checkItem(set, measureText(set).utf8 + payload, ENTRY_OVERHEAD + measureText(k).heap + footprint);
+    const target = state ?? new SetState();
+    for (const member of added) target.add(member);
+    this.commitCollection(k, { kind: 'set', state: target }, target.members.size, ttl, state !== undefined);
+  }
+
+  setRemoveElements(cache: string, set: string, elements: readonly Value[] | undefined): void {
+    const k = this.key(cache, set);
+    const state = this.collectionAt('set', k, cache, set);
+    if (!state) return;
+    const removed = elements?.map(memberOf) ?? [...state.members];
+    if (!removed.some((member) => state.members.has(member))) return;
+    for (const member of removed) state.remove(member);
+    this.commitCollection(k, { kind: 'set', state }, state.members.size, undefined, true);
+  }
+
+  setFetch(cache: string, set: string): Uint8Array[] | undefined {
+    const state = this.collectionAt('set', this.key(cache, set), cache, set);
+    return state && [...state.members].map(memberBytes);
+  }
+
+  setContainsElements(cache: string, set: string, elements: readonly Value[]): boolean[] | undefined {
+    const state = this.collectionAt('set', this.key(cache, set), cache, set);
+    return state && elements.map((e) => state.members.has(memberOf(e)));
+  }
+
+  setLength(cache: string, set: string): number | undefined {
+    return this.collectionAt('set', this.key(cache, set), cache, set)?.members.size;
+  }
+
+  setPop(cache: string, set: string, count: number): Uint8Array[] | undefined {
+    const k = this.key(cache, set);
+    const state = this.collectionAt('set', k, cache, set);
+    if (!state) return undefined;
+    const chosen = chooseMembers(state.members, count);
+    for (const member of chosen) state.remove(member);
+    this.commitCollection(k, { kind: 'set', state }, state.members.size, undefined, true);
+    return chosen.map(memberBytes);
+  }
+
+  setSample(cache: string, set: string, limit: number): Uint8Array[] | undefined {
+    const state = this.collectionAt('set', this.key(cache, set), cache, set);
+    return state && chooseMembers(state.members, limit).map(memberBytes);
   }
 
   itemGetType(cache: string, key: string): ItemType | undefined {
@@ -441,23 +528,23 @@ export class MemoryCacheStore implements CacheEngine {
     this.checkItem(dictionary, measureText(dictionary).utf8 + payload, ENTRY_OVERHEAD + measureText(k).heap + footprint);
   }
 
-  /** Stores the dictionary under a fresh wrapper (so its size is recounted), or deletes it once
-   * empty; the TTL as commitList's. */
-  private commitDictionary(k: string, state: DictionaryState, ttl: CollectionTtl | undefined, existed: boolean): void {
-    if (state.fields.size === 0) {
+  /** Stores the dictionary or set (holding `size` fields or elements) under a fresh wrapper (so its
+   * size is recounted), or deletes it once empty; the TTL as commitList's. */
+  private commitCollection(k: string, entry: CollectionEntry, size: number, ttl: CollectionTtl | undefined, existed: boolean): void {
+    if (size === 0) {
       this.lru.delete(k);
       return;
     }
     const keepExpiry = existed && (ttl === undefined || !ttl.refresh);
-    this.lru.set(existed ? k : flatText(k), { kind: 'dictionary', state }, { ttl: ttl?.ttlMs ?? this.defaultTtlMs, noUpdateTTL: keepExpiry });
+    this.lru.set(existed ? k : flatText(k), entry, { ttl: ttl?.ttlMs ?? this.defaultTtlMs, noUpdateTTL: keepExpiry });
   }
 
-  /** The live dictionary at `k`, or undefined; another kind there is FAILED_PRECONDITION_ERROR. */
-  private dictionaryAt(k: string, cache: string, dictionary: string): DictionaryState | undefined {
+  /** The live dictionary or set at `k`, or undefined; another kind there is FAILED_PRECONDITION_ERROR. */
+  private collectionAt<K extends CollectionEntry['kind']>(kind: K, k: string, cache: string, key: string): CollectionStates[K] | undefined {
     const entry = this.lru.get(k);
     if (entry === undefined) return undefined;
-    if (entry.kind !== 'dictionary') throw wrongKind(cache, dictionary, entry.kind, 'dictionary');
-    return entry.state;
+    if (entry.kind !== kind) throw wrongKind(cache, key, entry.kind, kind);
+    return (entry as CollectionEntry).state as CollectionStates[K];
   }
 
   /** Stores the list under a fresh wrapper (so its size is recounted), or deletes it once empty. */
@@ -507,6 +594,31 @@ function fieldValue(field: string, value: Value): FieldValue {
   return { v, n: name.utf8 + payload, f: DICTIONARY_FIELD_OVERHEAD + name.heap + footprint };
 }
 
+/** A set element's bytes (text as its UTF-8) as the one-byte string SetState keeps. */
+function memberOf(value: Value): string {
+  const bytes = typeof value === 'string' ? textBytes(value) : value;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
+
+function memberBytes(member: string): Uint8Array {
+  return new Uint8Array(Buffer.from(member, 'latin1'));
+}
+
+function memberFootprint(member: string): number {
+  return SET_ELEMENT_OVERHEAD + measureText(member).heap;
+}
+
+/** min(count, size) distinct members chosen uniformly at random (a partial Fisher-Yates shuffle). */
+function chooseMembers(members: ReadonlySet<string>, count: number): string[] {
+  const all = [...members];
+  const n = Math.min(count, all.length);
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(Math.random() * (all.length - i));
+    [all[i], all[j]] = [all[j]!, all[i]!];
+  }
+  return all.slice(0, n);
+}
+
 /** A memoized fetch reply and what it holds: the element array (values are shared with the list)
  * plus, counted twice, the payload for the encoding the reply writer keeps beside it. */
 interface SharedFetch { result: Readonly<ListFetchResult | ListFetchWithMetaResult>; bytes: number }
@@ -531,7 +643,7 @@ function withOrigin(e: Element): ListItem {
 function entryFootprint(entry: Entry, key: string): number {
   const base = ENTRY_OVERHEAD + measureText(key).heap;
   if (entry.kind === 'scalar') return base + entry.footprint;
-  if (entry.kind === 'dictionary') return base + entry.state.footprint;
+  if (entry.kind === 'dictionary' || entry.kind === 'set') return base + entry.state.footprint;
   return base + entry.state.footprint + entry.state.items.capacity * SLOT_BYTES;
 }
 

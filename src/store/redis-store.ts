@@ -1,4 +1,4 @@
-/** Cache data (scalars, lists, dictionaries) in Redis, shared by every node of a deployment: the CacheEngine of cache-store.ts
+/** Cache data (scalars, lists, dictionaries, sets) in Redis, shared by every node of a deployment: the CacheEngine of cache-store.ts
  * with the memory store's Momento semantics, limits and TTL rules. Each operation is one Lua
  * script (scripts.ts): one round trip, atomic, and a refused write changes nothing. Values are
  * stored with their kind and, for pubAppend, their topic origin (element.ts).
@@ -15,15 +15,19 @@ import type { Clock } from '../core/clock.js';
 import type { StoreConfig } from '../core/config.js';
 import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
 import type { RedisConnection } from '../core/redis-connection.js';
-import { tooManyFields, wrongKind, type CacheEngine, type CollectionTtl, type ListItem, type PushOptions, type Range, type StoreCondition, type StoreStats } from './cache-store.js';
+import { tooManyElements, tooManyFields, wrongKind, type CacheEngine, type CollectionTtl, type ListItem, type PushOptions, type Range, type StoreCondition, type StoreStats } from './cache-store.js';
 import { COMPARING, notAnInteger, overflow } from './scalar-ops.js';
 import { TEXT_TAG, decodeItem, decodeValue, encodeValue, payloadBytes } from './redis/element.js';
+import { textBytes } from './text-bytes.js';
 import { SCRIPTS, type ScriptName } from './redis/scripts.js';
 
 type Reply = Array<Buffer | number | null>;
 
 /** The scripts that change nothing: a timed-out one says so (core/redis-connection.ts). */
-const READS: ReadonlySet<ScriptName> = new Set(['tidingsGet', 'tidingsListFetch', 'tidingsListLength', 'tidingsItemGetTtl', 'tidingsDictionaryGet', 'tidingsDictionaryFetch', 'tidingsDictionaryLength', 'tidingsItemGetType']);
+const READS: ReadonlySet<ScriptName> = new Set(['tidingsGet', 'tidingsListFetch', 'tidingsListLength', 'tidingsItemGetTtl', 'tidingsDictionaryGet', 'tidingsDictionaryFetch', 'tidingsDictionaryLength', 'tidingsItemGetType', 'tidingsSetsRead']);
+
+/** The kind of item a script applies to, by its name's prefix (the rest: scalars). */
+const SCRIPT_KINDS: ReadonlyArray<[string, ItemType]> = [['tidingsList', 'list'], ['tidingsDictionary', 'dictionary'], ['tidingsSets', 'set']];
 
 /** How old the Redis figures stats() answers may be. */
 const STATS_MAX_AGE_MS = 5000;
@@ -182,6 +186,39 @@ export class RedisCacheStore implements CacheEngine {
     return status(reply) === 'miss' ? undefined : Number(reply[1]);
   }
 
+  // -- sets --------------------------------------------------------------------------------------
+
+  async setAddElements(cache: string, set: string, elements: readonly Value[], ttl: CollectionTtl): Promise<void> {
+    await this.script('tidingsSetsAdd', cache, set, this.ttlOf(ttl.ttlMs), ttl.refresh ? 1 : 0,
+      this.config.maxSetElements, this.config.maxItemBytes, Buffer.byteLength(set, 'utf8'), ...elements.map(memberBytes));
+  }
+
+  async setRemoveElements(cache: string, set: string, elements: readonly Value[] | undefined): Promise<void> {
+    await this.script('tidingsSetsRemove', cache, set, elements === undefined ? 'all' : 'some', ...(elements ?? []).map(memberBytes));
+  }
+
+  async setFetch(cache: string, set: string): Promise<Uint8Array[] | undefined> {
+    return members(await this.script('tidingsSetsRead', cache, set, 'fetch'));
+  }
+
+  async setContainsElements(cache: string, set: string, elements: readonly Value[]): Promise<boolean[] | undefined> {
+    const reply = await this.script('tidingsSetsRead', cache, set, 'contains', ...elements.map(memberBytes));
+    return status(reply) === 'miss' ? undefined : reply.slice(1).map((found) => Number(found) === 1);
+  }
+
+  async setLength(cache: string, set: string): Promise<number | undefined> {
+    const reply = await this.script('tidingsSetsRead', cache, set, 'length');
+    return status(reply) === 'miss' ? undefined : Number(reply[1]);
+  }
+
+  async setPop(cache: string, set: string, count: number): Promise<Uint8Array[] | undefined> {
+    return members(await this.script('tidingsSetsPop', cache, set, count));
+  }
+
+  async setSample(cache: string, set: string, limit: number): Promise<Uint8Array[] | undefined> {
+    return members(await this.script('tidingsSetsRead', cache, set, 'sample', limit));
+  }
+
   async itemGetType(cache: string, key: string): Promise<ItemType | undefined> {
     const reply = await this.script('tidingsItemGetType', cache, key);
     return status(reply) === 'miss' ? undefined : String(reply[1]) as ItemType;
@@ -282,7 +319,7 @@ export class RedisCacheStore implements CacheEngine {
     const [k, m] = this.keys(cache, key);
     const now = this.clock.now();
     const reply = await this.connection.script<Reply>(name, [k, m, now, ...argv], true, READS.has(name) ? 'read' : 'write');
-    this.refusal(reply, cache, key, name.startsWith('tidingsList') ? 'list' : name.startsWith('tidingsDictionary') ? 'dictionary' : 'scalar');
+    this.refusal(reply, cache, key, SCRIPT_KINDS.find(([prefix]) => name.startsWith(prefix))?.[1] ?? 'scalar');
     return reply;
   }
 
@@ -296,6 +333,8 @@ export class RedisCacheStore implements CacheEngine {
         throw limitExceeded(LimitCause.LIST_LENGTH, `list "${key}" would hold ${Number(reply[1])} elements; at most ${this.config.maxListLength} are allowed`);
       case 'dictionary_fields':
         throw tooManyFields(key, Number(reply[1]), this.config.maxDictionaryFields);
+      case 'set_elements':
+        throw tooManyElements(key, Number(reply[1]), this.config.maxSetElements);
       case 'item_size':
         throw limitExceeded(LimitCause.ITEM_SIZE, `item "${key}" would be ${Number(reply[1])} bytes; at most ${this.config.maxItemBytes} are allowed`);
       default:
@@ -321,6 +360,16 @@ export class RedisCacheStore implements CacheEngine {
 
 function status(reply: Reply): string {
   return String(reply[0]);
+}
+
+/** A set element as the Redis SET holds it: its bytes, text as UTF-8 (copied before the first await). */
+function memberBytes(value: Value): Buffer {
+  return Buffer.from(typeof value === 'string' ? textBytes(value) : value);
+}
+
+/** The elements of a set reply, or undefined for a Miss. */
+function members(reply: Reply): Uint8Array[] | undefined {
+  return status(reply) === 'miss' ? undefined : reply.slice(1).map((e) => new Uint8Array(e as Buffer));
 }
 
 function bound(index: number | undefined): string {

@@ -60,13 +60,13 @@ export interface StoreCondition { kind: SetIfCondition; compare?: Value | undefi
 export const COMPARING: ReadonlySet<SetIfCondition> = new Set<SetIfCondition>(['equal', 'notEqual', 'presentAndNotEqual', 'absentOrEqual']);
 
 /** Whether `condition` holds for what the key holds: nothing, a scalar value, or a list. */
-export function conditionHolds(condition: StoreCondition, held: { kind: 'none' } | { kind: 'scalar'; value: Value } | { kind: 'list' | 'dictionary' }, wrongType: () => Error): boolean {
+export function conditionHolds(condition: StoreCondition, held: { kind: 'none' } | { kind: 'scalar'; value: Value } | { kind: 'list' | 'dictionary' | 'set' }, wrongType: () => Error): boolean {
   switch (condition.kind) {
     case 'absent': return held.kind === 'none';
     case 'present': return held.kind !== 'none';
     default:
   }
-  if (held.kind === 'list' || held.kind === 'dictionary') throw wrongType();
+  if (held.kind !== 'none' && held.kind !== 'scalar') throw wrongType();
   const equal = held.kind === 'scalar' && valuesEqual(held.value, condition.compare!);
   switch (condition.kind) {
     case 'equal': return equal;

@@ -23,6 +23,10 @@ export const ORIGIN_OVERHEAD = 96;
 /** One dictionary field: its share of the Map's hash table (3 slots per entry and a bucket per
  * two, at up to twice the count just after it grows) plus the { v, n, f } object holding the value. */
 export const DICTIONARY_FIELD_OVERHEAD = 100;
+/** One set element: its share of the Set's hash table (at up to twice the count just after it
+ * grows; no value object, unlike a dictionary field) and the header of the string holding its
+ * bytes (the bytes are counted separately). Measured: store-footprint's 'set 20 B x100'. */
+export const SET_ELEMENT_OVERHEAD = 40;
 /** Per deque slot (a pointer); the deque's capacity is counted, not its length. */
 export const SLOT_BYTES = 8;
 /** One LRU entry: key-map entry, the entry wrapper object, LRU bookkeeping slots, list state. */

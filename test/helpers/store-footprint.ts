@@ -46,6 +46,8 @@ export const SCENARIOS: Record<string, { count: number; fill: Fill }> = {
   'list capped text 20 B x100 of 300': { count: 2_000, fill: async (s, n) => { for (let i = 0; i < n; i++) for (let j = 0; j < 300; j++) await s.listPushBack('c', `list-${i}`, [text(j, 20)], { ttl, truncateToSize: 100 }); } },
   // Fields set ten at a time, values text and binary in turn.
   'dictionary 20 B x100': { count: 1_000, fill: async (s, n) => { for (let i = 0; i < n; i++) for (let j = 0; j < 100; j += 10) await s.dictionarySetFields('c', `dict-${i}`, Array.from({ length: 10 }, (_, k) => ({ field: wire(`field-${j + k}`) as string, value: (j + k) % 2 ? text(j + k, 20) : bytes(j + k, 20) })), ttl); } },
+  // Elements added ten at a time, text and binary in turn (a set keeps bytes either way).
+  'set 20 B x100': { count: 1_000, fill: async (s, n) => { for (let i = 0; i < n; i++) for (let j = 0; j < 100; j += 10) await s.setAddElements('c', `set-${i}`, Array.from({ length: 10 }, (_, k) => ((j + k) % 2 ? text(j + k, 20) : bytes(j + k, 20))), ttl); } },
   'pubAppend text 40 B x100': { count: 2_000, fill: async (s, n) => { for (let i = 0; i < n; i++) for (let j = 0; j < 100; j++) await s.pubAppend('c', `room-${i}`, `hist-${i}`, text(j, 40), `user-${j % 7}`, { ttl }); } },
 };
 

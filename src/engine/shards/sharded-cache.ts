@@ -1,4 +1,4 @@
-/** Lists, dictionaries and scalar items over several shards: each cache's items live on its shard. */
+/** Lists, dictionaries, sets and scalar items over several shards: each cache's items live on its shard. */
 import type { DictionaryItem, ItemType, ListEraseRange, ListItem, PubAppendResult, Value } from '../../protocol/index.js';
 import type { Maybe } from '../../core/maybe.js';
 import type { CacheEngine, CollectionTtl, PushOptions, Range, StoreCondition, StoreStats } from '../../store/cache-store.js';
@@ -67,6 +67,34 @@ export class ShardedCache implements CacheEngine {
 
   dictionaryLength(cache: string, dictionary: string): Maybe<number | undefined> {
     return this.on(cache).dictionaryLength(cache, dictionary);
+  }
+
+  setAddElements(cache: string, set: string, elements: readonly Value[], ttl: CollectionTtl): Maybe<void> {
+    return this.on(cache).setAddElements(cache, set, elements, ttl);
+  }
+
+  setRemoveElements(cache: string, set: string, elements: readonly Value[] | undefined): Maybe<void> {
+    return this.on(cache).setRemoveElements(cache, set, elements);
+  }
+
+  setFetch(cache: string, set: string): Maybe<Uint8Array[] | undefined> {
+    return this.on(cache).setFetch(cache, set);
+  }
+
+  setContainsElements(cache: string, set: string, elements: readonly Value[]): Maybe<boolean[] | undefined> {
+    return this.on(cache).setContainsElements(cache, set, elements);
+  }
+
+  setLength(cache: string, set: string): Maybe<number | undefined> {
+    return this.on(cache).setLength(cache, set);
+  }
+
+  setPop(cache: string, set: string, count: number): Maybe<Uint8Array[] | undefined> {
+    return this.on(cache).setPop(cache, set, count);
+  }
+
+  setSample(cache: string, set: string, limit: number): Maybe<Uint8Array[] | undefined> {
+    return this.on(cache).setSample(cache, set, limit);
   }
 
   itemGetType(cache: string, key: string): Maybe<ItemType | undefined> {

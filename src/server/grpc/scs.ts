@@ -64,6 +64,7 @@ const ITEM_TYPES: Record<ItemType, number> = {
   scalar: pb._ItemGetTypeResponse.ItemType.SCALAR,
   list: pb._ItemGetTypeResponse.ItemType.LIST,
   dictionary: pb._ItemGetTypeResponse.ItemType.DICTIONARY,
+  set: pb._ItemGetTypeResponse.ItemType.SET,
 };
 
 /** ttl_milliseconds 0 = the server default, as for Set. */

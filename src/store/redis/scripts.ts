@@ -8,8 +8,10 @@
  *                                    a dictionary: HASH { encoded field name = encoded value }
  *                                      (an encoded name starts with its tag 's', so it is never
  *                                      'x': a hash without 'x' is a dictionary)
- *   KEYS[2] = KEYS[1]..\0m           a list's or dictionary's HASH { b = payload bytes of its
- *                                      elements (fields: name and value), x = expiry }
+ *                                    a set: SET of the elements' bytes (text as UTF-8, no tag:
+ *                                      a set holds bytes)
+ *   KEYS[2] = KEYS[1]..\0m           a list's, dictionary's or set's HASH { b = payload bytes of
+ *                                      its elements (fields: name and value), x = expiry }
  *
  * Expiry: `x` is absolute Unix ms on the calling node's clock (ARGV[1] = now), so TTLs follow the
  * server's Clock exactly like the memory store's (tests drive them with a ManualClock). Redis's own
@@ -23,7 +25,7 @@ local now = tonumber(ARGV[1])
 
 local function ms(n) return string.format('%.0f', n) end
 
--- 'none', 'scalar', 'list', 'dictionary' or 'foreign'; an item past its expiry is deleted first.
+-- 'none', 'scalar', 'list', 'dictionary', 'set' or 'foreign'; an item past its expiry is deleted first.
 local function kind()
   local t = redis.call('TYPE', K)['ok']
   if t == 'none' then return 'none' end
@@ -32,6 +34,7 @@ local function kind()
     x, k = redis.call('HGET', K, 'x'), 'scalar'
     if not x then x, k = redis.call('HGET', M, 'x'), 'dictionary' end
   elseif t == 'list' then x, k = redis.call('HGET', M, 'x'), 'list'
+  elseif t == 'set' then x, k = redis.call('HGET', M, 'x'), 'set'
   else return 'foreign' end
   if not x or tonumber(x) < now then
     redis.call('DEL', K, M)
@@ -68,13 +71,19 @@ local function shrink(n)
   if n > 0 then redis.call('HINCRBY', M, 'b', 0 - n) end
 end
 
+-- After removing that many payload bytes from a collection: its metadata goes with its last element.
+local function forget(removed)
+  if redis.call('EXISTS', K) == 0 then redis.call('DEL', M)
+  else shrink(removed) end
+end
+
 local function expire(ttl)
   redis.call('HSET', M, 'x', ms(now + ttl))
   redis.call('PEXPIRE', K, ttl)
   redis.call('PEXPIRE', M, ttl)
 end
 
--- The expiry of a live item of kind k: a scalar keeps it in K, a list or dictionary in M.
+-- The expiry of a live item of kind k: a scalar keeps it in K, a collection in M.
 local function expiry_of(k)
   if k == 'scalar' then return redis.call('HGET', K, 'x') end
   return redis.call('HGET', M, 'x')
@@ -515,8 +524,7 @@ for i = 3, #ARGV do
     redis.call('HDEL', K, ARGV[i])
   end
 end
-if redis.call('EXISTS', K) == 0 then redis.call('DEL', M)
-else shrink(removed) end
+forget(removed)
 return {'ok'}`,
 
   /** ARGV: now. {'ok', fields} */
@@ -526,7 +534,75 @@ if k == 'none' then return {'miss'} end
 if k ~= 'dictionary' then return {'wrongtype', k} end
 return {'ok', redis.call('HLEN', K)}`,
 
-  /** ARGV: now. {'ok', 'scalar' | 'list' | 'dictionary'} */
+  /** ARGV: now, ttlMs, refresh (1/0), maxSetElements, maxItemBytes, key bytes, then the elements'
+   * bytes. {'ok'}; the limits are checked on the result before anything changes. */
+  tidingsSetsAdd: `${LIST_PRELUDE}
+local k = kind()
+if k ~= 'none' and k ~= 'set' then return {'wrongtype', k} end
+local count, bytes = 0, 0
+if k == 'set' then
+  count = redis.call('SCARD', K)
+  bytes = tonumber(redis.call('HGET', M, 'b') or '0')
+end
+local added, seen = {}, {}
+for i = 7, #ARGV do
+  local e = ARGV[i]
+  if not seen[e] and (k ~= 'set' or redis.call('SISMEMBER', K, e) == 0) then
+    seen[e] = true
+    added[#added + 1] = e
+    count = count + 1
+    bytes = bytes + #e
+  end
+end
+if count > tonumber(ARGV[4]) then return {'set_elements', count} end
+if tonumber(ARGV[6]) + bytes > tonumber(ARGV[5]) then return {'item_size', tonumber(ARGV[6]) + bytes} end
+for i = 1, #added, 1000 do redis.call('SADD', K, unpack(added, i, math.min(i + 999, #added))) end
+redis.call('HSET', M, 'b', ms(bytes))
+if k ~= 'set' or ARGV[3] == '1' then expire(tonumber(ARGV[2])) end
+return {'ok'}`,
+
+  /** ARGV: now, 'all' | 'some', elements' bytes... The expiry stays; an emptied set is deleted. {'ok'} */
+  tidingsSetsRemove: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'ok'} end
+if k ~= 'set' then return {'wrongtype', k} end
+if ARGV[2] == 'all' then
+  redis.call('DEL', K, M)
+  return {'ok'}
+end
+local removed = 0
+for i = 3, #ARGV do removed = removed + redis.call('SREM', K, ARGV[i]) * #ARGV[i] end
+forget(removed)
+return {'ok'}`,
+
+  /** ARGV: now, then 'fetch' | 'sample' count | 'contains' elements... | 'length'. {'ok', ...} */
+  tidingsSetsRead: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'miss'} end
+if k ~= 'set' then return {'wrongtype', k} end
+local reply = {'ok'}
+local found
+if ARGV[2] == 'fetch' then found = redis.call('SMEMBERS', K)
+elseif ARGV[2] == 'sample' then found = redis.call('SRANDMEMBER', K, ARGV[3])
+elseif ARGV[2] == 'contains' then found = redis.call('SMISMEMBER', K, unpack(ARGV, 3))
+else found = {redis.call('SCARD', K)} end
+for _, e in ipairs(found) do reply[#reply + 1] = e end
+return reply`,
+
+  /** ARGV: now, count. The expiry stays; an emptied set is deleted. {'ok', elements' bytes...} */
+  tidingsSetsPop: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'miss'} end
+if k ~= 'set' then return {'wrongtype', k} end
+local reply, removed = {'ok'}, 0
+for _, e in ipairs(redis.call('SPOP', K, ARGV[2])) do
+  reply[#reply + 1] = e
+  removed = removed + #e
+end
+forget(removed)
+return reply`,
+
+  /** ARGV: now. {'ok', 'scalar' | 'list' | 'dictionary' | 'set'} */
   tidingsItemGetType: `${LIST_PRELUDE}
 local k = kind()
 if k == 'none' then return {'miss'} end

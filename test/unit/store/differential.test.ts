@@ -1,4 +1,4 @@
-/** The two stores agree: the same random operations (lists, dictionaries, scalars, TTLs, the clock,
+/** The two stores agree: the same random operations (lists, dictionaries, sets, scalars, TTLs, the clock,
  * lone surrogates, limits) on the memory store and the Redis store give the same results and errors. */
 import t from 'tap';
 import fc from 'fast-check';
@@ -48,8 +48,18 @@ const opArb = fc.oneof(
   fc.record({ op: fc.constant('dictIncrement'), k: fc.constantFrom(...keys), field: fieldArb, by: fc.constantFrom(0, 1, -1, 5), ttl: ttlArb }),
   fc.record({ op: fc.constant('dictRemove'), k: fc.constantFrom(...keys), fields: fc.option(fc.array(fieldArb, { minLength: 1, maxLength: 3 }), { nil: undefined, freq: 5 }) }),
   fc.record({ op: fc.constant('dictLength'), k: fc.constantFrom(...keys) }),
+  // Sets: text and bytes of the same UTF-8 are one element. Pops and samples choose at random, so
+  // a pop takes more than a set can hold (all of them) and a sample is compared by its size.
+  fc.record({ op: fc.constant('setAdd'), k: fc.constantFrom(...keys), vs: fc.array(valueArb, { minLength: 1, maxLength: 4 }), ttl: ttlArb }),
+  fc.record({ op: fc.constant('setRemove'), k: fc.constantFrom(...keys), vs: fc.option(fc.array(valueArb, { minLength: 1, maxLength: 3 }), { nil: undefined, freq: 5 }) }),
+  fc.record({ op: fc.constant('setFetch'), k: fc.constantFrom(...keys) }),
+  fc.record({ op: fc.constant('setContains'), k: fc.constantFrom(...keys), vs: fc.array(valueArb, { minLength: 1, maxLength: 3 }) }),
+  fc.record({ op: fc.constant('setLength'), k: fc.constantFrom(...keys) }),
+  fc.record({ op: fc.constant('setPopAll'), k: fc.constantFrom(...keys) }),
+  fc.record({ op: fc.constant('setSample'), k: fc.constantFrom(...keys), n: fc.integer({ min: 0, max: 4 }) }),
   fc.record({ op: fc.constant('type'), k: fc.constantFrom(...keys) }),
 );
+const sortedHex = (elements: Uint8Array[] | undefined) => elements?.map((e) => Buffer.from(e).toString('hex')).sort();
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
 
 async function apply(s: CacheEngine, clock: ManualClock, o: Op): Promise<unknown> {
@@ -80,6 +90,13 @@ async function apply(s: CacheEngine, clock: ManualClock, o: Op): Promise<unknown
       case 'dictIncrement': return await s.dictionaryIncrement('c', o.k, o.field, o.by, o.ttl);
       case 'dictRemove': return await s.dictionaryRemoveFields('c', o.k, o.fields);
       case 'dictLength': return await s.dictionaryLength('c', o.k);
+      case 'setAdd': return await s.setAddElements('c', o.k, o.vs, o.ttl);
+      case 'setRemove': return await s.setRemoveElements('c', o.k, o.vs);
+      case 'setFetch': return sortedHex(await s.setFetch('c', o.k));
+      case 'setContains': return await s.setContainsElements('c', o.k, o.vs);
+      case 'setLength': return await s.setLength('c', o.k);
+      case 'setPopAll': return sortedHex(await s.setPop('c', o.k, 100));
+      case 'setSample': return (await s.setSample('c', o.k, o.n))?.length;
       case 'type': return await s.itemGetType('c', o.k);
     }
   } catch (e) { return { err: (e as { code?: string }).code, cause: (e as { cause_?: string }).cause_ }; }
@@ -88,7 +105,7 @@ async function apply(s: CacheEngine, clock: ManualClock, o: Op): Promise<unknown
 
 t.test('memory and redis agree', async (t) => {
   if (!requireRedis(t)) return;
-  const config = { maxListLength: 6, maxDictionaryFields: 2, maxItemBytes: 14, maxElementBytes: 14 };
+  const config = { maxListLength: 6, maxDictionaryFields: 2, maxSetElements: 3, maxItemBytes: 14, maxElementBytes: 14 };
   const mc = new ManualClock(); const rc = new ManualClock();
   const m = await storeWith(t, 'memory', config, mc);
   const r = await storeWith(t, 'redis', config, rc);
