@@ -193,7 +193,7 @@ export interface AcceptResult { page: number; seq: number }
 export interface RetractResult { page: number; seq: number; removed: boolean }
 
 // ---------------------------------------------------------------------------------------------
-// Cache data: lists, dictionaries and scalars (docs/protocol.md "Cache: lists and scalars"). Reads answer
+// Cache data: lists, dictionaries, sets and scalars (docs/protocol.md "Cache: lists and scalars"). Reads answer
 // `{ hit: true, ... }` or Miss; writes answer `{}` (Success), list writes `{ length }`.
 
 /** A collection TTL (Momento's CollectionTtl): ms (default store.defaultTtlSec) and whether a write
@@ -253,6 +253,21 @@ export interface DictionaryIncrementRequest extends DictionaryTarget, Collection
 export interface DictionaryRemoveFieldsRequest extends DictionaryTarget { t: 'dictionaryRemoveFields'; fields?: string[] }
 export interface DictionaryLengthRequest extends DictionaryTarget { t: 'dictionaryLength' }
 
+// Sets (Momento's): distinct elements compared and kept as bytes (text as its UTF-8), answered as
+// bytes; the TTL is the whole set's (CollectionTtl), as a list's.
+interface SetTarget { id: number; cache: string; set: string }
+/** Adds the elements (one already there, or sent twice, is held once), creating the set. */
+export interface SetAddElementsRequest extends SetTarget, CollectionTtlFields { t: 'setAddElements'; elements: Value[] }
+/** Removes the elements, or every element (the set) when `elements` is absent. */
+export interface SetRemoveElementsRequest extends SetTarget { t: 'setRemoveElements'; elements?: Value[] }
+export interface SetFetchRequest extends SetTarget { t: 'setFetch' }
+export interface SetContainsElementsRequest extends SetTarget { t: 'setContainsElements'; elements: Value[] }
+export interface SetLengthRequest extends SetTarget { t: 'setLength' }
+/** Removes and returns up to `count` elements chosen at random. */
+export interface SetPopRequest extends SetTarget { t: 'setPop'; count: number }
+/** Returns up to `limit` distinct elements chosen at random, removing none. */
+export interface SetSampleRequest extends SetTarget { t: 'setSample'; limit: number }
+
 /** Publishes to `topic` and appends to `list` (same cache) in one step; see docs/history.md. */
 export interface PubAppendRequest extends ListTarget, CollectionTtlFields { t: 'pubAppend'; topic: string; value: Value; truncateFrontToSize?: number }
 
@@ -262,7 +277,9 @@ export type CacheRequest =
   | GetRequest | SetRequest | DeleteRequest | ItemGetTtlRequest | UpdateTtlRequest | PubAppendRequest
   | IncrementRequest | SetIfRequest | ListEraseRequest | ChangeTtlRequest | ItemGetTypeRequest
   | DictionarySetFieldsRequest | DictionaryGetFieldsRequest | DictionaryFetchRequest | DictionaryIncrementRequest
-  | DictionaryRemoveFieldsRequest | DictionaryLengthRequest;
+  | DictionaryRemoveFieldsRequest | DictionaryLengthRequest
+  | SetAddElementsRequest | SetRemoveElementsRequest | SetFetchRequest | SetContainsElementsRequest | SetLengthRequest
+  | SetPopRequest | SetSampleRequest;
 
 export interface Miss { hit: false }
 /** Reply of every list write. */
@@ -295,6 +312,12 @@ export type DictionaryFetchResult = { hit: true; items: DictionaryItem[] } | Mis
 export type DictionaryLengthResult = { hit: true; length: number } | Miss;
 /** The field's value after the increment. */
 export interface DictionaryIncrementResult { value: number }
+/** A set's elements (setFetch: all of them, in no order; setPop and setSample: those chosen), or
+ * Miss when there is no set. */
+export type SetElementsResult = { hit: true; elements: Uint8Array[] } | Miss;
+/** Whether the set holds each element asked, in order; Miss when there is no set. */
+export type SetContainsElementsResult = { hit: true; contains: boolean[] } | Miss;
+export type SetLengthResult = { hit: true; length: number } | Miss;
 /** Where the item landed, its ts (as a pub's reply) and the list's length. */
 export interface PubAppendResult extends PublishResult { ts: number; length: number }
 

@@ -14,6 +14,8 @@ import type {
   ItemGetTypeRequest, ItemGetTypeResult, DictionarySetFieldsRequest, DictionaryGetFieldsRequest, DictionaryGetFieldsResult,
   DictionaryFetchRequest, DictionaryFetchResult, DictionaryIncrementRequest, DictionaryIncrementResult,
   DictionaryRemoveFieldsRequest, DictionaryLengthRequest, DictionaryLengthResult,
+  SetAddElementsRequest, SetRemoveElementsRequest, SetFetchRequest, SetContainsElementsRequest, SetContainsElementsResult,
+  SetLengthRequest, SetLengthResult, SetPopRequest, SetSampleRequest, SetElementsResult,
 } from './frames.js';
 import type { AdminStats, AdminStatsRequest } from './admin.js';
 
@@ -58,6 +60,14 @@ export interface Operations {
   dictionaryIncrement: [DictionaryIncrementRequest, DictionaryIncrementResult];
   dictionaryRemoveFields: [DictionaryRemoveFieldsRequest, Empty];
   dictionaryLength: [DictionaryLengthRequest, DictionaryLengthResult];
+  // Cache: sets.
+  setAddElements: [SetAddElementsRequest, Empty];
+  setRemoveElements: [SetRemoveElementsRequest, Empty];
+  setFetch: [SetFetchRequest, SetElementsResult];
+  setContainsElements: [SetContainsElementsRequest, SetContainsElementsResult];
+  setLength: [SetLengthRequest, SetLengthResult];
+  setPop: [SetPopRequest, SetElementsResult];
+  setSample: [SetSampleRequest, SetElementsResult];
   pubAppend: [PubAppendRequest, PubAppendResult];
   // Moderation.
   gsub: [GroupJoinRequest, GroupJoinResult];

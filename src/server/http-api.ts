@@ -23,6 +23,7 @@ export const HTTP_OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName
   'listPushBack', 'listPushFront', 'listConcatenateBack', 'listConcatenateFront', 'listFetch', 'listRetain', 'listRemoveValue',
   'listPopBack', 'listPopFront', 'listLength', 'listErase', 'get', 'set', 'delete', 'itemGetTtl', 'updateTtl', 'increaseTtl', 'decreaseTtl', 'increment', 'setIf',
   'itemGetType', 'dictionarySetFields', 'dictionaryGetFields', 'dictionaryFetch', 'dictionaryIncrement', 'dictionaryRemoveFields', 'dictionaryLength',
+  'setAddElements', 'setRemoveElements', 'setFetch', 'setContainsElements', 'setLength', 'setPop', 'setSample',
 ]);
 
 export interface HttpApiDeps { broker: Broker; log: Logger; cors: Cors; maxBodyBytes: number; shape: RequestShapeLimits; bodies: BodyBudget; trustedProxyHeader: string }
@@ -105,7 +106,7 @@ function bodyValue(body: Buffer, contentType: string): Value {
   throw invalidArgument(`unsupported content-type "${type}": send text/plain or application/octet-stream`);
 }
 
-/** A JSON body's named arguments, and the values it holds; `value`, `values`, `compare` and each
+/** A JSON body's named arguments, and the values it holds; `value`, `values`, `elements`, `compare` and each
  * `items[i].value` may be `{ "base64": "…" }` for bytes. */
 function jsonArguments(body: Buffer, shape: RequestShapeLimits): { args: Record<string, unknown>; elements: number } {
   const { value: parsed, elements } = parseJsonObject(body, shape, true);
@@ -114,9 +115,11 @@ function jsonArguments(body: Buffer, shape: RequestShapeLimits): { args: Record<
   delete args['t']; delete args['id']; delete args['cache'];
   if ('value' in args) args['value'] = fromJsonValue(args['value'], 'value');
   if ('compare' in args && args['compare'] !== null) args['compare'] = fromJsonValue(args['compare'], 'compare');
-  if ('values' in args) {
-    if (!Array.isArray(args['values'])) throw invalidArgument('values must be an array');
-    args['values'] = args['values'].map((v, i) => fromJsonValue(v, `values[${i}]`));
+  for (const field of ['values', 'elements']) {
+    if (args[field] === undefined || args[field] === null) continue;
+    const list = args[field];
+    if (!Array.isArray(list)) throw invalidArgument(`${field} must be an array`);
+    args[field] = list.map((v, i) => fromJsonValue(v, `${field}[${i}]`));
   }
   if (Array.isArray(args['items'])) {
     args['items'] = args['items'].map((item: unknown, i) => (typeof item === 'object' && item !== null && 'value' in item
@@ -135,6 +138,8 @@ function jsonResult(result: unknown): unknown {
   if (r['value'] !== undefined && typeof r['value'] !== 'number') out['value'] = toJsonValue(r['value'] as Value);
   // dictionaryGetFields answers null for a field the dictionary lacks.
   if (Array.isArray(r['values'])) out['values'] = r['values'].map((v) => (v === null ? null : toJsonValue(v as Value)));
+  // A set's elements are bytes.
+  if (Array.isArray(r['elements'])) out['elements'] = r['elements'].map((v) => toJsonValue(v as Value));
   if (Array.isArray(r['items'])) out['items'] = r['items'].map((item: Record<string, unknown>) => ({ ...item, value: toJsonValue(item['value'] as Value) }));
   return out;
 }

@@ -1,13 +1,13 @@
-/** Dictionaries over a real server: the WebSocket frames (docs/protocol.md "Dictionaries"), their
- * replies, typed errors and TTLs with a ManualClock, and the same operations through the HTTP API
- * with JSON values. One server per engine. */
+/** Dictionaries and sets over a real server: the WebSocket frames (docs/protocol.md "Dictionaries",
+ * "Sets"), their replies, typed errors and TTLs with a ManualClock, and the same operations through
+ * the HTTP API with JSON values. One server per engine. */
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { ManualClock, PermissionScopes } from '../../src/index.js';
 
-testEachEngine('dictionaries over WebSocket and HTTP: replies, misses, errors, TTL', async (t, engine) => {
+testEachEngine('dictionaries and sets over WebSocket and HTTP: replies, misses, errors, TTL', async (t, engine) => {
   const clock = new ManualClock(Date.now());
-  const server = await startServer(t, { engine, clock, config: { store: { maxDictionaryFields: 3, maxElementBytes: 64, defaultTtlSec: 60 } } });
+  const server = await startServer(t, { engine, clock, config: { store: { maxDictionaryFields: 3, maxSetElements: 3, maxElementBytes: 64, defaultTtlSec: 60 } } });
   const token = await tokenFor(server, PermissionScopes.cacheReadWrite('app'), { tokenId: 'alice' });
   const c = await RawClient.open(server, token);
   t.teardown(() => c.close());
@@ -63,4 +63,41 @@ testEachEngine('dictionaries over WebSocket and HTTP: replies, misses, errors, T
   await c.ok({ t: 'dictionarySetFields', ...D, items: [{ field: 'x', value: '1' }] });
   t.same(await c.ok({ t: 'dictionaryRemoveFields', ...D }), {}, 'no fields: the whole dictionary');
   t.same(await c.ok({ t: 'dictionaryLength', ...D }), { hit: false });
+
+  // Sets: elements are bytes (text as its UTF-8), answered as bytes.
+  const S = { cache: 'app', set: 'room-1' };
+  const hex = (elements: unknown) => (elements as Uint8Array[]).map((e) => Buffer.from(e).toString('hex')).sort();
+  t.same(await c.ok({ t: 'setFetch', ...S }), { hit: false }, 'no set: Miss');
+  t.same(await c.ok({ t: 'setContainsElements', ...S, elements: ['ada'] }), { hit: false });
+  t.same(await c.ok({ t: 'setPop', ...S, count: 1 }), { hit: false });
+  t.same(await c.ok({ t: 'setAddElements', ...S, elements: ['ada', new Uint8Array([0x61, 0x64, 0x61]), new Uint8Array([0, 255])], ttlMs: 10_000 }), {});
+  const members = await c.ok({ t: 'setFetch', ...S });
+  t.same(hex(members['elements']), ['00ff', '616461'], 'text "ada" and its bytes are one element; elements come back as bytes');
+  t.same(await c.ok({ t: 'setContainsElements', ...S, elements: ['bob', 'ada'] }), { hit: true, contains: [false, true] });
+  t.same(await c.ok({ t: 'setLength', ...S }), { hit: true, length: 2 });
+  t.same(await c.ok({ t: 'itemGetType', cache: 'app', key: 'room-1' }), { hit: true, type: 'set' });
+  t.equal((await c.ok({ t: 'setSample', ...S, limit: 5 }))['elements'].length, 2, 'a sample of more than the set: all of it');
+  await fails({ t: 'setAddElements', ...S, elements: ['b', 'c'] }, 'LIMIT_EXCEEDED_ERROR', 'set_elements_limit_exceeded');
+  await fails({ t: 'setAddElements', ...S, elements: ['e'.repeat(65)] }, 'LIMIT_EXCEEDED_ERROR', 'element_size_limit_exceeded');
+  await fails({ t: 'setAddElements', ...S, elements: [] }, 'INVALID_ARGUMENT_ERROR');
+  await fails({ t: 'setPop', ...S, count: 0 }, 'INVALID_ARGUMENT_ERROR');
+  await fails({ t: 'setSample', ...S }, 'INVALID_ARGUMENT_ERROR');
+  await c.ok({ t: 'set', cache: 'app', key: 'plain', value: 'v' });
+  await fails({ t: 'setFetch', cache: 'app', set: 'plain' }, 'FAILED_PRECONDITION_ERROR');
+  await fails({ t: 'listLength', cache: 'app', list: 'room-1' }, 'FAILED_PRECONDITION_ERROR');
+
+  t.same((await http('setAddElements', { set: 'room-1', elements: ['bob'] })).json, {}, 'HTTP: text elements');
+  t.same((await http('setContainsElements', { set: 'room-1', elements: [{ base64: 'AP8=' }, 'bob', 'cy'] })).json, { hit: true, contains: [true, true, false] }, 'HTTP: binary elements as { base64 }');
+  const viaHttp = (await http('setFetch', { set: 'room-1' })).json as { elements: Array<{ base64: string }> };
+  t.same(viaHttp.elements.map((e) => e.base64).sort(), ['AP8=', 'Ym9i', 'YWRh'].sort(), 'HTTP: elements come back as { base64 }');
+  t.same((await http('setRemoveElements', { set: 'room-1', elements: [{ base64: 'AP8=' }] })).json, {});
+  t.same((await http('setPop', { set: 'room-1', count: 1 })).status, 200);
+  t.same(await c.ok({ t: 'setLength', ...S }), { hit: true, length: 1 }, 'WebSocket sees the HTTP writes and the pop');
+
+  await c.ok({ t: 'setAddElements', ...S, elements: ['x'], ttlMs: 9000, refreshTtl: false });
+  clock.advance(60_001);
+  t.same(await c.ok({ t: 'setFetch', ...S }), { hit: false }, 'refreshTtl false kept the expiry of the last add (the default 60 s): expired');
+  await c.ok({ t: 'setAddElements', ...S, elements: ['x', 'y'] });
+  t.same(await c.ok({ t: 'setRemoveElements', ...S }), {}, 'no elements: the whole set');
+  t.same(await c.ok({ t: 'setLength', ...S }), { hit: false });
 });

@@ -8,7 +8,8 @@
  * Covered: list push / concatenate at both ends with truncation, pops, fetch with slices (negative,
  * out of range) with and without meta, retain, remove value, length; set / get / delete with TTLs,
  * updateTtl, itemGetTtl, keysExist, itemGetType; dictionaries (set, get, fetch, increment, remove,
- * length) on the same keys; the item-size, element-size, list-length and dictionary-field limits; a cache not
+ * length) and sets (add, remove, fetch, contains, length, pop of all, sample by size) on the same
+ * keys; the item-size, element-size, list-length, dictionary-field and set-element limits; a cache not
  * in store.caches; publish, pubAppend, retract (also on a topic that expired meanwhile), resume from
  * a (page, seq), live subscriptions (items, retracts, discs), idempotency keys, tokens with and
  * without a tokenId, the per-topic window bounds; a moderator group (its input refusing pubAppend,
@@ -42,7 +43,7 @@ const START = 1_800_000_000_000;
 
 const config = {
   // Cache data exists in cache c only (NOT_FOUND_ERROR elsewhere); topics exist in every cache.
-  store: { caches: ['c'], maxListLength: 5, maxDictionaryFields: 3, maxItemBytes: 24, maxElementBytes: 12, maxTtlSec: 3600, defaultTtlSec: 600 },
+  store: { caches: ['c'], maxListLength: 5, maxDictionaryFields: 3, maxSetElements: 3, maxItemBytes: 24, maxElementBytes: 12, maxTtlSec: 3600, defaultTtlSec: 600 },
   // Each window item counts its frame + 320 B: about three fit in windowBytes, four in windowItems.
   topics: { maxValueBytes: 12, windowItems: 4, windowBytes: 1300, idleTopicMs: 20 * 3600_000 },
   // Deliveries are never taken back for want of an answer while a run lasts.
@@ -103,6 +104,14 @@ const op = fc.oneof(
   sometimes(fc.record({ op: fc.constant('dictIncrement' as const), k, field: fc.constantFrom('f', 'g', 'n'), by: fc.constantFrom(1, -3, 0), ttlMs, idem })),
   sometimes(fc.record({ op: fc.constant('dictRemove' as const), k, fields: fc.option(fc.array(fc.constantFrom('f', 'g', 'é', 'n'), { minLength: 1, maxLength: 2 }), { nil: undefined, freq: 4 }) })),
   sometimes(fc.record({ op: fc.constant('dictLength' as const), k })),
+  // Pops and samples choose at random: a pop takes more than a set can hold, a sample is compared by size.
+  sometimes(fc.record({ op: fc.constant('setAdd' as const), k, vs: fc.array(value, { minLength: 1, maxLength: 3 }), ttlMs, refresh: fc.option(fc.boolean(), { nil: undefined }) })),
+  sometimes(fc.record({ op: fc.constant('setRemove' as const), k, vs: fc.option(fc.array(value, { minLength: 1, maxLength: 2 }), { nil: undefined, freq: 4 }) })),
+  sometimes(fc.record({ op: fc.constant('setFetch' as const), k })),
+  sometimes(fc.record({ op: fc.constant('setContains' as const), k, vs: fc.array(value, { minLength: 1, maxLength: 3 }) })),
+  sometimes(fc.record({ op: fc.constant('setLength' as const), k })),
+  sometimes(fc.record({ op: fc.constant('setPopAll' as const), k })),
+  sometimes(fc.record({ op: fc.constant('setSample' as const), k, n: fc.integer({ min: 0, max: 4 }) })),
   sometimes(fc.record({ op: fc.constant('advance' as const), ms: fc.constantFrom(1, 999, 1000, 1001, 4000) })),
   sometimes(fc.record({ op: fc.constant('pub' as const), topic, v: value, idem, anonymous: fc.boolean() })),
   often(fc.record({ op: fc.constant('pubAppend' as const), topic, v: value, ttlMs, trunc: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }), idem, anonymous: fc.boolean() })),
@@ -271,6 +280,22 @@ async function apply(s: Side, o: Op, tag: string): Promise<unknown> {
     case 'dictIncrement': return answer(s, await c.request({ t: 'dictionaryIncrement', ...item(tag, o.k, 'dictionary'), field: o.field, amount: o.by, ...ttl(o.ttlMs), ...key(o.idem) }));
     case 'dictRemove': return answer(s, await c.request({ t: 'dictionaryRemoveFields', ...item(tag, o.k, 'dictionary'), ...(o.fields ? { fields: o.fields } : {}) }));
     case 'dictLength': return answer(s, await c.request({ t: 'dictionaryLength', ...item(tag, o.k, 'dictionary') }));
+    case 'setAdd': {
+      const refresh = o.refresh === undefined ? {} : { refreshTtl: o.refresh };
+      return answer(s, await c.request({ t: 'setAddElements', ...item(tag, o.k, 'set'), elements: o.vs, ...ttl(o.ttlMs), ...refresh }));
+    }
+    case 'setRemove': return answer(s, await c.request({ t: 'setRemoveElements', ...item(tag, o.k, 'set'), ...(o.vs ? { elements: o.vs } : {}) }));
+    case 'setContains': return answer(s, await c.request({ t: 'setContainsElements', ...item(tag, o.k, 'set'), elements: o.vs }));
+    case 'setLength': return answer(s, await c.request({ t: 'setLength', ...item(tag, o.k, 'set') }));
+    // Elements come in no particular order: compared sorted.
+    case 'setFetch': return answer(s, sortElements(await c.request({ t: 'setFetch', ...item(tag, o.k, 'set') })));
+    case 'setPopAll': return answer(s, sortElements(await c.request({ t: 'setPop', ...item(tag, o.k, 'set'), count: 100 })));
+    case 'setSample': {
+      const reply = await c.request({ t: 'setSample', ...item(tag, o.k, 'set'), limit: o.n });
+      const elements = (reply['r'] as { elements?: Uint8Array[] } | undefined)?.elements;
+      if (elements) (reply['r'] as Record<string, unknown>)['elements'] = elements.length;
+      return answer(s, reply);
+    }
     case 'advance': s.clock.advance(o.ms); return null;
     case 'pub': {
       const reply = await (o.anonymous ? s.anonymous : c).request({ t: 'pub', ...where(tag, o.topic), value: o.v, ...key(o.idem) });
@@ -321,8 +346,14 @@ async function apply(s: Side, o: Op, tag: string): Promise<unknown> {
   }
 }
 
+/** A set reply with its elements in byte order. */
+function sortElements(reply: Frame): Frame {
+  (reply['r'] as { elements?: Uint8Array[] } | undefined)?.elements?.sort((a, b) => Buffer.compare(a, b));
+  return reply;
+}
+
 /** The cache and the run's name of a key of the model, as request fields. */
-function item(tag: string, k: string, field: 'list' | 'key' | 'dictionary'): Record<string, string> {
+function item(tag: string, k: string, field: 'list' | 'key' | 'dictionary' | 'set'): Record<string, string> {
   const { cache, topic } = where(tag, k);
   return { cache, [field]: topic };
 }
@@ -448,6 +479,21 @@ t.test('engine parity - the same random operations get the same answers from mem
       // NOT_FOUND_ERROR, Redis item_size_limit_exceeded (it measured before naming the key).
       ['set of a too large item in a cache without cache data', [
         { op: 'set', k: 'x:longkey', v: 'w'.repeat(13), ttlMs: undefined },
+      ]],
+      // Text and its UTF-8 bytes are one element; the element limit (3) and the item size (24).
+      ['sets: bytes identity, contains, the limits, sample, pop of all', [
+        { op: 'setAdd', k: 'a', vs: ['x', new Uint8Array([0x78]), 'é'], ttlMs: undefined, refresh: undefined },
+        { op: 'setContains', k: 'a', vs: [new Uint8Array([0xc3, 0xa9]), 'yy', 'x'] },
+        { op: 'setAdd', k: 'a', vs: ['yy', ''], ttlMs: 5000, refresh: false },
+        { op: 'setAdd', k: 'a', vs: ['zzzzzzzzzz', 'é'], ttlMs: undefined, refresh: undefined },
+        { op: 'itemGetTtl', k: 'a' },
+        { op: 'setFetch', k: 'a' },
+        { op: 'setSample', k: 'a', n: 2 },
+        { op: 'itemGetType', k: 'a' },
+        { op: 'get', k: 'a' },
+        { op: 'setPopAll', k: 'a' },
+        { op: 'setLength', k: 'a' },
+        { op: 'setAdd', k: 'x:longkey', vs: ['x'], ttlMs: undefined, refresh: undefined },
       ]],
       ['moderated: accept into the history, a refused accept hands the item back', [
         { op: 'gsub' },

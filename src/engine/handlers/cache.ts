@@ -1,8 +1,8 @@
 /** Cache data requests: Momento-shaped lists (listPushBack ... listLength, listErase), dictionaries
- * (dictionarySetFields ... dictionaryLength), scalar items (get, set, delete, itemGetTtl,
+ * (dictionarySetFields ... dictionaryLength), sets (setAddElements ... setSample), scalar items (get, set, delete, itemGetTtl,
  * itemGetType, updateTtl, increment, setIf) and pubAppend (publish + capped append in one step).
  * Every request is checked against the token's cache permissions on (cache, key); reads need
- * `read`, writes `write`; pops, increments and setIf both: pops return and remove, and Momento's
+ * `read`, writes `write`; pops (setPop too), increments and setIf both: pops return and remove, and Momento's
  * write-only role refuses increments (they return the value) and conditional writes (their answer
  * tells what the key holds). Replies: `{ hit: false }` is Momento's Miss. */
 import {
@@ -11,7 +11,7 @@ import {
   type ListWriteResult, type PubAppendResult, type UpdateTtlResult, type Value,
   type ChangeTtlResult, type IncrementResult, type ListEraseRange, type ListEraseResult, type SetIfCondition, type SetIfResult,
   type DictionaryFetchResult, type DictionaryGetFieldsResult, type DictionaryIncrementResult, type DictionaryItem, type DictionaryLengthResult,
-  type ItemGetTypeResult,
+  type ItemGetTypeResult, type SetContainsElementsResult, type SetElementsResult, type SetLengthResult,
   isWellFormed, utf8Length,
 } from '../../protocol/index.js';
 import { invalidArgument, limitExceeded, permissionDenied } from '../../core/errors.js';
@@ -35,8 +35,8 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
   const limits = config.store;
   const fields = new StoreFields(limits);
 
-  /** Parses cache + key (field `list`, `dictionary` or `key`) and checks the token may do every access given. */
-  const target = (session: Session, frame: Frame, keyField: 'list' | 'dictionary' | 'key', ...access: Access[]): [string, string] => {
+  /** Parses cache + key (field `list`, `dictionary`, `set` or `key`) and checks the token may do every access given. */
+  const target = (session: Session, frame: Frame, keyField: 'list' | 'dictionary' | 'set' | 'key', ...access: Access[]): [string, string] => {
     const cache = nameField(frame, 'cache', 'cache');
     const key = nameField(frame, keyField, 'key');
     const permissions = session.grant!.permissions;
@@ -151,6 +151,43 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
       return map(store.dictionaryLength(cache, dictionary), (length) => (length === undefined ? { hit: false } : { hit: true, length }) satisfies DictionaryLengthResult);
     },
 
+    setAddElements({ session, frame }) {
+      const [cache, set] = target(session, frame, 'set', 'write');
+      return map(store.setAddElements(cache, set, fields.elements(frame, 'elements'), fields.collectionTtl(frame)), () => ({}));
+    },
+
+    setRemoveElements({ session, frame }) {
+      const [cache, set] = target(session, frame, 'set', 'write');
+      const all = frame['elements'] === undefined || frame['elements'] === null;
+      return map(store.setRemoveElements(cache, set, all ? undefined : fields.elements(frame, 'elements')), () => ({}));
+    },
+
+    setFetch({ session, frame }) {
+      const [cache, set] = target(session, frame, 'set', 'read');
+      return map(store.setFetch(cache, set), setElements);
+    },
+
+    setContainsElements({ session, frame }) {
+      const [cache, set] = target(session, frame, 'set', 'read');
+      return map(store.setContainsElements(cache, set, fields.elements(frame, 'elements')),
+        (contains) => (contains ? { hit: true, contains } : { hit: false }) satisfies SetContainsElementsResult);
+    },
+
+    setLength({ session, frame }) {
+      const [cache, set] = target(session, frame, 'set', 'read');
+      return map(store.setLength(cache, set), (length) => (length === undefined ? { hit: false } : { hit: true, length }) satisfies SetLengthResult);
+    },
+
+    setPop({ session, frame }) {
+      const [cache, set] = target(session, frame, 'set', 'read', 'write');
+      return map(store.setPop(cache, set, fields.count(frame, 'count', 1)), setElements);
+    },
+
+    setSample({ session, frame }) {
+      const [cache, set] = target(session, frame, 'set', 'read');
+      return map(store.setSample(cache, set, fields.count(frame, 'limit', 0)), setElements);
+    },
+
     itemGetType({ session, frame }) {
       const [cache, key] = target(session, frame, 'key', 'read');
       return map(store.itemGetType(cache, key), (type) => (type === undefined ? { hit: false } : { hit: true, type }) satisfies ItemGetTypeResult);
@@ -223,6 +260,10 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
       return store.pubAppend(cache, topic, list, value, grant.tokenId, options);
     },
   };
+}
+
+function setElements(elements: Uint8Array[] | undefined): SetElementsResult {
+  return elements ? { hit: true, elements } : { hit: false };
 }
 
 function changeTtlResult(outcome: 'set' | 'notSet' | 'miss'): ChangeTtlResult {
@@ -313,6 +354,13 @@ class StoreFields {
     const problem = rangeProblem(startIndex, endIndex);
     if (problem) throw invalidArgument(problem);
     return { startIndex, endIndex };
+  }
+
+  /** setPop's count (at least 1) or setSample's limit (at least 0): a required integer of 32 bits. */
+  count(frame: Frame, field: string, min: number): number {
+    const value = optionalInt(frame, field, min, MAX_UINT32);
+    if (value === undefined) throw invalidArgument(`${field} is required (an integer of at least ${min})`);
+    return value;
   }
 
   /** increment's amount: an integer (default 1) within 64 bits. */

@@ -25,12 +25,13 @@ export const MOMENTO_SERVICES: readonly MomentoServiceSpec[] = [
     answered: [
       'Get', 'GetBatch', 'Set', 'SetBatch', 'SetIf', 'SetIfNotExists', 'Delete', 'KeysExist', 'Increment', 'UpdateTtl', 'ItemGetTtl', 'ItemGetType',
       'DictionaryGet', 'DictionaryFetch', 'DictionarySet', 'DictionaryIncrement', 'DictionaryDelete', 'DictionaryLength',
+      'SetUnion', 'SetDifference', 'SetFetch', 'SetSample', 'SetPop', 'SetContains', 'SetLength',
       'ListPushFront', 'ListPushBack', 'ListPopFront', 'ListPopBack', 'ListErase', 'ListRemove', 'ListFetch', 'ListLength',
       'ListConcatenateFront', 'ListConcatenateBack', 'ListRetain',
     ],
     notAnswered: [
       { methods: ['GetWithHash', 'SetIfHash'], reason: 'the store keeps no value hashes' },
-      { methods: '*', reason: 'Tidings stores scalar items, lists and dictionaries only: no sets or sorted sets' },
+      { methods: '*', reason: 'Tidings stores scalar items, lists, dictionaries and sets only: no sorted sets' },
     ],
   },
   {

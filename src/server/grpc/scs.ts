@@ -1,5 +1,5 @@
-/** cache_client.Scs: scalar items, lists and dictionaries, each mapped onto the broker's operation
- * of the same meaning. Keys, list and dictionary names and dictionary fields arrive as bytes and are
+/** cache_client.Scs: scalar items, lists, dictionaries and sets, each mapped onto the broker's operation
+ * of the same meaning. Keys, collection names and dictionary fields arrive as bytes and are
  * UTF-8 decoded (the SDKs encode strings that way); values stay bytes. Methods not here are
  * answered UNIMPLEMENTED (methods.ts says why). */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
@@ -279,6 +279,52 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
     DictionaryLength: method(async (session, r: InstanceType<typeof pb._DictionaryLengthRequest>, c) => {
       const Res = pb._DictionaryLengthResponse;
       const result = await dispatch(deps, session, { t: 'dictionaryLength', cache: c, dictionary: utf8(r.dictionary_name) });
+      return result.hit ? new Res({ found: new Res._Found({ length: result.length }) }) : new Res({ missing: new Res._Missing() });
+    }),
+
+    SetUnion: method(async (session, r: InstanceType<typeof pb._SetUnionRequest>, c) => {
+      await dispatch(deps, session, { t: 'setAddElements', cache: c, set: utf8(r.set_name), elements: r.elements, ...collectionTtl(r) });
+      return new pb._SetUnionResponse();
+    }),
+
+    // The SDKs send a subtrahend: `set` removes its elements, `identity` the whole set (our request
+    // without elements). The minuend form (the set replaced by minuend minus it) is not taken.
+    SetDifference: method(async (session, r: InstanceType<typeof pb._SetDifferenceRequest>, c) => {
+      if (r.difference !== 'subtrahend' || r.subtrahend.subtrahend_set === 'none') {
+        throw invalidArgument('SetDifference needs a subtrahend (`set` elements or `identity`); Tidings does not take a minuend');
+      }
+      const elements = r.subtrahend.subtrahend_set === 'set' ? { elements: r.subtrahend.set.elements } : {};
+      await dispatch(deps, session, { t: 'setRemoveElements', cache: c, set: utf8(r.set_name), ...elements });
+      return new pb._SetDifferenceResponse({ found: new pb._SetDifferenceResponse._Found() });
+    }),
+
+    SetFetch: method(async (session, r: InstanceType<typeof pb._SetFetchRequest>, c) => {
+      const Res = pb._SetFetchResponse;
+      const result = await dispatch(deps, session, { t: 'setFetch', cache: c, set: utf8(r.set_name) });
+      return result.hit ? new Res({ found: new Res._Found({ elements: result.elements }) }) : new Res({ missing: new Res._Missing() });
+    }),
+
+    SetSample: method(async (session, r: InstanceType<typeof pb._SetSampleRequest>, c) => {
+      const Res = pb._SetSampleResponse;
+      const result = await dispatch(deps, session, { t: 'setSample', cache: c, set: utf8(r.set_name), limit: r.limit });
+      return result.hit ? new Res({ found: new Res._Found({ elements: result.elements }) }) : new Res({ missing: new Res._Missing() });
+    }),
+
+    SetPop: method(async (session, r: InstanceType<typeof pb._SetPopRequest>, c) => {
+      const Res = pb._SetPopResponse;
+      const result = await dispatch(deps, session, { t: 'setPop', cache: c, set: utf8(r.set_name), count: r.count });
+      return result.hit ? new Res({ found: new Res._Found({ elements: result.elements }) }) : new Res({ missing: new Res._Missing() });
+    }),
+
+    SetContains: method(async (session, r: InstanceType<typeof pb._SetContainsRequest>, c) => {
+      const Res = pb._SetContainsResponse;
+      const result = await dispatch(deps, session, { t: 'setContainsElements', cache: c, set: utf8(r.set_name), elements: r.elements });
+      return result.hit ? new Res({ found: new Res._Found({ contains: result.contains }) }) : new Res({ missing: new Res._Missing() });
+    }),
+
+    SetLength: method(async (session, r: InstanceType<typeof pb._SetLengthRequest>, c) => {
+      const Res = pb._SetLengthResponse;
+      const result = await dispatch(deps, session, { t: 'setLength', cache: c, set: utf8(r.set_name) });
       return result.hit ? new Res({ found: new Res._Found({ length: result.length }) }) : new Res({ missing: new Res._Missing() });
     }),
 
