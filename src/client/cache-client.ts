@@ -1,4 +1,4 @@
-/** Lists, dictionaries and scalar items, named and shaped like Momento's CacheClient. TTLs are seconds in the
+/** Lists, dictionaries, sets and scalar items, named and shaped like Momento's CacheClient. TTLs are seconds in the
  * API (as Momento's) and milliseconds on the wire. */
 import type { DictionaryItem, ListEraseRange, ListItem, OperationName, ResultOf, SetIfCondition, Value } from '../protocol/index.js';
 import { clientLink, type ClientOptions } from './client-options.js';
@@ -6,7 +6,7 @@ import type { Connection, OutgoingFrame, RequestOptions } from './connection.js'
 import { asClientError, type TidingsClientError } from './errors.js';
 import {
   ChangeTtl, ConditionalWrite, DictionaryFetch, DictionaryGetField, DictionaryGetFields, GenericWrite, Increment, ItemGetTtl, ItemGetType, ItemType, ListErase,
-  ListFetch, ListLength, ListPop, ListWrite, PubAppend, UpdateTtl, ValueRead, orThrow,
+  ListFetch, ListLength, ListPop, ListWrite, PubAppend, SetContainsElement, SetContainsElements, SetElements, UpdateTtl, ValueRead, orThrow,
 } from './responses.js';
 
 /** Momento's CollectionTtl: the whole collection's TTL, refreshed on each write unless told not to. */
@@ -150,6 +150,46 @@ export class CacheClient {
     return this.call({ t: 'dictionaryLength', cache: cacheName, dictionary: dictionaryName }, options,
       (r) => (r.hit ? new ListLength.Hit(r.length) : new ListLength.Miss()), (e) => new ListLength.Error(e));
   }
+  /** Momento's setAddElement(s): adds the elements (text or bytes; a set holds bytes, text as its
+   * UTF-8), creating the set; `ttl` as for list writes. Success / Error. */
+  setAddElement(cacheName: string, setName: string, element: Value, options: ListWriteOptions = {}): Promise<GenericWrite.Response> {
+    return this.setAddElements(cacheName, setName, [element], options);
+  }
+  setAddElements(cacheName: string, setName: string, elements: Value[], options: ListWriteOptions = {}): Promise<GenericWrite.Response> {
+    return this.write({ t: 'setAddElements', cache: cacheName, set: setName, elements, ...this.collectionTtl(options.ttl) }, options);
+  }
+  setRemoveElement(cacheName: string, setName: string, element: Value, options: RequestOptions = {}): Promise<GenericWrite.Response> {
+    return this.setRemoveElements(cacheName, setName, [element], options);
+  }
+  setRemoveElements(cacheName: string, setName: string, elements: Value[], options: RequestOptions = {}): Promise<GenericWrite.Response> {
+    return this.write({ t: 'setRemoveElements', cache: cacheName, set: setName, elements }, options);
+  }
+  /** Hit with every element, in no particular order; Miss when there is no set. */
+  setFetch(cacheName: string, setName: string, options: RequestOptions = {}): Promise<SetElements.Response> {
+    return this.setElements({ t: 'setFetch', cache: cacheName, set: setName }, options);
+  }
+  /** Hit with `containsElement()`; Miss when there is no set. */
+  setContainsElement(cacheName: string, setName: string, element: Value, options: RequestOptions = {}): Promise<SetContainsElement.Response> {
+    return this.call({ t: 'setContainsElements', cache: cacheName, set: setName, elements: [element] }, options,
+      (r) => (r.hit ? new SetContainsElement.Hit(r.contains[0] === true) : new SetContainsElement.Miss()), (e) => new SetContainsElement.Error(e));
+  }
+  /** Hit with `containsElements()`: each element (as text) to whether the set holds it. */
+  setContainsElements(cacheName: string, setName: string, elements: Value[], options: RequestOptions = {}): Promise<SetContainsElements.Response> {
+    return this.call({ t: 'setContainsElements', cache: cacheName, set: setName, elements }, options,
+      (r) => (r.hit ? new SetContainsElements.Hit(elements, r.contains) : new SetContainsElements.Miss()), (e) => new SetContainsElements.Error(e));
+  }
+  setLength(cacheName: string, setName: string, options: RequestOptions = {}): Promise<ListLength.Response> {
+    return this.call({ t: 'setLength', cache: cacheName, set: setName }, options,
+      (r) => (r.hit ? new ListLength.Hit(r.length) : new ListLength.Miss()), (e) => new ListLength.Error(e));
+  }
+  /** Removes and answers up to `count` (≥ 1) elements chosen at random. Needs read and write. */
+  setPop(cacheName: string, setName: string, count: number, options: RequestOptions = {}): Promise<SetElements.Response> {
+    return this.setElements({ t: 'setPop', cache: cacheName, set: setName, count }, options);
+  }
+  /** Up to `limit` (≥ 0) distinct elements chosen at random; none removed. */
+  setSample(cacheName: string, setName: string, limit: number, options: RequestOptions = {}): Promise<SetElements.Response> {
+    return this.setElements({ t: 'setSample', cache: cacheName, set: setName, limit }, options);
+  }
   /** Hit with `itemType()` (`ItemType.SCALAR`, `LIST`, `DICTIONARY`, `SET`), or Miss. */
   itemGetType(cacheName: string, key: string, options: RequestOptions = {}): Promise<ItemGetType.Response> {
     return this.call({ t: 'itemGetType', cache: cacheName, key }, options,
@@ -247,7 +287,11 @@ export class CacheClient {
       (r) => new ListWrite.Success(r.length), (e) => new ListWrite.Error(e));
   }
 
-  private write<K extends 'listRetain' | 'listRemoveValue' | 'set' | 'delete' | 'dictionarySetFields' | 'dictionaryRemoveFields'>(frame: OutgoingFrame<K>, options: RequestOptions): Promise<GenericWrite.Response> {
+  private setElements<K extends 'setFetch' | 'setPop' | 'setSample'>(frame: OutgoingFrame<K>, options: RequestOptions): Promise<SetElements.Response> {
+    return this.call(frame, options, (r) => (r.hit ? new SetElements.Hit(r.elements) : new SetElements.Miss()), (e) => new SetElements.Error(e));
+  }
+
+  private write<K extends 'listRetain' | 'listRemoveValue' | 'set' | 'delete' | 'dictionarySetFields' | 'dictionaryRemoveFields' | 'setAddElements' | 'setRemoveElements'>(frame: OutgoingFrame<K>, options: RequestOptions): Promise<GenericWrite.Response> {
     return this.call(frame, options, () => new GenericWrite.Success(), (e) => new GenericWrite.Error(e));
   }
 

@@ -23,6 +23,7 @@ export { TidingsClientError, ClientCause } from './errors.js';
 export {
   ErrorResponse, TopicPublish, TopicPresence, GenericWrite, ListWrite, ListFetch, ValueRead, ListPop, ListLength, ItemGetTtl, UpdateTtl, PubAppend,
   Increment, ConditionalWrite, ListErase, ChangeTtl, DictionaryGetField, DictionaryGetFields, DictionaryFetch, ItemGetType, ItemType,
+  SetElements, SetContainsElement, SetContainsElements,
   GenerateDisposableToken, ExpiresAt, type ListItemMeta,
 } from './responses.js';
 export * from './momento-names.js';

@@ -249,3 +249,30 @@ export const CacheDictionaryRemoveFieldsResponse = SUCCESS;
 export type CacheDictionaryRemoveFieldsResponse = Success;
 export const CacheItemGetTypeResponse = HIT;
 export type CacheItemGetTypeResponse = Hit;
+
+// Sets: the SDK's classes under Momento's names.
+export {
+  GenericWrite as CacheSetAddElement, GenericWrite as CacheSetAddElements, GenericWrite as CacheSetRemoveElement, GenericWrite as CacheSetRemoveElements,
+  SetElements as CacheSetFetch, SetElements as CacheSetPop, SetElements as CacheSetSample, SetContainsElement as CacheSetContainsElement,
+  SetContainsElements as CacheSetContainsElements, ListLength as CacheSetLength,
+} from './responses.js';
+export const CacheSetAddElementResponse = SUCCESS;
+export type CacheSetAddElementResponse = Success;
+export const CacheSetAddElementsResponse = SUCCESS;
+export type CacheSetAddElementsResponse = Success;
+export const CacheSetRemoveElementResponse = SUCCESS;
+export type CacheSetRemoveElementResponse = Success;
+export const CacheSetRemoveElementsResponse = SUCCESS;
+export type CacheSetRemoveElementsResponse = Success;
+export const CacheSetFetchResponse = HIT;
+export type CacheSetFetchResponse = Hit;
+export const CacheSetPopResponse = HIT;
+export type CacheSetPopResponse = Hit;
+export const CacheSetSampleResponse = HIT;
+export type CacheSetSampleResponse = Hit;
+export const CacheSetContainsElementResponse = HIT;
+export type CacheSetContainsElementResponse = Hit;
+export const CacheSetContainsElementsResponse = HIT;
+export type CacheSetContainsElementsResponse = Hit;
+export const CacheSetLengthResponse = HIT;
+export type CacheSetLengthResponse = Hit;

@@ -291,6 +291,61 @@ export namespace DictionaryGetFields {
   export type Response = Hit | Miss | Error;
 }
 
+/** setFetch, setPop and setSample: a set's elements (bytes: a set holds bytes), with Momento's
+ * accessors; Miss when there is no set. */
+export namespace SetElements {
+  export class Hit extends Outcome {
+    readonly type = 'Hit' as const;
+    readonly is_hit = true;
+    constructor(private readonly elements: Uint8Array[]) { super(); }
+    protected override detail(): string { return `${this.elements.length} element${this.elements.length === 1 ? '' : 's'}`; }
+    value(): string[] { return this.valueArrayString(); }
+    valueArray(): string[] { return this.valueArrayString(); }
+    valueArrayString(): string[] { return this.elements.map(valueString); }
+    valueArrayUint8Array(): Uint8Array[] { return this.elements; }
+    valueSet(): Set<string> { return this.valueSetString(); }
+    valueSetString(): Set<string> { return new Set(this.valueArrayString()); }
+    valueSetUint8Array(): Set<Uint8Array> { return new Set(this.elements); }
+  }
+  export const Miss = ListFetch.Miss;
+  export type Miss = ListFetch.Miss;
+  export const Error = ListFetch.Error;
+  export type Error = ListFetch.Error;
+  export type Response = Hit | Miss | Error;
+}
+
+/** setContainsElement: Hit with whether the set holds the element; Miss when there is no set. */
+export namespace SetContainsElement {
+  export class Hit extends Outcome {
+    readonly type = 'Hit' as const;
+    readonly is_hit = true;
+    constructor(private readonly contains: boolean) { super(); }
+    protected override detail(): string { return String(this.contains); }
+    containsElement(): boolean { return this.contains; }
+  }
+  export class Miss extends Outcome { readonly type = 'Miss' as const; readonly is_miss = true; containsElement(): undefined { return undefined; } }
+  export class Error extends ErrorResponse { containsElement(): undefined { return undefined; } }
+  export type Response = Hit | Miss | Error;
+}
+
+/** setContainsElements: Hit with each element asked (as text) mapped to whether the set holds it. */
+export namespace SetContainsElements {
+  export class Hit extends Outcome {
+    readonly type = 'Hit' as const;
+    readonly is_hit = true;
+    private readonly contains: Record<string, boolean>;
+    constructor(elements: readonly Value[], found: readonly boolean[]) {
+      super();
+      this.contains = Object.fromEntries(elements.map((e, i) => [valueString(e), found[i] === true]));
+    }
+    protected override detail(): string { return `${Object.keys(this.contains).length} elements`; }
+    containsElements(): Record<string, boolean> { return this.contains; }
+  }
+  export class Miss extends Outcome { readonly type = 'Miss' as const; readonly is_miss = true; containsElements(): undefined { return undefined; } }
+  export class Error extends ErrorResponse { containsElements(): undefined { return undefined; } }
+  export type Response = Hit | Miss | Error;
+}
+
 /** Momento's ItemType, as itemGetType's Hit answers it. */
 export const ItemType = { SCALAR: 'SCALAR', DICTIONARY: 'DICTIONARY', SET: 'SET', LIST: 'LIST' } as const;
 export type ItemType = (typeof ItemType)[keyof typeof ItemType];

@@ -1,14 +1,17 @@
-/** tidings/client's dictionaries against a real server over WebSocket, both engines: Momento's
- * method names, response classes and accessors, per-field Hit / Miss, increments, removes, the
- * item type and a typed error, printed as Momento's responses print. */
+/** tidings/client's dictionaries and sets against a real server over WebSocket, both engines (one
+ * server each): Momento's method names, response classes and accessors, per-field Hit / Miss,
+ * increments, removes, contains, pop and sample, the item type and typed errors, printed as
+ * Momento's responses print. */
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { sdkFor } from '../helpers/sdk.js';
 import {
   CollectionTtl, ItemType, CacheDictionaryFetch, CacheDictionaryFetchResponse, CacheDictionaryGetField, CacheDictionaryGetFields,
   CacheDictionaryIncrement, CacheDictionaryLength, CacheDictionarySetField, CacheDictionaryRemoveFields, CacheItemGetType, CacheItemGetTtl,
+  CacheSetAddElements, CacheSetContainsElement, CacheSetContainsElements, CacheSetFetch, CacheSetFetchResponse, CacheSetLength, CacheSetPop,
+  CacheSetRemoveElement, CacheSetSample,
 } from '../../src/client/index.js';
 
-testEachEngine('cache - dictionaries with Momento names and semantics', async (t, engine) => {
+testEachEngine('cache - dictionaries and sets with Momento names and semantics', async (t, engine) => {
   const server = await startServer(t, { engine });
   const { cache } = await sdkFor(t, server);
   t.ok((await cache.dictionaryFetch('chat', 'room')) instanceof CacheDictionaryFetch.Miss, 'no dictionary: Miss');
@@ -52,4 +55,32 @@ testEachEngine('cache - dictionaries with Momento names and semantics', async (t
   t.equal(((await cache.dictionaryLength('chat', 'room')) as CacheDictionaryLength.Hit).length(), 1);
   await cache.dictionaryRemoveField('chat', 'room', 'topic');
   t.ok((await cache.dictionaryLength('chat', 'room')) instanceof CacheDictionaryLength.Miss, 'emptied: gone');
+
+  // Sets, on the same server.
+  t.ok((await cache.setFetch('chat', 'members')) instanceof CacheSetFetch.Miss, 'no set: Miss');
+  t.ok((await cache.setContainsElement('chat', 'members', 'ada')) instanceof CacheSetContainsElement.Miss);
+  const added = await cache.setAddElements('chat', 'members', ['ada', 'bob', new Uint8Array([0x61, 0x64, 0x61])], { ttl: CollectionTtl.of(30) });
+  t.ok(added instanceof CacheSetAddElements.Success);
+  await cache.setAddElement('chat', 'members', new Uint8Array([0, 255]));
+  const members = await cache.setFetch('chat', 'members');
+  t.equal(members.type, CacheSetFetchResponse.Hit);
+  const fetched = members as CacheSetFetch.Hit;
+  t.same(fetched.valueArrayString().filter((e) => e === 'ada' || e === 'bob').sort(), ['ada', 'bob'], 'text "ada" and its bytes are one element');
+  t.equal(fetched.valueArrayUint8Array().length, 3);
+  t.ok(fetched.valueArrayUint8Array().some((e) => e.length === 2 && e[0] === 0 && e[1] === 255), 'bytes come back as bytes');
+  t.equal(String(members), 'Hit: 3 elements');
+  t.equal(((await cache.setContainsElement('chat', 'members', 'bob')) as CacheSetContainsElement.Hit).containsElement(), true);
+  t.equal(((await cache.setContainsElement('chat', 'members', 'cy')) as CacheSetContainsElement.Hit).containsElement(), false, 'a live set without the element: Hit, false');
+  t.same(((await cache.setContainsElements('chat', 'members', ['cy', 'ada'])) as CacheSetContainsElements.Hit).containsElements(), { cy: false, ada: true });
+  t.equal(((await cache.setLength('chat', 'members')) as CacheSetLength.Hit).length(), 3);
+  t.equal(((await cache.itemGetType('chat', 'members')) as CacheItemGetType.Hit).itemType(), ItemType.SET);
+  t.equal(((await cache.setSample('chat', 'members', 2)) as CacheSetSample.Hit).valueSetString().size, 2, 'sample: two distinct elements');
+  t.ok((await cache.setRemoveElement('chat', 'members', new Uint8Array([0, 255]))) instanceof CacheSetRemoveElement.Success);
+  const popped = await cache.setPop('chat', 'members', 5);
+  t.same((popped as CacheSetPop.Hit).valueArrayString().sort(), ['ada', 'bob'], 'pop past the length: every element');
+  t.ok((await cache.setLength('chat', 'members')) instanceof CacheSetLength.Miss, 'emptied by pop: gone');
+  await cache.set('chat', 'plain', 'v');
+  const wrong = await cache.setAddElement('chat', 'plain', 'x');
+  t.equal((wrong as CacheSetAddElements.Error).errorCode(), 'FAILED_PRECONDITION_ERROR', 'a scalar is no set');
+  t.equal(((await cache.setPop('chat', 'members', 0)) as CacheSetPop.Error).errorCode(), 'INVALID_ARGUMENT_ERROR', 'a pop of 0 elements');
 });
