@@ -5,7 +5,7 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { cache } from '@gomomento/generated-types';
 import { BinaryWriter } from 'google-protobuf';
-import type { ItemType, SetIfCondition, Value } from '../../protocol/index.js';
+import type { ItemType, SetElementsResult, SetIfCondition, Value } from '../../protocol/index.js';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { batchStream, cacheHeader, dispatch, toBytes, unary, utf8, type GrpcDeps } from './calls.js';
 import { invalidArgument } from '../../core/errors.js';
@@ -66,6 +66,16 @@ const ITEM_TYPES: Record<ItemType, number> = {
   dictionary: pb._ItemGetTypeResponse.ItemType.DICTIONARY,
   set: pb._ItemGetTypeResponse.ItemType.SET,
 };
+
+/** The reply of SetFetch, SetSample or SetPop: the elements found, or Missing. */
+interface ElementsResponse<R, F, M> {
+  new (init: { found: F; missing?: undefined } | { found?: undefined; missing: M }): R;
+  _Found: new (init: { elements: Uint8Array[] }) => F;
+  _Missing: new () => M;
+}
+function elementsReply<R, F, M>(Res: ElementsResponse<R, F, M>, result: SetElementsResult): R {
+  return result.hit ? new Res({ found: new Res._Found({ elements: result.elements }) }) : new Res({ missing: new Res._Missing() });
+}
 
 /** ttl_milliseconds 0 = the server default, as for Set. */
 const ttlOf = (ms: number): { ttlMs?: number } => (ms > 0 ? { ttlMs: ms } : {});
@@ -298,23 +308,14 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
       return new pb._SetDifferenceResponse({ found: new pb._SetDifferenceResponse._Found() });
     }),
 
-    SetFetch: method(async (session, r: InstanceType<typeof pb._SetFetchRequest>, c) => {
-      const Res = pb._SetFetchResponse;
-      const result = await dispatch(deps, session, { t: 'setFetch', cache: c, set: utf8(r.set_name) });
-      return result.hit ? new Res({ found: new Res._Found({ elements: result.elements }) }) : new Res({ missing: new Res._Missing() });
-    }),
+    SetFetch: method(async (session, r: InstanceType<typeof pb._SetFetchRequest>, c) =>
+      elementsReply(pb._SetFetchResponse, await dispatch(deps, session, { t: 'setFetch', cache: c, set: utf8(r.set_name) }))),
 
-    SetSample: method(async (session, r: InstanceType<typeof pb._SetSampleRequest>, c) => {
-      const Res = pb._SetSampleResponse;
-      const result = await dispatch(deps, session, { t: 'setSample', cache: c, set: utf8(r.set_name), limit: r.limit });
-      return result.hit ? new Res({ found: new Res._Found({ elements: result.elements }) }) : new Res({ missing: new Res._Missing() });
-    }),
+    SetSample: method(async (session, r: InstanceType<typeof pb._SetSampleRequest>, c) =>
+      elementsReply(pb._SetSampleResponse, await dispatch(deps, session, { t: 'setSample', cache: c, set: utf8(r.set_name), limit: r.limit }))),
 
-    SetPop: method(async (session, r: InstanceType<typeof pb._SetPopRequest>, c) => {
-      const Res = pb._SetPopResponse;
-      const result = await dispatch(deps, session, { t: 'setPop', cache: c, set: utf8(r.set_name), count: r.count });
-      return result.hit ? new Res({ found: new Res._Found({ elements: result.elements }) }) : new Res({ missing: new Res._Missing() });
-    }),
+    SetPop: method(async (session, r: InstanceType<typeof pb._SetPopRequest>, c) =>
+      elementsReply(pb._SetPopResponse, await dispatch(deps, session, { t: 'setPop', cache: c, set: utf8(r.set_name), count: r.count }))),
 
     SetContains: method(async (session, r: InstanceType<typeof pb._SetContainsRequest>, c) => {
       const Res = pb._SetContainsResponse;

@@ -71,6 +71,18 @@ local function shrink(n)
   if n > 0 then redis.call('HINCRBY', M, 'b', 0 - n) end
 end
 
+-- The start of a remove from a collection of kind want (ARGV[2] = 'all' | 'some'): the reply when nothing is left to
+-- do (no item; another kind; 'all', which deletes the whole collection here), else nil.
+local function remove_start(want)
+  local k = kind()
+  if k == 'none' then return {'ok'} end
+  if k ~= want then return {'wrongtype', k} end
+  if ARGV[2] == 'all' then
+    redis.call('DEL', K, M)
+    return {'ok'}
+  end
+end
+
 -- After removing that many payload bytes from a collection: its metadata goes with its last element.
 local function forget(removed)
   if redis.call('EXISTS', K) == 0 then redis.call('DEL', M)
@@ -509,13 +521,8 @@ return {'ok', value}`, "reply[1] == 'ok'")}`,
   /** ARGV: now, 'all' | 'some', encoded fields... The expiry stays; an emptied dictionary is
    * deleted. {'ok'} */
   tidingsDictionaryRemove: `${LIST_PRELUDE}
-local k = kind()
-if k == 'none' then return {'ok'} end
-if k ~= 'dictionary' then return {'wrongtype', k} end
-if ARGV[2] == 'all' then
-  redis.call('DEL', K, M)
-  return {'ok'}
-end
+local done = remove_start('dictionary')
+if done then return done end
 local removed = 0
 for i = 3, #ARGV do
   local old = redis.call('HGET', K, ARGV[i])
@@ -563,13 +570,8 @@ return {'ok'}`,
 
   /** ARGV: now, 'all' | 'some', elements' bytes... The expiry stays; an emptied set is deleted. {'ok'} */
   tidingsSetsRemove: `${LIST_PRELUDE}
-local k = kind()
-if k == 'none' then return {'ok'} end
-if k ~= 'set' then return {'wrongtype', k} end
-if ARGV[2] == 'all' then
-  redis.call('DEL', K, M)
-  return {'ok'}
-end
+local done = remove_start('set')
+if done then return done end
 local removed = 0
 for i = 3, #ARGV do removed = removed + redis.call('SREM', K, ARGV[i]) * #ARGV[i] end
 forget(removed)
