@@ -586,7 +586,11 @@ local reply = {'ok'}
 local found
 if ARGV[2] == 'fetch' then found = redis.call('SMEMBERS', K)
 elseif ARGV[2] == 'sample' then found = redis.call('SRANDMEMBER', K, ARGV[3])
-elseif ARGV[2] == 'contains' then found = redis.call('SMISMEMBER', K, unpack(ARGV, 3))
+elseif ARGV[2] == 'contains' then
+  -- One SISMEMBER each: unpack() of every element into SMISMEMBER would pass Lua's stack limit
+  -- (about 8000 values) on a large request.
+  found = {}
+  for i = 3, #ARGV do found[#found + 1] = redis.call('SISMEMBER', K, ARGV[i]) end
 else found = {redis.call('SCARD', K)} end
 for _, e in ipairs(found) do reply[#reply + 1] = e end
 return reply`,

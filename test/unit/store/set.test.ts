@@ -134,3 +134,12 @@ testEachStore('set limits: elements, item bytes; a refused add changes nothing',
   await store.setAddElements('c', 'big', [v27('s')], refresh);
   t.equal(await store.setLength('c', 'big'), 3, 'a removed element frees its bytes');
 });
+
+testEachStore('a contains of 10 000 elements in one call is answered', async (t, engine) => {
+  const { store } = await storeWith(t, engine);
+  await store.setAddElements('c', 'big', ['e-7', 'e-9999'], refresh);
+  const asked = Array.from({ length: 10_000 }, (_, i) => `e-${i}`);
+  const found = (await store.setContainsElements('c', 'big', asked))!;
+  t.equal(found.length, 10_000, 'one answer per element');
+  t.same(found.flatMap((hit, i) => (hit ? [i] : [])), [7, 9999], 'true exactly for the elements held');
+});
