@@ -70,7 +70,8 @@ export interface ServerConfig {
    * broker serves itself. */
   corsOrigins: string[];
   /** Largest frame accepted before `hello` succeeds, bytes. Larger ones are refused without being
-   * decoded and the connection is closed (4503): an unauthenticated peer cannot spend server CPU. */
+   * decoded and the connection is closed (4503): an unauthenticated peer cannot spend server CPU.
+   * At least auth.maxTokenBytes + HELLO_FIELDS_BYTES, so every token that can be minted fits a hello. */
   maxPreHelloFrameBytes: number;
   /** Values a frame may hold before `hello` succeeds (a hello holds about 15): as
    * maxRequestElements, for a peer with no credential yet; a frame past it is refused undecoded
@@ -513,7 +514,7 @@ export const DEFAULTS: TidingsConfig = {
     maxInFlightBodyBytes: 64 * 1024 * 1024,
     maxInFlightBodyBytesPerIp: 16 * 1024 * 1024,
     corsOrigins: [],
-    maxPreHelloFrameBytes: 8 * 1024,
+    maxPreHelloFrameBytes: 17 * 1024,
     maxPreHelloRequestElements: 256,
     maxPendingHellos: 1000,
     maxPendingHellosPerIp: 100,
@@ -680,6 +681,10 @@ export const DEFAULTS: TidingsConfig = {
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends Array<infer U> ? U[] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
+/** Room a `hello` needs besides its token (t, id, versions, client name, batch, msgpack headers):
+ * server.maxPreHelloFrameBytes must hold auth.maxTokenBytes plus this. */
+export const HELLO_FIELDS_BYTES = 1024;
+
 export class ConfigError extends Error {
   constructor(readonly path: string, message: string) {
     super(`config ${path}: ${message}`);
@@ -795,6 +800,9 @@ function validate(c: TidingsConfig): void {
     throw new ConfigError('topics.maxValueBytes', 'must leave 4 KiB of framing below server.maxFrameBytes');
   }
   if (c.server.maxPreHelloFrameBytes > c.server.maxFrameBytes) throw new ConfigError('server.maxPreHelloFrameBytes', 'must be ≤ server.maxFrameBytes');
+  if (c.server.maxPreHelloFrameBytes < c.auth.maxTokenBytes + HELLO_FIELDS_BYTES) {
+    throw new ConfigError('server.maxPreHelloFrameBytes', `must be ≥ auth.maxTokenBytes + ${HELLO_FIELDS_BYTES} (a hello carrying the longest token that can be minted, with its other fields)`);
+  }
   validateStore(c.store, positive);
   // A list of maxListLength values, with the fields around it, must fit in one concatenate.
   if (c.server.maxRequestElements < c.store.maxListLength + 64) throw new ConfigError('server.maxRequestElements', 'must be ≥ store.maxListLength + 64');

@@ -68,7 +68,7 @@ t.test('hardening - per-IP connection cap, and maxConnections reached between up
 });
 
 t.test('hardening - a large frame before hello is refused without being decoded', async (t) => {
-  const server = await startServer(t, { config: { server: { maxPreHelloFrameBytes: 1024 } } });
+  const server = await startServer(t, { config: { server: { maxPreHelloFrameBytes: 2048 }, auth: { maxTokenBytes: 1024 } } });
   // A map declaring 4 entries: id, t, a 64 KiB binary, then the reserved byte 0xc1 as a key. Decoded,
   // it would be BAD_REQUEST_ERROR (not msgpack); refused on size, it never is.
   const head = encodeFrame({ id: 7, t: 'hello' });
@@ -88,6 +88,22 @@ t.test('hardening - a large frame before hello is refused without being decoded'
   const after = await ok.request({ t: 'pub', cache: 'chat', topic: 'x', value: 'y'.repeat(4096) });
   t.equal(after['t'], 'ok', 'after hello the normal frame limit applies');
   ok.close();
+});
+
+t.test('hardening - the longest token the server mints fits its WebSocket hello (default limits)', async (t) => {
+  const server = await startServer(t);
+  const { maxTokenBytes, maxPermissions } = server.config.auth;
+  // The widest scope (maxPermissions long topic prefixes) that still mints: a token just under auth.maxTokenBytes.
+  let token: string | undefined;
+  for (let width = 1000; !token && width > 0; width -= 10) {
+    const wide = { permissions: Array.from({ length: maxPermissions }, (_, i) => ({ role: 'publishsubscribe', cache: 'chat', topic: { namePrefix: `${i}`.padEnd(width, 'p') } })) };
+    token = await tokenFor(server, wide as never).catch(() => undefined);
+  }
+  t.ok(token && token.length > maxTokenBytes - 512, `a ${token?.length}-byte token was minted`);
+  const c = await RawClient.open(server, token!);
+  t.equal(c.hello?.['connectionId'] !== undefined, true, 'its hello was accepted');
+  t.equal((await c.request({ t: 'ping' }))['t'], 'ok', 'and the connection serves');
+  c.close();
 });
 
 t.test('hardening - connections per tokenId, request rates per connection and per tokenId', async (t) => {

@@ -77,6 +77,8 @@ t.test('config - unknown keys, wrong types and unbounded limits are refused with
     [{ dev: true, server: { maxInFlightBodyBytes: 1024 * 1024 } }, /server\.maxInFlightBodyBytes: must be ≥ server\.maxHttpBodyBytes and http\.maxStreamPostBytes/],
     [{ dev: true, server: { maxInFlightBodyBytesPerIp: 1024 * 1024 } }, /server\.maxInFlightBodyBytesPerIp: must be ≥ server\.maxHttpBodyBytes and http\.maxStreamPostBytes/],
     [{ dev: true, server: { maxInFlightBodyBytesPerIp: 0 } }, /server\.maxInFlightBodyBytesPerIp: must be a finite integer/],
+    [{ dev: true, server: { maxPreHelloFrameBytes: 8 * 1024 } }, /server\.maxPreHelloFrameBytes: must be ≥ auth\.maxTokenBytes \+ 1024/],
+    [{ dev: true, auth: { maxTokenBytes: 32 * 1024 } }, /server\.maxPreHelloFrameBytes: must be ≥ auth\.maxTokenBytes/],
   ];
   for (const [input, message] of cases) t.throws(() => resolveConfig(input as never), { name: 'ConfigError', message }, JSON.stringify(input));
 });
