@@ -56,7 +56,7 @@ t.test('malformed - undecodable and ill-typed frames get typed errors; the conne
 });
 
 t.test('malformed - oversized frames: typed error up to twice the limit, dropped beyond; the server stays up', async (t) => {
-  const server = await startServer(t, { config: { server: { maxFrameBytes: 16 * 1024 }, topics: { maxValueBytes: 8 * 1024 } } });
+  const server = await startServer(t, { config: { server: { maxFrameBytes: 16 * 1024, maxPreHelloFrameBytes: 9 * 1024 }, auth: { maxTokenBytes: 8 * 1024 }, topics: { maxValueBytes: 8 * 1024 } } });
   const token = await tokenFor(server, scope);
   const c = await RawClient.open(server, token);
   c.sendRaw(encodeFrame({ t: 'pub', id: 7, cache: 'chat', topic: 'x', value: 'q'.repeat(20 * 1024) }));
