@@ -129,6 +129,14 @@ export interface LimitsConfig {
   tokenIdOpsPerSec: number;
   /** Requests all connections of one tokenId may send in a burst. */
   tokenIdOpsBurst: number;
+  /** Refusals (a frame refused over the request rates, or malformed) one connection may earn in a
+   * burst; the one that finds none left closes it (4503). Refilled at connectionRefusalsPerSec. */
+  connectionRefusalsBurst: number;
+  /** Refusals per second one connection may sustain without being closed. */
+  connectionRefusalsPerSec: number;
+  /** Malformed frames (not binary, not MessagePack, no id or `t`, an ext type) one connection may
+   * send: the one that reaches this closes it (4502). A conforming client sends none. */
+  maxMalformedFrames: number;
   /** Request buckets remembered for tokenIds with no open connection and for client addresses of
    * gRPC calls, until they are full again (so closing and reopening, or one unary call after
    * another, does not start from a full bucket); past this many the oldest are forgotten. */
@@ -534,6 +542,9 @@ export const DEFAULTS: TidingsConfig = {
     requestElementsPerOp: 32,
     tokenIdOpsPerSec: 50_000,
     tokenIdOpsBurst: 100_000,
+    connectionRefusalsBurst: 10_000,
+    connectionRefusalsPerSec: 1000,
+    maxMalformedFrames: 100,
     maxIdleBuckets: 100_000,
   },
   http: {
@@ -761,7 +772,7 @@ function validate(c: TidingsConfig): void {
   positive('server.eventLoopMonitorMs', c.server.eventLoopMonitorMs, 10);
   if (c.server.eventLoopMonitorMs > 60_000) throw new ConfigError('server.eventLoopMonitorMs', 'must be ≤ 60000');
   positive('server.metricsMaxGroups', c.server.metricsMaxGroups, 0);
-  for (const key of ['maxConnectionsPerTokenId', 'maxSubscriptionsPerTokenId', 'maxGroupsPerTokenId', 'connectionOpsPerSec', 'connectionOpsBurst', 'requestElementsPerOp', 'tokenIdOpsPerSec', 'tokenIdOpsBurst', 'maxIdleBuckets'] as const) {
+  for (const key of ['maxConnectionsPerTokenId', 'maxSubscriptionsPerTokenId', 'maxGroupsPerTokenId', 'connectionOpsPerSec', 'connectionOpsBurst', 'requestElementsPerOp', 'tokenIdOpsPerSec', 'tokenIdOpsBurst', 'connectionRefusalsBurst', 'connectionRefusalsPerSec', 'maxMalformedFrames', 'maxIdleBuckets'] as const) {
     positive(`limits.${key}`, c.limits[key]);
   }
   positive('server.shutdownGraceMs', c.server.shutdownGraceMs, 0);

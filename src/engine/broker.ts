@@ -24,6 +24,10 @@ import type { IdentityLimits } from '../limits/identity-limits.js';
 import { helloFields } from './validate.js';
 import { SessionDeadlines, type DueKind } from './session-deadlines.js';
 import { Refusals } from './refusals.js';
+import { RefusalBudget } from '../limits/refusal-budget.js';
+
+/** replyError's `malformed`: the frame was not a request at all. */
+const MALFORMED = true;
 
 /** Fan-out key every open connection is attached to for heartbeats. U+0001 cannot start a topic key. */
 export const HEARTBEAT_KEY = '\u0001hb';
@@ -53,11 +57,14 @@ export class Broker {
   readonly idempotent: IdempotentResults;
   /** Set once graceful shutdown began: new requests are refused with SERVER_UNAVAILABLE. */
   private draining = false;
+  /** Closes a connection that keeps sending refused frames (limits/refusal-budget.ts). */
+  private readonly refusalBudget: RefusalBudget;
   /** Hello and token-expiry deadlines of every session, on one timer. */
   private readonly deadlines: SessionDeadlines;
 
   constructor(private readonly deps: BrokerDeps, extraHandlers: HandlerTable[] = []) {
     this.limits = deps.limits;
+    this.refusalBudget = new RefusalBudget(deps.config.limits, deps.clock);
     this.subscriptions = new Subscriptions(deps.engine.topics, this.limits);
     this.handlers = Object.assign(Object.create(null) as HandlerTable, topicHandlers(deps, this.subscriptions), ...extraHandlers);
     this.sessionHandlers = { hello: (ctx) => this.hello(ctx), auth: (ctx) => this.auth(ctx), ping: () => ({}) };
@@ -128,7 +135,7 @@ export class Broker {
   /** One WebSocket message. Never throws: every problem becomes an `err` frame or a close. */
   message(session: Session, data: ArrayBuffer | Uint8Array, isBinary: boolean): void {
     if (session.state === 'closed') return;
-    if (!isBinary) return this.replyError(session, null, badRequest('frames must be binary msgpack, not text'));
+    if (!isBinary) return this.replyError(session, null, badRequest('frames must be binary msgpack, not text'), undefined, MALFORMED);
     const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
     // Size first: decoding is the cost an oversized frame would impose. Before hello the limit is
     // small and the connection is closed: an unauthenticated peer gets nothing more.
@@ -152,12 +159,12 @@ export class Broker {
     try {
       frame = decodeFrame(bytes);
     } catch (err) {
-      return this.replyError(session, null, badRequest((err as Error).message));
+      return this.replyError(session, null, badRequest((err as Error).message), undefined, MALFORMED);
     }
     const id = requestId(frame);
     const op = frame['t'];
-    if (id === null) return this.replyError(session, null, badRequest('request must carry an unsigned integer id'));
-    if (typeof op !== 'string') return this.replyError(session, id, badRequest('request must carry a string t (the operation)'));
+    if (id === null) return this.replyError(session, null, badRequest('request must carry an unsigned integer id'), undefined, MALFORMED);
+    if (typeof op !== 'string') return this.replyError(session, id, badRequest('request must carry a string t (the operation)'), undefined, MALFORMED);
     if (session.state === 'awaiting_hello' && op !== 'hello') {
       this.replyError(session, id, authenticationFailed('the first frame must be hello'), op);
       return this.bye(session, CloseCode.PROTOCOL_VIOLATION, 'the first frame must be hello');
@@ -285,7 +292,8 @@ export class Broker {
    * hello the connection is closed too: an unauthenticated peer gets nothing more. */
   private refuseUndecoded(session: Session, bytes: Uint8Array, error: TidingsError, reasonBeforeHello: string): void {
     if (session.state === 'awaiting_hello') session.closeAfterReply = { code: CloseCode.POLICY, reason: reasonBeforeHello };
-    this.replyError(session, peekRequestId(bytes), error);
+    // Over a limit is not malformed; an ext type (BAD_REQUEST_ERROR) is.
+    this.replyError(session, peekRequestId(bytes), error, undefined, error.code === ErrorCode.BAD_REQUEST_ERROR);
   }
 
   /** The connection's send buffer drained: continue backlogs that waited for room. */
@@ -496,12 +504,15 @@ export class Broker {
     this.closeIfAsked(session);
   }
 
-  /** `op`: the request's operation, once the frame named one (counted only if it is one we serve). */
-  private replyError(session: Session, id: number | null, err: unknown, op?: string): void {
+  /** `op`: the request's operation, once the frame named one (counted only if it is one we serve).
+   * `malformed`: the frame was not a request at all. It and refusals over the request rates are
+   * charged to the connection's refusal budget, which closes it once spent (limits/refusal-budget.ts). */
+  private replyError(session: Session, id: number | null, err: unknown, op?: string, malformed = false): void {
     if (!(err instanceof TidingsError)) this.logUnexpected(session, err);
     const e = toWireError(err);
     this.refusals.refused(e, op);
     if (session.state === 'closed') return;
+    if (malformed || e.cause === LimitCause.OPERATIONS_RATE) session.closeAfterReply ??= this.refusalBudget.refused(session, malformed);
     session.connection.send(this.replies.err(id, e));
     this.closeIfAsked(session);
   }

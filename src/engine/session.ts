@@ -4,6 +4,7 @@ import type { Grant } from '../auth/tokens.js';
 import type { NormalSelector } from '../auth/scopes.js';
 import type { DueBucket } from './session-deadlines.js';
 import { SmallMap } from '../lib/small-map.js';
+import type { RefusalRecord } from '../limits/refusal-budget.js';
 
 /** What the broker needs from a transport connection (the server implements it over uWS). */
 export interface Connection {
@@ -72,6 +73,8 @@ export class Session {
    * requests taken since it was last full, and when that was. */
   opsTaken = 0;
   opsFullAt: number | undefined = undefined;
+  /** The refused frames charged to this connection (limits/refusal-budget.ts); created on its first. */
+  refusals: RefusalRecord | undefined;
   /** Ids of this connection's requests still awaiting an asynchronous answer (created on first
    * use): a new request may not reuse one. */
   inFlightIds: Set<number> | undefined;

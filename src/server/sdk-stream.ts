@@ -223,8 +223,13 @@ export function mountSdkStream(app: TemplatedApp, deps: SdkStreamDeps): void {
       const connection = streams.get(id);
       if (!connection?.session || connection.session.state === 'closed') throw gone();
       const frames = splitFrames(body);
-      // Replies and pushes go down the stream, in order, as on a WebSocket.
-      for (const frame of frames) broker.message(connection.session, frame, true);
+      const session = connection.session;
+      // Replies and pushes go down the stream, in order, as on a WebSocket. Once the session is
+      // closed (e.g. by its refusal budget) the rest of the POST is not read.
+      for (const frame of frames) {
+        if (session.state === 'closed') break;
+        broker.message(session, frame, true);
+      }
       return { status: '204 No Content', body: null };
     };
     work()

@@ -53,7 +53,8 @@ function checkError(t: Test, reply: Frame): boolean {
 }
 
 t.test('fuzz - random and malformed frames on an authenticated connection', async (t) => {
-  const server = await startServer(t, { config: { topics: { maxSubscriptionsPerConnection: 100_000 } } });
+  // One connection takes every case: the close after limits.maxMalformedFrames (refused-traffic.test.ts) is out of the way.
+  const server = await startServer(t, { config: { topics: { maxSubscriptionsPerConnection: 100_000 }, limits: { maxMalformedFrames: 1_000_000 } } });
   const broad = PermissionScopes.combine(PermissionScopes.allDataReadWrite(), PermissionScopes.moderator('chat'));
   const token = await tokenFor(server, broad, { tokenId: 'fuzzer' });
   const c = await RawClient.open(server, token);
