@@ -429,6 +429,9 @@ export interface NotifyConfig {
   maxFollowsPerToken: number;
   /** Follows on the server at most (all tokenIds). */
   maxFollows: number;
+  /** A follower's notification dropped because its presence lookup failed (engine redis) is
+   * counted always and logged at most once per this many ms, with the count since the last log. */
+  failureLogIntervalMs: number;
 }
 
 /** Web Push (docs/push.md). Empty VAPID keys: push is off (dev mode generates a pair). */
@@ -666,6 +669,7 @@ export const DEFAULTS: TidingsConfig = {
   notify: {
     maxFollowsPerToken: 100,
     maxFollows: 1_000_000,
+    failureLogIntervalMs: 60_000,
   },
   push: {
     vapidPublicKey: '',
@@ -842,6 +846,7 @@ function validate(c: TidingsConfig): void {
   validateWebhooks(c.webhooks, positive);
   positive('notify.maxFollowsPerToken', c.notify.maxFollowsPerToken);
   positive('notify.maxFollows', c.notify.maxFollows);
+  positive('notify.failureLogIntervalMs', c.notify.failureLogIntervalMs);
   validatePush(c.push, positive);
   if (c.moderation.historyTtlSec > c.store.maxTtlSec) throw new ConfigError('moderation.historyTtlSec', 'must be ≤ store.maxTtlSec');
   if (c.moderation.historyLength > c.store.maxListLength) throw new ConfigError('moderation.historyLength', 'must be ≤ store.maxListLength');

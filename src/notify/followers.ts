@@ -22,7 +22,7 @@ export class MemoryFollowers implements Followers {
   private readonly byToken = new Map<string, Set<string>>();
   private total = 0;
 
-  constructor(private readonly config: NotifyConfig) {}
+  constructor(private readonly config: Pick<NotifyConfig, 'maxFollowsPerToken' | 'maxFollows'>) {}
 
   follow(tokenId: string, cache: string, topic: string): void {
     const key = topicKey(cache, topic);

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PublishHook, PublishedItem } from '../core/publish-hook.js';
 import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
 import { itemJson, type ItemJson, type NotifyEvent } from './events.js';
 import type { Followers } from './followers.js';
 import type { WebhookEndpoints } from './webhook-endpoints.js';
@@ -21,6 +22,11 @@ export class Notifier implements PublishHook<true> {
   /** Event ids: unique per server run (random prefix) and ordered within it. */
   private readonly idPrefix = randomBytes(6).toString('base64url');
   private nextId = 0;
+  /** Follower notifications dropped because the presence lookup failed, since start (/metrics). */
+  presenceFailures = 0;
+  /** Of those, the ones not logged yet, and when the last log was (at most one per interval). */
+  private unloggedFailures = 0;
+  private failureLoggedAt: number | undefined;
 
   constructor(
     private readonly webhooks: WebhookEndpoints,
@@ -28,6 +34,8 @@ export class Notifier implements PublishHook<true> {
     private readonly presence: PresenceLookup,
     private readonly push: WebPushSender | undefined,
     private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly failureLogIntervalMs: number,
   ) {}
 
   /** Runs on every publish: three lookups, no allocation when nobody listens. */
@@ -45,7 +53,7 @@ export class Notifier implements PublishHook<true> {
       // The author is not notified of their own item.
       if (tokenId === item.tokenId) continue;
       const present = this.presence.isPresent(item.cache, item.topic, tokenId);
-      if (present instanceof Promise) present.then((p) => { if (!p) this.away(tokenId, item.cache, item.topic, json); }, () => {});
+      if (present instanceof Promise) present.then((p) => { if (!p) this.away(tokenId, item.cache, item.topic, json); }, (err: unknown) => this.presenceFailed(err));
       else if (!present) this.away(tokenId, item.cache, item.topic, json);
     }
   }
@@ -53,6 +61,18 @@ export class Notifier implements PublishHook<true> {
   presenceChanged(change: PresenceChangeEvent): void {
     const type = change.kind === 'join' ? 'subscriber.joined' : 'subscriber.left';
     if (this.webhooks.wants(change.cache, change.topic, type)) this.emit(type, change.cache, change.topic, change.tokenId, undefined, change.ts);
+  }
+
+  /** Without knowing whether the follower is here, nothing is sent: a push to a reader who is
+   * present would be a duplicate. Counted every time; logged once per interval, not per item. */
+  private presenceFailed(err: unknown): void {
+    this.presenceFailures++;
+    this.unloggedFailures++;
+    const now = this.clock.now();
+    if (this.failureLoggedAt !== undefined && now - this.failureLoggedAt < this.failureLogIntervalMs) return;
+    this.log.warn({ err: (err as Error)?.message, dropped: this.unloggedFailures }, 'presence lookup failed: follower notifications dropped (item.undelivered and Web Push)');
+    this.failureLoggedAt = now;
+    this.unloggedFailures = 0;
   }
 
   private away(tokenId: string, cache: string, topic: string, item: ItemJson): void {

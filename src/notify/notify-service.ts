@@ -42,7 +42,7 @@ export class NotifyService {
     this.webhooks = new WebhookEndpoints(config.webhooks, clock, log, shared?.webhooks, lookup);
     const vapid = vapidKeys(config);
     this.push = vapid ? new WebPushSender(config.push, vapid, this.subscriptions, log, lookup) : undefined;
-    this.notifier = new Notifier(this.webhooks, this.followers, presence, this.push, clock);
+    this.notifier = new Notifier(this.webhooks, this.followers, presence, this.push, clock, log, config.notify.failureLogIntervalMs);
   }
 
   /** A revoked tokenId's follows and push subscriptions go with it: a leaked credential's push

@@ -19,6 +19,8 @@ export function registerNotifyMetrics(registry: Registry, service: NotifyService
   counter('tidings_webhook_dead_letters_total', 'Webhook events given up: queue_full, attempts_exhausted, rejected (4xx)', ['endpoint', 'reason'], () => webhookRows().flatMap((r) => deadLetters(r.stats, { endpoint: r.endpoint }, webhookReasons)));
   gauge('tidings_webhook_queued', 'Webhook events waiting or in flight', ['endpoint'], () => webhookRows().map((r) => [{ endpoint: r.endpoint }, r.stats.queued]));
 
+  counter('tidings_notify_presence_failures_total', 'Follower notifications (item.undelivered, Web Push) dropped because the presence lookup failed (engine redis: Redis unreachable or erroring)', [], () => [[{}, service.notifier.presenceFailures]]);
+
   const push = () => service.push?.stats();
   counter('tidings_push_sent_total', 'Web Push messages the push service accepted', [], () => { const s = push(); return s ? [[{}, s.delivered]] : []; });
   counter('tidings_push_gone_total', 'Push subscriptions removed because the push service answered 404/410', [], () => { const s = push(); return s ? [[{}, s.gone]] : []; });

@@ -66,7 +66,7 @@ type Change = ['+' | '-', string, string, string] | ['x', string];
 
 /** The copy holds what Redis holds: the bounds are the write scripts' (redis-mirror.ts says why a
  * bound on the copy would lose follows for good). */
-const UNBOUNDED: NotifyConfig = { maxFollowsPerToken: Number.POSITIVE_INFINITY, maxFollows: Number.POSITIVE_INFINITY };
+const UNBOUNDED: Pick<NotifyConfig, 'maxFollowsPerToken' | 'maxFollows'> = { maxFollowsPerToken: Number.POSITIVE_INFINITY, maxFollows: Number.POSITIVE_INFINITY };
 
 export class RedisFollowers implements Followers {
   private mirror: MemoryFollowers;
