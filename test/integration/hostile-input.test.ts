@@ -130,6 +130,33 @@ t.test('the SDK fallback stream: frames in a POST /v1/stream get the same refusa
   t.match(frames().find((f) => f['id'] === 3), { t: 'ok' }, 'the next frame of the same POST is served');
 });
 
+t.test('gRPC: repeated fields inside the messages a method nests are counted too; bytes fields are not walked into', async (t) => {
+  const client = new Client(`127.0.0.1:${server.momentoPort!}`, credentials.createInsecure());
+  t.teardown(() => client.close());
+  const metadata = new Metadata();
+  metadata.set('authorization', apiKey);
+  metadata.set('cache', CACHE);
+  const call = (method: string, message: Uint8Array) => new Promise<ServiceError | null>((resolve) => {
+    client.makeUnaryRequest(`/cache_client.Scs/${method}`, (b: Uint8Array) => Buffer.from(b), (b: Buffer) => b, message, metadata, (err) => resolve(err));
+  });
+  const { _DictionaryDeleteRequest, _DictionarySetRequest, _DictionaryFieldValuePair } = momentoCache.cache_client;
+  const deleting = (n: number) => new _DictionaryDeleteRequest({
+    dictionary_name: Buffer.from('d'), some: new _DictionaryDeleteRequest.Some({ fields: Array.from({ length: n }, () => Buffer.alloc(0)) }),
+  }).serializeBinary();
+  clock.advance(2000);
+  // Four top-level fields at most; the `fields` of its one `some` are twice the limit.
+  const refused = await call('DictionaryDelete', deleting(2 * MAX_ELEMENTS));
+  t.equal(refused?.code, 8, 'RESOURCE_EXHAUSTED');
+  t.equal(refused?.metadata.get('err')[0], 'request_elements_limit_exceeded');
+  t.equal(await call('DictionaryDelete', deleting(10)), null, 'a delete of a few fields passes');
+  // A value whose bytes read as twice the limit of empty fields: bytes, not a message, so one field.
+  const value = Buffer.from(new Array(2 * MAX_ELEMENTS).fill([0x0a, 0x00]).flat());
+  const set = new _DictionarySetRequest({
+    dictionary_name: Buffer.from('d'), items: [new _DictionaryFieldValuePair({ field: Buffer.from('f'), value })], ttl_milliseconds: 60_000, refresh_ttl: true,
+  }).serializeBinary();
+  t.equal(await call('DictionarySet', set), null, 'a value that looks like fields is not counted as them');
+});
+
 const post = (path: string, body: Uint8Array | string, key = apiKey) =>
   fetch(`${server.httpUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body as BodyInit });
 

@@ -82,3 +82,9 @@ t.test('methods.ts: answered methods exist, and every other method has a reason'
     for (const g of spec.notAnswered) if (g.methods !== '*') for (const m of g.methods) t.ok(all.includes(m) && !spec.answered.includes(m), `${spec.name}/${m} is a real, unanswered method`);
   }
 });
+
+t.test('message-shape: every method NESTED walks into is one the listener answers (a mistyped path would count nothing)', async (t) => {
+  const { NESTED } = await import('../../src/server/grpc/message-shape.js');
+  const answered = new Set(MOMENTO_SERVICES.flatMap((spec) => spec.answered.map((method) => spec.definition[method]!.path)));
+  for (const path of Object.keys(NESTED)) t.ok(answered.has(path), path);
+});
