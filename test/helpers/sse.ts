@@ -1,5 +1,6 @@
 /** A Server-Sent Events reader for Node tests over fetch (Node 20 has no EventSource): parses
  * events as a browser would and lets a test await the n-th one with a deadline. */
+import { decodeFrame } from '../../src/protocol/index.js';
 
 export interface SseEvent { id?: string; event: string; data: string; json: any }
 
@@ -91,4 +92,21 @@ export class SseReader {
   items(): SseEvent[] { return this.events.filter((e) => e.event === 'message'); }
 
   close(): void { this.abort.abort(); }
+}
+
+/** The SDK's fallback transport, spoken by hand: a `GET /v1/stream` read as SSE, its decoded
+ * frames, and POSTs of frames (each with its 4-byte big-endian length) to it. */
+export async function openSdkStream(t: { teardown(fn: () => unknown): void }, httpUrl: string) {
+  const stream = await SseReader.open(`${httpUrl}/v1/stream`);
+  t.teardown(() => stream.close());
+  await stream.until((r) => r.events.some((e) => e.event === 'open'));
+  const id = stream.events.find((e) => e.event === 'open')!.json.stream as string;
+  const frames = () => stream.events.filter((e) => e.event === 'message').map((e) => decodeFrame(Buffer.from(e.data, 'base64')) as Record<string, any>);
+  const postBody = (body: Uint8Array) => fetch(`${httpUrl}/v1/stream`, { method: 'POST', headers: { 'x-tidings-stream': id }, body: body as BodyInit });
+  const postFrames = (...bodies: Uint8Array[]) => postBody(Buffer.concat(bodies.flatMap((b) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(b.byteLength);
+    return [length, Buffer.from(b)];
+  })));
+  return { stream, id, frames, postBody, postFrames };
 }

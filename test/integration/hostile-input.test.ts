@@ -9,8 +9,7 @@ import t from 'tap';
 import { ManualClock, PermissionScopes, encodeFrame } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { SseReader } from '../helpers/sse.js';
-import { decodeFrame } from '../../src/protocol/index.js';
+import { openSdkStream } from '../helpers/sse.js';
 import { Client, Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
 import { cache as momentoCache } from '@gomomento/generated-types';
 
@@ -113,15 +112,8 @@ t.test('a concatenate of store.maxListLength values fits; large requests are cha
 });
 
 t.test('the SDK fallback stream: frames in a POST /v1/stream get the same refusals, and the stream keeps serving', async (t) => {
-  const stream = await SseReader.open(`${server.httpUrl}/v1/stream`);
-  t.teardown(() => stream.close());
-  await stream.until((r) => r.events.some((e) => e.event === 'open'));
-  const id = stream.events.find((e) => e.event === 'open')!.json.stream as string;
-  const frames = () => stream.events.filter((e) => e.event === 'message').map((e) => decodeFrame(Buffer.from(e.data, 'base64')));
-  const postFrames = async (...bodies: Uint8Array[]) => {
-    const body = Buffer.concat(bodies.flatMap((b) => { const length = Buffer.alloc(4); length.writeUInt32BE(b.byteLength); return [length, Buffer.from(b)]; }));
-    t.equal((await fetch(`${server.httpUrl}/v1/stream`, { method: 'POST', headers: { 'x-tidings-stream': id }, body })).status, 204);
-  };
+  const { stream, frames, postFrames: post } = await openSdkStream(t, server.httpUrl);
+  const postFrames = async (...bodies: Uint8Array[]) => t.equal((await post(...bodies)).status, 204);
   await postFrames(encodeFrame({ t: 'hello', id: 1, versions: [1], token }));
   await stream.until(() => frames().some((f) => f['id'] === 1));
   await postFrames(concatenateWith(2, 'stream-maps', emptyMaps(2 * MAX_ELEMENTS)), encodeFrame({ t: 'ping', id: 3 }));
@@ -130,15 +122,20 @@ t.test('the SDK fallback stream: frames in a POST /v1/stream get the same refusa
   t.match(frames().find((f) => f['id'] === 3), { t: 'ok' }, 'the next frame of the same POST is served');
 });
 
-t.test('gRPC: repeated fields inside the messages a method nests are counted too; bytes fields are not walked into', async (t) => {
+/** A raw grpc-js caller of the Scs methods with the API key: a method's serialized request in, its error (or null) out. */
+function scsCaller(t: { teardown(fn: () => unknown): void }) {
   const client = new Client(`127.0.0.1:${server.momentoPort!}`, credentials.createInsecure());
   t.teardown(() => client.close());
   const metadata = new Metadata();
   metadata.set('authorization', apiKey);
   metadata.set('cache', CACHE);
-  const call = (method: string, message: Uint8Array) => new Promise<ServiceError | null>((resolve) => {
+  return (method: string, message: Uint8Array) => new Promise<ServiceError | null>((resolve) => {
     client.makeUnaryRequest(`/cache_client.Scs/${method}`, (b: Uint8Array) => Buffer.from(b), (b: Buffer) => b, message, metadata, (err) => resolve(err));
   });
+}
+
+t.test('gRPC: repeated fields inside the messages a method nests are counted too; bytes fields are not walked into', async (t) => {
+  const call = scsCaller(t);
   const { _DictionaryDeleteRequest, _DictionarySetRequest, _DictionaryFieldValuePair } = momentoCache.cache_client;
   const deleting = (n: number) => new _DictionaryDeleteRequest({
     dictionary_name: Buffer.from('d'), some: new _DictionaryDeleteRequest.Some({ fields: Array.from({ length: n }, () => Buffer.alloc(0)) }),
@@ -182,14 +179,8 @@ t.test('HTTP JSON bodies: invalid UTF-8 is refused, not replaced; the shape limi
 });
 
 t.test('gRPC: a message of more top-level fields than server.maxRequestElements is refused undecoded; large ones are charged by their fields', async (t) => {
-  const client = new Client(`127.0.0.1:${server.momentoPort!}`, credentials.createInsecure());
-  t.teardown(() => client.close());
-  const metadata = new Metadata();
-  metadata.set('authorization', apiKey);
-  metadata.set('cache', CACHE);
-  const call = (message: Uint8Array) => new Promise<ServiceError | null>((resolve) => {
-    client.makeUnaryRequest('/cache_client.Scs/ListConcatenateBack', (b: Uint8Array) => Buffer.from(b), (b: Buffer) => b, message, metadata, (err) => resolve(err));
-  });
+  const scs = scsCaller(t);
+  const call = (message: Uint8Array) => scs('ListConcatenateBack', message);
   const concatenate = (list: string) => new momentoCache.cache_client._ListConcatenateBackRequest({
     list_name: Buffer.from(list), values: values(LIST_MAX).map((v) => Buffer.from(v)), ttl_milliseconds: 60_000,
   }).serializeBinary();

@@ -5,10 +5,9 @@
  * is not closed. One server; a manual clock moves the buckets' time. */
 import t from 'tap';
 import { ManualClock, PermissionScopes, encodeFrame } from '../../src/index.js';
-import { decodeFrame } from '../../src/protocol/index.js';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { SseReader } from '../helpers/sse.js';
+import { openSdkStream } from '../helpers/sse.js';
 import { sdkFor, statusReached } from '../helpers/sdk.js';
 
 const BURST = 3;
@@ -65,21 +64,15 @@ t.test('WebSocket: malformed frames are answered until limits.maxMalformedFrames
 });
 
 t.test('the SDK fallback stream: a POST of many empty frames ends the stream with 4502 after limits.maxMalformedFrames replies', async (t) => {
-  const stream = await SseReader.open(`${server.httpUrl}/v1/stream`);
-  t.teardown(() => stream.close());
-  await stream.until((r) => r.events.some((e) => e.event === 'open'));
-  const id = stream.events.find((e) => e.event === 'open')!.json.stream as string;
-  const frames = () => stream.events.filter((e) => e.event === 'message').map((e) => decodeFrame(Buffer.from(e.data, 'base64')));
-  const post = (body: Buffer) => fetch(`${server.httpUrl}/v1/stream`, { method: 'POST', headers: { 'x-tidings-stream': id }, body: body as BodyInit });
-  const framed = (frame: Uint8Array) => { const length = Buffer.alloc(4); length.writeUInt32BE(frame.byteLength); return Buffer.concat([length, frame]); };
-  t.equal((await post(framed(encodeFrame({ t: 'hello', id: 1, versions: [1], token: await tokenFor(server, scope) })))).status, 204);
+  const { stream, frames, postBody, postFrames } = await openSdkStream(t, server.httpUrl);
+  t.equal((await postFrames(encodeFrame({ t: 'hello', id: 1, versions: [1], token: await tokenFor(server, scope) }))).status, 204);
   await stream.until(() => frames().some((f) => f['id'] === 1));
   // 100 000 zero-length frames: only their 4-byte lengths.
-  t.equal((await post(Buffer.alloc(4 * 100_000))).status, 204);
+  t.equal((await postBody(Buffer.alloc(4 * 100_000))).status, 204);
   await stream.until((r) => r.events.some((e) => e.event === 'close'));
   t.match(stream.events.find((e) => e.event === 'close')!.json, { code: 4502, reason: /malformed frames/ });
   t.equal(frames().filter((f) => f['t'] === 'err').length, MALFORMED, 'one refusal per malformed frame up to the limit, none after');
-  t.equal((await post(framed(encodeFrame({ t: 'ping', id: 2 })))).status, 404, 'the stream is gone');
+  t.equal((await postFrames(encodeFrame({ t: 'ping', id: 2 }))).status, 404, 'the stream is gone');
 });
 
 t.test('the SDK: closed with 4503 for flooding past its rate, it reports closed and does not reconnect', async (t) => {
