@@ -114,19 +114,25 @@ class StreamConnection implements Connection, JsReceiver, PendingConnection {
   }
 }
 
-/** Splits a POST body into frames: each is a 4-byte big-endian length, then that many bytes. */
-export function splitFrames(body: Buffer): Uint8Array[] {
-  const frames: Uint8Array[] = [];
-  let at = 0;
-  while (at < body.byteLength) {
+/** Splits a POST body into frames: each is a 4-byte big-endian length, then that many bytes.
+ * The whole body is checked first (a malformed one is refused before any frame is served), then
+ * each frame is made as it is taken: a body of 500 000 empty frames whose connection is closed
+ * after a hundred of them costs no 500 000 arrays (~250 ms). */
+export function splitFrames(body: Buffer): Iterable<Uint8Array> {
+  for (let at = 0; at < body.byteLength;) {
     if (at + 4 > body.byteLength) throw invalidArgument('truncated frame length');
-    const length = body.readUInt32BE(at);
-    at += 4;
-    if (at + length > body.byteLength) throw invalidArgument('frame longer than the body');
-    frames.push(new Uint8Array(body.buffer, body.byteOffset + at, length));
-    at += length;
+    at += 4 + body.readUInt32BE(at);
+    if (at > body.byteLength) throw invalidArgument('frame longer than the body');
   }
-  return frames;
+  return framesOf(body);
+}
+
+function* framesOf(body: Buffer): Generator<Uint8Array> {
+  for (let at = 0; at < body.byteLength;) {
+    const length = body.readUInt32BE(at);
+    yield new Uint8Array(body.buffer, body.byteOffset + at + 4, length);
+    at += 4 + length;
+  }
 }
 
 const preHelloTooLarge = (maxBytes: number) => limitExceeded(LimitCause.REQUEST_SIZE,

@@ -103,10 +103,15 @@ export async function openSdkStream(t: { teardown(fn: () => unknown): void }, ht
   const id = stream.events.find((e) => e.event === 'open')!.json.stream as string;
   const frames = () => stream.events.filter((e) => e.event === 'message').map((e) => decodeFrame(Buffer.from(e.data, 'base64')) as Record<string, any>);
   const postBody = (body: Uint8Array) => fetch(`${httpUrl}/v1/stream`, { method: 'POST', headers: { 'x-tidings-stream': id }, body: body as BodyInit });
-  const postFrames = (...bodies: Uint8Array[]) => postBody(Buffer.concat(bodies.flatMap((b) => {
+  const postFrames = (...bodies: Uint8Array[]) => postBody(framedBody(...bodies));
+  return { stream, id, frames, postBody, postFrames };
+}
+
+/** A fallback-stream POST body: each frame after its 4-byte big-endian length. */
+export function framedBody(...frames: Uint8Array[]): Buffer {
+  return Buffer.concat(frames.flatMap((b) => {
     const length = Buffer.alloc(4);
     length.writeUInt32BE(b.byteLength);
     return [length, Buffer.from(b)];
-  })));
-  return { stream, id, frames, postBody, postFrames };
+  }));
 }

@@ -7,7 +7,7 @@ import t from 'tap';
 import { ManualClock, PermissionScopes, encodeFrame } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { openSdkStream } from '../helpers/sse.js';
+import { framedBody, openSdkStream } from '../helpers/sse.js';
 import { sdkFor, statusReached } from '../helpers/sdk.js';
 
 const BURST = 3;
@@ -67,11 +67,15 @@ t.test('the SDK fallback stream: a POST of many empty frames ends the stream wit
   const { stream, frames, postBody, postFrames } = await openSdkStream(t, server.httpUrl);
   t.equal((await postFrames(encodeFrame({ t: 'hello', id: 1, versions: [1], token: await tokenFor(server, scope) }))).status, 204);
   await stream.until(() => frames().some((f) => f['id'] === 1));
+  // The body is checked whole before any frame is served (frames are made one by one as served).
+  const truncated = await postBody(Buffer.concat([framedBody(encodeFrame({ t: 'ping', id: 9 })), Buffer.from([0, 0, 0, 9, 1])]));
+  t.equal(truncated.status, 400, 'a body whose last frame is cut short is refused');
   // 100 000 zero-length frames: only their 4-byte lengths.
   t.equal((await postBody(Buffer.alloc(4 * 100_000))).status, 204);
   await stream.until((r) => r.events.some((e) => e.event === 'close'));
   t.match(stream.events.find((e) => e.event === 'close')!.json, { code: 4502, reason: /malformed frames/ });
   t.equal(frames().filter((f) => f['t'] === 'err').length, MALFORMED, 'one refusal per malformed frame up to the limit, none after');
+  t.notOk(frames().some((f) => f['id'] === 9), 'and none of the refused body was served');
   t.equal((await postFrames(encodeFrame({ t: 'ping', id: 2 }))).status, 404, 'the stream is gone');
 });
 
