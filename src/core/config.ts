@@ -129,7 +129,7 @@ export interface LimitsConfig {
   tokenIdOpsPerSec: number;
   /** Requests all connections of one tokenId may send in a burst. */
   tokenIdOpsBurst: number;
-  /** Refusals (a frame refused over the request rates, or malformed) one connection may earn in a
+  /** Refusals (a frame refused over the request rates or server.maxPendingRequests, or malformed) one connection may earn in a
    * burst; the one that finds none left closes it (4503). Refilled at connectionRefusalsPerSec. */
   connectionRefusalsBurst: number;
   /** Refusals per second one connection may sustain without being closed. */

@@ -505,14 +505,15 @@ export class Broker {
   }
 
   /** `op`: the request's operation, once the frame named one (counted only if it is one we serve).
-   * `malformed`: the frame was not a request at all. It and refusals over the request rates are
-   * charged to the connection's refusal budget, which closes it once spent (limits/refusal-budget.ts). */
+   * `malformed`: the frame was not a request at all. It and refusals over the request rates or the
+   * requests in flight are charged to the connection's refusal budget, which closes it once spent
+   * (limits/refusal-budget.ts). */
   private replyError(session: Session, id: number | null, err: unknown, op?: string, malformed = false): void {
     if (!(err instanceof TidingsError)) this.logUnexpected(session, err);
     const e = toWireError(err);
     this.refusals.refused(e, op);
     if (session.state === 'closed') return;
-    if (malformed || e.cause === LimitCause.OPERATIONS_RATE) session.closeAfterReply ??= this.refusalBudget.refused(session, malformed);
+    if (malformed || e.cause === LimitCause.OPERATIONS_RATE || e.cause === LimitCause.PENDING_REQUESTS) session.closeAfterReply ??= this.refusalBudget.refused(session, malformed);
     session.connection.send(this.replies.err(id, e));
     this.closeIfAsked(session);
   }

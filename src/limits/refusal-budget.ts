@@ -1,7 +1,7 @@
 /** What a connection may cost the server in refusals before it is closed. Every refused frame is
  * still answered (a typed error, a few µs), so a peer that keeps sending what is refused would
- * otherwise cost CPU without bound: frames refused for being over the request rate, and malformed
- * ones, are charged to a refusal bucket of the connection (limits.connectionRefusalsPerSec, burst
+ * otherwise cost CPU without bound: frames refused for being over the request rate or the requests
+ * in flight, and malformed ones, are charged to a refusal bucket of the connection (limits.connectionRefusalsPerSec, burst
  * limits.connectionRefusalsBurst), and malformed frames are counted too (limits.maxMalformedFrames).
  * Either one running out closes the connection (docs/protocol.md, "bye and close codes"). A client
  * that briefly exceeds its rate and backs off lets the bucket refill and is never closed. */

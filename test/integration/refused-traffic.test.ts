@@ -9,6 +9,8 @@ import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { framedBody, openSdkStream } from '../helpers/sse.js';
 import { sdkFor, statusReached } from '../helpers/sdk.js';
+import { requireRedis, sharedRedisUrl } from '../helpers/redis.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 const BURST = 3;
 const REFUSALS = 4;
@@ -88,4 +90,23 @@ t.test('the SDK: closed with 4503 for flooding past its rate, it reports closed 
   const closed = await statusReached(sdk.connection, 'closed');
   t.match(closed.reason, /4503/);
   t.equal(server.broker.sessions.size, opened - 1, 'its session is gone and, closed for good (a terminal status), it opened none again');
+});
+
+t.test('requests refused over server.maxPendingRequests are charged too: past the budget, 4503', async (t) => {
+  if (!requireRedis(t)) return;
+  // Engine redis through a relay that stops forwarding: cache reads stay in flight.
+  const relay = await startTcpProxy(Number(new URL(await sharedRedisUrl()).port));
+  t.teardown(() => relay.close());
+  const pending = await startServer(t, {
+    engine: 'redis', redisUrl: `redis://127.0.0.1:${relay.port}`,
+    config: { redis: { commandTimeoutMs: 10_000 }, server: { maxPendingRequests: 2 }, limits: { connectionRefusalsBurst: REFUSALS } },
+  });
+  const c = await RawClient.open(pending, await tokenFor(pending, PermissionScopes.cacheReadWrite('chat')));
+  relay.freeze();
+  t.teardown(() => relay.heal());
+  for (let i = 0; i < 2; i++) c.send({ t: 'listLength', cache: 'chat', list: 'l' });
+  const ids = Array.from({ length: REFUSALS + 1 }, () => c.send({ t: 'ping' }));
+  for (const id of ids) t.match(await c.next((f) => f['id'] === id), { t: 'err', e: { cause: 'pending_requests_limit_exceeded' } });
+  t.match(await c.next((f) => f['t'] === 'bye'), { code: 4503, reason: /limits\.connectionRefusalsBurst/ });
+  t.equal((await c.waitClosed()).code, 4503);
 });
