@@ -146,6 +146,16 @@ t.test('gRPC: repeated fields inside the messages a method nests are counted too
   t.equal(refused?.code, 8, 'RESOURCE_EXHAUSTED');
   t.equal(refused?.metadata.get('err')[0], 'request_elements_limit_exceeded');
   t.equal(await call('DictionaryDelete', deleting(10)), null, 'a delete of a few fields passes');
+  // SetDifference nests its elements two messages deep (subtrahend.set.elements).
+  const { _SetDifferenceRequest } = momentoCache.cache_client;
+  const removing = (n: number) => new _SetDifferenceRequest({
+    set_name: Buffer.from('s'),
+    subtrahend: new _SetDifferenceRequest._Subtrahend({ set: new _SetDifferenceRequest._Subtrahend._Set({ elements: Array.from({ length: n }, () => Buffer.alloc(0)) }) }),
+  }).serializeBinary();
+  const removalRefused = await call('SetDifference', removing(2 * MAX_ELEMENTS));
+  t.equal(removalRefused?.code, 8, 'SetDifference: RESOURCE_EXHAUSTED');
+  t.equal(removalRefused?.metadata.get('err')[0], 'request_elements_limit_exceeded');
+  t.equal(await call('SetDifference', removing(10)), null, 'a removal of a few elements passes');
   // A value whose bytes read as twice the limit of empty fields: bytes, not a message, so one field.
   const value = Buffer.from(new Array(2 * MAX_ELEMENTS).fill([0x0a, 0x00]).flat());
   const set = new _DictionarySetRequest({

@@ -26,6 +26,8 @@ export const NESTED: Readonly<Record<string, Nesting>> = {
   '/cache_client.Scs/DictionarySet': { 2: {} },
   // some (2): Some { repeated bytes fields = 1 }
   '/cache_client.Scs/DictionaryDelete': { 2: {} },
+  // minuend (2): _Minuend { repeated bytes elements = 1 }; subtrahend (3): _Subtrahend { set (1): _Set { repeated bytes elements = 1 } }
+  '/cache_client.Scs/SetDifference': { 2: {}, 3: { 1: {} } },
   // list_ranges (2): _ListRanges { repeated _ListRange ranges = 1 }
   '/cache_client.Scs/ListErase': { 2: { 1: {} } },
   // permissions (3): Permissions { explicit (2): ExplicitPermissions { repeated PermissionsType permissions = 1 } }
