@@ -99,7 +99,10 @@ t.test('requests refused over server.maxPendingRequests are charged too: past th
   t.teardown(() => relay.close());
   const pending = await startServer(t, {
     engine: 'redis', redisUrl: `redis://127.0.0.1:${relay.port}`,
-    config: { redis: { commandTimeoutMs: 10_000 }, server: { maxPendingRequests: 2 }, limits: { connectionRefusalsBurst: REFUSALS } },
+    // Its own manual clock, never advanced: the refusal bucket does not refill between the
+    // refusals, however slowly a loaded machine processes them.
+    clock: new ManualClock(Date.now()),
+    config: { redis: { commandTimeoutMs: 10_000 }, server: { maxPendingRequests: 2 }, limits: { connectionRefusalsPerSec: 1, connectionRefusalsBurst: REFUSALS } },
   });
   const c = await RawClient.open(pending, await tokenFor(pending, PermissionScopes.cacheReadWrite('chat')));
   relay.freeze();
