@@ -138,7 +138,7 @@ export class CacheClient {
    * writes. Needs read and write on the key. */
   dictionaryIncrement(cacheName: string, dictionaryName: string, field: string, amount = 1, options: ListWriteOptions = {}): Promise<Increment.Response> {
     return this.call({ t: 'dictionaryIncrement', cache: cacheName, dictionary: dictionaryName, field, amount, ...this.collectionTtl(options.ttl) }, options,
-      (r) => new Increment.Success(r.value), (e) => new Increment.Error(e));
+      (r) => new Increment.Success(r.value, r.exact), (e) => new Increment.Error(e));
   }
   dictionaryRemoveField(cacheName: string, dictionaryName: string, field: string, options: RequestOptions = {}): Promise<GenericWrite.Response> {
     return this.dictionaryRemoveFields(cacheName, dictionaryName, [field], options);

@@ -311,7 +311,8 @@ export type DictionaryGetFieldsResult = { hit: true; values: Array<Value | null>
 export type DictionaryFetchResult = { hit: true; items: DictionaryItem[] } | Miss;
 export type DictionaryLengthResult = { hit: true; length: number } | Miss;
 /** The field's value after the increment. */
-export interface DictionaryIncrementResult { value: number }
+/** As increment's: `exact` holds the decimal text past ±(2^53 − 1). */
+export type DictionaryIncrementResult = IncrementResult;
 /** A set's elements (setFetch: all of them, in no order; setPop and setSample: those chosen), or
  * Miss when there is no set. */
 export type SetElementsResult = { hit: true; elements: Uint8Array[] } | Miss;

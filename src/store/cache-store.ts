@@ -79,7 +79,7 @@ export interface CacheEngine {
   dictionaryFetch(cache: string, dictionary: string): Maybe<DictionaryItem[] | undefined>;
   /** increment() on one field (none = 0), stored as decimal text; creates the dictionary; the TTL
    * as dictionarySetFields'. */
-  dictionaryIncrement(cache: string, dictionary: string, field: string, amount: number, ttl: CollectionTtl): Maybe<number>;
+  dictionaryIncrement(cache: string, dictionary: string, field: string, amount: number, ttl: CollectionTtl): Maybe<bigint>;
   /** Removes the fields (undefined: every field, so the dictionary); the expiry is left alone; an
    * emptied dictionary is deleted. */
   dictionaryRemoveFields(cache: string, dictionary: string, fields: readonly string[] | undefined): Maybe<void>;

@@ -284,7 +284,7 @@ export class MemoryCacheStore implements CacheEngine {
     return state && [...state.fields].map(([field, { v }]) => ({ field, value: v }));
   }
 
-  dictionaryIncrement(cache: string, dictionary: string, field: string, amount: number, ttl: CollectionTtl): number {
+  dictionaryIncrement(cache: string, dictionary: string, field: string, amount: number, ttl: CollectionTtl): bigint {
     const k = this.key(cache, dictionary);
     const state = this.collectionAt('dictionary', k, cache, dictionary);
     const sum = incremented(cache, dictionary, state?.fields.get(field)?.v, amount, field);
@@ -293,8 +293,7 @@ export class MemoryCacheStore implements CacheEngine {
     const target = state ?? new DictionaryState();
     target.put(flatText(field), value);
     this.commitCollection(k, { kind: 'dictionary', state: target }, target.fields.size, ttl, state !== undefined);
-    // Exact within ±2^53, as increment().
-    return Number(sum);
+    return sum;
   }
 
   dictionaryRemoveFields(cache: string, dictionary: string, fields: readonly string[] | undefined): void {

@@ -169,12 +169,12 @@ export class RedisCacheStore implements CacheEngine {
     return items;
   }
 
-  async dictionaryIncrement(cache: string, dictionary: string, field: string, amount: number, ttl: CollectionTtl): Promise<number> {
+  async dictionaryIncrement(cache: string, dictionary: string, field: string, amount: number, ttl: CollectionTtl): Promise<bigint> {
     const reply = await this.script('tidingsDictionaryIncrement', cache, dictionary, this.ttlOf(ttl.ttlMs), ttl.refresh ? 1 : 0, encodeValue(field),
       BigInt(amount).toString(), this.config.maxDictionaryFields, this.config.maxItemBytes, Buffer.byteLength(dictionary, 'utf8'), ...this.idempotencyArgs());
     if (status(reply) === 'not_integer') throw notAnInteger(cache, dictionary, field);
     if (status(reply) === 'overflow') throw overflow(cache, dictionary, field);
-    return Number(String(reply[1]));
+    return BigInt(String(reply[1]));
   }
 
   async dictionaryRemoveFields(cache: string, dictionary: string, fields: readonly string[] | undefined): Promise<void> {

@@ -10,7 +10,7 @@ import {
   type GetResult, type ItemGetTtlResult, type ListFetchResult, type ListFetchWithMetaResult, type ListLengthResult, type ListPopResult,
   type ListWriteResult, type PubAppendResult, type UpdateTtlResult, type Value,
   type ChangeTtlResult, type IncrementResult, type ListEraseRange, type ListEraseResult, type SetIfCondition, type SetIfResult,
-  type DictionaryFetchResult, type DictionaryGetFieldsResult, type DictionaryIncrementResult, type DictionaryItem, type DictionaryLengthResult,
+  type DictionaryFetchResult, type DictionaryGetFieldsResult, type DictionaryItem, type DictionaryLengthResult,
   type ItemGetTypeResult, type SetContainsElementsResult, type SetElementsResult, type SetLengthResult,
   isWellFormed, utf8Length,
 } from '../../protocol/index.js';
@@ -137,7 +137,7 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
     dictionaryIncrement({ session, frame }) {
       const [cache, dictionary] = target(session, frame, 'dictionary', 'read', 'write');
       const field = fields.fieldName(frame['field'], 'field');
-      return map(store.dictionaryIncrement(cache, dictionary, field, fields.amount(frame), fields.collectionTtl(frame)), (value): DictionaryIncrementResult => ({ value }));
+      return map(store.dictionaryIncrement(cache, dictionary, field, fields.amount(frame), fields.collectionTtl(frame)), incrementResult);
     },
 
     dictionaryRemoveFields({ session, frame }) {

@@ -57,7 +57,7 @@ export class ShardedCache implements CacheEngine {
     return this.on(cache).dictionaryFetch(cache, dictionary);
   }
 
-  dictionaryIncrement(cache: string, dictionary: string, field: string, amount: number, ttl: CollectionTtl): Maybe<number> {
+  dictionaryIncrement(cache: string, dictionary: string, field: string, amount: number, ttl: CollectionTtl): Maybe<bigint> {
     return this.on(cache).dictionaryIncrement(cache, dictionary, field, amount, ttl);
   }
 

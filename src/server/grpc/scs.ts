@@ -5,27 +5,24 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { cache } from '@gomomento/generated-types';
 import { BinaryWriter } from 'google-protobuf';
-import type { ItemType, SetElementsResult, SetIfCondition, Value } from '../../protocol/index.js';
+import type { IncrementResult, ItemType, SetElementsResult, SetIfCondition, Value } from '../../protocol/index.js';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { batchStream, cacheHeader, dispatch, toBytes, unary, utf8, type GrpcDeps } from './calls.js';
 import { invalidArgument } from '../../core/errors.js';
 
 const pb = cache.cache_client;
 
-/** The generated class writes its int64 from a JS number, the nearest double past ±2^53: this one
- * writes the exact decimal text (what IncrementResult.exact holds there). */
-class ExactIncrementResponse extends pb._IncrementResponse {
-  constructor(private readonly exact: string) {
-    super({ value: Number(exact) });
+/** A reply whose one field (1) is the int64 sum: the generated classes write it from a JS number,
+ * the nearest double past ±2^53, so there the exact decimal text (IncrementResult.exact) is
+ * written instead. Increment and DictionaryIncrement. */
+function int64Reply<R extends { serialize(): Uint8Array }>(Res: new (init: { value: number }) => R, { value, exact }: IncrementResult): R {
+  const reply = new Res({ value });
+  if (exact !== undefined) {
+    Object.defineProperty(reply, 'serialize', {
+      value: () => { const writer = new BinaryWriter(); writer.writeInt64String(1, exact); return writer.getResultBuffer(); },
+    });
   }
-
-  override serialize(): Uint8Array;
-  override serialize(w: BinaryWriter): void;
-  override serialize(w?: BinaryWriter): Uint8Array | void {
-    const writer = w ?? new BinaryWriter();
-    writer.writeInt64String(1, this.exact);
-    if (!w) return writer.getResultBuffer();
-  }
+  return reply;
 }
 
 /** Momento's CollectionTtl on the wire: ttl_milliseconds (0 = the server default) + refresh_ttl. */
@@ -123,8 +120,7 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
 
     // The reply's int64 is exact over the whole range (the official JS SDKs read it as a number).
     Increment: method(async (session, r: InstanceType<typeof pb._IncrementRequest>, c) => {
-      const { value, exact } = await dispatch(deps, session, { t: 'increment', cache: c, key: utf8(r.cache_key), amount: r.amount, ...ttlOf(r.ttl_milliseconds) });
-      return exact === undefined ? new pb._IncrementResponse({ value }) : new ExactIncrementResponse(exact);
+      return int64Reply(pb._IncrementResponse, await dispatch(deps, session, { t: 'increment', cache: c, key: utf8(r.cache_key), amount: r.amount, ...ttlOf(r.ttl_milliseconds) }));
     }),
 
     // The JS SDKs send every setIf* (setIfNotExists too) as SetIf; other SDKs still use SetIfNotExists.
@@ -274,8 +270,7 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
     }),
 
     DictionaryIncrement: method(async (session, r: InstanceType<typeof pb._DictionaryIncrementRequest>, c) => {
-      const { value } = await dispatch(deps, session, { t: 'dictionaryIncrement', cache: c, dictionary: utf8(r.dictionary_name), field: utf8(r.field), amount: r.amount, ...collectionTtl(r) });
-      return new pb._DictionaryIncrementResponse({ value });
+      return int64Reply(pb._DictionaryIncrementResponse, await dispatch(deps, session, { t: 'dictionaryIncrement', cache: c, dictionary: utf8(r.dictionary_name), field: utf8(r.field), amount: r.amount, ...collectionTtl(r) }));
     }),
 
     // `some` removes the fields named; `all` the whole dictionary (our request without fields).

@@ -44,15 +44,17 @@ testEachStore('dictionaries: set, get per field, fetch, remove, length, misses',
 
 testEachStore('dictionaryIncrement: from 0, integers only, 64 bits, stored as text', async (t, engine) => {
   const { store } = await storeWith(t, engine);
-  t.equal(await store.dictionaryIncrement('c', 'n', 'hits', 5, refresh), 5, 'a missing dictionary and field start from 0');
-  t.equal(await store.dictionaryIncrement('c', 'n', 'hits', -7, refresh), -2);
+  t.equal(await store.dictionaryIncrement('c', 'n', 'hits', 5, refresh), 5n, 'a missing dictionary and field start from 0');
+  t.equal(await store.dictionaryIncrement('c', 'n', 'hits', -7, refresh), -2n);
   t.same(await store.dictionaryGetFields('c', 'n', ['hits']), ['-2'], 'stored as decimal text');
   await store.dictionarySetFields('c', 'n', [{ field: 'padded', value: '+007' }, { field: 'word', value: 'seven' }, { field: 'max', value: '9223372036854775807' }], refresh);
-  t.equal(await store.dictionaryIncrement('c', 'n', 'padded', 1, refresh), 8, 'sign and leading zeros are an integer');
+  t.equal(await store.dictionaryIncrement('c', 'n', 'padded', 1, refresh), 8n, 'sign and leading zeros are an integer');
   await t.rejects(async () => store.dictionaryIncrement('c', 'n', 'word', 1, refresh), failure(ErrorCode.FAILED_PRECONDITION_ERROR), 'a field that is no integer: FAILED_PRECONDITION');
   await t.rejects(async () => store.dictionaryIncrement('c', 'n', 'max', 1, refresh), failure(ErrorCode.FAILED_PRECONDITION_ERROR), 'past 64 bits: FAILED_PRECONDITION');
   t.same(await store.dictionaryGetFields('c', 'n', ['word', 'max']), ['seven', '9223372036854775807'], 'refused increments change nothing');
   t.equal(await store.dictionaryLength('c', 'n'), 4);
+  await store.dictionarySetFields('c', 'big', [{ field: 'f', value: '9223372036854775800' }], refresh);
+  t.equal(await store.dictionaryIncrement('c', 'big', 'f', 6, refresh), 9223372036854775806n, 'the sum is exact past 2^53, as increment\'s');
 });
 
 testEachStore('dictionary TTL: refresh on write, keep on write, untouched by removes; a collection for the TTL operations', async (t, engine) => {
@@ -115,7 +117,7 @@ testEachStore('dictionary limits: fields, item bytes; a refused write changes no
   await store.dictionarySetFields('c', 'd', [{ field: 'a', value: 'x' }, { field: 'c', value: '3' }], refresh);
   t.equal(await store.dictionaryLength('c', 'd'), 3, 'replacing a field adds none: 3 fits');
   await t.rejects(async () => store.dictionaryIncrement('c', 'd', 'new', 1, refresh), failure(ErrorCode.LIMIT_EXCEEDED_ERROR, LimitCause.DICTIONARY_FIELDS), 'an increment adding a field counts too');
-  t.equal(await store.dictionaryIncrement('c', 'd', 'b', 1, refresh), 3, 'one on a held field does not');
+  t.equal(await store.dictionaryIncrement('c', 'd', 'b', 1, refresh), 3n, 'one on a held field does not');
 
   // Item bytes = key + every field name and value: 'big' (3) + 2 × (1 + 27) = 59 fits; 60 is the bound.
   const v27 = 'v'.repeat(27);

@@ -87,7 +87,7 @@ async function apply(s: CacheEngine, clock: ManualClock, o: Op): Promise<unknown
       case 'dictSet': return await s.dictionarySetFields('c', o.k, o.items, o.ttl);
       case 'dictGet': return norm(await s.dictionaryGetFields('c', o.k, o.fields));
       case 'dictFetch': return norm((await s.dictionaryFetch('c', o.k))?.sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0)));
-      case 'dictIncrement': return await s.dictionaryIncrement('c', o.k, o.field, o.by, o.ttl);
+      case 'dictIncrement': return String(await s.dictionaryIncrement('c', o.k, o.field, o.by, o.ttl)); // a bigint, as increment's
       case 'dictRemove': return await s.dictionaryRemoveFields('c', o.k, o.fields);
       case 'dictLength': return await s.dictionaryLength('c', o.k);
       case 'setAdd': return await s.setAddElements('c', o.k, o.vs, o.ttl);
