@@ -261,9 +261,10 @@ export class RedisCacheStore implements CacheEngine {
     if (size > this.config.maxItemBytes) {
       throw limitExceeded(LimitCause.ITEM_SIZE, `item "${key}" would be ${size} bytes; at most ${this.config.maxItemBytes} are allowed`);
     }
-    // The stored payload is compared bytewise: text equals the binary of its UTF-8 (list-ops.ts valuesEqual).
+    // The stored payload (or its hash) is compared bytewise: text equals the binary of its UTF-8 (list-ops.ts valuesEqual).
     const compare = COMPARING.has(condition.kind) ? encodeValue(condition.compare!).subarray(1) : '';
-    const reply = await this.script('tidingsSetIf', cache, key, this.ttlOf(ttlMs), condition.kind, encoded, compare, ...this.idempotencyArgs());
+    const reply = await this.script('tidingsSetIf', cache, key, this.ttlOf(ttlMs), condition.kind, encoded, compare,
+      condition.hashed === true ? 'hash' : '', ...this.idempotencyArgs());
     return Number(reply[1]) === 1;
   }
 

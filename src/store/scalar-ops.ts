@@ -5,7 +5,9 @@
  *   or bytes) within a signed 64-bit range; a missing key starts from 0; the result is stored as
  *   its decimal text. Anything else stored, or a result outside 64 bits: FAILED_PRECONDITION_ERROR;
  * - setIf stores only when its condition holds on what the key holds now. Presence is any item;
- *   a condition that compares values needs a scalar there (a collection: FAILED_PRECONDITION_ERROR). */
+ *   a condition that compares values needs a scalar there (a collection: FAILED_PRECONDITION_ERROR).
+ *   A hashed condition (Momento's SetIfHash) compares valueHash of the stored value instead. */
+import { createHash } from 'node:crypto';
 import type { SetIfCondition, Value } from '../protocol/index.js';
 import { failedPrecondition } from '../core/errors.js';
 import { valuesEqual } from './list-ops.js';
@@ -53,8 +55,17 @@ export function overflow(cache: string, key: string, field?: string) {
 }
 
 /** A setIf condition with the value it compares to (for equal, notEqual, presentAndNotEqual,
- * absentOrEqual). */
-export interface StoreCondition { kind: SetIfCondition; compare?: Value | undefined }
+ * absentOrEqual). `hashed`: compare is a hash, compared to valueHash of the stored value. */
+export interface StoreCondition { kind: SetIfCondition; compare?: Value | undefined; hashed?: boolean }
+
+/** The hash GetWithHash answers and SetIfHash compares: the SHA-1 of the value's bytes (text as
+ * UTF-8) as 40 lowercase hex digits. Computed from the stored value when asked, so nothing more is
+ * stored; SHA-1 because the Redis store's Lua has the same function (redis.sha1hex), so both
+ * engines agree without a copy of the value leaving Redis; hex so that Momento's hashString()
+ * round-trips. It detects a changed value, not a forged one (a writer may store anything anyway). */
+export function valueHash(value: Value): string {
+  return createHash('sha1').update(value).digest('hex');
+}
 
 /** Conditions that compare the stored value (and so need a scalar at the key). */
 export const COMPARING: ReadonlySet<SetIfCondition> = new Set<SetIfCondition>(['equal', 'notEqual', 'presentAndNotEqual', 'absentOrEqual']);
@@ -67,7 +78,7 @@ export function conditionHolds(condition: StoreCondition, held: { kind: 'none' }
     default:
   }
   if (held.kind !== 'none' && held.kind !== 'scalar') throw wrongType();
-  const equal = held.kind === 'scalar' && valuesEqual(held.value, condition.compare!);
+  const equal = held.kind === 'scalar' && valuesEqual(condition.hashed === true ? valueHash(held.value) : held.value, condition.compare!);
   switch (condition.kind) {
     case 'equal': return equal;
     case 'notEqual': return !equal;

@@ -396,8 +396,9 @@ redis.call('PEXPIRE', K, ttl)
 return {'ok', value}`, "reply[1] == 'ok'")}`,
 
   /** ARGV: now, ttlMs, condition (SetIfCondition), encoded value, payload bytes to compare ('' when
-   * the condition compares none), idempotency key, its window ms. {'ok', 1 stored | 0 not}. The
-   * rules of scalar-ops.ts conditionHolds: presence is any item, a comparison needs a scalar. */
+   * the condition compares none), 'hash' when they are a hash of the stored payload (scalar-ops.ts
+   * valueHash: redis.sha1hex is the same function), idempotency key, its window ms. {'ok', 1 stored
+   * | 0 not}. The rules of scalar-ops.ts conditionHolds: presence is any item, a comparison needs a scalar. */
   tidingsSetIf: `${LIST_PRELUDE}
 ${idempotent(`local k = kind()
 if k == 'foreign' then return {'wrongtype', k} end
@@ -407,7 +408,9 @@ if cond == 'absent' then holds = k == 'none'
 elseif cond == 'present' then holds = k ~= 'none'
 else
   if k ~= 'none' and k ~= 'scalar' then return {'wrongtype', k} end
-  local equal = k == 'scalar' and string.sub(redis.call('HGET', K, 'v'), 2) == ARGV[5]
+  local held = k == 'scalar' and string.sub(redis.call('HGET', K, 'v'), 2)
+  if held and ARGV[6] == 'hash' then held = redis.sha1hex(held) end
+  local equal = held == ARGV[5]
   if cond == 'equal' then holds = equal
   elseif cond == 'notEqual' then holds = not equal
   elseif cond == 'presentAndNotEqual' then holds = k == 'scalar' and not equal

@@ -6,6 +6,7 @@ import { ManualClock } from '../../../src/core/clock.js';
 import { storeWith } from '../../helpers/stores.js';
 import { requireRedis } from '../../helpers/redis.js';
 import type { CacheEngine } from '../../../src/store/cache-store.js';
+import { valueHash } from '../../../src/store/scalar-ops.js';
 
 const keys = ['a', 'b', 'é'];
 const valueArb = fc.oneof(
@@ -35,6 +36,12 @@ const opArb = fc.oneof(
   fc.record({
     op: fc.constant('setIf'), k: fc.constantFrom(...keys), v: valueArb, ttl: fc.option(fc.constantFrom(1000, 5000), { nil: undefined }),
     kind: fc.constantFrom('absent', 'present', 'equal', 'notEqual', 'presentAndNotEqual', 'absentOrEqual'), compare: valueArb,
+  }),
+  // SetIfHash: the hash (text or the bytes of its hex) of some value, or of what the key holds (as
+  // get reads it on each store), compared to the stored value's.
+  fc.record({
+    op: fc.constant('setIfHash'), k: fc.constantFrom(...keys), v: valueArb, ttl: fc.option(fc.constantFrom(1000, 5000), { nil: undefined }),
+    kind: fc.constantFrom('equal', 'notEqual', 'presentAndNotEqual', 'absentOrEqual'), of: fc.option(valueArb, { nil: undefined }), bin: fc.boolean(),
   }),
   // No TTL under 1000 ms: Redis's PEXPIRE runs on the real clock, so a 1 ms TTL really removes the
   // key while the ManualClocks stand still (a false divergence); decrease-to-1000 then advance 999
@@ -82,6 +89,10 @@ async function apply(s: CacheEngine, clock: ManualClock, o: Op): Promise<unknown
       case 'setCounter': return await s.set('c', o.k, o.bin ? new TextEncoder().encode(o.v) : o.v, undefined);
       case 'increment': return String(await s.increment('c', o.k, o.by, o.ttl)); // a bigint: JSON has none
       case 'setIf': return await s.setIf('c', o.k, o.v, o.kind === 'absent' || o.kind === 'present' ? { kind: o.kind } : { kind: o.kind, compare: o.compare }, o.ttl);
+      case 'setIfHash': {
+        const hash = valueHash(o.of ?? (await s.get('c', o.k)) ?? '');
+        return await s.setIf('c', o.k, o.v, { kind: o.kind, compare: o.bin ? new TextEncoder().encode(hash) : hash, hashed: true }, o.ttl);
+      }
       case 'changeTtl': return await s.changeTtl('c', o.k, o.ms, o.only);
       case 'erase': return await s.listErase('c', o.k, o.ranges);
       case 'dictSet': return await s.dictionarySetFields('c', o.k, o.items, o.ttl);

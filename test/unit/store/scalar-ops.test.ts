@@ -3,6 +3,7 @@
 import { ErrorCode, LimitCause } from '../../../src/protocol/index.js';
 import { TidingsError } from '../../../src/core/errors.js';
 import { testEachStore, storeWith } from '../../helpers/stores.js';
+import { valueHash } from '../../../src/store/scalar-ops.js';
 
 const ttl = { ttlMs: 60_000, refresh: true };
 
@@ -142,6 +143,51 @@ testEachStore('setIf on a list: presence counts it, a comparison is FAILED_PRECO
   t.same(await store.listFetch('c', 'l', {}), ['a'], 'untouched by the refusals');
   t.equal(await store.setIf('c', 'l', 'v', { kind: 'present' }, undefined), true, 'present replaces it, as set does');
   t.equal(await store.get('c', 'l'), 'v');
+});
+
+testEachStore('setIf hashed (SetIfHash): each comparing condition on the stored value\'s hash, missing, equal, different', async (t, engine) => {
+  const { store } = await storeWith(t, engine);
+  // [condition (the SetIfHash one it serves), stored when missing, when the hash is the held value's, when not]
+  const table = [
+    ['equal', false, true, false], // presentAndHashEqual
+    ['notEqual', true, false, true], // absentOrNotHashEqual
+    ['presentAndNotEqual', false, false, true], // presentAndNotHashEqual
+    ['absentOrEqual', true, true, false], // absentOrHashEqual
+  ] as const;
+  for (const [i, [kind, missing, equal, different]] of table.entries()) {
+    // The hash as its text and as bytes (gRPC's): they compare as bytes.
+    const hash = i % 2 === 0 ? valueHash('old') : new TextEncoder().encode(valueHash('old'));
+    const condition = { kind, compare: hash, hashed: true };
+    const key = `h-${kind}`;
+    t.equal(await store.setIf('c', key, 'new', condition, undefined), missing, `${kind} on a missing key`);
+    t.equal(await store.get('c', key), missing ? 'new' : undefined);
+    await store.set('c', key, 'old', undefined);
+    t.equal(await store.setIf('c', key, 'new', condition, undefined), equal, `${kind} on the hashed value`);
+    t.equal(await store.get('c', key), equal ? 'new' : 'old');
+    await store.set('c', key, 'other', undefined);
+    t.equal(await store.setIf('c', key, 'new', condition, undefined), different, `${kind} on another value`);
+    t.equal(await store.get('c', key), different ? 'new' : 'other');
+  }
+  await store.set('c', 'plain', 'old', undefined);
+  t.equal(await store.setIf('c', 'plain', 'new', { kind: 'equal', compare: 'old', hashed: true }, undefined), false, 'the value itself is not its hash');
+});
+
+testEachStore('setIf hashed: the hash is the SHA-1 hex of the value\'s bytes, the same in the store as in valueHash', async (t, engine) => {
+  const { store, clock } = await storeWith(t, engine);
+  t.equal(valueHash('abc'), 'a9993e364706816aba3e25717850c26c9cd0d89d', 'FIPS 180 test vector');
+  t.equal(valueHash(new TextEncoder().encode('héllo')), valueHash('héllo'), 'text hashes as its UTF-8');
+  const bytes = new Uint8Array([0xff, 0, 0x80, 1]); // not UTF-8
+  await store.set('c', 'bin', bytes, undefined);
+  t.equal(await store.setIf('c', 'bin', 'next', { kind: 'equal', compare: valueHash(bytes), hashed: true }, 5000), true, 'binary: the store hashes the same bytes');
+  t.equal(await store.itemGetTtl('c', 'bin'), 5000, 'a stored value gets the TTL');
+  clock.advance(1000);
+  t.equal(await store.setIf('c', 'bin', 'later', { kind: 'equal', compare: valueHash('wrong'), hashed: true }, 9000), false);
+  t.equal(await store.itemGetTtl('c', 'bin'), 4000, 'not stored: the expiry is unchanged');
+  clock.advance(4001);
+  t.equal(await store.setIf('c', 'bin', 'again', { kind: 'absentOrEqual', compare: valueHash('wrong'), hashed: true }, undefined), true, 'an expired item is absent');
+  await store.listPushBack('c', 'l', ['a'], { ttl });
+  t.equal(await failure(() => store.setIf('c', 'l', 'v', { kind: 'notEqual', compare: valueHash('a'), hashed: true }, undefined)), ErrorCode.FAILED_PRECONDITION_ERROR, 'a list has no value to hash');
+  t.same(await store.listFetch('c', 'l', {}), ['a']);
 });
 
 testEachStore('setIf: the item-size limit applies whether or not the condition holds', async (t, engine) => {
