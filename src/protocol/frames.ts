@@ -230,6 +230,14 @@ export type SetIfCondition = 'absent' | 'present' | 'equal' | 'notEqual' | 'pres
 /** A `set` that applies only when `condition` holds; `compare` is the value the four comparing
  * conditions compare the stored one to (and is refused with the other two). */
 export interface SetIfRequest { t: 'setIf'; id: number; cache: string; key: string; value: Value; condition: SetIfCondition; compare?: Value; ttlMs?: number }
+/** Momento's GetWithHash: the value and its hash (below). */
+export interface GetWithHashRequest { t: 'getWithHash'; id: number; cache: string; key: string }
+/** Momento's SetIfHash conditions, on the hash of the stored value: `unconditional` (setWithHash),
+ * `presentAndHashEqual`, `presentAndNotHashEqual`, `absentOrHashEqual`, `absentOrNotHashEqual`. */
+export type SetIfHashCondition = 'unconditional' | 'presentAndHashEqual' | 'presentAndNotHashEqual' | 'absentOrHashEqual' | 'absentOrNotHashEqual';
+/** A `set` that applies only when `condition` holds; `hash` (required by every condition but
+ * `unconditional`, refused with it) is compared to the stored value's hash as bytes. */
+export interface SetIfHashRequest { t: 'setIfHash'; id: number; cache: string; key: string; value: Value; condition: SetIfHashCondition; hash?: Value; ttlMs?: number }
 /** Erases `count` elements from `beginIndex` for each range (indices of the list before the erase),
  * or the whole list when `ranges` is absent. Momento's ListErase. */
 export interface ListEraseRequest extends ListTarget { t: 'listErase'; ranges?: ListEraseRange[] }
@@ -276,6 +284,7 @@ export type CacheRequest =
   | ListRetainRequest | ListRemoveValueRequest | ListPopRequest | ListLengthRequest
   | GetRequest | SetRequest | DeleteRequest | ItemGetTtlRequest | UpdateTtlRequest | PubAppendRequest
   | IncrementRequest | SetIfRequest | ListEraseRequest | ChangeTtlRequest | ItemGetTypeRequest
+  | GetWithHashRequest | SetIfHashRequest
   | DictionarySetFieldsRequest | DictionaryGetFieldsRequest | DictionaryFetchRequest | DictionaryIncrementRequest
   | DictionaryRemoveFieldsRequest | DictionaryLengthRequest
   | SetAddElementsRequest | SetRemoveElementsRequest | SetFetchRequest | SetContainsElementsRequest | SetLengthRequest
@@ -302,6 +311,10 @@ export type ChangeTtlResult = { hit: true; set: boolean } | Miss;
 export interface IncrementResult { value: number; exact?: string }
 /** `stored: true` = Momento's Stored, `false` = NotStored. */
 export interface SetIfResult { stored: boolean }
+/** `hash`: the value's hash (docs/protocol.md, `getWithHash`: 40 hex digits), opaque to clients. */
+export type GetWithHashResult = { hit: true; value: Value; hash: string } | Miss;
+/** `stored: true` = Momento's Stored, with the hash of the value now stored; `false` = NotStored. */
+export type SetIfHashResult = { stored: true; hash: string } | { stored: false };
 /** The length left, or Miss when there was no list. */
 export type ListEraseResult = { hit: true; length: number } | Miss;
 export type ItemGetTypeResult = { hit: true; type: ItemType } | Miss;

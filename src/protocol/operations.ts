@@ -16,6 +16,7 @@ import type {
   DictionaryRemoveFieldsRequest, DictionaryLengthRequest, DictionaryLengthResult,
   SetAddElementsRequest, SetRemoveElementsRequest, SetFetchRequest, SetContainsElementsRequest, SetContainsElementsResult,
   SetLengthRequest, SetLengthResult, SetPopRequest, SetSampleRequest, SetElementsResult,
+  GetWithHashRequest, GetWithHashResult, SetIfHashRequest, SetIfHashResult,
 } from './frames.js';
 import type { AdminStats, AdminStatsRequest } from './admin.js';
 
@@ -51,6 +52,8 @@ export interface Operations {
   decreaseTtl: [ChangeTtlRequest & { t: 'decreaseTtl' }, ChangeTtlResult];
   increment: [IncrementRequest, IncrementResult];
   setIf: [SetIfRequest, SetIfResult];
+  getWithHash: [GetWithHashRequest, GetWithHashResult];
+  setIfHash: [SetIfHashRequest, SetIfHashResult];
   listErase: [ListEraseRequest, ListEraseResult];
   itemGetType: [ItemGetTypeRequest, ItemGetTypeResult];
   // Cache: dictionaries.
@@ -101,8 +104,8 @@ export const SESSION_OPERATIONS: ReadonlySet<string> = new Set<OperationName>(['
 /** Writes that a retry could apply twice, or answer differently: they accept an `idempotencyKey`,
  * and the server answers a repeated key with the first result (docs/protocol.md, "Idempotent
  * writes"). Reads, and writes that are idempotent by nature (set, delete), need none. A setIf
- * applies at most once anyway, but its retry would answer "not stored" for a value it stored. */
+ * applies at most once anyway, but its retry would answer "not stored" for a value it stored (a setIfHash too). */
 export const IDEMPOTENT_OPERATIONS: ReadonlySet<string> = new Set<OperationName>([
   'pub', 'pubAppend', 'listPushBack', 'listPushFront', 'listConcatenateBack', 'listConcatenateFront', 'increment', 'setIf',
-  'dictionaryIncrement',
+  'dictionaryIncrement', 'setIfHash',
 ]);

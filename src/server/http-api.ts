@@ -22,6 +22,7 @@ export const HTTP_OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName
   'pub', 'pubAppend', 'retract',
   'listPushBack', 'listPushFront', 'listConcatenateBack', 'listConcatenateFront', 'listFetch', 'listRetain', 'listRemoveValue',
   'listPopBack', 'listPopFront', 'listLength', 'listErase', 'get', 'set', 'delete', 'itemGetTtl', 'updateTtl', 'increaseTtl', 'decreaseTtl', 'increment', 'setIf',
+  'getWithHash', 'setIfHash',
   'itemGetType', 'dictionarySetFields', 'dictionaryGetFields', 'dictionaryFetch', 'dictionaryIncrement', 'dictionaryRemoveFields', 'dictionaryLength',
   'setAddElements', 'setRemoveElements', 'setFetch', 'setContainsElements', 'setLength', 'setPop', 'setSample',
 ]);
@@ -106,7 +107,7 @@ function bodyValue(body: Buffer, contentType: string): Value {
   throw invalidArgument(`unsupported content-type "${type}": send text/plain or application/octet-stream`);
 }
 
-/** A JSON body's named arguments, and the values it holds; `value`, `values`, `elements`, `compare` and each
+/** A JSON body's named arguments, and the values it holds; `value`, `values`, `elements`, `compare`, `hash` and each
  * `items[i].value` may be `{ "base64": "…" }` for bytes. */
 function jsonArguments(body: Buffer, shape: RequestShapeLimits): { args: Record<string, unknown>; elements: number } {
   const { value: parsed, elements } = parseJsonObject(body, shape, true);
@@ -114,7 +115,9 @@ function jsonArguments(body: Buffer, shape: RequestShapeLimits): { args: Record<
   // Fields the path names, or the transport owns, are not the body's to set.
   delete args['t']; delete args['id']; delete args['cache'];
   if ('value' in args) args['value'] = fromJsonValue(args['value'], 'value');
-  if ('compare' in args && args['compare'] !== null) args['compare'] = fromJsonValue(args['compare'], 'compare');
+  for (const field of ['compare', 'hash']) {
+    if (field in args && args[field] !== null) args[field] = fromJsonValue(args[field], field);
+  }
   for (const field of ['values', 'elements']) {
     if (args[field] === undefined || args[field] === null) continue;
     const list = args[field];

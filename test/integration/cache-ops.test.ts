@@ -1,6 +1,7 @@
 /** Lists and scalars over a real server and WebSocket: every request frame, its reply shape, its
  * typed errors, and TTLs driven by a ManualClock (no sleeps). Each test runs on both engines. */
 import { type Test } from 'tap';
+import { createHash } from 'node:crypto';
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { ManualClock, PermissionScopes, type TidingsServer } from '../../src/index.js';
@@ -159,7 +160,7 @@ testEachEngine('bad input and limits get typed errors naming the cause', async (
   t.same(await c.ok({ t: 'listFetch', ...L }), { hit: true, values: ['2', '3', '4', '5'] }, 'refused writes changed nothing');
 });
 
-testEachEngine('increment, setIf and listErase over the wire: replies, TTLs, typed errors, idempotency keys', async (t, engine) => {
+testEachEngine('increment, setIf, getWithHash, setIfHash and listErase over the wire: replies, TTLs, typed errors, idempotency keys', async (t, engine) => {
   const clock = new ManualClock(Date.now());
   const server = await startServer(t, { engine, clock, config: { store: { defaultTtlSec: 60, maxTtlSec: 3600, maxItemBytes: 300, maxElementBytes: 100 }, moderation: { historyTtlSec: 3600 } } });
   const c = await client(t, server);
@@ -193,6 +194,27 @@ testEachEngine('increment, setIf and listErase over the wire: replies, TTLs, typ
   await fails(c, { t: 'setIf', ...K, value: 'v', condition: 'absent', ttlMs: 3_600_001 }, 'LIMIT_EXCEEDED_ERROR', 'ttl_limit_exceeded');
   await fails(c, { t: 'increment', ...N, ttlMs: 3_600_001 }, 'LIMIT_EXCEEDED_ERROR', 'ttl_limit_exceeded');
 
+  // Compare-and-set by hash: the hash getWithHash reads is the one the conditions compare.
+  const H = { cache: 'app', key: 'doc' };
+  const sha1 = (value: string | Uint8Array) => createHash('sha1').update(value).digest('hex');
+  t.same(await c.ok({ t: 'getWithHash', ...H }), { hit: false });
+  t.same(await c.ok({ t: 'setIfHash', ...H, value: 'v1', condition: 'presentAndHashEqual', hash: sha1('v1') }), { stored: false }, 'presentAndHashEqual: missing');
+  t.same(await c.ok({ t: 'setIfHash', ...H, value: 'v1', condition: 'absentOrHashEqual', hash: sha1('zzz'), ttlMs: 2000 }), { stored: true, hash: sha1('v1') }, 'absentOrHashEqual: missing');
+  const read = await c.ok({ t: 'getWithHash', ...H });
+  t.same(read, { hit: true, value: 'v1', hash: sha1('v1') }, 'the SHA-1 of the value in hex');
+  t.same(await c.ok({ t: 'itemGetTtl', ...H }), { hit: true, remainingTtlMs: 2000 }, 'the stored value got its ttlMs');
+  t.same(await c.ok({ t: 'setIfHash', ...H, value: 'v2', condition: 'presentAndNotHashEqual', hash: read['hash'] }), { stored: false }, 'presentAndNotHashEqual: equal');
+  t.same(await c.ok({ t: 'itemGetTtl', ...H }), { hit: true, remainingTtlMs: 2000 }, 'not stored: the expiry is unchanged');
+  t.same(await c.ok({ t: 'setIfHash', ...H, value: 'v2', condition: 'presentAndHashEqual', hash: new TextEncoder().encode(read['hash'] as string) }), { stored: true, hash: sha1('v2') }, 'a hash as bytes compares as its text');
+  t.same(await c.ok({ t: 'itemGetTtl', ...H }), { hit: true, remainingTtlMs: 60_000 }, 'no ttlMs: the default, as a set');
+  t.same(await c.ok({ t: 'setIfHash', ...H, value: 'v3', condition: 'absentOrNotHashEqual', hash: sha1('v2') }), { stored: false }, 'absentOrNotHashEqual: equal');
+  t.same(await c.ok({ t: 'setIfHash', ...H, value: new Uint8Array([0, 255]), condition: 'unconditional' }), { stored: true, hash: sha1(new Uint8Array([0, 255])) });
+  t.same(await c.ok({ t: 'getWithHash', ...H }), { hit: true, value: new Uint8Array([0, 255]), hash: sha1(new Uint8Array([0, 255])) }, 'binary stays binary');
+  await c.ok({ t: 'listPushBack', cache: 'app', list: 'hl', value: 'a' });
+  await fails(c, { t: 'getWithHash', cache: 'app', key: 'hl' }, 'FAILED_PRECONDITION_ERROR');
+  await fails(c, { t: 'setIfHash', cache: 'app', key: 'hl', value: 'v', condition: 'absentOrNotHashEqual', hash: sha1('a') }, 'FAILED_PRECONDITION_ERROR');
+  await fails(c, { t: 'setIfHash', ...H, value: 'x'.repeat(301), condition: 'absentOrHashEqual', hash: 'h' }, 'LIMIT_EXCEEDED_ERROR', 'item_size_limit_exceeded');
+
   const L = { cache: 'app', list: 'l' };
   t.same(await c.ok({ t: 'listErase', ...L }), { hit: false });
   await c.ok({ t: 'listConcatenateBack', ...L, values: ['a', 'b', 'c', 'd'] });
@@ -210,6 +232,12 @@ testEachEngine('increment, setIf and listErase over the wire: replies, TTLs, typ
     { t: 'setIf', ...K, value: 'v', condition: 'equal' },
     { t: 'setIf', ...K, value: 'v', condition: 'absent', compare: 'v' },
     { t: 'setIf', ...K, condition: 'absent' },
+    { t: 'setIfHash', ...K, value: 'v' },
+    { t: 'setIfHash', ...K, value: 'v', condition: 'equal', hash: 'h' },
+    { t: 'setIfHash', ...K, value: 'v', condition: 'presentAndHashEqual' },
+    { t: 'setIfHash', ...K, value: 'v', condition: 'unconditional', hash: 'h' },
+    { t: 'setIfHash', ...K, value: 'v', condition: 'absentOrHashEqual', hash: 7 },
+    { t: 'setIfHash', ...K, condition: 'unconditional' },
     { t: 'listErase', ...L, ranges: [{ beginIndex: -1, count: 1 }] },
     { t: 'listErase', ...L, ranges: [{ beginIndex: 0 }] },
     { t: 'listErase', ...L, ranges: {} },
@@ -222,6 +250,9 @@ testEachEngine('increment, setIf and listErase over the wire: replies, TTLs, typ
   t.same(await c.ok({ t: 'get', cache: 'app', key: 'once' }), { hit: true, value: '5' }, 'applied once');
   t.same(await c.ok({ t: 'setIf', cache: 'app', key: 'own', value: 'v', condition: 'absent', idempotencyKey: 'own-1' }), { stored: true });
   t.same(await c.ok({ t: 'setIf', cache: 'app', key: 'own', value: 'v', condition: 'absent', idempotencyKey: 'own-1' }), { stored: true }, 'the retry hears "stored", not "not stored"');
+  const cas = { t: 'setIfHash', cache: 'app', key: 'own', value: 'w', condition: 'presentAndHashEqual', hash: sha1('v'), idempotencyKey: 'own-2' };
+  t.same(await c.ok(cas), { stored: true, hash: sha1('w') });
+  t.same(await c.ok(cas), { stored: true, hash: sha1('w') }, 'a setIfHash retry hears its first answer too');
 });
 
 testEachEngine('pubAppend over the wire: item published, element stored with its origin', async (t, engine) => {

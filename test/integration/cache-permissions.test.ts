@@ -29,6 +29,10 @@ function operations(c: string, k: string): Array<[string, Frame, Need]> {
     // Momento's write-only role refuses increment (it returns the value) and conditional writes.
     ['increment', { t: 'increment', cache: c, key: `${k}-n` }, 'both'],
     ['setIf', { t: 'setIf', cache: c, key: `${k}-scalar`, value: 'v', condition: 'present' }, 'both'],
+    ['getWithHash', { t: 'getWithHash', cache: c, key: `${k}-scalar` }, 'read'],
+    ['setIfHash', { t: 'setIfHash', cache: c, key: `${k}-scalar`, value: 'v', condition: 'absentOrNotHashEqual', hash: 'h' }, 'both'],
+    // Unconditional, it is a set (Momento's setWithHash).
+    ['setIfHash unconditional', { t: 'setIfHash', cache: c, key: `${k}-scalar`, value: 'v', condition: 'unconditional' }, 'write'],
     ['listErase', { t: 'listErase', ...L, ranges: [{ beginIndex: 0, count: 1 }] }, 'write'],
     ['increaseTtl', { t: 'increaseTtl', ...K, ttlMs: 120_000 }, 'both'],
     ['decreaseTtl', { t: 'decreaseTtl', ...K, ttlMs: 1000 }, 'both'],

@@ -57,6 +57,8 @@ const FRAMES: Array<{ frame: Frame; fields: FieldSpec[] }> = [
   { frame: { t: 'decreaseTtl', cache: 'c', key: 'k', ttlMs: 60_000 }, fields: [name('cache'), name('key'), { name: 'ttlMs', accepts: INT }] },
   { frame: { t: 'increment', cache: 'c', key: 'n', amount: 2, ttlMs: 60_000 }, fields: [name('cache'), name('key'), opt('amount', INT), opt('ttlMs', INT), idem] },
   { frame: { t: 'setIf', cache: 'c', key: 'k', value: 'v', condition: 'equal', compare: 'v', ttlMs: 60_000 }, fields: [name('cache'), name('key'), { name: 'value', accepts: VALUE }, { name: 'condition', accepts: ['string'] }, { name: 'compare', accepts: VALUE }, opt('ttlMs', INT), idem] },
+  { frame: { t: 'getWithHash', cache: 'c', key: 'k' }, fields: [name('cache'), name('key')] },
+  { frame: { t: 'setIfHash', cache: 'c', key: 'k', value: 'v', condition: 'absentOrHashEqual', hash: 'h', ttlMs: 60_000 }, fields: [name('cache'), name('key'), { name: 'value', accepts: VALUE }, { name: 'condition', accepts: ['string'] }, { name: 'hash', accepts: VALUE }, opt('ttlMs', INT), idem] },
   { frame: { t: 'listErase', cache: 'c', list: 'l', ranges: [{ beginIndex: 0, count: 1 }] }, fields: [name('cache'), name('list'), opt('ranges', ['array'])] },
   { frame: { t: 'itemGetType', cache: 'c', key: 'k' }, fields: [name('cache'), name('key')] },
   { frame: { t: 'dictionarySetFields', cache: 'c', dictionary: 'd', items: [{ field: 'f', value: 'v' }] }, fields: [name('cache'), name('dictionary'), { name: 'items', accepts: ['array'] }, ...ttl] },

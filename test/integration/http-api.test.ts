@@ -2,6 +2,7 @@
  * typed errors with their statuses, body limits, malformed bodies, CORS, and moderation of an
  * HTTP publish. */
 import t from 'tap';
+import { createHash } from 'node:crypto';
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes, type TidingsServer } from '../../src/index.js';
@@ -17,6 +18,8 @@ async function call(server: TidingsServer, path: string, token: string | undefin
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
 }
+/** The hash getWithHash answers (docs/protocol.md): SHA-1 of the value's bytes in hex. */
+const sha1 = (value: string | Uint8Array) => createHash('sha1').update(value).digest('hex');
 const op = (server: TidingsServer, token: string | undefined, name: string, args: unknown) => call(server, `/v1/cache/${CACHE}/${name}`, token, args);
 
 testEachEngine('http api', async (t, engine) => {
@@ -85,6 +88,15 @@ testEachEngine('http api', async (t, engine) => {
       ['setIf', { key: 'bin', value: 'text', condition: 'equal', compare: { base64: 'AQID' } }, { stored: true }],
       ['setIf', { key: 'bin', value: 'again', condition: 'absent', compare: null }, { stored: false }],
       ['get', { key: 'bin' }, { hit: true, value: 'text' }],
+      ['getWithHash', { key: 'h' }, { hit: false }],
+      ['setIfHash', { key: 'h', value: 'one', condition: 'unconditional' }, { stored: true, hash: sha1('one') }],
+      ['getWithHash', { key: 'h' }, { hit: true, value: 'one', hash: sha1('one') }],
+      ['setIfHash', { key: 'h', value: 'two', condition: 'presentAndHashEqual', hash: sha1('other') }, { stored: false }],
+      ['setIfHash', { key: 'h', value: 'two', condition: 'presentAndHashEqual', hash: sha1('one'), ttlMs: 60_000 }, { stored: true, hash: sha1('two') }],
+      ['setIfHash', { key: 'h', value: { base64: 'AQID' }, condition: 'absentOrNotHashEqual', hash: { base64: Buffer.from(sha1('one')).toString('base64') } }, { stored: true, hash: sha1(new Uint8Array([1, 2, 3])) }],
+      ['getWithHash', { key: 'h' }, { hit: true, value: { base64: 'AQID' }, hash: sha1(new Uint8Array([1, 2, 3])) }],
+      ['setIfHash', { key: 'h2', value: 'x', condition: 'presentAndNotHashEqual', hash: sha1('x') }, { stored: false }],
+      ['setIfHash', { key: 'h2', value: 'x', condition: 'absentOrHashEqual', hash: sha1('y') }, { stored: true, hash: sha1('x') }],
       ['listConcatenateBack', { list: 'e', values: ['1', '2', '3'] }, { length: 3 }],
       ['listErase', { list: 'e', ranges: [{ beginIndex: 1, count: 1 }] }, { hit: true, length: 2 }],
       ['listErase', { list: 'e' }, { hit: true, length: 0 }],
@@ -113,6 +125,11 @@ testEachEngine('http api', async (t, engine) => {
     const writeOnly = await tokenFor(server, PermissionScopes.cacheWriteOnly(CACHE));
     t.match(await op(server, writeOnly, 'increment', { key: 'wo' }), { status: 403, body: { error: { code: 'PERMISSION_ERROR', message: /may not read/ } } }, 'writeonly: no increment (Momento)');
     t.match(await op(server, writeOnly, 'setIf', { key: 'wo', value: 'v', condition: 'absent' }), { status: 403 }, 'writeonly: no conditional write');
+    t.match(await op(server, writeOnly, 'setIfHash', { key: 'wo', value: 'v', condition: 'absentOrHashEqual', hash: 'h' }), { status: 403 }, 'writeonly: no hash condition');
+    t.match(await op(server, writeOnly, 'setIfHash', { key: 'wo', value: 'v', condition: 'unconditional' }), { status: 200, body: { stored: true } }, 'writeonly: setWithHash is a set');
+    t.match(await op(server, all, 'setIfHash', { key: 'wo', value: 'v', condition: 'presentAndHashEqual' }), { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR', message: /needs hash/ } } }, 'a condition without its hash');
+    t.match(await op(server, all, 'setIfHash', { key: 'wo', value: 'v', condition: 'unconditional', hash: 'h' }), { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR', message: /hash must be absent/ } } }, 'unconditional with a hash');
+    t.match(await op(server, all, 'setIfHash', { key: 'wo', value: 'v', condition: 'equal', hash: 'h' }), { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR', message: /condition must be one of unconditional/ } } }, 'setIf\'s conditions are not setIfHash\'s');
     await op(server, all, 'set', { key: 'word', value: 'five' });
     t.match(await op(server, all, 'increment', { key: 'word' }), { status: 409, body: { error: { code: 'FAILED_PRECONDITION_ERROR' } } }, 'not an integer: 409');
     const other = await call(server, `/v1/cache/other/get`, all, { key: 'k' });

@@ -1,4 +1,4 @@
-/** Conformance: increment and the setIf* family through the official Momento SDKs (Node over gRPC,
+/** Conformance: increment, the setIf* family and the hash ones (getWithHash, setWithHash, setIf*Hash*) through the official Momento SDKs (Node over gRPC,
  * web over grpc-web-text), on both engines; SetIfNotExists and ListErase, which the JS SDKs never
  * send (they use SetIf; ListErase has no JS method), through a plain gRPC client of the generated
  * service. Semantics as Momento's (docs/momento-compat.md). */
@@ -14,6 +14,7 @@ import { SDKS, kind } from '../helpers/momento-sdks.js';
 import { testEachEngine, type TestEngine } from '../helpers/server.js';
 
 const pb = generatedCache.cache_client;
+const bytes = (s: string) => new TextEncoder().encode(s);
 
 for (const sdk of SDKS) {
   testEachEngine(`${sdk.name} - increment: counters from 0, stored as text, FAILED_PRECONDITION on a non-integer, TTL`, async (t, engine) => {
@@ -38,7 +39,7 @@ for (const sdk of SDKS) {
     t.equal(errorCode(await cache.increment('app', 'n', 1, { ttl: 25 * 3600 })), MomentoErrorCode.LIMIT_EXCEEDED_ERROR, 'store.maxTtlSec applies');
   });
 
-  testEachEngine(`${sdk.name} - setIfAbsent, setIfNotExists, setIfPresent, setIfEqual, setIfNotEqual, setIfPresentAndNotEqual, setIfAbsentOrEqual`, async (t, engine) => {
+  testEachEngine(`${sdk.name} - setIfAbsent, setIfNotExists, setIfPresent, setIfEqual, setIfNotEqual, setIfPresentAndNotEqual, setIfAbsentOrEqual; getWithHash, setWithHash, setIf*Hash*`, async (t, engine) => {
     const server = await startMomentoServer(t, { engine });
     const { cache } = await sdk.clients(t, server, await apiKeyFor(server));
     const value = async (key: string) => (await cache.get('app', key)).value();
@@ -64,17 +65,53 @@ for (const sdk of SDKS) {
     t.equal(kind(await cache.setIfAbsentOrEqual('app', 'a', 'x', 'zzz')), 'NotStored', 'absentOrEqual: different');
     t.equal(kind(await cache.setIfAbsentOrEqual('app', 'a', 'aoe', 'pne')), 'Stored');
     t.equal(await value('a'), 'aoe');
-    const bytes = new Uint8Array([0, 255, 7]);
-    t.equal(kind(await cache.setIfAbsent('app', 'bin', bytes, { ttl: 30 })), 'Stored');
-    t.equal(kind(await cache.setIfEqual('app', 'bin', 'text', bytes)), 'Stored', 'binary compares bytewise');
+    const binary = new Uint8Array([0, 255, 7]);
+    t.equal(kind(await cache.setIfAbsent('app', 'bin', binary, { ttl: 30 })), 'Stored');
+    t.equal(kind(await cache.setIfEqual('app', 'bin', 'text', binary)), 'Stored', 'binary compares bytewise');
     t.ok((await cache.itemGetTtl('app', 'bin') as { remainingTtlMillis(): number }).remainingTtlMillis() > 30_000, 'the stored value got the client default TTL (60 s), not the old one');
 
     await cache.listPushBack('app', 'list', 'x');
     t.equal(errorCode(await cache.setIfEqual('app', 'list', 'v', 'x')), MomentoErrorCode.FAILED_PRECONDITION_ERROR, 'a comparison on a list');
     t.equal(kind(await cache.setIfAbsent('app', 'list', 'v')), 'NotStored', 'a list is present');
+
+    // The hash family on the same server: the hash is opaque; what getWithHash and a Stored answer
+    // is what the conditions compare.
+    type Hashed = { hashUint8Array(): Uint8Array };
+    const hashOf = async (key: string) => ((await cache.getWithHash('app', key)) as unknown as Hashed).hashUint8Array();
+    const wrong = bytes('not a hash');
+    t.equal(kind(await cache.getWithHash('app', 'h')), 'Miss');
+    const first = await cache.setWithHash('app', 'h', 'one');
+    t.equal(kind(first), 'Stored', 'setWithHash: unconditional');
+    const hit = await cache.getWithHash('app', 'h');
+    t.equal(kind(hit), 'Hit');
+    t.equal(hit.value(), 'one');
+    const one = (first as unknown as Hashed).hashUint8Array();
+    t.same(await hashOf('h'), one, 'getWithHash reads the hash setWithHash answered');
+    t.equal(kind(await cache.setIfPresentAndHashEqual('app', 'h', 'two', wrong)), 'NotStored', 'presentAndHashEqual: another hash');
+    t.equal(kind(await cache.setIfPresentAndHashEqual('app', 'nobody', 'two', one)), 'NotStored', 'presentAndHashEqual: missing');
+    const two = await cache.setIfPresentAndHashEqual('app', 'h', 'two', one, { ttl: 5 });
+    t.equal(kind(two), 'Stored', 'presentAndHashEqual: the hash read');
+    t.notSame((two as unknown as Hashed).hashUint8Array(), one, 'Stored answers the new value\'s hash');
+    t.same(await hashOf('h'), (two as unknown as Hashed).hashUint8Array());
+    t.ok((await cache.itemGetTtl('app', 'h') as { remainingTtlMillis(): number }).remainingTtlMillis() <= 5000, 'the stored value got the call\'s ttl');
+    t.equal(kind(await cache.setIfPresentAndHashNotEqual('app', 'h', 'x', await hashOf('h'))), 'NotStored', 'presentAndNotHashEqual: equal');
+    t.equal(kind(await cache.setIfPresentAndHashNotEqual('app', 'nobody', 'x', wrong)), 'NotStored', 'presentAndNotHashEqual: missing');
+    t.equal(kind(await cache.setIfPresentAndHashNotEqual('app', 'h', 'three', one)), 'Stored', 'presentAndNotHashEqual: another hash');
+    t.equal(kind(await cache.setIfAbsentOrHashEqual('app', 'h', 'x', one)), 'NotStored', 'absentOrHashEqual: another hash');
+    t.equal(kind(await cache.setIfAbsentOrHashEqual('app', 'h', 'four', await hashOf('h'))), 'Stored', 'absentOrHashEqual: equal');
+    t.equal(kind(await cache.setIfAbsentOrHashEqual('app', 'fresh-1', 'x', wrong)), 'Stored', 'absentOrHashEqual: missing');
+    t.equal(kind(await cache.setIfAbsentOrHashNotEqual('app', 'h', 'x', await hashOf('h'))), 'NotStored', 'absentOrNotHashEqual: equal');
+    t.equal(kind(await cache.setIfAbsentOrHashNotEqual('app', 'h', 'five', wrong)), 'Stored', 'absentOrNotHashEqual: another hash');
+    t.equal(kind(await cache.setIfAbsentOrHashNotEqual('app', 'fresh-2', 'x', wrong)), 'Stored', 'absentOrNotHashEqual: missing');
+    t.equal((await cache.get('app', 'h')).value(), 'five');
+    await cache.set('app', 'bin', new TextEncoder().encode('five'));
+    t.same(await hashOf('bin'), await hashOf('h'), 'text hashes as the bytes of its UTF-8');
+    t.same((await cache.getWithHash('app', 'bin') as unknown as { valueUint8Array(): Uint8Array }).valueUint8Array(), bytes('five'));
+    t.equal(errorCode(await cache.getWithHash('app', 'list')), MomentoErrorCode.FAILED_PRECONDITION_ERROR, 'getWithHash on a list, as get');
+    t.equal(errorCode(await cache.setIfAbsentOrHashNotEqual('app', 'list', 'v', wrong)), MomentoErrorCode.FAILED_PRECONDITION_ERROR, 'a hash comparison on a list');
   });
 
-  testEachEngine(`${sdk.name} - the write-only role may not increment nor setIf; read-only neither`, async (t, engine) => {
+  testEachEngine(`${sdk.name} - the write-only role may not increment nor setIf (nor setIf*Hash*); read-only neither`, async (t, engine) => {
     const server = await startMomentoServer(t, { engine });
     const { cache: writer } = await sdk.clients(t, server, await apiKeyFor(server, PermissionScopes.cacheWriteOnly('app')));
     const { cache: reader } = await sdk.clients(t, server, await apiKeyFor(server, PermissionScopes.cacheReadOnly('app')));
@@ -83,7 +120,12 @@ for (const sdk of SDKS) {
       t.equal(errorCode(await client.setIfAbsent('app', 'k', 'v')), MomentoErrorCode.PERMISSION_ERROR);
       t.equal(errorCode(await client.setIfNotExists('app', 'k', 'v')), MomentoErrorCode.PERMISSION_ERROR);
       t.equal(errorCode(await client.setIfEqual('app', 'k', 'v', 'w')), MomentoErrorCode.PERMISSION_ERROR);
+      t.equal(errorCode(await client.setIfAbsentOrHashEqual('app', 'k', 'v', bytes('h'))), MomentoErrorCode.PERMISSION_ERROR);
     }
+    t.equal(kind(await writer.setWithHash('app', 'hashed', 'v')), 'Stored', 'setWithHash is a plain set: a write-only write');
+    t.equal(errorCode(await writer.getWithHash('app', 'hashed')), MomentoErrorCode.PERMISSION_ERROR);
+    t.equal(kind(await reader.getWithHash('app', 'hashed')), 'Hit');
+    t.equal(errorCode(await reader.setWithHash('app', 'hashed', 'w')), MomentoErrorCode.PERMISSION_ERROR);
     t.equal(kind(await writer.set('app', 'k', 'plain')), 'Success', 'a plain set is a write-only write');
     t.equal((await reader.get('app', 'n')).value(), undefined, 'the refused increments created nothing');
   });
@@ -105,7 +147,6 @@ async function scsClient(t: Test, engine: TestEngine, edit: (definition: Service
   });
 }
 
-const bytes = (s: string) => new TextEncoder().encode(s);
 
 testEachEngine('grpc - SetIfNotExists and ListErase, which the JS SDKs do not send', async (t, engine) => {
   const call = await scsClient(t, engine);

@@ -1,6 +1,6 @@
 /** Cache data requests: Momento-shaped lists (listPushBack ... listLength, listErase), dictionaries
  * (dictionarySetFields ... dictionaryLength), sets (setAddElements ... setSample), scalar items (get, set, delete, itemGetTtl,
- * itemGetType, updateTtl, increment, setIf) and pubAppend (publish + capped append in one step).
+ * itemGetType, updateTtl, increment, setIf, getWithHash, setIfHash) and pubAppend (publish + capped append in one step).
  * Every request is checked against the token's cache permissions on (cache, key); reads need
  * `read`, writes `write`; pops (setPop too), increments and setIf both: pops return and remove, and Momento's
  * write-only role refuses increments (they return the value) and conditional writes (their answer
@@ -10,6 +10,7 @@ import {
   type GetResult, type ItemGetTtlResult, type ListFetchResult, type ListFetchWithMetaResult, type ListLengthResult, type ListPopResult,
   type ListWriteResult, type PubAppendResult, type UpdateTtlResult, type Value,
   type ChangeTtlResult, type IncrementResult, type ListEraseRange, type ListEraseResult, type SetIfCondition, type SetIfResult,
+  type GetWithHashResult, type SetIfHashCondition, type SetIfHashResult,
   type DictionaryFetchResult, type DictionaryGetFieldsResult, type DictionaryItem, type DictionaryLengthResult,
   type ItemGetTypeResult, type SetContainsElementsResult, type SetElementsResult, type SetLengthResult,
   isWellFormed, utf8Length,
@@ -18,7 +19,7 @@ import { invalidArgument, limitExceeded, permissionDenied } from '../../core/err
 import type { StoreConfig } from '../../core/config.js';
 import type { CollectionTtl, Maybe, Range, StoreCondition } from '../../store/cache-store.js';
 import { rangeProblem } from '../../store/list-ops.js';
-import { COMPARING, INT64_MAX, INT64_MIN } from '../../store/scalar-ops.js';
+import { COMPARING, INT64_MAX, INT64_MIN, valueHash } from '../../store/scalar-ops.js';
 import type { Session } from '../session.js';
 import { map, type BrokerDeps, type HandlerTable } from '../handler.js';
 import { nameField, optionalInt, valueField } from '../validate.js';
@@ -29,6 +30,12 @@ type Access = 'read' | 'write';
 const MAX_INDEX = 2 ** 31 - 1;
 const MAX_UINT32 = 2 ** 32 - 1;
 const SET_IF_CONDITIONS: readonly SetIfCondition[] = ['absent', 'present', 'equal', 'notEqual', 'presentAndNotEqual', 'absentOrEqual'];
+/** Each setIfHash condition as the setIf condition it is on the stored value's hash (Momento's
+ * SetIfHash; 'unconditional' is a set). */
+const SET_IF_HASH_CONDITIONS: Readonly<Record<SetIfHashCondition, SetIfCondition | undefined>> = {
+  unconditional: undefined, presentAndHashEqual: 'equal', presentAndNotHashEqual: 'presentAndNotEqual',
+  absentOrHashEqual: 'absentOrEqual', absentOrNotHashEqual: 'notEqual',
+};
 
 export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
   const store = engine.cache;
@@ -246,6 +253,25 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
       return map(store.setIf(cache, key, value, condition, fields.ttl(frame, 'ttlMs')), (stored): SetIfResult => ({ stored }));
     },
 
+    // The hash is computed from the value when asked (scalar-ops.ts valueHash): nothing more is stored.
+    getWithHash({ session, frame }) {
+      const [cache, key] = target(session, frame, 'key', 'read');
+      return map(store.get(cache, key), (value): GetWithHashResult => (value === undefined ? { hit: false } : { hit: true, value, hash: valueHash(value) }));
+    },
+
+    // Unconditional, it is a set that answers the new hash (write, as set); otherwise a setIf on the
+    // stored value's hash (read and write, as setIf).
+    setIfHash({ session, frame }) {
+      const condition = fields.hashCondition(frame);
+      const [cache, key] = condition === undefined ? target(session, frame, 'key', 'write') : target(session, frame, 'key', 'read', 'write');
+      const value = valueField(frame, 'value', limits.maxItemBytes, LimitCause.ITEM_SIZE);
+      const ttlMs = fields.ttl(frame, 'ttlMs');
+      // Hashed now: a binary value may be a view of the received frame, gone after the first await.
+      const stored: SetIfHashResult = { stored: true, hash: valueHash(value) };
+      if (condition === undefined) return map(store.set(cache, key, value, ttlMs), () => stored);
+      return map(store.setIf(cache, key, value, condition, ttlMs), (done): SetIfHashResult => (done ? stored : { stored: false }));
+    },
+
     /** Publish to `topic` and append to `list` (same cache) as one step; see docs/history.md. */
     pubAppend({ session, frame }): Maybe<PubAppendResult> {
       const [cache, list] = target(session, frame, 'list', 'write');
@@ -380,13 +406,39 @@ class StoreFields {
       throw invalidArgument(`condition must be one of ${SET_IF_CONDITIONS.join(', ')}`);
     }
     const condition = kind as SetIfCondition;
-    const absent = frame['compare'] === undefined || frame['compare'] === null;
     if (!COMPARING.has(condition)) {
-      if (!absent) throw invalidArgument(`condition ${condition} compares no value: compare must be absent`);
+      this.comparand(frame, 'compare', condition, false);
       return { kind: condition };
     }
-    if (absent) throw invalidArgument(`condition ${condition} needs compare (the value to compare the stored one to)`);
-    return { kind: condition, compare: valueField(frame, 'compare', this.limits.maxItemBytes, LimitCause.ITEM_SIZE) };
+    return { kind: condition, compare: this.comparand(frame, 'compare', condition, true) };
+  }
+
+  /** setIfHash's condition as the setIf condition on the stored value's hash, or undefined for
+   * `unconditional`. */
+  hashCondition(frame: Frame): StoreCondition | undefined {
+    const kind = frame['condition'];
+    if (typeof kind !== 'string' || !Object.hasOwn(SET_IF_HASH_CONDITIONS, kind)) {
+      throw invalidArgument(`condition must be one of ${Object.keys(SET_IF_HASH_CONDITIONS).join(', ')}`);
+    }
+    const condition = SET_IF_HASH_CONDITIONS[kind as SetIfHashCondition];
+    if (condition === undefined) {
+      this.comparand(frame, 'hash', kind, false);
+      return undefined;
+    }
+    return { kind: condition, compare: this.comparand(frame, 'hash', kind, true), hashed: true };
+  }
+
+  /** The value (`compare`) or hash (`hash`) a condition compares to: required when it compares,
+   * refused when it does not. */
+  private comparand(frame: Frame, field: 'compare' | 'hash', condition: string, compares: boolean): Value | undefined {
+    const absent = frame[field] === undefined || frame[field] === null;
+    const what = field === 'hash' ? 'hash' : 'value';
+    if (!compares) {
+      if (!absent) throw invalidArgument(`condition ${condition} compares no ${what}: ${field} must be absent`);
+      return undefined;
+    }
+    if (absent) throw invalidArgument(`condition ${condition} needs ${field} (the ${what} to compare the stored value's ${what === 'hash' ? 'hash ' : ''}to)`);
+    return valueField(frame, field, this.limits.maxItemBytes, LimitCause.ITEM_SIZE);
   }
 
   /** listErase's ranges: absent = all; else an array of { beginIndex, count ≥ 0 } (as many as the

@@ -23,14 +23,13 @@ export const MOMENTO_SERVICES: readonly MomentoServiceSpec[] = [
     name: 'cache_client.Scs',
     definition: def(cache.cache_client.UnimplementedScsService),
     answered: [
-      'Get', 'GetBatch', 'Set', 'SetBatch', 'SetIf', 'SetIfNotExists', 'Delete', 'KeysExist', 'Increment', 'UpdateTtl', 'ItemGetTtl', 'ItemGetType',
+      'Get', 'GetBatch', 'Set', 'SetBatch', 'SetIf', 'SetIfNotExists', 'GetWithHash', 'SetIfHash', 'Delete', 'KeysExist', 'Increment', 'UpdateTtl', 'ItemGetTtl', 'ItemGetType',
       'DictionaryGet', 'DictionaryFetch', 'DictionarySet', 'DictionaryIncrement', 'DictionaryDelete', 'DictionaryLength',
       'SetUnion', 'SetDifference', 'SetFetch', 'SetSample', 'SetPop', 'SetContains', 'SetLength',
       'ListPushFront', 'ListPushBack', 'ListPopFront', 'ListPopBack', 'ListErase', 'ListRemove', 'ListFetch', 'ListLength',
       'ListConcatenateFront', 'ListConcatenateBack', 'ListRetain',
     ],
     notAnswered: [
-      { methods: ['GetWithHash', 'SetIfHash'], reason: 'the store keeps no value hashes' },
       { methods: '*', reason: 'Tidings stores scalar items, lists, dictionaries and sets only: no sorted sets' },
     ],
   },

@@ -5,7 +5,7 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { cache } from '@gomomento/generated-types';
 import { BinaryWriter } from 'google-protobuf';
-import type { IncrementResult, ItemType, SetElementsResult, SetIfCondition, Value } from '../../protocol/index.js';
+import type { IncrementResult, ItemType, SetElementsResult, SetIfCondition, SetIfHashCondition, Value } from '../../protocol/index.js';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { batchStream, cacheHeader, dispatch, toBytes, unary, utf8, type GrpcDeps } from './calls.js';
 import { invalidArgument } from '../../core/errors.js';
@@ -53,6 +53,18 @@ function setIfCondition(r: InstanceType<typeof pb._SetIfRequest>): { condition: 
     case 'present_and_not_equal': return { condition: 'presentAndNotEqual', compare: r.present_and_not_equal.value_to_check };
     case 'absent_or_equal': return { condition: 'absentOrEqual', compare: r.absent_or_equal.value_to_check };
     default: throw invalidArgument('SetIf needs a condition');
+  }
+}
+
+/** SetIfHash's condition oneof as our setIfHash fields (condition + hash). */
+function setIfHashCondition(r: InstanceType<typeof pb._SetIfHashRequest>): { condition: SetIfHashCondition; hash?: Uint8Array } {
+  switch (r.condition) {
+    case 'unconditional': return { condition: 'unconditional' };
+    case 'present_and_hash_equal': return { condition: 'presentAndHashEqual', hash: r.present_and_hash_equal.hash_to_check };
+    case 'present_and_not_hash_equal': return { condition: 'presentAndNotHashEqual', hash: r.present_and_not_hash_equal.hash_to_check };
+    case 'absent_or_hash_equal': return { condition: 'absentOrHashEqual', hash: r.absent_or_hash_equal.hash_to_check };
+    case 'absent_or_not_hash_equal': return { condition: 'absentOrNotHashEqual', hash: r.absent_or_not_hash_equal.hash_to_check };
+    default: throw invalidArgument('SetIfHash needs a condition');
   }
 }
 
@@ -127,6 +139,22 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
     SetIf: method(async (session, r: InstanceType<typeof pb._SetIfRequest>, c) => {
       const { stored } = await dispatch(deps, session, { t: 'setIf', cache: c, key: utf8(r.cache_key), value: r.cache_body, ...setIfCondition(r), ...ttlOf(r.ttl_milliseconds) });
       return stored ? new pb._SetIfResponse({ stored: new pb._SetIfResponse._Stored() }) : new pb._SetIfResponse({ not_stored: new pb._SetIfResponse._NotStored() });
+    }),
+
+    // The hash travels as the bytes of its text (docs/protocol.md, getWithHash).
+    GetWithHash: method(async (session, r: InstanceType<typeof pb._GetWithHashRequest>, c) => {
+      const result = await dispatch(deps, session, { t: 'getWithHash', cache: c, key: utf8(r.cache_key) });
+      return result.hit
+        ? new pb._GetWithHashResponse({ found: new pb._GetWithHashResponse._Found({ value: toBytes(result.value), hash: toBytes(result.hash) }) })
+        : new pb._GetWithHashResponse({ missing: new pb._GetWithHashResponse._Missing() });
+    }),
+
+    // The JS SDK's setWithHash and setIf*Hash* all send SetIfHash.
+    SetIfHash: method(async (session, r: InstanceType<typeof pb._SetIfHashRequest>, c) => {
+      const result = await dispatch(deps, session, { t: 'setIfHash', cache: c, key: utf8(r.cache_key), value: r.cache_body, ...setIfHashCondition(r), ...ttlOf(r.ttl_milliseconds) });
+      return result.stored
+        ? new pb._SetIfHashResponse({ stored: new pb._SetIfHashResponse._Stored({ new_hash: toBytes(result.hash) }) })
+        : new pb._SetIfHashResponse({ not_stored: new pb._SetIfHashResponse._NotStored() });
     }),
 
     SetIfNotExists: method(async (session, r: InstanceType<typeof pb._SetIfNotExistsRequest>, c) => {
