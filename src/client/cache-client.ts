@@ -1,11 +1,11 @@
 /** Lists, dictionaries, sets and scalar items, named and shaped like Momento's CacheClient. TTLs are seconds in the
  * API (as Momento's) and milliseconds on the wire. */
-import type { DictionaryItem, ListEraseRange, ListItem, OperationName, ResultOf, SetIfCondition, Value } from '../protocol/index.js';
+import type { DictionaryItem, ListEraseRange, ListItem, OperationName, ResultOf, SetIfCondition, SetIfHashCondition, Value } from '../protocol/index.js';
 import { clientLink, type ClientOptions } from './client-options.js';
 import type { Connection, OutgoingFrame, RequestOptions } from './connection.js';
 import { asClientError, type TidingsClientError } from './errors.js';
 import {
-  ChangeTtl, ConditionalWrite, DictionaryFetch, DictionaryGetField, DictionaryGetFields, GenericWrite, Increment, ItemGetTtl, ItemGetType, ItemType, ListErase,
+  ChangeTtl, ConditionalWrite, DictionaryFetch, DictionaryGetField, DictionaryGetFields, GenericWrite, HashedRead, HashedWrite, Increment, ItemGetTtl, ItemGetType, ItemType, ListErase,
   ListFetch, ListLength, ListPop, ListWrite, PubAppend, SetContainsElement, SetContainsElements, SetElements, UpdateTtl, ValueRead, orThrow,
 } from './responses.js';
 
@@ -247,6 +247,35 @@ export class CacheClient {
   }
   setIfAbsentOrEqual(cacheName: string, key: string, value: Value, equal: Value, options: ScalarWriteOptions = {}): Promise<ConditionalWrite.Response> {
     return this.setIf(cacheName, key, value, 'absentOrEqual', equal, options);
+  }
+
+  /** Momento's getWithHash: the value and its hash (opaque: what setIfHash's conditions compare). */
+  getWithHash(cacheName: string, key: string, options: RequestOptions = {}): Promise<HashedRead.Response> {
+    return this.call({ t: 'getWithHash', cache: cacheName, key }, options,
+      (r) => (r.hit ? new HashedRead.Hit(r.value, r.hash) : new HashedRead.Miss()), (e) => new HashedRead.Error(e));
+  }
+  /** Compare-and-set by hash: stores `value` when `condition` holds on the hash of what the key
+   * holds (`hash`: from getWithHash or an earlier Stored; none for 'unconditional'), in one step.
+   * Stored carries the new value's hash. The conditions need read and write on the key,
+   * 'unconditional' (a set) write only. Momento's names follow. */
+  setIfHash(cacheName: string, key: string, value: Value, condition: SetIfHashCondition, hash?: Value, options: ScalarWriteOptions = {}): Promise<HashedWrite.Response> {
+    const frame = { t: 'setIfHash' as const, cache: cacheName, key, value, condition, ...(hash !== undefined ? { hash } : {}), ...this.ttlField(options.ttl) };
+    return this.call(frame, options, (r) => (r.stored ? new HashedWrite.Stored(r.hash) : new HashedWrite.NotStored()), (e) => new HashedWrite.Error(e));
+  }
+  setWithHash(cacheName: string, key: string, value: Value, options: ScalarWriteOptions = {}): Promise<HashedWrite.Response> {
+    return this.setIfHash(cacheName, key, value, 'unconditional', undefined, options);
+  }
+  setIfPresentAndHashEqual(cacheName: string, key: string, value: Value, hashEqual: Value, options: ScalarWriteOptions = {}): Promise<HashedWrite.Response> {
+    return this.setIfHash(cacheName, key, value, 'presentAndHashEqual', hashEqual, options);
+  }
+  setIfPresentAndHashNotEqual(cacheName: string, key: string, value: Value, hashNotEqual: Value, options: ScalarWriteOptions = {}): Promise<HashedWrite.Response> {
+    return this.setIfHash(cacheName, key, value, 'presentAndNotHashEqual', hashNotEqual, options);
+  }
+  setIfAbsentOrHashEqual(cacheName: string, key: string, value: Value, hashEqual: Value, options: ScalarWriteOptions = {}): Promise<HashedWrite.Response> {
+    return this.setIfHash(cacheName, key, value, 'absentOrHashEqual', hashEqual, options);
+  }
+  setIfAbsentOrHashNotEqual(cacheName: string, key: string, value: Value, hashNotEqual: Value, options: ScalarWriteOptions = {}): Promise<HashedWrite.Response> {
+    return this.setIfHash(cacheName, key, value, 'absentOrNotHashEqual', hashNotEqual, options);
   }
 
   delete(cacheName: string, key: string, options: RequestOptions = {}): Promise<GenericWrite.Response> {

@@ -22,7 +22,7 @@ export { Moderator, type ModeratorLink, type ModeratorOptions, type ModerationIn
 export { TidingsClientError, ClientCause } from './errors.js';
 export {
   ErrorResponse, TopicPublish, TopicPresence, GenericWrite, ListWrite, ListFetch, ValueRead, ListPop, ListLength, ItemGetTtl, UpdateTtl, PubAppend,
-  Increment, ConditionalWrite, ListErase, ChangeTtl, DictionaryGetField, DictionaryGetFields, DictionaryFetch, ItemGetType, ItemType,
+  Increment, ConditionalWrite, HashedRead, HashedWrite, ListErase, ChangeTtl, DictionaryGetField, DictionaryGetFields, DictionaryFetch, ItemGetType, ItemType,
   SetElements, SetContainsElement, SetContainsElements,
   GenerateDisposableToken, ExpiresAt, type ListItemMeta,
 } from './responses.js';

@@ -70,6 +70,18 @@ export const CacheSetIfPresentAndNotEqualResponse = STORED;
 export type CacheSetIfPresentAndNotEqualResponse = Stored;
 export const CacheSetIfAbsentOrEqualResponse = STORED;
 export type CacheSetIfAbsentOrEqualResponse = Stored;
+export const CacheGetWithHashResponse = HIT;
+export type CacheGetWithHashResponse = Hit;
+export const CacheSetWithHashResponse = STORED;
+export type CacheSetWithHashResponse = Stored;
+export const CacheSetIfPresentAndHashEqualResponse = STORED;
+export type CacheSetIfPresentAndHashEqualResponse = Stored;
+export const CacheSetIfPresentAndHashNotEqualResponse = STORED;
+export type CacheSetIfPresentAndHashNotEqualResponse = Stored;
+export const CacheSetIfAbsentOrHashEqualResponse = STORED;
+export type CacheSetIfAbsentOrHashEqualResponse = Stored;
+export const CacheSetIfAbsentOrHashNotEqualResponse = STORED;
+export type CacheSetIfAbsentOrHashNotEqualResponse = Stored;
 
 // -- response classes under Momento's names --------------------------------------------------------
 
@@ -218,6 +230,12 @@ export namespace CacheSetIfAbsentOrEqual {
   export const Error = ConditionalWrite.Error; export type Error = ConditionalWrite.Error;
   export type Response = ConditionalWrite.Response;
 }
+
+// getWithHash and the hash family of conditional sets: the SDK's classes under Momento's names.
+export {
+  HashedRead as CacheGetWithHash, HashedWrite as CacheSetWithHash, HashedWrite as CacheSetIfPresentAndHashEqual,
+  HashedWrite as CacheSetIfPresentAndHashNotEqual, HashedWrite as CacheSetIfAbsentOrHashEqual, HashedWrite as CacheSetIfAbsentOrHashNotEqual,
+} from './responses.js';
 
 /** Momento's other names for the scope builders. */
 export const TokenScopes = PermissionScopes;

@@ -206,6 +206,33 @@ export namespace ConditionalWrite {
   export type Response = Stored | NotStored | Error;
 }
 
+/** getWithHash: a ValueRead whose Hit also carries the value's hash (Momento's hash() /
+ * hashString() / hashUint8Array()): opaque, to pass back to setIfHash. */
+export namespace HashedRead {
+  export class Hit extends ValueRead.Hit {
+    constructor(raw: Value, private readonly hashText: string) { super(raw); }
+    hash(): string { return this.hashText; }
+    hashString(): string { return this.hashText; }
+    hashUint8Array(): Uint8Array { return valueBytes(this.hashText); }
+  }
+  export class Miss extends ValueRead.Miss { hash(): undefined { return undefined; } }
+  export class Error extends ValueRead.Error { hash(): undefined { return undefined; } }
+  export type Response = Hit | Miss | Error;
+}
+
+/** setIfHash / setWithHash / setIf*Hash*: ConditionalWrite's, whose Stored carries the hash of the
+ * value now stored. */
+export namespace HashedWrite {
+  export class Stored extends ConditionalWrite.Stored {
+    constructor(private readonly hashText: string) { super(); }
+    hashString(): string { return this.hashText; }
+    hashUint8Array(): Uint8Array { return valueBytes(this.hashText); }
+  }
+  export class NotStored extends ConditionalWrite.NotStored {}
+  export class Error extends ConditionalWrite.Error {}
+  export type Response = Stored | NotStored | Error;
+}
+
 /** listErase: the length left, or Miss when there was no list. */
 export namespace ListErase {
   export class Success extends Outcome {

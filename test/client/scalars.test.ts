@@ -1,4 +1,4 @@
-/** The SDK's CacheClient: increment, the setIf* family and listErase under Momento's names, against
+/** The SDK's CacheClient: increment, the setIf* family, getWithHash and the setIf*Hash* family, and listErase under Momento's names, against
  * a real server on both engines; and an increment whose reply was lost with a cut link, which the
  * SDK sends again with its idempotency key so it is counted once. */
 import { startServer, testEachEngine } from '../helpers/server.js';
@@ -7,6 +7,8 @@ import {
   CacheIncrement, CacheIncrementResponse, CacheSetIfAbsent, CacheSetIfAbsentResponse, CacheSetIfNotExists, CacheSetIfPresent,
   CacheSetIfEqual, CacheSetIfNotEqual, CacheSetIfPresentAndNotEqual, CacheSetIfAbsentOrEqual, ConditionalWrite, ErrorCode, Increment,
   ListErase, PermissionScopes, CacheIncreaseTtl, CacheDecreaseTtl, CacheIncreaseTtlResponse, ChangeTtl,
+  CacheGetWithHash, CacheGetWithHashResponse, CacheSetWithHash, CacheSetIfPresentAndHashEqual, CacheSetIfPresentAndHashNotEqual,
+  CacheSetIfAbsentOrHashEqual, CacheSetIfAbsentOrHashNotEqual, CacheSetWithHashResponse, HashedRead, HashedWrite,
 } from '../../src/client/index.js';
 import type { TidingsServer } from '../../src/index.js';
 
@@ -43,7 +45,7 @@ testEachEngine('cache - increment past 2^53: value() is the nearest number, valu
   t.equal(((await cache.increment('chat', 'small', -41)) as Increment.Success).valueBigInt(), -41n, 'within 2^53 from the number');
 });
 
-testEachEngine('cache - setIfAbsent, setIfNotExists, setIfPresent, setIfEqual, setIfNotEqual, setIfPresentAndNotEqual, setIfAbsentOrEqual', async (t, engine) => {
+testEachEngine('cache - setIfAbsent, setIfNotExists, setIfPresent, setIfEqual, setIfNotEqual, setIfPresentAndNotEqual, setIfAbsentOrEqual; getWithHash, setWithHash, setIf*Hash*', async (t, engine) => {
   const server = await startServer(t, { engine });
   const { cache } = await sdkFor(t, server);
   const stored = await cache.setIfAbsent('chat', 'lock', 'ada', { ttl: 30 });
@@ -65,6 +67,40 @@ testEachEngine('cache - setIfAbsent, setIfNotExists, setIfPresent, setIfEqual, s
   t.ok(denied instanceof ConditionalWrite.Error && denied.errorCode() === ErrorCode.PERMISSION_ERROR, 'write-only: no conditional write (Momento)');
   const noCount = await writer.increment('chat', 'visits');
   t.ok(noCount instanceof Increment.Error && noCount.errorCode() === ErrorCode.PERMISSION_ERROR, 'write-only: no increment (Momento)');
+
+  // The hash family on the same server: a hash read is what the conditions compare.
+  const miss = await cache.getWithHash('chat', 'doc');
+  t.ok(miss instanceof CacheGetWithHash.Miss && miss instanceof HashedRead.Miss, 'both names, one class');
+  t.equal(miss.type, CacheGetWithHashResponse.Miss);
+  const set = await cache.setWithHash('chat', 'doc', 'v1');
+  t.ok(set instanceof CacheSetWithHash.Stored && set instanceof HashedWrite.Stored && set instanceof ConditionalWrite.Stored);
+  t.equal(set.type, CacheSetWithHashResponse.Stored);
+  const hit = await cache.getWithHash('chat', 'doc');
+  t.ok(hit instanceof CacheGetWithHash.Hit);
+  const v1 = (hit as HashedRead.Hit).hashUint8Array();
+  t.equal((hit as HashedRead.Hit).valueString(), 'v1');
+  t.equal((hit as HashedRead.Hit).hashString(), (set as HashedWrite.Stored).hashString(), 'setWithHash answered the hash getWithHash reads');
+  t.equal((hit as HashedRead.Hit).hash(), new TextDecoder().decode(v1), 'hash() is the text of the bytes');
+  t.ok((await cache.setIfPresentAndHashEqual('chat', 'doc', 'v2', 'not the hash')) instanceof CacheSetIfPresentAndHashEqual.NotStored);
+  const v2 = await cache.setIfPresentAndHashEqual('chat', 'doc', 'v2', v1, { ttl: 5 });
+  t.ok(v2 instanceof CacheSetIfPresentAndHashEqual.Stored, 'the hash as bytes');
+  t.not((v2 as HashedWrite.Stored).hashString(), (set as HashedWrite.Stored).hashString(), 'a new value, a new hash');
+  t.ok(((await cache.itemGetTtl('chat', 'doc')) as { remainingTtlMillis(): number }).remainingTtlMillis() <= 5000, 'ttl in seconds');
+  t.ok((await cache.setIfPresentAndHashNotEqual('chat', 'doc', 'x', (v2 as HashedWrite.Stored).hashString())) instanceof CacheSetIfPresentAndHashNotEqual.NotStored);
+  t.ok((await cache.setIfPresentAndHashNotEqual('chat', 'doc', 'v3', v1)) instanceof CacheSetIfPresentAndHashNotEqual.Stored);
+  t.ok((await cache.setIfAbsentOrHashEqual('chat', 'doc', 'x', v1)) instanceof CacheSetIfAbsentOrHashEqual.NotStored);
+  t.ok((await cache.setIfAbsentOrHashEqual('chat', 'new-doc', 'x', v1)) instanceof CacheSetIfAbsentOrHashEqual.Stored, 'absent');
+  t.ok((await cache.setIfAbsentOrHashNotEqual('chat', 'new-doc', 'y', ((await cache.getWithHash('chat', 'new-doc')) as HashedRead.Hit).hash())) instanceof CacheSetIfAbsentOrHashNotEqual.NotStored);
+  t.ok((await cache.setIfHash('chat', 'new-doc', 'y', 'absentOrNotHashEqual', v1)) instanceof HashedWrite.Stored, 'setIfHash with the condition by name');
+  t.equal((await cache.get('chat', 'doc')).value(), 'v3');
+  t.equal(String(await cache.setIfPresentAndHashEqual('chat', 'doc', 'z', v1)), 'NotStored');
+  const noHash = await cache.setIfHash('chat', 'doc', 'z', 'presentAndHashEqual');
+  t.ok(noHash instanceof HashedWrite.Error && noHash.errorCode() === ErrorCode.INVALID_ARGUMENT_ERROR, 'a condition without its hash');
+  t.ok((await writer.setWithHash('chat', 'doc', 'w')) instanceof CacheSetWithHash.Stored, 'write-only: setWithHash is a set');
+  const noRead = await writer.getWithHash('chat', 'doc');
+  t.ok(noRead instanceof CacheGetWithHash.Error && noRead.errorCode() === ErrorCode.PERMISSION_ERROR && noRead.hash() === undefined, 'write-only: no getWithHash');
+  const noCas = await writer.setIfAbsentOrHashEqual('chat', 'doc', 'w', v1);
+  t.ok(noCas instanceof HashedWrite.Error && noCas.errorCode() === ErrorCode.PERMISSION_ERROR, 'write-only: no hash condition');
 });
 
 testEachEngine('cache - increaseTtl / decreaseTtl: Set, NotSet, Miss', async (t, engine) => {
