@@ -2,7 +2,10 @@
  * engines: each case runs against the memory store and the Redis store. */
 import { ErrorCode, LimitCause } from '../../../src/protocol/index.js';
 import { TidingsError } from '../../../src/core/errors.js';
+import type { Test } from 'tap';
 import { testEachStore, storeWith } from '../../helpers/stores.js';
+import type { CacheEngine, StoreCondition } from '../../../src/store/cache-store.js';
+import type { SetIfCondition } from '../../../src/protocol/index.js';
 import { valueHash } from '../../../src/store/scalar-ops.js';
 
 const ttl = { ttlMs: 60_000, refresh: true };
@@ -96,9 +99,15 @@ testEachStore('setIf: each condition on a missing key, an equal and a different 
     ['presentAndNotEqual', false, false, true],
     ['absentOrEqual', true, true, false],
   ] as const;
-  for (const [kind, missing, equal, different] of table) {
-    const condition = kind === 'absent' || kind === 'present' ? { kind } : { kind, compare: 'old' };
-    const key = `k-${kind}`;
+  await conditionTable(t, store, 'k', table, (kind) => (kind === 'absent' || kind === 'present' ? { kind } : { kind, compare: 'old' }));
+});
+
+/** Each row's condition (conditionFor gives it) on a missing key, then one holding 'old' (what
+ * the comparing conditions compare to), then one holding 'other': stored or not as the row says. */
+async function conditionTable(t: Test, store: CacheEngine, prefix: string, table: ReadonlyArray<readonly [SetIfCondition, boolean, boolean, boolean]>, conditionFor: (kind: SetIfCondition, row: number) => StoreCondition) {
+  for (const [row, [kind, missing, equal, different]] of table.entries()) {
+    const condition = conditionFor(kind, row);
+    const key = `${prefix}-${kind}`;
     t.equal(await store.setIf('c', key, 'new', condition, undefined), missing, `${kind} on a missing key`);
     t.equal(await store.get('c', key), missing ? 'new' : undefined);
     await store.set('c', key, 'old', undefined);
@@ -108,7 +117,7 @@ testEachStore('setIf: each condition on a missing key, an equal and a different 
     t.equal(await store.setIf('c', key, 'new', condition, undefined), different, `${kind} on a different value`);
     t.equal(await store.get('c', key), different ? 'new' : 'other');
   }
-});
+}
 
 testEachStore('setIf: values compare as bytes (text equals the binary of its UTF-8) and keep their kind', async (t, engine) => {
   const { store } = await storeWith(t, engine);
@@ -154,20 +163,8 @@ testEachStore('setIf hashed (SetIfHash): each comparing condition on the stored 
     ['presentAndNotEqual', false, false, true], // presentAndNotHashEqual
     ['absentOrEqual', true, true, false], // absentOrHashEqual
   ] as const;
-  for (const [i, [kind, missing, equal, different]] of table.entries()) {
-    // The hash as its text and as bytes (gRPC's): they compare as bytes.
-    const hash = i % 2 === 0 ? valueHash('old') : new TextEncoder().encode(valueHash('old'));
-    const condition = { kind, compare: hash, hashed: true };
-    const key = `h-${kind}`;
-    t.equal(await store.setIf('c', key, 'new', condition, undefined), missing, `${kind} on a missing key`);
-    t.equal(await store.get('c', key), missing ? 'new' : undefined);
-    await store.set('c', key, 'old', undefined);
-    t.equal(await store.setIf('c', key, 'new', condition, undefined), equal, `${kind} on the hashed value`);
-    t.equal(await store.get('c', key), equal ? 'new' : 'old');
-    await store.set('c', key, 'other', undefined);
-    t.equal(await store.setIf('c', key, 'new', condition, undefined), different, `${kind} on another value`);
-    t.equal(await store.get('c', key), different ? 'new' : 'other');
-  }
+  // The hash as its text and as bytes (gRPC's): they compare as bytes.
+  await conditionTable(t, store, 'h', table, (kind, row) => ({ kind, compare: row % 2 === 0 ? valueHash('old') : new TextEncoder().encode(valueHash('old')), hashed: true }));
   await store.set('c', 'plain', 'old', undefined);
   t.equal(await store.setIf('c', 'plain', 'new', { kind: 'equal', compare: 'old', hashed: true }, undefined), false, 'the value itself is not its hash');
 });
