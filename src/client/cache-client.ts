@@ -190,7 +190,7 @@ export class CacheClient {
   setSample(cacheName: string, setName: string, limit: number, options: RequestOptions = {}): Promise<SetElements.Response> {
     return this.setElements({ t: 'setSample', cache: cacheName, set: setName, limit }, options);
   }
-  /** Hit with `itemType()` (`ItemType.SCALAR`, `LIST`, `DICTIONARY`, `SET`), or Miss. */
+  /** Hit with `itemType()` (`ItemType.SCALAR`, `LIST`, `DICTIONARY`, `SET`, `SORTED_SET`), or Miss. */
   itemGetType(cacheName: string, key: string, options: RequestOptions = {}): Promise<ItemGetType.Response> {
     return this.call({ t: 'itemGetType', cache: cacheName, key }, options,
       (r) => (r.hit ? new ItemGetType.Hit(ITEM_TYPES[r.type]) : new ItemGetType.Miss()), (e) => new ItemGetType.Error(e));
@@ -352,7 +352,7 @@ export class CacheClient {
   }
 }
 
-const ITEM_TYPES = { scalar: ItemType.SCALAR, list: ItemType.LIST, dictionary: ItemType.DICTIONARY, set: ItemType.SET } as const;
+const ITEM_TYPES = { scalar: ItemType.SCALAR, list: ItemType.LIST, dictionary: ItemType.DICTIONARY, set: ItemType.SET, sortedSet: ItemType.SORTED_SET } as const;
 
 function opt<K extends string>(key: K, value: number | undefined): Partial<Record<K, number>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, number>);

@@ -374,7 +374,7 @@ export namespace SetContainsElements {
 }
 
 /** Momento's ItemType, as itemGetType's Hit answers it. */
-export const ItemType = { SCALAR: 'SCALAR', DICTIONARY: 'DICTIONARY', SET: 'SET', LIST: 'LIST' } as const;
+export const ItemType = { SCALAR: 'SCALAR', DICTIONARY: 'DICTIONARY', SET: 'SET', LIST: 'LIST', SORTED_SET: 'SORTED_SET' } as const;
 export type ItemType = (typeof ItemType)[keyof typeof ItemType];
 
 export namespace ItemGetType {

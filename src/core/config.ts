@@ -219,6 +219,9 @@ export interface StoreConfig {
   maxDictionaryFields: number;
   /** Elements a set may hold. */
   maxSetElements: number;
+  /** Elements a sorted set may hold (the memory store's sorted array moves up to this many slots on
+   * an insert). */
+  maxSortedSetElements: number;
   /** Longest TTL a write may ask for, seconds (Momento on-demand: 24 h). */
   maxTtlSec: number;
   /** TTL of a write that names none, seconds. */
@@ -585,6 +588,7 @@ export const DEFAULTS: TidingsConfig = {
     maxListLength: 100_000,
     maxDictionaryFields: 100_000,
     maxSetElements: 100_000,
+    maxSortedSetElements: 100_000,
     maxTtlSec: 24 * 3600,
     defaultTtlSec: 3600,
     purgeIntervalMs: 60_000,
@@ -919,7 +923,7 @@ function validateRedisUrl(path: string, value: unknown): void {
 }
 
 function validateStore(s: StoreConfig, positive: (path: string, value: number, min?: number) => void): void {
-  for (const key of ['maxBytes', 'maxItemBytes', 'maxElementBytes', 'maxListLength', 'maxDictionaryFields', 'maxSetElements', 'maxTtlSec', 'defaultTtlSec', 'purgeIntervalMs'] as const) {
+  for (const key of ['maxBytes', 'maxItemBytes', 'maxElementBytes', 'maxListLength', 'maxDictionaryFields', 'maxSetElements', 'maxSortedSetElements', 'maxTtlSec', 'defaultTtlSec', 'purgeIntervalMs'] as const) {
     positive(`store.${key}`, s[key]);
   }
   positive('store.fetchCacheBytes', s.fetchCacheBytes, 0);

@@ -38,6 +38,8 @@ export const LimitCause = {
   DICTIONARY_FIELDS: 'dictionary_fields_limit_exceeded',
   /** A set would hold more than store.maxSetElements elements. */
   SET_ELEMENTS: 'set_elements_limit_exceeded',
+  /** A sorted set would hold more than store.maxSortedSetElements elements. */
+  SORTED_SET_ELEMENTS: 'sorted_set_elements_limit_exceeded',
   TTL: 'ttl_limit_exceeded',
   SUBSCRIPTIONS: 'topic_subscriptions_limit_exceeded',
   PENDING_REQUESTS: 'pending_requests_limit_exceeded',

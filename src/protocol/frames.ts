@@ -243,7 +243,7 @@ export interface SetIfHashRequest { t: 'setIfHash'; id: number; cache: string; k
 export interface ListEraseRequest extends ListTarget { t: 'listErase'; ranges?: ListEraseRange[] }
 export interface ListEraseRange { beginIndex: number; count: number }
 /** What a key holds (Momento's ItemGetType). */
-export type ItemType = 'scalar' | 'list' | 'dictionary' | 'set';
+export type ItemType = 'scalar' | 'list' | 'dictionary' | 'set' | 'sortedSet';
 export interface ItemGetTypeRequest { t: 'itemGetType'; id: number; cache: string; key: string }
 
 // Dictionaries (Momento's): text fields, each with a value kept as sent; the TTL is the whole
@@ -276,6 +276,37 @@ export interface SetPopRequest extends SetTarget { t: 'setPop'; count: number }
 /** Returns up to `limit` distinct elements chosen at random, removing none. */
 export interface SetSampleRequest extends SetTarget { t: 'setSample'; limit: number }
 
+// Sorted sets (Momento's): distinct elements kept and answered as bytes (text as its UTF-8), each
+// with a score (a double, never NaN); ordered by score, ties by the elements' bytes; the TTL is
+// the whole sorted set's (CollectionTtl), as a list's.
+interface SortedSetTarget { id: number; cache: string; sortedSet: string }
+/** One element of a sorted set and its score. */
+export interface SortedSetElement { value: Value; score: number }
+/** `ascending` (lowest score first, the default) or `descending`. */
+export type SortedSetOrder = 'ascending' | 'descending';
+/** Score bounds: absent = unbounded; each inclusive unless its `exclusive` flag is true. */
+export interface SortedSetScoreFields { minScore?: number; maxScore?: number; exclusiveMin?: boolean; exclusiveMax?: boolean }
+/** Sets each element's score (a later one of the same element wins), creating the sorted set. */
+export interface SortedSetPutElementsRequest extends SortedSetTarget, CollectionTtlFields { t: 'sortedSetPutElements'; elements: SortedSetElement[] }
+/** The elements whose ranks in `order` are in [startRank, endRank): negatives count from the end. */
+export interface SortedSetFetchByRankRequest extends SortedSetTarget { t: 'sortedSetFetchByRank'; startRank?: number; endRank?: number; order?: SortedSetOrder }
+/** The elements within the score bounds in `order`, skipping `offset`, at most `count` (absent: all). */
+export interface SortedSetFetchByScoreRequest extends SortedSetTarget, SortedSetScoreFields { t: 'sortedSetFetchByScore'; order?: SortedSetOrder; offset?: number; count?: number }
+export interface SortedSetGetScoresRequest extends SortedSetTarget { t: 'sortedSetGetScores'; values: Value[] }
+export interface SortedSetGetRankRequest extends SortedSetTarget { t: 'sortedSetGetRank'; value: Value; order?: SortedSetOrder }
+/** Adds `amount` (default 1) to the element's score (none: 0), creating the element and the sorted set. */
+export interface SortedSetIncrementScoreRequest extends SortedSetTarget, CollectionTtlFields { t: 'sortedSetIncrementScore'; value: Value; amount?: number }
+/** Removes the elements, or every element (the sorted set) when `values` is absent. */
+export interface SortedSetRemoveElementsRequest extends SortedSetTarget { t: 'sortedSetRemoveElements'; values?: Value[] }
+export interface SortedSetLengthRequest extends SortedSetTarget { t: 'sortedSetLength' }
+export interface SortedSetLengthByScoreRequest extends SortedSetTarget, SortedSetScoreFields { t: 'sortedSetLengthByScore' }
+/** One source of a union: a sorted set of the same cache and the factor its scores are multiplied by. */
+export interface SortedSetSource { sortedSet: string; weight: number }
+/** How a union combines the weighted scores of an element in several sources. */
+export type SortedSetAggregate = 'sum' | 'min' | 'max';
+/** Replaces `sortedSet` with the union of the sources (missing ones are empty); `ttlMs` as a set's. */
+export interface SortedSetUnionStoreRequest extends SortedSetTarget { t: 'sortedSetUnionStore'; sources: SortedSetSource[]; aggregate?: SortedSetAggregate; ttlMs?: number }
+
 /** Publishes to `topic` and appends to `list` (same cache) in one step; see docs/history.md. */
 export interface PubAppendRequest extends ListTarget, CollectionTtlFields { t: 'pubAppend'; topic: string; value: Value; truncateFrontToSize?: number }
 
@@ -288,7 +319,10 @@ export type CacheRequest =
   | DictionarySetFieldsRequest | DictionaryGetFieldsRequest | DictionaryFetchRequest | DictionaryIncrementRequest
   | DictionaryRemoveFieldsRequest | DictionaryLengthRequest
   | SetAddElementsRequest | SetRemoveElementsRequest | SetFetchRequest | SetContainsElementsRequest | SetLengthRequest
-  | SetPopRequest | SetSampleRequest;
+  | SetPopRequest | SetSampleRequest
+  | SortedSetPutElementsRequest | SortedSetFetchByRankRequest | SortedSetFetchByScoreRequest | SortedSetGetScoresRequest
+  | SortedSetGetRankRequest | SortedSetIncrementScoreRequest | SortedSetRemoveElementsRequest | SortedSetLengthRequest
+  | SortedSetLengthByScoreRequest | SortedSetUnionStoreRequest;
 
 export interface Miss { hit: false }
 /** Reply of every list write. */
@@ -332,6 +366,21 @@ export type SetElementsResult = { hit: true; elements: Uint8Array[] } | Miss;
 /** Whether the set holds each element asked, in order; Miss when there is no set. */
 export type SetContainsElementsResult = { hit: true; contains: boolean[] } | Miss;
 export type SetLengthResult = { hit: true; length: number } | Miss;
+/** A sorted set's element as answered: its bytes and its score. */
+export interface ScoredElement { value: Uint8Array; score: number }
+/** The elements fetched, in the order asked; Miss when there is no sorted set. */
+export type SortedSetFetchResult = { hit: true; elements: ScoredElement[] } | Miss;
+/** Each value's score in order (null: not an element); Miss when there is no sorted set. */
+export type SortedSetGetScoresResult = { hit: true; scores: Array<number | null> } | Miss;
+/** The element's rank in the order asked (0 first), null when it is not an element; Miss when
+ * there is no sorted set. */
+export type SortedSetGetRankResult = { hit: true; rank: number | null } | Miss;
+/** The element's score after the increment. */
+export interface SortedSetIncrementScoreResult { score: number }
+/** sortedSetLength and sortedSetLengthByScore: elements counted; Miss when there is no sorted set. */
+export type SortedSetLengthResult = { hit: true; length: number } | Miss;
+/** The number of elements the union stored (0: the destination was deleted). */
+export interface SortedSetUnionStoreResult { length: number }
 /** Where the item landed, its ts (as a pub's reply) and the list's length. */
 export interface PubAppendResult extends PublishResult { ts: number; length: number }
 

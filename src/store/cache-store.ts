@@ -1,4 +1,4 @@
-/** The cache-data side of the engine: Momento-shaped lists, dictionaries, sets and scalar items in named caches, plus
+/** The cache-data side of the engine: Momento-shaped lists, dictionaries, sets, sorted sets and scalar items in named caches, plus
  * pubAppend (publish + capped append as one step, for gapless chat history). The memory store
  * implements it in process; a Redis engine would implement the same. Inputs arrive validated
  * (names, value kinds, element sizes, TTL bounds); the store enforces what depends on stored state
@@ -6,13 +6,16 @@
  * Every method may answer synchronously (Maybe<T>); the memory store does, and applies every change
  * inside the call, which callers composing steps in one tick rely on (pubAppend, moderation), and
  * which lets the reply leave inside the uWS message callback, coalesced with other writes. */
-import type { DictionaryItem, ItemType, ListEraseRange, ListFetchResult, ListFetchWithMetaResult, ListItem, PubAppendResult, Value } from '../protocol/index.js';
+import type {
+  DictionaryItem, ItemType, ListEraseRange, ListFetchResult, ListFetchWithMetaResult, ListItem, PubAppendResult, ScoredElement, SortedSetAggregate,
+  SortedSetOrder, SortedSetSource, Value,
+} from '../protocol/index.js';
 import { ErrorCode, LimitCause } from '../protocol/index.js';
 import type { Maybe } from '../core/maybe.js';
 import { TidingsError, limitExceeded } from '../core/errors.js';
 import type { StoreCondition } from './scalar-ops.js';
 
-export type { DictionaryItem, ItemType, ListItem, PubAppendResult } from '../protocol/index.js';
+export type { DictionaryItem, ItemType, ListItem, PubAppendResult, ScoredElement, SortedSetAggregate, SortedSetOrder, SortedSetSource } from '../protocol/index.js';
 export type { Maybe } from '../core/maybe.js';
 export type { StoreCondition } from './scalar-ops.js';
 
@@ -43,6 +46,13 @@ export interface PushOptions {
 }
 
 export interface Range { startIndex?: number | undefined; endIndex?: number | undefined }
+
+/** A sorted-set element to put: a value and its (finite) score. */
+export interface SortedSetInput { value: Value; score: number }
+
+/** Score bounds of a sorted-set read: absent = unbounded. */
+export interface ScoreRange { min?: ScoreBound | undefined; max?: ScoreBound | undefined }
+export interface ScoreBound { score: number; exclusive: boolean }
 
 export interface StoreStats { items: number; bytes: number; maxBytes: number }
 
@@ -104,6 +114,33 @@ export interface CacheEngine {
   /** min(limit, length) distinct elements chosen at random, none removed; undefined = Miss. */
   setSample(cache: string, set: string, limit: number): Maybe<Uint8Array[] | undefined>;
 
+  /** Sets each element's score (a later one of the same element wins; bytes identity as a set's),
+   * creating the sorted set; the TTL as a list push's. Scores arrive finite. */
+  sortedSetPutElements(cache: string, sortedSet: string, elements: readonly SortedSetInput[], ttl: CollectionTtl): Maybe<void>;
+  /** The elements of ranks [startIndex, endIndex) in `order` (negatives count from the end, as a
+   * list fetch's range); undefined = Miss. */
+  sortedSetFetchByRank(cache: string, sortedSet: string, range: Range, order: SortedSetOrder): Maybe<ScoredElement[] | undefined>;
+  /** The elements within `scores` in `order`, skipping `offset`, at most `count` (undefined: all);
+   * undefined = Miss. */
+  sortedSetFetchByScore(cache: string, sortedSet: string, scores: ScoreRange, order: SortedSetOrder, offset: number, count: number | undefined): Maybe<ScoredElement[] | undefined>;
+  /** Each value's score in order (undefined: not an element); undefined = Miss. */
+  sortedSetGetScores(cache: string, sortedSet: string, values: readonly Value[]): Maybe<Array<number | undefined> | undefined>;
+  /** The value's rank in `order` (null: not an element); undefined = Miss. */
+  sortedSetGetRank(cache: string, sortedSet: string, value: Value, order: SortedSetOrder): Maybe<number | null | undefined>;
+  /** Adds `amount` to the value's score (none: 0), creating it and the sorted set; the new score. A
+   * result that is not finite is refused (INVALID_ARGUMENT); the TTL as a put's. */
+  sortedSetIncrementScore(cache: string, sortedSet: string, value: Value, amount: number, ttl: CollectionTtl): Maybe<number>;
+  /** Removes the values (undefined: every element, so the sorted set); the expiry is left alone; an
+   * emptied sorted set is deleted. */
+  sortedSetRemoveElements(cache: string, sortedSet: string, values: readonly Value[] | undefined): Maybe<void>;
+  /** Elements held (within `scores` when given); undefined = Miss. */
+  sortedSetLength(cache: string, sortedSet: string, scores?: ScoreRange): Maybe<number | undefined>;
+  /** Replaces the sorted set with the union of `sources` (sorted sets of the same cache, a missing
+   * one empty): each element's scores times its source's weight, combined by `aggregate` (a sum of
+   * +inf and -inf, or a weight of 0 times an infinity, counts 0, as in Redis); an empty union
+   * deletes it. The TTL: ttlMs (undefined: the default). Answers the elements stored. */
+  sortedSetUnionStore(cache: string, sortedSet: string, sources: readonly SortedSetSource[], aggregate: SortedSetAggregate, ttlMs: number | undefined): Maybe<number>;
+
   /** What the key holds, at one instant; undefined = Miss. */
   itemGetType(cache: string, key: string): Maybe<ItemType | undefined>;
 
@@ -142,17 +179,32 @@ export interface CacheEngine {
 }
 
 /** The refusal of an operation on a key holding another kind of item (docs/protocol.md's words),
- * the same on every store. `held`: 'scalar', 'list', 'dictionary', 'set', or (Redis) a key some other
+ * the same on every store. `held`: 'scalar', 'list', 'dictionary', 'set', 'sortedSet', or (Redis) a key some other
  * program wrote. */
 export function wrongKind(cache: string, key: string, held: string, wanted: ItemType): TidingsError {
   return new TidingsError(ErrorCode.FAILED_PRECONDITION_ERROR, held === 'foreign'
     ? `key "${key}" in cache "${cache}" holds a ${held}, which this operation does not apply to`
-    : `key "${key}" in cache "${cache}" holds a ${held}, not a ${wanted}`);
+    : `key "${key}" in cache "${cache}" holds a ${kindName(held)}, not a ${kindName(wanted)}`);
+}
+
+/** An item kind in words ('sortedSet': "sorted set"). */
+function kindName(kind: string): string {
+  return kind === 'sortedSet' ? 'sorted set' : kind;
 }
 
 /** The refusal of a dictionary write that would leave more than store.maxDictionaryFields fields. */
 export function tooManyFields(dictionary: string, count: number, max: number): TidingsError {
   return limitExceeded(LimitCause.DICTIONARY_FIELDS, `dictionary "${dictionary}" would hold ${count} fields; at most ${max} are allowed`);
+}
+
+/** The refusal of a sorted-set write that would leave more than store.maxSortedSetElements elements. */
+export function tooManySortedSetElements(sortedSet: string, count: number, max: number): TidingsError {
+  return limitExceeded(LimitCause.SORTED_SET_ELEMENTS, `sorted set "${sortedSet}" would hold ${count} elements; at most ${max} are allowed`);
+}
+
+/** The refusal of a sorted-set write whose score would not be a finite number. */
+export function scoreNotFinite(sortedSet: string, score: number): TidingsError {
+  return new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, `sorted set "${sortedSet}": the score would be ${score}; scores must be finite numbers`);
 }
 
 /** The refusal of a set write that would leave more than store.maxSetElements elements. */

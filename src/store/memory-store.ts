@@ -1,16 +1,21 @@
-/** Cache data (scalars, lists, dictionaries, sets) in process memory: one lru-cache over every cache, keyed `${cache}\u0000${key}`,
+/** Cache data (scalars, lists, dictionaries, sets, sorted sets) in process memory: one lru-cache over every cache, keyed `${cache}\u0000${key}`,
  * bounded by footprint bytes (store.maxBytes) with least-recently-used eviction and per-item TTLs
  * read from the injected Clock. Every operation runs synchronously inside its call, so each is
  * atomic with respect to every other (and pubAppend's publish + append is one step). */
 import { LRUCache } from 'lru-cache';
-import { ErrorCode, LimitCause, type DictionaryItem, type ItemType, type ListEraseRange, type ListFetchResult, type ListFetchWithMetaResult, type PublishResult, type Value } from '../protocol/index.js';
+import {
+  ErrorCode, LimitCause, type DictionaryItem, type ItemType, type ListEraseRange, type ListFetchResult, type ListFetchWithMetaResult, type PublishResult,
+  type ScoredElement, type SortedSetAggregate, type SortedSetOrder, type SortedSetSource, type Value,
+} from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
 import type { StoreConfig } from '../core/config.js';
 import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
 import {
-  tooManyElements, tooManyFields, wrongKind,
-  type CacheEngine, type CollectionTtl, type ElementOrigin, type ListItem, type PubAppendResult, type PushOptions, type Range, type StoreCondition, type StoreStats,
+  scoreNotFinite, tooManyElements, tooManyFields, tooManySortedSetElements, wrongKind,
+  type CacheEngine, type CollectionTtl, type ElementOrigin, type ListItem, type PubAppendResult, type PushOptions, type Range, type ScoreRange,
+  type SortedSetInput, type StoreCondition, type StoreStats,
 } from './cache-store.js';
+import { SortedSetState, rankedFootprint, rankedPayload, type Ranked } from './sorted-set-state.js';
 import { Deque } from '../lib/deque.js';
 import { equalTo, eraseRanges, fetchRange, planPush, pushBack, pushFront, removeWhere, retainRange, type PushPlan } from './list-ops.js';
 import { conditionHolds, incremented } from './scalar-ops.js';
@@ -112,10 +117,11 @@ type Entry =
   | { kind: 'scalar'; value: Value; payload: number; footprint: number }
   | { kind: 'list'; state: ListState }
   | { kind: 'dictionary'; state: DictionaryState }
-  | { kind: 'set'; state: SetState };
+  | { kind: 'set'; state: SetState }
+  | { kind: 'sortedSet'; state: SortedSetState };
 
-type CollectionEntry = Extract<Entry, { kind: 'dictionary' | 'set' }>;
-interface CollectionStates { dictionary: DictionaryState; set: SetState }
+type CollectionEntry = Extract<Entry, { kind: 'dictionary' | 'set' | 'sortedSet' }>;
+interface CollectionStates { dictionary: DictionaryState; set: SetState; sortedSet: SortedSetState }
 
 export class MemoryCacheStore implements CacheEngine {
   private readonly lru: LRUCache<string, Entry>;
@@ -369,6 +375,76 @@ export class MemoryCacheStore implements CacheEngine {
     return state && chooseMembers(state.members, limit).map(memberBytes);
   }
 
+  // -- sorted sets -------------------------------------------------------------------------------
+
+  sortedSetPutElements(cache: string, sortedSet: string, elements: readonly SortedSetInput[], ttl: CollectionTtl): void {
+    this.putRanked(cache, sortedSet, elements.map(({ value, score }) => ({ m: memberOf(value), s: score })), ttl);
+  }
+
+  sortedSetFetchByRank(cache: string, sortedSet: string, range: Range, order: SortedSetOrder): ScoredElement[] | undefined {
+    return this.readSortedSet(cache, sortedSet)?.byRank(range.startIndex, range.endIndex, order).map(scored);
+  }
+
+  sortedSetFetchByScore(cache: string, sortedSet: string, scores: ScoreRange, order: SortedSetOrder, offset: number, count: number | undefined): ScoredElement[] | undefined {
+    return this.readSortedSet(cache, sortedSet)?.byScore(scores, order, offset, count).map(scored);
+  }
+
+  sortedSetGetScores(cache: string, sortedSet: string, values: readonly Value[]): Array<number | undefined> | undefined {
+    const state = this.readSortedSet(cache, sortedSet);
+    return state && values.map((v) => state.score(memberOf(v)));
+  }
+
+  sortedSetGetRank(cache: string, sortedSet: string, value: Value, order: SortedSetOrder): number | null | undefined {
+    const state = this.readSortedSet(cache, sortedSet);
+    return state && (state.rank(memberOf(value), order) ?? null);
+  }
+
+  sortedSetIncrementScore(cache: string, sortedSet: string, value: Value, amount: number, ttl: CollectionTtl): number {
+    const member = memberOf(value);
+    const score = (this.readSortedSet(cache, sortedSet)?.score(member) ?? 0) + amount;
+    if (!Number.isFinite(score)) throw scoreNotFinite(sortedSet, score);
+    this.putRanked(cache, sortedSet, [{ m: member, s: score }], ttl);
+    return score;
+  }
+
+  sortedSetRemoveElements(cache: string, sortedSet: string, values: readonly Value[] | undefined): void {
+    const k = this.key(cache, sortedSet);
+    const state = this.collectionAt('sortedSet', k, cache, sortedSet);
+    if (!state) return;
+    const removed = values?.map(memberOf) ?? state.all().map((e) => e.m);
+    if (!removed.some((member) => state.has(member))) return;
+    for (const member of removed) state.remove(member);
+    this.commitCollection(k, { kind: 'sortedSet', state }, state.size, undefined, true);
+  }
+
+  sortedSetLength(cache: string, sortedSet: string, scores?: ScoreRange): number | undefined {
+    const state = this.readSortedSet(cache, sortedSet);
+    return state && (scores ? state.countByScore(scores) : state.size);
+  }
+
+  sortedSetUnionStore(cache: string, sortedSet: string, sources: readonly SortedSetSource[], aggregate: SortedSetAggregate, ttlMs: number | undefined): number {
+    const k = this.key(cache, sortedSet);
+    const held = this.collectionAt('sortedSet', k, cache, sortedSet);
+    const scores = new Map<string, number>();
+    for (const source of sources) {
+      for (const { m, s } of this.readSortedSet(cache, source.sortedSet)?.all() ?? []) {
+        const weighted = zeroIfNaN(s * source.weight);
+        const before = scores.get(m);
+        scores.set(m, before === undefined ? weighted : combine(aggregate, before, weighted));
+      }
+    }
+    const ranked: Ranked[] = [];
+    for (const [m, s] of scores) {
+      if (!Number.isFinite(s)) throw scoreNotFinite(sortedSet, s);
+      ranked.push({ m, s });
+    }
+    this.checkSortedSet(k, sortedSet, undefined, ranked);
+    const state = new SortedSetState();
+    state.put(ranked);
+    this.commitCollection(k, { kind: 'sortedSet', state }, state.size, { ttlMs, refresh: true }, held !== undefined);
+    return state.size;
+  }
+
   itemGetType(cache: string, key: string): ItemType | undefined {
     return this.lru.get(this.key(cache, key))?.kind;
   }
@@ -527,6 +603,34 @@ export class MemoryCacheStore implements CacheEngine {
     this.checkItem(dictionary, measureText(dictionary).utf8 + payload, ENTRY_OVERHEAD + measureText(k).heap + footprint);
   }
 
+  private readSortedSet(cache: string, sortedSet: string): SortedSetState | undefined {
+    return this.collectionAt('sortedSet', this.key(cache, sortedSet), cache, sortedSet);
+  }
+
+  /** Puts the elements into the sorted set, creating it; refused before anything changes when the
+   * result would break a limit. */
+  private putRanked(cache: string, sortedSet: string, ranked: readonly Ranked[], ttl: CollectionTtl): void {
+    const k = this.key(cache, sortedSet);
+    const state = this.collectionAt('sortedSet', k, cache, sortedSet);
+    this.checkSortedSet(k, sortedSet, state, ranked);
+    const target = state ?? new SortedSetState();
+    target.put(ranked);
+    this.commitCollection(k, { kind: 'sortedSet', state: target }, target.size, ttl, state !== undefined);
+  }
+
+  /** Refuses, before anything changes, `state` (none: an empty one) with `ranked` put when it would
+   * hold more than store.maxSortedSetElements elements or break an item limit. */
+  private checkSortedSet(k: string, sortedSet: string, state: SortedSetState | undefined, ranked: readonly Ranked[]): void {
+    const fresh = new Set<string>();
+    for (const { m } of ranked) if (!state?.has(m)) fresh.add(m);
+    let payload = state?.payload ?? 0;
+    let footprint = state?.footprint ?? 0;
+    for (const m of fresh) { payload += rankedPayload(m); footprint += rankedFootprint(m); }
+    const count = (state?.size ?? 0) + fresh.size;
+    if (count > this.config.maxSortedSetElements) throw tooManySortedSetElements(sortedSet, count, this.config.maxSortedSetElements);
+    this.checkItem(sortedSet, measureText(sortedSet).utf8 + payload, ENTRY_OVERHEAD + measureText(k).heap + footprint);
+  }
+
   /** Stores the dictionary or set (holding `size` fields or elements) under a fresh wrapper (so its
    * size is recounted), or deletes it once empty; the TTL as commitList's. */
   private commitCollection(k: string, entry: CollectionEntry, size: number, ttl: CollectionTtl | undefined, existed: boolean): void {
@@ -607,6 +711,21 @@ function memberFootprint(member: string): number {
   return SET_ELEMENT_OVERHEAD + measureText(member).heap;
 }
 
+function scored({ m, s }: Ranked): ScoredElement {
+  return { value: memberBytes(m), score: s };
+}
+
+/** A union's NaN (a weight of 0 times an infinity, or +inf plus -inf) counts 0, as in Redis. */
+function zeroIfNaN(score: number): number {
+  return Number.isNaN(score) ? 0 : score;
+}
+
+function combine(aggregate: SortedSetAggregate, a: number, b: number): number {
+  if (aggregate === 'min') return Math.min(a, b);
+  if (aggregate === 'max') return Math.max(a, b);
+  return zeroIfNaN(a + b);
+}
+
 /** min(count, size) distinct members chosen uniformly at random (a partial Fisher-Yates shuffle). */
 function chooseMembers(members: ReadonlySet<string>, count: number): string[] {
   const all = [...members];
@@ -642,7 +761,7 @@ function withOrigin(e: Element): ListItem {
 function entryFootprint(entry: Entry, key: string): number {
   const base = ENTRY_OVERHEAD + measureText(key).heap;
   if (entry.kind === 'scalar') return base + entry.footprint;
-  if (entry.kind === 'dictionary' || entry.kind === 'set') return base + entry.state.footprint;
+  if (entry.kind !== 'list') return base + entry.state.footprint;
   return base + entry.state.footprint + entry.state.items.capacity * SLOT_BYTES;
 }
 

@@ -1,4 +1,4 @@
-/** Cache data (scalars, lists, dictionaries, sets) in Redis, shared by every node of a deployment: the CacheEngine of cache-store.ts
+/** Cache data (scalars, lists, dictionaries, sets, sorted sets) in Redis, shared by every node of a deployment: the CacheEngine of cache-store.ts
  * with the memory store's Momento semantics, limits and TTL rules. Each operation is one Lua
  * script (scripts.ts): one round trip, atomic, and a refused write changes nothing. Values are
  * stored with their kind and, for pubAppend, their topic origin (element.ts).
@@ -10,12 +10,18 @@
  *   (connection.ts), both retryable;
  * - pubAppend's topic half lives in the Redis topic engine (RedisPubAppender), which runs the list
  *   append and the publish as one script; without one it is refused, never done in two steps. */
-import { ErrorCode, LimitCause, type DictionaryItem, type ItemType, type ListEraseRange, type PubAppendResult, type Value } from '../protocol/index.js';
+import {
+  ErrorCode, LimitCause, type DictionaryItem, type ItemType, type ListEraseRange, type PubAppendResult, type ScoredElement, type SortedSetAggregate,
+  type SortedSetOrder, type SortedSetSource, type Value,
+} from '../protocol/index.js';
 import type { Clock } from '../core/clock.js';
 import type { StoreConfig } from '../core/config.js';
 import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
 import type { RedisConnection } from '../core/redis-connection.js';
-import { tooManyElements, tooManyFields, wrongKind, type CacheEngine, type CollectionTtl, type ListItem, type PushOptions, type Range, type StoreCondition, type StoreStats } from './cache-store.js';
+import {
+  scoreNotFinite, tooManyElements, tooManyFields, tooManySortedSetElements, wrongKind,
+  type CacheEngine, type CollectionTtl, type ListItem, type PushOptions, type Range, type ScoreBound, type ScoreRange, type SortedSetInput, type StoreCondition, type StoreStats,
+} from './cache-store.js';
 import { COMPARING, notAnInteger, overflow } from './scalar-ops.js';
 import { TEXT_TAG, decodeItem, decodeValue, encodeValue, payloadBytes } from './redis/element.js';
 import { textBytes } from './text-bytes.js';
@@ -24,10 +30,10 @@ import { SCRIPTS, type ScriptName } from './redis/scripts.js';
 type Reply = Array<Buffer | number | null>;
 
 /** The scripts that change nothing: a timed-out one says so (core/redis-connection.ts). */
-const READS: ReadonlySet<ScriptName> = new Set(['tidingsGet', 'tidingsListFetch', 'tidingsListLength', 'tidingsItemGetTtl', 'tidingsDictionaryGet', 'tidingsDictionaryFetch', 'tidingsDictionaryLength', 'tidingsItemGetType', 'tidingsSetsRead']);
+const READS: ReadonlySet<ScriptName> = new Set(['tidingsGet', 'tidingsListFetch', 'tidingsListLength', 'tidingsItemGetTtl', 'tidingsDictionaryGet', 'tidingsDictionaryFetch', 'tidingsDictionaryLength', 'tidingsItemGetType', 'tidingsSetsRead', 'tidingsSortedRead']);
 
 /** The kind of item a script applies to, by its name's prefix (the rest: scalars). */
-const SCRIPT_KINDS: ReadonlyArray<[string, ItemType]> = [['tidingsList', 'list'], ['tidingsDictionary', 'dictionary'], ['tidingsSets', 'set']];
+const SCRIPT_KINDS: ReadonlyArray<[string, ItemType]> = [['tidingsList', 'list'], ['tidingsDictionary', 'dictionary'], ['tidingsSets', 'set'], ['tidingsSorted', 'sortedSet']];
 
 /** How old the Redis figures stats() answers may be. */
 const STATS_MAX_AGE_MS = 5000;
@@ -219,6 +225,56 @@ export class RedisCacheStore implements CacheEngine {
     return members(await this.script('tidingsSetsRead', cache, set, 'sample', limit));
   }
 
+  // -- sorted sets -------------------------------------------------------------------------------
+
+  async sortedSetPutElements(cache: string, sortedSet: string, elements: readonly SortedSetInput[], ttl: CollectionTtl): Promise<void> {
+    await this.script('tidingsSortedPut', cache, sortedSet, this.ttlOf(ttl.ttlMs), ttl.refresh ? 1 : 0, this.config.maxSortedSetElements,
+      this.config.maxItemBytes, Buffer.byteLength(sortedSet, 'utf8'), ...elements.flatMap(({ value, score }) => [String(score), memberBytes(value)]));
+  }
+
+  async sortedSetFetchByRank(cache: string, sortedSet: string, range: Range, order: SortedSetOrder): Promise<ScoredElement[] | undefined> {
+    return scoredElements(await this.script('tidingsSortedRead', cache, sortedSet, 'rank', bound(range.startIndex), bound(range.endIndex), order));
+  }
+
+  async sortedSetFetchByScore(cache: string, sortedSet: string, scores: ScoreRange, order: SortedSetOrder, offset: number, count: number | undefined): Promise<ScoredElement[] | undefined> {
+    return scoredElements(await this.script('tidingsSortedRead', cache, sortedSet, 'score', ...scoreBounds(scores), order, offset, count ?? -1));
+  }
+
+  async sortedSetGetScores(cache: string, sortedSet: string, values: readonly Value[]): Promise<Array<number | undefined> | undefined> {
+    const reply = await this.script('tidingsSortedRead', cache, sortedSet, 'scores', ...values.map(memberBytes));
+    return status(reply) === 'miss' ? undefined : values.map((_, i) => (reply[i + 1] == null ? undefined : Number(String(reply[i + 1]))));
+  }
+
+  async sortedSetGetRank(cache: string, sortedSet: string, value: Value, order: SortedSetOrder): Promise<number | null | undefined> {
+    const reply = await this.script('tidingsSortedRead', cache, sortedSet, 'getrank', memberBytes(value), order);
+    return status(reply) === 'miss' ? undefined : reply[1] == null ? null : Number(reply[1]);
+  }
+
+  async sortedSetIncrementScore(cache: string, sortedSet: string, value: Value, amount: number, ttl: CollectionTtl): Promise<number> {
+    const member = memberBytes(value);
+    const reply = await this.script('tidingsSortedIncrement', cache, sortedSet, this.ttlOf(ttl.ttlMs), ttl.refresh ? 1 : 0, this.config.maxSortedSetElements,
+      this.config.maxItemBytes, Buffer.byteLength(sortedSet, 'utf8'), String(amount), member);
+    return Number(String(reply[1]));
+  }
+
+  async sortedSetRemoveElements(cache: string, sortedSet: string, values: readonly Value[] | undefined): Promise<void> {
+    await this.script('tidingsSortedRemove', cache, sortedSet, values === undefined ? 'all' : 'some', ...(values ?? []).map(memberBytes));
+  }
+
+  async sortedSetLength(cache: string, sortedSet: string, scores?: ScoreRange): Promise<number | undefined> {
+    const reply = await (scores
+      ? this.script('tidingsSortedRead', cache, sortedSet, 'count', ...scoreBounds(scores))
+      : this.script('tidingsSortedRead', cache, sortedSet, 'length'));
+    return status(reply) === 'miss' ? undefined : Number(reply[1]);
+  }
+
+  async sortedSetUnionStore(cache: string, sortedSet: string, sources: readonly SortedSetSource[], aggregate: SortedSetAggregate, ttlMs: number | undefined): Promise<number> {
+    const quads = sources.flatMap((source) => [...this.keys(cache, source.sortedSet), String(source.weight), source.sortedSet]);
+    const reply = await this.script('tidingsSortedUnion', cache, sortedSet, this.ttlOf(ttlMs), this.config.maxSortedSetElements, this.config.maxItemBytes,
+      Buffer.byteLength(sortedSet, 'utf8'), aggregate.toUpperCase(), ...quads);
+    return Number(reply[1]);
+  }
+
   async itemGetType(cache: string, key: string): Promise<ItemType | undefined> {
     const reply = await this.script('tidingsItemGetType', cache, key);
     return status(reply) === 'miss' ? undefined : String(reply[1]) as ItemType;
@@ -336,6 +392,12 @@ export class RedisCacheStore implements CacheEngine {
         throw tooManyFields(key, Number(reply[1]), this.config.maxDictionaryFields);
       case 'set_elements':
         throw tooManyElements(key, Number(reply[1]), this.config.maxSetElements);
+      case 'sorted_set_elements':
+        throw tooManySortedSetElements(key, Number(reply[1]), this.config.maxSortedSetElements);
+      case 'not_finite':
+        throw scoreNotFinite(key, luaNumber(String(reply[1])));
+      case 'source_wrongtype':
+        throw wrongKind(cache, String(reply[2]), String(reply[1]), 'sortedSet');
       case 'item_size':
         throw limitExceeded(LimitCause.ITEM_SIZE, `item "${key}" would be ${Number(reply[1])} bytes; at most ${this.config.maxItemBytes} are allowed`);
       default:
@@ -371,6 +433,25 @@ function memberBytes(value: Value): Buffer {
 /** The elements of a set reply, or undefined for a Miss. */
 function members(reply: Reply): Uint8Array[] | undefined {
   return status(reply) === 'miss' ? undefined : reply.slice(1).map((e) => new Uint8Array(e as Buffer));
+}
+
+/** The element, score pairs of a sorted-set fetch, or undefined for a Miss. */
+function scoredElements(reply: Reply): ScoredElement[] | undefined {
+  if (status(reply) === 'miss') return undefined;
+  const elements: ScoredElement[] = [];
+  for (let i = 1; i < reply.length; i += 2) elements.push({ value: new Uint8Array(reply[i] as Buffer), score: Number(String(reply[i + 1])) });
+  return elements;
+}
+
+/** ZRANGE BYSCORE / ZCOUNT bounds: '(' before an exclusive one, ±inf for none. */
+function scoreBounds({ min, max }: ScoreRange): [string, string] {
+  const bound = (b: ScoreBound | undefined, none: string) => (b === undefined ? none : `${b.exclusive ? '(' : ''}${b.score}`);
+  return [bound(min, '-inf'), bound(max, '+inf')];
+}
+
+/** A number as Lua's tostring writes it ('inf', '-inf', 'nan', '-nan'). */
+function luaNumber(text: string): number {
+  return text.includes('nan') ? NaN : text === 'inf' ? Infinity : text === '-inf' ? -Infinity : Number(text);
 }
 
 function bound(index: number | undefined): string {

@@ -71,7 +71,7 @@ export function valueHash(value: Value): string {
 export const COMPARING: ReadonlySet<SetIfCondition> = new Set<SetIfCondition>(['equal', 'notEqual', 'presentAndNotEqual', 'absentOrEqual']);
 
 /** Whether `condition` holds for what the key holds: nothing, a scalar value, or a list. */
-export function conditionHolds(condition: StoreCondition, held: { kind: 'none' } | { kind: 'scalar'; value: Value } | { kind: 'list' | 'dictionary' | 'set' }, wrongType: () => Error): boolean {
+export function conditionHolds(condition: StoreCondition, held: { kind: 'none' } | { kind: 'scalar'; value: Value } | { kind: 'list' | 'dictionary' | 'set' | 'sortedSet' }, wrongType: () => Error): boolean {
   switch (condition.kind) {
     case 'absent': return held.kind === 'none';
     case 'present': return held.kind !== 'none';

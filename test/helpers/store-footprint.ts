@@ -48,6 +48,8 @@ export const SCENARIOS: Record<string, { count: number; fill: Fill }> = {
   'dictionary 20 B x100': { count: 1_000, fill: async (s, n) => { for (let i = 0; i < n; i++) for (let j = 0; j < 100; j += 10) await s.dictionarySetFields('c', `dict-${i}`, Array.from({ length: 10 }, (_, k) => ({ field: wire(`field-${j + k}`) as string, value: (j + k) % 2 ? text(j + k, 20) : bytes(j + k, 20) })), ttl); } },
   // Elements added ten at a time, text and binary in turn (a set keeps bytes either way).
   'set 20 B x100': { count: 1_000, fill: async (s, n) => { for (let i = 0; i < n; i++) for (let j = 0; j < 100; j += 10) await s.setAddElements('c', `set-${i}`, Array.from({ length: 10 }, (_, k) => ((j + k) % 2 ? text(j + k, 20) : bytes(j + k, 20))), ttl); } },
+  // Elements put ten at a time, text and binary in turn, scores fractional (heap numbers).
+  'sorted set 20 B x100': { count: 1_000, fill: async (s, n) => { for (let i = 0; i < n; i++) for (let j = 0; j < 100; j += 10) await s.sortedSetPutElements('c', `zset-${i}`, Array.from({ length: 10 }, (_, k) => ({ value: (j + k) % 2 ? text(j + k, 20) : bytes(j + k, 20), score: (j + k) / 3 })), ttl); } },
   'pubAppend text 40 B x100': { count: 2_000, fill: async (s, n) => { for (let i = 0; i < n; i++) for (let j = 0; j < 100; j++) await s.pubAppend('c', `room-${i}`, `hist-${i}`, text(j, 40), `user-${j % 7}`, { ttl }); } },
 };
 

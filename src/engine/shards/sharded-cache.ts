@@ -1,7 +1,7 @@
-/** Lists, dictionaries, sets and scalar items over several shards: each cache's items live on its shard. */
-import type { DictionaryItem, ItemType, ListEraseRange, ListItem, PubAppendResult, Value } from '../../protocol/index.js';
+/** Lists, dictionaries, sets, sorted sets and scalar items over several shards: each cache's items live on its shard. */
+import type { DictionaryItem, ItemType, ListEraseRange, ListItem, PubAppendResult, ScoredElement, SortedSetAggregate, SortedSetOrder, SortedSetSource, Value } from '../../protocol/index.js';
 import type { Maybe } from '../../core/maybe.js';
-import type { CacheEngine, CollectionTtl, PushOptions, Range, StoreCondition, StoreStats } from '../../store/cache-store.js';
+import type { CacheEngine, CollectionTtl, PushOptions, Range, ScoreRange, SortedSetInput, StoreCondition, StoreStats } from '../../store/cache-store.js';
 
 export class ShardedCache implements CacheEngine {
   /** The fast path only when every shard has it (they are all one kind of store). */
@@ -95,6 +95,43 @@ export class ShardedCache implements CacheEngine {
 
   setSample(cache: string, set: string, limit: number): Maybe<Uint8Array[] | undefined> {
     return this.on(cache).setSample(cache, set, limit);
+  }
+
+  sortedSetPutElements(cache: string, sortedSet: string, elements: readonly SortedSetInput[], ttl: CollectionTtl): Maybe<void> {
+    return this.on(cache).sortedSetPutElements(cache, sortedSet, elements, ttl);
+  }
+
+  sortedSetFetchByRank(cache: string, sortedSet: string, range: Range, order: SortedSetOrder): Maybe<ScoredElement[] | undefined> {
+    return this.on(cache).sortedSetFetchByRank(cache, sortedSet, range, order);
+  }
+
+  sortedSetFetchByScore(cache: string, sortedSet: string, scores: ScoreRange, order: SortedSetOrder, offset: number, count: number | undefined): Maybe<ScoredElement[] | undefined> {
+    return this.on(cache).sortedSetFetchByScore(cache, sortedSet, scores, order, offset, count);
+  }
+
+  sortedSetGetScores(cache: string, sortedSet: string, values: readonly Value[]): Maybe<Array<number | undefined> | undefined> {
+    return this.on(cache).sortedSetGetScores(cache, sortedSet, values);
+  }
+
+  sortedSetGetRank(cache: string, sortedSet: string, value: Value, order: SortedSetOrder): Maybe<number | null | undefined> {
+    return this.on(cache).sortedSetGetRank(cache, sortedSet, value, order);
+  }
+
+  sortedSetIncrementScore(cache: string, sortedSet: string, value: Value, amount: number, ttl: CollectionTtl): Maybe<number> {
+    return this.on(cache).sortedSetIncrementScore(cache, sortedSet, value, amount, ttl);
+  }
+
+  sortedSetRemoveElements(cache: string, sortedSet: string, values: readonly Value[] | undefined): Maybe<void> {
+    return this.on(cache).sortedSetRemoveElements(cache, sortedSet, values);
+  }
+
+  sortedSetLength(cache: string, sortedSet: string, scores?: ScoreRange): Maybe<number | undefined> {
+    return this.on(cache).sortedSetLength(cache, sortedSet, scores);
+  }
+
+  /** Sources are sorted sets of the same cache, so on the same shard. */
+  sortedSetUnionStore(cache: string, sortedSet: string, sources: readonly SortedSetSource[], aggregate: SortedSetAggregate, ttlMs: number | undefined): Maybe<number> {
+    return this.on(cache).sortedSetUnionStore(cache, sortedSet, sources, aggregate, ttlMs);
   }
 
   itemGetType(cache: string, key: string): Maybe<ItemType | undefined> {

@@ -74,6 +74,7 @@ const ITEM_TYPES: Record<ItemType, number> = {
   list: pb._ItemGetTypeResponse.ItemType.LIST,
   dictionary: pb._ItemGetTypeResponse.ItemType.DICTIONARY,
   set: pb._ItemGetTypeResponse.ItemType.SET,
+  sortedSet: pb._ItemGetTypeResponse.ItemType.SORTED_SET,
 };
 
 /** The reply of SetFetch, SetSample or SetPop: the elements found, or Missing. */

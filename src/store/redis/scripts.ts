@@ -10,8 +10,11 @@
  *                                      'x': a hash without 'x' is a dictionary)
  *                                    a set: SET of the elements' bytes (text as UTF-8, no tag:
  *                                      a set holds bytes)
- *   KEYS[2] = KEYS[1]..\0m           a list's, dictionary's or set's HASH { b = payload bytes of
- *                                      its elements (fields: name and value), x = expiry }
+ *                                    a sorted set: ZSET of the elements' bytes (as a set's), each
+ *                                      with its score
+ *   KEYS[2] = KEYS[1]..\0m           a list's, dictionary's, set's or sorted set's HASH { b =
+ *                                      payload bytes of its elements (fields: name and value;
+ *                                      sorted-set elements: bytes + 8 for the score), x = expiry }
  *
  * Expiry: `x` is absolute Unix ms on the calling node's clock (ARGV[1] = now), so TTLs follow the
  * server's Clock exactly like the memory store's (tests drive them with a ManualClock). Redis's own
@@ -25,23 +28,28 @@ local now = tonumber(ARGV[1])
 
 local function ms(n) return string.format('%.0f', n) end
 
--- 'none', 'scalar', 'list', 'dictionary', 'set' or 'foreign'; an item past its expiry is deleted first.
-local function kind()
-  local t = redis.call('TYPE', K)['ok']
+-- 'none', 'scalar', 'list', 'dictionary', 'set', 'sortedSet' or 'foreign' for the item at key (its
+-- metadata at meta); an item past its expiry is deleted first.
+local function kind_at(key, meta)
+  local t = redis.call('TYPE', key)['ok']
   if t == 'none' then return 'none' end
   local x, k
   if t == 'hash' then
-    x, k = redis.call('HGET', K, 'x'), 'scalar'
-    if not x then x, k = redis.call('HGET', M, 'x'), 'dictionary' end
-  elseif t == 'list' then x, k = redis.call('HGET', M, 'x'), 'list'
-  elseif t == 'set' then x, k = redis.call('HGET', M, 'x'), 'set'
+    x, k = redis.call('HGET', key, 'x'), 'scalar'
+    if not x then x, k = redis.call('HGET', meta, 'x'), 'dictionary' end
+  elseif t == 'list' then x, k = redis.call('HGET', meta, 'x'), 'list'
+  elseif t == 'set' then x, k = redis.call('HGET', meta, 'x'), 'set'
+  elseif t == 'zset' then x, k = redis.call('HGET', meta, 'x'), 'sortedSet'
   else return 'foreign' end
   if not x or tonumber(x) < now then
-    redis.call('DEL', K, M)
+    redis.call('DEL', key, meta)
     return 'none'
   end
   return k
 end
+
+-- The kind of this script's item (K, M).
+local function kind() return kind_at(K, M) end
 
 -- The payload of an encoded element (element.ts): after the tag, or after tag, length, ':' and header.
 local function value_of(e)
@@ -611,7 +619,154 @@ end
 forget(removed)
 return reply`,
 
-  /** ARGV: now. {'ok', 'scalar' | 'list' | 'dictionary' | 'set'} */
+  /** ARGV: now, ttlMs, refresh (1/0), maxSortedSetElements, maxItemBytes, key bytes, then score,
+   * element bytes pairs (a later pair of the same element wins). {'ok'}; the limits are checked on
+   * the result before anything changes. */
+  tidingsSortedPut: `${LIST_PRELUDE}
+local k = kind()
+if k ~= 'none' and k ~= 'sortedSet' then return {'wrongtype', k} end
+local count, bytes = 0, 0
+if k == 'sortedSet' then
+  count = redis.call('ZCARD', K)
+  bytes = tonumber(redis.call('HGET', M, 'b') or '0')
+end
+local seen = {}
+for i = 7, #ARGV, 2 do
+  local e = ARGV[i + 1]
+  if not seen[e] and (k ~= 'sortedSet' or not redis.call('ZSCORE', K, e)) then
+    seen[e] = true
+    count = count + 1
+    bytes = bytes + #e + 8
+  end
+end
+if count > tonumber(ARGV[4]) then return {'sorted_set_elements', count} end
+if tonumber(ARGV[6]) + bytes > tonumber(ARGV[5]) then return {'item_size', tonumber(ARGV[6]) + bytes} end
+for i = 7, #ARGV, 2000 do redis.call('ZADD', K, unpack(ARGV, i, math.min(i + 1999, #ARGV))) end
+redis.call('HSET', M, 'b', ms(bytes))
+if k ~= 'sortedSet' or ARGV[3] == '1' then expire(tonumber(ARGV[2])) end
+return {'ok'}`,
+
+  /** ARGV: now, ttlMs, refresh (1/0), maxSortedSetElements, maxItemBytes, key bytes, amount, element
+   * bytes. {'ok', new score}; a score that would not be finite is {'not_finite', it}. */
+  tidingsSortedIncrement: `${LIST_PRELUDE}
+local k = kind()
+if k ~= 'none' and k ~= 'sortedSet' then return {'wrongtype', k} end
+local e = ARGV[8]
+local old, count, bytes = false, 0, 0
+if k == 'sortedSet' then
+  old = redis.call('ZSCORE', K, e)
+  count = redis.call('ZCARD', K)
+  bytes = tonumber(redis.call('HGET', M, 'b') or '0')
+end
+local score = tonumber(old or '0') + tonumber(ARGV[7])
+if score ~= score or score == math.huge or score == -math.huge then return {'not_finite', tostring(score)} end
+if not old then
+  count = count + 1
+  bytes = bytes + #e + 8
+  if count > tonumber(ARGV[4]) then return {'sorted_set_elements', count} end
+  if tonumber(ARGV[6]) + bytes > tonumber(ARGV[5]) then return {'item_size', tonumber(ARGV[6]) + bytes} end
+  redis.call('HSET', M, 'b', ms(bytes))
+end
+local result = redis.call('ZINCRBY', K, ARGV[7], e)
+if k ~= 'sortedSet' or ARGV[3] == '1' then expire(tonumber(ARGV[2])) end
+return {'ok', result}`,
+
+  /** ARGV: now, 'all' | 'some', elements' bytes... The expiry stays; an emptied sorted set is
+   * deleted. {'ok'} */
+  tidingsSortedRemove: `${LIST_PRELUDE}
+local done = remove_start('sortedSet')
+if done then return done end
+local removed = 0
+for i = 3, #ARGV do removed = removed + redis.call('ZREM', K, ARGV[i]) * (#ARGV[i] + 8) end
+forget(removed)
+return {'ok'}`,
+
+  /** ARGV: now, then 'rank' start end ('' = unbounded) order | 'score' min max order offset count
+   * (ZRANGE BYSCORE bounds, count -1 = all) | 'scores' elements... | 'getrank' element order |
+   * 'length' | 'count' min max; order 'ascending' | 'descending'. {'ok', ...}: fetches answer
+   * element, score pairs; absent scores and ranks are nil. */
+  tidingsSortedRead: `${LIST_PRELUDE}
+local k = kind()
+if k == 'none' then return {'miss'} end
+if k ~= 'sortedSet' then return {'wrongtype', k} end
+local op = ARGV[2]
+local found
+if op == 'rank' then
+  local n = redis.call('ZCARD', K)
+  local function at(i, default)
+    if i == '' then return default end
+    i = tonumber(i)
+    if i < 0 then i = n + i end
+    return math.min(n, math.max(0, i))
+  end
+  local from, to = at(ARGV[3], 0), at(ARGV[4], n)
+  if to <= from then return {'ok'} end
+  if ARGV[5] == 'descending' then found = redis.call('ZRANGE', K, from, to - 1, 'REV', 'WITHSCORES')
+  else found = redis.call('ZRANGE', K, from, to - 1, 'WITHSCORES') end
+elseif op == 'score' then
+  if ARGV[5] == 'descending' then
+    found = redis.call('ZRANGE', K, ARGV[4], ARGV[3], 'BYSCORE', 'REV', 'LIMIT', ARGV[6], ARGV[7], 'WITHSCORES')
+  else
+    found = redis.call('ZRANGE', K, ARGV[3], ARGV[4], 'BYSCORE', 'LIMIT', ARGV[6], ARGV[7], 'WITHSCORES')
+  end
+elseif op == 'scores' then
+  found = {}
+  for i = 3, #ARGV do found[i - 2] = redis.call('ZSCORE', K, ARGV[i]) end
+elseif op == 'getrank' then
+  if ARGV[4] == 'descending' then found = {redis.call('ZREVRANK', K, ARGV[3])}
+  else found = {redis.call('ZRANK', K, ARGV[3])} end
+elseif op == 'count' then found = {redis.call('ZCOUNT', K, ARGV[3], ARGV[4])}
+else found = {redis.call('ZCARD', K)} end
+local reply = {'ok'}
+for i = 1, #found do reply[i + 1] = found[i] end
+return reply`,
+
+  /** ARGV: now, ttlMs, maxSortedSetElements, maxItemBytes, key bytes, 'SUM' | 'MIN' | 'MAX', then
+   * source key, its metadata key, weight, name quadruples. Replaces the sorted set with the union
+   * (checked against the limits first; an empty one deletes it). {'ok', elements}; a source of
+   * another kind: {'source_wrongtype', its kind, its name}. */
+  tidingsSortedUnion: `${LIST_PRELUDE}
+local k = kind()
+if k ~= 'none' and k ~= 'sortedSet' then return {'wrongtype', k} end
+local args, weights = {'ZUNION', 0}, {'WEIGHTS'}
+for i = 7, #ARGV, 4 do
+  local sk = kind_at(ARGV[i], ARGV[i + 1])
+  if sk ~= 'none' and sk ~= 'sortedSet' then return {'source_wrongtype', sk, ARGV[i + 3]} end
+  if sk == 'sortedSet' then
+    args[#args + 1] = ARGV[i]
+    weights[#weights + 1] = ARGV[i + 2]
+  end
+end
+local result = {}
+if #args > 2 then
+  args[2] = #args - 2
+  for _, w in ipairs(weights) do args[#args + 1] = w end
+  args[#args + 1] = 'AGGREGATE'
+  args[#args + 1] = ARGV[6]
+  args[#args + 1] = 'WITHSCORES'
+  result = redis.call(unpack(args))
+end
+local count, bytes = #result / 2, 0
+for i = 1, #result, 2 do
+  bytes = bytes + #result[i] + 8
+  if result[i + 1] == 'inf' or result[i + 1] == '-inf' then return {'not_finite', result[i + 1]} end
+end
+if count > tonumber(ARGV[3]) then return {'sorted_set_elements', count} end
+if tonumber(ARGV[5]) + bytes > tonumber(ARGV[4]) then return {'item_size', tonumber(ARGV[5]) + bytes} end
+redis.call('DEL', K, M)
+if count == 0 then return {'ok', 0} end
+local batch = {}
+for i = 1, #result, 2 do
+  batch[#batch + 1] = result[i + 1]
+  batch[#batch + 1] = result[i]
+  if #batch == 2000 then redis.call('ZADD', K, unpack(batch)); batch = {} end
+end
+if #batch > 0 then redis.call('ZADD', K, unpack(batch)) end
+redis.call('HSET', M, 'b', ms(bytes))
+expire(tonumber(ARGV[2]))
+return {'ok', count}`,
+
+  /** ARGV: now. {'ok', 'scalar' | 'list' | 'dictionary' | 'set' | 'sortedSet'} */
   tidingsItemGetType: `${LIST_PRELUDE}
 local k = kind()
 if k == 'none' then return {'miss'} end

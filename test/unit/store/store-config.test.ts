@@ -5,7 +5,7 @@ t.test('store config: documented defaults resolve', async (t) => {
   const { store } = resolveConfig({ dev: true });
   t.same(store, DEFAULTS.store);
   t.same(store, {
-    maxBytes: 256 * 1024 * 1024, maxItemBytes: 5 * 1024 * 1024, maxElementBytes: 128 * 1024, maxListLength: 100_000, maxDictionaryFields: 100_000, maxSetElements: 100_000,
+    maxBytes: 256 * 1024 * 1024, maxItemBytes: 5 * 1024 * 1024, maxElementBytes: 128 * 1024, maxListLength: 100_000, maxDictionaryFields: 100_000, maxSetElements: 100_000, maxSortedSetElements: 100_000,
     maxTtlSec: 86_400, defaultTtlSec: 3600, purgeIntervalMs: 60_000, fetchCacheBytes: 16 * 1024 * 1024, caches: [],
   });
   t.ok(Object.isFrozen(store.caches));
@@ -20,6 +20,7 @@ t.test('store config: unbounded or inconsistent limits refuse to start, naming t
     [{ maxListLength: Number.POSITIVE_INFINITY }, /store\.maxListLength/],
     [{ maxDictionaryFields: 0 }, /store\.maxDictionaryFields/],
     [{ maxSetElements: 0.5 }, /store\.maxSetElements/],
+    [{ maxSortedSetElements: 0 }, /store\.maxSortedSetElements/],
     [{ maxTtlSec: 0 }, /store\.maxTtlSec/],
     [{ defaultTtlSec: NaN }, /store\.defaultTtlSec/],
     [{ purgeIntervalMs: 0 }, /store\.purgeIntervalMs/],

@@ -1,0 +1,157 @@
+/** A sorted set in process memory (the memory store's; Redis keeps a native ZSET): its elements'
+ * bytes as one-byte (latin1) strings, as a set's, each with a score, ordered by score and then by
+ * bytes (a latin1 string compares byte by byte, as Redis compares members). A sorted array with
+ * binary search, plus a Map from element to its entry: reads by rank are O(1) indexing, by score or
+ * element O(log n); an insert or remove moves the array's tail (a memmove of pointers), bounded by
+ * store.maxSortedSetElements, and a put of many elements re-sorts once instead. Simpler than a
+ * skip list or tree, and at 100 000 elements (the default bound) a splice is still microseconds. */
+import type { ScoreBound, ScoreRange, SortedSetOrder } from './cache-store.js';
+import { resolveRange } from './list-ops.js';
+import { SORTED_SET_ELEMENT_OVERHEAD, measureText } from './sizes.js';
+
+export interface Ranked { readonly m: string; readonly s: number }
+
+/** Puts of more elements than this re-sort the array once rather than splice each. */
+const BULK_PUT = 16;
+
+/** Payload bytes of an element: its bytes and its score (a double). */
+export function rankedPayload(member: string): number {
+  return member.length + 8;
+}
+
+/** Footprint bytes of an element: its entry, array slot and Map entry, and its string. */
+export function rankedFootprint(member: string): number {
+  return SORTED_SET_ELEMENT_OVERHEAD + measureText(member).heap;
+}
+
+function before(a: Ranked, b: Ranked): boolean {
+  return a.s < b.s || (a.s === b.s && a.m < b.m);
+}
+
+function compare(a: Ranked, b: Ranked): number {
+  return before(a, b) ? -1 : before(b, a) ? 1 : 0;
+}
+
+/** A sorted set's mutable state; replaced in its LRU wrapper on every write, as a list's. */
+export class SortedSetState {
+  private order: Ranked[] = [];
+  private readonly entries = new Map<string, Ranked>();
+  payload = 0;
+  footprint = 0;
+
+  get size(): number {
+    return this.order.length;
+  }
+
+  score(member: string): number | undefined {
+    return this.entries.get(member)?.s;
+  }
+
+  has(member: string): boolean {
+    return this.entries.has(member);
+  }
+
+  /** Sets each member's score, in order (a later one of the same member wins). */
+  put(elements: readonly Ranked[]): void {
+    if (elements.length <= BULK_PUT) {
+      for (const e of elements) this.putOne(e);
+      return;
+    }
+    for (const e of elements) {
+      const old = this.entries.get(e.m);
+      if (!old) this.count(e.m, 1);
+      this.entries.set(e.m, e);
+    }
+    this.order = [...this.entries.values()].sort(compare);
+  }
+
+  remove(member: string): void {
+    const old = this.entries.get(member);
+    if (!old) return;
+    this.entries.delete(member);
+    this.order.splice(this.indexOf(old), 1);
+    this.count(member, -1);
+  }
+
+  /** The member's rank in `order`, or undefined when it is not an element. */
+  rank(member: string, order: SortedSetOrder): number | undefined {
+    const entry = this.entries.get(member);
+    if (!entry) return undefined;
+    const index = this.indexOf(entry);
+    return order === 'ascending' ? index : this.order.length - 1 - index;
+  }
+
+  /** Ranks [start, end) in `order` (a list range: negatives from the end, clamped). */
+  byRank(start: number | undefined, end: number | undefined, order: SortedSetOrder): Ranked[] {
+    const [from, to] = resolveRange(this.order.length, start, end);
+    if (order === 'ascending') return this.order.slice(from, to);
+    const n = this.order.length;
+    return this.order.slice(n - to, n - from).reverse();
+  }
+
+  /** The elements within `scores` in `order`, skipping `offset`, at most `count` (undefined: all). */
+  byScore(scores: ScoreRange, order: SortedSetOrder, offset: number, count: number | undefined): Ranked[] {
+    const [lo, hi] = this.scoreIndices(scores);
+    const take = Math.max(0, Math.min(hi - lo - offset, count ?? Infinity));
+    if (order === 'ascending') return this.order.slice(lo + offset, lo + offset + take);
+    return this.order.slice(hi - offset - take, hi - offset).reverse();
+  }
+
+  countByScore(scores: ScoreRange): number {
+    const [lo, hi] = this.scoreIndices(scores);
+    return hi - lo;
+  }
+
+  /** Every element, lowest first. */
+  all(): readonly Ranked[] {
+    return this.order;
+  }
+
+  private putOne(e: Ranked): void {
+    const old = this.entries.get(e.m);
+    if (old) {
+      if (old.s === e.s) return;
+      this.order.splice(this.indexOf(old), 1);
+    } else {
+      this.count(e.m, 1);
+    }
+    this.entries.set(e.m, e);
+    this.order.splice(this.lowerBound((x) => !before(x, e)), 0, e);
+  }
+
+  private count(member: string, sign: 1 | -1): void {
+    this.payload += sign * rankedPayload(member);
+    this.footprint += sign * rankedFootprint(member);
+  }
+
+  /** The index of an entry held. */
+  private indexOf(entry: Ranked): number {
+    return this.lowerBound((x) => !before(x, entry));
+  }
+
+  /** [lo, hi): the indices of the elements within `scores` (lo ≤ hi). */
+  private scoreIndices({ min, max }: ScoreRange): [number, number] {
+    const lo = min === undefined ? 0 : this.lowerBound(above(min, false));
+    const hi = max === undefined ? this.order.length : this.lowerBound(above(max, true));
+    return [lo, Math.max(lo, hi)];
+  }
+
+  /** The first index whose element satisfies `past` (false for every element before it). */
+  private lowerBound(past: (x: Ranked) => boolean): number {
+    let lo = 0;
+    let hi = this.order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (past(this.order[mid]!)) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+}
+
+/** Whether an element lies past a bound: for a lower bound, at or above it (above it when
+ * exclusive); for an upper bound (`upper`), above it (at or above it when exclusive). */
+function above(bound: ScoreBound, upper: boolean): (x: Ranked) => boolean {
+  const strict = upper !== bound.exclusive;
+  return strict ? (x) => x.s > bound.score : (x) => x.s >= bound.score;
+}
