@@ -15,7 +15,7 @@ import type { HostLookup } from './notify/destination-policy.js';
 import { decodeSegment, mountNotifyRoutes } from './server/notify-routes.js';
 import { registerNotifyMetrics } from './server/notify-metrics.js';
 
-/** Lists, dictionaries, sets, scalar items and pubAppend (docs/protocol.md, "Cache: lists and scalars"). */
+/** Lists, dictionaries, sets, sorted sets, scalar items and pubAppend (docs/protocol.md, "Cache: lists and scalars"). */
 export const cacheFeature: ServerFeature = { handlers: cacheHandlers };
 
 /** Moderator groups, accept / reject / nack and retract (docs/moderation.md). */

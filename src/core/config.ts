@@ -204,7 +204,7 @@ export interface TopicsConfig {
   maxSubscriptionsPerConnection: number;
 }
 
-/** Cache data (lists, dictionaries, sets and scalar items) in one LRU bounded by memory bytes. */
+/** Cache data (lists, dictionaries, sets, sorted sets and scalar items) in one LRU bounded by memory bytes. */
 export interface StoreConfig {
   /** Memory the store may hold, bytes: keys, values and per-element/per-entry overhead (measured,
    * src/store/sizes.ts). Past it the least recently used items are evicted. */

@@ -119,7 +119,7 @@ export interface RedisLink {
 
 export interface Engine {
   readonly topics: TopicEngine;
-  /** Lists, dictionaries, sets and scalar items (src/store/cache-store.ts). */
+  /** Lists, dictionaries, sets, sorted sets and scalar items (src/store/cache-store.ts). */
   readonly cache: CacheEngine;
   /** Moderator groups (src/moderation/), registered as a publish hook on `topics`. */
   readonly groups: ModerationEngine;

@@ -1,8 +1,8 @@
-/** engine: "redis" — several nodes on one Redis behave as one broker for topics, lists, dictionaries, sets and scalar
+/** engine: "redis" — several nodes on one Redis behave as one broker for topics, lists, dictionaries, sets, sorted sets and scalar
  * items (docs/operations.md):
  * - topics: engine/redis/topic-engine.ts (seq assigned in Redis, one subscription per topic per
  *   node, node-local windows for synchronous reads and native fan-out);
- * - lists, dictionaries, sets and scalar items: store/redis-store.ts; pubAppend (and a moderator's retract) runs the
+ * - lists, dictionaries, sets, sorted sets and scalar items: store/redis-store.ts; pubAppend (and a moderator's retract) runs the
  *   list change and the publish as one script through the topic engine;
  * - moderator groups: engine/redis/moderation.ts (queues in Redis fed by the publish script, handed
  *   out to members on any node, node loss detected by heartbeat);

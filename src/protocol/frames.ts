@@ -193,7 +193,7 @@ export interface AcceptResult { page: number; seq: number }
 export interface RetractResult { page: number; seq: number; removed: boolean }
 
 // ---------------------------------------------------------------------------------------------
-// Cache data: lists, dictionaries, sets and scalars (docs/protocol.md "Cache: lists and scalars"). Reads answer
+// Cache data: lists, dictionaries, sets, sorted sets and scalars (docs/protocol.md "Cache: lists and scalars"). Reads answer
 // `{ hit: true, ... }` or Miss; writes answer `{}` (Success), list writes `{ length }`.
 
 /** A collection TTL (Momento's CollectionTtl): ms (default store.defaultTtlSec) and whether a write

@@ -17,6 +17,10 @@ import type {
   SetAddElementsRequest, SetRemoveElementsRequest, SetFetchRequest, SetContainsElementsRequest, SetContainsElementsResult,
   SetLengthRequest, SetLengthResult, SetPopRequest, SetSampleRequest, SetElementsResult,
   GetWithHashRequest, GetWithHashResult, SetIfHashRequest, SetIfHashResult,
+  SortedSetPutElementsRequest, SortedSetFetchByRankRequest, SortedSetFetchByScoreRequest, SortedSetFetchResult,
+  SortedSetGetScoresRequest, SortedSetGetScoresResult, SortedSetGetRankRequest, SortedSetGetRankResult,
+  SortedSetIncrementScoreRequest, SortedSetIncrementScoreResult, SortedSetRemoveElementsRequest, SortedSetLengthRequest,
+  SortedSetLengthByScoreRequest, SortedSetLengthResult, SortedSetUnionStoreRequest, SortedSetUnionStoreResult,
 } from './frames.js';
 import type { AdminStats, AdminStatsRequest } from './admin.js';
 
@@ -71,6 +75,17 @@ export interface Operations {
   setLength: [SetLengthRequest, SetLengthResult];
   setPop: [SetPopRequest, SetElementsResult];
   setSample: [SetSampleRequest, SetElementsResult];
+  // Cache: sorted sets.
+  sortedSetPutElements: [SortedSetPutElementsRequest, Empty];
+  sortedSetFetchByRank: [SortedSetFetchByRankRequest, SortedSetFetchResult];
+  sortedSetFetchByScore: [SortedSetFetchByScoreRequest, SortedSetFetchResult];
+  sortedSetGetScores: [SortedSetGetScoresRequest, SortedSetGetScoresResult];
+  sortedSetGetRank: [SortedSetGetRankRequest, SortedSetGetRankResult];
+  sortedSetIncrementScore: [SortedSetIncrementScoreRequest, SortedSetIncrementScoreResult];
+  sortedSetRemoveElements: [SortedSetRemoveElementsRequest, Empty];
+  sortedSetLength: [SortedSetLengthRequest, SortedSetLengthResult];
+  sortedSetLengthByScore: [SortedSetLengthByScoreRequest, SortedSetLengthResult];
+  sortedSetUnionStore: [SortedSetUnionStoreRequest, SortedSetUnionStoreResult];
   pubAppend: [PubAppendRequest, PubAppendResult];
   // Moderation.
   gsub: [GroupJoinRequest, GroupJoinResult];

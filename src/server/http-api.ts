@@ -25,6 +25,8 @@ export const HTTP_OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName
   'getWithHash', 'setIfHash',
   'itemGetType', 'dictionarySetFields', 'dictionaryGetFields', 'dictionaryFetch', 'dictionaryIncrement', 'dictionaryRemoveFields', 'dictionaryLength',
   'setAddElements', 'setRemoveElements', 'setFetch', 'setContainsElements', 'setLength', 'setPop', 'setSample',
+  'sortedSetPutElements', 'sortedSetFetchByRank', 'sortedSetFetchByScore', 'sortedSetGetScores', 'sortedSetGetRank', 'sortedSetIncrementScore',
+  'sortedSetRemoveElements', 'sortedSetLength', 'sortedSetLengthByScore', 'sortedSetUnionStore',
 ]);
 
 export interface HttpApiDeps { broker: Broker; log: Logger; cors: Cors; maxBodyBytes: number; shape: RequestShapeLimits; bodies: BodyBudget; trustedProxyHeader: string }
@@ -107,8 +109,8 @@ function bodyValue(body: Buffer, contentType: string): Value {
   throw invalidArgument(`unsupported content-type "${type}": send text/plain or application/octet-stream`);
 }
 
-/** A JSON body's named arguments, and the values it holds; `value`, `values`, `elements`, `compare`, `hash` and each
- * `items[i].value` may be `{ "base64": "…" }` for bytes. */
+/** A JSON body's named arguments, and the values it holds; `value`, `values`, `elements` (or a sorted
+ * set's `elements[i].value`), `compare`, `hash` and each `items[i].value` may be `{ "base64": "…" }` for bytes. */
 function jsonArguments(body: Buffer, shape: RequestShapeLimits): { args: Record<string, unknown>; elements: number } {
   const { value: parsed, elements } = parseJsonObject(body, shape, true);
   const args = { ...parsed };
@@ -122,7 +124,7 @@ function jsonArguments(body: Buffer, shape: RequestShapeLimits): { args: Record<
     if (args[field] === undefined || args[field] === null) continue;
     const list = args[field];
     if (!Array.isArray(list)) throw invalidArgument(`${field} must be an array`);
-    args[field] = list.map((v, i) => fromJsonValue(v, `${field}[${i}]`));
+    args[field] = list.map((v, i) => (isScored(v) ? { ...v, value: fromJsonValue(v.value, `${field}[${i}].value`) } : fromJsonValue(v, `${field}[${i}]`)));
   }
   if (Array.isArray(args['items'])) {
     args['items'] = args['items'].map((item: unknown, i) => (typeof item === 'object' && item !== null && 'value' in item
@@ -130,6 +132,11 @@ function jsonArguments(body: Buffer, shape: RequestShapeLimits): { args: Record<
       : item));
   }
   return { args, elements };
+}
+
+/** A sorted-set element ({ value, score }), not a value ({ base64 } or bytes). */
+function isScored(v: unknown): v is { value: unknown } {
+  return typeof v === 'object' && v !== null && !(v instanceof Uint8Array) && 'value' in v;
 }
 
 /** A result with its values made JSON-safe (binary as `{ "base64": "…" }`). */
@@ -141,8 +148,8 @@ function jsonResult(result: unknown): unknown {
   if (r['value'] !== undefined && typeof r['value'] !== 'number') out['value'] = toJsonValue(r['value'] as Value);
   // dictionaryGetFields answers null for a field the dictionary lacks.
   if (Array.isArray(r['values'])) out['values'] = r['values'].map((v) => (v === null ? null : toJsonValue(v as Value)));
-  // A set's elements are bytes.
-  if (Array.isArray(r['elements'])) out['elements'] = r['elements'].map((v) => toJsonValue(v as Value));
+  // A set's elements are bytes; a sorted set's, { value: bytes, score }.
+  if (Array.isArray(r['elements'])) out['elements'] = r['elements'].map((v) => (isScored(v) ? { ...v, value: toJsonValue(v.value as Value) } : toJsonValue(v as Value)));
   if (Array.isArray(r['items'])) out['items'] = r['items'].map((item: Record<string, unknown>) => ({ ...item, value: toJsonValue(item['value'] as Value) }));
   return out;
 }

@@ -9,6 +9,8 @@ import {
 
 /** The SDKs log every client construction at INFO; tests keep their output to assertions. */
 const quiet = new NoopMomentoLoggerFactory();
+import { cache as momentoCache } from '@gomomento/generated-types';
+import { Metadata, credentials as grpcCredentials, makeGenericClientConstructor, status, type ServiceDefinition } from '@grpc/grpc-js';
 import { encodeMomentoCredential, PermissionScopes, type Scope } from '../../src/index.js';
 import type { TidingsServer } from '../../src/index.js';
 import { startServer, type TestServerOptions } from './server.js';
@@ -46,4 +48,18 @@ export async function momentoClients(t: Test, server: TidingsServer, credential:
 export function errorCode(response: object): string {
   const r = response as { errorCode?: () => string };
   return typeof r.errorCode === 'function' ? r.errorCode() : `not an error: ${response.constructor.name}`;
+}
+
+/** A plain grpc-js client of cache_client.Scs with `apiKey`, for what no SDK method sends: a call
+ * answers its status code and, when OK, the reply. Closed when `t` ends. */
+export function scsCall(t: Test, server: TidingsServer, apiKey: string, cacheName = 'app'): <R>(method: string, request: unknown) => Promise<{ code: number; reply?: R }> {
+  const Client = makeGenericClientConstructor(momentoCache.cache_client.UnimplementedScsService.definition as ServiceDefinition, 'cache_client.Scs');
+  const client = new Client(`127.0.0.1:${server.momentoPort}`, grpcCredentials.createInsecure()) as unknown as Record<string, (...args: unknown[]) => void>;
+  t.teardown(() => (client as unknown as { close(): void }).close());
+  const metadata = new Metadata();
+  metadata.set('authorization', apiKey);
+  metadata.set('cache', cacheName);
+  return <R>(method: string, request: unknown) => new Promise<{ code: number; reply?: R }>((resolve) => {
+    client[method]!(request, metadata, { deadline: Date.now() + 5000 }, (e: { code: number } | null, reply: R) => resolve(e ? { code: e.code } : { code: status.OK, reply }));
+  });
 }

@@ -1,13 +1,13 @@
-/** Dictionaries and sets over a real server: the WebSocket frames (docs/protocol.md "Dictionaries",
- * "Sets"), their replies, typed errors and TTLs with a ManualClock, and the same operations through
+/** Dictionaries, sets and sorted sets over a real server: the WebSocket frames (docs/protocol.md
+ * "Dictionaries", "Sets", "Sorted sets"), their replies, typed errors and TTLs with a ManualClock, and the same operations through
  * the HTTP API with JSON values. One server per engine. */
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { ManualClock, PermissionScopes } from '../../src/index.js';
 
-testEachEngine('dictionaries and sets over WebSocket and HTTP: replies, misses, errors, TTL', async (t, engine) => {
+testEachEngine('dictionaries, sets and sorted sets over WebSocket and HTTP: replies, misses, errors, TTL', async (t, engine) => {
   const clock = new ManualClock(Date.now());
-  const server = await startServer(t, { engine, clock, config: { store: { maxDictionaryFields: 3, maxSetElements: 3, maxElementBytes: 64, defaultTtlSec: 60 } } });
+  const server = await startServer(t, { engine, clock, config: { store: { maxDictionaryFields: 3, maxSetElements: 3, maxSortedSetElements: 4, maxElementBytes: 64, defaultTtlSec: 60 } } });
   const token = await tokenFor(server, PermissionScopes.cacheReadWrite('app'), { tokenId: 'alice' });
   const c = await RawClient.open(server, token);
   t.teardown(() => c.close());
@@ -100,4 +100,49 @@ testEachEngine('dictionaries and sets over WebSocket and HTTP: replies, misses, 
   await c.ok({ t: 'setAddElements', ...S, elements: ['x', 'y'] });
   t.same(await c.ok({ t: 'setRemoveElements', ...S }), {}, 'no elements: the whole set');
   t.same(await c.ok({ t: 'setLength', ...S }), { hit: false });
+
+  // Sorted sets: elements as bytes with finite scores, ordered by score then bytes.
+  const Z = { cache: 'app', sortedSet: 'board' };
+  const named = (r: Frame) => (r['elements'] as Array<{ value: Uint8Array; score: number }>).map((e) => [Buffer.from(e.value).toString(), e.score]);
+  t.same(await c.ok({ t: 'sortedSetFetchByRank', ...Z }), { hit: false }, 'no sorted set: Miss');
+  t.same(await c.ok({ t: 'sortedSetGetRank', ...Z, value: 'ada' }), { hit: false });
+  t.same(await c.ok({ t: 'sortedSetPutElements', ...Z, elements: [{ value: 'ada', score: 3 }, { value: new Uint8Array([0x62, 0x6f, 0x62]), score: 1 }, { value: 'cy', score: 3 }] }), {});
+  t.same(named(await c.ok({ t: 'sortedSetFetchByRank', ...Z, order: 'descending' })), [['cy', 3], ['ada', 3], ['bob', 1]], 'descending; ties by bytes, reversed');
+  t.same(named(await c.ok({ t: 'sortedSetFetchByScore', ...Z, minScore: 1, exclusiveMin: true })), [['ada', 3], ['cy', 3]]);
+  t.same(await c.ok({ t: 'sortedSetGetScores', ...Z, values: ['bob', 'zed'] }), { hit: true, scores: [1, null] });
+  t.same(await c.ok({ t: 'sortedSetGetRank', ...Z, value: 'zed' }), { hit: true, rank: null }, 'a value not held: rank null');
+  t.same(await c.ok({ t: 'sortedSetIncrementScore', ...Z, value: 'bob', amount: 2.5 }), { score: 3.5 });
+  t.same(await c.ok({ t: 'sortedSetGetRank', ...Z, value: 'bob', order: 'descending' }), { hit: true, rank: 0 });
+  t.same(await c.ok({ t: 'sortedSetLengthByScore', ...Z, minScore: 3, maxScore: 3 }), { hit: true, length: 2 });
+  t.same(await c.ok({ t: 'itemGetType', cache: 'app', key: 'board' }), { hit: true, type: 'sortedSet' });
+  await fails({ t: 'sortedSetPutElements', ...Z, elements: [{ value: 'd', score: 1 }, { value: 'e', score: 1 }] }, 'LIMIT_EXCEEDED_ERROR', 'sorted_set_elements_limit_exceeded');
+  await fails({ t: 'sortedSetPutElements', ...Z, elements: [{ value: 'd', score: Number.NaN }] }, 'INVALID_ARGUMENT_ERROR');
+  await fails({ t: 'sortedSetPutElements', ...Z, elements: [{ value: 'd', score: Number.POSITIVE_INFINITY }] }, 'INVALID_ARGUMENT_ERROR');
+  await fails({ t: 'sortedSetPutElements', ...Z, elements: [{ value: 'd' }] }, 'INVALID_ARGUMENT_ERROR');
+  await fails({ t: 'sortedSetFetchByRank', ...Z, startRank: 3, endRank: 1 }, 'INVALID_ARGUMENT_ERROR');
+  await fails({ t: 'sortedSetFetchByScore', ...Z, minScore: 3, maxScore: 1 }, 'INVALID_ARGUMENT_ERROR');
+  await fails({ t: 'sortedSetFetchByRank', ...Z, order: 'sideways' }, 'INVALID_ARGUMENT_ERROR');
+  t.same(await c.ok({ t: 'sortedSetIncrementScore', cache: 'app', sortedSet: 'big', value: 'v', amount: Number.MAX_VALUE }), { score: Number.MAX_VALUE });
+  await fails({ t: 'sortedSetIncrementScore', cache: 'app', sortedSet: 'big', value: 'v', amount: Number.MAX_VALUE }, 'INVALID_ARGUMENT_ERROR');
+  await fails({ t: 'sortedSetUnionStore', ...Z, sources: [] }, 'INVALID_ARGUMENT_ERROR');
+  await c.ok({ t: 'set', cache: 'app', key: 'plain', value: 'v' });
+  await fails({ t: 'sortedSetFetchByRank', cache: 'app', sortedSet: 'plain' }, 'FAILED_PRECONDITION_ERROR');
+  await fails({ t: 'sortedSetUnionStore', cache: 'app', sortedSet: 'u', sources: [{ sortedSet: 'plain', weight: 1 }] }, 'FAILED_PRECONDITION_ERROR');
+
+  // A union needs read on each source: a token for keys "lb-" may not fold in "board".
+  const own = await RawClient.open(server, await tokenFor(server, PermissionScopes.cacheKeyPrefixReadWrite('app', 'lb-')));
+  t.teardown(() => own.close());
+  const refused = await own.request({ t: 'sortedSetUnionStore', cache: 'app', sortedSet: 'lb-all', sources: [{ sortedSet: 'board', weight: 1 }] });
+  t.match(refused, { t: 'err', e: { code: 'PERMISSION_ERROR' } }, 'a source the token may not read');
+  t.same(await c.ok({ t: 'itemGetType', cache: 'app', key: 'lb-all' }), { hit: false }, '...stores nothing');
+
+  t.same((await http('sortedSetPutElements', { sortedSet: 'board', elements: [{ value: { base64: 'AP8=' }, score: -1 }] })).json, {}, 'HTTP: a binary value as { base64 }');
+  t.same((await http('sortedSetFetchByRank', { sortedSet: 'board', endRank: 2 })).json, { hit: true, elements: [{ value: { base64: 'AP8=' }, score: -1 }, { value: { base64: 'YWRh' }, score: 3 }] }, 'HTTP: elements come back as { value: { base64 }, score }');
+  t.same((await http('sortedSetUnionStore', { sortedSet: 'double', sources: [{ sortedSet: 'board', weight: 2 }], aggregate: 'sum', ttlMs: 5000 })).json, { length: 4 });
+  t.same((await http('sortedSetGetScores', { sortedSet: 'double', values: ['bob', { base64: 'AP8=' }] })).json, { hit: true, scores: [7, -2] }, 'HTTP: the union, weighted');
+  t.equal((await http('sortedSetPutElements', { sortedSet: 'board', elements: [{ value: 'x', score: 'high' }] })).status, 400, 'HTTP: a score that is no number');
+  t.same(await c.ok({ t: 'sortedSetRemoveElements', ...Z, values: ['ada', 'cy'] }), {});
+  t.same(await c.ok({ t: 'sortedSetLength', ...Z }), { hit: true, length: 2 }, 'WebSocket sees the HTTP write and the removes');
+  t.same(await c.ok({ t: 'sortedSetRemoveElements', ...Z }), {}, 'no values: the whole sorted set');
+  t.same(await c.ok({ t: 'sortedSetLength', ...Z }), { hit: false });
 });

@@ -8,8 +8,8 @@
  * Covered: list push / concatenate at both ends with truncation, pops, fetch with slices (negative,
  * out of range) with and without meta, retain, remove value, length; set / get / delete with TTLs,
  * updateTtl, itemGetTtl, keysExist, itemGetType; dictionaries (set, get, fetch, increment, remove,
- * length) and sets (add, remove, fetch, contains, length, pop of all, sample by size) on the same
- * keys; the item-size, element-size, list-length, dictionary-field and set-element limits; a cache not
+ * length), sets (add, remove, fetch, contains, length, pop of all, sample by size) and sorted sets
+ * (put, fetch by rank and by score, increment, rank, remove, union) on the same keys; the item-size, element-size, list-length, dictionary-field and set-element limits; a cache not
  * in store.caches; publish, pubAppend, retract (also on a topic that expired meanwhile), resume from
  * a (page, seq), live subscriptions (items, retracts, discs), idempotency keys, tokens with and
  * without a tokenId, the per-topic window bounds; a moderator group (its input refusing pubAppend,
@@ -112,6 +112,14 @@ const op = fc.oneof(
   sometimes(fc.record({ op: fc.constant('setLength' as const), k })),
   sometimes(fc.record({ op: fc.constant('setPopAll' as const), k })),
   sometimes(fc.record({ op: fc.constant('setSample' as const), k, n: fc.integer({ min: 0, max: 4 }) })),
+  // Sorted sets: ties broken by bytes, both orders, score bounds, an increment past the largest double, unions.
+  sometimes(fc.record({ op: fc.constant('zPut' as const), k, es: fc.array(fc.record({ value, score: fc.constantFrom(0, 1, -2.5, 1e308) }), { minLength: 1, maxLength: 2 }), ttlMs, refresh: fc.option(fc.boolean(), { nil: undefined }) })),
+  sometimes(fc.record({ op: fc.constant('zByRank' as const), k, start: fc.option(fc.integer({ min: -3, max: 3 }), { nil: undefined }), order: fc.constantFrom('ascending', 'descending') })),
+  sometimes(fc.record({ op: fc.constant('zByScore' as const), k, min: fc.option(fc.constantFrom(-1, 0, 1), { nil: undefined }), exclusive: fc.boolean(), order: fc.constantFrom('ascending', 'descending'), count: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined }) })),
+  sometimes(fc.record({ op: fc.constant('zIncrement' as const), k, v: value, by: fc.constantFrom(1, -0.5, 1e308) })),
+  sometimes(fc.record({ op: fc.constant('zRank' as const), k, v: value })),
+  sometimes(fc.record({ op: fc.constant('zRemove' as const), k, vs: fc.option(fc.array(value, { minLength: 1, maxLength: 2 }), { nil: undefined, freq: 4 }) })),
+  sometimes(fc.record({ op: fc.constant('zUnion' as const), k, sources: fc.array(fc.record({ k, weight: fc.constantFrom(1, -1, 0.5) }), { minLength: 1, maxLength: 2 }), aggregate: fc.constantFrom('sum', 'min', 'max') })),
   sometimes(fc.record({ op: fc.constant('advance' as const), ms: fc.constantFrom(1, 999, 1000, 1001, 4000) })),
   sometimes(fc.record({ op: fc.constant('pub' as const), topic, v: value, idem, anonymous: fc.boolean() })),
   often(fc.record({ op: fc.constant('pubAppend' as const), topic, v: value, ttlMs, trunc: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }), idem, anonymous: fc.boolean() })),
@@ -296,6 +304,23 @@ async function apply(s: Side, o: Op, tag: string): Promise<unknown> {
       if (elements) (reply['r'] as Record<string, unknown>)['elements'] = elements.length;
       return answer(s, reply);
     }
+    case 'zPut': {
+      const refresh = o.refresh === undefined ? {} : { refreshTtl: o.refresh };
+      return answer(s, await c.request({ t: 'sortedSetPutElements', ...item(tag, o.k, 'sortedSet'), elements: o.es, ...ttl(o.ttlMs), ...refresh }));
+    }
+    case 'zByRank': return answer(s, await c.request({ t: 'sortedSetFetchByRank', ...item(tag, o.k, 'sortedSet'), ...(o.start === undefined ? {} : { startRank: o.start }), order: o.order }));
+    case 'zByScore': {
+      const min = o.min === undefined ? {} : { minScore: o.min, exclusiveMin: o.exclusive };
+      return answer(s, await c.request({ t: 'sortedSetFetchByScore', ...item(tag, o.k, 'sortedSet'), ...min, order: o.order, ...(o.count === undefined ? {} : { count: o.count }) }));
+    }
+    case 'zIncrement': return answer(s, await c.request({ t: 'sortedSetIncrementScore', ...item(tag, o.k, 'sortedSet'), value: o.v, amount: o.by }));
+    case 'zRank': return answer(s, await c.request({ t: 'sortedSetGetRank', ...item(tag, o.k, 'sortedSet'), value: o.v }));
+    case 'zRemove': return answer(s, await c.request({ t: 'sortedSetRemoveElements', ...item(tag, o.k, 'sortedSet'), ...(o.vs ? { values: o.vs } : {}) }));
+    case 'zUnion': {
+      // Sources of the destination's cache (another cache's would be another shard's).
+      const sources = o.sources.map((x) => ({ sortedSet: item(tag, x.k, 'sortedSet')['sortedSet'], weight: x.weight }));
+      return answer(s, await c.request({ t: 'sortedSetUnionStore', ...item(tag, o.k, 'sortedSet'), sources, aggregate: o.aggregate }));
+    }
     case 'advance': s.clock.advance(o.ms); return null;
     case 'pub': {
       const reply = await (o.anonymous ? s.anonymous : c).request({ t: 'pub', ...where(tag, o.topic), value: o.v, ...key(o.idem) });
@@ -353,7 +378,7 @@ function sortElements(reply: Frame): Frame {
 }
 
 /** The cache and the run's name of a key of the model, as request fields. */
-function item(tag: string, k: string, field: 'list' | 'key' | 'dictionary' | 'set'): Record<string, string> {
+function item(tag: string, k: string, field: 'list' | 'key' | 'dictionary' | 'set' | 'sortedSet'): Record<string, string> {
   const { cache, topic } = where(tag, k);
   return { cache, [field]: topic };
 }
@@ -494,6 +519,20 @@ t.test('engine parity - the same random operations get the same answers from mem
         { op: 'setPopAll', k: 'a' },
         { op: 'setLength', k: 'a' },
         { op: 'setAdd', k: 'x:longkey', vs: ['x'], ttlMs: undefined, refresh: undefined },
+      ]],
+      // Ties by bytes in both orders, bounds, an increment past the largest double, a weighted union.
+      ['sorted sets: order, ties, bounds, increments, unions', [
+        { op: 'zPut', k: 'a', es: [{ value: 'x', score: 1 }, { value: new Uint8Array([0x77]), score: 1 }], ttlMs: undefined, refresh: undefined },
+        { op: 'zPut', k: 't', es: [{ value: 'x', score: 1e308 }], ttlMs: 5000, refresh: false },
+        { op: 'zByRank', k: 'a', start: undefined, order: 'descending' },
+        { op: 'zByScore', k: 'a', min: 1, exclusive: true, order: 'ascending', count: undefined },
+        { op: 'zIncrement', k: 't', v: 'x', by: 1e308 },
+        { op: 'zUnion', k: 'u', sources: [{ k: 'a', weight: 0.5 }, { k: 't', weight: -1 }, { k: 'longkey', weight: 1 }], aggregate: 'min' },
+        { op: 'zByRank', k: 'u', start: -2, order: 'ascending' },
+        { op: 'zRank', k: 'u', v: 'w' },
+        { op: 'itemGetType', k: 'u' },
+        { op: 'zRemove', k: 'u', vs: undefined },
+        { op: 'zPut', k: 'x:longkey', es: [{ value: 'x', score: 0 }], ttlMs: undefined, refresh: undefined },
       ]],
       ['moderated: accept into the history, a refused accept hands the item back', [
         { op: 'gsub' },

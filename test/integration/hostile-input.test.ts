@@ -156,6 +156,15 @@ t.test('gRPC: repeated fields inside the messages a method nests are counted too
   t.equal(removalRefused?.code, 8, 'SetDifference: RESOURCE_EXHAUSTED');
   t.equal(removalRefused?.metadata.get('err')[0], 'request_elements_limit_exceeded');
   t.equal(await call('SetDifference', removing(10)), null, 'a removal of a few elements passes');
+  // SortedSetRemove nests its values one message deep (some.values).
+  const { _SortedSetRemoveRequest } = momentoCache.cache_client;
+  const unscoring = (n: number) => new _SortedSetRemoveRequest({
+    set_name: Buffer.from('z'), some: new _SortedSetRemoveRequest._Some({ values: Array.from({ length: n }, () => Buffer.alloc(0)) }),
+  }).serializeBinary();
+  const unscoringRefused = await call('SortedSetRemove', unscoring(2 * MAX_ELEMENTS));
+  t.equal(unscoringRefused?.code, 8, 'SortedSetRemove: RESOURCE_EXHAUSTED');
+  t.equal(unscoringRefused?.metadata.get('err')[0], 'request_elements_limit_exceeded');
+  t.equal(await call('SortedSetRemove', unscoring(10)), null, 'a removal of a few values passes');
   // A value whose bytes read as twice the limit of empty fields: bytes, not a message, so one field.
   const value = Buffer.from(new Array(2 * MAX_ELEMENTS).fill([0x0a, 0x00]).flat());
   const set = new _DictionarySetRequest({

@@ -184,7 +184,7 @@ for (const sdk of SDKS) {
     const del = await cache.deleteCache('app');
     t.equal(kind(del), 'Error');
     t.equal(errorCode(del), MomentoErrorCode.BAD_REQUEST_ERROR);
-    t.equal(errorCode(await cache.sortedSetLength('app', 's')), MomentoErrorCode.BAD_REQUEST_ERROR);
+    t.equal(errorCode(await cache.flushCache('app')), MomentoErrorCode.BAD_REQUEST_ERROR);
     // A disposable token may not use the control plane.
     const token = await server.auth.mintDisposableToken({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: 60 });
     const { cache: tokenClient } = await clientsFor(server, token.token);

@@ -4,8 +4,8 @@
  * method sends (SetDifference's identity and minuend, non-UTF-8 set names) with a plain grpc-js client. */
 import { CollectionTtl, MomentoErrorCode, type CacheItemGetTtl, type CacheItemGetType, type CacheKeysExist, type CacheSetContainsElements, type CacheSetFetch, type CacheSetSample } from '@gomomento/sdk';
 import { cache } from '@gomomento/generated-types';
-import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceDefinition } from '@grpc/grpc-js';
-import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
+import { status } from '@grpc/grpc-js';
+import { apiKeyFor, errorCode, scsCall, startMomentoServer } from '../helpers/momento.js';
 import { testEachEngine } from '../helpers/server.js';
 import { SDKS, kind } from '../helpers/momento-sdks.js';
 
@@ -84,15 +84,7 @@ testEachEngine('sets through both official SDKs and plain gRPC', async (t, engin
   }
 
   await t.test('grpc: SetDifference identity / minuend / none, non-UTF-8 set names', async (t) => {
-    const Client = makeGenericClientConstructor(cache.cache_client.UnimplementedScsService.definition as ServiceDefinition, 'cache_client.Scs');
-    const client = new Client(`127.0.0.1:${server.momentoPort}`, credentials.createInsecure()) as unknown as Record<string, (...args: unknown[]) => void>;
-    t.teardown(() => (client as unknown as { close(): void }).close());
-    const metadata = new Metadata();
-    metadata.set('authorization', apiKey);
-    metadata.set('cache', 'app');
-    const call = <R>(method: string, request: unknown) => new Promise<{ code: number; reply?: R }>((resolve) => {
-      client[method]!(request, metadata, { deadline: Date.now() + 5000 }, (e: { code: number } | null, reply: R) => resolve(e ? { code: e.code } : { code: status.OK, reply }));
-    });
+    const call = scsCall(t, server, apiKey);
     const pb = cache.cache_client;
     const name = Buffer.from('s');
     const length = async () => (await call<InstanceType<typeof pb._SetLengthResponse>>('SetLength', new pb._SetLengthRequest({ set_name: name }))).reply?.found.length;

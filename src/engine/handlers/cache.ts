@@ -1,5 +1,6 @@
 /** Cache data requests: Momento-shaped lists (listPushBack ... listLength, listErase), dictionaries
- * (dictionarySetFields ... dictionaryLength), sets (setAddElements ... setSample), scalar items (get, set, delete, itemGetTtl,
+ * (dictionarySetFields ... dictionaryLength), sets (setAddElements ... setSample), sorted sets
+ * (sortedSetPutElements ... sortedSetUnionStore: a union needs read on each source), scalar items (get, set, delete, itemGetTtl,
  * itemGetType, updateTtl, increment, setIf, getWithHash, setIfHash) and pubAppend (publish + capped append in one step).
  * Every request is checked against the token's cache permissions on (cache, key); reads need
  * `read`, writes `write`; pops (setPop too), increments and setIf both: pops return and remove, and Momento's
@@ -13,11 +14,13 @@ import {
   type GetWithHashResult, type SetIfHashCondition, type SetIfHashResult,
   type DictionaryFetchResult, type DictionaryGetFieldsResult, type DictionaryItem, type DictionaryLengthResult,
   type ItemGetTypeResult, type SetContainsElementsResult, type SetElementsResult, type SetLengthResult,
+  type ScoredElement, type SortedSetAggregate, type SortedSetFetchResult, type SortedSetGetRankResult, type SortedSetGetScoresResult,
+  type SortedSetLengthResult, type SortedSetOrder, type SortedSetSource,
   isWellFormed, utf8Length,
 } from '../../protocol/index.js';
 import { invalidArgument, limitExceeded, permissionDenied } from '../../core/errors.js';
 import type { StoreConfig } from '../../core/config.js';
-import type { CollectionTtl, Maybe, Range, StoreCondition } from '../../store/cache-store.js';
+import type { CollectionTtl, Maybe, Range, ScoreBound, ScoreRange, SortedSetInput, StoreCondition } from '../../store/cache-store.js';
 import { rangeProblem } from '../../store/list-ops.js';
 import { COMPARING, INT64_MAX, INT64_MIN, valueHash } from '../../store/scalar-ops.js';
 import type { Session } from '../session.js';
@@ -36,20 +39,27 @@ const SET_IF_HASH_CONDITIONS: Readonly<Record<SetIfHashCondition, SetIfCondition
   unconditional: undefined, presentAndHashEqual: 'equal', presentAndNotHashEqual: 'presentAndNotEqual',
   absentOrHashEqual: 'absentOrEqual', absentOrNotHashEqual: 'notEqual',
 };
+const ORDERS: readonly SortedSetOrder[] = ['ascending', 'descending'];
+const AGGREGATES: readonly SortedSetAggregate[] = ['sum', 'min', 'max'];
 
 export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
   const store = engine.cache;
   const limits = config.store;
   const fields = new StoreFields(limits);
 
-  /** Parses cache + key (field `list`, `dictionary`, `set` or `key`) and checks the token may do every access given. */
-  const target = (session: Session, frame: Frame, keyField: 'list' | 'dictionary' | 'set' | 'key', ...access: Access[]): [string, string] => {
-    const cache = nameField(frame, 'cache', 'cache');
-    const key = nameField(frame, keyField, 'key');
+  /** Checks the token may do every access given on (cache, key). */
+  const allow = (session: Session, cache: string, key: string, access: Access[]): void => {
     const permissions = session.grant!.permissions;
     for (const a of access) {
       if (!permissions.allowsCache(a, cache, key)) throw permissionDenied(`token may not ${a} key "${key}" in cache "${cache}"`);
     }
+  };
+
+  /** Parses cache + key (field `list`, `dictionary`, `set`, `sortedSet` or `key`) and checks the token may do every access given. */
+  const target = (session: Session, frame: Frame, keyField: 'list' | 'dictionary' | 'set' | 'sortedSet' | 'key', ...access: Access[]): [string, string] => {
+    const cache = nameField(frame, 'cache', 'cache');
+    const key = nameField(frame, keyField, 'key');
+    allow(session, cache, key, access);
     return [cache, key];
   };
 
@@ -195,6 +205,65 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
       return map(store.setSample(cache, set, fields.count(frame, 'limit', 0)), setElements);
     },
 
+    sortedSetPutElements({ session, frame }) {
+      const [cache, sortedSet] = target(session, frame, 'sortedSet', 'write');
+      return map(store.sortedSetPutElements(cache, sortedSet, fields.scoredElements(frame), fields.collectionTtl(frame)), () => ({}));
+    },
+
+    sortedSetFetchByRank({ session, frame }) {
+      const [cache, sortedSet] = target(session, frame, 'sortedSet', 'read');
+      return map(store.sortedSetFetchByRank(cache, sortedSet, fields.ranks(frame), fields.order(frame)), sortedSetElements);
+    },
+
+    sortedSetFetchByScore({ session, frame }) {
+      const [cache, sortedSet] = target(session, frame, 'sortedSet', 'read');
+      const offset = optionalInt(frame, 'offset', 0, MAX_INDEX) ?? 0;
+      const count = optionalInt(frame, 'count', 0, MAX_INDEX);
+      return map(store.sortedSetFetchByScore(cache, sortedSet, fields.scoreRange(frame), fields.order(frame), offset, count), sortedSetElements);
+    },
+
+    sortedSetGetScores({ session, frame }) {
+      const [cache, sortedSet] = target(session, frame, 'sortedSet', 'read');
+      return map(store.sortedSetGetScores(cache, sortedSet, fields.elements(frame, 'values')),
+        (scores) => (scores ? { hit: true, scores: scores.map((s) => s ?? null) } : { hit: false }) satisfies SortedSetGetScoresResult);
+    },
+
+    sortedSetGetRank({ session, frame }) {
+      const [cache, sortedSet] = target(session, frame, 'sortedSet', 'read');
+      return map(store.sortedSetGetRank(cache, sortedSet, fields.element(frame, 'value'), fields.order(frame)),
+        (rank) => (rank === undefined ? { hit: false } : { hit: true, rank }) satisfies SortedSetGetRankResult);
+    },
+
+    sortedSetIncrementScore({ session, frame }) {
+      const [cache, sortedSet] = target(session, frame, 'sortedSet', 'read', 'write');
+      const amount = fields.score(frame['amount'] ?? 1, 'amount');
+      return map(store.sortedSetIncrementScore(cache, sortedSet, fields.element(frame, 'value'), amount, fields.collectionTtl(frame)), (score) => ({ score }));
+    },
+
+    sortedSetRemoveElements({ session, frame }) {
+      const [cache, sortedSet] = target(session, frame, 'sortedSet', 'write');
+      const all = frame['values'] === undefined || frame['values'] === null;
+      return map(store.sortedSetRemoveElements(cache, sortedSet, all ? undefined : fields.elements(frame, 'values')), () => ({}));
+    },
+
+    sortedSetLength({ session, frame }) {
+      const [cache, sortedSet] = target(session, frame, 'sortedSet', 'read');
+      return map(store.sortedSetLength(cache, sortedSet), sortedSetLength);
+    },
+
+    sortedSetLengthByScore({ session, frame }) {
+      const [cache, sortedSet] = target(session, frame, 'sortedSet', 'read');
+      return map(store.sortedSetLength(cache, sortedSet, fields.scoreRange(frame)), sortedSetLength);
+    },
+
+    sortedSetUnionStore({ session, frame }) {
+      const [cache, sortedSet] = target(session, frame, 'sortedSet', 'write');
+      const sources = fields.sources(frame);
+      for (const source of sources) allow(session, cache, source.sortedSet, ['read']);
+      const aggregate = fields.oneOf(frame, 'aggregate', AGGREGATES) ?? 'sum';
+      return map(store.sortedSetUnionStore(cache, sortedSet, sources, aggregate, fields.ttl(frame, 'ttlMs')), (length) => ({ length }));
+    },
+
     itemGetType({ session, frame }) {
       const [cache, key] = target(session, frame, 'key', 'read');
       return map(store.itemGetType(cache, key), (type) => (type === undefined ? { hit: false } : { hit: true, type }) satisfies ItemGetTypeResult);
@@ -290,6 +359,14 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
 
 function setElements(elements: Uint8Array[] | undefined): SetElementsResult {
   return elements ? { hit: true, elements } : { hit: false };
+}
+
+function sortedSetElements(elements: ScoredElement[] | undefined): SortedSetFetchResult {
+  return elements ? { hit: true, elements } : { hit: false };
+}
+
+function sortedSetLength(length: number | undefined): SortedSetLengthResult {
+  return length === undefined ? { hit: false } : { hit: true, length };
 }
 
 function changeTtlResult(outcome: 'set' | 'notSet' | 'miss'): ChangeTtlResult {
@@ -454,6 +531,75 @@ class StoreFields {
       const count = optionalInt(r as Frame, 'count', 0, MAX_UINT32);
       if (beginIndex === undefined || count === undefined) throw invalidArgument(`ranges[${i}] must be { beginIndex, count }`);
       return { beginIndex, count };
+    });
+  }
+
+  /** A sorted-set score (or increment amount): a finite number (JSON has no others, and Momento's
+   * SDKs send none). */
+  score(value: unknown, field: string): number {
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw invalidArgument(`${field} must be a finite number`);
+    return value;
+  }
+
+  /** sortedSetPutElements' `elements`: a non-empty array of { value, score }. */
+  scoredElements(frame: Frame): SortedSetInput[] {
+    const elements = frame['elements'];
+    if (!Array.isArray(elements) || elements.length === 0) throw invalidArgument('elements must be a non-empty array of { value, score }');
+    return elements.map((e: unknown, i) => {
+      if (typeof e !== 'object' || e === null) throw invalidArgument(`elements[${i}] must be { value, score }`);
+      return { value: this.element({ [`elements[${i}].value`]: (e as Frame)['value'] }, `elements[${i}].value`), score: this.score((e as Frame)['score'], `elements[${i}].score`) };
+    });
+  }
+
+  /** An optional field holding one of `allowed`. */
+  oneOf<T extends string>(frame: Frame, field: string, allowed: readonly T[]): T | undefined {
+    const value = frame[field];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string' || !allowed.includes(value as T)) throw invalidArgument(`${field} must be one of ${allowed.join(', ')}`);
+    return value as T;
+  }
+
+  /** A sorted-set read's `order`: ascending (the default) or descending. */
+  order(frame: Frame): SortedSetOrder {
+    return this.oneOf(frame, 'order', ORDERS) ?? 'ascending';
+  }
+
+  /** startRank / endRank: a rank range as a list fetch's, refused as the SDKs refuse it (same-sign
+   * bounds out of order). */
+  ranks(frame: Frame): Range {
+    const startIndex = optionalInt(frame, 'startRank', -MAX_INDEX, MAX_INDEX);
+    const endIndex = optionalInt(frame, 'endRank', -MAX_INDEX, MAX_INDEX);
+    if (startIndex !== undefined && endIndex !== undefined) {
+      if (startIndex > 0 && endIndex > 0 && startIndex > endIndex) throw invalidArgument('startRank must not be greater than endRank');
+      if (startIndex < 0 && endIndex < 0 && startIndex >= endIndex) throw invalidArgument('a negative startRank must be less than a negative endRank');
+    }
+    return { startIndex, endIndex };
+  }
+
+  /** minScore / maxScore (absent: unbounded; any number but NaN), each inclusive unless
+   * exclusiveMin / exclusiveMax; minScore above maxScore is refused, as the SDKs refuse it. */
+  scoreRange(frame: Frame): ScoreRange {
+    const bound = (field: string, exclusiveField: string): ScoreBound | undefined => {
+      const score = frame[field];
+      const exclusive = this.optionalBoolean(frame, exclusiveField) ?? false;
+      if (score === undefined || score === null) return undefined;
+      if (typeof score !== 'number' || Number.isNaN(score)) throw invalidArgument(`${field} must be a number`);
+      return { score, exclusive };
+    };
+    const min = bound('minScore', 'exclusiveMin');
+    const max = bound('maxScore', 'exclusiveMax');
+    if (min && max && min.score > max.score) throw invalidArgument('minScore must not be greater than maxScore');
+    return { min, max };
+  }
+
+  /** sortedSetUnionStore's `sources`: a non-empty array of { sortedSet, weight (a finite number) }. */
+  sources(frame: Frame): SortedSetSource[] {
+    const sources = frame['sources'];
+    if (!Array.isArray(sources) || sources.length === 0) throw invalidArgument('sources must be a non-empty array of { sortedSet, weight }');
+    return sources.map((source: unknown, i) => {
+      if (typeof source !== 'object' || source === null) throw invalidArgument(`sources[${i}] must be { sortedSet, weight }`);
+      const named = { [`sources[${i}].sortedSet`]: (source as Frame)['sortedSet'] };
+      return { sortedSet: nameField(named, `sources[${i}].sortedSet`, 'key'), weight: this.score((source as Frame)['weight'], `sources[${i}].weight`) };
     });
   }
 

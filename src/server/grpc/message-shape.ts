@@ -28,6 +28,12 @@ export const NESTED: Readonly<Record<string, Nesting>> = {
   '/cache_client.Scs/DictionaryDelete': { 2: {} },
   // minuend (2): _Minuend { repeated bytes elements = 1 }; subtrahend (3): _Subtrahend { set (1): _Set { repeated bytes elements = 1 } }
   '/cache_client.Scs/SetDifference': { 2: {}, 3: { 1: {} } },
+  // elements (2): repeated _SortedSetElement { value = 1, score = 2 }
+  '/cache_client.Scs/SortedSetPut': { 2: {} },
+  // some (3): _Some { repeated bytes values = 1 }
+  '/cache_client.Scs/SortedSetRemove': { 3: {} },
+  // sources (2): repeated _Source { set_name = 1, weight = 2 }
+  '/cache_client.Scs/SortedSetUnionStore': { 2: {} },
   // list_ranges (2): _ListRanges { repeated _ListRange ranges = 1 }
   '/cache_client.Scs/ListErase': { 2: { 1: {} } },
   // permissions (3): Permissions { explicit (2): ExplicitPermissions { repeated PermissionsType permissions = 1 } }

@@ -26,11 +26,13 @@ export const MOMENTO_SERVICES: readonly MomentoServiceSpec[] = [
       'Get', 'GetBatch', 'Set', 'SetBatch', 'SetIf', 'SetIfNotExists', 'GetWithHash', 'SetIfHash', 'Delete', 'KeysExist', 'Increment', 'UpdateTtl', 'ItemGetTtl', 'ItemGetType',
       'DictionaryGet', 'DictionaryFetch', 'DictionarySet', 'DictionaryIncrement', 'DictionaryDelete', 'DictionaryLength',
       'SetUnion', 'SetDifference', 'SetFetch', 'SetSample', 'SetPop', 'SetContains', 'SetLength',
+      'SortedSetPut', 'SortedSetFetch', 'SortedSetGetScore', 'SortedSetRemove', 'SortedSetIncrement', 'SortedSetGetRank', 'SortedSetLength',
+      'SortedSetLengthByScore', 'SortedSetUnionStore',
       'ListPushFront', 'ListPushBack', 'ListPopFront', 'ListPopBack', 'ListErase', 'ListRemove', 'ListFetch', 'ListLength',
       'ListConcatenateFront', 'ListConcatenateBack', 'ListRetain',
     ],
     notAnswered: [
-      { methods: '*', reason: 'Tidings stores scalar items, lists, dictionaries and sets only: no sorted sets' },
+      { methods: '*', reason: 'Tidings stores scalar items, lists, dictionaries, sets and sorted sets only' },
     ],
   },
   {

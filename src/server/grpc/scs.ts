@@ -1,11 +1,11 @@
-/** cache_client.Scs: scalar items, lists, dictionaries and sets, each mapped onto the broker's operation
+/** cache_client.Scs: scalar items, lists, dictionaries, sets and sorted sets, each mapped onto the broker's operation
  * of the same meaning. Keys, collection names and dictionary fields arrive as bytes and are
  * UTF-8 decoded (the SDKs encode strings that way); values stay bytes. Methods not here are
  * answered UNIMPLEMENTED (methods.ts says why). */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { cache } from '@gomomento/generated-types';
 import { BinaryWriter } from 'google-protobuf';
-import type { IncrementResult, ItemType, SetElementsResult, SetIfCondition, SetIfHashCondition, Value } from '../../protocol/index.js';
+import type { IncrementResult, ItemType, SetElementsResult, SetIfCondition, SetIfHashCondition, SortedSetAggregate, SortedSetLengthResult, SortedSetOrder, Value } from '../../protocol/index.js';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { batchStream, cacheHeader, dispatch, toBytes, unary, utf8, type GrpcDeps } from './calls.js';
 import { invalidArgument } from '../../core/errors.js';
@@ -85,6 +85,41 @@ interface ElementsResponse<R, F, M> {
 }
 function elementsReply<R, F, M>(Res: ElementsResponse<R, F, M>, result: SetElementsResult): R {
   return result.hit ? new Res({ found: new Res._Found({ elements: result.elements }) }) : new Res({ missing: new Res._Missing() });
+}
+
+/** Momento's sorted-set order (the same numbers in every request that has one). */
+const order = (o: number): { order: SortedSetOrder } => ({ order: o === pb._SortedSetFetchRequest.Order.DESCENDING ? 'descending' : 'ascending' });
+
+const AGGREGATES: Record<number, SortedSetAggregate> = {
+  [pb._SortedSetUnionStoreRequest.AggregateFunction.SUM]: 'sum',
+  [pb._SortedSetUnionStoreRequest.AggregateFunction.MIN]: 'min',
+  [pb._SortedSetUnionStoreRequest.AggregateFunction.MAX]: 'max',
+};
+
+/** SortedSetFetch's by_score bounds (a score with its exclusive flag, or unbounded) as our fields. */
+function fetchScoreBounds(r: InstanceType<typeof pb._SortedSetFetchRequest._ByScore>): { minScore?: number; exclusiveMin?: boolean; maxScore?: number; exclusiveMax?: boolean } {
+  return {
+    ...(r.has_min_score ? { minScore: r.min_score.score, exclusiveMin: r.min_score.exclusive } : {}),
+    ...(r.has_max_score ? { maxScore: r.max_score.score, exclusiveMax: r.max_score.exclusive } : {}),
+  };
+}
+
+/** SortedSetLengthByScore's bounds (inclusive_, exclusive_ or unbounded_ min and max) as our fields. */
+function lengthScoreBounds(r: InstanceType<typeof pb._SortedSetLengthByScoreRequest>): { minScore?: number; exclusiveMin?: boolean; maxScore?: number; exclusiveMax?: boolean } {
+  return {
+    ...(r.has_inclusive_min ? { minScore: r.inclusive_min } : r.has_exclusive_min ? { minScore: r.exclusive_min, exclusiveMin: true } : {}),
+    ...(r.has_inclusive_max ? { maxScore: r.inclusive_max } : r.has_exclusive_max ? { maxScore: r.exclusive_max, exclusiveMax: true } : {}),
+  };
+}
+
+/** The reply of SortedSetLength or SortedSetLengthByScore: the length, or Missing. */
+interface LengthResponse<R, F, M> {
+  new (init: { found: F; missing?: undefined } | { found?: undefined; missing: M }): R;
+  _Found: new (init: { length: number }) => F;
+  _Missing: new () => M;
+}
+function lengthReply<R, F, M>(Res: LengthResponse<R, F, M>, result: SortedSetLengthResult): R {
+  return result.hit ? new Res({ found: new Res._Found({ length: result.length }) }) : new Res({ missing: new Res._Missing() });
 }
 
 /** ttl_milliseconds 0 = the server default, as for Set. */
@@ -351,6 +386,80 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
       const Res = pb._SetLengthResponse;
       const result = await dispatch(deps, session, { t: 'setLength', cache: c, set: utf8(r.set_name) });
       return result.hit ? new Res({ found: new Res._Found({ length: result.length }) }) : new Res({ missing: new Res._Missing() });
+    }),
+
+    SortedSetPut: method(async (session, r: InstanceType<typeof pb._SortedSetPutRequest>, c) => {
+      const elements = r.elements.map((e) => ({ value: e.value, score: e.score }));
+      await dispatch(deps, session, { t: 'sortedSetPutElements', cache: c, sortedSet: utf8(r.set_name), elements, ...collectionTtl(r) });
+      return new pb._SortedSetPutResponse();
+    }),
+
+    // by_index: ranks [inclusive_start_index, exclusive_end_index), each unbounded when absent;
+    // by_score: bounds with their exclusive flags, offset, and count (negative: all, as the SDKs send it).
+    SortedSetFetch: method(async (session, r: InstanceType<typeof pb._SortedSetFetchRequest>, c) => {
+      const Res = pb._SortedSetFetchResponse;
+      const sortedSet = utf8(r.set_name);
+      let result;
+      if (r.range === 'by_index') {
+        const ranks = { ...(r.by_index.has_inclusive_start_index ? { startRank: r.by_index.inclusive_start_index } : {}), ...(r.by_index.has_exclusive_end_index ? { endRank: r.by_index.exclusive_end_index } : {}) };
+        result = await dispatch(deps, session, { t: 'sortedSetFetchByRank', cache: c, sortedSet, ...ranks, ...order(r.order) });
+      } else if (r.range === 'by_score') {
+        const s = r.by_score;
+        result = await dispatch(deps, session, { t: 'sortedSetFetchByScore', cache: c, sortedSet, ...fetchScoreBounds(s), offset: s.offset, ...(s.count >= 0 ? { count: s.count } : {}), ...order(r.order) });
+      } else {
+        throw invalidArgument('SortedSetFetch needs a range (`by_index` or `by_score`)');
+      }
+      if (!result.hit) return new Res({ missing: new Res._Missing() });
+      const found = r.with_scores
+        ? new Res._Found({ values_with_scores: new Res._Found._ValuesWithScores({ elements: result.elements.map((e) => new pb._SortedSetElement(e)) }) })
+        : new Res._Found({ values: new Res._Found._Values({ values: result.elements.map((e) => e.value) }) });
+      return new Res({ found });
+    }),
+
+    SortedSetGetScore: method(async (session, r: InstanceType<typeof pb._SortedSetGetScoreRequest>, c) => {
+      const Res = pb._SortedSetGetScoreResponse;
+      const result = await dispatch(deps, session, { t: 'sortedSetGetScores', cache: c, sortedSet: utf8(r.set_name), values: r.values });
+      if (!result.hit) return new Res({ missing: new Res._SortedSetMissing() });
+      const elements = result.scores.map((score) => (score === null
+        ? new Res._SortedSetGetScoreResponsePart({ result: pb.ECacheResult.Miss })
+        : new Res._SortedSetGetScoreResponsePart({ result: pb.ECacheResult.Hit, score })));
+      return new Res({ found: new Res._SortedSetFound({ elements }) });
+    }),
+
+    SortedSetGetRank: method(async (session, r: InstanceType<typeof pb._SortedSetGetRankRequest>, c) => {
+      const Res = pb._SortedSetGetRankResponse;
+      const result = await dispatch(deps, session, { t: 'sortedSetGetRank', cache: c, sortedSet: utf8(r.set_name), value: r.value, ...order(r.order) });
+      if (!result.hit) return new Res({ missing: new Res._SortedSetMissing() });
+      return new Res({ element_rank: result.rank === null
+        ? new Res._RankResponsePart({ result: pb.ECacheResult.Miss })
+        : new Res._RankResponsePart({ result: pb.ECacheResult.Hit, rank: result.rank }) });
+    }),
+
+    SortedSetIncrement: method(async (session, r: InstanceType<typeof pb._SortedSetIncrementRequest>, c) => {
+      const { score } = await dispatch(deps, session, { t: 'sortedSetIncrementScore', cache: c, sortedSet: utf8(r.set_name), value: r.value, amount: r.amount, ...collectionTtl(r) });
+      return new pb._SortedSetIncrementResponse({ score });
+    }),
+
+    // `some` removes the values named; `all` the whole sorted set (our request without values).
+    SortedSetRemove: method(async (session, r: InstanceType<typeof pb._SortedSetRemoveRequest>, c) => {
+      if (r.remove_elements === 'none') throw invalidArgument('SortedSetRemove needs `some` values or `all`');
+      const values = r.remove_elements === 'some' ? { values: r.some.values } : {};
+      await dispatch(deps, session, { t: 'sortedSetRemoveElements', cache: c, sortedSet: utf8(r.set_name), ...values });
+      return new pb._SortedSetRemoveResponse();
+    }),
+
+    SortedSetLength: method(async (session, r: InstanceType<typeof pb._SortedSetLengthRequest>, c) =>
+      lengthReply(pb._SortedSetLengthResponse, await dispatch(deps, session, { t: 'sortedSetLength', cache: c, sortedSet: utf8(r.set_name) }))),
+
+    SortedSetLengthByScore: method(async (session, r: InstanceType<typeof pb._SortedSetLengthByScoreRequest>, c) =>
+      lengthReply(pb._SortedSetLengthByScoreResponse, await dispatch(deps, session, { t: 'sortedSetLengthByScore', cache: c, sortedSet: utf8(r.set_name), ...lengthScoreBounds(r) }))),
+
+    SortedSetUnionStore: method(async (session, r: InstanceType<typeof pb._SortedSetUnionStoreRequest>, c) => {
+      const aggregate = AGGREGATES[r.aggregate];
+      if (aggregate === undefined) throw invalidArgument(`SortedSetUnionStore: unknown aggregate ${r.aggregate}`);
+      const sources = r.sources.map((source) => ({ sortedSet: utf8(source.set_name), weight: source.weight }));
+      const { length } = await dispatch(deps, session, { t: 'sortedSetUnionStore', cache: c, sortedSet: utf8(r.set_name), sources, aggregate, ...ttlOf(r.ttl_milliseconds) });
+      return new pb._SortedSetUnionStoreResponse({ length });
     }),
 
     ListLength: method(async (session, r: InstanceType<typeof pb._ListLengthRequest>, c) => {

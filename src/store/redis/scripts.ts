@@ -91,6 +91,20 @@ local function remove_start(want)
   end
 end
 
+-- The element count and payload bytes of this script's collection when it is of kind want (k: its
+-- kind now), counted by the command card; 0, 0 when there is none yet.
+local function tally(k, want, card)
+  if k ~= want then return 0, 0 end
+  return redis.call(card, K), tonumber(redis.call('HGET', M, 'b') or '0')
+end
+
+-- The refusal of a write that would leave count elements (more than max: {cause, count}) or key
+-- bytes plus payload bytes (more than max_item: {'item_size', their sum}); nil when both fit.
+local function over(cause, count, max, key_bytes, bytes, max_item)
+  if count > tonumber(max) then return {cause, count} end
+  if tonumber(key_bytes) + bytes > tonumber(max_item) then return {'item_size', tonumber(key_bytes) + bytes} end
+end
+
 -- After removing that many payload bytes from a collection: its metadata goes with its last element.
 local function forget(removed)
   if redis.call('EXISTS', K) == 0 then redis.call('DEL', M)
@@ -101,6 +115,13 @@ local function expire(ttl)
   redis.call('HSET', M, 'x', ms(now + ttl))
   redis.call('PEXPIRE', K, ttl)
   redis.call('PEXPIRE', M, ttl)
+end
+
+-- The end of a write to a collection: its payload bytes, and its expiry when it is new or the
+-- write refreshes it (ARGV[2] = ttlMs, ARGV[3] = refresh 1/0).
+local function settle(new, bytes)
+  redis.call('HSET', M, 'b', ms(bytes))
+  if new or ARGV[3] == '1' then expire(tonumber(ARGV[2])) end
 end
 
 -- The expiry of a live item of kind k: a scalar keeps it in K, a collection in M.
@@ -557,11 +578,7 @@ return {'ok', redis.call('HLEN', K)}`,
   tidingsSetsAdd: `${LIST_PRELUDE}
 local k = kind()
 if k ~= 'none' and k ~= 'set' then return {'wrongtype', k} end
-local count, bytes = 0, 0
-if k == 'set' then
-  count = redis.call('SCARD', K)
-  bytes = tonumber(redis.call('HGET', M, 'b') or '0')
-end
+local count, bytes = tally(k, 'set', 'SCARD')
 local added, seen = {}, {}
 for i = 7, #ARGV do
   local e = ARGV[i]
@@ -572,11 +589,10 @@ for i = 7, #ARGV do
     bytes = bytes + #e
   end
 end
-if count > tonumber(ARGV[4]) then return {'set_elements', count} end
-if tonumber(ARGV[6]) + bytes > tonumber(ARGV[5]) then return {'item_size', tonumber(ARGV[6]) + bytes} end
+local refused = over('set_elements', count, ARGV[4], ARGV[6], bytes, ARGV[5])
+if refused then return refused end
 for i = 1, #added, 1000 do redis.call('SADD', K, unpack(added, i, math.min(i + 999, #added))) end
-redis.call('HSET', M, 'b', ms(bytes))
-if k ~= 'set' or ARGV[3] == '1' then expire(tonumber(ARGV[2])) end
+settle(k ~= 'set', bytes)
 return {'ok'}`,
 
   /** ARGV: now, 'all' | 'some', elements' bytes... The expiry stays; an emptied set is deleted. {'ok'} */
@@ -625,11 +641,7 @@ return reply`,
   tidingsSortedPut: `${LIST_PRELUDE}
 local k = kind()
 if k ~= 'none' and k ~= 'sortedSet' then return {'wrongtype', k} end
-local count, bytes = 0, 0
-if k == 'sortedSet' then
-  count = redis.call('ZCARD', K)
-  bytes = tonumber(redis.call('HGET', M, 'b') or '0')
-end
+local count, bytes = tally(k, 'sortedSet', 'ZCARD')
 local seen = {}
 for i = 7, #ARGV, 2 do
   local e = ARGV[i + 1]
@@ -639,11 +651,10 @@ for i = 7, #ARGV, 2 do
     bytes = bytes + #e + 8
   end
 end
-if count > tonumber(ARGV[4]) then return {'sorted_set_elements', count} end
-if tonumber(ARGV[6]) + bytes > tonumber(ARGV[5]) then return {'item_size', tonumber(ARGV[6]) + bytes} end
+local refused = over('sorted_set_elements', count, ARGV[4], ARGV[6], bytes, ARGV[5])
+if refused then return refused end
 for i = 7, #ARGV, 2000 do redis.call('ZADD', K, unpack(ARGV, i, math.min(i + 1999, #ARGV))) end
-redis.call('HSET', M, 'b', ms(bytes))
-if k ~= 'sortedSet' or ARGV[3] == '1' then expire(tonumber(ARGV[2])) end
+settle(k ~= 'sortedSet', bytes)
 return {'ok'}`,
 
   /** ARGV: now, ttlMs, refresh (1/0), maxSortedSetElements, maxItemBytes, key bytes, amount, element
@@ -652,23 +663,17 @@ return {'ok'}`,
 local k = kind()
 if k ~= 'none' and k ~= 'sortedSet' then return {'wrongtype', k} end
 local e = ARGV[8]
-local old, count, bytes = false, 0, 0
-if k == 'sortedSet' then
-  old = redis.call('ZSCORE', K, e)
-  count = redis.call('ZCARD', K)
-  bytes = tonumber(redis.call('HGET', M, 'b') or '0')
-end
+local count, bytes = tally(k, 'sortedSet', 'ZCARD')
+local old = k == 'sortedSet' and redis.call('ZSCORE', K, e)
 local score = tonumber(old or '0') + tonumber(ARGV[7])
 if score ~= score or score == math.huge or score == -math.huge then return {'not_finite', tostring(score)} end
 if not old then
-  count = count + 1
   bytes = bytes + #e + 8
-  if count > tonumber(ARGV[4]) then return {'sorted_set_elements', count} end
-  if tonumber(ARGV[6]) + bytes > tonumber(ARGV[5]) then return {'item_size', tonumber(ARGV[6]) + bytes} end
-  redis.call('HSET', M, 'b', ms(bytes))
+  local refused = over('sorted_set_elements', count + 1, ARGV[4], ARGV[6], bytes, ARGV[5])
+  if refused then return refused end
 end
 local result = redis.call('ZINCRBY', K, ARGV[7], e)
-if k ~= 'sortedSet' or ARGV[3] == '1' then expire(tonumber(ARGV[2])) end
+settle(k ~= 'sortedSet', bytes)
 return {'ok', result}`,
 
   /** ARGV: now, 'all' | 'some', elements' bytes... The expiry stays; an emptied sorted set is
@@ -751,8 +756,8 @@ for i = 1, #result, 2 do
   bytes = bytes + #result[i] + 8
   if result[i + 1] == 'inf' or result[i + 1] == '-inf' then return {'not_finite', result[i + 1]} end
 end
-if count > tonumber(ARGV[3]) then return {'sorted_set_elements', count} end
-if tonumber(ARGV[5]) + bytes > tonumber(ARGV[4]) then return {'item_size', tonumber(ARGV[5]) + bytes} end
+local refused = over('sorted_set_elements', count, ARGV[3], ARGV[5], bytes, ARGV[4])
+if refused then return refused end
 redis.call('DEL', K, M)
 if count == 0 then return {'ok', 0} end
 local batch = {}
