@@ -1,4 +1,4 @@
-/** Lists, dictionaries, sets and scalar items, named and shaped like Momento's CacheClient. TTLs are seconds in the
+/** Lists, dictionaries, sets, sorted sets and scalar items, named and shaped like Momento's CacheClient. TTLs are seconds in the
  * API (as Momento's) and milliseconds on the wire. */
 import type { DictionaryItem, ListEraseRange, ListItem, OperationName, ResultOf, SetIfCondition, SetIfHashCondition, Value } from '../protocol/index.js';
 import { clientLink, type ClientOptions } from './client-options.js';
@@ -6,7 +6,8 @@ import type { Connection, OutgoingFrame, RequestOptions } from './connection.js'
 import { asClientError, type TidingsClientError } from './errors.js';
 import {
   ChangeTtl, ConditionalWrite, DictionaryFetch, DictionaryGetField, DictionaryGetFields, GenericWrite, HashedRead, HashedWrite, Increment, ItemGetTtl, ItemGetType, ItemType, ListErase,
-  ListFetch, ListLength, ListPop, ListWrite, PubAppend, SetContainsElement, SetContainsElements, SetElements, UpdateTtl, ValueRead, orThrow,
+  ListFetch, ListLength, ListPop, ListWrite, PubAppend, SetContainsElement, SetContainsElements, SetElements, SortedSetAggregate, SortedSetFetch, SortedSetGetRank,
+  SortedSetGetScores, SortedSetIncrementScore, SortedSetOrder, SortedSetScore, SortedSetUnionStore, UpdateTtl, ValueRead, orThrow,
 } from './responses.js';
 
 /** Momento's CollectionTtl: the whole collection's TTL, refreshed on each write unless told not to. */
@@ -29,6 +30,13 @@ export class CollectionTtl {
 
 export interface ListWriteOptions extends RequestOptions { ttl?: CollectionTtl }
 export interface ListRangeOptions extends RequestOptions { startIndex?: number; endIndex?: number }
+export interface SortedSetFetchByRankOptions extends RequestOptions { startRank?: number; endRank?: number; order?: SortedSetOrder }
+export interface SortedSetFetchByScoreOptions extends RequestOptions { minScore?: number; maxScore?: number; order?: SortedSetOrder; offset?: number; count?: number }
+export interface SortedSetOrderOptions extends RequestOptions { order?: SortedSetOrder }
+export interface SortedSetScoreOptions extends RequestOptions { minScore?: number; maxScore?: number }
+export interface SortedSetUnionStoreOptions extends ListWriteOptions { aggregate?: SortedSetAggregate }
+/** A source of sortedSetUnionStore: a sorted set of the same cache and its weight. */
+export interface SortedSetSource { sortedSetName: string; weight: number }
 /** Momento's scalar write options: `ttl` in seconds (default the client's, else the server's). */
 export interface ScalarWriteOptions extends RequestOptions { ttl?: number }
 
@@ -190,6 +198,69 @@ export class CacheClient {
   setSample(cacheName: string, setName: string, limit: number, options: RequestOptions = {}): Promise<SetElements.Response> {
     return this.setElements({ t: 'setSample', cache: cacheName, set: setName, limit }, options);
   }
+  /** Momento's sortedSetPutElement(s): sets each element's score (a finite number; an element is
+   * text or bytes, kept as bytes), creating the sorted set; `ttl` as for list writes. */
+  sortedSetPutElement(cacheName: string, sortedSetName: string, value: Value, score: number, options: ListWriteOptions = {}): Promise<GenericWrite.Response> {
+    return this.sortedSetPutElements(cacheName, sortedSetName, [[value, score]], options);
+  }
+  sortedSetPutElements(cacheName: string, sortedSetName: string, elements: Map<Value, number> | Record<string, number> | Array<[Value, number]>, options: ListWriteOptions = {}): Promise<GenericWrite.Response> {
+    const pairs = elements instanceof Map ? [...elements] : Array.isArray(elements) ? elements : Object.entries(elements);
+    const scored = pairs.map(([value, score]) => ({ value, score }));
+    return this.write({ t: 'sortedSetPutElements', cache: cacheName, sortedSet: sortedSetName, elements: scored, ...this.collectionTtl(options.ttl) }, options);
+  }
+  /** Hit with the elements of ranks [startRank, endRank) (negatives from the end) in `order`. */
+  sortedSetFetchByRank(cacheName: string, sortedSetName: string, options: SortedSetFetchByRankOptions = {}): Promise<SortedSetFetch.Response> {
+    return this.sortedSetFetch({ t: 'sortedSetFetchByRank', cache: cacheName, sortedSet: sortedSetName, ...opt('startRank', options.startRank), ...opt('endRank', options.endRank), ...order(options.order) }, options);
+  }
+  /** Hit with the elements scored within [minScore, maxScore] in `order`, skipping `offset`, at most `count`. */
+  sortedSetFetchByScore(cacheName: string, sortedSetName: string, options: SortedSetFetchByScoreOptions = {}): Promise<SortedSetFetch.Response> {
+    const frame = { t: 'sortedSetFetchByScore' as const, cache: cacheName, sortedSet: sortedSetName, ...scores(options), ...order(options.order), ...opt('offset', options.offset), ...opt('count', options.count) };
+    return this.sortedSetFetch(frame, options);
+  }
+  /** Hit with the element's rank (0 first) in `order`; Miss when the sorted set or the element is absent. */
+  sortedSetGetRank(cacheName: string, sortedSetName: string, value: Value, options: SortedSetOrderOptions = {}): Promise<SortedSetGetRank.Response> {
+    return this.call({ t: 'sortedSetGetRank', cache: cacheName, sortedSet: sortedSetName, value, ...order(options.order) }, options,
+      (r) => (r.hit && r.rank !== null ? new SortedSetGetRank.Hit(r.rank) : new SortedSetGetRank.Miss()), (e) => new SortedSetGetRank.Error(e));
+  }
+  /** Hit with the element's score; Miss when the sorted set or the element is absent. */
+  sortedSetGetScore(cacheName: string, sortedSetName: string, value: Value, options: RequestOptions = {}): Promise<SortedSetScore.Response> {
+    return this.call({ t: 'sortedSetGetScores', cache: cacheName, sortedSet: sortedSetName, values: [value] }, options,
+      (r) => (r.hit && r.scores[0] !== null && r.scores[0] !== undefined ? new SortedSetScore.Hit(r.scores[0]) : new SortedSetScore.Miss()), (e) => new SortedSetScore.Error(e));
+  }
+  /** Hit with `valueRecord()`: each value held (as text) to its score; Miss when there is no sorted set. */
+  sortedSetGetScores(cacheName: string, sortedSetName: string, values: Value[], options: RequestOptions = {}): Promise<SortedSetGetScores.Response> {
+    return this.call({ t: 'sortedSetGetScores', cache: cacheName, sortedSet: sortedSetName, values }, options,
+      (r) => (r.hit ? new SortedSetGetScores.Hit(values, r.scores) : new SortedSetGetScores.Miss()), (e) => new SortedSetGetScores.Error(e));
+  }
+  /** Adds `amount` (default 1) to the element's score (none: 0), creating it; Success with `score()`. Needs read and write. */
+  sortedSetIncrementScore(cacheName: string, sortedSetName: string, value: Value, amount = 1, options: ListWriteOptions = {}): Promise<SortedSetIncrementScore.Response> {
+    return this.call({ t: 'sortedSetIncrementScore', cache: cacheName, sortedSet: sortedSetName, value, amount, ...this.collectionTtl(options.ttl) }, options,
+      (r) => new SortedSetIncrementScore.Success(r.score), (e) => new SortedSetIncrementScore.Error(e));
+  }
+  sortedSetRemoveElement(cacheName: string, sortedSetName: string, value: Value, options: RequestOptions = {}): Promise<GenericWrite.Response> {
+    return this.sortedSetRemoveElements(cacheName, sortedSetName, [value], options);
+  }
+  sortedSetRemoveElements(cacheName: string, sortedSetName: string, values: Value[], options: RequestOptions = {}): Promise<GenericWrite.Response> {
+    return this.write({ t: 'sortedSetRemoveElements', cache: cacheName, sortedSet: sortedSetName, values }, options);
+  }
+  sortedSetLength(cacheName: string, sortedSetName: string, options: RequestOptions = {}): Promise<ListLength.Response> {
+    return this.call({ t: 'sortedSetLength', cache: cacheName, sortedSet: sortedSetName }, options,
+      (r) => (r.hit ? new ListLength.Hit(r.length) : new ListLength.Miss()), (e) => new ListLength.Error(e));
+  }
+  /** Hit with the number of elements scored within [minScore, maxScore] (each optional). */
+  sortedSetLengthByScore(cacheName: string, sortedSetName: string, options: SortedSetScoreOptions = {}): Promise<ListLength.Response> {
+    return this.call({ t: 'sortedSetLengthByScore', cache: cacheName, sortedSet: sortedSetName, ...scores(options) }, options,
+      (r) => (r.hit ? new ListLength.Hit(r.length) : new ListLength.Miss()), (e) => new ListLength.Error(e));
+  }
+  /** Replaces the sorted set with the union of `sources` (weighted scores combined by `aggregate`,
+   * default SUM); Success with `length()`. Needs write on it and read on every source. */
+  sortedSetUnionStore(cacheName: string, sortedSetName: string, sources: SortedSetSource[], options: SortedSetUnionStoreOptions = {}): Promise<SortedSetUnionStore.Response> {
+    const frame = {
+      t: 'sortedSetUnionStore' as const, cache: cacheName, sortedSet: sortedSetName, sources: sources.map((s) => ({ sortedSet: s.sortedSetName, weight: s.weight })),
+      ...(options.aggregate === undefined ? {} : { aggregate: options.aggregate }), ...opt('ttlMs', this.collectionTtl(options.ttl).ttlMs),
+    };
+    return this.call(frame, options, (r) => new SortedSetUnionStore.Success(r.length), (e) => new SortedSetUnionStore.Error(e));
+  }
   /** Hit with `itemType()` (`ItemType.SCALAR`, `LIST`, `DICTIONARY`, `SET`, `SORTED_SET`), or Miss. */
   itemGetType(cacheName: string, key: string, options: RequestOptions = {}): Promise<ItemGetType.Response> {
     return this.call({ t: 'itemGetType', cache: cacheName, key }, options,
@@ -320,7 +391,12 @@ export class CacheClient {
     return this.call(frame, options, (r) => (r.hit ? new SetElements.Hit(r.elements) : new SetElements.Miss()), (e) => new SetElements.Error(e));
   }
 
-  private write<K extends 'listRetain' | 'listRemoveValue' | 'set' | 'delete' | 'dictionarySetFields' | 'dictionaryRemoveFields' | 'setAddElements' | 'setRemoveElements'>(frame: OutgoingFrame<K>, options: RequestOptions): Promise<GenericWrite.Response> {
+  private sortedSetFetch<K extends 'sortedSetFetchByRank' | 'sortedSetFetchByScore'>(frame: OutgoingFrame<K>, options: RequestOptions): Promise<SortedSetFetch.Response> {
+    return this.call(frame, options, (r) => (r.hit ? new SortedSetFetch.Hit(r.elements) : new SortedSetFetch.Miss()), (e) => new SortedSetFetch.Error(e));
+  }
+
+  private write<K extends 'listRetain' | 'listRemoveValue' | 'set' | 'delete' | 'dictionarySetFields' | 'dictionaryRemoveFields' | 'setAddElements' | 'setRemoveElements'
+    | 'sortedSetPutElements' | 'sortedSetRemoveElements'>(frame: OutgoingFrame<K>, options: RequestOptions): Promise<GenericWrite.Response> {
     return this.call(frame, options, () => new GenericWrite.Success(), (e) => new GenericWrite.Error(e));
   }
 
@@ -356,6 +432,16 @@ const ITEM_TYPES = { scalar: ItemType.SCALAR, list: ItemType.LIST, dictionary: I
 
 function opt<K extends string>(key: K, value: number | undefined): Partial<Record<K, number>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, number>);
+}
+
+/** Momento's SortedSetOrder as the wire's `order` (absent: ascending). */
+function order(value: SortedSetOrder | undefined): { order?: 'ascending' | 'descending' } {
+  return value === undefined ? {} : { order: value === SortedSetOrder.Descending ? 'descending' : 'ascending' };
+}
+
+/** Inclusive score bounds, each optional. */
+function scores(options: SortedSetScoreOptions): { minScore?: number; maxScore?: number } {
+  return { ...opt('minScore', options.minScore), ...opt('maxScore', options.maxScore) };
 }
 
 function range(options: ListRangeOptions): { startIndex?: number; endIndex?: number } {

@@ -24,6 +24,7 @@ export {
   ErrorResponse, TopicPublish, TopicPresence, GenericWrite, ListWrite, ListFetch, ValueRead, ListPop, ListLength, ItemGetTtl, UpdateTtl, PubAppend,
   Increment, ConditionalWrite, HashedRead, HashedWrite, ListErase, ChangeTtl, DictionaryGetField, DictionaryGetFields, DictionaryFetch, ItemGetType, ItemType,
   SetElements, SetContainsElement, SetContainsElements,
+  SortedSetFetch, SortedSetScore, SortedSetIncrementScore, SortedSetGetScores, SortedSetGetRank, SortedSetUnionStore, SortedSetOrder, SortedSetAggregate,
   GenerateDisposableToken, ExpiresAt, type ListItemMeta,
 } from './responses.js';
 export * from './momento-names.js';

@@ -294,3 +294,35 @@ export const CacheSetContainsElementsResponse = HIT;
 export type CacheSetContainsElementsResponse = Hit;
 export const CacheSetLengthResponse = HIT;
 export type CacheSetLengthResponse = Hit;
+
+// Sorted sets: the SDK's classes under Momento's names.
+export {
+  GenericWrite as CacheSortedSetPutElement, GenericWrite as CacheSortedSetPutElements, GenericWrite as CacheSortedSetRemoveElement,
+  GenericWrite as CacheSortedSetRemoveElements, SortedSetFetch as CacheSortedSetFetch, SortedSetScore as CacheSortedSetGetScore,
+  SortedSetGetScores as CacheSortedSetGetScores, SortedSetGetRank as CacheSortedSetGetRank, SortedSetIncrementScore as CacheSortedSetIncrementScore,
+  ListLength as CacheSortedSetLength, ListLength as CacheSortedSetLengthByScore, SortedSetUnionStore as CacheSortedSetUnionStore,
+} from './responses.js';
+export const CacheSortedSetPutElementResponse = SUCCESS;
+export type CacheSortedSetPutElementResponse = Success;
+export const CacheSortedSetPutElementsResponse = SUCCESS;
+export type CacheSortedSetPutElementsResponse = Success;
+export const CacheSortedSetRemoveElementResponse = SUCCESS;
+export type CacheSortedSetRemoveElementResponse = Success;
+export const CacheSortedSetRemoveElementsResponse = SUCCESS;
+export type CacheSortedSetRemoveElementsResponse = Success;
+export const CacheSortedSetFetchResponse = HIT;
+export type CacheSortedSetFetchResponse = Hit;
+export const CacheSortedSetGetScoreResponse = HIT;
+export type CacheSortedSetGetScoreResponse = Hit;
+export const CacheSortedSetGetScoresResponse = HIT;
+export type CacheSortedSetGetScoresResponse = Hit;
+export const CacheSortedSetGetRankResponse = HIT;
+export type CacheSortedSetGetRankResponse = Hit;
+export const CacheSortedSetIncrementScoreResponse = SUCCESS;
+export type CacheSortedSetIncrementScoreResponse = Success;
+export const CacheSortedSetLengthResponse = HIT;
+export type CacheSortedSetLengthResponse = Hit;
+export const CacheSortedSetLengthByScoreResponse = HIT;
+export type CacheSortedSetLengthByScoreResponse = Hit;
+export const CacheSortedSetUnionStoreResponse = SUCCESS;
+export type CacheSortedSetUnionStoreResponse = Success;

@@ -373,6 +373,94 @@ export namespace SetContainsElements {
   export type Response = Hit | Miss | Error;
 }
 
+/** A Hit or Success that carries one number, printed as `<label> <n>`. */
+abstract class Numbered extends Outcome {
+  protected abstract readonly label: string;
+  constructor(protected readonly n: number) { super(); }
+  protected override detail(): string { return `${this.label} ${this.n}`; }
+}
+
+/** sortedSetFetchByRank and sortedSetFetchByScore: the elements (bytes) with their scores, in the
+ * order asked, with Momento's accessors; Miss when there is no sorted set. */
+export namespace SortedSetFetch {
+  export class Hit extends Outcome {
+    readonly type = 'Hit' as const;
+    readonly is_hit = true;
+    constructor(private readonly elements: ReadonlyArray<{ value: Uint8Array; score: number }>) { super(); }
+    protected override detail(): string { return `${this.elements.length} element${this.elements.length === 1 ? '' : 's'}`; }
+    value(): Array<{ value: string; score: number }> { return this.valueArrayStringElements(); }
+    valueArray(): Array<{ value: string; score: number }> { return this.valueArrayStringElements(); }
+    valueArrayStringElements(): Array<{ value: string; score: number }> { return this.elements.map((e) => ({ value: valueString(e.value), score: e.score })); }
+    valueArrayUint8Elements(): Array<{ value: Uint8Array; score: number }> { return this.elements.map((e) => ({ ...e })); }
+  }
+  export const Miss = ListFetch.Miss;
+  export type Miss = ListFetch.Miss;
+  export const Error = ListFetch.Error;
+  export type Error = ListFetch.Error;
+  export type Response = Hit | Miss | Error;
+}
+
+/** sortedSetGetScore and sortedSetIncrementScore: one element's score. */
+export namespace SortedSetScore {
+  export class Hit extends Numbered { readonly type = 'Hit' as const; readonly is_hit = true; protected readonly label = 'score'; score(): number { return this.n; } }
+  /** No sorted set, or no such element in it (as Momento's SDKs answer either). */
+  export class Miss extends Outcome { readonly type = 'Miss' as const; readonly is_miss = true; score(): undefined { return undefined; } }
+  export class Error extends ErrorResponse { score(): undefined { return undefined; } }
+  export type Response = Hit | Miss | Error;
+}
+
+/** sortedSetIncrementScore: the score after the increment. */
+export namespace SortedSetIncrementScore {
+  export class Success extends Numbered { readonly type = 'Success' as const; readonly is_success = true; protected readonly label = 'score'; score(): number { return this.n; } }
+  export class Error extends ErrorResponse { score(): undefined { return undefined; } }
+  export type Response = Success | Error;
+}
+
+/** sortedSetGetScores: Hit with each value held (as text) mapped to its score. */
+export namespace SortedSetGetScores {
+  export class Hit extends Outcome {
+    readonly type = 'Hit' as const;
+    readonly is_hit = true;
+    private readonly scores: Record<string, number> = {};
+    constructor(values: readonly Value[], scores: ReadonlyArray<number | null>) {
+      super();
+      values.forEach((v, i) => { if (scores[i] !== null && scores[i] !== undefined) this.scores[valueString(v)] = scores[i]!; });
+    }
+    protected override detail(): string { return `${Object.keys(this.scores).length} scores`; }
+    value(): Record<string, number> { return this.scores; }
+    valueRecord(): Record<string, number> { return this.scores; }
+    valueRecordString(): Record<string, number> { return this.scores; }
+    valueMap(): Map<string, number> { return new Map(Object.entries(this.scores)); }
+  }
+  export class Miss extends Outcome { readonly type = 'Miss' as const; readonly is_miss = true; value(): undefined { return undefined; } }
+  export class Error extends ErrorResponse { value(): undefined { return undefined; } }
+  export type Response = Hit | Miss | Error;
+}
+
+/** sortedSetGetRank: the element's rank (0 first) in the order asked; Miss when there is no sorted
+ * set or no such element. */
+export namespace SortedSetGetRank {
+  export class Hit extends Numbered { readonly type = 'Hit' as const; readonly is_hit = true; protected readonly label = 'rank'; rank(): number { return this.n; } }
+  export class Miss extends Outcome { readonly type = 'Miss' as const; readonly is_miss = true; rank(): undefined { return undefined; } }
+  export class Error extends ErrorResponse { rank(): undefined { return undefined; } }
+  export type Response = Hit | Miss | Error;
+}
+
+/** sortedSetUnionStore: the number of elements stored. */
+export namespace SortedSetUnionStore {
+  export class Success extends Numbered { readonly type = 'Success' as const; readonly is_success = true; protected readonly label = 'length'; length(): number { return this.n; } }
+  export class Error extends ErrorResponse { length(): undefined { return undefined; } }
+  export type Response = Success | Error;
+}
+
+/** Momento's SortedSetOrder. */
+export const SortedSetOrder = { Ascending: 'ASC', Descending: 'DESC' } as const;
+export type SortedSetOrder = (typeof SortedSetOrder)[keyof typeof SortedSetOrder];
+
+/** Momento's SortedSetAggregate, for sortedSetUnionStore. */
+export const SortedSetAggregate = { SUM: 'sum', MIN: 'min', MAX: 'max' } as const;
+export type SortedSetAggregate = (typeof SortedSetAggregate)[keyof typeof SortedSetAggregate];
+
 /** Momento's ItemType, as itemGetType's Hit answers it. */
 export const ItemType = { SCALAR: 'SCALAR', DICTIONARY: 'DICTIONARY', SET: 'SET', LIST: 'LIST', SORTED_SET: 'SORTED_SET' } as const;
 export type ItemType = (typeof ItemType)[keyof typeof ItemType];

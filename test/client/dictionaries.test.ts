@@ -1,17 +1,18 @@
-/** tidings/client's dictionaries and sets against a real server over WebSocket, both engines (one
- * server each): Momento's method names, response classes and accessors, per-field Hit / Miss,
- * increments, removes, contains, pop and sample, the item type and typed errors, printed as
- * Momento's responses print. */
+/** tidings/client's dictionaries, sets and sorted sets against a real server over WebSocket, both
+ * engines (one server each): Momento's method names, response classes and accessors, per-field Hit
+ * / Miss, increments, removes, contains, pop and sample, ranks, scores and unions, the item type and
+ * typed errors, printed as Momento's responses print. */
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { sdkFor } from '../helpers/sdk.js';
 import {
   CollectionTtl, ItemType, CacheDictionaryFetch, CacheDictionaryFetchResponse, CacheDictionaryGetField, CacheDictionaryGetFields,
   CacheDictionaryIncrement, CacheDictionaryLength, CacheDictionarySetField, CacheDictionaryRemoveFields, CacheItemGetType, CacheItemGetTtl,
   CacheSetAddElements, CacheSetContainsElement, CacheSetContainsElements, CacheSetFetch, CacheSetFetchResponse, CacheSetLength, CacheSetPop,
-  CacheSetRemoveElement, CacheSetSample,
+  CacheSetRemoveElement, CacheSetSample, CacheSortedSetFetch, CacheSortedSetGetRank, CacheSortedSetGetScore, CacheSortedSetGetScores,
+  CacheSortedSetIncrementScore, CacheSortedSetLength, CacheSortedSetPutElements, CacheSortedSetUnionStore, SortedSetAggregate, SortedSetOrder,
 } from '../../src/client/index.js';
 
-testEachEngine('cache - dictionaries and sets with Momento names and semantics', async (t, engine) => {
+testEachEngine('cache - dictionaries, sets and sorted sets with Momento names and semantics', async (t, engine) => {
   const server = await startServer(t, { engine });
   const { cache } = await sdkFor(t, server);
   t.ok((await cache.dictionaryFetch('chat', 'room')) instanceof CacheDictionaryFetch.Miss, 'no dictionary: Miss');
@@ -83,4 +84,31 @@ testEachEngine('cache - dictionaries and sets with Momento names and semantics',
   const wrong = await cache.setAddElement('chat', 'plain', 'x');
   t.equal((wrong as CacheSetAddElements.Error).errorCode(), 'FAILED_PRECONDITION_ERROR', 'a scalar is no set');
   t.equal(((await cache.setPop('chat', 'members', 0)) as CacheSetPop.Error).errorCode(), 'INVALID_ARGUMENT_ERROR', 'a pop of 0 elements');
+
+  // Sorted sets, on the same server.
+  t.ok((await cache.sortedSetFetchByRank('chat', 'board')) instanceof CacheSortedSetFetch.Miss, 'no sorted set: Miss');
+  t.ok((await cache.sortedSetGetRank('chat', 'board', 'ada')) instanceof CacheSortedSetGetRank.Miss);
+  const put = await cache.sortedSetPutElements('chat', 'board', { ada: 30, bob: 10 }, { ttl: CollectionTtl.of(30) });
+  t.ok(put instanceof CacheSortedSetPutElements.Success);
+  await cache.sortedSetPutElement('chat', 'board', new Uint8Array([0x63, 0x79]), 20);
+  await cache.sortedSetPutElements('chat', 'board', [['dee', 20]]);
+  const top = await cache.sortedSetFetchByRank('chat', 'board', { order: SortedSetOrder.Descending, endRank: 3 });
+  t.same((top as CacheSortedSetFetch.Hit).valueArrayStringElements(), [{ value: 'ada', score: 30 }, { value: 'dee', score: 20 }, { value: 'cy', score: 20 }], 'descending, ties by bytes reversed');
+  t.equal(String(top), 'Hit: 3 elements');
+  t.same((await cache.sortedSetFetchByScore('chat', 'board', { minScore: 15, maxScore: 25, offset: 1 }) as CacheSortedSetFetch.Hit).valueArray(), [{ value: 'dee', score: 20 }]);
+  t.equal(((await cache.sortedSetGetRank('chat', 'board', 'bob')) as CacheSortedSetGetRank.Hit).rank(), 0);
+  t.ok((await cache.sortedSetGetRank('chat', 'board', 'zed')) instanceof CacheSortedSetGetRank.Miss, 'an element not held: Miss, as Momento');
+  t.equal(((await cache.sortedSetGetScore('chat', 'board', 'cy')) as CacheSortedSetGetScore.Hit).score(), 20);
+  t.same(((await cache.sortedSetGetScores('chat', 'board', ['ada', 'zed'])) as CacheSortedSetGetScores.Hit).valueRecord(), { ada: 30 });
+  t.equal(((await cache.sortedSetIncrementScore('chat', 'board', 'bob', 25)) as CacheSortedSetIncrementScore.Success).score(), 35);
+  t.equal(((await cache.sortedSetLengthByScore('chat', 'board', { minScore: 20 })) as CacheSortedSetLength.Hit).length(), 4);
+  const union = await cache.sortedSetUnionStore('chat', 'best', [{ sortedSetName: 'board', weight: 1 }, { sortedSetName: 'none', weight: 1 }], { aggregate: SortedSetAggregate.MAX });
+  t.equal((union as CacheSortedSetUnionStore.Success).length(), 4, 'union: the elements stored');
+  t.equal(((await cache.itemGetType('chat', 'best')) as CacheItemGetType.Hit).itemType(), ItemType.SORTED_SET);
+  await cache.sortedSetRemoveElements('chat', 'board', ['ada', 'bob', 'cy']);
+  await cache.sortedSetRemoveElement('chat', 'board', 'dee');
+  t.ok((await cache.sortedSetLength('chat', 'board')) instanceof CacheSortedSetLength.Miss, 'emptied by removes: gone');
+  const wrongKind = await cache.sortedSetPutElement('chat', 'plain', 'x', 1);
+  t.equal((wrongKind as CacheSortedSetPutElements.Error).errorCode(), 'FAILED_PRECONDITION_ERROR', 'a scalar is no sorted set');
+  t.equal(((await cache.sortedSetPutElement('chat', 'board', 'x', Number.NaN)) as CacheSortedSetPutElements.Error).errorCode(), 'INVALID_ARGUMENT_ERROR', 'a NaN score');
 });
