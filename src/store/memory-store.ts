@@ -16,6 +16,7 @@ import {
   type SortedSetInput, type StoreCondition, type StoreStats,
 } from './cache-store.js';
 import { SortedSetState, rankedFootprint, rankedPayload, type Ranked } from './sorted-set-state.js';
+import { Tally } from './tally.js';
 import { Deque } from '../lib/deque.js';
 import { equalTo, eraseRanges, fetchRange, planPush, pushBack, pushFront, removeWhere, retainRange, type PushPlan } from './list-ops.js';
 import { conditionHolds, incremented } from './scalar-ops.js';
@@ -43,19 +44,17 @@ interface Element {
 
 /** A list's mutable state. The LRU entry wrapping it is replaced on every write, because lru-cache
  * recomputes an entry's size only when the stored object changes. */
-class ListState {
+class ListState extends Tally {
   readonly items = new Deque<Element>();
   /** Changes on every committed write; keys the encoded-fetch cache. */
   version = 0;
-  payload = 0;
-  footprint = 0;
 
   add(elements: readonly Element[], from = 0, to = elements.length): void {
-    for (let i = from; i < to; i++) { this.payload += elements[i]!.n; this.footprint += elements[i]!.f; }
+    for (let i = from; i < to; i++) this.count(elements[i]!.n, elements[i]!.f);
   }
 
   remove(elements: readonly Element[]): void {
-    for (const e of elements) { this.payload -= e.n; this.footprint -= e.f; }
+    for (const e of elements) this.count(e.n, e.f, -1);
   }
 }
 
@@ -69,47 +68,39 @@ interface FieldValue {
 }
 
 /** A dictionary's mutable state; replaced in its LRU wrapper on every write, as a list's. */
-class DictionaryState {
+class DictionaryState extends Tally {
   readonly fields = new Map<string, FieldValue>();
-  payload = 0;
-  footprint = 0;
 
   put(field: string, value: FieldValue): void {
     const old = this.fields.get(field);
-    if (old) { this.payload -= old.n; this.footprint -= old.f; }
+    if (old) this.count(old.n, old.f, -1);
     this.fields.set(field, value);
-    this.payload += value.n;
-    this.footprint += value.f;
+    this.count(value.n, value.f);
   }
 
   remove(field: string): void {
     const old = this.fields.get(field);
     if (!old) return;
     this.fields.delete(field);
-    this.payload -= old.n;
-    this.footprint -= old.f;
+    this.count(old.n, old.f, -1);
   }
 }
 
 /** A set's mutable state: each element's bytes as a one-byte (latin1) string, which is both the
  * membership key and, at one heap byte per element byte, the cheapest way to keep them. Replaced
  * in its LRU wrapper on every write, as a list's. */
-class SetState {
+class SetState extends Tally {
   readonly members = new Set<string>();
-  payload = 0;
-  footprint = 0;
 
   add(member: string): void {
     if (this.members.has(member)) return;
     this.members.add(member);
-    this.payload += member.length;
-    this.footprint += memberFootprint(member);
+    this.count(member.length, memberFootprint(member));
   }
 
   remove(member: string): void {
     if (!this.members.delete(member)) return;
-    this.payload -= member.length;
-    this.footprint -= memberFootprint(member);
+    this.count(member.length, memberFootprint(member), -1);
   }
 }
 
@@ -325,12 +316,11 @@ export class MemoryCacheStore implements CacheEngine {
       const member = memberOf(e);
       if (!state?.members.has(member)) added.add(member);
     }
-    let payload = state?.payload ?? 0;
-    let footprint = state?.footprint ?? 0;
-    for (const member of added) { payload += member.length; footprint += memberFootprint(member); }
+    const planned = state?.plan() ?? new Tally();
+    for (const member of added) planned.count(member.length, memberFootprint(member));
     const count = (state?.members.size ?? 0) + added.size;
     if (count > this.config.maxSetElements) throw tooManyElements(set, count, this.config.maxSetElements);
-    this.checkItem(set, measureText(set).utf8 + payload, ENTRY_OVERHEAD + measureText(k).heap + footprint);
+    this.checkCollection(k, set, planned);
     const target = state ?? new SetState();
     for (const member of added) target.add(member);
     this.commitCollection(k, { kind: 'set', state: target }, target.members.size, ttl, state !== undefined);
@@ -589,18 +579,16 @@ export class MemoryCacheStore implements CacheEngine {
   /** Refuses, before anything changes, a dictionary write of `next` fields that would break a limit. */
   private checkDictionary(k: string, dictionary: string, state: DictionaryState | undefined, next: ReadonlyMap<string, FieldValue>): void {
     let count = state?.fields.size ?? 0;
-    let payload = state?.payload ?? 0;
-    let footprint = state?.footprint ?? 0;
+    const planned = state?.plan() ?? new Tally();
     for (const [field, value] of next) {
       const old = state?.fields.get(field);
-      if (old) { payload -= old.n; footprint -= old.f; } else count++;
-      payload += value.n;
-      footprint += value.f;
+      if (old) planned.count(old.n, old.f, -1); else count++;
+      planned.count(value.n, value.f);
     }
     if (count > this.config.maxDictionaryFields) {
       throw tooManyFields(dictionary, count, this.config.maxDictionaryFields);
     }
-    this.checkItem(dictionary, measureText(dictionary).utf8 + payload, ENTRY_OVERHEAD + measureText(k).heap + footprint);
+    this.checkCollection(k, dictionary, planned);
   }
 
   private readSortedSet(cache: string, sortedSet: string): SortedSetState | undefined {
@@ -623,12 +611,16 @@ export class MemoryCacheStore implements CacheEngine {
   private checkSortedSet(k: string, sortedSet: string, state: SortedSetState | undefined, ranked: readonly Ranked[]): void {
     const fresh = new Set<string>();
     for (const { m } of ranked) if (!state?.has(m)) fresh.add(m);
-    let payload = state?.payload ?? 0;
-    let footprint = state?.footprint ?? 0;
-    for (const m of fresh) { payload += rankedPayload(m); footprint += rankedFootprint(m); }
+    const planned = state?.plan() ?? new Tally();
+    for (const m of fresh) planned.count(rankedPayload(m), rankedFootprint(m));
     const count = (state?.size ?? 0) + fresh.size;
     if (count > this.config.maxSortedSetElements) throw tooManySortedSetElements(sortedSet, count, this.config.maxSortedSetElements);
-    this.checkItem(sortedSet, measureText(sortedSet).utf8 + payload, ENTRY_OVERHEAD + measureText(k).heap + footprint);
+    this.checkCollection(k, sortedSet, planned);
+  }
+
+  /** Refuses a dictionary, set or sorted set at `k` that would hold `planned` when it breaks an item limit. */
+  private checkCollection(k: string, key: string, planned: Tally): void {
+    this.checkItem(key, measureText(key).utf8 + planned.payload, ENTRY_OVERHEAD + measureText(k).heap + planned.footprint);
   }
 
   /** Stores the dictionary or set (holding `size` fields or elements) under a fresh wrapper (so its

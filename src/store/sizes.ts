@@ -31,7 +31,7 @@ export const SET_ELEMENT_OVERHEAD = 40;
  * array and its share of the Map's hash table (both at up to twice the count just after they
  * grow), and the header of the string holding its bytes (counted separately). Measured:
  * store-footprint's 'sorted set 20 B x100'. */
-export const SORTED_SET_ELEMENT_OVERHEAD = 120;
+export const SORTED_SET_ELEMENT_OVERHEAD = 128;
 /** Per deque slot (a pointer); the deque's capacity is counted, not its length. */
 export const SLOT_BYTES = 8;
 /** One LRU entry: key-map entry, the entry wrapper object, LRU bookkeeping slots, list state. */

@@ -8,6 +8,7 @@
 import type { ScoreBound, ScoreRange, SortedSetOrder } from './cache-store.js';
 import { resolveRange } from './list-ops.js';
 import { SORTED_SET_ELEMENT_OVERHEAD, measureText } from './sizes.js';
+import { Tally } from './tally.js';
 
 export interface Ranked { readonly m: string; readonly s: number }
 
@@ -33,11 +34,9 @@ function compare(a: Ranked, b: Ranked): number {
 }
 
 /** A sorted set's mutable state; replaced in its LRU wrapper on every write, as a list's. */
-export class SortedSetState {
+export class SortedSetState extends Tally {
   private order: Ranked[] = [];
   private readonly entries = new Map<string, Ranked>();
-  payload = 0;
-  footprint = 0;
 
   get size(): number {
     return this.order.length;
@@ -59,7 +58,7 @@ export class SortedSetState {
     }
     for (const e of elements) {
       const old = this.entries.get(e.m);
-      if (!old) this.count(e.m, 1);
+      if (!old) this.tally(e.m, 1);
       this.entries.set(e.m, e);
     }
     this.order = [...this.entries.values()].sort(compare);
@@ -70,7 +69,7 @@ export class SortedSetState {
     if (!old) return;
     this.entries.delete(member);
     this.order.splice(this.indexOf(old), 1);
-    this.count(member, -1);
+    this.tally(member, -1);
   }
 
   /** The member's rank in `order`, or undefined when it is not an element. */
@@ -113,15 +112,14 @@ export class SortedSetState {
       if (old.s === e.s) return;
       this.order.splice(this.indexOf(old), 1);
     } else {
-      this.count(e.m, 1);
+      this.tally(e.m, 1);
     }
     this.entries.set(e.m, e);
     this.order.splice(this.lowerBound((x) => !before(x, e)), 0, e);
   }
 
-  private count(member: string, sign: 1 | -1): void {
-    this.payload += sign * rankedPayload(member);
-    this.footprint += sign * rankedFootprint(member);
+  private tally(member: string, sign: 1 | -1): void {
+    this.count(rankedPayload(member), rankedFootprint(member), sign);
   }
 
   /** The index of an entry held. */

@@ -1,11 +1,12 @@
-/** The memory store's accounted bytes equal a recount after random sequences of every write, TTL
- * and clock operation, and never exceed store.maxBytes. */
+/** The memory store's accounted bytes equal a recount after random sequences of list, scalar and
+ * sorted-set writes, TTL and clock operations, and never exceed store.maxBytes. */
 import t from 'tap';
 import fc from 'fast-check';
 import { ManualClock } from '../../../src/core/clock.js';
 import { DEFAULTS } from '../../../src/core/config.js';
 import { MemoryCacheStore } from '../../../src/store/memory-store.js';
 import { ENTRY_OVERHEAD, SLOT_BYTES, measureText } from '../../../src/store/sizes.js';
+import { rankedFootprint } from '../../../src/store/sorted-set-state.js';
 
 type AnyLru = { entries(): Iterable<[string, any]>; calculatedSize: number; purgeStale(): void; size: number };
 
@@ -15,6 +16,11 @@ function recompute(lru: AnyLru): number {
     const base = ENTRY_OVERHEAD + measureText(k).heap;
     if (e.kind === 'scalar') { total += base + e.footprint; continue; }
     let f = 0;
+    if (e.kind === 'sortedSet') {
+      for (const el of e.state.all()) f += rankedFootprint(el.m);
+      total += base + f;
+      continue;
+    }
     for (const el of e.state.items) f += el.f;
     total += base + f + e.state.items.capacity * SLOT_BYTES;
   }
@@ -33,6 +39,12 @@ const op = fc.oneof(
   fc.record({ k: fc.constant('set' as const), key, v: val, ttl: fc.option(fc.integer({ min: 1, max: 5000 }), { nil: undefined }) }),
   fc.record({ k: fc.constant('delete' as const), key }),
   fc.record({ k: fc.constant('updateTtl' as const), key, ttl: fc.integer({ min: 1, max: 5000 }) }),
+  // Sorted sets on the same keys: puts of many elements (re-sorted at once) and of few, increments
+  // that may pass the largest double, removes, unions.
+  fc.record({ k: fc.constant('zPut' as const), key, es: fc.array(fc.record({ value: val, score: fc.constantFrom(0, 1, -1, 1e308) }), { minLength: 1, maxLength: 24, size: 'max' }), ttl }),
+  fc.record({ k: fc.constant('zIncrement' as const), key, v: val, by: fc.constantFrom(1, 1e308), ttl }),
+  fc.record({ k: fc.constant('zRemove' as const), key, vs: fc.option(fc.array(val, { minLength: 1, maxLength: 4 }), { nil: undefined }) }),
+  fc.record({ k: fc.constant('zUnion' as const), key, sources: fc.array(key, { minLength: 1, maxLength: 3 }) }),
   fc.record({ k: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 3000 }) }),
   fc.record({ k: fc.constant('purge' as const) }),
 );
@@ -53,6 +65,10 @@ t.test('store accounting never drifts and stays within maxBytes', async (t) => {
           case 'set': store.set('c', o.key, o.v, o.ttl); break;
           case 'delete': store.delete('c', o.key); break;
           case 'updateTtl': store.updateTtl('c', o.key, o.ttl); break;
+          case 'zPut': store.sortedSetPutElements('c', o.key, o.es, o.ttl); break;
+          case 'zIncrement': store.sortedSetIncrementScore('c', o.key, o.v, o.by, o.ttl); break;
+          case 'zRemove': store.sortedSetRemoveElements('c', o.key, o.vs); break;
+          case 'zUnion': store.sortedSetUnionStore('c', o.key, o.sources.map((sortedSet) => ({ sortedSet, weight: 1 })), 'sum', undefined); break;
           case 'advance': clock.advance(o.ms); break;
           case 'purge': store.purgeStale(); break;
         }
