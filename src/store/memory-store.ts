@@ -401,9 +401,13 @@ export class MemoryCacheStore implements CacheEngine {
     const k = this.key(cache, sortedSet);
     const state = this.collectionAt('sortedSet', k, cache, sortedSet);
     if (!state) return;
-    const removed = values?.map(memberOf) ?? state.all().map((e) => e.m);
+    if (values === undefined) {
+      this.lru.delete(k);
+      return;
+    }
+    const removed = values.map(memberOf);
     if (!removed.some((member) => state.has(member))) return;
-    for (const member of removed) state.remove(member);
+    state.remove(removed);
     this.commitCollection(k, { kind: 'sortedSet', state }, state.size, undefined, true);
   }
 

@@ -3,8 +3,9 @@
  * bytes (a latin1 string compares byte by byte, as Redis compares members). A sorted array with
  * binary search, plus a Map from element to its entry: reads by rank are O(1) indexing, by score or
  * element O(log n); an insert or remove moves the array's tail (a memmove of pointers), bounded by
- * store.maxSortedSetElements, and a put of many elements re-sorts once instead. Simpler than a
- * skip list or tree, and at 100 000 elements (the default bound) a splice is still microseconds. */
+ * store.maxSortedSetElements, and a put or remove of many elements re-sorts or filters the array
+ * once instead. Simpler than a skip list or tree, and at 100 000 elements (the default bound) a
+ * splice is still microseconds. */
 import type { ScoreBound, ScoreRange, SortedSetOrder } from './cache-store.js';
 import { resolveRange } from './list-ops.js';
 import { SORTED_SET_ELEMENT_OVERHEAD, measureText } from './sizes.js';
@@ -12,8 +13,8 @@ import { Tally } from './tally.js';
 
 export interface Ranked { readonly m: string; readonly s: number }
 
-/** Puts of more elements than this re-sort the array once rather than splice each. */
-const BULK_PUT = 16;
+/** Puts or removes of more elements than this re-sort or filter the array once rather than splice each. */
+const BULK = 16;
 
 /** Payload bytes of an element: its bytes and its score (a double). */
 export function rankedPayload(member: string): number {
@@ -52,7 +53,7 @@ export class SortedSetState extends Tally {
 
   /** Sets each member's score, in order (a later one of the same member wins). */
   put(elements: readonly Ranked[]): void {
-    if (elements.length <= BULK_PUT) {
+    if (elements.length <= BULK) {
       for (const e of elements) this.putOne(e);
       return;
     }
@@ -64,12 +65,16 @@ export class SortedSetState extends Tally {
     this.order = [...this.entries.values()].sort(compare);
   }
 
-  remove(member: string): void {
-    const old = this.entries.get(member);
-    if (!old) return;
-    this.entries.delete(member);
-    this.order.splice(this.indexOf(old), 1);
-    this.tally(member, -1);
+  /** Removes the members held; more than a few at once are dropped in one pass over the array. */
+  remove(members: readonly string[]): void {
+    if (members.length <= BULK) {
+      for (const member of members) this.removeOne(member);
+      return;
+    }
+    for (const member of members) {
+      if (this.entries.delete(member)) this.tally(member, -1);
+    }
+    this.order = this.order.filter((e) => this.entries.get(e.m) === e);
   }
 
   /** The member's rank in `order`, or undefined when it is not an element. */
@@ -104,6 +109,14 @@ export class SortedSetState extends Tally {
   /** Every element, lowest first. */
   all(): readonly Ranked[] {
     return this.order;
+  }
+
+  private removeOne(member: string): void {
+    const old = this.entries.get(member);
+    if (!old) return;
+    this.entries.delete(member);
+    this.order.splice(this.indexOf(old), 1);
+    this.tally(member, -1);
   }
 
   private putOne(e: Ranked): void {

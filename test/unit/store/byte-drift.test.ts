@@ -39,11 +39,11 @@ const op = fc.oneof(
   fc.record({ k: fc.constant('set' as const), key, v: val, ttl: fc.option(fc.integer({ min: 1, max: 5000 }), { nil: undefined }) }),
   fc.record({ k: fc.constant('delete' as const), key }),
   fc.record({ k: fc.constant('updateTtl' as const), key, ttl: fc.integer({ min: 1, max: 5000 }) }),
-  // Sorted sets on the same keys: puts of many elements (re-sorted at once) and of few, increments
-  // that may pass the largest double, removes, unions.
+  // Sorted sets on the same keys: puts and removes of many elements (re-sorted or filtered at once)
+  // and of few, increments that may pass the largest double, unions.
   fc.record({ k: fc.constant('zPut' as const), key, es: fc.array(fc.record({ value: val, score: fc.constantFrom(0, 1, -1, 1e308) }), { minLength: 1, maxLength: 24, size: 'max' }), ttl }),
   fc.record({ k: fc.constant('zIncrement' as const), key, v: val, by: fc.constantFrom(1, 1e308), ttl }),
-  fc.record({ k: fc.constant('zRemove' as const), key, vs: fc.option(fc.array(val, { minLength: 1, maxLength: 4 }), { nil: undefined }) }),
+  fc.record({ k: fc.constant('zRemove' as const), key, vs: fc.option(fc.array(val, { minLength: 1, maxLength: 24, size: 'max' }), { nil: undefined }) }),
   fc.record({ k: fc.constant('zUnion' as const), key, sources: fc.array(key, { minLength: 1, maxLength: 3 }) }),
   fc.record({ k: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 3000 }) }),
   fc.record({ k: fc.constant('purge' as const) }),

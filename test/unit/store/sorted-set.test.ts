@@ -74,6 +74,10 @@ testEachStore('sorted sets by score: inclusive and exclusive bounds, order, offs
   t.equal(await store.sortedSetLength('c', 'z', { min: { score: 9, exclusive: true } }), 1, 'one bound');
   t.equal(await store.sortedSetLength('c', 'z', range(5, true, 5, true)), 0, 'an empty range: 0, still a Hit');
   t.equal(await store.sortedSetGetRank('c', 'z', 'e05', 'descending'), 14, 'rank among twenty');
+  // Seventeen values at once (the memory store filters its array once past sixteen), one not held.
+  await store.sortedSetRemoveElements('c', 'z', [...elements.slice(3).map((e) => e.value), 'never']);
+  t.same(names(await store.sortedSetFetchByRank('c', 'z', {}, 'descending')), ['e02', 'e01', 'e00'], 'a remove of many: the rest, in order');
+  t.equal(await store.sortedSetGetRank('c', 'z', 'e00', 'descending'), 2);
 });
 
 testEachStore('sortedSetIncrementScore: creates, adds, refuses a score that is not finite; sortedSetUnionStore', async (t, engine) => {
