@@ -103,6 +103,11 @@ testEachStore('sortedSetIncrementScore: creates, adds, refuses a score that is n
   t.equal(await store.itemGetTtl('c', 'u'), 1000, 'the union gets its TTL');
   t.equal(await store.sortedSetUnionStore('c', 'u', [{ sortedSet: 'u', weight: 2 }, { sortedSet: 's1', weight: 0 }], 'sum', undefined), 3, 'the destination may be a source');
   t.same(pairs(await store.sortedSetFetchByRank('c', 'u', {}, 'ascending')), [['x', 2], ['y', 4], ['w', 6]]);
+  // Many sources (the same one, which counts each time, and missing ones): more than Lua can
+  // unpack into one Redis call.
+  const many = Array.from({ length: 9000 }, (_, i) => ({ sortedSet: i % 2 ? 's1' : `none-${i}`, weight: 1 }));
+  t.equal(await store.sortedSetUnionStore('c', 'u', many, 'sum', undefined), 2, 'a union of 9000 sources');
+  t.same(await store.sortedSetGetScores('c', 'u', ['x', 'y']), [4500, 9000]);
   t.equal(await store.sortedSetUnionStore('c', 'u', [{ sortedSet: 'none', weight: 1 }], 'sum', undefined), 0, 'an empty union: 0');
   t.equal(await store.itemGetType('c', 'u'), undefined, '...and the destination is deleted');
 });
