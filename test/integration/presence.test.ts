@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
-import type { Scope, TidingsServer } from '../../src/index.js';
+import { ManualClock, type Scope, type TidingsServer } from '../../src/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CACHE = 'chat';
 const ROOM = 'room1';
@@ -16,6 +17,24 @@ async function join(server: TidingsServer, tokenId: string, options: { presence?
   return c;
 }
 
+/** The two grace cases run on a manual clock the test moves past the grace itself: on the real
+ * clock a loaded machine could let a short grace run out before the reconnect it must cover. */
+const GRACE = 1000;
+
+/** Asks until the reply matches: a close reaches presence a moment after the client closed. */
+async function until(c: RawClient, want: Record<string, number>): Promise<void> {
+  const wanted = JSON.stringify(Object.entries(want).sort());
+  let got: Record<string, number> = {};
+  await waitFor(`members ${wanted}`, async () => JSON.stringify(Object.entries(got = await members(c)).sort()) === wanted)
+    .catch((e: Error) => { throw new Error(`${e.message}, last ${JSON.stringify(got)}`); });
+}
+
+/** Events reach a watcher in order, so a leave decided when the clock moved arrives before the sentinel's join. */
+async function sentinel(server: TidingsServer, watcher: RawClient): Promise<void> {
+  await join(server, 'sentinel');
+  await watcher.next(presenceEvent('join', 'sentinel'));
+}
+
 const presenceEvent = (kind: 'join' | 'leave', tokenId: string) => (f: Frame) => f['t'] === kind && f['tokenId'] === tokenId && f['topic'] === ROOM;
 
 async function members(c: RawClient): Promise<Record<string, number>> {
@@ -24,7 +43,8 @@ async function members(c: RawClient): Promise<Record<string, number>> {
 }
 
 testEachEngine('presence - two tabs of one user: one member with two connections, leaves only with the last tab', async (t, engine) => {
-  const server = await startServer(t, { engine, config: { presence: { leaveGraceMs: 150 } } });
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { engine, clock, config: { presence: { leaveGraceMs: GRACE } } });
   const watcher = await join(server, 'watcher', { presence: true });
   await watcher.next(presenceEvent('join', 'watcher'));
   const tab1 = await join(server, 'alice');
@@ -32,33 +52,37 @@ testEachEngine('presence - two tabs of one user: one member with two connections
   const tab2 = await join(server, 'alice');
   t.same(await members(watcher), { watcher: 1, alice: 2 });
   tab1.close();
-  await tab1.waitClosed();
-  await new Promise((r) => setTimeout(r, 300)); // past the grace: still no leave, one tab is open
+  await until(watcher, { watcher: 1, alice: 1 });
+  clock.advance(GRACE + 1); // past the grace: still no leave, one tab is open
+  await sentinel(server, watcher);
   t.same((await watcher.drain('leave', 0)), [], 'closing one of two tabs is not a leave');
-  t.same(await members(watcher), { watcher: 1, alice: 1 });
+  t.same(await members(watcher), { watcher: 1, alice: 1, sentinel: 1 });
   tab2.close();
+  await until(watcher, { watcher: 1, alice: 0, sentinel: 1 });
+  clock.advance(GRACE + 1);
   const left = await watcher.next(presenceEvent('leave', 'alice'));
   t.same(left, { t: 'leave', cache: CACHE, topic: ROOM, tokenId: 'alice' });
-  t.same(await members(watcher), { watcher: 1 });
+  t.same(await members(watcher), { watcher: 1, sentinel: 1 });
   t.same(await watcher.drain('join', 0), [], 'the second tab made no second join');
   watcher.close();
 });
 
 testEachEngine('presence - a reconnect within the grace is neither a leave nor a join', async (t, engine) => {
-  const server = await startServer(t, { engine, config: { presence: { leaveGraceMs: 800 } } });
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { engine, clock, config: { presence: { leaveGraceMs: GRACE } } });
   const watcher = await join(server, 'watcher', { presence: true });
   const bob = await join(server, 'bob');
   await watcher.next(presenceEvent('join', 'bob'));
   bob.close();
-  await bob.waitClosed();
   // Within the grace the member is still listed, with no connection.
-  await new Promise((r) => setTimeout(r, 50));
-  t.same(await members(watcher), { watcher: 1, bob: 0 }, 'listed as reconnecting');
+  await until(watcher, { watcher: 1, bob: 0 });
+  t.pass('listed as reconnecting');
   const again = await join(server, 'bob');
-  await new Promise((r) => setTimeout(r, 1100)); // past the original grace: the leave was cancelled
+  clock.advance(GRACE + 1); // past the original grace: the leave was cancelled
+  await sentinel(server, watcher);
   t.same(await watcher.drain('leave', 0), [], 'no leave');
   t.same((await watcher.drain('join', 0)).filter((f) => f['tokenId'] === 'bob'), [], 'no second join');
-  t.same(await members(watcher), { watcher: 1, bob: 1 });
+  t.same(await members(watcher), { watcher: 1, bob: 1, sentinel: 1 });
   again.close();
   watcher.close();
 });
