@@ -2,13 +2,15 @@
  * within the window replace each other, and the newest goes out when the window ends, with how
  * many values it stands for. Used per (user, topic) so a busy room sends one push per window, not
  * one per message. One timer per key with recent activity, dropped after a quiet window. */
-interface Burst<T> { owner: string; timer: NodeJS.Timeout; pending: T | undefined; count: number }
+import type { Clock, TimerHandle } from '../core/clock.js';
+
+interface Burst<T> { owner: string; timer: TimerHandle; pending: T | undefined; count: number }
 
 export class BurstCollapser<T> {
   private readonly bursts = new Map<string, Burst<T>>();
   collapsed = 0;
 
-  constructor(private readonly windowMs: number, private readonly emit: (key: string, value: T, count: number) => void) {}
+  constructor(private readonly clock: Clock, private readonly windowMs: number, private readonly emit: (key: string, value: T, count: number) => void) {}
 
   /** `owner`: whose burst it is (Web Push: the tokenId), for dropOwner. */
   offer(owner: string, key: string, value: T): void {
@@ -29,20 +31,21 @@ export class BurstCollapser<T> {
   dropOwner(owner: string): void {
     for (const [key, burst] of this.bursts) {
       if (burst.owner !== owner) continue;
-      clearTimeout(burst.timer);
+      this.clock.clearTimeout(burst.timer);
       this.bursts.delete(key);
     }
   }
 
   close(): void {
-    for (const burst of this.bursts.values()) clearTimeout(burst.timer);
+    for (const burst of this.bursts.values()) this.clock.clearTimeout(burst.timer);
     this.bursts.clear();
   }
 
   get size(): number { return this.bursts.size; }
 
-  private arm(key: string): NodeJS.Timeout {
-    const timer = setTimeout(() => {
+  private arm(key: string): TimerHandle {
+    // Through the clock: tests move the window by hand, and clock timers never keep a process alive.
+    return this.clock.setTimeout(() => {
       const burst = this.bursts.get(key)!;
       if (burst.pending === undefined) {
         this.bursts.delete(key);
@@ -54,7 +57,5 @@ export class BurstCollapser<T> {
       burst.timer = this.arm(key);
       this.emit(key, pending, count);
     }, this.windowMs);
-    timer.unref();
-    return timer;
   }
 }

@@ -41,7 +41,7 @@ export class NotifyService {
     this.subscriptions = shared?.subscriptions ?? new MemoryPushSubscriptions(config.push);
     this.webhooks = new WebhookEndpoints(config.webhooks, clock, log, shared?.webhooks, lookup);
     const vapid = vapidKeys(config);
-    this.push = vapid ? new WebPushSender(config.push, vapid, this.subscriptions, log, lookup) : undefined;
+    this.push = vapid ? new WebPushSender(config.push, vapid, this.subscriptions, log, clock, lookup) : undefined;
     this.notifier = new Notifier(this.webhooks, this.followers, presence, this.push, clock, log, config.notify.failureLogIntervalMs);
   }
 

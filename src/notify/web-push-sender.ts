@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import webpush from 'web-push';
 import type { PushConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
+import type { Clock } from '../core/clock.js';
 import { BurstCollapser } from './burst-collapser.js';
 import { InternalDestinationError, type HostLookup } from './destination-policy.js';
 import { OutboundPoster } from './outbound-post.js';
@@ -38,6 +39,7 @@ export class WebPushSender {
     private readonly vapid: VapidKeys,
     private readonly subscriptions: PushSubscriptions,
     private readonly log: Logger,
+    clock: Clock,
     lookup?: HostLookup,
   ) {
     this.poster = new OutboundPoster(config.allowPrivateEndpoints, lookup);
@@ -51,7 +53,7 @@ export class WebPushSender {
       },
       ([job], _attempt, signal) => this.send(job!, signal),
     );
-    this.collapser = new BurstCollapser(config.collapseMs, (_key, { tokenId, payload }, count) => this.enqueue(tokenId, { ...payload, count }));
+    this.collapser = new BurstCollapser(clock, config.collapseMs, (_key, { tokenId, payload }, count) => this.enqueue(tokenId, { ...payload, count }));
   }
 
   get publicKey(): string { return this.vapid.publicKey; }

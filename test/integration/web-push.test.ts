@@ -5,20 +5,26 @@ import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { HttpReceiver } from '../helpers/http-receiver.js';
 import { browserSubscription, decrypt, verifyVapid } from '../helpers/push-service.js';
 import { sdkFor } from '../helpers/sdk.js';
-import { PermissionScopes } from '../../src/index.js';
+import { ManualClock, PermissionScopes } from '../../src/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CACHE = 'chat';
 const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
+/** push.collapseMs of the first server: its windows run on a manual clock the tests move, so a
+ * loaded machine can neither close a window in the middle of a burst nor leave one open. */
+const COLLAPSE_MS = 400;
 
 t.test('web push', async (t) => {
   const vapid = webpush.generateVAPIDKeys();
+  const clock = new ManualClock(Date.now());
   const server = await startServer(t, {
+    clock,
     config: {
       server: { metricsAccess: 'open' },
       presence: { leaveGraceMs: 0 },
       push: {
         vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, subject: 'mailto:ops@example.com',
-        ttlSec: 600, urgency: 'high', collapseMs: 400, allowInsecureEndpoints: true, allowPrivateEndpoints: true,
+        ttlSec: 600, urgency: 'high', collapseMs: COLLAPSE_MS, allowInsecureEndpoints: true, allowPrivateEndpoints: true,
       },
     },
   });
@@ -53,17 +59,23 @@ t.test('web push', async (t) => {
   });
 
   t.test('a burst collapses: the first item at once, the rest in one push with the newest and the count', async (t) => {
-    await new Promise((r) => setTimeout(r, 500)); // the first push's window is over
+    clock.advance(COLLAPSE_MS); // the first push's window is over
     for (const v of ['one', 'two', 'three']) await publisher.ok({ t: 'pub', cache: CACHE, topic: 'room', value: v });
+    await pushService.until(2);
+    clock.advance(COLLAPSE_MS - 1);
+    await new Promise((r) => setTimeout(r, 200));
+    t.equal(pushService.received.length, 2, 'nothing more within the window');
+    clock.advance(1);
     await pushService.until(3);
     const payloads = pushService.received.slice(1).map((r) => JSON.parse(decrypt(browser, r.body)) as Record<string, any>);
     t.match(payloads, [{ count: 1, item: { value: 'one' } }, { count: 2, item: { value: 'three' } }]);
-    await new Promise((r) => setTimeout(r, 600));
+    clock.advance(COLLAPSE_MS);
+    await new Promise((r) => setTimeout(r, 200));
     t.equal(pushService.received.length, 3, 'nothing else was sent');
   });
 
   t.test('no push while the follower is on the topic', async (t) => {
-    await new Promise((r) => setTimeout(r, 500)); // let the collapse window close
+    clock.advance(COLLAPSE_MS); // the collapse window is closed
     const tab = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'gina' }));
     await tab.ok({ t: 'sub', cache: CACHE, topic: 'room' });
     await publisher.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'seen live' });
@@ -75,9 +87,9 @@ t.test('web push', async (t) => {
   });
 
   t.test('410 from the push service removes the subscription', async (t) => {
-    await new Promise((r) => setTimeout(r, 500));
+    clock.advance(COLLAPSE_MS);
     pushService.respond = () => ({ status: 410 });
-    await new Promise((r) => setTimeout(r, 50)); // gina's tab close has reached presence
+    await waitFor('gina\'s tab close to reach presence', async () => !(await server.engine.presence.isPresent(CACHE, 'room', 'gina')));
     await publisher.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'gone?' });
     await pushService.until(4);
     await new Promise((r) => setTimeout(r, 50));
@@ -87,7 +99,7 @@ t.test('web push', async (t) => {
     t.match(metrics, /^tidings_push_gone_total 1$/m);
     t.match(metrics, /^tidings_push_sent_total 3$/m);
     t.match(metrics, /^tidings_push_collapsed_total 1$/m);
-    await new Promise((r) => setTimeout(r, 500));
+    clock.advance(COLLAPSE_MS);
     await publisher.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'nobody to push to' });
     await new Promise((r) => setTimeout(r, 200));
     t.equal(pushService.received.length, 4, 'no push to a removed subscription');

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { DeliveryQueue, type AttemptOutcome } from '../../../src/notify/delivery-queue.js';
 import { BurstCollapser } from '../../../src/notify/burst-collapser.js';
+import { ManualClock } from '../../../src/core/clock.js';
 
 const limits = { queueSize: 5, maxBatch: 3, maxInFlight: 2, maxAttempts: 3, backoffInitialMs: 5, backoffMaxMs: 10 };
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
@@ -80,15 +81,19 @@ t.test('delivery queue - an owner is held to its share of the queue, and the slo
 
 t.test('burst collapser - first at once, the rest as one with a count, quiet keys forgotten', async (t) => {
   const out: Array<[string, string, number]> = [];
-  const c = new BurstCollapser<string>(30, (k, v, n) => out.push([k, v, n]));
+  const clock = new ManualClock();
+  const c = new BurstCollapser<string>(clock, 30, (k, v, n) => out.push([k, v, n]));
   t.teardown(() => c.close());
   c.offer('o', 'k', 'v1'); c.offer('o', 'k', 'v2'); c.offer('o', 'k', 'v3'); c.offer('o', 'j', 'w1');
   t.same(out, [['k', 'v1', 1], ['j', 'w1', 1]]);
-  await tick(45);
+  clock.advance(29);
+  t.equal(out.length, 2, 'nothing more within the window');
+  clock.advance(1);
   t.same(out.slice(2), [['k', 'v3', 2]]);
   t.equal(c.collapsed, 1, 'v2 was folded into v3');
-  await tick(80);
+  clock.advance(30);
   t.equal(c.size, 0, 'no timer left for quiet keys');
+  t.equal(clock.pending, 0);
 });
 
 t.test('delivery queue - maxQueuedBytes bounds the bytes waiting or in flight; settled and dropped jobs free theirs', async (t) => {
