@@ -125,26 +125,6 @@ t.test('sdk - refusals come back as typed Error responses', async (t) => {
   t.equal(typeof unregistered === 'object' && unregistered.type === 'Error' && unregistered.errorCode(), 'CONNECTION_ERROR', `unregisterPush: ${String(unregistered)}`);
 });
 
-t.test('sdk - token refresh through tokenProvider keeps subscriptions', async (t) => {
-  const server = await startServer(t, { config: { auth: { expiryNoticeMs: 500, clockToleranceSec: 0 } } });
-  let minted = 0;
-  const tokenProvider = async () => {
-    minted++;
-    return (await server.auth.mintDisposableToken({ scope, expiresInSec: minted === 1 ? 2 : 300, tokenId: 'refresher' })).token;
-  };
-  const sdk = await client(t, server, { tokenProvider, tokenRefreshMarginMs: 400 });
-  const got = collector();
-  await sdk.topics.subscribe('chat', 'long', { onItem: got.onItem });
-  const statuses: string[] = [];
-  sdk.connection.onStatus((s) => statuses.push(s.state));
-  await new Promise((r) => setTimeout(r, 2500));
-  t.ok(minted >= 2, `the provider was asked again (${minted} tokens)`);
-  const publisher = await client(t, server);
-  await publisher.topics.publish('chat', 'long', 'after expiry of the first token');
-  await got.until(1);
-  t.same(statuses, [], 'no reconnect: the token was swapped in band');
-});
-
 t.test('sdk - offline requests wait in a bounded queue; timeouts and cancellation are typed', async (t) => {
   const server = await startServer(t);
   const token = (await server.auth.mintDisposableToken({ scope, expiresInSec: 60 })).token;

@@ -1,15 +1,18 @@
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { systemClock } from '../../src/index.js';
+import { ManualClock, systemClock } from '../../src/index.js';
 import { sdkFor, itemCollector, statusReached, collector, chatScope, until } from '../helpers/sdk.js';
 import {
   AuthClient, ExpiresIn, GenerateDisposableToken, GenerateDisposableTokenResponse, PermissionScopes, TidingsClientError,
   type ConnectionStatus, type TokenRefreshEvent,
 } from '../../src/client/index.js';
 
+// The server's clock is moved by hand in the expiry cases: on the real one a loaded machine could
+// let a 2 s token run out before the SDK's refresh (400 ms before it) reached the server.
 t.test('tokens - tokenProvider refreshes in band before expiry; subscriptions survive the old token', async (t) => {
-  const server = await startServer(t, { config: { auth: { expiryNoticeMs: 500, clockToleranceSec: 0 } } });
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock, config: { auth: { expiryNoticeMs: 500, clockToleranceSec: 0 } } });
   let minted = 0;
   let firstExpiresAt = 0;
   const tokenProvider = async () => {
@@ -19,18 +22,18 @@ t.test('tokens - tokenProvider refreshes in band before expiry; subscriptions su
     return m.token;
   };
   const sdk = await sdkFor(t, server, { tokenProvider, tokenRefreshMarginMs: 400 });
+  const refreshes = collector<TokenRefreshEvent>();
+  sdk.connection.onTokenRefresh(refreshes.push); // before anything is awaited: the refresh runs on the real clock
   const got = itemCollector();
   await sdk.topics.subscribe('chat', 'long', got.callbacks);
   const statuses = collector<ConnectionStatus['state']>();
   sdk.connection.onStatus((s) => statuses.push(s.state));
-  const refreshes = collector<TokenRefreshEvent>();
-  sdk.connection.onTokenRefresh(refreshes.push);
 
   const [refresh] = await refreshes.until(1, 5000);
   t.equal(refresh!.ok, true);
   t.ok(refresh!.ok && refresh!.expiresAt! > firstExpiresAt + 60_000, 'the server took the fresh token');
   t.equal(minted, 2, 'asked the provider once more');
-  await until(firstExpiresAt + 300); // past the first token's expiry: the server would have closed 4501
+  clock.advance(firstExpiresAt + 300 - clock.now()); // past the first token's expiry: the server would have closed 4501
   const publisher = await sdkFor(t, server, { tokenId: 'publisher' });
   await publisher.topics.publish('chat', 'long', 'after the first token expired');
   await got.items.until(1);
@@ -38,19 +41,23 @@ t.test('tokens - tokenProvider refreshes in band before expiry; subscriptions su
 });
 
 t.test('tokens - after a 4501 close the provider is asked again and every subscription resumes', async (t) => {
-  const server = await startServer(t, { config: { auth: { expiryNoticeMs: 300, clockToleranceSec: 0 } } });
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock, config: { auth: { expiryNoticeMs: 300, clockToleranceSec: 0 } } });
   let minted = 0;
+  let firstExpiresAt = 0;
   // The in-band refresh is refused (another tokenId), so the first token runs out: close 4501. It
   // lives 2 s: exp is whole seconds, so a 1-second token can expire before its hello is answered.
   const tokenProvider = async () => {
     minted++;
-    return (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: minted === 1 ? 2 : 300, tokenId: minted === 1 ? 'first' : 'second' })).token;
+    const m = await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: minted === 1 ? 2 : 300, tokenId: minted === 1 ? 'first' : 'second' });
+    if (minted === 1) firstExpiresAt = m.expiresAt!;
+    return m.token;
   };
   const sdk = await sdkFor(t, server, { tokenProvider, tokenRefreshMarginMs: 200 });
+  const refreshes = collector<TokenRefreshEvent>();
+  sdk.connection.onTokenRefresh(refreshes.push); // before anything is awaited: the refresh runs on the real clock
   const got = itemCollector();
   await sdk.topics.subscribe('chat', 'room', got.callbacks);
-  const refreshes = collector<TokenRefreshEvent>();
-  sdk.connection.onTokenRefresh(refreshes.push);
   const publisher = await sdkFor(t, server, { tokenId: 'publisher' });
   await publisher.topics.publish('chat', 'room', 'before');
   await got.items.until(1);
@@ -58,6 +65,7 @@ t.test('tokens - after a 4501 close the provider is asked again and every subscr
   const [refused] = await refreshes.until(1, 5000);
   t.equal(refused!.ok, false);
   t.equal(!refused!.ok && refused!.error.code, 'AUTHENTICATION_ERROR', 'a refresh must keep the tokenId');
+  clock.advance(firstExpiresAt - clock.now()); // the first token runs out
   const dropped = await statusReached(sdk.connection, 'reconnecting', (s) => s.lastClose.code === 4501, 5000);
   t.match(dropped.lastClose.reason, /expired/);
   await publisher.topics.publish('chat', 'room', 'during');
