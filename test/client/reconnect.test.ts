@@ -3,6 +3,7 @@ import { startServer } from '../helpers/server.js';
 import { sdkFor, itemCollector, statusReached, collector, chatScope, WS } from '../helpers/sdk.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
+import { ManualClock } from '../../src/index.js';
 import { Connection, TopicClient, TopicPublish, TopicSubscribe, type ConnectionStatus } from '../../src/client/index.js';
 
 t.test('reconnect - every subscription resumes after the server drops the socket, with no loss and no duplicate', async (t) => {
@@ -119,13 +120,16 @@ t.test('reconnect - a link that never answers hello is abandoned after connectTi
 });
 
 t.test('reconnect - a 4501 close without a token provider closes for good; subscriptions get onError', async (t) => {
-  const server = await startServer(t, { config: { auth: { expiryNoticeMs: 100, clockToleranceSec: 0 } } });
-  // 2 s, not 1: exp is whole seconds, so a 1-second token can expire before hello (close 4500).
+  // The server's clock is moved by hand once the subscription is on: on the real one the 2 s token
+  // (1-2 s: exp is whole seconds) could run out before a loaded machine subscribed.
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock, config: { auth: { expiryNoticeMs: 100, clockToleranceSec: 0 } } });
   const token = (await server.auth.mintDisposableToken({ scope: chatScope, expiresInSec: 2, tokenId: 'short' })).token;
   const sdk = await sdkFor(t, server, { token });
   const errors = collector<string>();
   const ended = collector<true>();
   await sdk.topics.subscribe('chat', 'room', { onError: (e) => errors.push(e.errorCode()), onSubscriptionEnd: () => ended.push(true) });
+  clock.advance(2000);
   const closed = await statusReached(sdk.connection, 'closed', () => true, 5000);
   t.equal(closed.error?.code, 'AUTHENTICATION_ERROR');
   t.match(closed.reason, /4501/);

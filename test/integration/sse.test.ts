@@ -7,7 +7,7 @@ import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { SseReader } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait.js';
-import { PermissionScopes, type TidingsServer } from '../../src/index.js';
+import { ManualClock, PermissionScopes, type TidingsServer } from '../../src/index.js';
 
 const CACHE = 'feed';
 const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
@@ -215,10 +215,15 @@ t.test('sse - a replay far larger than the send buffer is paced through it, not 
 });
 
 t.test('sse - a stream does not outlive its credential: notice, then bye, then the stream ends', async (t) => {
-  const server = await startServer(t, { config: { auth: { expiryNoticeMs: 1000, clockToleranceSec: 0 } } });
+  // The server's clock is moved by hand: on the real one the 2 s token (1-2 s: exp is whole
+  // seconds) could run out before a loaded machine opened the stream.
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock, config: { auth: { expiryNoticeMs: 1000, clockToleranceSec: 0 } } });
   const token = await tokenFor(server, scope, { expiresInSec: 2 });
   const reader = await SseReader.open(sseUrl(server, ['a']), { authorization: `Bearer ${token}` });
   t.teardown(() => reader.close());
+  await reader.until((r) => r.events.some((e) => e.event === 'ready'));
+  clock.advance(2000);
   await reader.until((r) => r.ended, 5000);
   const names = reader.events.map((e) => e.event);
   t.same(names, ['ready', 'notice', 'bye']);
