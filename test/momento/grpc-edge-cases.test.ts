@@ -6,8 +6,8 @@ import { cache, pubsub } from '@gomomento/generated-types';
 import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceDefinition } from '@grpc/grpc-js';
 import { PermissionScopes } from '../../src/index.js';
 import { apiKeyFor, startMomentoServer } from '../helpers/momento.js';
+import { waitFor } from '../helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type AnyClient = Record<string, (...args: unknown[]) => any> & { close(): void };
 function client(port: number, def: unknown, name: string): AnyClient {
   const Client = makeGenericClientConstructor(def as ServiceDefinition, name);
@@ -25,7 +25,8 @@ t.test('subscribe cancelled at once releases its session and stream slot', async
     call.on('error', () => {}); call.on('data', () => {});
     call.cancel();
   }
-  await sleep(300);
+  // Waits for the cancels to be handled (a fixed 300 ms was too short for a loaded machine).
+  await waitFor('the cancelled subscribes to release their sessions', () => server.broker.sessions.size === 0).catch(() => {});
   t.equal(server.broker.sessions.size, 0, 'no session left');
   const call = c['Subscribe']!(new pubsub.cache_client.pubsub._SubscriptionRequest({ cache_name: 'chat', topic: 'r' }), md);
   const first = await new Promise<unknown>((resolve) => { call.on('data', (d: unknown) => resolve(d)); call.on('error', (e: unknown) => resolve(e)); });
