@@ -69,7 +69,10 @@ t.test('reconnect - a restarted server (new page) surfaces a discontinuity, then
 });
 
 t.test('reconnect - the heartbeat watchdog notices a dead link; a request on it times out; the subscription resumes', async (t) => {
-  const server = await startServer(t, { config: { server: { heartbeatMs: 100 } } });
+  // Not shorter: the watchdog gives up after 2.5 heartbeats of silence, and after a stall of this
+  // process it runs before the heartbeats that waited are read, so 100 ms made any 250 ms stall of a
+  // loaded machine a second reconnect. 400 ms needs a 1 s stall.
+  const server = await startServer(t, { config: { server: { heartbeatMs: 400 } } });
   const proxy = await startTcpProxy(server.port);
   t.teardown(() => proxy.close());
   const sdk = await sdkFor(t, server, { url: `ws://127.0.0.1:${proxy.port}/v1/ws` });
