@@ -6,7 +6,7 @@ import { PermissionScopes } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { SseReader } from '../helpers/sse.js';
-import { eventually } from '../helpers/wait.js';
+import { eventually, waitFor } from '../helpers/wait.js';
 
 const scope = PermissionScopes.topicPublishSubscribe('cap', '*');
 
@@ -42,11 +42,14 @@ t.test('slots taken by SSE streams and long-polls are given back however they en
   const server = await startServer(t, { config: { server: { maxConnections: 1 } } });
   const token = await tokenFor(server, scope);
   const auth = { authorization: `Bearer ${token}` };
+  // Each step waits for the server to have seen the last stream or poll end (a fixed 100 ms was
+  // too short for a loaded machine); one that never gives its slot back still fails, at the bound.
+  const released = () => waitFor('the slot to be given back', () => server.broker.sessions.size === 0).catch(() => {});
   for (let i = 0; i < 3; i++) {
     const sse = await SseReader.open(`${server.httpUrl}/v1/sse?cache=cap&topic=a`, auth);
     t.equal(sse.status, 200, `stream ${i} admitted`);
     sse.close();
-    await new Promise((r) => setTimeout(r, 100));
+    await released();
   }
   const refused = await SseReader.open(`${server.httpUrl}/v1/sse?cache=cap&topic=a&topic=a`, auth);
   t.equal(refused.status, 400, 'a refused stream');
@@ -57,10 +60,10 @@ t.test('slots taken by SSE streams and long-polls are given back however they en
   }
   const aborted = new AbortController();
   const p = fetch(`${server.httpUrl}/v1/poll?cache=cap&topic=a&waitMs=5000`, { headers: auth, signal: aborted.signal }).catch(() => undefined);
-  await new Promise((r) => setTimeout(r, 100));
+  await waitFor('the poll to wait on the server', () => server.broker.sessions.size === 1).catch(() => {});
   aborted.abort();
   await p;
-  await new Promise((r) => setTimeout(r, 100));
+  await released();
   const ws = await RawClient.open(server, token);
   t.pass('a WebSocket gets the slot afterwards');
   ws.close();
