@@ -210,7 +210,7 @@ t.test('hardening - a token with less than expiryNoticeMs left gets token_expiri
   const c = await RawClient.connect(server.wsUrl);
   const reply = await c.request(hello(await tokenFor(server, scope, { expiresInSec: 10 })));
   t.equal(reply['t'], 'ok');
-  const notice = await c.next((f) => f['t'] === 'notice', 2000);
+  const notice = await c.next((f) => f['t'] === 'notice', 10_000);
   t.equal(notice['kind'], 'token_expiring');
   t.ok(notice['inMs'] > 0 && notice['inMs'] <= 10_000, `inMs is what is left (${notice['inMs']})`);
   c.close();

@@ -96,7 +96,7 @@ testEachEngine('pubsub - heartbeats arrive on idle connections', async (t, engin
   const server = await startServer(t, { engine, config: { server: { heartbeatMs: 50 } } });
   const c = await RawClient.open(server, await tokenFor(server, all));
   await c.ok({ t: 'sub', cache: 'chat', topic: 'quiet' });
-  const hb = await c.next((f) => f['t'] === 'hb', 2000);
+  const hb = await c.next((f) => f['t'] === 'hb', 10_000);
   t.same(hb, { t: 'hb' });
 });
 

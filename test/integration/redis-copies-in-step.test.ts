@@ -67,9 +67,9 @@ t.test('a topic lost with the lastPage key: its subscribers get a disc and the n
   await sub.items(1);
   await redis.del(`${prefix}t:chat\u0000x`, `${prefix}t:chat\u0000x\u0000s`, P); // what FLUSHDB does to these keys
   const r = await pub.ok({ t: 'pub', cache: 'chat', topic: 'x', value: 'v2' });
-  const got = await sub.next((f) => f['t'] === 'disc' || f['t'] === 'item', 2000).catch(() => undefined);
+  const got = await sub.next((f) => f['t'] === 'disc' || f['t'] === 'item', 10_000).catch(() => undefined);
   t.match(got, { t: 'disc', page: r['page'] }, `the subscriber is told of the new page ${r['page']} (got ${JSON.stringify(got)})`);
-  t.match(await sub.items(1, () => true, 2000).catch(() => []), [{ value: 'v2', page: r['page'], seq: 1 }], 'then gets its item');
+  t.match(await sub.items(1, () => true, 10_000).catch(() => []), [{ value: 'v2', page: r['page'], seq: 1 }], 'then gets its item');
 });
 
 /** A pubAppend to a group's input topic is refused on every node, also on one whose copy of the
@@ -95,7 +95,8 @@ t.test('pubAppend to an input topic on another node is refused (or moderated), n
   t.equal(refusedOnA['t'], 'err', `node A (has the directory) refuses: ${JSON.stringify(refusedOnA['e'])}`);
 
   const onBReply = await onB.request({ t: 'pubAppend', cache: CACHE, topic: 'room1-input', list: 'l', value: 'unmoderated' });
-  const delivered = await mod.received(1, 1000).then(() => true, () => false);
+  // Accepted, it must reach the moderator (10 s: a loaded machine may be slow); refused, it cannot.
+  const delivered = onBReply['t'] === 'err' ? false : await mod.received(1, 10_000).then(() => true, () => false);
   t.ok(onBReply['t'] === 'err' || delivered,
     `node B: ${JSON.stringify(onBReply)}; delivered to the moderator: ${delivered}`);
   const raw = await onA.drain('item', 300);
