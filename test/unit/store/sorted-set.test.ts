@@ -54,7 +54,7 @@ testEachStore('sorted sets: put, fetch by rank both ways, ties by bytes, misses;
 
 testEachStore('sorted sets by score: inclusive and exclusive bounds, order, offset, count; lengths by score', async (t, engine) => {
   const { store } = await storeWith(t, engine);
-  // Twenty elements (more than a bulk put's threshold in the memory store), e00..e19 scored 0..9.5.
+  // Twenty elements, e00..e19 scored 0..9.5.
   const elements = Array.from({ length: 20 }, (_, i) => ({ value: `e${String(i).padStart(2, '0')}`, score: i / 2 }));
   await store.sortedSetPutElements('c', 'z', [...elements].reverse(), refresh);
   const names = (found: ScoredElement[] | undefined) => found?.map((e) => Buffer.from(e.value).toString());
@@ -74,10 +74,32 @@ testEachStore('sorted sets by score: inclusive and exclusive bounds, order, offs
   t.equal(await store.sortedSetLength('c', 'z', { min: { score: 9, exclusive: true } }), 1, 'one bound');
   t.equal(await store.sortedSetLength('c', 'z', range(5, true, 5, true)), 0, 'an empty range: 0, still a Hit');
   t.equal(await store.sortedSetGetRank('c', 'z', 'e05', 'descending'), 14, 'rank among twenty');
-  // Seventeen values at once (the memory store filters its array once past sixteen), one not held.
+  // Seventeen values at once, one not held.
   await store.sortedSetRemoveElements('c', 'z', [...elements.slice(3).map((e) => e.value), 'never']);
   t.same(names(await store.sortedSetFetchByRank('c', 'z', {}, 'descending')), ['e02', 'e01', 'e00'], 'a remove of many: the rest, in order');
   t.equal(await store.sortedSetGetRank('c', 'z', 'e00', 'descending'), 2);
+});
+
+testEachStore('puts and removes of hundreds at once (the memory store merges or filters in one pass) keep the order', async (t, engine) => {
+  const { store } = await storeWith(t, engine);
+  const name = (i: number) => `m${String(i).padStart(3, '0')}`;
+  const expected = new Map<string, number>();
+  const put = async (from: number, to: number, score: (i: number) => number) => {
+    const batch = Array.from({ length: to - from }, (_, k) => ({ value: name(from + k), score: score(from + k) }));
+    await store.sortedSetPutElements('c', 'big', batch, refresh);
+    for (const e of batch) expected.set(e.value, e.score);
+  };
+  const ordered = () => [...expected].sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0));
+  const held = async () => (await store.sortedSetFetchByRank('c', 'big', {}, 'ascending'))?.map((e) => [Buffer.from(e.value).toString(), e.score]);
+  await put(0, 300, (i) => (i * 7) % 50);
+  // 200 more: 100 replace held elements' scores (ties with held ones included), 100 are new.
+  await put(200, 400, (i) => (i * 13) % 60 - 5);
+  t.same(await held(), ordered(), 'after a put of 200 into 300, 100 of them replacing');
+  const gone = Array.from({ length: 150 }, (_, k) => name(k * 2 + 1));
+  await store.sortedSetRemoveElements('c', 'big', [...gone, ...gone.slice(0, 10), 'never']);
+  for (const m of gone) expected.delete(m);
+  t.same(await held(), ordered(), 'after a remove of 150 (ten named twice, one not held)');
+  t.equal(await store.sortedSetLength('c', 'big'), expected.size);
 });
 
 testEachStore('sortedSetIncrementScore: creates, adds, refuses a score that is not finite; sortedSetUnionStore', async (t, engine) => {
