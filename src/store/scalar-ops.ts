@@ -8,9 +8,10 @@
  *   a condition that compares values needs a scalar there (a collection: FAILED_PRECONDITION_ERROR).
  *   A hashed condition (Momento's SetIfHash) compares valueHash of the stored value instead. */
 import { createHash } from 'node:crypto';
-import type { SetIfCondition, Value } from '../protocol/index.js';
+import { isWellFormed, type SetIfCondition, type Value } from '../protocol/index.js';
 import { failedPrecondition } from '../core/errors.js';
 import { valuesEqual } from './list-ops.js';
+import { textBytes } from './text-bytes.js';
 
 export const INT64_MIN = -(2n ** 63n);
 export const INT64_MAX = 2n ** 63n - 1n;
@@ -59,12 +60,15 @@ export function overflow(cache: string, key: string, field?: string) {
 export interface StoreCondition { kind: SetIfCondition; compare?: Value | undefined; hashed?: boolean }
 
 /** The hash GetWithHash answers and SetIfHash compares: the SHA-1 of the value's bytes (text as
- * UTF-8) as 40 lowercase hex digits. Computed from the stored value when asked, so nothing more is
+ * the stores keep it: UTF-8, a lone surrogate as its 3-byte form, text-bytes.ts) as 40 lowercase
+ * hex digits. Computed from the stored value when asked, so nothing more is
  * stored; SHA-1 because the Redis store's Lua has the same function (redis.sha1hex), so both
  * engines agree without a copy of the value leaving Redis; hex so that Momento's hashString()
  * round-trips. It detects a changed value, not a forged one (a writer may store anything anyway). */
 export function valueHash(value: Value): string {
-  return createHash('sha1').update(value).digest('hex');
+  // Node's update(string) would hash a lone surrogate as U+FFFD, and the Redis script hashes the
+  // stored bytes: text that is not well-formed goes through textBytes so that the two agree.
+  return createHash('sha1').update(typeof value === 'string' && !isWellFormed(value) ? textBytes(value) : value).digest('hex');
 }
 
 /** Conditions that compare the stored value (and so need a scalar at the key). */
