@@ -102,7 +102,14 @@ testEachEngine('scalars: get, set, delete and TTL with an injected clock', async
   t.same(await c.ok({ t: 'itemGetTtl', cache: 'app', key: 'h' }), { hit: true, remainingTtlMs: 400 }, 'refreshTtl false keeps the expiry');
   await c.ok({ t: 'listPushBack', cache: 'app', list: 'h', value: '3', ttlMs: 1000 });
   t.same(await c.ok({ t: 'itemGetTtl', cache: 'app', key: 'h' }), { hit: true, remainingTtlMs: 1000 }, 'a refreshing write resets it');
-  clock.advance(1001);
+  // listRetain takes the same CollectionTtl: refreshTtl false keeps the expiry, a refreshing retain sets it.
+  clock.advance(300);
+  await c.ok({ t: 'listRetain', cache: 'app', list: 'h', startIndex: 1, ttlMs: 5000, refreshTtl: false });
+  t.same(await c.ok({ t: 'itemGetTtl', cache: 'app', key: 'h' }), { hit: true, remainingTtlMs: 700 }, 'a listRetain with refreshTtl false keeps the expiry');
+  await c.ok({ t: 'listRetain', cache: 'app', list: 'h', startIndex: 0, ttlMs: 2000 });
+  t.same(await c.ok({ t: 'itemGetTtl', cache: 'app', key: 'h' }), { hit: true, remainingTtlMs: 2000 }, 'a refreshing listRetain sets it');
+  t.same(await c.ok({ t: 'listFetch', cache: 'app', list: 'h' }), { hit: true, values: ['2', '3'] }, 'the retained elements');
+  clock.advance(2001);
   t.same(await c.ok({ t: 'listFetch', cache: 'app', list: 'h' }), { hit: false }, 'the list expired');
 });
 
