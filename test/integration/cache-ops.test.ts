@@ -179,9 +179,9 @@ testEachEngine('increment, setIf, getWithHash, setIfHash and listErase over the 
   t.same(await c.ok({ t: 'increment', ...N, amount: -50 }), { value: -8 });
   t.same(await c.ok({ t: 'itemGetTtl', ...N }), { hit: true, remainingTtlMs: 60_000 }, 'no ttlMs: the default, as a set');
   await c.ok({ t: 'set', cache: 'app', key: 'word', value: 'five' });
-  await fails(c, { t: 'increment', cache: 'app', key: 'word' }, 'FAILED_PRECONDITION_ERROR');
+  t.match((await fails(c, { t: 'increment', cache: 'app', key: 'word' }, 'FAILED_PRECONDITION_ERROR'))['message'], /does not hold a base-10 integer/, 'the message says why: no integer held');
   await c.ok({ t: 'set', cache: 'app', key: 'max', value: '9223372036854775807' });
-  await fails(c, { t: 'increment', cache: 'app', key: 'max' }, 'FAILED_PRECONDITION_ERROR');
+  t.match((await fails(c, { t: 'increment', cache: 'app', key: 'max' }, 'FAILED_PRECONDITION_ERROR'))['message'], /would leave the signed 64-bit range/, '...or a result past 64 bits');
 
   const K = { cache: 'app', key: 'lock' };
   t.same(await c.ok({ t: 'setIf', ...K, value: 'ada', condition: 'absent', ttlMs: 1000 }), { stored: true });
