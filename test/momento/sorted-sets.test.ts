@@ -118,6 +118,13 @@ testEachEngine('sorted sets through both official SDKs and plain gRPC', async (t
     t.equal((await call('SortedSetPut', new pb._SortedSetPutRequest({ set_name: name, elements: [element('d', Number.POSITIVE_INFINITY)] }))).code, status.INVALID_ARGUMENT, 'an infinite score');
     t.equal((await call('SortedSetIncrement', new pb._SortedSetIncrementRequest({ set_name: name, value: Buffer.from('a'), amount: Number.MAX_VALUE }))).code, status.OK);
     t.equal((await call('SortedSetIncrement', new pb._SortedSetIncrementRequest({ set_name: name, value: Buffer.from('a'), amount: Number.MAX_VALUE }))).code, status.INVALID_ARGUMENT, 'a sum past the largest double');
+    const Union = pb._SortedSetUnionStoreRequest;
+    const doubled = new Union({ set_name: name, sources: [new Union._Source({ set_name: name, weight: 2 })], aggregate: Union.AggregateFunction.SUM });
+    t.equal((await call('SortedSetUnionStore', doubled)).code, status.INVALID_ARGUMENT, 'a union whose score would pass the largest double');
+    const unknown = new Union({ set_name: Buffer.from('u'), sources: [new Union._Source({ set_name: name, weight: 1 })], aggregate: 7 as InstanceType<typeof Union>['aggregate'] });
+    t.equal((await call('SortedSetUnionStore', unknown)).code, status.INVALID_ARGUMENT, 'an aggregate function Tidings does not know');
+    const score = await call<InstanceType<typeof pb._SortedSetGetScoreResponse>>('SortedSetGetScore', new pb._SortedSetGetScoreRequest({ set_name: name, values: [Buffer.from('a')] }));
+    t.equal(score.reply?.found.elements[0]?.score, Number.MAX_VALUE, 'the refused union changed no score');
     t.equal((await call('SortedSetRemove', new pb._SortedSetRemoveRequest({ set_name: name }))).code, status.INVALID_ARGUMENT, 'neither all nor some');
     t.equal((await call('SortedSetLength', new pb._SortedSetLengthRequest({ set_name: new Uint8Array([0xff]) }))).code, status.INVALID_ARGUMENT, 'a name that is not UTF-8');
     const length = await call<InstanceType<typeof pb._SortedSetLengthResponse>>('SortedSetLength', new pb._SortedSetLengthRequest({ set_name: name }));
