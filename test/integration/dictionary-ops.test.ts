@@ -52,6 +52,9 @@ testEachEngine('dictionaries, sets and sorted sets over WebSocket and HTTP: repl
   const fetched = (await http('dictionaryFetch', { dictionary: 'user-1' })).json as { items: Array<{ field: string; value: unknown }> };
   t.same(fetched.items.find((i) => i.field === 'avatar'), { field: 'avatar', value: { base64: 'AQI=' } }, 'set over HTTP, read back over HTTP');
   t.equal((await http('dictionaryIncrement', { dictionary: 'user-1', field: 'name' })).status, 409, 'a non-integer field: 409 FAILED_PRECONDITION');
+  // JSON may escape a lone surrogate ("\ud800"), which has no UTF-8 form to store or answer it by.
+  t.equal((await http('dictionarySetFields', { dictionary: 'odd', items: [{ field: '\ud800', value: 'v' }] })).status, 400, 'a field name with a lone surrogate: 400 INVALID_ARGUMENT');
+  t.same(await c.ok({ t: 'dictionaryFetch', cache: 'app', dictionary: 'odd' }), { hit: false }, '...and nothing is stored');
   t.same((await http('dictionaryRemoveFields', { dictionary: 'user-1', fields: ['avatar', 'visits'] })).json, {});
   t.same(await c.ok({ t: 'dictionaryFetch', ...D }), { hit: true, items: [{ field: 'name', value: 'Ada' }] }, 'WebSocket sees the HTTP writes');
 
