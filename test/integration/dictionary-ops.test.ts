@@ -123,6 +123,7 @@ testEachEngine('dictionaries, sets and sorted sets over WebSocket and HTTP: repl
   await fails({ t: 'sortedSetPutElements', ...Z, elements: [{ value: 'd', score: Number.POSITIVE_INFINITY }] }, 'INVALID_ARGUMENT_ERROR');
   await fails({ t: 'sortedSetPutElements', ...Z, elements: [{ value: 'd' }] }, 'INVALID_ARGUMENT_ERROR');
   await fails({ t: 'sortedSetFetchByRank', ...Z, startRank: 3, endRank: 1 }, 'INVALID_ARGUMENT_ERROR');
+  await fails({ t: 'sortedSetFetchByRank', ...Z, startRank: -2, endRank: -2 }, 'INVALID_ARGUMENT_ERROR');
   await fails({ t: 'sortedSetFetchByScore', ...Z, minScore: 3, maxScore: 1 }, 'INVALID_ARGUMENT_ERROR');
   await fails({ t: 'sortedSetFetchByRank', ...Z, order: 'sideways' }, 'INVALID_ARGUMENT_ERROR');
   t.same(await c.ok({ t: 'sortedSetIncrementScore', cache: 'app', sortedSet: 'big', value: 'v', amount: Number.MAX_VALUE }), { score: Number.MAX_VALUE });
