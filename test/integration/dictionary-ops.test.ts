@@ -144,6 +144,9 @@ testEachEngine('dictionaries, sets and sorted sets over WebSocket and HTTP: repl
   t.same((await http('sortedSetFetchByRank', { sortedSet: 'board', endRank: 2 })).json, { hit: true, elements: [{ value: { base64: 'AP8=' }, score: -1 }, { value: { base64: 'YWRh' }, score: 3 }] }, 'HTTP: elements come back as { value: { base64 }, score }');
   t.same((await http('sortedSetUnionStore', { sortedSet: 'double', sources: [{ sortedSet: 'board', weight: 2 }], aggregate: 'sum', ttlMs: 5000 })).json, { length: 4 });
   t.same((await http('sortedSetGetScores', { sortedSet: 'double', values: ['bob', { base64: 'AP8=' }] })).json, { hit: true, scores: [7, -2] }, 'HTTP: the union, weighted');
+  clock.advance(1000);
+  t.same(await c.ok({ t: 'sortedSetUnionStore', cache: 'app', sortedSet: 'double', sources: [{ sortedSet: 'board', weight: 1 }], ttlMs: 9000 }), { length: 4 });
+  t.same(await c.ok({ t: 'itemGetTtl', cache: 'app', key: 'double' }), { hit: true, remainingTtlMs: 9000 }, 'a union replacing a sorted set takes the TTL of the union');
   t.equal((await http('sortedSetPutElements', { sortedSet: 'board', elements: [{ value: 'x', score: 'high' }] })).status, 400, 'HTTP: a score that is no number');
   t.same(await c.ok({ t: 'sortedSetRemoveElements', ...Z, values: ['ada', 'cy'] }), {});
   t.same(await c.ok({ t: 'sortedSetLength', ...Z }), { hit: true, length: 2 }, 'WebSocket sees the HTTP write and the removes');
