@@ -65,6 +65,8 @@ t.test('Redis expires what the store wrote, with the TTL the write asked for', a
   t.ok(await pttl(key('l')) > 0 && await pttl(key('l')) <= 8000, 'even when the truncation emptied and refilled the list');
   await store.updateTtl('c', 'l', 20_000);
   t.ok(await pttl(key('l')) > 19_000 && await pttl(`${key('l')}\u0000m`) > 19_000, 'updateTtl moves both');
+  t.same(await store.listErase('c', 'l', [{ beginIndex: 0, count: 1 }]), 1);
+  t.ok(await pttl(key('l')) > 0 && await pttl(key('l')) <= 20_000, 'listErase rewrites the list and keeps Redis\'s expiry on it');
   await store.listPop('c', 'l', 'back');
   await store.listPop('c', 'l', 'back');
   t.same(await redis.exists(key('l'), `${key('l')}\u0000m`), 0, 'an emptied list leaves no key behind');
