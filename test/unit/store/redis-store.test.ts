@@ -30,6 +30,10 @@ t.test('the payload count beside a list follows every write, so item limits stay
   await fits('after pushes');
   await store.listPop('c', 'big', 'front');
   await fits('after a pop');
+  await store.listPop('c', 'big', 'front');
+  await store.listPushBack('c', 'big', ['y'.repeat(10)], { ttl: refresh });
+  await store.listRemoveValue('c', 'big', 'y'.repeat(10));
+  await fits('after a remove that leaves elements');
   await store.listRemoveValue('c', 'big', e45);
   t.equal(await store.listLength('c', 'big'), undefined, 'removing every equal element empties the list');
   await store.listPushBack('c', 'big', [e45, e45], { ttl: refresh });
