@@ -92,8 +92,8 @@ class DictionaryState extends Tally {
 class SetState extends Tally {
   readonly members = new Set<string>();
 
+  /** Adds a member not held: setAddElements passes only those (its planned tally counts each). */
   add(member: string): void {
-    if (this.members.has(member)) return;
     this.members.add(member);
     this.count(member.length, memberFootprint(member));
   }
