@@ -1,12 +1,13 @@
 /** A grpc-web call's credential is verified once: its `authorization` header is checked (signature
  * and all) before the body is read, and the call's session opens with that grant, rechecking only
  * expiry and revocation; so a credential revoked while the body uploads is still refused
- * (UNAUTHENTICATED, the SDKs' AUTHENTICATION_ERROR) and the call applies nothing. */
+ * (UNAUTHENTICATED, the SDKs' AUTHENTICATION_ERROR) and the call applies nothing; so is one that expires meanwhile. */
 import t from 'tap';
 import http from 'node:http';
 import { cache } from '@gomomento/generated-types';
 import { pubsub } from '@gomomento/generated-types';
 import { CacheGet } from '@gomomento/sdk';
+import { ManualClock, PermissionScopes } from '../../src/index.js';
 import { apiKeyFor, momentoClients, startMomentoServer } from '../helpers/momento.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -87,6 +88,25 @@ t.test('a grpc-web Set whose credential is revoked while its body uploads is ref
   const trailer = trailerOf(await upload.text);
   t.match(trailer, /grpc-status:16\r/, `refused as UNAUTHENTICATED once the body was in: ${JSON.stringify(trailer)}`);
   t.match(decodeURIComponent(trailer), /revoked/);
+
+  const { cache: client } = await momentoClients(t, server, await apiKeyFor(server, undefined, 'reader'));
+  const got = await client.get('chat', 'late');
+  t.ok(got instanceof CacheGet.Miss, `the refused Set stored nothing (a get answers ${got.constructor.name})`);
+});
+
+t.test('a grpc-web Set whose credential expires while its body uploads is refused, nothing stored', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startMomentoServer(t, { clock });
+  const { token } = await server.auth.mintDisposableToken({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: 60, tokenId: 'uploader' });
+  const body = frame(new cache.cache_client._SetRequest({ cache_key: Buffer.from('late'), cache_body: Buffer.alloc(4096, 7), ttl_milliseconds: 600_000 }).serialize());
+  const upload = call(server.httpUrl, '/cache_client.Scs/Set', { authorization: token, cache: 'chat' }, body.length);
+  upload.req.write(body.slice(0, 100));
+  t.ok(await eventually(() => server.bodies.inFlight > 0), 'the call was let in: its credential was valid, its body is being read');
+  clock.advance((60 + server.config.auth.clockToleranceSec + 1) * 1000);
+  upload.req.end(body.slice(100));
+  const trailer = trailerOf(await upload.text);
+  t.match(trailer, /grpc-status:16\r/, `refused as UNAUTHENTICATED once the body was in: ${JSON.stringify(trailer)}`);
+  t.match(decodeURIComponent(trailer), /expired/);
 
   const { cache: client } = await momentoClients(t, server, await apiKeyFor(server, undefined, 'reader'));
   const got = await client.get('chat', 'late');
