@@ -126,6 +126,13 @@ t.test('tokens - POST /v1/tokens: API keys mint narrower tokens; disposable toke
   t.match(wider.json.error, { code: 'PERMISSION_ERROR', message: /wider than the API key/ });
   t.match(wider.json.error.message, /permissions\[0\] \(readwrite on cache \*\) asks to read, which the key does not allow/, 'the refusal names the first permission the key does not cover');
 
+  // A key that expires bounds the tokens it mints: none may outlive it.
+  const shortKey = (await server.auth.mintApiKey({ scope: PermissionScopes.topicPublishSubscribe('chat', '*'), expiresInSec: 600 })).token;
+  const outliving = await mintOverHttp(server, shortKey, { scope: narrow, expiresInSeconds: 3600 });
+  t.equal(outliving.status, 403);
+  t.match(outliving.json.error, { code: 'PERMISSION_ERROR', message: /cannot outlive the API key/ });
+  t.equal((await mintOverHttp(server, shortKey, { scope: narrow, expiresInSeconds: 60 })).status, 201, 'a token within the key\'s life is minted');
+
   // An admin key (every cache and topic, read and write: the dev server's, `tidings api-key`'s
   // default) has no presence right, so a token asking for one is wider: the refusal says what to do.
   const admin = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
