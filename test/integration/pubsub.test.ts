@@ -92,6 +92,27 @@ testEachEngine('pubsub - unsubscribed topics stop delivering', async (t, engine)
   t.same(await c.drain('item'), []);
 });
 
+testEachEngine('pubsub - an unsub sent right behind its sub leaves no subscription, whichever the server finished first', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const c = await RawClient.open(server, await tokenFor(server, all, { tokenId: 'quitter' }));
+  // Pipelined: on the Redis engine the unsub arrives while the sub waits for Redis.
+  const [sub, unsub] = await Promise.all([c.request({ t: 'sub', cache: 'chat', topic: 'left' }), c.request({ t: 'unsub', cache: 'chat', topic: 'left' })]);
+  t.equal(unsub!['t'], 'ok', 'the unsub ended the subscription (or the reservation) it found');
+  t.ok(sub!['t'] === 'ok' || sub!['e']['code'] === 'CANCELLED_ERROR', `the sub: ok, or CANCELLED_ERROR (${JSON.stringify(sub)})`);
+  t.comment(`sub answered ${sub!['t'] === 'ok' ? 'ok' : sub!['e']['code']}`);
+  const session = [...server.broker.sessions.values()].find((s) => s.grant?.tokenId === 'quitter')!;
+  t.equal(session.subscriptions.size, 0, 'the connection holds no subscription');
+  // Subscribed only now: the sub above had to set the topic up on the engine itself.
+  const watcher = await RawClient.open(server, await tokenFor(server, all));
+  await watcher.ok({ t: 'sub', cache: 'chat', topic: 'left' });
+  await c.ok({ t: 'pub', cache: 'chat', topic: 'left', value: 'after unsub' });
+  // Fanned out to every subscriber on this node at once; the ping's reply follows it on the socket.
+  await watcher.items(1);
+  await c.ok({ t: 'ping' });
+  t.same(c.frames.filter((f) => f['t'] === 'item'), [], 'no item of the unsubscribed topic');
+  t.equal((await c.request({ t: 'sub', cache: 'chat', topic: 'left' }))['t'], 'ok', 'the topic can be subscribed again');
+});
+
 testEachEngine('pubsub - heartbeats arrive on idle connections', async (t, engine) => {
   const server = await startServer(t, { engine, config: { server: { heartbeatMs: 50 } } });
   const c = await RawClient.open(server, await tokenFor(server, all));
