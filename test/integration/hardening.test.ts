@@ -67,6 +67,22 @@ t.test('hardening - per-IP connection cap, and maxConnections reached between up
   a.close();
 });
 
+t.test('hardening - the per-IP cap counts connections that said hello, not only those awaiting it', async (t) => {
+  const server = await startServer(t, { config: { server: { maxPendingHellosPerIp: 2, maxConnectionsPerIp: 2, trustedProxyHeader: 'x-forwarded-for' } } });
+  const token = await tokenFor(server, scope);
+  const open: RawClient[] = [];
+  for (let i = 1; i <= 2; i++) {
+    const c = await RawClient.connect(server.wsUrl, undefined, from('10.2.0.1'));
+    t.equal((await c.request(hello(token)))['t'], 'ok', `connection ${i} of maxConnectionsPerIp (2) says hello`);
+    open.push(c);
+  }
+  // None awaits hello now: only the per-IP cap can refuse the third.
+  await t.rejects(RawClient.connect(server.wsUrl, undefined, from('10.2.0.1')), /Unexpected server response: 429/, 'a third from the address is refused at the upgrade');
+  const other = await RawClient.connect(server.wsUrl, undefined, from('10.2.0.2'));
+  t.equal((await other.request(hello(token)))['t'], 'ok', 'another address is not held back');
+  for (const c of [...open, other]) c.close();
+});
+
 t.test('hardening - a large frame before hello is refused without being decoded', async (t) => {
   const server = await startServer(t, { config: { server: { maxPreHelloFrameBytes: 2048 }, auth: { maxTokenBytes: 1024 } } });
   // A map declaring 4 entries: id, t, a 64 KiB binary, then the reserved byte 0xc1 as a key. Decoded,
