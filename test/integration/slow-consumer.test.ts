@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { startServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes, type DeepPartial } from '../../src/index.js';
 import type { ServerConfig } from '../../src/core/config.js';
@@ -127,13 +128,19 @@ t.test('slow consumer - a replay far larger than the send buffer is paced, not d
   t.equal(reader.closed, undefined, 'the connection survived a 2.5 MB replay through a 32 KiB buffer');
 });
 
-t.test('slow consumer - a connection that caught up (it left the busy topic) is not closed as a slow consumer', async (t) => {
+t.test('slow consumer - a connection that caught up (it left the busy topic) is not closed as a slow consumer, reading again or not yet', async (t) => {
   const timeoutMs = 1500;
   const clock = deadlineClock();
   const { server, slow, pub } = await floodStalledSubscriber(t, { slowConsumerTimeoutMs: timeoutMs }, clock);
   t.equal(server.broker.slowConsumers.detached, 1, 'the stalled subscriber was detached');
-  // It leaves the busy topic (its catch-up ends with the subscription) and reads again.
+  const session = [...server.broker.sessions.values()].find((s) => s.subscriptions.size > 0)!;
+  // It leaves the busy topic (its catch-up ends with the subscription), still not reading: no drain
+  // tells the server, so the deadline finds it detached with nothing left to catch up.
   const unsub = slow.send({ t: 'unsub', cache: 'chat', topic: 'firehose' });
+  await waitFor('the server ended the subscription', () => session.subscriptions.size === 0);
+  clock.advance(timeoutMs);
+  await waitFor('the deadline check ran', () => server.broker.slowConsumers.detached === 0);
+  // Then it reads again.
   pausable(slow).resume();
   await slow.next((f) => f['t'] === 'ok' && f['id'] === unsub, 10_000);
   // Healthy now: it subscribes to a quiet topic and keeps up with it.
@@ -147,5 +154,6 @@ t.test('slow consumer - a connection that caught up (it left the busy topic) is 
   }
   t.equal(server.broker.slowConsumers.detached, 0, 'no longer counted as detached');
   t.equal(slow.closed, undefined, `the connection stays open (closed: ${JSON.stringify(slow.closed)})`);
+  t.equal(slow.frames.find((f) => f['t'] === 'bye'), undefined, 'it was never told bye');
   slow.close(); pub.close();
 });
