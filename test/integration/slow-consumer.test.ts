@@ -157,3 +157,39 @@ t.test('slow consumer - a connection that caught up (it left the busy topic) is 
   t.equal(slow.frames.find((f) => f['t'] === 'bye'), undefined, 'it was never told bye');
   slow.close(); pub.close();
 });
+
+t.test('slow consumer - detached while a resume replay waits for room, the replay goes on from where it stood: nothing skipped', async (t) => {
+  const server = await startServer(t, { config: {
+    server: { maxBackpressureBytes: 64 * 1024, sendBufferHardLimitBytes: 256 * 1024 },
+    topics: { windowItems: 20_000, windowBytes: 32 * 1024 * 1024 },
+    limits: floodRoom,
+  } });
+  const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*'));
+  const pub = await RawClient.open(server, token);
+  const payload = 'r'.repeat(4096);
+  // A backlog far larger than what the socket buffers of a reader that is not reading take.
+  const backlog = 5000;
+  const first = await pub.ok({ t: 'pub', cache: 'chat', topic: 'backlog', value: `1:${payload}` });
+  for (let i = 2; i <= backlog; i++) pub.send({ t: 'pub', cache: 'chat', topic: 'backlog', value: `${i}:${payload}` });
+  t.equal((await pub.request({ t: 'ping' }, 30_000))['t'], 'ok', 'the backlog is published');
+  const reader = await RawClient.open(server, token);
+  await reader.ok({ t: 'sub', cache: 'chat', topic: 'live' });
+  const session = [...server.broker.sessions.values()].find((s) => s.subscriptions.size > 0)!;
+  pausable(reader).pause();
+  reader.send({ t: 'sub', cache: 'chat', topic: 'backlog', after: { page: first['page'], seq: 1 } });
+  await waitFor('the replay stopped for room', () => session.subscriptions.size === 2 && session.catchUps?.size === 1);
+  // Live items now push the buffer past the high-water mark: the connection is detached from
+  // live fan-out with its replay still under way.
+  const live = 500;
+  for (let i = 1; i <= live; i++) pub.send({ t: 'pub', cache: 'chat', topic: 'live', value: `${i}:${payload}` });
+  t.equal((await pub.request({ t: 'ping' }, 30_000))['t'], 'ok', 'the live items are published');
+  await waitFor('the reader was detached', () => server.broker.slowConsumers.detached === 1);
+  pausable(reader).resume();
+  // The replay continues first (it was pending first), then the live topic's catch-up.
+  await reader.next((f) => f['t'] === 'item' && f['topic'] === 'live' && f['seq'] === live, 30_000);
+  const seqs = (topic: string) => reader.frames.filter((f) => f['t'] === 'item' && f['topic'] === topic).map((f) => f['seq'] as number);
+  t.same(seqs('backlog'), Array.from({ length: backlog - 1 }, (_, i) => i + 2), 'the replay: 2..5,000, no gap, nothing twice');
+  t.same(seqs('live'), Array.from({ length: live - 1 }, (_, i) => i + 1), 'the live topic: every item before the last, in order');
+  t.same(reader.frames.filter((f) => f['t'] === 'disc'), [], 'no discontinuity: the window held everything');
+  t.equal(reader.closed, undefined, 'the connection stays open');
+});
