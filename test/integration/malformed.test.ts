@@ -50,6 +50,11 @@ t.test('malformed - undecodable and ill-typed frames get typed errors; the conne
   t.match(oversized['e'], { code: 'LIMIT_EXCEEDED_ERROR', cause: 'value_size_limit_exceeded' });
   const bigBinary = await c.request({ t: 'pub', cache: 'chat', topic: 'x', value: new Uint8Array(server.config.topics.maxValueBytes + 1) });
   t.match(bigBinary['e'], { code: 'LIMIT_EXCEEDED_ERROR', cause: 'value_size_limit_exceeded' });
+  // Text counts in UTF-8 bytes, not characters: a third as many three-byte characters is over.
+  const euros = Math.floor(server.config.topics.maxValueBytes / 3);
+  const wideText = await c.request({ t: 'pub', cache: 'chat', topic: 'x', value: '€'.repeat(euros + 1) });
+  t.match(wideText['e'], { code: 'LIMIT_EXCEEDED_ERROR', cause: 'value_size_limit_exceeded' }, `${euros + 1} three-byte characters are over maxValueBytes`);
+  t.equal((await c.request({ t: 'pub', cache: 'chat', topic: 'x', value: '€'.repeat(euros) }))['t'], 'ok', `${euros} fit`);
 
   t.same(await c.ok({ t: 'ping' }), {}, 'the connection still works after all that');
   t.equal(c.closed, undefined);
