@@ -17,7 +17,7 @@ function publish(server: TidingsServer, token: string, topic: string, text: stri
 }
 
 testEachEngine('long-poll', async (t, engine) => {
-  const server = await startServer(t, { engine, config: { topics: { windowItems: 10 } } });
+  const server = await startServer(t, { engine, config: { topics: { windowItems: 10, maxSubscriptionsPerConnection: 4 } } });
   const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe(CACHE, '*'));
 
   t.test('a client polling at random intervals gets every item once, in order', async (t) => {
@@ -84,6 +84,9 @@ testEachEngine('long-poll', async (t, engine) => {
     t.match(await poll(server, narrow, 'topic=b&waitMs=0'), { status: 403, body: { error: { code: 'PERMISSION_ERROR' } } });
     t.match(await poll(server, token, 'topic=a&cursor=nonsense'), { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR' } } });
     t.match(await poll(server, token, 'topic=a&waitMs=-5'), { status: 400 });
+    // Refused before any is subscribed, not by the fifth subscribe (LIMIT_EXCEEDED) after four.
+    t.match(await poll(server, token, 'topic=a&topic=b&topic=c&topic=d&topic=e&waitMs=0'),
+      { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR', message: /at most 4 topics per poll/ } } }, 'more topics than topics.maxSubscriptionsPerConnection');
     // Even beside a valid header: a credential in a URL ends up in proxy and server logs.
     for (const name of ['token', 'authToken']) {
       t.match(await poll(server, token, `topic=a&waitMs=0&${name}=${token}`),

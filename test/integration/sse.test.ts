@@ -23,7 +23,7 @@ function publish(server: TidingsServer, token: string, topic: string, body: stri
 const sseUrl = (server: TidingsServer, topics: string[], extra = '') => `${server.httpUrl}/v1/sse?cache=${CACHE}${topics.map((x) => `&topic=${x}`).join('')}${extra}`;
 
 testEachEngine('sse', async (t, engine) => {
-  const server = await startServer(t, { engine, config: { server: { heartbeatMs: 200 } } });
+  const server = await startServer(t, { engine, config: { server: { heartbeatMs: 200 }, topics: { maxSubscriptionsPerConnection: 4 } } });
   const token = await tokenFor(server, scope, { tokenId: 'writer' });
   const auth = { authorization: `Bearer ${token}` };
 
@@ -89,6 +89,9 @@ testEachEngine('sse', async (t, engine) => {
     t.match(await SseReader.open(`${server.httpUrl}/v1/sse?topic=a`, auth), { status: 400 });
     t.match(await SseReader.open(sseUrl(server, []), auth), { status: 400 });
     t.match(await SseReader.open(sseUrl(server, ['a', 'a']), auth), { status: 400 });
+    // Refused before any is subscribed, not by the fifth subscribe (LIMIT_EXCEEDED) after four.
+    t.match(await SseReader.open(sseUrl(server, ['a', 'b', 'c', 'd', 'e']), auth),
+      { status: 400, errorBody: { error: { code: 'INVALID_ARGUMENT_ERROR', message: /at most 4 topics per stream/ } } }, 'more topics than topics.maxSubscriptionsPerConnection');
     await new Promise((r) => setTimeout(r, 50));
     t.equal([...server.broker.sessions.values()].filter((s) => s.subscriptions.size > 0).length, 0, 'no session outlives a refusal');
   });
