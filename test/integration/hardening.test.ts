@@ -134,6 +134,10 @@ t.test('hardening - connections per tokenId, request rates per connection and pe
   const a3 = await RawClient.connect(server.wsUrl);
   t.match(await a3.request(hello(alice)), { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'connections_limit_exceeded', message: /alice/ } });
   t.equal((await a3.waitClosed()).code, 4503);
+  // The refused hello was never counted, so its close frees nothing: the next one is refused too.
+  const a4 = await RawClient.connect(server.wsUrl);
+  t.match(await a4.request(hello(alice)), { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'connections_limit_exceeded' } }, 'a refused hello frees no slot');
+  t.equal((await a4.waitClosed()).code, 4503);
 
   // The connection bucket (3) empties first on a1.
   for (let i = 0; i < 3; i++) t.equal((await a1.request({ t: 'ping' }))['t'], 'ok');
