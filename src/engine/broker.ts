@@ -482,10 +482,8 @@ export class Broker {
   }
 
   private due(session: Session, kind: DueKind): void {
-    if (kind === 'hello') {
-      if (session.state === 'awaiting_hello') this.bye(session, CloseCode.HELLO_TIMEOUT, 'no hello in time');
-      return;
-    }
+    // A hello deadline is held only while the session awaits hello: hello, armExpiry and closed cancel it.
+    if (kind === 'hello') return this.bye(session, CloseCode.HELLO_TIMEOUT, 'no hello in time');
     const expiresAt = session.grant?.expiresAt;
     if (session.state === 'closed' || expiresAt === null || expiresAt === undefined) return;
     if (kind === 'expiry') return this.bye(session, CloseCode.TOKEN_EXPIRED, 'token expired');
