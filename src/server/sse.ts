@@ -196,7 +196,8 @@ export function mountSse(app: TemplatedApp, deps: SseDeps): void {
           // The position is set as the reply leaves, before any replayed frame: frames follow it.
           await broker.dispatch(session, { t: 'sub', id: 0, cache, topic: topics[i]!, ...(after ? { after } : {}) }, (r) => { conn.positions[i] = after ?? r; });
         }
-        if (!stream.open) return void broker.closed(session);
+        // Ended meanwhile: whatever ended it (onAborted, onSlow, a bye) closed the session too.
+        if (!stream.open) return;
         conn.attach(HEARTBEAT_KEY);
         conn.begin({
           'content-type': 'text/event-stream; charset=utf-8',
