@@ -2,12 +2,12 @@
  * and all) before the body is read, and the call's session opens with that grant, rechecking only
  * expiry and revocation; so a credential revoked while the body uploads is still refused
  * (UNAUTHENTICATED, the SDKs' AUTHENTICATION_ERROR) and the call applies nothing; so is one that expires meanwhile. */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import http from 'node:http';
 import { cache } from '@gomomento/generated-types';
 import { pubsub } from '@gomomento/generated-types';
 import { CacheGet } from '@gomomento/sdk';
-import { ManualClock, PermissionScopes } from '../../src/index.js';
+import { ManualClock, PermissionScopes, type TidingsServer } from '../../src/index.js';
 import { apiKeyFor, momentoClients, startMomentoServer } from '../helpers/momento.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -76,39 +76,32 @@ t.test('one signature verification per grpc-web call (unary, batch and Subscribe
   t.ok(await eventually(() => server.broker.sessions.size === 0), 'the aborted Subscribe released its session');
 });
 
-t.test('a grpc-web Set whose credential is revoked while its body uploads is refused, nothing stored', async (t) => {
-  const server = await startMomentoServer(t);
-  const key = await apiKeyFor(server, undefined, 'uploader');
-  const body = frame(new cache.cache_client._SetRequest({ cache_key: Buffer.from('late'), cache_body: Buffer.alloc(4096, 7), ttl_milliseconds: 60_000 }).serialize());
-  const upload = call(server.httpUrl, '/cache_client.Scs/Set', { authorization: key, cache: 'chat' }, body.length);
+/** A grpc-web Set with `credential` whose body is held back until `meanwhile` ran: refused
+ * UNAUTHENTICATED for `reason` once the body is in, and nothing stored. */
+async function refusedMidUpload(t: Test, server: TidingsServer, credential: string, meanwhile: () => unknown, reason: RegExp): Promise<void> {
+  const body = frame(new cache.cache_client._SetRequest({ cache_key: Buffer.from('late'), cache_body: Buffer.alloc(4096, 7), ttl_milliseconds: 600_000 }).serialize());
+  const upload = call(server.httpUrl, '/cache_client.Scs/Set', { authorization: credential, cache: 'chat' }, body.length);
   upload.req.write(body.slice(0, 100));
   t.ok(await eventually(() => server.bodies.inFlight > 0), 'the call was let in: its credential was valid, its body is being read');
-  await server.revoke({ tokenId: 'uploader' });
+  await meanwhile();
   upload.req.end(body.slice(100));
   const trailer = trailerOf(await upload.text);
   t.match(trailer, /grpc-status:16\r/, `refused as UNAUTHENTICATED once the body was in: ${JSON.stringify(trailer)}`);
-  t.match(decodeURIComponent(trailer), /revoked/);
+  t.match(decodeURIComponent(trailer), reason);
 
   const { cache: client } = await momentoClients(t, server, await apiKeyFor(server, undefined, 'reader'));
   const got = await client.get('chat', 'late');
   t.ok(got instanceof CacheGet.Miss, `the refused Set stored nothing (a get answers ${got.constructor.name})`);
+}
+
+t.test('a grpc-web Set whose credential is revoked while its body uploads is refused, nothing stored', async (t) => {
+  const server = await startMomentoServer(t);
+  await refusedMidUpload(t, server, await apiKeyFor(server, undefined, 'uploader'), () => server.revoke({ tokenId: 'uploader' }), /revoked/);
 });
 
 t.test('a grpc-web Set whose credential expires while its body uploads is refused, nothing stored', async (t) => {
   const clock = new ManualClock(Date.now());
   const server = await startMomentoServer(t, { clock });
   const { token } = await server.auth.mintDisposableToken({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: 60, tokenId: 'uploader' });
-  const body = frame(new cache.cache_client._SetRequest({ cache_key: Buffer.from('late'), cache_body: Buffer.alloc(4096, 7), ttl_milliseconds: 600_000 }).serialize());
-  const upload = call(server.httpUrl, '/cache_client.Scs/Set', { authorization: token, cache: 'chat' }, body.length);
-  upload.req.write(body.slice(0, 100));
-  t.ok(await eventually(() => server.bodies.inFlight > 0), 'the call was let in: its credential was valid, its body is being read');
-  clock.advance((60 + server.config.auth.clockToleranceSec + 1) * 1000);
-  upload.req.end(body.slice(100));
-  const trailer = trailerOf(await upload.text);
-  t.match(trailer, /grpc-status:16\r/, `refused as UNAUTHENTICATED once the body was in: ${JSON.stringify(trailer)}`);
-  t.match(decodeURIComponent(trailer), /expired/);
-
-  const { cache: client } = await momentoClients(t, server, await apiKeyFor(server, undefined, 'reader'));
-  const got = await client.get('chat', 'late');
-  t.ok(got instanceof CacheGet.Miss, `the refused Set stored nothing (a get answers ${got.constructor.name})`);
+  await refusedMidUpload(t, server, token, () => clock.advance((60 + server.config.auth.clockToleranceSec + 1) * 1000), /expired/);
 });
