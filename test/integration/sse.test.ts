@@ -99,6 +99,9 @@ testEachEngine('sse', async (t, engine) => {
   t.test('tickets: one use, for EventSource; the credential never enters the URL', async (t) => {
     const noAuth = await fetch(`${server.httpUrl}/v1/sse/tickets`, { method: 'POST' });
     t.equal(noAuth.status, 401);
+    // A ticket stands only for a credential that verifies now: none is issued for one that does not.
+    const forged = await fetch(`${server.httpUrl}/v1/sse/tickets`, { method: 'POST', headers: { authorization: 'Bearer not-a-credential' } });
+    t.match({ status: forged.status, body: await forged.json() }, { status: 401, body: { error: { code: 'AUTHENTICATION_ERROR' } } }, 'no ticket for a credential that does not verify');
     const res = await fetch(`${server.httpUrl}/v1/sse/tickets`, { method: 'POST', headers: auth });
     t.equal(res.status, 201);
     const { ticket, expiresAt } = await res.json();
