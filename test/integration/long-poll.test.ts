@@ -1,9 +1,11 @@
 /** HTTP long-poll over real HTTP: a client polling at random intervals while items are published
  * gets every item once, a poll waits up to its bound, and a cursor the window no longer covers
  * yields a `disc`. A credential in the poll's URL is refused, as on an SSE stream. */
+import t from 'tap';
 import { startServer, testEachEngine } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 import { tokenFor } from '../helpers/raw-client.js';
-import { PermissionScopes, type TidingsServer } from '../../src/index.js';
+import { ManualClock, PermissionScopes, type TidingsServer } from '../../src/index.js';
 
 const CACHE = 'feed';
 
@@ -94,4 +96,16 @@ testEachEngine('long-poll', async (t, engine) => {
     }
     t.equal(server.broker.sessions.size, 0, 'every poll\'s session ended');
   });
+});
+
+t.test('long-poll - a longer waitMs is held to http.longPollMaxWaitMs', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock, config: { http: { longPollMaxWaitMs: 1000 } } });
+  const token = await tokenFor(server, PermissionScopes.topicSubscribeOnly(CACHE, 'quiet'));
+  const answered = poll(server, token, 'topic=quiet&waitMs=600000');
+  await waitFor('the poll waits', () => [...server.broker.sessions.values()].some((s) => s.subscriptions.size === 1));
+  clock.advance(1000);
+  // Real time only bounds the failure: the answer is due on the server's clock.
+  const reply = await Promise.race([answered, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 10_000))]);
+  t.match(reply, { status: 200, body: { events: [] } }, 'answered, empty, once the bound passed');
 });
