@@ -21,7 +21,7 @@ t.test('silent WebSockets awaiting hello do not lock SSE clients out of maxConne
   t.equal(sse.status, 200, `an SSE stream is admitted while no authenticated connection is open (got ${sse.status} ${JSON.stringify(sse.errorBody)})`);
 });
 
-t.test('SSE streams count towards maxConnections for WebSocket hellos too', async (t) => {
+t.test('SSE streams count towards maxConnections for other streams, polls and WebSocket hellos', async (t) => {
   const server = await startServer(t, { config: { server: { maxConnections: 2 } } });
   const token = await tokenFor(server, scope);
   const streams = [
@@ -36,6 +36,10 @@ t.test('SSE streams count towards maxConnections for WebSocket hellos too', asyn
     ws.close();
   } catch { admitted = false; }
   t.notOk(admitted, `a WebSocket is refused once SSE streams hold maxConnections (sessions now ${server.broker.sessions.size})`);
+  const third = await SseReader.open(`${server.httpUrl}/v1/sse?cache=cap&topic=c`, { authorization: `Bearer ${token}` });
+  t.match(third, { status: 503, errorBody: { error: { code: 'SERVER_UNAVAILABLE', message: /server.maxConnections/ } } }, 'so is a third stream');
+  const poll = await fetch(`${server.httpUrl}/v1/poll?cache=cap&topic=c&waitMs=0`, { headers: { authorization: `Bearer ${token}` } });
+  t.match({ status: poll.status, body: await poll.json() }, { status: 503, body: { error: { code: 'SERVER_UNAVAILABLE' } } }, 'and a poll');
 });
 
 t.test('slots taken by SSE streams and long-polls are given back however they end', async (t) => {
