@@ -45,6 +45,12 @@ testEachEngine('http api', async (t, engine) => {
     t.same(again.body, once.body, 'a retry with the same Idempotency-Key answers the first result');
     t.equal((await sub.items(1))[0]!['value'], 'once');
     t.same(await sub.drain('item', 100), [], 'and publishes nothing more');
+    // Credentials without a tokenId keep their keys apart (one scope each): another's write with the same key is applied.
+    const anonymous = [await tokenFor(server, PermissionScopes.topicPublishOnly(CACHE, 'news')), await tokenFor(server, PermissionScopes.topicPublishOnly(CACHE, 'news'))];
+    const writes = [];
+    for (const [i, token] of anonymous.entries()) writes.push(await call(server, `/v1/topics/${CACHE}/news`, token, `anonymous ${i}`, key));
+    t.not(writes[1]!.body.seq, writes[0]!.body.seq, 'the second credential\'s write got its own seq');
+    t.same((await sub.items(2)).map((i) => i['value']), ['anonymous 0', 'anonymous 1'], 'and both were published');
     const pushed = await op(server, all, 'listPushBack', { list: 'idem', value: 'x', idempotencyKey: 'push-1' });
     const repeated = await op(server, all, 'listPushBack', { list: 'idem', value: 'x', idempotencyKey: 'push-1' });
     // Status and body (not the headers: the Date header may cross a second between the two calls).
