@@ -74,6 +74,17 @@ testEachStore('increment: the 64-bit range is exact at its ends and overflow is 
   t.equal(await store.get('c', 'big'), '9007199254740995', 'and so is the stored text');
 });
 
+testEachStore('increment: a result longer than the item-size limit allows is refused and left unchanged', async (t, engine) => {
+  // Key (1 byte) + value: at most 6 bytes, so 5 digits fit and a sixth does not.
+  const { store } = await storeWith(t, engine, { maxItemBytes: 6 });
+  await store.set('c', 'n', '99998', undefined);
+  t.equal(await store.increment('c', 'n', 1, undefined), 99999n, 'five digits fit');
+  t.match(await failure(() => store.increment('c', 'n', 1, undefined)), new RegExp(`^${ErrorCode.LIMIT_EXCEEDED_ERROR} ${LimitCause.ITEM_SIZE}`), 'six digits are past the limit');
+  t.equal(await store.get('c', 'n'), '99999', 'unchanged by the refused increment');
+  t.match(await failure(() => store.increment('c', 'm', -10000, undefined)), new RegExp(`^${ErrorCode.LIMIT_EXCEEDED_ERROR}`), 'a missing key too: "-10000" is six bytes');
+  t.equal(await store.get('c', 'm'), undefined, 'nothing stored');
+});
+
 testEachStore('increment: every increment sets the TTL, as a set does', async (t, engine) => {
   const { store, clock } = await storeWith(t, engine);
   await store.increment('c', 'n', 1, 1000);
