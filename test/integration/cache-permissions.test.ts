@@ -10,6 +10,11 @@ type Need = 'read' | 'write' | 'both';
 function operations(c: string, k: string): Array<[string, Frame, Need]> {
   const L = { cache: c, list: k };
   const K = { cache: c, key: k };
+  // Dictionaries, sets and sorted sets under names of their own (k holds the seeded list): the key
+  // selectors apply to those names as to a scalar's.
+  const D = { cache: c, dictionary: `${k}-d` };
+  const S = { cache: c, set: `${k}-s` };
+  const Z = { cache: c, sortedSet: `${k}-z` };
   return [
     ['listPushBack', { t: 'listPushBack', ...L, value: 'v' }, 'write'],
     ['listPushFront', { t: 'listPushFront', ...L, value: 'v' }, 'write'],
@@ -36,6 +41,30 @@ function operations(c: string, k: string): Array<[string, Frame, Need]> {
     ['listErase', { t: 'listErase', ...L, ranges: [{ beginIndex: 0, count: 1 }] }, 'write'],
     ['increaseTtl', { t: 'increaseTtl', ...K, ttlMs: 120_000 }, 'both'],
     ['decreaseTtl', { t: 'decreaseTtl', ...K, ttlMs: 1000 }, 'both'],
+    ['dictionarySetFields', { t: 'dictionarySetFields', ...D, items: [{ field: 'f', value: 'v' }] }, 'write'],
+    ['dictionaryGetFields', { t: 'dictionaryGetFields', ...D, fields: ['f'] }, 'read'],
+    ['dictionaryFetch', { t: 'dictionaryFetch', ...D }, 'read'],
+    ['dictionaryIncrement', { t: 'dictionaryIncrement', ...D, field: 'n', amount: 1 }, 'both'],
+    ['dictionaryRemoveFields', { t: 'dictionaryRemoveFields', ...D, fields: ['gone'] }, 'write'],
+    ['dictionaryLength', { t: 'dictionaryLength', ...D }, 'read'],
+    ['setAddElements', { t: 'setAddElements', ...S, elements: ['e'] }, 'write'],
+    ['setRemoveElements', { t: 'setRemoveElements', ...S, elements: ['gone'] }, 'write'],
+    ['setFetch', { t: 'setFetch', ...S }, 'read'],
+    ['setContainsElements', { t: 'setContainsElements', ...S, elements: ['e'] }, 'read'],
+    ['setLength', { t: 'setLength', ...S }, 'read'],
+    ['setPop', { t: 'setPop', ...S, count: 1 }, 'both'],
+    ['setSample', { t: 'setSample', ...S, limit: 1 }, 'read'],
+    ['sortedSetPutElements', { t: 'sortedSetPutElements', ...Z, elements: [{ value: 'e', score: 1 }] }, 'write'],
+    ['sortedSetFetchByRank', { t: 'sortedSetFetchByRank', ...Z }, 'read'],
+    ['sortedSetFetchByScore', { t: 'sortedSetFetchByScore', ...Z }, 'read'],
+    ['sortedSetGetScores', { t: 'sortedSetGetScores', ...Z, values: ['e'] }, 'read'],
+    ['sortedSetGetRank', { t: 'sortedSetGetRank', ...Z, value: 'e' }, 'read'],
+    ['sortedSetIncrementScore', { t: 'sortedSetIncrementScore', ...Z, value: 'e', amount: 1 }, 'both'],
+    ['sortedSetRemoveElements', { t: 'sortedSetRemoveElements', ...Z, values: ['gone'] }, 'write'],
+    ['sortedSetLength', { t: 'sortedSetLength', ...Z }, 'read'],
+    ['sortedSetLengthByScore', { t: 'sortedSetLengthByScore', ...Z, minScore: 0 }, 'read'],
+    // Write on the destination, read on each source: here the same sorted set.
+    ['sortedSetUnionStore', { t: 'sortedSetUnionStore', ...Z, sources: [{ sortedSet: Z.sortedSet, weight: 1 }] }, 'both'],
   ];
 }
 
@@ -70,7 +99,8 @@ testEachEngine('role × cache × item selector over every cache operation', asyn
         // Give reads something to find and writes something to change.
         await admin.ok({ t: 'listPushBack', cache, list: key, value: 'seed' });
         await admin.ok({ t: 'set', cache, key: `${key}-scalar`, value: 'seed' });
-        const expected = covers(cache, (frame['list'] ?? frame['key']) as string) && allows(role, need);
+        const item = frame['list'] ?? frame['key'] ?? frame['dictionary'] ?? frame['set'] ?? frame['sortedSet'];
+        const expected = covers(cache, item as string) && allows(role, need);
         const reply = await c.request(frame);
         const got = reply['t'] === 'ok' ? 'ok' : reply['e'].code;
         checked++;
