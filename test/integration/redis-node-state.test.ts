@@ -196,3 +196,52 @@ t.test('an item claimed by a node coming back is not also given to a member else
   const alsoToB = b.deliveries.slice(1).filter((d) => heldByA.has(d['value'])).map((d) => d['value']);
   t.same(alsoToB, [], 'no item a member of the returning node holds was given to b as well');
 });
+
+/** A node cut off past nodeTimeoutMs still has its members' deliveries in memory when its link
+ * comes back, but other nodes took it for gone and handed those items to a member elsewhere. A
+ * settle from it is refused by Redis (moderation-scripts.ts: the accept's and the reject's "this node
+ * still holds this claim" check; the node itself cannot know): its accept would publish the item a
+ * second time, its reject would take the item from the member that holds it now. */
+t.test('a node taken for gone cannot settle what it held: its accept and reject are refused, the new holder settles', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('rev');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const base = { auth: { signingKeys: [generateSigningKey()] }, moderation: { nodeTimeoutMs: 1000, ackTimeoutMs: 60_000 } };
+  const m = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: base });
+  const n = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { ...base, redis: { commandTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const a = await RawModerator.join(n, { tokenId: 'a', maxInFlight: 2 });
+  t.teardown(() => a.client.close());
+  const alice = await participant(m, 'alice');
+  t.teardown(() => alice.close());
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'p0' });
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'p1' });
+  await a.received(2, 20_000);
+  // b joins with both items in flight on n: it gets them only once n is taken for gone.
+  const b = await RawModerator.join(m, { tokenId: 'b', maxInFlight: 2 });
+  t.teardown(() => b.client.close());
+  const redis = new Redis(url);
+  t.teardown(() => redis.disconnect());
+  const members = `${prefix}m:${CACHE}\u0000mods\u0000m`;
+
+  proxy.blackhole();
+  proxy.freeze();
+  await b.received(2, 20_000); // m reaped n: what a held went back to the queue, and to b
+  proxy.heal();
+  // n renewed its heartbeat and registered a again: its commands reach Redis from here on.
+  await waitFor('node n back, its member registered again', async () => await redis.hlen(members) === 2, 20_000);
+
+  const [toAccept, toReject] = a.deliveries;
+  const accepted = await a.client.request({ t: 'accept', delivery: toAccept!['delivery'] });
+  t.match(accepted, { t: 'err', e: { code: 'FAILED_PRECONDITION_ERROR' } }, 'the accept of an item n no longer holds is refused');
+  const rejected = await a.client.request({ t: 'reject', delivery: toReject!['delivery'], reason: 'late' });
+  t.match(rejected, { t: 'err', e: { code: 'FAILED_PRECONDITION_ERROR' } }, 'so is the reject');
+  for (const d of b.deliveries) {
+    t.match(await b.client.request({ t: 'accept', delivery: d['delivery'] }), { t: 'ok' }, `b, which holds ${String(d['value'])} now, accepts it`);
+  }
+  const history = await alice.ok({ t: 'listFetch', cache: CACHE, list: 'room1' });
+  t.same((history['values'] as unknown[]).map(String).sort(), ['p0', 'p1'], 'each item published once, by its holder');
+});
