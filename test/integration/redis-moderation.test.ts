@@ -66,6 +66,23 @@ t.test('a moderator on node C moderates what a user publishes on node A for a su
   t.same(await bob.drain('item', 100), [], 'nothing of it on <chat>');
 });
 
+/** A node's copy of the cache's group directory learns of a group made on another node only when
+ * the publish script says the copy is out of date (moderation-scripts.ts FED_PUBLISH checks its
+ * version): a copy taken for current would feed the groups it knows and skip the new one. */
+t.test('a publish from a node whose copy of the group directory predates a group made elsewhere feeds that group too', async (t) => {
+  if (!requireRedis(t)) return;
+  const { nodes: [a, b] } = await cluster(t, 2);
+  const first = await moderator(t, a!, { tokenId: 'm1', group: 'mods', policy: acceptAll });
+  const alice = await user(t, a!, 'alice');
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'before' });
+  await first.received(1); // node a's copy lists "mods" (it fed it)
+  const second = await moderator(t, b!, { tokenId: 'm2', group: 'audit', policy: acceptAll });
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'after' });
+  await first.received(2);
+  await second.received(1, 10_000).catch(() => {});
+  t.same(second.deliveries.map((d) => d['value']), ['after'], 'the group made on node b got the publish made on node a after it');
+});
+
 t.test('two members on two nodes share the input: every item to exactly one, none lost', async (t) => {
   if (!requireRedis(t)) return;
   const { nodes: [a, b, c] } = await cluster(t, 3);
