@@ -4,7 +4,7 @@
  * and the immediate token_expiring notice. */
 import t from 'tap';
 import { encodeFrame, ManualClock, PermissionScopes, createServer, defaultFeatures, generateSigningKey } from '../../src/index.js';
-import { startServer } from '../helpers/server.js';
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { createServer as createTcpServer } from 'node:net';
 
@@ -208,8 +208,9 @@ t.test('hardening - moderator group memberships per tokenId: one user cannot tak
   t.equal((await gsub(m2, 'b2'))['t'], 'ok', 'a closed connection gives its memberships back');
 });
 
-t.test('hardening - the server-wide moderation buffer budget', async (t) => {
-  const server = await startServer(t, { config: { moderation: { bufferBytes: 100, totalBufferBytes: 150 } } });
+// On both engines: Redis checks the total in the publish's own script (moderation-scripts.ts FED_PUBLISH).
+testEachEngine('hardening - the server-wide moderation buffer budget', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { moderation: { bufferBytes: 100, totalBufferBytes: 150 } } });
   const moderator = await RawClient.open(server, await tokenFor(server, PermissionScopes.combine(PermissionScopes.moderator('a'), PermissionScopes.moderator('b'))));
   for (const cache of ['a', 'b']) {
     await moderator.ok({ t: 'gsub', cache, group: 'mods', pattern: { nameSuffix: '-input' } });
