@@ -7,9 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { startServer, type TestServerOptions } from '../helpers/server.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
-import { PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
+import { ManualClock, PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
 import { sdkFor, itemCollector, statusReached } from '../helpers/sdk.js';
 import type { WebSocketLike } from '../../src/client/index.js';
 
@@ -236,6 +237,37 @@ t.test('a topic Redis lost comes back under a new page: live subscribers and res
   await resumer.ok({ t: 'sub', cache: 'chat', topic: 'lost', after: { page: before['page'], seq: before['seq'] } });
   t.match(await resumer.next((f) => f['t'] === 'disc'), { lastSeq: 1, newSeq: 1, page: after['page'] }, 'a resume from the old page gets a disc too');
   t.match(await resumer.items(1), [{ value: 'new' }]);
+});
+
+/** A topic Redis lost, made again by the reload after a reconnect, starts a page above the one the
+ * node holds, even when the node's clock has not passed that page (a page made by a node whose clock
+ * is ahead, or within the same millisecond; here a clock that does not move) and the deployment's
+ * last-page key went too (scripts.ts tidingsTopicLoad): at the same page its new seqs would repeat
+ * positions already delivered, and the node's window would drop those items as seen. */
+t.test('a topic Redis lost with its last page, made again by a reload, gets a larger page even when the clock has not moved', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('nodes');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const node = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, clock: new ManualClock(Date.now()),
+    config: { redis: { commandTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const live = await client(t, node);
+  await live.ok({ t: 'sub', cache: 'chat', topic: 'lost' });
+  const before = await live.ok({ t: 'pub', cache: 'chat', topic: 'lost', value: 'old' });
+  await live.items(1);
+
+  // What a Redis restart without persistence does to the topic and the deployment's last page; the
+  // node's links drop with it and it reloads the topic once they are back.
+  const redis = new Redis(url);
+  t.teardown(() => redis.disconnect());
+  await redis.del(`${prefix}t:chat\u0000lost`, `${prefix}t:chat\u0000lost\u0000s`, `${prefix}t:\u0000lastpage`);
+  proxy.reset();
+  await live.next((f) => f['t'] === 'notice' && f['kind'] === 'topic_resumed', 10_000);
+  const after = await live.ok({ t: 'pub', cache: 'chat', topic: 'lost', value: 'new' });
+  t.ok(after['page'] > before['page'], `under a larger page (${pos(before)} then ${pos(after)})`);
+  t.match(await live.items(1, () => true, 10_000), [{ value: 'new', page: after['page'], seq: after['seq'] }], 'the live subscriber gets the new item');
 });
 
 t.test('Redis restarts under live subscriptions: publishes in the outage are refused, subscriptions recover by themselves', async (t) => {
