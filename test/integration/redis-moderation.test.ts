@@ -83,6 +83,21 @@ t.test('a publish from a node whose copy of the group directory predates a group
   t.same(second.deliveries.map((d) => d['value']), ['after'], 'the group made on node b got the publish made on node a after it');
 });
 
+/** A node's pubAppend to a topic its copy of the group directory says feeds no group is checked
+ * against the directory's version in Redis (scripts.ts tidingsPubAppend 'stale'): a node that never
+ * loaded the directory (or loaded it before the group was made) would append and publish the input
+ * unmoderated. */
+t.test('a pubAppend to a group\'s input is refused on a node that never loaded the group directory', async (t) => {
+  if (!requireRedis(t)) return;
+  const { nodes: [a, b] } = await cluster(t, 2);
+  await moderator(t, b!, { tokenId: 'm' }); // group "mods" made on node b
+  const writer = await RawClient.open(a!, await tokenFor(a!, PermissionScopes.allDataReadWrite(), { tokenId: 'w' }));
+  t.teardown(() => writer.close());
+  const refused = await writer.request({ t: 'pubAppend', cache: CACHE, topic: 'room1-input', list: 'drafts', value: 'unmoderated' });
+  t.match(refused, { t: 'err', e: { code: 'FAILED_PRECONDITION_ERROR', message: /input of a moderator group/ } }, 'refused on node a as on node b');
+  t.same(await writer.ok({ t: 'listFetch', cache: CACHE, list: 'drafts' }), { hit: false }, 'nothing appended');
+});
+
 t.test('two members on two nodes share the input: every item to exactly one, none lost', async (t) => {
   if (!requireRedis(t)) return;
   const { nodes: [a, b, c] } = await cluster(t, 3);
