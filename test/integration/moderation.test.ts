@@ -333,6 +333,23 @@ testEachEngine('moderation - a refused take-down leaves no topic behind', async 
   t.equal(await topics(), 0, 'no per-topic state from refused requests');
 });
 
+/** A take-down removes the target from the history list named like the topic: a key of that name
+ * holding something else refuses the whole step, as a list operation on it would (the Redis script's
+ * kind check, scripts.ts tidingsRetract; the memory engine's checkList), and takes no seq. */
+testEachEngine('moderation - a take-down on a topic whose history key holds a scalar is refused and takes no seq', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const mod = await RawModerator.join(server, { tokenId: 'mod' });
+  const writer = await RawClient.open(server, await tokenFor(server, PermissionScopes.allDataReadWrite(), { tokenId: 'w' }));
+  t.teardown(() => { mod.client.close(); writer.close(); });
+  const first = await writer.ok({ t: 'pub', cache: CACHE, topic: 'room1', value: 'hello' });
+  await writer.ok({ t: 'set', cache: CACHE, key: 'room1', value: 'a scalar' });
+  const refused = await mod.client.request({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: first['page'], seq: first['seq'] } });
+  t.match(errOf(refused), { code: 'FAILED_PRECONDITION_ERROR', message: /holds a/ }, 'refused: the history key holds a scalar');
+  const next = await writer.ok({ t: 'pub', cache: CACHE, topic: 'room1', value: 'next' });
+  t.same([next['page'], next['seq']], [first['page'], first['seq'] + 1], 'the refused take-down took no seq');
+  t.match(await writer.ok({ t: 'get', cache: CACHE, key: 'room1' }), { value: 'a scalar' }, 'the scalar is untouched');
+});
+
 /** Requests of one connection may be answered in any order, but a gunsub sent after a gsub leaves
  * the group that gsub joins, on both engines (the Moderator helper's stop() can follow a rejoin
  * still under way): else the connection stays a member that no one reads, and every item handed to
