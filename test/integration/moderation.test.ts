@@ -52,6 +52,11 @@ testEachEngine('moderation - accept publishes and appends as the original sender
   t.equal(errOf(spoof)?.code, 'INVALID_ARGUMENT_ERROR', 'an accept cannot name a tokenId');
   const stolen = await other.client.request({ t: 'accept', delivery: d['delivery'], value: 'hijacked' });
   t.equal(errOf(stolen)?.code, 'FAILED_PRECONDITION_ERROR', "another member cannot settle someone else's delivery");
+  // Reject and nack have no separate ownership check before the engine's (accept has held()).
+  const rejected = await other.client.request({ t: 'reject', delivery: d['delivery'], reason: 'not mine' });
+  t.equal(errOf(rejected)?.code, 'FAILED_PRECONDITION_ERROR', 'nor reject it');
+  const nacked = await other.client.request({ t: 'nack', delivery: d['delivery'] });
+  t.equal(errOf(nacked)?.code, 'FAILED_PRECONDITION_ERROR', 'nor nack it');
 
   const accepted = await mod.client.ok({ t: 'accept', delivery: d['delivery'], value: 'HELLO' });
   const [item] = await bob.items(1);
