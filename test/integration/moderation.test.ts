@@ -388,6 +388,21 @@ testEachEngine('moderation - maxGroupsPerConnection holds for gsubs sent at once
 /** tidings_moderation_buffered_items (and the dashboard) read stats().buffered: it must follow the
  * group's queue as it grows and drains (engine redis: as the node last saw it, within a tick of
  * nodeTimeoutMs / 4), not stay at what it was when the node's first member joined. */
+/** Two gsubs of one connection to one group sent at once: the second is refused as the memory
+ * engine refuses it, whether it reaches the engine before the first is done (on Redis: the join
+ * script finds the connection listed already) or after. */
+testEachEngine('moderation - a connection joining a group twice at once is a member once', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const mod = await RawClient.open(server, await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: 'mod' }));
+  const alice = await participant(server, 'alice');
+  t.teardown(() => { mod.close(); alice.close(); });
+  const gsub = { t: 'gsub', cache: CACHE, group: 'mods', pattern: SUFFIX };
+  const replies = await Promise.all([mod.request(gsub), mod.request(gsub)]);
+  t.same(replies.map((r) => (r['t'] === 'ok' ? 'ok' : errOf(r)?.code)).sort(), ['ALREADY_EXISTS_ERROR', 'ok'], 'one join, one refusal');
+  t.same(await mod.ok({ t: 'gunsub', cache: CACHE, group: 'mods' }), { requeued: 0 }, 'one gunsub leaves');
+  t.match(errOf(await mod.request({ t: 'gunsub', cache: CACHE, group: 'mods' })), { code: 'FAILED_PRECONDITION_ERROR' }, 'and no second membership is left behind');
+});
+
 testEachEngine('moderation - a group\'s buffered count follows its backlog, growing and draining', async (t, engine) => {
   const server = await startServer(t, { engine, config: { moderation: { nodeTimeoutMs: 1000 } } });
   const mod = await RawModerator.join(server, { maxInFlight: 1 });
