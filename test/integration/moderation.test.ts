@@ -403,6 +403,23 @@ testEachEngine('moderation - a connection joining a group twice at once is a mem
   t.match(errOf(await mod.request({ t: 'gunsub', cache: CACHE, group: 'mods' })), { code: 'FAILED_PRECONDITION_ERROR' }, 'and no second membership is left behind');
 });
 
+/** A member asking for more in-flight items than moderation.maxInFlightPerMember holds that many. */
+testEachEngine('moderation - a member holds at most maxInFlightPerMember items, whatever it asks for', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { moderation: { maxInFlightPerMember: 1 } } });
+  const greedy = await RawModerator.join(server, { tokenId: 'greedy', maxInFlight: 5 });
+  const alice = await participant(server, 'alice');
+  t.teardown(() => { greedy.client.close(); alice.close(); });
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'p0' });
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'p1' });
+  await greedy.received(1);
+  // p1 is still queued (greedy has no room): a member joining now gets it.
+  const other = await RawModerator.join(server, { tokenId: 'other' });
+  t.teardown(() => other.client.close());
+  await other.received(1, 10_000).catch(() => {});
+  t.same(other.deliveries.map((d) => d['value']), ['p1'], 'the second item waited for a member with room');
+  t.same(greedy.deliveries.map((d) => d['value']), ['p0'], 'the first member holds one');
+});
+
 testEachEngine('moderation - a group\'s buffered count follows its backlog, growing and draining', async (t, engine) => {
   const server = await startServer(t, { engine, config: { moderation: { nodeTimeoutMs: 1000 } } });
   const mod = await RawModerator.join(server, { maxInFlight: 1 });
