@@ -4,7 +4,7 @@
  * with its last group), and every node's copies of the directories stay under the same bound
  * (tidings_moderation_directory_copies). A directory made again after it went never repeats a
  * version a node's stale copy holds, so that node's publish still reaches the new group. */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import { startServer } from '../helpers/server.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -75,11 +75,18 @@ t.test('joining and leaving a group in a new cache each time leaves at most maxG
   t.ok(copies <= MAX_GROUPS, `directory copies this node holds: ${copies} (at most moderation.maxGroups)`);
 });
 
-t.test('a directory made again after its last group went never repeats a version a node holds', async (t) => {
+/** Node a's copy of the directory names g1; g1 is forgotten on node b, the directory goes with it,
+ * and g2 makes it anew: node a's publish must be found stale and fed to g2. `before` puts state in
+ * Redis before the nodes start. */
+async function staleCopyReachesNewGroup(t: Test, before?: (redis: Redis, prefix: string) => Promise<unknown>): Promise<void> {
   if (!requireRedis(t)) return;
   const url = await sharedRedisUrl();
   const prefix = uniquePrefix('churn-aba');
   t.teardown(() => deletePrefix(url, prefix));
+  if (before) {
+    const redis = new Redis(url);
+    await before(redis, prefix).finally(() => redis.disconnect());
+  }
   const clock = new ManualClock(Date.now());
   const config = { auth: { signingKeys: [generateSigningKey()] }, moderation: { groupIdleMs: GROUP_IDLE_MS, maxGroups: 1 } };
   const a = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config, clock });
@@ -103,4 +110,20 @@ t.test('a directory made again after its last group went never repeats a version
   await user.ok({ t: 'pub', cache: 'chat', topic: 'room-x-input', value: 'hello' });
   const delivery = await second.next((f) => f['t'] === 'delivery');
   t.match(delivery, { t: 'delivery', group: 'g2', topic: 'room-x-input', output: 'room', value: 'hello' }, 'node b\'s moderator got the item published on node a');
-});
+}
+
+t.test('a directory made again after its last group went never repeats a version a node holds', (t) => staleCopyReachesNewGroup(t));
+
+/** Earlier releases counted each directory's versions in the directory itself (HINCRBY), with no
+ * deployment counter: the first version the counter hands out after such a directory goes must be
+ * above the one it had (moderation-scripts.ts g_new_version), or a node holding that version takes
+ * its copy for current. */
+t.test('a directory an earlier release versioned, made again, never repeats the version a node holds', (t) =>
+  staleCopyReachesNewGroup(t, (redis, prefix) => {
+    const group = `${prefix}m:chat\u0000g1`;
+    return redis.multi()
+      .hset(`${prefix}m:chat`, 'g1', JSON.stringify({ nameSuffix: '-input' }), '\u0000v', '1')
+      .sadd(`${prefix}m:\u0000groups`, group)
+      .hset(group, 'pattern', JSON.stringify({ nameSuffix: '-input' }))
+      .exec();
+  }));
