@@ -2,7 +2,7 @@
  * a dead node's presence entries, a node's claims after a long cut. One file (one process) for what
  * were four: each case has its own servers under its own key prefix and closes them when it ends,
  * so the cases do not disturb each other. */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import { CACHE, RawModerator, participant } from '../helpers/moderator.js';
 import { DEFAULTS } from '../../src/core/config.js';
@@ -125,13 +125,10 @@ t.test('every entry of a dead node with 10,000 entries is removed', async (t) =>
   t.equal(await raw.sismember(`${p}\u0000dead`, 'ghost'), 0, 'and the node is forgotten');
 });
 
-/** A node cut off from Redis for longer than nodeTimeoutMs claims nothing once its link is back
- * until it has renewed its heartbeat: another node's reap would still take it for gone and hand
- * what it claimed to a member elsewhere (two members holding one item). Each step waits for the
- * state it needs, read from the group's keys in Redis (engine/redis/moderation-scripts.ts) and from
- * the members' deliveries, never for a fixed time. */
-t.test('an item claimed by a node coming back is not also given to a member elsewhere', async (t) => {
-  if (!requireRedis(t)) return;
+/** Nodes m and n of one deployment on the shared Redis (moderation.nodeTimeoutMs 1000 on m, ack
+ * timeouts out of the way), n's link to Redis through a proxy the test can cut (with `n`'s own
+ * nodeTimeoutMs and commandTimeoutMs, quick reconnects). */
+async function cuttablePair(t: Test, nOptions: { nodeTimeoutMs: number; commandTimeoutMs: number }) {
   const url = await sharedRedisUrl();
   const prefix = uniquePrefix('rev');
   t.teardown(() => deletePrefix(url, prefix));
@@ -140,9 +137,20 @@ t.test('an item claimed by a node coming back is not also given to a member else
   const base = { auth: { signingKeys: [generateSigningKey()] }, moderation: { nodeTimeoutMs: 1000, ackTimeoutMs: 60_000 } };
   const m = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: base });
   const n = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
-    // n ticks (heartbeat) every nodeTimeoutMs / 4 = 1 s: after the reconnect its resubscribe's claim
-    // almost always goes before the next heartbeat, so the window this test is about is there.
-    config: { ...base, moderation: { ...base.moderation, nodeTimeoutMs: 4000 }, redis: { commandTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+    config: { ...base, moderation: { ...base.moderation, nodeTimeoutMs: nOptions.nodeTimeoutMs }, redis: { commandTimeoutMs: nOptions.commandTimeoutMs, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  return { url, prefix, proxy, m, n };
+}
+
+/** A node cut off from Redis for longer than nodeTimeoutMs claims nothing once its link is back
+ * until it has renewed its heartbeat: another node's reap would still take it for gone and hand
+ * what it claimed to a member elsewhere (two members holding one item). Each step waits for the
+ * state it needs, read from the group's keys in Redis (engine/redis/moderation-scripts.ts) and from
+ * the members' deliveries, never for a fixed time. */
+t.test('an item claimed by a node coming back is not also given to a member elsewhere', async (t) => {
+  if (!requireRedis(t)) return;
+  // n ticks (heartbeat) every nodeTimeoutMs / 4 = 1 s: after the reconnect its resubscribe's claim
+  // almost always goes before the next heartbeat, so the window this test is about is there.
+  const { url, prefix, proxy, m, n } = await cuttablePair(t, { nodeTimeoutMs: 4000, commandTimeoutMs: 300 });
   const a = await RawModerator.join(n, { tokenId: 'a', maxInFlight: 1 });
   const b = await RawModerator.join(m, { tokenId: 'b', maxInFlight: 1 });
   t.teardown(() => { a.client.close(); b.client.close(); });
@@ -212,15 +220,7 @@ t.test('an item claimed by a node coming back is not also given to a member else
  * second time, its reject would take the item from the member that holds it now. */
 t.test('a node taken for gone cannot settle what it held: its accept and reject are refused, the new holder settles', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('rev');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
-  const base = { auth: { signingKeys: [generateSigningKey()] }, moderation: { nodeTimeoutMs: 1000, ackTimeoutMs: 60_000 } };
-  const m = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: base });
-  const n = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
-    config: { ...base, redis: { commandTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const { url, prefix, proxy, m, n } = await cuttablePair(t, { nodeTimeoutMs: 1000, commandTimeoutMs: 400 });
   const a = await RawModerator.join(n, { tokenId: 'a', maxInFlight: 2 });
   t.teardown(() => a.client.close());
   const alice = await participant(m, 'alice');
