@@ -102,3 +102,36 @@ t.test('a timed-out nack retried later does not hand back an item held again', a
   const accepted = await holder.client.request({ t: 'accept', delivery: last['delivery'] });
   t.equal(accepted['t'], 'ok', `the holder's accept succeeds: ${JSON.stringify(accepted)}`);
 });
+
+/** A claim whose reply the node never got (a timeout) although Redis ran it took an item for this
+ * node that none of its members knew of: only a dead node's items are reaped, so it stayed in
+ * flight for good (the input never moderated). The node now undoes such a claim before it claims
+ * again for the group, and the item reaches a member. */
+t.test('a claim whose reply was lost is undone: its item still reaches a member', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await privateRedis();
+  const config = {
+    auth: { signingKeys: [generateSigningKey()] },
+    redis: { commandTimeoutMs: 400 },
+    moderation: { nodeTimeoutMs: 4000, ackTimeoutMs: 60_000 },
+  };
+  const node = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: uniquePrefix('rev'), config });
+  const mod = await RawModerator.join(node, { tokenId: 'mod', maxInFlight: 1 });
+  t.teardown(() => mod.client.close());
+  const alice = await participant(node, 'alice');
+  t.teardown(() => alice.close());
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'W' });
+  await mod.received(1, 10_000);
+  // Queued: the member has no room for it until W is settled.
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'X' });
+
+  // Redis stalls for 1200 ms: the reject's settle times out (400 ms), the node then claims for the
+  // room the reject made and that claim times out too (800 ms); Redis runs both once the pause ends.
+  const side = new Redis(redis.url);
+  t.teardown(() => side.disconnect());
+  await side.call('CLIENT', 'PAUSE', '1200', 'ALL');
+  mod.client.send({ t: 'reject', delivery: mod.deliveries[0]!['delivery'], reason: 'not this one' });
+  await mod.received(2, 20_000);
+  t.equal(mod.deliveries[1]!['value'], 'X', 'the member gets X');
+  t.equal(mod.deliveries[1]!['attempt'], 1, 'its first delivery: the undone claim is not an attempt');
+});

@@ -14,9 +14,10 @@
  *   B\0a     HASH  id -> deliveries so far
  *   B\0l     HASH  id -> the member that had it last
  *   B\0f     HASH  id -> the node holding it (in flight)
- *   B\0c     HASH  id -> which claim of it that is (B's `claims` counter): a hand-back or settle
- *                  names the claim, so a late or retried one of an earlier claim by the same node
- *                  changes nothing
+ *   B\0c     HASH  id -> which claim of it that is, `<claim call>:<B's claims counter>`: a hand-back
+ *                  or settle names the claim, so a late or retried one of an earlier claim by the
+ *                  same node changes nothing; the claim call (the node's own number for it) lets a
+ *                  node undo a claim whose reply it never got (tidingsGroupUnclaim)
  *   B\0m     HASH  member connection id -> its node
  * and per deployment: D = `<prefix>m:<cache>` HASH group -> pattern, `\0v` -> directory version
  * (deleted with its last group); `<prefix>m:\0groups` SET of every group's B;
@@ -220,7 +221,7 @@ return {'ok', redis.call('HLEN', gk(B, 'm')), redis.call('LLEN', gk(B, 'q'))}`,
    * A node whose heartbeat (ARGV[4], its key) has expired claims nothing: other nodes take it for
    * gone and would hand what it claims to members elsewhere; it renews the heartbeat and registers
    * its members again first (moderation.ts heartbeat()).
-   * KEYS: B, Gbytes. ARGV: node, count, sole, heartbeat key. {id, attempts, lastMember, record, claim tag}...
+   * KEYS: B, Gbytes. ARGV: node, count, sole, heartbeat key, claim call. {id, attempts, lastMember, record, claim tag}...
    * then the number of items still queued (the node's stats; absent when the heartbeat expired). */
   tidingsGroupClaim: {
     keys: 2,
@@ -242,7 +243,7 @@ for _, id in ipairs(ids) do
       skipped[#skipped + 1] = id
     else
       local attempts = redis.call('HINCRBY', gk(B, 'a'), id, 1)
-      local tag = tostring(redis.call('HINCRBY', B, 'claims', 1))
+      local tag = ARGV[5] .. ':' .. tostring(redis.call('HINCRBY', B, 'claims', 1))
       redis.call('HSET', gk(B, 'f'), id, ARGV[1])
       redis.call('HSET', gk(B, 'c'), id, tag)
       total = total + g_bytes_of(rec)
@@ -261,6 +262,29 @@ if total > 0 then
 end
 reply[#reply + 1] = redis.call('LLEN', gk(B, 'q'))
 return reply`,
+  },
+
+  /** Undoes a claim call whose reply the node never got (a timeout: Redis may have run it all the
+   * same): the items it took for this node, which the node does not know it holds and so would never
+   * settle or hand back, go back to the head of the queue, the attempt not counted. Until this has
+   * run the node claims nothing more for the group (moderation.ts pump), so at most one call per
+   * group is in doubt. KEYS: B, Gbytes. ARGV: node, now, claim call. Returns how many went back. */
+  tidingsGroupUnclaim: {
+    keys: 2,
+    lua: `${GROUP_PRELUDE}
+local B, Gbytes = KEYS[1], KEYS[2]
+local prefix = ARGV[3] .. ':'
+local claims = redis.call('HGETALL', gk(B, 'c'))
+local back = 0
+for i = 1, #claims, 2 do
+  if string.sub(claims[i + 1], 1, #prefix) == prefix and redis.call('HGET', gk(B, 'f'), claims[i]) == ARGV[1] then
+    g_back(B, Gbytes, claims[i], '', 0, true)
+    back = back + 1
+  end
+end
+if back > 0 then redis.call('PUBLISH', B, 'w') end
+g_touch(B, tonumber(ARGV[2]))
+return back`,
   },
 
   /** Hands items this node holds back to the group (nack, ack timeout, member gone, or a claim

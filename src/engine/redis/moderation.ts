@@ -64,6 +64,8 @@ interface LocalGroup {
   cursor: number;
   claiming: boolean;
   again: boolean;
+  /** A claim call whose reply never came (Redis may have run it): undone before the next claim. */
+  unsureClaim: string | undefined;
   buffered: number;
   counters: GroupCounters;
 }
@@ -93,6 +95,8 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   /** Joins under way per member: they count against maxGroupsPerConnection, so gsubs sent at once
    * cannot pass it together. */
   private readonly joinsUnderWay = new Map<string, number>();
+  /** Numbers this node's claim calls (moderation-scripts.ts tidingsGroupUnclaim). */
+  private claimCalls = 0;
   /** Hand-backs and leaves that failed while Redis was away, retried every tick. */
   private readonly retries: Array<() => Promise<void>> = [];
   private readonly pending = new Set<Promise<unknown>>();
@@ -353,7 +357,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     let group = this.groups.get(key);
     if (!group) {
       group = {
-        cache, name, key, affix, members: new Map(), order: [], cursor: 0, claiming: false, again: false, buffered: Number(reply[2]),
+        cache, name, key, affix, members: new Map(), order: [], cursor: 0, claiming: false, again: false, unsureClaim: undefined, buffered: Number(reply[2]),
         counters: { offered: 0, delivered: 0, redelivered: 0, accepted: 0, rejected: 0, nacked: 0, timedOut: 0, deadLettered: 0, refused: 0 },
       };
       this.groups.set(key, group);
@@ -459,15 +463,28 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   /** Claims as many items as the group's local members have room for, until the queue is empty. */
   private pump(group: LocalGroup): void {
     if (group.claiming) { group.again = true; return; }
+    if (this.groups.get(group.key) !== group) return;
+    if (group.unsureClaim !== undefined) {
+      // Its items go back to the queue (for any node's members, room here or not) before this node
+      // claims again.
+      group.claiming = true;
+      const undo = this.unclaim(group, group.unsureClaim);
+      this.track(undo.then(() => { group.unsureClaim = undefined; }, () => {}).finally(() => {
+        group.claiming = false;
+        if (group.unsureClaim === undefined) this.pump(group);
+      }));
+      return;
+    }
     let room = 0;
     const withRoom: Member[] = [];
     for (const m of group.order) {
       if (m.held.size < m.maxInFlight) { room += m.maxInFlight - m.held.size; withRoom.push(m); }
     }
-    if (room === 0 || this.groups.get(group.key) !== group) return;
+    if (room === 0) return;
     group.claiming = true;
     group.again = false;
-    const claim = this.script('tidingsGroupClaim', group.key, this.totalBytes, this.nodeId, room, withRoom.length === 1 ? withRoom[0]!.id : '', this.heartbeatKey(this.nodeId)).then((reply) => {
+    const call = String(++this.claimCalls);
+    const claim = this.script('tidingsGroupClaim', group.key, this.totalBytes, this.nodeId, room, withRoom.length === 1 ? withRoom[0]!.id : '', this.heartbeatKey(this.nodeId), call).then((reply) => {
       const unplaced: Claimed[] = [];
       const claimed = Math.floor(reply.length / 5);
       // Then the queue's length, unless the node was taken for gone (nothing claimed, nothing said).
@@ -481,10 +498,16 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
       group.claiming = false;
       if (group.again || (claimed > 0 && claimed >= room)) this.pump(group);
     }, (err: unknown) => {
+      // A lost reply (a timeout) may hide a claim Redis ran: undone at the next pump (the tick's).
+      group.unsureClaim = call;
       group.claiming = false;
-      this.log.debug({ err: (err as Error).message, group: group.name }, 'moderation claim failed; the next tick retries');
+      this.log.debug({ err: (err as Error).message, group: group.name }, 'moderation claim failed; undone, then retried at the next tick');
     });
     this.track(claim);
+  }
+
+  private unclaim(group: LocalGroup, call: string): Promise<Reply> {
+    return this.script('tidingsGroupUnclaim', group.key, this.totalBytes, this.nodeId, this.clock.now(), call);
   }
 
   /** Gives a claimed item to a member with room (false: none has room any more). */
@@ -569,6 +592,12 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     for (const h of held) this.drop(h);
     if (group.members.size === 0) {
       this.groups.delete(group.key);
+      // No pump of this node will undo it now: retried every tick until Redis takes it.
+      const call = group.unsureClaim;
+      if (call !== undefined) {
+        const undo = async (): Promise<void> => { await this.unclaim(group, call); };
+        this.track(undo().catch(() => { this.retries.push(undo); }));
+      }
       this.subscriber.unsubscribe(group.key).catch(() => {});
     }
     const leave = async (): Promise<void> => {
