@@ -8,12 +8,12 @@ import { sdkFor, statusReached } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
 import { TopicPublish } from '../../src/client/index.js';
 
-t.test('a publish refused because the server is draining is sent again after the reconnect', async (t) => {
+t.test('a publish refused because the server is draining is sent again after the reconnect, within maxQueuedRequests', async (t) => {
   const started = await startServerOnProxiedRedis(t);
   if (!started) return;
   const { server: first, redis } = started;
   const signingKey = first.config.auth.signingKeys[0]!;
-  const sdk = await sdkFor(t, first, { tokenId: 'drained', reconnectBaseMs: 20, reconnectMaxMs: 100 });
+  const sdk = await sdkFor(t, first, { tokenId: 'drained', reconnectBaseMs: 20, reconnectMaxMs: 100, maxQueuedRequests: 1 });
   await sdk.connection.ready();
   // A request the server holds (Redis does not answer) keeps the connection in the drain, open.
   redis.freeze();
@@ -23,8 +23,13 @@ t.test('a publish refused because the server is draining is sent again after the
   const closing = first.close();
   await waitFor('the drain', () => (first.broker as unknown as { draining: boolean }).draining);
   const during = sdk.topics.publish('chat', 'drain', 'during the drain');
+  // The queue holds one request: a second refusal is the app's to handle, not queued past the bound.
+  const beyond = sdk.topics.publish('chat', 'drain', 'beyond the queue bound');
   t.equal((await held).type, 'Error', 'the held one fails (Redis is away: SERVER_UNAVAILABLE, maybe applied)');
+  const refused = await beyond;
+  t.equal(refused instanceof TopicPublish.Error && refused.errorCode(), 'SERVER_UNAVAILABLE', `no room to wait in: the refusal is the app's (${refused})`);
   await statusReached(sdk.connection, 'reconnecting');
+  t.equal(sdk.connection.queued.requests, 1, 'the one refused first waits, within maxQueuedRequests');
   await closing;
   redis.heal();
   const second = await startServer(t, { engine: 'memory', config: { server: { port: first.port }, auth: { signingKeys: [signingKey] } } });
