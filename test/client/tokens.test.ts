@@ -76,6 +76,16 @@ t.test('tokens - after a 4501 close the provider is asked again and every subscr
   t.same(got.items.events.map((i) => i.tokenId()), ['publisher', 'publisher', 'publisher']);
 });
 
+t.test('tokens - a provider whose tokens are refused is asked again at most 3 times, then the connection closes with AUTHENTICATION_ERROR', async (t) => {
+  const server = await startServer(t);
+  let asked = 0;
+  // maxReconnectAttempts only bounds the case should the retries not be (by default it is Infinity).
+  const sdk = await sdkFor(t, server, { tokenProvider: async () => { asked++; return 'not-a-token'; }, maxReconnectAttempts: 10 });
+  const closed = await statusReached(sdk.connection, 'closed', () => true, 10_000);
+  t.equal(closed.error?.code, 'AUTHENTICATION_ERROR', `the refusal, not a reconnect budget spent (${closed.reason})`);
+  t.equal(asked, 1 + 3, 'the first token and 3 fresh ones (docs/client.md: up to 3 times in a row)');
+});
+
 t.test('tokens - refreshToken() reports a refusal and keeps the connection', async (t) => {
   const server = await startServer(t);
   let n = 0;
