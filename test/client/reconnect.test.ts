@@ -120,6 +120,8 @@ t.test('reconnect - a link that never answers hello is abandoned after connectTi
   t.match(closed.reason, /gave up after 2 reconnect attempts/);
   const late = await new TopicClient({ connection }).publish('chat', 'x', 'y');
   t.equal((late as TopicPublish.Error).errorCode(), 'CONNECTION_ERROR', 'a closed connection refuses at once');
+  t.match((late as TopicPublish.Error).message(), /connection is closed/, 'at once, not after waiting in the queue');
+  t.equal(connection.queued.requests, 0, 'nothing waits for a connection that will not come back');
 });
 
 t.test('reconnect - a 4501 close without a token provider closes for good; subscriptions get onError', async (t) => {
