@@ -124,6 +124,25 @@ t.test('reconnect - a link that never answers hello is abandoned after connectTi
   t.equal(connection.queued.requests, 0, 'nothing waits for a connection that will not come back');
 });
 
+t.test('reconnect - onConnectionLost fires once per outage, not once per failed attempt', async (t) => {
+  const server = await startServer(t);
+  const proxy = await startTcpProxy(server.port);
+  t.teardown(() => proxy.close());
+  const sdk = await sdkFor(t, server, { url: `ws://127.0.0.1:${proxy.port}/v1/ws`, transport: 'websocket', connectTimeoutMs: 150 });
+  const got = itemCollector();
+  let lost = 0;
+  await sdk.topics.subscribe('chat', 'outage', { ...got.callbacks, onConnectionLost: () => { lost++; } });
+  proxy.blackhole(); // every reconnect attempt hangs until connectTimeoutMs
+  proxy.reset();
+  await statusReached(sdk.connection, 'reconnecting', (s) => s.attempt >= 3, 10_000);
+  proxy.heal();
+  await statusReached(sdk.connection, 'open', () => true, 10_000);
+  const publisher = await sdkFor(t, server, { tokenId: 'publisher' });
+  await publisher.topics.publish('chat', 'outage', 'after');
+  await got.items.until(1);
+  t.equal(lost, 1, 'once for an outage of three failed attempts and more');
+});
+
 t.test('reconnect - a 4501 close without a token provider closes for good; subscriptions get onError', async (t) => {
   // The server's clock is moved by hand once the subscription is on: on the real one the 2 s token
   // (1-2 s: exp is whole seconds) could run out before a loaded machine subscribed.
