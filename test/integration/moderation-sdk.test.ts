@@ -252,6 +252,40 @@ testEachEngine('moderator helper - a decision finishing after stop() is not repo
   alice.close();
 });
 
+/** A decision that finishes after the server's ack deadline handed the item to the next attempt is
+ * refused FAILED_PRECONDITION: another attempt holds it now, so there is nothing to hand back and
+ * nothing to report. */
+testEachEngine('moderator helper - a decision finishing after the ack deadline is dropped quietly; the next attempt is published once', async (t, engine) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { engine, clock });
+  const errors = new Collector<unknown>();
+  const started = new Collector<ModerationInput>();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const moderator = await Moderator.start({
+    connection: await moderatorConnection(t, server),
+    cache: CACHE,
+    moderate: async (input) => {
+      started.push(input);
+      if (input.attempt === 1) await gate;
+      return { accept: `attempt ${input.attempt}` };
+    },
+    onError: errors.push,
+  });
+  const bob = await chatSubscriber(t, server, 'bob');
+  const alice = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room1'), { tokenId: 'alice' }));
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'slow decision' });
+  await started.count(1);
+  clock.advance(server.config.moderation.ackTimeoutMs);
+  t.match((await started.count(2))[1], { attempt: 2 }, 'handed out again past the ack deadline');
+  t.equal((await bob.items.count(1))[0]!.valueString(), 'attempt 2');
+  release();
+  await waitFor('the late accept to be refused', () => moderator.stats.failed === 1);
+  t.same(errors.seen, [], 'nothing reported: the item is in other hands');
+  t.same(bob.items.seen.map((i) => i.valueString()), ['attempt 2'], 'published once');
+  alice.close();
+});
+
 /** A rejoin refused because the moderator's tokenId spent its request budget (operations_rate
  * limit: say, its own burst of accepts just before the link dropped) passes like a Redis outage:
  * it is asked again with backoff, else the helper sits out of its group, idle, until some later
