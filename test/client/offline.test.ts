@@ -6,6 +6,7 @@ import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { sdkFor, itemCollector, statusReached, chatScope, WS } from '../helpers/sdk.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait.js';
 import { Connection, TopicClient, CacheClient, TopicPublish, TopicSubscribe, CacheGet, ClientCause } from '../../src/client/index.js';
 
 t.test('offline - publishes made while disconnected wait in a bounded queue and go out in order on reconnect', async (t) => {
@@ -100,6 +101,26 @@ t.test('offline - in flight when the link drops: a publish is resent after recon
   t.equal(res.type, 'Success', `the publish went out again after the reconnect and succeeded (${res})`);
   await statusReached(sdk.connection, 'open');
   t.equal((await sdk.topics.publish('chat', 'room', 'next')).type, 'Success', 'the connection came back');
+});
+
+t.test('offline - a write sent once that times out waiting for the reconnect may have been applied: TIMEOUT_ERROR, never "not applied"', async (t) => {
+  const server = await startServer(t);
+  const proxy = await startTcpProxy(server.port);
+  t.teardown(() => proxy.close());
+  const sdk = await sdkFor(t, server, { url: `ws://127.0.0.1:${proxy.port}/v1/ws`, transport: 'websocket', connectTimeoutMs: 150 });
+  await sdk.connection.ready();
+  proxy.hold(0); // the server's reply never comes back
+  const publish = sdk.topics.publish('chat', 'room', 'applied, unanswered', { timeoutMs: 3000 });
+  await waitFor('the publish applied', () => server.engine.topics.position('chat', 'room')?.seq === 1);
+  proxy.blackhole(); // no reconnect before the publish's timeout
+  proxy.reset();
+  const res = await publish;
+  t.equal((res as TopicPublish.Error).errorCode(), 'TIMEOUT_ERROR', `it was sent once (${res})`);
+  t.match((res as TopicPublish.Error).message(), /may or may not have been applied/);
+  proxy.heal();
+  await statusReached(sdk.connection, 'open', () => true, 10_000);
+  t.equal((await sdk.topics.publish('chat', 'room', 'next')).type, 'Success');
+  t.equal(server.engine.topics.position('chat', 'room')?.seq, 2, 'the timed-out publish was not sent again');
 });
 
 t.test('offline - maxQueuedBytes refuses a request whose frame would pass the byte bound, before the count bound is reached', async (t) => {
