@@ -252,6 +252,36 @@ testEachEngine('moderator helper - a decision finishing after stop() is not repo
   alice.close();
 });
 
+/** Helpers on one connection each take only their own group's deliveries: a delivery names its
+ * cache and group, and another group's item moderated by the wrong policy would reach its chat. */
+testEachEngine('moderator helper - two groups on one connection: each helper moderates only its own group\'s deliveries', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const connection = await sdkConnection(t, server, await tokenFor(server, PermissionScopes.combine(PermissionScopes.moderator(CACHE), PermissionScopes.moderator(CACHE, '-raw')), { tokenId: 'sdk-mod' }));
+  const seen: Record<string, string[]> = { plain: [], raw: [] };
+  for (const group of ['plain', 'raw'] as const) {
+    await Moderator.start({
+      connection,
+      cache: CACHE,
+      group,
+      pattern: { nameSuffix: group === 'plain' ? '-input' : '-raw' },
+      moderate: ({ topic, value }) => { seen[group]!.push(topic); return { accept: `${group}: ${String(value)}` }; },
+    });
+  }
+  const bob = await chatSubscriber(t, server, 'bob');
+  const carol = await sdkConnection(t, server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room2', '-raw'), { tokenId: 'carol' }));
+  const room2 = new Collector<TopicItem>();
+  t.equal((await new TopicClient({ connection: carol }).subscribe(CACHE, 'room2', { onItem: room2.push })).type, 'Subscription');
+  const alice = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room1'), { tokenId: 'alice' }));
+  const dave = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room2', '-raw'), { tokenId: 'dave' }));
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'hello' });
+  await dave.ok({ t: 'pub', cache: CACHE, topic: 'room2-raw', value: 'hi' });
+  t.equal((await bob.items.count(1))[0]!.valueString(), 'plain: hello');
+  t.equal((await room2.count(1))[0]!.valueString(), 'raw: hi');
+  t.same(seen, { plain: ['room1-input'], raw: ['room2-raw'] }, 'each helper saw its own group\'s input only');
+  alice.close();
+  dave.close();
+});
+
 /** A decision that finishes after the server's ack deadline handed the item to the next attempt is
  * refused FAILED_PRECONDITION: another attempt holds it now, so there is nothing to hand back and
  * nothing to report. */
