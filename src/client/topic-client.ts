@@ -91,9 +91,10 @@ export class TopicClient {
     if (this.owned) this.connection.close();
   }
 
-  /** @internal */
+  /** @internal An entry calls this once, as it ends (subscription.ts: end(), remove()); until then
+   * it is the one under its key: an entry is added only under a free key and removed only here. */
   forget(entry: TopicEntry): void {
-    if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+    this.entries.delete(entry.key);
   }
 
   private async subscribeOrError(cache: string, topic: string, options: SubscribeOptions): Promise<TopicSubscribe.Response> {
