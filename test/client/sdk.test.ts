@@ -159,6 +159,11 @@ t.test('sdk - queued publishes are sent once the server is reachable', async (t)
   const result = await pending;
   t.ok(result instanceof TopicPublish.Success, 'sent after the reconnect');
   t.equal(second.port, port);
+  // Cancelled before it was made (the signal fired already): never sent, on an open link too.
+  const cancelled = await topics.publish('chat', 'later', 'cancelled already', { signal: AbortSignal.abort() });
+  t.equal(cancelled instanceof TopicPublish.Error && cancelled.errorCode(), 'CANCELLED_ERROR', `refused (${cancelled})`);
+  const next = await topics.publish('chat', 'later', 'next');
+  t.equal((next as TopicPublish.Success).seq, (result as TopicPublish.Success).seq + 1, 'the cancelled publish was not applied');
 });
 
 t.test('sdk - cache client: lists and scalars with Momento responses', async (t) => {
