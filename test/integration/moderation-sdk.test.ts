@@ -254,17 +254,20 @@ testEachEngine('moderator helper - a decision finishing after stop() is not repo
 
 /** Helpers on one connection each take only their own group's deliveries: a delivery names its
  * cache and group, and another group's item moderated by the wrong policy would reach its chat. */
-testEachEngine('moderator helper - two groups on one connection: each helper moderates only its own group\'s deliveries', async (t, engine) => {
+testEachEngine('moderator helper - helpers on one connection: each moderates only its own cache and group\'s deliveries', async (t, engine) => {
   const server = await startServer(t, { engine });
-  const connection = await sdkConnection(t, server, await tokenFor(server, PermissionScopes.combine(PermissionScopes.moderator(CACHE), PermissionScopes.moderator(CACHE, '-raw')), { tokenId: 'sdk-mod' }));
-  const seen: Record<string, string[]> = { plain: [], raw: [] };
-  for (const group of ['plain', 'raw'] as const) {
+  const scope = PermissionScopes.combine(PermissionScopes.moderator(CACHE), PermissionScopes.moderator(CACHE, '-raw'), PermissionScopes.moderator('other'));
+  const connection = await sdkConnection(t, server, await tokenFor(server, scope, { tokenId: 'sdk-mod' }));
+  // Two groups of one cache, and a group of the same name as the first in another cache.
+  const helpers = { plain: { cache: CACHE, group: 'plain', suffix: '-input' }, raw: { cache: CACHE, group: 'raw', suffix: '-raw' }, other: { cache: 'other', group: 'plain', suffix: '-input' } };
+  const seen: Record<string, string[]> = { plain: [], raw: [], other: [] };
+  for (const [name, { cache, group, suffix }] of Object.entries(helpers)) {
     await Moderator.start({
       connection,
-      cache: CACHE,
+      cache,
       group,
-      pattern: { nameSuffix: group === 'plain' ? '-input' : '-raw' },
-      moderate: ({ topic, value }) => { seen[group]!.push(topic); return { accept: `${group}: ${String(value)}` }; },
+      pattern: { nameSuffix: suffix },
+      moderate: ({ topic, value }) => { seen[name]!.push(topic); return { accept: `${name}: ${String(value)}` }; },
     });
   }
   const bob = await chatSubscriber(t, server, 'bob');
@@ -273,13 +276,15 @@ testEachEngine('moderator helper - two groups on one connection: each helper mod
   t.equal((await new TopicClient({ connection: carol }).subscribe(CACHE, 'room2', { onItem: room2.push })).type, 'Subscription');
   const alice = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room1'), { tokenId: 'alice' }));
   const dave = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room2', '-raw'), { tokenId: 'dave' }));
+  const erin = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant('other', 'room3'), { tokenId: 'erin' }));
   await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'hello' });
   await dave.ok({ t: 'pub', cache: CACHE, topic: 'room2-raw', value: 'hi' });
+  await erin.ok({ t: 'pub', cache: 'other', topic: 'room3-input', value: 'hey' });
   t.equal((await bob.items.count(1))[0]!.valueString(), 'plain: hello');
   t.equal((await room2.count(1))[0]!.valueString(), 'raw: hi');
-  t.same(seen, { plain: ['room1-input'], raw: ['room2-raw'] }, 'each helper saw its own group\'s input only');
-  alice.close();
-  dave.close();
+  await waitFor('the other cache\'s input moderated', () => seen['other']!.length > 0);
+  t.same(seen, { plain: ['room1-input'], raw: ['room2-raw'], other: ['room3-input'] }, 'each helper saw its own cache and group\'s input only');
+  for (const client of [alice, dave, erin]) client.close();
 });
 
 /** A decision that finishes after the server's ack deadline handed the item to the next attempt is
