@@ -31,6 +31,13 @@ class Collector<T> {
   }
 }
 
+/** A promise a moderate() can wait on, and what opens it: a decision held back until the test says. */
+function decisionGate(): { closed: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const closed = new Promise<void>((r) => { open = r; });
+  return { closed, open };
+}
+
 async function sdkConnection(t: Test, server: TidingsServer, token: string): Promise<Connection> {
   const connection = new Connection({ url: server.wsUrl, token, webSocket: WebSocket as unknown as WebSocketConstructor, reconnectBaseMs: 20, reconnectMaxMs: 100 });
   t.teardown(() => connection.close());
@@ -101,14 +108,13 @@ testEachEngine('moderator helper - a moderate() that throws hands the item back;
 testEachEngine('moderator helper - rejoins after a reconnect; what it held and what came meanwhile is moderated once', async (t, engine) => {
   const server = await startServer(t, { engine });
   const calls = new Collector<ModerationInput>();
-  let release!: () => void;
-  const gate = new Promise<void>((r) => { release = r; });
+  const gate = decisionGate();
   const moderator = await Moderator.start({
     connection: await moderatorConnection(t, server),
     cache: CACHE,
     moderate: async (input) => {
       calls.push(input);
-      if (input.value === 'held' && input.attempt === 1) await gate; // still deciding when the link drops
+      if (input.value === 'held' && input.attempt === 1) await gate.closed; // still deciding when the link drops
       return { accept: true };
     },
   });
@@ -124,7 +130,7 @@ testEachEngine('moderator helper - rejoins after a reconnect; what it held and w
 
   const values = (await bob.items.count(2)).map((i) => i.valueString()).sort();
   t.same(values, ['held', 'meanwhile'], 'both moderated after the rejoin');
-  release(); // the stale decision on the old delivery is refused by the server, not published again
+  gate.open(); // the stale decision on the old delivery is refused by the server, not published again
   t.match(calls.seen.find((c) => c.value === 'held' && c.attempt === 2), { tokenId: 'alice' }, 'the held item came back as attempt 2');
   await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'after' });
   t.equal((await bob.items.count(3))[2]!.valueString(), 'after');
@@ -236,17 +242,16 @@ testEachEngine('moderator helper - a decision finishing after stop() is not repo
   const server = await startServer(t, { engine });
   const errors = new Collector<unknown>();
   const started = new Collector<ModerationInput>();
-  let release!: () => void;
-  const gate = new Promise<void>((r) => { release = r; });
+  const gate = decisionGate();
   const moderator = await Moderator.connect(
     { url: server.wsUrl, token: await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: 'sdk-mod' }), webSocket: WebSocket as unknown as WebSocketConstructor },
-    { cache: CACHE, moderate: async (input) => { started.push(input); await gate; return { accept: true }; }, onError: errors.push },
+    { cache: CACHE, moderate: async (input) => { started.push(input); await gate.closed; return { accept: true }; }, onError: errors.push },
   );
   const alice = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant(CACHE, 'room1'), { tokenId: 'alice' }));
   await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'late decision' });
   await started.count(1);
   await moderator.stop();
-  release();
+  gate.open();
   await waitFor('the late settle to be refused', () => moderator.stats.failed === 1);
   t.same(errors.seen, [], 'nothing reported');
   alice.close();
@@ -295,14 +300,13 @@ testEachEngine('moderator helper - a decision finishing after the ack deadline i
   const server = await startServer(t, { engine, clock });
   const errors = new Collector<unknown>();
   const started = new Collector<ModerationInput>();
-  let release!: () => void;
-  const gate = new Promise<void>((r) => { release = r; });
+  const gate = decisionGate();
   const moderator = await Moderator.start({
     connection: await moderatorConnection(t, server),
     cache: CACHE,
     moderate: async (input) => {
       started.push(input);
-      if (input.attempt === 1) await gate;
+      if (input.attempt === 1) await gate.closed;
       return { accept: `attempt ${input.attempt}` };
     },
     onError: errors.push,
@@ -314,7 +318,7 @@ testEachEngine('moderator helper - a decision finishing after the ack deadline i
   clock.advance(server.config.moderation.ackTimeoutMs);
   t.match((await started.count(2))[1], { attempt: 2 }, 'handed out again past the ack deadline');
   t.equal((await bob.items.count(1))[0]!.valueString(), 'attempt 2');
-  release();
+  gate.open();
   await waitFor('the late accept to be refused', () => moderator.stats.failed === 1);
   t.same(errors.seen, [], 'nothing reported: the item is in other hands');
   t.same(bob.items.seen.map((i) => i.valueString()), ['attempt 2'], 'published once');
