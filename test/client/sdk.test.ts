@@ -1,6 +1,8 @@
 import t from 'tap';
 import WebSocket from 'ws';
 import { startServer } from '../helpers/server.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait.js';
 import {
   connect, AuthClient, CacheClient, Connection, ExpiresIn, PermissionScopes, TopicClient, TopicItem, TopicPublish, TopicSubscribe,
   ListFetch, ValueRead, type ConnectionOptions, type WebSocketConstructor,
@@ -143,6 +145,29 @@ t.test('sdk - offline requests wait in a bounded queue; timeouts and cancellatio
   const pending = topics.publish('chat', 'x', '4', { signal: controller.signal, timeoutMs: 5000 });
   controller.abort();
   t.equal(((await pending) as TopicPublish.Error).errorCode(), 'CANCELLED_ERROR');
+});
+
+t.test('sdk - a sub whose reply is late is asked again after an unsub: the subscription is made, not refused ALREADY_EXISTS', async (t) => {
+  const server = await startServer(t);
+  const proxy = await startTcpProxy(server.port);
+  t.teardown(() => proxy.close());
+  const sdk = await client(t, server, { url: `ws://127.0.0.1:${proxy.port}/v1/ws`, transport: 'websocket', requestTimeoutMs: 400 });
+  await sdk.connection.ready(5000);
+  // Counts the subscriptions the server makes (each `sub` it applies reaches the engine).
+  const topics: import('../../src/index.js').TopicEngine = server.engine.topics;
+  const subscribe = topics.subscribe.bind(topics);
+  let made = 0;
+  topics.subscribe = (cache, topic, who, after) => { if (topic === 'late') made++; return subscribe(cache, topic, who, after); };
+  proxy.hold(0); // the server applies what the SDK sends; its replies wait
+  const got = collector();
+  const subscribing = sdk.topics.subscribe('chat', 'late', { onItem: got.onItem, timeoutMs: 10_000 });
+  await waitFor('the sub asked again after its timeout', () => made >= 2);
+  proxy.release(0);
+  const sub = await subscribing;
+  t.equal(sub.type, 'Subscription', `the late first sub was ended before asking again (${sub})`);
+  await sdk.topics.publish('chat', 'late', 'one', { timeoutMs: 5000 });
+  await got.until(1);
+  t.same(got.items.map((i) => i.valueString()), ['one'], 'subscribed once');
 });
 
 t.test('sdk - queued publishes are sent once the server is reachable', async (t) => {
