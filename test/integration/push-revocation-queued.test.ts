@@ -2,7 +2,8 @@
  * server: pushes already queued for it, its pending retries and its request in flight (aborted) are
  * dropped and counted (tidings_push_dead_letters_total{reason="revoked"}), and the queue's slots go
  * on serving the other users; another tokenId's collapsed pushes stay, even one whose name starts
- * with the revoked one and U+0000 (the collapse keys' separator). Against a local receiver playing
+ * with the revoked one and U+0000 (the collapse keys' separator), and a revoked user's push still
+ * waiting for a free slot is skipped when one frees. Against a local receiver playing
  * the push service. */
 import t from 'tap';
 import webpush from 'web-push';
@@ -38,7 +39,8 @@ const server = await startServer(t, {
     presence: { leaveGraceMs: 0 },
     // One slot per user: the user's later pushes wait behind the one in flight. Every item of the
     // first case is on a topic of its own, so the collapse window matters to the second only.
-    push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, timeoutMs: 120_000, maxInFlightPerOwner: 1, collapseMs: 300 },
+    // Two slots in all: two users' held pushes make a third user's wait for a turn (the last case).
+    push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, timeoutMs: 120_000, maxInFlight: 2, maxInFlightPerOwner: 1, collapseMs: 300 },
   },
 });
 
@@ -87,4 +89,28 @@ t.test('revoking a tokenId keeps the collapsed pushes of a tokenId that starts w
   await server.revoke({ tokenId: 'user-17' });
   await waitFor('the collapsed push, once the window ends', () => service.received.length === 2, 5000);
   t.match(JSON.parse(decrypt(other, service.received[1]!.body)), { item: { value: 'second, collapsed' } }, 'user-17\'s revocation did not drop it');
+});
+
+t.test('a revoked tokenId\'s push waiting for a free slot is skipped when one frees; the queue goes on', async (t) => {
+  const service = await HttpReceiver.start(t);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => { release = resolve; });
+  // The pushes to /held-* hold both slots until released.
+  service.respond = (r) => (r.path.startsWith('/held-') ? { status: 201, hold: held } : { status: 201 });
+  t.teardown(() => release());
+  for (const name of ['held-a', 'held-b', 'user-18', 'carl']) await follower(server, service, name, name, [`${name}-room`]);
+  const revokedBefore = Number(await metric(server, /^tidings_push_dead_letters_total\{reason="revoked"\} (\d+)$/m) ?? 0);
+  const publisher = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'hank' }));
+  t.teardown(() => publisher.close());
+  for (const name of ['held-a', 'held-b']) await publisher.ok({ t: 'pub', cache: CACHE, topic: `${name}-room`, value: 'holds a slot' });
+  await waitFor('both slots to be taken', () => service.received.length === 2);
+  // Queued, its owner in line for the next free slot.
+  await publisher.ok({ t: 'pub', cache: CACHE, topic: 'user-18-room', value: 'waits for a slot' });
+  await server.revoke({ tokenId: 'user-18' });
+  t.equal(Number(await metric(server, /^tidings_push_dead_letters_total\{reason="revoked"\} (\d+)$/m)) - revokedBefore, 1, 'the waiting push is dropped');
+  release();
+  await waitFor('the held pushes to be answered', () => service.answered === 2);
+  await publisher.ok({ t: 'pub', cache: CACHE, topic: 'carl-room', value: 'for carl' });
+  await waitFor('carl\'s push', () => service.received.some((r) => r.path === '/carl'));
+  t.notOk(service.received.some((r) => r.path === '/user-18'), 'nothing reached the revoked user');
 });
