@@ -129,6 +129,29 @@ testEachEngine('presence - a busy topic lists at most maxMembersPerTopic users a
   for (const c of clients) c.close();
 });
 
+testEachEngine('presence - a connection counted untracked leaving never takes a connection from its user tracked later', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { presence: { leaveGraceMs: 0, maxMembersPerTopic: 2 } } });
+  const watcher = await join(server, 'watcher', { presence: true });
+  const alice = await join(server, 'alice');
+  const bobUntracked = await join(server, 'bob'); // the topic is full: counted, not listed
+  t.teardown(() => { for (const c of [watcher, alice, bobUntracked]) c.close(); });
+  const state = async () => {
+    const r = await watcher.ok({ t: 'presence', cache: CACHE, topic: ROOM });
+    return JSON.stringify({ members: Object.fromEntries((r['members'] as Array<{ tokenId: string; connections: number }>).map((m) => [m.tokenId, m.connections])), untracked: r['untracked'] });
+  };
+  t.equal(await state(), JSON.stringify({ members: { watcher: 1, alice: 1 }, untracked: 1 }));
+  alice.close();
+  await waitFor('alice\'s leave', async () => await state() === JSON.stringify({ members: { watcher: 1 }, untracked: 1 }));
+  // Room again: bob's second connection is tracked, his first still counted untracked.
+  const bobTracked = await join(server, 'bob');
+  t.teardown(() => bobTracked.close());
+  t.equal(await state(), JSON.stringify({ members: { watcher: 1, bob: 1 }, untracked: 1 }));
+  bobUntracked.close();
+  await waitFor('the untracked connection to go', async () => (JSON.parse(await state()) as { untracked: number }).untracked === 0);
+  t.equal(await state(), JSON.stringify({ members: { watcher: 1, bob: 1 }, untracked: 0 }), 'bob keeps his tracked connection');
+  t.same((await watcher.drain('leave', 100)).map((f) => f['tokenId']), ['alice'], 'bob never left');
+});
+
 testEachEngine('presence - permission: a token without presence may not ask, over WebSocket or HTTP', async (t, engine) => {
   const server = await startServer(t, { engine });
   const c = await RawClient.open(server, await tokenFor(server, blind, { tokenId: 'dave' }));
