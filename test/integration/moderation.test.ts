@@ -167,6 +167,27 @@ testEachEngine('moderation - a delivery not acknowledged in time goes to another
   for (const c of [slow.client, fast.client, alice, bob]) c.close();
 });
 
+testEachEngine('moderation - a member cannot settle a delivery another member holds', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const m1 = await RawModerator.join(server, { tokenId: 'm1' });
+  const m2 = await RawModerator.join(server, { tokenId: 'm2' });
+  const alice = await participant(server, 'alice');
+  const bob = await participant(server, 'bob');
+  await bob.ok({ t: 'sub', cache: CACHE, topic: 'room1' });
+  t.teardown(() => { for (const c of [m1.client, m2.client, alice, bob]) c.close(); });
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'one' });
+  await waitFor('the delivery', () => m1.deliveries.length + m2.deliveries.length === 1);
+  const [holder, other] = m1.deliveries.length === 1 ? [m1, m2] : [m2, m1];
+  const delivery = holder.deliveries[0]!['delivery'];
+  // Delivery ids are small sequential numbers: easy to guess.
+  for (const settle of [{ t: 'accept', value: 'forged' }, { t: 'reject', reason: 'mine now' }, { t: 'nack' }]) {
+    t.equal(errOf(await other.client.request({ ...settle, delivery }))?.code, 'FAILED_PRECONDITION_ERROR', `${settle.t} by the other member is refused`);
+  }
+  await holder.client.ok({ t: 'accept', delivery });
+  t.match((await bob.items(1))[0], { value: 'one', tokenId: 'alice' }, 'the holder\'s accept publishes the item as sent');
+  t.same(await alice.drain('rejected', 0), [], 'the sender was never told of a rejection');
+});
+
 testEachEngine('moderation - rejected input reaches its sender with the reason, never <chat> or its history', async (t, engine) => {
   const server = await startServer(t, { engine });
   await RawModerator.join(server, {
