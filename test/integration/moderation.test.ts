@@ -188,6 +188,20 @@ testEachEngine('moderation - a member cannot settle a delivery another member ho
   t.same(await alice.drain('rejected', 0), [], 'the sender was never told of a rejection');
 });
 
+testEachEngine('moderation - a member holds at most moderation.maxInFlightPerMember deliveries, whatever its gsub asks', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { moderation: { maxInFlightPerMember: 2 } } });
+  const mod = await RawModerator.join(server, { maxInFlight: 10 });
+  const alice = await participant(server, 'alice');
+  t.teardown(() => { for (const c of [mod.client, alice]) c.close(); });
+  for (let i = 0; i < 4; i++) await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: `m${i}` });
+  await mod.received(2);
+  await waitFor('2 buffered behind the full member', () => server.engine.groups.stats()[0]?.buffered === 2, 5000);
+  t.same(mod.deliveries.map((d) => d['value']), ['m0', 'm1'], 'two handed out');
+  mod.client.send({ t: 'accept', delivery: mod.deliveries[0]!['delivery'] });
+  await mod.received(3);
+  t.equal(mod.deliveries[2]!['value'], 'm2', 'a settle frees one place');
+});
+
 testEachEngine('moderation - rejected input reaches its sender with the reason, never <chat> or its history', async (t, engine) => {
   const server = await startServer(t, { engine });
   await RawModerator.join(server, {
