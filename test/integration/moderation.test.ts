@@ -202,6 +202,21 @@ testEachEngine('moderation - a member holds at most moderation.maxInFlightPerMem
   t.equal(mod.deliveries[2]!['value'], 'm2', 'a settle frees one place');
 });
 
+testEachEngine('moderation - groups fed by one input together hold at most moderation.totalBufferBytes', async (t, engine) => {
+  // Each group may buffer 10 bytes, all groups together 10: two 4-byte copies fit, a third does not.
+  const server = await startServer(t, { engine, config: { moderation: { bufferBytes: 10, totalBufferBytes: 10, groupIdleMs: 600_000 } } });
+  for (const group of ['g1', 'g2']) {
+    const mod = await RawModerator.join(server, { group });
+    await mod.client.ok({ t: 'gunsub', cache: CACHE, group });
+    mod.client.close();
+  }
+  const alice = await participant(server, 'alice');
+  t.teardown(() => alice.close());
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'abcd' });
+  const refused = await alice.request({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'efgh' });
+  t.match(errOf(refused), { code: 'LIMIT_EXCEEDED_ERROR', cause: 'group_buffer_limit_exceeded', message: /-wide maximum of 10 unassigned bytes/ }, 'each group would take it, the sum would not');
+});
+
 testEachEngine('moderation - rejected input reaches its sender with the reason, never <chat> or its history', async (t, engine) => {
   const server = await startServer(t, { engine });
   await RawModerator.join(server, {
