@@ -11,15 +11,18 @@
 import { lookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions } from 'node:dns';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 
-const INTERNAL = new BlockList();
+// One list per family: node:net's BlockList matches an IPv4 address against IPv4-mapped IPv6 rules
+// too, so ::ffff:0:0/96 in a shared list would refuse every IPv4 address, public ones included.
+const INTERNAL_IPV4 = new BlockList();
 for (const [network, prefix] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
   ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) INTERNAL.addSubnet(network, prefix, 'ipv4');
+] as const) INTERNAL_IPV4.addSubnet(network, prefix, 'ipv4');
+const INTERNAL_IPV6 = new BlockList();
 for (const [network, prefix] of [
   // Unspecified and loopback, IPv4-mapped and -translated (any IPv4 behind them), unique local, link-local, multicast.
   ['::', 127], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
-] as const) INTERNAL.addSubnet(network, prefix, 'ipv6');
+] as const) INTERNAL_IPV6.addSubnet(network, prefix, 'ipv6');
 
 /** Why `url`'s host is not an acceptable destination, or undefined when it is. */
 export function internalHostProblem(url: URL): string | undefined {
@@ -30,8 +33,9 @@ export function internalHostProblem(url: URL): string | undefined {
 
 /** Why a resolved `address` may not be connected to, or undefined when it may. */
 export function internalAddressProblem(address: string): string | undefined {
-  if (isIPv4(address) && INTERNAL.check(address, 'ipv4')) return `${address} is an internal (loopback, private, link-local or reserved) address`;
-  if (isIPv6(address) && INTERNAL.check(address, 'ipv6')) return `${address} is an internal (loopback, private, link-local or reserved) address`;
+  if ((isIPv4(address) && INTERNAL_IPV4.check(address, 'ipv4')) || (isIPv6(address) && INTERNAL_IPV6.check(address, 'ipv6'))) {
+    return `${address} is an internal (loopback, private, link-local or reserved) address`;
+  }
   return undefined;
 }
 

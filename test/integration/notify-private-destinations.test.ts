@@ -2,7 +2,7 @@
  * webhook added through the admin route), may not name this machine or a private, link-local
  * (cloud metadata) or otherwise internal address: it is refused with INVALID_ARGUMENT_ERROR and a
  * message saying why, unless the operator allows it (push.allowPrivateEndpoints,
- * webhooks.allowPrivateUrls). A public https endpoint is still accepted. A redirect is not a way
+ * webhooks.allowPrivateUrls). A public https endpoint is still accepted, by name or by address. A redirect is not a way
  * around it: a receiver's 3xx is never followed (the event is dead-lettered as rejected). */
 import t from 'tap';
 import webpush from 'web-push';
@@ -21,6 +21,8 @@ const INTERNAL = [
   // Other spellings of 127.0.0.1 that URL parsing normalises.
   'https://2130706433/p', 'https://0x7f.1/p',
 ];
+/** Public addresses, some just past an internal range: accepted like a public name. */
+const PUBLIC = ['https://8.8.8.8/p', 'https://172.32.0.1/p', 'https://100.128.0.1/p', 'https://[2606:4700:4700::1111]/p'];
 
 async function server(t: Parameters<typeof startServer>[0], extra: DeepPartial<TidingsConfig> = {}): Promise<TidingsServer> {
   const vapid = webpush.generateVAPIDKeys();
@@ -52,6 +54,7 @@ t.test('push endpoints on internal addresses are refused', async (t) => {
     t.match(reply['e']?.message, /internal|private|push\.allowPrivateEndpoints/, 'saying why');
   }
   t.equal((await registering(s, 'https://fcm.googleapis.com/fcm/send/abc'))['t'], 'ok', 'a public push service is accepted');
+  for (const endpoint of PUBLIC) t.equal((await registering(s, endpoint))['t'], 'ok', `${endpoint} accepted`);
 });
 
 t.test('push.allowPrivateEndpoints lets an operator accept them', async (t) => {
@@ -67,6 +70,7 @@ t.test('webhook URLs on internal addresses are refused from the admin route', as
     t.equal(body['code'] ?? body['error']?.code, 'INVALID_ARGUMENT_ERROR');
   }
   t.equal((await puttingWebhook(s, 'https://hooks.example.com/in')).status, 200, 'a public URL is accepted');
+  for (const url of PUBLIC) t.equal((await puttingWebhook(s, url)).status, 200, `${url} accepted`);
 });
 
 t.test('webhooks.allowPrivateUrls lets an operator accept them', async (t) => {
