@@ -7,7 +7,8 @@
  *
  * The name is resolved, as any host name of a destination, by the resolver the notify feature is
  * given: node:dns by default, here one that answers 127.0.0.1 for one name under the reserved
- * `.test` domain (whatever this machine's own name resolves to) and node:dns for the rest. The
+ * `.test` domain (whatever this machine's own name resolves to), 192.0.2.1 then 127.0.0.1 for
+ * another, and node:dns for the rest. The
  * policy checks its answers like any other, when connecting; the test needs no network. */
 import t from 'tap';
 import webpush from 'web-push';
@@ -27,8 +28,11 @@ const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
 /** A name other than localhost (refused by name at registration) that resolves to the address the
  * receivers listen on. */
 const name = 'hooks.tidings.test';
+/** A name with a public (documentation, TEST-NET-1) answer first and the receivers' address second. */
+const mixedName = 'mixed.tidings.test';
 const resolve: HostLookup = (host, options, callback) => {
   if (host === name) return callback(null, [{ address: '127.0.0.1', family: 4 }]);
+  if (host === mixedName) return callback(null, [{ address: '192.0.2.1', family: 4 }, { address: '127.0.0.1', family: 4 }]);
   lookup(host, options, callback);
 };
 const features = () => defaultFeatures({ notify: { lookup: resolve } });
@@ -37,14 +41,14 @@ async function metric(s: TidingsServer, line: RegExp): Promise<boolean> {
   return line.test(await (await fetch(`${s.httpUrl}/metrics`)).text());
 }
 
-async function withWebhook(t: Test, extra: DeepPartial<TidingsConfig>): Promise<{ s: TidingsServer; receiver: HttpReceiver }> {
+async function withWebhook(t: Test, extra: DeepPartial<TidingsConfig>, host = name): Promise<{ s: TidingsServer; receiver: HttpReceiver }> {
   const receiver = await HttpReceiver.start(t);
   const s = await startServer(t, { features: features(), config: { server: { metricsAccess: 'open' }, ...extra } });
   const port = new URL(receiver.url).port;
   const admin = (await s.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
   const res = await fetch(`${s.httpUrl}/v1/webhooks/${CACHE}/hook`, {
     method: 'PUT', headers: { authorization: `Bearer ${admin}` },
-    body: JSON.stringify({ url: `http://${name}:${port}/hook`, topicPrefix: '', events: ['item.published'] }),
+    body: JSON.stringify({ url: `http://${host}:${port}/hook`, topicPrefix: '', events: ['item.published'] }),
   });
   t.equal(res.status, 200, 'a DNS name is accepted at registration');
   const pub = await RawClient.open(s, await tokenFor(s, scope, { tokenId: 'p' }));
@@ -56,6 +60,14 @@ async function withWebhook(t: Test, extra: DeepPartial<TidingsConfig>): Promise<
 t.test('destinations named by DNS', async (t) => {
   t.test('a webhook whose host resolves to an internal address is never called', async (t) => {
     const { s, receiver } = await withWebhook(t, {});
+    await waitFor('the event to be dead-lettered as rejected',
+      () => metric(s, /^tidings_webhook_dead_letters_total\{endpoint="chat\/hook",reason="rejected"\} 1$/m), 10_000);
+    t.equal(receiver.received.length, 0, 'no request reached the internal receiver');
+  });
+
+  t.test('a webhook whose host resolves to a public and an internal address is never called', async (t) => {
+    // Checking only the first answer would let the connection reach the second.
+    const { s, receiver } = await withWebhook(t, {}, mixedName);
     await waitFor('the event to be dead-lettered as rejected',
       () => metric(s, /^tidings_webhook_dead_letters_total\{endpoint="chat\/hook",reason="rejected"\} 1$/m), 10_000);
     t.equal(receiver.received.length, 0, 'no request reached the internal receiver');
