@@ -1,4 +1,5 @@
 import t from 'tap';
+import { createHmac } from 'node:crypto';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { HttpReceiver } from '../helpers/http-receiver.js';
@@ -60,6 +61,10 @@ t.test('webhooks', async (t) => {
       t.ok(verify(SECRET, r.text, r.headers['tidings-timestamp'] as string, r.headers['tidings-signature'] as string, Date.now()), 'signature verifies');
     }
     const r = got[0]!;
+    // The receiver's side as docs/webhooks.md shows it: HMAC-SHA256 of `<timestamp>.<raw body>`.
+    const stamp = r.headers['tidings-timestamp'] as string;
+    t.equal(r.headers['tidings-signature'], `v1=${createHmac('sha256', SECRET).update(`${stamp}.${r.text}`).digest('hex')}`, 'the documented signature');
+    t.notOk(verify(SECRET, r.text, String(Number(stamp) + 1), r.headers['tidings-signature'] as string, Date.now()), 'another timestamp does not verify');
     t.notOk(verify(SECRET, r.text.replace('order 1', 'order 9'), r.headers['tidings-timestamp'] as string, r.headers['tidings-signature'] as string, Date.now()), 'a changed body does not verify');
     t.notOk(verify('another-secret-entirely', r.text, r.headers['tidings-timestamp'] as string, r.headers['tidings-signature'] as string, Date.now()), 'another secret does not verify');
     t.notOk(verify(SECRET, r.text, r.headers['tidings-timestamp'] as string, r.headers['tidings-signature'] as string, Date.now() + 10 * 60_000), 'a replay ten minutes later is refused');
