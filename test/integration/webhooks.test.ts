@@ -43,8 +43,13 @@ t.test('webhooks', async (t) => {
 
   t.test('signed POSTs, in order, for a config-file endpoint', async (t) => {
     const receiver = await HttpReceiver.start(t);
+    // Another endpoint of the cache wants every topic: each event still goes only where its prefix matches.
+    const everything = await HttpReceiver.start(t);
     const configured = await startServer(t, {
-      config: { webhooks: { allowPrivateUrls: true, endpoints: [{ name: 'backend', url: `${receiver.url}/hook`, secret: SECRET, cache: CACHE, topicPrefix: 'orders', events: ['item.published'] }] } },
+      config: { webhooks: { allowPrivateUrls: true, endpoints: [
+        { name: 'backend', url: `${receiver.url}/hook`, secret: SECRET, cache: CACHE, topicPrefix: 'orders', events: ['item.published'] },
+        { name: 'all', url: `${everything.url}/all`, secret: SECRET, cache: CACHE, topicPrefix: '', events: ['item.published'] },
+      ] } },
     });
     const c = await RawClient.open(configured, await tokenFor(configured, writer, { tokenId: 'shop' }));
     for (let i = 1; i <= 3; i++) await c.ok({ t: 'pub', cache: CACHE, topic: 'orders-1', value: `order ${i}` });
@@ -68,6 +73,9 @@ t.test('webhooks', async (t) => {
     t.notOk(verify(SECRET, r.text.replace('order 1', 'order 9'), r.headers['tidings-timestamp'] as string, r.headers['tidings-signature'] as string, Date.now()), 'a changed body does not verify');
     t.notOk(verify('another-secret-entirely', r.text, r.headers['tidings-timestamp'] as string, r.headers['tidings-signature'] as string, Date.now()), 'another secret does not verify');
     t.notOk(verify(SECRET, r.text, r.headers['tidings-timestamp'] as string, r.headers['tidings-signature'] as string, Date.now() + 10 * 60_000), 'a replay ten minutes later is refused');
+    // One lane per topic: chatter may overtake orders-1.
+    t.same((await everything.untilEvents(5)).map((e) => e['topic']).sort(), ['chatter', 'orders-1', 'orders-1', 'orders-1', 'orders-1'], 'the catch-all endpoint gets every topic');
+    t.equal(receiver.events().length, 4, 'the prefixed one never got chatter');
     c.close();
   });
 
