@@ -107,9 +107,9 @@ export class MemoryPresence implements PresenceEngine {
     this.pending--;
   }
 
+  /** The member's last connection is gone: at once, or its grace ran out (a returning connection
+   * cancels the timer in add(), so a member leaving here has none). */
   private leave(key: string, state: TopicPresence, tokenId: string): void {
-    const member = state.members.get(tokenId);
-    if (!member || member.connections > 0) return;
     state.members.delete(tokenId);
     this.emit(state, 'leave', tokenId);
     this.dropIfEmpty(key, state);
