@@ -115,8 +115,10 @@ export class MemoryPresence implements PresenceEngine {
     this.dropIfEmpty(key, state);
   }
 
+  /** `state` is always the topic's current entry: an entry goes only once empty, and a member in
+   * its grace (whose timer holds `state`) keeps it from being empty. */
   private dropIfEmpty(key: string, state: TopicPresence): void {
-    if (state.members.size === 0 && state.untracked.size === 0 && this.topics.get(key) === state) this.topics.delete(key);
+    if (state.members.size === 0 && state.untracked.size === 0) this.topics.delete(key);
   }
 
   private emit(state: TopicPresence, kind: 'join' | 'leave', tokenId: string): void {
