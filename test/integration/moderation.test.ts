@@ -412,6 +412,7 @@ testEachEngine('moderation - a take-down on a topic whose history key holds a sc
 testEachEngine('moderation - a gunsub sent right after a gsub leaves the group', async (t, engine) => {
   const server = await startServer(t, { engine });
   const steady = await RawModerator.join(server, { tokenId: 'steady', policy: acceptAll });
+  t.equal(errOf(await steady.client.request({ t: 'gsub', cache: CACHE, group: 'mods', pattern: SUFFIX }))?.code, 'ALREADY_EXISTS_ERROR', 'a member\'s second gsub of its group is refused');
   const quitter = await RawClient.open(server, await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: 'quitter' }));
   const joined = quitter.request({ t: 'gsub', cache: CACHE, group: 'mods', pattern: SUFFIX });
   const left = quitter.request({ t: 'gunsub', cache: CACHE, group: 'mods' });
