@@ -114,3 +114,32 @@ t.test('a revoked tokenId\'s push waiting for a free slot is skipped when one fr
   await waitFor('carl\'s push', () => service.received.some((r) => r.path === '/carl'));
   t.notOk(service.received.some((r) => r.path === '/user-18'), 'nothing reached the revoked user');
 });
+
+t.test('an aborted last attempt of a revoked tokenId is counted once, as revoked', async (t) => {
+  // One attempt per push and one slot: the aborted attempt gives up its slot before the next push goes.
+  const once = await startServer(t, {
+    config: {
+      server: { metricsAccess: 'open' },
+      presence: { leaveGraceMs: 0 },
+      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, timeoutMs: 120_000, maxInFlight: 1, maxAttempts: 1 },
+    },
+  });
+  const service = await HttpReceiver.start(t);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => { release = resolve; });
+  service.respond = (r) => (r.path === '/user-19' ? { status: 500, hold: held } : { status: 201 });
+  t.teardown(() => release());
+  await follower(once, service, 'user-19', 'user-19', ['r1', 'r2']);
+  await follower(once, service, 'bob', 'bob', ['bob-room']);
+  const publisher = await RawClient.open(once, await tokenFor(once, scope, { tokenId: 'hank' }));
+  t.teardown(() => publisher.close());
+  for (const topic of ['r1', 'r2']) await publisher.ok({ t: 'pub', cache: CACHE, topic, value: topic });
+  await waitFor('the first push to be in flight', () => service.received.length === 1);
+  await once.revoke({ tokenId: 'user-19' });
+  await waitFor('the request in flight to be aborted', () => service.abandoned === 1, 5000);
+  await publisher.ok({ t: 'pub', cache: CACHE, topic: 'bob-room', value: 'for bob' });
+  await waitFor('bob\'s push, once the aborted attempt gave the slot back', () => service.received.some((r) => r.path === '/bob'));
+  const deadLetters = async (reason: string) => metric(once, new RegExp(`^tidings_push_dead_letters_total\\{reason="${reason}"\\} (\\d+)$`, 'm'));
+  t.equal(await deadLetters('revoked'), '2', 'the in-flight and the queued push');
+  t.equal(await deadLetters('attempts_exhausted'), '0', 'the aborted attempt is not counted again as the last one failing');
+});
