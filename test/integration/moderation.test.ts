@@ -4,12 +4,22 @@
 
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
-import { ManualClock, PermissionScopes } from '../../src/index.js';
+import { ManualClock, PermissionScopes, type TidingsServer } from '../../src/index.js';
 
 import { CACHE, RawModerator, SUFFIX, acceptAll, participant } from '../helpers/moderator.js';
 import { waitFor } from '../helpers/wait.js';
 
 const errOf = (reply: Frame) => (reply['t'] === 'err' ? reply['e'] : undefined);
+
+/** Two members of group "mods" that settle nothing by themselves, sender alice, and bob on room1. */
+async function twoModeratorsAndChat(server: TidingsServer, first: string, second: string): Promise<[RawModerator, RawModerator, RawClient, RawClient]> {
+  const m1 = await RawModerator.join(server, { tokenId: first });
+  const m2 = await RawModerator.join(server, { tokenId: second });
+  const alice = await participant(server, 'alice');
+  const bob = await participant(server, 'bob');
+  await bob.ok({ t: 'sub', cache: CACHE, topic: 'room1' });
+  return [m1, m2, alice, bob];
+}
 
 testEachEngine('moderation - a chat participant token allows exactly the pattern', async (t, engine) => {
   const server = await startServer(t, { engine });
@@ -35,11 +45,7 @@ testEachEngine('moderation - a chat participant token allows exactly the pattern
 
 testEachEngine('moderation - accept publishes and appends as the original sender; a moderator cannot attribute to someone else', async (t, engine) => {
   const server = await startServer(t, { engine });
-  const mod = await RawModerator.join(server, { tokenId: 'mod-1' });
-  const other = await RawModerator.join(server, { tokenId: 'mod-2' });
-  const alice = await participant(server, 'alice');
-  const bob = await participant(server, 'bob');
-  await bob.ok({ t: 'sub', cache: CACHE, topic: 'room1' });
+  const [mod, other, alice, bob] = await twoModeratorsAndChat(server, 'mod-1', 'mod-2');
 
   // Round-robin: the first item goes to the first member.
   const sent = await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'hello' });
@@ -169,11 +175,7 @@ testEachEngine('moderation - a delivery not acknowledged in time goes to another
 
 testEachEngine('moderation - a member cannot settle a delivery another member holds', async (t, engine) => {
   const server = await startServer(t, { engine });
-  const m1 = await RawModerator.join(server, { tokenId: 'm1' });
-  const m2 = await RawModerator.join(server, { tokenId: 'm2' });
-  const alice = await participant(server, 'alice');
-  const bob = await participant(server, 'bob');
-  await bob.ok({ t: 'sub', cache: CACHE, topic: 'room1' });
+  const [m1, m2, alice, bob] = await twoModeratorsAndChat(server, 'm1', 'm2');
   t.teardown(() => { for (const c of [m1.client, m2.client, alice, bob]) c.close(); });
   await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'one' });
   await waitFor('the delivery', () => m1.deliveries.length + m2.deliveries.length === 1);
