@@ -114,6 +114,9 @@ t.test('web push', async (t) => {
     t.equal((await post(undefined, browserSubscription(`${pushService.url}/push/x`).json)).status, 401);
     const badKey = await post(ivy, { endpoint: `${pushService.url}/push/ivy2`, keys: { p256dh: 'AAAA', auth: 'AAAA' } });
     t.equal(badKey.status, 400);
+    const withCredentials = await post(ivy, browserSubscription(`${pushService.url.replace('http://', 'http://user:pass@')}/push/ivy3`).json);
+    t.equal(withCredentials.status, 400, 'an endpoint with user:password@ (docs/push.md) is refused');
+    t.match(((await withCredentials.json()) as { error: { message: string } }).error.message, /user:password@/);
     const longEndpoint = browserSubscription(`${pushService.url}/push/${'e'.repeat(2049 - `${pushService.url}/push/`.length)}`).json;
     const tooLong = await post(ivy, longEndpoint);
     t.equal(tooLong.status, 400, 'an endpoint over 2048 characters (docs/push.md) is refused');
