@@ -46,7 +46,7 @@ t.test('webhooks', async (t) => {
     // Another endpoint of the cache wants every topic: each event still goes only where its prefix matches.
     const everything = await HttpReceiver.start(t);
     const configured = await startServer(t, {
-      config: { webhooks: { allowPrivateUrls: true, endpoints: [
+      config: { webhooks: { allowPrivateUrls: true, maxEndpoints: 2, endpoints: [
         { name: 'backend', url: `${receiver.url}/hook`, secret: SECRET, cache: CACHE, topicPrefix: 'orders', events: ['item.published'] },
         { name: 'all', url: `${everything.url}/all`, secret: SECRET, cache: CACHE, topicPrefix: '', events: ['item.published'] },
       ] } },
@@ -76,6 +76,9 @@ t.test('webhooks', async (t) => {
     // One lane per topic: chatter may overtake orders-1.
     t.same((await everything.untilEvents(5)).map((e) => e['topic']).sort(), ['chatter', 'orders-1', 'orders-1', 'orders-1', 'orders-1'], 'the catch-all endpoint gets every topic');
     t.equal(receiver.events().length, 4, 'the prefixed one never got chatter');
+    const third = await putWebhook(configured, 'third', { url: `${receiver.url}/third`, topicPrefix: '', events: ['item.published'] });
+    t.equal(third.status, 429, 'the two config-file endpoints use up webhooks.maxEndpoints');
+    t.match(await third.json(), { error: { cause: 'webhooks_limit_exceeded' } });
     c.close();
   });
 
