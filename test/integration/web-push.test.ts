@@ -22,6 +22,7 @@ t.test('web push', async (t) => {
     config: {
       server: { metricsAccess: 'open' },
       presence: { leaveGraceMs: 0 },
+      notify: { maxFollowsPerToken: 2 },
       push: {
         vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, subject: 'mailto:ops@example.com',
         ttlSec: 600, urgency: 'high', collapseMs: COLLAPSE_MS, allowInsecureEndpoints: true, allowPrivateEndpoints: true,
@@ -131,6 +132,11 @@ t.test('web push', async (t) => {
       body: JSON.stringify({ cache: CACHE, topic: 'room' }),
     });
     t.equal(follow.status, 403, 'following needs the right to read the topic');
+    const following = (topic: string) => fetch(`${server.httpUrl}/v1/follows`, { method: 'POST', headers: { authorization: `Bearer ${ivy}` }, body: JSON.stringify({ cache: CACHE, topic }) });
+    t.same([(await following('f1')).status, (await following('f2')).status, (await following('f1')).status], [200, 200, 200], 'two topics, one followed again');
+    const third = await following('f3');
+    t.equal(third.status, 429, 'a third topic passes notify.maxFollowsPerToken');
+    t.match(await third.json(), { error: { cause: 'follows_limit_exceeded' } });
   });
 
   t.test('https only, unless allowed', async (t) => {
