@@ -156,18 +156,21 @@ t.test('web push', async (t) => {
     t.match(((await overHttp.json()) as { error: { message: string } }).error.message, /not configured.*push\.vapidPublicKey/, 'over HTTP too');
   });
 
-  t.test('an item too big for a push (4 KiB) arrives without its value, marked truncated', async (t) => {
+  t.test('an item too big for a push (4 KiB) arrives without its value, marked truncated; the follower\'s own item is not pushed', async (t) => {
     const lena = browserSubscription(`${pushService.url}/push/lena`);
     const c = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'lena' }));
     await c.ok({ t: 'pushRegister', subscription: lena.json });
     await c.ok({ t: 'follow', cache: CACHE, topic: 'big' });
+    pushService.respond = () => ({ status: 201 });
+    // Away (not subscribed), lena publishes herself: were it pushed, it would be her first push, and
+    // hank's item would wait for the collapse window.
+    await c.ok({ t: 'pub', cache: CACHE, topic: 'big', value: 'my own' });
     c.close();
     await c.waitClosed();
-    pushService.respond = () => ({ status: 201 });
     await publisher.ok({ t: 'pub', cache: CACHE, topic: 'big', value: 'x'.repeat(5000) });
     await waitFor('lena\'s push', () => pushService.received.some((r) => r.path === '/push/lena'));
     const payload = JSON.parse(decrypt(lena, pushService.received.find((r) => r.path === '/push/lena')!.body)) as Record<string, any>;
-    t.match(payload, { cache: CACHE, topic: 'big', count: 1, truncated: true, item: { tokenId: 'hank', seq: 1 } });
+    t.match(payload, { cache: CACHE, topic: 'big', count: 1, truncated: true, item: { tokenId: 'hank', seq: 2 } });
     t.notOk('value' in payload['item'], 'the value is left out');
   });
 });
