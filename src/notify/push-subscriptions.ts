@@ -110,7 +110,7 @@ export function parsePushSubscription(input: unknown, allowInsecure: boolean, al
   }
   const url = new URL(endpoint);
   const protocol = url.protocol;
-  // fetch refuses a URL with user:password@: every push would fail and be retried.
+  // No push service asks for credentials in its endpoint; node:http would send them as Basic auth.
   if (url.username !== '' || url.password !== '') throw invalidArgument('subscription.endpoint must not contain user:password@');
   if (protocol !== 'https:' && !(allowInsecure && protocol === 'http:')) throw invalidArgument('subscription.endpoint must be an https URL');
   const internal = allowPrivate ? undefined : internalHostProblem(url);
