@@ -173,6 +173,24 @@ testEachEngine('moderation - a delivery not acknowledged in time goes to another
   for (const c of [slow.client, fast.client, alice, bob]) c.close();
 });
 
+testEachEngine('moderation - a redelivery goes to another member with room, even where the round-robin points at the one that had it', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const a = await RawModerator.join(server, { tokenId: 'a', maxInFlight: 2 });
+  const b = await RawModerator.join(server, { tokenId: 'b', maxInFlight: 2 });
+  const alice = await participant(server, 'alice');
+  t.teardown(() => { for (const c of [a.client, b.client, alice]) c.close(); });
+  // X to a, Y to b: the round-robin points at a again, and both have room for one more.
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'X' });
+  await a.received(1, 10_000);
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'Y' });
+  await b.received(1, 10_000);
+  t.match([a.deliveries[0], b.deliveries[0]], [{ value: 'X' }, { value: 'Y' }], 'one each, in turn');
+  t.match(await a.client.request({ t: 'nack', delivery: a.deliveries[0]!['delivery'] }), { t: 'ok' });
+  await b.received(2, 10_000);
+  t.match(b.deliveries[1], { value: 'X', attempt: 2 }, 'the member that did not have X gets it');
+  t.equal(a.deliveries.length, 1, 'not back to the member that handed it back');
+});
+
 testEachEngine('moderation - a member cannot settle a delivery another member holds', async (t, engine) => {
   const server = await startServer(t, { engine });
   const [m1, m2, alice, bob] = await twoModeratorsAndChat(server, 'm1', 'm2');
