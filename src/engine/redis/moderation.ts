@@ -574,8 +574,14 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
       this.deadLetters(group, dead);
       this.pump(group);
     };
+    return this.untilTaken(run, (err) => this.log.debug({ err: err.message, group: group.name }, 'moderation hand-back failed; retried'));
+  }
+
+  /** Runs a write Redis must take in the end (a hand-back, a leave, an undo): on failure it is
+   * queued and run again every tick until Redis takes it. */
+  private untilTaken(run: () => Promise<void>, failed?: (err: Error) => void): Promise<void> {
     return run().catch((err: unknown) => {
-      this.log.debug({ err: (err as Error).message, group: group.name }, 'moderation hand-back failed; retried');
+      failed?.(err as Error);
       this.retries.push(run);
     });
   }
@@ -595,8 +601,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
       // No pump of this node will undo it now: retried every tick until Redis takes it.
       const call = group.unsureClaim;
       if (call !== undefined) {
-        const undo = async (): Promise<void> => { await this.unclaim(group, call); };
-        this.track(undo().catch(() => { this.retries.push(undo); }));
+        this.track(this.untilTaken(async () => { await this.unclaim(group, call); }));
       }
       this.subscriber.unsubscribe(group.key).catch(() => {});
     }
@@ -606,7 +611,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
       await this.script('tidingsGroupLeave', group.key, memberId, this.clock.now());
     };
     if (held.length > 0) await this.handBack(group, held.map((h): Claimed => [h.id, h.tag]), memberId);
-    await leave().catch(() => { this.retries.push(leave); });
+    await this.untilTaken(leave);
     // The others may take what this member had.
     if (this.groups.get(group.key) === group) this.pump(group);
     return held.length;
@@ -616,7 +621,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
 
   private async onTick(): Promise<void> {
     await this.heartbeat();
-    for (const retry of this.retries.splice(0)) await retry().catch(() => { this.retries.push(retry); });
+    for (const retry of this.retries.splice(0)) await this.untilTaken(retry);
     this.leaveUnsureJoins();
     for (const group of [...this.groups.values()]) {
       await this.reap(group);
