@@ -122,5 +122,5 @@ export const SESSION_OPERATIONS: ReadonlySet<string> = new Set<OperationName>(['
  * applies at most once anyway, but its retry would answer "not stored" for a value it stored (a setIfHash too). */
 export const IDEMPOTENT_OPERATIONS: ReadonlySet<string> = new Set<OperationName>([
   'pub', 'pubAppend', 'listPushBack', 'listPushFront', 'listConcatenateBack', 'listConcatenateFront', 'increment', 'setIf',
-  'dictionaryIncrement', 'setIfHash',
+  'dictionaryIncrement', 'sortedSetIncrementScore', 'setIfHash',
 ]);

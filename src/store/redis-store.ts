@@ -253,7 +253,7 @@ export class RedisCacheStore implements CacheEngine {
   async sortedSetIncrementScore(cache: string, sortedSet: string, value: Value, amount: number, ttl: CollectionTtl): Promise<number> {
     const member = memberBytes(value);
     const reply = await this.script('tidingsSortedIncrement', cache, sortedSet, this.ttlOf(ttl.ttlMs), ttl.refresh ? 1 : 0, this.config.maxSortedSetElements,
-      this.config.maxItemBytes, Buffer.byteLength(sortedSet, 'utf8'), String(amount), member);
+      this.config.maxItemBytes, Buffer.byteLength(sortedSet, 'utf8'), String(amount), member, ...this.idempotencyArgs());
     return Number(String(reply[1]));
   }
 

@@ -3,12 +3,15 @@
  * answers the first result, and subscribers get the item exactly once. For a token without
  * tokenId (keys remembered per connection) the SDK does not resend: an honest "maybe" instead.
  * Writes waiting to be resent stay within the queue's count and byte bounds: those that do not fit
- * fail with CONNECTION_ERROR and are never sent again. */
+ * fail with CONNECTION_ERROR and are never sent again. Cache writes that take a key (a sorted set's
+ * score increment here) are resent the same way. */
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { sdkFor, itemCollector, chatScope } from '../helpers/sdk.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes, type PublishedItem, type TidingsServer } from '../../src/index.js';
-import { TopicPublish } from '../../src/client/index.js';
+import { CacheSortedSetIncrementScore, TopicPublish } from '../../src/client/index.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Fault injection at the server's publish hook: after the first item to "cut" is stamped and
  * fanned out, its publisher's connection drops, so the `ok` never reaches the SDK. Armed by the
@@ -151,3 +154,23 @@ for (const bound of ['maxQueuedRequests', 'maxQueuedBytes'] as const) {
     t.equal(new Set(seen).size, seen.length, 'no write arrived twice');
   });
 }
+
+testEachEngine('idempotent - a sortedSetIncrementScore whose reply was lost to a cut link is sent again after reconnecting and counted once', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const proxy = await startTcpProxy(Number(new URL(server.httpUrl).port));
+  t.teardown(() => proxy.close());
+  const { cache, connection } = await sdkFor(t, server, { tokenId: 'scorer', url: `http://127.0.0.1:${proxy.port}` });
+  await connection.ready();
+  const reader = await RawClient.open(server, await tokenFor(server, PermissionScopes.cacheReadWrite('chat'), { tokenId: 'reader' }));
+  t.teardown(() => reader.close());
+  const score = async () => ((await reader.ok({ t: 'sortedSetGetScores', cache: 'chat', sortedSet: 'board', values: ['ada'] }))['scores'] as unknown[] | undefined)?.[0];
+
+  proxy.hold(0); // the server's answers on this link are kept: its reply is lost with the link
+  const response = cache.sortedSetIncrementScore('chat', 'board', 'ada', 2);
+  await waitFor('the server applied the increment', async () => (await score()) === 2);
+  proxy.reset();
+  const result = await response;
+  t.ok(result instanceof CacheSortedSetIncrementScore.Success, `the app sees success, not a "maybe" (${result})`);
+  t.equal((result as CacheSortedSetIncrementScore.Success).score(), 2, 'the first result');
+  t.equal(await score(), 2, 'the retry after reconnecting was answered, not added again');
+});

@@ -114,7 +114,9 @@ testEachEngine('dictionaries, sets and sorted sets over WebSocket and HTTP: repl
   t.same(named(await c.ok({ t: 'sortedSetFetchByScore', ...Z, minScore: 1, exclusiveMin: true })), [['ada', 3], ['cy', 3]]);
   t.same(await c.ok({ t: 'sortedSetGetScores', ...Z, values: ['bob', 'zed'] }), { hit: true, scores: [1, null] });
   t.same(await c.ok({ t: 'sortedSetGetRank', ...Z, value: 'zed' }), { hit: true, rank: null }, 'a value not held: rank null');
-  t.same(await c.ok({ t: 'sortedSetIncrementScore', ...Z, value: 'bob', amount: 2.5 }), { score: 3.5 });
+  t.same(await c.ok({ t: 'sortedSetIncrementScore', ...Z, value: 'bob', amount: 2.5, idempotencyKey: 'z-1' }), { score: 3.5 });
+  t.same(await c.ok({ t: 'sortedSetIncrementScore', ...Z, value: 'bob', amount: 2.5, idempotencyKey: 'z-1' }), { score: 3.5 }, 'a retried score increment is answered, not applied again');
+  t.same(await c.ok({ t: 'sortedSetGetScores', ...Z, values: ['bob'] }), { hit: true, scores: [3.5] }, 'one increment applied');
   t.same(await c.ok({ t: 'sortedSetGetRank', ...Z, value: 'bob', order: 'descending' }), { hit: true, rank: 0 });
   t.same(await c.ok({ t: 'sortedSetLengthByScore', ...Z, minScore: 3, maxScore: 3 }), { hit: true, length: 2 });
   t.same(await c.ok({ t: 'itemGetType', cache: 'app', key: 'board' }), { hit: true, type: 'sortedSet' });

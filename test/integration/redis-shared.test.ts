@@ -82,6 +82,10 @@ t.test('an idempotent write retried on another node than its first attempt is an
   t.same(await first.ok(lock), { stored: true });
   t.same(await retry.ok(lock), { stored: true }, 'a setIf retried elsewhere hears its own "stored"');
   t.same(await watcher.ok({ t: 'get', cache: 'chat', key: 'visits' }), { hit: true, value: '5' }, 'one increment applied');
+  const score = { t: 'sortedSetIncrementScore', cache: 'chat', sortedSet: 'board', value: 'ada', amount: 1.5, idempotencyKey: 'score-1' };
+  t.same(await first.ok(score), { score: 1.5 }, 'a score increment on node a');
+  t.same(await retry.ok(score), { score: 1.5 }, 'its retry on node b is answered, not added again');
+  t.same(await watcher.ok({ t: 'sortedSetGetScores', cache: 'chat', sortedSet: 'board', values: ['ada'] }), { hit: true, scores: [1.5] }, 'one score increment applied');
 
   t.same((await watcher.items(2)).map((f) => f['value']), ['once', 'kept'], 'subscribers got each item once');
   t.same(await watcher.drain('item', 100), [], 'and nothing twice');

@@ -658,9 +658,10 @@ settle(k ~= 'sortedSet', bytes)
 return {'ok'}`,
 
   /** ARGV: now, ttlMs, refresh (1/0), maxSortedSetElements, maxItemBytes, key bytes, amount, element
-   * bytes. {'ok', new score}; a score that would not be finite is {'not_finite', it}. */
+   * bytes, idempotency key, its window ms. {'ok', new score}; a score that would not be finite is
+   * {'not_finite', it}. */
   tidingsSortedIncrement: `${LIST_PRELUDE}
-local k = kind()
+${idempotent(`local k = kind()
 if k ~= 'none' and k ~= 'sortedSet' then return {'wrongtype', k} end
 local e = ARGV[8]
 local count, bytes = tally(k, 'sortedSet', 'ZCARD')
@@ -674,7 +675,7 @@ if not old then
 end
 local result = redis.call('ZINCRBY', K, ARGV[7], e)
 settle(k ~= 'sortedSet', bytes)
-return {'ok', result}`,
+return {'ok', result}`, "reply[1] == 'ok'")}`,
 
   /** ARGV: now, 'all' | 'some', elements' bytes... The expiry stays; an emptied sorted set is
    * deleted. {'ok'} */
