@@ -73,6 +73,8 @@ export class Moderator {
   private readonly cleanups: Array<() => void> = [];
   private stopped = false;
   private rejoinTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A join not answered yet. */
+  private joining = false;
   private readonly group: string;
   private readonly pattern: GroupPattern;
 
@@ -91,7 +93,10 @@ export class Moderator {
         void moderator.handle(frame as unknown as DeliveryFrame);
       }
     }));
-    moderator.cleanups.push(link.onReconnect(() => moderator.rejoin(0)));
+    // Not while a join waits in the connection's queue (start() on a reconnecting connection, a
+    // join the draining server handed back): it goes out on this link, and a second gsub would be
+    // refused ALREADY_EXISTS_ERROR.
+    moderator.cleanups.push(link.onReconnect(() => { if (!moderator.joining) moderator.rejoin(0); }));
     moderator.cleanups.push(() => clearTimeout(moderator.rejoinTimer));
     if (link.onTokenRefresh) {
       moderator.cleanups.push(link.onTokenRefresh((event) => {
@@ -164,9 +169,14 @@ export class Moderator {
 
   private async join(): Promise<GroupJoinResult> {
     const frame = { t: 'gsub', cache: this.options.cache, group: this.group, pattern: this.pattern, ...(this.options.maxInFlight ? { maxInFlight: this.options.maxInFlight } : {}) };
-    const result = (await this.options.connection.request(frame)) as GroupJoinResult;
-    this.stats.joins++;
-    return result;
+    this.joining = true;
+    try {
+      const result = (await this.options.connection.request(frame)) as GroupJoinResult;
+      this.stats.joins++;
+      return result;
+    } finally {
+      this.joining = false;
+    }
   }
 
   private async handle(d: DeliveryFrame): Promise<void> {

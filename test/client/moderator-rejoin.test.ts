@@ -3,7 +3,7 @@
  * it asks again with backoff instead of staying out of the group, silently idle, until the next
  * reconnect. */
 import t from 'tap';
-import { startServerOnProxiedRedis } from '../helpers/server.js';
+import { startServer, startServerOnProxiedRedis } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { statusReached, WS } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
@@ -40,4 +40,39 @@ t.test('a rejoin that fails while Redis is away is asked again; items are modera
   await waitFor('the item moderated', () => seen.includes('hi'));
   t.same(seen, ['hi'], 'the moderator is a member again, on the same link');
   t.ok(moderator.stats.joins >= 2 || moderator.stats.accepted === 1, `rejoined (${JSON.stringify(moderator.stats)})`);
+});
+
+/** Moderator.start() on a connection that is reconnecting: its gsub waits in the queue, and the
+ * reconnect hook it has just registered would join as well (the hook runs before the queue goes
+ * out). The second gsub of the link was refused ALREADY_EXISTS_ERROR: start() rejected and took its
+ * listeners away, while the link stayed a member that the group kept handing items to. */
+t.test('a moderator started while its connection reconnects joins once and moderates', async (t) => {
+  const server = await startServer(t, { engine: 'memory' });
+  const token = await tokenFor(server, PermissionScopes.moderator('chat'), { tokenId: 'moderator' });
+  const connection = new Connection({ url: server.wsUrl, token, webSocket: WS, reconnectBaseMs: 50, reconnectMaxMs: 100 });
+  t.teardown(() => connection.close());
+  await connection.ready(10_000);
+  const errors: unknown[] = [];
+  const seen: string[] = [];
+  let starting: Promise<Moderator> | undefined;
+  // Started in the status listener: its gsub is queued, never sent on the old link.
+  const off = connection.onStatus((status) => {
+    if (status.state !== 'reconnecting' || starting) return;
+    starting = Moderator.start({
+      connection, cache: 'chat', onError: (err) => errors.push(err),
+      moderate: ({ value }) => { seen.push(String(value)); return { accept: true }; },
+    });
+  });
+  t.teardown(off);
+  const id = (connection.status as { connectionId: string }).connectionId;
+  server.broker.sessions.get(id)!.connection.close(4000, 'test: drop the link');
+  await statusReached(connection, 'reconnecting');
+  const moderator = await starting!;
+  t.teardown(() => moderator.stop());
+  t.equal(moderator.stats.joins, 1, 'one join on the new link');
+  const alice = await RawClient.open(server, await tokenFor(server, PermissionScopes.chatParticipant('chat', 'room1'), { tokenId: 'alice' }));
+  t.teardown(() => alice.close());
+  t.match(await alice.request({ t: 'pub', cache: 'chat', topic: 'room1-input', value: 'hi' }), { t: 'ok' });
+  await waitFor('the item moderated', () => seen.includes('hi'));
+  t.same(errors, [], 'nothing reported');
 });
