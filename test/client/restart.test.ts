@@ -1,9 +1,10 @@
 /** A server restart: the SDK learns each topic's final position from the shutdown `bye` and, when
- * it resumes on a restarted memory engine (a new page), reports how many items of the old page it
- * missed, then carries on live. */
+ * it resumes on a new page (a restarted memory engine; engine redis when Redis lost the topic too),
+ * reports how many items of the old page it missed, then carries on live. */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { sdkFor, itemCollector, statusReached } from '../helpers/sdk.js';
+import { requireRedis, startRedis, uniquePrefix } from '../helpers/redis.js';
 import { generateSigningKey, type MemoryEngine } from '../../src/index.js';
 
 t.test('restart - after a graceful restart the discontinuity says how many items of the old page were missed', async (t) => {
@@ -35,4 +36,34 @@ t.test('restart - after a graceful restart the discontinuity says how many items
   await got.items.until(3);
   t.equal(got.values().at(-1), 'after', 'live again on the new server');
   t.equal(second.port, first.port, "the same address");
+});
+
+/** Engine redis keeps a topic's page across a node's restart; only a Redis that lost its state
+ * starts a new one. A node restart that finds Redis emptied: the discontinuity counts from the
+ * node's bye. Every item the node's window held had reached the client before its bye (the bye
+ * waits for them), so the count is 0: known, not undefined. */
+t.test('restart [redis] - a node restarted on an emptied Redis: the discontinuity counts the missed items from the bye', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t);
+  const config = { auth: { signingKeys: [generateSigningKey()] }, redis: { reconnectMinMs: 10, reconnectMaxMs: 50 } };
+  const options = { engine: 'redis' as const, redisUrl: redis.url, redisKeyPrefix: uniquePrefix('restart') };
+  const first = await startServer(t, { ...options, config });
+  const sdk = await sdkFor(t, first);
+  const got = itemCollector();
+  await sdk.topics.subscribe('chat', 'restart', got.callbacks);
+  for (const v of ['1', '2', '3']) await sdk.topics.publish('chat', 'restart', v);
+  await got.items.until(3);
+  const reconnecting = statusReached(sdk.connection, 'reconnecting', () => true, 10_000);
+  await first.close();
+  await reconnecting;
+  await redis.stop();
+  await redis.start(); // no persistence: empty
+  await startServer(t, { ...options, config: { ...config, server: { port: first.port } } });
+  const [gap] = await got.gaps.until(1, 10_000);
+  t.equal(gap!.missedFromPreviousPage(), 0, 'the bye named seq 3, which the client held');
+  t.equal(gap!.lastSequenceNumber(), 3, 'it held seq 3');
+  t.ok(gap!.newSequencePage() > got.items.events[0]!.sequencePage(), 'the topic Redis lost is on a new page');
+  await sdk.topics.publish('chat', 'restart', 'after');
+  await got.items.until(4);
+  t.equal(got.values().at(-1), 'after', 'live again');
 });
