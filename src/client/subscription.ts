@@ -90,7 +90,8 @@ export class TopicEntry {
   readonly listeners = new Set<TopicSubscription>();
   state: 'pending' | 'active' | 'ended' = 'pending';
   position: Position | undefined;
-  /** The position at which the server last shut down with this topic (a shutdown `bye`). */
+  /** The position at which the server last shut down with this topic (a shutdown `bye`), until the
+   * resume shows whether its page ended. */
   private previousPageEnd: Position | undefined;
   /** Some local subscriber asked for join/leave events: every `sub` of this entry asks for them. */
   presence = false;
@@ -125,6 +126,9 @@ export class TopicEntry {
         this.retries = 0;
         this.limitedSince = undefined;
         this.position ??= { page: r.page, seq: r.seq };
+        // The resume after a shutdown found the page going on (engine redis keeps it in Redis):
+        // that bye named no page end, and a later page change is not counted from it.
+        if (this.previousPageEnd?.page === r.page) this.previousPageEnd = undefined;
         this.state = 'active';
         this.settle();
         // A local subscriber asked for join/leave events while this `sub` (without them) was in flight.

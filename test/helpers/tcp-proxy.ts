@@ -30,10 +30,13 @@ export interface TcpProxy {
   releaseRequests(index: number): void;
   /** Drops every open relay (both ends see the TCP connection close). */
   reset(): void;
+  /** Connections accepted from now on relay to `port` (a load balancer moving to another node). */
+  retarget(port: number): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Promise<TcpProxy> {
+  let target = targetPort;
   type Pair = { client: net.Socket; upstream: net.Socket; frozen: boolean; index: number; held?: Buffer[] | undefined; heldRequests?: Buffer[] | undefined };
   const pairs = new Set<Pair>();
   let accepted = 0;
@@ -41,7 +44,7 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
   let blackhole = false;
   let refuseUpgrades = false;
   const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, host);
+    const upstream = net.connect(target, host);
     const pair: Pair = { client, upstream, frozen: blackhole, index: accepted++ };
     pairs.add(pair);
     client.on('data', (chunk: Buffer) => {
@@ -103,6 +106,7 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
       for (const pair of pairs) { pair.client.destroy(); pair.upstream.destroy(); }
       pairs.clear();
     },
+    retarget(port) { target = port; },
     async close() {
       for (const pair of pairs) { pair.client.destroy(); pair.upstream.destroy(); }
       pairs.clear();
