@@ -1,12 +1,25 @@
 /** A server restart: the SDK learns each topic's final position from the shutdown `bye` and, when
  * it resumes on a new page (a restarted memory engine; engine redis when Redis lost the topic too),
  * reports how many items of the old page it missed, then carries on live. */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startServer } from '../helpers/server.js';
 import { sdkFor, itemCollector, statusReached } from '../helpers/sdk.js';
 import { requireRedis, startRedis, uniquePrefix } from '../helpers/redis.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { generateSigningKey, type MemoryEngine } from '../../src/index.js';
+
+/** The resume's discontinuity: from seq `held` onto a new page, `missed` items of the old page
+ * missed; then a publish arrives live. */
+async function resumedOnNewPage(t: Test, sdk: Awaited<ReturnType<typeof sdkFor>>, got: ReturnType<typeof itemCollector>, expected: { held: number; missed: number | undefined; why: string }) {
+  const [gap] = await got.gaps.until(1, 10_000);
+  t.equal(gap!.missedFromPreviousPage(), expected.missed, expected.why);
+  t.equal(gap!.lastSequenceNumber(), expected.held, `it held seq ${expected.held}`);
+  t.ok(gap!.newSequencePage() > got.items.events[0]!.sequencePage(), 'the topic is on a new page');
+  const before = got.items.events.length;
+  await sdk.topics.publish('chat', 'restart', 'after');
+  await got.items.until(before + 1);
+  t.equal(got.values().at(-1), 'after', 'live again');
+}
 
 t.test('restart - after a graceful restart the discontinuity says how many items of the old page were missed', async (t) => {
   const signingKeys = [generateSigningKey()];
@@ -29,13 +42,7 @@ t.test('restart - after a graceful restart the discontinuity says how many items
   await first.close();
   await reconnecting;
   const second = await startServer(t, { engine: 'memory', config: { server: { port: first.port }, auth: { signingKeys } } });
-  const [gap] = await got.gaps.until(1, 10_000);
-  t.equal(gap!.missedFromPreviousPage(), 3, 'items 3, 4 and 5 of the old page were missed, and the client is told');
-  t.equal(gap!.lastSequenceNumber(), 2, 'it held seq 2');
-  t.ok(gap!.newSequencePage() > got.items.events[0]!.sequencePage(), 'the restarted topic is on a new page');
-  await sdk.topics.publish('chat', 'restart', 'after');
-  await got.items.until(3);
-  t.equal(got.values().at(-1), 'after', 'live again on the new server');
+  await resumedOnNewPage(t, sdk, got, { held: 2, missed: 3, why: 'items 3, 4 and 5 of the old page were missed, and the client is told' });
   t.equal(second.port, first.port, "the same address");
 });
 
@@ -60,13 +67,7 @@ t.test('restart [redis] - a node restarted on an emptied Redis: the discontinuit
   await redis.stop();
   await redis.start(); // no persistence: empty
   await startServer(t, { ...options, config: { ...config, server: { port: first.port } } });
-  const [gap] = await got.gaps.until(1, 10_000);
-  t.equal(gap!.missedFromPreviousPage(), 0, 'the bye named seq 3, which the client held');
-  t.equal(gap!.lastSequenceNumber(), 3, 'it held seq 3');
-  t.ok(gap!.newSequencePage() > got.items.events[0]!.sequencePage(), 'the topic Redis lost is on a new page');
-  await sdk.topics.publish('chat', 'restart', 'after');
-  await got.items.until(4);
-  t.equal(got.values().at(-1), 'after', 'live again');
+  await resumedOnNewPage(t, sdk, got, { held: 3, missed: 0, why: 'the bye named seq 3, which the client held' });
 });
 
 /** Engine redis keeps a topic's page when a node shuts down: the client resumes on another node on
@@ -102,9 +103,6 @@ t.test('restart [redis] - after a resume on the same page, a later page change i
   await redis.stop();
   await redis.start(); // items 4 and 5 are gone, and no node delivered them to the client
   proxy.heal();
-  const [gap] = await got.gaps.until(1, 10_000);
-  t.equal(gap!.lastSequenceNumber(), 3, 'it held seq 3');
-  t.ok(gap!.newSequencePage() > got.items.events[0]!.sequencePage(), 'the topic Redis lost is on a new page');
-  t.equal(gap!.missedFromPreviousPage(), undefined, 'how many it missed is unknown: no bye since seq 3');
-  t.same(got.values(), ['1', '2', '3'], 'nothing else arrived');
+  await resumedOnNewPage(t, sdk, got, { held: 3, missed: undefined, why: 'how many it missed is unknown: no bye since seq 3' });
+  t.same(got.values(), ['1', '2', '3', 'after'], 'nothing else arrived');
 });
