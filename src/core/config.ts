@@ -98,6 +98,9 @@ export interface ServerConfig {
   /** Moderator groups with series of their own in GET /metrics (the busiest by buffered + in-flight
    * items); totals cover every group. At 12 series a group, 2,000 groups made a 1.9 MiB scrape. */
   metricsMaxGroups: number;
+  /** tidings_request_duration_seconds{op,transport} in GET /metrics: each request timed from its
+   * arrival to its reply. Off: no series, and no clock read per request. */
+  requestHistogram: boolean;
 }
 
 /** Per-identity limits: connections per tokenId and request rates (token buckets). */
@@ -538,6 +541,7 @@ export const DEFAULTS: TidingsConfig = {
     metricsAccess: 'apiKey',
     eventLoopMonitorMs: 100,
     metricsMaxGroups: 100,
+    requestHistogram: true,
   },
   limits: {
     maxConnectionsPerTokenId: 1000,

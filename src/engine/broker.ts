@@ -25,6 +25,7 @@ import { helloFields } from './validate.js';
 import { SessionDeadlines, type DueKind } from './session-deadlines.js';
 import { Refusals } from './refusals.js';
 import { RefusalBudget } from '../limits/refusal-budget.js';
+import type { RequestTimes, Transport } from './request-times.js';
 
 /** replyError's `malformed`: the frame was not a request at all. */
 const MALFORMED = true;
@@ -61,6 +62,9 @@ export class Broker {
   private readonly refusalBudget: RefusalBudget;
   /** Hello and token-expiry deadlines of every session, on one timer. */
   private readonly deadlines: SessionDeadlines;
+  /** The operations this server serves: the only `op` labels a request is counted or timed under. */
+  private readonly served: ReadonlySet<string>;
+  private readonly times: RequestTimes | undefined;
 
   constructor(private readonly deps: BrokerDeps, extraHandlers: HandlerTable[] = []) {
     this.limits = deps.limits;
@@ -68,7 +72,9 @@ export class Broker {
     this.subscriptions = new Subscriptions(deps.engine.topics, this.limits);
     this.handlers = Object.assign(Object.create(null) as HandlerTable, topicHandlers(deps, this.subscriptions), ...extraHandlers);
     this.sessionHandlers = { hello: (ctx) => this.hello(ctx), auth: (ctx) => this.auth(ctx), ping: () => ({}) };
-    this.refusals = new Refusals([...Object.keys(this.handlers), ...Object.keys(this.sessionHandlers), CREDENTIAL_CHECK]);
+    this.served = new Set([...Object.keys(this.handlers), ...Object.keys(this.sessionHandlers)]);
+    this.refusals = new Refusals([...this.served, CREDENTIAL_CHECK]);
+    this.times = deps.requestTimes;
     this.idempotent = new IdempotentResults(deps.config.server, deps.clock);
     this.deadlines = new SessionDeadlines(deps.clock, (session, kind) => this.due(session, kind));
     this.slowConsumers = new SlowConsumers({
@@ -135,13 +141,15 @@ export class Broker {
   /** One WebSocket message. Never throws: every problem becomes an `err` frame or a close. */
   message(session: Session, data: ArrayBuffer | Uint8Array, isBinary: boolean): void {
     if (session.state === 'closed') return;
-    if (!isBinary) return this.replyError(session, null, badRequest('frames must be binary msgpack, not text'), undefined, MALFORMED);
+    // Every frame is answered once, through replyOk or replyError, which time it from here.
+    const started = this.times === undefined ? 0 : performance.now();
+    if (!isBinary) return this.replyError(session, null, badRequest('frames must be binary msgpack, not text'), started, undefined, MALFORMED);
     const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
     // Size first: decoding is the cost an oversized frame would impose. Before hello the limit is
     // small and the connection is closed: an unauthenticated peer gets nothing more.
     const { maxFrameBytes, maxPreHelloFrameBytes } = this.deps.config.server;
     const maxBytes = session.state === 'awaiting_hello' ? maxPreHelloFrameBytes : maxFrameBytes;
-    if (bytes.byteLength > maxBytes) return this.frameTooLarge(session, bytes, maxBytes);
+    if (bytes.byteLength > maxBytes) return this.frameTooLarge(session, bytes, maxBytes, started);
     // Then its values, counted from the headers: decoding costs per value, not per byte.
     const { server } = this.deps.config;
     const beforeHello = session.state === 'awaiting_hello';
@@ -150,37 +158,37 @@ export class Broker {
     if (shape.problem) {
       const limits = { maxRequestElements: maxElements, maxRequestDepth: server.maxRequestDepth };
       const refusal = shapeRefusal(shape.problem, limits, beforeHello ? 'server.maxPreHelloRequestElements, the limit before hello' : undefined);
-      return this.refuseUndecoded(session, bytes, refusal, 'frame refused before hello');
+      return this.refuseUndecoded(session, bytes, refusal, 'frame refused before hello', started);
     }
     const overRate = this.chargeElements(session, shape.elements);
     // The frame's values are counted, so a walk to its id is bounded by them.
-    if (overRate) return this.replyError(session, peekRequestId(bytes, shape.elements), overRate);
+    if (overRate) return this.replyError(session, peekRequestId(bytes, shape.elements), overRate, started);
     let frame: Record<string, unknown>;
     try {
       frame = decodeFrame(bytes);
     } catch (err) {
-      return this.replyError(session, null, badRequest((err as Error).message), undefined, MALFORMED);
+      return this.replyError(session, null, badRequest((err as Error).message), started, undefined, MALFORMED);
     }
     const id = requestId(frame);
     const op = frame['t'];
-    if (id === null) return this.replyError(session, null, badRequest('request must carry an unsigned integer id'), undefined, MALFORMED);
-    if (typeof op !== 'string') return this.replyError(session, id, badRequest('request must carry a string t (the operation)'), undefined, MALFORMED);
+    if (id === null) return this.replyError(session, null, badRequest('request must carry an unsigned integer id'), started, undefined, MALFORMED);
+    if (typeof op !== 'string') return this.replyError(session, id, badRequest('request must carry a string t (the operation)'), started, undefined, MALFORMED);
     if (session.state === 'awaiting_hello' && op !== 'hello') {
-      this.replyError(session, id, authenticationFailed('the first frame must be hello'), op);
+      this.replyError(session, id, authenticationFailed('the first frame must be hello'), started, op);
       return this.bye(session, CloseCode.PROTOCOL_VIOLATION, 'the first frame must be hello');
     }
-    if (session.inFlightIds?.has(id)) return this.replyError(session, id, invalidArgument(`request id ${id} is still in flight on this connection; ids must be unique among pending requests`), op);
-    if (this.draining && op !== 'ping') return this.replyError(session, id, new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'the server is shutting down; retry after reconnecting', UnavailableCause.SHUTTING_DOWN), op);
+    if (session.inFlightIds?.has(id)) return this.replyError(session, id, invalidArgument(`request id ${id} is still in flight on this connection; ids must be unique among pending requests`), started, op);
+    if (this.draining && op !== 'ping') return this.replyError(session, id, new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'the server is shutting down; retry after reconnecting', UnavailableCause.SHUTTING_DOWN), started, op);
     const request = frame as GenericRequest;
     let replied = false;
-    const replyNow = (result: unknown) => { replied = true; this.replyOk(session, id, result); };
+    const replyNow = (result: unknown) => { replied = true; this.replyOk(session, id, result, started, op); };
     let outcome: unknown;
     try {
       // Own properties only: `t: "valueOf"` must not find Object.prototype.valueOf (found by the fuzz test).
       const sessionHandler = Object.hasOwn(this.sessionHandlers, op) ? this.sessionHandlers[op] : undefined;
       outcome = sessionHandler ? this.invoke(session, sessionHandler, request, replyNow) : this.run(session, request, replyNow);
     } catch (err) {
-      return this.replyError(session, id, err, op);
+      return this.replyError(session, id, err, started, op);
     }
     if (outcome instanceof Promise) {
       const ids = (session.inFlightIds ??= new Set());
@@ -188,10 +196,10 @@ export class Broker {
       // The set goes once empty: a connection that is idle after its subscribes holds none.
       const settled = () => { if (ids.delete(id) && ids.size === 0 && session.inFlightIds === ids) session.inFlightIds = undefined; };
       outcome.then(
-        (result) => { settled(); if (!replied) this.replyOk(session, id, result); },
-        (err) => { settled(); if (!replied) this.replyError(session, id, err, op); else this.logUnexpected(session, err); },
+        (result) => { settled(); if (!replied) this.replyOk(session, id, result, started, op); },
+        (err) => { settled(); if (!replied) this.replyError(session, id, err, started, op); else this.logUnexpected(session, err); },
       );
-    } else if (!replied) this.replyOk(session, id, outcome);
+    } else if (!replied) this.replyOk(session, id, outcome, started, op);
   }
 
   /** Charges a request of `elements` values (counted before it is decoded) the requests it costs
@@ -210,17 +218,33 @@ export class Broker {
    * does; throws (or rejects with) a TidingsError. `replyNow`, when given, receives the result
    * early where frames must follow the reply in order (a subscribe's replay); the returned value is
    * then the same result. */
-  dispatch<K extends OperationName>(session: Session, request: GenericRequest & { t: K }, replyNow?: (result: ResultOf<K>) => void): Maybe<ResultOf<K>>;
-  dispatch(session: Session, request: GenericRequest, replyNow?: (result: unknown) => void): Maybe<unknown>;
-  dispatch(session: Session, request: GenericRequest, replyNow?: (result: unknown) => void): Maybe<unknown> {
-    // The WebSocket counts its refusals where it replies (replyError), these transports here.
+  dispatch<K extends OperationName>(session: Session, request: GenericRequest & { t: K }, transport: Transport, replyNow?: (result: ResultOf<K>) => void): Maybe<ResultOf<K>>;
+  dispatch(session: Session, request: GenericRequest, transport: Transport, replyNow?: (result: unknown) => void): Maybe<unknown>;
+  dispatch(session: Session, request: GenericRequest, transport: Transport, replyNow?: (result: unknown) => void): Maybe<unknown> {
+    // The WebSocket counts and times its requests where it replies (replyOk, replyError), these
+    // transports here: their reply is the result.
+    const started = this.times === undefined ? 0 : performance.now();
     let outcome: Maybe<unknown>;
     try {
       outcome = this.run(session, request, replyNow);
     } catch (err) {
+      this.took(request.t, transport, started);
       throw this.counted(err, request.t);
     }
-    return outcome instanceof Promise ? outcome.catch((err: unknown) => { throw this.counted(err, request.t); }) : outcome;
+    if (!(outcome instanceof Promise)) {
+      this.took(request.t, transport, started);
+      return outcome;
+    }
+    return outcome.then(
+      (result) => { this.took(request.t, transport, started); return result; },
+      (err: unknown) => { this.took(request.t, transport, started); throw this.counted(err, request.t); },
+    );
+  }
+
+  /** A request answered, `started` at its arrival: timed under its operation if the server serves
+   * it, else `other`, so a client cannot add labels. */
+  private took(op: string | undefined, transport: Transport, started: number): void {
+    this.times?.observe(op !== undefined && this.served.has(op) ? op : 'other', transport, started);
   }
 
   /** A refusal of a transport other than the WebSocket, counted; answers the error to rethrow. */
@@ -283,17 +307,17 @@ export class Broker {
     return outcome === REPLIED ? earlyResult : outcome;
   }
 
-  private frameTooLarge(session: Session, bytes: Uint8Array, maxBytes: number): void {
+  private frameTooLarge(session: Session, bytes: Uint8Array, maxBytes: number, started: number): void {
     const error = limitExceeded(LimitCause.FRAME_SIZE, `frame of ${bytes.byteLength} bytes is larger than ${maxBytes}${session.state === 'awaiting_hello' ? ' (the limit before hello)' : ''}`);
-    this.refuseUndecoded(session, bytes, error, 'frame too large before hello');
+    this.refuseUndecoded(session, bytes, error, 'frame too large before hello', started);
   }
 
   /** Answers a frame refused before it was decoded, by the id its headers name if any. Before
    * hello the connection is closed too: an unauthenticated peer gets nothing more. */
-  private refuseUndecoded(session: Session, bytes: Uint8Array, error: TidingsError, reasonBeforeHello: string): void {
+  private refuseUndecoded(session: Session, bytes: Uint8Array, error: TidingsError, reasonBeforeHello: string, started: number): void {
     if (session.state === 'awaiting_hello') session.closeAfterReply = { code: CloseCode.POLICY, reason: reasonBeforeHello };
     // Over a limit is not malformed; an ext type (BAD_REQUEST_ERROR) is.
-    this.replyError(session, peekRequestId(bytes), error, undefined, error.code === ErrorCode.BAD_REQUEST_ERROR);
+    this.replyError(session, peekRequestId(bytes), error, started, undefined, error.code === ErrorCode.BAD_REQUEST_ERROR);
   }
 
   /** The connection's send buffer drained: continue backlogs that waited for room. */
@@ -495,24 +519,28 @@ export class Broker {
 
   // -- replies -----------------------------------------------------------------------------------
 
-  private replyOk(session: Session, id: number, result: unknown): void {
+  /** `started`, `op`: when the request arrived and what it was, to time it. */
+  private replyOk(session: Session, id: number, result: unknown, started: number, op: string): void {
     if (session.state === 'closed') return;
     const connection = session.connection;
     connection.send(this.replies.ok(id, result, connection.sendsSynchronously === true));
+    this.took(op, 'ws', started);
     this.closeIfAsked(session);
   }
 
-  /** `op`: the request's operation, once the frame named one (counted only if it is one we serve).
+  /** `started`: the frame's arrival, to time it. `op`: the request's operation, once the frame
+   * named one (counted and timed under it only if it is one we serve).
    * `malformed`: the frame was not a request at all. It and refusals over the request rates or the
    * requests in flight are charged to the connection's refusal budget, which closes it once spent
    * (limits/refusal-budget.ts). */
-  private replyError(session: Session, id: number | null, err: unknown, op?: string, malformed = false): void {
+  private replyError(session: Session, id: number | null, err: unknown, started: number, op?: string, malformed = false): void {
     if (!(err instanceof TidingsError)) this.logUnexpected(session, err);
     const e = toWireError(err);
     this.refusals.refused(e, op);
     if (session.state === 'closed') return;
     if (malformed || e.cause === LimitCause.OPERATIONS_RATE || e.cause === LimitCause.PENDING_REQUESTS) session.closeAfterReply ??= this.refusalBudget.refused(session, malformed);
     session.connection.send(this.replies.err(id, e));
+    this.took(op, 'ws', started);
     this.closeIfAsked(session);
   }
 

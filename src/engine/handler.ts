@@ -9,6 +9,7 @@ import type { TokenAuthority } from '../auth/tokens.js';
 import type { Engine } from './engine.js';
 import type { Session } from './session.js';
 import type { IdentityLimits } from '../limits/identity-limits.js';
+import type { RequestTimes } from './request-times.js';
 
 export { map } from '../core/maybe.js';
 
@@ -20,6 +21,8 @@ export interface BrokerDeps {
   log: Logger;
   /** Connections, subscriptions and group memberships per tokenId, and request rates (src/limits/). */
   limits: IdentityLimits;
+  /** Times every request to its reply; absent when server.requestHistogram is off. */
+  requestTimes?: RequestTimes;
 }
 
 export interface RequestContext<K extends OperationName = OperationName> {

@@ -17,6 +17,7 @@ import { NativeBatching } from './native-batching.js';
 import { mountHttpRoutes } from './http-routes.js';
 import { mountReadiness } from './readiness.js';
 import { mountMetrics } from './metrics.js';
+import { RequestHistogram } from './request-histogram.js';
 import { TransportCounters } from './transport-counters.js';
 import { Cors, errorReply, writeJson } from './http-common.js';
 import { startupFields } from './startup-log.js';
@@ -106,7 +107,8 @@ export async function createServer(options: CreateServerOptions = {}, features: 
     if (!options.engine) await engine.close();
     throw err;
   }
-  const deps: BrokerDeps = { config, engine, auth, clock, log, limits: new IdentityLimits(config.limits, clock) };
+  const requestTimes = config.server.requestHistogram ? new RequestHistogram() : undefined;
+  const deps: BrokerDeps = { config, engine, auth, clock, log, limits: new IdentityLimits(config.limits, clock), ...(requestTimes ? { requestTimes } : {}) };
   for (const feature of features) feature.setup?.(deps);
   const broker = new Broker(deps, features.flatMap((f) => (f.handlers ? [f.handlers(deps)] : [])));
   for (const feature of features) feature.wire?.(broker, deps);
@@ -132,7 +134,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   mountSse(app, { broker, auth, fanout: jsFanout, tickets, admission, cors, log, config });
   mountLongPoll(app, { broker, fanout: jsFanout, admission, cors, log, clock, config });
   mountSdkStream(app, { broker, fanout: jsFanout, cors, log, config, admission, bodies });
-  mountMetrics(app, { broker, engine, transport, config, auth, log, bodies, extra: features.flatMap((f) => (f.metrics ? [(registry: Registry) => f.metrics!(registry)] : [])) });
+  mountMetrics(app, { broker, engine, transport, config, auth, log, bodies, requestTimes, extra: features.flatMap((f) => (f.metrics ? [(registry: Registry) => f.metrics!(registry)] : [])) });
   // The Momento-compatible services: on their own HTTP/2 port (grpc-js), and as grpc-web-text on
   // this HTTP/1.1 server for the web SDK. One set of handlers serves both.
   let services: MomentoService[] = [];

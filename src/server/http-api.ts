@@ -55,7 +55,7 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
       try {
         const overRate = broker.chargeElements(session, elements);
         if (overRate) throw overRate;
-        return { status: '200 OK', body: shapeResult(await broker.dispatch(session, request)) };
+        return { status: '200 OK', body: shapeResult(await broker.dispatch(session, request, 'http')) };
       } finally {
         broker.closed(session);
       }

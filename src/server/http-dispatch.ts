@@ -52,7 +52,7 @@ export function dispatchRoute(
     const frame = await request(aborted);
     const session = await broker.openAuthenticated(DISPATCH_ONLY, grant, rateKey);
     try {
-      return { status, body: await broker.dispatch(session, frame) };
+      return { status, body: await broker.dispatch(session, frame, 'http') };
     } finally {
       broker.closed(session);
     }

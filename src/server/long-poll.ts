@@ -140,7 +140,7 @@ export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
         session = opened;
         for (let i = 0; i < topics.length && !done; i++) {
           const after = cursor?.[i];
-          await broker.dispatch(session, { t: 'sub', id: 0, cache, topic: topics[i]!, ...(after ? { after } : {}) }, (r) => { poll.positions[i] = after ?? r; });
+          await broker.dispatch(session, { t: 'sub', id: 0, cache, topic: topics[i]!, ...(after ? { after } : {}) }, 'http', (r) => { poll.positions[i] = after ?? r; });
         }
         if (done) return;
         if (poll.events.length > 0 || waitMs === 0) return answer();

@@ -13,12 +13,15 @@ import type { TransportCounters } from './transport-counters.js';
 import type { BodyBudget } from './body-budget.js';
 import type { GroupStats } from '../moderation/group-registry.js';
 import { groupScrapeReader, GROUP_OUTCOMES } from './group-metrics.js';
+import type { RequestHistogram } from './request-histogram.js';
 
 /** What the metrics read, and who may scrape: server.metricsAccess `apiKey` needs an admin API key as bearer. */
 export interface MetricsSources {
   broker: Broker; engine: Engine; transport: TransportCounters; config: Readonly<TidingsConfig>; auth: TokenAuthority; log: Logger; bodies: BodyBudget;
   /** Series of feature modules (ServerFeature.metrics). */
   extra?: Array<(registry: Registry) => void>;
+  /** Request durations, unless server.requestHistogram is off. */
+  requestTimes?: RequestHistogram;
 }
 
 /** A counter whose value is kept elsewhere and read on scrape. */
@@ -38,9 +41,10 @@ function gauge(registry: Registry, name: string, help: string, read: () => numbe
   new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
 }
 
-export function createMetricsRegistry({ broker, engine, transport, config, bodies, extra = [] }: MetricsSources): Registry {
+export function createMetricsRegistry({ broker, engine, transport, config, bodies, extra = [], requestTimes }: MetricsSources): Registry {
   const registry = new Registry();
   for (const register of extra) register(registry);
+  requestTimes?.register(registry);
   // prom-client's default metrics are already named process_* and nodejs_*: the prefix is ours only.
   collectDefaultMetrics({ register: registry, prefix: 'tidings_', eventLoopMonitoringPrecision: config.server.eventLoopMonitorMs });
 

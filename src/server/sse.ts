@@ -194,7 +194,7 @@ export function mountSse(app: TemplatedApp, deps: SseDeps): void {
           if (!stream.open) break;
           const after = resume?.[i];
           // The position is set as the reply leaves, before any replayed frame: frames follow it.
-          await broker.dispatch(session, { t: 'sub', id: 0, cache, topic: topics[i]!, ...(after ? { after } : {}) }, (r) => { conn.positions[i] = after ?? r; });
+          await broker.dispatch(session, { t: 'sub', id: 0, cache, topic: topics[i]!, ...(after ? { after } : {}) }, 'http', (r) => { conn.positions[i] = after ?? r; });
         }
         // Ended meanwhile: whatever ended it (onAborted, onSlow, a bye) closed the session too.
         if (!stream.open) return;

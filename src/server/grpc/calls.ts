@@ -140,5 +140,5 @@ export function batchStream<Req>(
 /** broker.dispatch typed by operation, always as a promise. */
 export async function dispatch<K extends OperationName>(deps: GrpcDeps, session: Session, request: Omit<GenericRequest, 'id'> & { t: K }): Promise<ResultOf<K>> {
   // `id` only correlates WebSocket replies; dispatch ignores it.
-  return await deps.broker.dispatch(session, { ...request, id: 0 } as GenericRequest & { t: K });
+  return await deps.broker.dispatch(session, { ...request, id: 0 } as GenericRequest & { t: K }, 'grpc');
 }

@@ -229,7 +229,7 @@ async function subscribe(deps: GrpcDeps, call: Stream, connection: StreamConnect
   // with the broker's reply and before any replayed item. A refusal instead ends the stream with
   // its status, which the SDK turns into TopicSubscribe.Error.
   const request = { t: 'sub' as const, id: 0, cache: r.cache_name, topic: r.topic, ...(after ? { after } : {}) };
-  await deps.broker.dispatch(session, request, (at) => {
+  await deps.broker.dispatch(session, request, 'grpc', (at) => {
     connection.write(connection.heartbeat());
     // A live-only subscription (resume_at 0) is told where it starts, as Momento does: otherwise an
     // SDK that has had no item yet resubscribes live-only after a stream end (the Node SDK's first
