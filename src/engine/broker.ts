@@ -4,7 +4,7 @@
  * transport-neutral way into every operation, for any transport that has an authenticated session. */
 import {
   CloseCode, ErrorCode, IDEMPOTENT_OPERATIONS, LimitCause, SESSION_OPERATIONS, UnavailableCause, decodeFrame, encodeFrame, negotiateVersion, PROTOCOL_VERSIONS, requestId, shouldReconnect,
-  type AuthResult, type ByeFrame, type GenericRequest, type HelloResult, type NoticeFrame, type OperationName, type ResultOf,
+  type AuthResult, type ByeFrame, type GenericRequest, type HelloResult, type NoticeFrame, type OperationName, type ResultOf, type WireError,
 } from '../protocol/index.js';
 import { TidingsError, authenticationFailed, badRequest, invalidArgument, limitExceeded, toWireError } from '../core/errors.js';
 import type { Maybe } from '../core/maybe.js';
@@ -23,7 +23,7 @@ import { requestOps, shapeRefusal } from '../core/request-shape.js';
 import type { IdentityLimits } from '../limits/identity-limits.js';
 import { helloFields } from './validate.js';
 import { SessionDeadlines, type DueKind } from './session-deadlines.js';
-import { Refusals } from './refusals.js';
+import { Refusals, closeName } from './refusals.js';
 import { RefusalBudget } from '../limits/refusal-budget.js';
 import type { RequestTimes, Transport } from './request-times.js';
 
@@ -174,8 +174,8 @@ export class Broker {
     if (id === null) return this.replyError(session, null, badRequest('request must carry an unsigned integer id'), started, undefined, MALFORMED);
     if (typeof op !== 'string') return this.replyError(session, id, badRequest('request must carry a string t (the operation)'), started, undefined, MALFORMED);
     if (session.state === 'awaiting_hello' && op !== 'hello') {
-      this.replyError(session, id, authenticationFailed('the first frame must be hello'), started, op);
-      return this.bye(session, CloseCode.PROTOCOL_VIOLATION, 'the first frame must be hello');
+      session.closeAfterReply = { code: CloseCode.PROTOCOL_VIOLATION, reason: 'the first frame must be hello' };
+      return this.replyError(session, id, authenticationFailed('the first frame must be hello'), started, op);
     }
     if (session.inFlightIds?.has(id)) return this.replyError(session, id, invalidArgument(`request id ${id} is still in flight on this connection; ids must be unique among pending requests`), started, op);
     if (this.draining && op !== 'ping') return this.replyError(session, id, new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'the server is shutting down; retry after reconnecting', UnavailableCause.SHUTTING_DOWN), started, op);
@@ -541,21 +541,29 @@ export class Broker {
     if (malformed || e.cause === LimitCause.OPERATIONS_RATE || e.cause === LimitCause.PENDING_REQUESTS) session.closeAfterReply ??= this.refusalBudget.refused(session, malformed);
     session.connection.send(this.replies.err(id, e));
     this.took(op, 'ws', started);
-    this.closeIfAsked(session);
+    this.closeIfAsked(session, e);
   }
 
-  private closeIfAsked(session: Session): void {
+  /** `refusal`: the error just answered, which the close follows. */
+  private closeIfAsked(session: Session, refusal?: WireError): void {
     const close = session.closeAfterReply;
-    if (close) this.bye(session, close.code, close.reason);
+    if (close) this.bye(session, close.code, close.reason, refusal);
   }
 
   private logUnexpected(session: Session, err: unknown): void {
     this.deps.log.error({ conn: session.id, err }, 'request failed unexpectedly');
   }
 
-  /** Sends a `bye` explaining the close, then closes with `code`. */
-  bye(session: Session, code: number, reason: string): void {
+  /** Sends a `bye` explaining the close, then closes with `code`. `refusal`: the error answered
+   * just before, when the close follows one (a refused hello, the refusal budget spent). */
+  bye(session: Session, code: number, reason: string, refusal?: WireError): void {
     if (session.state === 'closed') return;
+    // Once per connection, never per request. `code` is the refusal's ErrorCode (what operators
+    // alert on); the reason is the server's own words, never the credential.
+    this.deps.log.info({
+      conn: session.id, tokenId: session.grant?.tokenId, close: closeName(code), reason,
+      ...(refusal ? { code: refusal.code, ...(refusal.cause !== undefined ? { cause: refusal.cause } : {}) } : {}),
+    }, 'connection closed by the server');
     const bye: ByeFrame = { t: 'bye', code, reason, reconnect: shouldReconnect(code) };
     session.connection.send(encodeFrame(bye));
     session.connection.close(code, reason);

@@ -6,6 +6,11 @@ import { CloseCode, ErrorCode, type WireError } from '../protocol/index.js';
 
 const CLOSE_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(CloseCode).map(([name, code]) => [code, name.toLowerCase()]));
 
+/** A close code's name (`slow_consumer`, `authentication_failed`, ...), or `other`. */
+export function closeName(code: number): string {
+  return CLOSE_NAMES.get(code) ?? 'other';
+}
+
 export class Refusals {
   /** Error replies since start, by `op\u0000code`. */
   readonly byOpAndCode = new Map<string, number>();
@@ -36,7 +41,7 @@ export class Refusals {
   }
 
   closed(code: number): void {
-    bump(this.closes, CLOSE_NAMES.get(code) ?? 'other');
+    bump(this.closes, closeName(code));
   }
 }
 

@@ -168,7 +168,7 @@ export function mountWebSocket(app: TemplatedApp, broker: Broker, config: Server
       if (data.connection) admission.closed(data.connection, data.connection.isAuthenticated);
       const session = data.session;
       if (session) {
-        log.debug({ conn: session.id, code }, 'connection closed');
+        log.debug({ conn: session.id, closeCode: code }, 'connection closed');
         outbox.inCallback(() => broker.closed(session));
       }
     },
