@@ -79,6 +79,8 @@ t.test('config - unknown keys, wrong types and unbounded limits are refused with
     [{ dev: true, server: { maxInFlightBodyBytesPerIp: 0 } }, /server\.maxInFlightBodyBytesPerIp: must be a finite integer/],
     [{ dev: true, server: { maxPreHelloFrameBytes: 8 * 1024 } }, /server\.maxPreHelloFrameBytes: must be ≥ auth\.maxTokenBytes \+ 1024/],
     [{ dev: true, auth: { maxTokenBytes: 32 * 1024 } }, /server\.maxPreHelloFrameBytes: must be ≥ auth\.maxTokenBytes/],
+    [{ dev: true, server: { maxPendingHellosPerIp: 1001, maxConnectionsPerIp: 1000 } }, /server\.maxPendingHellosPerIp: must be ≤ server\.maxConnectionsPerIp/],
+    [{ dev: true, server: { maxBackpressureBytes: 3 * 1024 * 1024, sendBufferHardLimitBytes: 4 * 1024 * 1024 } }, /server\.sendBufferHardLimitBytes: must be at least twice server\.maxBackpressureBytes/],
   ];
   for (const [input, message] of cases) t.throws(() => resolveConfig(input as never), { name: 'ConfigError', message }, JSON.stringify(input));
 });
