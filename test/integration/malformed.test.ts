@@ -36,7 +36,9 @@ t.test('malformed - undecodable and ill-typed frames get typed errors; the conne
     [{ t: 'pub', cache: 'chat', topic: 'x', value: { a: 1 } }, 'INVALID_ARGUMENT_ERROR', /value/],
     [{ t: 'pub', cache: 7, topic: 'x', value: 'v' }, 'INVALID_ARGUMENT_ERROR', /cache: cache name must be a string/],
     [{ t: 'pub', cache: '', topic: 'x', value: 'v' }, 'INVALID_ARGUMENT_ERROR', /blank/],
+    [{ t: 'pub', cache: 'chat', topic: '   ', value: 'v' }, 'INVALID_ARGUMENT_ERROR', /blank/],
     [{ t: 'pub', cache: 'chat', topic: 'a\u0000b', value: 'v' }, 'INVALID_ARGUMENT_ERROR', /control characters/],
+    [{ t: 'pub', cache: 'chat', topic: 'a\u007fb', value: 'v' }, 'INVALID_ARGUMENT_ERROR', /control characters/],
     [{ t: 'pub', cache: 'chat', topic: 'y'.repeat(256), value: 'v' }, 'INVALID_ARGUMENT_ERROR', /255 bytes/],
     [{ t: 'sub', cache: 'chat', topic: 'x', after: 'yesterday' }, 'INVALID_ARGUMENT_ERROR', /after/],
     [{ t: 'sub', cache: 'chat', topic: 'x', after: { page: 1, seq: -1 } }, 'INVALID_ARGUMENT_ERROR', /seq/],
@@ -56,6 +58,9 @@ t.test('malformed - undecodable and ill-typed frames get typed errors; the conne
   t.match(wideText['e'], { code: 'LIMIT_EXCEEDED_ERROR', cause: 'value_size_limit_exceeded' }, `${euros + 1} three-byte characters are over maxValueBytes`);
   t.equal((await c.request({ t: 'pub', cache: 'chat', topic: 'x', value: '€'.repeat(euros) }))['t'], 'ok', `${euros} fit`);
 
+  // The name bound is inclusive, in UTF-8 bytes: a surrogate pair is one 4-byte character.
+  t.equal((await c.request({ t: 'pub', cache: 'chat', topic: 'y'.repeat(255), value: 'v' }))['t'], 'ok', 'a name of 255 bytes fits');
+  t.equal((await c.request({ t: 'pub', cache: 'chat', topic: '\u{1F600}'.repeat(63), value: 'v' }))['t'], 'ok', 'a name of 63 emoji (252 bytes) fits');
   t.same(await c.ok({ t: 'ping' }), {}, 'the connection still works after all that');
   t.equal(c.closed, undefined);
 });
