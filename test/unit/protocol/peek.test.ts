@@ -29,6 +29,7 @@ t.test('peekRequestId - never throws on arbitrary bytes and has no id to offer f
   t.equal(peekRequestId(new Uint8Array([])), null);
   t.equal(peekRequestId(encodeFrame([1, 2, 3])), null);
   t.equal(peekRequestId(encodeFrame({ id: -1 })), null);
+  t.equal(peekRequestId(encodeFrame({ id: -(2 ** 40) })), null, 'nor a negative one past 32 bits (msgpackr writes it as a float64)');
   t.equal(peekRequestId(encodeFrame({ id: 'seven' })), null);
   t.equal(peekRequestId(encodeFrame({ id: 2 ** 40 })), 2 ** 40);
   const truncated = encodeFrame({ t: 'x', pad: 'y'.repeat(100), id: 3 }).subarray(0, 20);
