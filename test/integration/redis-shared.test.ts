@@ -96,6 +96,28 @@ t.test('an idempotent write retried on another node than its first attempt is an
   t.match(await other.ok(pub), { seq: applied['seq'] + 3 }, 'keys are per tokenId: bob\'s "pub-1" is his own');
 });
 
+/** The key of an idempotent write is current only while that write runs (IdempotencyContext.run):
+ * one refused before it reached the engine (a blank topic) leaves it to no later write, whoever
+ * sends it. Otherwise the next write on the node, here bob's plain pub, is stored in Redis under
+ * alice's key, and alice's corrected retry is answered with bob's result and never published. */
+t.test('an idempotent write refused before the engine took its key: the key goes to no other write', async (t) => {
+  if (!requireRedis(t)) return;
+  const { node } = await deployment(t);
+  const [a, b] = [await node(), await node()];
+  const alice = await open(t, a, await tokenFor(a, scope, { tokenId: 'alice' }));
+  const bob = await open(t, a, await tokenFor(a, scope, { tokenId: 'bob' }));
+  const retry = await open(t, b, await tokenFor(a, scope, { tokenId: 'alice' }));
+  const watcher = await open(t, b, await tokenFor(a, scope, { tokenId: 'watcher' }));
+  await watcher.ok({ t: 'sub', cache: 'chat', topic: 'room' });
+
+  const pub = { t: 'pub', cache: 'chat', topic: 'room', value: 'from alice', idempotencyKey: 'k-1' };
+  t.match(await alice.request({ ...pub, topic: ' ' }), { t: 'err', e: { code: 'INVALID_ARGUMENT_ERROR' } }, 'refused: a blank topic');
+  const bobs = await bob.ok({ t: 'pub', cache: 'chat', topic: 'room', value: 'from bob' });
+  const alices = await retry.ok(pub);
+  t.equal(alices['seq'], bobs['seq'] + 1, 'alice\'s retry is a write of its own, after bob\'s');
+  t.same((await watcher.items(2)).map((f) => f['value']), ['from bob', 'from alice'], 'both items published');
+});
+
 t.test('/metrics with engine redis: the store figures are Redis\'s own (keys, used_memory, maxmemory)', async (t) => {
   if (!requireRedis(t)) return;
   const clock = new ManualClock(Date.now());
