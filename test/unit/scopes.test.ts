@@ -64,3 +64,15 @@ t.test('scopes - presence is a topic right that only a permission asking for it 
   t.throws(() => parseScope({ permissions: [{ role: 'readonly', cache: 'chat', presence: true }] }, 20), /presence belongs to a topic permission/);
   t.throws(() => parseScope({ permissions: [{ role: 'subscribeonly', cache: 'chat', topic: 'x', presence: 'yes' }] }, 20), /presence must be true or false/);
 });
+
+t.test('scopes - a chat participant publishes only to its chat\'s input and never reads another chat\'s input', async (t) => {
+  const alice = new Permissions(PermissionScopes.chatParticipant('chat', 'room1').permissions);
+  t.ok(alice.allowsTopic('publish', 'chat', 'room1-input'));
+  t.notOk(alice.allowsTopic('publish', 'chat', 'room1'), 'not the moderated stream');
+  t.ok(alice.allowsTopic('subscribe', 'chat', 'room1'));
+  t.notOk(alice.allowsTopic('subscribe', 'chat', 'room1-input'), 'not the raw input');
+  // A chat id ending with the suffix would name another chat's input: its stream is room1's raw,
+  // unmoderated input.
+  t.throws(() => PermissionScopes.chatParticipant('chat', 'room1-input'), /must not end with the input suffix "-input"/);
+  t.throws(() => PermissionScopes.chatParticipant('chat', 'room1#in', '#in'), /must not end with the input suffix "#in"/);
+});
