@@ -48,6 +48,7 @@ t.test('config - unknown keys, wrong types and unbounded limits are refused with
     [{ dev: true, logLevel: 'loud' }, /logLevel/],
     [{ dev: false }, /auth\.signingKeys: at least one signing key is required/],
     [{ dev: true, auth: { signingKeys: ['too-short'] } }, /auth\.signingKeys\[0\]/],
+    [{ dev: true, auth: { signingKeys: [Buffer.alloc(31, 7).toString('base64url')] } }, /auth\.signingKeys\[0\]: must be base64url text of at least 32 bytes/],
     [{ dev: true, auth: 'none' }, /auth: must be an object/],
     [{ dev: true, engine: 'postgres' }, /engine: must be one of memory, redis/],
     [{ dev: true, redis: { url: 'http://127.0.0.1:6379' } }, /redis\.url: must be a redis:\/\/ or rediss:\/\/ URL/],
@@ -81,6 +82,8 @@ t.test('config - unknown keys, wrong types and unbounded limits are refused with
     [{ dev: true, auth: { maxTokenBytes: 32 * 1024 } }, /server\.maxPreHelloFrameBytes: must be ≥ auth\.maxTokenBytes/],
     [{ dev: true, server: { maxPendingHellosPerIp: 1001, maxConnectionsPerIp: 1000 } }, /server\.maxPendingHellosPerIp: must be ≤ server\.maxConnectionsPerIp/],
     [{ dev: true, server: { maxBackpressureBytes: 3 * 1024 * 1024, sendBufferHardLimitBytes: 4 * 1024 * 1024 } }, /server\.sendBufferHardLimitBytes: must be at least twice server\.maxBackpressureBytes/],
+    [{ dev: true, engine: 'redis', redis: { keyPrefix: 'app\u0000' } }, /redis\.keyPrefix: must not contain control characters/],
+    [{ dev: true, momento: { maxMessageBytes: 5 * 1024 * 1024 }, store: { maxItemBytes: 5 * 1024 * 1024 } }, /momento\.maxMessageBytes: must be > store\.maxItemBytes/],
   ];
   for (const [input, message] of cases) t.throws(() => resolveConfig(input as never), { name: 'ConfigError', message }, JSON.stringify(input));
 });
