@@ -106,6 +106,9 @@ t.test('a concatenate of store.maxListLength values fits; large requests are cha
   t.match(refused, { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'operations_rate_limit_exceeded' } }, 'the third finds 6 of the 32 requests it costs');
   t.same(await c.ok({ t: 'listLength', cache: CACHE, list: 'full3' }), { hit: false }, 'and was not carried out');
   t.same(await c.ok({ t: 'ping' }), {}, 'a small request still passes: it costs one');
+  // 70 - 2 × 32 - 2 (the listLength and the ping) = 4 left: 1011 values cost 32, rounded up, not 31.
+  for (let i = 0; i < 4; i++) await c.ok({ t: 'ping' });
+  t.match(await c.request({ t: 'ping' }), { t: 'err', e: { cause: 'operations_rate_limit_exceeded' } }, 'four more pings use up the bucket');
   clock.advance(1000);
   t.same(await c.ok({ t: 'listConcatenateBack', cache: CACHE, list: 'full3', values: values(LIST_MAX) }), { length: LIST_MAX }, 'a second refills 40: enough again');
   c.close();
