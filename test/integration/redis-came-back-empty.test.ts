@@ -124,3 +124,26 @@ t.test('revocations survive a Redis that came back empty while a node holds them
   const c = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, config });
   t.ok(await eventually(async () => !(await opens(c))), 'a node started after the restart refuses rita too');
 });
+
+/** Redis forgot its scripts under a running node (SCRIPT FLUSH, or a failover behind the same
+ * address to a server that never loaded them) while the link stayed up, so nothing loads them
+ * again: each EVALSHA is answered NOSCRIPT, and the node sends that script as EVAL instead
+ * (RedisConnection.script). Its publishes, list writes and reads keep working. */
+t.test('scripts Redis forgot (SCRIPT FLUSH) under a running node: its writes and reads still work', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await privateRedis();
+  const a = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: uniquePrefix('scriptflush') });
+  const scope = PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('app', '*'), PermissionScopes.cacheReadWrite('app'));
+  const c = await RawClient.open(a, await tokenFor(a, scope));
+  t.teardown(() => c.close());
+  await c.ok({ t: 'sub', cache: 'app', topic: 'room' });
+  await c.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'before' });
+  const admin = new Redis(redis.url);
+  t.teardown(() => admin.disconnect());
+  t.equal(await admin.script('FLUSH'), 'OK', 'Redis forgot every script');
+
+  t.match(await c.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'after' }), { seq: 2 }, 'a publish after it');
+  t.same((await c.items(2)).map((f) => f['value']), ['before', 'after'], 'both items delivered');
+  t.same(await c.ok({ t: 'listPushBack', cache: 'app', list: 'log', value: 'x' }), { length: 1 }, 'a list write');
+  t.same(await c.ok({ t: 'listFetch', cache: 'app', list: 'log' }), { hit: true, values: ['x'] }, 'and a read');
+});
