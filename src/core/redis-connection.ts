@@ -271,7 +271,10 @@ export class RedisConnection {
    * timed-out one may have done (rethrowTyped). */
   run<T>(command: (client: Redis) => Promise<T>, access: RedisAccess = 'command'): Promise<T> {
     const failed = (err: unknown): never => this.failed(err, access);
-    if (this.ready && this.held.size === 0) return command(this.client).catch(failed);
+    // Nothing is held while the connection is usable: usable() sends what was held (flush) in the
+    // tick that makes it usable, and ioredis emits 'close' (which makes it unusable) before it can
+    // be ready again. So a command sent now cannot overtake a held one.
+    if (this.ready) return command(this.client).catch(failed);
     if (this.closed) return Promise.reject(unavailable('the server is shutting down'));
     if (this.held.size >= this.config.maxQueuedCommands) {
       return Promise.reject(unavailable(`Redis is unreachable and ${this.held.size} commands already wait for it (redis.maxQueuedCommands)`));
@@ -286,8 +289,6 @@ export class RedisConnection {
         }, this.config.queueTimeoutMs),
       };
       this.held.add(held);
-      // The connection may have come back between the status check and now.
-      if (this.ready) this.flush();
     });
   }
 
@@ -375,7 +376,7 @@ export class RedisConnection {
   }
 
   /** Sends every held command, in arrival order, within this tick (so later commands, which go
-   * straight out once `held` is empty, cannot overtake them). */
+   * straight out once the connection is usable, cannot overtake them). */
   private flush(): void {
     for (const held of this.held) {
       clearTimeout(held.timer);
