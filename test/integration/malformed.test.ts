@@ -20,6 +20,8 @@ t.test('malformed - undecodable and ill-typed frames get typed errors; the conne
   t.match((await errNull())['e'], { code: 'BAD_REQUEST_ERROR', message: /map/ }, 'an array is not a frame');
   c.sendRaw(encode('just a string'));
   t.match((await errNull())['e'], { code: 'BAD_REQUEST_ERROR', message: /map/ }, 'a scalar is not a frame');
+  c.sendRaw(encode(new Uint8Array([0x81, 0xa1, 0x74])));
+  t.match((await errNull())['e'], { code: 'BAD_REQUEST_ERROR', message: /map/ }, 'nor is a bin, whatever bytes it holds');
   c.sendRaw('{"t":"pub"}');
   t.match((await errNull())['e'], { code: 'BAD_REQUEST_ERROR', message: /binary/ }, 'text frames are refused');
   c.sendRaw(encode({ t: 'pub', cache: 'chat' }));
