@@ -43,6 +43,8 @@ t.test('other TIDINGS_ variables (an app\'s own, the examples\' and revoke\'s) a
   const key = generateSigningKey();
   const run = await cliInProcess(['api-key'], {
     TIDINGS_SIGNING_KEY: key, TIDINGS_URL: 'http://127.0.0.1:8080', TIDINGS_TOKEN: 'x', TIDINGS_API_KEY: 'y', TIDINGS_MY_APP_SETTING: 'z',
+    // Two edits from TIDINGS_DEV, but a short name is only taken for a typo one edit away.
+    TIDINGS_KEY: 'k',
   });
   t.equal(run.status, 0, run.stderr);
   t.match(run.stdout, /^ey/);
