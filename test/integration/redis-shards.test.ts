@@ -1,7 +1,8 @@
 /** Several Redis servers as shards (redis.shards; docs/operations.md, "Several Redis servers"):
  * two real redis-servers, two real nodes listing both. Each cache lives on one shard, whole: its
  * keys are on that server only, and nodes still behave as one broker for it. A moderator's groups
- * in caches on both shards settle their deliveries; the per-connection group bound counts both.
+ * in caches on both shards settle their deliveries; the per-connection group bound counts both
+ * (and not a join a shard refused).
  * One shard down: its caches get the retryable error, the other shard's keep working, and it
  * recovers by itself. A node whose shards do not all answer does not start. */
 import tap, { type Test } from 'tap';
@@ -91,7 +92,11 @@ tap.test('a moderator in groups on both shards settles every delivery; the group
   const [a, b] = [await node(), await node()];
   const mod = await open(t, b, 'mod');
   const pattern = { nameSuffix: '-input' };
-  for (const cache of [ON_FIRST, ON_SECOND]) await mod.ok({ t: 'gsub', cache, group: 'mods', pattern });
+  await mod.ok({ t: 'gsub', cache: ON_FIRST, group: 'mods', pattern });
+  t.match(await mod.request({ t: 'gsub', cache: ON_FIRST, group: 'mods', pattern }),
+    { t: 'err', e: { code: 'ALREADY_EXISTS_ERROR' } }, 'a second join of the same group is refused by its shard');
+  await mod.ok({ t: 'gsub', cache: ON_SECOND, group: 'mods', pattern });
+  t.pass('and counted nothing: the second group fits');
   t.match(await mod.request({ t: 'gsub', cache: ON_FIRST, group: 'more', pattern: { nameSuffix: '-other' } }),
     { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR' } }, 'a third group is refused: moderation.maxGroupsPerConnection is per connection, over every shard');
 
