@@ -176,14 +176,16 @@ export class TopicRegistry {
     return dropped;
   }
 
-  /** Pages only grow, also across restarts (they start from the wall clock). */
-  /** The page a topic created now would start: after every page handed out (pages only grow). */
+  /** The page a topic created now would start: after every page handed out (pages only grow, also
+   * across restarts: they start from the wall clock). */
   peekPage(): number {
     return Math.max(this.clock.now(), this.lastPage + 1);
   }
 
+  /** `peeked` came from peekPage() in this same synchronous step (getOrCreate's contract), and only
+   * this method moves lastPage: it is still after every page handed out. */
   private nextPage(peeked?: number): number {
-    this.lastPage = peeked !== undefined && peeked > this.lastPage ? peeked : this.peekPage();
+    this.lastPage = peeked ?? this.peekPage();
     return this.lastPage;
   }
 
