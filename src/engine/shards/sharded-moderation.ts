@@ -70,10 +70,10 @@ export class ShardedModeration implements ModerationEngine {
     return this.shards.reduce((n, s) => n + s.directoryCopies(), 0);
   }
 
-  /** The shard that handed out `delivery`; any other id goes to shard 0, which answers "not held". */
+  /** The shard that handed out `delivery`. Every id reaching here is an integer ≥ 1: the handlers
+   * take it through deliveryField (handlers/moderation.ts), which refuses any other. */
   private holderOf(delivery: number): ModerationEngine {
-    const index = Number.isSafeInteger(delivery) && delivery >= 1 ? (delivery - 1) % this.shards.length : 0;
-    return this.shards[index]!;
+    return this.shards[(delivery - 1) % this.shards.length]!;
   }
 
   private forget(memberId: string): void {
