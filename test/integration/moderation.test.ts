@@ -232,9 +232,12 @@ testEachEngine('moderation - groups fed by one input together hold at most moder
   }
   const alice = await participant(server, 'alice');
   t.teardown(() => alice.close());
-  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'abcd' });
+  const taken = await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'abcd' });
   const refused = await alice.request({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'efgh' });
   t.match(errOf(refused), { code: 'LIMIT_EXCEEDED_ERROR', cause: 'group_buffer_limit_exceeded', message: /-wide maximum of 10 unassigned bytes/ }, 'each group would take it, the sum would not');
+  // Two 1-byte copies still fit. The refusal came before anything changed: it took no seq.
+  const next = await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'x' });
+  t.same([next['page'], next['seq']], [taken['page'], taken['seq'] + 1], 'the next publish follows the last one taken, with no hole');
 });
 
 testEachEngine('moderation - rejected input reaches its sender with the reason, never <chat> or its history', async (t, engine) => {
