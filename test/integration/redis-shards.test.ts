@@ -2,7 +2,7 @@
  * two real redis-servers, two real nodes listing both. Each cache lives on one shard, whole: its
  * keys are on that server only, and nodes still behave as one broker for it. A moderator's groups
  * in caches on both shards settle their deliveries; the per-connection group bound counts both
- * (and not a join a shard refused).
+ * (and not a join a shard refused). The node's own topic bound is split among the shards.
  * One shard down: its caches get the retryable error, the other shard's keep working, and it
  * recovers by itself. A node whose shards do not all answer does not start. */
 import tap, { type Test } from 'tap';
@@ -23,7 +23,7 @@ const signingKey = generateSigningKey();
 
 /** Two redis-servers shared by this file's tests (stopped when the file ends), and a way to start
  * a node on them for one test. */
-async function shared(t: Test): Promise<{ shards: [RedisProcess, RedisProcess]; node: () => Promise<TidingsServer> }> {
+async function shared(t: Test, topics: { maxTopics?: number } = {}): Promise<{ shards: [RedisProcess, RedisProcess]; node: () => Promise<TidingsServer> }> {
   const root = tap as unknown as Test;
   redises ??= Promise.all([startRedis(root), startRedis(root)]);
   const shards = await redises;
@@ -31,6 +31,7 @@ async function shared(t: Test): Promise<{ shards: [RedisProcess, RedisProcess]; 
     auth: { signingKeys: [signingKey] },
     redis: { shards: shards.map((s) => s.url), reconnectMinMs: 20, reconnectMaxMs: 100 },
     moderation: { maxGroupsPerConnection: 2 },
+    topics,
   };
   return { shards, node: () => startServer(t, { engine: 'redis', redisUrl: shards[0].url, redisKeyPrefix: PREFIX, config }) };
 }
@@ -117,6 +118,18 @@ tap.test('a moderator in groups on both shards settles every delivery; the group
   await mod.ok({ t: 'gunsub', cache: ON_SECOND, group: 'mods' });
   await mod.ok({ t: 'gsub', cache: ON_FIRST, group: 'more', pattern: { nameSuffix: '-other' } });
   t.pass('after leaving one, another join fits');
+});
+
+tap.test('the node\'s topics.maxTopics is split among the shards: the node holds no more in all', async (t) => {
+  if (!requireRedis(t)) return;
+  // 2 over two shards: one window each. A node table refuses a `sub` when full (redis engine).
+  const { node } = await shared(t, { maxTopics: 2 });
+  const client = await open(t, await node(), 'alice');
+  for (const cache of [ON_FIRST, ON_SECOND]) await client.ok({ t: 'sub', cache, topic: 'first' });
+  for (const cache of [ON_FIRST, ON_SECOND]) {
+    t.match(await client.request({ t: 'sub', cache, topic: 'second' }), { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'topics_limit_exceeded' } },
+      `a third topic, on ${cache}'s shard, is refused`);
+  }
 });
 
 tap.test('one shard down: its caches get the retryable error, the other shard serves on, and it recovers', async (t) => {
