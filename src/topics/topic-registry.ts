@@ -90,10 +90,10 @@ export class TopicRegistry {
   }
 
   /** Puts `topic` in the table (replacing any other copy of its key) and in the idle list if it has
-   * no subscriber. */
+   * no subscriber. A copy it replaces needs no removal from that list: adopt() forgets its old copy
+   * first, and the one getOrCreateWithPage replaces was created the step before without
+   * subscribers, so touch() replaces its entry (the list is keyed by topic key). */
   private place(topic: Topic): void {
-    const old = this.topics.get(topic.key);
-    if (old) this.idle?.remove(old);
     this.topics.set(topic.key, topic);
     if (topic.subscribers === 0) this.idle?.touch(topic);
   }
