@@ -136,7 +136,9 @@ export class TopicRegistry {
     this.topics.delete(topic.key);
   }
 
-  /** Records a published frame in the topic's window and enforces the per-topic and global bounds. */
+  /** Records a published frame in the topic's window and enforces the per-topic and global bounds.
+   * `topic` is the registry's current copy: every caller got it from get, getOrCreate or adopt in
+   * the same synchronous step. */
   record(topic: Topic, entry: WindowEntry): void {
     const bytesBefore = topic.windowBytes;
     const lengthBefore = topic.window.length;
@@ -146,7 +148,7 @@ export class TopicRegistry {
     this.evictions.perTopic += lengthBefore + 1 - topic.window.length;
     this.budgetQueue.push({ topic, seq: entry.seq });
     topic.lastActive = this.clock.now();
-    if (topic.subscribers === 0 && this.idle && this.topics.get(topic.key) === topic) this.idle.touch(topic);
+    if (topic.subscribers === 0) this.idle?.touch(topic);
     while (this.totalWindowBytes > this.config.windowTotalBytes) {
       const oldest = this.budgetQueue.shift();
       if (!oldest) break;
