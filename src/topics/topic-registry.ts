@@ -191,8 +191,10 @@ export class TopicRegistry {
     return this.lastPage;
   }
 
+  /** A topic the registry no longer holds has an empty window (forget() cleared it, and record()
+   * gets only current copies), so its entries are stale by the first test. */
   private isStale(entry: { topic: Topic; seq: number }): boolean {
     const head = entry.topic.window.peek();
-    return !head || head.seq > entry.seq || this.topics.get(entry.topic.key) !== entry.topic;
+    return !head || head.seq > entry.seq;
   }
 }
