@@ -2,7 +2,8 @@
  * behave as one group. A moderator on one node moderates what users publish on another for
  * subscribers on a third; members on different nodes share the input exactly once; what a lost
  * member (closed connection, or a whole node killed with SIGKILL) held goes to a member on another
- * node; a nack goes to another member wherever it is. */
+ * node; a nack goes to another member wherever it is; a connection closed while its join is under
+ * way is no member. */
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { startServer } from '../helpers/server.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
-import { CACHE, RawModerator, acceptAll, participant } from '../helpers/moderator.js';
+import { CACHE, SUFFIX, RawModerator, acceptAll, participant } from '../helpers/moderator.js';
 import { ManualClock, PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
 
 const NODE_TIMEOUT_MS = 1000;
@@ -156,6 +157,21 @@ t.test('a member closed with items in flight: they go to the member on another n
   t.ok(nacker.deliveries.every((d) => d['attempt'] === 1), 'none went back to the member that nacked it');
   for (const d of toSurvivor) await survivor.client.ok({ t: 'accept', delivery: d['delivery'] });
   t.same(values(await bob.items(2)), ['n0', 'n1']);
+});
+
+t.test('a connection that closes while its gsub is under way is no member: the items go to the live one', async (t) => {
+  if (!requireRedis(t)) return;
+  const { nodes: [a] } = await cluster(t, 1);
+  const quitter = await RawClient.open(a!, await tokenFor(a!, PermissionScopes.moderator(CACHE), { tokenId: 'quitter' }));
+  // The close reaches the node while the join waits for Redis: the join must not outlive it.
+  quitter.send({ t: 'gsub', cache: CACHE, group: 'mods', pattern: SUFFIX });
+  quitter.close();
+  const live = await moderator(t, a!, { tokenId: 'live', policy: acceptAll });
+  const alice = await user(t, a!, 'alice');
+  for (const value of ['x0', 'x1']) await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value });
+  await live.received(2, 10_000);
+  t.same(values(live.deliveries), ['x0', 'x1'], 'both to the live member, none held by the closed connection');
+  t.same(a!.engine.groups.stats().map((g) => g.members), [1], 'the group has one member');
 });
 
 t.test('a node killed with SIGKILL: after moderation.nodeTimeoutMs what its member held goes to a member on another node', async (t) => {
