@@ -1,5 +1,6 @@
 /** Graceful shutdown loses nothing acknowledged: a lagging subscriber still gets every queued item,
- * then `bye` 4000 with its topics' final positions, then close 4000; new requests during the drain
+ * then `bye` 4000 with its topics' final positions, then close 4000 (one still catching up from
+ * the window gets the rest of it first); new requests during the drain
  * are refused with a retryable code. On both engines: with engine redis the bye waits for items
  * acknowledged before the stop that are still on their way from Redis, so it names the last one
  * and nothing follows it. */
@@ -48,3 +49,34 @@ testEachEngine('shutdown - a lagging subscriber gets every acknowledged item, th
   t.match(lagging.frames.find((f) => f['id'] === refusedId), { t: 'err', e: { code: 'SERVER_UNAVAILABLE', cause: 'server_shutting_down' } }, 'a request during the drain got a retryable refusal');
   t.equal(closed.code, 4000, 'then close 4000, not 1006');
 });
+
+testEachEngine('shutdown - a subscriber still catching up from the window gets every item before its bye', async (t) => {
+  // 16 MiB of window, more than the loopback socket buffers and the catch-up bound (half of
+  // maxBackpressureBytes) hold: the paused reader's catch-up is still under way when the stop begins.
+  const count = 1600;
+  const server = await startServer(t, { config: { server: { shutdownGraceMs: 15_000, maxBackpressureBytes: 64 * 1024 }, topics: { windowItems: count, windowBytes: 32 * 1024 * 1024 } } });
+  const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*'));
+  const pub = await RawClient.open(server, token);
+  const payload = 'w'.repeat(10 * 1024);
+  let first: Record<string, number> = {};
+  for (let from = 1; from <= count; from += 200) {
+    const round = Array.from({ length: Math.min(200, count + 1 - from) }, (_, i) => pub.ok({ t: 'pub', cache: 'chat', topic: 'backlog', value: `${from + i}:${payload}` }));
+    const replies = await Promise.all(round);
+    if (from === 1) first = replies[0] as Record<string, number>;
+  }
+  const reader = await RawClient.open(server, token);
+  pausable(reader).pause();
+  reader.send({ t: 'sub', cache: 'chat', topic: 'backlog', after: { page: first['page'], seq: 0 } });
+  await new Promise((r) => setTimeout(r, 300));
+  const closing = server.close();
+  await new Promise((r) => setTimeout(r, 100));
+  pausable(reader).resume();
+  const closed = await reader.waitClosed(20_000);
+  await closing;
+  const items = reader.frames.filter((f) => f['t'] === 'item');
+  t.same(items.map((f) => f['seq']), Array.from({ length: count }, (_, i) => i + 1), `all ${count} items of the window arrived, in order`);
+  const bye = reader.frames.find((f) => f['t'] === 'bye');
+  t.match(bye, { code: 4000, ends: [{ cache: 'chat', topic: 'backlog', seq: count }] }, 'then bye 4000 with the final position');
+  t.notOk(reader.frames.slice(reader.frames.indexOf(bye!)).some((f) => f['t'] === 'item'), 'no item after the bye');
+  t.equal(closed.code, 4000);
+}, ['memory']);
