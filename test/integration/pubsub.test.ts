@@ -102,6 +102,9 @@ testEachEngine('pubsub - an unsub sent right behind its sub leaves no subscripti
   t.comment(`sub answered ${sub!['t'] === 'ok' ? 'ok' : sub!['e']['code']}`);
   const session = [...server.broker.sessions.values()].find((s) => s.grant?.tokenId === 'quitter')!;
   t.equal(session.subscriptions.size, 0, 'the connection holds no subscription');
+  // A sub answered ok after its reservation ended would leave a catch-up that never ends (and a
+  // shutdown waiting for it until shutdownGraceMs).
+  t.equal(session.catchUps?.size ?? 0, 0, 'and no catch-up');
   // Subscribed only now: the sub above had to set the topic up on the engine itself.
   const watcher = await RawClient.open(server, await tokenFor(server, all));
   await watcher.ok({ t: 'sub', cache: 'chat', topic: 'left' });
