@@ -378,6 +378,8 @@ testEachEngine('moderation - a take-down removes the message from history and te
   t.equal(errOf(denied)?.code, 'PERMISSION_ERROR', 'a participant cannot take messages down');
   const future = await mod.client.request({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: 99 } });
   t.equal(errOf(future)?.code, 'INVALID_ARGUMENT_ERROR', 'an item never published cannot be retracted');
+  const before = await mod.client.request({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: 0 } });
+  t.equal(errOf(before)?.code, 'INVALID_ARGUMENT_ERROR', 'nor seq 0, the position before the first item');
 
   const r = await mod.client.ok({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: spam!['seq'] }, reason: 'spam' });
   t.same(r, { page: sub['page'], seq: 3, removed: true });
