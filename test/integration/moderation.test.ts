@@ -208,6 +208,20 @@ testEachEngine('moderation - a member cannot settle a delivery another member ho
   t.same(await alice.drain('rejected', 0), [], 'the sender was never told of a rejection');
 });
 
+testEachEngine('moderation - a member whose token may not publish the result cannot accept', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  // Subscribe on the whole input pattern (so it may join) and nothing else.
+  const token = await tokenFor(server, { permissions: [{ role: 'subscribeonly', cache: { name: CACHE }, topic: { nameSuffix: SUFFIX.nameSuffix } }] }, { tokenId: 'watcher' });
+  const watcher = await RawModerator.join(server, { token });
+  const alice = await participant(server, 'alice');
+  t.teardown(() => { watcher.client.close(); alice.close(); });
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'hi' });
+  await watcher.received(1);
+  const refused = await watcher.client.request({ t: 'accept', delivery: watcher.deliveries[0]!['delivery'] });
+  t.match(errOf(refused), { code: 'PERMISSION_ERROR', message: /publish to topic "room1"/ }, 'accept needs publish on the output topic');
+  t.same(await alice.ok({ t: 'listFetch', cache: CACHE, list: 'room1' }), { hit: false }, 'nothing reached the chat\'s history');
+}, ['memory']);
+
 testEachEngine('moderation - a member holds at most moderation.maxInFlightPerMember deliveries, whatever its gsub asks', async (t, engine) => {
   const server = await startServer(t, { engine, config: { moderation: { maxInFlightPerMember: 2 } } });
   const mod = await RawModerator.join(server, { maxInFlight: 10 });
