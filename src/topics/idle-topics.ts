@@ -15,9 +15,10 @@ export class IdleTopics {
     this.order.set(topic.key, topic);
   }
 
-  /** `topic` got a subscriber, or left the registry. */
+  /** `topic` got a subscriber, or left the registry. It is the registry's current copy of its key
+   * (attach and forget get no other), so the key's entry, if any, is its own. */
   remove(topic: Topic): void {
-    if (this.order.get(topic.key) === topic) this.order.delete(topic.key);
+    this.order.delete(topic.key);
   }
 
   /** The least recently used subscriber-less topic, if any. */
