@@ -270,9 +270,13 @@ for (const sdk of SDKS) {
     sub.unsubscribe();
   });
 
-  t.test(`${sdk.name} - past momento.maxStreams a subscribe is refused as a subscription limit`, async (t) => {
+  t.test(`${sdk.name} - past momento.maxStreams a subscribe is refused as a subscription limit; a refused stream gives back its slot once`, async (t) => {
     const server = await startMomentoServer(t, { config: { momento: { maxStreams: 1 } } });
-    const { topics } = await sdk.clients(t, server, await apiKeyFor(server));
+    const scope = PermissionScopes.combine(PermissionScopes.topicSubscribeOnly('chat', 'a'), PermissionScopes.topicSubscribeOnly('chat', 'b'));
+    const { topics } = await sdk.clients(t, server, await apiKeyFor(server, scope));
+    // Ended by its refusal and then by the 'error' it emits: counted off twice, it would leave
+    // room for a second stream below.
+    t.equal(errorCode(await topics.subscribe('chat', 'secret', {})), MomentoErrorCode.PERMISSION_ERROR);
     const first = await topics.subscribe('chat', 'a', {});
     t.equal(kind(first), 'Subscription');
     const second = await topics.subscribe('chat', 'b', {});
