@@ -8,6 +8,7 @@ import { Metadata, credentials, makeGenericClientConstructor, status, type Servi
 import { ManualClock, PermissionScopes } from '../../src/index.js';
 import { apiKeyFor, errorCode, momentoClients, startMomentoServer } from '../helpers/momento.js';
 import { SDKS, kind } from '../helpers/momento-sdks.js';
+import { waitFor } from '../helpers/wait.js';
 
 t.test('momento limits - a Subscribe stream counts towards limits.maxConnectionsPerTokenId, and is released when it ends', async (t) => {
   const server = await startMomentoServer(t, { config: { limits: { maxConnectionsPerTokenId: 1 } } });
@@ -19,6 +20,23 @@ t.test('momento limits - a Subscribe stream counts towards limits.maxConnections
   // The server releases the stream's session when the cancel arrives.
   for (let i = 0; i < 50 && [...server.broker.sessions.values()].some((s) => s.subscriptions.size > 0); i++) await new Promise((r) => setTimeout(r, 20));
   t.type(await cache.get('chat', 'k'), CacheGet.Miss, 'released: calls work again');
+});
+
+t.test('momento limits - a Subscribe stream holds one of server.maxConnections: past it a subscribe is refused, naming that knob; a freed slot is used again', async (t) => {
+  const server = await startMomentoServer(t, { config: { server: { maxConnections: 1 } } });
+  const { topics } = await momentoClients(t, server, await apiKeyFor(server));
+  const first = await topics.subscribe('chat', 'a', {});
+  t.type(first, TopicSubscribe.Subscription);
+  // momento.maxStreams (10000) has room: only server.maxConnections refuses it.
+  const second = await topics.subscribe('chat', 'b', {});
+  if (second instanceof TopicSubscribe.Subscription) t.teardown(() => second.unsubscribe());
+  t.equal(errorCode(second), MomentoErrorCode.LIMIT_EXCEEDED_ERROR);
+  t.match((second as TopicSubscribe.Error).message(), /server\.maxConnections/);
+  (first as TopicSubscribe.Subscription).unsubscribe();
+  await waitFor('the first stream to be released', () => server.broker.sessions.size === 0);
+  const third = await topics.subscribe('chat', 'b', {});
+  t.type(third, TopicSubscribe.Subscription, 'the freed slot');
+  (third as TopicSubscribe.Subscription).unsubscribe();
 });
 
 t.test('momento limits - while the tokenId holds a stream, its calls share the tokenId’s request rate', async (t) => {

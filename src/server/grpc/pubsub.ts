@@ -199,10 +199,14 @@ export function pubsubService(deps: GrpcDeps): UntypedServiceImplementation {
       }),
 
     Subscribe: (call: Stream) => {
-      if (streams >= config.momento.maxStreams || broker.sessions.size >= config.server.maxConnections) {
+      // A stream is a session too, so server.maxConnections bounds streams as well; the refusal
+      // names the knob that was reached.
+      const full = streams >= config.momento.maxStreams ? `${config.momento.maxStreams} streams, momento.maxStreams`
+        : broker.sessions.size >= config.server.maxConnections ? `${config.server.maxConnections} connections, server.maxConnections` : undefined;
+      if (full) {
         // The Node SDK reads no `err` trailer on a stream; it recognises this limit by "subscribers"
         // in the details, as Momento words it.
-        call.emit('error', toStatus(limitExceeded(LimitCause.SUBSCRIPTIONS, `Too many subscribers (limit: ${config.momento.maxStreams} streams, momento.maxStreams)`)));
+        call.emit('error', toStatus(limitExceeded(LimitCause.SUBSCRIPTIONS, `Too many subscribers (limit: ${full})`)));
         return;
       }
       streams++;
