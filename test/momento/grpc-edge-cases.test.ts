@@ -1,6 +1,7 @@
 /** The gRPC listener's edges: a Subscribe cancelled at once releases its session and stream slot; a
  * malformed protobuf gets a typed status; a revoked credential ends its Subscribe UNAUTHENTICATED
- * (final), not a retryable UNAVAILABLE. */
+ * (final), not a retryable UNAVAILABLE; a Subscribe whose client stops reading is ended at
+ * momento.maxStreamBufferBytes. */
 import t from 'tap';
 import { cache, pubsub } from '@gomomento/generated-types';
 import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceDefinition } from '@grpc/grpc-js';
@@ -58,4 +59,30 @@ t.test('a revoked credential ends its Subscribe stream UNAUTHENTICATED (not a re
   await server.revoke({ tokenId: 'mallory' } as never);
   const err = await ended;
   t.equal(err.code, status.UNAUTHENTICATED, `ended with ${status[err.code]}: ${err.details}`);
+});
+
+t.test('a Subscribe whose client stops reading ends UNAVAILABLE past momento.maxStreamBufferBytes, not buffered without bound', async (t) => {
+  // The broker's own slow-consumer rule (server.maxBackpressureBytes) is set far above what is
+  // published, so only the stream's bound can end it.
+  const server = await startMomentoServer(t, { config: { momento: { maxStreamBufferBytes: 64 * 1024 }, server: { maxBackpressureBytes: 32 * 1024 * 1024, sendBufferHardLimitBytes: 64 * 1024 * 1024 } } });
+  const c = client(server.momentoPort!, pubsub.cache_client.pubsub.UnimplementedPubsubService.definition, 'Pubsub');
+  t.teardown(() => c.close());
+  const md = new Metadata(); md.set('authorization', await apiKeyFor(server));
+  const call = c['Subscribe']!(new pubsub.cache_client.pubsub._SubscriptionRequest({ cache_name: 'chat', topic: 'slow' }), md);
+  const ended = new Promise<{ code: number; details: string }>((resolve) => call.on('error', resolve));
+  let messages = 0;
+  const N = 300;
+  await new Promise((resolve) => call.once('data', resolve));
+  call.pause(); // stops reading: HTTP/2 flow control holds the server's writes
+  const everyItem = new Promise<undefined>((resolve) => call.on('data', () => { if (++messages === N) resolve(undefined); }));
+  const value = 'x'.repeat(4096);
+  for (let i = 0; i < N; i++) await server.engine.topics.publish('chat', 'slow', value, 'backend');
+  call.resume();
+  // Bounded either way: the stream ends, or (without the bound) every item arrives.
+  const outcome = await Promise.race([ended, everyItem]);
+  t.equal(outcome?.code, status.UNAVAILABLE, `ended: ${outcome?.details ?? `all ${N} items (1.2 MB) were held for the stalled stream`}`);
+  t.match(outcome?.details, /fell too far behind/);
+  t.ok(messages < N, `the stream ended before the rest (${messages} of ${N} read)`);
+  await waitFor('the stream to release its session', () => server.broker.sessions.size === 0);
+  call.cancel();
 });
