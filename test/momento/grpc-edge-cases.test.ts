@@ -1,13 +1,13 @@
 /** The gRPC listener's edges: a Subscribe cancelled at once releases its session and stream slot; a
  * malformed protobuf gets a typed status; a revoked credential ends its Subscribe UNAUTHENTICATED
  * (final), not a retryable UNAVAILABLE; a Subscribe whose client stops reading is ended at
- * momento.maxStreamBufferBytes. */
+ * momento.maxStreamBufferBytes; one resuming from a large window gets all of it. */
 import t from 'tap';
 import { cache, pubsub } from '@gomomento/generated-types';
 import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceDefinition } from '@grpc/grpc-js';
 import { PermissionScopes } from '../../src/index.js';
 import { apiKeyFor, startMomentoServer } from '../helpers/momento.js';
-import { waitFor } from '../helpers/wait.js';
+import { eventually, waitFor } from '../helpers/wait.js';
 
 type AnyClient = Record<string, (...args: unknown[]) => any> & { close(): void };
 function client(port: number, def: unknown, name: string): AnyClient {
@@ -84,5 +84,25 @@ t.test('a Subscribe whose client stops reading ends UNAVAILABLE past momento.max
   t.match(outcome?.details, /fell too far behind/);
   t.ok(messages < N, `the stream ended before the rest (${messages} of ${N} read)`);
   await waitFor('the stream to release its session', () => server.broker.sessions.size === 0);
+  call.cancel();
+});
+
+t.test('a Subscribe resuming from a window larger than its catch-up share gets all of it, the replay continued as the client reads', async (t) => {
+  // The replay stops while more than server.maxBackpressureBytes / 2 (32 KiB) is unsent and goes
+  // on as the stream's writes complete.
+  const server = await startMomentoServer(t, { config: { server: { maxBackpressureBytes: 64 * 1024, sendBufferHardLimitBytes: 128 * 1024 } } });
+  const N = 100;
+  const value = 'x'.repeat(4096);
+  for (let i = 0; i < N; i++) await server.engine.topics.publish('chat', 'backlog', value, 'backend');
+  const c = client(server.momentoPort!, pubsub.cache_client.pubsub.UnimplementedPubsubService.definition, 'Pubsub');
+  t.teardown(() => c.close());
+  const md = new Metadata(); md.set('authorization', await apiKeyFor(server));
+  // Page 0 names no page the topic has: a discontinuity, then the whole window.
+  const call = c['Subscribe']!(new pubsub.cache_client.pubsub._SubscriptionRequest({ cache_name: 'chat', topic: 'backlog', resume_at_topic_sequence_number: 1, sequence_page: 0 }), md);
+  call.on('error', () => {});
+  const seqs: number[] = [];
+  call.on('data', (m: InstanceType<typeof pubsub.cache_client.pubsub._SubscriptionItem>) => { if (m.item) seqs.push(m.item.topic_sequence_number); });
+  t.ok(await eventually(() => seqs.length === N), `${seqs.length} of the ${N} items in the window replayed`);
+  t.same(seqs, Array.from({ length: N }, (_, i) => i + 1), 'in order, each once');
   call.cancel();
 });
