@@ -7,7 +7,6 @@ import { pubsub } from '@gomomento/generated-types';
 import { common } from '@gomomento/generated-types/dist/common.js';
 import { CloseCode, ErrorCode, LimitCause, decodeFrame, type Position, type WireError } from '../../protocol/index.js';
 import { TidingsError, limitExceeded } from '../../core/errors.js';
-import { MAX_TIMER_MS } from '../../core/clock.js';
 import { HEARTBEAT_KEY } from '../../engine/broker.js';
 import type { Connection, Session } from '../../engine/session.js';
 import { callCredential, callerAddress, dispatch, unary, type GrpcDeps } from './calls.js';
@@ -156,10 +155,11 @@ class StreamConnection implements Connection, JsReceiver {
    * before the call's deadline, if it has one. Real time: the deadline is the client's, not the
    * broker's clock. */
   endBeforeDeadline(deadline: number): void {
+    // No grpc-timeout: Infinity. A timer holds at most 2^31 - 1 ms, and so does a grpc-js call's
+    // deadline (it truncates grpc-timeout to an int32 and ends a longer one at once), so this
+    // timer, shorter by the margin, always fits.
+    if (this.ended || !Number.isFinite(deadline)) return;
     const delay = Math.max(0, deadline - DEADLINE_MARGIN_MS - Date.now());
-    // A timer cannot hold more than 2^31 - 1 ms (~24.8 days): it would fire at once, ending every
-    // stream with a far deadline as soon as it opened. Such a deadline is left to the client.
-    if (this.ended || !Number.isFinite(deadline) || delay > MAX_TIMER_MS) return;
     this.deadlineTimer = setTimeout(() => {
       if (this.ended) return;
       this.cleanup();
