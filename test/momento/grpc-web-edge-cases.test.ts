@@ -1,8 +1,9 @@
-/** grpc-web's edges: an aborted Subscribe releases its session; garbage bodies get a status; only
- * Subscribe is recycled after momento.webStreamMaxMs (a GetBatch is never cut short with OK). */
+/** grpc-web's edges: an aborted Subscribe releases its session; garbage bodies get a status (a
+ * message framed wrongly INVALID_ARGUMENT, never decoded); only Subscribe is recycled after
+ * momento.webStreamMaxMs (a GetBatch is never cut short with OK). */
 import t from 'tap';
 import http from 'node:http';
-import { pubsub } from '@gomomento/generated-types';
+import { cache, pubsub } from '@gomomento/generated-types';
 import { apiKeyFor, startMomentoServer } from '../helpers/momento.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -42,6 +43,19 @@ t.test('grpc-web garbage bodies answer a status, server alive', async (t) => {
       t.match(decoded + ' ' + res.statusCode, /grpc-status:\d+/, `${path} ${JSON.stringify(body)} -> ${JSON.stringify(decoded.slice(-80))}`);
     }
   }
+  // A well-formed Set framed wrongly: declared longer than the body holds, or flagged compressed
+  // (Tidings takes no compression). Decoded anyway, either would be stored.
+  const set = Buffer.from(new cache.cache_client._SetRequest({ cache_key: Buffer.from('framed'), cache_body: Buffer.from('v'), ttl_milliseconds: 60_000 }).serializeBinary());
+  const longer = Buffer.from(frame(set), 'base64'); longer.writeUInt32BE(set.length + 10, 1);
+  const compressed = Buffer.from(frame(set), 'base64'); compressed[0] = 1;
+  for (const [name, body] of [['declared longer', longer], ['flagged compressed', compressed]] as const) {
+    const req = post(server.httpUrl, '/cache_client.Scs/Set', { authorization: key, cache: 'chat' }, body.toString('base64'));
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => { req.on('response', resolve); req.on('error', reject); });
+    let text = ''; res.setEncoding('utf8'); res.on('data', (d) => { text += d; });
+    await new Promise((r) => res.on('end', r));
+    t.match(Buffer.from(text, 'base64').toString('latin1'), /grpc-status:3\r\ngrpc-message:malformed%20grpc-web%20request/, `${name}: INVALID_ARGUMENT`);
+  }
+  t.equal(await server.engine.cache.get('chat', 'framed'), undefined, 'nothing stored');
 });
 
 t.test('grpc-web GetBatch is never cut short by the Subscribe recycle (momento.webStreamMaxMs)', async (t) => {
