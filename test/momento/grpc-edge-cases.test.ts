@@ -1,7 +1,8 @@
 /** The gRPC listener's edges: a Subscribe cancelled at once releases its session and stream slot; a
  * malformed protobuf gets a typed status; a revoked credential ends its Subscribe UNAUTHENTICATED
  * (final), not a retryable UNAVAILABLE; a Subscribe whose client stops reading is ended at
- * momento.maxStreamBufferBytes; one resuming from a large window gets all of it. */
+ * momento.maxStreamBufferBytes; one resuming from a large window gets all of it; a quiet one gets
+ * periodic heartbeats. */
 import t from 'tap';
 import { cache, pubsub } from '@gomomento/generated-types';
 import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceDefinition } from '@grpc/grpc-js';
@@ -104,5 +105,18 @@ t.test('a Subscribe resuming from a window larger than its catch-up share gets a
   call.on('data', (m: InstanceType<typeof pubsub.cache_client.pubsub._SubscriptionItem>) => { if (m.item) seqs.push(m.item.topic_sequence_number); });
   t.ok(await eventually(() => seqs.length === N), `${seqs.length} of the ${N} items in the window replayed`);
   t.same(seqs, Array.from({ length: N }, (_, i) => i + 1), 'in order, each once');
+  call.cancel();
+});
+
+t.test('a quiet Subscribe stream gets a heartbeat every server.heartbeatMs, not only the first', async (t) => {
+  const server = await startMomentoServer(t, { config: { server: { heartbeatMs: 100 } } });
+  const c = client(server.momentoPort!, pubsub.cache_client.pubsub.UnimplementedPubsubService.definition, 'Pubsub');
+  t.teardown(() => c.close());
+  const md = new Metadata(); md.set('authorization', await apiKeyFor(server));
+  const call = c['Subscribe']!(new pubsub.cache_client.pubsub._SubscriptionRequest({ cache_name: 'chat', topic: 'quiet' }), md);
+  call.on('error', () => {});
+  let heartbeats = 0;
+  call.on('data', (m: InstanceType<typeof pubsub.cache_client.pubsub._SubscriptionItem>) => { if (m.heartbeat) heartbeats++; });
+  t.ok(await eventually(() => heartbeats >= 4), `${heartbeats} heartbeats: the one subscribe sends, then the periodic ones`);
   call.cancel();
 });
