@@ -160,8 +160,8 @@ class StreamConnection implements Connection, JsReceiver {
     // timer, shorter by the margin, always fits.
     if (this.ended || !Number.isFinite(deadline)) return;
     const delay = Math.max(0, deadline - DEADLINE_MARGIN_MS - Date.now());
+    // cleanup() clears this timer, so it never fires on an ended stream.
     this.deadlineTimer = setTimeout(() => {
-      if (this.ended) return;
       this.cleanup();
       this.call.end();
     }, delay);
