@@ -1,10 +1,11 @@
-/** grpc-web's edges: an aborted Subscribe releases its session; garbage bodies get a status (a
- * message framed wrongly INVALID_ARGUMENT, never decoded); only Subscribe is recycled after
- * momento.webStreamMaxMs (a GetBatch is never cut short with OK). */
+/** grpc-web's edges: an aborted Subscribe releases its session, an aborted GetBatch ends quietly;
+ * garbage bodies get a status (a message framed wrongly INVALID_ARGUMENT, never decoded); only
+ * Subscribe is recycled after momento.webStreamMaxMs (a GetBatch is never cut short with OK). */
 import t from 'tap';
 import http from 'node:http';
 import { cache, pubsub } from '@gomomento/generated-types';
 import { apiKeyFor, startMomentoServer } from '../helpers/momento.js';
+import { waitFor } from '../helpers/wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function frame(bytes: Uint8Array): string {
@@ -99,4 +100,23 @@ t.test('grpc-web Subscribe is still recycled with OK after momento.webStreamMaxM
   t.match((text.match(/[A-Za-z0-9+/]+={0,2}/g) ?? []).map((p) => Buffer.from(p, 'base64').toString('latin1')).join(''), /grpc-status:0/);
   await sleep(100);
   t.equal(server.broker.sessions.size, 0);
+});
+
+t.test('grpc-web GetBatch aborted by the client mid-answer: the server ends the batch quietly and keeps serving', async (t) => {
+  const server = await startMomentoServer(t);
+  const key = await apiKeyFor(server);
+  await server.engine.cache.set('chat', 'big', Buffer.alloc(64 * 1024, 1), 60_000);
+  // 300 answers of 64 KiB: the batch waits for the client to read (momento.maxStreamBufferBytes).
+  const items = Array.from({ length: 300 }, () => new cache.cache_client._GetRequest({ cache_key: Buffer.from('big') }));
+  const req = post(server.httpUrl, '/cache_client.Scs/GetBatch', { authorization: key, cache: 'chat' }, frame(new cache.cache_client._GetBatchRequest({ items }).serialize()));
+  req.on('error', () => {});
+  const res = await new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve));
+  await new Promise((resolve) => res.once('data', resolve));
+  req.destroy();
+  await waitFor('the batch to release its session', () => server.broker.sessions.size === 0);
+  const again = post(server.httpUrl, '/cache_client.Scs/Get', { authorization: key, cache: 'chat' }, frame(new cache.cache_client._GetRequest({ cache_key: Buffer.from('big') }).serialize()));
+  const answer = await new Promise<http.IncomingMessage>((resolve, reject) => { again.on('response', resolve); again.on('error', reject); });
+  let text = ''; answer.setEncoding('latin1'); answer.on('data', (d: string) => { text += d; });
+  await new Promise((r) => answer.on('end', r));
+  t.match((text.match(/[A-Za-z0-9+/]+={0,2}/g) ?? []).map((p) => Buffer.from(p, 'base64').toString('latin1')).join(''), /grpc-status:0/, 'the next call is answered');
 });
