@@ -18,7 +18,7 @@ const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
 const GOAWAY = 7;
 
 /** A raw TCP connection to the listener: the HTTP/2 frame types it received, and whether it closed. */
-async function rawConnection(port: number, send: 'nothing' | 'part of the preface' | 'preface') {
+async function rawConnection(port: number, send: 'nothing' | 'the preface and part of SETTINGS' | 'preface') {
   const socket = net.connect(port, '127.0.0.1');
   socket.on('error', () => {});
   await new Promise((resolve) => socket.once('connect', resolve));
@@ -34,7 +34,8 @@ async function rawConnection(port: number, send: 'nothing' | 'part of the prefac
     }
   });
   socket.on('close', () => { state.closed = true; });
-  if (send === 'part of the preface') socket.write(PREFACE.slice(0, 10));
+  // The 24-octet preface alone does not open HTTP/2: its SETTINGS frame is part of the opening.
+  if (send === 'the preface and part of SETTINGS') socket.write(Buffer.concat([Buffer.from(PREFACE), EMPTY_SETTINGS.subarray(0, 5)]));
   if (send === 'preface') { socket.write(PREFACE); socket.write(EMPTY_SETTINGS); }
   return state;
 }
@@ -56,10 +57,10 @@ t.test('a connection that never opens HTTP/2 is closed; one that did is kept; th
   const server = await startMomentoServer(t, { config: { momento: { maxConnections: 3, openingTimeoutMs: 1000, idleTimeoutMs: 600_000 } } });
   const opened = await rawConnection(server.momentoPort!, 'preface');
   const silent = await rawConnection(server.momentoPort!, 'nothing');
-  const partial = await rawConnection(server.momentoPort!, 'part of the preface');
+  const partial = await rawConnection(server.momentoPort!, 'the preface and part of SETTINGS');
   t.teardown(() => { for (const c of [opened, silent, partial]) c.socket.destroy(); });
   await waitFor('the silent connection to be closed', () => silent.closed);
-  await waitFor('the half-preface connection to be closed', () => partial.closed);
+  await waitFor('the connection that sent only part of its SETTINGS frame to be closed', () => partial.closed);
   // Connected first, so its opening deadline passed before the silent one's: it was checked and kept.
   t.equal(opened.closed, false, 'the connection that sent its preface and SETTINGS is kept');
   t.ok(opened.types.includes(4), 'and was answered with SETTINGS');
