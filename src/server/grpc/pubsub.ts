@@ -5,7 +5,7 @@
 import { Metadata, status, type ServerWritableStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { pubsub } from '@gomomento/generated-types';
 import { common } from '@gomomento/generated-types/dist/common.js';
-import { CloseCode, ErrorCode, LimitCause, decodeFrame, type Position, type WireError } from '../../protocol/index.js';
+import { CloseCode, ErrorCode, LimitCause, decodeFrame, type Position } from '../../protocol/index.js';
 import { TidingsError, limitExceeded } from '../../core/errors.js';
 import { HEARTBEAT_KEY } from '../../engine/broker.js';
 import type { Connection, Session } from '../../engine/session.js';
@@ -69,17 +69,16 @@ export class ItemTranslator {
         };
       case 'hb':
         return { kind: 'data', bytes: this.heartbeatBytes };
-      case 'end':
-        return { kind: 'end', error: f['e'] as WireError };
       default:
         // bye (followed by close), token notices, and frames Momento has no message for (a moderator's
-        // retract, moderation deliveries): nothing to send on this stream.
+        // retract, moderation deliveries): nothing to send on this stream. A subscription's `end`
+        // never reaches one: it follows only an in-band `auth` refresh, which a stream cannot send.
         return { kind: 'skip' };
     }
   }
 }
 
-type Translated = { kind: 'data'; bytes: Uint8Array } | { kind: 'end'; error: WireError } | { kind: 'skip' };
+type Translated = { kind: 'data'; bytes: Uint8Array } | { kind: 'skip' };
 
 /** @gomomento/sdk puts its request timeout (5 s by default) on a subscription's first stream as a
  * gRPC deadline. Left to expire, it fires the app's onConnectionLost and the SDK resubscribes
@@ -107,10 +106,7 @@ class StreamConnection implements Connection, JsReceiver {
   send(frame: Uint8Array): boolean {
     if (this.ended) return false;
     const out = this.translator.translate(frame);
-    if (out.kind === 'data') return this.write(out.bytes);
-    // Our own end frame (subscriptions.ts): its cause is one of ours, though WireError types it loosely for the SDK.
-    if (out.kind === 'end') this.fail(toStatus(new TidingsError(out.error.code, out.error.message, out.error.cause as TidingsError['cause_'])));
-    return true;
+    return out.kind === 'data' ? this.write(out.bytes) : true;
   }
 
   write(bytes: Uint8Array): boolean {
