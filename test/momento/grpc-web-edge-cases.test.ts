@@ -1,6 +1,7 @@
-/** grpc-web's edges: an aborted Subscribe releases its session, an aborted GetBatch ends quietly;
- * garbage bodies get a status (a message framed wrongly INVALID_ARGUMENT, never decoded); only
- * Subscribe is recycled after momento.webStreamMaxMs (a GetBatch is never cut short with OK). */
+/** grpc-web's edges: an aborted Subscribe releases its session, an aborted GetBatch ends quietly, a
+ * stalled Subscribe is ended at momento.maxStreamBufferBytes; garbage bodies get a status (a
+ * message framed wrongly INVALID_ARGUMENT, never decoded); only Subscribe is recycled after
+ * momento.webStreamMaxMs (a GetBatch is never cut short with OK). */
 import t from 'tap';
 import http from 'node:http';
 import { cache, pubsub } from '@gomomento/generated-types';
@@ -119,4 +120,31 @@ t.test('grpc-web GetBatch aborted by the client mid-answer: the server ends the 
   let text = ''; answer.setEncoding('latin1'); answer.on('data', (d: string) => { text += d; });
   await new Promise((r) => answer.on('end', r));
   t.match((text.match(/[A-Za-z0-9+/]+={0,2}/g) ?? []).map((p) => Buffer.from(p, 'base64').toString('latin1')).join(''), /grpc-status:0/, 'the next call is answered');
+});
+
+t.test('a grpc-web Subscribe whose client stops reading is ended (OK, to resume) past momento.maxStreamBufferBytes', async (t) => {
+  // Only the socket's backpressure can hold the server's writes here: the broker's own
+  // slow-consumer rule (server.maxBackpressureBytes) is set far above what is published.
+  const server = await startMomentoServer(t, { config: { momento: { maxStreamBufferBytes: 256 * 1024 }, server: { maxBackpressureBytes: 64 * 1024 * 1024, sendBufferHardLimitBytes: 128 * 1024 * 1024 } } });
+  const key = await apiKeyFor(server);
+  const req = post(server.httpUrl, '/cache_client.pubsub.Pubsub/Subscribe', { authorization: key }, frame(new pubsub.cache_client.pubsub._SubscriptionRequest({ cache_name: 'chat', topic: 'stalled' }).serialize()));
+  const res = await new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve));
+  await new Promise((resolve) => res.once('data', resolve));
+  res.pause();
+  // 24 MiB of items: more than the loopback socket's buffers hold, so uWS reports backpressure.
+  const N = 384;
+  for (let i = 0; i < N; i++) await server.engine.topics.publish('chat', 'stalled', 'x'.repeat(64 * 1024), 'backend');
+  // Every item's text, base64: what arrives if the server held them all for the stalled stream.
+  const everything = (N * 64 * 1024 * 4) / 3;
+  let text = '';
+  res.setEncoding('latin1');
+  const outcome = await new Promise<string>((resolve) => {
+    res.on('data', (d: string) => { text += d; if (text.length >= everything) resolve('every item held for it'); });
+    res.on('end', () => resolve('ended'));
+    res.resume();
+  });
+  t.equal(outcome, 'ended', `the stream was ended, after ${Math.round(text.length / 1024)} KiB of ${Math.round(everything / 1024)}`);
+  const decoded = (text.match(/[A-Za-z0-9+/]+={0,2}/g) ?? []).map((p) => Buffer.from(p, 'base64').toString('latin1')).join('');
+  t.match(decoded.slice(-100), /grpc-status:0/, 'OK: the web SDK resubscribes from its last item');
+  await waitFor('the stream to release its session', () => server.broker.sessions.size === 0);
 });
