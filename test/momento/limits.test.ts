@@ -1,6 +1,7 @@
 /** Per-identity limits apply to gRPC calls as to WebSocket connections: a Subscribe stream or a call
  * in flight counts as a connection of its tokenId, every call is charged to the tokenId's rate (whose
- * bucket outlives the call), and to its client address's (limits.connectionOps*). */
+ * bucket outlives the call), and to its client address's (limits.connectionOps*). A stream also
+ * holds one of server.maxConnections; an item of up to store.maxItemBytes fits a gRPC message. */
 import t from 'tap';
 import { CacheGet, MomentoErrorCode, TopicSubscribe } from '@gomomento/sdk';
 import { cache } from '@gomomento/generated-types';
@@ -98,4 +99,22 @@ t.test('momento limits - a refused call is RESOURCE_EXHAUSTED with err: operatio
   t.equal(refused.code, status.RESOURCE_EXHAUSTED);
   t.same(refused.metadata?.get('err'), ['operations_rate_limit_exceeded']);
   t.match(refused.details, /tokenId "frank"/);
+});
+
+t.test('momento limits - an item of up to store.maxItemBytes fits the listener’s messages; past it the refusal is ours, item_size_limit_exceeded', async (t) => {
+  const server = await startMomentoServer(t);
+  const Client = makeGenericClientConstructor(cache.cache_client.UnimplementedScsService.definition as unknown as ServiceDefinition, 'Scs');
+  const client = new Client(`127.0.0.1:${server.momentoPort}`, credentials.createInsecure()) as unknown as Record<string, (...args: unknown[]) => unknown>;
+  t.teardown(() => (client as unknown as { close(): void }).close());
+  const metadata = new Metadata();
+  metadata.set('authorization', await apiKeyFor(server));
+  metadata.set('cache', 'chat');
+  const set = (bytes: number) => new Promise<{ code: number; err?: unknown }>((resolve) => {
+    const request = new cache.cache_client._SetRequest({ cache_key: Buffer.from('big'), cache_body: Buffer.alloc(bytes, 1), ttl_milliseconds: 60_000 });
+    client['Set']!(request, metadata, (e: { code: number; metadata: Metadata } | null) => resolve(e ? { code: e.code, err: e.metadata.get('err')[0] } : { code: status.OK }));
+  });
+  const MiB = 1024 * 1024;
+  // Defaults: store.maxItemBytes 5 MiB, momento.maxMessageBytes 6 MiB (grpc-js alone takes 4 MiB).
+  t.same(await set(4.5 * MiB), { code: status.OK }, 'a 4.5 MiB item is stored');
+  t.same(await set(5.5 * MiB), { code: status.RESOURCE_EXHAUSTED, err: 'item_size_limit_exceeded' }, 'a 5.5 MiB one is refused by the store’s limit');
 });
