@@ -206,9 +206,9 @@ t.test('gRPC: a message of more top-level fields than server.maxRequestElements 
   const concatenate = (list: string) => new momentoCache.cache_client._ListConcatenateBackRequest({
     list_name: Buffer.from(list), values: values(LIST_MAX).map((v) => Buffer.from(v)), ttl_milliseconds: 60_000,
   }).serializeBinary();
-  // Field 2 (values) empty, twice the limit, then field 1 with wire type 7: decoded, the message
-  // would fail as malformed (INTERNAL); counted, it never is.
-  const empties = new Uint8Array([...new Array(2 * MAX_ELEMENTS).fill([0x12, 0x00]).flat(), 0x0f, 0x01]);
+  // Field 2 (values) empty, as many as the limit, then field 1 with wire type 7, one field past
+  // it: decoded, the message would fail as malformed (INTERNAL); counted, it never is.
+  const empties = new Uint8Array([...new Array(MAX_ELEMENTS).fill([0x12, 0x00]).flat(), 0x0f, 0x01]);
   const refused = await call(empties);
   t.equal(refused?.code, 8, 'RESOURCE_EXHAUSTED');
   t.equal(refused?.metadata.get('err')[0], 'request_elements_limit_exceeded');
