@@ -200,7 +200,7 @@ t.test('HTTP JSON bodies: invalid UTF-8 is refused, not replaced; the shape limi
   t.equal(tokens.status, 413, 'POST /v1/tokens too');
 });
 
-t.test('gRPC: a message of more top-level fields than server.maxRequestElements is refused undecoded; large ones are charged by their fields', async (t) => {
+t.test('gRPC: a message of more top-level fields than server.maxRequestElements, or of groups nested deeper than server.maxRequestDepth, is refused undecoded; large ones are charged by their fields', async (t) => {
   const scs = scsCaller(t);
   const call = (message: Uint8Array) => scs('ListConcatenateBack', message);
   const concatenate = (list: string) => new momentoCache.cache_client._ListConcatenateBackRequest({
@@ -212,6 +212,10 @@ t.test('gRPC: a message of more top-level fields than server.maxRequestElements 
   const refused = await call(empties);
   t.equal(refused?.code, 8, 'RESOURCE_EXHAUSTED');
   t.equal(refused?.metadata.get('err')[0], 'request_elements_limit_exceeded');
+  // Nine groups (field 15, wire type 3) opened one inside another: one past the depth limit.
+  const deep = await call(new Uint8Array(9).fill(0x7b));
+  t.equal(deep?.code, 8, 'nested groups: RESOURCE_EXHAUSTED');
+  t.equal(deep?.metadata.get('err')[0], 'request_depth_limit_exceeded');
   clock.advance(2000); // the caller address's bucket full again (70)
   t.equal(await call(concatenate('g1')), null, 'a concatenate of store.maxListLength values passes (32 requests)');
   t.equal(await call(concatenate('g2')), null, 'twice (64)');
