@@ -1,9 +1,13 @@
 /** Conformance: AuthClient.generateDisposableToken of the official SDK against Tidings, then the
- * minted token used by the SDK; and the Momento-shaped credentials the CLI prints. */
+ * minted token used by the SDK; a raw request whose permissions select no cache or topic is
+ * refused; and the Momento-shaped credentials the CLI prints. */
 import t from 'tap';
 import {
   AllDataReadWrite, CacheGet, CredentialProvider, DisposableTokenScopes, ExpiresIn, GenerateDisposableToken, MomentoErrorCode,
 } from '@gomomento/sdk';
+import { token } from '@gomomento/generated-types';
+import { permission_messages as perms } from '@gomomento/generated-types/dist/permissionmessages.js';
+import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceDefinition } from '@grpc/grpc-js';
 import { decodeMomentoCredential } from '../../src/index.js';
 import { apiKeyFor, errorCode, momentoClients, startMomentoServer } from '../helpers/momento.js';
 import { SDKS, kind } from '../helpers/momento-sdks.js';
@@ -95,4 +99,24 @@ t.test('momento tokens - POST /v1/tokens with momento: true answers a token from
   await cache.set('app', 'k', 'v');
   t.equal((await cache.get('app', 'k')).value(), 'v');
   t.equal(errorCode(await cache.get('other', 'k')), MomentoErrorCode.PERMISSION_ERROR);
+});
+
+t.test('momento tokens - a cache or topic permission that selects no cache or topic grants nothing; a scope of only such is refused', async (t) => {
+  const server = await startMomentoServer(t);
+  const Client = makeGenericClientConstructor(token.token.UnimplementedTokenService.definition as unknown as ServiceDefinition, 'Token');
+  const client = new Client(`127.0.0.1:${server.momentoPort}`, credentials.createInsecure()) as unknown as Record<string, (...args: unknown[]) => unknown>;
+  t.teardown(() => (client as unknown as { close(): void }).close());
+  const apiKey = await apiKeyFor(server);
+  const P = perms.PermissionsType;
+  const mint = (permission: InstanceType<typeof perms.PermissionsType>) => new Promise<{ code: number; details?: string }>((resolve) => {
+    const request = new token.token._GenerateDisposableTokenRequest({
+      auth_token: apiKey, expires: new token.token._GenerateDisposableTokenRequest.Expires({ valid_for_seconds: 60 }),
+      permissions: new perms.Permissions({ explicit: new perms.ExplicitPermissions({ permissions: [permission] }) }),
+    });
+    client['GenerateDisposableToken']!(request, new Metadata(), (e: { code: number; details: string } | null) => resolve(e ? { code: e.code, details: e.details } : { code: status.OK }));
+  });
+  // The SDKs always name one; read as "any", these would be tokens for every cache or topic.
+  const refused = { code: status.INVALID_ARGUMENT, details: /would grant nothing Tidings serves/ };
+  t.match(await mint(new P({ cache_permissions: new P.CachePermissions({ role: perms.CacheRole.CacheReadWrite }) })), refused, 'a cache permission with no cache');
+  t.match(await mint(new P({ topic_permissions: new P.TopicPermissions({ role: perms.TopicRole.TopicReadWrite, cache_selector: new P.CacheSelector({ cache_name: 'chat' }) }) })), refused, 'a topic permission with no topic');
 });
