@@ -73,7 +73,7 @@ export class RedisEngine implements Engine {
     subscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis subscriber connection error'));
     clearSocketTimerOnClose(subscriber);
     this.topics = new RedisTopicEngine(config.topics, clock, connection, subscriber, config.redis.keyPrefix, log,
-      { maxItems: config.redis.publishBatchMaxItems, maxBytes: config.redis.publishBatchMaxBytes });
+      { maxItems: config.redis.publishBatchMaxItems, maxBytes: config.redis.publishBatchMaxBytes }, placement.count);
     this.cache = new RedisCacheStore(config.store, clock, connection, `${config.redis.keyPrefix}${CACHE_NAMESPACE}`, this.topics);
     // Delivery ids of shard i are i+1, i+1+count, ...: unique on the node, and they name their shard.
     this.groups = new RedisModeration(config.moderation, clock, connection, subscriber, config.redis.keyPrefix, log, this.topics, this.cache,

@@ -19,6 +19,9 @@ export interface TopicRegistryOptions {
    * False for the Redis engine's node-local windows: each belongs to a Redis subscription the
    * engine holds (a subscribe under way has no subscriber yet) and drops itself. Default true. */
   dropsIdle?: boolean;
+  /** Said after the maximum when a full table refuses a topic: where `maxTopics` came from when it
+   * is not the configured figure itself (a node on several Redis shards splits it among them). */
+  limitSource?: string;
 }
 
 export class TopicRegistry {
@@ -34,9 +37,11 @@ export class TopicRegistry {
   topicsEvicted = 0;
   private liveEntries = 0;
   private lastPage = 0;
+  private readonly limitSource: string;
 
   constructor(private readonly config: TopicsConfig, private readonly clock: Clock, options: TopicRegistryOptions = {}) {
     this.idle = options.dropsIdle === false ? undefined : new IdleTopics();
+    this.limitSource = options.limitSource === undefined ? '' : ` (${options.limitSource})`;
   }
 
   get size(): number { return this.topics.size; }
@@ -82,7 +87,7 @@ export class TopicRegistry {
     if (this.topics.size < this.config.maxTopics) return;
     const lru = this.idle?.oldest();
     if (!lru) {
-      throw limitExceeded(LimitCause.TOPICS, `the server holds its maximum of ${this.config.maxTopics} live topics, each with subscribers`);
+      throw limitExceeded(LimitCause.TOPICS, `the server holds its maximum of ${this.config.maxTopics} live topics${this.limitSource}, each with subscribers`);
     }
     this.evictions.idle += lru.window.length;
     this.topicsEvicted++;

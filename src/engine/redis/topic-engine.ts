@@ -125,10 +125,15 @@ export class RedisTopicEngine implements TopicEngine {
     private readonly keyPrefix: string,
     private readonly log: Logger,
     batchLimits: BatchLimits,
+    /** How many Redis shards the node's topics.maxTopics is split among (1: not split). */
+    shardCount: number,
   ) {
     // Publishes never add to this registry (they go to Redis): it holds only topics with a local
     // subscribe under way or active, so a full one refuses rather than drop another's window.
-    this.registry = new TopicRegistry(config, clock, { dropsIdle: false });
+    this.registry = new TopicRegistry(config, clock, {
+      dropsIdle: false,
+      limitSource: shardCount > 1 ? `for this cache's Redis shard: topics.maxTopics is split among the node's ${shardCount} shards` : undefined,
+    });
     this.batches = new PublishBatches(batchLimits, (batch) => this.sendBatch(batch), (sendAll) => connection.inOneWrite(sendAll));
     for (const [name, { keys, lua }] of Object.entries(TOPIC_SCRIPTS)) {
       connection.defineScript(name, lua, keys);
