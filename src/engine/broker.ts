@@ -23,7 +23,7 @@ import { requestOps, shapeRefusal } from '../core/request-shape.js';
 import type { IdentityLimits } from '../limits/identity-limits.js';
 import { helloFields } from './validate.js';
 import { SessionDeadlines, type DueKind } from './session-deadlines.js';
-import { Refusals, closeName } from './refusals.js';
+import { Refusals, closeName, opLabel } from './refusals.js';
 import { RefusalBudget } from '../limits/refusal-budget.js';
 import type { RequestTimes, Transport } from './request-times.js';
 
@@ -244,7 +244,7 @@ export class Broker {
   /** A request answered, `started` at its arrival: timed under its operation if the server serves
    * it, else `other`, so a client cannot add labels. */
   private took(op: string | undefined, transport: Transport, started: number): void {
-    this.times?.observe(op !== undefined && this.served.has(op) ? op : 'other', transport, started);
+    this.times?.observe(opLabel(op, this.served), transport, started);
   }
 
   /** A refusal of a transport other than the WebSocket, counted; answers the error to rethrow. */

@@ -11,6 +11,12 @@ export function closeName(code: number): string {
   return CLOSE_NAMES.get(code) ?? 'other';
 }
 
+/** The label an operation is counted under: itself when the server serves it, else `unknown` (a
+ * frame that named none, or a name a client made up), so label sets stay bounded. */
+export function opLabel(op: string | undefined, served: ReadonlySet<string>): string {
+  return op !== undefined && served.has(op) ? op : 'unknown';
+}
+
 export class Refusals {
   /** Error replies since start, by `op\u0000code`. */
   readonly byOpAndCode = new Map<string, number>();
@@ -28,7 +34,7 @@ export class Refusals {
 
   /** `op`: the request's operation; absent (a frame that named none) or not served: `unknown`. */
   refused(e: WireError, op?: string): void {
-    bump(this.byOpAndCode, `${op !== undefined && this.operations.has(op) ? op : 'unknown'}\u0000${e.code}`);
+    bump(this.byOpAndCode, `${opLabel(op, this.operations)}\u0000${e.code}`);
     if (e.code === ErrorCode.LIMIT_EXCEEDED_ERROR) bump(this.limitCauses, e.cause ?? 'unknown');
   }
 

@@ -44,7 +44,7 @@ testEachEngine('metrics - every request answered is timed once, by operation and
   const grew = (op: string, transport: string) => count(after, op, transport) - count(before, op, transport);
   t.equal(grew('set', 'ws'), 6, '5 sets and the refused one over the WebSocket');
   t.equal(grew('get', 'ws'), 3, '3 gets over the WebSocket');
-  t.equal(grew('other', 'ws'), 1, 'the unknown operation, as other');
+  t.equal(grew('unknown', 'ws'), 1, 'the unknown operation, as unknown (the label tidings_request_errors_total uses)');
   t.notMatch(after, /op="no-such-op"/, 'a client cannot add labels');
   t.equal(grew('pub', 'http'), 4, '4 publishes over HTTP');
   t.equal(grew('get', 'http'), 2, '2 gets over HTTP');
