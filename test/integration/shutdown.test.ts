@@ -3,9 +3,10 @@
  * the window gets the rest of it first); new requests during the drain
  * are refused with a retryable code. On both engines: with engine redis the bye waits for items
  * acknowledged before the stop that are still on their way from Redis, so it names the last one
- * and nothing follows it. */
+ * and nothing follows it; a request waiting for Redis's answer is answered before the bye. */
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { startRedis } from '../helpers/redis.js';
 import { PermissionScopes } from '../../src/index.js';
 
 type Paused = { _socket: { pause(): void; resume(): void } };
@@ -80,3 +81,24 @@ testEachEngine('shutdown - a subscriber still catching up from the window gets e
   t.notOk(reader.frames.slice(reader.frames.indexOf(bye!)).some((f) => f['t'] === 'item'), 'no item after the bye');
   t.equal(closed.code, 4000);
 }, ['memory']);
+
+testEachEngine('shutdown - a request still waiting for Redis is answered before the bye', async (t) => {
+  const redis = await startRedis(t);
+  const server = await startServer(t, { engine: 'redis', redisUrl: redis.url, config: { server: { shutdownGraceMs: 15_000 }, redis: { commandTimeoutMs: 15_000 } } });
+  const client = await RawClient.open(server, await tokenFor(server, PermissionScopes.cacheReadWrite('c')));
+  redis.pause();
+  const id = client.send({ t: 'set', cache: 'c', key: 'k', value: 'kept' });
+  await new Promise((r) => setTimeout(r, 100));
+  const closing = server.close();
+  await new Promise((r) => setTimeout(r, 300));
+  t.notOk(client.frames.some((f) => f['t'] === 'bye'), 'no bye while the set is unanswered');
+  redis.resume();
+  const closed = await client.waitClosed(20_000);
+  await closing;
+  const reply = client.frames.findIndex((f) => f['id'] === id);
+  const bye = client.frames.findIndex((f) => f['t'] === 'bye');
+  t.match(client.frames[reply], { t: 'ok' }, 'the set Redis took is acknowledged');
+  t.ok(reply >= 0 && reply < bye, 'before the bye');
+  t.match(client.frames[bye], { code: 4000, reconnect: true });
+  t.equal(closed.code, 4000, 'then close 4000');
+}, ['redis']);
