@@ -20,6 +20,7 @@ t.test('identity limits - a tokenId that closes and reopens keeps its drained bu
   }
   const again = session('alice');
   t.match(limits.admitRequest(again.c, 'alice')?.message, /tokenId "alice"/, 'a new connection does not refill the tokenId');
+  t.equal(limits.idleBuckets, 0, 'while it has a connection its bucket is not among the idle ones');
   again.close();
   t.equal(limits.idleBuckets, 1);
   clock.advance(2000);
@@ -36,10 +37,39 @@ t.test('identity limits - per-address buckets (gRPC calls) are shared by calls f
   t.match(limits.admitRequest('10.0.0.1', undefined)?.message, /calls from this address/);
   t.equal(limits.admitRequest('10.0.0.2', undefined), undefined, 'another address has its own bucket');
   for (let i = 3; i < 10; i++) limits.admitRequest(`10.0.0.${i}`, undefined);
-  t.ok(limits.idleBuckets <= config.maxIdleBuckets, `at most maxIdleBuckets remembered (${limits.idleBuckets})`);
+  t.equal(limits.idleBuckets, config.maxIdleBuckets, 'maxIdleBuckets remembered, no more');
   clock.advance(5000);
   limits.admitRequest('10.0.0.99', undefined);
   t.equal(limits.idleBuckets, 1, 'buckets that filled up again are forgotten');
+});
+
+t.test('identity limits - the least recently used bucket is forgotten first; a full one is never kept', async (t) => {
+  const clock = new ManualClock(0);
+  const limits = new IdentityLimits(config, clock);
+  limits.admitRequest('a', undefined);
+  limits.connect('carol');
+  limits.disconnect('carol');
+  t.equal(limits.idleBuckets, 1, 'a tokenId that closes with a full bucket leaves nothing to remember');
+  limits.admitRequest('a', undefined);
+  limits.admitRequest('b', undefined);
+  limits.admitRequest('c', undefined);
+  t.match(limits.admitRequest('a', undefined)?.message, /calls from this address/, 'a is drained (and now the most recently used)');
+  limits.admitRequest('d', undefined);
+  t.equal(limits.idleBuckets, config.maxIdleBuckets);
+  t.match(limits.admitRequest('a', undefined)?.message, /calls from this address/, 'b, used least recently, was forgotten, not a');
+});
+
+t.test('identity limits - a request charged several ops takes them from both buckets, and one costing more than a burst never passes', async (t) => {
+  const clock = new ManualClock(0);
+  const limits = new IdentityLimits({ ...config, connectionOpsBurst: 10, tokenIdOpsBurst: 4 }, clock);
+  limits.connect('dave');
+  const [first, second]: RequestRateHolder[] = [{ opsTaken: 0, opsFullAt: undefined }, { opsTaken: 0, opsFullAt: undefined }];
+  t.equal(limits.admitRequest(first, 'dave', 3), undefined, '3 of the tokenId\'s 4');
+  t.match(limits.admitRequest(second, 'dave', 2)?.message, /tokenId "dave"/, 'another connection finds 1 left, not 3');
+  t.match(limits.admitRequest({ opsTaken: 0, opsFullAt: undefined }, undefined, 11)?.message, /this connection/, 'a full connection bucket (10) refuses 11');
+  // A gRPC call (charged to its address) with a tokenId: the tokenId's refusal costs the address nothing.
+  t.match(limits.admitRequest('10.0.0.1', 'dave', 2)?.message, /tokenId "dave"/);
+  t.equal(limits.admitRequest('10.0.0.1', undefined, 10), undefined, 'the address still has its whole burst');
 });
 
 t.test('identity limits - a connection keeps no bucket object, yet its requests are refused exactly as by a token bucket', async (t) => {
