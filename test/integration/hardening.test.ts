@@ -206,6 +206,10 @@ t.test('hardening - moderator group memberships per tokenId: one user cannot tak
   await m1.waitClosed();
   await new Promise((r) => setTimeout(r, 50));
   t.equal((await gsub(m2, 'b2'))['t'], 'ok', 'a closed connection gives its memberships back');
+  const m3 = await RawClient.open(server, mallory);
+  t.teardown(() => m3.close());
+  t.equal((await gsub(m3, 'c0'))['t'], 'ok', 'every one of them (it held two)');
+  t.match(await gsub(m3, 'c1'), { t: 'err', e: { cause: 'groups_limit_exceeded' } });
 });
 
 // On both engines: Redis checks the total in the publish's own script (moderation-scripts.ts FED_PUBLISH).
