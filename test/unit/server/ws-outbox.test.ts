@@ -81,8 +81,9 @@ tap.test('release writes a socket\'s frames now; drop forgets them', async (t) =
 tap.test('a socket holds at most HELD_BYTES_MAX: past that its frames are written at once, so its send buffer paces replays', async (t) => {
   const outbox = new WsOutbox();
   const a = socket(outbox);
-  const frame = 'x'.repeat(1000);
-  const perWrite = Math.ceil(HELD_BYTES_MAX / 1000);
+  // Frames that add up to HELD_BYTES_MAX exactly: the one that reaches it is written with them.
+  const frame = 'x'.repeat(1024);
+  const perWrite = HELD_BYTES_MAX / 1024;
   for (let i = 0; i < 2 * perWrite + 3; i++) a.send(frame);
   t.same(a.writes.map((w) => w.length), [perWrite, perWrite], 'written synchronously, HELD_BYTES_MAX at a time, in order');
   await endOfMicrotasks();
