@@ -88,6 +88,5 @@ export class BodyLease {
     if (this.ended) return;
     this.ended = true;
     if (this.held > 0) this.budget.give(this.address, this.held);
-    this.held = 0;
   }
 }
