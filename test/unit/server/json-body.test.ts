@@ -15,6 +15,7 @@ t.test('jsonShape - counts every value and nesting level of any JSON text, howev
     const elements = valuesOf(value);
     const depth = depthOf(value);
     return jsonShape(text, 1e6, 64).elements === elements
+      && jsonShape(text, elements, depth).problem === undefined
       && jsonShape(text, elements - 1, 64).problem === 'elements'
       && (depth === 0 || jsonShape(text, 1e6, depth - 1).problem === 'depth');
   }), { numRuns: runs });
@@ -28,6 +29,7 @@ t.test('parseJsonObject - typed refusals: not UTF-8, past the limits, not JSON, 
   t.throws(() => parseJsonObject(Buffer.from(`[${'0,'.repeat(10)}0]`), limits), { code: 'LIMIT_EXCEEDED_ERROR', cause_: 'request_elements_limit_exceeded' });
   t.throws(() => parseJsonObject(Buffer.from('{"a":[[[]]]}'), limits), { code: 'LIMIT_EXCEEDED_ERROR', cause_: 'request_depth_limit_exceeded' });
   t.throws(() => parseJsonObject(Buffer.from('{"a":'), limits), { code: 'INVALID_ARGUMENT_ERROR', message: 'body must be JSON' });
+  t.throws(() => parseJsonObject(Buffer.from('{"a":"never closed'), limits), { code: 'INVALID_ARGUMENT_ERROR', message: 'body must be JSON' }, 'an unterminated string ends the count (then JSON.parse refuses it), not a rescan from the start');
   t.throws(() => parseJsonObject(Buffer.from('[1]'), limits), { message: 'body must be a JSON object' });
   t.same(parseJsonObject(Buffer.alloc(0), limits, true).value, {}, 'an empty body where one is allowed');
 });
