@@ -152,6 +152,10 @@ testEachEngine('http api', async (t, engine) => {
     t.match(big, { status: 413, body: { error: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'value_size_limit_exceeded' } } });
     const huge = await op(server, all, 'listConcatenateBack', { list: 'l', values: Array.from({ length: 100 }, () => 'y'.repeat(1000)) });
     t.match(huge, { status: 413, body: { error: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'request_size_limit_exceeded' } } });
+    // server.maxHttpBodyBytes (32 KiB here) is the largest body read, not the first refused.
+    const sized = (bytes: number) => { const json = '{"key":"sized","value":"v"}'; return json + ' '.repeat(bytes - json.length); };
+    t.match(await op(server, all, 'set', sized(32 * 1024)), { status: 200 }, 'a body of exactly server.maxHttpBodyBytes is read');
+    t.match(await op(server, all, 'set', sized(32 * 1024 + 1)), { status: 413, body: { error: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'request_size_limit_exceeded' } } }, 'one byte more is 413');
     const cases: Array<[string, unknown, string, number]> = [
       ['listPushBack', '{not json', 'INVALID_ARGUMENT_ERROR', 400],
       ['listPushBack', '[1,2]', 'INVALID_ARGUMENT_ERROR', 400],
