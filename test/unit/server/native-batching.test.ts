@@ -52,10 +52,11 @@ tap.test('batchMaxItems and batchMaxBytes bound a batch', async (t) => {
   t.same(got(batchKey('k')), [[1, 2, 3]], 'sent as soon as 3 are held');
   endTurn();
   t.same(got(batchKey('k')), [[1, 2, 3], [4]]);
-  const bytes = rig({ batchMaxBytes: 1 });
+  const bytes = rig({ batchMaxBytes: 2 * frame(1).byteLength });
   bytes.batching.send('k', frame(1));
+  t.same(bytes.got(batchKey('k')), [], 'under the byte bound: held');
   bytes.batching.send('k', frame(2));
-  t.same(bytes.got('k'), [[1], [2]], 'past the byte bound: sent at once');
+  t.same(bytes.got(batchKey('k')), [[1, 2]], 'reaching the byte bound: sent at once');
   const off = rig({ batchMaxItems: 1 });
   off.batching.send('k', frame(1));
   off.batching.send('k', frame(2));
@@ -63,12 +64,36 @@ tap.test('batchMaxItems and batchMaxBytes bound a batch', async (t) => {
   t.equal(off.turns.length, 0, 'and no iteration hook');
 });
 
+tap.test('a batch decodes whole on both sides of the fixarray limit (15 entries with the tag, 16 without room)', async (t) => {
+  const { batching, got, endTurn } = rig();
+  for (const count of [14, 15, 16]) {
+    const numbers = Array.from({ length: count }, (_, i) => i + 1);
+    for (const n of numbers) batching.send(`k${count}`, frame(n));
+    endTurn();
+    t.same(got(batchKey(`k${count}`)), [numbers], `${count} frames`);
+  }
+});
+
 tap.test('flush sends what is held for one key only', async (t) => {
-  const { batching, got } = rig();
+  const { batching, got, turns } = rig();
   for (const k of ['a', 'b']) { batching.send(k, frame(1)); batching.send(k, frame(2)); }
+  t.equal(turns.length, 1, 'one end-of-iteration hook for every key held');
   batching.flush('a');
   t.same(got(batchKey('a')), [[1, 2]]);
   t.same(got(batchKey('b')), [], 'b still held');
+  batching.flush('a');
+  t.same(got(batchKey('a')), [[1, 2]], 'a flush with nothing held sends nothing (no empty batch)');
+});
+
+tap.test('keys under load at once share one deadline timer', async (t) => {
+  const { batching, got, endTurn, clock } = rig({ batchDelayMs: 2 });
+  for (const k of ['a', 'b']) batching.send(k, frame(1));
+  endTurn();
+  for (const k of ['a', 'b']) batching.send(k, frame(2));
+  endTurn();
+  t.equal(clock.pending, 1, 'one timer');
+  clock.advance(2);
+  t.same([got(batchKey('a')), got(batchKey('b'))], [[[1], [2]], [[1], [2]]], 'both sent at it');
 });
 
 tap.test('with batchDelayMs, a key under load holds until the deadline', async (t) => {
