@@ -158,6 +158,35 @@ t.test('slow consumer - a connection that caught up (it left the busy topic) is 
   slow.close(); pub.close();
 });
 
+t.test('slow consumer - one that drains now and then without catching up stays detached, and gets bye 4002 at its deadline', async (t) => {
+  const timeoutMs = 1500;
+  const clock = deadlineClock();
+  const { server, slow, pub } = await floodStalledSubscriber(t, { slowConsumerTimeoutMs: timeoutMs }, clock);
+  const session = [...server.broker.sessions.values()].find((s) => s.subscriptions.size > 0)!;
+  const replayed = () => [...session.catchUps?.values() ?? []][0]?.seq ?? Infinity;
+  const from = replayed();
+  // It reads for a while (its buffer drains, its catch-up goes on), then stalls again.
+  pausable(slow).resume();
+  await waitFor('the catch-up went on as it drained', () => replayed() >= from + 2000, 30_000);
+  pausable(slow).pause();
+  t.ok(session.catchUps?.size, 'it has not caught up');
+  t.equal(server.broker.slowConsumers.detached, 1, 'so it is still detached');
+  clock.advance(timeoutMs);
+  await waitFor('the deadline ended it', () => session.state === 'closed');
+  pausable(slow).resume();
+  t.equal((await slow.waitClosed(10_000)).code, 4002);
+  t.match(slow.frames.find((f) => f['t'] === 'bye'), { code: 4002 });
+  pub.close();
+});
+
+t.test('slow consumer - a detached connection that closes leaves the count at once, not at its deadline', async (t) => {
+  const { server, slow, pub } = await floodStalledSubscriber(t, {}, deadlineClock());
+  t.equal(server.broker.slowConsumers.detached, 1, 'the stalled subscriber was detached');
+  slow.ws.terminate();
+  await waitFor('the closed connection left the count', () => server.broker.slowConsumers.detached === 0);
+  pub.close();
+});
+
 t.test('slow consumer - detached while a resume replay waits for room, the replay goes on from where it stood: nothing skipped', async (t) => {
   const server = await startServer(t, { config: {
     server: { maxBackpressureBytes: 64 * 1024, sendBufferHardLimitBytes: 256 * 1024 },
