@@ -67,4 +67,9 @@ export class JsFanout {
   get size(): number {
     return this.index.size;
   }
+
+  /** Receivers attached to at least one key (tests: one that left every key is forgotten). */
+  get receivers(): number {
+    return this.keysOf.size;
+  }
 }

@@ -29,10 +29,11 @@ t.test('ItemTranslator - a frame fanned out to many streams is translated once',
   t.equal(decodedBinary.item.publisher_id, '', 'no tokenId: empty publisher_id');
 });
 
-t.test('JsFanout - publishes to attached receivers only, and forgets empty keys', async (t) => {
+t.test('JsFanout - publishes to attached receivers only, and forgets empty keys and receivers', async (t) => {
   const fanout = new JsFanout();
   const got: string[] = [];
-  const conn = (name: string): JsReceiver => ({ receive: () => { got.push(name); } });
+  let encoded = 0;
+  const conn = (name: string): JsReceiver => ({ receive: (frame) => { frame.as('text', () => ++encoded); got.push(name); } });
   const a = conn('a');
   const b = conn('b');
   fanout.attach('k', a);
@@ -40,9 +41,14 @@ t.test('JsFanout - publishes to attached receivers only, and forgets empty keys'
   fanout.attach('other', b);
   fanout.publish('k', new Uint8Array([1]));
   t.same(got.sort(), ['a', 'b']);
+  t.equal(encoded, 1, 'the receivers of one publish share its encoding');
   fanout.detach('k', a);
   fanout.detach('k', b);
   t.equal(fanout.size, 1, 'the emptied key is gone');
+  t.equal(fanout.receivers, 1, 'a receiver detached from its last key is forgotten (b is still on "other")');
+  fanout.detachAll(b);
+  t.equal(fanout.receivers, 0);
+  t.equal(fanout.size, 0);
   got.length = 0;
   fanout.publish('k', new Uint8Array([1]));
   t.same(got, []);
