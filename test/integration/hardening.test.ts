@@ -6,6 +6,7 @@ import t from 'tap';
 import { encodeFrame, ManualClock, PermissionScopes, createServer, defaultFeatures, generateSigningKey } from '../../src/index.js';
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { createServer as createTcpServer } from 'node:net';
 
 function freePort(): Promise<number> {
@@ -210,6 +211,30 @@ t.test('hardening - moderator group memberships per tokenId: one user cannot tak
   t.teardown(() => m3.close());
   t.equal((await gsub(m3, 'c0'))['t'], 'ok', 'every one of them (it held two)');
   t.match(await gsub(m3, 'c1'), { t: 'err', e: { cause: 'groups_limit_exceeded' } });
+});
+
+// On both engines: with Redis a gunsub's leave is a round trip, and the connection's close can come
+// first. The close uncounts every membership it lists; the gunsub that ends afterwards must not
+// uncount its own again, or each gunsub-and-close takes one more from what the tokenId's other
+// connections hold, until they hold more than limits.maxGroupsPerTokenId.
+testEachEngine('hardening - a gunsub overtaken by its connection\'s close uncounts the membership once', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { moderation: { maxGroupsPerConnection: 3 }, limits: { maxGroupsPerTokenId: 2 } } });
+  const mallory = await tokenFor(server, scope, { tokenId: 'mallory' });
+  const stays = await RawClient.open(server, mallory);
+  t.teardown(() => stays.close());
+  const gsub = (c: RawClient, group: string) => c.request({ t: 'gsub', cache: 'chat', group, pattern: { nameSuffix: `-${group}` } });
+  t.equal((await gsub(stays, 'a0'))['t'], 'ok');
+  for (let i = 0; i < 3; i++) {
+    const leaving = await RawClient.open(server, mallory);
+    t.equal((await gsub(leaving, `c${i}`))['t'], 'ok');
+    const session = server.broker.sessions.get(leaving.hello!['connectionId'] as string)!;
+    leaving.send({ t: 'gunsub', cache: 'chat', group: `c${i}` });
+    leaving.ws.terminate();
+    await waitFor('the close and the gunsub were both handled', () => session.state === 'closed' && session.pending === 0 && session.groups?.size === 0);
+  }
+  t.equal((await gsub(stays, 'a1'))['t'], 'ok', 'the tokenId\'s second membership');
+  t.match(await gsub(stays, 'a2'), { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'groups_limit_exceeded' } }, 'its third is refused');
+  t.match(await gsub(stays, 'a1'), { t: 'err', e: { code: 'ALREADY_EXISTS_ERROR' } }, 'a second join at the bound is what it is: it would make no membership, so it counts none');
 });
 
 // On both engines: Redis checks the total in the publish's own script (moderation-scripts.ts FED_PUBLISH).

@@ -51,12 +51,17 @@ export function moderationHandlers({ engine, config, limits: identity }: BrokerD
       // listed before it is done (engine redis: a round trip): a refresh meanwhile that no longer
       // covers the pattern ends it (its leave waits for the join), as it would a finished one. The
       // count follows the listing: whoever takes the entry out (a refresh, the close) uncounts it.
+      // A second join of a listed membership makes none and counts nothing: uncounting it after
+      // the join could reach another connection's count (this one closed meanwhile, and was the
+      // tokenId's last).
       const tokenId = session.grant!.tokenId;
-      identity.joinGroup(tokenId);
       const key = groupKey(cache, group);
       const memberships = (session.groups ??= new Map());
       const entry = memberships.has(key) ? undefined : { cache, group, selector };
-      if (entry) memberships.set(key, entry);
+      if (entry) {
+        identity.joinGroup(tokenId);
+        memberships.set(key, entry);
+      }
       try {
         await groups.join(cache, group, toWirePattern(affix), {
           id: session.id,
@@ -66,11 +71,9 @@ export function moderationHandlers({ engine, config, limits: identity }: BrokerD
       } catch (err) {
         const stillListed = entry !== undefined && memberships.get(key) === entry;
         if (stillListed) memberships.delete(key);
-        if (!entry || (stillListed && session.state !== 'closed')) identity.leaveGroups(tokenId);
+        if (stillListed && session.state !== 'closed') identity.leaveGroups(tokenId);
         throw err;
       }
-      // An already-listed membership's second join counted nothing lasting.
-      if (!entry) identity.leaveGroups(tokenId);
       // The connection may have closed while the join was under way (the close uncounted the entry): leave again.
       if (session.state === 'closed') groups.connectionClosed(session.id);
       return REPLIED;
@@ -80,7 +83,8 @@ export function moderationHandlers({ engine, config, limits: identity }: BrokerD
       const cache = nameField(frame, 'cache', 'cache');
       const group = nameField(frame, 'group', 'group');
       const left = await groups.leave(session.id, cache, group);
-      if (session.groups?.delete(groupKey(cache, group))) identity.leaveGroups(session.grant!.tokenId);
+      // A connection that closed during the leave uncounted every membership it listed, this one too.
+      if (session.groups?.delete(groupKey(cache, group)) && session.state !== 'closed') identity.leaveGroups(session.grant!.tokenId);
       return left;
     },
 
