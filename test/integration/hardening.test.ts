@@ -139,6 +139,11 @@ t.test('hardening - connections per tokenId, request rates per connection and pe
   const a4 = await RawClient.connect(server.wsUrl);
   t.match(await a4.request(hello(alice)), { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'connections_limit_exceeded' } }, 'a refused hello frees no slot');
   t.equal((await a4.waitClosed()).code, 4503);
+  // Credentials without a tokenId are not counted together (docs/configuration.md).
+  const anonymous = await tokenFor(server, scope);
+  const tokenless = [await RawClient.open(server, anonymous), await RawClient.open(server, anonymous), await RawClient.open(server, anonymous)];
+  t.equal(tokenless.length, 3, 'three connections of credentials without tokenId, past the bound of 2');
+  for (const c of tokenless) c.close();
 
   // The connection bucket (3) empties first on a1.
   for (let i = 0; i < 3; i++) t.equal((await a1.request({ t: 'ping' }))['t'], 'ok');
