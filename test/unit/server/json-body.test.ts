@@ -31,5 +31,6 @@ t.test('parseJsonObject - typed refusals: not UTF-8, past the limits, not JSON, 
   t.throws(() => parseJsonObject(Buffer.from('{"a":'), limits), { code: 'INVALID_ARGUMENT_ERROR', message: 'body must be JSON' });
   t.throws(() => parseJsonObject(Buffer.from('{"a":"never closed'), limits), { code: 'INVALID_ARGUMENT_ERROR', message: 'body must be JSON' }, 'an unterminated string ends the count (then JSON.parse refuses it), not a rescan from the start');
   t.throws(() => parseJsonObject(Buffer.from('[1]'), limits), { message: 'body must be a JSON object' });
+  t.throws(() => parseJsonObject(Buffer.from('null'), limits), { code: 'INVALID_ARGUMENT_ERROR', message: 'body must be a JSON object' });
   t.same(parseJsonObject(Buffer.alloc(0), limits, true).value, {}, 'an empty body where one is allowed');
 });
