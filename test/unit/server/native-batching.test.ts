@@ -27,7 +27,9 @@ tap.test('a frame on an idle key goes out at the end of the iteration, as itself
   t.equal(sent.length, 0, 'held for the rest of the iteration');
   endTurn();
   t.same(got('k'), [[1]]);
-  t.same(got(batchKey('k')), [[1]], 'one frame alone is not wrapped in a batch');
+  t.same(got(batchKey('k')), [[1]]);
+  t.same(sent.find((s) => s.key === batchKey('k'))?.frame, frame(1), 'one frame alone is not wrapped in a batch');
+  t.equal(batching.stats.batches, 0);
   t.equal(clock.pending, 0, 'no timer involved: the delay applies under load only');
 });
 
