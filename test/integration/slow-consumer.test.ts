@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { startServer } from '../helpers/server.js';
-import { waitFor } from '../helpers/wait.js';
+import { eventually, waitFor } from '../helpers/wait.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes, type DeepPartial } from '../../src/index.js';
 import type { ServerConfig } from '../../src/core/config.js';
@@ -185,6 +185,26 @@ t.test('slow consumer - a detached connection that closes leaves the count at on
   slow.ws.terminate();
   await waitFor('the closed connection left the count', () => server.broker.slowConsumers.detached === 0);
   pub.close();
+});
+
+t.test('slow consumer - a connection without subscriptions is not detached, however full its send buffer', async (t) => {
+  const highWater = 64 * 1024;
+  // The scans run every slowConsumerTimeoutMs / 4 (100 ms here).
+  const server = await startServer(t, { config: { server: { maxBackpressureBytes: highWater, sendBufferHardLimitBytes: 16 * 1024 * 1024, slowConsumerTimeoutMs: 400 } } });
+  const reader = await RawClient.open(server, await tokenFor(server, PermissionScopes.cacheReadWrite('chat')));
+  // Paused, it would never read the server's close frame: cut it.
+  t.teardown(() => reader.ws.terminate());
+  await reader.ok({ t: 'set', cache: 'chat', key: 'big', value: 'v'.repeat(256 * 1024) });
+  const session = server.broker.sessions.get(reader.hello!['connectionId'] as string)!;
+  pausable(reader).pause();
+  // Replies it does not read, until they pass the kernel's buffers and wait in the server's.
+  for (let round = 0; round < 40 && session.connection.bufferedAmount() <= highWater; round++) {
+    for (let i = 0; i < 4; i++) reader.send({ t: 'get', cache: 'chat', key: 'big' });
+    await eventually(() => session.connection.bufferedAmount() > highWater, 200);
+  }
+  t.ok(session.connection.bufferedAmount() > highWater, 'its send buffer is past server.maxBackpressureBytes');
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(server.broker.slowConsumers.detaches, 0, 'the scans meanwhile detached nothing: it has no fan-out to fall behind on');
 });
 
 t.test('slow consumer - detached while a resume replay waits for room, the replay goes on from where it stood: nothing skipped', async (t) => {
