@@ -1,7 +1,8 @@
 /** HS256 JWT verification with node:crypto. jose's verify goes through WebCrypto and measured
  * ~115 µs of CPU per token here, against ~10 µs for this path, and a connect verifies one token.
  * Minting stays with jose. Only HS256 is accepted: the header's alg must be exactly "HS256".
- * test/unit/auth/hs256.test.ts checks it against jose's jwtVerify on generated tokens. */
+ * test/unit/auth/hs256.test.ts checks it against jose's jwtVerify on generated tokens. Stricter
+ * than jose in one way: the signature must be the canonical base64url text of the MAC. */
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 export interface Hs256Key { kid: string; secret: Uint8Array }
@@ -31,8 +32,11 @@ export class Hs256Verifier {
     if (parts.length !== 3 || !B64URL.test(parts[0]!) || !B64URL.test(parts[1]!) || !B64URL.test(parts[2]!)) throw new TokenRejected('token is malformed');
     const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
     const key = this.headers.get(headerPart) ?? this.headerKey(headerPart);
-    const expected = createHmac('sha256', key).update(`${headerPart}.${payloadPart}`).digest();
-    const given = Buffer.from(signaturePart, 'base64url');
+    // Compared as text with the MAC's canonical base64url: decoding the given text instead would
+    // ignore the spare low bits of its last character, so four texts would pass for one credential,
+    // and whatever counts per credential text (SSE tickets) would allow four times its bound.
+    const expected = Buffer.from(createHmac('sha256', key).update(`${headerPart}.${payloadPart}`).digest('base64url'));
+    const given = Buffer.from(signaturePart);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new TokenRejected('token signature is invalid');
 
     const claims = decodeJson(payloadPart);

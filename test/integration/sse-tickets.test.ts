@@ -20,6 +20,12 @@ t.test('one credential cannot take every SSE ticket of the server', async (t) =>
   for (let i = 0; i < 60; i++) got.push(await ticket(mallory));
   t.equal(got.filter((s) => s === 201).length, 5, `mallory holds at most maxTicketsPerCredential unused tickets (${got.filter((s) => s === 201).length} of 60 issued)`);
   t.equal(await ticket(alice), 201, 'another user still gets a ticket');
+  // The other texts of mallory's signature (its last character's two spare bits set otherwise)
+  // decode to the same MAC: were they accepted, each would hold maxTicketsPerCredential more.
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const last = alphabet.indexOf(mallory.at(-1)!);
+  const sameMac = [0, 1, 2, 3].map((bits) => mallory.slice(0, -1) + alphabet[(last & ~3) | bits]!).filter((text) => text !== mallory);
+  t.same(await Promise.all(sameMac.map(ticket)), [401, 401, 401], 'another text of the same credential is refused, not a fresh allowance');
 });
 
 t.test('a ticket whose stream is refused for room (server.maxConnections) is not spent: it opens the stream once there is room', async (t) => {

@@ -17,6 +17,13 @@ const sign = (header: unknown, payload: unknown, key = secret) => {
   return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
 };
 const claims = { iss: 'tidings', aud: 'tidings', exp: nowMs / 1000 + 60 };
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/** The other texts that decode to the same signature: a 32-byte MAC takes 43 characters, whose
+ * last has two spare low bits, ignored by a base64url decoder. */
+const sameMacTexts = (token: string): string[] => {
+  const last = BASE64URL.indexOf(token.at(-1)!);
+  return [0, 1, 2, 3].map((bits) => token.slice(0, -1) + BASE64URL[(last & ~3) | bits]!).filter((text) => text !== token);
+};
 
 t.test('hs256 - accepts what jose mints, with the same claims', async (t) => {
   const token = await new SignJWT({ x: 1 }).setProtectedHeader({ alg: 'HS256', kid: 'k1' })
@@ -40,6 +47,7 @@ t.test('hs256 - refuses every malformed or foreign shape with a safe reason', as
     ['no kid', sign({ alg: 'HS256' }, claims), /signature is invalid/],
     ['other key', sign({ alg: 'HS256', kid: 'k1' }, claims, new Uint8Array(32).fill(8)), /signature is invalid/],
     ['truncated signature', sign({ alg: 'HS256', kid: 'k1' }, claims).slice(0, -3), /signature is invalid/],
+    ...sameMacTexts(sign({ alg: 'HS256', kid: 'k1' }, claims)).map((text, i): [string, string, RegExp] => [`the signature's spare bits set otherwise (${i + 1} of 3)`, text, /signature is invalid/]),
     ['payload not an object', sign({ alg: 'HS256', kid: 'k1' }, 'str'), /malformed/],
     ['exp is a string', sign({ alg: 'HS256', kid: 'k1' }, { ...claims, exp: '9999999999' }), /"exp" is invalid/],
     ['expired beyond tolerance', sign({ alg: 'HS256', kid: 'k1' }, { ...claims, exp: nowMs / 1000 - 6 }), /expired/],
@@ -91,3 +99,4 @@ t.test('hs256 - accepts and refuses exactly what jose jwtVerify does (generated 
   }), { numRuns: 400, seed: 16 });
   t.ok(accepted > 0, `some generated tokens were accepted (${accepted}), so the property compared both outcomes`);
 });
+
