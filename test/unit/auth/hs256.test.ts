@@ -48,9 +48,13 @@ t.test('hs256 - refuses every malformed or foreign shape with a safe reason', as
     ['other key', sign({ alg: 'HS256', kid: 'k1' }, claims, new Uint8Array(32).fill(8)), /signature is invalid/],
     ['truncated signature', sign({ alg: 'HS256', kid: 'k1' }, claims).slice(0, -3), /signature is invalid/],
     ...sameMacTexts(sign({ alg: 'HS256', kid: 'k1' }, claims)).map((text, i): [string, string, RegExp] => [`the signature's spare bits set otherwise (${i + 1} of 3)`, text, /signature is invalid/]),
+    ['signature padded', `${sign({ alg: 'HS256', kid: 'k1' }, claims)}=`, /malformed/],
     ['payload not an object', sign({ alg: 'HS256', kid: 'k1' }, 'str'), /malformed/],
     ['exp is a string', sign({ alg: 'HS256', kid: 'k1' }, { ...claims, exp: '9999999999' }), /"exp" is invalid/],
+    // JSON.parse reads a number past a double's range as Infinity: a token that would never expire.
+    ['exp overflows to Infinity', sign({ alg: 'HS256', kid: 'k1' }, '{"iss":"tidings","aud":"tidings","exp":1e999}'), /"exp" is invalid/],
     ['expired beyond tolerance', sign({ alg: 'HS256', kid: 'k1' }, { ...claims, exp: nowMs / 1000 - 6 }), /expired/],
+    ['expired exactly at the tolerance', sign({ alg: 'HS256', kid: 'k1' }, { ...claims, exp: nowMs / 1000 - 5 }), /expired/],
     ['not yet valid beyond tolerance', sign({ alg: 'HS256', kid: 'k1' }, { ...claims, nbf: nowMs / 1000 + 6 }), /not valid yet/],
     ['wrong issuer', sign({ alg: 'HS256', kid: 'k1' }, { ...claims, iss: 'x' }), /"iss"/],
     ['no audience', sign({ alg: 'HS256', kid: 'k1' }, { iss: 'tidings', exp: claims.exp }), /"aud"/],
@@ -100,3 +104,16 @@ t.test('hs256 - accepts and refuses exactly what jose jwtVerify does (generated 
   t.ok(accepted > 0, `some generated tokens were accepted (${accepted}), so the property compared both outcomes`);
 });
 
+t.test('hs256 - the headers it remembers are bounded, though any header naming a known kid passes before the signature is checked', async (t) => {
+  const fresh = new Hs256Verifier(keys);
+  // Distinct headers under the real kid with a wrong signature: no key needed to send them.
+  let refused = 0;
+  for (let i = 0; i < 200; i++) {
+    try { fresh.verify(sign({ alg: 'HS256', kid: 'k1', n: i }, claims, new Uint8Array(32).fill(8)), rules); } catch (err) { if (err instanceof TokenRejected) refused++; }
+  }
+  t.equal(refused, 200, 'every one refused');
+  // Read through the private field: what is held is the point, and nothing else shows it.
+  const held = (fresh as unknown as { headers: Map<string, unknown> }).headers.size;
+  t.ok(held > 0 && held <= 32, `at most 32 headers held (${held})`);
+  t.ok(fresh.verify(sign({ alg: 'HS256', kid: 'k1' }, claims), rules), 'and a good token still verifies');
+});
