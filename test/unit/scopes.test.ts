@@ -32,6 +32,8 @@ t.test('scopes - suffix selectors cover narrower suffixes and matching names', a
   t.notOk(p.allowsTopicSelector('subscribe', 'chat', { suffix: 'input' }));
   t.notOk(p.allowsTopicSelector('subscribe', 'chat', { all: true }));
   t.notOk(p.allowsTopicSelector('publish', 'chat', { suffix: '-input' }));
+  t.ok(p.covers(PermissionScopes.topicSubscribeOnly('chat', 'room1-input').permissions), 'a key on *-input mints a token for one input topic');
+  t.notOk(p.covers(PermissionScopes.topicSubscribeOnly('chat', 'room1').permissions), 'but not for a topic outside its suffix');
 });
 
 t.test('scopes - parseScope refuses malformed grammar with the path named', async (t) => {
@@ -46,11 +48,16 @@ t.test('scopes - parseScope refuses malformed grammar with the path named', asyn
     [{ permissions: [{ role: 'publishonly', cache: '*', topic: { namePrefix: '' } }] }, /non-empty/],
     [{ permissions: [{ role: 'publishonly', cache: '*', topic: { regex: '.*' } }] }, /must be "\*"/],
     [{ permissions: [{ role: 'readonly', cache: { name: '' } }] }, /blank/],
+    [{ permissions: [{ role: 'readonly', cache: '' }] }, /permissions\[0\]\.cache: cache name must not be blank/],
+    [{ permissions: [{ role: 'publishonly', cache: 'chat', topic: 'a\u0000b' }] }, /permissions\[0\]\.topic: topic name must not contain control characters/],
+    // One form per selector: taking the first of two would silently drop what the other asked for.
+    [{ permissions: [{ role: 'subscribeonly', cache: 'chat', topic: { namePrefix: 'room-', nameSuffix: '-input' } }] }, /permissions\[0\]\.topic must be/],
   ];
   for (const [input, message] of bad) {
     t.throws(() => parseScope(input, 20), { code: 'INVALID_ARGUMENT_ERROR', message }, JSON.stringify(input));
   }
   t.same(parseScope({ permissions: [{ role: 'readonly', cache: 'c' }] }, 20), { permissions: [{ role: 'readonly', cache: 'c', item: '*' }] });
+  t.same(parseScope({ permissions: [{ role: 'subscribeonly', cache: 'c', topic: 't', presence: false }] }, 20), { permissions: [{ role: 'subscribeonly', cache: 'c', topic: 't' }] }, 'presence: false is the default, not carried into the token');
 });
 
 t.test('scopes - presence is a topic right that only a permission asking for it grants', async (t) => {
