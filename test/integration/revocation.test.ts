@@ -1,5 +1,6 @@
 /** Revocation over real sockets: the HTTP route, the server API and the CLI; open connections
  * using a revoked credential get `bye` 4504; revoked credentials are refused at hello and auth. */
+import { SignJWT, decodeProtectedHeader } from 'jose';
 import { ManualClock, PermissionScopes, encodeMomentoCredential } from '../../src/index.js';
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
@@ -53,6 +54,12 @@ testEachEngine('revocation', async (t, engine) => {
     t.match(await b.request({ t: 'auth', token: first }), { t: 'err', e: { code: 'AUTHENTICATION_ERROR', message: 'token has been revoked' } });
     t.same(await b.ok({ t: 'ping' }), {}, 'a refused refresh keeps the old credential');
     b.close();
+    // Verification takes a token up to auth.clockToleranceSec past its exp: its entry lasts as long.
+    const expMs = JSON.parse(Buffer.from(first.split('.')[1]!, 'base64url').toString())['exp'] * 1000;
+    clock.advance(expMs + (server.config.auth.clockToleranceSec - 1) * 1000 - clock.now());
+    const late = await RawClient.connect(server.wsUrl);
+    t.match(await late.request(hello(first)), { t: 'err', e: { code: 'AUTHENTICATION_ERROR', message: 'token has been revoked' } }, 'still revoked a second before the tolerance past its expiry ends');
+    await late.waitClosed();
   });
 
   t.test('the HTTP route needs an admin API key and a well-formed body', async (t) => {
@@ -63,6 +70,17 @@ testEachEngine('revocation', async (t, engine) => {
     t.equal(bad.status, 400);
     t.match(await bad.json(), { error: { code: 'INVALID_ARGUMENT_ERROR', message: /exactly one/ } });
     t.equal((await post({ tokenId: 42 })).status, 400);
+    const long = await post({ tokenId: 'x'.repeat(65) });
+    t.equal(long.status, 400, 'a tokenId no credential can carry (over 64 characters) is refused, not held');
+    t.match(await long.json(), { error: { code: 'INVALID_ARGUMENT_ERROR', message: /tokenId must be 1\.\.64 characters/ } });
+    // Signed with the server's key but minted elsewhere, without a jti: nothing would name it.
+    const kid = decodeProtectedHeader(admin).kid!;
+    const noJti = await new SignJWT({ tk: 'dt', perms: scope.permissions }).setProtectedHeader({ alg: 'HS256', kid })
+      .setIssuer('tidings').setAudience('tidings').setIssuedAt(Math.floor(clock.now() / 1000)).setExpirationTime(Math.floor(clock.now() / 1000) + 60)
+      .sign(Buffer.from(server.config.auth.signingKeys[0]!, 'base64url'));
+    const unnamed = await post({ token: noJti });
+    t.equal(unnamed.status, 400, 'a token without a jti is a bad argument, not a server error');
+    t.match(await unnamed.json(), { error: { code: 'INVALID_ARGUMENT_ERROR', message: /no jti; revoke it by tokenId/ } });
     // until is unix ms: a fraction or a number past any date is no time Redis can keep an entry
     // until (it answered 500 there, while memory took it), and a time already past (seconds given
     // for ms) would revoke nothing while answering 201.
