@@ -33,13 +33,14 @@ t.test('a widened revocation is widened on every node, and never narrowed again'
   const token = await tokenFor(a, PermissionScopes.allDataReadWrite(), { tokenId: 'u', expiresInSec: 300 });
   const jti = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())['jti'] as string;
   t.ok(jti, 'the token has a jti');
-  const other = await tokenFor(a, PermissionScopes.allDataReadWrite(), { tokenId: 'v', expiresInSec: 300 });
+  // A tokenId with spaces: the channel message carries it last, whole (revocations.ts onMessage).
+  const other = await tokenFor(a, PermissionScopes.allDataReadWrite(), { tokenId: 'v w x', expiresInSec: 300 });
 
   await a.revoke({ jti, until: Date.now() + 1000 });
   await a.revoke({ jti, until: null }); // widened: forever
   await a.revoke({ jti, until: Date.now() + 1000 }); // narrower: changes nothing
-  await a.revoke({ tokenId: 'v', until: Date.now() + 300_000 });
-  await a.revoke({ tokenId: 'v', until: Date.now() + 1000 }); // narrower: changes nothing
+  await a.revoke({ tokenId: 'v w x', until: Date.now() + 300_000 });
+  await a.revoke({ tokenId: 'v w x', until: Date.now() + 1000 }); // narrower: changes nothing
   // A fixed time on purpose: the clock must pass the first `until`, and nothing may be forgotten then.
   await new Promise((r) => setTimeout(r, 1500)); // past the first until
   const c = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config });
@@ -47,7 +48,7 @@ t.test('a widened revocation is widened on every node, and never narrowed again'
   const opens = (node: TidingsServer, credential: string) => RawClient.open(node, credential).then((conn) => { conn.close(); return 'accepted'; }, () => 'refused');
   for (const [name, node] of [['A', a], ['B', b], ['C (started later)', c]] as const) {
     t.equal(await opens(node, token), 'refused', `node ${name} refuses the jti revoked forever`);
-    t.equal(await opens(node, other), 'refused', `node ${name} refuses tokenId v until the longer until`);
+    t.equal(await opens(node, other), 'refused', `node ${name} refuses tokenId "v w x" until the longer until`);
   }
 });
 
