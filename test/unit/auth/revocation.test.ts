@@ -36,3 +36,25 @@ t.test('revocation list - bounded: full refuses (never evicts) until entries exp
   t.ok(list.isRevoked({ tokenId: 'b', jti: undefined, issuedAt: 0 }), 'a merged entry keeps the longer life (null = forever)');
   await t.rejects(list.revoke({ revokedAt: 0, until: null }), TypeError);
 });
+
+t.test('revocation list - holds: only an entry that would change nothing is held already', async (t) => {
+  // A shared list (engine/redis/revocations.ts) skips what its mirror holds: an entry held by
+  // mistake would leave the mirror with the shorter life or the earlier time.
+  const clock = new ManualClock(1_700_000_000_000);
+  const list = new MemoryRevocationList(10, clock);
+  const at = clock.now();
+  await list.revoke({ tokenId: 'a', revokedAt: at, until: at + 10 });
+  t.ok(list.holds({ tokenId: 'a', revokedAt: at, until: at + 10 }), 'the same entry');
+  t.ok(list.holds({ tokenId: 'a', revokedAt: at - 1, until: at + 5 }), 'an earlier, shorter one');
+  t.notOk(list.holds({ tokenId: 'a', revokedAt: at, until: at + 20 }), 'a longer life, at the same time');
+  t.notOk(list.holds({ tokenId: 'a', revokedAt: at, until: null }), 'forever, at the same time');
+  t.notOk(list.holds({ tokenId: 'a', revokedAt: at + 1000, until: at + 10 }), 'a later time, with the same life');
+  t.notOk(list.holds({ jti: 'a', revokedAt: at, until: at + 10 }), 'a jti is not a tokenId');
+});
+
+t.test('revocation list - a tokenId entry covers a credential without iat (none is minted so, yet its age is unknown)', async (t) => {
+  const clock = new ManualClock(1_700_000_000_000);
+  const list = new MemoryRevocationList(10, clock);
+  await list.revoke({ tokenId: 'alice', revokedAt: clock.now(), until: null });
+  t.ok(list.isRevoked({ jti: 'j1', tokenId: 'alice', issuedAt: undefined }));
+});
