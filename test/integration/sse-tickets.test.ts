@@ -2,7 +2,7 @@
  * ticket route is under no rate limit, so without it one client could lock every EventSource user
  * out for http.ticketTtlMs. */
 import t from 'tap';
-import { PermissionScopes } from '../../src/index.js';
+import { ManualClock, PermissionScopes } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
 import { tokenFor } from '../helpers/raw-client.js';
 import { SseReader } from '../helpers/sse.js';
@@ -46,4 +46,22 @@ t.test('a ticket whose stream is refused for room (server.maxConnections) is not
   await second.until((r) => r.events.some((e) => e.event === 'ready'));
   second.close();
   t.equal((await SseReader.open(`${url}&ticket=${ticket}`)).status, 401, 'and is spent by it');
+});
+
+t.test('the server\'s unused tickets are bounded (http.maxTickets); expired ones leave and give their credential its allowance back', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock, config: { http: { maxTickets: 4, maxTicketsPerCredential: 2, ticketTtlMs: 30_000 } } });
+  const scope = PermissionScopes.topicSubscribeOnly('feed', '*');
+  const [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((tokenId) => tokenFor(server, scope, { tokenId })));
+  const ticket = async (token: string) => {
+    const res = await fetch(`${server.httpUrl}/v1/sse/tickets`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    return { status: res.status, body: await res.json() };
+  };
+  for (const token of [alice, alice, bob, bob]) t.equal((await ticket(token)).status, 201);
+  const full = await ticket(carol);
+  t.equal(full.status, 429, 'the fifth unused ticket of the server is refused, though carol holds none');
+  t.match(full.body, { error: { code: 'LIMIT_EXCEEDED_ERROR', message: /at most 4 unused tickets/ } });
+  clock.advance(30_000);
+  t.equal((await ticket(carol)).status, 201, 'expired tickets make room');
+  t.same([(await ticket(alice)).status, (await ticket(alice)).status], [201, 201], 'and no longer count against their credential');
 });
