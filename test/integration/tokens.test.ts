@@ -86,8 +86,15 @@ t.test('tokens - minting rules: disposable tokens must expire within the maximum
   const server = await startServer(t, { config: { auth: { maxTokenTtlSec: 3600 } } });
   await t.rejects(server.auth.mintDisposableToken({ scope, expiresInSec: null }), { code: 'INVALID_ARGUMENT_ERROR', message: /must expire/ });
   await t.rejects(server.auth.mintDisposableToken({ scope, expiresInSec: 3601 }), { code: 'INVALID_ARGUMENT_ERROR', message: /at most 3600/ });
+  t.ok((await server.auth.mintDisposableToken({ scope, expiresInSec: 3600 })).expiresAt, 'the maximum itself is allowed');
+  // exp has whole seconds: a fraction is rounded up, else half a second would mint a token expired already.
+  const before = Date.now();
+  const half = await server.auth.mintDisposableToken({ scope, expiresInSec: 0.5 });
+  t.ok(half.expiresAt! > before, `a token of 0.5 s expires after it was minted (${half.expiresAt! - before} ms after)`);
   await t.rejects(server.auth.mintDisposableToken({ scope, expiresInSec: 0 }), { code: 'INVALID_ARGUMENT_ERROR' });
   await t.rejects(server.auth.mintDisposableToken({ scope, expiresInSec: 60, tokenId: 'x'.repeat(65) }), { code: 'INVALID_ARGUMENT_ERROR', message: /64/ });
+  // An empty tokenId could never be revoked (a revocation names 1..64 characters).
+  await t.rejects(server.auth.mintDisposableToken({ scope, expiresInSec: 60, tokenId: '' }), { code: 'INVALID_ARGUMENT_ERROR', message: /tokenId must be 1\.\.64 characters/ });
   await t.rejects(server.auth.mintDisposableToken({ scope: { permissions: [] }, expiresInSec: 60 }), { code: 'INVALID_ARGUMENT_ERROR' });
   const tooMany = { permissions: Array.from({ length: 21 }, () => scope.permissions[0]!) };
   await t.rejects(server.auth.mintDisposableToken({ scope: tooMany, expiresInSec: 60 }), { code: 'INVALID_ARGUMENT_ERROR', message: /at most 20/ });
