@@ -5,7 +5,7 @@
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { PermissionScopes, generateSigningKey } from '../../src/index.js';
+import { ManualClock, PermissionScopes, generateSigningKey } from '../../src/index.js';
 
 const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
 
@@ -32,4 +32,13 @@ t.test('a server with a lower maxTokenTtlSec refuses longer-lived tokens minted 
   t.equal(within.status, 200, 'a token within the limit still works');
   t.ok(await RawClient.open(strict, short), 'websocket too');
   t.ok(await RawClient.open(strict, apiKey), 'API keys are not disposable tokens: unaffected');
+});
+
+t.test('a token of the full maxTokenTtlSec minted on a node whose clock is ahead (within auth.clockToleranceSec) is accepted', async (t) => {
+  const signingKeys = [generateSigningKey()];
+  const config = { auth: { signingKeys, maxTokenTtlSec: 3600, clockToleranceSec: 5 } };
+  const ahead = await startServer(t, { clock: new ManualClock(Date.now() + 4000), config });
+  const here = await startServer(t, { config });
+  const token = (await ahead.auth.mintDisposableToken({ scope, expiresInSec: 3600 })).token;
+  t.ok(await RawClient.open(here, token), 'its exp is up to 4 s past now + maxTokenTtlSec here: within the tolerance');
 });
