@@ -1,7 +1,8 @@
 /** A grpc-web call's credential is verified once: its `authorization` header is checked (signature
  * and all) before the body is read, and the call's session opens with that grant, rechecking only
  * expiry and revocation; so a credential revoked while the body uploads is still refused
- * (UNAUTHENTICATED, the SDKs' AUTHENTICATION_ERROR) and the call applies nothing; so is one that expires meanwhile. */
+ * (UNAUTHENTICATED, the SDKs' AUTHENTICATION_ERROR) and the call applies nothing; so is one that expires meanwhile
+ * (past auth.clockToleranceSec, as verification allows). */
 import t, { type Test } from 'tap';
 import http from 'node:http';
 import { cache } from '@gomomento/generated-types';
@@ -104,4 +105,21 @@ t.test('a grpc-web Set whose credential expires while its body uploads is refuse
   const server = await startMomentoServer(t, { clock });
   const { token } = await server.auth.mintDisposableToken({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: 60, tokenId: 'uploader' });
   await refusedMidUpload(t, server, token, () => clock.advance((60 + server.config.auth.clockToleranceSec + 1) * 1000), /expired/);
+});
+
+t.test('a grpc-web Set whose credential passes its exp while its body uploads, yet within auth.clockToleranceSec, is applied', async (t) => {
+  // The recheck allows the tolerance verification allowed: else a call let in would be refused
+  // for a token the next call is let in with.
+  const clock = new ManualClock(Date.now());
+  const server = await startMomentoServer(t, { clock });
+  const { token } = await server.auth.mintDisposableToken({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: 60 });
+  const body = frame(new cache.cache_client._SetRequest({ cache_key: Buffer.from('late'), cache_body: Buffer.from('v'), ttl_milliseconds: 600_000 }).serialize());
+  const upload = call(server.httpUrl, '/cache_client.Scs/Set', { authorization: token, cache: 'chat' }, body.length);
+  upload.req.write(body.slice(0, 4));
+  t.ok(await eventually(() => server.bodies.inFlight > 0), 'the call was let in, its body is being read');
+  clock.advance((60 + server.config.auth.clockToleranceSec - 1) * 1000);
+  upload.req.end(body.slice(4));
+  t.match(trailerOf(await upload.text), /grpc-status:0\r/, 'the Set succeeded');
+  const { cache: client } = await momentoClients(t, server, await apiKeyFor(server, undefined, 'reader'));
+  t.ok(await client.get('chat', 'late') instanceof CacheGet.Hit, 'and stored its item');
 });
