@@ -62,6 +62,19 @@ t.test('Momento-shaped credentials - round trip, the SDK rule (standard base64 w
   t.equal(innerCredential('eyJ.a.b'), 'eyJ.a.b', 'a bare Tidings JWT is used as is');
   t.equal(decodeMomentoCredential(Buffer.from('{"endpoint":"x"}').toString('base64')), undefined, 'no api_key');
   t.equal(decodeMomentoCredential('not base64!'), undefined);
+  // The SDK's rule, and no throw on any text: each of these is passed on as a credential of its own.
+  const base64 = (bytes: string | Buffer) => Buffer.from(bytes).toString('base64');
+  const refused: Array<[string, string]> = [
+    ['JSON null', base64('null')],
+    ['unpadded', base64('{"endpoint":"e","api_key":"kk"}').replace(/=+$/, '')],
+    ['not UTF-8', base64(Buffer.concat([Buffer.from('{"endpoint":"e","api_key":"'), Buffer.from([0xff]), Buffer.from('"}')]))],
+    ['an empty api_key', base64('{"endpoint":"e","api_key":""}')],
+    ['no endpoint', base64('{"api_key":"k"}')],
+  ];
+  for (const [name, text] of refused) {
+    t.equal(decodeMomentoCredential(text), undefined, `${name}: not Momento-shaped`);
+    t.equal(innerCredential(text), text, `${name}: used as is`);
+  }
 });
 
 t.test('TIDINGS_MOMENTO_PORT turns the listener on', async (t) => {
