@@ -51,4 +51,6 @@ t.test('clientIp - the last entry of the trusted header, else the peer', async (
   t.equal(clientIp('127.0.0.1', 'spoofed, 198.51.100.7'), '198.51.100.7');
   t.equal(clientIp('127.0.0.1', ' 198.51.100.8 '), '198.51.100.8');
   t.equal(clientIp('127.0.0.1', ','), '127.0.0.1');
+  // The address keys the per-IP counts: a header's worth of text must not become one key.
+  t.equal(clientIp('127.0.0.1', `10.0.0.1, ${'f'.repeat(100)}`), 'f'.repeat(64), 'cut to 64 characters');
 });
