@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Permissions, parseScope } from '../../src/auth/scopes.js';
-import { PermissionScopes } from '../../src/index.js';
+import { PermissionScopes, type Scope } from '../../src/index.js';
 
 t.test('scopes - covers: minting may only narrow', async (t) => {
   const key = new Permissions(PermissionScopes.combine(
@@ -82,4 +82,41 @@ t.test('scopes - a chat participant publishes only to its chat\'s input and neve
   // unmoderated input.
   t.throws(() => PermissionScopes.chatParticipant('chat', 'room1-input'), /must not end with the input suffix "-input"/);
   t.throws(() => PermissionScopes.chatParticipant('chat', 'room1#in', '#in'), /must not end with the input suffix "#in"/);
+});
+
+t.test('scopes - each PermissionScopes builder grants exactly its rights, on exactly the names it selects', async (t) => {
+  const P = PermissionScopes;
+  const names = ['k', 'k-1', 'z'];
+  /** Every right the scope gives, as `cache/name action`, over names it selects and names it does not, in its cache and another. */
+  const rights = (scope: Scope): string[] => {
+    const p = new Permissions(parseScope(scope, 20).permissions);
+    const out: string[] = [];
+    for (const cache of ['c', 'other']) {
+      for (const name of names) {
+        for (const a of ['publish', 'subscribe', 'presence'] as const) if (p.allowsTopic(a, cache, name)) out.push(`${cache}/${name} ${a}`);
+        for (const a of ['read', 'write'] as const) if (p.allowsCache(a, cache, name)) out.push(`${cache}/${name} ${a}`);
+      }
+    }
+    return out;
+  };
+  const on = (selected: string[], actions: string[]) => selected.flatMap((name) => actions.map((a) => `c/${name} ${a}`));
+  const cases: Array<[string, Scope, string[]]> = [
+    ['cacheReadWrite', P.cacheReadWrite('c'), on(names, ['read', 'write'])],
+    ['cacheReadOnly', P.cacheReadOnly('c'), on(names, ['read'])],
+    ['cacheWriteOnly', P.cacheWriteOnly('c'), on(names, ['write'])],
+    ['cacheKeyReadWrite', P.cacheKeyReadWrite('c', 'k'), on(['k'], ['read', 'write'])],
+    ['cacheKeyReadOnly', P.cacheKeyReadOnly('c', 'k'), on(['k'], ['read'])],
+    ['cacheKeyWriteOnly', P.cacheKeyWriteOnly('c', 'k'), on(['k'], ['write'])],
+    ['cacheKeyPrefixReadWrite', P.cacheKeyPrefixReadWrite('c', 'k'), on(['k', 'k-1'], ['read', 'write'])],
+    ['cacheKeyPrefixReadOnly', P.cacheKeyPrefixReadOnly('c', 'k'), on(['k', 'k-1'], ['read'])],
+    ['cacheKeyPrefixWriteOnly', P.cacheKeyPrefixWriteOnly('c', 'k'), on(['k', 'k-1'], ['write'])],
+    ['topicPublishSubscribe', P.topicPublishSubscribe('c', 'k'), on(['k'], ['publish', 'subscribe'])],
+    ['topicSubscribeOnly', P.topicSubscribeOnly('c', 'k'), on(['k'], ['subscribe'])],
+    ['topicPublishOnly', P.topicPublishOnly('c', 'k'), on(['k'], ['publish'])],
+    ['topicNamePrefixPublishSubscribe', P.topicNamePrefixPublishSubscribe('c', 'k'), on(['k', 'k-1'], ['publish', 'subscribe'])],
+    ['topicNamePrefixSubscribeOnly', P.topicNamePrefixSubscribeOnly('c', 'k'), on(['k', 'k-1'], ['subscribe'])],
+    ['topicNamePrefixPublishOnly', P.topicNamePrefixPublishOnly('c', 'k'), on(['k', 'k-1'], ['publish'])],
+    ['topicPresence', P.topicPresence('c', 'k'), on(['k'], ['subscribe', 'presence'])],
+  ];
+  for (const [name, scope, expected] of cases) t.same(rights(scope), expected, name);
 });
