@@ -55,8 +55,8 @@ export const PermissionScopes = {
   topicPublishOnly: (cache: CacheSelector, topic: TopicSelector): Scope => ({ permissions: [{ role: 'publishonly', cache, topic }] }),
   topicNamePrefixPublishSubscribe: (cache: CacheSelector, namePrefix: string): Scope => ({ permissions: [{ role: 'publishsubscribe', cache, topic: { namePrefix } }] }),
   topicNamePrefixSubscribeOnly: (cache: CacheSelector, namePrefix: string): Scope => ({ permissions: [{ role: 'subscribeonly', cache, topic: { namePrefix } }] }),
-  /** Who is subscribed to matching topics (presence request, join/leave events); combine it with a
-   * subscribe permission to also receive the topic's items. */
+  /** Subscribe to matching topics and see who is subscribed to them (presence request, join/leave
+   * events): `subscribeonly` with `presence: true` (docs/tokens.md, "hear the room and see who is in it"). */
   topicPresence: (cache: CacheSelector, topic: TopicSelector): Scope => ({ permissions: [{ role: 'subscribeonly', cache, topic, presence: true }] }),
   topicNamePrefixPublishOnly: (cache: CacheSelector, namePrefix: string): Scope => ({ permissions: [{ role: 'publishonly', cache, topic: { namePrefix } }] }),
   /** A chat client in the moderation-input pattern (docs/moderation.md): may only publish raw input
