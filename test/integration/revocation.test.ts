@@ -47,6 +47,8 @@ testEachEngine('revocation', async (t, engine) => {
     const a = await RawClient.open(server, first);
     const b = await RawClient.open(server, second);
     const entry = await server.revoke({ token: first });
+    // Synchronously, with nothing awaited since: on Redis, not only once the channel brings it back.
+    t.throws(() => server.auth.verify(first), { code: 'AUTHENTICATION_ERROR', message: 'token has been revoked' }, 'in force on this node as revoke() resolves');
     t.ok(entry.jti, 'the entry names the token by jti');
     t.ok(entry.until! > clock.now() && entry.until! <= clock.now() + 301_000 + 5000, 'kept until the token expires');
     t.equal((await a.waitClosed()).code, 4504, 'the connection on that token is closed (before revoke() resolved)');
@@ -70,6 +72,8 @@ testEachEngine('revocation', async (t, engine) => {
     t.equal(bad.status, 400);
     t.match(await bad.json(), { error: { code: 'INVALID_ARGUMENT_ERROR', message: /exactly one/ } });
     t.equal((await post({ tokenId: 42 })).status, 400);
+    // The server API checks for itself: a JavaScript caller is not typed either.
+    await t.rejects(server.revoke({ token: 42 as unknown as string }), { code: 'INVALID_ARGUMENT_ERROR', message: 'token must be a string' });
     const long = await post({ tokenId: 'x'.repeat(65) });
     t.equal(long.status, 400, 'a tokenId no credential can carry (over 64 characters) is refused, not held');
     t.match(await long.json(), { error: { code: 'INVALID_ARGUMENT_ERROR', message: /tokenId must be 1\.\.64 characters/ } });
