@@ -82,6 +82,9 @@ t.test('scopes - a chat participant publishes only to its chat\'s input and neve
   // unmoderated input.
   t.throws(() => PermissionScopes.chatParticipant('chat', 'room1-input'), /must not end with the input suffix "-input"/);
   t.throws(() => PermissionScopes.chatParticipant('chat', 'room1#in', '#in'), /must not end with the input suffix "#in"/);
+  t.throws(() => PermissionScopes.chatParticipant('chat', ''), /needs a non-empty chat id and input suffix/);
+  t.throws(() => PermissionScopes.chatParticipant('chat', 'room1', ''), /needs a non-empty chat id and input suffix/);
+  t.throws(() => PermissionScopes.moderator('chat', ''), /needs a non-empty input suffix/);
 });
 
 t.test('scopes - each PermissionScopes builder grants exactly its rights, on exactly the names it selects', async (t) => {
