@@ -95,6 +95,8 @@ t.test('tokens - minting rules: disposable tokens must expire within the maximum
   await t.rejects(server.auth.mintDisposableToken({ scope, expiresInSec: 60, tokenId: 'x'.repeat(65) }), { code: 'INVALID_ARGUMENT_ERROR', message: /64/ });
   // An empty tokenId could never be revoked (a revocation names 1..64 characters).
   await t.rejects(server.auth.mintDisposableToken({ scope, expiresInSec: 60, tokenId: '' }), { code: 'INVALID_ARGUMENT_ERROR', message: /tokenId must be 1\.\.64 characters/ });
+  // From untyped JavaScript: a number would be signed as is, and the grant (which reads a string) would carry no tokenId.
+  await t.rejects(server.auth.mintDisposableToken({ scope, expiresInSec: 60, tokenId: 42 as unknown as string }), { code: 'INVALID_ARGUMENT_ERROR', message: /tokenId must be 1\.\.64 characters/ });
   await t.rejects(server.auth.mintDisposableToken({ scope: { permissions: [] }, expiresInSec: 60 }), { code: 'INVALID_ARGUMENT_ERROR' });
   const tooMany = { permissions: Array.from({ length: 21 }, () => scope.permissions[0]!) };
   await t.rejects(server.auth.mintDisposableToken({ scope: tooMany, expiresInSec: 60 }), { code: 'INVALID_ARGUMENT_ERROR', message: /at most 20/ });
