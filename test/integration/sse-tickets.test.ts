@@ -57,11 +57,15 @@ t.test('the server\'s unused tickets are bounded (http.maxTickets); expired ones
     const res = await fetch(`${server.httpUrl}/v1/sse/tickets`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     return { status: res.status, body: await res.json() };
   };
-  for (const token of [alice, alice, bob, bob]) t.equal((await ticket(token)).status, 201);
+  const issued = [];
+  for (const token of [alice, alice, bob, bob]) issued.push(await ticket(token));
+  t.same(issued.map((r) => r.status), [201, 201, 201, 201]);
   const full = await ticket(carol);
   t.equal(full.status, 429, 'the fifth unused ticket of the server is refused, though carol holds none');
   t.match(full.body, { error: { code: 'LIMIT_EXCEEDED_ERROR', message: /at most 4 unused tickets/ } });
   clock.advance(30_000);
+  const stale = await SseReader.open(`${server.httpUrl}/v1/sse?cache=feed&topic=news&ticket=${issued[0]!.body.ticket}`);
+  t.equal(stale.status, 401, 'a ticket is refused from the moment it expires');
   t.equal((await ticket(carol)).status, 201, 'expired tickets make room');
   t.same([(await ticket(alice)).status, (await ticket(alice)).status], [201, 201], 'and no longer count against their credential');
 });
