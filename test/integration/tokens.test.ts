@@ -171,6 +171,18 @@ t.test('tokens - an API key opens a connection; its scope still applies', async 
   t.match((await c.request({ t: 'pub', cache: 'chat', topic: 'a', value: 'x' }))['e'], { code: 'PERMISSION_ERROR' });
 });
 
+t.test('tokens - an API key revoked by token stays revoked as long as it could work: for good when it never expires, or until the time given', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock });
+  const forever = (await server.auth.mintApiKey({ scope, expiresInSec: null })).token;
+  const dayLong = (await server.auth.mintApiKey({ scope, expiresInSec: 86_400 })).token;
+  t.equal((await server.revoke({ token: forever })).until, null, 'a key without expiry: the entry never expires');
+  t.equal((await server.revoke({ token: dayLong, until: null })).until, null, 'an until given wins over the key\'s own expiry');
+  // Past the default life of an entry (auth.maxTokenTtlSec + tolerance), which covers disposable tokens only.
+  clock.advance((server.config.auth.maxTokenTtlSec + server.config.auth.clockToleranceSec) * 1000 + 1000);
+  t.match((await helloError(server.wsUrl, forever)).error, { code: 'AUTHENTICATION_ERROR', message: 'token has been revoked' });
+});
+
 t.test('tokens - an expiring connection is warned, then told and closed with 4501', async (t) => {
   // The server's clock is moved by hand: no waiting for the token to run out.
   const clock = new ManualClock(Date.now());
