@@ -36,6 +36,12 @@ testEachEngine('dictionaries, sets and sorted sets over WebSocket and HTTP: repl
   await fails({ t: 'dictionaryIncrement', ...D, field: 'name' }, 'FAILED_PRECONDITION_ERROR');
   await fails({ t: 'dictionarySetFields', ...D, items: [{ field: 'a', value: '1' }] }, 'LIMIT_EXCEEDED_ERROR', 'dictionary_fields_limit_exceeded');
   await fails({ t: 'dictionarySetFields', ...D, items: [{ field: 'f'.repeat(40), value: 'v'.repeat(30) }] }, 'LIMIT_EXCEEDED_ERROR', 'element_size_limit_exceeded');
+  // A field name alone past store.maxElementBytes (64): an increment would store it.
+  await fails({ t: 'dictionaryIncrement', cache: 'app', dictionary: 'counters', field: 'f'.repeat(65) }, 'LIMIT_EXCEEDED_ERROR', 'element_size_limit_exceeded');
+  t.same(await c.ok({ t: 'dictionaryFetch', cache: 'app', dictionary: 'counters' }), { hit: false }, '...and nothing is stored');
+  await fails({ t: 'dictionaryGetFields', ...D, fields: ['f'.repeat(65)] }, 'LIMIT_EXCEEDED_ERROR', 'element_size_limit_exceeded');
+  await fails({ t: 'dictionaryGetFields', ...D, fields: [] }, 'INVALID_ARGUMENT_ERROR');
+  await fails({ t: 'dictionaryRemoveFields', ...D, fields: [] }, 'INVALID_ARGUMENT_ERROR');
   await fails({ t: 'dictionarySetFields', ...D, items: [] }, 'INVALID_ARGUMENT_ERROR');
   await fails({ t: 'dictionarySetFields', ...D, items: [{ field: 1, value: 'v' }] }, 'INVALID_ARGUMENT_ERROR');
   await fails({ t: 'listFetch', cache: 'app', list: 'user-1' }, 'FAILED_PRECONDITION_ERROR');
