@@ -130,12 +130,18 @@ testEachEngine('dictionaries, sets and sorted sets over WebSocket and HTTP: repl
   await fails({ t: 'sortedSetPutElements', ...Z, elements: [{ value: 'd', score: Number.NaN }] }, 'INVALID_ARGUMENT_ERROR');
   await fails({ t: 'sortedSetPutElements', ...Z, elements: [{ value: 'd', score: Number.POSITIVE_INFINITY }] }, 'INVALID_ARGUMENT_ERROR');
   await fails({ t: 'sortedSetPutElements', ...Z, elements: [{ value: 'd' }] }, 'INVALID_ARGUMENT_ERROR');
+  await fails({ t: 'sortedSetPutElements', ...Z, elements: [] }, 'INVALID_ARGUMENT_ERROR');
   await fails({ t: 'sortedSetFetchByRank', ...Z, startRank: 3, endRank: 1 }, 'INVALID_ARGUMENT_ERROR');
+  await fails({ t: 'sortedSetFetchByRank', ...Z, startRank: 2, endRank: 1 }, 'INVALID_ARGUMENT_ERROR');
+  t.same(await c.ok({ t: 'sortedSetFetchByRank', ...Z, startRank: 2, endRank: 2 }), { hit: true, elements: [] }, 'startRank = endRank: an empty range, not refused');
   await fails({ t: 'sortedSetFetchByRank', ...Z, startRank: -2, endRank: -2 }, 'INVALID_ARGUMENT_ERROR');
   await fails({ t: 'sortedSetFetchByScore', ...Z, minScore: 3, maxScore: 1 }, 'INVALID_ARGUMENT_ERROR');
+  await fails({ t: 'sortedSetFetchByScore', ...Z, minScore: 3, maxScore: 2.5 }, 'INVALID_ARGUMENT_ERROR');
+  await fails({ t: 'sortedSetFetchByScore', ...Z, offset: -1 }, 'INVALID_ARGUMENT_ERROR');
   await fails({ t: 'sortedSetFetchByRank', ...Z, order: 'sideways' }, 'INVALID_ARGUMENT_ERROR');
   t.same(await c.ok({ t: 'sortedSetIncrementScore', cache: 'app', sortedSet: 'big', value: 'v', amount: Number.MAX_VALUE }), { score: Number.MAX_VALUE });
   await fails({ t: 'sortedSetIncrementScore', cache: 'app', sortedSet: 'big', value: 'v', amount: Number.MAX_VALUE }, 'INVALID_ARGUMENT_ERROR');
+  t.same(await c.ok({ t: 'sortedSetIncrementScore', cache: 'app', sortedSet: 'counted', value: 'v' }), { score: 1 }, 'amount defaults to 1');
   await fails({ t: 'sortedSetUnionStore', ...Z, sources: [] }, 'INVALID_ARGUMENT_ERROR');
   await c.ok({ t: 'set', cache: 'app', key: 'plain', value: 'v' });
   await fails({ t: 'sortedSetFetchByRank', cache: 'app', sortedSet: 'plain' }, 'FAILED_PRECONDITION_ERROR');
