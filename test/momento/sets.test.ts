@@ -92,6 +92,8 @@ testEachEngine('sets through both official SDKs and plain gRPC', async (t, engin
     t.equal((await call('SetDifference', new pb._SetDifferenceRequest({ set_name: name }))).code, status.INVALID_ARGUMENT, 'neither minuend nor subtrahend');
     const minuend = new pb._SetDifferenceRequest({ set_name: name, minuend: new pb._SetDifferenceRequest._Minuend({ elements: [Buffer.from('a')] }) });
     t.equal((await call('SetDifference', minuend)).code, status.INVALID_ARGUMENT, 'a minuend is not taken');
+    const emptySubtrahend = new pb._SetDifferenceRequest({ set_name: name, subtrahend: new pb._SetDifferenceRequest._Subtrahend() });
+    t.equal((await call('SetDifference', emptySubtrahend)).code, status.INVALID_ARGUMENT, 'a subtrahend of neither set nor identity (read as identity, it would remove the whole set)');
     t.equal((await call('SetFetch', new pb._SetFetchRequest({ set_name: new Uint8Array([0xff]) }))).code, status.INVALID_ARGUMENT, 'a set name that is not UTF-8');
     t.equal((await call('SetSample', new pb._SetSampleRequest({ set_name: name, limit: 0 }))).code, status.OK, 'limit 0 is a sample of none');
     t.equal((await call('SetPop', new pb._SetPopRequest({ set_name: name, count: 0 }))).code, status.INVALID_ARGUMENT, 'a pop of 0 elements');
