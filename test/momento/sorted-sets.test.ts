@@ -111,6 +111,10 @@ testEachEngine('sorted sets through both official SDKs and plain gRPC', async (t
       by_score: new ByScore({ min_score: new ByScore._Score({ score: 1, exclusive: true }), max_score: new ByScore._Score({ score: 3, exclusive: false }), offset: 0, count: -1 }),
     }));
     t.same(fetched.reply?.found.values.values.map((v) => Buffer.from(v).toString()), ['b', 'c'], 'with_scores false: values only; min exclusive');
+    const fetchByScore = async (byScore: InstanceType<typeof ByScore>) => (await call<InstanceType<typeof pb._SortedSetFetchResponse>>('SortedSetFetch', new pb._SortedSetFetchRequest({ set_name: name, with_scores: false, by_score: byScore })))
+      .reply?.found.values.values.map((v) => Buffer.from(v).toString());
+    t.same(await fetchByScore(new ByScore({ min_score: new ByScore._Score({ score: 1, exclusive: false }), max_score: new ByScore._Score({ score: 3, exclusive: true }), offset: 0, count: -1 })), ['a', 'b'], 'max exclusive');
+    t.same(await fetchByScore(new ByScore({ offset: 0, count: 0 })), [], 'count 0: none (only a negative count is all)');
     t.equal((await call('SortedSetFetch', new pb._SortedSetFetchRequest({ set_name: name }))).code, status.INVALID_ARGUMENT, 'neither by_index nor by_score');
     const byScore = await call<InstanceType<typeof pb._SortedSetLengthByScoreResponse>>('SortedSetLengthByScore', new pb._SortedSetLengthByScoreRequest({ set_name: name, exclusive_min: 1, exclusive_max: 3 }));
     t.equal(byScore.reply?.found.length, 1, 'length by score, both bounds exclusive');
