@@ -85,3 +85,28 @@ t.test('idempotency - random churn: bounded, counts consistent, each scope keeps
     t.same(kept, keys.slice(keys.length - kept.length), `${scope} holds its ${kept.length} newest keys`);
   }
 });
+
+t.test('idempotency - writes that fail leave no trace: the queues stay bounded by the keys held', async (t) => {
+  // A failed write is forgotten out of order; its entry stays queued until a rebuild, and with the
+  // count bound never reached nothing else would drop it.
+  const { results, write } = setup(1000);
+  type Internals = { oldest: { length: number }; scopes: Map<string, { queue: { length: number } }> };
+  const inner = results as unknown as Internals;
+  t.ok(write('a', 'held'));
+  const failing = Array.from({ length: 500 }, (_, i) => results.run('a', 'pub', `failed-${i}`, () => Promise.reject(new Error('no'))) as Promise<unknown>);
+  const settled = await Promise.allSettled(failing);
+  t.equal(settled.filter((s) => s.status === 'rejected').length, 500, 'every failed write rejects');
+  await new Promise((r) => setImmediate(r));
+  t.equal(results.size, 1, 'only the key that succeeded is held');
+  // Rebuilt once more than twice the keys held plus 16 are queued: at most 19 for one key.
+  t.ok(inner.scopes.get('a')!.queue.length <= 19, `the scope's queue holds ${inner.scopes.get('a')!.queue.length} entries`);
+  t.ok(inner.oldest.length <= 19, `the window's queue holds ${inner.oldest.length} entries`);
+  t.notOk(write('a', 'held'), 'the held key is still answered');
+});
+
+t.test('idempotency - an idempotencyKey of 1 to 128 characters', async (t) => {
+  const { results } = setup(10);
+  t.equal(results.run('a', 'pub', 'k'.repeat(128), () => 1), 1);
+  t.throws(() => results.run('a', 'pub', 'k'.repeat(129), () => 1), { code: 'INVALID_ARGUMENT_ERROR' });
+  t.throws(() => results.run('a', 'pub', '', () => 1), { code: 'INVALID_ARGUMENT_ERROR' });
+});
