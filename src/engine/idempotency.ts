@@ -63,15 +63,14 @@ export class IdempotentResults {
     if (outcome instanceof Promise) {
       const entry = this.remember(k, scope, { pending: outcome }, now);
       // Settled later: only the entry still held is updated (one evicted meanwhile stays out).
-      outcome.then((result) => { if (entry && this.entries.get(k) === entry) entry.value = { result }; }, () => { if (entry && this.entries.get(k) === entry) this.forget(k, entry); });
+      outcome.then((result) => { if (this.entries.get(k) === entry) entry.value = { result }; }, () => { if (this.entries.get(k) === entry) this.forget(k, entry); });
     } else {
       this.remember(k, scope, { result: outcome }, now);
     }
     return outcome;
   }
 
-  private remember(k: string, scopeName: string, value: Remembered, now: number): Entry | undefined {
-    if (this.max <= 0) return undefined;
+  private remember(k: string, scopeName: string, value: Remembered, now: number): Entry {
     while (this.entries.size >= this.max) this.evict(now);
     let scope = this.scopes.get(scopeName);
     if (!scope) {
