@@ -27,6 +27,7 @@ for (const sdk of SDKS) {
     // Our limit, reported through the SDK's own error mapping (RESOURCE_EXHAUSTED + err trailer).
     const tooLong = await cache.set('app', 'k', 'v', { ttl: 25 * 3600 });
     t.equal(errorCode(tooLong), MomentoErrorCode.LIMIT_EXCEEDED_ERROR);
+    t.equal(kind(await cache.createCache('any-name')), 'AlreadyExists', 'store.caches empty: every cache exists');
   });
 
   testEachEngine(`${sdk.name} - getBatch/setBatch: one answer per key, in order; a key outside the scope fails the batch`, async (t, engine) => {
@@ -173,6 +174,7 @@ for (const sdk of SDKS) {
     const refused = await cache.createCache('other');
     t.equal(kind(refused), 'Error');
     t.equal(errorCode(refused), MomentoErrorCode.FAILED_PRECONDITION_ERROR);
+    t.equal(errorCode(await cache.createCache('bad\u0001name')), MomentoErrorCode.INVALID_ARGUMENT_ERROR, 'a name no cache may have: refused as such, not as unconfigured');
     const list = await cache.listCaches();
     t.equal(kind(list), 'Success');
     t.same((list as ListCaches.Success).getCaches().map((c) => c.getName()).sort(), ['app', 'chat']);
@@ -189,6 +191,7 @@ for (const sdk of SDKS) {
     const token = await server.auth.mintDisposableToken({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: 60 });
     const { cache: tokenClient } = await clientsFor(server, token.token);
     t.equal(errorCode(await tokenClient.listCaches()), MomentoErrorCode.PERMISSION_ERROR);
+    t.equal(errorCode(await tokenClient.createCache('app')), MomentoErrorCode.PERMISSION_ERROR, 'nor createCache (which tells whether a cache exists)');
   });
 
   testEachEngine(`${sdk.name} - limit errors carry Momento’s err trailer cause, which the SDK turns into its message`, async (t, engine) => {
