@@ -132,7 +132,8 @@ for (const sdk of SDKS) {
 }
 
 /** A plain gRPC client of the generated Scs service on cache `app`; `call` resolves with the reply
- * the definition deserializes (`edit` may swap a method's deserializer). */
+ * the definition deserializes (`edit` may swap a method's deserializer), `call.setBatch` with the
+ * SetBatch stream's status and how many answers it sent. */
 async function scsClient(t: Test, engine: TestEngine, edit: (definition: ServiceDefinition) => ServiceDefinition = (d) => d) {
   const server = await startMomentoServer(t, { engine });
   const metadata = new Metadata();
@@ -142,14 +143,32 @@ async function scsClient(t: Test, engine: TestEngine, edit: (definition: Service
   const Client = makeGenericClientConstructor(definition, 'cache_client.Scs');
   const client = new Client(`127.0.0.1:${server.momentoPort}`, credentials.createInsecure()) as unknown as Record<string, (...args: unknown[]) => void>;
   t.teardown(() => (client as unknown as { close(): void }).close());
-  return <R>(method: string, request: unknown) => new Promise<R>((resolve, reject) => {
+  const call = <R>(method: string, request: unknown) => new Promise<R>((resolve, reject) => {
     client[method]!(request, metadata, (err: Error | null, reply: R) => (err ? reject(err) : resolve(reply)));
   });
+  const setBatch = (request: InstanceType<typeof pb._SetBatchRequest>) => new Promise<{ code: number; answers: number }>((resolve) => {
+    const stream = client['SetBatch']!(request, metadata) as unknown as NodeJS.EventEmitter;
+    let answers = 0;
+    stream.on('data', () => answers++);
+    stream.on('error', () => {});
+    stream.on('status', ({ code }: { code: number }) => resolve({ code, answers }));
+  });
+  return Object.assign(call, { setBatch });
 }
 
 
-testEachEngine('grpc - SetIfNotExists and ListErase, which the JS SDKs do not send', async (t, engine) => {
+testEachEngine('grpc - SetIfNotExists and ListErase, which the JS SDKs do not send; Set and SetBatch with ttl_milliseconds 0', async (t, engine) => {
   const call = await scsClient(t, engine);
+
+  // 0 (what a client that sets no TTL sends) is the server's default, store.defaultTtlSec (1 h).
+  const remaining = async (key: string) => (await call<InstanceType<typeof pb._ItemGetTtlResponse>>('ItemGetTtl', new pb._ItemGetTtlRequest({ cache_key: bytes(key) }))).found?.remaining_ttl_millis;
+  await call('Set', new pb._SetRequest({ cache_key: bytes('default-ttl'), cache_body: bytes('v'), ttl_milliseconds: 0 }));
+  const setTtl = await remaining('default-ttl');
+  t.ok(setTtl! > 60_000 && setTtl! <= 3_600_000, `Set: the default TTL (${setTtl} ms left)`);
+  const batch = await call.setBatch(new pb._SetBatchRequest({ items: [new pb._SetRequest({ cache_key: bytes('batch-default-ttl'), cache_body: bytes('v'), ttl_milliseconds: 0 })] }));
+  t.same(batch, { code: status.OK, answers: 1 }, 'SetBatch: stored');
+  const batchTtl = await remaining('batch-default-ttl');
+  t.ok(batchTtl! > 60_000 && batchTtl! <= 3_600_000, `SetBatch: the default TTL (${batchTtl} ms left)`);
 
   const first = await call<InstanceType<typeof pb._SetIfNotExistsResponse>>('SetIfNotExists', new pb._SetIfNotExistsRequest({ cache_key: bytes('k'), cache_body: bytes('one'), ttl_milliseconds: 10_000 }));
   t.equal(first.result, 'stored');
