@@ -80,6 +80,27 @@ for (const sdk of SDKS) {
   });
 }
 
+t.test('momento limits - behind a trusted proxy a native gRPC call is charged to the address its server.trustedProxyHeader metadata names', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startMomentoServer(t, { clock, config: { server: { trustedProxyHeader: 'x-forwarded-for' }, limits: { connectionOpsPerSec: 1, connectionOpsBurst: 2 } } });
+  const Client = makeGenericClientConstructor(cache.cache_client.UnimplementedScsService.definition as unknown as ServiceDefinition, 'Scs');
+  const client = new Client(`127.0.0.1:${server.momentoPort}`, credentials.createInsecure()) as unknown as Record<string, (...args: unknown[]) => unknown>;
+  t.teardown(() => (client as unknown as { close(): void }).close());
+  const apiKey = await apiKeyFor(server);
+  const get = (forwardedFor: string) => new Promise<number>((resolve) => {
+    const metadata = new Metadata();
+    metadata.set('authorization', apiKey);
+    metadata.set('cache', 'chat');
+    metadata.set('x-forwarded-for', forwardedFor);
+    client['Get']!(new cache.cache_client._GetRequest({ cache_key: Buffer.from('k') }), metadata, (e: { code: number } | null) => resolve(e ? e.code : status.OK));
+  });
+  // One HTTP/2 connection from 127.0.0.1 carries every call: only the metadata tells them apart.
+  t.equal(await get('203.0.113.1'), status.OK);
+  t.equal(await get('198.51.100.7, 203.0.113.1'), status.OK, 'the last entry is the one the proxy saw');
+  t.equal(await get('203.0.113.1'), status.RESOURCE_EXHAUSTED, 'past that address\'s burst');
+  t.equal(await get('203.0.113.2'), status.OK, 'another address has its own');
+});
+
 t.test('momento limits - a refused call is RESOURCE_EXHAUSTED with err: operations_rate_limit_exceeded in the trailer', async (t) => {
   const clock = new ManualClock(Date.now());
   const server = await startMomentoServer(t, { clock, config: { limits: { tokenIdOpsPerSec: 1, tokenIdOpsBurst: 1 } } });
