@@ -1,6 +1,6 @@
 /** Conformance: AuthClient.generateDisposableToken of the official SDK against Tidings, then the
  * minted token used by the SDK; a raw request whose permissions select no cache or topic is
- * refused; and the Momento-shaped credentials the CLI prints. */
+ * refused, one with a topic name prefix or a permit-none role minted as it says; and the Momento-shaped credentials the CLI prints. */
 import t from 'tap';
 import {
   AllDataReadWrite, CacheGet, CredentialProvider, DisposableTokenScopes, ExpiresIn, GenerateDisposableToken, MomentoErrorCode,
@@ -101,22 +101,41 @@ t.test('momento tokens - POST /v1/tokens with momento: true answers a token from
   t.equal(errorCode(await cache.get('other', 'k')), MomentoErrorCode.PERMISSION_ERROR);
 });
 
-t.test('momento tokens - a cache or topic permission that selects no cache or topic grants nothing; a scope of only such is refused', async (t) => {
+t.test('momento tokens - a cache or topic permission that selects no cache or topic grants nothing; a scope of only such is refused; topic name prefixes and permit-none roles', async (t) => {
   const server = await startMomentoServer(t);
   const Client = makeGenericClientConstructor(token.token.UnimplementedTokenService.definition as unknown as ServiceDefinition, 'Token');
   const client = new Client(`127.0.0.1:${server.momentoPort}`, credentials.createInsecure()) as unknown as Record<string, (...args: unknown[]) => unknown>;
   t.teardown(() => (client as unknown as { close(): void }).close());
   const apiKey = await apiKeyFor(server);
   const P = perms.PermissionsType;
-  const mint = (permission: InstanceType<typeof perms.PermissionsType>) => new Promise<{ code: number; details?: string }>((resolve) => {
+  const mint = (...permissions: InstanceType<typeof perms.PermissionsType>[]) => new Promise<{ code: number; details?: string; apiKey?: string }>((resolve) => {
     const request = new token.token._GenerateDisposableTokenRequest({
       auth_token: apiKey, expires: new token.token._GenerateDisposableTokenRequest.Expires({ valid_for_seconds: 60 }),
-      permissions: new perms.Permissions({ explicit: new perms.ExplicitPermissions({ permissions: [permission] }) }),
+      permissions: new perms.Permissions({ explicit: new perms.ExplicitPermissions({ permissions }) }),
     });
-    client['GenerateDisposableToken']!(request, new Metadata(), (e: { code: number; details: string } | null) => resolve(e ? { code: e.code, details: e.details } : { code: status.OK }));
+    client['GenerateDisposableToken']!(request, new Metadata(), (e: { code: number; details: string } | null, reply?: InstanceType<typeof token.token._GenerateDisposableTokenResponse>) =>
+      resolve(e ? { code: e.code, details: e.details } : { code: status.OK, apiKey: reply!.api_key }));
   });
   // The SDKs always name one; read as "any", these would be tokens for every cache or topic.
   const refused = { code: status.INVALID_ARGUMENT, details: /would grant nothing Tidings serves/ };
   t.match(await mint(new P({ cache_permissions: new P.CachePermissions({ role: perms.CacheRole.CacheReadWrite }) })), refused, 'a cache permission with no cache');
   t.match(await mint(new P({ topic_permissions: new P.TopicPermissions({ role: perms.TopicRole.TopicReadWrite, cache_selector: new P.CacheSelector({ cache_name: 'chat' }) }) })), refused, 'a topic permission with no topic');
+
+  // What no SDK method sends, read as the protobuf says: a topic name prefix selects every topic
+  // it starts, and a "permit none" role grants nothing beside the others (not a refused role).
+  const prefixed = await mint(new P({ topic_permissions: new P.TopicPermissions({
+    role: perms.TopicRole.TopicWriteOnly, cache_selector: new P.CacheSelector({ cache_name: 'chat' }), topic_selector: new P.TopicSelector({ topic_name_prefix: 'room-' }),
+  }) }));
+  t.equal(prefixed.code, status.OK, `a topic name prefix: ${prefixed.details ?? 'minted'}`);
+  const byPrefix = (await server.auth.verify(prefixed.apiKey!)).permissions;
+  t.same([byPrefix.allowsTopic('publish', 'chat', 'room-1'), byPrefix.allowsTopic('publish', 'chat', 'lobby'), byPrefix.allowsTopic('subscribe', 'chat', 'room-1')], [true, false, false],
+    'publish to every topic starting room-, nothing else');
+  const withNone = await mint(
+    new P({ cache_permissions: new P.CachePermissions({ role: perms.CacheRole.CachePermitNone, cache_selector: new P.CacheSelector({ cache_name: 'app' }) }) }),
+    new P({ topic_permissions: new P.TopicPermissions({ role: perms.TopicRole.TopicPermitNone, cache_selector: new P.CacheSelector({ cache_name: 'chat' }), topic_selector: new P.TopicSelector({ topic_name: 'room' }) }) }),
+    new P({ cache_permissions: new P.CachePermissions({ role: perms.CacheRole.CacheReadOnly, cache_selector: new P.CacheSelector({ cache_name: 'chat' }) }) }),
+  );
+  t.equal(withNone.code, status.OK, `permit-none cache and topic roles beside a read-only one: ${withNone.details ?? 'minted'}`);
+  const granted = (await server.auth.verify(withNone.apiKey!)).permissions;
+  t.same([granted.allowsCache('read', 'chat', 'k'), granted.allowsCache('write', 'chat', 'k'), granted.allowsCache('read', 'app', 'k'), granted.allowsTopic('subscribe', 'chat', 'room')], [true, false, false, false], 'read on chat only');
 });
