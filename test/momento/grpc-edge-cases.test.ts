@@ -2,12 +2,15 @@
  * malformed protobuf gets a typed status; a revoked credential ends its Subscribe UNAUTHENTICATED
  * (final), not a retryable UNAVAILABLE; a Subscribe whose client stops reading is ended at
  * momento.maxStreamBufferBytes; one resuming from a large window gets all of it; a quiet one gets
- * periodic heartbeats. */
+ * periodic heartbeats; a cache call whose Redis is cut off or silent gets the status the SDKs retry
+ * or time out by. */
 import t from 'tap';
 import { cache, pubsub } from '@gomomento/generated-types';
 import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceDefinition } from '@grpc/grpc-js';
 import { PermissionScopes } from '../../src/index.js';
-import { apiKeyFor, startMomentoServer } from '../helpers/momento.js';
+import { apiKeyFor, scsCall, startMomentoServer } from '../helpers/momento.js';
+import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { eventually, waitFor } from '../helpers/wait.js';
 
 type AnyClient = Record<string, (...args: unknown[]) => any> & { close(): void };
@@ -119,4 +122,27 @@ t.test('a quiet Subscribe stream gets a heartbeat every server.heartbeatMs, not 
   call.on('data', (m: InstanceType<typeof pubsub.cache_client.pubsub._SubscriptionItem>) => { if (m.heartbeat) heartbeats++; });
   t.ok(await eventually(() => heartbeats >= 4), `${heartbeats} heartbeats: the one subscribe sends, then the periodic ones`);
   call.cancel();
+});
+
+t.test('a cache call on a node whose Redis link is down is UNAVAILABLE, one whose Redis stops answering DEADLINE_EXCEEDED (not UNKNOWN)', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('grpc-redis-down');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  // The link's own watchdog is far off, so a silent Redis is seen by the command's timeout first.
+  const server = await startMomentoServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { redis: { commandTimeoutMs: 300, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const call = scsCall(t, server, await apiKeyFor(server));
+  const get = async () => (await call('Get', new cache.cache_client._GetRequest({ cache_key: Buffer.from('k') }))).code;
+  t.equal(await get(), status.OK);
+  proxy.blackhole();
+  proxy.reset();
+  t.equal(await get(), status.UNAVAILABLE, 'link down: SERVER_UNAVAILABLE, which the SDKs retry');
+  proxy.heal();
+  await waitFor('the link to come back', async () => (await get()) === status.OK);
+  proxy.freeze();
+  t.equal(await get(), status.DEADLINE_EXCEEDED, 'no answer within redis.commandTimeoutMs: TIMEOUT_ERROR');
+  proxy.heal();
 });
