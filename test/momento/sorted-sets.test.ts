@@ -50,6 +50,7 @@ testEachEngine('sorted sets through both official SDKs and plain gRPC', async (t
       t.same(((await cache.sortedSetGetScores('app', Z, ['bob', 'nobody', 'ada'])) as unknown as Scores).valueRecordString(), { bob: 10, ada: 30 }, 'scores of the elements held');
       t.equal(((await cache.sortedSetLength('app', Z)) as unknown as Length).length(), 4);
       t.equal(((await cache.sortedSetLengthByScore('app', Z, { minScore: 20 })) as unknown as Length).length(), 3);
+      t.equal(((await cache.sortedSetLengthByScore('app', Z, { minScore: 15, maxScore: 20 })) as unknown as Length).length(), 2, 'scores [15, 20], inclusive');
 
       t.equal(((await cache.sortedSetIncrementScore('app', Z, 'bob', 25)) as unknown as Scored).score(), 35, 'increment adds');
       t.equal(((await cache.sortedSetIncrementScore('app', Z, 'eve')) as unknown as Scored).score(), 1, 'increment creates an element (by 1)');
