@@ -178,6 +178,10 @@ for (const sdk of SDKS) {
     const list = await cache.listCaches();
     t.equal(kind(list), 'Success');
     t.same((list as ListCaches.Success).getCaches().map((c) => c.getName()).sort(), ['app', 'chat']);
+    const { store, topics: topicConfig } = server.config;
+    const info = (list as ListCaches.Success).getCaches()[0]!;
+    t.same(info.getCacheLimits(), { maxItemSizeKb: Math.floor(store.maxItemBytes / 1024), maxTtlSeconds: store.maxTtlSec, maxThroughputKbps: 0, maxTrafficRate: 0 }, 'each cache with our store limits');
+    t.same(info.getTopicLimits(), { maxPublishMessageSizeKb: Math.floor(topicConfig.maxValueBytes / 1024), maxSubscriptionCount: topicConfig.maxSubscriptionsPerConnection, maxPublishRate: 0 }, 'and our topic limits');
     t.equal(errorCode(await cache.get('other', 'k')), MomentoErrorCode.NOT_FOUND_ERROR, 'data calls on an unknown cache');
     // Unlike Momento, topics are not bounded by store.caches (docs/momento-compat.md, "Known differences").
     const { topics } = await sdk.clients(t, server, await apiKeyFor(server));
