@@ -157,7 +157,7 @@ async function scsClient(t: Test, engine: TestEngine, edit: (definition: Service
 }
 
 
-testEachEngine('grpc - SetIfNotExists and ListErase, which the JS SDKs do not send; Set and SetBatch with ttl_milliseconds 0', async (t, engine) => {
+testEachEngine('grpc - SetIfNotExists and ListErase, which the JS SDKs do not send; Set and SetBatch with ttl_milliseconds 0; the pops\' list_length', async (t, engine) => {
   const call = await scsClient(t, engine);
 
   // 0 (what a client that sets no TTL sends) is the server's default, store.defaultTtlSec (1 h).
@@ -174,6 +174,13 @@ testEachEngine('grpc - SetIfNotExists and ListErase, which the JS SDKs do not se
   t.equal(first.result, 'stored');
   const second = await call<InstanceType<typeof pb._SetIfNotExistsResponse>>('SetIfNotExists', new pb._SetIfNotExistsRequest({ cache_key: bytes('k'), cache_body: bytes('two') }));
   t.equal(second.result, 'not_stored');
+
+  // The pops' list_length, which the JS SDKs do not read (other SDKs do).
+  await call('ListConcatenateBack', new pb._ListConcatenateBackRequest({ list_name: bytes('p'), values: ['x', 'y', 'z'].map(bytes), ttl_milliseconds: 60_000, refresh_ttl: true }));
+  const front = await call<InstanceType<typeof pb._ListPopFrontResponse>>('ListPopFront', new pb._ListPopFrontRequest({ list_name: bytes('p') }));
+  t.same([new TextDecoder().decode(front.found.front), front.found.list_length], ['x', 2], 'ListPopFront: the front and the length left');
+  const back = await call<InstanceType<typeof pb._ListPopBackResponse>>('ListPopBack', new pb._ListPopBackRequest({ list_name: bytes('p') }));
+  t.same([new TextDecoder().decode(back.found.back), back.found.list_length], ['z', 1], 'ListPopBack: the back and the length left');
 
   const push = new pb._ListConcatenateBackRequest({ list_name: bytes('l'), values: ['a', 'b', 'c', 'd', 'e'].map(bytes), ttl_milliseconds: 60_000, refresh_ttl: true });
   await call('ListConcatenateBack', push);
