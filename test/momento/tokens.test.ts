@@ -34,6 +34,7 @@ for (const sdk of SDKS) {
     const user = await sdk.clients(t, server, inner!.apiKey);
     t.equal(kind(await user.topics.publish('chat', 'room1', 'hi')), 'Success');
     t.equal(errorCode(await user.topics.publish('chat', 'room2', 'hi')), MomentoErrorCode.PERMISSION_ERROR);
+    t.equal(errorCode(await user.topics.publish('chat', 'room10', 'hi')), MomentoErrorCode.PERMISSION_ERROR, 'a topic name is exact, not a prefix');
     t.equal(errorCode(await user.cache.get('chat', 'k')), MomentoErrorCode.PERMISSION_ERROR);
 
     // AllDataReadWrite carries a function permission too; Tidings has no functions and ignores it.
@@ -46,6 +47,10 @@ for (const sdk of SDKS) {
     const prefixClient = await sdk.clients(t, server, decodeMomentoCredential((prefixed as GenerateDisposableToken.Success).authToken)!.apiKey);
     t.equal(kind(await prefixClient.cache.get('app', 'user-1')), 'Miss');
     t.equal(errorCode(await prefixClient.cache.get('app', 'admin-1')), MomentoErrorCode.PERMISSION_ERROR);
+    const keyed = await admin.auth.generateDisposableToken(DisposableTokenScopes.cacheKeyReadWrite('app', 'user-1'), ExpiresIn.minutes(1));
+    const keyClient = await sdk.clients(t, server, decodeMomentoCredential((keyed as GenerateDisposableToken.Success).authToken)!.apiKey);
+    t.equal(kind(await keyClient.cache.get('app', 'user-1')), 'Miss');
+    t.equal(errorCode(await keyClient.cache.get('app', 'user-10')), MomentoErrorCode.PERMISSION_ERROR, 'a key selector is exact, not a prefix');
   });
 }
 
