@@ -1,6 +1,6 @@
 /** Conformance: AuthClient.generateDisposableToken of the official SDK against Tidings, then the
  * minted token used by the SDK; a raw request whose permissions select no cache or topic is
- * refused, one with a topic name prefix or a permit-none role minted as it says; and the Momento-shaped credentials the CLI prints. */
+ * refused, one with super_user, a topic name prefix or a permit-none role minted as it says; and the Momento-shaped credentials the CLI prints. */
 import t from 'tap';
 import {
   AllDataReadWrite, CacheGet, CredentialProvider, DisposableTokenScopes, ExpiresIn, GenerateDisposableToken, MomentoErrorCode,
@@ -106,28 +106,33 @@ t.test('momento tokens - POST /v1/tokens with momento: true answers a token from
   t.equal(errorCode(await cache.get('other', 'k')), MomentoErrorCode.PERMISSION_ERROR);
 });
 
-t.test('momento tokens - a cache or topic permission that selects no cache or topic grants nothing; a scope of only such is refused; topic name prefixes and permit-none roles', async (t) => {
+t.test('momento tokens - a cache or topic permission that selects no cache or topic grants nothing; a scope of only such is refused; super_user, topic name prefixes and permit-none roles', async (t) => {
   const server = await startMomentoServer(t);
   const Client = makeGenericClientConstructor(token.token.UnimplementedTokenService.definition as unknown as ServiceDefinition, 'Token');
   const client = new Client(`127.0.0.1:${server.momentoPort}`, credentials.createInsecure()) as unknown as Record<string, (...args: unknown[]) => unknown>;
   t.teardown(() => (client as unknown as { close(): void }).close());
   const apiKey = await apiKeyFor(server);
   const P = perms.PermissionsType;
-  const mint = (...permissions: InstanceType<typeof perms.PermissionsType>[]) => new Promise<{ code: number; details?: string; apiKey?: string }>((resolve) => {
+  const mintWith = (permissions: InstanceType<typeof perms.Permissions>) => new Promise<{ code: number; details?: string; apiKey?: string }>((resolve) => {
     const request = new token.token._GenerateDisposableTokenRequest({
-      auth_token: apiKey, expires: new token.token._GenerateDisposableTokenRequest.Expires({ valid_for_seconds: 60 }),
-      permissions: new perms.Permissions({ explicit: new perms.ExplicitPermissions({ permissions }) }),
+      auth_token: apiKey, expires: new token.token._GenerateDisposableTokenRequest.Expires({ valid_for_seconds: 60 }), permissions,
     });
     client['GenerateDisposableToken']!(request, new Metadata(), (e: { code: number; details: string } | null, reply?: InstanceType<typeof token.token._GenerateDisposableTokenResponse>) =>
       resolve(e ? { code: e.code, details: e.details } : { code: status.OK, apiKey: reply!.api_key }));
   });
+  const mint = (...permissions: InstanceType<typeof perms.PermissionsType>[]) => mintWith(new perms.Permissions({ explicit: new perms.ExplicitPermissions({ permissions }) }));
   // The SDKs always name one; read as "any", these would be tokens for every cache or topic.
   const refused = { code: status.INVALID_ARGUMENT, details: /would grant nothing Tidings serves/ };
   t.match(await mint(new P({ cache_permissions: new P.CachePermissions({ role: perms.CacheRole.CacheReadWrite }) })), refused, 'a cache permission with no cache');
   t.match(await mint(new P({ topic_permissions: new P.TopicPermissions({ role: perms.TopicRole.TopicReadWrite, cache_selector: new P.CacheSelector({ cache_name: 'chat' }) }) })), refused, 'a topic permission with no topic');
 
-  // What no SDK method sends, read as the protobuf says: a topic name prefix selects every topic
-  // it starts, and a "permit none" role grants nothing beside the others (not a refused role).
+  // What no SDK method sends, read as the protobuf says: super_user (the oneof's enum 0) is every
+  // cache and topic, a topic name prefix selects every topic it starts, and a "permit none" role
+  // grants nothing beside the others (not a refused role).
+  const superUser = await mintWith(new perms.Permissions({ super_user: perms.SuperUserPermissions.SuperUser }));
+  t.equal(superUser.code, status.OK, `super_user: ${superUser.details ?? 'minted'}`);
+  const all = (await server.auth.verify(superUser.apiKey!)).permissions;
+  t.same([all.allowsCache('write', 'any', 'k'), all.allowsTopic('publish', 'any', 't')], [true, true], 'as AllDataReadWrite');
   const prefixed = await mint(new P({ topic_permissions: new P.TopicPermissions({
     role: perms.TopicRole.TopicWriteOnly, cache_selector: new P.CacheSelector({ cache_name: 'chat' }), topic_selector: new P.TopicSelector({ topic_name_prefix: 'room-' }),
   }) }));
