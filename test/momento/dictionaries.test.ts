@@ -4,6 +4,7 @@
 import { CollectionTtl, MomentoErrorCode, type CacheDictionaryFetch, type CacheDictionaryGetField, type CacheDictionaryGetFields, type CacheDictionaryIncrement, type CacheDictionaryLength, type CacheItemGetTtl, type CacheItemGetType, type CacheKeysExist } from '@gomomento/sdk';
 import { cache } from '@gomomento/generated-types';
 import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceDefinition } from '@grpc/grpc-js';
+import { BinaryReader } from 'google-protobuf';
 import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
 import { testEachEngine } from '../helpers/server.js';
 import { SDKS, kind } from '../helpers/momento-sdks.js';
@@ -88,11 +89,15 @@ for (const sdk of SDKS) {
   });
 }
 
-// What no JS SDK method sends: DictionaryDelete's `all` and no choice at all, and field bytes that
-// are not UTF-8. A plain grpc-js client of the Scs service, both engines.
-testEachEngine('grpc - DictionaryDelete all / none, and non-UTF-8 field bytes', async (t, engine) => {
+// What no JS SDK method sends or reads: DictionaryDelete's `all` and no choice at all, field bytes
+// that are not UTF-8, and DictionaryIncrement's int64 past 2^53. A plain grpc-js client of the Scs
+// service, both engines.
+testEachEngine('grpc - DictionaryDelete all / none, non-UTF-8 field bytes, an exact DictionaryIncrement past 2^53', async (t, engine) => {
   const server = await startMomentoServer(t, { engine });
-  const Client = makeGenericClientConstructor(cache.cache_client.UnimplementedScsService.definition as ServiceDefinition, 'cache_client.Scs');
+  // DictionaryIncrement's reply as sent: the generated class would read the int64 as a JS number.
+  const definition = cache.cache_client.UnimplementedScsService.definition as unknown as ServiceDefinition;
+  const raw = { ...definition, DictionaryIncrement: { ...definition['DictionaryIncrement']!, responseDeserialize: (b: Buffer) => b } };
+  const Client = makeGenericClientConstructor(raw, 'cache_client.Scs');
   const client = new Client(`127.0.0.1:${server.momentoPort}`, credentials.createInsecure()) as unknown as Record<string, (...args: unknown[]) => void>;
   t.teardown(() => (client as unknown as { close(): void }).close());
   const metadata = new Metadata();
@@ -111,4 +116,16 @@ testEachEngine('grpc - DictionaryDelete all / none, and non-UTF-8 field bytes', 
   t.equal((await call<InstanceType<typeof pb._DictionaryLengthResponse>>('DictionaryLength', new pb._DictionaryLengthRequest({ dictionary_name: name }))).reply?.found.length, 2, 'nothing removed meanwhile');
   t.equal((await call('DictionaryDelete', new pb._DictionaryDeleteRequest({ dictionary_name: name, all: new pb._DictionaryDeleteRequest.All() }))).code, status.OK);
   t.equal((await call<InstanceType<typeof pb._DictionaryLengthResponse>>('DictionaryLength', new pb._DictionaryLengthRequest({ dictionary_name: name }))).reply?.dictionary, 'missing', '`all` removed the dictionary');
+
+  const counters = Buffer.from('counters');
+  const big = new pb._DictionaryFieldValuePair({ field: Buffer.from('big'), value: Buffer.from('9007199254740993') });
+  t.equal((await call('DictionarySet', new pb._DictionarySetRequest({ dictionary_name: counters, items: [big] }))).code, status.OK);
+  const incremented = await call<Buffer>('DictionaryIncrement', new pb._DictionaryIncrementRequest({ dictionary_name: counters, field: Buffer.from('big'), amount: 2 }));
+  const reader = new BinaryReader(incremented.reply!);
+  let value = '0';
+  while (reader.nextField()) {
+    if (reader.getFieldNumber() === 1) value = reader.readInt64String();
+    else reader.skipField();
+  }
+  t.equal(value, '9007199254740995', 'the sum\'s int64 is exact (the nearest double is ...996)');
 });
