@@ -157,7 +157,7 @@ async function scsClient(t: Test, engine: TestEngine, edit: (definition: Service
 }
 
 
-testEachEngine('grpc - SetIfNotExists and ListErase, which the JS SDKs do not send; Set and SetBatch with ttl_milliseconds 0; the pops\' list_length', async (t, engine) => {
+testEachEngine('grpc - SetIfNotExists and ListErase, which the JS SDKs do not send; Set and SetBatch with ttl_milliseconds 0; the pops\' list_length; ListRemove naming no value', async (t, engine) => {
   const call = await scsClient(t, engine);
 
   // 0 (what a client that sets no TTL sends) is the server's default, store.defaultTtlSec (1 h).
@@ -181,6 +181,16 @@ testEachEngine('grpc - SetIfNotExists and ListErase, which the JS SDKs do not se
   t.same([new TextDecoder().decode(front.found.front), front.found.list_length], ['x', 2], 'ListPopFront: the front and the length left');
   const back = await call<InstanceType<typeof pb._ListPopBackResponse>>('ListPopBack', new pb._ListPopBackRequest({ list_name: bytes('p') }));
   t.same([new TextDecoder().decode(back.found.back), back.found.list_length], ['z', 1], 'ListPopBack: the back and the length left');
+
+  // ListRemove names the value in a oneof: unset, it is not the empty value (a malformed request
+  // must not remove every empty element); set to the empty value, it is.
+  await call('ListConcatenateBack', new pb._ListConcatenateBackRequest({ list_name: bytes('r'), values: ['', 'a', ''].map(bytes), ttl_milliseconds: 60_000, refresh_ttl: true }));
+  const unnamed = await call('ListRemove', new pb._ListRemoveRequest({ list_name: bytes('r') })).then(() => status.OK, (e: { code: number }) => e.code);
+  t.equal(unnamed, status.INVALID_ARGUMENT, 'ListRemove naming no value: refused');
+  const values = async () => (await call<InstanceType<typeof pb._ListFetchResponse>>('ListFetch', new pb._ListFetchRequest({ list_name: bytes('r') }))).found.values.map((v) => new TextDecoder().decode(v));
+  t.same(await values(), ['', 'a', ''], 'the refused remove removed nothing');
+  await call('ListRemove', new pb._ListRemoveRequest({ list_name: bytes('r'), all_elements_with_value: new Uint8Array() }));
+  t.same(await values(), ['a'], 'the empty value named: removed');
 
   const push = new pb._ListConcatenateBackRequest({ list_name: bytes('l'), values: ['a', 'b', 'c', 'd', 'e'].map(bytes), ttl_milliseconds: 60_000, refresh_ttl: true });
   await call('ListConcatenateBack', push);

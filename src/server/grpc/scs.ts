@@ -281,7 +281,9 @@ export function scsService(deps: GrpcDeps): UntypedServiceImplementation {
       return new pb._ListRetainResponse();
     }),
 
+    // The value is a oneof: unset, it would read as the empty value and remove every empty element.
     ListRemove: method(async (session, r: InstanceType<typeof pb._ListRemoveRequest>, c) => {
+      if (r.remove === 'none') throw invalidArgument('ListRemove needs all_elements_with_value (the value to remove)');
       await dispatch(deps, session, { t: 'listRemoveValue', cache: c, list: utf8(r.list_name), value: r.all_elements_with_value });
       return new pb._ListRemoveResponse();
     }),
