@@ -81,3 +81,19 @@ t.test('the idle sweep drops expired subscriber-less topics in last-use order wi
   t.ok(registry.get('c', 'old0'), 'the subscribed one stays');
   t.ok(topics.visited <= 1, `the sweep visited ${topics.visited} topics of the table`);
 });
+
+t.test('at maxTopics topics idle past idleTopicMs make room first, all of them, and no more', async (t) => {
+  const clock = new ManualClock();
+  const { registry } = countingRegistry(4, clock);
+  registry.getOrCreate('c', 'old1');
+  registry.getOrCreate('c', 'old2');
+  clock.advance(60_000);
+  registry.getOrCreate('c', 'recent1');
+  registry.getOrCreate('c', 'recent2');
+  registry.getOrCreate('c', 'new');
+  t.notOk(registry.get('c', 'old1'), 'an expired topic made room');
+  t.notOk(registry.get('c', 'old2'), 'the other expired one went with it');
+  t.ok(registry.get('c', 'recent1') && registry.get('c', 'recent2'), 'no topic still in use was dropped besides');
+  t.equal(registry.size, 3);
+  t.equal(registry.topicsEvicted, 0, 'dropped as idle, not counted as made room for');
+});
