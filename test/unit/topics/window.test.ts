@@ -47,6 +47,9 @@ t.test('window - readAfter cases', async (t) => {
   t.equal(r.caughtUp, false);
   t.same(r.next, { page: 100, seq: 4 });
 
+  r = topic.readAfter({ page: 100, seq: 2 }, 20);
+  t.same(seqsOf(r), [3, 4], 'frames that exactly fill maxBytes fit');
+
   r = topic.readAfter({ page: 100, seq: 2 }, 1);
   t.same(seqsOf(r), [3], 'always at least one frame, so a reader makes progress');
 
