@@ -95,6 +95,23 @@ t.test('registry - the global budget queue stays proportional to what windows ho
   t.equal(registry.windowBytes, 3 * (10 + 320), 'three 10-byte frames are held (with their entry overhead)');
 });
 
+t.test('registry - after compacting its queue the global budget still drops the oldest items anywhere first', async (t) => {
+  const clock = new ManualClock();
+  const entry = 10 + 320;
+  const registry = new TopicRegistry({ ...DEFAULTS.topics, windowItems: 2, windowTotalBytes: 4 * entry }, clock);
+  const quiet = registry.getOrCreate('c', 'quiet');
+  quiet.seq = 1;
+  registry.record(quiet, { seq: 1, frame: frame(1) });
+  const busy = registry.getOrCreate('c', 'busy');
+  for (let s = 1; s <= 3000; s++) { busy.seq = s; registry.record(busy, { seq: s, frame: frame(s) }); } // compacts the queue
+  const late = registry.getOrCreate('c', 'late');
+  for (let s = 1; s <= 2; s++) { late.seq = s; registry.record(late, { seq: s, frame: frame(s) }); } // one entry over the budget
+  t.equal(registry.windowBytes, 4 * entry, 'back within the budget');
+  t.equal(quiet.window.length, 0, "the quiet topic's item, the oldest held, made room");
+  t.same([...busy.window].map((e) => e.seq), [2999, 3000], "the busy topic's own two newest stay");
+  t.same([...late.window].map((e) => e.seq), [1, 2], 'the newest topic keeps both of its items');
+});
+
 t.test('registry - maxTopics is enforced by dropping subscriber-less topics, else refused', async (t) => {
   const clock = new ManualClock();
   const registry = new TopicRegistry({ ...DEFAULTS.topics, maxTopics: 2, idleTopicMs: 1000 }, clock);
