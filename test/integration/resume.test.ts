@@ -60,6 +60,8 @@ testEachEngine('resume - a topic reset (idle drop) starts a new page and resumin
   clock.advance(5000);
   const memory = server.broker['deps'].engine as import('../../src/index.js').MemoryEngine;
   t.equal(memory.topics.registry.sweep(), 1, 'the idle topic is dropped');
+  t.equal(memory.topics.stats().windowBytes, 0, "its window's bytes are released with it");
+  t.equal(memory.topics.stats().windowEvictions.idle, 1, 'its item is counted as dropped for idleness');
   const after = await c.ok({ t: 'pub', cache: 'chat', topic: 'idle', value: 'new' });
   t.equal(after['seq'], 1, 'numbering restarts');
   t.ok(after['page'] > before['page'], 'under a larger page');
