@@ -70,6 +70,28 @@ testEachEngine('resume - a topic reset (idle drop) starts a new page and resumin
   t.same((await c.items(1)).map((f) => f['value']), ['new']);
 }, ['memory']); // memory engine internals (sweep, global budget); the Redis counterpart: redis-topics.test.ts
 
+testEachEngine("resume - a topic's idle time counts from its last use: its last subscriber leaving, or its last publish", async (t, engine) => {
+  const clock = new ManualClock();
+  const server = await startServer(t, { engine, clock, config: { topics: { idleTopicMs: 1000 } } });
+  const c = await RawClient.open(server, await tokenFor(server, scope, { expiresInSec: 3600 }));
+  const memory = server.broker['deps'].engine as import('../../src/index.js').MemoryEngine;
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'left' });
+  clock.advance(1800);
+  await c.ok({ t: 'unsub', cache: 'chat', topic: 'left' });
+  memory.topics.registry.sweep();
+  t.ok(memory.topics.position('chat', 'left'), 'left just now (subscribed 1800 ms ago): kept');
+  await c.ok({ t: 'pub', cache: 'chat', topic: 'published', value: 'a' });
+  clock.advance(900);
+  const last = await c.ok({ t: 'pub', cache: 'chat', topic: 'published', value: 'b' });
+  clock.advance(900);
+  memory.topics.registry.sweep();
+  t.notOk(memory.topics.position('chat', 'left'), 'left 1800 ms ago: dropped');
+  t.ok(memory.topics.position('chat', 'published'), 'published to 900 ms ago (created 1800 ms ago): kept');
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'published', after: { page: last['page'], seq: 1 } });
+  t.same((await c.items(1)).map((f) => f['value']), ['b'], 'a resume on it gets what it missed');
+  t.same(await c.drain('disc', 0), [], 'with no discontinuity');
+}, ['memory']);
+
 testEachEngine('resume - a topic with subscribers is never dropped as idle', async (t, engine) => {
   const clock = new ManualClock();
   const server = await startServer(t, { engine, clock, config: { topics: { idleTopicMs: 1000 } } });
