@@ -92,6 +92,22 @@ testEachEngine("resume - a topic's idle time counts from its last use: its last 
   t.same(await c.drain('disc', 0), [], 'with no discontinuity');
 }, ['memory']);
 
+testEachEngine('resume - the global window budget skips what a topic already dropped itself', async (t, engine) => {
+  // Three window entries of ~750 bytes (400-byte values, their frames and entry overhead) fit the budget, four do not.
+  const server = await startServer(t, { engine, config: { topics: { windowItems: 2, windowBytes: 100_000, windowTotalBytes: 2600 } } });
+  const c = await RawClient.open(server, await tokenFor(server, scope));
+  const big = (v: string) => v.repeat(400);
+  const a1 = await c.ok({ t: 'pub', cache: 'chat', topic: 'A', value: big('1') });
+  const c1 = await c.ok({ t: 'pub', cache: 'chat', topic: 'C', value: big('c') });
+  await publish(c, 'A', [big('2'), big('3')]); // A's own bound (2 items) drops its first
+  await c.ok({ t: 'pub', cache: 'chat', topic: 'D', value: big('d') }); // one entry over the budget
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'A', after: { page: a1['page'], seq: 1 } });
+  t.same((await c.items(2)).map((f) => f['seq']), [2, 3], "A's two newest items are still held");
+  t.same(await c.drain('disc', 0), [], 'A lost nothing to the budget');
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'C', after: { page: c1['page'], seq: 0 } });
+  t.match(await c.next((f) => f['t'] === 'disc'), { topic: 'C', lastSeq: 0, newSeq: 2 }, "C's item, the oldest held anywhere, made room");
+}, ['memory']); // memory engine internals (global budget); the Redis counterpart: redis-topics.test.ts
+
 testEachEngine('resume - a topic with subscribers is never dropped as idle', async (t, engine) => {
   const clock = new ManualClock();
   const server = await startServer(t, { engine, clock, config: { topics: { idleTopicMs: 1000 } } });
