@@ -227,6 +227,9 @@ t.test('slow consumer - detached while a resume replay waits for room, the repla
   pausable(reader).pause();
   reader.send({ t: 'sub', cache: 'chat', topic: 'backlog', after: { page: first['page'], seq: 1 } });
   await waitFor('the replay stopped for room', () => session.subscriptions.size === 2 && session.catchUps?.size === 1);
+  // A replay stops once half the high-water mark is queued (passing it by about a frame): the rest is room for live items.
+  const queued = session.connection.bufferedAmount();
+  t.ok(queued <= 32 * 1024 + 2 * payload.length, `the replay queued ${queued} bytes: about half of 64 KiB, not all of it`);
   // Live items now push the buffer past the high-water mark: the connection is detached from
   // live fan-out with its replay still under way. How many that takes depends on how much the
   // kernel's socket buffers still absorb (500 were not enough once in CI): a hundred at a time
