@@ -150,12 +150,13 @@ export class ModerationGroup {
   }
 
   /** Takes a delivery out of flight for good if `memberId` holds it: after this no one else can be
-   * handed the item. undefined when the member does not hold it (settled, timed out, not its own). */
+   * handed the item. undefined when the member does not hold it (settled, timed out, not its own).
+   * The place it frees is filled by the release() or settled() that follows: a nacked item is back
+   * in the group by then, so it goes out again ahead of the items waiting. */
   claim(memberId: string, delivery: number): GroupItem | undefined {
     const entry = this.inFlight.get(delivery);
     if (!entry || entry.member.sink.id !== memberId) return undefined;
     this.drop(entry);
-    this.pump();
     return entry.item;
   }
 
@@ -165,14 +166,16 @@ export class ModerationGroup {
     return entry && entry.member.sink.id === memberId ? entry.item : undefined;
   }
 
-  /** A claimed item whose settling failed goes back for another attempt. */
+  /** A claimed item that was nacked, or whose settling failed, goes back for another attempt. */
   release(item: GroupItem): void {
     this.handBack(item);
     this.pump();
   }
 
+  /** A claimed item is settled (a nacked one after its release): counted, and its place filled. */
   settled(kind: 'accepted' | 'rejected' | 'nacked'): void {
     this.counters[kind]++;
+    this.pump();
   }
 
   /** Stops every ack timer (server shutdown). */

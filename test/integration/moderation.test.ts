@@ -254,6 +254,18 @@ testEachEngine('moderation - groups fed by one input together hold at most moder
   t.same([next['page'], next['seq']], [taken['page'], taken['seq'] + 1], 'the next publish follows the last one taken, with no hole');
 });
 
+testEachEngine('moderation - an item handed back goes out again before the items waiting in the buffer', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const mod = await RawModerator.join(server, { tokenId: 'mod', maxInFlight: 1 });
+  const alice = await participant(server, 'alice');
+  t.teardown(() => { mod.client.close(); alice.close(); });
+  for (const value of ['first', 'second']) await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value });
+  await mod.received(1);
+  await mod.client.ok({ t: 'nack', delivery: mod.deliveries[0]!['delivery'] });
+  await mod.received(2);
+  t.match(mod.deliveries.map((d) => [d['value'], d['attempt']]), [['first', 1], ['first', 2]], 'the nacked item, ahead of the one waiting since');
+});
+
 testEachEngine('moderation - rejected input reaches its sender with the reason, never <chat> or its history', async (t, engine) => {
   const server = await startServer(t, { engine });
   await RawModerator.join(server, {
