@@ -95,10 +95,13 @@ t.test('a new topic is refused (topics_limit_exceeded) only when every topic has
   t.match(reply['e'], { code: 'LIMIT_EXCEEDED_ERROR', cause: 'topics_limit_exceeded' });
   t.equal(await metric(server, 'tidings_topics'), maxTopics);
   t.equal(await metric(server, 'tidings_topics_evicted_total'), 0, 'no subscribed topic was evicted');
+  const refusedSub = await user.request({ t: 'sub', cache: 'chat', topic: 'one-more' });
+  t.match(refusedSub['e'], { code: 'LIMIT_EXCEEDED_ERROR', cause: 'topics_limit_exceeded' }, 'so is a sub to it');
   // One subscriber leaves: its topic becomes the one to evict, and the refused publish goes through.
   await user.ok({ t: 'unsub', cache: 'chat', topic: 'busy-0' });
   t.equal((await attacker.request({ t: 'pub', cache: 'chat', topic: 'one-more', value: 'x' }))['t'], 'ok');
   t.equal(await metric(server, 'tidings_topics_evicted_total'), 1);
+  t.match(await user.ok({ t: 'sub', cache: 'chat', topic: 'one-more' }), { seq: 1 }, 'the refused sub left no subscription behind: subscribing now works');
 });
 
 t.test('a subscriber resuming an evicted topic gets a disc announcing the new page, never a silent gap', async (t) => {
