@@ -1,6 +1,7 @@
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes } from '../../src/index.js';
+import { topicKey } from '../../src/protocol/index.js';
 
 const all = PermissionScopes.topicPublishSubscribe('chat', '*');
 
@@ -23,6 +24,10 @@ testEachEngine('pubsub - 1:1, 1:N and N:N delivery, per-topic order', async (t, 
   const token = await tokenFor(server, all);
   const subs = await Promise.all([1, 2, 3].map(() => RawClient.open(server, token)));
   for (const s of subs) await s.ok({ t: 'sub', cache: 'chat', topic: 'fan' });
+  // Subscribed the same way, the three hold one shared ref: an idle subscriber holds no copy of its own.
+  const refs = [...server.broker.sessions.values()].map((s) => s.subscriptions.get(topicKey('chat', 'fan'))).filter((r) => r !== undefined);
+  t.equal(refs.length, 3);
+  t.equal(new Set(refs).size, 1, 'one engaged ref for the three subscriptions');
   const pubs = await Promise.all([1, 2].map(() => RawClient.open(server, token)));
   // N:N: two publishers interleave 50 items each; every subscriber sees all 100 in one order.
   const sent = pubs.flatMap((p, pi) => Array.from({ length: 50 }, (_, i) => p.ok({ t: 'pub', cache: 'chat', topic: 'fan', value: `p${pi}-${i}` })));
