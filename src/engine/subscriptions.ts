@@ -44,9 +44,10 @@ export class Subscriptions {
   }
 
   /** The engine counted the subscriber. Returns false (and releases the engine side) when the
-   * reservation ended while the engine was busy: the connection closed, or it unsubscribed. */
+   * reservation ended while the engine was busy: it unsubscribed, or the connection closed (endAll
+   * ended it). */
   engage(session: Session, key: string, ref: SubscriptionRef): boolean {
-    if (session.state === 'closed' || session.subscriptions.get(key) !== ref) {
+    if (session.subscriptions.get(key) !== ref) {
       this.topics.unsubscribe(ref.cache, ref.topic, subscriber(session));
       return false;
     }
