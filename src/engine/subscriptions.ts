@@ -85,10 +85,9 @@ export class Subscriptions {
     return true;
   }
 
-  /** The connection closed: every subscription ends, silently. */
+  /** The connection closed: every subscription ends, silently (each with its catch-up). */
   endAll(session: Session): void {
     for (const key of [...session.subscriptions.keys()]) this.end(session, key);
-    session.catchUps = undefined;
   }
 }
 
