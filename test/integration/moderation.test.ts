@@ -254,6 +254,21 @@ testEachEngine('moderation - groups fed by one input together hold at most moder
   t.same([next['page'], next['seq']], [taken['page'], taken['seq'] + 1], 'the next publish follows the last one taken, with no hole');
 });
 
+testEachEngine('moderation - a group buffers items up to exactly moderation.bufferBytes', async (t, engine) => {
+  const server = await startServer(t, { engine, config: { moderation: { bufferBytes: 8, groupIdleMs: 600_000 } } });
+  const mod = await RawModerator.join(server);
+  await mod.client.ok({ t: 'gunsub', cache: CACHE, group: 'mods' });
+  mod.client.close();
+  const alice = await participant(server, 'alice');
+  t.teardown(() => alice.close());
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'abcd' });
+  t.match(await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'efgh' }), { seq: 2 }, 'the item that fills the buffer exactly is taken');
+  const refused = await alice.request({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'i' });
+  t.match(errOf(refused), { code: 'LIMIT_EXCEEDED_ERROR', cause: 'group_buffer_limit_exceeded', message: /no moderator/ }, 'one byte more is not');
+  // Engine redis: a node's stats list the groups it has members of.
+  if (engine === 'memory') t.match(server.engine.groups.stats(), [{ group: 'mods', buffered: 2, counters: { offered: 2, refused: 1 } }], 'the refusal is counted');
+});
+
 testEachEngine('moderation - an item handed back goes out again before the items waiting in the buffer', async (t, engine) => {
   const server = await startServer(t, { engine });
   const mod = await RawModerator.join(server, { tokenId: 'mod', maxInFlight: 1 });
