@@ -281,6 +281,23 @@ testEachEngine('moderation - an item handed back goes out again before the items
   t.match(mod.deliveries.map((d) => [d['value'], d['attempt']]), [['first', 1], ['first', 2]], 'the nacked item, ahead of the one waiting since');
 });
 
+testEachEngine('moderation - moderation.maxGroups counts live groups: one forgotten when idle frees its place and its name', async (t, engine) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { engine, clock, config: { moderation: { groupIdleMs: 60_000, maxGroups: 1 } } });
+  const mod = await RawClient.open(server, await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: 'mod', expiresInSec: 3600 }));
+  t.teardown(() => mod.close());
+  await mod.ok({ t: 'gsub', cache: CACHE, group: 'mods', pattern: SUFFIX });
+  t.match(errOf(await mod.request({ t: 'gsub', cache: CACHE, group: 'other', pattern: SUFFIX })), { code: 'LIMIT_EXCEEDED_ERROR', cause: 'groups_limit_exceeded' }, 'a second group is refused while the first lives');
+  await mod.ok({ t: 'gunsub', cache: CACHE, group: 'mods' });
+  clock.advance(60_000);
+  t.match(await mod.ok({ t: 'gsub', cache: CACHE, group: 'mods', pattern: { nameSuffix: 'x-input' } }), { members: 1 }, "the forgotten group's name takes another pattern");
+  await mod.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'the old pattern is not moderated' });
+  t.equal(errOf(await mod.request({ t: 'gsub', cache: CACHE, group: 'mods', pattern: { nameSuffix: 'x-input' } }))?.code, 'ALREADY_EXISTS_ERROR', 'the new group is still the one of its name');
+  await mod.ok({ t: 'gunsub', cache: CACHE, group: 'mods' });
+  clock.advance(60_000);
+  t.match(await mod.ok({ t: 'gsub', cache: CACHE, group: 'other', pattern: SUFFIX }), { members: 1 }, 'and its place goes to another group');
+});
+
 testEachEngine('moderation - rejected input reaches its sender with the reason, never <chat> or its history', async (t, engine) => {
   const server = await startServer(t, { engine });
   await RawModerator.join(server, {
