@@ -516,6 +516,9 @@ testEachEngine('moderation - maxGroupsPerConnection holds for gsubs sent at once
   t.equal(replies.filter((r) => r['t'] === 'ok').length, 2, 'two joined');
   t.ok(replies.filter((r) => r['t'] === 'err').every((r) => r['e']['cause'] === 'groups_limit_exceeded'), 'the rest refused');
   t.equal(server.engine.groups.stats().reduce((n, g) => n + g.members, 0), 2, 'two memberships');
+  const joined = replies.flatMap((r, i) => (r['t'] === 'ok' ? [`g${i}`] : []));
+  await client.ok({ t: 'gunsub', cache: CACHE, group: joined[0] });
+  t.match(await client.ok({ t: 'gsub', cache: CACHE, group: 'g5', pattern: SUFFIX }), { members: 1 }, 'a group left frees its place');
   client.close();
 });
 
