@@ -438,6 +438,12 @@ testEachEngine('moderation - a take-down removes the message from history and te
   t.equal(errOf(future)?.code, 'INVALID_ARGUMENT_ERROR', 'an item never published cannot be retracted');
   const before = await mod.client.request({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: 0 } });
   t.equal(errOf(before)?.code, 'INVALID_ARGUMENT_ERROR', 'nor seq 0, the position before the first item');
+  const long = await mod.client.request({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: spam!['seq'] }, reason: 'x'.repeat(1025) });
+  t.match(errOf(long), { code: 'INVALID_ARGUMENT_ERROR', message: /at most 1024 bytes/ }, 'a reason past moderation.maxReasonBytes is refused');
+  const publisher = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe(CACHE, '*'), { tokenId: 'publisher' }));
+  const unlisted = await publisher.request({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: spam!['seq'] } });
+  t.match(errOf(unlisted), { code: 'PERMISSION_ERROR', message: /write the history list "room1"/ }, 'publish on the topic without write on its list is not enough');
+  publisher.close();
 
   const r = await mod.client.ok({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: spam!['seq'] }, reason: 'spam' });
   t.same(r, { page: sub['page'], seq: 3, removed: true });
@@ -451,8 +457,9 @@ testEachEngine('moderation - a take-down removes the message from history and te
   const carol = await participant(server, 'carol');
   await carol.ok({ t: 'sub', cache: CACHE, topic: 'room1', after: { page: sub['page'], seq: ok!['seq'] } });
   t.match(await carol.next((f) => f['t'] === 'retract'), { seq: 3, target: { seq: spam!['seq'] } });
-  const again = await mod.client.ok({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: spam!['seq'] } });
-  t.equal(again['removed'], false, 'retracting twice finds nothing left to remove');
+  const again = await mod.client.ok({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: spam!['seq'] }, reason: 'x'.repeat(1024) });
+  t.equal(again['removed'], false, 'retracting twice (with a reason of exactly maxReasonBytes) finds nothing left to remove');
+  t.match(await mod.client.ok({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: spam!['seq'] }, reason: null }), { removed: false }, 'a null reason is no reason');
 });
 
 testEachEngine('moderation - a refused take-down leaves no topic behind', async (t, engine) => {
