@@ -135,6 +135,10 @@ testEachEngine('moderation - a moderator killed with items in flight loses nothi
   const redelivered = survivor.deliveries.filter((d) => String(d['value']).startsWith('a'));
   t.same(redelivered.map((d) => d['attempt']), [2, 2, 2, 2, 2], 'the victim\'s items came back as second attempts');
   t.ok(redelivered.every((d) => d['tokenId'] === 'alice'), 'still attributed to the sender');
+  if (engine === 'memory') {
+    const { registry } = server.engine.groups as import('../../src/moderation/memory-moderation.js').MemoryModerationEngine;
+    t.equal(registry['memberships'].size, 1, "only the survivor's memberships are held: the closed connection left no entry");
+  }
   for (const c of [survivor.client, alice, bob]) c.close();
 });
 
