@@ -264,8 +264,9 @@ export class ModerationGroup {
     this.host.buffered(item.bytes);
   }
 
+  /** Items in flight need no test: each is held by a member, and a leaving member's are handed back first. */
   private touch(): void {
-    const idle = this.members.size === 0 && this.buffered === 0 && this.inFlight.size === 0;
+    const idle = this.members.size === 0 && this.buffered === 0;
     if (!idle) this.idleSince = undefined;
     else this.idleSince ??= this.clock.now();
   }
