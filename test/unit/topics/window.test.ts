@@ -95,6 +95,21 @@ t.test('registry - the global budget queue stays proportional to what windows ho
   t.equal(registry.windowBytes, 3 * (10 + 320), 'three 10-byte frames are held (with their entry overhead)');
 });
 
+t.test('registry - the budget queue stays proportional to what windows hold after idle topics were swept', async (t) => {
+  const clock = new ManualClock();
+  const registry = new TopicRegistry({ ...DEFAULTS.topics, windowItems: 1000, windowTotalBytes: 1 << 30, idleTopicMs: 1000 }, clock);
+  for (let i = 0; i < 10; i++) {
+    const idle = registry.getOrCreate('c', `idle${i}`);
+    for (let s = 1; s <= 1000; s++) { idle.seq = s; registry.record(idle, { seq: s, frame: frame(s) }); }
+  }
+  clock.advance(1000);
+  t.equal(registry.sweep(), 10, 'the ten idle topics and their 10,000 items are dropped');
+  const busy = registry.getOrCreate('c', 'busy');
+  for (let s = 1; s <= 50_000; s++) { busy.seq = s; registry.record(busy, { seq: s, frame: frame(s) }); }
+  const queueLength = (registry as unknown as { budgetQueue: Fifo<unknown> }).budgetQueue.length;
+  t.ok(queueLength <= 2 * 1000 + 1024, `budget queue holds ${queueLength} entries for the 1,000 live items`);
+});
+
 t.test('registry - after compacting its queue the global budget still drops the oldest items anywhere first', async (t) => {
   const clock = new ManualClock();
   const entry = 10 + 320;
