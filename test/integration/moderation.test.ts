@@ -442,6 +442,8 @@ testEachEngine('moderation - a take-down removes the message from history and te
   t.equal(errOf(future)?.code, 'INVALID_ARGUMENT_ERROR', 'an item never published cannot be retracted');
   const before = await mod.client.request({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: 0 } });
   t.equal(errOf(before)?.code, 'INVALID_ARGUMENT_ERROR', 'nor seq 0, the position before the first item');
+  const pageZero = await mod.client.request({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: 0, seq: spam!['seq'] } });
+  t.equal(errOf(pageZero)?.code, 'INVALID_ARGUMENT_ERROR', 'nor page 0, which no topic ever had');
   const long = await mod.client.request({ t: 'retract', cache: CACHE, topic: 'room1', target: { page: spam!['page'], seq: spam!['seq'] }, reason: 'x'.repeat(1025) });
   t.match(errOf(long), { code: 'INVALID_ARGUMENT_ERROR', message: /at most 1024 bytes/ }, 'a reason past moderation.maxReasonBytes is refused');
   const publisher = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe(CACHE, '*'), { tokenId: 'publisher' }));
