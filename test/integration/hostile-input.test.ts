@@ -179,7 +179,7 @@ t.test('gRPC: repeated fields inside the messages a method nests are counted too
 const post = (path: string, body: Uint8Array | string, key = apiKey) =>
   fetch(`${server.httpUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body as BodyInit });
 
-t.test('HTTP JSON bodies: invalid UTF-8 is refused, not replaced; the shape limits apply before parsing', async (t) => {
+t.test('HTTP JSON bodies: invalid UTF-8 is refused, not replaced; the shape limits apply before parsing; large ones are charged by their values', async (t) => {
   // {"tokenId":"<0xff>"}: decoded leniently it would revoke the tokenId "\ufffd".
   const invalid = new Uint8Array([...Buffer.from('{"tokenId":"'), 0xff, ...Buffer.from('"}')]);
   for (const path of ['/v1/revocations', '/v1/follows', `/v1/cache/${CACHE}/listLength`]) {
@@ -193,9 +193,16 @@ t.test('HTTP JSON bodies: invalid UTF-8 is refused, not replaced; the shape limi
   const many = await post(`/v1/cache/${CACHE}/listConcatenateBack`, JSON.stringify({ list: 'h', values: values(LIST_MAX + 100) }));
   t.equal(many.status, 413);
   t.match(await many.json(), { error: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'request_elements_limit_exceeded' } });
-  const full = await post(`/v1/cache/${CACHE}/listConcatenateBack`, JSON.stringify({ list: 'h', values: values(LIST_MAX) }));
-  t.equal(full.status, 200, 'a concatenate of store.maxListLength values passes');
-  t.same(await full.json(), { length: LIST_MAX });
+  clock.advance(2000); // the client address's bucket full again (70)
+  for (const list of ['h1', 'h2']) {
+    const full = await post(`/v1/cache/${CACHE}/listConcatenateBack`, JSON.stringify({ list, values: values(LIST_MAX) }));
+    t.equal(full.status, 200, `${list}: a concatenate of store.maxListLength values passes (32 requests)`);
+    t.same(await full.json(), { length: LIST_MAX });
+  }
+  const overRate = await post(`/v1/cache/${CACHE}/listConcatenateBack`, JSON.stringify({ list: 'h3', values: values(LIST_MAX) }));
+  t.equal(overRate.status, 429);
+  t.match(await overRate.json(), { error: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'operations_rate_limit_exceeded' } }, 'the third finds 6 of the 32 it costs');
+  t.same(await (await post(`/v1/cache/${CACHE}/listLength`, JSON.stringify({ list: 'h3' }))).json(), { hit: false }, 'and was not carried out');
   const tokens = await post('/v1/tokens', JSON.stringify({ scope: 'x', expiresInSeconds: 60, pad: [[[[[[[[[[]]]]]]]]]] }));
   t.equal(tokens.status, 413, 'POST /v1/tokens too');
 });
