@@ -165,6 +165,8 @@ testEachEngine('http api', async (t, engine) => {
       ['listConcatenateBack', { list: 'l', values: 'x' }, 'INVALID_ARGUMENT_ERROR', 400],
       ['set', { key: 'k', value: 'v', ttlMs: -1 }, 'INVALID_ARGUMENT_ERROR', 400],
       ['sub', { topic: 'x' }, 'NOT_FOUND_ERROR', 404],
+      // A publish has its own route (POST /v1/topics/{cache}/{topic}: a raw body, Idempotency-Key).
+      ['pub', { topic: 'news', value: 'x' }, 'NOT_FOUND_ERROR', 404],
       ['hello', {}, 'NOT_FOUND_ERROR', 404],
       ['constructor', {}, 'NOT_FOUND_ERROR', 404],
     ];
