@@ -79,6 +79,7 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
         throw notFound(`no HTTP operation "${operation}"; see docs/http-api.md`);
       }
       const { args, elements } = jsonArguments(body, shape);
+      // Fields the path names, or the transport owns, are not the body's to set: written last.
       return { request: { ...args, t: operation, id: 0, cache }, elements };
     }, jsonResult);
   });
@@ -114,8 +115,6 @@ function bodyValue(body: Buffer, contentType: string): Value {
 function jsonArguments(body: Buffer, shape: RequestShapeLimits): { args: Record<string, unknown>; elements: number } {
   const { value: parsed, elements } = parseJsonObject(body, shape, true);
   const args = { ...parsed };
-  // Fields the path names, or the transport owns, are not the body's to set.
-  delete args['t']; delete args['id']; delete args['cache'];
   if ('value' in args) args['value'] = fromJsonValue(args['value'], 'value');
   for (const field of ['compare', 'hash']) {
     if (field in args && args[field] !== null) args[field] = fromJsonValue(args[field], field);

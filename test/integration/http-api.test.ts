@@ -138,6 +138,9 @@ testEachEngine('http api', async (t, engine) => {
     t.match(await op(server, all, 'setIfHash', { key: 'wo', value: 'v', condition: 'equal', hash: 'h' }), { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR', message: /condition must be one of unconditional/ } } }, 'setIf\'s conditions are not setIfHash\'s');
     await op(server, all, 'set', { key: 'word', value: 'five' });
     t.match(await op(server, all, 'increment', { key: 'word' }), { status: 409, body: { error: { code: 'FAILED_PRECONDITION_ERROR' } } }, 'not an integer: 409');
+    await op(server, all, 'set', { key: 'path-wins', value: 'v' });
+    t.match(await op(server, all, 'get', { key: 'path-wins', t: 'delete', id: 7, cache: 'other' }), { status: 200, body: { hit: true, value: 'v' } },
+      'the operation and cache are the path\'s: a body naming others is not obeyed');
     const other = await call(server, `/v1/cache/other/get`, all, { key: 'k' });
     t.match(other, { status: 403, body: { error: { code: 'PERMISSION_ERROR' } } }, 'another cache is out of scope');
     t.match(await op(server, undefined, 'get', { key: 'k' }), { status: 401, body: { error: { code: 'AUTHENTICATION_ERROR' } } }, 'no credential');
