@@ -105,6 +105,13 @@ t.test('demo - the page, SDK bundle and token route are dev-only', async (t) => 
   t.equal(again.tokenId, minted.tokenId, 'a refresh keeps its tokenId');
   const other = await (await fetch(`${dev.httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ name: 'Eve', room: 'lobby', tokenId: minted.tokenId }) })).json();
   t.not(other.tokenId, minted.tokenId, 'another name cannot take it');
+  // /demo/{file} serves the page's own files, not the terminal examples beside them in demo/, nor
+  // what an encoded separator would reach.
+  for (const path of ['/demo/moderator.ts', '/demo/..%2Fpackage.json']) {
+    const refused = await fetch(`${dev.httpUrl}${path}`);
+    await refused.arrayBuffer();
+    t.equal(refused.status, 404, path);
+  }
 });
 
 /** The room shows who is here (presence), and offers notifications where the browser has Web Push. */
