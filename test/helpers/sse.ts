@@ -9,6 +9,8 @@ export class SseReader {
   readonly comments: string[] = [];
   /** The id of the last event that carried one (what EventSource sends as Last-Event-ID). */
   lastEventId = '';
+  /** The reconnect delay the stream named (`retry:`), as EventSource would use it. */
+  retryMs: number | undefined;
   ended = false;
   private readonly abort = new AbortController();
   private waiters: Array<() => void> = [];
@@ -56,6 +58,7 @@ export class SseReader {
       const value = rest.join(':').replace(/^ /, '');
       if (field === 'id') { event.id = value; this.lastEventId = value; }
       else if (field === 'event') event.event = value;
+      else if (field === 'retry') this.retryMs = Number(value);
       else if (field === 'data') { event.data += (hasData ? '\n' : '') + value; hasData = true; }
     }
     if (!hasData) return this.wake();

@@ -23,7 +23,7 @@ function publish(server: TidingsServer, token: string, topic: string, body: stri
 const sseUrl = (server: TidingsServer, topics: string[], extra = '') => `${server.httpUrl}/v1/sse?cache=${CACHE}${topics.map((x) => `&topic=${x}`).join('')}${extra}`;
 
 testEachEngine('sse', async (t, engine) => {
-  const server = await startServer(t, { engine, config: { server: { heartbeatMs: 200 }, topics: { maxSubscriptionsPerConnection: 4 } } });
+  const server = await startServer(t, { engine, config: { server: { heartbeatMs: 200 }, topics: { maxSubscriptionsPerConnection: 4 }, http: { sseRetryMs: 1500 } } });
   const token = await tokenFor(server, scope, { tokenId: 'writer' });
   const auth = { authorization: `Bearer ${token}` };
 
@@ -35,6 +35,7 @@ testEachEngine('sse', async (t, engine) => {
     await reader.until((r) => r.events.some((e) => e.event === 'ready'));
     const ready = reader.events[0]!;
     t.match(ready.json, { cache: CACHE, topics: [{ topic: 'a' }, { topic: 'b' }] });
+    t.equal(reader.retryMs, 1500, 'the stream tells EventSource to reconnect after http.sseRetryMs');
     const a1 = await publish(server, token, 'a', 'first');
     const b1 = await publish(server, token, 'b', new Uint8Array([1, 2, 3]));
     await reader.until((r) => r.items().length === 2);
@@ -87,11 +88,16 @@ testEachEngine('sse', async (t, engine) => {
     const badId = await SseReader.open(sseUrl(server, ['a', 'b']), { ...auth, 'last-event-id': '1:2' });
     t.match(badId, { status: 400, errorBody: { error: { code: 'INVALID_ARGUMENT_ERROR', message: /Last-Event-ID/ } } });
     t.match(await SseReader.open(`${server.httpUrl}/v1/sse?topic=a`, auth), { status: 400 });
+    t.match(await SseReader.open(sseUrl(server, ['a'], '&cache=other'), auth), { status: 400, errorBody: { error: { message: /exactly one cache/ } } }, 'two caches');
     t.match(await SseReader.open(sseUrl(server, []), auth), { status: 400 });
     t.match(await SseReader.open(sseUrl(server, ['a', 'a']), auth), { status: 400 });
     // Refused before any is subscribed, not by the fifth subscribe (LIMIT_EXCEEDED) after four.
     t.match(await SseReader.open(sseUrl(server, ['a', 'b', 'c', 'd', 'e']), auth),
       { status: 400, errorBody: { error: { code: 'INVALID_ARGUMENT_ERROR', message: /at most 4 topics per stream/ } } }, 'more topics than topics.maxSubscriptionsPerConnection');
+    const four = await SseReader.open(sseUrl(server, ['a', 'b', 'c', 'd']), auth);
+    t.equal(four.status, 200, 'as many topics as topics.maxSubscriptionsPerConnection: the stream opens');
+    four.close();
+    await waitFor('the four-topic stream to end', () => server.broker.sessions.size === 0);
     await new Promise((r) => setTimeout(r, 50));
     t.equal([...server.broker.sessions.values()].filter((s) => s.subscriptions.size > 0).length, 0, 'no session outlives a refusal');
   });
@@ -128,6 +134,7 @@ testEachEngine('sse - disc when the window no longer covers the gap; expired tic
   const back = await SseReader.open(sseUrl(server, ['w']), { ...auth, 'last-event-id': reader.lastEventId });
   t.teardown(() => back.close());
   await back.until((r) => r.items().length === 5);
+  t.equal(back.events[0]!.id, reader.lastEventId, 'ready stands at the resume point, not the newest item: what follows it is the replay');
   const disc = back.events.find((e) => e.event === 'disc');
   t.same(disc?.json, { cache: CACHE, topic: 'w', lastSeq: 2, newSeq: 16, page: first.page }, 'the gap is named');
   t.same(back.items().map((e) => e.json.seq), [16, 17, 18, 19, 20], 'then what the window still holds');
