@@ -11,7 +11,7 @@ const CACHE = 'feed';
 
 async function poll(server: TidingsServer, token: string, query: string) {
   const res = await fetch(`${server.httpUrl}/v1/poll?cache=${CACHE}&${query}`, { headers: { authorization: `Bearer ${token}` } });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: await res.json(), cacheControl: res.headers.get('cache-control') };
 }
 function publish(server: TidingsServer, token: string, topic: string, text: string) {
   return fetch(`${server.httpUrl}/v1/topics/${CACHE}/${topic}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' }, body: text })
@@ -63,6 +63,7 @@ testEachEngine('long-poll', async (t, engine) => {
     const started = Date.now();
     const empty = await poll(server, token, `topic=quiet&cursor=${cursor}&waitMs=150`);
     t.same(empty.body, { cursor, events: [] });
+    t.equal(empty.cacheControl, 'no-store', 'no cache along the way may answer a later poll with this one');
     t.ok(Date.now() - started >= 140, 'it waited');
     const waiting = poll(server, token, `topic=quiet&cursor=${cursor}&waitMs=10000`);
     await new Promise((r) => setTimeout(r, 50));
@@ -85,7 +86,11 @@ testEachEngine('long-poll', async (t, engine) => {
     const narrow = await tokenFor(server, PermissionScopes.topicSubscribeOnly(CACHE, 'a'));
     t.match(await poll(server, narrow, 'topic=b&waitMs=0'), { status: 403, body: { error: { code: 'PERMISSION_ERROR' } } });
     t.match(await poll(server, token, 'topic=a&cursor=nonsense'), { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR' } } });
-    t.match(await poll(server, token, 'topic=a&waitMs=-5'), { status: 400 });
+    for (const waitMs of ['-5', '1.5', 'soon']) t.match(await poll(server, token, `topic=a&waitMs=${waitMs}`), { status: 400, body: { error: { message: /waitMs/ } } }, `waitMs=${waitMs}`);
+    t.match(await poll(server, token, 'waitMs=0'), { status: 400, body: { error: { message: /at least one topic/ } } }, 'no topic');
+    t.match(await poll(server, token, 'topic=a&topic=a&waitMs=0'), { status: 400, body: { error: { message: /named twice/ } } }, 'a topic twice');
+    t.match(await poll(server, token, 'cache=other&topic=a&waitMs=0'), { status: 400, body: { error: { message: /exactly one cache/ } } }, 'two caches');
+    t.match(await poll(server, token, 'topic=a&topic=b&topic=c&topic=d&waitMs=0'), { status: 200 }, 'as many topics as topics.maxSubscriptionsPerConnection');
     // Refused before any is subscribed, not by the fifth subscribe (LIMIT_EXCEEDED) after four.
     t.match(await poll(server, token, 'topic=a&topic=b&topic=c&topic=d&topic=e&waitMs=0'),
       { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR', message: /at most 4 topics per poll/ } } }, 'more topics than topics.maxSubscriptionsPerConnection');
@@ -98,14 +103,17 @@ testEachEngine('long-poll', async (t, engine) => {
   });
 });
 
-t.test('long-poll - a longer waitMs is held to http.longPollMaxWaitMs', async (t) => {
+t.test('long-poll - a longer waitMs, or none, is held to http.longPollMaxWaitMs; waitMs=0 answers at once', async (t) => {
   const clock = new ManualClock(Date.now());
   const server = await startServer(t, { clock, config: { http: { longPollMaxWaitMs: 1000 } } });
   const token = await tokenFor(server, PermissionScopes.topicSubscribeOnly(CACHE, 'quiet'));
-  const answered = poll(server, token, 'topic=quiet&waitMs=600000');
-  await waitFor('the poll waits', () => [...server.broker.sessions.values()].some((s) => s.subscriptions.size === 1));
+  // Real time only bounds a failure: every answer below is due on the server's clock.
+  const within10s = <T>(answer: Promise<T>) => Promise.race([answer, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 10_000))]);
+  t.match(await within10s(poll(server, token, 'topic=quiet&waitMs=0')), { status: 200, body: { events: [] } }, 'waitMs=0: answered without the clock moving');
+  const longer = poll(server, token, 'topic=quiet&waitMs=600000');
+  const unnamed = poll(server, token, 'topic=quiet');
+  await waitFor('both polls wait', () => [...server.broker.sessions.values()].filter((s) => s.subscriptions.size === 1).length === 2);
   clock.advance(1000);
-  // Real time only bounds the failure: the answer is due on the server's clock.
-  const reply = await Promise.race([answered, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 10_000))]);
-  t.match(reply, { status: 200, body: { events: [] } }, 'answered, empty, once the bound passed');
+  t.match(await within10s(longer), { status: 200, body: { events: [] } }, 'answered, empty, once the bound passed');
+  t.match(await within10s(unnamed), { status: 200, body: { events: [] } }, 'without waitMs: the same bound');
 });
