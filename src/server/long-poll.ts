@@ -129,7 +129,6 @@ export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
         if (!Number.isInteger(waitMs) || waitMs < 0) throw invalidArgument('waitMs must be an integer ≥ 0');
         const token = bearer(authorization);
         // A waiting poll holds a session like a connection does, so it counts towards the cap.
-        if (done) return;
         const refused = deps.admission.acquire(ip);
         if (refused) throw refused;
         slot = true;

@@ -180,7 +180,6 @@ export function mountSse(app: TemplatedApp, deps: SseDeps): void {
         const resumeText = lastEventId || query.get('lastEventId') || '';
         const resume = resumeText ? parseCursor(resumeText, topics.length) : undefined;
         if (resumeText && !resume) throw invalidArgument('Last-Event-ID must be the id of an event of a stream on the same topics (<page>:<seq>, comma-separated)');
-        if (!stream.open) return;
         // A slot first: a stream refused for room (retryable) must not spend its one-use ticket.
         const refused = deps.admission.acquire(ip);
         if (refused) throw refused;
