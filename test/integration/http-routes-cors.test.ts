@@ -1,10 +1,12 @@
-/** With server.corsOrigins set, the presence, follows and push routes answer listed origins with
+/** With server.corsOrigins set, the presence, follows and push routes, and the browser's streams
+ * (SSE tickets and streams, long-polls; the SDK's fallback stream in test/browser/http-fallback.ts), answer listed origins with
  * Access-Control-Allow-Origin, errors included (docs/http-api.md, "CORS"), and preflights allow
  * DELETE (DELETE /v1/follows, DELETE /v1/push/subscriptions); the admin routes (webhooks,
  * revocations) answer no origin: they are for backends. */
 import t from 'tap';
 import { PermissionScopes } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
+import { SseReader } from '../helpers/sse.js';
 
 const ORIGIN = 'https://app.example';
 
@@ -29,6 +31,17 @@ t.test('CORS on the presence and follows routes, none on the admin routes', asyn
   const vapid = await fetch(`${server.httpUrl}/v1/push/vapid-public-key`, { headers: { origin: ORIGIN } });
   t.equal(vapid.headers.get('access-control-allow-origin'), ORIGIN, 'GET /v1/push/vapid-public-key');
 
+  const ticket = await fetch(`${server.httpUrl}/v1/sse/tickets`, { method: 'POST', headers });
+  t.equal(ticket.status, 201);
+  t.equal(ticket.headers.get('access-control-allow-origin'), ORIGIN, 'POST /v1/sse/tickets');
+  const sse = await SseReader.open(`${server.httpUrl}/v1/sse?cache=rv&topic=room&ticket=${(await ticket.json()).ticket}`, { origin: ORIGIN });
+  t.teardown(() => sse.close());
+  t.equal(sse.status, 200);
+  t.equal(sse.headers.get('access-control-allow-origin'), ORIGIN, 'GET /v1/sse');
+  const poll = await fetch(`${server.httpUrl}/v1/poll?cache=rv&topic=room&waitMs=0`, { headers });
+  t.equal(poll.status, 200);
+  t.equal(poll.headers.get('access-control-allow-origin'), ORIGIN, 'GET /v1/poll');
+
   const preflight = await fetch(`${server.httpUrl}/v1/follows`, { method: 'OPTIONS', headers: { origin: ORIGIN, 'access-control-request-method': 'DELETE' } });
   t.equal(preflight.status, 204);
   t.match(preflight.headers.get('access-control-allow-methods') ?? '', /DELETE/, 'the preflight allows DELETE (DELETE /v1/follows, /v1/push/subscriptions)');
@@ -44,5 +57,5 @@ t.test('CORS on the presence and follows routes, none on the admin routes', asyn
   });
   t.equal(revoke.status, 201);
   t.equal(revoke.headers.get('access-control-allow-origin'), null, 'POST /v1/revocations: no CORS header');
-  await Promise.all([presence, follow, refused, vapid, preflight, list, revoke].map((r) => r.arrayBuffer()));
+  await Promise.all([presence, follow, refused, vapid, poll, preflight, list, revoke].map((r) => r.arrayBuffer()));
 });
