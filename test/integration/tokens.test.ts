@@ -156,10 +156,13 @@ t.test('tokens - POST /v1/tokens: API keys mint narrower tokens; disposable toke
   t.match(badJson.json.error, { code: 'INVALID_ARGUMENT_ERROR', message: /JSON/ });
   const noExpiry = await mintOverHttp(server, apiKey, { scope: narrow });
   t.match(noExpiry.json.error, { code: 'INVALID_ARGUMENT_ERROR', message: /expiresInSeconds/ });
-  for (const [field, value] of [['tokenId', 42]] as const) {
+  for (const [field, value] of [['tokenId', 42], ['momento', 'yes']] as const) {
     const bad = await mintOverHttp(server, apiKey, { scope: narrow, expiresInSeconds: 60, [field]: value });
     t.match({ status: bad.status, error: bad.json.error }, { status: 400, error: { code: 'INVALID_ARGUMENT_ERROR', message: new RegExp(field) } }, `${field}: ${JSON.stringify(value)}`);
   }
+  // This server has no gRPC listener: a Momento-shaped token would name no endpoint.
+  const momento = await mintOverHttp(server, apiKey, { scope: narrow, expiresInSeconds: 60, momento: true });
+  t.match({ status: momento.status, error: momento.json.error }, { status: 409, error: { code: 'FAILED_PRECONDITION_ERROR', message: /gRPC listener/ } }, 'momento: true without momento.enabled');
   const badRole = await mintOverHttp(server, apiKey, { scope: { permissions: [{ role: 'owner', cache: '*' }] }, expiresInSeconds: 60 });
   t.match(badRole.json.error, { code: 'INVALID_ARGUMENT_ERROR', message: /role must be one of/ });
   const huge = await mintOverHttp(server, apiKey, { scope: narrow, expiresInSeconds: 60, pad: 'p'.repeat(1_100_000) });
