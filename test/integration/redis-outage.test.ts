@@ -3,9 +3,11 @@
  * lost, nothing refused is applied later, and the server recovers by itself. Real redis-server
  * (AOF, fsync always), killed with SIGKILL and restarted on the same port and directory. */
 import t, { type Test } from 'tap';
+import net from 'node:net';
 import { startServer } from '../helpers/server.js';
 import { freePort, requireRedis, startRedis } from '../helpers/redis.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { PermissionScopes, createServer, generateSigningKey, type TidingsServer } from '../../src/index.js';
 
 const RETRYABLE = ['SERVER_UNAVAILABLE', 'TIMEOUT_ERROR'];
@@ -96,11 +98,24 @@ t.test('commands held while Redis is briefly away are sent, in order, when it re
   await redis.stop();
   // Without AOF the restarted Redis is empty: the held writes start a new list.
   const held: Array<Promise<Frame>> = ['a', 'b', 'c'].map((value) => push(c, value));
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // An HTTP API call held too, whose client goes away before Redis is back: its answer, due once
+  // the write completes, must not be written to the aborted response (uWS throws if it is).
+  const token = await tokenFor(server, PermissionScopes.cacheReadWrite('app'));
+  const body = JSON.stringify({ list: 'http-log', value: 'gone' });
+  const socket = net.connect(server.port, '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  socket.write(`POST /v1/cache/app/listPushBack HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  await waitFor('the HTTP call to be held at its dispatch', () => server.broker.sessions.size === 2);
+  socket.destroy();
+  await waitFor('the server to see the call aborted', () => server.bodies.inFlight === 0);
   await redis.start();
   const replies = await Promise.all(held);
   t.same(replies.map((r) => r['r']), [{ length: 1 }, { length: 2 }, { length: 3 }], 'each held write applied once, in arrival order');
   t.same(await c.ok({ t: 'listFetch', cache: 'app', list: 'log' }), { hit: true, values: ['a', 'b', 'c'] });
+  await waitFor('the aborted HTTP call to end', () => server.broker.sessions.size === 1);
+  const after = await fetch(`${server.httpUrl}/v1/cache/app/listLength`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ list: 'http-log' }) });
+  t.equal(after.status, 200, 'the server still serves HTTP calls');
+  await after.arrayBuffer();
 });
 
 t.test('a server whose Redis does not answer refuses to start, and says where it looked', async (t) => {
