@@ -3,9 +3,11 @@
  * lost or doubled, automatic fallback behind a proxy that refuses WebSocket upgrades, and forcing
  * a transport. */
 import t from 'tap';
+import { connect } from 'node:net';
 import { startServer } from '../helpers/server.js';
 import { sdkFor, itemCollector, statusReached, chatScope, WS } from '../helpers/sdk.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { openSdkStream } from '../helpers/sse.js';
 import { CacheListFetch, Connection, TopicPublish, TopicSubscribe } from '../../src/client/index.js';
 
 t.test('sdk over sse + http', async (t) => {
@@ -47,6 +49,16 @@ t.test('sdk over sse + http', async (t) => {
     await new Promise((r) => setTimeout(r, 100));
     t.same(got.values(), Array.from({ length: 8 }, (_, i) => `r${i + 1}`));
     t.same(got.gaps.events, []);
+  });
+
+  t.test('a POST to a stream is answered 204 with no body (one would be read as the start of the next answer on the connection)', async (t) => {
+    const { id } = await openSdkStream(t, server.httpUrl);
+    const socket = connect(server.port, '127.0.0.1');
+    socket.write(`POST /v1/stream HTTP/1.1\r\nHost: x\r\nX-Tidings-Stream: ${id}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    let answer = '';
+    for await (const chunk of socket) answer += String(chunk);
+    t.match(answer, /^HTTP\/1\.1 204 /);
+    t.equal(answer.slice(answer.indexOf('\r\n\r\n') + 4), '', 'nothing after the head');
   });
 
   t.test('the stream endpoint refuses what is not its own', async (t) => {
