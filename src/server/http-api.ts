@@ -68,7 +68,7 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     const contentType = req.getHeader('content-type');
     // The HTTP convention for a retry-safe POST; the same key as the protocol's idempotencyKey.
     const idempotencyKey = req.getHeader('idempotency-key');
-    call(res, req, (body) => ({ request: { t: 'pub', id: 0, cache, topic, value: bodyValue(body, contentType), ...(idempotencyKey ? { idempotencyKey } : {}) }, elements: 1 }), (r) => r);
+    call(res, req, (body) => ({ request: { t: 'pub', id: 0, cache: cache(), topic: topic(), value: bodyValue(body, contentType), ...(idempotencyKey ? { idempotencyKey } : {}) }, elements: 1 }), (r) => r);
   });
 
   app.post('/v1/cache/:cache/:operation', (res, req) => {
@@ -80,18 +80,23 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
       }
       const { args, elements } = jsonArguments(body, shape);
       // Fields the path names, or the transport owns, are not the body's to set: written last.
-      return { request: { ...args, t: operation, id: 0, cache }, elements };
+      return { request: { ...args, t: operation, id: 0, cache: cache() }, elements };
     }, jsonResult);
   });
 }
 
-function pathParameter(req: HttpRequest, index: number): string {
+/** A path segment, percent-decoded when the call runs: read now (uWS invalidates `req` once the
+ * handler returns), refused then with a typed error if it is not valid percent-encoding (taken as
+ * sent, `a%zz` would name the topic `a%25zz` names). */
+function pathParameter(req: HttpRequest, index: number): () => string {
   const raw = req.getParameter(index) ?? '';
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw; // name validation refuses it with a typed error
-  }
+  return () => {
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      throw invalidArgument('a path segment is not valid percent-encoding (send % as %25)');
+    }
+  };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

@@ -58,6 +58,9 @@ testEachEngine('http api', async (t, engine) => {
     t.same((await op(server, all, 'listLength', { list: 'idem' })).body, { hit: true, length: 1 }, 'and the repeat pushed nothing');
     const encoded = await call(server, `/v1/topics/${CACHE}/a%20b`, all, 'x', { 'content-type': 'text/plain' });
     t.equal(encoded.status, 200, 'percent-encoded names are decoded');
+    const malformed = await call(server, `/v1/topics/${CACHE}/a%zz`, all, 'x', { 'content-type': 'text/plain' });
+    t.match(malformed, { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR', message: /percent-encoding/ } } }, 'a malformed percent-encoding is refused, not taken as sent');
+    t.match(await call(server, `/v1/cache/a%zz/get`, all, { key: 'k' }), { status: 400, body: { error: { message: /percent-encoding/ } } }, 'in a cache operation\'s path too');
   });
 
   t.test('every cache operation, Momento-shaped results', async (t) => {
