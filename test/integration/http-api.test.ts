@@ -61,6 +61,14 @@ testEachEngine('http api', async (t, engine) => {
     const malformed = await call(server, `/v1/topics/${CACHE}/a%zz`, all, 'x', { 'content-type': 'text/plain' });
     t.match(malformed, { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR', message: /percent-encoding/ } } }, 'a malformed percent-encoding is refused, not taken as sent');
     t.match(await call(server, `/v1/cache/a%zz/get`, all, { key: 'k' }), { status: 400, body: { error: { message: /percent-encoding/ } } }, 'in a cache operation\'s path too');
+    // A Uint8Array body gets no Content-Type from fetch.
+    const untyped = await call(server, `/v1/topics/${CACHE}/news`, all, new TextEncoder().encode('no type'));
+    t.equal(untyped.status, 200, 'no Content-Type: text/plain');
+    const upper = await call(server, `/v1/topics/${CACHE}/news`, all, new Uint8Array([9]), { 'content-type': 'Application/Octet-Stream' });
+    t.equal(upper.status, 200, 'a media type is case-insensitive');
+    const [asText, asBytes] = await sub.items(2);
+    t.equal(asText!['value'], 'no type');
+    t.same([...(asBytes!['value'] as Uint8Array)], [9]);
   });
 
   t.test('every cache operation, Momento-shaped results', async (t) => {
