@@ -164,16 +164,19 @@ testEachEngine('presence - permission: a token without presence may not ask, ove
   await c.ok({ t: 'sub', cache: CACHE, topic: ROOM });
 
   const url = `${server.httpUrl}/v1/presence/${CACHE}/${ROOM}`;
+  const sessions = server.broker.sessions.size;
   const refused = await fetch(url, { headers: { authorization: `Bearer ${await tokenFor(server, blind, { tokenId: 'x' })}` } });
   t.equal(refused.status, 403);
   t.equal((await refused.json() as { error: { code: string } }).error.code, 'PERMISSION_ERROR');
   const anonymous = await fetch(url);
   t.equal(anonymous.status, 401);
+  t.match(await anonymous.json(), { error: { code: 'AUTHENTICATION_ERROR', message: /Authorization: Bearer/ } }, 'the refusal says how to send the credential');
   const ok = await fetch(url, { headers: { authorization: `Bearer ${await tokenFor(server, member, { tokenId: 'erin' })}` } });
   t.equal(ok.status, 200);
   t.same(await ok.json(), { members: [{ tokenId: 'dave', connections: 1 }], untracked: 0 });
   const other = await fetch(`${server.httpUrl}/v1/presence/${CACHE}/elsewhere`, { headers: { authorization: `Bearer ${await tokenFor(server, member, { tokenId: 'erin' })}` } });
   t.equal(other.status, 403, 'presence on one topic is not presence on another');
+  t.equal(server.broker.sessions.size, sessions, 'each call\'s session ended with it, answered or refused');
   // A minted token may ask for presence only where its minter has it.
   const narrow = await server.auth.mintApiKey({ scope: blind, expiresInSec: null });
   const mint = await fetch(`${server.httpUrl}/v1/tokens`, {
