@@ -68,6 +68,8 @@ testEachEngine('revocation', async (t, engine) => {
     t.equal((await post({ tokenId: 'x' }, '')).status, 401);
     const narrow = (await server.auth.mintApiKey({ scope, expiresInSec: null })).token;
     t.equal((await post({ tokenId: 'x' }, narrow)).status, 403);
+    const disposable = await tokenFor(server, PermissionScopes.allDataReadWrite());
+    t.equal((await post({ tokenId: 'x' }, disposable)).status, 403, 'a disposable token, even of the admin scope: an API key only');
     const bad = await post({ tokenId: 'x', jti: 'y' });
     t.equal(bad.status, 400);
     t.match(await bad.json(), { error: { code: 'INVALID_ARGUMENT_ERROR', message: /exactly one/ } });
