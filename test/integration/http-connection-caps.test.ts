@@ -40,6 +40,7 @@ t.test('SSE streams count towards maxConnections for other streams, polls and We
   t.match(third, { status: 503, errorBody: { error: { code: 'SERVER_UNAVAILABLE', message: /server.maxConnections/ } } }, 'so is a third stream');
   const poll = await fetch(`${server.httpUrl}/v1/poll?cache=cap&topic=c&waitMs=0`, { headers: { authorization: `Bearer ${token}` } });
   t.match({ status: poll.status, body: await poll.json() }, { status: 503, body: { error: { code: 'SERVER_UNAVAILABLE' } } }, 'and a poll');
+  t.match(await SseReader.open(`${server.httpUrl}/v1/stream`), { status: 503, errorBody: { error: { code: 'SERVER_UNAVAILABLE' } } }, 'and the SDK\'s fallback stream');
 });
 
 t.test('slots taken by SSE streams and long-polls are given back however they end', async (t) => {
@@ -90,6 +91,7 @@ t.test('SSE streams and waiting long-polls count towards server.maxConnectionsPe
     'a third stream from the address is refused');
   t.match(await poll('10.0.0.1'), { status: 429, body: { error: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'connections_limit_exceeded' } } }, 'a poll too');
   await t.rejects(RawClient.connect(server.wsUrl, undefined, { 'x-forwarded-for': '10.0.0.1' }), /Unexpected server response: 429/, 'and a WebSocket');
+  t.match(await SseReader.open(`${server.httpUrl}/v1/stream`, { 'x-forwarded-for': '10.0.0.1' }), { status: 429, errorBody: { error: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'connections_limit_exceeded' } } }, 'and the SDK\'s fallback stream');
   const other = await sse('10.0.0.2');
   t.teardown(() => other.close());
   t.equal(other.status, 200, 'another address is served');
