@@ -9,7 +9,7 @@ import t from 'tap';
 import { ManualClock, PermissionScopes, encodeFrame } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { openSdkStream } from '../helpers/sse.js';
+import { framedBody, openSdkStream } from '../helpers/sse.js';
 import { Client, Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
 import { cache as momentoCache } from '@gomomento/generated-types';
 
@@ -115,7 +115,7 @@ t.test('a concatenate of store.maxListLength values fits; large requests are cha
 });
 
 t.test('the SDK fallback stream: frames in a POST /v1/stream get the same refusals, and the stream keeps serving', async (t) => {
-  const { stream, frames, postFrames: post } = await openSdkStream(t, server.httpUrl);
+  const { stream, frames, postBody, postFrames: post } = await openSdkStream(t, server.httpUrl);
   const postFrames = async (...bodies: Uint8Array[]) => t.equal((await post(...bodies)).status, 204);
   await postFrames(encodeFrame({ t: 'hello', id: 1, versions: [1], token }));
   await stream.until(() => frames().some((f) => f['id'] === 1));
@@ -123,6 +123,15 @@ t.test('the SDK fallback stream: frames in a POST /v1/stream get the same refusa
   await stream.until(() => frames().some((f) => f['id'] === 3));
   t.match(frames().find((f) => f['id'] === 2), { t: 'err', e: { cause: 'request_elements_limit_exceeded' } });
   t.match(frames().find((f) => f['id'] === 3), { t: 'ok' }, 'the next frame of the same POST is served');
+  // A body that does not split into whole frames is refused before any of its frames is served.
+  const ping = framedBody(encodeFrame({ t: 'ping', id: 4 }));
+  for (const [tail, message] of [[[0, 0], /truncated frame length/], [[0, 0, 0, 9, 1, 2], /frame longer than the body/]] as const) {
+    const refused = await postBody(Buffer.concat([ping, Buffer.from(tail)]));
+    t.match({ status: refused.status, body: await refused.json() }, { status: 400, body: { error: { code: 'INVALID_ARGUMENT_ERROR', message } } }, String(message));
+  }
+  await postFrames(encodeFrame({ t: 'ping', id: 5 }));
+  await stream.until(() => frames().some((f) => f['id'] === 5));
+  t.notOk(frames().some((f) => f['id'] === 4), 'the ping before the malformed tail was not served');
 });
 
 /** A raw grpc-js caller of the Scs methods with the API key: a method's serialized request in, its error (or null) out. */
