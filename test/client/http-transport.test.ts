@@ -65,6 +65,9 @@ t.test('sdk over sse + http', async (t) => {
     const post = await fetch(`${server.httpUrl}/v1/stream`, { method: 'POST', headers: { 'x-tidings-stream': 'nope' }, body: new Uint8Array(0) });
     t.equal(post.status, 404);
     t.match(await post.json(), { error: { code: 'NOT_FOUND_ERROR' } });
+    const put = await fetch(`${server.httpUrl}/v1/stream`, { method: 'PUT' });
+    t.equal(put.status, 405, 'a method the stream has not');
+    await put.arrayBuffer();
   });
 });
 
