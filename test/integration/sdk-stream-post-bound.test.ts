@@ -1,10 +1,13 @@
 /** POST /v1/stream holds no body for an unknown stream id (refused before reading it), and at most
  * one body being read per stream: a stream id costs no credential, so what it may make the server
- * hold is bounded per stream. */
+ * hold is bounded per stream. A body whose stream closed while it arrived is not served. */
 import t, { type Test } from 'tap';
 import net from 'node:net';
 import { startServer } from '../helpers/server.js';
-import type { TidingsServer } from '../../src/index.js';
+import { tokenFor } from '../helpers/raw-client.js';
+import { framedBody, openSdkStream } from '../helpers/sse.js';
+import { waitFor } from '../helpers/wait.js';
+import { PermissionScopes, encodeFrame, type TidingsServer } from '../../src/index.js';
 
 const UPLOADS = 30;
 const SIZE = 2 * 1024 * 1024;
@@ -58,4 +61,28 @@ t.test('POST /v1/stream: a stream id (which costs no credential) holds at most o
   await new Promise((r) => setTimeout(r, 1500));
   const held = process.memoryUsage().arrayBuffers - before;
   t.ok(held < 10 * 1024 * 1024, `${UPLOADS} uploads to one anonymous stream: ${(held / 1048576).toFixed(1)} MiB of ArrayBuffers held`);
+});
+
+t.test('POST /v1/stream after hello: a second POST while a body is read is refused; a body whose stream closed meanwhile is not served', async (t) => {
+  const server = await startServer(t);
+  const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe('feed', '*'));
+  const { stream, id, frames, postFrames } = await openSdkStream(t, server.httpUrl);
+  t.equal((await postFrames(encodeFrame({ t: 'hello', id: 1, versions: [1], token }))).status, 204);
+  await stream.until(() => frames().some((f) => f['id'] === 1));
+  const ping = framedBody(encodeFrame({ t: 'ping', id: 2 }));
+  const socket = net.connect(server.port, '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  let answer = '';
+  const answered = new Promise<void>((resolve) => { socket.on('data', (d) => { answer += String(d); if (answer.includes('\r\n\r\n')) resolve(); }); });
+  socket.write(`POST /v1/stream HTTP/1.1\r\nHost: x\r\nX-Tidings-Stream: ${id}\r\nContent-Length: ${ping.length}\r\n\r\n`);
+  socket.write(ping.subarray(0, 2));
+  await waitFor('the first body to be read', () => server.bodies.inFlight === ping.length);
+  const second = await postFrames(encodeFrame({ t: 'ping', id: 3 }));
+  t.match({ status: second.status, body: await second.json() }, { status: 429, body: { error: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'pending_requests_limit_exceeded' } } }, 'one POST at a time per stream');
+  stream.close();
+  await waitFor('the stream\'s session to close', () => server.broker.sessions.size === 0);
+  socket.write(ping.subarray(2));
+  await answered;
+  t.match(answer, /^HTTP\/1\.1 404 /, `the rest of the body arrived after its stream closed: ${answer.split('\r\n')[0]}`);
+  t.notOk(frames().some((f) => f['id'] === 2 || f['id'] === 3), 'neither ping was served');
 });
