@@ -2,7 +2,8 @@
  * congested by definition: what it was last sent (the `bye` 4002 event, the fallback stream's
  * `close`) waits behind what the socket has not taken. The server ends such a stream gracefully and
  * gives it up to server.shutdownGraceMs to take that tail, so a reader that reads again in time
- * gets the `bye`; it was dropped with the queue and the socket closed at once. */
+ * gets the `bye`; it was dropped with the queue and the socket closed at once. The grace here is
+ * far longer than the tests wait: a stream ends as soon as its tail is taken, not when it runs out. */
 import t from 'tap';
 import { PermissionScopes, encodeFrame } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
@@ -12,7 +13,7 @@ import { waitFor } from '../helpers/wait.js';
 
 t.test('a slow SSE reader ended past slowConsumerTimeoutMs gets bye 4002 when it reads again, after every item it was sent, with no gap', async (t) => {
   const server = await startServer(t, { config: {
-    server: { maxBackpressureBytes: 64 * 1024, sendBufferHardLimitBytes: 256 * 1024, slowConsumerTimeoutMs: 500, shutdownGraceMs: 5000 },
+    server: { maxBackpressureBytes: 64 * 1024, sendBufferHardLimitBytes: 256 * 1024, slowConsumerTimeoutMs: 500, shutdownGraceMs: 600_000 },
     topics: { windowItems: 20_000, windowBytes: 64 * 1024 * 1024 },
   } });
   const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe('c', '*'));
@@ -42,7 +43,7 @@ t.test('a slow SSE reader ended past slowConsumerTimeoutMs gets bye 4002 when it
 
 t.test('the fallback stream (GET /v1/stream) of a slow reader gets its close event with 4002 when it reads again', async (t) => {
   const server = await startServer(t, { config: {
-    server: { maxBackpressureBytes: 64 * 1024, sendBufferHardLimitBytes: 256 * 1024, slowConsumerTimeoutMs: 500, shutdownGraceMs: 5000 },
+    server: { maxBackpressureBytes: 64 * 1024, sendBufferHardLimitBytes: 256 * 1024, slowConsumerTimeoutMs: 500, shutdownGraceMs: 600_000 },
     topics: { windowItems: 20_000, windowBytes: 64 * 1024 * 1024 },
   } });
   const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe('c', '*'));
