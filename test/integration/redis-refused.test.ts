@@ -2,7 +2,7 @@
  * database that does not exist, an ACL user lacking EVALSHA or PUBLISH) fails the start at once
  * with a typed REDIS_REFUSED error naming Redis's reason, never the credentials, rather than after
  * redis.connectTimeoutMs. A running node that Redis starts refusing (password rotated) logs it once
- * as an error, shows it in /metrics (tidings_redis_refused, tidings_redis_connected), and recovers
+ * as an error, shows it in /metrics (tidings_redis_refused, tidings_redis_connected) and /readyz, and recovers
  * by itself once Redis accepts it again; a command refused at runtime (NOPERM: the ACL user changed
  * under a live connection) is answered SERVER_UNAVAILABLE and shown the same way until the ACL
  * allows the node again. */
@@ -77,6 +77,9 @@ t.test('a running node that Redis starts refusing says so once, in the log and /
   await waitFor('the refusal was logged', () => refusals().length > 0, 5000);
   await waitFor('metric shows the refusal', async () => /tidings_redis_refused\{shard="0",reason="WRONGPASS"\} 1/.test(await scrape()), 5000);
   t.match(await scrape(), /tidings_redis_connected\{shard="0"\} 0/, 'not connected meanwhile');
+  const ready = await fetch(`${server.httpUrl}/readyz`);
+  t.equal(ready.status, 503);
+  t.same(await ready.json(), { status: 'not_ready', reasons: ['redis shard 0 refuses this node (WRONGPASS)'] }, '/readyz names the refusal, not a lost link');
   // Several reconnect attempts (every ≤ 100 ms) are refused meanwhile: the error is logged once per cause, not per attempt.
   const before = Number((await admin.info('stats')).match(/total_connections_received:(\d+)/)![1]);
   await waitFor('the node kept retrying', async () => Number((await admin.info('stats')).match(/total_connections_received:(\d+)/)![1]) >= before + 5, 10_000);
