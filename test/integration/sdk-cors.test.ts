@@ -14,6 +14,7 @@ t.test('sdk cors - pages of the configured origins may load the SDK bundle cross
   t.equal(allowed.headers.get('access-control-allow-origin'), 'http://localhost:3000', 'a listed origin is echoed');
   t.match(allowed.headers.get('vary'), /Origin/, 'and caches are told the answer depends on it');
   t.equal((await sdkFrom(listed.httpUrl, 'https://evil.example')).headers.get('access-control-allow-origin'), null, 'an unlisted origin is not');
+  t.match((await sdkFrom(listed.httpUrl)).headers.get('vary'), /Origin/, 'an answer without the header varies by Origin too (a cache must not hand it to a listed page)');
 
   const open = await startServer(t, { config: { server: { corsOrigins: ['*'] } } });
   t.equal((await sdkFrom(open.httpUrl, 'https://anywhere.example')).headers.get('access-control-allow-origin'), '*');
