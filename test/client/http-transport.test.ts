@@ -8,6 +8,7 @@ import { startServer } from '../helpers/server.js';
 import { sdkFor, itemCollector, statusReached, chatScope, WS } from '../helpers/sdk.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { openSdkStream } from '../helpers/sse.js';
+import { HttpStreamSocket, type FetchLike } from '../../src/client/http-transport.js';
 import { CacheListFetch, Connection, TopicPublish, TopicSubscribe } from '../../src/client/index.js';
 
 t.test('sdk over sse + http', async (t) => {
@@ -59,6 +60,15 @@ t.test('sdk over sse + http', async (t) => {
     for await (const chunk of socket) answer += String(chunk);
     t.match(answer, /^HTTP\/1\.1 204 /);
     t.equal(answer.slice(answer.indexOf('\r\n\r\n') + 4), '', 'nothing after the head');
+  });
+
+  t.test('the socket refuses a frame larger than the server takes in one POST (maxPostBytes, named in the open event)', async (t) => {
+    // Below the Connection, which refuses frames past hello's maxFrameBytes: a server that names
+    // none (or a hello itself) meets this bound only.
+    const socket = new HttpStreamSocket(server.httpUrl, fetch as FetchLike);
+    t.teardown(() => socket.close());
+    await new Promise((resolve) => { socket.onopen = resolve; });
+    t.throws(() => socket.send(new Uint8Array(server.config.http.maxStreamPostBytes - 3)), /larger than the server takes in one POST/);
   });
 
   t.test('the stream endpoint refuses what is not its own', async (t) => {
