@@ -117,6 +117,8 @@ testEachEngine('http api', async (t, engine) => {
       ['listConcatenateBack', { list: 'e', values: ['1', '2', '3'] }, { length: 3 }],
       ['listErase', { list: 'e', ranges: [{ beginIndex: 1, count: 1 }] }, { hit: true, length: 2 }],
       ['listErase', { list: 'e' }, { hit: true, length: 0 }],
+      ['sortedSetPutElements', { sortedSet: 'ss', elements: [{ value: 'a', score: 2 }, { value: { base64: 'AQ==' }, score: 1 }] }, {}],
+      ['sortedSetFetchByRank', { sortedSet: 'ss' }, { hit: true, elements: [{ value: { base64: 'AQ==' }, score: 1 }, { value: { base64: 'YQ==' }, score: 2 }] }],
     ];
     for (const [name, args, expected] of steps) {
       const res = await op(server, all, name, args);
