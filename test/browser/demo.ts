@@ -96,15 +96,19 @@ t.test('demo - the page, SDK bundle and token route are dev-only', async (t) => 
   t.equal((await fetch(`${server.httpUrl}/dev/token`, { method: 'POST', body: '{}' })).status, 404);
   t.equal((await fetch(`${server.httpUrl}/sdk/tidings.js`)).status, 200, 'the SDK bundle is always served');
   const dev = await startServer(t, { config: { dev: true } });
-  const bad = await fetch(`${dev.httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ name: '', room: 'x-input' }) });
-  t.equal(bad.status, 400);
-  t.match((await bad.json()).error, { code: 'INVALID_ARGUMENT_ERROR' });
+  for (const [body, message] of [['{nope', /JSON/], [JSON.stringify({ name: '', room: 'lobby' }), /name/], [JSON.stringify({ name: 'Ada', room: 'x-input' }), /room/]] as const) {
+    const bad = await fetch(`${dev.httpUrl}/dev/token`, { method: 'POST', body });
+    t.equal(bad.status, 400, body);
+    t.match((await bad.json()).error, { code: 'INVALID_ARGUMENT_ERROR', message }, 'a typed refusal naming the fault');
+  }
   const minted = await (await fetch(`${dev.httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ name: 'Ada', room: 'lobby' }) })).json();
   t.match(minted, { cache: 'chat', room: 'lobby', tokenId: /^Ada#[0-9a-f]{6}$/ }, 'the cache of the terminal examples; a tokenId unique per visitor');
   const again = await (await fetch(`${dev.httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ name: 'Ada', room: 'lobby', tokenId: minted.tokenId }) })).json();
   t.equal(again.tokenId, minted.tokenId, 'a refresh keeps its tokenId');
   const other = await (await fetch(`${dev.httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ name: 'Eve', room: 'lobby', tokenId: minted.tokenId }) })).json();
   t.not(other.tokenId, minted.tokenId, 'another name cannot take it');
+  const made = await (await fetch(`${dev.httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ name: 'Ada', room: 'lobby', tokenId: 'Ada#chosen' }) })).json();
+  t.match(made.tokenId, /^Ada#[0-9a-f]{6}$/, 'nor one the page made up: only a tokenId this route minted is taken back');
   // /demo/{file} serves the page's own files, not the terminal examples beside them in demo/, nor
   // what an encoded separator would reach.
   for (const path of ['/demo/moderator.ts', '/demo/..%2Fpackage.json']) {
