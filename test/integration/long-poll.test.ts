@@ -117,3 +117,14 @@ t.test('long-poll - a longer waitMs, or none, is held to http.longPollMaxWaitMs;
   t.match(await within10s(longer), { status: 200, body: { events: [] } }, 'answered, empty, once the bound passed');
   t.match(await within10s(unnamed), { status: 200, body: { events: [] } }, 'without waitMs: the same bound');
 });
+
+t.test('long-poll - a waiting poll is answered with its cursor when the server shuts down, not cut off', async (t) => {
+  const server = await startServer(t);
+  const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe(CACHE, 'quiet'));
+  const first = await publish(server, token, 'quiet', 'x');
+  const answered = poll(server, token, `topic=quiet&cursor=${first.page}:1&waitMs=600000`);
+  await waitFor('the poll waits', () => [...server.broker.sessions.values()].some((s) => s.subscriptions.size === 1));
+  const closing = server.close();
+  t.match(await answered, { status: 200, body: { cursor: `${first.page}:1`, events: [] } }, 'answered at the shutdown, as the broker closed its session');
+  await closing;
+});
