@@ -1,6 +1,7 @@
 /** server.maxConnections and server.maxConnectionsPerIp count the same across transports: SSE streams and waiting long-polls
  * take a slot (docs/http-api.md), connections awaiting hello do not (docs/configuration.md), and
- * every slot is given back however a stream or poll ends. */
+ * every slot is given back however a stream or poll ends; a fallback stream awaiting hello is evicted
+ * like a WebSocket. */
 import t from 'tap';
 import { PermissionScopes } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
@@ -98,4 +99,16 @@ t.test('SSE streams and waiting long-polls count towards server.maxConnectionsPe
   t.equal((await poll('10.0.0.2')).status, 200);
   streams.pop()!.close();
   t.ok(await eventually(async () => (await poll('10.0.0.1')).status === 200), 'a stream that ended gives its address\'s slot back');
+});
+
+t.test('a fallback stream awaiting hello is evicted for a newer connection at server.maxPendingHellos, as a WebSocket is', async (t) => {
+  const server = await startServer(t, { config: { server: { maxPendingHellos: 1 } } });
+  const oldest = await SseReader.open(`${server.httpUrl}/v1/stream`);
+  t.teardown(() => oldest.close());
+  await oldest.until((r) => r.events.some((e) => e.event === 'open'));
+  const newer = await SseReader.open(`${server.httpUrl}/v1/stream`);
+  t.teardown(() => newer.close());
+  t.equal(newer.status, 200, 'the newer stream is admitted');
+  await oldest.until((r) => r.ended);
+  t.match(oldest.events.find((e) => e.event === 'close')?.json, { code: 4001 }, 'the oldest ends with the close a silent WebSocket gets (4001)');
 });
