@@ -77,6 +77,21 @@ testEachEngine('sse', async (t, engine) => {
     t.notOk(reader.events.some((e) => e.event === 'disc'), 'no discontinuity: the window covered each gap');
   });
 
+  t.test('a retract is an event with an id, like an item: a resume goes on after it', async (t) => {
+    const moderator = await tokenFor(server, PermissionScopes.combine(scope, PermissionScopes.cacheReadWrite(CACHE)));
+    const reader = await SseReader.open(sseUrl(server, ['taken']), auth);
+    t.teardown(() => reader.close());
+    await reader.until((r) => r.events.some((e) => e.event === 'ready'));
+    const item = await publish(server, token, 'taken', 'oops');
+    const retracted = await fetch(`${server.httpUrl}/v1/cache/${CACHE}/retract`, {
+      method: 'POST', headers: { authorization: `Bearer ${moderator}` }, body: JSON.stringify({ topic: 'taken', target: { page: item.page, seq: item.seq } }),
+    }).then((r) => r.json());
+    await reader.until((r) => r.events.some((e) => e.event === 'retract'));
+    const event = reader.events.find((e) => e.event === 'retract')!;
+    t.match(event.json, { topic: 'taken', seq: retracted.seq, target: { page: item.page, seq: item.seq } });
+    t.equal(event.id, `${retracted.page}:${retracted.seq}`);
+  });
+
   t.test('refusals before the stream starts', async (t) => {
     const none = await SseReader.open(sseUrl(server, ['a']));
     t.match(none, { status: 401, errorBody: { error: { code: 'AUTHENTICATION_ERROR' } } });
