@@ -81,6 +81,16 @@ testEachEngine('long-poll', async (t, engine) => {
     t.equal(body.cursor, `${first.page}:25`);
   });
 
+  t.test('a retract is an event with a position, like an item', async (t) => {
+    const moderator = await tokenFor(server, PermissionScopes.combine(PermissionScopes.topicPublishSubscribe(CACHE, '*'), PermissionScopes.cacheReadWrite(CACHE)));
+    const item = await publish(server, moderator, 'taken', 'oops');
+    const retracted = await fetch(`${server.httpUrl}/v1/cache/${CACHE}/retract`, {
+      method: 'POST', headers: { authorization: `Bearer ${moderator}` }, body: JSON.stringify({ topic: 'taken', target: { page: item.page, seq: item.seq } }),
+    }).then((r) => r.json());
+    const { body } = await poll(server, moderator, `topic=taken&cursor=${item.page}:${item.seq}&waitMs=0`);
+    t.match(body, { cursor: `${retracted.page}:${retracted.seq}`, events: [{ type: 'retract', topic: 'taken', seq: retracted.seq, target: { page: item.page, seq: item.seq } }] });
+  });
+
   t.test('errors', async (t) => {
     t.match(await poll(server, 'junk', 'topic=a'), { status: 401, body: { error: { code: 'AUTHENTICATION_ERROR' } } });
     const narrow = await tokenFor(server, PermissionScopes.topicSubscribeOnly(CACHE, 'a'));
