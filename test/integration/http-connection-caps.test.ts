@@ -3,10 +3,10 @@
  * every slot is given back however a stream or poll ends; a fallback stream awaiting hello is evicted
  * like a WebSocket. */
 import t from 'tap';
-import { PermissionScopes } from '../../src/index.js';
+import { PermissionScopes, encodeFrame } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { SseReader } from '../helpers/sse.js';
+import { SseReader, openSdkStream } from '../helpers/sse.js';
 import { eventually, waitFor } from '../helpers/wait.js';
 
 const scope = PermissionScopes.topicPublishSubscribe('cap', '*');
@@ -111,4 +111,22 @@ t.test('a fallback stream awaiting hello is evicted for a newer connection at se
   t.equal(newer.status, 200, 'the newer stream is admitted');
   await oldest.until((r) => r.ended);
   t.match(oldest.events.find((e) => e.event === 'close')?.json, { code: 4001 }, 'the oldest ends with the close a silent WebSocket gets (4001)');
+});
+
+t.test('a fallback stream the server ends (its credential revoked) gives its slot back', async (t) => {
+  const server = await startServer(t, { config: { server: { maxConnections: 1 } } });
+  const token = await tokenFor(server, scope, { tokenId: 'fallback' });
+  const { stream, frames, postFrames } = await openSdkStream(t, server.httpUrl);
+  await postFrames(encodeFrame({ t: 'hello', id: 1, versions: [1], token }));
+  await stream.until(() => frames().some((f) => f['id'] === 1));
+  await server.revoke({ tokenId: 'fallback' });
+  await stream.until((r) => r.ended);
+  const auth = { authorization: `Bearer ${await tokenFor(server, scope)}` };
+  let last = 0;
+  t.ok(await eventually(async () => {
+    const sse = await SseReader.open(`${server.httpUrl}/v1/sse?cache=cap&topic=a`, auth);
+    sse.close();
+    last = sse.status;
+    return last === 200;
+  }), `the only slot is free again (last answer ${last})`);
 });
