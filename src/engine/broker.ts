@@ -242,7 +242,7 @@ export class Broker {
   }
 
   /** A request answered, `started` at its arrival: timed under its operation if the server serves
-   * it, else `other`, so a client cannot add labels. */
+   * it, else `unknown` (opLabel), so a client cannot add labels. */
   private took(op: string | undefined, transport: Transport, started: number): void {
     this.times?.observe(opLabel(op, this.served), transport, started);
   }
