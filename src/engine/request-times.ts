@@ -6,7 +6,7 @@
 export type Transport = 'ws' | 'http' | 'grpc';
 
 export interface RequestTimes {
-  /** A request answered. `op`: an operation the server serves, or `other`; `started`: the
+  /** A request answered. `op`: an operation the server serves, or `unknown`; `started`: the
    * `performance.now()` of its arrival. */
   observe(op: string, transport: Transport, started: number): void;
 }

@@ -1,6 +1,6 @@
 /** tidings_request_duration_seconds{op,transport}: every request from its arrival to its reply
  * (server.requestHistogram). The broker reports each answered request once (engine/request-times.ts)
- * with an `op` the server serves or `other`, so the label sets stay bounded. */
+ * with an `op` the server serves or `unknown`, so the label sets stay bounded. */
 import { Histogram, type Registry } from 'prom-client';
 import type { RequestTimes, Transport } from '../engine/request-times.js';
 
@@ -12,7 +12,7 @@ type Series = ReturnType<Histogram<'op' | 'transport'>['labels']>;
 export class RequestHistogram implements RequestTimes {
   private readonly histogram = new Histogram({
     name: 'tidings_request_duration_seconds',
-    help: 'Requests from arrival to reply, by operation (other: one the server does not serve) and transport (ws, http: the API, SSE and long-poll subscribes; grpc)',
+    help: 'Requests from arrival to reply, by operation (unknown: one the server does not serve) and transport (ws, http: the API, SSE and long-poll subscribes; grpc)',
     labelNames: ['op', 'transport'], buckets: BUCKETS, registers: [],
   });
 
