@@ -71,6 +71,14 @@ t.test('malformed - oversized frames: typed error up to twice the limit, dropped
   const server = await startServer(t, { config: { server: { maxFrameBytes: 16 * 1024, maxPreHelloFrameBytes: 9 * 1024 }, auth: { maxTokenBytes: 8 * 1024 }, topics: { maxValueBytes: 8 * 1024 } } });
   const token = await tokenFor(server, scope);
   const c = await RawClient.open(server, token);
+  // The limit itself is allowed: only a frame larger than it is refused (a field the operation does not read pads it).
+  const exact = (bytes: number) => {
+    let pad = 'p'.repeat(bytes);
+    for (let size = encodeFrame({ t: 'ping', id: 5, pad }).byteLength; size !== bytes; size = encodeFrame({ t: 'ping', id: 5, pad }).byteLength) pad = 'p'.repeat(pad.length - (size - bytes));
+    return encodeFrame({ t: 'ping', id: 5, pad });
+  };
+  c.sendRaw(exact(16 * 1024));
+  t.match(await c.next((f) => f['id'] === 5), { t: 'ok' }, 'a frame of exactly server.maxFrameBytes is served');
   c.sendRaw(encodeFrame({ t: 'pub', id: 7, cache: 'chat', topic: 'x', value: 'q'.repeat(20 * 1024) }));
   const reply = await c.next((f) => f['t'] === 'err');
   t.match(reply, { t: 'err', id: 7, e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'frame_size_limit_exceeded' } }, 'refused before decoding, answered by the id read from the raw bytes');
