@@ -139,6 +139,10 @@ t.test('malformed - too many requests in flight get LIMIT_EXCEEDED, not unbounde
   const codes = replies.map((r) => (r['t'] === 'ok' ? 'ok' : r['e']['cause']));
   t.same(codes, ['ok', 'ok', 'pending_requests_limit_exceeded', 'pending_requests_limit_exceeded', 'pending_requests_limit_exceeded', 'pending_requests_limit_exceeded']);
   t.equal((await c.request({ t: 'pub', cache: 'chat', topic: 'x', value: 'later' }))['t'], 'ok', 'served again once the first ones are answered');
+  // A request that fails asynchronously (an async handler's refusal) is no longer in flight either.
+  for (let i = 0; i < 3; i++) {
+    t.match(await c.request({ t: 'nack', delivery: 0 }), { t: 'err', e: { code: 'INVALID_ARGUMENT_ERROR', message: /delivery/ } }, `refused request ${i + 1} answers and counts as in flight no more`);
+  }
 
   // An id still in flight may not be reused: the second request is refused, the first answered once.
   c.send({ t: 'pub', id: 900, cache: 'chat', topic: 'x', value: 'first' });
