@@ -152,4 +152,5 @@ t.test('malformed - too many requests in flight get LIMIT_EXCEEDED, not unbounde
   t.match(b, { t: 'ok' }, 'the first request gets its own answer');
   await new Promise((r) => setTimeout(r, 120));
   t.notOk(c.frames.some((f) => f['id'] === 900), 'and nothing more carries that id');
+  t.match(await c.request({ t: 'pub', id: 900, cache: 'chat', topic: 'x', value: 'third' }), { t: 'ok' }, 'once answered, the id is free for a new request');
 });
