@@ -244,7 +244,14 @@ t.test('tokens - verification uses the injected clock', async (t) => {
   const clock = new ManualClock(Date.now());
   const server = await startServer(t, { clock });
   const token = await tokenFor(server, scope, { expiresInSec: 60 });
-  clock.advance(120_000);
+  // Past its expiry but within auth.clockToleranceSec: accepted, with no time left, then told and closed.
+  clock.advance(60_000 + 1000);
+  const late = await RawClient.connect(server.wsUrl);
+  t.match(await late.request({ t: 'hello', versions: [1], token }), { t: 'ok', r: { expiresInMs: 0 } }, 'a credential within the tolerance has 0 ms left, not less');
+  clock.advance(0); // the server's deadline timer runs on this clock
+  t.match(await late.next((f) => f['t'] === 'notice', 3000), { kind: 'token_expiring', inMs: 0 });
+  t.match(await late.next((f) => f['t'] === 'bye', 3000), { code: 4501, reconnect: false });
+  clock.advance(60_000);
   t.match((await helloError(server.wsUrl, token)).error, { code: 'AUTHENTICATION_ERROR', message: /expired/ });
 });
 
