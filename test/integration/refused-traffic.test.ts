@@ -43,6 +43,14 @@ t.test('WebSocket: over its rate and backing off, a connection is refused but st
   t.equal((await pings(c, 1))[0]!['t'], 'ok', 'still open and served');
 });
 
+t.test('WebSocket: a hello of many values costs no requests: the rates start after it', async (t) => {
+  const c = await RawClient.connect(server.wsUrl);
+  t.teardown(() => c.close());
+  // 100 values: three requests' worth (limits.requestElementsPerOp 32) were it charged.
+  t.match(await c.request({ t: 'hello', versions: [1], token: await tokenFor(server, scope), client: 'x', extra: Array.from({ length: 100 }, (_, i) => i) }), { t: 'ok' });
+  t.same((await pings(c, BURST)).map((r) => r['t']), Array(BURST).fill('ok'), 'the whole burst is left');
+});
+
 t.test('WebSocket: a connection that keeps sending past its rate is closed with 4503 after its refusal budget', async (t) => {
   const c = await RawClient.open(server, await tokenFor(server, scope));
   const ids = Array.from({ length: BURST + REFUSALS + 1 }, () => c.send({ t: 'ping' }));
