@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ManualClock } from '../../../src/core/clock.js';
+import { ManualClock, systemClock, type Clock } from '../../../src/core/clock.js';
 import { Session, type Connection } from '../../../src/engine/session.js';
 import { SessionDeadlines, type DueKind } from '../../../src/engine/session-deadlines.js';
 
@@ -83,4 +83,18 @@ t.test('deadlines - a notice and an expiry due at the same time each fire as the
   deadlines.expireAt(a!, start + 2000, 'expiry');
   clock.advance(1000);
   t.same(fired.at(-1), ['a', 'expiry', start + 2000], 'a time reused after its buckets fired');
+});
+
+t.test('deadlines - on the system clock, one past the timer limit (an API key expiring in a year) arms no timer that fires at once', async (t) => {
+  // Node fires a timer longer than it can hold after 1 ms (with a TimeoutOverflowWarning).
+  process.removeAllListeners('warning');
+  let armed = 0;
+  const clock: Clock = { ...systemClock, setTimeout: (fn, ms) => { armed++; return systemClock.setTimeout(fn, ms); } };
+  const fired: DueKind[] = [];
+  const deadlines = new SessionDeadlines(clock, (_s, kind) => fired.push(kind));
+  t.teardown(() => deadlines.stop());
+  deadlines.expireAt(new Session('year', connection), Date.now() + 365 * 86_400_000, 'notice');
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(armed, 1, 'one timer, still waiting (not re-armed every millisecond)');
+  t.same(fired, []);
 });
