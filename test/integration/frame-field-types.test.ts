@@ -218,6 +218,8 @@ t.test('a wrong-typed hello field: the documented error, then bye and close; the
     const p = await check(field, value);
     if (p) throw new Error(p);
   }), { numRuns: RUNS });
+  // An array, but not of integers only, is as wrong as none: also when it holds a version the server speaks.
+  for (const versions of [[...PROTOCOL_VERSIONS, 'x'], [1.5]]) t.equal(await check(HELLO_FIELDS[0]!, versions), null, `versions ${JSON.stringify(versions)} refused`);
 
   const fresh = await RawClient.open(server, token);
   t.same(await fresh.ok({ t: 'ping' }), {}, 'a well-formed hello is still accepted');
