@@ -271,6 +271,19 @@ t.test('hardening - a token with less than expiryNoticeMs left gets token_expiri
   c.close();
 });
 
+t.test('hardening - a peer that stops answering pings is dropped after server.idleTimeoutSec; a quiet one that answers stays', async (t) => {
+  const server = await startServer(t, { config: { server: { idleTimeoutSec: 8 } } });
+  const token = await tokenFor(server, scope);
+  const [gone, quiet] = [await RawClient.open(server, token), await RawClient.open(server, token)];
+  t.teardown(() => { for (const c of [gone, quiet]) c.ws.terminate(); });
+  // Not read, the server's pings go unanswered; the other client sends nothing but answers them (ws does).
+  (gone.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  const open = (c: RawClient) => server.broker.sessions.has(c.hello!['connectionId'] as string);
+  await waitFor('the unresponsive connection to be dropped', () => !open(gone), 60_000);
+  t.ok(open(quiet), 'the quiet connection, silent as long, is still open');
+  t.equal((await quiet.request({ t: 'ping' }))['t'], 'ok', 'and serves');
+});
+
 t.test('hardening - a second server on a busy port fails with a clear message; reusePort shares it', async (t) => {
   // A fixed port: uWS cannot share a port the kernel picked for port 0 even with SO_REUSEPORT.
   const port = await freePort();
