@@ -10,7 +10,7 @@ import { CACHE, RawModerator, SUFFIX, participant } from '../helpers/moderator.j
 const errOf = (reply: Frame) => (reply['t'] === 'err' ? reply['e'] : undefined);
 
 testEachEngine('a refresh that narrows the scope ends the moderator group membership', async (t, engine) => {
-  const server = await startServer(t, { engine });
+  const server = await startServer(t, { engine, config: { limits: { maxGroupsPerTokenId: 1 } } });
   const mod = await RawModerator.join(server, { tokenId: 'mod' });
   t.teardown(() => mod.client.close());
   const alice = await participant(server, 'alice');
@@ -33,6 +33,9 @@ testEachEngine('a refresh that narrows the scope ends the moderator group member
   t.match(other.deliveries[1], { value: 'two' });
   t.equal(mod.deliveries.length, 1, 'nothing more reached the narrowed connection');
   t.equal(errOf(await mod.client.request({ t: 'gunsub', cache: CACHE, group: 'mods' }))?.code, 'FAILED_PRECONDITION_ERROR', 'it is no longer a member');
+  // The ended membership no longer counts for its tokenId (limits.maxGroupsPerTokenId, 1 here).
+  await mod.client.ok({ t: 'auth', token: await tokenFor(server, PermissionScopes.moderator(CACHE), { tokenId: 'mod' }) });
+  t.equal((await mod.client.request({ t: 'gsub', cache: CACHE, group: 'rejoined', pattern: SUFFIX }))['t'], 'ok', 'given its scope back, it may join a group again');
 
   // A refresh that still covers the pattern keeps the membership.
   const stillMod = await RawModerator.join(server, { tokenId: 'mod-3', group: 'second' });
