@@ -38,6 +38,7 @@ testEachEngine('shutdown - a lagging subscriber gets every acknowledged item, th
   await new Promise((r) => setTimeout(r, 300));
   // The lagging connection is still open (draining): a request on it is refused, retryably.
   const refusedId = lagging.send({ t: 'pub', cache: 'chat', topic: 'news', value: 'too late' });
+  const pingId = lagging.send({ t: 'ping' });
   await new Promise((r) => setTimeout(r, 100));
   pausable(lagging).resume();
   const closed = await lagging.waitClosed(20_000);
@@ -48,6 +49,7 @@ testEachEngine('shutdown - a lagging subscriber gets every acknowledged item, th
   t.match(bye, { code: 4000, reconnect: true, ends: [{ cache: 'chat', topic: 'news', page: sub['page'], seq: total }] }, 'bye 4000 names the final position');
   t.notOk(lagging.frames.slice(lagging.frames.indexOf(bye!)).some((f) => f['t'] === 'item'), 'no item after the bye');
   t.match(lagging.frames.find((f) => f['id'] === refusedId), { t: 'err', e: { code: 'SERVER_UNAVAILABLE', cause: 'server_shutting_down' } }, 'a request during the drain got a retryable refusal');
+  t.match(lagging.frames.find((f) => f['id'] === pingId), { t: 'ok', r: {} }, 'a ping during the drain is answered: it applies nothing, and the link is alive');
   t.equal(closed.code, 4000, 'then close 4000, not 1006');
 });
 
