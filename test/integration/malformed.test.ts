@@ -96,6 +96,10 @@ t.test('malformed - any request before hello is refused and the socket closed wi
   t.match(reply['e'], { code: 'AUTHENTICATION_ERROR', message: /first frame must be hello/ });
   t.match(await c.next((f) => f['t'] === 'bye'), { code: 4502, reconnect: false });
   t.equal((await c.waitClosed()).code, 4502);
+  // Not even a valid credential in an in-band refresh: hello is what authenticates (and ends the hello deadline).
+  const early = await RawClient.connect(server.wsUrl);
+  t.match((await early.request({ t: 'auth', token: await tokenFor(server, scope) }))['e'], { code: 'AUTHENTICATION_ERROR', message: /first frame must be hello/ }, 'auth before hello');
+  t.equal((await early.waitClosed()).code, 4502);
 });
 
 t.test('malformed - no common version: error, bye, close 4502', async (t) => {
