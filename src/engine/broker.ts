@@ -61,7 +61,7 @@ export class Broker {
   /** Closes a connection that keeps sending refused frames (limits/refusal-budget.ts). */
   private readonly refusalBudget: RefusalBudget;
   /** Hello and token-expiry deadlines of every session, on one timer. */
-  private readonly deadlines: SessionDeadlines;
+  readonly deadlines: SessionDeadlines;
   /** The operations this server serves: the only `op` labels a request is counted or timed under. */
   private readonly served: ReadonlySet<string>;
   private readonly times: RequestTimes | undefined;

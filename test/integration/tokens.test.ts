@@ -2,6 +2,7 @@ import t from 'tap';
 import { SignJWT, UnsecuredJWT, decodeProtectedHeader } from 'jose';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { ManualClock, PermissionScopes, systemClock, TokenAuthority, generateSigningKey, resolveConfig, createServer, defaultFeatures } from '../../src/index.js';
 import { MemoryRevocationList } from '../../src/auth/revocation.js';
 
@@ -223,6 +224,14 @@ t.test('tokens - in-band refresh keeps subscriptions and extends the connection'
   t.equal(c.closed, undefined, 'still open after the first token expired');
   await c.ok({ t: 'pub', cache: 'chat', topic: 'keep', value: 'still here' });
   t.match((await c.items(1))[0], { value: 'still here', tokenId: 'dave' });
+  // Closed before its deadlines came, by the client: one with an expiry deadline, one awaiting hello.
+  const silent = await RawClient.connect(server.wsUrl);
+  for (const closing of [c, silent]) {
+    closing.close();
+    await closing.waitClosed();
+  }
+  await waitFor('the closed connections\' deadlines to be let go', () => server.broker.deadlines.size === 0);
+  t.pass('a closed connection holds no deadline');
 });
 
 t.test('tokens - a refresh cannot change identity, and ends subscriptions the new scope drops', async (t) => {
