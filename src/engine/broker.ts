@@ -417,7 +417,6 @@ export class Broker {
       session.closeAfterReply = { code: CloseCode.PROTOCOL_VIOLATION, reason: 'no common protocol version' };
       throw badRequest(`no common protocol version; this server speaks ${JSON.stringify(PROTOCOL_VERSIONS)}`);
     }
-    this.deadlines.cancel(session);
     try {
       this.authenticate(session, frame['token']);
     } catch (err) {
@@ -506,7 +505,7 @@ export class Broker {
   }
 
   private due(session: Session, kind: DueKind): void {
-    // A hello deadline is held only while the session awaits hello: hello, armExpiry and closed cancel it.
+    // A hello deadline is held only while the session awaits hello: armExpiry (at hello) and closed cancel it.
     if (kind === 'hello') return this.bye(session, CloseCode.HELLO_TIMEOUT, 'no hello in time');
     const expiresAt = session.grant?.expiresAt;
     if (session.state === 'closed' || expiresAt === null || expiresAt === undefined) return;
