@@ -524,7 +524,6 @@ export class Broker {
     const connection = session.connection;
     connection.send(this.replies.ok(id, result, connection.sendsSynchronously === true));
     this.took(op, 'ws', started);
-    this.closeIfAsked(session);
   }
 
   /** `started`: the frame's arrival, to time it. `op`: the request's operation, once the frame
@@ -544,7 +543,7 @@ export class Broker {
   }
 
   /** `refusal`: the error just answered, which the close follows. */
-  private closeIfAsked(session: Session, refusal?: WireError): void {
+  private closeIfAsked(session: Session, refusal: WireError): void {
     const close = session.closeAfterReply;
     if (close) this.bye(session, close.code, close.reason, refusal);
   }
