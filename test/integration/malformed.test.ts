@@ -44,6 +44,8 @@ t.test('malformed - undecodable and ill-typed frames get typed errors; the conne
     [{ t: 'pub', cache: 'chat', topic: 'y'.repeat(256), value: 'v' }, 'INVALID_ARGUMENT_ERROR', /255 bytes/],
     [{ t: 'sub', cache: 'chat', topic: 'x', after: 'yesterday' }, 'INVALID_ARGUMENT_ERROR', /after/],
     [{ t: 'sub', cache: 'chat', topic: 'x', after: { page: 1, seq: -1 } }, 'INVALID_ARGUMENT_ERROR', /seq/],
+    [{ t: 'sub', cache: 'chat', topic: 'x', after: { page: 1 } }, 'INVALID_ARGUMENT_ERROR', /after must be \{ page, seq \}/],
+    [{ t: 'accept', delivery: 1, keep: 2 ** 40 }, 'INVALID_ARGUMENT_ERROR', /keep must be an integer from 1 to \d+/],
     [{ t: 'hello', versions: [1], token: 'x' }, 'BAD_REQUEST_ERROR', /already/],
   ];
   for (const [frame, code, message] of cases) {
