@@ -73,6 +73,7 @@ t.test('malformed - oversized frames: typed error up to twice the limit, dropped
   const server = await startServer(t, { config: { server: { maxFrameBytes: 16 * 1024, maxPreHelloFrameBytes: 9 * 1024 }, auth: { maxTokenBytes: 8 * 1024 }, topics: { maxValueBytes: 8 * 1024 } } });
   const token = await tokenFor(server, scope);
   const c = await RawClient.open(server, token);
+  t.same(c.hello!['limits'], { maxFrameBytes: 16 * 1024, maxValueBytes: 8 * 1024, maxSubscriptions: server.config.topics.maxSubscriptionsPerConnection }, 'hello names the limits this server applies');
   // The limit itself is allowed: only a frame larger than it is refused (a field the operation does not read pads it).
   const exact = (bytes: number) => {
     let pad = 'p'.repeat(bytes);
