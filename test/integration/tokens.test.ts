@@ -175,6 +175,8 @@ t.test('tokens - an API key opens a connection; its scope still applies', async 
   const server = await startServer(t);
   const key = (await server.auth.mintApiKey({ scope: PermissionScopes.topicSubscribeOnly('chat', '*'), expiresInSec: null, tokenId: 'backend' })).token;
   const c = await RawClient.open(server, key);
+  t.equal(c.hello!['expiresAt'], null, 'a key without expiry: expiresAt null');
+  t.notOk('expiresInMs' in c.hello!, 'and no expiresInMs (docs/protocol.md: present only with an expiresAt)');
   t.equal((await c.request({ t: 'sub', cache: 'chat', topic: 'a' }))['t'], 'ok');
   t.match((await c.request({ t: 'pub', cache: 'chat', topic: 'a', value: 'x' }))['e'], { code: 'PERMISSION_ERROR' });
 });
