@@ -215,11 +215,13 @@ t.test('tokens - in-band refresh keeps subscriptions and extends the connection'
   const clock = new ManualClock(Date.now());
   const server = await startServer(t, { clock, config: { auth: { expiryNoticeMs: 1000, clockToleranceSec: 0 } } });
   const c = await RawClient.open(server, await tokenFor(server, scope, { expiresInSec: 2, tokenId: 'dave' }));
+  t.match(c.hello, { tokenId: 'dave', expiresInMs: c.hello!['expiresAt'] - clock.now() }, 'hello names the identity and the time left by the server\'s clock');
   await c.ok({ t: 'sub', cache: 'chat', topic: 'keep' });
   clock.advance(1000);
   await c.next((f) => f['t'] === 'notice', 3000);
   const refreshed = await c.ok({ t: 'auth', token: await tokenFor(server, scope, { expiresInSec: 60, tokenId: 'dave' }) });
   t.ok(refreshed['expiresAt'] > clock.now() + 50_000, 'new expiry reported');
+  t.match(refreshed, { tokenId: 'dave', expiresInMs: refreshed['expiresAt'] - clock.now() }, 'so does the auth reply, for the new credential');
   t.same(refreshed['ended'], []);
   clock.advance(2200);
   await new Promise((r) => setTimeout(r, 50));
