@@ -62,11 +62,20 @@ testEachEngine('cache - scalars, TTLs, and defaultTtlSeconds', async (t, engine)
   t.ok(((await cache.itemGetTtl('chat', 'list')) as CacheItemGetTtl.Hit).remainingTtlMillis() <= 10_000);
   await cache.listPushBack('chat', 'list', 'y', { ttl: CollectionTtl.of(100).withNoRefreshTtlOnUpdates() });
   t.ok(((await cache.itemGetTtl('chat', 'list')) as CacheItemGetTtl.Hit).remainingTtlMillis() <= 10_000, 'no refresh keeps the expiry');
+  await cache.listPushBack('chat', 'list', 'z', { ttl: CollectionTtl.refreshTtlIfProvided() });
+  t.ok(((await cache.itemGetTtl('chat', 'list')) as CacheItemGetTtl.Hit).remainingTtlMillis() <= 10_000, 'refreshTtlIfProvided() without seconds keeps the expiry');
+  // Writes that name no TTL take the client's defaultTtlSeconds (30 s), not the server's longer default.
+  await cache.listPushBack('chat', 'default-list', 'x');
+  t.ok(((await cache.itemGetTtl('chat', 'default-list')) as CacheItemGetTtl.Hit).remainingTtlMillis() <= 30_000, 'a collection write takes the client default');
+  await cache.increment('chat', 'default-counter');
+  t.ok(((await cache.itemGetTtl('chat', 'default-counter')) as CacheItemGetTtl.Hit).remainingTtlMillis() <= 30_000, 'a scalar write takes the client default');
   t.ok((await cache.delete('chat', 'k')) instanceof CacheDelete.Success);
   t.ok((await cache.get('chat', 'k')) instanceof CacheGet.Miss);
   const wrongKind = await cache.get('chat', 'list');
   t.equal(wrongKind instanceof CacheGet.Error && wrongKind.errorCode(), 'FAILED_PRECONDITION_ERROR');
   t.throws(() => new CacheClient({ connection, defaultTtlSeconds: 0 }), /defaultTtlSeconds/);
+  cache.close();
+  t.ok((await new CacheClient({ connection }).get('chat', 'default-counter')) instanceof CacheGet.Hit, 'closing a client on a shared connection leaves the connection open');
 });
 
 testEachEngine('cache - pubAppend and withMeta: join a chat without a gap', async (t, engine) => {
