@@ -28,6 +28,7 @@ testEachEngine('cache - dictionaries, sets and sorted sets with Momento names an
   t.equal((topic as CacheDictionaryGetField.Hit).valueString(), 'news');
   t.equal((topic as CacheDictionaryGetField.Hit).fieldString(), 'topic');
   t.equal(String(topic), 'Hit: news');
+  t.ok((await cache.dictionaryGetField('chat', 'room', 'nope')) instanceof CacheDictionaryGetField.Miss, 'a live dictionary without the field: Miss');
 
   const some = await cache.dictionaryGetFields('chat', 'room', ['owner', 'nope', 'logo']);
   t.ok(some instanceof CacheDictionaryGetFields.Hit);
@@ -95,15 +96,22 @@ testEachEngine('cache - dictionaries, sets and sorted sets with Momento names an
   const top = await cache.sortedSetFetchByRank('chat', 'board', { order: SortedSetOrder.Descending, endRank: 3 });
   t.same((top as CacheSortedSetFetch.Hit).valueArrayStringElements(), [{ value: 'ada', score: 30 }, { value: 'dee', score: 20 }, { value: 'cy', score: 20 }], 'descending, ties by bytes reversed');
   t.equal(String(top), 'Hit: 3 elements');
+  const middle = await cache.sortedSetFetchByRank('chat', 'board', { order: SortedSetOrder.Ascending, startRank: 1, endRank: 3 });
+  t.same((middle as CacheSortedSetFetch.Hit).valueArrayStringElements(), [{ value: 'cy', score: 20 }, { value: 'dee', score: 20 }], 'ascending asked for, from startRank');
   t.same((await cache.sortedSetFetchByScore('chat', 'board', { minScore: 15, maxScore: 25, offset: 1 }) as CacheSortedSetFetch.Hit).valueArray(), [{ value: 'dee', score: 20 }]);
   t.equal(((await cache.sortedSetGetRank('chat', 'board', 'bob')) as CacheSortedSetGetRank.Hit).rank(), 0);
   t.ok((await cache.sortedSetGetRank('chat', 'board', 'zed')) instanceof CacheSortedSetGetRank.Miss, 'an element not held: Miss, as Momento');
   t.equal(((await cache.sortedSetGetScore('chat', 'board', 'cy')) as CacheSortedSetGetScore.Hit).score(), 20);
+  t.ok((await cache.sortedSetGetScore('chat', 'board', 'zed')) instanceof CacheSortedSetGetScore.Miss, 'an element not held: Miss');
   t.same(((await cache.sortedSetGetScores('chat', 'board', ['ada', 'zed'])) as CacheSortedSetGetScores.Hit).valueRecord(), { ada: 30 });
   t.equal(((await cache.sortedSetIncrementScore('chat', 'board', 'bob', 25)) as CacheSortedSetIncrementScore.Success).score(), 35);
   t.equal(((await cache.sortedSetLengthByScore('chat', 'board', { minScore: 20 })) as CacheSortedSetLength.Hit).length(), 4);
-  const union = await cache.sortedSetUnionStore('chat', 'best', [{ sortedSetName: 'board', weight: 1 }, { sortedSetName: 'none', weight: 1 }], { aggregate: SortedSetAggregate.MAX });
+  await cache.sortedSetPutElement('chat', 'extra', 'ada', 5);
+  const sources = [{ sortedSetName: 'board', weight: 1 }, { sortedSetName: 'extra', weight: 1 }, { sortedSetName: 'none', weight: 1 }];
+  const union = await cache.sortedSetUnionStore('chat', 'best', sources, { aggregate: SortedSetAggregate.MAX, ttl: CollectionTtl.of(30) });
   t.equal((union as CacheSortedSetUnionStore.Success).length(), 4, 'union: the elements stored');
+  t.equal(((await cache.sortedSetGetScore('chat', 'best', 'ada')) as CacheSortedSetGetScore.Hit).score(), 30, 'MAX of 30 and 5, not their sum');
+  t.ok(((await cache.itemGetTtl('chat', 'best')) as CacheItemGetTtl.Hit).remainingTtlMillis() <= 30_000, 'the union takes the ttl asked for');
   t.equal(((await cache.itemGetType('chat', 'best')) as CacheItemGetType.Hit).itemType(), ItemType.SORTED_SET);
   await cache.sortedSetRemoveElements('chat', 'board', ['ada', 'bob', 'cy']);
   await cache.sortedSetRemoveElement('chat', 'board', 'dee');
