@@ -3,7 +3,7 @@
 import { ErrorCode, type ExpiresIn, type Scope, type WireError, isErrorCode } from '../protocol/index.js';
 import type { RequestOptions } from './connection.js';
 import { TidingsClientError } from './errors.js';
-import { CONNECTION_DEFAULTS, timeoutProblem } from './options.js';
+import { CONNECTION_DEFAULTS, httpBaseUrl, timeoutProblem } from './options.js';
 import { ExpiresAt, GenerateDisposableToken, orThrow } from './responses.js';
 import type { Configuration, CredentialProvider } from './momento-config.js';
 
@@ -43,7 +43,7 @@ export class AuthClient {
     if (!options.apiKey) throw new TypeError('options.apiKey is required');
     const timeout = options.requestTimeoutMs === undefined ? undefined : timeoutProblem(options.requestTimeoutMs);
     if (timeout) throw new TypeError(`options.requestTimeoutMs: ${timeout}`);
-    this.base = options.url.replace(/^ws/, 'http').replace(/\/v1\/ws$/, '').replace(/\/$/, '');
+    this.base = httpBaseUrl(options.url);
   }
 
   /** A token with `scope` (at most the API key's own) that expires; `tokenId` is stamped on

@@ -70,8 +70,8 @@ export class CredentialProvider {
     // A Momento-shaped credential names an endpoint; it is usable here only when it is a URL (the
     // gRPC host:port it usually names is not our WebSocket).
     const embedded = decodeMomentoCredential(raw)?.endpoint;
-    if (url === undefined && embedded && /^(https?|wss?):\/\//.test(embedded)) url = embedded;
-    if (url !== undefined && !/^(https?|wss?):\/\//.test(url)) url = `${overrides?.secureConnection === false ? 'http' : 'https'}://${url}`;
+    if (url === undefined && embedded && /^(https?|wss?):\/\//i.test(embedded)) url = embedded;
+    if (url !== undefined && !/^(https?|wss?):\/\//i.test(url)) url = `${overrides?.secureConnection === false ? 'http' : 'https'}://${url}`;
     return new CredentialProvider(innerCredential(raw), url);
   }
 

@@ -172,16 +172,22 @@ export function resolveConnectionOptions(options: ConnectionOptions): ResolvedCo
   };
 }
 
+/** A scheme is case-insensitive (options.url may be WSS:// or HTTPS://): the mappings below, and
+ * a fetch or WebSocket that takes only its own schemes, need it in lower case. */
+function lowerScheme(url: string): string {
+  return url.replace(/^[a-z]+:/i, (scheme) => scheme.toLowerCase());
+}
+
 /** http(s)://host[:port][/] -> ws(s)://host[:port]/v1/ws; a ws(s) URL ending in /v1/ws is kept. */
 export function websocketUrl(url: string): string {
-  let ws = url.replace(/^http/, 'ws');
+  let ws = lowerScheme(url).replace(/^http/, 'ws');
   if (!/\/v1\/ws$/.test(ws)) ws = ws.replace(/\/$/, '') + '/v1/ws';
   return ws;
 }
 
 /** ws(s)://host[:port]/v1/ws or http(s)://host[:port][/] -> http(s)://host[:port]. */
 export function httpBaseUrl(url: string): string {
-  return url.replace(/^ws/, 'http').replace(/\/v1\/ws$/, '').replace(/\/$/, '');
+  return lowerScheme(url).replace(/^ws/, 'http').replace(/\/v1\/ws$/, '').replace(/\/$/, '');
 }
 
 function constructorFactory(ctor: WebSocketConstructor | undefined): WebSocketFactory {

@@ -32,6 +32,12 @@ t.test('sdk over sse + http', async (t) => {
     t.same([...(fetched as CacheListFetch.Hit).valueListUint8Array()[1]!], [7, 8], 'binary round trip');
   });
 
+  t.test('a URL with its scheme in capitals (WS://…/v1/ws) reaches the same routes', async (t) => {
+    const sdk = await sdkFor(t, server, { url: `WS${server.wsUrl.slice('ws'.length)}`, transport: 'http', webSocket: undefined });
+    t.equal((await statusReached(sdk.connection, 'open', () => true, 20_000)).transport, 'http');
+    t.ok((await sdk.topics.publish('chat', 'caps', 'v')) instanceof TopicPublish.Success);
+  });
+
   t.test('the stream drops: the SDK reconnects over http and resumes with nothing lost or doubled', async (t) => {
     const sdk = await sdkFor(t, server, { transport: 'http', webSocket: undefined });
     const publisher = await sdkFor(t, server, { tokenId: 'publisher' });
