@@ -2,7 +2,7 @@
  * TypeError naming the option"): a value the SDK could not work with never reaches a connection. */
 import t from 'tap';
 import WebSocket from 'ws';
-import { resolveConnectionOptions, type ConnectionOptions } from '../../../src/client/options.js';
+import { MAX_TIMER_MS, resolveConnectionOptions, timeoutProblem, type ConnectionOptions } from '../../../src/client/options.js';
 
 const base: ConnectionOptions = { url: 'http://127.0.0.1:1', token: 't', webSocket: WebSocket as never };
 const refusal = (patch: Record<string, unknown>) => {
@@ -42,4 +42,19 @@ t.test('good values, and the defaults, are accepted', async (t) => {
   t.equal(refusal({ requestTimeoutMs: 2 ** 31 - 1, reconnectMaxMs: 2 ** 31 - 1, tokenRefreshMarginMs: Infinity }), undefined, 'the longest timer');
   t.equal(refusal({ heartbeatTimeoutFactor: 1.5, clientName: 'my-app/1.2', throwOnErrors: true, maxReconnectAttempts: Infinity, maxQueuedRequests: 0 }), undefined);
   t.equal(resolveConnectionOptions({ ...base, heartbeatTimeoutFactor: 1.5 }).heartbeatTimeoutFactor, 1.5);
+  t.equal(resolveConnectionOptions({ ...base, reconnectBaseMs: 500, reconnectMaxMs: 100 }).reconnectMaxMs, 500, 'a backoff cap under its base is raised to it');
+  t.equal(resolveConnectionOptions({ ...base, url: 'wss://broker.example/v1/ws' }).httpUrl, 'https://broker.example', 'the HTTP routes\' base drops /v1/ws');
+});
+
+t.test('without any fetch the HTTP transport cannot work: refused up front', async (t) => {
+  const saved = globalThis.fetch;
+  (globalThis as { fetch?: typeof fetch }).fetch = undefined;
+  t.teardown(() => { globalThis.fetch = saved; });
+  t.match((refusal({ transport: 'http' }) as Error | undefined)?.message, 'options.fetch');
+});
+
+t.test('a per-call timeoutMs is from over 0 up to the longest timer, 2^31 - 1 ms (docs/client.md, Errors)', async (t) => {
+  t.equal(timeoutProblem(MAX_TIMER_MS), undefined, 'the longest timer');
+  t.equal(timeoutProblem(0.5), undefined);
+  for (const bad of [0, -1, MAX_TIMER_MS + 1, Number.NaN, '100']) t.match(timeoutProblem(bad), /timeoutMs must be/, `${String(bad)} is refused`);
 });
