@@ -62,6 +62,9 @@ t.test('request queue - prependFitting puts entries ahead in their order, within
   t.equal(q.length, 3);
   t.equal(q.bytes, 70);
   t.same(names(q.takeAll()), ['r1', 'r2', 'w1'], 'the re-sent ones first, in their order, then what waited');
+  const exact = new RequestQueue<Item>({ maxRequests: 4, maxBytes: 50 });
+  exact.push(item('w1'), 30);
+  t.same(exact.prependFitting([{ item: item('r1'), bytes: 20 }]), [], 'filling maxBytes exactly fits, as in refusal()');
 });
 
 t.test('request queue - prependFitting refuses from the first misfit on, even when a later one would fit', async (t) => {
