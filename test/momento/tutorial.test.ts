@@ -58,6 +58,19 @@ t.test('tutorial with tidings/client: token route, subscriber, history list, Mom
   t.type((denied as { innerException(): unknown }).innerException(), SdkError);
   t.match(denied.toString(), /^PERMISSION_ERROR: /);
   t.same(AllDataReadWrite.permissions.map((p) => p.role).sort(), ['publishsubscribe', 'readwrite']);
+
+  // The Momento shape's other inputs: `url` wins over the provider's endpoint, the configuration's
+  // timeout and throwOnErrors reach the connection, and clients on it inherit throwOnErrors.
+  const elsewhere = CredentialProvider.fromString({ authToken, endpointOverrides: { baseEndpoint: 'http://127.0.0.1:1' } });
+  const strict = new TopicClient({ configuration: TopicConfigurations.Browser.latest().withClientTimeoutMillis(4321).withThrowOnErrors(true), credentialProvider: elsewhere, url: server.httpUrl, webSocket });
+  t.teardown(() => strict.close());
+  t.equal(strict.connection.requestTimeoutMs, 4321, 'the configuration\'s client timeout');
+  t.type(await strict.publish('chat', 'general', 'via url'), TopicPublish.Success, 'connected to `url`, not the provider\'s endpoint');
+  await t.rejects(strict.publish('other', 'general', 'x'), { code: MomentoErrorCode.PERMISSION_ERROR }, 'the configuration\'s throwOnErrors');
+  await t.rejects(new CacheClient({ connection: strict.connection }).get('other', 'k'), { code: MomentoErrorCode.PERMISSION_ERROR }, 'a client on the connection inherits it');
+  const badKey = CredentialProvider.fromString({ apiKey: 'not-a-key', endpointOverrides: { baseEndpoint: server.httpUrl } });
+  await t.rejects(new AuthClient({ credentialProvider: badKey, configuration: Configurations.Laptop.v1().withThrowOnErrors(true) }).generateDisposableToken(AllDataReadWrite, ExpiresIn.minutes(1)),
+    { code: MomentoErrorCode.AUTHENTICATION_ERROR }, 'AuthClient takes throwOnErrors from the configuration');
 });
 
 t.test('tutorial across SDKs: official-SDK users publish to -input, a tidings/client moderator accepts, official SDK reads the chat and its history', async (t) => {
