@@ -89,6 +89,10 @@ testEachEngine('topics - refusals are typed Error responses (or thrown with thro
   t.equal((sub as TopicSubscribe.Error).errorCode(), 'PERMISSION_ERROR');
   t.match((sub as TopicSubscribe.Error).toString(), /^PERMISSION_ERROR: /);
   t.equal([...server.broker.sessions.values()][0]!.subscriptions.size, 0);
+  const cancelled = await sdk.topics.subscribe('chat', 'news', { signal: AbortSignal.abort() });
+  t.equal(cancelled.type === 'Error' && cancelled.errorCode(), 'CANCELLED_ERROR', 'a signal that fired already: not subscribed');
+  const untimed = await sdk.topics.subscribe('chat', 'news', { timeoutMs: 0 });
+  t.equal(untimed.type === 'Error' && untimed.errorCode(), 'INVALID_ARGUMENT_ERROR', 'a timeoutMs no timer can hold');
 
   const strict = new TopicClient({ connection: sdk.connection, throwOnErrors: true });
   t.teardown(() => strict.close());
