@@ -141,6 +141,24 @@ t.test('reconnect - onConnectionLost fires once per outage, not once per failed 
   await publisher.topics.publish('chat', 'outage', 'after');
   await got.items.until(1);
   t.equal(lost, 1, 'once for an outage of three failed attempts and more');
+
+  // A second outage is reported too; a subscribe that gave up during it hears nothing afterwards.
+  proxy.blackhole();
+  proxy.reset();
+  await statusReached(sdk.connection, 'reconnecting', () => true, 10_000);
+  const gaveUp = itemCollector();
+  const failed = await sdk.topics.subscribe('chat', 'gave-up', { ...gaveUp.callbacks, timeoutMs: 200 });
+  t.equal(failed.type === 'Error' && failed.errorCode(), 'CONNECTION_ERROR', 'not established while the link is down');
+  proxy.heal();
+  await statusReached(sdk.connection, 'open', () => true, 10_000);
+  const later = itemCollector();
+  await sdk.topics.subscribe('chat', 'gave-up', later.callbacks);
+  await publisher.topics.publish('chat', 'gave-up', 'later');
+  await publisher.topics.publish('chat', 'outage', 'again');
+  await later.items.until(1);
+  await got.items.until(2);
+  t.equal(lost, 2, 'once more for the second outage');
+  t.same(gaveUp.values(), [], 'the subscribe that gave up got none of the items');
 });
 
 t.test('reconnect - a 4501 close without a token provider closes for good; subscriptions get onError', async (t) => {
