@@ -118,8 +118,11 @@ t.test('tokens - AuthClient mints disposable tokens over HTTP with an API key', 
     const sub = await sdk.topics.subscribe('chat', 'a');
     t.equal(sub.type, 'Subscription');
   }
-  const never = await auth.generateDisposableToken(chatScope, ExpiresIn.never());
+  let posts = 0;
+  const counting = new AuthClient({ url: server.httpUrl, apiKey: server.adminApiKey!, fetch: (input, init) => { posts++; return fetch(input, init); } });
+  const never = await counting.generateDisposableToken(chatScope, ExpiresIn.never());
   t.equal(never.type === 'Error' && never.errorCode(), 'INVALID_ARGUMENT_ERROR');
+  t.equal(posts, 0, 'a token that never expires is refused without asking the server');
 
   const narrowKey = (await server.auth.mintApiKey({ scope: chatScope, expiresInSec: null })).token;
   const narrow = new AuthClient({ url: server.wsUrl, apiKey: narrowKey });
@@ -155,6 +158,11 @@ t.test('tokens - AuthClient: a timeout a timer cannot hold is refused, not turne
     t.equal(res.type === 'Error' && res.errorCode(), 'INVALID_ARGUMENT_ERROR', `timeoutMs ${timeoutMs}: ${res}`);
   }
   t.throws(() => new AuthClient({ url: server.httpUrl, apiKey: 'k', requestTimeoutMs: Infinity }), /options\.requestTimeoutMs/);
+  const late = await auth.generateDisposableToken(chatScope, ExpiresIn.minutes(1), { timeoutMs: 200 });
+  t.equal(late.type === 'Error' && late.errorCode(), 'TIMEOUT_ERROR', `no answer within timeoutMs: ${late}`);
+  // A reachable broker: the call is refused before it is made, not sent and then reported.
+  const cancelled = await new AuthClient({ url: server.httpUrl, apiKey: 'k' }).generateDisposableToken(chatScope, ExpiresIn.minutes(1), { signal: AbortSignal.abort() });
+  t.equal(cancelled.type === 'Error' && cancelled.errorCode(), 'CANCELLED_ERROR', `a signal that fired already: ${cancelled}`);
 });
 
 t.test('tokens - a device clock ahead of the server by more than the token lifetime does not make the SDK refresh in a loop', async (t) => {
