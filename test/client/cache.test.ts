@@ -64,6 +64,22 @@ testEachEngine('cache - scalars, TTLs, and defaultTtlSeconds', async (t, engine)
   t.ok(((await cache.itemGetTtl('chat', 'list')) as CacheItemGetTtl.Hit).remainingTtlMillis() <= 10_000, 'no refresh keeps the expiry');
   await cache.listPushBack('chat', 'list', 'z', { ttl: CollectionTtl.refreshTtlIfProvided() });
   t.ok(((await cache.itemGetTtl('chat', 'list')) as CacheItemGetTtl.Hit).remainingTtlMillis() <= 10_000, 'refreshTtlIfProvided() without seconds keeps the expiry');
+  // Every write that takes a CollectionTtl sends it (10 s here, where the client's is 30 s and the
+  // server's longer), and fromCacheTtl() stands for the client's.
+  const tenSeconds = CollectionTtl.of(10);
+  const collectionWrites: Array<[string, () => Promise<unknown>]> = [
+    ['ttl-pub-append', () => cache.pubAppend('chat', 'ttl-topic', 'ttl-pub-append', 'v', { ttl: tenSeconds })],
+    ['ttl-retain', async () => { await cache.listPushBack('chat', 'ttl-retain', 'v'); return cache.listRetain('chat', 'ttl-retain', { ttl: tenSeconds }); }],
+    ['ttl-dictionary', () => cache.dictionaryIncrement('chat', 'ttl-dictionary', 'f', 1, { ttl: tenSeconds })],
+    ['ttl-set', () => cache.setAddElements('chat', 'ttl-set', ['e'], { ttl: tenSeconds })],
+    ['ttl-sorted-set', () => cache.sortedSetIncrementScore('chat', 'ttl-sorted-set', 'e', 1, { ttl: tenSeconds })],
+  ];
+  for (const [key, write] of collectionWrites) {
+    await write();
+    t.ok(((await cache.itemGetTtl('chat', key)) as CacheItemGetTtl.Hit).remainingTtlMillis() <= 10_000, `${key}: the ttl given`);
+  }
+  await cache.listPushBack('chat', 'ttl-cache-default', 'v', { ttl: CollectionTtl.fromCacheTtl() });
+  t.ok(((await cache.itemGetTtl('chat', 'ttl-cache-default')) as CacheItemGetTtl.Hit).remainingTtlMillis() <= 30_000, 'fromCacheTtl(): the client default');
   // Writes that name no TTL take the client's defaultTtlSeconds (30 s), not the server's longer default.
   await cache.listPushBack('chat', 'default-list', 'x');
   t.ok(((await cache.itemGetTtl('chat', 'default-list')) as CacheItemGetTtl.Hit).remainingTtlMillis() <= 30_000, 'a collection write takes the client default');
