@@ -17,6 +17,7 @@ testEachEngine('cache - dictionaries, sets and sorted sets with Momento names an
   const { cache } = await sdkFor(t, server);
   t.ok((await cache.dictionaryFetch('chat', 'room')) instanceof CacheDictionaryFetch.Miss, 'no dictionary: Miss');
   t.ok((await cache.dictionaryGetField('chat', 'room', 'topic')) instanceof CacheDictionaryGetField.Miss);
+  t.ok((await cache.dictionaryGetFields('chat', 'room', ['topic'])) instanceof CacheDictionaryGetFields.Miss, 'no dictionary: Miss, not a Hit without fields');
 
   const set = await cache.dictionarySetField('chat', 'room', 'topic', 'news', { ttl: CollectionTtl.of(30) });
   t.ok(set instanceof CacheDictionarySetField.Success);
