@@ -23,3 +23,13 @@ t.test('responses - every success, hit and miss prints its kind and a short deta
   for (const [response, printed] of cases) t.equal(`${response}`, printed, printed);
   t.notMatch(`${cases.at(-1)![0]}`, /secret/, 'a minted token is never printed');
 });
+
+t.test('responses - ExpiresAt: whole seconds, and a credential that never expires says so', async (t) => {
+  const at = ExpiresAt.fromEpochMillis(1_800_000_000_999);
+  t.equal(at.epoch(), 1_800_000_000, 'Unix seconds, as Momento\'s');
+  t.ok(at.doesExpire());
+  const never = ExpiresAt.fromEpochMillis(null);
+  t.notOk(never.doesExpire());
+  t.equal(never.epoch(), 0);
+  t.equal(String(never), 'never');
+});
