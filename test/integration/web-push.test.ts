@@ -7,6 +7,7 @@ import { browserSubscription, decrypt, verifyVapid } from '../helpers/push-servi
 import { sdkFor } from '../helpers/sdk.js';
 import { ManualClock, PermissionScopes } from '../../src/index.js';
 import { waitFor } from '../helpers/wait.js';
+import { NotifyClient } from '../../src/client/index.js';
 
 const CACHE = 'chat';
 const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
@@ -43,6 +44,15 @@ t.test('web push', async (t) => {
   t.equal((await gina.notify.follow(CACHE, 'room')).type, 'Success');
   const sdkKey = await gina.notify.vapidPublicKey();
   t.equal(sdkKey.type === 'Success' ? sdkKey.publicKey : undefined, vapid.publicKey);
+  // unfollow frees a follow (maxFollowsPerToken 2), and closing a NotifyClient on a shared
+  // connection leaves it open; gina ends following only 'room', as the cases below expect.
+  t.equal((await gina.notify.follow(CACHE, 'spare')).type, 'Success');
+  const overLimit = await gina.notify.follow(CACHE, 'third');
+  t.equal(overLimit.type === 'Error' && overLimit.errorCode(), 'LIMIT_EXCEEDED_ERROR', 'a third follow is over the limit');
+  new NotifyClient({ connection: gina.connection }).close();
+  t.equal((await gina.notify.unfollow(CACHE, 'spare')).type, 'Success');
+  t.equal((await gina.notify.follow(CACHE, 'third')).type, 'Success', 'unfollow made room');
+  t.equal((await gina.notify.unfollow(CACHE, 'third')).type, 'Success');
 
   t.test('an item for a follower who is away arrives encrypted, signed, with TTL / Urgency / Topic', async (t) => {
     await publisher.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'are you there?' });
