@@ -100,6 +100,7 @@ testEachEngine('cache - dictionaries, sets and sorted sets with Momento names an
   const middle = await cache.sortedSetFetchByRank('chat', 'board', { order: SortedSetOrder.Ascending, startRank: 1, endRank: 3 });
   t.same((middle as CacheSortedSetFetch.Hit).valueArrayStringElements(), [{ value: 'cy', score: 20 }, { value: 'dee', score: 20 }], 'ascending asked for, from startRank');
   t.same((await cache.sortedSetFetchByScore('chat', 'board', { minScore: 15, maxScore: 25, offset: 1 }) as CacheSortedSetFetch.Hit).valueArray(), [{ value: 'dee', score: 20 }]);
+  t.same((await cache.sortedSetFetchByScore('chat', 'board', { minScore: 15, count: 1 }) as CacheSortedSetFetch.Hit).valueArray(), [{ value: 'cy', score: 20 }], 'at most count');
   t.equal(((await cache.sortedSetGetRank('chat', 'board', 'bob')) as CacheSortedSetGetRank.Hit).rank(), 0);
   t.ok((await cache.sortedSetGetRank('chat', 'board', 'zed')) instanceof CacheSortedSetGetRank.Miss, 'an element not held: Miss, as Momento');
   t.equal(((await cache.sortedSetGetScore('chat', 'board', 'cy')) as CacheSortedSetGetScore.Hit).score(), 20);
