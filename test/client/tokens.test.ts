@@ -158,6 +158,8 @@ t.test('tokens - AuthClient: a timeout a timer cannot hold is refused, not turne
     t.equal(res.type === 'Error' && res.errorCode(), 'INVALID_ARGUMENT_ERROR', `timeoutMs ${timeoutMs}: ${res}`);
   }
   t.throws(() => new AuthClient({ url: server.httpUrl, apiKey: 'k', requestTimeoutMs: Infinity }), /options\.requestTimeoutMs/);
+  t.throws(() => new AuthClient({ url: '', apiKey: 'k' }), /options\.url/);
+  t.throws(() => new AuthClient({ url: server.httpUrl, apiKey: '' }), /options\.apiKey/);
   const late = await auth.generateDisposableToken(chatScope, ExpiresIn.minutes(1), { timeoutMs: 200 });
   t.equal(late.type === 'Error' && late.errorCode(), 'TIMEOUT_ERROR', `no answer within timeoutMs: ${late}`);
   // A reachable broker: the call is refused before it is made, not sent and then reported.

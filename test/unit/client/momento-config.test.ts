@@ -17,11 +17,12 @@ t.test('credential provider - a Momento-shaped credential names its endpoint whe
   t.equal(CredentialProvider.fromString(encodeMomentoCredential({ endpoint: 'cache.cell.example:443', apiKey: 'inner' })).getCacheEndpoint(), undefined, 'a gRPC host:port is not our endpoint');
 });
 
-t.test('credential provider - from an environment variable, with the endpoint overrides given', async (t) => {
+t.test('credential provider - from an environment variable, with the endpoint overrides given; none at all is refused', async (t) => {
   process.env['TIDINGS_TEST_CREDENTIAL'] = 'secret';
   t.teardown(() => { delete process.env['TIDINGS_TEST_CREDENTIAL']; });
   const provider = CredentialProvider.fromEnvironmentVariable({ environmentVariableName: 'TIDINGS_TEST_CREDENTIAL', endpointOverrides: { baseEndpoint: 'https://broker.example' } });
   t.equal(provider.getAuthToken(), 'secret');
   t.equal(provider.getCacheEndpoint(), 'https://broker.example');
   t.throws(() => CredentialProvider.fromEnvironmentVariable('TIDINGS_TEST_UNSET'), { code: 'INVALID_ARGUMENT_ERROR' });
+  t.throws(() => CredentialProvider.fromString({ endpointOverrides: { baseEndpoint: 'https://broker.example' } }), { code: 'INVALID_ARGUMENT_ERROR' }, 'no credential');
 });

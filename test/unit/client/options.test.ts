@@ -46,6 +46,11 @@ t.test('good values, and the defaults, are accepted', async (t) => {
   t.equal(resolveConnectionOptions({ ...base, url: 'wss://broker.example/v1/ws' }).httpUrl, 'https://broker.example', 'the HTTP routes\' base drops /v1/ws');
 });
 
+t.test('without any WebSocket the websocket transport cannot work: refused up front', async (t) => {
+  t.equal(typeof (globalThis as { WebSocket?: unknown }).WebSocket, 'undefined', 'Node 20 has no global WebSocket');
+  t.match((refusal({ transport: 'websocket', webSocket: undefined }) as Error | undefined)?.message, 'options.webSocket');
+});
+
 t.test('without any fetch the HTTP transport cannot work: refused up front', async (t) => {
   const saved = globalThis.fetch;
   (globalThis as { fetch?: typeof fetch }).fetch = undefined;
