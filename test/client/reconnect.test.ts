@@ -122,6 +122,9 @@ t.test('reconnect - a link that never answers hello is abandoned after connectTi
   t.equal((late as TopicPublish.Error).errorCode(), 'CONNECTION_ERROR', 'a closed connection refuses at once');
   t.match((late as TopicPublish.Error).message(), /connection is closed/, 'at once, not after waiting in the queue');
   t.equal(connection.queued.requests, 0, 'nothing waits for a connection that will not come back');
+  const lateSub = await new TopicClient({ connection }).subscribe('chat', 'x');
+  t.equal(lateSub.type === 'Error' && lateSub.errorCode(), 'CONNECTION_ERROR');
+  t.match(lateSub.toString(), /connection is closed/, 'a subscribe too: at once, not after its timeout');
 });
 
 t.test('reconnect - onConnectionLost fires once per outage, not once per failed attempt', async (t) => {
