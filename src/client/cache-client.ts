@@ -272,9 +272,8 @@ export class CacheClient {
       (r) => (r.hit ? new ValueRead.Hit(r.value) : new ValueRead.Miss()), (e) => new ValueRead.Error(e));
   }
   /** `ttl` in seconds (Momento's); default the client's defaultTtlSeconds, else the server's. */
-  set(cacheName: string, key: string, value: Value, options: RequestOptions & { ttl?: number } = {}): Promise<GenericWrite.Response> {
-    const ttl = options.ttl ?? this.defaultTtlSeconds;
-    return this.write({ t: 'set', cache: cacheName, key, value, ...(ttl !== undefined ? { ttlMs: Math.round(ttl * 1000) } : {}) }, options);
+  set(cacheName: string, key: string, value: Value, options: ScalarWriteOptions = {}): Promise<GenericWrite.Response> {
+    return this.write({ t: 'set', cache: cacheName, key, value, ...this.ttlField(options.ttl) }, options);
   }
   /** Momento's increaseTtl: sets the TTL to `ttlMilliseconds` only when that is longer than the
    * item has left (NotSet otherwise; Miss when absent). Needs read and write on the key. */
