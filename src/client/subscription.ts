@@ -66,7 +66,7 @@ export namespace TopicSubscribe {
   export type Response = TopicSubscription | Error;
 }
 
-/** What an entry needs from its TopicClient. */
+/** What an entry needs from the topics of its connection (topic-client.ts: ConnectionTopics). */
 export interface EntryOwner {
   readonly connection: Connection;
   forget(entry: TopicEntry): void;

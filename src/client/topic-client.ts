@@ -5,7 +5,7 @@ import { clientLink, type ClientOptions } from './client-options.js';
 import type { Connection, RequestOptions } from './connection.js';
 import { TidingsClientError, asClientError, cancelledError } from './errors.js';
 import { TopicPresence, TopicPublish, orThrow } from './responses.js';
-import { TopicEntry, TopicSubscribe, TopicSubscription, type SubscribeOptions } from './subscription.js';
+import { TopicEntry, TopicSubscribe, TopicSubscription, type EntryOwner, type SubscribeOptions } from './subscription.js';
 import { TopicHeartbeat } from './topic-items.js';
 import { timeoutProblem } from './options.js';
 
@@ -14,23 +14,29 @@ export { TopicSubscribe, TopicSubscription, type SubscribeCallbacks, type Subscr
 /** `{ connection }` to share one (see connect()), or connection options to open its own. */
 export type TopicClientOptions = ClientOptions;
 
-export class TopicClient {
-  readonly connection: Connection;
-  private readonly entries = new Map<string, TopicEntry>();
-  private readonly owned: boolean;
-  private readonly throwOnErrors: boolean;
+/** The topics subscribed on one connection, by whichever TopicClients on it: the server holds one
+ * subscription per topic and connection (a second `sub` is ALREADY_EXISTS_ERROR), so the clients
+ * sharing a connection share its entries, and one set of listeners feeds them. */
+class ConnectionTopics implements EntryOwner {
+  private static readonly byConnection = new WeakMap<Connection, ConnectionTopics>();
+  readonly entries = new Map<string, TopicEntry>();
   private readonly detach: Array<() => void>;
   /** onConnectionLost fires once per outage, not once per failed reconnect attempt. */
   private lostNotified = false;
-  /** close() was called: it stopped listening to the connection, so a subscription made now would
-   * never hear its items (on a shared connection, which stays open). */
-  private closed = false;
+  private clients = 0;
 
-  constructor(options: TopicClientOptions) {
-    const link = clientLink(options);
-    this.connection = link.connection;
-    this.owned = link.owned;
-    this.throwOnErrors = link.throwOnErrors;
+  /** The connection's topics, counting one more client until it calls release(). */
+  static join(connection: Connection): ConnectionTopics {
+    let topics = ConnectionTopics.byConnection.get(connection);
+    if (!topics) {
+      topics = new ConnectionTopics(connection);
+      ConnectionTopics.byConnection.set(connection, topics);
+    }
+    topics.clients++;
+    return topics;
+  }
+
+  private constructor(readonly connection: Connection) {
     this.detach = [
       this.connection.onOpen(() => {
         this.lostNotified = false;
@@ -49,6 +55,62 @@ export class TopicClient {
         }
       }),
     ];
+  }
+
+  /** A client is done with the connection: the last one stops listening to it. */
+  release(): void {
+    if (--this.clients > 0) return;
+    for (const off of this.detach.splice(0)) off();
+    ConnectionTopics.byConnection.delete(this.connection);
+  }
+
+  /** @internal An entry calls this once, as it ends (subscription.ts: end(), remove()); until then
+   * it is the one under its key: an entry is added only under a free key and removed only here. */
+  forget(entry: TopicEntry): void {
+    this.entries.delete(entry.key);
+  }
+
+  private push(frame: Record<string, unknown>): void {
+    const t = frame['t'];
+    if (t === 'hb') {
+      const hb = new TopicHeartbeat();
+      for (const entry of [...this.entries.values()]) if (entry.state === 'active') entry.heartbeat(hb);
+      return;
+    }
+    if (t === 'bye' && Array.isArray(frame['ends'])) {
+      // A shutdown: where each topic stood, so a resume on a new page can say what it missed.
+      for (const end of frame['ends'] as NonNullable<ByeFrame['ends']>) this.entries.get(topicKey(end.cache, end.topic))?.pageEnded(end);
+      return;
+    }
+    const notice = t === 'notice' && (frame['kind'] === 'topic_interrupted' || frame['kind'] === 'topic_resumed');
+    if (t !== 'item' && t !== 'disc' && t !== 'end' && t !== 'retract' && t !== 'join' && t !== 'leave' && !notice) return;
+    const entry = this.entries.get(topicKey(frame['cache'] as string, frame['topic'] as string));
+    if (!entry) return;
+    if (notice) return entry.notice(frame['kind'] as 'topic_interrupted' | 'topic_resumed');
+    if (t === 'join' || t === 'leave') return entry.presenceEvent(t, frame['tokenId'] as string);
+    if (t === 'item' || t === 'retract') entry.item(frame as unknown as ItemFrame | RetractFrame);
+    else if (t === 'disc') entry.discontinuity(frame as unknown as DiscontinuityFrame);
+    else entry.end(TidingsClientError.fromWire(frame['e'] as WireError));
+  }
+}
+
+export class TopicClient {
+  readonly connection: Connection;
+  private readonly topics: ConnectionTopics;
+  /** This client's subscriptions (its close() ends them, not other clients' on the connection). */
+  private readonly own = new WeakSet<TopicSubscription>();
+  private readonly owned: boolean;
+  private readonly throwOnErrors: boolean;
+  /** close() was called: it stopped listening to the connection, so a subscription made now would
+   * never hear its items (on a shared connection, which stays open). */
+  private closed = false;
+
+  constructor(options: TopicClientOptions) {
+    const link = clientLink(options);
+    this.connection = link.connection;
+    this.owned = link.owned;
+    this.throwOnErrors = link.throwOnErrors;
+    this.topics = ConnectionTopics.join(this.connection);
   }
 
   /** Publishes text or bytes. Success carries the item's (seq, page). */
@@ -85,16 +147,11 @@ export class TopicClient {
 
   /** Ends every subscription of this client; closes the connection when the client opened it. */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
-    for (const entry of [...this.entries.values()]) for (const s of [...entry.listeners]) s.unsubscribe();
-    for (const off of this.detach.splice(0)) off();
+    for (const entry of [...this.topics.entries.values()]) for (const s of [...entry.listeners]) if (this.own.has(s)) s.unsubscribe();
+    this.topics.release();
     if (this.owned) this.connection.close();
-  }
-
-  /** @internal An entry calls this once, as it ends (subscription.ts: end(), remove()); until then
-   * it is the one under its key: an entry is added only under a free key and removed only here. */
-  forget(entry: TopicEntry): void {
-    this.entries.delete(entry.key);
   }
 
   private async subscribeOrError(cache: string, topic: string, options: SubscribeOptions): Promise<TopicSubscribe.Response> {
@@ -108,18 +165,19 @@ export class TopicClient {
     const signal = options.signal ?? options.abortSignal;
     if (signal?.aborted) return new TopicSubscribe.Error(cancelledError('subscribe was cancelled'));
     const key = topicKey(cache, topic);
-    let entry = this.entries.get(key);
+    let entry = this.topics.entries.get(key);
     if (!entry) {
-      entry = new TopicEntry(this, cache, topic);
+      entry = new TopicEntry(this.topics, cache, topic);
       if (options.resumeFrom) entry.position = { page: options.resumeFrom.page, seq: options.resumeFrom.seq };
       if (options.presence) entry.presence = true;
-      this.entries.set(key, entry);
+      this.topics.entries.set(key, entry);
       entry.subscribe();
     } else if (options.presence) {
       entry.wantPresence();
     }
     const subscription = new TopicSubscription(entry, options);
     entry.listeners.add(subscription);
+    this.own.add(subscription);
 
     const timeoutMs = options.timeoutMs ?? this.connection.requestTimeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -139,28 +197,5 @@ export class TopicClient {
       return new TopicSubscribe.Error(error);
     }
     return subscription;
-  }
-
-  private push(frame: Record<string, unknown>): void {
-    const t = frame['t'];
-    if (t === 'hb') {
-      const hb = new TopicHeartbeat();
-      for (const entry of [...this.entries.values()]) if (entry.state === 'active') entry.heartbeat(hb);
-      return;
-    }
-    if (t === 'bye' && Array.isArray(frame['ends'])) {
-      // A shutdown: where each topic stood, so a resume on a new page can say what it missed.
-      for (const end of frame['ends'] as NonNullable<ByeFrame['ends']>) this.entries.get(topicKey(end.cache, end.topic))?.pageEnded(end);
-      return;
-    }
-    const notice = t === 'notice' && (frame['kind'] === 'topic_interrupted' || frame['kind'] === 'topic_resumed');
-    if (t !== 'item' && t !== 'disc' && t !== 'end' && t !== 'retract' && t !== 'join' && t !== 'leave' && !notice) return;
-    const entry = this.entries.get(topicKey(frame['cache'] as string, frame['topic'] as string));
-    if (!entry) return;
-    if (notice) return entry.notice(frame['kind'] as 'topic_interrupted' | 'topic_resumed');
-    if (t === 'join' || t === 'leave') return entry.presenceEvent(t, frame['tokenId'] as string);
-    if (t === 'item' || t === 'retract') entry.item(frame as unknown as ItemFrame | RetractFrame);
-    else if (t === 'disc') entry.discontinuity(frame as unknown as DiscontinuityFrame);
-    else entry.end(TidingsClientError.fromWire(frame['e'] as WireError));
   }
 }

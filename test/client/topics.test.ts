@@ -5,7 +5,7 @@ import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 import { decodeFrame } from '../../src/protocol/index.js';
 import {
-  TopicClient, TopicPublish, TopicPublishResponse, TopicSubscribe, TopicSubscribeResponse, TidingsClientError, PermissionScopes,
+  TopicClient, TopicPublish, TopicPublishResponse, TopicSubscribe, TopicSubscribeResponse, TopicSubscription, TidingsClientError, PermissionScopes,
   type TopicItem,
 } from '../../src/client/index.js';
 
@@ -192,6 +192,23 @@ testEachEngine('topics - a closed TopicClient on a shared connection refuses to 
   t.equal(sub.type === 'Error' && sub.errorCode(), 'CONNECTION_ERROR', `refused (${sub})`);
   t.match(sub.toString(), /closed/);
   t.equal(sdk.connection.status.state, 'open', 'the shared connection stays open');
+});
+
+testEachEngine('topics - TopicClients sharing a connection share a topic\'s server subscription; closing one ends only its own', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  const sdk = await sdkFor(t, server);
+  const other = new TopicClient({ connection: sdk.connection });
+  const mine = itemCollector();
+  const theirs = itemCollector();
+  t.equal((await sdk.topics.subscribe('chat', 'shared', mine.callbacks)).type, 'Subscription');
+  const second = await other.subscribe('chat', 'shared', theirs.callbacks);
+  t.equal(second.type, 'Subscription', `the second client's subscribe is not refused as already subscribed (${second})`);
+  other.close();
+  t.equal((second as TopicSubscription).isSubscribed, false, 'close() ended the closing client\'s subscription');
+  await sdk.topics.publish('chat', 'shared', 'after');
+  await mine.items.until(1);
+  t.same(mine.values(), ['after'], 'the other client\'s subscription still hears the topic');
+  t.same(theirs.values(), [], 'the closed client\'s does not');
 });
 
 t.test('topics - options are checked up front', async (t) => {
