@@ -1,4 +1,5 @@
 import t from 'tap';
+import { getEventListeners } from 'node:events';
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { sdkFor, itemCollector, collector, chatScope, WS } from '../helpers/sdk.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
@@ -93,6 +94,9 @@ testEachEngine('topics - refusals are typed Error responses (or thrown with thro
   t.equal(cancelled.type === 'Error' && cancelled.errorCode(), 'CANCELLED_ERROR', 'a signal that fired already: not subscribed');
   const untimed = await sdk.topics.subscribe('chat', 'news', { timeoutMs: 0 });
   t.equal(untimed.type === 'Error' && untimed.errorCode(), 'INVALID_ARGUMENT_ERROR', 'a timeoutMs no timer can hold');
+  const controller = new AbortController();
+  t.equal((await sdk.topics.subscribe('chat', 'news', { signal: controller.signal })).type, 'Subscription');
+  t.equal(getEventListeners(controller.signal, 'abort').length, 0, 'a settled subscribe lets go of its signal (an app may reuse one for many)');
 
   const strict = new TopicClient({ connection: sdk.connection, throwOnErrors: true });
   t.teardown(() => strict.close());
