@@ -11,6 +11,7 @@ import { TidingsClientError, cancelledError, connectionError, guard, queueFullEr
 import { resolveConnectionOptions, timeoutProblem, type ConnectionOptions, type ResolvedConnectionOptions, type WebSocketLike } from './options.js';
 import { HttpStreamSocket } from './http-transport.js';
 import { RequestQueue, type QueueRefusal } from './request-queue.js';
+import type { ConnectionTopics } from './topic-client.js';
 
 /** What carries the connection right now. */
 export type TransportKind = 'websocket' | 'http';
@@ -131,6 +132,9 @@ export class Connection {
   private maxFrameBytes: number | undefined;
   /** Fail functions of tokenProvider calls under way: close() settles them. */
   private readonly providerCalls = new Set<(error: Error) => void>();
+  /** @internal The topics subscribed on this connection by every TopicClient sharing it
+   * (topic-client.ts); undefined while no client uses it. */
+  topics: ConnectionTopics | undefined;
 
   constructor(options: ConnectionOptions) {
     this.options = resolveConnectionOptions(options);

@@ -17,8 +17,7 @@ export type TopicClientOptions = ClientOptions;
 /** The topics subscribed on one connection, by whichever TopicClients on it: the server holds one
  * subscription per topic and connection (a second `sub` is ALREADY_EXISTS_ERROR), so the clients
  * sharing a connection share its entries, and one set of listeners feeds them. */
-class ConnectionTopics implements EntryOwner {
-  private static readonly byConnection = new WeakMap<Connection, ConnectionTopics>();
+export class ConnectionTopics implements EntryOwner {
   readonly entries = new Map<string, TopicEntry>();
   private readonly detach: Array<() => void>;
   /** onConnectionLost fires once per outage, not once per failed reconnect attempt. */
@@ -27,11 +26,7 @@ class ConnectionTopics implements EntryOwner {
 
   /** The connection's topics, counting one more client until it calls release(). */
   static join(connection: Connection): ConnectionTopics {
-    let topics = ConnectionTopics.byConnection.get(connection);
-    if (!topics) {
-      topics = new ConnectionTopics(connection);
-      ConnectionTopics.byConnection.set(connection, topics);
-    }
+    const topics = (connection.topics ??= new ConnectionTopics(connection));
     topics.clients++;
     return topics;
   }
@@ -61,7 +56,7 @@ class ConnectionTopics implements EntryOwner {
   release(): void {
     if (--this.clients > 0) return;
     for (const off of this.detach.splice(0)) off();
-    ConnectionTopics.byConnection.delete(this.connection);
+    this.connection.topics = undefined;
   }
 
   /** @internal An entry calls this once, as it ends (subscription.ts: end(), remove()); until then
