@@ -32,6 +32,11 @@ t.test('admin - only an API key whose tokenId is listed may read the stats; the 
   t.match(csp, /(^|; )script-src 'self'(;|$)/, 'the page runs only its own script files (the browser test proves the page works under it)');
   t.notMatch(csp, /unsafe-inline|unsafe-eval/);
   t.match(csp, /(^|; )default-src 'none'(;|$)/);
+  t.equal(page.headers.get('referrer-policy'), 'no-referrer', 'the page\'s URL never leaks onwards');
+  t.equal(page.headers.get('x-content-type-options'), 'nosniff');
+  const script = await fetch(`${server.httpUrl}/admin/app.js`);
+  t.equal(script.headers.get('x-content-type-options'), 'nosniff', 'the page\'s files get the page\'s headers too');
+  t.equal(script.headers.get('content-security-policy'), csp);
   const uplot = await fetch(`${server.httpUrl}/admin/uplot.js`);
   t.equal(uplot.status, 200);
   t.match(await uplot.text(), /export \{[^}]*as default/, 'uPlot is served as an ES module from its npm package');
