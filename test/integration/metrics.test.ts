@@ -163,6 +163,32 @@ t.test('metrics - engine redis: the link\'s reconnects and PING round trip', asy
   t.equal(metric(await scrape(server.httpUrl), 'tidings_redis_reconnects_total{shard="0"}'), 2, 'each return counted once');
 });
 
+// A scrape waits for each shard's PING: a scraper that goes away meanwhile (its own timeout) must
+// not be answered. The proxy holds the PING of the reconnected link until the scraper is gone; the
+// heartbeat (every commandTimeoutMs) stays out of the way, so the held PING is the scrape's.
+t.test('metrics - engine redis: a scraper gone before the PING came back is not answered, and the server carries on', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const server = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, config: {
+    server: { metricsAccess: 'open' }, redis: { commandTimeoutMs: 30_000, linkTimeoutMs: 60_000, reconnectMinMs: 10, reconnectMaxMs: 50 },
+  } });
+  const ping = proxy.holdRequests((chunk) => /\r\nping\r\n/i.test(chunk.toString('latin1')));
+  proxy.reset();
+  await waitFor('the links to be back', async () => (await fetch(`${server.httpUrl}/readyz`)).status === 200);
+  const scraper = new AbortController();
+  const gone = fetch(`${server.httpUrl}/metrics`, { signal: scraper.signal }).catch((err: Error) => err.name);
+  const link = await ping;
+  scraper.abort();
+  t.equal(await gone, 'AbortError');
+  // A request after it: by its answer the server has seen the scraper's socket close.
+  t.equal((await fetch(`${server.httpUrl}/healthz`)).status, 200);
+  proxy.releaseRequests(link);
+  const text = await scrape(server.httpUrl);
+  t.ok(metric(text, 'tidings_redis_ping_seconds{shard="0"}')! > 0, 'the next scrape is answered, with the PING that came back');
+});
+
 // docs/operations.md: on engine redis each node reports its own view. A publish through node a to
 // subscribers on a and b: a counts the publish, each counts its own deliveries, both hold the topic.
 t.test('metrics - engine redis: each node counts its own publishes and deliveries', async (t) => {
