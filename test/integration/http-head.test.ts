@@ -32,8 +32,8 @@ async function headThenGet(port: number, path: string): Promise<{ status: string
 
 t.test('HEAD: GET answers without their bodies, and no body anywhere else', async (t) => {
   const server = await startServer(t, { config: { dev: true, admin: { tokenIds: ['ops'] } } });
-  const types: Record<string, RegExp> = { '/': /^text\/html/, '/demo/app.js': /^text\/javascript/, '/demo/style.css': /^text\/css/, '/sdk/tidings.js': /^text\/javascript/, '/healthz': /^application\/json/ };
-  for (const path of ['/', '/demo/app.js', '/demo/style.css', '/sdk/tidings.js', '/admin', '/admin/app.js', '/admin/uplot.js', '/healthz']) {
+  const types: Record<string, RegExp> = { '/': /^text\/html/, '/demo/app.js': /^text\/javascript/, '/demo/style.css': /^text\/css/, '/sdk/tidings.js': /^text\/javascript/, '/healthz': /^application\/json/, '/readyz': /^application\/json/ };
+  for (const path of ['/', '/demo/app.js', '/demo/style.css', '/sdk/tidings.js', '/admin', '/admin/app.js', '/admin/uplot.js', '/healthz', '/readyz']) {
     const get = await fetch(`${server.httpUrl}${path}`);
     // A browser refuses a script or stylesheet of another type (X-Content-Type-Options: nosniff).
     if (types[path]) t.match(get.headers.get('content-type'), types[path]!, `${path}: its type`);
