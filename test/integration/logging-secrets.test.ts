@@ -211,5 +211,5 @@ t.test('the Redis URL password and message payloads never reach the log; the sta
   const startup = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['msg'] === 'tidings listening');
   const lost = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l['msg']).startsWith('redis subscription lost'));
   t.match(lost, { redis: `127.0.0.1:${proxy.port}` }, 'a lost subscription names its Redis (with shards: which one)');
-  t.match(startup, { engine: 'redis', redis: [`127.0.0.1:${proxy.port}`], dev: true, changed: { 'server.maxConnections': 5000, 'redis.reconnectMinMs': 10 } }, 'the startup line: engine, Redis host, changed settings');
+  t.match(startup, { engine: 'redis', redis: [`127.0.0.1:${proxy.port}`], dev: true, metricsAccess: 'apiKey', dashboard: false, changed: { 'server.maxConnections': 5000, 'redis.reconnectMinMs': 10 } }, 'the startup line: engine, Redis host, who may scrape, the dashboard off (admin.tokenIds empty), changed settings');
 });
