@@ -95,6 +95,12 @@ t.test('a malformed command line is a usage error (exit 2) like a malformed inte
   }
 });
 
+// Dev mode is implied only when nothing says otherwise: an operator who turned it off and forgot
+// the key gets the refusal, not an open token route and a printed admin key.
+t.test('TIDINGS_DEV=false without a signing key is refused, even on a loopback host', async (t) => {
+  await refused(t, [], { TIDINGS_SIGNING_KEY: '', TIDINGS_DEV: 'false' }, /config auth\.signingKeys: at least one signing key is required outside dev mode/);
+});
+
 t.test('a momento.endpoint the SDKs cannot prefix with cache. is refused (a URL, a path, spaces)', async (t) => {
   for (const endpoint of ['https://broker.example.com', 'broker.example.com/grpc', 'a b']) {
     await refused(t, [], { TIDINGS_MOMENTO_ENDPOINT: endpoint }, /config momento\.endpoint: must be a host name or host:port/);
