@@ -101,6 +101,26 @@ t.test('TIDINGS_DEV=false without a signing key is refused, even on a loopback h
   await refused(t, [], { TIDINGS_SIGNING_KEY: '', TIDINGS_DEV: 'false' }, /config auth\.signingKeys: at least one signing key is required outside dev mode/);
 });
 
+t.test('a command line that names no command, or revoke without exactly one target or its key, is a usage error (exit 2)', async (t) => {
+  const none = await cliInProcess([]);
+  t.equal(none.status, 2, 'no command');
+  t.match(none.stdout, /^usage:/, 'the usage');
+  const help = await cliInProcess(['--help']);
+  t.equal(help.status, 0, '--help asked for it');
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [['revoke', '--token-id', 'dave', '--jti', 'j1'], { TIDINGS_API_KEY: 'k' }, /^name exactly one of --token-id, --jti, --token\n/],
+    [['revoke'], { TIDINGS_API_KEY: 'k' }, /^name exactly one of --token-id, --jti, --token\n/],
+    [['revoke', '--token-id', 'dave'], { TIDINGS_API_KEY: '' }, /^set TIDINGS_API_KEY to an admin API key of the server\n$/],
+  ];
+  // Port 9 (discard): were any of these sent, the answer would be exit 1, not 2.
+  for (const [args, env, pattern] of cases) {
+    const run = await cliInProcess([...args, '--url', 'http://127.0.0.1:9'], env);
+    t.equal(run.status, 2, `${args.join(' ')}: ${run.stderr.trim()}`);
+    t.match(run.stderr, pattern);
+    t.equal(run.stdout, '');
+  }
+});
+
 t.test('a momento.endpoint the SDKs cannot prefix with cache. is refused (a URL, a path, spaces)', async (t) => {
   for (const endpoint of ['https://broker.example.com', 'broker.example.com/grpc', 'a b']) {
     await refused(t, [], { TIDINGS_MOMENTO_ENDPOINT: endpoint }, /config momento\.endpoint: must be a host name or host:port/);
