@@ -48,6 +48,8 @@ t.test('a full webhook queue is warned of once a minute, with a count, not once 
   // One topic: one request held in flight, two more queued, then the queue (3) is full.
   for (let i = 0; i < 23; i++) await pub.ok({ t: 'pub', cache: 'app', topic: 'orders', value: `o${i}` });
   t.equal(await deadLettered(), 20, 'every refused event is counted');
+  const reasons = [...(await (await fetch(`${server.httpUrl}/metrics`)).text()).matchAll(/^tidings_webhook_dead_letters_total\{endpoint="app\/down",reason="(\w+)"\}/gm)].map((m) => m[1]);
+  t.same(reasons.sort(), ['attempts_exhausted', 'queue_full', 'rejected'], 'a webhook\'s reasons only (docs/operations.md): revoked and unregistered are Web Push\'s');
   t.same(warnings(), [{ ...warnings()[0], webhook: 'down', deadLettered: 1 }], 'one warning, at the first refused event');
 
   clock.advance(59_999);
