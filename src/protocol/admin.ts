@@ -29,7 +29,7 @@ export interface AdminStats {
   engine: { kind: 'memory' | 'redis'; redisLinks: Array<{ shard: number; connected: boolean; refusal?: string }> };
   startedAt: number;
   /** cutOff: ended with 1006 (dropped links, or past the send buffer's hard limit); refused: upgrades
-   * refused at the connection limit. */
+   * refused at the connection limit or a per-address cap. */
   connections: { open: number; limit: number; cutOff: number; refused: number };
   /** Connections detached from live fan-out for slowness now, and detaches since start. */
   slowConsumers: { detached: number; detaches: number };

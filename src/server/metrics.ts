@@ -134,7 +134,7 @@ export function createMetricsRegistry({ broker, engine, transport, config, bodie
   });
   gauge(registry, 'tidings_slow_consumers', 'Connections detached from live fan-out for slowness, catching up from the window', () => broker.slowConsumers.detached);
   mirroredCounter(registry, 'tidings_slow_consumer_detaches_total', 'Times a subscriber passed server.maxBackpressureBytes and was detached to catch up from the window', () => broker.slowConsumers.detaches);
-  mirroredCounter(registry, 'tidings_connections_refused_total', 'WebSocket upgrades refused at server.maxConnections', () => transport.refusedUpgrades);
+  mirroredCounter(registry, 'tidings_connections_refused_total', 'WebSocket upgrades refused: 503 at server.maxConnections, 429 at a per-address cap (server.maxConnectionsPerIp, server.maxPendingHellosPerIp)', () => transport.refusedUpgrades);
   gauge(registry, 'tidings_http_body_bytes', 'HTTP request-body bytes reserved by requests in flight', () => bodies.inFlight);
   gauge(registry, 'tidings_http_body_limit_bytes', 'server.maxInFlightBodyBytes', () => bodies.maxBytes);
   mirroredCounter(registry, 'tidings_http_body_refused_total', 'HTTP requests refused with 503 at server.maxInFlightBodyBytes or server.maxInFlightBodyBytesPerIp', () => bodies.refused);

@@ -46,6 +46,9 @@ t.test('hardening - silent sockets cannot lock authenticated clients out', async
   t.equal((await evicted.waitClosed()).code, 4001);
   t.equal(server.broker.sessions.size, 4 + 5, 'four authenticated and five silent ones (one evicted; capped at 6 waiting)');
   await t.rejects(RawClient.connect(server.wsUrl, undefined, from('192.0.2.8')), /Unexpected server response: 503/, 'maxConnections counts authenticated connections');
+  const admin = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
+  const metrics = await (await fetch(`${server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text();
+  t.match(metrics, /^tidings_connections_refused_total 2$/m, 'both refused upgrades counted: the per-address 429 and the 503');
   clients[0]!.close();
   await clients[0]!.waitClosed();
   await new Promise((r) => setTimeout(r, 50));
