@@ -312,5 +312,8 @@ t.test('cli - a config file and env vars configure serve; a bad config refuses t
     t.match(off.printed, /^\s*dashboard:\s+off: TIDINGS_ADMIN_TOKEN_IDS=admin turns it on for the admin API key$/m, 'off by default, and how to turn it on');
     const on = await serveUntilListening(t, ['--port', '0'], { TIDINGS_SIGNING_KEY: '', TIDINGS_ADMIN_TOKEN_IDS: 'admin' });
     t.match(on.printed, /^\s*dashboard:\s+http:\/\/127\.0\.0\.1:\d+\/admin \(paste the admin API key\)$/m, 'on: its URL');
+    // The printed admin API key has tokenId admin: the dashboard would refuse it.
+    const others = await serveUntilListening(t, ['--port', '0'], { TIDINGS_SIGNING_KEY: '', TIDINGS_ADMIN_TOKEN_IDS: 'ops,sre' });
+    t.match(others.printed, /^\s*dashboard:\s+http:\/\/127\.0\.0\.1:\d+\/admin \(an API key of tokenId ops, sre; not the admin API key below\)$/m, 'on for other keys: which ones');
   });
 }
