@@ -98,3 +98,24 @@ t.test('admin - the stats list the busiest admin.topGroups groups and count them
   t.equal(stats.groupCount, 4, 'every group counted');
   t.same(stats.groups.map((g) => g.group), ['c', 'b'], 'the two holding the most, busiest first');
 });
+
+// A topic dropped (topics.maxTopics) and started again between two samples is on a new page, its
+// seq counting from 0 again: its rate is what the new page holds, not the difference with the old
+// page's seq (negative: the topic would vanish from the list while it is busy).
+t.test('admin - a topic started again since the previous sample ranks by what its new page holds', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock, engine: 'memory', config: { admin: { tokenIds: ['ops'] }, topics: { maxTopics: 2 } } });
+  const ops = await sdkFor(t, server, { token: await adminKey(server, 'ops') });
+  const sample = () => ops.connection.request({ t: 'adminStats' });
+  const user = await RawClient.open(server, (await server.auth.mintApiKey({ scope: PermissionScopes.topicPublishSubscribe('chat', '*'), expiresInSec: null, tokenId: 'u' })).token);
+  for (let i = 0; i < 6; i++) await user.ok({ t: 'pub', cache: 'chat', topic: 'again', value: `old${i}` });
+  await sample();
+  clock.advance(2000);
+  // Two other topics take both places: 'again' is dropped; then it comes back, taking one.
+  await user.ok({ t: 'pub', cache: 'chat', topic: 'b', value: 'b' });
+  await user.ok({ t: 'pub', cache: 'chat', topic: 'c', value: 'c' });
+  for (let i = 0; i < 4; i++) await user.ok({ t: 'pub', cache: 'chat', topic: 'again', value: `new${i}` });
+  const stats = await sample();
+  t.ok(stats.topics.evicted >= 2, 'the topic was dropped and another made room for its return');
+  t.equal(stats.topTopics.find((x) => x.topic === 'again')?.perSecond, 2, 'its 4 items since it started again, in 2 s');
+});
