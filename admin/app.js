@@ -147,7 +147,7 @@ function render(stats) {
   setText('t-slow', tileNumber(stats.slowConsumers.detaches));
   setText('t-slow-sub', `${num(stats.slowConsumers.detached)} catching up now`);
   setText('t-cutoff', tileNumber(stats.connections.cutOff));
-  setText('t-refused', `${num(stats.connections.refused)} refused at the limit`);
+  setText('t-refused', `${num(stats.connections.refused)} upgrades refused`);
   const limitEvents = Object.entries(stats.limitEvents).sort((a, b) => b[1] - a[1]);
   setText('t-limits', tileNumber(limitEvents.reduce((sum, [, n]) => sum + n, 0)));
   const ev = stats.window.evictions;

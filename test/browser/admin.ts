@@ -301,7 +301,7 @@ t.test('admin page - every figure matches /metrics; the empty, loaded and server
   t.equal(await text('t-slow'), n(sum('tidings_slow_consumer_detaches_total')));
   t.equal(await text('t-slow-sub'), `${n(sum('tidings_slow_consumers'))} catching up now`);
   t.equal(await text('t-cutoff'), n(sum('tidings_connections_cut_off_total')));
-  t.equal(await text('t-refused'), `${n(sum('tidings_connections_refused_total'))} refused at the limit`);
+  t.equal(await text('t-refused'), `${n(sum('tidings_connections_refused_total'))} upgrades refused`);
   t.equal(await text('t-limits'), n(sum('tidings_limit_exceeded_total')), 'limit events: tidings_limit_exceeded_total');
   t.equal(sum('tidings_limit_exceeded_total'), 1);
   t.equal(await text('t-evictions'), `${n(sum('tidings_window_evictions_total'))} window evictions`);
