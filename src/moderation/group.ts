@@ -151,8 +151,8 @@ export class ModerationGroup {
 
   /** Takes a delivery out of flight for good if `memberId` holds it: after this no one else can be
    * handed the item. undefined when the member does not hold it (settled, timed out, not its own).
-   * The place it frees is filled by the release() or settled() that follows: a nacked item is back
-   * in the group by then, so it goes out again ahead of the items waiting. */
+   * The place it frees is filled by the release(), settled() or nacked() that follows: a nacked item
+   * is back in the group by then, so it goes out again ahead of the items waiting. */
   claim(memberId: string, delivery: number): GroupItem | undefined {
     const entry = this.inFlight.get(delivery);
     if (!entry || entry.member.sink.id !== memberId) return undefined;
@@ -166,15 +166,23 @@ export class ModerationGroup {
     return entry && entry.member.sink.id === memberId ? entry.item : undefined;
   }
 
-  /** A claimed item that was nacked, or whose settling failed, goes back for another attempt. */
+  /** A claimed item whose settling failed goes back for another attempt. */
   release(item: GroupItem): void {
     this.handBack(item);
     this.pump();
   }
 
-  /** A claimed item is settled (a nacked one after its release): counted, and its place filled. */
-  settled(kind: 'accepted' | 'rejected' | 'nacked'): void {
+  /** A claimed item is settled: counted, and its place filled. */
+  settled(kind: 'accepted' | 'rejected'): void {
     this.counters[kind]++;
+    this.pump();
+  }
+
+  /** A claimed item the member nacked: back in the group first, so it fills the place it freed ahead
+   * of the items waiting (one pump for both). */
+  nacked(item: GroupItem): void {
+    this.handBack(item);
+    this.counters.nacked++;
     this.pump();
   }
 

@@ -94,9 +94,7 @@ export class MemoryModerationEngine implements ModerationEngine, PublishHook<Adm
 
   async nack(memberId: string, delivery: number): Promise<void> {
     const { group, item } = this.registry.claim(memberId, delivery);
-    // Back in the group before the member's freed place is filled: it goes out ahead of the items waiting.
-    group.release(item);
-    group.settled('nacked');
+    group.nacked(item);
   }
 
   async retract(cache: string, topic: string, target: Position, tokenId: string | undefined, reason: string | undefined): Promise<RetractResult> {
