@@ -332,7 +332,12 @@ export class Broker {
   closed(session: Session): void {
     if (session.state === 'closed') return;
     if (session.state === 'open') {
-      if (session.groups?.size) this.limits.leaveGroups(session.grant?.tokenId, session.groups.size);
+      // Its memberships leave the listing as they are uncounted, so a gsub or gunsub still under
+      // way finds its entry gone and uncounts nothing again (handlers/moderation.ts).
+      if (session.groups?.size) {
+        this.limits.leaveGroups(session.grant?.tokenId, session.groups.size);
+        session.groups.clear();
+      }
       this.limits.disconnect(session.grant?.tokenId);
     }
     session.state = 'closed';

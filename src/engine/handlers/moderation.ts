@@ -69,9 +69,10 @@ export function moderationHandlers({ engine, config, limits: identity }: BrokerD
           deliver: (f) => { session.connection.send(f); },
         }, maxInFlight);
       } catch (err) {
-        const stillListed = entry !== undefined && memberships.get(key) === entry;
-        if (stillListed) memberships.delete(key);
-        if (stillListed && session.state !== 'closed') identity.leaveGroups(tokenId);
+        if (entry !== undefined && memberships.get(key) === entry) {
+          memberships.delete(key);
+          identity.leaveGroups(tokenId);
+        }
         throw err;
       }
       // The connection may have closed while the join was under way (the close uncounted the entry): leave again.
@@ -83,8 +84,8 @@ export function moderationHandlers({ engine, config, limits: identity }: BrokerD
       const cache = nameField(frame, 'cache', 'cache');
       const group = nameField(frame, 'group', 'group');
       const left = await groups.leave(session.id, cache, group);
-      // A connection that closed during the leave uncounted every membership it listed, this one too.
-      if (session.groups?.delete(groupKey(cache, group)) && session.state !== 'closed') identity.leaveGroups(session.grant!.tokenId);
+      // Whoever takes the entry out uncounts it: a close during the leave already did (Broker.closed).
+      if (session.groups?.delete(groupKey(cache, group))) identity.leaveGroups(session.grant!.tokenId);
       return left;
     },
 
