@@ -129,11 +129,13 @@ ${GROUP_PRELUDE}
 ${idempotent(FED_PUBLISH, "type(reply[1]) == 'number'")}`,
   },
 
-  /** KEYS: T, S, P. ARGV: now, ttlMs, keep, the (page, seq) the node holds (0, 0 when none). The
-   * topic's {page, seq, its newest keep messages...}, creating it when Redis has none, so a
-   * subscriber learns its page before the first publish. A topic Redis holds at the page the node
-   * saw but at a smaller seq (Redis came back from an older snapshot, or a lagging replica took
-   * over) goes on under a new page: its next seqs would otherwise name items already delivered. A
+  /** KEYS: T, S, P. ARGV: now, ttlMs, keep, the (page, seq) the node holds (0, 0 when none) and
+   * the frame of the item it holds at that seq ('' when none). The topic's {page, seq, its newest
+   * keep messages...}, creating it when Redis has none, so a subscriber learns its page before the
+   * first publish. A topic Redis holds at the page the node saw but at a smaller seq, or with
+   * another item at the node's seq (Redis came back from an older snapshot, or a lagging replica
+   * took over, and publishes since took those seqs again) goes on under a new page: its seqs would
+   * otherwise name items already delivered. A
    * topic this step creates gets a page above the node's too (the lastPage key may be lost). */
   tidingsTopicLoad: {
     keys: 3,
@@ -141,8 +143,16 @@ ${idempotent(FED_PUBLISH, "type(reply[1]) == 'number'")}`,
 ${topicPrelude(1)}
 local ttl = tonumber(ARGV[2])
 local known_page, known_seq = tonumber(ARGV[4] or '0'), tonumber(ARGV[5] or '0')
+local known_frame = ARGV[6] or ''
 local page, seq, created = topic_position(now)
-if not created and page == known_page and seq < known_seq then
+-- Redis went back (behind the node's seq, or another item at the node's position: publishes made
+-- after it came back took the same seqs again): the topic goes on under a new page.
+local went_back = not created and page == known_page and seq < known_seq
+if not went_back and not created and page == known_page and known_seq > 0 and known_frame ~= '' then
+  local there = redis.call('LINDEX', S, known_seq - seq - 1)
+  went_back = there ~= false and there ~= topic_message(known_seq, page, known_frame)
+end
+if went_back then
   page, seq, created = math.max(now, tonumber(redis.call('GET', P) or '0') + 1), 0, true
 end
 if created and page <= known_page then page = known_page + 1 end

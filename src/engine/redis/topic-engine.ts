@@ -557,8 +557,11 @@ export class RedisTopicEngine implements TopicEngine {
   private async reloadNow(channel: Channel, announce: boolean): Promise<void> {
     const { keys } = channel;
     const known = this.registry.get(channel.cache, channel.name);
+    // The item held at the known seq, if the window still has it: Redis holding another one there
+    // went back and was published to since (scripts.ts tidingsTopicLoad).
+    const newest = known && known.window.length > 0 ? known.window.at(known.window.length - 1) : undefined;
     const reply = await this.script('tidingsTopicLoad', keys.topic, keys.recent, keys.lastPage, this.clock.now(), this.config.idleTopicMs, this.config.windowItems,
-      known?.page ?? 0, known?.seq ?? 0);
+      known?.page ?? 0, known?.seq ?? 0, newest && newest.seq === known!.seq ? newest.frame : '');
     if (this.channels.get(keys.channel) !== channel) return; // unsubscribed meanwhile
     const page = Number(reply[0]);
     const seq = Number(reply[1]);
