@@ -180,7 +180,8 @@ function startSyscallCount(pid: number): { stop(): Promise<Record<string, number
 }
 
 function startPerfRecord(pid: number, file: string): { stop(): Promise<void> } {
-  const child = spawn('perf', ['record', '-q', '-F', '2000', '-g', '-p', String(pid), '-o', file], { stdio: 'ignore' });
+  // -k mono: sample times on the clock V8's --perf-prof jitdump uses, so `perf inject --jit` can name JIT frames.
+  const child = spawn('perf', ['record', '-q', '-F', '2000', '-g', '-k', 'mono', '-p', String(pid), '-o', file], { stdio: 'ignore' });
   return { stop: () => new Promise((resolve) => { child.once('exit', () => resolve()); child.kill('SIGINT'); }) };
 }
 
