@@ -135,8 +135,8 @@ ${idempotent(FED_PUBLISH, "type(reply[1]) == 'number'")}`,
    * first publish. A topic Redis holds at the page the node saw but at a smaller seq, or with
    * another item at the node's seq (Redis came back from an older snapshot, or a lagging replica
    * took over, and publishes since took those seqs again) goes on under a new page: its seqs would
-   * otherwise name items already delivered. A
-   * topic this step creates gets a page above the node's too (the lastPage key may be lost). */
+   * otherwise name items already delivered. A topic this step creates gets a page above the
+   * node's too (the lastPage key may be lost). */
   tidingsTopicLoad: {
     keys: 3,
     lua: `local now = tonumber(ARGV[1])
