@@ -46,6 +46,10 @@ interface Channel {
   subscribed?: boolean;
   /** Messages that arrived while (re)loading, applied after it. */
   pending: Message[] | undefined;
+  /** Set when the subscription came back, cleared by the next reload that succeeds: until then
+   * the window was not checked against Redis (which may have gone back), so a live message that
+   * seems next in seq may not be, and it makes the node reload instead. */
+  unchecked?: boolean;
   /** The reload under way, if any (reload()). */
   reloading?: Promise<boolean> | undefined;
   /** After a failed reload: the next try (retryReload()), and how many failed in a row. */
@@ -480,7 +484,7 @@ export class RedisTopicEngine implements TopicEngine {
     for (const name of orphans) this.leave(name);
     const channels = [...this.channels.values()];
     if (channels.length === 0) { this.interrupted = false; return; }
-    for (const channel of channels) channel.pending ??= [];
+    for (const channel of channels) { channel.pending ??= []; channel.unchecked = true; }
     const reloaded = this.subscriber.subscribe(...channels.map((c) => c.keys.channel)).then(
       async () => {
         const reloads = channels.map((channel) => { channel.pending = undefined; return this.reload(channel); });
@@ -586,6 +590,7 @@ export class RedisTopicEngine implements TopicEngine {
     }
     const pending = channel.pending ?? [];
     channel.pending = undefined;
+    channel.unchecked = false;
     for (const m of pending) this.apply(channel, m, false);
   }
 
@@ -609,7 +614,8 @@ export class RedisTopicEngine implements TopicEngine {
     // Another page, larger or not: pages come from max(now, lastPage + 1), and a Redis that lost the
     // topic with its lastPage key (FLUSHDB, eviction) may hand out a smaller one than the node holds.
     // The reload announces it (a `disc`); a late message of a page already left costs one reload.
-    if (m.page !== topic.page || m.seq > topic.seq + 1) {
+    // Any message on a window not yet checked since the subscription came back reloads it too.
+    if (m.page !== topic.page || m.seq > topic.seq + 1 || channel.unchecked) {
       this.reload(channel);
       if (requeue) channel.pending?.push(m);
       return;
