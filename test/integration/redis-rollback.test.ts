@@ -3,7 +3,7 @@
  * a new page, so no later (page, seq) names an item subscribers saw, and they get the new items or
  * a disc, never nothing. The first publish may race that reload and be acknowledged at a reused
  * position (docs/operations.md says so): only b2, after node b said topic_resumed, is checked. */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startServer } from '../helpers/server.js';
 import { requireRedis, startRedis, uniquePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
@@ -59,7 +59,14 @@ t.test('a Redis that rolled a topic back: no reused (page, seq), no silent loss'
  * until both publishes are acknowledged; its reload compares the item it holds at its position with
  * Redis's, finds another one there, and goes on under a new page with a `disc` (b1 took a position
  * the subscriber saw as a4, so without the comparison b1 was dropped as a repeat: silently). */
-t.test('a rolled-back topic whose publishes overtook the node\'s seq before it reloaded: a disc, not a silent loss', async (t) => {
+t.test('a rolled-back topic whose publishes overtook the node\'s seq before it reloaded: a disc, not a silent loss', (t) => overtaken(t, {}));
+
+/** The same with node b's window emptied by topics.windowTotalBytes (a quiet topic's items are the
+ * oldest on a busy node): the node still compares the item it applied last (it kept it apart from
+ * the window), where it compared nothing before and dropped b1 silently again. */
+t.test('the same when the node\'s window lost its newest item to topics.windowTotalBytes', (t) => overtaken(t, { windowTotalBytes: 1 }));
+
+async function overtaken(t: Test, topics: { windowTotalBytes?: number }): Promise<void> {
   if (!requireRedis(t)) return;
   const redis = await startRedis(t);
   const proxy = await startTcpProxy(redis.port);
@@ -67,7 +74,7 @@ t.test('a rolled-back topic whose publishes overtook the node\'s seq before it r
   const prefix = uniquePrefix('rbo');
   const quick = { redis: { commandTimeoutMs: 300, connectTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50 } };
   const a = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, config: quick });
-  const b = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, config: quick });
+  const b = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, config: { ...quick, topics } });
   const pub = await RawClient.open(a, await tokenFor(a, scope, { tokenId: 'p' }));
   const sub = await RawClient.open(b, await tokenFor(b, scope, { tokenId: 's' }));
   t.teardown(() => { pub.close(); sub.close(); });
@@ -97,7 +104,7 @@ t.test('a rolled-back topic whose publishes overtook the node\'s seq before it r
   const first = await sub.next((f) => f['t'] === 'disc' || (f['t'] === 'item' && (f['value'] === 'b1' || f['value'] === 'b2')), 5000);
   t.not(first['value'], 'b2', `b2 arrived with neither b1 nor a disc before it: ${JSON.stringify(first)}`);
   if (first['t'] === 'disc') t.not(first['page'], seen[3]!['page'], 'the topic went on under a new page');
-});
+}
 
 /** The rollback again, but the node's re-sent SUBSCRIBE is answered after redis.commandTimeoutMs
  * (Redis slow just after its restart), on a link that stays up: the node's resubscription failed,

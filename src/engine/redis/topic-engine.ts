@@ -50,6 +50,9 @@ interface Channel {
    * the window was not checked against Redis (which may have gone back), so a live message that
    * seems next in seq may not be, and it makes the node reload instead. */
   unchecked?: boolean;
+  /** The newest message applied to the window, kept here too: the window may have lost it to
+   * topics.windowTotalBytes, and a reload needs it to tell a Redis that went back (reloadNow). */
+  newest?: Message | undefined;
   /** The reload under way, if any (reload()). */
   reloading?: Promise<boolean> | undefined;
   /** After a failed reload: the next try (retryReload()), and how many failed in a row. */
@@ -561,11 +564,11 @@ export class RedisTopicEngine implements TopicEngine {
   private async reloadNow(channel: Channel, announce: boolean): Promise<void> {
     const { keys } = channel;
     const known = this.registry.get(channel.cache, channel.name);
-    // The item held at the known seq, if the window still has it: Redis holding another one there
-    // went back and was published to since (scripts.ts tidingsTopicLoad).
-    const newest = known && known.window.length > 0 ? known.window.at(known.window.length - 1) : undefined;
+    // The item held at the known seq: Redis holding another one there went back and was published
+    // to since (scripts.ts tidingsTopicLoad).
+    const { newest } = channel;
     const reply = await this.script('tidingsTopicLoad', keys.topic, keys.recent, keys.lastPage, this.clock.now(), this.config.idleTopicMs, this.config.windowItems,
-      known?.page ?? 0, known?.seq ?? 0, newest && newest.seq === known!.seq ? newest.frame : '');
+      known?.page ?? 0, known?.seq ?? 0, newest && newest.page === known!.page && newest.seq === known!.seq ? newest.frame : '');
     if (this.channels.get(keys.channel) !== channel) return; // unsubscribed meanwhile
     const page = Number(reply[0]);
     const seq = Number(reply[1]);
@@ -582,7 +585,7 @@ export class RedisTopicEngine implements TopicEngine {
       topic = this.resetWindow(topic);
       if (announce) this.announceGap(topic, topic.seq, first);
     }
-    for (const m of messages) this.append(topic, m, announce);
+    for (const m of messages) this.append(channel, topic, m, announce);
     if (seq > topic.seq) {
       if (announce) this.announceGap(topic, topic.seq, seq + 1);
       topic = this.resetWindow(topic);
@@ -620,12 +623,13 @@ export class RedisTopicEngine implements TopicEngine {
       if (requeue) channel.pending?.push(m);
       return;
     }
-    this.append(topic, m, true);
+    this.append(channel, topic, m, true);
   }
 
-  private append(topic: Topic, m: Message, fanOut: boolean): void {
+  private append(channel: Channel, topic: Topic, m: Message, fanOut: boolean): void {
     if (m.seq <= topic.seq) return;
     topic.seq = m.seq;
+    channel.newest = m;
     this.registry.record(topic, { seq: m.seq, frame: m.frame });
     if (fanOut) {
       this.delivered += topic.subscribers;
