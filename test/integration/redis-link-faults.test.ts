@@ -383,3 +383,35 @@ t.test('a resume ahead of a node cut off from Redis: refused retryable, then ser
   t.match(await moved.items(1), [{ value: 'four', seq: position.seq + 1 }], 'the next item, and nothing before it');
   t.same(moved.frames.filter((f) => f['t'] === 'disc'), [], 'no disc');
 });
+
+/** A node subscribed to a topic nothing was published to yet (seq 0) whose link dropped while more
+ * was published than the topic's recent-messages list keeps: the reload's list starts past seq 1,
+ * and the items before it are lost to the subscriber, announced with a `disc` from seq 0. Before,
+ * a window at seq 0 was taken for one the reload had just made (no disc due), and the subscriber
+ * got v7 after nothing, silently. */
+t.test('a topic subscribed at seq 0 whose list moved on while the link was down: the loss is announced', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('seqzero');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const topics = { windowItems: 4 }; // the list keeps the newest 4 (trimmed once it holds 4 + 4/16)
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { topics, redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 500, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: { topics } });
+  const scope = PermissionScopes.topicPublishSubscribe('app', '*');
+  const sub = await RawClient.open(a, await tokenFor(a, scope));
+  const pub = await RawClient.open(b, await tokenFor(b, scope));
+  t.teardown(() => { sub.close(); pub.close(); });
+  t.match(await sub.ok({ t: 'sub', cache: 'app', topic: 'room' }), { seq: 0 });
+
+  proxy.blackhole();
+  proxy.reset();
+  t.match(await sub.next((f) => f['t'] === 'notice'), { kind: 'topic_interrupted' });
+  for (let i = 1; i <= 10; i++) await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: `v${i}` });
+  proxy.heal();
+
+  t.match(await sub.next((f) => f['t'] === 'disc' || f['t'] === 'item', 10_000), { t: 'disc', lastSeq: 0, newSeq: 7 }, 'the loss is announced first');
+  t.same((await sub.items(4)).map((f) => f['value']), ['v7', 'v8', 'v9', 'v10'], 'then what the list holds');
+});

@@ -573,15 +573,14 @@ export class RedisTopicEngine implements TopicEngine {
     const page = Number(reply[0]);
     const seq = Number(reply[1]);
     const messages = (reply.slice(2) as Buffer[]).map((raw) => parseTopicMessage(raw));
-    let topic = this.registry.get(channel.cache, channel.name);
-    if (!topic || topic.page !== page) {
-      const before = topic;
-      topic = this.registry.adopt(channel.cache, channel.name, page);
-      if (before && announce) this.announceGap(topic, before.seq, messages[0]?.seq ?? seq + 1);
-    }
+    const before = this.registry.get(channel.cache, channel.name);
+    const moved = !before || before.page !== page;
+    let topic = moved ? this.registry.adopt(channel.cache, channel.name, page) : before;
+    if (moved && before && announce) this.announceGap(topic, before.seq, messages[0]?.seq ?? seq + 1);
     const first = messages[0]?.seq ?? seq + 1;
-    if (topic.seq + 1 < first && topic.seq > 0) {
-      // Items between what this node holds and what Redis still holds are gone.
+    // A page just taken was announced above. On the same page, items between what this node holds
+    // and what Redis still holds are gone, also when it held none yet (subscribed at seq 0).
+    if (!moved && topic.seq + 1 < first) {
       topic = this.resetWindow(topic);
       if (announce) this.announceGap(topic, topic.seq, first);
     }
