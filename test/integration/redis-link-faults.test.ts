@@ -415,3 +415,47 @@ t.test('a topic subscribed at seq 0 whose list moved on while the link was down:
   t.match(await sub.next((f) => f['t'] === 'disc' || f['t'] === 'item', 10_000), { t: 'disc', lastSeq: 0, newSeq: 7 }, 'the loss is announced first');
   t.same((await sub.items(4)).map((f) => f['value']), ['v7', 'v8', 'v9', 'v10'], 'then what the list holds');
 });
+
+/** An item published while a node loads a topic's window (its first subscriber's `sub`) reaches the
+ * node as a live message before the load's answer: it waits for the load and is applied after it,
+ * so the `sub` answers a position that includes it (the subscriber is owed nothing before it).
+ * The proxy keeps Redis's answers on the node's command connection until the load has run in Redis
+ * and node a has received the item; a publish to another topic it serves, received by its
+ * subscriber, shows that (one subscription connection, in order). */
+t.test('an item published while a node loads the window is in the position the sub answers', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('loadpend');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  // a's first connection through the proxy is its command connection (connected before the others).
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { redis: { commandTimeoutMs: 10_000, linkTimeoutMs: 20_000 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
+  const side = new Redis(url);
+  t.teardown(() => side.disconnect());
+  const scope = PermissionScopes.topicPublishSubscribe('app', '*');
+  const sub = await RawClient.open(a, await tokenFor(a, scope));
+  const marker = await RawClient.open(a, await tokenFor(a, scope));
+  const pub = await RawClient.open(b, await tokenFor(b, scope));
+  t.teardown(() => { sub.close(); marker.close(); pub.close(); });
+  await marker.ok({ t: 'sub', cache: 'app', topic: 'marker' });
+  await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'before' });
+
+  proxy.hold(0);
+  const subscribed = sub.request({ t: 'sub', cache: 'app', topic: 'room' }, 15_000);
+  // The load ran in Redis once the topic's TTL is back to idleTopicMs (a publish leaves it an
+  // eighth longer, scripts.ts topic_record); its answer is held.
+  const keys = new TopicKeys(prefix, 'app', 'room');
+  await waitFor('node a\'s load ran', async () => { const ttl = await side.pttl(keys.topic); return ttl > 0 && ttl <= 600_000; });
+  await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'during' });
+  await pub.ok({ t: 'pub', cache: 'app', topic: 'marker', value: 'm' });
+  await marker.items(1);
+  proxy.release(0);
+
+  t.match(await subscribed, { t: 'ok', r: { seq: 2 } }, 'the position includes the item');
+  await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'after' });
+  t.match(await sub.items(1), [{ value: 'after', seq: 3 }], 'live from there');
+  t.same(await sub.drain('disc', 50), [], 'nothing lost');
+});
