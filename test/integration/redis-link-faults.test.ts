@@ -4,6 +4,7 @@
  * for what were nine: each case below has its own servers, proxy and key prefix, and leaves
  * nothing behind, so they do not disturb each other. */
 import t, { type Test } from 'tap';
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startServer } from '../helpers/server.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -12,6 +13,7 @@ import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { CACHE, RawModerator, liveGroup, participant } from '../helpers/moderator.js';
 import { eventually, waitFor } from '../helpers/wait.js';
 import { TopicKeys } from '../../src/engine/redis/keys.js';
+import { TOPIC_SCRIPTS } from '../../src/engine/redis/scripts.js';
 import { PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
 
 const COMMAND_TIMEOUT_MS = 300;
@@ -458,4 +460,39 @@ t.test('an item published while a node loads the window is in the position the s
   await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'after' });
   t.match(await sub.items(1), [{ value: 'after', seq: 3 }], 'live from there');
   t.same(await sub.drain('disc', 50), [], 'nothing lost');
+});
+
+/** A node whose link came back but whose reload of a window then failed (Redis answered past
+ * redis.commandTimeoutMs on the command connection) tries the whole resubscription again, and
+ * only once every window is reloaded tells its subscribers `topic_resumed`: the item published
+ * meanwhile first, then the notice. The proxy holds the reload on the reconnected command
+ * connection past the timeout. */
+t.test('a resubscription whose reload timed out: the item published meanwhile, then topic_resumed', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('resubload');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
+  const scope = PermissionScopes.topicPublishSubscribe('app', '*');
+  const sub = await RawClient.open(a, await tokenFor(a, scope));
+  const pub = await RawClient.open(b, await tokenFor(b, scope));
+  t.teardown(() => { sub.close(); pub.close(); });
+  await sub.ok({ t: 'sub', cache: 'app', topic: 'room' });
+
+  const loadSha = createHash('sha1').update(TOPIC_SCRIPTS.tidingsTopicLoad.lua).digest('hex');
+  const held = proxy.holdRequests((chunk) => chunk.includes(loadSha));
+  proxy.reset();
+  t.match(await sub.next((f) => f['t'] === 'notice'), { kind: 'topic_interrupted' });
+  await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'during' });
+  const link = await held;
+  // The held reload times out on node a (the time passing is what is waited for).
+  await new Promise((r) => setTimeout(r, 3 * COMMAND_TIMEOUT_MS));
+  proxy.releaseRequests(link);
+
+  t.match(await sub.next((f) => f['t'] === 'item' || f['t'] === 'notice', 10_000), { t: 'item', value: 'during' }, 'the item published meanwhile');
+  t.match(await sub.next((f) => f['t'] === 'notice', 10_000), { kind: 'topic_resumed' }, 'then topic_resumed');
 });
