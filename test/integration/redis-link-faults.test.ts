@@ -424,10 +424,17 @@ t.test('a resume ahead of a node cut off from Redis: refused retryable, then ser
  * and the items before it are lost to the subscriber, announced with a `disc` from seq 0. Before,
  * a window at seq 0 was taken for one the reload had just made (no disc due), and the subscriber
  * got v7 after nothing, silently. */
-t.test('a topic subscribed at seq 0 whose list moved on while the link was down: the loss is announced', async (t) => {
+t.test('a topic subscribed at seq 0 whose list moved on while the link was down: the loss is announced', (t) => listMovedOn(t, false));
+
+/** The same for a topic Redis lost (its keys deleted) while the link was down, made again by the
+ * publishes: one `disc`, to the new page from the seq the node held, not a second one from seq 0
+ * of the new page. */
+t.test('a topic Redis lost and made again past its list while the link was down: one disc', (t) => listMovedOn(t, true));
+
+async function listMovedOn(t: Test, lost: boolean): Promise<void> {
   if (!requireRedis(t)) return;
   const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('seqzero');
+  const prefix = uniquePrefix('movedon');
   t.teardown(() => deletePrefix(url, prefix));
   const proxy = await startTcpProxy(Number(new URL(url).port));
   t.teardown(() => proxy.close());
@@ -440,16 +447,25 @@ t.test('a topic subscribed at seq 0 whose list moved on while the link was down:
   const pub = await RawClient.open(b, await tokenFor(b, scope));
   t.teardown(() => { sub.close(); pub.close(); });
   t.match(await sub.ok({ t: 'sub', cache: 'app', topic: 'room' }), { seq: 0 });
+  const held = lost ? (await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'one' }))['seq'] : 0;
+  if (lost) await sub.items(1);
 
   proxy.blackhole();
   proxy.reset();
   t.match(await sub.next((f) => f['t'] === 'notice'), { kind: 'topic_interrupted' });
+  if (lost) {
+    const keys = new TopicKeys(prefix, 'app', 'room');
+    const side = new Redis(url);
+    await side.del(keys.topic, keys.recent, keys.lastPage);
+    side.disconnect();
+  }
   for (let i = 1; i <= 10; i++) await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: `v${i}` });
   proxy.heal();
 
-  t.match(await sub.next((f) => f['t'] === 'disc' || f['t'] === 'item', 10_000), { t: 'disc', lastSeq: 0, newSeq: 7 }, 'the loss is announced first');
+  t.match(await sub.next((f) => f['t'] === 'disc' || f['t'] === 'item', 10_000), { t: 'disc', lastSeq: held, newSeq: 7 }, 'the loss is announced first');
   t.same((await sub.items(4)).map((f) => f['value']), ['v7', 'v8', 'v9', 'v10'], 'then what the list holds');
-});
+  t.same(await sub.drain('disc', 50), [], 'in one disc');
+}
 
 /** An item published while a node loads a topic's window (its first subscriber's `sub`) reaches the
  * node as a live message before the load's answer: it waits for the load and is applied after it,
