@@ -103,6 +103,8 @@ export class TopicEntry {
   private retries = 0;
   /** The `after` of the last `sub` sent: a replay's `disc` counts from it (see discontinuity()). */
   private sentAfter: Position | undefined;
+  /** A hole seen before the `sub` in flight was confirmed (see recover()). */
+  private holeBeforeConfirm = false;
   /** When a resubscription was first refused by the subscriptions limit (see LIMIT_RETRY_MS). */
   private limitedSince: number | undefined;
   private endError: TidingsClientError | undefined;
@@ -119,6 +121,7 @@ export class TopicEntry {
     clearTimeout(this.retryTimer); // this one asks already (e.g. sent on a reconnect's open)
     const frame = { t: 'sub' as const, cache: this.cache, topic: this.topic, ...(this.position ? { after: this.position } : {}), ...(this.presence ? { presence: true } : {}) };
     this.sentAfter = this.position;
+    this.holeBeforeConfirm = false; // this `sub` resumes after the position: the server refills it
     connection.request(frame).then(
       (r) => {
         this.inFlight = false;
@@ -131,8 +134,9 @@ export class TopicEntry {
         if (this.previousPageEnd?.page === r.page) this.previousPageEnd = undefined;
         this.state = 'active';
         this.settle();
-        // A local subscriber asked for join/leave events while this `sub` (without them) was in flight.
-        if (this.presence && !frame.presence) this.resubscribe();
+        // A local subscriber asked for join/leave events while this `sub` (without them) was in
+        // flight, or a hole showed before it was confirmed.
+        if (this.holeBeforeConfirm || (this.presence && !frame.presence)) this.resubscribe();
       },
       (err: TidingsClientError) => {
         this.inFlight = false;
@@ -221,8 +225,13 @@ export class TopicEntry {
    * the server's WebSocket layer dropped frames for a connection whose send buffer overflowed.
    * Rather than skip them, resubscribe after the last item delivered; the server replays the rest
    * from its window (or says `disc` if it no longer can). Items arriving meanwhile are dropped
-   * here and come again in the replay. */
+   * here and come again in the replay.
+   * Before the first `sub` is confirmed, the items of an earlier subscription of this connection
+   * (unsubscribed a moment ago) may set the position, and the server starts this one after its
+   * reply's position, not from there: an item published between its `unsub` and `sub` is a hole no
+   * replay refills. Resubscribe once the `sub` is confirmed (resubscribe() needs it active). */
   private recover(): void {
+    if (this.state === 'pending') this.holeBeforeConfirm = true;
     this.resubscribe();
   }
 
