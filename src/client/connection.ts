@@ -44,6 +44,13 @@ export type OutgoingFrame<K extends OperationName> = { t: K } & Omit<RequestOf<K
 /** Close code the SDK reports for links it gives up on itself (watchdog, connect timeout): the
  * code a browser reports for a connection that died without a close frame. */
 const LOCAL_ABORT = 1006;
+/** Requests a draining server refuses that do not wait for the next link: the close ends the
+ * server's subscriptions, and each subscription subscribes again on every open, from its position
+ * then (subscription.ts). Sent from the queue, after those resubscriptions, an `unsub` would end the
+ * subscription a subscribe() to the topic made meanwhile, and a `sub` would outlive a subscription
+ * ended meanwhile (the server holding one the SDK does not know: the next subscribe() to the topic
+ * is refused ALREADY_EXISTS_ERROR). */
+const SUBSCRIPTION_UPKEEP: ReadonlySet<string> = new Set(['sub', 'unsub']);
 /** Reconnects with a fresh token after 4500/4501/4504 (refused, expired, revoked), at most this many times in a row. */
 const MAX_AUTH_RETRIES = 3;
 
@@ -489,9 +496,11 @@ export class Connection {
   /** A request the server refused because it is draining for a shutdown was not applied, and the
    * link closes right after: it waits in the queue for the reconnect, as one made a moment later
    * would, instead of failing with an error the app can only answer by sending it again. False
-   * (the app gets the error) when it is another refusal or the queue has no room for it. */
+   * (the app gets the error) when it is another refusal or the queue has no room for it. Never the
+   * subscriptions' own `sub` and `unsub` (SUBSCRIPTION_UPKEEP). */
   private requeueDrained(pending: PendingRequest, e: WireError): boolean {
     if (e?.code !== ErrorCode.SERVER_UNAVAILABLE || e.cause !== UnavailableCause.SHUTTING_DOWN || this.closedByUser) return false;
+    if (SUBSCRIPTION_UPKEEP.has(String(pending.frame['t']))) return false;
     const bytes = queuedSize(pending.frame);
     if (this.queue.refusal(bytes)) return false;
     pending.id = undefined;
