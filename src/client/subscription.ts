@@ -249,9 +249,15 @@ export class TopicEntry {
     if (this.recovering || this.state !== 'active' || connection.status.state !== 'open') return;
     this.recovering = true;
     const done = () => { this.recovering = false; };
+    const presence = this.presence;
     connection.request({ t: 'unsub', cache: this.cache, topic: this.topic }).catch(() => {});
     this.sentAfter = this.position;
-    connection.request({ t: 'sub', cache: this.cache, topic: this.topic, after: this.position, ...(this.presence ? { presence: true } : {}) }).then(done, (err: TidingsClientError) => {
+    connection.request({ t: 'sub', cache: this.cache, topic: this.topic, after: this.position, ...(presence ? { presence: true } : {}) }).then(() => {
+      done();
+      // A local subscriber asked for join/leave events while this `sub` (without them) was in
+      // flight: wantPresence() could not resubscribe then.
+      if (this.presence && !presence) this.resubscribe();
+    }, (err: TidingsClientError) => {
       done();
       if (this.state === 'ended') return;
       // Its unsub went through: on a link that stays open, ask again (as in subscribe()).

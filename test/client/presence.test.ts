@@ -2,6 +2,7 @@ import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { collector, sdkFor } from '../helpers/sdk.js';
 import { PermissionScopes, TopicPresence, type TopicPresenceEvent } from '../../src/client/index.js';
+import type { MemoryEngine } from '../../src/index.js';
 
 const roomScope = PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('chat', '*'), PermissionScopes.topicPresence('chat', { namePrefix: 'room' }));
 
@@ -53,4 +54,34 @@ t.test('sdk presence - refused without the presence permission', async (t) => {
   if (listed instanceof TopicPresence.Error) t.equal(listed.errorCode(), 'PERMISSION_ERROR');
   const sub = await eve.topics.subscribe('chat', 'room1', { presence: true });
   t.equal(sub.type, 'Error');
+});
+
+t.test('sdk presence - a subscriber asking for events while a hole is being refilled gets them once it is', async (t) => {
+  // Memory engine on purpose: the fault injection replaces its fan-out.
+  const server = await startServer(t, { engine: 'memory', config: { presence: { leaveGraceMs: 2000 } } });
+  const mint = async (tokenId: string) => (await server.auth.mintDisposableToken({ scope: roomScope, expiresInSec: 300, tokenId })).token;
+  const carol = await sdkFor(t, server, { token: await mint('carol') });
+  const items = collector<string>();
+  await carol.topics.subscribe('chat', 'room3', { onItem: (i) => items.push(i.valueString()) });
+  // Fault injection: item 1 is recorded in the window but never reaches the socket (as when uWS
+  // drops frames for a connection whose send buffer overflowed), so item 2 arrives past a hole.
+  const engine = server.broker['deps'].engine as MemoryEngine;
+  const fanout = engine.topics['fanout'];
+  engine.topics['fanout'] = { publish: () => {}, sendTo: () => {} };
+  engine.topics.publish('chat', 'room3', 'one', 'carol');
+  engine.topics['fanout'] = fanout;
+  // Heard after the SDK's own listener: item 2 has just started the refill's resubscription.
+  const events = collector<TopicPresenceEvent>();
+  let upgraded: Promise<unknown> | undefined;
+  carol.connection.onPush((frame) => {
+    if (frame['t'] === 'item' && frame['seq'] === 2) upgraded ??= carol.topics.subscribe('chat', 'room3', { presence: true, onJoin: events.push });
+  });
+  await carol.topics.publish('chat', 'room3', 'two');
+  t.same(await items.until(2), ['one', 'two'], 'the hole refilled');
+  t.ok(upgraded, 'asked while the refill was in flight');
+  t.equal(((await upgraded) as { type: string }).type, 'Subscription');
+  const dan = await sdkFor(t, server, { token: await mint('dan') });
+  await dan.topics.subscribe('chat', 'room3', {});
+  await events.until(1);
+  t.same(events.events.map((e) => [e.kind, e.tokenId]), [['join', 'dan']]);
 });
