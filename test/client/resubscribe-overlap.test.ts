@@ -8,6 +8,8 @@ import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { collector, sdkFor } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import type { MemoryEngine } from '../../src/index.js';
 import WebSocket from 'ws';
 import { PermissionScopes, type TopicDiscontinuity, type WebSocketLike } from '../../src/client/index.js';
 
@@ -79,4 +81,44 @@ t.test('sdk resubscribe - across a page change, a replay disc whose lastSeq equa
   await waitFor('item 6', () => items.events.includes('6'));
   t.same(items.events, [...values, '6'], 'every item once, in order');
   t.same(gaps.map((d) => [d.lastSequenceNumber(), d.newSequenceNumber(), d.newSequencePage()]), [[5, 1, page]], 'one discontinuity, onto the new page');
+});
+
+t.test('sdk resubscribe - a replay disc from an older `after` reports only what lies past the position, counted from it', async (t) => {
+  // Memory engine on purpose: the fault injection replaces its fan-out. A window of 2.
+  const server = await startServer(t, { engine: 'memory', config: { topics: { windowItems: 2 } } });
+  const proxy = await startTcpProxy(server.port);
+  t.teardown(() => proxy.close());
+  const token = (await server.auth.mintDisposableToken({ scope: roomScope, expiresInSec: 300, tokenId: 'fay' })).token;
+  const fay = await sdkFor(t, server, { token, url: `ws://127.0.0.1:${proxy.port}/v1/ws` });
+  const engine = server.broker['deps'].engine as MemoryEngine;
+  const rooms = { room4: ['6', '7', '8'], room5: ['6', '7'] };
+  const got = new Map(Object.keys(rooms).map((room) => [room, { items: collector<string>(), gaps: [] as TopicDiscontinuity[] }]));
+  for (const [room, { items, gaps }] of got) {
+    await fay.topics.subscribe('chat', room, { onItem: (i) => items.push(i.valueString()), onDiscontinuity: (d) => gaps.push(d) });
+    for (const v of ['1', '2']) engine.topics.publish('chat', room, v, 'fay');
+    await items.until(2);
+  }
+  // Held from here: items 3–5 are on their way when the presence upgrade resubscribes after seq 2.
+  proxy.hold(0);
+  const fanout = engine.topics['fanout'];
+  for (const [room, kept] of Object.entries(rooms)) {
+    for (const v of ['3', '4', '5']) engine.topics.publish('chat', room, v, 'fay');
+    // Fault injection: published between the server's unsub and sub (never sent to fay), so the
+    // replay opens with a disc from seq 2 to the window's start.
+    engine.topics['fanout'] = { publish: () => {}, sendTo: () => {} };
+    for (const v of kept) engine.topics.publish('chat', room, v, 'fay');
+    engine.topics['fanout'] = fanout;
+  }
+  const upgraded = Object.keys(rooms).map((room) => fay.topics.subscribe('chat', room, { presence: true }));
+  const session = () => [...server.broker.sessions.values()].find((s) => s.grant?.tokenId === 'fay');
+  await waitFor('both resubscriptions taken', () => [...(session()?.subscriptions.values() ?? [])].filter((r) => r.presence).length === 2);
+  proxy.release(0);
+  for (const u of upgraded) t.equal((await u).type, 'Subscription');
+  const [room4, room5] = [got.get('room4')!, got.get('room5')!];
+  await room4.items.until(7);
+  await room5.items.until(7);
+  t.same(room4.items.events, ['1', '2', '3', '4', '5', '7', '8'], 'room4: seq 6 fell out of the window');
+  t.same(room4.gaps.map((d) => [d.lastSequenceNumber(), d.newSequenceNumber()]), [[5, 7]], 'room4: counted from seq 5, the last delivered, not the `after` (2)');
+  t.same(room5.items.events, ['1', '2', '3', '4', '5', '6', '7'], 'room5: nothing missed');
+  t.same(room5.gaps, [], 'room5: the disc (2 to 6) names nothing past seq 5: no discontinuity');
 });
