@@ -80,3 +80,18 @@ t.test('an item published between the unsub and the new sub leaves a hole behind
   t.same(second.events, [2, 3, 4], 'each once, in order, the hole refilled');
   t.same(gaps, [], 'no discontinuity: the window held item 3');
 });
+
+t.test('a subscribe() cancelled while its sub is in flight leaves the server no subscription: the next one is taken', async (t) => {
+  const server = await startServer(t);
+  const sdk = await sdkFor(t, server, { tokenId: 'cancelling' });
+  await sdk.connection.ready();
+  const abort = new AbortController();
+  const cancelled = sdk.topics.subscribe('chat', 'cancelled', { signal: abort.signal });
+  abort.abort();
+  t.equal((await cancelled).type, 'Error', 'cancelled');
+  const items = collector<string>();
+  const again = await sdk.topics.subscribe('chat', 'cancelled', { onItem: (i) => items.push(i.valueString()) });
+  t.equal(again.type, 'Subscription', `subscribed again (${again})`);
+  await sdk.topics.publish('chat', 'cancelled', 'x');
+  t.same(await items.until(1), ['x']);
+});
