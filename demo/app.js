@@ -1,7 +1,7 @@
 // The demo chat: a browser client of the moderation-input pattern, using the SDK bundle the broker
 // serves. It asks the dev token route (standing in for an app backend) for a scoped token, loads
-// the room's history, subscribes from the last history item (no gap, no duplicate), and sends raw
-// input to <room>-input for the moderator.
+// the room's history, subscribes from the last history item (no gap, no duplicate; an empty
+// history is read again once subscribed), and sends raw input to <room>-input for the moderator.
 import { connect, ListFetch, TopicPublish } from '/sdk/tidings.js';
 
 const $ = (id) => document.getElementById(id);
@@ -37,6 +37,8 @@ function timeOf(ms) {
 }
 
 function addMessage({ author, text, ts, page, seq }) {
+  // Already shown: the second history read of join() also returns what came live meanwhile.
+  if (seq !== undefined && document.querySelector(`.msg[data-page="${page}"][data-seq="${seq}"]`)) return;
   $('empty')?.remove();
   const li = document.createElement('li');
   li.className = 'msg' + (author === state.me ? ' mine' : '');
@@ -54,7 +56,11 @@ function addMessage({ author, text, ts, page, seq }) {
   body.className = 'text';
   body.textContent = text;
   li.append(meta, body);
-  appendToList(li);
+  // In (page, seq) order: that second read's items were published before what came live.
+  const later = seq === undefined ? undefined : [...$('messages').querySelectorAll('.msg[data-seq]')]
+    .find((el) => Number(el.dataset.page) > page || (Number(el.dataset.page) === page && Number(el.dataset.seq) > seq));
+  if (later) later.before(li);
+  else appendToList(li);
 }
 
 function addRejected(text, reason) {
@@ -151,6 +157,16 @@ async function join(name, room, spectator) {
   if (left()) return;
   if (sub.type === 'Error') notice(`Cannot follow this room: ${sub.message()}`);
   else state.subscription = sub;
+  if (!resumeFrom && sub.type !== 'Error') {
+    // An empty history gives no position to resume from: the subscription started where the topic
+    // was when the server took it, and what was posted between the read above and then is only in
+    // the history. Read it again (addMessage skips what came live).
+    const again = await sdk.cache.listFetch(state.cache, state.room, { withMeta: true });
+    if (left()) return;
+    if (again instanceof ListFetch.Hit) {
+      for (const item of again.items) addMessage({ author: item.tokenId, text: String(item.value), ts: item.ts, page: item.page, seq: item.seq });
+    }
+  }
   const members = await sdk.topics.presence(state.cache, state.room);
   if (left()) return;
   if (members.type === 'Success') { for (const m of members.members) here.add(m.tokenId); showHere(); }

@@ -9,6 +9,7 @@ import type { Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import { DESKTOP, PHONE, buildSdkBundle, sharedChromium, screenshot, strictPage } from '../helpers/browser.js';
 import { joinAs, messages, onScreen, openDemo, send, waitForMessages } from '../helpers/demo-page.js';
+import { decodeFrames } from '../../src/protocol/index.js';
 
 buildSdkBundle();
 const chromium = sharedChromium();
@@ -104,4 +105,46 @@ t.test('demo - Leave while the history is loading, then join another room', asyn
   t.equal(await page.isVisible('#notice'), false, 'no notice left over from the first room');
   t.same(await page.$$eval('#messages li', (els) => els.map((e) => e.textContent)), ['No messages yet. Say hello!'], 'only the second room\'s own lines');
   await screenshot(page, 'demo-second-room');
+});
+
+/** A room whose history is empty gives the page no position to resume from, so its subscription
+ * starts where the topic is when the `sub` arrives: a message posted between the history fetch and
+ * the `sub` is in the history only (the moderator's pubAppend). Bob's `sub` is held until Ada's first
+ * message is shown on her page; Bob must see it too (the page reads the history again once
+ * subscribed, demo/app.js join()), once, before his own. */
+t.test('demo - a message posted between an empty history and the subscription is shown', async (t) => {
+  const browser = await chromium(t);
+  if (!browser) return;
+  const server = await startServer(t, { config: { dev: true } });
+  const ada = await joinAs(t, browser, server, 'Ada', 'gap');
+  await waitForMessages(ada, 0);
+  const bob = await strictPage(t, browser);
+  let releaseSub: (() => void) | undefined;
+  const subHeld = new Promise<void>((resolve) => {
+    void bob.routeWebSocket(/\/v1\/ws$/, (ws) => {
+      const upstream = ws.connectToServer();
+      const held: Array<string | Buffer> = [];
+      let holding = false;
+      ws.onMessage((message) => {
+        if (!holding && typeof message !== 'string' && decodeFrames(message).some((f) => f['t'] === 'sub')) {
+          holding = true;
+          releaseSub = () => { holding = false; for (const m of held.splice(0)) upstream.send(m); };
+          resolve();
+        }
+        if (holding) held.push(message);
+        else upstream.send(message);
+      });
+    });
+  });
+  await bob.goto(`${server.httpUrl}/`);
+  await bob.fill('#name', 'Bob');
+  await bob.fill('#room', 'gap');
+  await bob.click('#join-form button[type=submit]');
+  await subHeld; // Bob's history fetch (empty) is answered; his `sub` waits
+  await send(ada, 'Hello Bob!');
+  t.same(await waitForMessages(ada, 1), ['Ada: Hello Bob!']);
+  releaseSub!();
+  await bob.waitForSelector('#status[data-state="open"]');
+  await send(bob, 'Hi Ada');
+  t.same(await waitForMessages(bob, 2), ['Ada: Hello Bob!', 'Bob: Hi Ada'], 'the message posted before the subscription, then his own');
 });
