@@ -50,6 +50,8 @@ export class Broker {
   private readonly replies = new MsgpackReplies();
   private readonly heartbeatFrame = new Uint8Array(encodeFrame({ t: 'hb' }));
   private heartbeat: NodeJS.Timeout | undefined;
+  /** The fan-out start() was given: shutdown() flushes what it holds before the byes. */
+  private fanout: Fanout | undefined;
   /** Connections per tokenId and request rates (src/limits/). */
   readonly limits: IdentityLimits;
   /** Subscribers detached from live fan-out for slowness, catching up from the window. */
@@ -84,6 +86,7 @@ export class Broker {
   }
 
   async start(fanout: Fanout): Promise<void> {
+    this.fanout = fanout;
     // Every frame fanned out counts towards the next send-buffer scan (engine/slow-consumers.ts).
     const slow = this.slowConsumers;
     await this.deps.engine.start({
@@ -371,6 +374,9 @@ export class Broker {
     }
     for (;;) {
       const late = Date.now() >= deadline;
+      // Items held to coalesce go out before any bye: the byes' positions count them (with engine
+      // redis, the last ones may have come with the settle's answer, in this very iteration).
+      this.fanout?.flush?.();
       for (const session of [...this.sessions.values()]) {
         if (!told.has(session) && (late || (session.pending === 0 && !session.catchUps?.size))) {
           told.add(session);

@@ -41,6 +41,9 @@ export type { PublishHook, PublishedItem } from '../core/publish-hook.js';
 export interface Fanout {
   publish(key: string, frame: Uint8Array): void;
   sendTo(connectionId: string, frame: Uint8Array): void;
+  /** Sends now what publish() holds back to coalesce (server/native-batching.ts): a frame sent
+   * directly after it (a shutdown `bye` naming final positions) must not overtake it. */
+  flush?(): void;
 }
 
 /** Items read from a topic's recent-items window (see Topic.readAfter). */

@@ -166,6 +166,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   await broker.start({
     publish: (key, frame) => { batching.send(key, frame); jsFanout.publish(key, frame); },
     sendTo: (connectionId, frame) => { broker.sessions.get(connectionId)?.connection.send(frame); },
+    flush: () => batching.flushAll(),
   });
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
@@ -217,8 +218,6 @@ export async function createServer(options: CreateServerOptions = {}, features: 
         unsubscribeRevocations();
         // Stop accepting first, then let every connection drain (server.shutdownGraceMs).
         uWS.us_listen_socket_close(listenSocket);
-        // Held items before the bye frames, whose positions count them.
-        batching.flushAll();
         // The gRPC listener drains alongside the broker, within the same server.shutdownGraceMs:
         // unary calls in flight are answered, and the broker's shutdown ends every Subscribe
         // stream (UNAVAILABLE), so the listener stops once they are, not after a fixed wait.

@@ -4,9 +4,11 @@
  * are refused with a retryable code. On both engines: with engine redis the bye waits for items
  * acknowledged before the stop that are still on their way from Redis, so it names the last one
  * and nothing follows it; a request waiting for Redis's answer is answered before the bye. */
+import t from 'tap';
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { startRedis } from '../helpers/redis.js';
+import { requireRedis, sharedRedisUrl, startRedis } from '../helpers/redis.js';
+import { resetHoldingSubscribe, startTcpProxy } from '../helpers/tcp-proxy.js';
 import { PermissionScopes } from '../../src/index.js';
 
 type Paused = { _socket: { pause(): void; resume(): void } };
@@ -104,3 +106,37 @@ testEachEngine('shutdown - a request still waiting for Redis is answered before 
   t.match(client.frames[bye], { code: 4000, reconnect: true });
   t.equal(closed.code, 4000, 'then close 4000');
 }, ['redis']);
+
+/** Engine redis: the stop waits for items on their way from Redis (a PING on the subscriber link:
+ * once answered, every message before it was applied), and those items are held a moment to be
+ * coalesced (server/native-batching.ts). The node's subscriber link is held by a proxy while 20
+ * items are published and acknowledged and the stop sends its PING; released, the items and the
+ * PING's answer arrive in one read, and the bye must still come after every item. */
+t.test('shutdown [redis] - items that arrive with the settle\'s answer go out before the bye', async (t) => {
+  if (!requireRedis(t)) return;
+  const proxy = await startTcpProxy(Number(new URL(await sharedRedisUrl()).port));
+  t.teardown(() => proxy.close());
+  const server = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}` });
+  const token = await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', '*'));
+  const sub = await RawClient.open(server, token);
+  await sub.ok({ t: 'sub', cache: 'chat', topic: 'settle-race' });
+  // Which relay is the topic's subscriber link: the one that sends its SUBSCRIBE again after a reset.
+  const link = await resetHoldingSubscribe(proxy, Buffer.from('settle-race'));
+  t.not(link, undefined, 'the subscriber link subscribed again');
+  proxy.releaseRequests(link!);
+  await sub.next((f) => f['t'] === 'notice' && f['kind'] === 'topic_resumed', 10_000);
+  proxy.hold(link!);
+  const pub = await RawClient.open(server, token);
+  const total = 20;
+  for (let i = 1; i <= total; i++) await pub.ok({ t: 'pub', cache: 'chat', topic: 'settle-race', value: `v${i}` });
+  const closing = server.close();
+  await new Promise((r) => setTimeout(r, 200)); // the stop's PING is sent on the held link
+  proxy.release(link!);
+  await sub.waitClosed(10_000);
+  await closing;
+  const items = sub.frames.filter((f) => f['t'] === 'item');
+  t.same(items.map((f) => f['value']), Array.from({ length: total }, (_, i) => `v${i + 1}`), 'every acknowledged item arrived');
+  const bye = sub.frames.findIndex((f) => f['t'] === 'bye');
+  t.ok(bye >= 0, 'a bye');
+  t.notOk(sub.frames.slice(bye).some((f) => f['t'] === 'item'), 'no item after the bye');
+});
