@@ -18,17 +18,24 @@ import { PermissionScopes, generateSigningKey, type TidingsServer } from '../../
 
 const COMMAND_TIMEOUT_MS = 300;
 
+/** The shared Redis under a fresh key prefix (deleted when the test ends), and a TCP proxy to it
+ * for the node whose link a case breaks (`redis://127.0.0.1:<proxy.port>`). */
+async function proxiedRedis(t: Test, label: string) {
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix(label);
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  return { url, prefix, proxy };
+}
+
 /** A moderator's accept (publish, append and settle in one script) whose reply was lost with the
  * link: the item is published once, its delivery is settled (the node's hand-back after the error
  * finds nothing to hand back), a retried accept is refused rather than published again, and no
  * member gets the item again. The proxy keeps Redis's answers on the node's command connection. */
 t.test('an accept whose reply was lost: published once, settled, not handed out again', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('acceptcut');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'acceptcut');
   const base = { auth: { signingKeys: [generateSigningKey()] }, moderation: { ackTimeoutMs: 60_000 } };
   // a's first connection through the proxy is its command connection (connected before the others).
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
@@ -67,11 +74,7 @@ t.test('an accept whose reply was lost: published once, settled, not handed out 
  * happened to reconnect. The proxy keeps Redis's answers on that node's command connection. */
 t.test('a revocation that ran in Redis but whose reply was lost is in force on the asking node too', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('revlost');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'revlost');
   const auth = { signingKeys: [generateSigningKey()] };
   // a's first connection through the proxy is its command connection (connected before the others).
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
@@ -100,11 +103,7 @@ t.test('a revocation that ran in Redis but whose reply was lost is in force on t
 const RETRYABLE = /^(TIMEOUT_ERROR|SERVER_UNAVAILABLE)$/;
 
 async function idempotentSetup(t: Test) {
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('idemcut');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'idemcut');
   const auth = { signingKeys: [generateSigningKey()] };
   // a's first connection through the proxy is its command connection (connected before the others).
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
@@ -197,11 +196,7 @@ t.test('an idempotent pubAppend to the input of an idle group, retried on anothe
  * hoped for. */
 t.test('a re-sent SUBSCRIBE answered after the command timeout: subscribers still caught up and told', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('resubto');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'resubto');
   // a: through the proxy; its link is taken for dead only after linkTimeoutMs, well after the
   // SUBSCRIBE's answer comes. b: straight to Redis.
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
@@ -271,11 +266,7 @@ async function loadsDuring(url: string, topicKey: string, fn: () => Promise<void
  * SUBSCRIBE, so the late answer is made, not hoped for. */
 t.test('a re-sent group SUBSCRIBE answered after the command timeout: the queued item is delivered without waiting for the tick', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('modresubto');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'modresubto');
   // A tick far beyond the waits below: only the claim after the re-subscription can deliver.
   const base = { auth: { signingKeys: [generateSigningKey()] }, moderation: { nodeTimeoutMs: 120_000, ackTimeoutMs: 120_000 } };
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
@@ -303,11 +294,7 @@ t.test('a re-sent group SUBSCRIBE answered after the command timeout: the queued
  * timeout, so the failed reload is made, not hoped for. */
 t.test('a reload that failed is tried again: the topic Redis lost is announced and its new items come, with no later publish', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('reloadretry');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'reloadretry');
   // a's first connection through the proxy is its command connection (connected before the others).
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 10_000 } } });
@@ -343,11 +330,7 @@ t.test('a reload that failed is tried again: the topic Redis lost is announced a
  * the two it took a silent topic for a live one. */
 t.test('a subscriber that joins while the link is down is told it is interrupted, then resumed', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('subint');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { prefix, proxy } = await proxiedRedis(t, 'subint');
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { redis: { commandTimeoutMs: 300, linkTimeoutMs: 500, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
   const scope = PermissionScopes.topicPublishSubscribe('app', '*');
@@ -374,11 +357,7 @@ t.test('a subscriber that joins while the link is down is told it is interrupted
  * window's old items again (then, once the link was back, the rest a second time). */
 t.test('a resume ahead of a node cut off from Redis: refused retryable, then served exactly once the link is back', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('ahead');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'ahead');
   const auth = { signingKeys: [generateSigningKey()] };
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { auth, redis: { commandTimeoutMs: 300, linkTimeoutMs: 500, queueTimeoutMs: 200, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
@@ -433,11 +412,7 @@ t.test('a topic Redis lost and made again past its list while the link was down:
 
 async function listMovedOn(t: Test, lost: boolean): Promise<void> {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('movedon');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'movedon');
   const topics = { windowItems: 4 }; // the list keeps the newest 4 (trimmed once it holds 4 + 4/16)
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { topics, redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 500, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
@@ -475,11 +450,7 @@ async function listMovedOn(t: Test, lost: boolean): Promise<void> {
  * subscriber, shows that (one subscription connection, in order). */
 t.test('an item published while a node loads the window is in the position the sub answers', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('loadpend');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'loadpend');
   // a's first connection through the proxy is its command connection (connected before the others).
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { redis: { commandTimeoutMs: 10_000, linkTimeoutMs: 20_000 } } });
@@ -518,11 +489,7 @@ t.test('an item published while a node loads the window is in the position the s
  * connection past the timeout. */
 t.test('a resubscription whose reload timed out: the item published meanwhile, then topic_resumed', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('resubload');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'resubload');
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
   const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
