@@ -36,9 +36,11 @@ function timeOf(ms) {
   return ms ? new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
 }
 
-function addMessage({ author, text, ts, page, seq }) {
-  // Already shown: the second history read of join() also returns what came live meanwhile.
-  if (seq !== undefined && document.querySelector(`.msg[data-page="${page}"][data-seq="${seq}"]`)) return;
+/** Shows a message at the end; `earlier` (join()'s second history read, whose items were published
+ * before what came live meanwhile): in (page, seq) order, and not again if it came live. */
+function addMessage({ author, text, ts, page, seq }, earlier = false) {
+  const placed = earlier && seq !== undefined;
+  if (placed && document.querySelector(`.msg[data-page="${page}"][data-seq="${seq}"]`)) return;
   $('empty')?.remove();
   const li = document.createElement('li');
   li.className = 'msg' + (author === state.me ? ' mine' : '');
@@ -56,11 +58,15 @@ function addMessage({ author, text, ts, page, seq }) {
   body.className = 'text';
   body.textContent = text;
   li.append(meta, body);
-  // In (page, seq) order: that second read's items were published before what came live.
-  const later = seq === undefined ? undefined : [...$('messages').querySelectorAll('.msg[data-seq]')]
-    .find((el) => Number(el.dataset.page) > page || (Number(el.dataset.page) === page && Number(el.dataset.seq) > seq));
+  const later = placed ? [...$('messages').querySelectorAll('.msg[data-seq]')]
+    .find((el) => Number(el.dataset.page) > page || (Number(el.dataset.page) === page && Number(el.dataset.seq) > seq)) : undefined;
   if (later) later.before(li);
   else appendToList(li);
+}
+
+/** A history element (listFetch withMeta) as addMessage takes it. */
+function historyMessage(item) {
+  return { author: item.tokenId, text: String(item.value), ts: item.ts, page: item.page, seq: item.seq };
 }
 
 function addRejected(text, reason) {
@@ -131,9 +137,10 @@ async function join(name, room, spectator) {
   const history = await sdk.cache.listFetch(state.cache, state.room, { withMeta: true });
   if (left()) return;
   let resumeFrom;
+  const read = history instanceof ListFetch.Hit ? history.items.length : 0;
   if (history instanceof ListFetch.Hit) {
     for (const item of history.items) {
-      addMessage({ author: item.tokenId, text: String(item.value), ts: item.ts, page: item.page, seq: item.seq });
+      addMessage(historyMessage(item));
       if (item.seq !== undefined) resumeFrom = { page: item.page, seq: item.seq };
     }
   } else if (history.type === 'Error') {
@@ -157,15 +164,13 @@ async function join(name, room, spectator) {
   if (left()) return;
   if (sub.type === 'Error') notice(`Cannot follow this room: ${sub.message()}`);
   else state.subscription = sub;
-  if (!resumeFrom && sub.type !== 'Error') {
+  if (read === 0 && sub.type !== 'Error') {
     // An empty history gives no position to resume from: the subscription started where the topic
     // was when the server took it, and what was posted between the read above and then is only in
     // the history. Read it again (addMessage skips what came live).
     const again = await sdk.cache.listFetch(state.cache, state.room, { withMeta: true });
     if (left()) return;
-    if (again instanceof ListFetch.Hit) {
-      for (const item of again.items) addMessage({ author: item.tokenId, text: String(item.value), ts: item.ts, page: item.page, seq: item.seq });
-    }
+    if (again instanceof ListFetch.Hit) for (const item of again.items) addMessage(historyMessage(item), true);
   }
   const members = await sdk.topics.presence(state.cache, state.room);
   if (left()) return;
