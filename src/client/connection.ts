@@ -36,6 +36,9 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Momento's name for `signal`. */
   abortSignal?: AbortSignal;
+  /** @internal Runs as the server's reply is read, before the frames after it (the promise's
+   * callbacks run later: after every frame of the same read). */
+  onReply?: () => void;
 }
 type Frame = Record<string, unknown>;
 /** A request as the SDK builds it, typed by the protocol's operations map; the connection sets `id`. */
@@ -64,6 +67,7 @@ interface PendingRequest {
    * tokenId (per connection for a credential without one): only a link with the same tokenId
    * recognises a resend. */
   sentAs?: string | undefined;
+  onReply?: (() => void) | undefined;
   resolve(result: unknown): void;
   reject(error: TidingsClientError): void;
 }
@@ -243,6 +247,7 @@ export class Connection {
       const pending: PendingRequest = {
         frame,
         id: undefined,
+        onReply: options.onReply,
         resolve: (r) => { settle(); resolve(r as R); },
         reject: (e) => { settle(); reject(e); },
       };
@@ -478,8 +483,10 @@ export class Connection {
       const pending = this.inFlight.get(frame['id']);
       if (!pending) return; // timed out or cancelled meanwhile
       this.inFlight.delete(frame['id']);
+      if (t === 'err' && this.requeueDrained(pending, frame['e'] as WireError)) return;
+      guard(() => pending.onReply?.());
       if (t === 'ok') pending.resolve(frame['r']);
-      else if (!this.requeueDrained(pending, frame['e'] as WireError)) pending.reject(TidingsClientError.fromWire(frame['e'] as WireError));
+      else pending.reject(TidingsClientError.fromWire(frame['e'] as WireError));
       return;
     }
     if (t === 'bye') this.lastBye = { code: frame['code'] as number, reason: frame['reason'] as string };

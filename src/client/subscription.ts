@@ -2,7 +2,7 @@
  * delivered, resubscribes with `after` on every reconnect, and drops anything at or before that
  * position, so each local subscriber sees every item once, in order, or an explicit discontinuity. */
 import { ErrorCode, LimitCause, topicKey, type DiscontinuityFrame, type ItemFrame, type Position, type RetractFrame } from '../protocol/index.js';
-import type { Connection } from './connection.js';
+import type { Connection, OutgoingFrame } from './connection.js';
 import { cancelledError, guard, type TidingsClientError } from './errors.js';
 import { ErrorResponse } from './responses.js';
 import { TopicDiscontinuity, TopicHeartbeat, TopicItem, TopicNotice, TopicPresenceEvent, TopicRetraction } from './topic-items.js';
@@ -107,11 +107,32 @@ export class TopicEntry {
   private holeBeforeConfirm = false;
   /** When a resubscription was first refused by the subscriptions limit (see LIMIT_RETRY_MS). */
   private limitedSince: number | undefined;
+  /** `sub` requests of this entry the server has not answered yet (see awaitingSub). */
+  private subsUnanswered = 0;
   private endError: TidingsClientError | undefined;
 
   constructor(private readonly owner: EntryOwner, readonly cache: string, readonly topic: string) {}
 
   get key(): string { return topicKey(this.cache, this.topic); }
+
+  /** A `sub` of this entry awaits its reply. The server sends a subscription's frames only after
+   * that reply, so a `disc` or `end` read now was sent for an earlier subscription to the topic on
+   * this connection (one unsubscribed a moment ago, or the one a resubscription replaces). */
+  get awaitingSub(): boolean { return this.subsUnanswered > 0; }
+
+  /** Sends a `sub`, counted unanswered until its reply is read (or it fails without one). */
+  private requestSub(frame: OutgoingFrame<'sub'>) {
+    let unanswered = true;
+    const settle = () => {
+      if (!unanswered) return;
+      unanswered = false;
+      this.subsUnanswered--;
+    };
+    this.subsUnanswered++;
+    const reply = this.owner.connection.request(frame, { onReply: settle });
+    reply.then(settle, settle);
+    return reply;
+  }
 
   /** Sends `sub` (with `after` once a position is known) when the connection is open. */
   subscribe(): void {
@@ -122,7 +143,7 @@ export class TopicEntry {
     const frame = { t: 'sub' as const, cache: this.cache, topic: this.topic, ...(this.position ? { after: this.position } : {}), ...(this.presence ? { presence: true } : {}) };
     this.sentAfter = this.position;
     this.holeBeforeConfirm = false; // this `sub` resumes after the position: the server refills it
-    connection.request(frame).then(
+    this.requestSub(frame).then(
       (r) => {
         this.inFlight = false;
         if (this.state === 'ended') return;
@@ -252,7 +273,7 @@ export class TopicEntry {
     const presence = this.presence;
     connection.request({ t: 'unsub', cache: this.cache, topic: this.topic }).catch(() => {});
     this.sentAfter = this.position;
-    connection.request({ t: 'sub', cache: this.cache, topic: this.topic, after: this.position, ...(presence ? { presence: true } : {}) }).then(() => {
+    this.requestSub({ t: 'sub', cache: this.cache, topic: this.topic, after: this.position, ...(presence ? { presence: true } : {}) }).then(() => {
       done();
       // A local subscriber asked for join/leave events while this `sub` (without them) was in
       // flight: wantPresence() could not resubscribe then.

@@ -81,6 +81,8 @@ export class ConnectionTopics implements EntryOwner {
     if (t !== 'item' && t !== 'disc' && t !== 'end' && t !== 'retract' && t !== 'join' && t !== 'leave' && !notice) return;
     const entry = this.entries.get(topicKey(frame['cache'] as string, frame['topic'] as string));
     if (!entry) return;
+    // Sent for an earlier server subscription to the topic (see awaitingSub): not this entry's.
+    if ((t === 'disc' || t === 'end') && entry.awaitingSub) return;
     if (notice) return entry.notice(frame['kind'] as 'topic_interrupted' | 'topic_resumed');
     if (t === 'join' || t === 'leave') return entry.presenceEvent(t, frame['tokenId'] as string);
     if (t === 'item' || t === 'retract') entry.item(frame as unknown as ItemFrame | RetractFrame);

@@ -2,13 +2,14 @@
  * subscription before it took the `unsub` arrive while the new one is pending, and the new one
  * delivers them (older items: they came before its `sub`). Checked here: that stays within the
  * contract, each item once, in order, nothing lost after the new subscription's start, also when an
- * item published between the server's unsub and sub leaves a hole behind those in-flight items. */
+ * item published between the server's unsub and sub leaves a hole behind those in-flight items; and
+ * a `disc` or `end` the server sent the old subscription is not the new one's. */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
-import { sdkFor, collector } from '../helpers/sdk.js';
+import { sdkFor, collector, chatScope } from '../helpers/sdk.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
-import { TopicSubscribe } from '../../src/client/index.js';
+import { PermissionScopes, TopicPublish, TopicSubscribe, type Scope, type TopicDiscontinuity } from '../../src/client/index.js';
 
 t.test('items in flight for an unsubscribed subscription reach the next one once, in order, without a gap', async (t) => {
   const server = await startServer(t);
@@ -94,4 +95,51 @@ t.test('a subscribe() cancelled while its sub is in flight leaves the server no 
   t.equal(again.type, 'Subscription', `subscribed again (${again})`);
   await sdk.topics.publish('chat', 'cancelled', 'x');
   t.same(await items.until(1), ['x']);
+});
+
+t.test('an `end` the server sent the old subscription, read once the new one is pending, leaves the new one live', async (t) => {
+  const server = await startServer(t);
+  const mint = async (scope: Scope) => (await server.auth.mintDisposableToken({ scope, expiresInSec: 300, tokenId: 'rotating' })).token;
+  const sdk = await sdkFor(t, server, { token: await mint(chatScope) });
+  const narrow = await mint(PermissionScopes.topicPublishSubscribe('chat', 'elsewhere'));
+  const wide = await mint(chatScope);
+  const old = await sdk.topics.subscribe('chat', 'rotated');
+  // On the one connection, in this order: a token that no longer allows the topic (the server ends
+  // the old subscription with an `end`), the unsub, the wide token again, the new sub. The `end`
+  // is read while the new subscription is pending.
+  const narrowed = sdk.connection.request({ t: 'auth', token: narrow });
+  (old as TopicSubscribe.Subscription).unsubscribe();
+  const widened = sdk.connection.request({ t: 'auth', token: wide });
+  const items = collector<string>();
+  const errors: unknown[] = [];
+  const pending = sdk.topics.subscribe('chat', 'rotated', { onItem: (i) => items.push(i.valueString()), onError: (e) => errors.push(e) });
+  t.same((await narrowed).ended, [{ cache: 'chat', topic: 'rotated' }], 'the server ended the old subscription');
+  await widened;
+  const sub = await pending;
+  t.equal(sub.type, 'Subscription', `the new one is taken (${sub})`);
+  await sdk.topics.publish('chat', 'rotated', 'x');
+  t.same(await items.until(1), ['x'], 'and gets the next item');
+  t.ok((sub as TopicSubscribe.Subscription).isSubscribed, 'still subscribed');
+  t.same(errors, [], 'no onError');
+});
+
+t.test('a `disc` the server sent the old subscription, read once the new one is pending, is no discontinuity of the new one', async (t) => {
+  // Memory engine on purpose: its subscribe answers at once, so the server takes the first `sub`
+  // whole (reply, disc) before the unsub behind it (engine redis takes the unsub first: no disc).
+  const server = await startServer(t, { engine: 'memory' });
+  const sdk = await sdkFor(t, server, { tokenId: 'resuming' });
+  const { page } = await sdk.topics.publish('chat', 'resumed', '1') as TopicPublish.Success;
+  // Resumed from an older page, the first `sub` gets a disc onto the current one; it is cancelled
+  // at once, and the next subscribe() sent after its unsub.
+  const abort = new AbortController();
+  const cancelled = sdk.topics.subscribe('chat', 'resumed', { resumeFrom: { page: page - 1, seq: 5 }, signal: abort.signal });
+  abort.abort();
+  t.equal((await cancelled).type, 'Error', 'cancelled');
+  const items = collector<string>();
+  const gaps: TopicDiscontinuity[] = [];
+  const sub = await sdk.topics.subscribe('chat', 'resumed', { onItem: (i) => items.push(i.valueString()), onDiscontinuity: (d) => gaps.push(d) });
+  t.equal(sub.type, 'Subscription');
+  await sdk.topics.publish('chat', 'resumed', '2');
+  await waitFor('item 2', () => items.events.includes('2'));
+  t.same(gaps.map((d) => [d.lastSequenceNumber(), d.newSequenceNumber()]), [], 'no discontinuity');
 });
