@@ -120,13 +120,15 @@ export class TopicEntry {
    * this connection (one unsubscribed a moment ago, or the one a resubscription replaces). */
   get awaitingSub(): boolean { return this.subsUnanswered > 0; }
 
-  /** Sends a `sub`, counted unanswered until its reply is read (or it fails without one). */
-  private requestSub(frame: OutgoingFrame<'sub'>) {
+  /** Sends a `sub`; `answered` runs as its reply is read (or it fails without one), before the
+   * frames read after that reply. */
+  private requestSub(frame: OutgoingFrame<'sub'>, answered?: () => void) {
     let unanswered = true;
     const settle = () => {
       if (!unanswered) return;
       unanswered = false;
       this.subsUnanswered--;
+      answered?.();
     };
     this.subsUnanswered++;
     const reply = this.owner.connection.request(frame, { onReply: settle });
@@ -273,13 +275,13 @@ export class TopicEntry {
     const presence = this.presence;
     connection.request({ t: 'unsub', cache: this.cache, topic: this.topic }).catch(() => {});
     this.sentAfter = this.position;
-    this.requestSub({ t: 'sub', cache: this.cache, topic: this.topic, after: this.position, ...(presence ? { presence: true } : {}) }).then(() => {
-      done();
+    // Done once its reply is read: a hole among the frames after it (read before the promise's
+    // callbacks run) is not one this `sub` refills, and starts the next recovery at once.
+    this.requestSub({ t: 'sub', cache: this.cache, topic: this.topic, after: this.position, ...(presence ? { presence: true } : {}) }, done).then(() => {
       // A local subscriber asked for join/leave events while this `sub` (without them) was in
       // flight: wantPresence() could not resubscribe then.
       if (this.presence && !presence) this.resubscribe();
     }, (err: TidingsClientError) => {
-      done();
       if (this.state === 'ended') return;
       // Its unsub went through: on a link that stays open, ask again (as in subscribe()).
       if (err.code === ErrorCode.SERVER_UNAVAILABLE && connection.status.state === 'open') return this.retryLater();

@@ -122,3 +122,46 @@ t.test('sdk resubscribe - a replay disc from an older `after` reports only what 
   t.same(room5.items.events, ['1', '2', '3', '4', '5', '6', '7'], 'room5: nothing missed');
   t.same(room5.gaps, [], 'room5: the disc (2 to 6) names nothing past seq 5: no discontinuity');
 });
+
+t.test('sdk resubscribe - a hole read right after the reply of the resubscription refilling another is refilled at once', async (t) => {
+  // Memory engine on purpose: the fault injection replaces its fan-out.
+  const server = await startServer(t, { engine: 'memory' });
+  const proxy = await startTcpProxy(server.port);
+  t.teardown(() => proxy.close());
+  const token = (await server.auth.mintDisposableToken({ scope: roomScope, expiresInSec: 300, tokenId: 'gil' })).token;
+  const gil = await sdkFor(t, server, { token, url: `ws://127.0.0.1:${proxy.port}/v1/ws` });
+  const engine = server.broker['deps'].engine as MemoryEngine;
+  const fanout = engine.topics['fanout'];
+  const publish = (v: string) => engine.topics.publish('chat', 'room6', v, 'gil');
+  // Fault injection: an item the live stream never carries (a hole), which the window holds.
+  const lost = (v: string) => {
+    engine.topics['fanout'] = { publish: () => {}, sendTo: () => {} };
+    publish(v);
+    engine.topics['fanout'] = fanout;
+  };
+  let started = 0;
+  server.broker['subscriptions'].observe({ started: () => started++ });
+  const session = () => [...server.broker.sessions.values()].find((s) => s.grant?.tokenId === 'gil');
+  const items = collector<string>();
+  const gaps: TopicDiscontinuity[] = [];
+  await gil.topics.subscribe('chat', 'room6', { onItem: (i) => items.push(i.valueString()), onDiscontinuity: (d) => gaps.push(d) });
+  publish('one');
+  await items.until(1);
+  // The first hole: 'two' lost, 'three' on its way, held until the server sent it.
+  proxy.hold(0);
+  lost('two');
+  publish('three');
+  await waitFor('three held', () => proxy.held(0).includes('three'));
+  proxy.release(0);
+  // Reading 'three', the SDK resubscribes after 'one'. What the server sends from here (the reply,
+  // the replay of 'two' and 'three', then a second hole: 'four' lost, 'five' live) it reads at once.
+  proxy.hold(0);
+  await waitFor('the resubscription taken and replayed', () => started === 2 && session()?.catchUps === undefined);
+  lost('four');
+  publish('five');
+  await waitFor('five held', () => proxy.held(0).includes('five'));
+  proxy.release(0);
+  await waitFor('five', () => items.events.includes('five'));
+  t.same(items.events, ['one', 'two', 'three', 'four', 'five'], 'both holes refilled, without waiting for another item');
+  t.same(gaps, [], 'no discontinuity');
+});

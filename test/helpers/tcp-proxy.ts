@@ -19,7 +19,9 @@ export interface TcpProxy {
   /** From now on, keep what the server sends on the `index`-th connection accepted (0: the first)
    * instead of relaying it: that connection's answers are late, the others' are not. */
   hold(index: number): void;
-  /** Relays what hold() kept, and relays normally again. */
+  /** What hold() keeps now on that connection (empty when nothing, or not held). */
+  held(index: number): Buffer;
+  /** Relays what hold() kept (in one write: the client reads it at once), and relays normally again. */
   release(index: number): void;
   /** On connections accepted from now on: the first one to send a chunk that `match` accepts has
    * that chunk and everything it sends after it kept instead of relayed to the server (its
@@ -85,10 +87,15 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
     hold(index) {
       for (const pair of pairs) if (pair.index === index) pair.held ??= [];
     },
+    held(index) {
+      return Buffer.concat([...pairs].find((pair) => pair.index === index)?.held ?? []);
+    },
     release(index) {
       for (const pair of pairs) {
         if (pair.index !== index || !pair.held) continue;
-        for (const chunk of pair.held) pair.client.write(chunk);
+        // One write: chunk by chunk, Nagle's algorithm would hold all but the first until the
+        // client's delayed ACK, and the client read them tens of ms apart.
+        if (pair.held.length > 0) pair.client.write(Buffer.concat(pair.held));
         pair.held = undefined;
       }
     },
