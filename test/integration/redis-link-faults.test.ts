@@ -285,6 +285,43 @@ t.test('a re-sent group SUBSCRIBE answered after the command timeout: the queued
   t.match(mod.deliveries[1], { value: 'during' }, 'the item queued meanwhile reached the member');
 });
 
+/** A claim sent for a node's only member, whose reply is lost (past redis.commandTimeoutMs) after
+ * the member closed: Redis ran it, so the node holds the item there, but the node no longer has
+ * the group. Before, the claim was marked to be undone by the group's next pump, which a group
+ * this node left never has: the item stayed in flight to a live node for good, acknowledged and
+ * never moderated. The proxy keeps Redis's answers on node a's command connection. */
+t.test('a claim whose reply was lost after the node\'s last member closed is undone: the item reaches a member elsewhere', async (t) => {
+  if (!requireRedis(t)) return;
+  const { url, prefix, proxy } = await proxiedRedis(t, 'claimorphan');
+  const claimTimeoutMs = 1500;
+  // nodeTimeoutMs: ticks every 250 ms retry what failed; node a's heartbeat reaches Redis meanwhile (only answers are held).
+  const base = { auth: { signingKeys: [generateSigningKey()] }, moderation: { nodeTimeoutMs: 1000, ackTimeoutMs: 60_000 } };
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { ...base, redis: { commandTimeoutMs: claimTimeoutMs, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: base });
+  const { mod, alice } = await liveGroup(t, a, b);
+  const side = new Redis(url);
+  t.teardown(() => side.disconnect());
+  const inFlight = `${prefix}m:${CACHE}\u0000mods\u0000f`;
+
+  // Answered after the claim that followed the accept (one command connection): no claim is under way.
+  await mod.client.ok({ t: 'pub', cache: CACHE, topic: 'room9', value: 'sync' });
+  proxy.hold(0);
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'orphan' });
+  await waitFor('node a\'s claim of the item to run in Redis', async () => (await side.hlen(inFlight)) === 1);
+  mod.client.ws.terminate();
+  await waitFor('node a to drop the member and its group', () => a.engine.groups.stats().length === 0, claimTimeoutMs / 2);
+  // The claim's answer, held, times out on node a (the time passing is what is waited for).
+  await new Promise((r) => setTimeout(r, claimTimeoutMs));
+  proxy.release(0);
+
+  const other = await RawModerator.join(b, { tokenId: 'other' });
+  t.teardown(() => other.client.close());
+  await other.received(1, 10_000);
+  t.match(other.deliveries, [{ value: 'orphan', attempt: 1 }], 'the item node a claimed for no member went to the member on node b, the undone claim not counted');
+  t.equal(mod.deliveries.length, 1, 'the closed member never got it');
+});
+
 /** A node reloads a topic's window from Redis when a live message shows it is out of step (another
  * page: Redis lost the topic, e.g. evicted under maxmemory; a seq jump). When that reload fails
  * (Redis slow to answer on the node's command connection, while its subscription flows), the

@@ -498,8 +498,10 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
       group.claiming = false;
       if (group.again || (claimed > 0 && claimed >= room)) this.pump(group);
     }, (err: unknown) => {
-      // A lost reply (a timeout) may hide a claim Redis ran: undone at the next pump (the tick's).
-      group.unsureClaim = call;
+      // A lost reply (a timeout) may hide a claim Redis ran: undone at the next pump (the tick's),
+      // or now if this node left the group meanwhile (it never pumps that group again).
+      if (this.groups.get(group.key) === group) group.unsureClaim = call;
+      else this.undoClaim(group, call);
       group.claiming = false;
       this.log.debug({ err: (err as Error).message, group: group.name }, 'moderation claim failed; undone, then retried at the next tick');
     });
@@ -508,6 +510,11 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
 
   private unclaim(group: LocalGroup, call: string): Promise<Reply> {
     return this.script('tidingsGroupUnclaim', group.key, this.totalBytes, this.nodeId, this.clock.now(), call);
+  }
+
+  /** Unclaims a call of a group this node no longer pumps: retried every tick until Redis takes it. */
+  private undoClaim(group: LocalGroup, call: string): void {
+    this.track(this.untilTaken(async () => { await this.unclaim(group, call); }));
   }
 
   /** Gives a claimed item to a member with room (false: none has room any more). */
@@ -598,11 +605,8 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     for (const h of held) this.drop(h);
     if (group.members.size === 0) {
       this.groups.delete(group.key);
-      // No pump of this node will undo it now: retried every tick until Redis takes it.
-      const call = group.unsureClaim;
-      if (call !== undefined) {
-        this.track(this.untilTaken(async () => { await this.unclaim(group, call); }));
-      }
+      // No pump of this node will undo it now.
+      if (group.unsureClaim !== undefined) this.undoClaim(group, group.unsureClaim);
       this.subscriber.unsubscribe(group.key).catch(() => {});
     }
     const leave = async (): Promise<void> => {
