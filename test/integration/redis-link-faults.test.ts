@@ -322,6 +322,44 @@ t.test('a claim whose reply was lost after the node\'s last member closed is und
   t.equal(mod.deliveries.length, 1, 'the closed member never got it');
 });
 
+/** A node cut off from Redis past moderation.nodeTimeoutMs is taken for gone (its members reaped);
+ * the heartbeat that finds its key gone registers them again. Here the link only stalls: the
+ * requests go through late, so that heartbeat reaches Redis, finds the key gone, and its answer
+ * is lost (past redis.commandTimeoutMs). Before, the later heartbeats found the key and the
+ * member stayed unlisted for good while connected: once the group had been quiet for
+ * groupIdleMs it was forgotten, and an input published on another node was acknowledged as an
+ * ordinary publish that no moderator ever got. The proxy holds node a's command connection's
+ * requests from its heartbeat on. */
+t.test('a heartbeat whose answer was lost after the node was taken for gone still registers its members again', async (t) => {
+  if (!requireRedis(t)) return;
+  const { url, prefix, proxy } = await proxiedRedis(t, 'beatlost');
+  const groupIdleMs = 1500;
+  const moderation = { nodeTimeoutMs: 1000, ackTimeoutMs: 60_000, groupIdleMs };
+  const signingKeys = [generateSigningKey()];
+  // linkTimeoutMs: the stalled link is kept, so what it holds reaches Redis once released.
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { auth: { signingKeys }, moderation, redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: { auth: { signingKeys }, moderation } });
+  const { mod, alice } = await liveGroup(t, a, b);
+  const side = new Redis(url);
+  t.teardown(() => side.disconnect());
+  const members = `${prefix}m:${CACHE}\u0000mods\u0000m`;
+
+  const heartbeatKey = Buffer.from(`${prefix}m:\u0000node:`);
+  const stalled = proxy.holdRequests((chunk) => /\r\nset\r\n/i.test(chunk.toString('latin1')) && chunk.includes(heartbeatKey));
+  proxy.reset();
+  const link = await stalled;
+  await waitFor('node b to reap node a\'s member', async () => (await side.hlen(members)) === 0);
+  proxy.releaseRequests(link);
+
+  t.ok(await eventually(async () => (await side.hlen(members)) === 1, 5000), 'node a registered its member again');
+  // The group, quiet since the reap, would be forgotten by now had the member stayed unlisted.
+  await new Promise((r) => setTimeout(r, groupIdleMs));
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'after' });
+  await mod.received(2, 5000);
+  t.match(mod.deliveries[1], { value: 'after' }, 'an input published on node b reached the member on node a');
+});
+
 /** A node reloads a topic's window from Redis when a live message shows it is out of step (another
  * page: Redis lost the topic, e.g. evicted under maxmemory; a seq jump). When that reload fails
  * (Redis slow to answer on the node's command connection, while its subscription flows), the

@@ -654,7 +654,15 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   }
 
   private async heartbeat(): Promise<void> {
-    const previous = await this.connection.run((r) => r.set(this.heartbeatKey(this.nodeId), '1', 'PX', this.config.nodeTimeoutMs, 'GET'));
+    let previous: string | null;
+    try {
+      previous = await this.connection.run((r) => r.set(this.heartbeatKey(this.nodeId), '1', 'PX', this.config.nodeTimeoutMs, 'GET'));
+    } catch (err) {
+      // Redis may have run it and found the key gone, and the next one finds it: register the
+      // members again all the same (a member still listed answers 'exists').
+      this.rejoining = true;
+      throw err;
+    }
     if (previous === null && this.beaten) {
       // Redis was away longer than nodeTimeoutMs: other nodes took this one for gone and reaped
       // its members and items (a settle of those is refused). Register the members again.
