@@ -3,50 +3,56 @@
  * position it had delivered when it sent the `sub`. Items already on their way to it arrive before
  * the server takes the `sub`, so the replay may start with a `disc` about items the client has in
  * fact delivered meanwhile. That disc must not take the position back: nothing is delivered twice,
- * and no loss is reported where nothing was lost. */
+ * and no loss is reported where nothing was lost. Cases 1-3 run on both engines (testEachEngine). */
 import t from 'tap';
-import { startServer } from '../helpers/server.js';
+import { startServer, testEachEngine } from '../helpers/server.js';
 import { collector, sdkFor } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import type { MemoryEngine } from '../../src/index.js';
 import WebSocket from 'ws';
-import { PermissionScopes, type TopicDiscontinuity, type WebSocketLike } from '../../src/client/index.js';
+import { PermissionScopes, type TopicDiscontinuity, type TopicPublish, type WebSocketLike } from '../../src/client/index.js';
 
 const roomScope = PermissionScopes.combine(PermissionScopes.topicPublishSubscribe('chat', '*'), PermissionScopes.topicPresence('chat', { namePrefix: 'room' }));
 
-t.test('sdk resubscribe - a replay disc about items delivered in flight neither repeats them nor reports a loss', async (t) => {
+testEachEngine('sdk resubscribe - a replay disc about items delivered in flight neither repeats them nor reports a loss', async (t, engine) => {
   // A window of 2: three items published between the client's `after` and the server's `sub` are
   // enough for the replay to open with a disc.
-  const server = await startServer(t, { config: { topics: { windowItems: 2 } } });
+  const server = await startServer(t, { engine, config: { topics: { windowItems: 2 } } });
+  const proxy = await startTcpProxy(server.port);
+  t.teardown(() => proxy.close());
   const token = (await server.auth.mintDisposableToken({ scope: roomScope, expiresInSec: 300, tokenId: 'carol' })).token;
-  const carol = await sdkFor(t, server, { token });
+  const carol = await sdkFor(t, server, { token, url: `ws://127.0.0.1:${proxy.port}/v1/ws` });
+  const publisher = await sdkFor(t, server, { token: (await server.auth.mintDisposableToken({ scope: roomScope, expiresInSec: 300, tokenId: 'pat' })).token });
   const items = collector<string>();
   const gaps: TopicDiscontinuity[] = [];
   const sub = await carol.topics.subscribe('chat', 'room1', { onItem: (i) => items.push(i.valueString()), onDiscontinuity: (d) => gaps.push(d) });
   t.equal(sub.type, 'Subscription');
-  await carol.topics.publish('chat', 'room1', '1');
-  await carol.topics.publish('chat', 'room1', '2');
+  await publishAll(publisher, 'room1', ['1', '2']);
   await items.until(2);
-  // On the one connection, in this order: three publishes (their items reach carol's subscription
-  // before anything after them is taken), then the presence upgrade's unsub and sub after seq 2.
-  const published = ['3', '4', '5'].map((v) => carol.topics.publish('chat', 'room1', v));
+  // Held from here: items 3–5 are sent to carol (the node's window reached them: with engine redis
+  // they come back from Redis after the publishes' replies) but not yet delivered when the
+  // presence upgrade's unsub and sub after seq 2 are taken.
+  proxy.hold(0);
+  await publishAll(publisher, 'room1', ['3', '4', '5']);
+  await waitFor('items 3-5 sent to carol', () => server.engine.topics.position('chat', 'room1')?.seq === 5);
   const upgraded = carol.topics.subscribe('chat', 'room1', { presence: true });
-  await Promise.all(published);
+  const session = () => [...server.broker.sessions.values()].find((s) => s.grant?.tokenId === 'carol');
+  await waitFor('the resubscription taken', () => [...(session()?.subscriptions.values() ?? [])].some((r) => r.presence));
+  proxy.release(0);
   t.equal((await upgraded).type, 'Subscription');
   // The last item comes after everything the server sent for the upgrade.
-  await carol.topics.publish('chat', 'room1', '6');
+  await publisher.topics.publish('chat', 'room1', '6');
   await waitFor('item 6', () => items.events.includes('6'));
   t.same(items.events, ['1', '2', '3', '4', '5', '6'], 'every item once, in order');
   t.same(gaps.map((d) => [d.lastSequenceNumber(), d.newSequenceNumber()]), [], 'no discontinuity: nothing was lost');
 });
 
-t.test('sdk resubscribe - a disc counted from the position itself still takes it back (a resumeFrom the topic never reached)', async (t) => {
-  const server = await startServer(t);
+testEachEngine('sdk resubscribe - a disc counted from the position itself still takes it back (a resumeFrom the topic never reached)', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const token = (await server.auth.mintDisposableToken({ scope: roomScope, expiresInSec: 300, tokenId: 'dan' })).token;
   const dan = await sdkFor(t, server, { token });
-  for (const v of ['1', '2', '3']) await dan.topics.publish('chat', 'room2', v);
-  const { page } = server.engine.topics.position('chat', 'room2')!;
+  const { page } = await publishAll(dan, 'room2', ['1', '2', '3']);
   const items = collector<string>();
   const gaps: TopicDiscontinuity[] = [];
   // Seq 9 of the current page does not exist yet: the server says so (a disc from 9 to the window's
@@ -57,15 +63,14 @@ t.test('sdk resubscribe - a disc counted from the position itself still takes it
   t.same(gaps.map((d) => [d.lastSequenceNumber(), d.newSequenceNumber(), d.newSequencePage()]), [[9, 1, page]], 'after a disc from the position given');
 });
 
-t.test('sdk resubscribe - across a page change, a replay disc whose lastSeq equals the new position is still stale', async (t) => {
-  const server = await startServer(t);
+testEachEngine('sdk resubscribe - across a page change, a replay disc whose lastSeq equals the new position is still stale', async (t, engine) => {
+  const server = await startServer(t, { engine });
   const token = (await server.auth.mintDisposableToken({ scope: roomScope, expiresInSec: 300, tokenId: 'erin' })).token;
   // One message per tick, as browsers deliver them (ws's default hands a whole TCP read over in one
   // tick): the first `sub`'s reply is taken, and the resubscription sent, before its replay is read.
   const erin = await sdkFor(t, server, { token, webSocket: undefined, webSocketFactory: (url, protocols) => new WebSocket(url, protocols, { allowSynchronousEvents: false }) as unknown as WebSocketLike });
   const values = ['1', '2', '3', '4', '5'];
-  for (const v of values) await erin.topics.publish('chat', 'room3', v);
-  const { page } = server.engine.topics.position('chat', 'room3')!;
+  const { page } = await publishAll(erin, 'room3', values);
   const items = collector<string>();
   const gaps: TopicDiscontinuity[] = [];
   // Resumed from seq 5 of an older page: the first `sub` (without presence) gets a disc onto the
@@ -165,3 +170,11 @@ t.test('sdk resubscribe - a hole read right after the reply of the resubscriptio
   t.same(items.events, ['one', 'two', 'three', 'four', 'five'], 'both holes refilled, without waiting for another item');
   t.same(gaps, [], 'no discontinuity');
 });
+
+/** Publishes in order; the last one's reply (a node of engine redis holds no position of a topic
+ * it has no subscribers of, so the page comes from here). */
+async function publishAll(client: Awaited<ReturnType<typeof sdkFor>>, topic: string, values: string[]): Promise<TopicPublish.Success> {
+  let last: TopicPublish.Success | undefined;
+  for (const v of values) last = (await client.topics.publish('chat', topic, v)) as TopicPublish.Success;
+  return last!;
+}
