@@ -26,8 +26,8 @@ export interface TcpProxy {
   /** On connections accepted from now on: the first one to send a chunk that `match` accepts has
    * that chunk and everything it sends after it kept instead of relayed to the server (its
    * requests have not reached the server; the answers to earlier ones still flow). Resolves with
-   * that connection's index. One at a time. */
-  holdRequests(match: (chunk: Buffer) => boolean): Promise<number>;
+   * that connection's index. One at a time. `match` sees each chunk before it is relayed. */
+  holdRequests(match: (chunk: Buffer, index: number) => boolean): Promise<number>;
   /** Relays what holdRequests() kept, in order, and relays normally again. */
   releaseRequests(index: number): void;
   /** Drops every open relay (both ends see the TCP connection close). */
@@ -42,7 +42,7 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
   type Pair = { client: net.Socket; upstream: net.Socket; frozen: boolean; index: number; held?: Buffer[] | undefined; heldRequests?: Buffer[] | undefined };
   const pairs = new Set<Pair>();
   let accepted = 0;
-  let requestHold: { from: number; match: (chunk: Buffer) => boolean; found: (index: number) => void } | undefined;
+  let requestHold: { from: number; match: (chunk: Buffer, index: number) => boolean; found: (index: number) => void } | undefined;
   let blackhole = false;
   let refuseUpgrades = false;
   const server = net.createServer((client) => {
@@ -55,7 +55,7 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
         upstream.destroy();
         return;
       }
-      if (requestHold && pair.index >= requestHold.from && !pair.heldRequests && requestHold.match(chunk)) {
+      if (requestHold && pair.index >= requestHold.from && !pair.heldRequests && requestHold.match(chunk, pair.index)) {
         pair.heldRequests = [];
         requestHold.found(pair.index);
         requestHold = undefined;

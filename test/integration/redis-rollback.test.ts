@@ -11,6 +11,9 @@ import { Redis } from 'ioredis';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 import { TopicKeys } from '../../src/engine/redis/keys.js';
+import { TOPIC_SCRIPTS } from '../../src/engine/redis/scripts.js';
+import type { RedisTopicEngine } from '../../src/engine/redis/topic-engine.js';
+import { createHash } from 'node:crypto';
 import { PermissionScopes } from '../../src/index.js';
 
 const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
@@ -155,6 +158,66 @@ t.test('a rolled-back topic whose re-sent SUBSCRIBE timed out but took: live mes
   const b1 = await pub.ok({ t: 'pub', cache: 'chat', topic: 'rbs', value: 'b1' });
   const b2 = await pub.ok({ t: 'pub', cache: 'chat', topic: 'rbs', value: 'b2' });
   t.same([b1['seq'], b2['seq']], [4, 5], 'b1 took seq 4 again, b2 went past the seq node b holds');
+  // b1 (or a disc naming its loss) must reach the subscriber before b2: never b2 alone.
+  const first = await sub.next((f) => f['t'] === 'disc' || (f['t'] === 'item' && (f['value'] === 'b1' || f['value'] === 'b2')), 10_000);
+  t.not(first['value'], 'b2', `b2 arrived with neither b1 nor a disc before it: ${JSON.stringify(first)}`);
+  if (first['t'] === 'disc') t.not(first['page'], seen[3]!['page'], 'the topic went on under a new page');
+});
+
+/** A reload in flight when the subscription drops again (only the subscriber link: Redis kills
+ * it) was answered by Redis before it went back; that answer came after the second resubscription
+ * and cleared the window's `unchecked`, so live messages were applied unchecked until the newer
+ * reload's answer: b1 (seq 4 again) was dropped as a repeat of a4 and b2 taken as its successor.
+ * The proxy keeps the older reload's answer, and the newer reload's request, on node b's command
+ * connection until b1 and b2 have reached node b. */
+t.test('a reload answered before Redis went back does not clear a later resubscription\'s check', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t);
+  const proxy = await startTcpProxy(redis.port);
+  t.teardown(() => proxy.close());
+  const prefix = uniquePrefix('rbg');
+  const a = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix });
+  // Answers held for a moment must not time out, nor make the link look dead.
+  const b = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { redis: { commandTimeoutMs: 5000, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const pub = await RawClient.open(a, await tokenFor(a, scope, { tokenId: 'p' }));
+  const sub = await RawClient.open(b, await tokenFor(b, scope, { tokenId: 's' }));
+  t.teardown(() => { pub.close(); sub.close(); });
+  await sub.ok({ t: 'sub', cache: 'chat', topic: 'rbg' });
+  for (let i = 1; i <= 4; i++) await pub.ok({ t: 'pub', cache: 'chat', topic: 'rbg', value: `a${i}` });
+  const seen = await sub.items(4);
+  t.same(seen.map((f) => f['seq']), [1, 2, 3, 4]);
+
+  // The first reload after the reset (the first resubscription's) has its answer kept; the next
+  // one (the second resubscription's) is kept from Redis, with what follows it.
+  const loadSha = createHash('sha1').update(TOPIC_SCRIPTS.tidingsTopicLoad.lua).digest('hex');
+  let loads = 0;
+  let command = -1;
+  const newerReload = proxy.holdRequests((chunk, index) => {
+    if (!chunk.includes(loadSha)) return false;
+    if (++loads > 1) return true;
+    command = index;
+    proxy.hold(index);
+    return false;
+  });
+  proxy.reset();
+  t.match(await sub.next((f) => f['t'] === 'notice'), { kind: 'topic_interrupted' });
+  await waitFor('the older reload answered (a4 there)', () => command >= 0 && proxy.held(command).includes('a4'));
+  // Redis goes back to seq 3, then drops node b's subscriber link (and node a's).
+  const keys = new TopicKeys(prefix, 'chat', 'rbg');
+  const admin = new Redis(redis.url);
+  t.teardown(() => admin.disconnect());
+  await admin.hset(keys.topic, 'seq', 3);
+  await admin.rpop(keys.recent);
+  await admin.client('KILL', 'TYPE', 'pubsub');
+  t.equal(await newerReload, command, 'the second resubscription\'s reload, on the same command connection');
+  const b1 = await pub.ok({ t: 'pub', cache: 'chat', topic: 'rbg', value: 'b1' });
+  const b2 = await pub.ok({ t: 'pub', cache: 'chat', topic: 'rbg', value: 'b2' });
+  t.same([b1['seq'], b2['seq']], [4, 5], 'b1 took seq 4 again, b2 went past the seq node b holds');
+  const channel = (b.engine.topics as RedisTopicEngine)['channels'].get(keys.channel)!;
+  await waitFor('b1 and b2 reached node b', () => channel.pending?.length === 2);
+  proxy.release(command); // the older reload's answer first
+  proxy.releaseRequests(command);
   // b1 (or a disc naming its loss) must reach the subscriber before b2: never b2 alone.
   const first = await sub.next((f) => f['t'] === 'disc' || (f['t'] === 'item' && (f['value'] === 'b1' || f['value'] === 'b2')), 10_000);
   t.not(first['value'], 'b2', `b2 arrived with neither b1 nor a disc before it: ${JSON.stringify(first)}`);

@@ -46,10 +46,13 @@ interface Channel {
   subscribed?: boolean;
   /** Messages that arrived while (re)loading, applied after it. */
   pending: Message[] | undefined;
-  /** Set when the subscription came back, cleared by the next reload that succeeds: until then
-   * the window was not checked against Redis (which may have gone back), so a live message that
-   * seems next in seq may not be, and it makes the node reload instead. */
+  /** Set when the subscription came back, cleared by the next reload begun since that succeeds:
+   * until then the window was not checked against Redis (which may have gone back), so a live
+   * message that seems next in seq may not be, and it makes the node reload instead. */
   unchecked?: boolean;
+  /** Counts the resubscriptions: a reload begun before the latest one may have been answered
+   * before Redis went back, so it does not clear `unchecked`. */
+  resubscriptions?: number;
   /** The newest message applied to the window, kept here too: the window may have lost it to
    * topics.windowTotalBytes, and a reload needs it to tell a Redis that went back (reloadNow). */
   newest?: Message | undefined;
@@ -487,7 +490,11 @@ export class RedisTopicEngine implements TopicEngine {
     for (const name of orphans) this.leave(name);
     const channels = [...this.channels.values()];
     if (channels.length === 0) { this.interrupted = false; return; }
-    for (const channel of channels) { channel.pending ??= []; channel.unchecked = true; }
+    for (const channel of channels) {
+      channel.pending ??= [];
+      channel.unchecked = true;
+      channel.resubscriptions = (channel.resubscriptions ?? 0) + 1;
+    }
     const reloaded = this.subscriber.subscribe(...channels.map((c) => c.keys.channel)).then(
       async () => {
         const reloads = channels.map((channel) => { channel.pending = undefined; return this.reload(channel); });
@@ -566,7 +573,7 @@ export class RedisTopicEngine implements TopicEngine {
     const known = this.registry.get(channel.cache, channel.name);
     // The item held at the known seq: Redis holding another one there went back and was published
     // to since (scripts.ts tidingsTopicLoad).
-    const { newest } = channel;
+    const { newest, resubscriptions } = channel;
     const reply = await this.script('tidingsTopicLoad', keys.topic, keys.recent, keys.lastPage, this.clock.now(), this.config.idleTopicMs, this.config.windowItems,
       known?.page ?? 0, known?.seq ?? 0, newest && newest.page === known!.page && newest.seq === known!.seq ? newest.frame : '');
     if (this.channels.get(keys.channel) !== channel) return; // unsubscribed meanwhile
@@ -592,7 +599,7 @@ export class RedisTopicEngine implements TopicEngine {
     }
     const pending = channel.pending ?? [];
     channel.pending = undefined;
-    channel.unchecked = false;
+    if (channel.resubscriptions === resubscriptions) channel.unchecked = false;
     for (const m of pending) this.apply(channel, m, false);
   }
 
