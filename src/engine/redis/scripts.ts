@@ -135,8 +135,9 @@ ${idempotent(FED_PUBLISH, "type(reply[1]) == 'number'")}`,
    * first publish. A topic Redis holds at the page the node saw but at a smaller seq, or with
    * another item at the node's seq (Redis came back from an older snapshot, or a lagging replica
    * took over, and publishes since took those seqs again) goes on under a new page: its seqs would
-   * otherwise name items already delivered. A topic this step creates gets a page above the
-   * node's too (the lastPage key may be lost). */
+   * otherwise name items already delivered. So does one at a smaller page than the node's (Redis
+   * lost it with the lastPage key, and a publish took a page from a clock behind it): pages only
+   * grow. A topic this step creates gets a page above the node's too (the lastPage key may be lost). */
   tidingsTopicLoad: {
     keys: 3,
     lua: `local now = tonumber(ARGV[1])
@@ -146,8 +147,9 @@ local known_page, known_seq = tonumber(ARGV[4] or '0'), tonumber(ARGV[5] or '0')
 local known_frame = ARGV[6] or ''
 local page, seq, created = topic_position(now)
 -- Redis went back (behind the node's seq, or another item at the node's position: publishes made
--- after it came back took the same seqs again): the topic goes on under a new page.
-local went_back = not created and page == known_page and seq < known_seq
+-- after it came back took the same seqs again), or lost the topic with P and a publish made it
+-- again under a smaller page (from a clock behind P): the topic goes on under a new, larger page.
+local went_back = not created and (page < known_page or (page == known_page and seq < known_seq))
 if not went_back and not created and page == known_page and known_seq > 0 and known_frame ~= '' then
   local there = redis.call('LINDEX', S, known_seq - seq - 1)
   went_back = there ~= false and there ~= topic_message(known_seq, page, known_frame)

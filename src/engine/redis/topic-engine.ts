@@ -622,7 +622,8 @@ export class RedisTopicEngine implements TopicEngine {
     if (!topic) return;
     // Another page, larger or not: pages come from max(now, lastPage + 1), and a Redis that lost the
     // topic with its lastPage key (FLUSHDB, eviction) may hand out a smaller one than the node holds.
-    // The reload announces it (a `disc`); a late message of a page already left costs one reload.
+    // The reload goes on under a page above the node's (scripts.ts tidingsTopicLoad) and announces
+    // it (a `disc`); a late message of a page already left costs one reload.
     // Any message on a window not yet checked since the subscription came back reloads it too.
     if (m.page !== topic.page || m.seq > topic.seq + 1 || channel.unchecked) {
       this.reload(channel);
