@@ -152,6 +152,31 @@ for (const retryOn of ['a', 'b'] as const) {
     t.match(await watcher.items(2), [{ value: 'zero' }, { value: 'one', seq: first['seq'] + 1 }]);
     t.same(await watcher.drain('item', 100), [], 'one item published');
   });
+
+  t.test(`scalar, dictionary and sorted-set writes whose replies were lost, retried on node ${retryOn}: applied once`, async (t) => {
+    if (!requireRedis(t)) return;
+    const { proxy, onA, onB } = await idempotentSetup(t);
+    const retrier = retryOn === 'a' ? onA : onB;
+    const writes = {
+      increment: { t: 'increment', cache: 'app', key: 'count', amount: 5, idempotencyKey: 'inc-1' },
+      dictionaryIncrement: { t: 'dictionaryIncrement', cache: 'app', dictionary: 'd', field: 'f', amount: 3, idempotencyKey: 'dinc-1' },
+      sortedSetIncrementScore: { t: 'sortedSetIncrementScore', cache: 'app', sortedSet: 'z', value: 'e', amount: 2, idempotencyKey: 'zinc-1' },
+      setIf: { t: 'setIf', cache: 'app', key: 'claimed', value: 'mine', condition: 'absent', idempotencyKey: 'setif-1' },
+    };
+    for (const frame of Object.values(writes)) await lostReply(t, proxy, onA, frame);
+    // An acknowledged write after the lost ones: a retry applied again would undo it.
+    await onB.ok({ t: 'set', cache: 'app', key: 'claimed', value: 'theirs' });
+
+    await waitFor('the retry is answered ok', async () => (await retrier.request(writes.increment))['t'] === 'ok');
+    t.same(await retrier.ok(writes.increment), { value: 5 }, 'increment: the first result');
+    t.same(await retrier.ok(writes.dictionaryIncrement), { value: 3 }, 'dictionaryIncrement: the first result');
+    t.same(await retrier.ok(writes.sortedSetIncrementScore), { score: 2 }, 'sortedSetIncrementScore: the first result');
+    t.same(await retrier.ok(writes.setIf), { stored: true }, 'setIf: the first result');
+    t.match(await onB.ok({ t: 'get', cache: 'app', key: 'count' }), { hit: true, value: '5' }, 'incremented once');
+    t.match(await onB.ok({ t: 'dictionaryGetFields', cache: 'app', dictionary: 'd', fields: ['f'] }), { hit: true, values: ['3'] }, 'the field incremented once');
+    t.match(await onB.ok({ t: 'sortedSetGetScores', cache: 'app', sortedSet: 'z', values: ['e'] }), { hit: true, scores: [2] }, 'the score incremented once');
+    t.match(await onB.ok({ t: 'get', cache: 'app', key: 'claimed' }), { hit: true, value: 'theirs' }, 'setIf not applied again over the later set');
+  });
 }
 
 /** An idempotent pubAppend to a topic that was the input of a moderator group now idle past
