@@ -294,7 +294,7 @@ export class RedisCacheStore implements CacheEngine {
     if (size > this.config.maxItemBytes) {
       throw limitExceeded(LimitCause.ITEM_SIZE, `item "${key}" would be ${size} bytes; at most ${this.config.maxItemBytes} are allowed`);
     }
-    await this.script('tidingsSet', cache, key, this.ttlOf(ttlMs), encoded);
+    await this.script('tidingsSet', cache, key, this.ttlOf(ttlMs), encoded, ...this.idempotencyArgs());
   }
 
   async changeTtl(cache: string, key: string, ttlMs: number, only: 'increase' | 'decrease'): Promise<'set' | 'notSet' | 'miss'> {

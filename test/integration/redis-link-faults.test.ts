@@ -162,20 +162,24 @@ for (const retryOn of ['a', 'b'] as const) {
       dictionaryIncrement: { t: 'dictionaryIncrement', cache: 'app', dictionary: 'd', field: 'f', amount: 3, idempotencyKey: 'dinc-1' },
       sortedSetIncrementScore: { t: 'sortedSetIncrementScore', cache: 'app', sortedSet: 'z', value: 'e', amount: 2, idempotencyKey: 'zinc-1' },
       setIf: { t: 'setIf', cache: 'app', key: 'claimed', value: 'mine', condition: 'absent', idempotencyKey: 'setif-1' },
+      setIfHash: { t: 'setIfHash', cache: 'app', key: 'status', value: 'first', condition: 'unconditional', idempotencyKey: 'hash-1' },
     };
     for (const frame of Object.values(writes)) await lostReply(t, proxy, onA, frame);
-    // An acknowledged write after the lost ones: a retry applied again would undo it.
+    // Acknowledged writes after the lost ones: a retry applied again would undo them.
     await onB.ok({ t: 'set', cache: 'app', key: 'claimed', value: 'theirs' });
+    await onB.ok({ t: 'set', cache: 'app', key: 'status', value: 'later' });
 
     await waitFor('the retry is answered ok', async () => (await retrier.request(writes.increment))['t'] === 'ok');
     t.same(await retrier.ok(writes.increment), { value: 5 }, 'increment: the first result');
     t.same(await retrier.ok(writes.dictionaryIncrement), { value: 3 }, 'dictionaryIncrement: the first result');
     t.same(await retrier.ok(writes.sortedSetIncrementScore), { score: 2 }, 'sortedSetIncrementScore: the first result');
     t.same(await retrier.ok(writes.setIf), { stored: true }, 'setIf: the first result');
+    t.same(await retrier.ok(writes.setIfHash), { stored: true, hash: createHash('sha1').update('first').digest('hex') }, 'setIfHash: the first result');
     t.match(await onB.ok({ t: 'get', cache: 'app', key: 'count' }), { hit: true, value: '5' }, 'incremented once');
     t.match(await onB.ok({ t: 'dictionaryGetFields', cache: 'app', dictionary: 'd', fields: ['f'] }), { hit: true, values: ['3'] }, 'the field incremented once');
     t.match(await onB.ok({ t: 'sortedSetGetScores', cache: 'app', sortedSet: 'z', values: ['e'] }), { hit: true, scores: [2] }, 'the score incremented once');
     t.match(await onB.ok({ t: 'get', cache: 'app', key: 'claimed' }), { hit: true, value: 'theirs' }, 'setIf not applied again over the later set');
+    t.match(await onB.ok({ t: 'get', cache: 'app', key: 'status' }), { hit: true, value: 'later' }, 'setIfHash not applied again over the later set');
   });
 }
 

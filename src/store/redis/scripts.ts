@@ -397,13 +397,14 @@ if k == 'none' then return {'miss'} end
 if k ~= 'scalar' then return {'wrongtype', k} end
 return {'ok', redis.call('HGET', K, 'v')}`,
 
-  /** ARGV: now, ttlMs, encoded value. Replaces whatever the key held. */
+  /** ARGV: now, ttlMs, encoded value, idempotency key, its window ms (setIfHash `unconditional`
+   * takes one: a retry must not overwrite a later write). Replaces whatever the key held. */
   tidingsSet: `${LIST_PRELUDE}
-local ttl = tonumber(ARGV[2])
+${idempotent(`local ttl = tonumber(ARGV[2])
 redis.call('DEL', K, M)
 redis.call('HSET', K, 'v', ARGV[3], 'x', ms(now + ttl))
 redis.call('PEXPIRE', K, ttl)
-return {'ok'}`,
+return {'ok'}`, "reply[1] == 'ok'")}`,
 
   /** ARGV: now, ttlMs, amount (decimal), maxItemBytes, key bytes, idempotency key, its window ms.
    * {'ok', value (decimal)}, {'not_integer'}, {'overflow'}. The rules of scalar-ops.ts: a base-10
