@@ -3,7 +3,8 @@
  * up, and the connection closing all go through `end`, so the session, the catch-up state, the
  * fan-out attachment, the engine's subscriber count and every observer (presence, per-subscription
  * metrics) change together. */
-import { encodeFrame, type SubscriptionEndFrame, type WireError } from '../protocol/index.js';
+import { ErrorCode, encodeFrame, type SubscriptionEndFrame, type WireError } from '../protocol/index.js';
+import { TidingsError } from '../core/errors.js';
 import type { Subscriber, TopicEngine } from './engine.js';
 import type { Session, SubscriptionRef } from './session.js';
 import { SharedValues } from '../lib/interner.js';
@@ -26,6 +27,8 @@ export class Subscriptions {
    * connection subscribed to a topic the same way holds one frozen object instead of its own copy
    * (48 B held for life by every idle subscriber; bench/analysis.md, "Connect, memory and history"). */
   private readonly engagedRefs = [new SharedValues<SubscriptionRef>(), new SharedValues<SubscriptionRef>()] as const;
+  /** Why a reservation was ended with an error while its `sub` was being set up: that `sub`'s answer. */
+  private readonly reservationErrors = new WeakMap<SubscriptionRef, WireError>();
 
   /** `perTokenId` counts every subscription by its tokenId (limits.maxSubscriptionsPerTokenId). */
   constructor(private readonly topics: TopicEngine, private readonly perTokenId: SubscriptionCount) {}
@@ -43,18 +46,19 @@ export class Subscriptions {
     return ref;
   }
 
-  /** The engine counted the subscriber. Returns false (and releases the engine side) when the
-   * reservation ended while the engine was busy: it unsubscribed, or the connection closed (endAll
-   * ended it). */
-  engage(session: Session, key: string, ref: SubscriptionRef): boolean {
+  /** The engine counted the subscriber. Throws (and releases the engine side) when the reservation
+   * ended while the engine was busy: CANCELLED_ERROR when it unsubscribed or the connection closed
+   * (endAll ended it), the error it was ended with otherwise (a refresh that no longer allows it). */
+  engage(session: Session, key: string, ref: SubscriptionRef): void {
     if (session.subscriptions.get(key) !== ref) {
       this.topics.unsubscribe(ref.cache, ref.topic, subscriber(session));
-      return false;
+      const error = this.reservationErrors.get(ref);
+      if (error) throw new TidingsError(error.code, error.message);
+      throw new TidingsError(ErrorCode.CANCELLED_ERROR, 'the subscription was cancelled while it was being set up');
     }
     const engaged = this.sharedEngaged(key, ref);
     session.subscriptions.set(key, engaged);
     for (const o of this.observers) o.started?.(session, engaged);
-    return true;
   }
 
   /** The shared, frozen engaged form of `ref` (whose own identity only mattered until now: `engage`
@@ -65,8 +69,9 @@ export class Subscriptions {
       ? { cache: ref.cache, topic: ref.topic, engaged: true, presence: true } : { cache: ref.cache, topic: ref.topic, engaged: true }));
   }
 
-  /** Ends one subscription; with `error`, tells the client why in an `end` frame. False when the
-   * connection had no such subscription. */
+  /** Ends one subscription; with `error`, tells the client why: in an `end` frame, or, for one still
+   * being set up, in its `sub`'s reply (no frame of a subscription precedes that reply). False when
+   * the connection had no such subscription. */
   end(session: Session, key: string, error?: WireError): boolean {
     const ref = session.subscriptions.get(key);
     if (!ref) return false;
@@ -78,7 +83,8 @@ export class Subscriptions {
       this.topics.unsubscribe(ref.cache, ref.topic, subscriber(session));
       for (const o of this.observers) o.ended?.(session, ref);
     }
-    if (error) {
+    if (error && !ref.engaged) this.reservationErrors.set(ref, error);
+    else if (error) {
       const end: SubscriptionEndFrame = { t: 'end', cache: ref.cache, topic: ref.topic, e: error };
       session.connection.send(encodeFrame(end));
     }

@@ -3,6 +3,7 @@ import { SignJWT, UnsecuredJWT, decodeProtectedHeader } from 'jose';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { requireRedis } from '../helpers/redis.js';
 import { ManualClock, PermissionScopes, systemClock, TokenAuthority, generateSigningKey, resolveConfig, createServer, defaultFeatures } from '../../src/index.js';
 import { MemoryRevocationList } from '../../src/auth/revocation.js';
 
@@ -251,6 +252,19 @@ t.test('tokens - a refresh cannot change identity, and ends subscriptions the ne
   const bad = await c.request({ t: 'auth', token: 'garbage' });
   t.match(bad['e'], { code: 'AUTHENTICATION_ERROR' });
   t.equal(c.closed, undefined, 'a failed refresh leaves the connection on its current token');
+});
+
+t.test('tokens - a refresh that ends a sub still being set up answers that sub with its error, and sends no end', async (t) => {
+  if (!requireRedis(t)) return;
+  // Redis engine: the sub waits for Redis while the pipelined auth is handled.
+  const server = await startServer(t, { engine: 'redis' });
+  const c = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'fred' }));
+  const narrower = await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', 'a'), { tokenId: 'fred' });
+  const [sub, refreshed] = await Promise.all([c.request({ t: 'sub', cache: 'chat', topic: 'b' }), c.request({ t: 'auth', token: narrower })]);
+  t.same(refreshed!['r']['ended'], [{ cache: 'chat', topic: 'b' }], 'the refresh found the sub under way');
+  t.match(sub!['e'], { code: 'AUTHENTICATION_ERROR' }, 'the sub is answered with the refresh\'s error, not CANCELLED_ERROR');
+  // An `end` would have been sent before the sub's reply.
+  t.same(await c.drain('end', 0), [], 'no end for a subscription the client never had');
 });
 
 t.test('tokens - verification uses the injected clock', async (t) => {

@@ -46,9 +46,7 @@ export function topicHandlers({ engine, config }: BrokerDeps, subscriptions: Sub
         subscriptions.end(session, key);
         throw err;
       }
-      if (!subscriptions.engage(session, key, ref)) {
-        throw new TidingsError(ErrorCode.CANCELLED_ERROR, 'the subscription was cancelled while it was being set up');
-      }
+      subscriptions.engage(session, key, ref);
       replyNow({ page: position.page, seq: position.seq });
       // Joined while the node's link to Redis is down: told, as the subscribers it had then were.
       if (engine.topics.liveInterrupted?.(cache, topic)) session.connection.send(encodeFrame({ t: 'notice', kind: 'topic_interrupted', cache, topic }));
