@@ -200,9 +200,10 @@ export class TopicEntry {
     return true;
   }
 
-  private retryLater(): void {
+  /** Asks again (`subscribe()` unless told otherwise) after the reconnect backoff. */
+  private retryLater(ask: () => void = () => this.subscribe()): void {
     clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.subscribe(); }, this.owner.connection.backoffDelay(this.retries++));
+    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; ask(); }, this.owner.connection.backoffDelay(this.retries++));
   }
 
   waitSettled(): Promise<TidingsClientError | undefined> {
@@ -278,6 +279,7 @@ export class TopicEntry {
     // Done once its reply is read: a hole among the frames after it (read before the promise's
     // callbacks run) is not one this `sub` refills, and starts the next recovery at once.
     this.requestSub({ t: 'sub', cache: this.cache, topic: this.topic, after: this.position, ...(presence ? { presence: true } : {}) }, done).then(() => {
+      this.retries = 0;
       // A local subscriber asked for join/leave events while this `sub` (without them) was in
       // flight: wantPresence() could not resubscribe then.
       if (this.presence && !presence) this.resubscribe();
@@ -286,6 +288,10 @@ export class TopicEntry {
       // Its unsub went through: on a link that stays open, ask again (as in subscribe()).
       if (err.code === ErrorCode.SERVER_UNAVAILABLE && connection.status.state === 'open') return this.retryLater();
       if (this.limitRetry(err)) return;
+      // Not answered in time: the server may take it yet, or refuse it (a late reply is dropped),
+      // and a hole being refilled stays open until another item comes (on a quiet topic, never).
+      // Ask again, unsub first, as this one did; the next open resubscribes anyway.
+      if (err.code === ErrorCode.TIMEOUT_ERROR && connection.status.state === 'open') return this.retryLater(() => this.resubscribe());
       if (!WAIT_FOR_RECONNECT.has(err.code) && err.code !== ErrorCode.TIMEOUT_ERROR) this.end(err);
     });
   }

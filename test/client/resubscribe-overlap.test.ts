@@ -171,6 +171,41 @@ t.test('sdk resubscribe - a hole read right after the reply of the resubscriptio
   t.same(gaps, [], 'no discontinuity');
 });
 
+t.test('sdk resubscribe - a hole\'s refill not answered in time is asked again, and the hole fills without another item', async (t) => {
+  // Memory engine on purpose: the fault injection replaces its fan-out and holds a subscribe.
+  const server = await startServer(t, { engine: 'memory' });
+  const token = (await server.auth.mintDisposableToken({ scope: roomScope, expiresInSec: 300, tokenId: 'hal' })).token;
+  const hal = await sdkFor(t, server, { token, requestTimeoutMs: 1000, reconnectBaseMs: 20, reconnectMaxMs: 100 });
+  const engine = server.broker['deps'].engine as MemoryEngine;
+  const fanout = engine.topics['fanout'];
+  const publish = (v: string) => engine.topics.publish('chat', 'room7', v, 'hal');
+  const subscribe = engine.topics.subscribe.bind(engine.topics);
+  // The refill's `sub` (the second) is set up only once let go: answered past the client's
+  // timeout. The ones after it go through.
+  let subscribes = 0;
+  let letGo: (() => void) | undefined;
+  engine.topics.subscribe = (cache, topic, who) => {
+    if (++subscribes !== 2) return subscribe(cache, topic, who);
+    return new Promise((resolve, reject) => { letGo = () => { subscribe(cache, topic, who).then(resolve, reject); }; });
+  };
+  t.teardown(() => letGo?.());
+  const items = collector<string>();
+  const gaps: TopicDiscontinuity[] = [];
+  await hal.topics.subscribe('chat', 'room7', { onItem: (i) => items.push(i.valueString()), onDiscontinuity: (d) => gaps.push(d) });
+  publish('one');
+  await items.until(1);
+  // Fault injection: 'two' never carried live (a hole), 'three' is, and starts the refill.
+  engine.topics['fanout'] = { publish: () => {}, sendTo: () => {} };
+  publish('two');
+  engine.topics['fanout'] = fanout;
+  publish('three');
+  await waitFor('two, refilled', () => items.events.includes('two'));
+  t.ok(letGo, 'the first refill was held');
+  await items.until(2);
+  t.same(items.events, ['one', 'two', 'three'], 'every item once, in order, nothing published after the hole');
+  t.same(gaps, [], 'no discontinuity');
+});
+
 /** Publishes in order; the last one's reply (a node of engine redis holds no position of a topic
  * it has no subscribers of, so the page comes from here). */
 async function publishAll(client: Awaited<ReturnType<typeof sdkFor>>, topic: string, values: string[]): Promise<TopicPublish.Success> {
