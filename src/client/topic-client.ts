@@ -83,6 +83,11 @@ export class ConnectionTopics implements EntryOwner {
     if (!entry) return;
     // Sent for an earlier server subscription to the topic (see awaitingSub): not this entry's.
     if ((t === 'disc' || t === 'end') && entry.awaitingSub) return;
+    // So is a notice read before a new entry's first `sub` is answered: the server tells the new
+    // subscription after its reply (topic_interrupted, if still so). Not while an active entry
+    // resubscribes: the subscription replaced was this one's, and its topic_resumed is not sent
+    // again. join/leave are never dropped: the server may send the subscriber's own join first.
+    if (notice && entry.state === 'pending' && entry.awaitingSub) return;
     if (notice) return entry.notice(frame['kind'] as 'topic_interrupted' | 'topic_resumed');
     if (t === 'join' || t === 'leave') return entry.presenceEvent(t, frame['tokenId'] as string);
     if (t === 'item' || t === 'retract') entry.item(frame as unknown as ItemFrame | RetractFrame);

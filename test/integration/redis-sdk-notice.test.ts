@@ -3,10 +3,12 @@
  * subscription: topic_interrupted, then a discontinuity for what Redis lost (no persistence here),
  * then topic_resumed; the connection never drops meanwhile. */
 import t from 'tap';
-import { startServer } from '../helpers/server.js';
+import { startServer, startServerOnProxiedRedis } from '../helpers/server.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait.js';
 import { requireRedis, startRedis } from '../helpers/redis.js';
 import { collector, sdkFor } from '../helpers/sdk.js';
-import { TopicPublish, TopicNotice, type TopicDiscontinuity, type TopicItem } from '../../src/client/index.js';
+import { TopicPublish, TopicNotice, TopicSubscribe, type TopicDiscontinuity, type TopicItem } from '../../src/client/index.js';
 
 t.test('onNotice: topic_interrupted while redis-server is down, topic_resumed once the topic caught up', async (t) => {
   if (!requireRedis(t)) return;
@@ -57,4 +59,29 @@ t.test('onNotice: topic_interrupted while redis-server is down, topic_resumed on
   t.equal(items.events[1]!.sequencePage(), gaps.events[0]!.newSequencePage(), 'on the page the disc announced');
   t.equal(lost, 0, 'the SDK connection never dropped');
   t.equal(notices.events.length, 2, 'two notices, no more');
+});
+
+t.test('onNotice: the notices of an unsubscribed subscription, read before a new one to the topic is confirmed, are not the new one\'s', async (t) => {
+  const proxied = await startServerOnProxiedRedis(t);
+  if (!proxied) return;
+  const { server, redis } = proxied;
+  const link = await startTcpProxy(server.port);
+  t.teardown(() => link.close());
+  const client = await sdkFor(t, server, { tokenId: 'ivy', url: `ws://127.0.0.1:${link.port}/v1/ws` });
+  let started = 0;
+  server.broker['subscriptions'].observe({ started: () => started++ });
+  const first = await client.topics.subscribe('chat', 'noticed', {});
+  t.equal(first.type, 'Subscription');
+  // Held from here: the server's Redis link drops and comes back; the first subscription is told both.
+  link.hold(0);
+  redis.reset();
+  await waitFor('topic_resumed sent', () => link.held(0).includes('topic_resumed'));
+  t.ok(link.held(0).includes('topic_interrupted'), 'after topic_interrupted');
+  (first as TopicSubscribe.Subscription).unsubscribe();
+  const notices: TopicNotice[] = [];
+  const second = client.topics.subscribe('chat', 'noticed', { onNotice: (n) => notices.push(n) });
+  await waitFor('the new subscription taken', () => started === 2);
+  link.release(0);
+  t.equal((await second).type, 'Subscription', 'subscribed again');
+  t.same(notices.map((n) => n.kind), [], 'neither notice reached the new subscription');
 });
