@@ -1,7 +1,9 @@
+import t from 'tap';
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
-import { PermissionScopes } from '../../src/index.js';
-import { topicKey } from '../../src/protocol/index.js';
+import { PermissionScopes, type MemoryEngine } from '../../src/index.js';
+import { ErrorCode, topicKey } from '../../src/protocol/index.js';
+import { TidingsError } from '../../src/core/errors.js';
 
 const all = PermissionScopes.topicPublishSubscribe('chat', '*');
 
@@ -119,6 +121,26 @@ testEachEngine('pubsub - an unsub sent right behind its sub leaves no subscripti
   await c.ok({ t: 'ping' });
   t.same(c.frames.filter((f) => f['t'] === 'item'), [], 'no item of the unsubscribed topic');
   t.equal((await c.request({ t: 'sub', cache: 'chat', topic: 'left' }))['t'], 'ok', 'the topic can be subscribed again');
+});
+
+t.test('pubsub - a sub that fails after it was unsubscribed leaves the next sub to the topic alone', async (t) => {
+  // Memory engine on purpose: the fault injection holds its first subscribe, then fails it.
+  const server = await startServer(t, { engine: 'memory' });
+  const engine = server.broker['deps'].engine as MemoryEngine;
+  const subscribe = engine.topics.subscribe.bind(engine.topics);
+  let fail: (() => void) | undefined;
+  engine.topics.subscribe = (cache, topic, who) => {
+    if (fail) return subscribe(cache, topic, who);
+    return new Promise((_resolve, reject) => { fail = () => reject(new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'fault injection')); });
+  };
+  const c = await RawClient.open(server, await tokenFor(server, all));
+  const first = c.request({ t: 'sub', cache: 'chat', topic: 'again' });
+  await c.ok({ t: 'unsub', cache: 'chat', topic: 'again' });
+  await c.ok({ t: 'sub', cache: 'chat', topic: 'again' });
+  fail!();
+  t.match((await first)['e'], { code: 'SERVER_UNAVAILABLE' }, 'the first sub fails');
+  await c.ok({ t: 'pub', cache: 'chat', topic: 'again', value: 'still subscribed' });
+  t.match(await c.items(1), [{ value: 'still subscribed' }], 'the second one goes on');
 });
 
 testEachEngine('pubsub - heartbeats arrive on idle connections', async (t, engine) => {

@@ -43,7 +43,8 @@ export function topicHandlers({ engine, config }: BrokerDeps, subscriptions: Sub
       try {
         position = await engine.topics.subscribe(cache, topic, subscriber(session), after);
       } catch (err) {
-        subscriptions.end(session, key);
+        // Only its own reservation: an unsub may have ended it and a newer `sub` taken the key.
+        if (session.subscriptions.get(key) === ref) subscriptions.end(session, key);
         throw err;
       }
       subscriptions.engage(session, key, ref);
