@@ -11,8 +11,7 @@ import type { Clock } from '../core/clock.js';
 import type { Maybe } from '../core/maybe.js';
 import { invalidArgument } from '../core/errors.js';
 import { Fifo } from '../lib/fifo.js';
-
-const MAX_KEY_LENGTH = 128;
+import { idempotencyKeyProblem } from '../protocol/index.js';
 
 type Remembered = { result: unknown } | { pending: Promise<unknown> };
 
@@ -50,9 +49,8 @@ export class IdempotentResults {
    * the first answered (waiting for it if it is still in flight). A failed write is forgotten, so
    * its retry is applied. */
   run(scope: string, operation: string, key: unknown, apply: () => Maybe<unknown>): Maybe<unknown> {
-    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
-      throw invalidArgument(`idempotencyKey must be a string of 1 to ${MAX_KEY_LENGTH} characters`);
-    }
+    const problem = idempotencyKeyProblem(key);
+    if (problem) throw invalidArgument(problem);
     const k = `${scope}\u0000${operation}\u0000${key}`;
     const now = this.clock.now();
     const seen = this.entries.get(k);

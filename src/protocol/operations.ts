@@ -124,3 +124,13 @@ export const IDEMPOTENT_OPERATIONS: ReadonlySet<string> = new Set<OperationName>
   'pub', 'pubAppend', 'listPushBack', 'listPushFront', 'listConcatenateBack', 'listConcatenateFront', 'increment', 'setIf',
   'dictionaryIncrement', 'sortedSetIncrementScore', 'setIfHash',
 ]);
+
+/** The longest `idempotencyKey`, in UTF-16 code units (String.length). */
+const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
+
+/** Why `key` cannot be an `idempotencyKey`, or undefined when it can: the server refuses it with
+ * this message, and the SDK does not send it. */
+export function idempotencyKeyProblem(key: unknown): string | undefined {
+  if (typeof key === 'string' && key.length > 0 && key.length <= MAX_IDEMPOTENCY_KEY_LENGTH) return undefined;
+  return `idempotencyKey must be a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`;
+}
