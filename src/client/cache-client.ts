@@ -2,7 +2,7 @@
  * API (as Momento's) and milliseconds on the wire. */
 import type { DictionaryItem, ListEraseRange, ListItem, OperationName, ResultOf, SetIfCondition, SetIfHashCondition, Value } from '../protocol/index.js';
 import { clientLink, type ClientOptions } from './client-options.js';
-import type { Connection, OutgoingFrame, RequestOptions } from './connection.js';
+import type { Connection, IdempotentWriteOptions, OutgoingFrame, RequestOptions } from './connection.js';
 import { asClientError, type TidingsClientError } from './errors.js';
 import {
   ChangeTtl, ConditionalWrite, DictionaryFetch, DictionaryGetField, DictionaryGetFields, GenericWrite, HashedRead, HashedWrite, Increment, ItemGetTtl, ItemGetType, ItemType, ListErase,
@@ -70,16 +70,16 @@ export class CacheClient {
     if (this.owned) this.connection.close();
   }
 
-  listPushBack(cacheName: string, listName: string, value: Value, options: ListWriteOptions & { truncateFrontToSize?: number } = {}): Promise<ListWrite.Response> {
+  listPushBack(cacheName: string, listName: string, value: Value, options: ListWriteOptions & IdempotentWriteOptions & { truncateFrontToSize?: number } = {}): Promise<ListWrite.Response> {
     return this.listWrite({ t: 'listPushBack', cache: cacheName, list: listName, value, ...opt('truncateFrontToSize', options.truncateFrontToSize) }, options);
   }
-  listPushFront(cacheName: string, listName: string, value: Value, options: ListWriteOptions & { truncateBackToSize?: number } = {}): Promise<ListWrite.Response> {
+  listPushFront(cacheName: string, listName: string, value: Value, options: ListWriteOptions & IdempotentWriteOptions & { truncateBackToSize?: number } = {}): Promise<ListWrite.Response> {
     return this.listWrite({ t: 'listPushFront', cache: cacheName, list: listName, value, ...opt('truncateBackToSize', options.truncateBackToSize) }, options);
   }
-  listConcatenateBack(cacheName: string, listName: string, values: Value[], options: ListWriteOptions & { truncateFrontToSize?: number } = {}): Promise<ListWrite.Response> {
+  listConcatenateBack(cacheName: string, listName: string, values: Value[], options: ListWriteOptions & IdempotentWriteOptions & { truncateFrontToSize?: number } = {}): Promise<ListWrite.Response> {
     return this.listWrite({ t: 'listConcatenateBack', cache: cacheName, list: listName, values, ...opt('truncateFrontToSize', options.truncateFrontToSize) }, options);
   }
-  listConcatenateFront(cacheName: string, listName: string, values: Value[], options: ListWriteOptions & { truncateBackToSize?: number } = {}): Promise<ListWrite.Response> {
+  listConcatenateFront(cacheName: string, listName: string, values: Value[], options: ListWriteOptions & IdempotentWriteOptions & { truncateBackToSize?: number } = {}): Promise<ListWrite.Response> {
     return this.listWrite({ t: 'listConcatenateFront', cache: cacheName, list: listName, values, ...opt('truncateBackToSize', options.truncateBackToSize) }, options);
   }
 
@@ -144,7 +144,7 @@ export class CacheClient {
   }
   /** increment on one field (a missing dictionary or field starts from 0); `ttl` as for list
    * writes. Needs read and write on the key. */
-  dictionaryIncrement(cacheName: string, dictionaryName: string, field: string, amount = 1, options: ListWriteOptions = {}): Promise<Increment.Response> {
+  dictionaryIncrement(cacheName: string, dictionaryName: string, field: string, amount = 1, options: ListWriteOptions & IdempotentWriteOptions = {}): Promise<Increment.Response> {
     return this.call({ t: 'dictionaryIncrement', cache: cacheName, dictionary: dictionaryName, field, amount, ...this.collectionTtl(options.ttl) }, options,
       (r) => new Increment.Success(r.value, r.exact), (e) => new Increment.Error(e));
   }
@@ -233,7 +233,7 @@ export class CacheClient {
       (r) => (r.hit ? new SortedSetGetScores.Hit(values, r.scores) : new SortedSetGetScores.Miss()), (e) => new SortedSetGetScores.Error(e));
   }
   /** Adds `amount` (default 1) to the element's score (none: 0), creating it; Success with `score()`. Needs read and write. */
-  sortedSetIncrementScore(cacheName: string, sortedSetName: string, value: Value, amount = 1, options: ListWriteOptions = {}): Promise<SortedSetIncrementScore.Response> {
+  sortedSetIncrementScore(cacheName: string, sortedSetName: string, value: Value, amount = 1, options: ListWriteOptions & IdempotentWriteOptions = {}): Promise<SortedSetIncrementScore.Response> {
     return this.call({ t: 'sortedSetIncrementScore', cache: cacheName, sortedSet: sortedSetName, value, amount, ...this.collectionTtl(options.ttl) }, options,
       (r) => new SortedSetIncrementScore.Success(r.score), (e) => new SortedSetIncrementScore.Error(e));
   }
@@ -288,34 +288,34 @@ export class CacheClient {
   /** Momento's increment: adds `amount` (default 1) to the base-10 integer the key holds (a missing
    * key starts from 0) and answers the new value; a key holding anything else is an Error with
    * FAILED_PRECONDITION_ERROR. Sets the item's TTL, as set does. Needs read and write on the key. */
-  increment(cacheName: string, key: string, amount = 1, options: ScalarWriteOptions = {}): Promise<Increment.Response> {
+  increment(cacheName: string, key: string, amount = 1, options: ScalarWriteOptions & IdempotentWriteOptions = {}): Promise<Increment.Response> {
     return this.call({ t: 'increment', cache: cacheName, key, amount, ...this.ttlField(options.ttl) }, options,
       (r) => new Increment.Success(r.value, r.exact), (e) => new Increment.Error(e));
   }
 
   /** Momento's conditional sets: each stores `value` only when its condition holds on what the key
    * holds, in one step; Stored or NotStored. Need read and write on the key. */
-  setIfAbsent(cacheName: string, key: string, value: Value, options: ScalarWriteOptions = {}): Promise<ConditionalWrite.Response> {
+  setIfAbsent(cacheName: string, key: string, value: Value, options: ScalarWriteOptions & IdempotentWriteOptions = {}): Promise<ConditionalWrite.Response> {
     return this.setIf(cacheName, key, value, 'absent', undefined, options);
   }
   /** The same as setIfAbsent (Momento's older name). */
-  setIfNotExists(cacheName: string, key: string, value: Value, options: ScalarWriteOptions = {}): Promise<ConditionalWrite.Response> {
+  setIfNotExists(cacheName: string, key: string, value: Value, options: ScalarWriteOptions & IdempotentWriteOptions = {}): Promise<ConditionalWrite.Response> {
     return this.setIf(cacheName, key, value, 'absent', undefined, options);
   }
-  setIfPresent(cacheName: string, key: string, value: Value, options: ScalarWriteOptions = {}): Promise<ConditionalWrite.Response> {
+  setIfPresent(cacheName: string, key: string, value: Value, options: ScalarWriteOptions & IdempotentWriteOptions = {}): Promise<ConditionalWrite.Response> {
     return this.setIf(cacheName, key, value, 'present', undefined, options);
   }
-  setIfEqual(cacheName: string, key: string, value: Value, equal: Value, options: ScalarWriteOptions = {}): Promise<ConditionalWrite.Response> {
+  setIfEqual(cacheName: string, key: string, value: Value, equal: Value, options: ScalarWriteOptions & IdempotentWriteOptions = {}): Promise<ConditionalWrite.Response> {
     return this.setIf(cacheName, key, value, 'equal', equal, options);
   }
   /** Stores when the key is absent or holds a value other than `notEqual`. */
-  setIfNotEqual(cacheName: string, key: string, value: Value, notEqual: Value, options: ScalarWriteOptions = {}): Promise<ConditionalWrite.Response> {
+  setIfNotEqual(cacheName: string, key: string, value: Value, notEqual: Value, options: ScalarWriteOptions & IdempotentWriteOptions = {}): Promise<ConditionalWrite.Response> {
     return this.setIf(cacheName, key, value, 'notEqual', notEqual, options);
   }
-  setIfPresentAndNotEqual(cacheName: string, key: string, value: Value, notEqual: Value, options: ScalarWriteOptions = {}): Promise<ConditionalWrite.Response> {
+  setIfPresentAndNotEqual(cacheName: string, key: string, value: Value, notEqual: Value, options: ScalarWriteOptions & IdempotentWriteOptions = {}): Promise<ConditionalWrite.Response> {
     return this.setIf(cacheName, key, value, 'presentAndNotEqual', notEqual, options);
   }
-  setIfAbsentOrEqual(cacheName: string, key: string, value: Value, equal: Value, options: ScalarWriteOptions = {}): Promise<ConditionalWrite.Response> {
+  setIfAbsentOrEqual(cacheName: string, key: string, value: Value, equal: Value, options: ScalarWriteOptions & IdempotentWriteOptions = {}): Promise<ConditionalWrite.Response> {
     return this.setIf(cacheName, key, value, 'absentOrEqual', equal, options);
   }
 
@@ -328,23 +328,23 @@ export class CacheClient {
    * holds (`hash`: from getWithHash or an earlier Stored; none for 'unconditional'), in one step.
    * Stored carries the new value's hash. The conditions need read and write on the key,
    * 'unconditional' (a set) write only. Momento's names follow. */
-  setIfHash(cacheName: string, key: string, value: Value, condition: SetIfHashCondition, hash?: Value, options: ScalarWriteOptions = {}): Promise<HashedWrite.Response> {
+  setIfHash(cacheName: string, key: string, value: Value, condition: SetIfHashCondition, hash?: Value, options: ScalarWriteOptions & IdempotentWriteOptions = {}): Promise<HashedWrite.Response> {
     const frame = { t: 'setIfHash' as const, cache: cacheName, key, value, condition, ...(hash !== undefined ? { hash } : {}), ...this.ttlField(options.ttl) };
     return this.call(frame, options, (r) => (r.stored ? new HashedWrite.Stored(r.hash) : new HashedWrite.NotStored()), (e) => new HashedWrite.Error(e));
   }
-  setWithHash(cacheName: string, key: string, value: Value, options: ScalarWriteOptions = {}): Promise<HashedWrite.Response> {
+  setWithHash(cacheName: string, key: string, value: Value, options: ScalarWriteOptions & IdempotentWriteOptions = {}): Promise<HashedWrite.Response> {
     return this.setIfHash(cacheName, key, value, 'unconditional', undefined, options);
   }
-  setIfPresentAndHashEqual(cacheName: string, key: string, value: Value, hashEqual: Value, options: ScalarWriteOptions = {}): Promise<HashedWrite.Response> {
+  setIfPresentAndHashEqual(cacheName: string, key: string, value: Value, hashEqual: Value, options: ScalarWriteOptions & IdempotentWriteOptions = {}): Promise<HashedWrite.Response> {
     return this.setIfHash(cacheName, key, value, 'presentAndHashEqual', hashEqual, options);
   }
-  setIfPresentAndHashNotEqual(cacheName: string, key: string, value: Value, hashNotEqual: Value, options: ScalarWriteOptions = {}): Promise<HashedWrite.Response> {
+  setIfPresentAndHashNotEqual(cacheName: string, key: string, value: Value, hashNotEqual: Value, options: ScalarWriteOptions & IdempotentWriteOptions = {}): Promise<HashedWrite.Response> {
     return this.setIfHash(cacheName, key, value, 'presentAndNotHashEqual', hashNotEqual, options);
   }
-  setIfAbsentOrHashEqual(cacheName: string, key: string, value: Value, hashEqual: Value, options: ScalarWriteOptions = {}): Promise<HashedWrite.Response> {
+  setIfAbsentOrHashEqual(cacheName: string, key: string, value: Value, hashEqual: Value, options: ScalarWriteOptions & IdempotentWriteOptions = {}): Promise<HashedWrite.Response> {
     return this.setIfHash(cacheName, key, value, 'absentOrHashEqual', hashEqual, options);
   }
-  setIfAbsentOrHashNotEqual(cacheName: string, key: string, value: Value, hashNotEqual: Value, options: ScalarWriteOptions = {}): Promise<HashedWrite.Response> {
+  setIfAbsentOrHashNotEqual(cacheName: string, key: string, value: Value, hashNotEqual: Value, options: ScalarWriteOptions & IdempotentWriteOptions = {}): Promise<HashedWrite.Response> {
     return this.setIfHash(cacheName, key, value, 'absentOrNotHashEqual', hashNotEqual, options);
   }
 
@@ -362,7 +362,7 @@ export class CacheClient {
   }
 
   /** Publishes to `topic` and appends to `list` in one step (docs/history.md). */
-  pubAppend(cacheName: string, topicName: string, listName: string, value: Value, options: ListWriteOptions & { truncateFrontToSize?: number } = {}): Promise<PubAppend.Response> {
+  pubAppend(cacheName: string, topicName: string, listName: string, value: Value, options: ListWriteOptions & IdempotentWriteOptions & { truncateFrontToSize?: number } = {}): Promise<PubAppend.Response> {
     const frame = { t: 'pubAppend' as const, cache: cacheName, topic: topicName, list: listName, value, ...opt('truncateFrontToSize', options.truncateFrontToSize), ...this.collectionTtl(options.ttl) };
     return this.call(frame, options, (r) => new PubAppend.Success(r.seq, r.page, r.length), (e) => new PubAppend.Error(e));
   }
@@ -371,7 +371,7 @@ export class CacheClient {
 
   /** One request: the reply mapped to a response, any failure to an Error response (thrown instead
    * with throwOnErrors). */
-  private async call<K extends OperationName, Hit, Failed>(frame: OutgoingFrame<K>, options: RequestOptions, ok: (r: ResultOf<K>) => Hit, fail: (e: TidingsClientError) => Failed): Promise<Hit | Failed> {
+  private async call<K extends OperationName, Hit, Failed>(frame: OutgoingFrame<K>, options: IdempotentWriteOptions, ok: (r: ResultOf<K>) => Hit, fail: (e: TidingsClientError) => Failed): Promise<Hit | Failed> {
     let response: Hit | Failed;
     try {
       response = ok(await this.connection.request(frame, options));
@@ -381,7 +381,7 @@ export class CacheClient {
     return orThrow(response, this.throwOnErrors);
   }
 
-  private listWrite<K extends 'listPushBack' | 'listPushFront' | 'listConcatenateBack' | 'listConcatenateFront'>(frame: OutgoingFrame<K>, options: ListWriteOptions): Promise<ListWrite.Response> {
+  private listWrite<K extends 'listPushBack' | 'listPushFront' | 'listConcatenateBack' | 'listConcatenateFront'>(frame: OutgoingFrame<K>, options: ListWriteOptions & IdempotentWriteOptions): Promise<ListWrite.Response> {
     return this.call({ ...frame, ...this.collectionTtl(options.ttl) }, options,
       (r) => new ListWrite.Success(r.length), (e) => new ListWrite.Error(e));
   }
@@ -409,7 +409,7 @@ export class CacheClient {
       (r) => (!r.hit ? new ChangeTtl.Miss() : r.set ? new ChangeTtl.Set() : new ChangeTtl.NotSet()), (e) => new ChangeTtl.Error(e));
   }
 
-  private setIf(cacheName: string, key: string, value: Value, condition: SetIfCondition, compare: Value | undefined, options: ScalarWriteOptions): Promise<ConditionalWrite.Response> {
+  private setIf(cacheName: string, key: string, value: Value, condition: SetIfCondition, compare: Value | undefined, options: ScalarWriteOptions & IdempotentWriteOptions): Promise<ConditionalWrite.Response> {
     const frame = { t: 'setIf' as const, cache: cacheName, key, value, condition, ...(compare !== undefined ? { compare } : {}), ...this.ttlField(options.ttl) };
     return this.call(frame, options, (r) => (r.stored ? new ConditionalWrite.Stored() : new ConditionalWrite.NotStored()), (e) => new ConditionalWrite.Error(e));
   }

@@ -3,7 +3,7 @@
  * backoff. Requests made while disconnected wait in a queue bounded by count and bytes and go out
  * once reconnected. */
 import {
-  CloseCode, ErrorCode, IDEMPOTENT_OPERATIONS, UnavailableCause, PROTOCOL_VERSIONS, SUBPROTOCOL, decodeFrames, encodeFrame, shouldReconnect,
+  CloseCode, ErrorCode, IDEMPOTENT_OPERATIONS, UnavailableCause, PROTOCOL_VERSIONS, SUBPROTOCOL, decodeFrames, encodeFrame, idempotencyKeyProblem, shouldReconnect,
   type HelloResult, type OperationName, type RequestOf, type ResultOf, type WireError,
 } from '../protocol/index.js';
 import { reconnectDelay } from './backoff.js';
@@ -39,6 +39,14 @@ export interface RequestOptions {
   /** @internal Runs as the server's reply is read, before the frames after it (the promise's
    * callbacks run later: after every frame of the same read). */
   onReply?: () => void;
+}
+/** Options of a write the server deduplicates by its key (IDEMPOTENT_OPERATIONS: publish, pubAppend,
+ * the list pushes, the increments, setIf*). */
+export interface IdempotentWriteOptions extends RequestOptions {
+  /** Sends the write with this key (1 to 128 characters) instead of a new random one: the key of
+   * an earlier attempt (its error's `idempotencyKey`) to retry a write that may have been applied,
+   * so the server applies it at most once (docs/client.md, "Retrying a write that may have been applied"). */
+  idempotencyKey?: string;
 }
 type Frame = Record<string, unknown>;
 /** A request as the SDK builds it, typed by the protocol's operations map; the connection sets `id`. */
@@ -222,15 +230,25 @@ export class Connection {
 
   /** Sends a request and resolves with the reply's `r`; rejects with a TidingsClientError:
    * the server's error, TIMEOUT_ERROR (sent, no reply in time: it may or may not have been
-   * applied), CONNECTION_ERROR (never sent, or the link dropped before the reply) or
-   * CANCELLED_ERROR (the signal fired). */
-  request<K extends OperationName>(outgoing: OutgoingFrame<K>, options: RequestOptions = {}): Promise<ResultOf<K>> {
+   * applied), CONNECTION_ERROR (never sent, or the link dropped before the reply),
+   * CANCELLED_ERROR (the signal fired) or INVALID_ARGUMENT_ERROR (an option it cannot use). The
+   * error of a write that carries an idempotency key has it in `idempotencyKey`. */
+  request<K extends OperationName>(outgoing: OutgoingFrame<K>, options: IdempotentWriteOptions = {}): Promise<ResultOf<K>> {
     type R = ResultOf<K>;
+    const keyed = IDEMPOTENT_OPERATIONS.has(outgoing.t);
+    if (options.idempotencyKey !== undefined) {
+      // As the server would: a key on a write it does not deduplicate would be retried believing it safe.
+      const problem = keyed ? idempotencyKeyProblem(options.idempotencyKey) : `idempotencyKey is not taken by "${outgoing.t}"`;
+      if (problem) return Promise.reject(new TidingsClientError(ErrorCode.INVALID_ARGUMENT_ERROR, `${outgoing.t}: ${problem} (it was not sent)`));
+    }
     // Writes a retry could apply twice carry a key: if the link drops before the reply, the request
     // is sent again after reconnecting and the server answers the first result, never applies twice.
-    const frame: Frame = IDEMPOTENT_OPERATIONS.has(outgoing.t) && (outgoing as Frame)['idempotencyKey'] === undefined
-      ? { ...outgoing, idempotencyKey: randomKey() } : outgoing;
-    return new Promise<R>((resolve, reject) => {
+    const frame: Frame = keyed && (outgoing as Frame)['idempotencyKey'] === undefined
+      ? { ...outgoing, idempotencyKey: options.idempotencyKey ?? randomKey() } : outgoing;
+    const key = keyed && typeof frame['idempotencyKey'] === 'string' ? frame['idempotencyKey'] : undefined;
+    return new Promise<R>((resolve, rejectWith) => {
+      // The app retries a write that may have been applied with the key it was sent with.
+      const reject = (e: TidingsClientError) => rejectWith(key === undefined ? e : e.withIdempotencyKey(key));
       // A timer cannot hold more than 2^31 - 1 ms: it would fire at once, not never.
       const problem = options.timeoutMs === undefined ? undefined : timeoutProblem(options.timeoutMs);
       if (problem) return reject(new TidingsClientError(ErrorCode.INVALID_ARGUMENT_ERROR, `${frame.t}: ${problem} (it was not sent)`));

@@ -2,13 +2,20 @@
 import { ErrorCode, type WireError } from '../protocol/index.js';
 
 export class TidingsClientError extends Error {
-  constructor(readonly code: ErrorCode, message: string, readonly limitCause?: string) {
+  /** `idempotencyKey`: the key a write that carries one was sent with (docs/client.md, "Retrying a
+   * write that may have been applied"); passed to the same call again, the server applies it at most once. */
+  constructor(readonly code: ErrorCode, message: string, readonly limitCause?: string, readonly idempotencyKey?: string) {
     super(message);
     this.name = 'TidingsClientError';
   }
 
   static fromWire(e: WireError): TidingsClientError {
     return new TidingsClientError(e.code, e.message, e.cause);
+  }
+
+  /** @internal This error, for a write sent with `key`: a copy, as one error may fail several requests. */
+  withIdempotencyKey(key: string): TidingsClientError {
+    return new TidingsClientError(this.code, this.message, this.limitCause, key);
   }
 
   /** Momento-style accessor. */

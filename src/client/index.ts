@@ -6,7 +6,7 @@ import { TopicClient } from './topic-client.js';
 import { CacheClient } from './cache-client.js';
 import { NotifyClient } from './notify-client.js';
 
-export { Connection, type ConnectionStatus, type RequestOptions, type TokenRefreshEvent, type TransportKind } from './connection.js';
+export { Connection, type ConnectionStatus, type IdempotentWriteOptions, type RequestOptions, type TokenRefreshEvent, type TransportKind } from './connection.js';
 export {
   CONNECTION_DEFAULTS, type ConnectionOptions, type WebSocketConstructor, type WebSocketFactory, type WebSocketLike, type TransportMode, type FetchLike,
 } from './options.js';

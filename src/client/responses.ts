@@ -37,6 +37,9 @@ export class ErrorResponse {
   /** For LIMIT_EXCEEDED_ERROR: which limit (e.g. value_size_limit_exceeded); for CONNECTION_ERROR,
    * client_queue_full when the offline queue refused the request. */
   limitCause(): string | undefined { return this.error.limitCause; }
+  /** The idempotency key of a write that carries one (publish, pubAppend, list pushes, increments,
+   * setIf*): pass it as `{ idempotencyKey }` to retry the same call, applied at most once. */
+  idempotencyKey(): string | undefined { return this.error.idempotencyKey; }
   innerException(): TidingsClientError { return this.error; }
   toString(): string { return `${this.error.code}: ${this.error.message}`; }
 }

@@ -2,7 +2,7 @@
  * Local subscribers of one topic share one server subscription (subscription.ts). */
 import { ErrorCode, topicKey, type ByeFrame, type DiscontinuityFrame, type ItemFrame, type RetractFrame, type Value, type WireError } from '../protocol/index.js';
 import { clientLink, type ClientOptions } from './client-options.js';
-import type { Connection, RequestOptions } from './connection.js';
+import type { Connection, IdempotentWriteOptions, RequestOptions } from './connection.js';
 import { TidingsClientError, asClientError, cancelledError } from './errors.js';
 import { TopicPresence, TopicPublish, orThrow } from './responses.js';
 import { TopicEntry, TopicSubscribe, TopicSubscription, type EntryOwner, type SubscribeOptions } from './subscription.js';
@@ -116,7 +116,7 @@ export class TopicClient {
   }
 
   /** Publishes text or bytes. Success carries the item's (seq, page). */
-  async publish(cacheName: string, topicName: string, value: Value, options?: RequestOptions): Promise<TopicPublish.Response> {
+  async publish(cacheName: string, topicName: string, value: Value, options?: IdempotentWriteOptions): Promise<TopicPublish.Response> {
     let response: TopicPublish.Response;
     try {
       const r = await this.connection.request({ t: 'pub', cache: cacheName, topic: topicName, value }, options);

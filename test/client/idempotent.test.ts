@@ -4,7 +4,9 @@
  * tokenId (keys remembered per connection) the SDK does not resend: an honest "maybe" instead.
  * Writes waiting to be resent stay within the queue's count and byte bounds: those that do not fit
  * fail with CONNECTION_ERROR and are never sent again. Cache writes that take a key (a sorted set's
- * score increment here) are resent the same way. */
+ * score increment here) are resent the same way. An app's own key (`{ idempotencyKey }`) is
+ * checked as the server checks it. */
+import t from 'tap';
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { sdkFor, itemCollector, chatScope } from '../helpers/sdk.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
@@ -173,4 +175,29 @@ testEachEngine('idempotent - a sortedSetIncrementScore whose reply was lost to a
   t.ok(result instanceof CacheSortedSetIncrementScore.Success, `the app sees success, not a "maybe" (${result})`);
   t.equal((result as CacheSortedSetIncrementScore.Success).score(), 2, 'the first result');
   t.equal(await score(), 2, 'the retry after reconnecting was answered, not added again');
+});
+
+t.test('idempotent - an idempotencyKey the server would refuse, or on a call that takes none, is refused with INVALID_ARGUMENT_ERROR and not sent', async (t) => {
+  const server = await startServer(t);
+  const { cache, topics, connection } = await sdkFor(t, server, { tokenId: 'writer' });
+  await connection.ready();
+  for (const idempotencyKey of ['', 'k'.repeat(129), 42, null] as unknown as string[]) {
+    const increment = await cache.increment('chat', 'count', 1, { idempotencyKey });
+    const published = await topics.publish('chat', 'room', 'x', { idempotencyKey });
+    for (const response of [increment, published]) {
+      t.equal(response.type === 'Error' && response.errorCode(), 'INVALID_ARGUMENT_ERROR', `idempotencyKey ${JSON.stringify(idempotencyKey)}: ${response}`);
+      t.match(response.type === 'Error' && response.message(), /idempotencyKey must be a string of 1 to 128 characters \(it was not sent\)/);
+    }
+  }
+  // From JavaScript (the types do not take it): a key on a write the server does not deduplicate.
+  const set = await cache.set('chat', 'plain', 'v', { idempotencyKey: 'set-1' } as object);
+  t.equal(set.type === 'Error' && set.errorCode(), 'INVALID_ARGUMENT_ERROR', String(set));
+  t.match(set.type === 'Error' && set.message(), /idempotencyKey is not taken by "set"/);
+  t.equal((await cache.get('chat', 'count')).type, 'Miss', 'no increment was applied');
+  t.equal((await cache.get('chat', 'plain')).type, 'Miss', 'the set was not applied');
+  // The server's bound: 128 characters is a key, and a second call with it is the same write.
+  const longest = { idempotencyKey: 'k'.repeat(128) };
+  t.equal((await cache.increment('chat', 'count', 1, longest)).value(), 1);
+  t.equal((await cache.increment('chat', 'count', 1, longest)).value(), 1, 'the repeat hears the first result');
+  t.equal((await cache.get('chat', 'count')).value(), '1', 'applied once');
 });

@@ -174,6 +174,11 @@ const CASES: Record<string, Case[]> = {
       driver: "__assert(history instanceof CacheListFetch.Hit && history.valueListString().at(-1) === 'hi' && history.items?.at(-1)?.value === 'hi', String(history));",
     },
     {
+      marks: "res = await cache.increment('chat', 'page-views', 1, { idempotencyKey: res.idempotencyKey() });",
+      context: sdkContext,
+      driver: "__assert(res instanceof CacheIncrement.Success && res.valueNumber() === 1, String(res));",
+    },
+    {
       marks: 'new AuthClient(',
       replace: [["'http://127.0.0.1:8080'", '`${url}`']],
       context: (env) => ({ process: { env: { TIDINGS_API_KEY: env.apiKey } } }),

@@ -12,6 +12,8 @@ import { resetHoldingSubscribe, startTcpProxy } from '../helpers/tcp-proxy.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { CACHE, RawModerator, liveGroup, participant } from '../helpers/moderator.js';
 import { eventually, waitFor } from '../helpers/wait.js';
+import { sdkFor } from '../helpers/sdk.js';
+import { ErrorResponse, Increment, ListWrite } from '../../src/client/index.js';
 import { TopicKeys } from '../../src/engine/redis/keys.js';
 import { TOPIC_SCRIPTS } from '../../src/engine/redis/scripts.js';
 import { PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
@@ -118,7 +120,7 @@ async function idempotentSetup(t: Test) {
   const onA = await open(a);
   const onB = await open(b);
   const watcher = await open(b);
-  return { proxy, onA, onB, watcher };
+  return { a, b, proxy, onA, onB, watcher };
 }
 
 /** Sends `frame` on node a with Redis's answers kept from it: a retryable error, though Redis ran it. */
@@ -182,6 +184,44 @@ for (const retryOn of ['a', 'b'] as const) {
     t.match(await onB.ok({ t: 'get', cache: 'app', key: 'status' }), { hit: true, value: 'later' }, 'setIfHash not applied again over the later set');
   });
 }
+
+/** The same through the SDK, as an app retries a call that failed "maybe applied" (the node's
+ * TIMEOUT_ERROR or SERVER_UNAVAILABLE): the error carries the idempotency key the write was sent
+ * with, and the retry with it (`{ idempotencyKey }`) hears the first result, on the same connection
+ * or on another one of the same tokenId (node b), and is not applied again. Before, the SDK could
+ * only send a new random key: the retry was applied a second time. */
+t.test('SDK writes whose replies were lost, retried with their error\'s idempotencyKey: applied once', async (t) => {
+  if (!requireRedis(t)) return;
+  const { a, b, proxy } = await idempotentSetup(t);
+  const onA = await sdkFor(t, a, { tokenId: 'writer' });
+  const onB = await sdkFor(t, b, { tokenId: 'writer' });
+  await onA.connection.ready();
+  const lost = async <R>(write: () => Promise<R>): Promise<R> => {
+    proxy.hold(0);
+    const response = await write();
+    proxy.release(0);
+    return response;
+  };
+  const increment = await lost(() => onA.cache.increment('chat', 'count'));
+  const push = await lost(() => onA.cache.listPushBack('chat', 'log', 'x'));
+  for (const response of [increment, push]) {
+    t.ok(response instanceof ErrorResponse && RETRYABLE.test(response.errorCode()), `node a could not tell: ${response}`);
+  }
+  const incrementKey = (increment as Increment.Error).idempotencyKey();
+  const pushKey = (push as ListWrite.Error).idempotencyKey();
+  t.match([incrementKey, pushKey], [/^[0-9a-f]{32}$/, /^[0-9a-f]{32}$/], 'each error carries the key its write was sent with');
+  t.equal((increment as Increment.Error).innerException().idempotencyKey, incrementKey, 'the thrown error too');
+
+  // Retried once the node can reach Redis again (a's link reconnects by itself).
+  let again: Increment.Response | undefined;
+  await waitFor('the retry is answered', async () =>
+    (again = await onA.cache.increment('chat', 'count', 1, { idempotencyKey: incrementKey })) instanceof Increment.Success);
+  t.equal((again as Increment.Success).valueNumber(), 1, 'the increment\'s retry hears the first result');
+  const pushed = await onB.cache.listPushBack('chat', 'log', 'x', { idempotencyKey: pushKey });
+  t.equal((pushed as ListWrite.Success).listLength(), 1, `the push's retry on node b hears the first result (${pushed})`);
+  t.equal((await onB.cache.get('chat', 'count')).value(), '1', 'incremented once');
+  t.same((await onB.cache.listFetch('chat', 'log')).value(), ['x'], 'pushed once');
+});
 
 /** An idempotent pubAppend to a topic that was the input of a moderator group now idle past
  * moderation.groupIdleMs (the node's copy still names the group: it asks Redis first, then goes
