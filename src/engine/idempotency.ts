@@ -1,4 +1,4 @@
-/** Idempotent writes: a publish, pubAppend or list write may carry a client-chosen
+/** Idempotent writes: a publish, pubAppend, list push, increment or setIf* write may carry a client-chosen
  * `idempotencyKey`; the first result is remembered for a bounded window, and a repeat (a retry after
  * a cut link) gets that result instead of being applied again. So a write whose reply was lost is
  * never a "maybe": retrying it is safe. Keys are scoped by tokenId (a retry comes on a new
