@@ -2,9 +2,11 @@
  * redis-server. The `presence` request lists every node's subscribers; join/leave reach watchers on
  * every node once; two tabs on two nodes leave with the last; a reconnect to another node within
  * the grace is not a leave; the per-topic bound holds cluster-wide; webhooks and the "was this user
- * present?" decision use the cluster's presence; and a node killed with SIGKILL has its members
- * removed after presence.nodeTimeoutMs. Time for the grace goes through one ManualClock shared by
- * the in-process nodes; the killed-node test uses short configured timeouts and waits for events. */
+ * present?" decision use the cluster's presence; a node killed with SIGKILL has its members
+ * removed after presence.nodeTimeoutMs (and the leaves its timers held run by a live node); a Redis
+ * restarted empty and a node cut off past the timeout leave every watcher with the live members.
+ * Time for the grace goes through one ManualClock shared by the in-process nodes; the fault tests
+ * use short configured timeouts and wait for events. */
 import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import { startServer } from '../helpers/server.js';
@@ -12,6 +14,8 @@ import { deletePrefix, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } 
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { HttpReceiver } from '../helpers/http-receiver.js';
 import { spawnNode } from '../helpers/child-node.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { eventually } from '../helpers/wait.js';
 import { ManualClock, generateSigningKey, type DeepPartial, type Scope, type TidingsConfig, type TidingsServer } from '../../src/index.js';
 
 const CACHE = 'chat';
@@ -171,7 +175,8 @@ t.test('a node killed with SIGKILL: its members leave after presence.nodeTimeout
   const config: DeepPartial<TidingsConfig> = {
     logLevel: 'silent',
     auth: { signingKeys: [generateSigningKey()] },
-    presence: { leaveGraceMs: 100, nodeTimeoutMs: 600 },
+    // A grace long enough that the one started on the doomed node is still running when it dies.
+    presence: { leaveGraceMs: 1500, nodeTimeoutMs: 600 },
   };
   const a = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config });
   const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config });
@@ -185,14 +190,18 @@ t.test('a node killed with SIGKILL: its members leave after presence.nodeTimeout
   const ghost = await onDoomed('ghost');
   const twoTabs = await onDoomed('frank');
   await join(t, b, 'frank', 'room');
-  await until(watcher, 'room', { watcher: 1, ghost: 1, frank: 2 });
+  const leaving = await onDoomed('leaving');
+  await until(watcher, 'room', { watcher: 1, ghost: 1, frank: 2, leaving: 1 });
+  leaving.close();
+  await until(watcher, 'room', { watcher: 1, ghost: 1, frank: 2, leaving: 0 }); // its grace timer is on the doomed node
 
   await doomed.kill();
   ghost.close();
   twoTabs.close();
+  t.same(await watcher.next(event('leave', 'leaving'), 15_000), { t: 'leave', cache: CACHE, topic: 'room', tokenId: 'leaving' }, 'the leave whose timer died with its node is run by a live node\'s sweep');
   t.same(await watcher.next(event('leave', 'ghost'), 15_000), { t: 'leave', cache: CACHE, topic: 'room', tokenId: 'ghost' }, 'the dead node\'s member left: a live node removed it');
   await until(watcher, 'room', { watcher: 1, frank: 1 });
-  t.same(await events(watcher), ['join frank', 'join ghost', 'join watcher'], 'frank, also on a live node, did not leave');
+  t.same(await events(watcher), ['join frank', 'join ghost', 'join leaving', 'join watcher'], 'frank, also on a live node, did not leave; no leave twice');
 
   const redis = new Redis(url);
   t.teardown(() => redis.disconnect());
@@ -200,6 +209,7 @@ t.test('a node killed with SIGKILL: its members leave after presence.nodeTimeout
   const deadline = Date.now() + 5000;
   while ((await redis.scard(`${prefix}p:\u0000dead`)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   t.equal(await redis.exists(`${prefix}p:\u0000dead`), 0, 'and nothing of it is left to remove');
+  t.equal(await redis.zcard(`${prefix}p:\u0000leaving`), 0, 'no leave left pending');
 });
 
 t.test('Redis restarts empty: every node notices on its next heartbeat and writes its members again', async (t) => {
@@ -207,15 +217,20 @@ t.test('Redis restarts empty: every node notices on its next heartbeat and write
   const redis = await startRedis(t); // no persistence: a restart loses every key
   const config: DeepPartial<TidingsConfig> = {
     auth: { signingKeys: [generateSigningKey()] },
-    presence: { leaveGraceMs: 100, nodeTimeoutMs: 600 },
+    // A grace that outlasts the test: a member within it when Redis forgets it is still leaving.
+    presence: { leaveGraceMs: 60_000, nodeTimeoutMs: 600 },
     redis: { reconnectMinMs: 20, reconnectMaxMs: 100 },
   };
   const a = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: 'restart:', config });
   const b = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: 'restart:', config });
   const watcher = await join(t, a, 'watcher', 'room', true);
+  const wb = await join(t, b, 'wb', 'room', true);
   await join(t, b, 'gina', 'room');
   await join(t, a, 'gina', 'room');
-  await until(watcher, 'room', { watcher: 1, gina: 2 });
+  const leaver = await join(t, b, 'leaver', 'room');
+  await until(watcher, 'room', { watcher: 1, wb: 1, gina: 2, leaver: 1 });
+  leaver.close();
+  await until(watcher, 'room', { watcher: 1, wb: 1, gina: 2, leaver: 0 });
 
   await redis.stop();
   await redis.start();
@@ -223,8 +238,61 @@ t.test('Redis restarts empty: every node notices on its next heartbeat and write
   let got: Awaited<ReturnType<typeof members>> | undefined;
   while (Date.now() < deadline) {
     got = await members(watcher, 'room').catch(() => undefined);
-    if (got && got.list['gina'] === 2 && got.list['watcher'] === 1) break;
+    if (got && got.list['gina'] === 2 && got.list['watcher'] === 1 && got.list['wb'] === 1) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  t.same(got?.list, { watcher: 1, gina: 2 }, 'both nodes rewrote their counts: the members are back, with their connections from both nodes');
+  t.same(got?.list, { watcher: 1, wb: 1, gina: 2 }, 'both nodes rewrote their counts: the members are back, with their connections from both nodes');
+  // The leaver's grace went with Redis's data: no timer or sweep will send its leave; each node's
+  // presence sync does, and every watcher's events add up to the live members.
+  const live = ['gina', 'watcher', 'wb'].join();
+  t.ok(await eventually(() => [watcher, wb].every((w) => [...heard(w)].sort().join() === live), 10_000), 'both watchers heard the leave of the member that was within its grace');
+});
+
+/** The list a watcher builds from its join/leave events, in the order they came (it watched first). */
+function heard(c: RawClient): Set<string> {
+  const here = new Set<string>();
+  for (const f of c.frames) {
+    if (f['t'] === 'join') here.add(String(f['tokenId']));
+    else if (f['t'] === 'leave') here.delete(String(f['tokenId']));
+  }
+  return here;
+}
+
+t.test('a node cut off from Redis past presence.nodeTimeoutMs, then back: its members leave and join again, every watcher ends with the live members', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('presence-cut');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const config: DeepPartial<TidingsConfig> = {
+    auth: { signingKeys: [generateSigningKey()] },
+    presence: { leaveGraceMs: 200, nodeTimeoutMs: 900 },
+    redis: { commandTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 100 },
+  };
+  const a = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config });
+  const n = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, config });
+  const wa = await join(t, a, 'wa', 'room', true);
+  const wn = await join(t, n, 'wn', 'room', true);
+  await join(t, n, 'alice', 'room');
+  const bob = await join(t, a, 'bob', 'room');
+  const live = ['alice', 'bob', 'wa', 'wn'];
+  t.ok(await eventually(() => [wa, wn].every((w) => [...heard(w)].sort().join() === live.join()), 10_000), 'both watchers hear every member');
+
+  proxy.blackhole();
+  proxy.freeze();
+  bob.close(); // decided on node a while node n cannot hear it
+  t.ok(await eventually(() => wa.frames.some((f) => f['t'] === 'leave' && f['tokenId'] === 'alice'), 15_000), 'node n taken for dead: its members left for node a\'s watcher');
+  proxy.heal();
+
+  const after = ['alice', 'wa', 'wn'];
+  const settled = async () => [wa, wn].every((w) => [...heard(w)].sort().join() === after.join())
+    && (await members(wa, 'room').then((m) => Object.keys(m.list).sort().join())) === after.join()
+    && (await members(wn, 'room').then((m) => Object.keys(m.list).sort().join(), () => '')) === after.join();
+  t.ok(await eventually(settled, 15_000), 'node n back: Redis lists its members again, and each watcher\'s events add up to the live members');
+  const redis = new Redis(url);
+  t.teardown(() => redis.disconnect());
+  t.ok(await eventually(async () => (await redis.zcard(`${prefix}p:\u0000nodes`)) === 2 && (await redis.exists(`${prefix}p:\u0000dead`)) === 0, 10_000),
+    'two nodes registered, nothing of node n\'s old id left');
+  t.same(await redis.hgetall(`${prefix}p:${CACHE}\u0000room`), { alice: '1', wa: '1', wn: '1' }, 'each member counted once');
 });
