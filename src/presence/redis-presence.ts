@@ -5,7 +5,8 @@
  * - Each node knows its own connections exactly (`local`); it writes "my count for (topic, tokenId)
  *   is n" (idempotent), coalescing the changes of one tick. A write that fails (Redis away) is
  *   retried on the next heartbeat; a node Redis forgot (declared dead, or Redis lost its data) takes
- *   a new id and writes all its counts again.
+ *   a new id and writes all its counts again, and so does one whose Redis restarted (another
+ *   run_id) with older data, subtracting what its old id counted at once.
  * - The node whose write took a user's last connection away runs the leave when the grace ends; if
  *   it dies meanwhile, any node's sweep finds the due leave in the `leaving` set.
  * - Every node renews its heartbeat every nodeTimeoutMs / 3. A node silent for nodeTimeoutMs is
@@ -65,6 +66,8 @@ export class RedisPresence implements PresenceEngine {
   private heartbeatTimer: TimerHandle | undefined;
   private publish: ((key: string, frame: Uint8Array) => void) | undefined;
   private nodeId = newNodeId();
+  /** The Redis server process last seen (INFO run_id); undefined when Redis does not say. */
+  private redisRunId: string | undefined;
   private closed = false;
   private readonly k: { prefix: string; leaving: string; nodes: string; dead: string; events: string };
 
@@ -93,6 +96,7 @@ export class RedisPresence implements PresenceEngine {
     await this.subscriber.connect();
     await this.subscriber.subscribe(this.k.events);
     await this.register();
+    this.redisRunId = await this.readRunId();
     this.scheduleHeartbeat();
   }
 
@@ -118,7 +122,18 @@ export class RedisPresence implements PresenceEngine {
     // cut off): its counts are written again first, not at the next heartbeat, else the read lists
     // none of its members and every watcher is told they left (and joined again a heartbeat later).
     const alive = await this.script('tidingsPresenceHeartbeat', this.k.nodes, this.nodeId, this.clock.now());
+    const runId = await this.readRunId();
     if (Number(alive) === 0) await this.reincarnate(this.nodeId);
+    else if (runId !== undefined && this.redisRunId !== undefined && runId !== this.redisRunId) {
+      // Another Redis process that still knows this node: restarted from an older snapshot, or a
+      // replica that lagged. Its counts of this node may be stale either way (a user who joined
+      // since missing, one who left since listed for good): written again under a new id, and the
+      // old id's counts subtracted at once, so connections are not counted twice until a sweep.
+      const stale = this.nodeId;
+      await this.reincarnate(stale);
+      while (!(await this.bury(stale)));
+    }
+    if (runId !== undefined) this.redisRunId = runId;
     const results = await Promise.allSettled([...this.watched.values()].map((w) => this.read(w, true)));
     const failed = results.filter((r) => r.status === 'rejected').length;
     if (failed > 0) throw new Error(`${failed} watched topics could not be read`);
@@ -252,15 +267,16 @@ export class RedisPresence implements PresenceEngine {
     }
   }
 
-  /** Forgotten by the cluster (declared dead while slow or cut off, or Redis lost the data): a new
-   * id, so a sweep still burying the old one cannot remove what is written under the new one. */
+  /** Forgotten by the cluster (declared dead while slow or cut off, or Redis lost the data), or its
+   * counts possibly stale (a Redis restarted with older data): a new id, so a sweep still burying
+   * the old one cannot remove what is written under the new one. */
   private reincarnate(forgotten: string): Promise<void> {
     if (this.nodeId !== forgotten) return this.reincarnating ?? this.flush().then(() => {});
     this.nodeId = newNodeId();
-    this.log.warn({ node: this.nodeId }, 'presence: this node was forgotten by Redis; registering again and rewriting its counts');
+    this.log.warn({ node: this.nodeId }, 'presence: Redis forgot this node, or restarted with older data; registering again and rewriting its counts');
     const registering = (async () => {
       // Whatever the old id still counts is removed by the sweeps like a dead node's.
-      await this.connection.run((r) => r.sadd(this.k.dead, forgotten)).catch(() => {});
+      await this.script('tidingsPresenceDepart', this.k.nodes, this.k.dead, this.nodeKey(forgotten), forgotten).catch(() => {});
       await this.register();
     })().finally(() => { if (this.registering === registering) this.registering = undefined; });
     this.registering = registering;
@@ -334,8 +350,9 @@ export class RedisPresence implements PresenceEngine {
     for (const node of dead) await this.bury(node);
   }
 
-  /** Zeroes one batch of a dead node's counts; the node is forgotten once it counts nothing. */
-  private async bury(node: string): Promise<void> {
+  /** Zeroes one batch of a dead node's counts; the node is forgotten once it counts nothing.
+   * Resolves true then. */
+  private async bury(node: string): Promise<boolean> {
     const nodeKey = this.nodeKey(node);
     // HSCAN from 0 may answer an empty page (a run of emptied buckets) while entries remain: only
     // cursor 0 means the scan saw everything, so page on within this sweep until a batch is found.
@@ -356,6 +373,7 @@ export class RedisPresence implements PresenceEngine {
       this.log.info({ node }, 'presence: removed the members of a node that stopped renewing its heartbeat');
       await this.connection.run((r) => r.srem(this.k.dead, node));
     }
+    return flat.length === 0;
   }
 
   // -- events ------------------------------------------------------------------------------------
@@ -391,6 +409,13 @@ export class RedisPresence implements PresenceEngine {
 
   private nodeKey(node: string): string {
     return `${this.k.prefix}\u0000n:${node}`;
+  }
+
+  /** Which Redis server process answers (it changes when Redis restarts or fails over), or
+   * undefined when INFO does not say (a provider that hides it): then no restart is noticed this way. */
+  private async readRunId(): Promise<string | undefined> {
+    const info = await this.connection.run((r) => r.info('server')).catch(() => '');
+    return /^run_id:(\w+)/m.exec(info)?.[1];
   }
 
   private script(name: PresenceScriptName, ...args: Array<string | number>): Promise<unknown> {

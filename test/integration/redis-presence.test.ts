@@ -248,9 +248,45 @@ t.test('Redis restarts empty: every node notices on its next heartbeat and write
   t.ok(await eventually(() => [watcher, wb].every((w) => [...heard(w)].sort().join() === live), 10_000), 'both watchers heard the leave of the member that was within its grace');
 });
 
-/** The list a watcher builds from its join/leave events, in the order they came (it watched first). */
-function heard(c: RawClient): Set<string> {
-  const here = new Set<string>();
+/** Redis restarted from an older snapshot (RDB saved a moment before, then a crash): it lost the
+ * last changes but still knows every node (their heartbeats are recent enough), so no node is
+ * forgotten. A member who joined since the snapshot must be listed again and one who left since
+ * must leave, while both nodes keep running. */
+t.test('Redis restarts from an older snapshot: joins since it listed again, leaves since it sent', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t);
+  const config: DeepPartial<TidingsConfig> = {
+    auth: { signingKeys: [generateSigningKey()] },
+    // No node taken for dead by the restart, and no heartbeat within the waits below.
+    presence: { leaveGraceMs: 100, nodeTimeoutMs: 120_000 },
+    redis: { reconnectMinMs: 20, reconnectMaxMs: 100 },
+  };
+  const a = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: 'snapshot:', config });
+  const b = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: 'snapshot:', config });
+  const watcher = await join(t, a, 'watcher', 'room', true);
+  await until(watcher, 'room', { watcher: 1 });
+  const wb = await join(t, b, 'wb', 'room', true); // watcher was listed before: wb's list starts with it
+  const bob = await join(t, b, 'bob', 'room');
+  await until(watcher, 'room', { watcher: 1, wb: 1, bob: 1 });
+  const admin = new Redis(redis.url);
+  t.teardown(() => admin.disconnect());
+  await admin.save();
+  await join(t, b, 'alice', 'room');
+  bob.close();
+  await until(watcher, 'room', { watcher: 1, wb: 1, alice: 1 });
+
+  await redis.kill();
+  await redis.start(); // loads the snapshot: bob listed, alice not
+  const live = ['alice', 'watcher', 'wb'].join();
+  t.ok(await eventually(async () => (await members(watcher, 'room').then((m) => Object.keys(m.list).sort().join(), () => '')) === live, 10_000),
+    'Redis lists the live members again: alice back, bob gone');
+  t.ok(await eventually(() => [heard(watcher), heard(wb, ['watcher'])].every((here) => [...here].sort().join() === live), 10_000), 'and every watcher\'s events add up to them');
+});
+
+/** The list a watcher builds from `listed` (the members before it watched) and its join/leave
+ * events, in the order they came. */
+function heard(c: RawClient, listed: string[] = []): Set<string> {
+  const here = new Set(listed);
   for (const f of c.frames) {
     if (f['t'] === 'join') here.add(String(f['tokenId']));
     else if (f['t'] === 'leave') here.delete(String(f['tokenId']));
