@@ -23,6 +23,9 @@ export interface TcpProxy {
   held(index: number): Buffer;
   /** Relays what hold() kept (in one write: the client reads it at once), and relays normally again. */
   release(index: number): void;
+  /** Relays the first `bytes` of what hold() kept and keeps holding the rest (a link cut after it
+   * is cut there: mid-event, mid-chunk). */
+  releasePart(index: number, bytes: number): void;
   /** On connections accepted from now on: the first one to send a chunk that `match` accepts has
    * that chunk and everything it sends after it kept instead of relayed to the server (its
    * requests have not reached the server; the answers to earlier ones still flow). Resolves with
@@ -97,6 +100,14 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
         // client's delayed ACK, and the client read them tens of ms apart.
         if (pair.held.length > 0) pair.client.write(Buffer.concat(pair.held));
         pair.held = undefined;
+      }
+    },
+    releasePart(index, bytes) {
+      for (const pair of pairs) {
+        if (pair.index !== index || !pair.held) continue;
+        const kept = Buffer.concat(pair.held);
+        pair.client.write(kept.subarray(0, bytes));
+        pair.held = [kept.subarray(bytes)];
       }
     },
     holdRequests(match) {
