@@ -4,6 +4,7 @@
 import t from 'tap';
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { tokenFor } from '../helpers/raw-client.js';
 import { ManualClock, PermissionScopes, type TidingsServer } from '../../src/index.js';
 
@@ -70,6 +71,31 @@ testEachEngine('long-poll', async (t, engine) => {
     await publish(server, token, 'quiet', 'y');
     const got = await waiting;
     t.match(got.body, { cursor: `${first.page}:2`, events: [{ type: 'item', value: 'y', seq: 2 }] });
+  });
+
+  t.test('an answer lost on the way does not count as delivered: the same cursor gets the same items, then what came after', async (t) => {
+    const proxy = await startTcpProxy(Number(new URL(server.httpUrl).port));
+    t.teardown(() => proxy.close());
+    const start = (await poll(server, token, 'topic=lost1&topic=lost2&waitMs=0')).body.cursor as string;
+    const gone = fetch(`http://127.0.0.1:${proxy.port}/v1/poll?cache=${CACHE}&topic=lost1&topic=lost2&cursor=${start}&waitMs=10000`, { headers: { authorization: `Bearer ${token}` } })
+      .then((r) => r.json());
+    await waitFor('the poll waits', () => [...server.broker.sessions.values()].some((s) => s.subscriptions.size === 2));
+    // Its answer stays in the network, then the link drops.
+    proxy.hold(0);
+    await publish(server, token, 'lost2', 'x1');
+    await waitFor('the answer written', () => proxy.held(0).includes('"value":"x1"'));
+    await waitFor('its session ended', () => server.broker.sessions.size === 0);
+    proxy.reset();
+    await t.rejects(gone, 'the client never got the answer');
+    // Published between the lost answer and the next poll.
+    await publish(server, token, 'lost1', 'y1');
+    await publish(server, token, 'lost2', 'x2');
+    const { body } = await poll(server, token, `topic=lost1&topic=lost2&cursor=${start}&waitMs=0`);
+    const of = (topic: string) => body.events.filter((e: { topic: string }) => e.topic === topic).map((e: { type: string; seq: number; value: string }) => `${e.type}:${e.seq}:${e.value}`);
+    t.same(of('lost1'), ['item:1:y1']);
+    t.same(of('lost2'), ['item:1:x1', 'item:2:x2'], 'the item of the lost answer again, then the next');
+    const again = await poll(server, token, `topic=lost1&topic=lost2&cursor=${body.cursor}&waitMs=0`);
+    t.same(again.body, { cursor: body.cursor, events: [] }, 'nothing twice');
   });
 
   t.test('a cursor the window no longer covers gives a disc, then the rest', async (t) => {
