@@ -8,7 +8,8 @@ import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { SseReader } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { ManualClock, PermissionScopes, type TidingsServer } from '../../src/index.js';
+import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { ManualClock, PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
 
 const CACHE = 'feed';
 const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
@@ -320,4 +321,45 @@ t.test('sse - once a congested reader reads again, the last events arrive withou
   socket.resume();
   await waitFor(`item ${last}`, () => text.includes(`"seq":${last},`), 5000);
   t.pass('every item arrived');
+});
+
+/** A reader cut from node A resumes on node B, whose copy of its topics lags behind the id (B's
+ * Redis subscription is not read for a moment): each topic goes on after its own position, with no
+ * false disc and nothing twice, as a WebSocket resume does (redis-copies-in-step.test.ts). */
+t.test('sse - resumed on another node whose copy lags: each topic exact, no false disc', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('sselag');
+  t.teardown(() => deletePrefix(url, prefix));
+  const config = { auth: { signingKeys: [generateSigningKey()] } };
+  const a = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config });
+  const token = await tokenFor(a, scope);
+  const auth = { authorization: `Bearer ${token}` };
+  const topics = ['lag1', 'lag2'];
+  const onA = await SseReader.open(sseUrl(a, topics), auth);
+  t.teardown(() => onA.close());
+  // Node b serves both topics already, so its copies are fed by its Redis subscription.
+  const bystander = await SseReader.open(sseUrl(b, topics), auth);
+  t.teardown(() => bystander.close());
+  await publish(a, token, 'lag1', 'a1');
+  await publish(a, token, 'lag2', 'b1');
+  await bystander.until((r) => r.items().length === 2);
+  const subscription = ((b.engine as unknown as { topics: { subscriber: { stream: { pause(): void; resume(): void } } } }).topics.subscriber).stream;
+  subscription.pause();
+  await publish(a, token, 'lag2', 'b2');
+  await publish(a, token, 'lag1', 'a2');
+  await onA.until((r) => r.items().length === 4);
+  onA.close();
+  const moved = await SseReader.open(sseUrl(b, topics), { ...auth, 'last-event-id': onA.lastEventId });
+  t.teardown(() => moved.close());
+  subscription.resume();
+  await publish(a, token, 'lag2', 'b3');
+  await publish(a, token, 'lag1', 'a3');
+  // The bystander got a3 too: node b's copy caught up, so anything more for the moved reader came before it.
+  await moved.until((r) => r.items().some((e) => e.json.value === 'a3'), 10_000);
+  await bystander.until((r) => r.items().length === 6, 10_000);
+  t.same(moved.items().map((e) => e.json.value), ['b3', 'a3'], 'only what the reader had not seen, once');
+  t.notOk(moved.events.some((e) => e.event === 'disc'), 'no disc: nothing was lost');
+  t.equal(moved.events[0]!.id, onA.lastEventId, 'ready stands at the resume point');
 });
