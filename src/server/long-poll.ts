@@ -5,8 +5,8 @@
  * resuming from the cursor, so a client polling at any pace gets every item once, or a `disc`
  * event when the window no longer covers the time it was away. */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { CloseCode, decodeFrame, topicKey, type Position } from '../protocol/index.js';
-import { authenticationFailed, invalidArgument } from '../core/errors.js';
+import { CloseCode, ErrorCode, decodeFrame, topicKey, type Position } from '../protocol/index.js';
+import { TidingsError, authenticationFailed, invalidArgument } from '../core/errors.js';
 import type { HttpConfig, ServerConfig, TopicsConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
@@ -107,10 +107,15 @@ export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
     };
     res.onAborted(() => finish(() => {}));
     const answer = () => finish(() => writeJson(res, { status: '200 OK', body: { cursor: formatCursor(poll.positions), events: poll.events } }, { 'cache-control': 'no-store', ...corsHeaders }));
+    /** Until every topic is subscribed, `poll.positions` lacks the position of some. */
+    let subscribing = true;
     // A poll is a connection while it waits: closed by the broker (revoked or expired credential,
     // shutdown), it is answered now, not left to wait out its timer.
     poll.onClose = (code, reason) => {
       if (code === CloseCode.REVOKED || code === CloseCode.TOKEN_EXPIRED) finish(() => writeJson(res, errorReply(authenticationFailed(reason), log), corsHeaders));
+      // A cursor naming no position for a topic (0:0) would have the next poll replay its window
+      // behind a disc: refused instead, the client polls again with its own cursor.
+      else if (subscribing) finish(() => writeJson(res, errorReply(new TidingsError(ErrorCode.SERVER_UNAVAILABLE, `${reason}; poll again with the same cursor`), log), corsHeaders));
       else answer();
     };
 
@@ -142,6 +147,7 @@ export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
           await broker.dispatch(session, { t: 'sub', id: 0, cache, topic: topics[i]!, ...(after ? { after } : {}) }, 'http', (r) => { poll.positions[i] = after ?? r; });
         }
         if (done) return;
+        subscribing = false;
         if (poll.events.length > 0 || waitMs === 0) return answer();
         // Answer on the next turn after the first event, so items published together leave together.
         poll.onEvent = () => { poll.onEvent = undefined; setImmediate(answer); };
