@@ -10,6 +10,7 @@ import { requireRedis, startRedis, uniquePrefix, type RedisProcess } from '../he
 import { CACHE, liveGroup } from '../helpers/moderator.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { eventually, waitFor } from '../helpers/wait.js';
+import { SseReader } from '../helpers/sse.js';
 import { PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
 
 // No persistence: a restart loses every group, count and revocation entry. Stopped when the file ends.
@@ -123,6 +124,47 @@ t.test('revocations survive a Redis that came back empty while a node holds them
 
   const c = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, config });
   t.ok(await eventually(async () => !(await opens(c))), 'a node started after the restart refuses rita too');
+});
+
+/** Redis comes back empty under two nodes while an SSE reader and a long-poller are away: each
+ * resumes on the other node from a page Redis no longer has, and gets a `disc` onto the topic's new
+ * page, then every item published since, once (docs/http-api.md: "or a topic reset"). */
+t.test('after Redis came back empty, SSE and long-poll resumed on another node from the old page: a disc, then every new item once', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await privateRedis();
+  const prefix = uniquePrefix('emptyhttp');
+  const config = { auth: { signingKeys: [generateSigningKey()] }, redis: { reconnectMinMs: 10, reconnectMaxMs: 50 } };
+  const a = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, config });
+  const b = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, config });
+  const token = await tokenFor(a, PermissionScopes.topicPublishSubscribe('app', '*'));
+  const headers = { authorization: `Bearer ${token}` };
+  const publish = (node: TidingsServer, value: string, topic = 'reset') => fetch(`${node.httpUrl}/v1/topics/app/${topic}`, { method: 'POST', headers: { ...headers, 'content-type': 'text/plain' }, body: value });
+  const reader = await SseReader.open(`${a.httpUrl}/v1/sse?cache=app&topic=reset`, headers);
+  t.teardown(() => reader.close());
+  await reader.until((r) => r.events.some((e) => e.event === 'ready'));
+  for (const value of ['old1', 'old2']) t.equal((await publish(a, value)).status, 200);
+  await reader.until((r) => r.items().length === 2);
+  reader.close();
+  const oldPage = reader.items()[0]!.json.page as number;
+  const cursor = reader.lastEventId;
+
+  await redis.stop();
+  await redis.start();
+  // On another topic: a publish refused as the link came back might have been applied.
+  t.ok(await eventually(async () => (await publish(b, 'x', 'probe')).status === 200), 'node b publishes again');
+  for (const value of ['new1', 'new2']) t.equal((await publish(b, value)).status, 200);
+  const back = await SseReader.open(`${b.httpUrl}/v1/sse?cache=app&topic=reset`, { ...headers, 'last-event-id': cursor });
+  t.teardown(() => back.close());
+  await back.until((r) => r.items().some((e) => e.json.value === 'new2'), 10_000);
+  const disc = back.events.find((e) => e.event === 'disc');
+  t.match(disc?.json, { topic: 'reset', lastSeq: 2 }, 'the reset is named');
+  t.ok(disc!.json.page > oldPage, 'onto a later page');
+  t.same(back.items().map((e) => e.json.value), ['new1', 'new2'], 'then every item since, once');
+  t.equal(back.events.indexOf(disc!), 1, 'right after ready');
+
+  const polled = await (await fetch(`${a.httpUrl}/v1/poll?cache=app&topic=reset&cursor=${cursor}&waitMs=0`, { headers })).json();
+  t.same(polled.events.map((e: { type: string; value?: string }) => e.value ?? e.type), ['disc', 'new1', 'new2'], 'a poll from the old page: the same');
+  t.equal(polled.cursor, back.items().at(-1)!.id, 'its cursor is where the SSE reader stands');
 });
 
 /** Redis forgot its scripts under a running node (SCRIPT FLUSH, or a failover behind the same
