@@ -1,7 +1,7 @@
 /** What the HTTP routes share: error code -> HTTP status, JSON replies (corked, abort-safe),
  * bearer credentials, and CORS (off unless server.corsOrigins names origins). */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { ErrorCode, LimitCause, type WireError } from '../protocol/index.js';
+import { CloseCode, ErrorCode, LimitCause, type WireError } from '../protocol/index.js';
 import { TidingsError, authenticationFailed, invalidArgument, toWireError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { BodyLease } from './body-budget.js';
@@ -56,6 +56,14 @@ export function refuseCredentialInUrl(query: URLSearchParams): void {
   if (query.has('token') || query.has('authToken')) {
     throw invalidArgument('never put a credential in a URL: send "Authorization: Bearer <token>", or a ticket from POST /v1/sse/tickets');
   }
+}
+
+/** The answer to a stream or poll whose session the broker closed before it could be answered:
+ * the credential's end (revoked, expired) as AUTHENTICATION_ERROR, anything else (shutdown) as
+ * SERVER_UNAVAILABLE, retryable as `retry` says. */
+export function closedBeforeAnswer(code: number, reason: string, retry: string): TidingsError {
+  if (code === CloseCode.REVOKED || code === CloseCode.TOKEN_EXPIRED) return authenticationFailed(reason);
+  return new TidingsError(ErrorCode.SERVER_UNAVAILABLE, `${reason}; ${retry}`);
 }
 
 /** The credential of `Authorization: Bearer <token>`; AUTHENTICATION_ERROR when absent or malformed. */

@@ -5,14 +5,14 @@
  * resuming from the cursor, so a client polling at any pace gets every item once, or a `disc`
  * event when the window no longer covers the time it was away. */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { CloseCode, ErrorCode, decodeFrame, topicKey, type Position } from '../protocol/index.js';
-import { TidingsError, authenticationFailed, invalidArgument } from '../core/errors.js';
+import { ErrorCode, decodeFrame, topicKey, type Position } from '../protocol/index.js';
+import { invalidArgument } from '../core/errors.js';
 import type { HttpConfig, ServerConfig, TopicsConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Broker } from '../engine/broker.js';
 import type { Connection, Session } from '../engine/session.js';
-import { bearer, errorReply, refuseCredentialInUrl, writeJson, type Cors } from './http-common.js';
+import { bearer, closedBeforeAnswer, errorReply, refuseCredentialInUrl, writeJson, type Cors } from './http-common.js';
 import type { JsFanout, JsReceiver, SharedFrame } from './js-fanout.js';
 import { formatCursor, jsonEvent, parseCursor } from './json-events.js';
 import { requestAddress, type ConnectionAdmission } from './admission.js';
@@ -112,10 +112,10 @@ export function mountLongPoll(app: TemplatedApp, deps: LongPollDeps): void {
     // A poll is a connection while it waits: closed by the broker (revoked or expired credential,
     // shutdown), it is answered now, not left to wait out its timer.
     poll.onClose = (code, reason) => {
-      if (code === CloseCode.REVOKED || code === CloseCode.TOKEN_EXPIRED) finish(() => writeJson(res, errorReply(authenticationFailed(reason), log), corsHeaders));
-      // A cursor naming no position for a topic (0:0) would have the next poll replay its window
-      // behind a disc: refused instead, the client polls again with its own cursor.
-      else if (subscribing) finish(() => writeJson(res, errorReply(new TidingsError(ErrorCode.SERVER_UNAVAILABLE, `${reason}; poll again with the same cursor`), log), corsHeaders));
+      const error = closedBeforeAnswer(code, reason, 'poll again with the same cursor');
+      // Before every topic is subscribed, a cursor would name 0:0 for some, and the next poll would
+      // replay their windows behind a disc: refused instead, the client polls again with its own.
+      if (subscribing || error.code === ErrorCode.AUTHENTICATION_ERROR) finish(() => writeJson(res, errorReply(error, log), corsHeaders));
       else answer();
     };
 

@@ -12,7 +12,7 @@ import type { Logger } from '../core/logger.js';
 import type { TokenAuthority } from '../auth/tokens.js';
 import { HEARTBEAT_KEY, type Broker } from '../engine/broker.js';
 import type { Connection, Session } from '../engine/session.js';
-import { bearer, errorReply, jsonRoute, refuseCredentialInUrl, writeJson, type Cors } from './http-common.js';
+import { bearer, closedBeforeAnswer, errorReply, jsonRoute, refuseCredentialInUrl, writeJson, type Cors } from './http-common.js';
 import { SharedFrame, type JsFanout, type JsReceiver } from './js-fanout.js';
 import { formatCursor, jsonEvent, parseCursor } from './json-events.js';
 import { ResponseStream } from './response-stream.js';
@@ -65,7 +65,8 @@ class SseConnection implements Connection, JsReceiver {
   private held: SharedFrame[] | undefined = [];
   private heldBytes = 0;
 
-  constructor(readonly stream: ResponseStream, keys: string[], private readonly fanout: JsFanout, private readonly onSlow: (c: SseConnection) => void) {
+  constructor(readonly stream: ResponseStream, keys: string[], private readonly fanout: JsFanout, private readonly onSlow: (c: SseConnection) => void,
+    private readonly onClosedEarly: (code: number, reason: string) => void) {
     keys.forEach((key, i) => this.indexOf.set(key, i));
     this.positions = keys.map(() => ({ page: 0, seq: 0 }));
   }
@@ -126,9 +127,12 @@ class SseConnection implements Connection, JsReceiver {
     this.fanout.detachAll(this);
   }
 
-  close(): void {
+  close(code: number, reason: string): void {
     this.detachAll();
-    this.stream.end();
+    // Before `ready` the response is no stream yet: closed then (shutdown, the credential's end),
+    // it is answered with a typed error, not an empty 200 (the `bye` is among the held frames).
+    if (this.held) this.onClosedEarly(code, reason);
+    else this.stream.end();
   }
 }
 
@@ -167,7 +171,7 @@ export function mountSse(app: TemplatedApp, deps: SseDeps): void {
       slow.detachAll();
       slow.stream.close();
       if (slow.session) broker.closed(slow.session);
-    });
+    }, (code, reason) => stream.replaceWith(() => writeJson(res, errorReply(closedBeforeAnswer(code, reason, 'open the stream again, with the last event id'), log), corsHeaders)));
     const conn = connection;
     void (async () => {
       let session: Session | undefined;

@@ -9,7 +9,7 @@ import { SseReader } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { ManualClock, PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
+import { ManualClock, PermissionScopes, generateSigningKey, type MemoryEngine, type TidingsServer } from '../../src/index.js';
 
 const CACHE = 'feed';
 const scope = PermissionScopes.topicPublishSubscribe(CACHE, '*');
@@ -362,4 +362,29 @@ t.test('sse - resumed on another node whose copy lags: each topic exact, no fals
   t.same(moved.items().map((e) => e.json.value), ['b3', 'a3'], 'only what the reader had not seen, once');
   t.notOk(moved.events.some((e) => e.event === 'disc'), 'no disc: nothing was lost');
   t.equal(moved.events[0]!.id, onA.lastEventId, 'ready stands at the resume point');
+});
+
+t.test('sse - a stream the server closes before it is ready is answered with a typed error, not an empty 200', async (t) => {
+  // Memory engine on purpose: the fault injection holds every engine subscribe of the second topic.
+  const server = await startServer(t, { engine: 'memory' });
+  const engine = server.broker['deps'].engine as MemoryEngine;
+  const subscribe = engine.topics.subscribe.bind(engine.topics);
+  const held: Array<() => void> = [];
+  engine.topics.subscribe = (cache, topic, who) => topic !== 'early2' ? subscribe(cache, topic, who)
+    : new Promise((resolve) => { held.push(() => resolve(subscribe(cache, topic, who))); });
+  const setUp = async (token: string, end: () => Promise<unknown>) => {
+    const opened = SseReader.open(sseUrl(server, ['early1', 'early2']), { authorization: `Bearer ${token}` });
+    const count = held.length;
+    await waitFor('the second topic\'s subscribe held', () => held.length > count);
+    const ended = end();
+    const reader = await opened;
+    held.at(-1)!();
+    await ended;
+    return reader;
+  };
+  const revoked = await tokenFor(server, scope, { tokenId: 'revoked' });
+  t.match(await setUp(revoked, () => server.revoke({ tokenId: 'revoked' })),
+    { status: 401, errorBody: { error: { code: 'AUTHENTICATION_ERROR', message: /revoked/ } } }, 'its credential revoked');
+  t.match(await setUp(await tokenFor(server, scope), () => server.close()),
+    { status: 503, errorBody: { error: { code: 'SERVER_UNAVAILABLE', message: /open the stream again/ } } }, 'the server shutting down');
 });
