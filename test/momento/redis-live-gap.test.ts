@@ -1,13 +1,15 @@
-/** Conformance, engine redis: the official Momento SDKs subscribed on a node whose own link to Redis
- * goes down while another node goes on publishing, more than the window keeps. Once the link is
+/** Conformance, engine redis: the official Momento SDKs on a node whose own link to Redis fails.
+ * Subscribed while another node goes on publishing, more than the window keeps: once the link is
  * back the node reloads the topic and finds the items it missed partly gone from Redis: the
  * Subscribe stream stays open and gets a `_Discontinuity` whose new_topic_sequence is the last
- * item before the resume point (docs/momento-compat.md), then the items Redis still held. */
+ * item before the resume point (docs/momento-compat.md), then the items Redis still held. Writes
+ * and publishes whose Redis reply was lost, or that could not be sent: answered "maybe applied"
+ * or failed, never applied twice by the SDK's own retries, and no acknowledged item missing. */
 import t from 'tap';
 import type { TopicDiscontinuity, TopicItem, TopicSubscribe } from '@gomomento/sdk';
 import { collector } from '../helpers/sdk.js';
-import { apiKeyFor, startMomentoServer } from '../helpers/momento.js';
-import { SDKS } from '../helpers/momento-sdks.js';
+import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
+import { SDKS, kind, nodeSdk } from '../helpers/momento-sdks.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { startServer } from '../helpers/server.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
@@ -57,3 +59,96 @@ for (const sdk of SDKS) {
     sub.unsubscribe();
   });
 }
+
+/** A write whose Redis reply was lost with node a's link (Redis ran it; the proxy kept the answer,
+ * then the link dropped): node a answers SERVER_UNAVAILABLE, gRPC `UNAVAILABLE`, which the Node
+ * SDK retries at once, but only for the calls it deems idempotent (its DefaultEligibilityStrategy).
+ * The non-idempotent ones come back as the error and are applied once, not twice; `set`, which it
+ * does retry, shows that the retry happens in this very scenario. (The web SDK retries no unary
+ * call.) */
+t.test('node-sdk - writes whose Redis reply was lost: the non-idempotent ones are not retried, so applied once', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('momento-lost');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  // a's first connection through the proxy is its command connection (connected before the others).
+  const a = await startMomentoServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { redis: { commandTimeoutMs: 10_000, linkTimeoutMs: 20_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startMomentoServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
+  const { cache: onA } = await nodeSdk.clients(t, a, await apiKeyFor(a));
+  const { cache: onB } = await nodeSdk.clients(t, b, await apiKeyFor(b));
+
+  const cases: { name: string; write: () => Promise<object>; read: () => Promise<string>; once: string; retried?: boolean }[] = [
+    { name: 'increment', write: () => onA.increment('app', 'n', 1), read: async () => String((await onB.get('app', 'n')).value()), once: '1' },
+    { name: 'listPushBack', write: () => onA.listPushBack('app', 'l', 'x'), read: async () => String((await onB.listFetch('app', 'l')).value()), once: 'x' },
+    { name: 'listConcatenateBack', write: () => onA.listConcatenateBack('app', 'lc', ['x']), read: async () => String((await onB.listFetch('app', 'lc')).value()), once: 'x' },
+    { name: 'dictionaryIncrement', write: () => onA.dictionaryIncrement('app', 'd', 'f', 1), read: async () => String((await onB.dictionaryGetField('app', 'd', 'f')).value()), once: '1' },
+    { name: 'sortedSetIncrementScore', write: () => onA.sortedSetIncrementScore('app', 'z', 'm', 1), read: async () => String((await onB.sortedSetGetScore('app', 'z', 'm')).score()), once: '1' },
+    { name: 'set (idempotent: retried)', write: () => onA.set('app', 's', 'v'), read: async () => String((await onB.get('app', 's')).value()), once: 'v', retried: true },
+  ];
+  for (const c of cases) {
+    t.equal(kind(await onA.set('app', 'warm', 'up')), 'Success', 'node a is linked to Redis');
+    // Every answer Redis sends node a is kept: its command connection is a new one after each reset.
+    for (let index = 0; index < proxy.accepted; index++) proxy.hold(index);
+    const response = c.write();
+    await waitFor(`${c.name} applied in Redis`, async () => await c.read() === c.once);
+    proxy.reset();
+    const answer = await response;
+    if (c.retried) t.equal(kind(answer), 'Success', `${c.name}: the SDK retried it after UNAVAILABLE`);
+    else t.equal(errorCode(answer), 'SERVER_UNAVAILABLE', `${c.name}: answered "maybe applied", not retried`);
+    t.equal(await c.read(), c.once, `${c.name}: applied once`);
+  }
+});
+
+/** Publishes through node a while its link to Redis fails, subscribers on node a and on node b:
+ * one whose reply was lost answers SERVER_UNAVAILABLE (the SDKs never retry a publish) and was
+ * delivered once; one sent while node a cannot reach Redis fails SERVER_UNAVAILABLE and takes no
+ * number; one node b acknowledged meanwhile reaches node a's subscriber once the link is back.
+ * Both subscriptions get the acknowledged items once, numbered without a hole, with no further
+ * discontinuity and no error. */
+t.test('node-sdk - publishes through a node losing its Redis link: a failed one surfaces and leaves no hole, acknowledged ones all arrive', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('momento-pub');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const a = await startMomentoServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { redis: { commandTimeoutMs: 10_000, linkTimeoutMs: 20_000, queueTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startMomentoServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
+  const { topics: onA } = await nodeSdk.clients(t, a, await apiKeyFor(a));
+  const { topics: onB } = await nodeSdk.clients(t, b, await apiKeyFor(b));
+  const subscribe = async (client: typeof onA) => {
+    const items = collector<TopicItem>();
+    const gaps = collector<TopicDiscontinuity>();
+    const errors = collector<TopicSubscribe.Error>();
+    t.equal(kind(await client.subscribe('app', 'news', { onItem: items.push, onDiscontinuity: gaps.push, onError: (e) => errors.push(e) })), 'Subscription', 'subscribed');
+    await gaps.until(1); // the new subscription's position
+    return { items, gaps, errors };
+  };
+  const subscribers = { a: await subscribe(onA), b: await subscribe(onB) };
+
+  for (let index = 0; index < proxy.accepted; index++) proxy.hold(index);
+  const lost = onA.publish('app', 'news', 'one');
+  await subscribers.b.items.until(1);
+  proxy.reset();
+  t.equal(errorCode(await lost), 'SERVER_UNAVAILABLE', 'a publish whose reply was lost: "maybe applied", not retried');
+
+  proxy.blackhole();
+  proxy.reset();
+  await waitFor('node a cut off from Redis', () => a.engine.topics.liveInterrupted?.('app', 'news') === true);
+  t.equal(errorCode(await onA.publish('app', 'news', 'lost')), 'SERVER_UNAVAILABLE', 'a publish node a cannot send fails');
+  t.equal(kind(await onB.publish('app', 'news', 'two')), 'Success', 'node b publishes meanwhile');
+  proxy.heal();
+  await waitFor('node a linked again', () => a.engine.topics.liveInterrupted?.('app', 'news') === false);
+  t.equal(kind(await onA.publish('app', 'news', 'three')), 'Success', 'node a publishes again');
+
+  for (const [node, s] of Object.entries(subscribers)) {
+    await s.items.until(3, 10_000);
+    t.same(s.items.events.map((i) => [i.valueString(), i.sequenceNumber()]), [['one', 1], ['two', 2], ['three', 3]], `node ${node}: each acknowledged item once, no hole`);
+    t.equal(s.gaps.events.length, 1, `node ${node}: no discontinuity`);
+    t.same(s.errors.events, [], `node ${node}: not ended`);
+  }
+});
