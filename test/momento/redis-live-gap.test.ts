@@ -9,7 +9,7 @@ import t from 'tap';
 import type { TopicDiscontinuity, TopicItem, TopicSubscribe } from '@gomomento/sdk';
 import { collector } from '../helpers/sdk.js';
 import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
-import { SDKS, kind, nodeSdk } from '../helpers/momento-sdks.js';
+import { SDKS, kind, nodeSdk, webSdk } from '../helpers/momento-sdks.js';
 import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { startServer } from '../helpers/server.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
@@ -151,4 +151,44 @@ t.test('node-sdk - publishes through a node losing its Redis link: a failed one 
     t.equal(s.gaps.events.length, 1, `node ${node}: no discontinuity`);
     t.same(s.errors.events, [], `node ${node}: not ended`);
   }
+});
+
+/** A grpc-web stream recycled (momento.webStreamMaxMs) while Redis does not answer node a: the web
+ * SDK's resubscribe is refused TIMEOUT_ERROR, retryable like SERVER_UNAVAILABLE (the Node SDK
+ * resubscribes on both). The web SDK treats any end but `OK` as final, so the refusal ends `OK`:
+ * it resubscribes, and once Redis answers again it gets what was published meanwhile, with no
+ * error and no discontinuity. */
+t.test('web-sdk - a resubscribe refused while Redis answers node a too late: resumed, not ended', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('momento-webtimeout');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  // The link is never taken for dead (linkTimeoutMs): every command that waits on it times out.
+  const a = await startMomentoServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { momento: { webStreamMaxMs: 200 }, redis: { commandTimeoutMs: 300, linkTimeoutMs: 60_000 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
+  const publish = (value: string) => b.engine.topics.publish('app', 'news', value, 'backend');
+  const refusedTimeouts = () => a.broker.refusals.errors().some((e) => e.op === 'sub' && e.code === 'TIMEOUT_ERROR');
+
+  const { topics } = await webSdk.clients(t, a, await apiKeyFor(a));
+  const items = collector<TopicItem>();
+  const gaps = collector<TopicDiscontinuity>();
+  const errors = collector<TopicSubscribe.Error>();
+  t.equal(kind(await topics.subscribe('app', 'news', { onItem: items.push, onDiscontinuity: gaps.push, onError: (e) => errors.push(e) })), 'Subscription', 'subscribed');
+  await gaps.until(1);
+  await publish('one');
+  await items.until(1);
+
+  const linked = proxy.accepted;
+  for (let index = 0; index < linked; index++) proxy.hold(index);
+  await waitFor('a resubscribe refused TIMEOUT_ERROR', refusedTimeouts);
+  await publish('two');
+  for (let index = 0; index < linked; index++) proxy.release(index);
+
+  await waitFor('the item published meanwhile, or the end', () => items.events.length >= 2 || errors.events.length > 0);
+  t.same(errors.events.map((e) => e.errorCode()), [], 'the subscription was not ended');
+  t.same(items.events.map((i) => [i.valueString(), i.sequenceNumber()]), [['one', 1], ['two', 2]], 'what was published meanwhile, in order');
+  t.equal(gaps.events.length, 1, 'no discontinuity');
 });

@@ -102,10 +102,11 @@ class WebStream extends EventEmitter {
     super();
     // The handler ends a stream by emitting 'error' with its status (grpc-js's own convention).
     // The web SDK resubscribes (from its last position) after an OK end or a dropped connection,
-    // but treats UNAVAILABLE as final, unlike the Node SDK; so a stream the server ends for a
-    // retryable reason (slow consumer, shutdown) ends OK here, as the periodic recycle does.
+    // but treats any other end as final, unlike the Node SDK; so a stream the server ends for a
+    // retryable reason (slow consumer, shutdown, Redis unreachable: UNAVAILABLE; Redis answering
+    // too late: DEADLINE_EXCEEDED) ends OK here, as the periodic recycle does.
     this.on('error', (s: StatusObject) => {
-      if (s.code === status.UNAVAILABLE) out.finish(status.OK, 'OK');
+      if (s.code === status.UNAVAILABLE || s.code === status.DEADLINE_EXCEEDED) out.finish(status.OK, 'OK');
       else out.finish(s.code, s.details, s.metadata);
     });
   }
