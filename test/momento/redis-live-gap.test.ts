@@ -192,3 +192,25 @@ t.test('web-sdk - a resubscribe refused while Redis answers node a too late: res
   t.same(items.events.map((i) => [i.valueString(), i.sequenceNumber()]), [['one', 1], ['two', 2]], 'what was published meanwhile, in order');
   t.equal(gaps.events.length, 1, 'no discontinuity');
 });
+
+/** Batches over grpc-web on a node cut off from Redis: the first item fails SERVER_UNAVAILABLE and
+ * the stream ends `UNAVAILABLE`, which the web SDK reports. Ended `OK` (as a Subscribe is, for the
+ * web SDK to resume), the SDK would read the answers so far as all of them: a setBatch that stored
+ * nothing reported Success. */
+t.test('web-sdk - batches on a node cut off from Redis: an error, not a short success', async (t) => {
+  if (!requireRedis(t)) return;
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix('momento-webbatch');
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  const a = await startMomentoServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { redis: { commandTimeoutMs: 300, linkTimeoutMs: 500, queueTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const { cache } = await webSdk.clients(t, a, await apiKeyFor(a));
+  t.equal(kind(await cache.setBatch('app', { k1: 'v1' })), 'Success', 'node a stores a batch');
+
+  proxy.blackhole();
+  proxy.reset();
+  t.equal(errorCode(await cache.setBatch('app', { k1: 'v2', k2: 'v2' })), 'SERVER_UNAVAILABLE', 'setBatch: the error');
+  t.equal(errorCode(await cache.getBatch('app', ['k1', 'k2'])), 'SERVER_UNAVAILABLE', 'getBatch: the error');
+});

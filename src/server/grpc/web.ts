@@ -95,6 +95,9 @@ class WebResponse {
   }
 }
 
+/** The one stream the web SDK resumes by calling again after an `OK` end. */
+const SUBSCRIBE_PATH = '/cache_client.pubsub.Pubsub/Subscribe';
+
 /** What the shared handlers read from a Subscribe call, over a grpc-web response. */
 class WebStream extends EventEmitter {
   cancelled = false;
@@ -102,11 +105,12 @@ class WebStream extends EventEmitter {
     super();
     // The handler ends a stream by emitting 'error' with its status (grpc-js's own convention).
     // The web SDK resubscribes (from its last position) after an OK end or a dropped connection,
-    // but treats any other end as final, unlike the Node SDK; so a stream the server ends for a
+    // but treats any other end as final, unlike the Node SDK; so a Subscribe the server ends for a
     // retryable reason (slow consumer, shutdown, Redis unreachable: UNAVAILABLE; Redis answering
-    // too late: DEADLINE_EXCEEDED) ends OK here, as the periodic recycle does.
+    // too late: DEADLINE_EXCEEDED) ends OK here, as the periodic recycle does. Not a batch: ended
+    // OK, its answers so far would read as all of them.
     this.on('error', (s: StatusObject) => {
-      if (s.code === status.UNAVAILABLE || s.code === status.DEADLINE_EXCEEDED) out.finish(status.OK, 'OK');
+      if (path === SUBSCRIBE_PATH && (s.code === status.UNAVAILABLE || s.code === status.DEADLINE_EXCEEDED)) out.finish(status.OK, 'OK');
       else out.finish(s.code, s.details, s.metadata);
     });
   }
@@ -200,7 +204,7 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
       if (method.definition.responseStream) {
         const stream = new WebStream(request, metadata, address, grant, path, out, serialize);
         // Only a Subscribe is recycled (the SDK resumes it); a batch ended OK early would be short.
-        const recycle = path === '/cache_client.pubsub.Pubsub/Subscribe'
+        const recycle = path === SUBSCRIBE_PATH
           ? setTimeout(() => { stream.cancel(); out.finish(status.OK, 'OK'); }, config.momento.webStreamMaxMs)
           : undefined;
         stream.on('error', () => clearTimeout(recycle));
