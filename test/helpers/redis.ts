@@ -184,3 +184,17 @@ async function waitForPing(url: string, died: () => string | undefined): Promise
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+/** A MONITOR connection like `redis.monitor()`'s, minus its 'error's. ioredis takes a line as
+ * MONITOR output only once the connection is "monitoring": lines read before (in the read that
+ * brings MONITOR's OK: the status is set a microtask later) or after disconnect() reach it as
+ * replies to no command, which it emits as 'error' ("Command queue state error"), before
+ * monitor() resolves too. On a shared Redis they are other traffic; they are left out. */
+export function monitorOf(redis: Redis): Promise<Redis> {
+  const monitor = redis.duplicate({ monitor: true, lazyConnect: false });
+  monitor.on('error', () => {});
+  return new Promise((resolve, reject) => {
+    monitor.once('monitoring', () => resolve(monitor));
+    monitor.once('end', () => reject(new Error('the MONITOR connection ended before monitoring')));
+  });
+}

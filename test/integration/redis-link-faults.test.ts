@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startServer } from '../helpers/server.js';
-import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, monitorOf, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { resetHoldingSubscribe, startTcpProxy } from '../helpers/tcp-proxy.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { CACHE, RawModerator, liveGroup, participant } from '../helpers/moderator.js';
@@ -306,7 +306,7 @@ async function loadsDuring(url: string, topicKey: string, fn: () => Promise<void
   const { lua } = TOPIC_SCRIPTS.tidingsTopicLoad;
   const sha = createHash('sha1').update(lua).digest('hex');
   const side = new Redis(url);
-  const monitor = await side.monitor();
+  const monitor = await monitorOf(side);
   const marker = `loads-during-${process.pid}-${Date.now()}`;
   const shown = topicKey.replaceAll('\0', '\\x00'); // as MONITOR shows it
   let loads = 0;

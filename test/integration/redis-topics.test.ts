@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { startServer, type TestServerOptions } from '../helpers/server.js';
-import { deletePrefix, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, monitorOf, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { Redis } from 'ioredis';
@@ -127,7 +127,7 @@ t.test('anything else PUBLISHed on a topic\'s channel is ignored: the node neith
   t.match(await sub.items(1), [{ value: 'real', seq: 1 }], 'the next real item is delivered');
   t.same(await sub.drain('item', 50), [], 'and nothing made of the junk');
   // Only this deployment's scripts count: other test files share the Redis server.
-  const monitor = await redis.monitor();
+  const monitor = await monitorOf(redis);
   let scriptCalls = 0;
   monitor.on('monitor', (_time: string, args: string[]) => {
     if (/^evalsha$/i.test(args[0] ?? '') && args.some((a) => a.startsWith(prefix))) scriptCalls++;
