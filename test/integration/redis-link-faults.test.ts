@@ -31,6 +31,14 @@ async function proxiedRedis(t: Test, label: string) {
   return { url, prefix, proxy };
 }
 
+/** A raw client of `node` that may publish and subscribe to every topic of cache 'app', closed
+ * when the test ends. */
+async function appClient(t: Test, node: TidingsServer): Promise<RawClient> {
+  const c = await RawClient.open(node, await tokenFor(node, PermissionScopes.topicPublishSubscribe('app', '*')));
+  t.teardown(() => c.close());
+  return c;
+}
+
 /** A moderator's accept (publish, append and settle in one script) whose reply was lost with the
  * link: the item is published once, its delivery is settled (the node's hand-back after the error
  * finds nothing to hand back), a retried accept is refused rather than published again, and no
@@ -271,10 +279,8 @@ t.test('a re-sent SUBSCRIBE answered after the command timeout: subscribers stil
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
   const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
-  const scope = PermissionScopes.topicPublishSubscribe('app', '*');
-  const sub = await RawClient.open(a, await tokenFor(a, scope));
-  const pub = await RawClient.open(b, await tokenFor(b, scope));
-  t.teardown(() => { sub.close(); pub.close(); });
+  const sub = await appClient(t, a);
+  const pub = await appClient(t, b);
   await sub.ok({ t: 'sub', cache: 'app', topic: 'room' });
   await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'before' });
   t.match(await sub.items(1), [{ value: 'before', seq: 1 }]);
@@ -445,10 +451,8 @@ t.test('a reload that failed is tried again: the topic Redis lost is announced a
   const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
   const side = new Redis(url);
   t.teardown(() => side.disconnect());
-  const scope = PermissionScopes.topicPublishSubscribe('app', '*');
-  const sub = await RawClient.open(a, await tokenFor(a, scope));
-  const pub = await RawClient.open(b, await tokenFor(b, scope));
-  t.teardown(() => { sub.close(); pub.close(); });
+  const sub = await appClient(t, a);
+  const pub = await appClient(t, b);
   await sub.ok({ t: 'sub', cache: 'app', topic: 'room' });
   const first = await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'one' });
   await sub.items(1);
@@ -477,10 +481,8 @@ t.test('a subscriber that joins while the link is down is told it is interrupted
   const { prefix, proxy } = await proxiedRedis(t, 'subint');
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { redis: { commandTimeoutMs: 300, linkTimeoutMs: 500, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
-  const scope = PermissionScopes.topicPublishSubscribe('app', '*');
-  const first = await RawClient.open(a, await tokenFor(a, scope));
-  const late = await RawClient.open(a, await tokenFor(a, scope));
-  t.teardown(() => { first.close(); late.close(); });
+  const first = await appClient(t, a);
+  const late = await appClient(t, a);
   await first.ok({ t: 'sub', cache: 'app', topic: 'room' });
 
   proxy.blackhole();
@@ -506,11 +508,9 @@ t.test('a resume ahead of a node cut off from Redis: refused retryable, then ser
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { auth, redis: { commandTimeoutMs: 300, linkTimeoutMs: 500, queueTimeoutMs: 200, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
   const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: { auth } });
-  const scope = PermissionScopes.topicPublishSubscribe('app', '*');
-  const open = async (node: typeof a) => { const c = await RawClient.open(node, await tokenFor(node, scope)); t.teardown(() => c.close()); return c; };
-  const stay = await open(a); // keeps node a's window of the topic
-  const mover = await open(b);
-  const pub = await open(b);
+  const stay = await appClient(t, a); // keeps node a's window of the topic
+  const mover = await appClient(t, b);
+  const pub = await appClient(t, b);
   await stay.ok({ t: 'sub', cache: 'app', topic: 'room' });
   await mover.ok({ t: 'sub', cache: 'app', topic: 'room' });
   await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'one' });
@@ -528,7 +528,7 @@ t.test('a resume ahead of a node cut off from Redis: refused retryable, then ser
   mover.close();
 
   // The mover comes to node a with its position.
-  const moved = await open(a);
+  const moved = await appClient(t, a);
   const reply = await moved.request({ t: 'sub', cache: 'app', topic: 'room', after: position });
   t.match(reply, { t: 'err', e: { code: 'SERVER_UNAVAILABLE' } }, `refused, retryable: ${JSON.stringify(reply)}`);
   t.same(moved.frames.filter((f) => f['t'] === 'disc' || f['t'] === 'item'), [], 'no disc, no replay of what it had');
@@ -561,10 +561,8 @@ async function listMovedOn(t: Test, lost: boolean): Promise<void> {
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { topics, redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 500, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
   const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: { topics } });
-  const scope = PermissionScopes.topicPublishSubscribe('app', '*');
-  const sub = await RawClient.open(a, await tokenFor(a, scope));
-  const pub = await RawClient.open(b, await tokenFor(b, scope));
-  t.teardown(() => { sub.close(); pub.close(); });
+  const sub = await appClient(t, a);
+  const pub = await appClient(t, b);
   t.match(await sub.ok({ t: 'sub', cache: 'app', topic: 'room' }), { seq: 0 });
   const held = lost ? (await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'one' }))['seq'] : 0;
   if (lost) await sub.items(1);
@@ -601,11 +599,9 @@ t.test('an item published while a node loads the window is in the position the s
   const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
   const side = new Redis(url);
   t.teardown(() => side.disconnect());
-  const scope = PermissionScopes.topicPublishSubscribe('app', '*');
-  const sub = await RawClient.open(a, await tokenFor(a, scope));
-  const marker = await RawClient.open(a, await tokenFor(a, scope));
-  const pub = await RawClient.open(b, await tokenFor(b, scope));
-  t.teardown(() => { sub.close(); marker.close(); pub.close(); });
+  const sub = await appClient(t, a);
+  const marker = await appClient(t, a);
+  const pub = await appClient(t, b);
   await marker.ok({ t: 'sub', cache: 'app', topic: 'marker' });
   await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'before' });
 
@@ -637,10 +633,8 @@ t.test('a resubscription whose reload timed out: the item published meanwhile, t
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
   const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
-  const scope = PermissionScopes.topicPublishSubscribe('app', '*');
-  const sub = await RawClient.open(a, await tokenFor(a, scope));
-  const pub = await RawClient.open(b, await tokenFor(b, scope));
-  t.teardown(() => { sub.close(); pub.close(); });
+  const sub = await appClient(t, a);
+  const pub = await appClient(t, b);
   await sub.ok({ t: 'sub', cache: 'app', topic: 'room' });
 
   const loadSha = createHash('sha1').update(TOPIC_SCRIPTS.tidingsTopicLoad.lua).digest('hex');

@@ -71,17 +71,8 @@ t.test('the same when the node\'s window lost its newest item to topics.windowTo
 
 async function overtaken(t: Test, topics: { windowTotalBytes?: number }): Promise<void> {
   if (!requireRedis(t)) return;
-  const redis = await startRedis(t);
-  const proxy = await startTcpProxy(redis.port);
-  t.teardown(() => proxy.close());
-  const prefix = uniquePrefix('rbo');
   const quick = { redis: { commandTimeoutMs: 300, connectTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50 } };
-  const a = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, config: quick });
-  const b = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, config: { ...quick, topics } });
-  const pub = await RawClient.open(a, await tokenFor(a, scope, { tokenId: 'p' }));
-  const sub = await RawClient.open(b, await tokenFor(b, scope, { tokenId: 's' }));
-  t.teardown(() => { pub.close(); sub.close(); });
-  await sub.ok({ t: 'sub', cache: 'chat', topic: 'rbo' });
+  const { redis, proxy, pub, sub } = await proxiedPair(t, 'rbo', { ...quick, topics }, quick);
   for (let i = 1; i <= 3; i++) await pub.ok({ t: 'pub', cache: 'chat', topic: 'rbo', value: `a${i}` });
   const admin = new Redis(redis.url);
   await admin.save(); // Redis comes back with the topic at seq 3
@@ -103,10 +94,7 @@ async function overtaken(t: Test, topics: { windowTotalBytes?: number }): Promis
   t.same(acked.map((r) => r['seq']), [4, 5], 'b1 took seq 4 again, b2 went past the seq node b holds (the race this case is about)');
   proxy.heal();
   await sub.next((f) => f['t'] === 'notice' && f['kind'] === 'topic_resumed', 10_000);
-  // b1 (or a disc naming its loss) must reach the subscriber before b2: never b2 alone.
-  const first = await sub.next((f) => f['t'] === 'disc' || (f['t'] === 'item' && (f['value'] === 'b1' || f['value'] === 'b2')), 5000);
-  t.not(first['value'], 'b2', `b2 arrived with neither b1 nor a disc before it: ${JSON.stringify(first)}`);
-  if (first['t'] === 'disc') t.not(first['page'], seen[3]!['page'], 'the topic went on under a new page');
+  await b1BeforeB2(t, sub, seen[3]!, 5000);
 }
 
 /** The rollback again, but the node's re-sent SUBSCRIBE is answered after redis.commandTimeoutMs
@@ -118,20 +106,11 @@ async function overtaken(t: Test, topics: { windowTotalBytes?: number }): Promis
  * The proxy holds the SUBSCRIBE past the timeout and releases it in the retry's backoff. */
 t.test('a rolled-back topic whose re-sent SUBSCRIBE timed out but took: live messages wait for a reload', async (t) => {
   if (!requireRedis(t)) return;
-  const redis = await startRedis(t);
-  const proxy = await startTcpProxy(redis.port);
-  t.teardown(() => proxy.close());
-  const prefix = uniquePrefix('rbs');
   const commandTimeoutMs = 300;
-  const a = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix,
-    config: { redis: { commandTimeoutMs, connectTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
   // b retries its SUBSCRIBE only after reconnectMinMs: the held one is released well before.
-  const b = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
-    config: { redis: { commandTimeoutMs, linkTimeoutMs: 10_000, reconnectMinMs: 3000, reconnectMaxMs: 3000 } } });
-  const pub = await RawClient.open(a, await tokenFor(a, scope, { tokenId: 'p' }));
-  const sub = await RawClient.open(b, await tokenFor(b, scope, { tokenId: 's' }));
-  t.teardown(() => { pub.close(); sub.close(); });
-  await sub.ok({ t: 'sub', cache: 'chat', topic: 'rbs' });
+  const { redis, proxy, prefix, pub, sub } = await proxiedPair(t, 'rbs',
+    { redis: { commandTimeoutMs, linkTimeoutMs: 10_000, reconnectMinMs: 3000, reconnectMaxMs: 3000 } },
+    { redis: { commandTimeoutMs, connectTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50 } });
   for (let i = 1; i <= 3; i++) await pub.ok({ t: 'pub', cache: 'chat', topic: 'rbs', value: `a${i}` });
   const admin = new Redis(redis.url);
   await admin.save(); // Redis comes back with the topic at seq 3
@@ -158,10 +137,7 @@ t.test('a rolled-back topic whose re-sent SUBSCRIBE timed out but took: live mes
   const b1 = await pub.ok({ t: 'pub', cache: 'chat', topic: 'rbs', value: 'b1' });
   const b2 = await pub.ok({ t: 'pub', cache: 'chat', topic: 'rbs', value: 'b2' });
   t.same([b1['seq'], b2['seq']], [4, 5], 'b1 took seq 4 again, b2 went past the seq node b holds');
-  // b1 (or a disc naming its loss) must reach the subscriber before b2: never b2 alone.
-  const first = await sub.next((f) => f['t'] === 'disc' || (f['t'] === 'item' && (f['value'] === 'b1' || f['value'] === 'b2')), 10_000);
-  t.not(first['value'], 'b2', `b2 arrived with neither b1 nor a disc before it: ${JSON.stringify(first)}`);
-  if (first['t'] === 'disc') t.not(first['page'], seen[3]!['page'], 'the topic went on under a new page');
+  await b1BeforeB2(t, sub, seen[3]!, 10_000);
 });
 
 /** A reload in flight when the subscription drops again (only the subscriber link: Redis kills
@@ -172,18 +148,9 @@ t.test('a rolled-back topic whose re-sent SUBSCRIBE timed out but took: live mes
  * connection until b1 and b2 have reached node b. */
 t.test('a reload answered before Redis went back does not clear a later resubscription\'s check', async (t) => {
   if (!requireRedis(t)) return;
-  const redis = await startRedis(t);
-  const proxy = await startTcpProxy(redis.port);
-  t.teardown(() => proxy.close());
-  const prefix = uniquePrefix('rbg');
-  const a = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix });
   // Answers held for a moment must not time out, nor make the link look dead.
-  const b = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
-    config: { redis: { commandTimeoutMs: 5000, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
-  const pub = await RawClient.open(a, await tokenFor(a, scope, { tokenId: 'p' }));
-  const sub = await RawClient.open(b, await tokenFor(b, scope, { tokenId: 's' }));
-  t.teardown(() => { pub.close(); sub.close(); });
-  await sub.ok({ t: 'sub', cache: 'chat', topic: 'rbg' });
+  const { redis, proxy, prefix, b, pub, sub } = await proxiedPair(t, 'rbg',
+    { redis: { commandTimeoutMs: 5000, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } });
   for (let i = 1; i <= 4; i++) await pub.ok({ t: 'pub', cache: 'chat', topic: 'rbg', value: `a${i}` });
   const seen = await sub.items(4);
   t.same(seen.map((f) => f['seq']), [1, 2, 3, 4]);
@@ -218,8 +185,30 @@ t.test('a reload answered before Redis went back does not clear a later resubscr
   await waitFor('b1 and b2 reached node b', () => channel.pending?.length === 2);
   proxy.release(command); // the older reload's answer first
   proxy.releaseRequests(command);
-  // b1 (or a disc naming its loss) must reach the subscriber before b2: never b2 alone.
-  const first = await sub.next((f) => f['t'] === 'disc' || (f['t'] === 'item' && (f['value'] === 'b1' || f['value'] === 'b2')), 10_000);
-  t.not(first['value'], 'b2', `b2 arrived with neither b1 nor a disc before it: ${JSON.stringify(first)}`);
-  if (first['t'] === 'disc') t.not(first['page'], seen[3]!['page'], 'the topic went on under a new page');
+  await b1BeforeB2(t, sub, seen[3]!, 10_000);
 });
+
+/** A private redis-server, node a straight to it, node b through a proxy (configs `aConfig`,
+ * `bConfig`), a publisher on node a and a subscriber of topic `topic` (also the key prefix's label)
+ * on node b. */
+async function proxiedPair(t: Test, topic: string, bConfig: object, aConfig: object = {}) {
+  const redis = await startRedis(t);
+  const proxy = await startTcpProxy(redis.port);
+  t.teardown(() => proxy.close());
+  const prefix = uniquePrefix(topic);
+  const a = await startServer(t, { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, config: aConfig });
+  const b = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, config: bConfig });
+  const pub = await RawClient.open(a, await tokenFor(a, scope, { tokenId: 'p' }));
+  const sub = await RawClient.open(b, await tokenFor(b, scope, { tokenId: 's' }));
+  t.teardown(() => { pub.close(); sub.close(); });
+  await sub.ok({ t: 'sub', cache: 'chat', topic });
+  return { redis, proxy, prefix, b, pub, sub };
+}
+
+/** b1 (or a disc naming its loss, under a page other than a4's) reaches the subscriber before b2:
+ * never b2 alone. */
+async function b1BeforeB2(t: Test, sub: RawClient, a4: Frame, timeoutMs: number): Promise<void> {
+  const first = await sub.next((f) => f['t'] === 'disc' || (f['t'] === 'item' && (f['value'] === 'b1' || f['value'] === 'b2')), timeoutMs);
+  t.not(first['value'], 'b2', `b2 arrived with neither b1 nor a disc before it: ${JSON.stringify(first)}`);
+  if (first['t'] === 'disc') t.not(first['page'], a4['page'], 'the topic went on under a new page');
+}
