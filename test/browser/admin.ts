@@ -4,8 +4,7 @@
  * browser test (chromium.test.ts runs this module), a browser context per page. */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
-import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { proxiedRedis, requireRedis } from '../helpers/redis.js';
 import { sdkFor } from '../helpers/sdk.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { DESKTOP, PHONE, buildSdkBundle, sharedChromium, screenshot, strictPage } from '../helpers/browser.js';
@@ -331,11 +330,7 @@ t.test('admin page - engine redis, two nodes: this node\'s view, the busiest gro
   if (!requireRedis(t)) return;
   const browser = await chromium(t);
   if (!browser) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('adminnodes');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { prefix, proxy } = await proxiedRedis(t, 'adminnodes');
   const config = { admin: { tokenIds: ['ops'], topGroups: 2 }, redis: { commandTimeoutMs: 300, linkTimeoutMs: 600, reconnectMinMs: 20, reconnectMaxMs: 100 } };
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, config });
   const b = await startServer(t, { engine: 'redis', redisKeyPrefix: prefix, config: { ...config, auth: { signingKeys: a.config.auth.signingKeys } } });

@@ -16,6 +16,7 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import root, { type Test } from 'tap';
 import { Redis } from 'ioredis';
+import { startTcpProxy } from './tcp-proxy.js';
 
 const BINARY = process.env['TIDINGS_TEST_REDIS_SERVER'] ?? 'redis-server';
 
@@ -197,4 +198,15 @@ export function monitorOf(redis: Redis): Promise<Redis> {
     monitor.once('monitoring', () => resolve(monitor));
     monitor.once('end', () => reject(new Error('the MONITOR connection ended before monitoring')));
   });
+}
+
+/** The shared Redis under a fresh key prefix (deleted when the test ends), and a TCP proxy to it
+ * for the node whose link a case breaks (`redis://127.0.0.1:<proxy.port>`). */
+export async function proxiedRedis(t: Test, label: string) {
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix(label);
+  t.teardown(() => deletePrefix(url, prefix));
+  const proxy = await startTcpProxy(Number(new URL(url).port));
+  t.teardown(() => proxy.close());
+  return { url, prefix, proxy };
 }

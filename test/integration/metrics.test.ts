@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { ManualClock, PermissionScopes, generateSigningKey } from '../../src/index.js';
-import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, proxiedRedis, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 import { apiKeyFor, errorCode, momentoClients, startMomentoServer } from '../helpers/momento.js';
@@ -242,11 +242,7 @@ t.test('metrics - client-chosen names never become series', async (t) => {
 // reload), each once: counted once as a delivery, not again when the late pub/sub message arrives.
 t.test('metrics - engine redis: deliveries across a lost link are counted once', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('metricsrelink');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { prefix, proxy } = await proxiedRedis(t, 'metricsrelink');
   const config = { server: { metricsAccess: 'open' as const }, auth: { signingKeys: [generateSigningKey()] }, redis: { commandTimeoutMs: 200, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } };
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, config });
   const b = await startServer(t, { engine: 'redis', redisKeyPrefix: prefix, config });

@@ -11,7 +11,7 @@ import { CACHE, RawModerator } from '../helpers/moderator.js';
 import { HttpReceiver } from '../helpers/http-receiver.js';
 import { PermissionScopes, generateSigningKey, type DeepPartial, type PublishResult, type TidingsConfig, type TidingsServer } from '../../src/index.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
-import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, proxiedRedis, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { eventually } from '../helpers/wait.js';
 import { resetHoldingSubscribe, startTcpProxy } from '../helpers/tcp-proxy.js';
 import { startServer } from '../helpers/server.js';
@@ -252,11 +252,7 @@ async function client(t: Test, node: TidingsServer, tokenId: string): Promise<Ra
 
 t.test('a change made while the re-sent SUBSCRIBE is held reaches the reconnected node', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('resub');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'resub');
   const hooks = await HttpReceiver.start(t);
   const config: DeepPartial<TidingsConfig> = {
     auth: { signingKeys: [generateSigningKey()] },

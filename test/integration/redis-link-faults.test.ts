@@ -7,8 +7,8 @@ import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startServer } from '../helpers/server.js';
-import { deletePrefix, monitorOf, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { resetHoldingSubscribe, startTcpProxy } from '../helpers/tcp-proxy.js';
+import { deletePrefix, monitorOf, proxiedRedis, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { resetHoldingSubscribe } from '../helpers/tcp-proxy.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { CACHE, RawModerator, liveGroup, participant } from '../helpers/moderator.js';
 import { eventually, waitFor } from '../helpers/wait.js';
@@ -19,17 +19,6 @@ import { TOPIC_SCRIPTS } from '../../src/engine/redis/scripts.js';
 import { PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
 
 const COMMAND_TIMEOUT_MS = 300;
-
-/** The shared Redis under a fresh key prefix (deleted when the test ends), and a TCP proxy to it
- * for the node whose link a case breaks (`redis://127.0.0.1:<proxy.port>`). */
-async function proxiedRedis(t: Test, label: string) {
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix(label);
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
-  return { url, prefix, proxy };
-}
 
 /** A raw client of `node` that may publish and subscribe to every topic of cache 'app', closed
  * when the test ends. */

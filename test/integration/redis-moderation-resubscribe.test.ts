@@ -7,8 +7,8 @@
  * redis.commandTimeoutMs times out without ending the process. */
 import t, { type Test } from 'tap';
 import { startServer } from '../helpers/server.js';
-import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { resetHoldingSubscribe, startTcpProxy } from '../helpers/tcp-proxy.js';
+import { proxiedRedis, requireRedis } from '../helpers/redis.js';
+import { resetHoldingSubscribe } from '../helpers/tcp-proxy.js';
 import { eventually } from '../helpers/wait.js';
 import { CACHE, RawModerator, participant } from '../helpers/moderator.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
@@ -18,11 +18,7 @@ import { PermissionScopes, generateSigningKey, type DeepPartial, type TidingsCon
  * group `mods` on B and a participant on A; undefined (the test skipped) without redis-server. */
 async function twoNodes(t: Test, name: string, redis: DeepPartial<TidingsConfig['redis']>, moderation: DeepPartial<TidingsConfig['moderation']>) {
   if (!requireRedis(t)) return undefined;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix(name);
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, name);
   const config: DeepPartial<TidingsConfig> = {
     auth: { signingKeys: [generateSigningKey()] },
     redis: { connectTimeoutMs: 300, reconnectMaxMs: 200, ...redis },

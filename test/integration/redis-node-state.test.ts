@@ -12,10 +12,9 @@ import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { RedisConnection } from '../../src/core/redis-connection.js';
 import { RedisPresence } from '../../src/presence/redis-presence.js';
 import { createLogger } from '../../src/core/logger.js';
-import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, proxiedRedis, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { spawnNode } from '../helpers/child-node.js';
 import { startServer } from '../helpers/server.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** A revocation widened on one node (revoked again with a longer `until`, or forever) is widened on
@@ -130,11 +129,7 @@ t.test('every entry of a dead node with 10,000 entries is removed', async (t) =>
  * timeouts out of the way), n's link to Redis through a proxy the test can cut (with `n`'s own
  * nodeTimeoutMs and commandTimeoutMs, quick reconnects). */
 async function cuttablePair(t: Test, nOptions: { nodeTimeoutMs: number; commandTimeoutMs: number }) {
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('rev');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'rev');
   const base = { auth: { signingKeys: [generateSigningKey()] }, moderation: { nodeTimeoutMs: 1000, ackTimeoutMs: 60_000 } };
   const m = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: base });
   const n = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,

@@ -10,11 +10,10 @@
 import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import { startServer } from '../helpers/server.js';
-import { deletePrefix, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, proxiedRedis, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { HttpReceiver } from '../helpers/http-receiver.js';
 import { spawnNode } from '../helpers/child-node.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { eventually } from '../helpers/wait.js';
 import { ManualClock, generateSigningKey, type DeepPartial, type Scope, type TidingsConfig, type TidingsServer } from '../../src/index.js';
 
@@ -296,11 +295,7 @@ function heard(c: RawClient, listed: string[] = []): Set<string> {
 
 t.test('a node cut off from Redis past presence.nodeTimeoutMs, then back: its members leave and join again, every watcher ends with the live members', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('presence-cut');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'presence-cut');
   const config: DeepPartial<TidingsConfig> = {
     auth: { signingKeys: [generateSigningKey()] },
     presence: { leaveGraceMs: 200, nodeTimeoutMs: 900 },

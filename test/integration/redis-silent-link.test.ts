@@ -7,19 +7,14 @@
  * bound), and its subscribers heard nothing. */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
-import { deletePrefix, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { proxiedRedis, requireRedis, startRedis } from '../helpers/redis.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { PermissionScopes } from '../../src/index.js';
 
 t.test('a silent link to Redis is dropped and reconnected: subscribers told, nothing missed, writes work again', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('silent');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'silent');
   // a: through the proxy, short timeouts; b: straight to Redis, publishing while a is cut off.
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { redis: { commandTimeoutMs: 300, linkTimeoutMs: 500, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
@@ -83,11 +78,7 @@ t.test('a frozen Redis (SIGSTOP): every request answered typed, the commands awa
 
 t.test('a link that closed with replies awaited: the connection that replaces it is kept', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('relink');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { prefix, proxy } = await proxiedRedis(t, 'relink');
   const LINK_TIMEOUT_MS = 600;
   // a's first connection through the proxy is its command connection (connected before the others).
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,

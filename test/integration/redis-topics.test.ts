@@ -5,9 +5,8 @@
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { startServer, type TestServerOptions } from '../helpers/server.js';
-import { deletePrefix, monitorOf, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, monitorOf, proxiedRedis, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { ManualClock, PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
@@ -246,11 +245,7 @@ t.test('a topic Redis lost comes back under a new page: live subscribers and res
  * positions already delivered, and the node's window would drop those items as seen. */
 t.test('a topic Redis lost with its last page, made again by a reload, gets a larger page even when the clock has not moved', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('nodes');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'nodes');
   const node = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, clock: new ManualClock(Date.now()),
     config: { redis: { commandTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
   const live = await client(t, node);

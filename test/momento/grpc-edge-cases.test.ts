@@ -9,8 +9,7 @@ import { cache, pubsub } from '@gomomento/generated-types';
 import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceDefinition } from '@grpc/grpc-js';
 import { PermissionScopes } from '../../src/index.js';
 import { apiKeyFor, scsCall, startMomentoServer } from '../helpers/momento.js';
-import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { proxiedRedis, requireRedis } from '../helpers/redis.js';
 import { eventually, waitFor } from '../helpers/wait.js';
 
 type AnyClient = Record<string, (...args: unknown[]) => any> & { close(): void };
@@ -126,11 +125,7 @@ t.test('a quiet Subscribe stream gets a heartbeat every server.heartbeatMs, not 
 
 t.test('a cache call on a node whose Redis link is down is UNAVAILABLE, one whose Redis stops answering DEADLINE_EXCEEDED (not UNKNOWN)', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('grpc-redis-down');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { prefix, proxy } = await proxiedRedis(t, 'grpc-redis-down');
   // The link's own watchdog is far off, so a silent Redis is seen by the command's timeout first.
   const server = await startMomentoServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { redis: { commandTimeoutMs: 300, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });

@@ -10,9 +10,8 @@ import type { TopicDiscontinuity, TopicItem, TopicSubscribe } from '@gomomento/s
 import { collector } from '../helpers/sdk.js';
 import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
 import { SDKS, kind, nodeSdk, webSdk } from '../helpers/momento-sdks.js';
-import { deletePrefix, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { proxiedRedis, requireRedis } from '../helpers/redis.js';
 import { startServer } from '../helpers/server.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
 const WINDOW_ITEMS = 3;
@@ -20,11 +19,7 @@ const WINDOW_ITEMS = 3;
 for (const sdk of SDKS) {
   t.test(`${sdk.name} - items a node missed while its Redis link was down, past the window: a discontinuity, then what Redis kept`, async (t) => {
     if (!requireRedis(t)) return;
-    const url = await sharedRedisUrl();
-    const prefix = uniquePrefix('momento-gap');
-    t.teardown(() => deletePrefix(url, prefix));
-    const proxy = await startTcpProxy(Number(new URL(url).port));
-    t.teardown(() => proxy.close());
+    const { url, prefix, proxy } = await proxiedRedis(t, 'momento-gap');
     const topics = { windowItems: WINDOW_ITEMS };
     // a serves the SDK through the proxy; b, straight to Redis, publishes while a is cut off.
     const a = await startMomentoServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
@@ -68,11 +63,7 @@ for (const sdk of SDKS) {
 for (const sdk of SDKS) {
   t.test(`${sdk.name} - writes whose Redis reply was lost: the non-idempotent ones are not retried, so applied once`, async (t) => {
     if (!requireRedis(t)) return;
-    const url = await sharedRedisUrl();
-    const prefix = uniquePrefix('momento-lost');
-    t.teardown(() => deletePrefix(url, prefix));
-    const proxy = await startTcpProxy(Number(new URL(url).port));
-    t.teardown(() => proxy.close());
+    const { url, prefix, proxy } = await proxiedRedis(t, 'momento-lost');
     const a = await startMomentoServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
       config: { redis: { commandTimeoutMs: 10_000, linkTimeoutMs: 20_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
     const b = await startMomentoServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
@@ -110,11 +101,7 @@ for (const sdk of SDKS) {
  * discontinuity and no error. */
 t.test('node-sdk - publishes through a node losing its Redis link: a failed one surfaces and leaves no hole, acknowledged ones all arrive', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('momento-pub');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'momento-pub');
   const a = await startMomentoServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { redis: { commandTimeoutMs: 10_000, linkTimeoutMs: 20_000, queueTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
   const b = await startMomentoServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
@@ -160,11 +147,7 @@ t.test('node-sdk - publishes through a node losing its Redis link: a failed one 
  * error and no discontinuity. */
 t.test('web-sdk - a resubscribe refused while Redis answers node a too late: resumed, not ended', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('momento-webtimeout');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { url, prefix, proxy } = await proxiedRedis(t, 'momento-webtimeout');
   // The link is never taken for dead (linkTimeoutMs): every command that waits on it times out.
   const a = await startMomentoServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { momento: { webStreamMaxMs: 200 }, redis: { commandTimeoutMs: 300, linkTimeoutMs: 60_000 } } });
@@ -199,11 +182,7 @@ t.test('web-sdk - a resubscribe refused while Redis answers node a too late: res
  * nothing reported Success. */
 t.test('web-sdk - batches on a node cut off from Redis: an error, not a short success', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('momento-webbatch');
-  t.teardown(() => deletePrefix(url, prefix));
-  const proxy = await startTcpProxy(Number(new URL(url).port));
-  t.teardown(() => proxy.close());
+  const { prefix, proxy } = await proxiedRedis(t, 'momento-webbatch');
   const a = await startMomentoServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
     config: { redis: { commandTimeoutMs: 300, linkTimeoutMs: 500, queueTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
   const { cache } = await webSdk.clients(t, a, await apiKeyFor(a));
