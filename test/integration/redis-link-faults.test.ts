@@ -28,6 +28,20 @@ async function appClient(t: Test, node: TidingsServer): Promise<RawClient> {
   return c;
 }
 
+/** Node a through a proxy (commands time out after COMMAND_TIMEOUT_MS; its link is taken for dead
+ * only after 10 s, well after a held answer comes), node b straight to Redis, a subscriber of
+ * app/room on node a and a publisher on node b. */
+async function subscribedAcross(t: Test, label: string) {
+  const { url, prefix, proxy } = await proxiedRedis(t, label);
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
+  const sub = await appClient(t, a);
+  const pub = await appClient(t, b);
+  await sub.ok({ t: 'sub', cache: 'app', topic: 'room' });
+  return { url, prefix, proxy, sub, pub };
+}
+
 /** A moderator's accept (publish, append and settle in one script) whose reply was lost with the
  * link: the item is published once, its delivery is settled (the node's hand-back after the error
  * finds nothing to hand back), a retried accept is refused rather than published again, and no
@@ -262,15 +276,7 @@ t.test('an idempotent pubAppend to the input of an idle group, retried on anothe
  * hoped for. */
 t.test('a re-sent SUBSCRIBE answered after the command timeout: subscribers still caught up and told', async (t) => {
   if (!requireRedis(t)) return;
-  const { url, prefix, proxy } = await proxiedRedis(t, 'resubto');
-  // a: through the proxy; its link is taken for dead only after linkTimeoutMs, well after the
-  // SUBSCRIBE's answer comes. b: straight to Redis.
-  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
-    config: { redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
-  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
-  const sub = await appClient(t, a);
-  const pub = await appClient(t, b);
-  await sub.ok({ t: 'sub', cache: 'app', topic: 'room' });
+  const { url, prefix, proxy, sub, pub } = await subscribedAcross(t, 'resubto');
   await pub.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'before' });
   t.match(await sub.items(1), [{ value: 'before', seq: 1 }]);
 
@@ -618,13 +624,7 @@ t.test('an item published while a node loads the window is in the position the s
  * connection past the timeout. */
 t.test('a resubscription whose reload timed out: the item published meanwhile, then topic_resumed', async (t) => {
   if (!requireRedis(t)) return;
-  const { url, prefix, proxy } = await proxiedRedis(t, 'resubload');
-  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
-    config: { redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
-  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
-  const sub = await appClient(t, a);
-  const pub = await appClient(t, b);
-  await sub.ok({ t: 'sub', cache: 'app', topic: 'room' });
+  const { proxy, sub, pub } = await subscribedAcross(t, 'resubload');
 
   const loadSha = createHash('sha1').update(TOPIC_SCRIPTS.tidingsTopicLoad.lua).digest('hex');
   const held = proxy.holdRequests((chunk) => chunk.includes(loadSha));

@@ -5,7 +5,7 @@
  * position (docs/operations.md says so): only b2, after node b said topic_resumed, is checked. */
 import t, { type Test } from 'tap';
 import { startServer } from '../helpers/server.js';
-import { requireRedis, startRedis, uniquePrefix } from '../helpers/redis.js';
+import { requireRedis, startRedis, uniquePrefix, type RedisProcess } from '../helpers/redis.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { Redis } from 'ioredis';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
@@ -73,13 +73,7 @@ async function overtaken(t: Test, topics: { windowTotalBytes?: number }): Promis
   if (!requireRedis(t)) return;
   const quick = { redis: { commandTimeoutMs: 300, connectTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50 } };
   const { redis, proxy, pub, sub } = await proxiedPair(t, 'rbo', { ...quick, topics }, quick);
-  for (let i = 1; i <= 3; i++) await pub.ok({ t: 'pub', cache: 'chat', topic: 'rbo', value: `a${i}` });
-  const admin = new Redis(redis.url);
-  await admin.save(); // Redis comes back with the topic at seq 3
-  admin.disconnect();
-  await pub.ok({ t: 'pub', cache: 'chat', topic: 'rbo', value: 'a4' });
-  const seen = await sub.items(4);
-  t.same(seen.map((f) => f['seq']), [1, 2, 3, 4]);
+  const seen = await savedAtThree(t, redis, pub, sub, 'rbo');
   proxy.blackhole(); // node b reconnects only once healed
   await redis.kill();
   await redis.start();
@@ -111,13 +105,7 @@ t.test('a rolled-back topic whose re-sent SUBSCRIBE timed out but took: live mes
   const { redis, proxy, prefix, pub, sub } = await proxiedPair(t, 'rbs',
     { redis: { commandTimeoutMs, linkTimeoutMs: 10_000, reconnectMinMs: 3000, reconnectMaxMs: 3000 } },
     { redis: { commandTimeoutMs, connectTimeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50 } });
-  for (let i = 1; i <= 3; i++) await pub.ok({ t: 'pub', cache: 'chat', topic: 'rbs', value: `a${i}` });
-  const admin = new Redis(redis.url);
-  await admin.save(); // Redis comes back with the topic at seq 3
-  admin.disconnect();
-  await pub.ok({ t: 'pub', cache: 'chat', topic: 'rbs', value: 'a4' });
-  const seen = await sub.items(4);
-  t.same(seen.map((f) => f['seq']), [1, 2, 3, 4]);
+  const seen = await savedAtThree(t, redis, pub, sub, 'rbs');
 
   const channel = new TopicKeys(prefix, 'chat', 'rbs').channel;
   const held = proxy.holdRequests((chunk) => /\r\nsubscribe\r\n/i.test(chunk.toString('latin1')) && chunk.includes(channel));
@@ -211,4 +199,17 @@ async function b1BeforeB2(t: Test, sub: RawClient, a4: Frame, timeoutMs: number)
   const first = await sub.next((f) => f['t'] === 'disc' || (f['t'] === 'item' && (f['value'] === 'b1' || f['value'] === 'b2')), timeoutMs);
   t.not(first['value'], 'b2', `b2 arrived with neither b1 nor a disc before it: ${JSON.stringify(first)}`);
   if (first['t'] === 'disc') t.not(first['page'], a4['page'], 'the topic went on under a new page');
+}
+
+/** a1..a3 published and saved by Redis (what it comes back with: the topic at seq 3), then a4: the
+ * four items the subscriber got. */
+async function savedAtThree(t: Test, redis: RedisProcess, pub: RawClient, sub: RawClient, topic: string): Promise<Frame[]> {
+  for (let i = 1; i <= 3; i++) await pub.ok({ t: 'pub', cache: 'chat', topic, value: `a${i}` });
+  const admin = new Redis(redis.url);
+  await admin.save();
+  admin.disconnect();
+  await pub.ok({ t: 'pub', cache: 'chat', topic, value: 'a4' });
+  const seen = await sub.items(4);
+  t.same(seen.map((f) => f['seq']), [1, 2, 3, 4]);
+  return seen;
 }
