@@ -132,6 +132,11 @@ export interface LimitsConfig {
   tokenIdOpsPerSec: number;
   /** Requests all connections of one tokenId may send in a burst. */
   tokenIdOpsBurst: number;
+  /** Disposable tokens one API key may mint per second (POST /v1/tokens, gRPC
+   * GenerateDisposableToken), so a leaked or looping backend cannot mint without bound. */
+  tokenMintsPerSec: number;
+  /** Disposable tokens one API key may mint in a burst. */
+  tokenMintsBurst: number;
   /** Refusals (a frame refused over the request rates or server.maxPendingRequests, or malformed) one connection may earn in a
    * burst; the one that finds none left closes it (4503). Refilled at connectionRefusalsPerSec. */
   connectionRefusalsBurst: number;
@@ -552,6 +557,8 @@ export const DEFAULTS: TidingsConfig = {
     requestElementsPerOp: 32,
     tokenIdOpsPerSec: 50_000,
     tokenIdOpsBurst: 100_000,
+    tokenMintsPerSec: 500,
+    tokenMintsBurst: 5000,
     connectionRefusalsBurst: 10_000,
     connectionRefusalsPerSec: 1000,
     maxMalformedFrames: 100,
@@ -784,7 +791,7 @@ function validate(c: TidingsConfig): void {
   positive('server.eventLoopMonitorMs', c.server.eventLoopMonitorMs, 10);
   if (c.server.eventLoopMonitorMs > 60_000) throw new ConfigError('server.eventLoopMonitorMs', 'must be ≤ 60000');
   positive('server.metricsMaxGroups', c.server.metricsMaxGroups, 0);
-  for (const key of ['maxConnectionsPerTokenId', 'maxSubscriptionsPerTokenId', 'maxGroupsPerTokenId', 'connectionOpsPerSec', 'connectionOpsBurst', 'requestElementsPerOp', 'tokenIdOpsPerSec', 'tokenIdOpsBurst', 'connectionRefusalsBurst', 'connectionRefusalsPerSec', 'maxMalformedFrames', 'maxIdleBuckets'] as const) {
+  for (const key of ['maxConnectionsPerTokenId', 'maxSubscriptionsPerTokenId', 'maxGroupsPerTokenId', 'connectionOpsPerSec', 'connectionOpsBurst', 'requestElementsPerOp', 'tokenIdOpsPerSec', 'tokenIdOpsBurst', 'tokenMintsPerSec', 'tokenMintsBurst', 'connectionRefusalsBurst', 'connectionRefusalsPerSec', 'maxMalformedFrames', 'maxIdleBuckets'] as const) {
     positive(`limits.${key}`, c.limits[key]);
   }
   positive('server.shutdownGraceMs', c.server.shutdownGraceMs, 0);

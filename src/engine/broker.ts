@@ -34,6 +34,8 @@ const MALFORMED = true;
 export const HEARTBEAT_KEY = '\u0001hb';
 /** The `op` of a refusal counted before any operation: an HTTP or gRPC call's credential. */
 const CREDENTIAL_CHECK = 'credential';
+/** The `op` of a refused token mint (POST /v1/tokens, gRPC GenerateDisposableToken). */
+const MINT = 'mint';
 
 type AnyHandler = (ctx: RequestContext) => unknown;
 
@@ -75,7 +77,7 @@ export class Broker {
     this.handlers = Object.assign(Object.create(null) as HandlerTable, topicHandlers(deps, this.subscriptions), ...extraHandlers);
     this.sessionHandlers = { hello: (ctx) => this.hello(ctx), auth: (ctx) => this.auth(ctx), ping: () => ({}) };
     this.served = new Set([...Object.keys(this.handlers), ...Object.keys(this.sessionHandlers)]);
-    this.refusals = new Refusals([...this.served, CREDENTIAL_CHECK]);
+    this.refusals = new Refusals([...this.served, CREDENTIAL_CHECK, MINT]);
     this.times = deps.requestTimes;
     this.idempotent = new IdempotentResults(deps.config.server, deps.clock);
     this.deadlines = new SessionDeadlines(deps.clock, (session, kind) => this.due(session, kind));
@@ -113,6 +115,13 @@ export class Broker {
     } catch (err) {
       throw this.counted(err);
     }
+  }
+
+  /** Charges a token mint to the API key minting it (limits.tokenMints*); throws the refusal,
+   * counted, when its bucket is empty. */
+  admitMint(minter: Grant): void {
+    const refused = this.limits.admitMint(minter);
+    if (refused) throw this.counted(refused, MINT);
   }
 
   /** A session for a transport that authenticates each call itself (HTTP, gRPC, SSE): it verifies

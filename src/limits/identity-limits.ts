@@ -1,5 +1,5 @@
-/** Limits per identity: connections, subscriptions and group memberships per tokenId, and request rates per connection and per tokenId
- * (token buckets). The broker asks once per connection at `hello` and once per request. Per-tokenId
+/** Limits per identity: connections, subscriptions and group memberships per tokenId, request rates per connection and per tokenId
+ * (token buckets), and token mints per API key. The broker asks once per connection at `hello` and once per request. Per-tokenId
  * state lives while that tokenId has an open connection, and its bucket after that until it is full
  * again (reconnecting does not refill it). Callers with no connection of their own (gRPC calls) are
  * charged per client address instead, remembered the same way. The remembered buckets are bounded
@@ -22,17 +22,20 @@ export type RequestRateHolder = CompactBucket;
 
 export class IdentityLimits {
   private readonly byTokenId = new Map<string, TokenIdState>();
-  /** Buckets of tokenIds without open connections, and of client addresses; least recently used
+  /** Buckets of tokenIds without open connections, of client addresses and of minting API keys; least recently used
    * first (Map order: each use moves an entry to the end). */
   private readonly idle = new Map<string, TokenBucket>();
 
   /** One rate object shared by every connection's bucket. */
   private readonly connectionRate: BucketRate;
+  /** One rate object shared by every API key's minting bucket. */
+  private readonly mintRate: BucketRate;
   /** What a connection's `opsFullAt` counts from. */
   private readonly epoch: number;
 
   constructor(private readonly config: LimitsConfig, private readonly clock: Clock) {
     this.connectionRate = { perSec: config.connectionOpsPerSec, burst: config.connectionOpsBurst };
+    this.mintRate = { perSec: config.tokenMintsPerSec, burst: config.tokenMintsBurst };
     this.epoch = clock.now();
   }
 
@@ -109,12 +112,8 @@ export class IdentityLimits {
     let byAddress: TokenBucket | undefined;
     let taken: boolean;
     if (typeof connection === 'string') {
-      const address = `a:${connection}`;
-      byAddress = this.idle.get(address) ?? this.newConnectionBucket();
-      taken = byAddress.take(ops);
-      // Moved to the most recently used end (or kept for the first time, now that it is not full).
-      this.idle.delete(address);
-      this.remember(address, byAddress);
+      byAddress = this.takeRemembered(`a:${connection}`, this.connectionRate, ops);
+      taken = byAddress !== undefined;
     } else {
       taken = takeCompact(connection, this.connectionRate, this.clock.now() - this.epoch, ops);
     }
@@ -132,8 +131,24 @@ export class IdentityLimits {
     return undefined;
   }
 
-  private newConnectionBucket(): TokenBucket {
-    return new TokenBucket(this.connectionRate, this.clock);
+  /** Takes one token mint from the minting API key's bucket (limits.tokenMints*); the refusal when
+   * it is empty. The key is known by its jti, which every credential minted here has (one signed
+   * elsewhere without it: by its tokenId). */
+  admitMint(apiKey: { jti: string | undefined; tokenId: string | undefined }): TidingsError | undefined {
+    const key = apiKey.jti !== undefined ? `m:${apiKey.jti}` : `n:${apiKey.tokenId ?? ''}`;
+    if (this.takeRemembered(key, this.mintRate, 1)) return undefined;
+    return limitExceeded(LimitCause.OPERATIONS_RATE, `this API key may mint at most ${this.config.tokenMintsPerSec} tokens per second (burst ${this.config.tokenMintsBurst}; limits.tokenMintsPerSec)`);
+  }
+
+  /** Takes `n` from the bucket remembered under `key` (a new, full one at `rate` if none is), which
+   * moves to the most recently used end (or is kept for the first time, now that it is not full);
+   * the bucket when they were there, else undefined. */
+  private takeRemembered(key: string, rate: BucketRate, n: number): TokenBucket | undefined {
+    const bucket = this.idle.get(key) ?? new TokenBucket(rate, this.clock);
+    const taken = bucket.take(n);
+    this.idle.delete(key);
+    this.remember(key, bucket);
+    return taken ? bucket : undefined;
   }
 
   /** Keeps a bucket that is not full (a full one is what a new bucket would be), forgetting from

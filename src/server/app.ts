@@ -127,7 +127,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   let momentoEndpoint: string | undefined;
   // Every route that reads a request body reads it within this one budget.
   const bodies = new BodyBudget(config.server.maxInFlightBodyBytes, config.server.maxInFlightBodyBytesPerIp, config.server.trustedProxyHeader);
-  mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes, shape: config.server, bodies, cors, momentoEndpoint: () => momentoEndpoint });
+  mountHttpRoutes(app, { auth, log, maxBodyBytes: config.server.maxHttpBodyBytes, shape: config.server, bodies, cors, admitMint: (minter) => broker.admitMint(minter), momentoEndpoint: () => momentoEndpoint });
   mountReadiness(app, engine);
   mountHttpApi(app, { broker, log, cors, maxBodyBytes: config.server.maxHttpBodyBytes, shape: config.server, bodies, trustedProxyHeader: config.server.trustedProxyHeader });
   const tickets = new TicketBook(config.http.ticketTtlMs, config.http.maxTickets, clock, config.http.maxTicketsPerCredential);

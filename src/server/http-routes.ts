@@ -36,6 +36,8 @@ export interface HttpRouteDeps {
   shape: RequestShapeLimits;
   bodies: BodyBudget;
   cors: Cors;
+  /** Charges a mint to its API key's rate (limits.tokenMints*); throws LIMIT_EXCEEDED_ERROR. */
+  admitMint(minter: Grant): void;
   /** The endpoint for Momento-shaped tokens; undefined while the gRPC listener is off. */
   momentoEndpoint(): string | undefined;
 }
@@ -62,6 +64,7 @@ export function mountHttpRoutes(app: TemplatedApp, deps: HttpRouteDeps): void {
       const match = /^Bearer\s+(\S+)$/i.exec(authorization);
       if (!match) throw new TidingsError(ErrorCode.AUTHENTICATION_ERROR, 'send the API key as "Authorization: Bearer <key>"');
       const minter = auth.verify(match[1]);
+      deps.admitMint(minter);
       const request: { scope?: unknown; expiresInSeconds?: unknown; tokenId?: unknown; momento?: unknown } = await readJsonObject(res, maxBodyBytes, aborted, lease, deps.shape);
       if (typeof request.expiresInSeconds !== 'number') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'expiresInSeconds must be a number');
       if (request.momento !== undefined && typeof request.momento !== 'boolean') throw new TidingsError(ErrorCode.INVALID_ARGUMENT_ERROR, 'momento must be a boolean');

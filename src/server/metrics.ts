@@ -120,7 +120,7 @@ export function createMetricsRegistry({ broker, engine, transport, config, bodie
     () => groups().busiest.flatMap((g) => GROUP_OUTCOMES.map((outcome): [Record<'cache' | 'group' | 'outcome', string>, number] => [{ cache: g.cache, group: g.group, outcome }, g.counters[outcome]])));
 
   const { refusals } = broker;
-  mirroredLabelledCounter(registry, 'tidings_request_errors_total', 'Requests answered with an error, by operation (pub, sub, listPushBack, ...; credential: an HTTP or gRPC call\'s credential) and code, on every transport (WebSocket, HTTP, SSE, gRPC)', ['op', 'code'],
+  mirroredLabelledCounter(registry, 'tidings_request_errors_total', 'Requests answered with an error, by operation (pub, sub, listPushBack, ...; credential: an HTTP or gRPC call\'s credential; mint: a token mint over limits.tokenMints*) and code, on every transport (WebSocket, HTTP, SSE, gRPC)', ['op', 'code'],
     () => refusals.errors().map(({ op, code, count }): [Record<'op' | 'code', string>, number] => [{ op, code }, count]));
   mirroredLabelledCounter(registry, 'tidings_limit_exceeded_total', 'Requests refused with LIMIT_EXCEEDED_ERROR, by cause, on every transport', ['cause'],
     () => [...refusals.limitCauses].map(([cause, n]): [Record<'cause', string>, number] => [{ cause }, n]));

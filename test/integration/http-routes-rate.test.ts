@@ -1,5 +1,6 @@
 /** The presence and follows HTTP routes are charged to the client address's request rate, as HTTP
- * API calls are (each call is its own session: a fresh per-connection bucket would never run dry). */
+ * API calls are (each call is its own session: a fresh per-connection bucket would never run dry);
+ * POST /v1/tokens to the minting API key's (limits.tokenMints*). */
 import t from 'tap';
 import { ManualClock, PermissionScopes } from '../../src/index.js';
 import { startServer } from '../helpers/server.js';
@@ -34,4 +35,26 @@ t.test('POST /v1/follows calls count towards the client address request rate', a
     await r.arrayBuffer();
   }
   t.same(statuses, [200, 200, ...Array(8).fill(429)], 'the burst of 2 passes, the other 8 follows are refused');
+});
+
+t.test('POST /v1/tokens is charged to the minting API key: past limits.tokenMintsBurst 429 operations_rate_limit_exceeded, counted', async (t) => {
+  const clock = still();
+  const server = await startServer(t, { clock, config: { limits: { tokenMintsPerSec: 1, tokenMintsBurst: 2 } } });
+  // Two keys of one tokenId: the bucket is the key's, not the tokenId's.
+  const [a, b] = await Promise.all([0, 1].map(async () => (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null, tokenId: 'backend' })).token));
+  const mint = async (key: string) => {
+    const r = await fetch(`${server.httpUrl}/v1/tokens`, {
+      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: PermissionScopes.topicPublishSubscribe(CACHE, 'room'), expiresInSeconds: 60 }),
+    });
+    return { status: r.status, body: await r.json() as { error?: { code: string; cause?: string; message: string } } };
+  };
+  t.same([(await mint(a!)).status, (await mint(a!)).status], [201, 201], 'the burst of 2');
+  const refused = await mint(a!);
+  t.equal(refused.status, 429);
+  t.match(refused.body.error, { code: 'LIMIT_EXCEEDED_ERROR', cause: 'operations_rate_limit_exceeded', message: /limits\.tokenMintsPerSec/ });
+  t.equal((await mint(b!)).status, 201, 'another key has its own bucket');
+  t.equal(server.broker.refusals.errors().find((e) => e.op === 'mint')?.count, 1, 'the refusal is counted (tidings_request_errors_total{op="mint"})');
+  clock.advance(1000);
+  t.equal((await mint(a!)).status, 201, 'one more a second later');
 });

@@ -1,6 +1,7 @@
 /** Per-identity limits apply to gRPC calls as to WebSocket connections: a Subscribe stream or a call
  * in flight counts as a connection of its tokenId, every call is charged to the tokenId's rate (whose
- * bucket outlives the call), and to its client address's (limits.connectionOps*). A stream also
+ * bucket outlives the call), and to its client address's (limits.connectionOps*); a token mint to its
+ * API key's (limits.tokenMints*). A stream also
  * holds one of server.maxConnections; an item of up to store.maxItemBytes fits a gRPC message. */
 import t from 'tap';
 import { CacheGet, MomentoErrorCode, TopicSubscribe } from '@gomomento/sdk';
@@ -77,6 +78,23 @@ for (const sdk of SDKS) {
     t.match((refused as { toString(): string }).toString(), /calls from this address/);
     clock.advance(1000);
     t.equal(kind(await b.cache.get('chat', 'k')), 'Miss', 'a second later: allowed again, and the refused set wrote nothing');
+  });
+
+  t.test(`${sdk.name} - GenerateDisposableToken is charged to the minting API key's limits.tokenMints*`, async (t) => {
+    const clock = new ManualClock(Date.now());
+    const server = await startMomentoServer(t, { clock, config: { limits: { tokenMintsPerSec: 1, tokenMintsBurst: 2 } } });
+    // Two keys of one tokenId: the bucket is the key's, not the tokenId's.
+    const a = await sdk.clients(t, server, await apiKeyFor(server, PermissionScopes.allDataReadWrite(), 'backend'));
+    const b = await sdk.clients(t, server, await apiKeyFor(server, PermissionScopes.allDataReadWrite(), 'backend'));
+    const mint = (clients: typeof a) => clients.auth.generateDisposableToken(sdk.lib.DisposableTokenScopes.topicPublishSubscribe('chat', 'room'), sdk.lib.ExpiresIn.minutes(5));
+    t.equal(kind(await mint(a)), 'Success');
+    t.equal(kind(await mint(a)), 'Success');
+    const refused = await mint(a);
+    t.equal(errorCode(refused), MomentoErrorCode.LIMIT_EXCEEDED_ERROR, 'past the burst of 2');
+    t.match((refused as { toString(): string }).toString(), /limits\.tokenMintsPerSec/);
+    t.equal(kind(await mint(b)), 'Success', 'another key has its own bucket');
+    clock.advance(1000);
+    t.equal(kind(await mint(a)), 'Success', 'one more a second later');
   });
 }
 

@@ -71,6 +71,7 @@ export function tokenService(deps: GrpcDeps): UntypedServiceImplementation {
       void (async () => {
         const r = call.request;
         const minter = deps.auth.verify(innerCredential(r.auth_token));
+        deps.broker.admitMint(minter);
         const minted = await deps.auth.mintFor(minter, {
           scope: scopeFromMomento(r.has_permissions ? r.permissions : undefined),
           expiresInSec: r.expires?.valid_for_seconds ?? 0,
