@@ -192,6 +192,12 @@ function kindName(kind: string): string {
   return kind === 'sortedSet' ? 'sorted set' : kind;
 }
 
+/** The refusal of a dictionaryIncrement whose field name and sum (stored as its decimal text)
+ * would be more than store.maxElementBytes together, as any other field and value. */
+export function incrementedFieldTooLarge(dictionary: string, field: string, bytes: number, max: number): TidingsError {
+  return limitExceeded(LimitCause.ELEMENT_SIZE, `field "${field}" of dictionary "${dictionary}" and its sum would be ${bytes} bytes, more than ${max} (store.maxElementBytes)`);
+}
+
 /** The refusal of a dictionary write that would leave more than store.maxDictionaryFields fields. */
 export function tooManyFields(dictionary: string, count: number, max: number): TidingsError {
   return limitExceeded(LimitCause.DICTIONARY_FIELDS, `dictionary "${dictionary}" would hold ${count} fields; at most ${max} are allowed`);

@@ -11,7 +11,7 @@ import type { Clock } from '../core/clock.js';
 import type { StoreConfig } from '../core/config.js';
 import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
 import {
-  scoreNotFinite, tooManyElements, tooManyFields, tooManySortedSetElements, wrongKind,
+  incrementedFieldTooLarge, scoreNotFinite, tooManyElements, tooManyFields, tooManySortedSetElements, wrongKind,
   type CacheEngine, type CollectionTtl, type ElementOrigin, type ListItem, type PubAppendResult, type PushOptions, type Range, type ScoreRange,
   type SortedSetInput, type StoreCondition, type StoreStats,
 } from './cache-store.js';
@@ -286,6 +286,7 @@ export class MemoryCacheStore implements CacheEngine {
     const state = this.collectionAt('dictionary', k, cache, dictionary);
     const sum = incremented(cache, dictionary, state?.fields.get(field)?.v, amount, field);
     const value = fieldValue(field, sum.toString());
+    if (value.n > this.config.maxElementBytes) throw incrementedFieldTooLarge(dictionary, field, value.n, this.config.maxElementBytes);
     this.checkDictionary(k, dictionary, state, new Map([[field, value]]));
     const target = state ?? new DictionaryState();
     target.put(flatText(field), value);

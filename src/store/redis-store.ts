@@ -19,7 +19,7 @@ import type { StoreConfig } from '../core/config.js';
 import { TidingsError, limitExceeded, notFound } from '../core/errors.js';
 import type { RedisConnection } from '../core/redis-connection.js';
 import {
-  scoreNotFinite, tooManyElements, tooManyFields, tooManySortedSetElements, wrongKind,
+  incrementedFieldTooLarge, scoreNotFinite, tooManyElements, tooManyFields, tooManySortedSetElements, wrongKind,
   type CacheEngine, type CollectionTtl, type ListItem, type PushOptions, type Range, type ScoreBound, type ScoreRange, type SortedSetInput, type StoreCondition, type StoreStats,
 } from './cache-store.js';
 import { COMPARING, notAnInteger, overflow } from './scalar-ops.js';
@@ -177,7 +177,8 @@ export class RedisCacheStore implements CacheEngine {
 
   async dictionaryIncrement(cache: string, dictionary: string, field: string, amount: number, ttl: CollectionTtl): Promise<bigint> {
     const reply = await this.script('tidingsDictionaryIncrement', cache, dictionary, this.ttlOf(ttl.ttlMs), ttl.refresh ? 1 : 0, encodeValue(field),
-      BigInt(amount).toString(), this.config.maxDictionaryFields, this.config.maxItemBytes, Buffer.byteLength(dictionary, 'utf8'), ...this.idempotencyArgs());
+      BigInt(amount).toString(), this.config.maxDictionaryFields, this.config.maxItemBytes, Buffer.byteLength(dictionary, 'utf8'), this.config.maxElementBytes, ...this.idempotencyArgs());
+    if (status(reply) === 'element_size') throw incrementedFieldTooLarge(dictionary, field, Number(reply[1]), this.config.maxElementBytes);
     if (status(reply) === 'not_integer') throw notAnInteger(cache, dictionary, field);
     if (status(reply) === 'overflow') throw overflow(cache, dictionary, field);
     return BigInt(String(reply[1]));

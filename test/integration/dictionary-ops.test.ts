@@ -39,6 +39,14 @@ testEachEngine('dictionaries, sets and sorted sets over WebSocket and HTTP: repl
   // A field name alone past store.maxElementBytes (64): an increment would store it.
   await fails({ t: 'dictionaryIncrement', cache: 'app', dictionary: 'counters', field: 'f'.repeat(65) }, 'LIMIT_EXCEEDED_ERROR', 'element_size_limit_exceeded');
   t.same(await c.ok({ t: 'dictionaryFetch', cache: 'app', dictionary: 'counters' }), { hit: false }, '...and nothing is stored');
+  // The field name and the sum's decimal text are stored together: one element, within 64 bytes too.
+  const C = { cache: 'app', dictionary: 'counters', field: 'f'.repeat(60) };
+  await fails({ t: 'dictionaryIncrement', ...C, amount: 12_345 }, 'LIMIT_EXCEEDED_ERROR', 'element_size_limit_exceeded');
+  t.same(await c.ok({ t: 'dictionaryFetch', cache: 'app', dictionary: 'counters' }), { hit: false }, '...nor a field name of 60 bytes with a sum of 5 digits');
+  t.same(await c.ok({ t: 'dictionaryIncrement', ...C, amount: 1234 }), { value: 1234 }, '60 + 4 bytes: stored');
+  await fails({ t: 'dictionaryIncrement', ...C, amount: 10_000 }, 'LIMIT_EXCEEDED_ERROR', 'element_size_limit_exceeded');
+  t.same(await c.ok({ t: 'dictionaryGetFields', cache: 'app', dictionary: 'counters', fields: [C.field] }), { hit: true, values: ['1234'] }, 'a sum that would grow past it is refused, the field unchanged');
+  await c.ok({ t: 'dictionaryRemoveFields', cache: 'app', dictionary: 'counters' });
   await fails({ t: 'dictionaryGetFields', ...D, fields: ['f'.repeat(65)] }, 'LIMIT_EXCEEDED_ERROR', 'element_size_limit_exceeded');
   await fails({ t: 'dictionaryGetFields', ...D, fields: [] }, 'INVALID_ARGUMENT_ERROR');
   await fails({ t: 'dictionaryRemoveFields', ...D, fields: [] }, 'INVALID_ARGUMENT_ERROR');

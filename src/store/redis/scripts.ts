@@ -532,8 +532,9 @@ for _, e in ipairs(redis.call('HGETALL', K)) do reply[#reply + 1] = e end
 return reply`,
 
   /** ARGV: now, ttlMs, refresh (1/0), encoded field, amount (decimal), maxDictionaryFields,
-   * maxItemBytes, key bytes, idempotency key, its window ms. {'ok', value (decimal)},
-   * {'not_integer'}, {'overflow'}: tidingsIncrement's rules on one field. */
+   * maxItemBytes, key bytes, maxElementBytes, idempotency key, its window ms. {'ok', value
+   * (decimal)}, {'not_integer'}, {'overflow'}: tidingsIncrement's rules on one field;
+   * {'element_size', bytes}: the field name and the sum past maxElementBytes. */
   tidingsDictionaryIncrement: `${LIST_PRELUDE}
 ${idempotent(`local k = kind()
 if k ~= 'none' and k ~= 'dictionary' then return {'wrongtype', k} end
@@ -547,6 +548,8 @@ if k == 'dictionary' then
 end
 local value, problem = add_integer(current, ARGV[5])
 if not value then return {problem} end
+local element = #ARGV[4] - 1 + #value
+if element > tonumber(ARGV[9]) then return {'element_size', element} end
 local r = dict_set(k, {ARGV[4], 's' .. value}, tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
 if r[1] ~= 'ok' then return r end
 return {'ok', value}`, "reply[1] == 'ok'")}`,
