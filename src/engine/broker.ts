@@ -17,7 +17,7 @@ import { MsgpackReplies } from './replies.js';
 import { topicHandlers } from './handlers/topics.js';
 import { catchUpBufferLimit, continueAllCatchUps } from './catch-up.js';
 import { SlowConsumers } from './slow-consumers.js';
-import { IdempotentResults } from './idempotency.js';
+import { IdempotentResults, idempotencyEntryKey } from './idempotency.js';
 import { frameShape, peekRequestId } from '../protocol/peek.js';
 import { requestOps, shapeRefusal } from '../core/request-shape.js';
 import type { IdentityLimits } from '../limits/identity-limits.js';
@@ -285,7 +285,7 @@ export class Broker {
       const apply = () => this.invoke(session, handler, request, replyNow);
       // A networked engine also remembers the result in its backend, in the write's own step, so
       // a retry that lands on another node is recognised too.
-      return this.idempotent.run(scope, request.t, key, shared ? () => shared.run(`${scope}\u0000${request.t}\u0000${String(key)}`, apply) : apply);
+      return this.idempotent.run(scope, request.t, key, shared ? () => shared.run(idempotencyEntryKey(scope, request.t, String(key)), apply) : apply);
     }
     return this.invoke(session, handler, request, replyNow);
   }

@@ -13,6 +13,15 @@ import { invalidArgument } from '../core/errors.js';
 import { Fifo } from '../lib/fifo.js';
 import { idempotencyKeyProblem } from '../protocol/index.js';
 
+/** The one key of a remembered result, here and in a networked engine's backend: the scope, the
+ * operation and the idempotencyKey joined by NUL. An operation holds none, but a scope may (a
+ * tokenId is any text) and so may an idempotencyKey, so the scope's NULs are doubled: the first
+ * NUL not doubled then ends it, and no two (scope, operation, key) share a key. A tokenId with no
+ * NUL keeps the plain join (the keys Redis already holds stay valid across an upgrade). */
+export function idempotencyEntryKey(scope: string, operation: string, key: string): string {
+  return `${scope.replaceAll('\u0000', '\u0000\u0000')}\u0000${operation}\u0000${key}`;
+}
+
 type Remembered = { result: unknown } | { pending: Promise<unknown> };
 
 interface Entry { key: string; value: Remembered; at: number; scope: ScopeKeys }
@@ -51,7 +60,7 @@ export class IdempotentResults {
   run(scope: string, operation: string, key: unknown, apply: () => Maybe<unknown>): Maybe<unknown> {
     const problem = idempotencyKeyProblem(key);
     if (problem) throw invalidArgument(problem);
-    const k = `${scope}\u0000${operation}\u0000${key}`;
+    const k = idempotencyEntryKey(scope, operation, key as string);
     const now = this.clock.now();
     const seen = this.entries.get(k);
     // Past the window a key is forgotten when next seen (memory is bounded by count meanwhile).

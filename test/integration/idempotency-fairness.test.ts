@@ -36,3 +36,15 @@ testEachEngine('a burst of idempotency keys from one tokenId does not evict anot
   t.same(await flooder.ok({ t: 'pub', cache: 'chat', topic: 'noise', value: 'n', idempotencyKey: 'f-newest' }), newest, 'its newest key is still remembered');
   if (engine === 'memory') t.ok(server.broker.idempotent.size <= max, `at most ${max} remembered (${server.broker.idempotent.size})`);
 });
+
+testEachEngine('a NUL in a tokenId or an idempotency key makes no other (tokenId, key) pair\'s key', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  // Scopes and keys were joined by NUL, which both may hold: ("a\0pub\0x", "k") and ("a", "x\0pub\0k") were one key.
+  const first = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'a\u0000pub\u0000x' }));
+  const second = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'a' }));
+  t.teardown(() => { first.close(); second.close(); });
+  const pub = { t: 'pub', cache: 'chat', topic: 'room' };
+  const applied = await first.ok({ ...pub, value: 'first', idempotencyKey: 'k' });
+  t.equal((await second.ok({ ...pub, value: 'second', idempotencyKey: 'x\u0000pub\u0000k' }))['seq'], applied['seq'] + 1, 'the second pair\'s write is applied, not answered the first\'s result');
+  t.same(await first.ok({ ...pub, value: 'first', idempotencyKey: 'k' }), applied, 'and the first pair\'s retry still gets its own');
+});

@@ -94,6 +94,11 @@ t.test('an idempotent write retried on another node than its first attempt is an
   t.match(await retry.ok({ ...pub, idempotencyKey: 'pub-2' }), { seq: applied['seq'] + 2 }, 'another key is another write');
   const other = await open(t, b, await tokenFor(a, all, { tokenId: 'bob' }));
   t.match(await other.ok(pub), { seq: applied['seq'] + 3 }, 'keys are per tokenId: bob\'s "pub-1" is his own');
+  // A tokenId and an idempotencyKey may both hold NUL, the separator of the key Redis remembers
+  // results under: ("bob\0pub\0x", "k") and ("bob", "x\0pub\0k") are two writes on any node.
+  const nulled = await open(t, a, await tokenFor(a, all, { tokenId: 'bob\u0000pub\u0000x' }));
+  const nulledSeq = (await nulled.ok({ ...pub, idempotencyKey: 'k' }))['seq'];
+  t.match(await other.ok({ ...pub, idempotencyKey: 'x\u0000pub\u0000k' }), { seq: nulledSeq + 1 }, 'a NUL in a tokenId or a key makes no other pair\'s key');
 });
 
 /** The key of an idempotent write is current only while that write runs (IdempotencyContext.run):
