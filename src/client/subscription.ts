@@ -176,9 +176,12 @@ export class TopicEntry {
           // The server may have taken it after all (its late reply is dropped): end that one first,
           // else the new `sub` is refused ALREADY_EXISTS_ERROR while the server keeps the old one.
           // Not when the link is gone (with it the server's subscription): a queued `unsub` would
-          // go out after the resubscription on the next link.
-          if (connection.status.state === 'open') connection.request({ t: 'unsub', cache: this.cache, topic: this.topic }).catch(() => {});
-          return this.subscribe();
+          // go out after the resubscription on the next link, which sends the `sub` again itself.
+          // Asked again after the backoff, as every other retry: a server too slow to answer now
+          // is not helped by an immediate second `sub` (from every client at once).
+          if (connection.status.state !== 'open') return;
+          connection.request({ t: 'unsub', cache: this.cache, topic: this.topic }).catch(() => {});
+          return this.retryLater();
         }
         if (err.code === ErrorCode.ALREADY_EXISTS_ERROR && this.state === 'active') return; // an earlier attempt landed after all
         if (this.limitRetry(err)) return;
