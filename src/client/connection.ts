@@ -243,7 +243,8 @@ export class Connection {
     }
     // Writes a retry could apply twice carry a key: if the link drops before the reply, the request
     // is sent again after reconnecting and the server answers the first result, never applies twice.
-    const frame: Frame = keyed && (outgoing as Frame)['idempotencyKey'] === undefined
+    // A key of null (from an untyped frame) is absent, as the server reads it: such a write gets one too.
+    const frame: Frame = keyed && (outgoing as Frame)['idempotencyKey'] == null
       ? { ...outgoing, idempotencyKey: options.idempotencyKey ?? randomKey() } : outgoing;
     const key = keyed && typeof frame['idempotencyKey'] === 'string' ? frame['idempotencyKey'] : undefined;
     return new Promise<R>((resolve, rejectWith) => {
@@ -568,7 +569,8 @@ export class Connection {
     const reconnects = !this.closedByUser && (shouldReconnect(code) || authRetry);
     const retry: Array<{ item: PendingRequest; bytes: number }> = [];
     for (const pending of [...this.inFlight.values()]) {
-      if (pending.frame['idempotencyKey'] !== undefined && reconnects) {
+      // Only a request with a key the server deduplicates by: null is no key (docs/protocol.md).
+      if (typeof pending.frame['idempotencyKey'] === 'string' && reconnects) {
         pending.id = undefined;
         pending.sent = true;
         // It was encoded once already (send), so this cannot throw.

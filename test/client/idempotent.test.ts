@@ -11,7 +11,8 @@ import { startServer, testEachEngine } from '../helpers/server.js';
 import { sdkFor, itemCollector, chatScope } from '../helpers/sdk.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { PermissionScopes, type PublishedItem, type TidingsServer } from '../../src/index.js';
-import { CacheSortedSetIncrementScore, TopicPublish } from '../../src/client/index.js';
+import { CacheSortedSetIncrementScore, TopicPublish, type TidingsClientError } from '../../src/client/index.js';
+import type { OutgoingFrame } from '../../src/client/connection.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -175,6 +176,38 @@ testEachEngine('idempotent - a sortedSetIncrementScore whose reply was lost to a
   t.ok(result instanceof CacheSortedSetIncrementScore.Success, `the app sees success, not a "maybe" (${result})`);
   t.equal((result as CacheSortedSetIncrementScore.Success).score(), 2, 'the first result');
   t.equal(await score(), 2, 'the retry after reconnecting was answered, not added again');
+});
+
+t.test('idempotent - a raw frame whose idempotencyKey is null has no key: a keyed write gets one and is applied once, another request is not sent again', async (t) => {
+  const server = await startServer(t);
+  const proxy = await startTcpProxy(Number(new URL(server.httpUrl).port));
+  t.teardown(() => proxy.close());
+  const watcher = await sdkFor(t, server, { tokenId: 'watcher' });
+  const got = itemCollector();
+  await watcher.topics.subscribe('chat', 'null-key', got.callbacks);
+  await watcher.cache.listConcatenateBack('chat', 'null-key', ['a', 'b']);
+  const length = async () => {
+    const list = await watcher.connection.request({ t: 'listLength', cache: 'chat', list: 'null-key' });
+    return list.hit ? list.length : 0;
+  };
+  const writer = await sdkFor(t, server, { tokenId: 'writer', url: `http://127.0.0.1:${proxy.port}` });
+  await writer.connection.ready();
+
+  proxy.hold(0); // the server's answers on this link are kept: their replies are lost with the link
+  // Untyped frames, as an encoder that writes nil for an unset field sends them: the server reads
+  // null as absent (docs/protocol.md), so neither carries a key.
+  const published = writer.connection.request({ t: 'pub', cache: 'chat', topic: 'null-key', value: 'once', idempotencyKey: null } as unknown as OutgoingFrame<'pub'>);
+  const popped = writer.connection.request({ t: 'listPopBack', cache: 'chat', list: 'null-key', idempotencyKey: null } as unknown as OutgoingFrame<'listPopBack'>)
+    .then(() => undefined, (err: TidingsClientError) => err);
+  await got.items.until(1);
+  await waitFor('the server applied the pop', async () => (await length()) === 1);
+  proxy.reset();
+  t.match(await published, { seq: 1 }, 'the publish was sent again with the key the SDK gave it, and answered the first result');
+  t.match(await popped, { code: 'CONNECTION_ERROR', message: /may or may not have been applied/ }, 'the pop, which nothing deduplicates, was not sent again');
+  await writer.topics.publish('chat', 'null-key', 'after');
+  await got.items.until(2);
+  t.same(got.values(), ['once', 'after'], 'published once');
+  t.equal(await length(), 1, 'popped once');
 });
 
 t.test('idempotent - an idempotencyKey the server would refuse, or on a call that takes none, is refused with INVALID_ARGUMENT_ERROR and not sent', async (t) => {
