@@ -26,6 +26,15 @@ export interface MomentoStyleAuthOptions {
   fetch?: typeof fetch;
 }
 
+/** The code of a reply that carries no typed error (a proxy's or gateway's), by its status as
+ * docs/http-api.md maps them: only 502/503 say "retry later" and 504 "not in time"; a 500 is a
+ * failure a retry is not known to help. */
+function untypedStatusError(status: number): ErrorCode {
+  if (status === 502 || status === 503) return ErrorCode.SERVER_UNAVAILABLE;
+  if (status === 504) return ErrorCode.TIMEOUT_ERROR;
+  return ErrorCode.INTERNAL_SERVER_ERROR;
+}
+
 export class AuthClient {
   private readonly base: string;
   private readonly options: AuthClientOptions;
@@ -80,7 +89,7 @@ export class AuthClient {
       if (!res.ok || typeof body.authToken !== 'string' || typeof body.expiresAt !== 'number') {
         const e = body.error && isErrorCode(body.error.code)
           ? body.error
-          : { code: res.status >= 500 ? ErrorCode.SERVER_UNAVAILABLE : ErrorCode.INTERNAL_SERVER_ERROR, message: `POST /v1/tokens answered HTTP ${res.status}` };
+          : { code: untypedStatusError(res.status), message: `POST /v1/tokens answered HTTP ${res.status}` };
         return new GenerateDisposableToken.Error(TidingsClientError.fromWire(e));
       }
       return new GenerateDisposableToken.Success(body.authToken, ExpiresAt.fromEpochMillis(body.expiresAt), this.base);

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { HttpReceiver } from '../helpers/http-receiver.js';
 import { ManualClock, systemClock } from '../../src/index.js';
 import { sdkFor, itemCollector, statusReached, collector, chatScope, until } from '../helpers/sdk.js';
 import {
@@ -145,6 +146,20 @@ t.test('tokens - AuthClient: an unreachable broker is a CONNECTION_ERROR, a canc
   controller.abort();
   const cancelled = await auth.generateDisposableToken(chatScope, ExpiresIn.minutes(1), { signal: controller.signal });
   t.equal(cancelled.type === 'Error' && cancelled.errorCode(), 'CANCELLED_ERROR');
+});
+
+t.test('tokens - AuthClient: a reply without a typed error is mapped by its status: 500 INTERNAL_SERVER_ERROR, 502/503 SERVER_UNAVAILABLE, 504 TIMEOUT_ERROR', async (t) => {
+  // A gateway in front of the broker answering on its own, with no JSON error body.
+  const gateway = await HttpReceiver.start(t);
+  const statuses = [500, 502, 503, 504];
+  gateway.respond = (_request, index) => ({ status: statuses[index]! });
+  const auth = new AuthClient({ url: gateway.url, apiKey: 'k' });
+  const codes: Array<string | false> = [];
+  for (let i = 0; i < statuses.length; i++) {
+    const res = await auth.generateDisposableToken(chatScope, ExpiresIn.minutes(1));
+    codes.push(res.type === 'Error' && res.errorCode());
+  }
+  t.same(codes, ['INTERNAL_SERVER_ERROR', 'SERVER_UNAVAILABLE', 'SERVER_UNAVAILABLE', 'TIMEOUT_ERROR'], 'a 500 is not "unavailable, retry"');
 });
 
 t.test('tokens - AuthClient: a timeout a timer cannot hold is refused, not turned into 1 ms', async (t) => {
