@@ -556,6 +556,10 @@ export class Broker {
     const e = toWireError(err);
     this.refusals.refused(e, op);
     if (session.state === 'closed') return;
+    // Before hello a frame that is no request at all ends the connection, as one over a limit or a
+    // request other than hello do (docs/protocol.md, "Before `hello`"): an unauthenticated peer
+    // gets nothing more.
+    if (malformed && session.state === 'awaiting_hello') session.closeAfterReply ??= { code: CloseCode.PROTOCOL_VIOLATION, reason: 'malformed frame before hello' };
     if (malformed || e.cause === LimitCause.OPERATIONS_RATE || e.cause === LimitCause.PENDING_REQUESTS) session.closeAfterReply ??= this.refusalBudget.refused(session, malformed);
     session.connection.send(this.replies.err(id, e));
     this.took(op, 'ws', started);

@@ -105,6 +105,24 @@ t.test('malformed - any request before hello is refused and the socket closed wi
   t.equal((await early.waitClosed()).code, 4502);
 });
 
+t.test('malformed - a frame that is no request before hello is refused and the socket closed with 4502, as a request is', async (t) => {
+  const server = await startServer(t);
+  const frames: Array<[string, Uint8Array | string, RegExp]> = [
+    ['a text message', '{"t":"hello"}', /binary/],
+    ['not msgpack', new Uint8Array([0x92, 0x01]), /not valid msgpack/],
+    ['not a map', encode([1, 2, 3]), /map/],
+    ['no id', encode({ t: 'hello', versions: [1] }), /id/],
+    ['no t', encode({ id: 1, versions: [1] }), /string t/],
+  ];
+  for (const [what, frame, message] of frames) {
+    const c = await RawClient.connect(server.wsUrl);
+    c.sendRaw(frame);
+    t.match(await c.next((f) => f['t'] === 'err'), { e: { code: 'BAD_REQUEST_ERROR', message } }, `${what}: answered`);
+    t.match(await c.next((f) => f['t'] === 'bye'), { code: 4502, reconnect: false }, `${what}: then bye`);
+    t.equal((await c.waitClosed()).code, 4502, `${what}: and closed`);
+  }
+});
+
 t.test('malformed - no common version: error, bye, close 4502', async (t) => {
   const server = await startServer(t);
   const c = await RawClient.connect(server.wsUrl);
