@@ -178,4 +178,7 @@ t.test('malformed - too many requests in flight get LIMIT_EXCEEDED, not unbounde
   await new Promise((r) => setTimeout(r, 120));
   t.notOk(c.frames.some((f) => f['id'] === 900), 'and nothing more carries that id');
   t.match(await c.request({ t: 'pub', id: 900, cache: 'chat', topic: 'x', value: 'third' }), { t: 'ok' }, 'once answered, the id is free for a new request');
+  // Also when the request's work goes on after its reply (a `sub`'s replay follows its `ok`).
+  t.match(await c.request({ t: 'sub', id: 901, cache: 'chat', topic: 'x', after: { page: 0, seq: 0 } }), { t: 'ok' });
+  t.match(await c.request({ t: 'ping', id: 901 }), { t: 'ok' }, 'the id of a sub is free once its reply is read');
 });
