@@ -79,6 +79,40 @@ t.test('an accept whose reply was lost: published once, settled, not handed out 
   t.same(await viewer.drain('item', 100), [], 'published once');
 });
 
+/** A moderator's reject whose reply was lost with the link: Redis settled the item, so the node's
+ * hand-back after the error finds nothing to hand back, and no member gets it again. Before, the
+ * node sent the sender's `rejected` only once the settle answered, so here alice never learnt her
+ * input was rejected; the settle script now publishes it in the same step. The proxy keeps
+ * Redis's answers on node a's command connection. */
+t.test('a reject whose reply was lost: the sender is still told', async (t) => {
+  if (!requireRedis(t)) return;
+  const { url, prefix, proxy } = await proxiedRedis(t, 'rejectcut');
+  const base = { auth: { signingKeys: [generateSigningKey()] }, moderation: { ackTimeoutMs: 60_000 } };
+  // a's first connection through the proxy is its command connection (connected before the others).
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { ...base, redis: { commandTimeoutMs: 200, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: base });
+  const mod = await RawModerator.join(a, { tokenId: 'first' });
+  const alice = await participant(b, 'alice');
+  t.teardown(() => { mod.client.close(); alice.close(); });
+  const input = await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'spam' });
+  await mod.received(1);
+  const delivery = mod.deliveries[0]!['delivery'];
+
+  proxy.hold(0);
+  t.match(await mod.client.request({ t: 'reject', delivery, reason: 'no spam' }), { t: 'err', e: { code: /^(TIMEOUT_ERROR|SERVER_UNAVAILABLE)$/ } }, 'node a could not tell');
+  proxy.release(0);
+
+  t.same(await alice.next((f) => f['t'] === 'rejected', 10_000),
+    { t: 'rejected', cache: CACHE, topic: 'room1-input', page: input['page'], seq: input['seq'], reason: 'no spam', by: 'moderator' }, 'alice is told');
+  const other = await RawModerator.join(b, { tokenId: 'second' });
+  t.teardown(() => other.client.close());
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'next' });
+  await Promise.race([mod.received(2), other.received(1)]);
+  const handed = [...mod.deliveries.slice(1), ...other.deliveries].map((d) => d['value']);
+  t.same(handed, ['next'], 'the next item is handed out, not the rejected one again');
+});
+
 /** A revocation whose reply was lost on the way back from Redis (the script ran and published it;
  * the node that asked got TIMEOUT_ERROR): it is in force on every node, the asking one included.
  * Before, the asking node ignored its own node's message on the revocation channel (it mirrors its

@@ -307,17 +307,19 @@ g_touch(B, tonumber(ARGV[2]))
 return dead`,
   },
 
-  /** Settles an item this node holds without publishing (reject). KEYS: B. ARGV: node, now, id, claim tag.
-   * {'ok', record} | {'not_held'} */
+  /** Settles an item this node holds without publishing (reject), and publishes the sender's
+   * `rejected` notice in the same step: a node that never gets the reply (Redis ran it) cannot tell
+   * whether to send it. KEYS: B. ARGV: node, now, id, claim tag, then (when the sender's connection
+   * is known) the direct channel and the notice (moderation.ts tellSender). {'ok'} | {'not_held'} */
   tidingsGroupSettle: {
     keys: 1,
     lua: `${GROUP_PRELUDE}
 local B = KEYS[1]
 if not g_holds(B, ARGV[3], ARGV[1], ARGV[4]) then return {'not_held'} end
-local rec = redis.call('HGET', gk(B, 'i'), ARGV[3])
 g_delete_item(B, ARGV[3])
 g_touch(B, tonumber(ARGV[2]))
-return {'ok', rec}`,
+if #ARGV >= 6 then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
+return {'ok'}`,
   },
 
   /** Forgets those of the groups B1..Bn idle past groupIdleMs: a pubAppend to their input, refused

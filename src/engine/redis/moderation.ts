@@ -14,9 +14,9 @@
  *   timers (on the Clock) and delivery ids are the node's own; Redis records which node holds
  *   each item.
  * - Settling: accept publishes, appends and settles in one script that first checks the node
- *   still holds the item; reject settles; nack, an ack timeout, a member leaving or closing hand
- *   the item back to the head of the queue (or give it up after maxAttempts, telling the sender
- *   on whatever node it is connected to).
+ *   still holds the item; reject settles and tells the sender in one; nack, an ack timeout, a
+ *   member leaving or closing hand the item back to the head of the queue (or give it up after
+ *   maxAttempts, telling the sender on whatever node it is connected to).
  * - Node loss: each node refreshes a heartbeat key (PX moderation.nodeTimeoutMs); nodes with
  *   members reap, every nodeTimeoutMs / 4, the items and members of nodes whose heartbeat expired,
  *   and every node sweeps a page of all groups too (a group whose members all died has no live
@@ -32,7 +32,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { ModerationConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import { TidingsError, failedPrecondition, limitExceeded } from '../../core/errors.js';
-import type { RedisConnection } from '../../core/redis-connection.js';
+import type { RedisConnection, ScriptArg } from '../../core/redis-connection.js';
 import { retryWhileReady } from '../../core/redis-resubscribe.js';
 import type { GroupMember, HeldDelivery, ModerationEngine } from '../../moderation/moderation-engine.js';
 import type { GroupStats } from '../../moderation/group-registry.js';
@@ -424,9 +424,11 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   async reject(memberId: string, delivery: number, reason: string): Promise<void> {
     const held = this.claimLocal(memberId, delivery);
     const { group } = held;
+    const notice = this.rejectedNotice(held.item, reason, 'moderator');
     let reply: Reply;
     try {
-      reply = await this.script('tidingsGroupSettle', group.key, this.nodeId, this.clock.now(), held.id, held.tag);
+      // The settle publishes the notice: a lost reply must not lose it (the hand-back below then finds nothing to do).
+      reply = await this.script('tidingsGroupSettle', group.key, this.nodeId, this.clock.now(), held.id, held.tag, ...(notice ? [this.direct, notice] : []));
     } catch (err) {
       this.track(this.handBack(group, [[held.id, held.tag]], memberId));
       throw err;
@@ -435,7 +437,6 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     }
     if (String(reply[0]) !== 'ok') throw failedPrecondition(`delivery ${delivery} is no longer held by this node (it was handed to another member)`);
     group.counters.rejected++;
-    this.tellSender(held.item, reason, 'moderator');
   }
 
   async nack(memberId: string, delivery: number): Promise<void> {
@@ -721,10 +722,17 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   /** A `rejected` to the sender's connection, on whichever node it is: every node listens on the
    * direct channel and hands the frame to the connection if it has it. */
   private tellSender(item: Item, reason: string, by: RejectedFrame['by']): void {
-    if (item.origin === undefined) return;
-    const frame: RejectedFrame = { t: 'rejected', cache: item.cache, topic: item.topic, page: item.page, seq: item.seq, reason, by };
-    const message = Buffer.concat([Buffer.from(`${item.origin} `), encodeFrame(frame)]);
+    const message = this.rejectedNotice(item, reason, by);
+    if (message === undefined) return;
     this.track(this.connection.run((r) => r.publish(this.direct, message)).catch(() => { /* best effort, like a closed connection */ }));
+  }
+
+  /** The direct channel's message carrying a `rejected` to the sender's connection (none when the
+   * item does not name it). */
+  private rejectedNotice(item: Item, reason: string, by: RejectedFrame['by']): Buffer | undefined {
+    if (item.origin === undefined) return undefined;
+    const frame: RejectedFrame = { t: 'rejected', cache: item.cache, topic: item.topic, page: item.page, seq: item.seq, reason, by };
+    return Buffer.concat([Buffer.from(`${item.origin} `), encodeFrame(frame)]);
   }
 
   private onMessage(channel: string, message: Buffer): void {
@@ -749,7 +757,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   private groupKey(cache: string, name: string): string { return `${this.prefix}m:${cache}\u0000${name}`; }
   private heartbeatKey(node: string): string { return `${this.heartbeatPrefix}${node}`; }
 
-  private script(name: GroupScriptName, ...args: Array<string | number>): Promise<Reply> {
+  private script(name: GroupScriptName, ...args: ScriptArg[]): Promise<Reply> {
     return this.connection.script<Reply>(name, args);
   }
 }
