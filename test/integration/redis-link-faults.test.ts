@@ -464,6 +464,41 @@ t.test('a heartbeat whose answer was lost after the node was taken for gone stil
   t.match(mod.deliveries[1], { value: 'after' }, 'an input published on node b reached the member on node a');
 });
 
+/** A node cut off from Redis past moderation.nodeTimeoutMs is taken for gone: what its members
+ * held goes back to the queue. Before, the node, back, kept those stale deliveries until their
+ * ack timeout, so a member joined with maxInFlight 1 had no room for them, or anything else, for
+ * up to ackTimeoutMs (60 s here); the node now ends them when it finds its heartbeat gone. The
+ * proxy cuts node a's links (open and new ones) until node b has reaped node a. */
+t.test('a node back after it was taken for gone frees its members\' stale deliveries at once', async (t) => {
+  if (!requireRedis(t)) return;
+  const { url, prefix, proxy } = await proxiedRedis(t, 'stalefree');
+  const moderation = { nodeTimeoutMs: 1000, ackTimeoutMs: 60_000 };
+  const signingKeys = [generateSigningKey()];
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { auth: { signingKeys }, moderation, redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: { auth: { signingKeys }, moderation } });
+  const mod = await RawModerator.join(a, { maxInFlight: 1 });
+  const alice = await participant(b, 'alice');
+  t.teardown(() => { mod.client.close(); alice.close(); });
+  const side = new Redis(url);
+  t.teardown(() => side.disconnect());
+  const inFlight = `${prefix}m:${CACHE}\u0000mods\u0000f`;
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'X' });
+  await mod.received(1);
+
+  proxy.freeze();
+  proxy.blackhole();
+  await waitFor('node b to reap node a\'s item', async () => (await side.hlen(inFlight)) === 0);
+  proxy.heal();
+
+  // Well within ackTimeoutMs: only the stale delivery's end makes room for it.
+  await mod.received(2, 15_000);
+  t.match(mod.deliveries[1], { value: 'X', attempt: 2 }, 'the reaped item reached the member again');
+  t.match(await mod.client.request({ t: 'reject', delivery: mod.deliveries[0]!['delivery'], reason: 'late' }), { t: 'err', e: { code: 'FAILED_PRECONDITION_ERROR' } },
+    'the stale delivery is over');
+  t.match(await mod.client.request({ t: 'accept', delivery: mod.deliveries[1]!['delivery'] }), { t: 'ok' }, 'the new one is settled');
+});
+
 /** A node reloads a topic's window from Redis when a live message shows it is out of step (another
  * page: Redis lost the topic, e.g. evicted under maxmemory; a seq jump). When that reload fails
  * (Redis slow to answer on the node's command connection, while its subscription flows), the

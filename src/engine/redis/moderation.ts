@@ -669,6 +669,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
       // its members and items (a settle of those is refused). Register the members again.
       this.log.warn({ node: this.nodeId }, 'moderation: this node was taken for gone; rejoining its members');
       this.rejoining = true;
+      this.releaseHeld();
     }
     this.beaten = true;
     // Until every member is registered again: a rejoin cut short (Redis away again) goes on at the
@@ -683,6 +684,16 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
         }
       }
       this.rejoining = false;
+    }
+  }
+
+  /** Ends every delivery this node's members hold: what they held was handed out again (or went
+   * with Redis), so each would otherwise take a member's room, for nothing, until its ack timeout.
+   * The hand-back puts back one not yet reaped and changes nothing for the others. */
+  private releaseHeld(): void {
+    for (const held of [...this.deliveries.values()]) {
+      this.drop(held);
+      this.track(this.handBack(held.group, [[held.id, held.tag]], held.member.id));
     }
   }
 
