@@ -4,6 +4,7 @@
 import type {
   AcceptResult, GroupJoinResult, GroupLeaveResult, GroupPattern, Position, RetractResult, Value,
 } from '../protocol/index.js';
+import type { TidingsError } from '../core/errors.js';
 import type { GroupStats } from './group-registry.js';
 
 /** One member connection of a group. */
@@ -13,6 +14,9 @@ export interface GroupMember {
   /** Called once the join is accepted, before any delivery is sent (the reply goes first). */
   accepted(result: GroupJoinResult): void;
   deliver(frame: Uint8Array): void;
+  /** The engine ended the membership by itself (engine redis: Redis lost it and refused it again
+   * with `error`); the member is out of the group already. */
+  ended(error: TidingsError): void;
 }
 
 /** What a member holds under one delivery id (checked before settling). */

@@ -169,6 +169,11 @@ export interface RejectedFrame {
   by: 'moderator' | 'server';
 }
 
+/** Pushed to a member whose membership the server ended by itself: engine redis could not register
+ * it again after Redis lost it (Redis came back empty, or took the member's node for gone), e.g.
+ * moderation.maxGroups reached meanwhile. `e` is the error a `gsub` would get. */
+export interface GroupEndFrame { t: 'gend'; cache: string; group: string; e: WireError }
+
 /** Published on a topic (it takes the next seq, so resuming subscribers get it in order): the item
  * at `target` was taken down. */
 export interface RetractFrame {
@@ -185,7 +190,7 @@ export interface RetractFrame {
 }
 
 export type ModerationRequest = GroupJoinRequest | GroupLeaveRequest | AcceptRequest | RejectRequest | NackRequest | RetractRequest;
-export type ModerationPush = DeliveryFrame | RejectedFrame | RetractFrame;
+export type ModerationPush = DeliveryFrame | RejectedFrame | GroupEndFrame | RetractFrame;
 
 export interface GroupJoinResult { members: number; buffered: number }
 export interface GroupLeaveResult { requeued: number }

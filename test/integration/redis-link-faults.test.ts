@@ -10,7 +10,7 @@ import { startServer } from '../helpers/server.js';
 import { deletePrefix, monitorOf, proxiedRedis, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { resetHoldingSubscribe } from '../helpers/tcp-proxy.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
-import { CACHE, RawModerator, liveGroup, participant } from '../helpers/moderator.js';
+import { CACHE, RawModerator, SUFFIX, liveGroup, participant } from '../helpers/moderator.js';
 import { eventually, waitFor } from '../helpers/wait.js';
 import { sdkFor } from '../helpers/sdk.js';
 import { ErrorResponse, Increment, ListWrite } from '../../src/client/index.js';
@@ -497,6 +497,45 @@ t.test('a node back after it was taken for gone frees its members\' stale delive
   t.match(await mod.client.request({ t: 'reject', delivery: mod.deliveries[0]!['delivery'], reason: 'late' }), { t: 'err', e: { code: 'FAILED_PRECONDITION_ERROR' } },
     'the stale delivery is over');
   t.match(await mod.client.request({ t: 'accept', delivery: mod.deliveries[1]!['delivery'] }), { t: 'ok' }, 'the new one is settled');
+});
+
+/** A node taken for gone registers its members again when it is back; here Redis refuses: the
+ * member's group, left with no member, was forgotten for idleness and another group took the
+ * deployment's only place (moderation.maxGroups 1). Before, the refusal was ignored: the member
+ * stayed a member on its node, of a group Redis no longer had, and got nothing, silently. Now its
+ * membership ends and it is told (`gend`, with the error a gsub gets). The proxy cuts node a's
+ * links (open and new ones) until node b has reaped node a's member. */
+t.test('a member Redis refuses to register again is told its membership ended', async (t) => {
+  if (!requireRedis(t)) return;
+  const { url, prefix, proxy } = await proxiedRedis(t, 'rejoinrefused');
+  const groupIdleMs = 300;
+  const moderation = { nodeTimeoutMs: 1000, ackTimeoutMs: 60_000, groupIdleMs, maxGroups: 1 };
+  const signingKeys = [generateSigningKey()];
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { auth: { signingKeys }, moderation, redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: { auth: { signingKeys }, moderation } });
+  const mod = await RawModerator.join(a);
+  t.teardown(() => mod.client.close());
+  const side = new Redis(url);
+  t.teardown(() => side.disconnect());
+  const members = `${prefix}m:${CACHE}\u0000mods\u0000m`;
+
+  proxy.freeze();
+  proxy.blackhole();
+  await waitFor('node b to reap node a\'s member', async () => (await side.hlen(members)) === 0);
+  // Idle past groupIdleMs: the join below forgets it to make room (the time passing is what is waited for).
+  await new Promise((r) => setTimeout(r, groupIdleMs));
+  const other = await RawModerator.join(b, { group: 'other', tokenId: 'other' });
+  t.teardown(() => other.client.close());
+  proxy.heal();
+
+  t.match(await mod.client.next((f) => f['t'] === 'gend', 10_000),
+    { t: 'gend', cache: CACHE, group: 'mods', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'groups_limit_exceeded' } }, 'the member is told');
+  t.match(await mod.client.request({ t: 'gunsub', cache: CACHE, group: 'mods' }), { t: 'err', e: { code: 'FAILED_PRECONDITION_ERROR' } }, 'and is no member any more');
+  t.match(await mod.client.request({ t: 'gsub', cache: CACHE, group: 'mods', pattern: SUFFIX }), { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR' } },
+    'joining again is refused the same way');
+  t.equal(a.engine.groups.stats().length, 0, 'node a has no member of the group left');
+  t.same(await mod.client.drain('gend'), [], 'told once');
 });
 
 /** A node reloads a topic's window from Redis when a live message shows it is out of step (another

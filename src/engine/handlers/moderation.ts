@@ -2,7 +2,7 @@
  * topic pattern; accept / reject / nack settle one delivery; retract takes a published item down.
  * Each request is checked against the token: joining needs subscribe on the whole pattern, accept
  * and retract need publish on the output topic and write on its history list. */
-import { utf8Length, type Value } from '../../protocol/index.js';
+import { encodeFrame, utf8Length, type GroupEndFrame, type Value } from '../../protocol/index.js';
 import { failedPrecondition, invalidArgument, permissionDenied } from '../../core/errors.js';
 import { parsePattern, toWirePattern, type Affix } from '../../moderation/pattern.js';
 import type { NormalSelector, Permissions } from '../../auth/scopes.js';
@@ -67,6 +67,14 @@ export function moderationHandlers({ engine, config, limits: identity }: BrokerD
           id: session.id,
           accepted: (result) => replyNow(result),
           deliver: (f) => { session.connection.send(f); },
+          ended: (error) => {
+            if (entry !== undefined && memberships.get(key) === entry) {
+              memberships.delete(key);
+              identity.leaveGroups(tokenId);
+            }
+            const end: GroupEndFrame = { t: 'gend', cache, group, e: error.toWire() };
+            session.connection.send(encodeFrame(end));
+          },
         }, maxInFlight);
       } catch (err) {
         if (entry !== undefined && memberships.get(key) === entry) {

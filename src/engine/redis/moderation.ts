@@ -343,16 +343,13 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
       unsure.add(key);
       throw err;
     }
-    switch (String(reply[0])) {
-      case 'pattern': throw failedPrecondition(`group "${name}" in cache "${cache}" exists with another pattern (${String(reply[1])})`);
-      case 'groups': throw limitExceeded(LimitCause.GROUPS, `the deployment holds its maximum of ${this.config.maxGroups} groups`);
-      case 'exists':
-        // Connection ids are unique to the deployment: Redis lists this connection because an earlier
-        // join of it ran there after this node stopped waiting. It becomes the member it asked to be
-        // (the same connection joining twice at once is refused: the first one is a member by now).
-        if (this.groups.get(key)?.members.has(sink.id)) throw new TidingsError(ErrorCode.ALREADY_EXISTS_ERROR, `already a member of group "${name}" in cache "${cache}"`);
-        break;
-      default:
+    const refused = this.joinRefusal(cache, name, reply);
+    if (refused) throw refused;
+    // Connection ids are unique to the deployment: Redis lists this connection because an earlier
+    // join of it ran there after this node stopped waiting. It becomes the member it asked to be
+    // (the same connection joining twice at once is refused: the first one is a member by now).
+    if (String(reply[0]) === 'exists' && this.groups.get(key)?.members.has(sink.id)) {
+      throw new TidingsError(ErrorCode.ALREADY_EXISTS_ERROR, `already a member of group "${name}" in cache "${cache}"`);
     }
     let group = this.groups.get(key);
     if (!group) {
@@ -375,6 +372,15 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     this.reload(cache).catch(() => {});
     this.track(this.reap(group));
     this.pump(group);
+  }
+
+  /** The error of a tidingsGroupJoin that registered no member (undefined: 'ok' or 'exists'). */
+  private joinRefusal(cache: string, name: string, reply: Reply): TidingsError | undefined {
+    switch (String(reply[0])) {
+      case 'pattern': return failedPrecondition(`group "${name}" in cache "${cache}" exists with another pattern (${String(reply[1])})`);
+      case 'groups': return limitExceeded(LimitCause.GROUPS, `the deployment holds its maximum of ${this.config.maxGroups} groups`);
+      default: return undefined;
+    }
   }
 
   async leave(memberId: string, cache: string, name: string): Promise<GroupLeaveResult> {
@@ -679,8 +685,17 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
         for (const member of [...group.order]) {
           // Left meanwhile (its leave goes after this check, so never before the join): not again.
           if (this.groups.get(group.key) !== group || !group.members.has(member.id)) continue;
-          await this.script('tidingsGroupJoin', this.directoryKey(group.cache), this.groupSet, this.totalBytes, group.key,
+          const reply = await this.script('tidingsGroupJoin', this.directoryKey(group.cache), this.groupSet, this.totalBytes, group.key,
             group.name, JSON.stringify(toWirePattern(group.affix)), member.id, this.nodeId, this.clock.now(), this.config.maxGroups, this.config.groupIdleMs);
+          const refused = this.joinRefusal(group.cache, group.name, reply);
+          // Not when it left meanwhile, or another heartbeat's rejoin (they may overlap) ended it first.
+          if (!refused || group.members.get(member.id) !== member) continue;
+          // Redis will not take the member again (the group made anew with another pattern, or
+          // maxGroups reached meanwhile): it leaves, and is told, rather than wait for deliveries
+          // that never come.
+          this.log.warn({ group: group.name, err: refused.message }, 'moderation: a member could not be registered again; its membership ended');
+          this.track(this.removeMember(group, member.id));
+          member.sink.ended(refused);
         }
       }
       this.rejoining = false;

@@ -24,7 +24,9 @@ export class ShardedModeration implements ModerationEngine {
     // Counted before the await: joins in flight at once cannot pass the bound together.
     this.memberships.set(member.id, groups + 1);
     try {
-      await this.shards[this.of(cache)]!.join(cache, group, pattern, member, maxInFlight);
+      // A membership the shard ends by itself no longer counts either.
+      const counted: GroupMember = { id: member.id, accepted: (r) => member.accepted(r), deliver: (f) => member.deliver(f), ended: (e) => { this.forget(member.id); member.ended(e); } };
+      await this.shards[this.of(cache)]!.join(cache, group, pattern, counted, maxInFlight);
     } catch (err) {
       this.forget(member.id);
       throw err;

@@ -11,7 +11,7 @@ import { shardOf } from '../../../src/engine/shards/rendezvous.js';
 import type { GroupMember } from '../../../src/moderation/moderation-engine.js';
 
 const pattern = { nameSuffix: '-input' };
-const member = (id: string): GroupMember => ({ id, accepted: () => {}, deliver: () => {} });
+const member = (id: string): GroupMember => ({ id, accepted: () => {}, deliver: () => {}, ended: () => {} });
 
 t.test('sharded moderation - a closed connection counts no group any more', async (t) => {
   const clock = new ManualClock();
