@@ -2,8 +2,8 @@
  * function that returns accept (maybe with a transformed value) or reject (with a reason the
  * sender receives). It joins the moderator group, and for each delivery asks the function, then
  * accepts (the server publishes to the chat as the original sender, appends to the capped history
- * and acknowledges, in one step) or rejects. It rejoins after every reconnect; deliveries the old
- * connection held are handed out again by the server. */
+ * and acknowledges, in one step) or rejects. It rejoins after every reconnect (deliveries the old
+ * connection held are handed out again by the server) and after the server ended its membership. */
 import {
   ErrorCode, LimitCause, MODERATION_INPUT_SUFFIX,
   type DeliveryFrame, type GroupJoinResult, type GroupPattern, type Position, type RetractResult, type Value,
@@ -61,8 +61,9 @@ export interface ModeratorOptions {
   keep?: number;
   moderate(input: ModerationInput): ModerationDecision | Promise<ModerationDecision>;
   /** A moderate() that threw, or a settle the server refused (the item is handed back: nack); or,
-   * with no input, a rejoin refused, or a token refresh that ended the membership (PERMISSION_ERROR:
-   * the moderator has stopped). */
+   * with no input, a rejoin (after a reconnect, or after the server ended the membership: `gend`)
+   * refused, or a token refresh that ended the membership (PERMISSION_ERROR: the moderator has
+   * stopped). */
   onError?(error: unknown, input: ModerationInput | undefined): void;
 }
 
@@ -89,9 +90,11 @@ export class Moderator {
     const moderator = new Moderator(options);
     const link = options.connection;
     moderator.cleanups.push(link.onPush((frame) => {
-      if (frame['t'] === 'delivery' && frame['cache'] === options.cache && frame['group'] === moderator.group) {
-        void moderator.handle(frame as unknown as DeliveryFrame);
-      }
+      if (frame['cache'] !== options.cache || frame['group'] !== moderator.group) return;
+      if (frame['t'] === 'delivery') void moderator.handle(frame as unknown as DeliveryFrame);
+      // The server ended the membership (engine redis could not register it again): join again, a
+      // refusal reported to onError as after a reconnect.
+      else if (frame['t'] === 'gend' && !moderator.joining) moderator.rejoin(0);
     }));
     // Not while a join waits in the connection's queue (start() on a reconnecting connection, a
     // join the draining server handed back): it goes out on this link, and a second gsub would be

@@ -3,11 +3,13 @@
  * it asks again with backoff instead of staying out of the group, silently idle, until the next
  * reconnect. */
 import t from 'tap';
+import { Redis } from 'ioredis';
 import { startServer, startServerOnProxiedRedis } from '../helpers/server.js';
+import { proxiedRedis, requireRedis } from '../helpers/redis.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { statusReached, WS } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
-import { PermissionScopes } from '../../src/index.js';
+import { PermissionScopes, generateSigningKey } from '../../src/index.js';
 import { Connection, Moderator } from '../../src/client/index.js';
 
 t.test('a rejoin that fails while Redis is away is asked again; items are moderated once it is back', async (t) => {
@@ -75,4 +77,43 @@ t.test('a moderator started while its connection reconnects joins once and moder
   t.match(await alice.request({ t: 'pub', cache: 'chat', topic: 'room1-input', value: 'hi' }), { t: 'ok' });
   await waitFor('the item moderated', () => seen.includes('hi'));
   t.same(errors, [], 'nothing reported');
+});
+
+/** The server ends a membership it cannot register again (engine redis: node a was taken for gone,
+ * and when it came back its group had been forgotten and another took the deployment's only place,
+ * moderation.maxGroups 1): it pushes `gend`. The helper joins again and reports the refusal to
+ * onError, as after a reconnect; before, it ignored the push and sat idle, saying nothing. The
+ * proxy cuts node a's links (open and new ones) until node b has reaped node a's member. */
+t.test('a membership the server ended is joined again, the refusal reported', async (t) => {
+  if (!requireRedis(t)) return;
+  const { url, prefix, proxy } = await proxiedRedis(t, 'sdkgend');
+  const groupIdleMs = 300;
+  const moderation = { nodeTimeoutMs: 1000, ackTimeoutMs: 60_000, groupIdleMs, maxGroups: 1 };
+  const signingKeys = [generateSigningKey()];
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { auth: { signingKeys }, moderation, redis: { commandTimeoutMs: 300, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: { auth: { signingKeys }, moderation } });
+  const connection = new Connection({ url: a.wsUrl, token: await tokenFor(a, PermissionScopes.moderator('chat'), { tokenId: 'moderator' }), webSocket: WS });
+  t.teardown(() => connection.close());
+  await connection.ready(10_000);
+  const errors: Array<{ code?: string; limitCause?: string }> = [];
+  const moderator = await Moderator.start({ connection, cache: 'chat', onError: (err) => errors.push(err as { code?: string }), moderate: () => ({ accept: true }) });
+  t.teardown(() => moderator.stop());
+  const side = new Redis(url);
+  t.teardown(() => side.disconnect());
+  const members = `${prefix}m:chat\u0000moderators\u0000m`;
+
+  proxy.freeze();
+  proxy.blackhole();
+  await waitFor('node b to reap node a\'s member', async () => (await side.hlen(members)) === 0);
+  // Idle past groupIdleMs: the join below forgets it to make room (the time passing is what is waited for).
+  await new Promise((r) => setTimeout(r, groupIdleMs));
+  const other = await RawClient.open(b, await tokenFor(b, PermissionScopes.moderator('chat'), { tokenId: 'other' }));
+  t.teardown(() => other.close());
+  await other.ok({ t: 'gsub', cache: 'chat', group: 'other', pattern: { nameSuffix: '-input' } });
+  proxy.heal();
+
+  await waitFor('the refused rejoin to be reported', () => errors.length > 0);
+  t.match(errors, [{ code: 'LIMIT_EXCEEDED_ERROR', limitCause: 'groups_limit_exceeded' }], 'reported with the typed error');
+  t.equal(moderator.stats.joins, 1, 'not a member again');
 });
