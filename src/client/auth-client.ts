@@ -27,12 +27,22 @@ export interface MomentoStyleAuthOptions {
 }
 
 /** The code of a reply that carries no typed error (a proxy's or gateway's), by its status as
- * docs/http-api.md maps them: only 502/503 say "retry later" and 504 "not in time"; a 500 is a
- * failure a retry is not known to help. */
+ * docs/http-api.md maps them: only 502/503 say "retry later" and 504 "not in time"; a 500, or a
+ * status the table does not name, is a failure a retry is not known to help. */
+const UNTYPED_STATUS_ERRORS: ReadonlyMap<number, ErrorCode> = new Map([
+  [400, ErrorCode.INVALID_ARGUMENT_ERROR],
+  [401, ErrorCode.AUTHENTICATION_ERROR],
+  [403, ErrorCode.PERMISSION_ERROR],
+  [404, ErrorCode.NOT_FOUND_ERROR],
+  [413, ErrorCode.LIMIT_EXCEEDED_ERROR],
+  [429, ErrorCode.LIMIT_EXCEEDED_ERROR],
+  [502, ErrorCode.SERVER_UNAVAILABLE],
+  [503, ErrorCode.SERVER_UNAVAILABLE],
+  [504, ErrorCode.TIMEOUT_ERROR],
+]);
+
 function untypedStatusError(status: number): ErrorCode {
-  if (status === 502 || status === 503) return ErrorCode.SERVER_UNAVAILABLE;
-  if (status === 504) return ErrorCode.TIMEOUT_ERROR;
-  return ErrorCode.INTERNAL_SERVER_ERROR;
+  return UNTYPED_STATUS_ERRORS.get(status) ?? ErrorCode.INTERNAL_SERVER_ERROR;
 }
 
 export class AuthClient {
