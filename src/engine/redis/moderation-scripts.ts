@@ -109,7 +109,8 @@ end
  * KEYS after T, S, P: D, Gset, Gbytes, B1..Bn. ARGV after now, ttl, keep, channel, head, tail:
  * [7] directory version the node planned with, [8] bufferItems, [9] bufferBytes,
  * [10] totalBufferBytes, [11] groupIdleMs, [12] item bytes, [13] item blob, then per group name,
- * output, and last the idempotency key and its window (store/redis/scripts.ts idempotent()).
+ * output, the page of the topic the node holds (0 when none) and last the idempotency key and its
+ * window (store/redis/scripts.ts idempotent()).
  * Returns {seq, page, ts}, {'stale'} (the node's copy of the directory is out of date: reload, retry),
  * {'full', group index, members} or {'total'}; refused publishes change nothing. */
 export const FED_PUBLISH = `
@@ -147,9 +148,9 @@ return {seq, page, now}`;
  * item settled in the same step. KEYS: K, M, T, S, P, B; ARGV: pubAppend's, then item id, node, claim tag. */
 export const ACCEPT_GUARD = `
 local B = KEYS[6]
-if not g_holds(B, ARGV[17], ARGV[18], ARGV[19]) then return {'not_held'} end`;
+if not g_holds(B, ARGV[18], ARGV[19], ARGV[20]) then return {'not_held'} end`;
 export const ACCEPT_SETTLE = `
-g_delete_item(B, ARGV[17])
+g_delete_item(B, ARGV[18])
 g_touch(B, now)`;
 
 /** Members of nodes whose heartbeat expired leave B, and the items those nodes held go back to

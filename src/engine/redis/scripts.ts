@@ -12,19 +12,27 @@
 import { LIST_PRELUDE, idempotent } from '../../store/redis/scripts.js';
 import { ACCEPT_GUARD, ACCEPT_SETTLE, FED_PUBLISH, GROUP_PRELUDE } from './moderation-scripts.js';
 
-/** Topic functions; `base` is the index of T in KEYS (P and S follow). */
-function topicPrelude(base: number): string {
+/** Topic functions; `base` is the index of T in KEYS (P and S follow), `heldPage` the ARGV (a Lua
+ * expression) with the page of the topic the node holds (0 when none). */
+function topicPrelude(base: number, heldPage: string): string {
   return `
 local T, S, P = KEYS[${base}], KEYS[${base + 1}], KEYS[${base + 2}]
+local held_page = tonumber(${heldPage} or '0')
 local function topic_ms(n) return string.format('%.0f', n) end
 
--- (page, seq, created): the topic's position, or a new page (after every page handed out so far)
--- when Redis holds none: a new topic, an idle one that expired, or one Redis lost.
+-- A page after every page handed out so far, and after the node's: when Redis lost P too, P alone
+-- may be behind the page subscribers hold (a clock behind it), and a smaller page would make their
+-- nodes go on under another one, without what was published under it.
+local function new_page(at)
+  return math.max(at, tonumber(redis.call('GET', P) or '0') + 1, held_page + 1)
+end
+
+-- (page, seq, created): the topic's position, or a new page when Redis holds none: a new topic, an
+-- idle one that expired, or one Redis lost.
 local function topic_position(at)
   local meta = redis.call('HMGET', T, 'page', 'seq')
   if meta[1] then return tonumber(meta[1]), tonumber(meta[2]), false end
-  local last = tonumber(redis.call('GET', P) or '0')
-  return math.max(at, last + 1), 0, true
+  return new_page(at), 0, true
 end
 
 local function topic_create(page, ttl)
@@ -79,12 +87,13 @@ topic_publish(page, seq, created, item_frame(ARGV[15], ARGV[16], seq, page, now)
 `;
 
 export const TOPIC_SCRIPTS = {
-  /** KEYS: T, S, P. ARGV: now, ttlMs, keep, channel, head, tail, idempotency key, its window ms.
-   * Returns {seq, page, ts} (+ 'dup' for a repeated idempotency key). */
+  /** KEYS: T, S, P. ARGV: now, ttlMs, keep, channel, head, tail, the page the node holds (0 when
+   * none), idempotency key, its window ms. Returns {seq, page, ts} (+ 'dup' for a repeated
+   * idempotency key). */
   tidingsTopicPublish: {
     keys: 3,
     lua: `local now = tonumber(ARGV[1])
-${topicPrelude(1)}
+${topicPrelude(1, 'ARGV[7]')}
 ${idempotent(`local page, seq, created = topic_position(now)
 seq = seq + 1
 topic_publish(page, seq, created, item_frame(ARGV[5], ARGV[6], seq, page, now), ARGV[4], tonumber(ARGV[3]), tonumber(ARGV[2]))
@@ -95,19 +104,20 @@ return {seq, page, now}`, "type(reply[1]) == 'number'")}`,
    * seqs, one append to S, one PUBLISH (a batch message when there are several). KEYS: T, S, P,
    * and D (the cache's moderator-group directory, moderation-scripts.ts) when groups are in use.
    * ARGV: now, ttlMs, keep, channel, the directory version the node checked (the topic feeds no
-   * group by that version), then head and tail per item. Returns {first seq, page, ts} or
-   * {'stale'} (the node's copy of the directory is out of date; nothing was published). */
+   * group by that version), the page the node holds (0 when none), then head and tail per item.
+   * Returns {first seq, page, ts} or {'stale'} (the node's copy of the directory is out of date;
+   * nothing was published). */
   tidingsTopicPublishBatch: {
     keys: undefined,
     lua: `local now = tonumber(ARGV[1])
-${topicPrelude(1)}
+${topicPrelude(1, 'ARGV[6]')}
 if #KEYS == 4 and (redis.call('HGET', KEYS[4], '\\0v') or '') ~= ARGV[5] then return {'stale'} end
 local ttl, keep = tonumber(ARGV[2]), tonumber(ARGV[3])
 local page, seq, created = topic_position(now)
 if created then topic_create(page, ttl) end
 local first = seq + 1
 local messages, parts = {}, {}
-for i = 6, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   seq = seq + 1
   local message = topic_message(seq, page, item_frame(ARGV[i], ARGV[i + 1], seq, page, now))
   messages[#messages + 1] = message
@@ -124,7 +134,7 @@ return {first, page, now}`,
   tidingsTopicPublishFed: {
     keys: undefined,
     lua: `local now = tonumber(ARGV[1])
-${topicPrelude(1)}
+${topicPrelude(1, 'ARGV[#ARGV - 2]')}
 ${GROUP_PRELUDE}
 ${idempotent(FED_PUBLISH, "type(reply[1]) == 'number'")}`,
   },
@@ -136,28 +146,27 @@ ${idempotent(FED_PUBLISH, "type(reply[1]) == 'number'")}`,
    * another item at the node's seq (Redis came back from an older snapshot, or a lagging replica
    * took over, and publishes since took those seqs again) goes on under a new page: its seqs would
    * otherwise name items already delivered. So does one at a smaller page than the node's (Redis
-   * lost it with the lastPage key, and a publish took a page from a clock behind it): pages only
-   * grow. A topic this step creates gets a page above the node's too (the lastPage key may be lost). */
+   * lost it with the lastPage key, and a publish from a node holding no window of it took a page
+   * from a clock behind it): pages only grow. A topic this step creates gets a page above the
+   * node's too (topicPrelude). */
   tidingsTopicLoad: {
     keys: 3,
     lua: `local now = tonumber(ARGV[1])
-${topicPrelude(1)}
+${topicPrelude(1, 'ARGV[4]')}
 local ttl = tonumber(ARGV[2])
-local known_page, known_seq = tonumber(ARGV[4] or '0'), tonumber(ARGV[5] or '0')
+local known_seq = tonumber(ARGV[5] or '0')
 local known_frame = ARGV[6] or ''
 local page, seq, created = topic_position(now)
 -- Redis went back (behind the node's seq, or another item at the node's position: publishes made
--- after it came back took the same seqs again), or lost the topic with P and a publish made it
--- again under a smaller page (from a clock behind P): the topic goes on under a new, larger page.
-local went_back = not created and (page < known_page or (page == known_page and seq < known_seq))
-if not went_back and not created and page == known_page and known_seq > 0 and known_frame ~= '' then
+-- after it came back took the same seqs again), or lost the topic with P and a publish from a node
+-- holding no window of it made it again under a smaller page (from a clock behind P): the topic
+-- goes on under a new, larger page.
+local went_back = not created and (page < held_page or (page == held_page and seq < known_seq))
+if not went_back and not created and page == held_page and known_seq > 0 and known_frame ~= '' then
   local there = redis.call('LINDEX', S, known_seq - seq - 1)
   went_back = there ~= false and there ~= topic_message(known_seq, page, known_frame)
 end
-if went_back then
-  page, seq, created = math.max(now, tonumber(redis.call('GET', P) or '0') + 1), 0, true
-end
-if created and page <= known_page then page = known_page + 1 end
+if went_back then page, seq, created = new_page(now), 0, true end
 if created then topic_create(page, ttl) end
 redis.call('PEXPIRE', T, ttl)
 redis.call('PEXPIRE', S, ttl)
@@ -171,27 +180,27 @@ return reply`,
    * KEYS (their number is the first argument): K, M (the list), T, S, P, and D (the cache's
    * moderator-group directory) when groups are in use. ARGV: now, listTtlMs, refresh, truncate-to,
    * maxListLength, maxItemBytes, key bytes, element tag ('S' | 'B'), value payload, has tokenId
-   * (1/0), tokenId, topicTtlMs, keep, channel, head, tail, the version of the node's copy of D by
-   * which the topic feeds no group, idempotency key, its window ms. Returns {'ok', length, seq,
-   * page, ts} (+ 'dup' for a repeated idempotency key), {'stale'} (the copy is out of date: nothing
-   * was done) or a refusal. */
+   * (1/0), tokenId, topicTtlMs, keep, channel, head, tail, the page the node holds (0 when none),
+   * the version of the node's copy of D by which the topic feeds no group, idempotency key, its
+   * window ms. Returns {'ok', length, seq, page, ts} (+ 'dup' for a repeated idempotency key),
+   * {'stale'} (the copy is out of date: nothing was done) or a refusal. */
   tidingsPubAppend: {
     keys: undefined,
     lua: `${LIST_PRELUDE}
-${topicPrelude(3)}
-${idempotent(`if #KEYS == 6 and (redis.call('HGET', KEYS[6], '\\0v') or '') ~= ARGV[17] then return {'stale'} end
+${topicPrelude(3, 'ARGV[17]')}
+${idempotent(`if #KEYS == 6 and (redis.call('HGET', KEYS[6], '\\0v') or '') ~= ARGV[18] then return {'stale'} end
 ${PUB_APPEND_BODY}return {'ok', pushed[2], seq, page, now}`, "reply[1] == 'ok'")}`,
   },
 
   /** A moderator's accept: tidingsPubAppend guarded by "this node still holds the delivery" and
    * settling it in the same step, so an item is published at most once even when its node was
-   * taken for gone meanwhile. KEYS: K, M, T, S, P, B. ARGV: tidingsPubAppend's first 16, then
+   * taken for gone meanwhile. KEYS: K, M, T, S, P, B. ARGV: tidingsPubAppend's first 17, then
    * item id, node, claim tag.
    * {'not_held'} or tidingsPubAppend's reply. */
   tidingsModerationAccept: {
     keys: 6,
     lua: `${LIST_PRELUDE}
-${topicPrelude(3)}
+${topicPrelude(3, 'ARGV[17]')}
 ${GROUP_PRELUDE}
 ${ACCEPT_GUARD}
 ${PUB_APPEND_BODY}${ACCEPT_SETTLE}
@@ -203,12 +212,13 @@ return {'ok', pushed[2], seq, page, now}`,
    * next seq; a topic Redis no longer holds starts a new page with it. The node sends the frame as
    * a msgpack map without seq, page and ts (`head`: its map header already counts them); the
    * script appends them. KEYS: K, M (the list), T, S, P. ARGV: now,
-   * target page, target seq, topicTtlMs, keep, channel, head. Returns {'ok', seq, page, removed},
+   * target page, target seq, topicTtlMs, keep, channel, head, the page the node holds (0 when
+   * none). Returns {'ok', seq, page, removed},
    * {'no_target'} or {'wrongtype', kind} (the list's key holds a scalar: nothing was done). */
   tidingsRetract: {
     keys: 5,
     lua: `${LIST_PRELUDE}
-${topicPrelude(3)}
+${topicPrelude(3, 'ARGV[8]')}
 local k = kind()
 if k ~= 'none' and k ~= 'list' then return {'wrongtype', k} end
 local page, seq, created = topic_position(now)

@@ -226,14 +226,14 @@ export class RedisTopicEngine implements TopicEngine {
     idem: [string, number], now: number, head: Uint8Array, tail: Uint8Array): Promise<Required<PublishResult> & { dup: boolean }> {
     const { feed } = this;
     if (!feed) {
-      const [seq, page, ts, dup] = await this.script('tidingsTopicPublish', keys.topic, keys.recent, keys.lastPage, now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...idem);
+      const [seq, page, ts, dup] = await this.script('tidingsTopicPublish', keys.topic, keys.recent, keys.lastPage, now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, this.heldPage(cache, name), ...idem);
       // ts: the item's, also for a repeated idempotent write (the first attempt's).
       return { seq: Number(seq), page: Number(page), ts: Number(ts), dup: dup !== undefined };
     }
     for (let attempt = 1; ; attempt++) {
       const plan = feed.plan(cache, name, value, tokenId, origin);
       const reply = await this.script('tidingsTopicPublishFed', 3 + plan.keys.length, keys.topic, keys.recent, keys.lastPage, ...plan.keys,
-        now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...plan.args, ...idem);
+        now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, ...plan.args, this.heldPage(cache, name), ...idem);
       const status = String(reply[0]);
       if (status === 'stale' && attempt < 3) { await feed.reload(cache); continue; }
       if (status === 'stale') throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'moderator groups of this cache kept changing; retry');
@@ -252,7 +252,7 @@ export class RedisTopicEngine implements TopicEngine {
     const guard = this.feed?.directory(batch.cache);
     const args: ScriptArg[] = [guard ? 4 : 3, keys.topic, keys.recent, keys.lastPage];
     if (guard) args.push(guard[0]);
-    args.push(this.clock.now(), this.config.idleTopicMs, this.config.windowItems, keys.channel, guard?.[1] ?? '');
+    args.push(this.clock.now(), this.config.idleTopicMs, this.config.windowItems, keys.channel, guard?.[1] ?? '', this.heldPage(batch.cache, batch.topic));
     for (const item of items) args.push(item.head, item.tail);
     this.script('tidingsTopicPublishBatch', ...args).then((reply) => {
       if (String(reply[0]) === 'stale') return this.resendStale(batch);
@@ -327,7 +327,7 @@ export class RedisTopicEngine implements TopicEngine {
         const keyCount = guard ? [] : [directory ? 6 : 5];
         const reply = await this.script(guard ? 'tidingsModerationAccept' : 'tidingsPubAppend', ...keyCount, ...list.listKeys, keys.topic, keys.recent, keys.lastPage,
           ...(guard?.keys ?? (directory ? [directory[0]] : [])), now, ...list.listArgs, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail,
-          ...(guard?.args ?? [directory?.[1] ?? '']), ...idem);
+          this.heldPage(cache, name), ...(guard?.args ?? [directory?.[1] ?? '']), ...idem);
         if (String(reply[0]) === 'stale' && feed) {
           if (attempt >= 3) throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'moderator groups of this cache kept changing; retry');
           await feed.reload(cache);
@@ -352,7 +352,7 @@ export class RedisTopicEngine implements TopicEngine {
     const keys = new TopicKeys(this.keyPrefix, cache, name);
     this.batches.flush(keys.channel);
     const reply = await this.script('tidingsRetract', ...listKeys, keys.topic, keys.recent, keys.lastPage, this.clock.now(),
-      String(target.page), String(target.seq), this.config.idleTopicMs, this.config.windowItems, keys.channel, encodeFrameHead(frame, 3));
+      String(target.page), String(target.seq), this.config.idleTopicMs, this.config.windowItems, keys.channel, encodeFrameHead(frame, 3), this.heldPage(cache, name));
     if (String(reply[0]) === 'wrongtype') throw wrongKind(cache, name, String(reply[1]), 'list');
     if (String(reply[0]) !== 'ok') throw invalidArgument(`target: topic "${name}" has published no item at page ${target.page}, seq ${target.seq}`);
     return { seq: Number(reply[1]), page: Number(reply[2]), removed: Number(reply[3]) > 0 };
@@ -389,6 +389,12 @@ export class RedisTopicEngine implements TopicEngine {
       throw err;
     }
     return this.registry.get(cache, name)!.attach(this.clock.now());
+  }
+
+  /** The page of the topic this node's window holds (0 when none): a page a publish starts comes
+   * after it (scripts.ts topicPrelude), also when Redis lost the last page handed out. */
+  private heldPage(cache: string, name: string): number {
+    return this.registry.get(cache, name)?.page ?? 0;
   }
 
   private behind(cache: string, name: string, after: Position): boolean {
@@ -620,10 +626,11 @@ export class RedisTopicEngine implements TopicEngine {
   private apply(channel: Channel, m: Message, requeue = true): void {
     const topic = this.registry.get(channel.cache, channel.name);
     if (!topic) return;
-    // Another page, larger or not: pages come from max(now, lastPage + 1), and a Redis that lost the
-    // topic with its lastPage key (FLUSHDB, eviction) may hand out a smaller one than the node holds.
-    // The reload goes on under a page above the node's (scripts.ts tidingsTopicLoad) and announces
-    // it (a `disc`); a late message of a page already left costs one reload.
+    // Another page, larger or not: pages come from max(now, lastPage + 1, the publishing node's page
+    // + 1), and a Redis that lost the topic with its lastPage key (FLUSHDB, eviction) may hand out a
+    // smaller one than this node holds to a node holding none. The reload goes on under a page above
+    // this node's (scripts.ts tidingsTopicLoad) and announces it (a `disc`); a late message of a page
+    // already left costs one reload.
     // Any message on a window not yet checked since the subscription came back reloads it too.
     if (m.page !== topic.page || m.seq > topic.seq + 1 || channel.unchecked) {
       this.reload(channel);
