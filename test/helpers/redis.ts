@@ -13,10 +13,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import root, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import { startTcpProxy } from './tcp-proxy.js';
+import { TOPIC_SCRIPTS } from '../../src/engine/redis/scripts.js';
 
 const BINARY = process.env['TIDINGS_TEST_REDIS_SERVER'] ?? 'redis-server';
 
@@ -198,6 +199,34 @@ export function monitorOf(redis: Redis): Promise<Redis> {
     monitor.once('monitoring', () => resolve(monitor));
     monitor.once('end', () => reject(new Error('the MONITOR connection ended before monitoring')));
   });
+}
+
+/** How many times the topic engine's load script (scripts.ts tidingsTopicLoad) ran on `topicKey`
+ * in Redis while `fn` ran, as Redis's MONITOR shows it; a marker command after `fn` shows when
+ * the monitor has seen everything before it. */
+export async function loadsDuring(url: string, topicKey: string, fn: () => Promise<void>): Promise<number> {
+  const { lua } = TOPIC_SCRIPTS.tidingsTopicLoad;
+  const sha = createHash('sha1').update(lua).digest('hex');
+  const side = new Redis(url);
+  const monitor = await monitorOf(side);
+  const marker = `loads-during-${process.pid}-${Date.now()}`;
+  const shown = topicKey.replaceAll('\0', '\\x00'); // as MONITOR shows it
+  let loads = 0;
+  let markerSeen: () => void = () => {};
+  const seen = new Promise<void>((resolve) => { markerSeen = resolve; });
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (args[0]?.toLowerCase() === 'echo' && args[1] === marker) markerSeen();
+    else if ((args[1] === sha || args[1] === lua) && args.includes(shown)) loads++;
+  });
+  try {
+    await fn();
+    await side.echo(marker);
+    await seen;
+  } finally {
+    monitor.disconnect();
+    side.disconnect();
+  }
+  return loads;
 }
 
 /** The shared Redis under a fresh key prefix (deleted when the test ends), and a TCP proxy to it

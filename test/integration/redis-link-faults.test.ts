@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startServer } from '../helpers/server.js';
-import { deletePrefix, monitorOf, proxiedRedis, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, loadsDuring, proxiedRedis, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { resetHoldingSubscribe } from '../helpers/tcp-proxy.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { CACHE, RawModerator, SUFFIX, liveGroup, participant } from '../helpers/moderator.js';
@@ -333,34 +333,6 @@ t.test('a re-sent SUBSCRIBE answered after the command timeout: subscribers stil
   t.equal(loads, 0, 'without reloading the window');
   t.same(await sub.drain('disc', 50), [], 'nothing lost');
 });
-
-/** How many times the topic engine's load script (scripts.ts tidingsTopicLoad) ran on `topicKey`
- * in Redis while `fn` ran, as Redis's MONITOR shows it; a marker command after `fn` shows when
- * the monitor has seen everything before it. */
-async function loadsDuring(url: string, topicKey: string, fn: () => Promise<void>): Promise<number> {
-  const { lua } = TOPIC_SCRIPTS.tidingsTopicLoad;
-  const sha = createHash('sha1').update(lua).digest('hex');
-  const side = new Redis(url);
-  const monitor = await monitorOf(side);
-  const marker = `loads-during-${process.pid}-${Date.now()}`;
-  const shown = topicKey.replaceAll('\0', '\\x00'); // as MONITOR shows it
-  let loads = 0;
-  let markerSeen: () => void = () => {};
-  const seen = new Promise<void>((resolve) => { markerSeen = resolve; });
-  monitor.on('monitor', (_time: string, args: string[]) => {
-    if (args[0]?.toLowerCase() === 'echo' && args[1] === marker) markerSeen();
-    else if ((args[1] === sha || args[1] === lua) && args.includes(shown)) loads++;
-  });
-  try {
-    await fn();
-    await side.echo(marker);
-    await seen;
-  } finally {
-    monitor.disconnect();
-    side.disconnect();
-  }
-  return loads;
-}
 
 /** A node's re-sent SUBSCRIBE of its moderator groups' channels (after its subscriber link dropped)
  * answered later than redis.commandTimeoutMs, on a link that stays up: the items queued while the
