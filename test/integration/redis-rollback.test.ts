@@ -5,7 +5,7 @@
  * position (docs/operations.md says so): only b2, after node b said topic_resumed, is checked. */
 import t, { type Test } from 'tap';
 import { startServer } from '../helpers/server.js';
-import { requireRedis, startRedis, uniquePrefix, type RedisProcess } from '../helpers/redis.js';
+import { loadsDuring, requireRedis, startRedis, uniquePrefix, type RedisProcess } from '../helpers/redis.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { Redis } from 'ioredis';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
@@ -174,6 +174,49 @@ t.test('a reload answered before Redis went back does not clear a later resubscr
   proxy.release(command); // the older reload's answer first
   proxy.releaseRequests(command);
   await b1BeforeB2(t, sub, seen[3]!, 10_000);
+});
+
+/** A resubscription while an older reload is in flight (the subscriber link dropped again: Redis
+ * kills it) reloads the window once after it. The older reload's answer, taken after the newer
+ * reload began, applied the messages that arrived for the newer one, to a window not yet checked
+ * (`unchecked`), so the first of them began a third reload. Same holds as the case above: the older
+ * reload's answer and the newer reload's request wait on node b's command connection until b1
+ * has reached node b. */
+t.test('a resubscription during an older reload: one reload after it, not two', async (t) => {
+  if (!requireRedis(t)) return;
+  const { redis, proxy, prefix, b, pub, sub } = await proxiedPair(t, 'rbr',
+    { redis: { commandTimeoutMs: 5000, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } });
+  await pub.ok({ t: 'pub', cache: 'chat', topic: 'rbr', value: 'a1' });
+  await sub.items(1);
+  const keys = new TopicKeys(prefix, 'chat', 'rbr');
+  const channel = (b.engine.topics as RedisTopicEngine)['channels'].get(keys.channel)!;
+  const admin = new Redis(redis.url);
+  t.teardown(() => admin.disconnect());
+  const loadSha = createHash('sha1').update(TOPIC_SCRIPTS.tidingsTopicLoad.lua).digest('hex');
+  const loads = await loadsDuring(redis.url, keys.topic, async () => {
+    let seen = 0;
+    let command = -1;
+    const newerReload = proxy.holdRequests((chunk, index) => {
+      if (!chunk.includes(loadSha)) return false;
+      if (++seen > 1) return true;
+      command = index;
+      proxy.hold(index);
+      return false;
+    });
+    proxy.reset();
+    t.match(await sub.next((f) => f['t'] === 'notice'), { kind: 'topic_interrupted' });
+    await waitFor('the older reload answered (a1 there)', () => command >= 0 && proxy.held(command).includes('a1'));
+    await admin.client('KILL', 'TYPE', 'pubsub');
+    t.equal(await newerReload, command, 'the second resubscription\'s reload, on the same command connection');
+    await pub.ok({ t: 'pub', cache: 'chat', topic: 'rbr', value: 'b1' });
+    await waitFor('b1 reached node b', () => channel.pending?.length === 1);
+    proxy.release(command); // the older reload's answer first
+    proxy.releaseRequests(command);
+    t.match(await sub.items(1, () => true, 10_000), [{ value: 'b1', seq: 2 }], 'b1 reaches the subscriber');
+    await waitFor('no reload in flight on node b', () => channel.reloading === undefined);
+  });
+  t.equal(loads, 2, 'two reloads: the older one and the resubscription\'s');
+  t.same(await sub.drain('disc', 50), [], 'nothing lost');
 });
 
 /** A private redis-server, node a straight to it, node b through a proxy (configs `aConfig`,

@@ -44,7 +44,8 @@ interface Channel {
   /** Redis confirmed the SUBSCRIBE: only then does ioredis list the channel (and subscribe it again
    * after a reconnect), so only then can a failed UNSUBSCRIBE leave an orphan. */
   subscribed?: boolean;
-  /** Messages that arrived while (re)loading, applied after it. */
+  /** Messages that arrived while (re)loading, applied after it. Each load has its own: an older
+   * reload answered while a newer one (a resubscription's) is in flight leaves the newer one's. */
   pending: Message[] | undefined;
   /** Set when the subscription came back, cleared by the next reload begun since that succeeds:
    * until then the window was not checked against Redis (which may have gone back), so a live
@@ -362,9 +363,10 @@ export class RedisTopicEngine implements TopicEngine {
     const keys = new TopicKeys(this.keyPrefix, cache, name);
     let channel = this.channels.get(keys.channel);
     if (!channel) {
-      channel = { cache, name, keys, refs: 0, loaded: Promise.resolve(), pending: [] };
+      const pending: Message[] = [];
+      channel = { cache, name, keys, refs: 0, loaded: Promise.resolve(), pending };
       this.channels.set(keys.channel, channel);
-      channel.loaded = this.load(channel);
+      channel.loaded = this.load(channel, pending);
     }
     channel.refs++;
     try {
@@ -464,11 +466,11 @@ export class RedisTopicEngine implements TopicEngine {
 
   /** Subscribes to the topic's channel, then loads its window: messages arriving in between wait in
    * `pending`, so none is missed and none applied twice. */
-  private async load(channel: Channel): Promise<void> {
+  private async load(channel: Channel, pending: Message[]): Promise<void> {
     try {
       await this.subscriber.subscribe(channel.keys.channel).catch(rethrowTyped);
       channel.subscribed = true;
-      await this.reloadNow(channel, false);
+      await this.reloadNow(channel, false, pending);
     } catch (err) {
       if (this.channels.get(channel.keys.channel) === channel) this.channels.delete(channel.keys.channel);
       // Unsubscribed anyway (a SUBSCRIBE that timed out may still be taken), but remembered as an
@@ -547,9 +549,10 @@ export class RedisTopicEngine implements TopicEngine {
     // none to wait for (the first load, a resubscription still waiting for its SUBSCRIBE): the
     // window is not caught up yet.
     if (channel.pending) return channel.reloading ?? Promise.resolve(false);
-    channel.pending = [];
-    const done = this.reloadNow(channel, true).then(() => { channel.failedReloads = 0; return true; }, (err: unknown) => {
-      channel.pending = undefined;
+    const pending: Message[] = [];
+    channel.pending = pending;
+    const done = this.reloadNow(channel, true, pending).then(() => { channel.failedReloads = 0; return true; }, (err: unknown) => {
+      if (channel.pending === pending) channel.pending = undefined;
       this.log.debug({ err: (err as Error).message, topic: channel.name }, 'topic reload failed');
       this.retryReload(channel);
       return false;
@@ -574,7 +577,8 @@ export class RedisTopicEngine implements TopicEngine {
     channel.retry.unref();
   }
 
-  private async reloadNow(channel: Channel, announce: boolean): Promise<void> {
+  /** `pending`: the messages that arrive for this load (channel.pending until a newer load replaces it). */
+  private async reloadNow(channel: Channel, announce: boolean, pending: Message[]): Promise<void> {
     const { keys } = channel;
     const known = this.registry.get(channel.cache, channel.name);
     // The item held at the known seq: Redis holding another one there went back and was published
@@ -603,8 +607,7 @@ export class RedisTopicEngine implements TopicEngine {
       topic = this.resetWindow(topic);
       topic.seq = seq;
     }
-    const pending = channel.pending ?? [];
-    channel.pending = undefined;
+    if (channel.pending === pending) channel.pending = undefined;
     if (channel.resubscriptions === resubscriptions) channel.unchecked = false;
     for (const m of pending) this.apply(channel, m, false);
   }
