@@ -87,19 +87,6 @@ topic_publish(page, seq, created, item_frame(ARGV[15], ARGV[16], seq, page, now)
 `;
 
 export const TOPIC_SCRIPTS = {
-  /** KEYS: T, S, P. ARGV: now, ttlMs, keep, channel, head, tail, the page the node holds (0 when
-   * none), idempotency key, its window ms. Returns {seq, page, ts} (+ 'dup' for a repeated
-   * idempotency key). */
-  tidingsTopicPublish: {
-    keys: 3,
-    lua: `local now = tonumber(ARGV[1])
-${topicPrelude(1, 'ARGV[7]')}
-${idempotent(`local page, seq, created = topic_position(now)
-seq = seq + 1
-topic_publish(page, seq, created, item_frame(ARGV[5], ARGV[6], seq, page, now), ARGV[4], tonumber(ARGV[3]), tonumber(ARGV[2]))
-return {seq, page, now}`, "type(reply[1]) == 'number'")}`,
-  },
-
   /** Several publishes to one topic in one step (engine/redis/publish-batches.ts): contiguous
    * seqs, one append to S, one PUBLISH (a batch message when there are several). KEYS: T, S, P,
    * and D (the cache's moderator-group directory, moderation-scripts.ts) when groups are in use.
@@ -128,8 +115,8 @@ if #messages == 1 then redis.call('PUBLISH', ARGV[4], messages[1]) else redis.ca
 return {first, page, now}`,
   },
 
-  /** tidingsTopicPublish that also feeds the moderator groups the topic is an input of, checked
-   * and fed in the same step (moderation-scripts.ts FED_PUBLISH; KEYS and ARGV there). The number
+  /** One publish that also feeds the moderator groups the topic is an input of (none: a plain
+   * publish), checked and fed in the same step (moderation-scripts.ts FED_PUBLISH; KEYS and ARGV there). The number
    * of keys varies: it is the first argument. */
   tidingsTopicPublishFed: {
     keys: undefined,

@@ -122,7 +122,8 @@ export class RedisTopicEngine implements TopicEngine {
   /** The subscription link dropped and its topics were told (topic_interrupted). */
   private interrupted = false;
   private closing = false;
-  private feed: PublishFeed | undefined;
+  /** Set by the Redis engine before start(): every publish is checked against the moderator groups. */
+  private feed!: PublishFeed;
   private readonly batches: PublishBatches<Resend>;
   /** The write's idempotency key and window as script ARGV ('' and 0 when none). */
   private idempotencyArgs: () => [string, number] = () => ['', 0];
@@ -208,29 +209,24 @@ export class RedisTopicEngine implements TopicEngine {
   publish(cache: string, name: string, value: Value, tokenId: string | undefined, origin?: string): Promise<PublishResult> {
     const { feed } = this;
     const idem = this.idempotencyArgs();
-    if (idem[0] === '' && this.connection.ready && !feed?.feeds(cache, name)) {
+    if (idem[0] === '' && this.connection.ready && !feed.feeds(cache, name)) {
       // Gathered with the topic's other publishes of this iteration into one script call. While Redis
       // is away publishes go alone, so each is held and bounded as one command (redis.maxQueuedCommands).
       return this.stamp(cache, name, value, tokenId, origin, (keys, _now, head, tail) =>
         this.batches.add(keys, cache, name, head, tail, { tokenId, origin }));
     }
     // Owned now: a retry after a directory reload runs after an await (contract 1).
-    const owned = feed && typeof value !== 'string' ? new Uint8Array(value) : value;
+    const owned = typeof value !== 'string' ? new Uint8Array(value) : value;
     return this.stamp(cache, name, value, tokenId, origin, (keys, now, head, tail) => {
       this.batches.flush(keys.channel); // earlier publishes to the topic go first
       return this.publishAlone(keys, cache, name, owned, tokenId, origin, idem, now, head, tail);
     });
   }
 
-  /** One publish in its own script: through the group feed when groups are in use. */
+  /** One publish in its own script, through the group feed. */
   private async publishAlone(keys: TopicKeys, cache: string, name: string, value: Value, tokenId: string | undefined, origin: string | undefined,
     idem: [string, number], now: number, head: Uint8Array, tail: Uint8Array): Promise<Required<PublishResult> & { dup: boolean }> {
     const { feed } = this;
-    if (!feed) {
-      const [seq, page, ts, dup] = await this.script('tidingsTopicPublish', keys.topic, keys.recent, keys.lastPage, now, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail, this.heldPage(cache, name), ...idem);
-      // ts: the item's, also for a repeated idempotent write (the first attempt's).
-      return { seq: Number(seq), page: Number(page), ts: Number(ts), dup: dup !== undefined };
-    }
     for (let attempt = 1; ; attempt++) {
       const plan = feed.plan(cache, name, value, tokenId, origin);
       const reply = await this.script('tidingsTopicPublishFed', 3 + plan.keys.length, keys.topic, keys.recent, keys.lastPage, ...plan.keys,
@@ -249,8 +245,8 @@ export class RedisTopicEngine implements TopicEngine {
     // Gathered while the node's copy of the directory said the topic feeds no group; the copy may
     // have been reloaded since. The version sent below is the copy's now, so it must be judged by
     // the copy now too: a topic that feeds a group by it goes through the feed, item by item.
-    if (this.feed?.feeds(batch.cache, batch.topic)) { this.sendAlone(batch); return; }
-    const guard = this.feed?.directory(batch.cache);
+    if (this.feed.feeds(batch.cache, batch.topic)) { this.sendAlone(batch); return; }
+    const guard = this.feed.directory(batch.cache);
     const args: ScriptArg[] = [guard ? 4 : 3, keys.topic, keys.recent, keys.lastPage];
     if (guard) args.push(guard[0]);
     args.push(this.clock.now(), this.config.idleTopicMs, this.config.windowItems, keys.channel, guard?.[1] ?? '', this.heldPage(batch.cache, batch.topic));
@@ -272,7 +268,7 @@ export class RedisTopicEngine implements TopicEngine {
    * iteration, after these. */
   private async resendStale(batch: Batch<Resend>): Promise<void> {
     try {
-      await this.feed!.reload(batch.cache);
+      await this.feed.reload(batch.cache);
     } catch (err) {
       for (const item of batch.items) item.reject(err);
       return;
@@ -294,7 +290,7 @@ export class RedisTopicEngine implements TopicEngine {
     // Groups are fed by publish only: a pubAppend to an input topic would skip its moderators.
     const refuse = () => inputTopicRefusal(name);
     const { feed } = this;
-    if (feed?.feeds(cache, name)) {
+    if (feed.feeds(cache, name)) {
       // A group idle past groupIdleMs is forgotten first: its input is an ordinary topic again.
       // A copy: a binary value may be a view into the receive buffer, reused across the await (contract 1).
       const owned = typeof value === 'string' ? value : new Uint8Array(value);
@@ -324,12 +320,12 @@ export class RedisTopicEngine implements TopicEngine {
       for (let attempt = 1; ; attempt++) {
         // The node's copy of the group directory may not know a group yet: the script checks its
         // version (a stale copy is reloaded, then the refusal above asked again).
-        const directory = guard ? undefined : feed?.directory(cache);
+        const directory = guard ? undefined : feed.directory(cache);
         const keyCount = guard ? [] : [directory ? 6 : 5];
         const reply = await this.script(guard ? 'tidingsModerationAccept' : 'tidingsPubAppend', ...keyCount, ...list.listKeys, keys.topic, keys.recent, keys.lastPage,
           ...(guard?.keys ?? (directory ? [directory[0]] : [])), now, ...list.listArgs, this.config.idleTopicMs, this.config.windowItems, keys.channel, head, tail,
           this.heldPage(cache, name), ...(guard?.args ?? [directory?.[1] ?? '']), ...idem);
-        if (String(reply[0]) === 'stale' && feed) {
+        if (String(reply[0]) === 'stale') {
           if (attempt >= 3) throw new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'moderator groups of this cache kept changing; retry');
           await feed.reload(cache);
           if (feed.feeds(cache, name) && await feed.feedsLive(cache, name)) throw refuse();
