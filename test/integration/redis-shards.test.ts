@@ -4,13 +4,19 @@
  * in caches on both shards settle their deliveries; the per-connection group bound counts both
  * (and not a join a shard refused). The node's own topic bound is split among the shards.
  * One shard down: its caches get the retryable error, the other shard's keep working, and it
- * recovers by itself. A node whose shards do not all answer does not start. */
+ * recovers by itself; the first one (which holds the revocation list) down: new connections still
+ * open, and back empty its caches start over under a new page, announced, their groups registered
+ * again. One node's link to a shard silent, then back; a shard's reply lost; a node killed holding
+ * deliveries and subscribers on both: each time the other shard is served throughout and nothing
+ * acknowledged is lost or applied twice. A node whose shards do not all answer does not start. */
 import tap, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import { startServer } from '../helpers/server.js';
 import { freePort, requireRedis, startRedis, type RedisProcess } from '../helpers/redis.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { spawnNode } from '../helpers/child-node.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
-import { PermissionScopes, createServer, generateSigningKey, type TidingsServer } from '../../src/index.js';
+import { PermissionScopes, createServer, generateSigningKey, type DeepPartial, type TidingsConfig, type TidingsServer } from '../../src/index.js';
 import { shardOf } from '../../src/engine/shards/rendezvous.js';
 
 // One cache on each shard (rendezvous.ts; checked below, so a change of hash fails loudly here).
@@ -19,24 +25,28 @@ const ON_SECOND = 'chat';
 const PREFIX = 'tidings-test:shards:';
 
 let redises: Promise<[RedisProcess, RedisProcess]> | undefined;
+type RedisSettings = DeepPartial<TidingsConfig>['redis'];
 const signingKey = generateSigningKey();
 
 /** Two redis-servers shared by this file's tests (stopped when the file ends), and a way to start
- * a node on them for one test. */
-async function shared(t: Test, topics: { maxTopics?: number } = {}): Promise<{ shards: [RedisProcess, RedisProcess]; node: () => Promise<TidingsServer> }> {
+ * a node on them for one test (`redis` adds to its Redis settings: the shards through a proxy). */
+async function shared(t: Test, config: DeepPartial<TidingsConfig> = {}): Promise<{ shards: [RedisProcess, RedisProcess]; node: (redis?: RedisSettings) => Promise<TidingsServer>; nodeConfig: DeepPartial<TidingsConfig> }> {
   const root = tap as unknown as Test;
   redises ??= Promise.all([startRedis(root), startRedis(root)]);
   const shards = await redises;
-  const config = {
+  const nodeConfig = {
+    ...config,
     auth: { signingKeys: [signingKey] },
-    redis: { shards: shards.map((s) => s.url), reconnectMinMs: 20, reconnectMaxMs: 100 },
-    moderation: { maxGroupsPerConnection: 2 },
-    topics,
+    redis: { shards: shards.map((s) => s.url), reconnectMinMs: 20, reconnectMaxMs: 100, ...config.redis },
+    moderation: { maxGroupsPerConnection: 2, ...config.moderation },
   };
-  return { shards, node: () => startServer(t, { engine: 'redis', redisUrl: shards[0].url, redisKeyPrefix: PREFIX, config }) };
+  const node = (redis: RedisSettings = {}) => startServer(t, { engine: 'redis', redisUrl: shards[0].url, redisKeyPrefix: PREFIX,
+    config: { ...nodeConfig, redis: { ...nodeConfig.redis, ...redis } } });
+  return { shards, node, nodeConfig };
 }
 
 const everything = PermissionScopes.combine(PermissionScopes.allDataReadWrite(), PermissionScopes.moderator(ON_FIRST), PermissionScopes.moderator(ON_SECOND));
+const withPresence = PermissionScopes.combine(everything, { permissions: [{ role: 'publishsubscribe', cache: '*', topic: '*', presence: true }] });
 
 async function open(t: Test, server: TidingsServer, tokenId: string): Promise<RawClient> {
   const c = await RawClient.open(server, await tokenFor(server, everything, { tokenId }));
@@ -123,7 +133,7 @@ tap.test('a moderator in groups on both shards settles every delivery; the group
 tap.test('the node\'s topics.maxTopics is split among the shards: the node holds no more in all', async (t) => {
   if (!requireRedis(t)) return;
   // 2 over two shards: one window each. A node table refuses a `sub` when full (redis engine).
-  const { node } = await shared(t, { maxTopics: 2 });
+  const { node } = await shared(t, { topics: { maxTopics: 2 } });
   const client = await open(t, await node(), 'alice');
   for (const cache of [ON_FIRST, ON_SECOND]) await client.ok({ t: 'sub', cache, topic: 'first' });
   for (const cache of [ON_FIRST, ON_SECOND]) {
@@ -158,6 +168,139 @@ tap.test('one shard down: its caches get the retryable error, the other shard se
     if (reply['t'] !== 'ok') await new Promise((r) => setTimeout(r, 50));
   }
   t.match(await sub.items(1, (f) => f['cache'] === ON_SECOND), [{ value: 'back' }], 'and publishes to it flow again, on the same connection');
+});
+
+tap.test('the first shard (the revocation list\'s) down: new connections still open and the second shard serves them; back empty, its caches start over, told', async (t) => {
+  if (!requireRedis(t)) return;
+  const { shards, node } = await shared(t);
+  const [a, b] = [await node(), await node()];
+  const mod = await open(t, b, 'mod');
+  const sub = await open(t, b, 'bob');
+  const pub = await open(t, a, 'alice');
+  await mod.ok({ t: 'gsub', cache: ON_FIRST, group: 'restart', pattern: { nameSuffix: '-restart' } });
+  await sub.ok({ t: 'sub', cache: ON_FIRST, topic: 'restart' });
+  const before = await pub.ok({ t: 'pub', cache: ON_FIRST, topic: 'restart', value: 'before' });
+  await sub.items(1);
+  const first = shards[0];
+
+  await first.stop();
+  t.teardown(() => first.start());
+  t.match(await sub.next((f) => f['t'] === 'notice'), { kind: 'topic_interrupted', cache: ON_FIRST, topic: 'restart' }, 'the first shard\'s subscriber is told');
+  const token = await tokenFor(a, everything, { tokenId: 'dave' });
+  const late = await RawClient.open(a, token);
+  t.teardown(() => late.close());
+  t.pass('a new connection opens: its hello is checked against the node\'s copy of the revocation list');
+  await late.ok({ t: 'sub', cache: ON_SECOND, topic: 'restart' });
+  const served = await late.ok({ t: 'pub', cache: ON_SECOND, topic: 'restart', value: 'over WebSocket' });
+  const http = await fetch(`${a.httpUrl}/v1/topics/${ON_SECOND}/restart`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: 'over HTTP' });
+  t.equal(http.status, 200, 'and over the HTTP API');
+  t.match(await late.items(2), [{ value: 'over WebSocket', seq: served['seq'] }, { value: 'over HTTP', seq: served['seq'] + 1 }], 'the second shard\'s cache is served on it');
+  await t.rejects(a.revoke({ tokenId: 'mallory' }), { code: 'SERVER_UNAVAILABLE' }, 'a revocation is refused, retryable, not acknowledged');
+
+  await first.start(); // empty: no persistence
+  const resumed = await sub.next((f) => f['t'] === 'notice', 10_000);
+  t.match(resumed, { kind: 'topic_resumed', cache: ON_FIRST, topic: 'restart' }, 'the subscription resumes');
+  const disc = sub.frames.find((f) => f['t'] === 'disc');
+  t.match(disc, { cache: ON_FIRST, topic: 'restart', lastSeq: before['seq'] }, 'under a new page, announced (a disc): the shard lost the topic');
+  t.not(disc?.['page'], before['page'], 'a page of its own');
+  let reply: Frame | undefined;
+  for (let i = 0; i < 100 && reply?.['t'] !== 'ok'; i++) {
+    reply = await pub.request({ t: 'pub', cache: ON_FIRST, topic: 'restart-restart', value: 'to the group' });
+    if (reply['t'] !== 'ok') await new Promise((r) => setTimeout(r, 50));
+  }
+  t.match(await mod.next((f) => f['t'] === 'delivery'), { cache: ON_FIRST, value: 'to the group' }, 'the group, registered again, takes its input: nothing acknowledged and read by no one');
+});
+
+tap.test('one node cut off from one shard (link silent, then back): that node serves the other shard throughout, and catches up', async (t) => {
+  if (!requireRedis(t)) return;
+  const { shards, node } = await shared(t);
+  const proxy = await startTcpProxy(shards[1].port);
+  t.teardown(() => proxy.close());
+  const a = await node();
+  // Node b reaches the second shard through the proxy; short timeouts, so the cut is noticed at once.
+  const b = await node({ shards: [shards[0].url, `redis://127.0.0.1:${proxy.port}`], commandTimeoutMs: 300, linkTimeoutMs: 700, connectTimeoutMs: 300, queueTimeoutMs: 200 });
+  const pub = await open(t, a, 'alice');
+  const writer = await open(t, b, 'bob');
+  const sub = await open(t, b, 'carol');
+  for (const cache of [ON_FIRST, ON_SECOND]) await sub.ok({ t: 'sub', cache, topic: 'cut' });
+
+  proxy.blackhole();
+  proxy.freeze();
+  t.match(await writer.request({ t: 'pub', cache: ON_SECOND, topic: 'cut', value: 'never sent' }), { t: 'err', e: { code: /^(TIMEOUT_ERROR|SERVER_UNAVAILABLE)$/ } },
+    'on node b, a publish to the cut shard\'s cache gets a retryable error');
+  const meanwhile = await pub.ok({ t: 'pub', cache: ON_SECOND, topic: 'cut', value: 'meanwhile' });
+  t.pass('node a, not cut off, publishes to it');
+  t.match(await sub.next((f) => f['t'] === 'notice'), { kind: 'topic_interrupted', cache: ON_SECOND, topic: 'cut' }, 'node b\'s subscriber of the cut shard\'s topic is told');
+  t.match(await writer.request({ t: 'listPushBack', cache: ON_SECOND, list: 'cut', value: 'x' }), { t: 'err', e: { code: /^(TIMEOUT_ERROR|SERVER_UNAVAILABLE)$/ } },
+    'a write to the cut shard\'s cache: retryable error');
+  const served = await writer.ok({ t: 'pub', cache: ON_FIRST, topic: 'cut', value: 'served' });
+  t.match(await sub.items(1), [{ cache: ON_FIRST, value: 'served', seq: served['seq'] }], 'the other shard\'s cache is served on node b meanwhile');
+  t.same(await writer.ok({ t: 'listPushBack', cache: ON_FIRST, list: 'cut', value: 'y' }), { length: 1 }, 'its writes too');
+
+  proxy.heal();
+  t.match(await sub.next((f) => f['t'] === 'notice', 10_000), { kind: 'topic_resumed', cache: ON_SECOND, topic: 'cut' }, 'the subscription resumes once the link is back');
+  const back = await writer.ok({ t: 'pub', cache: ON_SECOND, topic: 'cut', value: 'back' });
+  t.match(await sub.items(2), [{ cache: ON_SECOND, value: 'meanwhile', seq: meanwhile['seq'] }, { cache: ON_SECOND, value: 'back', seq: back['seq'] }],
+    'what node a published meanwhile reached it, then node b\'s own publish: nothing lost, nothing twice (the publish never sent is not there)');
+  t.equal(back['seq'], meanwhile['seq'] + 1, 'no seq between them');
+  t.same(sub.frames.filter((f) => f['cache'] === ON_FIRST || f['t'] === 'disc'), [], 'the other shard\'s topic was never interrupted, and nothing was announced lost');
+});
+
+tap.test('a write whose reply one shard lost, retried on another node with its idempotency key: applied once, on its shard', async (t) => {
+  if (!requireRedis(t)) return;
+  const { shards, node } = await shared(t);
+  const proxy = await startTcpProxy(shards[1].port);
+  t.teardown(() => proxy.close());
+  const a = await node();
+  const b = await node({ shards: [shards[0].url, `redis://127.0.0.1:${proxy.port}`], commandTimeoutMs: 300 });
+  const onA = await open(t, a, 'writer');
+  const onB = await open(t, b, 'writer');
+  const sub = await open(t, a, 'reader');
+  await sub.ok({ t: 'sub', cache: ON_SECOND, topic: 'lost-reply' });
+  const write = { t: 'pubAppend', cache: ON_SECOND, topic: 'lost-reply', list: 'lost-reply', value: 'once', idempotencyKey: 'lost-reply-1' };
+
+  proxy.hold(0); // node b's command link to the second shard: its writes arrive, their answers do not
+  t.match(await onB.request(write), { t: 'err', e: { code: 'TIMEOUT_ERROR', message: /may have been applied/ } }, 'node b cannot tell whether it was applied');
+  t.match(await onB.ok({ t: 'pub', cache: ON_FIRST, topic: 'lost-reply', value: 'other shard' }), { seq: 1 }, 'its writes to the other shard are answered meanwhile');
+  proxy.release(0);
+  const item = (await sub.items(1))[0]!;
+  t.match(item, { cache: ON_SECOND, value: 'once' }, 'it was applied');
+  t.same(await onA.ok(write), { length: 1, page: item['page'], seq: item['seq'], ts: item['ts'] }, 'the retry on node a hears the first result');
+  t.same(await onA.ok({ t: 'listFetch', cache: ON_SECOND, list: 'lost-reply' }), { hit: true, values: ['once'] }, 'appended once');
+  t.same(await sub.drain('item'), [], 'published once');
+});
+
+tap.test('a node killed holding deliveries and members on both shards: each shard gives its items and its leave to the live node', async (t) => {
+  if (!requireRedis(t)) return;
+  const { node, nodeConfig } = await shared(t, { moderation: { nodeTimeoutMs: 600 }, presence: { nodeTimeoutMs: 600, leaveGraceMs: 0 } });
+  const a = await node();
+  const child = await spawnNode(t, { ...nodeConfig, logLevel: 'silent', engine: 'redis', redis: { ...nodeConfig.redis, keyPrefix: PREFIX }, server: { port: 0, host: '127.0.0.1' } });
+  const doomed = await RawClient.open(child as unknown as TidingsServer, await tokenFor(a, withPresence, { tokenId: 'doomed' }));
+  t.teardown(() => doomed.close());
+  const survivor = await open(t, a, 'survivor');
+  const watcher = await RawClient.open(a, await tokenFor(a, withPresence, { tokenId: 'watcher' }));
+  t.teardown(() => watcher.close());
+  const pattern = { nameSuffix: '-input' };
+  for (const cache of [ON_FIRST, ON_SECOND]) {
+    await watcher.ok({ t: 'sub', cache, topic: 'crash', presence: true });
+    await doomed.ok({ t: 'sub', cache, topic: 'crash', presence: true });
+    await watcher.next((f) => f['t'] === 'join' && f['cache'] === cache && f['tokenId'] === 'doomed');
+    await doomed.ok({ t: 'gsub', cache, group: 'crash', pattern, maxInFlight: 1 });
+    await watcher.ok({ t: 'pub', cache, topic: 'crash-input', value: `held on ${cache}` });
+    // Handed to the only member, on the node about to die.
+    t.match(await doomed.next((f) => f['t'] === 'delivery'), { cache, value: `held on ${cache}`, attempt: 1 }, `the member on the child node holds ${cache}'s item`);
+    await survivor.ok({ t: 'gsub', cache, group: 'crash', pattern });
+  }
+
+  await child.kill();
+  const again = [await survivor.next((f) => f['t'] === 'delivery', 10_000), await survivor.next((f) => f['t'] === 'delivery', 10_000)];
+  t.same(again.map((d) => `${String(d['cache'])}: ${String(d['value'])} (attempt ${String(d['attempt'])})`).sort(),
+    [`${ON_FIRST}: held on ${ON_FIRST} (attempt 2)`, `${ON_SECOND}: held on ${ON_SECOND} (attempt 2)`], 'each shard handed its item to the live member');
+  for (const d of again) await survivor.ok({ t: 'accept', delivery: d['delivery'] });
+  t.same((await watcher.items(2)).map((i) => i['value']).sort(), [`held on ${ON_FIRST}`, `held on ${ON_SECOND}`].sort(), 'both accepted items are published');
+  for (const cache of [ON_FIRST, ON_SECOND]) {
+    t.match(await watcher.next((f) => f['t'] === 'leave' && f['cache'] === cache, 10_000), { tokenId: 'doomed' }, `the dead node's subscriber left ${cache}'s topic`);
+  }
 });
 
 tap.test('a node whose shards do not all answer refuses to start, and lets the others go', async (t) => {
