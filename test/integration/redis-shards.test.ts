@@ -16,6 +16,7 @@ import { freePort, requireRedis, startRedis, type RedisProcess } from '../helper
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { spawnNode } from '../helpers/child-node.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { PermissionScopes, createServer, generateSigningKey, type DeepPartial, type TidingsConfig, type TidingsServer } from '../../src/index.js';
 import { shardOf } from '../../src/engine/shards/rendezvous.js';
 
@@ -29,8 +30,8 @@ type RedisSettings = DeepPartial<TidingsConfig>['redis'];
 const signingKey = generateSigningKey();
 
 /** Two redis-servers shared by this file's tests (stopped when the file ends), and a way to start
- * a node on them for one test (`redis` adds to its Redis settings: the shards through a proxy). */
-async function shared(t: Test, config: DeepPartial<TidingsConfig> = {}): Promise<{ shards: [RedisProcess, RedisProcess]; node: (redis?: RedisSettings) => Promise<TidingsServer>; nodeConfig: DeepPartial<TidingsConfig> }> {
+ * a node on them for one test (`redis` and `server` add to its settings: the shards through a proxy). */
+async function shared(t: Test, config: DeepPartial<TidingsConfig> = {}): Promise<{ shards: [RedisProcess, RedisProcess]; node: (redis?: RedisSettings, server?: DeepPartial<TidingsConfig>['server']) => Promise<TidingsServer>; nodeConfig: DeepPartial<TidingsConfig> }> {
   const root = tap as unknown as Test;
   redises ??= Promise.all([startRedis(root), startRedis(root)]);
   const shards = await redises;
@@ -40,8 +41,8 @@ async function shared(t: Test, config: DeepPartial<TidingsConfig> = {}): Promise
     redis: { shards: shards.map((s) => s.url), reconnectMinMs: 20, reconnectMaxMs: 100, ...config.redis },
     moderation: { maxGroupsPerConnection: 2, ...config.moderation },
   };
-  const node = (redis: RedisSettings = {}) => startServer(t, { engine: 'redis', redisUrl: shards[0].url, redisKeyPrefix: PREFIX,
-    config: { ...nodeConfig, redis: { ...nodeConfig.redis, ...redis } } });
+  const node = (redis: RedisSettings = {}, server: DeepPartial<TidingsConfig>['server'] = {}) => startServer(t, { engine: 'redis', redisUrl: shards[0].url, redisKeyPrefix: PREFIX,
+    config: { ...nodeConfig, server, redis: { ...nodeConfig.redis, ...redis } } });
   return { shards, node, nodeConfig };
 }
 
@@ -301,6 +302,39 @@ tap.test('a node killed holding deliveries and members on both shards: each shar
   for (const cache of [ON_FIRST, ON_SECOND]) {
     t.match(await watcher.next((f) => f['t'] === 'leave' && f['cache'] === cache, 10_000), { tokenId: 'doomed' }, `the dead node's subscriber left ${cache}'s topic`);
   }
+});
+
+/** A stop waits for items on their way from Redis (topics.settle(): a PING on each shard's
+ * subscriber link) before the byes name final positions (test/integration/shutdown.test.ts has
+ * one Redis). With shards, one whose link drops during that wait must not cut short the others'. */
+tap.test('a stop while one shard\'s link drops still waits for the other shard\'s items: each arrives before the bye', async (t) => {
+  if (!requireRedis(t)) return;
+  const { shards, node } = await shared(t);
+  const proxies = [await startTcpProxy(shards[0].port), await startTcpProxy(shards[1].port)];
+  t.teardown(() => Promise.all(proxies.map((p) => p.close())));
+  // No subscriber heartbeat (a PING every commandTimeoutMs) during the case: the only PINGs are the
+  // stop's. A grace far beyond the case: only the settle may hold the byes back.
+  const server = await node({ shards: proxies.map((p) => `redis://127.0.0.1:${p.port}`), commandTimeoutMs: 30_000, linkTimeoutMs: 60_000 }, { shutdownGraceMs: 20_000 });
+  const sub = await open(t, server, 'bob');
+  const pub = await open(t, server, 'alice');
+  for (const cache of [ON_FIRST, ON_SECOND]) await sub.ok({ t: 'sub', cache, topic: 'stop' });
+  // Each proxy's second link is the node's topic subscriber there (the command link comes first).
+  const SUBSCRIBER = 1;
+  for (const p of proxies) p.hold(SUBSCRIBER);
+  const total = 5;
+  for (let i = 1; i <= total; i++) await pub.ok({ t: 'pub', cache: ON_FIRST, topic: 'stop', value: `v${i}` });
+  const closing = server.close();
+  await waitFor('the second shard to answer the stop\'s PING', () => proxies[1]!.held(SUBSCRIBER).length > 0);
+  proxies[1]!.reset();
+  t.match(await sub.next((f) => f['t'] === 'notice'), { kind: 'topic_interrupted', cache: ON_SECOND }, 'the second shard\'s link dropped under the stop');
+  proxies[0]!.release(SUBSCRIBER);
+  await sub.waitClosed(10_000);
+  await closing;
+  const bye = sub.frames.findIndex((f) => f['t'] === 'bye');
+  t.ok(bye >= 0, 'a bye');
+  t.same(sub.frames.slice(0, bye).filter((f) => f['t'] === 'item').map((f) => f['value']), Array.from({ length: total }, (_, i) => `v${i + 1}`),
+    'every item acknowledged on the first shard before the stop arrived before the bye');
+  t.match(sub.frames[bye], { ends: [{ cache: ON_FIRST, topic: 'stop', seq: total }] }, 'and the bye names its final position');
 });
 
 tap.test('a node whose shards do not all answer refuses to start, and lets the others go', async (t) => {

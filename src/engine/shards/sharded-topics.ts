@@ -22,8 +22,11 @@ export class ShardedTopics implements TopicEngine {
     return this.shards[this.of(cache)]!.position(cache, topic);
   }
 
+  /** Every shard's wait runs to its end: one failing at once (its link dropped) must not cut short
+   * the others', or a stop's byes would go before the items still on their way from them. */
   async settle(): Promise<void> {
-    await Promise.all(this.shards.map((s) => s.settle?.()));
+    const failed = (await Promise.allSettled(this.shards.map((s) => s.settle?.()))).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   liveInterrupted(cache: string, topic: string): boolean {
