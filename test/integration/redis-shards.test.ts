@@ -160,6 +160,11 @@ tap.test('one shard down: its caches get the retryable error, the other shard se
   const during = await pub.ok({ t: 'pub', cache: ON_FIRST, topic: 'outage', value: 'served' });
   t.match(await sub.items(1), [{ cache: ON_FIRST, value: 'served', seq: during['seq'] }], 'the other shard\'s cache is served meanwhile');
   t.same(await pub.ok({ t: 'listPushBack', cache: ON_FIRST, list: 'log', value: 'y' }), { length: 1 }, 'its writes too');
+  // Down for every node alike: a probe failing them all would take the first shard's caches out too.
+  const readyz = async (query = '') => { const r = await fetch(`${a.httpUrl}/readyz${query}`); return { status: r.status, body: await r.json() as unknown }; };
+  await waitFor('the node sees the shard down', async () => JSON.stringify((await readyz()).body).includes('shard 1'), 10_000);
+  t.same(await readyz(), { status: 200, body: { status: 'degraded', reasons: ['redis shard 1 is not connected'] } }, '/readyz: degraded, still ready, the shard named');
+  t.same(await readyz('?strict'), { status: 503, body: { status: 'not_ready', reasons: ['redis shard 1 is not connected'] } }, '/readyz?strict: not ready');
 
   await second.start();
   t.match(await sub.next((f) => f['t'] === 'notice' && f['kind'] === 'topic_resumed', 10_000), { cache: ON_SECOND, topic: 'outage' }, 'the subscription on the shard that came back resumes');
@@ -169,6 +174,7 @@ tap.test('one shard down: its caches get the retryable error, the other shard se
     if (reply['t'] !== 'ok') await new Promise((r) => setTimeout(r, 50));
   }
   t.match(await sub.items(1, (f) => f['cache'] === ON_SECOND), [{ value: 'back' }], 'and publishes to it flow again, on the same connection');
+  t.same(await readyz('?strict'), { status: 200, body: { status: 'ready' } }, '/readyz: ready again');
 });
 
 tap.test('the first shard (the revocation list\'s) down: new connections still open and the second shard serves them; back empty, its caches start over, told', async (t) => {
