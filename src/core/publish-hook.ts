@@ -26,6 +26,7 @@ export interface PublishHook<Admission = unknown> {
    * keep it to a lookup. */
   admit(cache: string, topic: string, value: Value): Admission | undefined;
   /** After the item was stamped, recorded and fanned out, in the same tick, on the node that
-   * published it (once per item cluster-wide). Must not throw. */
+   * published it (once per item cluster-wide; an idempotent publish whose reply that node never
+   * got: when a retry of its key there hears it, engine/redis/unheard-publishes.ts). Must not throw. */
   published(item: PublishedItem, admission: Admission): void;
 }

@@ -85,7 +85,7 @@ export class RedisEngine implements Engine {
       const key = this.idempotency.take();
       return key === undefined ? ['', 0] : [`${config.redis.keyPrefix}i:${key}`, config.server.idempotencyWindowMs];
     };
-    this.topics.setIdempotency(idempotencyArgs);
+    this.topics.setIdempotency(idempotencyArgs, config.server.maxIdempotencyKeys);
     this.cache.idempotencyArgs = idempotencyArgs;
     this.revocations = placement.index > 0 ? undefined : new RedisRevocationList(config.auth.maxRevocations, clock, connection, subscriber, config.redis.keyPrefix, this.groups.nodeId, log);
     this.notify = placement.index > 0 ? undefined : {

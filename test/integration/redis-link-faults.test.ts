@@ -13,10 +13,11 @@ import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { CACHE, RawModerator, SUFFIX, liveGroup, participant } from '../helpers/moderator.js';
 import { eventually, waitFor } from '../helpers/wait.js';
 import { sdkFor } from '../helpers/sdk.js';
+import { HttpReceiver } from '../helpers/http-receiver.js';
 import { ErrorResponse, Increment, ListWrite } from '../../src/client/index.js';
 import { TopicKeys } from '../../src/engine/redis/keys.js';
 import { TOPIC_SCRIPTS } from '../../src/engine/redis/scripts.js';
-import { PermissionScopes, generateSigningKey, type TidingsServer } from '../../src/index.js';
+import { PermissionScopes, generateSigningKey, type DeepPartial, type TidingsConfig, type TidingsServer } from '../../src/index.js';
 
 const COMMAND_TIMEOUT_MS = 300;
 
@@ -149,13 +150,14 @@ t.test('a revocation that ran in Redis but whose reply was lost is in force on t
  * for; the link is then taken for dead (redis.linkTimeoutMs) and reconnects. */
 const RETRYABLE = /^(TIMEOUT_ERROR|SERVER_UNAVAILABLE)$/;
 
-async function idempotentSetup(t: Test) {
+/** `webhooks`: both nodes' webhooks config (the same file on every node). */
+async function idempotentSetup(t: Test, webhooks: DeepPartial<TidingsConfig['webhooks']> = {}) {
   const { url, prefix, proxy } = await proxiedRedis(t, 'idemcut');
   const auth = { signingKeys: [generateSigningKey()] };
   // a's first connection through the proxy is its command connection (connected before the others).
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
-    config: { auth, redis: { commandTimeoutMs: 200, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
-  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: { auth } });
+    config: { auth, webhooks, redis: { commandTimeoutMs: 200, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: { auth, webhooks } });
   const scope = PermissionScopes.combine(PermissionScopes.cacheReadWrite('app'), PermissionScopes.topicPublishSubscribe('app', '*'));
   const open = async (node: TidingsServer) => {
     const c = await RawClient.open(node, await tokenFor(node, scope, { tokenId: 'writer' }));
@@ -229,6 +231,38 @@ for (const retryOn of ['a', 'b'] as const) {
     t.match(await onB.ok({ t: 'get', cache: 'app', key: 'status' }), { hit: true, value: 'later' }, 'setIfHash not applied again over the later set');
   });
 }
+
+/** An idempotent publish whose Redis reply was lost was published (subscribers have it), but its
+ * node never heard it, so its publish hooks did not run; its retry then heard the first result
+ * ('dup'), taken as "the first attempt ran the hooks". Its `item.published` and `item.undelivered`
+ * events were never sent. The node now remembers the publish it did not hear, and the retry that
+ * hears it runs the hooks, once. A publish after the retries shows nothing more is on its way. */
+t.test('an idempotent publish whose reply was lost, retried on the same node: its webhook events are sent once', async (t) => {
+  if (!requireRedis(t)) return;
+  const receiver = await HttpReceiver.start(t);
+  const { a, proxy, onA } = await idempotentSetup(t, { allowPrivateUrls: true, endpoints: [
+    { name: 'backend', url: receiver.url, secret: 'a-secret-of-enough-length', cache: 'app', topicPrefix: '', events: ['item.published', 'item.undelivered'] },
+  ] });
+  const reader = await tokenFor(a, PermissionScopes.topicPublishSubscribe('app', '*'), { tokenId: 'reader' });
+  const followed = await fetch(`${a.httpUrl}/v1/follows`, { method: 'POST', headers: { authorization: `Bearer ${reader}` }, body: JSON.stringify({ cache: 'app', topic: 'room' }) });
+  t.equal(followed.status, 200, 'reader follows the room and is away');
+
+  const publish = { t: 'pub', cache: 'app', topic: 'room', value: 'one', idempotencyKey: 'pub-1' };
+  await lostReply(t, proxy, onA, publish);
+  let again: Frame = {};
+  await waitFor('the retry is answered ok', async () => (again = await onA.request(publish))['t'] === 'ok');
+  t.match(await onA.ok(publish), again['r'], 'a second retry hears the first result too');
+  await onA.ok({ t: 'pub', cache: 'app', topic: 'room', value: 'two' });
+
+  // One lane per topic: once both events of 'two' arrived, any of 'one' (made before them) did.
+  // item.undelivered waits for a presence lookup: it may come after a later item.published.
+  const seen = () => receiver.events().map((e) => `${e['type']} ${e['item']['value']}`);
+  await waitFor('the events of the later publish', () => seen().includes('item.published two') && seen().includes('item.undelivered two'));
+  const events = receiver.events();
+  t.same(seen().sort(),
+    ['item.published one', 'item.published two', 'item.undelivered one', 'item.undelivered two'], 'each event once');
+  t.match(events.find((e) => e['item']['value'] === 'one')?.['item'], { seq: again['r']['seq'], page: again['r']['page'], tokenId: 'writer' }, 'the item the first attempt published');
+});
 
 /** The same through the SDK, as an app retries a call that failed "maybe applied" (the node's
  * TIMEOUT_ERROR or SERVER_UNAVAILABLE): the error carries the idempotency key the write was sent

@@ -27,6 +27,7 @@ import type { Fanout, PublishHook, Subscriber, TopicActivity, TopicEngine, Topic
 import { TOPIC_SCRIPTS, type TopicScriptName } from './scripts.js';
 import { TopicKeys } from './keys.js';
 import { PublishBatches, type Batch, type BatchLimits } from './publish-batches.js';
+import { UnheardPublishes } from './unheard-publishes.js';
 import { forEachChannelItem, parseTopicMessage, type TopicMessage as Message } from './channel-messages.js';
 
 /** After a reconnect, how soon a failed window reload is tried again. */
@@ -127,6 +128,8 @@ export class RedisTopicEngine implements TopicEngine {
   private readonly batches: PublishBatches<Resend>;
   /** The write's idempotency key and window as script ARGV ('' and 0 when none). */
   private idempotencyArgs: () => [string, number] = () => ['', 0];
+  /** Idempotent publishes sent whose reply was lost: their hooks run when a retry hears them. */
+  private unheard = new UnheardPublishes(0);
 
   constructor(
     private readonly config: TopicsConfig,
@@ -153,8 +156,9 @@ export class RedisTopicEngine implements TopicEngine {
   }
 
   /** Idempotent writes remembered in Redis (core/idempotency-key.ts): the publish scripts take the key. */
-  setIdempotency(args: () => [string, number]): void {
+  setIdempotency(args: () => [string, number], maxKeys: number): void {
     this.idempotencyArgs = args;
+    this.unheard = new UnheardPublishes(maxKeys);
   }
 
   /** Moderator groups: every publish goes through their script from now on (register before start()). */
@@ -212,12 +216,12 @@ export class RedisTopicEngine implements TopicEngine {
     if (idem[0] === '' && this.connection.ready && !feed.feeds(cache, name)) {
       // Gathered with the topic's other publishes of this iteration into one script call. While Redis
       // is away publishes go alone, so each is held and bounded as one command (redis.maxQueuedCommands).
-      return this.stamp(cache, name, value, tokenId, origin, (keys, _now, head, tail) =>
+      return this.stamp(cache, name, value, tokenId, origin, idem, (keys, _now, head, tail) =>
         this.batches.add(keys, cache, name, head, tail, { tokenId, origin }));
     }
     // Owned now: a retry after a directory reload runs after an await (contract 1).
     const owned = typeof value !== 'string' ? new Uint8Array(value) : value;
-    return this.stamp(cache, name, value, tokenId, origin, (keys, now, head, tail) => {
+    return this.stamp(cache, name, value, tokenId, origin, idem, (keys, now, head, tail) => {
       this.batches.flush(keys.channel); // earlier publishes to the topic go first
       return this.publishAlone(keys, cache, name, owned, tokenId, origin, idem, now, head, tail);
     });
@@ -306,16 +310,16 @@ export class RedisTopicEngine implements TopicEngine {
   }
 
   /** A moderator's accept carries no idempotency key: its delivery settles once anyway. */
-  private pubAppendIdempotency(list: PubAppendStep): Array<string | number> {
+  private pubAppendIdempotency(list: PubAppendStep): [string, number] | [] {
     return list.guard ? [] : this.idempotencyArgs();
   }
 
   private pubAppendUnfed(cache: string, name: string, value: Value, tokenId: string | undefined, list: PubAppendStep,
-    idem: Array<string | number>): Promise<Required<PublishResult> & { reply: Reply }> {
+    idem: [string, number] | []): Promise<Required<PublishResult> & { reply: Reply }> {
     const refuse = () => inputTopicRefusal(name);
     const { feed } = this;
     const { guard } = list;
-    return this.stamp(cache, name, value, tokenId, undefined, async (keys, now, head, tail) => {
+    return this.stamp(cache, name, value, tokenId, undefined, idem, async (keys, now, head, tail) => {
       this.batches.flush(keys.channel);
       for (let attempt = 1; ; attempt++) {
         // The node's copy of the group directory may not know a group yet: the script checks its
@@ -435,8 +439,10 @@ export class RedisTopicEngine implements TopicEngine {
 
   // -- internals ---------------------------------------------------------------------------------
 
-  /** Runs the publish hooks around one stamping script (a hook may refuse before anything is sent). */
+  /** Runs the publish hooks around one stamping script (a hook may refuse before anything is sent).
+   * `idem`: the write's idempotency key and window, as the script takes them (none: empty key). */
   private async stamp<R extends PublishResult>(cache: string, name: string, value: Value, tokenId: string | undefined, origin: string | undefined,
+    idem: readonly [string, number] | readonly [],
     run: (keys: TopicKeys, now: number, head: Uint8Array, tail: Uint8Array) => Promise<R & { dup: boolean }>): Promise<R> {
     const { hooks } = this;
     let admissions: unknown[] | undefined;
@@ -448,10 +454,21 @@ export class RedisTopicEngine implements TopicEngine {
     const { head, tail } = encodeItemParts(cache, name, value, tokenId);
     const kept = admissions && typeof value !== 'string' ? new Uint8Array(value) : value;
     const now = this.clock.now();
-    const { dup, ...rest } = await run(new TopicKeys(this.keyPrefix, cache, name), now, head, tail);
+    const [idemKey = '', idemWindowMs = 0] = idem;
+    let stamped: R & { dup: boolean };
+    try {
+      stamped = await run(new TopicKeys(this.keyPrefix, cache, name), now, head, tail);
+    } catch (err) {
+      // The script may have run with its reply lost: the hooks wait for a retry that hears it.
+      if (admissions && idemKey !== '') this.unheard.remember(idemKey, UnheardPublishes.digest(head, tail), now, idemWindowMs);
+      throw err;
+    }
+    const { dup, ...rest } = stamped;
     const result = rest as unknown as R; // without `dup`, which must not reach the reply
     if (result.seq === 0) return result; // refused by the list half: nothing was published
-    if (dup) return result; // a repeated idempotent write: the first one ran the hooks
+    const unheard = idemKey !== '' && this.unheard.take(idemKey, head, tail, now);
+    // A repeated idempotent write: the first one ran the hooks, unless its reply never came here.
+    if (dup && !unheard) return result;
     this.published++;
     if (admissions) {
       const item = { cache, topic: name, value: kept, tokenId, page: result.page, seq: result.seq, ts: result.ts ?? now, origin };
