@@ -13,7 +13,7 @@ import { OutboundPoster } from './outbound-post.js';
 import { DeliveryQueue, type AttemptOutcome, type DeliveryStats, type RetryLater } from './delivery-queue.js';
 import { outcomeOfAnswer } from './retry-after.js';
 import type { ItemJson } from './events.js';
-import type { PushSubscriptionJson, PushSubscriptions } from './push-subscriptions.js';
+import type { PushSubscriptions } from './push-subscriptions.js';
 
 export interface VapidKeys { publicKey: string; privateKey: string; subject: string }
 
@@ -24,7 +24,8 @@ export interface PushPayload { cache: string; topic: string; count: number; item
  * of header, padding and tag around it. Past this the item's value is left out (`truncated`). */
 const MAX_PAYLOAD_BYTES = 3993;
 
-interface Job { tokenId: string; subscription: PushSubscriptionJson; cache: string; topic: string; payload: string; topicHeader: string }
+/** `endpoint`: the subscription's; its keys are read at each attempt (they may be registered again). */
+interface Job { tokenId: string; endpoint: string; cache: string; topic: string; payload: string; topicHeader: string }
 
 export class WebPushSender {
   private readonly queue: DeliveryQueue<Job>;
@@ -94,32 +95,33 @@ export class WebPushSender {
     // was offline gets one notification per room, not a backlog. At most 32 base64url characters.
     const topicHeader = createHash('sha256').update(`${payload.cache}\u0000${payload.topic}`).digest('base64url').slice(0, 32);
     const { cache, topic } = payload;
-    for (const { endpoint, keys, scope } of this.subscriptions.of(tokenId)) {
+    for (const { endpoint, scope } of this.subscriptions.of(tokenId)) {
       // Registered by a credential that may not read the topic (another key's token carrying this
       // tokenId): not its push.
       if (!scope.allowsTopic('subscribe', cache, topic)) continue;
       // The lane is the subscription: one browser's pushes arrive in order. A drop past the
       // tokenId's share or the queue's size is counted (queue_full).
-      this.queue.enqueue(endpoint, { tokenId, subscription: { endpoint, keys }, cache, topic, payload: json, topicHeader }, tokenId);
+      this.queue.enqueue(endpoint, { tokenId, endpoint, cache, topic, payload: json, topicHeader }, tokenId);
     }
   }
 
   /** Removes the job's subscription (everywhere, when the store is shared). A failed removal (Redis
    * away) leaves it for the next push, whose answer removes it then. */
   private forget(job: Job): void {
-    Promise.resolve(this.subscriptions.remove(job.tokenId, job.subscription.endpoint))
+    Promise.resolve(this.subscriptions.remove(job.tokenId, job.endpoint))
       .catch((err: unknown) => this.log.warn({ err: (err as Error).message, tokenId: job.tokenId }, 'removing a gone push subscription failed'));
   }
 
   private async send(job: Job, dropped: AbortSignal): Promise<AttemptOutcome | RetryLater> {
     // Checked at each attempt, not only when queued: an endpoint unregistered, moved to another
     // tokenId, forgotten (revoked, on any node) or registered again with a scope that does not
-    // cover the topic since must not get this push.
-    const current = this.subscriptions.of(job.tokenId).find((s) => s.endpoint === job.subscription.endpoint);
+    // cover the topic since must not get this push. Encrypted to the keys registered now: the
+    // browser holds only its newest ones.
+    const current = this.subscriptions.of(job.tokenId).find((s) => s.endpoint === job.endpoint);
     if (!current?.scope.allowsTopic('subscribe', job.cache, job.topic)) return 'unregistered';
     let request: webpush.RequestDetails;
     try {
-      request = webpush.generateRequestDetails(job.subscription, job.payload, {
+      request = webpush.generateRequestDetails({ endpoint: current.endpoint, keys: current.keys }, job.payload, {
         vapidDetails: { subject: this.vapid.subject, publicKey: this.vapid.publicKey, privateKey: this.vapid.privateKey },
         TTL: this.config.ttlSec,
         urgency: this.config.urgency,

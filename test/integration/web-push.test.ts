@@ -208,3 +208,38 @@ t.test('web push - push.backoffMaxMs caps the wait a push service asks for (Retr
   t.equal(second!.path, '/push/kim', 'the refused push was sent again');
   publisher.close();
 });
+
+/** The browser's subscription got new keys for the same endpoint (registered again: "Registering
+ * the same endpoint again replaces its keys") while a push to it waited for its retry. The retry
+ * was encrypted to the keys of when it was queued: the push service took it (counted sent), and
+ * the browser, holding only the new keys, could not decrypt it. Each attempt now encrypts to the
+ * keys registered then. */
+t.test('web push - a push retried after its endpoint was registered again with new keys is encrypted to the new keys', async (t) => {
+  const vapid = webpush.generateVAPIDKeys();
+  const server = await startServer(t, {
+    config: {
+      presence: { leaveGraceMs: 0 },
+      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, backoffInitialMs: 1, backoffMaxMs: 1, maxAttempts: 2 },
+    },
+  });
+  const pushService = await HttpReceiver.start(t);
+  let registeredAgain!: () => void;
+  const held = new Promise<void>((resolve) => { registeredAgain = resolve; });
+  // The first attempt is answered 503 only once the endpoint was registered again.
+  pushService.respond = (_r, index) => (index === 0 ? { status: 503, hold: held } : { status: 201 });
+  const leeToken = await tokenFor(server, scope, { tokenId: 'lee' });
+  const lee = await RawClient.open(server, leeToken);
+  t.teardown(() => lee.close());
+  const before = browserSubscription(`${pushService.url}/push/lee`);
+  await lee.ok({ t: 'pushRegister', subscription: before.json });
+  await lee.ok({ t: 'follow', cache: CACHE, topic: 'room' });
+  const publisher = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'hank' }));
+  t.teardown(() => publisher.close());
+  await publisher.ok({ t: 'pub', cache: CACHE, topic: 'room', value: 'for the keys you hold' });
+  await pushService.until(1);
+  const after = browserSubscription(before.json.endpoint);
+  await lee.ok({ t: 'pushRegister', subscription: after.json });
+  registeredAgain();
+  const [, retried] = await pushService.until(2);
+  t.match(JSON.parse(decrypt(after, retried!.body)), { topic: 'room', item: { value: 'for the keys you hold' } }, 'the browser can read the retry');
+});
