@@ -129,7 +129,7 @@ export class RedisTopicEngine implements TopicEngine {
   /** The write's idempotency key and window as script ARGV ('' and 0 when none). */
   private idempotencyArgs: () => [string, number] = () => ['', 0];
   /** Idempotent publishes sent whose reply was lost: their hooks run when a retry hears them. */
-  private unheard = new UnheardPublishes(0);
+  private unheard: UnheardPublishes | undefined;
 
   constructor(
     private readonly config: TopicsConfig,
@@ -460,13 +460,13 @@ export class RedisTopicEngine implements TopicEngine {
       stamped = await run(new TopicKeys(this.keyPrefix, cache, name), now, head, tail);
     } catch (err) {
       // The script may have run with its reply lost: the hooks wait for a retry that hears it.
-      if (admissions && idemKey !== '') this.unheard.remember(idemKey, UnheardPublishes.digest(head, tail), now, idemWindowMs);
+      if (admissions && idemKey !== '') this.unheard?.remember(idemKey, UnheardPublishes.digest(head, tail), now, idemWindowMs);
       throw err;
     }
     const { dup, ...rest } = stamped;
     const result = rest as unknown as R; // without `dup`, which must not reach the reply
     if (result.seq === 0) return result; // refused by the list half: nothing was published
-    const unheard = idemKey !== '' && this.unheard.take(idemKey, head, tail, now);
+    const unheard = idemKey !== '' && this.unheard?.take(idemKey, head, tail, now) === true;
     // A repeated idempotent write: the first one ran the hooks, unless its reply never came here.
     if (dup && !unheard) return result;
     this.published++;
