@@ -4,8 +4,9 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Received { path: string; headers: IncomingHttpHeaders; body: Buffer; text: string }
-/** Status to answer, and optionally a delay (ms) or `hold` (a promise the answer waits for). */
-export interface Reply { status: number; delayMs?: number; hold?: Promise<void>; body?: string; headers?: Record<string, string> }
+/** Status to answer, and optionally a delay (ms) or `hold` (a promise the answer waits for).
+ * `reset`: no answer, the connection is destroyed once the request was read (a receiver that crashed). */
+export interface Reply { status: number; delayMs?: number; hold?: Promise<void>; body?: string; headers?: Record<string, string>; reset?: true }
 
 export class HttpReceiver {
   readonly received: Received[] = [];
@@ -31,6 +32,7 @@ export class HttpReceiver {
         let done = false;
         res.on('close', () => { if (!done) receiver.abandoned++; });
         const answer = () => { if (!res.destroyed) { done = true; res.writeHead(reply.status, reply.headers).end(reply.body ?? ''); receiver.answered++; } };
+        if (reply.reset) { req.socket.destroy(); return; }
         const afterHold = () => (reply.delayMs ? setTimeout(answer, reply.delayMs) : answer());
         if (reply.hold) void reply.hold.then(afterHold); else afterHold();
       });

@@ -3,6 +3,7 @@ import { createHmac } from 'node:crypto';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { HttpReceiver } from '../helpers/http-receiver.js';
+import { waitFor } from '../helpers/wait.js';
 import { verify } from '../../src/notify/webhook-signature.js';
 import { PermissionScopes, type TidingsServer } from '../../src/index.js';
 
@@ -118,6 +119,20 @@ t.test('webhooks', async (t) => {
     t.ok(stamps[2]! >= stamps[0]!, 'each attempt is signed with its own timestamp');
     t.equal(await metric(server, `tidings_webhook_failed_attempts_total{endpoint="${CACHE}/retry"}`), 2);
     t.equal(await metric(server, `tidings_webhook_delivered_total{endpoint="${CACHE}/retry"}`), 1);
+  });
+
+  t.test('a connection reset after the request was read is a failed attempt, retried with the same event', async (t) => {
+    const receiver = await HttpReceiver.start(t);
+    receiver.respond = (_r, i) => (i === 0 ? { status: 200, reset: true } : { status: 200 });
+    await putWebhook(server, 'reset', { url: receiver.url, secret: SECRET, topicPrefix: 'reset', events: ['item.published'] });
+    await pub.ok({ t: 'pub', cache: CACHE, topic: 'reset1', value: 'after a reset' });
+    await waitFor('the retry to be accepted', async () => await metric(server, `tidings_webhook_delivered_total{endpoint="${CACHE}/reset"}`) === 1);
+    const ids = receiver.events().map((e) => e['id']);
+    t.equal(ids.length, 2, 'sent twice: the reset one and its retry');
+    t.equal(new Set(ids).size, 1, 'the same event id both times (the receiver de-duplicates on it)');
+    t.equal(receiver.answered, 1, 'the first was never answered');
+    t.equal(await metric(server, `tidings_webhook_failed_attempts_total{endpoint="${CACHE}/reset"}`), 1);
+    t.equal(await metric(server, `tidings_webhook_queued{endpoint="${CACHE}/reset"}`), 0, 'nothing left queued');
   });
 
   t.test('ordering per topic: a retrying topic holds its own later events, not other topics', async (t) => {
