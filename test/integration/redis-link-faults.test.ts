@@ -114,6 +114,40 @@ t.test('a reject whose reply was lost: the sender is still told', async (t) => {
   t.same(handed, ['next'], 'the next item is handed out, not the rejected one again');
 });
 
+/** An item given up after moderation.maxAttempts (1 here: the nack gives it up) whose hand-back's
+ * reply was lost with the link: Redis gave it up, so the node's retry of the hand-back finds
+ * nothing. Before, the node sent the sender's `rejected` (by: "server") only once the script
+ * answered, so here alice never learnt her input was given up; the script now publishes it in the
+ * same step (the reap and the sweep give items up with the same code). A binary value: the script
+ * reads the record's fields past it. The proxy keeps Redis's answers on node a's command connection. */
+t.test('an item given up whose reply was lost: the sender is still told', async (t) => {
+  if (!requireRedis(t)) return;
+  const { url, prefix, proxy } = await proxiedRedis(t, 'deadcut');
+  const base = { auth: { signingKeys: [generateSigningKey()] }, moderation: { ackTimeoutMs: 60_000, maxAttempts: 1 } };
+  // a's first connection through the proxy is its command connection (connected before the others).
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { ...base, redis: { commandTimeoutMs: 200, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: base });
+  const mod = await RawModerator.join(a, { tokenId: 'first' });
+  const alice = await participant(b, 'alice');
+  t.teardown(() => { mod.client.close(); alice.close(); });
+  const input = await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: new Uint8Array([0xc4, 0, 0xde, 0xa1]) });
+  await mod.received(1);
+
+  proxy.hold(0);
+  // Answered ok all the same: a hand-back that failed is retried at the node's next tick.
+  await mod.client.ok({ t: 'nack', delivery: mod.deliveries[0]!['delivery'] });
+  t.ok(proxy.held(0).length > 0, 'node a got no answer to its hand-back');
+  proxy.release(0);
+
+  t.same(await alice.next((f) => f['t'] === 'rejected', 10_000),
+    { t: 'rejected', cache: CACHE, topic: 'room1-input', page: input['page'], seq: input['seq'], reason: 'not moderated after 1 delivery attempts', by: 'server' },
+    'alice is told');
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'next' });
+  await mod.received(2);
+  t.match(mod.deliveries[1], { value: 'next', attempt: 1 }, 'the next item is handed out, not the given-up one again');
+});
+
 /** A revocation whose reply was lost on the way back from Redis (the script ran and published it;
  * the node that asked got TIMEOUT_ERROR): it is in force on every node, the asking one included.
  * Before, the asking node ignored its own node's message on the revocation channel (it mirrors its

@@ -83,25 +83,57 @@ local function g_holds(B, id, node, claim)
   return redis.call('HGET', gk(B, 'f'), id) == node and redis.call('HGET', gk(B, 'c'), id) == claim
 end
 
+-- A msgpack str or bin at byte i of s, as msgpackr writes them: its bytes and the index after it.
+local MP_LENGTH = {[0xd9] = 'B', [0xc4] = 'B', [0xda] = '>I2', [0xc5] = '>I2', [0xdb] = '>I4', [0xc6] = '>I4'}
+local function g_mp_bytes(s, i)
+  local b = string.byte(s, i)
+  local n
+  if b >= 0xa0 and b <= 0xbf then n, i = b - 0xa0, i + 1 else n, i = struct.unpack(MP_LENGTH[b], s, i + 1) end
+  return string.sub(s, i, i + n - 1), i + n
+end
+
+-- Publishes the sender's \`rejected\` (docs/protocol.md) for the item of record rec on the direct
+-- channel, whose nodes hand it to the sender's connection (moderation.ts onMessage), in the step
+-- that settles the item: a node that never gets the reply cannot tell whether to send it. Nothing
+-- when rec names no connection. The record's map {c, t, v, k?, o?} (moderation.ts plan()) holds
+-- strs and bins only; it is read here, not with cmsgpack, which reads no bin (a binary v).
+local function g_tell_sender(direct, rec, reason, by)
+  local page, seq, at = string.match(rec, '^(%d+),(%d+),[^%z]*%z()')
+  local fields, n = {}, string.byte(rec, at)
+  if n == 0xde then n, at = struct.unpack('>I2', rec, at + 1) else n, at = n - 0x80, at + 1 end
+  for _ = 1, n do
+    local key, value
+    key, at = g_mp_bytes(rec, at)
+    value, at = g_mp_bytes(rec, at)
+    fields[key] = value
+  end
+  if not fields.o then return end
+  -- A map of 7 (0x87), in the order of the memory engine's frame.
+  redis.call('PUBLISH', direct, fields.o .. ' \\135' .. cmsgpack.pack('t', 'rejected', 'cache', fields.c, 'topic', fields.t,
+    'page', tonumber(page), 'seq', tonumber(seq), 'reason', reason, 'by', by))
+end
+
 -- Puts an in-flight item back at the head of the queue, or gives it up after max_attempts
--- deliveries (returns its record and attempts then). undo: the claim is cancelled, not an attempt.
-local function g_back(B, Gbytes, id, last, max_attempts, undo)
+-- deliveries, telling its sender on the direct channel (returns true then). undo: the claim is
+-- cancelled, not an attempt.
+local function g_back(B, Gbytes, id, last, max_attempts, undo, direct)
   redis.call('HDEL', gk(B, 'f'), id)
   redis.call('HDEL', gk(B, 'c'), id)
   local rec = redis.call('HGET', gk(B, 'i'), id)
-  if not rec then return nil end
+  if not rec then return false end
   local attempts
   if undo then attempts = redis.call('HINCRBY', gk(B, 'a'), id, -1) else attempts = tonumber(redis.call('HGET', gk(B, 'a'), id) or '0') end
   if not undo and attempts >= max_attempts then
     g_delete_item(B, id)
-    return rec, attempts
+    g_tell_sender(direct, rec, 'not moderated after ' .. attempts .. ' delivery attempts', 'server')
+    return true
   end
   redis.call('LPUSH', gk(B, 'q'), id)
   if last ~= '' then redis.call('HSET', gk(B, 'l'), id, last) end
   local b = g_bytes_of(rec)
   redis.call('HINCRBY', B, 'bytes', b)
   redis.call('INCRBY', Gbytes, b)
-  return nil
+  return false
 end
 `;
 
@@ -154,9 +186,9 @@ g_delete_item(B, ARGV[18])
 g_touch(B, now)`;
 
 /** Members of nodes whose heartbeat expired leave B, and the items those nodes held go back to
- * its queue (the given-up ones are returned, as tidingsGroupBack's). */
+ * its queue (returns how many were given up, as tidingsGroupBack). */
 const GROUP_REAP = `
-local function g_reap(B, Gbytes, heartbeat_prefix, now, max_attempts)
+local function g_reap(B, Gbytes, heartbeat_prefix, now, max_attempts, direct)
   local alive = {}
   local function live(node)
     if alive[node] == nil then alive[node] = redis.call('EXISTS', heartbeat_prefix .. node) == 1 end
@@ -166,13 +198,12 @@ local function g_reap(B, Gbytes, heartbeat_prefix, now, max_attempts)
   for i = 1, #members, 2 do
     if not live(members[i + 1]) then redis.call('HDEL', gk(B, 'm'), members[i]) end
   end
-  local dead, back = {}, false
+  local dead, back = 0, false
   local held = redis.call('HGETALL', gk(B, 'f'))
   for i = 1, #held, 2 do
     if not live(held[i + 1]) then
       back = true
-      local rec, attempts = g_back(B, Gbytes, held[i], '', max_attempts, false)
-      if rec then dead[#dead + 1] = rec; dead[#dead + 1] = attempts end
+      if g_back(B, Gbytes, held[i], '', max_attempts, false, direct) then dead = dead + 1 end
     end
   end
   if back then redis.call('PUBLISH', B, 'w') end
@@ -290,36 +321,33 @@ return back`,
 
   /** Hands items this node holds back to the group (nack, ack timeout, member gone, or a claim
    * the node could not place: undo). KEYS: B, Gbytes. ARGV: node, now, maxAttempts, undo (1/0),
-   * last member ('' = none), then id and claim tag pairs. Returns the given-up items: {record, attempts}... */
+   * last member ('' = none), the direct channel, then id and claim tag pairs. Returns how many
+   * were given up (their senders told in this step: g_back). */
   tidingsGroupBack: {
     keys: 2,
     lua: `${GROUP_PRELUDE}
 local B, Gbytes = KEYS[1], KEYS[2]
-local dead = {}
-for i = #ARGV - 1, 6, -2 do
+local dead = 0
+for i = #ARGV - 1, 7, -2 do
   local id = ARGV[i]
-  if g_holds(B, id, ARGV[1], ARGV[i + 1]) then
-    local rec, attempts = g_back(B, Gbytes, id, ARGV[5], tonumber(ARGV[3]), ARGV[4] == '1')
-    if rec then dead[#dead + 1] = rec; dead[#dead + 1] = attempts end
-  end
+  if g_holds(B, id, ARGV[1], ARGV[i + 1]) and g_back(B, Gbytes, id, ARGV[5], tonumber(ARGV[3]), ARGV[4] == '1', ARGV[6]) then dead = dead + 1 end
 end
-if #ARGV >= 6 then redis.call('PUBLISH', B, 'w') end
+if #ARGV >= 7 then redis.call('PUBLISH', B, 'w') end
 g_touch(B, tonumber(ARGV[2]))
 return dead`,
   },
 
-  /** Settles an item this node holds without publishing (reject), and publishes the sender's
-   * `rejected` notice in the same step: a node that never gets the reply (Redis ran it) cannot tell
-   * whether to send it. KEYS: B. ARGV: node, now, id, claim tag, then (when the sender's connection
-   * is known) the direct channel and the notice (moderation.ts tellSender). {'ok'} | {'not_held'} */
+  /** Settles an item this node holds without publishing (reject), and tells the sender in the same
+   * step (g_tell_sender). KEYS: B. ARGV: node, now, id, claim tag, the direct channel, the reason.
+   * {'ok'} | {'not_held'} */
   tidingsGroupSettle: {
     keys: 1,
     lua: `${GROUP_PRELUDE}
 local B = KEYS[1]
 if not g_holds(B, ARGV[3], ARGV[1], ARGV[4]) then return {'not_held'} end
+g_tell_sender(ARGV[5], redis.call('HGET', gk(B, 'i'), ARGV[3]), ARGV[6], 'moderator')
 g_delete_item(B, ARGV[3])
 g_touch(B, tonumber(ARGV[2]))
-if #ARGV >= 6 then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
 return {'ok'}`,
   },
 
@@ -353,22 +381,21 @@ return 1`,
   },
 
   /** A node whose heartbeat expired is gone: its members leave and its items go back to the group.
-   * KEYS: B, Gbytes. ARGV: heartbeat key prefix, now, maxAttempts. The given-up items, as Back,
-   * then the number of items queued (the node's stats: refreshed every tick even while its members
-   * have no room to claim). */
+   * KEYS: B, Gbytes. ARGV: heartbeat key prefix, now, maxAttempts, the direct channel. {how many
+   * were given up (as Back), the number of items queued (the node's stats: refreshed every tick
+   * even while its members have no room to claim)} */
   tidingsGroupReap: {
     keys: 2,
     lua: `${GROUP_PRELUDE}
 ${GROUP_REAP}
-local dead = g_reap(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
-dead[#dead + 1] = redis.call('LLEN', gk(KEYS[1], 'q'))
-return dead`,
+return {g_reap(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]), redis.call('LLEN', gk(KEYS[1], 'q'))}`,
   },
 
   /** tidingsGroupReap over a page of every group in the deployment (SSCAN of Gset), so that a group
    * whose members were all on nodes that died is reaped too (no live node has members to reap it),
    * turns idle and is forgotten. KEYS: Gset, Gbytes. ARGV: cursor, page size, heartbeat key prefix,
-   * now, maxAttempts. {next cursor, then B and its given-up items (as Back) for each group with any} */
+   * now, maxAttempts, the direct channel. {next cursor, then B and how many it gave up (as Back) for
+   * each group that gave up any} */
   tidingsGroupSweep: {
     keys: 2,
     lua: `${GROUP_PRELUDE}
@@ -376,8 +403,8 @@ ${GROUP_REAP}
 local scan = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', tonumber(ARGV[2]))
 local reply = {scan[1]}
 for _, B in ipairs(scan[2]) do
-  local dead = g_reap(B, KEYS[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
-  if #dead > 0 then reply[#reply + 1] = B; reply[#reply + 1] = dead end
+  local dead = g_reap(B, KEYS[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6])
+  if dead > 0 then reply[#reply + 1] = B; reply[#reply + 1] = dead end
 end
 return reply`,
   },

@@ -16,7 +16,8 @@
  * - Settling: accept publishes, appends and settles in one script that first checks the node
  *   still holds the item; reject settles and tells the sender in one; nack, an ack timeout, a
  *   member leaving or closing hand the item back to the head of the queue (or give it up after
- *   maxAttempts, telling the sender on whatever node it is connected to).
+ *   maxAttempts and tell the sender in one). The sender is told on whatever node it is connected
+ *   to (the direct channel).
  * - Node loss: each node refreshes a heartbeat key (PX moderation.nodeTimeoutMs); nodes with
  *   members reap, every nodeTimeoutMs / 4, the items and members of nodes whose heartbeat expired,
  *   and every node sweeps a page of all groups too (a group whose members all died has no live
@@ -26,7 +27,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import {
   ErrorCode, LimitCause, decodeFrame, encodeFrame, utf8Length,
-  type AcceptResult, type DeliveryFrame, type GroupLeaveResult, type GroupPattern, type Position, type RejectedFrame, type RetractResult, type Value,
+  type AcceptResult, type DeliveryFrame, type GroupLeaveResult, type GroupPattern, type Position, type RetractResult, type Value,
 } from '../../protocol/index.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { ModerationConfig } from '../../core/config.js';
@@ -43,7 +44,7 @@ import { GROUP_SCRIPTS, type GroupScriptName } from './moderation-scripts.js';
 import type { FeedPlan, PublishFeed, RedisTopicEngine, Reply } from './topic-engine.js';
 
 /** An item as a group holds it (moderation-scripts.ts, B\0i). */
-interface Item { cache: string; topic: string; output: string; value: Value; tokenId: string | undefined; origin: string | undefined; page: number; seq: number; ts: number }
+interface Item { cache: string; topic: string; output: string; value: Value; tokenId: string | undefined; page: number; seq: number; ts: number }
 
 interface Member { id: string; sink: GroupMember; maxInFlight: number; held: Set<number> }
 
@@ -203,6 +204,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     }
     if (fed.length === 0) return { keys, args: [dir?.version ?? '', 0, 0, 0, 0, 0, ''], groups: [] };
     const bytes = typeof value === 'string' ? utf8Length(value) : value.byteLength;
+    // Strings and bytes only: the scripts that tell the sender read it without cmsgpack (g_tell_sender).
     const blob: Record<string, unknown> = { c: cache, t: topic, v: value };
     if (tokenId !== undefined) blob['k'] = tokenId;
     if (origin !== undefined) blob['o'] = origin;
@@ -430,11 +432,10 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   async reject(memberId: string, delivery: number, reason: string): Promise<void> {
     const held = this.claimLocal(memberId, delivery);
     const { group } = held;
-    const notice = this.rejectedNotice(held.item, reason, 'moderator');
     let reply: Reply;
     try {
-      // The settle publishes the notice: a lost reply must not lose it (the hand-back below then finds nothing to do).
-      reply = await this.script('tidingsGroupSettle', group.key, this.nodeId, this.clock.now(), held.id, held.tag, ...(notice ? [this.direct, notice] : []));
+      // The settle tells the sender: a lost reply must not lose the notice (the hand-back below then finds nothing to do).
+      reply = await this.script('tidingsGroupSettle', group.key, this.nodeId, this.clock.now(), held.id, held.tag, this.direct, reason);
     } catch (err) {
       this.track(this.handBack(group, [[held.id, held.tag]], memberId));
       throw err;
@@ -584,8 +585,9 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   /** Puts items this node holds back at the head of the group's queue; retried until Redis takes it. */
   private handBack(group: LocalGroup, claims: Claimed[], last: string, undo = false): Promise<void> {
     const run = async (): Promise<void> => {
-      const dead = await this.script('tidingsGroupBack', group.key, this.totalBytes, this.nodeId, this.clock.now(), this.config.maxAttempts, undo ? 1 : 0, last, ...claims.flat());
-      this.deadLetters(group, dead);
+      const dead = await this.script<number>('tidingsGroupBack', group.key, this.totalBytes, this.nodeId, this.clock.now(), this.config.maxAttempts, undo ? 1 : 0, last,
+        this.direct, ...claims.flat());
+      group.counters.deadLettered += dead;
       this.pump(group);
     };
     return this.untilTaken(run, (err) => this.log.debug({ err: err.message, group: group.name }, 'moderation hand-back failed; retried'));
@@ -714,9 +716,9 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
 
   private async reap(group: LocalGroup): Promise<void> {
     try {
-      const reply = await this.script('tidingsGroupReap', group.key, this.totalBytes, this.heartbeatPrefix, this.clock.now(), this.config.maxAttempts);
-      group.buffered = Number(reply[reply.length - 1]);
-      this.deadLetters(group, reply.slice(0, -1));
+      const reply = await this.script('tidingsGroupReap', group.key, this.totalBytes, this.heartbeatPrefix, this.clock.now(), this.config.maxAttempts, this.direct);
+      group.counters.deadLettered += Number(reply[0]);
+      group.buffered = Number(reply[1]);
     } catch (err) {
       this.log.debug({ err: (err as Error).message, group: group.name }, 'moderation reap failed');
     }
@@ -727,41 +729,22 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   private async sweep(): Promise<void> {
     try {
       const reply = await this.script('tidingsGroupSweep', this.groupSet, this.totalBytes, this.sweepCursor, SWEEP_GROUPS_PER_TICK,
-        this.heartbeatPrefix, this.clock.now(), this.config.maxAttempts);
+        this.heartbeatPrefix, this.clock.now(), this.config.maxAttempts, this.direct);
       this.sweepCursor = String(reply[0]);
-      for (let i = 1; i + 1 < reply.length; i += 2) this.deadLetters(this.groups.get(String(reply[i])), reply[i + 1] as unknown as Reply);
+      // Groups this node has no member of have nothing to count.
+      for (let i = 1; i + 1 < reply.length; i += 2) {
+        const group = this.groups.get(String(reply[i]));
+        if (group) group.counters.deadLettered += Number(reply[i + 1]);
+      }
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'moderation sweep failed');
     }
   }
 
-  // -- senders -------------------------------------------------------------------------------------
-
-  /** `group`: undefined for a group this node has no member of (nothing to count). */
-  private deadLetters(group: LocalGroup | undefined, dead: Reply): void {
-    for (let i = 0; i + 1 < dead.length; i += 2) {
-      if (group) group.counters.deadLettered++;
-      this.tellSender(parseItem(dead[i] as Buffer), `not moderated after ${Number(dead[i + 1])} delivery attempts`, 'server');
-    }
-  }
-
-  /** A `rejected` to the sender's connection, on whichever node it is: every node listens on the
-   * direct channel and hands the frame to the connection if it has it. */
-  private tellSender(item: Item, reason: string, by: RejectedFrame['by']): void {
-    const message = this.rejectedNotice(item, reason, by);
-    if (message === undefined) return;
-    this.track(this.connection.run((r) => r.publish(this.direct, message)).catch(() => { /* best effort, like a closed connection */ }));
-  }
-
-  /** The direct channel's message carrying a `rejected` to the sender's connection (none when the
-   * item does not name it). */
-  private rejectedNotice(item: Item, reason: string, by: RejectedFrame['by']): Buffer | undefined {
-    if (item.origin === undefined) return undefined;
-    const frame: RejectedFrame = { t: 'rejected', cache: item.cache, topic: item.topic, page: item.page, seq: item.seq, reason, by };
-    return Buffer.concat([Buffer.from(`${item.origin} `), encodeFrame(frame)]);
-  }
+  // -- messages ------------------------------------------------------------------------------------
 
   private onMessage(channel: string, message: Buffer): void {
+    // `<connection> <frame>`: a sender's `rejected` (moderation-scripts.ts g_tell_sender).
     if (channel === this.direct) {
       const space = message.indexOf(0x20);
       // A copy: the frame outlives ioredis's read buffer.
@@ -783,8 +766,8 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   private groupKey(cache: string, name: string): string { return `${this.prefix}m:${cache}\u0000${name}`; }
   private heartbeatKey(node: string): string { return `${this.heartbeatPrefix}${node}`; }
 
-  private script(name: GroupScriptName, ...args: ScriptArg[]): Promise<Reply> {
-    return this.connection.script<Reply>(name, args);
+  private script<R = Reply>(name: GroupScriptName, ...args: ScriptArg[]): Promise<R> {
+    return this.connection.script<R>(name, args);
   }
 }
 
@@ -800,7 +783,6 @@ function parseItem(record: Buffer): Item {
     cache: String(blob['c']), topic: String(blob['t']), output: record.toString('utf8', commas[3]! + 1, nul),
     value: typeof value === 'string' ? value : new Uint8Array(value as Uint8Array),
     tokenId: typeof blob['k'] === 'string' ? blob['k'] : undefined,
-    origin: typeof blob['o'] === 'string' ? blob['o'] : undefined,
     page: head[0]!, seq: head[1]!, ts: head[2]!,
   };
 }
