@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startServer } from '../helpers/server.js';
 import { deletePrefix, loadsDuring, proxiedRedis, requireRedis, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { resetHoldingSubscribe } from '../helpers/tcp-proxy.js';
+import { resetHoldingSubscribe, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { CACHE, RawModerator, SUFFIX, liveGroup, participant } from '../helpers/moderator.js';
 import { eventually, waitFor } from '../helpers/wait.js';
@@ -16,6 +16,7 @@ import { sdkFor } from '../helpers/sdk.js';
 import { HttpReceiver } from '../helpers/http-receiver.js';
 import { ErrorResponse, Increment, ListWrite } from '../../src/client/index.js';
 import { TopicKeys } from '../../src/engine/redis/keys.js';
+import { GROUP_SCRIPTS } from '../../src/engine/redis/moderation-scripts.js';
 import { TOPIC_SCRIPTS } from '../../src/engine/redis/scripts.js';
 import { PermissionScopes, generateSigningKey, type DeepPartial, type TidingsConfig, type TidingsServer } from '../../src/index.js';
 
@@ -466,14 +467,27 @@ t.test('a claim whose reply was lost after the node\'s last member closed is und
   t.equal(mod.deliveries.length, 1, 'the closed member never got it');
 });
 
+/** Stalls node a's command connection (the proxy holds its requests, the answers to earlier ones
+ * flow) from its next heartbeat on, until `reaped` holds, then lets the requests through: that
+ * heartbeat reaches Redis after node b took node a for gone, finds its key gone, and its answer is
+ * lost (past redis.commandTimeoutMs). Node a's links are reset first (the hold applies to new ones). */
+const HEARTBEAT_SHA = createHash('sha1').update(GROUP_SCRIPTS.tidingsNodeBeat.lua).digest('hex');
+
+async function heartbeatLostAfter(proxy: TcpProxy, what: string, reaped: () => Promise<boolean>): Promise<void> {
+  const stalled = proxy.holdRequests((chunk) => chunk.includes(HEARTBEAT_SHA));
+  proxy.reset();
+  const link = await stalled;
+  await waitFor(what, reaped);
+  proxy.releaseRequests(link);
+}
+
 /** A node cut off from Redis past moderation.nodeTimeoutMs is taken for gone (its members reaped);
  * the heartbeat that finds its key gone registers them again. Here the link only stalls: the
  * requests go through late, so that heartbeat reaches Redis, finds the key gone, and its answer
  * is lost (past redis.commandTimeoutMs). Before, the later heartbeats found the key and the
  * member stayed unlisted for good while connected: once the group had been quiet for
  * groupIdleMs it was forgotten, and an input published on another node was acknowledged as an
- * ordinary publish that no moderator ever got. The proxy holds node a's command connection's
- * requests from its heartbeat on. */
+ * ordinary publish that no moderator ever got. */
 t.test('a heartbeat whose answer was lost after the node was taken for gone still registers its members again', async (t) => {
   if (!requireRedis(t)) return;
   const { url, prefix, proxy } = await proxiedRedis(t, 'beatlost');
@@ -489,12 +503,7 @@ t.test('a heartbeat whose answer was lost after the node was taken for gone stil
   t.teardown(() => side.disconnect());
   const members = `${prefix}m:${CACHE}\u0000mods\u0000m`;
 
-  const heartbeatKey = Buffer.from(`${prefix}m:\u0000node:`);
-  const stalled = proxy.holdRequests((chunk) => /\r\nset\r\n/i.test(chunk.toString('latin1')) && chunk.includes(heartbeatKey));
-  proxy.reset();
-  const link = await stalled;
-  await waitFor('node b to reap node a\'s member', async () => (await side.hlen(members)) === 0);
-  proxy.releaseRequests(link);
+  await heartbeatLostAfter(proxy, 'node b to reap node a\'s member', async () => (await side.hlen(members)) === 0);
 
   t.ok(await eventually(async () => (await side.hlen(members)) === 1, 5000), 'node a registered its member again');
   // The group, quiet since the reap, would be forgotten by now had the member stayed unlisted.
@@ -502,6 +511,39 @@ t.test('a heartbeat whose answer was lost after the node was taken for gone stil
   await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'after' });
   await mod.received(2, 5000);
   t.match(mod.deliveries[1], { value: 'after' }, 'an input published on node b reached the member on node a');
+});
+
+/** The stall above with an item held: the node must end its member's stale delivery at once, as
+ * when it gets the answer of the heartbeat that found its key gone, though only a later
+ * heartbeat's answer tells it now (the key holds the number of the one that found it gone).
+ * Before, only an answer finding the key gone did, so here the member (maxInFlight 1) had no room
+ * for the reaped item, or anything else, until ackTimeoutMs (60 s). */
+t.test('a heartbeat whose answer was lost after the node was taken for gone still frees its members\' stale deliveries at once', async (t) => {
+  if (!requireRedis(t)) return;
+  const { url, prefix, proxy } = await proxiedRedis(t, 'beatlostfree');
+  const moderation = { nodeTimeoutMs: 1000, ackTimeoutMs: 60_000 };
+  const signingKeys = [generateSigningKey()];
+  // linkTimeoutMs: the stalled link is kept, so what it holds reaches Redis once released.
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { auth: { signingKeys }, moderation, redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: { auth: { signingKeys }, moderation } });
+  const mod = await RawModerator.join(a, { maxInFlight: 1 });
+  const alice = await participant(b, 'alice');
+  t.teardown(() => { mod.client.close(); alice.close(); });
+  const side = new Redis(url);
+  t.teardown(() => side.disconnect());
+  const inFlight = `${prefix}m:${CACHE}\u0000mods\u0000f`;
+  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'X' });
+  await mod.received(1);
+
+  await heartbeatLostAfter(proxy, 'node b to reap node a\'s item', async () => (await side.hlen(inFlight)) === 0);
+
+  // Well within ackTimeoutMs: only the stale delivery's end makes room for it.
+  await mod.received(2, 15_000);
+  t.match(mod.deliveries[1], { value: 'X', attempt: 2 }, 'the reaped item reached the member again');
+  t.match(await mod.client.request({ t: 'reject', delivery: mod.deliveries[0]!['delivery'], reason: 'late' }), { t: 'err', e: { code: 'FAILED_PRECONDITION_ERROR' } },
+    'the stale delivery is over');
+  t.match(await mod.client.request({ t: 'accept', delivery: mod.deliveries[1]!['delivery'] }), { t: 'ok' }, 'the new one is settled');
 });
 
 /** A node cut off from Redis past moderation.nodeTimeoutMs is taken for gone: what its members

@@ -23,7 +23,8 @@
  * (deleted with its last group); `<prefix>m:\0groups` SET of every group's B;
  * `<prefix>m:\0groups\0v` the counter directory versions come from (g_new_version);
  * `<prefix>m:\0bytes` buffered bytes of all groups;
- * `<prefix>m:\0node:<id>` a node's heartbeat (PX moderation.nodeTimeoutMs).
+ * `<prefix>m:\0node:<id>` a node's heartbeat (PX moderation.nodeTimeoutMs): the number of the
+ * node's heartbeat that last found it gone (tidingsNodeBeat).
  * Group scripts derive B's sub-keys from B (one Redis, not Redis Cluster: docs/operations.md). */
 
 export const GROUP_PRELUDE = `
@@ -212,6 +213,19 @@ local function g_reap(B, Gbytes, heartbeat_prefix, now, max_attempts, direct)
 end`;
 
 export const GROUP_SCRIPTS = {
+  /** A node's heartbeat: renews its key for nodeTimeoutMs, or makes it anew holding this heartbeat's
+   * number, so that a node whose heartbeat found the key gone learns it from a later heartbeat too
+   * when the answer of that one was lost (it was taken for gone: moderation.ts heartbeat()).
+   * KEYS: the node's heartbeat key. ARGV: nodeTimeoutMs, this heartbeat's number. Returns the
+   * number of the heartbeat that last found the key gone. */
+  tidingsNodeBeat: {
+    keys: 1,
+    lua: `
+local found = redis.call('GET', KEYS[1]) or ARGV[2]
+redis.call('SET', KEYS[1], found, 'PX', ARGV[1])
+return tonumber(found)`,
+  },
+
   /** KEYS: D, Gset, Gbytes, B. ARGV: name, pattern, member, node, now, maxGroups, groupIdleMs.
    * {'ok', members, buffered} | {'pattern', existing} | {'groups'} | {'exists', members, buffered} */
   tidingsGroupJoin: {

@@ -96,13 +96,16 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   /** Joins under way per member: they count against maxGroupsPerConnection, so gsubs sent at once
    * cannot pass it together. */
   private readonly joinsUnderWay = new Map<string, number>();
-  /** Numbers this node's claim calls (moderation-scripts.ts tidingsGroupUnclaim). */
-  private claimCalls = 0;
+  /** Numbers this node's claim calls (moderation-scripts.ts tidingsGroupUnclaim) and heartbeats
+   * together, in the order they are sent (one connection: the order Redis runs them in), so a
+   * claim numbered below the heartbeat that found the node's key gone ran before it (releaseHeld). */
+  private calls = 0;
+  /** The number of the last heartbeat known to have found this node's key gone (0: none yet). */
+  private foundGone = 0;
   /** Hand-backs and leaves that failed while Redis was away, retried every tick. */
   private readonly retries: Array<() => Promise<void>> = [];
   private readonly pending = new Set<Promise<unknown>>();
   private tick: NodeJS.Timeout | undefined;
-  private beaten = false;
   /** Counts the subscriber's reconnects: a retry of an older one's re-subscription stops once a
    * newer one starts over. */
   private resubscribeRound = 0;
@@ -491,7 +494,7 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     if (room === 0) return;
     group.claiming = true;
     group.again = false;
-    const call = String(++this.claimCalls);
+    const call = String(++this.calls);
     const claim = this.script('tidingsGroupClaim', group.key, this.totalBytes, this.nodeId, room, withRoom.length === 1 ? withRoom[0]!.id : '', this.heartbeatKey(this.nodeId), call).then((reply) => {
       const unplaced: Claimed[] = [];
       const claimed = Math.floor(reply.length / 5);
@@ -663,23 +666,18 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
   }
 
   private async heartbeat(): Promise<void> {
-    let previous: string | null;
-    try {
-      previous = await this.connection.run((r) => r.set(this.heartbeatKey(this.nodeId), '1', 'PX', this.config.nodeTimeoutMs, 'GET'));
-    } catch (err) {
-      // Redis may have run it and found the key gone, and the next one finds it: register the
-      // members again all the same (a member still listed answers 'exists').
-      this.rejoining = true;
-      throw err;
-    }
-    if (previous === null && this.beaten) {
+    // Any heartbeat answers which one last found the key gone: the answer of that one may have
+    // been lost (Redis ran it past redis.commandTimeoutMs).
+    const found = await this.script<number>('tidingsNodeBeat', this.heartbeatKey(this.nodeId), this.config.nodeTimeoutMs, ++this.calls);
+    // The first one always finds it gone (a new node).
+    if (found > this.foundGone && this.foundGone > 0) {
       // Redis was away longer than nodeTimeoutMs: other nodes took this one for gone and reaped
       // its members and items (a settle of those is refused). Register the members again.
       this.log.warn({ node: this.nodeId }, 'moderation: this node was taken for gone; rejoining its members');
       this.rejoining = true;
-      this.releaseHeld();
+      this.releaseHeld(found);
     }
-    this.beaten = true;
+    this.foundGone = Math.max(this.foundGone, found);
     // Until every member is registered again: a rejoin cut short (Redis away again) goes on at the
     // next tick, whose heartbeat then finds its key (a member already back answers 'exists').
     if (this.rejoining) {
@@ -704,11 +702,15 @@ export class RedisModeration implements ModerationEngine, PublishFeed {
     }
   }
 
-  /** Ends every delivery this node's members hold: what they held was handed out again (or went
-   * with Redis), so each would otherwise take a member's room, for nothing, until its ack timeout.
-   * The hand-back puts back one not yet reaped and changes nothing for the others. */
-  private releaseHeld(): void {
+  /** Ends every delivery this node's members hold from a claim that ran before heartbeat `found`
+   * made the node's key anew: what they held was handed out again (or went with Redis), so each
+   * would otherwise take a member's room, for nothing, until its ack timeout. The hand-back puts
+   * back one not yet reaped and changes nothing for the others. A later claim ran with the key
+   * back: no node reaps what it took. */
+  private releaseHeld(found: number): void {
     for (const held of [...this.deliveries.values()]) {
+      // A claim tag starts with its call's number (pump()).
+      if (Number.parseInt(held.tag, 10) > found) continue;
       this.drop(held);
       this.track(this.handBack(held.group, [[held.id, held.tag]], held.member.id));
     }
