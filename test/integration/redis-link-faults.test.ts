@@ -513,19 +513,16 @@ t.test('a heartbeat whose answer was lost after the node was taken for gone stil
   t.match(mod.deliveries[1], { value: 'after' }, 'an input published on node b reached the member on node a');
 });
 
-/** The stall above with an item held: the node must end its member's stale delivery at once, as
- * when it gets the answer of the heartbeat that found its key gone, though only a later
- * heartbeat's answer tells it now (the key holds the number of the one that found it gone).
- * Before, only an answer finding the key gone did, so here the member (maxInFlight 1) had no room
- * for the reaped item, or anything else, until ackTimeoutMs (60 s). */
-t.test('a heartbeat whose answer was lost after the node was taken for gone still frees its members\' stale deliveries at once', async (t) => {
-  if (!requireRedis(t)) return;
-  const { url, prefix, proxy } = await proxiedRedis(t, 'beatlostfree');
+/** Node a's member (maxInFlight 1, ackTimeoutMs 60 s) holds an item published on node b; `cutOff`
+ * keeps node a from Redis until node b has reaped it (`reaped`). The member must then get the item
+ * again at once, well within ackTimeoutMs, and its stale delivery be over. */
+async function staleDeliveryFreed(t: Test, label: string, linkTimeoutMs: number,
+  cutOff: (proxy: TcpProxy, reaped: () => Promise<boolean>) => Promise<void>): Promise<void> {
+  const { url, prefix, proxy } = await proxiedRedis(t, label);
   const moderation = { nodeTimeoutMs: 1000, ackTimeoutMs: 60_000 };
   const signingKeys = [generateSigningKey()];
-  // linkTimeoutMs: the stalled link is kept, so what it holds reaches Redis once released.
   const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
-    config: { auth: { signingKeys }, moderation, redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 10_000, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+    config: { auth: { signingKeys }, moderation, redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
   const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: { auth: { signingKeys }, moderation } });
   const mod = await RawModerator.join(a, { maxInFlight: 1 });
   const alice = await participant(b, 'alice');
@@ -536,7 +533,7 @@ t.test('a heartbeat whose answer was lost after the node was taken for gone stil
   await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'X' });
   await mod.received(1);
 
-  await heartbeatLostAfter(proxy, 'node b to reap node a\'s item', async () => (await side.hlen(inFlight)) === 0);
+  await cutOff(proxy, async () => (await side.hlen(inFlight)) === 0);
 
   // Well within ackTimeoutMs: only the stale delivery's end makes room for it.
   await mod.received(2, 15_000);
@@ -544,6 +541,17 @@ t.test('a heartbeat whose answer was lost after the node was taken for gone stil
   t.match(await mod.client.request({ t: 'reject', delivery: mod.deliveries[0]!['delivery'], reason: 'late' }), { t: 'err', e: { code: 'FAILED_PRECONDITION_ERROR' } },
     'the stale delivery is over');
   t.match(await mod.client.request({ t: 'accept', delivery: mod.deliveries[1]!['delivery'] }), { t: 'ok' }, 'the new one is settled');
+}
+
+/** The stall above with an item held: the node must end its member's stale delivery at once, as
+ * when it gets the answer of the heartbeat that found its key gone, though only a later
+ * heartbeat's answer tells it now (the key holds the number of the one that found it gone).
+ * Before, only an answer finding the key gone did, so here the member (maxInFlight 1) had no room
+ * for the reaped item, or anything else, until ackTimeoutMs (60 s). */
+t.test('a heartbeat whose answer was lost after the node was taken for gone still frees its members\' stale deliveries at once', async (t) => {
+  if (!requireRedis(t)) return;
+  // linkTimeoutMs: the stalled link is kept, so what it holds reaches Redis once released.
+  await staleDeliveryFreed(t, 'beatlostfree', 10_000, (proxy, reaped) => heartbeatLostAfter(proxy, 'node b to reap node a\'s item', reaped));
 });
 
 /** A node cut off from Redis past moderation.nodeTimeoutMs is taken for gone: what its members
@@ -553,32 +561,12 @@ t.test('a heartbeat whose answer was lost after the node was taken for gone stil
  * proxy cuts node a's links (open and new ones) until node b has reaped node a. */
 t.test('a node back after it was taken for gone frees its members\' stale deliveries at once', async (t) => {
   if (!requireRedis(t)) return;
-  const { url, prefix, proxy } = await proxiedRedis(t, 'stalefree');
-  const moderation = { nodeTimeoutMs: 1000, ackTimeoutMs: 60_000 };
-  const signingKeys = [generateSigningKey()];
-  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
-    config: { auth: { signingKeys }, moderation, redis: { commandTimeoutMs: COMMAND_TIMEOUT_MS, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
-  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: { auth: { signingKeys }, moderation } });
-  const mod = await RawModerator.join(a, { maxInFlight: 1 });
-  const alice = await participant(b, 'alice');
-  t.teardown(() => { mod.client.close(); alice.close(); });
-  const side = new Redis(url);
-  t.teardown(() => side.disconnect());
-  const inFlight = `${prefix}m:${CACHE}\u0000mods\u0000f`;
-  await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'X' });
-  await mod.received(1);
-
-  proxy.freeze();
-  proxy.blackhole();
-  await waitFor('node b to reap node a\'s item', async () => (await side.hlen(inFlight)) === 0);
-  proxy.heal();
-
-  // Well within ackTimeoutMs: only the stale delivery's end makes room for it.
-  await mod.received(2, 15_000);
-  t.match(mod.deliveries[1], { value: 'X', attempt: 2 }, 'the reaped item reached the member again');
-  t.match(await mod.client.request({ t: 'reject', delivery: mod.deliveries[0]!['delivery'], reason: 'late' }), { t: 'err', e: { code: 'FAILED_PRECONDITION_ERROR' } },
-    'the stale delivery is over');
-  t.match(await mod.client.request({ t: 'accept', delivery: mod.deliveries[1]!['delivery'] }), { t: 'ok' }, 'the new one is settled');
+  await staleDeliveryFreed(t, 'stalefree', 400, async (proxy, reaped) => {
+    proxy.freeze();
+    proxy.blackhole();
+    await waitFor('node b to reap node a\'s item', reaped);
+    proxy.heal();
+  });
 });
 
 /** A node taken for gone registers its members again when it is back; here Redis refuses: the
