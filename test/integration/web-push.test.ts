@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import webpush from 'web-push';
 import { startServer } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
@@ -185,15 +185,21 @@ t.test('web push', async (t) => {
   });
 });
 
-t.test('web push - push.backoffMaxMs caps the wait a push service asks for (Retry-After), so the retry comes on the knob', async (t) => {
+/** A server that pushes to a push service on this machine and tries a refused push once more, at
+ * once (push.backoffInitialMs and backoffMaxMs 1 ms, maxAttempts 2). */
+function retryingAtOnce(t: Test): ReturnType<typeof startServer> {
   const vapid = webpush.generateVAPIDKeys();
-  // An hour asked for, capped to 1 ms by the knob: the retry follows at once (a fixed 30 s cap would hold it).
-  const server = await startServer(t, {
+  return startServer(t, {
     config: {
       presence: { leaveGraceMs: 0 },
       push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, backoffInitialMs: 1, backoffMaxMs: 1, maxAttempts: 2 },
     },
   });
+}
+
+t.test('web push - push.backoffMaxMs caps the wait a push service asks for (Retry-After), so the retry comes on the knob', async (t) => {
+  // An hour asked for, capped to 1 ms by the knob: the retry follows at once (a fixed 30 s cap would hold it).
+  const server = await retryingAtOnce(t);
   const pushService = await HttpReceiver.start(t);
   pushService.respond = (_r, index) => (index === 0 ? { status: 503, headers: { 'retry-after': '3600' } } : { status: 201 });
   const kim = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'kim' }));
@@ -215,13 +221,7 @@ t.test('web push - push.backoffMaxMs caps the wait a push service asks for (Retr
  * the browser, holding only the new keys, could not decrypt it. Each attempt now encrypts to the
  * keys registered then. */
 t.test('web push - a push retried after its endpoint was registered again with new keys is encrypted to the new keys', async (t) => {
-  const vapid = webpush.generateVAPIDKeys();
-  const server = await startServer(t, {
-    config: {
-      presence: { leaveGraceMs: 0 },
-      push: { vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, allowInsecureEndpoints: true, allowPrivateEndpoints: true, backoffInitialMs: 1, backoffMaxMs: 1, maxAttempts: 2 },
-    },
-  });
+  const server = await retryingAtOnce(t);
   const pushService = await HttpReceiver.start(t);
   let registeredAgain!: () => void;
   const held = new Promise<void>((resolve) => { registeredAgain = resolve; });
