@@ -28,7 +28,7 @@ import type { Logger } from '../core/logger.js';
 import { disconnectSubscriber, type RedisConnection } from '../core/redis-connection.js';
 import type { PresenceChange, PresenceEngine, PresenceSubscriber } from './presence.js';
 import { PRESENCE_SCRIPTS, type PresenceScriptName } from './redis-presence-scripts.js';
-import { reloadAfterResubscribe } from '../core/redis-resubscribe.js';
+import { reloadAfterResubscribe, retryWhileReady } from '../core/redis-resubscribe.js';
 
 /** Dead nodes claimed, due leaves and dead-node entries handled per sweep (the next sweep goes on). */
 const SWEEP_BATCH = 200;
@@ -106,8 +106,19 @@ export class RedisPresence implements PresenceEngine {
     if (w) { w.refs++; return; }
     const fresh: Watched = { cache, topic, refs: 1, known: new Set(), queued: undefined, loading: Promise.resolve() };
     this.watched.set(key, fresh);
-    // Not announced: a new watcher asks `presence` for the members; this only sets what it knows.
-    this.read(fresh, false).catch(() => { /* known stays as the events built it; the next sync reads again */ });
+    this.readFirst(fresh, 1);
+  }
+
+  /** Not announced: a new watcher asks `presence` for the members; this only sets what it knows.
+   * What a sync tells the watchers is the difference from it, so a read that fails (an error
+   * answer, a timeout, Redis's other connection away) is tried again at the reconnect backoff while
+   * the topic is watched: else a member listed before the watch who left while the link was down
+   * would never be told. If the link drops meanwhile, the sync after it reads instead. */
+  private readFirst(w: Watched, attempt: number): void {
+    this.read(w, false).catch((err: unknown) => {
+      const delay = retryWhileReady(this.subscriber, attempt, () => !this.closed && this.watched.get(`${w.cache}\u0000${w.topic}`) === w, () => this.readFirst(w, attempt + 1));
+      if (delay !== undefined) this.log.debug({ err: (err as Error).message, retryInMs: delay }, 'presence: reading a watched topic\'s members failed; trying again');
+    });
   }
 
   unwatch(cache: string, topic: string): void {

@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap';
 import { startServer } from '../helpers/server.js';
 import { Redis } from 'ioredis';
-import { deletePrefix, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, monitorOf, requireRedis, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { resetHoldingSubscribe, startTcpProxy } from '../helpers/tcp-proxy.js';
 import { eventually } from '../helpers/wait.js';
@@ -105,4 +105,55 @@ t.test('a sync whose read fails is tried again until it succeeds', async (t) => 
 
   t.ok(await eventually(() => joins().includes('late'), 8000), 'read again: the watcher on A hears the join it missed');
   t.same(joins(), ['late', 'wanda'], 'no one joins twice');
+});
+
+/** A newly watched topic's first read of the members fails (WRONGTYPE, as above) while the link is
+ * fine: the node reads again at the reconnect backoff. Without that it knew only what events told
+ * it since, so a member listed before the watch who left while the link was down was never told. */
+t.test('a first read of a newly watched topic that fails is tried again, so a later sync tells its leaves', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t);
+  const prefix = uniquePrefix('psync');
+  const { a, b, proxy, open } = await twoNodes(t, redis.url, prefix);
+  const admin = new Redis(redis.url);
+  t.teardown(() => admin.disconnect());
+  const members = `${prefix}p:${CACHE}\u0000room`;
+  const monitor = await monitorOf(admin);
+  t.teardown(() => monitor.disconnect());
+  // MONITOR writes U+0000 as \x00.
+  const shown = members.replaceAll('\u0000', '\\x00');
+  let reads = 0;
+  monitor.on('monitor', (_time: string, args: string[]) => { if (args[0]?.toLowerCase() === 'hgetall' && args[1] === shown) reads++; });
+
+  const early = await open(b, 'early');
+  await early.ok({ t: 'sub', cache: CACHE, topic: 'room' });
+  // Events reach a node in order: once a probe on A hears a later join (on another topic), A has
+  // heard early's too, before anyone on A watches the room.
+  const probe = await open(a, 'probe');
+  await probe.ok({ t: 'sub', cache: CACHE, topic: 'hall', presence: true });
+  await open(b, 'sentinel').then((c) => c.ok({ t: 'sub', cache: CACHE, topic: 'hall' }));
+  await probe.next((f) => f['t'] === 'join' && f['tokenId'] === 'sentinel');
+
+  // The members hash set aside while the watch starts: A's first read fails. The watcher is
+  // anonymous, so its own subscription writes nothing there.
+  const failedReads = async () => Number(/^errorstat_WRONGTYPE:count=(\d+)/m.exec(await admin.info('errorstats'))?.[1] ?? 0);
+  await admin.rename(members, `${members}:aside`);
+  await admin.set(members, 'not a hash');
+  const watcher = await RawClient.open(a, (await a.auth.mintDisposableToken({ scope, expiresInSec: 300 })).token);
+  t.teardown(() => watcher.close());
+  await watcher.ok({ t: 'sub', cache: CACHE, topic: 'room', presence: true });
+  t.ok(await eventually(async () => (await failedReads()) > 0, 8000), 'the first read failed');
+  const readsBefore = reads;
+  await admin.rename(`${members}:aside`, members);
+  t.ok(await eventually(() => reads > readsBefore, 8000), 'A reads the members again while its link stays up');
+
+  // Early leaves while A cannot hear the events channel: only the sync after the reconnect tells it.
+  const link = await resetHoldingSubscribe(proxy, Buffer.from(`${prefix}p:\u0000events`));
+  if (link === undefined) { t.fail('A\'s presence subscriber did not send its SUBSCRIBE again'); return; }
+  early.close();
+  t.ok(await eventually(async () => (await admin.hexists(members, 'early')) === 0, 5000), 'Redis no longer counts the early member');
+  proxy.releaseRequests(link);
+  const leaves = () => watcher.frames.filter((f) => f['t'] === 'leave').map((f) => String(f['tokenId']));
+  t.ok(await eventually(() => leaves().includes('early'), 8000), 'the watcher on A hears the leave it missed');
+  t.same(leaves(), ['early'], 'no other leave');
 });
