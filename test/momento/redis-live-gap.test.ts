@@ -10,7 +10,7 @@ import type { TopicDiscontinuity, TopicItem, TopicSubscribe } from '@gomomento/s
 import { collector } from '../helpers/sdk.js';
 import { apiKeyFor, errorCode, startMomentoServer } from '../helpers/momento.js';
 import { SDKS, kind, nodeSdk, webSdk } from '../helpers/momento-sdks.js';
-import { proxiedRedis, requireRedis } from '../helpers/redis.js';
+import { freePort, proxiedRedis, requireRedis } from '../helpers/redis.js';
 import { startServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -175,6 +175,28 @@ t.test('web-sdk - a resubscribe refused while Redis answers node a too late: res
   t.same(items.events.map((i) => [i.valueString(), i.sequenceNumber()]), [['one', 1], ['two', 2]], 'what was published meanwhile, in order');
   t.equal(gaps.events.length, 1, 'no discontinuity');
 });
+
+/** A first subscribe() on a node cut off from Redis, refused at once (redis.maxQueuedCommands 0):
+ * TopicSubscribe.Error with both SDKs. Over grpc-web the refusal used to end `OK` like a dropped
+ * stream's, so the web SDK resubscribed again and again, its subscribe() pending until the node
+ * reached Redis. */
+for (const sdk of SDKS) {
+  t.test(`${sdk.name} - a first subscribe() on a node cut off from Redis: an Error, not pending`, async (t) => {
+    if (!requireRedis(t)) return;
+    const { prefix, proxy } = await proxiedRedis(t, 'momento-firstsub');
+    const nothing = await freePort();
+    const a = await startMomentoServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+      config: { redis: { commandTimeoutMs: 300, linkTimeoutMs: 500, maxQueuedCommands: 0, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+    const { cache, topics } = await sdk.clients(t, a, await apiKeyFor(a));
+    // Node a's connections dropped and every new one refused: Redis is away, not slow.
+    proxy.retarget(nothing);
+    proxy.reset();
+    await waitFor('node a cut off from Redis', async () => errorCode(await cache.get('app', 'k')) === 'SERVER_UNAVAILABLE');
+    const pending = new Promise<string>((resolve) => { setTimeout(() => resolve('still pending'), 20_000).unref(); });
+    const answer = await Promise.race([topics.subscribe('app', 'news', { onItem: () => {} }), pending]);
+    t.equal(typeof answer === 'string' ? answer : errorCode(answer), 'SERVER_UNAVAILABLE', 'subscribe() answers the refusal');
+  });
+}
 
 /** Batches over grpc-web on a node cut off from Redis: the first item fails SERVER_UNAVAILABLE and
  * the stream ends `UNAVAILABLE`, which the web SDK reports. Ended `OK` (as a Subscribe is, for the

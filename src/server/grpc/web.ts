@@ -58,7 +58,8 @@ function corsHeaders(res: HttpResponse, cors: Cors, origin: string): void {
 
 /** The response side of one grpc-web call: headers once, data frames, then the trailer. */
 class WebResponse {
-  private started = false;
+  /** Headers (and so a first message or the trailer) are written. */
+  started = false;
   ended = false;
   private waiting: Array<() => void> = [];
   constructor(private readonly res: HttpResponse, private readonly cors: Cors, private readonly origin: string) {}
@@ -105,13 +106,17 @@ class WebStream extends EventEmitter {
     super();
     // The handler ends a stream by emitting 'error' with its status (grpc-js's own convention).
     // The web SDK resubscribes (from its last position) after an OK end or a dropped connection,
-    // but treats any other end as final, unlike the Node SDK; so a Subscribe the server ends for a
-    // retryable reason (slow consumer, shutdown, Redis unreachable: UNAVAILABLE; Redis answering
-    // too late: DEADLINE_EXCEEDED) ends OK here, as the periodic recycle does. Not a batch: ended
-    // OK, its answers so far would read as all of them.
+    // but treats any other end after its first message as final, unlike the Node SDK; so a
+    // Subscribe the server ends for a retryable reason (slow consumer, shutdown, Redis unreachable:
+    // UNAVAILABLE; Redis answering too late: DEADLINE_EXCEEDED) ends OK here, as the periodic
+    // recycle does. Not a batch: ended OK, its answers so far would read as all of them.
     this.on('error', (s: StatusObject) => {
-      if (path === SUBSCRIBE_PATH && (s.code === status.UNAVAILABLE || s.code === status.DEADLINE_EXCEEDED)) out.finish(status.OK, 'OK');
-      else out.finish(s.code, s.details, s.metadata);
+      if (path !== SUBSCRIBE_PATH || (s.code !== status.UNAVAILABLE && s.code !== status.DEADLINE_EXCEEDED)) return out.finish(s.code, s.details, s.metadata);
+      // Refused before any message, the SDK's subscribe() (no position yet: resume_at 0) takes an
+      // error as its answer, TopicSubscribe.Error, as the Node SDK does: ended OK, it would
+      // resubscribe again and again with subscribe() pending.
+      if (!out.started && !((request as { resume_at_topic_sequence_number: number }).resume_at_topic_sequence_number > 0)) return out.finish(s.code, s.details, s.metadata);
+      out.finish(status.OK, 'OK');
     });
   }
   write(message: unknown, done?: () => void): boolean {
