@@ -145,7 +145,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
     const [listener, { mountGrpcWeb }] = await Promise.all([import('./grpc/listener.js'), import('./grpc/web.js')]);
     startMomentoListener = listener.startMomentoListener;
     services = listener.momentoServices({ broker, auth, config, log, fanout: jsFanout, endpoint: () => momentoEndpoint ?? hostPort(config.server.host, config.momento.port) });
-    mountGrpcWeb(app, services, { config, log, bodies, broker });
+    mountGrpcWeb(app, services, { config, log, bodies, broker, clock });
   }
   // Entries added here or (with a shared list) on another node close this node's connections.
   const unsubscribeRevocations = auth.revocations.subscribe((entry) => {

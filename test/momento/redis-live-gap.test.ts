@@ -4,7 +4,9 @@
  * Subscribe stream stays open and gets a `_Discontinuity` whose new_topic_sequence is the last
  * item before the resume point (docs/momento-compat.md), then the items Redis still held. Writes
  * and publishes whose Redis reply was lost, or that could not be sent: answered "maybe applied"
- * or failed, never applied twice by the SDK's own retries, and no acknowledged item missing. */
+ * or failed, never applied twice by the SDK's own retries, and no acknowledged item missing.
+ * Subscribes refused meanwhile: a first one answers an Error with both SDKs; a web SDK resubscribe
+ * ends `OK` after a pause, never in a tight loop. */
 import t from 'tap';
 import type { TopicDiscontinuity, TopicItem, TopicSubscribe } from '@gomomento/sdk';
 import { collector } from '../helpers/sdk.js';
@@ -13,6 +15,8 @@ import { SDKS, kind, nodeSdk, webSdk } from '../helpers/momento-sdks.js';
 import { freePort, proxiedRedis, requireRedis } from '../helpers/redis.js';
 import { startServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
+import { ManualClock } from '../../src/index.js';
+import { REFUSED_RESUBSCRIBE_PAUSE_MS } from '../../src/server/grpc/web.js';
 
 const WINDOW_ITEMS = 3;
 
@@ -197,6 +201,51 @@ for (const sdk of SDKS) {
     t.equal(typeof answer === 'string' ? answer : errorCode(answer), 'SERVER_UNAVAILABLE', 'subscribe() answers the refusal');
   });
 }
+
+/** A resubscribe refused at once (node a cut off from Redis, redis.maxQueuedCommands 0) ends `OK`
+ * for the web SDK to resubscribe, but only REFUSED_RESUBSCRIBE_PAUSE_MS (node a's clock, held here)
+ * after the refusal: the SDK resubscribes at once after an `OK` end, so it would otherwise loop as
+ * fast as the round trip. Once the pause ends it resubscribes, and once node a reaches Redis again
+ * the subscription resumes with what was published meanwhile. */
+t.test('web-sdk - a resubscribe refused at once ends OK only after a pause, so the SDK does not loop', async (t) => {
+  if (!requireRedis(t)) return;
+  const { url, prefix, proxy } = await proxiedRedis(t, 'momento-webpause');
+  const nothing = await freePort();
+  const clock = new ManualClock(Date.now());
+  const a = await startMomentoServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, clock,
+    config: { momento: { webStreamMaxMs: 200 }, redis: { commandTimeoutMs: 300, linkTimeoutMs: 500, maxQueuedCommands: 0, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
+  const publish = (value: string) => b.engine.topics.publish('app', 'news', value, 'backend');
+  const refused = () => a.broker.refusals.errors().filter((e) => e.op === 'sub').reduce((sum, e) => sum + e.count, 0);
+
+  const { cache, topics } = await webSdk.clients(t, a, await apiKeyFor(a));
+  const items = collector<TopicItem>();
+  const gaps = collector<TopicDiscontinuity>();
+  const errors = collector<TopicSubscribe.Error>();
+  t.equal(kind(await topics.subscribe('app', 'news', { onItem: items.push, onDiscontinuity: gaps.push, onError: (e) => errors.push(e) })), 'Subscription', 'subscribed');
+  await gaps.until(1);
+  await publish('one');
+  await items.until(1);
+
+  // Node a's connections dropped and every new one refused: its resubscribe is refused at once.
+  proxy.retarget(nothing);
+  proxy.reset();
+  await waitFor('a resubscribe refused', () => refused() > 0);
+  await publish('two');
+  // Round trips through node a meanwhile: a resubscribe ended OK at once would be refused again in each.
+  for (let i = 0; i < 10; i++) await cache.get('app', 'k');
+  t.equal(refused(), 1, 'while node a\'s clock stands still, the refused resubscribe is held: no other');
+  clock.advance(REFUSED_RESUBSCRIBE_PAUSE_MS);
+  await waitFor('the SDK resubscribing after the pause', () => refused() > 1);
+
+  proxy.retarget(Number(new URL(url).port));
+  await waitFor('node a reaching Redis again', async () => kind(await cache.get('app', 'k')) === 'Miss');
+  clock.advance(REFUSED_RESUBSCRIBE_PAUSE_MS);
+  await waitFor('the item published meanwhile, or the end', () => items.events.length >= 2 || errors.events.length > 0);
+  t.same(errors.events.map((e) => e.errorCode()), [], 'the subscription was not ended');
+  t.same(items.events.map((i) => [i.valueString(), i.sequenceNumber()]), [['one', 1], ['two', 2]], 'what was published meanwhile, in order');
+  t.equal(gaps.events.length, 1, 'no discontinuity');
+});
 
 /** Batches over grpc-web on a node cut off from Redis: the first item fails SERVER_UNAVAILABLE and
  * the stream ends `UNAVAILABLE`, which the web SDK reports. Ended `OK` (as a Subscribe is, for the

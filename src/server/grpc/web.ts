@@ -8,6 +8,7 @@ import { Metadata, status, type ServiceDefinition, type StatusObject } from '@gr
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { TidingsConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
+import type { Clock } from '../../core/clock.js';
 import { BodyBudgetError, BodyTooLargeError, readBody } from '../http-body.js';
 import type { BodyBudget } from '../body-budget.js';
 import { requestAddress } from '../admission.js';
@@ -98,11 +99,16 @@ class WebResponse {
 
 /** The one stream the web SDK resumes by calling again after an `OK` end. */
 const SUBSCRIBE_PATH = '/cache_client.pubsub.Pubsub/Subscribe';
+/** A resubscribe refused before its first message ends `OK` this long after the refusal: the web
+ * SDK resubscribes at once after an `OK` end, so a refusal that comes at once (Redis away and
+ * redis.maxQueuedCommands held) would otherwise have it resubscribe in a tight loop. The Node SDK
+ * waits as long after `UNAVAILABLE` (its DEFAULT_SUBSCRIPTION_RETRY_DELAY_MILLIS). */
+export const REFUSED_RESUBSCRIBE_PAUSE_MS = 500;
 
 /** What the shared handlers read from a Subscribe call, over a grpc-web response. */
 class WebStream extends EventEmitter {
   cancelled = false;
-  constructor(readonly request: unknown, readonly metadata: Metadata, readonly address: string, readonly grant: Grant | undefined, private readonly path: string, private readonly out: WebResponse, private readonly serialize: (m: unknown) => Buffer) {
+  constructor(readonly request: unknown, readonly metadata: Metadata, readonly address: string, readonly grant: Grant | undefined, private readonly path: string, private readonly out: WebResponse, private readonly serialize: (m: unknown) => Buffer, clock: Clock) {
     super();
     // The handler ends a stream by emitting 'error' with its status (grpc-js's own convention).
     // The web SDK resubscribes (from its last position) after an OK end or a dropped connection,
@@ -112,11 +118,12 @@ class WebStream extends EventEmitter {
     // recycle does. Not a batch: ended OK, its answers so far would read as all of them.
     this.on('error', (s: StatusObject) => {
       if (path !== SUBSCRIBE_PATH || (s.code !== status.UNAVAILABLE && s.code !== status.DEADLINE_EXCEEDED)) return out.finish(s.code, s.details, s.metadata);
+      if (out.started) return out.finish(status.OK, 'OK');
       // Refused before any message, the SDK's subscribe() (no position yet: resume_at 0) takes an
       // error as its answer, TopicSubscribe.Error, as the Node SDK does: ended OK, it would
       // resubscribe again and again with subscribe() pending.
-      if (!out.started && !((request as { resume_at_topic_sequence_number: number }).resume_at_topic_sequence_number > 0)) return out.finish(s.code, s.details, s.metadata);
-      out.finish(status.OK, 'OK');
+      if (!((request as { resume_at_topic_sequence_number: number }).resume_at_topic_sequence_number > 0)) return out.finish(s.code, s.details, s.metadata);
+      clock.setTimeout(() => out.finish(status.OK, 'OK'), REFUSED_RESUBSCRIBE_PAUSE_MS);
     });
   }
   write(message: unknown, done?: () => void): boolean {
@@ -137,8 +144,8 @@ class WebStream extends EventEmitter {
   }
 }
 
-export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps: { config: Readonly<TidingsConfig>; log: Logger; bodies: BodyBudget; broker: Broker }): void {
-  const { config, log, bodies, broker } = deps;
+export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps: { config: Readonly<TidingsConfig>; log: Logger; bodies: BodyBudget; broker: Broker; clock: Clock }): void {
+  const { config, log, bodies, broker, clock } = deps;
   const methods = new Map<string, Method>();
   for (const service of services) {
     for (const [name, definition] of Object.entries(service.definition)) {
@@ -207,7 +214,7 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
       }
       const serialize = (m: unknown) => method.definition.responseSerialize(m);
       if (method.definition.responseStream) {
-        const stream = new WebStream(request, metadata, address, grant, path, out, serialize);
+        const stream = new WebStream(request, metadata, address, grant, path, out, serialize, clock);
         // Only a Subscribe is recycled (the SDK resumes it); a batch ended OK early would be short.
         const recycle = path === SUBSCRIBE_PATH
           ? setTimeout(() => { stream.cancel(); out.finish(status.OK, 'OK'); }, config.momento.webStreamMaxMs)
