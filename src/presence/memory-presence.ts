@@ -14,9 +14,13 @@ interface TopicPresence {
   cache: string;
   topic: string;
   members: Map<string, Member>;
-  /** Connections of users that arrived when `members` was full: counted, not listed, no events.
-   * Kept by connection id so a user tracked later is never decremented by an untracked connection. */
-  untracked: Set<string>;
+  /** Users that arrived when `members` was full, by tokenId: their connections are counted, not
+   * listed, and make no events. A user stays untracked while any connection of it is left (new
+   * ones included, even once there is room), as with engine redis, where a node cannot tell which
+   * of a user's connections ended. */
+  untracked: Map<string, number>;
+  /** The sum of `untracked`. */
+  untrackedConnections: number;
 }
 
 export class MemoryPresence implements PresenceEngine {
@@ -40,7 +44,7 @@ export class MemoryPresence implements PresenceEngine {
     const key = topicKey(cache, topic);
     let state = this.topics.get(key);
     if (!state) {
-      state = { cache, topic, members: new Map(), untracked: new Set() };
+      state = { cache, topic, members: new Map(), untracked: new Map(), untrackedConnections: 0 };
       this.topics.set(key, state);
     }
     const member = state.members.get(who.tokenId);
@@ -50,8 +54,10 @@ export class MemoryPresence implements PresenceEngine {
       if (member.leaving) this.cancelLeave(member);
       return;
     }
-    if (state.members.size >= this.config.maxMembersPerTopic) {
-      state.untracked.add(who.connectionId);
+    const untracked = state.untracked.get(who.tokenId);
+    if (untracked !== undefined || state.members.size >= this.config.maxMembersPerTopic) {
+      state.untracked.set(who.tokenId, (untracked ?? 0) + 1);
+      state.untrackedConnections++;
       return;
     }
     state.members.set(who.tokenId, { connections: 1, leaving: undefined });
@@ -62,7 +68,13 @@ export class MemoryPresence implements PresenceEngine {
     const key = topicKey(cache, topic);
     const state = this.topics.get(key);
     if (!state) return;
-    if (state.untracked.delete(who.connectionId)) return this.dropIfEmpty(key, state);
+    const untracked = state.untracked.get(who.tokenId);
+    if (untracked !== undefined) {
+      if (untracked > 1) state.untracked.set(who.tokenId, untracked - 1);
+      else state.untracked.delete(who.tokenId);
+      state.untrackedConnections--;
+      return this.dropIfEmpty(key, state);
+    }
     const member = state.members.get(who.tokenId);
     if (!member || member.connections === 0) return;
     if (--member.connections > 0) return;
@@ -84,7 +96,7 @@ export class MemoryPresence implements PresenceEngine {
     if (!state) return { members: [], untracked: 0 };
     const members: PresenceMember[] = [];
     for (const [tokenId, m] of state.members) members.push({ tokenId, connections: m.connections });
-    return { members, untracked: state.untracked.size };
+    return { members, untracked: state.untrackedConnections };
   }
 
   /** Members within their leave grace right now (the tidings_presence_pending_leaves gauge). */

@@ -5,6 +5,8 @@
  * - M `p:<cache>\0<topic>`: HASH tokenId -> connections on every node (0 = within the leave grace);
  *   at most presence.maxMembersPerTopic fields.
  * - U `p:<cache>\0<topic>\0u`: connections of users beyond the bound (counted, not listed).
+ * - W `p:<cache>\0<topic>\0uw`: HASH tokenId -> that user's connections counted in U, on every node:
+ *   a user is untracked as a whole, while it has any such connection (its new ones too).
  * - L `p:\0leaving`: ZSET `<cache>\0<topic>\0<tokenId>` -> when its leave grace ends (node clock ms).
  * - N `p:\0nodes`: ZSET nodeId -> last heartbeat (node clock ms).
  * - D `p:\0dead`: SET of nodeIds whose contributions are being removed.
@@ -16,14 +18,14 @@
  * a failed or timed-out write, or a resync after Redis lost data, can then never count twice. */
 
 export const PRESENCE_SCRIPTS = {
-  /** KEYS: M, U, L, C, E, N. ARGV: cache, topic, tokenId, n (this node's connections), now, graceMs,
+  /** KEYS: M, U, L, C, E, N, W. ARGV: cache, topic, tokenId, n (this node's connections), now, graceMs,
    * maxMembers, nodeId, burying (1: a live node zeroes a dead one's count; skip the liveness check),
    * maxPendingLeaves (L's bound: past it a last connection leaving is a leave at once).
    * Returns {event, graceEnd}: event '' | 'join' | 'leave' | 'buried' (this node was declared
    * dead: it must take a new id and resync); graceEnd > 0 when the user's last connection left. */
   tidingsPresenceSet: {
-    keys: 6,
-    lua: `local M, U, L, C, E, N = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+    keys: 7,
+    lua: `local M, U, L, C, E, N, W = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local tokenId, n, now, grace, max = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 if ARGV[9] ~= '1' and not redis.call('ZSCORE', N, ARGV[8]) then return {'buried', 0} end
 local member = ARGV[1] .. '\\0' .. ARGV[2] .. '\\0' .. tokenId
@@ -42,12 +44,14 @@ if delta > 0 then
     if count == '0' then redis.call('ZREM', L, member) end
     redis.call('HINCRBY', M, tokenId, delta)
     m = m + delta
-  elseif redis.call('HLEN', M) < max then
+  elseif redis.call('HEXISTS', W, tokenId) == 0 and redis.call('HLEN', M) < max then
     redis.call('HSET', M, tokenId, delta)
     m = m + delta
     event = 'join'
   else
+    -- Untracked already (on any node), or no room: counted, not listed, even once there is room.
     redis.call('INCRBY', U, delta)
+    redis.call('HINCRBY', W, tokenId, delta)
     u = u + delta
   end
 elseif delta < 0 then
@@ -56,6 +60,7 @@ elseif delta < 0 then
   if fromU > 0 then
     u = u - fromU
     if redis.call('DECRBY', U, fromU) <= 0 then redis.call('DEL', U) end
+    if redis.call('HINCRBY', W, tokenId, -fromU) <= 0 then redis.call('HDEL', W, tokenId) end
   end
   local fromM = -delta - fromU
   m = m - fromM

@@ -256,7 +256,7 @@ export class RedisPresence implements PresenceEngine {
       if (this.registering) await this.registering;
       const node = this.nodeId;
       const count = entry.count;
-      const [event, graceEnd] = await this.script('tidingsPresenceSet', keys.members, keys.untracked, this.k.leaving, this.nodeKey(node), this.k.events, this.k.nodes,
+      const [event, graceEnd] = await this.script('tidingsPresenceSet', keys.members, keys.untracked, this.k.leaving, this.nodeKey(node), this.k.events, this.k.nodes, keys.untrackedUsers,
         entry.cache, entry.topic, entry.tokenId, count, this.clock.now(), this.config.leaveGraceMs, this.config.maxMembersPerTopic, node, 0, this.config.maxPendingLeaves) as [string, number];
       if (event === 'buried') {
         this.dirty.add(entry);
@@ -375,7 +375,7 @@ export class RedisPresence implements PresenceEngine {
     for (let i = 0; i < flat.length; i += 2) {
       const [cache, topic, tokenId] = splitMember(flat[i]!);
       const keys = this.topicKeys(cache, topic);
-      const [event, graceEnd] = await this.script('tidingsPresenceSet', keys.members, keys.untracked, this.k.leaving, nodeKey, this.k.events, this.k.nodes,
+      const [event, graceEnd] = await this.script('tidingsPresenceSet', keys.members, keys.untracked, this.k.leaving, nodeKey, this.k.events, this.k.nodes, keys.untrackedUsers,
         cache, topic, tokenId, 0, this.clock.now(), this.config.leaveGraceMs, this.config.maxMembersPerTopic, node, 1, this.config.maxPendingLeaves) as [string, number];
       if (event === 'leave') this.changed('leave', cache, topic, tokenId);
       if (Number(graceEnd) > 0) this.leaveAfterGrace(flat[i]!, cache, topic, tokenId, Number(graceEnd));
@@ -413,9 +413,9 @@ export class RedisPresence implements PresenceEngine {
     this.publish?.(presenceKey(cache, topic), encodeFrame(frame).slice());
   }
 
-  private topicKeys(cache: string, topic: string): { members: string; untracked: string } {
+  private topicKeys(cache: string, topic: string): { members: string; untracked: string; untrackedUsers: string } {
     const members = `${this.k.prefix}${cache}\u0000${topic}`;
-    return { members, untracked: `${members}\u0000u` };
+    return { members, untracked: `${members}\u0000u`, untrackedUsers: `${members}\u0000uw` };
   }
 
   private nodeKey(node: string): string {

@@ -141,6 +141,39 @@ t.test('presence across three nodes on one Redis', async (t) => {
     t.equal(joins, 4, 'events only for the listed users');
   });
 
+  t.test('a user counted untracked stays untracked on every node while any of its connections is, as on one node', async (t) => {
+    const w = await join(t, a!, 'w', 'full', true);
+    await join(t, b!, 'f1', 'full');
+    await join(t, c!, 'f2', 'full');
+    const f3 = await join(t, a!, 'f3', 'full');
+    await until(w, 'full', { w: 1, f1: 1, f2: 1, f3: 1 });
+    const bobOnB = await join(t, b!, 'bob', 'full');
+    await until(w, 'full', { w: 1, f1: 1, f2: 1, f3: 1 }, 1);
+    f3.close();
+    await until(w, 'full', { w: 1, f1: 1, f2: 1, f3: 0 }, 1);
+    clock.advance(PAST_GRACE);
+    await w.next(event('leave', 'f3'));
+    // Room again, but bob is untracked: his connection on another node is too. Were it listed,
+    // closing it would be his leave, closing the one on b not (a node takes its own untracked
+    // connections first): the list would depend on the node.
+    const bobOnC = await join(t, c!, 'bob', 'full');
+    await until(w, 'full', { w: 1, f1: 1, f2: 1 }, 2);
+    const carol = await join(t, a!, 'carol', 'full');
+    await w.next(event('join', 'carol'));
+    await until(w, 'full', { w: 1, f1: 1, f2: 1, carol: 1 }, 2);
+    bobOnC.close();
+    await until(w, 'full', { w: 1, f1: 1, f2: 1, carol: 1 }, 1);
+    bobOnB.close();
+    await until(w, 'full', { w: 1, f1: 1, f2: 1, carol: 1 }, 0);
+    // A sentinel: every event goes through one Redis channel in order, and a leave of bob would
+    // be decided before carol's.
+    carol.close();
+    await until(w, 'full', { w: 1, f1: 1, f2: 1, carol: 0 });
+    clock.advance(PAST_GRACE);
+    await w.next(event('leave', 'carol'));
+    t.same((await events(w)).filter((e) => e.endsWith(' bob')), [], 'bob neither joined nor left, on any node');
+  });
+
   t.test('webhooks fire once cluster-wide, and item.undelivered asks the cluster whether the follower is present', async (t) => {
     const pub = await RawClient.open(a!, await tokenFor(a!, scope, { tokenId: 'publisher' }));
     t.teardown(() => pub.close());

@@ -1,6 +1,6 @@
 /** Presence under random join/leave churn with many tokenIds: listed plus untracked connections
- * match the open ones, the member cap holds, joins and leaves balance, and nothing is left once
- * everyone left. */
+ * match the open ones, the member cap holds, no user is both listed and untracked, joins and
+ * leaves balance, and nothing is left once everyone left. */
 import t from 'tap';
 import fc from 'fast-check';
 import { ManualClock } from '../../../src/core/clock.js';
@@ -13,6 +13,7 @@ t.test('presence churn: counts match open connections, maps empty when all leave
     (ops, max, grace) => {
       const clock = new ManualClock();
       const p = new MemoryPresence({ leaveGraceMs: grace, maxMembersPerTopic: max, maxPendingLeaves: 100_000, nodeTimeoutMs: 15000 }, clock);
+      const topics = (p as unknown as { topics: Map<string, { members: Map<string, unknown>; untracked: Map<string, number> }> }).topics;
       const joined = new Map<string, number>();
       p.observe((c) => { const k = `${c.topic}/${c.tokenId}`; joined.set(k, (joined.get(k) ?? 0) + (c.kind === 'join' ? 1 : -1)); if ((joined.get(k)!) < 0 || joined.get(k)! > 1) throw new Error(`unbalanced ${c.kind} ${k}`); });
       const open: Array<{ conn: string; tok: string; topic: string }> = [];
@@ -34,10 +35,13 @@ t.test('presence churn: counts match open connections, maps empty when all leave
           if (listed + r.untracked !== expected) throw new Error(`${topic}: ${listed} listed + ${r.untracked} untracked != ${expected} open`);
           if (r.members.length > max) throw new Error('over maxMembersPerTopic');
         }
+        for (const [key, state] of topics) {
+          for (const tokenId of state.untracked.keys()) if (state.members.has(tokenId)) throw new Error(`${key}: ${tokenId} both listed and untracked`);
+        }
       }
       for (const c of open.splice(0)) p.remove('x', c.topic, { connectionId: c.conn, tokenId: c.tok });
       clock.advance(100);
-      if ((p as unknown as { topics: Map<string, unknown> }).topics.size !== 0) throw new Error('topics map not empty after everyone left');
+      if (topics.size !== 0) throw new Error('topics map not empty after everyone left');
       for (const [k, v] of joined) if (v !== 0) throw new Error(`${k} joined without leaving`);
     }), { numRuns: 300 });
   t.pass();
