@@ -312,7 +312,9 @@ export class RedisPresence implements PresenceEngine {
     if (this.graceTimers.size >= this.config.maxPendingLeaves) return;
     const timer = this.clock.setTimeout(() => {
       if (this.graceTimers.get(member) === timer) this.graceTimers.delete(member);
-      void this.expire(member, cache, topic, tokenId);
+      // A timer may fire a moment before the clock reads graceEnd (Node's run on a monotonic clock,
+      // in whole ms): the grace it waited for is over, and a later one (set since, by any node) is not.
+      void this.expire(member, cache, topic, tokenId, Math.max(this.clock.now(), graceEnd));
     }, Math.max(0, graceEnd - this.clock.now()));
     this.graceTimers.set(member, timer);
   }
@@ -328,9 +330,10 @@ export class RedisPresence implements PresenceEngine {
   /** Leave graces this node holds a timer for (the tidings_presence_pending_leaves gauge). */
   pendingLeaves(): number { return this.graceTimers.size; }
 
-  private async expire(member: string, cache: string, topic: string, tokenId: string): Promise<void> {
+  /** Runs the member's leave if its grace ended by `now`. */
+  private async expire(member: string, cache: string, topic: string, tokenId: string, now: number): Promise<void> {
     const { members } = this.topicKeys(cache, topic);
-    const left = await this.script('tidingsPresenceExpire', members, this.k.leaving, this.k.events, member, tokenId, this.clock.now()).catch(() => 0);
+    const left = await this.script('tidingsPresenceExpire', members, this.k.leaving, this.k.events, member, tokenId, now).catch(() => 0);
     if (Number(left) === 1) this.changed('leave', cache, topic, tokenId);
   }
 
@@ -355,7 +358,7 @@ export class RedisPresence implements PresenceEngine {
     const due = await this.connection.run((r) => r.zrangebyscore(this.k.leaving, '-inf', now, 'LIMIT', 0, SWEEP_BATCH));
     await Promise.all(due.map((member) => {
       const [cache, topic, tokenId] = splitMember(member);
-      return this.expire(member, cache, topic, tokenId);
+      return this.expire(member, cache, topic, tokenId, now);
     }));
     const dead = await this.script('tidingsPresenceClaimDead', this.k.nodes, this.k.dead, now - this.config.nodeTimeoutMs, SWEEP_BATCH) as unknown as string[];
     for (const node of dead) await this.bury(node);
