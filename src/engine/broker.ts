@@ -282,10 +282,15 @@ export class Broker {
       const scope = grant.tokenId !== undefined ? `t:${grant.tokenId}`
         : session.rateKey !== undefined && grant.jti !== undefined ? `j:${grant.jti}` : `c:${session.id}`;
       const shared = this.deps.engine.idempotency;
-      const apply = () => this.invoke(session, handler, request, replyNow);
       // A networked engine also remembers the result in its backend, in the write's own step, so
       // a retry that lands on another node is recognised too.
-      return this.idempotent.run(scope, request.t, key, shared ? () => shared.run(idempotencyEntryKey(scope, request.t, String(key)), apply) : apply);
+      const remembered: AnyHandler = (ctx) => {
+        const apply = () => handler(ctx);
+        return this.idempotent.run(scope, request.t, key, shared ? () => shared.run(idempotencyEntryKey(scope, request.t, String(key)), apply) : apply);
+      };
+      // Invoked like any request, so a repeat is charged to the request rates and counts against
+      // maxPendingRequests while it waits for the first: repeats of one key are no free requests.
+      return this.invoke(session, remembered, request, replyNow);
     }
     return this.invoke(session, handler, request, replyNow);
   }

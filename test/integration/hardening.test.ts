@@ -7,6 +7,7 @@ import { encodeFrame, ManualClock, PermissionScopes, createServer, defaultFeatur
 import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { proxiedRedis, requireRedis } from '../helpers/redis.js';
 import { createServer as createTcpServer } from 'node:net';
 
 function freePort(): Promise<number> {
@@ -162,6 +163,41 @@ t.test('hardening - connections per tokenId, request rates per connection and pe
   const again = await RawClient.open(server, alice);
   t.ok(again, 'a closed connection frees its tokenId slot');
   for (const c of [a2, again]) c.close();
+});
+
+// A repeat of a remembered write was answered before the request was charged or counted: a
+// connection repeating one idempotencyKey sent requests past its rate without end.
+t.test('hardening - a repeat of an idempotent write is charged to the request rate like any request', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock, config: { limits: { connectionOpsPerSec: 1, connectionOpsBurst: 3 } } });
+  const client = await RawClient.open(server, await tokenFor(server, scope));
+  t.teardown(() => client.close());
+  const pub = { t: 'pub', cache: 'chat', topic: 'room', value: 'once', idempotencyKey: 'k-1' };
+  const first = await client.ok(pub);
+  for (let i = 0; i < 2; i++) t.same(await client.ok(pub), first, 'a repeat within the burst gets the first result');
+  t.match(await client.request(pub), { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'operations_rate_limit_exceeded' } }, 'the burst spent, a repeat is refused too');
+  clock.advance(1000);
+  t.same(await client.ok(pub), first, 'one second refills one request');
+});
+
+// Engine redis: a write is in flight for a round trip to Redis (up to redis.commandTimeoutMs). Its
+// repeats waited for it uncounted, so one connection could pile up any number of them meanwhile.
+t.test('hardening - repeats waiting for an idempotent write in flight count against maxPendingRequests [redis]', async (t) => {
+  if (!requireRedis(t)) return;
+  const { prefix, proxy } = await proxiedRedis(t, 'repeats');
+  const held = proxy.holdRequests((chunk) => chunk.includes('k-held'));
+  const server = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, config: { server: { maxPendingRequests: 2 } } });
+  const client = await RawClient.open(server, await tokenFor(server, scope));
+  t.teardown(() => client.close());
+  const pub = { t: 'pub', cache: 'chat', topic: 'room', value: 'once', idempotencyKey: 'k-held' };
+  const first = client.request(pub);
+  const index = await held;
+  const repeat = client.request(pub);
+  t.match(await client.request(pub), { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'pending_requests_limit_exceeded' } }, 'the write and one repeat are in flight: a second repeat is refused');
+  proxy.releaseRequests(index);
+  const [a, b] = await Promise.all([first, repeat]);
+  t.equal(a['t'], 'ok', 'the write is answered once Redis is');
+  t.same(b['r'], a['r'], 'and its waiting repeat with the same result');
 });
 
 t.test('hardening - subscriptions per tokenId: one user cannot pin every topic of the server by opening many connections', async (t) => {
