@@ -189,7 +189,8 @@ export class Broker {
       session.closeAfterReply = { code: CloseCode.PROTOCOL_VIOLATION, reason: 'the first frame must be hello' };
       return this.replyError(session, id, authenticationFailed('the first frame must be hello'), started, op);
     }
-    if (session.inFlightIds?.has(id)) return this.replyError(session, id, invalidArgument(`request id ${id} is still in flight on this connection; ids must be unique among pending requests`), started, op);
+    // Charged like any request (only an open session holds ids in flight), so reusing one is no free request.
+    if (session.inFlightIds?.has(id)) return this.replyError(session, id, this.limits.admitRequest(session, session.grant?.tokenId) ?? invalidArgument(`request id ${id} is still in flight on this connection; ids must be unique among pending requests`), started, op);
     if (this.draining && op !== 'ping') return this.replyError(session, id, new TidingsError(ErrorCode.SERVER_UNAVAILABLE, 'the server is shutting down; retry after reconnecting', UnavailableCause.SHUTTING_DOWN), started, op);
     const request = frame as GenericRequest;
     let replied = false;
@@ -267,33 +268,37 @@ export class Broker {
 
   private run(session: Session, request: GenericRequest, replyNow?: (result: unknown) => void): Maybe<unknown> {
     if (session.state !== 'open') throw authenticationFailed('the session is not authenticated');
+    // Invoked before anything else is checked, so every request is charged to the request rates
+    // and counts against maxPendingRequests: one refused for its operation or its key, and a
+    // repeat of an idempotent write (answered the first result, or waiting for it), cost a reply too.
+    return this.invoke(session, this.handle, request, replyNow);
+  }
+
+  /** The operation's handler, through the idempotent results when the request carries a key. One
+   * function for every request (no closure each). */
+  private readonly handle = (ctx: RequestContext): unknown => {
+    const { session, frame: request } = ctx;
     const handler = Object.hasOwn(this.handlers, request.t) ? this.handlers[request.t as OperationName] as AnyHandler | undefined : undefined;
     if (!handler || SESSION_OPERATIONS.has(request.t)) throw badRequest(`unknown operation "${request.t}"`);
     const key = request['idempotencyKey'];
     // null is absent, as in every optional field (docs/protocol.md, "Frames"). A key on a write
     // that does not take one is refused, not ignored: its sender would retry it believing it safe.
-    if (key !== undefined && key !== null && !IDEMPOTENT_OPERATIONS.has(request.t)) throw idempotencyKeyNotTaken(request.t);
-    if (key !== undefined && key !== null) {
-      // Per tokenId, so a retry on a new connection finds the first result; a credential without
-      // one is deduplicated per connection only.
-      // A transport whose every call is its own session (rateKey: HTTP API, gRPC) has no
-      // connection to deduplicate on: there a credential without tokenId is its own scope (jti).
-      const grant = session.grant!;
-      const scope = grant.tokenId !== undefined ? `t:${grant.tokenId}`
-        : session.rateKey !== undefined && grant.jti !== undefined ? `j:${grant.jti}` : `c:${session.id}`;
-      const shared = this.deps.engine.idempotency;
-      // A networked engine also remembers the result in its backend, in the write's own step, so
-      // a retry that lands on another node is recognised too.
-      const remembered: AnyHandler = (ctx) => {
-        const apply = () => handler(ctx);
-        return this.idempotent.run(scope, request.t, key, shared ? () => shared.run(idempotencyEntryKey(scope, request.t, String(key)), apply) : apply);
-      };
-      // Invoked like any request, so a repeat is charged to the request rates and counts against
-      // maxPendingRequests while it waits for the first: repeats of one key are no free requests.
-      return this.invoke(session, remembered, request, replyNow);
-    }
-    return this.invoke(session, handler, request, replyNow);
-  }
+    if (key === undefined || key === null) return handler(ctx);
+    if (!IDEMPOTENT_OPERATIONS.has(request.t)) throw idempotencyKeyNotTaken(request.t);
+    // Per tokenId, so a retry on a new connection finds the first result; a credential without
+    // one is deduplicated per connection only.
+    // A transport whose every call is its own session (rateKey: HTTP API, gRPC) has no
+    // connection to deduplicate on: there a credential without tokenId is its own scope (jti).
+    const grant = session.grant!;
+    const scope = grant.tokenId !== undefined ? `t:${grant.tokenId}`
+      : session.rateKey !== undefined && grant.jti !== undefined ? `j:${grant.jti}` : `c:${session.id}`;
+    const shared = this.deps.engine.idempotency;
+    const apply = () => handler(ctx);
+    // A networked engine also remembers the result in its backend, in the write's own step, so
+    // a retry that lands on another node is recognised too. (No handler taking a key replies
+    // early: the result remembered is the reply.)
+    return this.idempotent.run(scope, request.t, key, shared ? () => shared.run(idempotencyEntryKey(scope, request.t, String(key)), apply) : apply);
+  };
 
   private invoke(session: Session, handler: AnyHandler, request: GenericRequest, early: ((result: unknown) => void) | undefined): Maybe<unknown> {
     const { maxPendingRequests } = this.deps.config.server;

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { encodeFrame, ManualClock, PermissionScopes, createServer, defaultFeatures, generateSigningKey } from '../../src/index.js';
 import { startServer, testEachEngine } from '../helpers/server.js';
-import { RawClient, tokenFor } from '../helpers/raw-client.js';
+import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { proxiedRedis, requireRedis } from '../helpers/redis.js';
 import { createServer as createTcpServer } from 'node:net';
@@ -180,23 +180,49 @@ t.test('hardening - a repeat of an idempotent write is charged to the request ra
   t.same(await client.ok(pub), first, 'one second refills one request');
 });
 
+// An unknown operation, or an idempotencyKey on a write that takes none, was refused before the
+// request was charged: a connection sending either was answered without end, past its rate.
+t.test('hardening - requests refused for their operation or their idempotencyKey are charged to the request rate', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const server = await startServer(t, { clock, config: { limits: { connectionOpsPerSec: 1, connectionOpsBurst: 3 } } });
+  const client = await RawClient.open(server, await tokenFor(server, scope));
+  t.teardown(() => client.close());
+  t.match(await client.request({ t: 'nosuchop' }), { t: 'err', e: { code: 'BAD_REQUEST_ERROR', message: /unknown operation/ } });
+  t.match(await client.request({ t: 'hello', versions: [1], token: 'x' }), { t: 'err', e: { code: 'BAD_REQUEST_ERROR' } }, 'a second hello');
+  t.match(await client.request({ t: 'unsub', cache: 'chat', topic: 'room', idempotencyKey: 'k' }), { t: 'err', e: { code: 'INVALID_ARGUMENT_ERROR', message: /idempotencyKey/ } });
+  t.match(await client.request({ t: 'nosuchop' }), { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'operations_rate_limit_exceeded' } }, 'three refusals spent the burst');
+  clock.advance(1000);
+  t.equal((await client.request({ t: 'ping' }))['t'], 'ok', 'one second refills one request');
+});
+
 // Engine redis: a write is in flight for a round trip to Redis (up to redis.commandTimeoutMs). Its
-// repeats waited for it uncounted, so one connection could pile up any number of them meanwhile.
-t.test('hardening - repeats waiting for an idempotent write in flight count against maxPendingRequests [redis]', async (t) => {
+// repeats waited for it uncounted, and frames reusing its id were refused uncharged, so one
+// connection could pile up, or have answered, any number of them meanwhile.
+t.test('hardening - requests meeting a write in flight (its repeats, its id reused) are counted and charged [redis]', async (t) => {
   if (!requireRedis(t)) return;
   const { prefix, proxy } = await proxiedRedis(t, 'repeats');
   const held = proxy.holdRequests((chunk) => chunk.includes('k-held'));
-  const server = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix, config: { server: { maxPendingRequests: 2 } } });
+  const server = await startServer(t, {
+    engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { server: { maxPendingRequests: 2 }, limits: { connectionOpsPerSec: 1, connectionOpsBurst: 4 } },
+  });
   const client = await RawClient.open(server, await tokenFor(server, scope));
   t.teardown(() => client.close());
   const pub = { t: 'pub', cache: 'chat', topic: 'room', value: 'once', idempotencyKey: 'k-held' };
-  const first = client.request(pub);
+  const firstId = client.send(pub);
+  const first = client.next((f) => f['t'] === 'ok' && f['id'] === firstId);
   const index = await held;
   const repeat = client.request(pub);
   t.match(await client.request(pub), { t: 'err', e: { code: 'LIMIT_EXCEEDED_ERROR', cause: 'pending_requests_limit_exceeded' } }, 'the write and one repeat are in flight: a second repeat is refused');
+  // The write and its repeat took 2 of the burst of 4: two frames reusing its id take the rest.
+  for (let i = 0; i < 6; i++) client.send({ t: 'ping', id: firstId });
+  const reused: Frame[] = [];
+  for (let i = 0; i < 6; i++) reused.push(await client.next((f) => f['t'] === 'err' && f['id'] === firstId));
+  t.match(reused[0], { e: { code: 'INVALID_ARGUMENT_ERROR', message: /still in flight/ } }, 'a frame reusing the id of a request in flight is refused');
+  t.ok(reused.slice(2).every((f) => f['e']['cause'] === 'operations_rate_limit_exceeded'), 'and charged: past the burst it is refused over the rate');
   proxy.releaseRequests(index);
   const [a, b] = await Promise.all([first, repeat]);
-  t.equal(a['t'], 'ok', 'the write is answered once Redis is');
+  t.ok(a['r']['seq'], 'the write is answered once Redis is');
   t.same(b['r'], a['r'], 'and its waiting repeat with the same result');
 });
 
