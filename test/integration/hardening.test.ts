@@ -8,7 +8,7 @@ import { startServer, testEachEngine } from '../helpers/server.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { proxiedRedis, requireRedis } from '../helpers/redis.js';
-import { createServer as createTcpServer } from 'node:net';
+import { createServer as createTcpServer, connect as connectTcp } from 'node:net';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -24,6 +24,19 @@ function freePort(): Promise<number> {
 const scope = PermissionScopes.topicPublishSubscribe('chat', '*');
 const hello = (token: string) => ({ t: 'hello', versions: [1], token });
 const from = (ip: string) => ({ 'x-forwarded-for': `203.0.113.250, ${ip}` });
+
+/** The code of the close frame among server frames (unmasked, as a server sends them). */
+function serverCloseCode(frames: Buffer): number | undefined {
+  for (let at = 0; at + 2 <= frames.length;) {
+    const opcode = frames[at]! & 0x0f;
+    let length = frames[at + 1]! & 0x7f;
+    let start = at + 2;
+    if (length === 126) { length = frames.readUInt16BE(start); start += 2; } else if (length === 127) { length = Number(frames.readBigUInt64BE(start)); start += 8; }
+    if (opcode === 0x8) return length >= 2 ? frames.readUInt16BE(start) : undefined;
+    at = start + length;
+  }
+  return undefined;
+}
 
 t.test('hardening - silent sockets cannot lock authenticated clients out', async (t) => {
   const server = await startServer(t, {
@@ -56,6 +69,37 @@ t.test('hardening - silent sockets cannot lock authenticated clients out', async
   const late = await RawClient.connect(server.wsUrl, undefined, from('192.0.2.8'));
   t.equal((await late.request(hello(token)))['t'], 'ok', 'a freed slot is usable again');
   for (const c of [...silent, ...clients, late]) c.close();
+});
+
+// uWebSockets.js receives a frame whole before the server sees it: a peer awaiting hello may have
+// up to 2 × maxFrameBytes of one buffered (docs/configuration.md, server.maxPendingHellos). That
+// holds only while eviction and the hello deadline reach a socket in the middle of a frame too.
+t.test('hardening - a socket awaiting hello in the middle of a large frame is evicted, and timed out, like a silent one', async (t) => {
+  const server = await startServer(t, { config: { server: { maxPendingHellos: 1, helloTimeoutMs: 300 } } });
+  const { port } = new URL(server.wsUrl);
+  const midFrame = async (): Promise<{ closeCode: Promise<number | undefined> }> => {
+    const socket = connectTcp(Number(port), '127.0.0.1');
+    t.teardown(() => socket.destroy());
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    let received = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => { received = Buffer.concat([received, chunk]); });
+    await waitFor('the upgrade', () => received.includes('\r\n\r\n'));
+    t.match(received.toString('latin1'), /^HTTP\/1\.1 101/);
+    // A masked binary frame declaring 512 KiB (half of maxFrameBytes), of which 256 KiB are sent.
+    const header = Buffer.alloc(14);
+    header[0] = 0x82;
+    header[1] = 0x80 | 127;
+    header.writeBigUInt64BE(512n * 1024n, 2);
+    socket.write(Buffer.concat([header, Buffer.alloc(256 * 1024, 0x61)]));
+    return { closeCode: new Promise((resolve) => socket.once('close', () => resolve(serverCloseCode(received.subarray(received.indexOf('\r\n\r\n') + 4))))) };
+  };
+  const first = await midFrame();
+  await waitFor('the first socket awaits hello', () => server.broker.sessions.size === 1);
+  const second = await midFrame();
+  t.equal(await first.closeCode, 4001, 'the next upgrade evicted the socket in the middle of a frame');
+  t.equal(await second.closeCode, 4001, 'and the hello deadline closes one');
+  await waitFor('no session is left', () => server.broker.sessions.size === 0);
 });
 
 t.test('hardening - per-IP connection cap, and maxConnections reached between upgrade and hello', async (t) => {
