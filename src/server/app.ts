@@ -163,11 +163,23 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   // HEAD answers never carry a body (static-files.ts getAndHead says why).
   app.head('/*', (res) => endText(res, '404 Not Found', 'not found', true));
   app.any('/*', (res) => endText(res, '404 Not Found', 'not found'));
-  await broker.start({
-    publish: (key, frame) => { batching.send(key, frame); jsFanout.publish(key, frame); },
-    sendTo: (connectionId, frame) => { broker.sessions.get(connectionId)?.connection.send(frame); },
-    flush: () => batching.flushAll(),
-  });
+  // A start that fails lets go of all it opened (an app embedding createServer() goes on):
+  // the engine's Redis connections, shards that started included, and the revocation subscription.
+  const abandonStart = async () => {
+    unsubscribeRevocations();
+    (app as TemplatedApp & { close(): void }).close();
+    await broker.close();
+  };
+  try {
+    await broker.start({
+      publish: (key, frame) => { batching.send(key, frame); jsFanout.publish(key, frame); },
+      sendTo: (connectionId, frame) => { broker.sessions.get(connectionId)?.connection.send(frame); },
+      flush: () => batching.flushAll(),
+    });
+  } catch (err) {
+    await abandonStart();
+    throw err;
+  }
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     // uWS listens with SO_REUSEPORT unless told otherwise, and a second server on a busy port then
@@ -178,10 +190,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
     listen(config.server.host, config.server.port, config.server.reusePort ? 0 : uws.LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
       if (socket) resolve(socket);
       else {
-        unsubscribeRevocations();
-        (app as TemplatedApp & { close(): void }).close();
-        void broker.close();
-        reject(new Error(`could not listen on ${hostPort(config.server.host, config.server.port)}: the port is in use (or not permitted); pick another with --port or TIDINGS_PORT (server.reusePort shares it, for nodes of one deployment only)`));
+        void abandonStart().finally(() => reject(new Error(`could not listen on ${hostPort(config.server.host, config.server.port)}: the port is in use (or not permitted); pick another with --port or TIDINGS_PORT (server.reusePort shares it, for nodes of one deployment only)`)));
       }
     });
   });
@@ -193,10 +202,8 @@ export async function createServer(options: CreateServerOptions = {}, features: 
       momento = await startMomentoListener(services, { config, log }, host, config.momento.port);
       momentoEndpoint = config.momento.endpoint || hostPort(host, momento.port);
     } catch (err) {
-      unsubscribeRevocations();
       uWS.us_listen_socket_close(listenSocket);
-      (app as TemplatedApp & { close(): void }).close();
-      await broker.close();
+      await abandonStart();
       throw new Error(`could not start the gRPC listener on ${hostPort(host, config.momento.port)}: ${(err as Error).message}`);
     }
   }

@@ -8,7 +8,8 @@
  * open, and back empty its caches start over under a new page, announced, their groups registered
  * again. One node's link to a shard silent, then back; a shard's reply lost; a node killed holding
  * deliveries and subscribers on both: each time the other shard is served throughout and nothing
- * acknowledged is lost or applied twice. A node whose shards do not all answer does not start. */
+ * acknowledged is lost or applied twice. A node whose shards do not all answer does not start, nor
+ * one a shard refuses SUBSCRIBE, and either leaves no connection open. */
 import tap, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import { startServer } from '../helpers/server.js';
@@ -16,7 +17,7 @@ import { freePort, requireRedis, startRedis, type RedisProcess } from '../helper
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { spawnNode } from '../helpers/child-node.js';
 import { RawClient, tokenFor, type Frame } from '../helpers/raw-client.js';
-import { waitFor } from '../helpers/wait.js';
+import { eventually, waitFor } from '../helpers/wait.js';
 import { PermissionScopes, createServer, generateSigningKey, type DeepPartial, type TidingsConfig, type TidingsServer } from '../../src/index.js';
 import { shardOf } from '../../src/engine/shards/rendezvous.js';
 
@@ -352,4 +353,28 @@ tap.test('a node whose shards do not all answer refuses to start, and lets the o
     redis: { shards: [shards[0].url, `redis://127.0.0.1:${port}`], keyPrefix: PREFIX, connectTimeoutMs: 300 },
   } }), { message: `Redis at 127.0.0.1:${port} did not answer within 300 ms (redis.connectTimeoutMs)` });
   // The first shard's connections are closed: tap would time this file out if they kept it alive.
+});
+
+/** An app embedding createServer() goes on after a failed start: the shards that connected and
+ * started, and the one that failed, keep no connection open. */
+tap.test('a node whose second shard refuses its subscriptions does not start, and leaves no connection open on either shard', async (t) => {
+  if (!requireRedis(t)) return;
+  const { shards } = await shared(t);
+  // Users of this test alone, so its connections can be told apart: the first shard allows all,
+  // the second everything but SUBSCRIBE (Redis answers NOPERM to the node's first one there).
+  const user = `shards-start-${process.pid}`;
+  const admins = shards.map((s) => new Redis(s.url));
+  t.teardown(async () => {
+    for (const admin of admins) { await admin.call('ACL', 'DELUSER', user); admin.disconnect(); }
+  });
+  await admins[0]!.call('ACL', 'SETUSER', user, 'on', '>pw-first', '~*', '&*', '+@all');
+  await admins[1]!.call('ACL', 'SETUSER', user, 'on', '>pw-second', '~*', '&*', '+@all', '-subscribe');
+  await t.rejects(createServer({ config: {
+    logLevel: 'silent', engine: 'redis', server: { port: 0 }, auth: { signingKeys: [signingKey] },
+    redis: { shards: [`redis://${user}:pw-first@127.0.0.1:${shards[0].port}`, `redis://${user}:pw-second@127.0.0.1:${shards[1].port}`], keyPrefix: PREFIX },
+  } }), { message: /NOPERM.*subscribe/ });
+  const connectionsOf = async (admin: Redis) => String(await admin.call('CLIENT', 'LIST')).split('\n').filter((line) => line.includes(` user=${user} `));
+  for (const [i, admin] of admins.entries()) {
+    t.ok(await eventually(async () => (await connectionsOf(admin)).length === 0), `shard ${i}: no connection of the node left`);
+  }
 });
