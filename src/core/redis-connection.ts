@@ -352,6 +352,13 @@ export class RedisConnection {
     return Number(process.hrtime.bigint() - start) / 1e9;
   }
 
+  /** Which Redis server process answers (it changes when Redis restarts or fails over), or
+   * undefined when INFO does not say (a provider that hides it). */
+  async runId(): Promise<string | undefined> {
+    const info = await this.run((r) => r.info('server')).catch(() => '');
+    return /^run_id:(\w+)/m.exec(info)?.[1];
+  }
+
   async close(): Promise<void> {
     this.failHeld();
     if (this.client.status === 'ready') await this.client.quit().catch(() => this.client.disconnect());

@@ -9,7 +9,7 @@
  * - follows, push subscriptions, admin-added webhook endpoints: engine/redis/shared-*.ts (in Redis,
  *   mirrored on every node). */
 import type { Clock } from '../core/clock.js';
-import type { TidingsConfig } from '../core/config.js';
+import { ConfigError, type TidingsConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { RedisConnection, clearSocketTimerOnClose, disconnectSubscriber, heartbeatSubscriber, redisHostPort } from '../core/redis-connection.js';
 import { RedisCacheStore } from '../store/redis-store.js';
@@ -119,6 +119,11 @@ export class RedisEngine implements Engine {
     return new RedisEngine(config, clock, log, connection, placement);
   }
 
+  /** Which Redis server process this shard is (INFO run_id), or undefined when INFO does not say. */
+  serverRunId(): Promise<string | undefined> {
+    return this.connection.runId();
+  }
+
   newConnectionId(): string {
     // 16 random bytes: unique across every node without coordination.
     return this.ids.next(16);
@@ -156,4 +161,18 @@ export class RedisEngine implements Engine {
       this.log.warn({ unfinished, goodbyeMs: this.goodbyeMs }, 'redis goodbye cut short: Redis did not answer within min(redis.commandTimeoutMs, server.shutdownGraceMs)');
     }
   }
+}
+
+/** Two entries naming one server by different names (localhost and 127.0.0.1, two DNS names, two
+ * databases) pass the config check, which compares the text: the shards would share one server's
+ * keys and channels. The server itself tells them apart (INFO run_id; one that does not say is
+ * taken as distinct). */
+export async function refuseOneServerTwice(shards: readonly RedisEngine[], urls: readonly string[]): Promise<void> {
+  const runIds = await Promise.all(shards.map((s) => s.serverRunId()));
+  runIds.forEach((runId, i) => {
+    const first = runIds.indexOf(runId);
+    if (runId === undefined || first === i) return;
+    throw new ConfigError('redis.shards', `lists one Redis server twice: redis.shards[${first}] (${redisHostPort(urls[first]!)}) and redis.shards[${i}] (${redisHostPort(urls[i]!)}) ` +
+      'are answered by the same server (its INFO run_id); list each server once (databases of one server share its channels)');
+  });
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.js';
 import { IdempotencyContext } from '../core/idempotency-key.js';
 import type { Engine } from './engine.js';
 import { MemoryEngine } from './memory-engine.js';
+import type * as RedisModule from './redis-engine.js';
 
 export async function createEngine(config: Readonly<TidingsConfig>, clock: Clock, log: Logger): Promise<Engine> {
   switch (config.engine) {
@@ -22,7 +23,7 @@ export async function createEngine(config: Readonly<TidingsConfig>, clock: Clock
 /** redis.shards: one RedisEngine per shard. This node's own bounds (resume window bytes, live
  * topics) are split among them, so the node's totals stay the configured ones. */
 async function connectShards(config: Readonly<TidingsConfig>, clock: Clock, log: Logger): Promise<Engine> {
-  const [{ RedisEngine }, { ShardedEngine }] = await Promise.all([import('./redis-engine.js'), import('./shards/sharded-engine.js')]);
+  const [{ RedisEngine, refuseOneServerTwice }, { ShardedEngine }] = await Promise.all([import('./redis-engine.js'), import('./shards/sharded-engine.js')]);
   const urls = config.redis.shards;
   const count = urls.length;
   const share = (n: number) => Math.max(1, Math.ceil(n / count));
@@ -31,9 +32,10 @@ async function connectShards(config: Readonly<TidingsConfig>, clock: Clock, log:
     topics: { ...config.topics, windowTotalBytes: share(config.topics.windowTotalBytes), maxTopics: share(config.topics.maxTopics) },
   };
   const idempotency = new IdempotencyContext();
-  const shards: Engine[] = [];
+  const shards: RedisModule.RedisEngine[] = [];
   try {
     for (const [index, url] of urls.entries()) shards.push(await RedisEngine.connect(perShard, clock, log, { url, index, count, idempotency }));
+    await refuseOneServerTwice(shards, urls);
   } catch (err) {
     // A server whose shards do not all answer refuses to start; the ones that did are let go.
     await Promise.allSettled(shards.map((s) => s.close()));

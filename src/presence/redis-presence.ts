@@ -96,7 +96,7 @@ export class RedisPresence implements PresenceEngine {
     await this.subscriber.connect();
     await this.subscriber.subscribe(this.k.events);
     await this.register();
-    this.redisRunId = await this.readRunId();
+    this.redisRunId = await this.connection.runId();
     this.scheduleHeartbeat();
   }
 
@@ -133,7 +133,7 @@ export class RedisPresence implements PresenceEngine {
     // cut off): its counts are written again first, not at the next heartbeat, else the read lists
     // none of its members and every watcher is told they left (and joined again a heartbeat later).
     const alive = await this.script('tidingsPresenceHeartbeat', this.k.nodes, this.nodeId, this.clock.now());
-    const runId = await this.readRunId();
+    const runId = await this.connection.runId();
     if (Number(alive) === 0) await this.reincarnate(this.nodeId);
     else if (runId !== undefined && this.redisRunId !== undefined && runId !== this.redisRunId) {
       // Another Redis process that still knows this node: restarted from an older snapshot, or a
@@ -423,13 +423,6 @@ export class RedisPresence implements PresenceEngine {
 
   private nodeKey(node: string): string {
     return `${this.k.prefix}\u0000n:${node}`;
-  }
-
-  /** Which Redis server process answers (it changes when Redis restarts or fails over), or
-   * undefined when INFO does not say (a provider that hides it): then no restart is noticed this way. */
-  private async readRunId(): Promise<string | undefined> {
-    const info = await this.connection.run((r) => r.info('server')).catch(() => '');
-    return /^run_id:(\w+)/m.exec(info)?.[1];
   }
 
   private script(name: PresenceScriptName, ...args: Array<string | number>): Promise<unknown> {

@@ -9,7 +9,8 @@
  * again. One node's link to a shard silent, then back; a shard's reply lost; a node killed holding
  * deliveries and subscribers on both: each time the other shard is served throughout and nothing
  * acknowledged is lost or applied twice. A node whose shards do not all answer does not start, nor
- * one a shard refuses SUBSCRIBE, and either leaves no connection open. */
+ * one a shard refuses SUBSCRIBE, and either leaves no connection open; nor one listing a server
+ * twice under two names. */
 import tap, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import { startServer } from '../helpers/server.js';
@@ -377,4 +378,17 @@ tap.test('a node whose second shard refuses its subscriptions does not start, an
   for (const [i, admin] of admins.entries()) {
     t.ok(await eventually(async () => (await connectionsOf(admin)).length === 0), `shard ${i}: no connection of the node left`);
   }
+});
+
+tap.test('one redis-server listed twice under two names (127.0.0.1, localhost) refuses to start, naming both entries', async (t) => {
+  if (!requireRedis(t)) return;
+  const { shards } = await shared(t);
+  const port = shards[1].port;
+  await t.rejects(createServer({ config: {
+    logLevel: 'silent', engine: 'redis', server: { port: 0 }, auth: { signingKeys: [signingKey] },
+    redis: { shards: [shards[0].url, `redis://127.0.0.1:${port}`, `redis://localhost:${port}`], keyPrefix: PREFIX },
+  } }), {
+    name: 'ConfigError',
+    message: `config redis.shards: lists one Redis server twice: redis.shards[1] (127.0.0.1:${port}) and redis.shards[2] (localhost:${port}) are answered by the same server (its INFO run_id); list each server once (databases of one server share its channels)`,
+  });
 });
