@@ -153,8 +153,10 @@ export class Moderator {
 
   /** Joins again after a reconnect. A join refused for a reason that passes (the server's Redis
    * away: TIMEOUT_ERROR, SERVER_UNAVAILABLE; the tokenId's request budget spent: the operations
-   * rate or in-flight limit) is asked again with backoff: no other reconnect may come, and the
-   * moderator would sit out of its group, idle, with the input piling up. */
+   * rate or in-flight limit; no room for the membership: the groups limit) is asked again with
+   * backoff: no other reconnect may come, and the moderator would sit out of its group, idle, with
+   * the input piling up. A group that exists with another pattern (FAILED_PRECONDITION_ERROR) is
+   * only reported: no retry changes it, the app must. */
   private rejoin(attempt: number): void {
     clearTimeout(this.rejoinTimer);
     if (this.stopped) return;
@@ -224,7 +226,8 @@ export class Moderator {
 /** Whether a refused join may succeed if asked again later (Moderator.rejoin). */
 function passes(err: { code?: string; limitCause?: string } | undefined): boolean {
   if (err?.code === ErrorCode.TIMEOUT_ERROR || err?.code === ErrorCode.SERVER_UNAVAILABLE) return true;
-  return err?.code === ErrorCode.LIMIT_EXCEEDED_ERROR && (err.limitCause === LimitCause.OPERATIONS_RATE || err.limitCause === LimitCause.PENDING_REQUESTS);
+  return err?.code === ErrorCode.LIMIT_EXCEEDED_ERROR &&
+    (err.limitCause === LimitCause.OPERATIONS_RATE || err.limitCause === LimitCause.PENDING_REQUESTS || err.limitCause === LimitCause.GROUPS);
 }
 
 /** Chats fail closed: anything but `{ accept: true | value }` or `{ reject: reason }` (a JS moderate()
