@@ -1,6 +1,9 @@
 import t from 'tap';
 import { SignJWT, UnsecuredJWT, decodeProtectedHeader } from 'jose';
+import { status } from '@grpc/grpc-js';
 import { startServer } from '../helpers/server.js';
+import { startMomentoServer } from '../helpers/momento.js';
+import { openStreams } from '../helpers/streams.js';
 import { RawClient, tokenFor } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { requireRedis } from '../helpers/redis.js';
@@ -300,4 +303,18 @@ t.test('tokens - an untyped failure while checking a hello is answered INTERNAL_
   t.notMatch(String(bye['reason']), /hunter2/, 'not in the bye frame');
   t.notMatch(closed.reason, /hunter2/, 'not in the close reason');
   t.equal(bye['reason'], 'internal server error', 'which say what the reply said');
+});
+
+t.test('tokens - no open stream outlives its credential, whatever its transport', async (t) => {
+  // Moved by hand: the expiry, not a loaded machine, decides when. A waiting poll would be answered
+  // at its own wait's end first were that shorter than the credential's life.
+  const clock = new ManualClock(Date.now());
+  const server = await startMomentoServer(t, { clock, config: { auth: { clockToleranceSec: 0 }, http: { longPollMaxWaitMs: 120_000 } } });
+  const token = await tokenFor(server, scope, { expiresInSec: 60, tokenId: 'erin' });
+  const streams = await openStreams(t, server, token, 'erin');
+  clock.advance(60_000);
+  t.same(await streams.ended(), {
+    websocket: 'close 4501', sse: 'bye 4501', 'long-poll': '401 token expired',
+    grpc: `token expired (status ${status.UNAUTHENTICATED})`, 'grpc-web': `token expired (status ${status.UNAUTHENTICATED})`,
+  }, 'each ends, saying the token expired');
 });
