@@ -38,6 +38,9 @@ const CREDENTIAL_CHECK = 'credential';
 const MINT = 'mint';
 
 type AnyHandler = (ctx: RequestContext) => unknown;
+type Once = (apply: () => Maybe<unknown>) => Maybe<unknown>;
+/** A write without an idempotencyKey: applied as asked. */
+const applyNow: Once = (apply) => apply();
 
 export class Broker {
   /** Open connections by id. */
@@ -274,7 +277,7 @@ export class Broker {
     return this.invoke(session, this.handle, request, replyNow);
   }
 
-  /** The operation's handler, through the idempotent results when the request carries a key. One
+  /** The operation's handler, its write applied once per key when the request carries one. One
    * function for every request (no closure each). */
   private readonly handle = (ctx: RequestContext): unknown => {
     const { session, frame: request } = ctx;
@@ -285,6 +288,14 @@ export class Broker {
     // that does not take one is refused, not ignored: its sender would retry it believing it safe.
     if (key === undefined || key === null) return handler(ctx);
     if (!IDEMPOTENT_OPERATIONS.has(request.t)) throw idempotencyKeyNotTaken(request.t);
+    // The handler applies its write through once(), after its checks: a repeat is refused what the
+    // credential repeating it may not do, and only then answered the first result.
+    ctx.once = ((apply: () => Maybe<unknown>) => this.once(session, request.t, key, apply)) as RequestContext['once'];
+    return handler(ctx);
+  };
+
+  /** The write `apply` of a request carrying `key`, applied once per key (engine/idempotency.ts). */
+  private once(session: Session, operation: string, key: unknown, apply: () => Maybe<unknown>): Maybe<unknown> {
     // Per tokenId, so a retry on a new connection finds the first result; a credential without
     // one is deduplicated per connection only.
     // A transport whose every call is its own session (rateKey: HTTP API, gRPC) has no
@@ -293,12 +304,10 @@ export class Broker {
     const scope = grant.tokenId !== undefined ? `t:${grant.tokenId}`
       : session.rateKey !== undefined && grant.jti !== undefined ? `j:${grant.jti}` : `c:${session.id}`;
     const shared = this.deps.engine.idempotency;
-    const apply = () => handler(ctx);
     // A networked engine also remembers the result in its backend, in the write's own step, so
-    // a retry that lands on another node is recognised too. (No handler taking a key replies
-    // early: the result remembered is the reply.)
-    return this.idempotent.run(scope, request.t, key, shared ? () => shared.run(idempotencyEntryKey(scope, request.t, String(key)), apply) : apply);
-  };
+    // a retry that lands on another node is recognised too.
+    return this.idempotent.run(scope, operation, key, shared ? () => shared.run(idempotencyEntryKey(scope, operation, String(key)), apply) : apply);
+  }
 
   private invoke(session: Session, handler: AnyHandler, request: GenericRequest, early: ((result: unknown) => void) | undefined): Maybe<unknown> {
     const { maxPendingRequests } = this.deps.config.server;
@@ -310,7 +319,7 @@ export class Broker {
       if (refused) throw refused;
     }
     let earlyResult: unknown;
-    const ctx: RequestContext = { session, frame: request, replyNow: (result) => { earlyResult = result; early?.(result); } };
+    const ctx: RequestContext = { session, frame: request, replyNow: (result) => { earlyResult = result; early?.(result); }, once: applyNow as RequestContext['once'] };
     session.pending++;
     let outcome: unknown;
     try {

@@ -2,6 +2,7 @@
  * credential writing many keys must not push out another's: a user whose reply was lost and who
  * retries within the window must not have the write applied twice because someone else wrote a
  * burst of keys meanwhile. Past the bound, the credential holding the most keys loses its oldest.
+ * A repeated key is answered only to a credential whose own scope allows the write.
  * Against a real server over real WebSockets, both engines (Redis keeps every result itself). */
 import { PermissionScopes } from '../../src/index.js';
 import { startServer, testEachEngine } from '../helpers/server.js';
@@ -47,4 +48,19 @@ testEachEngine('a NUL in a tokenId or an idempotency key makes no other (tokenId
   const applied = await first.ok({ ...pub, value: 'first', idempotencyKey: 'k' });
   t.equal((await second.ok({ ...pub, value: 'second', idempotencyKey: 'x\u0000pub\u0000k' }))['seq'], applied['seq'] + 1, 'the second pair\'s write is applied, not answered the first\'s result');
   t.same(await first.ok({ ...pub, value: 'first', idempotencyKey: 'k' }), applied, 'and the first pair\'s retry still gets its own');
+});
+
+testEachEngine('a repeated idempotency key is answered only within the scope of the credential repeating it', async (t, engine) => {
+  const server = await startServer(t, { engine });
+  // Two credentials of one tokenId (two keys may both mint it, docs/tokens.md): the first may
+  // write the counter, the second may not even read it.
+  const writer = await RawClient.open(server, await tokenFor(server, PermissionScopes.cacheReadWrite('bank'), { tokenId: 'alice' }));
+  const other = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'alice' }));
+  t.teardown(() => { writer.close(); other.close(); });
+  const increment = { t: 'increment', cache: 'bank', key: 'balance', amount: 5, idempotencyKey: 'k-1' };
+  t.same(await writer.ok(increment), { value: 5 }, 'the first credential increments');
+  t.match(await other.request(increment), { t: 'err', e: { code: 'PERMISSION_ERROR' } }, 'the second, repeating its key, is refused, not told the counter');
+  t.match(await other.request({ t: 'pub', cache: 'bank', topic: 'x', value: 'v', idempotencyKey: 'k-2' }), { t: 'err', e: { code: 'PERMISSION_ERROR' } }, 'as it is without a repeat');
+  // The first credential's own retry still gets its first result.
+  t.same(await writer.ok(increment), { value: 5 }, 'the retry of the writer is not applied again');
 });

@@ -64,32 +64,32 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
   };
 
   return {
-    listPushBack({ session, frame }) {
+    listPushBack({ session, frame, once }) {
       const [cache, list] = target(session, frame, 'list', 'write');
       const value = fields.element(frame, 'value');
       const options = { ttl: fields.collectionTtl(frame), truncateToSize: fields.truncate(frame, 'truncateFrontToSize') };
-      return map(store.listPushBack(cache, list, [value], options), (length): ListWriteResult => ({ length }));
+      return once(() => map(store.listPushBack(cache, list, [value], options), (length): ListWriteResult => ({ length })));
     },
 
-    listPushFront({ session, frame }) {
+    listPushFront({ session, frame, once }) {
       const [cache, list] = target(session, frame, 'list', 'write');
       const value = fields.element(frame, 'value');
       const options = { ttl: fields.collectionTtl(frame), truncateToSize: fields.truncate(frame, 'truncateBackToSize') };
-      return map(store.listPushFront(cache, list, [value], options), (length): ListWriteResult => ({ length }));
+      return once(() => map(store.listPushFront(cache, list, [value], options), (length): ListWriteResult => ({ length })));
     },
 
-    listConcatenateBack({ session, frame }) {
+    listConcatenateBack({ session, frame, once }) {
       const [cache, list] = target(session, frame, 'list', 'write');
       const values = fields.elements(frame, 'values');
       const options = { ttl: fields.collectionTtl(frame), truncateToSize: fields.truncate(frame, 'truncateFrontToSize') };
-      return map(store.listPushBack(cache, list, values, options), (length): ListWriteResult => ({ length }));
+      return once(() => map(store.listPushBack(cache, list, values, options), (length): ListWriteResult => ({ length })));
     },
 
-    listConcatenateFront({ session, frame }) {
+    listConcatenateFront({ session, frame, once }) {
       const [cache, list] = target(session, frame, 'list', 'write');
       const values = fields.elements(frame, 'values');
       const options = { ttl: fields.collectionTtl(frame), truncateToSize: fields.truncate(frame, 'truncateBackToSize') };
-      return map(store.listPushFront(cache, list, values, options), (length): ListWriteResult => ({ length }));
+      return once(() => map(store.listPushFront(cache, list, values, options), (length): ListWriteResult => ({ length })));
     },
 
     listFetch({ session, frame }) {
@@ -151,10 +151,10 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
       return map(store.dictionaryFetch(cache, dictionary), (items) => (items ? { hit: true, items } : { hit: false }) satisfies DictionaryFetchResult);
     },
 
-    dictionaryIncrement({ session, frame }) {
+    dictionaryIncrement({ session, frame, once }) {
       const [cache, dictionary] = target(session, frame, 'dictionary', 'read', 'write');
       const field = fields.fieldName(frame['field'], 'field');
-      return map(store.dictionaryIncrement(cache, dictionary, field, fields.amount(frame), fields.collectionTtl(frame)), incrementResult);
+      return once(() => map(store.dictionaryIncrement(cache, dictionary, field, fields.amount(frame), fields.collectionTtl(frame)), incrementResult));
     },
 
     dictionaryRemoveFields({ session, frame }) {
@@ -234,10 +234,10 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
         (rank) => (rank === undefined ? { hit: false } : { hit: true, rank }) satisfies SortedSetGetRankResult);
     },
 
-    sortedSetIncrementScore({ session, frame }) {
+    sortedSetIncrementScore({ session, frame, once }) {
       const [cache, sortedSet] = target(session, frame, 'sortedSet', 'read', 'write');
       const amount = fields.score(frame['amount'] ?? 1, 'amount');
-      return map(store.sortedSetIncrementScore(cache, sortedSet, fields.element(frame, 'value'), amount, fields.collectionTtl(frame)), (score) => ({ score }));
+      return once(() => map(store.sortedSetIncrementScore(cache, sortedSet, fields.element(frame, 'value'), amount, fields.collectionTtl(frame)), (score) => ({ score })));
     },
 
     sortedSetRemoveElements({ session, frame }) {
@@ -309,17 +309,17 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
       return map(store.changeTtl(cache, key, fields.requiredTtl(frame), 'decrease'), changeTtlResult);
     },
 
-    increment({ session, frame }) {
+    increment({ session, frame, once }) {
       const [cache, key] = target(session, frame, 'key', 'read', 'write');
       const amount = fields.amount(frame);
-      return map(store.increment(cache, key, amount, fields.ttl(frame, 'ttlMs')), incrementResult);
+      return once(() => map(store.increment(cache, key, amount, fields.ttl(frame, 'ttlMs')), incrementResult));
     },
 
-    setIf({ session, frame }) {
+    setIf({ session, frame, once }) {
       const [cache, key] = target(session, frame, 'key', 'read', 'write');
       const value = valueField(frame, 'value', limits.maxItemBytes, LimitCause.ITEM_SIZE);
       const condition = fields.condition(frame);
-      return map(store.setIf(cache, key, value, condition, fields.ttl(frame, 'ttlMs')), (stored): SetIfResult => ({ stored }));
+      return once(() => map(store.setIf(cache, key, value, condition, fields.ttl(frame, 'ttlMs')), (stored): SetIfResult => ({ stored })));
     },
 
     // The hash is computed from the value when asked (scalar-ops.ts valueHash): nothing more is stored.
@@ -330,19 +330,20 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
 
     // Unconditional, it is a set that answers the new hash (write, as set); otherwise a setIf on the
     // stored value's hash (read and write, as setIf).
-    setIfHash({ session, frame }) {
+    setIfHash({ session, frame, once }) {
       const condition = fields.hashCondition(frame);
       const [cache, key] = condition === undefined ? target(session, frame, 'key', 'write') : target(session, frame, 'key', 'read', 'write');
       const value = valueField(frame, 'value', limits.maxItemBytes, LimitCause.ITEM_SIZE);
       const ttlMs = fields.ttl(frame, 'ttlMs');
       // Hashed now: a binary value may be a view of the received frame, gone after the first await.
       const stored: SetIfHashResult = { stored: true, hash: valueHash(value) };
-      if (condition === undefined) return map(store.set(cache, key, value, ttlMs), () => stored);
-      return map(store.setIf(cache, key, value, condition, ttlMs), (done): SetIfHashResult => (done ? stored : { stored: false }));
+      return once(() => (condition === undefined
+        ? map(store.set(cache, key, value, ttlMs), () => stored)
+        : map(store.setIf(cache, key, value, condition, ttlMs), (done): SetIfHashResult => (done ? stored : { stored: false }))));
     },
 
     /** Publish to `topic` and append to `list` (same cache) as one step; see docs/history.md. */
-    pubAppend({ session, frame }): Maybe<PubAppendResult> {
+    pubAppend({ session, frame, once }): Maybe<PubAppendResult> {
       const [cache, list] = target(session, frame, 'list', 'write');
       const topic = nameField(frame, 'topic', 'topic');
       const grant = session.grant!;
@@ -352,7 +353,7 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
       const value = fields.element(frame, 'value');
       valueField(frame, 'value', config.topics.maxValueBytes);
       const options = { ttl: fields.collectionTtl(frame), truncateToSize: fields.truncate(frame, 'truncateFrontToSize') };
-      return store.pubAppend(cache, topic, list, value, grant.tokenId, options);
+      return once(() => store.pubAppend(cache, topic, list, value, grant.tokenId, options));
     },
   };
 }

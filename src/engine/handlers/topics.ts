@@ -10,7 +10,7 @@ import { nameField, optionalBool, optionalPosition, valueField } from '../valida
 export function topicHandlers({ engine, config }: BrokerDeps, subscriptions: Subscriptions): HandlerTable {
   const names = new Interner();
   return {
-    pub({ session, frame }) {
+    pub({ session, frame, once }) {
       const cache = nameField(frame, 'cache', 'cache');
       const topic = nameField(frame, 'topic', 'topic');
       const value = valueField(frame, 'value', config.topics.maxValueBytes);
@@ -18,7 +18,7 @@ export function topicHandlers({ engine, config }: BrokerDeps, subscriptions: Sub
       if (!grant.permissions.allowsTopic('publish', cache, topic)) {
         throw permissionDenied(`token may not publish to topic "${topic}" in cache "${cache}"`);
       }
-      return engine.topics.publish(cache, topic, value, grant.tokenId, session.id);
+      return once(() => engine.topics.publish(cache, topic, value, grant.tokenId, session.id));
     },
 
     async sub({ session, frame, replyNow }): Promise<typeof REPLIED> {
