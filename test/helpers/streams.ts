@@ -3,8 +3,9 @@ import type { Test } from 'tap';
 import { pubsub } from '@gomomento/generated-types';
 import { Metadata, credentials, makeGenericClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
 import type { TidingsServer } from '../../src/index.js';
+import { encodeFrame } from '../../src/protocol/index.js';
 import { RawClient } from './raw-client.js';
-import { SseReader } from './sse.js';
+import { SseReader, openSdkStream } from './sse.js';
 import { waitFor } from './wait.js';
 
 /** A grpc-web Subscribe (the web SDK's transport): `opened` at its first message, `ended` with the
@@ -40,15 +41,18 @@ export function grpcWebSubscribe(httpUrl: string, token: string, cache: string, 
   return { opened: started, ended, close: () => abort.abort() };
 }
 
-/** One credential's open stream of every kind on `node` (WebSocket, SSE, a waiting long-poll, gRPC
- * and grpc-web Subscribe), each on chat/quiet, for cases where the server must end them all (a
- * revocation, the credential's expiry). `tokenId`: the credential's, to wait until the node holds
- * all five sessions. `ended()` answers how each ended, in words a case compares. */
+/** One credential's open stream of every kind on `node` (WebSocket, the SDK's fallback stream, SSE,
+ * a waiting long-poll, gRPC and grpc-web Subscribe), each on chat/quiet, for cases where the server
+ * must end them all (a revocation, the credential's expiry). `tokenId`: the credential's, to wait
+ * until the node holds all six sessions. `ended()` answers how each ended, in words a case compares. */
 export async function openStreams(t: Test, node: TidingsServer, token: string, tokenId: string) {
   const auth = { authorization: `Bearer ${token}` };
   const ws = await RawClient.open(node, token);
   t.teardown(() => ws.close());
   await ws.ok({ t: 'sub', cache: 'chat', topic: 'quiet' });
+  const fallback = await openSdkStream(t, node.httpUrl);
+  await fallback.postFrames(encodeFrame({ t: 'hello', id: 1, versions: [1], token }), encodeFrame({ t: 'sub', id: 2, cache: 'chat', topic: 'quiet' }));
+  await fallback.stream.until(() => fallback.frames().some((f) => f['id'] === 2 && f['t'] === 'ok'));
   const sse = await SseReader.open(`${node.httpUrl}/v1/sse?cache=chat&topic=quiet`, auth);
   t.teardown(() => sse.close());
   await sse.until((r) => r.events.some((e) => e.event === 'ready'));
@@ -64,10 +68,11 @@ export async function openStreams(t: Test, node: TidingsServer, token: string, t
   const web = grpcWebSubscribe(node.httpUrl, token, 'chat', 'quiet');
   t.teardown(() => web.close());
   await web.opened;
-  await waitFor('every stream to hold its session', () => [...node.broker.sessions.values()].filter((s) => s.grant?.tokenId === tokenId).length === 5);
+  await waitFor('every stream to hold its session', () => [...node.broker.sessions.values()].filter((s) => s.grant?.tokenId === tokenId).length === 6);
   return {
     ended: async () => ({
       websocket: `close ${(await ws.waitClosed(30_000)).code}`,
+      'sdk stream': await fallback.stream.until((r) => r.ended, 30_000).then(() => `bye ${fallback.frames().at(-1)?.['code']}`),
       sse: await sse.until((r) => r.ended, 30_000).then(() => `bye ${sse.events.at(-1)?.json?.code}`),
       'long-poll': await poll.then(async (res) => `${res.status} ${((await res.json()) as { error: { message: string } }).error.message}`),
       grpc: await grpcEnded,

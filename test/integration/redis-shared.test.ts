@@ -146,7 +146,7 @@ t.test('/metrics with engine redis: the store figures are Redis\'s own (keys, us
 });
 
 const revokedEverywhere = {
-  websocket: 'close 4504', sse: 'bye 4504', 'long-poll': '401 credential revoked',
+  websocket: 'close 4504', 'sdk stream': 'bye 4504', sse: 'bye 4504', 'long-poll': '401 credential revoked',
   grpc: `credential revoked (status ${status.UNAUTHENTICATED})`, 'grpc-web': `credential revoked (status ${status.UNAUTHENTICATED})`,
 };
 

@@ -314,7 +314,7 @@ t.test('tokens - no open stream outlives its credential, whatever its transport'
   const streams = await openStreams(t, server, token, 'erin');
   clock.advance(60_000);
   t.same(await streams.ended(), {
-    websocket: 'close 4501', sse: 'bye 4501', 'long-poll': '401 token expired',
+    websocket: 'close 4501', 'sdk stream': 'bye 4501', sse: 'bye 4501', 'long-poll': '401 token expired',
     grpc: `token expired (status ${status.UNAUTHENTICATED})`, 'grpc-web': `token expired (status ${status.UNAUTHENTICATED})`,
   }, 'each ends, saying the token expired');
 });
