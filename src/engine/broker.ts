@@ -38,9 +38,9 @@ const CREDENTIAL_CHECK = 'credential';
 const MINT = 'mint';
 
 type AnyHandler = (ctx: RequestContext) => unknown;
-type Once = (apply: () => Maybe<unknown>) => Maybe<unknown>;
+type Once = (target: readonly string[], apply: () => Maybe<unknown>) => Maybe<unknown>;
 /** A write without an idempotencyKey: applied as asked. */
-const applyNow: Once = (apply) => apply();
+const applyNow: Once = (_target, apply) => apply();
 
 export class Broker {
   /** Open connections by id. */
@@ -289,13 +289,16 @@ export class Broker {
     if (key === undefined || key === null) return handler(ctx);
     if (!IDEMPOTENT_OPERATIONS.has(request.t)) throw idempotencyKeyNotTaken(request.t);
     // The handler applies its write through once(), after its checks: a repeat is refused what the
-    // credential repeating it may not do, and only then answered the first result.
-    ctx.once = ((apply: () => Maybe<unknown>) => this.once(session, request.t, key, apply)) as RequestContext['once'];
+    // credential repeating it may not do, and only then answered the first result. The write is
+    // the operation on its target: names hold no U+0000, so the join is unambiguous.
+    const once: Once = (target, apply) => this.once(session, [request.t, ...target].join('\u0000'), key, apply);
+    ctx.once = once as RequestContext['once'];
     return handler(ctx);
   };
 
-  /** The write `apply` of a request carrying `key`, applied once per key (engine/idempotency.ts). */
-  private once(session: Session, operation: string, key: unknown, apply: () => Maybe<unknown>): Maybe<unknown> {
+  /** The write `apply` of a request carrying `key`, applied once per key and `write` (its operation
+   * and target; engine/idempotency.ts). */
+  private once(session: Session, write: string, key: unknown, apply: () => Maybe<unknown>): Maybe<unknown> {
     // Per tokenId, so a retry on a new connection finds the first result; a credential without
     // one is deduplicated per connection only.
     // A transport whose every call is its own session (rateKey: HTTP API, gRPC) has no
@@ -306,7 +309,7 @@ export class Broker {
     const shared = this.deps.engine.idempotency;
     // A networked engine also remembers the result in its backend, in the write's own step, so
     // a retry that lands on another node is recognised too.
-    return this.idempotent.run(scope, operation, key, shared ? () => shared.run(idempotencyEntryKey(scope, operation, String(key)), apply) : apply);
+    return this.idempotent.run(scope, write, key, shared ? () => shared.run(idempotencyEntryKey(scope, write, String(key)), apply) : apply);
   }
 
   private invoke(session: Session, handler: AnyHandler, request: GenericRequest, early: ((result: unknown) => void) | undefined): Maybe<unknown> {

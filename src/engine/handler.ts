@@ -32,10 +32,11 @@ export interface RequestContext<K extends OperationName = OperationName> {
   /** Sends the ok reply immediately; the handler must then return REPLIED. Used where frames must
    * follow the reply in order (a subscribe's replay, a group join's first deliveries). */
   replyNow(result: ResultOf<K>): void;
-  /** Applies the write of a request that may carry an `idempotencyKey`: once per key (a repeat is
-   * answered the first result, engine/idempotency.ts), else simply. Called after the handler's
-   * checks, so a repeat is refused what the credential repeating it may not do. */
-  once<T>(apply: () => Maybe<T>): Maybe<T>;
+  /** Applies the write of a request that may carry an `idempotencyKey`: once per key and `target`
+   * (the names it writes, cache first; a repeat is answered the first result, engine/idempotency.ts),
+   * else simply. Called after the handler's checks, so a repeat is refused what the credential
+   * repeating it may not do, and never answered what another target held. */
+  once<T>(target: readonly string[], apply: () => Maybe<T>): Maybe<T>;
 }
 
 export const REPLIED = Symbol('replied');

@@ -2,7 +2,7 @@
  * `idempotencyKey`; the first result is remembered for a bounded window, and a repeat (a retry after
  * a cut link) gets that result instead of being applied again. So a write whose reply was lost is
  * never a "maybe": retrying it is safe. Keys are scoped by tokenId (a retry comes on a new
- * connection with the same credential) and by operation. Bounded in count and time.
+ * connection with the same credential) and by write (the operation and the names it writes). Bounded in count and time.
  *
  * Past the count bound the scope holding the most keys loses its oldest. A plain LRU over all
  * scopes let one credential writing many keys push out everyone else's within their window, so
@@ -14,12 +14,13 @@ import { Fifo } from '../lib/fifo.js';
 import { idempotencyKeyProblem } from '../protocol/index.js';
 
 /** The one key of a remembered result, here and in a networked engine's backend: the scope, the
- * operation and the idempotencyKey joined by NUL. An operation holds none, but a scope may (a
- * tokenId is any text) and so may an idempotencyKey, so the scope's NULs are doubled: the first
- * NUL not doubled then ends it, and no two (scope, operation, key) share a key. A tokenId with no
- * NUL keeps the plain join (the keys Redis already holds stay valid across an upgrade). */
-export function idempotencyEntryKey(scope: string, operation: string, key: string): string {
-  return `${scope.replaceAll('\u0000', '\u0000\u0000')}\u0000${operation}\u0000${key}`;
+ * write and the idempotencyKey joined by NUL. A write is its operation and the names it writes,
+ * joined by NUL too: those hold none and their number is the operation's. A scope may hold NULs
+ * (a tokenId is any text) and so may an idempotencyKey, so the scope's NULs are doubled: the first
+ * NUL not doubled then ends it, and no two (scope, write, key) share a key. A tokenId with no NUL
+ * keeps the plain join. */
+export function idempotencyEntryKey(scope: string, write: string, key: string): string {
+  return `${scope.replaceAll('\u0000', '\u0000\u0000')}\u0000${write}\u0000${key}`;
 }
 
 type Remembered = { result: unknown } | { pending: Promise<unknown> };

@@ -56,11 +56,14 @@ testEachEngine('a repeated idempotency key is answered only within the scope of 
   // write the counter, the second may not even read it.
   const writer = await RawClient.open(server, await tokenFor(server, PermissionScopes.cacheReadWrite('bank'), { tokenId: 'alice' }));
   const other = await RawClient.open(server, await tokenFor(server, scope, { tokenId: 'alice' }));
-  t.teardown(() => { writer.close(); other.close(); });
+  const publicOnly = await RawClient.open(server, await tokenFor(server, PermissionScopes.cacheKeyPrefixReadWrite('bank', 'public-'), { tokenId: 'alice' }));
+  t.teardown(() => { writer.close(); other.close(); publicOnly.close(); });
   const increment = { t: 'increment', cache: 'bank', key: 'balance', amount: 5, idempotencyKey: 'k-1' };
   t.same(await writer.ok(increment), { value: 5 }, 'the first credential increments');
   t.match(await other.request(increment), { t: 'err', e: { code: 'PERMISSION_ERROR' } }, 'the second, repeating its key, is refused, not told the counter');
   t.match(await other.request({ t: 'pub', cache: 'bank', topic: 'x', value: 'v', idempotencyKey: 'k-2' }), { t: 'err', e: { code: 'PERMISSION_ERROR' } }, 'as it is without a repeat');
+  // The key on a key the third may write is its own write, not answered what the first one held.
+  t.same(await publicOnly.ok({ ...increment, key: 'public-counter', amount: 1 }), { value: 1 }, 'the same key on another target is another write');
   // The first credential's own retry still gets its first result.
   t.same(await writer.ok(increment), { value: 5 }, 'the retry of the writer is not applied again');
 });

@@ -68,28 +68,28 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
       const [cache, list] = target(session, frame, 'list', 'write');
       const value = fields.element(frame, 'value');
       const options = { ttl: fields.collectionTtl(frame), truncateToSize: fields.truncate(frame, 'truncateFrontToSize') };
-      return once(() => map(store.listPushBack(cache, list, [value], options), (length): ListWriteResult => ({ length })));
+      return once([cache, list], () => map(store.listPushBack(cache, list, [value], options), (length): ListWriteResult => ({ length })));
     },
 
     listPushFront({ session, frame, once }) {
       const [cache, list] = target(session, frame, 'list', 'write');
       const value = fields.element(frame, 'value');
       const options = { ttl: fields.collectionTtl(frame), truncateToSize: fields.truncate(frame, 'truncateBackToSize') };
-      return once(() => map(store.listPushFront(cache, list, [value], options), (length): ListWriteResult => ({ length })));
+      return once([cache, list], () => map(store.listPushFront(cache, list, [value], options), (length): ListWriteResult => ({ length })));
     },
 
     listConcatenateBack({ session, frame, once }) {
       const [cache, list] = target(session, frame, 'list', 'write');
       const values = fields.elements(frame, 'values');
       const options = { ttl: fields.collectionTtl(frame), truncateToSize: fields.truncate(frame, 'truncateFrontToSize') };
-      return once(() => map(store.listPushBack(cache, list, values, options), (length): ListWriteResult => ({ length })));
+      return once([cache, list], () => map(store.listPushBack(cache, list, values, options), (length): ListWriteResult => ({ length })));
     },
 
     listConcatenateFront({ session, frame, once }) {
       const [cache, list] = target(session, frame, 'list', 'write');
       const values = fields.elements(frame, 'values');
       const options = { ttl: fields.collectionTtl(frame), truncateToSize: fields.truncate(frame, 'truncateBackToSize') };
-      return once(() => map(store.listPushFront(cache, list, values, options), (length): ListWriteResult => ({ length })));
+      return once([cache, list], () => map(store.listPushFront(cache, list, values, options), (length): ListWriteResult => ({ length })));
     },
 
     listFetch({ session, frame }) {
@@ -154,7 +154,7 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
     dictionaryIncrement({ session, frame, once }) {
       const [cache, dictionary] = target(session, frame, 'dictionary', 'read', 'write');
       const field = fields.fieldName(frame['field'], 'field');
-      return once(() => map(store.dictionaryIncrement(cache, dictionary, field, fields.amount(frame), fields.collectionTtl(frame)), incrementResult));
+      return once([cache, dictionary], () => map(store.dictionaryIncrement(cache, dictionary, field, fields.amount(frame), fields.collectionTtl(frame)), incrementResult));
     },
 
     dictionaryRemoveFields({ session, frame }) {
@@ -237,7 +237,7 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
     sortedSetIncrementScore({ session, frame, once }) {
       const [cache, sortedSet] = target(session, frame, 'sortedSet', 'read', 'write');
       const amount = fields.score(frame['amount'] ?? 1, 'amount');
-      return once(() => map(store.sortedSetIncrementScore(cache, sortedSet, fields.element(frame, 'value'), amount, fields.collectionTtl(frame)), (score) => ({ score })));
+      return once([cache, sortedSet], () => map(store.sortedSetIncrementScore(cache, sortedSet, fields.element(frame, 'value'), amount, fields.collectionTtl(frame)), (score) => ({ score })));
     },
 
     sortedSetRemoveElements({ session, frame }) {
@@ -312,14 +312,14 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
     increment({ session, frame, once }) {
       const [cache, key] = target(session, frame, 'key', 'read', 'write');
       const amount = fields.amount(frame);
-      return once(() => map(store.increment(cache, key, amount, fields.ttl(frame, 'ttlMs')), incrementResult));
+      return once([cache, key], () => map(store.increment(cache, key, amount, fields.ttl(frame, 'ttlMs')), incrementResult));
     },
 
     setIf({ session, frame, once }) {
       const [cache, key] = target(session, frame, 'key', 'read', 'write');
       const value = valueField(frame, 'value', limits.maxItemBytes, LimitCause.ITEM_SIZE);
       const condition = fields.condition(frame);
-      return once(() => map(store.setIf(cache, key, value, condition, fields.ttl(frame, 'ttlMs')), (stored): SetIfResult => ({ stored })));
+      return once([cache, key], () => map(store.setIf(cache, key, value, condition, fields.ttl(frame, 'ttlMs')), (stored): SetIfResult => ({ stored })));
     },
 
     // The hash is computed from the value when asked (scalar-ops.ts valueHash): nothing more is stored.
@@ -337,7 +337,7 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
       const ttlMs = fields.ttl(frame, 'ttlMs');
       // Hashed now: a binary value may be a view of the received frame, gone after the first await.
       const stored: SetIfHashResult = { stored: true, hash: valueHash(value) };
-      return once(() => (condition === undefined
+      return once([cache, key], () => (condition === undefined
         ? map(store.set(cache, key, value, ttlMs), () => stored)
         : map(store.setIf(cache, key, value, condition, ttlMs), (done): SetIfHashResult => (done ? stored : { stored: false }))));
     },
@@ -353,7 +353,7 @@ export function cacheHandlers({ engine, config }: BrokerDeps): HandlerTable {
       const value = fields.element(frame, 'value');
       valueField(frame, 'value', config.topics.maxValueBytes);
       const options = { ttl: fields.collectionTtl(frame), truncateToSize: fields.truncate(frame, 'truncateFrontToSize') };
-      return once(() => store.pubAppend(cache, topic, list, value, grant.tokenId, options));
+      return once([cache, list, topic], () => store.pubAppend(cache, topic, list, value, grant.tokenId, options));
     },
   };
 }

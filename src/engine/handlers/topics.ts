@@ -18,7 +18,7 @@ export function topicHandlers({ engine, config }: BrokerDeps, subscriptions: Sub
       if (!grant.permissions.allowsTopic('publish', cache, topic)) {
         throw permissionDenied(`token may not publish to topic "${topic}" in cache "${cache}"`);
       }
-      return once(() => engine.topics.publish(cache, topic, value, grant.tokenId, session.id));
+      return once([cache, topic], () => engine.topics.publish(cache, topic, value, grant.tokenId, session.id));
     },
 
     async sub({ session, frame, replyNow }): Promise<typeof REPLIED> {
