@@ -218,6 +218,15 @@ export class Broker {
     } else if (!replied) this.replyOk(session, id, outcome, started, op);
   }
 
+  /** Charges the one request a call's session will dispatch now, before the call's body is parsed
+   * into it: a call refused as malformed, or for an unknown operation, costs a request too. The
+   * refusal when the buckets lack it. */
+  chargeCall(session: Session): TidingsError | undefined {
+    const refused = this.limits.admitRequest(session.rateKey ?? session, session.grant?.tokenId);
+    if (!refused) session.callCharged = true;
+    return refused;
+  }
+
   /** Charges a request of `elements` values (counted before it is decoded) the requests it costs
    * beyond the one every request is charged when it runs (limits.requestElementsPerOp), so the
    * request rates bound decoding work too; the refusal when the buckets lack them. */
@@ -317,7 +326,8 @@ export class Broker {
     if (session.pending >= maxPendingRequests) {
       throw limitExceeded(LimitCause.PENDING_REQUESTS, `at most ${maxPendingRequests} requests may be in flight`);
     }
-    if (session.state === 'open') {
+    if (session.callCharged) session.callCharged = false;
+    else if (session.state === 'open') {
       const refused = this.limits.admitRequest(session.rateKey ?? session, session.grant?.tokenId);
       if (refused) throw refused;
     }

@@ -87,6 +87,9 @@ export class Session {
   /** Charged instead of this session for per-connection request rates: the client address of a
    * transport whose every call is its own session (gRPC). */
   rateKey: string | undefined;
+  /** Its next request was charged already (chargeCall): an HTTP API call pays before its body is
+   * parsed, so a malformed or unknown one counts too; the request it becomes is not charged twice. */
+  callCharged = false;
 
   constructor(readonly id: string, readonly connection: Connection) {}
 

@@ -50,9 +50,12 @@ export function mountHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
       const token = bearer(authorization);
       const grant = broker.verifyCredential(token);
       const body = await readTypedBody(res, maxBodyBytes, aborted, lease);
-      const { request, elements } = build(body);
       const session = await broker.openAuthenticated(DISPATCH_ONLY, grant, rateKey);
       try {
+        // Charged before the body is parsed, so a refused body costs its request like any other.
+        const overCallRate = broker.chargeCall(session);
+        if (overCallRate) throw overCallRate;
+        const { request, elements } = build(body);
         const overRate = broker.chargeElements(session, elements);
         if (overRate) throw overRate;
         return { status: '200 OK', body: shapeResult(await broker.dispatch(session, request, 'http')) };

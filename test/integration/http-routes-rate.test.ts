@@ -58,3 +58,22 @@ t.test('POST /v1/tokens is charged to the minting API key: past limits.tokenMint
   clock.advance(1000);
   t.equal((await mint(a!)).status, 201, 'one more a second later');
 });
+
+t.test('HTTP API calls refused before they run (malformed JSON, unknown operation) are charged too: past the burst 429', async (t) => {
+  const clock = still();
+  const server = await startServer(t, { clock, config: { limits } });
+  const key = (await server.auth.mintApiKey({ scope: PermissionScopes.allDataReadWrite(), expiresInSec: null })).token;
+  const post = async (operation: string, body: string) => {
+    const r = await fetch(`${server.httpUrl}/v1/cache/${CACHE}/${operation}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
+    return { status: r.status, body: await r.json() as { error?: { code: string; cause?: string } } };
+  };
+  const set = JSON.stringify({ key: 'k', value: 'v' });
+  t.same([(await post('set', set)).status, (await post('set', set)).status], [200, 200], 'a call that runs is charged once: the burst of 2 passes');
+  clock.advance(2000);
+  t.equal((await post('set', '{"key": ')).status, 400, 'a malformed body is refused');
+  t.equal((await post('noSuchOperation', '{}')).status, 404, 'an unknown operation is refused');
+  const refused = await post('set', '{"key": ');
+  t.equal(refused.status, 429, 'the burst of 2 is spent by the refused calls');
+  t.match(refused.body.error, { code: 'LIMIT_EXCEEDED_ERROR', cause: 'operations_rate_limit_exceeded' });
+  t.equal((await post('set', set)).status, 429, 'so is a well-formed call');
+});
