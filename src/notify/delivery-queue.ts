@@ -173,11 +173,14 @@ export class DeliveryQueue<J> {
     return dropped;
   }
 
-  /** Drops everything queued and stops retrying (server shutdown). */
+  /** Drops everything queued, aborts the attempts in flight and stops retrying (server shutdown,
+   * an endpoint removed or replaced: a replacement's new queue must not add its requests to the
+   * old one's at the destination, past maxInFlight). */
   close(): void {
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    for (const owner of this.owners.values()) for (const controller of owner.attempts) controller.abort();
     this.owners.clear();
     this.turns.clear();
     this.queued = 0;

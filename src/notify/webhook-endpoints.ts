@@ -196,7 +196,7 @@ export class WebhookEndpoints {
   /** Batches stay within maxBatchBytes of body, envelope included (a receiver's 413 is final). */
   private queueFor(config: WebhookEndpointConfig, poster: OutboundPoster): DeliveryQueue<Job> {
     const limits = { ...this.config, maxBatchBytes: this.config.maxBatchBytes - BATCH_ENVELOPE_BYTES };
-    return new DeliveryQueue(limits, (jobs) => this.send(config, poster, jobs), { jobBytes: (job) => job.bytes });
+    return new DeliveryQueue(limits, (jobs, _attempt, closed) => this.send(config, poster, jobs, closed), { jobBytes: (job) => job.bytes });
   }
 
   /** Shared: out of the store (then every node drops it); a config-file endpoint is this node's. */
@@ -242,7 +242,7 @@ export class WebhookEndpoints {
 
   /** One POST of `{ "events": [...] }`, oldest first. The timestamp is taken per attempt, so a retry
    * is not refused as a replay. */
-  private async send(config: WebhookEndpointConfig, poster: OutboundPoster, jobs: readonly Job[]): Promise<AttemptOutcome | RetryLater> {
+  private async send(config: WebhookEndpointConfig, poster: OutboundPoster, jobs: readonly Job[], closed: AbortSignal): Promise<AttemptOutcome | RetryLater> {
     const timestamp = this.clock.now();
     // Each event was serialised once when it happened; a batch only joins them.
     const body = `${BATCH_OPEN}${jobs.map((j) => j.body).join(',')}${BATCH_CLOSE}`;
@@ -252,7 +252,7 @@ export class WebhookEndpoints {
         'user-agent': USER_AGENT,
         [TIMESTAMP_HEADER]: String(timestamp),
         [SIGNATURE_HEADER]: sign(config.secret, timestamp, body),
-      }, body, AbortSignal.timeout(this.config.timeoutMs));
+      }, body, AbortSignal.any([closed, AbortSignal.timeout(this.config.timeoutMs)]));
       return outcomeOfAnswer(res.status, res.retryAfter, this.clock.now());
     } catch (err) {
       // An internal destination stays refused: dead-lettered as rejected, not retried. The URL
