@@ -44,22 +44,30 @@ async function subscribedAcross(t: Test, label: string) {
   return { url, prefix, proxy, sub, pub };
 }
 
+/** Node a through the proxy, with a moderator ('first'), and node b, with alice: the cases whose
+ * settle's reply is lost. a's first connection through the proxy is its command connection
+ * (connected before the others), so `proxy.hold(0)` keeps Redis's answers to it. */
+async function moderatedThroughProxy(t: Test, label: string, moderation: { maxAttempts?: number } = {}) {
+  const { url, prefix, proxy } = await proxiedRedis(t, label);
+  const base = { auth: { signingKeys: [generateSigningKey()] }, moderation: { ackTimeoutMs: 60_000, ...moderation } };
+  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
+    config: { ...base, redis: { commandTimeoutMs: 200, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: base });
+  const mod = await RawModerator.join(a, { tokenId: 'first' });
+  const alice = await participant(b, 'alice');
+  t.teardown(() => { mod.client.close(); alice.close(); });
+  return { proxy, b, mod, alice };
+}
+
 /** A moderator's accept (publish, append and settle in one script) whose reply was lost with the
  * link: the item is published once, its delivery is settled (the node's hand-back after the error
  * finds nothing to hand back), a retried accept is refused rather than published again, and no
  * member gets the item again. The proxy keeps Redis's answers on the node's command connection. */
 t.test('an accept whose reply was lost: published once, settled, not handed out again', async (t) => {
   if (!requireRedis(t)) return;
-  const { url, prefix, proxy } = await proxiedRedis(t, 'acceptcut');
-  const base = { auth: { signingKeys: [generateSigningKey()] }, moderation: { ackTimeoutMs: 60_000 } };
-  // a's first connection through the proxy is its command connection (connected before the others).
-  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
-    config: { ...base, redis: { commandTimeoutMs: 200, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
-  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: base });
-  const mod = await RawModerator.join(a, { tokenId: 'first' });
-  const alice = await participant(b, 'alice');
+  const { proxy, b, mod, alice } = await moderatedThroughProxy(t, 'acceptcut');
   const viewer = await participant(b, 'viewer');
-  t.teardown(() => { mod.client.close(); alice.close(); viewer.close(); });
+  t.teardown(() => viewer.close());
   await viewer.ok({ t: 'sub', cache: CACHE, topic: 'room1' });
   await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'hello' });
   await mod.received(1);
@@ -88,15 +96,7 @@ t.test('an accept whose reply was lost: published once, settled, not handed out 
  * Redis's answers on node a's command connection. */
 t.test('a reject whose reply was lost: the sender is still told', async (t) => {
   if (!requireRedis(t)) return;
-  const { url, prefix, proxy } = await proxiedRedis(t, 'rejectcut');
-  const base = { auth: { signingKeys: [generateSigningKey()] }, moderation: { ackTimeoutMs: 60_000 } };
-  // a's first connection through the proxy is its command connection (connected before the others).
-  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
-    config: { ...base, redis: { commandTimeoutMs: 200, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
-  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: base });
-  const mod = await RawModerator.join(a, { tokenId: 'first' });
-  const alice = await participant(b, 'alice');
-  t.teardown(() => { mod.client.close(); alice.close(); });
+  const { proxy, b, mod, alice } = await moderatedThroughProxy(t, 'rejectcut');
   const input = await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: 'spam' });
   await mod.received(1);
   const delivery = mod.deliveries[0]!['delivery'];
@@ -123,15 +123,7 @@ t.test('a reject whose reply was lost: the sender is still told', async (t) => {
  * reads the record's fields past it. The proxy keeps Redis's answers on node a's command connection. */
 t.test('an item given up whose reply was lost: the sender is still told', async (t) => {
   if (!requireRedis(t)) return;
-  const { url, prefix, proxy } = await proxiedRedis(t, 'deadcut');
-  const base = { auth: { signingKeys: [generateSigningKey()] }, moderation: { ackTimeoutMs: 60_000, maxAttempts: 1 } };
-  // a's first connection through the proxy is its command connection (connected before the others).
-  const a = await startServer(t, { engine: 'redis', redisUrl: `redis://127.0.0.1:${proxy.port}`, redisKeyPrefix: prefix,
-    config: { ...base, redis: { commandTimeoutMs: 200, linkTimeoutMs: 400, reconnectMinMs: 10, reconnectMaxMs: 50 } } });
-  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, config: base });
-  const mod = await RawModerator.join(a, { tokenId: 'first' });
-  const alice = await participant(b, 'alice');
-  t.teardown(() => { mod.client.close(); alice.close(); });
+  const { proxy, mod, alice } = await moderatedThroughProxy(t, 'deadcut', { maxAttempts: 1 });
   const input = await alice.ok({ t: 'pub', cache: CACHE, topic: 'room1-input', value: new Uint8Array([0xc4, 0, 0xde, 0xa1]) });
   await mod.received(1);
 
