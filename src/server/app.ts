@@ -199,7 +199,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   let momento: MomentoListener | undefined;
   if (startMomentoListener) {
     try {
-      momento = await startMomentoListener(services, { config, log }, host, config.momento.port);
+      momento = await startMomentoListener(services, { broker, config, log }, host, config.momento.port);
       momentoEndpoint = config.momento.endpoint || hostPort(host, momento.port);
     } catch (err) {
       uWS.us_listen_socket_close(listenSocket);

@@ -2,9 +2,11 @@
  * (no preface and SETTINGS) is closed after momento.openingTimeoutMs, one with no call in flight is
  * closed with GOAWAY after momento.idleTimeoutMs and its grpc-js client's next call reconnects and
  * succeeds; a connection carrying a live Subscribe stream is not idle and keeps delivering. With
- * momento.maxConnections silent sockets open, a real client gets a slot once they are closed. */
+ * momento.maxConnections silent sockets open, a real client gets a slot once they are closed.
+ * A call without a valid credential is refused from its headers, before its message arrives. */
 import t from 'tap';
 import net from 'node:net';
+import http2 from 'node:http2';
 import { cache, pubsub } from '@gomomento/generated-types';
 import { Metadata, credentials, makeGenericClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
 import { PermissionScopes } from '../../src/index.js';
@@ -122,4 +124,56 @@ t.test('a connection with a live Subscribe stream is not idle: it stays open and
   await waitFor('the item on the stream', () => texts.includes('still here'));
   t.equal(ended, undefined, 'the stream never ended');
   t.equal(proxy.accepted, 1, 'on its first and only connection');
+});
+
+/** A raw HTTP/2 call that sends its headers and `message` (whole, or the first `sent` bytes of a
+ * `length`-byte one) and never ends its stream: the status it is answered with, and whether its
+ * stream closed. */
+function rawCall(session: http2.ClientHttp2Session, path: string, metadata: Record<string, string>, message: { length: number; sent: number } | Uint8Array) {
+  const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...metadata });
+  const state = { status: undefined as number | undefined, message: '', closed: false };
+  const take = (headers: http2.IncomingHttpHeaders) => {
+    if (headers['grpc-status'] === undefined) return;
+    state.status = Number(headers['grpc-status']);
+    state.message = decodeURIComponent(String(headers['grpc-message'] ?? ''));
+  };
+  stream.on('response', take);
+  stream.on('trailers', take);
+  stream.on('close', () => { state.closed = true; });
+  stream.on('error', () => {});
+  stream.resume();
+  const prefix = Buffer.alloc(5);
+  if (message instanceof Uint8Array) {
+    prefix.writeUInt32BE(message.byteLength, 1);
+    stream.write(Buffer.concat([prefix, message]));
+  } else {
+    prefix.writeUInt32BE(message.length, 1);
+    stream.write(Buffer.concat([prefix, Buffer.alloc(message.sent, 1)]));
+  }
+  return state;
+}
+
+const UNAUTHENTICATED = 16;
+
+t.test('a call without a valid credential is answered UNAUTHENTICATED from its headers, before its message arrives', async (t) => {
+  const server = await startMomentoServer(t);
+  const session = http2.connect(`http://127.0.0.1:${server.momentoPort!}`);
+  session.on('error', () => {});
+  t.teardown(() => session.destroy());
+  // 64 KiB of a 4 MB message: the server would hold the rest as it came, for as long as it took.
+  const large = { length: 4_000_000, sent: 64 * 1024 };
+  const calls = {
+    'no credential': rawCall(session, '/cache_client.Scs/Set', { cache: 'chat' }, large),
+    'a bad credential': rawCall(session, '/cache_client.Scs/Set', { cache: 'chat', authorization: 'not-a-token' }, large),
+    'a Subscribe without a credential': rawCall(session, '/cache_client.pubsub.Pubsub/Subscribe', {}, large),
+  };
+  for (const [what, call] of Object.entries(calls)) {
+    await waitFor(`the call with ${what} to be answered and closed`, () => call.closed);
+    t.equal(call.status, UNAUTHENTICATED, `${what}: UNAUTHENTICATED (${call.message})`);
+  }
+  t.equal(calls['no credential'].message, 'a token is required', 'with the message a handler gave');
+
+  const client = grpcClient(server.momentoPort!, Scs, 'Scs');
+  t.teardown(() => client.close());
+  t.equal(await get(client, await apiKeyFor(server)), null, 'a call with a valid credential is answered');
 });

@@ -35,11 +35,26 @@ export function credentialOf(metadata: Metadata): string {
   return innerCredential(header(metadata, 'authorization') ?? '');
 }
 
-/** What a call authenticates with: the Grant grpc-web verified from its `authorization` header
- * before reading the body (openAuthenticated then only rechecks expiry and revocation), else the
- * raw credential from metadata (native gRPC: verified once, when the session opens). */
-export function callCredential(call: { metadata: Metadata; grant?: Grant }): Grant | string {
-  return call.grant ?? credentialOf(call.metadata);
+/** Services whose calls carry no `authorization` credential: GenerateDisposableToken's is the
+ * body's auth_token, Ping has none. Every other call's credential is in its headers, checked
+ * before its message is read (grpc-web: web.ts; HTTP/2: request-gate.ts). */
+export const NO_HEADER_CREDENTIAL: ReadonlySet<string> = new Set(['token.Token', 'cache_client.Ping']);
+
+/** Grants the HTTP/2 listener verified from a call's metadata before reading its message
+ * (request-gate.ts); the handler's call carries that same Metadata object. */
+const verifiedGrants = new WeakMap<Metadata, Grant>();
+export function rememberGrant(metadata: Metadata, grant: Grant): void {
+  verifiedGrants.set(metadata, grant);
+}
+
+/** What a call authenticates with: the Grant verified from its `authorization` header before its
+ * message was read (grpc-web's on the call, HTTP/2's remembered by its metadata), so that
+ * openAuthenticated only rechecks expiry and revocation. */
+export function callCredential(call: { metadata: Metadata; grant?: Grant }): Grant {
+  const grant = call.grant ?? verifiedGrants.get(call.metadata);
+  // Every call of a service taking a header credential passes a gate that verifies it first.
+  if (!grant) throw new Error('a call reached its handler without a verified credential');
+  return grant;
 }
 
 /** Scs calls name the cache in the `cache` metadata, not in the body. */

@@ -15,6 +15,7 @@ import { MOMENTO_SERVICES, methodsOf, unimplementedMessage, type MomentoServiceS
 import { hostPort } from '../../lib/host-port.js';
 import { closeUnlessOpened } from './opening-timeout.js';
 import { shapeGuarded } from './message-shape.js';
+import { requestGate } from './request-gate.js';
 
 export interface MomentoListener {
   readonly port: number;
@@ -87,9 +88,10 @@ function bindError(err: NodeJS.ErrnoException, host: string, port: number): Erro
   return new TidingsError(ErrorCode.SERVER_UNAVAILABLE, `${err.code ?? 'error'}: ${err.message}`);
 }
 
-export async function startMomentoListener(services: MomentoService[], deps: Pick<GrpcDeps, 'config' | 'log'>, host: string, port: number): Promise<MomentoListener> {
+export async function startMomentoListener(services: MomentoService[], deps: Pick<GrpcDeps, 'broker' | 'config' | 'log'>, host: string, port: number): Promise<MomentoListener> {
   const { config } = deps;
   const server = new Server({
+    interceptors: [requestGate(deps.broker)],
     'grpc.max_receive_message_length': config.momento.maxMessageBytes,
     // Without it Node advertises 2^32-1: one connection could hold any number of unread answers.
     'grpc.max_concurrent_streams': config.momento.maxConcurrentStreamsPerConnection,

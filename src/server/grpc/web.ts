@@ -14,7 +14,7 @@ import type { BodyBudget } from '../body-budget.js';
 import { requestAddress } from '../admission.js';
 import type { Broker } from '../../engine/broker.js';
 import type { MomentoService } from './listener.js';
-import { credentialOf } from './calls.js';
+import { NO_HEADER_CREDENTIAL, credentialOf } from './calls.js';
 import type { Grant } from '../../auth/tokens.js';
 import { toStatus } from './status.js';
 import { Cors } from '../http-common.js';
@@ -22,10 +22,6 @@ import { Cors } from '../http-common.js';
 /** `Allow-Headers: *` does not cover `authorization`; every header the web SDK sends is listed. */
 const ALLOWED_HEADERS = 'authorization, cache, agent, runtime-version, read-concern, x-grpc-web, x-user-agent, grpc-timeout, content-type';
 const FORWARDED_METADATA = ['authorization', 'cache', 'agent', 'runtime-version', 'read-concern'];
-/** Services whose calls carry no `authorization` credential: GenerateDisposableToken's is the
- * body's auth_token, Ping has none. Every other call's credential is in its headers, checked
- * before its body is read. */
-const NO_HEADER_CREDENTIAL: ReadonlySet<string> = new Set(['token.Token', 'cache_client.Ping']);
 /** Their bodies are read before any credential, so they are held to what they need (a token
  * request is an API key and a scope of at most auth.maxPermissions; a ping is empty), not the
  * multi-MiB bound of cache writes: an anonymous caller ties up at most this much per call. */
