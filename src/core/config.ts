@@ -362,6 +362,11 @@ export interface MomentoConfig {
    * grpc.max_connection_idle_ms); a client reconnects on its next call. A live Subscribe is a call
    * in flight, so it keeps its connection. */
   idleTimeoutMs: number;
+  /** A call whose request (its message and the end of the client's stream) has not arrived within
+   * this many ms of its headers is ended with DEADLINE_EXCEEDED and its partial message dropped:
+   * grpc-js holds a message whole before any handler runs, so a client sending it slowly would
+   * otherwise hold up to maxMessageBytes per stream for as long as it liked. */
+  requestReadTimeoutMs: number;
   /** Concurrent calls (HTTP/2 streams) one connection may have open, advertised to the client as
    * SETTINGS_MAX_CONCURRENT_STREAMS. Each holds its answer until the client reads it, so this
    * bounds what one connection that reads nothing can make the server hold. */
@@ -657,6 +662,9 @@ export const DEFAULTS: TidingsConfig = {
     // keeps an SDK's pooled connection between calls a few minutes apart, and returns a slot
     // held by a client that went quiet. grpc-js clients reconnect transparently on the next call.
     idleTimeoutMs: 300_000,
+    // The SDKs' own deadlines are 5 s at most (their default configurations) and a real client
+    // sends its request at once: 10 s covers a 6 MiB message at 5 Mbit/s.
+    requestReadTimeoutMs: 10_000,
     maxConcurrentStreamsPerConnection: 100,
     maxStreamBufferBytes: 1024 * 1024,
     webStreamMaxMs: 120_000,
@@ -850,7 +858,7 @@ function validate(c: TidingsConfig): void {
   }
   positive('momento.port', c.momento.port, 0);
   if (c.momento.port > 65535) throw new ConfigError('momento.port', 'must be ≤ 65535');
-  for (const key of ['maxMessageBytes', 'maxStreams', 'maxConnections', 'openingTimeoutMs', 'idleTimeoutMs', 'maxConcurrentStreamsPerConnection', 'maxStreamBufferBytes', 'webStreamMaxMs'] as const) positive(`momento.${key}`, c.momento[key]);
+  for (const key of ['maxMessageBytes', 'maxStreams', 'maxConnections', 'openingTimeoutMs', 'idleTimeoutMs', 'requestReadTimeoutMs', 'maxConcurrentStreamsPerConnection', 'maxStreamBufferBytes', 'webStreamMaxMs'] as const) positive(`momento.${key}`, c.momento[key]);
   // Node's HTTP/2 refuses a larger SETTINGS value by throwing at the first connection.
   if (c.momento.maxConcurrentStreamsPerConnection > 0xffff_ffff) throw new ConfigError('momento.maxConcurrentStreamsPerConnection', 'must be ≤ 4294967295 (the largest HTTP/2 setting)');
   if (c.momento.maxMessageBytes <= c.store.maxItemBytes) throw new ConfigError('momento.maxMessageBytes', 'must be > store.maxItemBytes');

@@ -3,7 +3,8 @@
  * closed with GOAWAY after momento.idleTimeoutMs and its grpc-js client's next call reconnects and
  * succeeds; a connection carrying a live Subscribe stream is not idle and keeps delivering. With
  * momento.maxConnections silent sockets open, a real client gets a slot once they are closed.
- * A call without a valid credential is refused from its headers, before its message arrives. */
+ * Calls are held to their request too: one without a valid credential is refused from its headers,
+ * one whose request does not arrive within momento.requestReadTimeoutMs is ended. */
 import t from 'tap';
 import net from 'node:net';
 import http2 from 'node:http2';
@@ -154,9 +155,10 @@ function rawCall(session: http2.ClientHttp2Session, path: string, metadata: Reco
 }
 
 const UNAUTHENTICATED = 16;
+const DEADLINE_EXCEEDED = 4;
 
 t.test('a call without a valid credential is answered UNAUTHENTICATED from its headers, before its message arrives', async (t) => {
-  const server = await startMomentoServer(t);
+  const server = await startMomentoServer(t, { config: { momento: { requestReadTimeoutMs: 600_000 } } });
   const session = http2.connect(`http://127.0.0.1:${server.momentoPort!}`);
   session.on('error', () => {});
   t.teardown(() => session.destroy());
@@ -176,4 +178,45 @@ t.test('a call without a valid credential is answered UNAUTHENTICATED from its h
   const client = grpcClient(server.momentoPort!, Scs, 'Scs');
   t.teardown(() => client.close());
   t.equal(await get(client, await apiKeyFor(server)), null, 'a call with a valid credential is answered');
+});
+
+t.test('a call whose request has not arrived within momento.requestReadTimeoutMs is ended with DEADLINE_EXCEEDED', async (t) => {
+  const server = await startMomentoServer(t, { config: { momento: { requestReadTimeoutMs: 300 } } });
+  const key = await apiKeyFor(server);
+  const client = grpcClient(server.momentoPort!, Pubsub, 'Pubsub');
+  t.teardown(() => client.close());
+  const md = new Metadata(); md.set('authorization', key);
+  const subscription = client['Subscribe']!(new pubsub.cache_client.pubsub._SubscriptionRequest({ cache_name: 'chat', topic: 'room' }), md);
+  t.teardown(() => subscription.cancel());
+  const texts: string[] = [];
+  let ended: unknown;
+  subscription.on('data', (m: { item?: { value?: { text?: string } } }) => { if (m.item?.value?.text) texts.push(m.item.value.text); });
+  subscription.on('error', (e: unknown) => { ended = e; });
+  await new Promise((resolve) => subscription.once('data', resolve));
+
+  const session = http2.connect(`http://127.0.0.1:${server.momentoPort!}`);
+  session.on('error', () => {});
+  t.teardown(() => session.destroy());
+  const getRequest = new cache.cache_client._GetRequest({ cache_key: Buffer.from('k') }).serializeBinary();
+  const calls = {
+    'a unary call stopped mid-message': rawCall(session, '/cache_client.Scs/Set', { cache: 'chat', authorization: key }, { length: 1_000_000, sent: 64 * 1024 }),
+    'a Subscribe stopped mid-message': rawCall(session, '/cache_client.pubsub.Pubsub/Subscribe', { authorization: key }, { length: 1000, sent: 10 }),
+    'a unary call that sent its message but never ended its stream': rawCall(session, '/cache_client.Scs/Get', { cache: 'chat', authorization: key }, getRequest),
+    'a call to a method without a header credential stopped mid-message': rawCall(session, '/token.Token/GenerateDisposableToken', {}, { length: 1000, sent: 10 }),
+  };
+  for (const [what, call] of Object.entries(calls)) {
+    await waitFor(`${what} to be ended and closed`, () => call.closed);
+    t.equal(call.status, DEADLINE_EXCEEDED, `${what}: DEADLINE_EXCEEDED`);
+    t.match(call.message, /momento\.requestReadTimeoutMs \(300 ms\)/, 'naming the knob');
+  }
+
+  // Open since before the raw calls, so well past the timeout: a request that arrived is not ended.
+  const publisher = await RawClient.open(server, await tokenFor(server, PermissionScopes.topicPublishSubscribe('chat', 'room')));
+  t.teardown(() => publisher.close());
+  await publisher.ok({ t: 'pub', cache: 'chat', topic: 'room', value: 'still here' });
+  await waitFor('the item on the Subscribe stream', () => texts.includes('still here'));
+  t.equal(ended, undefined, 'the Subscribe whose request arrived was not ended');
+  const scs = grpcClient(server.momentoPort!, Scs, 'Scs');
+  t.teardown(() => scs.close());
+  t.equal(await get(scs, key), null, 'a call whose request arrives is answered');
 });

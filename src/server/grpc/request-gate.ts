@@ -1,11 +1,12 @@
-/** What the HTTP/2 listener checks before it reads a call's request message. grpc-js buffers a
- * message whole (up to momento.maxMessageBytes) before the handler runs: without this, a client
- * with no credential could hold that much per stream, for as long as it liked sending it. */
+/** What the HTTP/2 listener checks before and while it reads a call's request message. grpc-js
+ * buffers a message whole (up to momento.maxMessageBytes) before the handler runs: without this, a
+ * client with no credential could hold that much per stream, for as long as it liked sending it. */
 import { constants, type ServerHttp2Stream } from 'node:http2';
 import { ServerInterceptingCall, type ServerInterceptingCallInterface, type ServerInterceptor, type StatusObject } from '@grpc/grpc-js';
+import { ErrorCode } from '../../protocol/index.js';
 import type { Broker } from '../../engine/broker.js';
 import { NO_HEADER_CREDENTIAL, credentialOf, rememberGrant } from './calls.js';
-import { toStatus } from './status.js';
+import { statusError, toStatus } from './status.js';
 
 /** Answers a call before its request has arrived, and resets what is left of its stream. grpc-js
  * sends the status but leaves the client's half of the stream open: it discards what still comes,
@@ -21,10 +22,15 @@ function refuse(call: ServerInterceptingCallInterface, status: Partial<StatusObj
 
 /** A grpc-js server interceptor: a call whose service takes a header credential is answered
  * UNAUTHENTICATED from its metadata when that credential does not verify (its message is never
- * read; the handler reuses the Grant, calls.ts callCredential). */
-export function requestGate(broker: Broker): ServerInterceptor {
+ * read; the handler reuses the Grant, calls.ts callCredential), and any call whose request has not
+ * fully arrived (its message and the end of the client's stream: every Momento method takes one
+ * message) within `readTimeoutMs` of its metadata is ended with DEADLINE_EXCEEDED, its buffer
+ * dropped. */
+export function requestGate(broker: Broker, readTimeoutMs: number): ServerInterceptor {
   return (method, call) => {
     const headerCredential = !NO_HEADER_CREDENTIAL.has(method.path.split('/')[1]!);
+    let readDeadline: NodeJS.Timeout | undefined;
+    const stopReadDeadline = () => clearTimeout(readDeadline);
     return new ServerInterceptingCall(call, {
       start: (next) => next({
         onReceiveMetadata: (metadata, nextMetadata) => {
@@ -36,8 +42,16 @@ export function requestGate(broker: Broker): ServerInterceptor {
               return;
             }
           }
+          readDeadline = setTimeout(() => {
+            refuse(call, statusError(ErrorCode.TIMEOUT_ERROR, `the request did not arrive within momento.requestReadTimeoutMs (${readTimeoutMs} ms)`));
+          }, readTimeoutMs);
           nextMetadata(metadata);
         },
+        onReceiveHalfClose: (nextHalfClose) => {
+          stopReadDeadline();
+          nextHalfClose();
+        },
+        onCancel: stopReadDeadline,
       }),
     });
   };
