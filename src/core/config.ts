@@ -355,6 +355,10 @@ export interface MomentoConfig {
    * costs memory (an HTTP/2 session) even idle, and they are not sessions, so server.maxConnections
    * does not bound them. */
   maxConnections: number;
+  /** TCP connections one client address holds at once; one past it is closed as it arrives, so one
+   * address cannot take every slot of maxConnections. Addresses are those the listener sees: behind
+   * a TCP-level proxy every client has the proxy's. 0 = no cap. */
+  maxConnectionsPerIp: number;
   /** A connection that has not sent the HTTP/2 client preface and its SETTINGS frame within this
    * many ms is closed: a silent socket would otherwise hold one of maxConnections for ever. */
   openingTimeoutMs: number;
@@ -653,6 +657,8 @@ export const DEFAULTS: TidingsConfig = {
     maxMessageBytes: 6 * 1024 * 1024,
     maxStreams: 10_000,
     maxConnections: 10_000,
+    // As server.maxConnectionsPerIp for WebSockets; an SDK client pools a few connections.
+    maxConnectionsPerIp: 1000,
     // A real client sends its preface with the connection (grpc-js: right after TCP connect); 10 s
     // covers a slow link, as TLS handshake timeouts do (envoy's listener filters: 15 s, nginx's
     // client_header_timeout: 60 s for a whole request), yet frees a silent socket's slot soon.
@@ -857,6 +863,7 @@ function validate(c: TidingsConfig): void {
     throw new ConfigError('momento.endpoint', 'must be a host name or host:port, no scheme or path (broker.example.com, 127.0.0.1:8081, [::1]:8081), or empty');
   }
   positive('momento.port', c.momento.port, 0);
+  positive('momento.maxConnectionsPerIp', c.momento.maxConnectionsPerIp, 0);
   if (c.momento.port > 65535) throw new ConfigError('momento.port', 'must be ≤ 65535');
   for (const key of ['maxMessageBytes', 'maxStreams', 'maxConnections', 'openingTimeoutMs', 'idleTimeoutMs', 'requestReadTimeoutMs', 'maxConcurrentStreamsPerConnection', 'maxStreamBufferBytes', 'webStreamMaxMs'] as const) positive(`momento.${key}`, c.momento[key]);
   // Node's HTTP/2 refuses a larger SETTINGS value by throwing at the first connection.

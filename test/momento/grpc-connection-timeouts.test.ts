@@ -2,7 +2,8 @@
  * (no preface and SETTINGS) is closed after momento.openingTimeoutMs, one with no call in flight is
  * closed with GOAWAY after momento.idleTimeoutMs and its grpc-js client's next call reconnects and
  * succeeds; a connection carrying a live Subscribe stream is not idle and keeps delivering. With
- * momento.maxConnections silent sockets open, a real client gets a slot once they are closed.
+ * momento.maxConnections silent sockets open, a real client gets a slot once they are closed. One
+ * address holds at most momento.maxConnectionsPerIp connections.
  * Calls are held to their request too: one without a valid credential is refused from its headers,
  * one whose request does not arrive within momento.requestReadTimeoutMs is ended. */
 import t from 'tap';
@@ -21,8 +22,8 @@ const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
 const GOAWAY = 7;
 
 /** A raw TCP connection to the listener: the HTTP/2 frame types it received, and whether it closed. */
-async function rawConnection(port: number, send: 'nothing' | 'the preface and part of SETTINGS' | 'preface') {
-  const socket = net.connect(port, '127.0.0.1');
+async function rawConnection(port: number, send: 'nothing' | 'the preface and part of SETTINGS' | 'preface', localAddress?: string) {
+  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
   socket.on('error', () => {});
   await new Promise((resolve) => socket.once('connect', resolve));
   const state = { socket, types: [] as number[], closed: false };
@@ -219,4 +220,27 @@ t.test('a call whose request has not arrived within momento.requestReadTimeoutMs
   const scs = grpcClient(server.momentoPort!, Scs, 'Scs');
   t.teardown(() => scs.close());
   t.equal(await get(scs, key), null, 'a call whose request arrives is answered');
+});
+
+t.test('a connection past momento.maxConnectionsPerIp from one address is closed as it arrives; other addresses are served', async (t) => {
+  const server = await startMomentoServer(t, { config: { momento: { maxConnectionsPerIp: 2 } } });
+  const port = server.momentoPort!;
+  const first = await rawConnection(port, 'preface');
+  const second = await rawConnection(port, 'preface');
+  const third = await rawConnection(port, 'preface');
+  // Linux routes all of 127.0.0.0/8 to loopback: a second client address on this host.
+  const elsewhere = await rawConnection(port, 'preface', '127.0.0.2');
+  t.teardown(() => { for (const c of [first, second, third, elsewhere]) c.socket.destroy(); });
+  await waitFor('the third connection from 127.0.0.1 to be closed', () => third.closed);
+  t.notOk(third.types.includes(4), 'it was closed unanswered');
+  await waitFor('the first two from 127.0.0.1 and the one from 127.0.0.2 to be answered with SETTINGS', () => [first, second, elsewhere].every((c) => c.types.includes(4)));
+  t.equal(first.closed || second.closed || elsewhere.closed, false, 'they are kept');
+
+  first.socket.destroy();
+  const key = await apiKeyFor(server);
+  const client = grpcClient(port, Scs, 'Scs');
+  t.teardown(() => client.close());
+  // The server sees the close a moment later; grpc-js reconnects with backoff meanwhile.
+  await waitFor('a call from 127.0.0.1 to be answered once a slot is free', async () => (await get(client, key)) === null, 30_000);
+  t.equal(await get(client, key), null, 'and the next one on the same connection');
 });

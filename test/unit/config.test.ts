@@ -85,6 +85,7 @@ t.test('config - unknown keys, wrong types and unbounded limits are refused with
     [{ dev: true, engine: 'redis', redis: { keyPrefix: 'app\u0000' } }, /redis\.keyPrefix: must not contain control characters/],
     [{ dev: true, momento: { maxMessageBytes: 5 * 1024 * 1024 }, store: { maxItemBytes: 5 * 1024 * 1024 } }, /momento\.maxMessageBytes: must be > store\.maxItemBytes/],
     [{ dev: true, momento: { requestReadTimeoutMs: 0 } }, /momento\.requestReadTimeoutMs: must be a finite integer ≥ 1/],
+    [{ dev: true, momento: { maxConnectionsPerIp: -1 } }, /momento\.maxConnectionsPerIp: must be a finite integer ≥ 0/],
   ];
   for (const [input, message] of cases) t.throws(() => resolveConfig(input as never), { name: 'ConfigError', message }, JSON.stringify(input));
 });

@@ -14,6 +14,7 @@ import { controlService, pingService, tokenService } from './admin.js';
 import { MOMENTO_SERVICES, methodsOf, unimplementedMessage, type MomentoServiceSpec } from './methods.js';
 import { hostPort } from '../../lib/host-port.js';
 import { closeUnlessOpened } from './opening-timeout.js';
+import { ConnectionsPerAddress } from './connections-per-address.js';
 import { shapeGuarded } from './message-shape.js';
 import { requestGate } from './request-gate.js';
 
@@ -105,7 +106,9 @@ export async function startMomentoListener(services: MomentoService[], deps: Pic
   // The socket is ours, its connections handed to grpc-js: a bind failure is then our typed error
   // alone (grpc-js's bindAsync prints a line of its own to stderr before it rejects).
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const perAddress = new ConnectionsPerAddress(config.momento.maxConnectionsPerIp);
   const socket = createNetServer((connection) => {
+    if (!perAddress.admit(connection)) return;
     closeUnlessOpened(connection, config.momento.openingTimeoutMs);
     injector.injectConnection(connection);
   });
