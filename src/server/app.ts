@@ -138,13 +138,14 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   // The Momento-compatible services: on their own HTTP/2 port (grpc-js), and as grpc-web-text on
   // this HTTP/1.1 server for the web SDK. One set of handlers serves both.
   let services: MomentoService[] = [];
-  let startMomentoListener: typeof import('./grpc/listener.js').startMomentoListener | undefined;
+  let startMomentoListener: ((host: string, port: number) => Promise<MomentoListener>) | undefined;
   if (config.momento.enabled) {
     // Loaded only when enabled: grpc-js and Momento's generated types take ~0.4 s of CPU to load,
     // which every start without them (the default) would pay.
-    const [listener, { mountGrpcWeb }] = await Promise.all([import('./grpc/listener.js'), import('./grpc/web.js')]);
-    startMomentoListener = listener.startMomentoListener;
-    services = listener.momentoServices({ broker, auth, config, log, fanout: jsFanout, endpoint: () => momentoEndpoint ?? hostPort(config.server.host, config.momento.port) });
+    const [listener, { mountGrpcWeb }, { VerifiedGrants }] = await Promise.all([import('./grpc/listener.js'), import('./grpc/web.js'), import('./grpc/calls.js')]);
+    const grants = new VerifiedGrants();
+    startMomentoListener = (host, port) => listener.startMomentoListener(services, { broker, grants, config, log }, host, port);
+    services = listener.momentoServices({ broker, auth, config, log, fanout: jsFanout, grants, endpoint: () => momentoEndpoint ?? hostPort(config.server.host, config.momento.port) });
     mountGrpcWeb(app, services, { config, log, bodies, broker, clock });
   }
   // Entries added here or (with a shared list) on another node close this node's connections.
@@ -199,7 +200,7 @@ export async function createServer(options: CreateServerOptions = {}, features: 
   let momento: MomentoListener | undefined;
   if (startMomentoListener) {
     try {
-      momento = await startMomentoListener(services, { broker, config, log }, host, config.momento.port);
+      momento = await startMomentoListener(host, config.momento.port);
       momentoEndpoint = config.momento.endpoint || hostPort(host, momento.port);
     } catch (err) {
       uWS.us_listen_socket_close(listenSocket);

@@ -19,6 +19,8 @@ export interface GrpcDeps {
   config: Readonly<TidingsConfig>;
   log: Logger;
   fanout: JsFanout;
+  /** Credentials the HTTP/2 listener verified before the calls' messages were read. */
+  grants: VerifiedGrants;
   /** The endpoint written into disposable-token replies (momento.endpoint or host:port). */
   endpoint(): string;
 }
@@ -41,20 +43,23 @@ export function credentialOf(metadata: Metadata): string {
 export const NO_HEADER_CREDENTIAL: ReadonlySet<string> = new Set(['token.Token', 'cache_client.Ping']);
 
 /** Grants the HTTP/2 listener verified from a call's metadata before reading its message
- * (request-gate.ts); the handler's call carries that same Metadata object. */
-const verifiedGrants = new WeakMap<Metadata, Grant>();
-export function rememberGrant(metadata: Metadata, grant: Grant): void {
-  verifiedGrants.set(metadata, grant);
-}
+ * (request-gate.ts); the handler's call carries that same Metadata object. One per server. */
+export class VerifiedGrants {
+  private readonly byMetadata = new WeakMap<Metadata, Grant>();
 
-/** What a call authenticates with: the Grant verified from its `authorization` header before its
- * message was read (grpc-web's on the call, HTTP/2's remembered by its metadata), so that
- * openAuthenticated only rechecks expiry and revocation. */
-export function callCredential(call: { metadata: Metadata; grant?: Grant }): Grant {
-  const grant = call.grant ?? verifiedGrants.get(call.metadata);
-  // Every call of a service taking a header credential passes a gate that verifies it first.
-  if (!grant) throw new Error('a call reached its handler without a verified credential');
-  return grant;
+  remember(metadata: Metadata, grant: Grant): void {
+    this.byMetadata.set(metadata, grant);
+  }
+
+  /** What a call authenticates with: the Grant verified from its `authorization` header before its
+   * message was read (grpc-web's on the call, HTTP/2's remembered by its metadata), so that
+   * openAuthenticated only rechecks expiry and revocation. */
+  of(call: { metadata: Metadata; grant?: Grant }): Grant {
+    const grant = call.grant ?? this.byMetadata.get(call.metadata);
+    // Every call of a service taking a header credential passes a gate that verifies it first.
+    if (!grant) throw new Error('a call reached its handler without a verified credential');
+    return grant;
+  }
 }
 
 /** Scs calls name the cache in the `cache` metadata, not in the body. */
@@ -98,7 +103,7 @@ export function unary<Req, Res>(
   work: (session: Session, request: Req) => Res | Promise<Res>,
 ): void {
   void (async () => {
-    const session = await deps.broker.openAuthenticated(DISPATCH_ONLY, callCredential(call), callerAddress(call, deps.config.server.trustedProxyHeader));
+    const session = await deps.broker.openAuthenticated(DISPATCH_ONLY, deps.grants.of(call), callerAddress(call, deps.config.server.trustedProxyHeader));
     try {
       return await work(session, call.request);
     } finally {
@@ -137,7 +142,7 @@ export function batchStream<Req>(
     if (call.cancelled) throw cancelled();
   };
   void (async () => {
-    const session = await deps.broker.openAuthenticated(DISPATCH_ONLY, callCredential(call), callerAddress(call, deps.config.server.trustedProxyHeader));
+    const session = await deps.broker.openAuthenticated(DISPATCH_ONLY, deps.grants.of(call), callerAddress(call, deps.config.server.trustedProxyHeader));
     try {
       await work(session, call.request, write);
     } finally {

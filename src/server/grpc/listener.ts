@@ -89,10 +89,10 @@ function bindError(err: NodeJS.ErrnoException, host: string, port: number): Erro
   return new TidingsError(ErrorCode.SERVER_UNAVAILABLE, `${err.code ?? 'error'}: ${err.message}`);
 }
 
-export async function startMomentoListener(services: MomentoService[], deps: Pick<GrpcDeps, 'broker' | 'config' | 'log'>, host: string, port: number): Promise<MomentoListener> {
+export async function startMomentoListener(services: MomentoService[], deps: Pick<GrpcDeps, 'broker' | 'grants' | 'config' | 'log'>, host: string, port: number): Promise<MomentoListener> {
   const { config } = deps;
   const server = new Server({
-    interceptors: [requestGate(deps.broker, config.momento.requestReadTimeoutMs)],
+    interceptors: [requestGate(deps.broker, deps.grants, config.momento.requestReadTimeoutMs)],
     'grpc.max_receive_message_length': config.momento.maxMessageBytes,
     // Without it Node advertises 2^32-1: one connection could hold any number of unread answers.
     'grpc.max_concurrent_streams': config.momento.maxConcurrentStreamsPerConnection,

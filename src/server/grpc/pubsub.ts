@@ -9,7 +9,7 @@ import { CloseCode, ErrorCode, LimitCause, decodeFrame, type Position } from '..
 import { TidingsError, limitExceeded } from '../../core/errors.js';
 import { HEARTBEAT_KEY } from '../../engine/broker.js';
 import type { Connection, Session } from '../../engine/session.js';
-import { callCredential, callerAddress, dispatch, unary, type GrpcDeps } from './calls.js';
+import { callerAddress, dispatch, unary, type GrpcDeps } from './calls.js';
 import { statusError, toStatus } from './status.js';
 import type { JsReceiver, SharedFrame } from '../js-fanout.js';
 
@@ -218,7 +218,7 @@ export function pubsubService(deps: GrpcDeps): UntypedServiceImplementation {
 }
 
 async function subscribe(deps: GrpcDeps, call: Stream, connection: StreamConnection): Promise<void> {
-  const session = await deps.broker.openAuthenticated(connection, callCredential(call), callerAddress(call, deps.config.server.trustedProxyHeader));
+  const session = await deps.broker.openAuthenticated(connection, deps.grants.of(call), callerAddress(call, deps.config.server.trustedProxyHeader));
   connection.session = session;
   if (connection.ended) return deps.broker.closed(session);
   const r = call.request;

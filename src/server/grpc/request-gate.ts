@@ -5,7 +5,7 @@ import { constants, type ServerHttp2Stream } from 'node:http2';
 import { ServerInterceptingCall, type ServerInterceptingCallInterface, type ServerInterceptor, type StatusObject } from '@grpc/grpc-js';
 import { ErrorCode } from '../../protocol/index.js';
 import type { Broker } from '../../engine/broker.js';
-import { NO_HEADER_CREDENTIAL, credentialOf, rememberGrant } from './calls.js';
+import { NO_HEADER_CREDENTIAL, credentialOf, type VerifiedGrants } from './calls.js';
 import { statusError, toStatus } from './status.js';
 
 /** Answers a call before its request has arrived, and resets what is left of its stream. grpc-js
@@ -22,11 +22,11 @@ function refuse(call: ServerInterceptingCallInterface, status: Partial<StatusObj
 
 /** A grpc-js server interceptor: a call whose service takes a header credential is answered
  * UNAUTHENTICATED from its metadata when that credential does not verify (its message is never
- * read; the handler reuses the Grant, calls.ts callCredential), and any call whose request has not
+ * read; the handler reuses the Grant, calls.ts VerifiedGrants), and any call whose request has not
  * fully arrived (its message and the end of the client's stream: every Momento method takes one
  * message) within `readTimeoutMs` of its metadata is ended with DEADLINE_EXCEEDED, its buffer
  * dropped. */
-export function requestGate(broker: Broker, readTimeoutMs: number): ServerInterceptor {
+export function requestGate(broker: Broker, grants: VerifiedGrants, readTimeoutMs: number): ServerInterceptor {
   return (method, call) => {
     const headerCredential = !NO_HEADER_CREDENTIAL.has(method.path.split('/')[1]!);
     let readDeadline: NodeJS.Timeout | undefined;
@@ -36,7 +36,7 @@ export function requestGate(broker: Broker, readTimeoutMs: number): ServerInterc
         onReceiveMetadata: (metadata, nextMetadata) => {
           if (headerCredential) {
             try {
-              rememberGrant(metadata, broker.verifyCredential(credentialOf(metadata)));
+              grants.remember(metadata, broker.verifyCredential(credentialOf(metadata)));
             } catch (err) {
               refuse(call, toStatus(err));
               return;

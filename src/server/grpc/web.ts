@@ -176,7 +176,7 @@ export function mountGrpcWeb(app: TemplatedApp, services: MomentoService[], deps
     // The credential before the body: an unauthenticated call is answered UNAUTHENTICATED (as the
     // handler would) without the server reading or holding its upload. Synchronous, so the body
     // reader below is still registered before this handler returns (uWS requires it). The handler
-    // opens its session with this Grant (calls.ts, callCredential): only expiry and revocation are
+    // opens its session with this Grant (calls.ts, VerifiedGrants): only expiry and revocation are
     // checked again once the body is in, not the signature.
     let grant: Grant | undefined;
     if (method.headerCredential) {
