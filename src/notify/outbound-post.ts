@@ -27,8 +27,9 @@ export class OutboundPoster {
   }
 
   /** Rejects with InternalDestinationError when the destination is refused, with another error when
-   * the request failed (refused connection, reset, `signal` aborted or timed out). */
-  post(url: string, headers: Record<string, string>, body: Uint8Array | string | null, signal: AbortSignal): Promise<PostAnswer> {
+   * the request failed (refused connection, reset, `cancel` aborted, or no whole answer, body
+   * included, within `timeoutMs`). */
+  post(url: string, headers: Record<string, string>, body: Uint8Array | string | null, cancel: AbortSignal, timeoutMs: number): Promise<PostAnswer> {
     const target = new URL(url);
     const literal = this.allowPrivate ? undefined : internalHostProblem(target);
     // An IP literal is connected to without a lookup: checked here (a subscription or endpoint
@@ -41,7 +42,7 @@ export class OutboundPoster {
         method: 'POST',
         agent: secure ? this.agents.https : this.agents.http,
         headers: { ...headers, 'content-length': String(payload?.byteLength ?? 0) },
-        signal,
+        signal: cancel,
         lookup: this.lookup,
       }, (res) => {
         const answer: PostAnswer = { status: res.statusCode ?? 0, retryAfter: headerValue(res.headers['retry-after']) };
@@ -52,9 +53,13 @@ export class OutboundPoster {
         });
         // The status is what matters: the answer counts however its body ends.
         res.on('error', () => undefined);
-        res.on('close', () => resolve(answer));
+        res.on('close', () => { clearTimeout(deadline); resolve(answer); });
       });
-      req.on('error', reject);
+      // A timer of its own, not AbortSignal.any([cancel, AbortSignal.timeout(ms)]): on Node 20 the
+      // timeout signal inside such a composite can be garbage-collected before it fires
+      // (nodejs/node#57736), and the request then waits for ever.
+      const deadline = setTimeout(() => req.destroy(new Error(`no whole answer within ${timeoutMs} ms`)), timeoutMs);
+      req.on('error', (err) => { clearTimeout(deadline); reject(err); });
       req.end(payload);
     });
   }

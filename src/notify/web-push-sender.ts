@@ -138,7 +138,7 @@ export class WebPushSender {
       // The poster sets the length itself.
       const { 'Content-Length': _length, ...headers } = request.headers as Record<string, string>;
       const res = await this.poster.post(request.endpoint, headers, request.body ? new Uint8Array(request.body) : null,
-        AbortSignal.any([dropped, AbortSignal.timeout(this.config.timeoutMs)]));
+        dropped, this.config.timeoutMs);
       if (res.status === 404 || res.status === 410) {
         // The browser unsubscribed or the subscription expired: it will never accept a push again.
         this.forget(job);

@@ -252,7 +252,7 @@ export class WebhookEndpoints {
         'user-agent': USER_AGENT,
         [TIMESTAMP_HEADER]: String(timestamp),
         [SIGNATURE_HEADER]: sign(config.secret, timestamp, body),
-      }, body, AbortSignal.any([closed, AbortSignal.timeout(this.config.timeoutMs)]));
+      }, body, closed, this.config.timeoutMs);
       return outcomeOfAnswer(res.status, res.retryAfter, this.clock.now());
     } catch (err) {
       // An internal destination stays refused: dead-lettered as rejected, not retried. The URL

@@ -1,7 +1,11 @@
 /** A receiver that answers its headers and then trickles a body that never ends cannot hold a
  * sending slot for ever: the whole request, body included, is bounded by webhooks.timeoutMs, so
- * the endpoint's next request still goes out (here, with one slot, on another topic). */
+ * the endpoint's next request still goes out (here, with one slot, on another topic). Garbage is
+ * collected while the answer trickles: a timeout kept only by a signal (AbortSignal.timeout inside
+ * AbortSignal.any, nodejs/node#57736) was collected before it fired, and the request never ended. */
 import t from 'tap';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startServer } from '../helpers/server.js';
@@ -10,6 +14,8 @@ import { waitFor } from '../helpers/wait.js';
 import { PermissionScopes } from '../../src/index.js';
 
 const CACHE = 'app';
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 t.test('a never-ending answer body is cut at webhooks.timeoutMs', async (t) => {
   const server = await startServer(t, {
@@ -42,6 +48,7 @@ t.test('a never-ending answer body is cut at webhooks.timeoutMs', async (t) => {
   t.teardown(() => pub.close());
   await pub.ok({ t: 'pub', cache: CACHE, topic: 'first', value: 'v' });
   await waitFor('the first request', () => topics.length === 1);
+  collectGarbage();
   await pub.ok({ t: 'pub', cache: CACHE, topic: 'second', value: 'v' });
   await waitFor('the second request, once the first answer was cut', () => topics.length === 2, 10_000);
   t.same(topics, ['first', 'second']);
