@@ -3,6 +3,7 @@ import { encodeFrame, presenceKey, topicKey, type PresenceEventFrame, type Prese
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { PresenceConfig } from '../core/config.js';
 import type { PresenceChange, PresenceEngine, PresenceSubscriber } from './presence.js';
+import { addCount } from '../lib/counts.js';
 
 interface Member {
   connections: number;
@@ -54,9 +55,8 @@ export class MemoryPresence implements PresenceEngine {
       if (member.leaving) this.cancelLeave(member);
       return;
     }
-    const untracked = state.untracked.get(who.tokenId);
-    if (untracked !== undefined || state.members.size >= this.config.maxMembersPerTopic) {
-      state.untracked.set(who.tokenId, (untracked ?? 0) + 1);
+    if (state.untracked.has(who.tokenId) || state.members.size >= this.config.maxMembersPerTopic) {
+      addCount(state.untracked, who.tokenId, 1);
       state.untrackedConnections++;
       return;
     }
@@ -68,10 +68,8 @@ export class MemoryPresence implements PresenceEngine {
     const key = topicKey(cache, topic);
     const state = this.topics.get(key);
     if (!state) return;
-    const untracked = state.untracked.get(who.tokenId);
-    if (untracked !== undefined) {
-      if (untracked > 1) state.untracked.set(who.tokenId, untracked - 1);
-      else state.untracked.delete(who.tokenId);
+    if (state.untracked.has(who.tokenId)) {
+      addCount(state.untracked, who.tokenId, -1);
       state.untrackedConnections--;
       return this.dropIfEmpty(key, state);
     }

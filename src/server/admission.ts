@@ -10,6 +10,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ServerConfig } from '../core/config.js';
 import { ErrorCode, LimitCause } from '../protocol/index.js';
 import { TidingsError, limitExceeded } from '../core/errors.js';
+import { addCount } from '../lib/counts.js';
 
 export type AdmissionLimits = Pick<ServerConfig, 'maxConnections' | 'maxPendingHellos' | 'maxPendingHellosPerIp' | 'maxConnectionsPerIp'>;
 
@@ -51,8 +52,8 @@ export class ConnectionAdmission {
   /** A connection opened (it awaits hello). */
   opened(connection: PendingConnection): void {
     this.pendingSet.add(connection);
-    bump(this.pendingByIp, connection.ip, 1);
-    bump(this.openByIp, connection.ip, 1);
+    addCount(this.pendingByIp, connection.ip, 1);
+    addCount(this.openByIp, connection.ip, 1);
   }
 
   /** The connection said hello. False (and nothing changes) when `maxConnections` authenticated
@@ -74,32 +75,26 @@ export class ConnectionAdmission {
       return limitExceeded(LimitCause.CONNECTIONS, `too many connections from this address (server.maxConnectionsPerIp: ${this.limits.maxConnectionsPerIp})`);
     }
     this.authenticatedCount++;
-    bump(this.openByIp, ip, 1);
+    addCount(this.openByIp, ip, 1);
     return undefined;
   }
 
   /** A slot taken by acquire(ip) is free again. */
   release(ip: string): void {
     this.authenticatedCount--;
-    bump(this.openByIp, ip, -1);
+    addCount(this.openByIp, ip, -1);
   }
 
   /** A connection given to opened() closed. */
   closed(connection: PendingConnection, wasAuthenticated: boolean): void {
     if (wasAuthenticated) this.authenticatedCount--;
     else this.forget(connection);
-    bump(this.openByIp, connection.ip, -1);
+    addCount(this.openByIp, connection.ip, -1);
   }
 
   private forget(connection: PendingConnection): void {
-    if (this.pendingSet.delete(connection)) bump(this.pendingByIp, connection.ip, -1);
+    if (this.pendingSet.delete(connection)) addCount(this.pendingByIp, connection.ip, -1);
   }
-}
-
-function bump(map: Map<string, number>, key: string, delta: number): void {
-  const n = (map.get(key) ?? 0) + delta;
-  if (n <= 0) map.delete(key);
-  else map.set(key, n);
 }
 
 /** The client address: the last entry of the trusted proxy header when one is configured and

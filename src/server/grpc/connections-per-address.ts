@@ -3,6 +3,7 @@
  * slot (and each slot's streams). Counted per address the socket comes from (a TCP-level proxy's
  * own); an address leaves the map with its last connection. */
 import type { Socket } from 'node:net';
+import { addCount } from '../../lib/counts.js';
 
 export class ConnectionsPerAddress {
   private readonly open = new Map<string, number>();
@@ -19,12 +20,8 @@ export class ConnectionsPerAddress {
       connection.destroy();
       return false;
     }
-    this.open.set(address, count + 1);
-    connection.once('close', () => {
-      const left = this.open.get(address)! - 1;
-      if (left === 0) this.open.delete(address);
-      else this.open.set(address, left);
-    });
+    addCount(this.open, address, 1);
+    connection.once('close', () => addCount(this.open, address, -1));
     return true;
   }
 }
