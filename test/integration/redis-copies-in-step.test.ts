@@ -45,6 +45,21 @@ t.test('a subscribed, quiet topic outlives idleTopicMs (small idleTopicMs)', asy
   t.same(await sub.drain('disc', 300), [], 'no disc');
 });
 
+/** Two nodes on a fresh prefix of the shared Redis whose lastPage key (P) is far ahead of the
+ * clock (pages handed out faster than it), and a connection to that Redis. */
+async function pagesAheadOfTheClock(t: Test, label: string) {
+  const url = await sharedRedisUrl();
+  const prefix = uniquePrefix(label);
+  t.teardown(() => deletePrefix(url, prefix));
+  const redis = new Redis(url);
+  t.teardown(() => redis.disconnect());
+  const P = `${prefix}t:\u0000lastpage`;
+  await redis.set(P, String(Date.now() + 1_000_000_000));
+  const a = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
+  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
+  return { redis, prefix, P, a, b };
+}
+
 /** A topic Redis lost together with the lastPage key (FLUSHDB, eviction), when lastPage had run
  * ahead of the publishing node's clock (topics created faster than the clock, or a node whose clock
  * is behind), is made again by a publish under a smaller page. Pages only grow (docs/protocol.md):
@@ -52,15 +67,7 @@ t.test('a subscribed, quiet topic outlives idleTopicMs (small idleTopicMs)', asy
  * publish's loss), then the new items; before, the disc named the smaller page. */
 t.test('a topic lost with the lastPage key: its subscribers get a disc onto a larger page and the new items', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('small');
-  t.teardown(() => deletePrefix(url, prefix));
-  const redis = new Redis(url);
-  t.teardown(() => redis.disconnect());
-  const P = `${prefix}t:\u0000lastpage`;
-  await redis.set(P, String(Date.now() + 1_000_000_000)); // pages handed out faster than the clock
-  const a = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
-  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
+  const { redis, prefix, P, a, b } = await pagesAheadOfTheClock(t, 'small');
   const pub = await RawClient.open(a, await tokenFor(a, scope, { tokenId: 'p' }));
   const sub = await RawClient.open(b, await tokenFor(b, scope, { tokenId: 's' }));
   t.teardown(() => { pub.close(); sub.close(); });
@@ -87,15 +94,7 @@ t.test('a topic lost with the lastPage key: its subscribers get a disc onto a la
  * group-feeding script), a pubAppend. */
 t.test('a topic lost with the lastPage key, published to from a node holding it: no acknowledged item is lost', async (t) => {
   if (!requireRedis(t)) return;
-  const url = await sharedRedisUrl();
-  const prefix = uniquePrefix('held');
-  t.teardown(() => deletePrefix(url, prefix));
-  const redis = new Redis(url);
-  t.teardown(() => redis.disconnect());
-  const P = `${prefix}t:\u0000lastpage`;
-  await redis.set(P, String(Date.now() + 1_000_000_000)); // pages handed out faster than the clock
-  const a = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
-  const b = await startServer(t, { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
+  const { redis, prefix, P, a, b } = await pagesAheadOfTheClock(t, 'held');
   const pub = await RawClient.open(a, await tokenFor(a, PermissionScopes.allDataReadWrite(), { tokenId: 'p' }));
   const subs = [await RawClient.open(a, await tokenFor(a, scope, { tokenId: 'sa' })), await RawClient.open(b, await tokenFor(b, scope, { tokenId: 'sb' }))];
   t.teardown(() => { pub.close(); for (const sub of subs) sub.close(); });
